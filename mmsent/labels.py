@@ -1,0 +1,38 @@
+"""Canonical label order and the mappings from corpus label strings onto it.
+
+Every model head, export and plot uses the order below. A corpus label with no counterpart
+maps to ``None``: that sample trains only the head it has (see ``train/``).
+"""
+
+EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+SENTIMENTS = ("negative", "neutral", "positive")
+MODALITIES = ("text", "audio", "video")
+
+# MELD's CSV uses exactly our names, in lower case.
+MELD_EMOTIONS = {name: name for name in EMOTIONS}
+MELD_SENTIMENTS = {name: name for name in SENTIMENTS}
+
+# RAVDESS file-name emotion codes (third field). It has no sentiment labels, and "calm" has no
+# counterpart among MELD's seven: calm speech is low-arousal, non-valenced, so it trains "neutral".
+RAVDESS_EMOTIONS = {
+    "01": "neutral",
+    "02": "neutral",  # calm
+    "03": "joy",  # happy
+    "04": "sadness",
+    "05": "anger",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
+}
+
+
+def emotion_index(label: str, mapping: dict = MELD_EMOTIONS) -> int | None:
+    """Index in EMOTIONS of a corpus label, or None if the corpus label has no counterpart."""
+    name = mapping.get(label.strip().lower())
+    return None if name is None else EMOTIONS.index(name)
+
+
+def sentiment_index(label: str, mapping: dict = MELD_SENTIMENTS) -> int | None:
+    """Index in SENTIMENTS of a corpus label, or None if it has no counterpart."""
+    name = mapping.get(label.strip().lower())
+    return None if name is None else SENTIMENTS.index(name)
