@@ -1,0 +1,364 @@
+"""Export an Analysis: JSON, CSV, SRT, WebVTT, a self-contained HTML report, an annotated video.
+
+Everything here works from an :class:`~mmsent.results.Analysis` alone (plus the input video for
+the annotated one), so a saved JSON file can be exported again without the model. Every file is
+written atomically: to a temporary file in the target folder, then ``os.replace``; a failure
+leaves no half-written file behind.
+
+Subtitles: each cue holds the segment's words (on one line) and then a label line such as
+``[joy 0.71 · positive]``. Stretches without speech ("gap" segments) are kept by default, as
+``[no speech: neutral 0.52 · neutral]``, so the subtitles cover the whole timeline; pass
+``include_gaps=False`` to drop them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import csv
+import html
+import importlib.util
+import io
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from mmsent.labels import MODALITIES
+from mmsent.results import FILE_MODE, Analysis, SegmentResult, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("json", "csv", "srt", "vtt", "html", "mp4")
+ANNOTATED_SUFFIX = ".annotated.mp4"  # DIR/X.annotated.mp4 for X.mp4, never the input's own name
+CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
+VIDEO_PRESET = "veryfast"  # x264 speed/size trade-off of the annotated video
+FONT_FRACTION = 0.045  # caption font size as a fraction of the frame height
+MIN_FONT_PX = 12  # smallest caption font, pixels
+MAX_CAPTION_LINES = 2  # lines of words in a caption box (plus the label line)
+DURATION_TOLERANCE_S = 1.0  # warn when the video and the analysis differ in length by more
+BOX_OPACITY = 0.6  # opacity of the caption box's black background
+
+
+def write_json(analysis: Analysis, path: str | os.PathLike) -> Path:
+    """The analysis as JSON (schema in docs/schema.md), summary included."""
+    analysis.to_json(path)
+    return Path(path)
+
+
+def csv_header(analysis: Analysis) -> list[str]:
+    """Column names of write_csv, in order."""
+    return [
+        "start", "end", "kind", "text", "top_emotion", "top_emotion_prob", "top_sentiment",
+        "top_sentiment_prob",
+        *(f"emotion_{k}" for k in analysis.emotion_labels),
+        *(f"sentiment_{k}" for k in analysis.sentiment_labels),
+        "modalities",
+        *(f"contribution_{m}" for m in MODALITIES),
+    ]
+
+
+def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
+    """One row per segment (UTF-8, comma-separated, quoted where needed); see csv_header.
+
+    ``modalities`` joins the modalities used with "+"; a contribution is empty for a modality
+    not used in that segment.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(csv_header(analysis))
+    for s in analysis.segments:
+        emo, emo_p = s.top_emotion
+        sen, sen_p = s.top_sentiment
+        writer.writerow([
+            _num(s.start), _num(s.end), s.kind, s.text, emo, _num(emo_p), sen, _num(sen_p),
+            *(_num(s.emotion.get(k, 0.0)) for k in analysis.emotion_labels),
+            *(_num(s.sentiment.get(k, 0.0)) for k in analysis.sentiment_labels),
+            "+".join(s.modalities),
+            *(_num(s.contributions[m]) if m in s.contributions else "" for m in MODALITIES),
+        ])
+    return write_text_atomic(path, buf.getvalue())
+
+
+def write_srt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = True) -> Path:
+    """SubRip subtitles: one cue per segment, words then the label line."""
+    blocks = []
+    for i, s in enumerate(_cue_segments(analysis, include_gaps), start=1):
+        times = f"{timestamp(s.start, ',')} --> {timestamp(s.end, ',')}"
+        blocks.append("\n".join([str(i), times, *_cue_lines(s)]))
+    return write_text_atomic(path, "\n\n".join(blocks) + "\n" if blocks else "")
+
+
+def write_vtt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = True) -> Path:
+    """WebVTT subtitles: like write_srt, with '.' before the milliseconds and escaped text."""
+    blocks = ["WEBVTT"]
+    for i, s in enumerate(_cue_segments(analysis, include_gaps), start=1):
+        times = f"{timestamp(s.start, '.')} --> {timestamp(s.end, '.')}"
+        lines = [html.escape(ln, quote=False) for ln in _cue_lines(s)]
+        blocks.append("\n".join([str(i), times, *lines]))
+    return write_text_atomic(path, "\n\n".join(blocks) + "\n")
+
+
+def timestamp(seconds: float, sep: str) -> str:
+    """'HH:MM:SS{sep}mmm' for SRT (sep ',') and WebVTT (sep '.'); negative times clamp to 0."""
+    ms = max(0, round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def label_line(seg: SegmentResult) -> str:
+    """'joy 0.71 · positive', the top emotion with its probability and the top sentiment."""
+    emo, p = seg.top_emotion
+    return f"{emo} {p:.2f} · {seg.top_sentiment[0]}"
+
+
+def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
+    """A self-contained report: the plots (plotly.js inlined, works offline), notes, segments."""
+    from mmsent import plots  # plotly is only needed here
+
+    figs = plots.all_figures(analysis)
+    divs = [
+        fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
+        for i, fig in enumerate(figs.values())
+    ]
+    return write_text_atomic(path, _html_page(analysis, divs))
+
+
+def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+    """The input video with each segment's words, top emotion and sentiment drawn on it (H.264).
+
+    Raises:
+        FileNotFoundError: the input video does not exist.
+        ValueError: the input has no video stream (nothing to draw on).
+    """
+    video_path, out_path = Path(video_path), Path(out_path)
+    _check_has_video(video_path)
+    from moviepy import VideoFileClip  # heavy; only the annotated video needs it
+
+    with VideoFileClip(str(video_path)) as clip:
+        if abs(clip.duration - analysis.media.duration) > DURATION_TOLERANCE_S:
+            warnings.warn(f"{video_path} lasts {clip.duration:.1f} s but the analysis covers "
+                          f"{analysis.media.duration:.1f} s: is it the analysed video?")
+        painter = _OverlayPainter(analysis.segments, tuple(clip.size))
+        annotated = clip.transform(lambda get_frame, t: painter.paint(get_frame(t), t))
+        with atomic_path(out_path, ".mp4") as tmp:
+            tmp_audio = tmp.with_suffix(".m4a")  # moviepy muxes the sound from this file
+            try:
+                annotated.write_videofile(
+                    str(tmp), codec="libx264", audio_codec="aac", preset=VIDEO_PRESET,
+                    temp_audiofile=str(tmp_audio), logger=None,
+                )
+            finally:
+                tmp_audio.unlink(missing_ok=True)
+    log.info("annotated %d segments onto %s", len(analysis.segments), out_path)
+    return out_path
+
+
+def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
+          video_path: str | os.PathLike | None = None) -> list[Path]:
+    """Write the chosen FORMATS into ``out_dir``, named after the input video's stem.
+
+    ``DIR/X.json``, ``X.csv``, ``X.srt``, ``X.vtt``, ``X.html`` and ``X.annotated.mp4`` for an
+    input ``X.mp4``. The annotated video reads ``video_path``, else ``analysis.media.path``.
+
+    Raises:
+        ValueError: an unknown format (checked before anything is written).
+    """
+    wanted = [f.strip().lower().lstrip(".") for f in formats]
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown export format(s) {', '.join(unknown)}: choose from {', '.join(FORMATS)}")
+    source = Path(video_path) if video_path is not None else Path(analysis.media.path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writers = {"json": write_json, "csv": write_csv, "srt": write_srt, "vtt": write_vtt,
+               "html": write_html}
+    written = []
+    for fmt in dict.fromkeys(wanted):  # each format once, in the order asked
+        if fmt == "mp4":
+            written.append(write_video(analysis, source, out_dir / f"{source.stem}{ANNOTATED_SUFFIX}"))
+        else:
+            written.append(writers[fmt](analysis, out_dir / f"{source.stem}.{fmt}"))
+        log.info("wrote %s", written[-1])
+    return written
+
+
+def _check_has_video(video_path: Path) -> None:
+    """Fail early and clearly unless ``video_path`` exists and holds a video stream."""
+    if not video_path.is_file():
+        raise FileNotFoundError(f"cannot annotate {video_path}: no such file")
+    import av
+
+    try:
+        with av.open(str(video_path)) as container:
+            n_video = len(container.streams.video)
+    except av.error.FFmpegError as e:
+        raise ValueError(f"cannot annotate {video_path}: not a readable media file ({e})") from e
+    if n_video == 0:
+        raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
+                         "export json, csv, srt, vtt or html instead")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ""):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _num(x: float) -> str:
+    return repr(round(float(x), CSV_DECIMALS))
+
+
+def _cue_segments(analysis: Analysis, include_gaps: bool) -> list[SegmentResult]:
+    return [s for s in analysis.segments if include_gaps or s.kind != "gap"]
+
+
+def _cue_lines(seg: SegmentResult) -> list[str]:
+    """The words on one line (no blank lines, no '-->' that would end a cue) and the label."""
+    if seg.kind == "gap":
+        return [f"[no speech: {label_line(seg)}]"]
+    words = " ".join(seg.text.split()).replace("-->", "->")
+    return ([words] if words else []) + [f"[{label_line(seg)}]"]
+
+
+def find_font() -> Path | None:
+    """A TrueType font file for the annotated video: matplotlib's DejaVu Sans, else fontconfig's."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec and spec.origin:
+        dejavu = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if dejavu.is_file():
+            return dejavu
+    if shutil.which("fc-match"):
+        found = subprocess.run(["fc-match", "-f", "%{file}", "sans"], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+        if found and Path(found).is_file():
+            return Path(found)
+    return None
+
+
+class _OverlayPainter:
+    """Draws, on each frame, a caption box for the segment playing at that time.
+
+    Frames are uint8 arrays of shape (height, width, 3); a box is rendered once per segment.
+    """
+
+    def __init__(self, segments: list[SegmentResult], size: tuple[int, int]):
+        from PIL import ImageFont
+
+        from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR
+
+        self.segments, (self.width, self.height) = segments, size
+        self.starts = [s.start for s in segments]
+        self.colors = EMOTION_COLORS
+        self.fallback = FALLBACK_COLOR
+        px = max(MIN_FONT_PX, round(self.height * FONT_FRACTION))
+        path = find_font()
+        if path is None:
+            warnings.warn("no TrueType font found: the annotated video uses Pillow's default font")
+            self.font = ImageFont.load_default(px)
+        else:
+            self.font = ImageFont.truetype(str(path), px)
+        self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def paint(self, frame: np.ndarray, t: float) -> np.ndarray:
+        i = bisect.bisect_right(self.starts, t) - 1
+        if i < 0 or t > self.segments[i].end:
+            return frame
+        if i not in self.cache:
+            self.cache[i] = self._render(self.segments[i])
+        rgb, alpha = self.cache[i]
+        out = frame.copy()
+        region = out[-rgb.shape[0]:].astype(np.float32)
+        out[-rgb.shape[0]:] = (region * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
+        return out
+
+    def _render(self, seg: SegmentResult) -> tuple[np.ndarray, np.ndarray]:
+        """Box of shape (box_h, width, 3) as float RGB and its (box_h, width, 1) opacity."""
+        from PIL import Image, ImageDraw
+
+        pad = max(2, self.font.size // 3)
+        words = "no speech" if seg.kind == "gap" else " ".join(seg.text.split())
+        lines = _wrap(words, self.font, self.width - 2 * pad) if words else []
+        label = label_line(seg)
+        line_h = self.font.size + pad
+        box_h = min(self.height, line_h * (len(lines) + 1) + pad)
+        img = Image.new("RGBA", (self.width, box_h), (0, 0, 0, round(255 * BOX_OPACITY)))
+        draw = ImageDraw.Draw(img)
+        for k, line in enumerate(lines):
+            draw.text((pad, pad + k * line_h), line, font=self.font, fill=(255, 255, 255, 255))
+        color = self.colors.get(seg.top_emotion[0], self.fallback)
+        draw.text((pad, pad + len(lines) * line_h), label, font=self.font, fill=color)
+        arr = np.asarray(img, dtype=np.float32)
+        return arr[..., :3], arr[..., 3:] / 255.0
+
+
+def _wrap(text: str, font, max_px: int) -> list[str]:
+    """Greedy word wrap to ``max_px`` pixels, at most MAX_CAPTION_LINES lines (then '…')."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        trial = f"{line} {word}" if line else word
+        if line and font.getlength(trial) > max_px:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    lines.append(line)
+    if len(lines) > MAX_CAPTION_LINES:
+        last = lines[MAX_CAPTION_LINES - 1]
+        while last and font.getlength(last + " …") > max_px:
+            last = last[:-1]
+        lines = lines[: MAX_CAPTION_LINES - 1] + [last.rstrip() + " …"]
+    return lines
+
+
+def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
+    media, summary = analysis.media, analysis.summary()
+    name = html.escape(Path(media.path).name)
+    facts = [
+        f"{media.duration:.1f} s", f"{len(analysis.segments)} segments",
+        f"language: {analysis.language or 'unknown'}",
+        f"transcript: {analysis.transcript_source or 'none'}",
+        f"model: {analysis.model.get('name', 'unnamed')}",
+    ]
+    if summary.dominant_emotion is not None:
+        facts.append(f"dominant emotion: {summary.dominant_emotion}")
+        facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (
+            f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.text,
+            f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}",
+            "+".join(s.modalities),
+        )) + "</tr>"
+        for s in analysis.segments
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>mmsent: {name}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
+table{{border-collapse:collapse;font-size:90%}}td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}
+.facts{{color:#555}}</style></head><body>
+<h1>mmsent: {name}</h1>
+<p class="facts">{html.escape(" · ".join(facts))}</p>
+{"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}
+{"".join(f'<div class="figure">{d}</div>' for d in figure_divs)}
+<h2>Segments</h2>
+<table><thead><tr><th>time</th><th>kind</th><th>words</th><th>emotion</th><th>sentiment</th>
+<th>modalities</th></tr></thead><tbody>{rows}</tbody></table>
+<p class="facts">schema version {analysis.schema_version}</p>
+</body></html>
+"""

@@ -1,0 +1,233 @@
+"""Plotly figures of an Analysis: pure functions, no model, no state.
+
+Every figure takes an :class:`~mmsent.results.Analysis` (fresh or loaded from JSON) and returns a
+``go.Figure``. Probabilities are drawn as steps, constant over each segment. Stretches without
+speech ("gap" segments) are shaded grey with a legend entry "no speech". An analysis without
+segments gives an empty figure that says so.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+import plotly.graph_objects as go
+
+from mmsent.labels import MODALITIES
+from mmsent.results import Analysis, SegmentResult
+
+log = logging.getLogger(__name__)
+
+# Fixed colours, so that an emotion looks the same in every figure, export and annotated video.
+EMOTION_COLORS = {
+    "anger": "#d62728",
+    "disgust": "#8c564b",
+    "fear": "#9467bd",
+    "joy": "#f2b701",
+    "neutral": "#9e9e9e",
+    "sadness": "#1f77b4",
+    "surprise": "#17becf",
+}
+SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
+MODALITY_COLORS = {"text": "#4c72b0", "audio": "#dd8452", "video": "#55a868"}
+FALLBACK_COLOR = "#444444"  # for a label outside the tables above
+GAP_FILL = "rgba(120, 120, 120, 0.30)"  # shading of "no speech" stretches
+HOVER_WRAP_CHARS = 60  # characters per line of the words shown on hover
+HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover
+FIGURE_HEIGHT = 360  # pixels
+
+
+def emotion_timeline(analysis: Analysis) -> go.Figure:
+    """The emotion probabilities over time, one stacked step area per label (sums to 1)."""
+    fig = _base(analysis, "Emotion over time", "probability", (0.0, 1.0))
+    if not analysis.segments:
+        return fig
+    x, custom = _steps_x(analysis.segments)
+    for label in analysis.emotion_labels:
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=_steps_y(analysis.segments, lambda s: s.emotion.get(label, 0.0)),
+                name=label, mode="lines", stackgroup="emotion", line={"width": 0.5},
+                fillcolor=EMOTION_COLORS.get(label, FALLBACK_COLOR),
+                line_color=EMOTION_COLORS.get(label, FALLBACK_COLOR),
+                customdata=custom,
+                hovertemplate=f"<b>{label}</b> %{{y:.2f}}<br>{_HOVER_TAIL}",
+            )
+        )
+    _add_gaps(fig, analysis, 0.0, 1.0)
+    return fig
+
+
+def sentiment_timeline(analysis: Analysis) -> go.Figure:
+    """Sentiment score p(positive) - p(negative) over time; the 3 probabilities in the legend."""
+    fig = _base(analysis, "Sentiment over time", "p(positive) − p(negative)", (-1.0, 1.0))
+    if not analysis.segments:
+        return fig
+    x, custom = _steps_x(analysis.segments)
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=_steps_y(analysis.segments, SegmentResult.sentiment_score.fget),
+            name="score", mode="lines", fill="tozeroy", line={"color": "#333333", "width": 1.5},
+            fillcolor="rgba(44, 160, 44, 0.25)", customdata=custom,
+            hovertemplate=f"<b>score</b> %{{y:+.2f}}<br>{_HOVER_TAIL}",
+        )
+    )
+    for label in analysis.sentiment_labels:
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=_steps_y(analysis.segments, lambda s: s.sentiment.get(label, 0.0)),
+                name=f"p({label})", mode="lines", visible="legendonly", customdata=custom,
+                line={"color": SENTIMENT_COLORS.get(label, FALLBACK_COLOR), "width": 1, "dash": "dot"},
+                hovertemplate=f"<b>p({label})</b> %{{y:.2f}}<br>{_HOVER_TAIL}",
+            )
+        )
+    fig.add_hline(y=0.0, line={"color": "#888888", "width": 1})
+    _add_gaps(fig, analysis, -1.0, 1.0)
+    return fig
+
+
+def emotion_share(analysis: Analysis) -> go.Figure:
+    """Per emotion: share of time as the top emotion, and duration-weighted mean probability."""
+    fig = go.Figure(layout=_layout("Emotion share", "share of time"))
+    if not analysis.segments:
+        return _say_empty(fig)
+    summary = analysis.summary()
+    labels = list(analysis.emotion_labels)
+    colors = [EMOTION_COLORS.get(k, FALLBACK_COLOR) for k in labels]
+    fig.add_trace(
+        go.Bar(
+            x=labels, y=[summary.emotion_share[k] for k in labels], name="time as top emotion",
+            marker={"color": colors}, hovertemplate="%{x}: %{y:.1%} of the time<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=labels, y=[summary.emotion_mean[k] for k in labels], name="mean probability",
+            marker={"color": colors, "opacity": 0.45, "pattern": {"shape": "/"}},
+            hovertemplate="%{x}: mean probability %{y:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(barmode="group", yaxis={"range": [0, 1], "tickformat": ".0%"})
+    return fig
+
+
+def modality_contributions(analysis: Analysis) -> go.Figure:
+    """Per segment, stacked bars of how much each modality moved the emotion distribution.
+
+    A contribution is the total-variation distance (0..1) between the emotion probabilities with
+    and without that modality. A modality not used for a segment has no bar; hover lists the
+    modalities used.
+    """
+    fig = _base(analysis, "Modality contributions (leave one out)", "change of emotion (TV distance)",
+                None)
+    if not analysis.segments:
+        return fig
+    segs = analysis.segments
+    mids = [(s.start + s.end) / 2 for s in segs]
+    widths = [max(s.duration, 1e-3) for s in segs]
+    used = [" + ".join(s.modalities) or "none" for s in segs]
+    custom = [[_hover_words(s), s.start, s.end, u] for s, u in zip(segs, used)]
+    for m in MODALITIES:
+        y = [s.contributions.get(m, 0.0) if m in s.modalities else None for s in segs]
+        fig.add_trace(
+            go.Bar(
+                x=mids, y=y, width=widths, name=m, customdata=custom,
+                marker={"color": MODALITY_COLORS.get(m, FALLBACK_COLOR), "line": {"width": 0}},
+                hovertemplate=(
+                    f"<b>{m}</b> %{{y:.2f}}<br>used: %{{customdata[3]}}<br>{_HOVER_TAIL}"
+                ),
+            )
+        )
+    fig.update_layout(barmode="stack", bargap=0)
+    return fig
+
+
+FIGURES = {  # name -> builder, in the order a report shows them
+    "emotion_timeline": emotion_timeline,
+    "sentiment_timeline": sentiment_timeline,
+    "emotion_share": emotion_share,
+    "modality_contributions": modality_contributions,
+}
+
+
+def all_figures(analysis: Analysis) -> dict[str, go.Figure]:
+    """Every figure of FIGURES for one analysis."""
+    return {name: build(analysis) for name, build in FIGURES.items()}
+
+
+_HOVER_TAIL = "%{customdata[1]:.2f}–%{customdata[2]:.2f} s<br>%{customdata[0]}<extra></extra>"
+
+
+def _layout(title: str, ytitle: str) -> go.Layout:
+    return go.Layout(
+        title={"text": title}, height=FIGURE_HEIGHT, template="plotly_white",
+        yaxis={"title": {"text": ytitle}}, margin={"l": 60, "r": 20, "t": 50, "b": 45},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    )
+
+
+def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
+    """A time-axis figure spanning the whole media, empty or not."""
+    fig = go.Figure(layout=_layout(title, ytitle))
+    fig.update_xaxes(title={"text": "time (s)"}, range=[0.0, _time_end(analysis)])
+    if yrange is not None:
+        fig.update_yaxes(range=list(yrange))
+    return fig if analysis.segments else _say_empty(fig)
+
+
+def _say_empty(fig: go.Figure) -> go.Figure:
+    fig.add_annotation(text="no segments to show", showarrow=False, xref="paper", yref="paper",
+                       x=0.5, y=0.5, font={"size": 16, "color": "#888888"})
+    return fig
+
+
+def _time_end(analysis: Analysis) -> float:
+    ends = [s.end for s in analysis.segments]
+    end = max([analysis.media.duration or 0.0, *ends])
+    return float(end) if end > 0 else 1.0
+
+
+def _steps_x(segs: list[SegmentResult]) -> tuple[list[float], list[list]]:
+    """x at each segment's start and end (2 points per segment) and matching hover data."""
+    x, custom = [], []
+    for s in segs:
+        row = [_hover_words(s), s.start, s.end]
+        x += [s.start, s.end]
+        custom += [row, row]
+    return x, custom
+
+
+def _steps_y(segs: list[SegmentResult], value) -> list[float]:
+    return [v for s in segs for v in (value(s), value(s))]
+
+
+def _hover_words(seg: SegmentResult) -> str:
+    """The segment's words, HTML-escaped and wrapped for plotly's hover box."""
+    if seg.kind == "gap" or not seg.text.strip():
+        return "<i>(no speech)</i>"
+    text = " ".join(seg.text.split())
+    if len(text) > HOVER_MAX_CHARS:
+        text = text[: HOVER_MAX_CHARS - 1] + "…"
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > HOVER_WRAP_CHARS:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "<br>".join(html.escape(ln) for ln in lines)
+
+
+def _add_gaps(fig: go.Figure, analysis: Analysis, y0: float, y1: float) -> None:
+    """One trace of grey rectangles over the gap segments (none if there are no gaps)."""
+    x, y = [], []
+    for s in analysis.segments:
+        if s.kind == "gap":
+            x += [s.start, s.start, s.end, s.end, s.start, None]
+            y += [y0, y1, y1, y0, y0, None]
+    if x:
+        fig.add_trace(
+            go.Scatter(x=x, y=y, name="no speech", mode="lines", fill="toself", fillcolor=GAP_FILL,
+                       line={"width": 0}, hoverinfo="skip")
+        )

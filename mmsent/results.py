@@ -1,0 +1,273 @@
+"""The result types of an analysis: plain dataclasses, JSON in and out.
+
+An :class:`Analysis` is everything the pipeline learned about one video: the media facts, one
+:class:`SegmentResult` per analysed stretch of time, which model produced it and any notes on
+degraded modes. Export and plots work from an ``Analysis`` alone, so a saved JSON file can be
+plotted and exported again without the model. The JSON layout is documented in ``docs/schema.md``.
+The summary is always computed from the segments, never stored as state: ``from_dict`` ignores a
+``summary`` key, so an edited file cannot carry a summary that contradicts its segments.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mmsent.labels import EMOTIONS, SENTIMENTS
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1  # version of the JSON layout below; bump it on any incompatible change
+SEGMENT_KINDS = ("speech", "gap")  # "gap": a stretch without speech, analysed from sound and picture
+
+FILE_MODE = 0o644  # permissions of written files (mkstemp would leave 0o600)
+
+_MEDIA_KEYS = ("path", "duration", "has_audio", "has_video")
+_SEGMENT_KEYS = ("start", "end", "text", "emotion", "sentiment", "modalities")
+_ANALYSIS_KEYS = ("media", "segments", "model")
+
+
+@dataclass
+class MediaFacts:
+    """What probing the input told us. Times in seconds, sizes in pixels (after rotation)."""
+
+    path: str  # the input file as given
+    duration: float  # seconds
+    has_audio: bool
+    has_video: bool
+    width: int | None = None  # pixels, None without a video stream
+    height: int | None = None
+    fps: float | None = None  # frames per second (average)
+    rotation: int = 0  # degrees the player rotates the picture (display matrix)
+
+
+@dataclass
+class SegmentResult:
+    """The model's reading of one stretch of time ``[start, end)`` seconds."""
+
+    start: float  # seconds from the start of the media
+    end: float  # seconds
+    text: str  # the words spoken in it ("" for a gap)
+    emotion: dict[str, float]  # label -> probability, labels in EMOTIONS order, sums to 1
+    sentiment: dict[str, float]  # label -> probability, labels in SENTIMENTS order, sums to 1
+    modalities: list[str]  # the modalities the model used here, a subset of MODALITIES
+    contributions: dict[str, float] = field(default_factory=dict)
+    # modality -> total-variation distance (0..1) between the emotion distribution with and
+    # without that modality; only for modalities used
+    kind: str = "speech"  # "speech" or "gap"
+
+    @property
+    def top_emotion(self) -> tuple[str, float]:
+        """The most probable emotion and its probability."""
+        return _top(self.emotion)
+
+    @property
+    def top_sentiment(self) -> tuple[str, float]:
+        """The most probable sentiment and its probability."""
+        return _top(self.sentiment)
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds (never negative)."""
+        return max(0.0, self.end - self.start)
+
+    @property
+    def sentiment_score(self) -> float:
+        """p(positive) - p(negative), in [-1, 1]."""
+        return self.sentiment.get("positive", 0.0) - self.sentiment.get("negative", 0.0)
+
+
+def _top(probs: dict[str, float]) -> tuple[str, float]:
+    if not probs:
+        raise ValueError("cannot take the top label of an empty probability mapping")
+    label = max(probs, key=probs.__getitem__)  # first of equal maxima, in label order
+    return label, probs[label]
+
+
+@dataclass
+class Summary:
+    """Figures computed from the segments of an Analysis (see ``Analysis.summary``)."""
+
+    duration: float  # seconds covered by the segments
+    emotion_share: dict[str, float]  # label -> share of time where it is the top emotion (sums to 1)
+    emotion_mean: dict[str, float]  # label -> duration-weighted mean probability (sums to 1)
+    dominant_emotion: str | None  # largest time share; None without segments
+    sentiment_share: dict[str, float]  # label -> share of time where it is the top sentiment
+    sentiment_over_time: list[tuple[float, float]]  # (segment midpoint s, p(pos) - p(neg))
+    mean_sentiment: float | None  # duration-weighted mean of the score; None without segments
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["sentiment_over_time"] = [list(p) for p in self.sentiment_over_time]
+        return d
+
+
+@dataclass
+class Analysis:
+    """The full result for one media file."""
+
+    media: MediaFacts
+    segments: list[SegmentResult]  # ordered by start time, covering the media
+    model: dict  # what produced it: name, checkpoint, label names, trained branches (JSON-able)
+    language: str | None = None  # ISO code of the speech, detected or forced
+    transcript_source: str | None = None  # e.g. "faster-whisper base", "subtitles: x.srt"
+    notes: list[str] = field(default_factory=list)  # degraded modes, in plain words
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def emotion_labels(self) -> tuple[str, ...]:
+        """Emotion labels of the segments (EMOTIONS unless the model says otherwise)."""
+        return tuple(self.segments[0].emotion) if self.segments else EMOTIONS
+
+    @property
+    def sentiment_labels(self) -> tuple[str, ...]:
+        return tuple(self.segments[0].sentiment) if self.segments else SENTIMENTS
+
+    def summary(self) -> Summary:
+        """Time shares, means and sentiment over time, weighted by segment duration.
+
+        If every segment has zero duration, each counts equally instead.
+        """
+        segs = self.segments
+        weights = [s.duration for s in segs]
+        total = sum(weights)
+        if segs and total <= 0:
+            weights = [1.0] * len(segs)
+        wsum = sum(weights)
+        emo_share = _share(segs, weights, self.emotion_labels, lambda s: s.top_emotion[0])
+        sen_share = _share(segs, weights, self.sentiment_labels, lambda s: s.top_sentiment[0])
+        emo_mean = {
+            k: (sum(w * s.emotion.get(k, 0.0) for s, w in zip(segs, weights)) / wsum if wsum else 0.0)
+            for k in self.emotion_labels
+        }
+        dominant = None
+        if segs:  # largest share; ties broken by mean probability
+            dominant = max(emo_share, key=lambda k: (emo_share[k], emo_mean[k]))
+        over_time = [((s.start + s.end) / 2, s.sentiment_score) for s in segs]
+        mean_sent = sum(w * s.sentiment_score for s, w in zip(segs, weights)) / wsum if wsum else None
+        return Summary(total, emo_share, emo_mean, dominant, sen_share, over_time, mean_sent)
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict: the stored fields plus ``summary`` for consumers."""
+        d = {
+            "schema_version": self.schema_version,
+            "media": asdict(self.media),
+            "model": self.model,
+            "language": self.language,
+            "transcript_source": self.transcript_source,
+            "notes": list(self.notes),
+            "segments": [asdict(s) for s in self.segments],
+        }
+        d["summary"] = self.summary().to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Analysis:
+        """Rebuild from ``to_dict`` output; checks the schema version and required keys.
+
+        Raises:
+            ValueError: not a dict, a missing key, a wrong or newer ``schema_version``.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"an mmsent analysis must be a JSON object, got {type(d).__name__}")
+        _check_version(d.get("schema_version"))
+        _require(d, _ANALYSIS_KEYS, "analysis")
+        _require(d["media"], _MEDIA_KEYS, "media")
+        if not isinstance(d["segments"], list):
+            raise ValueError("mmsent analysis: 'segments' must be a list")
+        segments = []
+        for i, s in enumerate(d["segments"]):
+            _require(s, _SEGMENT_KEYS, f"segments[{i}]")
+            kind = s.get("kind", "speech")
+            if kind not in SEGMENT_KINDS:
+                raise ValueError(f"mmsent analysis: segments[{i}].kind is {kind!r}, not one of {SEGMENT_KINDS}")
+            segments.append(
+                SegmentResult(
+                    start=s["start"], end=s["end"], text=s["text"],
+                    emotion=dict(s["emotion"]), sentiment=dict(s["sentiment"]),
+                    modalities=list(s["modalities"]),
+                    contributions=dict(s.get("contributions") or {}), kind=kind,
+                )
+            )
+        media_fields = {k: v for k, v in d["media"].items() if k in MediaFacts.__dataclass_fields__}
+        return cls(
+            media=MediaFacts(**media_fields),
+            segments=segments,
+            model=d["model"],
+            language=d.get("language"),
+            transcript_source=d.get("transcript_source"),
+            notes=list(d.get("notes") or []),
+            schema_version=d["schema_version"],
+        )
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """The JSON text (strict: no NaN); also written atomically to ``path`` if given."""
+        try:
+            text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
+        except ValueError as e:  # NaN or infinity among the numbers
+            raise ValueError(f"analysis of {self.media.path} holds a non-finite number: {e}") from e
+        if path is not None:
+            write_text_atomic(path, text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> Analysis:
+        """Load a file written by ``to_json``; ValueError names the file if it is not one."""
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            return cls.from_dict(d)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path} is not an mmsent analysis JSON file: {e}") from e
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
+
+
+def _share(segs, weights, labels, top) -> dict[str, float]:
+    share = dict.fromkeys(labels, 0.0)
+    for s, w in zip(segs, weights):
+        share[top(s)] = share.get(top(s), 0.0) + w
+    total = sum(weights)
+    return {k: v / total for k, v in share.items()} if total else share
+
+
+def _check_version(version) -> None:
+    if version is None:
+        raise ValueError("not an mmsent analysis: the key 'schema_version' is missing")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"mmsent analysis: schema_version {version!r} is not a positive integer")
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"this analysis has schema_version {version}, newer than this mmsent reads "
+            f"({SCHEMA_VERSION}): upgrade mmsent to read it"
+        )
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"mmsent analysis: schema_version {version} is no longer supported")
+
+
+def _require(d, keys, where: str) -> None:
+    if not isinstance(d, dict):
+        raise ValueError(f"mmsent analysis: {where} must be an object, got {type(d).__name__}")
+    missing = [k for k in keys if k not in d]
+    if missing:
+        raise ValueError(f"mmsent analysis: {where} lacks the key(s) {', '.join(missing)}")
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 text via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    log.debug("wrote %s", path)
+    return path
