@@ -1,0 +1,165 @@
+"""Exports read back with independent parsers: csv, a subtitle regex, PyAV for the video."""
+
+import csv
+import json
+import re
+import subprocess
+
+import av
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from test_results import TRICKY_TEXT, make_analysis
+
+from mmsent import export
+from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
+from mmsent.results import Analysis, MediaFacts
+
+CLIP_SECONDS, CLIP_FPS, CLIP_SIZE = 2.4, 25, (320, 240)
+
+
+def ffmpeg(*args):
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *map(str, args)],
+                   check=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 2.4 s 320x240 test pattern with a 440 Hz tone (H.264 + AAC)."""
+    path = tmp_path_factory.mktemp("media") / "pattern clip.mp4"
+    w, h = CLIP_SIZE
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={CLIP_FPS}:duration={CLIP_SECONDS}",
+           "-f", "lavfi", "-i", f"sine=frequency=440:duration={CLIP_SECONDS}",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path)
+    return path
+
+
+def decode(path):
+    with av.open(str(path)) as c:
+        kinds = sorted(s.type for s in c.streams)
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        return kinds, float(c.duration / 1e6), frames
+
+
+def test_csv_reads_back(tmp_path):
+    a = make_analysis(6)
+    path = export.write_csv(a, tmp_path / "a.csv")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(a.segments)
+    assert list(rows[0]) == export.csv_header(a)
+    for row, seg in zip(rows, a.segments):
+        assert row["text"] == seg.text and row["kind"] == seg.kind
+        assert float(row["start"]) == pytest.approx(seg.start, abs=1e-6)
+        assert row["top_emotion"] == seg.top_emotion[0]
+        assert float(row["top_emotion_prob"]) == pytest.approx(seg.top_emotion[1], abs=1e-6)
+        for k in EMOTIONS:
+            assert float(row[f"emotion_{k}"]) == pytest.approx(seg.emotion[k], abs=1e-6)
+        for k in SENTIMENTS:
+            assert float(row[f"sentiment_{k}"]) == pytest.approx(seg.sentiment[k], abs=1e-6)
+        assert row["modalities"].split("+") == seg.modalities
+        for m in MODALITIES:
+            got = row[f"contribution_{m}"]
+            assert (got == "") if m not in seg.modalities else float(got) == pytest.approx(seg.contributions[m], abs=1e-6)
+    assert rows[2]["text"] == TRICKY_TEXT  # quotes, commas, newline survive
+
+
+CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d[,.]\d\d\d) --> (\d\d:\d\d:\d\d[,.]\d\d\d)\n((?:.+\n?)+)")
+
+
+def parse_cues(text):
+    return [(int(n), t0, t1, body.rstrip("\n").split("\n")) for n, t0, t1, body in CUE.findall(text)]
+
+
+def test_timestamps():
+    assert export.timestamp(62.345, ",") == "00:01:02,345"
+    assert export.timestamp(62.345, ".") == "00:01:02.345"
+    assert export.timestamp(3 * 3600 + 0.0005, ",") == "03:00:00,000"
+    assert export.timestamp(59.9996, ".") == "00:01:00.000"
+    assert export.timestamp(-0.2, ",") == "00:00:00,000"
+
+
+@pytest.mark.parametrize("fmt,sep", [("srt", ","), ("vtt", ".")])
+def test_subtitles_read_back(tmp_path, fmt, sep):
+    a = make_analysis(5, duration=75.0)
+    a.segments[3].text = "a <b> & c --> d"
+    writer = export.write_srt if fmt == "srt" else export.write_vtt
+    text = writer(a, tmp_path / f"a.{fmt}").read_text(encoding="utf-8")
+    assert text.startswith("WEBVTT\n\n") == (fmt == "vtt")
+    cues = parse_cues(text)
+    assert [c[0] for c in cues] == list(range(1, len(a.segments) + 1))
+    for (_, t0, t1, lines), seg in zip(cues, a.segments):
+        assert t0 == export.timestamp(seg.start, sep) and t1 == export.timestamp(seg.end, sep)
+        emo, p = seg.top_emotion
+        assert lines[-1].endswith(f"{emo} {p:.2f} · {seg.top_sentiment[0]}]")
+    assert cues[1][3] == [f"[no speech: {export.label_line(a.segments[1])}]"]
+    assert cues[2][3][0] == " ".join(TRICKY_TEXT.split())  # one line, no blank line in a cue
+    assert cues[3][3][0] == ("a <b> & c -> d" if fmt == "srt" else "a &lt;b&gt; &amp; c -&gt; d")
+    without = parse_cues(writer(a, tmp_path / f"b.{fmt}", include_gaps=False).read_text(encoding="utf-8"))
+    assert len(without) == len(a.segments) - 1 and "no speech" not in str(without)
+
+
+def test_html_report_is_self_contained(tmp_path):
+    a = make_analysis(5)
+    a.segments[0].text = "the <first> words"
+    page = export.write_html(a, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.count("Plotly.newPlot(") == 4
+    assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", page)  # nothing fetched online
+    assert len(page) > 1_000_000  # plotly.js is inlined (about 4.6 MB)
+    assert "the &lt;first&gt; words" in page and a.notes[0] in page
+    assert page.count("<tr>") == len(a.segments) + 1
+    assert json.dumps(a.segments[0].emotion["anger"])[:10] in page  # the figures carry the data
+
+
+def test_write_names_files_after_the_video(tmp_path):
+    a = make_analysis(3, path="/somewhere/My Clip.mov")
+    out = export.write(a, tmp_path / "out", ["json", "CSV", "srt", "vtt", "html", "json"])
+    assert [p.name for p in out] == ["My Clip.json", "My Clip.csv", "My Clip.srt", "My Clip.vtt", "My Clip.html"]
+    assert Analysis.from_json(out[0]) == a
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in out)
+
+
+def test_unknown_format_is_refused_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="unknown export format.*gif.*choose from json"):
+        export.write(make_analysis(2), tmp_path, ["json", "gif"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    a = make_analysis(3)
+    (tmp_path / "a.json").write_text("old", encoding="utf-8")
+    a.segments[0].sentiment["positive"] = float("inf")
+    with pytest.raises(ValueError):
+        export.write_json(a, tmp_path / "a.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert (tmp_path / "a.json").read_text(encoding="utf-8") == "old"  # untouched
+
+
+def test_annotated_video(tmp_path, clip):
+    a = make_analysis(3, duration=CLIP_SECONDS, path=str(clip))
+    out = export.write(a, tmp_path, ["mp4"])
+    assert out == [tmp_path / "pattern clip.annotated.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pattern clip.annotated.mp4"]  # no temp files
+    _, _, before = decode(clip)
+    kinds, duration, after = decode(out[0])
+    assert kinds == ["audio", "video"]
+    assert duration == pytest.approx(CLIP_SECONDS, abs=0.1)
+    assert abs(len(after) - len(before)) <= 1 and after[0].shape == before[0].shape
+    h = CLIP_SIZE[1]
+    for i in (5, len(before) // 2, len(before) - 5):
+        old, new = before[i].astype(int), after[i].astype(int)
+        caption = np.abs(new[-h // 5:] - old[-h // 5:]).mean()  # bottom fifth: the caption box
+        rest = np.abs(new[: h // 2] - old[: h // 2]).mean()  # top half: only coding noise
+        assert caption > 20 and rest < 4, (i, caption, rest)
+
+
+def test_annotated_video_needs_a_video_stream(tmp_path):
+    sound = tmp_path / "tone.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=1", "-c:a", "aac", sound)
+    a = make_analysis(2, duration=1.0, path=str(sound))
+    a.media = MediaFacts(str(sound), 1.0, has_audio=True, has_video=False)
+    with pytest.raises(ValueError, match="tone.m4a.*no video stream"):
+        export.write(a, tmp_path / "out", ["mp4"])
+    with pytest.raises(FileNotFoundError, match="missing.mp4"):
+        export.write_video(a, tmp_path / "missing.mp4", tmp_path / "o.mp4")
+    assert not (tmp_path / "o.mp4").exists()

@@ -1,0 +1,112 @@
+"""Plotly figures built from an Analysis alone."""
+
+import time
+
+import plotly.graph_objects as go
+import pytest
+from test_results import make_analysis
+
+from mmsent import plots
+from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
+from mmsent.results import Analysis, MediaFacts
+
+
+def test_emotion_timeline_steps_follow_the_segments():
+    a = make_analysis(5, duration=12.0)
+    fig = plots.emotion_timeline(a)
+    names = [t.name for t in fig.data]
+    assert names == [*EMOTIONS, "no speech"]  # one gap segment, so the shading trace is there
+    joy = fig.data[EMOTIONS.index("joy")]
+    assert len(joy.x) == 2 * len(a.segments)
+    for k, seg in enumerate(a.segments):
+        assert joy.x[2 * k] == seg.start and joy.x[2 * k + 1] == seg.end
+        assert joy.y[2 * k] == joy.y[2 * k + 1] == seg.emotion["joy"]
+    assert list(fig.layout.xaxis.range) == [0.0, 12.0]
+    assert joy.fillcolor == plots.EMOTION_COLORS["joy"]
+
+
+def test_gap_shading_covers_exactly_the_gap_segments():
+    a = make_analysis(5)
+    gap = next(s for s in a.segments if s.kind == "gap")
+    shade = plots.emotion_timeline(a).data[-1]
+    xs = [x for x in shade.x if x is not None]
+    assert min(xs) == gap.start and max(xs) == gap.end
+    a.segments = [s for s in a.segments if s.kind != "gap"]
+    assert [t.name for t in plots.emotion_timeline(a).data] == list(EMOTIONS)
+
+
+def test_hover_shows_the_escaped_words():
+    a = make_analysis(4)
+    a.segments[0].text = "I <really> like it & more"
+    trace = plots.emotion_timeline(a).data[0]
+    assert "I &lt;really&gt; like it &amp; more" in trace.customdata[0][0]
+    assert "(no speech)" in trace.customdata[2][0]  # segment 1 is the gap
+    assert "customdata[0]" in trace.hovertemplate
+
+
+def test_sentiment_timeline_score():
+    a = make_analysis(4)
+    fig = plots.sentiment_timeline(a)
+    assert [t.name for t in fig.data] == ["score", *(f"p({k})" for k in SENTIMENTS), "no speech"]
+    score = fig.data[0]
+    for k, seg in enumerate(a.segments):
+        expected = seg.sentiment["positive"] - seg.sentiment["negative"]
+        assert score.y[2 * k] == pytest.approx(expected)
+    assert list(fig.layout.yaxis.range) == [-1.0, 1.0]
+
+
+def test_emotion_share_bars_sum_to_one():
+    a = make_analysis(8, seed=3)
+    fig = plots.emotion_share(a)
+    assert len(fig.data) == 2
+    share, mean = fig.data
+    assert list(share.x) == list(EMOTIONS)
+    assert sum(share.y) == pytest.approx(1.0) and sum(mean.y) == pytest.approx(1.0)
+    assert list(share.marker.color) == [plots.EMOTION_COLORS[k] for k in EMOTIONS]
+
+
+def test_modality_contributions_only_for_used_modalities():
+    a = make_analysis(6)
+    fig = plots.modality_contributions(a)
+    assert [t.name for t in fig.data] == list(MODALITIES)
+    video = fig.data[MODALITIES.index("video")]
+    for k, seg in enumerate(a.segments):
+        if "video" in seg.modalities:
+            assert video.y[k] == pytest.approx(seg.contributions["video"])
+        else:
+            assert video.y[k] is None
+        assert video.customdata[k][3] == " + ".join(seg.modalities)
+    assert fig.layout.barmode == "stack"
+
+
+def test_colours_are_fixed_and_distinct():
+    assert set(plots.EMOTION_COLORS) == set(EMOTIONS)
+    assert len(set(plots.EMOTION_COLORS.values())) == len(EMOTIONS)
+    assert set(plots.SENTIMENT_COLORS) == set(SENTIMENTS)
+
+
+def test_empty_analysis_gives_empty_figures_with_a_note():
+    a = Analysis(MediaFacts("x.mp4", 7.5, True, True), [], {"name": "t"})
+    for name, fig in plots.all_figures(a).items():
+        assert isinstance(fig, go.Figure), name
+        assert len(fig.data) == 0, name
+        assert "no segments" in fig.layout.annotations[0].text, name
+    assert list(plots.emotion_timeline(a).layout.xaxis.range) == [0.0, 7.5]
+
+
+def test_one_segment():
+    a = make_analysis(1, duration=3.0)
+    figs = plots.all_figures(a)
+    assert len(figs["emotion_timeline"].data) == len(EMOTIONS)  # no gap
+    assert len(figs["emotion_timeline"].data[0].x) == 2
+    assert max(figs["emotion_share"].data[0].y) == pytest.approx(1.0)
+
+
+def test_500_segments_are_fast():
+    a = make_analysis(500, duration=1500.0, seed=5)
+    start = time.perf_counter()
+    figs = plots.all_figures(a)
+    elapsed = time.perf_counter() - start
+    assert len(figs["emotion_timeline"].data[0].x) == 1000
+    assert len(figs["modality_contributions"].data[0].x) == 500
+    assert elapsed < 3.0, f"4 figures of 500 segments took {elapsed:.2f} s"
