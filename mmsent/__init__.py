@@ -1,0 +1,34 @@
+"""mmsent: emotion and sentiment in video, from what is seen, heard and said."""
+
+from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from .config import ModelConfig
+from .labels import EMOTIONS, MODALITIES, SENTIMENTS
+from .model import FusionModel, FusionOutput, Inputs
+from .weights import SourceUnavailable
+
+__version__ = "0.1.0"
+
+
+def describe(model: FusionModel) -> str:
+    """A short human-readable summary of a model: sources, branches, parameter counts."""
+    cfg = model.config
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(v.numel() for v in model.trainable_state_dict().values())
+    lines = [
+        f"mmsent {__version__} fusion model on {model.device}",
+        f"  text encoder:  {cfg.text_source} (top {cfg.text_tune_layers} layers tuned, context {cfg.text_context})",
+        f"  video encoder: {cfg.video_source}",
+        f"  audio encoder: log-mel CNN {list(cfg.audio_channels)}",
+        f"  branches used: {', '.join(m for m in MODALITIES if m in model.encoders)}"
+        f" (untrained, never used: {', '.join(m for m in MODALITIES if m not in model.encoders) or 'none'})",
+        f"  labels: {', '.join(cfg.emotions)} | {', '.join(cfg.sentiments)}",
+        f"  parameters: {total:,} in all, {trainable:,} values stored in its checkpoint",
+    ]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "EMOTIONS", "SENTIMENTS", "MODALITIES", "ModelConfig", "FusionModel", "FusionOutput", "Inputs",
+    "load_model", "load_checkpoint", "save_checkpoint", "describe", "CheckpointError", "SourceUnavailable",
+    "__version__",
+]

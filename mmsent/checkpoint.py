@@ -1,0 +1,162 @@
+"""Checkpoints: a folder with config.json and model.safetensors.
+
+config.json holds the architecture, label names, the pretrained sources with the sha256 of their
+weights, which branches were trained and free-form training metadata. model.safetensors holds only
+what can't be rebuilt from those sources. Loading never unpickles and matches keys strictly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ModelConfig
+from .model import FusionModel, build_model
+from .weights import SourceUnavailable
+
+log = logging.getLogger(__name__)
+
+FORMAT = "mmsent-checkpoint"
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
+PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that can't be loaded: the message says what is wrong and what to do."""
+
+
+def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | None = None) -> Path:
+    """Write config.json and model.safetensors into folder (created), each atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = model.config
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": cfg.to_dict(),
+        "sources": {
+            "text": {"source": cfg.text_source, "sha256": model.source_sha256.get("text")},
+            "video": {"source": cfg.video_source, "sha256": model.source_sha256.get("video")},
+        },
+        "trained_branches": list(cfg.trained_branches),
+        "training": training or {},
+    }
+    state = {k: v.detach().cpu().contiguous() for k, v in model.trainable_state_dict().items()}
+    _atomic(folder / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata={"format": FORMAT}))
+    _atomic(folder / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(meta, indent=2) + "\n"))
+    return folder
+
+
+def _atomic(target: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_config(folder: str | Path) -> dict:
+    """Read and check a checkpoint's config.json (no weights are touched)."""
+    folder = Path(folder)
+    if folder.is_file():
+        if folder.suffix.lower() in PICKLE_SUFFIXES:
+            raise CheckpointError(
+                f"{folder} is a pickle file: mmsent never unpickles (a pickle can run code). "
+                f"A checkpoint is a folder with {CONFIG_FILE} and {WEIGHTS_FILE}.")
+        raise CheckpointError(f"{folder} is a file; a checkpoint is a folder with {CONFIG_FILE} and {WEIGHTS_FILE}")
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder} is not a checkpoint: {name} is missing")
+    try:
+        meta = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{folder / CONFIG_FILE} is not valid JSON: {e}") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{folder / CONFIG_FILE} is not an mmsent checkpoint config")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{folder} has checkpoint format {meta['format_version']}: upgrade mmsent to load it")
+    return meta
+
+
+def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> FusionModel:
+    """Rebuild a model from a checkpoint folder: its config, its pretrained sources, its weights."""
+    folder = Path(folder)
+    meta = read_config(folder)
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+        config.validate()
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{folder / CONFIG_FILE} has an invalid model config: {e}") from e
+    try:
+        model = build_model(config)
+    except SourceUnavailable as e:
+        raise CheckpointError(f"can't load {folder}: {e}") from e
+    _check_sources(model, meta, folder)
+    try:
+        state = load_file(str(folder / WEIGHTS_FILE))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
+    _check_keys(model, state, folder)
+    model.load_state_dict(state, strict=False)  # strictness checked above: frozen keys come from sources
+    return model.to(device).eval()
+
+
+def _check_sources(model: FusionModel, meta: dict, folder: Path) -> None:
+    for part, recorded in meta.get("sources", {}).items():
+        if part not in model.encoders:
+            continue
+        actual = model.source_sha256.get(part)
+        if recorded.get("sha256") != actual:
+            raise CheckpointError(
+                f"{folder} was trained on {part} weights {recorded.get('source')!r} with sha256 "
+                f"{str(recorded.get('sha256'))[:12]}…, but the installed ones have {str(actual)[:12]}…: "
+                "install the versions in requirements.txt, or retrain the checkpoint")
+
+
+def _check_keys(model: FusionModel, state: dict[str, torch.Tensor], folder: Path) -> None:
+    expected = {k: v.shape for k, v in model.trainable_state_dict().items()}
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"{folder / WEIGHTS_FILE} does not match its config: missing {missing[:5]}{'…' if len(missing) > 5 else ''}, "
+            f"unexpected {extra[:5]}{'…' if len(extra) > 5 else ''}")
+    wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(s)}" for k, s in expected.items() if state[k].shape != s]
+    if wrong:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE} has tensors of the wrong shape: {wrong[:5]}")
+
+
+def load_model(name_or_path: str | Path | None = None, device: str | None = None) -> FusionModel:
+    """Load a model: None or "default" is the embedded default in checkpoints/default/.
+
+    device: "cuda", "cpu", ... or None to pick CUDA when present.
+    """
+    device = pick_device(device)
+    if name_or_path in (None, "default"):
+        if (DEFAULT_CHECKPOINT / CONFIG_FILE).is_file():
+            return load_checkpoint(DEFAULT_CHECKPOINT, device)
+        warnings.warn(
+            "No trained default model in checkpoints/default/: using the default architecture with freshly "
+            "initialised, UNTRAINED heads. Its predictions are meaningless; train one with python -m train.train.",
+            stacklevel=2)
+        return build_model(ModelConfig(trained_branches=("text", "audio"))).to(device).eval()
+    return load_checkpoint(name_or_path, device)
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The requested device, or CUDA when available and nothing was asked."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

@@ -1,0 +1,143 @@
+"""The three branch encoders. Each maps its input to an embedding of ``embed_dim`` values.
+
+Frozen pretrained parts are split from the trainable rest (``frozen`` / ``head``), so that training
+can cache what the frozen part computes and train the rest from the cache.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .weights import VIDEO_FEATURES
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the valid positions. hidden (B, L, H), mask (B, L) -> (B, H)."""
+    weights = mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+class TextEncoder(nn.Module):
+    """A BERT-family encoder, masked mean pooling, Linear to embed_dim.
+
+    The encoder is frozen except its top ``tune_layers`` transformer layers. ``frozen`` runs the
+    embeddings and the frozen layers; ``head`` runs the tuned layers, pooling and projection.
+    """
+
+    def __init__(self, backbone: nn.Module, embed_dim: int, tune_layers: int = 0):
+        super().__init__()
+        self.backbone = backbone
+        self.tune_layers = tune_layers
+        layers = self._layers()
+        if tune_layers and (layers is None or tune_layers > len(layers)):
+            n = 0 if layers is None else len(layers)
+            raise ValueError(f"can't tune {tune_layers} layers of a text encoder with {n} tunable layers")
+        self.backbone.requires_grad_(False)
+        for layer in self.tuned_layers():
+            layer.requires_grad_(True)
+        self.proj = nn.Linear(backbone.config.hidden_size, embed_dim)
+
+    def _layers(self) -> nn.ModuleList | None:
+        encoder = getattr(self.backbone, "encoder", None)
+        return getattr(encoder, "layer", None)
+
+    def tuned_layers(self) -> list[nn.Module]:
+        layers = self._layers()
+        return [] if not self.tune_layers else list(layers[len(layers) - self.tune_layers:])
+
+    def frozen_prefixes(self) -> list[str]:
+        """State-dict prefixes (under this module) of the frozen pretrained weights."""
+        n = len(self._layers() or [])
+        tuned = {f"backbone.encoder.layer.{i}." for i in range(n - self.tune_layers, n)} if self.tune_layers else set()
+        return [p for p in self._frozen_candidates() if p not in tuned]
+
+    def _frozen_candidates(self) -> list[str]:
+        layers = self._layers()
+        if layers is None:
+            return ["backbone."]
+        names = [f"backbone.{name}." for name, _ in self.backbone.named_children() if name != "encoder"]
+        return names + [f"backbone.encoder.layer.{i}." for i in range(len(layers))]
+
+    def _attention_mask(self, hidden: torch.Tensor, mask: torch.Tensor):
+        from transformers.masking_utils import create_bidirectional_mask
+
+        return create_bidirectional_mask(config=self.backbone.config, inputs_embeds=hidden, attention_mask=mask)
+
+    def _run_layers(self, layers, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        attn = self._attention_mask(hidden, mask)
+        for layer in layers:
+            out = layer(hidden, attention_mask=attn)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+    def frozen(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """input_ids, attention_mask (B, L) -> hidden states after the frozen layers (B, L, H)."""
+        with torch.no_grad():
+            if not self.tune_layers:
+                return self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            layers = self._layers()
+            hidden = self.backbone.embeddings(input_ids=input_ids)
+            return self._run_layers(layers[: len(layers) - self.tune_layers], hidden, attention_mask)
+
+    def head(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """hidden (B, L, H), attention_mask (B, L) -> (B, embed_dim)."""
+        if self.tune_layers:
+            hidden = self._run_layers(self.tuned_layers(), hidden, attention_mask)
+        return self.proj(masked_mean(hidden, attention_mask))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.frozen(input_ids, attention_mask), attention_mask)
+
+
+class VideoEncoder(nn.Module):
+    """A frozen R3D-18 backbone (fc removed) and a trainable Linear(512, embed_dim) + ReLU + Dropout."""
+
+    def __init__(self, backbone: nn.Module, embed_dim: int, dropout: float):
+        super().__init__()
+        self.backbone = backbone.requires_grad_(False)
+        self.proj = nn.Sequential(nn.Linear(VIDEO_FEATURES, embed_dim), nn.ReLU(), nn.Dropout(dropout))
+
+    def frozen_prefixes(self) -> list[str]:
+        return ["backbone."]
+
+    def frozen(self, clips: torch.Tensor) -> torch.Tensor:
+        """clips (B, 3, 16, 112, 112), normalised -> features (B, 512)."""
+        self.backbone.eval()  # frozen batch norms keep their Kinetics statistics
+        with torch.no_grad():
+            return self.backbone(clips)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """features (B, 512) -> (B, embed_dim)."""
+        return self.proj(features)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.head(self.frozen(clips))
+
+
+class AudioEncoder(nn.Module):
+    """A 2D CNN over the log-mel image, trained from scratch, with masked pooling over time.
+
+    Each block: Conv 3x3 + BatchNorm + ReLU + MaxPool 2x2. The mel axis is averaged, the time axis
+    averaged over valid frames only, then Linear to embed_dim.
+    """
+
+    def __init__(self, channels: tuple[int, ...], embed_dim: int):
+        super().__init__()
+        blocks, c_in = [], 1
+        for c_out in channels:
+            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+            c_in = c_out
+        self.cnn = nn.Sequential(*blocks)
+        self.pool_factor = 2 ** len(channels)
+        self.proj = nn.Sequential(nn.Linear(c_in, embed_dim), nn.ReLU())
+
+    def frozen_prefixes(self) -> list[str]:
+        return []
+
+    def forward(self, mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """mel (B, n_mels, T) normalised log-mel, lengths (B,) valid frames -> (B, embed_dim)."""
+        x = self.cnn(mel.unsqueeze(1)).mean(dim=2)  # (B, C, T')
+        valid = (lengths + self.pool_factor - 1) // self.pool_factor
+        mask = torch.arange(x.shape[-1], device=x.device)[None, :] < valid.clamp(min=1)[:, None]
+        return self.proj(masked_mean(x.transpose(1, 2), mask))

@@ -1,0 +1,151 @@
+"""The late-fusion model: three branch encoders, a fusion layer and two heads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .encoders import AudioEncoder, TextEncoder, VideoEncoder
+from .labels import MODALITIES
+from .weights import load_text, load_video
+
+
+@dataclass
+class Inputs:
+    """One batch. ``mask`` (B, 3) says which modalities each sample has, in MODALITIES order.
+
+    Text comes as tokens (input_ids, attention_mask: (B, L)) or as cached frozen hidden states
+    (text_hidden: (B, L, H) with attention_mask). Video comes as clips (B, 3, 16, 112, 112) or as
+    cached backbone features (video_features: (B, 512)). Audio is a log-mel batch (mel: (B, 64, T),
+    mel_lengths: (B,)). A modality absent from the whole batch may be None.
+    """
+
+    mask: torch.Tensor
+    input_ids: torch.Tensor | None = None
+    attention_mask: torch.Tensor | None = None
+    text_hidden: torch.Tensor | None = None
+    mel: torch.Tensor | None = None
+    mel_lengths: torch.Tensor | None = None
+    clips: torch.Tensor | None = None
+    video_features: torch.Tensor | None = None
+
+    def to(self, device) -> Inputs:
+        return Inputs(**{k: None if v is None else v.to(device) for k, v in vars(self).items()})
+
+
+@dataclass
+class FusionOutput:
+    """emotion_logits (B, 7), sentiment_logits (B, 3), embeddings: modality -> (B, embed_dim)
+    (the learned missing vector where absent), mask (B, 3): the modalities actually used."""
+
+    emotion_logits: torch.Tensor
+    sentiment_logits: torch.Tensor
+    embeddings: dict[str, torch.Tensor]
+    mask: torch.Tensor
+
+
+def _head(cfg: ModelConfig, n_classes: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(cfg.fusion_dim, cfg.head_dim), nn.ReLU(), nn.Dropout(cfg.dropout),
+                         nn.Linear(cfg.head_dim, n_classes))
+
+
+class FusionModel(nn.Module):
+    """Late fusion of text, audio and video embeddings, with a learned vector for each absent one.
+
+    Only trained branches get an encoder: an untrained branch always counts as absent.
+    """
+
+    def __init__(self, config: ModelConfig, text_parts=None, video_backbone: nn.Module | None = None,
+                 source_sha256: dict[str, str | None] | None = None):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.source_sha256 = dict(source_sha256 or {})
+        self.tokenizer = text_parts.tokenizer if text_parts is not None else None
+        self.encoders = nn.ModuleDict()
+        if text_parts is not None:
+            self.encoders["text"] = TextEncoder(text_parts.model, config.embed_dim, config.text_tune_layers)
+        if "audio" in config.trained_branches:
+            self.encoders["audio"] = AudioEncoder(config.audio_channels, config.embed_dim)
+        if video_backbone is not None:
+            self.encoders["video"] = VideoEncoder(video_backbone, config.embed_dim, config.video_dropout)
+        self.missing = nn.Parameter(torch.randn(len(MODALITIES), config.embed_dim) * 0.02)
+        self.fusion = nn.Sequential(
+            nn.Linear(len(MODALITIES) * config.embed_dim, config.fusion_dim), nn.LayerNorm(config.fusion_dim),
+            nn.ReLU(), nn.Dropout(config.dropout),
+        )
+        self.emotion_head = _head(config, len(config.emotions))
+        self.sentiment_head = _head(config, len(config.sentiments))
+
+    @property
+    def device(self) -> torch.device:
+        return self.missing.device
+
+    @property
+    def active(self) -> torch.Tensor:
+        """(3,) bool: which modalities this model can use (those with a trained encoder)."""
+        return torch.tensor([m in self.encoders for m in MODALITIES], device=self.device)
+
+    def _encode(self, name: str, x: Inputs, rows: torch.Tensor) -> torch.Tensor:
+        enc = self.encoders[name]
+        if name == "text":
+            mask = x.attention_mask[rows]
+            if x.text_hidden is not None:
+                return enc.head(x.text_hidden[rows], mask)
+            return enc(x.input_ids[rows], mask)
+        if name == "audio":
+            return enc(x.mel[rows], x.mel_lengths[rows])
+        if x.video_features is not None:
+            return enc.head(x.video_features[rows])
+        return enc(x.clips[rows])
+
+    def forward(self, x: Inputs) -> FusionOutput:
+        mask = x.mask.bool() & self.active
+        batch = mask.shape[0]
+        embeddings = {}
+        for i, name in enumerate(MODALITIES):
+            emb = self.missing[i].expand(batch, -1)
+            rows = mask[:, i].nonzero().squeeze(1)
+            if len(rows):
+                emb = emb.index_put((rows,), self._encode(name, x, rows).to(emb.dtype))
+            embeddings[name] = emb
+        fused = self.fusion(torch.cat([embeddings[m] for m in MODALITIES], dim=1))
+        return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), embeddings, mask)
+
+    def frozen_state_keys(self) -> set[str]:
+        """Keys of pretrained weights that are rebuilt from their source, so not stored."""
+        keys = set()
+        for name, enc in self.encoders.items():
+            if self.source_sha256.get(name) is None:
+                continue  # random weights can't be rebuilt: the checkpoint stores them
+            prefixes = [f"encoders.{name}.{p}" for p in enc.frozen_prefixes()]
+            keys |= {k for k in self.state_dict() if any(k.startswith(p) for p in prefixes)}
+        return keys
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything a checkpoint must store: all but the frozen pretrained weights."""
+        frozen = self.frozen_state_keys()
+        return {k: v for k, v in self.state_dict().items() if k not in frozen}
+
+
+def drop_modalities(mask: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training-time modality dropout: drop each present modality with probability p, keeping at
+    least one per sample. mask (B, 3) bool -> (B, 3) bool."""
+    keep = torch.rand(mask.shape, generator=generator, device=mask.device) >= p
+    dropped = mask & keep
+    empty = ~dropped.any(dim=1) & mask.any(dim=1)
+    if empty.any():  # restore one present modality, chosen at random, where all were dropped
+        scores = torch.rand(mask.shape, generator=generator, device=mask.device) * mask
+        pick = torch.nn.functional.one_hot(scores.argmax(dim=1), mask.shape[1]).bool()
+        dropped = torch.where(empty[:, None], pick, dropped)
+    return dropped
+
+
+def build_model(config: ModelConfig) -> FusionModel:
+    """Build a model, loading the pretrained parts of its trained branches from their sources."""
+    text = load_text(config.text_source) if "text" in config.trained_branches else None
+    video, video_sha = load_video(config.video_source) if "video" in config.trained_branches else (None, None)
+    return FusionModel(config, text, video, {"text": text.sha256 if text else None, "video": video_sha})

@@ -1,0 +1,144 @@
+"""Checkpoints: exact round trip, strict keys, source hashes, and refusal of pickles."""
+
+import json
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import mmsent
+from mmsent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mmsent.config import tiny_config
+from mmsent.model import Inputs, build_model
+
+
+def _inputs(model) -> Inputs:
+    tok = model.tokenizer(["what a day", "leave me alone"], padding=True, return_tensors="pt")
+    g = torch.Generator().manual_seed(3)
+    return Inputs(mask=torch.ones(2, 3, dtype=torch.bool), input_ids=tok["input_ids"],
+                  attention_mask=tok["attention_mask"], mel=torch.randn(2, 64, 150, generator=g),
+                  mel_lengths=torch.tensor([150, 90]), clips=torch.randn(2, 3, 16, 112, 112, generator=g))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(tiny_config()).eval()
+    return model, save_checkpoint(model, tmp_path / "ckpt", training={"data": "synthetic"})
+
+
+def test_round_trip_gives_identical_outputs(saved):
+    model, folder = saved
+    loaded = load_checkpoint(folder)
+    x = _inputs(model)
+    a, b = model(x), loaded(x)
+    assert torch.equal(a.emotion_logits, b.emotion_logits) and torch.equal(a.sentiment_logits, b.sentiment_logits)
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["training"] == {"data": "synthetic"} and meta["trained_branches"] == ["text", "audio", "video"]
+    assert mmsent.load_model(folder, device="cpu").config == model.config
+
+
+def test_checkpoint_of_packaged_encoder_stores_only_trainable_parts(tmp_path):
+    model = build_model(tiny_config(text_source="all-MiniLM-L6-v2", text_tune_layers=1))
+    folder = save_checkpoint(model, tmp_path / "c")
+    keys = set(load_file(str(folder / "model.safetensors")))
+    assert not any(k.startswith("encoders.text.backbone.embeddings") for k in keys)
+    assert not any(k.startswith("encoders.text.backbone.encoder.layer.0.") for k in keys)
+    assert any(k.startswith("encoders.text.backbone.encoder.layer.5.") for k in keys)  # the tuned top layer
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["sources"]["text"]["sha256"] == mmsent.weights.MINILM_SHA256
+    loaded = load_checkpoint(folder)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k]), k
+
+
+def test_tampered_source_hash_is_refused(tmp_path):
+    model = build_model(tiny_config(text_source="all-MiniLM-L6-v2"))
+    folder = save_checkpoint(model, tmp_path / "c")
+    meta = json.loads((folder / "config.json").read_text())
+    meta["sources"]["text"]["sha256"] = "0" * 64
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="sha256 000000000000.*install the versions in requirements.txt"):
+        load_checkpoint(folder)
+
+
+def test_pickle_files_are_refused_and_never_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    for name in ("model.pt", "model.pth", "weights.bin"):
+        path = tmp_path / name
+        path.write_bytes(pickle.dumps(Evil()))
+        with pytest.raises(CheckpointError, match="pickle"):
+            mmsent.load_model(path)
+    # a pickle hiding under the safetensors name is not a readable safetensors file
+    model, folder = build_model(tiny_config()), tmp_path / "c"
+    save_checkpoint(model, folder)
+    (folder / "model.safetensors").write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_checkpoint(folder)
+    assert not marker.exists()
+
+
+def test_missing_extra_and_misshapen_keys_are_refused(saved):
+    _, folder = saved
+    path = folder / "model.safetensors"
+    state = load_file(str(path))
+    for change, message in [
+        (lambda s: s.pop("missing"), "missing \\['missing'\\]"),
+        (lambda s: s.update(extra=torch.zeros(1)), "unexpected \\['extra'\\]"),
+        (lambda s: s.update(missing=torch.zeros(5, 5)), "wrong shape"),
+    ]:
+        broken = dict(state)
+        change(broken)
+        save_file(broken, str(path))
+        with pytest.raises(CheckpointError, match=message):
+            load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["model"].update(text_source="no-such/model-anywhere"), "text encoder 'no-such/model-anywhere' is unavailable"),
+    (lambda m: m["model"].update(video_source="c3d"), "video encoder 'c3d' is unavailable"),
+    (lambda m: m["model"].update(wings=2), "unknown model config fields"),
+    (lambda m: m.update(format="something-else"), "not an mmsent checkpoint"),
+    (lambda m: m.update(format_version=99), "upgrade mmsent"),
+])
+def test_bad_configs_are_refused_with_a_clear_message(saved, edit, message):
+    _, folder = saved
+    meta = json.loads((folder / "config.json").read_text())
+    edit(meta)
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(folder)
+
+
+def test_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(tmp_path)
+
+
+def test_video_source_offline_names_the_part_and_the_remedy():
+    with pytest.raises(mmsent.SourceUnavailable, match="R3D-18.*Connect to the internet once"):
+        build_model(tiny_config(video_source="r3d_18-kinetics400"))
+
+
+def test_packaged_minilm_gives_a_real_sentence_embedding():
+    parts = mmsent.weights.load_text("all-MiniLM-L6-v2")
+    from mmsent.encoders import masked_mean
+
+    tok = parts.tokenizer(["I am so happy today", "I feel very glad today", "The invoice is overdue"],
+                          padding=True, return_tensors="pt")
+    with torch.no_grad():
+        emb = masked_mean(parts.model(**tok).last_hidden_state, tok["attention_mask"])
+    emb = torch.nn.functional.normalize(emb, dim=1)
+    assert emb.shape == (3, 384)
+    similar, different = float(emb[0] @ emb[1]), float(emb[0] @ emb[2])
+    assert similar > 0.6 and different < 0.3 and similar - different > 0.4

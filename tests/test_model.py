@@ -1,0 +1,121 @@
+"""Shapes, masks and the missing-modality vectors of the fusion model (tiny random config)."""
+
+import pytest
+import torch
+
+from mmsent.config import ModelConfig, tiny_config
+from mmsent.labels import EMOTIONS, SENTIMENTS
+from mmsent.model import Inputs, build_model, drop_modalities
+
+B = 3
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_model(tiny_config()).eval()
+
+
+def make_inputs(model, mask) -> Inputs:
+    tok = model.tokenizer(["I love this", "no way, that is awful", "ok"], padding=True, return_tensors="pt")
+    g = torch.Generator().manual_seed(1)
+    return Inputs(
+        mask=torch.tensor(mask, dtype=torch.bool),
+        input_ids=tok["input_ids"], attention_mask=tok["attention_mask"],
+        mel=torch.randn(B, 64, 200, generator=g), mel_lengths=torch.tensor([200, 120, 7]),
+        clips=torch.randn(B, 3, 16, 112, 112, generator=g),
+    )
+
+
+@pytest.mark.parametrize("mask", [[1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0], [1, 1, 0]])
+def test_output_shapes_with_and_without_each_modality(model, mask):
+    out = model(make_inputs(model, [mask] * B))
+    assert out.emotion_logits.shape == (B, len(EMOTIONS))
+    assert out.sentiment_logits.shape == (B, len(SENTIMENTS))
+    assert set(out.embeddings) == {"text", "audio", "video"}
+    assert all(e.shape == (B, model.config.embed_dim) for e in out.embeddings.values())
+    assert out.mask.tolist() == [[bool(v) for v in mask]] * B
+    assert torch.isfinite(out.emotion_logits).all()
+
+
+def test_absent_modality_becomes_the_learned_missing_vector(model):
+    out = model(make_inputs(model, [[1, 0, 1]] * B))
+    assert torch.equal(out.embeddings["audio"], model.missing[1].expand(B, -1))
+    assert not torch.equal(out.embeddings["text"][0], model.missing[0])
+
+
+def test_mask_changes_the_output_and_inputs_of_absent_modalities_are_ignored(model):
+    x = make_inputs(model, [[1, 1, 1]] * B)
+    full = model(x).emotion_logits
+    no_audio = make_inputs(model, [[1, 0, 1]] * B)
+    assert not torch.allclose(full, model(no_audio).emotion_logits)
+    no_audio.mel = torch.randn_like(no_audio.mel)  # different audio, but audio is masked out
+    assert torch.allclose(model(make_inputs(model, [[1, 0, 1]] * B)).emotion_logits, model(no_audio).emotion_logits)
+
+
+def test_samples_are_independent_of_their_batch(model):
+    x = make_inputs(model, [[1, 1, 1], [0, 1, 1], [1, 0, 0]])
+    together = model(x).emotion_logits
+    for i in range(B):
+        one = Inputs(**{k: None if v is None else v[i:i + 1] for k, v in vars(x).items()})
+        one.input_ids, one.attention_mask = x.input_ids[i:i + 1], x.attention_mask[i:i + 1]
+        assert torch.allclose(model(one).emotion_logits[0], together[i], atol=1e-5)
+
+
+def test_cached_frozen_features_give_the_same_output(model):
+    x = make_inputs(model, [[1, 1, 1]] * B)
+    cached = Inputs(mask=x.mask, attention_mask=x.attention_mask, mel=x.mel, mel_lengths=x.mel_lengths,
+                    text_hidden=model.encoders["text"].frozen(x.input_ids, x.attention_mask),
+                    video_features=model.encoders["video"].frozen(x.clips))
+    assert torch.allclose(model(x).emotion_logits, model(cached).emotion_logits, atol=1e-5)
+
+
+def test_untrained_branch_is_never_used():
+    model = build_model(tiny_config(trained_branches=("text", "audio"))).eval()
+    assert "video" not in model.encoders
+    x = make_inputs(model, [[1, 1, 1]] * B)
+    out = model(x)
+    assert out.mask[:, 2].sum() == 0
+    assert torch.equal(out.embeddings["video"], model.missing[2].expand(B, -1))
+
+
+def test_tuned_text_layers_train_and_the_rest_stays_frozen():
+    model = build_model(tiny_config(text_tune_layers=1))
+    text = model.encoders["text"]
+    trainable = {n for n, p in text.named_parameters() if p.requires_grad}
+    assert any(n.startswith("backbone.encoder.layer.1.") for n in trainable)
+    assert not any(n.startswith("backbone.encoder.layer.0.") or n.startswith("backbone.embeddings") for n in trainable)
+    x = make_inputs(model, [[1, 0, 0]] * B)
+    model(x).emotion_logits.sum().backward()
+    assert text.backbone.encoder.layer[1].output.dense.weight.grad is not None
+    assert text.backbone.encoder.layer[0].output.dense.weight.grad is None
+    # split forward (frozen bottom, tuned top) equals one full forward of the encoder
+    model.eval()
+    full = text.backbone(input_ids=x.input_ids, attention_mask=x.attention_mask).last_hidden_state
+    split = text._run_layers(text.tuned_layers(), text.frozen(x.input_ids, x.attention_mask), x.attention_mask)
+    mask = x.attention_mask.bool()
+    assert torch.allclose(full[mask], split[mask], atol=1e-5)
+
+
+def test_too_many_tuned_layers_is_a_clear_error():
+    with pytest.raises(ValueError, match="can't tune 5 layers"):
+        build_model(tiny_config(text_tune_layers=5))
+
+
+def test_modality_dropout_keeps_one_present_modality():
+    g = torch.Generator().manual_seed(0)
+    mask = torch.ones(1000, 3, dtype=torch.bool)
+    mask[::2, 2] = False
+    dropped = drop_modalities(mask, 0.5, g)
+    assert (dropped <= mask).all() and dropped.any(dim=1).all()
+    assert 0.3 < 1 - dropped[mask].float().mean() < 0.6  # about half were dropped
+    assert not drop_modalities(torch.zeros(4, 3, dtype=torch.bool), 0.5, g).any()
+
+
+def test_config_round_trip_and_unknown_fields():
+    cfg = tiny_config(text_context=2)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown model config fields"):
+        ModelConfig.from_dict({**cfg.to_dict(), "layers": 3})
+    with pytest.raises(ValueError, match="unknown modalities"):
+        tiny_config(trained_branches=("text", "smell")).validate()
