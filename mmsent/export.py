@@ -1,14 +1,11 @@
 """Export an Analysis: JSON, CSV, SRT, WebVTT, a self-contained HTML report, an annotated video.
 
-Everything here works from an :class:`~mmsent.results.Analysis` alone (plus the input video for
-the annotated one), so a saved JSON file can be exported again without the model. Every file is
-written atomically: to a temporary file in the target folder, then ``os.replace``; a failure
-leaves no half-written file behind.
-
-Subtitles: each cue holds the segment's words (on one line) and then a label line such as
-``[joy 0.71 · positive]``. Stretches without speech ("gap" segments) are kept by default, as
-``[no speech: neutral 0.52 · neutral]``, so the subtitles cover the whole timeline; pass
-``include_gaps=False`` to drop them.
+Works from an :class:`~mmsent.results.Analysis` alone (plus the input video for the annotated
+one), so a saved JSON file exports again without the model. Every file is written atomically
+(temporary file in the target folder, then ``os.replace``): a failure leaves no half file.
+Subtitle cues hold the words on one line, then a label line ``[joy 0.71 · positive]``; gap
+segments are kept as ``[no speech: neutral 0.52 · neutral]`` (``include_gaps=False`` drops them).
+Formats and columns are documented in docs/schema.md.
 """
 
 from __future__ import annotations
@@ -145,7 +142,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     with VideoFileClip(str(video_path)) as clip:
         if abs(clip.duration - analysis.media.duration) > DURATION_TOLERANCE_S:
             warnings.warn(f"{video_path} lasts {clip.duration:.1f} s but the analysis covers "
-                          f"{analysis.media.duration:.1f} s: is it the analysed video?")
+                          f"{analysis.media.duration:.1f} s: is it the analysed video?", stacklevel=2)
         painter = _OverlayPainter(analysis.segments, tuple(clip.size))
         annotated = clip.transform(lambda get_frame, t: painter.paint(get_frame(t), t))
         with atomic_path(out_path, ".mp4") as tmp:
@@ -157,7 +154,6 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
                 )
             finally:
                 tmp_audio.unlink(missing_ok=True)
-    log.info("annotated %d segments onto %s", len(analysis.segments), out_path)
     return out_path
 
 
@@ -246,8 +242,7 @@ def find_font() -> Path | None:
     if shutil.which("fc-match"):
         found = subprocess.run(["fc-match", "-f", "%{file}", "sans"], capture_output=True, text=True,
                                timeout=10).stdout.strip()
-        if found and Path(found).is_file():
-            return Path(found)
+        return Path(found) if found and Path(found).is_file() else None
     return None
 
 
@@ -260,19 +255,12 @@ class _OverlayPainter:
     def __init__(self, segments: list[SegmentResult], size: tuple[int, int]):
         from PIL import ImageFont
 
-        from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR
-
         self.segments, (self.width, self.height) = segments, size
         self.starts = [s.start for s in segments]
-        self.colors = EMOTION_COLORS
-        self.fallback = FALLBACK_COLOR
-        px = max(MIN_FONT_PX, round(self.height * FONT_FRACTION))
-        path = find_font()
+        px, path = max(MIN_FONT_PX, round(self.height * FONT_FRACTION)), find_font()
         if path is None:
-            warnings.warn("no TrueType font found: the annotated video uses Pillow's default font")
-            self.font = ImageFont.load_default(px)
-        else:
-            self.font = ImageFont.truetype(str(path), px)
+            warnings.warn("no TrueType font found: captions use Pillow's default", stacklevel=3)
+        self.font = ImageFont.truetype(str(path), px) if path else ImageFont.load_default(px)
         self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def paint(self, frame: np.ndarray, t: float) -> np.ndarray:
@@ -291,18 +279,19 @@ class _OverlayPainter:
         """Box of shape (box_h, width, 3) as float RGB and its (box_h, width, 1) opacity."""
         from PIL import Image, ImageDraw
 
+        from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR  # the figures' colours
+
         pad = max(2, self.font.size // 3)
         words = "no speech" if seg.kind == "gap" else " ".join(seg.text.split())
         lines = _wrap(words, self.font, self.width - 2 * pad) if words else []
-        label = label_line(seg)
         line_h = self.font.size + pad
         box_h = min(self.height, line_h * (len(lines) + 1) + pad)
         img = Image.new("RGBA", (self.width, box_h), (0, 0, 0, round(255 * BOX_OPACITY)))
         draw = ImageDraw.Draw(img)
         for k, line in enumerate(lines):
             draw.text((pad, pad + k * line_h), line, font=self.font, fill=(255, 255, 255, 255))
-        color = self.colors.get(seg.top_emotion[0], self.fallback)
-        draw.text((pad, pad + len(lines) * line_h), label, font=self.font, fill=color)
+        color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR)
+        draw.text((pad, pad + len(lines) * line_h), label_line(seg), font=self.font, fill=color)
         arr = np.asarray(img, dtype=np.float32)
         return arr[..., :3], arr[..., 3:] / 255.0
 
@@ -339,18 +328,15 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
         facts.append(f"dominant emotion: {summary.dominant_emotion}")
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (
-            f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.text,
-            f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}",
-            "+".join(s.modalities),
-        )) + "</tr>"
-        for s in analysis.segments
-    )
+    cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.text,
+              f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}",
+              "+".join(s.modalities)] for s in analysis.segments)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mmsent: {name}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
-table{{border-collapse:collapse;font-size:90%}}td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}
+table{{border-collapse:collapse;font-size:90%}}
+td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}
 .facts{{color:#555}}</style></head><body>
 <h1>mmsent: {name}</h1>
 <p class="facts">{html.escape(" · ".join(facts))}</p>

@@ -46,7 +46,7 @@ def emotion_timeline(analysis: Analysis) -> go.Figure:
     for label in analysis.emotion_labels:
         fig.add_trace(
             go.Scatter(
-                x=x, y=_steps_y(analysis.segments, lambda s: s.emotion.get(label, 0.0)),
+                x=x, y=_steps_y(analysis.segments, lambda s, k=label: s.emotion.get(k, 0.0)),
                 name=label, mode="lines", stackgroup="emotion", line={"width": 0.5},
                 fillcolor=EMOTION_COLORS.get(label, FALLBACK_COLOR),
                 line_color=EMOTION_COLORS.get(label, FALLBACK_COLOR),
@@ -75,7 +75,7 @@ def sentiment_timeline(analysis: Analysis) -> go.Figure:
     for label in analysis.sentiment_labels:
         fig.add_trace(
             go.Scatter(
-                x=x, y=_steps_y(analysis.segments, lambda s: s.sentiment.get(label, 0.0)),
+                x=x, y=_steps_y(analysis.segments, lambda s, k=label: s.sentiment.get(k, 0.0)),
                 name=f"p({label})", mode="lines", visible="legendonly", customdata=custom,
                 line={"color": SENTIMENT_COLORS.get(label, FALLBACK_COLOR), "width": 1, "dash": "dot"},
                 hovertemplate=f"<b>p({label})</b> %{{y:.2f}}<br>{_HOVER_TAIL}",

@@ -184,7 +184,8 @@ class Analysis:
             _require(s, _SEGMENT_KEYS, f"segments[{i}]")
             kind = s.get("kind", "speech")
             if kind not in SEGMENT_KINDS:
-                raise ValueError(f"mmsent analysis: segments[{i}].kind is {kind!r}, not one of {SEGMENT_KINDS}")
+                raise ValueError(f"mmsent analysis: segments[{i}].kind is {kind!r}, "
+                                 f"not one of {SEGMENT_KINDS}")
             segments.append(
                 SegmentResult(
                     start=s["start"], end=s["end"], text=s["text"],
