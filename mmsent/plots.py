@@ -31,7 +31,8 @@ EMOTION_COLORS = {
 SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
 MODALITY_COLORS = {"text": "#4c72b0", "audio": "#dd8452", "video": "#55a868"}
 FALLBACK_COLOR = "#444444"  # for a label outside the tables above
-GAP_FILL = "rgba(120, 120, 120, 0.30)"  # shading of "no speech" stretches
+GAP_FILL = "rgba(255, 255, 255, 0.35)"  # "no speech" stretches: a light veil...
+GAP_HATCH = "rgba(60, 60, 60, 0.7)"  # ...with dark hatching, visible over any colour
 HOVER_WRAP_CHARS = 60  # characters per line of the words shown on hover
 HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover
 FIGURE_HEIGHT = 360  # pixels
@@ -162,7 +163,8 @@ def _layout(title: str, ytitle: str) -> go.Layout:
     return go.Layout(
         title={"text": title}, height=FIGURE_HEIGHT, template="plotly_white",
         yaxis={"title": {"text": ytitle}}, margin={"l": 60, "r": 20, "t": 50, "b": 45},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0,
+                "traceorder": "normal"},
     )
 
 
@@ -228,6 +230,8 @@ def _add_gaps(fig: go.Figure, analysis: Analysis, y0: float, y1: float) -> None:
             y += [y0, y1, y1, y0, y0, None]
     if x:
         fig.add_trace(
-            go.Scatter(x=x, y=y, name="no speech", mode="lines", fill="toself", fillcolor=GAP_FILL,
-                       line={"width": 0}, hoverinfo="skip")
+            go.Scatter(x=x, y=y, name="no speech", mode="lines", fill="toself", line={"width": 0},
+                       fillpattern={"shape": "/", "fgcolor": GAP_HATCH, "bgcolor": GAP_FILL,
+                                    "fillmode": "overlay"},
+                       hoverinfo="skip")
         )
