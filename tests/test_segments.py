@@ -1,0 +1,163 @@
+"""Segmentation: properties checked over many random transcripts, plus the named edge cases."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from mmsent.segments import GAP, SPEECH, Segment, previous_texts, segment
+from mmsent.transcribe import Transcript, Utterance, Word
+
+EPS = 1e-9
+N_RANDOM = 400  # random transcripts per property test (about a second in all)
+
+
+def _utt(words: list[tuple[float, float, str]], timed: bool = True) -> Utterance:
+    ws = [Word(s, e, t, 0.9) for s, e, t in words]
+    return Utterance(ws[0].start, ws[-1].end, " ".join(t for _, _, t in words), ws if timed else [])
+
+
+def _random_transcript(rng: random.Random, overlapping: bool) -> tuple[Transcript, float]:
+    """Utterances of random words with random pauses; some without word times (as subtitles)."""
+    t, utts = rng.uniform(0, 8), []
+    for _ in range(rng.randint(0, 8)):
+        words = []
+        for _ in range(rng.randint(1, 60)):
+            length = rng.choice([0.0, rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.6),
+                                 rng.uniform(2, 14)]) if rng.random() < 0.05 else rng.uniform(0.1, 0.6)
+            text = f"w{rng.randint(0, 999)}" + rng.choice(["", "", "", ",", "."])
+            words.append((t, t + length, text))
+            t += length + rng.choice([0.0, 0.05, 0.2, 0.8, 2.5])
+        utts.append(_utt(words, timed=rng.random() < 0.8))
+        t += rng.choice([0.0, 0.1, 0.5, 1.5, 6.0, 30.0])
+        if overlapping and rng.random() < 0.4:
+            t -= rng.uniform(0, 3)
+    utts.sort(key=lambda u: u.start)
+    duration = rng.choice([t + rng.uniform(0, 20), rng.uniform(0, t + 1), 0.0, 0.01])
+    return Transcript("en", utts, "test"), duration
+
+
+def _check_timeline(segs: list[Segment], duration: float, max_s: float, gap_s: float) -> None:
+    assert segs, "at least one segment"
+    assert segs[0].start == 0.0
+    assert segs[-1].end == pytest.approx(duration, abs=EPS)
+    for a, b in zip(segs, segs[1:]):
+        assert a.end == pytest.approx(b.start, abs=EPS), f"hole or overlap between {a} and {b}"
+    for s in segs:
+        assert s.kind in (SPEECH, GAP)
+        assert s.end >= s.start
+        if duration > 0:
+            assert s.end > s.start, f"empty segment {s}"
+        if s.kind == GAP:
+            assert s.text == "" and s.duration <= 1.5 * gap_s + EPS
+        elif len(s.text.split()) > 1:
+            assert s.duration <= max_s + 1e-6, f"speech segment too long: {s}"
+
+
+def _words_within(transcript: Transcript, duration: float) -> list[str]:
+    words = []
+    for u in transcript.utterances:
+        if u.words:
+            words += [w.text for w in u.words if w.start < duration]
+        elif u.start < duration:  # spread evenly: only the part before the end survives
+            words += u.text.split()
+    return words
+
+
+@pytest.mark.parametrize("overlapping", [False, True])
+def test_random_transcripts_give_a_full_ordered_timeline(overlapping):
+    rng = random.Random(1234 + overlapping)
+    for _ in range(N_RANDOM):
+        transcript, duration = _random_transcript(rng, overlapping)
+        max_s, min_s, gap_s = rng.choice([(10.0, 1.0, 5.0), (4.0, 0.5, 2.0), (30.0, 3.0, 10.0)])
+        segs = segment(transcript, duration, max_s, min_s, gap_s)
+        _check_timeline(segs, duration, max_s, gap_s)
+        spoken = " ".join(s.text for s in segs if s.kind == SPEECH).split()
+        assert all(s.text for s in segs if s.kind == SPEECH)
+        if all(u.words for u in transcript.utterances):
+            assert Counter(spoken) == Counter(_words_within(transcript, duration))
+        if not overlapping and all(u.words for u in transcript.utterances):
+            assert spoken == _words_within(transcript, duration), "words lost or reordered"
+            _check_words_inside_speech(transcript, segs, duration)
+
+
+def _check_words_inside_speech(transcript: Transcript, segs: list[Segment], duration: float):
+    """Every timed word's middle lies in a speech segment: speech is never labelled a gap."""
+    for u in transcript.utterances:
+        for w in u.words:
+            if w.start < duration and w.end > w.start:
+                middle = (w.start + min(w.end, duration)) / 2
+                home = [s for s in segs if s.start <= middle <= s.end]
+                assert any(s.kind == SPEECH for s in home), f"{w} fell in {home}"
+
+
+def test_long_utterance_splits_at_sentence_end_not_mid_phrase():
+    words = [(0.3 * i, 0.3 * i + 0.25, f"a{i}") for i in range(20)]  # 0 .. 5.95 s
+    words[11] = (3.3, 3.55, "a11.")  # a sentence ends at 3.55 s
+    words += [(6.0 + 0.3 * i, 6.25 + 0.3 * i, f"b{i}") for i in range(20)]  # to 11.95 s
+    segs = segment(Transcript("en", [_utt(words)], "t"), 12.0, max_seconds=10.0)
+    speech = [s for s in segs if s.kind == SPEECH]
+    assert len(speech) == 2
+    assert speech[0].text.endswith("a11.") and speech[1].text.startswith("a12")
+
+
+def test_long_utterance_splits_at_the_longest_pause():
+    words = [(0.3 * i, 0.3 * i + 0.25, f"a{i}") for i in range(25)]
+    words += [(9.0 + 0.3 * i, 9.25 + 0.3 * i, f"b{i}") for i in range(15)]  # 1.55 s pause at 7.45
+    speech = [s for s in segment(Transcript("en", [_utt(words)], "t"), 14.0) if s.kind == SPEECH]
+    assert [s.text.split()[0] for s in speech] == ["a0", "b0"]
+    assert all(s.duration <= 10.0 for s in speech)
+
+
+def test_single_word_longer_than_max_stays_whole():
+    segs = segment(Transcript("en", [_utt([(1.0, 15.0, "loooong")])], "t"), 20.0)
+    speech = [s for s in segs if s.kind == SPEECH]
+    assert len(speech) == 1 and speech[0].text == "loooong" and speech[0].duration >= 14.0
+
+
+def test_short_utterances_merge_with_a_close_neighbour_but_not_a_far_one():
+    close = [_utt([(1.0, 1.3, "Yes.")]), _utt([(1.6, 3.5, "I"), (3.5, 4.0, "agree.")])]
+    speech = [s for s in segment(Transcript("en", close, "t"), 10.0) if s.kind == SPEECH]
+    assert [s.text for s in speech] == ["Yes. I agree."]
+    far = [_utt([(3.0, 3.3, "Yes.")]), _utt([(6.0, 8.0, "Later"), (8.0, 9.0, "then.")])]
+    speech = [s for s in segment(Transcript("en", far, "t"), 20.0) if s.kind == SPEECH]
+    assert [s.text for s in speech] == ["Yes.", "Later then."]
+    assert (speech[0].start, speech[0].end) == pytest.approx((2.65, 3.65))  # padded to 1 s
+
+
+@pytest.mark.parametrize("duration", [0.0, 0.2, 3.0, 61.0])
+def test_no_speech_gives_gap_windows_over_the_whole_video(duration):
+    segs = segment(Transcript(None, [], "t"), duration)
+    _check_timeline(segs, duration, 10.0, 5.0)
+    assert all(s.kind == GAP for s in segs)
+    assert len(segs) == max(1, round(duration / 5.0))
+
+
+def test_speech_after_the_end_is_dropped_and_zero_duration_gives_one_segment():
+    transcript = Transcript("en", [_utt([(5.0, 6.0, "late")])], "t")
+    assert [s.kind for s in segment(transcript, 4.0)] == [GAP]
+    assert segment(transcript, 0.0) == [Segment(0.0, 0.0, "", GAP)]
+
+
+def test_subtitle_cues_without_word_times_are_split_too():
+    text = " ".join(f"word{i}" for i in range(60))
+    segs = segment(Transcript(None, [Utterance(2.0, 26.0, text, [])], "subtitles:x.srt"), 30.0)
+    speech = [s for s in segs if s.kind == SPEECH]
+    assert len(speech) >= 3 and all(s.duration <= 10.0 for s in speech)
+    assert " ".join(s.text for s in speech) == text
+
+
+@pytest.mark.parametrize("args", [(-1.0,), (float("nan"),), (10.0, 1.0, 2.0), (10.0, 5.0, 1.0, 0.0)])
+def test_bad_arguments_raise_value_error(args):
+    with pytest.raises(ValueError):
+        segment(Transcript(None, [], "t"), *args)
+
+
+def test_previous_texts_returns_the_last_k_speech_texts_oldest_first():
+    segs = [Segment(0, 1, "a", SPEECH), Segment(1, 2, "", GAP), Segment(2, 3, "b", SPEECH),
+            Segment(3, 4, "c", SPEECH), Segment(4, 5, "d", SPEECH)]
+    assert previous_texts(segs, 4, 2) == ["b", "c"]
+    assert previous_texts(segs, 2, 5) == ["a"]
+    assert previous_texts(segs, 0, 3) == [] and previous_texts(segs, 4, 0) == []
