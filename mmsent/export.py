@@ -136,10 +136,12 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         ValueError: the input has no video stream (nothing to draw on).
     """
     video_path, out_path = Path(video_path), Path(out_path)
-    _check_has_video(video_path)
+    size = _display_size(video_path)
     from moviepy import VideoFileClip  # heavy; only the annotated video needs it
 
-    with VideoFileClip(str(video_path)) as clip:
+    # moviepy 2.2 misses the rotation that ffmpeg >= 7 reports as side data, then squashes the
+    # upright picture into the stored size: ask for the displayed size instead
+    with VideoFileClip(str(video_path), target_resolution=size) as clip:
         if abs(clip.duration - analysis.media.duration) > DURATION_TOLERANCE_S:
             warnings.warn(f"{video_path} lasts {clip.duration:.1f} s but the analysis covers "
                           f"{analysis.media.duration:.1f} s: is it the analysed video?", stacklevel=2)
@@ -148,10 +150,8 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         with atomic_path(out_path, ".mp4") as tmp:
             tmp_audio = tmp.with_suffix(".m4a")  # moviepy muxes the sound from this file
             try:
-                annotated.write_videofile(
-                    str(tmp), codec="libx264", audio_codec="aac", preset=VIDEO_PRESET,
-                    temp_audiofile=str(tmp_audio), logger=None,
-                )
+                annotated.write_videofile(str(tmp), codec="libx264", audio_codec="aac", logger=None,
+                                          preset=VIDEO_PRESET, temp_audiofile=str(tmp_audio))
             finally:
                 tmp_audio.unlink(missing_ok=True)
     return out_path
@@ -159,13 +159,10 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
 
 def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
           video_path: str | os.PathLike | None = None) -> list[Path]:
-    """Write the chosen FORMATS into ``out_dir``, named after the input video's stem.
+    """Write FORMATS into ``out_dir`` as ``X.json``, ``X.csv``, ... ``X.annotated.mp4`` for ``X.mp4``.
 
-    ``DIR/X.json``, ``X.csv``, ``X.srt``, ``X.vtt``, ``X.html`` and ``X.annotated.mp4`` for an
-    input ``X.mp4``. The annotated video reads ``video_path``, else ``analysis.media.path``.
-
-    Raises:
-        ValueError: an unknown format (checked before anything is written).
+    The annotated video reads ``video_path``, else ``analysis.media.path``. An unknown format
+    raises ValueError before anything is written.
     """
     wanted = [f.strip().lower().lstrip(".") for f in formats]
     unknown = [f for f in wanted if f not in FORMATS]
@@ -186,20 +183,22 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
     return written
 
 
-def _check_has_video(video_path: Path) -> None:
-    """Fail early and clearly unless ``video_path`` exists and holds a video stream."""
+def _display_size(video_path: Path) -> tuple[int, int]:
+    """(width, height) of the first picture as shown (rotated); errors if there is none to draw on."""
     if not video_path.is_file():
         raise FileNotFoundError(f"cannot annotate {video_path}: no such file")
     import av
 
     try:
         with av.open(str(video_path)) as container:
-            n_video = len(container.streams.video)
-    except av.error.FFmpegError as e:
-        raise ValueError(f"cannot annotate {video_path}: not a readable media file ({e})") from e
-    if n_video == 0:
-        raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
-                         "export json, csv, srt, vtt or html instead")
+            if not container.streams.video:
+                raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
+                                 "export json, csv, srt, vtt or html instead")
+            frame = next(container.decode(video=0))
+    except (av.error.FFmpegError, StopIteration) as e:
+        raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
+    w, h, rotation = frame.width, frame.height, getattr(frame, "rotation", 0) or 0
+    return (h, w) if abs(rotation) % 180 == 90 else (w, h)
 
 
 @contextlib.contextmanager
@@ -225,7 +224,7 @@ def _cue_segments(analysis: Analysis, include_gaps: bool) -> list[SegmentResult]
 
 
 def _cue_lines(seg: SegmentResult) -> list[str]:
-    """The words on one line (no blank lines, no '-->' that would end a cue) and the label."""
+    """The words on one line (no blank line or '-->' that would end the cue), then the label."""
     if seg.kind == "gap":
         return [f"[no speech: {label_line(seg)}]"]
     words = " ".join(seg.text.split()).replace("-->", "->")

@@ -156,6 +156,20 @@ def test_annotated_video(tmp_path, clip):
         assert caption > 20 and rest < 4, (i, caption, rest)
 
 
+def test_annotated_video_keeps_a_rotated_picture_upright(tmp_path, clip):
+    """A phone video stores landscape pixels and a display rotation: the output must be portrait."""
+    rotated = tmp_path / "phone.mp4"
+    ffmpeg("-display_rotation", "90", "-i", clip, "-c", "copy", rotated)
+    a = make_analysis(2, duration=CLIP_SECONDS, path=str(rotated))
+    out = export.write_video(a, rotated, tmp_path / "out.mp4")
+    _, _, before = decode(clip)
+    _, _, after = decode(out)
+    w, h = CLIP_SIZE
+    assert after[0].shape == (w, h, 3)
+    upright = np.rot90(before[10], k=1).astype(int)  # display rotation 90: a quarter turn anticlockwise
+    assert np.abs(after[10][: w // 2].astype(int) - upright[: w // 2]).mean() < 6  # not squashed
+
+
 def test_annotated_video_needs_a_video_stream(tmp_path):
     sound = tmp_path / "tone.m4a"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=1", "-c:a", "aac", sound)
