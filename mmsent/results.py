@@ -182,6 +182,7 @@ class Analysis:
         segments = []
         for i, s in enumerate(d["segments"]):
             _require(s, _SEGMENT_KEYS, f"segments[{i}]")
+            _check_numbers(s, i)
             kind = s.get("kind", "speech")
             if kind not in SEGMENT_KINDS:
                 raise ValueError(f"mmsent analysis: segments[{i}].kind is {kind!r}, "
@@ -248,6 +249,22 @@ def _check_version(version) -> None:
         )
     if version != SCHEMA_VERSION:
         raise ValueError(f"mmsent analysis: schema_version {version} is no longer supported")
+
+
+def _check_numbers(seg: dict, i: int) -> None:
+    """Times are numbers; emotion and sentiment are non-empty mappings of label to number."""
+    for key in ("start", "end"):
+        if not _is_number(seg[key]):
+            raise ValueError(f"mmsent analysis: segments[{i}].{key} is {seg[key]!r}, not a number")
+    for key in ("emotion", "sentiment"):
+        probs = seg[key]
+        if not isinstance(probs, dict) or not probs or not all(map(_is_number, probs.values())):
+            raise ValueError(f"mmsent analysis: segments[{i}].{key} must map labels to probabilities, "
+                             f"got {probs!r}")
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _require(d, keys, where: str) -> None:

@@ -105,6 +105,19 @@ def test_missing_keys_are_named():
         Analysis.from_dict(d)
 
 
+@pytest.mark.parametrize("key,value,message", [
+    ("start", "0:01", r"segments\[0\]\.start is '0:01', not a number"),
+    ("emotion", {}, r"segments\[0\]\.emotion must map labels to probabilities"),
+    ("sentiment", {"positive": "high"}, r"segments\[0\]\.sentiment must map"),
+    ("kind", "music", r"segments\[0\]\.kind is 'music'"),
+])
+def test_bad_segment_values_are_named(key, value, message):
+    d = make_analysis(2).to_dict()
+    d["segments"][0][key] = value
+    with pytest.raises(ValueError, match=message):
+        Analysis.from_dict(d)
+
+
 def test_from_json_names_a_file_that_is_not_an_analysis(tmp_path):
     bad = tmp_path / "notes.json"
     bad.write_text("{not json", encoding="utf-8")
