@@ -1,0 +1,228 @@
+"""mmsent.media on generated files of every container the app accepts, on the real RAVDESS clip, and on broken files."""
+
+from __future__ import annotations
+
+import warnings
+
+import av
+import numpy as np
+import pytest
+from mediagen import (make_audio, make_header_lying_aac, make_two_colour_video, make_vfr_video, make_video,
+                      rotate, talking_video, truncate, write_pipe_webm)
+
+from mmsent import media
+from mmsent.media import MediaError, load_audio, load_frames, probe
+
+RATE = media.SAMPLE_RATE
+SPANS = [(0.0, 0.9), (1.0, 1.9)]  # two spans of the 2 s test videos
+CONTAINERS = {  # name: (file name, size, video codec, audio codec as decoded)
+    "mp4-h264-aac": ("a.mp4", (320, 240), "h264", "aac"),
+    "webm-vp9-opus": ("a.webm", (160, 120), "vp9", "opus"),
+    "mov-h264-aac": ("a.mov", (320, 240), "h264", "aac"),
+    "mkv-h264-opus": ("a.mkv", (320, 240), "h264", "opus"),
+    "avi-mpeg4-mp3": ("a.avi", (320, 240), "mpeg4", "mp3"),
+}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+def dominant_hz(audio: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    return float(np.argmax(spectrum) * RATE / len(audio))
+
+
+def check_sine_track(audio: np.ndarray, seconds: float) -> None:
+    """16 kHz mono float32 of the generated 440 Hz tone (amplitude 1/8), as long as the video."""
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(len(audio) / RATE - seconds) < 0.1
+    assert abs(dominant_hz(audio) - 440) < 3  # a wrong rate or channel mix would move or kill the tone
+    assert 0.06 < np.sqrt(np.mean(audio ** 2)) < 0.11
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_container_matrix(folder, name):
+    file, size, vcodec, acodec = CONTAINERS[name]
+    path = make_video(folder / file, duration=2.0, size=size)
+    info = probe(path)
+    assert info.has_audio and info.has_video
+    assert abs(info.duration - 2.0) < 0.1
+    assert (info.width, info.height, info.rotation) == (*size, 0)
+    assert info.fps == pytest.approx(25, abs=0.1)
+    assert info.video_codec == vcodec and info.audio_codec.startswith(acodec) and info.audio_channels == 2
+    check_sine_track(load_audio(path), 2.0)
+    frames = load_frames(path, SPANS, n=4)
+    assert frames.dtype == np.uint8 and frames.shape == (2, 4, 128, round(128 * size[0] / size[1]), 3)
+    steps = np.abs(np.diff(frames.astype(np.int16), axis=1)).mean(axis=(2, 3, 4))
+    assert (steps > 1).all()  # testsrc2 moves: frames spread across a span all differ
+
+
+def test_mp4_without_audio(folder):
+    path = make_video(folder / "silent_film.mp4", audio=None)
+    info = probe(path)
+    assert not info.has_audio and info.audio_channels is None and info.has_video
+    assert load_audio(path) is None
+    assert load_frames(path, SPANS, n=2).shape == (2, 2, 128, 171, 3)
+
+
+def test_surround_51_is_downmixed(folder):
+    path = make_video(folder / "surround.mp4", channels=6)
+    assert probe(path).audio_channels == 6
+    check_sine_track(load_audio(path), 2.0)
+
+
+def test_layout_change_inside_stream(folder):
+    """Stereo then 5.1 in one AAC stream whose header says stereo: all of it is decoded."""
+    path = make_header_lying_aac(folder / "lying.aac", seconds=1.0)
+    assert probe(path).audio_channels == 2
+    audio = load_audio(path)
+    assert abs(len(audio) / RATE - 2.0) < 0.15
+    for half in (audio[: RATE // 2], audio[-RATE // 2:]):
+        assert np.sqrt(np.mean(half ** 2)) > 0.05 and abs(dominant_hz(half) - 440) < 5
+
+
+@pytest.mark.parametrize("file,rate,channels", [("tone.wav", 16000, 1), ("tone.mp3", 44100, 2),
+                                                ("tone.flac", 48000, 1), ("tone.m4a", 22050, 2)])
+def test_audio_only_files(folder, file, rate, channels):
+    path = make_audio(folder / file, duration=2.0, rate=rate, channels=channels)
+    info = probe(path)
+    assert info.has_audio and not info.has_video and info.width is None and info.fps is None
+    assert (info.audio_rate, info.audio_channels) == (rate, channels)
+    check_sine_track(load_audio(path), 2.0)
+    with pytest.raises(MediaError, match=f"{file}.*no video stream"):
+        load_frames(path, SPANS)
+
+
+def test_real_ravdess_clip(shared_data):
+    path = next((shared_data / "clips").glob("*.mp4"))
+    info = probe(path)
+    assert (info.width, info.height, info.has_audio) == (1280, 720, True)
+    assert 3.0 < info.duration < 3.6 and info.fps == pytest.approx(29.97, abs=0.05)
+    audio = load_audio(path)
+    assert abs(len(audio) / RATE - info.duration) < 0.1 and np.abs(audio).max() > 0.01
+    frames = load_frames(path, [(0.0, info.duration)], n=16)
+    assert frames.shape == (1, 16, 128, 228, 3)
+    assert frames.std() > 10  # a real picture, not a blank one
+
+
+def test_real_ravdess_flac(shared_data):
+    path = sorted((shared_data / "ravdess").rglob("*.flac"))[0]
+    info = probe(path)
+    audio = load_audio(path)
+    assert not info.has_video and info.audio_rate == 16000
+    assert abs(len(audio) / RATE - info.duration) < 0.05 and np.abs(audio).max() > 0.01
+
+
+def test_colours_are_rgb(folder):
+    path = make_video(folder / "red.mp4", source="color=c=red", audio=None, size=(64, 48))
+    r, g, b = load_frames(path, [(0.0, 1.0)], n=2)[..., :].reshape(-1, 3).mean(axis=0)
+    assert r > 200 and g < 40 and b < 40
+
+
+@pytest.mark.parametrize("degrees,top,bottom", [(90, "red", "blue"), (270, "blue", "red"), (180, "blue", "red")])
+def test_rotation_is_applied(folder, degrees, top, bottom):
+    """Red left half, blue right half, turned clockwise for display as a phone's metadata asks."""
+    src = make_two_colour_video(folder / f"upright{degrees}.mp4")  # 320x240 stored
+    path = rotate(src, folder / f"rotated{degrees}.mp4", degrees)
+    info = probe(path)
+    assert info.rotation == degrees
+    assert (info.width, info.height) == ((240, 320) if degrees != 180 else (320, 240))
+    frame = load_frames(path, [(0.0, 1.0)], n=1)[0, 0].astype(int)
+    colour = {"red": 0, "blue": 2}
+    if degrees == 180:  # upside down: left and right swap
+        left, right = frame[:, :20], frame[:, -20:]
+        assert left[..., colour["blue"]].mean() > 200 and right[..., colour["red"]].mean() > 200
+        return
+    assert frame.shape[0] > frame.shape[1] and frame.shape[1] == 128
+    assert frame[:20, :, colour[top]].mean() > 200 and frame[-20:, :, colour[bottom]].mean() > 200
+
+
+def test_variable_frame_rate_uses_timestamps(folder):
+    """30 fps red for 1 s then 2 fps blue for 2 s: frame index / mean fps would pick red at 2 s."""
+    path = make_vfr_video(folder / "vfr.mp4")
+    frames = load_frames(path, [(0.0, 0.9), (1.5, 3.0), (2.0, 2.2)], n=4).astype(int)
+    assert (frames[0, ..., 0] > 200).all() and (frames[0, ..., 2] < 50).all()
+    assert (frames[1:, ..., 2] > 200).all() and (frames[1:, ..., 0] < 50).all()
+
+
+def test_one_frame_video_and_spans_past_the_end(folder):
+    path = make_video(folder / "one.mp4", duration=0.04, audio=None)
+    frames = load_frames(path, [(0.0, 1.0), (5.0, 6.0)], n=3)
+    assert frames.shape == (2, 3, 128, 171, 3)
+    assert (frames == frames[0, 0]).all() and frames.std() > 10
+
+
+def test_webm_without_duration_in_header(folder):
+    path = write_pipe_webm(folder / "recorded.webm", duration=2.0)
+    with av.open(str(path)) as c:
+        assert c.duration is None  # like a browser's MediaRecorder file
+    info = probe(path)
+    assert abs(info.duration - 2.0) < 0.1 and info.video_codec == "vp9" and info.audio_codec == "opus"
+    assert abs(len(load_audio(path)) / RATE - 2.0) < 0.1
+
+
+def reference_frames(path, times: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Decode every frame with plain PyAV and take, for each time, the last frame shown at or before it."""
+    with av.open(str(path)) as c:
+        decoded = [(f.time, f) for f in c.decode(video=0)]
+        starts = np.array([t for t, _ in decoded])
+        idx = np.maximum(np.searchsorted(starts, times, side="right") - 1, 0)
+        return np.stack([decoded[i][1].reformat(width=size[0], height=size[1], format="rgb24",
+                                                interpolation=media.SCALE_INTERPOLATION).to_ndarray() for i in idx])
+
+
+def test_sparse_spans_match_a_full_decode(folder):
+    """Skipped keyframe intervals and undecoded non-reference pictures change nothing in the result."""
+    path = make_video(folder / "gop.mp4", duration=8.0, size=(160, 120), gop=12, audio=None)
+    spans = [(0.3, 0.5), (3.9, 4.6), (4.61, 4.62), (7.0, 9.0)]
+    frames = load_frames(path, spans, n=5)
+    times = media.sample_times(spans, 5).reshape(-1)
+    reference = reference_frames(path, times, (171, 128)).reshape(frames.shape)
+    assert np.array_equal(frames, reference)
+
+
+def test_speech_lies_inside_its_spans(folder):
+    """Audio sample 0 is time 0: espeak-ng speech is loud inside the recorded spans, silent between."""
+    video = talking_video(folder / "talk.mp4", ["Hello there.", "The weather is nice today."], gap_s=1.0)
+    audio = load_audio(video.path)
+    assert abs(len(audio) / RATE - video.duration) < 0.1
+    for start, end in video.spans:
+        assert np.sqrt(np.mean(audio[int(start * RATE):int(end * RATE)] ** 2)) > 0.02
+    gap = audio[int((video.spans[0][1] + 0.2) * RATE):int((video.spans[1][0] - 0.2) * RATE)]
+    assert np.abs(gap).max() < 0.01
+
+
+def test_broken_files_name_the_file(folder):
+    empty = folder / "empty.mp4"
+    empty.write_bytes(b"")
+    cut = truncate(make_video(folder / "whole.mp4"), folder / "cut_short.mp4", 0.5)
+    text = folder / "notes.mp4"
+    text.write_text("these are meeting notes, not a video\n" * 20)
+    cases = {empty: "empty", cut: "truncated", text: "not a media file", folder / "missing.mp4": "not found"}
+    for path, what in cases.items():
+        for call in (probe, load_audio, lambda p: load_frames(p, SPANS)):
+            with pytest.raises(ValueError, match=what) as err:
+                call(path)
+            assert isinstance(err.value, MediaError) and path.name in str(err.value)
+
+
+def test_truncated_but_readable_file_warns(folder):
+    """Header first (faststart), data cut: what is there is decoded, with a warning."""
+    whole = make_video(folder / "fast.mp4", duration=4.0, size=(160, 120), extra=["-movflags", "+faststart"])
+    cut = truncate(whole, folder / "fast_cut.mp4", 0.4)
+    with pytest.warns(UserWarning, match="fast_cut.mp4.*truncated"):
+        audio = load_audio(cut)
+    assert 0.5 < len(audio) / RATE < 3.0
+
+
+def test_span_validation(folder):
+    path = make_video(folder / "v.mp4", duration=1.0, audio=None, size=(64, 48))
+    with pytest.raises(ValueError, match="finite"):
+        load_frames(path, [(0.0, float("nan"))])
+    assert load_frames(path, [], n=4).shape[:2] == (0, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reversed_span = load_frames(path, [(0.6, 0.2)], n=3)  # end before start: a zero-length span
+    assert (reversed_span == reversed_span[0, 0]).all()
