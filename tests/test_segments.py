@@ -25,8 +25,9 @@ def _random_transcript(rng: random.Random, overlapping: bool) -> tuple[Transcrip
     for _ in range(rng.randint(0, 8)):
         words = []
         for _ in range(rng.randint(1, 60)):
-            length = rng.choice([0.0, rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.6),
-                                 rng.uniform(2, 14)]) if rng.random() < 0.05 else rng.uniform(0.1, 0.6)
+            length = rng.uniform(0.1, 0.6)
+            if rng.random() < 0.05:  # now and then an empty or an overlong word
+                length = rng.choice([0.0, rng.uniform(2, 14)])
             text = f"w{rng.randint(0, 999)}" + rng.choice(["", "", "", ",", "."])
             words.append((t, t + length, text))
             t += length + rng.choice([0.0, 0.05, 0.2, 0.8, 2.5])
@@ -149,7 +150,8 @@ def test_subtitle_cues_without_word_times_are_split_too():
     assert " ".join(s.text for s in speech) == text
 
 
-@pytest.mark.parametrize("args", [(-1.0,), (float("nan"),), (10.0, 1.0, 2.0), (10.0, 5.0, 1.0, 0.0)])
+@pytest.mark.parametrize("args", [(-1.0,), (float("nan"),), (10.0, 1.0, 2.0),
+                                  (10.0, 5.0, 1.0, 0.0)])
 def test_bad_arguments_raise_value_error(args):
     with pytest.raises(ValueError):
         segment(Transcript(None, [], "t"), *args)
@@ -161,3 +163,12 @@ def test_previous_texts_returns_the_last_k_speech_texts_oldest_first():
     assert previous_texts(segs, 4, 2) == ["b", "c"]
     assert previous_texts(segs, 2, 5) == ["a"]
     assert previous_texts(segs, 0, 3) == [] and previous_texts(segs, 4, 0) == []
+
+
+def test_sentence_cut_between_two_utterances_is_rejoined():
+    """Whisper may end an utterance mid-sentence; the cut moves to the sentence end."""
+    first = [(0.5 * i, 0.5 * i + 0.4, f"a{i}") for i in range(12)]  # 0 .. 5.9 s, no full stop
+    second = [(6.0, 6.6, "end.")] + [(7.0 + 0.5 * i, 7.4 + 0.5 * i, f"b{i}") for i in range(10)]
+    segs = segment(Transcript("en", [_utt(first), _utt(second)], "t"), 12.0)
+    speech = [s for s in segs if s.kind == SPEECH]
+    assert [s.text.split()[-1] for s in speech] == ["end.", "b9"]

