@@ -1,9 +1,11 @@
 """mmsent: emotion and sentiment in video, from what is seen, heard and said."""
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from .config import ModelConfig
+from .config import AnalysisOptions, ModelConfig
 from .labels import EMOTIONS, MODALITIES, SENTIMENTS
 from .model import FusionModel, FusionOutput, Inputs
+from .pipeline import AnalysisError, analyze
+from .results import Analysis
 from .weights import SourceUnavailable
 
 __version__ = "0.1.0"
@@ -29,6 +31,6 @@ def describe(model: FusionModel) -> str:
 
 __all__ = [
     "EMOTIONS", "SENTIMENTS", "MODALITIES", "ModelConfig", "FusionModel", "FusionOutput", "Inputs",
-    "load_model", "load_checkpoint", "save_checkpoint", "describe", "CheckpointError", "SourceUnavailable",
+    "AnalysisOptions", "Analysis", "AnalysisError", "analyze", "load_model", "load_checkpoint", "save_checkpoint", "describe", "CheckpointError", "SourceUnavailable",
     "__version__",
 ]

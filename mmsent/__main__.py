@@ -1,25 +1,91 @@
-"""Command line: python -m mmsent {info} ..."""
+"""Command line: python -m mmsent {analyze,info} ..."""
+
+from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from pathlib import Path
+
+from tqdm import tqdm
 
 from . import describe, load_model
+from .config import AnalysisOptions
+from .export import FORMATS, write
+from .pipeline import analyze
+
+log = logging.getLogger("mmsent")
+DEFAULTS = AnalysisOptions()
+EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
+
+
+def _parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="python -m mmsent", formatter_class=fmt,
+                                     description="Emotion and sentiment in video, moment by moment.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded one")
+    common.add_argument("--device", default="auto", help="cuda, cuda:1, cpu, ... or auto (CUDA when present)")
+    sub.add_parser("info", parents=[common], formatter_class=fmt, help="load a model and print its summary")
+    a = sub.add_parser("analyze", parents=[common], formatter_class=fmt, help="analyse video or audio files")
+    a.add_argument("videos", nargs="+", type=Path, help="video or audio files")
+    a.add_argument("--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
+    a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}")
+    a.add_argument("--asr", default=DEFAULTS.asr, choices=["faster-whisper", "openai-whisper"],
+                   help="speech recognition backend")
+    a.add_argument("--asr-model", default=DEFAULTS.asr_model, help="Whisper model ('base' is embedded)")
+    a.add_argument("--language", default=None, help="spoken language (ISO code); detected when omitted")
+    a.add_argument("--subtitles", type=Path, default=None, help="SRT/WebVTT file that replaces speech recognition")
+    a.add_argument("--max-segment", type=float, default=DEFAULTS.max_segment_seconds, help="longest utterance, s")
+    a.add_argument("--max-seconds", type=float, default=3 * 3600, help="refuse inputs longer than this, s")
+    a.add_argument("--no-contributions", action="store_true", help="skip the leave-one-modality-out measure")
+    return parser
+
+
+def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        parser.error(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
+    if args.subtitles and len(args.videos) > 1:
+        parser.error("--subtitles belongs to one video: give one video with it")
+    options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language,
+                              subtitles=str(args.subtitles) if args.subtitles else None,
+                              max_segment_seconds=args.max_segment, max_seconds=args.max_seconds,
+                              contributions=not args.no_contributions)
+    model = load_model(args.checkpoint, device=args.device)
+    failed = 0
+    for video in args.videos:
+        with tqdm(total=1, desc=f"{video.name}", unit="step", leave=False) as bar:
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.set_description(f"{video.name}: {stage}")
+                bar.total, bar.n = max(total, 1), done
+                bar.refresh()
+
+            try:
+                analysis = analyze(video, model, options, progress)
+                paths = write(analysis, args.out, formats, video_path=video)
+            except EXPECTED_ERRORS as e:
+                failed += 1
+                tqdm.write(f"FAILED {video}: {e}", file=sys.stderr)
+                continue
+        top = analysis.summary().dominant_emotion
+        tqdm.write(f"{video}: {len(analysis.segments)} segments, mostly {top} -> "
+                   + ", ".join(str(p) for p in paths))
+    if failed:
+        tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mmsent", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                     description="Emotion and sentiment in video.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    info = sub.add_parser("info", help="load a model and print its summary",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    info.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded one")
-    info.add_argument("--device", default="auto", help="cuda, cpu, ... or auto (CUDA when present)")
+    parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "info":
         print(describe(load_model(args.checkpoint, device=args.device)))
-    return 0
+        return 0
+    return _analyze_all(args, parser)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,7 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> F
         raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
     _check_keys(model, state, folder)
     model.load_state_dict(state, strict=False)  # strictness checked above: frozen keys come from sources
+    model.checkpoint = str(folder)
     return model.to(device).eval()
 
 

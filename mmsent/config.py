@@ -94,6 +94,8 @@ class AnalysisOptions:
     max_segment_seconds: float = 10.0
     # Window length in seconds for stretches without speech.
     gap_seconds: float = 5.0
+    # Longest input accepted, in seconds (None: no limit).
+    max_seconds: float | None = None
     # Segments per model forward.
     batch_size: int = 16
     # Measure each modality's contribution by leaving it out (one extra forward per modality).

@@ -102,18 +102,33 @@ class FusionModel(nn.Module):
             return enc.head(x.video_features[rows])
         return enc(x.clips[rows])
 
-    def forward(self, x: Inputs) -> FusionOutput:
+    def embed(self, x: Inputs) -> dict[str, torch.Tensor]:
+        """Branch embeddings: modality -> (B, embed_dim); rows of absent modalities are undefined
+        (zeros) and must be masked by ``fuse``."""
         mask = x.mask.bool() & self.active
-        batch = mask.shape[0]
         embeddings = {}
         for i, name in enumerate(MODALITIES):
-            emb = self.missing[i].expand(batch, -1)
+            emb = torch.zeros(mask.shape[0], self.config.embed_dim, device=self.device)
             rows = mask[:, i].nonzero().squeeze(1)
             if len(rows):
                 emb = emb.index_put((rows,), self._encode(name, x, rows).to(emb.dtype))
             embeddings[name] = emb
-        fused = self.fusion(torch.cat([embeddings[m] for m in MODALITIES], dim=1))
-        return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), embeddings, mask)
+        return embeddings
+
+    def fuse(self, embeddings: dict[str, torch.Tensor], mask: torch.Tensor) -> FusionOutput:
+        """Heads over the embeddings, with the learned missing vector where mask (B, 3) is False.
+
+        Calling it again with fewer modalities is how leaving one out is measured."""
+        mask = mask.bool() & self.active
+        used = {
+            name: torch.where(mask[:, i:i + 1], embeddings[name], self.missing[i].expand_as(embeddings[name]))
+            for i, name in enumerate(MODALITIES)
+        }
+        fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
+        return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask)
+
+    def forward(self, x: Inputs) -> FusionOutput:
+        return self.fuse(self.embed(x), x.mask)
 
     def frozen_state_keys(self) -> set[str]:
         """Keys of pretrained weights that are rebuilt from their source, so not stored."""

@@ -1,0 +1,194 @@
+"""analyze(): one video in, one Analysis out.
+
+probe -> audio (once) -> transcript (ASR or subtitles) -> segments -> frames for all segments in
+one decoding pass (only when the model has a trained video branch) -> features -> batched model
+with a modality mask per segment -> probabilities and leave-one-out contributions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import features, media
+from .config import AnalysisOptions
+from .labels import MODALITIES
+from .model import FusionModel, Inputs
+from .results import Analysis, MediaFacts, SegmentResult
+from .segments import Segment, segment
+from .transcribe import Transcript, clip_to, load_subtitles, transcribe
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+SILENCE_RMS = 1e-4  # a segment whose audio is quieter than this (digital silence) has no usable audio
+
+
+class AnalysisError(ValueError):
+    """The input can't be analysed as asked (for example: longer than the allowed duration)."""
+
+
+@dataclass
+class _Batch:
+    inputs: Inputs
+    rows: list[int]
+
+
+def analyze(path: str | Path, model: FusionModel | None = None, options: AnalysisOptions | None = None,
+            progress: Progress | None = None) -> Analysis:
+    """Analyse one video (or audio) file. Raises media.MediaError for unreadable files,
+    AnalysisError for inputs outside the options' limits, TranscriptionError when speech
+    recognition can't run."""
+    from .checkpoint import load_model
+
+    options = options or AnalysisOptions()
+    report = progress or (lambda stage, done, total: None)
+    model = model if model is not None else load_model()
+    info = media.probe(path)
+    if options.max_seconds and info.duration > options.max_seconds:
+        raise AnalysisError(f"{Path(path).name} lasts {info.duration:.0f} s, longer than the allowed "
+                            f"{options.max_seconds:.0f} s: cut it or raise the limit")
+    report("decode", 0, 1)
+    audio = media.load_audio(path) if info.has_audio else None
+    report("decode", 1, 1)
+    transcript = _transcript(audio, info.duration, options, model.device.type, report)
+    segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
+                   gap_seconds=options.gap_seconds)
+    frames = None
+    if "video" in model.encoders and info.has_video:
+        report("frames", 0, 1)
+        frames = media.load_frames(path, [(s.start, s.end) for s in segs], n=features.N_FRAMES)
+        report("frames", 1, 1)
+    results = _run_model(model, segs, audio, frames, options, report)
+    return Analysis(
+        media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
+                         info.fps, info.rotation),
+        segments=results,
+        model=model_facts(model),
+        language=transcript.language,
+        transcript_source=transcript.source,
+        notes=_notes(model, info, transcript),
+    )
+
+
+def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
+                report: Progress) -> Transcript:
+    if options.subtitles:
+        return clip_to(load_subtitles(options.subtitles), duration)
+    if audio is None:
+        return Transcript(language=options.language, utterances=[], source="none: no audio track")
+    total = max(1, int(round(len(audio) / features.SAMPLE_RATE)))
+    report("speech recognition", 0, total)
+    transcript = transcribe(audio, backend=options.asr, model=options.asr_model, language=options.language,
+                            device=device,
+                            progress=lambda done, _: report("speech recognition", min(int(done), total), total))
+    report("speech recognition", total, total)
+    return transcript
+
+
+def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None, frames: np.ndarray | None,
+               options: AnalysisOptions, report: Progress) -> list[SegmentResult]:
+    results = []
+    batch_size = max(1, options.batch_size)
+    for start in range(0, len(segs), batch_size):
+        rows = list(range(start, min(start + batch_size, len(segs))))
+        report("model", start, len(segs))
+        inputs = _inputs(model, segs, rows, audio, frames).to(model.device)
+        with torch.inference_mode():
+            embeddings = model.embed(inputs)
+            out = model.fuse(embeddings, inputs.mask)
+            contributions = _contributions(model, embeddings, out, options.contributions)
+        results += _segment_results(model, [segs[i] for i in rows], out, contributions)
+    report("model", len(segs), len(segs))
+    return results
+
+
+def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, frames) -> Inputs:
+    chosen = [segs[i] for i in rows]
+    mask = torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool)
+    x = Inputs(mask=mask)
+    if "text" in model.encoders:
+        k = model.config.text_context
+        contexts = [_previous_texts(segs, i, k) for i in rows] if k else None
+        tok = features.tokenize(model.tokenizer, [s.text for s in chosen], contexts)
+        x.input_ids, x.attention_mask = tok["input_ids"], tok["attention_mask"]
+        mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
+    if "audio" in model.encoders and audio is not None:
+        clips = [audio[int(s.start * features.SAMPLE_RATE):int(s.end * features.SAMPLE_RATE)] for s in chosen]
+        x.mel, x.mel_lengths = features.audio_batch(clips)
+        mask[:, 1] = torch.tensor([len(c) > 0 and float(np.sqrt(np.mean(c ** 2))) > SILENCE_RMS for c in clips])
+    if "video" in model.encoders and frames is not None:
+        x.clips = features.video_batch([frames[i] for i in rows])
+        mask[:, 2] = True
+    return x
+
+
+def _previous_texts(segs: list[Segment], i: int, k: int) -> list[str]:
+    """Texts of up to k speech segments before segment i, oldest first."""
+    before = [s.text for s in segs[:i] if s.kind == "speech" and s.text.strip()]
+    return before[-k:]
+
+
+def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.Tensor:
+    """(B, 3): total-variation distance between the emotion distribution with and without each
+    used modality (0 where it was not used)."""
+    contrib = torch.zeros_like(out.mask, dtype=torch.float32)
+    if not enabled:
+        return contrib
+    probs = out.emotion_logits.softmax(-1)
+    for i in range(len(MODALITIES)):
+        if out.mask[:, i].any():
+            without = out.mask.clone()
+            without[:, i] = False
+            other = model.fuse(embeddings, without).emotion_logits.softmax(-1)
+            contrib[:, i] = 0.5 * (probs - other).abs().sum(-1) * out.mask[:, i]
+    return contrib
+
+
+def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torch.Tensor) -> list[SegmentResult]:
+    emotions = out.emotion_logits.float().softmax(-1).cpu().tolist()
+    sentiments = out.sentiment_logits.float().softmax(-1).cpu().tolist()
+    mask, contrib = out.mask.cpu().tolist(), contrib.cpu().tolist()
+    results = []
+    for j, s in enumerate(segs):
+        used = [m for i, m in enumerate(MODALITIES) if mask[j][i]]
+        results.append(SegmentResult(
+            start=round(s.start, 3), end=round(s.end, 3), text=s.text,
+            emotion=dict(zip(model.config.emotions, emotions[j])),
+            sentiment=dict(zip(model.config.sentiments, sentiments[j])),
+            modalities=used,
+            contributions={m: contrib[j][MODALITIES.index(m)] for m in used},
+            kind=s.kind,
+        ))
+    return results
+
+
+def model_facts(model: FusionModel) -> dict:
+    """What produced an analysis, for its JSON."""
+    cfg = model.config
+    return {
+        "checkpoint": getattr(model, "checkpoint", None),
+        "text_source": cfg.text_source,
+        "video_source": cfg.video_source,
+        "trained_branches": list(cfg.trained_branches),
+        "used_branches": [m for m in MODALITIES if m in model.encoders],
+        "emotions": list(cfg.emotions),
+        "sentiments": list(cfg.sentiments),
+    }
+
+
+def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript) -> list[str]:
+    notes = [f"The {m} branch of this model is untrained, so {m} is not used." for m in MODALITIES
+             if m not in model.encoders]
+    if not info.has_audio:
+        notes.append("The file has no audio track: no speech recognition, and no sound or words analysed.")
+    elif not transcript.utterances:
+        notes.append("No speech was found: the timeline comes from sound and picture alone.")
+    if not info.has_video:
+        notes.append("The file has no video stream: nothing is analysed from the picture.")
+    return notes

@@ -1,0 +1,32 @@
+"""The command line, as a user runs it: several files, one bad, exports on disk, exit status."""
+
+import json
+import os
+import subprocess
+import sys
+
+from mediagen import talking_video
+
+from conftest import ROOT
+
+
+def test_analyze_several_files_one_bad(tmp_path):
+    good = talking_video(tmp_path / "good clip.mp4", ["Hello there, how are you today?"]).path
+    bad = tmp_path / "broken.mp4"
+    bad.write_text("this is not a video")
+    out = tmp_path / "out"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmsent", "analyze", str(bad), str(good), "--out", str(out), "--format", "json,csv,srt"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "FAILED" in proc.stderr and "broken.mp4" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["good clip.csv", "good clip.json", "good clip.srt"]
+    data = json.loads((out / "good clip.json").read_text())
+    assert "hello" in " ".join(s["text"] for s in data["segments"]).lower()
+
+
+def test_unknown_format_is_refused_before_work(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "x.mp4", "--format", "json,gif"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "unknown format" in proc.stderr

@@ -1,0 +1,116 @@
+"""analyze() end to end on generated talking videos and the real clip, with the real packaged Whisper."""
+
+import json
+import re
+
+import pytest
+import torch
+from mediagen import make_video, talking_video
+
+import mmsent
+from mmsent.export import write
+from mmsent.checkpoint import save_checkpoint
+from mmsent.config import AnalysisOptions, tiny_config
+from mmsent.labels import EMOTIONS, SENTIMENTS
+from mmsent.model import build_model
+from mmsent.results import Analysis
+
+SENTENCES = ["I am so happy to see you again.", "This is terrible, I hate it.", "The meeting starts at noon."]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny random model with all three branches on (plumbing, not accuracy), loaded from disk."""
+    torch.manual_seed(0)
+    folder = save_checkpoint(build_model(tiny_config(text_context=1)), tmp_path_factory.mktemp("ckpt") / "tiny")
+    return mmsent.load_model(folder, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory):
+    return talking_video(tmp_path_factory.mktemp("media") / "talk.mp4", SENTENCES, gap_s=1.0)
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def check_timeline(analysis: Analysis, duration: float):
+    segs = analysis.segments
+    assert segs, "a timeline has at least one segment"
+    assert segs[0].start == pytest.approx(0, abs=1e-3) and segs[-1].end == pytest.approx(duration, abs=0.05)
+    for a, b in zip(segs, segs[1:]):
+        assert a.end == pytest.approx(b.start, abs=1e-3) and a.start < a.end
+    for s in segs:
+        assert list(s.emotion) == list(EMOTIONS) and list(s.sentiment) == list(SENTIMENTS)
+        assert sum(s.emotion.values()) == pytest.approx(1, abs=1e-4)
+        assert sum(s.sentiment.values()) == pytest.approx(1, abs=1e-4)
+        assert set(s.contributions) == set(s.modalities)
+        assert all(0 <= c <= 1 for c in s.contributions.values())
+
+
+def test_talking_video_transcript_segments_and_modalities(model, talking):
+    stages = []
+    analysis = mmsent.analyze(talking.path, model, progress=lambda stage, done, total: stages.append(stage))
+    check_timeline(analysis, talking.duration)
+    spoken = words(" ".join(s.text for s in analysis.segments))
+    assert {"happy", "terrible", "hate", "noon"} <= spoken  # espeak "meeting" is often heard as "meetings"
+    speech = [s for s in analysis.segments if s.kind == "speech"]
+    assert all(s.modalities == ["text", "audio", "video"] for s in speech)
+    assert {"decode", "speech recognition", "frames", "model"} <= set(stages)
+    assert analysis.language == "en" and analysis.transcript_source.startswith("faster-whisper")
+    # each modality moves the decision of a random model somewhat
+    assert all(s.contributions["text"] > 0 for s in speech)
+
+
+def test_exports_round_trip_and_the_default_model_never_uses_its_untrained_video_branch(talking, tmp_path):
+    default = mmsent.load_model(device="cpu")
+    analysis = mmsent.analyze(talking.path, default, AnalysisOptions(contributions=False))
+    assert all("video" not in s.modalities for s in analysis.segments)
+    assert any("video branch of this model is untrained" in n for n in analysis.notes)
+    paths = write(analysis, tmp_path, ["json", "csv", "srt"], video_path=talking.path)
+    assert [p.name for p in paths] == ["talk.json", "talk.csv", "talk.srt"]
+    assert Analysis.from_json(tmp_path / "talk.json") == analysis
+    data = json.loads((tmp_path / "talk.json").read_text())
+    assert {"start", "end", "text", "emotion", "sentiment", "modalities"} <= set(data["segments"][0])
+
+
+def test_silence_gives_no_invented_words_and_still_a_full_timeline(model, tmp_path):
+    video = make_video(tmp_path / "silent.mp4", duration=12.0, audio="silence")
+    analysis = mmsent.analyze(video, model)
+    check_timeline(analysis, 12.0)
+    assert all(s.kind == "gap" and s.text == "" for s in analysis.segments)
+    assert all(s.modalities == ["video"] for s in analysis.segments)  # digital silence is no audio
+    assert any("No speech was found" in n for n in analysis.notes)
+
+
+def test_video_without_audio_track(model, tmp_path):
+    video = make_video(tmp_path / "mute.mp4", duration=6.0, audio=None)
+    analysis = mmsent.analyze(video, model)
+    check_timeline(analysis, 6.0)
+    assert not analysis.media.has_audio and analysis.transcript_source.startswith("none")
+    assert all(s.modalities == ["video"] for s in analysis.segments)
+
+
+def test_subtitles_replace_speech_recognition(model, talking, tmp_path):
+    srt = tmp_path / "talk.srt"
+    srt.write_text("1\n00:00:00,500 --> 00:00:02,000\nPurple elephants dance\n\n"
+                   "2\n00:00:03,000 --> 00:00:04,500\nquietly tonight\n", encoding="utf-8")
+    analysis = mmsent.analyze(talking.path, model, AnalysisOptions(subtitles=str(srt)))
+    check_timeline(analysis, talking.duration)
+    spoken = words(" ".join(s.text for s in analysis.segments))
+    assert {"purple", "elephants", "quietly"} <= spoken and "happy" not in spoken
+    assert "subtitles" in analysis.transcript_source
+
+
+def test_real_clip(model, shared_data):
+    clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"
+    analysis = mmsent.analyze(clip, model)
+    check_timeline(analysis, analysis.media.duration)
+    assert {"kids", "talking", "door"} <= words(" ".join(s.text for s in analysis.segments))
+    assert (analysis.media.width, analysis.media.height) == (1280, 720)
+
+
+def test_too_long_input_is_refused_before_any_work(model, talking):
+    with pytest.raises(mmsent.AnalysisError, match="longer than the allowed 2 s"):
+        mmsent.analyze(talking.path, model, AnalysisOptions(max_seconds=2))
