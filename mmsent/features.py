@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio
+from torchvision.transforms.functional import center_crop
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ MAX_AUDIO_SECONDS = 10.0  # s of audio per utterance at most (the centre is kept
 MAX_AUDIO_SAMPLES = int(MAX_AUDIO_SECONDS * SAMPLE_RATE)
 MAX_MEL_FRAMES = MAX_AUDIO_SAMPLES // HOP_LENGTH + 1  # 1001 frames (centred STFT)
 LOG_EPS = 1e-6  # added to the mel power before the log (a floor 60 dB below unit power)
-NORM_EPS = 1e-5  # added to the standard deviation when normalising (silence stays finite)
+MIN_STD = 1e-3  # log-power std below which an utterance counts as flat (silence): it gives zeros
 
 N_FRAMES = 16  # frames per utterance
 RESIZE_SHORT_SIDE = 128  # pixels, short side before the crop
@@ -74,7 +75,8 @@ def log_mel(audio: np.ndarray | torch.Tensor) -> torch.Tensor:
     if len(x) < N_FFT:
         x = F.pad(x, (0, N_FFT - len(x)))
     mel = torch.log(_mel_transform()(x) + LOG_EPS)
-    return ((mel - mel.mean()) / (mel.std() + NORM_EPS)).float()
+    mel, std = mel - mel.mean(), mel.std()
+    return (mel / std if std > MIN_STD else torch.zeros_like(mel)).float()
 
 
 def audio_batch(clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,9 +124,7 @@ def video_clip(frames: np.ndarray) -> torch.Tensor:
         frames = frames[np.round(np.linspace(0, len(frames) - 1, N_FRAMES)).astype(int)]
     clip = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
     clip = _resize_short_side(clip, RESIZE_SHORT_SIDE)
-    h, w = clip.shape[-2:]
-    top, left = (h - CLIP_SIZE) // 2, (w - CLIP_SIZE) // 2
-    clip = clip[:, :, top:top + CLIP_SIZE, left:left + CLIP_SIZE] / 255.0
+    clip = center_crop(clip, [CLIP_SIZE, CLIP_SIZE]) / 255.0  # torchvision's own crop (its rounding)
     mean, std = video_mean_std()
     clip = (clip - mean[:, None, None]) / std[:, None, None]
     return clip.permute(1, 0, 2, 3).contiguous()  # (3, T, H, W)
