@@ -93,18 +93,22 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
 
 def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None, frames: np.ndarray | None,
                options: AnalysisOptions, report: Progress) -> list[SegmentResult]:
+    size = max(1, options.batch_size)
+    batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
+    inputs = []
+    for done, rows in enumerate(batches):
+        report("features", done, len(batches))
+        inputs.append(_inputs(model, segs, rows, audio, frames))
     results = []
-    batch_size = max(1, options.batch_size)
-    for start in range(0, len(segs), batch_size):
-        rows = list(range(start, min(start + batch_size, len(segs))))
-        report("model", start, len(segs))
-        inputs = _inputs(model, segs, rows, audio, frames).to(model.device)
+    for done, (rows, x) in enumerate(zip(batches, inputs)):
+        report("model", done, len(batches))
+        x = x.to(model.device)
         with torch.inference_mode():
-            embeddings = model.embed(inputs)
-            out = model.fuse(embeddings, inputs.mask)
+            embeddings = model.embed(x)
+            out = model.fuse(embeddings, x.mask)
             contributions = _contributions(model, embeddings, out, options.contributions)
         results += _segment_results(model, [segs[i] for i in rows], out, contributions)
-    report("model", len(segs), len(segs))
+    report("model", len(batches), len(batches))
     return results
 
 

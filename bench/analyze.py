@@ -1,0 +1,102 @@
+"""End-to-end analysis benchmark: stage times and peak memory.
+
+    .venv/bin/python -m bench.analyze            # 60 s 1280x720 talking video, default model and video branch on
+    .venv/bin/python -m bench.analyze --long     # also the 10-minute video
+
+Each case runs in a fresh subprocess so that its peak memory (ru_maxrss) is its own. Times are wall
+seconds after the model and Whisper are loaded (a warm-up run on a 2 s clip loads them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+LINES = [
+    "I can't believe you did that for me.", "This is the worst day of my life.", "Where did you put the keys?",
+    "Oh my god, that is amazing!", "I am so tired of this.", "Please, just leave me alone.",
+    "We won the game last night!", "That smell is disgusting.", "I'm scared of what comes next.",
+    "Okay, let's meet at six.", "You never listen to me.", "Thank you, this means a lot.",
+]
+
+
+def make_video(path: Path, seconds: float, size: str) -> Path:
+    from mediagen import talking_video
+
+    n = max(1, int(seconds / 2.4))
+    sentences = [LINES[i % len(LINES)] for i in range(n)]
+    w, h = (int(v) for v in size.split("x"))
+    talking_video(path, sentences, gap_s=0.7, size=(w, h), fps=25, min_duration=seconds, preset="ultrafast")
+    return path
+
+
+def video_checkpoint(folder: Path) -> Path:
+    """A checkpoint whose video branch is on, with random R3D-18 weights (timing only)."""
+    from mmsent.checkpoint import save_checkpoint
+    from mmsent.config import ModelConfig
+    from mmsent.model import build_model
+
+    return save_checkpoint(build_model(ModelConfig(video_source="r3d_18-random")), folder)
+
+
+def run_case(video: str, checkpoint: str, warmup: str) -> dict:
+    """Analyse one video in this process; return stage times (s) and peak memory (MB)."""
+    import mmsent
+    from mmsent.export import write
+
+    t0 = time.perf_counter()
+    model = mmsent.load_model(None if checkpoint == "default" else checkpoint)
+    load_s = time.perf_counter() - t0
+    mmsent.analyze(warmup, model)  # loads Whisper
+    marks = []
+    t0 = time.perf_counter()
+    analysis = mmsent.analyze(video, model, progress=lambda stage, done, total: marks.append((stage, time.perf_counter())))
+    total = time.perf_counter() - t0
+    stages, last = {}, t0
+    for stage, t in marks:
+        stages[stage] = stages.get(stage, 0.0) + t - last
+        last = t
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        write(analysis, out, ["json", "csv", "srt", "html"])
+    stages["export"] = time.perf_counter() - t1
+    return {"load_s": load_s, "analyze_s": total, "stages": stages, "segments": len(analysis.segments),
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--long", action="store_true", help="also the 10-minute video")
+    parser.add_argument("--case", nargs=3, metavar=("VIDEO", "CHECKPOINT", "WARMUP"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(*args.case)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        videos = [("60 s 1280x720", make_video(tmp / "talk60.mp4", 60, "1280x720"))]
+        if args.long:
+            videos.append(("10 min 1280x720", make_video(tmp / "talk600.mp4", 600, "1280x720")))
+        warmup = make_video(tmp / "warm.mp4", 2, "320x240")
+        checkpoints = [("default model", "default"), ("video branch on", str(video_checkpoint(tmp / "video-ckpt")))]
+        for vname, video in videos:
+            for cname, ckpt in checkpoints:
+                out = subprocess.run([sys.executable, "-m", "bench.analyze", "--case", str(video), ckpt, str(warmup)],
+                                     capture_output=True, text=True, cwd=ROOT, check=True)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
+                print(f"{vname}, {cname}: {r['analyze_s']:.2f} s for {r['segments']} segments "
+                      f"({stages}); model load {r['load_s']:.1f} s; peak {r['peak_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
