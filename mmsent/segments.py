@@ -11,6 +11,7 @@ covers [0, duration] exactly: each segment starts where the previous one ends.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 
 from mmsent.transcribe import Transcript, Word
@@ -29,6 +30,7 @@ BALANCE_S = 2.0  # s of pause worth moving a split from the middle to an end of 
 SHORT_PIECE_S = 1.0  # s of pause a split that leaves a piece under min_seconds costs
 _STRONG_PUNCT = tuple(".!?;:…。！？")
 _WEAK_PUNCT = tuple(",，、-–—")
+_NO_SPACE_BEFORE = tuple(".,!?;:%)]}'’")  # a word starting so continues the previous one
 
 
 @dataclass
@@ -158,8 +160,24 @@ def _merge_short(pieces: list[list[Word]], max_s: float, min_s: float) -> list[l
 
 
 def _to_segment(words: list[Word]) -> Segment:
-    end = max(w.end for w in words)
-    return Segment(words[0].start, end, " ".join(w.text.strip() for w in words), SPEECH)
+    return Segment(words[0].start, max(w.end for w in words), _join_words(words), SPEECH)
+
+
+def _join_words(words: list[Word]) -> str:
+    """The words as text: spaces between them, except before ".5", "%", "'s" and the like, and
+    between two characters of a script written without spaces (Chinese, Japanese)."""
+    text = ""
+    for w in words:
+        token = w.text.strip()
+        joined = token.startswith(_NO_SPACE_BEFORE) or _is_wide(text[-1:]) and _is_wide(token[:1])
+        if text and not joined:
+            text += " "
+        text += token
+    return text
+
+
+def _is_wide(char: str) -> bool:
+    return len(char) == 1 and char.isalpha() and unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def _resolve_overlaps(speech: list[Segment], max_s: float) -> list[Segment]:

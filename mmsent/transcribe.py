@@ -33,6 +33,7 @@ BEAM_SIZE = 1  # beams; 2 costs ~1.6x the time for no gain on our tests (see the
 MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without running a model
 VAD_MIN_SILENCE_MS = 500  # ms of silence that ends a speech region
 VAD_SPEECH_PAD_MS = 200  # ms added around each speech region
+MAX_NEW_TOKENS = 224  # tokens per 30 s window, openai-whisper's own limit: bounds runaway loops
 SUSPECT_LOG_PROB = -0.5  # mean token log-probability below which a likely silence is dropped
 HALLUCINATION_SILENCE_S = 2.0  # s; silences longer than this around a suspect segment are skipped
 Progress = Callable[[float, float], None]
@@ -74,7 +75,7 @@ class DecodeOptions:
     no_speech_threshold: float | None = 0.6  # probability above which a segment may be silence
     log_prob_threshold: float | None = -1.0  # mean token log-probability below which it is dropped
     compression_ratio_threshold: float | None = 2.4  # gzip ratio above which text is a loop
-    max_new_tokens: int | None = None  # tokens decoded per 30 s window; None = the model's limit
+    max_new_tokens: int | None = MAX_NEW_TOKENS  # tokens per 30 s window; None: model's limit
 
 
 @dataclass
@@ -206,7 +207,8 @@ class _OpenAIWhisper:
         result = whisper.transcribe(
             self.model, audio, verbose=None, language=language, temperature=0.0,
             beam_size=opts.beam_size if opts.beam_size > 1 else None,
-            condition_on_previous_text=False, word_timestamps=True, fp16=self.device == "cuda",
+            condition_on_previous_text=False, word_timestamps=True,
+            fp16=self.device.startswith("cuda"),
             no_speech_threshold=opts.no_speech_threshold, logprob_threshold=opts.log_prob_threshold,
             compression_ratio_threshold=opts.compression_ratio_threshold,
             hallucination_silence_threshold=HALLUCINATION_SILENCE_S,

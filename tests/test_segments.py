@@ -172,3 +172,11 @@ def test_sentence_cut_between_two_utterances_is_rejoined():
     segs = segment(Transcript("en", [_utt(first), _utt(second)], "t"), 12.0)
     speech = [s for s in segs if s.kind == SPEECH]
     assert [s.text.split()[-1] for s in speech] == ["end.", "b9"]
+
+
+def test_words_are_joined_as_written():
+    words = [(0.0, 0.3, "It"), (0.3, 0.6, "costs"), (0.6, 0.8, "2"), (0.8, 0.9, ".5"),
+             (0.9, 1.0, "%,"), (1.0, 1.3, "Anna"), (1.3, 1.4, "'s"), (1.4, 1.6, "我"),
+             (1.6, 1.8, "喜"), (1.8, 2.0, "欢")]
+    speech = [s for s in segment(Transcript("en", [_utt(words)], "t"), 3.0) if s.kind == SPEECH]
+    assert [s.text for s in speech] == ["It costs 2.5%, Anna's 我喜欢"]

@@ -269,3 +269,10 @@ def test_clip_to_cuts_words_and_utterances_at_the_duration():
     out = clip_to(t, 3.0)
     assert len(out.utterances) == 1 and out.utterances[0].end == 3.0
     assert [(w.text, w.end) for w in out.utterances[0].words] == [("a", 1.5), ("b", 3.0)]
+
+
+def test_unwritable_cache_says_how_to_choose_another(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv(asr_models.CACHE_ENV, str(tmp_path / "file" / "cache"))
+    with pytest.raises(TranscriptionError, match="MMSENT_CACHE"):
+        asr_models.embedded_model_dir()
