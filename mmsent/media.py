@@ -30,6 +30,7 @@ COMPLETE_FRACTION = 0.9  # decoded length below this share of the header's durat
 SKIP_LOOP_FILTER = True  # skip H.264/HEVC deblocking: ~1.4x faster; at 128 px frames differ by <1/255 on average
 SCALE_INTERPOLATION = "AREA"  # swscale filter that shrinks frames to the output size (area averaging)
 FIRST_FRAME_MAX_PACKETS = 300  # packets tried to get the first picture when probing
+IMAGE_DEMUXERS = ("image2",)  # FFmpeg's still-image readers, besides every "*_pipe" one (png_pipe, jpeg_pipe, ...)
 
 
 class MediaError(ValueError):
@@ -140,6 +141,9 @@ def probe(path: str | Path) -> MediaInfo:
         video, audio = _video_stream(c), _audio_stream(c)
         if video is None and audio is None:
             raise MediaError(f"{path}: has neither an audio nor a video stream; give an audio or video file.")
+        if audio is None and (c.format.name in IMAGE_DEMUXERS or c.format.name.endswith("_pipe")):
+            raise MediaError(f"{path}: is a still image ({video.codec_context.name}), not a video; "
+                             "give a video or audio file.")
         duration = _header_duration(c)
         info = MediaInfo(
             path=str(path), duration=0.0, has_audio=audio is not None, has_video=video is not None,
@@ -191,19 +195,6 @@ class _MonoConverter:
         return out
 
 
-def _downmix(frame: av.AudioFrame) -> av.AudioFrame:
-    """Equal-weight mono mix, for channel layouts that the resampler cannot map."""
-    data = frame.to_ndarray()
-    channels = len(frame.layout.channels)
-    data = data if frame.format.is_planar else data.reshape(-1, channels).T
-    if np.issubdtype(data.dtype, np.integer):
-        data = data / float(np.iinfo(data.dtype).max)
-    mono = av.AudioFrame.from_ndarray(data.mean(axis=0, keepdims=True).astype(np.float32), format="fltp",
-                                      layout="mono")
-    mono.sample_rate, mono.pts, mono.time_base = frame.sample_rate, frame.pts, frame.time_base
-    return mono
-
-
 def _decode_audio(c: av.container.InputContainer, stream: av.AudioStream,
                   sample_rate: int) -> tuple[float | None, list[np.ndarray]]:
     """(time of the first decoded sample or None, mono float32 chunks); damaged packets are skipped."""
@@ -217,10 +208,7 @@ def _decode_audio(c: av.container.InputContainer, stream: av.AudioStream,
         for frame in frames:
             if first is None:
                 first = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
-            try:
-                chunks += conv.push(frame)
-            except (av.FFmpegError, ValueError):
-                chunks += conv.push(_downmix(frame))
+            chunks += conv.push(frame)
     return first, chunks + conv.push(None)
 
 
@@ -236,7 +224,10 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray |
         if stream is None:
             return None
         origin, expected = _origin(c), _header_duration(c)
-        first, chunks = _decode_audio(c, stream, sample_rate)
+        try:
+            first, chunks = _decode_audio(c, stream, sample_rate)
+        except av.FFmpegError as e:  # e.g. a channel layout the resampler cannot map
+            raise MediaError(f"{path}: its audio cannot be converted to mono ({e}); re-export the file.") from e
     if first is None:
         raise MediaError(f"{path}: its audio stream holds no decodable sound; the file is damaged or truncated.")
     audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
@@ -245,6 +236,11 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray |
         audio = np.concatenate([np.zeros(offset, np.float32), audio])
     elif offset < 0:
         audio = audio[-offset:]
+    bad = ~np.isfinite(audio)
+    if bad.any():  # a float track can store NaN and infinity; every consumer downstream needs numbers
+        warnings.warn(f"{path}: {bad.mean():.0%} of its audio samples are not numbers (NaN or infinite); "
+                      "they are treated as silence.", stacklevel=2)
+        audio[bad] = 0.0
     _warn_if_short(path, len(audio) / sample_rate, expected, "audio")
     return np.ascontiguousarray(audio, dtype=np.float32)
 
@@ -322,39 +318,27 @@ class _FrameSampler:
 
 
 def _h264_length_size(stream: av.VideoStream) -> int | None:
-    """Bytes of each NAL length prefix (avcC in MP4/MKV), or None for start-code (Annex B) packets."""
+    """Bytes of each NAL length prefix (avcC, as in MP4/MOV/MKV), or None (start codes: not parsed)."""
     extra = stream.codec_context.extradata or b""
     return (extra[4] & 3) + 1 if len(extra) > 4 and extra[0] == 1 else None
 
 
-def _h264_is_reference(data: memoryview, length_size: int | None) -> bool:
+def _h264_is_reference(data: memoryview, length_size: int) -> bool:
     """False when the packet's first slice has nal_ref_idc 0: no other picture needs it decoded."""
-    pos, end = 0, len(data)
-    while pos < end:
-        if length_size:
-            size = int.from_bytes(data[pos:pos + length_size], "big")
-            pos, nal_end = pos + length_size, pos + length_size + size
-        else:
-            start = bytes(data[pos:min(end, pos + 4)]).find(b"\x00\x00\x01")
-            if start < 0:
-                return True
-            pos, nal_end = pos + start + 3, end
-        if pos >= end:
-            return True
-        if data[pos] & 0x1F in (1, 5):  # a coded slice
-            return bool(data[pos] >> 5 & 3)
-        if not length_size:  # find the next start code in Annex B data
-            nxt = bytes(data[pos:]).find(b"\x00\x00\x01")
-            nal_end = pos + nxt if nxt >= 0 else end
-        pos = nal_end
+    pos = 0
+    while pos + length_size < len(data):
+        nal = data[pos + length_size]
+        if nal & 0x1F in (1, 5):  # a coded slice (non-IDR or IDR)
+            return bool(nal >> 5 & 3)
+        pos += length_size + int.from_bytes(data[pos:pos + length_size], "big")
     return True
 
 
 def _packet_filter(stream: av.VideoStream, sampler: _FrameSampler, origin: float):
     """A predicate: False for an H.264 packet that no sampled time shows and no picture references."""
-    if stream.codec_context.name != "h264":
+    length_size = _h264_length_size(stream) if stream.codec_context.name == "h264" else None
+    if not length_size:
         return lambda packet: True
-    length_size = _h264_length_size(stream)
 
     def keep(packet: av.Packet) -> bool:
         if packet.pts is None or not packet.duration or packet.is_keyframe:
@@ -407,6 +391,10 @@ def _decode(packets: list, keep, stream: av.VideoStream | None = None) -> Iterat
             log.debug("skipped an undecodable video packet: %s", e)
 
 
+def _no_video(path: str | Path) -> MediaError:
+    return MediaError(f"{path}: has no video stream (audio only); frames need a video file.")
+
+
 def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
                 short_side: int = 128) -> np.ndarray:
     """Frames spread evenly across each span, in one decoding pass. Returns uint8 (S, n, H, W, 3) RGB.
@@ -420,13 +408,13 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
     if len(times) == 0:
         info = probe(path)
         if not info.has_video:
-            raise MediaError(f"{path}: has no video stream (audio only); frames need a video file.")
+            raise _no_video(path)
         scale = short_side / min(info.width, info.height)
         return np.zeros((0, n, round(info.height * scale), round(info.width * scale), 3), np.uint8)
     with _open(path) as c:
         stream = _video_stream(c)
         if stream is None:
-            raise MediaError(f"{path}: has no video stream (audio only); frames need a video file.")
+            raise _no_video(path)
         stream.thread_type = "AUTO"
         if SKIP_LOOP_FILTER:
             stream.codec_context.options = {"skip_loop_filter": "all"}
