@@ -1,0 +1,306 @@
+"""mmsent demo: upload or record a video, watch emotion and sentiment over time.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--checkpoint DIR]
+                  [--max-seconds 600] [--max-mb 500] [--concurrency 1]
+
+UI only: everything it shows comes from the public ``mmsent`` API (load_model, analyze, plots,
+export). The model is loaded once at start-up; each click runs one analysis in the queue, whose
+concurrency limit keeps a CPU machine from running several at once (the others wait their turn).
+Library errors become a ``gr.Error`` with the library's message; an unexpected error is logged on
+the server and shown as one line, never a stack trace. The same analysis is served to programs as
+the Gradio API endpoint ``/analyze`` (see docs/app_readme_section.md for a gradio_client snippet).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio is imported: no analytics, no version check, no hub telemetry.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+import argparse  # noqa: E402
+import atexit  # noqa: E402
+import html  # noqa: E402
+import logging  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import mmsent  # noqa: E402
+from mmsent import export, plots  # noqa: E402
+from mmsent.config import AnalysisOptions  # noqa: E402
+from mmsent.labels import MODALITIES  # noqa: E402
+from mmsent.media import MediaError, probe  # noqa: E402
+from mmsent.transcribe import TranscriptionError  # noqa: E402
+
+log = logging.getLogger("mmsent.app")
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES_DIR = HERE / "examples"
+DEFAULT_MAX_SECONDS = 600.0  # s of media accepted (10 min: a few minutes of analysis on 2 CPU cores)
+DEFAULT_MAX_MB = 500.0  # MB (10^6 bytes) per upload
+DEFAULT_CONCURRENCY = 1  # analyses running at once (more only with a GPU or many cores)
+DEFAULT_QUEUE_SIZE = 16  # requests waiting at most; beyond that, users are told the queue is full
+OUTPUT_MAX_AGE_S = 3600  # s: per-request output folders older than this are removed
+DOWNLOAD_FORMATS = ("json", "csv", "srt", "vtt", "html")  # export formats offered for download
+ASR_BACKENDS = ("faster-whisper", "openai-whisper")
+LANGUAGES = (  # (label, ISO code); "auto" lets the speech recogniser detect it
+    ("detect automatically", "auto"), ("English", "en"), ("German", "de"), ("French", "fr"),
+    ("Spanish", "es"), ("Italian", "it"), ("Portuguese", "pt"), ("Dutch", "nl"),
+)
+SEGMENT_SECONDS = (2.0, 30.0, 10.0)  # min, max, default longest utterance (s) before a split
+USER_ERRORS = (MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
+               mmsent.SourceUnavailable, ValueError)  # their messages are written for users
+TABLE_COLUMNS = ("start (s)", "end (s)", "text", "emotion", "p(emotion)", "sentiment",
+                 "p(sentiment)", "modalities", "contributions")
+TABLE_WIDTHS = ("7%", "7%", "34%", "9%", "8%", "9%", "8%", "8%", "10%")  # of the table's width, per column
+
+
+@dataclass
+class Settings:
+    """What one running demo allows and where it writes."""
+
+    max_seconds: float = DEFAULT_MAX_SECONDS  # longest media accepted, s
+    max_mb: float = DEFAULT_MAX_MB  # largest upload accepted, MB
+    out_root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mmsent-app-")))
+
+
+def model_note(model: mmsent.FusionModel, load_warnings: list[str], unused: bool = True) -> str:
+    """Markdown on the model: the branches it uses, those it cannot use (if ``unused``), load warnings."""
+    used = [m for m in MODALITIES if m in model.encoders]
+    missing = [m for m in MODALITIES if m not in model.encoders]
+    lines = [f"**Model branches used:** {', '.join(used) or 'none'}."]
+    if unused and missing:
+        lines.append(f"⚠️ **Not used:** {', '.join(missing)}: untrained in this checkpoint or unavailable "
+                     "offline, so the analysis relies on the other branches only.")
+    lines += [f"⚠️ {w}" for w in load_warnings]
+    return "\n\n".join(lines)
+
+
+def analysis_note(analysis, model_lines: str) -> str:
+    """Markdown: the model lines, what the analysis used, its summary and its notes (degraded modes)."""
+    s = analysis.summary()
+    lines = [model_lines, f"**Transcript:** {analysis.transcript_source or 'none'}"
+             f" · language {analysis.language or 'unknown'} · {len(analysis.segments)} segments"
+             f" over {analysis.media.duration:.1f} s."]
+    if s.dominant_emotion is not None:
+        lines.append(f"**Overall:** mostly *{s.dominant_emotion}* "
+                     f"({s.emotion_share[s.dominant_emotion]:.0%} of the time), "
+                     f"mean sentiment {s.mean_sentiment:+.2f} (−1 negative … +1 positive).")
+    lines += [f"⚠️ {n}" for n in analysis.notes]
+    return "\n\n".join(lines)
+
+
+def segment_table(analysis) -> pd.DataFrame:
+    """One row per segment, columns TABLE_COLUMNS."""
+    rows = []
+    for s in analysis.segments:
+        emo, p_emo = s.top_emotion
+        sen, p_sen = s.top_sentiment
+        contrib = ", ".join(f"{m} {v:.2f}" for m, v in s.contributions.items())
+        rows.append([round(s.start, 2), round(s.end, 2), s.text if s.kind == "speech" else "(no speech)",
+                     emo, round(p_emo, 3), sen, round(p_sen, 3), " + ".join(s.modalities), contrib])
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def _user_message(err: BaseException, paths: dict[str, str]) -> str:
+    """The error's message with server-side upload paths replaced by the names the user knows."""
+    msg = str(err.args[0]) if err.args and isinstance(err.args[0], str) else str(err)
+    for server_path, name in paths.items():
+        msg = msg.replace(server_path, name)
+    return html.escape(msg, quote=False)
+
+
+def check_input(video: str | None, subtitles: str | None, settings: Settings,
+                model: mmsent.FusionModel):
+    """Reject what the analysis cannot take, with a message that says what to do; returns MediaInfo."""
+    if not video:
+        raise gr.Error("No video yet: upload a file or record one with the webcam, then press Analyse.")
+    name = Path(video).name
+    size_mb = os.path.getsize(video) / 1e6
+    if size_mb > settings.max_mb:
+        raise gr.Error(f"{name} is {size_mb:.0f} MB; this demo takes files up to {settings.max_mb:.0f} MB. "
+                       "Compress or trim it, or run the app yourself with a larger --max-mb.")
+    info = probe(video)  # MediaError: not a media file, broken, empty
+    if info.duration > settings.max_seconds:
+        raise gr.Error(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
+                       f"{_minutes(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
+                       "--max-seconds (or use python -m mmsent for long files).")
+    if not info.has_audio and not subtitles and "video" not in model.encoders:
+        raise gr.Error(f"{name} has no sound track: there is no speech to transcribe, and this model's "
+                       "video branch is untrained. Upload a video with sound, or add a subtitle file.")
+    return info
+
+
+def _minutes(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s} s" if m and s else f"{m} min" if m else f"{s} s"
+
+
+def new_request_dir(settings: Settings) -> Path:
+    """A fresh folder for one request's outputs; removes those older than OUTPUT_MAX_AGE_S."""
+    now = time.time()
+    for old in settings.out_root.glob("req-*"):
+        if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="req-", dir=settings.out_root))
+
+
+def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str):
+    """The click handler (also the API endpoint /analyze), bound to the loaded model."""
+
+    def analyze(video: str | None, subtitles: str | None = None, language: str = "auto",
+                asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
+                progress=gr.Progress()):
+        """Analyse a video: returns the video, 4 figures, the segment table, notes, files and the JSON."""
+        paths = {p: Path(p).name for p in (video, subtitles) if p}
+        try:
+            progress(0.0, desc="checking the file")
+            check_input(video, subtitles, settings, model)
+            options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
+                                      subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds))
+
+            def report(stage: str, done: int, total: int) -> None:
+                progress(done / total if total else 0.0, desc=f"{stage} ({done}/{total})")
+
+            analysis = mmsent.analyze(video, model=model, options=options, progress=report)
+            progress(1.0, desc="drawing and exporting")
+            out_dir = new_request_dir(settings)
+            files = export.write(analysis, out_dir, list(DOWNLOAD_FORMATS), video_path=video)
+        except gr.Error:
+            raise
+        except USER_ERRORS as e:
+            log.info("rejected %s: %s", video, e)
+            raise gr.Error(_user_message(e, paths), print_exception=False) from e
+        except Exception as e:  # a bug: full trace in the server log, one line for the user
+            log.exception("analysis of %s failed", video)
+            raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
+                           f"{_user_message(e, paths)}). The server log has the details.") from e
+        vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)
+        figures = [build(analysis) for build in plots.FIGURES.values()]
+        return (gr.Video(value=video, subtitles=vtt), *figures, segment_table(analysis),
+                analysis_note(analysis, model_lines), [str(f) for f in files], analysis.to_json())
+
+    return analyze
+
+
+def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: list[str]) -> gr.Blocks:
+    """The Blocks UI around one loaded model."""
+    analyze = make_analyze(model, settings, model_note(model, load_warnings, unused=False))
+    with gr.Blocks(title="mmsent: emotion and sentiment in video", delete_cache=(OUTPUT_MAX_AGE_S,) * 2) as demo:
+        gr.Markdown("# mmsent: emotion and sentiment in video\nUpload a video or record one with the "
+                    "webcam, then press **Analyse**: the speech is transcribed, cut into utterances and "
+                    "each one is read from what is said, heard and seen. "
+                    f"Up to {_minutes(settings.max_seconds)} and {settings.max_mb:g} MB per video.")
+        outputs = _output_components(model_note(model, load_warnings))  # placed below, in the layout
+        with gr.Row():
+            with gr.Column():
+                inputs = _input_components()
+                button = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
+                examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
+                if examples:
+                    gr.Examples([[str(p), None, "auto", ASR_BACKENDS[0], SEGMENT_SECONDS[2]] for p in examples],
+                                inputs, outputs, fn=analyze, run_on_click=True, cache_examples=False,
+                                example_labels=[p.stem.replace("_", " ") for p in examples])
+            with gr.Column():
+                outputs[0].render()  # the video with emotion captions
+                outputs[6].render()  # notes
+        outputs[1].render()  # emotion timeline
+        with gr.Row():
+            outputs[2].render()  # sentiment timeline
+            outputs[3].render()  # emotion share
+        for component in outputs[4:6]:  # modality contributions, segment table
+            component.render()
+        outputs[7].render()  # downloads
+        with gr.Accordion("Analysis as JSON (schema: docs/schema.md)", open=False):
+            outputs[8].render()
+        button.click(analyze, inputs, outputs, api_name="analyze")
+    return demo
+
+
+def _input_components() -> list[gr.components.Component]:
+    """video, subtitles, language, speech recogniser, longest segment (the order of analyze's arguments)."""
+    video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in")
+    subtitles = gr.File(label="Subtitles (optional, .srt or .vtt: replaces speech recognition)",
+                        file_types=[".srt", ".vtt"], type="filepath", elem_id="subs-in")
+    with gr.Accordion("Options", open=False):
+        language = gr.Dropdown(list(LANGUAGES), value="auto", label="Spoken language",
+                               info="The embedded text encoder reads English best.")
+        asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition")
+        segment = gr.Slider(*SEGMENT_SECONDS, step=1.0, label="Longest segment (s)")
+    return [video, subtitles, language, asr, segment]
+
+
+def _output_components(note: str) -> list[gr.components.Component]:
+    """The outputs of analyze, in its return order, not yet rendered."""
+    return [
+        gr.Video(label="Video with emotion captions", interactive=False, elem_id="video-out", render=False),
+        gr.Plot(label="Emotion over time", elem_id="emotion-plot", render=False),
+        gr.Plot(label="Sentiment over time", elem_id="sentiment-plot", render=False),
+        gr.Plot(label="Emotion share", elem_id="share-plot", render=False),
+        gr.Plot(label="Modality contributions", elem_id="contrib-plot", render=False),
+        gr.Dataframe(headers=list(TABLE_COLUMNS), label="Segments", interactive=False, wrap=True,
+                     column_widths=list(TABLE_WIDTHS), elem_id="segments-table", render=False),
+        gr.Markdown(note, label="notes", elem_id="notes", render=False),
+        gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads", render=False),
+        # A JSON string rather than gr.JSON: gradio_client would take the "media" object (it has a
+        # "path" key) for a file to download.
+        gr.Code(language="json", label="analysis", interactive=False, elem_id="analysis-json", render=False),
+    ]
+
+
+def load(checkpoint: str | None, device: str | None) -> tuple[mmsent.FusionModel, list[str]]:
+    """Load the model once; returns it and the warnings it gave (shown in the UI)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = mmsent.load_model(checkpoint, device=device)
+    for w in caught:
+        log.warning("%s", w.message)
+    return model, list(dict.fromkeys(str(w.message) for w in caught))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="mmsent demo: emotion and sentiment in video.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs internet)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the embedded model)")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
+    p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS, help="longest video accepted (s)")
+    p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB, help="largest upload accepted (MB)")
+    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="analyses run at once")
+    p.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE, help="requests waiting at most")
+    args = p.parse_args(argv)
+    if args.max_seconds <= 0 or args.max_mb <= 0 or args.concurrency < 1 or args.queue_size < 1:
+        p.error("--max-seconds and --max-mb must be > 0, --concurrency and --queue-size >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        model, load_warnings = load(args.checkpoint, args.device)
+    except (mmsent.CheckpointError, mmsent.SourceUnavailable) as e:
+        raise SystemExit(f"cannot load the model: {e}") from e
+    log.info("model ready:\n%s", mmsent.describe(model))
+    settings = Settings(max_seconds=args.max_seconds, max_mb=args.max_mb)
+    atexit.register(shutil.rmtree, settings.out_root, True)
+    demo = build_demo(model, settings, load_warnings)
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
+                max_file_size=int(args.max_mb * 1e6), show_error=False)
+
+
+if __name__ == "__main__":
+    main()

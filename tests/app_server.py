@@ -1,0 +1,84 @@
+"""Helpers for the app tests: run ``python app.py`` as a real server on a free loopback port, make media."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import imageio_ffmpeg
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_S = 240  # s: importing torch and gradio and loading the model on a busy 2-core machine
+STOP_TIMEOUT_S = 15  # s given to the server to exit after SIGTERM
+POLL_S = 0.5  # s between checks that the server is up
+
+
+def make_examples_module():
+    """examples/make_examples.py as a module (examples/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("make_examples", ROOT / "examples" / "make_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """``python app.py --host 127.0.0.1 --port <free> ...`` in a subprocess, its output in a log file."""
+
+    def __init__(self, log_path: Path, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        cmd = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(self.port), *args]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def wait_until_up(self, timeout: float = START_TIMEOUT_S) -> float:
+        """Seconds it took until the page answers; RuntimeError with the log if it never does."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    if r.status == 200:
+                        return time.monotonic() - t0
+            except OSError:
+                time.sleep(POLL_S)
+        raise RuntimeError(f"app.py did not answer at {self.url} within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def ffmpeg_lavfi(out: Path, seconds: float, audio: bool) -> Path:
+    """A small grey test picture (160x120, 5 fps), with a quiet tone when ``audio``, via imageio-ffmpeg."""
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error",
+           "-f", "lavfi", "-i", f"color=c=gray:s=160x120:r=5:d={seconds}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=16000:duration={seconds}",
+                "-c:a", "aac", "-b:a", "16k"]
+    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-shortest", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return out

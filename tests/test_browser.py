@@ -1,0 +1,150 @@
+"""The demo in a real browser: headless Debian Chromium driven by Playwright against ``python app.py``.
+
+Uploads a generated espeak-ng video, clicks Analyse, waits for the plots and the table and checks
+them (labels, hover words, row count, downloads), then checks an error toast and a one-click
+example in a second tab. The page must not reach beyond the loopback server. A full-page screenshot
+goes to the test's tmp folder; with ``MMSENT_UPDATE_SCREENSHOT=1`` it also replaces
+docs/screenshot.png. ``MMSENT_APP_VIDEO=path.mp4`` analyses that video instead (for timing); the
+click-to-plot time is printed (``pytest -s``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from app_server import ROOT, AppServer, ffmpeg_lavfi, make_examples_module
+
+from mmsent.labels import EMOTIONS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+VIEWPORT = {"width": 1280, "height": 900}  # pixels
+SENTENCES = ("What a wonderful surprise, I love this garden.",
+             "The roses are beautiful this year.",
+             "But the storm last night broke the old apple tree, and that makes me sad.")
+KEYWORDS = ("garden", "roses", "apple")  # words the table must show
+ANALYSIS_TIMEOUT_MS = 300_000  # click to plot, on a busy 2-core machine
+UI_TIMEOUT_MS = 30_000  # page load, upload preview, toasts
+SETTLE_S = 1.0  # s for plotly to finish drawing before the screenshot
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian's chromium not found at {CHROMIUM}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    app = AppServer(tmp_path_factory.mktemp("browser_log") / "app.log")
+    try:
+        app.wait_until_up()
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path_factory.mktemp("browser"))
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS, viewport=VIEWPORT)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def open_page(context, server: AppServer, hosts: set[str]):
+    page = context.new_page()
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
+    page.goto(server.url)
+    page.wait_for_selector("#analyse-btn", timeout=UI_TIMEOUT_MS)
+    return page
+
+
+def upload(page, video: Path) -> None:
+    page.locator("#video-in input[type=file]").set_input_files(str(video))
+    page.wait_for_selector("#video-in video", timeout=UI_TIMEOUT_MS)
+
+
+def wait_for_results(page) -> None:
+    page.wait_for_selector("#emotion-plot .js-plotly-plot", timeout=ANALYSIS_TIMEOUT_MS)
+    page.wait_for_function(
+        "document.querySelector('#segments-table [role=grid]')?.getAttribute('aria-rowcount') > 1",
+        timeout=UI_TIMEOUT_MS)
+
+
+# Page coordinates of the first trace's second point (the end of the first segment), from plotly's own axes.
+_FIRST_SEGMENT_END_JS = """() => {
+  const gd = document.querySelector('#emotion-plot .js-plotly-plot');
+  const L = gd._fullLayout, box = gd.getBoundingClientRect(), x = gd.data[0].x, y = gd.data[0].y;
+  return [box.left + L._size.l + L.xaxis.l2p(x[1]) - 3, box.top + L._size.t + L.yaxis.l2p(y[1])];
+}"""
+
+
+def hover_words(page) -> str:
+    """The hover label of the emotion timeline at the end of the first segment (it shows the words)."""
+    page.locator("#emotion-plot .js-plotly-plot").scroll_into_view_if_needed()
+    page.mouse.move(*page.evaluate(_FIRST_SEGMENT_END_JS))
+    page.wait_for_selector("#emotion-plot .hoverlayer .hovertext", timeout=UI_TIMEOUT_MS)
+    return " ".join(page.locator("#emotion-plot .hoverlayer .hovertext").all_text_contents())
+
+
+def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
+    video = Path(os.environ.get("MMSENT_APP_VIDEO", "") or tmp_path / "garden.mp4")
+    if "MMSENT_APP_VIDEO" not in os.environ:
+        make_examples_module().make_video(video, SENTENCES, title="The garden", colour=(56, 110, 60))
+    hosts: set[str] = set()
+    page = open_page(browser_context, server, hosts)
+    upload(page, video)
+    t0 = time.monotonic()
+    page.click("#analyse-btn")
+    wait_for_results(page)
+    click_to_plot = time.monotonic() - t0
+    print(f"\nclick to plot: {click_to_plot:.1f} s for {video.name}")
+
+    legend = set(page.locator("#emotion-plot .legendtext").all_text_contents())
+    assert set(EMOTIONS) <= legend, legend
+    for plot in ("sentiment-plot", "share-plot", "contrib-plot"):
+        assert page.locator(f"#{plot} .js-plotly-plot").count() == 1, plot
+    rows = int(page.locator("#segments-table [role=grid]").get_attribute("aria-rowcount")) - 1
+    notes = page.locator("#notes").inner_text()
+    assert f"· {rows} segments over" in notes, notes  # the table shows every segment
+    assert "Model branches used" in notes
+    downloads = re.sub(r"\s+", "", page.locator("#downloads").inner_text())  # name and extension: 2 lines
+    assert all(f"{video.stem}.{ext}" in downloads for ext in ("json", "csv", "srt", "html")), downloads
+    if "MMSENT_APP_VIDEO" not in os.environ:
+        table = page.locator("#segments-table").inner_text().lower()
+        assert all(k in table for k in KEYWORDS), table
+        assert re.search(r"wonderful|garden", hover_words(page).lower())
+    page.mouse.move(0, 0)
+    time.sleep(SETTLE_S)
+    shot = tmp_path / "screenshot.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
+    if os.environ.get("MMSENT_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, SCREENSHOT)
+    assert hosts == {f"127.0.0.1:{server.port}"}, f"the page reached beyond the server: {hosts}"
+
+
+def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
+    hosts: set[str] = set()
+    page = open_page(browser_context, server, hosts)
+    upload(page, ffmpeg_lavfi(tmp_path / "silent.mp4", 2.0, audio=False))
+    page.click("#analyse-btn")
+    toast = page.wait_for_selector("[data-testid=toast-text]", timeout=UI_TIMEOUT_MS).inner_text()
+    assert "silent.mp4 has no sound track" in toast and "Traceback" not in toast
+    assert page.locator("#emotion-plot .js-plotly-plot").count() == 0  # nothing drawn for a rejected file
+    page.click("[data-testid=toast-close]")
+
+    page.get_by_role("button", name="happy news").click()  # an example runs with one click
+    wait_for_results(page)
+    assert "job" in page.locator("#segments-table").inner_text().lower()
+    assert hosts == {f"127.0.0.1:{server.port}"}, hosts
