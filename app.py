@@ -39,6 +39,7 @@ from mmsent import export, plots  # noqa: E402
 from mmsent.config import AnalysisOptions  # noqa: E402
 from mmsent.labels import MODALITIES  # noqa: E402
 from mmsent.media import MediaError, probe  # noqa: E402
+from mmsent.results import Analysis  # noqa: E402
 from mmsent.transcribe import TranscriptionError  # noqa: E402
 
 log = logging.getLogger("mmsent.app")
@@ -85,7 +86,7 @@ def model_note(model: mmsent.FusionModel, load_warnings: list[str], unused: bool
     return "\n\n".join(lines)
 
 
-def analysis_note(analysis, model_lines: str) -> str:
+def analysis_note(analysis: Analysis, model_lines: str) -> str:
     """Markdown: the model lines, what the analysis used, its summary and its notes (degraded modes)."""
     s = analysis.summary()
     lines = [model_lines, f"**Transcript:** {analysis.transcript_source or 'none'}"
@@ -99,7 +100,7 @@ def analysis_note(analysis, model_lines: str) -> str:
     return "\n\n".join(lines)
 
 
-def segment_table(analysis) -> pd.DataFrame:
+def segment_table(analysis: Analysis) -> pd.DataFrame:
     """One row per segment, columns TABLE_COLUMNS."""
     rows = []
     for s in analysis.segments:
@@ -154,6 +155,27 @@ def new_request_dir(settings: Settings) -> Path:
     return Path(tempfile.mkdtemp(prefix="req-", dir=settings.out_root))
 
 
+def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | None, subtitles: str | None,
+                 language: str, asr: str, max_segment_seconds: float, progress) -> tuple[Analysis, list[Path]]:
+    """Check the input, analyse it with progress, export the downloads into a fresh request folder."""
+    progress(0.0, desc="checking the file")
+    check_input(video, subtitles, settings, model)
+    options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
+                              subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds),
+                              max_seconds=settings.max_seconds)
+
+    def report(stage: str, done: int, total: int) -> None:
+        progress(done / total if total else 0.0, desc=f"{stage} ({done}/{total})")
+
+    t0 = time.monotonic()
+    analysis = mmsent.analyze(video, model=model, options=options, progress=report)
+    log.info("analysed %s (%.1f s of media, %d segments) in %.1f s", Path(video).name,
+             analysis.media.duration, len(analysis.segments), time.monotonic() - t0)
+    progress(1.0, desc="drawing and exporting")
+    files = export.write(analysis, new_request_dir(settings), list(DOWNLOAD_FORMATS), video_path=video)
+    return analysis, files
+
+
 def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str):
     """The click handler (also the API endpoint /analyze), bound to the loaded model."""
 
@@ -163,18 +185,8 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         """Analyse a video: returns the video, 4 figures, the segment table, notes, files and the JSON."""
         paths = {p: Path(p).name for p in (video, subtitles) if p}
         try:
-            progress(0.0, desc="checking the file")
-            check_input(video, subtitles, settings, model)
-            options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
-                                      subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds))
-
-            def report(stage: str, done: int, total: int) -> None:
-                progress(done / total if total else 0.0, desc=f"{stage} ({done}/{total})")
-
-            analysis = mmsent.analyze(video, model=model, options=options, progress=report)
-            progress(1.0, desc="drawing and exporting")
-            out_dir = new_request_dir(settings)
-            files = export.write(analysis, out_dir, list(DOWNLOAD_FORMATS), video_path=video)
+            analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
+                                           max_segment_seconds, progress)
         except gr.Error:
             raise
         except USER_ERRORS as e:
@@ -184,7 +196,7 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             log.exception("analysis of %s failed", video)
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
                            f"{_user_message(e, paths)}). The server log has the details.") from e
-        vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)
+        vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
         figures = [build(analysis) for build in plots.FIGURES.values()]
         return (gr.Video(value=video, subtitles=vtt), *figures, segment_table(analysis),
                 analysis_note(analysis, model_lines), [str(f) for f in files], analysis.to_json())
