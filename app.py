@@ -90,7 +90,7 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
     """Markdown: the model lines, what the analysis used, its summary and its notes (degraded modes)."""
     s = analysis.summary()
     lines = [model_lines, f"**Transcript:** {analysis.transcript_source or 'none'}"
-             f" · language {analysis.language or 'unknown'} · {len(analysis.segments)} segments"
+             f" · language {analysis.language or 'unknown'} · {_count(len(analysis.segments), 'segment')}"
              f" over {analysis.media.duration:.1f} s."]
     if s.dominant_emotion is not None:
         lines.append(f"**Overall:** mostly *{s.dominant_emotion}* "
@@ -139,6 +139,10 @@ def check_input(video: str | None, subtitles: str | None, settings: Settings,
         raise gr.Error(f"{name} has no sound track: there is no speech to transcribe, and this model's "
                        "video branch is untrained. Upload a video with sound, or add a subtitle file.")
     return info
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _minutes(seconds: float) -> str:

@@ -8,6 +8,7 @@ each with its own clear message.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def test_table_plots_and_files_match_the_analysis(run):
     assert json.loads(files[".json"].read_text())["segments"] == segs
     assert len(files[".csv"].read_text().strip().splitlines()) == len(segs) + 1
     notes = out(result, "notes")
-    assert f"{len(segs)} segments" in notes and "Model branches used" in notes
+    assert re.search(rf"· {len(segs)} segments? over", notes) and "Model branches used" in notes
 
 
 def test_progress_is_forwarded(run):
