@@ -23,7 +23,8 @@ from mmsent.subtitles import SubtitleError, parse_subtitles
 
 __all__ = [
     "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
-    "transcribe", "load_backend", "load_subtitles", "clip_to",
+    "transcribe", "load_backend", "load_subtitles", "clip_to", "FasterWhisperASR",
+    "OpenAIWhisperASR",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def transcribe(
     return asr.transcribe(audio, language=language, progress=progress, options=options)
 
 
-def load_backend(backend: str = "faster-whisper", model: str = "base", device: str = "auto"):
+def load_backend(backend: str = "faster-whisper", model: str = "base",
+                 device: str = "auto") -> FasterWhisperASR | OpenAIWhisperASR:
     """The loaded recogniser for (backend, model, device), cached for the life of the process."""
     if backend not in _BACKENDS:
         raise ValueError(f"unknown ASR backend {backend!r}; choose one of {sorted(_BACKENDS)}")
@@ -150,19 +152,26 @@ def _check_audio(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-class _FasterWhisper:
-    """faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA."""
+class FasterWhisperASR:
+    """faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA.
+
+    ``model_obj``: an already loaded ``faster_whisper.WhisperModel`` to use instead of loading
+    ``model``, which then only names it in ``Transcript.source``.
+    """
 
     def __init__(self, model: str, device: str, model_obj=None):
         self.name = f"faster-whisper:{model}"
         self.model = model_obj or load_faster_whisper(model, device)
 
-    def transcribe(self, audio, language=None, progress=None, options=None) -> Transcript:
-        opts = options or DecodeOptions()
+    def transcribe(self, audio: np.ndarray, language: str | None = None,
+                   progress: Progress | None = None,
+                   options: DecodeOptions | None = None) -> Transcript:
+        """As ``mmsent.transcribe.transcribe``, with this model."""
+        audio, opts = _check_audio(audio), options or DecodeOptions()
+        _check_language(language)
         total = len(audio) / SAMPLE_RATE
         if total < MIN_AUDIO_SECONDS:
             return Transcript(language, [], self.name)
-        _check_language(language)
         segments, info = self.model.transcribe(
             audio, language=language, beam_size=opts.beam_size, best_of=1, temperature=0.0,
             condition_on_previous_text=False, word_timestamps=True,
@@ -188,20 +197,27 @@ class _FasterWhisper:
         return Transcript(info.language if utterances or language else None, utterances, self.name)
 
 
-class _OpenAIWhisper:
-    """openai-whisper (PyTorch); fed arrays, never paths (its loader needs ffmpeg on PATH)."""
+class OpenAIWhisperASR:
+    """openai-whisper (PyTorch); fed arrays, never paths (its loader needs ffmpeg on PATH).
+
+    It has no voice detection of its own: faster-whisper's Silero VAD finds the speech regions,
+    which are passed as ``clip_timestamps``. ``model_obj``: an already loaded ``whisper.Whisper``.
+    """
 
     def __init__(self, model: str, device: str, model_obj=None):
         self.name = f"openai-whisper:{model}"
         self.device = device
         self.model = model_obj or load_openai_whisper(model, device)
 
-    def transcribe(self, audio, language=None, progress=None, options=None) -> Transcript:
+    def transcribe(self, audio: np.ndarray, language: str | None = None,
+                   progress: Progress | None = None,
+                   options: DecodeOptions | None = None) -> Transcript:
+        """As ``mmsent.transcribe.transcribe``, with this model."""
         import whisper
 
-        opts = options or DecodeOptions()
-        total = len(audio) / SAMPLE_RATE
+        audio, opts = _check_audio(audio), options or DecodeOptions()
         _check_language(language)
+        total = len(audio) / SAMPLE_RATE
         regions = [] if total < MIN_AUDIO_SECONDS else (
             _speech_regions(audio) if opts.vad else [(0.0, total)])
         if not regions:
@@ -227,7 +243,7 @@ class _OpenAIWhisper:
                           self.name)
 
 
-_BACKENDS = {"faster-whisper": _FasterWhisper, "openai-whisper": _OpenAIWhisper}
+_BACKENDS = {"faster-whisper": FasterWhisperASR, "openai-whisper": OpenAIWhisperASR}
 
 
 def _raw_from_openai(seg: dict) -> _RawSegment:
