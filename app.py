@@ -238,6 +238,8 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
         outputs[7].render()  # downloads
         with gr.Accordion("Analysis as JSON (schema: docs/schema.md)", open=False):
             outputs[8].render()
+        # The button and the examples run the same function, hence one concurrency group (gradio keys
+        # it by the function): an example click waits behind a running analysis like any other.
         button.click(analyze, inputs, outputs, api_name="analyze")
     return demo
 
