@@ -1,9 +1,9 @@
 """SubRip (.srt) and WebVTT (.vtt) parsing into timed cues, for subtitles that replace ASR.
 
 Lenient where real files vary (a missing cue number, ``.`` or ``,`` before milliseconds, missing
-hours, styling tags, a byte-order mark, CRLF line ends), strict where a guess would be wrong: a
-time line that does not parse or ends before it starts raises ``SubtitleError`` naming the file
-and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
+hours, styling tags, UTF-16 or a byte-order mark, CRLF line ends), strict where a guess would be
+wrong: a time line that does not parse or ends before it starts raises ``SubtitleError`` naming
+the file and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def parse_subtitles(path: str | Path) -> list[Cue]:
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")
     except UnicodeDecodeError:
         warnings.warn(f"{path} is not UTF-8; read as Windows-1252", stacklevel=3)
         text = data.decode("cp1252", errors="replace")

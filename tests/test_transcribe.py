@@ -240,6 +240,8 @@ def test_srt_and_vtt_parse(tmp_path):
     assert srt.source == "subtitles:talk.srt" and srt.language is None
     assert [(u.start, u.end, u.text) for u in srt.utterances] == [
         (1.0, 3.5, "Hello there, friend."), (4.25, 5.0, "No number & no problem.")]
+    (tmp_path / "windows.srt").write_bytes(SRT.lstrip("\ufeff").encode("utf-16"))
+    assert load_subtitles(tmp_path / "windows.srt").utterances == srt.utterances
     vtt = load_subtitles(tmp_path / "talk.vtt")
     assert [(u.start, u.end, u.text) for u in vtt.utterances] == [
         (1.5, 2.0, "Good morning"), (3602.0, 3603.0, "Late cue")]
