@@ -8,6 +8,10 @@ frame that no span needs, and it does not even decode a keyframe interval (GOP) 
 sampled time: packets are buffered (compressed) from one keyframe to the next and only handed to the
 decoder when a sampled time falls inside. Only the frames actually sampled are scaled to the small
 output size (in C, by swscale) and converted to RGB, so memory stays bounded on long videos.
+
+Importing torchvision turns on PyAV's Python log callback (``av.logging.set_level(ERROR)``). A
+threaded decoder that logs while its codec is freed then waits for the GIL that the freeing thread
+holds: a deadlock (seen with VP9). ``_open`` therefore puts PyAV's logging back to its default, off.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 import av
+import av.logging
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -64,6 +69,9 @@ def _open(path: str | Path) -> av.container.InputContainer:
         raise MediaError(f"{p}: is not a regular file; give the path of an audio or video file.")
     if p.stat().st_size == 0:
         raise MediaError(f"{p}: the file is empty (0 bytes); the upload or copy failed: provide the file again.")
+    if av.logging.get_level() is not None:  # see the module docstring: avoids a deadlock
+        log.debug("PyAV logging was on (level %s, set by torchvision's import); turning it off", av.logging.get_level())
+        av.logging.set_level(None)
     try:
         return av.open(str(p), metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError) as e:

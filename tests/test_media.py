@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import av
+import av.logging
 import numpy as np
 import pytest
 from mediagen import (make_audio, make_header_lying_aac, make_two_colour_video, make_vfr_video, make_video,
@@ -231,3 +232,12 @@ def test_span_validation(folder):
         warnings.simplefilter("error")
         reversed_span = load_frames(path, [(0.6, 0.2)], n=3)  # end before start: a zero-length span
     assert (reversed_span == reversed_span[0, 0]).all()
+
+
+def test_pyav_logging_is_off_while_decoding(folder):
+    """torchvision's import turns PyAV's Python log callback on; threaded VP9 decoding then deadlocked."""
+    path = make_video(folder / "logged.webm", duration=1.0, size=(160, 120))
+    av.logging.set_level(av.logging.ERROR)  # what `import torchvision` does
+    for _ in range(3):
+        assert load_frames(path, [(0.0, 1.0)], n=2).shape[:2] == (1, 2)
+    assert av.logging.get_level() is None
