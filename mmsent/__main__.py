@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from . import describe, load_model
+from . import CheckpointError, SourceUnavailable, describe, load_model
 from .config import AnalysisOptions
 from .export import FORMATS, write
 from .pipeline import analyze
@@ -17,6 +18,7 @@ from .pipeline import analyze
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
+EXIT_INTERRUPTED = 130  # exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,14 +80,30 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     return 1 if failed else 0
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGTERM ends the run like Ctrl-C: finally blocks remove the files being written."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "info":
-        print(describe(load_model(args.checkpoint, device=args.device)))
-        return 0
-    return _analyze_all(args, parser)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.command == "info":
+            print(describe(load_model(args.checkpoint, device=args.device)))
+            return 0
+        return _analyze_all(args, parser)
+    except (CheckpointError, SourceUnavailable) as e:
+        print(f"error: cannot load the model: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the file being written was removed; files already listed are complete",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
