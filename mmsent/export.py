@@ -147,13 +147,16 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
                           f"{analysis.media.duration:.1f} s: is it the analysed video?", stacklevel=2)
         painter = _OverlayPainter(analysis.segments, tuple(clip.size))
         annotated = clip.transform(lambda get_frame, t: painter.paint(get_frame(t), t))
-        with atomic_path(out_path, ".mp4") as tmp:
-            tmp_audio = tmp.with_suffix(".m4a")  # moviepy muxes the sound from this file
-            try:
-                annotated.write_videofile(str(tmp), codec="libx264", audio_codec="aac", logger=None,
-                                          preset=VIDEO_PRESET, temp_audiofile=str(tmp_audio))
-            finally:
-                tmp_audio.unlink(missing_ok=True)
+        # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can
+        # still create their output files afterwards. Writing inside a hidden folder that is removed
+        # on failure leaves them nowhere to write, so no stray file is left beside the exports.
+        with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent,
+                                         ignore_cleanup_errors=True) as work:
+            tmp = Path(work) / out_path.name
+            annotated.write_videofile(str(tmp), codec="libx264", audio_codec="aac", logger=None,
+                                      preset=VIDEO_PRESET, temp_audiofile=str(Path(work) / "sound.m4a"))
+            os.chmod(tmp, FILE_MODE)
+            os.replace(tmp, out_path)
     return out_path
 
 
