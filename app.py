@@ -191,7 +191,8 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
                                            max_segment_seconds, progress)
-        except gr.Error:
+        except gr.Error as e:  # the app's own checks
+            log.info("rejected %s: %s", video, e.message)
             raise
         except USER_ERRORS as e:
             log.info("rejected %s: %s", video, e)

@@ -50,14 +50,19 @@ def media(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    server = AppServer(tmp_path_factory.mktemp("app_log") / "app.log",
-                       "--max-seconds", str(MAX_SECONDS), "--max-mb", str(MAX_MB))
+def server(tmp_path_factory):
+    app = AppServer(tmp_path_factory.mktemp("app_log") / "app.log",
+                    "--max-seconds", str(MAX_SECONDS), "--max-mb", str(MAX_MB))
     try:
-        server.wait_until_up()
-        yield Client(server.url, analytics_enabled=False, verbose=False)
+        app.wait_until_up()
+        yield app
     finally:
-        server.stop()
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server.url, analytics_enabled=False, verbose=False)
 
 
 def analyze_args(video: Path, subtitles: Path | None = None) -> tuple:
@@ -65,7 +70,7 @@ def analyze_args(video: Path, subtitles: Path | None = None) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def run(client, media) -> dict:
+def run(server, client, media) -> dict:
     """Analyse the speech video; meanwhile queue a silent video and watch it wait for its turn."""
     first = client.submit(*analyze_args(media["speech"]), api_name="/analyze")
     deadline = time.monotonic() + RESULT_TIMEOUT_S
@@ -80,8 +85,9 @@ def run(client, media) -> dict:
         time.sleep(0.02)
     with pytest.raises(AppError) as second_error:
         second.result(timeout=RESULT_TIMEOUT_S)
-    return {"result": first.result(timeout=RESULT_TIMEOUT_S), "seen": seen,
-            "second_error": str(second_error.value), "progress": descs}
+    result = first.result(timeout=RESULT_TIMEOUT_S)
+    return {"result": result, "seen": seen, "second_error": str(second_error.value), "progress": descs,
+            "log": server.log_tail(100_000)}
 
 
 def test_response_holds_timeline_of_the_speech(run, media):
@@ -129,9 +135,10 @@ def test_progress_is_forwarded(run):
 
 def test_queue_makes_the_second_request_wait(run):
     """Concurrency limit 1: while the first analysis runs, the second only waits in the queue."""
-    seen = run["seen"]
+    seen, log = run["seen"], run["log"]
     assert any(a in BUSY and b == Status.IN_QUEUE for a, b in seen), seen
-    assert not any(a in BUSY and b in (*BUSY, Status.FINISHED) for a, b in seen), seen
+    analysed, rejected = log.find("analysed speech.mp4"), log.find("rejected ")
+    assert 0 <= analysed < rejected, log[-3000:]  # the server finished the first before it looked at the second
     assert "no sound track" in run["second_error"]
 
 
