@@ -1,26 +1,22 @@
 """Probe and decode any audio or video file: the whole audio track once, frames for many spans in one pass.
 
-Decoding uses PyAV, whose wheel ships its own FFmpeg libraries (no system ffmpeg needed). Times are in
-seconds from the start of the file (the container's start time), for audio and video alike.
-
-``load_frames`` reads the video once, front to back, for all spans together. It never converts a
-frame that no span needs, and it does not even decode a keyframe interval (GOP) that holds no
-sampled time: packets are buffered (compressed) from one keyframe to the next and only handed to the
-decoder when a sampled time falls inside. Only the frames actually sampled are scaled to the small
-output size (in C, by swscale) and converted to RGB, so memory stays bounded on long videos.
-
-Importing torchvision turns on PyAV's Python log callback (``av.logging.set_level(ERROR)``). A
-threaded decoder that logs while its codec is freed then waits for the GIL that the freeing thread
-holds: a deadlock (seen with VP9). ``_open`` therefore puts PyAV's logging back to its default, off.
+PyAV (FFmpeg libraries inside its wheel) decodes. Times are seconds from the start of the file.
+``load_frames`` reads the video once for all spans; it does not decode a keyframe interval (GOP)
+holding no sampled time, nor an H.264 non-reference picture that no sampled time shows, and it
+scales (swscale, in C) and converts to RGB only the frames sampled: memory stays bounded.
+Importing torchvision turns PyAV's Python log callback on; a threaded decoder logging while its
+codec is freed then waits for the GIL held by the freeing thread (a deadlock, seen with VP9), so
+``_open`` turns PyAV's logging back off, its default.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import av
 import av.logging
@@ -121,19 +117,6 @@ def _rotation(frame: av.VideoFrame) -> int:
     return int(round(-frame.rotation / 90.0)) % 4 * 90
 
 
-def _first_frame(c: av.container.InputContainer, s: av.VideoStream) -> av.VideoFrame | None:
-    for i, packet in enumerate(c.demux(s)):
-        if i >= FIRST_FRAME_MAX_PACKETS:
-            break
-        try:
-            frames = packet.decode()
-        except av.FFmpegError:
-            continue
-        if frames:
-            return frames[0]
-    return None
-
-
 def _display_size(frame: av.VideoFrame, sar: float, rotation: int) -> tuple[int, int]:
     width, height = max(1, round(frame.width * sar)), frame.height
     return (height, width) if rotation in (90, 270) else (width, height)
@@ -165,7 +148,8 @@ def probe(path: str | Path) -> MediaInfo:
         if video is not None:
             rate = video.average_rate or video.guessed_rate
             info.fps = float(rate) if rate else None
-            frame = _first_frame(c, video)
+            packets = itertools.islice(c.demux(video), FIRST_FRAME_MAX_PACKETS)
+            frame = next(_decode(itertools.chain(packets, [None]), lambda packet: True, video), None)
             if frame is None:
                 raise MediaError(f"{path}: its video stream has no decodable picture; the file is damaged "
                                  "or truncated: re-export it.")
@@ -176,48 +160,26 @@ def probe(path: str | Path) -> MediaInfo:
     return info
 
 
-def _warn_if_short(path: str | Path, got: float, expected: float | None, what: str) -> None:
-    if expected and got < COMPLETE_FRACTION * expected - 0.5:
-        warnings.warn(f"{path}: decoded only {got:.1f} s of {what} of the {expected:.1f} s that its header "
-                      "announces; the file looks truncated, the rest is missing.", stacklevel=3)
-
-
-class _MonoConverter:
-    """Resamples audio frames to float32 mono; starts a new resampler whenever the input format changes."""
-
-    def __init__(self, sample_rate: int):
-        self.sample_rate, self.key, self.resampler = sample_rate, None, None
-
-    def push(self, frame: av.AudioFrame | None) -> list[np.ndarray]:
-        """Converted samples ready so far; ``None`` flushes what the resampler still holds."""
-        key = None if frame is None else (frame.format.name, frame.layout.name, frame.sample_rate)
-        out = []
-        if self.resampler is not None and (frame is None or key != self.key):
-            out = [f.to_ndarray().reshape(-1) for f in self.resampler.resample(None)]
-            self.resampler = None
+def _mono_chunks(frames: Iterator[av.AudioFrame], sample_rate: int) -> Iterator[np.ndarray]:
+    """Float32 mono samples; a new resampler whenever the format or channel layout changes mid-stream."""
+    resampler, key = None, None
+    for frame in itertools.chain(frames, [None]):
+        new_key = None if frame is None else (frame.format.name, frame.layout.name, frame.sample_rate)
+        if resampler is not None and new_key != key:  # flush the old one
+            yield from (f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+            resampler = None
         if frame is not None:
-            if self.resampler is None:
-                self.resampler = av.AudioResampler(format="flt", layout="mono", rate=self.sample_rate)
-                self.key = key
-            out += [f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame)]
-        return out
+            if resampler is None:
+                resampler, key = av.AudioResampler(format="flt", layout="mono", rate=sample_rate), new_key
+            yield from (f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
 
 
-def _decode_audio(c: av.container.InputContainer, stream: av.AudioStream,
-                  sample_rate: int) -> tuple[float | None, list[np.ndarray]]:
-    """(time of the first decoded sample or None, mono float32 chunks); damaged packets are skipped."""
-    conv, first, chunks = _MonoConverter(sample_rate), None, []
+def _audio_frames(c: av.container.InputContainer, stream: av.AudioStream) -> Iterator[av.AudioFrame]:
     for packet in c.demux(stream):
         try:
-            frames = packet.decode()
-        except av.FFmpegError as e:
+            yield from packet.decode()
+        except av.FFmpegError as e:  # one damaged packet: keep going
             log.debug("skipped an undecodable audio packet: %s", e)
-            continue
-        for frame in frames:
-            if first is None:
-                first = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
-            chunks += conv.push(frame)
-    return first, chunks + conv.push(None)
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray | None:
@@ -232,13 +194,16 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray |
         if stream is None:
             return None
         origin, expected = _origin(c), _header_duration(c)
+        frames = _audio_frames(c, stream)
+        head = next(frames, None)
+        if head is None:
+            raise MediaError(f"{path}: its audio stream holds no decodable sound; the file is damaged or truncated.")
+        first = float(head.pts * stream.time_base) if head.pts is not None else 0.0
         try:
-            first, chunks = _decode_audio(c, stream, sample_rate)
+            audio = np.concatenate([np.zeros(0, np.float32),
+                                    *_mono_chunks(itertools.chain([head], frames), sample_rate)])
         except av.FFmpegError as e:  # e.g. a channel layout the resampler cannot map
             raise MediaError(f"{path}: its audio cannot be converted to mono ({e}); re-export the file.") from e
-    if first is None:
-        raise MediaError(f"{path}: its audio stream holds no decodable sound; the file is damaged or truncated.")
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     offset = round((first - origin) * sample_rate)
     if offset > 0:
         audio = np.concatenate([np.zeros(offset, np.float32), audio])
@@ -249,7 +214,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray |
         warnings.warn(f"{path}: {bad.mean():.0%} of its audio samples are not numbers (NaN or infinite); "
                       "they are treated as silence.", stacklevel=2)
         audio[bad] = 0.0
-    _warn_if_short(path, len(audio) / sample_rate, expected, "audio")
+    if expected and len(audio) / sample_rate < COMPLETE_FRACTION * expected - 0.5:
+        warnings.warn(f"{path}: decoded only {len(audio) / sample_rate:.1f} s of audio of the {expected:.1f} s "
+                      "that its header announces; the file looks truncated, the rest is missing.", stacklevel=2)
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
@@ -265,46 +232,38 @@ def sample_times(spans: list[tuple[float, float]], n: int) -> np.ndarray:
 
 
 class _FrameSampler:
-    """Gives each sampled time the frame on screen then; keeps only small RGB copies of those frames."""
+    """Gives each sampled time the frame on screen then (by timestamp); keeps small RGB copies only."""
 
-    def __init__(self, times: np.ndarray, short_side: int, sar: float, stream: av.VideoStream):
+    def __init__(self, times: np.ndarray, short_side: int, stream: av.VideoStream, origin: float):
         self.order = np.argsort(times, kind="stable")
-        self.times, self.i = times[self.order], 0
-        self.short_side, self.sar = short_side, sar
+        self.times, self.i, self.short_side, self.origin = times[self.order], 0, short_side, origin
+        self.sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
         rate, self.time_base = stream.average_rate or stream.guessed_rate, stream.time_base
-        self.step = 1.0 / float(rate) if rate else 0.04  # s, assumed between frames without timestamps
-        self.prev, self.prev_t, self.frames_seen = None, None, 0
-        self.out: np.ndarray | None = None  # (k, H, W, 3) uint8, in the callers' order of times
-        self._rgb_of, self._rgb = None, None
-        self._reformatter = VideoReformatter()  # keeps its scaling context from frame to frame
-
-    @property
-    def done(self) -> bool:
-        return self.i >= len(self.times)
+        self.step = 1.0 / float(rate) if rate else 0.04  # s between frames that lack a timestamp
+        self.prev, self.prev_t, self.out = None, 0.0, None  # out: (k, H, W, 3) in the callers' order
+        self._rgb_of, self._rgb, self._reformatter = None, None, VideoReformatter()
 
     @property
     def pending_time(self) -> float:
-        return float(self.times[self.i]) if not self.done else float("inf")
+        """The earliest sampled time still without a frame; inf when every one has its frame."""
+        return float(self.times[self.i]) if self.i < len(self.times) else float("inf")
 
     def shows_time(self, start: float, end: float) -> bool:
         """Whether a sampled time falls in [start, end)."""
         i = np.searchsorted(self.times, start)
         return bool(i < len(self.times) and self.times[i] < end)
 
-    def push(self, frame: av.VideoFrame, origin: float) -> None:
-        if frame.pts is not None:  # frames flushed at the end carry no time_base: use the stream's
-            t = float(frame.pts * self.time_base) - origin
-        else:
-            t = self.prev_t + self.step if self.prev_t is not None else 0.0
+    def push(self, frame: av.VideoFrame) -> None:
+        # the stream's time base: frames flushed at the end of the stream carry none
+        t = float(frame.pts * self.time_base) - self.origin if frame.pts is not None else self.prev_t + self.step
         if self.out is None:
             self._setup(frame)
-        while not self.done and self.times[self.i] < t:
+        while self.pending_time < t:
             self._assign(self.prev if self.prev is not None else frame)
         self.prev, self.prev_t = frame, t
-        self.frames_seen += 1
 
     def finish(self) -> np.ndarray:
-        while not self.done:
+        while self.i < len(self.times):
             self._assign(self.prev)
         return self.out
 
@@ -325,12 +284,6 @@ class _FrameSampler:
         self.i += 1
 
 
-def _h264_length_size(stream: av.VideoStream) -> int | None:
-    """Bytes of each NAL length prefix (avcC, as in MP4/MOV/MKV), or None (start codes: not parsed)."""
-    extra = stream.codec_context.extradata or b""
-    return (extra[4] & 3) + 1 if len(extra) > 4 and extra[0] == 1 else None
-
-
 def _h264_is_reference(data: memoryview, length_size: int) -> bool:
     """False when the packet's first slice has nal_ref_idc 0: no other picture needs it decoded."""
     pos = 0
@@ -342,16 +295,18 @@ def _h264_is_reference(data: memoryview, length_size: int) -> bool:
     return True
 
 
-def _packet_filter(stream: av.VideoStream, sampler: _FrameSampler, origin: float):
-    """A predicate: False for an H.264 packet that no sampled time shows and no picture references."""
-    length_size = _h264_length_size(stream) if stream.codec_context.name == "h264" else None
-    if not length_size:
+def _packet_filter(stream: av.VideoStream, sampler: _FrameSampler):
+    """A predicate, False for an H.264 packet that no sampled time shows and no picture references.
+    Only length-prefixed H.264 (avcC: MP4, MOV, MKV) is parsed; anything else is always decoded."""
+    extra = stream.codec_context.extradata or b""
+    if stream.codec_context.name != "h264" or len(extra) < 5 or extra[0] != 1:
         return lambda packet: True
+    length_size = (extra[4] & 3) + 1
 
     def keep(packet: av.Packet) -> bool:
         if packet.pts is None or not packet.duration or packet.is_keyframe:
             return True
-        start = float(packet.pts * packet.time_base) - origin
+        start = float(packet.pts * packet.time_base) - sampler.origin
         if sampler.shows_time(start, start + float(packet.duration * packet.time_base)):
             return True
         return _h264_is_reference(memoryview(packet), length_size)
@@ -360,17 +315,15 @@ def _packet_filter(stream: av.VideoStream, sampler: _FrameSampler, origin: float
 
 
 def _decoded_frames(c: av.container.InputContainer, s: av.VideoStream,
-                    sampler: _FrameSampler, origin: float) -> Iterator[av.VideoFrame]:
+                    sampler: _FrameSampler) -> Iterator[av.VideoFrame]:
     """Decode in one pass the keyframe intervals that hold a pending sampled time; skip the rest."""
-    keep = _packet_filter(s, sampler, origin)
-    buffer: list[av.Packet] = []
-    size, live = 0, False  # live: the current keyframe interval is known to be needed
+    keep, buffer, size, live = _packet_filter(s, sampler), [], 0, False  # live: this interval is needed
     for packet in c.demux(s):
         if packet.size == 0:
             continue
-        if sampler.done:
+        if sampler.pending_time == float("inf"):
             return
-        t = float(packet.pts * packet.time_base) - origin if packet.pts is not None else None
+        t = float(packet.pts * packet.time_base) - sampler.origin if packet.pts is not None else None
         if packet.is_keyframe:
             if buffer and (t is None or sampler.pending_time < t):  # the last interval's tail is needed
                 yield from _decode(buffer, keep)
@@ -384,23 +337,19 @@ def _decoded_frames(c: av.container.InputContainer, s: av.VideoStream,
             live = True
             yield from _decode(buffer, keep)
             buffer = []
-    if buffer and not sampler.done:
-        yield from _decode(buffer, keep)
-    yield from _decode([None], keep, s)
+    yield from _decode(buffer + [None], keep, s)
 
 
-def _decode(packets: list, keep, stream: av.VideoStream | None = None) -> Iterator[av.VideoFrame]:
+def _decode(packets: Iterable[av.Packet | None], keep, stream: av.VideoStream | None = None) -> Iterator[av.VideoFrame]:
+    """Frames of the packets that ``keep`` accepts; None flushes the decoder; damaged packets are skipped."""
     for packet in packets:
-        if packet is not None and not keep(packet):
-            continue
         try:
-            yield from (packet.decode() if packet is not None else stream.decode(None))
-        except av.FFmpegError as e:  # one damaged packet: keep going with the next
+            if packet is None:
+                yield from stream.decode(None)
+            elif keep(packet):
+                yield from packet.decode()
+        except av.FFmpegError as e:
             log.debug("skipped an undecodable video packet: %s", e)
-
-
-def _no_video(path: str | Path) -> MediaError:
-    return MediaError(f"{path}: has no video stream (audio only); frames need a video file.")
 
 
 def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
@@ -412,29 +361,27 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
     nearest frame. Frames are scaled so that the short side is ``short_side`` and turned upright
     by the rotation metadata. Raises MediaError when the file has no video stream.
     """
-    times = sample_times(spans, n)
+    times, no_video = sample_times(spans, n), f"{path}: has no video stream (audio only); frames need a video file."
     if len(times) == 0:
         info = probe(path)
         if not info.has_video:
-            raise _no_video(path)
+            raise MediaError(no_video)
         scale = short_side / min(info.width, info.height)
         return np.zeros((0, n, round(info.height * scale), round(info.width * scale), 3), np.uint8)
     with _open(path) as c:
         stream = _video_stream(c)
         if stream is None:
-            raise _no_video(path)
+            raise MediaError(no_video)
         stream.thread_type = "AUTO"
         if SKIP_LOOP_FILTER:
             stream.codec_context.options = {"skip_loop_filter": "all"}
-        origin = _origin(c)
-        sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
-        sampler = _FrameSampler(times.reshape(-1), short_side, sar, stream)
+        sampler = _FrameSampler(times.reshape(-1), short_side, stream, _origin(c))
         try:
-            for frame in _decoded_frames(c, stream, sampler, origin):
-                sampler.push(frame, origin)
+            for frame in _decoded_frames(c, stream, sampler):
+                sampler.push(frame)
         except av.FFmpegError as e:
             raise MediaError(f"{path}: its video cannot be decoded ({e}); re-export the file.") from e
-        if sampler.frames_seen == 0:
+        if sampler.prev is None:
             raise MediaError(f"{path}: its video stream holds no decodable picture; the file is damaged "
                              "or truncated: re-export it.")
         out = sampler.finish()
