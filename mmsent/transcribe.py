@@ -30,8 +30,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000  # Hz, what every backend expects
-# Beams. Measured on 2 cores: 60 s of speech in 4.7 s with 1 beam, 6.0 s with 2; word accuracy
-# 0.965 / 0.971 (espeak) and 0.815 / 0.827 (pyannote's real phone call): 1 keeps the pipeline fast.
+# Beams. Measured on 2 cores: 60 s of espeak speech in 4.7 s with 1 beam, 6.0 s with 2 (7.0 / 8.0
+# s of CPU); words matched 0.971 / 0.976 there and 0.815 / 0.815 on pyannote's real phone call.
 BEAM_SIZE = 1
 MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without running a model
 VAD_MIN_SILENCE_MS = 2000  # ms of silence that ends a speech region (faster-whisper's default;
