@@ -86,8 +86,15 @@ def read_config(folder: str | Path) -> dict:
         raise CheckpointError(f"{folder / CONFIG_FILE} is not valid JSON: {e}") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{folder / CONFIG_FILE} is not an mmsent checkpoint config")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{folder} has checkpoint format {meta['format_version']}: upgrade mmsent to load it")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{folder / CONFIG_FILE}: format_version must be an integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{folder} has checkpoint format {version}: upgrade mmsent to load it")
+    sources = meta.get("sources", {})
+    if not isinstance(sources, dict) or not all(isinstance(v, dict) for v in sources.values()):
+        raise CheckpointError(f"{folder / CONFIG_FILE}: 'sources' must map each part to "
+                              "{'source': ..., 'sha256': ...}")
     return meta
 
 

