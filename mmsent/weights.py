@@ -100,8 +100,8 @@ def load_text(source: str) -> TextParts:
         config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                             num_attention_heads=2, intermediate_size=64)
         return TextParts(BertModel(config, add_pooling_layer=False), tokenizer, None)
-    try:
-        model = AutoModel.from_pretrained(source)
+    try:  # safetensors only: a pickled pytorch_model.bin (from the hub or a local folder) is never loaded
+        model = AutoModel.from_pretrained(source, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as e:
         raise SourceUnavailable(
