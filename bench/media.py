@@ -136,7 +136,7 @@ def main() -> None:
         cases.append((f"{args.minutes} min 1080p", long_path, spans, False))
     for name, p, spans, floor in cases:
         job = json.dumps({"path": str(p), "spans": spans, "floor": floor})
-        done = subprocess.run([sys.executable, "-m", "bench.media", "--case", job], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "bench.media", "--case", job], capture_output=True, check=False,
                               text=True, cwd=Path(__file__).resolve().parents[1])
         if done.returncode != 0:
             raise SystemExit(f"{name} failed:\n{done.stderr}")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import itertools
 import logging
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import av
 import av.logging
@@ -114,7 +114,7 @@ def _scan_duration(path: str | Path) -> float:
 
 def _rotation(frame: av.VideoFrame) -> int:
     """Clockwise display rotation (deg) from the frame's display matrix (counter-clockwise there)."""
-    return int(round(-frame.rotation / 90.0)) % 4 * 90
+    return round(-frame.rotation / 90.0) % 4 * 90
 
 
 def _display_size(frame: av.VideoFrame, sar: float, rotation: int) -> tuple[int, int]:

@@ -39,7 +39,7 @@ FAST_VIDEO_OPTS = {  # quick encoder settings (test speed matters more than qual
 def ffmpeg(*args: str | Path) -> None:
     """Run the bundled ffmpeg; raise RuntimeError with its message if it fails."""
     cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *map(str, args)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ffmpeg failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr}")
 
@@ -191,9 +191,9 @@ def talking_video(path: str | Path, sentences: list[str], gap_s: float = 0.8, le
         t += len(samples) / rate + gap_s
     rate = rate or 22050
     total = max(t - gap_s + lead_s, min_duration)
-    track = np.zeros(int(round(total * rate)), np.int16)
+    track = np.zeros(round(total * rate), np.int16)
     for (start, _), samples in zip(spans, pieces):
-        i = int(round(start * rate))
+        i = round(start * rate)
         track[i: i + len(samples)] = samples
     speech = path.with_suffix(".speech.wav")
     with wave.open(str(speech), "wb") as w:

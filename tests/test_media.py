@@ -8,8 +8,17 @@ import av
 import av.logging
 import numpy as np
 import pytest
-from mediagen import (make_audio, make_header_lying_aac, make_two_colour_video, make_vfr_video, make_video,
-                      rotate, talking_video, truncate, write_pipe_webm)
+from mediagen import (
+    make_audio,
+    make_header_lying_aac,
+    make_two_colour_video,
+    make_vfr_video,
+    make_video,
+    rotate,
+    talking_video,
+    truncate,
+    write_pipe_webm,
+)
 
 from mmsent import media
 from mmsent.media import MediaError, load_audio, load_frames, probe
@@ -109,7 +118,7 @@ def test_real_ravdess_clip(shared_data):
 
 
 def test_real_ravdess_flac(shared_data):
-    path = sorted((shared_data / "ravdess").rglob("*.flac"))[0]
+    path = min((shared_data / "ravdess").rglob("*.flac"))
     info = probe(path)
     audio = load_audio(path)
     assert not info.has_video and info.audio_rate == 16000
