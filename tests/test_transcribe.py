@@ -207,7 +207,11 @@ def test_openai_whisper_result_conversion_on_a_random_tiny_model():
     dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2,
                            n_audio_layer=1, n_vocab=51865, n_text_ctx=448, n_text_state=64,
                            n_text_head=2, n_text_layer=1)
-    backend = tr.OpenAIWhisperASR("random-tiny", "cpu", model_obj=Whisper(dims).eval())
+    model = Whisper(dims).eval()
+    with torch.no_grad():  # every weight, since TextDecoder.positional_embedding is torch.empty
+        for p in model.parameters():
+            p.normal_(0.0, 0.1)
+    backend = tr.OpenAIWhisperASR("random-tiny", "cpu", model_obj=model)
     audio = say("Kids are talking by the door.")
     no_filters = DecodeOptions(no_speech_threshold=None, log_prob_threshold=None,
                                compression_ratio_threshold=None, max_new_tokens=8)
