@@ -1,6 +1,7 @@
 """Cut a video's timeline into the segments that the model analyses, one prediction each.
 
-Speech segments come from the transcript's utterances: a long one is split at word boundaries
+Speech segments come from the transcript's sentences (an utterance is cut after each sentence end,
+since emotion changes from one sentence to the next): a long one is split at word boundaries
 (preferring a sentence end, then a comma, then the longest pause, near the middle) until each
 piece lasts at most ``max_seconds``; a very short one is merged with a close neighbour, or padded
 into the silence around it. The stretches without speech become "gap" segments of about
@@ -54,7 +55,7 @@ def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SE
         raise ValueError(f"need 0 < min_seconds ({min_seconds}) <= max_seconds ({max_seconds}) "
                          f"and gap_seconds ({gap_seconds}) > 0")
     groups = _join_continuations(_word_groups(transcript, duration))
-    pieces = [p for words in groups for p in _split(words, max_seconds, min_seconds)]
+    pieces = [p for words in groups for sentence in _sentences(words) for p in _split(sentence, max_seconds, min_seconds)]
     pieces = _merge_short(sorted(pieces, key=lambda p: p[0].start), max_seconds, min_seconds)
     speech = _resolve_overlaps([_to_segment(p) for p in pieces], max_seconds)
     _pad_short(speech, min_seconds, duration)
@@ -109,6 +110,16 @@ def _spread_words(text: str, start: float, end: float) -> list[Word]:
         words.append(Word(t, t + step, token, 1.0))
         t += step
     return words
+
+
+def _sentences(words: list[Word]) -> list[list[Word]]:
+    """Cut after every word that ends a sentence; ``_merge_short`` rejoins pieces that are too short."""
+    pieces, start = [], 0
+    for i, w in enumerate(words[:-1]):
+        if w.text.endswith(_STRONG_PUNCT):
+            pieces.append(words[start:i + 1])
+            start = i + 1
+    return pieces + [words[start:]]
 
 
 def _split(words: list[Word], max_s: float, min_s: float) -> list[list[Word]]:

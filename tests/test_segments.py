@@ -180,3 +180,11 @@ def test_words_are_joined_as_written():
              (1.6, 1.8, "喜"), (1.8, 2.0, "欢")]
     speech = [s for s in segment(Transcript("en", [_utt(words)], "t"), 3.0) if s.kind == SPEECH]
     assert [s.text for s in speech] == ["It costs 2.5%, Anna's 我喜欢"]
+
+
+def test_each_sentence_of_an_utterance_is_its_own_segment():
+    words = [(0.5, 0.8, "I"), (0.8, 1.2, "love"), (1.2, 1.9, "this."), (2.6, 3.0, "But"), (3.0, 3.4, "now"),
+             (3.4, 3.8, "I'm"), (3.8, 4.5, "sad!"), (5.0, 5.3, "Ok.")]
+    speech = [s for s in segment(Transcript("en", [_utt(words)], "t"), 8.0) if s.kind == SPEECH]
+    # the short "Ok." (0.3 s) merges with its close neighbour; the two sentences stay apart
+    assert [s.text for s in speech] == ["I love this.", "But now I'm sad! Ok."]
