@@ -128,8 +128,9 @@ def test_client_gone_mid_analysis_and_the_next_request_works(speech, tmp_path):
                 f"c = Client({server.url!r}, analytics_enabled=False, verbose=False)\n"
                 f"job = c.submit(handle_file({str(speech)!r}), None, 'auto', 'faster-whisper', 10.0, "
                 "api_name='/analyze')\n"
-                "while job.status().code.name not in ('PROCESSING', 'PROGRESS'):\n    time.sleep(0.02)\n"
-                "print('RUNNING', flush=True)\ntime.sleep(600)\n")
+                "while job.status().code.name not in ('PROCESSING', 'PROGRESS') and not job.done():\n"
+                "    time.sleep(0.02)\n"
+                "print('DONE' if job.done() else 'RUNNING', flush=True)\ntime.sleep(600)\n")
         client = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                                   env=env_with(tmp_path))
         line = client.stdout.readline()
