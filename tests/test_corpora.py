@@ -1,0 +1,82 @@
+"""Corpus readers on the real MELD and RAVDESS files, the synthetic generator, and broken input."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from mmsent import media
+from mmsent.labels import EMOTIONS, SENTIMENTS
+from train.corpora import CorpusError, clean_text, parse_actors, read_data_spec, read_meld, read_ravdess
+from train.extract import EMPTY, audio_features
+from train.synthetic import CLASSES, make_synthetic
+
+
+def test_meld_dev_reads_every_utterance_with_labels(shared_data):
+    samples = read_meld(shared_data / "meld" / "dev_sent_emo.csv", context=2)
+    assert len(samples) == 1109
+    assert len({s.id for s in samples}) == len(samples)
+    assert all(s.corpus == "meld" and s.media is None and not s.has_video for s in samples)  # no clips here
+    assert {EMOTIONS[s.emotion] for s in samples} == set(EMOTIONS)
+    assert {SENTIMENTS[s.sentiment] for s in samples} == set(SENTIMENTS)
+    assert not any("\u2019" in (s.text or "") for s in samples)  # curly quotes normalised
+    first, second = samples[0], samples[1]
+    assert first.context == () and second.group == first.group
+    assert second.context == (first.text,)  # previous utterance of the same dialogue, plain text
+
+
+def test_ravdess_labels_come_from_file_names_and_split_by_actor(shared_data):
+    train = read_ravdess(shared_data / "ravdess", "1-16")
+    dev = read_ravdess(shared_data / "ravdess", "17-20")
+    assert len(train) == 960 and len(dev) == 240
+    assert not {s.group for s in train} & {s.group for s in dev}
+    counts = Counter(EMOTIONS[s.emotion] for s in dev)
+    assert counts["neutral"] == 4 * 12  # neutral (4 clips per actor) and calm (8) both train "neutral"
+    assert counts["joy"] == counts["surprise"] == 4 * 8
+    for s in dev[:20]:
+        code = s.id.split("/")[1].split("-")
+        assert s.sentiment is None and s.text.endswith("by the door.")
+        assert ("Kids" in s.text) == (code[4] == "01")
+        assert s.media.is_file() and s.group == f"actor{code[6]}"
+
+
+def test_parse_actors_and_data_specs(shared_data):
+    assert parse_actors("1-3,7") == {1, 2, 3, 7}
+    assert parse_actors(None) is None
+    with pytest.raises(CorpusError, match="bad actor list"):
+        parse_actors("one-two")
+    name, samples = read_data_spec(f"ravdess={shared_data / 'ravdess'}:20")
+    assert name == "ravdess" and len(samples) == 60
+    with pytest.raises(CorpusError, match="unknown corpus"):
+        read_data_spec("iemocap=/nowhere")
+
+
+def test_bad_paths_and_files_give_clear_errors(tmp_path):
+    with pytest.raises(CorpusError, match="MELD CSV not found"):
+        read_meld(tmp_path / "missing.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(CorpusError, match="missing columns"):
+        read_meld(bad)
+    with pytest.raises(CorpusError, match="no RAVDESS speech files"):
+        read_ravdess(tmp_path)
+
+
+def test_clean_text():
+    assert clean_text("You must\u2019ve  had \u201cfun\u201d\u2026") == 'You must\'ve had "fun"...'
+
+
+def test_synthetic_corpus_in_meld_layout_with_broken_clips(tmp_path):
+    folder = make_synthetic(tmp_path, n_train=6, n_dev=3)
+    clips = folder / "train_splits"
+    (clips / "dia1_utt0.mp4").unlink()  # a missing clip: text only
+    (clips / "dia0_utt1.mp4").write_bytes(b"\x00not a video" * 100)  # a corrupt clip
+    samples = read_meld(folder / "train_sent_emo.csv")
+    assert len(samples) == 6
+    assert [s.media is not None for s in samples] == [True, True, True, True, True, False]
+    assert [(EMOTIONS[s.emotion], SENTIMENTS[s.sentiment]) for s in samples[:3]] == list(CLASSES)
+    info = media.probe(samples[0].media)
+    assert info.has_audio and info.has_video and abs(info.duration - 1.0) < 0.2
+    feats = audio_features(samples, root=None)  # the corrupt clip is skipped, not a crash
+    assert feats[samples[1].id].numel() == EMPTY.numel() == 0
+    assert feats[samples[0].id].shape[0] == 64 and np.isfinite(feats[samples[0].id].numpy()).all()

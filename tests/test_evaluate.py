@@ -1,0 +1,89 @@
+"""Evaluation: metrics checked by hand, and the CLI on a MELD-format CSV and a RAVDESS-layout folder."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mmsent.checkpoint import save_checkpoint
+from mmsent.config import tiny_config
+from mmsent.model import build_model
+from train.evaluate import main
+from train.metrics import classification_report, expected_calibration_error, selection_score
+
+ROWS = [  # (utterance, emotion, sentiment) in MELD's spelling
+    ("Oh my God, that\u2019s wonderful!", "joy", "positive"),
+    ("I can't believe you did that.", "anger", "negative"),
+    ("Okay.", "neutral", "neutral"),
+    ("What?! Really?", "surprise", "positive"),
+    ("I miss her so much.", "sadness", "negative"),
+    ("Ew, get it away from me.", "disgust", "negative"),
+]
+
+
+def test_report_figures_by_hand():
+    probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.6, 0.4, 0.0], [0.1, 0.2, 0.7]])
+    labels = np.array([0, 1, 1, 2])
+    r = classification_report(probs, labels, ("a", "b", "c"))
+    assert r["accuracy"] == pytest.approx(0.75)
+    # class a: P 1/2 R 1 F1 2/3; b: P 1 R 1/2 F1 2/3; c: P 1 R 1 F1 1
+    assert r["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    assert r["weighted_f1"] == pytest.approx((2 / 3 * 1 + 2 / 3 * 2 + 1 * 1) / 4)
+    assert r["confusion"]["matrix"] == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
+    assert r["per_class"]["a"]["precision"] == pytest.approx(0.5)
+    # ECE: bins of confidence 0.9 (right), 0.8 (right), 0.6 (wrong), 0.7 (right)
+    assert expected_calibration_error(probs, labels) == pytest.approx((0.1 + 0.2 + 0.6 + 0.3) / 4)
+    assert selection_score({"meld": {"emotion": r, "sentiment": r}, "ravdess": {"emotion": r}}) == pytest.approx(
+        (r["weighted_f1"] * 2 + 0.75) / 3)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(trained_branches=("text", "audio")))
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt"), training={"note": "untrained, for plumbing"})
+
+
+def _meld_csv(path):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
+                    "Season", "Episode", "StartTime", "EndTime"])
+        for i, (text, emotion, sentiment) in enumerate(ROWS):
+            w.writerow([i + 1, text, "Rachel", emotion, sentiment, 0, i, 1, 1, "00:00:01,000", "00:00:02,000"])
+    return path
+
+
+def test_cli_writes_json_for_meld_csv_and_ravdess_folder(checkpoint, shared_data, tmp_path):
+    ravdess = tmp_path / "ravdess"
+    for src in sorted((shared_data / "ravdess" / "Actor_19").glob("*.flac"))[::10]:  # 6 real clips, in place
+        (ravdess / "Actor_19").mkdir(parents=True, exist_ok=True)
+        (ravdess / "Actor_19" / src.name).symlink_to(src)
+    out = tmp_path / "metrics.json"
+    code = main(["--checkpoint", str(checkpoint), "--data", f"meld={_meld_csv(tmp_path / 'held_out.csv')}",
+                 "--data", f"ravdess={ravdess}", "--json", str(out), "--png-dir", str(tmp_path / "png"),
+                 "--device", "cpu"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"meld", "ravdess"}
+    assert set(report["meld"]) == {"emotion", "sentiment"} and set(report["ravdess"]) == {"emotion"}
+    for corpus, heads in report.items():
+        for head, r in heads.items():
+            for key in ("accuracy", "weighted_f1", "macro_f1", "ece"):
+                assert 0.0 <= r[key] <= 1.0, (corpus, head, key)
+            assert sum(map(sum, r["confusion"]["matrix"])) == r["n"]
+    assert report["meld"]["emotion"]["n"] == 6 and report["ravdess"]["emotion"]["n"] == 6
+    assert report["ravdess"]["emotion"]["modalities_used"] == {"text": 6, "audio": 6, "video": 0}
+    assert report["meld"]["emotion"]["modalities_used"] == {"text": 6, "audio": 0, "video": 0}
+    pngs = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert pngs == ["meld-emotion-confusion.png", "meld-sentiment-confusion.png", "ravdess-emotion-confusion.png"]
+    assert (tmp_path / "png" / pngs[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
+    assert main(["--checkpoint", str(checkpoint), "--data", f"meld={tmp_path / 'nope.csv'}"]) == 2
+    assert "MELD CSV not found" in capsys.readouterr().err
+    assert main(["--checkpoint", str(tmp_path), "--data", f"meld={tmp_path / 'nope.csv'}"]) == 2
+    assert "not a checkpoint" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""Training on the synthetic corpus: every branch learns, the cache is reused, resume is exact,
+and a 2-process torchrun job gives one checkpoint."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mmsent.checkpoint import load_checkpoint
+from train import cache as cache_mod
+from train.corpora import read_meld
+from train.data import predict
+from train.extract import extract_all
+from train.state import StateError
+from train.synthetic import make_synthetic
+from train.train import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--config", "tiny", "--branches", "text", "audio", "video", "--audio-channels", "8", "16", "32",
+        "--text-tune-layers", "1", "--dropout", "0.1", "--mixup", "0", "--label-smoothing", "0",
+        "--batch-size", "4", "--lr", "1e-2", "--lr-audio", "1e-2", "--lr-text", "3e-3", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_synthetic(tmp_path_factory.mktemp("synthetic"), n_train=60, n_dev=30, seed=1)
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cache = out / "cache"
+    main(["--meld", str(corpus), "--cache", str(cache), "--out", str(out / "ckpt"), "--epochs", "12",
+          "--patience", "12", "--modality-dropout", "0.5", *TINY])
+    return out / "ckpt", cache
+
+
+def test_each_modality_alone_beats_chance(trained, corpus):
+    ckpt, cache = trained
+    model = load_checkpoint(ckpt)
+    assert set(model.encoders) == {"text", "audio", "video"}
+    dev = read_meld(corpus / "dev_sent_emo.csv")
+    caches = extract_all(model, dev, cache)
+    labels = np.array([s.emotion for s in dev])
+    for modality in ("text", "audio", "video"):
+        emotion, sentiment, used = predict(model, dev, caches, modalities=(modality,))
+        assert used[:, ["text", "audio", "video"].index(modality)].all()
+        assert used.sum() == len(dev)  # that modality alone
+        accuracy = float((emotion.argmax(1) == labels).mean())
+        assert accuracy >= 0.6, f"{modality} alone: accuracy {accuracy:.2f} (chance 0.33)"
+
+
+def test_checkpoint_records_training(trained):
+    ckpt, _ = trained
+    meta = json.loads((ckpt / "config.json").read_text())
+    training = meta["training"]
+    assert training["command"].startswith("python -m train.train")
+    assert len(training["history"]) == 12
+    assert 1 <= training["epoch"] <= 12
+    assert "meld" in training["dev_metrics"] and "emotion" in training["dev_metrics"]["meld"]
+
+
+def test_second_run_does_no_encoder_forward(trained, corpus, tmp_path):
+    _, cache = trained
+    cache_mod.ENCODER_CALLS.clear()
+    main(["--meld", str(corpus), "--cache", str(cache), "--out", str(tmp_path / "again"), "--epochs", "1", *TINY])
+    assert (tmp_path / "again" / "model.safetensors").is_file()
+    assert dict(cache_mod.ENCODER_CALLS) == {}, "features were recomputed although cached"
+    cache_mod.ENCODER_CALLS.clear()
+    main(["--meld", str(corpus), "--cache", str(tmp_path / "fresh"), "--out", str(tmp_path / "fresh-run"),
+          "--epochs", "1", *TINY])
+    assert cache_mod.ENCODER_CALLS["text"] > 0 and cache_mod.ENCODER_CALLS["video"] > 0  # the count is real
+
+
+def _state_tensors(path: Path) -> dict:
+    return {k: v for k, v in load_file(str(path)).items() if k.startswith("model.")}
+
+
+def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
+    _, cache = trained
+    common = ["--meld", str(corpus), "--cache", str(cache), "--patience", "9", "--modality-dropout", "0.3", *TINY]
+    main([*common, "--out", str(tmp_path / "straight"), "--epochs", "3"])
+    main([*common, "--out", str(tmp_path / "split"), "--epochs", "2"])
+    history = json.loads((tmp_path / "split" / "config.json").read_text())["training"]["history"]
+    assert [h["epoch"] for h in history] == [1, 2] or len(history) <= 2
+    main([*common, "--out", str(tmp_path / "split"), "--epochs", "3", "--resume"])
+    a = _state_tensors(tmp_path / "straight" / "train_state.safetensors")
+    b = _state_tensors(tmp_path / "split" / "train_state.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+
+
+def test_resume_without_state_is_a_clear_error(corpus, tmp_path):
+    with pytest.raises(StateError, match="no training state"):
+        main(["--meld", str(corpus), "--cache", "", "--out", str(tmp_path / "none"), "--epochs", "1",
+              "--resume", *TINY])
+
+
+def test_torchrun_two_processes_give_one_checkpoint(corpus, trained, tmp_path):
+    _, cache = trained
+    out = tmp_path / "ddp"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "train.train",
+           "--meld", str(corpus), "--cache", str(cache), "--out", str(out), "--epochs", "1", *TINY]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "train_state.safetensors"]
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["training"]["world_size"] == 2
+    assert load_checkpoint(out).encoders.keys() == {"text", "audio", "video"}

@@ -1,0 +1,74 @@
+"""Command-line options of ``python -m train.train`` and the corpora they name."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mmsent.labels import MODALITIES
+
+from .corpora import Sample, read_meld, read_ravdess
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m train.train", description="Train an mmsent fusion model.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = p.add_argument_group("data")
+    d.add_argument("--meld", help="folder with train_sent_emo.csv and dev_sent_emo.csv (and MELD.Raw clip folders)")
+    d.add_argument("--ravdess", help="RAVDESS folder (Actor_XX/ with speech files)")
+    d.add_argument("--ravdess-train", default="1-16", help="RAVDESS actors to train on")
+    d.add_argument("--ravdess-dev", default="17-20", help="RAVDESS actors held out for model selection")
+    d.add_argument("--ravdess-repeat", type=int, default=3, help="times RAVDESS train clips appear per epoch")
+    d.add_argument("--cache", default="/tmp/mmsent-cache", help="feature cache folder ('' = in memory)")
+    m = p.add_argument_group("model")
+    m.add_argument("--config", choices=("default", "tiny"), default="default", help="architecture size")
+    m.add_argument("--branches", nargs="+", default=["text", "audio"], help="branches to train")
+    m.add_argument("--modalities", nargs="+", default=list(MODALITIES),
+                   help="modalities fed to the model (e.g. only 'audio' for a one-branch run)")
+    m.add_argument("--text-tune-layers", type=int, default=1, help="top text encoder layers trained")
+    m.add_argument("--audio-channels", type=int, nargs="+",
+                   help="audio CNN block widths, e.g. 16 32 64 64 (default: the config's)")
+    m.add_argument("--dropout", type=float, help="dropout after fusion and in the heads (default: the config's)")
+    m.add_argument("--text-context", type=int, default=0, help="previous utterances given as context")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=6)
+    t.add_argument("--patience", type=int, default=3, help="epochs without a better dev score before stopping")
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=1e-3, help="projections, fusion, heads")
+    t.add_argument("--lr-text", type=float, default=1e-4, help="tuned text encoder layers")
+    t.add_argument("--lr-audio", type=float, default=2e-3, help="audio CNN")
+    t.add_argument("--weight-decay", type=float, default=0.01)
+    t.add_argument("--label-smoothing", type=float, default=0.1)
+    t.add_argument("--modality-dropout", type=float, default=0.2)
+    t.add_argument("--crop-frames", type=int, default=250, help="random audio window in training (frames of 10 ms; 0: none)")
+    t.add_argument("--mixup", type=float, default=0.5, help="share of batches with audio mixup")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", required=True, help="checkpoint folder (best epoch)")
+    o.add_argument("--state", help="resumable state file (default OUT/train_state.safetensors)")
+    o.add_argument("--init", action="append", default=[],
+                   help="start from a checkpoint's weights: DIR or DIR:PREFIX (only keys starting with PREFIX, "
+                        "e.g. encoders.audio.); repeatable, later ones win")
+    o.add_argument("--resume", action="store_true", help="continue from the state file")
+    args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.cache = args.cache or None
+    if not args.meld and not args.ravdess:
+        p.error("give --meld and/or --ravdess")
+    return args
+
+
+def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
+    """Training samples and the dev sets by corpus name ("meld", "ravdess")."""
+    train, dev = [], {}
+    if args.meld:
+        folder = Path(args.meld)
+        train += read_meld(folder / "train_sent_emo.csv", context=args.text_context)
+        dev["meld"] = read_meld(folder / "dev_sent_emo.csv", context=args.text_context)
+    if args.ravdess:
+        train += read_ravdess(args.ravdess, args.ravdess_train) * max(1, args.ravdess_repeat)
+        if args.ravdess_dev:
+            dev["ravdess"] = read_ravdess(args.ravdess, args.ravdess_dev)
+    return train, dev

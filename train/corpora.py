@@ -1,0 +1,177 @@
+"""Corpus readers: MELD (CSV + optional clip folders) and RAVDESS (files named by their labels).
+
+Each reader returns a list of ``Sample``: one utterance with the paths and text it has and its
+labels as indices into mmsent.labels.EMOTIONS / SENTIMENTS (None where the corpus has no
+counterpart: that sample trains only the head it has).
+
+Label mapping (documented in mmsent.labels and checkpoints/default/MODEL_CARD.md):
+- MELD uses our seven emotions and three sentiments verbatim.
+- RAVDESS: neutral and calm -> neutral, happy -> joy, sad -> sadness, angry -> anger, fearful ->
+  fear, disgust -> disgust, surprised -> surprise; no sentiment (surprise, for one, can be either).
+  Its spoken sentence is known from the file name and is given to the text branch.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmsent.labels import MELD_EMOTIONS, MELD_SENTIMENTS, RAVDESS_EMOTIONS, emotion_index, sentiment_index
+
+log = logging.getLogger(__name__)
+
+MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
+# MELD.Raw clip folder of each split, beside the CSVs.
+MELD_CLIP_DIRS = {"train": "train_splits", "dev": "dev_splits_complete", "test": "output_repeated_splits_test"}
+RAVDESS_STATEMENTS = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
+RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
+RAVDESS_SUFFIXES = {".wav", ".flac", ".mp4", ".mp3", ".m4a"}
+# Curly quotes and dashes of the MELD transcripts, written as speech recognition writes them.
+_TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": "-",
+                             "\u2013": "-", "\u2026": "...", "\x92": "'", "\x91": "'", "\x85": "..."})
+
+
+class CorpusError(ValueError):
+    """A corpus path or file that can't be read: the message says which and what to do."""
+
+
+@dataclass
+class Sample:
+    """One utterance of a corpus."""
+
+    id: str  # unique across corpora, e.g. "meld/train/dia0_utt1", "ravdess/03-01-05-01-01-01-12"
+    corpus: str  # "meld", "ravdess", ...
+    text: str | None  # transcript, None when unknown
+    emotion: int | None  # index into EMOTIONS, None: no counterpart / unlabelled
+    sentiment: int | None  # index into SENTIMENTS, None: no sentiment label
+    media: Path | None = None  # audio or video file of the utterance (whole file = the utterance)
+    has_video: bool = False  # the media file holds the speaker's face
+    context: tuple[str, ...] = ()  # previous utterances of the conversation, oldest first
+    group: str = ""  # dialogue or actor: splits never cut a group
+
+
+def clean_text(text: str) -> str:
+    """Normalise transcript typography (curly quotes, dashes, mojibake) and whitespace."""
+    return " ".join(text.translate(_TYPOGRAPHY).replace("\u00c2", "").split())
+
+
+def _split_name(csv_path: Path) -> str:
+    name = csv_path.name.lower()
+    for split in MELD_CLIP_DIRS:
+        if name.startswith(split):
+            return split
+    return csv_path.stem
+
+
+def read_meld(csv_path: str | Path, clips: str | Path | None = None, context: int = 0) -> list[Sample]:
+    """Read a MELD-format CSV (``{train,dev,test}_sent_emo.csv`` or any file with its columns).
+
+    clips: folder of ``dia{D}_utt{U}.mp4`` clips; None looks for MELD.Raw's folder of the split
+    beside the CSV. Utterances without a clip are text-only (counted in the log). context: number
+    of previous utterances of the same dialogue kept as ``Sample.context``.
+    """
+    path = Path(csv_path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: MELD CSV not found; pass a file such as dev_sent_emo.csv")
+    split = _split_name(path)
+    clip_dir = Path(clips) if clips else path.parent / MELD_CLIP_DIRS.get(split, f"{split}_splits")
+    has_clips = clip_dir.is_dir()
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{path}: not UTF-8 text ({e}); MELD CSVs are UTF-8") from e
+    missing = [c for c in MELD_COLUMNS if rows and c not in rows[0]]
+    if not rows or missing:
+        raise CorpusError(f"{path}: not a MELD CSV (missing columns {missing or list(MELD_COLUMNS)})")
+    samples, history, counts = [], {}, Counter()
+    for line, row in enumerate(rows, start=2):
+        try:
+            dia, utt = int(row["Dialogue_ID"]), int(row["Utterance_ID"])
+        except (TypeError, ValueError) as e:
+            raise CorpusError(f"{path}, line {line}: Dialogue_ID/Utterance_ID are not integers") from e
+        text = clean_text(row["Utterance"] or "")
+        emotion = emotion_index(row["Emotion"] or "", MELD_EMOTIONS)
+        sentiment = sentiment_index(row["Sentiment"] or "", MELD_SENTIMENTS)
+        counts["unknown label"] += emotion is None and sentiment is None
+        past = history.setdefault(dia, [])
+        clip = clip_dir / f"dia{dia}_utt{utt}.mp4" if has_clips else None
+        if clip is not None and not clip.is_file():
+            counts["missing clip"] += 1
+            clip = None
+        samples.append(Sample(
+            id=f"{path.stem}/dia{dia}_utt{utt}", corpus="meld", text=text or None, emotion=emotion,
+            sentiment=sentiment, media=clip, has_video=clip is not None,
+            context=tuple(past[-context:]) if context else (), group=f"dia{dia}"))
+        if text:
+            past.append(text)  # plain text, as the app's transcripts give it (no speaker names)
+    log.info("%s: %d utterances, clips %s%s", path, len(samples), clip_dir if has_clips else "none (text only)",
+             "".join(f", {n} {k}" for k, n in counts.items() if n))
+    return samples
+
+
+def parse_actors(spec: str | None) -> set[int] | None:
+    """"1-16" or "17,18,20" -> {1, ..., 16}; None or "" -> None (all actors)."""
+    if not spec:
+        return None
+    actors = set()
+    for part in str(spec).split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
+            actors |= set(range(int(lo), int(hi or lo) + 1))
+        except ValueError as e:
+            raise CorpusError(f"bad actor list {spec!r}: use e.g. '1-16' or '17,18,19,20'") from e
+    return actors
+
+
+def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> list[Sample]:
+    """Read RAVDESS speech files (any depth, e.g. ``Actor_01/03-01-05-01-01-01-01.wav``).
+
+    Labels come from the file names; song (vocal channel 02) and video-only files are skipped.
+    actors: keep only these actors (split by actor, never by clip).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise CorpusError(f"{root}: RAVDESS folder not found; pass the folder holding Actor_XX/ folders")
+    keep = parse_actors(actors) if isinstance(actors, str) or actors is None else set(actors)
+    samples, counts = [], Counter()
+    for path in sorted(root.rglob("*")):
+        m = RAVDESS_NAME.match(path.stem)
+        if path.suffix.lower() not in RAVDESS_SUFFIXES or not m:
+            continue
+        modality, channel, emo, _, statement, _, actor = m.groups()
+        if channel != "01" or modality == "02":
+            counts["song or video-only"] += 1
+            continue
+        if keep is not None and int(actor) not in keep:
+            continue
+        label = RAVDESS_EMOTIONS.get(emo)
+        if label is None or statement not in RAVDESS_STATEMENTS:
+            counts["unknown code"] += 1
+            continue
+        samples.append(Sample(
+            id=f"ravdess/{path.stem}", corpus="ravdess", text=RAVDESS_STATEMENTS[statement],
+            emotion=emotion_index(label, {label: label}), sentiment=None, media=path,
+            has_video=modality == "01", group=f"actor{actor}"))
+    if not samples:
+        raise CorpusError(f"{root}: no RAVDESS speech files (MM-VV-EE-II-SS-RR-AA.wav/.flac/.mp4) found"
+                          + (f" for actors {sorted(keep)}" if keep else ""))
+    log.info("%s: %d speech clips%s", root, len(samples), "".join(f", {n} {k} skipped" for k, n in counts.items()))
+    return samples
+
+
+def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
+    """"meld=PATH.csv", "ravdess=DIR" or "ravdess=DIR:17-20" -> (name, samples)."""
+    kind, sep, where = spec.partition("=")
+    if not sep:
+        raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv or ravdess=DIR[:ACTORS]")
+    if kind == "meld":
+        return kind, read_meld(where, context=context)
+    if kind == "ravdess":
+        folder, _, actors = where.partition(":") if not Path(where).exists() else (where, "", "")
+        return kind, read_ravdess(folder, actors or None)
+    raise CorpusError(f"unknown corpus {kind!r} in --data {spec!r}: known are meld and ravdess")

@@ -1,0 +1,120 @@
+"""Evaluate a checkpoint on MELD-format CSVs and RAVDESS-layout folders.
+
+    python -m train.evaluate --checkpoint checkpoints/default \
+        --data meld=../shared/data/meld/dev_sent_emo.csv --data ravdess=../shared/data/ravdess:17-20 \
+        --json /tmp/metrics.json --png-dir /tmp/confusion
+
+Writes ``{"<corpus>": {"emotion": {"accuracy", "weighted_f1", "macro_f1", "ece", "per_class",
+"confusion", "n"}, "sentiment": {...}}}``; a corpus without sentiment labels has no "sentiment" key.
+Features are computed with the same code as training and inference (``train.extract``); pass
+``--cache DIR`` to keep them between runs. A corpus name used twice gets a suffix (meld, meld-2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmsent.checkpoint import CheckpointError, load_checkpoint, pick_device
+from mmsent.labels import MODALITIES
+
+from .corpora import CorpusError, Sample, read_data_spec
+from .data import predict
+from .extract import extract_all
+from .metrics import classification_report, save_confusion_png
+
+log = logging.getLogger(__name__)
+
+
+def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -> dict:
+    """Emotion (and, where labelled, sentiment) figures of a model on one corpus's samples."""
+    emotion, sentiment, used = predict(model, samples, caches, modalities=modalities)
+    out = {}
+    em_rows = np.array([s.emotion is not None for s in samples], bool)
+    se_rows = np.array([s.sentiment is not None for s in samples], bool)
+    if em_rows.any():
+        labels = np.array([s.emotion for s in samples if s.emotion is not None])
+        out["emotion"] = classification_report(emotion[em_rows], labels, model.config.emotions)
+    if se_rows.any():
+        labels = np.array([s.sentiment for s in samples if s.sentiment is not None])
+        out["sentiment"] = classification_report(sentiment[se_rows], labels, model.config.sentiments)
+    if not out:
+        raise CorpusError("the corpus has no labelled samples to evaluate")
+    n_used = used.sum(axis=0) if len(used) else np.zeros(len(MODALITIES))
+    for head in out.values():  # how many samples each branch was fed into
+        head["modalities_used"] = {m: int(n_used[i]) for i, m in enumerate(MODALITIES)}
+    return out
+
+
+def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None = None,
+             device: str | None = None) -> dict:
+    """Figures of a checkpoint on each ``--data`` spec (see read_data_spec)."""
+    model = load_checkpoint(checkpoint, pick_device(device))
+    report: dict = {}
+    for spec in specs:
+        name, samples = read_data_spec(spec, context=model.config.text_context)
+        key, n = name, 2
+        while key in report:
+            key, n = f"{name}-{n}", n + 1
+        caches = extract_all(model, samples, cache)
+        report[key] = corpus_report(model, samples, caches)
+        log.info("%s: %s", key, _summary(report[key]))
+    return report
+
+
+def _summary(heads: dict) -> str:
+    return "; ".join(f"{h} acc {r['accuracy']:.3f} wF1 {r['weighted_f1']:.3f} mF1 {r['macro_f1']:.3f} "
+                     f"ECE {r['ece']:.3f}" for h, r in heads.items() if h in ("emotion", "sentiment"))
+
+
+def write_pngs(report: dict, folder: str | Path) -> list[Path]:
+    """One confusion-matrix PNG per corpus and head."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for corpus, heads in report.items():
+        for head in ("emotion", "sentiment"):
+            if head in heads:
+                path = folder / f"{corpus}-{head}-confusion.png"
+                save_confusion_png(heads[head], path, f"{corpus} {head}")
+                paths.append(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--checkpoint", default="checkpoints/default", help="checkpoint folder")
+    p.add_argument("--data", action="append", required=True,
+                   help="meld=PATH.csv or ravdess=DIR[:ACTORS, e.g. 17-20] (repeatable)")
+    p.add_argument("--json", help="write the figures to this JSON file")
+    p.add_argument("--png-dir", help="write confusion-matrix PNGs into this folder")
+    p.add_argument("--cache", help="feature cache folder (default: none, features in memory)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    torch.set_grad_enabled(False)
+    try:
+        report = evaluate(args.checkpoint, args.data, args.cache, args.device)
+    except (CheckpointError, CorpusError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    text = json.dumps(report, indent=2)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n")
+    if args.png_dir:
+        write_pngs(report, args.png_dir)
+    for corpus, heads in report.items():
+        print(f"{corpus}: {_summary(heads)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Per-sample features for training and evaluation, through mmsent.features (the app's own code).
+
+- text: tokens from ``features.tokenize`` run through the text encoder's frozen layers
+  (``encoders["text"].frozen``): hidden states (L, H) of the valid tokens.
+- audio: ``features.log_mel`` of the clip's whole sound track (``media.load_audio``): (N_MELS, T).
+- video: ``features.video_clip`` of ``media.load_frames`` over the whole clip, through the frozen
+  backbone (``encoders["video"].frozen``): (512,).
+
+A clip that can't be used (missing, corrupt, longer than MAX_CLIP_SECONDS, silent, no stream) is
+stored as an empty tensor, so a later run does not decode it again, and counted in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import Counter
+
+import numpy as np
+import torch
+
+from mmsent import features, media
+from mmsent.model import FusionModel
+
+from .cache import ENCODER_CALLS, FeatureCache, fill, weights_fingerprint
+from .corpora import Sample
+
+log = logging.getLogger(__name__)
+
+MAX_CLIP_SECONDS = 60.0  # s: a longer "utterance" is a broken clip (MELD has minutes-long ones)
+SILENCE_RMS = 1e-3  # RMS of a 16 kHz float track below which it counts as silent
+TEXT_BATCH, AUDIO_BATCH, VIDEO_BATCH = 64, 32, 8  # samples per extraction step
+EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input of this kind"
+
+
+def _encoder_key(model: FusionModel, name: str, source: str) -> dict:
+    sha = model.source_sha256.get(name)
+    frozen = model.encoders[name]
+    return {"source": source, "sha256": sha or "random:" + weights_fingerprint(frozen),
+            "preprocessing": features.PREPROCESSING_VERSION}
+
+
+def text_cache(model: FusionModel, root) -> FeatureCache:
+    cfg = model.config
+    key = _encoder_key(model, "text", cfg.text_source)
+    key.update(frozen_layers=_frozen_layers(model), context=cfg.text_context, max_tokens=features.MAX_TEXT_TOKENS)
+    return FeatureCache(root, "text", key)
+
+
+def _frozen_layers(model: FusionModel) -> int:
+    layers = model.encoders["text"]._layers()
+    return (len(layers) if layers is not None else 0) - model.config.text_tune_layers
+
+
+def text_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
+    """Hidden states after the frozen text layers, by sample id (samples without text are left out)."""
+    cache = text_cache(model, root)
+    by_id = {s.id: s for s in samples if s.text}
+    enc, k = model.encoders["text"], model.config.text_context
+
+    def compute(ids: list[str]) -> dict[str, torch.Tensor]:
+        batch = [by_id[i] for i in ids]
+        tok = features.tokenize(model.tokenizer, [s.text for s in batch], [list(s.context[-k:]) for s in batch] if k else None)
+        ENCODER_CALLS["text"] += 1
+        mask = tok["attention_mask"].to(model.device)
+        hidden = enc.frozen(tok["input_ids"].to(model.device), mask).float().cpu()
+        return {i: hidden[j, : int(mask[j].sum())].clone() for j, i in enumerate(ids)}
+
+    ordered = sorted(by_id, key=lambda i: len(by_id[i].text))  # similar lengths batch together
+    fill(cache, ordered, compute, TEXT_BATCH, "text encoder")
+    return cache
+
+
+def clip_audio(sample: Sample, counts: Counter) -> np.ndarray | None:
+    """The whole sound track of a sample's clip, or None (with the reason counted)."""
+    if sample.media is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # truncated files: counted below if unusable
+            audio = media.load_audio(sample.media)
+    except (media.MediaError, OSError) as e:
+        counts["corrupt"] += 1
+        log.debug("skipping %s: %s", sample.media, e)
+        return None
+    if audio is None:
+        counts["no audio stream"] += 1
+    elif len(audio) > MAX_CLIP_SECONDS * features.SAMPLE_RATE:
+        counts["too long"] += 1
+    elif len(audio) == 0 or float(np.sqrt(np.mean(audio ** 2))) < SILENCE_RMS:
+        counts["silent"] += 1
+    else:
+        return audio
+    return None
+
+
+def audio_features(samples: list[Sample], root=None) -> FeatureCache:
+    """Normalised log-mels (N_MELS, T) by sample id (EMPTY for clips without usable sound)."""
+    cache = FeatureCache(root, "audio", {"transform": "log_mel", "preprocessing": features.PREPROCESSING_VERSION})
+    by_id = {s.id: s for s in samples if s.media is not None}
+    counts: Counter = Counter()
+
+    def compute(ids: list[str]) -> dict[str, torch.Tensor]:
+        out = {}
+        ENCODER_CALLS["audio"] += 1  # decode + log-mel batches (no encoder, but the same rule applies)
+        for i in ids:
+            audio = clip_audio(by_id[i], counts)
+            out[i] = EMPTY if audio is None else features.log_mel(audio)
+        return out
+
+    fill(cache, list(by_id), compute, AUDIO_BATCH, "audio decode")
+    if counts:
+        log.warning("audio skipped for %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return cache
+
+
+def video_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
+    """Frozen video backbone features (512,) by sample id (EMPTY for clips without usable frames)."""
+    cache = FeatureCache(root, "video", _encoder_key(model, "video", model.config.video_source))
+    by_id = {s.id: s for s in samples if s.media is not None and s.has_video}
+    counts: Counter = Counter()
+    enc = model.encoders["video"]
+
+    def compute(ids: list[str]) -> dict[str, torch.Tensor]:
+        clips, ok = [], []
+        for i in ids:
+            frames = _clip_frames(by_id[i], counts)
+            if frames is not None:
+                clips.append(features.video_clip(frames))
+                ok.append(i)
+        out = {i: EMPTY for i in ids}
+        if clips:
+            ENCODER_CALLS["video"] += 1
+            feats = enc.frozen(torch.stack(clips).to(model.device)).float().cpu()
+            out.update({i: feats[j].clone() for j, i in enumerate(ok)})
+        return out
+
+    fill(cache, list(by_id), compute, VIDEO_BATCH, "video encoder")
+    if counts:
+        log.warning("video skipped for %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return cache
+
+
+def _clip_frames(sample: Sample, counts: Counter) -> np.ndarray | None:
+    try:
+        info = media.probe(sample.media)
+        if not info.has_video:
+            counts["no video stream"] += 1
+            return None
+        if info.duration > MAX_CLIP_SECONDS:
+            counts["too long"] += 1
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return media.load_frames(sample.media, [(0.0, info.duration)], n=features.N_FRAMES)[0]
+    except (media.MediaError, OSError) as e:
+        counts["corrupt"] += 1
+        log.debug("skipping %s: %s", sample.media, e)
+        return None
+
+
+def extract_all(model: FusionModel, samples: list[Sample], root=None) -> dict[str, FeatureCache]:
+    """The caches of every branch the model has, filled for these samples."""
+    model.eval()
+    out = {}
+    if "text" in model.encoders:
+        out["text"] = text_features(model, samples, root)
+    if "audio" in model.encoders:
+        out["audio"] = audio_features(samples, root)
+    if "video" in model.encoders:
+        out["video"] = video_features(model, samples, root)
+    return out

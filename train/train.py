@@ -1,0 +1,234 @@
+"""Train a fusion model on MELD-format and RAVDESS-layout corpora from cached frozen features.
+
+    python -m train.train --meld ../shared/data/meld --ravdess ../shared/data/ravdess \
+        --ravdess-train 1-16 --ravdess-dev 17-20 --out checkpoints/default --cache /tmp/mmsent-cache
+
+Runs alone or under ``torchrun --nproc_per_node=N`` (DDP: gloo on CPU, NCCL on GPU), which shards
+feature extraction and training batches. Frozen encoder outputs are cached (train.cache); the
+trainable parts (tuned text layers, audio CNN, projections, fusion, heads) train from the cache.
+AdamW with per-part learning rates, linear warm-up and decay, class-weighted cross-entropy with
+label smoothing, per-sample loss masks (RAVDESS has no sentiment), modality dropout, audio
+augmentation (time shift, SpecAugment, mixup), early stopping on the dev selection score.
+Each epoch writes a resumable state (``--resume`` continues from it) and keeps the best checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
+
+from mmsent.checkpoint import save_checkpoint
+from mmsent.config import ModelConfig, tiny_config
+from mmsent.labels import MODALITIES
+from mmsent.model import FusionModel, build_model, drop_modalities
+
+from . import dist
+from .args import parse_args, read_corpora
+from .data import IGNORE, Batch, augment_audio, collate, length_batches, random_crop
+from .evaluate import corpus_report
+from .extract import extract_all
+from .metrics import selection_score
+from .state import load_state, save_state
+
+log = logging.getLogger("train.train")
+
+WARMUP_SHARE = 0.05  # share of all steps with a linearly rising learning rate
+FINAL_LR_SHARE = 0.1  # learning rate at the last step, as a share of the peak
+GRAD_CLIP = 1.0  # gradient norm clip
+CLASS_WEIGHT_POWER = 0.5  # class weight = (mean count / class count) ** power (0: none, 1: inverse)
+
+
+def make_config(args) -> ModelConfig:
+    base = tiny_config if args.config == "tiny" else ModelConfig
+    extra = {"audio_channels": tuple(args.audio_channels)} if args.audio_channels else {}
+    if args.dropout is not None:
+        extra["dropout"] = args.dropout
+    return base(text_tune_layers=args.text_tune_layers, text_context=args.text_context,
+                trained_branches=tuple(args.branches), **extra)
+
+
+def param_groups(model: FusionModel, args) -> list[dict]:
+    """AdamW groups: tuned text layers, audio CNN, and the rest (projections, fusion, heads)."""
+    text_layers = {id(p) for layer in (model.encoders["text"].tuned_layers() if "text" in model.encoders else [])
+                   for p in layer.parameters()}
+    audio = {id(p) for p in model.encoders["audio"].parameters()} if "audio" in model.encoders else set()
+    groups = {"text_layers": [], "audio": [], "rest": []}
+    for p in model.parameters():
+        if p.requires_grad:
+            groups["text_layers" if id(p) in text_layers else "audio" if id(p) in audio else "rest"].append(p)
+    lrs = {"text_layers": args.lr_text, "audio": args.lr_audio, "rest": args.lr}
+    return [{"params": ps, "lr": lrs[n], "peak_lr": lrs[n], "name": n} for n, ps in groups.items() if ps]
+
+
+def set_lr(optimizer, step: int, total: int) -> None:
+    warm = max(1, int(total * WARMUP_SHARE))
+    scale = step / warm if step < warm else 1 - (1 - FINAL_LR_SHARE) * (step - warm) / max(1, total - warm)
+    for g in optimizer.param_groups:
+        g["lr"] = g["peak_lr"] * max(scale, 1e-3)
+
+
+def init_weights(model: FusionModel, specs: list[str]) -> None:
+    """Copy weights from earlier checkpoints ("DIR" or "DIR:PREFIX") into the matching trainable keys."""
+    own = model.trainable_state_dict()
+    for spec in specs:
+        folder, _, prefix = spec.partition(":")
+        state = load_file(str(Path(folder) / "model.safetensors"))
+        chosen = {k: v for k, v in state.items() if k.startswith(prefix) and k in own and own[k].shape == v.shape}
+        if not chosen:
+            raise SystemExit(f"--init {spec}: no weights of {folder} match this model{' under ' + prefix if prefix else ''}")
+        model.load_state_dict(chosen, strict=False)
+        log.info("initialised %d tensors from %s", len(chosen), spec)
+
+
+def class_weights(values: list[int | None], n: int) -> torch.Tensor:
+    counts = torch.bincount(torch.tensor([v for v in values if v is not None] or [0]), minlength=n).float()
+    w = (counts.sum() / (n * counts.clamp(min=1))) ** CLASS_WEIGHT_POWER
+    return torch.where(counts > 0, w, torch.ones_like(w))
+
+
+def _ce(logits, target, weight, smoothing) -> torch.Tensor:
+    if not (target != IGNORE).any():
+        return logits.sum() * 0.0  # keeps every head in the graph (DDP)
+    return F.cross_entropy(logits, target, weight=weight, label_smoothing=smoothing, ignore_index=IGNORE)
+
+
+def step_loss(model, batch: Batch, weights, args, gen: torch.Generator, device) -> torch.Tensor:
+    """Modality dropout, audio augmentation and mixup, forward, masked class-weighted loss."""
+    x = batch.inputs
+    x.mask = drop_modalities(x.mask, args.modality_dropout, gen)
+    em2, se2, lam = batch.emotion.clone(), batch.sentiment.clone(), 1.0
+    if x.mel is not None and x.mask[:, 1].any():
+        rows = x.mask[:, 1].nonzero().squeeze(1)
+        x.mel, x.mel_lengths = random_crop(x.mel, x.mel_lengths, rows, args.crop_frames, gen)
+        x.mel = augment_audio(x.mel, x.mel_lengths, rows, gen)
+        if len(rows) > 1 and float(torch.rand(1, generator=gen)) < args.mixup:
+            u = float(torch.rand(1, generator=gen))
+            lam = max(u, 1 - u)
+            partner = rows[torch.randperm(len(rows), generator=gen)]
+            x.mel[rows] = lam * x.mel[rows] + (1 - lam) * x.mel[partner]
+            x.mel_lengths[rows] = torch.maximum(x.mel_lengths[rows], x.mel_lengths[partner])
+            em2[rows], se2[rows] = batch.emotion[partner], batch.sentiment[partner]
+    out = model(x.to(device))
+    total = 0.0
+    for logits, (a, b), w in ((out.emotion_logits, (batch.emotion, em2), weights[0]),
+                              (out.sentiment_logits, (batch.sentiment, se2), weights[1])):
+        a, b = a.to(device), b.to(device)
+        total = total + lam * _ce(logits, a, w, args.label_smoothing)
+        if lam < 1.0:
+            total = total + (1 - lam) * _ce(logits, b, w, args.label_smoothing)
+    return total
+
+
+def dev_report(model, dev: dict, caches, modalities) -> dict:
+    return {name: {h: r for h, r in corpus_report(model, samples, caches, modalities).items()}
+            for name, samples in dev.items() if samples}
+
+
+def _brief(report: dict) -> str:
+    return " ".join(f"{c}/{h} {'acc' if c == 'ravdess' else 'wF1'} "
+                    f"{r['accuracy'] if c == 'ravdess' else r['weighted_f1']:.3f}"
+                    for c, heads in report.items() for h, r in heads.items())
+
+
+def train(args) -> dict:
+    """Run a training job; returns the progress dict (history, best score, best epoch)."""
+    device = dist.init(args.device)
+    torch.manual_seed(args.seed)
+    model = build_model(make_config(args))
+    init_weights(model, args.init)
+    model = model.to(device)
+    train_set, dev = read_corpora(args)
+    caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
+    modalities = tuple(args.modalities)
+    weights = (class_weights([s.emotion for s in train_set], len(model.config.emotions)).to(device),
+               class_weights([s.sentiment for s in train_set], len(model.config.sentiments)).to(device))
+    optimizer = torch.optim.AdamW(param_groups(model, args), weight_decay=args.weight_decay)
+    gen = torch.Generator().manual_seed(args.seed)
+    progress = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "stale": 0, "history": []}
+    state_file = args.state or f"{args.out}/train_state.safetensors"
+    if args.resume:
+        progress = load_state(state_file, model, optimizer, gen)
+        log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
+    ddp = DistributedDataParallel(model, find_unused_parameters=True) if dist.world() > 1 else model
+    steps = len(length_batches(train_set, caches, args.batch_size, torch.Generator())) // dist.world()
+    while progress["epoch"] < args.epochs and progress["stale"] < args.patience:
+        epoch, t0 = progress["epoch"] + 1, time.time()
+        batches = length_batches(train_set, caches, args.batch_size, gen)
+        mine = dist.shard(batches)[:steps]
+        model.train()
+        loss_sum, bar = 0.0, dist.progress(total=len(mine), desc=f"epoch {epoch}", unit="batch", leave=False)
+        for i, idx in enumerate(mine):
+            set_lr(optimizer, (epoch - 1) * steps + i, args.epochs * steps)
+            loss = step_loss(ddp, collate([train_set[j] for j in idx], caches, modalities), weights, args, gen, device)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], GRAD_CLIP)
+            optimizer.step()
+            loss_sum += float(loss)
+            bar.update(1)
+        bar.close()
+        loss_avg = float(dist.all_reduce_sum(torch.tensor(loss_sum))) / max(1, steps * dist.world())
+        progress = _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, loss_avg, t0)
+    dist.close()
+    return progress
+
+
+def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, loss, t0) -> dict:
+    """Evaluate on dev (rank 0), keep the best checkpoint, save the state, share the decision."""
+    epoch = progress["epoch"] + 1
+    if dist.is_main():
+        report = dev_report(model, dev, caches, modalities)
+        score = selection_score(report)
+        better = score > progress["best_score"]
+        progress = {**progress, "epoch": epoch, "stale": 0 if better else progress["stale"] + 1}
+        progress["history"] = progress["history"] + [{"epoch": epoch, "loss": round(loss, 4), "score": round(score, 4),
+                                                      "seconds": round(time.time() - t0, 1)}]
+        if better:
+            progress.update(best_score=score, best_epoch=epoch)
+            save_checkpoint(model, args.out, training=_training_meta(args, progress, report))
+        save_state(args.state or f"{args.out}/train_state.safetensors", model, optimizer, progress, gen)
+        log.info("epoch %d loss %.4f %s score %.4f%s (%.0f s)", epoch, loss, _brief(report), score,
+                 " best, saved" if better else f" (best {progress['best_score']:.4f} at {progress['best_epoch']})",
+                 time.time() - t0)
+    progress = dist.broadcast_object(progress)
+    return progress
+
+
+def _training_meta(args, progress: dict, report: dict) -> dict:
+    return {
+        "command": "python -m train.train " + " ".join(args.argv),
+        "data": {"meld": args.meld, "ravdess": args.ravdess, "ravdess_train_actors": args.ravdess_train,
+                 "ravdess_dev_actors": args.ravdess_dev},
+        "epoch": progress["best_epoch"], "selection_score": round(progress["best_score"], 4),
+        "dev_metrics": {c: {h: {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
+                            for h, r in heads.items()} for c, heads in report.items()},
+        "history": progress["history"],
+        "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("argv",)},
+        "world_size": dist.world(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s [pid %(process)d] %(name)s %(message)s")
+    unknown = set(args.modalities) - set(MODALITIES)
+    if unknown:
+        raise SystemExit(f"unknown modalities {sorted(unknown)}; known: {MODALITIES}")
+    progress = train(args)
+    if dist.is_main():
+        log.info("done: best score %.4f at epoch %d, checkpoint in %s", progress["best_score"],
+                 progress["best_epoch"], args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
