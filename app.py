@@ -25,6 +25,7 @@ import atexit  # noqa: E402
 import html  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -120,23 +121,28 @@ def _user_message(err: BaseException, paths: dict[str, str]) -> str:
     return html.escape(msg, quote=False)
 
 
+def _refusal(message: str) -> gr.Error:
+    """An expected refusal: shown to the user, logged in one line (no traceback in the server log)."""
+    return gr.Error(message, print_exception=False)
+
+
 def check_input(video: str | None, subtitles: str | None, settings: Settings,
                 model: mmsent.FusionModel):
     """Reject what the analysis cannot take, with a message that says what to do; returns MediaInfo."""
     if not video:
-        raise gr.Error("No video yet: upload a file or record one with the webcam, then press Analyse.")
+        raise _refusal("No video yet: upload a file or record one with the webcam, then press Analyse.")
     name = Path(video).name
     size_mb = os.path.getsize(video) / 1e6
     if size_mb > settings.max_mb:
-        raise gr.Error(f"{name} is {size_mb:.0f} MB; this demo takes files up to {settings.max_mb:.0f} MB. "
+        raise _refusal(f"{name} is {size_mb:.0f} MB; this demo takes files up to {settings.max_mb:.0f} MB. "
                        "Compress or trim it, or run the app yourself with a larger --max-mb.")
     info = probe(video)  # MediaError: not a media file, broken, empty
     if info.duration > settings.max_seconds:
-        raise gr.Error(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
+        raise _refusal(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
                        f"{_minutes(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
                        "--max-seconds (or use python -m mmsent for long files).")
     if not info.has_audio and not subtitles and "video" not in model.encoders:
-        raise gr.Error(f"{name} has no sound track: there is no speech to transcribe, and this model's "
+        raise _refusal(f"{name} has no sound track: there is no speech to transcribe, and this model's "
                        "video branch is untrained. Upload a video with sound, or add a subtitle file.")
     return info
 
@@ -315,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     log.info("model ready:\n%s", mmsent.describe(model))
     settings = Settings(max_seconds=args.max_seconds, max_mb=args.max_mb)
     atexit.register(shutil.rmtree, settings.out_root, True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, so atexit cleans up
     demo = build_demo(model, settings, load_warnings)
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
