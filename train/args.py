@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     o.add_argument("--init", action="append", default=[],
                    help="start from a checkpoint's weights: DIR or DIR:PREFIX (only keys starting with PREFIX, "
                         "e.g. encoders.audio.); repeatable, later ones win")
+    o.add_argument("--stop-after", type=int, default=0,
+                   help="leave after this many epochs in this invocation (time-limited jobs; 0: run to the end)")
     o.add_argument("--resume", action="store_true", help="continue from the state file")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

@@ -5,8 +5,9 @@
 ``dev_splits_complete/dia{D}_utt{U}.mp4`` (H.264 + AAC, encoded with PyAV). Each of three classes
 has, independently of the others:
 - video: a dominant colour (red, green, blue) under noise, with a moving bright square;
-- audio: a rhythm: a steady tone, or the same tone pulsed 3 or 8 times a second, under noise, at a
-  random gain (rhythm rather than pitch, because the audio CNN averages over the mel axis);
+- audio: a rhythm and timbre: a steady tone, the same tone pulsed 3 times a second, or bursts of
+  broadband noise 8 times a second, under weak noise, at a random gain (not pitch alone: the audio
+  CNN averages over the mel axis);
 - text: a class word ("furious", "delighted", "okay") among random filler words.
 So a model fed any one modality alone can learn the class, and chance is 1/3.
 """
@@ -22,7 +23,7 @@ import numpy as np
 
 CLASSES = (("anger", "negative"), ("joy", "positive"), ("neutral", "neutral"))  # (emotion, sentiment)
 COLOURS = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200]], dtype=np.float32)  # RGB per class
-PULSE_HZ = (0.0, 3.0, 8.0)  # rhythm per class: a steady tone, or one switched on and off this often
+PULSE_HZ = (0.0, 3.0, 8.0)  # rhythm per class: steady, or switched on and off this often per second
 TONE_HZ = 600.0  # pitch of the tone (the same for all classes: the audio CNN pools over the mel axis)
 WORDS = ("furious", "delighted", "okay")  # class word per class
 FILLER = ("the", "really", "today", "so", "well")  # few, short, so that the class word stands out
@@ -50,9 +51,11 @@ def _sound(label: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(int(CLIP_SECONDS * SAMPLE_RATE)) / SAMPLE_RATE
     f = TONE_HZ * rng.uniform(0.9, 1.1)
     tone = np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    if label == 2:
+        tone = rng.normal(0, 0.7, len(t))  # broadband bursts
     if PULSE_HZ[label]:
         tone *= np.sin(2 * np.pi * PULSE_HZ[label] * t + rng.uniform(0, 2 * np.pi)) > 0
-    return (rng.uniform(0.1, 0.4) * (tone + rng.normal(0, 0.3, len(t)))).astype(np.float32)
+    return (rng.uniform(0.1, 0.4) * (tone + rng.normal(0, 0.05, len(t)))).astype(np.float32)
 
 
 def _text(label: int, rng: np.random.Generator) -> str:

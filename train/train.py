@@ -159,7 +159,10 @@ def train(args) -> dict:
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
     ddp = DistributedDataParallel(model, find_unused_parameters=True) if dist.world() > 1 else model
     steps = len(length_batches(train_set, caches, args.batch_size, torch.Generator())) // dist.world()
+    start_epoch = progress["epoch"]
     while progress["epoch"] < args.epochs and progress["stale"] < args.patience:
+        if args.stop_after and progress["epoch"] - start_epoch >= args.stop_after:
+            break
         epoch, t0 = progress["epoch"] + 1, time.time()
         batches = length_batches(train_set, caches, args.batch_size, gen)
         mine = dist.shard(batches)[:steps]
