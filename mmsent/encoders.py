@@ -90,6 +90,13 @@ class TextEncoder(nn.Module):
         return self.head(self.frozen(input_ids, attention_mask), attention_mask)
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether convolutions run fast in bfloat16 on this device."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 class VideoEncoder(nn.Module):
     """A frozen R3D-18 backbone (fc removed) and a trainable Linear(512, embed_dim) + ReLU + Dropout."""
 
@@ -102,10 +109,13 @@ class VideoEncoder(nn.Module):
         return ["backbone."]
 
     def frozen(self, clips: torch.Tensor) -> torch.Tensor:
-        """clips (B, 3, 16, 112, 112), normalised -> features (B, 512)."""
+        """clips (B, 3, 16, 112, 112), normalised -> features (B, 512), float32.
+
+        Computed in bfloat16 where the device supports it (about 2x faster on a CPU with AVX-512
+        BF16); training's feature cache and inference both come through here, so they agree."""
         self.backbone.eval()  # frozen batch norms keep their Kinetics statistics
-        with torch.no_grad():
-            return self.backbone(clips)
+        with torch.no_grad(), torch.autocast(clips.device.type, torch.bfloat16, enabled=bf16_supported(clips.device)):
+            return self.backbone(clips).float()
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """features (B, 512) -> (B, embed_dim)."""
