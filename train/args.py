@@ -26,13 +26,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--branches", nargs="+", default=["text", "audio"], help="branches to train")
     m.add_argument("--modalities", nargs="+", default=list(MODALITIES),
                    help="modalities fed to the model (e.g. only 'audio' for a one-branch run)")
-    m.add_argument("--text-tune-layers", type=int, default=1, help="top text encoder layers trained")
+    m.add_argument("--text-tune-layers", type=int, default=2, help="top text encoder layers trained")
     m.add_argument("--audio-channels", type=int, nargs="+",
                    help="audio CNN block widths, e.g. 16 32 64 64 (default: the config's)")
     m.add_argument("--dropout", type=float, help="dropout after fusion and in the heads (default: the config's)")
     m.add_argument("--text-context", type=int, default=0, help="previous utterances given as context")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=6)
+    t.add_argument("--epochs", type=int, default=4)
     t.add_argument("--patience", type=int, default=3, help="epochs without a better dev score before stopping")
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3, help="projections, fusion, heads")

@@ -95,6 +95,8 @@ def fill(cache: FeatureCache, ids: list[str], compute, batch_size: int, progress
     compute(list of ids) -> dict id -> tensor, called per batch. Returns the number computed here.
     """
     todo = cache.missing(ids)
+    if dist.world() > 1 and cache.folder is not None:
+        dist.barrier()  # every rank has its list before any rank writes a chunk: same lists, same shards
     mine = dist.shard(todo) if cache.folder is not None else todo  # in memory: no way to share
     done = 0
     if todo:

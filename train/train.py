@@ -175,7 +175,7 @@ def train(args) -> dict:
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], GRAD_CLIP)
             optimizer.step()
-            loss_sum += float(loss)
+            loss_sum += float(loss.detach())
             bar.update(1)
         bar.close()
         loss_avg = float(dist.all_reduce_sum(torch.tensor(loss_sum))) / max(1, steps * dist.world())
