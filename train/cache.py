@@ -30,12 +30,15 @@ CACHE_FORMAT = 1  # bump when the layout of cached tensors changes
 ENCODER_CALLS: Counter = Counter()
 
 
-def weights_fingerprint(module: torch.nn.Module) -> str:
-    """sha256 over a module's tensors: the key of encoders with no weight file (random weights)."""
+def weights_fingerprint(module: torch.nn.Module, prefixes: list[str] | None = None) -> str:
+    """sha256 over a module's tensors (those under ``prefixes`` if given): the key of encoders with
+    no weight file (random weights)."""
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
+        if prefixes is not None and not any(name.startswith(p) for p in prefixes):
+            continue
         digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -36,7 +36,7 @@ EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input 
 def _encoder_key(model: FusionModel, name: str, source: str) -> dict:
     sha = model.source_sha256.get(name)
     frozen = model.encoders[name]
-    return {"source": source, "sha256": sha or "random:" + weights_fingerprint(frozen),
+    return {"source": source, "sha256": sha or "random:" + weights_fingerprint(frozen, frozen.frozen_prefixes()),
             "preprocessing": features.PREPROCESSING_VERSION}
 
 
