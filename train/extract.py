@@ -28,7 +28,7 @@ from .corpora import Sample
 log = logging.getLogger(__name__)
 
 MAX_CLIP_SECONDS = 60.0  # s: a longer "utterance" is a broken clip (MELD has minutes-long ones)
-SILENCE_RMS = 1e-3  # RMS of a 16 kHz float track below which it counts as silent
+SILENCE_RMS = 1e-4  # RMS below which a track counts as silent (digital silence), as in mmsent.pipeline
 TEXT_BATCH, AUDIO_BATCH, VIDEO_BATCH = 64, 32, 8  # samples per extraction step
 EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input of this kind"
 
@@ -96,7 +96,8 @@ def clip_audio(sample: Sample, counts: Counter) -> np.ndarray | None:
 
 def audio_features(samples: list[Sample], root=None) -> FeatureCache:
     """Normalised log-mels (N_MELS, T) by sample id (EMPTY for clips without usable sound)."""
-    cache = FeatureCache(root, "audio", {"transform": "log_mel", "preprocessing": features.PREPROCESSING_VERSION})
+    cache = FeatureCache(root, "audio", {"transform": "log_mel", "preprocessing": features.PREPROCESSING_VERSION,
+                                           "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS})
     by_id = {s.id: s for s in samples if s.media is not None}
     counts: Counter = Counter()
 
