@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--branches", nargs="+", default=["text", "audio"], help="branches to train")
     m.add_argument("--modalities", nargs="+", default=list(MODALITIES),
                    help="modalities fed to the model (e.g. only 'audio' for a one-branch run)")
+    m.add_argument("--text-source", help="text encoder: 'all-MiniLM-L6-v2' (embedded) or a hub id such as "
+                   "bert-base-uncased (default: the config's)")
+    m.add_argument("--video-source", help="video backbone: r3d_18-kinetics400 (downloaded once) ... (default: the config's)")
     m.add_argument("--text-tune-layers", type=int, default=2, help="top text encoder layers trained")
     m.add_argument("--audio-channels", type=int, nargs="+",
                    help="audio CNN block widths, e.g. 16 32 64 64 (default: the config's)")

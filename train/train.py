@@ -49,8 +49,9 @@ CLASS_WEIGHT_POWER = 0.5  # class weight = (mean count / class count) ** power (
 def make_config(args) -> ModelConfig:
     base = tiny_config if args.config == "tiny" else ModelConfig
     extra = {"audio_channels": tuple(args.audio_channels)} if args.audio_channels else {}
-    if args.dropout is not None:
-        extra["dropout"] = args.dropout
+    for field in ("dropout", "text_source", "video_source"):
+        if getattr(args, field) is not None:
+            extra[field] = getattr(args, field)
     return base(text_tune_layers=args.text_tune_layers, text_context=args.text_context,
                 trained_branches=tuple(args.branches), **extra)
 
