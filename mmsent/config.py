@@ -86,8 +86,6 @@ class ModelConfig:
         bad = set(self.trained_branches) - set(MODALITIES)
         if bad:
             raise ValueError(f"trained_branches has unknown modalities {sorted(bad)}; known: {MODALITIES}")
-        if self.text_tune_layers < 0 or self.text_context < 0:
-            raise ValueError("text_tune_layers and text_context must be >= 0")
 
 
 def _is_int(v) -> bool:

@@ -71,13 +71,16 @@ class TextEncoder(nn.Module):
             hidden = out[0] if isinstance(out, tuple) else out
         return hidden
 
-    def frozen(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """input_ids, attention_mask (B, L) -> hidden states after the frozen layers (B, L, H)."""
+    def frozen(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """input_ids, attention_mask, token_type_ids (B, L) -> hidden states after the frozen layers
+        (B, L, H). token_type_ids mark the utterance apart from its context (None: all zeros)."""
         with torch.no_grad():
             if not self.tune_layers:
-                return self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                return self.backbone(input_ids=input_ids, attention_mask=attention_mask,
+                                     token_type_ids=token_type_ids).last_hidden_state
             layers = self._layers()
-            hidden = self.backbone.embeddings(input_ids=input_ids)
+            hidden = self.backbone.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
             return self._run_layers(layers[: len(layers) - self.tune_layers], hidden, attention_mask)
 
     def head(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -86,8 +89,9 @@ class TextEncoder(nn.Module):
             hidden = self._run_layers(self.tuned_layers(), hidden, attention_mask)
         return self.proj(masked_mean(hidden, attention_mask))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.frozen(input_ids, attention_mask), attention_mask)
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.frozen(input_ids, attention_mask, token_type_ids), attention_mask)
 
 
 def bf16_supported(device: torch.device) -> bool:

@@ -27,7 +27,7 @@ from torchvision.transforms.functional import center_crop
 
 log = logging.getLogger(__name__)
 
-PREPROCESSING_VERSION = 1  # bump whenever any feature below changes (cache key)
+PREPROCESSING_VERSION = 2  # 2: token_type_ids reach the text encoder. Bump whenever any feature below changes (cache key)
 
 SAMPLE_RATE = 16000  # Hz
 N_MELS = 64  # mel bands

@@ -17,7 +17,7 @@ from .weights import load_text, load_video
 class Inputs:
     """One batch. ``mask`` (B, 3) says which modalities each sample has, in MODALITIES order.
 
-    Text comes as tokens (input_ids, attention_mask: (B, L)) or as cached frozen hidden states
+    Text comes as tokens (input_ids, attention_mask, token_type_ids: (B, L)) or as cached frozen hidden states
     (text_hidden: (B, L, H) with attention_mask). Video comes as clips (B, 3, 16, 112, 112) or as
     cached backbone features (video_features: (B, 512)). Audio is a log-mel batch (mel: (B, 64, T),
     mel_lengths: (B,)). A modality absent from the whole batch may be None.
@@ -26,6 +26,7 @@ class Inputs:
     mask: torch.Tensor
     input_ids: torch.Tensor | None = None
     attention_mask: torch.Tensor | None = None
+    token_type_ids: torch.Tensor | None = None
     text_hidden: torch.Tensor | None = None
     mel: torch.Tensor | None = None
     mel_lengths: torch.Tensor | None = None
@@ -95,7 +96,8 @@ class FusionModel(nn.Module):
             mask = x.attention_mask[rows]
             if x.text_hidden is not None:
                 return enc.head(x.text_hidden[rows], mask)
-            return enc(x.input_ids[rows], mask)
+            types = None if x.token_type_ids is None else x.token_type_ids[rows]
+            return enc(x.input_ids[rows], mask, types)
         if name == "audio":
             return enc(x.mel[rows], x.mel_lengths[rows])
         if x.video_features is not None:

@@ -120,7 +120,7 @@ def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, fra
         k = model.config.text_context
         contexts = [_previous_texts(segs, i, k) for i in rows] if k else None
         tok = features.tokenize(model.tokenizer, [s.text for s in chosen], contexts)
-        x.input_ids, x.attention_mask = tok["input_ids"], tok["attention_mask"]
+        x.input_ids, x.attention_mask, x.token_type_ids = tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids")
         mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
     if "audio" in model.encoders and audio is not None:
         clips = [audio[int(s.start * features.SAMPLE_RATE):int(s.end * features.SAMPLE_RATE)] for s in chosen]

@@ -119,3 +119,14 @@ def test_config_round_trip_and_unknown_fields():
         ModelConfig.from_dict({**cfg.to_dict(), "layers": 3})
     with pytest.raises(ValueError, match="unknown modalities"):
         tiny_config(trained_branches=("text", "smell")).validate()
+
+
+def test_context_pairs_reach_the_text_encoder_with_their_segment_ids(model):
+    from mmsent import features
+
+    tok = features.tokenize(model.tokenizer, ["I am fine"], [["How are you?"]])
+    assert tok["token_type_ids"].sum() > 0  # the utterance is marked apart from its context
+    enc = model.encoders["text"]
+    with_types = enc(tok["input_ids"], tok["attention_mask"], tok["token_type_ids"])
+    without = enc(tok["input_ids"], tok["attention_mask"])
+    assert not torch.allclose(with_types, without)

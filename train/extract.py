@@ -63,7 +63,9 @@ def text_features(model: FusionModel, samples: list[Sample], root=None) -> Featu
         tok = features.tokenize(model.tokenizer, [s.text for s in batch], [list(s.context[-k:]) for s in batch] if k else None)
         ENCODER_CALLS["text"] += 1
         mask = tok["attention_mask"].to(model.device)
-        hidden = enc.frozen(tok["input_ids"].to(model.device), mask).float().cpu()
+        types = tok.get("token_type_ids")
+        hidden = enc.frozen(tok["input_ids"].to(model.device), mask, None if types is None else types.to(model.device))
+        hidden = hidden.float().cpu()
         return {i: hidden[j, : int(mask[j].sum())].clone() for j, i in enumerate(ids)}
 
     ordered = sorted(by_id, key=lambda i: len(by_id[i].text))  # similar lengths batch together
