@@ -99,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    torch.set_grad_enabled(False)
     try:
-        report = evaluate(args.checkpoint, args.data, args.cache, args.device)
+        with torch.no_grad():
+            report = evaluate(args.checkpoint, args.data, args.cache, args.device)
     except (CheckpointError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
