@@ -61,10 +61,10 @@ def run_case(video: str, checkpoint: str, warmup: str) -> dict:
     t0 = time.perf_counter()
     analysis = mmsent.analyze(video, model, progress=lambda stage, done, total: marks.append((stage, time.perf_counter())))
     total = time.perf_counter() - t0
-    stages, last = {}, t0
+    stages, current, last = {}, "decode", t0  # a stage lasts from its report to the next report
     for stage, t in marks:
-        stages[stage] = stages.get(stage, 0.0) + t - last
-        last = t
+        stages[current] = stages.get(current, 0.0) + t - last
+        current, last = stage, t
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         write(analysis, out, ["json", "csv", "srt", "html"])

@@ -95,14 +95,11 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
                options: AnalysisOptions, report: Progress) -> list[SegmentResult]:
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
-    inputs = []
-    for done, rows in enumerate(batches):
-        report("features", done, len(batches))
-        inputs.append(_inputs(model, segs, rows, audio, frames))
     results = []
-    for done, (rows, x) in enumerate(zip(batches, inputs)):
+    for done, rows in enumerate(batches):  # one batch of features in memory at a time
+        report("features", done, len(batches))
+        x = _inputs(model, segs, rows, audio, frames).to(model.device)
         report("model", done, len(batches))
-        x = x.to(model.device)
         with torch.inference_mode():
             embeddings = model.embed(x)
             out = model.fuse(embeddings, x.mask)
