@@ -142,6 +142,14 @@ def _resolve_device(backend: str, device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _prepare(audio: np.ndarray, language: str | None,
+             options: DecodeOptions | None) -> tuple[np.ndarray, DecodeOptions, float]:
+    """Checked audio, the decoding options and the audio's length in seconds."""
+    _check_language(language)
+    audio = _check_audio(audio)
+    return audio, options or DecodeOptions(), len(audio) / SAMPLE_RATE
+
+
 def _check_audio(audio: np.ndarray) -> np.ndarray:
     audio = np.asarray(audio)
     if audio.ndim != 1:
@@ -167,9 +175,7 @@ class FasterWhisperASR:
                    progress: Progress | None = None,
                    options: DecodeOptions | None = None) -> Transcript:
         """As ``mmsent.transcribe.transcribe``, with this model."""
-        audio, opts = _check_audio(audio), options or DecodeOptions()
-        _check_language(language)
-        total = len(audio) / SAMPLE_RATE
+        audio, opts, total = _prepare(audio, language, options)
         if total < MIN_AUDIO_SECONDS:
             return Transcript(language, [], self.name)
         segments, info = self.model.transcribe(
@@ -215,9 +221,7 @@ class OpenAIWhisperASR:
         """As ``mmsent.transcribe.transcribe``, with this model."""
         import whisper
 
-        audio, opts = _check_audio(audio), options or DecodeOptions()
-        _check_language(language)
-        total = len(audio) / SAMPLE_RATE
+        audio, opts, total = _prepare(audio, language, options)
         regions = [] if total < MIN_AUDIO_SECONDS else (
             _speech_regions(audio) if opts.vad else [(0.0, total)])
         if not regions:
