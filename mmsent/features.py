@@ -25,11 +25,12 @@ import torch.nn.functional as F
 import torchaudio
 from torchvision.transforms.functional import center_crop
 
+from .media import SAMPLE_RATE  # Hz, the rate load_audio gives
+
 log = logging.getLogger(__name__)
 
 PREPROCESSING_VERSION = 2  # 2: token_type_ids reach the text encoder. Bump whenever any feature below changes (cache key)
 
-SAMPLE_RATE = 16000  # Hz
 N_MELS = 64  # mel bands
 N_FFT = 400  # samples, 25 ms analysis window
 HOP_LENGTH = 160  # samples, 10 ms between frames

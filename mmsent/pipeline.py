@@ -20,7 +20,7 @@ from .config import AnalysisOptions
 from .labels import MODALITIES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
-from .segments import Segment, segment
+from .segments import Segment, previous_texts, segment
 from .transcribe import Transcript, clip_to, load_subtitles, transcribe
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, fra
     x = Inputs(mask=mask)
     if "text" in model.encoders:
         k = model.config.text_context
-        contexts = [_previous_texts(segs, i, k) for i in rows] if k else None
+        contexts = [previous_texts(segs, i, k) for i in rows] if k else None
         tok = features.tokenize(model.tokenizer, [s.text for s in chosen], contexts)
         x.input_ids, x.attention_mask, x.token_type_ids = tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids")
         mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
@@ -127,12 +127,6 @@ def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, fra
         x.clips = features.video_batch([frames[i] for i in rows])
         mask[:, 2] = True
     return x
-
-
-def _previous_texts(segs: list[Segment], i: int, k: int) -> list[str]:
-    """Texts of up to k speech segments before segment i, oldest first."""
-    before = [s.text for s in segs[:i] if s.kind == "speech" and s.text.strip()]
-    return before[-k:]
 
 
 def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.Tensor:

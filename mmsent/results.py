@@ -10,6 +10,7 @@ The summary is always computed from the segments, never stored as state: ``from_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -275,17 +276,23 @@ def _require(d, keys, where: str) -> None:
         raise ValueError(f"mmsent analysis: {where} lacks the key(s) {', '.join(missing)}")
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write UTF-8 text via a temporary file in the same folder and ``os.replace``."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ""):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        yield Path(tmp)
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 text via a temporary file in the same folder and ``os.replace``."""
+    with atomic_path(path, suffix=".tmp") as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
     log.debug("wrote %s", path)
-    return path
+    return Path(path)

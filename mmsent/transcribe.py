@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
 from mmsent.subtitles import SubtitleError, parse_subtitles
 
@@ -29,7 +30,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000  # Hz, what every backend expects
 # Beams. Measured on 2 cores: 60 s of espeak speech in 4.7 s with 1 beam, 6.0 s with 2 (7.0 / 8.0
 # s of CPU); words matched 0.971 / 0.976 there and 0.815 / 0.815 on pyannote's real phone call.
 BEAM_SIZE = 1

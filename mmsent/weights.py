@@ -43,13 +43,18 @@ class TextParts:
     sha256: str | None  # None: random weights, stored in the checkpoint
 
 
-@functools.lru_cache(maxsize=16)
-def _sha256_cached(path: str, size: int, mtime: float) -> str:
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+        for block in iter(lambda: f.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_cached(path: str, size: int, mtime: float) -> str:
+    return file_sha256(path)
 
 
 def sha256_file(path: str | Path) -> str:

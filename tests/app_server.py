@@ -10,7 +10,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import imageio_ffmpeg
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 240  # s: importing torch and gradio and loading the model on a busy 2-core machine
@@ -62,6 +61,18 @@ class AppServer:
                 time.sleep(POLL_S)
         raise RuntimeError(f"app.py did not answer at {self.url} within {timeout:.0f} s:\n{self.log_tail()}")
 
+    def __enter__(self) -> "AppServer":
+        """Started and answering; stopped again on exit, whatever happened."""
+        try:
+            self.wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -70,15 +81,3 @@ class AppServer:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
-
-
-def ffmpeg_lavfi(out: Path, seconds: float, audio: bool) -> Path:
-    """A small grey test picture (160x120, 5 fps), with a quiet tone when ``audio``, via imageio-ffmpeg."""
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error",
-           "-f", "lavfi", "-i", f"color=c=gray:s=160x120:r=5:d={seconds}"]
-    if audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=16000:duration={seconds}",
-                "-c:a", "aac", "-b:a", "16k"]
-    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-shortest", str(out)]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-    return out

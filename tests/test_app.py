@@ -14,7 +14,8 @@ from pathlib import Path
 
 import av
 import pytest
-from app_server import AppServer, ffmpeg_lavfi, make_examples_module
+from app_server import AppServer, make_examples_module
+from mediagen import make_video
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
@@ -44,20 +45,16 @@ def media(tmp_path_factory) -> dict[str, Path]:
     (d / "notes.mp4").write_text("this is a text file, not a video\n")
     (d / "big.mp4").write_bytes(b"\0" * int(MAX_MB * 1e6 + 1000))
     (d / "words.srt").write_text("1\n00:00:00,200 --> 00:00:01,800\nThe parrot sings loudly.\n")
-    ffmpeg_lavfi(d / "silent.mp4", 2.0, audio=False)
-    ffmpeg_lavfi(d / "long.mp4", MAX_SECONDS + 5.0, audio=True)
+    make_video(d / "silent.mp4", 2.0, size=(160, 120), fps=5, audio=None)
+    make_video(d / "long.mp4", MAX_SECONDS + 5.0, size=(160, 120), fps=5)
     return {p.stem: p for p in d.iterdir()}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    app = AppServer(tmp_path_factory.mktemp("app_log") / "app.log",
-                    "--max-seconds", str(MAX_SECONDS), "--max-mb", str(MAX_MB))
-    try:
-        app.wait_until_up()
+    with AppServer(tmp_path_factory.mktemp("app_log") / "app.log",
+                   "--max-seconds", str(MAX_SECONDS), "--max-mb", str(MAX_MB)) as app:
         yield app
-    finally:
-        app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from app_server import ROOT, AppServer, ffmpeg_lavfi, make_examples_module
+from app_server import ROOT, AppServer, make_examples_module
+from mediagen import make_video
 
 from mmsent.labels import EMOTIONS
 
@@ -43,12 +44,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian's chromiu
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    app = AppServer(tmp_path_factory.mktemp("browser_log") / "app.log")
-    try:
-        app.wait_until_up()
+    with AppServer(tmp_path_factory.mktemp("browser_log") / "app.log") as app:
         yield app
-    finally:
-        app.stop()
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +137,7 @@ def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
 def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
     hosts: set[str] = set()
     page = open_page(browser_context, server, hosts)
-    upload(page, ffmpeg_lavfi(tmp_path / "silent.mp4", 2.0, audio=False))
+    upload(page, make_video(tmp_path / "silent.mp4", 2.0, size=(160, 120), fps=5, audio=None))
     page.click("#analyse-btn")
     toast = page.wait_for_selector("[data-testid=toast-text]", timeout=UI_TIMEOUT_MS).inner_text()
     assert "silent.mp4 has no sound track" in toast and "Traceback" not in toast
