@@ -22,7 +22,7 @@ def init(device: str | None = None) -> torch.device:
     if device in (None, "auto"):
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
-    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1 and not td.is_initialized():
+    if "WORLD_SIZE" in os.environ and not td.is_initialized():  # under torchrun, even with one process
         if dev.type == "cuda":
             dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(dev)
@@ -34,6 +34,11 @@ def init(device: str | None = None) -> torch.device:
 def close() -> None:
     if td.is_initialized():
         td.destroy_process_group()
+
+
+def active() -> bool:
+    """Whether this process is part of a torchrun job (a process group exists)."""
+    return td.is_initialized()
 
 
 def rank() -> int:
@@ -60,9 +65,10 @@ def shard(items: list) -> list:
 
 def all_reduce_sum(value: torch.Tensor) -> torch.Tensor:
     """Sum of a tensor over ranks (the tensor itself in one process)."""
-    if td.is_initialized():
-        value = value.clone()
+    if td.is_initialized():  # NCCL reduces only CUDA tensors
+        value = value.to("cuda" if td.get_backend() == "nccl" else "cpu", copy=True)
         td.all_reduce(value)
+        value = value.cpu()
     return value
 
 

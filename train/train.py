@@ -158,7 +158,7 @@ def train(args) -> dict:
     if args.resume:
         progress = load_state(state_file, model, optimizer, gen)
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
-    ddp = DistributedDataParallel(model, find_unused_parameters=True) if dist.world() > 1 else model
+    ddp = DistributedDataParallel(model, find_unused_parameters=True) if dist.active() else model
     steps = len(length_batches(train_set, caches, args.batch_size, torch.Generator())) // dist.world()
     start_epoch = progress["epoch"]
     while progress["epoch"] < args.epochs and progress["stale"] < args.patience:

@@ -1,0 +1,107 @@
+"""The CUDA paths: automatic device choice, the model on the GPU, training (alone and under torchrun
+with NCCL) and evaluation with --device cuda. Skipped where no CUDA device exists (CI); run them on
+a machine with a GPU: pytest tests/test_cuda.py."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmsent.checkpoint import load_checkpoint, pick_device, save_checkpoint
+from mmsent.config import tiny_config
+from mmsent.model import Inputs, build_model
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+ROOT = Path(__file__).resolve().parents[1]
+EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+
+
+def _inputs(model, n=6) -> Inputs:
+    gen = torch.Generator().manual_seed(0)
+    tok = model.tokenizer([f"sentence number {i} is here" for i in range(n)], padding=True, return_tensors="pt")
+    mask = torch.ones(n, 3, dtype=torch.bool)
+    mask[0, 1] = mask[1, 2] = mask[2, 0] = False
+    return Inputs(mask=mask, input_ids=tok["input_ids"], attention_mask=tok["attention_mask"],
+                  mel=torch.randn(n, 64, 120, generator=gen), mel_lengths=torch.tensor([120, 90, 60, 120, 30, 100]),
+                  clips=torch.randn(n, 3, 16, 112, 112, generator=gen))
+
+
+def test_auto_device_is_cuda():
+    assert pick_device().type == "cuda"
+    assert pick_device("auto").type == "cuda"
+
+
+def test_model_on_cuda_agrees_with_cpu_and_trains():
+    torch.manual_seed(0)
+    model = build_model(tiny_config(trained_branches=("text", "audio", "video"), text_tune_layers=1)).eval()
+    x = _inputs(model)
+    with torch.no_grad():
+        cpu = model(x).emotion_logits.softmax(-1)
+        gpu_model = model.to("cuda")
+        out = gpu_model(x.to("cuda"))
+    assert out.emotion_logits.device.type == "cuda" and out.sentiment_logits.device.type == "cuda"
+    assert torch.allclose(out.emotion_logits.softmax(-1).cpu(), cpu, atol=2e-2)  # video runs in bf16 on both
+    gpu_model.train()
+    loss = gpu_model(x.to("cuda")).emotion_logits.logsumexp(-1).mean()
+    loss.backward()
+    grads = [p.grad for p in gpu_model.parameters() if p.requires_grad and p.grad is not None]
+    assert grads and all(g.device.type == "cuda" and torch.isfinite(g).all() for g in grads)
+
+
+def test_checkpoint_loads_onto_cuda(tmp_path):
+    model = build_model(tiny_config(trained_branches=("text", "audio")))
+    save_checkpoint(model, tmp_path / "ck")
+    loaded = load_checkpoint(tmp_path / "ck", "cuda")
+    assert loaded.device.type == "cuda"
+    assert all(p.device.type == "cuda" for p in loaded.parameters())
+
+
+def _meld_csv(path: Path, n: int, seed: int) -> None:
+    """A small MELD-format CSV whose emotion is said by one word (the text branch can learn it)."""
+    gen = torch.Generator().manual_seed(seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
+                    "Season", "Episode", "StartTime", "EndTime"])
+        for i in range(n):
+            e = EMOTIONS[int(torch.randint(0, 7, (1,), generator=gen))]
+            s = {"joy": "positive", "neutral": "neutral", "surprise": "positive"}.get(e, "negative")
+            w.writerow([i, f"I feel {e} about this today", "A", e, s, i // 4, i % 4, 1, 1,
+                        "00:00:01,000", "00:00:02,000"])
+
+
+@pytest.fixture(scope="module")
+def meld(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("meld")
+    _meld_csv(folder / "train_sent_emo.csv", 96, 0)
+    _meld_csv(folder / "dev_sent_emo.csv", 48, 1)
+    return folder
+
+
+TRAIN = ["--config", "tiny", "--branches", "text", "--text-tune-layers", "1", "--epochs", "15", "--patience", "15",
+         "--batch-size", "8", "--lr", "5e-3", "--lr-text", "5e-3", "--modality-dropout", "0", "--label-smoothing", "0"]
+
+
+def _run(args: list[str], torchrun: bool = False) -> subprocess.CompletedProcess:
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"] if torchrun \
+        else [sys.executable]
+    return subprocess.run(launcher + args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("torchrun", [False, True], ids=["alone", "torchrun-nccl"])
+def test_train_and_evaluate_on_cuda(meld, tmp_path, torchrun):
+    out = tmp_path / "ck"
+    run = _run(["-m", "train.train", "--meld", str(meld), "--cache", str(tmp_path / "cache"), "--out", str(out),
+                "--device", "cuda", *TRAIN], torchrun)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (out / "model.safetensors").is_file()
+    assert json.loads((out / "config.json").read_text())["training"]["world_size"] == 1
+    ev = _run(["-m", "train.evaluate", "--checkpoint", str(out), "--data", f"meld={meld / 'dev_sent_emo.csv'}",
+               "--cache", str(tmp_path / "cache"), "--device", "cuda", "--json", str(tmp_path / "m.json")])
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    acc = json.loads((tmp_path / "m.json").read_text())["meld"]["emotion"]["accuracy"]
+    assert acc > 0.5, f"the word that names the emotion was not learned on cuda: accuracy {acc:.2f} (chance 0.14)"
