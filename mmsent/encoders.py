@@ -130,28 +130,35 @@ class VideoEncoder(nn.Module):
 
 
 class AudioEncoder(nn.Module):
-    """A 2D CNN over the log-mel image, trained from scratch, with masked pooling over time.
+    """A 2D CNN over the log-mel image, trained from scratch, with statistics pooling over time.
 
-    Each block: Conv 3x3 + BatchNorm + ReLU + MaxPool 2x2. The mel axis is averaged, the time axis
-    averaged over valid frames only, then Linear to embed_dim.
+    Each block: Conv 3x3 + BatchNorm + ReLU + MaxPool 2x2. The mel axis is kept (where in the
+    spectrum energy sits carries pitch and voice quality): at each time step the channels x remaining
+    mel bands are projected to ``hidden`` values (Conv1d 1x1 + BatchNorm + ReLU), whose mean and
+    standard deviation over the valid frames go through Linear to embed_dim.
     """
 
-    def __init__(self, channels: tuple[int, ...], embed_dim: int):
+    def __init__(self, channels: tuple[int, ...], embed_dim: int, n_mels: int, hidden: int):
         super().__init__()
-        blocks, c_in = [], 1
+        blocks, c_in, bands = [], 1, n_mels
         for c_out in channels:
             blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
-            c_in = c_out
+            c_in, bands = c_out, -(-bands // 2)
         self.cnn = nn.Sequential(*blocks)
         self.pool_factor = 2 ** len(channels)
-        self.proj = nn.Sequential(nn.Linear(c_in, embed_dim), nn.ReLU())
+        self.frame = nn.Sequential(nn.Conv1d(c_in * bands, hidden, 1), nn.BatchNorm1d(hidden), nn.ReLU())
+        self.proj = nn.Sequential(nn.Linear(2 * hidden, embed_dim), nn.ReLU())
 
     def frozen_prefixes(self) -> list[str]:
         return []
 
     def forward(self, mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """mel (B, n_mels, T) normalised log-mel, lengths (B,) valid frames -> (B, embed_dim)."""
-        x = self.cnn(mel.unsqueeze(1)).mean(dim=2)  # (B, C, T')
+        if mel.shape[-1] < 2 * self.pool_factor:  # at least 2 frames after pooling (batch norm of one short clip)
+            mel = nn.functional.pad(mel, (0, 2 * self.pool_factor - mel.shape[-1]))
+        x = self.frame(self.cnn(mel.unsqueeze(1)).flatten(1, 2)).transpose(1, 2)  # (B, T', hidden)
         valid = (lengths + self.pool_factor - 1) // self.pool_factor
-        mask = torch.arange(x.shape[-1], device=x.device)[None, :] < valid.clamp(min=1)[:, None]
-        return self.proj(masked_mean(x.transpose(1, 2), mask))
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < valid.clamp(min=1)[:, None]
+        mean = masked_mean(x, mask)
+        std = (masked_mean((x - mean[:, None]) ** 2, mask) + 1e-5).sqrt()
+        return self.proj(torch.cat([mean, std], dim=-1))

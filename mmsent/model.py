@@ -70,7 +70,7 @@ class FusionModel(nn.Module):
         if text_parts is not None:
             self.encoders["text"] = TextEncoder(text_parts.model, config.embed_dim, config.text_tune_layers)
         if "audio" in config.trained_branches:
-            self.encoders["audio"] = AudioEncoder(config.audio_channels, config.embed_dim)
+            self.encoders["audio"] = AudioEncoder(config.audio_channels, config.embed_dim, config.n_mels, config.audio_hidden)
         if video_backbone is not None:
             self.encoders["video"] = VideoEncoder(video_backbone, config.embed_dim, config.video_dropout)
         self.missing = nn.Parameter(torch.randn(len(MODALITIES), config.embed_dim) * 0.02)

@@ -82,17 +82,18 @@ def wait_for_results(page) -> None:
 
 
 # Page coordinates of the first trace's second point (the end of the first segment), from plotly's own axes.
-_FIRST_SEGMENT_END_JS = """() => {
+_FIRST_SEGMENT_START_JS = """() => {
   const gd = document.querySelector('#emotion-plot .js-plotly-plot');
   const L = gd._fullLayout, box = gd.getBoundingClientRect(), x = gd.data[0].x, y = gd.data[0].y;
-  return [box.left + L._size.l + L.xaxis.l2p(x[1]) - 3, box.top + L._size.t + L.yaxis.l2p(y[1])];
+  return [box.left + L._size.l + L.xaxis.l2p(x[0]) + 3, box.top + L._size.t + L.yaxis.l2p(y[0])];
 }"""
 
 
 def hover_words(page) -> str:
-    """The hover label of the emotion timeline at the end of the first segment (it shows the words)."""
+    """The hover label of the emotion timeline at the start of the first segment (it shows the words;
+    at the segment's end it would tie with the next segment's start)."""
     page.locator("#emotion-plot .js-plotly-plot").scroll_into_view_if_needed()
-    page.mouse.move(*page.evaluate(_FIRST_SEGMENT_END_JS))
+    page.mouse.move(*page.evaluate(_FIRST_SEGMENT_START_JS))
     page.wait_for_selector("#emotion-plot .hoverlayer .hovertext", timeout=UI_TIMEOUT_MS)
     return " ".join(page.locator("#emotion-plot .hoverlayer .hovertext").all_text_contents())
 

@@ -130,3 +130,18 @@ def test_context_pairs_reach_the_text_encoder_with_their_segment_ids(model):
     with_types = enc(tok["input_ids"], tok["attention_mask"], tok["token_type_ids"])
     without = enc(tok["input_ids"], tok["attention_mask"])
     assert not torch.allclose(with_types, without)
+
+
+def test_audio_encoder_keeps_the_mel_axis_and_trains_on_one_short_clip():
+    from mmsent.encoders import AudioEncoder
+
+    torch.manual_seed(0)
+    enc = AudioEncoder((8, 16), embed_dim=16, n_mels=64, hidden=16).eval()
+    low, high = torch.zeros(1, 64, 100), torch.zeros(1, 64, 100)
+    low[:, 8], high[:, 48] = 3.0, 3.0  # the same energy, in a low or a high band
+    lengths = torch.tensor([100])
+    assert not torch.allclose(enc(low, lengths), enc(high, lengths), atol=1e-4)  # pitch position is seen
+    enc.train()  # one clip of 3 frames: batch norm still has more than one value per channel
+    out = enc(torch.randn(1, 64, 3), torch.tensor([3]))
+    out.sum().backward()
+    assert out.shape == (1, 16) and torch.isfinite(out).all()

@@ -12,7 +12,7 @@ OUT=${OUT:-checkpoints/default}
 COMMON="--ravdess $DATA/ravdess --ravdess-train 1-16 --ravdess-dev 17-20 --audio-channels 16 32 64 64 --cache $CACHE"
 
 python -m train.train $COMMON --ravdess-repeat 1 --branches audio --modalities audio \
-    --epochs 25 --patience 25 --lr-audio 3e-3 --lr 2e-3 --out "$WORK/audio"
+    --epochs 120 --patience 120 --lr-audio 3e-3 --lr 3e-3 --out "$WORK/audio"
 
 python -m train.train $COMMON --meld "$DATA/meld" --text-tune-layers 2 --epochs 4 --lr-audio 1e-4 \
     --init "$WORK/audio:encoders.audio." --state "$WORK/state.safetensors" --out "$OUT"

@@ -6,8 +6,8 @@
 has, independently of the others:
 - video: a dominant colour (red, green, blue) under noise, with a moving bright square;
 - audio: a rhythm and timbre: a steady tone, the same tone pulsed 3 times a second, or bursts of
-  broadband noise 8 times a second, under weak noise, at a random gain (not pitch alone: the audio
-  CNN averages over the mel axis);
+  broadband noise 8 times a second, under weak noise, at a random gain (time pattern and timbre,
+  not pitch alone);
 - text: a class word ("furious", "delighted", "okay") among random filler words.
 So a model fed any one modality alone can learn the class, and chance is 1/3.
 """
@@ -24,7 +24,7 @@ import numpy as np
 CLASSES = (("anger", "negative"), ("joy", "positive"), ("neutral", "neutral"))  # (emotion, sentiment)
 COLOURS = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200]], dtype=np.float32)  # RGB per class
 PULSE_HZ = (0.0, 3.0, 8.0)  # rhythm per class: steady, or switched on and off this often per second
-TONE_HZ = 600.0  # pitch of the tone (the same for all classes: the audio CNN pools over the mel axis)
+TONE_HZ = 600.0  # pitch of the tone (about the same for all classes: the classes differ in time and timbre)
 WORDS = ("furious", "delighted", "okay")  # class word per class
 FILLER = ("the", "really", "today", "so", "well")  # few, short, so that the class word stands out
 CLIP_SECONDS = 1.0  # s
