@@ -20,13 +20,16 @@ from .config import AnalysisOptions
 from .labels import MODALITIES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
-from .segments import Segment, previous_texts, segment
+from .segments import GAP, Segment, previous_texts, segment
 from .transcribe import Transcript, clip_to, load_subtitles, transcribe
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 SILENCE_RMS = 1e-4  # a segment whose audio is quieter than this (digital silence) has no usable audio
+FRAME = 400  # samples (25 ms) per frame of the sound-activity measure
+ACTIVE_DB = 40.0  # a frame more than this below the file's loud frames (99th percentile) is silence
+MIN_ACTIVE_SHARE = 0.5  # a gap (no words) is read from its sound only when sound fills this share of it
 
 
 class AnalysisError(ValueError):
@@ -95,10 +98,11 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
                options: AnalysisOptions, report: Progress) -> list[SegmentResult]:
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
+    sound = _sound_usable(segs, audio) if audio is not None else [False] * len(segs)
     results = []
     for done, rows in enumerate(batches):  # one batch of features in memory at a time
         report("features", done, len(batches))
-        x = _inputs(model, segs, rows, audio, frames).to(model.device)
+        x = _inputs(model, segs, rows, audio, sound, frames).to(model.device)
         report("model", done, len(batches))
         with torch.inference_mode():
             embeddings = model.embed(x)
@@ -109,7 +113,26 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     return results
 
 
-def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, frames) -> Inputs:
+def _sound_usable(segs: list[Segment], audio: np.ndarray) -> list[bool]:
+    """Which segments the audio branch reads: none that is digital silence, and a gap (no words)
+    only when sound fills most of it. The branch learned from utterances: a gap that is silence
+    around the tail of a word is not one, and reading it gives confident nonsense."""
+    n = len(audio) // FRAME
+    frames = audio[: n * FRAME].reshape(n, FRAME)
+    level = 10 * np.log10(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / FRAME + 1e-12)  # dB per frame
+    floor = np.percentile(level, 99) - ACTIVE_DB if n else 0.0
+    usable = []
+    for s in segs:
+        a, b = int(s.start * features.SAMPLE_RATE), int(s.end * features.SAMPLE_RATE)
+        ok = b > a and float(np.sqrt(np.mean(np.square(audio[a:b], dtype=np.float64)))) > SILENCE_RMS
+        if ok and s.kind == GAP:
+            inside = level[a // FRAME: b // FRAME]
+            ok = len(inside) > 0 and float(np.mean(inside > floor)) >= MIN_ACTIVE_SHARE
+        usable.append(ok)
+    return usable
+
+
+def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, sound: list[bool], frames) -> Inputs:
     chosen = [segs[i] for i in rows]
     mask = torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool)
     x = Inputs(mask=mask)
@@ -122,7 +145,7 @@ def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, fra
     if "audio" in model.encoders and audio is not None:
         clips = [audio[int(s.start * features.SAMPLE_RATE):int(s.end * features.SAMPLE_RATE)] for s in chosen]
         x.mel, x.mel_lengths = features.audio_batch(clips)
-        mask[:, 1] = torch.tensor([len(c) > 0 and float(np.sqrt(np.mean(c ** 2))) > SILENCE_RMS for c in clips])
+        mask[:, 1] = torch.tensor([sound[i] for i in rows])
     if "video" in model.encoders and frames is not None:
         x.clips = features.video_batch([frames[i] for i in rows])
         mask[:, 2] = True

@@ -114,3 +114,14 @@ def test_real_clip(model, shared_data):
 def test_too_long_input_is_refused_before_any_work(model, talking):
     with pytest.raises(mmsent.AnalysisError, match="longer than the allowed 2 s"):
         mmsent.analyze(talking.path, model, AnalysisOptions(max_seconds=2))
+
+
+def test_gaps_are_read_from_their_sound_only_when_sound_fills_them(model, tmp_path):
+    quiet = talking_video(tmp_path / "pauses.mp4", SENTENCES[:2], gap_s=4.0, lead_s=0.3)
+    analysis = mmsent.analyze(quiet.path, model)
+    gaps = [s for s in analysis.segments if s.kind == "gap"]
+    assert gaps, "4 s pauses give gap segments"
+    assert all("audio" not in s.modalities for s in gaps)  # silence with at most a word's tail
+    assert all("audio" in s.modalities for s in analysis.segments if s.kind == "speech")
+    tone = make_video(tmp_path / "tone.mp4", duration=8.0, audio="sine")  # sound throughout, no words
+    assert all(s.kind == "gap" and "audio" in s.modalities for s in mmsent.analyze(tone, model).segments)
