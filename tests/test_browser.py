@@ -81,7 +81,7 @@ def wait_for_results(page) -> None:
         timeout=UI_TIMEOUT_MS)
 
 
-# Page coordinates of the first trace's second point (the end of the first segment), from plotly's own axes.
+# Page coordinates just right of the first trace's first point (the start of the first segment), from plotly's own axes.
 _FIRST_SEGMENT_START_JS = """() => {
   const gd = document.querySelector('#emotion-plot .js-plotly-plot');
   const L = gd._fullLayout, box = gd.getBoundingClientRect(), x = gd.data[0].x, y = gd.data[0].y;
