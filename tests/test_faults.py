@@ -79,7 +79,10 @@ def run_and_signal(video: Path, out: Path, tmp: Path, sig: int) -> tuple[subproc
     in the act."""
     cmd = [sys.executable, "-m", "mmsent", "analyze", str(video), "--out", str(out),
            "--format", "mp4,json,csv,srt,html", "--no-contributions"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_with(tmp))
+    # started as from a terminal: a background parent (nohup, "&" in a script) passes SIGINT on as
+    # ignored, and Python then installs no Ctrl-C handler at all
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_with(tmp),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     caught, deadline = False, time.monotonic() + CLI_TIMEOUT_S
     while proc.poll() is None and time.monotonic() < deadline:
         if out.is_dir() and any(p.name.startswith(".") for p in out.iterdir()):
