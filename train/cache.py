@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from mmsent.results import atomic_path, write_text_atomic
 
 from . import dist
 
@@ -54,7 +55,7 @@ class FeatureCache:
             self.folder.mkdir(parents=True, exist_ok=True)
             key_file = self.folder / "key.json"
             if not key_file.exists():
-                key_file.write_text(json.dumps(self.key, indent=2, sort_keys=True) + "\n")
+                write_text_atomic(key_file, json.dumps(self.key, indent=2, sort_keys=True) + "\n")
             self.reload()
 
     def reload(self) -> None:
@@ -80,10 +81,8 @@ class FeatureCache:
         items = {k: v.detach().cpu().contiguous() for k, v in items.items()}
         self.data.update(items)
         if self.folder is not None:
-            target = self.folder / f"chunk-{uuid.uuid4().hex[:12]}.safetensors"
-            tmp = target.with_suffix(".tmp")
-            save_file(items, str(tmp), metadata={"kind": self.kind})
-            os.replace(tmp, target)
+            with atomic_path(self.folder / f"chunk-{uuid.uuid4().hex[:12]}.safetensors") as tmp:
+                save_file(items, str(tmp), metadata={"kind": self.kind})
 
     def __contains__(self, sample_id: str) -> bool:
         return sample_id in self.data

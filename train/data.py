@@ -31,7 +31,6 @@ class Batch:
     inputs: Inputs
     emotion: torch.Tensor
     sentiment: torch.Tensor
-    ids: list[str]
 
 
 def _pad(seqs: list[torch.Tensor], dim_first: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +72,7 @@ def collate(samples: list[Sample], caches: dict[str, FeatureCache], modalities=M
                                         for i, s in enumerate(samples)])
     emotion = torch.tensor([IGNORE if s.emotion is None else s.emotion for s in samples])
     sentiment = torch.tensor([IGNORE if s.sentiment is None else s.sentiment for s in samples])
-    return Batch(x, emotion, sentiment, [s.id for s in samples])
+    return Batch(x, emotion, sentiment)
 
 
 def augment_audio(mel: torch.Tensor, lengths: torch.Tensor, rows: torch.Tensor,

@@ -14,14 +14,14 @@ import torch
 import torch.distributed as td
 from tqdm import tqdm
 
+from mmsent.checkpoint import pick_device
+
 log = logging.getLogger(__name__)
 
 
 def init(device: str | None = None) -> torch.device:
     """Pick the device (``device`` or CUDA when present) and join the process group under torchrun."""
-    if device in (None, "auto"):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = pick_device(device)
     if "WORLD_SIZE" in os.environ and not td.is_initialized():  # under torchrun, even with one process
         if dev.type == "cuda":
             dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))

@@ -21,6 +21,7 @@ import torch
 
 from mmsent import features, media
 from mmsent.model import FusionModel
+from mmsent.pipeline import SILENCE_RMS  # digital silence: the same rule as the app
 
 from .cache import ENCODER_CALLS, FeatureCache, fill, weights_fingerprint
 from .corpora import Sample
@@ -28,7 +29,6 @@ from .corpora import Sample
 log = logging.getLogger(__name__)
 
 MAX_CLIP_SECONDS = 60.0  # s: a longer "utterance" is a broken clip (MELD has minutes-long ones)
-SILENCE_RMS = 1e-4  # RMS below which a track counts as silent (digital silence), as in mmsent.pipeline
 TEXT_BATCH, AUDIO_BATCH, VIDEO_BATCH = 64, 32, 8  # samples per extraction step
 EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input of this kind"
 

@@ -8,7 +8,6 @@ Tensors: ``model.*`` (the trainable state dict), ``opt.{param}.{name}`` (AdamW m
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from mmsent.model import FusionModel
+from mmsent.results import atomic_path
 
 
 class StateError(ValueError):
@@ -36,9 +36,8 @@ def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
     meta = {"progress": json.dumps(progress), "param_groups": json.dumps(groups)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,

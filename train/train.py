@@ -14,8 +14,8 @@ Each epoch writes a resumable state (``--resume`` continues from it) and keeps t
 
 from __future__ import annotations
 
-import argparse
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -129,8 +129,7 @@ def step_loss(model, batch: Batch, weights, args, gen: torch.Generator, device) 
 
 
 def dev_report(model, dev: dict, caches, modalities) -> dict:
-    return {name: {h: r for h, r in corpus_report(model, samples, caches, modalities).items()}
-            for name, samples in dev.items() if samples}
+    return {name: corpus_report(model, samples, caches, modalities) for name, samples in dev.items() if samples}
 
 
 def _brief(report: dict) -> str:
@@ -159,7 +158,7 @@ def train(args) -> dict:
         progress = load_state(state_file, model, optimizer, gen)
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
     ddp = DistributedDataParallel(model, find_unused_parameters=True) if dist.active() else model
-    steps = len(length_batches(train_set, caches, args.batch_size, torch.Generator())) // dist.world()
+    steps = math.ceil(len(train_set) / args.batch_size) // dist.world()  # as many as length_batches gives
     start_epoch = progress["epoch"]
     while progress["epoch"] < args.epochs and progress["stale"] < args.patience:
         if args.stop_after and progress["epoch"] - start_epoch >= args.stop_after:
@@ -180,12 +179,12 @@ def train(args) -> dict:
             bar.update(1)
         bar.close()
         loss_avg = float(dist.all_reduce_sum(torch.tensor(loss_sum))) / max(1, steps * dist.world())
-        progress = _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, loss_avg, t0)
+        progress = _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss_avg, t0)
     dist.close()
     return progress
 
 
-def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, loss, t0) -> dict:
+def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss, t0) -> dict:
     """Evaluate on dev (rank 0), keep the best checkpoint, save the state, share the decision."""
     epoch = progress["epoch"] + 1
     if dist.is_main():
@@ -198,7 +197,7 @@ def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, l
         if better:
             progress.update(best_score=score, best_epoch=epoch)
             save_checkpoint(model, args.out, training=_training_meta(args, progress, report))
-        save_state(args.state or f"{args.out}/train_state.safetensors", model, optimizer, progress, gen)
+        save_state(state_file, model, optimizer, progress, gen)
         log.info("epoch %d loss %.4f %s score %.4f%s (%.0f s)", epoch, loss, _brief(report), score,
                  " best, saved" if better else f" (best {progress['best_score']:.4f} at {progress['best_epoch']})",
                  time.time() - t0)
