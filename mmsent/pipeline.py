@@ -98,7 +98,7 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
                options: AnalysisOptions, report: Progress) -> list[SegmentResult]:
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
-    sound = _sound_usable(segs, audio) if audio is not None else [False] * len(segs)
+    sound = _sound_usable(segs, audio) if audio is not None and "audio" in model.encoders else None
     results = []
     for done, rows in enumerate(batches):  # one batch of features in memory at a time
         report("features", done, len(batches))
@@ -132,7 +132,8 @@ def _sound_usable(segs: list[Segment], audio: np.ndarray) -> list[bool]:
     return usable
 
 
-def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, sound: list[bool], frames) -> Inputs:
+def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, sound: list[bool] | None,
+            frames) -> Inputs:
     chosen = [segs[i] for i in rows]
     mask = torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool)
     x = Inputs(mask=mask)
@@ -142,7 +143,7 @@ def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, sou
         tok = features.tokenize(model.tokenizer, [s.text for s in chosen], contexts)
         x.input_ids, x.attention_mask, x.token_type_ids = tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids")
         mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
-    if "audio" in model.encoders and audio is not None:
+    if sound is not None:
         clips = [audio[int(s.start * features.SAMPLE_RATE):int(s.end * features.SAMPLE_RATE)] for s in chosen]
         x.mel, x.mel_lengths = features.audio_batch(clips)
         mask[:, 1] = torch.tensor([sound[i] for i in rows])
