@@ -13,6 +13,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+
+def env_with(tmp: Path) -> dict:
+    """The environment of a subprocess under test: offline hub, this checkout importable, TMPDIR=tmp."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 

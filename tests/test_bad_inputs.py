@@ -34,7 +34,7 @@ from mmsent import media
 from mmsent.config import AnalysisOptions
 from mmsent.labels import EMOTIONS, SENTIMENTS
 
-from conftest import ROOT
+from conftest import ROOT, env_with
 
 CASE_LIMIT_S = 90.0  # s per input through the library (about 3 s when the 2 cores are not shared)
 REFUSAL_LIMIT_S = 10.0  # s to refuse the 30-minute input (probe only, nothing decoded)
@@ -219,21 +219,20 @@ def test_corpus_through_the_command_line(corpus, tmp_path):
     cases = [c for c in cases if "subtitles" not in c.options]
     out, private_tmp = tmp_path / "out", tmp_path / "tmp"
     private_tmp.mkdir()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "TMPDIR": str(private_tmp)}
     before = listing(folder)
     cmd = [sys.executable, "-m", "mmsent", "analyze", *(str(folder / c.path) for c in cases), "--out", str(out),
            "--format", "json,csv,srt", "--max-seconds", str(MAX_SECONDS), "--no-contributions"]
     t0 = time.monotonic()
-    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=env_with(private_tmp))
     sampler = PeakRSS(run.pid)
     stdout, stderr = run.communicate(timeout=60 + CASE_LIMIT_S * len(cases))
-    proc = subprocess.CompletedProcess(cmd, run.returncode, stdout, stderr)
     seconds = time.monotonic() - t0
     peak_mb = sampler.stop()
-    assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])  # 1: some files failed; never a signal
-    assert not any(m in proc.stderr for m in TRACE_MARKERS), proc.stderr[-3000:]
+    assert run.returncode == 1, (run.returncode, stderr[-3000:])  # 1: some files failed; never a signal
+    assert not any(m in stderr for m in TRACE_MARKERS), stderr[-3000:]
     OUTCOMES["command line"] = {}
-    failed_lines = [line for line in proc.stderr.splitlines() if line.startswith("FAILED ")]
+    failed_lines = [line for line in stderr.splitlines() if line.startswith("FAILED ")]
     for c in cases:
         path = str(folder / c.path)
         line = next((x for x in failed_lines if x.startswith(f"FAILED {path}: ")), None)
@@ -247,7 +246,7 @@ def test_corpus_through_the_command_line(corpus, tmp_path):
             assert len((out / f"{Path(c.path).stem}.csv").read_text().splitlines()) == len(data["segments"]) + 1
             OUTCOMES["command line"][c.name] = f"ok, {len(data['segments'])} segment(s)"
     n_failed = sum(c.expect == "error" for c in cases)
-    assert f"{n_failed} of {len(cases)} file(s) failed" in proc.stderr
+    assert f"{n_failed} of {len(cases)} file(s) failed" in stderr
     print_table("command line")
     print(f"  whole run {seconds:.0f} s, peak memory of the CLI {peak_mb:.0f} MB")
     stems = {Path(c.path).stem for c in cases if c.expect == "ok"}
@@ -271,11 +270,8 @@ def app_server(tmp_path_factory):
     finally:
         os.environ.pop("TMPDIR") if old is None else os.environ.__setitem__("TMPDIR", old)
         signal.signal(signal.SIGINT, old_int)
-    try:
-        server.wait_until_up()
+    with server:  # up and answering; stopped at the end
         yield server, private_tmp
-    finally:
-        server.stop()
 
 
 def test_corpus_subset_through_the_app(corpus, app_server):

@@ -13,11 +13,13 @@ import torch
 
 from mmsent.checkpoint import load_checkpoint, pick_device, save_checkpoint
 from mmsent.config import tiny_config
+from mmsent.labels import EMOTIONS
 from mmsent.model import Inputs, build_model
+from train.synthetic import MELD_HEADER
+
+from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
-ROOT = Path(__file__).resolve().parents[1]
-EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 
 
 def _inputs(model, n=6) -> Inputs:
@@ -65,8 +67,7 @@ def _meld_csv(path: Path, n: int, seed: int) -> None:
     gen = torch.Generator().manual_seed(seed)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
-                    "Season", "Episode", "StartTime", "EndTime"])
+        w.writerow(MELD_HEADER)
         for i in range(n):
             e = EMOTIONS[int(torch.randint(0, 7, (1,), generator=gen))]
             s = {"joy": "positive", "neutral": "neutral", "surprise": "positive"}.get(e, "negative")

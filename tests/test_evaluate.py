@@ -12,6 +12,7 @@ from mmsent.config import tiny_config
 from mmsent.model import build_model
 from train.evaluate import main
 from train.metrics import classification_report, expected_calibration_error, selection_score
+from train.synthetic import MELD_HEADER
 
 ROWS = [  # (utterance, emotion, sentiment) in MELD's spelling
     ("Oh my God, that\u2019s wonderful!", "joy", "positive"),
@@ -49,8 +50,7 @@ def checkpoint(tmp_path_factory):
 def _meld_csv(path):
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\r\n")
-        w.writerow(["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
-                    "Season", "Episode", "StartTime", "EndTime"])
+        w.writerow(MELD_HEADER)
         for i, (text, emotion, sentiment) in enumerate(ROWS):
             w.writerow([i + 1, text, "Rachel", emotion, sentiment, 0, i, 1, 1, "00:00:01,000", "00:00:02,000"])
     return path

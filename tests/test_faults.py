@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from mmsent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.model import build_model
 
-from conftest import ROOT
+from conftest import ROOT, env_with
 
 CLI_TIMEOUT_S = 300  # s for one command-line run on a busy 2-core machine
 POLL_S = 0.005  # s between looks at the output folder
@@ -52,8 +51,10 @@ BLOCK_WHISPER = ("import sys, importlib.abc\n"
                  "sys.meta_path.insert(0, _Block())\n")
 
 
-def env_with(tmp: Path) -> dict:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
+def run_python(code: str, tmp: Path) -> subprocess.CompletedProcess:
+    """Run Python code in a fresh offline interpreter (TMPDIR under tmp); its output is captured."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_with(tmp),
+                          timeout=CLI_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +124,7 @@ def test_client_gone_mid_analysis_and_the_next_request_works(speech, tmp_path):
     from app_server import AppServer
     from gradio_client import Client, handle_file
 
-    server = AppServer(tmp_path / "app.log")
-    try:
-        server.wait_until_up()
+    with AppServer(tmp_path / "app.log") as server:
         # a client in its own process: submit, say when the analysis runs, then it is killed
         code = (OFFLINE + "import sys, time\nfrom gradio_client import Client, handle_file\n"
                 f"c = Client({server.url!r}, analytics_enabled=False, verbose=False)\n"
@@ -147,8 +146,6 @@ def test_client_gone_mid_analysis_and_the_next_request_works(speech, tmp_path):
         assert analysis["segments"] and analysis["media"]["duration"] == pytest.approx(1.0, abs=0.1)
         assert server.proc.poll() is None
         assert "failed unexpectedly" not in server.log_tail(200_000)
-    finally:
-        server.stop()
 
 
 def test_openai_whisper_missing_gives_a_clear_error(speech, tmp_path):
@@ -158,8 +155,7 @@ def test_openai_whisper_missing_gives_a_clear_error(speech, tmp_path):
             f"args = [{str(speech)!r}, '--out', {str(out)!r}, '--no-contributions']\n"
             "print('RC', main(['analyze', *args, '--asr', 'openai-whisper']), flush=True)\n"
             "print('RC', main(['analyze', *args]), flush=True)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_with(tmp_path),
-                          timeout=CLI_TIMEOUT_S)
+    done = run_python(code, tmp_path)
     assert [x for x in done.stdout.splitlines() if x.startswith("RC")] == ["RC 1", "RC 0"], done.stderr[-2000:]
     assert "the openai-whisper backend is not installed: pip install openai-whisper" in done.stderr
     assert TRACE not in done.stderr, done.stderr[-2000:]
@@ -167,10 +163,10 @@ def test_openai_whisper_missing_gives_a_clear_error(speech, tmp_path):
 
 
 @pytest.fixture()
-def r3d_checkpoint(tmp_path, monkeypatch) -> Path:
+def r3d_checkpoint(saved_tiny, tmp_path, monkeypatch) -> Path:
     """A tiny checkpoint whose video branch is R3D-18 (Kinetics-400), with an empty torch hub cache."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    folder = save_checkpoint(build_model(tiny_config()), tmp_path / "ckpt")
+    folder = saved_tiny
     meta = json.loads((folder / "config.json").read_text())
     meta["model"]["video_source"] = "r3d_18-kinetics400"
     meta["sources"]["video"]["source"] = "r3d_18-kinetics400"
@@ -182,19 +178,16 @@ def test_video_weights_unavailable_offline(r3d_checkpoint, tmp_path, speech):
     remedy = "Connect to the internet once"
     with pytest.raises(CheckpointError, match=f"R3D-18 \\(Kinetics-400\\) is unavailable.*{remedy}"):
         load_checkpoint(r3d_checkpoint)
-    env = env_with(tmp_path)
     cli = (OFFLINE + "import sys\nfrom mmsent.__main__ import main\n"
            f"sys.exit(main(['analyze', {str(speech)!r}, '--checkpoint', {str(r3d_checkpoint)!r}, "
            f"'--out', {str(tmp_path / 'out')!r}]))\n")
-    done = subprocess.run([sys.executable, "-c", cli], capture_output=True, text=True, env=env, timeout=CLI_TIMEOUT_S)
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "cannot load the model" in done.stderr and remedy in done.stderr and TRACE not in done.stderr
     app = (OFFLINE + "import runpy, sys\n"
            f"sys.argv = ['app.py', '--checkpoint', {str(r3d_checkpoint)!r}, '--port', '0']\n"
            f"runpy.run_path({str(ROOT / 'app.py')!r}, run_name='__main__')\n")
-    done = subprocess.run([sys.executable, "-c", app], capture_output=True, text=True, env=env, timeout=CLI_TIMEOUT_S)
-    assert done.returncode == 1, done.stderr[-2000:]
-    assert "cannot load the model" in done.stderr and remedy in done.stderr and TRACE not in done.stderr
+    for code, status in ((cli, 2), (app, 1)):  # the command line, then the demo
+        done = run_python(code, tmp_path)
+        assert done.returncode == status, done.stderr[-2000:]
+        assert "cannot load the model" in done.stderr and remedy in done.stderr and TRACE not in done.stderr
 
 
 # --- hostile model files (tests/test_checkpoint.py covers pickles, missing/extra keys, wrong shapes, an
@@ -203,10 +196,6 @@ def test_video_weights_unavailable_offline(r3d_checkpoint, tmp_path, speech):
 
 @pytest.fixture()
 def saved_tiny(tmp_path):
-    from mmsent.checkpoint import save_checkpoint
-    from mmsent.config import tiny_config
-    from mmsent.model import build_model
-
     return save_checkpoint(build_model(tiny_config()), tmp_path / "ckpt")
 
 
@@ -223,8 +212,6 @@ def saved_tiny(tmp_path):
     (lambda m: m["model"].update(text_source="/etc"), "text encoder '/etc' is unavailable"),
 ])
 def test_hostile_config_is_refused(saved_tiny, edit, message):
-    from mmsent.checkpoint import CheckpointError, load_checkpoint
-
     meta = json.loads((saved_tiny / "config.json").read_text())
     edit(meta)
     (saved_tiny / "config.json").write_text(json.dumps(meta))
@@ -237,8 +224,6 @@ def test_text_source_pointing_at_a_pickle_is_never_unpickled(saved_tiny, tmp_pat
     import pickle
 
     from transformers import BertConfig
-
-    from mmsent.checkpoint import CheckpointError, load_checkpoint
 
     marker, evil = tmp_path / "pwned", tmp_path / "evil_encoder"
 
@@ -258,8 +243,6 @@ def test_text_source_pointing_at_a_pickle_is_never_unpickled(saved_tiny, tmp_pat
 
 def test_malformed_safetensors_headers_are_refused(saved_tiny):
     import struct
-
-    from mmsent.checkpoint import CheckpointError, load_checkpoint
 
     path = saved_tiny / "model.safetensors"
     data = path.read_bytes()

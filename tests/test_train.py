@@ -22,7 +22,8 @@ from train.state import StateError
 from train.synthetic import make_synthetic
 from train.train import main
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 TINY = ["--config", "tiny", "--branches", "text", "audio", "video", "--audio-channels", "8", "16", "32",
         "--text-tune-layers", "1", "--dropout", "0.1", "--mixup", "0", "--label-smoothing", "0",
         "--batch-size", "4", "--lr", "5e-3", "--lr-audio", "5e-3", "--lr-text", "3e-3", "--device", "cpu"]
