@@ -21,6 +21,7 @@ from mediagen import (
 )
 
 from mmsent import media
+from mmsent import probe as probing
 from mmsent.media import MediaError, load_audio, load_frames, probe
 
 RATE = media.SAMPLE_RATE
@@ -105,8 +106,15 @@ def test_audio_only_files(folder, file, rate, channels):
         load_frames(path, SPANS)
 
 
+def test_probing_is_its_own_module_and_media_reexports_it():
+    """mmsent.probe holds what a file is (probe, MediaInfo, MediaError); media decodes and re-exports them."""
+    assert (media.probe, media.MediaInfo, media.MediaError) == (probing.probe, probing.MediaInfo, probing.MediaError)
+    assert media._open is probing._open  # one way to open a file, with one set of checks and messages
+    assert not hasattr(probing, "load_audio") and not hasattr(probing, "load_frames")
+
+
 def test_real_ravdess_clip(shared_data):
-    path = next((shared_data / "clips").glob("*.mp4"))
+    path = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"  # clips/ also holds MELD clips
     info = probe(path)
     assert (info.width, info.height, info.has_audio) == (1280, 720, True)
     assert 3.0 < info.duration < 3.6 and info.fps == pytest.approx(29.97, abs=0.05)

@@ -1,0 +1,162 @@
+"""Probe any audio or video file: what it holds (streams, duration, size, rotation), decoding at most its first picture.
+
+PyAV (FFmpeg libraries inside its wheel) reads the file. ``_open`` is also the one way ``media``
+opens a file for decoding, so its checks and messages are the same everywhere. Importing
+torchvision turns PyAV's Python log callback on; a threaded decoder logging while its codec is
+freed then waits for the GIL held by the freeing thread (a deadlock, seen with VP9), so ``_open``
+turns PyAV's logging back off, its default.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.logging
+
+log = logging.getLogger(__name__)
+
+FIRST_FRAME_MAX_PACKETS = 300  # packets tried to get the first picture when probing
+IMAGE_DEMUXERS = ("image2",)  # FFmpeg's still-image readers, besides every "*_pipe" one (png_pipe, jpeg_pipe, ...)
+
+
+class MediaError(ValueError):
+    """A file that cannot be used as media: the message names the file, the problem and the fix."""
+
+
+@dataclass
+class MediaInfo:
+    """What ``probe`` learns about a file without decoding more than its first picture."""
+
+    path: str
+    duration: float  # s, from the header, or by reading the packets when the header has none
+    has_audio: bool
+    has_video: bool  # False for audio-only files, including mp3 files whose only picture is cover art
+    width: int | None  # display width in pixels, after rotation and sample aspect ratio
+    height: int | None  # display height in pixels, after rotation
+    fps: float | None  # average frame rate (frames/s); variable-frame-rate files give their mean
+    rotation: int  # degrees clockwise that the stored picture is turned for display: 0, 90, 180, 270
+    audio_channels: int | None  # as the header says (the decoded data may disagree; load_audio copes)
+    audio_rate: int | None  # Hz, as the header says
+    video_codec: str | None
+    audio_codec: str | None
+    container: str | None  # demuxer name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm"
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: file not found; check the path.")
+    if not p.is_file():
+        raise MediaError(f"{p}: is not a regular file; give the path of an audio or video file.")
+    if p.stat().st_size == 0:
+        raise MediaError(f"{p}: the file is empty (0 bytes); the upload or copy failed: provide the file again.")
+    if av.logging.get_level() is not None:  # see the module docstring: avoids a deadlock
+        log.debug("PyAV logging was on (level %s, set by torchvision's import); turning it off", av.logging.get_level())
+        av.logging.set_level(None)
+    try:
+        return av.open(str(p), metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError) as e:
+        raise MediaError(
+            f"{p}: cannot be read as audio or video ({e}); it is truncated, damaged or not a media file: "
+            "re-export or re-download it."
+        ) from e
+
+
+def _video_stream(c: av.container.InputContainer) -> av.VideoStream | None:
+    """The first video stream that is a real picture track (not an mp3's cover art)."""
+    for s in c.streams.video:
+        if not s.disposition & av.stream.Disposition.attached_pic:
+            return s
+    return None
+
+
+def _audio_stream(c: av.container.InputContainer) -> av.AudioStream | None:
+    return c.streams.audio[0] if c.streams.audio else None
+
+
+def _origin(c: av.container.InputContainer) -> float:
+    """Time (s) of the start of the file, subtracted from every timestamp."""
+    return c.start_time / av.time_base if c.start_time is not None else 0.0
+
+
+def _header_duration(c: av.container.InputContainer) -> float | None:
+    if c.duration:
+        return c.duration / av.time_base
+    ends = [float(s.duration * s.time_base) for s in c.streams if s.duration and s.time_base]
+    return max(ends) if ends else None
+
+
+def _scan_duration(path: str | Path) -> float:
+    """Duration (s) found by reading every packet: for files whose header has none (browser WebM)."""
+    with _open(path) as c:
+        origin, end = _origin(c), 0.0
+        for packet in c.demux():
+            if packet.pts is not None and packet.time_base is not None:
+                dur = packet.duration or 0
+                end = max(end, float((packet.pts + dur) * packet.time_base) - origin)
+    return end
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    """Clockwise display rotation (deg) from the frame's display matrix (counter-clockwise there)."""
+    return round(-frame.rotation / 90.0) % 4 * 90
+
+
+def _display_size(frame: av.VideoFrame, sar: float, rotation: int) -> tuple[int, int]:
+    width, height = max(1, round(frame.width * sar)), frame.height
+    return (height, width) if rotation in (90, 270) else (width, height)
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read the header and the first picture of ``path``.
+
+    Raises MediaError for a missing, empty, truncated or non-media file, or one with neither
+    an audio nor a video stream.
+    """
+    with _open(path) as c:
+        video, audio = _video_stream(c), _audio_stream(c)
+        if video is None and audio is None:
+            raise MediaError(f"{path}: has neither an audio nor a video stream; give an audio or video file.")
+        if audio is None and (c.format.name in IMAGE_DEMUXERS or c.format.name.endswith("_pipe")):
+            raise MediaError(f"{path}: is a still image ({video.codec_context.name}), not a video; "
+                             "give a video or audio file.")
+        duration = _header_duration(c)
+        info = MediaInfo(
+            path=str(path), duration=0.0, has_audio=audio is not None, has_video=video is not None,
+            width=None, height=None, fps=None, rotation=0,
+            audio_channels=audio.codec_context.channels if audio else None,
+            audio_rate=audio.codec_context.sample_rate if audio else None,
+            video_codec=video.codec_context.name if video else None,
+            audio_codec=audio.codec_context.name if audio else None,
+            container=c.format.name,
+        )
+        if video is not None:
+            rate = video.average_rate or video.guessed_rate
+            info.fps = float(rate) if rate else None
+            packets = itertools.islice(c.demux(video), FIRST_FRAME_MAX_PACKETS)
+            frame = next(_decode(itertools.chain(packets, [None]), lambda packet: True, video), None)
+            if frame is None:
+                raise MediaError(f"{path}: its video stream has no decodable picture; the file is damaged "
+                                 "or truncated: re-export it.")
+            info.rotation = _rotation(frame)
+            sar = float(video.sample_aspect_ratio) if video.sample_aspect_ratio else 1.0
+            info.width, info.height = _display_size(frame, sar, info.rotation)
+    info.duration = duration if duration else _scan_duration(path)
+    return info
+
+
+def _decode(packets: Iterable[av.Packet | None], keep, stream: av.VideoStream | None = None) -> Iterator[av.VideoFrame]:
+    """Frames of the packets that ``keep`` accepts; None flushes the decoder; damaged packets are skipped."""
+    for packet in packets:
+        try:
+            if packet is None:
+                yield from stream.decode(None)
+            elif keep(packet):
+                yield from packet.decode()
+        except av.FFmpegError as e:
+            log.debug("skipped an undecodable video packet: %s", e)
