@@ -28,7 +28,9 @@ def test_meld_dev_reads_every_utterance_with_labels(shared_data):
 def test_ravdess_labels_come_from_file_names_and_split_by_actor(shared_data):
     train = read_ravdess(shared_data / "ravdess", "1-16")
     dev = read_ravdess(shared_data / "ravdess", "17-20")
-    assert len(train) == 960 and len(dev) == 240
+    actors = {s.group for s in train}  # actor 05 is held back from the shared data
+    assert actors == {f"actor{a:02d}" for a in range(1, 17)} - {"actor05"}
+    assert len(train) == 60 * len(actors) == 900 and len(dev) == 240  # 60 speech clips per actor
     assert not {s.group for s in train} & {s.group for s in dev}
     counts = Counter(EMOTIONS[s.emotion] for s in dev)
     assert counts["neutral"] == 4 * 12  # neutral (4 clips per actor) and calm (8) both train "neutral"

@@ -1,4 +1,5 @@
-"""Corpus readers: MELD (CSV + optional clip folders) and RAVDESS (files named by their labels).
+"""Corpus readers: MELD (CSV + optional clip folders) and RAVDESS (files named by their labels);
+the other speech corpora (EMOVO, EMO-DB, CREMA-D, emotion folders) are in train/speech_corpora.py.
 
 Each reader returns a list of ``Sample``: one utterance with the paths and text it has and its
 labels as indices into mmsent.labels.EMOTIONS / SENTIMENTS (None where the corpus has no
@@ -52,6 +53,12 @@ class Sample:
     has_video: bool = False  # the media file holds the speaker's face
     context: tuple[str, ...] = ()  # previous utterances of the conversation, oldest first
     group: str = ""  # dialogue or actor: splits never cut a group
+    # A joined sample (train.joint) takes each modality's features from another sample: (modality, id)
+    parts: tuple[tuple[str, str], ...] = ()
+
+    def feature_id(self, modality: str) -> str:
+        """The id under which this sample's features of ``modality`` are cached."""
+        return dict(self.parts).get(modality, self.id)
 
 
 def clean_text(text: str) -> str:
@@ -164,14 +171,32 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
     return samples
 
 
+def _split_filter(where: str) -> tuple[str, str]:
+    """"DIR:FILTER" -> (DIR, FILTER); a path that exists as written keeps any colon it holds."""
+    if Path(where).exists() or ":" not in where:
+        return where, ""
+    folder, _, keep = where.rpartition(":")
+    return folder, keep
+
+
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
-    """"meld=PATH.csv", "ravdess=DIR" or "ravdess=DIR:17-20" -> (name, samples)."""
+    """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
+    "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]" or
+    "folders=DIR" (DIR/<emotion>/<file>; named after the folder itself, e.g. "test_set")."""
+    from .speech_corpora import read_cremad, read_emodb, read_emovo, read_folders  # they import Sample from here
+
     kind, sep, where = spec.partition("=")
     if not sep:
-        raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv or ravdess=DIR[:ACTORS]")
+        raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv, ravdess=DIR[:ACTORS], emovo=DIR[:SPEAKERS], "
+                          f"emodb=DIR, cremad=DIR or folders=DIR")
     if kind == "meld":
         return kind, read_meld(where, context=context)
-    if kind == "ravdess":
-        folder, _, actors = where.partition(":") if not Path(where).exists() else (where, "", "")
-        return kind, read_ravdess(folder, actors or None)
-    raise CorpusError(f"unknown corpus {kind!r} in --data {spec!r}: known are meld and ravdess")
+    if kind == "folders":
+        samples = read_folders(where)
+        return samples[0].corpus, samples
+    readers = {"ravdess": read_ravdess, "emovo": read_emovo, "emodb": read_emodb, "cremad": read_cremad}
+    if kind in readers:
+        folder, keep = _split_filter(where)
+        return kind, readers[kind](folder, keep or None)
+    raise CorpusError(f"unknown corpus {kind!r} in --data {spec!r}: known are meld, ravdess, emovo, emodb, "
+                      f"cremad and folders")

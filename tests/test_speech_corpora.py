@@ -1,0 +1,143 @@
+"""Speech corpus readers: EMOVO on the real files; EMO-DB, CREMA-D and emotion folders on files
+generated here with their published names (a 440 Hz tone in a wav, an mp3 and an mp4 container)."""
+
+import logging
+import shutil
+from collections import Counter
+
+import pytest
+from mediagen import make_audio, make_video
+
+from mmsent import media
+from mmsent.labels import EMOTIONS
+from train.corpora import CorpusError, read_data_spec
+from train.speech_corpora import (FOLDER_NAMES, folder_emotion, read_cremad, read_emodb, read_emovo,
+                                  read_folders)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """One tiny file per container, copied under every name a test needs."""
+    folder = tmp_path_factory.mktemp("clips")
+    return {".wav": make_audio(folder / "tone.wav", duration=0.5),
+            ".mp3": make_audio(folder / "tone.mp3", duration=0.5),
+            ".mp4": make_video(folder / "tone.mp4", duration=0.5, size=(64, 48))}
+
+
+def put(clips, path, suffix=".wav"):
+    path = path.with_suffix(suffix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(clips[suffix], path)
+    return path
+
+
+def names(samples):
+    return Counter(EMOTIONS[s.emotion] for s in samples)
+
+
+def test_emovo_real_files_counts_and_speaker_split(shared_data):
+    samples = read_emovo(shared_data / "emovo")
+    assert len(samples) == 588 and len({s.id for s in samples}) == 588
+    assert names(samples) == {e: 84 for e in EMOTIONS}  # 6 speakers x 14 sentences per emotion
+    assert Counter(s.group for s in samples) == {f"emovo-{k}": 98 for k in ("f1", "f2", "f3", "m1", "m2", "m3")}
+    for s in samples:  # the label is the file's own code, through the documented mapping
+        code, speaker, _ = s.media.stem.split("-")
+        assert s.media.parent.name == speaker and s.group == f"emovo-{speaker}"
+        assert EMOTIONS[s.emotion] == {"dis": "disgust", "gio": "joy", "neu": "neutral", "pau": "fear",
+                                       "rab": "anger", "sor": "surprise", "tri": "sadness"}[code]
+        assert s.text is None and s.sentiment is None and not s.has_video and s.corpus == "emovo"
+    train, dev = read_emovo(shared_data / "emovo", "f1,f2,m1,m2"), read_emovo(shared_data / "emovo", ["F3", "m3"])
+    assert len(train) == 4 * 98 and len(dev) == 2 * 98
+    assert not {s.group for s in train} & {s.group for s in dev}
+    assert names(dev) == {e: 28 for e in EMOTIONS}
+    audio = media.load_audio(dev[0].media)
+    assert audio.dtype.name == "float32" and 0.5 < len(audio) / media.SAMPLE_RATE < 15
+
+
+def test_emodb_names_boredom_left_out_and_counted(tmp_path, clips, caplog):
+    codes = {"W": "anger", "E": "disgust", "A": "fear", "F": "joy", "T": "sadness", "N": "neutral"}
+    for speaker in ("03", "16"):
+        for i, code in enumerate([*codes, "L"]):
+            put(clips, tmp_path / "wav" / f"{speaker}a0{i + 1}{code}a")
+    put(clips, tmp_path / "wav" / "03b10Wc", ".mp4")  # another container, another version letter
+    put(clips, tmp_path / "wav" / "README", ".wav")  # a name outside the layout
+    with caplog.at_level(logging.INFO):
+        samples = read_emodb(tmp_path)
+    assert len(samples) == 13 and "2 boredom (L) skipped" in caplog.text
+    for s in samples:
+        assert EMOTIONS[s.emotion] == codes[s.media.stem[5]] and s.group == f"emodb-{s.media.stem[:2]}"
+        assert s.id == f"emodb/{s.media.stem}" and s.text is None and s.sentiment is None
+    assert [s.has_video for s in samples if s.media.suffix == ".mp4"] == [True]
+    assert len(read_emodb(tmp_path, "16")) == 6
+    name, spec = read_data_spec(f"emodb={tmp_path}")
+    assert name == "emodb" and [s.id for s in spec] == [s.id for s in samples]
+
+
+def test_cremad_names_in_any_container_one_clip_per_name(tmp_path, clips):
+    codes = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "joy", "NEU": "neutral", "SAD": "sadness"}
+    for actor, suffix in (("1001", ".wav"), ("1091", ".mp3")):
+        for code, level in zip(codes, ("XX", "LO", "MD", "HI", "XX", "XX")):
+            put(clips, tmp_path / "AudioWAV" / f"{actor}_DFA_{code}_{level}", suffix)
+    put(clips, tmp_path / "VideoFlash" / "1001_DFA_ANG_XX", ".mp4")  # the same clip as a video
+    samples = read_cremad(tmp_path)
+    assert len(samples) == 12 and names(samples) == {e: 2 for e in codes.values()}
+    assert {s.group for s in samples} == {"cremad-1001", "cremad-1091"}
+    assert all(s.text == "Don't forget a jacket." and s.sentiment is None for s in samples)
+    both = [s for s in samples if s.id == "cremad/1001_DFA_ANG_XX"]
+    assert len(both) == 1 and both[0].has_video and both[0].media.suffix == ".mp4"  # the video copy is kept
+    assert media.load_audio(samples[-1].media).size > 0  # the mp3 decodes
+    assert read_data_spec(f"cremad={tmp_path}:1091")[1] == [s for s in samples if s.group == "cremad-1091"]
+
+
+def test_folders_synonyms_and_name(tmp_path, clips, caplog):
+    root = tmp_path / "street_talk"
+    layout = {"Angry": "anger", "HAPPY": "joy", "sadness": "sadness", "scared": "fear", "Disgusted": "disgust",
+              "surprised": "surprise", "Calm": "neutral"}
+    for folder in layout:
+        put(clips, root / folder / "a", ".wav")
+        put(clips, root / folder / "take2" / "a", ".mp4")  # nested, same stem: a different clip
+    put(clips, root / "Boredom" / "x")  # unknown emotion: skipped, named in the log
+    (root / "notes.txt").write_text("not media")
+    with caplog.at_level(logging.INFO):
+        name, samples = read_data_spec(f"folders={root}/")
+    assert name == "street_talk" and "Boredom" in caplog.text
+    assert len(samples) == 14 and len({s.id for s in samples}) == 14 and len({s.group for s in samples}) == 14
+    assert names(samples) == {e: 2 for e in layout.values()}
+    assert all(s.corpus == "street_talk" and s.id.startswith("street_talk/") for s in samples)
+    assert sum(s.has_video for s in samples) == 7
+
+
+def test_folder_names_cover_the_listed_synonyms():
+    expected = {"anger": "angry anger mad", "joy": "happy happiness joy", "sadness": "sad sadness",
+                "fear": "fear fearful afraid scared", "disgust": "disgust disgusted",
+                "surprise": "surprise surprised", "neutral": "neutral calm"}
+    for emotion, words in expected.items():
+        for word in words.split():
+            assert folder_emotion(word) == folder_emotion(word.upper()) == emotion
+            assert folder_emotion(f" {word.title()} ") == emotion
+    assert set(FOLDER_NAMES.values()) == set(EMOTIONS)
+    assert folder_emotion("boredom") is None and folder_emotion("angry_speech") is None
+
+
+def test_wrong_folders_give_clear_errors(tmp_path, clips, shared_data):
+    with pytest.raises(CorpusError, match="EMOVO|emovo folder not found"):
+        read_emovo(tmp_path / "missing")
+    with pytest.raises(CorpusError, match="no emovo clips"):
+        read_emovo(shared_data / "ravdess" / "Actor_01")  # RAVDESS names are not EMOVO names
+    with pytest.raises(CorpusError, match=r"for speakers \['x9'\]"):
+        read_emovo(shared_data / "emovo", "x9")
+    with pytest.raises(CorpusError, match="no emodb clips"):
+        read_emodb(tmp_path)
+    with pytest.raises(CorpusError, match="no cremad clips"):
+        read_cremad(shared_data / "emovo")
+    put(clips, tmp_path / "labelled" / "Bored" / "a")
+    put(clips, tmp_path / "labelled" / "a")  # files beside the folders, not in one
+    with pytest.raises(CorpusError, match="found folders: Bored.*known names: afraid"):
+        read_folders(tmp_path / "labelled")
+    (tmp_path / "empty" / "Happy").mkdir(parents=True)
+    with pytest.raises(CorpusError, match="no media files in emotion folders"):
+        read_folders(tmp_path / "empty")
+    with pytest.raises(CorpusError, match="labelled folder not found"):
+        read_data_spec(f"folders={tmp_path / 'nowhere'}")
+    with pytest.raises(CorpusError, match="known are meld, ravdess, emovo, emodb, cremad and folders"):
+        read_data_spec(f"iemocap={tmp_path}")

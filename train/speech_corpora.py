@@ -1,0 +1,197 @@
+"""Readers for emotional speech corpora in their published layouts: EMOVO, EMO-DB, CREMA-D, and
+any folder of clips sorted into one sub-folder per emotion.
+
+Each reader returns ``train.corpora.Sample`` lists; labels are indices into mmsent.labels.EMOTIONS
+(anger, disgust, fear, joy, neutral, sadness, surprise). None of these corpora has sentiment labels
+(``sentiment=None``: such a sample trains the emotion head only). ``group`` is the speaker, prefixed
+with the corpus (``emovo-f1``, ``emodb-03``, ``cremad-1001``): split by group, never by clip.
+
+Label mappings (tested in tests/test_speech_corpora.py):
+- EMOVO (Italian, ``<speaker>/EMO-SPEAKER-SENTENCE.flac``, e.g. ``f1/dis-f1-b1.flac``): dis ->
+  disgust, gio (gioia) -> joy, neu -> neutral, pau (paura) -> fear, rab (rabbia) -> anger, sor
+  (sorpresa) -> surprise, tri (tristezza) -> sadness. Text: None (Italian; the text branch is English).
+- EMO-DB (German, ``03a01Fa.wav``: speaker = characters 1-2, sentence = 3-5, emotion = the 6th,
+  version = the rest): W (Wut) -> anger, E (Ekel) -> disgust, A (Angst) -> fear, F (Freude) -> joy,
+  T (Trauer) -> sadness, N -> neutral; L (Langeweile, boredom) has no counterpart and is left
+  out (counted in the log). Text: None (German).
+- CREMA-D (English, ``1001_DFA_ANG_XX.wav`` or any container: actor, sentence, emotion, intensity):
+  ANG -> anger, DIS -> disgust, FEA -> fear, HAP -> joy, NEU -> neutral, SAD -> sadness (no
+  surprise). Text: the sentence the code names (12 fixed sentences, as RAVDESS gives its own).
+- Folders (``DIR/<emotion>/<file>``, files at any depth below the emotion folder): the folder name,
+  case-insensitive, is matched through ``FOLDER_NAMES`` (angry/anger/mad, happy/happiness/joy,
+  sad/sadness, fear/fearful/afraid/scared, disgust/disgusted, surprise/surprised, neutral/calm);
+  other folders are skipped and counted in the log. No speaker is known: each clip is its own
+  group, so such a corpus serves evaluation, not speaker-independent splits. Text: None.
+
+Any audio or video container is accepted (``MEDIA_SUFFIXES``); ``has_video`` follows the file's
+suffix (``VIDEO_SUFFIXES``). When one clip is there in several containers (e.g. CREMA-D's
+AudioWAV and VideoFlash side by side), the video file is kept and the copies are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from mmsent.labels import EMOTIONS
+
+from .corpora import CorpusError, Sample
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma", ".aif", ".aiff"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".mpg", ".mpeg", ".ts", ".3gp", ".wmv"}
+MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
+
+EMOVO_EMOTIONS = {"dis": "disgust", "gio": "joy", "neu": "neutral", "pau": "fear", "rab": "anger",
+                  "sor": "surprise", "tri": "sadness"}
+EMOVO_NAME = re.compile(r"^([a-z]{3})-([a-z]\d+)-(\w+)$", re.IGNORECASE)
+
+EMODB_EMOTIONS = {"W": "anger", "E": "disgust", "A": "fear", "F": "joy", "T": "sadness", "N": "neutral",
+                  "L": None}  # L: boredom, no counterpart among the seven
+EMODB_NAME = re.compile(r"^(\d\d)([a-z]\d\d)([A-Z])([a-z]*)$")
+
+CREMAD_EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "joy", "NEU": "neutral",
+                   "SAD": "sadness"}
+CREMAD_SENTENCES = {
+    "IEO": "It's eleven o'clock.", "TIE": "That is exactly what happened.",
+    "IOM": "I'm on my way to the meeting.", "IWW": "I wonder what this is about.",
+    "TAI": "The airplane is almost full.", "MTI": "Maybe tomorrow it will be cold.",
+    "IWL": "I would like a new alarm clock.", "ITH": "I think I have a doctor's appointment.",
+    "DFA": "Don't forget a jacket.", "ITS": "I think I've seen this before.",
+    "TSI": "The surface is slick.", "WSI": "We'll stop in a couple of minutes.",
+}
+CREMAD_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
+
+# Emotion folder names (lower case) -> our emotion.
+FOLDER_NAMES = {
+    **dict.fromkeys(("angry", "anger", "mad"), "anger"),
+    **dict.fromkeys(("happy", "happiness", "joy"), "joy"),
+    **dict.fromkeys(("sad", "sadness"), "sadness"),
+    **dict.fromkeys(("fear", "fearful", "afraid", "scared"), "fear"),
+    **dict.fromkeys(("disgust", "disgusted"), "disgust"),
+    **dict.fromkeys(("surprise", "surprised"), "surprise"),
+    **dict.fromkeys(("neutral", "calm"), "neutral"),
+}
+
+
+def _media_files(root: Path, counts: Counter, same_folder: bool = False) -> list[Path]:
+    """Media files below root, one per clip name (a video container preferred), sorted by path.
+    A clip is its stem (names that carry the labels) or, with same_folder, its folder and stem."""
+    best: dict[tuple, Path] = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in MEDIA_SUFFIXES or not path.is_file():
+            continue
+        key = (path.parent if same_folder else None, path.stem)
+        if key in best:
+            counts["copies in another container"] += 1
+            if path.suffix.lower() not in VIDEO_SUFFIXES or best[key].suffix.lower() in VIDEO_SUFFIXES:
+                continue
+        best[key] = path
+    return sorted(best.values())
+
+
+def _parse_speakers(speakers: str | Iterable[str] | None) -> set[str] | None:
+    """"f1,m2" or ["f1", "m2"] -> {"f1", "m2"} (lower case); None or "" -> None (all speakers)."""
+    if not speakers:
+        return None
+    items = speakers.split(",") if isinstance(speakers, str) else speakers
+    return {str(s).strip().lower() for s in items if str(s).strip()}
+
+
+def _folder(folder: str | Path, corpus: str, layout: str) -> Path:
+    root = Path(folder)
+    if not root.is_dir():
+        raise CorpusError(f"{root}: {corpus} folder not found; pass the folder holding {layout}")
+    return root
+
+
+def _sample(corpus: str, sid: str, path: Path, emotion: str, group: str, text: str | None = None) -> Sample:
+    return Sample(id=f"{corpus}/{sid}", corpus=corpus, text=text, emotion=EMOTIONS.index(emotion),
+                  sentiment=None, media=path, has_video=path.suffix.lower() in VIDEO_SUFFIXES, group=group)
+
+
+def _finish(corpus: str, root: Path, samples: list[Sample], counts: Counter, layout: str,
+            speakers: set[str] | None) -> list[Sample]:
+    if not samples:
+        raise CorpusError(f"{root}: no {corpus} clips ({layout}) found"
+                          + (f" for speakers {sorted(speakers)}" if speakers else ""))
+    log.info("%s: %d %s clips%s", root, len(samples), corpus,
+             "".join(f", {n} {k} skipped" for k, n in sorted(counts.items()) if n))
+    return samples
+
+
+def _by_name(corpus: str, folder: str | Path, pattern: re.Pattern, layout: str, speakers, label) -> list[Sample]:
+    """Shared loop of the readers whose labels are in the file names. ``label(match)`` gives
+    (speaker, emotion name or None to leave out, reason for leaving out, text)."""
+    root = _folder(folder, corpus, layout)
+    keep = _parse_speakers(speakers)
+    samples, counts = [], Counter()
+    for path in _media_files(root, counts):
+        m = pattern.match(path.stem)
+        if not m:
+            counts["files with other names"] += 1
+            continue
+        speaker, emotion, reason, text = label(m)
+        if keep is not None and speaker.lower() not in keep:
+            continue
+        if emotion is None:
+            counts[reason] += 1
+            continue
+        samples.append(_sample(corpus, path.stem, path, emotion, f"{corpus}-{speaker}", text))
+    return _finish(corpus, root, samples, counts, layout, keep)
+
+
+def read_emovo(folder: str | Path, speakers: str | Iterable[str] | None = None) -> list[Sample]:
+    """EMOVO clips (``<speaker>/EMO-SPEAKER-SENTENCE.flac``); speakers: e.g. "f1,m3" (None: all)."""
+    def label(m):
+        code = m.group(1).lower()
+        return m.group(2).lower(), EMOVO_EMOTIONS.get(code), f"unknown code {code!r}", None
+    return _by_name("emovo", folder, EMOVO_NAME, "<speaker>/EMO-SPEAKER-SENTENCE.flac", speakers, label)
+
+
+def read_emodb(folder: str | Path, speakers: str | Iterable[str] | None = None) -> list[Sample]:
+    """EMO-DB clips (``wav/03a01Fa.wav``, any depth); boredom (L) is left out and counted."""
+    def label(m):
+        code = m.group(3)
+        reason = "boredom (L)" if code == "L" else f"unknown code {code!r}"
+        return m.group(1), EMODB_EMOTIONS.get(code), reason, None
+    return _by_name("emodb", folder, EMODB_NAME, "files named like 03a01Fa.wav", speakers, label)
+
+
+def read_cremad(folder: str | Path, speakers: str | Iterable[str] | None = None) -> list[Sample]:
+    """CREMA-D clips (``AudioWAV/1001_DFA_ANG_XX.wav``, or .mp3/.flv/.mp4..., any depth)."""
+    def label(m):
+        code = m.group(3)
+        return m.group(1), CREMAD_EMOTIONS.get(code), f"unknown code {code!r}", CREMAD_SENTENCES.get(m.group(2))
+    return _by_name("cremad", folder, CREMAD_NAME, "files named like 1001_DFA_ANG_XX.wav", speakers, label)
+
+
+def folder_emotion(name: str) -> str | None:
+    """Our emotion for an emotion-folder name ("Angry", "SCARED", " calm "), or None if unknown."""
+    return FOLDER_NAMES.get(name.strip().lower())
+
+
+def read_folders(folder: str | Path) -> list[Sample]:
+    """Clips sorted into ``DIR/<emotion>/...`` folders; corpus name = the folder's own name."""
+    root = _folder(folder, "labelled", "one sub-folder per emotion (e.g. Angry/, Happy/, Neutral/, Sad/)")
+    corpus = root.resolve().name
+    samples, counts, unknown = [], Counter(), []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        emotion = folder_emotion(sub.name)
+        if emotion is None:
+            unknown.append(sub.name)
+            continue
+        for path in _media_files(sub, counts, same_folder=True):
+            rel = path.relative_to(sub).with_suffix("").as_posix()
+            samples.append(_sample(corpus, f"{sub.name}/{rel}", path, emotion, f"{corpus}-{sub.name}/{rel}"))
+    counts["files outside emotion folders"] = sum(1 for p in root.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES)
+    if unknown:
+        log.info("%s: %d folder(s) with no emotion name skipped: %s", root, len(unknown), ", ".join(unknown))
+    if not samples:
+        raise CorpusError(f"{root}: no media files in emotion folders (found folders: "
+                          f"{', '.join(unknown) or 'none'}); known names: {', '.join(sorted(FOLDER_NAMES))}")
+    return _finish(corpus, root, samples, counts, "DIR/<emotion>/<file>", None)
