@@ -6,6 +6,8 @@ degraded modes. Export and plots work from an ``Analysis`` alone, so a saved JSO
 plotted and exported again without the model. The JSON layout is documented in ``docs/schema.md``.
 The summary is always computed from the segments, never stored as state: ``from_dict`` ignores a
 ``summary`` key, so an edited file cannot carry a summary that contradicts its segments.
+Version 2 adds what each sense says on its own (``per_modality``) and the face box; version-1 files
+still load (no readings, no box) and are written back as version 2.
 """
 
 from __future__ import annotations
@@ -13,17 +15,23 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mmsent.labels import EMOTIONS, SENTIMENTS
+from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1  # version of the JSON layout below; bump it on any incompatible change
+SCHEMA_VERSION = 2  # version of the JSON layout below; bump it on any incompatible change
+READABLE_VERSIONS = (1, 2)  # versions from_dict loads (1: no per_modality, no face_box)
 SEGMENT_KINDS = ("speech", "gap")  # "gap": a stretch without speech, analysed from sound and picture
+
+MODALITY_NAMES = {"text": "words", "audio": "voice", "video": "face"}  # what a user calls each sense
+TASKS = ("emotion", "sentiment")  # the two heads, in each sense's reading as in the fused result
+SUM_TOLERANCE = 0.01  # a reading's probabilities must sum to 1 within this (rounded files)
 
 FILE_MODE = 0o644  # permissions of written files (mkstemp would leave 0o600)
 
@@ -60,6 +68,30 @@ class SegmentResult:
     # modality -> total-variation distance (0..1) between the emotion distribution with and
     # without that modality; only for modalities used
     kind: str = "speech"  # "speech" or "gap"
+    per_modality: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # what each sense used here says on its own: modality -> {"emotion": {label: p}, "sentiment":
+    # {label: p}}, same labels as the fused result, each summing to 1; senses not used are absent
+    face_box: list[float] | None = None
+    # the main face as [x0, y0, x1, y1], fractions (0..1) of the displayed frame's width and height;
+    # None when no face was found or the picture was not analysed
+
+    def reading(self, modality: str, task: str = "emotion") -> tuple[str, float] | None:
+        """The top label and its probability in one sense's own reading; None if not used here."""
+        probs = self.per_modality.get(modality, {}).get(task)
+        return _top(probs) if probs else None
+
+    def readings_text(self, probabilities: bool = True) -> str:
+        """One line of what each sense says, in MODALITIES order, e.g.
+        ``"words: joy 0.81 · voice: anger 0.55 · face: neutral 0.40"`` (``""`` without readings).
+        ``probabilities=False`` gives the short form ``"words: joy · voice: anger"``.
+        """
+        parts = []
+        for m in MODALITIES:
+            top = self.reading(m)
+            if top is not None:
+                parts.append(f"{MODALITY_NAMES[m]}: {top[0]} {top[1]:.2f}" if probabilities
+                             else f"{MODALITY_NAMES[m]}: {top[0]}")
+        return " · ".join(parts)
 
     @property
     def top_emotion(self) -> tuple[str, float]:
@@ -168,10 +200,13 @@ class Analysis:
 
     @classmethod
     def from_dict(cls, d: dict) -> Analysis:
-        """Rebuild from ``to_dict`` output; checks the schema version and required keys.
+        """Rebuild from ``to_dict`` output; checks the schema version, required keys and values.
+
+        A version-1 dict loads with empty ``per_modality`` and no ``face_box``; the result is a
+        version-2 analysis (it is written back as such).
 
         Raises:
-            ValueError: not a dict, a missing key, a wrong or newer ``schema_version``.
+            ValueError: not a dict, a missing key, a wrong or newer ``schema_version``, a bad value.
         """
         if not isinstance(d, dict):
             raise ValueError(f"an mmsent analysis must be a JSON object, got {type(d).__name__}")
@@ -188,14 +223,15 @@ class Analysis:
             if kind not in SEGMENT_KINDS:
                 raise ValueError(f"mmsent analysis: segments[{i}].kind is {kind!r}, "
                                  f"not one of {SEGMENT_KINDS}")
-            segments.append(
-                SegmentResult(
-                    start=s["start"], end=s["end"], text=s["text"],
-                    emotion=dict(s["emotion"]), sentiment=dict(s["sentiment"]),
-                    modalities=list(s["modalities"]),
-                    contributions=dict(s.get("contributions") or {}), kind=kind,
-                )
+            seg = SegmentResult(
+                start=s["start"], end=s["end"], text=s["text"],
+                emotion=dict(s["emotion"]), sentiment=dict(s["sentiment"]),
+                modalities=list(s["modalities"]),
+                contributions=dict(s.get("contributions") or {}), kind=kind,
             )
+            seg.per_modality = _checked_readings(s.get("per_modality"), seg, f"segments[{i}]")
+            seg.face_box = _checked_box(s.get("face_box"), f"segments[{i}]")
+            segments.append(seg)
         media_fields = {k: v for k, v in d["media"].items() if k in MediaFacts.__dataclass_fields__}
         return cls(
             media=MediaFacts(**media_fields),
@@ -204,7 +240,7 @@ class Analysis:
             language=d.get("language"),
             transcript_source=d.get("transcript_source"),
             notes=list(d.get("notes") or []),
-            schema_version=d["schema_version"],
+            schema_version=SCHEMA_VERSION,  # a version-1 file is upgraded as it is read
         )
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
@@ -248,7 +284,7 @@ def _check_version(version) -> None:
             f"this analysis has schema_version {version}, newer than this mmsent reads "
             f"({SCHEMA_VERSION}): upgrade mmsent to read it"
         )
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ValueError(f"mmsent analysis: schema_version {version} is no longer supported")
 
 
@@ -262,6 +298,59 @@ def _check_numbers(seg: dict, i: int) -> None:
         if not isinstance(probs, dict) or not probs or not all(map(_is_number, probs.values())):
             raise ValueError(f"mmsent analysis: segments[{i}].{key} must map labels to probabilities, "
                              f"got {probs!r}")
+
+
+def _checked_readings(value, seg: SegmentResult, where: str) -> dict:
+    """``per_modality`` of a segment, checked and in label order; {} when missing or null."""
+    if value is None:
+        return {}
+    where = f"mmsent analysis: {where}.per_modality"
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be an object (modality -> reading), got {type(value).__name__}")
+    readings = {}
+    for m, reading in value.items():
+        if m not in MODALITIES:
+            raise ValueError(f"{where} has the unknown modality {m!r}: expected one of {MODALITIES}")
+        if m not in seg.modalities:
+            raise ValueError(f"{where} has a reading for {m!r}, a modality not used in this segment "
+                             f"(modalities: {seg.modalities})")
+        if not isinstance(reading, dict) or set(reading) != set(TASKS):
+            raise ValueError(f"{where}.{m} must be an object with exactly the keys {TASKS}, got {reading!r}")
+        fused = {"emotion": seg.emotion, "sentiment": seg.sentiment}
+        readings[m] = {t: _checked_probs(reading[t], tuple(fused[t]), f"{where}.{m}.{t}") for t in TASKS}
+    return {m: readings[m] for m in MODALITIES if m in readings}
+
+
+def _checked_probs(probs, labels: tuple[str, ...], where: str) -> dict[str, float]:
+    """A label -> probability mapping over exactly ``labels``: finite, in [0, 1], summing to 1."""
+    if not isinstance(probs, dict):
+        raise ValueError(f"{where} must map labels to probabilities, got {probs!r}")
+    unknown, missing = set(probs) - set(labels), set(labels) - set(probs)
+    if unknown or missing:
+        raise ValueError(f"{where} must have the labels {labels}: unknown {sorted(unknown)}, "
+                         f"missing {sorted(missing)}")
+    for k, p in probs.items():
+        if not _is_number(p) or not math.isfinite(p) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"{where}.{k} is {p!r}, not a probability in [0, 1]")
+    total = sum(probs.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise ValueError(f"{where} sums to {total:.4f}, not 1")
+    return {k: float(probs[k]) for k in labels}
+
+
+def _checked_box(box, where: str) -> list[float] | None:
+    """``face_box``: null, or [x0, y0, x1, y1] inside [0, 1] with x0 < x1 and y0 < y1."""
+    if box is None:
+        return None
+    if (not isinstance(box, list) or len(box) != 4
+            or not all(_is_number(v) and math.isfinite(v) for v in box)):
+        raise ValueError(f"mmsent analysis: {where}.face_box must be null or [x0, y0, x1, y1] "
+                         f"(numbers), got {box!r}")
+    x0, y0, x1, y1 = box
+    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+        raise ValueError(f"mmsent analysis: {where}.face_box {box!r} must lie inside the frame "
+                         "(0..1) with x0 < x1 and y0 < y1")
+    return [float(v) for v in box]
 
 
 def _is_number(x) -> bool:

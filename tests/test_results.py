@@ -10,23 +10,28 @@ import numpy as np
 import pytest
 
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
-from mmsent.results import SCHEMA_VERSION, Analysis, MediaFacts, SegmentResult
+from mmsent.results import SCHEMA_VERSION, SUM_TOLERANCE, Analysis, MediaFacts, SegmentResult
 
 TRICKY_TEXT = 'She said "no, never",\nthen: «ça va?» 日本語 — ok'
 
 
+def random_probs(rng, labels):
+    p = rng.random(len(labels))
+    return {k: float(v) for k, v in zip(labels, p / p.sum())}
+
+
 def random_segment(rng, start, end, text, kind="speech", modalities=("text", "audio")):
-    """A segment with random normalised probabilities and contributions."""
-    emo = rng.random(len(EMOTIONS))
-    sen = rng.random(len(SENTIMENTS))
-    emo, sen = emo / emo.sum(), sen / sen.sum()
+    """A segment with random normalised probabilities, contributions and per-sense readings, and a
+    face box when the video was used."""
     return SegmentResult(
         start=float(start), end=float(end), text=text,
-        emotion={k: float(p) for k, p in zip(EMOTIONS, emo)},
-        sentiment={k: float(p) for k, p in zip(SENTIMENTS, sen)},
+        emotion=random_probs(rng, EMOTIONS), sentiment=random_probs(rng, SENTIMENTS),
         modalities=list(modalities),
         contributions={m: float(rng.random() * 0.5) for m in modalities},
         kind=kind,
+        per_modality={m: {"emotion": random_probs(rng, EMOTIONS), "sentiment": random_probs(rng, SENTIMENTS)}
+                      for m in MODALITIES if m in modalities},
+        face_box=[0.25, 0.2, 0.6, 0.7] if "video" in modalities else None,
     )
 
 
@@ -180,3 +185,135 @@ def test_empty_analysis_has_a_summary_and_round_trips():
     assert s.dominant_emotion is None and s.mean_sentiment is None
     assert set(s.emotion_share) == set(EMOTIONS) and sum(s.emotion_share.values()) == 0
     assert Analysis.from_dict(json.loads(a.to_json())) == a
+
+
+# ---- version 2: what each sense says, and the face box ----
+
+def test_per_modality_round_trips_with_one_reading_per_used_sense(tmp_path):
+    a = make_analysis(6)
+    a.to_json(tmp_path / "a.json")
+    b = Analysis.from_json(tmp_path / "a.json")
+    assert b == a and b.schema_version == SCHEMA_VERSION == 2
+    seen_absent = False
+    for seg in b.segments:
+        assert list(seg.per_modality) == [m for m in MODALITIES if m in seg.modalities]
+        seen_absent |= len(seg.per_modality) < len(MODALITIES)
+        for reading in seg.per_modality.values():
+            assert list(reading["emotion"]) == list(EMOTIONS)
+            assert sum(reading["emotion"].values()) == pytest.approx(1.0)
+            assert sum(reading["sentiment"].values()) == pytest.approx(1.0)
+        assert (seg.face_box is not None) == ("video" in seg.modalities)
+    assert seen_absent  # absent senses are absent, not zeros
+    d = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    assert "video" not in d["segments"][2]["per_modality"]  # segment 2 used text and audio only
+    assert d["segments"][2]["face_box"] is None and d["segments"][0]["face_box"] == [0.25, 0.2, 0.6, 0.7]
+
+
+def test_a_version_1_file_still_loads(tmp_path):
+    v1 = {
+        "schema_version": 1,
+        "media": {"path": "old.mp4", "duration": 3.0, "has_audio": True, "has_video": True,
+                  "width": 640, "height": 360, "fps": 25.0, "rotation": 0},
+        "model": {"name": "default"}, "language": "en", "transcript_source": "faster-whisper base",
+        "notes": [],
+        "segments": [{"start": 0.0, "end": 3.0, "text": "hello there", "kind": "speech",
+                      "emotion": one_hot("joy", EMOTIONS), "sentiment": one_hot("positive", SENTIMENTS),
+                      "modalities": ["text", "audio"], "contributions": {"text": 0.2, "audio": 0.1}}],
+        "summary": {"dominant_emotion": "joy"},
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(v1), encoding="utf-8")
+    a = Analysis.from_json(path)
+    seg = a.segments[0]
+    assert seg.per_modality == {} and seg.face_box is None and seg.readings_text() == ""
+    assert seg.top_emotion == ("joy", 0.9)
+    assert a.schema_version == 2  # upgraded as it is read: written back as version 2
+    again = json.loads(a.to_json())
+    assert again["schema_version"] == 2 and again["segments"][0]["per_modality"] == {}
+
+
+def test_null_per_modality_and_face_box_mean_none():
+    d = make_analysis(2).to_dict()
+    d["segments"][0]["per_modality"] = None
+    d["segments"][0]["face_box"] = None
+    seg = Analysis.from_dict(d).segments[0]
+    assert seg.per_modality == {} and seg.face_box is None
+
+
+def test_readings_text_names_each_used_sense_in_order():
+    seg = make_analysis(1).segments[0]  # segment 0 uses all three senses
+    seg.per_modality["text"]["emotion"] = one_hot("joy", EMOTIONS)
+    seg.per_modality["audio"]["emotion"] = {**dict.fromkeys(EMOTIONS, 0.075), "anger": 0.55}
+    seg.per_modality["video"]["emotion"] = {**dict.fromkeys(EMOTIONS, 0.1), "neutral": 0.4}
+    assert seg.readings_text() == "words: joy 0.90 · voice: anger 0.55 · face: neutral 0.40"
+    assert seg.readings_text(probabilities=False) == "words: joy · voice: anger · face: neutral"
+    del seg.per_modality["audio"]
+    assert seg.readings_text() == "words: joy 0.90 · face: neutral 0.40"
+    assert seg.reading("audio") is None and seg.reading("text", "sentiment")[0] in SENTIMENTS
+
+
+def _reading(emotion=None, sentiment=None):
+    return {"emotion": emotion or one_hot("joy", EMOTIONS),
+            "sentiment": sentiment or one_hot("neutral", SENTIMENTS)}
+
+
+@pytest.mark.parametrize("per_modality,message", [
+    ([1, 2], r"per_modality must be an object"),
+    ({"smell": _reading()}, r"unknown modality 'smell'"),
+    ({"video": _reading()}, r"reading for 'video', a modality not used"),
+    ({"text": {"emotion": one_hot("joy", EMOTIONS)}}, r"per_modality\.text must be an object with exactly"),
+    ({"text": {**_reading(), "colour": {}}}, r"exactly the keys"),
+    ({"text": _reading(emotion={**one_hot("joy", EMOTIONS), "boredom": 0.0})},
+     r"text\.emotion.*unknown \['boredom'\]"),
+    ({"text": _reading(sentiment={"negative": 0.5, "positive": 0.5})},
+     r"text\.sentiment.*missing \['neutral'\]"),
+    ({"text": _reading(emotion={**dict.fromkeys(EMOTIONS, 0.0), "joy": 1.5, "anger": -0.5})},
+     r"text\.emotion\.anger is -0\.5, not a probability in \[0, 1\]"),
+    ({"text": _reading(emotion={**one_hot("joy", EMOTIONS), "joy": "high"})},
+     r"text\.emotion\.joy is 'high'"),
+    ({"text": _reading(emotion=dict.fromkeys(EMOTIONS, 0.5))}, r"text\.emotion sums to 3\.5000, not 1"),
+    ({"audio": "loud"}, r"per_modality\.audio must be an object"),
+])
+def test_hostile_per_modality_is_refused(per_modality, message):
+    d = make_analysis(3).to_dict()  # segment 2 used text and audio
+    d["segments"][2]["per_modality"] = per_modality
+    with pytest.raises(ValueError, match=message) as caught:
+        Analysis.from_dict(d)
+    assert "segments[2].per_modality" in str(caught.value)
+
+
+def test_non_finite_reading_in_a_file_is_refused(tmp_path):
+    d = make_analysis(3).to_dict()
+    text = json.dumps(d).replace(json.dumps(d["segments"][2]["per_modality"]["text"]["emotion"]["joy"]),
+                                 "NaN", 1)
+    path = tmp_path / "nan.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"nan.json.*segments\[2\]\.per_modality\.text\.emotion\.joy is nan"):
+        Analysis.from_json(path)
+
+
+def test_rounded_readings_within_the_tolerance_load():
+    d = make_analysis(3).to_dict()
+    emo = d["segments"][2]["per_modality"]["text"]["emotion"]
+    for k in emo:
+        emo[k] = round(emo[k], 3)  # a file rounded to 3 decimals sums to 1 only roughly
+    emo["joy"] += SUM_TOLERANCE / 2 - (sum(emo.values()) - 1.0)
+    assert Analysis.from_dict(d).segments[2].per_modality["text"]["emotion"]["joy"] == emo["joy"]
+
+
+@pytest.mark.parametrize("box", [
+    [0.1, 0.1, 0.5], [0.1, 0.1, 0.5, 0.5, 0.9], "0 0 1 1", {"x0": 0}, [0.1, None, 0.5, 0.5],
+    [0.5, 0.1, 0.4, 0.6], [0.1, 0.6, 0.5, 0.6], [-0.1, 0.1, 0.5, 0.5], [0.1, 0.1, 1.2, 0.5],
+    [0.1, 0.1, True, 0.5], [0.1, 0.1, float("inf"), 0.5],
+])
+def test_hostile_face_box_is_refused(box):
+    d = make_analysis(2).to_dict()
+    d["segments"][0]["face_box"] = box
+    with pytest.raises(ValueError, match=r"segments\[0\]\.face_box"):
+        Analysis.from_dict(d)
+
+
+def test_face_box_on_the_frame_edges_is_accepted():
+    d = make_analysis(2).to_dict()
+    d["segments"][1]["face_box"] = [0, 0, 1, 1]
+    assert Analysis.from_dict(d).segments[1].face_box == [0.0, 0.0, 1.0, 1.0]
