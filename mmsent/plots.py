@@ -3,7 +3,8 @@
 Every figure takes an :class:`~mmsent.results.Analysis` (fresh or loaded from JSON) and returns a
 ``go.Figure``. Probabilities are drawn as steps, constant over each segment. Stretches without
 speech ("gap" segments) are shaded grey with a legend entry "no speech". An analysis without
-segments gives an empty figure that says so.
+segments gives an empty figure that says so. ``FIGURES`` are the four figures the app shows;
+``REPORT_FIGURES`` adds what each sense says (``per_modality_timeline``) for the HTML report.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import plotly.graph_objects as go
 
 from mmsent.labels import MODALITIES
-from mmsent.results import Analysis, SegmentResult
+from mmsent.results import MODALITY_NAMES, Analysis, SegmentResult
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ GAP_HATCH = "rgba(60, 60, 60, 0.7)"  # ...with dark hatching, visible over any c
 HOVER_WRAP_CHARS = 60  # characters per line of the words shown on hover
 HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover
 FIGURE_HEIGHT = 360  # pixels
+FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
 
 
 def emotion_timeline(analysis: Analysis) -> go.Figure:
@@ -143,7 +145,56 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     return fig
 
 
-FIGURES = {  # name -> builder, in the order a report shows them
+def per_modality_timeline(analysis: Analysis) -> go.Figure:
+    """Why the answer is what it is: per segment, the probability each sense gives, on its own,
+    to the fused top emotion (the answer), beside the fused probability (dashed).
+
+    A sense high on this line backs the answer; a low one disagrees, and hover says what it reads
+    instead (its own top emotion and probability). A sense not used in a segment has no point there
+    (a break in its line, never a zero); a sense used nowhere has no trace.
+    """
+    fig = _base(analysis, "What each sense says about the answer", "p(answer's emotion)", (0.0, 1.0))
+    segs = analysis.segments
+    if not segs:
+        return fig
+    senses = [m for m in MODALITIES if any(m in s.per_modality for s in segs)]
+    if not senses:
+        fig.add_annotation(text="no per-sense readings in this analysis", showarrow=False, xref="paper",
+                           yref="paper", x=0.5, y=0.5, font={"size": 16, "color": "#888888"})
+        return fig
+    x, _ = _steps_x(segs)
+    fused = [[_hover_words(s), s.start, s.end, *s.top_emotion] for s in segs]
+    fig.add_trace(go.Scatter(
+        x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="fused (the answer)", mode="lines",
+        line={"color": FUSED_COLOR, "width": 1.5, "dash": "dash"}, customdata=_twice(fused),
+        hovertemplate=f"<b>fused</b>: %{{customdata[3]}} %{{customdata[4]:.2f}}<br>{_HOVER_TAIL}",
+    ))
+    for m in senses:
+        custom = [[_hover_words(s), s.start, s.end, *(s.reading(m) or ("", 0.0)), s.top_emotion[0]]
+                  for s in segs]
+        fig.add_trace(go.Scatter(
+            x=x, y=_steps_y(segs, lambda s, m=m: _answer_prob(s, m)), name=MODALITY_NAMES[m],
+            mode="lines", line={"color": MODALITY_COLORS.get(m, FALLBACK_COLOR), "width": 2.5},
+            customdata=_twice(custom), connectgaps=False,
+            hovertemplate=(f"<b>{MODALITY_NAMES[m]}</b> says %{{customdata[3]}} %{{customdata[4]:.2f}}"
+                           f"<br>gives %{{customdata[5]}} (the answer) %{{y:.2f}}<br>{_HOVER_TAIL}"),
+        ))
+    _add_gaps(fig, analysis, 0.0, 1.0)
+    return fig
+
+
+def _answer_prob(seg: SegmentResult, modality: str) -> float | None:
+    """The probability a sense gives to the fused top emotion; None when not used in ``seg``."""
+    reading = seg.per_modality.get(modality)
+    return reading["emotion"].get(seg.top_emotion[0]) if reading else None
+
+
+def _twice(rows: list) -> list:
+    """Per-segment rows repeated for the 2 step points of each segment."""
+    return [r for r in rows for _ in range(2)]
+
+
+FIGURES = {  # name -> builder: the figures the app shows, in its order
     "emotion_timeline": emotion_timeline,
     "sentiment_timeline": sentiment_timeline,
     "emotion_share": emotion_share,
@@ -151,9 +202,21 @@ FIGURES = {  # name -> builder, in the order a report shows them
 }
 
 
+REPORT_FIGURES = {  # name -> builder, in the order the HTML report shows them
+    "emotion_timeline": emotion_timeline,
+    "per_modality_timeline": per_modality_timeline,
+    **{k: v for k, v in FIGURES.items() if k != "emotion_timeline"},
+}
+
+
 def all_figures(analysis: Analysis) -> dict[str, go.Figure]:
     """Every figure of FIGURES for one analysis."""
     return {name: build(analysis) for name, build in FIGURES.items()}
+
+
+def report_figures(analysis: Analysis) -> dict[str, go.Figure]:
+    """Every figure of REPORT_FIGURES (FIGURES and what each sense says) for one analysis."""
+    return {name: build(analysis) for name, build in REPORT_FIGURES.items()}
 
 
 _HOVER_TAIL = "%{customdata[1]:.2f}–%{customdata[2]:.2f} s<br>%{customdata[0]}<extra></extra>"

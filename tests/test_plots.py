@@ -110,3 +110,53 @@ def test_500_segments_are_fast():
     assert len(figs["emotion_timeline"].data[0].x) == 1000
     assert len(figs["modality_contributions"].data[0].x) == 500
     assert elapsed < 3.0, f"4 figures of 500 segments took {elapsed:.2f} s"
+
+
+def test_per_modality_timeline_shows_each_sense_on_the_answer():
+    a = make_analysis(6, duration=12.0)
+    fig = plots.per_modality_timeline(a)
+    assert [t.name for t in fig.data] == ["fused (the answer)", "words", "voice", "face", "no speech"]
+    fused, words, voice, face = fig.data[:4]
+    for k, seg in enumerate(a.segments):
+        answer, p = seg.top_emotion
+        assert fused.y[2 * k] == fused.y[2 * k + 1] == p
+        assert fused.customdata[2 * k][3] == answer
+        for trace, m in ((words, "text"), (voice, "audio"), (face, "video")):
+            if m in seg.per_modality:
+                assert trace.y[2 * k] == trace.y[2 * k + 1] == seg.per_modality[m]["emotion"][answer]
+                label, q = seg.reading(m)
+                assert list(trace.customdata[2 * k][3:6]) == [label, q, answer]  # hover: its own top
+            else:
+                assert trace.y[2 * k] is None and trace.y[2 * k + 1] is None  # absent, not zero
+    assert any(y is None for y in face.y) and any(y is not None for y in face.y)
+    assert "customdata[3]" in face.hovertemplate and "customdata[4]" in face.hovertemplate
+    assert face.line.color == plots.MODALITY_COLORS["video"]
+    assert list(fig.layout.yaxis.range) == [0.0, 1.0] and list(fig.layout.xaxis.range) == [0.0, 12.0]
+
+
+def test_per_modality_timeline_has_no_trace_for_a_sense_used_nowhere():
+    a = make_analysis(5)
+    for seg in a.segments:
+        seg.per_modality.pop("video", None)
+    assert [t.name for t in plots.per_modality_timeline(a).data] == [
+        "fused (the answer)", "words", "voice", "no speech"]
+
+
+def test_per_modality_timeline_without_readings_says_so():
+    a = make_analysis(3)
+    for seg in a.segments:
+        seg.per_modality = {}
+    fig = plots.per_modality_timeline(a)
+    assert len(fig.data) == 0 and "no per-sense readings" in fig.layout.annotations[0].text
+
+
+def test_report_figures_add_the_senses_and_keep_the_app_figures():
+    a = make_analysis(4)
+    assert list(plots.all_figures(a)) == list(plots.FIGURES) == [
+        "emotion_timeline", "sentiment_timeline", "emotion_share", "modality_contributions"]
+    report = plots.report_figures(a)
+    assert list(report) == ["emotion_timeline", "per_modality_timeline", "sentiment_timeline",
+                            "emotion_share", "modality_contributions"]
+    empty = Analysis(MediaFacts("x.mp4", 2.0, True, True), [], {"name": "t"})
+    fig = plots.per_modality_timeline(empty)
+    assert len(fig.data) == 0 and "no segments" in fig.layout.annotations[0].text
