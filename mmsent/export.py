@@ -4,7 +4,9 @@ Works from an :class:`~mmsent.results.Analysis` alone (plus the input video for 
 one), so a saved JSON file exports again without the model. Every file is written atomically
 (temporary file in the target folder, then ``os.replace``): a failure leaves no half file.
 Subtitle cues hold the words on one line, then a label line ``[joy 0.71 · positive]``; gap
-segments are kept as ``[no speech: neutral 0.52 · neutral]`` (``include_gaps=False`` drops them).
+segments are kept as ``[no speech: neutral 0.52 · neutral]`` (``include_gaps=False`` drops them);
+where the senses have their own readings, a last line says what each one says
+``(words: joy · voice: anger)``. The annotated video draws the face box of each segment.
 Formats and columns are documented in docs/schema.md.
 """
 
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from mmsent.labels import MODALITIES
-from mmsent.results import FILE_MODE, Analysis, SegmentResult, write_text_atomic
+from mmsent.results import FILE_MODE, TASKS, Analysis, SegmentResult, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ MIN_FONT_PX = 12  # smallest caption font, pixels
 MAX_CAPTION_LINES = 2  # lines of words in a caption box (plus the label line)
 DURATION_TOLERANCE_S = 1.0  # warn when the video and the analysis differ in length by more
 BOX_OPACITY = 0.6  # opacity of the caption box's black background
+FACE_LINE_FRACTION = 0.015  # face rectangle line width as a fraction of the frame's smaller side
+MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose their colour in H.264)
 
 
 def write_json(analysis: Analysis, path: str | os.PathLike) -> Path:
@@ -56,14 +60,23 @@ def csv_header(analysis: Analysis) -> list[str]:
         *(f"sentiment_{k}" for k in analysis.sentiment_labels),
         "modalities",
         *(f"contribution_{m}" for m in MODALITIES),
+        *(f"{m}_{t}_{k}" for m, t, k in _reading_columns(analysis)),
+        "face_box",
     ]
+
+
+def _reading_columns(analysis: Analysis) -> list[tuple[str, str, str]]:
+    """(modality, task, label) of each per-sense column, in MODALITIES, TASKS and label order."""
+    labels = {"emotion": analysis.emotion_labels, "sentiment": analysis.sentiment_labels}
+    return [(m, t, k) for m in MODALITIES for t in TASKS for k in labels[t]]
 
 
 def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     """One row per segment (UTF-8, comma-separated, quoted where needed); see csv_header.
 
     ``modalities`` joins the modalities used with "+"; a contribution is empty for a modality
-    not used in that segment.
+    not used in that segment, and so is a sense's own reading (``text_emotion_joy``, ...).
+    ``face_box`` is ``x0 y0 x1 y1`` (fractions of the frame), empty without a face.
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -77,6 +90,9 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
             *(_num(s.sentiment.get(k, 0.0)) for k in analysis.sentiment_labels),
             "+".join(s.modalities),
             *(_num(s.contributions[m]) if m in s.contributions else "" for m in MODALITIES),
+            *(_num(s.per_modality[m][t][k]) if m in s.per_modality else ""
+              for m, t, k in _reading_columns(analysis)),
+            " ".join(map(_num, s.face_box)) if s.face_box else "",
         ])
     return write_text_atomic(path, buf.getvalue())
 
@@ -119,7 +135,7 @@ def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
     """A self-contained report: the plots (plotly.js inlined, works offline), notes, segments."""
     from mmsent import plots  # plotly is only needed here
 
-    figs = plots.all_figures(analysis)
+    figs = plots.report_figures(analysis)
     divs = [
         fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
         for i, fig in enumerate(figs.values())
@@ -213,10 +229,12 @@ def _cue_segments(analysis: Analysis, include_gaps: bool) -> list[SegmentResult]
 
 def _cue_lines(seg: SegmentResult) -> list[str]:
     """The words on one line (no blank line or '-->' that would end the cue), then the label."""
+    readings = seg.readings_text(probabilities=False)
+    tail = [f"({readings})"] if readings else []
     if seg.kind == "gap":
-        return [f"[no speech: {label_line(seg)}]"]
+        return [f"[no speech: {label_line(seg)}]", *tail]
     words = " ".join(seg.text.split()).replace("-->", "->")
-    return ([words] if words else []) + [f"[{label_line(seg)}]"]
+    return ([words] if words else []) + [f"[{label_line(seg)}]", *tail]
 
 
 def find_font() -> Path | None:
@@ -248,6 +266,7 @@ class _OverlayPainter:
         if path is None:
             warnings.warn("no TrueType font found: captions use Pillow's default", stacklevel=3)
         self.font = ImageFont.truetype(str(path), px) if path else ImageFont.load_default(px)
+        self.line = max(MIN_FACE_LINE_PX, round(min(size) * FACE_LINE_FRACTION))
         self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def paint(self, frame: np.ndarray, t: float) -> np.ndarray:
@@ -258,9 +277,23 @@ class _OverlayPainter:
             self.cache[i] = self._render(self.segments[i])
         rgb, alpha = self.cache[i]
         out = frame.copy()
+        if self.segments[i].face_box:
+            self._face_box(out, self.segments[i])
         region = out[-rgb.shape[0]:].astype(np.float32)
         out[-rgb.shape[0]:] = (region * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
         return out
+
+    def _face_box(self, out: np.ndarray, seg: SegmentResult) -> None:
+        """A rectangle (in place) around the segment's face, in the colour of what the face says
+        (the fused top emotion when the face has no reading of its own); lines drawn inside the box.
+        """
+        color = np.array(_hex_rgb(face_color(seg)), dtype=np.uint8)
+        x0, y0, x1, y1 = box_pixels(seg.face_box, (self.width, self.height))
+        n = min(self.line, (x1 - x0 + 1) // 2, (y1 - y0 + 1) // 2) or 1
+        out[y0:y0 + n, x0:x1] = color
+        out[y1 - n:y1, x0:x1] = color
+        out[y0:y1, x0:x0 + n] = color
+        out[y0:y1, x1 - n:x1] = color
 
     def _render(self, seg: SegmentResult) -> tuple[np.ndarray, np.ndarray]:
         """Box of shape (box_h, width, 3) as float RGB and its (box_h, width, 1) opacity."""
@@ -281,6 +314,27 @@ class _OverlayPainter:
         draw.text((pad, pad + len(lines) * line_h), label_line(seg), font=self.font, fill=color)
         arr = np.asarray(img, dtype=np.float32)
         return arr[..., :3], arr[..., 3:] / 255.0
+
+
+def box_pixels(box: list[float], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A face box in fractions of the frame as pixel bounds ``x0, y0, x1, y1`` (x1, y1 exclusive),
+    at least one pixel wide and high, inside a frame of ``size`` (width, height)."""
+    w, h = size
+    x0 = min(w - 1, max(0, round(box[0] * w)))
+    y0 = min(h - 1, max(0, round(box[1] * h)))
+    return x0, y0, max(x0 + 1, min(w, round(box[2] * w))), max(y0 + 1, min(h, round(box[3] * h)))
+
+
+def face_color(seg: SegmentResult) -> str:
+    """Colour of the face box: the face's own top emotion, else the fused one (hex, as in plots)."""
+    from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR
+
+    face = seg.reading("video")
+    return EMOTION_COLORS.get((face or seg.top_emotion)[0], FALLBACK_COLOR)
+
+
+def _hex_rgb(color: str) -> tuple[int, int, int]:
+    return tuple(int(color.lstrip("#")[k:k + 2], 16) for k in (0, 2, 4))
 
 
 def _wrap(text: str, font, max_px: int) -> list[str]:
@@ -317,7 +371,7 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
     cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.text,
               f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}",
-              "+".join(s.modalities)] for s in analysis.segments)
+              "+".join(s.modalities), s.readings_text()] for s in analysis.segments)
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mmsent: {name}</title>
@@ -331,7 +385,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}
 {"".join(f'<div class="figure">{d}</div>' for d in figure_divs)}
 <h2>Segments</h2>
 <table><thead><tr><th>time</th><th>kind</th><th>words</th><th>emotion</th><th>sentiment</th>
-<th>modalities</th></tr></thead><tbody>{rows}</tbody></table>
+<th>modalities</th><th>each sense says</th></tr></thead><tbody>{rows}</tbody></table>
 <p class="facts">schema version {analysis.schema_version}</p>
 </body></html>
 """

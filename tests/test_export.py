@@ -9,11 +9,11 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from test_results import TRICKY_TEXT, make_analysis
+from test_results import TRICKY_TEXT, make_analysis, one_hot, random_segment
 
 from mmsent import export
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
-from mmsent.results import Analysis, MediaFacts
+from mmsent.results import TASKS, Analysis, MediaFacts
 
 CLIP_SECONDS, CLIP_FPS, CLIP_SIZE = 2.4, 25, (320, 240)
 
@@ -64,7 +64,21 @@ def test_csv_reads_back(tmp_path):
                 assert float(got) == pytest.approx(seg.contributions[m], abs=1e-6)
             else:
                 assert got == ""
+        for m in MODALITIES:
+            for t, labels in zip(TASKS, (EMOTIONS, SENTIMENTS)):
+                for k in labels:
+                    got = row[f"{m}_{t}_{k}"]
+                    if m in seg.modalities:
+                        assert float(got) == pytest.approx(seg.per_modality[m][t][k], abs=1e-6)
+                    else:
+                        assert got == ""  # sense not used: empty, not zero
+        if seg.face_box is None:
+            assert row["face_box"] == ""
+        else:
+            assert [float(v) for v in row["face_box"].split(" ")] == pytest.approx(seg.face_box, abs=1e-6)
     assert rows[2]["text"] == TRICKY_TEXT  # quotes, commas, newline survive
+    assert rows[2]["video_emotion_joy"] == "" and rows[0]["face_box"] == "0.25 0.2 0.6 0.7"
+    assert export.csv_header(a)[-2:] == ["video_sentiment_positive", "face_box"]
 
 
 CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d[,.]\d\d\d) --> (\d\d:\d\d:\d\d[,.]\d\d\d)\n((?:.+\n?)+)")
@@ -94,23 +108,34 @@ def test_subtitles_read_back(tmp_path, fmt, sep):
     for (_, t0, t1, lines), seg in zip(cues, a.segments):
         assert t0 == export.timestamp(seg.start, sep) and t1 == export.timestamp(seg.end, sep)
         emo, p = seg.top_emotion
-        assert lines[-1].endswith(f"{emo} {p:.2f} · {seg.top_sentiment[0]}]")
-    assert cues[1][3] == [f"[no speech: {export.label_line(a.segments[1])}]"]
+        assert lines[-2].endswith(f"{emo} {p:.2f} · {seg.top_sentiment[0]}]")
+        senses = [f"{name}: {seg.reading(m)[0]}" for m, name in
+                  (("text", "words"), ("audio", "voice"), ("video", "face")) if m in seg.modalities]
+        assert lines[-1] == f"({' · '.join(senses)})"  # what each sense says, short
+    assert cues[1][3] == [f"[no speech: {export.label_line(a.segments[1])}]",
+                          f"({a.segments[1].readings_text(probabilities=False)})"]
     assert cues[2][3][0] == " ".join(TRICKY_TEXT.split())  # one line, no blank line in a cue
     assert cues[3][3][0] == ("a <b> & c -> d" if fmt == "srt" else "a &lt;b&gt; &amp; c -&gt; d")
     without = parse_cues(writer(a, tmp_path / f"b.{fmt}", include_gaps=False).read_text(encoding="utf-8"))
     assert len(without) == len(a.segments) - 1 and "no speech" not in str(without)
+    for seg in a.segments:
+        seg.per_modality = {}  # a version-1 analysis: no readings line
+    assert parse_cues(writer(a, tmp_path / f"c.{fmt}").read_text(encoding="utf-8"))[0][3][-1].startswith("[")
 
 
 def test_html_report_is_self_contained(tmp_path):
     a = make_analysis(5)
     a.segments[0].text = "the <first> words"
     page = export.write_html(a, tmp_path / "r.html").read_text(encoding="utf-8")
-    assert page.count("Plotly.newPlot(") == 4
+    assert page.count("Plotly.newPlot(") == 5  # the app's four figures and what each sense says
     assert not re.search(r"<script[^>]+src=[\"']?(https?:)?//", page)  # nothing fetched online
     assert len(page) > 1_000_000  # plotly.js is inlined (about 4.6 MB)
     assert "the &lt;first&gt; words" in page and a.notes[0] in page
     assert page.count("<tr>") == len(a.segments) + 1
+    assert "<th>each sense says</th>" in page
+    for seg in a.segments:
+        assert f"<td>{seg.readings_text()}</td>" in page
+    assert "What each sense says" in page
     assert json.dumps(a.segments[0].emotion["anger"])[:10] in page  # the figures carry the data
 
 
@@ -140,6 +165,8 @@ def test_failed_write_leaves_no_file(tmp_path):
 
 def test_annotated_video(tmp_path, clip):
     a = make_analysis(3, duration=CLIP_SECONDS, path=str(clip))
+    for seg in a.segments:
+        seg.face_box = None  # only the captions here (the face box has its own test)
     out = export.write(a, tmp_path, ["mp4"])
     assert out == [tmp_path / "pattern clip.annotated.mp4"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pattern clip.annotated.mp4"]  # no temp files
@@ -180,3 +207,51 @@ def test_annotated_video_needs_a_video_stream(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.mp4"):
         export.write_video(a, tmp_path / "missing.mp4", tmp_path / "o.mp4")
     assert not (tmp_path / "o.mp4").exists()
+
+
+def hand_segments(rng):
+    """Three segments of 0.8 s over the clip: a face reading anger, no face, a face without a reading."""
+    seg0 = random_segment(rng, 0.0, 0.8, "the face is angry", modalities=("text", "audio", "video"))
+    seg0.per_modality["video"]["emotion"] = one_hot("anger", EMOTIONS)
+    seg0.emotion = one_hot("joy", EMOTIONS)  # the answer differs: the box shows what the face says
+    seg1 = random_segment(rng, 0.8, 1.6, "no face here", modalities=("text", "audio"))
+    seg2 = random_segment(rng, 1.6, CLIP_SECONDS, "a face the model did not read", modalities=("text",))
+    seg2.emotion = one_hot("sadness", EMOTIONS)
+    seg2.face_box = [0.5, 0.05, 0.95, 0.45]
+    return [seg0, seg1, seg2]
+
+
+def test_annotated_video_draws_the_face_box(tmp_path, clip):
+    a = make_analysis(3, duration=CLIP_SECONDS, path=str(clip))
+    a.segments = hand_segments(np.random.default_rng(1))
+    assert a.segments[0].face_box == [0.25, 0.2, 0.6, 0.7] and a.segments[1].face_box is None
+    out = export.write_video(a, clip, tmp_path / "boxed.mp4")
+    _, _, before = decode(clip)
+    _, _, after = decode(out)
+    size = CLIP_SIZE
+    anger, sadness = (np.array(export._hex_rgb(c)) for c in ("#d62728", "#1f77b4"))
+
+    def edges(frame, box):
+        """Mean colour of the middle of the top and left lines, and of the box's inside."""
+        x0, y0, x1, y1 = export.box_pixels(box, size)
+        top = frame[y0 + 1:y0 + 3, x0 + 8:x1 - 8].reshape(-1, 3)
+        left = frame[y0 + 8:y1 - 8, x0 + 1:x0 + 3].reshape(-1, 3)
+        inside = frame[y0 + 10:y1 - 10, x0 + 10:x1 - 10].astype(int)
+        return np.concatenate([top, left]).astype(int), inside
+
+    line, inside = edges(after[10], a.segments[0].face_box)  # t = 0.4 s: segment 0
+    assert np.abs(line - anger).mean(axis=0).max() < 40, line.mean(axis=0)  # what the face says
+    old_line, old_inside = edges(before[10], a.segments[0].face_box)
+    assert np.abs(old_line - anger).mean(axis=0).max() > 60  # the pattern was not that colour
+    assert np.abs(inside - old_inside).mean() < 4  # the face itself is not covered
+    line, _ = edges(after[30], a.segments[0].face_box)  # t = 1.2 s: segment 1, no face
+    old_line, _ = edges(before[30], a.segments[0].face_box)
+    assert np.abs(line - old_line).mean() < 6
+    line, _ = edges(after[50], a.segments[2].face_box)  # t = 2.0 s: no face reading, fused colour
+    assert np.abs(line - sadness).mean(axis=0).max() < 40, line.mean(axis=0)
+
+
+def test_box_pixels_stay_inside_the_frame():
+    assert export.box_pixels([0.25, 0.2, 0.6, 0.7], (320, 240)) == (80, 48, 192, 168)
+    assert export.box_pixels([0.0, 0.0, 1.0, 1.0], (320, 240)) == (0, 0, 320, 240)
+    assert export.box_pixels([0.999, 0.999, 1.0, 1.0], (320, 240)) == (319, 239, 320, 240)  # >= 1 px
