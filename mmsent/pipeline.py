@@ -1,8 +1,9 @@
 """analyze(): one video in, one Analysis out.
 
 probe -> audio (once) -> transcript (ASR or subtitles) -> segments -> frames for all segments in
-one decoding pass (only when the model has a trained video branch) -> features -> batched model
-with a modality mask per segment -> probabilities and leave-one-out contributions.
+one decoding pass (only when the model has a trained video branch) -> faces -> features (Whisper
+states from the ASR's own model, face crops, tokens) -> batched model with a modality mask per
+segment -> fused and per-sense probabilities and leave-one-out contributions.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .labels import MODALITIES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
 from .segments import GAP, Segment, previous_texts, segment
-from .transcribe import Transcript, clip_to, load_subtitles, transcribe
+from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,17 @@ class _Batch:
 
 
 def analyze(path: str | Path, model: FusionModel | None = None, options: AnalysisOptions | None = None,
-            progress: Progress | None = None) -> Analysis:
+            progress: Progress | None = None, *, info: media.MediaInfo | None = None) -> Analysis:
     """Analyse one video (or audio) file. Raises media.MediaError for unreadable files,
     AnalysisError for inputs outside the options' limits, TranscriptionError when speech
-    recognition can't run."""
+    recognition can't run. ``info``: what ``media.probe(path)`` gave, when the caller already
+    probed the file (the app checks its limits first): the file is then not probed again."""
     from .checkpoint import load_model
 
     options = options or AnalysisOptions()
     report = progress or (lambda stage, done, total: None)
     model = model if model is not None else load_model()
-    info = media.probe(path)
+    info = info if info is not None else media.probe(path)
     if options.max_seconds and info.duration > options.max_seconds:
         raise AnalysisError(f"{Path(path).name} lasts {info.duration:.0f} s, longer than the allowed "
                             f"{options.max_seconds:.0f} s: cut it or raise the limit")
@@ -64,8 +66,13 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
                    gap_seconds=options.gap_seconds)
     frames = None
     if "video" in model.encoders and info.has_video:
+        from . import faces
+
         report("frames", 0, 1)
-        frames = media.load_frames(path, [(s.start, s.end) for s in segs], n=features.N_FRAMES)
+        face = model.config.video_source == "face-expression"
+        frames = media.load_frames(path, [(s.start, s.end) for s in segs],
+                                   n=faces.FRAMES_PER_SEGMENT if face else features.N_FRAMES,
+                                   short_side=faces.SHORT_SIDE if face else features.RESIZE_SHORT_SIDE)
         report("frames", 1, 1)
     results = _run_model(model, segs, audio, frames, options, report)
     return Analysis(
@@ -75,7 +82,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         model=model_facts(model),
         language=transcript.language,
         transcript_source=transcript.source,
-        notes=_notes(model, info, transcript),
+        notes=_notes(model, info, transcript, results),
     )
 
 
@@ -102,13 +109,14 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     results = []
     for done, rows in enumerate(batches):  # one batch of features in memory at a time
         report("features", done, len(batches))
-        x = _inputs(model, segs, rows, audio, sound, frames).to(model.device)
+        x, boxes = _inputs(model, segs, rows, audio, sound, frames)
+        x = x.to(model.device)
         report("model", done, len(batches))
         with torch.inference_mode():
             embeddings = model.embed(x)
             out = model.fuse(embeddings, x.mask)
             contributions = _contributions(model, embeddings, out, options.contributions)
-        results += _segment_results(model, [segs[i] for i in rows], out, contributions)
+        results += _segment_results(model, [segs[i] for i in rows], out, contributions, boxes)
     report("model", len(batches), len(batches))
     return results
 
@@ -133,10 +141,11 @@ def _sound_usable(segs: list[Segment], audio: np.ndarray) -> list[bool]:
 
 
 def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, sound: list[bool] | None,
-            frames) -> Inputs:
+            frames) -> tuple[Inputs, list[list[float] | None]]:
+    """The batch of segments ``rows`` and the face box of each (None: no face, or no picture read)."""
     chosen = [segs[i] for i in rows]
     mask = torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool)
-    x = Inputs(mask=mask)
+    x, boxes = Inputs(mask=mask), [None] * len(rows)
     if "text" in model.encoders:
         k = model.config.text_context
         contexts = [previous_texts(segs, i, k) for i in rows] if k else None
@@ -144,13 +153,32 @@ def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, sou
         x.input_ids, x.attention_mask, x.token_type_ids = tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids")
         mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
     if sound is not None:
-        clips = [audio[int(s.start * features.SAMPLE_RATE):int(s.end * features.SAMPLE_RATE)] for s in chosen]
-        x.mel, x.mel_lengths = features.audio_batch(clips)
         mask[:, 1] = torch.tensor([sound[i] for i in rows])
+        clips = [audio[int(s.start * features.SAMPLE_RATE):int(s.end * features.SAMPLE_RATE)] if ok else audio[:0]
+                 for s, ok in zip(chosen, mask[:, 1].tolist())]  # unusable sound is not encoded
+        if model.config.audio_source == "whisper-base":
+            whisper = load_backend("faster-whisper", "base", model.device.type).model  # the ASR's own model
+            x.audio_states, x.audio_lengths = features.states_batch(
+                [features.whisper_states(c, whisper) if len(c) else torch.zeros(1, features.WHISPER_WIDTH)
+                 for c in clips])
+        else:
+            x.mel, x.mel_lengths = features.audio_batch(clips)
     if "video" in model.encoders and frames is not None:
-        x.clips = features.video_batch([frames[i] for i in rows])
-        mask[:, 2] = True
-    return x
+        if model.config.video_source == "face-expression":
+            from . import faces
+
+            found = [faces.segment_faces(frames[i]) for i in rows]
+            with_face = [j for j, (crops, _) in enumerate(found) if len(crops)]
+            feats = model.encoders["video"].frozen([found[j][0] for j in with_face])
+            x.video_features = torch.zeros(len(rows), feats.shape[1])
+            x.video_features[with_face] = feats.cpu()
+            mask[with_face, 2] = True
+            height, width = frames.shape[2:4]
+            boxes = [faces.normalised_box(box, width, height) for _, box in found]
+        else:
+            x.clips = features.video_batch([frames[i] for i in rows])
+            mask[:, 2] = True
+    return x, boxes
 
 
 def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.Tensor:
@@ -164,14 +192,18 @@ def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.
         if out.mask[:, i].any():
             without = out.mask.clone()
             without[:, i] = False
-            other = model.fuse(embeddings, without).emotion_logits.softmax(-1)
+            other = model.fuse(embeddings, without, out.per_modality).emotion_logits.softmax(-1)
             contrib[:, i] = 0.5 * (probs - other).abs().sum(-1) * out.mask[:, i]
     return contrib
 
 
-def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torch.Tensor) -> list[SegmentResult]:
+def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torch.Tensor,
+                     boxes: list[list[float] | None]) -> list[SegmentResult]:
+    cfg = model.config
     emotions = out.emotion_logits.float().softmax(-1).cpu().tolist()
     sentiments = out.sentiment_logits.float().softmax(-1).cpu().tolist()
+    senses = {m: (em.float().softmax(-1).cpu().tolist(), se.float().softmax(-1).cpu().tolist())
+              for m, (em, se) in out.per_modality.items()}
     mask, contrib = out.mask.cpu().tolist(), contrib.cpu().tolist()
     results = []
     for j, s in enumerate(segs):
@@ -183,6 +215,9 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
             modalities=used,
             contributions={m: contrib[j][MODALITIES.index(m)] for m in used},
             kind=s.kind,
+            per_modality={m: {"emotion": dict(zip(cfg.emotions, senses[m][0][j])),
+                              "sentiment": dict(zip(cfg.sentiments, senses[m][1][j]))} for m in used if m in senses},
+            face_box=boxes[j],
         ))
     return results
 
@@ -193,7 +228,9 @@ def model_facts(model: FusionModel) -> dict:
     return {
         "checkpoint": getattr(model, "checkpoint", None),
         "text_source": cfg.text_source,
+        "audio_source": cfg.audio_source,
         "video_source": cfg.video_source,
+        "fusion": cfg.fusion,
         "trained_branches": list(cfg.trained_branches),
         "used_branches": [m for m in MODALITIES if m in model.encoders],
         "emotions": list(cfg.emotions),
@@ -201,7 +238,8 @@ def model_facts(model: FusionModel) -> dict:
     }
 
 
-def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript) -> list[str]:
+def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript,
+           results: list[SegmentResult]) -> list[str]:
     notes = [f"The {m} branch of this model is untrained, so {m} is not used." for m in MODALITIES
              if m not in model.encoders]
     if not info.has_audio:
@@ -210,4 +248,8 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript) ->
         notes.append("No speech was found: the timeline comes from sound and picture alone.")
     if not info.has_video:
         notes.append("The file has no video stream: nothing is analysed from the picture.")
+    elif "video" in model.encoders and model.config.video_source == "face-expression" and results:
+        n = sum(r.face_box is not None for r in results)
+        notes.append(f"A face was found in {n} of {len(results)} segments." if n else
+                     "No face was found in the picture: the timeline comes from words and sound alone.")
     return notes

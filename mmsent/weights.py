@@ -142,13 +142,19 @@ class TinyVideoBackbone(nn.Module):
 
 
 def load_video(source: str) -> tuple[nn.Module, str | None]:
-    """Load a video backbone that maps (B, 3, 16, 112, 112) to (B, 512) features.
+    """Load a video backbone: the expression CNN over face crops, or a frame backbone that maps
+    (B, 3, 16, 112, 112) to (B, 512) features.
 
-    source: "r3d_18-kinetics400" (torchvision weights: downloaded once, then from torch's cache),
+    source: "face-expression" (the embedded expression CNN trained on FER2013, sha256 checked),
+    "r3d_18-kinetics400" (torchvision weights: downloaded once, then from torch's cache),
     "r3d_18-random" (random weights, for timing) or "tiny-random" (tests).
     """
     from torchvision.models.video import R3D_18_Weights, r3d_18
 
+    if source == "face-expression":
+        from .expression import load_expression_net
+
+        return load_expression_net()
     if source == "tiny-random":
         return TinyVideoBackbone(), None
     if source == "r3d_18-random":
@@ -157,7 +163,7 @@ def load_video(source: str) -> tuple[nn.Module, str | None]:
         return model, None
     if source != "r3d_18-kinetics400":
         raise SourceUnavailable(f"video encoder {source!r}", "it is not a known source",
-                                "Use 'r3d_18-kinetics400', 'r3d_18-random' or 'tiny-random'.")
+                                "Use 'face-expression', 'r3d_18-kinetics400', 'r3d_18-random' or 'tiny-random'.")
     weights = R3D_18_Weights.KINETICS400_V1
     try:
         model = r3d_18(weights=weights)

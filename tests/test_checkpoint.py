@@ -89,9 +89,9 @@ def test_missing_extra_and_misshapen_keys_are_refused(saved):
     path = folder / "model.safetensors"
     state = load_file(str(path))
     for change, message in [
-        (lambda s: s.pop("missing"), "missing \\['missing'\\]"),
+        (lambda s: s.pop("emotion_prior"), "missing \\['emotion_prior'\\]"),
         (lambda s: s.update(extra=torch.zeros(1)), "unexpected \\['extra'\\]"),
-        (lambda s: s.update(missing=torch.zeros(5, 5)), "wrong shape"),
+        (lambda s: s.update(emotion_prior=torch.zeros(5, 5)), "wrong shape"),
     ]:
         broken = dict(state)
         change(broken)
@@ -106,6 +106,7 @@ def test_missing_extra_and_misshapen_keys_are_refused(saved):
     (lambda m: m["model"].update(wings=2), "unknown model config fields"),
     (lambda m: m.update(format="something-else"), "not an mmsent checkpoint"),
     (lambda m: m.update(format_version=99), "upgrade mmsent"),
+    (lambda m: m.update(format_version=1), "can.t read it. Use the embedded default, or retrain"),
 ])
 def test_bad_configs_are_refused_with_a_clear_message(saved, edit, message):
     _, folder = saved

@@ -38,10 +38,32 @@ def test_output_shapes_with_and_without_each_modality(model, mask):
     assert torch.isfinite(out.emotion_logits).all()
 
 
-def test_absent_modality_becomes_the_learned_missing_vector(model):
+def test_mlp_fusion_replaces_an_absent_modality_by_its_learned_missing_vector():
+    model = build_model(tiny_config(fusion="mlp")).eval()
     out = model(make_inputs(model, [[1, 0, 1]] * B))
     assert torch.equal(out.embeddings["audio"], model.missing[1].expand(B, -1))
     assert not torch.equal(out.embeddings["text"][0], model.missing[0])
+
+
+def test_log_linear_fusion_adds_each_present_senses_weighted_log_probabilities(model):
+    with torch.no_grad():
+        model.fusion_weight.copy_(torch.tensor([[0.5, 2.0, 1.0], [1.0, 0.3, 0.7]]))
+        model.emotion_prior.copy_(torch.arange(7.0) / 10)
+    out = model(make_inputs(model, [[1, 0, 1], [0, 0, 0], [1, 1, 1]]))
+    text, audio, video = (out.per_modality[m][0].log_softmax(-1) for m in ("text", "audio", "video"))
+    expected = model.emotion_prior + torch.stack([0.5 * text[0] + video[0], torch.zeros(7),
+                                                  0.5 * text[2] + 2.0 * audio[2] + video[2]])
+    assert torch.allclose(out.emotion_logits, expected, atol=1e-5)  # no sense: the prior alone
+    for em, se in out.per_modality.values():
+        assert em.shape == (B, 7) and se.shape == (B, 3)
+
+
+def test_temperature_scales_each_senses_own_logits(model):
+    x = make_inputs(model, [[1, 1, 1]] * B)
+    before = model(x).per_modality["audio"][0]
+    with torch.no_grad():
+        model.temperature[1, 0] = 2.0
+    assert torch.allclose(model(x).per_modality["audio"][0], before / 2.0, atol=1e-6)
 
 
 def test_mask_changes_the_output_and_inputs_of_absent_modalities_are_ignored(model):
@@ -75,8 +97,7 @@ def test_untrained_branch_is_never_used():
     assert "video" not in model.encoders
     x = make_inputs(model, [[1, 1, 1]] * B)
     out = model(x)
-    assert out.mask[:, 2].sum() == 0
-    assert torch.equal(out.embeddings["video"], model.missing[2].expand(B, -1))
+    assert out.mask[:, 2].sum() == 0 and set(out.per_modality) == {"text", "audio"}
 
 
 def test_tuned_text_layers_train_and_the_rest_stays_frozen():

@@ -20,6 +20,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--ravdess-train", default="1-16", help="RAVDESS actors to train on")
     d.add_argument("--ravdess-dev", default="17-20", help="RAVDESS actors held out for model selection")
     d.add_argument("--ravdess-repeat", type=int, default=3, help="times RAVDESS train clips appear per epoch")
+    d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
+    d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
+    d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg)")
+    d.add_argument("--joint", type=int, default=0,
+                   help="joined samples per epoch (a MELD utterance, a voice and a face of one emotion; "
+                        "any two or all three), drawn from the training splits; the dev sets get a 'joint' "
+                        "set made the same way from the dev splits")
     d.add_argument("--cache", default="/tmp/mmsent-cache", help="feature cache folder ('' = in memory)")
     m = p.add_argument_group("model")
     m.add_argument("--config", choices=("default", "tiny"), default="default", help="architecture size")
@@ -28,7 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="modalities fed to the model (e.g. only 'audio' for a one-branch run)")
     m.add_argument("--text-source", help="text encoder: 'all-MiniLM-L6-v2' (embedded) or a hub id such as "
                    "bert-base-uncased (default: the config's)")
-    m.add_argument("--video-source", help="video backbone: r3d_18-kinetics400 (downloaded once) ... (default: the config's)")
+    m.add_argument("--video-source", help="video encoder: face-expression (embedded), r3d_18-kinetics400 "
+                   "(downloaded once) ... (default: the config's)")
+    m.add_argument("--audio-source", help="audio encoder: whisper-base (embedded) or logmel-cnn (default: the config's)")
+    m.add_argument("--fusion", help="log-linear or mlp (default: the config's)")
     m.add_argument("--text-tune-layers", type=int, default=2, help="top text encoder layers trained")
     m.add_argument("--audio-channels", type=int, nargs="+",
                    help="audio CNN block widths, e.g. 16 32 64 64 (default: the config's)")
@@ -40,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3, help="projections, fusion, heads")
     t.add_argument("--lr-text", type=float, default=1e-4, help="tuned text encoder layers")
-    t.add_argument("--lr-audio", type=float, default=2e-3, help="audio CNN")
+    t.add_argument("--lr-audio", type=float, default=2e-3, help="audio encoder (log-mel CNN or Whisper head)")
+    t.add_argument("--sense-loss", type=float, default=1.0, help="weight of each sense's own heads' loss")
     t.add_argument("--weight-decay", type=float, default=0.01)
     t.add_argument("--label-smoothing", type=float, default=0.1)
     t.add_argument("--modality-dropout", type=float, default=0.2)
@@ -60,13 +71,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.cache = args.cache or None
-    if not args.meld and not args.ravdess:
-        p.error("give --meld and/or --ravdess")
+    if not (args.meld or args.ravdess or args.emovo or args.fer2013):
+        p.error("give at least one of --meld, --ravdess, --emovo, --fer2013")
     return args
 
 
 def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
-    """Training samples and the dev sets by corpus name ("meld", "ravdess")."""
+    """Training samples and the dev sets by corpus name ("meld", "ravdess", "emovo", "fer2013")."""
+    from .face_corpora import read_fer2013
+    from .speech_corpora import read_emovo
+
     train, dev = [], {}
     if args.meld:
         folder = Path(args.meld)
@@ -76,4 +90,14 @@ def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
         train += read_ravdess(args.ravdess, args.ravdess_train) * max(1, args.ravdess_repeat)
         if args.ravdess_dev:
             dev["ravdess"] = read_ravdess(args.ravdess, args.ravdess_dev)
+    if args.emovo:
+        held = set(args.emovo_dev.split(",")) if args.emovo_dev else set()
+        emovo = read_emovo(args.emovo)
+        speaker = {s.id: s.group.removeprefix("emovo-") for s in emovo}
+        train += [s for s in emovo if speaker[s.id] not in held] * max(1, args.ravdess_repeat)
+        if held:
+            dev["emovo"] = [s for s in emovo if speaker[s.id] in held]
+    if args.fer2013:
+        train += read_fer2013(Path(args.fer2013) / "train")
+        dev["fer2013"] = read_fer2013(Path(args.fer2013) / "validation")
     return train, dev

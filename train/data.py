@@ -1,7 +1,8 @@
 """Batches from cached features, audio augmentation, and prediction over a list of samples.
 
 Text rows carry cached hidden states (the model runs its tuned layers on them), audio rows cached
-log-mels padded exactly like ``mmsent.features.audio_batch`` (zeros at the end, with lengths).
+Whisper states padded like ``mmsent.features.states_batch`` (or log-mels, like ``audio_batch``),
+zeros at the end, with lengths; video rows the frozen backbone's features.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mmsent.features import N_MELS
-from mmsent.labels import MODALITIES
+from mmsent.features import N_MELS, WHISPER_WIDTH
+from mmsent.labels import MODALITIES, implied_sentiment
 from mmsent.model import FusionModel, Inputs
 
 from .cache import FeatureCache
@@ -50,7 +51,13 @@ def _pad(seqs: list[torch.Tensor], dim_first: bool) -> tuple[torch.Tensor, torch
 
 def available(sample: Sample, caches: dict[str, FeatureCache]) -> list[bool]:
     """Which modalities (MODALITIES order) a sample has usable cached features for."""
-    return [m in caches and sample.id in caches[m] and caches[m][sample.id].numel() > 0 for m in MODALITIES]
+    return [m in caches and sample.feature_id(m) in caches[m] and caches[m][sample.feature_id(m)].numel() > 0
+            for m in MODALITIES]
+
+
+def whisper_cache(cache: FeatureCache) -> bool:
+    """Whether an audio cache holds Whisper states (T, 512) rather than log-mels (N_MELS, T)."""
+    return cache.key.get("transform") == "whisper-base"
 
 
 def collate(samples: list[Sample], caches: dict[str, FeatureCache], modalities=MODALITIES) -> Batch:
@@ -58,21 +65,28 @@ def collate(samples: list[Sample], caches: dict[str, FeatureCache], modalities=M
     mask = torch.tensor([[ok and m in modalities for ok, m in zip(available(s, caches), MODALITIES)]
                          for s in samples], dtype=torch.bool).reshape(len(samples), len(MODALITIES))
     x = Inputs(mask=mask)
+    def rows(m: str, empty: torch.Tensor) -> list[torch.Tensor]:
+        i = MODALITIES.index(m)
+        return [caches[m][s.feature_id(m)].float() if mask[j, i] else empty for j, s in enumerate(samples)]
+
     if "text" in caches:
-        hid = caches["text"]
-        dim = next(iter(hid.data.values())).shape[-1] if hid.data else 1
-        seqs = [hid[s.id] if mask[i, 0] else torch.zeros(1, dim) for i, s in enumerate(samples)]
-        x.text_hidden, lengths = _pad(seqs, dim_first=True)
+        x.text_hidden, lengths = _pad(rows("text", torch.zeros(1, _width(caches["text"], -1))), dim_first=True)
         x.attention_mask = (torch.arange(x.text_hidden.shape[1])[None, :] < lengths[:, None]).long()
-    if "audio" in caches:
-        mels = [caches["audio"][s.id] if mask[i, 1] else torch.zeros(N_MELS, 1) for i, s in enumerate(samples)]
-        x.mel, x.mel_lengths = _pad(mels, dim_first=False)
+    if "audio" in caches and whisper_cache(caches["audio"]):
+        x.audio_states, x.audio_lengths = _pad(rows("audio", torch.zeros(1, WHISPER_WIDTH)), dim_first=True)
+    elif "audio" in caches:
+        x.mel, x.mel_lengths = _pad(rows("audio", torch.zeros(N_MELS, 1)), dim_first=False)
     if "video" in caches:
-        x.video_features = torch.stack([caches["video"][s.id] if mask[i, 2] else torch.zeros(512)
-                                        for i, s in enumerate(samples)])
+        x.video_features = torch.stack(rows("video", torch.zeros(_width(caches["video"], 0))))
     emotion = torch.tensor([IGNORE if s.emotion is None else s.emotion for s in samples])
-    sentiment = torch.tensor([IGNORE if s.sentiment is None else s.sentiment for s in samples])
+    sentiment = [s.sentiment if s.sentiment is not None else implied_sentiment(s.emotion) for s in samples]
+    sentiment = torch.tensor([IGNORE if v is None else v for v in sentiment])
     return Batch(x, emotion, sentiment)
+
+
+def _width(cache: FeatureCache, dim: int) -> int:
+    """Width of a cache's features along ``dim`` (1 while it holds nothing usable)."""
+    return next((int(v.shape[dim]) for v in cache.data.values() if v.numel()), 1)
 
 
 def augment_audio(mel: torch.Tensor, lengths: torch.Tensor, rows: torch.Tensor,
@@ -122,8 +136,9 @@ def length_batches(samples: list[Sample], caches: dict[str, FeatureCache], batch
 
     def size(i: int) -> int:
         s = samples[i]
-        return sum(int(c[s.id].shape[-1 if m == "audio" else 0]) for m, c in caches.items()
-                   if m != "video" and s.id in c and c[s.id].numel())
+        ids = {m: s.feature_id(m) for m in caches}
+        return sum(int(c[ids[m]].shape[-1 if m == "audio" and not whisper_cache(c) else 0]) for m, c in caches.items()
+                   if m != "video" and ids[m] in c and c[ids[m]].numel())
 
     batches = []
     for start in range(0, len(order), batch_size * pool):
@@ -134,20 +149,38 @@ def length_batches(samples: list[Sample], caches: dict[str, FeatureCache], batch
 
 
 @torch.no_grad()
-def predict(model: FusionModel, samples: list[Sample], caches: dict[str, FeatureCache],
-            batch_size: int = 64, modalities=MODALITIES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Softmax probabilities over samples: emotion (N, 7), sentiment (N, 3), and the used mask (N, 3)."""
+def predict_logits(model: FusionModel, samples: list[Sample], caches: dict[str, FeatureCache],
+                   batch_size: int = 64, modalities=MODALITIES) -> dict[str, np.ndarray]:
+    """Logits over samples: "emotion" (N, 7) and "sentiment" (N, 3) of the fused answer, the same of
+    each trained sense alone as "<modality>/emotion" and "<modality>/sentiment" (calibrated; NaN in
+    rows without that sense), and "mask" (N, 3): the modalities used."""
     model.eval()
-    em, se, used = [], [], []
+    parts: dict[str, list[torch.Tensor]] = {}
     order = sorted(range(len(samples)), key=lambda i: len(samples[i].text or ""))
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         batch = collate([samples[i] for i in idx], caches, modalities)
         out = model(batch.inputs.to(model.device))
-        em.append(out.emotion_logits.float().softmax(-1).cpu())
-        se.append(out.sentiment_logits.float().softmax(-1).cpu())
-        used.append(out.mask.cpu())
+        got = {"emotion": out.emotion_logits, "sentiment": out.sentiment_logits, "mask": out.mask}
+        for m, (em, se) in out.per_modality.items():
+            absent = ~out.mask[:, MODALITIES.index(m), None]
+            got[f"{m}/emotion"], got[f"{m}/sentiment"] = em.masked_fill(absent, np.nan), se.masked_fill(absent, np.nan)
+        for k, v in got.items():
+            parts.setdefault(k, []).append(v.float().cpu() if k != "mask" else v.cpu())
     inverse = np.argsort(order)
-    if not em:
-        return np.zeros((0, 7)), np.zeros((0, 3)), np.zeros((0, 3), bool)
-    return (torch.cat(em).numpy()[inverse], torch.cat(se).numpy()[inverse], torch.cat(used).numpy()[inverse])
+    if not parts:
+        return {"emotion": np.zeros((0, len(model.config.emotions))),
+                "sentiment": np.zeros((0, len(model.config.sentiments))), "mask": np.zeros((0, 3), bool)}
+    return {k: torch.cat(v).numpy()[inverse] for k, v in parts.items()}
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def predict(model: FusionModel, samples: list[Sample], caches: dict[str, FeatureCache],
+            batch_size: int = 64, modalities=MODALITIES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Softmax probabilities over samples: emotion (N, 7), sentiment (N, 3), and the used mask (N, 3)."""
+    out = predict_logits(model, samples, caches, batch_size, modalities)
+    return softmax(out["emotion"]), softmax(out["sentiment"]), out["mask"]

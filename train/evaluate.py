@@ -25,7 +25,7 @@ from mmsent.checkpoint import CheckpointError, load_checkpoint, pick_device
 from mmsent.labels import MODALITIES
 
 from .corpora import CorpusError, Sample, read_data_spec
-from .data import predict
+from .data import predict_logits, softmax
 from .extract import extract_all
 from .metrics import classification_report, save_confusion_png
 
@@ -34,16 +34,22 @@ log = logging.getLogger(__name__)
 
 def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -> dict:
     """Emotion (and, where labelled, sentiment) figures of a model on one corpus's samples."""
-    emotion, sentiment, used = predict(model, samples, caches, modalities=modalities)
+    logits = predict_logits(model, samples, caches, modalities=modalities)
+    used = logits["mask"]
     out = {}
-    em_rows = np.array([s.emotion is not None for s in samples], bool)
-    se_rows = np.array([s.sentiment is not None for s in samples], bool)
-    if em_rows.any():
-        labels = np.array([s.emotion for s in samples if s.emotion is not None])
-        out["emotion"] = classification_report(emotion[em_rows], labels, model.config.emotions)
-    if se_rows.any():
-        labels = np.array([s.sentiment for s in samples if s.sentiment is not None])
-        out["sentiment"] = classification_report(sentiment[se_rows], labels, model.config.sentiments)
+    for head, names in (("emotion", model.config.emotions), ("sentiment", model.config.sentiments)):
+        rows = np.array([getattr(s, head) is not None for s in samples], bool)
+        if not rows.any():
+            continue
+        labels = np.array([getattr(s, head) for s in samples if getattr(s, head) is not None])
+        out[head] = classification_report(softmax(logits[head][rows]), labels, names)
+        out[head]["per_modality"] = {}  # each sense alone, on the samples where it was present
+        for m in MODALITIES:
+            own = logits.get(f"{m}/{head}")
+            present = used[rows, MODALITIES.index(m)] if own is not None else np.zeros(rows.sum(), bool)
+            if present.any():
+                r = classification_report(softmax(own[rows][present]), labels[present], names)
+                out[head]["per_modality"][m] = {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
     if not out:
         raise CorpusError("the corpus has no labelled samples to evaluate")
     n_used = used.sum(axis=0) if len(used) else np.zeros(len(MODALITIES))

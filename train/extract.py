@@ -2,9 +2,13 @@
 
 - text: tokens from ``features.tokenize`` run through the text encoder's frozen layers
   (``encoders["text"].frozen``): hidden states (L, H) of the valid tokens.
-- audio: ``features.log_mel`` of the clip's whole sound track (``media.load_audio``): (N_MELS, T).
-- video: ``features.video_clip`` of ``media.load_frames`` over the whole clip, through the frozen
-  backbone (``encoders["video"].frozen``): (512,).
+- audio: ``features.whisper_states`` of the clip's whole sound track (``media.load_audio``) through
+  the embedded Whisper base encoder: (T, 512) in float16; or, for the log-mel CNN,
+  ``features.log_mel``: (N_MELS, T).
+- video: face-expression: the face crops of the clip (``faces.segment_faces`` on
+  ``media.load_frames``, as the app does) or the image itself when the corpus is of face crops
+  (FER2013, CK+), through the frozen expression CNN (``encoders["video"].frozen``): (features,);
+  R3D-18: ``features.video_clip`` of the whole clip through the backbone: (512,).
 
 A clip that can't be used (missing, corrupt, longer than MAX_CLIP_SECONDS, silent, no stream) is
 stored as an empty tensor, so a later run does not decode it again, and counted in the log.
@@ -18,10 +22,12 @@ from collections import Counter
 
 import numpy as np
 import torch
+from PIL import Image
 
 from mmsent import features, media
 from mmsent.model import FusionModel
 from mmsent.pipeline import SILENCE_RMS  # digital silence: the same rule as the app
+from mmsent.transcribe import load_backend
 
 from .cache import ENCODER_CALLS, FeatureCache, fill, weights_fingerprint
 from .corpora import Sample
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_CLIP_SECONDS = 60.0  # s: a longer "utterance" is a broken clip (MELD has minutes-long ones)
 TEXT_BATCH, AUDIO_BATCH, VIDEO_BATCH = 64, 32, 8  # samples per extraction step
 EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input of this kind"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")  # corpora of still face crops (FER2013, CK+)
 
 
 def _encoder_key(model: FusionModel, name: str, source: str) -> dict:
@@ -96,19 +103,26 @@ def clip_audio(sample: Sample, counts: Counter) -> np.ndarray | None:
     return None
 
 
-def audio_features(samples: list[Sample], root=None) -> FeatureCache:
-    """Normalised log-mels (N_MELS, T) by sample id (EMPTY for clips without usable sound)."""
-    cache = FeatureCache(root, "audio", {"transform": "log_mel", "preprocessing": features.PREPROCESSING_VERSION,
-                                           "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS})
-    by_id = {s.id: s for s in samples if s.media is not None}
+def audio_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
+    """Whisper states (T, 512) or normalised log-mels (N_MELS, T) by sample id (EMPTY for clips
+    without usable sound)."""
+    whisper = model.config.audio_source == "whisper-base"
+    key = {"transform": "whisper-base" if whisper else "log_mel", "preprocessing": features.PREPROCESSING_VERSION,
+           "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS}
+    if whisper:
+        key.update(sha256=model.source_sha256["audio"], device=model.device.type)  # int8 on CPU, float16 on CUDA
+    cache = FeatureCache(root, "audio", key)
+    by_id = {s.id: s for s in samples if s.media is not None and not _is_image(s.media)}
     counts: Counter = Counter()
 
     def compute(ids: list[str]) -> dict[str, torch.Tensor]:
         out = {}
-        ENCODER_CALLS["audio"] += 1  # decode + log-mel batches (no encoder, but the same rule applies)
+        ENCODER_CALLS["audio"] += 1
+        encoder = load_backend("faster-whisper", "base", model.device.type).model if whisper else None
         for i in ids:
             audio = clip_audio(by_id[i], counts)
-            out[i] = EMPTY if audio is None else features.log_mel(audio)
+            out[i] = (EMPTY if audio is None else
+                      features.whisper_states(audio, encoder).half() if whisper else features.log_mel(audio))
         return out
 
     fill(cache, list(by_id), compute, AUDIO_BATCH, "audio decode")
@@ -118,23 +132,29 @@ def audio_features(samples: list[Sample], root=None) -> FeatureCache:
 
 
 def video_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
-    """Frozen video backbone features (512,) by sample id (EMPTY for clips without usable frames)."""
-    cache = FeatureCache(root, "video", _encoder_key(model, "video", model.config.video_source))
+    """Frozen video features by sample id (EMPTY for clips without usable frames or face)."""
+    face = model.config.video_source == "face-expression"
+    key = _encoder_key(model, "video", model.config.video_source)
+    if face:
+        from mmsent import faces
+
+        key.update(frames=faces.FRAMES_PER_SEGMENT, short_side=faces.SHORT_SIDE, detector=faces.DETECTOR_SHA256)
+    cache = FeatureCache(root, "video", key)
     by_id = {s.id: s for s in samples if s.media is not None and s.has_video}
     counts: Counter = Counter()
     enc = model.encoders["video"]
 
     def compute(ids: list[str]) -> dict[str, torch.Tensor]:
-        clips, ok = [], []
+        inputs, ok = [], []
         for i in ids:
-            frames = _clip_frames(by_id[i], counts)
-            if frames is not None:
-                clips.append(features.video_clip(frames))
+            item = _face_crops(by_id[i], counts) if face else _clip_frames(by_id[i], counts)
+            if item is not None:
+                inputs.append(item if face else features.video_clip(item))
                 ok.append(i)
         out = {i: EMPTY for i in ids}
-        if clips:
+        if inputs:
             ENCODER_CALLS["video"] += 1
-            feats = enc.frozen(torch.stack(clips).to(model.device)).float().cpu()
+            feats = enc.frozen(inputs if face else torch.stack(inputs).to(model.device)).float().cpu()
             out.update({i: feats[j].clone() for j, i in enumerate(ok)})
         return out
 
@@ -144,7 +164,33 @@ def video_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     return cache
 
 
-def _clip_frames(sample: Sample, counts: Counter) -> np.ndarray | None:
+def _is_image(path) -> bool:
+    return str(path).lower().endswith(IMAGE_SUFFIXES)
+
+
+def _face_crops(sample: Sample, counts: Counter) -> np.ndarray | None:
+    """uint8 grey face crops (k, H, W) of a sample: the image itself for a corpus of face crops,
+    the faces found in the clip's frames otherwise (None: no face, counted)."""
+    if _is_image(sample.media):
+        try:
+            with Image.open(sample.media) as im:
+                return np.asarray(im.convert("L"))[None]
+        except OSError as e:
+            counts["corrupt"] += 1
+            log.debug("skipping %s: %s", sample.media, e)
+            return None
+    from mmsent import faces
+
+    frames = _clip_frames(sample, counts, faces.FRAMES_PER_SEGMENT, faces.SHORT_SIDE)
+    crops = None if frames is None else faces.segment_faces(frames)[0]
+    if crops is not None and not len(crops):
+        counts["no face"] += 1
+        return None
+    return crops
+
+
+def _clip_frames(sample: Sample, counts: Counter, n: int = features.N_FRAMES,
+                 short_side: int = features.RESIZE_SHORT_SIDE) -> np.ndarray | None:
     try:
         info = media.probe(sample.media)
         if not info.has_video:
@@ -155,7 +201,7 @@ def _clip_frames(sample: Sample, counts: Counter) -> np.ndarray | None:
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return media.load_frames(sample.media, [(0.0, info.duration)], n=features.N_FRAMES)[0]
+            return media.load_frames(sample.media, [(0.0, info.duration)], n=n, short_side=short_side)[0]
     except (media.MediaError, OSError) as e:
         counts["corrupt"] += 1
         log.debug("skipping %s: %s", sample.media, e)
@@ -169,7 +215,7 @@ def extract_all(model: FusionModel, samples: list[Sample], root=None) -> dict[st
     if "text" in model.encoders:
         out["text"] = text_features(model, samples, root)
     if "audio" in model.encoders:
-        out["audio"] = audio_features(samples, root)
+        out["audio"] = audio_features(model, samples, root)
     if "video" in model.encoders:
         out["video"] = video_features(model, samples, root)
     return out

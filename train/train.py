@@ -25,16 +25,18 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
-from mmsent.checkpoint import save_checkpoint
+from mmsent.checkpoint import load_checkpoint, save_checkpoint
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model, drop_modalities
 
 from . import dist
 from .args import parse_args, read_corpora
+from .calibrate import calibrate
 from .data import IGNORE, Batch, augment_audio, collate, length_batches, random_crop
 from .evaluate import corpus_report
 from .extract import extract_all
+from .joint import joint_samples
 from .metrics import selection_score
 from .state import load_state, save_state
 
@@ -49,7 +51,7 @@ CLASS_WEIGHT_POWER = 0.5  # class weight = (mean count / class count) ** power (
 def make_config(args) -> ModelConfig:
     base = tiny_config if args.config == "tiny" else ModelConfig
     extra = {"audio_channels": tuple(args.audio_channels)} if args.audio_channels else {}
-    for field in ("dropout", "text_source", "video_source"):
+    for field in ("dropout", "text_source", "video_source", "audio_source", "fusion"):
         if getattr(args, field) is not None:
             extra[field] = getattr(args, field)
     return base(text_tune_layers=args.text_tune_layers, text_context=args.text_context,
@@ -102,9 +104,10 @@ def _ce(logits, target, weight, smoothing) -> torch.Tensor:
 
 
 def step_loss(model, batch: Batch, weights, args, gen: torch.Generator, device) -> torch.Tensor:
-    """Modality dropout, audio augmentation and mixup, forward, masked class-weighted loss."""
+    """Modality dropout, audio augmentation and mixup, forward, masked class-weighted loss of the fused
+    heads and (weighted by args.sense_loss) of each present sense's own heads."""
     x = batch.inputs
-    x.mask = drop_modalities(x.mask, args.modality_dropout, gen)
+    fuse_mask = drop_modalities(x.mask, args.modality_dropout, gen)
     em2, se2, lam = batch.emotion.clone(), batch.sentiment.clone(), 1.0
     if x.mel is not None and x.mask[:, 1].any():
         rows = x.mask[:, 1].nonzero().squeeze(1)
@@ -117,14 +120,19 @@ def step_loss(model, batch: Batch, weights, args, gen: torch.Generator, device) 
             x.mel[rows] = lam * x.mel[rows] + (1 - lam) * x.mel[partner]
             x.mel_lengths[rows] = torch.maximum(x.mel_lengths[rows], x.mel_lengths[partner])
             em2[rows], se2[rows] = batch.emotion[partner], batch.sentiment[partner]
-    out = model(x.to(device))
+    out = model(x.to(device), fuse_mask.to(device))
+    outputs = [(out.emotion_logits, out.sentiment_logits, 1.0, None)]
+    outputs += [(em, se, args.sense_loss, MODALITIES.index(m)) for m, (em, se) in out.per_modality.items()]
     total = 0.0
-    for logits, (a, b), w in ((out.emotion_logits, (batch.emotion, em2), weights[0]),
-                              (out.sentiment_logits, (batch.sentiment, se2), weights[1])):
-        a, b = a.to(device), b.to(device)
-        total = total + lam * _ce(logits, a, w, args.label_smoothing)
-        if lam < 1.0:
-            total = total + (1 - lam) * _ce(logits, b, w, args.label_smoothing)
+    for em, se, scale, column in outputs:
+        for logits, (a, b), w in ((em, (batch.emotion, em2), weights[0]), (se, (batch.sentiment, se2), weights[1])):
+            a, b = a.to(device), b.to(device)
+            if column is not None:  # a sense's own heads learn only where that sense is present
+                absent = ~out.mask[:, column]
+                a, b = a.masked_fill(absent, IGNORE), b.masked_fill(absent, IGNORE)
+            total = total + scale * lam * _ce(logits, a, w, args.label_smoothing)
+            if lam < 1.0:
+                total = total + scale * (1 - lam) * _ce(logits, b, w, args.label_smoothing)
     return total
 
 
@@ -133,8 +141,8 @@ def dev_report(model, dev: dict, caches, modalities) -> dict:
 
 
 def _brief(report: dict) -> str:
-    return " ".join(f"{c}/{h} {'acc' if c == 'ravdess' else 'wF1'} "
-                    f"{r['accuracy'] if c == 'ravdess' else r['weighted_f1']:.3f}"
+    return " ".join(f"{c}/{h} {'wF1' if c == 'meld' else 'acc'} "
+                    f"{r['weighted_f1'] if c == 'meld' else r['accuracy']:.3f}"
                     for c, heads in report.items() for h, r in heads.items())
 
 
@@ -147,6 +155,8 @@ def train(args) -> dict:
     model = model.to(device)
     train_set, dev = read_corpora(args)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
+    if args.joint:
+        dev["joint"] = joint_samples(list(dev.values()), caches, args.joint // 4 or 1, seed=args.seed + 1)
     modalities = tuple(args.modalities)
     weights = (class_weights([s.emotion for s in train_set], len(model.config.emotions)).to(device),
                class_weights([s.sentiment for s in train_set], len(model.config.sentiments)).to(device))
@@ -158,19 +168,21 @@ def train(args) -> dict:
         progress = load_state(state_file, model, optimizer, gen)
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
     ddp = DistributedDataParallel(model, find_unused_parameters=True) if dist.active() else model
-    steps = math.ceil(len(train_set) / args.batch_size) // dist.world()  # as many as length_batches gives
+    steps = math.ceil((len(train_set) + args.joint) / args.batch_size) // dist.world()  # as many as length_batches gives
     start_epoch = progress["epoch"]
     while progress["epoch"] < args.epochs and progress["stale"] < args.patience:
         if args.stop_after and progress["epoch"] - start_epoch >= args.stop_after:
             break
         epoch, t0 = progress["epoch"] + 1, time.time()
-        batches = length_batches(train_set, caches, args.batch_size, gen)
+        epoch_set = train_set + (joint_samples([train_set], caches, args.joint, seed=args.seed * 1000 + epoch)
+                                 if args.joint else [])
+        batches = length_batches(epoch_set, caches, args.batch_size, gen)
         mine = dist.shard(batches)[:steps]
         model.train()
         loss_sum, bar = 0.0, dist.progress(total=len(mine), desc=f"epoch {epoch}", unit="batch", leave=False)
         for i, idx in enumerate(mine):
             set_lr(optimizer, (epoch - 1) * steps + i, args.epochs * steps)
-            loss = step_loss(ddp, collate([train_set[j] for j in idx], caches, modalities), weights, args, gen, device)
+            loss = step_loss(ddp, collate([epoch_set[j] for j in idx], caches, modalities), weights, args, gen, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], GRAD_CLIP)
@@ -180,8 +192,21 @@ def train(args) -> dict:
         bar.close()
         loss_avg = float(dist.all_reduce_sum(torch.tensor(loss_sum))) / max(1, steps * dist.world())
         progress = _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss_avg, t0)
+    if dist.is_main() and progress["best_epoch"]:
+        _calibrate_best(args, progress, dev, caches, modalities, device)
     dist.close()
     return progress
+
+
+def _calibrate_best(args, progress: dict, dev: dict, caches, modalities, device) -> None:
+    """Calibrate the saved best checkpoint on the dev sets (train.calibrate) and save it again."""
+    model = load_checkpoint(args.out, device)
+    calibration = calibrate(model, dev, caches)
+    report = dev_report(model, dev, caches, modalities)
+    meta = _training_meta(args, progress, report)
+    meta["calibration"] = calibration
+    save_checkpoint(model, args.out, training=meta)
+    log.info("calibrated: %s", _brief(report))
 
 
 def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss, t0) -> dict:
@@ -209,7 +234,8 @@ def _training_meta(args, progress: dict, report: dict) -> dict:
     return {
         "command": "python -m train.train " + " ".join(args.argv),
         "data": {"meld": args.meld, "ravdess": args.ravdess, "ravdess_train_actors": args.ravdess_train,
-                 "ravdess_dev_actors": args.ravdess_dev},
+                 "ravdess_dev_actors": args.ravdess_dev, "emovo": args.emovo, "emovo_dev_speakers": args.emovo_dev,
+                 "fer2013": args.fer2013, "joint_per_epoch": args.joint},
         "epoch": progress["best_epoch"], "selection_score": round(progress["best_score"], 4),
         "dev_metrics": {c: {h: {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
                             for h, r in heads.items()} for c, heads in report.items()},

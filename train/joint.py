@@ -1,0 +1,58 @@
+"""Joined samples: senses from different corpora that share one emotion, so that the fusion learns
+how senses add up. No corpus here has all three senses: MELD (here) gives words, the speech corpora
+voices, FER2013 faces. A joined sample takes a MELD utterance's words (and its sentiment), a speech
+clip's sound and a face of the same emotion: any two of them, or all three.
+
+Emotions are drawn uniformly (a balanced set: the fusion should not learn MELD's 47 % neutral as
+the prior of every face and voice). Draw from the training splits to train, from the dev splits to
+select and calibrate: the two never share a speaker, face or dialogue.
+"""
+
+from __future__ import annotations
+
+import random
+
+from mmsent.labels import EMOTIONS, MODALITIES
+
+from .cache import FeatureCache
+from .corpora import Sample
+
+COMBINATIONS = (("text", "audio"), ("text", "video"), ("audio", "video"), ("text", "audio", "video"))
+TEXT_CORPORA = ("meld",)  # corpora whose words carry their label (RAVDESS says two fixed sentences)
+
+
+def _pools(sets: list[list[Sample]], caches: dict[str, FeatureCache]) -> dict[str, dict[int, list[Sample]]]:
+    """modality -> emotion -> samples with usable cached features of that modality."""
+    pools: dict[str, dict[int, list[Sample]]] = {m: {} for m in MODALITIES}
+    seen = set()
+    for samples in sets:
+        for s in samples:
+            if s.emotion is None or s.parts or s.id in seen:
+                continue
+            seen.add(s.id)
+            for m, cache in caches.items():
+                if m == "text" and s.corpus not in TEXT_CORPORA:
+                    continue
+                if s.id in cache and cache[s.id].numel():
+                    pools[m].setdefault(s.emotion, []).append(s)
+    return pools
+
+
+def joint_samples(sets: list[list[Sample]], caches: dict[str, FeatureCache], n: int, seed: int = 0) -> list[Sample]:
+    """``n`` joined samples drawn from ``sets`` (combinations and emotions uniform among those the
+    pools can make; the same seed gives the same samples)."""
+    pools = _pools(sets, caches)
+    rng = random.Random(seed)
+    options = [(c, e) for c in COMBINATIONS for e in range(len(EMOTIONS)) if all(pools[m].get(e) for m in c)]
+    if not options:
+        return []
+    out = []
+    for k in range(n):
+        combo, emotion = rng.choice(options)
+        parts = {m: rng.choice(pools[m][emotion]) for m in combo}
+        text = parts.get("text")
+        out.append(Sample(
+            id=f"joint/{seed}/{k}", corpus="joint", text=text.text if text else None, emotion=emotion,
+            sentiment=text.sentiment if text else None, group="joint",
+            parts=tuple((m, s.id) for m, s in parts.items())))
+    return out
