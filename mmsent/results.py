@@ -73,7 +73,11 @@ class SegmentResult:
     # {label: p}}, same labels as the fused result, each summing to 1; senses not used are absent
     face_box: list[float] | None = None
     # the main face as [x0, y0, x1, y1], fractions (0..1) of the displayed frame's width and height;
-    # None when no face was found or the picture was not analysed
+    # None when no face was found or the picture was not analysed (see frame_box)
+
+    def __post_init__(self):
+        if self.face_box is not None:  # a tuple or numpy numbers would not round-trip through JSON
+            self.face_box = [float(v) for v in self.face_box]
 
     def reading(self, modality: str, task: str = "emotion") -> tuple[str, float] | None:
         """The top label and its probability in one sense's own reading; None if not used here."""
@@ -112,6 +116,16 @@ class SegmentResult:
     def sentiment_score(self) -> float:
         """p(positive) - p(negative), in [-1, 1]."""
         return self.sentiment.get("positive", 0.0) - self.sentiment.get("negative", 0.0)
+
+
+def frame_box(box, width: int, height: int) -> list[float] | None:
+    """A face box in pixels ``(x0, y0, x1, y1)`` as ``face_box``: fractions of a ``width`` x
+    ``height`` frame (as displayed), clipped to the frame; None for no box or none left inside it."""
+    if box is None or width <= 0 or height <= 0:
+        return None
+    x0, x1 = (min(1.0, max(0.0, float(v) / width)) for v in (box[0], box[2]))
+    y0, y1 = (min(1.0, max(0.0, float(v) / height)) for v in (box[1], box[3]))
+    return [x0, y0, x1, y1] if x0 < x1 and y0 < y1 else None
 
 
 def _top(probs: dict[str, float]) -> tuple[str, float]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
-from mmsent.results import SCHEMA_VERSION, SUM_TOLERANCE, Analysis, MediaFacts, SegmentResult
+from mmsent.results import SCHEMA_VERSION, SUM_TOLERANCE, Analysis, MediaFacts, SegmentResult, frame_box
 
 TRICKY_TEXT = 'She said "no, never",\nthen: «ça va?» 日本語 — ok'
 
@@ -317,3 +317,16 @@ def test_face_box_on_the_frame_edges_is_accepted():
     d = make_analysis(2).to_dict()
     d["segments"][1]["face_box"] = [0, 0, 1, 1]
     assert Analysis.from_dict(d).segments[1].face_box == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_frame_box_turns_a_detector_box_into_a_face_box_that_loads_back():
+    assert frame_box((64, 36, 320, 288), 640, 360) == [0.1, 0.1, 0.5, 0.8]
+    assert frame_box((-20, 300, 700, 400), 640, 360) == [0.0, 300 / 360, 1.0, 1.0]  # past the edges
+    assert frame_box((700, 10, 800, 50), 640, 360) is None  # wholly outside
+    assert frame_box(None, 640, 360) is None
+    a = make_analysis(2)
+    seg = a.segments[1]
+    a.segments[1] = SegmentResult(**{**vars(seg), "face_box": tuple(np.float32(v) for v in (0.1, 0.2, 0.5, 0.6))})
+    assert type(a.segments[1].face_box) is list  # stored as plain floats...
+    assert all(type(v) is float for v in a.segments[1].face_box)
+    assert Analysis.from_dict(json.loads(a.to_json())) == a  # ...so it round-trips
