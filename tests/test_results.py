@@ -326,7 +326,8 @@ def test_frame_box_turns_a_detector_box_into_a_face_box_that_loads_back():
     assert frame_box(None, 640, 360) is None
     a = make_analysis(2)
     seg = a.segments[1]
-    a.segments[1] = SegmentResult(**{**vars(seg), "face_box": tuple(np.float32(v) for v in (0.1, 0.2, 0.5, 0.6))})
+    box = tuple(np.float32(v) for v in (0.1, 0.2, 0.5, 0.6))
+    a.segments[1] = SegmentResult(**{**vars(seg), "face_box": box})
     assert type(a.segments[1].face_box) is list  # stored as plain floats...
     assert all(type(v) is float for v in a.segments[1].face_box)
     assert Analysis.from_dict(json.loads(a.to_json())) == a  # ...so it round-trips
