@@ -38,6 +38,7 @@ HOVER_WRAP_CHARS = 60  # characters per line of the words shown on hover
 HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover
 FIGURE_HEIGHT = 360  # pixels
 FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
+LABEL_MIN_SHARE = 1 / 15  # segments at least this share of the timeline show the answer's name
 
 
 def emotion_timeline(analysis: Analysis) -> go.Figure:
@@ -147,7 +148,8 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
 
 def per_modality_timeline(analysis: Analysis) -> go.Figure:
     """Why the answer is what it is: per segment, the probability each sense gives, on its own,
-    to the fused top emotion (the answer), beside the fused probability (dashed).
+    to the fused top emotion (the answer), beside the fused probability (dashed, named in the
+    answer's colour on segments wide enough).
 
     A sense high on this line backs the answer; a low one disagrees, and hover says what it reads
     instead (its own top emotion and probability). A sense not used in a segment has no point there
@@ -164,9 +166,13 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
         return fig
     x, _ = _steps_x(segs)
     fused = [[_hover_words(s), s.start, s.end, *s.top_emotion] for s in segs]
+    wide = LABEL_MIN_SHARE * _time_end(analysis)
+    names = [t for s in segs for t in ((s.top_emotion[0] if s.duration >= wide else ""), "")]
     fig.add_trace(go.Scatter(
-        x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="fused (the answer)", mode="lines",
+        x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="fused (the answer)", mode="lines+text",
         line={"color": FUSED_COLOR, "width": 1.5, "dash": "dash"}, customdata=_twice(fused),
+        text=names, textposition="top right",
+        textfont={"color": [EMOTION_COLORS.get(s.top_emotion[0], FALLBACK_COLOR) for s in segs for _ in "ab"]},
         hovertemplate=f"<b>fused</b>: %{{customdata[3]}} %{{customdata[4]:.2f}}<br>{_HOVER_TAIL}",
     ))
     for m in senses:

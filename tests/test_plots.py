@@ -121,6 +121,8 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
         answer, p = seg.top_emotion
         assert fused.y[2 * k] == fused.y[2 * k + 1] == p
         assert fused.customdata[2 * k][3] == answer
+        assert fused.text[2 * k] in (answer, "") and fused.text[2 * k + 1] == ""  # named once, if wide
+        assert fused.textfont.color[2 * k] == plots.EMOTION_COLORS[answer]
         for trace, m in ((words, "text"), (voice, "audio"), (face, "video")):
             if m in seg.per_modality:
                 assert trace.y[2 * k] == trace.y[2 * k + 1] == seg.per_modality[m]["emotion"][answer]
@@ -129,6 +131,7 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
             else:
                 assert trace.y[2 * k] is None and trace.y[2 * k + 1] is None  # absent, not zero
     assert any(y is None for y in face.y) and any(y is not None for y in face.y)
+    assert any(fused.text)
     assert "customdata[3]" in face.hovertemplate and "customdata[4]" in face.hovertemplate
     assert face.line.color == plots.MODALITY_COLORS["video"]
     assert list(fig.layout.yaxis.range) == [0.0, 1.0] and list(fig.layout.xaxis.range) == [0.0, 12.0]
@@ -160,3 +163,12 @@ def test_report_figures_add_the_senses_and_keep_the_app_figures():
     empty = Analysis(MediaFacts("x.mp4", 2.0, True, True), [], {"name": "t"})
     fig = plots.per_modality_timeline(empty)
     assert len(fig.data) == 0 and "no segments" in fig.layout.annotations[0].text
+
+
+def test_per_modality_timeline_of_500_segments_is_fast():
+    a = make_analysis(500, duration=1500.0, seed=5)
+    start = time.perf_counter()
+    fig = plots.per_modality_timeline(a)
+    elapsed = time.perf_counter() - start
+    assert len(fig.data[0].x) == 1000 and not any(fig.data[0].text)  # no segment is 1/15 of the time
+    assert elapsed < 1.5, f"the per-sense figure of 500 segments took {elapsed:.2f} s"
