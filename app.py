@@ -8,7 +8,8 @@ export). The model is loaded once at start-up; each click runs one analysis in t
 concurrency limit keeps a CPU machine from running several at once (the others wait their turn).
 Library errors become a ``gr.Error`` with the library's message; an unexpected error is logged on
 the server and shown as one line, never a stack trace. The same analysis is served to programs as
-the Gradio API endpoint ``/analyze`` (see docs/app_readme_section.md for a gradio_client snippet).
+the Gradio API endpoint ``/analyze``, the only one the API page lists: the video is required, the
+other inputs have the page's defaults and can be given by name (README: "From a program").
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import gradio.processing_utils  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import mmsent  # noqa: E402
-from mmsent import export, plots  # noqa: E402
+from mmsent import export, media, plots  # noqa: E402
 from mmsent.config import AnalysisOptions  # noqa: E402
 from mmsent.labels import MODALITIES  # noqa: E402
-from mmsent.media import MediaError, probe  # noqa: E402
 from mmsent.results import Analysis  # noqa: E402
 from mmsent.transcribe import TranscriptionError  # noqa: E402
 
@@ -59,10 +60,11 @@ LANGUAGES = (  # (label, ISO code); "auto" lets the speech recogniser detect it
     ("Spanish", "es"), ("Italian", "it"), ("Portuguese", "pt"), ("Dutch", "nl"),
 )
 SEGMENT_SECONDS = (2.0, 30.0, 10.0)  # min, max, default longest utterance (s) before a split
-USER_ERRORS = (MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
+USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
                mmsent.SourceUnavailable, ValueError)  # their messages are written for users
 TABLE_COLUMNS = ("start (s)", "end (s)", "text", "emotion", "p(emotion)", "sentiment",
                  "p(sentiment)", "modalities", "contributions")
+ANALYSIS_QUEUE = "analysis"  # concurrency group of every event that runs an analysis (button, examples)
 TABLE_WIDTHS = ("7%", "7%", "34%", "9%", "8%", "9%", "8%", "8%", "10%")  # of the table's width, per column
 
 
@@ -136,7 +138,7 @@ def check_input(video: str | None, subtitles: str | None, settings: Settings,
     if size_mb > settings.max_mb:
         raise _refusal(f"{name} is {size_mb:.0f} MB; this demo takes files up to {settings.max_mb:.0f} MB. "
                        "Compress or trim it, or run the app yourself with a larger --max-mb.")
-    info = probe(video)  # MediaError: not a media file, broken, empty
+    info = media.probe(video)  # MediaError: not a media file, broken, empty
     if info.duration > settings.max_seconds:
         raise _refusal(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
                        f"{_minutes(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
@@ -169,7 +171,7 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
                  language: str, asr: str, max_segment_seconds: float, progress) -> tuple[Analysis, list[Path]]:
     """Check the input, analyse it with progress, export the downloads into a fresh request folder."""
     progress(0.0, desc="checking the file")
-    check_input(video, subtitles, settings, model)
+    info = check_input(video, subtitles, settings, model)
     options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
                               subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds),
                               max_seconds=settings.max_seconds)
@@ -178,7 +180,7 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
         progress(done / total if total else 0.0, desc=f"{stage} ({done}/{total})")
 
     t0 = time.monotonic()
-    analysis = mmsent.analyze(video, model=model, options=options, progress=report)
+    analysis = mmsent.analyze(video, model=model, options=options, progress=report, info=info)  # probed once
     log.info("analysed %s (%.1f s of media, %d segments) in %.1f s", Path(video).name,
              analysis.media.duration, len(analysis.segments), time.monotonic() - t0)
     progress(1.0, desc="drawing and exporting")
@@ -217,6 +219,7 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
 
 def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: list[str]) -> gr.Blocks:
     """The Blocks UI around one loaded model."""
+    skip_ffprobe_when_missing()
     analyze = make_analyze(model, settings, model_note(model, load_warnings, unused=False))
     with gr.Blocks(title="mmsent: emotion and sentiment in video", delete_cache=(OUTPUT_MAX_AGE_S,) * 2) as demo:
         gr.Markdown("# mmsent: emotion and sentiment in video\nUpload a video or record one with the "
@@ -228,11 +231,10 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
             with gr.Column():
                 inputs = _input_components()
                 button = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
-                examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
-                if examples:
-                    gr.Examples([[str(p), None, "auto", ASR_BACKENDS[0], SEGMENT_SECONDS[2]] for p in examples],
-                                inputs, outputs, fn=analyze, run_on_click=True, cache_examples=False,
-                                example_labels=[p.stem.replace("_", " ") for p in examples])
+                # The one API endpoint: registered before anything else that runs analyze, so that
+                # it keeps its name, and public, so that clients learn the inputs' defaults.
+                button.click(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE)
+                _examples(inputs, outputs, analyze)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions
                 outputs[6].render()  # notes
@@ -245,10 +247,37 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
         outputs[7].render()  # downloads
         with gr.Accordion("Analysis as JSON (schema: docs/schema.md)", open=False):
             outputs[8].render()
-        # The button and the examples run the same function, hence one concurrency group (gradio keys
-        # it by the function): an example click waits behind a running analysis like any other.
-        button.click(analyze, inputs, outputs, api_name="analyze")
     return demo
+
+
+def _examples(inputs: list, outputs: list, analyze) -> None:
+    """Example videos: a click loads one and analyses it, in private events (not in the API) that queue
+    in the button's concurrency group: an example waits behind a running analysis like any other."""
+    examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
+    if not examples:
+        return
+    loaded = gr.Examples([[str(p), None, "auto", ASR_BACKENDS[0], SEGMENT_SECONDS[2]] for p in examples],
+                         inputs, cache_examples=False, api_visibility="private",
+                         example_labels=[p.stem.replace("_", " ") for p in examples])
+    loaded.load_input_event.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
+                                 concurrency_id=ANALYSIS_QUEUE)
+
+
+def skip_ffprobe_when_missing() -> None:
+    """Gradio's Video asks ffprobe whether a video plays in a browser whenever an ``ffmpeg`` is on PATH,
+    and fails (at start, for the examples, and on every result) where ``ffprobe`` is not (a static
+    ffmpeg, imageio-ffmpeg's binary linked into PATH). Without ffprobe, answer as gradio does without
+    ffmpeg or when probing fails: the video plays as it is. (The analysis needs neither: PyAV decodes.)"""
+    check = gradio.processing_utils.video_is_playable
+    if getattr(check, "skips_missing_ffprobe", False):
+        return
+    gradio.processing_utils.video_is_playable = lambda path: shutil.which("ffprobe") is None or check(path)
+    gradio.processing_utils.video_is_playable.skips_missing_ffprobe = True
+    if shutil.which("ffmpeg") and not shutil.which("ffprobe"):
+        log.warning("ffmpeg is on PATH but ffprobe is not: videos are shown as uploaded (no browser conversion)")
+    if shutil.which("ffmpeg") and not shutil.which("ffprobe"):
+        log.warning("ffmpeg is on PATH but ffprobe is not: videos are shown as uploaded, "
+                    "without a conversion for the browser")
 
 
 def _input_components() -> list[gr.components.Component]:
@@ -324,8 +353,10 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, so atexit cleans up
     demo = build_demo(model, settings, load_warnings)
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
+    # show_error: what gradio itself refuses (a call with too few inputs, a value that is not one of a
+    # dropdown's choices) reaches API clients as its message; the handler's errors are gr.Error already.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
-                max_file_size=int(args.max_mb * 1e6), show_error=False)
+                max_file_size=int(args.max_mb * 1e6), show_error=True)
 
 
 if __name__ == "__main__":

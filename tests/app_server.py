@@ -1,4 +1,4 @@
-"""Helpers for the app tests: run ``python app.py`` as a real server on a free loopback port, make media."""
+"""Helpers for the app tests: run ``python app.py`` as a real server on a free loopback port (or import it), make media."""
 
 from __future__ import annotations
 
@@ -26,6 +26,15 @@ def make_examples_module():
     return module
 
 
+def load_app():
+    """app.py as a module, for tests that call its functions in this process."""
+    spec = importlib.util.spec_from_file_location("app", ROOT / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,13 +44,13 @@ def free_port() -> int:
 class AppServer:
     """``python app.py --host 127.0.0.1 --port <free> ...`` in a subprocess, its output in a log file."""
 
-    def __init__(self, log_path: Path, *args: str):
+    def __init__(self, log_path: Path, *args: str, env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log_path
         self._log = open(log_path, "wb")
         cmd = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(self.port), *args]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
     def log_tail(self, chars: int = 4000) -> str:
         self._log.flush()

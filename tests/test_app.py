@@ -1,32 +1,46 @@
 """The demo as a program sees it: ``python app.py`` on a free loopback port, called with gradio_client.
 
-One real analysis (espeak-ng speech, the embedded model, faster-whisper) feeds several tests; while it
-runs, a second request must wait its turn in the queue. Bad inputs are rejected before any analysis,
-each with its own clear message.
+One real analysis (espeak-ng speech, the embedded model, faster-whisper, called with the video alone:
+the other inputs take their defaults) feeds several tests; while it runs, a second request must wait
+its turn in the queue. Bad inputs are rejected before any analysis, each with its own clear message.
+The app also starts and analyses with an ``ffmpeg`` on PATH but no ``ffprobe``, and probes each
+upload once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import av
+import imageio_ffmpeg
 import pytest
-from app_server import AppServer, make_examples_module
+import torch
+from app_server import AppServer, load_app, make_examples_module
 from mediagen import make_video
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 
+import mmsent
+from mmsent import media as mmsent_media
+from mmsent.checkpoint import save_checkpoint
+from mmsent.config import tiny_config
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
+from mmsent.model import build_model
 
 SENTENCES = ("The weather is lovely today.", "My brother bought a green bicycle.")
 KEYWORDS = ("weather", "bicycle")  # words the transcript must contain
 MAX_SECONDS = 20  # the server's --max-seconds in these tests
 MAX_MB = 1  # the server's --max-mb
 RESULT_TIMEOUT_S = 180  # s for one analysis on a busy 2-core machine
+PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds")  # /analyze's, in order
 OUTPUTS = ("video", "emotion", "sentiment", "share", "contributions", "table", "notes", "files", "json")
 TIME_TOL_S = 0.1  # s of slack between the segments' span and the decoded duration
 PROB_TOL = 1e-4
@@ -69,7 +83,7 @@ def analyze_args(video: Path, subtitles: Path | None = None) -> tuple:
 @pytest.fixture(scope="module")
 def run(server, client, media) -> dict:
     """Analyse the speech video; meanwhile queue a silent video and watch it wait for its turn."""
-    first = client.submit(*analyze_args(media["speech"]), api_name="/analyze")
+    first = client.submit(handle_file(media["speech"]), api_name="/analyze")  # the other inputs: defaults
     deadline = time.monotonic() + RESULT_TIMEOUT_S
     while first.status().code not in BUSY and not first.done() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -139,11 +153,33 @@ def test_queue_makes_the_second_request_wait(run):
     assert "no sound track" in run["second_error"]
 
 
+def test_analyze_is_the_one_endpoint_and_only_the_video_is_required(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    assert list(api["named_endpoints"]) == ["/analyze"] and not api["unnamed_endpoints"]
+    params = api["named_endpoints"]["/analyze"]["parameters"]
+    assert [p["parameter_name"] for p in params] == list(PARAMETERS)
+    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
+    assert [p["parameter_default"] for p in params[1:]] == [None, "auto", "faster-whisper", 10.0]
+
+
 def test_subtitles_replace_speech_recognition(client, media):
-    result = client.predict(*analyze_args(media["silent"], media["words"]), api_name="/analyze")
+    """Every argument by name."""
+    result = client.predict(video=handle_file(media["silent"]), subtitles=handle_file(media["words"]),
+                            language="en", asr="faster-whisper", max_segment_seconds=8.0, api_name="/analyze")
     analysis = json.loads(out(result, "json"))
     assert "parrot sings loudly" in " ".join(s["text"] for s in analysis["segments"]).lower()
     assert "words.srt" in (analysis["transcript_source"] or "")
+
+
+def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
+    """Over plain HTTP (the API page's curl tab) nothing fills the defaults: the caller reads why it failed."""
+    request = urllib.request.Request(server.url + "gradio_api/call/analyze", data=json.dumps({"data": []}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        event_id = json.load(r)["event_id"]
+    with urllib.request.urlopen(f"{server.url}gradio_api/call/analyze/{event_id}", timeout=RESULT_TIMEOUT_S) as r:
+        stream = r.read().decode()
+    assert "event: error" in stream and "didn't receive enough input values (needed: 5, got: 0)" in stream, stream
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -162,3 +198,40 @@ def test_bad_input_gives_a_clear_error(client, media, name, expected):
 def test_upload_over_the_size_limit_is_refused(client, media):
     with pytest.raises(ValueError, match="exceeds the maximum file size"):
         client.predict(*analyze_args(media["big"]), api_name="/analyze")
+
+
+def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):
+    """check_input probes the upload for its limits; the analysis reuses what it learned."""
+    app = load_app()
+    torch.manual_seed(0)
+    model = mmsent.load_model(save_checkpoint(build_model(tiny_config()), tmp_path / "tiny"), device="cpu")
+    probed, probe = [], mmsent_media.probe
+    for module in list(sys.modules.values()):  # wherever the function is bound: mmsent.media, app, ...
+        if getattr(module, "probe", None) is probe:
+            monkeypatch.setattr(module, "probe", lambda path: probed.append(str(path)) or probe(path))
+    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
+    analysis, _ = app.run_analysis(model, settings, str(media["silent"]), str(media["words"]), "auto",
+                                   "faster-whisper", 10.0, lambda *a, **k: None)
+    assert analysis.segments and probed == [str(media["silent"])]
+
+
+def path_with_ffmpeg_but_no_ffprobe(folder: Path) -> str:
+    """PATH: a folder holding only imageio-ffmpeg's binary as ``ffmpeg``, then every folder of PATH
+    without an ffprobe (a static ffmpeg build, or imageio-ffmpeg linked into PATH, looks like this)."""
+    folder.mkdir()
+    (folder / "ffmpeg").symlink_to(imageio_ffmpeg.get_ffmpeg_exe())
+    kept = [d for d in os.environ["PATH"].split(os.pathsep) if d and not (Path(d) / "ffprobe").exists()]
+    path = os.pathsep.join([str(folder), *kept])
+    assert shutil.which("ffmpeg", path=path) == str(folder / "ffmpeg") and shutil.which("ffprobe", path=path) is None
+    return path
+
+
+def test_app_starts_and_works_with_ffmpeg_but_no_ffprobe(tmp_path, media):
+    env = {**os.environ, "PATH": path_with_ffmpeg_but_no_ffprobe(tmp_path / "bin")}
+    with AppServer(tmp_path / "app.log", env=env) as app:  # the examples' videos are processed at start
+        client = Client(app.url, analytics_enabled=False, verbose=False)
+        result = client.predict(handle_file(media["silent"]), handle_file(media["words"]), api_name="/analyze")
+        log = app.log_tail(100_000)
+    assert "parrot sings loudly" in " ".join(s["text"] for s in json.loads(out(result, "json"))["segments"]).lower()
+    assert Path(out(result, "video")["value"]).is_file()  # the result's video went through gradio's Video too
+    assert "ffprobe is not" in log and "FFExecutableNotFoundError" not in log
