@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -19,6 +22,7 @@ log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
 EXIT_INTERRUPTED = 130  # exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
+LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,12 +63,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     model = load_model(args.checkpoint, device=args.device)
     failed = 0
     for video in args.videos:
-        with tqdm(total=1, desc=f"{video.name}", unit="step", leave=False) as bar:
-            def progress(stage: str, done: int, total: int) -> None:
-                bar.set_description(f"{video.name}: {stage}")
-                bar.total, bar.n = max(total, 1), done
-                bar.refresh()
-
+        with _progress(video.name) as progress:
             try:
                 analysis = analyze(video, model, options, progress)
                 paths = write(analysis, args.out, formats, video_path=video)
@@ -78,6 +77,41 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if failed:
         tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _progress(name: str) -> Iterator:
+    """The progress callback for one file: a tqdm bar on a terminal, plain lines in a log."""
+    if not sys.stderr.isatty():  # CI, nohup, a pipe: every bar refresh would be a line of the log
+        yield _LogLines(name)
+        return
+    with tqdm(total=1, desc=name, unit="step", leave=False) as bar:
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.set_description(f"{name}: {stage}")
+            bar.total, bar.n = max(total, 1), done
+            bar.refresh()
+
+        yield progress
+
+
+class _LogLines:
+    """Progress as lines on stderr: one when a stage first starts, then one at most every
+    LOG_INTERVAL_S while a stage runs (long files); never a carriage return."""
+
+    def __init__(self, name: str):
+        self.name, self.started, self.last = name, set(), time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage not in self.started:
+            self.started.add(stage)
+            self._line(stage, now)
+        elif total and done < total and now - self.last >= LOG_INTERVAL_S:
+            self._line(f"{stage} {done / total:.0%} ({done}/{total})", now)
+
+    def _line(self, text: str, now: float) -> None:
+        self.last = now
+        print(f"{self.name}: {text}", file=sys.stderr, flush=True)
 
 
 def _interrupt(signum, frame) -> None:

@@ -1,4 +1,5 @@
-"""The command line, as a user runs it: several files, one bad, exports on disk, exit status."""
+"""The command line, as a user runs it: several files, one bad, exports on disk, exit status, and
+progress that reads well in a log (stderr here is a pipe, not a terminal)."""
 
 import json
 import os
@@ -8,6 +9,8 @@ import sys
 from mediagen import talking_video
 
 from conftest import ROOT
+
+STAGES = ("decode", "speech recognition", "model")  # some of the stages mmsent.analyze reports, in order
 
 
 def test_analyze_several_files_one_bad(tmp_path):
@@ -24,6 +27,13 @@ def test_analyze_several_files_one_bad(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["good clip.csv", "good clip.json", "good clip.srt"]
     data = json.loads((out / "good clip.json").read_text())
     assert "hello" in " ".join(s["text"] for s in data["segments"]).lower()
+    # Progress in a log: no bar redrawn with carriage returns, one line as each stage starts (and,
+    # for a long stage, at most one line every LOG_INTERVAL_S, with its percentage).
+    assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr, proc.stderr[:500]
+    stages = [line.split(": ", 1)[1] for line in proc.stderr.splitlines()
+              if line.startswith("good clip.mp4: ") and "%" not in line]
+    assert len(stages) == len(set(stages)), proc.stderr
+    assert [s for s in stages if s in STAGES] == list(STAGES), proc.stderr
 
 
 def test_unknown_format_is_refused_before_work(tmp_path):
