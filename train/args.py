@@ -23,6 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
     d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
     d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg)")
+    d.add_argument("--goemotions", help="GoEmotions folder ({train,dev}.tsv + mapping files): its train split is "
+                   "added as text-only samples (its dev split is the dev set only when --meld is not given)")
+    d.add_argument("--goemotions-cap", type=int, default=0,
+                   help="at most this many GoEmotions train comments per emotion (balances its 38 %% joy; 0: all)")
     d.add_argument("--joint", type=int, default=0,
                    help="joined samples per epoch (a MELD utterance, a voice and a face of one emotion; "
                         "any two or all three), drawn from the training splits; the dev sets get a 'joint' "
@@ -71,8 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.cache = args.cache or None
-    if not (args.meld or args.ravdess or args.emovo or args.fer2013):
-        p.error("give at least one of --meld, --ravdess, --emovo, --fer2013")
+    if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions):
+        p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions")
     return args
 
 
@@ -100,4 +104,11 @@ def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
     if args.fer2013:
         train += read_fer2013(Path(args.fer2013) / "train")
         dev["fer2013"] = read_fer2013(Path(args.fer2013) / "validation")
+    if args.goemotions:
+        from .text_corpora import cap_per_emotion, read_goemotions
+
+        # a fixed draw (not --seed): every run of one cap uses, and caches, the same comments
+        train += cap_per_emotion(read_goemotions(Path(args.goemotions) / "train.tsv"), args.goemotions_cap, seed=0)
+        if not args.meld:  # with MELD, selection stays on MELD dev
+            dev["goemotions"] = read_goemotions(Path(args.goemotions) / "dev.tsv")
     return train, dev
