@@ -63,9 +63,9 @@ SEGMENT_SECONDS = (2.0, 30.0, 10.0)  # min, max, default longest utterance (s) b
 USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
                mmsent.SourceUnavailable, ValueError)  # their messages are written for users
 TABLE_COLUMNS = ("start (s)", "end (s)", "text", "emotion", "p(emotion)", "sentiment",
-                 "p(sentiment)", "modalities", "contributions")
+                 "p(sentiment)", "each sense says", "contributions")
 ANALYSIS_QUEUE = "analysis"  # concurrency group of every event that runs an analysis (button, examples)
-TABLE_WIDTHS = ("7%", "7%", "34%", "9%", "8%", "9%", "8%", "8%", "10%")  # of the table's width, per column
+TABLE_WIDTHS = ("6%", "6%", "28%", "8%", "7%", "8%", "7%", "20%", "10%")  # of the table's width, per column
 
 
 @dataclass
@@ -111,7 +111,7 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
         sen, p_sen = s.top_sentiment
         contrib = ", ".join(f"{m} {v:.2f}" for m, v in s.contributions.items())
         rows.append([round(s.start, 2), round(s.end, 2), s.text if s.kind == "speech" else "(no speech)",
-                     emo, round(p_emo, 3), sen, round(p_sen, 3), " + ".join(s.modalities), contrib])
+                     emo, round(p_emo, 3), sen, round(p_sen, 3), s.readings_text() or "(no sense used)", contrib])
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
@@ -210,7 +210,7 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
                            f"{_user_message(e, paths)}). The server log has the details.") from e
         vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
-        figures = [build(analysis) for build in plots.FIGURES.values()]
+        figures = [build(analysis) for build in plots.REPORT_FIGURES.values()]
         return (gr.Video(value=video, subtitles=vtt), *figures, segment_table(analysis),
                 analysis_note(analysis, model_lines), [str(f) for f in files], analysis.to_json())
 
@@ -237,16 +237,17 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 _examples(inputs, outputs, analyze)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions
-                outputs[6].render()  # notes
+                outputs[7].render()  # notes
         outputs[1].render()  # emotion timeline
+        outputs[2].render()  # what each sense says
         with gr.Row():
-            outputs[2].render()  # sentiment timeline
-            outputs[3].render()  # emotion share
-        for component in outputs[4:6]:  # modality contributions, segment table
+            outputs[3].render()  # sentiment timeline
+            outputs[4].render()  # emotion share
+        for component in outputs[5:7]:  # modality contributions, segment table
             component.render()
-        outputs[7].render()  # downloads
+        outputs[8].render()  # downloads
         with gr.Accordion("Analysis as JSON (schema: docs/schema.md)", open=False):
-            outputs[8].render()
+            outputs[9].render()
     return demo
 
 
@@ -274,8 +275,6 @@ def skip_ffprobe_when_missing() -> None:
     gradio.processing_utils.video_is_playable = lambda path: shutil.which("ffprobe") is None or check(path)
     gradio.processing_utils.video_is_playable.skips_missing_ffprobe = True
     if shutil.which("ffmpeg") and not shutil.which("ffprobe"):
-        log.warning("ffmpeg is on PATH but ffprobe is not: videos are shown as uploaded (no browser conversion)")
-    if shutil.which("ffmpeg") and not shutil.which("ffprobe"):
         log.warning("ffmpeg is on PATH but ffprobe is not: videos are shown as uploaded, "
                     "without a conversion for the browser")
 
@@ -298,6 +297,7 @@ def _output_components(note: str) -> list[gr.components.Component]:
     return [
         gr.Video(label="Video with emotion captions", interactive=False, elem_id="video-out", render=False),
         gr.Plot(label="Emotion over time", elem_id="emotion-plot", render=False),
+        gr.Plot(label="What each sense says (words, voice, face)", elem_id="senses-plot", render=False),
         gr.Plot(label="Sentiment over time", elem_id="sentiment-plot", render=False),
         gr.Plot(label="Emotion share", elem_id="share-plot", render=False),
         gr.Plot(label="Modality contributions", elem_id="contrib-plot", render=False),

@@ -44,8 +44,8 @@ def bench_extraction(args) -> None:
     rate("text encoder all-MiniLM-L6-v2 (6 layers)", len(meld), time.time() - t)
     clips = read_ravdess(args.ravdess, "20")[: args.n_audio]
     t = time.time()
-    audio_features(clips, root=None)
-    rate("audio decode + log-mel (RAVDESS FLAC)", len(clips), time.time() - t)
+    audio_features(build_model(ModelConfig(trained_branches=("audio",))), clips, root=None)
+    rate("audio decode + Whisper base encoder (RAVDESS FLAC)", len(clips), time.time() - t)
     folder = make_synthetic(Path(args.tmp) / "bench-synthetic", n_train=args.n_video, n_dev=1)
     videos = read_meld(folder / "train_sent_emo.csv")
     vmodel = build_model(ModelConfig(video_source="r3d_18-random", trained_branches=("video",))).eval()

@@ -58,6 +58,8 @@ class TextEncoder(nn.Module):
         if layers is None:
             return ["backbone."]
         names = [f"backbone.{name}." for name, _ in self.backbone.named_children() if name != "encoder"]
+        # beside its layers, an encoder may hold weights all layers share (MPNet's relative_attention_bias)
+        names += [f"backbone.encoder.{name}." for name, _ in self.backbone.encoder.named_children() if name != "layer"]
         return names + [f"backbone.encoder.layer.{i}." for i in range(len(layers))]
 
     def _attention_mask(self, hidden: torch.Tensor, mask: torch.Tensor):
@@ -66,9 +68,12 @@ class TextEncoder(nn.Module):
         return create_bidirectional_mask(config=self.backbone.config, inputs_embeds=hidden, attention_mask=mask)
 
     def _run_layers(self, layers, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        attn = self._attention_mask(hidden, mask)
+        extra = {"attention_mask": self._attention_mask(hidden, mask)}
+        position_bias = getattr(self.backbone.encoder, "compute_position_bias", None)
+        if position_bias is not None:  # MPNet: the encoder adds a relative position bias in every layer
+            extra["position_bias"] = position_bias(hidden)
         for layer in layers:
-            out = layer(hidden, attention_mask=attn)
+            out = layer(hidden, **extra)
             hidden = out[0] if isinstance(out, tuple) else out
         return hidden
 
@@ -195,12 +200,14 @@ class AudioEncoder(nn.Module):
 class WhisperAudioEncoder(nn.Module):
     """The trained head over Whisper encoder states (the frozen encoder runs in CTranslate2, see
     ``mmsent.features.whisper_states``): mean and standard deviation of the states over the valid
-    frames -> LayerNorm -> Linear(2 x width, hidden) + ReLU + Dropout -> Linear(hidden, embed_dim) + ReLU.
+    frames -> BatchNorm (standardises each statistic: a few state dimensions are orders of magnitude
+    larger than the rest) -> Linear(2 x width, hidden) + ReLU + Dropout -> Linear(hidden, embed_dim) + ReLU.
     """
 
     def __init__(self, width: int, hidden: int, embed_dim: int, dropout: float):
         super().__init__()
-        self.net = nn.Sequential(nn.LayerNorm(2 * width), nn.Linear(2 * width, hidden), nn.ReLU(), nn.Dropout(dropout),
+        self.norm = nn.BatchNorm1d(2 * width)
+        self.net = nn.Sequential(nn.Linear(2 * width, hidden), nn.ReLU(), nn.Dropout(dropout),
                                  nn.Linear(hidden, embed_dim), nn.ReLU())
 
     def frozen_prefixes(self) -> list[str]:
@@ -211,4 +218,10 @@ class WhisperAudioEncoder(nn.Module):
         mask = torch.arange(states.shape[1], device=states.device)[None, :] < lengths.clamp(min=1)[:, None]
         mean = masked_mean(states, mask)
         std = (masked_mean((states - mean[:, None]) ** 2, mask) + 1e-5).sqrt()
-        return self.net(torch.cat([mean, std], dim=-1))
+        stats = torch.cat([mean, std], dim=-1)
+        if self.training and len(stats) == 1:  # one utterance: its own batch statistics would be degenerate
+            stats = nn.functional.batch_norm(stats, self.norm.running_mean, self.norm.running_var,
+                                             self.norm.weight, self.norm.bias, training=False)
+        else:
+            stats = self.norm(stats)
+        return self.net(stats)

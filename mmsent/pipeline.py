@@ -20,7 +20,7 @@ from . import features, media
 from .config import AnalysisOptions
 from .labels import MODALITIES
 from .model import FusionModel, Inputs
-from .results import Analysis, MediaFacts, SegmentResult
+from .results import Analysis, MediaFacts, SegmentResult, frame_box
 from .segments import GAP, Segment, previous_texts, segment
 from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
 
@@ -108,8 +108,14 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     sound = _sound_usable(segs, audio) if audio is not None and "audio" in model.encoders else None
     results = []
     for done, rows in enumerate(batches):  # one batch of features in memory at a time
-        report("features", done, len(batches))
-        x, boxes = _inputs(model, segs, rows, audio, sound, frames)
+        x = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
+        report("text features", done, len(batches))
+        _text_inputs(model, segs, rows, x)
+        report("audio features", done, len(batches))
+        if sound is not None:
+            _audio_inputs(model, segs, rows, audio, sound, x)
+        report("faces" if model.config.video_source == "face-expression" else "video features", done, len(batches))
+        boxes = _video_inputs(model, rows, frames, x) if "video" in model.encoders and frames is not None else [None] * len(rows)
         x = x.to(model.device)
         report("model", done, len(batches))
         with torch.inference_mode():
@@ -140,45 +146,45 @@ def _sound_usable(segs: list[Segment], audio: np.ndarray) -> list[bool]:
     return usable
 
 
-def _inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio, sound: list[bool] | None,
-            frames) -> tuple[Inputs, list[list[float] | None]]:
-    """The batch of segments ``rows`` and the face box of each (None: no face, or no picture read)."""
-    chosen = [segs[i] for i in rows]
-    mask = torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool)
-    x, boxes = Inputs(mask=mask), [None] * len(rows)
-    if "text" in model.encoders:
-        k = model.config.text_context
-        contexts = [previous_texts(segs, i, k) for i in rows] if k else None
-        tok = features.tokenize(model.tokenizer, [s.text for s in chosen], contexts)
-        x.input_ids, x.attention_mask, x.token_type_ids = tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids")
-        mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
-    if sound is not None:
-        mask[:, 1] = torch.tensor([sound[i] for i in rows])
-        clips = [audio[int(s.start * features.SAMPLE_RATE):int(s.end * features.SAMPLE_RATE)] if ok else audio[:0]
-                 for s, ok in zip(chosen, mask[:, 1].tolist())]  # unusable sound is not encoded
-        if model.config.audio_source == "whisper-base":
-            whisper = load_backend("faster-whisper", "base", model.device.type).model  # the ASR's own model
-            x.audio_states, x.audio_lengths = features.states_batch(
-                [features.whisper_states(c, whisper) if len(c) else torch.zeros(1, features.WHISPER_WIDTH)
-                 for c in clips])
-        else:
-            x.mel, x.mel_lengths = features.audio_batch(clips)
-    if "video" in model.encoders and frames is not None:
-        if model.config.video_source == "face-expression":
-            from . import faces
+def _text_inputs(model: FusionModel, segs: list[Segment], rows: list[int], x: Inputs) -> None:
+    if "text" not in model.encoders:
+        return
+    chosen, k = [segs[i] for i in rows], model.config.text_context
+    contexts = [previous_texts(segs, i, k) for i in rows] if k else None
+    tok = features.tokenize(model.tokenizer, [s.text for s in chosen], contexts)
+    x.input_ids, x.attention_mask, x.token_type_ids = tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids")
+    x.mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
 
-            found = [faces.segment_faces(frames[i]) for i in rows]
-            with_face = [j for j, (crops, _) in enumerate(found) if len(crops)]
-            feats = model.encoders["video"].frozen([found[j][0] for j in with_face])
-            x.video_features = torch.zeros(len(rows), feats.shape[1])
-            x.video_features[with_face] = feats.cpu()
-            mask[with_face, 2] = True
-            height, width = frames.shape[2:4]
-            boxes = [faces.normalised_box(box, width, height) for _, box in found]
-        else:
-            x.clips = features.video_batch([frames[i] for i in rows])
-            mask[:, 2] = True
-    return x, boxes
+
+def _audio_inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.ndarray, sound: list[bool],
+                  x: Inputs) -> None:
+    x.mask[:, 1] = torch.tensor([sound[i] for i in rows])
+    clips = [audio[int(segs[i].start * features.SAMPLE_RATE):int(segs[i].end * features.SAMPLE_RATE)] if sound[i]
+             else audio[:0] for i in rows]  # unusable sound is not encoded
+    if model.config.audio_source == "whisper-base":
+        whisper = load_backend("faster-whisper", "base", model.device.type).model  # the ASR's own model
+        x.audio_states, x.audio_lengths = features.states_batch(
+            [features.whisper_states(c, whisper) if len(c) else torch.zeros(1, features.WHISPER_WIDTH) for c in clips])
+    else:
+        x.mel, x.mel_lengths = features.audio_batch(clips)
+
+
+def _video_inputs(model: FusionModel, rows: list[int], frames: np.ndarray, x: Inputs) -> list[list[float] | None]:
+    """Fill the video inputs of the batch; returns each segment's face box (None: no face)."""
+    if model.config.video_source != "face-expression":
+        x.clips = features.video_batch([frames[i] for i in rows])
+        x.mask[:, 2] = True
+        return [None] * len(rows)
+    from . import faces
+
+    found = [faces.segment_faces(frames[i]) for i in rows]
+    with_face = [j for j, (crops, _) in enumerate(found) if len(crops)]
+    feats = model.encoders["video"].frozen([found[j][0] for j in with_face])
+    x.video_features = torch.zeros(len(rows), feats.shape[1])
+    x.video_features[with_face] = feats.cpu()
+    x.mask[with_face, 2] = True
+    height, width = frames.shape[2:4]
+    return [frame_box(box, width, height) for _, box in found]
 
 
 def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.Tensor:

@@ -41,7 +41,7 @@ MAX_SECONDS = 20  # the server's --max-seconds in these tests
 MAX_MB = 1  # the server's --max-mb
 RESULT_TIMEOUT_S = 180  # s for one analysis on a busy 2-core machine
 PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds")  # /analyze's, in order
-OUTPUTS = ("video", "emotion", "sentiment", "share", "contributions", "table", "notes", "files", "json")
+OUTPUTS = ("video", "emotion", "senses", "sentiment", "share", "contributions", "table", "notes", "files", "json")
 TIME_TOL_S = 0.1  # s of slack between the segments' span and the decoded duration
 PROB_TOL = 1e-4
 BUSY = (Status.PROCESSING, Status.PROGRESS)  # a request being worked on
@@ -128,6 +128,17 @@ def test_table_plots_and_files_match_the_analysis(run):
                                                   for s in segs]
     top = [max(s["emotion"], key=s["emotion"].get) for s in segs]
     assert [row[3] for row in table["data"]] == top
+    names = {"text": "words", "audio": "voice", "video": "face"}
+    for row, s in zip(table["data"], segs):  # what each used sense says on its own, and nothing for the others
+        for m in s["modalities"]:
+            own = s["per_modality"][m]["emotion"]
+            assert abs(sum(own.values()) - 1) < PROB_TOL
+            label = max(own, key=own.get)
+            assert f"{names[m]}: {label} {own[label]:.2f}" in row[7], (row[7], s)
+        assert all(names[m] not in row[7] for m in names if m not in s["modalities"])
+    senses_fig = json.loads(out(result, "senses")["plot"])
+    used = {m for s in segs for m in s["modalities"]}
+    assert {t["name"] for t in senses_fig["data"]} >= {names[m] for m in used}, senses_fig["data"]
     emotion_fig = json.loads(out(result, "emotion")["plot"])
     assert [t["name"] for t in emotion_fig["data"]][: len(EMOTIONS)] == list(EMOTIONS)
     for name in ("sentiment", "share", "contributions"):

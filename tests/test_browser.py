@@ -113,8 +113,12 @@ def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
 
     legend = set(page.locator("#emotion-plot .legendtext").all_text_contents())
     assert set(EMOTIONS) <= legend, legend
-    for plot in ("sentiment-plot", "share-plot", "contrib-plot"):
+    for plot in ("senses-plot", "sentiment-plot", "share-plot", "contrib-plot"):
         assert page.locator(f"#{plot} .js-plotly-plot").count() == 1, plot
+    senses = set(page.locator("#senses-plot .legendtext").all_text_contents())
+    assert {"words", "voice"} <= senses, senses  # what each sense says, by its everyday name
+    assert re.search(r"words: \w+ \d\.\d\d", page.locator("#segments-table").inner_text()), \
+        "the table shows what each sense says"
     rows = int(page.locator("#segments-table [role=grid]").get_attribute("aria-rowcount")) - 1
     notes = page.locator("#notes").inner_text()
     assert re.search(rf"· {rows} segments? over", notes), notes  # the table shows every segment

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from mmsent import media
+from mmsent.config import tiny_config
+from mmsent.model import build_model
 from mmsent.labels import EMOTIONS, SENTIMENTS
 from train.corpora import CorpusError, clean_text, parse_actors, read_data_spec, read_meld, read_ravdess
 from train.extract import EMPTY, audio_features
@@ -79,6 +81,6 @@ def test_synthetic_corpus_in_meld_layout_with_broken_clips(tmp_path):
     assert [(EMOTIONS[s.emotion], SENTIMENTS[s.sentiment]) for s in samples[:3]] == list(CLASSES)
     info = media.probe(samples[0].media)
     assert info.has_audio and info.has_video and abs(info.duration - 1.0) < 0.2
-    feats = audio_features(samples, root=None)  # the corrupt clip is skipped, not a crash
+    feats = audio_features(build_model(tiny_config()), samples, root=None)  # the corrupt clip is skipped, not a crash
     assert feats[samples[1].id].numel() == EMPTY.numel() == 0
     assert feats[samples[0].id].shape[0] == 64 and np.isfinite(feats[samples[0].id].numpy()).all()

@@ -142,7 +142,7 @@ def test_client_gone_mid_analysis_and_the_next_request_works(speech, tmp_path):
         short = make_video(tmp_path / "next.mp4", 1.0, size=(96, 64), fps=10)
         result = Client(server.url, analytics_enabled=False, verbose=False).predict(
             handle_file(short), None, "auto", "faster-whisper", 10.0, api_name="/analyze")
-        analysis = json.loads(result[8])
+        analysis = json.loads(result[-1])
         assert analysis["segments"] and analysis["media"]["duration"] == pytest.approx(1.0, abs=0.1)
         assert server.proc.poll() is None
         assert "failed unexpectedly" not in server.log_tail(200_000)

@@ -19,15 +19,37 @@ def model():
     return build_model(tiny_config(text_tune_layers=1)).eval()
 
 
-def test_audio_features_match_inference(shared_data, tmp_path):
+def test_logmel_audio_features_match_inference(model, shared_data, tmp_path):
     samples = read_ravdess(shared_data / "ravdess", "20")[:3]
-    cache = audio_features(samples, tmp_path)
+    cache = audio_features(model, samples, tmp_path)
     clips = [media.load_audio(s.media) for s in samples]  # what the app does for an utterance
     mel, lengths = features.audio_batch(clips)
     batch = collate(samples, {"audio": cache}, ("audio",))
     assert torch.equal(batch.inputs.mel_lengths, lengths)
     assert torch.equal(batch.inputs.mel, mel)  # same values, same zero padding
     assert len(set(lengths.tolist())) > 1  # the padding path was really exercised
+
+
+def test_whisper_audio_features_match_inference(shared_data, tmp_path):
+    """The cache keeps the Whisper states in float16: the app's float32 states round to them, and the
+    whole model agrees on both paths."""
+    from mmsent.transcribe import load_backend
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config(audio_source="whisper-base", trained_branches=("audio",))).eval()
+    samples = read_ravdess(shared_data / "ravdess", "20")[:3]
+    cache = audio_features(model, samples, tmp_path)
+    whisper = load_backend("faster-whisper", "base", "cpu").model  # the ASR's own model, as the app uses it
+    states, lengths = features.states_batch([features.whisper_states(media.load_audio(s.media), whisper)
+                                             for s in samples])
+    batch = collate(samples, {"audio": cache}, ("audio",))
+    assert torch.equal(batch.inputs.audio_lengths, lengths) and len(set(lengths.tolist())) > 1
+    assert torch.equal(batch.inputs.audio_states, states.half().float())  # same values, same zero padding
+    mask = torch.tensor([[False, True, False]] * len(samples))
+    with torch.no_grad():
+        trained = model(batch.inputs)
+        served = model(Inputs(mask=mask, audio_states=states, audio_lengths=lengths))
+    torch.testing.assert_close(trained.emotion_logits, served.emotion_logits, rtol=1e-3, atol=1e-3)
 
 
 def test_text_features_match_inference(model, tmp_path):

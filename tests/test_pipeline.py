@@ -63,16 +63,48 @@ def test_talking_video_transcript_segments_and_modalities(model, talking):
     assert all(s.contributions["text"] > 0 for s in speech)
 
 
-def test_exports_round_trip_and_the_default_model_never_uses_its_untrained_video_branch(talking, tmp_path):
-    default = mmsent.load_model(device="cpu")
+def check_readings(analysis: Analysis):
+    """Each sense used in a segment says its own emotion and sentiment (each sums to 1); absent ones say nothing."""
+    for s in analysis.segments:
+        assert list(s.per_modality) == s.modalities
+        for reading in s.per_modality.values():
+            assert list(reading["emotion"]) == list(EMOTIONS) and list(reading["sentiment"]) == list(SENTIMENTS)
+            assert sum(reading["emotion"].values()) == pytest.approx(1, abs=1e-4)
+            assert sum(reading["sentiment"].values()) == pytest.approx(1, abs=1e-4)
+        assert (s.face_box is not None) == ("video" in s.modalities)
+
+
+@pytest.fixture(scope="module")
+def default():
+    return mmsent.load_model(device="cpu")
+
+
+def test_default_model_on_a_video_without_a_face_says_so_and_exports_round_trip(default, talking, tmp_path):
+    assert set(default.encoders) == {"text", "audio", "video"}  # the embedded default reads all three senses
     analysis = mmsent.analyze(talking.path, default, AnalysisOptions(contributions=False))
-    assert all("video" not in s.modalities for s in analysis.segments)
-    assert any("video branch of this model is untrained" in n for n in analysis.notes)
+    check_timeline(analysis, talking.duration)
+    check_readings(analysis)
+    assert all("video" not in s.modalities for s in analysis.segments)  # a test pattern has no face
+    assert any("No face was found" in n for n in analysis.notes)
+    assert all(s.modalities == ["text", "audio"] for s in analysis.segments if s.kind == "speech")
     paths = write(analysis, tmp_path, ["json", "csv", "srt"], video_path=talking.path)
     assert [p.name for p in paths] == ["talk.json", "talk.csv", "talk.srt"]
     assert Analysis.from_json(tmp_path / "talk.json") == analysis
     data = json.loads((tmp_path / "talk.json").read_text())
-    assert {"start", "end", "text", "emotion", "sentiment", "modalities"} <= set(data["segments"][0])
+    assert {"start", "end", "text", "emotion", "sentiment", "modalities", "per_modality"} <= set(data["segments"][0])
+
+
+def test_default_model_finds_the_face_of_the_real_clip(default, shared_data):
+    clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"
+    analysis = mmsent.analyze(clip, default)
+    check_readings(analysis)
+    faced = [s for s in analysis.segments if "video" in s.modalities]
+    assert faced and any(f"A face was found in {len(faced)} of" in n for n in analysis.notes)
+    for s in faced:  # the actor stands in the middle of the 16:9 frame, her face in its upper half
+        x0, y0, x1, y1 = s.face_box
+        assert 0.3 < (x0 + x1) / 2 < 0.7 and (y0 + y1) / 2 < 0.6 and 0.03 < x1 - x0 < 0.4
+    speech = [s for s in analysis.segments if s.kind == "speech"]
+    assert speech and all(s.modalities == ["text", "audio", "video"] for s in speech)
 
 
 def test_silence_gives_no_invented_words_and_still_a_full_timeline(model, tmp_path):

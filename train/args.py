@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
     d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
     d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg)")
+    d.add_argument("--fer2013-every", type=int, default=1,
+                   help="train on every Nth FER2013 face (the expression CNN has already learned them all)")
     d.add_argument("--goemotions", help="GoEmotions folder ({train,dev}.tsv + mapping files): its train split is "
                    "added as text-only samples (its dev split is the dev set only when --meld is not given)")
     d.add_argument("--goemotions-cap", type=int, default=0,
@@ -82,7 +84,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
     """Training samples and the dev sets by corpus name ("meld", "ravdess", "emovo", "fer2013")."""
-    from .face_corpora import read_fer2013
     from .speech_corpora import read_emovo
 
     train, dev = [], {}
@@ -102,7 +103,9 @@ def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
         if held:
             dev["emovo"] = [s for s in emovo if speaker[s.id] in held]
     if args.fer2013:
-        train += read_fer2013(Path(args.fer2013) / "train")
+        from .face_corpora import read_fer2013
+
+        train += read_fer2013(Path(args.fer2013) / "train")[:: max(1, args.fer2013_every)]
         dev["fer2013"] = read_fer2013(Path(args.fer2013) / "validation")
     if args.goemotions:
         from .text_corpora import cap_per_emotion, read_goemotions

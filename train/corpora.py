@@ -181,20 +181,25 @@ def _split_filter(where: str) -> tuple[str, str]:
 
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
-    "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv" or
+    "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv",
+    "fer2013=DIR" (DIR/<class>/*.jpg, one split), "ckplus=DIR" (CK+48: DIR/<class>/*.png) or
     "folders=DIR" (DIR/<emotion>/<file>; named after the folder itself, e.g. "test_set")."""
     from .speech_corpora import read_cremad, read_emodb, read_emovo, read_folders  # they import Sample from here
 
     kind, sep, where = spec.partition("=")
     if not sep:
         raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv, ravdess=DIR[:ACTORS], emovo=DIR[:SPEAKERS], "
-                          f"emodb=DIR, cremad=DIR, goemotions=PATH.tsv or folders=DIR")
+                          f"emodb=DIR, cremad=DIR, goemotions=PATH.tsv, fer2013=DIR, ckplus=DIR or folders=DIR")
     if kind == "meld":
         return kind, read_meld(where, context=context)
     if kind == "goemotions":
         from .text_corpora import read_goemotions
 
         return kind, read_goemotions(where)
+    if kind in ("fer2013", "ckplus"):
+        from .face_corpora import read_ck48, read_fer2013
+
+        return kind, (read_fer2013 if kind == "fer2013" else read_ck48)(where)
     if kind == "folders":
         samples = read_folders(where)
         return samples[0].corpus, samples
@@ -203,4 +208,4 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
         folder, keep = _split_filter(where)
         return kind, readers[kind](folder, keep or None)
     raise CorpusError(f"unknown corpus {kind!r} in --data {spec!r}: known are meld, ravdess, emovo, emodb, "
-                      f"cremad, goemotions and folders")
+                      f"cremad, goemotions, fer2013, ckplus and folders")

@@ -27,9 +27,12 @@ from mmsent.labels import MODALITIES
 from .corpora import CorpusError, Sample, read_data_spec
 from .data import predict_logits, softmax
 from .extract import extract_all
+from .joint import joint_samples
 from .metrics import classification_report, save_confusion_png
 
 log = logging.getLogger(__name__)
+
+JOINT_SEED = 12345  # the joined evaluation set is the same for every checkpoint
 
 
 def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -> dict:
@@ -59,16 +62,22 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
 
 
 def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None = None,
-             device: str | None = None) -> dict:
-    """Figures of a checkpoint on each ``--data`` spec (see read_data_spec)."""
+             device: str | None = None, joint: int = 0) -> dict:
+    """Figures of a checkpoint on each ``--data`` spec (see read_data_spec), and on ``joint``
+    samples joined from them (train.joint: senses of one emotion from different corpora)."""
     model = load_checkpoint(checkpoint, pick_device(device))
-    report: dict = {}
+    sets: dict[str, list[Sample]] = {}
     for spec in specs:
         name, samples = read_data_spec(spec, context=model.config.text_context)
         key, n = name, 2
-        while key in report:
+        while key in sets:
             key, n = f"{name}-{n}", n + 1
-        caches = extract_all(model, samples, cache)
+        sets[key] = samples
+    caches = extract_all(model, [s for samples in sets.values() for s in samples], cache)
+    if joint:
+        sets["joint"] = joint_samples(list(sets.values()), caches, joint, seed=JOINT_SEED)
+    report: dict = {}
+    for key, samples in sets.items():
         report[key] = corpus_report(model, samples, caches)
         log.info("%s: %s", key, _summary(report[key]))
     return report
@@ -76,7 +85,9 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
 
 def _summary(heads: dict) -> str:
     return "; ".join(f"{h} acc {r['accuracy']:.3f} wF1 {r['weighted_f1']:.3f} mF1 {r['macro_f1']:.3f} "
-                     f"ECE {r['ece']:.3f}" for h, r in heads.items() if h in ("emotion", "sentiment"))
+                     f"ECE {r['ece']:.3f}" + "".join(f", {m} alone acc {v['accuracy']:.3f}"
+                                                     for m, v in r.get("per_modality", {}).items())
+                     for h, r in heads.items() if h in ("emotion", "sentiment"))
 
 
 def write_pngs(report: dict, folder: str | Path) -> list[Path]:
@@ -99,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default="checkpoints/default", help="checkpoint folder")
     p.add_argument("--data", action="append", required=True,
                    help="meld=PATH.csv or ravdess=DIR[:ACTORS, e.g. 17-20] (repeatable)")
+    p.add_argument("--joint", type=int, default=0,
+                   help="also report on this many samples joining the senses of the corpora given (one emotion)")
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("--png-dir", help="write confusion-matrix PNGs into this folder")
     p.add_argument("--cache", help="feature cache folder (default: none, features in memory)")
@@ -107,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     try:
         with torch.no_grad():
-            report = evaluate(args.checkpoint, args.data, args.cache, args.device)
+            report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint)
     except (CheckpointError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -127,8 +127,8 @@ def step_loss(model, batch: Batch, weights, args, gen: torch.Generator, device) 
     for em, se, scale, column in outputs:
         for logits, (a, b), w in ((em, (batch.emotion, em2), weights[0]), (se, (batch.sentiment, se2), weights[1])):
             a, b = a.to(device), b.to(device)
-            if column is not None:  # a sense's own heads learn only where that sense is present
-                absent = ~out.mask[:, column]
+            if column is not None:  # a sense's own heads learn wherever that sense is present
+                absent = ~x.mask[:, column].to(device)
                 a, b = a.masked_fill(absent, IGNORE), b.masked_fill(absent, IGNORE)
             total = total + scale * lam * _ce(logits, a, w, args.label_smoothing)
             if lam < 1.0:

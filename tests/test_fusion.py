@@ -1,0 +1,74 @@
+"""Joined samples and calibration: how the fusion learns to add the senses up."""
+
+import numpy as np
+import torch
+
+from mmsent.config import tiny_config
+from mmsent.labels import EMOTIONS, MODALITIES, implied_sentiment
+from mmsent.model import build_model
+from train.cache import FeatureCache
+from train.calibrate import calibrate, fit_temperature
+from train.corpora import Sample
+from train.data import collate
+from train.joint import joint_samples
+
+
+def _corpora():
+    """Words (MELD-like), voices (with a fixed sentence, like RAVDESS) and faces, with cached features."""
+    samples, caches = [], {m: FeatureCache(None, m, {}) for m in MODALITIES}
+    for e in range(len(EMOTIONS)):
+        for k in range(3):
+            t = Sample(f"meld/{e}/{k}", "meld", f"words {e} {k}", e, implied_sentiment(e) if e != 6 else 0)
+            a = Sample(f"ravdess/{e}/{k}", "ravdess", "Kids are talking by the door.", e, None)
+            v = Sample(f"fer/{e}/{k}", "fer2013", None, e, None)
+            caches["text"].add({t.id: torch.randn(4, 32), a.id: torch.randn(5, 32)})
+            caches["audio"].add({a.id: torch.randn(64, 30)})
+            caches["video"].add({v.id: torch.randn(512)})
+            samples += [t, a, v]
+    return samples, caches
+
+
+def test_joined_samples_join_senses_of_one_emotion_and_never_the_fixed_sentences():
+    samples, caches = _corpora()
+    by_id = {s.id: s for s in samples}
+    joined = joint_samples([samples], caches, 300, seed=3)
+    assert len(joined) == 300 and joined == joint_samples([samples], caches, 300, seed=3)
+    combos = set()
+    for j in joined:
+        parts = dict(j.parts)
+        combos.add(tuple(parts))
+        assert len(parts) >= 2 and all(by_id[i].emotion == j.emotion for i in parts.values())
+        assert "text" not in parts or by_id[parts["text"]].corpus == "meld"  # RAVDESS's words carry no label
+        assert j.sentiment == (by_id[parts["text"]].sentiment if "text" in parts else None)
+    assert combos == {("text", "audio"), ("text", "video"), ("audio", "video"), ("text", "audio", "video")}
+    assert len({j.emotion for j in joined}) == len(EMOTIONS)
+    batch = collate(joined[:20], caches)
+    expected = torch.tensor([[m in dict(j.parts) for m in MODALITIES] for j in joined[:20]])
+    assert torch.equal(batch.inputs.mask, expected)  # each sense from its own part, the rest absent
+    # the sentiment a voice or face trains is the one its emotion implies (none for surprise)
+    no_text = [j for j in joined[:20] if "text" not in dict(j.parts)]
+    assert [int(v) for v in batch.sentiment[[joined.index(j) for j in no_text]]] == \
+        [-100 if implied_sentiment(j.emotion) is None else implied_sentiment(j.emotion) for j in no_text]
+
+
+def test_fit_temperature_recovers_the_temperature_of_overconfident_logits():
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(4000, 7))
+    probs = np.exp(true) / np.exp(true).sum(1, keepdims=True)
+    labels = np.array([rng.choice(7, p=p) for p in probs])
+    assert abs(fit_temperature(true * 3.0, labels) - 3.0) < 0.3  # logits 3x too sharp
+    assert abs(fit_temperature(true, labels) - 1.0) < 0.1
+
+
+def test_calibration_sets_temperatures_and_fusion_weights_on_the_dev_sets():
+    torch.manual_seed(0)
+    model = build_model(tiny_config()).eval()
+    samples, caches = _corpora()
+    dev = {"meld": [s for s in samples if s.corpus == "meld"], "ravdess": [s for s in samples if s.corpus == "ravdess"],
+           "fer2013": [s for s in samples if s.corpus == "fer2013"]}
+    dev["joint"] = joint_samples(list(dev.values()), caches, 50)
+    before = model.fusion_weight.detach().clone()
+    report = calibrate(model, dev, caches)
+    assert set(report["temperature"]) == set(MODALITIES) and set(report["fusion_weight"]) == set(MODALITIES)
+    assert not torch.equal(model.temperature, torch.ones(3, 2)) and not torch.equal(model.fusion_weight, before)
+    assert (model.fusion_weight >= 0).all()  # a sense never counts against its own evidence
