@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .expression import EXPRESSION_SIZE
 from .weights import HashMismatch, SourceUnavailable, sha256_file
@@ -38,7 +37,7 @@ log = logging.getLogger(__name__)
 
 FRAMES_PER_SEGMENT = 8  # frames sampled per segment for the faces (media.load_frames n)
 SHORT_SIDE = 360  # short side of those frames, pixels (720p -> 640x360)
-MIN_SCORE = 0.6  # detector confidence for a face (MediaPipe's threshold for this model)
+MIN_SCORE = 0.5  # detector confidence for a face (MediaPipe's default min_detection_confidence)
 NMS_IOU = 0.3  # detections overlapping more than this are merged (score-weighted average)
 MIN_FACE = 20  # smallest face side kept, pixels of the frames given
 # Square crop side / detector box side, and the crop centre's shift down, in box heights: medians
@@ -96,18 +95,19 @@ def _anchors() -> np.ndarray:
     return np.stack([x.ravel(), y.ravel()], 1)
 
 
-def _letterbox(frames: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+def _letterbox(frames: np.ndarray) -> tuple[np.ndarray, float, int, int]:
     """Frames scaled into the square input with black bars: float32 (n, S, S, 3) in [-1, 1], and the
     scale and offsets that map input pixels back to frame pixels (frame = (input - offset) / scale)."""
+    from PIL import Image
+
     n, h, w = frames.shape[:3]
     scale = DETECTOR_INPUT / max(h, w)
     sh, sw = round(h * scale), round(w * scale)
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(sh, sw), mode="bilinear", antialias=True, align_corners=False)
-    out = torch.full((n, 3, DETECTOR_INPUT, DETECTOR_INPUT), 0.0)
     oy, ox = (DETECTOR_INPUT - sh) // 2, (DETECTOR_INPUT - sw) // 2
-    out[:, :, oy:oy + sh, ox:ox + sw] = x
-    return (out / 127.5 - 1).permute(0, 2, 3, 1).contiguous().numpy(), scale, ox, oy
+    out = np.zeros((n, DETECTOR_INPUT, DETECTOR_INPUT, 3), np.uint8)
+    for i, frame in enumerate(frames):  # PIL's bilinear shrink is antialiased and fast
+        out[i, oy:oy + sh, ox:ox + sw] = np.asarray(Image.fromarray(frame).resize((sw, sh), Image.BILINEAR))
+    return out.astype(np.float32) / 127.5 - 1, scale, ox, oy
 
 
 def _weighted_nms(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -203,28 +203,25 @@ def crops(frames: np.ndarray, boxes: list[np.ndarray | None], size: int = EXPRES
     """Square grey crops (m, size, size) uint8 of the frames whose box is not None, framed like FER2013.
 
     The square is CROP_SCALE times the box's longer side, centred on the box (shifted down by
-    CROP_SHIFT box heights); parts outside the frame repeat the edge pixels.
+    CROP_SHIFT box heights); parts outside the frame repeat the edge pixels. Grey is PIL's "L"
+    (ITU-R 601 luma, as FER2013's images); PIL's bilinear shrink is antialiased.
     """
+    from PIL import Image
+
     out = []
     for frame, box in zip(frames, boxes):
         if box is None:
             continue
-        side = CROP_SCALE * max(box[2] - box[0], box[3] - box[1])
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + CROP_SHIFT * (box[3] - box[1])
-        grey = torch.from_numpy(frame).float() @ torch.tensor([0.299, 0.587, 0.114])
-        # sample the square with a bilinear grid (antialiased first when shrinking a lot)
-        factor = side / size
-        if factor > 2:
-            k = int(factor)
-            grey = F.avg_pool2d(grey[None, None], k, ceil_mode=True)[0, 0]
-            cx, cy, side = cx / k, cy / k, side / k
-        hh, ww = grey.shape
-        steps = (torch.arange(size) + 0.5) / size - 0.5
-        xs = (cx + steps * side) / ww * 2 - 1
-        ys = (cy + steps * side) / hh * 2 - 1
-        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], -1)[None].float()
-        crop = F.grid_sample(grey[None, None], grid, mode="bilinear", padding_mode="border", align_corners=False)
-        out.append(crop[0, 0].round().clamp(0, 255).to(torch.uint8).numpy())
+        h, w = frame.shape[:2]
+        side = max(1, round(CROP_SCALE * max(box[2] - box[0], box[3] - box[1])))
+        x0 = round((box[0] + box[2]) / 2 - side / 2)
+        y0 = round((box[1] + box[3]) / 2 + CROP_SHIFT * (box[3] - box[1]) - side / 2)
+        rows = np.clip(np.arange(y0, y0 + side), 0, h - 1)  # edge pixels repeat past the frame
+        cols = np.clip(np.arange(x0, x0 + side), 0, w - 1)
+        patch = frame[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        patch = patch[rows - rows[0]][:, cols - cols[0]]
+        grey = Image.fromarray(np.ascontiguousarray(patch)).convert("L")
+        out.append(np.asarray(grey.resize((size, size), Image.BILINEAR)))
     return np.stack(out) if out else np.zeros((0, size, size), np.uint8)
 
 

@@ -1,0 +1,128 @@
+"""The expression CNN (mmsent.expression): preprocessing, shapes, saving/loading with hash checks,
+the training CLI on a generated FER-layout folder, and the shipped weights on real FER2013 faces."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mmsent import expression
+from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net,
+                               preprocess, save_expression_net)
+from mmsent.labels import EMOTIONS
+from mmsent.weights import HashMismatch, SourceUnavailable
+
+TINY = ExpressionConfig(stem=4, widths=(8, 16), blocks=(1, 1), features=16)
+
+
+def test_preprocess_grey_rgb_and_sizes():
+    grey = np.full((2, 48, 48), 255, np.uint8)
+    x = preprocess(grey)
+    assert x.shape == (2, 1, EXPRESSION_SIZE, EXPRESSION_SIZE) and x.dtype == torch.float32
+    assert torch.allclose(x, torch.ones_like(x))  # white -> +1
+    rgb = np.zeros((3, 96, 80, 3), np.uint8)
+    rgb[..., 1] = 255  # pure green: ITU-R 601 luma 0.587 -> 2 * 0.587 - 1
+    y = preprocess(rgb)
+    assert y.shape == (3, 1, EXPRESSION_SIZE, EXPRESSION_SIZE)
+    assert torch.allclose(y, torch.full_like(y, 2 * 0.587 - 1), atol=1e-3)
+    # PIL's "L" conversion (how FER2013's grey images were made) agrees with ours within rounding
+    img = np.random.default_rng(0).integers(0, 256, (1, 48, 48, 3), dtype=np.uint8)
+    pil = np.asarray(Image.fromarray(img[0]).convert("L"))[None]
+    assert (preprocess(img) - preprocess(pil)).abs().max() * 127.5 <= 1.01
+    assert preprocess(np.zeros((0, 48, 48), np.uint8)).shape == (0, 1, 48, 48)
+    with pytest.raises(TypeError, match="uint8"):
+        preprocess(np.zeros((1, 48, 48), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        preprocess(np.zeros((48, 48), np.uint8))
+
+
+def test_net_and_embed_shapes():
+    torch.manual_seed(0)
+    net = ExpressionNet(TINY).eval()
+    crops = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    feats, logits = embed(net, crops)
+    assert feats.shape == (5, 16) and logits.shape == (5, len(EMOTIONS))
+    # mirror averaging: a crop and its mirror image give the same embedding
+    f2, _ = embed(net, crops[:, :, ::-1].copy())
+    assert torch.allclose(feats, f2, atol=1e-5)
+    assert not torch.allclose(embed(net, crops, flip=False)[0], f2, atol=1e-3)
+    empty_f, empty_l = embed(net, np.zeros((0, 48, 48), np.uint8))
+    assert empty_f.shape == (0, 16) and empty_l.shape == (0, 7)
+    assert net.training is False
+
+
+def test_save_load_round_trip_and_hash_check(tmp_path):
+    torch.manual_seed(0)
+    net = ExpressionNet(TINY).eval()
+    sha = save_expression_net(net, tmp_path, {"note": "test"})
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["sha256"] == sha and config["labels"] == list(EMOTIONS) and config["note"] == "test"
+    loaded, got = load_expression_net(folder=tmp_path, sha256=sha)
+    assert got == sha and loaded.config == TINY and not loaded.training
+    x = preprocess(np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8))
+    with torch.no_grad():  # float16 storage: outputs agree to half precision
+        assert torch.allclose(loaded(x), net(x), atol=2e-2)
+    with pytest.raises(HashMismatch, match="face expression CNN"):
+        load_expression_net(folder=tmp_path, sha256="0" * 64)
+    with pytest.raises(SourceUnavailable, match="lacks model.safetensors"):
+        load_expression_net(folder=tmp_path / "missing")
+
+
+def _fake_fer(root, per_class=6):
+    """A FER-layout folder of random 48x48 JPEGs (train/ and validation/), the mirror's class names."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "validation"):
+        for name in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"):
+            (root / split / name).mkdir(parents=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(root / split / name / f"{i}.jpg")
+
+
+def test_training_cli_writes_a_loadable_checkpoint_and_resumes(tmp_path):
+    from train import fer
+
+    _fake_fer(tmp_path / "fer")
+    args = ["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "out"), "--state", str(tmp_path / "state.pt"),
+            "--cache", str(tmp_path / "cache"), "--epochs", "2", "--batch", "8", "--widths", "8,16",
+            "--blocks", "1,1", "--stem", "4", "--threads", "1"]
+    record = fer.main(args)
+    assert record["finished"] and record["epochs_run"] == 2 and record["steps_run"] == 2 * (42 // 8)
+    assert set(record["publictest"]["per_class"]) == set(EMOTIONS)
+    assert np.array(record["publictest"]["confusion"]).sum() == 42
+    assert record["command"].startswith("python -m train.fer") and record["seed"] == 0
+    net, sha = load_expression_net(folder=tmp_path / "out", sha256="")
+    assert sha == record["sha256"] and net.config.widths == (8, 16)
+    assert list((tmp_path / "cache").glob("fer2013-train-*.npz"))  # decoded once, cached outside the repo
+    # a finished run resumes to "done" without training again; other arguments are refused
+    assert fer.main(args)["steps_run"] == record["steps_run"]
+    with pytest.raises(SystemExit, match="other arguments"):
+        fer.main(args[:-2] + ["--threads", "2"])
+
+
+def test_augment_keeps_shape_and_range():
+    from train.fer import augment
+
+    g = torch.Generator().manual_seed(0)
+    x = preprocess(np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8))
+    y = augment(x, g)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert not torch.allclose(x, y)
+
+
+def test_shipped_expression_net_on_real_fer(shared_data):
+    """The embedded weights: pinned hash, and accuracy on PublicTest images (the selection split)."""
+    try:
+        net, sha = load_expression_net()
+    except SourceUnavailable as e:
+        pytest.fail(f"the shipped expression CNN does not load: {e}")
+    assert sha == expression.EXPRESSION_SHA256
+    from train.face_corpora import read_fer2013
+
+    samples = read_fer2013(shared_data / "fer2013", "validation")[::5]  # 718 faces, all classes
+    crops = np.stack([np.asarray(Image.open(s.media).convert("L")) for s in samples])
+    _, logits = embed(net, crops)
+    accuracy = float((logits.argmax(1).numpy() == np.array([s.emotion for s in samples])).mean())
+    recorded = json.loads((expression.EXPRESSION_DIR / "config.json").read_text())["publictest"]["accuracy"]
+    assert accuracy > 0.6 and abs(accuracy - recorded) < 0.04
