@@ -149,6 +149,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
+    p.add_argument("--init", type=Path, help="start from the weights of this checkpoint folder (a second cycle)")
     p.add_argument("--evaluate", action="store_true",
                    help="only re-evaluate the weights in --out on PublicTest as served (expression.embed, "
                         "float16 weights in float32) and write the figures into its config.json")
@@ -184,7 +185,11 @@ def main(argv=None) -> dict:
     if args.evaluate:
         return evaluate_served(args.out, x_val, y_val)
 
-    net = build(args).to(memory_format=torch.channels_last)
+    net = build(args)
+    if args.init:
+        net.load_state_dict(load_expression_net(folder=args.init, sha256="")[0].state_dict(), strict=True)
+        log.info("initialised from %s", args.init)
+    net = net.to(memory_format=torch.channels_last)
     ema = torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
                                               use_buffers=True)
     decay = [p for n, p in net.named_parameters() if p.ndim > 1]
