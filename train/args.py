@@ -51,7 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--dropout", type=float, help="dropout after fusion and in the heads (default: the config's)")
     m.add_argument("--text-context", type=int, default=0, help="previous utterances given as context")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--epochs", type=int, default=4,
+                   help="0: no training; the --init parts are composed into one model and calibrated")
     t.add_argument("--patience", type=int, default=3, help="epochs without a better dev score before stopping")
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3, help="projections, fusion, heads")

@@ -192,7 +192,9 @@ def train(args) -> dict:
         bar.close()
         loss_avg = float(dist.all_reduce_sum(torch.tensor(loss_sum))) / max(1, steps * dist.world())
         progress = _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss_avg, t0)
-    if dist.is_main() and progress["best_epoch"]:
+    if dist.is_main() and not args.epochs:  # --epochs 0: the --init parts composed, then calibrated
+        save_checkpoint(model, args.out, training=_training_meta(args, progress, {}))
+    if dist.is_main() and (progress["best_epoch"] or not args.epochs):
         _calibrate_best(args, progress, dev, caches, modalities, device)
     dist.close()
     return progress
