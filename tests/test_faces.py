@@ -111,9 +111,15 @@ def test_crops_frame_the_box_like_fer():
     assert faces.crops(frame[None], [None]).shape == (0, 48, 48)
 
 
-def test_normalised_box():
-    assert faces.normalised_box(None, 640, 360) is None
-    assert faces.normalised_box(np.array([64, 36, 320, 400, 0.9]), 640, 360) == (0.1, 0.1, 0.5, 1.0)
+def test_a_face_seen_in_one_frame_of_eight_is_no_face(monkeypatch):
+    """One stray detection (a test pattern once scored 0.64) does not make a face; two frames do."""
+    frames = np.zeros((8, 360, 640, 3), np.uint8)
+    box = np.array([[200, 100, 300, 200, 0.64]], np.float32)
+    for seen in (1, 2):
+        monkeypatch.setattr(faces, "detect", lambda f, seen=seen: [box if i < seen else np.zeros((0, 5), np.float32)
+                                                                   for i in range(len(f))])
+        crops, main = faces.segment_faces(frames)
+        assert (len(crops), main is None) == ((0, True) if seen == 1 else (2, False))
 
 
 def test_detector_weights_are_hash_checked(monkeypatch):
