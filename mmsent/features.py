@@ -113,7 +113,7 @@ def whisper_states(audio: np.ndarray, whisper_model) -> torch.Tensor:
     x = np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if x.ndim != 1:
         raise ValueError(f"whisper_states takes mono samples of shape (n,), got shape {x.shape}")
-    x = _centre(x)
+    x = np.clip(_centre(x), -1.0, 1.0)  # full scale, as a converter clips (samples of 1e30 overflow the mel power)
     if len(x) < MIN_WHISPER_SAMPLES:
         x = np.pad(x, (0, MIN_WHISPER_SAMPLES - len(x)))
     mel = whisper_model.feature_extractor(x)

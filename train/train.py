@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
-from mmsent.checkpoint import load_checkpoint, save_checkpoint
+from mmsent.checkpoint import load_checkpoint, read_config, save_checkpoint
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model, drop_modalities
@@ -205,7 +205,8 @@ def _calibrate_best(args, progress: dict, dev: dict, caches, modalities, device)
     model = load_checkpoint(args.out, device)
     calibration = calibrate(model, dev, caches)
     report = dev_report(model, dev, caches, modalities)
-    meta = _training_meta(args, progress, report)
+    meta = read_config(args.out)["training"]  # as saved at the best epoch
+    meta["dev_metrics"] = _training_meta(args, progress, report)["dev_metrics"]  # calibrated
     meta["calibration"] = calibration
     save_checkpoint(model, args.out, training=meta)
     log.info("calibrated: %s", _brief(report))
