@@ -35,7 +35,7 @@ from .weights import HashMismatch, SourceUnavailable, sha256_file
 
 log = logging.getLogger(__name__)
 
-FRAMES_PER_SEGMENT = 8  # frames sampled per segment for the faces (media.load_frames n)
+FRAMES_PER_SEGMENT = 6  # frames sampled per segment for the faces (media.load_frames n; 8 took a 10-min video past 2.5 GB)
 SHORT_SIDE = 360  # short side of those frames, pixels (720p -> 640x360)
 MIN_SCORE = 0.5  # detector confidence for a face (MediaPipe's default min_detection_confidence)
 NMS_IOU = 0.3  # detections overlapping more than this are merged (score-weighted average)

