@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 EXPRESSION_SIZE = 48  # side of the network's square grey input, pixels (FER2013 crops are 48x48)
 EXPRESSION_MEAN = 0.5  # grey level (0-1) mapped to 0
 EXPRESSION_STD = 0.5  # grey range (0-1) mapped to unit
-EXPRESSION_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "face-expression"
-# sha256 of the shipped checkpoints/face-expression/model.safetensors (train/fer.py prints it).
+EXPRESSION_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "default" / "face-expression"
+# sha256 of the shipped checkpoints/default/face-expression/model.safetensors (train/fer.py prints it).
 EXPRESSION_SHA256 = "1dcebf1be414791e49e63257ffb987b79d2f5165fd748c8d7c38b68bbccbcabe"
 # FER2013 folder names -> EMOTIONS names (the mirror's folder names; others map one to one).
 FER_CLASSES = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "joy",
@@ -161,7 +161,7 @@ def load_expression_net(device: str | torch.device | None = None, folder: str | 
                         sha256: str | None = None) -> tuple[ExpressionNet, str]:
     """The shipped expression CNN in eval mode (float32) and the sha256 of its weight file.
 
-    folder/sha256 default to the embedded ``checkpoints/face-expression`` and its pinned hash; pass
+    folder/sha256 default to the embedded ``checkpoints/default/face-expression`` and its pinned hash; pass
     ``sha256=""`` to skip the check (a freshly trained folder). Raises SourceUnavailable when the
     files are missing, HashMismatch when the weights are not the pinned ones.
     """
@@ -173,12 +173,12 @@ def load_expression_net(device: str | torch.device | None = None, folder: str | 
     weights, config_path = folder / "model.safetensors", folder / "config.json"
     if not weights.is_file() or not config_path.is_file():
         raise SourceUnavailable(part, f"{folder} lacks model.safetensors or config.json",
-                                "Restore checkpoints/face-expression from the repository, or train it: "
-                                "python -m train.fer --data DIR --out checkpoints/face-expression")
+                                "Restore checkpoints/default/face-expression from the repository, or train it: "
+                                "python -m train.fer --data DIR --out checkpoints/default/face-expression")
     actual = sha256_file(weights)
     if expected and actual != expected:
         raise HashMismatch(part, f"{weights} has sha256 {actual[:12]}…, expected {expected[:12]}…",
-                           "Restore the file from the repository (git checkout -- checkpoints/face-expression), "
+                           "Restore the file from the repository (git checkout -- checkpoints/default/face-expression), "
                            "or update EXPRESSION_SHA256 in mmsent/expression.py if you retrained it on purpose.")
     arch = json.loads(config_path.read_text())["architecture"]
     config = ExpressionConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})

@@ -20,6 +20,8 @@ import logging
 import warnings
 from collections import Counter
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
@@ -31,13 +33,13 @@ from mmsent.transcribe import load_backend
 
 from .cache import ENCODER_CALLS, FeatureCache, fill, weights_fingerprint
 from .corpora import Sample
+from .face_corpora import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 MAX_CLIP_SECONDS = 60.0  # s: a longer "utterance" is a broken clip (MELD has minutes-long ones)
 TEXT_BATCH, AUDIO_BATCH, VIDEO_BATCH = 64, 32, 8  # samples per extraction step
 EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input of this kind"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")  # corpora of still face crops (FER2013, CK+)
 
 
 def _encoder_key(model: FusionModel, name: str, source: str) -> dict:
@@ -165,7 +167,7 @@ def video_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
 
 
 def _is_image(path) -> bool:
-    return str(path).lower().endswith(IMAGE_SUFFIXES)
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES  # corpora of still face crops (FER2013, CK+)
 
 
 def _face_crops(sample: Sample, counts: Counter) -> np.ndarray | None:

@@ -1,6 +1,6 @@
 """Train the facial expression CNN (mmsent.expression) on FER2013; select on PublicTest.
 
-    python -m train.fer --data /work/shared/data/fer2013 --out checkpoints/face-expression
+    python -m train.fer --data /work/shared/data/fer2013 --out checkpoints/default/face-expression
 
 Reads ``DATA/train/<class>/*.jpg`` and ``DATA/validation/<class>/*.jpg`` (PublicTest), decodes
 every image once into a uint8 array cached under ``--cache`` (never in the repository), and trains
@@ -132,7 +132,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="FER2013 folder holding train/ and validation/")
-    p.add_argument("--out", type=Path, default=Path("checkpoints/face-expression"), help="output folder")
+    p.add_argument("--out", type=Path, default=Path("checkpoints/default/face-expression"), help="output folder")
     p.add_argument("--state", type=Path, default=Path("/tmp/mmsent-fer/state.pt"), help="resumable training state")
     p.add_argument("--cache", type=Path, default=Path("/tmp/mmsent-fer"), help="decoded-image cache folder")
     p.add_argument("--epochs", type=int, default=30, help="length of the schedule, unless --budget-min")

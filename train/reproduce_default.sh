@@ -7,11 +7,11 @@
 #    states (the ASR's own model) on RAVDESS actors 01-16 and EMOVO f1 f2 f3 m1 m2; joined samples
 #    (a MELD utterance and a voice of one emotion, train splits only). Selected on MELD dev, RAVDESS
 #    17-20 (unseen actors), EMOVO m3 (unseen speaker) and joined dev samples.
-# 2. face: a head on the expression CNN (checkpoints/face-expression, trained by train.fer on FER2013
+# 2. face: a head on the expression CNN (checkpoints/default/face-expression, trained by train.fer on FER2013
 #    train) over FER2013 train faces, selected on PublicTest.
 # 3. log-linear fusion: the parts composed; each sense's temperature fitted on its own dev split, the
 #    fusion weights and priors on all dev sets and on joined dev samples of all three senses.
-# The expression CNN itself: python -m train.fer --data $DATA/fer2013 --out checkpoints/face-expression
+# The expression CNN itself: python -m train.fer --data $DATA/fer2013 --out checkpoints/default/face-expression
 # (64 min on 2 cores; its sha256 is pinned in mmsent/expression.py).
 set -eu
 DATA=${DATA:-../shared/data}
