@@ -20,7 +20,7 @@ def describe(model: FusionModel) -> str:
         f"mmsent {__version__} fusion model on {model.device}",
         f"  text encoder:  {cfg.text_source} (top {cfg.text_tune_layers} layers tuned, context {cfg.text_context})",
         f"  video encoder: {cfg.video_source}",
-        f"  audio encoder: " + ("Whisper base encoder states, pooled, head" if cfg.audio_source == "whisper-base"
+        "  audio encoder: " + ("Whisper base encoder states, pooled, head" if cfg.audio_source == "whisper-base"
                                 else f"log-mel CNN {list(cfg.audio_channels)}"),
         f"  fusion: {cfg.fusion}",
         f"  branches used: {', '.join(m for m in MODALITIES if m in model.encoders)}"

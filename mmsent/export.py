@@ -6,43 +6,29 @@ one), so a saved JSON file exports again without the model. Every file is writte
 Subtitle cues hold the words on one line, then a label line ``[joy 0.71 · positive]``; gap
 segments are kept as ``[no speech: neutral 0.52 · neutral]`` (``include_gaps=False`` drops them);
 where the senses have their own readings, a last line says what each one says
-``(words: joy · voice: anger)``. The annotated video draws the face box of each segment.
+``(words: joy · voice: anger)``. The annotated video (``mmsent.overlay``) draws the face box of
+each segment.
 Formats and columns are documented in docs/schema.md.
 """
 
 from __future__ import annotations
 
-import bisect
 import csv
 import html
-import importlib.util
 import io
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
-import warnings
 from pathlib import Path
 
-import numpy as np
-
-from mmsent.labels import MODALITIES
-from mmsent.results import FILE_MODE, TASKS, Analysis, SegmentResult, write_text_atomic
+from mmsent.labels import MODALITIES, TASKS
+from mmsent.overlay import label_line, write_video
+from mmsent.results import Analysis, SegmentResult, write_text_atomic
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("json", "csv", "srt", "vtt", "html", "mp4")
 ANNOTATED_SUFFIX = ".annotated.mp4"  # DIR/X.annotated.mp4 for X.mp4, never the input's own name
 CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
-VIDEO_PRESET = "veryfast"  # x264 speed/size trade-off of the annotated video
-FONT_FRACTION = 0.045  # caption font size as a fraction of the frame height
-MIN_FONT_PX = 12  # smallest caption font, pixels
-MAX_CAPTION_LINES = 2  # lines of words in a caption box (plus the label line)
-DURATION_TOLERANCE_S = 1.0  # warn when the video and the analysis differ in length by more
-BOX_OPACITY = 0.6  # opacity of the caption box's black background
-FACE_LINE_FRACTION = 0.015  # face rectangle line width as a fraction of the frame's smaller side
-MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose their colour in H.264)
 
 
 def write_json(analysis: Analysis, path: str | os.PathLike) -> Path:
@@ -125,12 +111,6 @@ def timestamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def label_line(seg: SegmentResult) -> str:
-    """'joy 0.71 · positive', the top emotion with its probability and the top sentiment."""
-    emo, p = seg.top_emotion
-    return f"{emo} {p:.2f} · {seg.top_sentiment[0]}"
-
-
 def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
     """A self-contained report: the plots (plotly.js inlined, works offline), notes, segments."""
     from mmsent import plots  # plotly is only needed here
@@ -141,38 +121,6 @@ def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
         for i, fig in enumerate(figs.values())
     ]
     return write_text_atomic(path, _html_page(analysis, divs))
-
-
-def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
-    """The input video with each segment's words, top emotion and sentiment drawn on it (H.264).
-
-    Raises:
-        FileNotFoundError: the input video does not exist.
-        ValueError: the input has no video stream (nothing to draw on).
-    """
-    video_path, out_path = Path(video_path), Path(out_path)
-    size = _display_size(video_path)
-    from moviepy import VideoFileClip  # heavy; only the annotated video needs it
-
-    # moviepy 2.2 misses the rotation that ffmpeg >= 7 reports as side data, then squashes the
-    # upright picture into the stored size: ask for the displayed size instead
-    with VideoFileClip(str(video_path), target_resolution=size) as clip:
-        if abs(clip.duration - analysis.media.duration) > DURATION_TOLERANCE_S:
-            warnings.warn(f"{video_path} lasts {clip.duration:.1f} s but the analysis covers "
-                          f"{analysis.media.duration:.1f} s: is it the analysed video?", stacklevel=2)
-        painter = _OverlayPainter(analysis.segments, tuple(clip.size))
-        annotated = clip.transform(lambda get_frame, t: painter.paint(get_frame(t), t))
-        # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can
-        # still create their output files afterwards. Writing inside a hidden folder that is removed
-        # on failure leaves them nowhere to write, so no stray file is left beside the exports.
-        with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent,
-                                         ignore_cleanup_errors=True) as work:
-            tmp = Path(work) / out_path.name
-            annotated.write_videofile(str(tmp), codec="libx264", audio_codec="aac", logger=None,
-                                      preset=VIDEO_PRESET, temp_audiofile=str(Path(work) / "sound.m4a"))
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, out_path)
-    return out_path
 
 
 def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
@@ -201,24 +149,6 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
     return written
 
 
-def _display_size(video_path: Path) -> tuple[int, int]:
-    """(width, height) of the first picture as shown (rotated); errors if there is none to draw on."""
-    if not video_path.is_file():
-        raise FileNotFoundError(f"cannot annotate {video_path}: no such file")
-    import av
-
-    try:
-        with av.open(str(video_path)) as container:
-            if not container.streams.video:
-                raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
-                                 "export json, csv, srt, vtt or html instead")
-            frame = next(container.decode(video=0))
-    except (av.error.FFmpegError, StopIteration) as e:
-        raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
-    w, h, rotation = frame.width, frame.height, getattr(frame, "rotation", 0) or 0
-    return (h, w) if abs(rotation) % 180 == 90 else (w, h)
-
-
 def _num(x: float) -> str:
     return repr(round(float(x), CSV_DECIMALS))
 
@@ -235,125 +165,6 @@ def _cue_lines(seg: SegmentResult) -> list[str]:
         return [f"[no speech: {label_line(seg)}]", *tail]
     words = " ".join(seg.text.split()).replace("-->", "->")
     return ([words] if words else []) + [f"[{label_line(seg)}]", *tail]
-
-
-def find_font() -> Path | None:
-    """A TrueType font file for the annotated video: matplotlib's DejaVu Sans, else fontconfig's."""
-    spec = importlib.util.find_spec("matplotlib")
-    if spec and spec.origin:
-        dejavu = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
-        if dejavu.is_file():
-            return dejavu
-    if shutil.which("fc-match"):
-        found = subprocess.run(["fc-match", "-f", "%{file}", "sans"], capture_output=True, text=True,
-                               timeout=10).stdout.strip()
-        return Path(found) if found and Path(found).is_file() else None
-    return None
-
-
-class _OverlayPainter:
-    """Draws, on each frame, a caption box for the segment playing at that time.
-
-    Frames are uint8 arrays of shape (height, width, 3); a box is rendered once per segment.
-    """
-
-    def __init__(self, segments: list[SegmentResult], size: tuple[int, int]):
-        from PIL import ImageFont
-
-        self.segments, (self.width, self.height) = segments, size
-        self.starts = [s.start for s in segments]
-        px, path = max(MIN_FONT_PX, round(self.height * FONT_FRACTION)), find_font()
-        if path is None:
-            warnings.warn("no TrueType font found: captions use Pillow's default", stacklevel=3)
-        self.font = ImageFont.truetype(str(path), px) if path else ImageFont.load_default(px)
-        self.line = max(MIN_FACE_LINE_PX, round(min(size) * FACE_LINE_FRACTION))
-        self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def paint(self, frame: np.ndarray, t: float) -> np.ndarray:
-        i = bisect.bisect_right(self.starts, t) - 1
-        if i < 0 or t > self.segments[i].end:
-            return frame
-        if i not in self.cache:
-            self.cache[i] = self._render(self.segments[i])
-        rgb, alpha = self.cache[i]
-        out = frame.copy()
-        if self.segments[i].face_box:
-            self._face_box(out, self.segments[i])
-        region = out[-rgb.shape[0]:].astype(np.float32)
-        out[-rgb.shape[0]:] = (region * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
-        return out
-
-    def _face_box(self, out: np.ndarray, seg: SegmentResult) -> None:
-        """A rectangle (in place) around the segment's face, in the colour of what the face says
-        (the fused top emotion when the face has no reading of its own); lines drawn inside the box.
-        """
-        color = np.array(_hex_rgb(face_color(seg)), dtype=np.uint8)
-        x0, y0, x1, y1 = box_pixels(seg.face_box, (self.width, self.height))
-        n = min(self.line, (x1 - x0 + 1) // 2, (y1 - y0 + 1) // 2) or 1
-        out[y0:y0 + n, x0:x1] = color
-        out[y1 - n:y1, x0:x1] = color
-        out[y0:y1, x0:x0 + n] = color
-        out[y0:y1, x1 - n:x1] = color
-
-    def _render(self, seg: SegmentResult) -> tuple[np.ndarray, np.ndarray]:
-        """Box of shape (box_h, width, 3) as float RGB and its (box_h, width, 1) opacity."""
-        from PIL import Image, ImageDraw
-
-        from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR  # the figures' colours
-
-        pad = max(2, self.font.size // 3)
-        words = "no speech" if seg.kind == "gap" else " ".join(seg.text.split())
-        lines = _wrap(words, self.font, self.width - 2 * pad) if words else []
-        line_h = self.font.size + pad
-        box_h = min(self.height, line_h * (len(lines) + 1) + pad)
-        img = Image.new("RGBA", (self.width, box_h), (0, 0, 0, round(255 * BOX_OPACITY)))
-        draw = ImageDraw.Draw(img)
-        for k, line in enumerate(lines):
-            draw.text((pad, pad + k * line_h), line, font=self.font, fill=(255, 255, 255, 255))
-        color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR)
-        draw.text((pad, pad + len(lines) * line_h), label_line(seg), font=self.font, fill=color)
-        arr = np.asarray(img, dtype=np.float32)
-        return arr[..., :3], arr[..., 3:] / 255.0
-
-
-def box_pixels(box: list[float], size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """A face box in fractions of the frame as pixel bounds ``x0, y0, x1, y1`` (x1, y1 exclusive),
-    at least one pixel wide and high, inside a frame of ``size`` (width, height)."""
-    w, h = size
-    x0 = min(w - 1, max(0, round(box[0] * w)))
-    y0 = min(h - 1, max(0, round(box[1] * h)))
-    return x0, y0, max(x0 + 1, min(w, round(box[2] * w))), max(y0 + 1, min(h, round(box[3] * h)))
-
-
-def face_color(seg: SegmentResult) -> str:
-    """Colour of the face box: the face's own top emotion, else the fused one (hex, as in plots)."""
-    from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR
-
-    face = seg.reading("video")
-    return EMOTION_COLORS.get((face or seg.top_emotion)[0], FALLBACK_COLOR)
-
-
-def _hex_rgb(color: str) -> tuple[int, int, int]:
-    return tuple(int(color.lstrip("#")[k:k + 2], 16) for k in (0, 2, 4))
-
-
-def _wrap(text: str, font, max_px: int) -> list[str]:
-    """Greedy word wrap to ``max_px`` pixels, at most MAX_CAPTION_LINES lines (then '…')."""
-    lines, line = [], ""
-    for word in text.split(" "):
-        trial = f"{line} {word}" if line else word
-        if line and font.getlength(trial) > max_px:
-            lines.append(line)
-            line = word
-        else:
-            line = trial
-    lines.append(line)
-    if len(lines) > MAX_CAPTION_LINES:
-        last = lines[MAX_CAPTION_LINES - 1]
-        while last and font.getlength(last + " …") > max_px:
-            last = last[:-1]
-        lines = lines[: MAX_CAPTION_LINES - 1] + [last.rstrip() + " …"]
-    return lines
 
 
 def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:

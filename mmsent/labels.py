@@ -7,6 +7,7 @@ maps to ``None``: that sample trains only the head it has (see ``train/``).
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 SENTIMENTS = ("negative", "neutral", "positive")
 MODALITIES = ("text", "audio", "video")
+TASKS = ("emotion", "sentiment")  # the two heads, in each sense's reading as in the fused result
 
 # MELD's CSV uses exactly our names, in lower case.
 MELD_EMOTIONS = {name: name for name in EMOTIONS}

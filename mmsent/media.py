@@ -14,6 +14,7 @@ import itertools
 import logging
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import av
 import numpy as np

@@ -15,12 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mmsent import validate
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,6 @@ READABLE_VERSIONS = (1, 2)  # versions from_dict loads (1: no per_modality, no f
 SEGMENT_KINDS = ("speech", "gap")  # "gap": a stretch without speech, analysed from sound and picture
 
 MODALITY_NAMES = {"text": "words", "audio": "voice", "video": "face"}  # what a user calls each sense
-TASKS = ("emotion", "sentiment")  # the two heads, in each sense's reading as in the fused result
-SUM_TOLERANCE = 0.01  # a reading's probabilities must sum to 1 within this (rounded files)
 
 FILE_MODE = 0o644  # permissions of written files (mkstemp would leave 0o600)
 
@@ -224,15 +222,15 @@ class Analysis:
         """
         if not isinstance(d, dict):
             raise ValueError(f"an mmsent analysis must be a JSON object, got {type(d).__name__}")
-        _check_version(d.get("schema_version"))
-        _require(d, _ANALYSIS_KEYS, "analysis")
-        _require(d["media"], _MEDIA_KEYS, "media")
+        validate.check_version(d.get("schema_version"), SCHEMA_VERSION, READABLE_VERSIONS)
+        validate.require(d, _ANALYSIS_KEYS, "analysis")
+        validate.require(d["media"], _MEDIA_KEYS, "media")
         if not isinstance(d["segments"], list):
             raise ValueError("mmsent analysis: 'segments' must be a list")
         segments = []
         for i, s in enumerate(d["segments"]):
-            _require(s, _SEGMENT_KEYS, f"segments[{i}]")
-            _check_numbers(s, i)
+            validate.require(s, _SEGMENT_KEYS, f"segments[{i}]")
+            validate.check_numbers(s, i)
             kind = s.get("kind", "speech")
             if kind not in SEGMENT_KINDS:
                 raise ValueError(f"mmsent analysis: segments[{i}].kind is {kind!r}, "
@@ -243,8 +241,8 @@ class Analysis:
                 modalities=list(s["modalities"]),
                 contributions=dict(s.get("contributions") or {}), kind=kind,
             )
-            seg.per_modality = _checked_readings(s.get("per_modality"), seg, f"segments[{i}]")
-            seg.face_box = _checked_box(s.get("face_box"), f"segments[{i}]")
+            seg.per_modality = validate.checked_readings(s.get("per_modality"), seg, f"segments[{i}]")
+            seg.face_box = validate.checked_box(s.get("face_box"), f"segments[{i}]")
             segments.append(seg)
         media_fields = {k: v for k, v in d["media"].items() if k in MediaFacts.__dataclass_fields__}
         return cls(
@@ -286,97 +284,6 @@ def _share(segs, weights, labels, top) -> dict[str, float]:
         share[top(s)] = share.get(top(s), 0.0) + w
     total = sum(weights)
     return {k: v / total for k, v in share.items()} if total else share
-
-
-def _check_version(version) -> None:
-    if version is None:
-        raise ValueError("not an mmsent analysis: the key 'schema_version' is missing")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"mmsent analysis: schema_version {version!r} is not a positive integer")
-    if version > SCHEMA_VERSION:
-        raise ValueError(
-            f"this analysis has schema_version {version}, newer than this mmsent reads "
-            f"({SCHEMA_VERSION}): upgrade mmsent to read it"
-        )
-    if version not in READABLE_VERSIONS:
-        raise ValueError(f"mmsent analysis: schema_version {version} is no longer supported")
-
-
-def _check_numbers(seg: dict, i: int) -> None:
-    """Times are numbers; emotion and sentiment are non-empty mappings of label to number."""
-    for key in ("start", "end"):
-        if not _is_number(seg[key]):
-            raise ValueError(f"mmsent analysis: segments[{i}].{key} is {seg[key]!r}, not a number")
-    for key in ("emotion", "sentiment"):
-        probs = seg[key]
-        if not isinstance(probs, dict) or not probs or not all(map(_is_number, probs.values())):
-            raise ValueError(f"mmsent analysis: segments[{i}].{key} must map labels to probabilities, "
-                             f"got {probs!r}")
-
-
-def _checked_readings(value, seg: SegmentResult, where: str) -> dict:
-    """``per_modality`` of a segment, checked and in label order; {} when missing or null."""
-    if value is None:
-        return {}
-    where = f"mmsent analysis: {where}.per_modality"
-    if not isinstance(value, dict):
-        raise ValueError(f"{where} must be an object (modality -> reading), got {type(value).__name__}")
-    readings = {}
-    for m, reading in value.items():
-        if m not in MODALITIES:
-            raise ValueError(f"{where} has the unknown modality {m!r}: expected one of {MODALITIES}")
-        if m not in seg.modalities:
-            raise ValueError(f"{where} has a reading for {m!r}, a modality not used in this segment "
-                             f"(modalities: {seg.modalities})")
-        if not isinstance(reading, dict) or set(reading) != set(TASKS):
-            raise ValueError(f"{where}.{m} must be an object with exactly the keys {TASKS}, got {reading!r}")
-        fused = {"emotion": seg.emotion, "sentiment": seg.sentiment}
-        readings[m] = {t: _checked_probs(reading[t], tuple(fused[t]), f"{where}.{m}.{t}") for t in TASKS}
-    return {m: readings[m] for m in MODALITIES if m in readings}
-
-
-def _checked_probs(probs, labels: tuple[str, ...], where: str) -> dict[str, float]:
-    """A label -> probability mapping over exactly ``labels``: finite, in [0, 1], summing to 1."""
-    if not isinstance(probs, dict):
-        raise ValueError(f"{where} must map labels to probabilities, got {probs!r}")
-    unknown, missing = set(probs) - set(labels), set(labels) - set(probs)
-    if unknown or missing:
-        raise ValueError(f"{where} must have the labels {labels}: unknown {sorted(unknown)}, "
-                         f"missing {sorted(missing)}")
-    for k, p in probs.items():
-        if not _is_number(p) or not math.isfinite(p) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"{where}.{k} is {p!r}, not a probability in [0, 1]")
-    total = sum(probs.values())
-    if abs(total - 1.0) > SUM_TOLERANCE:
-        raise ValueError(f"{where} sums to {total:.4f}, not 1")
-    return {k: float(probs[k]) for k in labels}
-
-
-def _checked_box(box, where: str) -> list[float] | None:
-    """``face_box``: null, or [x0, y0, x1, y1] inside [0, 1] with x0 < x1 and y0 < y1."""
-    if box is None:
-        return None
-    if (not isinstance(box, list) or len(box) != 4
-            or not all(_is_number(v) and math.isfinite(v) for v in box)):
-        raise ValueError(f"mmsent analysis: {where}.face_box must be null or [x0, y0, x1, y1] "
-                         f"(numbers), got {box!r}")
-    x0, y0, x1, y1 = box
-    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
-        raise ValueError(f"mmsent analysis: {where}.face_box {box!r} must lie inside the frame "
-                         "(0..1) with x0 < x1 and y0 < y1")
-    return [float(v) for v in box]
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _require(d, keys, where: str) -> None:
-    if not isinstance(d, dict):
-        raise ValueError(f"mmsent analysis: {where} must be an object, got {type(d).__name__}")
-    missing = [k for k in keys if k not in d]
-    if missing:
-        raise ValueError(f"mmsent analysis: {where} lacks the key(s) {', '.join(missing)}")
 
 
 @contextlib.contextmanager

@@ -87,7 +87,7 @@ def check_sha256(path: Path, expected: str, part: str) -> str:
         raise HashMismatch(
             part,
             f"{path} has sha256 {actual[:12]}…, expected {expected[:12]}…",
-            f"Reinstall the pinned package: pip install --force-reinstall -r requirements.txt",
+            "Reinstall the pinned package: pip install --force-reinstall -r requirements.txt",
         )
     return actual
 

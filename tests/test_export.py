@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from test_results import TRICKY_TEXT, make_analysis, one_hot, random_segment
 
-from mmsent import export
-from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
-from mmsent.results import TASKS, Analysis, MediaFacts
+from mmsent import export, overlay
+from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS, TASKS
+from mmsent.results import Analysis, MediaFacts
 
 CLIP_SECONDS, CLIP_FPS, CLIP_SIZE = 2.4, 25, (320, 240)
 
@@ -229,11 +229,11 @@ def test_annotated_video_draws_the_face_box(tmp_path, clip):
     _, _, before = decode(clip)
     _, _, after = decode(out)
     size = CLIP_SIZE
-    anger, sadness = (np.array(export._hex_rgb(c)) for c in ("#d62728", "#1f77b4"))
+    anger, sadness = (np.array(overlay._hex_rgb(c)) for c in ("#d62728", "#1f77b4"))
 
     def edges(frame, box):
         """Mean colour of the middle of the top and left lines, and of the box's inside."""
-        x0, y0, x1, y1 = export.box_pixels(box, size)
+        x0, y0, x1, y1 = overlay.box_pixels(box, size)
         top = frame[y0 + 1:y0 + 3, x0 + 8:x1 - 8].reshape(-1, 3)
         left = frame[y0 + 8:y1 - 8, x0 + 1:x0 + 3].reshape(-1, 3)
         inside = frame[y0 + 10:y1 - 10, x0 + 10:x1 - 10].astype(int)
@@ -252,6 +252,6 @@ def test_annotated_video_draws_the_face_box(tmp_path, clip):
 
 
 def test_box_pixels_stay_inside_the_frame():
-    assert export.box_pixels([0.25, 0.2, 0.6, 0.7], (320, 240)) == (80, 48, 192, 168)
-    assert export.box_pixels([0.0, 0.0, 1.0, 1.0], (320, 240)) == (0, 0, 320, 240)
-    assert export.box_pixels([0.999, 0.999, 1.0, 1.0], (320, 240)) == (319, 239, 320, 240)  # >= 1 px
+    assert overlay.box_pixels([0.25, 0.2, 0.6, 0.7], (320, 240)) == (80, 48, 192, 168)
+    assert overlay.box_pixels([0.0, 0.0, 1.0, 1.0], (320, 240)) == (0, 0, 320, 240)
+    assert overlay.box_pixels([0.999, 0.999, 1.0, 1.0], (320, 240)) == (319, 239, 320, 240)  # >= 1 px

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
-from mmsent.results import SCHEMA_VERSION, SUM_TOLERANCE, Analysis, MediaFacts, SegmentResult, frame_box
+from mmsent.results import SCHEMA_VERSION, Analysis, MediaFacts, SegmentResult, frame_box
+from mmsent.validate import SUM_TOLERANCE
 
 TRICKY_TEXT = 'She said "no, never",\nthen: «ça va?» 日本語 — ok'
 
