@@ -19,7 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--ravdess", help="RAVDESS folder (Actor_XX/ with speech files)")
     d.add_argument("--ravdess-train", default="1-16", help="RAVDESS actors to train on")
     d.add_argument("--ravdess-dev", default="17-20", help="RAVDESS actors held out for model selection")
-    d.add_argument("--ravdess-repeat", type=int, default=3, help="times RAVDESS train clips appear per epoch")
+    d.add_argument("--ravdess-repeat", type=int, default=3,
+                   help="times the RAVDESS and EMOVO train clips appear per epoch")
     d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
     d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
     d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg)")
