@@ -24,7 +24,9 @@ from .weights import SourceUnavailable
 log = logging.getLogger(__name__)
 
 FORMAT = "mmsent-checkpoint"
-FORMAT_VERSION = 2  # 2: per-sense heads, audio and fusion sources; 1 (log-mel CNN, MLP fusion only) is refused
+# 3: each sense calibrated by temperature and bias, the log-linear prior counted once per sense beyond the
+# first; 2 (temperature only, the prior in every answer) and 1 (log-mel CNN, MLP fusion only) are refused
+FORMAT_VERSION = 3
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
@@ -81,6 +83,12 @@ def read_config(folder: str | Path) -> dict:
         raise CheckpointError(f"{folder / CONFIG_FILE}: format_version must be an integer, got {version!r}")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{folder} has checkpoint format {version}: upgrade mmsent to load it")
+    if version == 2:
+        raise CheckpointError(
+            f"{folder} has checkpoint format 2, whose fusion added its prior to every answer, so that a sense "
+            f"alone could answer otherwise than it said; this mmsent calibrates each sense on its own. "
+            f"Recalibrate it (python -m train.train --epochs 0 --init {folder} with its training options "
+            f"and dev sets) or retrain")
     if version < FORMAT_VERSION:
         raise CheckpointError(
             f"{folder} has checkpoint format {version}, from an mmsent whose audio branch was a log-mel CNN "

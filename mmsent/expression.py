@@ -31,7 +31,7 @@ EXPRESSION_MEAN = 0.5  # grey level (0-1) mapped to 0
 EXPRESSION_STD = 0.5  # grey range (0-1) mapped to unit
 EXPRESSION_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "default" / "face-expression"
 # sha256 of the shipped checkpoints/default/face-expression/model.safetensors (train/fer.py prints it).
-EXPRESSION_SHA256 = "1dcebf1be414791e49e63257ffb987b79d2f5165fd748c8d7c38b68bbccbcabe"
+EXPRESSION_SHA256 = "90bc086e88884a6dbd4ef8f83f80494c9782546e131ff9fc5672018bda74a908"
 # FER2013 folder names -> EMOTIONS names (the mirror's folder names; others map one to one).
 FER_CLASSES = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "joy",
                "neutral": "neutral", "sad": "sadness", "surprise": "surprise"}

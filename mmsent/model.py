@@ -1,11 +1,14 @@
 """The late-fusion model: three branch encoders, each with its own emotion and sentiment head, and a
 fusion of the senses into the two answer heads.
 
-Fusion "log-linear" (the default): each sense's head gives logits, divided by its calibration
-temperature; the answer is a learned prior plus a learned weight times each used sense's
-log-probabilities (a weighted product of experts). An absent sense adds nothing. Fusion "mlp" (the
-original design): the embeddings, with a learned "missing" vector for each absent one, are
-concatenated and go through Linear + LayerNorm + ReLU + Dropout and two MLP heads.
+Fusion "log-linear" (the default): each sense's head gives logits, calibrated on that sense's own dev
+split (divided by a temperature, plus a bias per class: what the sense says means what it says); the
+answer is a learned weight times each used sense's log-probabilities (a weighted product of experts)
+plus a learned prior once for each sense beyond the first (each sense's reading already holds the
+base rates: joining n senses counts them n times). An absent sense adds nothing; a sense alone
+answers what it says. Fusion "mlp" (the original design): the embeddings, with a learned "missing"
+vector for each absent one, are concatenated and go through Linear + LayerNorm + ReLU + Dropout and
+two MLP heads.
 """
 
 from __future__ import annotations
@@ -101,7 +104,8 @@ class FusionModel(nn.Module):
             self.encoders["text"] = TextEncoder(text_parts.model, config.embed_dim, config.text_tune_layers)
         if "audio" in config.trained_branches:
             self.encoders["audio"] = (
-                WhisperAudioEncoder(WHISPER_WIDTH, config.audio_hidden, config.embed_dim, config.dropout)
+                WhisperAudioEncoder(WHISPER_WIDTH, config.audio_hidden, config.embed_dim, config.dropout,
+                                    config.audio_pooling)
                 if config.audio_source == "whisper-base" else
                 AudioEncoder(config.audio_channels, config.embed_dim, config.n_mels, config.audio_hidden))
         if video_backbone is not None:
@@ -109,8 +113,10 @@ class FusionModel(nn.Module):
             self.encoders["video"] = (FaceEncoder if face else VideoEncoder)(video_backbone, config.embed_dim,
                                                                              config.video_dropout)
         self.sense_heads = nn.ModuleDict({m: SenseHead(config) for m in MODALITIES if m in self.encoders})
-        # temperature of each (modality, head)'s logits, set by calibration on the sense's own dev split
+        # each sense's calibration, fitted on its own dev split: logits / temperature (modality, head) + bias
         self.register_buffer("temperature", torch.ones(len(MODALITIES), 2))
+        self.register_buffer("emotion_bias", torch.zeros(len(MODALITIES), len(config.emotions)))
+        self.register_buffer("sentiment_bias", torch.zeros(len(MODALITIES), len(config.sentiments)))
         if config.fusion == "mlp":
             self.missing = nn.Parameter(torch.randn(len(MODALITIES), config.embed_dim) * 0.02)
             self.fusion = nn.Sequential(
@@ -168,7 +174,8 @@ class FusionModel(nn.Module):
         for name, head in self.sense_heads.items():
             i = MODALITIES.index(name)
             em, se = head(embeddings[name])
-            out[name] = (em / self.temperature[i, 0], se / self.temperature[i, 1])
+            out[name] = (em / self.temperature[i, 0] + self.emotion_bias[i],
+                         se / self.temperature[i, 1] + self.sentiment_bias[i])
         return out
 
     def fuse(self, embeddings: dict[str, torch.Tensor], mask: torch.Tensor,
@@ -184,13 +191,10 @@ class FusionModel(nn.Module):
                     for i, name in enumerate(MODALITIES)}
             fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
             return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses)
-        em = self.emotion_prior.expand(len(mask), -1)
-        se = self.sentiment_prior.expand(len(mask), -1)
-        for name, (em_m, se_m) in senses.items():
-            i = MODALITIES.index(name)
-            on = mask[:, i:i + 1].to(em_m.dtype)
-            em = em + on * self.fusion_weight[0, i] * em_m.log_softmax(-1)
-            se = se + on * self.fusion_weight[1, i] * se_m.log_softmax(-1)
+        em = log_linear({m: em_m.log_softmax(-1) for m, (em_m, _) in senses.items()}, mask, self.fusion_weight[0],
+                        self.emotion_prior)
+        se = log_linear({m: se_m.log_softmax(-1) for m, (_, se_m) in senses.items()}, mask, self.fusion_weight[1],
+                        self.sentiment_prior)
         return FusionOutput(em, se, embeddings, mask, senses)
 
     def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:
@@ -212,6 +216,18 @@ class FusionModel(nn.Module):
         """Everything a checkpoint must store: all but the frozen pretrained weights."""
         frozen = self.frozen_state_keys()
         return {k: v for k, v in self.state_dict().items() if k not in frozen}
+
+
+def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: torch.Tensor,
+               prior: torch.Tensor) -> torch.Tensor:
+    """Log-linear pooling of one head: the sum over the present senses of weight[sense] x their
+    log-probabilities (B, K), plus the prior (K,) once for each present sense beyond the first."""
+    mask = mask.to(prior.dtype)
+    out = (mask.sum(1, keepdim=True) - 1).clamp(min=0) * prior
+    for name, logp in log_probs.items():
+        i = MODALITIES.index(name)
+        out = out + mask[:, i:i + 1] * weight[i] * logp
+    return out
 
 
 def drop_modalities(mask: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -107,6 +107,7 @@ def test_missing_extra_and_misshapen_keys_are_refused(saved):
     (lambda m: m.update(format="something-else"), "not an mmsent checkpoint"),
     (lambda m: m.update(format_version=99), "upgrade mmsent"),
     (lambda m: m.update(format_version=1), "can.t read it. Use the embedded default, or retrain"),
+    (lambda m: m.update(format_version=2), "Recalibrate it \\(python -m train.train --epochs 0 --init"),
 ])
 def test_bad_configs_are_refused_with_a_clear_message(saved, edit, message):
     _, folder = saved

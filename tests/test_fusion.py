@@ -7,9 +7,9 @@ from mmsent.config import tiny_config
 from mmsent.labels import EMOTIONS, MODALITIES, implied_sentiment
 from mmsent.model import build_model
 from train.cache import FeatureCache
-from train.calibrate import calibrate, fit_temperature
+from train.calibrate import calibrate, fit_sense
 from train.corpora import Sample
-from train.data import collate
+from train.data import collate, predict_logits
 from train.joint import joint_samples
 
 
@@ -51,13 +51,16 @@ def test_joined_samples_join_senses_of_one_emotion_and_never_the_fixed_sentences
         [-100 if implied_sentiment(j.emotion) is None else implied_sentiment(j.emotion) for j in no_text]
 
 
-def test_fit_temperature_recovers_the_temperature_of_overconfident_logits():
+def test_fit_sense_recovers_the_temperature_and_class_bias_of_miscalibrated_logits():
     rng = np.random.default_rng(0)
     true = rng.normal(size=(4000, 7))
     probs = np.exp(true) / np.exp(true).sum(1, keepdims=True)
     labels = np.array([rng.choice(7, p=p) for p in probs])
-    assert abs(fit_temperature(true * 3.0, labels) - 3.0) < 0.3  # logits 3x too sharp
-    assert abs(fit_temperature(true, labels) - 1.0) < 0.1
+    t, b = fit_sense(true * 3.0, labels)
+    assert abs(t - 3.0) < 0.3 and np.abs(b).max() < 0.15  # logits 3x too sharp, no class favoured
+    shift = np.array([1.5, 0, 0, -1.0, 0, 0, 0.5])  # a head that favours some classes (other base rates)
+    t, b = fit_sense(true - shift, labels)
+    assert abs(t - 1.0) < 0.1 and np.abs(b - (shift - shift.mean())).max() < 0.15
 
 
 def test_calibration_sets_temperatures_and_fusion_weights_on_the_dev_sets():
@@ -72,3 +75,7 @@ def test_calibration_sets_temperatures_and_fusion_weights_on_the_dev_sets():
     assert set(report["temperature"]) == set(MODALITIES) and set(report["fusion_weight"]) == set(MODALITIES)
     assert not torch.equal(model.temperature, torch.ones(3, 2)) and not torch.equal(model.fusion_weight, before)
     assert (model.fusion_weight >= 0).all()  # a sense never counts against its own evidence
+    assert set(report["bias"]) == set(MODALITIES) and model.emotion_bias.abs().sum() > 0
+    # a sense alone answers what it says: the fused ranking is that of its calibrated reading
+    out = predict_logits(model, dev["meld"], caches)
+    assert (out["emotion"].argmax(1) == out["text/emotion"].argmax(1)).all()

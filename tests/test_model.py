@@ -45,25 +45,30 @@ def test_mlp_fusion_replaces_an_absent_modality_by_its_learned_missing_vector():
     assert not torch.equal(out.embeddings["text"][0], model.missing[0])
 
 
-def test_log_linear_fusion_adds_each_present_senses_weighted_log_probabilities(model):
+def test_log_linear_fusion_adds_weighted_log_probabilities_and_a_prior_per_sense_beyond_one(model):
     with torch.no_grad():
         model.fusion_weight.copy_(torch.tensor([[0.5, 2.0, 1.0], [1.0, 0.3, 0.7]]))
         model.emotion_prior.copy_(torch.arange(7.0) / 10)
-    out = model(make_inputs(model, [[1, 0, 1], [0, 0, 0], [1, 1, 1]]))
+    out = model(make_inputs(model, [[1, 0, 1], [0, 1, 0], [1, 1, 1]]))
     text, audio, video = (out.per_modality[m][0].log_softmax(-1) for m in ("text", "audio", "video"))
-    expected = model.emotion_prior + torch.stack([0.5 * text[0] + video[0], torch.zeros(7),
-                                                  0.5 * text[2] + 2.0 * audio[2] + video[2]])
-    assert torch.allclose(out.emotion_logits, expected, atol=1e-5)  # no sense: the prior alone
+    prior = model.emotion_prior
+    expected = torch.stack([prior + 0.5 * text[0] + video[0], 2.0 * audio[1],
+                            2 * prior + 0.5 * text[2] + 2.0 * audio[2] + video[2]])
+    assert torch.allclose(out.emotion_logits, expected, atol=1e-5)
+    # a sense alone answers what it says: the ranking of its own reading
+    assert torch.equal(out.emotion_logits[1].argsort(), out.per_modality["audio"][0][1].argsort())
     for em, se in out.per_modality.values():
         assert em.shape == (B, 7) and se.shape == (B, 3)
 
 
-def test_temperature_scales_each_senses_own_logits(model):
+def test_temperature_and_bias_calibrate_each_senses_own_logits(model):
     x = make_inputs(model, [[1, 1, 1]] * B)
     before = model(x).per_modality["audio"][0]
+    bias = torch.linspace(-1, 1, 7)
     with torch.no_grad():
         model.temperature[1, 0] = 2.0
-    assert torch.allclose(model(x).per_modality["audio"][0], before / 2.0, atol=1e-6)
+        model.emotion_bias[1] = bias
+    assert torch.allclose(model(x).per_modality["audio"][0], before / 2.0 + bias, atol=1e-6)
 
 
 def test_mask_changes_the_output_and_inputs_of_absent_modalities_are_ignored(model):
@@ -166,3 +171,24 @@ def test_audio_encoder_keeps_the_mel_axis_and_trains_on_one_short_clip():
     out = enc(torch.randn(1, 64, 3), torch.tensor([3]))
     out.sum().backward()
     assert out.shape == (1, 16) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("pooling", ["mean-std", "attention"])
+def test_whisper_head_ignores_padded_frames_and_attention_weighs_frames(pooling):
+    from mmsent.encoders import WhisperAudioEncoder
+
+    torch.manual_seed(0)
+    head = WhisperAudioEncoder(width=16, hidden=8, embed_dim=4, dropout=0.0, pooling=pooling).eval()
+    states = torch.randn(2, 30, 16)
+    padded = states.clone()
+    padded[0, 20:] = 1e4  # frames past the first clip's length must not count
+    lengths = torch.tensor([20, 30])
+    stats = head.pool(states, lengths)
+    assert stats.shape == (2, 32) and torch.allclose(stats, head.pool(padded, lengths), atol=1e-5)
+    assert torch.allclose(head.pool(states[:1, :20], lengths[:1]), stats[:1], atol=1e-5)
+    plain = torch.cat([states[0, :20].mean(0), states[0, :20].std(0, unbiased=False)])
+    if pooling == "mean-std":
+        assert torch.allclose(stats[0], plain, atol=1e-3)
+    else:  # learned weights over the frames: not the plain statistics
+        assert not torch.allclose(stats[0], plain, atol=1e-3)
+    assert head(padded, lengths).shape == (2, 4)

@@ -20,6 +20,7 @@ from .cache import FeatureCache
 from .corpora import Sample
 
 IGNORE = -100  # target of a head the sample has no label for (cross_entropy's ignore_index)
+CLASS_WEIGHT_POWER = 0.5  # class weight = (mean count / class count) ** power (0: none, 1: inverse)
 FREQ_MASKS, FREQ_MASK_MAX = 2, 8  # SpecAugment: masks and their greatest width (mel bands)
 TIME_MASKS, TIME_MASK_SHARE = 2, 0.1  # SpecAugment: masks and their greatest width (share of length)
 SHIFT_SHARE = 0.2  # time shift: greatest circular shift as a share of the valid length
@@ -146,6 +147,14 @@ def length_batches(samples: list[Sample], caches: dict[str, FeatureCache], batch
         batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
     perm = torch.randperm(len(batches), generator=gen).tolist()
     return [batches[i] for i in perm]
+
+
+@torch.no_grad()
+def class_weights(values: list[int | None], n: int) -> torch.Tensor:
+    """(n,) loss weights of the classes of ``values`` (None: no label), as training and calibration use them."""
+    counts = torch.bincount(torch.tensor([v for v in values if v is not None] or [0]), minlength=n).float()
+    w = (counts.sum() / (n * counts.clamp(min=1))) ** CLASS_WEIGHT_POWER
+    return torch.where(counts > 0, w, torch.ones_like(w))
 
 
 @torch.no_grad()

@@ -1,18 +1,22 @@
 #!/bin/sh
 # Reproduce the embedded default model (checkpoints/default/) from ../shared/data.
 #   sh train/reproduce_default.sh            (from the repository root, venv active)
-# Each sense is trained on the corpora that have it, from cached frozen features, then the senses are
-# composed and calibrated (train.calibrate):
-# 1. words + voice: MiniLM (top 2 layers tuned) on MELD train; a head on the Whisper base encoder's
-#    states (the ASR's own model) on RAVDESS actors 01-16 and EMOVO f1 f2 f3 m1 m2; joined samples
-#    (a MELD utterance and a voice of one emotion, train splits only). Selected on MELD dev, RAVDESS
-#    17-20 (unseen actors), EMOVO m3 (unseen speaker) and joined dev samples.
-# 2. face: a head on the expression CNN (checkpoints/default/face-expression, trained by train.fer on FER2013
-#    train) over FER2013 train faces, selected on PublicTest.
-# 3. log-linear fusion: the parts composed; each sense's temperature fitted on its own dev split, the
-#    fusion weights and priors on all dev sets and on joined dev samples of all three senses.
-# The expression CNN itself: python -m train.fer --data $DATA/fer2013 --out checkpoints/default/face-expression
-# (64 min on 2 cores; its sha256 is pinned in mmsent/expression.py).
+# Each sense is trained alone on the corpora that have it, from cached frozen features, and selected
+# on its own dev split; then the senses are composed and calibrated (train.calibrate):
+# 1. words: MiniLM (top 2 layers tuned), first on GoEmotions train (at most 3,000 comments an emotion;
+#    2 epochs, selected on GoEmotions dev), then on MELD train, selected on MELD dev.
+# 2. voice: a head on the Whisper base encoder's states (the ASR's own model) on RAVDESS actors 01-16
+#    and EMOVO f1 f2 f3 m1 m2, selected on RAVDESS 17-20 (unseen actors) and EMOVO m3 (unseen speaker).
+# 3. face: a head on the expression CNN (checkpoints/default/face-expression, trained by train.fer on
+#    FER2013 train) over FER2013 train faces, selected on PublicTest.
+# 4. log-linear fusion: the parts composed; each sense's temperature and class biases fitted on its
+#    own dev split, the fusion weights and priors on all dev sets and on joined dev samples (a MELD
+#    utterance, a voice and a face of one emotion, any two or all three, from the dev splits).
+# The expression CNN itself, in two cycles (64 + 90 min of training on 2 cores; its sha256 is pinned
+# in mmsent/expression.py):
+#   python -m train.fer --data $DATA/fer2013 --out /tmp/fer1 --budget-min 64 --widths 48,96,192,384 --blocks 1,1,1,1
+#   python -m train.fer --data $DATA/fer2013 --out checkpoints/default/face-expression --state /tmp/fer2.pt \
+#       --init /tmp/fer1 --budget-min 90 --lr 0.05 --threads 1 --widths 48,96,192,384 --blocks 1,1,1,1
 set -eu
 DATA=${DATA:-../shared/data}
 CACHE=${CACHE:-/tmp/mmsent-cache}
@@ -20,15 +24,21 @@ WORK=${WORK:-/tmp/mmsent-default}
 OUT=${OUT:-checkpoints/default}
 SPEECH="--ravdess $DATA/ravdess --ravdess-train 1-16 --ravdess-dev 17-20 --emovo $DATA/emovo --emovo-dev m3"
 
-python -m train.train --meld "$DATA/meld" $SPEECH --branches text audio --text-tune-layers 2 --epochs 4 \
-    --joint 4000 --cache "$CACHE" --out "$WORK/words-voice"
+TEXT="--branches text --modalities text --text-tune-layers 2 --cache $CACHE"
+python -m train.train --goemotions "$DATA/goemotions" --goemotions-cap 3000 $TEXT --epochs 2 --out "$WORK/goemotions"
+python -m train.train --meld "$DATA/meld" $TEXT --epochs 4 --out "$WORK/words" \
+    --init "$WORK/goemotions:encoders.text." --init "$WORK/goemotions:sense_heads.text."
+
+python -m train.train $SPEECH --branches audio --modalities audio --epochs 8 --cache "$CACHE" --out "$WORK/voice"
 
 python -m train.train --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches video --modalities video \
     --epochs 3 --cache "$CACHE" --out "$WORK/face"
 
 python -m train.train --meld "$DATA/meld" $SPEECH --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches text audio video \
     --text-tune-layers 2 --epochs 0 --joint 8000 --cache "$CACHE" --out "$OUT" \
-    --init "$WORK/words-voice" --init "$WORK/face:encoders.video." --init "$WORK/face:sense_heads.video."
+    --init "$WORK/words:encoders.text." --init "$WORK/words:sense_heads.text." \
+    --init "$WORK/voice:encoders.audio." --init "$WORK/voice:sense_heads.audio." \
+    --init "$WORK/face:encoders.video." --init "$WORK/face:sense_heads.video."
 
 python -m train.evaluate --checkpoint "$OUT" --data "meld=$DATA/meld/dev_sent_emo.csv" \
     --data "ravdess=$DATA/ravdess:17-20" --data "emovo=$DATA/emovo:m3" --data "fer2013=$DATA/fer2013/validation" \

@@ -33,7 +33,7 @@ from mmsent.model import FusionModel, build_model, drop_modalities
 from . import dist
 from .args import parse_args, read_corpora
 from .calibrate import calibrate
-from .data import IGNORE, Batch, augment_audio, collate, length_batches, random_crop
+from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
 from .evaluate import corpus_report
 from .extract import extract_all
 from .joint import joint_samples
@@ -45,13 +45,12 @@ log = logging.getLogger("train.train")
 WARMUP_SHARE = 0.05  # share of all steps with a linearly rising learning rate
 FINAL_LR_SHARE = 0.1  # learning rate at the last step, as a share of the peak
 GRAD_CLIP = 1.0  # gradient norm clip
-CLASS_WEIGHT_POWER = 0.5  # class weight = (mean count / class count) ** power (0: none, 1: inverse)
 
 
 def make_config(args) -> ModelConfig:
     base = tiny_config if args.config == "tiny" else ModelConfig
     extra = {"audio_channels": tuple(args.audio_channels)} if args.audio_channels else {}
-    for field in ("dropout", "text_source", "video_source", "audio_source", "fusion"):
+    for field in ("dropout", "text_source", "video_source", "audio_source", "audio_pooling", "fusion"):
         if getattr(args, field) is not None:
             extra[field] = getattr(args, field)
     return base(text_tune_layers=args.text_tune_layers, text_context=args.text_context,
@@ -89,12 +88,6 @@ def init_weights(model: FusionModel, specs: list[str]) -> None:
             raise SystemExit(f"--init {spec}: no weights of {folder} match this model{' under ' + prefix if prefix else ''}")
         model.load_state_dict(chosen, strict=False)
         log.info("initialised %d tensors from %s", len(chosen), spec)
-
-
-def class_weights(values: list[int | None], n: int) -> torch.Tensor:
-    counts = torch.bincount(torch.tensor([v for v in values if v is not None] or [0]), minlength=n).float()
-    w = (counts.sum() / (n * counts.clamp(min=1))) ** CLASS_WEIGHT_POWER
-    return torch.where(counts > 0, w, torch.ones_like(w))
 
 
 def _ce(logits, target, weight, smoothing) -> torch.Tensor:
