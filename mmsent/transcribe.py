@@ -40,6 +40,8 @@ VAD_SPEECH_PAD_MS = 400  # ms added around each speech region; 500/200 measured 
 # 224 changed two words of our 60 s speech sample (numerics of the int8 decoder); 300 changed none.
 MAX_NEW_TOKENS = 300
 SUSPECT_LOG_PROB = -0.5  # mean token log-probability below which a likely silence is dropped
+SURE_SPEECH = 0.2  # no-speech probability below which a low log-probability is kept: speech heard, words unsure
+
 HALLUCINATION_SILENCE_S = 2.0  # s; silences longer than this around a suspect segment are skipped
 Progress = Callable[[float, float], None]
 
@@ -78,7 +80,7 @@ class DecodeOptions:
     beam_size: int = BEAM_SIZE  # 1 = greedy
     vad: bool = True  # Silero voice activity detection before decoding
     no_speech_threshold: float | None = 0.6  # probability above which a segment may be silence
-    log_prob_threshold: float | None = -1.0  # mean token log-probability below which it is dropped
+    log_prob_threshold: float | None = -1.0  # mean token log-probability below which it is dropped (unless SURE_SPEECH)
     compression_ratio_threshold: float | None = 2.4  # gzip ratio above which text is a loop
     max_new_tokens: int | None = MAX_NEW_TOKENS  # tokens per 30 s window; None: model's limit
 
@@ -293,7 +295,8 @@ def _is_hallucination(seg: _RawSegment, opts: DecodeOptions) -> str | None:
     ratio = opts.compression_ratio_threshold
     if ratio is not None and seg.compression_ratio > ratio:
         return f"compression ratio {seg.compression_ratio:.2f}"
-    if opts.log_prob_threshold is not None and seg.avg_logprob < opts.log_prob_threshold:
+    if opts.log_prob_threshold is not None and seg.avg_logprob < opts.log_prob_threshold \
+            and seg.no_speech_prob >= SURE_SPEECH:
         return f"avg log-probability {seg.avg_logprob:.2f}"
     if opts.no_speech_threshold is not None and seg.no_speech_prob > opts.no_speech_threshold \
             and seg.avg_logprob < SUSPECT_LOG_PROB:
