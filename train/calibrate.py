@@ -44,8 +44,8 @@ def _labels(samples: list[Sample], head: str) -> np.ndarray:
     return np.array([-1 if v is None else v for v in values])
 
 
-def _nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.cross_entropy(logits, labels)
+def _nll(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    return torch.nn.functional.cross_entropy(logits, labels, weight=weight)
 
 
 def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | None = None) -> tuple[float, np.ndarray]:
@@ -54,15 +54,14 @@ def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | Non
     of a log grid, then both by L-BFGS."""
     x, y = torch.as_tensor(logits, dtype=torch.float64), torch.as_tensor(labels)
     weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float64)
-    nll = lambda z: torch.nn.functional.cross_entropy(z, y, weight=weight)  # noqa: E731
-    start = TEMPERATURES[int(np.argmin([float(nll(x / t)) for t in TEMPERATURES]))]
+    start = TEMPERATURES[int(np.argmin([float(_nll(x / t, y, weight)) for t in TEMPERATURES]))]
     log_t = torch.tensor(float(np.log(start)), dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t, bias], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        loss = nll(x / log_t.exp() + bias) + BIAS_L2 * bias.square().sum()
+        loss = _nll(x / log_t.exp() + bias, y, weight) + BIAS_L2 * bias.square().sum()
         loss.backward()
         return loss
 
