@@ -5,6 +5,7 @@ import logging
 import shutil
 from collections import Counter
 
+import numpy as np
 import pytest
 from mediagen import make_audio, make_video
 
@@ -142,3 +143,33 @@ def test_wrong_folders_give_clear_errors(tmp_path, clips, shared_data):
     with pytest.raises(CorpusError, match="unknown corpus 'iemocap'") as error:
         read_data_spec(f"iemocap={tmp_path}")
     assert all(name in str(error.value) for name in ("emovo", "emodb", "cremad", "folders"))  # the known list
+
+
+def test_perturbed_training_copies_are_fixed_draws_of_the_same_clip(shared_data):
+    """--audio-augment: of the --ravdess-repeat appearances of each EMOVO (or RAVDESS) training clip,
+    that many are copies whose sound train.extract.clip_audio perturbs, the same way every time."""
+    from train.args import parse_args, read_corpora
+    from train.extract import clip_audio, perturb_waveform
+
+    args = parse_args(["--emovo", str(shared_data / "emovo"), "--emovo-dev", "m3", "--ravdess-repeat", "3",
+                       "--audio-augment", "2", "--out", "unused"])
+    train, dev = read_corpora(args)
+    assert len(train) == len({s.id for s in train}) == 3 * 5 * 98  # once as recorded, two perturbed copies
+    assert Counter(s.augment for s in train) == {0: 490, 1: 490, 2: 490}
+    assert not any(s.augment for s in dev["emovo"])
+    original = next(s for s in train if not s.augment)
+    copies = [s for s in train if s.id.startswith(original.id + "~aug")]
+    assert len(copies) == 2 and all(c.media == original.media and c.emotion == original.emotion for c in copies)
+
+    counts = Counter()
+    clean = clip_audio(original, counts)
+    one, again, two = (clip_audio(c, counts) for c in (copies[0], copies[0], copies[1]))
+    assert not counts and np.array_equal(one, again) and not np.array_equal(one, two)
+    for x in (one, two):  # speed 0.9-1.1 changes the length; full scale kept
+        assert x.dtype == np.float32 and np.abs(x).max() <= 1.0 and 0.89 < len(x) / len(clean) < 1.12
+        assert not np.allclose(x[: min(len(x), len(clean))], clean[: min(len(x), len(clean))], atol=1e-3)
+    assert np.array_equal(perturb_waveform(clean, 7), perturb_waveform(clean, 7))
+
+    with pytest.raises(SystemExit):  # every clip keeps at least one unperturbed appearance
+        parse_args(["--emovo", str(shared_data / "emovo"), "--ravdess-repeat", "2", "--audio-augment", "2",
+                    "--out", "unused"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from mmsent.labels import MODALITIES
@@ -21,6 +22,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--ravdess-dev", default="17-20", help="RAVDESS actors held out for model selection")
     d.add_argument("--ravdess-repeat", type=int, default=3,
                    help="times the RAVDESS and EMOVO train clips appear per epoch")
+    d.add_argument("--audio-augment", type=int, default=0,
+                   help="of those appearances, this many are copies whose sound is perturbed (speed, room, "
+                        "noise, gain: train.extract.perturb_waveform; one fixed copy each, cached)")
     d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
     d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
     d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg)")
@@ -82,7 +86,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.cache = args.cache or None
     if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions):
         p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions")
+    if not 0 <= args.audio_augment < max(1, args.ravdess_repeat):
+        p.error(f"--audio-augment must be from 0 to --ravdess-repeat - 1 ({args.ravdess_repeat - 1}): "
+                "each clip keeps at least one unperturbed appearance")
     return args
+
+
+def _repeat(samples: list[Sample], args) -> list[Sample]:
+    """Speech training clips, each --ravdess-repeat times: --audio-augment of them perturbed copies."""
+    copies = [replace(s, id=f"{s.id}~aug{k}", augment=k) for k in range(1, args.audio_augment + 1) for s in samples]
+    return samples * (max(1, args.ravdess_repeat) - args.audio_augment) + copies
 
 
 def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
@@ -95,14 +108,14 @@ def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
         train += read_meld(folder / "train_sent_emo.csv", context=args.text_context)
         dev["meld"] = read_meld(folder / "dev_sent_emo.csv", context=args.text_context)
     if args.ravdess:
-        train += read_ravdess(args.ravdess, args.ravdess_train) * max(1, args.ravdess_repeat)
+        train += _repeat(read_ravdess(args.ravdess, args.ravdess_train), args)
         if args.ravdess_dev:
             dev["ravdess"] = read_ravdess(args.ravdess, args.ravdess_dev)
     if args.emovo:
         held = set(args.emovo_dev.split(",")) if args.emovo_dev else set()
         emovo = read_emovo(args.emovo)
         speaker = {s.id: s.group.removeprefix("emovo-") for s in emovo}
-        train += [s for s in emovo if speaker[s.id] not in held] * max(1, args.ravdess_repeat)
+        train += _repeat([s for s in emovo if speaker[s.id] not in held], args)
         if held:
             dev["emovo"] = [s for s in emovo if speaker[s.id] in held]
     if args.fer2013:

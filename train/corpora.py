@@ -55,6 +55,8 @@ class Sample:
     group: str = ""  # dialogue or actor: splits never cut a group
     # A joined sample (train.joint) takes each modality's features from another sample: (modality, id)
     parts: tuple[tuple[str, str], ...] = ()
+    # > 0: a training copy whose sound is perturbed before its features (train.extract.perturb_waveform)
+    augment: int = 0
 
     def feature_id(self, modality: str) -> str:
         """The id under which this sample's features of ``modality`` are cached."""

@@ -10,6 +10,9 @@
   (FER2013, CK+), through the frozen expression CNN (``encoders["video"].frozen``): (features,);
   R3D-18: ``features.video_clip`` of the whole clip through the backbone: (512,).
 
+Training copies of a speech clip (``Sample.augment`` > 0) have their sound perturbed first
+(``perturb_waveform``: speed, room, noise, gain; a fixed draw per copy, cached like the originals).
+
 A clip that can't be used (missing, corrupt, longer than MAX_CLIP_SECONDS, silent, no stream) is
 stored as an empty tensor, so a later run does not decode it again, and counted in the log.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+import zlib
 from collections import Counter
 
 from pathlib import Path
@@ -40,6 +44,40 @@ log = logging.getLogger(__name__)
 MAX_CLIP_SECONDS = 60.0  # s: a longer "utterance" is a broken clip (MELD has minutes-long ones)
 TEXT_BATCH, AUDIO_BATCH, VIDEO_BATCH = 64, 32, 8  # samples per extraction step
 EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input of this kind"
+PERTURB_VERSION = 1  # bump when perturb_waveform changes (it is part of the audio cache key)
+
+
+def perturb_waveform(audio: np.ndarray, seed: int) -> np.ndarray:
+    """A copy of 16 kHz mono speech as another voice in another room might have given it: speed
+    0.9-1.1 (tempo and pitch, as in Kaldi's speed perturbation), a synthetic room half the time
+    (exponentially decaying noise, RT60 0.15-0.6 s), noise 70 % of the time (white or pink, SNR
+    5-30 dB) and a gain of -6 to +6 dB; the same seed gives the same copy."""
+    import torchaudio
+
+    rng = np.random.default_rng(seed)
+    sr = features.SAMPLE_RATE
+    x = np.asarray(audio, np.float32)
+    rate = int(round(sr / rng.uniform(0.9, 1.1), -2))  # resampled to this rate, then read at sr
+    x = torchaudio.functional.resample(torch.from_numpy(x), sr, rate).numpy()
+    rms = float(np.sqrt(np.mean(x ** 2))) + 1e-8
+    if rng.random() < 0.5:
+        rt60 = rng.uniform(0.15, 0.6)
+        t = np.arange(int(rt60 * sr)) / sr
+        rir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60) * rng.uniform(0.1, 0.4)
+        rir[0] = 1.0  # the direct sound
+        n = len(x) + len(rir) - 1
+        x = np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(rir, n), n)[: len(x)]
+        x *= rms / (float(np.sqrt(np.mean(x ** 2))) + 1e-8)
+    if rng.random() < 0.7:
+        noise = rng.standard_normal(len(x))
+        if rng.random() < 0.5:  # pink: power falling as 1/f
+            spectrum = np.fft.rfft(noise)
+            spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+            noise = np.fft.irfft(spectrum, len(x))
+        noise *= rms / (float(np.sqrt(np.mean(noise ** 2))) + 1e-8) / 10 ** (rng.uniform(5, 30) / 20)
+        x = x + noise
+    x *= 10 ** (rng.uniform(-6, 6) / 20)
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 
 def _encoder_key(model: FusionModel, name: str, source: str) -> dict:
@@ -100,6 +138,8 @@ def clip_audio(sample: Sample, counts: Counter) -> np.ndarray | None:
         counts["too long"] += 1
     elif len(audio) == 0 or float(np.sqrt(np.mean(audio ** 2))) < SILENCE_RMS:
         counts["silent"] += 1
+    elif sample.augment:
+        return perturb_waveform(audio, zlib.crc32(sample.id.encode()))
     else:
         return audio
     return None
@@ -110,7 +150,7 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     without usable sound)."""
     whisper = model.config.audio_source == "whisper-base"
     key = {"transform": "whisper-base" if whisper else "log_mel", "preprocessing": features.PREPROCESSING_VERSION,
-           "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS}
+           "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS, "perturb": PERTURB_VERSION}
     if whisper:
         key.update(sha256=model.source_sha256["audio"], device=model.device.type)  # int8 on CPU, float16 on CUDA
     cache = FeatureCache(root, "audio", key)
