@@ -1,7 +1,7 @@
 """Make the demo's example videos: espeak-ng speech over coloured slides that show the words.
 
 Each video is a sequence of slides, one per sentence, on a plain coloured background with a title
-and the sentence being spoken; the sound track is espeak-ng speech with short pauses between the
+and the sentence being spoken (beside a portrait photograph, for ``mission_day``); the sound track is espeak-ng speech with short pauses between the
 sentences. Encoding uses the ffmpeg binary of imageio-ffmpeg (no system ffmpeg needed): H.264 at a
 low frame rate for a still picture plus mono AAC, a few hundred KB at most per video.
 
@@ -9,6 +9,9 @@ low frame rate for a still picture plus mono AAC, a few hundred KB at most per v
     python examples/make_examples.py --long talk.mp4 # also a 60 s talking video for timing the app
 
 Tests import :func:`make_video` to generate their media at test time.
+
+``portrait.jpg`` is cropped from NASA's photograph of the astronaut Eileen Collins (public domain,
+as shipped in scikit-image's ``skimage.data.astronaut``): a real face for the face branch.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Script:
     title: str  # shown at the top of every slide
     colour: tuple[int, int, int]  # background RGB
     sentences: tuple[str, ...]  # spoken one after the other, one slide each
+    portrait: str = ""  # an image in examples/ shown beside the sentences ("": none)
 
 
 EXAMPLES = (
@@ -68,6 +72,11 @@ EXAMPLES = (
         "I miss him so much, the house feels empty.",
         "I cannot stop crying.",
     )),
+    Script("mission_day", "Mission day", (38, 50, 56), (
+        "Today I fly to space for the first time.",
+        "I have dreamed of this since I was a little girl.",
+        "I am so proud and so happy.",
+    ), portrait="portrait.jpg"),
 )
 
 LONG_TALK = Script("talk_60s", "A long day", (69, 39, 160), (
@@ -105,15 +114,22 @@ def _font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)  # Pillow's embedded scalable font: no system fonts needed
 
 
-def draw_slide(title: str, sentence: str, colour: tuple[int, int, int], path: Path) -> Path:
-    """A FRAME_SIZE PNG: the title at the top, the sentence wrapped in the middle."""
+def draw_slide(title: str, sentence: str, colour: tuple[int, int, int], path: Path, portrait: str = "") -> Path:
+    """A FRAME_SIZE PNG: the title at the top, the sentence wrapped in the middle (in the right half,
+    beside the portrait, when there is one)."""
     img = Image.new("RGB", FRAME_SIZE, colour)
     d = ImageDraw.Draw(img)
     w, h = FRAME_SIZE
     d.text((w / 2, 40), title, font=_font(TITLE_PX), fill=(255, 255, 255, 200), anchor="mm")
     d.line([(w * 0.2, 70), (w * 0.8, 70)], fill=(255, 255, 255), width=2)
-    body = "\n".join(textwrap.wrap(sentence, WRAP_CHARS))
-    d.multiline_text((w / 2, h / 2 + 20), body, font=_font(TEXT_PX), fill=(255, 255, 255),
+    centre, wrap = w / 2, WRAP_CHARS
+    if portrait:
+        with Image.open(HERE / portrait) as face:
+            face = face.convert("RGB")
+            img.paste(face, (24, h - face.height - 10))
+            centre, wrap = (24 + face.width + w) / 2, WRAP_CHARS // 2
+    body = "\n".join(textwrap.wrap(sentence, wrap))
+    d.multiline_text((centre, h / 2 + 20), body, font=_font(TEXT_PX), fill=(255, 255, 255),
                      anchor="mm", align="center", spacing=10)
     img.save(path)
     return path
@@ -121,7 +137,7 @@ def draw_slide(title: str, sentence: str, colour: tuple[int, int, int], path: Pa
 
 def make_video(path: str | Path, sentences: list[str] | tuple[str, ...], title: str = "",
                colour: tuple[int, int, int] = (40, 40, 40), voice: str = VOICE,
-               wpm: int = WORDS_PER_MINUTE) -> list[tuple[float, float]]:
+               wpm: int = WORDS_PER_MINUTE, portrait: str = "") -> list[tuple[float, float]]:
     """Write an MP4 of ``sentences`` spoken over slides; returns each sentence's (start, end) in seconds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +155,7 @@ def make_video(path: str | Path, sentences: list[str] | tuple[str, ...], title: 
             w.setframerate(rate)
             w.writeframes(audio.tobytes())
         total = len(audio) / rate
-        _encode(_slide_list(tmp, title, sentences, colour, spans, total), audio_path, path)
+        _encode(_slide_list(tmp, title, sentences, colour, spans, total, portrait), audio_path, path)
     return spans
 
 
@@ -155,13 +171,13 @@ def _join(clips: list[np.ndarray], rate: int) -> tuple[list[tuple[float, float]]
     return spans, np.concatenate(parts)
 
 
-def _slide_list(tmp: Path, title: str, sentences, colour, spans, total: float) -> Path:
+def _slide_list(tmp: Path, title: str, sentences, colour, spans, total: float, portrait: str = "") -> Path:
     """An ffmpeg concat list: each slide from its sentence's start (the first from 0) to the next one's."""
     starts = [0.0] + [s for s, _ in spans[1:]]
     ends = starts[1:] + [total]
     lines = []
     for i, (text, start, end) in enumerate(zip(sentences, starts, ends)):
-        png = draw_slide(title, text, colour, tmp / f"slide{i}.png")
+        png = draw_slide(title, text, colour, tmp / f"slide{i}.png", portrait)
         lines += [f"file '{png.name}'", f"duration {end - start:.3f}"]
     lines.append(f"file '{png.name}'")  # the concat demuxer needs the last file twice
     listing = tmp / "slides.txt"
@@ -190,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     for s in EXAMPLES:
         out = args.out / f"{s.name}.mp4"
-        spans = make_video(out, s.sentences, s.title, s.colour)
+        spans = make_video(out, s.sentences, s.title, s.colour, portrait=s.portrait)
         print(f"{out}: {spans[-1][1] + TAIL_S:.1f} s, {out.stat().st_size / 1024:.0f} KB")
     if args.long is not None:
         spans = make_video(args.long, LONG_TALK.sentences, LONG_TALK.title, LONG_TALK.colour)

@@ -1,8 +1,10 @@
 """The demo in a real browser: headless Debian Chromium driven by Playwright against ``python app.py``.
 
-Uploads a generated espeak-ng video, clicks Analyse, waits for the plots and the table and checks
-them (labels, hover words, row count, downloads), then checks an error toast and a one-click
-example in a second tab, and a webcam recording (Chromium's synthetic camera and microphone). The page must not reach beyond the loopback server. A full-page screenshot
+Uploads a generated espeak-ng video (slides beside a photograph of a face), clicks Analyse, waits
+for the plots and the table and checks them (labels, what each sense says, hover words, row count,
+downloads), then checks an error toast and a one-click example in a second tab, and a webcam
+recording (Chromium's synthetic camera and microphone). The page must not reach beyond the
+loopback server. A full-page screenshot
 goes to the test's tmp folder; with ``MMSENT_UPDATE_SCREENSHOT=1`` it also replaces
 docs/screenshot.png. ``MMSENT_APP_VIDEO=path.mp4`` analyses that video instead (for timing); the
 click-to-plot time is printed (``pytest -s``).
@@ -101,7 +103,8 @@ def hover_words(page) -> str:
 def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
     video = Path(os.environ.get("MMSENT_APP_VIDEO", "") or tmp_path / "garden.mp4")
     if "MMSENT_APP_VIDEO" not in os.environ:
-        make_examples_module().make_video(video, SENTENCES, title="The garden", colour=(56, 110, 60))
+        make_examples_module().make_video(video, SENTENCES, title="The garden", colour=(56, 110, 60),
+                                          portrait="portrait.jpg")  # a real face (a public-domain photograph)
     hosts: set[str] = set()
     page = open_page(browser_context, server, hosts)
     upload(page, video)
@@ -117,6 +120,10 @@ def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
         assert page.locator(f"#{plot} .js-plotly-plot").count() == 1, plot
     senses = set(page.locator("#senses-plot .legendtext").all_text_contents())
     assert {"words", "voice"} <= senses, senses  # what each sense says, by its everyday name
+    if "MMSENT_APP_VIDEO" not in os.environ:
+        assert "face" in senses, senses  # the photograph's face is found and read
+        assert re.search(r"face: \w+ \d\.\d\d", page.locator("#segments-table").inner_text())
+        assert re.search(r"face was found in \d+ of \d+ segments", page.locator("#notes").inner_text())
     assert re.search(r"words: \w+ \d\.\d\d", page.locator("#segments-table").inner_text()), \
         "the table shows what each sense says"
     rows = int(page.locator("#segments-table [role=grid]").get_attribute("aria-rowcount")) - 1
