@@ -4,7 +4,7 @@
     python -m bench.faces --framing    # also: how the detector frames FER2013 faces (CROP_SCALE/SHIFT)
 
 Cases of the visual stage (as the pipeline runs it: one decoding pass for all segments,
-``faces.segment_faces`` per segment, one ``expression.embed`` over all crops with mirror averaging):
+``faces.segment_faces`` per segment, one ``expression.embed`` over all crops and their test-time views):
 - the 60 s 1280x720 talking video of bench/media.py (test pattern, no face: detection only);
 - the RAVDESS clip (a real face, 1280x720) repeated by stream copy to the same 60 s, same segments.
 Times are wall and CPU seconds with torch at --threads threads. Generated media goes in --workdir.
@@ -71,7 +71,7 @@ def bench_expression(net) -> None:
     embed(net, crops[:8])
     for k in (8, 256):
         _, wall, cpu = _timed(lambda: embed(net, crops[:k]))
-        print(f"expression CNN (mirror-averaged), {k} crops: {1000 * wall / k:.2f} ms/crop wall, "
+        print(f"expression CNN (4 test-time views), {k} crops: {1000 * wall / k:.2f} ms/crop wall, "
               f"{1000 * cpu / k:.2f} ms CPU")
 
 

@@ -149,7 +149,7 @@ class FaceEncoder(nn.Module):
 
     def frozen(self, crops: list[np.ndarray]) -> torch.Tensor:
         """uint8 face crops of each utterance, a list of (k_i, H, W) with k_i >= 1 -> (B, features) on
-        the backbone's device: the expression CNN's embeddings (with their mirror images) averaged."""
+        the backbone's device: the expression CNN's embeddings (over each crop's test-time views) averaged."""
         from .expression import embed
 
         feats, _ = embed(self.backbone, np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8))

@@ -10,7 +10,7 @@ from PIL import Image
 
 from mmsent import expression
 from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net,
-                               preprocess, save_expression_net)
+                               preprocess, save_expression_net, views)
 from mmsent.labels import EMOTIONS
 from mmsent.weights import HashMismatch, SourceUnavailable
 
@@ -38,16 +38,24 @@ def test_preprocess_grey_rgb_and_sizes():
         preprocess(np.zeros((48, 48), np.uint8))
 
 
+def test_views_are_the_face_its_mirror_and_both_zoomed():
+    x = preprocess(np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8))
+    v = views(x).view(4, 3, 1, 48, 48)
+    assert torch.equal(v[0], x) and torch.equal(v[1], x.flip(-1)) and torch.equal(v[3], v[2].flip(-1))
+    assert torch.allclose(views(x, zoom=1.0)[6:9], x, atol=1e-5)  # no zoom: the face itself
+    assert not torch.allclose(v[2], x, atol=1e-2)
+
+
 def test_net_and_embed_shapes():
     torch.manual_seed(0)
     net = ExpressionNet(TINY).eval()
     crops = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
     feats, logits = embed(net, crops)
     assert feats.shape == (5, 16) and logits.shape == (5, len(EMOTIONS))
-    # mirror averaging: a crop and its mirror image give the same embedding
+    # the test-time views are symmetric: a crop and its mirror image give the same embedding
     f2, _ = embed(net, crops[:, :, ::-1].copy())
     assert torch.allclose(feats, f2, atol=1e-5)
-    assert not torch.allclose(embed(net, crops, flip=False)[0], f2, atol=1e-3)
+    assert not torch.allclose(embed(net, crops, tta=False)[0], f2, atol=1e-3)
     empty_f, empty_l = embed(net, np.zeros((0, 48, 48), np.uint8))
     assert empty_f.shape == (0, 16) and empty_l.shape == (0, 7)
     assert net.training is False
