@@ -1,9 +1,10 @@
 """Make the demo's example videos: espeak-ng speech over coloured slides that show the words.
 
 Each video is a sequence of slides, one per sentence, on a plain coloured background with a title
-and the sentence being spoken (beside a portrait photograph, for ``mission_day``); the sound track is espeak-ng speech with short pauses between the
-sentences. Encoding uses the ffmpeg binary of imageio-ffmpeg (no system ffmpeg needed): H.264 at a
-low frame rate for a still picture plus mono AAC, a few hundred KB at most per video.
+and the sentence being spoken (beside a portrait photograph, for ``mission_day``); the sound track
+is espeak-ng speech with short pauses between the sentences. Encoding uses the ffmpeg binary of
+imageio-ffmpeg (no system ffmpeg needed): H.264 at a low frame rate for a still picture plus mono
+AAC, a few hundred KB at most per video.
 
     python examples/make_examples.py                 # (re)writes examples/*.mp4
     python examples/make_examples.py --long talk.mp4 # also a 60 s talking video for timing the app

@@ -7,8 +7,8 @@ every image once into a uint8 array cached under ``--cache`` (never in the repos
 with batched tensor augmentation (random rotation/scale/shift, mirror, brightness/contrast, random
 erasing), label smoothing, SGD with Nesterov momentum and a one-cycle schedule, bf16 autocast on
 CPUs that have it, and an exponential moving average of the weights. Each epoch evaluates the
-averaged weights on PublicTest (averaged over the test-time views, as ``expression.embed`` serves) and writes
-the best so far to ``--out`` (``model.safetensors`` float16 + ``config.json``); the training state
+averaged weights on PublicTest (over the test-time views, as ``expression.embed`` serves) and
+writes the best so far to ``--out`` (``model.safetensors`` float16 + ``config.json``); the training state
 is saved each epoch to ``--state`` so an interrupted run resumes where it stopped.
 """
 
@@ -256,8 +256,8 @@ def main(argv=None) -> dict:
     # the last raw weights may beat their average (the learning rate ends near zero)
     plain, both = predict(net, x_val)
     m = metrics(y_val, both)
-    log.info("final raw weights: PublicTest acc %.4f over the test-time views %.4f", metrics(y_val, plain)["accuracy"],
-             m["accuracy"])
+    log.info("final raw weights: PublicTest acc %.4f, over the test-time views %.4f",
+             metrics(y_val, plain)["accuracy"], m["accuracy"])
     if m["accuracy"] > st["best"]["accuracy"]:
         st["best"] = {"epoch": st["epoch"], "accuracy": m["accuracy"],
                       "accuracy_one_view": metrics(y_val, plain)["accuracy"], "weights": "raw"}
