@@ -123,6 +123,12 @@ def views(x: torch.Tensor, zoom: float = ZOOM_VIEW) -> torch.Tensor:
     return torch.cat([x, x.flip(-1), z, z.flip(-1)])
 
 
+def view_features(net: ExpressionNet, x: torch.Tensor) -> torch.Tensor:
+    """Preprocessed faces (B, 1, S, S) -> (4, B, features): the embeddings of their four ``views``
+    in one pass (index 0: each face as given)."""
+    return net.forward_features(views(x).contiguous(memory_format=torch.channels_last)).view(4, len(x), -1)
+
+
 @torch.no_grad()
 def embed(net: ExpressionNet, crops: np.ndarray | torch.Tensor, tta: bool = True,
           batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,9 +144,8 @@ def embed(net: ExpressionNet, crops: np.ndarray | torch.Tensor, tta: bool = True
     feats, logits = [], []
     for i in range(0, len(x), batch):
         xb = x[i:i + batch].to(device)
-        if tta:  # one pass over all views, averaged per face
-            f = net.forward_features(views(xb).contiguous(memory_format=torch.channels_last))
-            f = f.view(4, len(xb), -1).mean(0)
+        if tta:
+            f = view_features(net, xb).mean(0)
         else:
             f = net.forward_features(xb.contiguous(memory_format=torch.channels_last))
         feats.append(f)

@@ -172,11 +172,15 @@ class FusionModel(nn.Module):
         """Each trained sense's own calibrated logits: modality -> (emotion (B, 7), sentiment (B, 3))."""
         out = {}
         for name, head in self.sense_heads.items():
-            i = MODALITIES.index(name)
             em, se = head(embeddings[name])
-            out[name] = (em / self.temperature[i, 0] + self.emotion_bias[i],
-                         se / self.temperature[i, 1] + self.sentiment_bias[i])
+            out[name] = (self.calibrated(name, 0, em), self.calibrated(name, 1, se))
         return out
+
+    def calibrated(self, modality: str, head: int, logits: torch.Tensor) -> torch.Tensor:
+        """A sense's raw head logits (B, K) -> its calibrated reading: logits / temperature + bias
+        (head 0: emotion, 1: sentiment)."""
+        i = MODALITIES.index(modality)
+        return logits / self.temperature[i, head] + (self.emotion_bias, self.sentiment_bias)[head][i]
 
     def fuse(self, embeddings: dict[str, torch.Tensor], mask: torch.Tensor,
              senses: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> FusionOutput:

@@ -41,7 +41,6 @@ VAD_SPEECH_PAD_MS = 400  # ms added around each speech region; 500/200 measured 
 MAX_NEW_TOKENS = 300
 SUSPECT_LOG_PROB = -0.5  # mean token log-probability below which a likely silence is dropped
 SURE_SPEECH = 0.2  # no-speech probability below which a low log-probability is kept: speech heard, words unsure
-
 HALLUCINATION_SILENCE_S = 2.0  # s; silences longer than this around a suspect segment are skipped
 Progress = Callable[[float, float], None]
 

@@ -108,8 +108,7 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
 
 def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[str, dict]) -> None:
     """Fusion weights and priors by L-BFGS on the mean over dev sets of each set's NLL."""
-    temps = model.temperature.cpu()
-    biases = (model.emotion_bias.cpu(), model.sentiment_bias.cpu())
+    device = model.temperature.device
     weight = model.fusion_weight.detach().cpu().clone().requires_grad_(True)
     priors = [model.emotion_prior.detach().cpu().clone().requires_grad_(True),
               model.sentiment_prior.detach().cpu().clone().requires_grad_(True)]
@@ -121,8 +120,8 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
             keep = labels >= 0
             if not keep.any():
                 continue
-            senses = {m: torch.nan_to_num(torch.as_tensor(out[f"{m}/{head}"]) / temps[MODALITIES.index(m), h]
-                                          + biases[h][MODALITIES.index(m)]).log_softmax(-1)[keep]
+            senses = {m: torch.nan_to_num(model.calibrated(m, h, torch.as_tensor(out[f"{m}/{head}"], device=device))
+                                          .cpu()).log_softmax(-1)[keep]
                       for m in model.sense_heads}
             data.append((h, labels[keep], mask[keep], senses))
     optimizer = torch.optim.LBFGS([weight, *priors], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")

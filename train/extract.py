@@ -47,6 +47,10 @@ EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input 
 PERTURB_VERSION = 1  # bump when perturb_waveform changes (it is part of the audio cache key)
 
 
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x ** 2)))
+
+
 def perturb_waveform(audio: np.ndarray, seed: int) -> np.ndarray:
     """A copy of 16 kHz mono speech as another voice in another room might have given it: speed
     0.9-1.1 (tempo and pitch, as in Kaldi's speed perturbation), a synthetic room half the time
@@ -59,7 +63,7 @@ def perturb_waveform(audio: np.ndarray, seed: int) -> np.ndarray:
     x = np.asarray(audio, np.float32)
     rate = int(round(sr / rng.uniform(0.9, 1.1), -2))  # resampled to this rate, then read at sr
     x = torchaudio.functional.resample(torch.from_numpy(x), sr, rate).numpy()
-    rms = float(np.sqrt(np.mean(x ** 2))) + 1e-8
+    rms = _rms(x) + 1e-8
     if rng.random() < 0.5:
         rt60 = rng.uniform(0.15, 0.6)
         t = np.arange(int(rt60 * sr)) / sr
@@ -67,14 +71,14 @@ def perturb_waveform(audio: np.ndarray, seed: int) -> np.ndarray:
         rir[0] = 1.0  # the direct sound
         n = len(x) + len(rir) - 1
         x = np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(rir, n), n)[: len(x)]
-        x *= rms / (float(np.sqrt(np.mean(x ** 2))) + 1e-8)
+        x *= rms / (_rms(x) + 1e-8)
     if rng.random() < 0.7:
         noise = rng.standard_normal(len(x))
         if rng.random() < 0.5:  # pink: power falling as 1/f
             spectrum = np.fft.rfft(noise)
             spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
             noise = np.fft.irfft(spectrum, len(x))
-        noise *= rms / (float(np.sqrt(np.mean(noise ** 2))) + 1e-8) / 10 ** (rng.uniform(5, 30) / 20)
+        noise *= rms / (_rms(noise) + 1e-8) / 10 ** (rng.uniform(5, 30) / 20)
         x = x + noise
     x *= 10 ** (rng.uniform(-6, 6) / 20)
     return np.clip(x, -1.0, 1.0).astype(np.float32)
@@ -136,7 +140,7 @@ def clip_audio(sample: Sample, counts: Counter) -> np.ndarray | None:
         counts["no audio stream"] += 1
     elif len(audio) > MAX_CLIP_SECONDS * features.SAMPLE_RATE:
         counts["too long"] += 1
-    elif len(audio) == 0 or float(np.sqrt(np.mean(audio ** 2))) < SILENCE_RMS:
+    elif len(audio) == 0 or _rms(audio) < SILENCE_RMS:
         counts["silent"] += 1
     elif sample.augment:
         return perturb_waveform(audio, zlib.crc32(sample.id.encode()))

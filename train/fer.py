@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
-                               save_expression_net, views)
+                               save_expression_net, view_features)
 from mmsent.labels import EMOTIONS
 from train.face_corpora import read_fer2013
 
@@ -97,10 +97,8 @@ def predict(net: torch.nn.Module, x: np.ndarray, batch: int = 512) -> tuple[np.n
     net.eval()
     plain, averaged = [], []
     for i in range(0, len(x), batch):
-        xb = preprocess(x[i:i + batch])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16()):
-            f = net.forward_features(views(xb).contiguous(memory_format=torch.channels_last)).float()
-        f = f.view(4, len(xb), -1)
+            f = view_features(net, preprocess(x[i:i + batch])).float()
         plain.append(net.head(f[0]))
         averaged.append(net.head(f.mean(0)))
     return torch.cat(plain).numpy(), torch.cat(averaged).numpy()
