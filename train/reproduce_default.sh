@@ -5,9 +5,10 @@
 # on its own dev split; then the senses are composed and calibrated (train.calibrate):
 # 1. words: MiniLM (top 2 layers tuned), first on GoEmotions train (at most 3,000 comments an emotion;
 #    2 epochs, selected on GoEmotions dev), then on MELD train, selected on MELD dev.
-# 2. voice: a head on the Whisper base encoder's states (the ASR's own model) on RAVDESS actors 01-16
-#    and EMOVO f1 f2 f3 m1 m2, each clip three times an epoch, once as a perturbed copy (speed, room,
-#    noise, gain), selected on RAVDESS 17-20 (unseen actors) and EMOVO m3 (unseen speaker).
+# 2. voice: a head on the mean over time of the Whisper base encoder's states (the ASR's own model) on
+#    RAVDESS actors 01-16 and EMOVO f1 f2 f3 m1 m2, each clip three times an epoch, twice as a perturbed
+#    copy (speed, room, noise, gain), selected on RAVDESS 17-20 (unseen actors) and EMOVO m3 (unseen
+#    speaker).
 # 3. face: a head on the expression CNN (checkpoints/default/face-expression, trained by train.fer on
 #    FER2013 train) over FER2013 train faces, selected on PublicTest.
 # 4. log-linear fusion: the parts composed; each sense's temperature and class biases fitted on its
@@ -30,7 +31,7 @@ python -m train.train --goemotions "$DATA/goemotions" --goemotions-cap 3000 $TEX
 python -m train.train --meld "$DATA/meld" $TEXT --epochs 4 --out "$WORK/words" \
     --init "$WORK/goemotions:encoders.text." --init "$WORK/goemotions:sense_heads.text."
 
-python -m train.train $SPEECH --audio-augment 1 --branches audio --modalities audio --epochs 8 --cache "$CACHE" \
+python -m train.train $SPEECH --audio-augment 2 --branches audio --modalities audio --epochs 8 --cache "$CACHE" \
     --out "$WORK/voice"
 
 python -m train.train --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches video --modalities video \
