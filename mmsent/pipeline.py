@@ -1,9 +1,10 @@
 """analyze(): one video in, one Analysis out.
 
 probe -> audio (once) -> transcript (ASR or subtitles) -> segments -> frames for all segments in
-one decoding pass (only when the model has a trained video branch) -> faces -> features (Whisper
-states from the ASR's own model, face crops, tokens) -> batched model with a modality mask per
-segment -> fused and per-sense probabilities and leave-one-out contributions.
+one decoding pass (only when the model has a trained video branch; in a background thread, while the
+words and the sound are read: Whisper states from the ASR's own model, tokens) -> faces and face
+crops -> batched model with a modality mask per segment -> fused and per-sense probabilities and
+leave-one-out contributions.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,18 +68,17 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     transcript = _transcript(audio, info.duration, options, model.device.type, report)
     segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
                    gap_seconds=options.gap_seconds)
-    frames = None
     detector_missing = _face_detector_missing(model) if info.has_video else None
-    if "video" in model.encoders and info.has_video and not detector_missing:
-        from . import faces
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:
+        frames = None
+        if "video" in model.encoders and info.has_video and not detector_missing:
+            from . import faces
 
-        report("frames", 0, 1)
-        face = model.config.video_source == "face-expression"
-        frames = media.load_frames(path, [(s.start, s.end) for s in segs],
-                                   n=faces.FRAMES_PER_SEGMENT if face else features.N_FRAMES,
-                                   short_side=faces.SHORT_SIDE if face else features.RESIZE_SHORT_SIDE)
-        report("frames", 1, 1)
-    results = _run_model(model, segs, audio, frames, options, report)
+            face = model.config.video_source == "face-expression"
+            frames = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs],
+                                 n=faces.FRAMES_PER_SEGMENT if face else features.N_FRAMES,
+                                 short_side=faces.SHORT_SIDE if face else features.RESIZE_SHORT_SIDE)
+        results = _run_model(model, segs, audio, frames, options, report)
     return Analysis(
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
@@ -118,19 +119,29 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
     return transcript
 
 
-def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None, frames: np.ndarray | None,
-               options: AnalysisOptions, report: Progress) -> list[SegmentResult]:
+def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None,
+               frames: Future[np.ndarray] | None, options: AnalysisOptions, report: Progress) -> list[SegmentResult]:
+    """``frames``: the segments' frames, being decoded in the background (None: no video input).
+    The words and the sound of every batch are read first, meanwhile (their inputs are small next to
+    the frames); then, batch by batch, the faces and the model."""
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
     sound = _sound_usable(segs, audio) if audio is not None and "audio" in model.encoders else None
-    results = []
-    for done, rows in enumerate(batches):  # one batch of features in memory at a time
+    inputs = []
+    for done, rows in enumerate(batches):
         x = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
         report("text features", done, len(batches))
         _text_inputs(model, segs, rows, x)
         report("audio features", done, len(batches))
         if sound is not None:
             _audio_inputs(model, segs, rows, audio, sound, x)
+        inputs.append(x)
+    if frames is not None:
+        report("frames", 0, 1)  # what is left of their decoding
+        frames = frames.result()
+        report("frames", 1, 1)
+    results = []
+    for done, (rows, x) in enumerate(zip(batches, inputs)):
         report("faces" if model.config.video_source == "face-expression" else "video features", done, len(batches))
         boxes = _video_inputs(model, rows, frames, x) if "video" in model.encoders and frames is not None else [None] * len(rows)
         x = x.to(model.device)
