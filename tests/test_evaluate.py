@@ -10,6 +10,7 @@ import torch
 from mmsent.checkpoint import save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.model import build_model
+from train.calibrate import TEMPERATURES
 from train.evaluate import main
 from train.metrics import classification_report, expected_calibration_error, selection_score
 from train.synthetic import MELD_HEADER
@@ -77,6 +78,9 @@ def test_cli_writes_json_for_meld_csv_and_ravdess_folder(checkpoint, shared_data
     assert report["meld"]["emotion"]["n"] == 6 and report["ravdess"]["emotion"]["n"] == 6
     assert report["ravdess"]["emotion"]["modalities_used"] == {"text": 6, "audio": 6, "video": 0}
     assert report["meld"]["emotion"]["modalities_used"] == {"text": 6, "audio": 0, "video": 0}
+    alone = report["ravdess"]["emotion"]["per_modality"]
+    grid = (TEMPERATURES[0], TEMPERATURES[-1])  # the searched range
+    assert set(alone) == {"text", "audio"} and all(grid[0] <= v["temperature_here"] <= grid[1] for v in alone.values())
     pngs = sorted(p.name for p in (tmp_path / "png").iterdir())
     assert pngs == ["meld-emotion-confusion.png", "meld-sentiment-confusion.png", "ravdess-emotion-confusion.png"]
     assert (tmp_path / "png" / pngs[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ from mmsent.config import tiny_config
 from mmsent.labels import EMOTIONS, MODALITIES, implied_sentiment
 from mmsent.model import build_model
 from train.cache import FeatureCache
-from train.calibrate import calibrate, fit_sense
+from train.calibrate import calibrate, fit_sense, grid_temperature
 from train.corpora import Sample
 from train.data import collate, predict_logits
 from train.joint import joint_samples
@@ -61,6 +61,17 @@ def test_fit_sense_recovers_the_temperature_and_class_bias_of_miscalibrated_logi
     shift = np.array([1.5, 0, 0, -1.0, 0, 0, 0.5])  # a head that favours some classes (other base rates)
     t, b = fit_sense(true - shift, labels)
     assert abs(t - 1.0) < 0.1 and np.abs(b - (shift - shift.mean())).max() < 0.15
+
+
+
+def test_grid_temperature_says_how_over_confident_logits_are():
+    rng = np.random.default_rng(1)
+    true = rng.normal(size=(3000, 7))
+    probs = np.exp(true) / np.exp(true).sum(1, keepdims=True)
+    labels = np.array([rng.choice(7, p=p) for p in probs])
+    assert abs(grid_temperature(true * 4.0, labels) - 4.0) < 0.4  # four times too sharp
+    assert abs(grid_temperature(true, labels) - 1.0) < 0.1
+    assert grid_temperature(true * 0.5, labels) < 0.6  # too flat: below 1
 
 
 def test_calibration_sets_temperatures_and_fusion_weights_on_the_dev_sets():

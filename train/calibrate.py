@@ -48,13 +48,22 @@ def _nll(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None
     return torch.nn.functional.cross_entropy(logits, labels, weight=weight)
 
 
+def grid_temperature(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | None = None) -> float:
+    """The temperature of the grid ``TEMPERATURES`` that minimises the NLL of softmax(logits / T),
+    each class weighted by ``weight`` if given. For logits already calibrated elsewhere, T > 1 says
+    they are over-confident here by about that factor."""
+    x, y = torch.as_tensor(logits, dtype=torch.float64), torch.as_tensor(labels)
+    weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float64)
+    return float(TEMPERATURES[int(np.argmin([float(_nll(x / t, y, weight)) for t in TEMPERATURES]))])
+
+
 def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | None = None) -> tuple[float, np.ndarray]:
     """The temperature T and the bias b (K,), summing to 0, that minimise the NLL of
     softmax(logits / T + b), each class weighted by ``weight`` (K,) if given: T starts from the best
     of a log grid, then both by L-BFGS."""
     x, y = torch.as_tensor(logits, dtype=torch.float64), torch.as_tensor(labels)
     weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float64)
-    start = TEMPERATURES[int(np.argmin([float(_nll(x / t, y, weight)) for t in TEMPERATURES]))]
+    start = grid_temperature(logits, labels, weight)
     log_t = torch.tensor(float(np.log(start)), dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t, bias], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")

@@ -24,6 +24,7 @@ import torch
 from mmsent.checkpoint import CheckpointError, load_checkpoint, pick_device
 from mmsent.labels import MODALITIES
 
+from .calibrate import grid_temperature
 from .corpora import CorpusError, Sample, read_data_spec
 from .data import predict_logits, softmax
 from .extract import extract_all
@@ -53,6 +54,8 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
             if present.any():
                 r = classification_report(softmax(own[rows][present]), labels[present], names)
                 out[head]["per_modality"][m] = {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
+                # > 1: this sense is over-confident on this corpus by about that factor
+                out[head]["per_modality"][m]["temperature_here"] = grid_temperature(own[rows][present], labels[present])
     if not out:
         raise CorpusError("the corpus has no labelled samples to evaluate")
     n_used = used.sum(axis=0) if len(used) else np.zeros(len(MODALITIES))
@@ -85,7 +88,8 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
 
 def _summary(heads: dict) -> str:
     return "; ".join(f"{h} acc {r['accuracy']:.3f} wF1 {r['weighted_f1']:.3f} mF1 {r['macro_f1']:.3f} "
-                     f"ECE {r['ece']:.3f}" + "".join(f", {m} alone acc {v['accuracy']:.3f}"
+                     f"ECE {r['ece']:.3f}" + "".join(f", {m} alone acc {v['accuracy']:.3f} (ECE {v['ece']:.3f}, "
+                                                     f"T here {v['temperature_here']:.2f})"
                                                      for m, v in r.get("per_modality", {}).items())
                      for h, r in heads.items() if h in ("emotion", "sentiment"))
 
