@@ -9,7 +9,13 @@ erasing), label smoothing, SGD with Nesterov momentum and a one-cycle schedule, 
 CPUs that have it, and an exponential moving average of the weights. Each epoch evaluates the
 averaged weights on PublicTest (over the test-time views, as ``expression.embed`` serves) and
 writes the best so far to ``--out`` (``model.safetensors`` float16 + ``config.json``); the training state
-is saved each epoch to ``--state`` so an interrupted run resumes where it stopped.
+is saved each epoch to ``--state`` so an interrupted run resumes where it stopped; ``--final-out``
+also keeps the last averaged weights.
+
+    python -m train.fer --data /work/shared/data/fer2013 --out SOUP --soup CYCLE2 CYCLE3-FINAL
+
+writes the uniform average of the weights of checkpoints that share an architecture and a training
+lineage (a "model soup": a warm restart and its start lie in one basin) and evaluates it as served.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +154,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
     p.add_argument("--init", type=Path, help="start from the weights of this checkpoint folder (a second cycle)")
+    p.add_argument("--final-out", type=Path, help="also write the last averaged (EMA) weights to this folder")
+    p.add_argument("--soup", type=Path, nargs="+", metavar="DIR",
+                   help="instead of training: write to --out the uniform average of these checkpoints' weights "
+                        "(one architecture), then evaluate it on PublicTest as served")
     p.add_argument("--evaluate", action="store_true",
                    help="only re-evaluate the weights in --out on PublicTest as served (expression.embed, "
                         "float16 weights in float32) and write the figures into its config.json")
@@ -179,7 +190,9 @@ def main(argv=None) -> dict:
         pick = np.random.default_rng(args.seed).permutation(len(x_train))[:args.limit]
         x_train, y_train = x_train[pick], y_train[pick]
     log.info("train %d, PublicTest %d images; bf16 %s", len(x_train), len(x_val), _bf16())
-    if args.evaluate:
+    if args.soup:
+        write_soup(args.soup, args.out)
+    if args.evaluate or args.soup:
         return evaluate_served(args.out, x_val, y_val)
 
     net = build(args)
@@ -260,6 +273,9 @@ def main(argv=None) -> dict:
         st["best"] = {"epoch": st["epoch"], "accuracy": m["accuracy"],
                       "accuracy_one_view": metrics(y_val, plain)["accuracy"], "weights": "raw"}
         save_expression_net(net, args.out, _record(args, m, st))
+    if args.final_out:
+        save_expression_net(ema.module, args.final_out, {"weights": "the EMA after the last epoch", "epochs_run": st["epoch"],
+                                                         "command": "python -m train.fer " + " ".join(sys.argv[1:])})
     # the history of the whole run goes into the config of the selected weights
     record = json.loads((args.out / "config.json").read_text())
     record.update(history=st["history"], wall_s=round(st["wall"]), epochs_run=st["epoch"], steps_run=st["step"],
@@ -286,6 +302,20 @@ def evaluate_served(folder: Path, x_val: np.ndarray, y_val: np.ndarray) -> dict:
              record["publictest"]["accuracy"], record["publictest"]["accuracy_one_view"],
              record["publictest"]["macro_f1"])
     return record
+
+
+def write_soup(folders: list[Path], out: Path) -> str:
+    """The uniform average of the float weights of expression checkpoints with one architecture
+    (counters such as BatchNorm's batch count from the first) -> ``out``; returns its sha256."""
+    nets = [load_expression_net(folder=f, sha256="")[0] for f in folders]
+    if len({json.dumps(asdict(n.config)) for n in nets}) > 1:
+        sys.exit(f"--soup: {', '.join(map(str, folders))} differ in architecture; only one architecture averages")
+    states = [n.state_dict() for n in nets]
+    nets[0].load_state_dict({k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
+                             for k, v in states[0].items()})
+    sha = save_expression_net(nets[0], out, {"soup": [str(f) for f in folders]})
+    log.info("soup of %d checkpoints: wrote %s (sha256 %s)", len(folders), out, sha)
+    return sha
 
 
 def _save_state(args, net, ema, opt, g, st: dict) -> None:

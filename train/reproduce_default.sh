@@ -14,11 +14,14 @@
 # 4. log-linear fusion: the parts composed; each sense's temperature and class biases fitted on its
 #    own dev split, the fusion weights and priors on all dev sets and on joined dev samples (a MELD
 #    utterance, a voice and a face of one emotion, any two or all three, from the dev splits).
-# The expression CNN itself, in two cycles (64 + 90 min of training on 2 cores; its sha256 is pinned
-# in mmsent/expression.py):
+# The expression CNN itself, in three cycles (64 + 90 + 85 min of training on 2 cores) and the average
+# of the last two (its sha256 is pinned in mmsent/expression.py; its card has the figures):
 #   python -m train.fer --data $DATA/fer2013 --out /tmp/fer1 --budget-min 64 --widths 48,96,192,384 --blocks 1,1,1,1
-#   python -m train.fer --data $DATA/fer2013 --out checkpoints/default/face-expression --state /tmp/fer2.pt \
+#   python -m train.fer --data $DATA/fer2013 --out /tmp/fer2 --state /tmp/fer2.pt \
 #       --init /tmp/fer1 --budget-min 90 --lr 0.05 --threads 1 --widths 48,96,192,384 --blocks 1,1,1,1
+#   python -m train.fer --data $DATA/fer2013 --out /tmp/fer3/out --state /tmp/fer3/state.pt --final-out /tmp/fer3/final \
+#       --init /tmp/fer2 --budget-min 85 --lr 0.03 --threads 1 --widths 48,96,192,384 --blocks 1,1,1,1 --seed 1
+#   python -m train.fer --data $DATA/fer2013 --out checkpoints/default/face-expression --soup /tmp/fer2 /tmp/fer3/final
 set -eu
 DATA=${DATA:-../shared/data}
 CACHE=${CACHE:-/tmp/mmsent-cache}
