@@ -63,7 +63,6 @@ def test_fit_sense_recovers_the_temperature_and_class_bias_of_miscalibrated_logi
     assert abs(t - 1.0) < 0.1 and np.abs(b - (shift - shift.mean())).max() < 0.15
 
 
-
 def test_grid_temperature_says_how_over_confident_logits_are():
     rng = np.random.default_rng(1)
     true = rng.normal(size=(3000, 7))

@@ -313,7 +313,8 @@ def write_soup(folders: list[Path], out: Path) -> str:
     states = [n.state_dict() for n in nets]
     nets[0].load_state_dict({k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
                              for k, v in states[0].items()})
-    sha = save_expression_net(nets[0], out, {"soup": [str(f) for f in folders]})
+    sha = save_expression_net(nets[0], out, {"soup": [str(f) for f in folders],
+                                             "command": "python -m train.fer " + " ".join(sys.argv[1:])})
     log.info("soup of %d checkpoints: wrote %s (sha256 %s)", len(folders), out, sha)
     return sha
 
