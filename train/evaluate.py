@@ -52,10 +52,11 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
             own = logits.get(f"{m}/{head}")
             present = used[rows, MODALITIES.index(m)] if own is not None else np.zeros(rows.sum(), bool)
             if present.any():
-                r = classification_report(softmax(own[rows][present]), labels[present], names)
+                alone = own[rows][present]
+                r = classification_report(softmax(alone), labels[present], names)
                 out[head]["per_modality"][m] = {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
                 # > 1: this sense is over-confident on this corpus by about that factor
-                out[head]["per_modality"][m]["temperature_here"] = grid_temperature(own[rows][present], labels[present])
+                out[head]["per_modality"][m]["temperature_here"] = grid_temperature(alone, labels[present])
     if not out:
         raise CorpusError("the corpus has no labelled samples to evaluate")
     n_used = used.sum(axis=0) if len(used) else np.zeros(len(MODALITIES))

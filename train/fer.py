@@ -28,7 +28,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -274,8 +273,8 @@ def main(argv=None) -> dict:
                       "accuracy_one_view": metrics(y_val, plain)["accuracy"], "weights": "raw"}
         save_expression_net(net, args.out, _record(args, m, st))
     if args.final_out:
-        save_expression_net(ema.module, args.final_out, {"weights": "the EMA after the last epoch", "epochs_run": st["epoch"],
-                                                         "command": "python -m train.fer " + " ".join(sys.argv[1:])})
+        save_expression_net(ema.module, args.final_out,
+                            {"weights": "the EMA after the last epoch", "epochs_run": st["epoch"], "command": _command()})
     # the history of the whole run goes into the config of the selected weights
     record = json.loads((args.out / "config.json").read_text())
     record.update(history=st["history"], wall_s=round(st["wall"]), epochs_run=st["epoch"], steps_run=st["step"],
@@ -308,13 +307,13 @@ def write_soup(folders: list[Path], out: Path) -> str:
     """The uniform average of the float weights of expression checkpoints with one architecture
     (counters such as BatchNorm's batch count from the first) -> ``out``; returns its sha256."""
     nets = [load_expression_net(folder=f, sha256="")[0] for f in folders]
-    if len({json.dumps(asdict(n.config)) for n in nets}) > 1:
+    if any(n.config != nets[0].config for n in nets[1:]):
         sys.exit(f"--soup: {', '.join(map(str, folders))} differ in architecture; only one architecture averages")
     states = [n.state_dict() for n in nets]
     nets[0].load_state_dict({k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
                              for k, v in states[0].items()})
     sha = save_expression_net(nets[0], out, {"soup": [str(f) for f in folders],
-                                             "command": "python -m train.fer " + " ".join(sys.argv[1:])})
+                                             "command": _command()})
     log.info("soup of %d checkpoints: wrote %s (sha256 %s)", len(folders), out, sha)
     return sha
 
@@ -328,10 +327,15 @@ def _save_state(args, net, ema, opt, g, st: dict) -> None:
     os.replace(tmp, args.state)
 
 
+def _command() -> str:
+    """This run's command line, as recorded in the config.json of what it writes."""
+    return "python -m train.fer " + " ".join(sys.argv[1:])
+
+
 def _record(args, m: dict, st: dict) -> dict:
     best = st["best"]
     return {"trained_on": "FER2013 train (28,709 images), selected on PublicTest (3,589)",
-            "command": "python -m train.fer " + " ".join(sys.argv[1:]),
+            "command": _command(),
             "epochs": args.epochs if not args.budget_min else None, "budget_min": args.budget_min,
             "selected_epoch": best["epoch"], "selected_weights": best["weights"], "seed": args.seed,
             "publictest": {**m, "accuracy_one_view": best["accuracy_one_view"], "test_time_views": 4},
