@@ -24,9 +24,12 @@ from .weights import SourceUnavailable
 log = logging.getLogger(__name__)
 
 FORMAT = "mmsent-checkpoint"
-# 3: each sense calibrated by temperature and bias, the log-linear prior counted once per sense beyond the
-# first; 2 (temperature only, the prior in every answer) and 1 (log-mel CNN, MLP fusion only) are refused
-FORMAT_VERSION = 3
+# 4: the voice's head may keep a bank of training voices (config voice_bank) and flatten unfamiliar ones;
+# 3 (each sense calibrated by temperature and bias, the log-linear prior counted once per sense beyond the
+# first) still loads; 2 (temperature only, the prior in every answer) and 1 (log-mel CNN, MLP fusion only)
+# are refused
+FORMAT_VERSION = 4
+OLDEST_READABLE = 3
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
@@ -89,7 +92,7 @@ def read_config(folder: str | Path) -> dict:
             f"alone could answer otherwise than it said; this mmsent calibrates each sense on its own. "
             f"Recalibrate it (python -m train.train --epochs 0 --init {folder} with its training options "
             f"and dev sets) or retrain")
-    if version < FORMAT_VERSION:
+    if version < OLDEST_READABLE:
         raise CheckpointError(
             f"{folder} has checkpoint format {version}, from an mmsent whose audio branch was a log-mel CNN "
             f"and whose senses had no heads of their own; this mmsent can't read it. Use the embedded "

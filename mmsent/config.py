@@ -15,7 +15,8 @@ AUDIO_POOLINGS = ("mean-std", "mean", "attention")
 FUSIONS = ("log-linear", "mlp")
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
 MAX_LABELS = 1000  # most label names per head
-_SIZES = ("text_tune_layers", "text_context", "n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim")
+_SIZES = ("text_tune_layers", "text_context", "n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim",
+          "voice_bank")
 _POSITIVE = ("n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim")
 
 
@@ -39,6 +40,10 @@ class ModelConfig:
     # How the Whisper head pools the states over time: "mean-std" (mean and standard deviation),
     # "mean" (the mean alone) or "attention" (mean and std weighted by a learned score of each frame).
     audio_pooling: str = "mean"
+    # Training voices the Whisper head keeps to tell how familiar a voice is (0: none, no gate): a
+    # voice unlike all of them has its reading flattened (mmsent.encoders.WhisperAudioEncoder.doubt).
+    # Set when the model is calibrated (train.calibrate), from its training clips.
+    voice_bank: int = 0
     # How the senses are combined: "log-linear" (weighted sum of each sense's calibrated
     # log-probabilities plus a prior) or "mlp" (the original design: concat -> MLP -> heads).
     fusion: str = "log-linear"
@@ -96,6 +101,8 @@ class ModelConfig:
         for name, known in choices:
             if getattr(self, name) not in known:
                 raise ValueError(f"{name} must be one of {known}, got {getattr(self, name)!r}")
+        if self.voice_bank and self.audio_source != "whisper-base":
+            raise ValueError(f"voice_bank needs audio_source 'whisper-base', not {self.audio_source!r}")
         ch = self.audio_channels
         if not isinstance(ch, tuple) or not ch or not all(_is_int(c) and 1 <= c <= MAX_WIDTH for c in ch):
             raise ValueError(f"audio_channels must be a non-empty list of integers from 1 to {MAX_WIDTH}, got {ch!r}")

@@ -197,6 +197,12 @@ class AudioEncoder(nn.Module):
         return self.proj(torch.cat([mean, std], dim=-1))
 
 
+def doubt(distance: torch.Tensor, d0, slope) -> torch.Tensor:
+    """How much to flatten a reading whose input is ``distance`` from the training data: 1 up to d0,
+    then 1 + slope x (distance - d0); the calibrated logits are divided by it."""
+    return 1 + slope * (distance - d0).clamp(min=0)
+
+
 class WhisperAudioEncoder(nn.Module):
     """The trained head over Whisper encoder states (the frozen encoder runs in CTranslate2, see
     ``mmsent.features.whisper_states``): mean and standard deviation of the states over the valid
@@ -204,12 +210,24 @@ class WhisperAudioEncoder(nn.Module):
     frames of a learned score, LayerNorm -> Linear(width, ATTENTION_HIDDEN) -> tanh -> Linear(., 1))
     -> BatchNorm (standardises each statistic: a few state dimensions are orders of magnitude larger
     than the rest) -> Linear(statistics, hidden) + ReLU + Dropout -> Linear(hidden, embed_dim) + ReLU.
+
+    With a bank of ``bank`` training voices (``set_bank``), it also says how unlike them a voice is
+    (``distance``) and how much to flatten its reading for that (``doubt``): a voice calibrated on
+    unseen speakers of its corpora is still two to seven times too sure of itself on a corpus it
+    never heard.
     """
 
     ATTENTION_HIDDEN = 128
+    NEIGHBOURS = 5  # a voice's familiarity: its mean cosine similarity to this many nearest bank voices
 
-    def __init__(self, width: int, hidden: int, embed_dim: int, dropout: float, pooling: str = "mean-std"):
+    def __init__(self, width: int, hidden: int, embed_dim: int, dropout: float, pooling: str = "mean-std",
+                 bank: int = 0):
         super().__init__()
+        if bank:  # filled by set_bank or a checkpoint; gate = (d0, slope) of doubt, set by calibration
+            self.register_buffer("bank", torch.zeros(bank, width, dtype=torch.float16))
+            self.register_buffer("bank_center", torch.zeros(width))
+            self.register_buffer("bank_scale", torch.ones(width))
+            self.register_buffer("gate", torch.zeros(2))
         self.score = (nn.Sequential(nn.LayerNorm(width), nn.Linear(width, self.ATTENTION_HIDDEN), nn.Tanh(),
                                     nn.Linear(self.ATTENTION_HIDDEN, 1)) if pooling == "attention" else None)
         self.with_std = pooling != "mean"
@@ -234,6 +252,37 @@ class WhisperAudioEncoder(nn.Module):
             return mean
         std = (((states - mean[:, None]) ** 2 * weights[..., None]).sum(1) + 1e-5).sqrt()
         return torch.cat([mean, std], dim=-1)
+
+    @staticmethod
+    def mean_state(states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, width), (B,) -> (B, width): the plain mean of the states over the valid frames, what
+        a voice is compared by (whatever the pooling)."""
+        mask = torch.arange(states.shape[1], device=states.device)[None, :] < lengths.clamp(min=1)[:, None]
+        return masked_mean(states.float(), mask)
+
+    def _unit(self, means: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize((means - self.bank_center) / self.bank_scale, dim=-1)
+
+    def set_bank(self, means: torch.Tensor) -> None:
+        """Keep the training voices ``means`` (N, width) (``mean_state`` of each clip): standardised by
+        their own mean and deviation, unit length, in float16. The gate's slope starts at 0 (off)."""
+        means = means.float()
+        self.register_buffer("bank_center", means.mean(0))
+        self.register_buffer("bank_scale", means.std(0).clamp(min=1e-6))
+        self.register_buffer("bank", self._unit(means).to(torch.float16))
+        self.register_buffer("gate", torch.zeros(2))
+
+    def distance(self, means: torch.Tensor) -> torch.Tensor:
+        """(B, width) ``mean_state`` of voices -> (B,): 1 - the mean cosine similarity to their
+        NEIGHBOURS nearest bank voices (0: a training voice; about 0.4 for unseen actors of the
+        training corpora, 0.6-0.8 for synthetic voices and other corpora)."""
+        sims = self._unit(means) @ self.bank.float().T
+        return 1 - sims.topk(min(self.NEIGHBOURS, sims.shape[1]), dim=1).values.mean(1)
+
+    def doubt(self, distance: torch.Tensor) -> torch.Tensor:
+        """(B,) distances -> (B,) divisors of the voice's calibrated logits (``doubt`` with the gate's
+        d0 and slope, set by train.calibrate)."""
+        return doubt(distance, *self.gate)
 
     def forward(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """states (B, T, width), lengths (B,) valid frames -> (B, embed_dim)."""

@@ -13,7 +13,7 @@ two MLP heads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -58,13 +58,15 @@ class FusionOutput:
     """emotion_logits (B, 7), sentiment_logits (B, 3), embeddings: modality -> (B, embed_dim)
     (MLP fusion: the learned missing vector where absent), mask (B, 3): the modalities actually used,
     per_modality: modality -> (emotion logits (B, 7), sentiment logits (B, 3)) of that sense alone,
-    calibrated (undefined in rows where the mask says the sense is absent)."""
+    calibrated (undefined in rows where the mask says the sense is absent), distances: modality ->
+    (B,) how unlike the training data a sense's input is (the voice, when its head keeps a bank)."""
 
     emotion_logits: torch.Tensor
     sentiment_logits: torch.Tensor
     embeddings: dict[str, torch.Tensor]
     mask: torch.Tensor
     per_modality: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    distances: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def _head(cfg: ModelConfig, n_classes: int) -> nn.Sequential:
@@ -105,7 +107,7 @@ class FusionModel(nn.Module):
         if "audio" in config.trained_branches:
             self.encoders["audio"] = (
                 WhisperAudioEncoder(WHISPER_WIDTH, config.audio_hidden, config.embed_dim, config.dropout,
-                                    config.audio_pooling)
+                                    config.audio_pooling, config.voice_bank)
                 if config.audio_source == "whisper-base" else
                 AudioEncoder(config.audio_channels, config.embed_dim, config.n_mels, config.audio_hidden))
         if video_backbone is not None:
@@ -168,43 +170,67 @@ class FusionModel(nn.Module):
             embeddings[name] = emb
         return embeddings
 
-    def senses(self, embeddings: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def distances(self, x: Inputs) -> dict[str, torch.Tensor]:
+        """How unlike its training data each sense's input is: {"audio": (B,)} when the voice's head
+        keeps a bank of training voices (0 in rows without a voice), else {}."""
+        enc = self.encoders["audio"] if "audio" in self.encoders else None
+        if not self.config.voice_bank or enc is None or x.audio_states is None:
+            return {}
+        d = enc.distance(enc.mean_state(x.audio_states, x.audio_lengths))
+        return {"audio": d.masked_fill(~x.mask[:, MODALITIES.index("audio")].bool(), 0.0)}
+
+    def set_voice_bank(self, means: torch.Tensor) -> None:
+        """Keep these training voices (N, width) in the voice's head (``WhisperAudioEncoder.set_bank``)."""
+        self.encoders["audio"].set_bank(means.to(self.device))
+        self.config.voice_bank = len(means)
+
+    def senses(self, embeddings: dict[str, torch.Tensor], distances: dict[str, torch.Tensor] | None = None
+               ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Each trained sense's own calibrated logits: modality -> (emotion (B, 7), sentiment (B, 3))."""
         out = {}
         for name, head in self.sense_heads.items():
             em, se = head(embeddings[name])
-            out[name] = (self.calibrated(name, 0, em), self.calibrated(name, 1, se))
+            d = (distances or {}).get(name)
+            out[name] = (self.calibrated(name, 0, em, d), self.calibrated(name, 1, se, d))
         return out
 
-    def calibrated(self, modality: str, head: int, logits: torch.Tensor) -> torch.Tensor:
+    def calibrated(self, modality: str, head: int, logits: torch.Tensor,
+                   distance: torch.Tensor | None = None) -> torch.Tensor:
         """A sense's raw head logits (B, K) -> its calibrated reading: logits / temperature + bias
-        (head 0: emotion, 1: sentiment)."""
+        (head 0: emotion, 1: sentiment), divided by the sense's doubt where ``distance`` (B,) says
+        how unlike its training data the input is."""
         i = MODALITIES.index(modality)
-        return logits / self.temperature[i, head] + (self.emotion_bias, self.sentiment_bias)[head][i]
+        out = logits / self.temperature[i, head] + (self.emotion_bias, self.sentiment_bias)[head][i]
+        if distance is not None:
+            out = out / self.encoders[modality].doubt(distance)[:, None].to(out.dtype)
+        return out
 
     def fuse(self, embeddings: dict[str, torch.Tensor], mask: torch.Tensor,
-             senses: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> FusionOutput:
-        """The answer from the embeddings of the senses that mask (B, 3) says are present.
+             senses: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+             distances: dict[str, torch.Tensor] | None = None) -> FusionOutput:
+        """The answer from the embeddings of the senses that mask (B, 3) says are present, each sense's
+        reading flattened by its ``distances`` (``FusionModel.distances``) when given.
 
         Calling it again with fewer modalities is how leaving one out is measured (pass ``senses``
         of the first call to reuse the per-sense heads)."""
         mask = mask.bool() & self.active
-        senses = self.senses(embeddings) if senses is None else senses
+        distances = distances or {}
+        senses = self.senses(embeddings, distances) if senses is None else senses
         if self.config.fusion == "mlp":
             used = {name: torch.where(mask[:, i:i + 1], embeddings[name], self.missing[i].expand_as(embeddings[name]))
                     for i, name in enumerate(MODALITIES)}
             fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
-            return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses)
+            return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses, distances)
         em = log_linear({m: em_m.log_softmax(-1) for m, (em_m, _) in senses.items()}, mask, self.fusion_weight[0],
                         self.emotion_prior)
         se = log_linear({m: se_m.log_softmax(-1) for m, (_, se_m) in senses.items()}, mask, self.fusion_weight[1],
                         self.sentiment_prior)
-        return FusionOutput(em, se, embeddings, mask, senses)
+        return FusionOutput(em, se, embeddings, mask, senses, distances)
 
     def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:
         """Embed the senses that x.mask says are present; fuse those of ``fuse_mask`` (default x.mask:
         training fuses fewer senses than it embeds, so that each sense's own heads see all of them)."""
-        return self.fuse(self.embed(x), x.mask if fuse_mask is None else fuse_mask)
+        return self.fuse(self.embed(x), x.mask if fuse_mask is None else fuse_mask, distances=self.distances(x))
 
     def frozen_state_keys(self) -> set[str]:
         """Keys of pretrained weights that are rebuilt from their source, so not stored."""

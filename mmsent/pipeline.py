@@ -78,7 +78,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             frames = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs],
                                  n=faces.FRAMES_PER_SEGMENT if face else features.N_FRAMES,
                                  short_side=faces.SHORT_SIDE if face else features.RESIZE_SHORT_SIDE)
-        results = _run_model(model, segs, audio, frames, options, report)
+        results, unfamiliar = _run_model(model, segs, audio, frames, options, report)
     return Analysis(
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
@@ -86,7 +86,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         model=model_facts(model),
         language=transcript.language,
         transcript_source=transcript.source,
-        notes=_notes(model, info, transcript, results) + ([detector_missing] if detector_missing else []),
+        notes=_notes(model, info, transcript, results, unfamiliar) + ([detector_missing] if detector_missing else []),
     )
 
 
@@ -120,10 +120,12 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
 
 
 def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None,
-               frames: Future[np.ndarray] | None, options: AnalysisOptions, report: Progress) -> list[SegmentResult]:
+               frames: Future[np.ndarray] | None, options: AnalysisOptions, report: Progress
+               ) -> tuple[list[SegmentResult], int]:
     """``frames``: the segments' frames, being decoded in the background (None: no video input).
     The words and the sound of every batch are read first, meanwhile (their inputs are small next to
-    the frames); then, batch by batch, the faces and the model."""
+    the frames); then, batch by batch, the faces and the model. Returns the segments' results and how
+    many voices were unlike the training voices enough for the model to trust them less."""
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
     sound = _sound_usable(segs, audio) if audio is not None and "audio" in model.encoders else None
@@ -140,7 +142,7 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
         report("frames", 0, 1)  # what is left of their decoding
         frames = frames.result()
         report("frames", 1, 1)
-    results = []
+    results, unfamiliar = [], 0
     for done, (rows, x) in enumerate(zip(batches, inputs)):
         report("faces" if model.config.video_source == "face-expression" else "video features", done, len(batches))
         boxes = _video_inputs(model, rows, frames, x) if "video" in model.encoders and frames is not None else [None] * len(rows)
@@ -148,11 +150,13 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
         report("model", done, len(batches))
         with torch.inference_mode():
             embeddings = model.embed(x)
-            out = model.fuse(embeddings, x.mask)
+            out = model.fuse(embeddings, x.mask, distances=model.distances(x))
             contributions = _contributions(model, embeddings, out, options.contributions)
+            if "audio" in out.distances:
+                unfamiliar += int((model.encoders["audio"].doubt(out.distances["audio"]) > 1).sum())
         results += _segment_results(model, [segs[i] for i in rows], out, contributions, boxes)
     report("model", len(batches), len(batches))
-    return results
+    return results, unfamiliar
 
 
 def _sound_usable(segs: list[Segment], audio: np.ndarray) -> list[bool]:
@@ -273,13 +277,17 @@ def model_facts(model: FusionModel) -> dict:
 
 
 def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript,
-           results: list[SegmentResult]) -> list[str]:
+           results: list[SegmentResult], unfamiliar: int = 0) -> list[str]:
     notes = [f"The {m} branch of this model is untrained, so {m} is not used." for m in MODALITIES
              if m not in model.encoders]
     if not info.has_audio:
         notes.append("The file has no audio track: no speech recognition, and no sound or words analysed.")
     elif not transcript.utterances:
         notes.append("No speech was found: the timeline comes from sound and picture alone.")
+    if unfamiliar:
+        voiced = sum("audio" in r.modalities for r in results)
+        notes.append(f"The voice in {unfamiliar} of {voiced} segments is unlike the voices the model learned from, "
+                     "so what the sound says counts for less there.")
     if not info.has_video:
         notes.append("The file has no video stream: nothing is analysed from the picture.")
     elif "video" in model.encoders and model.config.video_source == "face-expression" and results:

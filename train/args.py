@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--modality-dropout", type=float, default=0.2)
     t.add_argument("--crop-frames", type=int, default=250, help="random audio window in training (frames of 10 ms; 0: none)")
     t.add_argument("--mixup", type=float, default=0.5, help="share of batches with audio mixup")
+    t.add_argument("--familiarity-slope", type=float, default=0.0,
+                   help="how much the voice's reading is flattened per unit of distance from the training voices "
+                        "beyond the dev voices' (0: not at all); fit it with python -m train.familiarity")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="cpu, cuda or auto")
     o = p.add_argument_group("output")

@@ -8,8 +8,13 @@
 2. With log-linear fusion, the fusion weights (one per head and sense) and the priors (counted once
    per sense beyond the first) are fitted on all dev sets, each counted equally, the joined senses
    among them: the weights say how much each sense's evidence is worth when the senses come together.
+3. The voice's familiarity gate (Whisper head only): the head keeps the training voices (``voices``)
+   and flattens the reading of a voice unlike them, dividing its calibrated logits by
+   1 + slope x (distance - d0) beyond d0, the largest distance among its own dev voices (unseen
+   speakers of the training corpora): a voice as familiar as those is read as calibrated. The slope can't be learned from corpora the voice knows:
+   ``fit_slope`` fits it on voices trained without a corpus, heard on it (train.familiarity).
 The dev sets are also where the model was selected: figures after calibration are on data the
-calibration saw (few parameters: 6 temperatures, 30 biases, 6 weights, 10 priors); the held-out
+calibration saw (few parameters: 6 temperatures, 30 biases, 6 weights, 10 priors, d0); the held-out
 corpora of the model card are the real test.
 """
 
@@ -20,12 +25,13 @@ import logging
 import numpy as np
 import torch
 
+from mmsent.encoders import doubt
 from mmsent.labels import MODALITIES, implied_sentiment
 from mmsent.model import FusionModel, log_linear
 
 from .cache import FeatureCache
 from .corpora import Sample
-from .data import class_weights, predict_logits
+from .data import available, class_weights, predict_logits
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,8 @@ SENSE_DEV = {"text": ("meld",), "audio": ("ravdess", "emovo"), "video": ("fer201
 TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(10.0), 200))  # the grid searched
 HEADS = ("emotion", "sentiment")
 BIAS_L2 = 1e-3  # keeps a bias finite for a class its dev split lacks
+SLOPES = np.concatenate([[0.0], np.exp(np.linspace(np.log(0.5), np.log(200.0), 80))])  # the grid fit_slope searches
+BANK_MAX = 4096  # most training voices a head keeps (evenly spaced among more)
 
 
 def _labels(samples: list[Sample], head: str) -> np.ndarray:
@@ -79,13 +87,29 @@ def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | Non
     return float(log_t.detach().exp()), b - b.mean()
 
 
-def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str, FeatureCache]) -> dict:
+def voice_means(samples: list[Sample], caches: dict[str, FeatureCache]) -> torch.Tensor:
+    """(N, width): the mean Whisper state of each distinct unperturbed sample with a voice
+    (``WhisperAudioEncoder.mean_state``), at most BANK_MAX of them, evenly spaced."""
+    ids = sorted({s.feature_id("audio") for s in samples if not s.augment and available(s, caches)[1]})
+    ids = [ids[int(i)] for i in np.linspace(0, len(ids) - 1, BANK_MAX)] if len(ids) > BANK_MAX else ids
+    return torch.stack([caches["audio"][i].float().mean(0) for i in ids]) if ids else torch.zeros(0, 0)
+
+
+def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str, FeatureCache],
+              voices: list[Sample] = (), slope: float = 0.0) -> dict:
     """Set each sense's temperatures and biases (and the log-linear fusion weights and priors) in place;
-    returns them."""
+    with a Whisper voice head, keep ``voices`` (training samples) as its bank, when given, and set its
+    gate: d0 from the own dev voices, ``slope`` as given. Returns what was set."""
     model.temperature.fill_(1.0)
     biases = (model.emotion_bias, model.sentiment_bias)
     for b in biases:
         b.zero_()
+    if voices and "audio" in model.encoders and model.config.audio_source == "whisper-base":
+        means = voice_means(list(voices), caches)
+        if len(means):
+            model.set_voice_bank(means)
+    if model.config.voice_bank:
+        model.encoders["audio"].gate.zero_()  # the voice's raw readings first
     outputs = {name: predict_logits(model, samples, caches) for name, samples in dev.items() if samples}
     for m in model.sense_heads:
         i = MODALITIES.index(m)
@@ -107,6 +131,13 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
                               for m in model.sense_heads},
               "bias": {m: {head: [round(v, 4) for v in biases[h][MODALITIES.index(m)].tolist()]
                            for h, head in enumerate(HEADS)} for m in model.sense_heads}}
+    if model.config.voice_bank:
+        own = [outputs[n]["audio/distance"] for n in SENSE_DEV["audio"] if n in outputs]
+        own = np.concatenate(own) if own else np.zeros(0)
+        own = own[~np.isnan(own)]
+        d0 = float(own.max()) if len(own) else 2.0  # no dev voices: never
+        model.encoders["audio"].gate.copy_(torch.tensor([d0, slope]))
+        report["familiarity"] = {"voices": model.config.voice_bank, "d0": round(d0, 4), "slope": slope}
     if model.config.fusion == "log-linear":
         _fit_fusion(model, dev, outputs)
         report["fusion_weight"] = {m: dict(zip(HEADS, model.fusion_weight[:, MODALITIES.index(m)].tolist()))
@@ -129,8 +160,8 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
             keep = labels >= 0
             if not keep.any():
                 continue
-            senses = {m: torch.nan_to_num(model.calibrated(m, h, torch.as_tensor(out[f"{m}/{head}"], device=device))
-                                          .cpu()).log_softmax(-1)[keep]
+            senses = {m: torch.nan_to_num(model.calibrated(m, h, torch.as_tensor(out[f"{m}/{head}"], device=device),
+                                                           _distance(out, m, device)).cpu()).log_softmax(-1)[keep]
                       for m in model.sense_heads}
             data.append((h, labels[keep], mask[keep], senses))
     optimizer = torch.optim.LBFGS([weight, *priors], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
@@ -148,3 +179,23 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         model.fusion_weight.copy_(weight.clamp(min=0.0))  # a sense never counts against its own evidence
         model.emotion_prior.copy_(priors[0])
         model.sentiment_prior.copy_(priors[1])
+
+
+def _distance(out: dict, modality: str, device) -> torch.Tensor | None:
+    d = out.get(f"{modality}/distance")
+    return None if d is None else torch.as_tensor(d, device=device)
+
+
+def fit_slope(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]) -> float:
+    """The slope of the grid SLOPES that minimises the mean over ``parts`` of the NLL of the gated
+    readings. Each part: a voice's calibrated emotion logits (N, 7) without its gate, its distances
+    (N,), the labels (N,) and that voice's d0. Give each voice's own dev voices and a corpus it
+    never heard as separate parts: the slope that flattens the strangers without blurring the
+    familiar ones."""
+    data = [(torch.as_tensor(z, dtype=torch.float64), torch.as_tensor(d, dtype=torch.float64),
+             torch.as_tensor(y), d0) for z, d, y, d0 in parts if len(y)]
+
+    def loss(slope: float) -> float:
+        return float(np.mean([float(_nll(z / doubt(d, d0, slope)[:, None], y)) for z, d, y, d0 in data]))
+
+    return float(SLOPES[int(np.argmin([loss(s) for s in SLOPES]))])

@@ -162,7 +162,8 @@ def predict_logits(model: FusionModel, samples: list[Sample], caches: dict[str, 
                    batch_size: int = 64, modalities=MODALITIES) -> dict[str, np.ndarray]:
     """Logits over samples: "emotion" (N, 7) and "sentiment" (N, 3) of the fused answer, the same of
     each trained sense alone as "<modality>/emotion" and "<modality>/sentiment" (calibrated; NaN in
-    rows without that sense), and "mask" (N, 3): the modalities used."""
+    rows without that sense), "mask" (N, 3): the modalities used, and "<modality>/distance" (N,) for a
+    sense that measures how unlike its training data each input is (the voice with a bank)."""
     model.eval()
     parts: dict[str, list[torch.Tensor]] = {}
     order = sorted(range(len(samples)), key=lambda i: len(samples[i].text or ""))
@@ -174,6 +175,8 @@ def predict_logits(model: FusionModel, samples: list[Sample], caches: dict[str, 
         for m, (em, se) in out.per_modality.items():
             absent = ~out.mask[:, MODALITIES.index(m), None]
             got[f"{m}/emotion"], got[f"{m}/sentiment"] = em.masked_fill(absent, np.nan), se.masked_fill(absent, np.nan)
+        for m, d in out.distances.items():
+            got[f"{m}/distance"] = d.masked_fill(~out.mask[:, MODALITIES.index(m)], np.nan)
         for k, v in got.items():
             parts.setdefault(k, []).append(v.float().cpu() if k != "mask" else v.cpu())
     inverse = np.argsort(order)

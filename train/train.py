@@ -188,15 +188,16 @@ def train(args) -> dict:
     if dist.is_main() and not args.epochs:  # --epochs 0: the --init parts composed, then calibrated
         save_checkpoint(model, args.out, training=_training_meta(args, progress, {}))
     if dist.is_main() and (progress["best_epoch"] or not args.epochs):
-        _calibrate_best(args, progress, dev, caches, modalities, device)
+        _calibrate_best(args, progress, train_set, dev, caches, modalities, device)
     dist.close()
     return progress
 
 
-def _calibrate_best(args, progress: dict, dev: dict, caches, modalities, device) -> None:
-    """Calibrate the saved best checkpoint on the dev sets (train.calibrate) and save it again."""
+def _calibrate_best(args, progress: dict, train_set: list, dev: dict, caches, modalities, device) -> None:
+    """Calibrate the saved best checkpoint on the dev sets (train.calibrate; a Whisper voice head keeps
+    the training voices) and save it again."""
     model = load_checkpoint(args.out, device)
-    calibration = calibrate(model, dev, caches)
+    calibration = calibrate(model, dev, caches, voices=train_set, slope=args.familiarity_slope)
     report = dev_report(model, dev, caches, modalities)
     meta = read_config(args.out)["training"]  # as saved at the best epoch
     meta["dev_metrics"] = _training_meta(args, progress, report)["dev_metrics"]  # calibrated
