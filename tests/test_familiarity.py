@@ -17,6 +17,7 @@ from train.cache import FeatureCache
 from train.calibrate import calibrate, fit_slope
 from train.corpora import Sample, read_ravdess
 from train.data import predict_logits
+from train.evaluate import corpus_report
 from train.extract import audio_features
 from train.speech_corpora import read_emovo
 
@@ -124,6 +125,10 @@ def test_familiarity_command_on_real_voices(shared_data, tmp_path, capsys):
                                       + read_emovo(shared_data / "emovo", "m3"), tmp_path / "cache")}
     known, unseen = read_ravdess(shared_data / "ravdess", "19"), read_ravdess(shared_data / "ravdess", "20")
     calibrate(model, {"ravdess": unseen}, caches, voices=known)
+    own, other = (corpus_report(model, s, caches)["emotion"]["per_modality"]["audio"]
+                  for s in (unseen, read_emovo(shared_data / "emovo", "m3")))
+    assert own["doubted_share"] == 0.0 < other["doubted_share"]  # d0 is the farthest dev voice
+    assert own["distance_median"] < other["distance_median"]
     checkpoint = save_checkpoint(model, tmp_path / "voice")
     parts = familiarity.voice_parts(str(checkpoint), [f"ravdess={shared_data / 'ravdess'}:20",
                                                       f"emovo={shared_data / 'emovo'}:m3"], str(tmp_path / "cache"))

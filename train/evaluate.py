@@ -57,6 +57,10 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
                 out[head]["per_modality"][m] = {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
                 # > 1: this sense is over-confident on this corpus by about that factor
                 out[head]["per_modality"][m]["temperature_here"] = grid_temperature(alone, labels[present])
+                if f"{m}/distance" in logits:  # how unlike the training voices these voices are, and how many the gate doubts
+                    d = logits[f"{m}/distance"][rows][present]
+                    out[head]["per_modality"][m]["distance_median"] = float(np.median(d))
+                    out[head]["per_modality"][m]["doubted_share"] = float(np.mean(d > float(model.encoders[m].gate[0])))
     if not out:
         raise CorpusError("the corpus has no labelled samples to evaluate")
     n_used = used.sum(axis=0) if len(used) else np.zeros(len(MODALITIES))
@@ -89,10 +93,13 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
 
 def _summary(heads: dict) -> str:
     return "; ".join(f"{h} acc {r['accuracy']:.3f} wF1 {r['weighted_f1']:.3f} mF1 {r['macro_f1']:.3f} "
-                     f"ECE {r['ece']:.3f}" + "".join(f", {m} alone acc {v['accuracy']:.3f} (ECE {v['ece']:.3f}, "
-                                                     f"T here {v['temperature_here']:.2f})"
-                                                     for m, v in r.get("per_modality", {}).items())
+                     f"ECE {r['ece']:.3f}" + "".join(_alone(m, v) for m, v in r.get("per_modality", {}).items())
                      for h, r in heads.items() if h in ("emotion", "sentiment"))
+
+
+def _alone(modality: str, v: dict) -> str:
+    gate = f", distance {v['distance_median']:.2f}, {v['doubted_share']:.0%} doubted" if "distance_median" in v else ""
+    return f", {modality} alone acc {v['accuracy']:.3f} (ECE {v['ece']:.3f}, T here {v['temperature_here']:.2f}{gate})"
 
 
 def write_pngs(report: dict, folder: str | Path) -> list[Path]:
