@@ -270,7 +270,7 @@ class WhisperAudioEncoder(nn.Module):
         self.register_buffer("bank_center", means.mean(0))
         self.register_buffer("bank_scale", means.std(0).clamp(min=1e-6))
         self.register_buffer("bank", self._unit(means).to(torch.float16))
-        self.register_buffer("gate", torch.zeros(2))
+        self.register_buffer("gate", torch.zeros(2, device=means.device))
 
     def distance(self, means: torch.Tensor) -> torch.Tensor:
         """(B, width) ``mean_state`` of voices -> (B,): 1 - the mean cosine similarity to their

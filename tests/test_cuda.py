@@ -54,6 +54,28 @@ def test_model_on_cuda_agrees_with_cpu_and_trains():
     assert grads and all(g.device.type == "cuda" and torch.isfinite(g).all() for g in grads)
 
 
+def test_voice_gate_on_cuda_agrees_with_cpu(tmp_path):
+    """The bank (float16), its distances and the doubt on the GPU; the bank is set there too."""
+    from mmsent.features import WHISPER_WIDTH
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config(audio_source="whisper-base", trained_branches=("audio",))).eval()
+    model.set_voice_bank(torch.randn(50, WHISPER_WIDTH))
+    model.encoders["audio"].gate.copy_(torch.tensor([0.5, 20.0]))
+    mask = torch.zeros(4, 3, dtype=torch.bool)
+    mask[:3, 1] = True
+    x = Inputs(mask=mask, audio_states=torch.randn(4, 30, WHISPER_WIDTH), audio_lengths=torch.tensor([30, 20, 5, 1]))
+    with torch.no_grad():
+        cpu = model(x)
+        gpu = load_checkpoint(save_checkpoint(model, tmp_path / "ck"), "cuda")(x.to("cuda"))
+    assert gpu.distances["audio"].device.type == "cuda"
+    torch.testing.assert_close(gpu.distances["audio"].cpu(), cpu.distances["audio"], atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(gpu.per_modality["audio"][0].cpu(), cpu.per_modality["audio"][0], atol=1e-2, rtol=1e-2)
+    gpu_model = model.to("cuda")
+    gpu_model.set_voice_bank(torch.randn(10, WHISPER_WIDTH))  # from CPU voices: kept on the model's device
+    assert gpu_model.encoders["audio"].bank.device.type == "cuda" and gpu_model.config.voice_bank == 10
+
+
 def test_checkpoint_loads_onto_cuda(tmp_path):
     model = build_model(tiny_config(trained_branches=("text", "audio")))
     save_checkpoint(model, tmp_path / "ck")
