@@ -11,8 +11,9 @@
 3. The voice's familiarity gate (Whisper head only): the head keeps the training voices (``voices``)
    and flattens the reading of a voice unlike them, dividing its calibrated logits by
    1 + slope x (distance - d0) beyond d0, the largest distance among its own dev voices (unseen
-   speakers of the training corpora): a voice as familiar as those is read as calibrated. The slope can't be learned from corpora the voice knows:
-   ``fit_slope`` fits it on voices trained without a corpus, heard on it (train.familiarity).
+   speakers of the training corpora): a voice as familiar as those is read as calibrated. The slope
+   can't be learned from corpora the voice knows: ``fit_slope`` fits it on voices trained without
+   a corpus, heard on it (train.familiarity).
 The dev sets are also where the model was selected: figures after calibration are on data the
 calibration saw (few parameters: 6 temperatures, 30 biases, 6 weights, 10 priors, d0); the held-out
 corpora of the model card are the real test.
@@ -88,8 +89,9 @@ def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | Non
 
 
 def voice_means(samples: list[Sample], caches: dict[str, FeatureCache]) -> torch.Tensor:
-    """(N, width): the mean Whisper state of each distinct unperturbed sample with a voice
-    (``WhisperAudioEncoder.mean_state``), at most BANK_MAX of them, evenly spaced."""
+    """(N, width): the mean over its frames of the cached Whisper states of each distinct unperturbed
+    sample with a voice (as ``WhisperAudioEncoder.mean_state`` gives it in serving), at most BANK_MAX
+    of them, evenly spaced."""
     ids = sorted({s.feature_id("audio") for s in samples if not s.augment and available(s, caches)[1]})
     ids = [ids[int(i)] for i in np.linspace(0, len(ids) - 1, BANK_MAX)] if len(ids) > BANK_MAX else ids
     return torch.stack([caches["audio"][i].float().mean(0) for i in ids]) if ids else torch.zeros(0, 0)
