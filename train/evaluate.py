@@ -57,7 +57,7 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
                 out[head]["per_modality"][m] = {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
                 # > 1: this sense is over-confident on this corpus by about that factor
                 out[head]["per_modality"][m]["temperature_here"] = grid_temperature(alone, labels[present])
-                if f"{m}/distance" in logits:  # how unlike the training voices these voices are, and how many the gate doubts
+                if f"{m}/distance" in logits:  # how unlike the training voices, and how many are doubted
                     d = logits[f"{m}/distance"][rows][present]
                     out[head]["per_modality"][m]["distance_median"] = float(np.median(d))
                     out[head]["per_modality"][m]["doubted_share"] = float(np.mean(d > float(model.encoders[m].gate[0])))
