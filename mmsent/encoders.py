@@ -197,6 +197,11 @@ class AudioEncoder(nn.Module):
         return self.proj(torch.cat([mean, std], dim=-1))
 
 
+def _frames(states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: the valid frames of padded states (B, T, width) of lengths (B,) (at least one)."""
+    return torch.arange(states.shape[1], device=states.device)[None, :] < lengths.clamp(min=1)[:, None]
+
+
 def doubt(distance: torch.Tensor, d0, slope) -> torch.Tensor:
     """How much to flatten a reading whose input is ``distance`` from the training data: 1 up to d0,
     then 1 + slope x (distance - d0); the calibrated logits are divided by it."""
@@ -223,11 +228,8 @@ class WhisperAudioEncoder(nn.Module):
     def __init__(self, width: int, hidden: int, embed_dim: int, dropout: float, pooling: str = "mean-std",
                  bank: int = 0):
         super().__init__()
-        if bank:  # filled by set_bank or a checkpoint; gate = (d0, slope) of doubt, set by calibration
-            self.register_buffer("bank", torch.zeros(bank, width, dtype=torch.float16))
-            self.register_buffer("bank_center", torch.zeros(width))
-            self.register_buffer("bank_scale", torch.ones(width))
-            self.register_buffer("gate", torch.zeros(2))
+        if bank:  # its buffers, filled by a checkpoint (or set_bank again)
+            self.set_bank(torch.zeros(bank, width))
         self.score = (nn.Sequential(nn.LayerNorm(width), nn.Linear(width, self.ATTENTION_HIDDEN), nn.Tanh(),
                                     nn.Linear(self.ATTENTION_HIDDEN, 1)) if pooling == "attention" else None)
         self.with_std = pooling != "mean"
@@ -242,7 +244,7 @@ class WhisperAudioEncoder(nn.Module):
     def pool(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """states (B, T, width), lengths (B,) valid frames -> (B, 2 x width): the (weighted) mean and
         standard deviation over the valid frames; (B, width), the mean alone, for pooling "mean"."""
-        mask = torch.arange(states.shape[1], device=states.device)[None, :] < lengths.clamp(min=1)[:, None]
+        mask = _frames(states, lengths)
         if self.score is None:
             weights = mask.to(states.dtype) / mask.sum(1, keepdim=True).clamp(min=1)
         else:
@@ -257,18 +259,18 @@ class WhisperAudioEncoder(nn.Module):
     def mean_state(states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, width), (B,) -> (B, width): the plain mean of the states over the valid frames, what
         a voice is compared by (whatever the pooling)."""
-        mask = torch.arange(states.shape[1], device=states.device)[None, :] < lengths.clamp(min=1)[:, None]
-        return masked_mean(states.float(), mask)
+        return masked_mean(states.float(), _frames(states, lengths))
 
     def _unit(self, means: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize((means - self.bank_center) / self.bank_scale, dim=-1)
 
     def set_bank(self, means: torch.Tensor) -> None:
         """Keep the training voices ``means`` (N, width) (``mean_state`` of each clip): standardised by
-        their own mean and deviation, unit length, in float16. The gate's slope starts at 0 (off)."""
+        their own mean and deviation, unit length, in float16. The gate = (d0, slope) of ``doubt``
+        starts at 0 (off); train.calibrate sets it."""
         means = means.float()
         self.register_buffer("bank_center", means.mean(0))
-        self.register_buffer("bank_scale", means.std(0).clamp(min=1e-6))
+        self.register_buffer("bank_scale", torch.nan_to_num(means.std(0), nan=1.0).clamp(min=1e-6))  # one voice: 1
         self.register_buffer("bank", self._unit(means).to(torch.float16))
         self.register_buffer("gate", torch.zeros(2, device=means.device))
 

@@ -26,7 +26,7 @@ import logging
 import numpy as np
 import torch
 
-from mmsent.encoders import doubt
+from mmsent.encoders import WhisperAudioEncoder, doubt
 from mmsent.labels import MODALITIES, implied_sentiment
 from mmsent.model import FusionModel, log_linear
 
@@ -89,12 +89,13 @@ def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | Non
 
 
 def voice_means(samples: list[Sample], caches: dict[str, FeatureCache]) -> torch.Tensor:
-    """(N, width): the mean over its frames of the cached Whisper states of each distinct unperturbed
-    sample with a voice (as ``WhisperAudioEncoder.mean_state`` gives it in serving), at most BANK_MAX
-    of them, evenly spaced."""
+    """(N, width): ``WhisperAudioEncoder.mean_state`` of the cached Whisper states of each distinct
+    unperturbed sample with a voice, at most BANK_MAX of them, evenly spaced."""
     ids = sorted({s.feature_id("audio") for s in samples if not s.augment and available(s, caches)[1]})
     ids = [ids[int(i)] for i in np.linspace(0, len(ids) - 1, BANK_MAX)] if len(ids) > BANK_MAX else ids
-    return torch.stack([caches["audio"][i].float().mean(0) for i in ids]) if ids else torch.zeros(0, 0)
+    states = [caches["audio"][i] for i in ids]
+    return torch.cat([WhisperAudioEncoder.mean_state(x[None], torch.tensor([len(x)])) for x in states]) \
+        if ids else torch.zeros(0, 0)
 
 
 def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str, FeatureCache],
