@@ -16,7 +16,8 @@ small faces of a MELD wide shot. BlazeFace full-range is the one that fits the t
 
 A segment's faces: ``detect`` every sampled frame, ``track`` the main face (the identity that is
 large, central, confident and present in most frames), ``crops`` square grey crops framed the way
-FER2013's faces are, at the expression CNN's input size. ``segment_faces`` does all three.
+FER2013's faces are, at the expression CNN's input size. ``segment_faces`` does all three;
+``video_faces`` does it for every segment of a video as its frames are decoded.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import media
 from .expression import EXPRESSION_SIZE
+from .results import frame_box
 from .weights import HashMismatch, SourceUnavailable, sha256_file
 
 log = logging.getLogger(__name__)
 
-FRAMES_PER_SEGMENT = 6  # frames sampled per segment for the faces (media.load_frames n; 8 took a 10-min video past 2.5 GB)
+FRAMES_PER_SEGMENT = 6  # frames sampled per segment for the faces (media.span_frames n)
 SHORT_SIDE = 360  # short side of those frames, pixels (720p -> 640x360)
 MIN_SCORE = 0.5  # detector confidence for a face (MediaPipe's default min_detection_confidence)
 NMS_IOU = 0.3  # detections overlapping more than this are merged (score-weighted average)
@@ -244,3 +247,12 @@ def segment_faces(frames: np.ndarray, size: int = EXPRESSION_SIZE) -> tuple[np.n
     return crops(frames, main, size), box
 
 
+def video_faces(path: str | Path, spans: list[tuple[float, float]]) -> list[tuple[np.ndarray, list[float] | None]]:
+    """The main face of each span of a video: (crops as ``segment_faces``, box as fractions of the
+    frame (``results.frame_box``) or None). Frames are decoded in one pass (``media.span_frames``)
+    and dropped once their span's face is found: memory stays small however long the video."""
+    found = [(np.zeros((0, EXPRESSION_SIZE, EXPRESSION_SIZE), np.uint8), None)] * len(spans)
+    for i, frames in media.span_frames(path, spans, n=FRAMES_PER_SEGMENT, short_side=SHORT_SIDE):
+        crops_, box = segment_faces(frames)
+        found[i] = (crops_, frame_box(box, frames.shape[2], frames.shape[1]))
+    return found

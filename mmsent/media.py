@@ -111,12 +111,15 @@ class _FrameSampler:
     """Gives each sampled time the frame on screen then (by timestamp); keeps small RGB copies only."""
 
     def __init__(self, times: np.ndarray, short_side: int, stream: av.VideoStream, origin: float):
-        self.order = np.argsort(times, kind="stable")
-        self.times, self.i, self.short_side, self.origin = times[self.order], 0, short_side, origin
+        """times: (S, n), n sampled times for each of S spans."""
+        self.n, self.left = times.shape[1], np.full(times.shape[0], times.shape[1])  # left: times without a frame
+        self.order = np.argsort(times.reshape(-1), kind="stable")
+        self.times, self.i, self.short_side, self.origin = times.reshape(-1)[self.order], 0, short_side, origin
         self.sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
         rate, self.time_base = stream.average_rate or stream.guessed_rate, stream.time_base
         self.step = 1.0 / float(rate) if rate else 0.04  # s between frames that lack a timestamp
-        self.prev, self.prev_t, self.out = None, 0.0, None  # out: (k, H, W, 3) in the callers' order
+        self.prev, self.prev_t, self.shape = None, 0.0, None  # shape: (H, W, 3) of the frames kept
+        self.open, self.ready = {}, []  # span -> its frames (n, H, W, 3) so far; (span, frames) complete
         self._rgb_of, self._rgb, self._reformatter = None, None, VideoReformatter()
 
     @property
@@ -132,23 +135,27 @@ class _FrameSampler:
     def push(self, frame: av.VideoFrame) -> None:
         # the stream's time base: frames flushed at the end of the stream carry none
         t = float(frame.pts * self.time_base) - self.origin if frame.pts is not None else self.prev_t + self.step
-        if self.out is None:
+        if self.shape is None:
             self._setup(frame)
         while self.pending_time < t:
             self._assign(self.prev if self.prev is not None else frame)
         self.prev, self.prev_t = frame, t
 
-    def finish(self) -> np.ndarray:
+    def finish(self) -> None:
         while self.i < len(self.times):
             self._assign(self.prev)
-        return self.out
+
+    def take(self) -> list[tuple[int, np.ndarray]]:
+        """The spans whose frames are all there since the last call: (span index, frames (n, H, W, 3))."""
+        ready, self.ready = self.ready, []
+        return ready
 
     def _setup(self, frame: av.VideoFrame) -> None:
         self.rotation = _rotation(frame)
         width, height = _display_size(frame, self.sar, self.rotation)
         scale = self.short_side / min(width, height)
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
-        self.out = np.empty((len(self.times), height, width, 3), np.uint8)
+        self.shape = (height, width, 3)
         self.coded = (height, width) if self.rotation in (90, 270) else (width, height)
 
     def _assign(self, frame: av.VideoFrame) -> None:
@@ -156,7 +163,13 @@ class _FrameSampler:
             rgb = self._reformatter.reformat(frame, width=self.coded[0], height=self.coded[1], format="rgb24",
                                              interpolation=SCALE_INTERPOLATION).to_ndarray()
             self._rgb_of, self._rgb = frame, np.rot90(rgb, k=-self.rotation // 90)
-        self.out[self.order[self.i]] = self._rgb
+        span, slot = divmod(int(self.order[self.i]), self.n)
+        if span not in self.open:
+            self.open[span] = np.empty((self.n, *self.shape), np.uint8)
+        self.open[span][slot] = self._rgb
+        self.left[span] -= 1
+        if self.left[span] == 0:
+            self.ready.append((span, self.open.pop(span)))
         self.i += 1
 
 
@@ -225,13 +238,28 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
     nearest frame. Frames are scaled so that the short side is ``short_side`` and turned upright
     by the rotation metadata. Raises MediaError when the file has no video stream.
     """
-    times, no_video = sample_times(spans, n), f"{path}: has no video stream (audio only); frames need a video file."
-    if len(times) == 0:
+    out = None
+    for span, frames in span_frames(path, spans, n, short_side):
+        if out is None:
+            out = np.empty((len(spans), *frames.shape), np.uint8)
+        out[span] = frames
+    if out is None:  # no spans: an empty array of the frames' size
         info = probe(path)
-        if not info.has_video:
-            raise MediaError(no_video)
         scale = short_side / min(info.width, info.height)
         return np.zeros((0, n, round(info.height * scale), round(info.width * scale), 3), np.uint8)
+    return out
+
+
+def span_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
+                short_side: int = 128) -> Iterator[tuple[int, np.ndarray]]:
+    """``load_frames`` one span at a time: yields (span index, its frames uint8 (n, H, W, 3)) as soon as
+    the decoding pass has them all, in the order their last frame comes, so that a caller that
+    reduces each span's frames (to face crops, say) holds few frames at once, however long the video."""
+    times, no_video = sample_times(spans, n), f"{path}: has no video stream (audio only); frames need a video file."
+    if len(times) == 0:
+        if not probe(path).has_video:
+            raise MediaError(no_video)
+        return
     with _open(path) as c:
         stream = _video_stream(c)
         if stream is None:
@@ -239,14 +267,15 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
         stream.thread_type = "AUTO"
         if SKIP_LOOP_FILTER:
             stream.codec_context.options = {"skip_loop_filter": "all"}
-        sampler = _FrameSampler(times.reshape(-1), short_side, stream, _origin(c))
+        sampler = _FrameSampler(times, short_side, stream, _origin(c))
         try:
             for frame in _decoded_frames(c, stream, sampler):
                 sampler.push(frame)
+                yield from sampler.take()
         except av.FFmpegError as e:
             raise MediaError(f"{path}: its video cannot be decoded ({e}); re-export the file.") from e
         if sampler.prev is None:
             raise MediaError(f"{path}: its video stream holds no decodable picture; the file is damaged "
                              "or truncated: re-export it.")
-        out = sampler.finish()
-    return out.reshape(times.shape + out.shape[1:])
+        sampler.finish()
+        yield from sampler.take()

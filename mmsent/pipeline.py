@@ -1,10 +1,10 @@
 """analyze(): one video in, one Analysis out.
 
 probe -> audio (once) -> transcript (ASR or subtitles) -> segments -> frames for all segments in
-one decoding pass (only when the model has a trained video branch; in a background thread, while the
-words and the sound are read: Whisper states from the ASR's own model, tokens) -> faces and face
-crops -> batched model with a modality mask per segment -> fused and per-sense probabilities and
-leave-one-out contributions.
+one decoding pass, each segment's frames reduced to its face and face crops as soon as they are
+decoded (only when the model has a trained video branch; in a background thread, while the words and
+the sound are read: Whisper states from the ASR's own model, tokens) -> expressions -> batched model
+with a modality mask per segment -> fused and per-sense probabilities and leave-one-out contributions.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from . import features, media
 from .config import AnalysisOptions
 from .labels import MODALITIES
 from .model import FusionModel, Inputs
-from .results import Analysis, MediaFacts, SegmentResult, frame_box
+from .results import Analysis, MediaFacts, SegmentResult
 from .segments import GAP, Segment, previous_texts, segment
 from .weights import SourceUnavailable
 from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
@@ -74,10 +74,10 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         if "video" in model.encoders and info.has_video and not detector_missing:
             from . import faces
 
-            face = model.config.video_source == "face-expression"
-            frames = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs],
-                                 n=faces.FRAMES_PER_SEGMENT if face else features.N_FRAMES,
-                                 short_side=faces.SHORT_SIDE if face else features.RESIZE_SHORT_SIDE)
+            spans = [(s.start, s.end) for s in segs]
+            frames = (pool.submit(faces.video_faces, path, spans) if model.config.video_source == "face-expression"
+                      else pool.submit(media.load_frames, path, spans, n=features.N_FRAMES,
+                                       short_side=features.RESIZE_SHORT_SIDE))
         results, unfamiliar = _run_model(model, segs, audio, frames, options, report)
     return Analysis(
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
@@ -120,12 +120,13 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
 
 
 def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None,
-               frames: Future[np.ndarray] | None, options: AnalysisOptions, report: Progress
+               frames: Future | None, options: AnalysisOptions, report: Progress
                ) -> tuple[list[SegmentResult], int]:
-    """``frames``: the segments' frames, being decoded in the background (None: no video input).
-    The words and the sound of every batch are read first, meanwhile (their inputs are small next to
-    the frames); then, batch by batch, the faces and the model. Returns the segments' results and how
-    many voices were unlike the training voices enough for the model to trust them less."""
+    """``frames``: what the picture gives, being computed in the background (None: no video input):
+    each segment's face (``faces.video_faces``) for the face branch, else the segments' frames.
+    The words and the sound of every batch are read first, meanwhile; then, batch by batch, the
+    expressions and the model. Returns the segments' results and how many voices were unlike the
+    training voices enough for the model to trust them less."""
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
     sound = _sound_usable(segs, audio) if audio is not None and "audio" in model.encoders else None
@@ -139,12 +140,13 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
             _audio_inputs(model, segs, rows, audio, sound, x)
         inputs.append(x)
     if frames is not None:
-        report("frames", 0, 1)  # what is left of their decoding
+        report("frames", 0, 1)  # what is left of their decoding (and face detection)
         frames = frames.result()
         report("frames", 1, 1)
     results, unfamiliar = [], 0
     for done, (rows, x) in enumerate(zip(batches, inputs)):
-        report("faces" if model.config.video_source == "face-expression" else "video features", done, len(batches))
+        report("expressions" if model.config.video_source == "face-expression" else "video features", done,
+               len(batches))
         boxes = _video_inputs(model, rows, frames, x) if "video" in model.encoders and frames is not None else [None] * len(rows)
         x = x.to(model.device)
         report("model", done, len(batches))
@@ -201,22 +203,20 @@ def _audio_inputs(model: FusionModel, segs: list[Segment], rows: list[int], audi
         x.mel, x.mel_lengths = features.audio_batch(clips)
 
 
-def _video_inputs(model: FusionModel, rows: list[int], frames: np.ndarray, x: Inputs) -> list[list[float] | None]:
-    """Fill the video inputs of the batch; returns each segment's face box (None: no face)."""
+def _video_inputs(model: FusionModel, rows: list[int], picture, x: Inputs) -> list[list[float] | None]:
+    """Fill the video inputs of the batch from ``picture`` (see _run_model); returns each segment's
+    face box (None: no face)."""
     if model.config.video_source != "face-expression":
-        x.clips = features.video_batch([frames[i] for i in rows])
+        x.clips = features.video_batch([picture[i] for i in rows])
         x.mask[:, 2] = True
         return [None] * len(rows)
-    from . import faces
-
-    found = [faces.segment_faces(frames[i]) for i in rows]
+    found = [picture[i] for i in rows]
     with_face = [j for j, (crops, _) in enumerate(found) if len(crops)]
     feats = model.encoders["video"].frozen([found[j][0] for j in with_face])
     x.video_features = torch.zeros(len(rows), feats.shape[1])
     x.video_features[with_face] = feats.cpu()
     x.mask[with_face, 2] = True
-    height, width = frames.shape[2:4]
-    return [frame_box(box, width, height) for _, box in found]
+    return [box for _, box in found]
 
 
 def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.Tensor:

@@ -258,3 +258,26 @@ def test_pyav_logging_is_off_while_decoding(folder):
     for _ in range(3):
         assert load_frames(path, [(0.0, 1.0)], n=2).shape[:2] == (1, 2)
     assert av.logging.get_level() is None
+
+
+def test_span_frames_gives_each_span_as_soon_as_decoded_and_holds_few(folder):
+    """span_frames yields every span once, with the frames load_frames gives it, and keeps only the
+    spans the decoding is inside: the frames of a long video are never all in memory together."""
+    import tracemalloc
+
+    path = make_video(folder / "sixty_spans.mp4", duration=12.0, size=(640, 360))
+    spans = [(i * 0.2, i * 0.2 + 0.2) for i in range(60)]
+    whole = load_frames(path, spans, n=6, short_side=360)
+    size, checksums = whole.nbytes, whole.reshape(60, -1).sum(axis=1, dtype=np.int64)
+    del whole
+    tracemalloc.start()
+    got = {}
+    try:
+        for i, frames in media.span_frames(path, spans, n=6, short_side=360):
+            assert i not in got and frames.shape == (6, 360, 640, 3)
+            got[i] = int(frames.sum(dtype=np.int64))  # the frames themselves are dropped, as a caller would
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sorted(got) == list(range(60)) and [got[i] for i in range(60)] == checksums.tolist()
+    assert peak < size / 10, f"span_frames held {peak / 1e6:.0f} MB of {size / 1e6:.0f} MB of frames"
