@@ -70,15 +70,15 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
                    gap_seconds=options.gap_seconds)
     detector_missing = _face_detector_missing(model) if info.has_video else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:
-        frames = None
+        picture = None
         if "video" in model.encoders and info.has_video and not detector_missing:
             from . import faces
 
             spans = [(s.start, s.end) for s in segs]
-            frames = (pool.submit(faces.video_faces, path, spans) if model.config.video_source == "face-expression"
-                      else pool.submit(media.load_frames, path, spans, n=features.N_FRAMES,
-                                       short_side=features.RESIZE_SHORT_SIDE))
-        results, unfamiliar = _run_model(model, segs, audio, frames, options, report)
+            picture = (pool.submit(faces.video_faces, path, spans) if model.config.video_source == "face-expression"
+                       else pool.submit(media.load_frames, path, spans, n=features.N_FRAMES,
+                                        short_side=features.RESIZE_SHORT_SIDE))
+        results, unfamiliar = _run_model(model, segs, audio, picture, options, report)
     return Analysis(
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
@@ -120,9 +120,9 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
 
 
 def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None,
-               frames: Future | None, options: AnalysisOptions, report: Progress
+               picture: Future | None, options: AnalysisOptions, report: Progress
                ) -> tuple[list[SegmentResult], int]:
-    """``frames``: what the picture gives, being computed in the background (None: no video input):
+    """``picture``: what the picture gives, being computed in the background (None: no video input):
     each segment's face (``faces.video_faces``) for the face branch, else the segments' frames.
     The words and the sound of every batch are read first, meanwhile; then, batch by batch, the
     expressions and the model. Returns the segments' results and how many voices were unlike the
@@ -139,15 +139,15 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
         if sound is not None:
             _audio_inputs(model, segs, rows, audio, sound, x)
         inputs.append(x)
-    if frames is not None:
+    if picture is not None:
         report("frames", 0, 1)  # what is left of their decoding (and face detection)
-        frames = frames.result()
+        picture = picture.result()
         report("frames", 1, 1)
     results, unfamiliar = [], 0
     for done, (rows, x) in enumerate(zip(batches, inputs)):
         report("expressions" if model.config.video_source == "face-expression" else "video features", done,
                len(batches))
-        boxes = _video_inputs(model, rows, frames, x) if "video" in model.encoders and frames is not None else [None] * len(rows)
+        boxes = _video_inputs(model, rows, picture, x) if picture is not None else [None] * len(rows)
         x = x.to(model.device)
         report("model", done, len(batches))
         with torch.inference_mode():
