@@ -251,7 +251,7 @@ def video_faces(path: str | Path, spans: list[tuple[float, float]]) -> list[tupl
     """The main face of each span of a video: (crops as ``segment_faces``, box as fractions of the
     frame (``results.frame_box``) or None). Frames are decoded in one pass (``media.span_frames``)
     and dropped once their span's face is found: memory stays small however long the video."""
-    found = [(np.zeros((0, EXPRESSION_SIZE, EXPRESSION_SIZE), np.uint8), None)] * len(spans)
+    found = [None] * len(spans)  # span_frames gives every span once
     for i, frames in media.span_frames(path, spans, n=FRAMES_PER_SEGMENT, short_side=SHORT_SIDE):
         crops_, box = segment_faces(frames)
         found[i] = (crops_, frame_box(box, frames.shape[2], frames.shape[1]))

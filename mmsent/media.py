@@ -112,7 +112,7 @@ class _FrameSampler:
 
     def __init__(self, times: np.ndarray, short_side: int, stream: av.VideoStream, origin: float):
         """times: (S, n), n sampled times for each of S spans."""
-        self.n, self.left = times.shape[1], np.full(times.shape[0], times.shape[1])  # left: times without a frame
+        self.n = times.shape[1]
         self.order = np.argsort(times.reshape(-1), kind="stable")
         self.times, self.i, self.short_side, self.origin = times.reshape(-1)[self.order], 0, short_side, origin
         self.sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
@@ -167,8 +167,7 @@ class _FrameSampler:
         if span not in self.open:
             self.open[span] = np.empty((self.n, *self.shape), np.uint8)
         self.open[span][slot] = self._rgb
-        self.left[span] -= 1
-        if self.left[span] == 0:
+        if slot == self.n - 1:  # a span's times rise and the sort is stable: its last slot is filled last
             self.ready.append((span, self.open.pop(span)))
         self.i += 1
 
