@@ -124,41 +124,53 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
                ) -> tuple[list[SegmentResult], int]:
     """``picture``: what the picture gives, being computed in the background (None: no video input):
     each segment's face (``faces.video_faces``) for the face branch, else the segments' frames.
-    The words and the sound of every batch are read first, meanwhile; then, batch by batch, the
-    expressions and the model. Returns the segments' results and how many voices were unlike the
-    training voices enough for the model to trust them less."""
+    Meanwhile the words and the sound of every batch are read and encoded at once, so that only
+    their embeddings are kept (a segment's Whisper states are ~100 KB a second of speech); then,
+    batch by batch, the expressions and the fusion. Returns the segments' results and how many
+    voices were unlike the training voices enough for the model to trust them less."""
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
     sound = _sound_usable(segs, audio) if audio is not None and "audio" in model.encoders else None
-    inputs = []
-    for done, rows in enumerate(batches):
-        x = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
-        report("text features", done, len(batches))
-        _text_inputs(model, segs, rows, x)
-        report("audio features", done, len(batches))
-        if sound is not None:
-            _audio_inputs(model, segs, rows, audio, sound, x)
-        inputs.append(x)
+    heard = [_hear(model, segs, rows, audio, sound, lambda stage: report(stage, done, len(batches)))
+             for done, rows in enumerate(batches)]
     if picture is not None:
         report("frames", 0, 1)  # what is left of their decoding (and face detection)
         picture = picture.result()
         report("frames", 1, 1)
     results, unfamiliar = [], 0
-    for done, (rows, x) in enumerate(zip(batches, inputs)):
+    for done, (rows, (embeddings, mask, distances)) in enumerate(zip(batches, heard)):
         report("expressions" if model.config.video_source == "face-expression" else "video features", done,
                len(batches))
-        boxes = _video_inputs(model, rows, picture, x) if picture is not None else [None] * len(rows)
-        x = x.to(model.device)
+        seen = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
+        boxes = _video_inputs(model, rows, picture, seen) if picture is not None else [None] * len(rows)
         report("model", done, len(batches))
         with torch.inference_mode():
-            embeddings = model.embed(x)
-            out = model.fuse(embeddings, x.mask, distances=model.distances(x))
+            if seen.mask.any():
+                embeddings["video"] = model.embed(seen.to(model.device))["video"]
+            mask = mask | seen.mask.to(mask.device)
+            out = model.fuse(embeddings, mask, distances=distances)
             contributions = _contributions(model, embeddings, out, options.contributions)
             if "audio" in out.distances:
                 unfamiliar += int((model.encoders["audio"].doubt(out.distances["audio"]) > 1).sum())
         results += _segment_results(model, [segs[i] for i in rows], out, contributions, boxes)
     report("model", len(batches), len(batches))
     return results, unfamiliar
+
+
+def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.ndarray | None,
+          sound: list[bool] | None, report: Callable[[str], None]):
+    """The batch's words and sound, encoded: (embeddings, mask (B, 3), distances) of
+    ``FusionModel.embed``, ``Inputs.mask`` and ``FusionModel.distances``; their inputs are dropped."""
+    x = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
+    report("text features")
+    _text_inputs(model, segs, rows, x)
+    report("audio features")
+    if sound is not None:
+        _audio_inputs(model, segs, rows, audio, sound, x)
+    report("model")
+    x = x.to(model.device)
+    with torch.inference_mode():
+        return model.embed(x), x.mask, model.distances(x)
 
 
 def _sound_usable(segs: list[Segment], audio: np.ndarray) -> list[bool]:

@@ -1,7 +1,9 @@
 """analyze() end to end on generated talking videos and the real clip, with the real packaged Whisper."""
 
+import gc
 import json
 import re
+import weakref
 
 import pytest
 import torch
@@ -178,3 +180,27 @@ def test_without_the_face_detector_the_picture_is_skipped_and_the_notes_say_why(
     assert all("video" not in s.modalities for s in analysis.segments)
     assert any("The picture is not analysed; words and sound are." in n for n in analysis.notes)
     assert any("text" in s.modalities for s in analysis.segments)
+
+
+def test_whisper_states_are_dropped_once_their_batch_is_encoded(default, talking, monkeypatch):
+    """The words and the sound of each batch are encoded while the frames decode; the batch's Whisper
+    states (~100 KB a second of speech: 360 MB an hour) must not wait there for the picture."""
+    from mmsent import features
+
+    made, alive_at_wait = [], []
+    states_batch = features.states_batch
+
+    def recorded(states):
+        batch, lengths = states_batch(states)
+        made.append(weakref.ref(batch))
+        return batch, lengths
+
+    def progress(stage, done, total):
+        if stage == "frames" and done == 0:
+            gc.collect()
+            alive_at_wait.append(sum(r() is not None for r in made))
+
+    monkeypatch.setattr(features, "states_batch", recorded)
+    analysis = mmsent.analyze(talking.path, default, AnalysisOptions(batch_size=1), progress)
+    assert len(made) == len(analysis.segments) >= 3  # one batch a segment, each read
+    assert alive_at_wait == [0]
