@@ -1,7 +1,7 @@
 """mmsent: emotion and sentiment in video, from what is seen, heard and said."""
 
 from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from .config import AnalysisOptions, ModelConfig
+from .config import WHISPER_LAYERS, AnalysisOptions, ModelConfig
 from .labels import EMOTIONS, MODALITIES, SENTIMENTS
 from .model import FusionModel, FusionOutput, Inputs
 from .pipeline import AnalysisError, analyze
@@ -20,7 +20,7 @@ def describe(model: FusionModel) -> str:
         f"mmsent {__version__} fusion model on {model.device}",
         f"  text encoder:  {cfg.text_source} (top {cfg.text_tune_layers} layers tuned, context {cfg.text_context})",
         f"  video encoder: {cfg.video_source}",
-        "  audio encoder: " + ("Whisper base encoder states, pooled, head" if cfg.audio_source == "whisper-base"
+        "  audio encoder: " + (f"{cfg.audio_source} encoder states, pooled, head" if cfg.audio_source in WHISPER_LAYERS
                                 else f"log-mel CNN {list(cfg.audio_channels)}"),
         f"  fusion: {cfg.fusion}",
         f"  branches used: {', '.join(m for m in MODALITIES if m in model.encoders)}"

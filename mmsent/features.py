@@ -1,10 +1,12 @@
 """Model inputs from decoded media: one implementation for training and for inference.
 
-- audio ("whisper-base", the default): the final-layer states of the embedded Whisper base encoder
+- audio ("whisper-base"): the final-layer states of the embedded Whisper base encoder
   (the ASR's own model, through ``ctranslate2.models.Whisper.encode``) over the utterance's own
   length (never padded to 30 s, never batched with padding: attention is global, so padding would
   change the states): (T, WHISPER_WIDTH), one state per 20 ms. At most ``MAX_AUDIO_SECONDS`` (the
   centre), at least ``MIN_WHISPER_SAMPLES`` (zero-padded).
+- audio ("whisper-base-layer4", the default): the same, the states after the encoder's 4th of 6
+  layers (``mmsent.whisper_layers``: the same weights in torch).
 - audio ("logmel-cnn"): log-mel spectrogram, ``N_MELS`` bands at ``SAMPLE_RATE``, window ``N_FFT`` samples
   (25 ms), hop ``HOP_LENGTH`` samples (10 ms), normalised per utterance to zero mean and unit
   standard deviation. At most ``MAX_AUDIO_SECONDS``: a longer utterance keeps its centre (logged at
@@ -101,15 +103,8 @@ def audio_batch(clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return batch, lengths
 
 
-def whisper_states(audio: np.ndarray, whisper_model) -> torch.Tensor:
-    """Final-layer Whisper encoder states of one utterance: 16 kHz mono (n,) -> (T, WHISPER_WIDTH)
-    float32, T = min(n, MAX_AUDIO_SAMPLES) // (2 * HOP_LENGTH) (one state per 20 ms).
-
-    ``whisper_model``: a loaded ``faster_whisper.WhisperModel`` (the ASR's, see
-    ``mmsent.transcribe.load_backend``); its feature extractor and its CTranslate2 encoder are used.
-    """
-    import ctranslate2
-
+def _whisper_mel(audio: np.ndarray, whisper_model) -> np.ndarray:
+    """Whisper's log-mel (80, T) of one utterance, T even (one state per two frames)."""
     x = np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if x.ndim != 1:
         raise ValueError(f"whisper_states takes mono samples of shape (n,), got shape {x.shape}")
@@ -117,10 +112,43 @@ def whisper_states(audio: np.ndarray, whisper_model) -> torch.Tensor:
     if len(x) < MIN_WHISPER_SAMPLES:
         x = np.pad(x, (0, MIN_WHISPER_SAMPLES - len(x)))
     mel = whisper_model.feature_extractor(x)
-    mel = mel[:, : mel.shape[1] // 2 * 2]  # an even number of frames: one state per two
-    states = whisper_model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None])),
-                                        to_cpu=True)
-    return torch.from_numpy(np.array(states)[0]).float()
+    return mel[:, : mel.shape[1] // 2 * 2]
+
+
+def whisper_states(audio: np.ndarray, whisper_model, layers: int | None = None) -> torch.Tensor:
+    """Whisper encoder states of one utterance: 16 kHz mono (n,) -> (T, WHISPER_WIDTH) float32,
+    T = min(n, MAX_AUDIO_SAMPLES) // (2 * HOP_LENGTH) (one state per 20 ms): ``whisper_batch`` of one."""
+    return whisper_batch([audio], whisper_model, layers)[0][0]
+
+
+def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Several utterances' Whisper encoder states, zero-padded at the end (``states_batch``):
+    (B, T_max, WHISPER_WIDTH) float32 and lengths (B,). Each utterance's states are those it has alone.
+
+    ``whisper_model``: a loaded ``faster_whisper.WhisperModel`` (the ASR's, see
+    ``mmsent.transcribe.load_backend``): its feature extractor, and its CTranslate2 encoder for the
+    final states (``layers`` None; one utterance at a time: CTranslate2 takes no mask); else the
+    states after the first ``layers`` layers, from the same weights in torch
+    (``mmsent.whisper_layers``), the whole batch at once on the model's device.
+    """
+    import ctranslate2
+
+    mels = [_whisper_mel(c, whisper_model) for c in clips]
+    if not layers or not mels:
+        return states_batch([torch.from_numpy(np.array(whisper_model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(m[None])), to_cpu=True))[0]).float() for m in mels])
+    from .whisper_layers import load_layers
+
+    encoder = load_layers(layers, whisper_model.model.device)
+    lengths = torch.tensor([m.shape[1] // 2 for m in mels], dtype=torch.int64)
+    batch = np.zeros((len(mels), mels[0].shape[0], 2 * int(lengths.max())), dtype=np.float32)
+    for i, m in enumerate(mels):
+        batch[i, :, : m.shape[1]] = m
+    device = encoder.positions.device
+    with torch.no_grad():
+        states = encoder(torch.from_numpy(batch).to(device), lengths.to(device)).float().cpu()
+    return states.masked_fill(torch.arange(states.shape[1])[None, :, None] >= lengths[:, None, None], 0.0), lengths
 
 
 def states_batch(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import WHISPER_LAYERS, ModelConfig
 from .encoders import AudioEncoder, FaceEncoder, TextEncoder, VideoEncoder, WhisperAudioEncoder
 from .features import WHISPER_WIDTH
 from .labels import MODALITIES
@@ -108,7 +108,7 @@ class FusionModel(nn.Module):
             self.encoders["audio"] = (
                 WhisperAudioEncoder(WHISPER_WIDTH, config.audio_hidden, config.embed_dim, config.dropout,
                                     config.audio_pooling, config.voice_bank)
-                if config.audio_source == "whisper-base" else
+                if config.audio_source in WHISPER_LAYERS else
                 AudioEncoder(config.audio_channels, config.embed_dim, config.n_mels, config.audio_hidden))
         if video_backbone is not None:
             face = config.video_source == "face-expression"
@@ -278,7 +278,7 @@ def build_model(config: ModelConfig) -> FusionModel:
     text = load_text(config.text_source) if "text" in config.trained_branches else None
     video, video_sha = load_video(config.video_source) if "video" in config.trained_branches else (None, None)
     audio_sha = None
-    if "audio" in config.trained_branches and config.audio_source == "whisper-base":
+    if "audio" in config.trained_branches and config.audio_source in WHISPER_LAYERS:
         from .asr_models import EMBEDDED_SHA256  # the ASR's own model.bin, checked when it is assembled
 
         audio_sha = EMBEDDED_SHA256

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import features, media
-from .config import AnalysisOptions
+from .config import WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
@@ -207,10 +207,14 @@ def _audio_inputs(model: FusionModel, segs: list[Segment], rows: list[int], audi
     x.mask[:, 1] = torch.tensor([sound[i] for i in rows])
     clips = [audio[int(segs[i].start * features.SAMPLE_RATE):int(segs[i].end * features.SAMPLE_RATE)] if sound[i]
              else audio[:0] for i in rows]  # unusable sound is not encoded
-    if model.config.audio_source == "whisper-base":
+    if model.config.audio_source in WHISPER_LAYERS:
         whisper = load_backend("faster-whisper", "base", model.device.type).model  # the ASR's own model
-        x.audio_states, x.audio_lengths = features.states_batch(
-            [features.whisper_states(c, whisper) if len(c) else torch.zeros(1, features.WHISPER_WIDTH) for c in clips])
+        heard = [j for j, c in enumerate(clips) if len(c)]
+        states, lengths = features.whisper_batch([clips[j] for j in heard], whisper,
+                                                 WHISPER_LAYERS[model.config.audio_source])
+        x.audio_states = torch.zeros(len(rows), max(1, states.shape[1]), features.WHISPER_WIDTH)
+        x.audio_lengths = torch.ones(len(rows), dtype=torch.int64)
+        x.audio_states[heard], x.audio_lengths[heard] = states, lengths
     else:
         x.mel, x.mel_lengths = features.audio_batch(clips)
 

@@ -128,3 +128,15 @@ def test_train_and_evaluate_on_cuda(meld, tmp_path, torchrun):
     assert ev.returncode == 0, ev.stderr[-3000:]
     acc = json.loads((tmp_path / "m.json").read_text())["meld"]["emotion"]["accuracy"]
     assert acc > 0.5, f"the word that names the emotion was not learned on cuda: accuracy {acc:.2f} (chance 0.14)"
+
+
+def test_whisper_layers_on_cuda_agree_with_cpu(shared_data):
+    """The voice's states after the 4th Whisper layer, computed on the GPU beside the GPU's ASR model."""
+    from mmsent import features, media
+    from mmsent.transcribe import load_backend
+
+    audio = media.load_audio(sorted((shared_data / "ravdess").rglob("*.flac"))[0])
+    gpu = features.whisper_states(audio, load_backend("faster-whisper", "base", "cuda").model, 4)
+    cpu = features.whisper_states(audio, load_backend("faster-whisper", "base", "cpu").model, 4)
+    assert gpu.device.type == "cpu"  # returned for the batch, like CTranslate2's states
+    torch.testing.assert_close(gpu, cpu, atol=1e-2, rtol=1e-2)

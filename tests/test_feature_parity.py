@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mmsent import features, media
-from mmsent.config import tiny_config
+from mmsent.config import WHISPER_LAYERS, tiny_config
 from mmsent.model import Inputs, build_model
 from train.corpora import read_meld, read_ravdess
 from train.data import collate
@@ -30,17 +30,19 @@ def test_logmel_audio_features_match_inference(model, shared_data, tmp_path):
     assert len(set(lengths.tolist())) > 1  # the padding path was really exercised
 
 
-def test_whisper_audio_features_match_inference(shared_data, tmp_path):
+@pytest.mark.parametrize("source", WHISPER_LAYERS)
+def test_whisper_audio_features_match_inference(source, shared_data, tmp_path):
     """The cache keeps the Whisper states in float16: the app's float32 states round to them, and the
     whole model agrees on both paths."""
     from mmsent.transcribe import load_backend
 
     torch.manual_seed(0)
-    model = build_model(tiny_config(audio_source="whisper-base", trained_branches=("audio",))).eval()
+    model = build_model(tiny_config(audio_source=source, trained_branches=("audio",))).eval()
     samples = read_ravdess(shared_data / "ravdess", "20")[:3]
     cache = audio_features(model, samples, tmp_path)
     whisper = load_backend("faster-whisper", "base", "cpu").model  # the ASR's own model, as the app uses it
-    states, lengths = features.states_batch([features.whisper_states(media.load_audio(s.media), whisper)
+    states, lengths = features.states_batch([features.whisper_states(media.load_audio(s.media), whisper,
+                                                                     WHISPER_LAYERS[source])
                                              for s in samples])
     batch = collate(samples, {"audio": cache}, ("audio",))
     assert torch.equal(batch.inputs.audio_lengths, lengths) and len(set(lengths.tolist())) > 1

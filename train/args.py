@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "bert-base-uncased (default: the config's)")
     m.add_argument("--video-source", help="video encoder: face-expression (embedded), r3d_18-kinetics400 "
                    "(downloaded once) ... (default: the config's)")
-    m.add_argument("--audio-source", help="audio encoder: whisper-base (embedded) or logmel-cnn (default: the config's)")
+    m.add_argument("--audio-source", help="audio encoder: whisper-base-layer4 or whisper-base (embedded), or logmel-cnn (default: the config's)")
     m.add_argument("--audio-pooling", help="Whisper head pooling over time: mean-std, mean or attention (default: the config's)")
     m.add_argument("--fusion", help="log-linear or mlp (default: the config's)")
     m.add_argument("--text-tune-layers", type=int, default=2, help="top text encoder layers trained")

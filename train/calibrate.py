@@ -26,6 +26,7 @@ import logging
 import numpy as np
 import torch
 
+from mmsent.config import WHISPER_LAYERS
 from mmsent.encoders import WhisperAudioEncoder, doubt
 from mmsent.labels import MODALITIES, implied_sentiment
 from mmsent.model import FusionModel, log_linear
@@ -107,7 +108,7 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
     biases = (model.emotion_bias, model.sentiment_bias)
     for b in biases:
         b.zero_()
-    if voices and "audio" in model.encoders and model.config.audio_source == "whisper-base":
+    if voices and "audio" in model.encoders and model.config.audio_source in WHISPER_LAYERS:
         means = voice_means(list(voices), caches)
         if len(means):
             model.set_voice_bank(means)

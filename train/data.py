@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from mmsent.config import WHISPER_LAYERS
 from mmsent.features import N_MELS, WHISPER_WIDTH
 from mmsent.labels import MODALITIES, implied_sentiment
 from mmsent.model import FusionModel, Inputs
@@ -58,7 +59,7 @@ def available(sample: Sample, caches: dict[str, FeatureCache]) -> list[bool]:
 
 def whisper_cache(cache: FeatureCache) -> bool:
     """Whether an audio cache holds Whisper states (T, 512) rather than log-mels (N_MELS, T)."""
-    return cache.key.get("transform") == "whisper-base"
+    return cache.key.get("transform") in WHISPER_LAYERS
 
 
 def collate(samples: list[Sample], caches: dict[str, FeatureCache], modalities=MODALITIES) -> Batch:

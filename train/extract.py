@@ -31,6 +31,7 @@ import torch
 from PIL import Image
 
 from mmsent import features, media
+from mmsent.config import WHISPER_LAYERS
 from mmsent.model import FusionModel
 from mmsent.pipeline import SILENCE_RMS  # digital silence: the same rule as the app
 from mmsent.transcribe import load_backend
@@ -152,8 +153,8 @@ def clip_audio(sample: Sample, counts: Counter) -> np.ndarray | None:
 def audio_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
     """Whisper states (T, 512) or normalised log-mels (N_MELS, T) by sample id (EMPTY for clips
     without usable sound)."""
-    whisper = model.config.audio_source == "whisper-base"
-    key = {"transform": "whisper-base" if whisper else "log_mel", "preprocessing": features.PREPROCESSING_VERSION,
+    whisper = model.config.audio_source in WHISPER_LAYERS
+    key = {"transform": model.config.audio_source if whisper else "log_mel", "preprocessing": features.PREPROCESSING_VERSION,
            "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS, "perturb": PERTURB_VERSION}
     if whisper:
         key.update(sha256=model.source_sha256["audio"], device=model.device.type)  # int8 on CPU, float16 on CUDA
@@ -168,7 +169,7 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
         for i in ids:
             audio = clip_audio(by_id[i], counts)
             out[i] = (EMPTY if audio is None else
-                      features.whisper_states(audio, encoder).half() if whisper else features.log_mel(audio))
+                      features.whisper_states(audio, encoder, WHISPER_LAYERS[model.config.audio_source]).half() if whisper else features.log_mel(audio))
         return out
 
     fill(cache, list(by_id), compute, AUDIO_BATCH, "audio decode")

@@ -1,0 +1,65 @@
+"""The torch copy of the embedded Whisper encoder's first layers (mmsent.whisper_layers), read from the
+ASR's own CTranslate2 model.bin: checked against CTranslate2's own encoder on real speech."""
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from mmsent import features, media
+from mmsent.asr_models import embedded_model_dir
+from mmsent.transcribe import load_backend
+from mmsent.whisper_layers import WhisperEncoderLayers, load_layers, read_ct2_variables
+
+
+@pytest.fixture(scope="module")
+def variables():
+    return read_ct2_variables(embedded_model_dir() / "model.bin")
+
+
+def test_all_layers_in_torch_give_ctranslate2s_states_on_real_speech(variables, shared_data):
+    """Six torch layers and the final LayerNorm reproduce CTranslate2's states (int8 on CPU: close,
+    not equal), so the parsing and the network are Whisper's; the default's four layers are a prefix."""
+    whisper = load_backend("faster-whisper", "base", "cpu").model
+    audio = media.load_audio(sorted((shared_data / "ravdess").rglob("03-01-05-02-*-17.flac"))[0])
+    final = features.whisper_states(audio, whisper)  # CTranslate2
+    mel = whisper.feature_extractor(np.clip(audio, -1, 1))
+    mel = torch.from_numpy(mel[None, :, : min(mel.shape[1] // 2 * 2, 2 * len(final))]).float()
+    with torch.inference_mode():
+        six = WhisperEncoderLayers(variables, 6)(mel)[0]
+        norm = [torch.from_numpy(variables[f"encoder/layer_norm/{k}"].astype(np.float32)) for k in ("gamma", "beta")]
+        ours = F.layer_norm(six, (six.shape[1],), *norm)
+        four = WhisperEncoderLayers(variables, 4)(mel)[0]
+    assert ours.shape == final.shape
+    cos = F.cosine_similarity(ours, final, dim=1)
+    assert cos.mean() > 0.995 and (cos > 0.99).float().mean() > 0.9  # a few frames meet int8's outliers
+    assert F.cosine_similarity(four, final, dim=1).mean() < 0.9  # the 4th layer's states are not the last ones
+    torch.testing.assert_close(features.whisper_states(audio, whisper, 4), four)  # what training and serving read
+    assert load_layers(4) is load_layers(4)  # loaded once per process
+
+
+def test_a_file_of_another_layout_or_cut_short_is_refused(variables, tmp_path):
+    src = (embedded_model_dir() / "model.bin").read_bytes()
+    (tmp_path / "v5.bin").write_bytes((5).to_bytes(4, "little") + src[4:1000])
+    with pytest.raises(ValueError, match="version 5, this reader knows 6"):
+        read_ct2_variables(tmp_path / "v5.bin")
+    (tmp_path / "cut.bin").write_bytes(src[: len(src) // 2])
+    with pytest.raises(ValueError, match="cut short"):
+        read_ct2_variables(tmp_path / "cut.bin")
+    with pytest.raises(ValueError, match="the encoder has 6 layers, not 7"):
+        WhisperEncoderLayers(variables, 7)
+
+
+def test_a_batch_gives_each_utterance_the_states_it_has_alone(shared_data):
+    """The pipeline encodes a batch of segments at once (padded, masked): the same states as one at a
+    time, which is how the training cache computes them."""
+    whisper = load_backend("faster-whisper", "base", "cpu").model
+    clips = [media.load_audio(p)[:n] for p, n in zip(sorted((shared_data / "ravdess").rglob("*-18.flac"))[:3],
+                                                     (16000, 52000, 30000))]
+    states, lengths = features.whisper_batch(clips, whisper, 4)
+    assert len(set(lengths.tolist())) == 3 and states.shape == (3, max(lengths), features.WHISPER_WIDTH)
+    for i, clip in enumerate(clips):
+        alone = features.whisper_states(clip, whisper, 4)
+        assert len(alone) == lengths[i]
+        torch.testing.assert_close(states[i, : lengths[i]], alone, atol=2e-4, rtol=1e-4)
+        assert not states[i, lengths[i]:].any()  # zero padding, as states_batch gives
