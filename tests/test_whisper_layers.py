@@ -50,9 +50,10 @@ def test_a_file_of_another_layout_or_cut_short_is_refused(variables, tmp_path):
         WhisperEncoderLayers(variables, 7)
 
 
-def test_a_batch_gives_each_utterance_the_states_it_has_alone(shared_data):
-    """The pipeline encodes a batch of segments at once (padded, masked): the same states as one at a
-    time, which is how the training cache computes them."""
+def test_a_batch_gives_each_utterance_the_states_it_has_alone(shared_data, monkeypatch):
+    """The pipeline encodes a batch of segments at once (sorted by length, in chunks, padded, masked):
+    the same states as one at a time, which is how the training cache computes them."""
+    monkeypatch.setattr(features, "WHISPER_CHUNK", 2)  # two chunks: the shortest two, then the longest
     whisper = load_backend("faster-whisper", "base", "cpu").model
     clips = [media.load_audio(p)[:n] for p, n in zip(sorted((shared_data / "ravdess").rglob("*-18.flac"))[:3],
                                                      (16000, 52000, 30000))]

@@ -5,7 +5,8 @@
 # on its own dev split; then the senses are composed and calibrated (train.calibrate):
 # 1. words: MiniLM (top 2 layers tuned), first on GoEmotions train (at most 3,000 comments an emotion;
 #    2 epochs, selected on GoEmotions dev), then on MELD train, selected on MELD dev.
-# 2. voice: a head on the mean over time of the Whisper base encoder's states (the ASR's own model) on
+# 2. voice: a head on the mean over time of the states after the 4th of the 6 layers of the Whisper base
+#    encoder (the ASR's own model; the last layer serves its decoder and generalises less) on
 #    RAVDESS actors 01-16 and EMOVO f1 f2 f3 m1 m2, each clip three times an epoch, twice as a perturbed
 #    copy (speed, room, noise, gain), selected on RAVDESS 17-20 (unseen actors) and EMOVO m3 (unseen
 #    speaker).
@@ -37,7 +38,7 @@ python -m train.train --goemotions "$DATA/goemotions" --goemotions-cap 3000 $TEX
 python -m train.train --meld "$DATA/meld" $TEXT --epochs 4 --out "$WORK/words" \
     --init "$WORK/goemotions:encoders.text." --init "$WORK/goemotions:sense_heads.text."
 
-VOICE="--audio-augment 2 --branches audio --modalities audio --epochs 8 --cache $CACHE"
+VOICE="--audio-source whisper-base-layer4 --audio-augment 2 --branches audio --modalities audio --epochs 8 --cache $CACHE"
 python -m train.train $SPEECH $VOICE --out "$WORK/voice"
 python -m train.train --ravdess "$DATA/ravdess" --ravdess-train 1-16 --ravdess-dev 17-20 $VOICE --out "$WORK/voice-ravdess"
 python -m train.train --emovo "$DATA/emovo" --emovo-dev m3 $VOICE --out "$WORK/voice-emovo"
@@ -49,7 +50,7 @@ python -m train.train --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches vid
     --epochs 3 --cache "$CACHE" --out "$WORK/face"
 
 python -m train.train --meld "$DATA/meld" $SPEECH --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches text audio video \
-    --text-tune-layers 2 --epochs 0 --joint 8000 --familiarity-slope "$SLOPE" --cache "$CACHE" --out "$OUT" \
+    --audio-source whisper-base-layer4 --text-tune-layers 2 --epochs 0 --joint 8000 --familiarity-slope "$SLOPE" --cache "$CACHE" --out "$OUT" \
     --init "$WORK/words:encoders.text." --init "$WORK/words:sense_heads.text." \
     --init "$WORK/voice:encoders.audio." --init "$WORK/voice:sense_heads.audio." \
     --init "$WORK/face:encoders.video." --init "$WORK/face:sense_heads.video."
