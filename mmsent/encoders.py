@@ -209,11 +209,11 @@ def doubt(distance: torch.Tensor, d0, slope) -> torch.Tensor:
 
 
 class WhisperAudioEncoder(nn.Module):
-    """The trained head over Whisper encoder states (the frozen encoder runs in CTranslate2, see
-    ``mmsent.features.whisper_states``): mean and standard deviation of the states over the valid
-    frames (pooling "mean-std"; "mean": the mean alone; "attention": weighted by a softmax over
-    frames of a learned score, LayerNorm -> Linear(width, ATTENTION_HIDDEN) -> tanh -> Linear(., 1))
-    -> BatchNorm (standardises each statistic: a few state dimensions are orders of magnitude larger
+    """The trained head over Whisper encoder states (the frozen encoder runs in CTranslate2 or, for
+    its first layers, in torch: ``mmsent.features.whisper_batch``): mean and standard deviation of
+    the states over the valid frames (pooling "mean-std"; "mean": the mean alone; "attention":
+    weighted by a softmax over frames of a learned score, LayerNorm -> Linear(width, ATTENTION_HIDDEN)
+    -> tanh -> Linear(., 1)) -> BatchNorm (standardises each statistic: a few state dimensions are orders of magnitude larger
     than the rest) -> Linear(statistics, hidden) + ReLU + Dropout -> Linear(hidden, embed_dim) + ReLU.
 
     With a bank of ``bank`` training voices (``set_bank``), it also says how unlike them a voice is

@@ -72,7 +72,8 @@ class _Block(nn.Module):
         super().__init__()
         self.heads = heads
         self.attn_norm, self.qkv, self.out = nn.LayerNorm(width), nn.Linear(width, 3 * width), nn.Linear(width, width)
-        self.mlp_norm, self.fc1, self.fc2 = nn.LayerNorm(width), nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
+        self.mlp_norm, self.fc1 = nn.LayerNorm(width), nn.Linear(width, 4 * width)
+        self.fc2 = nn.Linear(4 * width, width)
 
     def forward(self, x: torch.Tensor, keys: torch.Tensor | None) -> torch.Tensor:
         b, t, w = x.shape

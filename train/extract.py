@@ -3,7 +3,8 @@
 - text: tokens from ``features.tokenize`` run through the text encoder's frozen layers
   (``encoders["text"].frozen``): hidden states (L, H) of the valid tokens.
 - audio: ``features.whisper_states`` of the clip's whole sound track (``media.load_audio``) through
-  the embedded Whisper base encoder: (T, 512) in float16; or, for the log-mel CNN,
+  the embedded Whisper base encoder (its last layer, or its first layers for "whisper-base-layer4"):
+  (T, 512) in float16; or, for the log-mel CNN,
   ``features.log_mel``: (N_MELS, T).
 - video: face-expression: the face crops of the clip (``faces.segment_faces`` on
   ``media.load_frames``, as the app does) or the image itself when the corpus is of face crops
@@ -166,10 +167,11 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
         out = {}
         ENCODER_CALLS["audio"] += 1
         encoder = load_backend("faster-whisper", "base", model.device.type).model if whisper else None
+        layers = WHISPER_LAYERS.get(model.config.audio_source)
         for i in ids:
             audio = clip_audio(by_id[i], counts)
             out[i] = (EMPTY if audio is None else
-                      features.whisper_states(audio, encoder, WHISPER_LAYERS[model.config.audio_source]).half() if whisper else features.log_mel(audio))
+                      features.whisper_states(audio, encoder, layers).half() if whisper else features.log_mel(audio))
         return out
 
     fill(cache, list(by_id), compute, AUDIO_BATCH, "audio decode")
