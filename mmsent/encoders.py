@@ -213,8 +213,9 @@ class WhisperAudioEncoder(nn.Module):
     its first layers, in torch: ``mmsent.features.whisper_batch``): mean and standard deviation of
     the states over the valid frames (pooling "mean-std"; "mean": the mean alone; "attention":
     weighted by a softmax over frames of a learned score, LayerNorm -> Linear(width, ATTENTION_HIDDEN)
-    -> tanh -> Linear(., 1)) -> BatchNorm (standardises each statistic: a few state dimensions are orders of magnitude larger
-    than the rest) -> Linear(statistics, hidden) + ReLU + Dropout -> Linear(hidden, embed_dim) + ReLU.
+    -> tanh -> Linear(., 1)) -> BatchNorm (standardises each statistic: a few state dimensions are
+    orders of magnitude larger than the rest) -> Linear(statistics, hidden) + ReLU + Dropout ->
+    Linear(hidden, embed_dim) + ReLU.
 
     With a bank of ``bank`` training voices (``set_bank``), it also says how unlike them a voice is
     (``distance``) and how much to flatten its reading for that (``doubt``): a voice calibrated on

@@ -209,12 +209,12 @@ def _audio_inputs(model: FusionModel, segs: list[Segment], rows: list[int], audi
              else audio[:0] for i in rows]  # unusable sound is not encoded
     if model.config.audio_source in WHISPER_LAYERS:
         whisper = load_backend("faster-whisper", "base", model.device.type).model  # the ASR's own model
-        heard = [j for j, c in enumerate(clips) if len(c)]
-        states, lengths = features.whisper_batch([clips[j] for j in heard], whisper,
+        voiced = [j for j, c in enumerate(clips) if len(c)]
+        states, lengths = features.whisper_batch([clips[j] for j in voiced], whisper,
                                                  WHISPER_LAYERS[model.config.audio_source])
         x.audio_states = torch.zeros(len(rows), max(1, states.shape[1]), features.WHISPER_WIDTH)
         x.audio_lengths = torch.ones(len(rows), dtype=torch.int64)
-        x.audio_states[heard], x.audio_lengths[heard] = states, lengths
+        x.audio_states[voiced], x.audio_lengths[voiced] = states, lengths
     else:
         x.mel, x.mel_lengths = features.audio_batch(clips)
 
