@@ -16,7 +16,7 @@ import os
 import warnings
 from pathlib import Path
 
-from mmsent.weights import file_sha256
+from mmsent.weights import sha256_file
 
 __all__ = ["TranscriptionError", "cache_dir", "embedded_model_dir", "load_faster_whisper",
            "load_openai_whisper"]
@@ -57,7 +57,7 @@ def embedded_model_dir() -> Path:
         sources.append(Path(list(spec.submodule_search_locations)[0]) / "data")
     folder = cache_dir() / "whisper-base-ct2"
     target = folder / "model.bin"
-    if target.exists() and file_sha256(target) == EMBEDDED_SHA256:
+    if target.exists() and sha256_file(target) == EMBEDDED_SHA256:  # once per process (the ASR, the voice)
         return folder
     needed = [src / part for src, part in zip(sources, EMBEDDED_PARTS)]
     needed_files = needed + [sources[-1] / name for name in EMBEDDED_FILES]

@@ -71,14 +71,14 @@ def file_sha256(path: str | Path) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _sha256_cached(path: str, size: int, mtime: float) -> str:
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     return file_sha256(path)
 
 
 def sha256_file(path: str | Path) -> str:
     """sha256 of a file, computed once per process for an unchanged file."""
     st = Path(path).stat()
-    return _sha256_cached(str(path), st.st_size, st.st_mtime)
+    return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
 
 
 def check_sha256(path: Path, expected: str, part: str) -> str:
