@@ -64,7 +64,7 @@ def test_text_features_match_inference(model, tmp_path):
         hidden = enc.frozen(tok["input_ids"], tok["attention_mask"])
     for i, s in enumerate(samples):
         n = int(tok["attention_mask"][i].sum())
-        torch.testing.assert_close(cache[s.id], hidden[i, :n], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(cache[s.feature_id("text")], hidden[i, :n], rtol=1e-5, atol=1e-5)
     # The whole model: cached hidden states (training) vs tokens (inference).
     batch = collate(samples, {"text": cache}, ("text",))
     with torch.no_grad():
@@ -74,6 +74,26 @@ def test_text_features_match_inference(model, tmp_path):
         app_path = model(Inputs(mask=mask, input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]))
     torch.testing.assert_close(trained_path.emotion_logits, app_path.emotion_logits, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(trained_path.sentiment_logits, app_path.sentiment_logits, rtol=1e-4, atol=1e-5)
+
+
+def test_edited_words_are_encoded_again_and_absent_words_never_read(model, tmp_path):
+    """The words' cache is keyed by what is read: a transcript edited in the corpus (or given other
+    context) gets its own features, and a sample without words is never fed another's."""
+    from dataclasses import replace
+
+    samples = read_meld(make_synthetic(tmp_path / "syn", n_train=3, n_dev=3) / "train_sent_emo.csv")
+    cache = text_features(model, samples, tmp_path / "cache")
+    edited = [replace(samples[0], text=samples[0].text + " Really?"), replace(samples[1], context=("Hi.",)),
+              replace(samples[2], text=None)]
+    assert len({s.feature_id("text") for s in samples + edited[:2]}) == 5
+    cache = text_features(model, samples + edited, tmp_path / "cache")
+    tok = features.tokenize(model.tokenizer, [edited[0].text])
+    with torch.no_grad():
+        expected = model.encoders["text"].frozen(tok["input_ids"], tok["attention_mask"])[0]
+    torch.testing.assert_close(cache[edited[0].feature_id("text")], expected, rtol=1e-5, atol=1e-5)
+    assert edited[1].feature_id("text") in cache
+    cache.add({samples[2].id: cache[samples[2].feature_id("text")]})  # as a cache keyed by sample id held it
+    assert collate(edited, {"text": cache}, ("text",)).inputs.mask[:, 0].tolist() == [True, True, False]
 
 
 def test_video_features_match_inference(model, tmp_path):

@@ -21,7 +21,7 @@ def _corpora():
             t = Sample(f"meld/{e}/{k}", "meld", f"words {e} {k}", e, implied_sentiment(e) if e != 6 else 0)
             a = Sample(f"ravdess/{e}/{k}", "ravdess", "Kids are talking by the door.", e, None)
             v = Sample(f"fer/{e}/{k}", "fer2013", None, e, None)
-            caches["text"].add({t.id: torch.randn(4, 32), a.id: torch.randn(5, 32)})
+            caches["text"].add({t.feature_id("text"): torch.randn(4, 32), a.feature_id("text"): torch.randn(5, 32)})
             caches["audio"].add({a.id: torch.randn(64, 30)})
             caches["video"].add({v.id: torch.randn(512)})
             samples += [t, a, v]
@@ -30,7 +30,7 @@ def _corpora():
 
 def test_joined_samples_join_senses_of_one_emotion_and_never_the_fixed_sentences():
     samples, caches = _corpora()
-    by_id = {s.id: s for s in samples}
+    by_id = {s.feature_id(m): s for s in samples for m in MODALITIES}
     joined = joint_samples([samples], caches, 300, seed=3)
     assert len(joined) == 300 and joined == joint_samples([samples], caches, 300, seed=3)
     combos = set()

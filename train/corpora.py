@@ -15,6 +15,7 @@ Label mapping (documented in mmsent.labels and checkpoints/default/MODEL_CARD.md
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import re
 from collections import Counter
@@ -59,8 +60,14 @@ class Sample:
     augment: int = 0
 
     def feature_id(self, modality: str) -> str:
-        """The id under which this sample's features of ``modality`` are cached."""
-        return dict(self.parts).get(modality, self.id)
+        """The id under which this sample's features of ``modality`` are cached. The words' id names
+        what is read (text and context), so an edited transcript is encoded again, never served stale."""
+        if modality in dict(self.parts):
+            return dict(self.parts)[modality]
+        if modality == "text" and self.text:
+            words = "\n".join((*self.context, self.text)).encode()
+            return f"{self.id}#{hashlib.sha256(words).hexdigest()[:12]}"
+        return self.id
 
 
 def clean_text(text: str) -> str:

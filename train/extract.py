@@ -108,7 +108,7 @@ def _frozen_layers(model: FusionModel) -> int:
 def text_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
     """Hidden states after the frozen text layers, by sample id (samples without text are left out)."""
     cache = text_cache(model, root)
-    by_id = {s.id: s for s in samples if s.text}
+    by_id = {s.feature_id("text"): s for s in samples if s.text}
     enc, k = model.encoders["text"], model.config.text_context
 
     def compute(ids: list[str]) -> dict[str, torch.Tensor]:

@@ -33,7 +33,7 @@ def _pools(sets: list[list[Sample]], caches: dict[str, FeatureCache]) -> dict[st
             for m, cache in caches.items():
                 if m == "text" and s.corpus not in TEXT_CORPORA:
                     continue
-                if s.id in cache and cache[s.id].numel():
+                if s.feature_id(m) in cache and cache[s.feature_id(m)].numel():
                     pools[m].setdefault(s.emotion, []).append(s)
     return pools
 
@@ -54,5 +54,5 @@ def joint_samples(sets: list[list[Sample]], caches: dict[str, FeatureCache], n: 
         out.append(Sample(
             id=f"joint/{seed}/{k}", corpus="joint", text=text.text if text else None, emotion=emotion,
             sentiment=text.sentiment if text else None, group="joint",
-            parts=tuple((m, s.id) for m, s in parts.items())))
+            parts=tuple((m, s.feature_id(m)) for m, s in parts.items())))
     return out
