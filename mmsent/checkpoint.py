@@ -24,11 +24,12 @@ from .weights import SourceUnavailable
 log = logging.getLogger(__name__)
 
 FORMAT = "mmsent-checkpoint"
-# 4: the voice's head may keep a bank of training voices (config voice_bank) and flatten unfamiliar ones;
-# 3 (each sense calibrated by temperature and bias, the log-linear prior counted once per sense beyond the
+# 5: log-linear fusion discounts a sense that says "neutral" when others are present (neutral_discount);
+# 4 (the voice's head may keep a bank of training voices, config voice_bank, and flatten unfamiliar ones)
+# loads with no discount, as does 3 (each sense calibrated by temperature and bias, the log-linear prior counted once per sense beyond the
 # first) still loads; 2 (temperature only, the prior in every answer) and 1 (log-mel CNN, MLP fusion only)
 # are refused
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 OLDEST_READABLE = 3
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
@@ -123,6 +124,8 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> F
         state = load_file(str(folder / WEIGHTS_FILE))
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
+    if meta["format_version"] < 5 and config.fusion == "log-linear":
+        state.setdefault("neutral_discount", torch.zeros_like(model.neutral_discount))  # every reading in full
     _check_keys(model, state, folder)
     model.load_state_dict(state, strict=False)  # strictness checked above: frozen keys come from sources
     model.checkpoint = str(folder)

@@ -84,6 +84,25 @@ def test_pickle_files_are_refused_and_never_unpickled(tmp_path):
     assert not marker.exists()
 
 
+def test_a_format_4_checkpoint_loads_without_a_neutral_discount_and_format_5_keeps_it(saved):
+    model, folder = saved
+    with torch.no_grad():
+        model.neutral_discount.copy_(torch.tensor([[3.0, 0.0, 0.5], [2.0, 0.0, 0.0]]))
+    x = _inputs(model)
+    assert torch.equal(load_checkpoint(save_checkpoint(model, folder))(x).emotion_logits, model(x).emotion_logits)
+    state = load_file(str(folder / "model.safetensors"))
+    del state["neutral_discount"]  # what format 4 held
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="missing \\['neutral_discount'\\]"):
+        load_checkpoint(folder)  # format 5 must have it
+    meta = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**meta, "format_version": 4}))
+    old = load_checkpoint(folder)
+    with torch.no_grad():
+        model.neutral_discount.zero_()
+    assert not old.neutral_discount.any() and torch.equal(old(x).emotion_logits, model(x).emotion_logits)
+
+
 def test_missing_extra_and_misshapen_keys_are_refused(saved):
     _, folder = saved
     path = folder / "model.safetensors"

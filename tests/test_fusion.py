@@ -89,3 +89,45 @@ def test_calibration_sets_temperatures_and_fusion_weights_on_the_dev_sets():
     # a sense alone answers what it says: the fused ranking is that of its calibrated reading
     out = predict_logits(model, dev["meld"], caches)
     assert (out["emotion"].argmax(1) == out["text/emotion"].argmax(1)).all()
+
+
+def test_fusion_learns_that_words_saying_neutral_are_no_evidence_for_which_emotion_a_voice_shows():
+    """Scripted sentences (every emotion spoken on the same plain words) next to a voice, words that
+    carry their emotion alone (MELD), and words and voice that agree (joined): the fit gives the words
+    a neutral discount, and the fused answer on new plain words (another tail) beats the undiscounted one."""
+    from train.calibrate import _fit_fusion
+
+    g = torch.Generator().manual_seed(0)
+    n, k, neutral = 700, len(EMOTIONS), EMOTIONS.index("neutral")
+    labels = torch.arange(n) % k
+    onehot = torch.nn.functional.one_hot(labels, k).float()
+
+    def plain_words():  # "neutral" most of the time, and a tail that says nothing about the emotion
+        z = torch.randn(n, k, generator=g) * 1.5
+        z[:, neutral] += 3.0
+        return z
+
+    voice = lambda: 2.0 * onehot + torch.randn(n, k, generator=g)  # noqa: E731
+    words = lambda: 2.5 * onehot + torch.randn(n, k, generator=g)  # noqa: E731
+    sets = {"scripted": (plain_words(), voice(), [1, 1, 0]), "meld": (words(), None, [1, 0, 0]),
+            "joint": (words(), voice(), [1, 1, 0])}
+    model = build_model(tiny_config()).eval()
+    dev, outputs = {}, {}
+    for name, (text, audio, mask) in sets.items():
+        dev[name] = [Sample(f"{name}/{i}", name, "words", int(e), None) for i, e in enumerate(labels)]
+        nan = torch.full((n, k), float("nan"))
+        outputs[name] = {"mask": np.array([mask] * n, bool), "text/emotion": text.numpy(),
+                         "audio/emotion": (nan if audio is None else audio).numpy(), "video/emotion": nan.numpy()}
+        for m in MODALITIES:
+            outputs[name][f"{m}/sentiment"] = np.full((n, 3), np.nan, np.float32)
+    _fit_fusion(model, dev, outputs)
+    assert model.neutral_discount[0, 0] > 0.5 and (model.neutral_discount >= 0).all()
+    test = {"text": plain_words(), "audio": voice()}
+    mask = torch.tensor([[True, True, False]] * n)
+    senses = {m: (test.get(m, torch.zeros(n, k)), torch.zeros(n, 3)) for m in MODALITIES}
+    fused = model.fuse({}, mask, senses=senses).emotion_logits
+    with torch.no_grad():
+        model.neutral_discount.zero_()
+    plain = model.fuse({}, mask, senses=senses).emotion_logits
+    acc = lambda z: (z.argmax(1) == labels).float().mean()  # noqa: E731
+    assert acc(fused) > acc(plain) + 0.03 and acc(fused) >= acc(test["audio"]) - 0.01

@@ -193,3 +193,21 @@ def test_whisper_head_ignores_padded_frames_and_attention_weighs_frames(pooling)
     else:  # learned weights over the frames: not the plain statistics
         assert not torch.allclose(stats[0], plain, atol=1e-3)
     assert head(padded, lengths).shape == (2, 4)
+
+
+def test_a_sense_saying_neutral_counts_less_beside_another_and_alone_answers_as_it_reads(model):
+    with torch.no_grad():
+        model.fusion_weight.copy_(torch.tensor([[0.5, 2.0, 1.0], [1.0, 0.3, 0.7]]))
+        model.emotion_prior.copy_(torch.arange(7.0) / 10)
+        model.neutral_discount.copy_(torch.tensor([[3.0, 0.0, 0.5], [1.0, 0.0, 0.0]]))
+    try:
+        out = model(make_inputs(model, [[1, 0, 1], [1, 0, 0], [1, 1, 1]]))
+    finally:
+        with torch.no_grad():
+            model.neutral_discount.zero_()
+    text, audio, video = (out.per_modality[m][0].log_softmax(-1) for m in ("text", "audio", "video"))
+    share = lambda logp, d: (1 - logp[:, EMOTIONS.index("neutral")].exp()) ** d  # noqa: E731
+    t, v, prior = 0.5 * share(text, 3.0)[:, None] * text, share(video, 0.5)[:, None] * video, model.emotion_prior
+    expected = torch.stack([prior + t[0] + v[0], 0.5 * text[1], 2 * prior + t[2] + 2.0 * audio[2] + v[2]])
+    assert torch.allclose(out.emotion_logits, expected, atol=1e-5)
+    assert (share(text, 3.0) < 1).all()  # the discount acted

@@ -7,7 +7,9 @@
    frequent and rare emotions it was trained for. A sense alone answers its reading.
 2. With log-linear fusion, the fusion weights (one per head and sense) and the priors (counted once
    per sense beyond the first) are fitted on all dev sets, each counted equally, the joined senses
-   among them: the weights say how much each sense's evidence is worth when the senses come together.
+   among them: the weights say how much each sense's evidence is worth when the senses come together,
+   and each sense's neutral discount how little a reading that says "neutral" counts beside another
+   sense (``model.log_linear``; the words' "neutral" is no evidence for which emotion a voice shows).
 3. The voice's familiarity gate (Whisper head only): the head keeps the training voices (``voices``)
    and flattens the reading of a voice unlike them, dividing its calibrated logits by
    1 + slope x (distance - d0) beyond d0, the largest distance among its own dev voices (unseen
@@ -15,8 +17,8 @@
    can't be learned from corpora the voice knows: ``fit_slope`` fits it on voices trained without
    a corpus, heard on it (train.familiarity).
 The dev sets are also where the model was selected: figures after calibration are on data the
-calibration saw (few parameters: 6 temperatures, 30 biases, 6 weights, 10 priors, d0); the held-out
-corpora of the model card are the real test.
+calibration saw (few parameters: 6 temperatures, 30 biases, 6 weights, 6 discounts, 10 priors,
+d0); the held-out corpora of the model card are the real test.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 from mmsent.config import WHISPER_LAYERS
 from mmsent.encoders import WhisperAudioEncoder, doubt
 from mmsent.labels import MODALITIES, implied_sentiment
-from mmsent.model import FusionModel, log_linear
+from mmsent.model import FusionModel, class_index, log_linear
 
 from .cache import FeatureCache
 from .corpora import Sample
@@ -144,8 +146,9 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
         report["familiarity"] = {"voices": model.config.voice_bank, "d0": round(d0, 4), "slope": slope}
     if model.config.fusion == "log-linear":
         _fit_fusion(model, dev, outputs)
-        report["fusion_weight"] = {m: dict(zip(HEADS, model.fusion_weight[:, MODALITIES.index(m)].tolist()))
-                                   for m in model.sense_heads}
+        for key in ("fusion_weight", "neutral_discount"):
+            report[key] = {m: dict(zip(HEADS, getattr(model, key)[:, MODALITIES.index(m)].tolist()))
+                           for m in model.sense_heads}
     log.info("calibration: %s", report)
     return report
 
@@ -156,6 +159,8 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
     weight = model.fusion_weight.detach().cpu().clone().requires_grad_(True)
     priors = [model.emotion_prior.detach().cpu().clone().requires_grad_(True),
               model.sentiment_prior.detach().cpu().clone().requires_grad_(True)]
+    discount = torch.zeros_like(model.neutral_discount, device="cpu", requires_grad=True)
+    neutral = [class_index(model.config.emotions, "neutral"), class_index(model.config.sentiments, "neutral")]
     data = []
     for name, out in outputs.items():
         mask = torch.as_tensor(out["mask"])
@@ -168,13 +173,14 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
                                                            _distance(out, m, device)).cpu()).log_softmax(-1)[keep]
                       for m in model.sense_heads}
             data.append((h, labels[keep], mask[keep], senses))
-    optimizer = torch.optim.LBFGS([weight, *priors], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([weight, *priors, discount], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
         loss = 0.0
         for h, labels, mask, senses in data:
-            loss = loss + _nll(log_linear(senses, mask, weight[h], priors[h]), labels) / len(data)
+            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), neutral[h])
+            loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss
 
@@ -183,6 +189,7 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         model.fusion_weight.copy_(weight.clamp(min=0.0))  # a sense never counts against its own evidence
         model.emotion_prior.copy_(priors[0])
         model.sentiment_prior.copy_(priors[1])
+        model.neutral_discount.copy_(discount.clamp(min=0.0))
 
 
 def _distance(out: dict, modality: str, device) -> torch.Tensor | None:
