@@ -86,6 +86,28 @@ def test_cli_writes_json_for_meld_csv_and_ravdess_folder(checkpoint, shared_data
     assert (tmp_path / "png" / pngs[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_words_option_reads_each_clip_with_each_sentence_and_its_own_voice(checkpoint, shared_data, tmp_path, capsys):
+    ravdess = tmp_path / "ravdess" / "Actor_20"
+    ravdess.mkdir(parents=True)
+    for src in sorted((shared_data / "ravdess" / "Actor_20").glob("*.flac"))[::15]:  # 4 real clips
+        (ravdess / src.name).symlink_to(src)
+    (tmp_path / "plain.txt").write_text("It's eleven o'clock.\n\nThe surface is slick.\n", encoding="utf-8")
+    out = tmp_path / "metrics.json"
+    assert main(["--checkpoint", str(checkpoint), "--data", f"meld={_meld_csv(tmp_path / 'm.csv')}", "--data",
+                 f"ravdess={ravdess.parent}", "--words", str(tmp_path / "plain.txt"), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"meld", "ravdess", "ravdess+words"}  # MELD rows have no clip here
+    worded, own = report["ravdess+words"]["emotion"], report["ravdess"]["emotion"]
+    assert worded["n"] == 8 and worded["modalities_used"] == {"text": 8, "audio": 8, "video": 0}
+    voice = lambda r: {k: r["per_modality"]["audio"][k] for k in ("accuracy", "ece")}  # noqa: E731
+    assert voice(worded) == voice(own)  # each clip's own voice, twice
+    assert worded["per_modality"]["text"] != own["per_modality"]["text"]  # other words
+    (tmp_path / "empty.txt").write_text("\n", encoding="utf-8")
+    assert main(["--checkpoint", str(checkpoint), "--data", f"ravdess={ravdess.parent}",
+                 "--words", str(tmp_path / "empty.txt")]) == 2
+    assert "has no sentences" in capsys.readouterr().err
+
+
 def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert main(["--checkpoint", str(checkpoint), "--data", f"meld={tmp_path / 'nope.csv'}"]) == 2
     assert "MELD CSV not found" in capsys.readouterr().err

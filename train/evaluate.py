@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from .corpora import CorpusError, Sample, read_data_spec
 from .data import predict_logits, softmax
 from .extract import extract_all
 from .joint import joint_samples
+from .speech_corpora import CREMAD_SENTENCES
 from .metrics import classification_report, save_confusion_png
 
 log = logging.getLogger(__name__)
@@ -69,10 +71,33 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
     return out
 
 
+def with_words(samples: list[Sample], sentences: list[str]) -> list[Sample]:
+    """Each sample that has a clip or an image, once with each sentence as its words (its voice and
+    face its own): how the answer fares when the words carry no emotion."""
+    return [replace(s, id=f"{s.id}@words{k}", text=t, context=(), parts=(("audio", s.feature_id("audio")), ("video", s.feature_id("video"))))
+            for s in samples if s.media is not None for k, t in enumerate(sentences)]
+
+
+def read_sentences(spec: str) -> list[str]:
+    """--words: "cremad" (its twelve sentences) or a UTF-8 text file, one sentence a line."""
+    if spec == "cremad":
+        return list(CREMAD_SENTENCES.values())
+    try:
+        lines = [line.strip() for line in Path(spec).read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise CorpusError(f"--words {spec}: can't read it ({e}); give a UTF-8 text file, one sentence a line, "
+                          "or 'cremad'") from e
+    if not any(lines):
+        raise CorpusError(f"--words {spec}: the file has no sentences (one a line)")
+    return [line for line in lines if line]
+
+
 def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None = None,
-             device: str | None = None, joint: int = 0) -> dict:
-    """Figures of a checkpoint on each ``--data`` spec (see read_data_spec), and on ``joint``
-    samples joined from them (train.joint: senses of one emotion from different corpora)."""
+             device: str | None = None, joint: int = 0, words: list[str] = ()) -> dict:
+    """Figures of a checkpoint on each ``--data`` spec (see read_data_spec), on ``joint`` samples
+    joined from them (train.joint: senses of one emotion from different corpora) and, with
+    ``words``, on each corpus's clips and images given each of those sentences as their words
+    ("<corpus>+words")."""
     model = load_checkpoint(checkpoint, pick_device(device))
     sets: dict[str, list[Sample]] = {}
     for spec in specs:
@@ -81,9 +106,11 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
         while key in sets:
             key, n = f"{name}-{n}", n + 1
         sets[key] = samples
-    caches = extract_all(model, [s for samples in sets.values() for s in samples], cache)
+    worded = {f"{k}+words": with_words(v, list(words)) for k, v in sets.items()} if words else {}
+    caches = extract_all(model, [s for samples in [*sets.values(), *worded.values()] for s in samples], cache)
     if joint:
         sets["joint"] = joint_samples(list(sets.values()), caches, joint, seed=JOINT_SEED)
+    sets.update({k: v for k, v in worded.items() if v})
     report: dict = {}
     for key, samples in sets.items():
         report[key] = corpus_report(model, samples, caches)
@@ -124,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="meld=PATH.csv or ravdess=DIR[:ACTORS, e.g. 17-20] (repeatable)")
     p.add_argument("--joint", type=int, default=0,
                    help="also report on this many samples joining the senses of the corpora given (one emotion)")
+    p.add_argument("--words", help="also report each corpus's clips and images once with each of these sentences as "
+                   "their words (\"<corpus>+words\"): 'cremad' (its twelve sentences) or a text file, one a line")
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("--png-dir", help="write confusion-matrix PNGs into this folder")
     p.add_argument("--cache", help="feature cache folder (default: none, features in memory)")
@@ -132,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     try:
         with torch.no_grad():
-            report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint)
+            words = read_sentences(args.words) if args.words else ()
+            report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint, words)
     except (CheckpointError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -160,7 +160,7 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     if whisper:
         key.update(sha256=model.source_sha256["audio"], device=model.device.type)  # int8 on CPU, float16 on CUDA
     cache = FeatureCache(root, "audio", key)
-    by_id = {s.id: s for s in samples if s.media is not None and not _is_image(s.media)}
+    by_id = {s.feature_id("audio"): s for s in samples if s.media is not None and not _is_image(s.media)}
     counts: Counter = Counter()
 
     def compute(ids: list[str]) -> dict[str, torch.Tensor]:
@@ -189,7 +189,7 @@ def video_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
 
         key.update(frames=faces.FRAMES_PER_SEGMENT, short_side=faces.SHORT_SIDE, detector=faces.DETECTOR_SHA256)
     cache = FeatureCache(root, "video", key)
-    by_id = {s.id: s for s in samples if s.media is not None and s.has_video}
+    by_id = {s.feature_id("video"): s for s in samples if s.media is not None and s.has_video}
     counts: Counter = Counter()
     enc = model.encoders["video"]
 
