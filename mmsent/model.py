@@ -261,21 +261,22 @@ def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: t
     log-probabilities (B, K), plus the prior (K,) once for each present sense beyond the first.
 
     With ``discount`` (per sense) and the ``neutral`` class, a sense that says "neutral" with
-    probability p counts (1 - p) ** discount[sense] of its weight when another sense is present:
-    words without emotion ("It's eleven o'clock.") are no evidence for which emotion the voice or the
-    face shows, while their tail (fear 0.08 against joy 0.02) would otherwise vote. Alone, a sense
-    answers as it reads."""
+    probability p counts (1 - p) ** discount[sense] of a sense when another sense is present (its
+    weight, and its share in the prior's count): words without emotion ("It's eleven o'clock.") are
+    no evidence for which emotion the voice or the face shows, while their small and arbitrary odds
+    between the emotions would otherwise vote; fully discounted, a sense is as if absent. Alone, a
+    sense answers as it reads."""
     mask = mask.to(prior.dtype)
     present = mask.sum(1, keepdim=True)
-    out = (present - 1).clamp(min=0) * prior
+    out, count = 0.0, 0.0
     for name, logp in log_probs.items():
         i = MODALITIES.index(name)
-        w = weight[i]
+        share = mask[:, i:i + 1]
         if discount is not None and neutral is not None:
             emotive = (1 - logp[:, neutral:neutral + 1].exp()).clamp(min=1e-6) ** discount[i]
-            w = w * torch.where(present - mask[:, i:i + 1] > 0, emotive, torch.ones_like(emotive))
-        out = out + mask[:, i:i + 1] * w * logp
-    return out
+            share = share * torch.where(present - share > 0, emotive, torch.ones_like(emotive))
+        out, count = out + share * weight[i] * logp, count + share
+    return out + (count - 1).clamp(min=0) * prior
 
 
 def drop_modalities(mask: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -207,7 +207,9 @@ def test_a_sense_saying_neutral_counts_less_beside_another_and_alone_answers_as_
             model.neutral_discount.zero_()
     text, audio, video = (out.per_modality[m][0].log_softmax(-1) for m in ("text", "audio", "video"))
     share = lambda logp, d: (1 - logp[:, EMOTIONS.index("neutral")].exp()) ** d  # noqa: E731
-    t, v, prior = 0.5 * share(text, 3.0)[:, None] * text, share(video, 0.5)[:, None] * video, model.emotion_prior
-    expected = torch.stack([prior + t[0] + v[0], 0.5 * text[1], 2 * prior + t[2] + 2.0 * audio[2] + v[2]])
+    st, sv, prior = share(text, 3.0)[:, None], share(video, 0.5)[:, None], model.emotion_prior
+    t, v = 0.5 * st * text, sv * video  # the prior counted once per sense beyond the first, by their shares
+    expected = torch.stack([(st[0] + sv[0] - 1).clamp(min=0) * prior + t[0] + v[0], 0.5 * text[1],
+                            (st[2] + sv[2]) * prior + t[2] + 2.0 * audio[2] + v[2]])
     assert torch.allclose(out.emotion_logits, expected, atol=1e-5)
     assert (share(text, 3.0) < 1).all()  # the discount acted
