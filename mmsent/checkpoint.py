@@ -24,11 +24,10 @@ from .weights import SourceUnavailable
 log = logging.getLogger(__name__)
 
 FORMAT = "mmsent-checkpoint"
-# 5: log-linear fusion discounts a sense that says "neutral" when others are present (neutral_discount);
-# 4 (the voice's head may keep a bank of training voices, config voice_bank, and flatten unfamiliar ones)
-# loads with no discount, as does 3 (each sense calibrated by temperature and bias, the log-linear prior counted once per sense beyond the
-# first) still loads; 2 (temperature only, the prior in every answer) and 1 (log-mel CNN, MLP fusion only)
-# are refused
+# 5: the log-linear fusion's neutral discount (neutral_discount). Still loaded: 4 (the voice's bank of
+# training voices, config voice_bank) and 3 (each sense calibrated by temperature and bias, the prior
+# counted once per sense beyond the first), both without a discount. Refused: 2 (temperature only, the
+# prior in every answer) and 1 (log-mel CNN, MLP fusion only)
 FORMAT_VERSION = 5
 OLDEST_READABLE = 3
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"

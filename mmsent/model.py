@@ -131,8 +131,8 @@ class FusionModel(nn.Module):
             self.fusion_weight = nn.Parameter(torch.ones(2, len(MODALITIES)))
             self.emotion_prior = nn.Parameter(torch.zeros(len(config.emotions)))
             self.sentiment_prior = nn.Parameter(torch.zeros(len(config.sentiments)))
-            # per (head, modality): a sense's weight shrinks as (1 - its "neutral") ** this when others are
-            # present (log_linear); fitted by calibration, 0 counts every reading in full
+            # per (head, modality): beside other senses a sense counts (1 - its "neutral") ** this of a
+            # sense (log_linear); fitted by calibration, 0 counts every reading in full
             self.register_buffer("neutral_discount", torch.zeros(2, len(MODALITIES)))
 
     @property
@@ -224,10 +224,10 @@ class FusionModel(nn.Module):
                     for i, name in enumerate(MODALITIES)}
             fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
             return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses, distances)
-        em, se = (log_linear({m: logits[h].log_softmax(-1) for m, logits in senses.items()}, mask, self.fusion_weight[h],
-                             prior, self.neutral_discount[h], class_index(names, "neutral"))
-                  for h, (prior, names) in enumerate(((self.emotion_prior, self.config.emotions),
-                                                      (self.sentiment_prior, self.config.sentiments))))
+        neutral = class_index(self.config.emotions, "neutral"), class_index(self.config.sentiments, "neutral")
+        em, se = (log_linear({m: logits[h].log_softmax(-1) for m, logits in senses.items()}, mask,
+                             self.fusion_weight[h], (self.emotion_prior, self.sentiment_prior)[h],
+                             self.neutral_discount[h], neutral[h]) for h in (0, 1))
         return FusionOutput(em, se, embeddings, mask, senses, distances)
 
     def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:

@@ -30,8 +30,8 @@ from .corpora import CorpusError, Sample, read_data_spec
 from .data import predict_logits, softmax
 from .extract import extract_all
 from .joint import joint_samples
-from .speech_corpora import CREMAD_SENTENCES
 from .metrics import classification_report, save_confusion_png
+from .speech_corpora import CREMAD_SENTENCES
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
 def with_words(samples: list[Sample], sentences: list[str]) -> list[Sample]:
     """Each sample that has a clip or an image, once with each sentence as its words (its voice and
     face its own): how the answer fares when the words carry no emotion."""
-    return [replace(s, id=f"{s.id}@words{k}", text=t, context=(), parts=(("audio", s.feature_id("audio")), ("video", s.feature_id("video"))))
+    return [replace(s, id=f"{s.id}@words{k}", text=t, context=(),
+                    parts=tuple((m, s.feature_id(m)) for m in ("audio", "video")))
             for s in samples if s.media is not None for k, t in enumerate(sentences)]
 
 
