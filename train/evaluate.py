@@ -6,6 +6,8 @@
 
 Writes ``{"<corpus>": {"emotion": {"accuracy", "weighted_f1", "macro_f1", "ece", "per_class",
 "confusion", "n"}, "sentiment": {...}}}``; a corpus without sentiment labels has no "sentiment" key.
+``--words cremad`` (or a file of sentences) adds "<corpus>+words": every clip and image again with
+each sentence as its words, to see how the answer fares when the words carry no emotion.
 Features are computed with the same code as training and inference (``train.extract``); pass
 ``--cache DIR`` to keep them between runs. A corpus name used twice gets a suffix (meld, meld-2).
 """
