@@ -134,6 +134,7 @@ class FusionModel(nn.Module):
             # per (head, modality): beside other senses a sense counts (1 - its "neutral") ** this of a
             # sense (log_linear); fitted by calibration, 0 counts every reading in full
             self.register_buffer("neutral_discount", torch.zeros(2, len(MODALITIES)))
+            self.neutral = _index(config.emotions, "neutral"), _index(config.sentiments, "neutral")  # per head
 
     @property
     def device(self) -> torch.device:
@@ -224,10 +225,9 @@ class FusionModel(nn.Module):
                     for i, name in enumerate(MODALITIES)}
             fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
             return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses, distances)
-        neutral = class_index(self.config.emotions, "neutral"), class_index(self.config.sentiments, "neutral")
         em, se = (log_linear({m: logits[h].log_softmax(-1) for m, logits in senses.items()}, mask,
                              self.fusion_weight[h], (self.emotion_prior, self.sentiment_prior)[h],
-                             self.neutral_discount[h], neutral[h]) for h in (0, 1))
+                             self.neutral_discount[h], self.neutral[h]) for h in (0, 1))
         return FusionOutput(em, se, embeddings, mask, senses, distances)
 
     def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:
@@ -251,7 +251,7 @@ class FusionModel(nn.Module):
         return {k: v for k, v in self.state_dict().items() if k not in frozen}
 
 
-def class_index(names, name: str) -> int | None:
+def _index(names, name: str) -> int | None:
     return list(names).index(name) if name in names else None
 
 
@@ -274,7 +274,7 @@ def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: t
         share = mask[:, i:i + 1]
         if discount is not None and neutral is not None:
             emotive = (1 - logp[:, neutral:neutral + 1].exp()).clamp(min=1e-6) ** discount[i]
-            share = share * torch.where(present - share > 0, emotive, torch.ones_like(emotive))
+            share = share * torch.where(present - share > 0, emotive, 1.0)  # discounted only beside others
         out, count = out + share * weight[i] * logp, count + share
     return out + (count - 1).clamp(min=0) * prior
 

@@ -31,7 +31,7 @@ import torch
 from mmsent.config import WHISPER_LAYERS
 from mmsent.encoders import WhisperAudioEncoder, doubt
 from mmsent.labels import MODALITIES, implied_sentiment
-from mmsent.model import FusionModel, class_index, log_linear
+from mmsent.model import FusionModel, log_linear
 
 from .cache import FeatureCache
 from .corpora import Sample
@@ -160,7 +160,6 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
     priors = [model.emotion_prior.detach().cpu().clone().requires_grad_(True),
               model.sentiment_prior.detach().cpu().clone().requires_grad_(True)]
     discount = torch.zeros_like(model.neutral_discount, device="cpu", requires_grad=True)
-    neutral = [class_index(model.config.emotions, "neutral"), class_index(model.config.sentiments, "neutral")]
     data = []
     for name, out in outputs.items():
         mask = torch.as_tensor(out["mask"])
@@ -179,7 +178,7 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         optimizer.zero_grad()
         loss = 0.0
         for h, labels, mask, senses in data:
-            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), neutral[h])
+            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h])
             loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss

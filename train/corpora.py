@@ -61,11 +61,13 @@ class Sample:
 
     def feature_id(self, modality: str) -> str:
         """The id under which this sample's features of ``modality`` are cached. The words' id names
-        what is read (text and context), so an edited transcript is encoded again, never served stale."""
-        if modality in dict(self.parts):
-            return dict(self.parts)[modality]
-        if modality == "text" and self.text:
-            words = "\n".join((*self.context, self.text)).encode()
+        what is read (text and context), so an edited transcript is encoded again, never served stale,
+        and a sample without words names words nobody encodes."""
+        parts = dict(self.parts)
+        if modality in parts:
+            return parts[modality]
+        if modality == "text":
+            words = "\n".join((*self.context, self.text or "")).encode()
             return f"{self.id}#{hashlib.sha256(words).hexdigest()[:12]}"
         return self.id
 

@@ -52,10 +52,9 @@ def _pad(seqs: list[torch.Tensor], dim_first: bool) -> tuple[torch.Tensor, torch
 
 
 def available(sample: Sample, caches: dict[str, FeatureCache]) -> list[bool]:
-    """Which modalities (MODALITIES order) a sample has usable cached features for (words only if it
-    has words: a cache never lends it another's)."""
-    return [m in caches and (m != "text" or bool(sample.text)) and sample.feature_id(m) in caches[m]
-            and caches[m][sample.feature_id(m)].numel() > 0 for m in MODALITIES]
+    """Which modalities (MODALITIES order) a sample has usable cached features for."""
+    return [m in caches and sample.feature_id(m) in caches[m] and caches[m][sample.feature_id(m)].numel() > 0
+            for m in MODALITIES]
 
 
 def whisper_cache(cache: FeatureCache) -> bool:

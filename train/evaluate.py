@@ -86,13 +86,13 @@ def read_sentences(spec: str) -> list[str]:
     if spec == "cremad":
         return list(CREMAD_SENTENCES.values())
     try:
-        lines = [line.strip() for line in Path(spec).read_text(encoding="utf-8").splitlines()]
+        lines = [line.strip() for line in Path(spec).read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as e:
         raise CorpusError(f"--words {spec}: can't read it ({e}); give a UTF-8 text file, one sentence a line, "
                           "or 'cremad'") from e
-    if not any(lines):
+    if not lines:
         raise CorpusError(f"--words {spec}: the file has no sentences (one a line)")
-    return [line for line in lines if line]
+    return lines
 
 
 def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None = None,
