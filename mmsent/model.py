@@ -225,9 +225,12 @@ class FusionModel(nn.Module):
                     for i, name in enumerate(MODALITIES)}
             fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
             return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses, distances)
+        trust = torch.ones(mask.shape, dtype=self.emotion_prior.dtype, device=mask.device)
+        for name, d in distances.items():  # a doubted voice is trusted 1 / its doubt
+            trust[:, MODALITIES.index(name)] = 1 / self.encoders[name].doubt(d).to(trust.dtype)
         em, se = (log_linear({m: logits[h].log_softmax(-1) for m, logits in senses.items()}, mask,
                              self.fusion_weight[h], (self.emotion_prior, self.sentiment_prior)[h],
-                             self.neutral_discount[h], self.neutral[h]) for h in (0, 1))
+                             self.neutral_discount[h], self.neutral[h], trust) for h in (0, 1))
         return FusionOutput(em, se, embeddings, mask, senses, distances)
 
     def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:
@@ -256,25 +259,27 @@ def _index(names, name: str) -> int | None:
 
 
 def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: torch.Tensor,
-               prior: torch.Tensor, discount: torch.Tensor | None = None, neutral: int | None = None) -> torch.Tensor:
+               prior: torch.Tensor, discount: torch.Tensor | None = None, neutral: int | None = None,
+               trust: torch.Tensor | None = None) -> torch.Tensor:
     """Log-linear pooling of one head: the sum over the present senses of weight[sense] x their
     log-probabilities (B, K), plus the prior (K,) once for each present sense beyond the first.
 
     With ``discount`` (per sense) and the ``neutral`` class, a sense that says "neutral" with
-    probability p counts (1 - p) ** discount[sense] of a sense when another sense is present (its
-    weight, and its share in the prior's count): words without emotion ("It's eleven o'clock.") are
-    no evidence for which emotion the voice or the face shows, while their small and arbitrary odds
-    between the emotions would otherwise vote; fully discounted, a sense is as if absent. Alone, a
-    sense answers as it reads."""
+    probability p counts (1 - p) ** (discount[sense] x t) of a sense, where t is the largest
+    ``trust`` (B, 3; default 1) of the other senses present (its weight, and its share in the prior's
+    count): words without emotion ("It's eleven o'clock.") are no evidence for which emotion a
+    trusted voice or face shows, while their small and arbitrary odds between the emotions would
+    otherwise vote; fully discounted, a sense is as if absent. Beside a sense that is not trusted
+    (a voice unlike those the model learned from) or alone, a sense counts in full."""
     mask = mask.to(prior.dtype)
-    present = mask.sum(1, keepdim=True)
+    trust = mask if trust is None else mask * trust.to(prior.dtype)
     out, count = 0.0, 0.0
     for name, logp in log_probs.items():
         i = MODALITIES.index(name)
         share = mask[:, i:i + 1]
         if discount is not None and neutral is not None:
-            emotive = (1 - logp[:, neutral:neutral + 1].exp()).clamp(min=1e-6) ** discount[i]
-            share = share * torch.where(present - share > 0, emotive, 1.0)  # discounted only beside others
+            others = torch.cat([trust[:, :i], trust[:, i + 1:]], dim=1).amax(dim=1, keepdim=True)
+            share = share * (1 - logp[:, neutral:neutral + 1].exp()).clamp(min=1e-6) ** (discount[i] * others)
         out, count = out + share * weight[i] * logp, count + share
     return out + (count - 1).clamp(min=0) * prior
 

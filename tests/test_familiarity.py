@@ -11,7 +11,7 @@ import torch
 from mmsent.checkpoint import load_checkpoint, save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.features import WHISPER_WIDTH
-from mmsent.model import Inputs, build_model
+from mmsent.model import Inputs, build_model, log_linear
 from train import familiarity
 from train.cache import FeatureCache
 from train.calibrate import calibrate, fit_slope
@@ -141,3 +141,25 @@ def test_familiarity_command_on_real_voices(shared_data, tmp_path, capsys):
     no_bank = save_checkpoint(_voice_model(), tmp_path / "no-bank")  # a voice that keeps no training voices
     assert familiarity.main(["--voice", str(no_bank), "ravdess=x", "emovo=y"]) == 2
     assert "keeps no training voices" in capsys.readouterr().err
+
+
+def test_beside_a_doubted_voice_words_saying_neutral_count_in_full():
+    """The fused answer trusts a voice 1 / its doubt: beyond d0 the words' neutral discount fades."""
+    torch.manual_seed(0)
+    model = build_model(tiny_config(audio_source="whisper-base", trained_branches=("text", "audio"))).eval()
+    enc = model.encoders["audio"]
+    model.set_voice_bank(enc.mean_state(_voices(torch.zeros(WHISPER_WIDTH), 8), torch.full((8,), 12)))
+    enc.gate.copy_(torch.tensor([0.5, 10.0]))
+    with torch.no_grad():
+        model.neutral_discount[0] = torch.tensor([3.0, 0.0, 0.0])
+    g = torch.Generator().manual_seed(2)
+    senses = {m: (torch.randn(3, 7, generator=g), torch.randn(3, 3, generator=g)) for m in ("text", "audio")}
+    mask = torch.tensor([[True, True, False]] * 3)
+    distances = {"audio": torch.tensor([0.3, 0.6, 5.0])}  # familiar, a little beyond d0, far beyond
+    out = model.fuse({}, mask, senses, distances).emotion_logits
+    logp = {m: em.log_softmax(-1) for m, (em, _) in senses.items()}
+    args = (mask, model.fusion_weight[0], model.emotion_prior, model.neutral_discount[0], model.neutral[0])
+    trust = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1 / 2.0, 1.0], [1.0, 1 / 46.0, 1.0]])
+    torch.testing.assert_close(out, log_linear(logp, *args, trust))
+    full = log_linear(logp, *args[:3])  # no discount at all
+    assert (out[2] - full[2]).abs().max() < (out[0] - full[0]).abs().max()

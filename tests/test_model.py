@@ -5,7 +5,7 @@ import torch
 
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import EMOTIONS, SENTIMENTS
-from mmsent.model import Inputs, build_model, drop_modalities
+from mmsent.model import Inputs, build_model, drop_modalities, log_linear
 
 B = 3
 
@@ -213,3 +213,26 @@ def test_a_sense_saying_neutral_counts_less_beside_another_and_alone_answers_as_
                             (st[2] + sv[2]) * prior + t[2] + 2.0 * audio[2] + v[2]])
     assert torch.allclose(out.emotion_logits, expected, atol=1e-5)
     assert (share(text, 3.0) < 1).all()  # the discount acted
+
+
+def test_words_saying_neutral_step_aside_only_for_a_trusted_sense():
+    """The discount's strength follows the largest trust of the other senses present: beside a voice
+    the model doubts (trust 0: unlike any voice it learned from) the words count in full, beside a
+    trusted one they are discounted, in between by the trust as exponent factor."""
+    g = torch.Generator().manual_seed(0)
+    logp = {m: torch.randn(4, 7, generator=g).log_softmax(-1) for m in ("text", "audio")}
+    mask = torch.tensor([[1.0, 1.0, 0.0]] * 4)
+    weight, prior, discount = torch.tensor([1.2, 0.9, 1.0]), torch.arange(7.0) / 10, torch.tensor([3.0, 0.0, 0.0])
+    neutral = EMOTIONS.index("neutral")
+    fuse = lambda trust: log_linear(logp, mask, weight, prior, discount, neutral, trust)  # noqa: E731
+    plain = log_linear(logp, mask, weight, prior)
+    trusted = fuse(torch.ones(4, 3))
+    assert torch.equal(fuse(None), trusted)  # trust defaults to full
+    assert torch.allclose(fuse(torch.tensor([[1.0, 0.0, 1.0]] * 4)), plain)  # the voice doubted: words in full
+    assert not torch.allclose(trusted, plain, atol=1e-3)
+    half = fuse(torch.tensor([[1.0, 0.5, 1.0]] * 4))
+    share = (1 - logp["text"][:, neutral:neutral + 1].exp()) ** 1.5  # discount 3 x trust 0.5
+    expected = share * 1.2 * logp["text"] + 0.9 * logp["audio"] + share * prior
+    assert torch.allclose(half, expected, atol=1e-5)
+    # the trust of the sense itself does not matter, only that of the others
+    assert torch.equal(fuse(torch.tensor([[0.2, 1.0, 1.0]] * 4)), trusted)
