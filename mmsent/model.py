@@ -131,8 +131,8 @@ class FusionModel(nn.Module):
             self.fusion_weight = nn.Parameter(torch.ones(2, len(MODALITIES)))
             self.emotion_prior = nn.Parameter(torch.zeros(len(config.emotions)))
             self.sentiment_prior = nn.Parameter(torch.zeros(len(config.sentiments)))
-            # per (head, modality): beside other senses a sense counts (1 - its "neutral") ** this of a
-            # sense (log_linear); fitted by calibration, 0 counts every reading in full
+            # per (head, modality): beside a trusted sense a sense counts (1 - its "neutral") ** this of a
+            # sense (log_linear; fused with the trust of the others); fitted by calibration, 0 counts in full
             self.register_buffer("neutral_discount", torch.zeros(2, len(MODALITIES)))
             self.neutral = _index(config.emotions, "neutral"), _index(config.sentiments, "neutral")  # per head
 

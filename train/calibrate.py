@@ -8,8 +8,9 @@
 2. With log-linear fusion, the fusion weights (one per head and sense) and the priors (counted once
    per sense beyond the first) are fitted on all dev sets, each counted equally, the joined senses
    among them: the weights say how much each sense's evidence is worth when the senses come together,
-   and each sense's neutral discount how little a reading that says "neutral" counts beside another
-   sense (``model.log_linear``; the words' "neutral" is no evidence for which emotion a voice shows).
+   and each sense's neutral discount how little a reading that says "neutral" counts beside another,
+   trusted sense (``model.log_linear``; the words' "neutral" is no evidence for which emotion a voice
+   shows). Every dev voice is within d0, so all are trusted here.
 3. The voice's familiarity gate (Whisper head only): the head keeps the training voices (``voices``)
    and flattens the reading of a voice unlike them, dividing its calibrated logits by
    1 + slope x (distance - d0) beyond d0, the largest distance among its own dev voices (unseen
