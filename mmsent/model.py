@@ -225,13 +225,19 @@ class FusionModel(nn.Module):
                     for i, name in enumerate(MODALITIES)}
             fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
             return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses, distances)
-        trust = torch.ones(mask.shape, dtype=self.emotion_prior.dtype, device=mask.device)
-        for name, d in distances.items():  # a doubted voice is trusted 1 / its doubt
-            trust[:, MODALITIES.index(name)] = 1 / self.encoders[name].doubt(d).to(trust.dtype)
+        trust = self.trust(mask, distances)
         em, se = (log_linear({m: logits[h].log_softmax(-1) for m, logits in senses.items()}, mask,
                              self.fusion_weight[h], (self.emotion_prior, self.sentiment_prior)[h],
                              self.neutral_discount[h], self.neutral[h], trust) for h in (0, 1))
         return FusionOutput(em, se, embeddings, mask, senses, distances)
+
+    def trust(self, mask: torch.Tensor, distances: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, 3): how much each sense is trusted (``log_linear``): 1, and a voice the familiarity gate
+        doubts 1 / its doubt."""
+        trust = torch.ones(mask.shape, dtype=self.emotion_prior.dtype, device=mask.device)
+        for name, d in distances.items():
+            trust[:, MODALITIES.index(name)] = 1 / self.encoders[name].doubt(d.to(mask.device)).to(trust.dtype)
+        return trust
 
     def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:
         """Embed the senses that x.mask says are present; fuse those of ``fuse_mask`` (default x.mask:

@@ -108,6 +108,28 @@ def test_words_option_reads_each_clip_with_each_sentence_and_its_own_voice(check
     assert "has no sentences" in capsys.readouterr().err
 
 
+def test_voices_option_hears_each_labelled_utterance_beside_each_voice(checkpoint, shared_data, tmp_path, capsys):
+    voices = tmp_path / "voices"
+    (voices / "call").mkdir(parents=True)
+    srcs = sorted((shared_data / "ravdess" / "Actor_18").glob("*.flac"))[::30]  # 2 real clips, any depth
+    (voices / srcs[0].name).symlink_to(srcs[0])
+    (voices / "call" / srcs[1].name).symlink_to(srcs[1])
+    out = tmp_path / "metrics.json"
+    assert main(["--checkpoint", str(checkpoint), "--data", f"meld={_meld_csv(tmp_path / 'm.csv')}",
+                 "--voices", str(voices), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"meld", "meld+voices"}
+    voiced, own = report["meld+voices"]["emotion"], report["meld"]["emotion"]
+    assert voiced["n"] == 12 and voiced["modalities_used"] == {"text": 12, "audio": 12, "video": 0}
+    words = lambda r: {k: r["per_modality"]["text"][k] for k in ("accuracy", "ece")}  # noqa: E731
+    assert words(voiced) == words(own)  # each utterance's own words, twice
+    assert voiced["per_modality"]["audio"]["n"] == 12 and report["meld+voices"]["sentiment"]["n"] == 12
+    (tmp_path / "none").mkdir()
+    assert main(["--checkpoint", str(checkpoint), "--data", f"meld={tmp_path / 'm.csv'}",
+                 "--voices", str(tmp_path / "none")]) == 2
+    assert "no audio or video files" in capsys.readouterr().err
+
+
 def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert main(["--checkpoint", str(checkpoint), "--data", f"meld={tmp_path / 'nope.csv'}"]) == 2
     assert "MELD CSV not found" in capsys.readouterr().err

@@ -104,6 +104,9 @@ def test_calibration_keeps_the_unperturbed_training_voices_and_sets_d0_at_the_fa
     d0, slope = model.encoders["audio"].gate.tolist()
     assert d0 == pytest.approx(d.max(), abs=1e-6) and slope == 7.5  # no dev voice is doubted
     assert report["familiarity"]["slope"] == 7.5
+    report = calibrate(model, {"ravdess": dev}, {"audio": cache}, voices=train, slope=7.5, quantile=0.5)
+    assert model.encoders["audio"].gate[0].item() == pytest.approx(np.quantile(d, 0.5), abs=1e-6)  # half are doubted
+    assert report["familiarity"]["quantile"] == 0.5
 
 
 def test_fit_slope_flattens_confident_strangers_and_leaves_calibrated_voices_alone():

@@ -73,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--familiarity-slope", type=float, default=0.0,
                    help="how much the voice's reading is flattened per unit of distance from the training voices "
                         "beyond the dev voices' (0: not at all); fit it with python -m train.familiarity")
+    t.add_argument("--familiarity-quantile", type=float, default=1.0,
+                   help="the gate's onset d0: this quantile of the dev voices' distances from the training voices "
+                        "(1: the farthest dev voice; 0.975: one unseen dev voice in 40 is doubted)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="cpu, cuda or auto")
     o = p.add_argument_group("output")

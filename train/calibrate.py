@@ -10,11 +10,12 @@
    among them: the weights say how much each sense's evidence is worth when the senses come together,
    and each sense's neutral discount how little a reading that says "neutral" counts beside another,
    trusted sense (``model.log_linear``; the words' "neutral" is no evidence for which emotion a voice
-   shows). Every dev voice is within d0, so all are trusted here.
+   shows); a voice the gate doubts (step 3) is trusted less here, as in use.
 3. The voice's familiarity gate (Whisper head only): the head keeps the training voices (``voices``)
    and flattens the reading of a voice unlike them, dividing its calibrated logits by
-   1 + slope x (distance - d0) beyond d0, the largest distance among its own dev voices (unseen
-   speakers of the training corpora): a voice as familiar as those is read as calibrated. The slope
+   1 + slope x (distance - d0) beyond d0, a high quantile of the distances of its own dev voices
+   (unseen speakers of the training corpora; 1: the farthest of them): a voice as familiar as most
+   of those is read as calibrated. The slope
    can't be learned from corpora the voice knows: ``fit_slope`` fits it on voices trained without
    a corpus, heard on it (train.familiarity).
 The dev sets are also where the model was selected: figures after calibration are on data the
@@ -103,10 +104,11 @@ def voice_means(samples: list[Sample], caches: dict[str, FeatureCache]) -> torch
 
 
 def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str, FeatureCache],
-              voices: list[Sample] = (), slope: float = 0.0) -> dict:
+              voices: list[Sample] = (), slope: float = 0.0, quantile: float = 1.0) -> dict:
     """Set each sense's temperatures and biases (and the log-linear fusion weights and priors) in place;
     with a Whisper voice head, keep ``voices`` (training samples) as its bank, when given, and set its
-    gate: d0 from the own dev voices, ``slope`` as given. Returns what was set."""
+    gate: d0 the ``quantile`` of the own dev voices' distances (1: the farthest), ``slope`` as given.
+    Returns what was set."""
     model.temperature.fill_(1.0)
     biases = (model.emotion_bias, model.sentiment_bias)
     for b in biases:
@@ -142,9 +144,10 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
         own = [outputs[n]["audio/distance"] for n in SENSE_DEV["audio"] if n in outputs]
         own = np.concatenate(own) if own else np.zeros(0)
         own = own[~np.isnan(own)]
-        d0 = float(own.max()) if len(own) else 2.0  # no dev voices: never
+        d0 = float(np.quantile(own, quantile)) if len(own) else 2.0  # no dev voices: never
         model.encoders["audio"].gate.copy_(torch.tensor([d0, slope]))
-        report["familiarity"] = {"voices": model.config.voice_bank, "d0": round(d0, 4), "slope": slope}
+        report["familiarity"] = {"voices": model.config.voice_bank, "d0": round(d0, 4), "quantile": quantile,
+                                 "slope": slope}
     if model.config.fusion == "log-linear":
         _fit_fusion(model, dev, outputs)
         for key in ("fusion_weight", "neutral_discount"):
@@ -172,14 +175,16 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
             senses = {m: torch.nan_to_num(model.calibrated(m, h, torch.as_tensor(out[f"{m}/{head}"], device=device),
                                                            _distance(out, m, device)).cpu()).log_softmax(-1)[keep]
                       for m in model.sense_heads}
-            data.append((h, labels[keep], mask[keep], senses))
+            distances = {m: torch.nan_to_num(d, nan=0.0) for m in model.sense_heads
+                         if (d := _distance(out, m, device)) is not None}
+            data.append((h, labels[keep], mask[keep], senses, model.trust(mask, distances).cpu()[keep]))
     optimizer = torch.optim.LBFGS([weight, *priors, discount], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
         loss = 0.0
-        for h, labels, mask, senses in data:
-            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h])
+        for h, labels, mask, senses, trust in data:
+            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h], trust)
             loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss

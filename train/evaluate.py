@@ -7,7 +7,9 @@
 Writes ``{"<corpus>": {"emotion": {"accuracy", "weighted_f1", "macro_f1", "ece", "per_class",
 "confusion", "n"}, "sentiment": {...}}}``; a corpus without sentiment labels has no "sentiment" key.
 ``--words cremad`` (or a file of sentences) adds "<corpus>+words": every clip and image again with
-each sentence as its words, to see how the answer fares when the words carry no emotion.
+each sentence as its words, to see how the answer fares when the words carry no emotion; ``--voices
+DIR`` (unlabelled utterances, one file each) adds "<corpus>+voices": every labelled utterance's words
+again beside each of those voices, to see what voices the model can't read cost the words.
 Features are computed with the same code as training and inference (``train.extract``); pass
 ``--cache DIR`` to keep them between runs. A corpus name used twice gets a suffix (meld, meld-2).
 """
@@ -33,7 +35,7 @@ from .data import predict_logits, softmax
 from .extract import extract_all
 from .joint import joint_samples
 from .metrics import classification_report, save_confusion_png
-from .speech_corpora import CREMAD_SENTENCES
+from .speech_corpora import CREMAD_SENTENCES, read_voices
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,14 @@ def with_words(samples: list[Sample], sentences: list[str]) -> list[Sample]:
             for s in samples if s.media is not None for k, t in enumerate(sentences)]
 
 
+def with_voices(samples: list[Sample], voices: list[Sample]) -> list[Sample]:
+    """Each labelled sample that has words, once with each of ``voices`` as its sound (its label and
+    words its own, no face): what a voice unrelated to the label costs the words."""
+    return [replace(s, id=f"{s.id}@{v.id}", media=None, has_video=False,
+                    parts=(("text", s.feature_id("text")), ("audio", v.feature_id("audio"))))
+            for s in samples if s.text for v in voices]
+
+
 def read_sentences(spec: str) -> list[str]:
     """--words: "cremad" (its twelve sentences) or a UTF-8 text file, one sentence a line."""
     if spec == "cremad":
@@ -96,11 +106,12 @@ def read_sentences(spec: str) -> list[str]:
 
 
 def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None = None,
-             device: str | None = None, joint: int = 0, words: list[str] = ()) -> dict:
+             device: str | None = None, joint: int = 0, words: list[str] = (), voices: list[Sample] = ()) -> dict:
     """Figures of a checkpoint on each ``--data`` spec (see read_data_spec), on ``joint`` samples
-    joined from them (train.joint: senses of one emotion from different corpora) and, with
-    ``words``, on each corpus's clips and images given each of those sentences as their words
-    ("<corpus>+words")."""
+    joined from them (train.joint: senses of one emotion from different corpora), with ``words``
+    on each corpus's clips and images given each of those sentences as their words ("<corpus>+words")
+    and, with ``voices`` (read_voices), on each corpus's words given each of those voices
+    ("<corpus>+voices")."""
     model = load_checkpoint(checkpoint, pick_device(device))
     sets: dict[str, list[Sample]] = {}
     for spec in specs:
@@ -110,7 +121,8 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
             key, n = f"{name}-{n}", n + 1
         sets[key] = samples
     worded = {f"{k}+words": with_words(v, list(words)) for k, v in sets.items()} if words else {}
-    caches = extract_all(model, [s for samples in [*sets.values(), *worded.values()] for s in samples], cache)
+    worded.update({f"{k}+voices": with_voices(v, list(voices)) for k, v in sets.items()} if voices else {})
+    caches = extract_all(model, [s for samples in [*sets.values(), *worded.values(), voices] for s in samples], cache)
     if joint:
         sets["joint"] = joint_samples(list(sets.values()), caches, joint, seed=JOINT_SEED)
     sets.update({k: v for k, v in worded.items() if v})
@@ -156,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also report on this many samples joining the senses of the corpora given (one emotion)")
     p.add_argument("--words", help="also report each corpus's clips and images once with each of these sentences as "
                    "their words (\"<corpus>+words\"): 'cremad' (its twelve sentences) or a text file, one a line")
+    p.add_argument("--voices", help="also report each corpus's words once beside each of these voices (\"<corpus>+voices\"): "
+                   "a folder of unlabelled utterances, one audio or video file each")
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("--png-dir", help="write confusion-matrix PNGs into this folder")
     p.add_argument("--cache", help="feature cache folder (default: none, features in memory)")
@@ -165,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with torch.no_grad():
             words = read_sentences(args.words) if args.words else ()
-            report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint, words)
+            voices = read_voices(args.voices) if args.voices else ()
+            report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint, words, voices)
     except (CheckpointError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -170,6 +170,18 @@ def read_cremad(folder: str | Path, speakers: str | Iterable[str] | None = None)
     return _by_name("cremad", folder, CREMAD_NAME, "files named like 1001_DFA_ANG_XX.wav", speakers, label)
 
 
+def read_voices(folder: str | Path) -> list[Sample]:
+    """Unlabelled utterances, one audio or video file each, at any depth below ``folder`` (for
+    ``train.evaluate --voices``: voices heard beside labelled words)."""
+    root = _folder(folder, "voices", "audio or video files, one utterance each")
+    samples = [Sample(id=f"voices/{root.name}/{path.relative_to(root).with_suffix('').as_posix()}", corpus="voices",
+                      text=None, emotion=None, sentiment=None, media=path, group=path.stem)
+               for path in _media_files(root, Counter(), same_folder=True)]
+    if not samples:
+        raise CorpusError(f"{root}: no audio or video files (one utterance each) found")
+    return samples
+
+
 def folder_emotion(name: str) -> str | None:
     """Our emotion for an emotion-folder name ("Angry", "SCARED", " calm "), or None if unknown."""
     return FOLDER_NAMES.get(name.strip().lower())

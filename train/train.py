@@ -197,7 +197,8 @@ def _calibrate_best(args, progress: dict, train_set: list, dev: dict, caches, mo
     """Calibrate the saved best checkpoint on the dev sets (train.calibrate; a Whisper voice head keeps
     the training voices) and save it again."""
     model = load_checkpoint(args.out, device)
-    calibration = calibrate(model, dev, caches, voices=train_set, slope=args.familiarity_slope)
+    calibration = calibrate(model, dev, caches, voices=train_set, slope=args.familiarity_slope,
+                            quantile=args.familiarity_quantile)
     report = dev_report(model, dev, caches, modalities)
     meta = read_config(args.out)["training"]  # as saved at the best epoch
     meta["dev_metrics"] = _training_meta(args, progress, report)["dev_metrics"]  # calibrated
