@@ -47,6 +47,10 @@ class ModelConfig:
     # voice unlike all of them has its reading flattened (mmsent.encoders.WhisperAudioEncoder.doubt).
     # Set when the model is calibrated (train.calibrate), from its training clips.
     voice_bank: int = 0
+    # The layer of the Whisper encoder whose states' mean the voice bank keeps and compares (0: the
+    # head's own states). The states after the 5th layer set natural conversation apart from the acted
+    # voices better than the 4th's, and a telephone channel less (README, "The familiarity gate").
+    voice_bank_layer: int = 0
     # How the senses are combined: "log-linear" (weighted sum of each sense's calibrated
     # log-probabilities plus a prior) or "mlp" (the original design: concat -> MLP -> heads).
     fusion: str = "log-linear"
@@ -106,6 +110,11 @@ class ModelConfig:
                 raise ValueError(f"{name} must be one of {known}, got {getattr(self, name)!r}")
         if self.voice_bank and self.audio_source not in WHISPER_LAYERS:
             raise ValueError(f"voice_bank needs a Whisper audio_source, not {self.audio_source!r}")
+        if self.voice_bank_layer and not (_is_int(self.voice_bank_layer) and 1 <= self.voice_bank_layer <= 6
+                                          and WHISPER_LAYERS.get(self.audio_source)):
+            raise ValueError(f"voice_bank_layer must be a layer 1-6 of the Whisper encoder, with an audio_source read "
+                             f"from its torch layers ({[k for k, v in WHISPER_LAYERS.items() if v]}), got "
+                             f"{self.voice_bank_layer!r} with {self.audio_source!r}")
         ch = self.audio_channels
         if not isinstance(ch, tuple) or not ch or not all(_is_int(c) and 1 <= c <= MAX_WIDTH for c in ch):
             raise ValueError(f"audio_channels must be a non-empty list of integers from 1 to {MAX_WIDTH}, got {ch!r}")

@@ -50,6 +50,7 @@ MIN_STD = 1e-3  # log-power std below which an utterance counts as flat (silence
 WHISPER_WIDTH = 512  # width of the Whisper base encoder's states
 MIN_WHISPER_SAMPLES = 3200  # 0.2 s: shorter utterances are zero-padded to this (the encoder needs frames)
 WHISPER_CHUNK = 8  # utterances the torch Whisper layers encode at once (padded to the longest of them)
+VOICE_MEAN_STRIDE = 4  # the voice bank's later layer is computed for every 4th state only (whisper_batch)
 
 N_FRAMES = 16  # frames per utterance
 RESIZE_SHORT_SIDE = 128  # pixels, short side before the crop
@@ -122,10 +123,13 @@ def whisper_states(audio: np.ndarray, whisper_model, layers: int | None = None) 
     return whisper_batch([audio], whisper_model, layers)[0][0]
 
 
-def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = None, mean_after: int = 0
+                  ) -> tuple[torch.Tensor, ...]:
     """Several utterances' Whisper encoder states, zero-padded at the end (``states_batch``):
     (B, T_max, WHISPER_WIDTH) float32 and lengths (B,). Each utterance's states are those it has alone.
+    With ``mean_after`` (torch layers only), also (B, WHISPER_WIDTH): the mean over each utterance's
+    frames of the states after that many layers, from the same pass (what the voice bank compares),
+    over every VOICE_MEAN_STRIDE-th frame when that layer comes after the head's (less work).
 
     ``whisper_model``: a loaded ``faster_whisper.WhisperModel`` (the ASR's, see
     ``mmsent.transcribe.load_backend``): its feature extractor, and its CTranslate2 encoder for the
@@ -135,16 +139,21 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
     """
     import ctranslate2
 
+    if mean_after and not layers:
+        raise ValueError("mean_after needs the torch layers (layers=N)")
     mels = [_whisper_mel(c, whisper_model) for c in clips]
     if not layers or not mels:
-        return states_batch([torch.from_numpy(np.array(whisper_model.model.encode(
+        out = states_batch([torch.from_numpy(np.array(whisper_model.model.encode(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(m[None])), to_cpu=True))[0]).float() for m in mels])
+        return (*out, torch.zeros(0, WHISPER_WIDTH)) if mean_after else out
     from .whisper_layers import load_layers
 
-    encoder = load_layers(layers, whisper_model.model.device)
+    encoder = load_layers(max(layers, mean_after), whisper_model.model.device)
+    stride = VOICE_MEAN_STRIDE if mean_after > layers else 1
     device = encoder.positions.device
     lengths = torch.tensor([m.shape[1] // 2 for m in mels], dtype=torch.int64)
     states = torch.zeros(len(mels), int(lengths.max()), WHISPER_WIDTH)
+    means = torch.zeros(len(mels), WHISPER_WIDTH)
     order = lengths.argsort().tolist()
     for k in range(0, len(order), WHISPER_CHUNK):  # utterances of similar lengths together: little padding
         rows = order[k:k + WHISPER_CHUNK]
@@ -152,10 +161,13 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
         for j, i in enumerate(rows):
             batch[j, :, : mels[i].shape[1]] = torch.from_numpy(mels[i])
         with torch.no_grad():
-            out = encoder(batch.to(device), lengths[rows].to(device)).float().cpu()
+            out, later = encoder(batch.to(device), lengths[rows].to(device), after=(layers, mean_after or layers),
+                                 last_stride=stride)
+        out, later = out.float().cpu(), later.float().cpu()
         for j, i in enumerate(rows):
             states[i, : lengths[i]] = out[j, : lengths[i]]
-    return states, lengths
+            means[i] = later[j, : -(-int(lengths[i]) // stride) if mean_after > layers else lengths[i]].mean(0)
+    return (states, lengths, means) if mean_after else (states, lengths)
 
 
 def states_batch(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -46,6 +46,7 @@ class Inputs:
     mel_lengths: torch.Tensor | None = None
     audio_states: torch.Tensor | None = None
     audio_lengths: torch.Tensor | None = None
+    voice_means: torch.Tensor | None = None  # (B, 512): what the voice bank compares, when config.voice_bank_layer
     clips: torch.Tensor | None = None
     video_features: torch.Tensor | None = None
 
@@ -180,7 +181,10 @@ class FusionModel(nn.Module):
         enc = self.encoders["audio"] if "audio" in self.encoders else None
         if not self.config.voice_bank or enc is None or x.audio_states is None:
             return {}
-        d = enc.distance(enc.mean_state(x.audio_states, x.audio_lengths))
+        if self.config.voice_bank_layer and x.voice_means is None:
+            raise ValueError(f"this voice is compared by the mean states after layer {self.config.voice_bank_layer}: "
+                             "pass Inputs.voice_means (features.whisper_batch(..., mean_after=N))")
+        d = enc.distance(x.voice_means if self.config.voice_bank_layer else enc.mean_state(x.audio_states, x.audio_lengths))
         return {"audio": d.masked_fill(~x.mask[:, MODALITIES.index("audio")].bool(), 0.0)}
 
     def set_voice_bank(self, means: torch.Tensor) -> None:

@@ -210,11 +210,16 @@ def _audio_inputs(model: FusionModel, segs: list[Segment], rows: list[int], audi
     if model.config.audio_source in WHISPER_LAYERS:
         whisper = load_backend("faster-whisper", "base", model.device.type).model  # the ASR's own model
         voiced = [j for j, c in enumerate(clips) if len(c)]
-        states, lengths = features.whisper_batch([clips[j] for j in voiced], whisper,
-                                                 WHISPER_LAYERS[model.config.audio_source])
+        layer = model.config.voice_bank_layer
+        out = features.whisper_batch([clips[j] for j in voiced], whisper, WHISPER_LAYERS[model.config.audio_source],
+                                     mean_after=layer)
+        states, lengths = out[:2]
         x.audio_states = torch.zeros(len(rows), max(1, states.shape[1]), features.WHISPER_WIDTH)
         x.audio_lengths = torch.ones(len(rows), dtype=torch.int64)
         x.audio_states[voiced], x.audio_lengths[voiced] = states, lengths
+        if layer:
+            x.voice_means = torch.zeros(len(rows), features.WHISPER_WIDTH)
+            x.voice_means[voiced] = out[2]
     else:
         x.mel, x.mel_lengths = features.audio_batch(clips)
 

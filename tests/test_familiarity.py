@@ -166,3 +166,10 @@ def test_beside_a_doubted_voice_words_saying_neutral_count_in_full():
     torch.testing.assert_close(out, log_linear(logp, *args, trust))
     full = log_linear(logp, *args[:3])  # no discount at all
     assert (out[2] - full[2]).abs().max() < (out[0] - full[0]).abs().max()
+
+
+def test_the_voice_bank_layer_must_be_one_the_torch_layers_compute():
+    tiny_config(audio_source="whisper-base-layer4", voice_bank_layer=5).validate()
+    for source, layer in (("logmel-cnn", 5), ("whisper-base", 5), ("whisper-base-layer4", 7), ("whisper-base-layer4", -1)):
+        with pytest.raises(ValueError, match="voice_bank_layer must be a layer 1-6"):
+            tiny_config(audio_source=source, voice_bank_layer=layer).validate()

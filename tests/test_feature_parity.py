@@ -54,6 +54,40 @@ def test_whisper_audio_features_match_inference(source, shared_data, tmp_path):
     torch.testing.assert_close(trained.emotion_logits, served.emotion_logits, rtol=1e-3, atol=1e-3)
 
 
+def test_the_voice_bank_compares_the_same_means_in_training_and_serving(shared_data, tmp_path):
+    """config.voice_bank_layer: the training cache's mean states after that layer are those the app
+    computes in its batch pass, and the voice's distance is the same on both paths."""
+    from mmsent.pipeline import _audio_inputs
+    from mmsent.segments import Segment
+    from train.calibrate import voice_means
+    from train.extract import extract_all
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config(audio_source="whisper-base-layer4", voice_bank_layer=5,
+                                    trained_branches=("audio",))).eval()
+    samples = read_ravdess(shared_data / "ravdess", "20")[:3]
+    caches = extract_all(model, samples, tmp_path)
+    assert set(caches) == {"audio", "voice"}
+    model.set_voice_bank(voice_means(samples, caches))
+    audio = [media.load_audio(s.media) for s in samples]
+    x = Inputs(mask=torch.tensor([[False, True, False]] * 3))
+    segs = [Segment(0.0, len(a) / features.SAMPLE_RATE, "", "speech") for a in audio]
+    served = []
+    for a, seg in zip(audio, segs):  # each utterance as the app cuts it from its video's sound
+        one = Inputs(mask=x.mask[:1].clone())
+        _audio_inputs(model, [seg], [0], a, [True], one)
+        served.append(one.voice_means[0])
+    batch = collate(samples, caches, ("audio",))
+    torch.testing.assert_close(batch.inputs.voice_means, torch.stack(served), atol=1e-5, rtol=1e-5)
+    served_x = Inputs(mask=batch.inputs.mask, audio_states=batch.inputs.audio_states,
+                      audio_lengths=batch.inputs.audio_lengths, voice_means=torch.stack(served))
+    torch.testing.assert_close(model.distances(batch.inputs)["audio"], model.distances(served_x)["audio"],
+                               atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="voice_means"):
+        model.distances(Inputs(mask=batch.inputs.mask, audio_states=batch.inputs.audio_states,
+                               audio_lengths=batch.inputs.audio_lengths))
+
+
 def test_text_features_match_inference(model, tmp_path):
     folder = make_synthetic(tmp_path / "syn", n_train=6, n_dev=3)
     samples = read_meld(folder / "train_sent_emo.csv")

@@ -64,3 +64,20 @@ def test_a_batch_gives_each_utterance_the_states_it_has_alone(shared_data, monke
         assert len(alone) == lengths[i]
         torch.testing.assert_close(states[i, : lengths[i]], alone, atol=2e-4, rtol=1e-4)
         assert not states[i, lengths[i]:].any()  # zero padding, as states_batch gives
+
+
+def test_the_voice_bank_layer_comes_from_the_same_pass(shared_data):
+    """mean_after: the mean over each utterance's frames of the states after a later layer, computed in
+    the pass that gives the head's states, for every VOICE_MEAN_STRIDE-th frame (a batch: each
+    utterance as alone)."""
+    whisper = load_backend("faster-whisper", "base", "cpu").model
+    clips = [media.load_audio(p)[:n] for p, n in zip(sorted((shared_data / "ravdess").rglob("*-17.flac"))[:2],
+                                                     (20000, 44000))]
+    states, lengths, means = features.whisper_batch(clips, whisper, 4, mean_after=5)
+    torch.testing.assert_close((states, lengths), features.whisper_batch(clips, whisper, 4))  # the head's states unchanged
+    for i, clip in enumerate(clips):
+        five = features.whisper_states(clip, whisper, 5)  # every frame
+        torch.testing.assert_close(means[i], five[:: features.VOICE_MEAN_STRIDE].mean(0), atol=2e-4, rtol=1e-4)
+    assert not torch.allclose(means[0], states[0, : lengths[0]].mean(0), atol=1e-2)  # another layer's states
+    with pytest.raises(ValueError, match="needs the torch layers"):
+        features.whisper_batch(clips, whisper, None, mean_after=5)

@@ -76,6 +76,11 @@ def collate(samples: list[Sample], caches: dict[str, FeatureCache], modalities=M
         x.attention_mask = (torch.arange(x.text_hidden.shape[1])[None, :] < lengths[:, None]).long()
     if "audio" in caches and whisper_cache(caches["audio"]):
         x.audio_states, x.audio_lengths = _pad(rows("audio", torch.zeros(1, WHISPER_WIDTH)), dim_first=True)
+        if "voice" in caches:  # what the voice bank compares (config.voice_bank_layer); perturbed copies have none
+            means = caches["voice"]
+            x.voice_means = torch.stack([means[s.feature_id("audio")].float() if s.feature_id("audio") in means
+                                         and means[s.feature_id("audio")].numel() else torch.zeros(WHISPER_WIDTH)
+                                         for s in samples])
     elif "audio" in caches:
         x.mel, x.mel_lengths = _pad(rows("audio", torch.zeros(N_MELS, 1)), dim_first=False)
     if "video" in caches:
@@ -140,7 +145,7 @@ def length_batches(samples: list[Sample], caches: dict[str, FeatureCache], batch
         s = samples[i]
         ids = {m: s.feature_id(m) for m in caches}
         return sum(int(c[ids[m]].shape[-1 if m == "audio" and not whisper_cache(c) else 0]) for m, c in caches.items()
-                   if m != "video" and ids[m] in c and c[ids[m]].numel())
+                   if m in ("text", "audio") and ids[m] in c and c[ids[m]].numel())
 
     batches = []
     for start in range(0, len(order), batch_size * pool):

@@ -5,7 +5,8 @@
 - audio: ``features.whisper_states`` of the clip's whole sound track (``media.load_audio``) through
   the embedded Whisper base encoder (its last layer, or its first layers for "whisper-base-layer4"):
   (T, 512) in float16; or, for the log-mel CNN,
-  ``features.log_mel``: (N_MELS, T).
+  ``features.log_mel``: (N_MELS, T). With ``config.voice_bank_layer``, also "voice": the mean of the
+  states after that layer (512,), what the voice bank compares.
 - video: face-expression: the face crops of the clip (``faces.segment_faces`` on
   ``media.load_frames``, as the app does) or the image itself when the corpus is of face crops
   (FER2013, CK+), through the frozen expression CNN (``encoders["video"].frozen``): (features,);
@@ -180,6 +181,33 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     return cache
 
 
+def voice_mean_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
+    """What the voice bank compares (``config.voice_bank_layer``): the mean over time of the states
+    after that layer of the Whisper encoder, (512,), by sample id; unperturbed clips only (the bank
+    keeps them, the dev voices are them). The same function as the app's (``whisper_batch``)."""
+    layer = model.config.voice_bank_layer
+    key = {"transform": f"whisper-base-layer{layer}-mean", "stride": features.VOICE_MEAN_STRIDE,
+           "preprocessing": features.PREPROCESSING_VERSION,
+           "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS, "sha256": model.source_sha256["audio"],
+           "device": model.device.type}
+    cache = FeatureCache(root, "voice", key)
+    by_id = {s.feature_id("audio"): s for s in samples
+             if s.media is not None and not s.augment and not _is_image(s.media)}
+    counts: Counter = Counter()
+
+    def compute(ids: list[str]) -> dict[str, torch.Tensor]:
+        encoder = load_backend("faster-whisper", "base", model.device.type).model
+        out = {}
+        for i in ids:
+            audio = clip_audio(by_id[i], counts)
+            out[i] = EMPTY if audio is None else features.whisper_batch(
+                [audio], encoder, WHISPER_LAYERS[model.config.audio_source], mean_after=layer)[2][0]
+        return out
+
+    fill(cache, list(by_id), compute, AUDIO_BATCH, "voice means")
+    return cache
+
+
 def video_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
     """Frozen video features by sample id (EMPTY for clips without usable frames or face)."""
     face = model.config.video_source == "face-expression"
@@ -265,6 +293,8 @@ def extract_all(model: FusionModel, samples: list[Sample], root=None) -> dict[st
         out["text"] = text_features(model, samples, root)
     if "audio" in model.encoders:
         out["audio"] = audio_features(model, samples, root)
+        if model.config.voice_bank_layer:
+            out["voice"] = voice_mean_features(model, samples, root)
     if "video" in model.encoders:
         out["video"] = video_features(model, samples, root)
     return out

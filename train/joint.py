@@ -31,7 +31,7 @@ def _pools(sets: list[list[Sample]], caches: dict[str, FeatureCache]) -> dict[st
                 continue
             seen.add(s.id)
             for m, cache in caches.items():
-                if m == "text" and s.corpus not in TEXT_CORPORA:
+                if m not in pools or m == "text" and s.corpus not in TEXT_CORPORA:
                     continue
                 if s.feature_id(m) in cache and cache[s.feature_id(m)].numel():
                     pools[m].setdefault(s.emotion, []).append(s)

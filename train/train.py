@@ -50,7 +50,7 @@ GRAD_CLIP = 1.0  # gradient norm clip
 def make_config(args) -> ModelConfig:
     base = tiny_config if args.config == "tiny" else ModelConfig
     extra = {"audio_channels": tuple(args.audio_channels)} if args.audio_channels else {}
-    for field in ("dropout", "text_source", "video_source", "audio_source", "audio_pooling", "fusion"):
+    for field in ("dropout", "text_source", "video_source", "audio_source", "audio_pooling", "voice_bank_layer", "fusion"):
         if getattr(args, field) is not None:
             extra[field] = getattr(args, field)
     return base(text_tune_layers=args.text_tune_layers, text_context=args.text_context,
