@@ -47,9 +47,9 @@ class ModelConfig:
     # voice unlike all of them has its reading flattened (mmsent.encoders.WhisperAudioEncoder.doubt).
     # Set when the model is calibrated (train.calibrate), from its training clips.
     voice_bank: int = 0
-    # The layer of the Whisper encoder whose states' mean the voice bank keeps and compares (0: the
-    # head's own states). The states after the 5th layer set natural conversation apart from the acted
-    # voices better than the 4th's, and a telephone channel less (README, "The familiarity gate").
+    # What the voice bank keeps and compares: 0, the mean of the head's states over the whole segment
+    # (the first banks); N, the mean over the segment's speech alone (its silence left out, however
+    # tightly it was cut: features.speech_span) of the states after the encoder's N-th layer.
     voice_bank_layer: int = 0
     # How the senses are combined: "log-linear" (weighted sum of each sense's calibrated
     # log-probabilities plus a prior) or "mlp" (the original design: concat -> MLP -> heads).

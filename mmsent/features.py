@@ -50,7 +50,7 @@ MIN_STD = 1e-3  # log-power std below which an utterance counts as flat (silence
 WHISPER_WIDTH = 512  # width of the Whisper base encoder's states
 MIN_WHISPER_SAMPLES = 3200  # 0.2 s: shorter utterances are zero-padded to this (the encoder needs frames)
 WHISPER_CHUNK = 8  # utterances the torch Whisper layers encode at once (padded to the longest of them)
-VOICE_MEAN_STRIDE = 4  # the voice bank's later layer is computed for every 4th state only (whisper_batch)
+SPEECH_SPAN_DB = 35.0  # the voice bank's mean: from the first to the last 20 ms within this of the loudest
 
 N_FRAMES = 16  # frames per utterance
 RESIZE_SHORT_SIDE = 128  # pixels, short side before the crop
@@ -117,6 +117,20 @@ def _whisper_mel(audio: np.ndarray, whisper_model) -> np.ndarray:
     return mel[:, : mel.shape[1] // 2 * 2]
 
 
+def speech_span(audio: np.ndarray, n_states: int) -> tuple[int, int]:
+    """[first, last) of an utterance's Whisper states (one per 20 ms) from its first to its last 20 ms
+    within SPEECH_SPAN_DB of its loudest: the speech without the silence around it, however tightly
+    the utterance was cut (a corpus clip, or a segment of a video)."""
+    hop = 2 * HOP_LENGTH
+    n = min(len(audio) // hop, n_states)
+    if n == 0:
+        return 0, n_states
+    x = np.nan_to_num(np.asarray(audio[: n * hop], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    energy = 10 * np.log10((x.reshape(n, hop) ** 2).mean(1) + 1e-12)
+    loud = np.nonzero(energy > energy.max() - SPEECH_SPAN_DB)[0]
+    return int(loud[0]), int(loud[-1]) + 1
+
+
 def whisper_states(audio: np.ndarray, whisper_model, layers: int | None = None) -> torch.Tensor:
     """Whisper encoder states of one utterance: 16 kHz mono (n,) -> (T, WHISPER_WIDTH) float32,
     T = min(n, MAX_AUDIO_SAMPLES) // (2 * HOP_LENGTH) (one state per 20 ms): ``whisper_batch`` of one."""
@@ -128,8 +142,8 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
     """Several utterances' Whisper encoder states, zero-padded at the end (``states_batch``):
     (B, T_max, WHISPER_WIDTH) float32 and lengths (B,). Each utterance's states are those it has alone.
     With ``mean_after`` (torch layers only), also (B, WHISPER_WIDTH): the mean over each utterance's
-    frames of the states after that many layers, from the same pass (what the voice bank compares),
-    over every VOICE_MEAN_STRIDE-th frame when that layer comes after the head's (less work).
+    speech (``speech_span``) of the states after that many layers, from the same pass (what the voice
+    bank compares).
 
     ``whisper_model``: a loaded ``faster_whisper.WhisperModel`` (the ASR's, see
     ``mmsent.transcribe.load_backend``): its feature extractor, and its CTranslate2 encoder for the
@@ -149,7 +163,6 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
     from .whisper_layers import load_layers
 
     encoder = load_layers(max(layers, mean_after), whisper_model.model.device)
-    stride = VOICE_MEAN_STRIDE if mean_after > layers else 1
     device = encoder.positions.device
     lengths = torch.tensor([m.shape[1] // 2 for m in mels], dtype=torch.int64)
     states = torch.zeros(len(mels), int(lengths.max()), WHISPER_WIDTH)
@@ -161,12 +174,12 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
         for j, i in enumerate(rows):
             batch[j, :, : mels[i].shape[1]] = torch.from_numpy(mels[i])
         with torch.no_grad():
-            out, later = encoder(batch.to(device), lengths[rows].to(device), after=(layers, mean_after or layers),
-                                 last_stride=stride)
+            out, later = encoder(batch.to(device), lengths[rows].to(device), after=(layers, mean_after or layers))
         out, later = out.float().cpu(), later.float().cpu()
         for j, i in enumerate(rows):
             states[i, : lengths[i]] = out[j, : lengths[i]]
-            means[i] = later[j, : -(-int(lengths[i]) // stride) if mean_after > layers else lengths[i]].mean(0)
+            first, last = speech_span(clips[i], int(lengths[i]))
+            means[i] = later[j, first:last].mean(0)
     return (states, lengths, means) if mean_after else (states, lengths)
 
 

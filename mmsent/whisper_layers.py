@@ -75,20 +75,10 @@ class _Block(nn.Module):
         self.mlp_norm, self.fc1 = nn.LayerNorm(width), nn.Linear(width, 4 * width)
         self.fc2 = nn.Linear(4 * width, width)
 
-    def forward(self, x: torch.Tensor, keys: torch.Tensor | None, stride: int = 1) -> torch.Tensor:
-        """(B, T, W) -> (B, T, W); with ``stride``, the outputs of every stride-th frame only (B, ceil(T / stride),
-        W), each attending to all frames as before: a quarter of the work for a mean over time at stride 4."""
+    def forward(self, x: torch.Tensor, keys: torch.Tensor | None) -> torch.Tensor:
         b, t, w = x.shape
-        h = self.attn_norm(x)
-        if stride == 1:
-            q, k, v = self.qkv(h).view(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-        else:
-            x = x[:, ::stride]
-            q = F.linear(h[:, ::stride], self.qkv.weight[:w], self.qkv.bias[:w])
-            q = q.view(b, x.shape[1], self.heads, w // self.heads).transpose(1, 2)
-            k, v = F.linear(h, self.qkv.weight[w:], self.qkv.bias[w:]).view(b, t, 2, self.heads, w // self.heads
-                                                                             ).permute(2, 0, 3, 1, 4)
-        x = x + self.out(F.scaled_dot_product_attention(q, k, v, keys).transpose(1, 2).reshape(b, x.shape[1], w))
+        q, k, v = self.qkv(self.attn_norm(x)).view(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
+        x = x + self.out(F.scaled_dot_product_attention(q, k, v, keys).transpose(1, 2).reshape(b, t, w))
         return x + self.fc2(F.gelu(self.fc1(self.mlp_norm(x))))
 
 
@@ -124,15 +114,14 @@ class WhisperEncoderLayers(nn.Module):
         self.requires_grad_(False).eval()
 
     def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None,
-                after: tuple[int, ...] | None = None, last_stride: int = 1) -> torch.Tensor | list[torch.Tensor]:
-        """The states after the last block, or (``after``) a list of the states after each of those
-        blocks; the last block's of every ``last_stride``-th frame only (``_Block``)."""
+                after: tuple[int, ...] | None = None) -> torch.Tensor | list[torch.Tensor]:
+        """The states after the last block, or (``after``) a list of the states after each of those blocks."""
         x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
         x = x + self.positions[: x.shape[1]]
         keys = None if lengths is None else (torch.arange(x.shape[1], device=x.device) < lengths[:, None])[:, None, None]
         kept = {}
         for i, block in enumerate(self.blocks, 1):
-            x = kept[i] = block(x, keys, last_stride if i == len(self.blocks) else 1)
+            x = kept[i] = block(x, keys)
         return x if after is None else [kept[i] for i in after]
 
 

@@ -67,9 +67,8 @@ def test_a_batch_gives_each_utterance_the_states_it_has_alone(shared_data, monke
 
 
 def test_the_voice_bank_layer_comes_from_the_same_pass(shared_data):
-    """mean_after: the mean over each utterance's frames of the states after a later layer, computed in
-    the pass that gives the head's states, for every VOICE_MEAN_STRIDE-th frame (a batch: each
-    utterance as alone)."""
+    """mean_after: the mean over each utterance's speech (its silence left out) of the states after a
+    layer, computed in the pass that gives the head's states (a batch: each utterance as alone)."""
     whisper = load_backend("faster-whisper", "base", "cpu").model
     clips = [media.load_audio(p)[:n] for p, n in zip(sorted((shared_data / "ravdess").rglob("*-17.flac"))[:2],
                                                      (20000, 44000))]
@@ -77,7 +76,18 @@ def test_the_voice_bank_layer_comes_from_the_same_pass(shared_data):
     torch.testing.assert_close((states, lengths), features.whisper_batch(clips, whisper, 4))  # the head's states unchanged
     for i, clip in enumerate(clips):
         five = features.whisper_states(clip, whisper, 5)  # every frame
-        torch.testing.assert_close(means[i], five[:: features.VOICE_MEAN_STRIDE].mean(0), atol=2e-4, rtol=1e-4)
+        first, last = features.speech_span(clip, len(five))
+        assert 0 < first < last < len(five)  # RAVDESS clips start and end in silence
+        torch.testing.assert_close(means[i], five[first:last].mean(0), atol=2e-4, rtol=1e-4)
     assert not torch.allclose(means[0], states[0, : lengths[0]].mean(0), atol=1e-2)  # another layer's states
     with pytest.raises(ValueError, match="needs the torch layers"):
         features.whisper_batch(clips, whisper, None, mean_after=5)
+
+
+def test_the_speech_span_leaves_out_the_silence_around_an_utterance():
+    rng = np.random.default_rng(0)
+    speech = 0.3 * rng.standard_normal(16000)
+    padded = np.concatenate([np.zeros(8000), speech, 1e-4 * rng.standard_normal(4800)])
+    assert features.speech_span(padded, len(padded) // 320) == (25, 75)  # 0.5 s of silence, 1 s of sound
+    assert features.speech_span(speech, 50) == (0, 50)
+    assert features.speech_span(np.zeros(100), 1) == (0, 1)  # shorter than a state: all of it

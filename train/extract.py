@@ -186,7 +186,7 @@ def voice_mean_features(model: FusionModel, samples: list[Sample], root=None) ->
     after that layer of the Whisper encoder, (512,), by sample id; unperturbed clips only (the bank
     keeps them, the dev voices are them). The same function as the app's (``whisper_batch``)."""
     layer = model.config.voice_bank_layer
-    key = {"transform": f"whisper-base-layer{layer}-mean", "stride": features.VOICE_MEAN_STRIDE,
+    key = {"transform": f"whisper-base-layer{layer}-mean", "speech_span_db": features.SPEECH_SPAN_DB,
            "preprocessing": features.PREPROCESSING_VERSION,
            "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS, "sha256": model.source_sha256["audio"],
            "device": model.device.type}
