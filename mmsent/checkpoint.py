@@ -24,8 +24,8 @@ from .weights import SourceUnavailable
 log = logging.getLogger(__name__)
 
 FORMAT = "mmsent-checkpoint"
-# 6: the voice bank may compare the states of another Whisper layer than the head reads (config
-# voice_bank_layer). Still loaded: 5 (the log-linear fusion's neutral discount, neutral_discount), 4
+# 6: the voice bank may compare each voice's mean over its speech alone, of a chosen layer's states
+# (config voice_bank_layer). Still loaded: 5 (the log-linear fusion's neutral discount, neutral_discount), 4
 # (the voice's bank of training voices, config voice_bank) and 3 (each sense calibrated by temperature
 # and bias, the prior counted once per sense beyond the first), 3 and 4 without a discount. Refused: 2
 # (temperature only, the prior in every answer) and 1 (log-mel CNN, MLP fusion only)

@@ -182,7 +182,8 @@ class FusionModel(nn.Module):
         if not self.config.voice_bank or enc is None or x.audio_states is None:
             return {}
         if self.config.voice_bank_layer and x.voice_means is None:
-            raise ValueError(f"this voice is compared by the mean states after layer {self.config.voice_bank_layer}: "
+            raise ValueError(f"this voice is compared by its mean over its speech of the states after layer "
+                             f"{self.config.voice_bank_layer}: "
                              "pass Inputs.voice_means (features.whisper_batch(..., mean_after=N))")
         d = enc.distance(x.voice_means if self.config.voice_bank_layer else enc.mean_state(x.audio_states, x.audio_lengths))
         return {"audio": d.masked_fill(~x.mask[:, MODALITIES.index("audio")].bool(), 0.0)}

@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "(downloaded once) ... (default: the config's)")
     m.add_argument("--audio-source", help="audio encoder: whisper-base-layer4 or whisper-base (embedded), or logmel-cnn (default: the config's)")
     m.add_argument("--voice-bank-layer", type=int,
-                   help="the Whisper layer whose mean states the voice bank compares (0: the head's own; default: the config's)")
+                   help="the voice bank compares each voice's mean, over its speech alone, of the states after this "
+                        "Whisper layer (0: the head's states over the whole clip; default: the config's)")
     m.add_argument("--audio-pooling", help="Whisper head pooling over time: mean-std, mean or attention (default: the config's)")
     m.add_argument("--fusion", help="log-linear or mlp (default: the config's)")
     m.add_argument("--text-tune-layers", type=int, default=2, help="top text encoder layers trained")

@@ -5,8 +5,8 @@
 - audio: ``features.whisper_states`` of the clip's whole sound track (``media.load_audio``) through
   the embedded Whisper base encoder (its last layer, or its first layers for "whisper-base-layer4"):
   (T, 512) in float16; or, for the log-mel CNN,
-  ``features.log_mel``: (N_MELS, T). With ``config.voice_bank_layer``, also "voice": the mean of the
-  states after that layer (512,), what the voice bank compares.
+  ``features.log_mel``: (N_MELS, T). With ``config.voice_bank_layer``, also "voice": the mean over
+  the clip's speech of the states after that layer (512,), what the voice bank compares.
 - video: face-expression: the face crops of the clip (``faces.segment_faces`` on
   ``media.load_frames``, as the app does) or the image itself when the corpus is of face crops
   (FER2013, CK+), through the frozen expression CNN (``encoders["video"].frozen``): (features,);
@@ -182,8 +182,8 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
 
 
 def voice_mean_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
-    """What the voice bank compares (``config.voice_bank_layer``): the mean over time of the states
-    after that layer of the Whisper encoder, (512,), by sample id; unperturbed clips only (the bank
+    """What the voice bank compares (``config.voice_bank_layer``): the mean over the clip's speech
+    (``features.speech_span``) of the states after that layer of the Whisper encoder, (512,), by sample id; unperturbed clips only (the bank
     keeps them, the dev voices are them). The same function as the app's (``whisper_batch``)."""
     layer = model.config.voice_bank_layer
     key = {"transform": f"whisper-base-layer{layer}-mean", "speech_span_db": features.SPEECH_SPAN_DB,
