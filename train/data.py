@@ -77,10 +77,9 @@ def collate(samples: list[Sample], caches: dict[str, FeatureCache], modalities=M
     if "audio" in caches and whisper_cache(caches["audio"]):
         x.audio_states, x.audio_lengths = _pad(rows("audio", torch.zeros(1, WHISPER_WIDTH)), dim_first=True)
         if "voice" in caches:  # what the voice bank compares (config.voice_bank_layer); perturbed copies have none
-            means = caches["voice"]
-            x.voice_means = torch.stack([means[s.feature_id("audio")].float() if s.feature_id("audio") in means
-                                         and means[s.feature_id("audio")].numel() else torch.zeros(WHISPER_WIDTH)
-                                         for s in samples])
+            means, ids = caches["voice"], [s.feature_id("audio") for s in samples]
+            x.voice_means = torch.stack([means[i].float() if i in means and means[i].numel()
+                                         else torch.zeros(WHISPER_WIDTH) for i in ids])
     elif "audio" in caches:
         x.mel, x.mel_lengths = _pad(rows("audio", torch.zeros(N_MELS, 1)), dim_first=False)
     if "video" in caches:

@@ -156,10 +156,8 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     """Whisper states (T, 512) or normalised log-mels (N_MELS, T) by sample id (EMPTY for clips
     without usable sound)."""
     whisper = model.config.audio_source in WHISPER_LAYERS
-    key = {"transform": model.config.audio_source if whisper else "log_mel", "preprocessing": features.PREPROCESSING_VERSION,
-           "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS, "perturb": PERTURB_VERSION}
-    if whisper:
-        key.update(sha256=model.source_sha256["audio"], device=model.device.type)  # int8 on CPU, float16 on CUDA
+    key = _sound_key(model, model.config.audio_source if whisper else "log_mel", whisper)
+    key["perturb"] = PERTURB_VERSION
     cache = FeatureCache(root, "audio", key)
     by_id = {s.feature_id("audio"): s for s in samples if s.media is not None and not _is_image(s.media)}
     counts: Counter = Counter()
@@ -181,15 +179,23 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     return cache
 
 
+def _sound_key(model: FusionModel, transform: str, whisper: bool) -> dict:
+    """The cache key of what is computed from a clip's sound."""
+    key = {"transform": transform, "preprocessing": features.PREPROCESSING_VERSION, "silence_rms": SILENCE_RMS,
+           "max_seconds": MAX_CLIP_SECONDS}
+    if whisper:
+        key.update(sha256=model.source_sha256["audio"], device=model.device.type)  # int8 on CPU, float16 on CUDA
+    return key
+
+
 def voice_mean_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
     """What the voice bank compares (``config.voice_bank_layer``): the mean over the clip's speech
-    (``features.speech_span``) of the states after that layer of the Whisper encoder, (512,), by sample id; unperturbed clips only (the bank
-    keeps them, the dev voices are them). The same function as the app's (``whisper_batch``)."""
+    (``features.speech_span``) of the states after that layer of the Whisper encoder, (512,), by
+    sample id; unperturbed clips only (the bank keeps them, the dev voices are them). The same
+    function as the app's (``whisper_batch``)."""
     layer = model.config.voice_bank_layer
-    key = {"transform": f"whisper-base-layer{layer}-mean", "speech_span_db": features.SPEECH_SPAN_DB,
-           "preprocessing": features.PREPROCESSING_VERSION,
-           "silence_rms": SILENCE_RMS, "max_seconds": MAX_CLIP_SECONDS, "sha256": model.source_sha256["audio"],
-           "device": model.device.type}
+    key = _sound_key(model, f"whisper-base-layer{layer}-mean", True)
+    key["speech_span_db"] = features.SPEECH_SPAN_DB
     cache = FeatureCache(root, "voice", key)
     by_id = {s.feature_id("audio"): s for s in samples
              if s.media is not None and not s.augment and not _is_image(s.media)}
