@@ -13,6 +13,7 @@ two MLP heads.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -132,8 +133,8 @@ class FusionModel(nn.Module):
             self.fusion_weight = nn.Parameter(torch.ones(2, len(MODALITIES)))
             self.emotion_prior = nn.Parameter(torch.zeros(len(config.emotions)))
             self.sentiment_prior = nn.Parameter(torch.zeros(len(config.sentiments)))
-            # per (head, modality): beside a trusted sense a sense counts (1 - its "neutral") ** this of a
-            # sense (log_linear; fused with the trust of the others); fitted by calibration, 0 counts in full
+            # per (head, modality): a sense counts (1 - its "neutral") ** (this x the clarity of the clearest
+            # other sense) of a sense (log_linear); fitted by calibration, 0 counts in full
             self.register_buffer("neutral_discount", torch.zeros(2, len(MODALITIES)))
             self.neutral = _index(config.emotions, "neutral"), _index(config.sentiments, "neutral")  # per head
 
@@ -230,19 +231,10 @@ class FusionModel(nn.Module):
                     for i, name in enumerate(MODALITIES)}
             fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
             return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses, distances)
-        trust = self.trust(mask, distances)
         em, se = (log_linear({m: logits[h].log_softmax(-1) for m, logits in senses.items()}, mask,
                              self.fusion_weight[h], (self.emotion_prior, self.sentiment_prior)[h],
-                             self.neutral_discount[h], self.neutral[h], trust) for h in (0, 1))
+                             self.neutral_discount[h], self.neutral[h]) for h in (0, 1))
         return FusionOutput(em, se, embeddings, mask, senses, distances)
-
-    def trust(self, mask: torch.Tensor, distances: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, 3): how much each sense is trusted (``log_linear``): 1, and a voice the familiarity gate
-        doubts 1 / its doubt."""
-        trust = torch.ones(mask.shape, dtype=self.emotion_prior.dtype, device=mask.device)
-        for name, d in distances.items():
-            trust[:, MODALITIES.index(name)] = 1 / self.encoders[name].doubt(d.to(mask.device)).to(trust.dtype)
-        return trust
 
     def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:
         """Embed the senses that x.mask says are present; fuse those of ``fuse_mask`` (default x.mask:
@@ -270,29 +262,41 @@ def _index(names, name: str) -> int | None:
 
 
 def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: torch.Tensor,
-               prior: torch.Tensor, discount: torch.Tensor | None = None, neutral: int | None = None,
-               trust: torch.Tensor | None = None) -> torch.Tensor:
+               prior: torch.Tensor, discount: torch.Tensor | None = None, neutral: int | None = None) -> torch.Tensor:
     """Log-linear pooling of one head: the sum over the present senses of weight[sense] x their
     log-probabilities (B, K), plus the prior (K,) once for each present sense beyond the first.
 
     With ``discount`` (per sense) and the ``neutral`` class, a sense that says "neutral" with
-    probability p counts (1 - p) ** (discount[sense] x t) of a sense, where t is the largest
-    ``trust`` (B, 3; default 1) of the other senses present (its weight, and its share in the prior's
-    count): words without emotion ("It's eleven o'clock.") are no evidence for which emotion a
-    trusted voice or face shows, while their small and arbitrary odds between the emotions would
-    otherwise vote; fully discounted, a sense is as if absent. Beside a sense that is not trusted
-    (a voice unlike those the model learned from) or alone, a sense counts in full."""
+    probability p counts (1 - p) ** (discount[sense] x c) of a sense, where c is the ``clarity`` of
+    the clearest other sense present (its weight, and its share in the prior's count): words without
+    emotion ("It's eleven o'clock.") are no evidence for which emotion a voice or face clearly shows,
+    while their small and arbitrary odds between the emotions would otherwise vote; fully discounted,
+    a sense is as if absent. Beside senses that show nothing clearly (a face read near-uniformly, a
+    voice the familiarity gate flattened) or alone, a sense counts in full: there "neutral" is the
+    best evidence there is."""
     mask = mask.to(prior.dtype)
-    trust = mask if trust is None else mask * trust.to(prior.dtype)
+    clear = torch.zeros_like(mask)
+    if discount is not None and neutral is not None:
+        for name, logp in log_probs.items():
+            i = MODALITIES.index(name)
+            clear[:, i] = torch.where(mask[:, i] > 0, clarity(logp.detach()).to(prior.dtype), 0.0)
     out, count = 0.0, 0.0
     for name, logp in log_probs.items():
         i = MODALITIES.index(name)
         share = mask[:, i:i + 1]
         if discount is not None and neutral is not None:
-            others = torch.cat([trust[:, :i], trust[:, i + 1:]], dim=1).amax(dim=1, keepdim=True)
+            others = torch.cat([clear[:, :i], clear[:, i + 1:]], dim=1).amax(dim=1, keepdim=True)
             share = share * (1 - logp[:, neutral:neutral + 1].exp()).clamp(min=1e-6) ** (discount[i] * others)
         out, count = out + share * weight[i] * logp, count + share
     return out + (count - 1).clamp(min=0) * prior
+
+
+def clarity(log_probs: torch.Tensor) -> torch.Tensor:
+    """How clearly a reading (B, K) of log-probabilities says one thing: 1 - its entropy / log K, (B,)
+    from 0 (uniform) to 1 (certain)."""
+    k = log_probs.shape[-1]
+    entropy = -(log_probs.exp() * torch.nan_to_num(log_probs, neginf=0.0)).sum(-1)
+    return (1 - entropy / math.log(k)).clamp(0.0, 1.0)
 
 
 def drop_modalities(mask: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:

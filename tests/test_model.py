@@ -1,11 +1,13 @@
 """Shapes, masks and the missing-modality vectors of the fusion model (tiny random config)."""
 
+import math
+
 import pytest
 import torch
 
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import EMOTIONS, SENTIMENTS
-from mmsent.model import Inputs, build_model, drop_modalities, log_linear
+from mmsent.model import Inputs, build_model, clarity, drop_modalities, log_linear
 
 B = 3
 
@@ -207,32 +209,53 @@ def test_a_sense_saying_neutral_counts_less_beside_another_and_alone_answers_as_
             model.neutral_discount.zero_()
     text, audio, video = (out.per_modality[m][0].log_softmax(-1) for m in ("text", "audio", "video"))
     share = lambda logp, d: (1 - logp[:, EMOTIONS.index("neutral")].exp()) ** d  # noqa: E731
-    st, sv, prior = share(text, 3.0)[:, None], share(video, 0.5)[:, None], model.emotion_prior
+    # each sense's discount scaled by the clarity of the clearest other sense present
+    c_text, c_audio, c_video = clarity(text), clarity(audio), clarity(video)
+    st = torch.stack([share(text, 3.0 * c_video)[0], torch.tensor(1.0),
+                      share(text, 3.0 * torch.maximum(c_audio, c_video))[2]])[:, None]
+    sv = torch.stack([share(video, 0.5 * c_text)[0], torch.tensor(1.0),
+                      share(video, 0.5 * torch.maximum(c_text, c_audio))[2]])[:, None]
+    prior = model.emotion_prior
     t, v = 0.5 * st * text, sv * video  # the prior counted once per sense beyond the first, by their shares
     expected = torch.stack([(st[0] + sv[0] - 1).clamp(min=0) * prior + t[0] + v[0], 0.5 * text[1],
                             (st[2] + sv[2]) * prior + t[2] + 2.0 * audio[2] + v[2]])
     assert torch.allclose(out.emotion_logits, expected, atol=1e-5)
-    assert (share(text, 3.0) < 1).all()  # the discount acted
+    assert (st[[0, 2]] < 1).all()  # the discount acted
 
 
-def test_words_saying_neutral_step_aside_only_for_a_trusted_sense():
-    """The discount's strength follows the largest trust of the other senses present: beside a voice
-    the model doubts (trust 0: unlike any voice it learned from) the words count in full, beside a
-    trusted one they are discounted, in between by the trust as exponent factor."""
+def test_words_saying_neutral_step_aside_only_for_a_sense_that_shows_something_clearly():
+    """The discount's strength follows the clarity of the clearest other sense present: beside a
+    reading that says nothing (uniform: a face read near-uniformly, a voice the gate flattened) the
+    words count in full, beside a certain one they are discounted in full, in between by the clarity
+    as exponent factor; the sense's own clarity does not matter."""
     g = torch.Generator().manual_seed(0)
-    logp = {m: torch.randn(4, 7, generator=g).log_softmax(-1) for m in ("text", "audio")}
+    text = torch.randn(4, 7, generator=g).log_softmax(-1)
     mask = torch.tensor([[1.0, 1.0, 0.0]] * 4)
     weight, prior, discount = torch.tensor([1.2, 0.9, 1.0]), torch.arange(7.0) / 10, torch.tensor([3.0, 0.0, 0.0])
     neutral = EMOTIONS.index("neutral")
-    fuse = lambda trust: log_linear(logp, mask, weight, prior, discount, neutral, trust)  # noqa: E731
-    plain = log_linear(logp, mask, weight, prior)
-    trusted = fuse(torch.ones(4, 3))
-    assert torch.equal(fuse(None), trusted)  # trust defaults to full
-    assert torch.allclose(fuse(torch.tensor([[1.0, 0.0, 1.0]] * 4)), plain)  # the voice doubted: words in full
-    assert not torch.allclose(trusted, plain, atol=1e-3)
-    half = fuse(torch.tensor([[1.0, 0.5, 1.0]] * 4))
-    share = (1 - logp["text"][:, neutral:neutral + 1].exp()) ** 1.5  # discount 3 x trust 0.5
-    expected = share * 1.2 * logp["text"] + 0.9 * logp["audio"] + share * prior
-    assert torch.allclose(half, expected, atol=1e-5)
-    # the trust of the sense itself does not matter, only that of the others
-    assert torch.equal(fuse(torch.tensor([[0.2, 1.0, 1.0]] * 4)), trusted)
+
+    def fuse(words, voice):
+        return log_linear({"text": words, "audio": voice}, mask, weight, prior, discount, neutral)
+
+    def expected(words, voice, exponent):
+        share = (1 - words[:, neutral:neutral + 1].exp()) ** exponent
+        return share * 1.2 * words + 0.9 * voice + share * prior
+
+    uniform = torch.full((4, 7), 1 / 7).log()
+    assert torch.allclose(fuse(text, uniform), log_linear({"text": text, "audio": uniform}, mask, weight, prior),
+                          atol=1e-6)  # nothing shown: the words in full
+    certain = torch.full((4, 7), -1e4).index_fill(1, torch.tensor([0]), 0.0).log_softmax(-1)
+    assert torch.allclose(fuse(text, certain), expected(text, certain, 3.0), atol=1e-5)
+    voice = torch.randn(4, 7, generator=g).log_softmax(-1)
+    c = clarity(voice)[:, None]
+    assert ((c > 0.01) & (c < 0.99)).all()
+    assert torch.allclose(fuse(text, voice), expected(text, voice, 3.0 * c), atol=1e-5)
+    sharper = (text * 3).log_softmax(-1)  # the words' own clarity changes nothing but their reading
+    assert torch.allclose(fuse(sharper, voice), expected(sharper, voice, 3.0 * c), atol=1e-5)
+
+
+def test_clarity_is_0_for_a_uniform_reading_and_1_for_a_certain_one():
+    assert torch.allclose(clarity(torch.full((1, 7), 1 / 7).log()), torch.zeros(1), atol=1e-6)
+    assert torch.allclose(clarity(torch.tensor([[0.0, -float("inf"), -float("inf")]])), torch.ones(1))
+    p = torch.tensor([[0.5, 0.25, 0.25]])
+    assert torch.allclose(clarity(p.log()), 1 + (p * p.log()).sum(-1) / math.log(3))

@@ -8,9 +8,9 @@
 2. With log-linear fusion, the fusion weights (one per head and sense) and the priors (counted once
    per sense beyond the first) are fitted on all dev sets, each counted equally, the joined senses
    among them: the weights say how much each sense's evidence is worth when the senses come together,
-   and each sense's neutral discount how little a reading that says "neutral" counts beside another,
-   trusted sense (``model.log_linear``; the words' "neutral" is no evidence for which emotion a voice
-   shows); a voice the gate doubts (step 3) is trusted less here, as in use.
+   and each sense's neutral discount how little a reading that says "neutral" counts beside another
+   sense that shows something clearly (``model.log_linear``; the words' "neutral" is no evidence for
+   which emotion a voice shows); a voice the gate doubts (step 3) is flattened here, as in use.
 3. The voice's familiarity gate (Whisper head only): the head keeps the training voices (``voices``)
    and flattens the reading of a voice unlike them, dividing its calibrated logits by
    1 + slope x (distance - d0) beyond d0, a high quantile of the distances of its own dev voices
@@ -178,16 +178,14 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
             senses = {m: torch.nan_to_num(model.calibrated(m, h, torch.as_tensor(out[f"{m}/{head}"], device=device),
                                                            _distance(out, m, device)).cpu()).log_softmax(-1)[keep]
                       for m in model.sense_heads}
-            distances = {m: torch.nan_to_num(d, nan=0.0) for m in model.sense_heads
-                         if (d := _distance(out, m, device)) is not None}
-            data.append((h, labels[keep], mask[keep], senses, model.trust(mask, distances).cpu()[keep]))
+            data.append((h, labels[keep], mask[keep], senses))
     optimizer = torch.optim.LBFGS([weight, *priors, discount], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
         loss = 0.0
-        for h, labels, mask, senses, trust in data:
-            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h], trust)
+        for h, labels, mask, senses in data:
+            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h])
             loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss
