@@ -1,6 +1,7 @@
 """analyze(): one video in, one Analysis out.
 
-probe -> audio (once) -> transcript (ASR or subtitles) -> segments -> frames for all segments in
+probe -> audio (once) -> transcript (ASR or subtitles) -> segments (each speech segment's end following
+its sound) -> frames for all segments in
 one decoding pass, each segment's frames reduced to its face and face crops as soon as they are
 decoded (only when the model has a trained video branch; in a background thread, while the words and
 the sound are read: Whisper states from the ASR's own model, tokens) -> expressions -> batched model
@@ -24,7 +25,7 @@ from .config import WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
-from .segments import GAP, Segment, previous_texts, segment
+from .segments import GAP, Segment, follow_sound, previous_texts, segment
 from .weights import SourceUnavailable
 from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
 
@@ -68,6 +69,9 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     transcript = _transcript(audio, info.duration, options, model.device.type, report)
     segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
                    gap_seconds=options.gap_seconds)
+    level = _levels(audio) if audio is not None else None
+    if level is not None:
+        segs = follow_sound(segs, level, FRAME / features.SAMPLE_RATE, options.max_segment_seconds)
     detector_missing = _face_detector_missing(model) if info.has_video else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:
         picture = None
@@ -78,7 +82,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             picture = (pool.submit(faces.video_faces, path, spans) if model.config.video_source == "face-expression"
                        else pool.submit(media.load_frames, path, spans, n=features.N_FRAMES,
                                         short_side=features.RESIZE_SHORT_SIDE))
-        results, unfamiliar = _run_model(model, segs, audio, picture, options, report)
+        results, unfamiliar = _run_model(model, segs, audio, level, picture, options, report)
     return Analysis(
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
@@ -119,7 +123,7 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
     return transcript
 
 
-def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None,
+def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None, level: np.ndarray | None,
                picture: Future | None, options: AnalysisOptions, report: Progress
                ) -> tuple[list[SegmentResult], int]:
     """``picture``: what the picture gives, being computed in the background (None: no video input):
@@ -130,7 +134,7 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     voices were unlike the training voices enough for the model to trust them less."""
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
-    sound = _sound_usable(segs, audio) if audio is not None and "audio" in model.encoders else None
+    sound = _sound_usable(segs, audio, level) if audio is not None and "audio" in model.encoders else None
     heard = [_hear(model, segs, rows, audio, sound, lambda stage: report(stage, done, len(batches)))
              for done, rows in enumerate(batches)]
     if picture is not None:
@@ -173,14 +177,18 @@ def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.nd
         return model.embed(x), x.mask, model.distances(x)
 
 
-def _sound_usable(segs: list[Segment], audio: np.ndarray) -> list[bool]:
-    """Which segments the audio branch reads: none that is digital silence, and a gap (no words)
-    only when sound fills most of it. The branch learned from utterances: a gap that is silence
-    around the tail of a word is not one, and reading it gives confident nonsense."""
+def _levels(audio: np.ndarray) -> np.ndarray:
+    """The sound's loudness, dB per FRAME samples."""
     n = len(audio) // FRAME
     frames = audio[: n * FRAME].reshape(n, FRAME)
-    level = 10 * np.log10(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / FRAME + 1e-12)  # dB per frame
-    floor = np.percentile(level, 99) - ACTIVE_DB if n else 0.0
+    return 10 * np.log10(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / FRAME + 1e-12)
+
+
+def _sound_usable(segs: list[Segment], audio: np.ndarray, level: np.ndarray) -> list[bool]:
+    """Which segments the audio branch reads: none that is digital silence, and a gap (no words)
+    only when sound fills most of it. The branch learned from utterances: a gap that is silence
+    around the tail of a word is not one, and reading it gives confident nonsense. ``level``: ``_levels(audio)``."""
+    floor = np.percentile(level, 99) - ACTIVE_DB if len(level) else 0.0
     usable = []
     for s in segs:
         a, b = int(s.start * features.SAMPLE_RATE), int(s.end * features.SAMPLE_RATE)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from mmsent.transcribe import Transcript, Word
 
-__all__ = ["Segment", "segment", "previous_texts", "SPEECH", "GAP"]
+__all__ = ["Segment", "segment", "follow_sound", "previous_texts", "SPEECH", "GAP"]
 
 SPEECH, GAP = "speech", "gap"  # the two kinds of segment
 MAX_SECONDS = 10.0  # s, longest speech segment unless a single word is longer
@@ -29,6 +29,9 @@ STRONG_BREAK_S = 1.0  # s of pause a sentence end is worth when choosing where t
 WEAK_BREAK_S = 0.3  # s of pause a comma is worth
 BALANCE_S = 2.0  # s of pause worth moving a split from the middle to an end of the utterance
 SHORT_PIECE_S = 1.0  # s of pause a split that leaves a piece under min_seconds costs
+TAIL_DB = 35.0  # dB: a speech segment's sound goes on while this close to its loudest frame (as the voice bank's span)
+TAIL_MAX_S = 1.0  # s, the most a speech segment's end moves to follow its sound
+TAIL_DIP_S = 0.2  # s, the longest quieter stretch inside speech that the end moves across
 _STRONG_PUNCT = tuple(".!?;:…。！？")
 _WEAK_PUNCT = tuple(",，、-–—")
 _NO_SPACE_BEFORE = tuple(".,!?;:%)]}'’")  # a word starting so continues the previous one
@@ -60,6 +63,29 @@ def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SE
     speech = _resolve_overlaps([_to_segment(p) for p in pieces], max_seconds)
     _pad_short(speech, min_seconds, duration)
     return _drop_empty(_fill(speech, duration, min_seconds, max_seconds, gap_seconds))
+
+
+def follow_sound(segments: list[Segment], level, frame_s: float, max_seconds: float = MAX_SECONDS) -> list[Segment]:
+    """Move the end of each speech segment that a gap follows to where its sound ends (in place; a gap
+    left empty is dropped). Whisper's word timestamps often end before the last word does (by 0.2 s
+    or more in half of the dev clips of unseen acted speakers, 0.8 s in a tenth), and the rest of the
+    word would fall into the gap, whose sound is not read. ``level``: the sound's loudness in dB, one value per
+    ``frame_s`` seconds from the start; the end moves over the frames within TAIL_DB of the
+    segment's loudest, across quieter stretches of at most TAIL_DIP_S, by at most TAIL_MAX_S and
+    never past ``max_seconds`` of segment or into the next speech."""
+    for seg, gap in zip(segments, segments[1:]):
+        first, last = int(seg.start / frame_s), min(int(seg.end / frame_s), len(level))
+        if seg.kind != SPEECH or gap.kind != GAP or last <= first:
+            continue
+        top = max(level[first:last])
+        limit = min(gap.end, seg.end + TAIL_MAX_S, seg.start + max_seconds)
+        end, t = seg.end, last
+        while (t + 1) * frame_s <= limit + 1e-6 and t < len(level) and (t + 1) * frame_s - end <= TAIL_DIP_S + frame_s:
+            if level[t] > top - TAIL_DB:
+                end = min((t + 1) * frame_s, limit)
+            t += 1
+        seg.end = gap.start = max(seg.end, end)
+    return [s for s in segments if s.kind == SPEECH or s.duration > 0 or len(segments) == 1]
 
 
 def previous_texts(segments: list[Segment], i: int, k: int) -> list[str]:

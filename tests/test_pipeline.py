@@ -10,6 +10,7 @@ import torch
 from mediagen import make_video, talking_video
 
 import mmsent
+from mmsent import features, media
 from mmsent.export import write
 from mmsent.checkpoint import save_checkpoint
 from mmsent.config import AnalysisOptions, tiny_config
@@ -148,6 +149,10 @@ def test_real_clip(model, shared_data):
     check_timeline(analysis, analysis.media.duration)
     assert {"kids", "talking", "door"} <= words(" ".join(s.text for s in analysis.segments))
     assert (analysis.media.width, analysis.media.height) == (1280, 720)
+    # Whisper's last word ends at 2.19 s, its sound at 2.32 s: the speech segment follows the sound
+    audio = media.load_audio(clip)
+    speech_end = features.speech_span(audio, len(audio) // 320)[1] * 0.02
+    assert analysis.segments[0].kind == "speech" and analysis.segments[0].end >= speech_end - 0.03
 
 
 def test_too_long_input_is_refused_before_any_work(model, talking):

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from mmsent.segments import GAP, SPEECH, Segment, previous_texts, segment
+from mmsent.segments import GAP, SPEECH, TAIL_DB, TAIL_MAX_S, Segment, follow_sound, previous_texts, segment
 from mmsent.transcribe import Transcript, Utterance, Word
 
 EPS = 1e-9
@@ -188,3 +188,41 @@ def test_each_sentence_of_an_utterance_is_its_own_segment():
     speech = [s for s in segment(Transcript("en", [_utt(words)], "t"), 8.0) if s.kind == SPEECH]
     # the short "Ok." (0.3 s) merges with its close neighbour; the two sentences stay apart
     assert [s.text for s in speech] == ["I love this.", "But now I'm sad! Ok."]
+
+
+def _level(duration: float, loud: list[tuple[float, float]], frame_s: float = 0.025) -> list[float]:
+    """dB per frame: 0 inside the loud spans, 20 dB beyond TAIL_DB below elsewhere."""
+    t = [(i + 0.5) * frame_s for i in range(int(duration / frame_s))]
+    return [0.0 if any(a <= x < b for a, b in loud) else -TAIL_DB - 20 for x in t]
+
+
+def test_a_speech_end_follows_its_sound_into_the_gap_across_short_dips_only():
+    def follow(loud, segs):
+        return [(round(s.start, 3), round(s.end, 3), s.kind) for s in follow_sound(segs, _level(6.0, loud), 0.025)]
+
+    segs = lambda: [Segment(0.0, 1.0, "hi there", SPEECH), Segment(1.0, 6.0, "", GAP)]  # noqa: E731
+    assert follow([(0.2, 1.4)], segs()) == [(0.0, 1.4, SPEECH), (1.4, 6.0, GAP)]
+    assert follow([(0.2, 1.4), (1.5, 1.7)], segs()) == [(0.0, 1.7, SPEECH), (1.7, 6.0, GAP)]  # a 0.1 s dip
+    assert follow([(0.2, 1.4), (1.8, 2.0)], segs()) == [(0.0, 1.4, SPEECH), (1.4, 6.0, GAP)]  # 0.4 s: a new sound
+    assert follow([(0.2, 0.8)], segs()) == [(0.0, 1.0, SPEECH), (1.0, 6.0, GAP)]  # quiet at its end: unchanged
+    assert follow([(0.2, 5.0)], segs()) == [(0.0, 1.0 + TAIL_MAX_S, SPEECH), (1.0 + TAIL_MAX_S, 6.0, GAP)]
+    # never into the next speech, and a gap it fills is gone
+    both = [Segment(0.0, 1.0, "a b", SPEECH), Segment(1.0, 2.0, "c d", SPEECH), Segment(2.0, 2.3, "", GAP),
+            Segment(2.3, 6.0, "e f", SPEECH)]
+    assert follow([(0.2, 3.0)], both) == [(0.0, 1.0, SPEECH), (1.0, 2.3, SPEECH), (2.3, 6.0, SPEECH)]
+
+
+def test_following_the_sound_keeps_a_full_timeline_and_moves_only_speech_ends():
+    rng = random.Random(7)
+    for _ in range(N_RANDOM):
+        transcript, duration = _random_transcript(rng, overlapping=False)
+        segs = segment(transcript, duration)
+        before = [(s.start, s.end, s.kind, s.text) for s in segs]
+        loud = [(a, a + rng.uniform(0.05, 2.0)) for a in (rng.uniform(0, duration) for _ in range(rng.randint(0, 12)))]
+        after = follow_sound(segs, _level(duration, loud), 0.025)
+        _check_timeline(after, duration, 10.0 + TAIL_MAX_S, 5.0)
+        speech = [(s.start, s.end, s.text) for s in after if s.kind == SPEECH]
+        old = [(a, b, t) for a, b, k, t in before if k == SPEECH]
+        assert [(a, t) for a, _, t in speech] == [(a, t) for a, _, t in old]  # starts and words unchanged
+        assert all(b_old - EPS <= b <= b_old + TAIL_MAX_S + EPS for (_, b, _), (_, b_old, _) in zip(speech, old))
+
