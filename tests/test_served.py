@@ -1,0 +1,38 @@
+"""train.served: labelled clips through the real analysis (speech recognition, segments, the voice as cut)."""
+
+import json
+
+import pytest
+import torch
+
+from mmsent.checkpoint import save_checkpoint
+from mmsent.config import tiny_config
+from mmsent.model import build_model
+from train.served import main
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(trained_branches=("text", "audio")))
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt"), training={"note": "untrained, for plumbing"})
+
+
+def test_each_clip_is_analysed_and_its_speech_segment_answers(checkpoint, shared_data, tmp_path, capsys):
+    clips = tmp_path / "clips"
+    for folder, name in (("angry", "03-01-05-01-01-01-18.flac"), ("neutral", "03-01-01-01-01-01-18.flac")):
+        (clips / folder).mkdir(parents=True)
+        (clips / folder / name).symlink_to(shared_data / "ravdess" / "Actor_18" / name)
+    out = tmp_path / "served.json"
+    assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())["clips"]
+    assert report["n"] == 2 and report["no_speech_segment"] == 0  # RAVDESS's sentence is heard in both
+    assert report["read"] == {"fused": 2, "text": 2, "audio": 2}  # the untrained face is never read
+    assert all(v in (0.0, 0.5, 1.0) for v in report["accuracy"].values())
+    assert f"clips: {json.dumps(report)}" in capsys.readouterr().out
+
+
+def test_a_bad_corpus_is_a_clear_error(checkpoint, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--checkpoint", str(checkpoint), "--data", f"nonsense={tmp_path}"])
+    assert e.value.code == 2 and "unknown corpus 'nonsense'" in capsys.readouterr().err
