@@ -69,8 +69,9 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     transcript = _transcript(audio, info.duration, options, model.device.type, report)
     segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
                    gap_seconds=options.gap_seconds)
-    level = _levels(audio) if audio is not None else None
-    if level is not None:
+    level = None
+    if audio is not None:
+        level = _levels(audio)
         segs = follow_sound(segs, level, FRAME / features.SAMPLE_RATE, options.max_segment_seconds)
     detector_missing = _face_detector_missing(model) if info.has_video else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:

@@ -79,11 +79,12 @@ def follow_sound(segments: list[Segment], level, frame_s: float, max_seconds: fl
             continue
         top = max(level[first:last])
         limit = min(gap.end, seg.end + TAIL_MAX_S, seg.start + max_seconds)
-        end, t = seg.end, last
-        while (t + 1) * frame_s <= limit + 1e-6 and t < len(level) and (t + 1) * frame_s - end <= TAIL_DIP_S + frame_s:
+        end = seg.end
+        for t in range(last, min(len(level), int((limit + 1e-6) / frame_s))):
+            if (t + 1) * frame_s - end > TAIL_DIP_S + frame_s:
+                break  # a longer quiet stretch: the speech has ended
             if level[t] > top - TAIL_DB:
                 end = min((t + 1) * frame_s, limit)
-            t += 1
         seg.end = gap.start = max(seg.end, end)
     return [s for s in segments if s.kind == SPEECH or s.duration > 0 or len(segments) == 1]
 

@@ -26,8 +26,6 @@ from mmsent.labels import EMOTIONS, MODALITIES
 
 from .corpora import CorpusError, read_data_spec
 
-log = logging.getLogger("train.served")
-
 
 def served(model, samples) -> dict:
     """Accuracy of the fused answer and of each sense alone over ``samples`` analysed one by one."""
