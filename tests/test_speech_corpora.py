@@ -173,3 +173,30 @@ def test_perturbed_training_copies_are_fixed_draws_of_the_same_clip(shared_data)
     with pytest.raises(SystemExit):  # every clip keeps at least one unperturbed appearance
         parse_args(["--emovo", str(shared_data / "emovo"), "--ravdess-repeat", "2", "--audio-augment", "2",
                     "--out", "unused"])
+
+
+def test_cut_training_copies_end_where_their_speech_ends(shared_data):
+    """--audio-cut: each speech training clip appears once more, from its start to where its speech
+    ends (the 35 dB rule by which the analysis's segments follow their sound); dev clips stay whole,
+    and only the recorded clips are originals (what the voice bank keeps)."""
+    from train.args import parse_args, read_corpora
+    from train.extract import clip_audio, speech_end
+
+    args = parse_args(["--emovo", str(shared_data / "emovo"), "--emovo-dev", "m3", "--audio-augment", "1",
+                       "--audio-cut", "--out", "unused"])
+    train, dev = read_corpora(args)
+    assert len(train) == 4 * 5 * 98 and len({s.id for s in train}) == 3 * 5 * 98  # twice as recorded, perturbed once, cut once
+    cut = [s for s in train if s.cut]
+    assert len(cut) == 490 and not any(s.augment for s in cut)
+    assert sum(s.original for s in train) == 2 * 490 and all(s.original for s in dev["emovo"])
+    counts, kept = Counter(), []
+    for c in cut[::97]:
+        whole = clip_audio(next(s for s in train if s.id == c.id.removesuffix("~cut")), counts)
+        x = clip_audio(c, counts)
+        end = speech_end(whole)
+        assert np.array_equal(x, whole[:end]) and len(x) % 320 == 0
+        kept.append(end / len(whole))
+        frames = whole[: len(whole) // 320 * 320].astype(np.float64).reshape(-1, 320)
+        level = 10 * np.log10(np.square(frames).mean(1) + 1e-12)
+        assert level[end // 320 - 1] > level.max() - 35 >= level[end // 320:].max(initial=-np.inf)
+    assert not counts and 0.5 < min(kept) and np.mean(kept) < 0.95  # most EMOVO clips end in silence

@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--audio-augment", type=int, default=0,
                    help="of those appearances, this many are copies whose sound is perturbed (speed, room, "
                         "noise, gain: train.extract.perturb_waveform; one fixed copy each, cached)")
+    d.add_argument("--audio-cut", action="store_true",
+                   help="each speech training clip also appears once more an epoch, cut where its speech ends (as "
+                        "the analysis cuts a video's segment: its sound followed to within 35 dB of its loudest)")
     d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
     d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
     d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg)")
@@ -102,9 +105,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _repeat(samples: list[Sample], args) -> list[Sample]:
-    """Speech training clips, each --ravdess-repeat times: --audio-augment of them perturbed copies."""
+    """Speech training clips, each --ravdess-repeat times: --audio-augment of them perturbed copies;
+    with --audio-cut, once more cut where the speech ends."""
     copies = [replace(s, id=f"{s.id}~aug{k}", augment=k) for k in range(1, args.audio_augment + 1) for s in samples]
-    return samples * (max(1, args.ravdess_repeat) - args.audio_augment) + copies
+    cut = [replace(s, id=f"{s.id}~cut", cut=True) for s in samples] if args.audio_cut else []
+    return samples * (max(1, args.ravdess_repeat) - args.audio_augment) + copies + cut
 
 
 def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:

@@ -58,6 +58,13 @@ class Sample:
     parts: tuple[tuple[str, str], ...] = ()
     # > 0: a training copy whose sound is perturbed before its features (train.extract.perturb_waveform)
     augment: int = 0
+    # a training copy cut where its speech ends, as the analysis cuts a segment (train.extract.clip_audio)
+    cut: bool = False
+
+    @property
+    def original(self) -> bool:
+        """Not a training copy (perturbed or cut): what the voice bank keeps and dev sets hold."""
+        return not (self.augment or self.cut)
 
     def feature_id(self, modality: str) -> str:
         """The id under which this sample's features of ``modality`` are cached. The words' id names

@@ -13,7 +13,8 @@
   R3D-18: ``features.video_clip`` of the whole clip through the backbone: (512,).
 
 Training copies of a speech clip (``Sample.augment`` > 0) have their sound perturbed first
-(``perturb_waveform``: speed, room, noise, gain; a fixed draw per copy, cached like the originals).
+(``perturb_waveform``: speed, room, noise, gain; a fixed draw per copy, cached like the originals);
+a cut copy (``Sample.cut``) ends where its speech ends (``speech_end``).
 
 A clip that can't be used (missing, corrupt, longer than MAX_CLIP_SECONDS, silent, no stream) is
 stored as an empty tensor, so a later run does not decode it again, and counted in the log.
@@ -147,9 +148,19 @@ def clip_audio(sample: Sample, counts: Counter) -> np.ndarray | None:
         counts["silent"] += 1
     elif sample.augment:
         return perturb_waveform(audio, zlib.crc32(sample.id.encode()))
+    elif sample.cut:
+        return audio[: speech_end(audio)]
     else:
         return audio
     return None
+
+
+def speech_end(audio: np.ndarray) -> int:
+    """The sample where an utterance's speech ends (``features.speech_span``, the rule by which the
+    analysis's segments follow their sound): a clip cut there starts as recorded, with the silence
+    before its speech, and ends with the speech, as a video's segment is cut."""
+    hop = 2 * features.HOP_LENGTH
+    return features.speech_span(audio, len(audio) // hop)[1] * hop
 
 
 def audio_features(model: FusionModel, samples: list[Sample], root=None) -> FeatureCache:
@@ -157,7 +168,7 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     without usable sound)."""
     whisper = model.config.audio_source in WHISPER_LAYERS
     key = _sound_key(model, model.config.audio_source if whisper else "log_mel", whisper)
-    key["perturb"] = PERTURB_VERSION
+    key.update(perturb=PERTURB_VERSION, cut_db=features.SPEECH_SPAN_DB)
     cache = FeatureCache(root, "audio", key)
     by_id = {s.feature_id("audio"): s for s in samples if s.media is not None and not _is_image(s.media)}
     counts: Counter = Counter()
@@ -198,7 +209,7 @@ def voice_mean_features(model: FusionModel, samples: list[Sample], root=None) ->
     key["speech_span_db"] = features.SPEECH_SPAN_DB
     cache = FeatureCache(root, "voice", key)
     by_id = {s.feature_id("audio"): s for s in samples
-             if s.media is not None and not s.augment and not _is_image(s.media)}
+             if s.media is not None and s.original and not _is_image(s.media)}
     counts: Counter = Counter()
 
     def compute(ids: list[str]) -> dict[str, torch.Tensor]:
