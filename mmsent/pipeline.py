@@ -25,7 +25,7 @@ from .config import WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
-from .segments import GAP, Segment, follow_sound, previous_texts, segment
+from .segments import GAP, Segment, follow_sound, previous_texts, segment, voice_spans
 from .weights import SourceUnavailable
 from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
 
@@ -136,7 +136,8 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
     sound = _sound_usable(segs, audio, level) if audio is not None and "audio" in model.encoders else None
-    heard = [_hear(model, segs, rows, audio, sound, lambda stage: report(stage, done, len(batches)))
+    spans = voice_spans(segs, level, FRAME / features.SAMPLE_RATE) if sound is not None else None
+    heard = [_hear(model, segs, rows, audio, sound, spans, lambda stage: report(stage, done, len(batches)))
              for done, rows in enumerate(batches)]
     if picture is not None:
         report("frames", 0, 1)  # what is left of their decoding (and face detection)
@@ -163,7 +164,7 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
 
 
 def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.ndarray | None,
-          sound: list[bool] | None, report: Callable[[str], None]):
+          sound: list[bool] | None, spans: list[tuple[float, float]] | None, report: Callable[[str], None]):
     """The batch's words and sound, encoded: (embeddings, mask (B, 3), distances) of
     ``FusionModel.embed``, ``Inputs.mask`` and ``FusionModel.distances``; their inputs are dropped."""
     x = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
@@ -171,7 +172,7 @@ def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.nd
     _text_inputs(model, segs, rows, x)
     report("audio features")
     if sound is not None:
-        _audio_inputs(model, segs, rows, audio, sound, x)
+        _audio_inputs(model, spans, rows, audio, sound, x)
     report("model")
     x = x.to(model.device)
     with torch.inference_mode():
@@ -211,10 +212,11 @@ def _text_inputs(model: FusionModel, segs: list[Segment], rows: list[int], x: In
     x.mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
 
 
-def _audio_inputs(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.ndarray, sound: list[bool],
-                  x: Inputs) -> None:
+def _audio_inputs(model: FusionModel, spans: list[tuple[float, float]], rows: list[int], audio: np.ndarray,
+                  sound: list[bool], x: Inputs) -> None:
+    """Fill the audio inputs of the batch ``rows``: each segment's sound over its span (``voice_spans``)."""
     x.mask[:, 1] = torch.tensor([sound[i] for i in rows])
-    clips = [audio[int(segs[i].start * features.SAMPLE_RATE):int(segs[i].end * features.SAMPLE_RATE)] if sound[i]
+    clips = [audio[int(spans[i][0] * features.SAMPLE_RATE):int(spans[i][1] * features.SAMPLE_RATE)] if sound[i]
              else audio[:0] for i in rows]  # unusable sound is not encoded
     if model.config.audio_source in WHISPER_LAYERS:
         whisper = load_backend("faster-whisper", "base", model.device.type).model  # the ASR's own model

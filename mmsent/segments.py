@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from mmsent.transcribe import Transcript, Word
 
-__all__ = ["Segment", "segment", "follow_sound", "previous_texts", "SPEECH", "GAP"]
+__all__ = ["Segment", "segment", "follow_sound", "voice_spans", "previous_texts", "SPEECH", "GAP"]
 
 SPEECH, GAP = "speech", "gap"  # the two kinds of segment
 MAX_SECONDS = 10.0  # s, longest speech segment unless a single word is longer
@@ -32,6 +32,7 @@ SHORT_PIECE_S = 1.0  # s of pause a split that leaves a piece under min_seconds 
 TAIL_DB = 35.0  # dB: a speech segment's sound goes on while this close to its loudest frame (as the voice bank's span)
 TAIL_MAX_S = 1.0  # s, the most a speech segment's end moves to follow its sound
 TAIL_DIP_S = 0.2  # s, the longest quieter stretch inside speech that the end moves across
+VOICE_TAIL_S = 0.5  # s, the most of the quiet after a speech segment that its voice is read with
 _STRONG_PUNCT = tuple(".!?;:…。！？")
 _WEAK_PUNCT = tuple(",，、-–—")
 _NO_SPACE_BEFORE = tuple(".,!?;:%)]}'’")  # a word starting so continues the previous one
@@ -87,6 +88,26 @@ def follow_sound(segments: list[Segment], level, frame_s: float, max_seconds: fl
                 end = min((t + 1) * frame_s, limit)
         seg.end = gap.start = max(seg.end, end)
     return [s for s in segments if s.kind == SPEECH or s.duration > 0 or len(segments) == 1]
+
+
+def voice_spans(segments: list[Segment], level, frame_s: float) -> list[tuple[float, float]]:
+    """Where each segment's voice is read, (start, end) in seconds: a speech segment that a gap follows
+    with the quiet after it, up to VOICE_TAIL_S and only while the gap stays more than TAIL_DB below
+    the segment's loudest; every other segment as it is. The voice learned from utterances that end in
+    silence, as recorded; read without it, the same speech is another input (unseen acted speakers,
+    their voices read as the analysis cuts them: 0.64 without it, 0.74 with it). ``level``: as for
+    ``follow_sound``, whose ends these start from."""
+    spans = [(s.start, s.end) for s in segments]
+    for i, (seg, gap) in enumerate(zip(segments, segments[1:])):
+        first, last = int(seg.start / frame_s), min(int(seg.end / frame_s), len(level))
+        if seg.kind != SPEECH or gap.kind != GAP or last <= first:
+            continue
+        quiet = max(level[first:last]) - TAIL_DB
+        t, stop = last, min(len(level), int((min(gap.end, seg.end + VOICE_TAIL_S) + 1e-6) / frame_s))
+        while t < stop and level[t] <= quiet:
+            t += 1
+        spans[i] = (seg.start, min(max(seg.end, t * frame_s), gap.end))
+    return spans
 
 
 def previous_texts(segments: list[Segment], i: int, k: int) -> list[str]:

@@ -58,7 +58,6 @@ def test_the_voice_bank_compares_the_same_means_in_training_and_serving(shared_d
     """config.voice_bank_layer: the training cache's mean states after that layer are those the app
     computes in its batch pass, and the voice's distance is the same on both paths."""
     from mmsent.pipeline import _audio_inputs
-    from mmsent.segments import Segment
     from train.calibrate import voice_means
     from train.extract import extract_all
 
@@ -71,11 +70,10 @@ def test_the_voice_bank_compares_the_same_means_in_training_and_serving(shared_d
     model.set_voice_bank(voice_means(samples, caches))
     audio = [media.load_audio(s.media) for s in samples]
     x = Inputs(mask=torch.tensor([[False, True, False]] * 3))
-    segs = [Segment(0.0, len(a) / features.SAMPLE_RATE, "", "speech") for a in audio]
     served = []
-    for a, seg in zip(audio, segs):  # each utterance as the app cuts it from its video's sound
+    for a in audio:  # each utterance as the app cuts it from its video's sound
         one = Inputs(mask=x.mask[:1].clone())
-        _audio_inputs(model, [seg], [0], a, [True], one)
+        _audio_inputs(model, [(0.0, len(a) / features.SAMPLE_RATE)], [0], a, [True], one)
         served.append(one.voice_means[0])
     batch = collate(samples, caches, ("audio",))
     torch.testing.assert_close(batch.inputs.voice_means, torch.stack(served), atol=1e-5, rtol=1e-5)

@@ -153,6 +153,13 @@ def test_real_clip(model, shared_data):
     audio = media.load_audio(clip)
     speech_end = features.speech_span(audio, len(audio) // 320)[1] * 0.02
     assert analysis.segments[0].kind == "speech" and analysis.segments[0].end >= speech_end - 0.03
+    # and its voice is read with the quiet that follows, as the training clips end (the clip lasts 3.3 s)
+    from mmsent.pipeline import FRAME, _levels
+    from mmsent.segments import Segment, voice_spans
+
+    segs = [Segment(s.start, s.end, s.text, s.kind) for s in analysis.segments]
+    start, end = voice_spans(segs, _levels(audio), FRAME / features.SAMPLE_RATE)[0]
+    assert start == segs[0].start and end >= segs[0].end + 0.45
 
 
 def test_too_long_input_is_refused_before_any_work(model, talking):
@@ -195,8 +202,8 @@ def test_whisper_states_are_dropped_once_their_batch_is_encoded(default, talking
     made, alive_at_wait = [], []
     audio_inputs = pipeline._audio_inputs
 
-    def recorded(model, segs, rows, audio, sound, x):
-        audio_inputs(model, segs, rows, audio, sound, x)
+    def recorded(model, spans, rows, audio, sound, x):
+        audio_inputs(model, spans, rows, audio, sound, x)
         made.append(weakref.ref(x.audio_states))  # what the batch's Inputs hold
 
     def progress(stage, done, total):

@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from mmsent.segments import GAP, SPEECH, TAIL_DB, TAIL_MAX_S, Segment, follow_sound, previous_texts, segment
+from mmsent.segments import (GAP, SPEECH, TAIL_DB, TAIL_MAX_S, VOICE_TAIL_S, Segment, follow_sound, previous_texts,
+                             segment, voice_spans)
 from mmsent.transcribe import Transcript, Utterance, Word
 
 EPS = 1e-9
@@ -226,3 +227,23 @@ def test_following_the_sound_keeps_a_full_timeline_and_moves_only_speech_ends():
         assert [(a, t) for a, _, t in speech] == [(a, t) for a, _, t in old]  # starts and words unchanged
         assert all(b_old - EPS <= b <= b_old + TAIL_MAX_S + EPS for (_, b, _), (_, b_old, _) in zip(speech, old))
 
+
+
+def test_a_speech_segments_voice_is_read_with_the_quiet_after_it():
+    """voice_spans: a speech segment's voice takes up to VOICE_TAIL_S of the quiet gap after it (the
+    training utterances end in silence), stops at the gap's own sound, never enters the next
+    segment; gaps, and speech followed by speech, are read as they are; the segments don't move."""
+    def spans(loud, segs):
+        before = [(s.start, s.end) for s in segs]
+        out = [(round(a, 3), round(b, 3)) for a, b in voice_spans(segs, _level(6.0, loud), 0.025)]
+        assert [(s.start, s.end) for s in segs] == before
+        return out
+
+    segs = lambda: [Segment(0.0, 1.0, "hi there", SPEECH), Segment(1.0, 6.0, "", GAP)]  # noqa: E731
+    assert spans([(0.2, 1.0)], segs()) == [(0.0, 1.0 + VOICE_TAIL_S), (1.0, 6.0)]
+    assert spans([(0.2, 1.0), (1.2, 1.4)], segs()) == [(0.0, 1.2), (1.0, 6.0)]  # the gap's sound after 0.2 s
+    assert spans([(0.2, 1.0)], [Segment(0.0, 1.0, "a", SPEECH), Segment(1.0, 1.3, "", GAP),
+                                Segment(1.3, 6.0, "b", SPEECH)]) == [(0.0, 1.3), (1.0, 1.3), (1.3, 6.0)]
+    assert spans([(0.2, 3.0)], [Segment(0.0, 1.0, "a", SPEECH), Segment(1.0, 6.0, "b", SPEECH)]) == [(0.0, 1.0), (1.0, 6.0)]
+    assert spans([], [Segment(0.0, 1.0, "a", SPEECH), Segment(1.0, 6.0, "", GAP)]) == [(0.0, 1.0), (1.0, 6.0)]  # silent
+    assert spans([(0.2, 1.0)], [Segment(0.0, 6.0, "a", SPEECH)]) == [(0.0, 6.0)]  # the last segment
