@@ -95,7 +95,7 @@ def voice_spans(segments: list[Segment], level, frame_s: float) -> list[tuple[fl
     with the quiet after it, up to VOICE_TAIL_S and only while the gap stays more than TAIL_DB below
     the segment's loudest; every other segment as it is. The voice learned from utterances that end in
     silence, as recorded; read without it, the same speech is another input (unseen acted speakers,
-    their voices read as the analysis cuts them: 0.64 without it, 0.74 with it). ``level``: as for
+    their voices read as the analysis cuts them: 0.64 without it, 0.73 with it). ``level``: as for
     ``follow_sound``, whose ends these start from."""
     spans = [(s.start, s.end) for s in segments]
     for i, (seg, gap) in enumerate(zip(segments, segments[1:])):

@@ -228,7 +228,6 @@ def test_following_the_sound_keeps_a_full_timeline_and_moves_only_speech_ends():
         assert all(b_old - EPS <= b <= b_old + TAIL_MAX_S + EPS for (_, b, _), (_, b_old, _) in zip(speech, old))
 
 
-
 def test_a_speech_segments_voice_is_read_with_the_quiet_after_it():
     """voice_spans: a speech segment's voice takes up to VOICE_TAIL_S of the quiet gap after it (the
     training utterances end in silence), stops at the gap's own sound, never enters the next
