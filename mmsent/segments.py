@@ -74,11 +74,7 @@ def follow_sound(segments: list[Segment], level, frame_s: float, max_seconds: fl
     ``frame_s`` seconds from the start; the end moves over the frames within TAIL_DB of the
     segment's loudest, across quieter stretches of at most TAIL_DIP_S, by at most TAIL_MAX_S and
     never past ``max_seconds`` of segment or into the next speech."""
-    for seg, gap in zip(segments, segments[1:]):
-        first, last = int(seg.start / frame_s), min(int(seg.end / frame_s), len(level))
-        if seg.kind != SPEECH or gap.kind != GAP or last <= first:
-            continue
-        top = max(level[first:last])
+    for _, seg, gap, last, top in _speech_before_gaps(segments, level, frame_s):
         limit = min(gap.end, seg.end + TAIL_MAX_S, seg.start + max_seconds)
         end = seg.end
         for t in range(last, min(len(level), int((limit + 1e-6) / frame_s))):
@@ -98,16 +94,21 @@ def voice_spans(segments: list[Segment], level, frame_s: float) -> list[tuple[fl
     their voices read as the analysis cuts them: 0.64 without it, 0.73 with it). ``level``: as for
     ``follow_sound``, whose ends these start from."""
     spans = [(s.start, s.end) for s in segments]
-    for i, (seg, gap) in enumerate(zip(segments, segments[1:])):
-        first, last = int(seg.start / frame_s), min(int(seg.end / frame_s), len(level))
-        if seg.kind != SPEECH or gap.kind != GAP or last <= first:
-            continue
-        quiet = max(level[first:last]) - TAIL_DB
+    for i, seg, gap, last, top in _speech_before_gaps(segments, level, frame_s):
         t, stop = last, min(len(level), int((min(gap.end, seg.end + VOICE_TAIL_S) + 1e-6) / frame_s))
-        while t < stop and level[t] <= quiet:
+        while t < stop and level[t] <= top - TAIL_DB:
             t += 1
         spans[i] = (seg.start, min(max(seg.end, t * frame_s), gap.end))
     return spans
+
+
+def _speech_before_gaps(segments: list[Segment], level, frame_s: float):
+    """(i, the speech segment, the gap after it, the frame where the segment ends, its loudest level in
+    dB) for each speech segment that a gap follows and that has sound frames in ``level``."""
+    for i, (seg, gap) in enumerate(zip(segments, segments[1:])):
+        first, last = int(seg.start / frame_s), min(int(seg.end / frame_s), len(level))
+        if seg.kind == SPEECH and gap.kind == GAP and last > first:
+            yield i, seg, gap, last, max(level[first:last])
 
 
 def previous_texts(segments: list[Segment], i: int, k: int) -> list[str]:

@@ -156,9 +156,9 @@ def clip_audio(sample: Sample, counts: Counter) -> np.ndarray | None:
 
 
 def speech_end(audio: np.ndarray) -> int:
-    """The sample where an utterance's speech ends (``features.speech_span``, the rule by which the
-    analysis's segments follow their sound): a clip cut there starts as recorded, with the silence
-    before its speech, and ends with the speech, as a video's segment is cut."""
+    """The sample where an utterance's speech ends: the end of its last 20 ms within SPEECH_SPAN_DB of its
+    loudest (``features.speech_span``; a video's speech segment follows its sound by the same 35 dB). A
+    clip cut there starts as recorded, with the silence before its speech, as a video's first segment does."""
     hop = 2 * features.HOP_LENGTH
     return features.speech_span(audio, len(audio) // hop)[1] * hop
 
