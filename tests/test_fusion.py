@@ -51,6 +51,22 @@ def test_joined_samples_join_senses_of_one_emotion_and_never_the_fixed_sentences
         [-100 if implied_sentiment(j.emotion) is None else implied_sentiment(j.emotion) for j in no_text]
 
 
+def test_plain_words_join_neutral_words_to_the_emotion_of_the_other_senses():
+    samples, caches = _corpora()
+    by_id = {s.feature_id(m): s for s in samples for m in MODALITIES}
+    neutral = EMOTIONS.index("neutral")
+    joined = joint_samples([samples], caches, 600, seed=3, plain_words=0.5)
+    plain = [j for j in joined if "text" in dict(j.parts) and j.emotion != neutral
+             and by_id[dict(j.parts)["text"]].emotion == neutral]
+    worded = [j for j in joined if "text" in dict(j.parts) and j.emotion != neutral]
+    assert 0.4 < len(plain) / len(worded) < 0.6
+    for j in plain:  # labelled by the other senses; the sentiment the emotion implies, not the words'
+        assert all(by_id[i].emotion == j.emotion for m, i in j.parts if m != "text")
+        assert j.sentiment is None
+    assert all(by_id[dict(j.parts)["text"]].emotion == j.emotion for j in worded if j not in plain)
+    assert joint_samples([samples], caches, 300, seed=3, plain_words=0.0) == joint_samples([samples], caches, 300, seed=3)
+
+
 def test_fit_sense_recovers_the_temperature_and_class_bias_of_miscalibrated_logits():
     rng = np.random.default_rng(0)
     true = rng.normal(size=(4000, 7))

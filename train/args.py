@@ -41,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="joined samples per epoch (a MELD utterance, a voice and a face of one emotion; "
                         "any two or all three), drawn from the training splits; the dev sets get a 'joint' "
                         "set made the same way from the dev splits")
+    d.add_argument("--joint-plain-words", type=float, default=0.0,
+                   help="this share of the joined samples with words take the words of an utterance labelled neutral "
+                        "and the emotion of the other senses (words that carry no emotion beside senses that show one)")
     d.add_argument("--cache", default="/tmp/mmsent-cache", help="feature cache folder ('' = in memory)")
     m = p.add_argument_group("model")
     m.add_argument("--config", choices=("default", "tiny"), default="default", help="architecture size")

@@ -106,9 +106,11 @@ def read_sentences(spec: str) -> list[str]:
 
 
 def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None = None,
-             device: str | None = None, joint: int = 0, words: list[str] = (), voices: list[Sample] = ()) -> dict:
+             device: str | None = None, joint: int = 0, words: list[str] = (), voices: list[Sample] = (),
+             plain_words: float = 0.0) -> dict:
     """Figures of a checkpoint on each ``--data`` spec (see read_data_spec), on ``joint`` samples
-    joined from them (train.joint: senses of one emotion from different corpora), with ``words``
+    joined from them (train.joint: senses of one emotion from different corpora; ``plain_words`` of
+    those with words take words labelled neutral and the other senses' emotion), with ``words``
     on each corpus's clips and images given each of those sentences as their words ("<corpus>+words")
     and, with ``voices`` (read_voices), on each corpus's words given each of those voices
     ("<corpus>+voices")."""
@@ -124,7 +126,7 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     worded.update({f"{k}+voices": with_voices(v, list(voices)) for k, v in sets.items()} if voices else {})
     caches = extract_all(model, [s for samples in [*sets.values(), *worded.values(), voices] for s in samples], cache)
     if joint:
-        sets["joint"] = joint_samples(list(sets.values()), caches, joint, seed=JOINT_SEED)
+        sets["joint"] = joint_samples(list(sets.values()), caches, joint, seed=JOINT_SEED, plain_words=plain_words)
     sets.update({k: v for k, v in worded.items() if v})
     report: dict = {}
     for key, samples in sets.items():
@@ -166,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="meld=PATH.csv or ravdess=DIR[:ACTORS, e.g. 17-20] (repeatable)")
     p.add_argument("--joint", type=int, default=0,
                    help="also report on this many samples joining the senses of the corpora given (one emotion)")
+    p.add_argument("--joint-plain-words", type=float, default=0.0,
+                   help="this share of the joined samples with words take the words of an utterance labelled neutral "
+                        "and the emotion of the other senses")
     p.add_argument("--words", help="also report each corpus's clips and images once with each of these sentences as "
                    "their words (\"<corpus>+words\"): 'cremad' (its twelve sentences) or a text file, one a line")
     p.add_argument("--voices", help="also report each corpus's words once beside each of these voices (\"<corpus>+voices\"): "
@@ -180,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             words = read_sentences(args.words) if args.words else ()
             voices = read_voices(args.voices) if args.voices else ()
-            report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint, words, voices)
+            report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint, words, voices,
+                              args.joint_plain_words)
     except (CheckpointError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

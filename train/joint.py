@@ -3,6 +3,11 @@ how senses add up. No corpus here has all three senses: MELD (here) gives words,
 voices, FER2013 faces. A joined sample takes a MELD utterance's words (and its sentiment), a speech
 clip's sound and a face of the same emotion: any two of them, or all three.
 
+Words often carry no emotion while the voice or face shows one (an actor's fixed sentence, "It's eleven
+o'clock." said in anger): with ``plain_words`` a share of the joined samples with words take the words of
+an utterance labelled neutral, and the label of the other senses, so that the fusion also sees words
+that are no evidence beside senses that are.
+
 Emotions are drawn uniformly (a balanced set: the fusion should not learn MELD's 47 % neutral as
 the prior of every face and voice). Draw from the training splits to train, from the dev splits to
 select and calibrate: the two never share a speaker, face or dialogue.
@@ -38,10 +43,15 @@ def _pools(sets: list[list[Sample]], caches: dict[str, FeatureCache]) -> dict[st
     return pools
 
 
-def joint_samples(sets: list[list[Sample]], caches: dict[str, FeatureCache], n: int, seed: int = 0) -> list[Sample]:
+def joint_samples(sets: list[list[Sample]], caches: dict[str, FeatureCache], n: int, seed: int = 0,
+                  plain_words: float = 0.0) -> list[Sample]:
     """``n`` joined samples drawn from ``sets`` (combinations and emotions uniform among those the
-    pools can make; the same seed gives the same samples)."""
+    pools can make; the same seed gives the same samples); with ``plain_words``, that share of the
+    samples joining words to another sense take words labelled neutral (their sentiment then
+    implied by the emotion)."""
     pools = _pools(sets, caches)
+    neutral = EMOTIONS.index("neutral")
+    plain = pools["text"].get(neutral)
     rng = random.Random(seed)
     options = [(c, e) for c in COMBINATIONS for e in range(len(EMOTIONS)) if all(pools[m].get(e) for m in c)]
     if not options:
@@ -50,9 +60,12 @@ def joint_samples(sets: list[list[Sample]], caches: dict[str, FeatureCache], n: 
     for k in range(n):
         combo, emotion = rng.choice(options)
         parts = {m: rng.choice(pools[m][emotion]) for m in combo}
+        if plain_words and plain and "text" in combo and rng.random() < plain_words:
+            parts["text"] = rng.choice(plain)
         text = parts.get("text")
+        sentiment = text.sentiment if text and text.emotion == emotion else None
         out.append(Sample(
             id=f"joint/{seed}/{k}", corpus="joint", text=text.text if text else None, emotion=emotion,
-            sentiment=text.sentiment if text else None, group="joint",
+            sentiment=sentiment, group="joint",
             parts=tuple((m, s.feature_id(m)) for m, s in parts.items())))
     return out

@@ -149,7 +149,8 @@ def train(args) -> dict:
     train_set, dev = read_corpora(args)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
     if args.joint:
-        dev["joint"] = joint_samples(list(dev.values()), caches, args.joint // 4 or 1, seed=args.seed + 1)
+        dev["joint"] = joint_samples(list(dev.values()), caches, args.joint // 4 or 1, seed=args.seed + 1,
+                                     plain_words=args.joint_plain_words)
     modalities = tuple(args.modalities)
     weights = (class_weights([s.emotion for s in train_set], len(model.config.emotions)).to(device),
                class_weights([s.sentiment for s in train_set], len(model.config.sentiments)).to(device))
@@ -167,7 +168,8 @@ def train(args) -> dict:
         if args.stop_after and progress["epoch"] - start_epoch >= args.stop_after:
             break
         epoch, t0 = progress["epoch"] + 1, time.time()
-        epoch_set = train_set + (joint_samples([train_set], caches, args.joint, seed=args.seed * 1000 + epoch)
+        epoch_set = train_set + (joint_samples([train_set], caches, args.joint, seed=args.seed * 1000 + epoch,
+                                               plain_words=args.joint_plain_words)
                                  if args.joint else [])
         batches = length_batches(epoch_set, caches, args.batch_size, gen)
         mine = dist.shard(batches)[:steps]
@@ -233,7 +235,8 @@ def _training_meta(args, progress: dict, report: dict) -> dict:
         "command": "python -m train.train " + " ".join(args.argv),
         "data": {"meld": args.meld, "ravdess": args.ravdess, "ravdess_train_actors": args.ravdess_train,
                  "ravdess_dev_actors": args.ravdess_dev, "emovo": args.emovo, "emovo_dev_speakers": args.emovo_dev,
-                 "fer2013": args.fer2013, "joint_per_epoch": args.joint},
+                 "fer2013": args.fer2013, "joint_per_epoch": args.joint,
+                 "joint_plain_words": args.joint_plain_words},
         "epoch": progress["best_epoch"], "selection_score": round(progress["best_score"], 4),
         "dev_metrics": {c: {h: {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
                             for h, r in heads.items()} for c, heads in report.items()},
