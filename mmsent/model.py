@@ -212,8 +212,12 @@ class FusionModel(nn.Module):
         i = MODALITIES.index(modality)
         out = logits / self.temperature[i, head] + (self.emotion_bias, self.sentiment_bias)[head][i]
         if distance is not None:
-            out = out / self.encoders[modality].doubt(distance)[:, None].to(out.dtype)
+            out = out / self.doubts({modality: distance})[modality][:, None].to(out.dtype)
         return out
+
+    def doubts(self, distances: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each sense's ``distances`` (B,) -> the divisors (B,) of its calibrated reading."""
+        return {m: self.encoders[m].doubt(d) for m, d in distances.items()}
 
     def fuse(self, embeddings: dict[str, torch.Tensor], mask: torch.Tensor,
              senses: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
@@ -231,9 +235,10 @@ class FusionModel(nn.Module):
                     for i, name in enumerate(MODALITIES)}
             fused = self.fusion(torch.cat([used[m] for m in MODALITIES], dim=1))
             return FusionOutput(self.emotion_head(fused), self.sentiment_head(fused), used, mask, senses, distances)
+        doubts = self.doubts(distances)
         em, se = (log_linear({m: logits[h].log_softmax(-1) for m, logits in senses.items()}, mask,
                              self.fusion_weight[h], (self.emotion_prior, self.sentiment_prior)[h],
-                             self.neutral_discount[h], self.neutral[h]) for h in (0, 1))
+                             self.neutral_discount[h], self.neutral[h], doubts) for h in (0, 1))
         return FusionOutput(em, se, embeddings, mask, senses, distances)
 
     def forward(self, x: Inputs, fuse_mask: torch.Tensor | None = None) -> FusionOutput:
@@ -262,7 +267,8 @@ def _index(names, name: str) -> int | None:
 
 
 def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: torch.Tensor,
-               prior: torch.Tensor, discount: torch.Tensor | None = None, neutral: int | None = None) -> torch.Tensor:
+               prior: torch.Tensor, discount: torch.Tensor | None = None, neutral: int | None = None,
+               doubts: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """Log-linear pooling of one head: the sum over the present senses of weight[sense] x their
     log-probabilities (B, K), plus the prior (K,) once for each present sense beyond the first.
 
@@ -273,7 +279,11 @@ def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: t
     while their small and arbitrary odds between the emotions would otherwise vote; fully discounted,
     a sense is as if absent. Beside senses that show nothing clearly (a face read near-uniformly, a
     voice the familiarity gate flattened) or alone, a sense counts in full: there "neutral" is the
-    best evidence there is."""
+    best evidence there is.
+
+    A sense whose reading was flattened by a doubt g (``doubts``: sense -> (B,) divisors, the voice's
+    familiarity gate) counts 1/g of a sense in the prior's count: a voice read as near-uniform is
+    almost no evidence, and must not bring the prior of a whole sense with it."""
     mask = mask.to(prior.dtype)
     clear = torch.zeros_like(mask)
     if discount is not None and neutral is not None:
@@ -287,7 +297,8 @@ def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: t
         if discount is not None and neutral is not None:
             others = torch.cat([clear[:, :i], clear[:, i + 1:]], dim=1).amax(dim=1, keepdim=True)
             share = share * (1 - logp[:, neutral:neutral + 1].exp()).clamp(min=1e-6) ** (discount[i] * others)
-        out, count = out + share * weight[i] * logp, count + share
+        g = (doubts or {}).get(name)
+        out, count = out + share * weight[i] * logp, count + (share if g is None else share / g[:, None].to(share.dtype))
     return out + (count - 1).clamp(min=0) * prior
 
 

@@ -156,6 +156,7 @@ def test_beside_a_doubted_voice_words_saying_neutral_count_in_full():
     enc.gate.copy_(torch.tensor([0.5, 10.0]))
     with torch.no_grad():
         model.neutral_discount[0] = torch.tensor([3.0, 0.0, 0.0])
+        model.emotion_prior.copy_(torch.arange(7.0) / 10)
     g = torch.Generator().manual_seed(2)
     distances = {"audio": torch.tensor([0.3, 0.6, 5.0])}  # familiar, a little beyond d0, far beyond
     voice = [x.expand(3, -1) for x in (torch.randn(1, 7, generator=g) * 4, torch.randn(1, 3, generator=g))]
@@ -165,8 +166,9 @@ def test_beside_a_doubted_voice_words_saying_neutral_count_in_full():
     out = model.fuse({}, mask, senses, distances).emotion_logits
     logp = {m: em.log_softmax(-1) for m, (em, _) in senses.items()}
     args = (mask, model.fusion_weight[0], model.emotion_prior)
-    torch.testing.assert_close(out, log_linear(logp, *args, model.neutral_discount[0], model.neutral[0]))
-    full = log_linear(logp, *args)  # no discount at all
+    doubts = model.doubts(distances)  # 1, 2 and 46: the flattened voice brings that share of the prior
+    torch.testing.assert_close(out, log_linear(logp, *args, model.neutral_discount[0], model.neutral[0], doubts))
+    full = log_linear(logp, *args, doubts=doubts)  # no discount at all
     gap = (out - full).abs().amax(1)
     assert gap[0] > gap[1] > gap[2] and gap[2] < 0.05 * gap[0]
 

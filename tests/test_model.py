@@ -63,6 +63,20 @@ def test_log_linear_fusion_adds_weighted_log_probabilities_and_a_prior_per_sense
         assert em.shape == (B, 7) and se.shape == (B, 3)
 
 
+def test_a_sense_flattened_by_its_doubt_brings_that_share_of_the_prior():
+    """A voice the gate flattens by g is 1/g of a sense's evidence: it counts 1/g in the prior's count
+    (a voice read as uniform adds almost nothing, not a whole sense's prior)."""
+    g = torch.Generator().manual_seed(0)
+    text, voice = (torch.randn(3, 7, generator=g).log_softmax(-1) for _ in range(2))
+    mask = torch.tensor([[1.0, 1.0, 0.0]] * 3)
+    weight, prior = torch.tensor([1.2, 0.9, 1.0]), torch.arange(7.0) / 10
+    doubt = torch.tensor([1.0, 4.0, 100.0])
+    out = log_linear({"text": text, "audio": voice}, mask, weight, prior, doubts={"audio": doubt})
+    expected = 1.2 * text + 0.9 * voice + (1 / doubt)[:, None] * prior
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(out[0], log_linear({"text": text, "audio": voice}, mask, weight, prior)[0])
+
+
 def test_temperature_and_bias_calibrate_each_senses_own_logits(model):
     x = make_inputs(model, [[1, 1, 1]] * B)
     before = model(x).per_modality["audio"][0]

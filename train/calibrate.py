@@ -175,17 +175,20 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
             keep = labels >= 0
             if not keep.any():
                 continue
+            distances = {m: torch.as_tensor(out[f"{m}/distance"], device=device).nan_to_num()  # NaN: no voice
+                         for m in model.sense_heads if f"{m}/distance" in out}
             senses = {m: torch.nan_to_num(model.calibrated(m, h, torch.as_tensor(out[f"{m}/{head}"], device=device),
-                                                           _distance(out, m, device)).cpu()).log_softmax(-1)[keep]
+                                                           distances.get(m)).cpu()).log_softmax(-1)[keep]
                       for m in model.sense_heads}
-            data.append((h, labels[keep], mask[keep], senses))
+            doubts = {m: g.cpu()[keep] for m, g in model.doubts(distances).items()}
+            data.append((h, labels[keep], mask[keep], senses, doubts))
     optimizer = torch.optim.LBFGS([weight, *priors, discount], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
         loss = 0.0
-        for h, labels, mask, senses in data:
-            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h])
+        for h, labels, mask, senses, doubts in data:
+            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h], doubts)
             loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss
@@ -196,11 +199,6 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         model.emotion_prior.copy_(priors[0])
         model.sentiment_prior.copy_(priors[1])
         model.neutral_discount.copy_(discount.clamp(min=0.0))
-
-
-def _distance(out: dict, modality: str, device) -> torch.Tensor | None:
-    d = out.get(f"{modality}/distance")
-    return None if d is None else torch.as_tensor(d, device=device)
 
 
 def fit_slope(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]) -> float:
