@@ -133,8 +133,8 @@ class FusionModel(nn.Module):
             self.fusion_weight = nn.Parameter(torch.ones(2, len(MODALITIES)))
             self.emotion_prior = nn.Parameter(torch.zeros(len(config.emotions)))
             self.sentiment_prior = nn.Parameter(torch.zeros(len(config.sentiments)))
-            # per (head, modality): a sense counts (1 - its "neutral") ** (this x the clarity of the clearest
-            # other sense) of a sense (log_linear); fitted by calibration, 0 counts in full
+            # per (head, modality): a sense counts (1 - its "neutral") ** (this x the squared clarity of the
+            # clearest other sense) of a sense (log_linear); fitted by calibration, 0 counts in full
             self.register_buffer("neutral_discount", torch.zeros(2, len(MODALITIES)))
             self.neutral = _index(config.emotions, "neutral"), _index(config.sentiments, "neutral")  # per head
 
@@ -273,13 +273,15 @@ def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: t
     log-probabilities (B, K), plus the prior (K,) once for each present sense beyond the first.
 
     With ``discount`` (per sense) and the ``neutral`` class, a sense that says "neutral" with
-    probability p counts (1 - p) ** (discount[sense] x c) of a sense, where c is the ``clarity`` of
+    probability p counts (1 - p) ** (discount[sense] x c^2) of a sense, where c is the ``clarity`` of
     the clearest other sense present (its weight, and its share in the prior's count): words without
     emotion ("It's eleven o'clock.") are no evidence for which emotion a voice or face clearly shows,
     while their small and arbitrary odds between the emotions would otherwise vote; fully discounted,
     a sense is as if absent. Beside senses that show nothing clearly (a face read near-uniformly, a
     voice the familiarity gate flattened) or alone, a sense counts in full: there "neutral" is the
-    best evidence there is.
+    best evidence there is. The square lets a sense that shows something faintly (c 0.07: a talking
+    face FER2013's expression CNN reads near-uniformly) leave the words nearly in full, while a clear
+    one (c 0.5) sets them aside.
 
     A sense whose reading was flattened by a doubt g (``doubts``: sense -> (B,) divisors, the voice's
     familiarity gate) counts 1/g of a sense in the prior's count: a voice read as near-uniform is
@@ -296,7 +298,7 @@ def log_linear(log_probs: dict[str, torch.Tensor], mask: torch.Tensor, weight: t
         share = mask[:, i:i + 1]
         if discount is not None and neutral is not None:
             others = torch.cat([clear[:, :i], clear[:, i + 1:]], dim=1).amax(dim=1, keepdim=True)
-            share = share * (1 - logp[:, neutral:neutral + 1].exp()).clamp(min=1e-6) ** (discount[i] * others)
+            share = share * (1 - logp[:, neutral:neutral + 1].exp()).clamp(min=1e-6) ** (discount[i] * others ** 2)
         g = (doubts or {}).get(name)
         out, count = out + share * weight[i] * logp, count + (share if g is None else share / g[:, None].to(share.dtype))
     return out + (count - 1).clamp(min=0) * prior

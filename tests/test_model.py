@@ -223,8 +223,8 @@ def test_a_sense_saying_neutral_counts_less_beside_another_and_alone_answers_as_
             model.neutral_discount.zero_()
     text, audio, video = (out.per_modality[m][0].log_softmax(-1) for m in ("text", "audio", "video"))
     share = lambda logp, d: (1 - logp[:, EMOTIONS.index("neutral")].exp()) ** d  # noqa: E731
-    # each sense's discount scaled by the clarity of the clearest other sense present
-    c_text, c_audio, c_video = clarity(text), clarity(audio), clarity(video)
+    # each sense's discount scaled by the squared clarity of the clearest other sense present
+    c_text, c_audio, c_video = clarity(text) ** 2, clarity(audio) ** 2, clarity(video) ** 2
     st = torch.stack([share(text, 3.0 * c_video)[0], torch.tensor(1.0),
                       share(text, 3.0 * torch.maximum(c_audio, c_video))[2]])[:, None]
     sv = torch.stack([share(video, 0.5 * c_text)[0], torch.tensor(1.0),
@@ -240,8 +240,9 @@ def test_a_sense_saying_neutral_counts_less_beside_another_and_alone_answers_as_
 def test_words_saying_neutral_step_aside_only_for_a_sense_that_shows_something_clearly():
     """The discount's strength follows the clarity of the clearest other sense present: beside a
     reading that says nothing (uniform: a face read near-uniformly, a voice the gate flattened) the
-    words count in full, beside a certain one they are discounted in full, in between by the clarity
-    as exponent factor; the sense's own clarity does not matter."""
+    words count in full, beside a certain one they are discounted in full, in between by the squared
+    clarity as exponent factor (a faint reading leaves them nearly in full); the sense's own clarity
+    does not matter."""
     g = torch.Generator().manual_seed(0)
     text = torch.randn(4, 7, generator=g).log_softmax(-1)
     mask = torch.tensor([[1.0, 1.0, 0.0]] * 4)
@@ -263,9 +264,13 @@ def test_words_saying_neutral_step_aside_only_for_a_sense_that_shows_something_c
     voice = torch.randn(4, 7, generator=g).log_softmax(-1)
     c = clarity(voice)[:, None]
     assert ((c > 0.01) & (c < 0.99)).all()
-    assert torch.allclose(fuse(text, voice), expected(text, voice, 3.0 * c), atol=1e-5)
+    assert torch.allclose(fuse(text, voice), expected(text, voice, 3.0 * c ** 2), atol=1e-5)
     sharper = (text * 3).log_softmax(-1)  # the words' own clarity changes nothing but their reading
-    assert torch.allclose(fuse(sharper, voice), expected(sharper, voice, 3.0 * c), atol=1e-5)
+    assert torch.allclose(fuse(sharper, voice), expected(sharper, voice, 3.0 * c ** 2), atol=1e-5)
+    faint = (voice * 0.1).log_softmax(-1)  # a faint reading (clarity below 0.05) leaves the words nearly in full
+    c = clarity(faint)[:, None]
+    assert (c < 0.05).all() and ((1 - text[:, neutral:neutral + 1].exp()) ** (3.0 * c ** 2) > 0.99).all()
+    assert torch.allclose(fuse(text, faint), expected(text, faint, 3.0 * c ** 2), atol=1e-5)
 
 
 def test_clarity_is_0_for_a_uniform_reading_and_1_for_a_certain_one():

@@ -18,7 +18,8 @@
 #    FER2013 train) over FER2013 train faces, selected on PublicTest.
 # 4. log-linear fusion: the parts composed; each sense's temperature and class biases fitted on its
 #    own dev split, the fusion weights and priors on all dev sets and on joined dev samples (a MELD
-#    utterance, a voice and a face of one emotion, any two or all three, from the dev splits).
+#    utterance, a voice and a face of one emotion, any two or all three, from the dev splits; in a
+#    quarter of those with words, words MELD labels neutral beside a voice or face of any emotion).
 # The expression CNN itself, in three cycles (64 + 90 + 85 min of training on 2 cores) and the average
 # of the last two (its sha256 is pinned in mmsent/expression.py; its card has the figures):
 #   python -m train.fer --data $DATA/fer2013 --out /tmp/fer1 --budget-min 64 --widths 48,96,192,384 --blocks 1,1,1,1
@@ -52,7 +53,7 @@ python -m train.train --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches vid
     --epochs 3 --cache "$CACHE" --out "$WORK/face"
 
 python -m train.train --meld "$DATA/meld" $SPEECH --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches text audio video \
-    --audio-source whisper-base-layer4 $GATE --text-tune-layers 2 --epochs 0 --joint 8000 --familiarity-slope "$SLOPE" \
+    --audio-source whisper-base-layer4 $GATE --text-tune-layers 2 --epochs 0 --joint 8000 --joint-plain-words 0.25 --familiarity-slope "$SLOPE" \
     --cache "$CACHE" --out "$OUT" \
     --init "$WORK/words:encoders.text." --init "$WORK/words:sense_heads.text." \
     --init "$WORK/voice:encoders.audio." --init "$WORK/voice:sense_heads.audio." \
