@@ -212,7 +212,7 @@ class FusionModel(nn.Module):
         i = MODALITIES.index(modality)
         out = logits / self.temperature[i, head] + (self.emotion_bias, self.sentiment_bias)[head][i]
         if distance is not None:
-            out = out / self.doubts({modality: distance})[modality][:, None].to(out.dtype)
+            out = out / self.encoders[modality].doubt(distance)[:, None].to(out.dtype)
         return out
 
     def doubts(self, distances: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
