@@ -4,7 +4,7 @@ CTranslate2 ``model.bin`` (the file ``mmsent.asr_models`` assembles and hash-che
 CTranslate2 returns only the encoder's last layer, which serves the decoder: what is said. The
 states after its 4th of 6 layers keep more of how it is said, and a voice head on them generalises
 better to speakers and corpora it never heard (linear probes and trained heads on RAVDESS and
-EMOVO: README, "Which layer"): the default's voice reads those (``audio_source = "whisper-base-layer4"``).
+EMOVO: docs/experiments.md, "Which layer"): the default's voice reads those (``audio_source = "whisper-base-layer4"``).
 
 The network is Whisper's (Radford et al. 2022): two GELU convolutions (the second halves the time
 axis: one state per 20 ms), sinusoidal positions, pre-LayerNorm transformer blocks. The weights are
