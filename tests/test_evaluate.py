@@ -135,3 +135,19 @@ def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert "MELD CSV not found" in capsys.readouterr().err
     assert main(["--checkpoint", str(tmp_path), "--data", f"meld={tmp_path / 'nope.csv'}"]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
+
+
+def test_ravdess_audio_visual_clips_in_their_published_layout_read_all_three_senses(shared_data, tmp_path):
+    """Held-out RAVDESS actors come as audio-visual clips (``Video_Speech_Actor_NN/Actor_NN/01-...mp4``):
+    with the default model each clip's words, voice and face are read; a video-only copy (``02-``) is
+    skipped, since it has no voice."""
+    actor = tmp_path / "Video_Speech_Actor_01" / "Actor_01"
+    actor.mkdir(parents=True)
+    clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"  # actor 01, neutral, with sound
+    (actor / "01-01-01-01-01-01-01.mp4").symlink_to(clip)
+    (actor / "02-01-01-01-01-01-01.mp4").symlink_to(clip)
+    out = tmp_path / "metrics.json"
+    assert main(["--data", f"ravdess={tmp_path}:1", "--cache", str(tmp_path / "cache"), "--json", str(out)]) == 0
+    emotion = json.loads(out.read_text())["ravdess"]["emotion"]
+    assert emotion["n"] == 1 and emotion["modalities_used"] == {"text": 1, "audio": 1, "video": 1}
+    assert set(emotion["per_modality"]) == {"text", "audio", "video"}
