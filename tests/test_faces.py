@@ -7,7 +7,7 @@ from PIL import Image
 from mmsent import faces, media
 from mmsent.labels import EMOTIONS
 from mmsent.weights import HashMismatch
-from train.corpora import CorpusError
+from train.corpora import CorpusError, read_data_spec
 from train.face_corpora import read_ck48, read_fer2013
 
 RAVDESS_CLIP = "clips/ravdess_01-01-01-01-01-01-01.mp4"
@@ -146,6 +146,56 @@ def test_read_fer2013_real_splits(shared_data):
     assert s.id == f"fer2013/validation/{s.media.stem}" and s.id.startswith("fer2013/validation/PublicTest_")
     assert (s.corpus, s.text, s.sentiment, s.has_video, s.group) == ("fer2013", None, None, True, s.media.stem)
     assert EMOTIONS[s.emotion] == "joy" and s.media.is_file()
+    name, spec = read_data_spec(f"fer2013={shared_data / 'fer2013'}:validation")  # the corpus folder and a split
+    assert name == "fer2013" and [x.id for x in spec] == [x.id for x in val]
+
+
+def _fer_csv(path, rows, columns=("emotion", "pixels", "Usage")):
+    """A file in the challenge's own format; rows: (emotion 0-6, (48, 48) uint8, Usage)."""
+    lines = [",".join(columns)]
+    for emotion, image, usage in rows:
+        values = {"emotion": str(emotion), "pixels": " ".join(map(str, image.ravel())), "Usage": usage}
+        lines.append(",".join(values[c.strip()] for c in columns))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_read_fer2013_challenge_csv(tmp_path, monkeypatch):
+    """fer2013.csv (the challenge's file; here generated): its faces and labels, by split, written once."""
+    monkeypatch.setenv("MMSENT_CACHE", str(tmp_path / "cache"))
+    gen = np.random.default_rng(0)
+    rows = [(e, gen.integers(0, 256, (48, 48), dtype=np.uint8), "Training") for e in range(7)]
+    rows += [(3, gen.integers(0, 256, (48, 48), dtype=np.uint8), "PublicTest"),
+             (4, gen.integers(0, 256, (48, 48), dtype=np.uint8), "PrivateTest")]
+    path = _fer_csv(tmp_path / "fer2013.csv", rows)
+
+    train = read_fer2013(path, "train")
+    assert [EMOTIONS[s.emotion] for s in sorted(train, key=lambda s: int(s.id.rsplit("_", 1)[1]))] == \
+        ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]  # the challenge's 0-6
+    (test,) = read_fer2013(path, "PrivateTest")
+    assert test.id == "fer2013/PrivateTest/PrivateTest_8" and EMOTIONS[test.emotion] == "sadness"
+    with Image.open(test.media) as im:
+        assert np.array_equal(np.asarray(im), rows[8][1])  # every grey value kept
+    written = test.media.stat().st_mtime_ns
+    name, (same,) = read_data_spec(f"fer2013={path}:test")
+    assert name == "fer2013" and same.id == "fer2013/test/PrivateTest_8" and same.media == test.media
+    assert same.media.stat().st_mtime_ns == written  # written once
+    assert [s.id for s in read_fer2013(path, "validation")] == ["fer2013/validation/PublicTest_7"]
+
+    kaggle = _fer_csv(tmp_path / "icml_face_data.csv", rows, ("emotion", " Usage", " pixels"))
+    (other,) = read_fer2013(kaggle, "PrivateTest")
+    with Image.open(other.media) as im:
+        assert EMOTIONS[other.emotion] == "sadness" and np.array_equal(np.asarray(im), rows[8][1])
+
+    with pytest.raises(CorpusError, match="name one of its splits"):
+        read_fer2013(path)
+    with pytest.raises(CorpusError, match="data row 1 is not a FER2013 face"):
+        read_fer2013(_fer_csv(tmp_path / "short.csv", [rows[0], (1, rows[1][1][:47], "Training")]), "train")
+    with pytest.raises(CorpusError, match="data row 0 is not a FER2013 face"):
+        read_fer2013(_fer_csv(tmp_path / "label.csv", [(7, rows[0][1], "Training")]), "train")
+    with pytest.raises(CorpusError, match="not the FER2013 file"):
+        read_fer2013(_fer_csv(tmp_path / "cols.csv", [], ("label", "pixels", "Usage")), "train")
+    assert not list((tmp_path / "cache" / "fer2013-csv").glob("*.tmp-*"))  # nothing half-written is left
 
 
 def test_read_ck48_generated(tmp_path):

@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "the analysis cuts a video's segment: its sound followed to within 35 dB of its loudest)")
     d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
     d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
-    d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg)")
+    d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg) or the challenge's fer2013.csv")
     d.add_argument("--fer2013-every", type=int, default=1,
                    help="train on every Nth FER2013 face (the expression CNN has already learned them all)")
     d.add_argument("--goemotions", help="GoEmotions folder ({train,dev}.tsv + mapping files): its train split is "
@@ -138,8 +138,8 @@ def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
     if args.fer2013:
         from .face_corpora import read_fer2013
 
-        train += read_fer2013(Path(args.fer2013) / "train")[:: max(1, args.fer2013_every)]
-        dev["fer2013"] = read_fer2013(Path(args.fer2013) / "validation")
+        train += read_fer2013(args.fer2013, "train")[:: max(1, args.fer2013_every)]
+        dev["fer2013"] = read_fer2013(args.fer2013, "validation")
     if args.goemotions:
         from .text_corpora import cap_per_emotion, read_goemotions
 

@@ -200,7 +200,8 @@ def _split_filter(where: str) -> tuple[str, str]:
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
     "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv",
-    "fer2013=DIR" (DIR/<class>/*.jpg, one split), "ckplus=DIR" (CK+48: DIR/<class>/*.png) or
+    "fer2013=DIR[:SPLIT]" (DIR/<class>/*.jpg, one split, or the corpus folder and a split) or "fer2013=PATH.csv:SPLIT" (the challenge's file, e.g.
+    fer2013.csv:PrivateTest), "ckplus=DIR" (CK+48: DIR/<class>/*.png) or
     "folders=DIR" (DIR/<emotion>/<file>; named after the folder itself, e.g. "test_set")."""
     from .speech_corpora import read_cremad, read_emodb, read_emovo, read_folders  # they import Sample from here
 
@@ -214,10 +215,15 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
         from .text_corpora import read_goemotions
 
         return kind, read_goemotions(where)
-    if kind in ("fer2013", "ckplus"):
-        from .face_corpora import read_ck48, read_fer2013
+    if kind == "fer2013":
+        from .face_corpora import read_fer2013
 
-        return kind, (read_fer2013 if kind == "fer2013" else read_ck48)(where)
+        folder, keep = _split_filter(where)
+        return kind, read_fer2013(folder, keep or None)
+    if kind == "ckplus":
+        from .face_corpora import read_ck48
+
+        return kind, read_ck48(where)
     if kind == "folders":
         samples = read_folders(where)
         return samples[0].corpus, samples

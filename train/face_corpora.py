@@ -4,6 +4,11 @@
   (``train``, ``validation``/``PublicTest``, ``test``/``PrivateTest``), classes ``angry disgust
   fear happy neutral sad surprise`` (the mirror's names; ``anger``, ``joy``, ``sadness``... and
   the other spellings in FACE_CLASSES are read too). The 48x48 grey images are already face crops.
+- FER2013, the challenge's own file: ``fer2013.csv`` (columns ``emotion,pixels,Usage``; Kaggle's
+  ``icml_face_data.csv`` has the same columns in another order), one row per face: the emotion
+  0-6 (angry, disgust, fear, happy, sad, surprise, neutral), 2,304 grey values and the split
+  (``Training``, ``PublicTest``, ``PrivateTest``). Its images are written once, in the mirrors'
+  layout, under ``mmsent.asr_models.cache_dir()/fer2013-csv/`` and read from there.
 - CK+48: ``DIR/<anger|contempt|disgust|fear|happy|sadness|surprise>/<S005_001_00000011>.png``
   (48x48 crops of the last frames of CK+ sequences). Contempt has no counterpart among EMOTIONS
   and is left out.
@@ -15,9 +20,14 @@ callers who split by subject can use the stem's ``S005`` prefix).
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
+import shutil
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 from mmsent.labels import EMOTIONS
 from train.corpora import CorpusError, Sample
@@ -33,6 +43,12 @@ FACE_CLASSES = {
 }
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 CK48_CLASSES = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
+# fer2013.csv: its emotion numbers 0-6 (the mirrors' class folder names), and its splits by the
+# names the mirrors and this project give them (train, validation, test) or by its own.
+FER_CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+FER_CSV_USAGES = ("Training", "PublicTest", "PrivateTest")
+FER_CSV_SPLITS = {"train": "Training", "validation": "PublicTest", "test": "PrivateTest",
+                  **{u.lower(): u for u in FER_CSV_USAGES}}
 
 
 def read_face_folder(folder: str | Path, corpus: str, split: str | None = None) -> list[Sample]:
@@ -71,10 +87,63 @@ def read_face_folder(folder: str | Path, corpus: str, split: str | None = None) 
     return samples
 
 
+def fer2013_csv_images(path: str | Path) -> Path:
+    """The faces of ``fer2013.csv`` as image files, written once: a folder of ``<Usage>/<class>/
+    <Usage>_<row>.png`` (row: the 0-based data row in the file), keyed by the file's sha256."""
+    from PIL import Image
+
+    from mmsent.asr_models import cache_dir
+    from mmsent.weights import sha256_file
+
+    path = Path(path)
+    out = cache_dir() / "fer2013-csv" / sha256_file(path)[:16]
+    if out.is_dir():
+        return out
+    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f)
+        header = [c.strip().lower() for c in next(rows, [])]
+        if not {"emotion", "pixels", "usage"} <= set(header):
+            raise CorpusError(f"{path}: not the FER2013 file: its columns are {header}, expected emotion, pixels and "
+                              "Usage (fer2013.csv or icml_face_data.csv)")
+        emotion, pixels, usage = (header.index(c) for c in ("emotion", "pixels", "usage"))
+        for row, values in enumerate(rows):
+            try:
+                image = np.array(values[pixels].split(), dtype=np.uint8).reshape(48, 48)
+                name = FER_CSV_CLASSES[int(values[emotion])]
+                split = values[usage].strip()
+                if split not in FER_CSV_USAGES:
+                    raise ValueError(f"unknown Usage {split!r}")
+            except (IndexError, ValueError) as e:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise CorpusError(f"{path}: data row {row} is not a FER2013 face (an emotion 0-6, 2,304 grey values "
+                                  f"0-255 and a Usage): {e}") from None
+            folder = tmp / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{split}_{row}.png")
+    if not tmp.is_dir():
+        raise CorpusError(f"{path}: no faces in the file")
+    try:
+        tmp.rename(out)
+    except OSError:  # another process wrote it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def read_fer2013(folder: str | Path, split: str | None = None) -> list[Sample]:
     """FER2013 in the mirror's layout: ``folder`` is one split (``.../fer2013/train``), or the
-    corpus folder with ``split`` naming the sub-folder (``read_fer2013(".../fer2013", "validation")``)."""
+    corpus folder with ``split`` naming the sub-folder (``read_fer2013(".../fer2013", "validation")``).
+    Or the challenge's own ``fer2013.csv`` with ``split`` naming its part: train/Training,
+    validation/PublicTest or test/PrivateTest (``read_fer2013("fer2013.csv", "PrivateTest")``)."""
     root = Path(folder)
+    if root.suffix.lower() == ".csv":
+        if not root.is_file():
+            raise CorpusError(f"{root}: FER2013 file not found")
+        if split is None or split.lower() not in FER_CSV_SPLITS:
+            raise CorpusError(f"{root}: name one of its splits, e.g. fer2013={root}:PrivateTest (Training, PublicTest "
+                              f"or PrivateTest; got {split!r})")
+        return read_face_folder(fer2013_csv_images(root) / FER_CSV_SPLITS[split.lower()], "fer2013", split)
     if split is not None:
         if not (root / split).is_dir():
             raise CorpusError(f"{root}: no FER2013 split folder {split!r} (found: "

@@ -134,7 +134,8 @@ def _bf16() -> bool:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", type=Path, required=True, help="FER2013 folder holding train/ and validation/")
+    p.add_argument("--data", type=Path, required=True,
+                   help="FER2013 folder holding train/ and validation/, or the challenge's fer2013.csv")
     p.add_argument("--out", type=Path, default=Path("checkpoints/default/face-expression"), help="output folder")
     p.add_argument("--state", type=Path, default=Path("/tmp/mmsent-fer/state.pt"), help="resumable training state")
     p.add_argument("--cache", type=Path, default=Path("/tmp/mmsent-fer"), help="decoded-image cache folder")
