@@ -30,8 +30,9 @@ _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float1
 
 def read_ct2_variables(path: str | Path, prefix: str = "encoder/") -> dict[str, np.ndarray]:
     """The variables of a CTranslate2 ``model.bin`` whose names start with ``prefix`` (the others are
-    skipped, not read). Raises ValueError for a file of another layout or cut short."""
-    out = {}
+    skipped, not read), aliases included (the converter writes a variable equal to an earlier one as
+    an alias of it). Raises ValueError for a file of another layout or cut short."""
+    out, where = {}, {}
     with open(path, "rb") as f:
         def unpack(fmt: str):
             raw = f.read(struct.calcsize(fmt))
@@ -49,19 +50,28 @@ def read_ct2_variables(path: str | Path, prefix: str = "encoder/") -> dict[str, 
                              f"{CT2_BINARY_VERSION}")
         string()  # spec name
         unpack("I")  # revision
+        def read(name: str) -> np.ndarray:
+            offset, shape, dtype, size = where[name]
+            f.seek(offset)
+            raw = f.read(size)
+            if len(raw) < size or dtype not in _CT2_DTYPES:
+                raise ValueError(f"{path}: variable {name} is cut short or of an unknown type ({dtype})")
+            return np.frombuffer(raw, dtype=_CT2_DTYPES[dtype]).reshape(shape)
+
         (count,) = unpack("I")
         for _ in range(count):
             name = string()
             (rank,) = unpack("B")
             shape = unpack(f"{rank}I")
             dtype, size = unpack("B")[0], unpack("I")[0]
-            if not name.startswith(prefix):
-                f.seek(size, 1)
-                continue
-            raw = f.read(size)
-            if len(raw) < size or dtype not in _CT2_DTYPES:
-                raise ValueError(f"{path}: variable {name} is cut short or of an unknown type ({dtype})")
-            out[name] = np.frombuffer(raw, dtype=_CT2_DTYPES[dtype]).reshape(shape)
+            where[name] = (f.tell(), shape, dtype, size)
+            f.seek(size, 1)
+        (aliases,) = unpack("I")
+        targets = dict((string(), string()) for _ in range(aliases))
+        out = {name: read(name) for name in where if name.startswith(prefix)}
+        for alias, target in targets.items():
+            if alias.startswith(prefix):
+                out[alias] = out[target] if target in out else read(target)
     return out
 
 

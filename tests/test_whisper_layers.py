@@ -50,6 +50,33 @@ def test_a_file_of_another_layout_or_cut_short_is_refused(variables, tmp_path):
         WhisperEncoderLayers(variables, 7)
 
 
+def test_variables_the_converter_wrote_as_aliases_are_read(tmp_path):
+    """CTranslate2's converter writes a variable equal to an earlier one as an alias of it (here the
+    zero biases and unit LayerNorm gains of a random tiny Whisper, converted for real): the torch layers
+    read them and give the Hugging Face encoder's own states."""
+    import ctranslate2
+    from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperTokenizerFast
+
+    torch.manual_seed(0)
+    config = WhisperConfig(d_model=64, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
+                           decoder_attention_heads=2, encoder_ffn_dim=256, decoder_ffn_dim=256, num_mel_bins=80)
+    hf = WhisperForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.copy_(p.half().float())  # the values a float16 file holds, so that both compute the same
+    hf.save_pretrained(tmp_path / "hf")
+    WhisperTokenizerFast(tokenizer_file=str(embedded_model_dir() / "tokenizer.json")).save_pretrained(tmp_path / "hf")
+    ctranslate2.converters.TransformersConverter(str(tmp_path / "hf")).convert(str(tmp_path / "ct2"),
+                                                                               quantization="float16")
+    variables = read_ct2_variables(tmp_path / "ct2" / "model.bin")
+    assert variables["encoder/layer_1/ffn/linear_1/bias"].shape == (64,)  # an alias (all zeros, as the first)
+    mel = torch.randn(1, 80, 3000, generator=torch.Generator().manual_seed(0))  # 30 s: all the HF encoder takes
+    with torch.inference_mode():
+        ours = WhisperEncoderLayers(variables, 1)(mel)
+        theirs = hf.model.encoder(mel, output_hidden_states=True).hidden_states[1]
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
 def test_a_batch_gives_each_utterance_the_states_it_has_alone(shared_data, monkeypatch):
     """The pipeline encodes a batch of segments at once (sorted by length, in chunks, padded, masked):
     the same states as one at a time, which is how the training cache computes them."""
