@@ -16,6 +16,8 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from mmsent.weights import sha256_file
 
 __all__ = ["TranscriptionError", "cache_dir", "embedded_model_dir", "load_faster_whisper",
@@ -108,7 +110,8 @@ def _atomic_copy(parts: list[Path], target: Path, expect_sha256: str | None = No
 
 def load_faster_whisper(model: str, device: str):
     """A ``faster_whisper.WhisperModel``: int8 on CPU (one thread per usable core), float16 on
-    CUDA. ``model`` is "base" (embedded), a hub model name, or a CTranslate2 folder."""
+    CUDA (on the CPU, with a warning, where CTranslate2 can't use CUDA). ``model`` is "base"
+    (embedded), a hub model name, or a CTranslate2 folder."""
     if os.environ.get("CT2_USE_MKL") == "1":
         warnings.warn("CT2_USE_MKL=1 made faster-whisper about 35x slower on AMD CPUs; unset it",
                       stacklevel=3)
@@ -118,16 +121,34 @@ def load_faster_whisper(model: str, device: str):
         raise TranscriptionError("faster-whisper is not installed: "
                                  "pip install faster-whisper==1.2.1") from e
     where = str(embedded_model_dir()) if model == EMBEDDED_MODEL else model
-    compute_type = "float16" if device.startswith("cuda") else "int8"
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
-        return WhisperModel(where, device=device, compute_type=compute_type, cpu_threads=threads)
+        if device.startswith("cuda"):
+            try:
+                return _checked_on_cuda(WhisperModel(where, device=device, compute_type="float16", cpu_threads=threads))
+            except RuntimeError as e:  # CTranslate2 without its CUDA libraries; the model itself is tried on the CPU
+                on_cpu = WhisperModel(where, device="cpu", compute_type="int8", cpu_threads=threads)
+                warnings.warn(f"speech recognition runs on the CPU: CTranslate2 could not use {device} ({e}). It needs "
+                              f"an NVIDIA driver, CUDA 12's cuBLAS and cuDNN 9 (the torch of requirements.txt installs them); "
+                              f"--device cpu runs everything on the CPU", stacklevel=3)
+                return on_cpu
+        return WhisperModel(where, device=device, compute_type="int8", cpu_threads=threads)
     except Exception as e:  # hub, file and CTranslate2 errors have no common base class
         raise TranscriptionError(
             f"faster-whisper could not load the model {model!r} on {device}: {e}. A model name "
             f"other than {EMBEDDED_MODEL!r} (or a local CTranslate2 folder) is downloaded from "
             f"the Hugging Face hub and needs a network; offline, use model={EMBEDDED_MODEL!r}, "
             f"embedded in the packages {EMBEDDED_PACKAGES}") from e
+
+
+def _checked_on_cuda(model):
+    """``model`` once it has encoded a second of silence: CTranslate2 loads cuBLAS and cuDNN at
+    their first use, not with the model."""
+    import ctranslate2
+
+    mel = model.feature_extractor(np.zeros(16000, np.float32))  # 1 s at 16 kHz
+    model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None, :, :100])))
+    return model
 
 
 def load_openai_whisper(model: str, device: str):

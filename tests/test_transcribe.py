@@ -110,6 +110,19 @@ def test_other_model_names_fail_offline_with_the_alternative():
         tr.load_backend("faster-whisper", "tiny", "cpu")
 
 
+def test_faster_whisper_runs_on_the_cpu_where_ctranslate2_cannot_use_cuda():
+    """Here CTranslate2 really can't use CUDA (no GPU, no driver), as where its CUDA 12 libraries are missing."""
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("CTranslate2 sees a CUDA device here")
+    with pytest.warns(UserWarning, match=r"speech recognition runs on the CPU: CTranslate2 could not use cuda \(.+\)"):
+        model = asr_models.load_faster_whisper("base", "cuda")
+    assert model.model.device == "cpu"
+    with pytest.raises(TranscriptionError, match="needs a network.*model='base'"):  # the model's own fault still said
+        asr_models.load_faster_whisper("tiny", "cuda")
+
+
 def test_openai_whisper_without_weights_says_why_and_what_works():
     if (Path.home() / ".cache" / "whisper" / "base.pt").exists():
         pytest.skip("openai-whisper base weights are cached on this machine")
