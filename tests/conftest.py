@@ -47,3 +47,29 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def tiny_whisper(folder: Path, width: int = 64, layers: int = 2):
+    """A random Whisper (``width`` wide, ``layers`` encoder layers, 80 mels), its weights rounded to
+    float16, converted for real by CTranslate2's converter into ``folder/ct2`` (float16, the embedded
+    model's tokenizer): (the Hugging Face model, the CTranslate2 folder)."""
+    import ctranslate2
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperTokenizerFast
+
+    from mmsent.asr_models import embedded_model_dir
+
+    torch.manual_seed(0)
+    heads = max(1, width // 64)
+    config = WhisperConfig(d_model=width, encoder_layers=layers, decoder_layers=1, encoder_attention_heads=heads,
+                           decoder_attention_heads=heads, encoder_ffn_dim=4 * width, decoder_ffn_dim=4 * width,
+                           num_mel_bins=80)
+    hf = WhisperForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.copy_(p.half().float())  # the values a float16 file holds, so that both compute the same
+    hf.save_pretrained(folder / "hf")
+    WhisperTokenizerFast(tokenizer_file=str(embedded_model_dir() / "tokenizer.json")).save_pretrained(folder / "hf")
+    ctranslate2.converters.TransformersConverter(str(folder / "hf"), copy_files=["tokenizer.json"]).convert(
+        str(folder / "ct2"), quantization="float16")
+    return hf, folder / "ct2"

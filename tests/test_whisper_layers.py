@@ -11,6 +11,8 @@ from mmsent.asr_models import embedded_model_dir
 from mmsent.transcribe import load_backend
 from mmsent.whisper_layers import WhisperEncoderLayers, load_layers, read_ct2_variables
 
+from conftest import tiny_whisper
+
 
 @pytest.fixture(scope="module")
 def variables():
@@ -54,21 +56,8 @@ def test_variables_the_converter_wrote_as_aliases_are_read(tmp_path):
     """CTranslate2's converter writes a variable equal to an earlier one as an alias of it (here the
     zero biases and unit LayerNorm gains of a random tiny Whisper, converted for real): the torch layers
     read them and give the Hugging Face encoder's own states."""
-    import ctranslate2
-    from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperTokenizerFast
-
-    torch.manual_seed(0)
-    config = WhisperConfig(d_model=64, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
-                           decoder_attention_heads=2, encoder_ffn_dim=256, decoder_ffn_dim=256, num_mel_bins=80)
-    hf = WhisperForConditionalGeneration(config).eval()
-    with torch.no_grad():
-        for p in hf.parameters():
-            p.copy_(p.half().float())  # the values a float16 file holds, so that both compute the same
-    hf.save_pretrained(tmp_path / "hf")
-    WhisperTokenizerFast(tokenizer_file=str(embedded_model_dir() / "tokenizer.json")).save_pretrained(tmp_path / "hf")
-    ctranslate2.converters.TransformersConverter(str(tmp_path / "hf")).convert(str(tmp_path / "ct2"),
-                                                                               quantization="float16")
-    variables = read_ct2_variables(tmp_path / "ct2" / "model.bin")
+    hf, ct2 = tiny_whisper(tmp_path)
+    variables = read_ct2_variables(ct2 / "model.bin")
     assert variables["encoder/layer_1/ffn/linear_1/bias"].shape == (64,)  # an alias (all zeros, as the first)
     mel = torch.randn(1, 80, 3000, generator=torch.Generator().manual_seed(0))  # 30 s: all the HF encoder takes
     with torch.inference_mode():
