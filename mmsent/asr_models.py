@@ -128,9 +128,9 @@ def load_faster_whisper(model: str, device: str):
                 return _checked_on_cuda(WhisperModel(where, device=device, compute_type="float16", cpu_threads=threads))
             except RuntimeError as e:  # CTranslate2 without its CUDA libraries; the model itself is tried on the CPU
                 on_cpu = WhisperModel(where, device="cpu", compute_type="int8", cpu_threads=threads)
-                warnings.warn(f"speech recognition runs on the CPU: CTranslate2 could not use {device} ({e}). It needs "
-                              f"an NVIDIA driver, CUDA 12's cuBLAS and cuDNN 9 (the torch of requirements.txt installs them); "
-                              f"--device cpu runs everything on the CPU", stacklevel=3)
+                warnings.warn(f"speech recognition runs on the CPU: CTranslate2 could not use {device} ({e}). It "
+                              f"needs an NVIDIA driver, CUDA 12's cuBLAS and cuDNN 9 (the torch of requirements.txt "
+                              f"installs them); --device cpu runs everything on the CPU", stacklevel=3)
                 return on_cpu
         return WhisperModel(where, device=device, compute_type="int8", cpu_threads=threads)
     except Exception as e:  # hub, file and CTranslate2 errors have no common base class

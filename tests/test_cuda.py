@@ -160,7 +160,8 @@ def _tiny_whisper_on(device: str, folder: Path, monkeypatch) -> None:
         assert gpu.model.device == device  # not the CPU fallback: CTranslate2 uses the GPU
         gen = np.random.default_rng(0)
         clips = [0.1 * gen.standard_normal(n).astype(np.float32) for n in (16000, 40000, 72000)]
-        (a, lengths, means), (b, same, gpu_means) = (features.whisper_batch(clips, m, 4, mean_after=4) for m in (cpu, gpu))
+        (a, lengths, means), (b, same, gpu_means) = (features.whisper_batch(clips, m, 4, mean_after=4)
+                                                     for m in (cpu, gpu))
         assert torch.equal(lengths, same) and b.device.type == "cpu"
         torch.testing.assert_close(b, a, atol=1e-2, rtol=1e-2)
         torch.testing.assert_close(gpu_means, means, atol=1e-2, rtol=1e-2)

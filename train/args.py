@@ -30,7 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "the analysis cuts a video's segment: its sound followed to within 35 dB of its loudest)")
     d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
     d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
-    d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg) or the challenge's fer2013.csv")
+    d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg) or the "
+                   "challenge's fer2013.csv")
     d.add_argument("--fer2013-every", type=int, default=1,
                    help="train on every Nth FER2013 face (the expression CNN has already learned them all)")
     d.add_argument("--goemotions", help="GoEmotions folder ({train,dev}.tsv + mapping files): its train split is "

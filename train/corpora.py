@@ -200,8 +200,9 @@ def _split_filter(where: str) -> tuple[str, str]:
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
     "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv",
-    "fer2013=DIR[:SPLIT]" (DIR/<class>/*.jpg, one split, or the corpus folder and a split) or "fer2013=PATH.csv:SPLIT" (the challenge's file, e.g.
-    fer2013.csv:PrivateTest), "ckplus=DIR" (CK+48: DIR/<class>/*.png) or
+    "fer2013=DIR[:SPLIT]" (DIR/<class>/*.jpg, one split, or the corpus folder and a split),
+    "fer2013=PATH.csv:SPLIT" (the challenge's file, e.g. fer2013.csv:PrivateTest), "ckplus=DIR" (CK+48:
+    DIR/<class>/*.png) or
     "folders=DIR" (DIR/<emotion>/<file>; named after the folder itself, e.g. "test_set")."""
     from .speech_corpora import read_cremad, read_emodb, read_emovo, read_folders  # they import Sample from here
 
