@@ -122,23 +122,26 @@ def load_faster_whisper(model: str, device: str):
                                  "pip install faster-whisper==1.2.1") from e
     where = str(embedded_model_dir()) if model == EMBEDDED_MODEL else model
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cuda_error = None
     try:
         if device.startswith("cuda"):
             try:
                 return _checked_on_cuda(WhisperModel(where, device=device, compute_type="float16", cpu_threads=threads))
             except RuntimeError as e:  # CTranslate2 without its CUDA libraries; the model itself is tried on the CPU
-                on_cpu = WhisperModel(where, device="cpu", compute_type="int8", cpu_threads=threads)
-                warnings.warn(f"speech recognition runs on the CPU: CTranslate2 could not use {device} ({e}). It "
-                              f"needs an NVIDIA driver, CUDA 12's cuBLAS and cuDNN 9 (the torch of requirements.txt "
-                              f"installs them); --device cpu runs everything on the CPU", stacklevel=3)
-                return on_cpu
-        return WhisperModel(where, device=device, compute_type="int8", cpu_threads=threads)
+                cuda_error = e
+        model_obj = WhisperModel(where, device="cpu" if cuda_error else device, compute_type="int8",
+                                 cpu_threads=threads)
     except Exception as e:  # hub, file and CTranslate2 errors have no common base class
         raise TranscriptionError(
             f"faster-whisper could not load the model {model!r} on {device}: {e}. A model name "
             f"other than {EMBEDDED_MODEL!r} (or a local CTranslate2 folder) is downloaded from "
             f"the Hugging Face hub and needs a network; offline, use model={EMBEDDED_MODEL!r}, "
             f"embedded in the packages {EMBEDDED_PACKAGES}") from e
+    if cuda_error:
+        warnings.warn(f"speech recognition runs on the CPU: CTranslate2 could not use {device} ({cuda_error}). It "
+                      f"needs an NVIDIA driver, CUDA 12's cuBLAS and cuDNN 9 (the torch of requirements.txt "
+                      f"installs them); --device cpu runs everything on the CPU", stacklevel=3)
+    return model_obj
 
 
 def _checked_on_cuda(model):

@@ -142,22 +142,22 @@ def test_whisper_layers_on_cuda_agree_with_cpu(shared_data):
     torch.testing.assert_close(gpu, cpu, atol=1e-2, rtol=1e-2)
 
 
-def _tiny_whisper_on(device: str, folder: Path, monkeypatch) -> None:
+def test_tiny_whisper_on_cuda_agrees_with_cpu(tmp_path, monkeypatch):
     """A random Whisper of base's width (4 layers) converted by CTranslate2 stands in for the real one
     where its weights or the data can't be had (the test above skips): the recogniser's encoder and
-    the voice's torch layers on ``device`` against the CPU."""
+    the voice's torch layers on CUDA against the CPU."""
     import numpy as np
     import torch.nn.functional as F
 
     from mmsent import asr_models, features, whisper_layers
 
-    _, ct2 = tiny_whisper(folder, width=features.WHISPER_WIDTH, layers=4)
+    _, ct2 = tiny_whisper(tmp_path, width=features.WHISPER_WIDTH, layers=4)
     monkeypatch.setattr(asr_models, "embedded_model_dir", lambda: ct2)  # what the torch layers read
     whisper_layers.load_layers.cache_clear()
     try:
-        gpu = asr_models.load_faster_whisper(str(ct2), device)
+        gpu = asr_models.load_faster_whisper(str(ct2), "cuda")
         cpu = asr_models.load_faster_whisper(str(ct2), "cpu")
-        assert gpu.model.device == device  # not the CPU fallback: CTranslate2 uses the GPU
+        assert gpu.model.device == "cuda"  # not the CPU fallback: CTranslate2 uses the GPU
         gen = np.random.default_rng(0)
         clips = [0.1 * gen.standard_normal(n).astype(np.float32) for n in (16000, 40000, 72000)]
         (a, lengths, means), (b, same, gpu_means) = (features.whisper_batch(clips, m, 4, mean_after=4)
@@ -169,7 +169,3 @@ def _tiny_whisper_on(device: str, folder: Path, monkeypatch) -> None:
         assert F.cosine_similarity(gpu_last[0, : n[0]], last[0, : n[0]], dim=1).mean() > 0.99
     finally:
         whisper_layers.load_layers.cache_clear()
-
-
-def test_tiny_whisper_on_cuda_agrees_with_cpu(tmp_path, monkeypatch):
-    _tiny_whisper_on("cuda", tmp_path, monkeypatch)
