@@ -16,6 +16,7 @@ from mmsent.checkpoint import save_checkpoint
 from mmsent.config import AnalysisOptions, tiny_config
 from mmsent.labels import EMOTIONS, SENTIMENTS
 from mmsent.model import build_model
+from mmsent.pipeline import said_plainly
 from mmsent.results import Analysis
 
 SENTENCES = ["I am so happy to see you again.", "This is terrible, I hate it.", "The meeting starts at noon."]
@@ -99,6 +100,40 @@ def test_default_model_on_a_video_without_a_face_says_so_and_exports_round_trip(
     assert Analysis.from_json(tmp_path / "talk.json") == analysis
     data = json.loads((tmp_path / "talk.json").read_text())
     assert {"start", "end", "text", "emotion", "sentiment", "modalities", "per_modality"} <= set(data["segments"][0])
+
+
+def test_said_plainly_makes_exclamation_marks_full_stops():
+    assert said_plainly("Great! Thanks!!") == "Great. Thanks."
+    assert said_plainly("What?! No way!") == "What? No way."
+    assert said_plainly("¡Qué bien!") == "¡Qué bien."
+    assert said_plainly("It's eleven o'clock.") == "It's eleven o'clock."
+
+
+def test_words_beside_a_trusted_voice_count_what_they_say_not_how_they_sounded(default, talking, tmp_path):
+    """A "!" is the sound's evidence: beside a voice the familiarity gate trusts, the words are read
+    as if it were "." (the voice already counts how they sounded); beside a doubted one, as written.
+    The gate's d0 is set here to trust or doubt espeak-ng's voice; the text shown keeps its "!"."""
+    gate = default.encoders["audio"].gate
+
+    def first_words(line: str, d0: float):
+        srt = tmp_path / "line.srt"
+        srt.write_text(f"1\n00:00:00,300 --> 00:00:02,500\n{line}\n", encoding="utf-8")
+        saved = gate.clone()
+        gate[0] = d0
+        try:
+            analysis = mmsent.analyze(talking.path, default, AnalysisOptions(subtitles=str(srt), contributions=False))
+        finally:
+            gate.copy_(saved)
+        seg = next(s for s in analysis.segments if s.text.strip())
+        assert seg.modalities == ["text", "audio"]
+        return seg.text, torch.tensor(list(seg.per_modality["text"]["emotion"].values()))
+
+    text, trusted = first_words("I can't believe you did that!", 10.0)
+    assert text == "I can't believe you did that!"
+    _, plain = first_words("I can't believe you did that.", 10.0)
+    _, doubted = first_words("I can't believe you did that!", -10.0)
+    assert torch.allclose(trusted, plain, atol=1e-4)
+    assert (doubted - plain).abs().max() > 0.02
 
 
 def test_default_model_finds_the_face_of_the_real_clip(default, shared_data):
