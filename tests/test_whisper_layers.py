@@ -4,6 +4,7 @@ ASR's own CTranslate2 model.bin: checked against CTranslate2's own encoder on re
 import numpy as np
 import pytest
 import torch
+from faster_whisper import WhisperModel
 from torch.nn import functional as F
 
 from mmsent import features, media
@@ -20,9 +21,11 @@ def variables():
 
 
 def test_all_layers_in_torch_give_ctranslate2s_states_on_real_speech(variables, shared_data):
-    """Six torch layers and the final LayerNorm reproduce CTranslate2's states (int8 on CPU: close,
-    not equal), so the parsing and the network are Whisper's; the default's four layers are a prefix."""
-    whisper = load_backend("faster-whisper", "base", "cpu").model
+    """Six torch layers and the final LayerNorm reproduce CTranslate2's states computed in float32 from
+    the same weights, so the parsing and the network are Whisper's; the default's four layers are a
+    prefix. (Against the ASR's int8 computation the states agree to a cosine of 0.99-0.997 per frame,
+    with a few frames at 0.7-0.85 where int8 meets outliers, depending on the CPU's kernels.)"""
+    whisper = WhisperModel(str(embedded_model_dir()), device="cpu", compute_type="float32")
     audio = media.load_audio(sorted((shared_data / "ravdess").rglob("03-01-05-02-*-17.flac"))[0])
     final = features.whisper_states(audio, whisper)  # CTranslate2
     mel = whisper.feature_extractor(np.clip(audio, -1, 1))
@@ -33,8 +36,7 @@ def test_all_layers_in_torch_give_ctranslate2s_states_on_real_speech(variables, 
         ours = F.layer_norm(six, (six.shape[1],), *norm)
         four = WhisperEncoderLayers(variables, 4)(mel)[0]
     assert ours.shape == final.shape
-    cos = F.cosine_similarity(ours, final, dim=1)
-    assert cos.mean() > 0.995 and (cos > 0.99).float().mean() > 0.9  # a few frames meet int8's outliers
+    assert F.cosine_similarity(ours, final, dim=1).min() > 0.9999
     assert F.cosine_similarity(four, final, dim=1).mean() < 0.9  # the 4th layer's states are not the last ones
     torch.testing.assert_close(features.whisper_states(audio, whisper, 4), four)  # what training and serving read
     assert load_layers(4) is load_layers(4)  # loaded once per process
