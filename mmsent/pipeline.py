@@ -209,10 +209,9 @@ def _sound_usable(segs: list[Segment], audio: np.ndarray, level: np.ndarray) -> 
 def _trusted_voices(model: FusionModel, mask: torch.Tensor, distances: dict[str, torch.Tensor]) -> list[bool]:
     """Which rows' voices the fusion reads undoubted: present, and no further from the training
     voices than the familiarity gate's d0 (every present voice, without a gate)."""
-    heard = mask[:, MODALITIES.index("audio")].clone()
-    if "audio" in distances:
-        heard &= model.encoders["audio"].doubt(distances["audio"]) <= 1
-    return heard.tolist()
+    heard = mask[:, MODALITIES.index("audio")]
+    doubt = model.doubts(distances).get("audio")
+    return (heard if doubt is None else heard & (doubt <= 1)).tolist()
 
 
 def said_plainly(text: str) -> str:

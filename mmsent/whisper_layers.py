@@ -32,7 +32,7 @@ def read_ct2_variables(path: str | Path, prefix: str = "encoder/") -> dict[str, 
     """The variables of a CTranslate2 ``model.bin`` whose names start with ``prefix`` (the others are
     skipped, not read), aliases included (the converter writes a variable equal to an earlier one as
     an alias of it). Raises ValueError for a file of another layout or cut short."""
-    out, where = {}, {}
+    where = {}
     with open(path, "rb") as f:
         def unpack(fmt: str):
             raw = f.read(struct.calcsize(fmt))
