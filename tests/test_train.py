@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from mmsent.checkpoint import load_checkpoint
 from train import cache as cache_mod
-from train.corpora import read_meld
+from train.corpora import read_meld, read_ravdess
 from train.data import predict
 from train.extract import extract_all
 from train.state import StateError
@@ -145,3 +145,23 @@ def test_torchrun_two_processes_give_one_checkpoint(corpus, trained, tmp_path):
     meta = json.loads((out / "config.json").read_text())
     assert meta["training"]["world_size"] == 2
     assert load_checkpoint(out).encoders.keys() == {"text", "audio", "video"}
+
+
+def test_extraction_leaves_the_random_stream_of_training_as_it_was(shared_data, tmp_path):
+    """Building Whisper's torch layers and the face CNN on a cold cache draws throwaway initial weights:
+    without a fork of the random state, a run's dropout and joined samples would depend on whether its
+    features were cached (the same command trained another model from a cold cache)."""
+    from mmsent import whisper_layers
+    from mmsent.config import tiny_config
+    from mmsent.model import build_model
+    from train.face_corpora import read_fer2013
+
+    model = build_model(tiny_config(audio_source="whisper-base-layer4", voice_bank_layer=4, video_source="face-expression",
+                                    trained_branches=("audio", "video")))
+    samples = read_ravdess(shared_data / "ravdess", "17")[:2] + read_fer2013(shared_data / "fer2013", "validation")[:2]
+    whisper_layers.load_layers.cache_clear()  # as in a fresh process
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    caches = extract_all(model, samples, tmp_path / "cache")
+    assert not caches["audio"].missing([s.id for s in samples[:2]]) and not caches["video"].missing([s.id for s in samples[2:]])
+    assert torch.equal(torch.get_rng_state(), before)

@@ -303,15 +303,18 @@ def _clip_frames(sample: Sample, counts: Counter, n: int = features.N_FRAMES,
 
 
 def extract_all(model: FusionModel, samples: list[Sample], root=None) -> dict[str, FeatureCache]:
-    """The caches of every branch the model has, filled for these samples."""
+    """The caches of every branch the model has, filled for these samples. The random state is left
+    as it was: encoders built for features not yet cached draw throwaway initial weights, which would
+    make a training run depend on whether its cache was warm."""
     model.eval()
     out = {}
-    if "text" in model.encoders:
-        out["text"] = text_features(model, samples, root)
-    if "audio" in model.encoders:
-        out["audio"] = audio_features(model, samples, root)
-        if model.config.voice_bank_layer:
-            out["voice"] = voice_mean_features(model, samples, root)
-    if "video" in model.encoders:
-        out["video"] = video_features(model, samples, root)
+    with torch.random.fork_rng():
+        if "text" in model.encoders:
+            out["text"] = text_features(model, samples, root)
+        if "audio" in model.encoders:
+            out["audio"] = audio_features(model, samples, root)
+            if model.config.voice_bank_layer:
+                out["voice"] = voice_mean_features(model, samples, root)
+        if "video" in model.encoders:
+            out["video"] = video_features(model, samples, root)
     return out
