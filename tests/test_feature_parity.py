@@ -137,4 +137,4 @@ def test_video_features_match_inference(model, tmp_path):
         frames = media.load_frames(s.media, [(0.0, info.duration)], n=features.N_FRAMES)
         with torch.no_grad():
             expected = model.encoders["video"].frozen(features.video_batch([frames[0]]))[0]
-        torch.testing.assert_close(cache[s.id], expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(cache[s.feature_id("video")], expected, rtol=1e-5, atol=1e-5)

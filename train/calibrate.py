@@ -97,7 +97,8 @@ def voice_means(samples: list[Sample], caches: dict[str, FeatureCache]) -> torch
     """(N, width): what the voice bank compares of each distinct unperturbed sample with a voice, at
     most BANK_MAX of them, evenly spaced: its cached "voice" mean (config.voice_bank_layer) or the
     ``WhisperAudioEncoder.mean_state`` of its cached Whisper states."""
-    ids = sorted({s.feature_id("audio") for s in samples if s.original and available(s, caches)[1]})
+    ids = list(dict.fromkeys(s.feature_id("audio") for s in sorted(samples, key=lambda s: s.id)
+                             if s.original and available(s, caches)[1]))
     ids = [ids[int(i)] for i in np.linspace(0, len(ids) - 1, BANK_MAX)] if len(ids) > BANK_MAX else ids
     if "voice" in caches:
         return torch.stack([caches["voice"][i].float() for i in ids]) if ids else torch.zeros(0, 0)

@@ -15,6 +15,7 @@ Label mapping (documented in mmsent.labels and checkpoints/default/MODEL_CARD.md
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import logging
 import re
@@ -76,7 +77,21 @@ class Sample:
         if modality == "text":
             words = "\n".join((*self.context, self.text or "")).encode()
             return f"{self.id}#{hashlib.sha256(words).hexdigest()[:12]}"
-        return self.id
+        return f"{self.id}@{media_tag(self.media)}" if self.media is not None else self.id
+
+
+@functools.lru_cache(maxsize=None)
+def media_tag(path: Path) -> str:
+    """What names a media file's content in the feature cache (once per process): its resolved path,
+    size and modification time, so that another file under the same corpus name (a copy of RAVDESS
+    through a telephone band, another folder of your own clips) or the same file rewritten is read
+    again, never served stale features."""
+    try:
+        p = Path(path).resolve()
+        st = p.stat()
+    except OSError:
+        return "unreadable"  # its features fail and are counted, never cached
+    return hashlib.sha256(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
 
 
 def clean_text(text: str) -> str:
