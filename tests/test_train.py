@@ -156,8 +156,8 @@ def test_extraction_leaves_the_random_stream_of_training_as_it_was(shared_data, 
     from mmsent.model import build_model
     from train.face_corpora import read_fer2013
 
-    model = build_model(tiny_config(audio_source="whisper-base-layer4", voice_bank_layer=4, video_source="face-expression",
-                                    trained_branches=("audio", "video")))
+    model = build_model(tiny_config(audio_source="whisper-base-layer4", voice_bank_layer=4,
+                                    video_source="face-expression", trained_branches=("audio", "video")))
     samples = read_ravdess(shared_data / "ravdess", "17")[:2] + read_fer2013(shared_data / "fer2013", "validation")[:2]
     whisper_layers.load_layers.cache_clear()  # as in a fresh process
     torch.manual_seed(0)
