@@ -170,21 +170,24 @@ def test_extraction_leaves_the_random_stream_of_training_as_it_was(shared_data, 
 
 def test_another_file_under_the_same_corpus_name_is_not_served_stale_features(shared_data, tmp_path):
     """A copy of a corpus changed on disk (RAVDESS through a telephone band, your own folder edited) names
-    its clips as the original does: the cache must read the new files, not answer the old ones' features."""
+    its clips as the original does: the cache must read the new files, not answer the old ones' features;
+    the same files elsewhere, written afresh (a data folder provisioned again), keep theirs."""
     import shutil
 
     from mmsent.config import tiny_config
     from mmsent.model import build_model
 
     first, second = sorted((shared_data / "ravdess" / "Actor_17").glob("*.flac"))[:2]
-    for folder, source in (("a", first), ("b", second)):  # b holds the second clip under the first's name
+    for folder, source in (("a", first), ("b", second), ("c", first)):  # b: the second clip under the first's name
         (tmp_path / folder / "Actor_17").mkdir(parents=True)
         shutil.copy(source, tmp_path / folder / "Actor_17" / first.name)
     model = build_model(tiny_config(audio_source="whisper-base-layer4", trained_branches=("audio",)))
-    a, b = (read_ravdess(tmp_path / folder)[0] for folder in ("a", "b"))
+    a, b, c = (read_ravdess(tmp_path / folder)[0] for folder in ("a", "b", "c"))
     assert a.id == b.id
     cache = tmp_path / "cache"
     states = [extract_all(model, [s], cache)["audio"][s.feature_id("audio")] for s in (a, b)]
     assert states[0].shape != states[1].shape or not torch.equal(*states)
     again = extract_all(model, [a], cache)["audio"][a.feature_id("audio")]  # the first file's, from the cache
     assert torch.equal(again, states[0])
+    assert c.feature_id("audio") == a.feature_id("audio")  # the first clip again: its features, not computed again
+    assert not extract_all(model, [], cache)["audio"].missing([c.feature_id("audio")])

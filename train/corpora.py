@@ -82,16 +82,15 @@ class Sample:
 
 @functools.lru_cache(maxsize=None)
 def media_tag(path: Path) -> str:
-    """What names a media file's content in the feature cache (once per process): its resolved path,
-    size and modification time, so that another file under the same corpus name (a copy of RAVDESS
-    through a telephone band, another folder of your own clips) or the same file rewritten is read
-    again, never served stale features."""
+    """What names a media file's content in the feature cache (read once per process): a digest of its
+    bytes, so that another file under the same corpus name (a copy of RAVDESS through a telephone band,
+    another folder of your own clips) or the same file rewritten is read again, never served stale
+    features, while the same files copied elsewhere or provisioned afresh keep their features."""
     try:
-        p = Path(path).resolve()
-        st = p.stat()
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()[:16]
     except OSError:
         return "unreadable"  # its features fail and are counted, never cached
-    return hashlib.sha256(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
 
 
 def clean_text(text: str) -> str:
