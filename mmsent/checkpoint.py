@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ModelConfig
+from .config import WHISPER_LAYERS, ModelConfig
 from .model import FusionModel, build_model
 from .results import atomic_path, write_text_atomic
 from .weights import SourceUnavailable
@@ -24,12 +24,13 @@ from .weights import SourceUnavailable
 log = logging.getLogger(__name__)
 
 FORMAT = "mmsent-checkpoint"
-# 6: the voice bank may compare each voice's mean over its speech alone, of a chosen layer's states
-# (config voice_bank_layer). Still loaded: 5 (the log-linear fusion's neutral discount, neutral_discount), 4
+# 7: the Whisper voice's head is a list of heads (config voice_members; its keys under
+# encoders.audio.members.N.). Still loaded: 6 (the voice bank may compare each voice's mean over its speech
+# alone, of a chosen layer's states: config voice_bank_layer; its one head renamed members.0), 5 (the log-linear fusion's neutral discount, neutral_discount), 4
 # (the voice's bank of training voices, config voice_bank) and 3 (each sense calibrated by temperature
 # and bias, the prior counted once per sense beyond the first), 3 and 4 without a discount. Refused: 2
 # (temperature only, the prior in every answer) and 1 (log-mel CNN, MLP fusion only)
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 OLDEST_READABLE = 3
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
@@ -120,16 +121,28 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> F
     except SourceUnavailable as e:
         raise CheckpointError(f"can't load {folder}: {e}") from e
     _check_sources(model, meta, folder)
-    try:
-        state = load_file(str(folder / WEIGHTS_FILE))
-    except (SafetensorError, OSError) as e:
-        raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
+    state = read_weights(folder, meta)
     if meta["format_version"] < 5 and config.fusion == "log-linear":
         state.setdefault("neutral_discount", torch.zeros_like(model.neutral_discount))  # every reading in full
     _check_keys(model, state, folder)
     model.load_state_dict(state, strict=False)  # strictness checked above: frozen keys come from sources
     model.checkpoint = str(folder)
     return model.to(device).eval()
+
+
+def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torch.Tensor]:
+    """A checkpoint's stored tensors, under the names of this mmsent (``meta``: its config.json)."""
+    folder = Path(folder)
+    meta = read_config(folder) if meta is None else meta
+    try:
+        state = load_file(str(folder / WEIGHTS_FILE))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
+    if meta["format_version"] < 7 and meta["model"].get("audio_source") in WHISPER_LAYERS:  # one voice head
+        for old in ("encoders.audio.norm.", "encoders.audio.net."):
+            new = "encoders.audio.members.0." + old.removeprefix("encoders.audio.")
+            state.update({new + k.removeprefix(old): state.pop(k) for k in [k for k in state if k.startswith(old)]})
+    return state
 
 
 def _check_sources(model: FusionModel, meta: dict, folder: Path) -> None:

@@ -18,8 +18,8 @@ FUSIONS = ("log-linear", "mlp")
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
 MAX_LABELS = 1000  # most label names per head
 _SIZES = ("text_tune_layers", "text_context", "n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim",
-          "voice_bank")
-_POSITIVE = ("n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim")
+          "voice_bank", "voice_members")
+_POSITIVE = ("n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim", "voice_members")
 
 
 @dataclass
@@ -51,6 +51,9 @@ class ModelConfig:
     # (the first banks); N, the mean over the segment's speech alone (its silence left out, however
     # tightly it was cut: features.speech_span) of the states after the encoder's N-th layer.
     voice_bank_layer: int = 0
+    # Heads of the Whisper voice trained apart (other seeds) whose readings are averaged (train.ensemble
+    # joins them); 1: one head.
+    voice_members: int = 1
     # How the senses are combined: "log-linear" (weighted sum of each sense's calibrated
     # log-probabilities plus a prior) or "mlp" (the original design: concat -> MLP -> heads).
     fusion: str = "log-linear"
@@ -115,6 +118,9 @@ class ModelConfig:
             raise ValueError(f"voice_bank_layer must be a layer 1-6 of the Whisper encoder, with an audio_source read "
                              f"from its torch layers ({[k for k, v in WHISPER_LAYERS.items() if v]}), got "
                              f"{self.voice_bank_layer!r} with {self.audio_source!r}")
+        if self.voice_members > 1 and (self.audio_source not in WHISPER_LAYERS or self.fusion != "log-linear"):
+            raise ValueError(f"voice_members > 1 needs a Whisper audio_source and the log-linear fusion, not "
+                             f"{self.audio_source!r} and {self.fusion!r}")
         ch = self.audio_channels
         if not isinstance(ch, tuple) or not ch or not all(_is_int(c) and 1 <= c <= MAX_WIDTH for c in ch):
             raise ValueError(f"audio_channels must be a non-empty list of integers from 1 to {MAX_WIDTH}, got {ch!r}")

@@ -57,7 +57,7 @@ class Inputs:
 
 @dataclass
 class FusionOutput:
-    """emotion_logits (B, 7), sentiment_logits (B, 3), embeddings: modality -> (B, embed_dim)
+    """emotion_logits (B, 7), sentiment_logits (B, 3), embeddings: modality -> (B, width)
     (MLP fusion: the learned missing vector where absent), mask (B, 3): the modalities actually used,
     per_modality: modality -> (emotion logits (B, 7), sentiment logits (B, 3)) of that sense alone,
     calibrated (undefined in rows where the mask says the sense is absent), distances: modality ->
@@ -77,13 +77,13 @@ def _head(cfg: ModelConfig, n_classes: int) -> nn.Sequential:
 
 
 class SenseHead(nn.Module):
-    """One sense's own reading: embedding (B, embed_dim) -> emotion (B, 7) and sentiment (B, 3) logits."""
+    """One sense's own reading: embedding (B, width) -> emotion (B, 7) and sentiment (B, 3) logits."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, width: int):
         super().__init__()
         self.drop = nn.Dropout(cfg.dropout)
-        self.emotion = nn.Linear(cfg.embed_dim, len(cfg.emotions))
-        self.sentiment = nn.Linear(cfg.embed_dim, len(cfg.sentiments))
+        self.emotion = nn.Linear(width, len(cfg.emotions))
+        self.sentiment = nn.Linear(width, len(cfg.sentiments))
 
     def forward(self, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         emb = self.drop(emb)
@@ -109,14 +109,14 @@ class FusionModel(nn.Module):
         if "audio" in config.trained_branches:
             self.encoders["audio"] = (
                 WhisperAudioEncoder(WHISPER_WIDTH, config.audio_hidden, config.embed_dim, config.dropout,
-                                    config.audio_pooling, config.voice_bank)
+                                    config.audio_pooling, config.voice_bank, config.voice_members)
                 if config.audio_source in WHISPER_LAYERS else
                 AudioEncoder(config.audio_channels, config.embed_dim, config.n_mels, config.audio_hidden))
         if video_backbone is not None:
             face = config.video_source == "face-expression"
             self.encoders["video"] = (FaceEncoder if face else VideoEncoder)(video_backbone, config.embed_dim,
                                                                              config.video_dropout)
-        self.sense_heads = nn.ModuleDict({m: SenseHead(config) for m in MODALITIES if m in self.encoders})
+        self.sense_heads = nn.ModuleDict({m: SenseHead(config, self.width(m)) for m in MODALITIES if m in self.encoders})
         # each sense's calibration, fitted on its own dev split: logits / temperature (modality, head) + bias
         self.register_buffer("temperature", torch.ones(len(MODALITIES), 2))
         self.register_buffer("emotion_bias", torch.zeros(len(MODALITIES), len(config.emotions)))
@@ -142,6 +142,10 @@ class FusionModel(nn.Module):
     def device(self) -> torch.device:
         return self.temperature.device
 
+    def width(self, modality: str) -> int:
+        """The width of a sense's embedding: embed_dim, times the voice's members for the voice."""
+        return self.config.embed_dim * (self.config.voice_members if modality == "audio" else 1)
+
     @property
     def active(self) -> torch.Tensor:
         """(3,) bool: which modalities this model can use (those with a trained encoder)."""
@@ -164,12 +168,12 @@ class FusionModel(nn.Module):
         return enc(x.clips[rows])
 
     def embed(self, x: Inputs) -> dict[str, torch.Tensor]:
-        """Branch embeddings: modality -> (B, embed_dim); rows of absent modalities are undefined
+        """Branch embeddings: modality -> (B, ``width``); rows of absent modalities are undefined
         (zeros) and must be masked by ``fuse``."""
         mask = x.mask.bool() & self.active
         embeddings = {}
         for i, name in enumerate(MODALITIES):
-            emb = torch.zeros(mask.shape[0], self.config.embed_dim, device=self.device)
+            emb = torch.zeros(mask.shape[0], self.width(name), device=self.device)
             rows = mask[:, i].nonzero().squeeze(1)
             if len(rows):
                 emb = emb.index_put((rows,), self._encode(name, x, rows).to(emb.dtype))

@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--voice-bank-layer", type=int,
                    help="the voice bank compares each voice's mean, over its speech alone, of the states after this "
                         "Whisper layer (0: the head's states over the whole clip; default: the config's)")
+    m.add_argument("--voice-members", type=int,
+                   help="the voice is this many heads trained apart (other --seed), their readings averaged: join "
+                        "them with python -m train.ensemble, then --init from it with --epochs 0 (default: 1)")
     m.add_argument("--audio-pooling", help="Whisper head pooling over time: mean-std, mean or attention (default: the config's)")
     m.add_argument("--fusion", help="log-linear or mlp (default: the config's)")
     m.add_argument("--text-tune-layers", type=int, default=2, help="top text encoder layers trained")

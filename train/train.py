@@ -18,14 +18,12 @@ import logging
 import math
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
-from mmsent.checkpoint import load_checkpoint, read_config, save_checkpoint
+from mmsent.checkpoint import CheckpointError, load_checkpoint, read_config, read_weights, save_checkpoint
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model, drop_modalities
@@ -50,7 +48,8 @@ GRAD_CLIP = 1.0  # gradient norm clip
 def make_config(args) -> ModelConfig:
     base = tiny_config if args.config == "tiny" else ModelConfig
     extra = {"audio_channels": tuple(args.audio_channels)} if args.audio_channels else {}
-    for field in ("dropout", "text_source", "video_source", "audio_source", "audio_pooling", "voice_bank_layer", "fusion"):
+    for field in ("dropout", "text_source", "video_source", "audio_source", "audio_pooling", "voice_bank_layer",
+                  "voice_members", "fusion"):
         if getattr(args, field) is not None:
             extra[field] = getattr(args, field)
     return base(text_tune_layers=args.text_tune_layers, text_context=args.text_context,
@@ -82,7 +81,10 @@ def init_weights(model: FusionModel, specs: list[str]) -> None:
     own = model.trainable_state_dict()
     for spec in specs:
         folder, _, prefix = spec.partition(":")
-        state = load_file(str(Path(folder) / "model.safetensors"))
+        try:
+            state = read_weights(folder)
+        except CheckpointError as e:
+            raise SystemExit(f"--init {spec}: {e}") from e
         chosen = {k: v for k, v in state.items() if k.startswith(prefix) and k in own and own[k].shape == v.shape}
         if not chosen:
             raise SystemExit(f"--init {spec}: no weights of {folder} match this model{' under ' + prefix if prefix else ''}")
@@ -143,7 +145,12 @@ def train(args) -> dict:
     """Run a training job; returns the progress dict (history, best score, best epoch)."""
     device = dist.init(args.device)
     torch.manual_seed(args.seed)
-    model = build_model(make_config(args))
+    config = make_config(args)
+    if config.voice_members > 1 and args.epochs and "audio" in config.trained_branches:
+        raise SystemExit(f"--voice-members {config.voice_members}: heads trained together are one wide head, not "
+                         "heads trained apart; train each alone (--seed N), join them with python -m train.ensemble, "
+                         "then --init from it with --epochs 0")
+    model = build_model(config)
     init_weights(model, args.init)
     model = model.to(device)
     train_set, dev = read_corpora(args)

@@ -1,0 +1,91 @@
+"""Join voices trained apart into one voice whose reading is the mean of theirs.
+
+    python -m train.ensemble --out /tmp/voice /tmp/voice-0 /tmp/voice-1 /tmp/voice-2
+
+Each voice is a voice-only checkpoint of train.train, all with the same options but ``--seed``. One
+head's answer depends on its seed (which epoch is selected, what it makes of a voice unlike its
+training voices); the mean of several is steadier and as good as their best. The joined voice keeps
+each head (``voice_members``) and one linear head over their embeddings side by side, whose logits are
+the mean of the voices' calibrated logits (each voice's temperature and biases folded into its part);
+its own temperature and biases start neutral, for train.train ``--voice-members N --epochs 0 --init``
+to calibrate again on the dev split. The voices' banks of training voices and gates must be the same
+(they are, for the same training clips and dev split): the joined voice keeps one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+
+import torch
+
+from mmsent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mmsent.labels import MODALITIES
+from mmsent.model import FusionModel, build_model
+
+log = logging.getLogger("train.ensemble")
+AUDIO = MODALITIES.index("audio")
+SHARED = ("bank", "bank_center", "bank_scale", "gate")  # the voice bank and its gate: one for all heads
+
+
+def join_voices(voices: list[FusionModel]) -> FusionModel:
+    """One voice from several trained apart (see the module's doc); raises ValueError if they differ."""
+    first = voices[0].config
+    for v in voices:
+        if "audio" not in v.encoders or v.config.voice_members != 1:
+            raise ValueError("each voice must be a checkpoint with one Whisper voice head (voice_members 1)")
+        if v.config != first:
+            raise ValueError(f"the voices were trained with other options: {_difference(first, v.config)}; join "
+                             "voices that differ only in their seed")
+        for name in SHARED:
+            mine, theirs = getattr(voices[0].encoders["audio"], name, None), getattr(v.encoders["audio"], name, None)
+            if (mine is None) != (theirs is None) or (mine is not None and not torch.equal(mine, theirs)):
+                raise ValueError(f"the voices keep other {name}s: join voices trained on the same clips, "
+                                 "calibrated on the same dev split")
+    joined = build_model(replace(first, voice_members=len(voices)))
+    state = voices[0].state_dict()
+    state = {k: v for k, v in state.items() if not k.startswith(("encoders.audio.members.", "sense_heads.audio."))}
+    for i, v in enumerate(voices):
+        state.update({k.replace("members.0.", f"members.{i}.", 1): t for k, t in v.state_dict().items()
+                      if k.startswith("encoders.audio.members.0.")})
+    for h, (name, bias) in enumerate((("emotion", "emotion_bias"), ("sentiment", "sentiment_bias"))):
+        # voice i's calibrated logits: (W_i e_i + b_i) / T_i + c_i; their mean is one linear map of [e_1 ... e_n]
+        parts = [(getattr(v.sense_heads["audio"], name), v.temperature[AUDIO, h], getattr(v, bias)[AUDIO])
+                 for v in voices]
+        state[f"sense_heads.audio.{name}.weight"] = torch.cat([head.weight / t for head, t, _ in parts], 1) / len(voices)
+        state[f"sense_heads.audio.{name}.bias"] = torch.stack([head.bias / t + c for head, t, c in parts]).mean(0)
+        state[bias] = state[bias].clone()
+        state[bias][AUDIO] = 0.0
+    state["temperature"] = state["temperature"].clone()
+    state["temperature"][AUDIO] = 1.0
+    joined.load_state_dict(state)
+    return joined.eval()
+
+
+def _difference(a, b) -> str:
+    da, db = a.to_dict(), b.to_dict()
+    return ", ".join(f"{k} {da[k]!r} vs {db[k]!r}" for k in da if da[k] != db[k])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train.ensemble", description=__doc__.split("\n\n")[0])
+    p.add_argument("voices", nargs="+", help="voice-only checkpoints of train.train (same options, other --seed)")
+    p.add_argument("--out", required=True, help="checkpoint folder of the joined voice")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    if len(args.voices) < 2:
+        p.error("give at least two voices")
+    try:
+        joined = join_voices([load_checkpoint(v) for v in args.voices])
+    except (CheckpointError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    save_checkpoint(joined, args.out, training={"joined_voices": [str(v) for v in args.voices]})
+    log.info("joined %d voices into %s", len(args.voices), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
