@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 
 FORMAT = "mmsent-checkpoint"
 # 7: the Whisper voice's head is a list of heads (config voice_members; its keys under
-# encoders.audio.members.N.). Still loaded: 6 (the voice bank may compare each voice's mean over its speech
-# alone, of a chosen layer's states: config voice_bank_layer; its one head renamed members.0), 5 (the log-linear fusion's neutral discount, neutral_discount), 4
-# (the voice's bank of training voices, config voice_bank) and 3 (each sense calibrated by temperature
-# and bias, the prior counted once per sense beyond the first), 3 and 4 without a discount. Refused: 2
-# (temperature only, the prior in every answer) and 1 (log-mel CNN, MLP fusion only)
+# encoders.audio.members.N.). Still loaded: 6 (the voice bank may compare each voice's mean over its
+# speech alone, of a chosen layer's states: config voice_bank_layer; its one head read as members.0),
+# 5 (the log-linear fusion's neutral discount, neutral_discount), 4 (the voice's bank of training voices,
+# config voice_bank) and 3 (each sense calibrated by temperature and bias, the prior counted once per
+# sense beyond the first), 3 and 4 without a discount. Refused: 2 (temperature only, the prior in every
+# answer) and 1 (log-mel CNN, MLP fusion only)
 FORMAT_VERSION = 7
 OLDEST_READABLE = 3
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"

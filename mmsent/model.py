@@ -116,7 +116,8 @@ class FusionModel(nn.Module):
             face = config.video_source == "face-expression"
             self.encoders["video"] = (FaceEncoder if face else VideoEncoder)(video_backbone, config.embed_dim,
                                                                              config.video_dropout)
-        self.sense_heads = nn.ModuleDict({m: SenseHead(config, self.width(m)) for m in MODALITIES if m in self.encoders})
+        self.sense_heads = nn.ModuleDict({m: SenseHead(config, self.width(m))
+                                          for m in MODALITIES if m in self.encoders})
         # each sense's calibration, fitted on its own dev split: logits / temperature (modality, head) + bias
         self.register_buffer("temperature", torch.ones(len(MODALITIES), 2))
         self.register_buffer("emotion_bias", torch.zeros(len(MODALITIES), len(config.emotions)))

@@ -54,7 +54,8 @@ def join_voices(voices: list[FusionModel]) -> FusionModel:
         # voice i's calibrated logits: (W_i e_i + b_i) / T_i + c_i; their mean is one linear map of [e_1 ... e_n]
         parts = [(getattr(v.sense_heads["audio"], name), v.temperature[AUDIO, h], getattr(v, bias)[AUDIO])
                  for v in voices]
-        state[f"sense_heads.audio.{name}.weight"] = torch.cat([head.weight / t for head, t, _ in parts], 1) / len(voices)
+        weights = [head.weight / t for head, t, _ in parts]
+        state[f"sense_heads.audio.{name}.weight"] = torch.cat(weights, dim=1) / len(voices)
         state[f"sense_heads.audio.{name}.bias"] = torch.stack([head.bias / t + c for head, t, c in parts]).mean(0)
         state[bias] = state[bias].clone()
         state[bias][AUDIO] = 0.0
