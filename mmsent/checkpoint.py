@@ -35,6 +35,7 @@ FORMAT_VERSION = 7
 OLDEST_READABLE = 3
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
+VOICE_HEADS = "encoders.audio.members."
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
 
@@ -60,6 +61,8 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
         "training": training or {},
     }
     state = {k: v.detach().cpu().contiguous() for k, v in model.trainable_state_dict().items()}
+    if cfg.voice_members > 1:  # a voice of several heads: they are stored in float16, as its bank is
+        state.update({k: v.half() for k, v in state.items() if k.startswith(VOICE_HEADS) and v.is_floating_point()})
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT})
     write_text_atomic(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
@@ -141,7 +144,7 @@ def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torc
         raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
     if meta["format_version"] < 7 and meta["model"].get("audio_source") in WHISPER_LAYERS:  # one voice head
         for old in ("encoders.audio.norm.", "encoders.audio.net."):
-            new = "encoders.audio.members.0." + old.removeprefix("encoders.audio.")
+            new = VOICE_HEADS + "0." + old.removeprefix("encoders.audio.")
             state.update({new + k.removeprefix(old): state.pop(k) for k in [k for k in state if k.startswith(old)]})
     return state
 
