@@ -9,11 +9,14 @@
 #    encoder (the ASR's own model; the last layer serves its decoder and generalises less) on
 #    RAVDESS actors 01-16 and EMOVO f1 f2 f3 m1 m2, each clip three times an epoch, twice as a perturbed
 #    copy (speed, room, noise, gain), selected on RAVDESS 17-20 (unseen actors) and EMOVO m3 (unseen
-#    speaker).
+#    speaker); five such heads, trained apart (seeds 0-4), joined into one voice that reads the mean of
+#    their readings (train.ensemble).
 #    Its familiarity gate (train.calibrate): the voice keeps its training clips (the mean of their states
 #    over their speech, the silence around it left out, as tightly as a video's segments are cut) and
-#    flattens the reading of a voice unlike them, beyond the distance of all but 2.5 % of its dev voices. The gate's slope comes from two voices trained the same way, each without one
-#    corpus, heard on the corpus they never heard (train.familiarity).
+#    flattens the reading of a voice unlike them, beyond the distance of all but 2.5 % of its dev voices.
+#    The gate's slope comes from two one-head voices trained the same way, each without one corpus, heard
+#    on the corpus they never heard (train.familiarity): joined heads are better calibrated on a corpus
+#    they never heard, not on voices none of them can read (real conversation), where they agree.
 # 3. face: a head on the expression CNN (checkpoints/default/face-expression, trained by train.fer on
 #    FER2013 train) over FER2013 train faces, selected on PublicTest.
 # 4. log-linear fusion: the parts composed; each sense's temperature and class biases fitted on its
@@ -42,7 +45,11 @@ python -m train.train --meld "$DATA/meld" $TEXT --epochs 4 --out "$WORK/words" \
 
 GATE="--voice-bank-layer 4 --familiarity-quantile 0.975"
 VOICE="--audio-source whisper-base-layer4 $GATE --audio-augment 2 --branches audio --modalities audio --epochs 8 --cache $CACHE"
-python -m train.train $SPEECH $VOICE --out "$WORK/voice"
+HEADS=5
+for seed in $(seq 0 $((HEADS - 1))); do
+    python -m train.train $SPEECH $VOICE --seed "$seed" --out "$WORK/voice-$seed"
+done
+python -m train.ensemble --out "$WORK/voice" $(seq -f "$WORK/voice-%g" 0 $((HEADS - 1)))
 python -m train.train --ravdess "$DATA/ravdess" --ravdess-train 1-16 --ravdess-dev 17-20 $VOICE --out "$WORK/voice-ravdess"
 python -m train.train --emovo "$DATA/emovo" --emovo-dev m3 $VOICE --out "$WORK/voice-emovo"
 SLOPE=$(python -m train.familiarity --cache "$CACHE" \
@@ -53,7 +60,7 @@ python -m train.train --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches vid
     --epochs 3 --cache "$CACHE" --out "$WORK/face"
 
 python -m train.train --meld "$DATA/meld" $SPEECH --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches text audio video \
-    --audio-source whisper-base-layer4 $GATE --text-tune-layers 2 --epochs 0 --joint 8000 --joint-plain-words 0.25 --familiarity-slope "$SLOPE" \
+    --audio-source whisper-base-layer4 $GATE --voice-members $HEADS --text-tune-layers 2 --epochs 0 --joint 8000 --joint-plain-words 0.25 --familiarity-slope "$SLOPE" \
     --cache "$CACHE" --out "$OUT" \
     --init "$WORK/words:encoders.text." --init "$WORK/words:sense_heads.text." \
     --init "$WORK/voice:encoders.audio." --init "$WORK/voice:sense_heads.audio." \
