@@ -221,8 +221,9 @@ class WhisperAudioEncoder(nn.Module):
     With ``members`` > 1 it is that many such heads (BatchNorm and MLP; the pooling is shared),
     trained apart with other seeds and joined by train.ensemble: their embeddings side by side
     (B, members x embed_dim), which the voice's own linear head turns into the mean of their
-    readings. One head's answer depends on its seed (unseen actors 0.73-0.76, another corpus
-    0.39-0.46, a telephone band 0.60-0.69 over five seeds); their mean is as good as the best seed.
+    readings. One head's answer depends on its seed (over five: unseen RAVDESS actors 0.73-0.76, an
+    unseen EMOVO speaker 0.39-0.46, through a telephone band 0.60-0.69); the five joined read 0.77,
+    0.46 and 0.66 (docs/experiments.md, "Five voice heads instead of one").
 
     With a bank of ``bank`` training voices (``set_bank``), it also says how unlike them a voice is
     (``distance``) and how much to flatten its reading for that (``doubt``): a voice calibrated on

@@ -4,12 +4,13 @@
 
 Each voice is a voice-only checkpoint of train.train, all with the same options but ``--seed``. One
 head's answer depends on its seed (which epoch is selected, what it makes of a voice unlike its
-training voices); the mean of several is steadier and as good as their best. The joined voice keeps
-each head (``voice_members``) and one linear head over their embeddings side by side, whose logits are
-the mean of the voices' calibrated logits (each voice's temperature and biases folded into its part);
-its own temperature and biases start neutral, for train.train ``--voice-members N --epochs 0 --init``
-to calibrate again on the dev split. The voices' banks of training voices and gates must be the same
-(they are, for the same training clips and dev split): the joined voice keeps one.
+training voices); the mean of several is steadier, and better than they are on average. The joined
+voice keeps each head (``voice_members``) and one linear head over their embeddings side by side,
+whose logits are the mean of the voices' calibrated logits (each voice's temperature and biases
+folded into its part); its own temperature and biases start neutral, for train.train
+``--voice-members N --epochs 0 --init`` (alone, or composed with the other senses) to calibrate again
+on the dev split. The voices' banks of training voices and gates must be the same (they are, for the
+same training clips and dev split): the joined voice keeps one.
 """
 
 from __future__ import annotations
