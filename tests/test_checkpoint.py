@@ -163,3 +163,10 @@ def test_packaged_minilm_gives_a_real_sentence_embedding():
     assert emb.shape == (3, 384)
     similar, different = float(emb[0] @ emb[1]), float(emb[0] @ emb[2])
     assert similar > 0.6 and different < 0.3 and similar - different > 0.4
+
+
+def test_the_embedded_default_stays_within_25_mb():
+    from mmsent.checkpoint import DEFAULT_CHECKPOINT
+
+    size = sum(f.stat().st_size for f in DEFAULT_CHECKPOINT.rglob("*") if f.is_file())
+    assert 10e6 < size <= 25e6, f"checkpoints/default holds {size / 1e6:.1f} MB"
