@@ -143,9 +143,8 @@ def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torc
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
     if meta["format_version"] < 7 and meta["model"].get("audio_source") in WHISPER_LAYERS:  # one voice head
-        for old in ("encoders.audio.norm.", "encoders.audio.net."):
-            new = VOICE_HEADS + "0." + old.removeprefix("encoders.audio.")
-            state.update({new + k.removeprefix(old): state.pop(k) for k in [k for k in state if k.startswith(old)]})
+        for k in [k for k in state if k.startswith(("encoders.audio.norm.", "encoders.audio.net."))]:
+            state[VOICE_HEADS + "0." + k.removeprefix("encoders.audio.")] = state.pop(k)
     return state
 
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import torch
 
-from mmsent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mmsent.checkpoint import VOICE_HEADS, CheckpointError, load_checkpoint, save_checkpoint
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model
 
@@ -40,17 +40,16 @@ def join_voices(voices: list[FusionModel]) -> FusionModel:
         if v.config != first:
             raise ValueError(f"the voices were trained with other options: {_difference(first, v.config)}; join "
                              "voices that differ only in their seed")
-        for name in SHARED:
-            mine, theirs = getattr(voices[0].encoders["audio"], name, None), getattr(v.encoders["audio"], name, None)
-            if (mine is None) != (theirs is None) or (mine is not None and not torch.equal(mine, theirs)):
+        for name in SHARED:  # present in all or none: their configs (voice_bank) are the same
+            mine = getattr(voices[0].encoders["audio"], name, None)
+            if mine is not None and not torch.equal(mine, getattr(v.encoders["audio"], name)):
                 raise ValueError(f"the voices keep other {name}s: join voices trained on the same clips, "
                                  "calibrated on the same dev split")
     joined = build_model(replace(first, voice_members=len(voices)))
-    state = voices[0].state_dict()
-    state = {k: v for k, v in state.items() if not k.startswith(("encoders.audio.members.", "sense_heads.audio."))}
+    state = {k: t for k, t in voices[0].state_dict().items() if not k.startswith((VOICE_HEADS, "sense_heads.audio."))}
     for i, v in enumerate(voices):
-        state.update({k.replace("members.0.", f"members.{i}.", 1): t for k, t in v.state_dict().items()
-                      if k.startswith("encoders.audio.members.0.")})
+        state.update({f"{VOICE_HEADS}{i}." + k.removeprefix(VOICE_HEADS + "0."): t
+                      for k, t in v.state_dict().items() if k.startswith(VOICE_HEADS + "0.")})
     for h, (name, bias) in enumerate((("emotion", "emotion_bias"), ("sentiment", "sentiment_bias"))):
         # voice i's calibrated logits: (W_i e_i + b_i) / T_i + c_i; their mean is one linear map of [e_1 ... e_n]
         parts = [(getattr(v.sense_heads["audio"], name), v.temperature[AUDIO, h], getattr(v, bias)[AUDIO])
