@@ -170,8 +170,10 @@ def test_extraction_leaves_the_random_stream_of_training_as_it_was(shared_data, 
 
 def test_another_file_under_the_same_corpus_name_is_not_served_stale_features(shared_data, tmp_path):
     """A copy of a corpus changed on disk (RAVDESS through a telephone band, your own folder edited) names
-    its clips as the original does: the cache must read the new files, not answer the old ones' features;
-    the same files elsewhere, written afresh (a data folder provisioned again), keep theirs."""
+    its clips as the original does: the cache must read the new files, not answer the old ones' features,
+    also when a file is rewritten while the process runs; the same files elsewhere, written afresh (a
+    data folder provisioned again), keep theirs."""
+    import os
     import shutil
 
     from mmsent.config import tiny_config
@@ -191,3 +193,7 @@ def test_another_file_under_the_same_corpus_name_is_not_served_stale_features(sh
     assert torch.equal(again, states[0])
     assert c.feature_id("audio") == a.feature_id("audio")  # the first clip again: its features, not computed again
     assert not extract_all(model, [], cache)["audio"].missing([c.feature_id("audio")])
+    before = a.feature_id("audio")  # the first file rewritten with the second's bytes while this process runs
+    shutil.copy(second, a.media)
+    os.utime(a.media, ns=(a.media.stat().st_atime_ns, a.media.stat().st_mtime_ns + 10**9))
+    assert a.feature_id("audio") == b.feature_id("audio") != before

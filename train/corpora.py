@@ -18,6 +18,7 @@ import csv
 import functools
 import hashlib
 import logging
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -80,17 +81,26 @@ class Sample:
         return f"{self.id}@{media_tag(self.media)}" if self.media is not None else self.id
 
 
-@functools.lru_cache(maxsize=None)
 def media_tag(path: Path) -> str:
-    """What names a media file's content in the feature cache (read once per process): a digest of its
-    bytes, so that another file under the same corpus name (a copy of RAVDESS through a telephone band,
-    another folder of your own clips) or the same file rewritten is read again, never served stale
-    features, while the same files copied elsewhere or provisioned afresh keep their features."""
+    """What names a media file's content in the feature cache: a digest of its bytes, so that another
+    file under the same corpus name (a copy of RAVDESS through a telephone band, another folder of your
+    own clips) or the same file rewritten is read again, never served stale features, while the same
+    files copied elsewhere or provisioned afresh keep their features. Each file is read once a process
+    for as long as its size and modification time stay the same."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "unreadable"  # its features fail and are counted, never cached
+    return _digest(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
     try:
         with open(path, "rb") as f:
             return hashlib.file_digest(f, "sha256").hexdigest()[:16]
     except OSError:
-        return "unreadable"  # its features fail and are counted, never cached
+        return "unreadable"
 
 
 def clean_text(text: str) -> str:
