@@ -209,6 +209,34 @@ def test_real_ravdess_clip(asr, shared_data):
     assert all(0 <= u.start < u.end <= len(audio) / SR for u in result.utterances)
 
 
+def test_detecting_the_language_encodes_the_first_window_once(asr, shared_data):
+    """faster-whisper detects the language on an encoding of the first 30 s window and then encodes it
+    again to transcribe it; the recogniser reuses the first. The transcript (words, times, probabilities,
+    language) must be what the library gives unchanged, with one encoder pass instead of two."""
+    audio = decode_audio(shared_data / CLIP)
+    plain = asr_models.load_faster_whisper("base", "cpu")  # a second, untouched model
+    passes = []
+    encode = plain.encode
+
+    def counted(features):
+        passes.append(features.shape)
+        return encode(features)
+
+    def read(model):
+        segments, info = model.transcribe(audio, beam_size=1, best_of=1, temperature=0.0, word_timestamps=True,
+                                          condition_on_previous_text=False, vad_filter=True)
+        return info.language, [(s.text, [(w.start, w.end, w.word, w.probability) for w in s.words]) for s in segments]
+
+    plain.encode = counted
+    before, n_before = read(plain), len(passes)
+    passes.clear()
+    after = read(tr.encode_first_window_once(plain))
+    assert (n_before, len(passes)) == (2, 1)
+    assert after == before and before[0] == "en" and before[1]
+    assert tr.encode_first_window_once(plain) is plain and len(passes) == 1  # applied once
+    assert asr.model._encodes_first_window_once  # what the product's recogniser uses
+
+
 @needs_espeak
 def test_openai_whisper_result_conversion_on_a_random_tiny_model():
     """openai-whisper's weights cannot exist offline, so this model has RANDOM weights: it checks
