@@ -166,8 +166,10 @@ def encode_first_window_once(model):
     detects the language: faster-whisper 1.2.1 encodes it to detect the language (with the features'
     last frame, which the transcription leaves out) and again to transcribe it, about 0.7 s on 2 CPU
     cores, half the recognition of a short clip. Here the detection reads the features as the
-    transcription will, and ``encode`` keeps its last input and output for the next call: only an
-    identical input is answered from them, so the transcript can't change. Returns the model."""
+    transcription will (for audio under 30 s, one 10 ms frame less than the library's detection: a
+    language detected at the margin may change), and ``encode`` keeps its last input and output for
+    the next call: only an identical input is answered from them, so a transcript in the same
+    language is the library's own. Returns the model."""
     if getattr(model, "_encodes_first_window_once", False):
         return model
     encode, detect = model.encode, model.detect_language

@@ -7,7 +7,7 @@ gives the answer; a clip without one counts as a miss.
         --data emovo=../shared/data/emovo:m3
 
 Prints, per corpus, the accuracy of the fused answer and of each sense alone (over the clips where
-that sense was read), and how many clips gave no speech segment; about 1.5 s a clip on 2 CPU cores.
+that sense was read), and how many clips gave no speech segment; about 0.6 s a clip on 2 CPU cores.
 """
 
 from __future__ import annotations
