@@ -173,15 +173,15 @@ def encode_first_window_once(model):
     if getattr(model, "_encodes_first_window_once", False):
         return model
     encode, detect = model.encode, model.detect_language
-    last = [None]  # (features, encoder output) of the last call
+    last = None  # (features, encoder output) of the last call
 
     def encode_once(features):
-        seen = last[0]
-        if seen is not None and seen[0].shape == features.shape and np.array_equal(seen[0], features):
-            last[0] = None
+        nonlocal last
+        seen, last = last, None
+        if seen is not None and np.array_equal(seen[0], features):
             return seen[1]
         out = encode(features)
-        last[0] = (np.array(features, copy=True), out)
+        last = (np.array(features, copy=True), out)
         return out
 
     def detect_language(*args, features=None, **kwargs):
