@@ -58,8 +58,8 @@ def bench_detection(n: int) -> None:
         frames = media.load_frames(path, [(0.0, media.probe(path).duration)], n=n, short_side=faces.SHORT_SIDE)[0]
         found, wall, cpu = _timed(lambda: faces.detect(frames))
         rate = np.mean([len(b) > 0 for b in found])
-        main = faces.track(found, frames.shape[1:3])
-        side = np.median([b[3] - b[1] for b in main if b is not None]) if any(b is not None for b in main) else 0
+        main = [boxes[j] for boxes, j in zip(found, faces.track(found, frames.shape[1:3])) if j is not None]
+        side = np.median([b[3] - b[1] for b in main]) if main else 0
         print(f"  {name:36s} {frames.shape[2]}x{frames.shape[1]}: face in {rate:.0%} of frames, main face "
               f"~{side:.0f} px, {1000 * wall / n:.1f} ms/frame wall, {1000 * cpu / n:.1f} ms CPU")
 

@@ -16,8 +16,9 @@ small faces of a MELD wide shot. BlazeFace full-range is the one that fits the t
 
 A segment's faces: ``detect`` every sampled frame, ``track`` the main face (the identity that is
 large, central, confident and present in most frames), ``crops`` square grey crops framed the way
-FER2013's faces are, at the expression CNN's input size. ``segment_faces`` does all three;
-``video_faces`` does it for every segment of a video as its frames are decoded.
+FER2013's faces are, at the expression CNN's input size. ``segment_faces`` does all three. A served
+video's faces are read once on a grid of times (``face_grid``) while its speech is recognised, and
+each segment takes its main face from the grid frames nearest its sampled times (``FaceGrid.span_face``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import math
 import threading
 from pathlib import Path
 
@@ -38,7 +40,10 @@ from .weights import HashMismatch, SourceUnavailable, sha256_file
 
 log = logging.getLogger(__name__)
 
-FRAMES_PER_SEGMENT = 6  # frames sampled per segment for the faces (media.span_frames n)
+FRAMES_PER_SEGMENT = 6  # frames sampled per segment for the faces (media.sample_times n)
+GRID_STEP = 0.4  # s: a served video's faces are read at the centre of each GRID_STEP-second cell
+# while its speech is recognised (face_grid); a segment's FRAMES_PER_SEGMENT frames are the nearest
+# of those (at most half a step from its sampled times, a quarter on average)
 SHORT_SIDE = 360  # short side of those frames, pixels (720p -> 640x360)
 MIN_SCORE = 0.5  # detector confidence for a face (MediaPipe's default min_detection_confidence)
 NMS_IOU = 0.3  # detections overlapping more than this are merged (score-weighted average)
@@ -173,8 +178,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def track(boxes_per_frame: list[np.ndarray], frame_size: tuple[int, int]) -> list[np.ndarray | None]:
-    """The main face of a segment: one (5,) box per frame, or None where it isn't seen.
+def track(boxes_per_frame: list[np.ndarray], frame_size: tuple[int, int]) -> list[int | None]:
+    """The main face of a segment: for each frame, the index of its box among that frame's boxes, or
+    None where it isn't seen.
 
     Detections are linked frame to frame into tracks (greedy, by overlap with the track's last box);
     each detection weighs score x area share x centrality, and the track of greatest total weight is
@@ -185,22 +191,22 @@ def track(boxes_per_frame: list[np.ndarray], frame_size: tuple[int, int]) -> lis
     tracks: list[dict] = []
     for t, boxes in enumerate(boxes_per_frame):
         taken = set()
-        for box in boxes:
+        for j, box in enumerate(boxes):
             cx, cy = (box[0] + box[2]) / 2 / w, (box[1] + box[3]) / 2 / h
             centrality = max(0.0, 1 - np.hypot(cx - 0.5, cy - 0.5) / np.hypot(0.5, 0.5))
             weight = box[4] * (box[2] - box[0]) * (box[3] - box[1]) / (w * h) * (0.25 + centrality)
             best = max((k for k, tr in enumerate(tracks) if tr["last"] < t and k not in taken),
                        key=lambda k: _iou(tracks[k]["box"], box), default=None)
             if best is None or _iou(tracks[best]["box"], box) < TRACK_IOU:
-                tracks.append({"boxes": {}, "weight": 0.0})
+                tracks.append({"picks": {}, "weight": 0.0})
                 best = len(tracks) - 1
             tr = tracks[best]
-            tr["boxes"][t], tr["box"], tr["last"] = box, box, t
+            tr["picks"][t], tr["box"], tr["last"] = j, box, t
             tr["weight"] += weight
             taken.add(best)
     if not tracks:
         return [None] * len(boxes_per_frame)
-    main = max(tracks, key=lambda tr: tr["weight"])["boxes"]
+    main = max(tracks, key=lambda tr: tr["weight"])["picks"]
     return [main.get(t) for t in range(len(boxes_per_frame))]
 
 
@@ -230,29 +236,58 @@ def crops(frames: np.ndarray, boxes: list[np.ndarray | None], size: int = EXPRES
     return np.stack(out) if out else np.zeros((0, size, size), np.uint8)
 
 
-def segment_faces(frames: np.ndarray, size: int = EXPRESSION_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
-    """The main face of one segment's frames (uint8 RGB (n, H, W, 3)).
+def frame_faces(frames: np.ndarray, size: int = EXPRESSION_SIZE) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every face of each frame (uint8 RGB (n, H, W, 3)): (boxes (k, 5) as ``detect``, their crops
+    (k, size, size) as ``crops``)."""
+    return [(boxes, crops(np.broadcast_to(frame, (len(boxes), *frame.shape)), list(boxes), size))
+            for frame, boxes in zip(frames, detect(frames))]
+
+
+def main_face(found: list[tuple[np.ndarray, np.ndarray]], frame_size: tuple[int, int],
+              size: int = EXPRESSION_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
+    """The main face of one segment's frames, from their faces (``frame_faces``; frame_size: (height, width)).
 
     Returns (crops uint8 (m, size, size), one for each frame where the face is seen (m = 0: no face),
     box: the face's median (5,) box x0, y0, x1, y1, score in pixels, or None).
     """
+    picks = track([boxes for boxes, _ in found], frame_size)
+    seen = [(found[t][0][j], found[t][1][j]) for t, j in enumerate(picks) if j is not None]
+    if len(seen) < max(1.0, MIN_FACE_SHARE * len(found)):
+        return np.zeros((0, size, size), np.uint8), None
+    return np.stack([crop for _, crop in seen]), np.median(np.stack([box for box, _ in seen]), 0).astype(np.float32)
+
+
+def segment_faces(frames: np.ndarray, size: int = EXPRESSION_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
+    """The main face of one segment's frames (uint8 RGB (n, H, W, 3)): ``main_face`` of their faces."""
     frames = np.asarray(frames)
-    if len(frames) == 0:
-        return np.zeros((0, size, size), np.uint8), None
-    main = track(detect(frames), frames.shape[1:3])
-    seen = [b for b in main if b is not None]
-    if len(seen) < max(1.0, MIN_FACE_SHARE * len(frames)):
-        return np.zeros((0, size, size), np.uint8), None
-    box = np.median(np.stack(seen), 0).astype(np.float32) if seen else None
-    return crops(frames, main, size), box
+    return main_face(frame_faces(frames, size), frames.shape[1:3], size)
 
 
-def video_faces(path: str | Path, spans: list[tuple[float, float]]) -> list[tuple[np.ndarray, list[float] | None]]:
-    """The main face of each span of a video: (crops as ``segment_faces``, box as fractions of the
-    frame (``results.frame_box``) or None). Frames are decoded in one pass (``media.span_frames``)
-    and dropped once their span's face is found: memory stays small however long the video."""
-    found = [None] * len(spans)  # span_frames gives every span once
-    for i, frames in media.span_frames(path, spans, n=FRAMES_PER_SEGMENT, short_side=SHORT_SIDE):
-        crops_, box = segment_faces(frames)
-        found[i] = (crops_, frame_box(box, frames.shape[2], frames.shape[1]))
-    return found
+class FaceGrid:
+    """The faces of a whole video, read every GRID_STEP seconds (``face_grid``)."""
+
+    def __init__(self, found: list[tuple[np.ndarray, np.ndarray]], frame_size: tuple[int, int]):
+        self.found, self.frame_size = found, frame_size  # found[k]: the faces of the frame at (k + 0.5) * GRID_STEP
+
+    def span_face(self, start: float, end: float) -> tuple[np.ndarray, list[float] | None]:
+        """The main face of the span [start, end) s: ``main_face`` of the grid frames nearest its
+        FRAMES_PER_SEGMENT sampled times (``media.sample_times``), each once (a span shorter than
+        FRAMES_PER_SEGMENT steps has fewer); the box as fractions of the frame (``results.frame_box``) or None."""
+        times = media.sample_times([(start, end)], FRAMES_PER_SEGMENT)[0]
+        cells = np.unique(np.clip((times // GRID_STEP).astype(int), 0, len(self.found) - 1))
+        crops_, box = main_face([self.found[k] for k in cells], self.frame_size)
+        return crops_, frame_box(box, self.frame_size[1], self.frame_size[0])
+
+
+def face_grid(path: str | Path, duration: float, stop: threading.Event | None = None) -> FaceGrid | None:
+    """Every face of the frames of a video at the centres of GRID_STEP-second cells, in one decoding
+    pass (``media.span_frames``), each frame dropped once its faces are found: memory stays small
+    however long the video. It needs no segments, so it runs while the speech is recognised; a
+    segment then takes its face from it (``FaceGrid.span_face``). Returns None, early, once ``stop`` is set."""
+    cells = [(k * GRID_STEP, (k + 1) * GRID_STEP) for k in range(max(1, math.ceil(duration / GRID_STEP)))]
+    found, frame_size = [None] * len(cells), (0, 0)  # span_frames gives every cell once
+    for k, frames in media.span_frames(path, cells, n=1, short_side=SHORT_SIDE):
+        if stop is not None and stop.is_set():
+            return None
+        found[k], frame_size = frame_faces(frames)[0], frames.shape[1:3]
+    return FaceGrid(found, frame_size)

@@ -1,17 +1,21 @@
 """analyze(): one video in, one Analysis out.
 
 probe -> audio (once) -> transcript (ASR or subtitles) -> segments (each speech segment's end following
-its sound) -> frames for all segments in
-one decoding pass, each segment's frames reduced to its face and face crops as soon as they are
-decoded (only when the model has a trained video branch; in a background thread, while the words and
-the sound are read: Whisper states from the ASR's own model, tokens) -> expressions -> batched model
-with a modality mask per segment -> fused and per-sense probabilities and leave-one-out contributions.
+its sound) -> words and sound read and encoded (Whisper states from the ASR's own model, tokens) ->
+each segment's face and its crops -> expressions -> batched model with a modality mask per segment ->
+fused and per-sense probabilities and leave-one-out contributions.
+
+The picture is read in a background thread (only when the model has a trained video branch), in one
+decoding pass that keeps few frames at once: the face branch's faces on a grid of times, which needs
+no segments, from the start, while the speech is recognised (``faces.face_grid``); the original
+design's R3D-18 clips, the frames of each segment, once the segments are known.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -64,27 +68,32 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     if options.max_seconds and info.duration > options.max_seconds:
         raise AnalysisError(f"{Path(path).name} lasts {info.duration:.0f} s, longer than the allowed "
                             f"{options.max_seconds:.0f} s: cut it or raise the limit")
-    report("decode", 0, 1)
-    audio = media.load_audio(path) if info.has_audio else None
-    report("decode", 1, 1)
-    transcript = _transcript(audio, info.duration, options, model.device.type, report)
-    segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
-                   gap_seconds=options.gap_seconds)
-    level = None
-    if audio is not None:
-        level = _levels(audio)
-        segs = follow_sound(segs, level, FRAME / features.SAMPLE_RATE, options.max_segment_seconds)
     detector_missing = _face_detector_missing(model) if info.has_video else None
+    reads = "video" in model.encoders and info.has_video and not detector_missing
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:
-        picture = None
-        if "video" in model.encoders and info.has_video and not detector_missing:
-            from . import faces
+        try:
+            picture = None
+            if reads and model.config.video_source == "face-expression":
+                from . import faces
 
-            spans = [(s.start, s.end) for s in segs]
-            picture = (pool.submit(faces.video_faces, path, spans) if model.config.video_source == "face-expression"
-                       else pool.submit(media.load_frames, path, spans, n=features.N_FRAMES,
-                                        short_side=features.RESIZE_SHORT_SIDE))
-        results, unfamiliar = _run_model(model, segs, audio, level, picture, options, report)
+                picture = pool.submit(faces.face_grid, path, info.duration, stop)  # needs no segments
+            report("decode", 0, 1)
+            audio = media.load_audio(path) if info.has_audio else None
+            report("decode", 1, 1)
+            transcript = _transcript(audio, info.duration, options, model.device.type, report)
+            segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
+                           gap_seconds=options.gap_seconds)
+            level = None
+            if audio is not None:
+                level = _levels(audio)
+                segs = follow_sound(segs, level, FRAME / features.SAMPLE_RATE, options.max_segment_seconds)
+            if reads and picture is None:
+                picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
+                                      short_side=features.RESIZE_SHORT_SIDE)
+            results, unfamiliar = _run_model(model, segs, audio, level, picture, options, report)
+        finally:
+            stop.set()  # a failure ends the reading of the faces at once, not after the whole video
     return Analysis(
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
@@ -129,7 +138,7 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
                picture: Future | None, options: AnalysisOptions, report: Progress
                ) -> tuple[list[SegmentResult], int]:
     """``picture``: what the picture gives, being computed in the background (None: no video input):
-    each segment's face (``faces.video_faces``) for the face branch, else the segments' frames.
+    the video's faces (``faces.face_grid``) for the face branch, else the segments' frames.
     Meanwhile the words and the sound of every batch are read and encoded at once, so that only
     their embeddings are kept (a segment's Whisper states are ~100 KB a second of speech); then,
     batch by batch, the expressions and the fusion. Returns the segments' results and how many
@@ -143,6 +152,8 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     if picture is not None:
         report("frames", 0, 1)  # what is left of their decoding (and face detection)
         picture = picture.result()
+        if model.config.video_source == "face-expression":
+            picture = [picture.span_face(s.start, s.end) for s in segs]
         report("frames", 1, 1)
     results, unfamiliar = [], 0
     for done, (rows, (embeddings, mask, distances)) in enumerate(zip(batches, heard)):

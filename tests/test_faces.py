@@ -1,5 +1,7 @@
 """Face detection, tracking and crops (mmsent.faces) and the face corpora readers (train.face_corpora)."""
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -40,14 +42,39 @@ def test_face_found_in_every_ravdess_frame(ravdess_frames):
 def test_segment_faces_gives_consistent_crops(ravdess_frames):
     crops, box = faces.segment_faces(ravdess_frames)
     assert crops.dtype == np.uint8 and crops.shape == (len(ravdess_frames), 48, 48)
-    main = faces.track(faces.detect(ravdess_frames), ravdess_frames.shape[1:3])
-    assert all(b is not None for b in main)
+    found = faces.detect(ravdess_frames)
+    picks = faces.track(found, ravdess_frames.shape[1:3])
+    assert all(j is not None for j in picks)
+    main = [boxes[j] for boxes, j in zip(found, picks)]
     # one face, followed: consecutive boxes overlap well and the median box overlaps each of them
     assert min(_iou(a, b) for a, b in zip(main, main[1:])) > 0.6
     assert min(_iou(box, b) for b in main) > 0.6
     # crops of the same face in the same light look alike; a face crop has contrast (not padding)
     assert np.abs(crops.astype(float) - crops.mean(0)).mean() < 20
     assert crops.std(axis=(1, 2)).min() > 20
+
+
+def test_the_grid_gives_a_span_the_face_its_own_frames_give(shared_data, ravdess_frames):
+    """A served video's faces are read on a grid of times before the segments are known; a span's face
+    from the grid is the one its own sampled frames give (the nearest grid frames are at most half a
+    step from them); spans past the end take the last frames; a set ``stop`` ends the reading."""
+    path = shared_data / RAVDESS_CLIP
+    duration = media.probe(path).duration
+    grid = faces.face_grid(path, duration)
+    assert len(grid.found) == int(np.ceil(duration / faces.GRID_STEP)) and grid.frame_size == ravdess_frames.shape[1:3]
+    crops, box = grid.span_face(0.0, duration)
+    own_crops, own_box = faces.segment_faces(ravdess_frames)
+    h, w = grid.frame_size
+    assert len(crops) == len(own_crops) == faces.FRAMES_PER_SEGMENT
+    assert _iou(box, np.asarray(own_box[:4]) / [w, h, w, h]) > 0.9
+    assert np.abs(crops.mean(0).astype(float) - own_crops.mean(0)).mean() < 5  # grey levels of 255
+    short, _ = grid.span_face(1.0, 1.3)  # shorter than a step: its one or two grid frames, each once
+    assert 1 <= len(short) <= 2
+    late, late_box = grid.span_face(duration + 5, duration + 6)
+    assert len(late) == 1 and _iou(late_box, grid.span_face(duration - 0.1, duration)[1]) > 0.99
+    stop = threading.Event()
+    stop.set()
+    assert faces.face_grid(path, duration, stop) is None
 
 
 def test_no_face_in_test_pattern(tmp_path):
@@ -81,7 +108,7 @@ def test_track_follows_the_main_face_not_a_passer_by():
     out = faces.track(frames, size)
     assert out[5] is None
     for t in (0, 1, 2, 3, 4, 6, 7):
-        np.testing.assert_array_equal(out[t], main[t])
+        np.testing.assert_array_equal(frames[t][out[t]], main[t])
     assert faces.track([np.zeros((0, 5), np.float32)] * 3, size) == [None, None, None]
 
 
@@ -91,7 +118,7 @@ def test_track_prefers_the_face_seen_longer():
     brief = [_box(270, 110, 110) if t == 0 else None for t in range(6)]  # central, one frame only
     frames = [np.stack([b for b in (s, o) if b is not None]) for s, o in zip(steady, brief)]
     out = faces.track(frames, size)
-    assert all(b is not None and b[0] == 100 for b in out)
+    assert all(j is not None and boxes[j][0] == 100 for boxes, j in zip(frames, out))
 
 
 def test_crops_frame_the_box_like_fer():

@@ -3,8 +3,11 @@
 import gc
 import json
 import re
+import threading
+import time
 import weakref
 
+import numpy as np
 import pytest
 import torch
 from mediagen import make_video, talking_video
@@ -227,6 +230,48 @@ def test_without_the_face_detector_the_picture_is_skipped_and_the_notes_say_why(
     assert all("video" not in s.modalities for s in analysis.segments)
     assert any("The picture is not analysed; words and sound are." in n for n in analysis.notes)
     assert any("text" in s.modalities for s in analysis.segments)
+
+
+def test_the_faces_are_read_while_the_speech_is_recognised_and_a_failure_stops_them(default, talking, monkeypatch):
+    """The face grid needs no segments: it starts before speech recognition and runs beside it. When
+    the recognition fails, the reading of the faces stops at once (the error is not held back until
+    the whole video is read). A pause in each frame's detection stands in for a long video."""
+    from mmsent import faces, pipeline
+    from mmsent.asr_models import TranscriptionError
+
+    started, read, returned = threading.Event(), [], []
+    frame_faces, face_grid, transcribe = faces.frame_faces, faces.face_grid, pipeline.transcribe
+
+    def slow_frame_faces(frames):
+        started.set()
+        read.append(len(frames))
+        time.sleep(0.05)
+        return frame_faces(frames)
+
+    def recorded_grid(*args):
+        returned.append(face_grid(*args))
+        return returned[-1]
+
+    def recognition(*args, **kwargs):
+        assert started.wait(30), "the faces are not read while the speech is recognised"
+        return transcribe(*args, **kwargs)
+
+    monkeypatch.setattr(faces, "frame_faces", slow_frame_faces)
+    monkeypatch.setattr(faces, "face_grid", recorded_grid)
+    monkeypatch.setattr(pipeline, "transcribe", recognition)
+    analysis = mmsent.analyze(talking.path, default, AnalysisOptions(contributions=False))
+    cells = int(np.ceil(talking.duration / faces.GRID_STEP))
+    assert len(read) == cells and isinstance(returned[0], faces.FaceGrid) and len(analysis.segments) >= 3
+
+    def failing(*args, **kwargs):
+        started.wait(30)
+        raise TranscriptionError("the recogniser failed")
+
+    started.clear(), read.clear(), returned.clear()
+    monkeypatch.setattr(pipeline, "transcribe", failing)
+    with pytest.raises(TranscriptionError, match="the recogniser failed"):
+        mmsent.analyze(talking.path, default)
+    assert returned == [None] and 1 <= len(read) < cells / 2
 
 
 def test_whisper_states_are_dropped_once_their_batch_is_encoded(default, talking, monkeypatch):
