@@ -1,6 +1,7 @@
 """End-to-end analysis benchmark: stage times and peak memory.
 
-    .venv/bin/python -m bench.analyze            # 60 s 1280x720 talking video, default model and video branch on
+    .venv/bin/python -m bench.analyze            # 60 s 1280x720 talking video, default model and video branch on,
+                                                 # and its sound alone (words and voice: no picture to read)
     .venv/bin/python -m bench.analyze --long     # also the 10-minute video
 
 Each case runs in a fresh subprocess so that its peak memory (ru_maxrss) is its own. Times are wall
@@ -39,6 +40,14 @@ def make_video(path: Path, seconds: float, size: str) -> Path:
     sentences = [LINES[i % len(LINES)] for i in range(n)]
     w, h = (int(v) for v in size.split("x"))
     talking_video(path, sentences, gap_s=0.7, size=(w, h), fps=25, min_duration=seconds, preset="ultrafast")
+    return path
+
+
+def sound_only(video: Path, path: Path) -> Path:
+    """The video's sound track alone, copied as it is."""
+    from mediagen import ffmpeg
+
+    ffmpeg("-i", video, "-vn", "-c:a", "copy", path)
     return path
 
 
@@ -94,21 +103,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         videos = [("60 s 1280x720", make_video(tmp / "talk60.mp4", 60, "1280x720"))]
+        sound = ("60 s sound alone (the same talk)", sound_only(videos[0][1], tmp / "talk60.m4a"))
         if args.long:
             videos.append(("10 min 1280x720", make_video(tmp / "talk600.mp4", 600, "1280x720")))
         warmup = make_video(tmp / "warm.mp4", 2, "320x240")
         checkpoints = [("default model", "default"), ("video branch on", str(video_checkpoint(tmp / "video-ckpt")))]
-        for vname, video in videos:
-            for cname, ckpt in checkpoints:
-                out = subprocess.run([sys.executable, "-m", "bench.analyze", "--case", str(video), ckpt, str(warmup)],
-                                     capture_output=True, text=True, cwd=ROOT, check=True)
-                r = json.loads(out.stdout.strip().splitlines()[-1])
-                stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
-                asr = r["stages"]["speech recognition"]
-                print(f"{vname}, {cname}: {r['analyze_s']:.2f} s for {r['segments']} segments "
-                      f"({stages}); model load {r['load_s']:.1f} s; peak {r['peak_mb']:.0f} MB; "
-                      f"{r['analyze_s'] / asr:.2f}x its speech recognition, "
-                      f"{r['analyze_s'] / r['asr_alone_s']:.2f}x speech recognition alone ({r['asr_alone_s']:.2f} s)")
+        cases = [(v, c) for v in videos for c in checkpoints] + [(sound, checkpoints[0])]
+        for (vname, video), (cname, ckpt) in cases:
+            out = subprocess.run([sys.executable, "-m", "bench.analyze", "--case", str(video), ckpt, str(warmup)],
+                                 capture_output=True, text=True, cwd=ROOT, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
+            asr = r["stages"]["speech recognition"]
+            print(f"{vname}, {cname}: {r['analyze_s']:.2f} s for {r['segments']} segments "
+                  f"({stages}); model load {r['load_s']:.1f} s; peak {r['peak_mb']:.0f} MB; "
+                  f"{r['analyze_s'] / asr:.2f}x its speech recognition, "
+                  f"{r['analyze_s'] / r['asr_alone_s']:.2f}x speech recognition alone ({r['asr_alone_s']:.2f} s)")
 
 
 if __name__ == "__main__":
