@@ -3,8 +3,9 @@
     python -m bench.faces              # detection on the real clips, expression per crop, 60 s of 720p
     python -m bench.faces --framing    # also: how the detector frames FER2013 faces (CROP_SCALE/SHIFT)
 
-Cases of the visual stage (as the pipeline runs it: one decoding pass for all segments,
-``faces.segment_faces`` per segment, one ``expression.embed`` over all crops and their test-time views):
+Cases of the visual stage (as the pipeline runs it: the faces of a frame every ``faces.GRID_STEP`` s in
+one decoding pass (``faces.face_grid``), each segment's main face from them (``FaceGrid.span_face``),
+one ``expression.embed`` over all crops and their test-time views):
 - the 60 s 1280x720 talking video of bench/media.py (test pattern, no face: detection only);
 - the RAVDESS clip (a real face, 1280x720) repeated by stream copy to the same 60 s, same segments.
 Times are wall and CPU seconds with torch at --threads threads. Generated media goes in --workdir.
@@ -80,9 +81,8 @@ def visual_stage(path: Path, spans: list, net) -> dict:
     from mmsent.expression import embed
 
     out = {}
-    frames, *out["frames"] = _timed(lambda: media.load_frames(path, spans, n=faces.FRAMES_PER_SEGMENT,
-                                                              short_side=faces.SHORT_SIDE))
-    found, *out["faces"] = _timed(lambda: [faces.segment_faces(f) for f in frames])
+    grid, *out["frames + faces"] = _timed(lambda: faces.face_grid(path, media.probe(path).duration))
+    found, *out["segments"] = _timed(lambda: [grid.span_face(*span) for span in spans])
     crops = [c for c, _ in found if len(c)]
     _, *out["expression"] = _timed(lambda: embed(net, np.concatenate(crops)) if crops else None)
     out["total"] = [sum(v[i] for v in out.values()) for i in (0, 1)]
@@ -139,11 +139,11 @@ def main() -> None:
     spans = [tuple(s) for s in meta["spans"]]
     for name, path in (("60 s 720p talking test pattern (no face)", talk), ("60 s 720p RAVDESS clip looped", looped)):
         res = visual_stage(path, spans, net)
-        print(f"\nvisual stage, {name}: {len(spans)} segments x {faces.FRAMES_PER_SEGMENT} "
-              f"frames, {res['crops']} face crops, {res['segments with a face'][0]} segments with a face "
+        print(f"\nvisual stage, {name}: a frame every {faces.GRID_STEP} s, {len(spans)} segments, "
+              f"{res['crops']} face crops, {res['segments with a face'][0]} segments with a face "
               f"(expression CNN: {kind})")
-        for stage in ("frames", "faces", "expression", "total"):
-            print(f"  {stage:10s} wall {res[stage][0]:6.2f} s   cpu {res[stage][1]:6.2f} s")
+        for stage in ("frames + faces", "segments", "expression", "total"):
+            print(f"  {stage:14s} wall {res[stage][0]:6.2f} s   cpu {res[stage][1]:6.2f} s")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.framing:
         fer_framing(args.fer)
