@@ -69,12 +69,12 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         raise AnalysisError(f"{Path(path).name} lasts {info.duration:.0f} s, longer than the allowed "
                             f"{options.max_seconds:.0f} s: cut it or raise the limit")
     detector_missing = _face_detector_missing(model) if info.has_video else None
-    reads = "video" in model.encoders and info.has_video and not detector_missing
+    reads_picture = "video" in model.encoders and info.has_video and not detector_missing
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:
         try:
             picture = None
-            if reads and model.config.video_source == "face-expression":
+            if reads_picture and model.config.video_source == "face-expression":
                 from . import faces
 
                 picture = pool.submit(faces.face_grid, path, info.duration, stop)  # needs no segments
@@ -88,7 +88,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             if audio is not None:
                 level = _levels(audio)
                 segs = follow_sound(segs, level, FRAME / features.SAMPLE_RATE, options.max_segment_seconds)
-            if reads and picture is None:
+            if reads_picture and picture is None:
                 picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
                                       short_side=features.RESIZE_SHORT_SIDE)
             results, unfamiliar = _run_model(model, segs, audio, level, picture, options, report)
