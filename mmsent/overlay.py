@@ -43,22 +43,23 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         ValueError: the input has no video stream (nothing to draw on).
     """
     video_path, out_path = Path(video_path), Path(out_path)
-    size = _display_size(video_path)
+    size, chapters = _display_size(video_path)
     from moviepy import VideoFileClip  # heavy; only the annotated video needs it
 
-    # moviepy 2.2 misses the rotation that ffmpeg >= 7 reports as side data, then squashes the
-    # upright picture into the stored size: ask for the displayed size instead
-    with VideoFileClip(str(video_path), target_resolution=size) as clip:
-        if abs(clip.duration - analysis.media.duration) > DURATION_TOLERANCE_S:
-            warnings.warn(f"{video_path} lasts {clip.duration:.1f} s but the analysis covers "
-                          f"{analysis.media.duration:.1f} s: is it the analysed video?", stacklevel=2)
-        painter = _OverlayPainter(analysis.segments, tuple(clip.size))
-        annotated = clip.transform(lambda get_frame, t: painter.paint(get_frame(t), t))
-        # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can
-        # still create their output files afterwards. Writing inside a hidden folder that is removed
-        # on failure leaves them nowhere to write, so no stray file is left beside the exports.
-        with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent,
-                                         ignore_cleanup_errors=True) as work:
+    # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can still
+    # create their output files afterwards. Writing inside a hidden folder that is removed on failure
+    # leaves them nowhere to write, so no stray file is left beside the exports.
+    with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent,
+                                     ignore_cleanup_errors=True) as work:
+        source = _without_chapters(video_path, Path(work)) if chapters else video_path
+        # moviepy 2.2 misses the rotation that ffmpeg >= 7 reports as side data, then squashes the
+        # upright picture into the stored size: ask for the displayed size instead
+        with VideoFileClip(str(source), target_resolution=size) as clip:
+            if abs(clip.duration - analysis.media.duration) > DURATION_TOLERANCE_S:
+                warnings.warn(f"{video_path} lasts {clip.duration:.1f} s but the analysis covers "
+                              f"{analysis.media.duration:.1f} s: is it the analysed video?", stacklevel=2)
+            painter = _OverlayPainter(analysis.segments, tuple(clip.size))
+            annotated = clip.transform(lambda get_frame, t: painter.paint(get_frame(t), t))
             tmp = Path(work) / out_path.name
             annotated.write_videofile(str(tmp), codec="libx264", audio_codec="aac", logger=None,
                                       preset=VIDEO_PRESET, temp_audiofile=str(Path(work) / "sound.m4a"))
@@ -67,8 +68,9 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     return out_path
 
 
-def _display_size(video_path: Path) -> tuple[int, int]:
-    """(width, height) of the first picture as shown (rotated); errors if there is none to draw on."""
+def _display_size(video_path: Path) -> tuple[tuple[int, int], bool]:
+    """(width, height) of the first picture as shown (rotated), and whether the file has chapters;
+    errors if there is no picture to draw on."""
     if not video_path.is_file():
         raise FileNotFoundError(f"cannot annotate {video_path}: no such file")
     import av
@@ -78,11 +80,27 @@ def _display_size(video_path: Path) -> tuple[int, int]:
             if not container.streams.video:
                 raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
                                  "export json, csv, srt, vtt or html instead")
-            frame = next(container.decode(video=0))
+            frame, chapters = next(container.decode(video=0)), bool(container.chapters())
     except (av.error.FFmpegError, StopIteration) as e:
         raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
     w, h, rotation = frame.width, frame.height, getattr(frame, "rotation", 0) or 0
-    return (h, w) if abs(rotation) % 180 == 90 else (w, h)
+    return ((h, w) if abs(rotation) % 180 == 90 else (w, h)), chapters
+
+
+def _without_chapters(video_path: Path, folder: Path) -> Path:
+    """A copy of the video's first picture and sound streams without its chapters (packets copied, not
+    re-encoded), for moviepy 2.2, whose reading of ``ffmpeg -i`` fails on a file with a single chapter
+    (Zulko/moviepy#2419: editor exports, the MELD clips)."""
+    from imageio_ffmpeg import get_ffmpeg_exe  # the ffmpeg moviepy runs
+
+    out = folder / f"source{video_path.suffix}"
+    done = subprocess.run([get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video_path), "-map", "0:v:0",
+                           "-map", "0:a:0?", "-map_chapters", "-1", "-c", "copy", str(out)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise ValueError(f"cannot annotate {video_path}: its streams could not be copied without its chapters "
+                         f"({done.stderr.strip()[-300:]})")
+    return out
 
 
 def find_font() -> Path | None:

@@ -197,6 +197,28 @@ def test_annotated_video_keeps_a_rotated_picture_upright(tmp_path, clip):
     assert np.abs(after[10][: w // 2].astype(int) - upright[: w // 2]).mean() < 6  # not squashed
 
 
+def test_annotated_video_of_a_file_with_chapters(tmp_path, clip):
+    """moviepy 2.2 cannot read a file with a single chapter (Zulko/moviepy#2419; editor exports, the
+    MELD clips): a file with chapters is read from a copy without them, rotation kept."""
+    chapters = tmp_path / "chapters.txt"
+    chapters.write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=2000\ntitle=00:27:27.145\n")
+    chaptered = tmp_path / "chaptered.mp4"
+    ffmpeg("-display_rotation", "90", "-i", clip, "-i", chapters, "-map", "0", "-map_chapters", "1", "-c", "copy",
+           chaptered)
+    with av.open(str(chaptered)) as c:
+        assert len(c.chapters()) == 1
+    a = make_analysis(2, duration=CLIP_SECONDS, path=str(chaptered))
+    out = export.write(a, tmp_path / "out", ["mp4"])
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["chaptered.annotated.mp4"]  # the copy is gone
+    kinds, duration, after = decode(out[0])
+    _, _, before = decode(clip)
+    w, h = CLIP_SIZE
+    assert kinds == ["audio", "video"] and duration == pytest.approx(CLIP_SECONDS, abs=0.1)
+    assert after[0].shape == (w, h, 3)  # upright, as the rotated original shows
+    upright = np.rot90(before[10], k=1).astype(int)
+    assert np.abs(after[10][: w // 2].astype(int) - upright[: w // 2]).mean() < 6
+
+
 def test_annotated_video_needs_a_video_stream(tmp_path):
     sound = tmp_path / "tone.m4a"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=1", "-c:a", "aac", sound)
