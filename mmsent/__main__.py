@@ -14,6 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import CheckpointError, SourceUnavailable, describe, load_model
+from .checkpoint import device_argument
 from .config import AnalysisOptions
 from .export import FORMATS, write
 from .pipeline import analyze
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded one")
-    common.add_argument("--device", default="auto", help="cuda, cuda:1, cpu, ... or auto (CUDA when present)")
+    common.add_argument("--device", default="auto", type=device_argument, help="cuda, cuda:1, cpu, ... or auto (CUDA when present)")
     sub.add_parser("info", parents=[common], formatter_class=fmt, help="load a model and print its summary")
     a = sub.add_parser("analyze", parents=[common], formatter_class=fmt, help="analyse video or audio files")
     a.add_argument("videos", nargs="+", type=Path, help="video or audio files")

@@ -190,7 +190,29 @@ def load_model(name_or_path: str | Path | None = None, device: str | None = None
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The requested device, or CUDA when available and nothing was asked."""
+    """The requested device, or CUDA when available and nothing was asked. Raises ValueError for a
+    device that is not one, or a CUDA device this machine does not have."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        picked = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"{device!r} is not a device: use auto, cpu, cuda or cuda:N ({e})") from None
+    if picked.type == "cuda":
+        count = torch.cuda.device_count()
+        if picked.index is not None and picked.index >= count or not count:
+            have = f"{count} CUDA device(s)" if count else "no CUDA device (no NVIDIA GPU or driver, or a CPU-only torch)"
+            raise ValueError(f"device {device!r} was asked for, but this machine has {have}: "
+                             "use --device auto (CUDA when present) or cpu")
+    return picked
+
+
+def device_argument(value: str) -> str:
+    """The type of a command line's --device: the value, checked by ``pick_device`` as it is parsed."""
+    import argparse
+
+    try:
+        pick_device(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value

@@ -40,3 +40,16 @@ def test_unknown_format_is_refused_before_work(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "x.mp4", "--format", "json,gif"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "unknown format" in proc.stderr
+
+
+def test_a_device_this_machine_lacks_is_refused_before_work():
+    """--device names a device the run can use: not one, or a CUDA device that is not there, is refused
+    with what to do instead (the analysis and the app alike), not a torch traceback."""
+    import torch
+
+    missing = f"cuda:{torch.cuda.device_count()}"  # one past the last CUDA device, on any machine
+    for argv in (["-m", "mmsent", "analyze", "x.mp4", "--device", missing], ["-m", "mmsent", "info", "--device", "gpu"],
+                 ["app.py", "--device", missing]):
+        proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 2 and "argument --device" in proc.stderr and "Traceback" not in proc.stderr, argv
+        assert ("use --device auto" if "cuda" in argv[-1] else "use auto, cpu, cuda or cuda:N") in proc.stderr, argv
