@@ -4,7 +4,7 @@
     python -m bench.faces --framing    # also: how the detector frames FER2013 faces (CROP_SCALE/SHIFT)
 
 Cases of the visual stage (as the pipeline runs it: the faces of a frame every ``faces.GRID_STEP`` s in
-one decoding pass (``faces.face_grid``), each segment's main face from them (``FaceGrid.span_face``),
+one decoding pass (``faces.FaceGrid``), each segment's main face from them (``FaceGrid.span_face``),
 one ``expression.embed`` over all crops and their test-time views):
 - the 60 s 1280x720 talking video of bench/media.py (test pattern, no face: detection only);
 - the RAVDESS clip (a real face, 1280x720) repeated by stream copy to the same 60 s, same segments.
@@ -81,7 +81,9 @@ def visual_stage(path: Path, spans: list, net) -> dict:
     from mmsent.expression import embed
 
     out = {}
-    grid, *out["frames + faces"] = _timed(lambda: faces.face_grid(path, media.probe(path).duration))
+    grid = faces.FaceGrid(media.probe(path).duration)
+    grid.need(spans)  # as if the segments were known from the start: the analysis's best case
+    _, *out["frames + faces"] = _timed(lambda: grid.read(path))
     found, *out["segments"] = _timed(lambda: [grid.span_face(*span) for span in spans])
     crops = [c for c, _ in found if len(c)]
     _, *out["expression"] = _timed(lambda: embed(net, np.concatenate(crops)) if crops else None)

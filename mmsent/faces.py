@@ -17,8 +17,8 @@ small faces of a MELD wide shot. BlazeFace full-range is the one that fits the t
 A segment's faces: ``detect`` every sampled frame, ``track`` the main face (the identity that is
 large, central, confident and present in most frames), ``crops`` square grey crops framed the way
 FER2013's faces are, at the expression CNN's input size. ``segment_faces`` does all three. A served
-video's faces are read once on a grid of times (``face_grid``) while its speech is recognised, and
-each segment takes its main face from the grid frames nearest its sampled times (``FaceGrid.span_face``).
+video's faces are read on a grid of times (``FaceGrid``) while its speech is recognised, and each
+segment takes its main face from the grid frames nearest its sampled times (``FaceGrid.span_face``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 FRAMES_PER_SEGMENT = 6  # frames sampled per segment for the faces (media.sample_times n)
 GRID_STEP = 0.4  # s: a served video's faces are read at the centre of each GRID_STEP-second cell
-# while its speech is recognised (face_grid); a segment's FRAMES_PER_SEGMENT frames are the nearest
+# while its speech is recognised (FaceGrid); a segment's FRAMES_PER_SEGMENT frames are the nearest
 # of those (at most half a step from its sampled times, a quarter on average)
 SHORT_SIDE = 360  # short side of those frames, pixels (720p -> 640x360)
 MIN_SCORE = 0.5  # detector confidence for a face (MediaPipe's default min_detection_confidence)
@@ -264,30 +264,41 @@ def segment_faces(frames: np.ndarray, size: int = EXPRESSION_SIZE) -> tuple[np.n
 
 
 class FaceGrid:
-    """The faces of a whole video, read every GRID_STEP seconds (``face_grid``)."""
+    """The faces of a video's frames at the centres of its GRID_STEP-second cells. ``read`` needs no
+    segments, so it runs while the speech is recognised; once the segments are known, ``need`` says
+    which cells they read, and the cells after that are searched for faces only if needed (a long
+    silence, read in long windows, needs fewer); then each segment takes its face (``span_face``)."""
 
-    def __init__(self, found: list[tuple[np.ndarray, np.ndarray]], frame_size: tuple[int, int]):
-        self.found, self.frame_size = found, frame_size  # found[k]: the faces of the frame at (k + 0.5) * GRID_STEP
+    def __init__(self, duration: float):
+        self.found: list[tuple[np.ndarray, np.ndarray] | None] = [None] * max(1, math.ceil(duration / GRID_STEP))
+        self.frame_size = (0, 0)
+        self.needed: set[int] | None = None  # None: every cell
+
+    def read(self, path: str | Path, stop: threading.Event | None = None) -> FaceGrid | None:
+        """Find the faces (``frame_faces``) of the frame at the centre of each cell, in one decoding pass
+        (``media.span_frames``), each frame dropped once searched: memory stays small however long the
+        video. Returns the grid, or None, early, once ``stop`` is set."""
+        cells = [(k * GRID_STEP, (k + 1) * GRID_STEP) for k in range(len(self.found))]
+        for k, frames in media.span_frames(path, cells, n=1, short_side=SHORT_SIDE):
+            if stop is not None and stop.is_set():
+                return None
+            self.frame_size, needed = frames.shape[1:3], self.needed
+            if needed is None or k in needed:
+                self.found[k] = frame_faces(frames)[0]
+        return self
+
+    def need(self, spans: list[tuple[float, float]]) -> None:
+        """Only the cells that these spans read (``span_face``) are searched from now on."""
+        self.needed = {int(k) for start, end in spans for k in self._cells(start, end)}
+
+    def _cells(self, start: float, end: float) -> np.ndarray:
+        """The cells nearest the span's FRAMES_PER_SEGMENT sampled times (``media.sample_times``), each once."""
+        times = media.sample_times([(start, end)], FRAMES_PER_SEGMENT)[0]
+        return np.unique(np.clip((times // GRID_STEP).astype(int), 0, len(self.found) - 1))
 
     def span_face(self, start: float, end: float) -> tuple[np.ndarray, list[float] | None]:
-        """The main face of the span [start, end) s: ``main_face`` of the grid frames nearest its
-        FRAMES_PER_SEGMENT sampled times (``media.sample_times``), each once (a span shorter than
-        FRAMES_PER_SEGMENT steps has fewer); the box as fractions of the frame (``results.frame_box``) or None."""
-        times = media.sample_times([(start, end)], FRAMES_PER_SEGMENT)[0]
-        cells = np.unique(np.clip((times // GRID_STEP).astype(int), 0, len(self.found) - 1))
-        crops_, box = main_face([self.found[k] for k in cells], self.frame_size)
+        """The main face of the span [start, end) s: ``main_face`` of the frames of its cells (a span
+        shorter than FRAMES_PER_SEGMENT steps has fewer); the box as fractions of the frame
+        (``results.frame_box``) or None."""
+        crops_, box = main_face([self.found[k] for k in self._cells(start, end)], self.frame_size)
         return crops_, frame_box(box, self.frame_size[1], self.frame_size[0])
-
-
-def face_grid(path: str | Path, duration: float, stop: threading.Event | None = None) -> FaceGrid | None:
-    """Every face of the frames of a video at the centres of GRID_STEP-second cells, in one decoding
-    pass (``media.span_frames``), each frame dropped once its faces are found: memory stays small
-    however long the video. It needs no segments, so it runs while the speech is recognised; a
-    segment then takes its face from it (``FaceGrid.span_face``). Returns None, early, once ``stop`` is set."""
-    cells = [(k * GRID_STEP, (k + 1) * GRID_STEP) for k in range(max(1, math.ceil(duration / GRID_STEP)))]
-    found, frame_size = [None] * len(cells), (0, 0)  # span_frames gives every cell once
-    for k, frames in media.span_frames(path, cells, n=1, short_side=SHORT_SIDE):
-        if stop is not None and stop.is_set():
-            return None
-        found[k], frame_size = frame_faces(frames)[0], frames.shape[1:3]
-    return FaceGrid(found, frame_size)

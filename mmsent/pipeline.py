@@ -7,7 +7,7 @@ fused and per-sense probabilities and leave-one-out contributions.
 
 The picture is read in a background thread (only when the model has a trained video branch), in one
 decoding pass that keeps few frames at once: the face branch's faces on a grid of times, which needs
-no segments, from the start, while the speech is recognised (``faces.face_grid``); the original
+no segments, from the start, while the speech is recognised (``faces.FaceGrid``); the original
 design's R3D-18 clips, the frames of each segment, once the segments are known.
 """
 
@@ -73,11 +73,12 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:
         try:
-            picture = None
+            picture = grid = None
             if reads_picture and model.config.video_source == "face-expression":
-                from . import faces
+                from .faces import FaceGrid
 
-                picture = pool.submit(faces.face_grid, path, info.duration, stop)  # needs no segments
+                grid = FaceGrid(info.duration)
+                picture = pool.submit(grid.read, path, stop)  # needs no segments
             report("decode", 0, 1)
             audio = media.load_audio(path) if info.has_audio else None
             report("decode", 1, 1)
@@ -88,7 +89,9 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             if audio is not None:
                 level = _levels(audio)
                 segs = follow_sound(segs, level, FRAME / features.SAMPLE_RATE, options.max_segment_seconds)
-            if reads_picture and picture is None:
+            if grid is not None:
+                grid.need([(s.start, s.end) for s in segs])
+            elif reads_picture:
                 picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
                                       short_side=features.RESIZE_SHORT_SIDE)
             results, unfamiliar = _run_model(model, segs, audio, level, picture, options, report)
@@ -138,7 +141,7 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
                picture: Future | None, options: AnalysisOptions, report: Progress
                ) -> tuple[list[SegmentResult], int]:
     """``picture``: what the picture gives, being computed in the background (None: no video input):
-    the video's faces (``faces.face_grid``) for the face branch, else the segments' frames.
+    the video's faces (``faces.FaceGrid``) for the face branch, else the segments' frames.
     Meanwhile the words and the sound of every batch are read and encoded at once, so that only
     their embeddings are kept (a segment's Whisper states are ~100 KB a second of speech); then,
     batch by batch, the expressions and the fusion. Returns the segments' results and how many

@@ -60,7 +60,7 @@ def test_the_grid_gives_a_span_the_face_its_own_frames_give(shared_data, ravdess
     step from them); spans past the end take the last frames; a set ``stop`` ends the reading."""
     path = shared_data / RAVDESS_CLIP
     duration = media.probe(path).duration
-    grid = faces.face_grid(path, duration)
+    grid = faces.FaceGrid(duration).read(path)
     assert len(grid.found) == int(np.ceil(duration / faces.GRID_STEP)) and grid.frame_size == ravdess_frames.shape[1:3]
     crops, box = grid.span_face(0.0, duration)
     own_crops, own_box = faces.segment_faces(ravdess_frames)
@@ -74,7 +74,26 @@ def test_the_grid_gives_a_span_the_face_its_own_frames_give(shared_data, ravdess
     assert len(late) == 1 and _iou(late_box, grid.span_face(duration - 0.1, duration)[1]) > 0.99
     stop = threading.Event()
     stop.set()
-    assert faces.face_grid(path, duration, stop) is None
+    assert faces.FaceGrid(duration).read(path, stop) is None
+
+
+def test_once_the_segments_are_known_the_grid_searches_only_their_cells(shared_data, monkeypatch):
+    """Cells no segment reads (a long silence read in long windows needs fewer) are decoded past, not
+    searched for faces; the spans' faces are the ones a full grid gives."""
+    path = shared_data / RAVDESS_CLIP
+    duration = media.probe(path).duration
+    spans = [(0.0, 0.5), (1.2, 1.4)]
+    full = faces.FaceGrid(duration).read(path)
+    searched, frame_faces = [], faces.frame_faces
+    monkeypatch.setattr(faces, "frame_faces", lambda frames: searched.append(1) or frame_faces(frames))
+    grid = faces.FaceGrid(duration)
+    grid.need(spans)
+    grid.read(path)
+    assert len(searched) == len(grid.needed) == 3 < len(grid.found)
+    assert [k for k, f in enumerate(grid.found) if f is not None] == sorted(grid.needed) == [0, 1, 3]
+    for span in spans:
+        (crops, box), (full_crops, full_box) = grid.span_face(*span), full.span_face(*span)
+        assert np.array_equal(crops, full_crops) and box == full_box
 
 
 def test_no_face_in_test_pattern(tmp_path):

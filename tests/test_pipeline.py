@@ -240,7 +240,7 @@ def test_the_faces_are_read_while_the_speech_is_recognised_and_a_failure_stops_t
     from mmsent.asr_models import TranscriptionError
 
     started, read, returned = threading.Event(), [], []
-    frame_faces, face_grid, transcribe = faces.frame_faces, faces.face_grid, pipeline.transcribe
+    frame_faces, grid_read, transcribe = faces.frame_faces, faces.FaceGrid.read, pipeline.transcribe
 
     def slow_frame_faces(frames):
         started.set()
@@ -248,8 +248,8 @@ def test_the_faces_are_read_while_the_speech_is_recognised_and_a_failure_stops_t
         time.sleep(0.05)
         return frame_faces(frames)
 
-    def recorded_grid(*args):
-        returned.append(face_grid(*args))
+    def recorded_read(grid, *args):
+        returned.append(grid_read(grid, *args))
         return returned[-1]
 
     def recognition(*args, **kwargs):
@@ -257,11 +257,11 @@ def test_the_faces_are_read_while_the_speech_is_recognised_and_a_failure_stops_t
         return transcribe(*args, **kwargs)
 
     monkeypatch.setattr(faces, "frame_faces", slow_frame_faces)
-    monkeypatch.setattr(faces, "face_grid", recorded_grid)
+    monkeypatch.setattr(faces.FaceGrid, "read", recorded_read)
     monkeypatch.setattr(pipeline, "transcribe", recognition)
     analysis = mmsent.analyze(talking.path, default, AnalysisOptions(contributions=False))
     cells = int(np.ceil(talking.duration / faces.GRID_STEP))
-    assert len(read) == cells and isinstance(returned[0], faces.FaceGrid) and len(analysis.segments) >= 3
+    assert 1 <= len(read) <= cells and isinstance(returned[0], faces.FaceGrid) and len(analysis.segments) >= 3
 
     def failing(*args, **kwargs):
         started.wait(30)
