@@ -69,7 +69,11 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray |
         stream = _audio_stream(c)
         if stream is None:
             return None
-        origin, expected = _origin(c), _header_duration(c)
+        origin = _origin(c)
+        # the track's own length, when the header gives it: a sound track shorter than the picture is
+        # not a cut file
+        expected = (float((stream.start_time or 0) * stream.time_base) - origin + float(stream.duration * stream.time_base)
+                    if stream.duration and stream.time_base else _header_duration(c))
         frames = _audio_frames(c, stream)
         head = next(frames, None)
         if head is None:

@@ -13,6 +13,7 @@ from mediagen import (
     make_header_lying_aac,
     make_two_colour_video,
     make_vfr_video,
+    ffmpeg,
     make_video,
     rotate,
     talking_video,
@@ -238,6 +239,19 @@ def test_truncated_but_readable_file_warns(folder):
     with pytest.warns(UserWarning, match="fast_cut.mp4.*truncated"):
         audio = load_audio(cut)
     assert 0.5 < len(audio) / RATE < 3.0
+
+
+def test_a_sound_track_shorter_than_the_picture_is_not_called_truncated(folder, recwarn):
+    """The sound ends 2 s before the picture (a muxing choice, not damage): no "truncated" warning, and
+    the audio is the track's own length."""
+    video = make_video(folder / "picture4.mp4", duration=4.0, size=(160, 120), audio=None)
+    sound = make_video(folder / "sound2.mp4", duration=2.0, size=(160, 120))
+    both = folder / "short_sound.mp4"
+    ffmpeg("-i", video, "-i", sound, "-map", "0:v", "-map", "1:a", "-c", "copy", both)
+    assert probe(both).duration == pytest.approx(4.0, abs=0.1)
+    audio = load_audio(both)
+    assert len(audio) / RATE == pytest.approx(2.0, abs=0.1)
+    assert not [w for w in recwarn if "truncated" in str(w.message)]
 
 
 def test_span_validation(folder):
