@@ -69,11 +69,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray |
         stream = _audio_stream(c)
         if stream is None:
             return None
-        origin = _origin(c)
-        # the track's own length, when the header gives it: a sound track shorter than the picture is
-        # not a cut file
-        expected = (float((stream.start_time or 0) * stream.time_base) - origin + float(stream.duration * stream.time_base)
-                    if stream.duration and stream.time_base else _header_duration(c))
+        origin, expected = _origin(c), _header_duration(c)
+        if stream.duration and stream.time_base:  # the track's own end: sound that ends before the picture is not cut
+            expected = float(((stream.start_time or 0) + stream.duration) * stream.time_base) - origin
         frames = _audio_frames(c, stream)
         head = next(frames, None)
         if head is None:

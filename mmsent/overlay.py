@@ -89,11 +89,11 @@ def _display_size(video_path: Path) -> tuple[tuple[int, int], bool]:
 
 def _without_chapters(video_path: Path, folder: Path) -> Path:
     """A copy of the video's first picture and sound streams without its chapters (packets copied, not
-    re-encoded), for moviepy 2.2, whose reading of ``ffmpeg -i`` fails on a file with a single chapter
+    re-encoded, into Matroska, which takes any codec and keeps the rotation), for moviepy 2.2, whose reading of ``ffmpeg -i`` fails on a file with a single chapter
     (Zulko/moviepy#2419: editor exports, the MELD clips)."""
     from imageio_ffmpeg import get_ffmpeg_exe  # the ffmpeg moviepy runs
 
-    out = folder / f"source{video_path.suffix}"
+    out = folder / "source.mkv"
     done = subprocess.run([get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video_path), "-map", "0:v:0",
                            "-map", "0:a:0?", "-map_chapters", "-1", "-c", "copy", str(out)],
                           capture_output=True, text=True)
