@@ -18,12 +18,22 @@ from .checkpoint import device_argument
 from .config import AnalysisOptions
 from .export import FORMATS, write
 from .pipeline import analyze
+from .transcribe import check_language
 
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
 EXIT_INTERRUPTED = 130  # exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
+
+
+def _language(value: str) -> str:
+    """The type of --language: a language Whisper knows, checked as it is parsed (not once per file)."""
+    try:
+        check_language(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--asr", default=DEFAULTS.asr, choices=["faster-whisper", "openai-whisper"],
                    help="speech recognition backend")
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, help="Whisper model ('base' is embedded)")
-    a.add_argument("--language", default=None, help="spoken language (ISO code); detected when omitted")
+    a.add_argument("--language", default=None, type=_language, help="spoken language (ISO code); detected when omitted")
     a.add_argument("--subtitles", type=Path, default=None, help="SRT/WebVTT file that replaces speech recognition")
     a.add_argument("--max-segment", type=float, default=DEFAULTS.max_segment_seconds, help="longest utterance, s")
     a.add_argument("--max-seconds", type=float, default=3 * 3600, help="refuse inputs longer than this, s")

@@ -146,7 +146,7 @@ def _resolve_device(backend: str, device: str) -> str:
 def _prepare(audio: np.ndarray, language: str | None,
              options: DecodeOptions | None) -> tuple[np.ndarray, DecodeOptions, float]:
     """Checked audio, the decoding options and the audio's length in seconds."""
-    _check_language(language)
+    check_language(language)
     audio = _check_audio(audio)
     return audio, options or DecodeOptions(), len(audio) / SAMPLE_RATE
 
@@ -310,7 +310,8 @@ def _speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
-def _check_language(language: str | None) -> None:
+def check_language(language: str | None) -> None:
+    """Raises ValueError for a language that Whisper does not know (None: detected)."""
     if language is None:
         return
     try:  # both backends share Whisper's list of languages

@@ -53,3 +53,11 @@ def test_a_device_this_machine_lacks_is_refused_before_work():
         proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode == 2 and "argument --device" in proc.stderr and "Traceback" not in proc.stderr, argv
         assert ("use --device auto" if "cuda" in argv[-1] else "use auto, cpu, cuda or cuda:N") in proc.stderr, argv
+
+
+def test_an_unknown_language_is_refused_before_work(tmp_path):
+    """--language is checked as it is parsed: one clear refusal, not a failure per file after decoding."""
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "a.mp4", "b.mp4", "--language", "xx"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "argument --language: unknown language 'xx'" in proc.stderr
+    assert "FAILED" not in proc.stderr and "Traceback" not in proc.stderr
