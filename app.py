@@ -39,8 +39,8 @@ import pandas as pd  # noqa: E402
 
 import mmsent  # noqa: E402
 from mmsent import export, media, plots  # noqa: E402
-from mmsent.checkpoint import device_argument  # noqa: E402
-from mmsent.config import AnalysisOptions  # noqa: E402
+from mmsent.checkpoint import pick_device  # noqa: E402
+from mmsent.config import AnalysisOptions, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES  # noqa: E402
 from mmsent.results import Analysis  # noqa: E402
 from mmsent.transcribe import TranscriptionError  # noqa: E402
@@ -333,7 +333,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs internet)")
     p.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the embedded model)")
-    p.add_argument("--device", default=None, type=device_argument, help="cpu, cuda, ... (default: CUDA when present)")
+    p.add_argument("--device", default=None, type=checked_argument(pick_device),
+                   help="cpu, cuda, ... (default: CUDA when present)")
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS, help="longest video accepted (s)")
     p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB, help="largest upload accepted (MB)")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="analyses run at once")

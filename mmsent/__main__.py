@@ -14,8 +14,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import CheckpointError, SourceUnavailable, describe, load_model
-from .checkpoint import device_argument
-from .config import AnalysisOptions
+from .checkpoint import pick_device
+from .config import AnalysisOptions, checked_argument
 from .export import FORMATS, write
 from .pipeline import analyze
 from .transcribe import check_language
@@ -27,15 +27,6 @@ EXIT_INTERRUPTED = 130  # exit status after Ctrl-C or SIGTERM (128 + SIGINT, as 
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 
-def _language(value: str) -> str:
-    """The type of --language: a language Whisper knows, checked as it is parsed (not once per file)."""
-    try:
-        check_language(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="python -m mmsent", formatter_class=fmt,
@@ -43,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded one")
-    common.add_argument("--device", default="auto", type=device_argument, help="cuda, cuda:1, cpu, ... or auto (CUDA when present)")
+    common.add_argument("--device", default="auto", type=checked_argument(pick_device),
+                        help="cuda, cuda:1, cpu, ... or auto (CUDA when present)")
     sub.add_parser("info", parents=[common], formatter_class=fmt, help="load a model and print its summary")
     a = sub.add_parser("analyze", parents=[common], formatter_class=fmt, help="analyse video or audio files")
     a.add_argument("videos", nargs="+", type=Path, help="video or audio files")
@@ -52,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--asr", default=DEFAULTS.asr, choices=["faster-whisper", "openai-whisper"],
                    help="speech recognition backend")
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, help="Whisper model ('base' is embedded)")
-    a.add_argument("--language", default=None, type=_language, help="spoken language (ISO code); detected when omitted")
+    a.add_argument("--language", default=None, type=checked_argument(check_language),
+                   help="spoken language (ISO code); detected when omitted")
     a.add_argument("--subtitles", type=Path, default=None, help="SRT/WebVTT file that replaces speech recognition")
     a.add_argument("--max-segment", type=float, default=DEFAULTS.max_segment_seconds, help="longest utterance, s")
     a.add_argument("--max-seconds", type=float, default=3 * 3600, help="refuse inputs longer than this, s")

@@ -206,13 +206,3 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
                              "use --device auto (CUDA when present) or cpu")
     return picked
 
-
-def device_argument(value: str) -> str:
-    """The type of a command line's --device: the value, checked by ``pick_device`` as it is parsed."""
-    import argparse
-
-    try:
-        pick_device(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return value

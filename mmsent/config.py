@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .labels import EMOTIONS, MODALITIES, SENTIMENTS
@@ -175,3 +177,16 @@ class AnalysisOptions:
     batch_size: int = 16
     # Measure each modality's contribution by leaving it out (one extra forward per modality).
     contributions: bool = True
+
+
+def checked_argument(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse ``type`` for an option whose values ``check`` accepts (it raises ValueError for the
+    others): a wrong value is refused as the command line is parsed, with the check's message."""
+    def parse(value: str) -> str:
+        try:
+            check(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return value
+
+    return parse
