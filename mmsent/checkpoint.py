@@ -198,11 +198,9 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         picked = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise ValueError(f"{device!r} is not a device: use auto, cpu, cuda or cuda:N ({e})") from None
-    if picked.type == "cuda":
-        count = torch.cuda.device_count()
-        if picked.index is not None and picked.index >= count or not count:
-            have = f"{count} CUDA device(s)" if count else "no CUDA device (no NVIDIA GPU or driver, or a CPU-only torch)"
-            raise ValueError(f"device {device!r} was asked for, but this machine has {have}: "
-                             "use --device auto (CUDA when present) or cpu")
+    count = torch.cuda.device_count() if picked.type == "cuda" else 0
+    if picked.type == "cuda" and (picked.index or 0) >= count:
+        have = f"{count} CUDA device(s)" if count else "no CUDA device (no NVIDIA GPU or driver, or a CPU-only torch)"
+        raise ValueError(f"device {device!r} was asked for, but this machine has {have}: "
+                         "use --device auto (CUDA when present) or cpu")
     return picked
-

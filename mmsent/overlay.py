@@ -43,7 +43,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         ValueError: the input has no video stream (nothing to draw on).
     """
     video_path, out_path = Path(video_path), Path(out_path)
-    size, chapters = _display_size(video_path)
+    size, chapters = _picture_facts(video_path)
     from moviepy import VideoFileClip  # heavy; only the annotated video needs it
 
     # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can still
@@ -68,7 +68,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     return out_path
 
 
-def _display_size(video_path: Path) -> tuple[tuple[int, int], bool]:
+def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool]:
     """(width, height) of the first picture as shown (rotated), and whether the file has chapters;
     errors if there is no picture to draw on."""
     if not video_path.is_file():
