@@ -116,33 +116,30 @@ def emotion_share(analysis: Analysis) -> go.Figure:
 
 
 def modality_contributions(analysis: Analysis) -> go.Figure:
-    """Per segment, stacked bars of how much each modality moved the emotion distribution.
+    """Per segment, stacked steps of how much each modality moved the emotion distribution.
 
     A contribution is the total-variation distance (0..1) between the emotion probabilities with
-    and without that modality. A modality not used for a segment has no bar; hover lists the
-    modalities used.
+    and without that modality. A modality not used for a segment has no step there (None); hover
+    lists the modalities used. (Steps, not bars: plotly puts the ticks of a few bars at their
+    centres, which on a time axis reads as odd times.)
     """
     fig = _base(analysis, "Modality contributions (leave one out)", "change of emotion (TV distance)",
                 None)
     if not analysis.segments:
         return fig
     segs = analysis.segments
-    mids = [(s.start + s.end) / 2 for s in segs]
-    widths = [max(s.duration, 1e-3) for s in segs]
-    used = [" + ".join(s.modalities) or "none" for s in segs]
-    custom = [[_hover_words(s), s.start, s.end, u] for s, u in zip(segs, used)]
+    x, custom = _steps_x(segs)
+    custom = [row + [" + ".join(s.modalities) or "none"] for row, s in zip(custom, _twice(segs))]
     for m in MODALITIES:
-        y = [s.contributions.get(m, 0.0) if m in s.modalities else None for s in segs]
         fig.add_trace(
-            go.Bar(
-                x=mids, y=y, width=widths, name=m, customdata=custom,
-                marker={"color": MODALITY_COLORS.get(m, FALLBACK_COLOR), "line": {"width": 0}},
-                hovertemplate=(
-                    f"<b>{m}</b> %{{y:.2f}}<br>used: %{{customdata[3]}}<br>{_HOVER_TAIL}"
-                ),
+            go.Scatter(
+                x=x, y=_steps_y(segs, lambda s, m=m: s.contributions.get(m, 0.0) if m in s.modalities else None),
+                name=m, mode="lines", stackgroup="contributions", line={"width": 0.5},
+                fillcolor=MODALITY_COLORS.get(m, FALLBACK_COLOR), line_color=MODALITY_COLORS.get(m, FALLBACK_COLOR),
+                customdata=custom,
+                hovertemplate=f"<b>{m}</b> %{{y:.2f}}<br>used: %{{customdata[3]}}<br>{_HOVER_TAIL}",
             )
         )
-    fig.update_layout(barmode="stack", bargap=0)
     return fig
 
 

@@ -69,14 +69,13 @@ def test_modality_contributions_only_for_used_modalities():
     a = make_analysis(6)
     fig = plots.modality_contributions(a)
     assert [t.name for t in fig.data] == list(MODALITIES)
+    assert {t.stackgroup for t in fig.data} == {"contributions"}
     video = fig.data[MODALITIES.index("video")]
     for k, seg in enumerate(a.segments):
-        if "video" in seg.modalities:
-            assert video.y[k] == pytest.approx(seg.contributions["video"])
-        else:
-            assert video.y[k] is None
-        assert video.customdata[k][3] == " + ".join(seg.modalities)
-    assert fig.layout.barmode == "stack"
+        assert list(video.x[2 * k:2 * k + 2]) == [seg.start, seg.end]
+        used = "video" in seg.modalities
+        assert list(video.y[2 * k:2 * k + 2]) == [pytest.approx(seg.contributions["video"]) if used else None] * 2
+        assert video.customdata[2 * k][3] == " + ".join(seg.modalities)
 
 
 def test_colours_are_fixed_and_distinct():
@@ -108,7 +107,7 @@ def test_500_segments_are_fast():
     figs = plots.all_figures(a)
     elapsed = time.perf_counter() - start
     assert len(figs["emotion_timeline"].data[0].x) == 1000
-    assert len(figs["modality_contributions"].data[0].x) == 500
+    assert len(figs["modality_contributions"].data[0].x) == 1000
     assert elapsed < 3.0, f"4 figures of 500 segments took {elapsed:.2f} s"
 
 
