@@ -174,7 +174,7 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
         f"{media.duration:.1f} s", f"{len(analysis.segments)} segments",
         f"language: {analysis.language or 'unknown'}",
         f"transcript: {analysis.transcript_source or 'none'}",
-        f"model: {analysis.model.get('name', 'unnamed')}",
+        f"model: {analysis.model.get('name') or 'unnamed'}",
     ]
     if summary.dominant_emotion is not None:
         facts.append(f"dominant emotion: {summary.dominant_emotion}")

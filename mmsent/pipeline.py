@@ -334,9 +334,10 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
 
 def model_facts(model: FusionModel) -> dict:
     """What produced an analysis, for its JSON."""
-    cfg = model.config
+    cfg, checkpoint = model.config, getattr(model, "checkpoint", None)
     return {
-        "checkpoint": getattr(model, "checkpoint", None),
+        "name": Path(checkpoint).name if checkpoint else None,  # the checkpoint folder's name
+        "checkpoint": checkpoint,
         "text_source": cfg.text_source,
         "audio_source": cfg.audio_source,
         "video_source": cfg.video_source,

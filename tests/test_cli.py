@@ -27,6 +27,7 @@ def test_analyze_several_files_one_bad(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["good clip.csv", "good clip.json", "good clip.srt"]
     data = json.loads((out / "good clip.json").read_text())
     assert "hello" in " ".join(s["text"] for s in data["segments"]).lower()
+    assert data["model"]["name"] == "default"  # the embedded checkpoint, named in the HTML report too
     # Progress in a log: no bar redrawn with carriage returns, one line as each stage starts (and,
     # for a long stage, at most one line every LOG_INTERVAL_S, with its percentage).
     assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr, proc.stderr[:500]
