@@ -63,10 +63,10 @@ LANGUAGES = (  # (label, ISO code); "auto" lets the speech recogniser detect it
 SEGMENT_SECONDS = (2.0, 30.0, 10.0)  # min, max, default longest utterance (s) before a split
 USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
                mmsent.SourceUnavailable, ValueError)  # their messages are written for users
-TABLE_COLUMNS = ("start (s)", "end (s)", "text", "emotion", "p(emotion)", "sentiment",
-                 "p(sentiment)", "each sense says", "contributions")
+TABLE_COLUMNS = ("start (s)", "end (s)", "text", "emotion", "p (emotion)", "sentiment",
+                 "p (sentiment)", "each sense says", "contributions")  # headers wrap at spaces only
 ANALYSIS_QUEUE = "analysis"  # concurrency group of every event that runs an analysis (button, examples)
-TABLE_WIDTHS = ("6%", "6%", "28%", "8%", "7%", "8%", "7%", "20%", "10%")  # of the table's width, per column
+TABLE_WIDTHS = ("6%", "6%", "23%", "8%", "8%", "9%", "11%", "18%", "11%")  # of the table's width, per column
 
 
 @dataclass
