@@ -1,6 +1,5 @@
 """Plotly figures built from an Analysis alone."""
 
-import time
 
 import plotly.graph_objects as go
 import pytest
@@ -101,14 +100,12 @@ def test_one_segment():
     assert max(figs["emotion_share"].data[0].y) == pytest.approx(1.0)
 
 
-def test_500_segments_are_fast():
+def test_500_segments_give_two_steps_each():
+    # (their time is measured by the benchmark: `python -m bench.analyze`'s export stage draws them)
     a = make_analysis(500, duration=1500.0, seed=5)
-    start = time.perf_counter()
     figs = plots.all_figures(a)
-    elapsed = time.perf_counter() - start
     assert len(figs["emotion_timeline"].data[0].x) == 1000
     assert len(figs["modality_contributions"].data[0].x) == 1000
-    assert elapsed < 3.0, f"4 figures of 500 segments took {elapsed:.2f} s"
 
 
 def test_per_modality_timeline_shows_each_sense_on_the_answer():
@@ -164,10 +161,7 @@ def test_report_figures_add_the_senses_and_keep_the_app_figures():
     assert len(fig.data) == 0 and "no segments" in fig.layout.annotations[0].text
 
 
-def test_per_modality_timeline_of_500_segments_is_fast():
+def test_per_modality_timeline_of_500_segments_names_no_answer():
     a = make_analysis(500, duration=1500.0, seed=5)
-    start = time.perf_counter()
-    fig = plots.per_modality_timeline(a)
-    elapsed = time.perf_counter() - start
+    fig = plots.per_modality_timeline(a)  # (timed by the benchmark's export stage, as the others)
     assert len(fig.data[0].x) == 1000 and not any(fig.data[0].text)  # no segment is 1/15 of the time
-    assert elapsed < 1.5, f"the per-sense figure of 500 segments took {elapsed:.2f} s"
