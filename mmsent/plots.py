@@ -14,8 +14,8 @@ import logging
 
 import plotly.graph_objects as go
 
-from mmsent.labels import MODALITIES
-from mmsent.results import MODALITY_NAMES, Analysis, SegmentResult
+from mmsent.labels import MODALITIES, MODALITY_NAMES
+from mmsent.results import Analysis, SegmentResult
 
 log = logging.getLogger(__name__)
 

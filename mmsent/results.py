@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mmsent import validate
-from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
+from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ SCHEMA_VERSION = 2  # version of the JSON layout below; bump it on any incompati
 READABLE_VERSIONS = (1, 2)  # versions from_dict loads (1: no per_modality, no face_box)
 SEGMENT_KINDS = ("speech", "gap")  # "gap": a stretch without speech, analysed from sound and picture
 
-MODALITY_NAMES = {"text": "words", "audio": "voice", "video": "face"}  # what a user calls each sense
 
 FILE_MODE = 0o644  # permissions of written files (mkstemp would leave 0o600)
 

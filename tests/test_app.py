@@ -40,7 +40,7 @@ KEYWORDS = ("weather", "bicycle")  # words the transcript must contain
 MAX_SECONDS = 20  # the server's --max-seconds in these tests
 MAX_MB = 1  # the server's --max-mb
 RESULT_TIMEOUT_S = 180  # s for one analysis on a busy 2-core machine
-PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds")  # /analyze's, in order
+PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses")  # /analyze's, in order
 OUTPUTS = ("video", "emotion", "senses", "sentiment", "share", "contributions", "table", "notes", "files", "json")
 TIME_TOL_S = 0.1  # s of slack between the segments' span and the decoded duration
 PROB_TOL = 1e-4
@@ -169,17 +169,26 @@ def test_analyze_is_the_one_endpoint_and_only_the_video_is_required(client):
     assert list(api["named_endpoints"]) == ["/analyze"] and not api["unnamed_endpoints"]
     params = api["named_endpoints"]["/analyze"]["parameters"]
     assert [p["parameter_name"] for p in params] == list(PARAMETERS)
-    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True]
-    assert [p["parameter_default"] for p in params[1:]] == [None, "auto", "faster-whisper", 10.0]
+    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True, True]
+    assert [p["parameter_default"] for p in params[1:]] == [None, "auto", "faster-whisper", 10.0,
+                                                            ["words", "voice", "face"]]
 
 
 def test_subtitles_replace_speech_recognition(client, media):
     """Every argument by name."""
     result = client.predict(video=handle_file(media["silent"]), subtitles=handle_file(media["words"]),
-                            language="en", asr="faster-whisper", max_segment_seconds=8.0, api_name="/analyze")
+                            language="en", asr="faster-whisper", max_segment_seconds=8.0, senses=["words"],
+                            api_name="/analyze")
     analysis = json.loads(out(result, "json"))
     assert "parrot sings loudly" in " ".join(s["text"] for s in analysis["segments"]).lower()
     assert "words.srt" in (analysis["transcript_source"] or "")
+    assert {m for s in analysis["segments"] for m in s["modalities"]} == {"text"}
+    assert "Left out, as asked: the voice and the face." in analysis["notes"]
+
+
+def test_no_sense_ticked_is_refused(client, media):
+    with pytest.raises(AppError, match="No sense is ticked"):
+        client.predict(*analyze_args(media["speech"]), [], api_name="/analyze")
 
 
 def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
@@ -190,7 +199,7 @@ def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
         event_id = json.load(r)["event_id"]
     with urllib.request.urlopen(f"{server.url}gradio_api/call/analyze/{event_id}", timeout=RESULT_TIMEOUT_S) as r:
         stream = r.read().decode()
-    assert "event: error" in stream and "didn't receive enough input values (needed: 5, got: 0)" in stream, stream
+    assert "event: error" in stream and "didn't receive enough input values (needed: 6, got: 0)" in stream, stream
 
 
 @pytest.mark.parametrize("name, expected", [

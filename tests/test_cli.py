@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 
-from mediagen import talking_video
-
+import pytest
 from conftest import ROOT
+from mediagen import talking_video
 
 STAGES = ("decode", "speech recognition", "model")  # some of the stages mmsent.analyze reports, in order
 
@@ -62,3 +62,10 @@ def test_an_unknown_language_is_refused_before_work(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "argument --language: unknown language 'xx'" in proc.stderr
     assert "FAILED" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("senses, said", [("words,smell", "unknown sense 'smell'"), (",", "no sense named")])
+def test_unknown_senses_are_refused_before_work(senses, said):
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "a.mp4", "--senses", senses],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and f"argument --senses: {said}: choose one or more of words, voice, face" in proc.stderr

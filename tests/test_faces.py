@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from PIL import Image
 
 from mmsent import faces, media
@@ -24,6 +25,17 @@ def ravdess_frames(shared_data):
 
 def _iou(a, b):
     return faces._iou(np.asarray(a, np.float32), np.asarray(b, np.float32))
+
+
+def test_a_still_picture_is_told_from_a_live_face(shared_data):
+    live = faces.FaceGrid(media.probe(shared_data / RAVDESS_CLIP).duration).read(shared_data / RAVDESS_CLIP)
+    crops, _ = live.span_face(0.0, 2.4)  # the actor says her sentence
+    assert len(crops) >= 2 and not faces.still(crops)
+    portrait = ROOT / "examples" / "mission_day.mp4"  # the photograph beside the slides' words
+    grid = faces.FaceGrid(media.probe(portrait).duration).read(portrait)
+    crops, _ = grid.span_face(0.5, 2.9)
+    assert len(crops) >= 2 and faces.still(crops)
+    assert not faces.still(crops[:1])  # one frame can't tell
 
 
 def test_face_found_in_every_ravdess_frame(ravdess_frames):

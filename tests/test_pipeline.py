@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from mediagen import make_video, talking_video
 
 import mmsent
@@ -151,6 +152,34 @@ def test_default_model_finds_the_face_of_the_real_clip(default, shared_data):
     speech = [s for s in analysis.segments if s.kind == "speech"]
     assert speech and all(s.modalities == ["text", "audio", "video"] for s in speech)
     assert not any("unlike the voices" in n for n in analysis.notes)  # a RAVDESS actor the voice learned from
+    assert not any("does not move" in n for n in analysis.notes)  # a live face
+
+
+def test_senses_left_out_are_not_read(default, shared_data, monkeypatch):
+    """A sense the user leaves out is not read at all: without the face, no face is searched."""
+    from mmsent.faces import FaceGrid
+
+    clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"
+    monkeypatch.setattr(FaceGrid, "read", lambda *a: pytest.fail("a face was searched"))
+    heard = mmsent.analyze(clip, default, AnalysisOptions(senses=("text", "audio")))
+    assert {m for s in heard.segments for m in s.modalities} == {"text", "audio"}
+    assert all(s.face_box is None for s in heard.segments)
+    assert "Left out, as asked: the face." in heard.notes and not any("face was found" in n for n in heard.notes)
+    monkeypatch.undo()
+    seen = mmsent.analyze(clip, default, AnalysisOptions(senses=("video",)))
+    assert {m for s in seen.segments for m in s.modalities} == {"video"}
+    assert all(set(s.per_modality) == {"video"} for s in seen.segments)
+    assert "Left out, as asked: the words and the voice." in seen.notes
+    with pytest.raises(mmsent.AnalysisError, match="choose one or more of text, audio, video"):
+        mmsent.analyze(clip, default, AnalysisOptions(senses=("smell",)))
+
+
+def test_a_face_that_does_not_move_is_said_to_be_a_still_picture(default):
+    """The example's portrait is a photograph: read all the same, and the notes say how to leave it out."""
+    analysis = mmsent.analyze(ROOT / "examples" / "mission_day.mp4", default, AnalysisOptions(contributions=False))
+    faced = [s for s in analysis.segments if "video" in s.modalities]
+    assert faced and any(f"In {len(faced)} of them the face does not move" in n and "--senses words,voice" in n
+                         for n in analysis.notes), analysis.notes
 
 
 def test_silence_gives_no_invented_words_and_still_a_full_timeline(model, tmp_path):
