@@ -164,10 +164,10 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
         report("frames", 0, 1)  # what is left of their decoding (and face detection)
         picture = picture.result()
         if model.config.video_source == "face-expression":
-            from .faces import still as unmoving
+            from . import faces
 
             picture = [picture.span_face(s.start, s.end) for s in segs]
-            still = sum(unmoving(crops) for crops, _ in picture)
+            still = sum(faces.still(crops) for crops, _ in picture)
         report("frames", 1, 1)
     results, unfamiliar = [], 0
     for done, (rows, (embeddings, mask, distances)) in enumerate(zip(batches, heard)):
@@ -379,7 +379,7 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
                      "so what the sound says counts for less there.")
     if not info.has_video:
         notes.append("The file has no video stream: nothing is analysed from the picture.")
-    elif "video" in model.encoders and model.config.video_source == "face-expression" and results and "video" in senses:
+    elif "video" in senses and "video" in model.encoders and model.config.video_source == "face-expression" and results:
         n = sum(r.face_box is not None for r in results)
         notes.append(f"A face was found in {n} of {len(results)} segments." if n else
                      "No face was found in the picture: the timeline comes from words and sound alone.")
