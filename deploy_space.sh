@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 
 stage() {
   mkdir -p "$1"
+  git diff --quiet HEAD || echo "deploy_space.sh: uncommitted changes are not included (HEAD is)" >&2
   git archive HEAD | tar -x -C "$1"   # HEAD's files: commit what the Space should run
   # setup.sh installs the face detector's package --no-deps (its metadata asks for tensorflow, which
   # mmsent never imports); a Space's requirements.txt can't say --no-deps, so there tensorflow comes too
