@@ -101,8 +101,10 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
 def _inputs(paths: list[Path]) -> list[Path]:
     """The files to analyse: each path as given, a folder as its audio and video files (by suffix,
     not its sub-folders), in name order."""
-    return [f for p in paths for f in (sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in
-                                              MEDIA_SUFFIXES) if p.is_dir() else [p])]
+    files = []
+    for p in paths:
+        files += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES) if p.is_dir() else [p]
+    return files
 
 
 @contextlib.contextmanager

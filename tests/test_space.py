@@ -8,13 +8,12 @@ import re
 import subprocess
 
 import pytest
+from conftest import ROOT
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mmsent.faces import DETECTOR_PACKAGE
-
-from conftest import ROOT
 
 
 def front_matter(readme: str) -> dict[str, str]:
@@ -54,8 +53,8 @@ def test_the_staged_space_is_the_committed_tree_with_the_face_detector(tmp_path)
         pytest.skip("not a git checkout: deploy_space.sh stages the committed files")
     stage = tmp_path / "space"
     subprocess.run(["bash", str(ROOT / "deploy_space.sh"), "--stage", str(stage)], check=True, timeout=120)
-    committed = subprocess.run(["git", "ls-tree", "-r", "--name-only", "HEAD"], cwd=ROOT, check=True,
-                               capture_output=True, text=True).stdout.split()
+    committed = subprocess.run(["git", "ls-tree", "-r", "-z", "--name-only", "HEAD"], cwd=ROOT, check=True,
+                               capture_output=True, text=True).stdout.split("\0")[:-1]
     assert sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file()) == sorted(committed)
     head_requirements = subprocess.run(["git", "show", "HEAD:requirements.txt"], cwd=ROOT, check=True,
                                        capture_output=True, text=True).stdout
