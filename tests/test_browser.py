@@ -171,9 +171,12 @@ def test_webcam_recording_is_analysed(server, browser_context):
     time.sleep(RECORD_S)
     page.locator("#video-in button", has_text="Stop").first.click()
     page.wait_for_selector("#video-in video[src]", timeout=UI_TIMEOUT_MS)
+    page.get_by_text("Options", exact=True).click()
+    page.get_by_role("checkbox", name="face").uncheck()  # the Senses option: words and voice only
     page.click("#analyse-btn")
     wait_for_results(page)
     notes = page.locator("#notes").inner_text()
     assert re.search(r"segments? over [1-9]", notes), notes  # a recording of some length was analysed
     assert "no audio track" not in notes  # the microphone was recorded with the picture
+    assert "Left out, as asked: the face." in notes and "face was found" not in notes.lower(), notes
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
