@@ -80,13 +80,13 @@ class Settings:
 
 
 def model_note(model: mmsent.FusionModel, load_warnings: list[str], unused: bool = True) -> str:
-    """Markdown on the model: the branches it uses, those it cannot use (if ``unused``), load warnings."""
-    used = [m for m in MODALITIES if m in model.encoders]
-    missing = [m for m in MODALITIES if m not in model.encoders]
-    lines = [f"**Model branches used:** {', '.join(used) or 'none'}."]
+    """Markdown on the model: the senses it reads, those it cannot (if ``unused``), load warnings."""
+    used = [MODALITY_NAMES[m] for m in MODALITIES if m in model.encoders]
+    missing = [MODALITY_NAMES[m] for m in MODALITIES if m not in model.encoders]
+    lines = [f"**Senses the model reads:** {', '.join(used) or 'none'}."]
     if unused and missing:
-        lines.append(f"⚠️ **Not used:** {', '.join(missing)}: untrained in this checkpoint or unavailable "
-                     "offline, so the analysis relies on the other branches only.")
+        lines.append(f"⚠️ **Not read:** {', '.join(missing)}: untrained in this checkpoint or unavailable "
+                     "offline, so the analysis relies on the other senses only.")
     lines += [f"⚠️ {w}" for w in load_warnings]
     return "\n\n".join(lines)
 
@@ -111,7 +111,7 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
     for s in analysis.segments:
         emo, p_emo = s.top_emotion
         sen, p_sen = s.top_sentiment
-        contrib = ", ".join(f"{m} {v:.2f}" for m, v in s.contributions.items())
+        contrib = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in s.contributions.items())
         rows.append([round(s.start, 2), round(s.end, 2), s.text if s.kind == "speech" else "(no speech)",
                      emo, round(p_emo, 3), sen, round(p_sen, 3), s.readings_text() or "(no sense used)", contrib])
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -129,15 +129,16 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
         return fig
     segs = analysis.segments
     x, custom = _steps_x(segs)
-    custom = [row + [" + ".join(s.modalities) or "none"] for row, s in zip(custom, _twice(segs))]
+    custom = [row + [" + ".join(MODALITY_NAMES[m] for m in s.modalities) or "none"]
+              for row, s in zip(custom, _twice(segs))]
     for m in MODALITIES:
         fig.add_trace(
             go.Scatter(
                 x=x, y=_steps_y(segs, lambda s, m=m: s.contributions.get(m, 0.0) if m in s.modalities else None),
-                name=m, mode="lines", stackgroup="contributions", line={"width": 0.5},
+                name=MODALITY_NAMES[m], mode="lines", stackgroup="contributions", line={"width": 0.5},
                 fillcolor=MODALITY_COLORS.get(m, FALLBACK_COLOR), line_color=MODALITY_COLORS.get(m, FALLBACK_COLOR),
                 customdata=custom,
-                hovertemplate=f"<b>{m}</b> %{{y:.2f}}<br>used: %{{customdata[3]}}<br>{_HOVER_TAIL}",
+                hovertemplate=f"<b>{MODALITY_NAMES[m]}</b> %{{y:.2f}}<br>used: %{{customdata[3]}}<br>{_HOVER_TAIL}",
             )
         )
     return fig

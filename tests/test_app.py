@@ -136,6 +136,7 @@ def test_table_plots_and_files_match_the_analysis(run):
             label = max(own, key=own.get)
             assert f"{names[m]}: {label} {own[label]:.2f}" in row[7], (row[7], s)
         assert all(names[m] not in row[7] for m in names if m not in s["modalities"])
+        assert row[8] == ", ".join(f"{names[m]} {v:.2f}" for m, v in s["contributions"].items())
     senses_fig = json.loads(out(result, "senses")["plot"])
     used = {m for s in segs for m in s["modalities"]}
     assert {t["name"] for t in senses_fig["data"]} >= {names[m] for m in used}, senses_fig["data"]
@@ -148,7 +149,7 @@ def test_table_plots_and_files_match_the_analysis(run):
     assert json.loads(files[".json"].read_text())["segments"] == segs
     assert len(files[".csv"].read_text().strip().splitlines()) == len(segs) + 1
     notes = out(result, "notes")
-    assert re.search(rf"· {len(segs)} segments? over", notes) and "Model branches used" in notes
+    assert re.search(rf"· {len(segs)} segments? over", notes) and "Senses the model reads" in notes
 
 
 def test_progress_is_forwarded(run):

@@ -129,7 +129,7 @@ def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
     rows = int(page.locator("#segments-table [role=grid]").get_attribute("aria-rowcount")) - 1
     notes = page.locator("#notes").inner_text()
     assert re.search(rf"· {rows} segments? over", notes), notes  # the table shows every segment
-    assert "Model branches used" in notes
+    assert "Senses the model reads" in notes
     downloads = re.sub(r"\s+", "", page.locator("#downloads").inner_text())  # name and extension: 2 lines
     assert all(f"{video.stem}.{ext}" in downloads for ext in ("json", "csv", "srt", "html")), downloads
     if "MMSENT_APP_VIDEO" not in os.environ:

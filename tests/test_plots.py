@@ -6,7 +6,7 @@ import pytest
 from test_results import make_analysis
 
 from mmsent import plots
-from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
+from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS
 from mmsent.results import Analysis, MediaFacts
 
 
@@ -67,14 +67,14 @@ def test_emotion_share_bars_sum_to_one():
 def test_modality_contributions_only_for_used_modalities():
     a = make_analysis(6)
     fig = plots.modality_contributions(a)
-    assert [t.name for t in fig.data] == list(MODALITIES)
+    assert [t.name for t in fig.data] == ["words", "voice", "face"]
     assert {t.stackgroup for t in fig.data} == {"contributions"}
     video = fig.data[MODALITIES.index("video")]
     for k, seg in enumerate(a.segments):
         assert list(video.x[2 * k:2 * k + 2]) == [seg.start, seg.end]
         used = "video" in seg.modalities
         assert list(video.y[2 * k:2 * k + 2]) == [pytest.approx(seg.contributions["video"]) if used else None] * 2
-        assert video.customdata[2 * k][3] == " + ".join(seg.modalities)
+        assert video.customdata[2 * k][3] == " + ".join(MODALITY_NAMES[m] for m in seg.modalities)
 
 
 def test_colours_are_fixed_and_distinct():
