@@ -34,7 +34,7 @@ def pins(requirements: str) -> dict[str, str]:
 
 def test_the_space_runs_a_python_and_gradio_that_every_pinned_package_accepts():
     space = front_matter((ROOT / "README.md").read_text())
-    python = Version(space.get("python_version", "3.10"))  # without it, a Space runs its default, 3.10
+    python = Version(space.get("python_version", "3.10"))  # without it, a Space runs its default (3.10 or older)
     pinned = pins((ROOT / "requirements.txt").read_text())
     refused = {}
     for name, version in pinned.items():
