@@ -18,7 +18,6 @@ from .checkpoint import pick_device
 from .config import AnalysisOptions, checked_argument
 from .export import FORMATS, write
 from .labels import parse_senses
-from .media import MEDIA_SUFFIXES
 from .pipeline import analyze
 from .transcribe import check_language
 
@@ -40,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="cuda, cuda:1, cpu, ... or auto (CUDA when present)")
     sub.add_parser("info", parents=[common], formatter_class=fmt, help="load a model and print its summary")
     a = sub.add_parser("analyze", parents=[common], formatter_class=fmt, help="analyse video or audio files")
-    a.add_argument("videos", nargs="+", type=Path, help="video or audio files, or folders of them")
+    a.add_argument("videos", nargs="+", type=Path, help="video or audio files")
     a.add_argument("--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
     a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}")
     a.add_argument("--asr", default=DEFAULTS.asr, choices=["faster-whisper", "openai-whisper"],
@@ -63,29 +62,26 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     unknown = set(formats) - set(FORMATS)
     if unknown:
         parser.error(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
-    videos = _inputs(args.videos)
-    if not videos:
-        parser.error(f"no audio or video files in {', '.join(map(str, args.videos))} "
-                     f"(a folder's files are taken by their suffix: {', '.join(sorted(MEDIA_SUFFIXES))})")
-    stems = {}
-    for video in videos:  # results are named after the input: X.json for X.mp4
-        if video.stem in stems:
-            parser.error(f"{stems[video.stem]} and {video} would both write {video.stem}.* in {args.out}: "
-                         "analyse them in separate calls, each with its own --out")
-        stems[video.stem] = video
-    if args.subtitles and len(videos) > 1:
+    if args.subtitles and len(args.videos) > 1:
         parser.error("--subtitles belongs to one video: give one video with it")
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language,
                               subtitles=str(args.subtitles) if args.subtitles else None,
                               max_segment_seconds=args.max_segment, max_seconds=args.max_seconds,
                               contributions=not args.no_contributions, senses=parse_senses(args.senses))
     model = load_model(args.checkpoint, device=args.device)
-    failed = 0
-    for video in videos:
+    failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
+    for video in args.videos:
+        first = written.get(video.stem)
+        if first is not None and not _same_file(first, video):
+            failed += 1
+            tqdm.write(f"FAILED {video}: its results would overwrite those of {first} ({video.stem}.* in "
+                       f"{args.out}): analyse it in a call of its own, with another --out", file=sys.stderr)
+            continue
         with _progress(video.name) as progress:
             try:
                 analysis = analyze(video, model, options, progress)
                 paths = write(analysis, args.out, formats, video_path=video)
+                written[video.stem] = video
             except EXPECTED_ERRORS as e:
                 failed += 1
                 tqdm.write(f"FAILED {video}: {e}", file=sys.stderr)
@@ -94,17 +90,16 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         tqdm.write(f"{video}: {len(analysis.segments)} segments, mostly {top} -> "
                    + ", ".join(str(p) for p in paths))
     if failed:
-        tqdm.write(f"{failed} of {len(videos)} file(s) failed", file=sys.stderr)
+        tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
 
 
-def _inputs(paths: list[Path]) -> list[Path]:
-    """The files to analyse: each path as given, a folder as its audio and video files (by suffix,
-    not its sub-folders), in name order."""
-    files = []
-    for p in paths:
-        files += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES) if p.is_dir() else [p]
-    return files
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (``a/../b.mp4`` and ``b.mp4``); a path that does not exist is only itself."""
+    try:
+        return a == b or a.samefile(b)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

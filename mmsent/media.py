@@ -32,11 +32,6 @@ GOP_BUFFER_MAX_BYTES = 32 * 2**20  # compressed bytes held at most while decidin
 COMPLETE_FRACTION = 0.9  # decoded length below this share of the header's duration: warn "truncated"
 SKIP_LOOP_FILTER = True  # skip H.264/HEVC deblocking: ~1.4x faster; at 128 px frames differ by <1/255 on average
 SCALE_INTERPOLATION = "AREA"  # swscale filter that shrinks frames to the output size (area averaging)
-# The file suffixes taken as media where files are picked from a folder (any container PyAV reads is
-# analysed when named; these are the common ones)
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma", ".aif", ".aiff"}
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".mpg", ".mpeg", ".ts", ".3gp", ".wmv"}
-MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
 
 __all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "probe", "load_audio", "sample_times", "load_frames"]
 

@@ -71,26 +71,18 @@ def test_unknown_senses_are_refused_before_work(senses, said):
     assert proc.returncode == 2 and f"argument --senses: {said}: choose one or more of words, voice, face" in proc.stderr
 
 
-def test_a_folder_gives_its_audio_and_video_files(tmp_path):
-    folder = tmp_path / "videos"
-    (folder / "older").mkdir(parents=True)
-    talking_video(folder / "greeting.mp4", ["Good morning, everyone."])
-    (folder / "notes.txt").write_text("not a video")
-    talking_video(folder / "older" / "old.mp4", ["Not this one."])  # sub-folders are not read
-    out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(folder), "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert [p.name for p in out.iterdir()] == ["greeting.json"]
-
-
-def test_inputs_that_would_write_the_same_results_are_refused_before_work(tmp_path):
-    """a/talk.mp4 and b/talk.mp4 both give talk.json: the second would overwrite the first's results."""
+def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
+    """a/talk.mp4 and b/talk.mp4 both give talk.json: the second is refused, not written over the first;
+    the same file named twice (a/../a/talk.mp4) is only analysed again."""
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
-        (tmp_path / sub / "talk.mp4").write_bytes(b"")
-    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(tmp_path / "a" / "talk.mp4"),
-                           str(tmp_path / "b"), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert proc.returncode == 2 and "would both write talk.* in" in proc.stderr
-    assert not (tmp_path / "out").exists()
+    first = talking_video(tmp_path / "a" / "talk.mp4", ["Good morning, everyone."]).path
+    (tmp_path / "b" / "talk.mp4").write_bytes(first.read_bytes())
+    same = tmp_path / "a" / ".." / "a" / "talk.mp4"
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(first), str(tmp_path / "b" / "talk.mp4"),
+                           str(same), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 1 and "1 of 3 file(s) failed" in proc.stderr, proc.stderr
+    assert f"FAILED {tmp_path / 'b' / 'talk.mp4'}: its results would overwrite those of {first}" in proc.stderr
+    assert [p.name for p in out.iterdir()] == ["talk.json"]
+    assert json.loads((out / "talk.json").read_text())["media"]["path"] == str(same)

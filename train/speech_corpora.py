@@ -37,11 +37,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mmsent.labels import EMOTIONS
-from mmsent.media import MEDIA_SUFFIXES, VIDEO_SUFFIXES
 
 from .corpora import CorpusError, Sample
 
 log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma", ".aif", ".aiff"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".mpg", ".mpeg", ".ts", ".3gp", ".wmv"}
+MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
 
 EMOVO_EMOTIONS = {"dis": "disgust", "gio": "joy", "neu": "neutral", "pau": "fear", "rab": "anger",
                   "sor": "surprise", "tri": "sadness"}
