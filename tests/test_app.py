@@ -236,6 +236,20 @@ def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):
     assert analysis.segments and probed == [str(media["silent"])]
 
 
+def test_a_video_without_sound_and_with_the_face_unticked_is_refused_before_analysis(tmp_path, media, monkeypatch):
+    app = load_app()
+    torch.manual_seed(0)
+    model = mmsent.load_model(save_checkpoint(build_model(tiny_config()), tmp_path / "tiny"), device="cpu")
+    monkeypatch.setattr(mmsent, "analyze", lambda *a, **k: pytest.fail("analysed"))
+    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
+    with pytest.raises(app.gr.Error) as refused:
+        app.run_analysis(model, settings, str(media["silent"]), None, "auto", "faster-whisper", 10.0,
+                         lambda *a, **k: None, ["words", "voice"])
+    assert refused.value.message == ("silent.mp4 has no sound track: there is no speech to transcribe, and the "
+                                     "face is unticked (Options, Senses). Upload a video with sound, or add a "
+                                     "subtitle file, or tick the face.")
+
+
 def path_with_ffmpeg_but_no_ffprobe(folder: Path) -> str:
     """PATH: a folder holding only imageio-ffmpeg's binary as ``ffmpeg``, then every folder of PATH
     without an ffprobe (a static ffmpeg build, or imageio-ffmpeg linked into PATH, looks like this)."""
