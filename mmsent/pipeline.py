@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import features, media
+from . import faces, features, media
 from .config import ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
@@ -78,9 +78,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         try:
             picture = grid = None
             if reads_picture and model.config.video_source == "face-expression":
-                from .faces import FaceGrid
-
-                grid = FaceGrid(info.duration)
+                grid = faces.FaceGrid(info.duration)
                 picture = pool.submit(grid.read, path, stop)  # needs no segments
             report("decode", 0, 1)
             audio = media.load_audio(path) if info.has_audio else None
@@ -116,8 +114,6 @@ def _face_detector_missing(model: FusionModel) -> str | None:
     """None when the model reads no faces or can; else a note on what is missing and what still works."""
     if "video" not in model.encoders or model.config.video_source != "face-expression":
         return None
-    from . import faces
-
     try:
         faces.load_detector()
     except SourceUnavailable as e:
@@ -164,8 +160,6 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
         report("frames", 0, 1)  # what is left of their decoding (and face detection)
         picture = picture.result()
         if model.config.video_source == "face-expression":
-            from . import faces
-
             picture = [picture.span_face(s.start, s.end) for s in segs]
             still = sum(faces.still(crops) for crops, _ in picture)
         report("frames", 1, 1)
