@@ -131,7 +131,7 @@ def _refusal(message: str) -> gr.Error:
 
 
 def check_input(video: str | None, subtitles: str | None, settings: Settings,
-                model: mmsent.FusionModel, senses: tuple[str, ...] | list[str] = SENSES):
+                model: mmsent.FusionModel, senses: tuple[str, ...] = MODALITIES):
     """Reject what the analysis cannot take, with a message that says what to do; returns MediaInfo."""
     if not video:
         raise _refusal("No video yet: upload a file or record one with the webcam, then press Analyse.")
@@ -145,7 +145,7 @@ def check_input(video: str | None, subtitles: str | None, settings: Settings,
         raise _refusal(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
                        f"{_minutes(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
                        "--max-seconds (or use python -m mmsent for long files).")
-    if not info.has_audio and not subtitles and ("video" not in model.encoders or "face" not in senses):
+    if not info.has_audio and not subtitles and ("video" not in model.encoders or "video" not in senses):
         why, tick = (("this model's video branch is untrained", "") if "video" not in model.encoders else
                      ("the face is unticked (Options, Senses)", ", or tick the face"))
         raise _refusal(f"{name} has no sound track: there is no speech to transcribe, and {why}. "
@@ -178,10 +178,11 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     progress(0.0, desc="checking the file")
     if not senses:
         raise _refusal("No sense is ticked: tick at least one of words, voice and face under Options, Senses.")
+    senses = parse_senses(senses)  # modalities from here on
     info = check_input(video, subtitles, settings, model, senses)
     options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
                               subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds),
-                              max_seconds=settings.max_seconds, senses=parse_senses(",".join(senses)))
+                              max_seconds=settings.max_seconds, senses=senses)
 
     def report(stage: str, done: int, total: int) -> None:
         progress(done / total if total else 0.0, desc=f"{stage} ({done}/{total})")

@@ -4,6 +4,8 @@ Every model head, export and plot uses the order below. A corpus label with no c
 maps to ``None``: that sample trains only the head it has (see ``train/``).
 """
 
+from collections.abc import Iterable
+
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 SENTIMENTS = ("negative", "neutral", "positive")
 MODALITIES = ("text", "audio", "video")
@@ -28,11 +30,11 @@ RAVDESS_EMOTIONS = {
 }
 
 
-def parse_senses(value: str) -> tuple[str, ...]:
-    """"words,face" (or "text,video") -> the modalities named, in MODALITIES order; ValueError for an
-    unknown name or none."""
+def parse_senses(value: str | Iterable[str]) -> tuple[str, ...]:
+    """"words,face", "text,video" or ["words", "face"] -> the modalities named, in MODALITIES order;
+    ValueError for an unknown name or none."""
     by_name = {**{m: m for m in MODALITIES}, **{n: m for m, n in MODALITY_NAMES.items()}}
-    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    names = [n.strip().lower() for n in (value.split(",") if isinstance(value, str) else value) if n.strip()]
     unknown = [n for n in names if n not in by_name]
     if unknown or not names:
         said = f"unknown sense {unknown[0]!r}" if unknown else "no sense named"
