@@ -221,11 +221,16 @@ def test_upload_over_the_size_limit_is_refused(client, media):
         client.predict(*analyze_args(media["big"]), api_name="/analyze")
 
 
+def tiny_model(folder: Path) -> mmsent.FusionModel:
+    """A tiny random model with all three branches, loaded from disk (the app's checks, not accuracy)."""
+    torch.manual_seed(0)
+    return mmsent.load_model(save_checkpoint(build_model(tiny_config()), folder / "tiny"), device="cpu")
+
+
 def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):
     """check_input probes the upload for its limits; the analysis reuses what it learned."""
     app = load_app()
-    torch.manual_seed(0)
-    model = mmsent.load_model(save_checkpoint(build_model(tiny_config()), tmp_path / "tiny"), device="cpu")
+    model = tiny_model(tmp_path)
     probed, probe = [], mmsent_media.probe
     for module in list(sys.modules.values()):  # wherever the function is bound: mmsent.media, app, ...
         if getattr(module, "probe", None) is probe:
@@ -238,8 +243,7 @@ def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):
 
 def test_a_video_without_sound_and_with_the_face_unticked_is_refused_before_analysis(tmp_path, media, monkeypatch):
     app = load_app()
-    torch.manual_seed(0)
-    model = mmsent.load_model(save_checkpoint(build_model(tiny_config()), tmp_path / "tiny"), device="cpu")
+    model = tiny_model(tmp_path)
     monkeypatch.setattr(mmsent, "analyze", lambda *a, **k: pytest.fail("analysed"))
     settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
     with pytest.raises(app.gr.Error) as refused:
