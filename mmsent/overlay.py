@@ -89,8 +89,9 @@ def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool]:
 
 def _without_chapters(video_path: Path, folder: Path) -> Path:
     """A copy of the video's first picture and sound streams without its chapters (packets copied, not
-    re-encoded, into Matroska, which takes any codec and keeps the rotation), for moviepy 2.2, whose reading of ``ffmpeg -i`` fails on a file with a single chapter
-    (Zulko/moviepy#2419: editor exports, the MELD clips)."""
+    re-encoded, into Matroska, which takes any codec and keeps the rotation), for moviepy 2.2, whose
+    reading of ``ffmpeg -i`` fails on a file with a single chapter (Zulko/moviepy#2419: editor exports,
+    the MELD clips)."""
     from imageio_ffmpeg import get_ffmpeg_exe  # the ffmpeg moviepy runs
 
     out = folder / "source.mkv"
