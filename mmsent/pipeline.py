@@ -381,7 +381,7 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     elif "video" in senses and "video" in model.encoders and model.config.video_source == "face-expression" and results:
         n = sum(r.face_box is not None for r in results)
         notes.append(f"A face was found in {n} of {len(results)} segments." if n else
-                     "No face was found in the picture: the timeline comes from words and sound alone.")
+                     "No face turned to the camera was found in the picture: the timeline comes from words and sound alone.")
         if still:
             notes.append(f"In {still} of them the face does not move, as in a still picture (a cover, a photograph): "
                          "it is read as the speaker's expression all the same. To leave the face out: --senses "

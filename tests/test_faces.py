@@ -111,6 +111,25 @@ def test_once_the_segments_are_known_the_grid_searches_only_their_cells(shared_d
         assert np.array_equal(crops, full_crops) and box == full_box
 
 
+def test_a_face_turned_away_is_left_out(shared_data):
+    """In the two-person *Friends* shot the speaker faces the camera, small, on the right, and the man he
+    talks to is seen from behind, larger, on the left. The detector finds the back of his head in most
+    frames; as the larger face it became the main face of the line, read as if it were the speaker's."""
+    path = shared_data / "clips" / "meld_train_dia0_utt0.mp4"
+    grid = faces.FaceGrid(media.probe(path).duration).read(path)
+    w = grid.frame_size[1]
+    assert all((boxes[:, 0] + boxes[:, 2]).min() / 2 > w / 2 for boxes, _ in grid.found if len(boxes))
+    assert sum(len(boxes) > 0 for boxes, _ in grid.found) >= len(grid.found) - 1  # the speaker is found
+    crops, box = grid.span_face(0.0, media.probe(path).duration)
+    assert len(crops) >= faces.FRAMES_PER_SEGMENT - 1 and box[0] > 0.6
+
+
+def test_turned_away_tells_a_profile_from_a_face_turned_a_little():
+    eyes, nose = [[40, 50], [60, 50]], [[50, 60], [56, 60], [61, 60], [75, 60], [28, 60]]
+    points = np.array([[*eyes, n, [50, 70], [30, 50], [70, 50]] for n in nose], np.float32)
+    assert faces.turned_away(points).tolist() == [False, False, False, True, True]
+
+
 def test_no_face_in_test_pattern(tmp_path):
     from mediagen import make_video
 

@@ -93,7 +93,7 @@ def test_default_model_on_a_video_without_a_face_says_so_and_exports_round_trip(
     check_timeline(analysis, talking.duration)
     check_readings(analysis)
     assert all("video" not in s.modalities for s in analysis.segments)  # a test pattern has no face
-    assert any("No face was found" in n for n in analysis.notes)
+    assert any("No face turned to the camera was found" in n for n in analysis.notes)
     assert all(s.modalities == ["text", "audio"] for s in analysis.segments if s.kind == "speech")
     # espeak-ng's voice is unlike the acted voices the default learned from: its reading counts for less
     voiced = sum("audio" in s.modalities for s in analysis.segments)
