@@ -32,6 +32,7 @@ EMOTION_COLORS = {
 SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
 MODALITY_COLORS = {"text": "#4c72b0", "audio": "#dd8452", "video": "#55a868"}
 FALLBACK_COLOR = "#444444"  # for a label outside the tables above
+TEXT_CONTRAST = 4.5  # words written in a label's colour are darkened to this contrast with white (WCAG AA)
 GAP_FILL = "rgba(255, 255, 255, 0.35)"  # "no speech" stretches: a light veil...
 GAP_HATCH = "rgba(60, 60, 60, 0.7)"  # ...with dark hatching, visible over any colour
 HOVER_WRAP_CHARS = 60  # characters per line of the words shown on hover
@@ -170,7 +171,7 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
         x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="fused (the answer)", mode="lines+text",
         line={"color": FUSED_COLOR, "width": 1.5, "dash": "dash"}, customdata=_twice(fused),
         text=names, textposition="top right",
-        textfont={"color": [EMOTION_COLORS.get(s.top_emotion[0], FALLBACK_COLOR) for s in segs for _ in "ab"]},
+        textfont={"color": [text_color(EMOTION_COLORS.get(s.top_emotion[0], FALLBACK_COLOR)) for s in segs for _ in "ab"]},
         hovertemplate=f"<b>fused</b>: %{{customdata[3]}} %{{customdata[4]:.2f}}<br>{_HOVER_TAIL}",
     ))
     for m in senses:
@@ -185,6 +186,22 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
         ))
     _add_gaps(fig, analysis, 0.0, 1.0)
     return fig
+
+
+def _luminance(rgb: tuple[float, ...]) -> float:
+    """WCAG's relative luminance of an sRGB colour (components 0..1)."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def text_color(color: str) -> str:
+    """A "#rrggbb" colour darkened, its hue kept, until words written in it read on white (contrast
+    TEXT_CONTRAST: joy's yellow, neutral's grey and surprise's cyan are too pale as they are)."""
+    rgb = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    scale = 1.0
+    while (1.05 / (_luminance([c * scale for c in rgb]) + 0.05)) < TEXT_CONTRAST:
+        scale -= 0.02
+    return "#" + "".join(f"{round(c * scale * 255):02x}" for c in rgb)
 
 
 def _answer_prob(seg: SegmentResult, modality: str) -> float | None:

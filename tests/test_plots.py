@@ -118,7 +118,7 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
         assert fused.y[2 * k] == fused.y[2 * k + 1] == p
         assert fused.customdata[2 * k][3] == answer
         assert fused.text[2 * k] in (answer, "") and fused.text[2 * k + 1] == ""  # named once, if wide
-        assert fused.textfont.color[2 * k] == plots.EMOTION_COLORS[answer]
+        assert fused.textfont.color[2 * k] == plots.text_color(plots.EMOTION_COLORS[answer])
         for trace, m in ((words, "text"), (voice, "audio"), (face, "video")):
             if m in seg.per_modality:
                 assert trace.y[2 * k] == trace.y[2 * k + 1] == seg.per_modality[m]["emotion"][answer]
@@ -131,6 +131,20 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
     assert "customdata[3]" in face.hovertemplate and "customdata[4]" in face.hovertemplate
     assert face.line.color == plots.MODALITY_COLORS["video"]
     assert list(fig.layout.yaxis.range) == [0.0, 1.0] and list(fig.layout.xaxis.range) == [0.0, 12.0]
+
+
+def test_words_in_an_emotion_s_colour_read_on_white():
+    def contrast(color):
+        return 1.05 / (plots._luminance([int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]) + 0.05)
+
+    assert contrast(plots.EMOTION_COLORS["joy"]) < 2  # yellow on white, as the plot wrote it
+    for color in plots.EMOTION_COLORS.values():
+        dark = plots.text_color(color)
+        assert contrast(dark) >= plots.TEXT_CONTRAST  # dark enough...
+        assert dark == color or contrast(dark) < plots.TEXT_CONTRAST + 0.5  # ...and no darker than needed
+        rgb, drgb = ([int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in (color, dark))
+        assert max(abs(a / max(rgb) - b / max(drgb)) for a, b in zip(rgb, drgb)) < 0.05  # the same hue
+    assert plots.text_color("#1f77b4") == "#1f77b4"  # sadness's blue reads as it is
 
 
 def test_per_modality_timeline_has_no_trace_for_a_sense_used_nowhere():
