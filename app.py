@@ -192,8 +192,9 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     log.info("analysed %s (%.1f s of media, %d segments) in %.1f s", Path(video).name,
              analysis.media.duration, len(analysis.segments), time.monotonic() - t0)
     if not info.has_audio and not subtitles and not any(s.modalities for s in analysis.segments):
-        raise _refusal(f"{Path(video).name} has no sound track, and no face was found in its picture: there "
-                       "is nothing to read. Upload a video with sound or a visible face, or add a subtitle file.")
+        raise _refusal(f"{Path(video).name} has no sound track, and its picture shows no face that looks at "
+                       "the camera and moves: there is nothing to read. Upload a video with sound or a visible face, or "
+                       "add a subtitle file.")
     progress(1.0, desc="drawing and exporting")
     files = export.write(analysis, new_request_dir(settings), list(DOWNLOAD_FORMATS), video_path=video)
     return analysis, files
@@ -301,8 +302,7 @@ def _input_components() -> list[gr.components.Component]:
         asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition")
         segment = gr.Slider(*SEGMENT_SECONDS, step=1.0, label="Longest segment (s)")
         senses = gr.CheckboxGroup(list(SENSES), value=list(SENSES), label="Senses",
-                                  info="Untick the face when the only face is a still picture (a cover, a photo), "
-                                       "or to read no faces.")
+                                  info="Untick a sense to leave it out: it is then not read at all.")
     return [video, subtitles, language, asr, segment, senses]
 
 

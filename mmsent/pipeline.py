@@ -146,7 +146,7 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     their embeddings are kept (a segment's Whisper states are ~100 KB a second of speech); then,
     batch by batch, the expressions and the fusion. Returns the segments' results, how many voices
     were unlike the training voices enough for the model to trust them less, and how many faces did
-    not move (``faces.still``)."""
+    not move (``faces.still``: those are not read)."""
     size = max(1, options.batch_size)
     batches = [list(range(i, min(i + size, len(segs)))) for i in range(0, len(segs), size)]
     hears = audio is not None and "audio" in model.encoders and "audio" in options.senses
@@ -161,7 +161,9 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
         picture = picture.result()
         if model.config.video_source == "face-expression":
             picture = [picture.span_face(s.start, s.end) for s in segs]
-            still = sum(faces.still(crops) for crops, _ in picture)
+            moves = [not faces.still(crops) for crops, _ in picture]  # a still picture shows nothing of the moment
+            still = moves.count(False)
+            picture = [face if move else (face[0][:0], None) for face, move in zip(picture, moves)]
         report("frames", 1, 1)
     results, unfamiliar = [], 0
     for done, (rows, (embeddings, mask, distances)) in enumerate(zip(batches, heard)):
@@ -379,11 +381,10 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     if not info.has_video:
         notes.append("The file has no video stream: nothing is analysed from the picture.")
     elif "video" in senses and "video" in model.encoders and model.config.video_source == "face-expression" and results:
-        n = sum(r.face_box is not None for r in results)
+        n = still + sum(r.face_box is not None for r in results)
         notes.append(f"A face was found in {n} of {len(results)} segments." if n else
                      "No face turned to the camera was found in the picture: the timeline comes from words and sound alone.")
         if still:
             notes.append(f"In {still} of them the face does not move, as in a still picture (a cover, a photograph): "
-                         "it is read as the speaker's expression all the same. To leave the face out: --senses "
-                         "words,voice (in the app: Options, Senses).")
+                         "it shows nothing of the moment, so it is not read there.")
     return notes

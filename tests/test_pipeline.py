@@ -182,12 +182,15 @@ def test_senses_left_out_are_not_read(default, shared_data, monkeypatch):
         mmsent.analyze(clip, default, AnalysisOptions(senses=("smell",)))
 
 
-def test_a_face_that_does_not_move_is_said_to_be_a_still_picture(default):
-    """The example's portrait is a photograph: read all the same, and the notes say how to leave it out."""
+def test_a_face_that_does_not_move_is_not_read(default):
+    """The example's portrait is a photograph: it shows nothing of the moment, so it is not read (its smile
+    would be every segment's answer), and the notes say why."""
     analysis = mmsent.analyze(ROOT / "examples" / "mission_day.mp4", default, AnalysisOptions(contributions=False))
-    faced = [s for s in analysis.segments if "video" in s.modalities]
-    assert faced and any(f"In {len(faced)} of them the face does not move" in n and "--senses words,voice" in n
-                         for n in analysis.notes), analysis.notes
+    n = len(analysis.segments)
+    assert n and not any("video" in s.modalities or s.face_box for s in analysis.segments)
+    assert f"A face was found in {n} of {n} segments." in analysis.notes
+    assert (f"In {n} of them the face does not move, as in a still picture (a cover, a photograph): it shows "
+            "nothing of the moment, so it is not read there.") in analysis.notes
 
 
 def test_silence_gives_no_invented_words_and_still_a_full_timeline(model, tmp_path):
