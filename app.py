@@ -99,7 +99,7 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
              f" over {analysis.media.duration:.1f} s."]
     if s.dominant_emotion is not None:
         lines.append(f"**Overall:** mostly *{s.dominant_emotion}* "
-                     f"({s.emotion_share[s.dominant_emotion]:.0%} of the time), "
+                     f"({s.emotion_share[s.dominant_emotion]:.0%} of the time read), "
                      f"mean sentiment {s.mean_sentiment:+.2f} (−1 negative … +1 positive).")
     lines += [f"⚠️ {n}" for n in analysis.notes]
     return "\n\n".join(lines)
@@ -109,11 +109,11 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
     """One row per segment, columns TABLE_COLUMNS."""
     rows = []
     for s in analysis.segments:
-        emo, p_emo = s.top_emotion
-        sen, p_sen = s.top_sentiment
+        (emo, p_emo), (sen, p_sen) = (s.top_emotion, s.top_sentiment) if s.read else (("", ""), ("", ""))
         contrib = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in s.contributions.items())
         rows.append([round(s.start, 2), round(s.end, 2), s.text if s.kind == "speech" else "(no speech)",
-                     emo, round(p_emo, 3), sen, round(p_sen, 3), s.readings_text() or "(no sense used)", contrib])
+                     emo, p_emo and round(p_emo, 3), sen, p_sen and round(p_sen, 3),
+                     s.readings_text() or "(nothing read)", contrib])
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 

@@ -87,7 +87,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 tqdm.write(f"FAILED {video}: {e}", file=sys.stderr)
                 continue
         top = analysis.summary().dominant_emotion
-        tqdm.write(f"{video}: {len(analysis.segments)} segments, mostly {top} -> "
+        tqdm.write(f"{video}: {len(analysis.segments)} segments, {f'mostly {top}' if top else 'nothing read'} -> "
                    + ", ".join(str(p) for p in paths))
     if failed:
         tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)

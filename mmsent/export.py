@@ -61,17 +61,17 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     """One row per segment (UTF-8, comma-separated, quoted where needed); see csv_header.
 
     ``modalities`` joins the modalities used with "+"; a contribution is empty for a modality
-    not used in that segment, and so is a sense's own reading (``text_emotion_joy``, ...).
+    not used in that segment, and so is a sense's own reading (``text_emotion_joy``, ...); the top
+    labels and their probabilities are empty where nothing was read (``SegmentResult.read``).
     ``face_box`` is ``x0 y0 x1 y1`` (fractions of the frame), empty without a face.
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(csv_header(analysis))
     for s in analysis.segments:
-        emo, emo_p = s.top_emotion
-        sen, sen_p = s.top_sentiment
+        tops = [s.top_emotion[0], _num(s.top_emotion[1]), s.top_sentiment[0], _num(s.top_sentiment[1])]
         writer.writerow([
-            _num(s.start), _num(s.end), s.kind, s.text, emo, _num(emo_p), sen, _num(sen_p),
+            _num(s.start), _num(s.end), s.kind, s.text, *(tops if s.read else [""] * 4),
             *(_num(s.emotion.get(k, 0.0)) for k in analysis.emotion_labels),
             *(_num(s.sentiment.get(k, 0.0)) for k in analysis.sentiment_labels),
             "+".join(s.modalities),
@@ -181,7 +181,8 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
     cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.text,
-              f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}",
+              *((f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}")
+                if s.read else ("nothing read", "")),
               "+".join(s.modalities), s.readings_text()] for s in analysis.segments)
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
     return f"""<!DOCTYPE html>

@@ -30,7 +30,10 @@ MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose
 
 
 def label_line(seg: SegmentResult) -> str:
-    """'joy 0.71 · positive', the top emotion with its probability and the top sentiment."""
+    """'joy 0.71 · positive', the top emotion with its probability and the top sentiment ('nothing read'
+    where no sense was read)."""
+    if not seg.read:
+        return "nothing read"
     emo, p = seg.top_emotion
     return f"{emo} {p:.2f} · {seg.top_sentiment[0]}"
 
@@ -177,7 +180,7 @@ class _OverlayPainter:
         draw = ImageDraw.Draw(img)
         for k, line in enumerate(lines):
             draw.text((pad, pad + k * line_h), line, font=self.font, fill=(255, 255, 255, 255))
-        color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR)
+        color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR) if seg.read else FALLBACK_COLOR
         draw.text((pad, pad + len(lines) * line_h), label_line(seg), font=self.font, fill=color)
         arr = np.asarray(img, dtype=np.float32)
         return arr[..., :3], arr[..., 3:] / 255.0

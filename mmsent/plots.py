@@ -120,8 +120,8 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     """Per segment, stacked steps of how much each modality moved the emotion distribution.
 
     A contribution is the total-variation distance (0..1) between the emotion probabilities with
-    and without that modality. A modality not used for a segment has no step there (None); hover
-    lists the modalities used. (Steps, not bars: plotly puts the ticks of a few bars at their
+    and without that modality. A modality not used for a segment has no step there (None), and one
+    used nowhere has no trace; hover lists the modalities used. (Steps, not bars: plotly puts the ticks of a few bars at their
     centres, which on a time axis reads as odd times.)
     """
     fig = _base(analysis, "Modality contributions (leave one out)", "change of emotion (TV distance)",
@@ -132,7 +132,7 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     x, custom = _steps_x(segs)
     custom = [row + [" + ".join(MODALITY_NAMES[m] for m in s.modalities) or "none"]
               for row, s in zip(custom, _twice(segs))]
-    for m in MODALITIES:
+    for m in (m for m in MODALITIES if any(m in s.modalities for s in segs)):
         fig.add_trace(
             go.Scatter(
                 x=x, y=_steps_y(segs, lambda s, m=m: s.contributions.get(m, 0.0) if m in s.modalities else None),
@@ -166,7 +166,7 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
     x, _ = _steps_x(segs)
     fused = [[_hover_words(s), s.start, s.end, *s.top_emotion] for s in segs]
     wide = LABEL_MIN_SHARE * _time_end(analysis)
-    names = [t for s in segs for t in ((s.top_emotion[0] if s.duration >= wide else ""), "")]
+    names = [t for s in segs for t in ((s.top_emotion[0] if s.read and s.duration >= wide else ""), "")]
     fig.add_trace(go.Scatter(
         x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="fused (the answer)", mode="lines+text",
         line={"color": FUSED_COLOR, "width": 1.5, "dash": "dash"}, customdata=_twice(fused),
@@ -283,8 +283,9 @@ def _steps_x(segs: list[SegmentResult]) -> tuple[list[float], list[list]]:
     return x, custom
 
 
-def _steps_y(segs: list[SegmentResult], value) -> list[float]:
-    return [v for s in segs for v in (value(s), value(s))]
+def _steps_y(segs: list[SegmentResult], value) -> list[float | None]:
+    """value(segment) at its 2 step points; None (a break) where nothing was read (``SegmentResult.read``)."""
+    return [v for s in segs for v in ((value(s),) * 2 if s.read else (None, None))]
 
 
 def _hover_words(seg: SegmentResult) -> str:

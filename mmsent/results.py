@@ -60,7 +60,8 @@ class SegmentResult:
     text: str  # the words spoken in it ("" for a gap)
     emotion: dict[str, float]  # label -> probability, labels in EMOTIONS order, sums to 1
     sentiment: dict[str, float]  # label -> probability, labels in SENTIMENTS order, sums to 1
-    modalities: list[str]  # the modalities the model used here, a subset of MODALITIES
+    modalities: list[str]  # the modalities the model used here, a subset of MODALITIES; none: nothing
+    # was read here (no words, no usable sound, no moving face), and emotion and sentiment are uniform
     contributions: dict[str, float] = field(default_factory=dict)
     # modality -> total-variation distance (0..1) between the emotion distribution with and
     # without that modality; only for modalities used
@@ -93,6 +94,12 @@ class SegmentResult:
                 parts.append(f"{MODALITY_NAMES[m]}: {top[0]} {top[1]:.2f}" if probabilities
                              else f"{MODALITY_NAMES[m]}: {top[0]}")
         return " · ".join(parts)
+
+    @property
+    def read(self) -> bool:
+        """Whether any sense was read here. A segment without one has no answer: its probabilities are
+        uniform (no evidence), and the summary, tables, plots and captions leave it out or blank."""
+        return bool(self.modalities)
 
     @property
     def top_emotion(self) -> tuple[str, float]:
@@ -137,12 +144,13 @@ class Summary:
     """Figures computed from the segments of an Analysis (see ``Analysis.summary``)."""
 
     duration: float  # seconds covered by the segments
-    emotion_share: dict[str, float]  # label -> share of time where it is the top emotion (sums to 1)
+    # The rest is over the segments where a sense was read (SegmentResult.read), weighted by duration:
+    emotion_share: dict[str, float]  # label -> share of that time where it is the top emotion (sums to 1)
     emotion_mean: dict[str, float]  # label -> duration-weighted mean probability (sums to 1)
-    dominant_emotion: str | None  # largest time share; None without segments
-    sentiment_share: dict[str, float]  # label -> share of time where it is the top sentiment
+    dominant_emotion: str | None  # largest time share; None where nothing was read
+    sentiment_share: dict[str, float]  # label -> share of that time where it is the top sentiment
     sentiment_over_time: list[tuple[float, float]]  # (segment midpoint s, p(pos) - p(neg))
-    mean_sentiment: float | None  # duration-weighted mean of the score; None without segments
+    mean_sentiment: float | None  # duration-weighted mean of the score; None where nothing was read
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -172,14 +180,13 @@ class Analysis:
         return tuple(self.segments[0].sentiment) if self.segments else SENTIMENTS
 
     def summary(self) -> Summary:
-        """Time shares, means and sentiment over time, weighted by segment duration.
-
-        If every segment has zero duration, each counts equally instead.
+        """Time shares, means and sentiment over time of the segments where a sense was read, weighted
+        by segment duration (if every one of them has zero duration, each counts equally instead).
         """
-        segs = self.segments
+        total = sum(s.duration for s in self.segments)
+        segs = [s for s in self.segments if s.read]  # a segment where nothing was read has no answer
         weights = [s.duration for s in segs]
-        total = sum(weights)
-        if segs and total <= 0:
+        if segs and sum(weights) <= 0:
             weights = [1.0] * len(segs)
         wsum = sum(weights)
         emo_share = _share(segs, weights, self.emotion_labels, lambda s: s.top_emotion[0])

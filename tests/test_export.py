@@ -123,6 +123,22 @@ def test_subtitles_read_back(tmp_path, fmt, sep):
     assert parse_cues(writer(a, tmp_path / f"c.{fmt}").read_text(encoding="utf-8"))[0][3][-1].startswith("[")
 
 
+def test_a_segment_where_nothing_was_read_is_blank_in_every_export(tmp_path):
+    a = make_analysis(4)
+    gap = a.segments[1]
+    gap.modalities, gap.contributions, gap.per_modality, gap.face_box = [], {}, {}, None
+    assert not gap.read and all(s.read for s in a.segments if s is not gap)
+    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    tops = ("top_emotion", "top_emotion_prob", "top_sentiment", "top_sentiment_prob")
+    assert [rows[1][k] for k in tops] == [""] * 4 and rows[1]["modalities"] == ""
+    assert all(row["top_emotion"] in EMOTIONS for i, row in enumerate(rows) if i != 1)
+    srt = export.write_srt(a, tmp_path / "a.srt").read_text(encoding="utf-8")
+    assert "[no speech: nothing read]" in srt and srt.count("nothing read") == 1
+    page = export.write_html(a, tmp_path / "a.html").read_text(encoding="utf-8")
+    assert page.count("<td>nothing read</td>") == 1
+
+
 def test_html_report_is_self_contained(tmp_path):
     a = make_analysis(5)
     a.segments[0].text = "the <first> words"

@@ -75,6 +75,9 @@ def test_modality_contributions_only_for_used_modalities():
         used = "video" in seg.modalities
         assert list(video.y[2 * k:2 * k + 2]) == [pytest.approx(seg.contributions["video"]) if used else None] * 2
         assert video.customdata[2 * k][3] == " + ".join(MODALITY_NAMES[m] for m in seg.modalities)
+    for seg in a.segments:  # a sense used nowhere has no trace (and no name in the legend)
+        seg.modalities = [m for m in seg.modalities if m != "video"]
+    assert [t.name for t in plots.modality_contributions(a).data] == ["words", "voice"]
 
 
 def test_colours_are_fixed_and_distinct():
@@ -131,6 +134,19 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
     assert "customdata[3]" in face.hovertemplate and "customdata[4]" in face.hovertemplate
     assert face.line.color == plots.MODALITY_COLORS["video"]
     assert list(fig.layout.yaxis.range) == [0.0, 1.0] and list(fig.layout.xaxis.range) == [0.0, 12.0]
+
+
+def test_a_segment_where_nothing_was_read_is_a_break_in_every_timeline():
+    a = make_analysis(4)
+    gap = a.segments[1]
+    gap.modalities, gap.contributions, gap.per_modality, gap.face_box = [], {}, {}, None
+    figs = plots.report_figures(a)
+    for name in ("emotion_timeline", "sentiment_timeline", "per_modality_timeline"):
+        for trace in figs[name].data:
+            if trace.name != "no speech":
+                assert trace.y[2] is None and trace.y[3] is None, (name, trace.name)
+    assert figs["emotion_timeline"].data[0].y[0] is not None
+    assert figs["per_modality_timeline"].data[0].text[2] == ""  # no answer named
 
 
 def test_words_in_an_emotion_s_colour_read_on_white():

@@ -170,6 +170,24 @@ def test_summary_weights_by_duration():
     assert s.duration == pytest.approx(4.0)
 
 
+def test_a_segment_where_nothing_was_read_has_no_answer():
+    """Silence with no face: uniform probabilities, no evidence. Its first label (anger) is no answer:
+    it must not count as anger for a third of the time, nor pull the mean sentiment to zero."""
+    uniform = {k: 1 / len(EMOTIONS) for k in EMOTIONS}
+    segs = [
+        SegmentResult(0, 2, "a", one_hot("joy", EMOTIONS), one_hot("positive", SENTIMENTS), ["text"]),
+        SegmentResult(2, 4, "", uniform, {k: 1 / 3 for k in SENTIMENTS}, [], kind="gap"),
+        SegmentResult(4, 6, "b", one_hot("joy", EMOTIONS), one_hot("positive", SENTIMENTS), ["audio"]),
+    ]
+    s = Analysis(MediaFacts("x.mp4", 6.0, True, False), segs, {"name": "t"}).summary()
+    assert [g.read for g in segs] == [True, False, True]
+    assert s.emotion_share["joy"] == pytest.approx(1.0) and s.emotion_share["anger"] == 0
+    assert s.emotion_mean["joy"] == pytest.approx(0.9) and s.mean_sentiment == pytest.approx(0.85)
+    assert [t for t, _ in s.sentiment_over_time] == [1.0, 5.0] and s.duration == pytest.approx(6.0)
+    s = Analysis(MediaFacts("x.mp4", 6.0, True, False), segs[1:2], {"name": "t"}).summary()
+    assert s.dominant_emotion is None and s.mean_sentiment is None and sum(s.emotion_share.values()) == 0
+
+
 @pytest.mark.parametrize("n", [1, 5, 40])
 def test_summary_shares_sum_to_one(n):
     s = make_analysis(n, seed=n).summary()
