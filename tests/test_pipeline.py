@@ -210,6 +210,13 @@ def test_video_without_audio_track(model, tmp_path):
     assert all(s.modalities == ["video"] for s in analysis.segments)
 
 
+def test_no_sound_and_no_face_says_nothing_was_read(default, tmp_path):
+    analysis = mmsent.analyze(make_video(tmp_path / "mute.mp4", duration=3.0, audio=None), default)
+    assert analysis.segments and not any(s.read for s in analysis.segments)
+    assert "No face turned to the camera was found in the picture: nothing was read." in analysis.notes
+    assert analysis.summary().dominant_emotion is None
+
+
 def test_subtitles_replace_speech_recognition(model, talking, tmp_path):
     srt = tmp_path / "talk.srt"
     srt.write_text("1\n00:00:00,500 --> 00:00:02,000\nPurple elephants dance\n\n"
