@@ -109,11 +109,10 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
     """One row per segment, columns TABLE_COLUMNS."""
     rows = []
     for s in analysis.segments:
-        (emo, p_emo), (sen, p_sen) = (s.top_emotion, s.top_sentiment) if s.read else (("", ""), ("", ""))
+        tops = [s.top_emotion[0], round(s.top_emotion[1], 3), s.top_sentiment[0], round(s.top_sentiment[1], 3)]
         contrib = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in s.contributions.items())
         rows.append([round(s.start, 2), round(s.end, 2), s.text if s.kind == "speech" else "(no speech)",
-                     emo, p_emo and round(p_emo, 3), sen, p_sen and round(p_sen, 3),
-                     s.readings_text() or "(nothing read)", contrib])
+                     *(tops if s.read else [""] * 4), s.readings_text() or "(nothing read)", contrib])
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
@@ -193,8 +192,8 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
              analysis.media.duration, len(analysis.segments), time.monotonic() - t0)
     if not info.has_audio and not subtitles and not any(s.modalities for s in analysis.segments):
         raise _refusal(f"{Path(video).name} has no sound track, and its picture shows no face that looks at "
-                       "the camera and moves: there is nothing to read. Upload a video with sound or a visible face, or "
-                       "add a subtitle file.")
+                       "the camera and moves: there is nothing to read. Upload a video with sound or a visible "
+                       "face, or add a subtitle file.")
     progress(1.0, desc="drawing and exporting")
     files = export.write(analysis, new_request_dir(settings), list(DOWNLOAD_FORMATS), video_path=video)
     return analysis, files

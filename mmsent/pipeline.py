@@ -383,9 +383,9 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     elif "video" in senses and "video" in model.encoders and model.config.video_source == "face-expression" and results:
         n = still + sum(r.face_box is not None for r in results)
         heard = any({"text", "audio"} & set(r.modalities) for r in results)
+        rest = "the timeline comes from words and sound alone" if heard else "nothing was read"
         notes.append(f"A face was found in {n} of {len(results)} segments." if n else
-                     "No face turned to the camera was found in the picture: the timeline comes from words and "
-                     "sound alone." if heard else "No face turned to the camera was found in the picture: nothing was read.")
+                     f"No face turned to the camera was found in the picture: {rest}.")
         if still:
             notes.append(f"In {still} of them the face does not move, as in a still picture (a cover, a photograph): "
                          "it shows nothing of the moment, so it is not read there.")

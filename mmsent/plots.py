@@ -121,8 +121,8 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
 
     A contribution is the total-variation distance (0..1) between the emotion probabilities with
     and without that modality. A modality not used for a segment has no step there (None), and one
-    used nowhere has no trace; hover lists the modalities used. (Steps, not bars: plotly puts the ticks of a few bars at their
-    centres, which on a time axis reads as odd times.)
+    used nowhere has no trace; hover lists the modalities used. (Steps, not bars: plotly puts the
+    ticks of a few bars at their centres, which on a time axis reads as odd times.)
     """
     fig = _base(analysis, "Modality contributions (leave one out)", "change of emotion (TV distance)",
                 None)
@@ -171,7 +171,8 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
         x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="fused (the answer)", mode="lines+text",
         line={"color": FUSED_COLOR, "width": 1.5, "dash": "dash"}, customdata=_twice(fused),
         text=names, textposition="top right",
-        textfont={"color": [text_color(EMOTION_COLORS.get(s.top_emotion[0], FALLBACK_COLOR)) for s in segs for _ in "ab"]},
+        textfont={"color": [text_color(EMOTION_COLORS.get(s.top_emotion[0], FALLBACK_COLOR))
+                            for s in segs for _ in "ab"]},
         hovertemplate=f"<b>fused</b>: %{{customdata[3]}} %{{customdata[4]:.2f}}<br>{_HOVER_TAIL}",
     ))
     for m in senses:
