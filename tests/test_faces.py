@@ -128,6 +128,8 @@ def test_turned_away_tells_a_profile_from_a_face_turned_a_little():
     eyes, nose = [[40, 50], [60, 50]], [[50, 60], [56, 60], [61, 60], [75, 60], [28, 60]]
     points = np.array([[*eyes, n, [50, 70], [30, 50], [70, 50]] for n in nose], np.float32)
     assert faces.turned_away(points).tolist() == [False, False, False, True, True]
+    tilted = np.array([[[40, 40], [54, 54], [40, 54], [42, 62], [30, 40], [60, 60]]], np.float32)
+    assert not faces.turned_away(tilted)[0]  # tilted by 45 degrees, facing the camera: the nose below the eyes
 
 
 def test_no_face_in_test_pattern(tmp_path):
