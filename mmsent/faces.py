@@ -217,7 +217,7 @@ def detect(frames: np.ndarray, min_score: float = MIN_SCORE) -> list[np.ndarray]
         scores = 1 / (1 + np.exp(-np.clip(logits[keep], -100, 100)))
         faces = _weighted_nms(np.concatenate([boxes, points.reshape(-1, 12)], 1), scores)
         kept = ((faces[:, 2:4] - faces[:, :2]).min(1) >= MIN_FACE) & ~turned_away(faces[:, 4:16].reshape(-1, 6, 2))
-        found.append(faces[kept][:, [0, 1, 2, 3, 16]])
+        found.append(faces[kept][:, [0, 1, 2, 3, -1]])  # the box and its score
     return found
 
 

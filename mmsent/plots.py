@@ -9,6 +9,7 @@ segments gives an empty figure that says so. ``FIGURES`` are the four figures th
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 
@@ -195,6 +196,7 @@ def _luminance(rgb: tuple[float, ...]) -> float:
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
+@functools.lru_cache(maxsize=None)  # a few label colours, asked for twice per segment
 def text_color(color: str) -> str:
     """A "#rrggbb" colour darkened, its hue kept, until words written in it read on white (contrast
     TEXT_CONTRAST: joy's yellow, neutral's grey and surprise's cyan are too pale as they are)."""
