@@ -9,7 +9,7 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from test_results import TRICKY_TEXT, make_analysis, one_hot, random_segment
+from test_results import TRICKY_TEXT, make_analysis, one_hot, random_segment, with_gap_unread
 
 from mmsent import export, overlay
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS, TASKS
@@ -125,8 +125,7 @@ def test_subtitles_read_back(tmp_path, fmt, sep):
 
 def test_a_segment_where_nothing_was_read_is_blank_in_every_export(tmp_path):
     a = make_analysis(4)
-    gap = a.segments[1]
-    gap.modalities, gap.contributions, gap.per_modality, gap.face_box = [], {}, {}, None
+    gap = with_gap_unread(a)
     assert not gap.read and all(s.read for s in a.segments if s is not gap)
     with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

@@ -3,7 +3,7 @@
 
 import plotly.graph_objects as go
 import pytest
-from test_results import make_analysis
+from test_results import make_analysis, with_gap_unread
 
 from mmsent import plots
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS
@@ -138,8 +138,7 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
 
 def test_a_segment_where_nothing_was_read_is_a_break_in_every_timeline():
     a = make_analysis(4)
-    gap = a.segments[1]
-    gap.modalities, gap.contributions, gap.per_modality, gap.face_box = [], {}, {}, None
+    with_gap_unread(a)
     figs = plots.report_figures(a)
     for name in ("emotion_timeline", "sentiment_timeline", "per_modality_timeline"):
         for trace in figs[name].data:

@@ -57,6 +57,13 @@ def make_analysis(n_segments=5, duration=None, seed=0, path="/videos/talk show.m
                     notes=["the video branch of this model is untrained: not used"])
 
 
+def with_gap_unread(a: Analysis) -> SegmentResult:
+    """Make ``a``'s gap (its second segment) one where nothing was read; returns it."""
+    gap = a.segments[1]
+    gap.modalities, gap.contributions, gap.per_modality, gap.face_box = [], {}, {}, None
+    return gap
+
+
 def test_round_trip_through_dict_and_json_file(tmp_path):
     a = make_analysis(6)
     assert Analysis.from_dict(a.to_dict()) == a
