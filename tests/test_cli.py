@@ -68,7 +68,8 @@ def test_an_unknown_language_is_refused_before_work(tmp_path):
 def test_unknown_senses_are_refused_before_work(senses, said):
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "a.mp4", "--senses", senses],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert proc.returncode == 2 and f"argument --senses: {said}: choose one or more of words, voice, face" in proc.stderr
+    assert proc.returncode == 2
+    assert f"argument --senses: {said}: choose one or more of words, voice, face" in proc.stderr
 
 
 def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
