@@ -95,7 +95,7 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
     """Markdown: the model lines, what the analysis used, its summary and its notes (degraded modes)."""
     s = analysis.summary()
     lines = [model_lines, f"**Transcript:** {analysis.transcript_source or 'none'}"
-             f" · language {analysis.language or 'unknown'} · {_count(len(analysis.segments), 'segment')}"
+             f" · language {analysis.language_text} · {_count(len(analysis.segments), 'segment')}"
              f" over {analysis.media.duration:.1f} s."]
     if s.dominant_emotion is not None:
         lines.append(f"**Overall:** mostly *{s.dominant_emotion}* "
@@ -111,7 +111,7 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
     for s in analysis.segments:
         tops = [s.top_emotion[0], round(s.top_emotion[1], 3), s.top_sentiment[0], round(s.top_sentiment[1], 3)]
         contrib = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in s.contributions.items())
-        rows.append([round(s.start, 2), round(s.end, 2), s.text if s.kind == "speech" else "(no speech)",
+        rows.append([round(s.start, 2), round(s.end, 2), s.words if s.kind == "speech" else "(no speech)",
                      *(tops if s.read else [""] * 4), s.readings_text() or "(nothing read)", contrib])
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
@@ -172,7 +172,7 @@ def new_request_dir(settings: Settings) -> Path:
 
 def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | None, subtitles: str | None,
                  language: str, asr: str, max_segment_seconds: float, progress,
-                 senses: list[str] = SENSES) -> tuple[Analysis, list[Path]]:
+                 senses: list[str] = SENSES, translate: bool = True) -> tuple[Analysis, list[Path]]:
     """Check the input, analyse it with progress, export the downloads into a fresh request folder."""
     progress(0.0, desc="checking the file")
     if not senses:
@@ -181,7 +181,7 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     info = check_input(video, subtitles, settings, model, senses)
     options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
                               subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds),
-                              max_seconds=settings.max_seconds, senses=senses)
+                              max_seconds=settings.max_seconds, senses=senses, translate=bool(translate))
 
     def report(stage: str, done: int, total: int) -> None:
         progress(done / total if total else 0.0, desc=f"{stage} ({done}/{total})")
@@ -204,12 +204,12 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
 
     def analyze(video: str | None, subtitles: str | None = None, language: str = "auto",
                 asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
-                senses: list[str] = SENSES, progress=gr.Progress()):
+                senses: list[str] = SENSES, translate: bool = True, progress=gr.Progress()):
         """Analyse a video: returns the video, 5 figures, the segment table, notes, files and the JSON."""
         paths = {p: Path(p).name for p in (video, subtitles) if p}
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
-                                           max_segment_seconds, progress, senses)
+                                           max_segment_seconds, progress, senses, translate)
         except gr.Error as e:  # the app's own checks
             log.info("rejected %s: %s", video, e.message)
             raise
@@ -268,7 +268,8 @@ def _examples(inputs: list, outputs: list, analyze) -> None:
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
         return
-    loaded = gr.Examples([[str(p), None, "auto", ASR_BACKENDS[0], SEGMENT_SECONDS[2], list(SENSES)] for p in examples],
+    loaded = gr.Examples([[str(p), None, "auto", ASR_BACKENDS[0], SEGMENT_SECONDS[2], list(SENSES), True]
+                          for p in examples],
                          inputs, cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
     loaded.load_input_event.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
@@ -291,18 +292,22 @@ def skip_ffprobe_when_missing() -> None:
 
 
 def _input_components() -> list[gr.components.Component]:
-    """video, subtitles, language, speech recogniser, longest segment, senses (the order of analyze's arguments)."""
+    """video, subtitles, language, speech recogniser, longest segment, senses, translation (the order of analyze's
+    arguments)."""
     video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in")
     subtitles = gr.File(label="Subtitles (optional, .srt or .vtt: replaces speech recognition)",
                         file_types=[".srt", ".vtt"], type="filepath", elem_id="subs-in")
     with gr.Accordion("Options", open=False):
         language = gr.Dropdown(list(LANGUAGES), value="auto", label="Spoken language",
-                               info="The embedded text encoder reads English best.")
+                               info="Detected when auto.")
         asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition")
         segment = gr.Slider(*SEGMENT_SECONDS, step=1.0, label="Longest segment (s)")
         senses = gr.CheckboxGroup(list(SENSES), value=list(SENSES), label="Senses",
                                   info="Untick a sense to leave it out: it is then not read at all.")
-    return [video, subtitles, language, asr, segment, senses]
+        translate = gr.Checkbox(value=True, label="Translate the words into English",
+                                info="Speech in another language is written in English by the speech recognition, "
+                                     "for the words' encoder, which learned English.")
+    return [video, subtitles, language, asr, segment, senses, translate]
 
 
 def _output_components(note: str) -> list[gr.components.Component]:

@@ -1,7 +1,8 @@
 """End-to-end analysis benchmark: stage times and peak memory.
 
     .venv/bin/python -m bench.analyze            # 60 s 1280x720 talking video, default model and video branch on,
-                                                 # and its sound alone (words and voice: no picture to read)
+                                                 # its sound alone (words and voice: no picture to read), and
+                                                 # 60 s of Italian talk, translated into English for the words
     .venv/bin/python -m bench.analyze --long     # also the 10-minute video
 
 Each case runs in a fresh subprocess so that its peak memory (ru_maxrss) is its own. Times are wall
@@ -31,15 +32,23 @@ LINES = [
     "We won the game last night!", "That smell is disgusting.", "I'm scared of what comes next.",
     "Okay, let's meet at six.", "You never listen to me.", "Thank you, this means a lot.",
 ]
+ITALIAN = [  # the same lines in Italian
+    "Non posso credere che tu l'abbia fatto per me.", "Questo è il giorno peggiore della mia vita.",
+    "Dove hai messo le chiavi?", "Oh mio dio, è fantastico!", "Sono così stanco di tutto questo.",
+    "Per favore, lasciami in pace.", "Abbiamo vinto la partita ieri sera!", "Quell'odore è disgustoso.",
+    "Ho paura di quello che verrà.", "Va bene, ci vediamo alle sei.", "Non mi ascolti mai.",
+    "Grazie, significa molto per me.",
+]
 
 
-def make_video(path: Path, seconds: float, size: str) -> Path:
+def make_video(path: Path, seconds: float, size: str, lines: list[str] = LINES, voice: str = "en") -> Path:
     from mediagen import talking_video
 
     n = max(1, int(seconds / 2.4))
-    sentences = [LINES[i % len(LINES)] for i in range(n)]
+    sentences = [lines[i % len(lines)] for i in range(n)]
     w, h = (int(v) for v in size.split("x"))
-    talking_video(path, sentences, gap_s=0.7, size=(w, h), fps=25, min_duration=seconds, preset="ultrafast")
+    talking_video(path, sentences, gap_s=0.7, size=(w, h), fps=25, min_duration=seconds, preset="ultrafast",
+                  voice=voice)
     return path
 
 
@@ -108,7 +117,8 @@ def main() -> None:
             videos.append(("10 min 1280x720", make_video(tmp / "talk600.mp4", 600, "1280x720")))
         warmup = make_video(tmp / "warm.mp4", 2, "320x240")
         checkpoints = [("default model", "default"), ("video branch on", str(video_checkpoint(tmp / "video-ckpt")))]
-        cases = [(v, c) for v in videos for c in checkpoints] + [(sound, checkpoints[0])]
+        italian = ("60 s Italian talk 1280x720", make_video(tmp / "italian60.mp4", 60, "1280x720", ITALIAN, "it"))
+        cases = [(v, c) for v in videos for c in checkpoints] + [(sound, checkpoints[0]), (italian, checkpoints[0])]
         for (vname, video), (cname, ckpt) in cases:
             out = subprocess.run([sys.executable, "-m", "bench.analyze", "--case", str(video), ckpt, str(warmup)],
                                  capture_output=True, text=True, cwd=ROOT, check=True)

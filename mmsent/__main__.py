@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, help="Whisper model ('base' is embedded)")
     a.add_argument("--language", default=None, type=checked_argument(check_language),
                    help="spoken language (ISO code); detected when omitted")
+    a.add_argument("--no-translate", dest="translate", action="store_false",
+                   help="keep speech in another language as spoken (by default the recogniser writes it in English "
+                        "for the words' encoder, which learned English)")
     a.add_argument("--subtitles", type=Path, default=None, help="SRT/WebVTT file that replaces speech recognition")
     a.add_argument("--max-segment", type=float, default=DEFAULTS.max_segment_seconds, help="longest utterance, s")
     a.add_argument("--max-seconds", type=float, default=3 * 3600, help="refuse inputs longer than this, s")
@@ -64,7 +67,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         parser.error(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
     if args.subtitles and len(args.videos) > 1:
         parser.error("--subtitles belongs to one video: give one video with it")
-    options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language,
+    options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language, translate=args.translate,
                               subtitles=str(args.subtitles) if args.subtitles else None,
                               max_segment_seconds=args.max_segment, max_seconds=args.max_seconds,
                               contributions=not args.no_contributions, senses=parse_senses(args.senses))

@@ -166,6 +166,9 @@ class AnalysisOptions:
     asr_model: str = "base"
     # Spoken language as an ISO code, or None to detect it.
     language: str | None = None
+    # Speech in a language other than English is written in English by the recogniser (Whisper's translate
+    # task) when the words are read by an encoder that learned English only; False keeps the words as spoken.
+    translate: bool = True
     # A subtitle file (SRT/WebVTT) that replaces speech recognition.
     subtitles: str | None = None
     # Longest utterance in seconds; longer ones are split at word boundaries.

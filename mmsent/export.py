@@ -40,7 +40,7 @@ def write_json(analysis: Analysis, path: str | os.PathLike) -> Path:
 def csv_header(analysis: Analysis) -> list[str]:
     """Column names of write_csv, in order."""
     return [
-        "start", "end", "kind", "text", "top_emotion", "top_emotion_prob", "top_sentiment",
+        "start", "end", "kind", "text", "translation", "top_emotion", "top_emotion_prob", "top_sentiment",
         "top_sentiment_prob",
         *(f"emotion_{k}" for k in analysis.emotion_labels),
         *(f"sentiment_{k}" for k in analysis.sentiment_labels),
@@ -71,7 +71,7 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     for s in analysis.segments:
         tops = [s.top_emotion[0], _num(s.top_emotion[1]), s.top_sentiment[0], _num(s.top_sentiment[1])]
         writer.writerow([
-            _num(s.start), _num(s.end), s.kind, s.text, *(tops if s.read else [""] * 4),
+            _num(s.start), _num(s.end), s.kind, s.text, s.translation, *(tops if s.read else [""] * 4),
             *(_num(s.emotion.get(k, 0.0)) for k in analysis.emotion_labels),
             *(_num(s.sentiment.get(k, 0.0)) for k in analysis.sentiment_labels),
             "+".join(s.modalities),
@@ -172,7 +172,7 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
     name = html.escape(Path(media.path).name)
     facts = [
         f"{media.duration:.1f} s", f"{len(analysis.segments)} segments",
-        f"language: {analysis.language or 'unknown'}",
+        f"language: {analysis.language_text}",
         f"transcript: {analysis.transcript_source or 'none'}",
         f"model: {analysis.model.get('name') or 'unnamed'}",
     ]
@@ -180,7 +180,7 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
         facts.append(f"dominant emotion: {summary.dominant_emotion}")
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
-    cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.text,
+    cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.words,
               *((f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}")
                 if s.read else ("nothing read", "")),
               "+".join(s.modalities), s.readings_text()] for s in analysis.segments)

@@ -1,7 +1,8 @@
 """analyze(): one video in, one Analysis out.
 
 probe -> audio (once) -> transcript (ASR or subtitles) -> segments (each speech segment's end following
-its sound) -> words and sound read and encoded (Whisper states from the ASR's own model, tokens) ->
+its sound) -> speech in another language translated into English for an English words' encoder (the ASR's
+model again, its pieces given to the segments they overlap) -> words and sound read and encoded (Whisper states from the ASR's own model, tokens) ->
 each segment's face and its crops -> expressions -> batched model with a modality mask per segment ->
 fused and per-sense probabilities and leave-one-out contributions.
 
@@ -30,9 +31,10 @@ from .config import ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
-from .segments import GAP, Segment, follow_sound, previous_texts, segment, voice_spans
+from .segments import GAP, Segment, follow_sound, previous_texts, segment, translate, voice_spans
 from .weights import SourceUnavailable
-from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
+from .transcribe import Transcript, Utterance, clip_to, load_backend, load_subtitles, transcribe
+from .transcribe import translate as translate_speech
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,9 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             elif reads_picture:
                 picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
                                       short_side=features.RESIZE_SHORT_SIDE)
+            translating = _translates(model, options, transcript)
+            if translating:  # beside the faces, as the recognition was
+                translate(segs, _translation(audio, transcript.language, options, model.device.type, report))
             results, unfamiliar, still = _run_model(model, segs, audio, level, picture, options, report)
         finally:
             stop.set()  # a failure ends the reading of the faces at once, not after the whole video
@@ -105,7 +110,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         model=model_facts(model),
         language=transcript.language,
         transcript_source=transcript.source,
-        notes=(_notes(model, info, transcript, results, options.senses, unfamiliar, still)
+        notes=(_notes(model, info, transcript, results, options.senses, unfamiliar, still, translating)
                + ([detector_missing] if detector_missing else [])),
     )
 
@@ -120,6 +125,24 @@ def _face_detector_missing(model: FusionModel) -> str | None:
         warnings.warn(str(e), stacklevel=3)
         return f"{e} The picture is not analysed; words and sound are."
     return None
+
+
+def _translates(model: FusionModel, options: AnalysisOptions, transcript: Transcript) -> bool:
+    """Whether the speech is translated into English: recognised speech in another language, whose words an
+    encoder that learned English only reads."""
+    return (options.translate and bool(transcript.utterances) and transcript.language not in (None, "en")
+            and "text" in options.senses and "text" in model.encoders
+            and model.config.text_source in ENGLISH_TEXT_SOURCES)
+
+
+def _translation(audio: np.ndarray, language: str, options: AnalysisOptions, device: str,
+                 report: Progress) -> list[Utterance]:
+    total = max(1, int(round(len(audio) / features.SAMPLE_RATE)))
+    report("translation", 0, total)
+    pieces = translate_speech(audio, language, backend=options.asr, model=options.asr_model, device=device,
+                              progress=lambda done, _: report("translation", min(int(done), total), total))
+    report("translation", total, total)
+    return pieces
 
 
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
@@ -255,7 +278,7 @@ def _text_inputs(model: FusionModel, segs: list[Segment], rows: list[int], x: In
         return
     chosen, k = [segs[i] for i in rows], model.config.text_context
     contexts = [previous_texts(segs, i, k) for i in rows] if k else None
-    texts = [said_plainly(s.text) if h else s.text for s, h in zip(chosen, heard)]
+    texts = [said_plainly(s.words) if h else s.words for s, h in zip(chosen, heard)]
     tok = features.tokenize(model.tokenizer, texts, contexts)
     x.input_ids, x.attention_mask, x.token_type_ids = tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids")
     x.mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])
@@ -333,7 +356,7 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
             sentiment=dict(zip(model.config.sentiments, sentiments[j])),
             modalities=used,
             contributions={m: contrib[j][MODALITIES.index(m)] for m in used},
-            kind=s.kind,
+            kind=s.kind, translation=s.translation,
             per_modality={m: {"emotion": dict(zip(cfg.emotions, senses[m][0][j])),
                               "sentiment": dict(zip(cfg.sentiments, senses[m][1][j]))} for m in used if m in senses},
             face_box=boxes[j],
@@ -359,7 +382,8 @@ def model_facts(model: FusionModel) -> dict:
 
 
 def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, results: list[SegmentResult],
-           senses: tuple[str, ...] = MODALITIES, unfamiliar: int = 0, still: int = 0) -> list[str]:
+           senses: tuple[str, ...] = MODALITIES, unfamiliar: int = 0, still: int = 0,
+           translating: bool = False) -> list[str]:
     notes = [f"The {m} branch of this model is untrained, so {m} is not used." for m in MODALITIES
              if m not in model.encoders]
     left_out = [MODALITY_NAMES[m] for m in MODALITIES if m not in senses]
@@ -370,10 +394,19 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     elif not transcript.utterances:
         notes.append("No speech was found: the timeline comes from sound and picture alone.")
     language = transcript.language or ""
-    if (language and not language.startswith("en") and model.config.text_source in ENGLISH_TEXT_SOURCES
+    translated = sum(bool(r.translation) for r in results)
+    if translated:
+        spoken = sum(r.kind == "speech" for r in results)
+        notes.append(f"The speech is in a language other than English ({language!r}): the speech recognition "
+                     f"translated it into English in {translated} of {spoken} speech segments (shown beside the "
+                     f"words), for the words' encoder ({model.config.text_source}), which learned English: the words "
+                     "read what the translation says, right or wrong. Turn translation off to keep the words as spoken.")
+    elif (language and language != "en" and model.config.text_source in ENGLISH_TEXT_SOURCES
             and any("text" in r.modalities for r in results)):
         notes.append(f"The words are in a language other than English ({language!r}): the words' encoder "
-                     f"({model.config.text_source}) learned English and reads them poorly.")
+                     f"({model.config.text_source}) learned English and reads them poorly"
+                     + ("; their translation into English gave nothing usable." if translating else
+                        "; with translation on, the speech recognition writes them in English."))
     if unfamiliar:
         voiced = sum("audio" in r.modalities for r in results)
         notes.append(f"The voice in {unfamiliar} of {voiced} segments is unlike the voices the model learned from, "

@@ -72,10 +72,17 @@ class SegmentResult:
     face_box: list[float] | None = None
     # the main face as [x0, y0, x1, y1], fractions (0..1) of the displayed frame's width and height;
     # None when no face was found or the picture was not analysed (see frame_box)
+    translation: str = ""  # the words in English as the recogniser translated them, which the words'
+    # encoder read instead of ``text``; "" when they were not translated
 
     def __post_init__(self):
         if self.face_box is not None:  # a tuple or numpy numbers would not round-trip through JSON
             self.face_box = [float(v) for v in self.face_box]
+
+    @property
+    def words(self) -> str:
+        """The words for people: the text, and its translation when there is one."""
+        return f"{self.text} (in English: {self.translation})" if self.translation else self.text
 
     def reading(self, modality: str, task: str = "emotion") -> tuple[str, float] | None:
         """The top label and its probability in one sense's own reading; None if not used here."""
@@ -171,6 +178,12 @@ class Analysis:
     schema_version: int = SCHEMA_VERSION
 
     @property
+    def language_text(self) -> str:
+        """The spoken language for people: "en", "it, translated into English", "unknown"."""
+        translated = any(s.translation for s in self.segments)
+        return f"{self.language or 'unknown'}{', translated into English' if translated else ''}"
+
+    @property
     def emotion_labels(self) -> tuple[str, ...]:
         """Emotion labels of the segments (EMOTIONS unless the model says otherwise)."""
         return tuple(self.segments[0].emotion) if self.segments else EMOTIONS
@@ -249,6 +262,7 @@ class Analysis:
             )
             seg.per_modality = validate.checked_readings(s.get("per_modality"), seg, f"segments[{i}]")
             seg.face_box = validate.checked_box(s.get("face_box"), f"segments[{i}]")
+            seg.translation = validate.checked_text(s.get("translation", ""), f"segments[{i}].translation")
             segments.append(seg)
         media_fields = {k: v for k, v in d["media"].items() if k in MediaFacts.__dataclass_fields__}
         return cls(

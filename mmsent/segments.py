@@ -15,7 +15,7 @@ import math
 import unicodedata
 from dataclasses import dataclass
 
-from mmsent.transcribe import Transcript, Word
+from mmsent.transcribe import Transcript, Utterance, Word
 
 __all__ = ["Segment", "segment", "follow_sound", "voice_spans", "previous_texts", "SPEECH", "GAP"]
 
@@ -44,10 +44,16 @@ class Segment:
     end: float  # seconds
     text: str  # the words spoken; "" for a gap
     kind: str  # SPEECH or GAP (no speech: analysed from sound and picture only)
+    translation: str = ""  # the words in English, when the speech was translated (``translate``)
 
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def words(self) -> str:
+        """What the words' encoder reads: the translation, if any, else the text."""
+        return self.translation or self.text
 
 
 def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SECONDS,
@@ -111,11 +117,25 @@ def _speech_before_gaps(segments: list[Segment], level, frame_s: float):
             yield i, seg, gap, last, max(level[first:last])
 
 
+def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
+    """Give each speech segment the ``translation`` of its time: each piece (the speech translated, with
+    its times: ``transcribe.translate``) goes to the speech segment it overlaps most, or is nearest to;
+    a segment's pieces are joined in order."""
+    speech = [s for s in segments if s.kind == SPEECH]
+    got: dict[int, list[str]] = {}
+    for p in pieces:
+        if speech:
+            best = max(range(len(speech)), key=lambda i: min(p.end, speech[i].end) - max(p.start, speech[i].start))
+            got.setdefault(best, []).append(p.text)
+    for i, texts in got.items():
+        speech[i].translation = " ".join(texts)
+
+
 def previous_texts(segments: list[Segment], i: int, k: int) -> list[str]:
     """The texts of up to ``k`` speech segments before ``segments[i]``, oldest first."""
     if k <= 0:
         return []
-    return [s.text for s in segments[:i] if s.kind == SPEECH and s.text][-k:]
+    return [s.words for s in segments[:i] if s.kind == SPEECH and s.text][-k:]
 
 
 def _word_groups(transcript: Transcript, duration: float) -> list[list[Word]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +41,7 @@ VAD_SPEECH_PAD_MS = 400  # ms added around each speech region; 500/200 measured 
 MAX_NEW_TOKENS = 300
 SUSPECT_LOG_PROB = -0.5  # mean token log-probability below which a likely silence is dropped
 SURE_SPEECH = 0.2  # no-speech probability below which a low log-probability is kept: speech heard, words unsure
+TRANSLATION_BEAM = 5  # Whisper base translating greedily loops ("I'm happy, I'm happy, ...") where a beam of 5 does not
 HALLUCINATION_SILENCE_S = 2.0  # s; silences longer than this around a suspect segment are skipped
 Progress = Callable[[float, float], None]
 
@@ -114,6 +115,22 @@ def transcribe(
     audio = _check_audio(audio)
     asr = load_backend(backend, model, device)
     return asr.transcribe(audio, language=language, progress=progress, options=options)
+
+
+def translate(
+    audio: np.ndarray,
+    language: str,
+    backend: str = "faster-whisper",
+    model: str = "base",
+    device: str = "auto",
+    progress: Progress | None = None,
+    options: DecodeOptions | None = None,
+) -> list[Utterance]:
+    """The speech in ``audio``, spoken in ``language``, written in English (Whisper's translate task,
+    a beam of at least ``TRANSLATION_BEAM``): pieces with their times and no word times, filtered as a
+    transcription is (a loop or a silence read as words is dropped). Arguments as ``transcribe``."""
+    audio = _check_audio(audio)
+    return load_backend(backend, model, device).translate(audio, language, progress=progress, options=options)
 
 
 def load_backend(backend: str = "faster-whisper", model: str = "base",
@@ -212,9 +229,25 @@ class FasterWhisperASR:
         audio, opts, total = _prepare(audio, language, options)
         if total < MIN_AUDIO_SECONDS:
             return Transcript(language, [], self.name)
+        raw, info = self._decode(audio, language, opts, total, "transcribe", progress)
+        utterances = _utterances(raw, opts, total)
+        return Transcript(info.language if utterances or language else None, utterances, self.name)
+
+    def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
+                  options: DecodeOptions | None = None) -> list[Utterance]:
+        """As ``mmsent.transcribe.translate``, with this model."""
+        audio, opts, total = _prepare(audio, language, options)
+        if total < MIN_AUDIO_SECONDS:
+            return []
+        opts = replace(opts, beam_size=max(opts.beam_size, TRANSLATION_BEAM))
+        return _utterances(self._decode(audio, language, opts, total, "translate", progress)[0], opts, total)
+
+    def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
+                progress: Progress | None) -> tuple[list[_RawSegment], object]:
+        """The decoded segments (with word times when transcribing) and faster-whisper's ``info``."""
         segments, info = self.model.transcribe(
-            audio, language=language, beam_size=opts.beam_size, best_of=1, temperature=0.0,
-            condition_on_previous_text=False, word_timestamps=True,
+            audio, language=language, task=task, beam_size=opts.beam_size, best_of=1, temperature=0.0,
+            condition_on_previous_text=False, word_timestamps=task == "transcribe",
             no_speech_threshold=opts.no_speech_threshold,
             log_prob_threshold=opts.log_prob_threshold,
             compression_ratio_threshold=opts.compression_ratio_threshold,
@@ -233,8 +266,7 @@ class FasterWhisperASR:
                 progress(min(seg.end, total), total)
         if progress:
             progress(total, total)
-        utterances = _utterances(raw, opts, total)
-        return Transcript(info.language if utterances or language else None, utterances, self.name)
+        return raw, info
 
 
 class OpenAIWhisperASR:
@@ -253,19 +285,35 @@ class OpenAIWhisperASR:
                    progress: Progress | None = None,
                    options: DecodeOptions | None = None) -> Transcript:
         """As ``mmsent.transcribe.transcribe``, with this model."""
+        audio, opts, total = _prepare(audio, language, options)
+        result = self._decode(audio, language, opts, total, "transcribe", progress)
+        raw = [_raw_from_openai(seg) for seg in (result or {}).get("segments", [])]
+        utterances = _utterances(raw, opts, total)
+        return Transcript((result or {}).get("language") if utterances else language, utterances, self.name)
+
+    def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
+                  options: DecodeOptions | None = None) -> list[Utterance]:
+        """As ``mmsent.transcribe.translate``, with this model."""
+        audio, opts, total = _prepare(audio, language, options)
+        opts = replace(opts, beam_size=max(opts.beam_size, TRANSLATION_BEAM))
+        result = self._decode(audio, language, opts, total, "translate", progress)
+        return _utterances([_raw_from_openai(seg) for seg in (result or {}).get("segments", [])], opts, total)
+
+    def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
+                progress: Progress | None) -> dict | None:
+        """openai-whisper's result over the speech regions (None: no speech region)."""
         import whisper
 
-        audio, opts, total = _prepare(audio, language, options)
         regions = [] if total < MIN_AUDIO_SECONDS else (
             _speech_regions(audio) if opts.vad else [(0.0, total)])
         if not regions:
-            return Transcript(language, [], self.name)
+            return None
         if progress:
             progress(0.0, total)
         result = whisper.transcribe(
-            self.model, audio, verbose=None, language=language, temperature=0.0,
+            self.model, audio, verbose=None, language=language, task=task, temperature=0.0,
             beam_size=opts.beam_size if opts.beam_size > 1 else None,
-            condition_on_previous_text=False, word_timestamps=True,
+            condition_on_previous_text=False, word_timestamps=task == "transcribe",
             fp16=self.device.startswith("cuda"),
             no_speech_threshold=opts.no_speech_threshold, logprob_threshold=opts.log_prob_threshold,
             compression_ratio_threshold=opts.compression_ratio_threshold,
@@ -275,10 +323,7 @@ class OpenAIWhisperASR:
         )
         if progress:
             progress(total, total)
-        raw = [_raw_from_openai(seg) for seg in result.get("segments", [])]
-        utterances = _utterances(raw, opts, total)
-        return Transcript(result.get("language") if utterances else language, utterances,
-                          self.name)
+        return result
 
 
 _BACKENDS = {"faster-whisper": FasterWhisperASR, "openai-whisper": OpenAIWhisperASR}

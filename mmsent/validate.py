@@ -93,6 +93,12 @@ def checked_box(box, where: str) -> list[float] | None:
     return [float(v) for v in box]
 
 
+def checked_text(value, where: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"mmsent analysis: {where} must be a string, got {value!r}")
+    return value
+
+
 def is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 

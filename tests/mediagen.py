@@ -148,11 +148,11 @@ def truncate(src: str | Path, dst: str | Path, fraction: float = 0.5) -> Path:
     return Path(dst)
 
 
-def speak(text: str, path: str | Path, speed_wpm: int = 160) -> Path:
-    """One espeak-ng utterance as a mono 22.05 kHz wav."""
+def speak(text: str, path: str | Path, speed_wpm: int = 160, voice: str = "en") -> Path:
+    """One espeak-ng utterance as a mono 22.05 kHz wav, in the language of ``voice`` (an espeak-ng voice)."""
     if shutil.which(ESPEAK) is None:
         raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
-    subprocess.run([ESPEAK, "-s", str(speed_wpm), "-w", str(path), text], check=True, capture_output=True)
+    subprocess.run([ESPEAK, "-v", voice, "-s", str(speed_wpm), "-w", str(path), text], check=True, capture_output=True)
     return Path(path)
 
 
@@ -173,7 +173,7 @@ class TalkingVideo:
 
 def talking_video(path: str | Path, sentences: list[str], gap_s: float = 0.8, lead_s: float = 0.5,
                   size: tuple[int, int] = (320, 240), fps: float = 25, min_duration: float = 0.0,
-                  preset: str = "veryfast", source: str = "testsrc2") -> TalkingVideo:
+                  preset: str = "veryfast", source: str = "testsrc2", voice: str = "en") -> TalkingVideo:
     """espeak-ng sentences one after another with ``gap_s`` of silence, over a moving test picture.
 
     The sound track starts with ``lead_s`` of silence and is padded with silence to at least
@@ -182,7 +182,7 @@ def talking_video(path: str | Path, sentences: list[str], gap_s: float = 0.8, le
     path = Path(path)
     pieces, spans, rate, t = [], [], None, lead_s
     for i, text in enumerate(sentences):
-        wav = speak(text, path.with_suffix(f".s{i}.wav"))
+        wav = speak(text, path.with_suffix(f".s{i}.wav"), voice=voice)
         samples, rate = _read_wav(wav)
         wav.unlink()
         samples = np.trim_zeros(samples)

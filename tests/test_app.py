@@ -40,7 +40,7 @@ KEYWORDS = ("weather", "bicycle")  # words the transcript must contain
 MAX_SECONDS = 20  # the server's --max-seconds in these tests
 MAX_MB = 1  # the server's --max-mb
 RESULT_TIMEOUT_S = 180  # s for one analysis on a busy 2-core machine
-PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses")  # /analyze's, in order
+PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses", "translate")  # /analyze's, in order
 OUTPUTS = ("video", "emotion", "senses", "sentiment", "share", "contributions", "table", "notes", "files", "json")
 TIME_TOL_S = 0.1  # s of slack between the segments' span and the decoded duration
 PROB_TOL = 1e-4
@@ -171,9 +171,9 @@ def test_analyze_is_the_one_endpoint_and_only_the_video_is_required(client):
     assert list(api["named_endpoints"]) == ["/analyze"] and not api["unnamed_endpoints"]
     params = api["named_endpoints"]["/analyze"]["parameters"]
     assert [p["parameter_name"] for p in params] == list(PARAMETERS)
-    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True, True]
+    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True, True, True]
     assert [p["parameter_default"] for p in params[1:]] == [None, "auto", "faster-whisper", 10.0,
-                                                            ["words", "voice", "face"]]
+                                                            ["words", "voice", "face"], True]
 
 
 def test_subtitles_replace_speech_recognition(client, media):
@@ -201,7 +201,7 @@ def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
         event_id = json.load(r)["event_id"]
     with urllib.request.urlopen(f"{server.url}gradio_api/call/analyze/{event_id}", timeout=RESULT_TIMEOUT_S) as r:
         stream = r.read().decode()
-    assert "event: error" in stream and "didn't receive enough input values (needed: 6, got: 0)" in stream, stream
+    assert "event: error" in stream and "didn't receive enough input values (needed: 7, got: 0)" in stream, stream
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -37,6 +37,19 @@ def test_analyze_several_files_one_bad(tmp_path):
     assert [s for s in stages if s in STAGES] == list(STAGES), proc.stderr
 
 
+def test_no_translate_keeps_speech_in_another_language_as_spoken(tmp_path):
+    clip = talking_video(tmp_path / "ciao.mp4", ["Sono così felice, oggi è il giorno più bello della mia vita!"],
+                         voice="it").path
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(clip), "--out", str(tmp_path),
+                           "--no-translate", "--no-contributions"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "ciao.json").read_text())
+    assert data["language"] == "it" and "felice" in data["segments"][0]["text"].lower()
+    assert all(s["translation"] == "" for s in data["segments"])
+    assert any("with translation on, the speech recognition writes them in English" in n for n in data["notes"])
+
+
 def test_unknown_format_is_refused_before_work(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "x.mp4", "--format", "json,gif"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)

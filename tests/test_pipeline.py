@@ -1,5 +1,6 @@
 """analyze() end to end on generated talking videos and the real clip, with the real packaged Whisper."""
 
+import csv
 import gc
 import json
 import re
@@ -95,6 +96,7 @@ def test_default_model_on_a_video_without_a_face_says_so_and_exports_round_trip(
     assert all("video" not in s.modalities for s in analysis.segments)  # a test pattern has no face
     assert any("No face turned to the camera was found" in n for n in analysis.notes)
     assert all(s.modalities == ["text", "audio"] for s in analysis.segments if s.kind == "speech")
+    assert analysis.language == "en" and not any(s.translation for s in analysis.segments)  # English: as spoken
     # espeak-ng's voice is unlike the acted voices the default learned from: its reading counts for less
     voiced = sum("audio" in s.modalities for s in analysis.segments)
     assert any(re.fullmatch(rf"The voice in [1-9]\d* of {voiced} segments is unlike the voices the model learned "
@@ -156,11 +158,33 @@ def test_default_model_finds_the_face_of_the_real_clip(default, shared_data):
     assert not any("other than English" in n for n in analysis.notes)
 
 
-def test_words_in_another_language_are_said_to_be_read_poorly(default, shared_data):
-    analysis = mmsent.analyze(shared_data / "emovo" / "m3" / "rab-m3-l1.flac", default)  # Italian, acted anger
-    assert analysis.language == "it" and any("text" in s.modalities for s in analysis.segments)
-    assert ("The words are in a language other than English ('it'): the words' encoder (all-MiniLM-L6-v2) "
-            "learned English and reads them poorly.") in analysis.notes
+ITALIAN = ["Sono così felice, oggi è il giorno più bello della mia vita!",  # "I am so happy, today is ..."
+           "Mi manca tanto, non riesco a smettere di piangere."]  # "I miss him so much, I can't stop crying."
+
+
+def test_speech_in_another_language_is_translated_for_the_words(default, tmp_path):
+    italian = talking_video(tmp_path / "italian.mp4", ITALIAN, gap_s=1.0, voice="it")
+    translated = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False))
+    spoken = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, translate=False))
+    assert translated.language == spoken.language == "it"
+    speech = [s for s in translated.segments if s.kind == "speech"]
+    assert len(speech) == 2 and all(s.translation for s in speech) and not any(s.translation for s in spoken.segments)
+    assert [s.text for s in speech] == [s.text for s in spoken.segments if s.kind == "speech"]  # the words as spoken
+    assert "happy" in speech[0].translation.lower() and "felice" in speech[0].text.lower()
+    joy = [s.per_modality["text"]["emotion"]["joy"] for s in (speech[0], spoken.segments[0])]
+    assert speech[0].reading("text")[0] == "joy" and joy[0] > joy[1] + 0.3, joy  # the words read the translation
+    assert ("The speech is in a language other than English ('it'): the speech recognition translated it into "
+            "English in 2 of 2 speech segments (shown beside the words), for the words' encoder (all-MiniLM-L6-v2), "
+            "which learned English: the words read what the translation says, right or wrong. Turn translation off "
+            "to keep the words as spoken.") in translated.notes
+    assert ("The words are in a language other than English ('it'): the words' encoder (all-MiniLM-L6-v2) learned "
+            "English and reads them poorly; with translation on, the speech recognition writes them in English."
+            ) in spoken.notes
+    write(translated, tmp_path, ["json", "csv"])
+    assert Analysis.from_json(tmp_path / "italian.json") == translated
+    with open(tmp_path / "italian.csv", encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["kind"] == "speech"]
+    assert [r["translation"] for r in rows] == [s.translation for s in speech]
 
 
 def test_senses_left_out_are_not_read(default, shared_data, monkeypatch):

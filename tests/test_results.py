@@ -235,6 +235,22 @@ def test_per_modality_round_trips_with_one_reading_per_used_sense(tmp_path):
     assert d["segments"][2]["face_box"] is None and d["segments"][0]["face_box"] == [0.25, 0.2, 0.6, 0.7]
 
 
+def test_a_translation_round_trips_and_is_shown_beside_the_words():
+    a = make_analysis(3)
+    a.segments[0].translation = "I am so happy."
+    d = a.to_dict()
+    assert d["segments"][0]["translation"] == "I am so happy." and d["segments"][2]["translation"] == ""
+    assert Analysis.from_dict(d) == a
+    assert a.segments[0].words == "utterance number 0, said plainly (in English: I am so happy.)"
+    assert a.segments[2].words == a.segments[2].text
+    assert a.language_text == "en, translated into English"
+    a.segments[0].translation = ""
+    assert a.language_text == "en"
+    d["segments"][0]["translation"] = 3
+    with pytest.raises(ValueError, match=r"segments\[0\].translation must be a string, got 3"):
+        Analysis.from_dict(d)
+
+
 def test_a_version_1_file_still_loads(tmp_path):
     v1 = {
         "schema_version": 1,
@@ -251,7 +267,7 @@ def test_a_version_1_file_still_loads(tmp_path):
     path.write_text(json.dumps(v1), encoding="utf-8")
     a = Analysis.from_json(path)
     seg = a.segments[0]
-    assert seg.per_modality == {} and seg.face_box is None and seg.readings_text() == ""
+    assert seg.per_modality == {} and seg.face_box is None and seg.readings_text() == "" and seg.translation == ""
     assert seg.top_emotion == ("joy", 0.9)
     assert a.schema_version == 2  # upgraded as it is read: written back as version 2
     again = json.loads(a.to_json())

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from mmsent.segments import (GAP, SPEECH, TAIL_DB, TAIL_MAX_S, VOICE_TAIL_S, Segment, follow_sound, previous_texts,
-                             segment, voice_spans)
+                             segment, translate, voice_spans)
 from mmsent.transcribe import Transcript, Utterance, Word
 
 EPS = 1e-9
@@ -164,6 +164,20 @@ def test_previous_texts_returns_the_last_k_speech_texts_oldest_first():
     assert previous_texts(segs, 4, 2) == ["b", "c"]
     assert previous_texts(segs, 2, 5) == ["a"]
     assert previous_texts(segs, 0, 3) == [] and previous_texts(segs, 4, 0) == []
+
+
+def test_each_translated_piece_goes_to_the_speech_segment_it_overlaps_most_or_is_nearest_to():
+    segs = [Segment(0, 2, "uno", SPEECH), Segment(2, 4, "", GAP), Segment(4, 6, "due", SPEECH),
+            Segment(6, 8, "tre", SPEECH)]
+    pieces = [Utterance(0.1, 1.9, "one"), Utterance(3.0, 3.4, "in the gap"), Utterance(4.5, 7.4, "two"),
+              Utterance(6.8, 7.9, "three")]
+    translate(segs, pieces)
+    assert [s.translation for s in segs] == ["one", "", "in the gap two", "three"]
+    assert [s.words for s in segs] == ["one", "", "in the gap two", "three"]
+    assert previous_texts(segs, 3, 2) == ["one", "in the gap two"]  # the context is read in English too
+    untouched = [Segment(0, 2, "uno", SPEECH)]
+    translate(untouched, [])
+    assert untouched[0].translation == "" and untouched[0].words == "uno"
 
 
 def test_sentence_cut_between_two_utterances_is_rejoined():

@@ -26,6 +26,7 @@ CLIP = "clips/ravdess_01-01-01-01-01-01-01.mp4"  # actor 01: "Kids are talking b
 ENGLISH = ["The quick brown fox jumps over the lazy dog.",
            "Please close the window, it is getting cold outside."]
 GERMAN = "Guten Morgen, ich möchte heute Abend ins Kino gehen."
+ITALIAN = "Sono così felice, oggi è il giorno più bello della mia vita!"  # "I am so happy, today is ..."
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 
 
@@ -174,6 +175,19 @@ def test_forced_language(asr):
     assert recall("Guten Morgen heute Kino", result) >= 0.75, result.text
 
 
+@needs_espeak
+def test_speech_in_another_language_is_translated_into_english(asr):
+    """The recogniser writes Italian as spoken; its translation is English, in pieces with times."""
+    audio = say(ITALIAN, "it")
+    spoken = transcribe(audio, device="cpu")
+    assert spoken.language == "it" and "vita" in spoken.text.lower(), spoken.text
+    pieces = tr.translate(audio, "it", device="cpu")
+    english = " ".join(p.text for p in pieces).lower()
+    assert "happy" in english and "vita" not in english, english
+    assert all(0 <= p.start < p.end <= len(audio) / SR and p.words == [] for p in pieces)
+    assert tr.translate(np.zeros(3 * SR, np.float32), "it", device="cpu") == []  # silence: nothing
+
+
 def _noise_and_music() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     t = np.arange(10 * SR) / SR
@@ -268,6 +282,8 @@ def test_openai_whisper_result_conversion_on_a_random_tiny_model():
     assert all(a.start <= b.start for a, b in zip(result.utterances, result.utterances[1:]))
     silent = backend.transcribe(np.zeros(3 * SR, np.float32), language="en", options=no_filters)
     assert silent.utterances == []  # voice detection skips decoding entirely
+    pieces = backend.translate(audio, "de", options=no_filters)
+    assert pieces and all(0 <= p.start <= p.end <= total and p.words == [] for p in pieces)
 
 
 SRT = ("\ufeff1\r\n00:00:01,000 --> 00:00:03,500\r\n<i>Hello</i> there,\r\nfriend.\r\n\r\n"

@@ -27,12 +27,13 @@ from mmsent.labels import EMOTIONS, MODALITIES
 from .corpora import CorpusError, read_data_spec
 
 
-def served(model, samples) -> dict:
-    """Accuracy of the fused answer and of each sense alone over ``samples`` analysed one by one."""
+def served(model, samples, translate: bool = True) -> dict:
+    """Accuracy of the fused answer and of each sense alone over ``samples`` analysed one by one (speech
+    in another language translated into English for the words unless not ``translate``)."""
     hits = {"fused": []} | {m: [] for m in MODALITIES}
     missing = 0
     for s in samples:
-        spoken = [g for g in analyze(s.media, model, AnalysisOptions(contributions=False)).segments
+        spoken = [g for g in analyze(s.media, model, AnalysisOptions(contributions=False, translate=translate)).segments
                   if g.kind == "speech" and "audio" in g.modalities]
         if not spoken:
             missing += 1
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", action="append", required=True, help="a labelled speech corpus: ravdess=DIR[:ACTORS], "
                    "emovo=DIR[:SPEAKERS], emodb=DIR, cremad=DIR or folders=DIR")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
+    p.add_argument("--no-translate", dest="translate", action="store_false",
+                   help="keep speech in another language as spoken (the product translates it for the words)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {}
     for name, samples in corpora:
         samples = [s for s in samples if s.emotion is not None and s.media is not None]
-        report[name] = served(model, samples)
+        report[name] = served(model, samples, args.translate)
         print(f"{name}: {json.dumps(report[name])}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
