@@ -12,6 +12,7 @@ covers [0, duration] exactly: each segment starts where the previous one ends.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ TAIL_MAX_S = 1.0  # s, the most a speech segment's end moves to follow its sound
 TAIL_DIP_S = 0.2  # s, the longest quieter stretch inside speech that the end moves across
 VOICE_TAIL_S = 0.5  # s, the most of the quiet after a speech segment that its voice is read with
 _STRONG_PUNCT = tuple(".!?;:…。！？")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # between two sentences of a translation (English)
 _WEAK_PUNCT = tuple(",，、-–—")
 _NO_SPACE_BEFORE = tuple(".,!?;:%)]}'’")  # a word starting so continues the previous one
 
@@ -118,15 +120,28 @@ def _speech_before_gaps(segments: list[Segment], level, frame_s: float):
 
 
 def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
-    """Give each speech segment the ``translation`` of its time: each piece (the speech translated, with
-    its times: ``transcribe.translate``) goes to the speech segment it overlaps most, or is nearest to;
-    a segment's pieces are joined in order."""
+    """Give each speech segment the ``translation`` of its time. A piece (the speech translated, with its
+    times: ``transcribe.translate``) often spans several sentences, each a segment here: its sentences go
+    one each, in order, to the speech segments whose middle it spans when they are as many; otherwise each
+    goes to the speech segment at its time (its place in the piece's text taken as a place in the piece's
+    time), or the nearest one the piece overlaps. A piece that overlaps no speech segment (the recognition
+    heard none there) is left out; a segment's sentences are joined in order."""
     speech = [s for s in segments if s.kind == SPEECH]
     got: dict[int, list[str]] = {}
     for p in pieces:
-        if speech:
-            best = max(range(len(speech)), key=lambda i: min(p.end, speech[i].end) - max(p.start, speech[i].start))
-            got.setdefault(best, []).append(p.text)
+        sentences = [t for t in _SENTENCE_END.split(p.text.strip()) if t]
+        spanned = [i for i, s in enumerate(speech) if p.start <= (s.start + s.end) / 2 < p.end]
+        if len(spanned) != len(sentences):
+            overlapped = [i for i, s in enumerate(speech) if min(p.end, s.end) > max(p.start, s.start)]
+            spanned, done, size = [], 0, sum(map(len, sentences))
+            for t in sentences:
+                at = p.start + (p.end - p.start) * (done + len(t) / 2) / size
+                spanned.append(min(overlapped, key=lambda i: max(speech[i].start - at, at - speech[i].end, 0.0),
+                                   default=None))
+                done += len(t)
+        for i, t in zip(spanned, sentences):
+            if i is not None:
+                got.setdefault(i, []).append(t)
     for i, texts in got.items():
         speech[i].translation = " ".join(texts)
 

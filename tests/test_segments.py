@@ -166,18 +166,25 @@ def test_previous_texts_returns_the_last_k_speech_texts_oldest_first():
     assert previous_texts(segs, 0, 3) == [] and previous_texts(segs, 4, 0) == []
 
 
-def test_each_translated_piece_goes_to_the_speech_segment_it_overlaps_most_or_is_nearest_to():
-    segs = [Segment(0, 2, "uno", SPEECH), Segment(2, 4, "", GAP), Segment(4, 6, "due", SPEECH),
-            Segment(6, 8, "tre", SPEECH)]
-    pieces = [Utterance(0.1, 1.9, "one"), Utterance(3.0, 3.4, "in the gap"), Utterance(4.5, 7.4, "two"),
-              Utterance(6.8, 7.9, "three")]
-    translate(segs, pieces)
-    assert [s.translation for s in segs] == ["one", "", "in the gap two", "three"]
-    assert [s.words for s in segs] == ["one", "", "in the gap two", "three"]
-    assert previous_texts(segs, 3, 2) == ["one", "in the gap two"]  # the context is read in English too
-    untouched = [Segment(0, 2, "uno", SPEECH)]
+def test_a_translated_piece_gives_its_sentences_to_the_speech_segments_of_their_time():
+    segs = [Segment(0, 2, "Uno.", SPEECH), Segment(2, 4, "", GAP), Segment(4, 6, "Due.", SPEECH),
+            Segment(6, 8, "Tre!", SPEECH)]
+    pieces = [Utterance(0.1, 1.9, "One."), Utterance(2.5, 3.5, "Heard in the gap only."),
+              Utterance(3.9, 8.0, "Two, which is a much longer sentence than the next. Three!")]
+    translate(segs, pieces)  # the last piece spans the middles of two segments, and has two sentences: one each
+    assert [s.translation for s in segs] == ["One.", "", "Two, which is a much longer sentence than the next.",
+                                             "Three!"]
+    assert [s.words for s in segs] == [s.translation for s in segs]
+    assert previous_texts(segs, 3, 2) == ["One.", "Two, which is a much longer sentence than the next."]
+    two = [Segment(0, 4, "A.", SPEECH), Segment(4, 6, "B.", SPEECH)]
+    translate(two, [Utterance(0.0, 6.0, "One two three four five six seven eight. Nine. Ten.")])
+    assert [s.translation for s in two] == ["One two three four five six seven eight.", "Nine. Ten."]  # by place
+    one = [Segment(0, 2, "Davvero? Incredibile!", SPEECH)]
+    translate(one, [Utterance(0.0, 4.0, "Really? I can't believe it, it's incredible!")])  # ends after the segment
+    assert one[0].translation == "Really? I can't believe it, it's incredible!"
+    untouched = [Segment(0, 2, "Uno.", SPEECH)]
     translate(untouched, [])
-    assert untouched[0].translation == "" and untouched[0].words == "uno"
+    assert untouched[0].translation == "" and untouched[0].words == "Uno."
 
 
 def test_sentence_cut_between_two_utterances_is_rejoined():
