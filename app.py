@@ -111,7 +111,7 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
     for s in analysis.segments:
         tops = [s.top_emotion[0], round(s.top_emotion[1], 3), s.top_sentiment[0], round(s.top_sentiment[1], 3)]
         contrib = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in s.contributions.items())
-        rows.append([round(s.start, 2), round(s.end, 2), s.words if s.kind == "speech" else "(no speech)",
+        rows.append([round(s.start, 2), round(s.end, 2), s.shown_text if s.kind == "speech" else "(no speech)",
                      *(tops if s.read else [""] * 4), s.readings_text() or "(nothing read)", contrib])
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 

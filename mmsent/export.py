@@ -180,7 +180,7 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
         facts.append(f"dominant emotion: {summary.dominant_emotion}")
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
-    cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.words,
+    cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.shown_text,
               *((f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}")
                 if s.read else ("nothing read", "")),
               "+".join(s.modalities), s.readings_text()] for s in analysis.segments)

@@ -278,7 +278,7 @@ def _text_inputs(model: FusionModel, segs: list[Segment], rows: list[int], x: In
         return
     chosen, k = [segs[i] for i in rows], model.config.text_context
     contexts = [previous_texts(segs, i, k) for i in rows] if k else None
-    texts = [said_plainly(s.words) if h else s.words for s, h in zip(chosen, heard)]
+    texts = [said_plainly(s.read_text) if h else s.read_text for s, h in zip(chosen, heard)]
     tok = features.tokenize(model.tokenizer, texts, contexts)
     x.input_ids, x.attention_mask, x.token_type_ids = tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids")
     x.mask[:, 0] = torch.tensor([s.kind == "speech" and bool(s.text.strip()) for s in chosen])

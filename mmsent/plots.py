@@ -295,7 +295,7 @@ def _hover_words(seg: SegmentResult) -> str:
     """The segment's words, HTML-escaped and wrapped for plotly's hover box."""
     if seg.kind == "gap" or not seg.text.strip():
         return "<i>(no speech)</i>"
-    text = " ".join(seg.words.split())
+    text = " ".join(seg.shown_text.split())
     if len(text) > HOVER_MAX_CHARS:
         text = text[: HOVER_MAX_CHARS - 1] + "…"
     lines, line = [], ""

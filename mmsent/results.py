@@ -80,7 +80,7 @@ class SegmentResult:
             self.face_box = [float(v) for v in self.face_box]
 
     @property
-    def words(self) -> str:
+    def shown_text(self) -> str:
         """The words for people: the text, and its translation when there is one."""
         return f"{self.text} (in English: {self.translation})" if self.translation else self.text
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from mmsent.transcribe import Transcript, Utterance, Word
 
-__all__ = ["Segment", "segment", "follow_sound", "voice_spans", "previous_texts", "SPEECH", "GAP"]
+__all__ = ["Segment", "segment", "follow_sound", "voice_spans", "translate", "previous_texts", "SPEECH", "GAP"]
 
 SPEECH, GAP = "speech", "gap"  # the two kinds of segment
 MAX_SECONDS = 10.0  # s, longest speech segment unless a single word is longer
@@ -53,7 +53,7 @@ class Segment:
         return self.end - self.start
 
     @property
-    def words(self) -> str:
+    def read_text(self) -> str:
         """What the words' encoder reads: the translation, if any, else the text."""
         return self.translation or self.text
 
@@ -147,10 +147,10 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
 
 
 def previous_texts(segments: list[Segment], i: int, k: int) -> list[str]:
-    """The texts of up to ``k`` speech segments before ``segments[i]``, oldest first."""
+    """The texts (``read_text``) of up to ``k`` speech segments before ``segments[i]``, oldest first."""
     if k <= 0:
         return []
-    return [s.words for s in segments[:i] if s.kind == SPEECH and s.text][-k:]
+    return [s.read_text for s in segments[:i] if s.kind == SPEECH and s.text][-k:]
 
 
 def _word_groups(transcript: Transcript, duration: float) -> list[list[Word]]:

@@ -138,6 +138,16 @@ def test_a_segment_where_nothing_was_read_is_blank_in_every_export(tmp_path):
     assert page.count("<td>nothing read</td>") == 1
 
 
+def test_a_translation_is_in_the_csv_and_beside_the_words_in_the_report(tmp_path):
+    a = make_analysis(3)
+    a.language, a.segments[0].text, a.segments[0].translation = "it", "Sono felice.", "I am happy."
+    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["translation"] for r in rows] == ["I am happy.", "", ""] and rows[0]["text"] == "Sono felice."
+    page = export.write_html(a, tmp_path / "a.html").read_text(encoding="utf-8")
+    assert "<td>Sono felice. (in English: I am happy.)</td>" in page and "language: it, translated into English" in page
+
+
 def test_html_report_is_self_contained(tmp_path):
     a = make_analysis(5)
     a.segments[0].text = "the <first> words"

@@ -241,8 +241,8 @@ def test_a_translation_round_trips_and_is_shown_beside_the_words():
     d = a.to_dict()
     assert d["segments"][0]["translation"] == "I am so happy." and d["segments"][2]["translation"] == ""
     assert Analysis.from_dict(d) == a
-    assert a.segments[0].words == "utterance number 0, said plainly (in English: I am so happy.)"
-    assert a.segments[2].words == a.segments[2].text
+    assert a.segments[0].shown_text == "utterance number 0, said plainly (in English: I am so happy.)"
+    assert a.segments[2].shown_text == a.segments[2].text
     assert a.language_text == "en, translated into English"
     a.segments[0].translation = ""
     assert a.language_text == "en"

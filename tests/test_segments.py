@@ -174,7 +174,7 @@ def test_a_translated_piece_gives_its_sentences_to_the_speech_segments_of_their_
     translate(segs, pieces)  # the last piece spans the middles of two segments, and has two sentences: one each
     assert [s.translation for s in segs] == ["One.", "", "Two, which is a much longer sentence than the next.",
                                              "Three!"]
-    assert [s.words for s in segs] == [s.translation for s in segs]
+    assert [s.read_text for s in segs] == [s.translation for s in segs]
     assert previous_texts(segs, 3, 2) == ["One.", "Two, which is a much longer sentence than the next."]
     two = [Segment(0, 4, "A.", SPEECH), Segment(4, 6, "B.", SPEECH)]
     translate(two, [Utterance(0.0, 6.0, "One two three four five six seven eight. Nine. Ten.")])
@@ -184,7 +184,7 @@ def test_a_translated_piece_gives_its_sentences_to_the_speech_segments_of_their_
     assert one[0].translation == "Really? I can't believe it, it's incredible!"
     untouched = [Segment(0, 2, "Uno.", SPEECH)]
     translate(untouched, [])
-    assert untouched[0].translation == "" and untouched[0].words == "Uno."
+    assert untouched[0].translation == "" and untouched[0].read_text == "Uno."
 
 
 def test_sentence_cut_between_two_utterances_is_rejoined():
