@@ -7,6 +7,7 @@ imageio-ffmpeg (no system ffmpeg needed): H.264 at a low frame rate for a still 
 AAC, a few hundred KB at most per video.
 
     python examples/make_examples.py                 # (re)writes examples/*.mp4
+    python examples/make_examples.py italian_news    # (re)writes only the examples named
     python examples/make_examples.py --long talk.mp4 # also a 60 s talking video for timing the app
 
 Tests import :func:`make_video` to generate their media at test time.
@@ -55,6 +56,7 @@ class Script:
     colour: tuple[int, int, int]  # background RGB
     sentences: tuple[str, ...]  # spoken one after the other, one slide each
     portrait: str = ""  # an image in examples/ shown beside the sentences ("": none)
+    voice: str = VOICE  # espeak-ng voice, which says the language
 
 
 EXAMPLES = (
@@ -78,6 +80,11 @@ EXAMPLES = (
         "I have dreamed of this since I was a little girl.",
         "I am so proud and so happy.",
     ), portrait="portrait.jpg"),
+    Script("italian_news", "Buone notizie", (0, 121, 107), (  # Italian: translated into English for the words
+        "Ho trovato lavoro!",
+        "Oggi è il giorno più bello della mia vita, sono così felice.",
+        "Grazie a tutti, è meraviglioso.",
+    ), voice="it"),
 )
 
 LONG_TALK = Script("talk_60s", "A long day", (69, 39, 160), (
@@ -204,10 +211,16 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=Path, default=HERE, help="folder of the example videos")
     p.add_argument("--long", type=Path, default=None, help="also write the 60 s talking video here")
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these examples (default: all)")
     args = p.parse_args(argv)
+    unknown = set(args.names) - {s.name for s in EXAMPLES}
+    if unknown:
+        p.error(f"no example named {', '.join(sorted(unknown))}: choose from {', '.join(s.name for s in EXAMPLES)}")
     for s in EXAMPLES:
+        if args.names and s.name not in args.names:
+            continue
         out = args.out / f"{s.name}.mp4"
-        spans = make_video(out, s.sentences, s.title, s.colour, portrait=s.portrait)
+        spans = make_video(out, s.sentences, s.title, s.colour, voice=s.voice, portrait=s.portrait)
         print(f"{out}: {spans[-1][1] + TAIL_S:.1f} s, {out.stat().st_size / 1024:.0f} KB")
     if args.long is not None:
         spans = make_video(args.long, LONG_TALK.sentences, LONG_TALK.title, LONG_TALK.colour)
