@@ -211,7 +211,35 @@ def encode_first_window_once(model):
     return model
 
 
-class FasterWhisperASR:
+class _Recogniser:
+    """What both backends share: a backend decodes (``_decode``), this filters and shapes the result."""
+
+    name: str
+
+    def transcribe(self, audio: np.ndarray, language: str | None = None,
+                   progress: Progress | None = None,
+                   options: DecodeOptions | None = None) -> Transcript:
+        """As ``mmsent.transcribe.transcribe``, with this model."""
+        audio, opts, total = _prepare(audio, language, options)
+        raw, detected = self._decode(audio, language, opts, total, "transcribe", progress)
+        utterances = _utterances(raw, opts, total)
+        return Transcript(detected if utterances else language, utterances, self.name)
+
+    def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
+                  options: DecodeOptions | None = None) -> list[Utterance]:
+        """As ``mmsent.transcribe.translate``, with this model."""
+        audio, opts, total = _prepare(audio, language, options)
+        opts = replace(opts, beam_size=max(opts.beam_size, TRANSLATION_BEAM))
+        return _utterances(self._decode(audio, language, opts, total, "translate", progress)[0], opts, total)
+
+    def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
+                progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
+        """The decoded segments (with word times when the ``task`` is "transcribe", not "translate") and
+        the language, detected or given; none for audio too short or without speech."""
+        raise NotImplementedError
+
+
+class FasterWhisperASR(_Recogniser):
     """faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA.
 
     ``model_obj``: an already loaded ``faster_whisper.WhisperModel`` to use instead of loading
@@ -222,29 +250,10 @@ class FasterWhisperASR:
         self.name = f"faster-whisper:{model}"
         self.model = encode_first_window_once(model_obj or load_faster_whisper(model, device))
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None,
-                   progress: Progress | None = None,
-                   options: DecodeOptions | None = None) -> Transcript:
-        """As ``mmsent.transcribe.transcribe``, with this model."""
-        audio, opts, total = _prepare(audio, language, options)
-        if total < MIN_AUDIO_SECONDS:
-            return Transcript(language, [], self.name)
-        raw, info = self._decode(audio, language, opts, total, "transcribe", progress)
-        utterances = _utterances(raw, opts, total)
-        return Transcript(info.language if utterances or language else None, utterances, self.name)
-
-    def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
-                  options: DecodeOptions | None = None) -> list[Utterance]:
-        """As ``mmsent.transcribe.translate``, with this model."""
-        audio, opts, total = _prepare(audio, language, options)
-        if total < MIN_AUDIO_SECONDS:
-            return []
-        opts = replace(opts, beam_size=max(opts.beam_size, TRANSLATION_BEAM))
-        return _utterances(self._decode(audio, language, opts, total, "translate", progress)[0], opts, total)
-
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
-                progress: Progress | None) -> tuple[list[_RawSegment], object]:
-        """The decoded segments (with word times when transcribing) and faster-whisper's ``info``."""
+                progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
+        if total < MIN_AUDIO_SECONDS:
+            return [], language
         segments, info = self.model.transcribe(
             audio, language=language, task=task, beam_size=opts.beam_size, best_of=1, temperature=0.0,
             condition_on_previous_text=False, word_timestamps=task == "transcribe",
@@ -266,10 +275,10 @@ class FasterWhisperASR:
                 progress(min(seg.end, total), total)
         if progress:
             progress(total, total)
-        return raw, info
+        return raw, info.language
 
 
-class OpenAIWhisperASR:
+class OpenAIWhisperASR(_Recogniser):
     """openai-whisper (PyTorch); fed arrays, never paths (its loader needs ffmpeg on PATH).
 
     It has no voice detection of its own: faster-whisper's Silero VAD finds the speech regions,
@@ -281,33 +290,14 @@ class OpenAIWhisperASR:
         self.device = device
         self.model = model_obj or load_openai_whisper(model, device)
 
-    def transcribe(self, audio: np.ndarray, language: str | None = None,
-                   progress: Progress | None = None,
-                   options: DecodeOptions | None = None) -> Transcript:
-        """As ``mmsent.transcribe.transcribe``, with this model."""
-        audio, opts, total = _prepare(audio, language, options)
-        result = self._decode(audio, language, opts, total, "transcribe", progress)
-        raw = [_raw_from_openai(seg) for seg in (result or {}).get("segments", [])]
-        utterances = _utterances(raw, opts, total)
-        return Transcript((result or {}).get("language") if utterances else language, utterances, self.name)
-
-    def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
-                  options: DecodeOptions | None = None) -> list[Utterance]:
-        """As ``mmsent.transcribe.translate``, with this model."""
-        audio, opts, total = _prepare(audio, language, options)
-        opts = replace(opts, beam_size=max(opts.beam_size, TRANSLATION_BEAM))
-        result = self._decode(audio, language, opts, total, "translate", progress)
-        return _utterances([_raw_from_openai(seg) for seg in (result or {}).get("segments", [])], opts, total)
-
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
-                progress: Progress | None) -> dict | None:
-        """openai-whisper's result over the speech regions (None: no speech region)."""
+                progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
         import whisper
 
         regions = [] if total < MIN_AUDIO_SECONDS else (
             _speech_regions(audio) if opts.vad else [(0.0, total)])
         if not regions:
-            return None
+            return [], language
         if progress:
             progress(0.0, total)
         result = whisper.transcribe(
@@ -323,7 +313,7 @@ class OpenAIWhisperASR:
         )
         if progress:
             progress(total, total)
-        return result
+        return [_raw_from_openai(seg) for seg in result.get("segments", [])], result.get("language")
 
 
 _BACKENDS = {"faster-whisper": FasterWhisperASR, "openai-whisper": OpenAIWhisperASR}
