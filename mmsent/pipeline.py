@@ -2,7 +2,8 @@
 
 probe -> audio (once) -> transcript (ASR or subtitles) -> segments (each speech segment's end following
 its sound) -> speech in another language translated into English for an English words' encoder (the ASR's
-model again, its pieces given to the segments they overlap) -> words and sound read and encoded (Whisper states from the ASR's own model, tokens) ->
+model again; each sentence given to the segment of its time) -> words and sound read and encoded (Whisper
+states from the ASR's own model, tokens) ->
 each segment's face and its crops -> expressions -> batched model with a modality mask per segment ->
 fused and per-sense probabilities and leave-one-out contributions.
 
@@ -400,7 +401,8 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
         notes.append(f"The speech is in a language other than English ({language!r}): the speech recognition "
                      f"translated it into English in {translated} of {spoken} speech segments (shown beside the "
                      f"words), for the words' encoder ({model.config.text_source}), which learned English: the words "
-                     "read what the translation says, right or wrong. Turn translation off to keep the words as spoken.")
+                     "read what the translation says, right or wrong. Turn translation off to keep the words as "
+                     "spoken.")
     elif (language and language != "en" and model.config.text_source in ENGLISH_TEXT_SOURCES
             and any("text" in r.modalities for r in results)):
         notes.append(f"The words are in a language other than English ({language!r}): the words' encoder "

@@ -40,7 +40,8 @@ KEYWORDS = ("weather", "bicycle")  # words the transcript must contain
 MAX_SECONDS = 20  # the server's --max-seconds in these tests
 MAX_MB = 1  # the server's --max-mb
 RESULT_TIMEOUT_S = 180  # s for one analysis on a busy 2-core machine
-PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses", "translate")  # /analyze's, in order
+PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses",
+              "translate")  # /analyze's, in order
 OUTPUTS = ("video", "emotion", "senses", "sentiment", "share", "contributions", "table", "notes", "files", "json")
 TIME_TOL_S = 0.1  # s of slack between the segments' span and the decoded duration
 PROB_TOL = 1e-4

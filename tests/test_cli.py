@@ -42,7 +42,8 @@ def test_no_translate_keeps_speech_in_another_language_as_spoken(tmp_path):
                          voice="it").path
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(clip), "--out", str(tmp_path),
-                           "--no-translate", "--no-contributions"], capture_output=True, text=True, env=env, timeout=300)
+                           "--no-translate", "--no-contributions"],
+                          capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((tmp_path / "ciao.json").read_text())
     assert data["language"] == "it" and "felice" in data["segments"][0]["text"].lower()

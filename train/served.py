@@ -33,7 +33,8 @@ def served(model, samples, translate: bool = True) -> dict:
     hits = {"fused": []} | {m: [] for m in MODALITIES}
     missing = 0
     for s in samples:
-        spoken = [g for g in analyze(s.media, model, AnalysisOptions(contributions=False, translate=translate)).segments
+        options = AnalysisOptions(contributions=False, translate=translate)
+        spoken = [g for g in analyze(s.media, model, options).segments
                   if g.kind == "speech" and "audio" in g.modalities]
         if not spoken:
             missing += 1
