@@ -34,7 +34,7 @@ from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
 from .segments import GAP, Segment, follow_sound, previous_texts, segment, translate, voice_spans
 from .weights import SourceUnavailable
-from .transcribe import Transcript, Utterance, clip_to, load_backend, load_subtitles, transcribe
+from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
 from .transcribe import translate as translate_speech
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,9 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             elif reads_picture:
                 picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
                                       short_side=features.RESIZE_SHORT_SIDE)
-            translating = _translates(model, options, transcript)
-            if translating:  # beside the faces, as the recognition was
-                translate(segs, _translation(audio, transcript.language, options, model.device.type, report))
+            untranslated = UNTRANSLATED_OFF  # what the notes say when no segment's words were translated
+            if _translates(model, options, transcript):  # beside the faces, as the recognition was
+                untranslated = _translate(segs, audio, transcript.language, options, model.device.type, report)
             results, unfamiliar, still = _run_model(model, segs, audio, level, picture, options, report)
         finally:
             stop.set()  # a failure ends the reading of the faces at once, not after the whole video
@@ -111,7 +111,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         model=model_facts(model),
         language=transcript.language,
         transcript_source=transcript.source,
-        notes=(_notes(model, info, transcript, results, options.senses, unfamiliar, still, translating)
+        notes=(_notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
                + ([detector_missing] if detector_missing else [])),
     )
 
@@ -128,6 +128,9 @@ def _face_detector_missing(model: FusionModel) -> str | None:
     return None
 
 
+UNTRANSLATED_OFF = "; with translation on, the speech recognition writes them in English."
+
+
 def _translates(model: FusionModel, options: AnalysisOptions, transcript: Transcript) -> bool:
     """Whether the speech is translated into English: recognised speech in another language, whose words an
     encoder that learned English only reads."""
@@ -136,14 +139,22 @@ def _translates(model: FusionModel, options: AnalysisOptions, transcript: Transc
             and model.config.text_source in ENGLISH_TEXT_SOURCES)
 
 
-def _translation(audio: np.ndarray, language: str, options: AnalysisOptions, device: str,
-                 report: Progress) -> list[Utterance]:
+def _translate(segs: list[Segment], audio: np.ndarray, language: str, options: AnalysisOptions, device: str,
+               report: Progress) -> str:
+    """Translate the speech into English and give each speech segment its sentences (``segments.translate``).
+    Returns what the notes say if no segment got any: a failure loses only the translation."""
     total = max(1, int(round(len(audio) / features.SAMPLE_RATE)))
     report("translation", 0, total)
-    pieces = translate_speech(audio, language, backend=options.asr, model=options.asr_model, device=device,
-                              progress=lambda done, _: report("translation", min(int(done), total), total))
+    try:
+        pieces = translate_speech(audio, language, backend=options.asr, model=options.asr_model, device=device,
+                                  progress=lambda done, _: report("translation", min(int(done), total), total))
+    except RuntimeError as e:  # e.g. a GPU without the memory for the translation's beam
+        log.warning("translation failed: %s", e)
+        return (f"; their translation into English failed ({type(e).__name__}: {e}). Turn translation off, or "
+                "use a smaller speech recognition model.")
     report("translation", total, total)
-    return pieces
+    translate(segs, pieces)
+    return "; their translation into English gave nothing usable."
 
 
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
@@ -384,7 +395,9 @@ def model_facts(model: FusionModel) -> dict:
 
 def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, results: list[SegmentResult],
            senses: tuple[str, ...] = MODALITIES, unfamiliar: int = 0, still: int = 0,
-           translating: bool = False) -> list[str]:
+           untranslated: str = UNTRANSLATED_OFF) -> list[str]:
+    """The analysis's notes; ``untranslated`` ends the one on words in another language that were not
+    translated (``_translate``)."""
     notes = [f"The {m} branch of this model is untrained, so {m} is not used." for m in MODALITIES
              if m not in model.encoders]
     left_out = [MODALITY_NAMES[m] for m in MODALITIES if m not in senses]
@@ -406,9 +419,7 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     elif (language and language != "en" and model.config.text_source in ENGLISH_TEXT_SOURCES
             and any("text" in r.modalities for r in results)):
         notes.append(f"The words are in a language other than English ({language!r}): the words' encoder "
-                     f"({model.config.text_source}) learned English and reads them poorly"
-                     + ("; their translation into English gave nothing usable." if translating else
-                        "; with translation on, the speech recognition writes them in English."))
+                     f"({model.config.text_source}) learned English and reads them poorly{untranslated}")
     if unfamiliar:
         voiced = sum("audio" in r.modalities for r in results)
         notes.append(f"The voice in {unfamiliar} of {voiced} segments is unlike the voices the model learned from, "

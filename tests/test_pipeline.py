@@ -15,7 +15,7 @@ from conftest import ROOT
 from mediagen import make_video, talking_video
 
 import mmsent
-from mmsent import features, media
+from mmsent import features, media, pipeline
 from mmsent.export import write
 from mmsent.checkpoint import save_checkpoint
 from mmsent.config import AnalysisOptions, tiny_config
@@ -162,7 +162,7 @@ ITALIAN = ["Sono così felice, oggi è il giorno più bello della mia vita!",  #
            "Mi manca tanto, non riesco a smettere di piangere."]  # "I miss him so much, I can't stop crying."
 
 
-def test_speech_in_another_language_is_translated_for_the_words(default, tmp_path):
+def test_speech_in_another_language_is_translated_for_the_words(default, tmp_path, monkeypatch):
     italian = talking_video(tmp_path / "italian.mp4", ITALIAN, gap_s=1.0, voice="it")
     translated = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False))
     spoken = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, translate=False))
@@ -185,6 +185,20 @@ def test_speech_in_another_language_is_translated_for_the_words(default, tmp_pat
     with open(tmp_path / "italian.csv", encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["kind"] == "speech"]
     assert [r["translation"] for r in rows] == [s.translation for s in speech]
+
+    def out_of_memory(*args, **kwargs):  # stands in for a GPU without the memory for the beam: there is none here
+        raise RuntimeError("CUDA failed with error out of memory")
+
+    monkeypatch.setattr(pipeline, "translate_speech", out_of_memory)
+    failed = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False))
+    assert [s.text for s in failed.segments] == [s.text for s in spoken.segments]  # only the translation is lost
+    assert not any(s.translation for s in failed.segments)
+    assert ("The words are in a language other than English ('it'): the words' encoder (all-MiniLM-L6-v2) learned "
+            "English and reads them poorly; their translation into English failed (RuntimeError: CUDA failed with "
+            "error out of memory). Turn translation off, or use a smaller speech recognition model.") in failed.notes
+    monkeypatch.setattr(pipeline, "translate_speech", lambda *args, **kwargs: [])  # all of it dropped as loops
+    nothing = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False))
+    assert any(n.endswith("reads them poorly; their translation into English gave nothing usable.") for n in nothing.notes)
 
 
 def test_senses_left_out_are_not_read(default, shared_data, monkeypatch):
