@@ -47,9 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, help="Whisper model ('base' is embedded)")
     a.add_argument("--language", default=None, type=checked_argument(check_language),
                    help="spoken language (ISO code); detected when omitted")
-    a.add_argument("--no-translate", dest="translate", action="store_false",
-                   help="keep speech in another language as spoken (by default the recogniser writes it in English "
-                        "for the words' encoder, which learned English)")
+    a.add_argument("--translate", action=argparse.BooleanOptionalAction, default=DEFAULTS.translate,
+                   help="write speech in another language in English for the words' encoder, which learned English "
+                        "(--no-translate keeps it as spoken)")
     a.add_argument("--subtitles", type=Path, default=None, help="SRT/WebVTT file that replaces speech recognition")
     a.add_argument("--max-segment", type=float, default=DEFAULTS.max_segment_seconds, help="longest utterance, s")
     a.add_argument("--max-seconds", type=float, default=3 * 3600, help="refuse inputs longer than this, s")

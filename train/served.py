@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", action="append", required=True, help="a labelled speech corpus: ravdess=DIR[:ACTORS], "
                    "emovo=DIR[:SPEAKERS], emodb=DIR, cremad=DIR or folders=DIR")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
-    p.add_argument("--no-translate", dest="translate", action="store_false",
-                   help="keep speech in another language as spoken (the product translates it for the words)")
+    p.add_argument("--translate", action=argparse.BooleanOptionalAction, default=True,
+                   help="speech in another language translated into English for the words, as the product does "
+                        "(--no-translate keeps it as spoken)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
