@@ -143,11 +143,10 @@ def _translate(segs: list[Segment], audio: np.ndarray, language: str, options: A
                report: Progress) -> str:
     """Translate the speech into English and give each speech segment its sentences (``segments.translate``).
     Returns what the notes say if no segment got any: a failure loses only the translation."""
-    total = max(1, int(round(len(audio) / features.SAMPLE_RATE)))
-    report("translation", 0, total)
+    total, progress = _in_seconds(report, "translation", audio)
     try:
         pieces = translate_speech(audio, language, backend=options.asr, model=options.asr_model, device=device,
-                                  progress=lambda done, _: report("translation", min(int(done), total), total))
+                                  progress=progress)
     except RuntimeError as e:  # e.g. a GPU without the memory for the translation's beam
         log.warning("translation failed: %s", e)
         return (f"; their translation into English failed ({type(e).__name__}: {e}). Turn translation off, or "
@@ -157,17 +156,23 @@ def _translate(segs: list[Segment], audio: np.ndarray, language: str, options: A
     return "; their translation into English gave nothing usable."
 
 
+def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, Callable[[float, float], None]]:
+    """A stage over ``audio`` reported in whole seconds: reports its start; returns the seconds and the
+    recogniser's ``progress(done_seconds, total_seconds)`` that reports the rest."""
+    total = max(1, int(round(len(audio) / features.SAMPLE_RATE)))
+    report(stage, 0, total)
+    return total, lambda done, _: report(stage, min(int(done), total), total)
+
+
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
                 report: Progress) -> Transcript:
     if options.subtitles:
         return clip_to(load_subtitles(options.subtitles), duration)
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")
-    total = max(1, int(round(len(audio) / features.SAMPLE_RATE)))
-    report("speech recognition", 0, total)
+    total, progress = _in_seconds(report, "speech recognition", audio)
     transcript = transcribe(audio, backend=options.asr, model=options.asr_model, language=options.language,
-                            device=device,
-                            progress=lambda done, _: report("speech recognition", min(int(done), total), total))
+                            device=device, progress=progress)
     report("speech recognition", total, total)
     return transcript
 

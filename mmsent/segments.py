@@ -130,16 +130,16 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
     got: dict[int, list[str]] = {}
     for p in pieces:
         sentences = [t for t in _SENTENCE_END.split(p.text.strip()) if t]
-        spanned = [i for i, s in enumerate(speech) if p.start <= (s.start + s.end) / 2 < p.end]
-        if len(spanned) != len(sentences):
+        targets = [i for i, s in enumerate(speech) if p.start <= (s.start + s.end) / 2 < p.end]
+        if len(targets) != len(sentences):
             overlapped = [i for i, s in enumerate(speech) if min(p.end, s.end) > max(p.start, s.start)]
-            spanned, done, size = [], 0, sum(map(len, sentences))
+            targets, done, size = [], 0, sum(map(len, sentences))
             for t in sentences:
                 at = p.start + (p.end - p.start) * (done + len(t) / 2) / size
-                spanned.append(min(overlapped, key=lambda i: max(speech[i].start - at, at - speech[i].end, 0.0),
+                targets.append(min(overlapped, key=lambda i: max(speech[i].start - at, at - speech[i].end, 0.0),
                                    default=None))
                 done += len(t)
-        for i, t in zip(spanned, sentences):
+        for i, t in zip(targets, sentences):
             if i is not None:
                 got.setdefault(i, []).append(t)
     for i, texts in got.items():

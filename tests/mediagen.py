@@ -21,6 +21,8 @@ import numpy as np
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 ESPEAK = "espeak-ng"
+# espeak-ng voice "it": "I am so happy, today is the most beautiful day of my life!"
+ITALIAN_JOY = "Sono così felice, oggi è il giorno più bello della mia vita!"
 AUDIO_RATE = 44100  # Hz, default rate of generated sound tracks
 SINE_HZ = 440  # Hz, tone of audio="sine"
 # Codecs for each container when the caller does not choose: (video codec, audio codec).

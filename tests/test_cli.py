@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from conftest import ROOT
-from mediagen import talking_video
+from mediagen import ITALIAN_JOY, talking_video
 
 STAGES = ("decode", "speech recognition", "model")  # some of the stages mmsent.analyze reports, in order
 
@@ -38,8 +38,7 @@ def test_analyze_several_files_one_bad(tmp_path):
 
 
 def test_no_translate_keeps_speech_in_another_language_as_spoken(tmp_path):
-    clip = talking_video(tmp_path / "ciao.mp4", ["Sono così felice, oggi è il giorno più bello della mia vita!"],
-                         voice="it").path
+    clip = talking_video(tmp_path / "ciao.mp4", [ITALIAN_JOY], voice="it").path
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(clip), "--out", str(tmp_path),
                            "--no-translate", "--no-contributions"],

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
-from mediagen import make_video, talking_video
+from mediagen import ITALIAN_JOY, make_video, talking_video
 
 import mmsent
 from mmsent import features, media, pipeline
@@ -158,7 +158,7 @@ def test_default_model_finds_the_face_of_the_real_clip(default, shared_data):
     assert not any("other than English" in n for n in analysis.notes)
 
 
-ITALIAN = ["Sono così felice, oggi è il giorno più bello della mia vita!",  # "I am so happy, today is ..."
+ITALIAN = [ITALIAN_JOY,
            "Mi manca tanto, non riesco a smettere di piangere."]  # "I miss him so much, I can't stop crying."
 
 

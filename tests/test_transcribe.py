@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mediagen import ITALIAN_JOY
 
 from mmsent import asr_models
 from mmsent import transcribe as tr
@@ -26,7 +27,6 @@ CLIP = "clips/ravdess_01-01-01-01-01-01-01.mp4"  # actor 01: "Kids are talking b
 ENGLISH = ["The quick brown fox jumps over the lazy dog.",
            "Please close the window, it is getting cold outside."]
 GERMAN = "Guten Morgen, ich möchte heute Abend ins Kino gehen."
-ITALIAN = "Sono così felice, oggi è il giorno più bello della mia vita!"  # "I am so happy, today is ..."
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 
 
@@ -178,7 +178,7 @@ def test_forced_language(asr):
 @needs_espeak
 def test_speech_in_another_language_is_translated_into_english(asr):
     """The recogniser writes Italian as spoken; its translation is English, in pieces with times."""
-    audio = say(ITALIAN, "it")
+    audio = say(ITALIAN_JOY, "it")
     spoken = transcribe(audio, device="cpu")
     assert spoken.language == "it" and "vita" in spoken.text.lower(), spoken.text
     pieces = tr.translate(audio, "it", device="cpu")
