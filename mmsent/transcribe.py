@@ -241,7 +241,8 @@ def encode_first_window_once(model):
 
 
 class _Recogniser:
-    """What both backends share: a backend decodes (``_decode``), this filters and shapes the result."""
+    """What both backends share: a backend decodes (``_decode``, ``_translate_clips``), this filters and shapes the
+    result."""
 
     name: str
 
@@ -269,7 +270,7 @@ class _Recogniser:
         # sure of itself than a transcription ("I am so happy, ...": mean log-probability -0.6, no speech 0.61).
         opts = replace(opts, beam_size=max(opts.beam_size, TRANSLATION_BEAM), log_prob_threshold=None,
                        no_speech_threshold=None)
-        clips = [audio[int(max(0.0, a) * SAMPLE_RATE):][: int(min(b - max(0.0, a), WINDOW_SECONDS) * SAMPLE_RATE)]
+        clips = [audio[int(max(0.0, a) * SAMPLE_RATE): int(min(b, max(0.0, a) + WINDOW_SECONDS) * SAMPLE_RATE)]
                  for a, b in spans]
         texts, done = [""] * len(clips), 0
         heard = [i for i in sorted(range(len(clips)), key=lambda i: len(clips[i]))
@@ -278,7 +279,8 @@ class _Recogniser:
             group = [i for i in heard[:SPAN_BATCH] if len(clips[i]) <= SPAN_PADDING * len(clips[heard[0]])]
             heard = heard[len(group):]
             for i, raw in zip(group, self._translate_clips([clips[i] for i in group], language, opts)):
-                text, reason = raw.text.strip(), _is_hallucination(raw, opts) if raw.text.strip() else "no text"
+                text = raw.text.strip()
+                reason = _is_hallucination(raw, opts) if text else "no text"
                 if reason:
                     log.info("dropped the translation of %.2f-%.2f s %r: %s", *spans[i], text, reason)
                 else:
@@ -402,8 +404,8 @@ class OpenAIWhisperASR(_Recogniser):
         import torch
         import whisper
 
-        mels = torch.stack([whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(c)), self.model.dims.n_mels)
-                            for c in clips])  # its encoder reads 30 s windows only
+        mels = torch.stack([  # its encoder reads 30 s windows only
+            whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(c)), self.model.dims.n_mels) for c in clips])
         results = whisper.decode(self.model, mels.to(self.model.device), whisper.DecodingOptions(
             task="translate", language=language, beam_size=opts.beam_size, without_timestamps=True,
             fp16=self.device.startswith("cuda"),
