@@ -2,8 +2,8 @@
 
 probe -> audio (once) -> transcript (ASR or subtitles) -> segments (each speech segment's end following
 its sound) -> speech in another language translated into English for an English words' encoder (the ASR's
-model again; each sentence given to the segment of its time, a segment left without one translated alone) ->
-words and sound read and encoded (Whisper states from the ASR's own model, tokens) ->
+model again; each sentence given to the segment of its time) -> words and sound read and encoded (Whisper
+states from the ASR's own model, tokens) ->
 each segment's face and its crops -> expressions -> batched model with a modality mask per segment ->
 fused and per-sense probabilities and leave-one-out contributions.
 
@@ -32,10 +32,10 @@ from .config import ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
-from .segments import GAP, SPEECH, Segment, follow_sound, previous_texts, segment, translate, voice_spans
+from .segments import GAP, Segment, follow_sound, previous_texts, segment, translate, voice_spans
 from .weights import SourceUnavailable
 from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
-from .transcribe import translate as translate_speech, translate_spans
+from .transcribe import translate as translate_speech
 
 log = logging.getLogger(__name__)
 
@@ -141,24 +141,18 @@ def _translates(model: FusionModel, options: AnalysisOptions, transcript: Transc
 
 def _translate(segs: list[Segment], audio: np.ndarray, language: str, options: AnalysisOptions, device: str,
                report: Progress) -> str:
-    """Translate the speech into English and give each speech segment its sentences (``segments.translate``);
-    a speech segment left without any (a 30 s window's translation dropped as a loop) is translated alone.
+    """Translate the speech into English and give each speech segment its sentences (``segments.translate``).
     Returns what the notes say if no segment got any: a failure loses only the translation."""
     total, progress = _in_seconds(report, "translation", audio)
     try:
-        translate(segs, translate_speech(audio, language, backend=options.asr, model=options.asr_model,
-                                         device=device, progress=progress))
-        left = [s for s in segs if s.kind == SPEECH and s.text and not s.translation]
-        if left:
-            texts = translate_spans(audio, [(s.start, s.end) for s in left], language, backend=options.asr,
-                                    model=options.asr_model, device=device)
-            for s, text in zip(left, texts):
-                s.translation = text
+        pieces = translate_speech(audio, language, backend=options.asr, model=options.asr_model, device=device,
+                                  progress=progress)
     except RuntimeError as e:  # e.g. a GPU without the memory for the translation's beam
         log.warning("translation failed: %s", e)
         return (f"; their translation into English failed ({type(e).__name__}: {e}). Turn translation off, or "
                 "use a smaller speech recognition model.")
     report("translation", total, total)
+    translate(segs, pieces)
     return "; their translation into English gave nothing usable."
 
 
