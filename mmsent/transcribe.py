@@ -44,7 +44,6 @@ SUSPECT_LOG_PROB = -0.5  # mean token log-probability below which a likely silen
 SURE_SPEECH = 0.2  # no-speech probability below which a low log-probability is kept: speech heard, words unsure
 TRANSLATION_BEAM = 5  # Whisper base translating greedily loops ("I'm happy, I'm happy, ...") where a beam of 5 does not
 TRANSLATION_BATCH = 8  # chunks of speech translated at once (faster-whisper)
-WINDOW_SECONDS = 30  # s; the most Whisper reads at once
 HALLUCINATION_SILENCE_S = 2.0  # s; silences longer than this around a suspect segment are skipped
 Progress = Callable[[float, float], None]
 
@@ -290,9 +289,9 @@ class FasterWhisperASR(_Recogniser):
         no chunk lost to a loop, where 10 segments lost their window (docs/experiments.md)."""
         from faster_whisper import BatchedInferencePipeline
 
-        total = len(audio) / SAMPLE_RATE
-        chunks = None if opts.vad else [{"start": float(a), "end": min(a + WINDOW_SECONDS, total)}  # in seconds
-                                        for a in range(0, math.ceil(total), WINDOW_SECONDS)]
+        total, window = len(audio) / SAMPLE_RATE, self.model.feature_extractor.chunk_length  # s, Whisper's 30
+        chunks = None if opts.vad else [{"start": float(a), "end": min(a + window, total)}  # in seconds
+                                        for a in range(0, math.ceil(total), window)]
         return BatchedInferencePipeline(self.model).transcribe(
             audio, language=language, task="translate", beam_size=opts.beam_size, temperature=0.0,
             condition_on_previous_text=False, without_timestamps=True, vad_filter=opts.vad,

@@ -27,13 +27,13 @@ from mmsent.labels import EMOTIONS, MODALITIES
 from .corpora import CorpusError, read_data_spec
 
 
-def served(model, samples, translate: bool = True) -> dict:
+def served(model, samples, translate: bool = AnalysisOptions.translate) -> dict:
     """Accuracy of the fused answer and of each sense alone over ``samples`` analysed one by one (speech
     in another language translated into English for the words unless not ``translate``)."""
     hits = {"fused": []} | {m: [] for m in MODALITIES}
     missing = 0
+    options = AnalysisOptions(contributions=False, translate=translate)
     for s in samples:
-        options = AnalysisOptions(contributions=False, translate=translate)
         spoken = [g for g in analyze(s.media, model, options).segments
                   if g.kind == "speech" and "audio" in g.modalities]
         if not spoken:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", action="append", required=True, help="a labelled speech corpus: ravdess=DIR[:ACTORS], "
                    "emovo=DIR[:SPEAKERS], emodb=DIR, cremad=DIR or folders=DIR")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
-    p.add_argument("--translate", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--translate", action=argparse.BooleanOptionalAction, default=AnalysisOptions.translate,
                    help="speech in another language translated into English for the words, as the product does "
                         "(--no-translate keeps it as spoken)")
     p.add_argument("--json", help="also write the figures to this JSON file")
