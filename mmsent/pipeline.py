@@ -351,7 +351,7 @@ def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.
         if out.mask[:, i].any():
             without = out.mask.clone()
             without[:, i] = False
-            other = model.fuse(embeddings, without, out.per_modality).emotion_logits.softmax(-1)
+            other = model.fuse(embeddings, without, out.per_modality, out.distances).emotion_logits.softmax(-1)
             contrib[:, i] = 0.5 * (probs - other).abs().sum(-1) * out.mask[:, i]
     return contrib
 

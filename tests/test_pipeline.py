@@ -380,3 +380,23 @@ def test_whisper_states_are_dropped_once_their_batch_is_encoded(default, talking
     analysis = mmsent.analyze(talking.path, default, AnalysisOptions(batch_size=1), progress)
     assert len(made) == len(analysis.segments) >= 3  # one batch a segment, each read
     assert alive_at_wait == [0]
+
+
+def test_a_sense_left_out_leaves_the_answer_the_model_gives_without_it(default):
+    """Leave-one-out contributions compare with the model's own answer without that sense: a doubted
+    voice keeps its doubt there too (it counts as less than a whole sense in the prior)."""
+    torch.manual_seed(0)
+    embeddings = {m: torch.randn(4, default.width(m)).relu() for m in ("text", "audio", "video")}
+    mask = torch.ones(4, 3, dtype=torch.bool)
+    gate = default.encoders["audio"].gate
+    distances = {"audio": torch.tensor([0.0, 1.0, 3.0, 10.0]) + float(gate[0])}  # familiar to far off
+    with torch.inference_mode():
+        out = default.fuse(embeddings, mask, distances=distances)
+        assert (default.encoders["audio"].doubt(out.distances["audio"])[1:] > 1).all()
+        contrib = pipeline._contributions(default, embeddings, out, True)
+        probs = out.emotion_logits.softmax(-1)
+        for i in range(3):
+            without = mask.clone()
+            without[:, i] = False
+            other = default.fuse(embeddings, without, distances=distances).emotion_logits.softmax(-1)
+            assert contrib[:, i] == pytest.approx(0.5 * (probs - other).abs().sum(-1), abs=1e-5)
