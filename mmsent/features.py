@@ -178,7 +178,7 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
         out, later = out.float().cpu(), later.float().cpu()
         for j, i in enumerate(rows):
             states[i, : lengths[i]] = out[j, : lengths[i]]
-            first, last = speech_span(clips[i], int(lengths[i]))
+            first, last = speech_span(_centre(np.asarray(clips[i])), int(lengths[i]))  # the samples encoded
             means[i] = later[j, first:last].mean(0)
     return (states, lengths, means) if mean_after else (states, lengths)
 

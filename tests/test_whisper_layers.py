@@ -98,6 +98,17 @@ def test_the_voice_bank_layer_comes_from_the_same_pass(shared_data):
         assert 0 < first < last < len(five)  # RAVDESS clips start and end in silence
         torch.testing.assert_close(means[i], five[first:last].mean(0), atol=2e-4, rtol=1e-4)
     assert not torch.allclose(means[0], states[0, : lengths[0]].mean(0), atol=1e-2)  # another layer's states
+    # over MAX_AUDIO_SECONDS only the centre is encoded, and the speech is found in those samples:
+    # 1 s of RAVDESS speech 10.5 s into 14 s of near-silence, inside the centre's last second
+    rng = np.random.default_rng(0)
+    long = 1e-4 * rng.standard_normal(14 * 16000).astype(np.float32)
+    long[168000:184000] = clips[1][16000:32000]
+    centre = long[32000:192000]
+    (_, n, mean), (_, _, mean_centre) = (features.whisper_batch([x], whisper, 4, mean_after=5) for x in (long, centre))
+    torch.testing.assert_close(mean, mean_centre)
+    five = features.whisper_states(centre, whisper, 5)
+    assert features.speech_span(centre, int(n[0]))[0] >= 400  # the speech, not the silence before it
+    assert not torch.allclose(mean[0], five.mean(0), atol=1e-2)
     with pytest.raises(ValueError, match="needs the torch layers"):
         features.whisper_batch(clips, whisper, None, mean_after=5)
 

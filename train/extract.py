@@ -207,6 +207,7 @@ def voice_mean_features(model: FusionModel, samples: list[Sample], root=None) ->
     layer = model.config.voice_bank_layer
     key = _sound_key(model, f"whisper-base-layer{layer}-mean", True)
     key["speech_span_db"] = features.SPEECH_SPAN_DB
+    key["speech_span_of"] = "the samples encoded"  # before: the whole clip, also over MAX_AUDIO_SECONDS
     cache = FeatureCache(root, "voice", key)
     by_id = {s.feature_id("audio"): s for s in samples
              if s.media is not None and s.original and not _is_image(s.media)}
