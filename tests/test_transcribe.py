@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,17 @@ def test_embedded_model_is_assembled_once_and_repaired_when_damaged(tmp_path, mo
         f.write(b"damaged")
     asr_models.embedded_model_dir()
     assert hashlib.sha256(model.read_bytes()).hexdigest() == asr_models.EMBEDDED_SHA256
+
+
+def test_requests_that_assemble_the_model_at_once_each_get_it_whole(tmp_path, monkeypatch):
+    """The app's first requests after its cache was emptied each assemble the model (threads of one
+    process): each writes its own temporary file, and every one gets the whole model."""
+    monkeypatch.setenv(asr_models.CACHE_ENV, str(tmp_path))
+    with ThreadPoolExecutor(4) as pool:
+        folders = list(pool.map(lambda _: asr_models.embedded_model_dir(), range(4)))
+    assert len(set(folders)) == 1
+    assert {p.name for p in folders[0].iterdir()} == {"model.bin", *asr_models.EMBEDDED_FILES}  # no temporary file left
+    assert hashlib.sha256((folders[0] / "model.bin").read_bytes()).hexdigest() == asr_models.EMBEDDED_SHA256
 
 
 def test_assembled_model_with_wrong_hash_is_refused(tmp_path, monkeypatch):

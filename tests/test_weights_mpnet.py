@@ -85,7 +85,7 @@ def test_a_damaged_part_is_refused_and_nothing_is_left(tmp_path, which, offset):
     with pytest.raises(HashMismatch, match=f"all-mpnet-base-v2.*part {which + 1} of 5.*damaged.*requirements-mpnet.txt"):
         mpnet_dir(parts=parts, folder=out)
     assert not (out / "model.safetensors").exists()
-    assert not [p for p in out.iterdir() if ".tmp-" in p.name]  # no temporary file left behind
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no temporary file left behind
     assert (original.stat().st_size, original.stat().st_mtime_ns) == before  # installed file untouched
 
 
