@@ -23,6 +23,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
+import contextlib  # noqa: E402
 import html  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
@@ -165,8 +166,9 @@ def new_request_dir(settings: Settings) -> Path:
     """A fresh folder for one request's outputs; removes those older than OUTPUT_MAX_AGE_S."""
     now = time.time()
     for old in settings.out_root.glob("req-*"):
-        if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
-            shutil.rmtree(old, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):  # another request's clean-up may remove it first
+            if now - old.stat().st_mtime > OUTPUT_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix="req-", dir=settings.out_root))
 
 
