@@ -261,7 +261,7 @@ def _sound_usable(segs: list[Segment], audio: np.ndarray, level: np.ndarray) -> 
     usable = []
     for s in segs:
         a, b = int(s.start * features.SAMPLE_RATE), int(s.end * features.SAMPLE_RATE)
-        ok = b > a and float(np.sqrt(np.mean(np.square(audio[a:b], dtype=np.float64)))) > SILENCE_RMS
+        ok = min(b, len(audio)) > a and float(np.sqrt(np.mean(np.square(audio[a:b], dtype=np.float64)))) > SILENCE_RMS
         if ok and s.kind == GAP:
             inside = level[a // FRAME: b // FRAME]
             ok = len(inside) > 0 and float(np.mean(inside > floor)) >= MIN_ACTIVE_SHARE

@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+import warnings
 import weakref
 
 import numpy as np
@@ -400,3 +401,15 @@ def test_a_sense_left_out_leaves_the_answer_the_model_gives_without_it(default):
             without[:, i] = False
             other = default.fuse(embeddings, without, distances=distances).emotion_logits.softmax(-1)
             assert contrib[:, i] == pytest.approx(0.5 * (probs - other).abs().sum(-1), abs=1e-5)
+
+
+def test_segments_past_the_end_of_the_sound_are_not_heard_and_warn_nothing():
+    """A video may outlast its sound track: its last segments have no samples to read."""
+    from mmsent.segments import GAP, SPEECH, Segment
+
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(3 * features.SAMPLE_RATE)).astype(np.float32)
+    segs = [Segment(0.0, 2.0, "hello", SPEECH), Segment(2.5, 4.0, "", GAP), Segment(3.0, 5.0, "late", SPEECH)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pipeline._sound_usable(segs, audio, pipeline._levels(audio)) == [True, True, False]
