@@ -108,14 +108,16 @@ def load_faster_whisper(model: str, device: str):
                                  "pip install faster-whisper==1.2.1") from e
     where = str(embedded_model_dir()) if model == EMBEDDED_MODEL else model
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    kind, _, index = device.partition(":")  # CTranslate2 takes a GPU's number ("cuda:1") apart
     cuda_error = None
     try:
-        if device.startswith("cuda"):
+        if kind == "cuda":
             try:
-                return _checked_on_cuda(WhisperModel(where, device=device, compute_type="float16", cpu_threads=threads))
+                return _checked_on_cuda(WhisperModel(where, device=kind, device_index=int(index or 0),
+                                                     compute_type="float16", cpu_threads=threads))
             except RuntimeError as e:  # CTranslate2 without its CUDA libraries; the model itself is tried on the CPU
                 cuda_error = e
-        model_obj = WhisperModel(where, device="cpu" if cuda_error else device, compute_type="int8",
+        model_obj = WhisperModel(where, device="cpu" if cuda_error else kind, compute_type="int8",
                                  cpu_threads=threads)
     except Exception as e:  # hub, file and CTranslate2 errors have no common base class
         raise TranscriptionError(

@@ -162,7 +162,8 @@ def whisper_batch(clips: list[np.ndarray], whisper_model, layers: int | None = N
         return (*out, torch.zeros(0, WHISPER_WIDTH)) if mean_after else out
     from .whisper_layers import load_layers
 
-    encoder = load_layers(max(layers, mean_after), whisper_model.model.device)
+    ct2 = whisper_model.model  # the torch layers go to the GPU it runs on
+    encoder = load_layers(max(layers, mean_after), f"cuda:{ct2.device_index[0]}" if ct2.device == "cuda" else "cpu")
     device = encoder.positions.device
     lengths = torch.tensor([m.shape[1] // 2 for m in mels], dtype=torch.int64)
     states = torch.zeros(len(mels), int(lengths.max()), WHISPER_WIDTH)

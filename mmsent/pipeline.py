@@ -86,7 +86,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             report("decode", 0, 1)
             audio = media.load_audio(path) if info.has_audio else None
             report("decode", 1, 1)
-            transcript = _transcript(audio, info.duration, options, model.device.type, report)
+            transcript = _transcript(audio, info.duration, options, str(model.device), report)
             segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
                            gap_seconds=options.gap_seconds)
             level = None
@@ -100,7 +100,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
                                       short_side=features.RESIZE_SHORT_SIDE)
             untranslated = UNTRANSLATED_OFF  # what the notes say when no segment's words were translated
             if _translates(model, options, transcript):  # beside the faces, as the recognition was
-                untranslated = _translate(segs, audio, transcript.language, options, model.device.type, report)
+                untranslated = _translate(segs, audio, transcript.language, options, str(model.device), report)
             results, unfamiliar, still = _run_model(model, segs, audio, level, picture, options, report)
         finally:
             stop.set()  # a failure ends the reading of the faces at once, not after the whole video
@@ -308,7 +308,7 @@ def _audio_inputs(model: FusionModel, spans: list[tuple[float, float]], rows: li
     clips = [audio[int(spans[i][0] * features.SAMPLE_RATE):int(spans[i][1] * features.SAMPLE_RATE)] if sound[i]
              else audio[:0] for i in rows]  # unusable sound is not encoded
     if model.config.audio_source in WHISPER_LAYERS:
-        whisper = load_backend("faster-whisper", "base", model.device.type).model  # the ASR's own model
+        whisper = load_backend("faster-whisper", "base", str(model.device)).model  # the ASR's own model
         voiced = [j for j, c in enumerate(clips) if len(c)]
         layer = model.config.voice_bank_layer
         out = features.whisper_batch([clips[j] for j in voiced], whisper, WHISPER_LAYERS[model.config.audio_source],

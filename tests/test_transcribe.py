@@ -132,6 +132,8 @@ def test_faster_whisper_runs_on_the_cpu_where_ctranslate2_cannot_use_cuda():
     with pytest.warns(UserWarning, match=r"speech recognition runs on the CPU: CTranslate2 could not use cuda \(.+\)"):
         model = asr_models.load_faster_whisper("base", "cuda")
     assert model.model.device == "cpu"
+    with pytest.warns(UserWarning, match=r"could not use cuda:1 \(.+\)"):  # a GPU's number goes to CTranslate2 apart
+        assert asr_models.load_faster_whisper("base", "cuda:1").model.device == "cpu"
     with pytest.raises(TranscriptionError, match="needs a network.*model='base'"):  # the model's own fault still said
         asr_models.load_faster_whisper("tiny", "cuda")
 
