@@ -176,7 +176,7 @@ def audio_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     def compute(ids: list[str]) -> dict[str, torch.Tensor]:
         out = {}
         ENCODER_CALLS["audio"] += 1
-        encoder = load_backend("faster-whisper", "base", model.device.type).model if whisper else None
+        encoder = load_backend("faster-whisper", "base", str(model.device)).model if whisper else None
         layers = WHISPER_LAYERS.get(model.config.audio_source)
         for i in ids:
             audio = clip_audio(by_id[i], counts)
@@ -214,7 +214,7 @@ def voice_mean_features(model: FusionModel, samples: list[Sample], root=None) ->
     counts: Counter = Counter()
 
     def compute(ids: list[str]) -> dict[str, torch.Tensor]:
-        encoder = load_backend("faster-whisper", "base", model.device.type).model
+        encoder = load_backend("faster-whisper", "base", str(model.device)).model
         out = {}
         for i in ids:
             audio = clip_audio(by_id[i], counts)
@@ -309,7 +309,7 @@ def extract_all(model: FusionModel, samples: list[Sample], root=None) -> dict[st
     make a training run depend on whether its cache was warm."""
     model.eval()
     out = {}
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[model.device] if model.device.type == "cuda" else []):  # not every GPU
         if "text" in model.encoders:
             out["text"] = text_features(model, samples, root)
         if "audio" in model.encoders:
