@@ -231,9 +231,12 @@ def video_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     face = model.config.video_source == "face-expression"
     key = _encoder_key(model, "video", model.config.video_source)
     if face:
-        from mmsent import faces
+        from mmsent import expression, faces
 
-        key.update(frames=faces.FRAMES_PER_SEGMENT, short_side=faces.SHORT_SIDE, detector=faces.DETECTOR_SHA256)
+        key.update(frames=faces.FRAMES_PER_SEGMENT, short_side=faces.SHORT_SIDE, detector=faces.DETECTOR_SHA256,
+                   min_score=faces.MIN_SCORE, nms_iou=faces.NMS_IOU, min_face=faces.MIN_FACE,
+                   turned_away=faces.TURNED_AWAY, min_face_share=faces.MIN_FACE_SHARE,
+                   crop=(faces.CROP_SCALE, faces.CROP_SHIFT), zoom_view=expression.ZOOM_VIEW)  # what shapes the crops
     cache = FeatureCache(root, "video", key)
     by_id = {s.feature_id("video"): s for s in samples if s.media is not None and s.has_video}
     counts: Counter = Counter()
