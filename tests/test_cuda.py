@@ -206,3 +206,18 @@ def test_tiny_whisper_on_cuda_agrees_with_cpu(tmp_path, monkeypatch):
         assert F.cosine_similarity(gpu_last[0, : n[0]], last[0, : n[0]], dim=1).mean() > 0.99
     finally:
         whisper_layers.load_layers.cache_clear()
+
+
+def test_expression_cnn_trains_on_cuda(tmp_path):
+    """train.fer on a GPU when present: the run records it, and its weights load and read as served."""
+    from test_expression import _fake_fer
+
+    from mmsent.expression import load_expression_net
+    from train import fer
+
+    _fake_fer(tmp_path / "fer", per_class=3)
+    record = fer.main(["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "out"), "--state",
+                       str(tmp_path / "state.pt"), "--cache", str(tmp_path / "cache"), "--epochs", "1", "--batch", "7",
+                       "--widths", "8,16", "--blocks", "1,1", "--stem", "4"])
+    assert record["training"]["device"] == "cuda" and record["finished"]
+    assert load_expression_net("cuda", folder=tmp_path / "out", sha256="")[1] == record["sha256"]

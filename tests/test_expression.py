@@ -100,6 +100,7 @@ def test_training_cli_writes_a_loadable_checkpoint_and_resumes(tmp_path):
     assert set(record["publictest"]["per_class"]) == set(EMOTIONS)
     assert np.array(record["publictest"]["confusion"]).sum() == 42
     assert record["command"].startswith("python -m train.fer") and record["seed"] == 0
+    assert record["training"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # a GPU when present
     net, sha = load_expression_net(folder=tmp_path / "out", sha256="")
     assert sha == record["sha256"] and net.config.widths == (8, 16)
     assert list((tmp_path / "cache").glob("fer2013-train-*.npz"))  # decoded once, cached outside the repo
@@ -107,6 +108,9 @@ def test_training_cli_writes_a_loadable_checkpoint_and_resumes(tmp_path):
     assert fer.main(args)["steps_run"] == record["steps_run"]
     with pytest.raises(SystemExit, match="other arguments"):
         fer.main(args[:-2] + ["--threads", "2"])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="--device: device 'cuda' was asked for, but this machine has no CUDA"):
+            fer.main(args + ["--device", "cuda"])
 
 
 def test_augment_keeps_shape_and_range():

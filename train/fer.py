@@ -6,7 +6,7 @@ Reads ``DATA/train/<class>/*.jpg`` and ``DATA/validation/<class>/*.jpg`` (Public
 every image once into a uint8 array cached under ``--cache`` (never in the repository), and trains
 with batched tensor augmentation (random rotation/scale/shift, mirror, brightness/contrast, random
 erasing), label smoothing, SGD with Nesterov momentum and a one-cycle schedule, bf16 autocast on
-CPUs that have it, and an exponential moving average of the weights. Each epoch evaluates the
+devices that have it (a GPU when present, ``--device``), and an exponential moving average of the weights. Each epoch evaluates the
 averaged weights on PublicTest (over the test-time views, as ``expression.embed`` serves) and
 writes the best so far to ``--out`` (``model.safetensors`` float16 + ``config.json``); the training state
 is saved each epoch to ``--state`` so an interrupted run resumes where it stopped; ``--final-out``
@@ -34,6 +34,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mmsent.checkpoint import pick_device
+from mmsent.encoders import bf16_supported
 from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
                                save_expression_net, view_features)
 from mmsent.labels import EMOTIONS
@@ -101,13 +103,14 @@ def augment(x: torch.Tensor, g: torch.Generator, rotate: float = 12.0, scale: fl
 def predict(net: torch.nn.Module, x: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Logits of each image alone and averaged over its test-time views: two (N, classes) arrays."""
     net.eval()
+    device = next(net.parameters()).device
     plain, averaged = [], []
     for i in range(0, len(x), batch):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16()):
-            f = view_features(net, preprocess(x[i:i + batch])).float()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_supported(device)):
+            f = view_features(net, preprocess(x[i:i + batch]).to(device)).float()
         plain.append(net.head(f[0]))
         averaged.append(net.head(f.mean(0)))
-    return torch.cat(plain).numpy(), torch.cat(averaged).numpy()
+    return torch.cat(plain).cpu().numpy(), torch.cat(averaged).cpu().numpy()
 
 
 def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
@@ -126,9 +129,6 @@ def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
                           for e, r, p, f, n in zip(EMOTIONS, recall, precision, f1, confusion.sum(1))},
             "confusion": confusion.tolist(), "confusion_labels": list(EMOTIONS)}
 
-
-def _bf16() -> bool:
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -151,7 +151,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--blocks", default="1,1,2,1", help="residual blocks of each stage")
     p.add_argument("--stem", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="CPU threads")
+    p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: a GPU when present)")
     p.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
     p.add_argument("--init", type=Path, help="start from the weights of this checkpoint folder (a second cycle)")
     p.add_argument("--final-out", type=Path, help="also write the last averaged (EMA) weights to this folder")
@@ -189,17 +190,22 @@ def main(argv=None) -> dict:
     if args.limit:
         pick = np.random.default_rng(args.seed).permutation(len(x_train))[:args.limit]
         x_train, y_train = x_train[pick], y_train[pick]
-    log.info("train %d, PublicTest %d images; bf16 %s", len(x_train), len(x_val), _bf16())
+    try:
+        device = pick_device(args.device)
+    except ValueError as e:
+        sys.exit(f"--device: {e}")
+    args.device = str(device)  # as resolved: in the record, and a resumed run must run where it began
+    log.info("train %d, PublicTest %d images; %s, bf16 %s", len(x_train), len(x_val), device, bf16_supported(device))
     if args.soup:
         write_soup(args.soup, args.out)
     if args.evaluate or args.soup:
-        return evaluate_served(args.out, x_val, y_val)
+        return evaluate_served(args.out, x_val, y_val, device)
 
     net = build(args)
     if args.init:
         net.load_state_dict(load_expression_net(folder=args.init, sha256="")[0].state_dict(), strict=True)
         log.info("initialised from %s", args.init)
-    net = net.to(memory_format=torch.channels_last)
+    net = net.to(device, memory_format=torch.channels_last)
     ema = torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
                                               use_buffers=True)
     decay = [p for n, p in net.named_parameters() if p.ndim > 1]
@@ -211,7 +217,7 @@ def main(argv=None) -> dict:
     # progress: training seconds / budget (--budget-min), or steps / (epochs x steps per epoch)
     st = {"epoch": 0, "step": 0, "train_s": 0.0, "best": None, "history": [], "wall": 0.0}
     if args.state.is_file():
-        state = torch.load(args.state, weights_only=True)
+        state = torch.load(args.state, weights_only=True, map_location="cpu")
         if state["args"] != {k: str(v) for k, v in vars(args).items()}:
             sys.exit(f"{args.state} belongs to a run with other arguments: remove it or pass another --state")
         net.load_state_dict(state["net"]), ema.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
@@ -233,9 +239,9 @@ def main(argv=None) -> dict:
             for group in opt.param_groups:
                 group["lr"] = lr_at(p, args.lr)
             idx = order[i * args.batch:(i + 1) * args.batch]
-            xb = augment(preprocess(xt[idx]), g).contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16()):
-                loss = F.cross_entropy(net(xb).float(), yt[idx], label_smoothing=args.smoothing)
+            xb = augment(preprocess(xt[idx]), g).to(device).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_supported(device)):
+                loss = F.cross_entropy(net(xb).float(), yt[idx].to(device), label_smoothing=args.smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -286,13 +292,13 @@ def main(argv=None) -> dict:
     return record
 
 
-def evaluate_served(folder: Path, x_val: np.ndarray, y_val: np.ndarray) -> dict:
+def evaluate_served(folder: Path, x_val: np.ndarray, y_val: np.ndarray, device: torch.device | None = None) -> dict:
     """PublicTest figures of a written checkpoint through the serving path (load_expression_net +
     embed, averaged over the test-time views), stored in its config.json as "publictest" (the
     training-time figures, bf16 autocast on full-precision weights, stay in "history")."""
-    net, sha = load_expression_net(folder=folder, sha256="")
-    _, logits = embed(net, x_val)
-    plain = embed(net, x_val, tta=False)[1]
+    net, sha = load_expression_net(device, folder=folder, sha256="")
+    logits = embed(net, x_val)[1].cpu()
+    plain = embed(net, x_val, tta=False)[1].cpu()
     record = json.loads((folder / "config.json").read_text())
     record["publictest"] = {**metrics(y_val, logits.numpy()),
                             "accuracy_one_view": metrics(y_val, plain.numpy())["accuracy"], "test_time_views": 4,
@@ -344,7 +350,8 @@ def _record(args, m: dict, st: dict) -> dict:
                          "schedule": "one-cycle over progress (15% linear warm-up, cosine to lr/1000)", "label_smoothing": args.smoothing,
                          "ema": args.ema, "augment": "rotate 12 deg, scale 12%, shift 10%, mirror, "
                                                      "brightness/contrast 25%, random erasing p=0.4",
-                         "precision": "bf16 autocast" if _bf16() else "float32", "threads": args.threads,
+                         "precision": "bf16 autocast" if bf16_supported(torch.device(args.device)) else "float32",
+                         "device": args.device, "threads": args.threads,
                          "limit": args.limit},
             "history": st["history"], "wall_s": round(st["wall"]), "finished": False}
 
