@@ -35,6 +35,7 @@ from PIL import Image
 
 from mmsent import features, media
 from mmsent.config import WHISPER_LAYERS
+from mmsent.encoders import bf16_supported
 from mmsent.model import FusionModel
 from mmsent.pipeline import SILENCE_RMS  # digital silence: the same rule as the app
 from mmsent.transcribe import load_backend
@@ -237,6 +238,8 @@ def video_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
                    min_score=faces.MIN_SCORE, nms_iou=faces.NMS_IOU, min_face=faces.MIN_FACE,
                    turned_away=faces.TURNED_AWAY, min_face_share=faces.MIN_FACE_SHARE,
                    crop=(faces.CROP_SCALE, faces.CROP_SHIFT), zoom_view=expression.ZOOM_VIEW)  # what shapes the crops
+    else:  # R3D-18 runs in bfloat16 where the device has it
+        key.update(bfloat16=bf16_supported(model.device))
     cache = FeatureCache(root, "video", key)
     by_id = {s.feature_id("video"): s for s in samples if s.media is not None and s.has_video}
     counts: Counter = Counter()
