@@ -19,7 +19,6 @@ from .config import AnalysisOptions, checked_argument
 from .export import FORMATS, write
 from .labels import parse_senses
 from .pipeline import analyze
-from .transcribe import check_language
 
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
@@ -45,14 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--asr", default=DEFAULTS.asr, choices=["faster-whisper", "openai-whisper"],
                    help="speech recognition backend")
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, help="Whisper model ('base' is embedded)")
-    a.add_argument("--language", default=None, type=checked_argument(check_language),
+    a.add_argument("--language", default=None, type=_option("language"),
                    help="spoken language (ISO code); detected when omitted")
     a.add_argument("--translate", action=argparse.BooleanOptionalAction, default=DEFAULTS.translate,
                    help="write speech in another language in English for the words' encoder, which learned English "
                         "(--no-translate keeps it as spoken)")
     a.add_argument("--subtitles", type=Path, default=None, help="SRT/WebVTT file that replaces speech recognition")
-    a.add_argument("--max-segment", type=float, default=DEFAULTS.max_segment_seconds, help="longest utterance, s")
-    a.add_argument("--max-seconds", type=float, default=3 * 3600, help="refuse inputs longer than this, s")
+    a.add_argument("--max-segment", type=_option("max_segment_seconds", float), default=DEFAULTS.max_segment_seconds,
+                   help="longest utterance, s")
+    a.add_argument("--max-seconds", type=_option("max_seconds", float), default=3 * 3600,
+                   help="refuse inputs longer than this, s")
     a.add_argument("--no-contributions", action="store_true", help="skip the leave-one-modality-out measure")
     a.add_argument("--senses", default="words,voice,face", type=checked_argument(parse_senses),
                    help="the senses to read; the others are left out (e.g. words,voice when the only face is a "
@@ -60,13 +61,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option(name: str, kind: type = str):
+    """An argparse ``type`` for the AnalysisOptions field ``name``: its value as that field takes it,
+    refused as the command line is parsed with AnalysisOptions' own message."""
+    def parse(value: str):
+        try:
+            return getattr(AnalysisOptions(**{name: kind(value)}), name)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
+
+
 def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = set(formats) - set(FORMATS)
-    if unknown:
-        parser.error(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
+    if unknown or not formats:
+        parser.error(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}" if unknown
+                     else f"--format names no format; choose from {', '.join(FORMATS)}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file: give a folder for the results (it is made if missing)")
     if args.subtitles and len(args.videos) > 1:
         parser.error("--subtitles belongs to one video: give one video with it")
+    if args.subtitles and not args.subtitles.is_file():
+        parser.error(f"--subtitles {args.subtitles}: no such file")
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language, translate=args.translate,
                               subtitles=str(args.subtitles) if args.subtitles else None,
                               max_segment_seconds=args.max_segment, max_seconds=args.max_seconds,
@@ -83,7 +101,8 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         with _progress(video.name) as progress:
             try:
                 analysis = analyze(video, model, options, progress)
-                paths = write(analysis, args.out, formats, video_path=video)
+                drawn = analysis.media.has_video or "mp4" not in formats
+                paths = write(analysis, args.out, [f for f in formats if drawn or f != "mp4"], video_path=video)
                 written[video.stem] = video
             except EXPECTED_ERRORS as e:
                 failed += 1
@@ -91,7 +110,8 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 continue
         top = analysis.summary().dominant_emotion
         tqdm.write(f"{video}: {len(analysis.segments)} segments, {f'mostly {top}' if top else 'nothing read'} -> "
-                   + ", ".join(str(p) for p in paths))
+                   + ", ".join(str(p) for p in paths)
+                   + ("" if drawn else " (no annotated video: it has no picture to draw on)"))
     if failed:
         tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0

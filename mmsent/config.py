@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -184,6 +185,23 @@ class AnalysisOptions:
     # The senses to read, as modalities (labels.parse_senses reads "words,voice,face"); the others are
     # not read at all (no face is searched without "video").
     senses: tuple[str, ...] = MODALITIES
+
+    def __post_init__(self):
+        """A wrong value is refused here, before any file is decoded (ValueError saying what is wrong)."""
+        from .segments import MIN_SECONDS
+
+        longest = self.max_segment_seconds
+        if not (isinstance(longest, (int, float)) and math.isfinite(longest) and longest >= MIN_SECONDS):
+            raise ValueError(f"the longest utterance (max_segment_seconds, --max-segment) must be a number of seconds "
+                             f">= {MIN_SECONDS:g}, got {longest!r}")
+        if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):
+            raise ValueError(f"the longest input (max_seconds, --max-seconds) must be a number of seconds > 0, or None "
+                             f"for no limit, got {self.max_seconds!r}")
+        if self.language is not None:
+            from .transcribe import check_language
+
+            self.language = self.language.strip().lower()  # "EN" and "en" name one language
+            check_language(self.language)
 
 
 def checked_argument(check: Callable[[str], object]) -> Callable[[str], str]:

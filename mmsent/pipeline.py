@@ -70,7 +70,8 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     info = info if info is not None else media.probe(path)
     if options.max_seconds and info.duration > options.max_seconds:
         raise AnalysisError(f"{Path(path).name} lasts {info.duration:.0f} s, longer than the allowed "
-                            f"{options.max_seconds:.0f} s: cut it or raise the limit")
+                            f"{options.max_seconds:.0f} s: cut it, or raise the limit (max_seconds; --max-seconds "
+                            "on the command line)")
     if not options.senses or set(options.senses) - set(MODALITIES):
         raise AnalysisError(f"senses {options.senses!r}: choose one or more of {', '.join(MODALITIES)}")
     sees = "video" in options.senses and info.has_video

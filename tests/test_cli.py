@@ -100,3 +100,33 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
     assert f"FAILED {tmp_path / 'b' / 'talk.mp4'}: its results would overwrite those of {first}" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["talk.json"]
     assert json.loads((out / "talk.json").read_text())["media"]["path"] == str(same)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--format", ","], "--format names no format"),
+    (["--out", "README.md"], "--out README.md is a file: give a folder"),
+    (["--subtitles", "no-such.srt"], "--subtitles no-such.srt: no such file"),
+    (["--max-segment", "0"], "argument --max-segment: the longest utterance (max_segment_seconds, --max-segment) must "
+                             "be a number of seconds >= 1, got 0.0"),
+    (["--max-seconds", "0"], "argument --max-seconds: the longest input (max_seconds, --max-seconds) must be a "
+                             "number of seconds > 0"),
+])
+def test_wrong_options_are_refused_before_work(argv, said):
+    """One clear refusal as the command line is read, not a failure per file after its analysis."""
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "a.mp4", *argv],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr
+    assert "FAILED" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sound_alone_gets_every_export_but_the_annotated_video(shared_data, tmp_path):
+    """--format with mp4 for a file without a picture: the other formats are written, and it says why
+    there is no annotated video. The language is taken in any case."""
+    clip = next((shared_data / "ravdess").rglob("03-01-05-*.flac"))
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(clip), "--out", str(tmp_path),
+                           "--format", "mp4,json,csv", "--language", "EN", "--no-contributions"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{clip.stem}.csv", f"{clip.stem}.json"]
+    assert "(no annotated video: it has no picture to draw on)" in proc.stdout
+    assert json.loads((tmp_path / f"{clip.stem}.json").read_text())["language"] == "en"
