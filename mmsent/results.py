@@ -310,7 +310,8 @@ def _share(segs, weights, labels, top) -> dict[str, float]:
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=suffix or path.suffix,  # a name that fits
+                               dir=path.parent)  # must not get a temporary one too long for the file system (255)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -172,6 +172,13 @@ def test_write_names_files_after_the_video(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in out)
 
 
+def test_a_long_name_that_fits_is_written(tmp_path):
+    """Results are written under a temporary name first: a name near the file system's 255 bytes still fits."""
+    stem = "a" * (255 - len(".html"))
+    out = export.write(make_analysis(2, path=f"/somewhere/{stem}.mp4"), tmp_path, ["json", "csv", "html"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in out) == [f"{stem}.{e}" for e in ("csv", "html", "json")]
+
+
 def test_unknown_format_is_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match="unknown export format.*gif.*choose from json"):
         export.write(make_analysis(2), tmp_path, ["json", "gif"])
