@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,11 +166,17 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library's warning as one line for the user, without Python's source line."""
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    shown, warnings.showwarning = warnings.showwarning, _warning_line
     try:
         if args.command == "info":
             print(describe(load_model(args.checkpoint, device=args.device)))
@@ -184,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":

@@ -58,13 +58,22 @@ def _audio_frames(c: av.container.InputContainer, stream: av.AudioStream) -> Ite
             log.debug("skipped an undecodable audio packet: %s", e)
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray | None:
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[str] | None = None
+               ) -> np.ndarray | None:
     """Decode the whole first audio track once: float32 mono at ``sample_rate`` Hz, shape (samples,).
 
     Sample 0 is the start of the file (a track that starts late is padded with silence). Any channel
     layout is downmixed, also when it changes inside the stream (a 5.1 track whose header says
-    stereo). Returns None when the file has no audio stream.
+    stereo). Returns None when the file has no audio stream. What was wrong but could be read past
+    (samples that are not numbers, a track shorter than its header says) is appended to ``problems``
+    when it is given (the analysis's notes), else warned.
     """
+    def problem(text: str) -> None:
+        if problems is None:
+            warnings.warn(f"{path}: {text}", stacklevel=3)
+        else:
+            problems.append(text)
+
     with _open(path) as c:
         stream = _audio_stream(c)
         if stream is None:
@@ -89,12 +98,11 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray |
         audio = audio[-offset:]
     bad = ~np.isfinite(audio)
     if bad.any():  # a float track can store NaN and infinity; every consumer downstream needs numbers
-        warnings.warn(f"{path}: {bad.mean():.0%} of its audio samples are not numbers (NaN or infinite); "
-                      "they are treated as silence.", stacklevel=2)
+        problem(f"{bad.mean():.0%} of its audio samples are not numbers (NaN or infinite); they are treated as silence.")
         audio[bad] = 0.0
     if expected and len(audio) / sample_rate < COMPLETE_FRACTION * expected - 0.5:
-        warnings.warn(f"{path}: decoded only {len(audio) / sample_rate:.1f} s of audio of the {expected:.1f} s "
-                      "that its header announces; the file looks truncated, the rest is missing.", stacklevel=2)
+        problem(f"Only {len(audio) / sample_rate:.1f} s of sound could be decoded of the {expected:.1f} s that the "
+                "file's header announces: the file looks truncated, and nothing after that was read.")
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 

@@ -85,7 +85,10 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
                 grid = faces.FaceGrid(info.duration)
                 picture = pool.submit(grid.read, path, stop)  # needs no segments
             report("decode", 0, 1)
-            audio = media.load_audio(path) if info.has_audio else None
+            problems: list[str] = []  # what was wrong with the sound but could be read past: said in the notes
+            audio = media.load_audio(path, problems=problems) if info.has_audio else None
+            for problem in problems:
+                log.warning("%s: %s", Path(path).name, problem)
             report("decode", 1, 1)
             transcript = _transcript(audio, info.duration, options, str(model.device), report)
             segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
@@ -112,7 +115,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         model=model_facts(model),
         language=transcript.language,
         transcript_source=transcript.source,
-        notes=(_notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
+        notes=(problems + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
                + ([detector_missing] if detector_missing else [])),
     )
 
