@@ -198,6 +198,8 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         picked = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise ValueError(f"{device!r} is not a device: use auto, cpu, cuda or cuda:N ({e})") from None
+    if picked.type not in ("cpu", "cuda"):  # mps, xpu, meta, ...: the speech recogniser (CTranslate2) has neither
+        raise ValueError(f"{device!r}: mmsent runs on the CPU or an NVIDIA GPU: use auto, cpu, cuda or cuda:N")
     count = torch.cuda.device_count() if picked.type == "cuda" else 0
     if picked.type == "cuda" and (picked.index or 0) >= count:
         have = f"{count} CUDA device(s)" if count else "no CUDA device (no NVIDIA GPU or driver, or a CPU-only torch)"

@@ -63,7 +63,7 @@ def test_a_device_this_machine_lacks_is_refused_before_work():
 
     missing = f"cuda:{torch.cuda.device_count()}"  # one past the last CUDA device, on any machine
     for argv in (["-m", "mmsent", "analyze", "x.mp4", "--device", missing], ["-m", "mmsent", "info", "--device", "gpu"],
-                 ["app.py", "--device", missing]):
+                 ["-m", "mmsent", "info", "--device", "mps"], ["app.py", "--device", missing]):
         proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert proc.returncode == 2 and "argument --device" in proc.stderr and "Traceback" not in proc.stderr, argv
         assert ("use --device auto" if "cuda" in argv[-1] else "use auto, cpu, cuda or cuda:N") in proc.stderr, argv
