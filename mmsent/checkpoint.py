@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from .config import WHISPER_LAYERS, ModelConfig
 from .model import FusionModel, build_model
 from .results import atomic_path, write_text_atomic
-from .weights import SourceUnavailable
+from .weights import SourceUnavailable, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
         state.update({k: v.half() for k, v in state.items() if k.startswith(VOICE_HEADS) and v.is_floating_point()})
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT})
+        meta["weights_sha256"] = sha256_file(tmp)  # checked at load: a damaged or changed file is refused
     write_text_atomic(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
     return folder
 
@@ -138,10 +139,19 @@ def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torc
     """A checkpoint's stored tensors, under the names of this mmsent (``meta``: its config.json)."""
     folder = Path(folder)
     meta = read_config(folder) if meta is None else meta
+    recorded = meta.get("weights_sha256")  # absent in checkpoints saved before 5 December 2026
+    if recorded is not None and (actual := sha256_file(folder / WEIGHTS_FILE)) != recorded:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE} has sha256 {actual[:12]}…, but its {CONFIG_FILE} records "
+                              f"{str(recorded)[:12]}…: the file is damaged or was changed after it was saved. Copy the "
+                              "checkpoint again (or reinstall mmsent for the embedded default)")
     try:
         state = load_file(str(folder / WEIGHTS_FILE))
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE} holds weights that are not numbers (NaN or infinite) in "
+                              f"{broken[:3]}{'…' if len(broken) > 3 else ''}: the model is damaged; retrain it or use another")
     if meta["format_version"] < 7 and meta["model"].get("audio_source") in WHISPER_LAYERS:  # one voice head
         for k in [k for k in state if k.startswith(("encoders.audio.norm.", "encoders.audio.net."))]:
             state[VOICE_HEADS + "0." + k.removeprefix("encoders.audio.")] = state.pop(k)

@@ -73,3 +73,14 @@ def tiny_whisper(folder: Path, width: int = 64, layers: int = 2):
     ctranslate2.converters.TransformersConverter(str(folder / "hf"), copy_files=["tokenizer.json"]).convert(
         str(folder / "ct2"), quantization="float16")
     return hf, folder / "ct2"
+
+
+def unrecorded(folder: Path) -> Path:
+    """A checkpoint folder whose config.json records no sha256 of its weights, as those saved before it was
+    recorded: tests that rewrite the weights reach the checks that read them."""
+    import json
+
+    meta = json.loads((folder / "config.json").read_text())
+    meta.pop("weights_sha256")
+    (folder / "config.json").write_text(json.dumps(meta))
+    return folder

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import mmsent
+from conftest import unrecorded
 from mmsent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.model import Inputs, build_model
@@ -77,7 +78,7 @@ def test_pickle_files_are_refused_and_never_unpickled(tmp_path):
             mmsent.load_model(path)
     # a pickle hiding under the safetensors name is not a readable safetensors file
     model, folder = build_model(tiny_config()), tmp_path / "c"
-    save_checkpoint(model, folder)
+    unrecorded(save_checkpoint(model, folder))
     (folder / "model.safetensors").write_bytes(pickle.dumps(Evil()))
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
         load_checkpoint(folder)
@@ -92,7 +93,7 @@ def test_a_format_4_checkpoint_loads_without_a_neutral_discount_and_format_5_kee
     assert torch.equal(load_checkpoint(save_checkpoint(model, folder))(x).emotion_logits, model(x).emotion_logits)
     state = load_file(str(folder / "model.safetensors"))
     del state["neutral_discount"]  # what format 4 held
-    save_file(state, str(folder / "model.safetensors"))
+    save_file(state, str(unrecorded(folder) / "model.safetensors"))
     with pytest.raises(CheckpointError, match="missing \\['neutral_discount'\\]"):
         load_checkpoint(folder)  # format 5 must have it
     meta = json.loads((folder / "config.json").read_text())
@@ -103,9 +104,28 @@ def test_a_format_4_checkpoint_loads_without_a_neutral_discount_and_format_5_kee
     assert not old.neutral_discount.any() and torch.equal(old(x).emotion_logits, model(x).emotion_logits)
 
 
-def test_missing_extra_and_misshapen_keys_are_refused(saved):
+def test_weights_changed_after_saving_or_not_numbers_are_refused(saved):
+    """config.json records the weights' sha256: a damaged file is refused before it is read; weights that
+    are not numbers are refused too (where no sha256 is recorded, as in checkpoints saved before it was)."""
     _, folder = saved
     path = folder / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x10  # one bit of one weight
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="records .*: the file is damaged or was changed after it was saved"):
+        load_checkpoint(folder)
+    path.write_bytes(bytes(data[:-100]) + bytes([data[-100] ^ 0x10]) + bytes(data[-99:]))
+    load_checkpoint(folder)  # as saved
+    state = load_file(str(path))
+    state["emotion_prior"][0] = float("nan")
+    save_file(state, str(unrecorded(folder) / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"not numbers \(NaN or infinite\) in \['emotion_prior'\]"):
+        load_checkpoint(folder)
+
+
+def test_missing_extra_and_misshapen_keys_are_refused(saved):
+    _, folder = saved
+    path = unrecorded(folder) / "model.safetensors"
     state = load_file(str(path))
     for change, message in [
         (lambda s: s.pop("emotion_prior"), "missing \\['emotion_prior'\\]"),

@@ -30,7 +30,7 @@ from mmsent.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.model import build_model
 
-from conftest import ROOT, env_with
+from conftest import ROOT, env_with, unrecorded
 
 CLI_TIMEOUT_S = 300  # s for one command-line run on a busy 2-core machine
 POLL_S = 0.005  # s between looks at the output folder
@@ -244,7 +244,7 @@ def test_text_source_pointing_at_a_pickle_is_never_unpickled(saved_tiny, tmp_pat
 def test_malformed_safetensors_headers_are_refused(saved_tiny):
     import struct
 
-    path = saved_tiny / "model.safetensors"
+    path = unrecorded(saved_tiny) / "model.safetensors"
     data = path.read_bytes()
     n = struct.unpack("<Q", data[:8])[0]
     header, body = json.loads(data[8:8 + n]), data[8 + n:]
