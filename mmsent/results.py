@@ -110,12 +110,12 @@ class SegmentResult:
 
     @property
     def top_emotion(self) -> tuple[str, float]:
-        """The most probable emotion and its probability."""
+        """The most probable emotion and its probability (no answer where nothing was ``read``)."""
         return _top(self.emotion)
 
     @property
     def top_sentiment(self) -> tuple[str, float]:
-        """The most probable sentiment and its probability."""
+        """The most probable sentiment and its probability (no answer where nothing was ``read``)."""
         return _top(self.sentiment)
 
     @property
