@@ -48,7 +48,8 @@ FRAMES_PER_SEGMENT = 6  # frames sampled per segment for the faces (media.sample
 GRID_STEP = 0.4  # s: a served video's faces are read at the centre of each GRID_STEP-second cell
 # while its speech is recognised (FaceGrid); a segment's FRAMES_PER_SEGMENT frames are the nearest
 # of those (at most half a step from its sampled times, a quarter on average)
-SHORT_SIDE = 360  # short side of those frames, pixels (720p -> 640x360)
+SHORT_SIDE = 360  # short side of those frames, pixels (720p -> 640x360); a smaller picture is not enlarged,
+# so that MIN_FACE counts the source's own pixels
 MIN_SCORE = 0.5  # detector confidence for a face (MediaPipe's default min_detection_confidence)
 NMS_IOU = 0.3  # detections overlapping more than this are merged (score-weighted average)
 MIN_FACE = 20  # smallest face side kept, pixels of the frames given
@@ -340,7 +341,7 @@ class FaceGrid:
         (``media.span_frames``), each frame dropped once searched: memory stays small however long the
         video. Returns the grid, or None, early, once ``stop`` is set."""
         cells = [(k * GRID_STEP, (k + 1) * GRID_STEP) for k in range(len(self.found))]
-        for k, frames in media.span_frames(path, cells, n=1, short_side=SHORT_SIDE):
+        for k, frames in media.span_frames(path, cells, n=1, short_side=SHORT_SIDE, upscale=False):
             if stop is not None and stop.is_set():
                 return None
             self.frame_size, needed = frames.shape[1:3], self.needed

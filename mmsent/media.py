@@ -120,8 +120,10 @@ def sample_times(spans: list[tuple[float, float]], n: int) -> np.ndarray:
 class _FrameSampler:
     """Gives each sampled time the frame on screen then (by timestamp); keeps small RGB copies only."""
 
-    def __init__(self, times: np.ndarray, short_side: int, stream: av.VideoStream, origin: float):
+    def __init__(self, times: np.ndarray, short_side: int, stream: av.VideoStream, origin: float,
+                 upscale: bool = True):
         """times: (S, n), n sampled times for each of S spans."""
+        self.upscale = upscale
         self.n = times.shape[1]
         self.order = np.argsort(times.reshape(-1), kind="stable")
         self.times, self.i, self.short_side, self.origin = times.reshape(-1)[self.order], 0, short_side, origin
@@ -164,6 +166,7 @@ class _FrameSampler:
         self.rotation = _rotation(frame)
         width, height = _display_size(frame, self.sar, self.rotation)
         scale = self.short_side / min(width, height)
+        scale = scale if self.upscale else min(scale, 1.0)
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
         self.shape = (height, width, 3)
         self.coded = (height, width) if self.rotation in (90, 270) else (width, height)
@@ -239,28 +242,30 @@ def _decoded_frames(c: av.container.InputContainer, s: av.VideoStream,
 
 
 def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
-                short_side: int = 128) -> np.ndarray:
+                short_side: int = 128, upscale: bool = True) -> np.ndarray:
     """Frames spread evenly across each span, in one decoding pass. Returns uint8 (S, n, H, W, 3) RGB.
 
     Each sampled time (``sample_times``) gets the frame on screen at that time (by timestamp, so
     variable frame rate is handled); times before the first frame or past the last one get the
-    nearest frame. Frames are scaled so that the short side is ``short_side`` and turned upright
+    nearest frame. Frames are scaled so that the short side is ``short_side`` (at most, unless
+    ``upscale``: a small picture holds no more detail enlarged) and turned upright
     by the rotation metadata. Raises MediaError when the file has no video stream.
     """
     out = None
-    for span, frames in span_frames(path, spans, n, short_side):
+    for span, frames in span_frames(path, spans, n, short_side, upscale):
         if out is None:
             out = np.empty((len(spans), *frames.shape), np.uint8)
         out[span] = frames
     if out is None:  # no spans: an empty array of the frames' size
         info = probe(path)
         scale = short_side / min(info.width, info.height)
+        scale = scale if upscale else min(scale, 1.0)
         return np.zeros((0, n, round(info.height * scale), round(info.width * scale), 3), np.uint8)
     return out
 
 
 def span_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
-                short_side: int = 128) -> Iterator[tuple[int, np.ndarray]]:
+                short_side: int = 128, upscale: bool = True) -> Iterator[tuple[int, np.ndarray]]:
     """``load_frames`` one span at a time: yields (span index, its frames uint8 (n, H, W, 3)) as soon as
     the decoding pass has them all, in the order their last frame comes, so that a caller that
     reduces each span's frames (to face crops, say) holds few frames at once, however long the video."""
@@ -276,7 +281,7 @@ def span_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
         stream.thread_type = "AUTO"
         if SKIP_LOOP_FILTER:
             stream.codec_context.options = {"skip_loop_filter": "all"}
-        sampler = _FrameSampler(times, short_side, stream, _origin(c))
+        sampler = _FrameSampler(times, short_side, stream, _origin(c), upscale)
         try:
             for frame in _decoded_frames(c, stream, sampler):
                 sampler.push(frame)

@@ -132,6 +132,24 @@ def test_turned_away_tells_a_profile_from_a_face_turned_a_little():
     assert not faces.turned_away(tilted)[0]  # tilted by 45 degrees, facing the camera: the nose below the eyes
 
 
+def test_a_small_picture_is_not_enlarged_so_a_tiny_face_is_no_face(shared_data, tmp_path):
+    """MIN_FACE counts the source's pixels: the RAVDESS clip at 160x90 (its face about 23 px) is read, at
+    64x36 (about 9 px, nothing an expression model can read) no face is found, where enlarged to 360
+    px the detector would still find one."""
+    from mediagen import ffmpeg
+
+    path = shared_data / RAVDESS_CLIP
+    duration = media.probe(path).duration
+    for width, found in ((160, True), (64, False)):
+        small = tmp_path / f"w{width}.mp4"
+        ffmpeg("-i", path, "-vf", f"scale={width}:-2", "-an", small)
+        grid = faces.FaceGrid(duration).read(small)
+        assert min(grid.frame_size) < faces.SHORT_SIDE  # not enlarged
+        assert (len(grid.span_face(0.0, duration)[0]) > 0) == found, width
+    frames = media.load_frames(small, [(0.0, duration)], n=2, short_side=faces.SHORT_SIDE)[0]  # enlarged
+    assert any(len(b) for b in faces.detect(frames))
+
+
 def test_no_face_in_test_pattern(tmp_path):
     from mediagen import make_video
 

@@ -234,7 +234,7 @@ def video_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
     if face:
         from mmsent import expression, faces
 
-        key.update(frames=faces.FRAMES_PER_SEGMENT, short_side=faces.SHORT_SIDE, detector=faces.DETECTOR_SHA256,
+        key.update(frames=faces.FRAMES_PER_SEGMENT, short_side=faces.SHORT_SIDE, upscale=False, detector=faces.DETECTOR_SHA256,
                    min_score=faces.MIN_SCORE, nms_iou=faces.NMS_IOU, min_face=faces.MIN_FACE,
                    turned_away=faces.TURNED_AWAY, min_face_share=faces.MIN_FACE_SHARE,
                    crop=(faces.CROP_SCALE, faces.CROP_SHIFT), zoom_view=expression.ZOOM_VIEW)  # what shapes the crops
@@ -282,7 +282,7 @@ def _face_crops(sample: Sample, counts: Counter) -> np.ndarray | None:
             return None
     from mmsent import faces
 
-    frames = _clip_frames(sample, counts, faces.FRAMES_PER_SEGMENT, faces.SHORT_SIDE)
+    frames = _clip_frames(sample, counts, faces.FRAMES_PER_SEGMENT, faces.SHORT_SIDE, upscale=False)
     crops = None if frames is None else faces.segment_faces(frames)[0]
     if crops is not None and not len(crops):
         counts["no face"] += 1
@@ -291,7 +291,7 @@ def _face_crops(sample: Sample, counts: Counter) -> np.ndarray | None:
 
 
 def _clip_frames(sample: Sample, counts: Counter, n: int = features.N_FRAMES,
-                 short_side: int = features.RESIZE_SHORT_SIDE) -> np.ndarray | None:
+                 short_side: int = features.RESIZE_SHORT_SIDE, upscale: bool = True) -> np.ndarray | None:
     try:
         info = media.probe(sample.media)
         if not info.has_video:
@@ -302,7 +302,8 @@ def _clip_frames(sample: Sample, counts: Counter, n: int = features.N_FRAMES,
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return media.load_frames(sample.media, [(0.0, info.duration)], n=n, short_side=short_side)[0]
+            return media.load_frames(sample.media, [(0.0, info.duration)], n=n, short_side=short_side,
+                                     upscale=upscale)[0]
     except (media.MediaError, OSError) as e:
         counts["corrupt"] += 1
         log.debug("skipping %s: %s", sample.media, e)
