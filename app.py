@@ -348,9 +348,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs internet)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the embedded model)")
-    p.add_argument("--device", default=None, type=checked_argument(pick_device),
-                   help="cpu, cuda, ... (default: CUDA when present)")
+    p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded model")
+    p.add_argument("--device", default="auto", type=checked_argument(pick_device),
+                   help="cuda, cuda:1, cpu or auto (CUDA when present)")
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS, help="longest video accepted (s)")
     p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB, help="largest upload accepted (MB)")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="analyses run at once")

@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot load the model: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the file being written was removed; files already listed are complete",
-              file=sys.stderr)
+        print("interrupted: nothing half-written is left (a file being written was removed); files already listed "
+              "are complete", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)

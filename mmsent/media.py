@@ -22,7 +22,7 @@ from av.video.reformatter import VideoReformatter
 
 from .probe import (  # noqa: F401  (MediaInfo, probe: re-exported)
     MediaError, MediaInfo, _audio_stream, _decode, _display_size, _header_duration, _open, _origin, _rotation,
-    _video_stream, probe,
+    _video_stream, probe, reason,
 )
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
             audio = np.concatenate([np.zeros(0, np.float32),
                                     *_mono_chunks(itertools.chain([head], frames), sample_rate)])
         except av.FFmpegError as e:  # e.g. a channel layout the resampler cannot map
-            raise MediaError(f"{path}: its audio cannot be converted to mono ({e}); re-export the file.") from e
+            raise MediaError(f"{path}: its audio cannot be converted to mono ({reason(e)}); re-export the file.") from e
     offset = round((first - origin) * sample_rate)
     if offset > 0:
         audio = np.concatenate([np.zeros(offset, np.float32), audio])
@@ -287,7 +287,7 @@ def span_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
                 sampler.push(frame)
                 yield from sampler.take()
         except av.FFmpegError as e:
-            raise MediaError(f"{path}: its video cannot be decoded ({e}); re-export the file.") from e
+            raise MediaError(f"{path}: its video cannot be decoded ({reason(e)}); re-export the file.") from e
         if sampler.prev is None:
             raise MediaError(f"{path}: its video stream holds no decodable picture; the file is damaged "
                              "or truncated: re-export it.")

@@ -415,7 +415,9 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     if not info.has_audio:
         notes.append("The file has no audio track: no speech recognition, and no sound or words analysed.")
     elif not transcript.utterances:
-        notes.append("No speech was found: the timeline comes from sound and picture alone.")
+        heard = any("audio" in r.modalities for r in results)
+        notes.append("No speech was found: the timeline comes from sound and picture alone." if heard else
+                     "No speech was found, and the sound is silence: nothing is read from it.")
     language = transcript.language or ""
     translated = sum(bool(r.translation) for r in results)
     if translated:

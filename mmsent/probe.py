@@ -62,9 +62,14 @@ def _open(path: str | Path) -> av.container.InputContainer:
         return av.open(str(p), metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError) as e:
         raise MediaError(
-            f"{p}: cannot be read as audio or video ({e}); it is truncated, damaged or not a media file: "
+            f"{p}: cannot be read as audio or video ({reason(e)}); it is truncated, damaged or not a media file: "
             "re-export or re-download it."
         ) from e
+
+
+def reason(e: Exception) -> str:
+    """What FFmpeg said, without PyAV's "[Errno 1094995529]" and the path the message already names."""
+    return getattr(e, "strerror", None) or str(e)
 
 
 def _video_stream(c: av.container.InputContainer) -> av.VideoStream | None:
