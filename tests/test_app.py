@@ -187,6 +187,8 @@ def test_subtitles_replace_speech_recognition(client, media):
     assert "words.srt" in (analysis["transcript_source"] or "")
     assert {m for s in analysis["segments"] for m in s["modalities"]} == {"text"}
     assert "Left out, as asked: the voice and the face." in analysis["notes"]
+    video = result[0]  # as the README says: the video's path and its emotion captions
+    assert video["value"].endswith(".mp4") and video["subtitles"].endswith(".vtt"), video
 
 
 def test_no_sense_ticked_is_refused(client, media):
