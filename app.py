@@ -68,7 +68,9 @@ USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsen
 TABLE_COLUMNS = ("start (s)", "end (s)", "text", "emotion", "p (emotion)", "sentiment",
                  "p (sentiment)", "each sense says", "contributions")  # headers wrap at spaces only
 ANALYSIS_QUEUE = "analysis"  # concurrency group of every event that runs an analysis (button, examples)
-TABLE_WIDTHS = ("6%", "6%", "23%", "8%", "8%", "9%", "11%", "18%", "11%")  # of the table's width, per column
+PLOT_MIN_WIDTH = 440  # px: two plots in a row narrower than twice this stack
+TABLE_WIDTHS = ("70px", "70px", "290px", "95px", "95px", "105px", "130px", "230px", "130px")  # per column: about
+# the width of a desktop page (1,215 px); a narrower screen scrolls the table sideways instead of breaking its words
 
 
 @dataclass
@@ -253,7 +255,7 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 outputs[7].render()  # notes
         outputs[1].render()  # emotion timeline
         outputs[2].render()  # what each sense says
-        with gr.Row():
+        with gr.Row():  # side by side where both fit, else one above the other
             outputs[3].render()  # sentiment timeline
             outputs[4].render()  # emotion share
         for component in outputs[5:7]:  # modality contributions, segment table
@@ -318,8 +320,8 @@ def _output_components(note: str) -> list[gr.components.Component]:
         gr.Video(label="Video with emotion captions", interactive=False, elem_id="video-out", render=False),
         gr.Plot(label="Emotion over time", elem_id="emotion-plot", render=False),
         gr.Plot(label="What each sense says (words, voice, face)", elem_id="senses-plot", render=False),
-        gr.Plot(label="Sentiment over time", elem_id="sentiment-plot", render=False),
-        gr.Plot(label="Emotion share", elem_id="share-plot", render=False),
+        gr.Plot(label="Sentiment over time", elem_id="sentiment-plot", min_width=PLOT_MIN_WIDTH, render=False),
+        gr.Plot(label="Emotion share", elem_id="share-plot", min_width=PLOT_MIN_WIDTH, render=False),
         gr.Plot(label="Modality contributions", elem_id="contrib-plot", render=False),
         gr.Dataframe(headers=list(TABLE_COLUMNS), label="Segments", interactive=False, wrap=True,
                      column_widths=list(TABLE_WIDTHS), elem_id="segments-table", render=False),

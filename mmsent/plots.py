@@ -49,7 +49,7 @@ def emotion_timeline(analysis: Analysis) -> go.Figure:
     if not analysis.segments:
         return fig
     x, custom = _steps_x(analysis.segments)
-    for label in analysis.emotion_labels:
+    for k, label in enumerate(analysis.emotion_labels):
         fig.add_trace(
             go.Scatter(
                 x=x, y=_steps_y(analysis.segments, lambda s, k=label: s.emotion.get(k, 0.0)),
@@ -57,7 +57,7 @@ def emotion_timeline(analysis: Analysis) -> go.Figure:
                 fillcolor=EMOTION_COLORS.get(label, FALLBACK_COLOR),
                 line_color=EMOTION_COLORS.get(label, FALLBACK_COLOR),
                 customdata=custom,
-                hovertemplate=f"<b>{label}</b> %{{y:.2f}}<br>{_HOVER_TAIL}",
+                hovertemplate=f"<b>{label}</b> %{{y:.2f}}" + (f"<br>{_HOVER_TAIL}" if k == 0 else _NO_TAIL),
             )
         )
     _add_gaps(fig, analysis, 0.0, 1.0)
@@ -70,11 +70,16 @@ def sentiment_timeline(analysis: Analysis) -> go.Figure:
     if not analysis.segments:
         return fig
     x, custom = _steps_x(analysis.segments)
+    score = _steps_y(analysis.segments, SegmentResult.sentiment_score.fget)
+    for side, keep in (("positive", lambda v: max(v, 0.0)), ("negative", lambda v: min(v, 0.0))):
+        fig.add_trace(go.Scatter(  # the area between the score and 0 in the colour of its side
+            x=x, y=[0.0 if v is None else keep(v) for v in score], name=f"{side} score", mode="lines",  # no
+            # area where nothing was read (a break would be bridged by the fill)
+            fill="tozeroy", fillcolor=_with_alpha(SENTIMENT_COLORS[side], 0.25), line={"width": 0},
+            hoverinfo="skip", showlegend=False))
     fig.add_trace(
         go.Scatter(
-            x=x, y=_steps_y(analysis.segments, SegmentResult.sentiment_score.fget),
-            name="score", mode="lines", fill="tozeroy", line={"color": "#333333", "width": 1.5},
-            fillcolor="rgba(44, 160, 44, 0.25)", customdata=custom,
+            x=x, y=score, name="score", mode="lines", line={"color": "#333333", "width": 1.5}, customdata=custom,
             hovertemplate=f"<b>score</b> %{{y:+.2f}}<br>{_HOVER_TAIL}",
         )
     )
@@ -84,7 +89,7 @@ def sentiment_timeline(analysis: Analysis) -> go.Figure:
                 x=x, y=_steps_y(analysis.segments, lambda s, k=label: s.sentiment.get(k, 0.0)),
                 name=f"p({label})", mode="lines", visible="legendonly", customdata=custom,
                 line={"color": SENTIMENT_COLORS.get(label, FALLBACK_COLOR), "width": 1, "dash": "dot"},
-                hovertemplate=f"<b>p({label})</b> %{{y:.2f}}<br>{_HOVER_TAIL}",
+                hovertemplate=f"<b>p({label})</b> %{{y:.2f}}{_NO_TAIL}",
             )
         )
     fig.add_hline(y=0.0, line={"color": "#888888", "width": 1})
@@ -183,8 +188,8 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
             x=x, y=_steps_y(segs, lambda s, m=m: _answer_prob(s, m)), name=MODALITY_NAMES[m],
             mode="lines", line={"color": MODALITY_COLORS.get(m, FALLBACK_COLOR), "width": 2.5},
             customdata=_twice(custom), connectgaps=False,
-            hovertemplate=(f"<b>{MODALITY_NAMES[m]}</b> says %{{customdata[3]}} %{{customdata[4]:.2f}}"
-                           f"<br>gives %{{customdata[5]}} (the answer) %{{y:.2f}}<br>{_HOVER_TAIL}"),
+            hovertemplate=(f"<b>{MODALITY_NAMES[m]}</b> says %{{customdata[3]}} %{{customdata[4]:.2f}}, "
+                           f"gives %{{customdata[5]}} (the answer) %{{y:.2f}}{_NO_TAIL}"),
         ))
     _add_gaps(fig, analysis, 0.0, 1.0)
     return fig
@@ -243,14 +248,18 @@ def report_figures(analysis: Analysis) -> dict[str, go.Figure]:
     return {name: build(analysis) for name, build in REPORT_FIGURES.items()}
 
 
+# One hover box lists every trace at the time pointed at ("x unified"): the segment's times and words
+# come once, with the figure's first trace; the others give their values only.
 _HOVER_TAIL = "%{customdata[1]:.2f}–%{customdata[2]:.2f} s<br>%{customdata[0]}<extra></extra>"
+_NO_TAIL = "<extra></extra>"
 
 
 def _layout(title: str, ytitle: str) -> go.Layout:
     return go.Layout(
         title={"text": title}, height=FIGURE_HEIGHT, template="plotly_white",
         yaxis={"title": {"text": ytitle}}, margin={"l": 60, "r": 20, "t": 50, "b": 45},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0,
+        # below the plot, where it wraps on a narrow screen without covering the title or the data
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "xanchor": "left", "x": 0.0,
                 "traceorder": "normal"},
     )
 
@@ -258,7 +267,8 @@ def _layout(title: str, ytitle: str) -> go.Layout:
 def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
     """A time-axis figure spanning the whole media, empty or not."""
     fig = go.Figure(layout=_layout(title, ytitle))
-    fig.update_xaxes(title={"text": "time (s)"}, range=[0.0, _time_end(analysis)])
+    fig.update_xaxes(ticksuffix=" s", range=[0.0, _time_end(analysis)])  # no axis title: the legend is below
+    fig.update_layout(hovermode="x unified", hoverdistance=-1)  # anywhere over a segment, not only near its ends
     if yrange is not None:
         fig.update_yaxes(range=list(yrange))
     return fig if analysis.segments else _say_empty(fig)
@@ -284,6 +294,12 @@ def _steps_x(segs: list[SegmentResult]) -> tuple[list[float], list[list]]:
         x += [s.start, s.end]
         custom += [row, row]
     return x, custom
+
+
+def _with_alpha(color: str, alpha: float) -> str:
+    """'#rrggbb' -> 'rgba(r, g, b, alpha)'."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
 
 
 def _steps_y(segs: list[SegmentResult], value) -> list[float | None]:

@@ -84,21 +84,21 @@ def wait_for_results(page) -> None:
         timeout=UI_TIMEOUT_MS)
 
 
-# Page coordinates just right of the first trace's first point (the start of the first segment), from plotly's own axes.
-_FIRST_SEGMENT_START_JS = """() => {
+# Page coordinates of the middle of the first segment (between the first trace's first two points), from plotly's own axes.
+_FIRST_SEGMENT_MIDDLE_JS = """() => {
   const gd = document.querySelector('#emotion-plot .js-plotly-plot');
   const L = gd._fullLayout, box = gd.getBoundingClientRect(), x = gd.data[0].x, y = gd.data[0].y;
-  return [box.left + L._size.l + L.xaxis.l2p(x[0]) + 3, box.top + L._size.t + L.yaxis.l2p(y[0])];
+  return [box.left + L._size.l + L.xaxis.l2p((x[0] + x[1]) / 2), box.top + L._size.t + L.yaxis.l2p(y[0] / 2)];
 }"""
 
 
 def hover_words(page) -> str:
-    """The hover label of the emotion timeline at the start of the first segment (it shows the words;
-    at the segment's end it would tie with the next segment's start)."""
+    """The hover box of the emotion timeline in the middle of the first segment, far from its ends: one
+    box with the segment's words and every emotion's probability."""
     page.locator("#emotion-plot .js-plotly-plot").scroll_into_view_if_needed()
-    page.mouse.move(*page.evaluate(_FIRST_SEGMENT_START_JS))
-    page.wait_for_selector("#emotion-plot .hoverlayer .hovertext", timeout=UI_TIMEOUT_MS)
-    return " ".join(page.locator("#emotion-plot .hoverlayer .hovertext").all_text_contents())
+    page.mouse.move(*page.evaluate(_FIRST_SEGMENT_MIDDLE_JS))
+    page.wait_for_selector("#emotion-plot .hoverlayer .legend", timeout=UI_TIMEOUT_MS)
+    return page.locator("#emotion-plot .hoverlayer").text_content()
 
 
 def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
@@ -137,7 +137,8 @@ def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
     if "MMSENT_APP_VIDEO" not in os.environ:
         table = page.locator("#segments-table").inner_text().lower()
         assert all(k in table for k in KEYWORDS), table
-        assert re.search(r"wonderful|garden", hover_words(page).lower())
+        hover = hover_words(page).lower()
+        assert re.search(r"wonderful|garden", hover) and all(e in hover for e in EMOTIONS), hover
     page.mouse.move(0, 0)
     time.sleep(SETTLE_S)
     shot = tmp_path / "screenshot.png"

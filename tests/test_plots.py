@@ -46,11 +46,15 @@ def test_hover_shows_the_escaped_words():
 def test_sentiment_timeline_score():
     a = make_analysis(4)
     fig = plots.sentiment_timeline(a)
-    assert [t.name for t in fig.data] == ["score", *(f"p({k})" for k in SENTIMENTS), "no speech"]
-    score = fig.data[0]
+    assert [t.name for t in fig.data] == ["positive score", "negative score", "score",
+                                          *(f"p({k})" for k in SENTIMENTS), "no speech"]
+    above, below, score = fig.data[:3]
+    assert "44, 160, 44" in above.fillcolor and "214, 39, 40" in below.fillcolor  # green above 0, red below
     for k, seg in enumerate(a.segments):
         expected = seg.sentiment["positive"] - seg.sentiment["negative"]
         assert score.y[2 * k] == pytest.approx(expected)
+        assert (above.y[2 * k], below.y[2 * k]) == pytest.approx((max(expected, 0), min(expected, 0)) if seg.read
+                                                                  else (0, 0))
     assert list(fig.layout.yaxis.range) == [-1.0, 1.0]
 
 
@@ -142,7 +146,9 @@ def test_a_segment_where_nothing_was_read_is_a_break_in_every_timeline():
     figs = plots.report_figures(a)
     for name in ("emotion_timeline", "sentiment_timeline", "per_modality_timeline"):
         for trace in figs[name].data:
-            if trace.name != "no speech":
+            if trace.name.endswith(" score") and trace.fill:  # the sentiment's area: none there (a break would be bridged)
+                assert trace.y[2] == trace.y[3] == 0.0, (name, trace.name)
+            elif trace.name != "no speech":
                 assert trace.y[2] is None and trace.y[3] is None, (name, trace.name)
     assert figs["emotion_timeline"].data[0].y[0] is not None
     assert figs["per_modality_timeline"].data[0].text[2] == ""  # no answer named
