@@ -199,6 +199,8 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
                        "the camera and moves: there is nothing to read. Upload a video with sound or a visible "
                        "face, or add a subtitle file.")
     progress(1.0, desc="drawing and exporting")
+    analysis.media.path = Path(video).name  # the user's file and model, not where the server keeps them
+    analysis.model["checkpoint"] = analysis.model["name"]
     files = export.write(analysis, new_request_dir(settings), list(DOWNLOAD_FORMATS), video_path=video)
     return analysis, files
 

@@ -112,7 +112,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
         segments=results,
-        model=model_facts(model),
+        model=model_facts(model, options.senses),
         language=transcript.language,
         transcript_source=transcript.source,
         notes=(problems + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
@@ -385,8 +385,8 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
     return results
 
 
-def model_facts(model: FusionModel) -> dict:
-    """What produced an analysis, for its JSON."""
+def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES) -> dict:
+    """What produced an analysis, for its JSON (``used_branches``: those of the senses read)."""
     cfg, checkpoint = model.config, getattr(model, "checkpoint", None)
     return {
         "name": Path(checkpoint).name if checkpoint else None,  # the checkpoint folder's name
@@ -396,7 +396,7 @@ def model_facts(model: FusionModel) -> dict:
         "video_source": cfg.video_source,
         "fusion": cfg.fusion,
         "trained_branches": list(cfg.trained_branches),
-        "used_branches": [m for m in MODALITIES if m in model.encoders],
+        "used_branches": [m for m in MODALITIES if m in model.encoders and m in senses],
         "emotions": list(cfg.emotions),
         "sentiments": list(cfg.sentiments),
     }

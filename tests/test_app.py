@@ -187,6 +187,9 @@ def test_subtitles_replace_speech_recognition(client, media):
     assert "words.srt" in (analysis["transcript_source"] or "")
     assert {m for s in analysis["segments"] for m in s["modalities"]} == {"text"}
     assert "Left out, as asked: the voice and the face." in analysis["notes"]
+    assert analysis["model"]["used_branches"] == ["text"]  # the senses read
+    # the user's file and the model by name, not where the server keeps them
+    assert analysis["media"]["path"] == Path(media["silent"]).name and analysis["model"]["checkpoint"] == "default"
     video = result[0]  # as the README says: the video's path and its emotion captions
     assert video["value"].endswith(".mp4") and video["subtitles"].endswith(".vtt"), video
 
