@@ -95,7 +95,7 @@ def model_note(model: mmsent.FusionModel, load_warnings: list[str], unused: bool
 
 
 def analysis_note(analysis: Analysis, model_lines: str) -> str:
-    """Markdown: the model lines, what the analysis used, its summary and its notes (degraded modes)."""
+    """Markdown: the model lines, what the analysis used, its summary and its notes (a list)."""
     s = analysis.summary()
     lines = [model_lines, f"**Transcript:** {analysis.transcript_source or 'none'}"
              f" · language {analysis.language_text} · {_count(len(analysis.segments), 'segment')}"
@@ -104,7 +104,8 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
         lines.append(f"**Overall:** mostly *{s.dominant_emotion}* "
                      f"({s.emotion_share[s.dominant_emotion]:.0%} of the time read), "
                      f"mean sentiment {s.mean_sentiment:+.2f} (−1 negative … +1 positive).")
-    lines += [f"⚠️ {n}" for n in analysis.notes]
+    if analysis.notes:  # what could not be used or deserves doubt, and what was found
+        lines.append("**Notes:**\n\n" + "\n".join(f"- {n}" for n in analysis.notes))
     return "\n\n".join(lines)
 
 
@@ -269,14 +270,13 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
 
 
 def _examples(inputs: list, outputs: list, analyze) -> None:
-    """Example videos: a click loads one and analyses it, in private events (not in the API) that queue
-    in the button's concurrency group: an example waits behind a running analysis like any other."""
+    """Example videos: a click loads one and analyses it with the options as set, in private events (not in
+    the API) that queue in the button's concurrency group: an example waits behind a running analysis like any other."""
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
         return
-    loaded = gr.Examples([[str(p), None, "auto", ASR_BACKENDS[0], SEGMENT_SECONDS[2], list(SENSES), True]
-                          for p in examples],
-                         inputs, cache_examples=False, api_visibility="private",
+    loaded = gr.Examples([[str(p)] for p in examples], inputs[:1],  # the video only: the options stay as set
+                         cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
     loaded.load_input_event.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
                                  concurrency_id=ANALYSIS_QUEUE)
@@ -324,7 +324,7 @@ def _output_components(note: str) -> list[gr.components.Component]:
         gr.Plot(label="What each sense says (words, voice, face)", elem_id="senses-plot", render=False),
         gr.Plot(label="Sentiment over time", elem_id="sentiment-plot", min_width=PLOT_MIN_WIDTH, render=False),
         gr.Plot(label="Emotion share", elem_id="share-plot", min_width=PLOT_MIN_WIDTH, render=False),
-        gr.Plot(label="Modality contributions", elem_id="contrib-plot", render=False),
+        gr.Plot(label="How much each sense moved the answer", elem_id="contrib-plot", render=False),
         gr.Dataframe(headers=list(TABLE_COLUMNS), label="Segments", interactive=False, wrap=True,
                      column_widths=list(TABLE_WIDTHS), elem_id="segments-table", render=False),
         gr.Markdown(note, label="notes", elem_id="notes", render=False),

@@ -130,7 +130,7 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     used nowhere has no trace; hover lists the modalities used. (Steps, not bars: plotly puts the
     ticks of a few bars at their centres, which on a time axis reads as odd times.)
     """
-    fig = _base(analysis, "Modality contributions (leave one out)", "change of emotion (TV distance)",
+    fig = _base(analysis, "How much each sense moved the answer (left out)", "change of the emotions",
                 None)
     if not analysis.segments:
         return fig

@@ -175,11 +175,14 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
     assert page.locator("#emotion-plot .js-plotly-plot").count() == 0  # nothing drawn for a rejected file
     page.click("[data-testid=toast-close]")
 
-    page.get_by_role("button", name="italian news").click()  # an example runs with one click
+    page.get_by_text("Options", exact=True).click()
+    page.get_by_role("checkbox", name="face").uncheck()
+    page.get_by_role("button", name="italian news").click()  # an example runs with one click, with the options as set
     wait_for_results(page)
     table = page.locator("#segments-table").inner_text()
     assert "(in English:" in table and "happy" in table.lower(), table  # Italian, and the words read in English
-    assert "language it, translated into English" in page.locator("#notes").inner_text()
+    notes = page.locator("#notes").inner_text()
+    assert "language it, translated into English" in notes and "Left out, as asked: the face." in notes, notes
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
 
 
