@@ -102,7 +102,8 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
              f" over {analysis.media.duration:.1f} s."]
     if s.dominant_emotion is not None:
         lines.append(f"**Overall:** mostly *{s.dominant_emotion}* "
-                     f"({s.emotion_share[s.dominant_emotion]:.0%} of the time read), "
+                     f"({s.emotion_share[s.dominant_emotion]:.0%} of the time read, its mean probability "
+                     f"{s.emotion_mean[s.dominant_emotion]:.2f}), "
                      f"mean sentiment {s.mean_sentiment:+.2f} (−1 negative … +1 positive).")
     if analysis.notes:  # what could not be used or deserves doubt, and what was found
         lines.append("**Notes:**\n\n" + "\n".join(f"- {n}" for n in analysis.notes))

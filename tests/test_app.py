@@ -152,6 +152,10 @@ def test_table_plots_and_files_match_the_analysis(run):
     assert len(files[".csv"].read_text().strip().splitlines()) == len(segs) + 1
     notes = out(result, "notes")
     assert re.search(rf"· {len(segs)} segments? over", notes) and "Senses the model reads" in notes
+    summary = mmsent.Analysis.from_json(files[".json"]).summary()  # the overall answer says how sure it is on average
+    top = summary.dominant_emotion
+    assert f"mostly *{top}* ({summary.emotion_share[top]:.0%} of the time read, its mean probability " \
+           f"{summary.emotion_mean[top]:.2f})" in notes, notes
 
 
 def test_progress_is_forwarded(run):
