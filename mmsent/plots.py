@@ -2,7 +2,7 @@
 
 Every figure takes an :class:`~mmsent.results.Analysis` (fresh or loaded from JSON) and returns a
 ``go.Figure``. Probabilities are drawn as steps, constant over each segment. Stretches without
-speech ("gap" segments) are shaded grey with a legend entry "no speech". An analysis without
+speech ("gap" segments) are veiled ("no speech"), hatched where nothing was read there. An analysis without
 segments gives an empty figure that says so. ``FIGURES`` are the four figures the app shows;
 ``REPORT_FIGURES`` adds what each sense says (``per_modality_timeline``) for the HTML report.
 """
@@ -326,16 +326,16 @@ def _hover_words(seg: SegmentResult) -> str:
 
 
 def _add_gaps(fig: go.Figure, analysis: Analysis, y0: float, y1: float) -> None:
-    """One trace of grey rectangles over the gap segments (none if there are no gaps)."""
-    x, y = [], []
-    for s in analysis.segments:
-        if s.kind == "gap":
-            x += [s.start, s.start, s.end, s.end, s.start, None]
-            y += [y0, y1, y1, y0, y0, None]
-    if x:
-        fig.add_trace(
-            go.Scatter(x=x, y=y, name="no speech", mode="lines", fill="toself", line={"width": 0},
-                       fillpattern={"shape": "/", "fgcolor": GAP_HATCH, "bgcolor": GAP_FILL,
-                                    "fillmode": "overlay"},
-                       hoverinfo="skip")
-        )
+    """Rectangles over the gap segments (no speech): a light veil where another sense was read there
+    (the sound, a face), hatched where nothing was; no trace for a kind that is not there."""
+    for name, read in (("no speech", True), ("no speech, nothing read", False)):
+        x, y = [], []
+        for s in analysis.segments:
+            if s.kind == "gap" and s.read == read:
+                x += [s.start, s.start, s.end, s.end, s.start, None]
+                y += [y0, y1, y1, y0, y0, None]
+        if x:
+            look = ({"fillcolor": GAP_FILL} if read else
+                    {"fillpattern": {"shape": "/", "fgcolor": GAP_HATCH, "bgcolor": GAP_FILL, "fillmode": "overlay"}})
+            fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", fill="toself", line={"width": 0},
+                                     hoverinfo="skip", **look))

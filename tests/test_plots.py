@@ -30,6 +30,10 @@ def test_gap_shading_covers_exactly_the_gap_segments():
     shade = plots.emotion_timeline(a).data[-1]
     xs = [x for x in shade.x if x is not None]
     assert min(xs) == gap.start and max(xs) == gap.end
+    assert shade.name == "no speech" and not shade.fillpattern.shape  # a sense was read there: a veil, no hatching
+    with_gap_unread(a)
+    shade = plots.emotion_timeline(a).data[-1]
+    assert shade.name == "no speech, nothing read" and shade.fillpattern.shape == "/"
     a.segments = [s for s in a.segments if s.kind != "gap"]
     assert [t.name for t in plots.emotion_timeline(a).data] == list(EMOTIONS)
 
@@ -148,7 +152,7 @@ def test_a_segment_where_nothing_was_read_is_a_break_in_every_timeline():
         for trace in figs[name].data:
             if trace.name.endswith(" score") and trace.fill:  # the sentiment's area: none there (a break would be bridged)
                 assert trace.y[2] == trace.y[3] == 0.0, (name, trace.name)
-            elif trace.name != "no speech":
+            elif not trace.name.startswith("no speech"):
                 assert trace.y[2] is None and trace.y[3] is None, (name, trace.name)
     assert figs["emotion_timeline"].data[0].y[0] is not None
     assert figs["per_modality_timeline"].data[0].text[2] == ""  # no answer named
