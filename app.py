@@ -245,14 +245,18 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                     "webcam, then press **Analyse**: the speech is transcribed, cut into utterances and "
                     "each one is read from what is said, heard and seen. "
                     f"Up to {_minutes(settings.max_seconds)} and {settings.max_mb:g} MB per video.")
-        outputs = _output_components(model_note(model, load_warnings))  # placed below, in the layout
+        note = model_note(model, load_warnings)
+        outputs = _output_components(note)  # placed below, in the layout
         with gr.Row():
             with gr.Column():
                 inputs = _input_components()
                 button = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
-                # The one API endpoint: registered before anything else that runs analyze, so that
-                # it keeps its name, and public, so that clients learn the inputs' defaults.
-                button.click(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE)
+                # The last results are cleared first (an error would leave them beside its message), then
+                # the one API endpoint: registered before anything else that runs analyze, so that it keeps
+                # its name, and public, so that clients learn the inputs' defaults.
+                cleared = button.click(lambda: [None] * 7 + [note, None, None], None, outputs, queue=False,
+                                       api_visibility="private")
+                cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE)
                 _examples(inputs, outputs, analyze)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions

@@ -183,6 +183,13 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
     assert "(in English:" in table and "happy" in table.lower(), table  # Italian, and the words read in English
     notes = page.locator("#notes").inner_text()
     assert "language it, translated into English" in notes and "Left out, as asked: the face." in notes, notes
+    page.locator("#video-in [aria-label='Clear']").click()  # the example's video out of the input
+    upload(page, tmp_path / "silent.mp4")
+    page.click("#analyse-btn")  # a refused file after results: the last results go, the message stays alone
+    assert "silent.mp4 has no sound track" in page.wait_for_selector("[data-testid=toast-text]",
+                                                                     timeout=UI_TIMEOUT_MS).inner_text()
+    assert page.locator("#emotion-plot .js-plotly-plot").count() == 0
+    assert "italian" not in page.locator("#notes").inner_text().lower()
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
 
 
