@@ -211,8 +211,9 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
         report("frames", 1, 1)
     results, unfamiliar = [], 0
     for done, (rows, (embeddings, mask, distances)) in enumerate(zip(batches, heard)):
-        report("expressions" if model.config.video_source == "face-expression" else "video features", done,
-               len(batches))
+        if picture is not None:  # a picture to read (not a sound file, nor the face left out)
+            report("expressions" if model.config.video_source == "face-expression" else "video features", done,
+                   len(batches))
         seen = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
         boxes = _video_inputs(model, rows, picture, seen) if picture is not None else [None] * len(rows)
         report("model", done, len(batches))

@@ -129,4 +129,5 @@ def test_sound_alone_gets_every_export_but_the_annotated_video(shared_data, tmp_
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{clip.stem}.csv", f"{clip.stem}.json"]
     assert "(no annotated video: it has no picture to draw on)" in proc.stdout
+    assert f"{clip.name}: expressions" not in proc.stderr and f"{clip.name}: model" in proc.stderr  # no picture stage
     assert json.loads((tmp_path / f"{clip.stem}.json").read_text())["language"] == "en"
