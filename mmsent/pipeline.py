@@ -85,12 +85,12 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
                 grid = faces.FaceGrid(info.duration)
                 picture = pool.submit(grid.read, path, stop)  # needs no segments
             report("decode", 0, 1)
-            problems: list[str] = []  # what was wrong with the sound but could be read past: said in the notes
+            problems: list[str] = []  # what was wrong but could be read past (the sound, subtitles): in the notes
             audio = media.load_audio(path, problems=problems) if info.has_audio else None
+            report("decode", 1, 1)
+            transcript = _transcript(audio, info.duration, options, str(model.device), report, problems)
             for problem in problems:
                 log.warning("%s: %s", Path(path).name, problem)
-            report("decode", 1, 1)
-            transcript = _transcript(audio, info.duration, options, str(model.device), report)
             segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
                            gap_seconds=options.gap_seconds)
             level = None
@@ -169,9 +169,9 @@ def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, C
 
 
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
-                report: Progress) -> Transcript:
+                report: Progress, problems: list[str] | None = None) -> Transcript:
     if options.subtitles:
-        return clip_to(load_subtitles(options.subtitles), duration)
+        return clip_to(load_subtitles(options.subtitles, problems), duration)
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")
     total, progress = _in_seconds(report, "speech recognition", audio)

@@ -35,10 +35,11 @@ class Cue:
     line: int  # 1-based line of the time line in the file, for messages
 
 
-def parse_subtitles(path: str | Path) -> list[Cue]:
-    """The cues of an SRT or WebVTT file, ordered by start time; empty cues are left out."""
+def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> list[Cue]:
+    """The cues of an SRT or WebVTT file, ordered by start time; empty cues are left out. A file that is
+    not UTF-8 is read as Windows-1252, said in ``problems`` when given, else warned."""
     path = Path(path)
-    text = _read_text(path)
+    text = _read_text(path, problems)
     is_vtt = text.lstrip().startswith("WEBVTT") or path.suffix.lower() == ".vtt"
     if is_vtt and not text.startswith("WEBVTT"):
         raise SubtitleError(f"{path}:1: a WebVTT file must start with 'WEBVTT'")
@@ -59,12 +60,16 @@ def parse_subtitles(path: str | Path) -> list[Cue]:
     return sorted(cues, key=lambda c: (c.start, c.end))
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, problems: list[str] | None = None) -> str:
     data = path.read_bytes()
     try:
         text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")
     except UnicodeDecodeError:
-        warnings.warn(f"{path} is not UTF-8; read as Windows-1252", stacklevel=3)
+        if problems is None:
+            warnings.warn(f"{path} is not UTF-8; read as Windows-1252", stacklevel=3)
+        else:
+            problems.append(f"The subtitle file {path.name} is not UTF-8: it was read as Windows-1252, and letters "
+                            "outside it may be wrong; save it as UTF-8.")
         text = data.decode("cp1252", errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

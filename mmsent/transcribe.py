@@ -415,12 +415,13 @@ def _utterances(raw: list[_RawSegment], opts: DecodeOptions, total: float) -> li
     return kept
 
 
-def load_subtitles(path: str | Path) -> Transcript:
+def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Transcript:
     """A ``Transcript`` from an SRT or WebVTT file (no word times; language unknown).
 
-    Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed.
+    Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
+    be read past goes into ``problems`` (``parse_subtitles``).
     """
-    cues = parse_subtitles(path)
+    cues = parse_subtitles(path, problems)
     utterances = [Utterance(c.start, c.end, c.text, []) for c in cues]
     return Transcript(None, utterances, f"subtitles:{Path(path).name}")
 

@@ -421,3 +421,13 @@ def test_analysis_options_refuse_wrong_values_before_any_work():
                         ({"max_seconds": 0}, "> 0, or None"), ({"language": "xx"}, "unknown language 'xx'")):
         with pytest.raises(ValueError, match=re.escape(said)):
             AnalysisOptions(**wrong)
+
+
+def test_subtitles_not_in_utf8_are_read_and_said_in_the_notes(model, talking, tmp_path):
+    srt = tmp_path / "café.srt"
+    srt.write_bytes("1\n00:00:00,300 --> 00:00:02,500\nUn café, s'il vous plaît.\n".encode("cp1252"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said in the analysis, not warned
+        analysis = mmsent.analyze(talking.path, model, AnalysisOptions(subtitles=str(srt), contributions=False))
+    assert "Un café, s'il vous plaît." in [s.text for s in analysis.segments]
+    assert any("café.srt is not UTF-8: it was read as Windows-1252" in n for n in analysis.notes), analysis.notes
