@@ -49,7 +49,7 @@ def emotion_timeline(analysis: Analysis) -> go.Figure:
     if not analysis.segments:
         return fig
     x, custom = _steps_x(analysis.segments)
-    for k, label in enumerate(analysis.emotion_labels):
+    for i, label in enumerate(analysis.emotion_labels):
         fig.add_trace(
             go.Scatter(
                 x=x, y=_steps_y(analysis.segments, lambda s, k=label: s.emotion.get(k, 0.0)),
@@ -57,7 +57,7 @@ def emotion_timeline(analysis: Analysis) -> go.Figure:
                 fillcolor=EMOTION_COLORS.get(label, FALLBACK_COLOR),
                 line_color=EMOTION_COLORS.get(label, FALLBACK_COLOR),
                 customdata=custom,
-                hovertemplate=f"<b>{label}</b> %{{y:.2f}}" + (f"<br>{_HOVER_TAIL}" if k == 0 else _NO_TAIL),
+                hovertemplate=f"<b>{label}</b> %{{y:.2f}}" + (f"<br>{_HOVER_TAIL}" if i == 0 else _NO_TAIL),
             )
         )
     _add_gaps(fig, analysis, 0.0, 1.0)
@@ -138,14 +138,15 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     x, custom = _steps_x(segs)
     custom = [row + [" + ".join(MODALITY_NAMES[m] for m in s.modalities) or "none"]
               for row, s in zip(custom, _twice(segs))]
-    for m in (m for m in MODALITIES if any(m in s.modalities for s in segs)):
+    for i, m in enumerate(m for m in MODALITIES if any(m in s.modalities for s in segs)):
         fig.add_trace(
             go.Scatter(
                 x=x, y=_steps_y(segs, lambda s, m=m: s.contributions.get(m, 0.0) if m in s.modalities else None),
                 name=MODALITY_NAMES[m], mode="lines", stackgroup="contributions", line={"width": 0.5},
                 fillcolor=MODALITY_COLORS.get(m, FALLBACK_COLOR), line_color=MODALITY_COLORS.get(m, FALLBACK_COLOR),
                 customdata=custom,
-                hovertemplate=f"<b>{MODALITY_NAMES[m]}</b> %{{y:.2f}}<br>used: %{{customdata[3]}}<br>{_HOVER_TAIL}",
+                hovertemplate=f"<b>{MODALITY_NAMES[m]}</b> %{{y:.2f}}"
+                              + (f"<br>used: %{{customdata[3]}}<br>{_HOVER_TAIL}" if i == 0 else _NO_TAIL),
             )
         )
     return fig
