@@ -30,12 +30,12 @@ MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose
 
 
 def label_line(seg: SegmentResult) -> str:
-    """'joy 0.71 · positive', the top emotion with its probability and the top sentiment ('nothing read'
-    where no sense was read)."""
+    """'joy 0.71 · positive sentiment', the top emotion with its probability and the top sentiment
+    ('nothing read' where no sense was read)."""
     if not seg.read:
         return "nothing read"
     emo, p = seg.top_emotion
-    return f"{emo} {p:.2f} · {seg.top_sentiment[0]}"
+    return f"{emo} {p:.2f} · {seg.top_sentiment[0]} sentiment"
 
 
 def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:

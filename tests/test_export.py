@@ -108,7 +108,7 @@ def test_subtitles_read_back(tmp_path, fmt, sep):
     for (_, t0, t1, lines), seg in zip(cues, a.segments):
         assert t0 == export.timestamp(seg.start, sep) and t1 == export.timestamp(seg.end, sep)
         emo, p = seg.top_emotion
-        assert lines[-2].endswith(f"{emo} {p:.2f} · {seg.top_sentiment[0]}]")
+        assert lines[-2].endswith(f"{emo} {p:.2f} · {seg.top_sentiment[0]} sentiment]")
         senses = [f"{name}: {seg.reading(m)[0]}" for m, name in
                   (("text", "words"), ("audio", "voice"), ("video", "face")) if m in seg.modalities]
         assert lines[-1] == f"({' · '.join(senses)})"  # what each sense says, short
