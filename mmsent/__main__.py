@@ -94,7 +94,10 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
     for video in args.videos:
         first = written.get(video.stem)
-        if first is not None and not _same_file(first, video):
+        if first is not None and _same_file(first, video):
+            tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
+            continue
+        if first is not None:
             failed += 1
             tqdm.write(f"FAILED {video}: its results would overwrite those of {first} ({video.stem}.* in "
                        f"{args.out}): analyse it in a call of its own, with another --out", file=sys.stderr)

@@ -87,7 +87,7 @@ def test_unknown_senses_are_refused_before_work(senses, said):
 
 def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
     """a/talk.mp4 and b/talk.mp4 both give talk.json: the second is refused, not written over the first;
-    the same file named twice (a/../a/talk.mp4) is only analysed again."""
+    the same file named twice (a/../a/talk.mp4) is analysed once."""
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
     first = talking_video(tmp_path / "a" / "talk.mp4", ["Good morning, everyone."]).path
@@ -99,7 +99,8 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
     assert proc.returncode == 1 and "1 of 3 file(s) failed" in proc.stderr, proc.stderr
     assert f"FAILED {tmp_path / 'b' / 'talk.mp4'}: its results would overwrite those of {first}" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["talk.json"]
-    assert json.loads((out / "talk.json").read_text())["media"]["path"] == str(same)
+    assert json.loads((out / "talk.json").read_text())["media"]["path"] == str(first)
+    assert f"{same}: the same file as {first}, whose results are written above: not analysed again" in proc.stdout
 
 
 @pytest.mark.parametrize("argv, said", [
