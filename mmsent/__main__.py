@@ -105,8 +105,8 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         with _progress(video.name) as progress:
             try:
                 analysis = analyze(video, model, options, progress)
-                drawn = analysis.media.has_video or "mp4" not in formats
-                paths = write(analysis, args.out, [f for f in formats if drawn or f != "mp4"], video_path=video)
+                drawable = formats if analysis.media.has_video else [f for f in formats if f != "mp4"]
+                paths = write(analysis, args.out, drawable, video_path=video)
                 written[video.stem] = video
             except EXPECTED_ERRORS as e:
                 failed += 1
@@ -115,7 +115,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         top = analysis.summary().dominant_emotion
         tqdm.write(f"{video}: {len(analysis.segments)} segments, {f'mostly {top}' if top else 'nothing read'} -> "
                    + ", ".join(str(p) for p in paths)
-                   + ("" if drawn else " (no annotated video: it has no picture to draw on)"))
+                   + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
     if failed:
         tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0

@@ -117,6 +117,12 @@ def sample_times(spans: list[tuple[float, float]], n: int) -> np.ndarray:
     return start + (end - start) * (np.arange(n) + 0.5) / n
 
 
+def _scale(width: int, height: int, short_side: int, upscale: bool) -> float:
+    """The factor that gives a picture's short side ``short_side`` pixels (at most 1 unless ``upscale``)."""
+    scale = short_side / min(width, height)
+    return scale if upscale else min(scale, 1.0)
+
+
 class _FrameSampler:
     """Gives each sampled time the frame on screen then (by timestamp); keeps small RGB copies only."""
 
@@ -165,8 +171,7 @@ class _FrameSampler:
     def _setup(self, frame: av.VideoFrame) -> None:
         self.rotation = _rotation(frame)
         width, height = _display_size(frame, self.sar, self.rotation)
-        scale = self.short_side / min(width, height)
-        scale = scale if self.upscale else min(scale, 1.0)
+        scale = _scale(width, height, self.short_side, self.upscale)
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
         self.shape = (height, width, 3)
         self.coded = (height, width) if self.rotation in (90, 270) else (width, height)
@@ -258,8 +263,7 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
         out[span] = frames
     if out is None:  # no spans: an empty array of the frames' size
         info = probe(path)
-        scale = short_side / min(info.width, info.height)
-        scale = scale if upscale else min(scale, 1.0)
+        scale = _scale(info.width, info.height, short_side, upscale)
         return np.zeros((0, n, round(info.height * scale), round(info.width * scale), 3), np.uint8)
     return out
 

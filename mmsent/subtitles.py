@@ -65,11 +65,12 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     try:
         text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")
     except UnicodeDecodeError:
-        if problems is None:
-            warnings.warn(f"{path} is not UTF-8; read as Windows-1252", stacklevel=3)
+        problem = (f"The subtitle file {path.name} is not UTF-8: it was read as Windows-1252, and letters outside "
+                   "it may be wrong; save it as UTF-8.")
+        if problems is None:  # as media.load_audio does
+            warnings.warn(problem, stacklevel=3)
         else:
-            problems.append(f"The subtitle file {path.name} is not UTF-8: it was read as Windows-1252, and letters "
-                            "outside it may be wrong; save it as UTF-8.")
+            problems.append(problem)
         text = data.decode("cp1252", errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

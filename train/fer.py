@@ -130,7 +130,6 @@ def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
             "confusion": confusion.tolist(), "confusion_labels": list(EMOTIONS)}
 
 
-
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
