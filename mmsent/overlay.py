@@ -1,5 +1,6 @@
 """The annotated video: the input video with each segment's words, top emotion and sentiment in a
-caption box, and a rectangle around the segment's face in the colour of what the face says.
+caption box (at the bottom, at the top where it would cover the face), and a rectangle around the
+segment's face in the colour of what the face says.
 
 ``mmsent.export.write(..., ["mp4"])`` calls it; it works from an Analysis and the input video.
 """
@@ -149,9 +150,19 @@ class _OverlayPainter:
         out = frame.copy()
         if self.segments[i].face_box:
             self._face_box(out, self.segments[i])
-        region = out[-rgb.shape[0]:].astype(np.float32)
-        out[-rgb.shape[0]:] = (region * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
+        rows = self._caption_rows(self.segments[i], rgb.shape[0])
+        out[rows] = (out[rows].astype(np.float32) * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
         return out
+
+    def _caption_rows(self, seg: SegmentResult, box_h: int) -> slice:
+        """The caption's rows: at the bottom, or at the top where the bottom would cover more of the
+        segment's face (a face low in the picture keeps its mouth and chin in sight)."""
+        bottom = slice(self.height - box_h, self.height)
+        if not seg.face_box:
+            return bottom
+        _, y0, _, y1 = box_pixels(seg.face_box, (self.width, self.height))
+        covered_at_bottom, covered_at_top = max(0, y1 - bottom.start), max(0, box_h - y0)
+        return slice(0, box_h) if covered_at_top < covered_at_bottom else bottom
 
     def _face_box(self, out: np.ndarray, seg: SegmentResult) -> None:
         """A rectangle (in place) around the segment's face, in the colour of what the face says

@@ -305,6 +305,30 @@ def test_annotated_video_draws_the_face_box(tmp_path, clip):
     assert np.abs(line - sadness).mean(axis=0).max() < 40, line.mean(axis=0)
 
 
+def test_annotated_video_caption_moves_above_a_face_low_in_the_picture(tmp_path, clip):
+    """The caption goes to the top where at the bottom it would cover the segment's face (its mouth)."""
+    a = make_analysis(2, duration=CLIP_SECONDS, path=str(clip))
+    a.segments[0].end = a.segments[1].start = CLIP_SECONDS / 2
+    a.segments[0].face_box = [0.3, 0.5, 0.7, 0.98]  # a face low in the picture: caption on top
+    a.segments[1].face_box = [0.3, 0.05, 0.7, 0.5]  # a face high in the picture: caption at the bottom
+    out = export.write_video(a, clip, tmp_path / "captioned.mp4")
+    _, _, before = decode(clip)
+    _, _, after = decode(out)
+    h = CLIP_SIZE[1]
+
+    def changed(i):
+        """How much the top and the bottom fifth changed, outside the face box's lines (mean |difference|)."""
+        new, old = after[i].astype(int), before[i].astype(int)
+        cols = slice(0, CLIP_SIZE[0] // 4)  # left of both face boxes
+        return (np.abs(new[: h // 5, cols] - old[: h // 5, cols]).mean(),
+                np.abs(new[-h // 5:, cols] - old[-h // 5:, cols]).mean())
+
+    top, bottom = changed(round(a.segments[0].start * CLIP_FPS) + 5)
+    assert top > 20 and bottom < 4, (top, bottom)
+    top, bottom = changed(round(a.segments[1].end * CLIP_FPS) - 5)
+    assert bottom > 20 and top < 4, (top, bottom)
+
+
 def test_box_pixels_stay_inside_the_frame():
     assert overlay.box_pixels([0.25, 0.2, 0.6, 0.7], (320, 240)) == (80, 48, 192, 168)
     assert overlay.box_pixels([0.0, 0.0, 1.0, 1.0], (320, 240)) == (0, 0, 320, 240)
