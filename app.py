@@ -253,10 +253,12 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 button = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
                 # The last results are cleared first (an error would leave them beside its message), then
                 # the one API endpoint: registered before anything else that runs analyze, so that it keeps
-                # its name, and public, so that clients learn the inputs' defaults.
+                # its name, and public, so that clients learn the inputs' defaults. Progress shows on the
+                # result's video only: over the notes, it hid their text.
                 cleared = button.click(lambda: [None] * 7 + [note, None, None], None, outputs, queue=False,
-                                       api_visibility="private")
-                cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE)
+                                       api_visibility="private", show_progress_on=outputs[0])
+                cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
+                             show_progress_on=outputs[0])
                 _examples(inputs, outputs, analyze)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions
@@ -284,7 +286,7 @@ def _examples(inputs: list, outputs: list, analyze) -> None:
                          cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
     loaded.load_input_event.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
-                                 concurrency_id=ANALYSIS_QUEUE)
+                                 concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0])
 
 
 def skip_ffprobe_when_missing() -> None:

@@ -151,11 +151,15 @@ def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
 
 def test_a_real_face_is_read_and_shown(server, browser_context, shared_data):
     """The RAVDESS clip (an actor says her sentence to the camera): the face is read beside the words and
-    the voice, in the plot of what each sense says and in the table."""
+    the voice, in the plot of what each sense says and in the table. While it runs, the progress shows
+    on the result's video only (over the notes, it hid their text)."""
     hosts: set[str] = set()
     page = open_page(browser_context, server, hosts)
     upload(page, shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4")
     page.click("#analyse-btn")
+    page.wait_for_selector("#video-out .progress-text", timeout=UI_TIMEOUT_MS)
+    shown_on = page.evaluate("() => [...document.querySelectorAll('.progress-text')].map(e => e.closest('[id]').id)")
+    assert shown_on == ["video-out"], shown_on
     wait_for_results(page)
     assert {"words", "voice", "face"} <= set(page.locator("#senses-plot .legendtext").all_text_contents())
     table = page.locator("#segments-table").inner_text()
