@@ -173,7 +173,8 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
     x, _ = _steps_x(segs)
     fused = [[_hover_words(s), s.start, s.end, *s.top_emotion] for s in segs]
     wide = LABEL_MIN_SHARE * _time_end(analysis)
-    names = [t for s in segs for t in ((s.top_emotion[0] if s.read and s.duration >= wide else ""), "")]
+    # named a space (no-break, kept by plotly) right of the segment's start: clear of the y axis' ticks
+    names = [t for s in segs for t in (("\u00a0" + s.top_emotion[0] if s.read and s.duration >= wide else ""), "")]
     fig.add_trace(go.Scatter(
         x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="fused (the answer)", mode="lines+text",
         line={"color": FUSED_COLOR, "width": 1.5, "dash": "dash"}, customdata=_twice(fused),

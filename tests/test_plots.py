@@ -128,7 +128,7 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
         answer, p = seg.top_emotion
         assert fused.y[2 * k] == fused.y[2 * k + 1] == p
         assert fused.customdata[2 * k][3] == answer
-        assert fused.text[2 * k] in (answer, "") and fused.text[2 * k + 1] == ""  # named once, if wide
+        assert fused.text[2 * k] in ("\u00a0" + answer, "") and fused.text[2 * k + 1] == ""  # named once, if wide
         assert fused.textfont.color[2 * k] == plots.text_color(plots.EMOTION_COLORS[answer])
         for trace, m in ((words, "text"), (voice, "audio"), (face, "video")):
             if m in seg.per_modality:
