@@ -101,7 +101,7 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
              f" · language {analysis.language_text} · {_count(len(analysis.segments), 'segment')}"
              f" over {analysis.media.duration:.1f} s."]
     if s.dominant_emotion is not None:
-        lines.append(f"**Overall:** mostly *{s.dominant_emotion}* "
+        lines.append(f"**Overall:** {s.overall} "
                      f"({s.emotion_share[s.dominant_emotion]:.0%} of the time read, its mean probability "
                      f"{s.emotion_mean[s.dominant_emotion]:.2f}), "
                      f"mean sentiment {s.mean_sentiment:+.2f} (−1 negative … +1 positive).")

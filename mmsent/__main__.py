@@ -112,8 +112,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 failed += 1
                 tqdm.write(f"FAILED {video}: {e}", file=sys.stderr)
                 continue
-        top = analysis.summary().dominant_emotion
-        tqdm.write(f"{video}: {len(analysis.segments)} segments, {f'mostly {top}' if top else 'nothing read'} -> "
+        tqdm.write(f"{video}: {len(analysis.segments)} segments, {analysis.summary().overall or 'nothing read'} -> "
                    + ", ".join(str(p) for p in paths)
                    + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
     if failed:

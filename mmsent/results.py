@@ -159,6 +159,13 @@ class Summary:
     sentiment_over_time: list[tuple[float, float]]  # (segment midpoint s, p(pos) - p(neg))
     mean_sentiment: float | None  # duration-weighted mean of the score; None where nothing was read
 
+    @property
+    def overall(self) -> str | None:
+        """'mostly joy' where the dominant emotion holds more than half of the time read, else 'most
+        often neutral'; None where nothing was read."""
+        top = self.dominant_emotion
+        return None if top is None else f"{'mostly' if self.emotion_share[top] > 0.5 else 'most often'} {top}"
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["sentiment_over_time"] = [list(p) for p in self.sentiment_over_time]

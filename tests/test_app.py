@@ -154,7 +154,7 @@ def test_table_plots_and_files_match_the_analysis(run):
     assert re.search(rf"· {len(segs)} segments? over", notes) and "Senses the model reads" in notes
     summary = mmsent.Analysis.from_json(files[".json"]).summary()  # the overall answer says how sure it is on average
     top = summary.dominant_emotion
-    assert f"mostly *{top}* ({summary.emotion_share[top]:.0%} of the time read, its mean probability " \
+    assert f"{summary.overall} ({summary.emotion_share[top]:.0%} of the time read, its mean probability " \
            f"{summary.emotion_mean[top]:.2f})" in notes, notes
 
 

@@ -170,11 +170,14 @@ def test_summary_weights_by_duration():
     a = Analysis(MediaFacts("x.mp4", 4.0, True, False), segs, {"name": "t"})
     s = a.summary()
     assert s.emotion_share["anger"] == pytest.approx(0.75) and s.emotion_share["joy"] == pytest.approx(0.25)
-    assert s.dominant_emotion == "anger"
+    assert s.dominant_emotion == "anger" and s.overall == "mostly anger"
     assert s.emotion_mean["anger"] == pytest.approx(0.75 * 0.9 + 0.25 * 0.1 / 6)
     assert s.sentiment_over_time == [(0.5, pytest.approx(0.85)), (2.5, pytest.approx(-0.85))]
     assert s.mean_sentiment == pytest.approx(0.25 * 0.85 - 0.75 * 0.85)
     assert s.duration == pytest.approx(4.0)
+    segs.append(SegmentResult(4, 8, "c", one_hot("sadness", EMOTIONS), one_hot("negative", SENTIMENTS), ["text"]))
+    s = Analysis(MediaFacts("x.mp4", 8.0, True, False), segs, {"name": "t"}).summary()
+    assert s.dominant_emotion == "sadness" and s.overall == "most often sadness"  # half the time: not "mostly"
 
 
 def test_a_segment_where_nothing_was_read_has_no_answer():
@@ -192,7 +195,8 @@ def test_a_segment_where_nothing_was_read_has_no_answer():
     assert s.emotion_mean["joy"] == pytest.approx(0.9) and s.mean_sentiment == pytest.approx(0.85)
     assert [t for t, _ in s.sentiment_over_time] == [1.0, 5.0] and s.duration == pytest.approx(6.0)
     s = Analysis(MediaFacts("x.mp4", 6.0, True, False), segs[1:2], {"name": "t"}).summary()
-    assert s.dominant_emotion is None and s.mean_sentiment is None and sum(s.emotion_share.values()) == 0
+    assert s.dominant_emotion is None and s.overall is None and s.mean_sentiment is None
+    assert sum(s.emotion_share.values()) == 0
 
 
 @pytest.mark.parametrize("n", [1, 5, 40])
