@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000  # Hz, rate of the audio returned by load_audio
 GOP_BUFFER_MAX_BYTES = 32 * 2**20  # compressed bytes held at most while deciding to skip a GOP
 COMPLETE_FRACTION = 0.9  # decoded length below this share of the header's duration: warn "truncated"
+CANCELLED_RMS = 1e-3  # a downmix this quiet is checked for channels that cancel out (one the other inverted)
 SKIP_LOOP_FILTER = True  # skip H.264/HEVC deblocking: ~1.4x faster; at 128 px frames differ by <1/255 on average
 SCALE_INTERPOLATION = "AREA"  # swscale filter that shrinks frames to the output size (area averaging)
 
@@ -60,13 +61,15 @@ def _audio_frames(c: av.container.InputContainer, stream: av.AudioStream) -> Ite
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[str] | None = None
                ) -> np.ndarray | None:
-    """Decode the whole first audio track once: float32 mono at ``sample_rate`` Hz, shape (samples,).
+    """Decode the whole audio track once (the one a player plays: the default track, else the first):
+    float32 mono at ``sample_rate`` Hz, shape (samples,).
 
     Sample 0 is the start of the file (a track that starts late is padded with silence). Any channel
     layout is downmixed, also when it changes inside the stream (a 5.1 track whose header says
-    stereo). Returns None when the file has no audio stream. What was wrong but could be read past
-    (samples that are not numbers, a track shorter than its header says) is appended to ``problems``
-    when it is given (the analysis's notes), else warned.
+    stereo); channels that cancel out in the mix (one the other inverted) give their first channel
+    alone. Returns None when the file has no audio stream. What was wrong but could be read past
+    (samples that are not numbers, a track shorter than its header says, cancelled channels) is
+    appended to ``problems`` when it is given (the analysis's notes), else warned.
     """
     def problem(text: str) -> None:
         if problems is None:
@@ -78,9 +81,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
         stream = _audio_stream(c)
         if stream is None:
             return None
-        origin, expected = _origin(c), _header_duration(c)
-        if stream.duration and stream.time_base:  # the track's own end: sound that ends before the picture is not cut
-            expected = float(((stream.start_time or 0) + stream.duration) * stream.time_base) - origin
+        origin, end = _origin(c), _track_end(stream)
+        # the track's own end where known: sound that ends before the picture is not cut
+        expected = end - origin if end is not None else _header_duration(c)
         frames = _audio_frames(c, stream)
         head = next(frames, None)
         if head is None:
@@ -91,6 +94,12 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
                                     *_mono_chunks(itertools.chain([head], frames), sample_rate)])
         except av.FFmpegError as e:  # e.g. a channel layout the resampler cannot map
             raise MediaError(f"{path}: its audio cannot be converted to mono ({reason(e)}); re-export the file.") from e
+        if (stream.codec_context.channels or 1) > 1 and audio.size and _rms(audio) < CANCELLED_RMS:
+            left = _first_channel(path, stream.index, sample_rate)
+            if left is not None and _rms(left) > 10 * max(_rms(audio), CANCELLED_RMS / 10):
+                problem("Its channels cancel out when mixed to mono (one is the other turned upside down, as from a "
+                        "miswired microphone): the first channel alone was analysed.")
+                audio = left
     offset = round((first - origin) * sample_rate)
     if offset > 0:
         audio = np.concatenate([np.zeros(offset, np.float32), audio])
@@ -104,6 +113,36 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
         problem(f"Only {len(audio) / sample_rate:.1f} s of sound could be decoded of the {expected:.1f} s that the "
                 "file's header announces: the file looks truncated, and nothing after that was read.")
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+def _track_end(stream: av.AudioStream) -> float | None:
+    """When the track ends (s, on the file's clock): from its duration, or from the DURATION tag that
+    Matroska and WebM writers give each track instead ('00:00:04.008000000'); None when neither is known."""
+    start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
+    if stream.duration and stream.time_base:
+        return start + float(stream.duration * stream.time_base)
+    try:
+        h, m, sec = stream.metadata.get("DURATION", "").split(":")
+        return start + int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+
+
+def _first_channel(path: str | Path, index: int, sample_rate: int) -> np.ndarray | None:
+    """The first channel alone (after a downmix to stereo) of the audio stream ``index``, float32 at
+    ``sample_rate``; None when it cannot be decoded so."""
+    try:
+        with _open(path) as c:
+            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
+            frames = itertools.chain(_audio_frames(c, c.streams[index]), [None])
+            parts = [f.to_ndarray()[0] for frame in frames for f in resampler.resample(frame)]
+    except av.FFmpegError:
+        return None
+    return np.concatenate(parts).astype(np.float32) if parts else None
 
 
 def sample_times(spans: list[tuple[float, float]], n: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmsent.probe import _audio_stream, _origin
 from mmsent.results import FILE_MODE, Analysis, SegmentResult
 
 VIDEO_PRESET = "veryfast"  # x264 speed/size trade-off of the annotated video
@@ -27,6 +28,10 @@ MAX_CAPTION_LINES = 2  # lines of words in a caption box (plus the label line)
 DURATION_TOLERANCE_S = 1.0  # warn when the video and the analysis differ in length by more
 BOX_OPACITY = 0.6  # opacity of the caption box's black background
 FACE_LINE_FRACTION = 0.015  # face rectangle line width as a fraction of the frame's smaller side
+# moviepy warns for each frame it reads past the end of the picture (the sound lasts longer) and shows the
+# last one, as wanted: its warnings say nothing a user can act on
+warnings.filterwarnings("ignore", message=r"In file .* bytes wanted but 0 bytes read", category=UserWarning)
+LATE_SOUND_S = 0.02  # s: a sound track that starts this much after the picture is copied with its delay as silence
 MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose their colour in H.264)
 
 
@@ -47,7 +52,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         ValueError: the input has no video stream (nothing to draw on).
     """
     video_path, out_path = Path(video_path), Path(out_path)
-    size, chapters = _picture_facts(video_path)
+    size, chapters, audio = _picture_facts(video_path)
     from moviepy import VideoFileClip  # heavy; only the annotated video needs it
 
     # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can still
@@ -55,7 +60,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     # leaves them nowhere to write, so no stray file is left beside the exports.
     with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent,
                                      ignore_cleanup_errors=True) as work:
-        source = _without_chapters(video_path, Path(work)) if chapters else video_path
+        source = _remuxed(video_path, Path(work), audio) if chapters or audio else video_path
         # moviepy 2.2 misses the rotation that ffmpeg >= 7 reports as side data, then squashes the
         # upright picture into the stored size: ask for the displayed size instead
         with VideoFileClip(str(source), target_resolution=size) as clip:
@@ -72,9 +77,11 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     return out_path
 
 
-def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool]:
-    """(width, height) of the first picture as shown (rotated), and whether the file has chapters;
-    errors if there is no picture to draw on."""
+def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool, str | None]:
+    """(width, height) of the first picture as shown (rotated), whether the file has chapters, and the
+    ffmpeg map of the analysed audio track (``probe._audio_stream``) where moviepy would not play it as
+    analysed (the file has other audio tracks, or the track starts after the picture: moviepy's ffmpeg
+    drops that delay), else None; errors if there is no picture to draw on."""
     if not video_path.is_file():
         raise FileNotFoundError(f"cannot annotate {video_path}: no such file")
     import av
@@ -85,25 +92,33 @@ def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool]:
                 raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
                                  "export json, csv, srt, vtt or html instead")
             frame, chapters = next(container.decode(video=0)), bool(container.chapters())
+            stream, audio = _audio_stream(container), None
+            if stream is not None:
+                late = float((stream.start_time or 0) * stream.time_base) - _origin(container) > LATE_SOUND_S
+                if late or len(container.streams.audio) > 1:
+                    audio = f"0:{stream.index}"
     except (av.error.FFmpegError, StopIteration) as e:
         raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
     w, h, rotation = frame.width, frame.height, getattr(frame, "rotation", 0) or 0
-    return ((h, w) if abs(rotation) % 180 == 90 else (w, h)), chapters
+    return ((h, w) if abs(rotation) % 180 == 90 else (w, h)), chapters, audio
 
 
-def _without_chapters(video_path: Path, folder: Path) -> Path:
-    """A copy of the video's first picture and sound streams without its chapters (packets copied, not
-    re-encoded, into Matroska, which takes any codec and keeps the rotation), for moviepy 2.2, whose
-    reading of ``ffmpeg -i`` fails on a file with a single chapter (Zulko/moviepy#2419: editor exports,
-    the MELD clips)."""
+def _remuxed(video_path: Path, folder: Path, audio: str | None = None) -> Path:
+    """A copy of the video that moviepy 2.2 reads as the analysis did, in Matroska (any codec, rotation
+    kept): its first picture stream (packets copied), without chapters (moviepy's reading of ``ffmpeg -i``
+    fails on a file with a single chapter: Zulko/moviepy#2419, editor exports, the MELD clips), and its
+    first sound stream copied, or, where ``audio`` maps the analysed track (``_picture_facts``), that one
+    as PCM with its delay turned into leading silence."""
     from imageio_ffmpeg import get_ffmpeg_exe  # the ffmpeg moviepy runs
 
     out = folder / "source.mkv"
+    sound = (["-map", audio, "-c:a", "pcm_s16le", "-af", "aresample=async=1:first_pts=0"] if audio
+             else ["-map", "0:a:0?", "-c:a", "copy"])
     done = subprocess.run([get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video_path), "-map", "0:v:0",
-                           "-map", "0:a:0?", "-map_chapters", "-1", "-c", "copy", str(out)],
+                           *sound, "-map_chapters", "-1", "-c:v", "copy", str(out)],
                           capture_output=True, text=True)
     if done.returncode:
-        raise ValueError(f"cannot annotate {video_path}: its streams could not be copied without its chapters "
+        raise ValueError(f"cannot annotate {video_path}: its streams could not be copied for drawing "
                          f"({done.stderr.strip()[-300:]})")
     return out
 

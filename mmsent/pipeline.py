@@ -413,6 +413,9 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     left_out = [MODALITY_NAMES[m] for m in MODALITIES if m not in senses]
     if left_out:
         notes.append(f"Left out, as asked: the {' and the '.join(left_out)}.")
+    if info.audio_tracks > 1:
+        notes.append(f"The file has {info.audio_tracks} audio tracks: {info.audio_track} was analysed, the one a "
+                     "player plays first. To analyse another, extract it into a file of its own.")
     if not info.has_audio:
         notes.append("The file has no audio track: no speech recognition, and no sound or words analysed.")
     elif not transcript.utterances:

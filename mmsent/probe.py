@@ -45,6 +45,8 @@ class MediaInfo:
     video_codec: str | None
     audio_codec: str | None
     container: str | None  # demuxer name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm"
+    audio_tracks: int = 0  # how many audio tracks the file has
+    audio_track: str | None = None  # the one analysed, e.g. 'track 2 (eng)'
 
 
 def _open(path: str | Path) -> av.container.InputContainer:
@@ -81,7 +83,16 @@ def _video_stream(c: av.container.InputContainer) -> av.VideoStream | None:
 
 
 def _audio_stream(c: av.container.InputContainer) -> av.AudioStream | None:
-    return c.streams.audio[0] if c.streams.audio else None
+    """The audio track a player plays: the first one flagged default, else the first one (as FFmpeg's
+    ``av_find_best_stream`` and the annotated video's ffmpeg prefer a default track)."""
+    default = [s for s in c.streams.audio if s.disposition & av.stream.Disposition.default]
+    return (default or list(c.streams.audio) or [None])[0]
+
+
+def _track_name(s: av.AudioStream) -> str:
+    """'track 2 (eng, "Commentary")': the audio track's number among the audio tracks, language and title."""
+    what = [v for v in (s.metadata.get("language"), s.metadata.get("title")) if v and v != "und"]
+    return f"track {list(s.container.streams.audio).index(s) + 1}" + (f" ({', '.join(what)})" if what else "")
 
 
 def _origin(c: av.container.InputContainer) -> float:
@@ -139,6 +150,7 @@ def probe(path: str | Path) -> MediaInfo:
             video_codec=video.codec_context.name if video else None,
             audio_codec=audio.codec_context.name if audio else None,
             container=c.format.name,
+            audio_tracks=len(c.streams.audio), audio_track=_track_name(audio) if audio else None,
         )
         if video is not None:
             rate = video.average_rate or video.guessed_rate

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_results import TRICKY_TEXT, make_analysis, one_hot, random_segment, with_gap_unread
 
-from mmsent import export, overlay
+from mmsent import export, media, overlay
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS, TASKS
 from mmsent.results import Analysis, MediaFacts
 
@@ -249,6 +249,25 @@ def test_annotated_video_of_a_file_with_chapters(tmp_path, clip):
     assert after[0].shape == (w, h, 3)  # upright, as the rotated original shows
     upright = np.rot90(before[10], k=1).astype(int)
     assert np.abs(after[10][: w // 2].astype(int) - upright[: w // 2]).mean() < 6
+
+
+def test_annotated_video_plays_the_analysed_sound_in_time(tmp_path):
+    """The annotated video's sound is the analysed one, where the analysis put it: a file whose tone starts
+    1.5 s after its picture (moviepy's reader dropped the delay: the tone played 1.5 s early), on the
+    second of two audio tracks (the default one, which the analysis reads; the first is silent)."""
+    w, h = CLIP_SIZE
+    source = tmp_path / "late tone.mp4"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={CLIP_FPS}:duration=3",
+           "-f", "lavfi", "-i", "anullsrc=sample_rate=16000:duration=3",
+           "-itsoffset", "1.5", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=1.5",
+           "-map", "0:v", "-map", "1:a", "-map", "2:a", "-disposition:a:0", "0", "-disposition:a:1", "default",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", source)
+    analysed = media.load_audio(source)
+    loud = lambda x: float(np.sqrt(np.mean(np.square(x))))  # noqa: E731
+    assert loud(analysed[: 16000]) < 0.01 < loud(analysed[int(1.7 * 16000):int(2.8 * 16000)])  # as analysed
+    out = export.write_video(make_analysis(2, duration=3.0, path=str(source)), source, tmp_path / "out.mp4")
+    played = media.load_audio(out)
+    assert loud(played[: 16000]) < 0.01 < loud(played[int(1.7 * 16000):int(2.8 * 16000)])
 
 
 def test_annotated_video_needs_a_video_stream(tmp_path):
