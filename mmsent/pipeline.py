@@ -103,7 +103,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
                 picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
                                       short_side=features.RESIZE_SHORT_SIDE)
             untranslated = UNTRANSLATED_OFF  # what the notes say when no segment's words were translated
-            if _translates(model, options, transcript):  # beside the faces, as the recognition was
+            if _translates(model, options, transcript, audio):  # beside the faces, as the recognition was
                 untranslated = _translate(segs, audio, transcript.language, options, str(model.device), report)
             results, unfamiliar, still = _run_model(model, segs, audio, level, picture, options, report)
         finally:
@@ -135,10 +135,12 @@ def _face_detector_missing(model: FusionModel) -> str | None:
 UNTRANSLATED_OFF = "; with translation on, the speech recognition writes them in English."
 
 
-def _translates(model: FusionModel, options: AnalysisOptions, transcript: Transcript) -> bool:
-    """Whether the speech is translated into English: recognised speech in another language, whose words an
-    encoder that learned English only reads."""
-    return (options.translate and bool(transcript.utterances) and transcript.language not in (None, "en")
+def _translates(model: FusionModel, options: AnalysisOptions, transcript: Transcript,
+                audio: np.ndarray | None) -> bool:
+    """Whether the speech is translated into English: speech in another language (recognised, or subtitles
+    whose language was given), whose words an encoder that learned English only reads."""
+    return (options.translate and audio is not None and bool(transcript.utterances)
+            and transcript.language not in (None, "en")
             and "text" in options.senses and "text" in model.encoders
             and model.config.text_source in ENGLISH_TEXT_SOURCES)
 
@@ -171,7 +173,15 @@ def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, C
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
                 report: Progress, problems: list[str] | None = None) -> Transcript:
     if options.subtitles:
-        return clip_to(load_subtitles(options.subtitles, problems), duration)
+        cues = load_subtitles(options.subtitles, problems)
+        kept = clip_to(cues, duration)
+        lost = len(cues.utterances) - len(kept.utterances)
+        if lost and problems is not None:
+            late = min(u.start for u in cues.utterances if u.start >= duration)
+            problems.append(f"Subtitle cues after the end of the media were left out: {lost} of {len(cues.utterances)} "
+                            f"in {Path(options.subtitles).name} (the first at {late:.1f} s; the media ends at "
+                            f"{duration:.1f} s). Check that the subtitles belong to this file and are in time with it.")
+        return Transcript(options.language, kept.utterances, kept.source)  # the language given: translated if not English
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")
     total, progress = _in_seconds(report, "speech recognition", audio)

@@ -1,8 +1,9 @@
 """SubRip (.srt) and WebVTT (.vtt) parsing into timed cues, for subtitles that replace ASR.
 
 Lenient where real files vary (a missing cue number, ``.`` or ``,`` before milliseconds, missing
-hours, styling tags, UTF-16 or a byte-order mark, CRLF line ends), strict where a guess would be
-wrong: a time line that does not parse or ends before it starts raises ``SubtitleError`` naming
+hours, styling tags, UTF-16 or a byte-order mark, CRLF line ends, a blank line inside a cue's text,
+YouTube's rolling captions, which show each line again in the next cue), strict where a guess would
+be wrong: a time line that does not parse or ends before it starts raises ``SubtitleError`` naming
 the file and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "SUBTITLE_SUFFIXES"]
@@ -21,6 +22,8 @@ _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
+_NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d)")  # a cue number, or a time line gone wrong
+FLASH_S = 0.1  # s: a cue this short that only repeats the line before it is a rolling caption's step
 
 
 class SubtitleError(ValueError):
@@ -47,13 +50,17 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> list
         raise SubtitleError(f"{path}: not a subtitle file (no 'WEBVTT' header, no '-->' time "
                             f"line); mmsent reads SubRip {SUBTITLE_SUFFIXES[0]} and WebVTT "
                             f"{SUBTITLE_SUFFIXES[1]} files")
-    cues = []
-    for first_line, lines in _blocks(text):
+    parsed: list[tuple[Cue, list[str]]] = []  # each cue with its lines of text
+    for first_line, lines in _blocks(text, is_vtt):
         if is_vtt and (lines[0].startswith("WEBVTT") or lines[0].split(" ")[0] in _VTT_SKIP):
             continue
-        cue = _parse_block(path, first_line, lines)
-        if cue.text:
-            cues.append(cue)
+        if parsed and _more_text(lines):  # after a blank line inside a cue: more of its text
+            cue, words = parsed[-1]
+            words = words + _text_lines(lines)
+            parsed[-1] = replace(cue, text=" ".join(words)), words
+            continue
+        parsed.append(_parse_block(path, first_line, lines))
+    cues = [cue for cue in _unrolled(parsed) if cue.text]
     if not cues:
         raise SubtitleError(f"{path}: no subtitle cues found (a cue is a time line such as "
                             f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
@@ -75,11 +82,16 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _blocks(text: str):
-    """(1-based number of the first line, lines) for each run of non-blank lines."""
+def _blocks(text: str, vtt: bool = False):
+    """(1-based number of the first line, lines) for each run of non-blank lines. In WebVTT only an empty
+    line ends a cue: a line of spaces is cue text (YouTube's captions start each cue with one), and a time
+    line starts a new cue."""
     block, start = [], 0
     for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
+        if vtt and block and "-->" in line and any("-->" in b for b in block):
+            yield start, block
+            block = []
+        if (line != "") if vtt else line.strip():
             if not block:
                 start = number
             block.append(line.rstrip())
@@ -90,7 +102,31 @@ def _blocks(text: str):
         yield start, block
 
 
-def _parse_block(path: Path, first_line: int, lines: list[str]) -> Cue:
+def _more_text(lines: list[str]) -> bool:
+    """Whether a block is text alone: no time line (not even a broken one), no cue number."""
+    return not any("-->" in line for line in lines) and not _NUMBER_OR_TIME.match(lines[0])
+
+
+def _text_lines(lines: list[str]) -> list[str]:
+    """A cue's lines of text as read: tags and entities removed, spaces collapsed, empty lines left out."""
+    return [t for t in (" ".join(html.unescape(_TAG.sub("", line)).split()) for line in lines) if t]
+
+
+def _unrolled(parsed: list[tuple[Cue, list[str]]]) -> list[Cue]:
+    """The cues without the lines that repeat the end of the cue before: rolling captions (YouTube's
+    automatic ones) show each line again in the next cue, and flash it alone between them. A cue that only
+    repeats the line before it is left out if it is such a flash (under FLASH_S), else kept (said twice)."""
+    out, before = [], []
+    for cue, lines in parsed:
+        k = next((k for k in range(min(len(before), len(lines)), 0, -1) if before[-k:] == lines[:k]), 0)
+        if k and (k < len(lines) or cue.end - cue.start < FLASH_S):
+            cue = replace(cue, text=" ".join(lines[k:]))
+        out.append(cue)
+        before = lines
+    return out
+
+
+def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, list[str]]:
     for offset in (0, 1):  # the time line comes first, or after a cue number or identifier
         match = _TIMING.match(lines[offset]) if offset < len(lines) else None
         if match:
@@ -108,8 +144,8 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> Cue:
     if end < start:
         raise SubtitleError(f"{path}:{line}: the cue ends ({end:.3f} s) before it starts "
                             f"({start:.3f} s)")
-    body = " ".join(lines[offset + 1:])
-    return Cue(start, end, " ".join(html.unescape(_TAG.sub("", body)).split()), line)
+    text = _text_lines(lines[offset + 1:])
+    return Cue(start, end, " ".join(text), line), text
 
 
 def _seconds(groups: tuple) -> float:

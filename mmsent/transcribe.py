@@ -415,14 +415,26 @@ def _utterances(raw: list[_RawSegment], opts: DecodeOptions, total: float) -> li
     return kept
 
 
+TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one utterance (else the first ends
+# where the next starts)
+
+
 def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Transcript:
-    """A ``Transcript`` from an SRT or WebVTT file (no word times; language unknown).
+    """A ``Transcript`` from an SRT or WebVTT file (no word times; language unknown), one utterance per cue;
+    a cue that the next one starts within ends there, and cues that start together are one utterance.
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
     be read past goes into ``problems`` (``parse_subtitles``).
     """
-    cues = parse_subtitles(path, problems)
-    utterances = [Utterance(c.start, c.end, c.text, []) for c in cues]
+    utterances: list[Utterance] = []
+    for c in parse_subtitles(path, problems):  # by start time
+        prev = utterances[-1] if utterances else None
+        if prev and c.start < prev.end:  # cues that overlap: each cue's words kept together, in order
+            if c.start - prev.start < TOGETHER_S:  # shown at once (two speakers' lines): one utterance
+                utterances[-1] = replace(prev, end=max(prev.end, c.end), text=f"{prev.text} {c.text}")
+                continue
+            utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
+        utterances.append(Utterance(c.start, c.end, c.text, []))
     return Transcript(None, utterances, f"subtitles:{Path(path).name}")
 
 

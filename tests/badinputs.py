@@ -239,6 +239,22 @@ def _speech_cases(d: Path) -> list[Case]:
              checks={"speech": True, "words": ["lovely", "brother"]}))
     add(Case("traversal_to_video", "sub/../" + WEIRD_NAME, "a path with '..' that resolves to a video", "ok",
              checks={"speech": True}))
+    picture = ["-f", "lavfi", "-i", f"testsrc2=size=96x64:rate=10:duration={seconds:.2f}"]
+    ffmpeg(*picture, "-f", "lavfi", "-i", f"anullsrc=sample_rate=16000:duration={seconds:.2f}", "-i", d / "en.wav",
+           "-map", "0:v", "-map", "1:a", "-map", "2:a", "-disposition:a:0", "0", "-disposition:a:1", "default",
+           "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", d / "two_tracks.mp4")
+    add(Case("two_audio_tracks", "two_tracks.mp4", "a silent first audio track, the speech on the second (default)",
+             "ok", checks={"speech": True, "words": ["lovely", "brother"], "notes": "2 audio tracks: track 2"}))
+    ffmpeg(*picture, "-i", d / "en.wav", "-af", "pan=stereo|c0=c0|c1=-1*c0", "-c:v", "libx264", "-preset", "veryfast",
+           "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", d / "out_of_phase.mov")
+    add(Case("stereo_out_of_phase", "out_of_phase.mov", "stereo whose right channel is the left one inverted "
+             "(a miswired microphone): silence when mixed to mono", "ok",
+             checks={"speech": True, "words": ["lovely", "brother"], "notes": "channels cancel out"}))
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=96x64:rate=10:duration={seconds + 3:.2f}", "-i", d / "en.wav",
+           "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "libopus", d / "short_sound.mkv")
+    add(Case("mkv_sound_ends_early", "short_sound.mkv", "Matroska whose sound ends 3 s before its picture "
+             "(the track's length only in a tag)", "ok",
+             checks={"speech": True, "words": ["lovely"], "not_notes": "looks truncated"}))
     for name in ("de.wav", "en.wav", "en_music.wav"):
         (d / name).unlink()
     return cases
@@ -257,8 +273,13 @@ def _subtitle_cases(d: Path) -> list[Case]:
     (d / "too_long.srt").write_text("1\n00:00:00,100 --> 00:00:01,500\nThe parrot sings loudly.\n\n"
                                     "2\n00:01:40,000 --> 00:01:45,000\nThis line comes after the end.\n")
     add(Case("subtitles_longer_than_video", "for_subs.mp4", "cues up to 105 s on a 2 s video", "ok",
-             checks={"speech": True, "words": ["parrot"], "not_words": ["after"], "duration": 2.0},
+             checks={"speech": True, "words": ["parrot"], "not_words": ["after"], "duration": 2.0,
+                     "notes": "were left out: 1 of 2 in too_long.srt (the first at 100.0 s"},
              options={"subtitles": "too_long.srt"}))
+    (d / "all_late.srt").write_text("1\n00:01:00,000 --> 00:01:02,000\nThe wrong programme.\n")
+    add(Case("subtitles_all_after_the_end", "for_subs.mp4", "every cue after the end of the video", "ok",
+             checks={"speech": False, "notes": "were left out: 1 of 1 in all_late.srt"},
+             options={"subtitles": "all_late.srt"}))
     (d / "binary.srt").write_bytes(bytes(range(256)) * 8)
     add(Case("subtitles_binary", "for_subs.mp4", "a subtitle file of binary junk", "error", "SubtitleError",
              "expected a time line", options={"subtitles": "binary.srt"}))

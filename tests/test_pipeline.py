@@ -186,6 +186,15 @@ def test_speech_in_another_language_is_translated_for_the_words(default, tmp_pat
     with open(tmp_path / "italian.csv", encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["kind"] == "speech"]
     assert [r["translation"] for r in rows] == [s.translation for s in speech]
+    srt = tmp_path / "italian.srt"  # the lines as subtitles, in their language: the speech is translated the same way
+    srt.write_text("".join(f"{i}\n00:00:{a:06.3f} --> 00:00:{b:06.3f}\n".replace(".", ",") + f"{t}\n\n"
+                           for i, ((a, b), t) in enumerate(zip(italian.spans, ITALIAN), 1)), encoding="utf-8")
+    subtitled = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(srt),
+                                                                      language="it"))
+    assert subtitled.language == "it" and subtitled.transcript_source == "subtitles:italian.srt"
+    lines = [s for s in subtitled.segments if s.kind == "speech"]
+    assert [s.text for s in lines] == ITALIAN and all(s.translation for s in lines), lines
+    assert "happy" in lines[0].translation.lower() and lines[0].reading("text")[0] == "joy"
 
     def out_of_memory(*args, **kwargs):  # stands in for a GPU without the memory for the beam: there is none here
         raise RuntimeError("CUDA failed with error out of memory")

@@ -344,6 +344,52 @@ def test_malformed_subtitles_raise_naming_file_and_line(tmp_path, name, text, wh
     assert issubclass(SubtitleError, ValueError)
 
 
+YOUTUBE_VTT = ("WEBVTT\nKind: captions\nLanguage: en\n\n"
+               "00:00:00.000 --> 00:00:01.690 align:start position:0%\n \n"
+               "I<00:00:00.400><c> got</c><00:00:00.800><c> the</c><00:00:01.100><c> job</c>\n\n"
+               "00:00:01.690 --> 00:00:01.700 align:start position:0%\nI got the job\n \n\n"
+               "00:00:01.700 --> 00:00:05.400 align:start position:0%\nI got the job\n"
+               "this<00:00:02.000><c> is</c><00:00:02.300><c> wonderful</c>\n\n"
+               "00:00:05.400 --> 00:00:05.410 align:start position:0%\nthis is wonderful\n \n\n"
+               "00:00:06.000 --> 00:00:07.000\nthis is wonderful\n")
+
+
+def test_youtube_rolling_captions_read_each_line_once(tmp_path):
+    """YouTube's automatic captions: each cue starts with a line of one space (cue text in WebVTT, not the
+    end of the cue) and shows the line before again; a 10 ms flash shows it alone. Each line is read once;
+    a cue of normal length that only repeats the line before is kept (said twice)."""
+    (tmp_path / "auto.vtt").write_text(YOUTUBE_VTT)
+    assert [(u.start, u.end, u.text) for u in load_subtitles(tmp_path / "auto.vtt").utterances] == [
+        (0.0, 1.69, "I got the job"), (1.7, 5.4, "this is wonderful"), (6.0, 7.0, "this is wonderful")]
+
+
+def test_a_blank_line_inside_a_cue_keeps_its_text(tmp_path):
+    (tmp_path / "edited.srt").write_text("1\n00:00:00,000 --> 00:00:01,700\nI got the job.\n\nI start on Monday.\n\n"
+                                         "2\n00:00:01,700 --> 00:00:05,400\nThis is the best day.\n")
+    assert [u.text for u in load_subtitles(tmp_path / "edited.srt").utterances] == [
+        "I got the job. I start on Monday.", "This is the best day."]
+    (tmp_path / "broken.srt").write_text("1\n00:00:00,000 --> 00:00:01,700\nI got the job.\n\n"
+                                         "00:00:01,700 -> 00:00:05,400\nA broken time line is no text.\n")
+    with pytest.raises(SubtitleError, match=re.escape("broken.srt:6: expected a time line")):
+        load_subtitles(tmp_path / "broken.srt")
+
+
+def test_overlapping_cues_keep_each_cue_whole(tmp_path):
+    """A cue stays on screen after its words: one that the next starts within ends there; cues that start
+    together (two speakers' lines shown at once) are one utterance. No cue's words are cut by another's."""
+    (tmp_path / "two.srt").write_text("1\n00:00:00,000 --> 00:00:05,400\n- I got the job. I am so happy.\n\n"
+                                      "2\n00:00:01,000 --> 00:00:03,000\n- Wait, what?\n\n"
+                                      "3\n00:00:06,000 --> 00:00:08,000\n- Hi.\n\n"
+                                      "4\n00:00:06,200 --> 00:00:07,000\n- Hello.\n")
+    t = load_subtitles(tmp_path / "two.srt")
+    assert [(u.start, u.end, u.text) for u in t.utterances] == [
+        (0.0, 1.0, "- I got the job. I am so happy."), (1.0, 3.0, "- Wait, what?"), (6.0, 8.0, "- Hi. - Hello.")]
+    from mmsent.segments import segment
+
+    texts = [s.text for s in segment(t, 9.0) if s.kind == "speech"]
+    assert all(("happy" in x) == ("got" in x) for x in texts) and "- Hi. - Hello." in texts, texts
+
+
 def test_clip_to_cuts_words_and_utterances_at_the_duration():
     words = [Word(1.0, 1.5, "a", 1.0), Word(2.5, 3.5, "b", 1.0), Word(4.0, 4.5, "c", 1.0)]
     t = Transcript("en", [Utterance(1.0, 4.5, "a b c", words), Utterance(5.0, 6.0, "d", [])], "x")
