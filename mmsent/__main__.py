@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import time
+import traceback
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +112,11 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             except EXPECTED_ERRORS as e:
                 failed += 1
                 tqdm.write(f"FAILED {video}: {e}", file=sys.stderr)
+                continue
+            except Exception as e:  # a bug: said with its traceback, to report it, and the other files go on
+                failed += 1
+                tqdm.write(f"FAILED {video}: an unexpected error, a bug in mmsent ({type(e).__name__}: {e}); please "
+                           f"report it with this traceback:\n{traceback.format_exc()}", file=sys.stderr)
                 continue
         tqdm.write(f"{video}: {len(analysis.segments)} segments, {analysis.summary().overall or 'nothing read'} -> "
                    + ", ".join(str(p) for p in paths)

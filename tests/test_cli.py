@@ -37,6 +37,28 @@ def test_analyze_several_files_one_bad(tmp_path):
     assert [s for s in stages if s in STAGES] == list(STAGES), proc.stderr
 
 
+def test_a_bug_on_one_file_fails_that_file_alone(tmp_path, monkeypatch, capsys):
+    """An unexpected error (a bug: one is raised on purpose here, as none is known) fails its file with the
+    traceback to report, and the other files are still analysed."""
+    import mmsent.__main__ as cli
+
+    good = talking_video(tmp_path / "good.mp4", ["Hello there, how are you today?"]).path
+    (tmp_path / "bug.mp4").write_bytes(good.read_bytes())
+    analyze = cli.analyze
+
+    def buggy(video, *args, **kwargs):
+        if video.name == "bug.mp4":
+            raise TypeError("unsupported operand type(s) for +: 'float' and 'NoneType'")
+        return analyze(video, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "analyze", buggy)
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(tmp_path / "bug.mp4"), str(good), "--out", str(out), "--format", "json"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "a bug in mmsent (TypeError: unsupported operand" in err and "Traceback" in err
+    assert [p.name for p in out.iterdir()] == ["good.json"]
+
+
 def test_no_translate_keeps_speech_in_another_language_as_spoken(tmp_path):
     clip = talking_video(tmp_path / "ciao.mp4", [ITALIAN_JOY], voice="it").path
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
