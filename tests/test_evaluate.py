@@ -135,6 +135,34 @@ def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert "MELD CSV not found" in capsys.readouterr().err
     assert main(["--checkpoint", str(tmp_path), "--data", f"meld={tmp_path / 'nope.csv'}"]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
+    (tmp_path / "03a01Fa.wav").write_bytes(b"")
+    assert main(["--checkpoint", str(checkpoint), "--data", f"emodb={tmp_path / '03a01Fa.wav'}"]) == 2
+    assert "03a01Fa.wav: a file, not a folder; pass the folder holding" in capsys.readouterr().err
+
+
+LFS_POINTER = ("version https://git-lfs.github.com/spec/v1\n"  # what a corpus fetched without `git lfs pull` holds
+               "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n")
+
+
+def test_clips_that_cannot_be_read_are_left_out_and_counted(checkpoint, shared_data, tmp_path, capsys):
+    """A clip that gives no sound and no face (a git-lfs pointer, a damaged file) is no sample: it was
+    answered from nothing. It is left out and counted; a corpus with nothing readable is an error. A
+    joined set that the corpora cannot make (no words, no faces) is skipped, not the end of the run."""
+    clips = tmp_path / "my clips"
+    for folder, name in (("angry", "03-01-05-01-01-01-18.flac"), ("neutral", "03-01-01-01-01-01-18.flac")):
+        (clips / folder).mkdir(parents=True)
+        (clips / folder / name).symlink_to(shared_data / "ravdess" / "Actor_18" / name)
+        (clips / folder / "pointer.wav").write_text(LFS_POINTER)
+    out = tmp_path / "metrics.json"
+    assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--joint", "50",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"my clips"}  # no joined set: only voices here
+    assert report["my clips"]["emotion"]["n"] == 2 and report["my clips"]["emotion"]["unreadable"] == 2
+    for folder in ("angry", "neutral"):
+        next((clips / folder).glob("*.flac")).unlink()
+    assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}"]) == 2
+    assert "none of its 2 files could be read" in capsys.readouterr().err
 
 
 def test_ravdess_audio_visual_clips_in_their_published_layout_read_all_three_senses(shared_data, tmp_path):

@@ -36,3 +36,20 @@ def test_a_bad_corpus_is_a_clear_error(checkpoint, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["--checkpoint", str(checkpoint), "--data", f"nonsense={tmp_path}"])
     assert e.value.code == 2 and "unknown corpus 'nonsense'" in capsys.readouterr().err
+
+
+def test_a_clip_that_cannot_be_read_is_a_miss_and_the_run_goes_on(checkpoint, shared_data, tmp_path):
+    """A damaged clip (a real corpus has some) is counted as a miss and as unreadable; the answers are also
+    reported in train.evaluate's layout; a corpus named twice keeps both reports."""
+    clips = tmp_path / "clips"
+    (clips / "angry").mkdir(parents=True)
+    (clips / "angry" / "03-01-05-01-01-01-18.flac").symlink_to(shared_data / "ravdess" / "Actor_18" / "03-01-05-01-01-01-18.flac")
+    (clips / "angry" / "damaged.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")  # a header cut short
+    out = tmp_path / "served.json"
+    assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--data", f"folders={clips}",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"clips", "clips-2"} and report["clips"] == report["clips-2"]
+    r = report["clips"]
+    assert r["n"] == 2 and r["unreadable"] == 1 and r["read"]["fused"] == 2 and r["accuracy"]["fused"] <= 0.5
+    assert r["emotion"]["n"] == 1 and sum(map(sum, r["emotion"]["confusion"]["matrix"])) == 1

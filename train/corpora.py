@@ -149,6 +149,8 @@ def read_meld(csv_path: str | Path, clips: str | Path | None = None, context: in
         counts["unknown label"] += emotion is None and sentiment is None
         past = history.setdefault(dia, [])
         clip = clip_dir / f"dia{dia}_utt{utt}.mp4" if has_clips else None
+        if clip is not None and not clip.is_file():  # MELD.Raw's test folder names some clips so
+            clip = clip.with_name(f"final_videos_test{clip.name}")
         if clip is not None and not clip.is_file():
             counts["missing clip"] += 1
             clip = None
@@ -185,7 +187,8 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
     """
     root = Path(folder)
     if not root.is_dir():
-        raise CorpusError(f"{root}: RAVDESS folder not found; pass the folder holding Actor_XX/ folders")
+        raise CorpusError(f"{root}: {'a file, not a folder' if root.is_file() else 'RAVDESS folder not found'}; "
+                          "pass the folder holding Actor_XX/ folders")
     keep = parse_actors(actors) if isinstance(actors, str) or actors is None else set(actors)
     samples, counts = [], Counter()
     for path in sorted(root.rglob("*")):

@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint on MELD-format CSVs and RAVDESS-layout folders.
+"""Evaluate a checkpoint on labelled corpora in their published layouts (MELD, RAVDESS, EMO-DB, CREMA-D, FER2013, ...).
 
     python -m train.evaluate --checkpoint checkpoints/default \
         --data meld=../shared/data/meld/dev_sent_emo.csv --data ravdess=../shared/data/ravdess:17-20 \
@@ -31,9 +31,9 @@ from mmsent.labels import MODALITIES
 
 from .calibrate import grid_temperature
 from .corpora import CorpusError, Sample, read_data_spec
-from .data import predict_logits, softmax
-from .extract import extract_all
-from .joint import joint_samples
+from .data import available, predict_logits, softmax
+from .extract import MAX_CLIP_SECONDS, extract_all
+from .joint import TEXT_CORPORA, joint_samples
 from .metrics import classification_report, save_confusion_png
 from .speech_corpora import CREMAD_SENTENCES, read_voices
 
@@ -73,6 +73,30 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
     for head in out.values():  # how many samples each branch was fed into
         head["modalities_used"] = {m: int(n_used[i]) for i, m in enumerate(MODALITIES)}
     return out
+
+
+def unreadable(sample: Sample, caches) -> bool:
+    """A sample whose clip or image gave no usable sound or face (damaged, silent, too long, a git-lfs
+    pointer): left out of the figures, never answered from its file name's words or the prior alone.
+    MELD's utterances keep their words: the words are the utterance there."""
+    if sample.media is None:
+        return False
+    ok = dict(zip(MODALITIES, available(sample, caches)))
+    return not (ok["audio"] or ok["video"]) and (sample.corpus not in TEXT_CORPORA or not ok["text"])
+
+
+def drop_unreadable(sets: dict[str, list[Sample]], caches, left_out: dict[str, int]) -> None:
+    """Leave each set's unreadable samples out (counted in ``left_out``); a set with none readable is an error."""
+    for key, samples in sets.items():
+        keep = [s for s in samples if not unreadable(s, caches)]
+        if len(keep) < len(samples):
+            left_out[key] = len(samples) - len(keep)
+            log.warning("%s: %d of %d clips or images gave no usable sound or face; left out", key,
+                        left_out[key], len(samples))
+            if not keep:
+                raise CorpusError(f"{key}: none of its {len(samples)} files could be read (damaged, silent, over "
+                                  f"{MAX_CLIP_SECONDS:.0f} s, or git-lfs pointers: fetch them with `git lfs pull`)")
+            sets[key] = keep
 
 
 def with_words(samples: list[Sample], sentences: list[str]) -> list[Sample]:
@@ -125,12 +149,23 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     worded = {f"{k}+words": with_words(v, list(words)) for k, v in sets.items()} if words else {}
     worded.update({f"{k}+voices": with_voices(v, list(voices)) for k, v in sets.items()} if voices else {})
     caches = extract_all(model, [s for samples in [*sets.values(), *worded.values(), voices] for s in samples], cache)
+    left_out: dict[str, int] = {}
+    drop_unreadable(sets, caches, left_out)
     if joint:
-        sets["joint"] = joint_samples(list(sets.values()), caches, joint, seed=JOINT_SEED, plain_words=plain_words)
-    sets.update({k: v for k, v in worded.items() if v})
+        joined = joint_samples(list(sets.values()), caches, joint, seed=JOINT_SEED, plain_words=plain_words)
+        if joined:
+            sets["joint"] = joined
+        else:
+            log.warning("--joint %d: no two senses (words, voice, face) of the corpora given share an emotion; "
+                        "no joined set", joint)
+    worded = {k: v for k, v in worded.items() if v}
+    drop_unreadable(worded, caches, left_out)
+    sets.update(worded)
     report: dict = {}
     for key, samples in sets.items():
         report[key] = corpus_report(model, samples, caches)
+        for head in report[key].values():
+            head["unreadable"] = left_out.get(key, 0)
         log.info("%s: %s", key, _summary(report[key]))
     return report
 
@@ -165,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", default="checkpoints/default", help="checkpoint folder")
     p.add_argument("--data", action="append", required=True,
-                   help="meld=PATH.csv or ravdess=DIR[:ACTORS, e.g. 17-20] (repeatable)")
+                   help="a labelled corpus in its published layout (repeatable): meld=PATH/test_sent_emo.csv, "
+                        "ravdess=DIR[:ACTORS, e.g. 21-24 or 5], emovo=DIR[:SPEAKERS], emodb=DIR[:SPEAKERS], "
+                        "cremad=DIR[:SPEAKERS], fer2013=DIR/test, fer2013=PATH/fer2013.csv:PrivateTest, ckplus=DIR, "
+                        "goemotions=PATH.tsv or folders=DIR (DIR/<emotion>/<file>)")
     p.add_argument("--joint", type=int, default=0,
                    help="also report on this many samples joining the senses of the corpora given (one emotion)")
     p.add_argument("--joint-plain-words", type=float, default=0.0,

@@ -63,8 +63,10 @@ def read_face_folder(folder: str | Path, corpus: str, split: str | None = None) 
     classes = sorted(p for p in root.iterdir() if p.is_dir())
     unknown = [p.name for p in classes if p.name.lower() not in FACE_CLASSES]
     if unknown or not classes:
+        splits = [p.name for p in classes if p.name.lower() in FER_CSV_SPLITS]
+        hint = f"; for one split pass {corpus}={root / splits[0]}" if splits else ""
         raise CorpusError(f"{root}: not a {corpus} split folder (class folders found: "
-                          f"{[p.name for p in classes] or 'none'}; expected some of {sorted(FACE_CLASSES)})")
+                          f"{[p.name for p in classes] or 'none'}; expected some of {sorted(FACE_CLASSES)}){hint}")
     split = split or root.name
     samples, skipped = [], Counter()
     for class_dir in classes:

@@ -19,34 +19,52 @@ import sys
 
 import numpy as np
 
-from mmsent import analyze
+from mmsent import AnalysisError, analyze
+from mmsent.asr_models import TranscriptionError
 from mmsent.checkpoint import load_model
 from mmsent.config import AnalysisOptions
 from mmsent.labels import EMOTIONS, MODALITIES
+from mmsent.media import MediaError
 
 from .corpora import CorpusError, read_data_spec
+from .metrics import classification_report
+
+log = logging.getLogger(__name__)
 
 
 def served(model, samples, translate: bool = AnalysisOptions.translate) -> dict:
     """Accuracy of the fused answer and of each sense alone over ``samples`` analysed one by one (speech
     in another language translated into English for the words unless not ``translate``)."""
     hits = {"fused": []} | {m: [] for m in MODALITIES}
-    missing = 0
+    missing = failed = 0
+    probs, labels = [], []
     options = AnalysisOptions(contributions=False, translate=translate)
     for s in samples:
-        spoken = [g for g in analyze(s.media, model, options).segments
-                  if g.kind == "speech" and "audio" in g.modalities]
+        try:
+            segments = analyze(s.media, model, options).segments
+        except (MediaError, AnalysisError, TranscriptionError) as e:  # one bad clip: a miss, not the end of the run
+            log.warning("left out (counted as a miss): %s", e)
+            failed += 1
+            hits["fused"].append(False)
+            continue
+        spoken = [g for g in segments if g.kind == "speech" and "audio" in g.modalities]
         if not spoken:
             missing += 1
             hits["fused"].append(False)
             continue
         g = max(spoken, key=lambda g: g.end - g.start)
+        probs.append([g.emotion.get(e, 0.0) for e in EMOTIONS])
+        labels.append(s.emotion)
         hits["fused"].append(max(g.emotion, key=g.emotion.get) == EMOTIONS[s.emotion])
         for m, reading in g.per_modality.items():
             hits[m].append(max(reading["emotion"], key=reading["emotion"].get) == EMOTIONS[s.emotion])
-    return {"n": len(samples), "no_speech_segment": missing,
-            "accuracy": {k: round(float(np.mean(v)), 4) for k, v in hits.items() if v},
-            "read": {k: len(v) for k, v in hits.items() if v}}
+    out = {"n": len(samples), "no_speech_segment": missing, "unreadable": failed,
+           "accuracy": {k: round(float(np.mean(v)), 4) for k, v in hits.items() if v},
+           "read": {k: len(v) for k, v in hits.items() if v}}
+    if labels:  # the fused answer over the clips that gave one, in train.evaluate's layout
+        p = np.asarray(probs, np.float64)
+        out["emotion"] = classification_report(p / p.sum(axis=1, keepdims=True), np.asarray(labels), EMOTIONS)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     report = {}
     for name, samples in corpora:
         samples = [s for s in samples if s.emotion is not None and s.media is not None]
+        key, n = name, 2
+        while key in report:  # a corpus named twice (ravdess=DIR:21-24, ravdess=DIR:5): ravdess, ravdess-2
+            key, n = f"{name}-{n}", n + 1
+        name = key
         report[name] = served(model, samples, args.translate)
         print(f"{name}: {json.dumps(report[name])}")
     if args.json:

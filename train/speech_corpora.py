@@ -105,7 +105,8 @@ def _parse_speakers(speakers: str | Iterable[str] | None) -> set[str] | None:
 def _folder(folder: str | Path, corpus: str, layout: str) -> Path:
     root = Path(folder)
     if not root.is_dir():
-        raise CorpusError(f"{root}: {corpus} folder not found; pass the folder holding {layout}")
+        raise CorpusError(f"{root}: {'a file, not a folder' if root.is_file() else f'{corpus} folder not found'}; "
+                          f"pass the folder holding {layout}")
     return root
 
 
