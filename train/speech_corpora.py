@@ -64,7 +64,7 @@ CREMAD_SENTENCES = {
     "DFA": "Don't forget a jacket.", "ITS": "I think I've seen this before.",
     "TSI": "The surface is slick.", "WSI": "We'll stop in a couple of minutes.",
 }
-CREMAD_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
+CREMAD_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$")  # older copies: 1040_ITH_SAD_X
 
 # Emotion folder names (lower case) -> our emotion.
 FOLDER_NAMES = {
@@ -95,11 +95,17 @@ def _media_files(root: Path, counts: Counter, same_folder: bool = False) -> list
 
 
 def _parse_speakers(speakers: str | Iterable[str] | None) -> set[str] | None:
-    """"f1,m2" or ["f1", "m2"] -> {"f1", "m2"} (lower case); None or "" -> None (all speakers)."""
+    """"f1,m2" or ["f1", "m2"] -> {"f1", "m2"} (``_speaker_key``s); None or "" -> None (all speakers)."""
     if not speakers:
         return None
     items = speakers.split(",") if isinstance(speakers, str) else speakers
-    return {str(s).strip().lower() for s in items if str(s).strip()}
+    return {_speaker_key(s) for s in items if str(s).strip()}
+
+
+def _speaker_key(speaker) -> str:
+    """A speaker's name as compared: lower case, a number without its leading zeros (EMO-DB's 03 is 3)."""
+    key = str(speaker).strip().lower()
+    return str(int(key)) if key.isdigit() else key
 
 
 def _folder(folder: str | Path, corpus: str, layout: str) -> Path:
@@ -137,7 +143,7 @@ def _by_name(corpus: str, folder: str | Path, pattern: re.Pattern, layout: str, 
             counts["files with other names"] += 1
             continue
         speaker, emotion, reason, text = label(m)
-        if keep is not None and speaker.lower() not in keep:
+        if keep is not None and _speaker_key(speaker) not in keep:
             continue
         if emotion is None:
             counts[reason] += 1
