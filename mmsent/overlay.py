@@ -28,11 +28,12 @@ MAX_CAPTION_LINES = 2  # lines of words in a caption box (plus the label line)
 DURATION_TOLERANCE_S = 1.0  # warn when the video and the analysis differ in length by more
 BOX_OPACITY = 0.6  # opacity of the caption box's black background
 FACE_LINE_FRACTION = 0.015  # face rectangle line width as a fraction of the frame's smaller side
+MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose their colour in H.264)
+LATE_SOUND_S = 0.02  # s: a sound track that starts this much after the picture is copied with its delay as silence
+
 # moviepy warns for each frame it reads past the end of the picture (the sound lasts longer) and shows the
 # last one, as wanted: its warnings say nothing a user can act on
 warnings.filterwarnings("ignore", message=r"In file .* bytes wanted but 0 bytes read", category=UserWarning)
-LATE_SOUND_S = 0.02  # s: a sound track that starts this much after the picture is copied with its delay as silence
-MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose their colour in H.264)
 
 
 def label_line(seg: SegmentResult) -> str:
