@@ -171,13 +171,13 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
     media, summary = analysis.media, analysis.summary()
     name = html.escape(Path(media.path).name)
     facts = [
-        f"{media.duration:.1f} s", f"{len(analysis.segments)} segments",
+        f"{media.duration:.1f} s", f"{len(analysis.segments)} segment{'' if len(analysis.segments) == 1 else 's'}",
         f"language: {analysis.language_text}",
         f"transcript: {analysis.transcript_source or 'none'}",
         f"model: {analysis.model.get('name') or 'unnamed'}",
     ]
     if summary.dominant_emotion is not None:
-        facts.append(f"dominant emotion: {summary.dominant_emotion}")
+        facts.append(f"overall: {summary.overall} (mean probability {summary.emotion_mean[summary.dominant_emotion]:.2f})")
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
     cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.shown_text,

@@ -162,6 +162,9 @@ def test_html_report_is_self_contained(tmp_path):
         assert f"<td>{seg.readings_text()}</td>" in page
     assert "What each sense says" in page
     assert json.dumps(a.segments[0].emotion["anger"])[:10] in page  # the figures carry the data
+    assert "5 segments · " in page and f"overall: {a.summary().overall} (mean probability " in page
+    a.segments = a.segments[:1]
+    assert "1 segment · " in export.write_html(a, tmp_path / "one.html").read_text(encoding="utf-8")
 
 
 def test_write_names_files_after_the_video(tmp_path):
