@@ -229,7 +229,7 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
                            f"{_user_message(e, paths)}). The server log has the details.") from e
         vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
-        figures = [build(analysis) for build in plots.REPORT_FIGURES.values()]
+        figures = [build(analysis) for build in plots.FIGURES.values()]
         return (gr.Video(value=video, subtitles=vtt), *figures, segment_table(analysis),
                 analysis_note(analysis, model_lines), [str(f) for f in files], analysis.to_json())
 

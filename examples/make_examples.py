@@ -211,13 +211,14 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", type=Path, default=HERE, help="folder of the example videos")
     p.add_argument("--long", type=Path, default=None, help="also write the 60 s talking video here")
-    p.add_argument("names", nargs="*", metavar="NAME", help="only these examples (default: all)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these examples (default: all; none with --long)")
     args = p.parse_args(argv)
     unknown = set(args.names) - {s.name for s in EXAMPLES}
     if unknown:
         p.error(f"no example named {', '.join(sorted(unknown))}: choose from {', '.join(s.name for s in EXAMPLES)}")
+    wanted = set(args.names) if args.names or args.long is not None else {s.name for s in EXAMPLES}
     for s in EXAMPLES:
-        if args.names and s.name not in args.names:
+        if s.name not in wanted:
             continue
         out = args.out / f"{s.name}.mp4"
         spans = make_video(out, s.sentences, s.title, s.colour, voice=s.voice, portrait=s.portrait)

@@ -115,7 +115,7 @@ def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
     """A self-contained report: the plots (plotly.js inlined, works offline), notes, segments."""
     from mmsent import plots  # plotly is only needed here
 
-    figs = plots.report_figures(analysis)
+    figs = plots.all_figures(analysis)
     divs = [
         fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
         for i, fig in enumerate(figs.values())

@@ -3,8 +3,8 @@
 Every figure takes an :class:`~mmsent.results.Analysis` (fresh or loaded from JSON) and returns a
 ``go.Figure``. Probabilities are drawn as steps, constant over each segment. Stretches without
 speech ("gap" segments) are veiled ("no speech"), hatched where nothing was read there. An analysis without
-segments gives an empty figure that says so. ``FIGURES`` are the four figures the app shows;
-``REPORT_FIGURES`` adds what each sense says (``per_modality_timeline``) for the HTML report.
+segments gives an empty figure that says so. ``FIGURES`` are the five figures the app and the HTML
+report show, in their order.
 """
 
 from __future__ import annotations
@@ -225,29 +225,18 @@ def _twice(rows: list) -> list:
     return [r for r in rows for _ in range(2)]
 
 
-FIGURES = {  # name -> builder: the figures the app shows, in its order
+FIGURES = {  # name -> builder: the figures the app and the HTML report show, in their order
     "emotion_timeline": emotion_timeline,
+    "per_modality_timeline": per_modality_timeline,
     "sentiment_timeline": sentiment_timeline,
     "emotion_share": emotion_share,
     "modality_contributions": modality_contributions,
 }
 
 
-REPORT_FIGURES = {  # name -> builder, in the order the HTML report shows them
-    "emotion_timeline": emotion_timeline,
-    "per_modality_timeline": per_modality_timeline,
-    **{k: v for k, v in FIGURES.items() if k != "emotion_timeline"},
-}
-
-
 def all_figures(analysis: Analysis) -> dict[str, go.Figure]:
     """Every figure of FIGURES for one analysis."""
     return {name: build(analysis) for name, build in FIGURES.items()}
-
-
-def report_figures(analysis: Analysis) -> dict[str, go.Figure]:
-    """Every figure of REPORT_FIGURES (FIGURES and what each sense says) for one analysis."""
-    return {name: build(analysis) for name, build in REPORT_FIGURES.items()}
 
 
 # One hover box lists every trace at the time pointed at ("x unified"): the segment's times and words

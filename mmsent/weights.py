@@ -288,7 +288,7 @@ def load_video(source: str) -> tuple[nn.Module, str | None]:
             "video encoder R3D-18 (Kinetics-400)",
             f"its weights are not in {cached} and could not be downloaded ({type(e).__name__}: {e})",
             f"Connect to the internet once, or copy {weights.url} to {cached}. "
-            "Models whose video branch is untrained (like the embedded default) do not need it.",
+            "Models whose video branch reads faces (like the embedded default) or is untrained do not need it.",
         ) from e
     model.fc = nn.Identity()
     return model, sha256_file(Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name)

@@ -147,7 +147,7 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
 def test_a_segment_where_nothing_was_read_is_a_break_in_every_timeline():
     a = make_analysis(4)
     with_gap_unread(a)
-    figs = plots.report_figures(a)
+    figs = plots.all_figures(a)
     for name in ("emotion_timeline", "sentiment_timeline", "per_modality_timeline"):
         for trace in figs[name].data:
             if trace.name.endswith(" score") and trace.fill:  # the sentiment's area: none there (a break would be bridged)
@@ -188,13 +188,10 @@ def test_per_modality_timeline_without_readings_says_so():
     assert len(fig.data) == 0 and "no per-sense readings" in fig.layout.annotations[0].text
 
 
-def test_report_figures_add_the_senses_and_keep_the_app_figures():
+def test_the_five_figures_in_their_order():
     a = make_analysis(4)
     assert list(plots.all_figures(a)) == list(plots.FIGURES) == [
-        "emotion_timeline", "sentiment_timeline", "emotion_share", "modality_contributions"]
-    report = plots.report_figures(a)
-    assert list(report) == ["emotion_timeline", "per_modality_timeline", "sentiment_timeline",
-                            "emotion_share", "modality_contributions"]
+        "emotion_timeline", "per_modality_timeline", "sentiment_timeline", "emotion_share", "modality_contributions"]
     empty = Analysis(MediaFacts("x.mp4", 2.0, True, True), [], {"name": "t"})
     fig = plots.per_modality_timeline(empty)
     assert len(fig.data) == 0 and "no segments" in fig.layout.annotations[0].text
