@@ -22,7 +22,8 @@ _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
-_NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d)")  # a cue number, or a time line gone wrong
+_NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d\d[:.,]\d)")  # a cue number, or a time line gone wrong
+# (00:00:01,700 or 00:01.700; not text such as "10:30 is fine")
 FLASH_S = 0.1  # s: a cue this short that only repeats the line before it is a rolling caption's step
 
 
@@ -64,7 +65,7 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> list
     if not cues:
         raise SubtitleError(f"{path}: no subtitle cues found (a cue is a time line such as "
                             f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
-    return sorted(cues, key=lambda c: (c.start, c.end))
+    return sorted(cues, key=lambda c: c.start)  # stable: cues that start together keep the file's order
 
 
 def _read_text(path: Path, problems: list[str] | None = None) -> str:
@@ -113,16 +114,17 @@ def _text_lines(lines: list[str]) -> list[str]:
 
 
 def _unrolled(parsed: list[tuple[Cue, list[str]]]) -> list[Cue]:
-    """The cues without the lines that repeat the end of the cue before: rolling captions (YouTube's
-    automatic ones) show each line again in the next cue, and flash it alone between them. A cue that only
-    repeats the line before it is left out if it is such a flash (under FLASH_S), else kept (said twice)."""
-    out, before = [], []
+    """The cues without rolling captions' repeats: YouTube's automatic captions flash each finished line
+    alone (a cue under FLASH_S), then show it again above the next line. Such a flash is left out, and the
+    cue after it loses the lines it repeats. Elsewhere a repeated line was said again, and is kept."""
+    out, before, flash = [], [], False
     for cue, lines in parsed:
+        short = cue.end - cue.start < FLASH_S
         k = next((k for k in range(min(len(before), len(lines)), 0, -1) if before[-k:] == lines[:k]), 0)
-        if k and (k < len(lines) or cue.end - cue.start < FLASH_S):
+        if k and (short if k == len(lines) else flash):
             cue = replace(cue, text=" ".join(lines[k:]))
         out.append(cue)
-        before = lines
+        before, flash = lines, short
     return out
 
 

@@ -363,6 +363,17 @@ def test_youtube_rolling_captions_read_each_line_once(tmp_path):
         (0.0, 1.69, "I got the job"), (1.7, 5.4, "this is wonderful"), (6.0, 7.0, "this is wonderful")]
 
 
+def test_a_line_said_again_is_kept_outside_rolling_captions(tmp_path):
+    """Only a rolling caption's repeat (after a flash) is left out: a line that an ordinary subtitle file
+    shows again was said again; cues that start together keep the file's order."""
+    (tmp_path / "again.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nNo.\n\n"
+                                        "2\n00:00:01,000 --> 00:00:03,000\nNo.\nI won't go.\n\n"
+                                        "3\n00:00:04,000 --> 00:00:06,000\n- Hi.\n\n"
+                                        "4\n00:00:04,000 --> 00:00:05,000\n- Hello.\n")
+    assert [u.text for u in load_subtitles(tmp_path / "again.srt").utterances] == [
+        "No.", "No. I won't go.", "- Hi. - Hello."]
+
+
 def test_a_blank_line_inside_a_cue_keeps_its_text(tmp_path):
     (tmp_path / "edited.srt").write_text("1\n00:00:00,000 --> 00:00:01,700\nI got the job.\n\nI start on Monday.\n\n"
                                          "2\n00:00:01,700 --> 00:00:05,400\nThis is the best day.\n")
@@ -372,6 +383,12 @@ def test_a_blank_line_inside_a_cue_keeps_its_text(tmp_path):
                                          "00:00:01,700 -> 00:00:05,400\nA broken time line is no text.\n")
     with pytest.raises(SubtitleError, match=re.escape("broken.srt:6: expected a time line")):
         load_subtitles(tmp_path / "broken.srt")
+    (tmp_path / "broken.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:01.700\nI got the job.\n\n"
+                                         "00:01.700 -> 00:05.400\nA broken time line is no text.\n")
+    with pytest.raises(SubtitleError, match="broken.vtt:[67]: expected a time line"):
+        load_subtitles(tmp_path / "broken.vtt")
+    (tmp_path / "time.srt").write_text("1\n00:00:00,000 --> 00:00:01,700\nShall we meet at\n\n10:30 is fine.\n")
+    assert [u.text for u in load_subtitles(tmp_path / "time.srt").utterances] == ["Shall we meet at 10:30 is fine."]
 
 
 def test_overlapping_cues_keep_each_cue_whole(tmp_path):
