@@ -120,14 +120,16 @@ def _rms(x: np.ndarray) -> float:
 
 
 def _track_end(stream: av.AudioStream) -> float | None:
-    """When the track ends (s, on the file's clock): from its duration, or from the DURATION tag that
-    Matroska and WebM writers give each track instead ('00:00:04.008000000'); None when neither is known."""
+    """When the track ends (s, on the file's clock): its start plus its duration, or the DURATION tag that
+    Matroska and WebM writers give each track instead ('00:00:04.008000000': FFmpeg writes there the time
+    of the track's end, not its length, so a late track is not taken to end later than it does); None
+    when neither is known."""
     start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
     if stream.duration and stream.time_base:
         return start + float(stream.duration * stream.time_base)
     try:
         h, m, sec = stream.metadata.get("DURATION", "").split(":")
-        return start + int(h) * 3600 + int(m) * 60 + float(sec)
+        return max(start, int(h) * 3600 + int(m) * 60 + float(sec))
     except ValueError:
         return None
 

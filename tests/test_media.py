@@ -254,6 +254,18 @@ def test_a_sound_track_shorter_than_the_picture_is_not_called_truncated(folder, 
     assert not [w for w in recwarn if "truncated" in str(w.message)]
 
 
+def test_a_late_matroska_track_is_not_called_truncated(folder, recwarn):
+    """A Matroska track that starts 1.5 s late: its DURATION tag (FFmpeg writes the time of its end) is
+    not added to its start, so the whole 1.5 s tone read is not called truncated."""
+    late = folder / "late.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=3", "-itsoffset", "1.5", "-f", "lavfi",
+           "-i", "sine=frequency=440:sample_rate=16000:duration=1.5", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-c:a", "libopus", late)
+    audio = load_audio(late)
+    assert len(audio) / RATE == pytest.approx(3.0, abs=0.1)
+    assert not [w for w in recwarn if "truncated" in str(w.message)]
+
+
 def test_span_validation(folder):
     path = make_video(folder / "v.mp4", duration=1.0, audio=None, size=(64, 48))
     with pytest.raises(ValueError, match="finite"):
