@@ -53,7 +53,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         ValueError: the input has no video stream (nothing to draw on).
     """
     video_path, out_path = Path(video_path), Path(out_path)
-    size, chapters, audio = _picture_facts(video_path)
+    size, chapters, sound = _picture_facts(video_path)
     from moviepy import VideoFileClip  # heavy; only the annotated video needs it
 
     # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can still
@@ -61,7 +61,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     # leaves them nowhere to write, so no stray file is left beside the exports.
     with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent,
                                      ignore_cleanup_errors=True) as work:
-        source = _remuxed(video_path, Path(work), audio) if chapters or audio else video_path
+        source = _remuxed(video_path, Path(work), sound) if chapters or sound else video_path
         # moviepy 2.2 misses the rotation that ffmpeg >= 7 reports as side data, then squashes the
         # upright picture into the stored size: ask for the displayed size instead
         with VideoFileClip(str(source), target_resolution=size) as clip:
@@ -78,11 +78,12 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     return out_path
 
 
-def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool, str | None]:
+def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool, list[str] | None]:
     """(width, height) of the first picture as shown (rotated), whether the file has chapters, and the
-    ffmpeg map of the analysed audio track (``probe._audio_stream``) where moviepy would not play it as
-    analysed (the file has other audio tracks, or the track starts after the picture: moviepy's ffmpeg
-    drops that delay), else None; errors if there is no picture to draw on."""
+    ffmpeg arguments that copy the analysed audio track (``probe._audio_stream``) where moviepy would not
+    play it as analysed, else None: the file has other audio tracks (the track copied), or the track starts
+    after the picture (moviepy's ffmpeg drops that delay: the track as PCM, its delay turned into leading
+    silence); errors if there is no picture to draw on."""
     if not video_path.is_file():
         raise FileNotFoundError(f"cannot annotate {video_path}: no such file")
     import av
@@ -93,28 +94,28 @@ def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool, str | None]
                 raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
                                  "export json, csv, srt, vtt or html instead")
             frame, chapters = next(container.decode(video=0)), bool(container.chapters())
-            stream, audio = _audio_stream(container), None
+            stream, sound = _audio_stream(container), None
             if stream is not None:
                 late = float((stream.start_time or 0) * stream.time_base) - _origin(container) > LATE_SOUND_S
-                if late or len(container.streams.audio) > 1:
-                    audio = f"0:{stream.index}"
+                if late:
+                    sound = ["-map", f"0:{stream.index}", "-c:a", "pcm_s16le", "-af", "aresample=async=1:first_pts=0"]
+                elif len(container.streams.audio) > 1:
+                    sound = ["-map", f"0:{stream.index}", "-c:a", "copy"]
     except (av.error.FFmpegError, StopIteration) as e:
         raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
     w, h, rotation = frame.width, frame.height, getattr(frame, "rotation", 0) or 0
-    return ((h, w) if abs(rotation) % 180 == 90 else (w, h)), chapters, audio
+    return ((h, w) if abs(rotation) % 180 == 90 else (w, h)), chapters, sound
 
 
-def _remuxed(video_path: Path, folder: Path, audio: str | None = None) -> Path:
+def _remuxed(video_path: Path, folder: Path, sound: list[str] | None = None) -> Path:
     """A copy of the video that moviepy 2.2 reads as the analysis did, in Matroska (any codec, rotation
     kept): its first picture stream (packets copied), without chapters (moviepy's reading of ``ffmpeg -i``
     fails on a file with a single chapter: Zulko/moviepy#2419, editor exports, the MELD clips), and its
-    first sound stream copied, or, where ``audio`` maps the analysed track (``_picture_facts``), that one
-    as PCM with its delay turned into leading silence."""
+    first sound stream copied, or the analysed one as ``sound`` says (``_picture_facts``)."""
     from imageio_ffmpeg import get_ffmpeg_exe  # the ffmpeg moviepy runs
 
     out = folder / "source.mkv"
-    sound = (["-map", audio, "-c:a", "pcm_s16le", "-af", "aresample=async=1:first_pts=0"] if audio
-             else ["-map", "0:a:0?", "-c:a", "copy"])
+    sound = sound or ["-map", "0:a:0?", "-c:a", "copy"]
     done = subprocess.run([get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video_path), "-map", "0:v:0",
                            *sound, "-map_chapters", "-1", "-c:v", "copy", str(out)],
                           capture_output=True, text=True)
