@@ -105,6 +105,8 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             untranslated = UNTRANSLATED_OFF  # what the notes say when no segment's words were translated
             if _translates(model, options, transcript, audio):  # beside the faces, as the recognition was
                 untranslated = _translate(segs, audio, transcript.language, options, str(model.device), report)
+            elif options.translate and audio is None:  # subtitles in another language on a file without sound
+                untranslated = "; there is no sound to translate them from."
             results, unfamiliar, still = _run_model(model, segs, audio, level, picture, options, report)
         finally:
             stop.set()  # a failure ends the reading of the faces at once, not after the whole video
@@ -427,7 +429,9 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
         notes.append(f"The file has {info.audio_tracks} audio tracks: {info.audio_track} was analysed, the one a "
                      "player plays first. To analyse another, extract it into a file of its own.")
     if not info.has_audio:
-        notes.append("The file has no audio track: no speech recognition, and no sound or words analysed.")
+        notes.append("The file has no audio track: no sound analysed, and its words are only those of its subtitles."
+                     if transcript.utterances else
+                     "The file has no audio track: no speech recognition, and no sound or words analysed.")
     elif not transcript.utterances:
         heard = any("audio" in r.modalities for r in results)
         notes.append("No speech was found: the timeline comes from sound and picture alone." if heard else

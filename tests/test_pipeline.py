@@ -265,6 +265,19 @@ def test_no_sound_and_no_face_says_nothing_was_read(default, tmp_path):
     assert analysis.summary().dominant_emotion is None
 
 
+def test_subtitles_in_another_language_on_a_file_without_sound(default, tmp_path):
+    """The words are the subtitles': the notes neither say that no words were analysed nor ask to turn on a
+    translation that is on and has no sound to translate from."""
+    srt = tmp_path / "it.srt"
+    srt.write_text("1\n00:00:00,200 --> 00:00:02,500\nSono così felice oggi!\n", encoding="utf-8")
+    analysis = mmsent.analyze(make_video(tmp_path / "mute.mp4", duration=3.0, audio=None), default,
+                              AnalysisOptions(subtitles=str(srt), language="it", contributions=False))
+    assert any("text" in s.modalities for s in analysis.segments)
+    notes = " ".join(analysis.notes)
+    assert "no sound or words analysed" not in notes and "with translation on" not in notes, notes
+    assert "no sound to translate them from" in notes, notes
+
+
 def test_subtitles_replace_speech_recognition(model, talking, tmp_path):
     srt = tmp_path / "talk.srt"
     srt.write_text("1\n00:00:00,500 --> 00:00:02,000\nPurple elephants dance\n\n"
