@@ -11,7 +11,7 @@ from mmsent.checkpoint import save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.model import build_model
 from train.calibrate import TEMPERATURES
-from train.evaluate import main
+from train.evaluate import main, unreadable, with_voices, with_words
 from train.metrics import classification_report, expected_calibration_error, selection_score
 from train.synthetic import MELD_HEADER
 
@@ -163,6 +163,24 @@ def test_clips_that_cannot_be_read_are_left_out_and_counted(checkpoint, shared_d
         next((clips / folder).glob("*.flac")).unlink()
     assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}"]) == 2
     assert "none of its 2 files could be read" in capsys.readouterr().err
+
+
+def test_words_or_a_voice_given_to_an_unreadable_clip_are_no_sample(tmp_path):
+    """MELD's utterance keeps its own words when its clip cannot be read; given another sentence
+    (+words) or a voice that cannot be read (+voices), nothing of its own is left: it is left out."""
+    from train.corpora import Sample
+
+    meld = Sample(id="meld/dev/dia1_utt2", corpus="meld", text="I got the job!", emotion=3, sentiment=2,
+                  media=tmp_path / "dia1_utt2.mp4")
+    voice = Sample(id="voices/v/pointer", corpus="voices", text=None, emotion=None, sentiment=None,
+                   media=tmp_path / "pointer.wav")
+    worded, voiced = with_words([meld], ["The surface is slick."])[0], with_voices([meld], [voice])[0]
+    caches = {"text": {s.feature_id("text"): torch.ones(3, 4) for s in (meld, worded, voiced)},
+              "audio": {s.feature_id("audio"): torch.zeros(0) for s in (meld, voice)}}
+    assert not unreadable(meld, caches)
+    assert unreadable(worded, caches, own_words=False) and unreadable(voiced, caches, own_words=False)
+    caches["audio"][voice.feature_id("audio")] = torch.ones(5, 2)
+    assert not unreadable(voiced, caches, own_words=False)
 
 
 def test_ravdess_audio_visual_clips_in_their_published_layout_read_all_three_senses(shared_data, tmp_path):

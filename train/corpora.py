@@ -224,6 +224,15 @@ def _split_filter(where: str) -> tuple[str, str]:
     return folder, keep
 
 
+def unique_key(name: str, taken) -> str:
+    """``name``, or ``name-2``, ``name-3``, ... where it is taken: a corpus named twice keeps both reports
+    (ravdess=DIR:21-24 and ravdess=DIR:5: ravdess, ravdess-2)."""
+    key, n = name, 2
+    while key in taken:
+        key, n = f"{name}-{n}", n + 1
+    return key
+
+
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
     "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv",

@@ -30,7 +30,7 @@ from mmsent.checkpoint import CheckpointError, load_checkpoint, pick_device
 from mmsent.labels import MODALITIES
 
 from .calibrate import grid_temperature
-from .corpora import CorpusError, Sample, read_data_spec
+from .corpora import CorpusError, Sample, read_data_spec, unique_key
 from .data import available, predict_logits, softmax
 from .extract import MAX_CLIP_SECONDS, extract_all
 from .joint import TEXT_CORPORA, joint_samples
@@ -75,27 +75,33 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
     return out
 
 
-def unreadable(sample: Sample, caches) -> bool:
-    """A sample whose clip or image gave no usable sound or face (damaged, silent, too long, a git-lfs
-    pointer): left out of the figures, never answered from its file name's words or the prior alone.
-    MELD's utterances keep their words: the words are the utterance there."""
-    if sample.media is None:
+def unreadable(sample: Sample, caches, own_words: bool = True) -> bool:
+    """A sample whose clip, image or given voice gave no usable sound or face (damaged, silent, too long,
+    a git-lfs pointer): left out of the figures, never answered from its file name's words, words given
+    to it (``with_words``) or the prior alone. MELD's utterances keep their own words (``own_words``):
+    the words are the utterance there."""
+    if sample.media is None and not sample.parts:  # words alone (MELD without clips, GoEmotions)
         return False
     ok = dict(zip(MODALITIES, available(sample, caches)))
-    return not (ok["audio"] or ok["video"]) and (sample.corpus not in TEXT_CORPORA or not ok["text"])
+    return not (ok["audio"] or ok["video"]) and not (own_words and sample.corpus in TEXT_CORPORA and ok["text"])
 
 
-def drop_unreadable(sets: dict[str, list[Sample]], caches, left_out: dict[str, int]) -> None:
-    """Leave each set's unreadable samples out (counted in ``left_out``); a set with none readable is an error."""
+def drop_unreadable(sets: dict[str, list[Sample]], caches, left_out: dict[str, int], own_words: bool = True) -> None:
+    """Leave each set's unreadable samples out (counted in ``left_out``); a set with none readable is an error.
+    ``own_words``: whether the sets' words are their samples' own (not those of ``with_words`` or
+    ``with_voices``, which measure the sound and face beside them)."""
     for key, samples in sets.items():
-        keep = [s for s in samples if not unreadable(s, caches)]
+        keep = [s for s in samples if not unreadable(s, caches, own_words)]
         if len(keep) < len(samples):
             left_out[key] = len(samples) - len(keep)
             log.warning("%s: %d of %d clips or images gave no usable sound or face; left out", key,
                         left_out[key], len(samples))
             if not keep:
-                raise CorpusError(f"{key}: none of its {len(samples)} files could be read (damaged, silent, over "
-                                  f"{MAX_CLIP_SECONDS:.0f} s, or git-lfs pointers: fetch them with `git lfs pull`)")
+                reads = [name for m, name in (("audio", "sound"), ("video", "faces")) if m in caches]
+                why = (f"damaged, silent, over {MAX_CLIP_SECONDS:.0f} s, git-lfs pointers (fetch them with `git lfs "
+                       f"pull`), or without the {' or '.join(reads)} that this checkpoint reads" if reads
+                       else "this checkpoint reads neither sound nor faces")
+                raise CorpusError(f"{key}: none of its {len(samples)} files could be read ({why})")
             sets[key] = keep
 
 
@@ -142,10 +148,7 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     sets: dict[str, list[Sample]] = {}
     for spec in specs:
         name, samples = read_data_spec(spec, context=model.config.text_context)
-        key, n = name, 2
-        while key in sets:
-            key, n = f"{name}-{n}", n + 1
-        sets[key] = samples
+        sets[unique_key(name, sets)] = samples
     worded = {f"{k}+words": with_words(v, list(words)) for k, v in sets.items()} if words else {}
     worded.update({f"{k}+voices": with_voices(v, list(voices)) for k, v in sets.items()} if voices else {})
     caches = extract_all(model, [s for samples in [*sets.values(), *worded.values(), voices] for s in samples], cache)
@@ -159,7 +162,7 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
             log.warning("--joint %d: no two senses (words, voice, face) of the corpora given share an emotion; "
                         "no joined set", joint)
     worded = {k: v for k, v in worded.items() if v}
-    drop_unreadable(worded, caches, left_out)
+    drop_unreadable(worded, caches, left_out, own_words=False)
     sets.update(worded)
     report: dict = {}
     for key, samples in sets.items():

@@ -26,7 +26,7 @@ from mmsent.config import AnalysisOptions
 from mmsent.labels import EMOTIONS, MODALITIES
 from mmsent.media import MediaError
 
-from .corpora import CorpusError, read_data_spec
+from .corpora import CorpusError, read_data_spec, unique_key
 from .metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {}
     for name, samples in corpora:
         samples = [s for s in samples if s.emotion is not None and s.media is not None]
-        key, n = name, 2
-        while key in report:  # a corpus named twice (ravdess=DIR:21-24, ravdess=DIR:5): ravdess, ravdess-2
-            key, n = f"{name}-{n}", n + 1
-        name = key
+        name = unique_key(name, report)
         report[name] = served(model, samples, args.translate)
         print(f"{name}: {json.dumps(report[name])}")
     if args.json:
