@@ -142,7 +142,7 @@ def _first_channel(path: str | Path, index: int, sample_rate: int) -> np.ndarray
             resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
             frames = itertools.chain(_audio_frames(c, c.streams[index]), [None])
             parts = [f.to_ndarray()[0] for frame in frames for f in resampler.resample(frame)]
-    except av.FFmpegError:
+    except (av.FFmpegError, ValueError):  # ValueError: PyAV's resampler meeting a layout change mid-stream
         return None
     return np.concatenate(parts).astype(np.float32) if parts else None
 

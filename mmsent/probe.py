@@ -90,7 +90,7 @@ def _audio_stream(c: av.container.InputContainer) -> av.AudioStream | None:
 
 
 def _track_name(s: av.AudioStream) -> str:
-    """'track 2 (eng, "Commentary")': the audio track's number among the audio tracks, language and title."""
+    """'track 2 (eng, Commentary)': the audio track's number among the audio tracks, language and title."""
     what = [v for v in (s.metadata.get("language"), s.metadata.get("title")) if v and v != "und"]
     return f"track {list(s.container.streams.audio).index(s) + 1}" + (f" ({', '.join(what)})" if what else "")
 

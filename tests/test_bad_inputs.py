@@ -143,7 +143,8 @@ def check_analysis(case, a: mmsent.Analysis, path: Path) -> None:
     assert not any(w in text for w in c.get("not_words", [])), text
     if "notes" in c:  # what was wrong but could be read past is said where the results are
         assert any(c["notes"] in n for n in a.notes), a.notes
-    assert not any(c.get("not_notes", "\0") in n for n in a.notes), a.notes
+    if "not_notes" in c:
+        assert not any(c["not_notes"] in n for n in a.notes), a.notes
     if a.media.has_video:  # the frame path (used by models with a video branch) copes with this file too
         frames = media.load_frames(path, [(s.start, s.end) for s in segs], n=FRAMES_PER_SEGMENT)
         assert frames.shape[:2] == (len(segs), FRAMES_PER_SEGMENT) and frames.shape[-1] == 3
