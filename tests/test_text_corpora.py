@@ -122,12 +122,12 @@ def test_data_spec_and_training_options(folder):
     name, dev = read_data_spec(f"goemotions={folder / 'dev.tsv'}")
     assert name == "goemotions" and dev and dev[0].corpus == "goemotions"
     args = parse_args(["--goemotions", str(folder), "--goemotions-cap", "500", "--out", "/tmp/x"])
-    train_set, dev_sets = read_corpora(args)
+    train_set, dev_sets, _ = read_corpora(args)
     assert max(Counter(s.emotion for s in train_set).values()) == 500
     assert list(dev_sets) == ["goemotions"]  # alone, it selects on its own dev split
     meld = folder.parent / "meld"
     args = parse_args(["--goemotions", str(folder), "--goemotions-cap", "500", "--meld", str(meld), "--out", "/tmp/x"])
-    train_set, dev_sets = read_corpora(args)
+    train_set, dev_sets, _ = read_corpora(args)
     assert list(dev_sets) == ["meld"]  # with MELD, selection stays on MELD dev
     assert {s.corpus for s in train_set} == {"meld", "goemotions"}
 

@@ -197,3 +197,29 @@ def test_another_file_under_the_same_corpus_name_is_not_served_stale_features(sh
     shutil.copy(second, a.media)
     os.utime(a.media, ns=(a.media.stat().st_atime_ns, a.media.stat().st_mtime_ns + 10**9))
     assert a.feature_id("audio") == b.feature_id("audio") != before
+
+
+def _clips(shared_data, folder: Path, actor: int) -> Path:
+    """RAVDESS speech of one actor as a user's labelled clips: folder/<emotion>/<file> (links, in place)."""
+    for code, emotion in (("01", "neutral"), ("03", "happy"), ("04", "sad"), ("05", "angry")):
+        (folder / emotion).mkdir(parents=True)
+        for clip in sorted((shared_data / "ravdess" / f"Actor_{actor:02d}").glob(f"03-01-{code}-*.flac"))[:4]:
+            (folder / emotion / clip.name).symlink_to(clip)
+    return folder
+
+
+def test_training_on_your_own_labelled_clips(shared_data, tmp_path):
+    """--data and --dev-data take any layout train.evaluate reads: a user's clips train the voice, their
+    dev clips (other speakers) select and calibrate it; files in both are refused."""
+    mine, held = _clips(shared_data, tmp_path / "my clips", 18), _clips(shared_data, tmp_path / "my dev", 19)
+    out = tmp_path / "mine"
+    main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", "--cache", str(tmp_path / "cache"),
+          "--out", str(out), "--epochs", "2", "--modalities", "audio", *TINY])
+    training = json.loads((out / "config.json").read_text())["training"]
+    assert training["data"]["data"] == [f"folders={mine}"] and set(training["dev_metrics"]) == {"my dev"}
+    assert training["dev_metrics"]["my dev"]["emotion"]["n"] == 16
+    temperature = training["calibration"]["temperature"]["audio"]["emotion"]
+    assert temperature != 1.0  # fitted on the user's dev clips (no other dev set holds voices here)
+    with pytest.raises(SystemExit, match="16 files are both trained on and in a dev set"):
+        main(["--data", f"folders={mine}", "--dev-data", f"folders={mine}", "--cache", str(tmp_path / "cache"),
+              "--out", str(tmp_path / "memory"), "--epochs", "1", "--modalities", "audio", *TINY])

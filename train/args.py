@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mmsent.labels import MODALITIES
 
-from .corpora import Sample, read_meld, read_ravdess
+from .corpora import CorpusError, Sample, read_data_spec, read_meld, read_ravdess, unique_key
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "added as text-only samples (its dev split is the dev set only when --meld is not given)")
     d.add_argument("--goemotions-cap", type=int, default=0,
                    help="at most this many GoEmotions train comments per emotion (balances its 38 %% joy; 0: all)")
+    d.add_argument("--data", action="append", default=[], metavar="SPEC",
+                   help="more labelled data to train on, in any layout train.evaluate reads (repeatable): your own "
+                        "clips as folders=DIR (DIR/<emotion>/<file>), emodb=DIR[:SPEAKERS], cremad=DIR[:SPEAKERS], ...; "
+                        "their clips appear as the speech corpora's do (--ravdess-repeat, --audio-augment)")
+    d.add_argument("--dev-data", action="append", default=[], metavar="SPEC",
+                   help="labelled data to select and calibrate on, as --data (repeatable): other speakers than "
+                        "--data's; it also calibrates the voice and the face, and sets the voice gate's d0")
     d.add_argument("--joint", type=int, default=0,
                    help="joined samples per epoch (a MELD utterance, a voice and a face of one emotion; "
                         "any two or all three), drawn from the training splits; the dev sets get a 'joint' "
@@ -103,8 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.cache = args.cache or None
-    if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions):
-        p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions")
+    if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions or args.data):
+        p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions, --data")
     if not 0 <= args.audio_augment < max(1, args.ravdess_repeat):
         p.error(f"--audio-augment must be from 0 to --ravdess-repeat - 1 ({args.ravdess_repeat - 1}): "
                 "each clip keeps at least one unperturbed appearance")
@@ -119,8 +126,11 @@ def _repeat(samples: list[Sample], args) -> list[Sample]:
     return samples * (max(1, args.ravdess_repeat) - args.audio_augment) + copies + cut
 
 
-def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
-    """Training samples and the dev sets by corpus name ("meld", "ravdess", "emovo", "fer2013")."""
+def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]], list[str]]:
+    """Training samples, the dev sets by corpus name ("meld", "ravdess", "emovo", "fer2013", and those of
+    --dev-data, named as train.evaluate names them) and the names of --dev-data's sets.
+
+    Raises CorpusError: a --data or --dev-data spec that does not read, or a file in both."""
     from .speech_corpora import read_emovo
 
     train, dev = [], {}
@@ -151,4 +161,27 @@ def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]]]:
         train += cap_per_emotion(read_goemotions(Path(args.goemotions) / "train.tsv"), args.goemotions_cap, seed=0)
         if not args.meld:  # with MELD, selection stays on MELD dev
             dev["goemotions"] = read_goemotions(Path(args.goemotions) / "dev.tsv")
-    return train, dev
+    for spec in args.data:
+        kind, (_, samples) = spec.partition("=")[0], read_data_spec(spec, context=args.text_context)
+        train += _repeat(samples, args) if kind in SPEECH_KINDS else samples
+    own_dev = []
+    for spec in args.dev_data:
+        name, samples = read_data_spec(spec, context=args.text_context)
+        own_dev.append(unique_key(name, dev))
+        dev[own_dev[-1]] = samples
+    _check_apart(train, dev)
+    return train, dev, own_dev
+
+
+SPEECH_KINDS = ("ravdess", "emovo", "emodb", "cremad", "folders")  # --data whose clips are repeated and perturbed
+
+
+def _check_apart(train: list[Sample], dev: dict[str, list[Sample]]) -> None:
+    """A clip or image in training and in a dev set makes selection and calibration measure memory."""
+    def files(samples):
+        return {str(Path(s.media).resolve()) for s in samples if s.media is not None}
+
+    both = sorted(files(train) & files(s for v in dev.values() for s in v))
+    if both:
+        raise CorpusError(f"{len(both)} files are both trained on and in a dev set (e.g. {both[0]}): select and "
+                          "calibrate on other files, and other speakers, than the ones trained on")

@@ -108,11 +108,13 @@ def voice_means(samples: list[Sample], caches: dict[str, FeatureCache]) -> torch
 
 
 def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str, FeatureCache],
-              voices: list[Sample] = (), slope: float = 0.0, quantile: float = 1.0) -> dict:
+              voices: list[Sample] = (), slope: float = 0.0, quantile: float = 1.0, own_dev: list[str] = ()) -> dict:
     """Set each sense's temperatures and biases (and the log-linear fusion weights and priors) in place;
     with a Whisper voice head, keep ``voices`` (training samples) as its bank, when given, and set its
     gate: d0 the ``quantile`` of the own dev voices' distances (1: the farthest), ``slope`` as given.
-    Returns what was set."""
+    ``own_dev``: dev sets (a user's labelled clips) that count, beside SENSE_DEV's, for the voice and the
+    face. Returns what was set."""
+    sense_dev = {m: names + (tuple(own_dev) if m != "text" else ()) for m, names in SENSE_DEV.items()}
     model.temperature.fill_(1.0)
     biases = (model.emotion_bias, model.sentiment_bias)
     for b in biases:
@@ -128,7 +130,7 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
         i = MODALITIES.index(m)
         for h, head in enumerate(HEADS):
             xs, ys = [], []
-            for name in SENSE_DEV[m]:
+            for name in sense_dev[m]:
                 if name not in outputs:
                     continue
                 own, labels = outputs[name][f"{m}/{head}"], _labels(dev[name], head)
@@ -145,7 +147,7 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
               "bias": {m: {head: [round(v, 4) for v in biases[h][MODALITIES.index(m)].tolist()]
                            for h, head in enumerate(HEADS)} for m in model.sense_heads}}
     if model.config.voice_bank:
-        own = [outputs[n]["audio/distance"] for n in SENSE_DEV["audio"] if n in outputs]
+        own = [outputs[n]["audio/distance"] for n in sense_dev["audio"] if n in outputs]
         own = np.concatenate(own) if own else np.zeros(0)
         own = own[~np.isnan(own)]
         d0 = float(np.quantile(own, quantile)) if len(own) else 2.0  # no dev voices: never

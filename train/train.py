@@ -30,6 +30,7 @@ from mmsent.model import FusionModel, build_model, drop_modalities
 
 from . import dist
 from .args import parse_args, read_corpora
+from .corpora import CorpusError
 from .calibrate import calibrate
 from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
 from .evaluate import corpus_report
@@ -153,7 +154,7 @@ def train(args) -> dict:
     model = build_model(config)
     init_weights(model, args.init)
     model = model.to(device)
-    train_set, dev = read_corpora(args)
+    train_set, dev, own_dev = read_corpora(args)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
     if args.joint:
         dev["joint"] = joint_samples(list(dev.values()), caches, args.joint // 4 or 1, seed=args.seed + 1,
@@ -197,17 +198,18 @@ def train(args) -> dict:
     if dist.is_main() and not args.epochs:  # --epochs 0: the --init parts composed, then calibrated
         save_checkpoint(model, args.out, training=_training_meta(args, progress, {}))
     if dist.is_main() and (progress["best_epoch"] or not args.epochs):
-        _calibrate_best(args, progress, train_set, dev, caches, modalities, device)
+        _calibrate_best(args, progress, train_set, dev, own_dev, caches, modalities, device)
     dist.close()
     return progress
 
 
-def _calibrate_best(args, progress: dict, train_set: list, dev: dict, caches, modalities, device) -> None:
+def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: list[str], caches, modalities,
+                    device) -> None:
     """Calibrate the saved best checkpoint on the dev sets (train.calibrate; a Whisper voice head keeps
-    the training voices) and save it again."""
+    the training voices; --dev-data's sets calibrate the voice and the face too) and save it again."""
     model = load_checkpoint(args.out, device)
     calibration = calibrate(model, dev, caches, voices=train_set, slope=args.familiarity_slope,
-                            quantile=args.familiarity_quantile)
+                            quantile=args.familiarity_quantile, own_dev=own_dev)
     report = dev_report(model, dev, caches, modalities)
     meta = read_config(args.out)["training"]  # as saved at the best epoch
     meta["dev_metrics"] = _training_meta(args, progress, report)["dev_metrics"]  # calibrated
@@ -242,7 +244,7 @@ def _training_meta(args, progress: dict, report: dict) -> dict:
         "command": "python -m train.train " + " ".join(args.argv),
         "data": {"meld": args.meld, "ravdess": args.ravdess, "ravdess_train_actors": args.ravdess_train,
                  "ravdess_dev_actors": args.ravdess_dev, "emovo": args.emovo, "emovo_dev_speakers": args.emovo_dev,
-                 "fer2013": args.fer2013, "joint_per_epoch": args.joint,
+                 "fer2013": args.fer2013, "data": args.data, "dev_data": args.dev_data, "joint_per_epoch": args.joint,
                  "joint_plain_words": args.joint_plain_words},
         "epoch": progress["best_epoch"], "selection_score": round(progress["best_score"], 4),
         "dev_metrics": {c: {h: {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
@@ -260,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.modalities) - set(MODALITIES)
     if unknown:
         raise SystemExit(f"unknown modalities {sorted(unknown)}; known: {MODALITIES}")
-    progress = train(args)
+    try:
+        progress = train(args)
+    except CorpusError as e:  # a corpus that does not read, or files both trained on and in a dev set
+        raise SystemExit(f"error: {e}") from e
     if dist.is_main():
         log.info("done: best score %.4f at epoch %d, checkpoint in %s", progress["best_score"],
                  progress["best_epoch"], args.out)
