@@ -183,7 +183,8 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
             problems.append(f"Subtitle cues after the end of the media were left out: {lost} of {len(cues.utterances)} "
                             f"in {Path(options.subtitles).name} (the first at {late:.1f} s; the media ends at "
                             f"{duration:.1f} s). Check that the subtitles belong to this file and are in time with it.")
-        return Transcript(options.language, kept.utterances, kept.source)  # the language given: translated if not English
+        # the language given, else the one a WebVTT file declares: translated if not English
+        return Transcript(options.language or cues.language, kept.utterances, kept.source)
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")
     total, progress = _in_seconds(report, "speech recognition", audio)

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Cue", "SubtitleError", "parse_subtitles", "SUBTITLE_SUFFIXES"]
+__all__ = ["Cue", "SubtitleError", "declared_language", "parse_subtitles", "SUBTITLE_SUFFIXES"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
@@ -66,6 +66,18 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> list
         raise SubtitleError(f"{path}: no subtitle cues found (a cue is a time line such as "
                             f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
     return sorted(cues, key=lambda c: c.start)  # stable: cues that start together keep the file's order
+
+
+_LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)
+
+
+def declared_language(path: str | Path) -> str | None:
+    """The language a WebVTT file declares in its header (``Language: it``, as YouTube's captions do;
+    ``en-US`` gives ``en``), lower case; None where it declares none (SubRip has no header)."""
+    text = _read_text(Path(path), [])
+    header = text.split("\n\n", 1)[0] if text.startswith("WEBVTT") else ""
+    match = _LANGUAGE_LINE.search(header)
+    return match.group(1).lower() if match else None
 
 
 def _read_text(path: Path, problems: list[str] | None = None) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
-from mmsent.subtitles import SubtitleError, parse_subtitles
+from mmsent.subtitles import SubtitleError, declared_language, parse_subtitles
 
 __all__ = [
     "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
@@ -420,8 +420,9 @@ TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one u
 
 
 def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Transcript:
-    """A ``Transcript`` from an SRT or WebVTT file (no word times; language unknown), one utterance per cue;
-    a cue that the next one starts within ends there, and cues that start together are one utterance.
+    """A ``Transcript`` from an SRT or WebVTT file (no word times; the language a WebVTT header declares, if
+    Whisper knows it, else unknown), one utterance per cue; a cue that the next one starts within ends
+    there, and cues that start together are one utterance.
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
     be read past goes into ``problems`` (``parse_subtitles``).
@@ -435,7 +436,12 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Trans
                 continue
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, []))
-    return Transcript(None, utterances, f"subtitles:{Path(path).name}")
+    language = declared_language(path)
+    try:
+        check_language(language)
+    except ValueError:  # a code Whisper does not know: the language stays unknown
+        language = None
+    return Transcript(language, utterances, f"subtitles:{Path(path).name}")
 
 
 def clip_to(transcript: Transcript, duration: float) -> Transcript:

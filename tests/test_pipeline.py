@@ -195,6 +195,11 @@ def test_speech_in_another_language_is_translated_for_the_words(default, tmp_pat
     lines = [s for s in subtitled.segments if s.kind == "speech"]
     assert [s.text for s in lines] == ITALIAN and all(s.translation for s in lines), lines
     assert "happy" in lines[0].translation.lower() and lines[0].reading("text")[0] == "joy"
+    vtt = tmp_path / "italian.vtt"  # the same lines as WebVTT whose header declares their language
+    vtt.write_text("WEBVTT\nLanguage: it\n\n" + "".join(f"00:{a:06.3f} --> 00:{b:06.3f}\n{t}\n\n" for (a, b), t
+                                                        in zip(italian.spans, ITALIAN)), encoding="utf-8")
+    declared = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(vtt)))
+    assert declared.language == "it" and declared.segments == subtitled.segments
 
     def out_of_memory(*args, **kwargs):  # stands in for a GPU without the memory for the beam: there is none here
         raise RuntimeError("CUDA failed with error out of memory")

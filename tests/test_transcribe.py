@@ -359,8 +359,17 @@ def test_youtube_rolling_captions_read_each_line_once(tmp_path):
     end of the cue) and shows the line before again; a 10 ms flash shows it alone. Each line is read once;
     a cue of normal length that only repeats the line before is kept (said twice)."""
     (tmp_path / "auto.vtt").write_text(YOUTUBE_VTT)
-    assert [(u.start, u.end, u.text) for u in load_subtitles(tmp_path / "auto.vtt").utterances] == [
+    captions = load_subtitles(tmp_path / "auto.vtt")
+    assert [(u.start, u.end, u.text) for u in captions.utterances] == [
         (0.0, 1.69, "I got the job"), (1.7, 5.4, "this is wonderful"), (6.0, 7.0, "this is wonderful")]
+    assert captions.language == "en"  # as its header declares
+
+
+@pytest.mark.parametrize("header, language", [("Language: it-IT", "it"), ("Language: DE", "de"),
+                                              ("Language: xx", None), ("Kind: captions", None)])
+def test_the_language_a_webvtt_header_declares(tmp_path, header, language):
+    (tmp_path / "c.vtt").write_text(f"WEBVTT\n{header}\n\n00:00.000 --> 00:01.000\nLanguage: fr\n")
+    assert load_subtitles(tmp_path / "c.vtt").language == language  # a cue's text declares nothing
 
 
 def test_a_line_said_again_is_kept_outside_rolling_captions(tmp_path):
