@@ -154,7 +154,7 @@ def test_perturbed_training_copies_are_fixed_draws_of_the_same_clip(shared_data)
 
     args = parse_args(["--emovo", str(shared_data / "emovo"), "--emovo-dev", "m3", "--ravdess-repeat", "3",
                        "--audio-augment", "2", "--out", "unused"])
-    train, dev = read_corpora(args)
+    train, dev, _ = read_corpora(args)
     assert len(train) == len({s.id for s in train}) == 3 * 5 * 98  # once as recorded, two perturbed copies
     assert Counter(s.augment for s in train) == {0: 490, 1: 490, 2: 490}
     assert not any(s.augment for s in dev["emovo"])
@@ -185,7 +185,7 @@ def test_cut_training_copies_end_where_their_speech_ends(shared_data):
 
     args = parse_args(["--emovo", str(shared_data / "emovo"), "--emovo-dev", "m3", "--audio-augment", "1",
                        "--audio-cut", "--out", "unused"])
-    train, dev = read_corpora(args)
+    train, dev, _ = read_corpora(args)
     assert len(train) == 4 * 5 * 98 and len({s.id for s in train}) == 3 * 5 * 98  # twice as recorded, perturbed once, cut once
     cut = [s for s in train if s.cut]
     assert len(cut) == 490 and not any(s.augment for s in cut)
