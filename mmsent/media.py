@@ -37,18 +37,19 @@ SCALE_INTERPOLATION = "AREA"  # swscale filter that shrinks frames to the output
 __all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "probe", "load_audio", "sample_times", "load_frames"]
 
 
-def _mono_chunks(frames: Iterator[av.AudioFrame], sample_rate: int) -> Iterator[np.ndarray]:
-    """Float32 mono samples; a new resampler whenever the format or channel layout changes mid-stream."""
+def _channel_chunks(frames: Iterator[av.AudioFrame], sample_rate: int, layout: str = "mono") -> Iterator[np.ndarray]:
+    """Float32 samples of the first channel of the frames mixed to ``layout`` (mono: the downmix); a new
+    resampler whenever the format or channel layout changes mid-stream."""
     resampler, key = None, None
     for frame in itertools.chain(frames, [None]):
         new_key = None if frame is None else (frame.format.name, frame.layout.name, frame.sample_rate)
         if resampler is not None and new_key != key:  # flush the old one
-            yield from (f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+            yield from (f.to_ndarray()[0] for f in resampler.resample(None))
             resampler = None
         if frame is not None:
             if resampler is None:
-                resampler, key = av.AudioResampler(format="flt", layout="mono", rate=sample_rate), new_key
-            yield from (f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
+                resampler, key = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate), new_key
+            yield from (f.to_ndarray()[0] for f in resampler.resample(frame))
 
 
 def _audio_frames(c: av.container.InputContainer, stream: av.AudioStream) -> Iterator[av.AudioFrame]:
@@ -91,7 +92,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
         first = float(head.pts * stream.time_base) if head.pts is not None else 0.0
         try:
             audio = np.concatenate([np.zeros(0, np.float32),
-                                    *_mono_chunks(itertools.chain([head], frames), sample_rate)])
+                                    *_channel_chunks(itertools.chain([head], frames), sample_rate)])
         except av.FFmpegError as e:  # e.g. a channel layout the resampler cannot map
             raise MediaError(f"{path}: its audio cannot be converted to mono ({reason(e)}); re-export the file.") from e
         if (stream.codec_context.channels or 1) > 1 and audio.size and _rms(audio) < CANCELLED_RMS:
@@ -136,13 +137,11 @@ def _track_end(stream: av.AudioStream) -> float | None:
 
 def _first_channel(path: str | Path, index: int, sample_rate: int) -> np.ndarray | None:
     """The first channel alone (after a downmix to stereo) of the audio stream ``index``, float32 at
-    ``sample_rate``; None when it cannot be decoded so."""
+    ``sample_rate``: a second decoding, only for a track whose mono mix is silent; None when it fails."""
     try:
         with _open(path) as c:
-            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=sample_rate)
-            frames = itertools.chain(_audio_frames(c, c.streams[index]), [None])
-            parts = [f.to_ndarray()[0] for frame in frames for f in resampler.resample(frame)]
-    except (av.FFmpegError, ValueError):  # ValueError: PyAV's resampler meeting a layout change mid-stream
+            parts = list(_channel_chunks(_audio_frames(c, c.streams[index]), sample_rate, "stereo"))
+    except av.FFmpegError:
         return None
     return np.concatenate(parts).astype(np.float32) if parts else None
 
