@@ -15,13 +15,14 @@ import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Cue", "SubtitleError", "declared_language", "parse_subtitles", "SUBTITLE_SUFFIXES"]
+__all__ = ["Cue", "SubtitleError", "parse_subtitles", "SUBTITLE_SUFFIXES"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
+_LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)  # WebVTT header
 _NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d\d[:.,]\d)")  # a cue number, or a time line gone wrong
 # (00:00:01,700 or 00:01.700; not text such as "10:30 is fine")
 FLASH_S = 0.1  # s: a cue this short that only repeats the line before it is a rolling caption's step
@@ -39,9 +40,11 @@ class Cue:
     line: int  # 1-based line of the time line in the file, for messages
 
 
-def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> list[Cue]:
-    """The cues of an SRT or WebVTT file, ordered by start time; empty cues are left out. A file that is
-    not UTF-8 is read as Windows-1252, said in ``problems`` when given, else warned."""
+def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tuple[list[Cue], str | None]:
+    """The cues of an SRT or WebVTT file, ordered by start time (empty cues left out), and the language a
+    WebVTT header declares (``Language: it``, as YouTube's captions do; ``en-US`` gives ``en``; None where
+    none is declared: SubRip has no header). A file that is not UTF-8 is read as Windows-1252, said in
+    ``problems`` when given, else warned."""
     path = Path(path)
     text = _read_text(path, problems)
     is_vtt = text.lstrip().startswith("WEBVTT") or path.suffix.lower() == ".vtt"
@@ -51,33 +54,22 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> list
         raise SubtitleError(f"{path}: not a subtitle file (no 'WEBVTT' header, no '-->' time "
                             f"line); mmsent reads SubRip {SUBTITLE_SUFFIXES[0]} and WebVTT "
                             f"{SUBTITLE_SUFFIXES[1]} files")
-    parsed: list[tuple[Cue, list[str]]] = []  # each cue with its lines of text
+    parsed: list[tuple[Cue, list[str]]] = []  # each cue with its lines of text (its text is made of them)
     for first_line, lines in _blocks(text, is_vtt):
         if is_vtt and (lines[0].startswith("WEBVTT") or lines[0].split(" ")[0] in _VTT_SKIP):
             continue
         if parsed and _more_text(lines):  # after a blank line inside a cue: more of its text
-            cue, words = parsed[-1]
-            words = words + _text_lines(lines)
-            parsed[-1] = replace(cue, text=" ".join(words)), words
-            continue
-        parsed.append(_parse_block(path, first_line, lines))
+            parsed[-1][1].extend(_text_lines(lines))
+        else:
+            parsed.append(_parse_block(path, first_line, lines))
     cues = [cue for cue in _unrolled(parsed) if cue.text]
     if not cues:
         raise SubtitleError(f"{path}: no subtitle cues found (a cue is a time line such as "
                             f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
-    return sorted(cues, key=lambda c: c.start)  # stable: cues that start together keep the file's order
+    declared = _LANGUAGE_LINE.search(text.split("\n\n", 1)[0]) if is_vtt else None
+    # sorted stably: cues that start together keep the file's order
+    return sorted(cues, key=lambda c: c.start), declared.group(1).lower() if declared else None
 
-
-_LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)
-
-
-def declared_language(path: str | Path) -> str | None:
-    """The language a WebVTT file declares in its header (``Language: it``, as YouTube's captions do;
-    ``en-US`` gives ``en``), lower case; None where it declares none (SubRip has no header)."""
-    text = _read_text(Path(path), [])
-    header = text.split("\n\n", 1)[0] if text.startswith("WEBVTT") else ""
-    match = _LANGUAGE_LINE.search(header)
-    return match.group(1).lower() if match else None
 
 
 def _read_text(path: Path, problems: list[str] | None = None) -> str:
@@ -126,21 +118,22 @@ def _text_lines(lines: list[str]) -> list[str]:
 
 
 def _unrolled(parsed: list[tuple[Cue, list[str]]]) -> list[Cue]:
-    """The cues without rolling captions' repeats: YouTube's automatic captions flash each finished line
-    alone (a cue under FLASH_S), then show it again above the next line. Such a flash is left out, and the
-    cue after it loses the lines it repeats. Elsewhere a repeated line was said again, and is kept."""
+    """The cues, each with the text of its lines, without rolling captions' repeats: YouTube's automatic
+    captions flash each finished line alone (a cue under FLASH_S), then show it again above the next line.
+    Such a flash is left out, and the cue after it loses the lines it repeats. Elsewhere a repeated line
+    was said again, and is kept."""
     out, before, flash = [], [], False
     for cue, lines in parsed:
         short = cue.end - cue.start < FLASH_S
         k = next((k for k in range(min(len(before), len(lines)), 0, -1) if before[-k:] == lines[:k]), 0)
-        if k and (short if k == len(lines) else flash):
-            cue = replace(cue, text=" ".join(lines[k:]))
-        out.append(cue)
+        repeated = k if k and (short if k == len(lines) else flash) else 0
+        out.append(replace(cue, text=" ".join(lines[repeated:])))
         before, flash = lines, short
     return out
 
 
 def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, list[str]]:
+    """A cue (its text left to ``_unrolled``) and its lines of text."""
     for offset in (0, 1):  # the time line comes first, or after a cue number or identifier
         match = _TIMING.match(lines[offset]) if offset < len(lines) else None
         if match:
@@ -158,8 +151,7 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
     if end < start:
         raise SubtitleError(f"{path}:{line}: the cue ends ({end:.3f} s) before it starts "
                             f"({start:.3f} s)")
-    text = _text_lines(lines[offset + 1:])
-    return Cue(start, end, " ".join(text), line), text
+    return Cue(start, end, "", line), _text_lines(lines[offset + 1:])
 
 
 def _seconds(groups: tuple) -> float:

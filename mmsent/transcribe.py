@@ -21,7 +21,7 @@ import numpy as np
 
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
-from mmsent.subtitles import SubtitleError, declared_language, parse_subtitles
+from mmsent.subtitles import SubtitleError, parse_subtitles
 
 __all__ = [
     "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
@@ -427,8 +427,9 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Trans
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
     be read past goes into ``problems`` (``parse_subtitles``).
     """
+    cues, language = parse_subtitles(path, problems)
     utterances: list[Utterance] = []
-    for c in parse_subtitles(path, problems):  # by start time
+    for c in cues:  # by start time
         prev = utterances[-1] if utterances else None
         if prev and c.start < prev.end:  # cues that overlap: each cue's words kept together, in order
             if c.start - prev.start < TOGETHER_S:  # shown at once (two speakers' lines): one utterance
@@ -436,7 +437,6 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Trans
                 continue
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, []))
-    language = declared_language(path)
     try:
         check_language(language)
     except ValueError:  # a code Whisper does not know: the language stays unknown
