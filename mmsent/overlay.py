@@ -155,7 +155,7 @@ class _OverlayPainter:
             warnings.warn("no TrueType font found: captions use Pillow's default", stacklevel=3)
         self.font = ImageFont.truetype(str(path), px) if path else ImageFont.load_default(px)
         self.line = max(MIN_FACE_LINE_PX, round(min(size) * FACE_LINE_FRACTION))
-        self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.cache: dict[int, tuple] = {}  # segment -> what _render draws of it
 
     def paint(self, frame: np.ndarray, t: float) -> np.ndarray:
         i = bisect.bisect_right(self.starts, t) - 1
@@ -163,11 +163,14 @@ class _OverlayPainter:
             return frame
         if i not in self.cache:
             self.cache[i] = self._render(self.segments[i])
-        rgb, alpha = self.cache[i]
+        rgb, alpha, rows, box = self.cache[i]
         out = frame.copy()
-        if self.segments[i].face_box:
-            self._face_box(out, self.segments[i])
-        rows = self._caption_rows(self.segments[i], rgb.shape[0])
+        if box is not None:  # the face's rectangle, its lines drawn inside it
+            (x0, y0, x1, y1), n, color = box
+            out[y0:y0 + n, x0:x1] = color
+            out[y1 - n:y1, x0:x1] = color
+            out[y0:y1, x0:x0 + n] = color
+            out[y0:y1, x1 - n:x1] = color
         out[rows] = (out[rows].astype(np.float32) * (1.0 - alpha) + rgb * alpha).round().astype(np.uint8)
         return out
 
@@ -181,20 +184,20 @@ class _OverlayPainter:
         covered_at_bottom, covered_at_top = max(0, y1 - bottom.start), max(0, box_h - y0)
         return slice(0, box_h) if covered_at_top < covered_at_bottom else bottom
 
-    def _face_box(self, out: np.ndarray, seg: SegmentResult) -> None:
-        """A rectangle (in place) around the segment's face, in the colour of what the face says
-        (the fused top emotion when the face has no reading of its own); lines drawn inside the box.
-        """
-        color = np.array(_hex_rgb(face_color(seg)), dtype=np.uint8)
+    def _face_box(self, seg: SegmentResult) -> tuple | None:
+        """The rectangle around the segment's face: its pixel bounds, line width and colour, that of what
+        the face says (the fused top emotion when the face has no reading of its own); None without a face."""
+        from mmsent.plots import hex_rgb
+
+        if not seg.face_box:
+            return None
         x0, y0, x1, y1 = box_pixels(seg.face_box, (self.width, self.height))
         n = min(self.line, (x1 - x0 + 1) // 2, (y1 - y0 + 1) // 2) or 1
-        out[y0:y0 + n, x0:x1] = color
-        out[y1 - n:y1, x0:x1] = color
-        out[y0:y1, x0:x0 + n] = color
-        out[y0:y1, x1 - n:x1] = color
+        return (x0, y0, x1, y1), n, np.array(hex_rgb(face_color(seg)), dtype=np.uint8)
 
-    def _render(self, seg: SegmentResult) -> tuple[np.ndarray, np.ndarray]:
-        """Box of shape (box_h, width, 3) as float RGB and its (box_h, width, 1) opacity."""
+    def _render(self, seg: SegmentResult) -> tuple:
+        """What a segment's frames get, once per segment: its caption box, (box_h, width, 3) float RGB and
+        its (box_h, width, 1) opacity, the rows it goes to (``_caption_rows``) and its face's rectangle."""
         from PIL import Image, ImageDraw
 
         from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR  # the figures' colours
@@ -211,7 +214,7 @@ class _OverlayPainter:
         color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR) if seg.read else FALLBACK_COLOR
         draw.text((pad, pad + len(lines) * line_h), label_line(seg), font=self.font, fill=color)
         arr = np.asarray(img, dtype=np.float32)
-        return arr[..., :3], arr[..., 3:] / 255.0
+        return arr[..., :3], arr[..., 3:] / 255.0, self._caption_rows(seg, box_h), self._face_box(seg)
 
 
 def box_pixels(box: list[float], size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -229,10 +232,6 @@ def face_color(seg: SegmentResult) -> str:
 
     face = seg.reading("video")
     return EMOTION_COLORS.get((face or seg.top_emotion)[0], FALLBACK_COLOR)
-
-
-def _hex_rgb(color: str) -> tuple[int, int, int]:
-    return tuple(int(color.lstrip("#")[k:k + 2], 16) for k in (0, 2, 4))
 
 
 def _wrap(text: str, font, max_px: int) -> list[str]:

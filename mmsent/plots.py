@@ -207,7 +207,7 @@ def _luminance(rgb: tuple[float, ...]) -> float:
 def text_color(color: str) -> str:
     """A "#rrggbb" colour darkened, its hue kept, until words written in it read on white (contrast
     TEXT_CONTRAST: joy's yellow, neutral's grey and surprise's cyan are too pale as they are)."""
-    rgb = [c / 255 for c in _rgb(color)]
+    rgb = [c / 255 for c in hex_rgb(color)]
     scale = 1.0
     while (1.05 / (_luminance([c * scale for c in rgb]) + 0.05)) < TEXT_CONTRAST:
         scale -= 0.02
@@ -287,14 +287,14 @@ def _steps_x(segs: list[SegmentResult]) -> tuple[list[float], list[list]]:
     return x, custom
 
 
-def _rgb(color: str) -> tuple[int, ...]:
+def hex_rgb(color: str) -> tuple[int, ...]:
     """'#rrggbb' -> (r, g, b), 0-255."""
     return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
 
 
 def _with_alpha(color: str, alpha: float) -> str:
     """'#rrggbb' -> 'rgba(r, g, b, alpha)'."""
-    r, g, b = _rgb(color)
+    r, g, b = hex_rgb(color)
     return f"rgba({r}, {g}, {b}, {alpha})"
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_results import TRICKY_TEXT, make_analysis, one_hot, random_segment, with_gap_unread
 
-from mmsent import export, media, overlay
+from mmsent import export, media, overlay, plots
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS, TASKS
 from mmsent.results import Analysis, MediaFacts
 
@@ -305,7 +305,7 @@ def test_annotated_video_draws_the_face_box(tmp_path, clip):
     _, _, before = decode(clip)
     _, _, after = decode(out)
     size = CLIP_SIZE
-    anger, sadness = (np.array(overlay._hex_rgb(c)) for c in ("#d62728", "#1f77b4"))
+    anger, sadness = (np.array(plots.hex_rgb(c)) for c in ("#d62728", "#1f77b4"))
 
     def edges(frame, box):
         """Mean colour of the middle of the top and left lines, and of the box's inside."""
