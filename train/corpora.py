@@ -185,10 +185,7 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
     Labels come from the file names; song (vocal channel 02) and video-only files are skipped.
     actors: keep only these actors (split by actor, never by clip).
     """
-    root = Path(folder)
-    if not root.is_dir():
-        raise CorpusError(f"{root}: {'a file, not a folder' if root.is_file() else 'RAVDESS folder not found'}; "
-                          "pass the folder holding Actor_XX/ folders")
+    root = corpus_folder(folder, "RAVDESS", "Actor_XX/ folders")
     keep = parse_actors(actors) if isinstance(actors, str) or actors is None else set(actors)
     samples, counts = [], Counter()
     for path in sorted(root.rglob("*")):
@@ -222,6 +219,15 @@ def _split_filter(where: str) -> tuple[str, str]:
         return where, ""
     folder, _, keep = where.rpartition(":")
     return folder, keep
+
+
+def corpus_folder(folder: str | Path, corpus: str, layout: str) -> Path:
+    """``folder`` as a Path; CorpusError where it is not a folder, saying what to pass instead."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise CorpusError(f"{root}: {'a file, not a folder' if root.is_file() else f'{corpus} folder not found'}; "
+                          f"pass the folder holding {layout}")
+    return root
 
 
 def unique_key(name: str, taken) -> str:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from mmsent.labels import EMOTIONS
 
-from .corpora import CorpusError, Sample
+from .corpora import CorpusError, Sample, corpus_folder
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +108,6 @@ def _speaker_key(speaker) -> str:
     return str(int(key)) if key.isdigit() else key
 
 
-def _folder(folder: str | Path, corpus: str, layout: str) -> Path:
-    root = Path(folder)
-    if not root.is_dir():
-        raise CorpusError(f"{root}: {'a file, not a folder' if root.is_file() else f'{corpus} folder not found'}; "
-                          f"pass the folder holding {layout}")
-    return root
-
-
 def _sample(corpus: str, sid: str, path: Path, emotion: str, group: str, text: str | None = None) -> Sample:
     return Sample(id=f"{corpus}/{sid}", corpus=corpus, text=text, emotion=EMOTIONS.index(emotion),
                   sentiment=None, media=path, has_video=path.suffix.lower() in VIDEO_SUFFIXES, group=group)
@@ -134,7 +126,7 @@ def _finish(corpus: str, root: Path, samples: list[Sample], counts: Counter, lay
 def _by_name(corpus: str, folder: str | Path, pattern: re.Pattern, layout: str, speakers, label) -> list[Sample]:
     """Shared loop of the readers whose labels are in the file names. ``label(match)`` gives
     (speaker, emotion name or None to leave out, reason for leaving out, text)."""
-    root = _folder(folder, corpus, layout)
+    root = corpus_folder(folder, corpus, layout)
     keep = _parse_speakers(speakers)
     samples, counts = [], Counter()
     for path in _media_files(root, counts):
@@ -180,7 +172,7 @@ def read_cremad(folder: str | Path, speakers: str | Iterable[str] | None = None)
 def read_voices(folder: str | Path) -> list[Sample]:
     """Unlabelled utterances, one audio or video file each, at any depth below ``folder`` (for
     ``train.evaluate --voices``: voices heard beside labelled words)."""
-    root = _folder(folder, "voices", "audio or video files, one utterance each")
+    root = corpus_folder(folder, "voices", "audio or video files, one utterance each")
     samples = [Sample(id=f"voices/{root.name}/{path.relative_to(root).with_suffix('').as_posix()}", corpus="voices",
                       text=None, emotion=None, sentiment=None, media=path, group=path.stem)
                for path in _media_files(root, Counter(), same_folder=True)]
@@ -196,7 +188,7 @@ def folder_emotion(name: str) -> str | None:
 
 def read_folders(folder: str | Path) -> list[Sample]:
     """Clips sorted into ``DIR/<emotion>/...`` folders; corpus name = the folder's own name."""
-    root = _folder(folder, "labelled", "one sub-folder per emotion (e.g. Angry/, Happy/, Neutral/, Sad/)")
+    root = corpus_folder(folder, "labelled", "one sub-folder per emotion (e.g. Angry/, Happy/, Neutral/, Sad/)")
     corpus = root.resolve().name
     samples, counts, unknown = [], Counter(), []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
