@@ -30,8 +30,8 @@ from mmsent.model import FusionModel, build_model, drop_modalities
 
 from . import dist
 from .args import parse_args, read_corpora
-from .corpora import CorpusError
 from .calibrate import calibrate
+from .corpora import CorpusError
 from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
 from .evaluate import corpus_report
 from .extract import extract_all
