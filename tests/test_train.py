@@ -3,6 +3,7 @@ and a 2-process torchrun job gives one checkpoint."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -133,14 +134,34 @@ def test_resume_without_state_is_a_clear_error(corpus, tmp_path):
               "--resume", *TINY])
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is pid (torchrun starts its workers in sessions of their own)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_torchrun_two_processes_give_one_checkpoint(corpus, trained, tmp_path):
     _, cache = trained
     out = tmp_path / "ddp"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "train.train",
            "--meld", str(corpus), "--cache", str(cache), "--out", str(out), "--epochs", "1", *TINY]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = proc.communicate(timeout=150)  # about 10 s
+    except subprocess.TimeoutExpired:  # once in CI: say where each process stood
+        for pid in [*_children(proc.pid), proc.pid]:
+            os.kill(pid, signal.SIGABRT)  # faulthandler prints the stack of every thread
+        _, stderr = proc.communicate()
+        pytest.fail("torchrun did not finish in 150 s; the stacks of its processes:\n" + stderr[-12000:])
+    assert proc.returncode == 0, stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "train_state.safetensors"]
     meta = json.loads((out / "config.json").read_text())
     assert meta["training"]["world_size"] == 2

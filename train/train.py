@@ -199,7 +199,6 @@ def train(args) -> dict:
         save_checkpoint(model, args.out, training=_training_meta(args, progress, {}))
     if dist.is_main() and (progress["best_epoch"] or not args.epochs):
         _calibrate_best(args, progress, train_set, dev, own_dev, caches, modalities, device)
-    dist.close()
     return progress
 
 
@@ -264,11 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown modalities {sorted(unknown)}; known: {MODALITIES}")
     try:
         progress = train(args)
+        if dist.is_main():
+            log.info("done: best score %.4f at epoch %d, checkpoint in %s", progress["best_score"],
+                     progress["best_epoch"], args.out)
     except CorpusError as e:  # a corpus that does not read, or files both trained on and in a dev set
         raise SystemExit(f"error: {e}") from e
-    if dist.is_main():
-        log.info("done: best score %.4f at epoch %d, checkpoint in %s", progress["best_score"],
-                 progress["best_epoch"], args.out)
+    finally:
+        dist.close()
     return 0
 
 
