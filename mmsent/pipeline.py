@@ -183,7 +183,7 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
             problems.append(f"Subtitle cues after the end of the media were left out: {lost} of {len(cues.utterances)} "
                             f"in {Path(options.subtitles).name} (the first at {late:.1f} s; the media ends at "
                             f"{duration:.1f} s). Check that the subtitles belong to this file and are in time with it.")
-        # the language given, else the one a WebVTT file declares: translated if not English
+        # the language given, else the one the file declares or its name gives: translated if not English
         return Transcript(options.language or cues.language, kept.utterances, kept.source)
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")

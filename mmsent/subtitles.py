@@ -23,6 +23,8 @@ _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
 _LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)  # WebVTT header
+_NAMED_LANGUAGE = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)?")  # talk.it.srt, talk.pt-BR.srt
+_NAME_FLAGS = {"forced", "sdh", "cc", "hi", "default"}  # marks players read after the language: talk.en.forced.srt
 _NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d\d[:.,]\d)")  # a cue number, or a time line gone wrong
 # (00:00:01,700 or 00:01.700; not text such as "10:30 is fine")
 FLASH_S = 0.1  # s: a cue this short that only repeats the line before it is a rolling caption's step
@@ -42,9 +44,9 @@ class Cue:
 
 def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tuple[list[Cue], str | None]:
     """The cues of an SRT or WebVTT file, ordered by start time (empty cues left out), and the language a
-    WebVTT header declares (``Language: it``, as YouTube's captions do; ``en-US`` gives ``en``; None where
-    none is declared: SubRip has no header). A file that is not UTF-8 is read as Windows-1252, said in
-    ``problems`` when given, else warned."""
+    WebVTT header declares (``Language: it``, as YouTube's captions do; ``en-US`` gives ``en``), else the
+    one the file's name gives as players read it (``talk.it.srt``), else None. A file that is not UTF-8 is
+    read as Windows-1252, said in ``problems`` when given, else warned."""
     path = Path(path)
     text = _read_text(path, problems)
     is_vtt = text.lstrip().startswith("WEBVTT") or path.suffix.lower() == ".vtt"
@@ -68,7 +70,20 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
                             f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
     declared = _LANGUAGE_LINE.search(text.split("\n\n", 1)[0]) if is_vtt else None
     # sorted stably: cues that start together keep the file's order
-    return sorted(cues, key=lambda c: c.start), declared.group(1).lower() if declared else None
+    return sorted(cues, key=lambda c: c.start), declared.group(1).lower() if declared else _named_language(path)
+
+
+def _named_language(path: Path) -> str | None:
+    """The language code in a subtitle file's name, the last dotted part before the suffix, after any
+    marks (``talk.it.srt``, ``talk.pt-BR.vtt``, ``talk.en.hi.srt``: hearing impaired; ``talk.hi.srt``:
+    Hindi), lower case; None when that part is no two-letter code (``talk.srt``, ``talk.2019.srt``)."""
+    parts = path.name.split(".")[1:-1]
+    for i in reversed(range(len(parts))):
+        if i and parts[i].lower() in _NAME_FLAGS:
+            continue
+        named = _NAMED_LANGUAGE.fullmatch(parts[i])
+        return named.group(1).lower() if named else None
+    return None
 
 
 

@@ -420,8 +420,8 @@ TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one u
 
 
 def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Transcript:
-    """A ``Transcript`` from an SRT or WebVTT file (no word times; the language a WebVTT header declares, if
-    Whisper knows it, else unknown), one utterance per cue; a cue that the next one starts within ends
+    """A ``Transcript`` from an SRT or WebVTT file (no word times; the language a WebVTT header declares or
+    the file's name gives, ``talk.it.srt``, if Whisper knows it, else unknown), one utterance per cue; a cue that the next one starts within ends
     there, and cues that start together are one utterance.
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could

@@ -372,6 +372,18 @@ def test_the_language_a_webvtt_header_declares(tmp_path, header, language):
     assert load_subtitles(tmp_path / "c.vtt").language == language  # a cue's text declares nothing
 
 
+@pytest.mark.parametrize("name, language", [("talk.it.srt", "it"), ("Talk.pt-BR.vtt", "pt"), ("talk.en.forced.srt", "en"),
+                                            ("talk.en.hi.srt", "en"), ("talk.hi.srt", "hi"), ("talk.srt", None),
+                                            ("talk.2019.srt", None), ("my.talk.srt", None), ("talk.xx.srt", None)])
+def test_the_language_a_subtitle_file_name_gives(tmp_path, name, language):
+    """As players read it: the last dotted part before the suffix, past marks such as forced or hi (hearing
+    impaired) after it; a code Whisper does not know stays unknown; a WebVTT header comes first."""
+    (tmp_path / name).write_text(("WEBVTT\n\n" if name.endswith(".vtt") else "") + "00:00:00.000 --> 00:00:01.000\nCiao.\n")
+    assert load_subtitles(tmp_path / name).language == language
+    (tmp_path / "talk.it.vtt").write_text("WEBVTT\nLanguage: de\n\n00:00.000 --> 00:01.000\nHallo.\n")
+    assert load_subtitles(tmp_path / "talk.it.vtt").language == "de"
+
+
 def test_a_line_said_again_is_kept_outside_rolling_captions(tmp_path):
     """Only a rolling caption's repeat (after a flash) is left out: a line that an ordinary subtitle file
     shows again was said again; cues that start together keep the file's order."""
