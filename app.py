@@ -1,4 +1,4 @@
-"""mmsent demo: upload or record a video, watch emotion and sentiment over time.
+"""mmsent demo: upload or record a video (or a sound), watch emotion and sentiment over time.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--checkpoint DIR]
                   [--max-seconds 600] [--max-mb 500] [--concurrency 1]
@@ -8,8 +8,9 @@ export). The model is loaded once at start-up; each click runs one analysis in t
 concurrency limit keeps a CPU machine from running several at once (the others wait their turn).
 Library errors become a ``gr.Error`` with the library's message; an unexpected error is logged on
 the server and shown as one line, never a stack trace. The same analysis is served to programs as
-the Gradio API endpoint ``/analyze``, the only one the API page lists: the video is required, the
-other inputs have the page's defaults and can be given by name (README: "From a program").
+the Gradio API endpoint ``/analyze``, the only one the API page lists: a video (or a sound file, by
+name) is required, the other inputs have the page's defaults and can be given by name (README: "From a
+program").
 """
 
 from __future__ import annotations
@@ -136,9 +137,11 @@ def _refusal(message: str) -> gr.Error:
 
 def check_input(video: str | None, subtitles: str | None, settings: Settings,
                 model: mmsent.FusionModel, senses: tuple[str, ...] = MODALITIES):
-    """Reject what the analysis cannot take, with a message that says what to do; returns MediaInfo."""
+    """Reject what the analysis cannot take, with a message that says what to do; returns MediaInfo.
+    ``video``: the file to analyse, a video or a sound."""
     if not video:
-        raise _refusal("No video yet: upload a file or record one with the webcam, then press Analyse.")
+        raise _refusal("No video yet: upload a file or record one with the webcam (or give a sound: upload "
+                       "one or record it with the microphone), then press Analyse.")
     name = Path(video).name
     size_mb = os.path.getsize(video) / 1e6
     if size_mb > settings.max_mb:
@@ -178,9 +181,15 @@ def new_request_dir(settings: Settings) -> Path:
 
 def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | None, subtitles: str | None,
                  language: str, asr: str, max_segment_seconds: float, progress,
-                 senses: list[str] = SENSES, translate: bool = True) -> tuple[Analysis, list[Path]]:
-    """Check the input, analyse it with progress, export the downloads into a fresh request folder."""
+                 senses: list[str] = SENSES, translate: bool = True,
+                 sound: str | None = None) -> tuple[Analysis, list[Path]]:
+    """Check the input (a video or a sound), analyse it with progress, export the downloads into a fresh
+    request folder."""
     progress(0.0, desc="checking the file")
+    if video and sound:
+        raise _refusal(f"Both a video ({Path(video).name}) and a sound ({Path(sound).name}) were given: clear "
+                       "one of them, then press Analyse. One file is analysed at a time.")
+    video = video or sound
     if not senses:
         raise _refusal("No sense is ticked: tick at least one of words, voice and face under Options, Senses.")
     senses = parse_senses(senses)  # modalities from here on
@@ -210,27 +219,30 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
 def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str):
     """The click handler (also the API endpoint /analyze), bound to the loaded model."""
 
-    def analyze(video: str | None, subtitles: str | None = None, language: str = "auto",
+    def analyze(video: str | None = None, subtitles: str | None = None, language: str = "auto",
                 asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
-                senses: list[str] = SENSES, translate: bool = True, progress=gr.Progress()):
-        """Analyse a video: returns the video, 5 figures, the segment table, notes, files and the JSON."""
-        paths = {p: Path(p).name for p in (video, subtitles) if p}
+                senses: list[str] = SENSES, translate: bool = True, sound: str | None = None,
+                progress=gr.Progress()):
+        """Analyse a video or a sound: returns the video (None for a sound), 5 figures, the segment table,
+        notes, files and the JSON."""
+        paths = {p: Path(p).name for p in (video, subtitles, sound) if p}
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
-                                           max_segment_seconds, progress, senses, translate)
+                                           max_segment_seconds, progress, senses, translate, sound)
         except gr.Error as e:  # the app's own checks
-            log.info("rejected %s: %s", video, e.message)
+            log.info("rejected %s: %s", video or sound, e.message)
             raise
         except USER_ERRORS as e:
-            log.info("rejected %s: %s", video, e)
+            log.info("rejected %s: %s", video or sound, e)
             raise gr.Error(_user_message(e, paths), print_exception=False) from e
         except Exception as e:  # a bug: full trace in the server log, one line for the user
-            log.exception("analysis of %s failed", video)
+            log.exception("analysis of %s failed", video or sound)
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
                            f"{_user_message(e, paths)}). The server log has the details.") from e
         vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
         figures = [build(analysis) for build in plots.FIGURES.values()]
-        return (gr.Video(value=video, subtitles=vtt), *figures, segment_table(analysis),
+        shown = gr.Video(value=video or sound, subtitles=vtt) if analysis.media.has_video else None
+        return (shown, *figures, segment_table(analysis),
                 analysis_note(analysis, model_lines), [str(f) for f in files], analysis.to_json())
 
     return analyze
@@ -242,7 +254,8 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
     analyze = make_analyze(model, settings, model_note(model, load_warnings, unused=False))
     with gr.Blocks(title="mmsent: emotion and sentiment in video", delete_cache=(OUTPUT_MAX_AGE_S,) * 2) as demo:
         gr.Markdown("# mmsent: emotion and sentiment in video\nUpload a video or record one with the "
-                    "webcam, then press **Analyse**: the speech is transcribed, cut into utterances and "
+                    "webcam (or a sound, with the microphone), then press **Analyse**: the speech is "
+                    "transcribed, cut into utterances and "
                     "each one is read from what is said, heard and seen. "
                     f"Up to {_minutes(settings.max_seconds)} and {settings.max_mb:g} MB per video.")
         note = model_note(model, load_warnings)
@@ -282,7 +295,8 @@ def _examples(inputs: list, outputs: list, analyze) -> None:
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
         return
-    loaded = gr.Examples([[str(p)] for p in examples], inputs[:1],  # the video only: the options stay as set
+    # the video, and no sound (it would be a second file): the options stay as set
+    loaded = gr.Examples([[str(p), None] for p in examples], [inputs[0], inputs[-1]],
                          cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
     loaded.load_input_event.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
@@ -305,15 +319,18 @@ def skip_ffprobe_when_missing() -> None:
 
 
 def _input_components() -> list[gr.components.Component]:
-    """video, subtitles, language, speech recogniser, longest segment, senses, translation (the order of analyze's
-    arguments)."""
+    """video, subtitles, language, speech recogniser, longest segment, senses, translation, sound (the order of
+    analyze's arguments; the sound, added last, keeps the older ones in place for programs)."""
     video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in")
+    with gr.Accordion("Or a sound alone (a voice memo, a podcast)", open=False):
+        sound = gr.Audio(label="Sound", sources=["upload", "microphone"], type="filepath", elem_id="sound-in")
     subtitles = gr.File(label="Subtitles (optional, .srt or .vtt: replaces speech recognition)",
                         file_types=[".srt", ".vtt"], type="filepath", elem_id="subs-in")
     with gr.Accordion("Options", open=False):
         language = gr.Dropdown(list(LANGUAGES), value="auto", label="Spoken language",
-                               info="Detected when auto. With subtitles, name it (unless the file declares it, or its name: talk.it.srt): "
-                                    "speech in another language than English is then translated for the words.")
+                               info="Detected when auto. With subtitles, name it (unless the file declares it, or "
+                                    "its name: talk.it.srt): speech in another language than English is then "
+                                    "translated for the words.")
         asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition")
         segment = gr.Slider(*SEGMENT_SECONDS, step=1.0, label="Longest segment (s)")
         senses = gr.CheckboxGroup(list(SENSES), value=list(SENSES), label="Senses",
@@ -321,7 +338,7 @@ def _input_components() -> list[gr.components.Component]:
         translate = gr.Checkbox(value=True, label="Translate the words into English",
                                 info="Speech in another language is written in English by the speech recognition, "
                                      "for the words' encoder, which learned English.")
-    return [video, subtitles, language, asr, segment, senses, translate]
+    return [video, subtitles, language, asr, segment, senses, translate, sound]
 
 
 def _output_components(note: str) -> list[gr.components.Component]:

@@ -23,7 +23,7 @@ import imageio_ffmpeg
 import pytest
 import torch
 from app_server import AppServer, load_app, make_examples_module
-from mediagen import make_video
+from mediagen import ffmpeg, make_video
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
@@ -41,7 +41,7 @@ MAX_SECONDS = 20  # the server's --max-seconds in these tests
 MAX_MB = 1  # the server's --max-mb
 RESULT_TIMEOUT_S = 180  # s for one analysis on a busy 2-core machine
 PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses",
-              "translate")  # /analyze's, in order
+              "translate", "sound")  # /analyze's, in order
 OUTPUTS = ("video", "emotion", "senses", "sentiment", "share", "contributions", "table", "notes", "files", "json")
 TIME_TOL_S = 0.1  # s of slack between the segments' span and the decoded duration
 PROB_TOL = 1e-4
@@ -57,6 +57,7 @@ def out(result: tuple, name: str):
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("app_media")
     make_examples_module().make_video(d / "speech.mp4", SENTENCES, title="Test", colour=(30, 90, 60))
+    ffmpeg("-i", d / "speech.mp4", "-vn", d / "speech_sound.wav")  # its sound alone
     (d / "notes.mp4").write_text("this is a text file, not a video\n")
     (d / "big.mp4").write_bytes(b"\0" * int(MAX_MB * 1e6 + 1000))
     (d / "words.srt").write_text("1\n00:00:00,200 --> 00:00:01,800\nThe parrot sings loudly.\n")
@@ -171,14 +172,31 @@ def test_queue_makes_the_second_request_wait(run):
     assert "no sound track" in run["second_error"]
 
 
-def test_analyze_is_the_one_endpoint_and_only_the_video_is_required(client):
+def test_analyze_is_the_one_endpoint_and_every_input_has_a_default(client):
+    """The video or the sound is needed (the sound, added last, keeps the older inputs' places)."""
     api = client.view_api(print_info=False, return_format="dict")
     assert list(api["named_endpoints"]) == ["/analyze"] and not api["unnamed_endpoints"]
     params = api["named_endpoints"]["/analyze"]["parameters"]
     assert [p["parameter_name"] for p in params] == list(PARAMETERS)
-    assert [p["parameter_has_default"] for p in params] == [False, True, True, True, True, True, True]
-    assert [p["parameter_default"] for p in params[1:]] == [None, "auto", "faster-whisper", 10.0,
-                                                            ["words", "voice", "face"], True]
+    assert all(p["parameter_has_default"] for p in params)
+    assert [p["parameter_default"] for p in params] == [None, None, "auto", "faster-whisper", 10.0,
+                                                        ["words", "voice", "face"], True, None]
+    with pytest.raises(AppError, match="No video yet: upload a file or record one with the webcam"):
+        client.predict(api_name="/analyze")
+
+
+def test_a_sound_alone_is_analysed(client, media):
+    """A sound file, as the page's microphone or sound upload gives it: its words and voice are read,
+    and there is no video to show."""
+    result = client.predict(sound=handle_file(media["speech_sound"]), api_name="/analyze")
+    analysis = json.loads(out(result, "json"))
+    assert out(result, "video") is None and analysis["media"]["has_video"] is False
+    assert analysis["media"]["path"] == "speech_sound.wav"
+    assert "weather" in " ".join(s["text"] for s in analysis["segments"]).lower()
+    assert {m for s in analysis["segments"] for m in s["modalities"]} == {"text", "audio"}
+    with pytest.raises(AppError, match=r"Both a video \(speech.mp4\) and a sound \(speech_sound.wav\) were given"):
+        client.predict(video=handle_file(media["speech"]), sound=handle_file(media["speech_sound"]),
+                       api_name="/analyze")
 
 
 def test_subtitles_replace_speech_recognition(client, media):
@@ -211,7 +229,7 @@ def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
         event_id = json.load(r)["event_id"]
     with urllib.request.urlopen(f"{server.url}gradio_api/call/analyze/{event_id}", timeout=RESULT_TIMEOUT_S) as r:
         stream = r.read().decode()
-    assert "event: error" in stream and "didn't receive enough input values (needed: 7, got: 0)" in stream, stream
+    assert "event: error" in stream and "didn't receive enough input values (needed: 8, got: 0)" in stream, stream
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -3,8 +3,9 @@
 Uploads a generated espeak-ng video (slides beside a photograph of a face, which does not move and
 is not read), clicks Analyse, waits for the plots and the table and checks them (labels, what each
 sense says, hover words, row count, downloads), then a real face (the RAVDESS clip of
-../shared/data/clips), an error toast and a one-click example in a second tab, and a webcam
-recording (Chromium's synthetic camera and microphone). The page must not reach beyond the
+../shared/data/clips), an error toast and a one-click example in a second tab, a webcam
+recording (Chromium's synthetic camera and microphone), and a sound alone, uploaded then recorded
+with the microphone. The page must not reach beyond the
 loopback server. A full-page screenshot
 goes to the test's tmp folder; with ``MMSENT_UPDATE_SCREENSHOT=1`` it also replaces
 docs/screenshot.png. ``MMSENT_APP_VIDEO=path.mp4`` analyses that video instead (for timing); the
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from app_server import ROOT, AppServer, make_examples_module
-from mediagen import make_video
+from mediagen import make_video, speak
 
 from mmsent.labels import EMOTIONS
 
@@ -214,4 +215,34 @@ def test_webcam_recording_is_analysed(server, browser_context):
     assert re.search(r"segments? over [1-9]", notes), notes  # a recording of some length was analysed
     assert "no audio track" not in notes  # the microphone was recorded with the picture
     assert "Left out, as asked: the face." in notes and "face was found" not in notes.lower(), notes
+    assert hosts == {f"127.0.0.1:{server.port}"}, hosts
+
+
+def test_a_sound_file_then_a_microphone_recording_is_analysed(server, browser_context, tmp_path):
+    """Under "Or a sound alone": an uploaded sound's words are read and no video is shown; then a recording
+    from the microphone (Chromium's synthetic one) is analysed in its place."""
+    hosts: set[str] = set()
+    page = open_page(browser_context, server, hosts)
+    page.get_by_text("Or a sound alone").click()
+    page.locator("#sound-in input[type=file]").set_input_files(str(speak(SENTENCES[1], tmp_path / "memo.wav")))
+    page.wait_for_selector("#sound-in audio", state="attached", timeout=UI_TIMEOUT_MS)
+    page.click("#analyse-btn")
+    wait_for_results(page)
+    assert "roses" in page.locator("#segments-table").inner_text().lower()
+    assert page.locator("#video-out video").count() == 0  # a sound: no video to show
+    assert "The file has no video stream" in page.locator("#notes").inner_text()
+
+    page.locator("#sound-in [aria-label='Clear']").click()
+    page.click("#sound-in [aria-label='Record audio']")
+    page.locator("#sound-in button", has_text="Record").first.click()
+    time.sleep(RECORD_S)
+    page.locator("#sound-in button", has_text="Stop").first.click()
+    page.wait_for_selector("#sound-in audio", state="attached", timeout=UI_TIMEOUT_MS)
+    page.click("#analyse-btn")
+    page.wait_for_selector("#emotion-plot .js-plotly-plot", state="detached", timeout=UI_TIMEOUT_MS)  # cleared
+    wait_for_results(page)
+    notes = page.locator("#notes").inner_text()
+    assert re.search(r"segments? over [1-9]", notes), notes  # a recording of some length was analysed
+    assert "roses" not in page.locator("#segments-table").inner_text().lower()  # not the file before it
+    assert "no audio track" not in notes and "The file has no video stream" in notes, notes
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
