@@ -181,10 +181,10 @@ def new_request_dir(settings: Settings) -> Path:
 
 def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | None, subtitles: str | None,
                  language: str, asr: str, max_segment_seconds: float, progress,
-                 senses: list[str] = SENSES, translate: bool = True,
-                 sound: str | None = None) -> tuple[Analysis, list[Path]]:
+                 senses: list[str] = SENSES, translate: bool = True, sound: str | None = None,
+                 annotated_video: bool = False) -> tuple[Analysis, list[Path]]:
     """Check the input (a video or a sound), analyse it with progress, export the downloads into a fresh
-    request folder."""
+    request folder (with ``annotated_video``, a video's annotated copy too)."""
     progress(0.0, desc="checking the file")
     if video and sound:
         raise _refusal(f"Both a video ({Path(video).name}) and a sound ({Path(sound).name}) were given: clear "
@@ -212,7 +212,10 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     progress(1.0, desc="drawing and exporting")
     analysis.media.path = Path(video).name  # the user's file and model, not where the server keeps them
     analysis.model["checkpoint"] = analysis.model["name"]
-    files = export.write(analysis, new_request_dir(settings), list(DOWNLOAD_FORMATS), video_path=video)
+    formats = [*DOWNLOAD_FORMATS, *(["mp4"] if annotated_video and info.has_video else [])]
+    files = export.write(analysis, new_request_dir(settings), formats, video_path=video,
+                         progress=lambda done, total: progress(done / total, desc=f"drawing the video ({done}/{total} "
+                                                                                  "frames)"))
     return analysis, files
 
 
@@ -222,13 +225,14 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
     def analyze(video: str | None = None, subtitles: str | None = None, language: str = "auto",
                 asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
                 senses: list[str] = SENSES, translate: bool = True, sound: str | None = None,
-                progress=gr.Progress()):
-        """Analyse a video or a sound: returns the video (None for a sound), 5 figures, the segment table,
-        notes, files and the JSON."""
+                annotated_video: bool = False, progress=gr.Progress()):
+        """Analyse a video or a sound: returns the video (None for a sound; with ``annotated_video``, its
+        annotated copy), 5 figures, the segment table, notes, files and the JSON."""
         paths = {p: Path(p).name for p in (video, subtitles, sound) if p}
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
-                                           max_segment_seconds, progress, senses, translate, sound)
+                                           max_segment_seconds, progress, senses, translate, sound,
+                                           annotated_video)
         except gr.Error as e:  # the app's own checks
             log.info("rejected %s: %s", video or sound, e.message)
             raise
@@ -241,7 +245,9 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
                            f"{_user_message(e, paths)}). The server log has the details.") from e
         vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
         figures = [build(analysis) for build in plots.FIGURES.values()]
-        shown = gr.Video(value=video or sound, subtitles=vtt) if analysis.media.has_video else None
+        annotated = next((str(f) for f in files if f.name.endswith(export.ANNOTATED_SUFFIX)), None)
+        shown = (gr.Video(value=annotated) if annotated else  # its captions drawn in
+                 gr.Video(value=video or sound, subtitles=vtt) if analysis.media.has_video else None)
         return (shown, *figures, segment_table(analysis),
                 analysis_note(analysis, model_lines), [str(f) for f in files], analysis.to_json())
 
@@ -319,8 +325,8 @@ def skip_ffprobe_when_missing() -> None:
 
 
 def _input_components() -> list[gr.components.Component]:
-    """video, subtitles, language, speech recogniser, longest segment, senses, translation, sound (the order of
-    analyze's arguments; the sound, added last, keeps the older ones in place for programs)."""
+    """video, subtitles, language, speech recogniser, longest segment, senses, translation, sound, annotated video
+    (the order of analyze's arguments; those added last keep the older ones in place for programs)."""
     video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in")
     with gr.Accordion("Or a sound alone (a voice memo, a podcast)", open=False):
         sound = gr.Audio(label="Sound", sources=["upload", "microphone"], type="filepath", elem_id="sound-in")
@@ -338,7 +344,11 @@ def _input_components() -> list[gr.components.Component]:
         translate = gr.Checkbox(value=True, label="Translate the words into English",
                                 info="Speech in another language is written in English by the speech recognition, "
                                      "for the words' encoder, which learned English.")
-    return [video, subtitles, language, asr, segment, senses, translate, sound]
+        annotated_video = gr.Checkbox(value=False, label="Draw on the video",
+                                      info="A copy of the video with a box around each face read and the captions "
+                                           "drawn in: shown, and in the downloads. The drawing takes longer than "
+                                           "the analysis.")
+    return [video, subtitles, language, asr, segment, senses, translate, sound, annotated_video]
 
 
 def _output_components(note: str) -> list[gr.components.Component]:

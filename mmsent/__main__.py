@@ -107,7 +107,8 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             try:
                 analysis = analyze(video, model, options, progress)
                 drawable = formats if analysis.media.has_video else [f for f in formats if f != "mp4"]
-                paths = write(analysis, args.out, drawable, video_path=video)
+                paths = write(analysis, args.out, drawable, video_path=video,
+                              progress=lambda done, total: progress("annotated video", done, total))
                 written[video.stem] = video
             except EXPECTED_ERRORS as e:
                 failed += 1

@@ -18,6 +18,7 @@ import html
 import io
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from mmsent.labels import MODALITIES, TASKS
@@ -124,11 +125,12 @@ def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
 
 
 def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
-          video_path: str | os.PathLike | None = None) -> list[Path]:
+          video_path: str | os.PathLike | None = None,
+          progress: Callable[[int, int], None] | None = None) -> list[Path]:
     """Write FORMATS into ``out_dir`` as ``X.json``, ``X.csv``, ... ``X.annotated.mp4`` for ``X.mp4``.
 
-    The annotated video reads ``video_path``, else ``analysis.media.path``. An unknown format
-    raises ValueError before anything is written.
+    The annotated video reads ``video_path``, else ``analysis.media.path``; ``progress(frames written,
+    frames in all)`` follows its drawing. An unknown format raises ValueError before anything is written.
     """
     wanted = [f.strip().lower().lstrip(".") for f in formats]
     unknown = [f for f in wanted if f not in FORMATS]
@@ -142,7 +144,7 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
     written = []
     for fmt in dict.fromkeys(wanted):  # each format once, in the order asked
         if fmt == "mp4":
-            written.append(write_video(analysis, source, out_dir / f"{source.stem}{ANNOTATED_SUFFIX}"))
+            written.append(write_video(analysis, source, out_dir / f"{source.stem}{ANNOTATED_SUFFIX}", progress))
         else:
             written.append(writers[fmt](analysis, out_dir / f"{source.stem}.{fmt}"))
         log.info("wrote %s", written[-1])

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,10 @@ def label_line(seg: SegmentResult) -> str:
     return f"{emo} {p:.2f} · {seg.top_sentiment[0]} sentiment"
 
 
-def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str | os.PathLike,
+                progress: Callable[[int, int], None] | None = None) -> Path:
     """The input video with each segment's words, top emotion and sentiment drawn on it (H.264).
+    ``progress(frames written, frames in all)`` follows the drawing (a call each percent).
 
     Raises:
         FileNotFoundError: the input video does not exist.
@@ -71,11 +74,29 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
             painter = _OverlayPainter(analysis.segments, tuple(clip.size))
             annotated = clip.transform(lambda get_frame, t: painter.paint(get_frame(t), t))
             tmp = Path(work) / out_path.name
-            annotated.write_videofile(str(tmp), codec="libx264", audio_codec="aac", logger=None,
+            annotated.write_videofile(str(tmp), codec="libx264", audio_codec="aac",
+                                      logger=_frame_logger(progress) if progress else None,
                                       preset=VIDEO_PRESET, temp_audiofile=str(Path(work) / "sound.m4a"))
             os.chmod(tmp, FILE_MODE)
             os.replace(tmp, out_path)
     return out_path
+
+
+def _frame_logger(report: Callable[[int, int], None]):
+    """A moviepy logger that reports its frames written as ``report(done, total)``, each percent."""
+    import proglog  # moviepy's own progress library
+
+    class FrameLogger(proglog.ProgressBarLogger):
+        last = -1
+
+        def bars_callback(self, bar, attr, value, old_value=None):
+            total = self.bars[bar].get("total") or 0
+            if bar == "frame_index" and attr == "index" and total and (value - self.last >= total / 100 or
+                                                                        value >= total):
+                self.last = value
+                report(min(int(value), total), total)
+
+    return FrameLogger()
 
 
 def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool, list[str] | None]:

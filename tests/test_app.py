@@ -41,7 +41,7 @@ MAX_SECONDS = 20  # the server's --max-seconds in these tests
 MAX_MB = 1  # the server's --max-mb
 RESULT_TIMEOUT_S = 180  # s for one analysis on a busy 2-core machine
 PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses",
-              "translate", "sound")  # /analyze's, in order
+              "translate", "sound", "annotated_video")  # /analyze's, in order
 OUTPUTS = ("video", "emotion", "senses", "sentiment", "share", "contributions", "table", "notes", "files", "json")
 TIME_TOL_S = 0.1  # s of slack between the segments' span and the decoded duration
 PROB_TOL = 1e-4
@@ -180,7 +180,7 @@ def test_analyze_is_the_one_endpoint_and_every_input_has_a_default(client):
     assert [p["parameter_name"] for p in params] == list(PARAMETERS)
     assert all(p["parameter_has_default"] for p in params)
     assert [p["parameter_default"] for p in params] == [None, None, "auto", "faster-whisper", 10.0,
-                                                        ["words", "voice", "face"], True, None]
+                                                        ["words", "voice", "face"], True, None, False]
     with pytest.raises(AppError, match="No video yet: upload a file or record one with the webcam"):
         client.predict(api_name="/analyze")
 
@@ -216,6 +216,20 @@ def test_subtitles_replace_speech_recognition(client, media):
     assert video["value"].endswith(".mp4") and video["subtitles"].endswith(".vtt"), video
 
 
+def test_the_annotated_video_is_shown_and_downloaded(client, media):
+    """"Draw on the video": its copy with the captions drawn in is the video shown (no caption track beside
+    it) and one of the downloads."""
+    result = client.predict(video=handle_file(media["speech"]), senses=["words"], annotated_video=True,
+                            api_name="/analyze")
+    files = {Path(f).name: Path(f) for f in out(result, "files")}
+    assert "speech.annotated.mp4" in files, files
+    shown = out(result, "video")
+    assert shown["value"].endswith("speech.annotated.mp4") and not shown.get("subtitles"), shown
+    with av.open(str(media["speech"])) as source, av.open(str(files["speech.annotated.mp4"])) as drawn:
+        assert abs(drawn.duration - source.duration) / av.time_base < 0.1
+        assert drawn.streams.video[0].frames == pytest.approx(source.streams.video[0].frames, abs=1)
+
+
 def test_no_sense_ticked_is_refused(client, media):
     with pytest.raises(AppError, match="No sense is ticked"):
         client.predict(*analyze_args(media["speech"]), [], api_name="/analyze")
@@ -229,7 +243,7 @@ def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
         event_id = json.load(r)["event_id"]
     with urllib.request.urlopen(f"{server.url}gradio_api/call/analyze/{event_id}", timeout=RESULT_TIMEOUT_S) as r:
         stream = r.read().decode()
-    assert "event: error" in stream and "didn't receive enough input values (needed: 8, got: 0)" in stream, stream
+    assert "event: error" in stream and "didn't receive enough input values (needed: 9, got: 0)" in stream, stream
 
 
 @pytest.mark.parametrize("name, expected", [

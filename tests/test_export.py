@@ -202,7 +202,8 @@ def test_annotated_video(tmp_path, clip):
     a = make_analysis(3, duration=CLIP_SECONDS, path=str(clip))
     for seg in a.segments:
         seg.face_box = None  # only the captions here (the face box has its own test)
-    out = export.write(a, tmp_path, ["mp4"])
+    drawn = []  # (frames written, frames in all), as the drawing goes
+    out = export.write(a, tmp_path, ["mp4"], progress=lambda done, total: drawn.append((done, total)))
     assert out == [tmp_path / "pattern clip.annotated.mp4"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pattern clip.annotated.mp4"]  # no temp files
     _, _, before = decode(clip)
@@ -210,6 +211,8 @@ def test_annotated_video(tmp_path, clip):
     assert kinds == ["audio", "video"]
     assert duration == pytest.approx(CLIP_SECONDS, abs=0.1)
     assert abs(len(after) - len(before)) <= 1 and after[0].shape == before[0].shape
+    done = [d for d, _ in drawn]
+    assert len(drawn) > 2 and done == sorted(done) and drawn[-1] == (len(after), len(after)), drawn
     h = CLIP_SIZE[1]
     for i in (5, len(before) // 2, len(before) - 5):
         old, new = before[i].astype(int), after[i].astype(int)
