@@ -57,6 +57,9 @@ DEFAULT_CONCURRENCY = 1  # analyses running at once (more only with a GPU or man
 DEFAULT_QUEUE_SIZE = 16  # requests waiting at most; beyond that, users are told the queue is full
 OUTPUT_MAX_AGE_S = 3600  # s: per-request output folders older than this are removed
 DOWNLOAD_FORMATS = ("json", "csv", "srt", "vtt", "html")  # export formats offered for download
+# analyze's arguments, in order (those added last keep the older ones in place for programs)
+INPUTS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses", "translate", "sound",
+          "annotated_video")
 ASR_BACKENDS = ("faster-whisper", "openai-whisper")
 LANGUAGES = (  # (label, ISO code); "auto" lets the speech recogniser detect it
     ("detect automatically", "auto"), ("English", "en"), ("German", "de"), ("French", "fr"),
@@ -301,12 +304,13 @@ def _examples(inputs: list, outputs: list, analyze) -> None:
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
         return
-    # the video, and no sound (it would be a second file): the options stay as set
-    loaded = gr.Examples([[str(p), None] for p in examples], [inputs[0], inputs[-1]],
+    loaded = gr.Examples([[str(p)] for p in examples], inputs[:1],  # the video only: the options stay as set
                          cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
-    loaded.load_input_event.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
-                                 concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0])
+    no_sound = loaded.load_input_event.then(lambda: None, None, inputs[INPUTS.index("sound")], queue=False,
+                                            api_visibility="private")  # the example, not a second file
+    no_sound.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
+                  concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0])
 
 
 def skip_ffprobe_when_missing() -> None:
@@ -325,8 +329,7 @@ def skip_ffprobe_when_missing() -> None:
 
 
 def _input_components() -> list[gr.components.Component]:
-    """video, subtitles, language, speech recogniser, longest segment, senses, translation, sound, annotated video
-    (the order of analyze's arguments; those added last keep the older ones in place for programs)."""
+    """The inputs, named as in INPUTS."""
     video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in")
     with gr.Accordion("Or a sound alone (a voice memo, a podcast)", open=False):
         sound = gr.Audio(label="Sound", sources=["upload", "microphone"], type="filepath", elem_id="sound-in")

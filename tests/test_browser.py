@@ -220,7 +220,8 @@ def test_webcam_recording_is_analysed(server, browser_context):
 
 def test_a_sound_file_then_a_microphone_recording_is_analysed(server, browser_context, tmp_path):
     """Under "Or a sound alone": an uploaded sound's words are read and no video is shown; then a recording
-    from the microphone (Chromium's synthetic one) is analysed in its place."""
+    from the microphone (Chromium's synthetic one) is analysed in its place; then an example's video takes
+    the sound's place."""
     hosts: set[str] = set()
     page = open_page(browser_context, server, hosts)
     page.get_by_text("Or a sound alone").click()
@@ -245,4 +246,8 @@ def test_a_sound_file_then_a_microphone_recording_is_analysed(server, browser_co
     assert re.search(r"segments? over [1-9]", notes), notes  # a recording of some length was analysed
     assert "roses" not in page.locator("#segments-table").inner_text().lower()  # not the file before it
     assert "no audio track" not in notes and "The file has no video stream" in notes, notes
+
+    page.get_by_role("button", name="happy news").click()  # an example takes the sound's place: one file at a time
+    page.wait_for_selector("#video-out video", timeout=ANALYSIS_TIMEOUT_MS)
+    assert page.locator("[data-testid=toast-text]").count() == 0  # the sound was cleared: not refused as a second file
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
