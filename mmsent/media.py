@@ -91,8 +91,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
             raise MediaError(f"{path}: its audio stream holds no decodable sound; the file is damaged or truncated.")
         first = float(head.pts * stream.time_base) if head.pts is not None else 0.0
         try:
-            audio = np.concatenate([np.zeros(0, np.float32),
-                                    *_channel_chunks(itertools.chain([head], frames), sample_rate)])
+            audio = _joined(_channel_chunks(itertools.chain([head], frames), sample_rate),
+                            round((expected or 0) * sample_rate))
         except av.FFmpegError as e:  # e.g. a channel layout the resampler cannot map
             raise MediaError(f"{path}: its audio cannot be converted to mono ({reason(e)}); re-export the file.") from e
         if (stream.codec_context.channels or 1) > 1 and audio.size and _rms(audio) < CANCELLED_RMS:
@@ -114,6 +114,19 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
         problem(f"Only {len(audio) / sample_rate:.1f} s of sound could be decoded of the {expected:.1f} s that the "
                 "file's header announces: the file looks truncated, and nothing after that was read.")
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def _joined(chunks: Iterator[np.ndarray], size_hint: int) -> np.ndarray:
+    """The chunks end to end, each written into one buffer as it comes: sized for ``size_hint`` samples
+    (the header's length), grown by half where that is short. A list of the chunks and their
+    concatenation would hold the whole sound twice (about 0.9 GB for two hours)."""
+    out, n = np.empty(int(size_hint * 1.01) + 1024, np.float32), 0  # a little to spare
+    for chunk in chunks:
+        if n + len(chunk) > len(out):
+            out = np.concatenate([out[:n], np.empty(max(len(chunk), len(out) // 2), np.float32)])
+        out[n:n + len(chunk)] = chunk
+        n += len(chunk)
+    return out[:n] if n >= 0.9 * len(out) else out[:n].copy()  # a header that says much more: its room freed
 
 
 def _rms(x: np.ndarray) -> float:
@@ -140,10 +153,12 @@ def _first_channel(path: str | Path, index: int, sample_rate: int) -> np.ndarray
     ``sample_rate``: a second decoding, only for a track whose mono mix is silent; None when it fails."""
     try:
         with _open(path) as c:
-            parts = list(_channel_chunks(_audio_frames(c, c.streams[index]), sample_rate, "stereo"))
+            stream = c.streams[index]
+            left = _joined(_channel_chunks(_audio_frames(c, stream), sample_rate, "stereo"),
+                           round((_track_end(stream) or _header_duration(c) or 0) * sample_rate))
     except av.FFmpegError:
         return None
-    return np.concatenate(parts).astype(np.float32) if parts else None
+    return left if left.size else None
 
 
 def sample_times(spans: list[tuple[float, float]], n: int) -> np.ndarray:

@@ -307,3 +307,16 @@ def test_span_frames_gives_each_span_as_soon_as_decoded_and_holds_few(folder):
         tracemalloc.stop()
     assert sorted(got) == list(range(60)) and [got[i] for i in range(60)] == checksums.tolist()
     assert peak < size / 10, f"span_frames held {peak / 1e6:.0f} MB of {size / 1e6:.0f} MB of frames"
+
+
+@pytest.mark.parametrize("hint", [0, 5_000, 10_000, 100_000])  # no length in the header, short, right, far too long
+def test_decoded_chunks_are_joined_whatever_the_header_says(hint):
+    """The decoded pieces are written into one buffer sized from the header's length, grown where the
+    header says too little; a header that says far more than there is leaves no large spare buffer."""
+    rng = np.random.default_rng(0)
+    chunks = [rng.standard_normal(int(n)).astype(np.float32) for n in rng.integers(1, 1500, 16)]
+    joined = media._joined(iter(chunks), hint)
+    np.testing.assert_array_equal(joined, np.concatenate(chunks))
+    assert joined.dtype == np.float32 and joined.flags["C_CONTIGUOUS"]
+    base = joined.base if joined.base is not None else joined
+    assert base.size <= 1.12 * joined.size + 1024
