@@ -34,7 +34,8 @@ from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
 from .segments import GAP, Segment, follow_sound, previous_texts, segment, translate, voice_spans
 from .weights import SourceUnavailable
-from .transcribe import Transcript, clip_to, load_backend, load_subtitles, transcribe
+from .transcribe import (Transcript, TranscriptionError, clip_to, load_backend, load_subtitles, spoken_language,
+                         transcribe)
 from .transcribe import translate as translate_speech
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,9 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             audio = media.load_audio(path, problems=problems) if info.has_audio else None
             report("decode", 1, 1)
             transcript = _transcript(audio, info.duration, options, str(model.device), report, problems)
+            unnamed = options.subtitles and transcript.language is None  # subtitles in a language unknown
+            if unnamed and audio is not None and _reads_english(model, options):
+                problems += _unnamed_subtitles(audio, options, str(model.device))
             for problem in problems:
                 log.warning("%s: %s", Path(path).name, problem)
             segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
@@ -142,9 +146,34 @@ def _translates(model: FusionModel, options: AnalysisOptions, transcript: Transc
     """Whether the speech is translated into English: speech in another language (recognised, or subtitles
     whose language was given), whose words an encoder that learned English only reads."""
     return (options.translate and audio is not None and bool(transcript.utterances)
-            and transcript.language not in (None, "en")
-            and "text" in options.senses and "text" in model.encoders
+            and transcript.language not in (None, "en") and _reads_english(model, options))
+
+
+def _reads_english(model: FusionModel, options: AnalysisOptions) -> bool:
+    """Whether the words are read, by an encoder that learned English only."""
+    return ("text" in options.senses and "text" in model.encoders
             and model.config.text_source in ENGLISH_TEXT_SOURCES)
+
+
+SPOKEN_SURE = 0.5  # Whisper's probability of the spoken language above which a note says it
+
+
+def _unnamed_subtitles(audio: np.ndarray, options: AnalysisOptions, device: str) -> list[str]:
+    """A note when subtitles that name no language go with speech that Whisper hears in another language
+    than English: they may be in it (then read as English words, and not translated) or a translation
+    into English (then right as read); only the user knows which."""
+    try:
+        language, probability = spoken_language(audio, backend=options.asr, model=options.asr_model, device=device)
+    except TranscriptionError as e:  # a recogniser that cannot load (openai-whisper offline): only the note is lost
+        log.warning("the spoken language was not checked against the subtitles: %s", e)
+        return []
+    if language in (None, "en") or probability < SPOKEN_SURE:
+        return []
+    name = Path(options.subtitles)
+    return [f"The speech sounds like {language!r} (Whisper's probability {probability:.2f}), and the subtitles name no "
+            f"language: their words were read as English. If they are in {language!r}, give it (--language "
+            f"{language}, the page's Spoken language, or name them {name.stem}.{language}{name.suffix}) to translate "
+            "the speech for the words."]
 
 
 def _translate(segs: list[Segment], audio: np.ndarray, language: str, options: AnalysisOptions, device: str,

@@ -25,7 +25,7 @@ from mmsent.subtitles import SubtitleError, parse_subtitles
 
 __all__ = [
     "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
-    "transcribe", "translate", "load_backend", "load_subtitles", "clip_to", "FasterWhisperASR",
+    "transcribe", "translate", "spoken_language", "load_backend", "load_subtitles", "clip_to", "FasterWhisperASR",
     "OpenAIWhisperASR",
 ]
 
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # s of CPU); words matched 0.971 / 0.976 there and 0.815 / 0.815 on pyannote's real phone call.
 BEAM_SIZE = 1
 MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without running a model
+LANGUAGE_LOOK_S = 300  # s: spoken_language looks for speech in the first 5 minutes,
+LANGUAGE_WINDOW_S = 30  # s: and listens to the first 30 s of it (Whisper's window)
 VAD_MIN_SILENCE_MS = 2000  # ms of silence that ends a speech region (faster-whisper's default;
 VAD_SPEECH_PAD_MS = 400  # ms added around each speech region; 500/200 measured no better)
 # Tokens per 30 s window: bounds the cost of a runaway repetition loop (448 = the model's limit).
@@ -133,6 +135,19 @@ def translate(
     transcription is (a loop or a silence read as words is dropped). Arguments as ``transcribe``."""
     audio = _check_audio(audio)
     return load_backend(backend, model, device).translate(audio, language, progress=progress, options=options)
+
+
+def spoken_language(audio: np.ndarray, backend: str = "faster-whisper", model: str = "base",
+                    device: str = "auto") -> tuple[str | None, float]:
+    """The language Whisper hears in the first ``LANGUAGE_WINDOW_S`` of speech of ``audio`` and its
+    probability; (None, 0.0) where the first ``LANGUAGE_LOOK_S`` hold no speech. Arguments as
+    ``transcribe``."""
+    audio = _check_audio(audio)[: LANGUAGE_LOOK_S * SAMPLE_RATE]
+    speech = np.concatenate([np.zeros(0, np.float32)] + [audio[round(a * SAMPLE_RATE):round(b * SAMPLE_RATE)]
+                                                         for a, b in _speech_regions(audio)])
+    if len(speech) < MIN_AUDIO_SECONDS * SAMPLE_RATE:
+        return None, 0.0
+    return load_backend(backend, model, device).detect(speech[: LANGUAGE_WINDOW_S * SAMPLE_RATE])
 
 
 def load_backend(backend: str = "faster-whisper", model: str = "base",
@@ -240,6 +255,10 @@ class _Recogniser:
         the language, detected or given; none for audio too short or without speech."""
         raise NotImplementedError
 
+    def detect(self, speech: np.ndarray) -> tuple[str, float]:
+        """The language of ``speech`` (up to 30 s) and its probability."""
+        raise NotImplementedError
+
 
 class FasterWhisperASR(_Recogniser):
     """faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA.
@@ -282,6 +301,10 @@ class FasterWhisperASR(_Recogniser):
             progress(total, total)
         return raw, info.language
 
+    def detect(self, speech: np.ndarray) -> tuple[str, float]:
+        language, probability, _ = self.model.detect_language(audio=speech)
+        return language, float(probability)
+
     def _translate_batched(self, audio: np.ndarray, language: str, opts: DecodeOptions):
         """The speech translated in chunks of up to 30 s (the voice detection's, else 30 s windows),
         ``TRANSLATION_BATCH`` chunks at once, one piece each, without timestamps (faster-whisper's
@@ -310,6 +333,14 @@ class OpenAIWhisperASR(_Recogniser):
         self.name = f"openai-whisper:{model}"
         self.device = device
         self.model = model_obj or load_openai_whisper(model, device)
+
+    def detect(self, speech: np.ndarray) -> tuple[str, float]:
+        import whisper
+
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(speech), self.model.dims.n_mels)
+        _, probabilities = self.model.detect_language(mel.to(self.model.device))
+        language = max(probabilities, key=probabilities.get)
+        return language, float(probabilities[language])
 
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
                 progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
@@ -421,8 +452,8 @@ TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one u
 
 def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Transcript:
     """A ``Transcript`` from an SRT or WebVTT file (no word times; the language a WebVTT header declares or
-    the file's name gives, ``talk.it.srt``, if Whisper knows it, else unknown), one utterance per cue; a cue that the next one starts within ends
-    there, and cues that start together are one utterance.
+    the file's name gives, ``talk.it.srt``, if Whisper knows it, else unknown), one utterance per cue; a
+    cue that the next one starts within ends there, and cues that start together are one utterance.
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
     be read past goes into ``problems`` (``parse_subtitles``).

@@ -200,6 +200,15 @@ def test_speech_in_another_language_is_translated_for_the_words(default, tmp_pat
                                                         in zip(italian.spans, ITALIAN)), encoding="utf-8")
     declared = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(vtt)))
     assert declared.language == "it" and declared.segments == subtitled.segments
+    named = srt.with_name("italian.it.srt")  # their language in their name, as players read it
+    named.write_text(srt.read_text(encoding="utf-8"), encoding="utf-8")
+    by_name = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(named)))
+    assert by_name.language == "it" and by_name.segments == subtitled.segments
+    unnamed = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(srt)))
+    assert unnamed.language is None and not any(s.translation for s in unnamed.segments)  # read as English words
+    assert any(n.startswith("The speech sounds like 'it' (Whisper's probability 0.") and "name them italian.it.srt"
+               in n for n in unnamed.notes), unnamed.notes  # which the user is told, and what to do
+    assert not any("speech sounds like" in n for n in subtitled.notes + declared.notes + by_name.notes)
 
     def out_of_memory(*args, **kwargs):  # stands in for a GPU without the memory for the beam: there is none here
         raise RuntimeError("CUDA failed with error out of memory")

@@ -269,11 +269,24 @@ def test_detecting_the_language_encodes_the_first_window_once(asr, shared_data):
 
 
 @needs_espeak
+def test_the_spoken_language_is_heard_in_the_speech_found():
+    """The first speech after a long silence: German heard as German, English as English; no speech, no
+    language."""
+    pause = np.zeros(20 * SR, np.float32)
+    english = say("I am so happy to see you all here today, what a wonderful surprise.")
+    assert tr.spoken_language(np.concatenate([pause, english]))[0] == "en"
+    language, probability = tr.spoken_language(np.concatenate([pause, say("Die Kinder reden an der Tür.", "de")]))
+    assert language == "de" and probability > 0.5
+    assert tr.spoken_language(pause) == (None, 0.0)
+
+
+@needs_espeak
 def test_openai_whisper_result_conversion_on_a_random_tiny_model():
     """openai-whisper's weights cannot exist offline, so this model has RANDOM weights: it checks
     only that our call and result conversion work (times in range and ordered, words inside their
     utterance), not what it recognises."""
     import torch
+    import whisper
     from whisper.model import ModelDimensions, Whisper
 
     torch.manual_seed(0)
@@ -297,6 +310,8 @@ def test_openai_whisper_result_conversion_on_a_random_tiny_model():
         assert all(u.start <= w.start <= w.end <= u.end for w in u.words)
         assert all(isinstance(x, float) for w in u.words for x in (w.start, w.end, w.probability))
     assert all(a.start <= b.start for a, b in zip(result.utterances, result.utterances[1:]))
+    language, probability = backend.detect(audio)  # the spoken language's call
+    assert language in whisper.tokenizer.LANGUAGES and 0.0 <= probability <= 1.0
     silent = backend.transcribe(np.zeros(3 * SR, np.float32), language="en", options=no_filters)
     assert silent.utterances == []  # voice detection skips decoding entirely
     pieces = backend.translate(audio, "de", options=no_filters)
