@@ -247,7 +247,7 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
                            f"{_user_message(e, paths)}). The server log has the details.") from e
         vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
-        figures = [build(analysis) for build in plots.FIGURES.values()]
+        figures = list(plots.all_figures(analysis).values())
         annotated = next((str(f) for f in files if f.name.endswith(export.ANNOTATED_SUFFIX)), None)
         shown = (gr.Video(value=annotated) if annotated else  # its captions drawn in
                  gr.Video(value=video or sound, subtitles=vtt) if analysis.media.has_video else None)

@@ -90,13 +90,13 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
         if head is None:
             raise MediaError(f"{path}: its audio stream holds no decodable sound; the file is damaged or truncated.")
         first = float(head.pts * stream.time_base) if head.pts is not None else 0.0
+        size = round((expected or 0) * sample_rate)  # samples the header announces: the buffer's size
         try:
-            audio = _joined(_channel_chunks(itertools.chain([head], frames), sample_rate),
-                            round((expected or 0) * sample_rate))
+            audio = _joined(_channel_chunks(itertools.chain([head], frames), sample_rate), size)
         except av.FFmpegError as e:  # e.g. a channel layout the resampler cannot map
             raise MediaError(f"{path}: its audio cannot be converted to mono ({reason(e)}); re-export the file.") from e
         if (stream.codec_context.channels or 1) > 1 and audio.size and _rms(audio) < CANCELLED_RMS:
-            left = _first_channel(path, stream.index, sample_rate)
+            left = _first_channel(path, stream.index, sample_rate, size)
             if left is not None and _rms(left) > 10 * max(_rms(audio), CANCELLED_RMS / 10):
                 problem("Its channels cancel out when mixed to mono (one is the other turned upside down, as from a "
                         "miswired microphone): the first channel alone was analysed.")
@@ -148,14 +148,13 @@ def _track_end(stream: av.AudioStream) -> float | None:
         return None
 
 
-def _first_channel(path: str | Path, index: int, sample_rate: int) -> np.ndarray | None:
+def _first_channel(path: str | Path, index: int, sample_rate: int, size: int) -> np.ndarray | None:
     """The first channel alone (after a downmix to stereo) of the audio stream ``index``, float32 at
-    ``sample_rate``: a second decoding, only for a track whose mono mix is silent; None when it fails."""
+    ``sample_rate`` (about ``size`` samples): a second decoding, only for a track whose mono mix is silent;
+    None when it fails."""
     try:
         with _open(path) as c:
-            stream = c.streams[index]
-            left = _joined(_channel_chunks(_audio_frames(c, stream), sample_rate, "stereo"),
-                           round((_track_end(stream) or _header_duration(c) or 0) * sample_rate))
+            left = _joined(_channel_chunks(_audio_frames(c, c.streams[index]), sample_rate, "stereo"), size)
     except av.FFmpegError:
         return None
     return left if left.size else None

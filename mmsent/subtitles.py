@@ -86,7 +86,6 @@ def _named_language(path: Path) -> str | None:
     return None
 
 
-
 def _read_text(path: Path, problems: list[str] | None = None) -> str:
     data = path.read_bytes()
     try:

@@ -235,8 +235,8 @@ def video_features(model: FusionModel, samples: list[Sample], root=None) -> Feat
         from mmsent import expression, faces
 
         key.update(frames=faces.FRAMES_PER_SEGMENT, short_side=faces.SHORT_SIDE, upscale=False,
-                   detector=faces.DETECTOR_SHA256, min_score=faces.MIN_SCORE, nms_iou=faces.NMS_IOU, min_face=faces.MIN_FACE,
-                   turned_away=faces.TURNED_AWAY, min_face_share=faces.MIN_FACE_SHARE,
+                   detector=faces.DETECTOR_SHA256, min_score=faces.MIN_SCORE, nms_iou=faces.NMS_IOU,
+                   min_face=faces.MIN_FACE, turned_away=faces.TURNED_AWAY, min_face_share=faces.MIN_FACE_SHARE,
                    crop=(faces.CROP_SCALE, faces.CROP_SHIFT), zoom_view=expression.ZOOM_VIEW)  # what shapes the crops
     else:  # R3D-18 runs in bfloat16 where the device has it
         key.update(bfloat16=bf16_supported(model.device))
