@@ -337,9 +337,9 @@ def _input_components() -> list[gr.components.Component]:
                         file_types=[".srt", ".vtt"], type="filepath", elem_id="subs-in")
     with gr.Accordion("Options", open=False):
         language = gr.Dropdown(list(LANGUAGES), value="auto", label="Spoken language",
-                               info="Detected when auto. With subtitles, name it (unless the file declares it, or "
-                                    "its name: talk.it.srt): speech in another language than English is then "
-                                    "translated for the words.")
+                               info="Detected when auto, from the speech, or from the subtitles' header, name "
+                                    "(talk.it.srt) or text. Speech in another language than English is translated "
+                                    "for the words.")
         asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition")
         segment = gr.Slider(*SEGMENT_SECONDS, step=1.0, label="Longest segment (s)")
         senses = gr.CheckboxGroup(list(SENSES), value=list(SENSES), label="Senses",

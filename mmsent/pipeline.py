@@ -159,9 +159,9 @@ SPOKEN_SURE = 0.5  # Whisper's probability of the spoken language above which a 
 
 
 def _unnamed_subtitles(audio: np.ndarray, options: AnalysisOptions, device: str) -> list[str]:
-    """A note when subtitles that name no language go with speech that Whisper hears in another language
-    than English: they may be in it (then read as English words, and not translated) or a translation
-    into English (then right as read); only the user knows which."""
+    """A note when subtitles whose language nothing names, and whose text is too short to tell it, go with
+    speech that Whisper hears in another language than English: they may be in it (then read as English
+    words, and not translated) or a translation into English (then right as read)."""
     try:
         language, probability = spoken_language(audio, backend=options.asr, model=options.asr_model, device=device)
     except TranscriptionError as e:  # a recogniser that cannot load (openai-whisper offline): only the note is lost

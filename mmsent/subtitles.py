@@ -9,13 +9,15 @@ the file and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Cue", "SubtitleError", "parse_subtitles", "SUBTITLE_SUFFIXES"]
+__all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "SUBTITLE_SUFFIXES"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
@@ -28,6 +30,7 @@ _NAME_FLAGS = {"forced", "sdh", "cc", "hi", "default"}  # marks players read aft
 _NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d\d[:.,]\d)")  # a cue number, or a time line gone wrong
 # (00:00:01,700 or 00:01.700; not text such as "10:30 is fine")
 FLASH_S = 0.1  # s: a cue this short that only repeats the line before it is a rolling caption's step
+WRITTEN_SURE = 0.95  # py3langid's probability above which the subtitles' text is taken to be in its language
 
 
 class SubtitleError(ValueError):
@@ -84,6 +87,23 @@ def _named_language(path: Path) -> str | None:
         named = _NAMED_LANGUAGE.fullmatch(parts[i])
         return named.group(1).lower() if named else None
     return None
+
+
+def written_language(text: str, languages: Iterable[str]) -> tuple[str | None, float]:
+    """The language ``text`` is written in, of ``languages`` (ISO 639-1 codes), and its probability, by
+    py3langid (langid.py's byte n-gram model, 97 languages); (None, p) below ``WRITTEN_SURE``. A few words
+    ("Okay.", "Va bene.") are too few to tell; a subtitle file's cues together usually are enough."""
+    language, probability = _identifier(tuple(sorted(languages))).classify(text)
+    probability = float(probability)
+    return (language if probability >= WRITTEN_SURE else None), probability
+
+
+@functools.cache
+def _identifier(languages: tuple[str, ...]):
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # its model: NumPy arrays, LZMA-packed, no pickle
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)  # 0.6 s
+    identifier.set_languages([code for code in languages if code in identifier.nb_classes])
+    return identifier
 
 
 def _read_text(path: Path, problems: list[str] | None = None) -> str:

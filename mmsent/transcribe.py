@@ -15,13 +15,13 @@ import logging
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
-from mmsent.subtitles import SubtitleError, parse_subtitles
+from mmsent.subtitles import SubtitleError, parse_subtitles, written_language
 
 __all__ = [
     "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
@@ -397,14 +397,20 @@ def _speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
+def whisper_languages() -> Iterable[str]:
+    """The ISO 639-1 codes of the languages Whisper knows (both backends share the list)."""
+    try:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES as codes
+    except ImportError:
+        from whisper.tokenizer import LANGUAGES as codes
+    return codes
+
+
 def check_language(language: str | None) -> None:
     """Raises ValueError for a language that Whisper does not know (None: detected)."""
     if language is None:
         return
-    try:  # both backends share Whisper's list of languages
-        from faster_whisper.tokenizer import _LANGUAGE_CODES as codes
-    except ImportError:
-        from whisper.tokenizer import LANGUAGES as codes
+    codes = whisper_languages()
     if language not in codes:
         raise ValueError(f"unknown language {language!r} for Whisper; use an ISO 639-1 code such "
                          f"as 'en', 'fr', 'de' (one of {len(codes)} Whisper languages)")
@@ -452,7 +458,8 @@ TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one u
 
 def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Transcript:
     """A ``Transcript`` from an SRT or WebVTT file (no word times; the language a WebVTT header declares or
-    the file's name gives, ``talk.it.srt``, if Whisper knows it, else unknown), one utterance per cue; a
+    the file's name gives, ``talk.it.srt``, if Whisper knows it, else the one its text is written in where
+    that is clear, ``written_language``, else unknown), one utterance per cue; a
     cue that the next one starts within ends there, and cues that start together are one utterance.
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
@@ -472,6 +479,13 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Trans
         check_language(language)
     except ValueError:  # a code Whisper does not know: the language stays unknown
         language = None
+    if language is None:  # named nowhere: the language their words are written in, where it is clear
+        language, probability = written_language(" ".join(c.text for c in cues), whisper_languages())
+        if language not in (None, "en") and problems is not None:
+            problems.append(f"The subtitles name no language, and their text reads as {language!r} (py3langid's "
+                            f"probability {probability:.2f}): read as {language!r}. If that is wrong, give their "
+                            f"language (--language, the page's Spoken language, or a name such as "
+                            f"{Path(path).stem}.en{Path(path).suffix}).")
     return Transcript(language, utterances, f"subtitles:{Path(path).name}")
 
 

@@ -205,10 +205,26 @@ def test_speech_in_another_language_is_translated_for_the_words(default, tmp_pat
     by_name = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(named)))
     assert by_name.language == "it" and by_name.segments == subtitled.segments
     unnamed = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(srt)))
-    assert unnamed.language is None and not any(s.translation for s in unnamed.segments)  # read as English words
-    assert any(n.startswith("The speech sounds like 'it' (Whisper's probability 0.") and "name them italian.it.srt"
-               in n for n in unnamed.notes), unnamed.notes  # which the user is told, and what to do
-    assert not any("speech sounds like" in n for n in subtitled.notes + declared.notes + by_name.notes)
+    assert unnamed.language == "it" and unnamed.segments == subtitled.segments  # named nowhere: their text is Italian
+    assert any(n.startswith("The subtitles name no language, and their text reads as 'it'") for n in unnamed.notes)
+
+    def subtitles(name: str, lines: list[str]) -> str:
+        (tmp_path / name).write_text("".join(f"00:00:{a:06.3f} --> 00:00:{b:06.3f}\n".replace(".", ",") + f"{t}\n\n"
+                                             for (a, b), t in zip(italian.spans, lines)), encoding="utf-8")
+        return str(tmp_path / name)
+
+    english = ["I'm so happy to see you!", "I miss him so much, I can't stop crying."]  # a translation: read as it is
+    translation = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False,
+                                                                        subtitles=subtitles("english.srt", english)))
+    assert translation.language == "en" and [s.text for s in translation.segments if s.kind == "speech"] == english
+    assert not any(s.translation for s in translation.segments)
+    short = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False,  # too few words to tell
+                                                                  subtitles=subtitles("short.srt", ["Va bene.", "Sì."])))
+    assert short.language is None and not any(s.translation for s in short.segments)  # read as English words
+    assert any(n.startswith("The speech sounds like 'it' (Whisper's probability 0.") and "name them short.it.srt"
+               in n for n in short.notes), short.notes  # which the user is told, and what to do
+    assert not any("speech sounds like" in n for n in subtitled.notes + declared.notes + by_name.notes + unnamed.notes
+                   + translation.notes)
 
     def out_of_memory(*args, **kwargs):  # stands in for a GPU without the memory for the beam: there is none here
         raise RuntimeError("CUDA failed with error out of memory")

@@ -399,6 +399,39 @@ def test_the_language_a_subtitle_file_name_gives(tmp_path, name, language):
     assert load_subtitles(tmp_path / "talk.it.vtt").language == "de"
 
 
+WRITTEN = {"it": ["Sono così felice di vederti!", "Mi manca tanto, non riesco a smettere di piangere."],
+           "de": ["Ich habe dich so vermisst.", "Warum hast du mir das nicht früher gesagt?"],
+           "es": ["No puedo creer que hayas venido.", "Te echo mucho de menos, de verdad."],
+           "en": ["I can't believe you came all this way.", "Why didn't you tell me before?"]}
+
+
+@pytest.mark.parametrize("language", WRITTEN)
+def test_the_language_subtitles_are_written_in_where_nothing_names_it(tmp_path, language):
+    """Neither a header nor the name gives it: the language of their text, where two lines make it clear; the
+    notes say so where it is not English (it is translated then); the name, when it gives one, comes first."""
+    text = "".join(f"{i}\n00:00:0{i},000 --> 00:00:0{i},900\n{line}\n\n" for i, line in enumerate(WRITTEN[language], 1))
+    (tmp_path / "talk.srt").write_text(text, encoding="utf-8")
+    problems = []
+    assert load_subtitles(tmp_path / "talk.srt", problems).language == language
+    note = (rf"The subtitles name no language, and their text reads as '{language}' \(py3langid's probability "
+            rf"(0\.9[5-9]|1\.00)\): read as '{language}'\. If that is wrong, give their language \(--language, the "
+            rf"page's Spoken language, or a name such as talk\.en\.srt\)\.")
+    assert len(problems) == (language != "en") and all(re.fullmatch(note, p) for p in problems), problems
+    (tmp_path / "talk.en.srt").write_text(text, encoding="utf-8")
+    assert load_subtitles(tmp_path / "talk.en.srt").language == "en"
+
+
+def test_a_few_words_are_too_few_to_tell_their_language():
+    from mmsent.subtitles import written_language
+    from mmsent.transcribe import whisper_languages
+    for words in ("Okay.", "Va bene.", "Sì.", "Hi"):
+        language, probability = written_language(words, whisper_languages())
+        assert language is None and probability < 0.95, (words, probability)
+    esperanto = "La infanoj parolas apud la pordo, kaj la hundoj sidas apud la pordo."  # py3langid knows it; Whisper not
+    assert written_language(esperanto, ["en", "it", "de"])[0] in (None, "en", "it", "de")
+    assert written_language(esperanto, ["en", "eo"])[0] == "eo"
+
+
 def test_a_line_said_again_is_kept_outside_rolling_captions(tmp_path):
     """Only a rolling caption's repeat (after a flash) is left out: a line that an ordinary subtitle file
     shows again was said again; cues that start together keep the file's order."""
