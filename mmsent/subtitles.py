@@ -31,6 +31,8 @@ _NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d\d[:.,]\d)")  # a cue number, 
 # (00:00:01,700 or 00:01.700; not text such as "10:30 is fine")
 FLASH_S = 0.1  # s: a cue this short that only repeats the line before it is a rolling caption's step
 WRITTEN_SURE = 0.95  # py3langid's probability above which the subtitles' text is taken to be in its language
+LANGID_PACKAGE = "py3langid==0.4.0"
+LANGID_SHA256 = "f4f4a2c3465ca1f081541037f9cac23021d68151c2f709c55ae5eedfca522963"  # its data/model.npz.xz
 
 
 class SubtitleError(ValueError):
@@ -100,8 +102,15 @@ def written_language(text: str, languages: Iterable[str]) -> tuple[str | None, f
 
 @functools.cache
 def _identifier(languages: tuple[str, ...]):
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # its model: NumPy arrays, LZMA-packed, no pickle
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)  # 0.6 s
+    from .weights import SourceUnavailable, check_sha256
+    try:
+        from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    except ImportError as e:
+        raise SourceUnavailable("py3langid (the subtitles' language)", str(e),
+                                f"Install it: pip install {LANGID_PACKAGE}") from e
+    path = MODEL_DIR / MODEL_FILE  # NumPy arrays, LZMA-packed: no pickle
+    check_sha256(path, LANGID_SHA256, "py3langid's language model")
+    identifier = LanguageIdentifier.from_model_file(path, norm_probs=True)  # 0.6 s
     identifier.set_languages([code for code in languages if code in identifier.nb_classes])
     return identifier
 

@@ -22,6 +22,7 @@ import numpy as np
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
 from mmsent.subtitles import SubtitleError, parse_subtitles, written_language
+from mmsent.weights import SourceUnavailable
 
 __all__ = [
     "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
@@ -480,7 +481,10 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Trans
     except ValueError:  # a code Whisper does not know: the language stays unknown
         language = None
     if language is None:  # named nowhere: the language their words are written in, where it is clear
-        language, probability = written_language(" ".join(c.text for c in cues), whisper_languages())
+        try:
+            language, probability = written_language(" ".join(c.text for c in cues), whisper_languages())
+        except SourceUnavailable as e:  # the language stays unknown, as the subtitles leave it
+            log.warning("the subtitles' language was not read from their text: %s", e)
         if language not in (None, "en") and problems is not None:
             problems.append(f"The subtitles name no language, and their text reads as {language!r} (py3langid's "
                             f"probability {probability:.2f}): read as {language!r}. If that is wrong, give their "

@@ -421,6 +421,22 @@ def test_the_language_subtitles_are_written_in_where_nothing_names_it(tmp_path, 
     assert load_subtitles(tmp_path / "talk.en.srt").language == "en"
 
 
+def test_a_changed_language_model_is_refused_and_the_subtitles_are_read_all_the_same(tmp_path, monkeypatch, caplog):
+    from mmsent import subtitles
+    from mmsent.weights import HashMismatch
+    monkeypatch.setattr(subtitles, "LANGID_SHA256", "0" * 64)  # as if the package's model file were another
+    subtitles._identifier.cache_clear()
+    try:
+        with pytest.raises(HashMismatch, match="py3langid's language model"):
+            subtitles.written_language("Sono così felice di vederti!", ["it", "en"])
+        (tmp_path / "talk.srt").write_text("00:00:01,000 --> 00:00:02,000\n" + " ".join(WRITTEN["it"]), encoding="utf-8")
+        transcript = load_subtitles(tmp_path / "talk.srt")
+        assert transcript.language is None and transcript.text == " ".join(WRITTEN["it"])
+        assert "the subtitles' language was not read from their text" in caplog.text
+    finally:
+        subtitles._identifier.cache_clear()
+
+
 def test_a_few_words_are_too_few_to_tell_their_language():
     from mmsent.subtitles import written_language
     from mmsent.transcribe import whisper_languages
