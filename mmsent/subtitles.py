@@ -93,7 +93,7 @@ def _named_language(path: Path) -> str | None:
 
 def written_language(text: str, languages: Iterable[str]) -> tuple[str | None, float]:
     """The language ``text`` is written in, of ``languages`` (ISO 639-1 codes), and its probability, by
-    py3langid (langid.py's byte n-gram model, 97 languages); (None, p) below ``WRITTEN_SURE``. A few words
+    py3langid (a byte n-gram model, as langid.py's); (None, p) below ``WRITTEN_SURE``. A few words
     ("Okay.", "Va bene.") are too few to tell; a subtitle file's cues together usually are enough."""
     language, probability = _identifier(tuple(sorted(languages))).classify(text)
     probability = float(probability)
