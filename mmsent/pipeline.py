@@ -204,7 +204,7 @@ def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, C
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
                 report: Progress, problems: list[str] | None = None) -> Transcript:
     if options.subtitles:
-        cues = load_subtitles(options.subtitles, problems)
+        cues = load_subtitles(options.subtitles, problems, options.language)
         kept = clip_to(cues, duration)
         lost = len(cues.utterances) - len(kept.utterances)
         if lost and problems is not None:
@@ -212,8 +212,7 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
             problems.append(f"Subtitle cues after the end of the media were left out: {lost} of {len(cues.utterances)} "
                             f"in {Path(options.subtitles).name} (the first at {late:.1f} s; the media ends at "
                             f"{duration:.1f} s). Check that the subtitles belong to this file and are in time with it.")
-        # the language given, else the one the file declares or its name gives: translated if not English
-        return Transcript(options.language or cues.language, kept.utterances, kept.source)
+        return Transcript(cues.language, kept.utterances, kept.source)  # translated if not English
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")
     total, progress = _in_seconds(report, "speech recognition", audio)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "SUBTITLE_SUFFIXES"]
+__all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "tell", "SUBTITLE_SUFFIXES"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
@@ -51,7 +51,8 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     """The cues of an SRT or WebVTT file, ordered by start time (empty cues left out), and the language a
     WebVTT header declares (``Language: it``, as YouTube's captions do; ``en-US`` gives ``en``), else the
     one the file's name gives as players read it (``talk.it.srt``), else None. A file that is not UTF-8 is
-    read as Windows-1252, said in ``problems`` when given, else warned."""
+    read in the encoding its bytes most likely have (``_read_text``), said in ``problems`` when given, else
+    warned."""
     path = Path(path)
     text = _read_text(path, problems)
     is_vtt = text.lstrip().startswith("WEBVTT") or path.suffix.lower() == ".vtt"
@@ -70,6 +71,8 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
         else:
             parsed.append(_parse_block(path, first_line, lines))
     cues = [cue for cue in _unrolled(parsed) if cue.text]
+    if parsed and not cues:
+        raise SubtitleError(f"{path}: all {len(parsed)} subtitle cues are empty: there are no words to read")
     if not cues:
         raise SubtitleError(f"{path}: no subtitle cues found (a cue is a time line such as "
                             f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
@@ -91,13 +94,17 @@ def _named_language(path: Path) -> str | None:
     return None
 
 
-def written_language(text: str, languages: Iterable[str]) -> tuple[str | None, float]:
-    """The language ``text`` is written in, of ``languages`` (ISO 639-1 codes), and its probability, by
-    py3langid (a byte n-gram model, as langid.py's); (None, p) below ``WRITTEN_SURE``. A few words
-    ("Okay.", "Va bene.") are too few to tell; a subtitle file's cues together usually are enough."""
-    language, probability = _identifier(tuple(sorted(languages))).classify(text)
-    probability = float(probability)
-    return (language if probability >= WRITTEN_SURE else None), probability
+def written_language(text: str, languages: Iterable[str]) -> tuple[str, float]:
+    """The language ``text`` is most likely written in, of ``languages`` (ISO 639-1 codes, as Whisper writes
+    them), and its probability, by py3langid (a byte n-gram model, as langid.py's). Take it where the
+    probability is WRITTEN_SURE or more: a few words ("Okay.", "Va bene.") are too few to tell, and
+    lines in several languages are no one of them; a subtitle file's cues together usually are enough."""
+    codes = {_LANGID_CODES.get(code, code): code for code in languages}
+    language, probability = _identifier(tuple(sorted(codes))).classify(text)
+    return codes.get(language, language), float(probability)
+
+
+_LANGID_CODES = {"jw": "jv"}  # Whisper's code -> py3langid's, where they differ (Javanese)
 
 
 @functools.cache
@@ -115,18 +122,38 @@ def _identifier(languages: tuple[str, ...]):
     return identifier
 
 
+def tell(problems: list[str] | None, problem: str) -> None:
+    """Add ``problem`` to ``problems`` (the analysis's notes), or warn it when there are none."""
+    if problems is None:  # as media.load_audio does
+        warnings.warn(problem, stacklevel=3)
+    else:
+        problems.append(problem)
+
+
 def _read_text(path: Path, problems: list[str] | None = None) -> str:
+    """The file's text: UTF-8 (with or without a byte-order mark), else the encoding its bytes most likely
+    have (charset-normalizer: UTF-16 or UTF-32, or a legacy one such as Windows-1251 for Russian), said in
+    ``problems`` when it is not Unicode; a UTF-8 file with a few broken bytes keeps its letters, those
+    bytes replaced."""
     data = path.read_bytes()
-    try:
-        text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")
-    except UnicodeDecodeError:
-        problem = (f"The subtitle file {path.name} is not UTF-8: it was read as Windows-1252, and letters outside "
-                   "it may be wrong; save it as UTF-8.")
-        if problems is None:  # as media.load_audio does
-            warnings.warn(problem, stacklevel=3)
+    text = data.decode("utf-8-sig", errors="replace")
+    if "\ufffd" in text or "\x00" in text:  # not all UTF-8, or UTF-16 or UTF-32 (whose ASCII letters are UTF-8)
+        import charset_normalizer
+
+        best = charset_normalizer.from_bytes(data).best()
+        if best is None:  # no encoding reads it all: UTF-8 with stray bytes (or no text at all)
+            if n := text.count("\ufffd"):
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    tell(problems, f"The subtitle file {path.name} is UTF-8 but for {n} "
+                                   f"{'byte that is' if n == 1 else 'bytes that are'} not (the first at byte {e.start}), "
+                                   "read as '\ufffd'; mend it, or save it again as UTF-8.")
         else:
-            problems.append(problem)
-        text = data.decode("cp1252", errors="replace")
+            text = str(best)
+            if not best.encoding.startswith(("utf_16", "utf_32")):
+                tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {best.encoding}, the "
+                               f"likeliest encoding of its bytes; if its letters look wrong, save it as UTF-8.")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

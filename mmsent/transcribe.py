@@ -21,7 +21,7 @@ import numpy as np
 
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
-from mmsent.subtitles import SubtitleError, parse_subtitles, written_language
+from mmsent.subtitles import WRITTEN_SURE, SubtitleError, parse_subtitles, tell, written_language
 from mmsent.weights import SourceUnavailable
 
 __all__ = [
@@ -453,20 +453,23 @@ def _utterances(raw: list[_RawSegment], opts: DecodeOptions, total: float) -> li
     return kept
 
 
+UNSURE_LETTERS = 40  # letters of subtitles that name no language from which an unclear text language is noted
 TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one utterance (else the first ends
 # where the next starts)
 
 
-def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Transcript:
-    """A ``Transcript`` from an SRT or WebVTT file (no word times; the language a WebVTT header declares or
-    the file's name gives, ``talk.it.srt``, if Whisper knows it, else the one its text is written in where
-    that is clear, ``written_language``, else unknown), one utterance per cue; a
-    cue that the next one starts within ends there, and cues that start together are one utterance.
+def load_subtitles(path: str | Path, problems: list[str] | None = None, language: str | None = None) -> Transcript:
+    """A ``Transcript`` from an SRT or WebVTT file (no word times), one utterance per cue; a cue that the
+    next one starts within ends there, and cues that start together are one utterance. Its language:
+    ``language`` (the user's), else the one a WebVTT header declares or the file's name gives
+    (``talk.it.srt``) if Whisper knows it, else, named nowhere, the one its text is written in where that
+    is clear (``written_language``), else unknown.
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
-    be read past goes into ``problems`` (``parse_subtitles``).
+    be read past, and a language found in the text, go into ``problems`` (``parse_subtitles``).
     """
-    cues, language = parse_subtitles(path, problems)
+    path = Path(path)
+    cues, named = parse_subtitles(path, problems)
     utterances: list[Utterance] = []
     for c in cues:  # by start time
         prev = utterances[-1] if utterances else None
@@ -476,21 +479,32 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None) -> Trans
                 continue
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, []))
-    try:
-        check_language(language)
-    except ValueError:  # a code Whisper does not know: the language stays unknown
-        language = None
-    if language is None:  # named nowhere: the language their words are written in, where it is clear
+    source = f"subtitles:{path.name}"
+    if language or named:
         try:
-            language, probability = written_language(" ".join(c.text for c in cues), whisper_languages())
-        except SourceUnavailable as e:  # the language stays unknown, as the subtitles leave it
-            log.warning("the subtitles' language was not read from their text: %s", e)
-        if language not in (None, "en") and problems is not None:
-            problems.append(f"The subtitles name no language, and their text reads as {language!r} (py3langid's "
-                            f"probability {probability:.2f}): read as {language!r}. If that is wrong, give their "
-                            f"language (--language, the page's Spoken language, or a name such as "
-                            f"{Path(path).stem}.en{Path(path).suffix}).")
-    return Transcript(language, utterances, f"subtitles:{Path(path).name}")
+            check_language(language or named)
+        except ValueError:  # named in the file, in a code Whisper does not know: the language stays unknown
+            tell(problems, f"The subtitles name their language {named!r}, which Whisper does not know: their words "
+                           "are read as written, not translated.")
+            return Transcript(None, utterances, source)
+        return Transcript(language or named, utterances, source)
+    text = " ".join(c.text for c in cues)
+    try:
+        guess, probability = written_language(text, whisper_languages())
+    except SourceUnavailable as e:  # the language stays unknown, as the subtitles leave it
+        log.warning("the subtitles' language was not read from their text: %s", e)
+        return Transcript(None, utterances, source)
+    sure = probability >= WRITTEN_SURE
+    how = "(--language, the page's Spoken language, or a name such as {})".format
+    if sure and guess != "en":
+        tell(problems, f"The subtitles name no language, and their text reads as {guess!r} (py3langid's probability "
+                       f"{probability:.2f}): read as {guess!r}. If that is wrong, give their language "
+                       f"{how(f'{path.stem}.en{path.suffix}')}.")
+    elif not sure and sum(ch.isalpha() for ch in text) >= UNSURE_LETTERS:
+        tell(problems, f"The subtitles name no language, and their text does not read clearly as one (py3langid's "
+                       f"likeliest, {guess!r}, at {probability:.2f}; several languages?): read as English. If they "
+                       f"are in another language, give it {how(f'{path.stem}.<code>{path.suffix}: its ISO 639-1 code')}.")
+    return Transcript(guess if sure else None, utterances, source)
 
 
 def clip_to(transcript: Transcript, duration: float) -> Transcript:

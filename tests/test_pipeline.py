@@ -482,4 +482,5 @@ def test_subtitles_not_in_utf8_are_read_and_said_in_the_notes(model, talking, tm
         warnings.simplefilter("error")  # said in the analysis, not warned
         analysis = mmsent.analyze(talking.path, model, AnalysisOptions(subtitles=str(srt), contributions=False))
     assert "Un café, s'il vous plaît." in [s.text for s in analysis.segments]
-    assert any("café.srt is not UTF-8: it was read as Windows-1252" in n for n in analysis.notes), analysis.notes
+    assert any("café.srt is not UTF-8: it was read as cp125" in n for n in analysis.notes), analysis.notes  # 0 or 2:
+    # the same letters here

@@ -350,6 +350,8 @@ def test_srt_and_vtt_parse(tmp_path):
     ("sixty.srt", "1\n00:00:61,000 --> 00:01:02,000\nbad seconds\n", "sixty.srt:2"),
     ("noheader.vtt", "00:01.000 --> 00:02.000\nhello\n", "noheader.vtt:1"),
     ("empty.srt", "", "empty.srt: no subtitle cues"),
+    ("blank.srt", "1\n00:00:01,000 --> 00:00:02,000\n\n2\n00:00:03,000 --> 00:00:04,000\n<i></i>\n",
+     "blank.srt: all 2 subtitle cues are empty"),
     ("notes.txt", "just some text\n", "notes.txt: not a subtitle file"),
 ])
 def test_malformed_subtitles_raise_naming_file_and_line(tmp_path, name, text, where):
@@ -384,7 +386,7 @@ def test_youtube_rolling_captions_read_each_line_once(tmp_path):
                                               ("Language: xx", None), ("Kind: captions", None)])
 def test_the_language_a_webvtt_header_declares(tmp_path, header, language):
     (tmp_path / "c.vtt").write_text(f"WEBVTT\n{header}\n\n00:00.000 --> 00:01.000\nLanguage: fr\n")
-    assert load_subtitles(tmp_path / "c.vtt").language == language  # a cue's text declares nothing
+    assert load_subtitles(tmp_path / "c.vtt", []).language == language  # a cue's text declares nothing
 
 
 @pytest.mark.parametrize("name, language", [("talk.it.srt", "it"), ("Talk.pt-BR.vtt", "pt"), ("talk.en.forced.srt", "en"),
@@ -394,7 +396,7 @@ def test_the_language_a_subtitle_file_name_gives(tmp_path, name, language):
     """As players read it: the last dotted part before the suffix, past marks such as forced or hi (hearing
     impaired) after it; a code Whisper does not know stays unknown; a WebVTT header comes first."""
     (tmp_path / name).write_text(("WEBVTT\n\n" if name.endswith(".vtt") else "") + "00:00:00.000 --> 00:00:01.000\nCiao.\n")
-    assert load_subtitles(tmp_path / name).language == language
+    assert load_subtitles(tmp_path / name, []).language == language
     (tmp_path / "talk.it.vtt").write_text("WEBVTT\nLanguage: de\n\n00:00.000 --> 00:01.000\nHallo.\n")
     assert load_subtitles(tmp_path / "talk.it.vtt").language == "de"
 
@@ -438,14 +440,67 @@ def test_a_changed_language_model_is_refused_and_the_subtitles_are_read_all_the_
 
 
 def test_a_few_words_are_too_few_to_tell_their_language():
-    from mmsent.subtitles import written_language
+    from mmsent.subtitles import WRITTEN_SURE, written_language
     from mmsent.transcribe import whisper_languages
     for words in ("Okay.", "Va bene.", "Sì.", "Hi"):
-        language, probability = written_language(words, whisper_languages())
-        assert language is None and probability < 0.95, (words, probability)
+        assert written_language(words, whisper_languages())[1] < WRITTEN_SURE, words
     esperanto = "La infanoj parolas apud la pordo, kaj la hundoj sidas apud la pordo."  # py3langid knows it; Whisper not
-    assert written_language(esperanto, ["en", "it", "de"])[0] in (None, "en", "it", "de")
+    assert written_language(esperanto, ["en", "it", "de"])[0] in ("en", "it", "de")
     assert written_language(esperanto, ["en", "eo"])[0] == "eo"
+    javanese = "Aku seneng banget ketemu kowe maneh. Piye kabare keluargamu ing omah? Aku kangen banget karo kowe."
+    assert written_language(javanese, whisper_languages()) > ("jw", WRITTEN_SURE)  # Whisper's code, not py3langid's jv
+
+
+def test_the_subtitles_language_when_the_text_can_not_tell_or_the_user_says_it(tmp_path):
+    """The user's language is taken as it is, with nothing guessed; a language named in a code Whisper does not
+    know, and text in several languages, are said in the notes; a few words or names are not."""
+    def srt(name: str, lines: list[str]) -> Path:
+        (tmp_path / name).write_text("".join(f"00:00:0{i},000 --> 00:00:0{i},900\n{line}\n\n"
+                                             for i, line in enumerate(lines, 1)), encoding="utf-8")
+        return tmp_path / name
+
+    problems = []
+    assert load_subtitles(srt("talk.srt", WRITTEN["it"]), problems, "en").language == "en" and problems == []
+    assert load_subtitles(tmp_path / "talk.srt", problems, "de").language == "de" and problems == []
+    assert load_subtitles(srt("talk.eo.srt", ["Mi tre ĝojas revidi vin, mia amiko."]), problems).language is None
+    assert problems == ["The subtitles name their language 'eo', which Whisper does not know: their words are read as "
+                        "written, not translated."]
+    problems.clear()
+    mixed = load_subtitles(srt("mixed.srt", WRITTEN["it"] + WRITTEN["de"]), problems)
+    assert mixed.language is None and len(problems) == 1, problems
+    assert problems[0].startswith("The subtitles name no language, and their text does not read clearly as one")
+    assert problems[0].endswith("or a name such as mixed.<code>.srt: its ISO 639-1 code).")
+    problems.clear()
+    names = load_subtitles(srt("names.srt", ["Marco!", "Giulia?", "♪ ♪", "1984"]), problems)
+    assert names.language is None and problems == []
+
+
+RUSSIAN = ("1\n00:00:00,000 --> 00:00:01,500\nПривет, как дела? Я так рад тебя видеть.\n\n"
+           "2\n00:00:02,000 --> 00:00:03,500\nПочему ты не сказал мне об этом раньше?\n\n")
+
+
+@pytest.mark.parametrize("encoding, said", [("cp1251", "it was read as cp1251"), ("koi8_r", "it was read as koi8_r"),
+                                            ("utf-16-le", None), ("utf-32", None)])
+def test_subtitles_in_another_encoding_keep_their_letters(tmp_path, encoding, said):
+    (tmp_path / "talk.srt").write_bytes(RUSSIAN.encode(encoding))
+    problems = []
+    transcript = load_subtitles(tmp_path / "talk.srt", problems)
+    assert transcript.text == "Привет, как дела? Я так рад тебя видеть. Почему ты не сказал мне об этом раньше?"
+    assert transcript.language == "ru"
+    assert [p for p in problems if "UTF-8" in p] == ([] if said is None else [
+        f"The subtitle file talk.srt is not UTF-8: {said}, the likeliest encoding of its bytes; if its letters look "
+        "wrong, save it as UTF-8."])
+
+
+def test_a_stray_byte_in_utf8_subtitles_costs_that_byte_only(tmp_path):
+    data = RUSSIAN.encode("utf-8")
+    at = data.index("как".encode())
+    (tmp_path / "talk.srt").write_bytes(data[:at] + b"\xe9" + data[at:])  # one Latin-1 byte pasted in
+    problems = []
+    transcript = load_subtitles(tmp_path / "talk.srt", problems)
+    assert transcript.text.startswith("Привет, \ufffdкак дела? Я так рад тебя видеть.")
+    assert problems[0] == (f"The subtitle file talk.srt is UTF-8 but for 1 byte that is not (the first at byte {at}), "
+                           "read as '\ufffd'; mend it, or save it again as UTF-8.")
 
 
 def test_a_line_said_again_is_kept_outside_rolling_captions(tmp_path):
