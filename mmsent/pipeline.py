@@ -469,8 +469,10 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     translated = sum(bool(r.translation) for r in results)
     if translated:
         spoken = sum(r.kind == "speech" for r in results)
-        notes.append(f"The speech is in a language other than English ({language!r}): the speech recognition "
-                     f"translated it into English in {translated} of {spoken} speech segments (shown beside the "
+        said = ("The subtitles are in a language other than English ({!r}): the speech recognition translated the "
+                "speech" if transcript.source.startswith("subtitles:") else
+                "The speech is in a language other than English ({!r}): the speech recognition translated it")
+        notes.append(f"{said.format(language)} into English in {translated} of {spoken} speech segments (shown beside the "
                      f"words), for the words' encoder ({model.config.text_source}), which learned English: the words "
                      "read what the translation says, right or wrong. Turn translation off to keep the words as "
                      "spoken.")

@@ -195,6 +195,8 @@ def test_speech_in_another_language_is_translated_for_the_words(default, tmp_pat
     lines = [s for s in subtitled.segments if s.kind == "speech"]
     assert [s.text for s in lines] == ITALIAN and all(s.translation for s in lines), lines
     assert "happy" in lines[0].translation.lower() and lines[0].reading("text")[0] == "joy"
+    assert any(n.startswith("The subtitles are in a language other than English ('it'): the speech recognition "
+                            "translated the speech into English in 2 of 2 speech segments") for n in subtitled.notes)
     vtt = tmp_path / "italian.vtt"  # the same lines as WebVTT whose header declares their language
     vtt.write_text("WEBVTT\nLanguage: it\n\n" + "".join(f"00:{a:06.3f} --> 00:{b:06.3f}\n{t}\n\n" for (a, b), t
                                                         in zip(italian.spans, ITALIAN)), encoding="utf-8")
