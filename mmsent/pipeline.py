@@ -472,10 +472,10 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
         said = ("The subtitles are in a language other than English ({!r}): the speech recognition translated the "
                 "speech" if transcript.source.startswith("subtitles:") else
                 "The speech is in a language other than English ({!r}): the speech recognition translated it")
-        notes.append(f"{said.format(language)} into English in {translated} of {spoken} speech segments (shown beside the "
-                     f"words), for the words' encoder ({model.config.text_source}), which learned English: the words "
-                     "read what the translation says, right or wrong. Turn translation off to keep the words as "
-                     "spoken.")
+        notes.append(f"{said.format(language)} into English in {translated} of {spoken} speech segments (shown "
+                     f"beside the words), for the words' encoder ({model.config.text_source}), which learned "
+                     "English: the words read what the translation says, right or wrong. Turn translation off to "
+                     "keep the words as spoken.")
     elif (language and language != "en" and model.config.text_source in ENGLISH_TEXT_SOURCES
             and any("text" in r.modalities for r in results)):
         notes.append(f"The words are in a language other than English ({language!r}): the words' encoder "
