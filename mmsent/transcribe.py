@@ -480,31 +480,41 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, []))
     source = f"subtitles:{path.name}"
-    if language or named:
+    if language:
+        check_language(language)
+        return Transcript(language, utterances, source)
+    text = " ".join(c.text for c in cues)
+    if named == "hi" and _written(text)[0] == "en" and _written(text)[1] >= WRITTEN_SURE:  # talk.hi.srt in
+        named = "en"  # English: players' mark for hearing impaired, not Hindi
+    if named:
         try:
-            check_language(language or named)
-        except ValueError:  # named in the file, in a code Whisper does not know: the language stays unknown
+            check_language(named)
+        except ValueError:  # a code Whisper does not know: the language stays unknown
             tell(problems, f"The subtitles name their language {named!r}, which Whisper does not know: their words "
                            "are read as written, not translated.")
             return Transcript(None, utterances, source)
-        return Transcript(language or named, utterances, source)
-    text = " ".join(c.text for c in cues)
-    try:
-        guess, probability = written_language(text, whisper_languages())
-    except SourceUnavailable as e:  # the language stays unknown, as the subtitles leave it
-        log.warning("the subtitles' language was not read from their text: %s", e)
-        return Transcript(None, utterances, source)
+        return Transcript(named, utterances, source)
+    guess, probability = _written(text)
     sure = probability >= WRITTEN_SURE
     how = "(--language, the page's Spoken language, or a name such as {})".format
     if sure and guess != "en":
         tell(problems, f"The subtitles name no language, and their text reads as {guess!r} (py3langid's probability "
                        f"{probability:.2f}): read as {guess!r}. If that is wrong, give their language "
                        f"{how(f'{path.stem}.en{path.suffix}')}.")
-    elif not sure and sum(ch.isalpha() for ch in text) >= UNSURE_LETTERS:
+    elif guess and not sure and sum(ch.isalpha() for ch in text) >= UNSURE_LETTERS:
         tell(problems, f"The subtitles name no language, and their text does not read clearly as one (py3langid's "
                        f"likeliest, {guess!r}, at {probability:.2f}; several languages?): read as English. If they "
                        f"are in another language, give it {how(f'{path.stem}.<code>{path.suffix}: its ISO 639-1 code')}.")
     return Transcript(guess if sure else None, utterances, source)
+
+
+def _written(text: str) -> tuple[str | None, float]:
+    """``written_language`` of Whisper's languages; (None, 0.0) where it can't be told here."""
+    try:
+        return written_language(text, whisper_languages())
+    except SourceUnavailable as e:  # the language stays unknown, as the subtitles leave it
+        log.warning("the subtitles' language was not read from their text: %s", e)
+        return None, 0.0
 
 
 def clip_to(transcript: Transcript, duration: float) -> Transcript:

@@ -432,8 +432,8 @@ def test_a_changed_language_model_is_refused_and_the_subtitles_are_read_all_the_
         with pytest.raises(HashMismatch, match="py3langid's language model"):
             subtitles.written_language("Sono così felice di vederti!", ["it", "en"])
         (tmp_path / "talk.srt").write_text("00:00:01,000 --> 00:00:02,000\n" + " ".join(WRITTEN["it"]), encoding="utf-8")
-        transcript = load_subtitles(tmp_path / "talk.srt")
-        assert transcript.language is None and transcript.text == " ".join(WRITTEN["it"])
+        transcript = load_subtitles(tmp_path / "talk.srt", problems := [])
+        assert transcript.language is None and transcript.text == " ".join(WRITTEN["it"]) and problems == []
         assert "the subtitles' language was not read from their text" in caplog.text
     finally:
         subtitles._identifier.cache_clear()
@@ -448,7 +448,8 @@ def test_a_few_words_are_too_few_to_tell_their_language():
     assert written_language(esperanto, ["en", "it", "de"])[0] in ("en", "it", "de")
     assert written_language(esperanto, ["en", "eo"])[0] == "eo"
     javanese = "Aku seneng banget ketemu kowe maneh. Piye kabare keluargamu ing omah? Aku kangen banget karo kowe."
-    assert written_language(javanese, whisper_languages()) > ("jw", WRITTEN_SURE)  # Whisper's code, not py3langid's jv
+    language, probability = written_language(javanese, whisper_languages())
+    assert language == "jw" and probability >= WRITTEN_SURE  # Whisper's code, not py3langid's jv
 
 
 def test_the_subtitles_language_when_the_text_can_not_tell_or_the_user_says_it(tmp_path):
@@ -471,6 +472,9 @@ def test_the_subtitles_language_when_the_text_can_not_tell_or_the_user_says_it(t
     assert problems[0].startswith("The subtitles name no language, and their text does not read clearly as one")
     assert problems[0].endswith("or a name such as mixed.<code>.srt: its ISO 639-1 code).")
     problems.clear()
+    assert load_subtitles(srt("talk.hi.srt", WRITTEN["en"]), problems).language == "en"  # the mark for hearing impaired
+    assert load_subtitles(srt("talk.hi.srt", ["मुझे तुम्हारी बहुत याद आती है।", "तुमने मुझे पहले क्यों नहीं बताया?"]),
+                          problems).language == "hi" and problems == []  # Hindi
     names = load_subtitles(srt("names.srt", ["Marco!", "Giulia?", "♪ ♪", "1984"]), problems)
     assert names.language is None and problems == []
 
