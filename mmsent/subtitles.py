@@ -146,9 +146,9 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
                 try:
                     data.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    tell(problems, f"The subtitle file {path.name} is UTF-8 but for {n} "
-                                   f"{'byte that is' if n == 1 else 'bytes that are'} not (the first at byte {e.start}), "
-                                   "read as '\ufffd'; mend it, or save it again as UTF-8.")
+                    bytes_are = "byte that is" if n == 1 else "bytes that are"
+                    tell(problems, f"The subtitle file {path.name} is UTF-8 but for {n} {bytes_are} not (the first "
+                                   f"at byte {e.start}), read as '\ufffd'; mend it, or save it again as UTF-8.")
         else:
             text = str(best)
             if not best.encoding.startswith(("utf_16", "utf_32")):

@@ -484,8 +484,9 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
         check_language(language)
         return Transcript(language, utterances, source)
     text = " ".join(c.text for c in cues)
-    if named == "hi" and _written(text)[0] == "en" and _written(text)[1] >= WRITTEN_SURE:  # talk.hi.srt in
-        named = "en"  # English: players' mark for hearing impaired, not Hindi
+    if named == "hi":  # talk.hi.srt: Hindi, or the players' mark for hearing impaired where the text is English
+        guess, probability = _written(text)
+        named = "en" if guess == "en" and probability >= WRITTEN_SURE else named
     if named:
         try:
             check_language(named)
@@ -504,7 +505,8 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
     elif guess and not sure and sum(ch.isalpha() for ch in text) >= UNSURE_LETTERS:
         tell(problems, f"The subtitles name no language, and their text does not read clearly as one (py3langid's "
                        f"likeliest, {guess!r}, at {probability:.2f}; several languages?): read as English. If they "
-                       f"are in another language, give it {how(f'{path.stem}.<code>{path.suffix}: its ISO 639-1 code')}.")
+                       f"are in another language, give it {how(f'{path.stem}.<code>{path.suffix}: its ISO 639-1 code')}"
+                       ".")
     return Transcript(guess if sure else None, utterances, source)
 
 
