@@ -198,9 +198,9 @@ class AnalysisOptions:
             raise ValueError(f"the longest input (max_seconds, --max-seconds) must be a number of seconds > 0, or None "
                              f"for no limit, got {self.max_seconds!r}")
         if self.language is not None:
-            from .transcribe import check_language
+            from .transcribe import check_language, whisper_code
 
-            self.language = self.language.strip().lower()  # "EN" and "en" name one language
+            self.language = whisper_code(self.language)  # "EN", "en" and "en-GB" name one language
             check_language(self.language)
 
 

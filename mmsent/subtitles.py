@@ -99,12 +99,13 @@ def written_language(text: str, languages: Iterable[str]) -> tuple[str, float]:
     them), and its probability, by py3langid (a byte n-gram model, as langid.py's). Take it where the
     probability is WRITTEN_SURE or more: a few words ("Okay.", "Va bene.") are too few to tell, and
     lines in several languages are no one of them; a subtitle file's cues together usually are enough."""
-    codes = {_LANGID_CODES.get(code, code): code for code in languages}
+    codes = {ISO_CODES.get(code, code): code for code in languages}
     language, probability = _identifier(tuple(sorted(codes))).classify(text)
     return codes.get(language, language), float(probability)
 
 
-_LANGID_CODES = {"jw": "jv"}  # Whisper's code -> py3langid's, where they differ (Javanese)
+WHISPER_CODES = {"jv": "jw"}  # ISO 639-1 codes (py3langid's too) that Whisper writes otherwise: Javanese
+ISO_CODES = {whisper: iso for iso, whisper in WHISPER_CODES.items()}
 
 
 @functools.cache
@@ -131,29 +132,48 @@ def tell(problems: list[str] | None, problem: str) -> None:
 
 
 def _read_text(path: Path, problems: list[str] | None = None) -> str:
-    """The file's text: UTF-8 (with or without a byte-order mark), else the encoding its bytes most likely
-    have (charset-normalizer: UTF-16 or UTF-32, or a legacy one such as Windows-1251 for Russian), said in
-    ``problems`` when it is not Unicode; a UTF-8 file with a few broken bytes keeps its letters, those
-    bytes replaced."""
+    """The file's text: UTF-8 (with or without a byte-order mark; a few broken bytes replaced, the rest kept),
+    else the encoding its bytes most likely have (charset-normalizer: UTF-16 or UTF-32, or a legacy one such
+    as Windows-1251 for Russian; where several read it equally well, the one subtitles use most: Windows-1252
+    before Windows-1250), said in ``problems`` unless it is Unicode."""
     data = path.read_bytes()
     text = data.decode("utf-8-sig", errors="replace")
-    if "\ufffd" in text or "\x00" in text:  # not all UTF-8, or UTF-16 or UTF-32 (whose ASCII letters are UTF-8)
-        import charset_normalizer
+    if "\ufffd" not in text and "\x00" not in text:  # UTF-8 (UTF-16's and UTF-32's ASCII letters are too, with NULs)
+        return _lines(text)
+    bad = text.count("\ufffd")
+    if data.startswith(b"\xef\xbb\xbf") or ("\x00" not in text and sum(ord(c) > 127 for c in text) - bad >= bad):
+        if bad:  # more letters read as UTF-8 than bytes that are not: UTF-8, a few bytes broken
+            tell(problems, f"The subtitle file {path.name} is UTF-8 but for {bad} {'byte' if bad == 1 else 'bytes'} "
+                           f"(the first at byte {_first_bad(data)}), read as '\ufffd'; mend it, or save it again as "
+                           "UTF-8.")
+        return _lines(text)
+    import charset_normalizer
 
-        best = charset_normalizer.from_bytes(data).best()
-        if best is None:  # no encoding reads it all: UTF-8 with stray bytes (or no text at all)
-            if n := text.count("\ufffd"):
-                try:
-                    data.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    bytes_are = "byte that is" if n == 1 else "bytes that are"
-                    tell(problems, f"The subtitle file {path.name} is UTF-8 but for {n} {bytes_are} not (the first "
-                                   f"at byte {e.start}), read as '\ufffd'; mend it, or save it again as UTF-8.")
-        else:
-            text = str(best)
-            if not best.encoding.startswith(("utf_16", "utf_32")):
-                tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {best.encoding}, the "
-                               f"likeliest encoding of its bytes; if its letters look wrong, save it as UTF-8.")
+    found = list(charset_normalizer.from_bytes(data))
+    if not found:  # no encoding reads it: not text (the parser will say so)
+        return _lines(text)
+    best = min((m for m in found if (m.chaos, m.coherence) == (found[0].chaos, found[0].coherence)),
+               key=lambda m: _LEGACY.index(m.encoding) if m.encoding in _LEGACY else len(_LEGACY))
+    if not best.encoding.startswith(("utf_16", "utf_32")):
+        tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {best.encoding}, the likeliest "
+                       "encoding of its bytes; if its letters look wrong, save it as UTF-8.")
+    return _lines(str(best))
+
+
+_LEGACY = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "koi8_r", "cp874")
+# the encodings of legacy subtitle files, the most used first (Western European, Central European, Cyrillic...)
+
+
+def _first_bad(data: bytes) -> int | None:
+    """The offset of the first byte that is not UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start
+    return None
+
+
+def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

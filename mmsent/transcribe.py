@@ -21,7 +21,7 @@ import numpy as np
 
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
-from mmsent.subtitles import WRITTEN_SURE, SubtitleError, parse_subtitles, tell, written_language
+from mmsent.subtitles import WHISPER_CODES, WRITTEN_SURE, SubtitleError, parse_subtitles, tell, written_language
 from mmsent.weights import SourceUnavailable
 
 __all__ = [
@@ -407,6 +407,12 @@ def whisper_languages() -> Iterable[str]:
     return codes
 
 
+def whisper_code(language: str) -> str:
+    """A language code as Whisper writes it: ``"EN"`` -> ``"en"``, ``"pt-BR"`` -> ``"pt"``, ``"jv"`` -> ``"jw"``."""
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    return WHISPER_CODES.get(code, code)
+
+
 def check_language(language: str | None) -> None:
     """Raises ValueError for a language that Whisper does not know (None: detected)."""
     if language is None:
@@ -462,8 +468,9 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
     """A ``Transcript`` from an SRT or WebVTT file (no word times), one utterance per cue; a cue that the
     next one starts within ends there, and cues that start together are one utterance. Its language:
     ``language`` (the user's), else the one a WebVTT header declares or the file's name gives
-    (``talk.it.srt``) if Whisper knows it, else, named nowhere, the one its text is written in where that
-    is clear (``written_language``), else unknown.
+    (``talk.it.srt``) if Whisper knows it, unless the text reads clearly as English where that names another
+    or the other way round, else the one its text is written in where that is clear (``written_language``),
+    else unknown.
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
     be read past, and a language found in the text, go into ``problems`` (``parse_subtitles``).
@@ -483,22 +490,24 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
     if language:
         check_language(language)
         return Transcript(language, utterances, source)
+    named = named and whisper_code(named)
     text = " ".join(c.text for c in cues)
-    if named == "hi":  # talk.hi.srt: Hindi, or the players' mark for hearing impaired where the text is English
-        guess, probability = _written(text)
-        named = "en" if guess == "en" and probability >= WRITTEN_SURE else named
-    if named:
-        try:
-            check_language(named)
-        except ValueError:  # a code Whisper does not know: the language stays unknown
-            tell(problems, f"The subtitles name their language {named!r}, which Whisper does not know: their words "
-                           "are read as written, not translated.")
-            return Transcript(None, utterances, source)
-        return Transcript(named, utterances, source)
     guess, probability = _written(text)
     sure = probability >= WRITTEN_SURE
+    known = named in whisper_languages()
+    # English or not is what the words need: where the name and a clear text disagree on it, the text wins
+    # (Dr.No.srt, talk.hi.srt, the players' mark for hearing impaired, in English); between two others, the name
+    if known and sure and guess != named and "en" in (guess, named):
+        tell(problems, f"The subtitles name their language {named!r}, but their text reads as {guess!r} (py3langid's "
+                       f"probability {probability:.2f}): read as {guess!r}.")
+        return Transcript(guess, utterances, source)
+    if known:
+        return Transcript(named, utterances, source)
     how = "(--language, the page's Spoken language, or a name such as {})".format
-    if sure and guess != "en":
+    if named and not sure:  # talk.eo.srt; a name's part that is no language (Rocky.IV.srt) gives way to the text
+        tell(problems, f"The subtitles name their language {named!r}, which Whisper does not know: their words "
+                       "are read as written, not translated.")
+    elif sure and guess != "en":
         tell(problems, f"The subtitles name no language, and their text reads as {guess!r} (py3langid's probability "
                        f"{probability:.2f}): read as {guess!r}. If that is wrong, give their language "
                        f"{how(f'{path.stem}.en{path.suffix}')}.")

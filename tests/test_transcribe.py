@@ -410,7 +410,8 @@ WRITTEN = {"it": ["Sono così felice di vederti!", "Mi manca tanto, non riesco a
 @pytest.mark.parametrize("language", WRITTEN)
 def test_the_language_subtitles_are_written_in_where_nothing_names_it(tmp_path, language):
     """Neither a header nor the name gives it: the language of their text, where two lines make it clear; the
-    notes say so where it is not English (it is translated then); the name, when it gives one, comes first."""
+    notes say so where it is not English (it is translated then); the name, when it gives one, comes first, but
+    where it and a clear text disagree on English or not."""
     text = "".join(f"{i}\n00:00:0{i},000 --> 00:00:0{i},900\n{line}\n\n" for i, line in enumerate(WRITTEN[language], 1))
     (tmp_path / "talk.srt").write_text(text, encoding="utf-8")
     problems = []
@@ -419,8 +420,8 @@ def test_the_language_subtitles_are_written_in_where_nothing_names_it(tmp_path, 
             rf"(0\.9[5-9]|1\.00)\): read as '{language}'\. If that is wrong, give their language \(--language, the "
             rf"page's Spoken language, or a name such as talk\.en\.srt\)\.")
     assert len(problems) == (language != "en") and all(re.fullmatch(note, p) for p in problems), problems
-    (tmp_path / "talk.en.srt").write_text(text, encoding="utf-8")
-    assert load_subtitles(tmp_path / "talk.en.srt").language == "en"
+    (tmp_path / "talk.pt.srt").write_text(text, encoding="utf-8")  # the name first, but for English or not
+    assert load_subtitles(tmp_path / "talk.pt.srt", []).language == ("en" if language == "en" else "pt")
 
 
 def test_a_changed_language_model_is_refused_and_the_subtitles_are_read_all_the_same(tmp_path, monkeypatch, caplog):
@@ -472,9 +473,20 @@ def test_the_subtitles_language_when_the_text_can_not_tell_or_the_user_says_it(t
     assert problems[0].startswith("The subtitles name no language, and their text does not read clearly as one")
     assert problems[0].endswith("or a name such as mixed.<code>.srt: its ISO 639-1 code).")
     problems.clear()
-    assert load_subtitles(srt("talk.hi.srt", WRITTEN["en"]), problems).language == "en"  # the mark for hearing impaired
-    assert load_subtitles(srt("talk.hi.srt", ["मुझे तुम्हारी बहुत याद आती है।", "तुमने मुझे पहले क्यों नहीं बताया?"]),
-                          problems).language == "hi" and problems == []  # Hindi
+    for name, lines, language in (("talk.hi.srt", WRITTEN["en"], "en"),  # the mark for hearing impaired
+                                  ("Dr.No.srt", WRITTEN["en"], "en"), ("talk.en.srt", WRITTEN["it"], "it")):
+        assert load_subtitles(srt(name, lines), problems).language == language
+        said = (rf"The subtitles name their language '{name.split('.')[1].lower()}', but their text reads as "
+                rf"'{language}' \(py3langid's probability (0\.9[5-9]|1\.00)\): read as '{language}'\.")
+        assert len(problems) == 1 and re.fullmatch(said, problems[0]), problems
+        problems.clear()
+    hindi = ["मुझे तुम्हारी बहुत याद आती है।", "तुमने मुझे पहले क्यों नहीं बताया?"]
+    assert load_subtitles(srt("talk.hi.srt", hindi), problems).language == "hi" and problems == []
+    assert load_subtitles(srt("talk.de.srt", WRITTEN["it"]), problems).language == "de"  # between two others: the name
+    assert load_subtitles(srt("Rocky.IV.srt", WRITTEN["es"]), problems).language == "es"  # IV: no language
+    assert len(problems) == 1 and problems[0].startswith("The subtitles name no language, and their text reads as 'es'")
+    problems.clear()
+    assert load_subtitles(srt("talk.jv.srt", ["Sugeng enjing."]), problems).language == "jw"  # ISO 639-1's Javanese
     names = load_subtitles(srt("names.srt", ["Marco!", "Giulia?", "♪ ♪", "1984"]), problems)
     assert names.language is None and problems == []
 
@@ -496,15 +508,39 @@ def test_subtitles_in_another_encoding_keep_their_letters(tmp_path, encoding, sa
         "wrong, save it as UTF-8."])
 
 
-def test_a_stray_byte_in_utf8_subtitles_costs_that_byte_only(tmp_path):
+def test_latin1_subtitles_are_read_as_western_european(tmp_path):
+    """Windows-1250 and -1252 read these bytes equally well to charset-normalizer; subtitles use -1252 more."""
+    french = "Le temps est très agréable, ma chère amie. Bonjour, comment ça va aujourd'hui ?"
+    (tmp_path / "talk.srt").write_bytes(f"1\n00:00:00,000 --> 00:00:02,000\n{french}\n".encode("latin-1"))
+    problems = []
+    transcript = load_subtitles(tmp_path / "talk.srt", problems)
+    assert transcript.text == french and transcript.language == "fr"
+    assert problems[0].startswith("The subtitle file talk.srt is not UTF-8: it was read as cp1252")
+
+
+@pytest.mark.parametrize("name, head", [("talk.srt", b""), ("talk.vtt", b"\xef\xbb\xbfWEBVTT\n\n")])
+def test_a_stray_byte_in_utf8_subtitles_costs_that_byte_only(tmp_path, name, head):
+    """Also where the letters around it are Latin (a legacy encoding would read the whole file too) and
+    after a byte-order mark."""
+    italian = "Il tempo è molto bello. Sono così felice di vederti, perché è bello."
+    data = head + f"00:00:00.000 --> 00:00:02.000\n{italian}\n".encode()
+    at = data.index("molto".encode()) + 2
+    (tmp_path / name).write_bytes(data[:at] + b"\xe9" + data[at:])
+    problems = []
+    transcript = load_subtitles(tmp_path / name, problems)
+    assert transcript.text == italian.replace("molto", "mo\ufffdlto") and transcript.language == "it"
+    assert problems[0].startswith(f"The subtitle file {name} is UTF-8 but for 1 byte (the first at byte {at}),")
+
+
+def test_a_stray_byte_in_utf8_cyrillic_subtitles_costs_that_byte_only(tmp_path):
     data = RUSSIAN.encode("utf-8")
     at = data.index("как".encode())
     (tmp_path / "talk.srt").write_bytes(data[:at] + b"\xe9" + data[at:])  # one Latin-1 byte pasted in
     problems = []
     transcript = load_subtitles(tmp_path / "talk.srt", problems)
     assert transcript.text.startswith("Привет, \ufffdкак дела? Я так рад тебя видеть.")
-    assert problems[0] == (f"The subtitle file talk.srt is UTF-8 but for 1 byte that is not (the first at byte {at}), "
-                           "read as '\ufffd'; mend it, or save it again as UTF-8.")
+    assert problems[0] == (f"The subtitle file talk.srt is UTF-8 but for 1 byte (the first at byte {at}), read as "
+                           "'\ufffd'; mend it, or save it again as UTF-8.")
 
 
 def test_a_line_said_again_is_kept_outside_rolling_captions(tmp_path):
