@@ -469,13 +469,12 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     translated = sum(bool(r.translation) for r in results)
     if translated:
         spoken = sum(r.kind == "speech" for r in results)
-        said = ("The subtitles are in a language other than English ({!r}): the speech recognition translated the "
-                "speech" if transcript.source.startswith("subtitles:") else
-                "The speech is in a language other than English ({!r}): the speech recognition translated it")
-        notes.append(f"{said.format(language)} into English in {translated} of {spoken} speech segments (shown "
-                     f"beside the words), for the words' encoder ({model.config.text_source}), which learned "
-                     "English: the words read what the translation says, right or wrong. Turn translation off to "
-                     "keep the words as spoken.")
+        subtitled = transcript.source.startswith("subtitles:")  # the words are the subtitles', not the speech's
+        notes.append(f"The {'subtitles are' if subtitled else 'speech is'} in a language other than English "
+                     f"({language!r}): the speech recognition translated {'the speech' if subtitled else 'it'} into "
+                     f"English in {translated} of {spoken} speech segments (shown beside the words), for the words' "
+                     f"encoder ({model.config.text_source}), which learned English: the words read what the "
+                     "translation says, right or wrong. Turn translation off to keep the words as spoken.")
     elif (language and language != "en" and model.config.text_source in ENGLISH_TEXT_SOURCES
             and any("text" in r.modalities for r in results)):
         notes.append(f"The words are in a language other than English ({language!r}): the words' encoder "

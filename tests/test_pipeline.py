@@ -186,10 +186,14 @@ def test_speech_in_another_language_is_translated_for_the_words(default, tmp_pat
     with open(tmp_path / "italian.csv", encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["kind"] == "speech"]
     assert [r["translation"] for r in rows] == [s.translation for s in speech]
-    srt = tmp_path / "italian.srt"  # the lines as subtitles, in their language: the speech is translated the same way
-    srt.write_text("".join(f"{i}\n00:00:{a:06.3f} --> 00:00:{b:06.3f}\n".replace(".", ",") + f"{t}\n\n"
-                           for i, ((a, b), t) in enumerate(zip(italian.spans, ITALIAN), 1)), encoding="utf-8")
-    subtitled = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(srt),
+
+    def subtitles(name: str, lines: list[str]) -> str:
+        (tmp_path / name).write_text("".join(f"00:00:{a:06.3f} --> 00:00:{b:06.3f}\n".replace(".", ",") + f"{t}\n\n"
+                                             for (a, b), t in zip(italian.spans, lines)), encoding="utf-8")
+        return str(tmp_path / name)
+
+    srt = subtitles("italian.srt", ITALIAN)  # the lines as subtitles, in their language: translated the same way
+    subtitled = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=srt,
                                                                       language="it"))
     assert subtitled.language == "it" and subtitled.transcript_source == "subtitles:italian.srt"
     lines = [s for s in subtitled.segments if s.kind == "speech"]
@@ -202,18 +206,12 @@ def test_speech_in_another_language_is_translated_for_the_words(default, tmp_pat
                                                         in zip(italian.spans, ITALIAN)), encoding="utf-8")
     declared = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(vtt)))
     assert declared.language == "it" and declared.segments == subtitled.segments
-    named = srt.with_name("italian.it.srt")  # their language in their name, as players read it
-    named.write_text(srt.read_text(encoding="utf-8"), encoding="utf-8")
-    by_name = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(named)))
+    named = subtitles("italian.it.srt", ITALIAN)  # their language in their name, as players read it
+    by_name = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=named))
     assert by_name.language == "it" and by_name.segments == subtitled.segments
-    unnamed = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=str(srt)))
+    unnamed = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False, subtitles=srt))
     assert unnamed.language == "it" and unnamed.segments == subtitled.segments  # named nowhere: their text is Italian
     assert any(n.startswith("The subtitles name no language, and their text reads as 'it'") for n in unnamed.notes)
-
-    def subtitles(name: str, lines: list[str]) -> str:
-        (tmp_path / name).write_text("".join(f"00:00:{a:06.3f} --> 00:00:{b:06.3f}\n".replace(".", ",") + f"{t}\n\n"
-                                             for (a, b), t in zip(italian.spans, lines)), encoding="utf-8")
-        return str(tmp_path / name)
 
     english = ["I'm so happy to see you!", "I miss him so much, I can't stop crying."]  # a translation: read as it is
     translation = mmsent.analyze(italian.path, default, AnalysisOptions(contributions=False,
