@@ -9,6 +9,7 @@ the file and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``
 
 from __future__ import annotations
 
+import codecs
 import functools
 import html
 import re
@@ -137,15 +138,18 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     as Windows-1251 for Russian; where several read it equally well, the one subtitles use most: Windows-1252
     before Windows-1250), said in ``problems`` unless it is Unicode."""
     data = path.read_bytes()
-    text = data.decode("utf-8-sig", errors="replace")
-    if "\ufffd" not in text and "\x00" not in text:  # UTF-8 (UTF-16's and UTF-32's ASCII letters are too, with NULs)
+    bom = data.startswith(codecs.BOM_UTF8)
+    try:
+        text, first_bad = data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        text, first_bad = data.decode("utf-8-sig", errors="replace"), e.start + len(codecs.BOM_UTF8) * bom
+    if first_bad is None and "\x00" not in text:  # UTF-8 (UTF-16's and UTF-32's ASCII letters are too, with NULs)
         return _lines(text)
     bad = text.count("\ufffd")
-    if data.startswith(b"\xef\xbb\xbf") or ("\x00" not in text and sum(ord(c) > 127 for c in text) - bad >= bad):
-        if bad:  # more letters read as UTF-8 than bytes that are not: UTF-8, a few bytes broken
+    if bom or ("\x00" not in text and sum(ord(c) > 127 for c in text) - bad >= bad):
+        if first_bad is not None:  # more letters read as UTF-8 than bytes that are not: UTF-8, a few bytes broken
             tell(problems, f"The subtitle file {path.name} is UTF-8 but for {bad} {'byte' if bad == 1 else 'bytes'} "
-                           f"(the first at byte {_first_bad(data)}), read as '\ufffd'; mend it, or save it again as "
-                           "UTF-8.")
+                           f"(the first at byte {first_bad}), read as '\ufffd'; mend it, or save it again as UTF-8.")
         return _lines(text)
     import charset_normalizer
 
@@ -162,15 +166,6 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
 
 _LEGACY = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "koi8_r", "cp874")
 # the encodings of legacy subtitle files, the most used first (Western European, Central European, Cyrillic...)
-
-
-def _first_bad(data: bytes) -> int | None:
-    """The offset of the first byte that is not UTF-8."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return e.start
-    return None
 
 
 def _lines(text: str) -> str:
