@@ -532,6 +532,12 @@ def test_a_stray_byte_in_utf8_subtitles_costs_that_byte_only(tmp_path, name, hea
     assert problems[0].startswith(f"The subtitle file {name} is UTF-8 but for 1 byte (the first at byte {at}),")
 
 
+def test_utf8_subtitles_that_hold_a_replacement_character_are_utf8(tmp_path):
+    (tmp_path / "talk.srt").write_text("00:00:01,000 --> 00:00:02,000\nA \ufffd in a café.\n", encoding="utf-8")
+    problems = []
+    assert load_subtitles(tmp_path / "talk.srt", problems).text == "A \ufffd in a café." and problems == []
+
+
 def test_a_stray_byte_in_utf8_cyrillic_subtitles_costs_that_byte_only(tmp_path):
     data = RUSSIAN.encode("utf-8")
     at = data.index("как".encode())
