@@ -204,7 +204,7 @@ def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, C
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
                 report: Progress, problems: list[str] | None = None) -> Transcript:
     if options.subtitles:
-        cues = load_subtitles(options.subtitles, problems, options.language)
+        cues = load_subtitles(options.subtitles, problems, options.language, until=duration)
         kept = clip_to(cues, duration)
         lost = len(cues.utterances) - len(kept.utterances)
         if lost and problems is not None:

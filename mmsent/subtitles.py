@@ -12,13 +12,16 @@ from __future__ import annotations
 import codecs
 import functools
 import html
+import math
 import re
 import warnings
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "tell", "SUBTITLE_SUFFIXES"]
+__all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
+           "SUBTITLE_SUFFIXES"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
@@ -32,6 +35,10 @@ _NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d\d[:.,]\d)")  # a cue number, 
 # (00:00:01,700 or 00:01.700; not text such as "10:30 is fine")
 FLASH_S = 0.1  # s: a cue this short that only repeats the line before it is a rolling caption's step
 WRITTEN_SURE = 0.95  # py3langid's probability above which the subtitles' text is taken to be in its language
+WRITTEN_SAMPLE = 2000  # characters of the cues' distinct lines read for their language: py3langid grows less sure
+# of a longer text that says little new (its temperature grows with the square root of the length), so a film's
+# thousands of cues, or one chorus over and over, would read as no language
+CUE_LETTERS, CUE_SURE = 12, 0.7  # a cue read alone for its language: its letters at least, and py3langid's probability
 LANGID_PACKAGE = "py3langid==0.4.0"
 LANGID_SHA256 = "f4f4a2c3465ca1f081541037f9cac23021d68151c2f709c55ae5eedfca522963"  # its data/model.npz.xz
 
@@ -103,6 +110,22 @@ def written_language(text: str, languages: Iterable[str]) -> tuple[str, float]:
     codes = {ISO_CODES.get(code, code): code for code in languages}
     language, probability = _identifier(tuple(sorted(codes))).classify(text)
     return codes.get(language, language), float(probability)
+
+
+def written_sample(texts: Iterable[str]) -> list[str]:
+    """The cues' distinct lines, spread evenly over them, up to about WRITTEN_SAMPLE characters: what is
+    read of a subtitle file for its language."""
+    distinct = list(dict.fromkeys(t for t in texts if t.strip()))
+    step = math.ceil(sum(len(t) + 1 for t in distinct) / WRITTEN_SAMPLE) or 1
+    return distinct[::step]
+
+
+def cue_languages(texts: Iterable[str], languages: Iterable[str]) -> Counter:
+    """How many of ``texts`` (cues of CUE_LETTERS letters or more) read as each language, each alone, where
+    that is clear (CUE_SURE): lines in two languages show as two counts."""
+    languages = tuple(languages)
+    readings = (written_language(t, languages) for t in texts if sum(c.isalpha() for c in t) >= CUE_LETTERS)
+    return Counter(code for code, probability in readings if probability >= CUE_SURE)
 
 
 WHISPER_CODES = {"jv": "jw"}  # ISO 639-1 codes (py3langid's too) that Whisper writes otherwise: Javanese

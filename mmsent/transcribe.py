@@ -21,7 +21,8 @@ import numpy as np
 
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
-from mmsent.subtitles import WHISPER_CODES, WRITTEN_SURE, SubtitleError, parse_subtitles, tell, written_language
+from mmsent.subtitles import (WHISPER_CODES, WRITTEN_SURE, SubtitleError, cue_languages, parse_subtitles, tell,
+                              written_language, written_sample)
 from mmsent.weights import SourceUnavailable
 
 __all__ = [
@@ -460,17 +461,20 @@ def _utterances(raw: list[_RawSegment], opts: DecodeOptions, total: float) -> li
 
 
 UNSURE_LETTERS = 40  # letters of subtitles that name no language from which an unclear text language is noted
+MIXED_SHARE = 0.2  # of the cues read alone: as many in one language, beside English ones (two at least), is a mix
 TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one utterance (else the first ends
 # where the next starts)
 
 
-def load_subtitles(path: str | Path, problems: list[str] | None = None, language: str | None = None) -> Transcript:
+def load_subtitles(path: str | Path, problems: list[str] | None = None, language: str | None = None,
+                   until: float = math.inf) -> Transcript:
     """A ``Transcript`` from an SRT or WebVTT file (no word times), one utterance per cue; a cue that the
     next one starts within ends there, and cues that start together are one utterance. Its language:
     ``language`` (the user's), else the one a WebVTT header declares or the file's name gives
     (``talk.it.srt``) if Whisper knows it, unless the text reads clearly as English where that names another
-    or the other way round, else the one its text is written in where that is clear (``written_language``),
-    else unknown.
+    or the other way round, else the one its text is written in where that is clear (``written_language``
+    of the cues that start before ``until``, the media's end), else unknown. Lines in English and another
+    language, each clear alone, are said in ``problems``.
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
     be read past, and a language found in the text, go into ``problems`` (``parse_subtitles``).
@@ -491,32 +495,56 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
         check_language(language)
         return Transcript(language, utterances, source)
     named = named and whisper_code(named)
-    text = " ".join(c.text for c in cues)
+    lines = written_sample(c.text for c in cues if c.start < until)
+    text = " ".join(lines)
     guess, probability = _written(text)
     sure = probability >= WRITTEN_SURE
     known = named in whisper_languages()
+    mixed = _other_language(lines) if guess else None  # (a language beside English, its lines, the lines read)
+    how = "(--language, the page's Spoken language, or a name such as {})".format
     # English or not is what the words need: where the name and a clear text disagree on it, the text wins
-    # (Dr.No.srt, talk.hi.srt, the players' mark for hearing impaired, in English); between two others, the name
-    if known and sure and guess != named and "en" in (guess, named):
+    # (Dr.No.srt, talk.hi.srt, the players' mark for hearing impaired, in English), but where the named language is
+    # mixed with English; between two others, the name
+    if known and sure and guess != named and "en" in (guess, named) and not (mixed and mixed[0] == named):
         tell(problems, f"The subtitles name their language {named!r}, but their text reads as {guess!r} (py3langid's "
                        f"probability {probability:.2f}): read as {guess!r}.")
-        return Transcript(guess, utterances, source)
-    if known:
-        return Transcript(named, utterances, source)
-    how = "(--language, the page's Spoken language, or a name such as {})".format
-    if named and not sure:  # talk.eo.srt; a name's part that is no language (Rocky.IV.srt) gives way to the text
+        taken = guess
+    elif known:
+        taken = named
+    elif named and not sure:  # talk.eo.srt; a name's part that is no language (Rocky.IV.srt) gives way to the text
         tell(problems, f"The subtitles name their language {named!r}, which Whisper does not know: their words "
                        "are read as written, not translated.")
-    elif sure and guess != "en":
-        tell(problems, f"The subtitles name no language, and their text reads as {guess!r} (py3langid's probability "
-                       f"{probability:.2f}): read as {guess!r}. If that is wrong, give their language "
-                       f"{how(f'{path.stem}.en{path.suffix}')}.")
-    elif guess and not sure and sum(ch.isalpha() for ch in text) >= UNSURE_LETTERS:
+        taken = None
+    else:
+        taken = guess if sure else None
+        if sure and guess != "en":
+            tell(problems, f"The subtitles name no language, and their text reads as {guess!r} (py3langid's "
+                           f"probability {probability:.2f}): read as {guess!r}. If that is wrong, give their language "
+                           f"{how(f'{path.stem}.en{path.suffix}')}.")
+    if mixed and taken in (None, "en"):  # all read as English words, while translated speech would be English
+        other, count, total = mixed
+        name = f"{path.stem}.{other}{path.suffix}"
+        tell(problems, f"The subtitles mix English and {other!r}: {count} of the {total} lines that read clearly alone "
+                       f"are in {other!r}, yet all are read as English words. To have the speech translated into "
+                       f"English for the words instead, give {other!r} {how(name)}.")
+    elif not sure and not named and guess and sum(ch.isalpha() for ch in text) >= UNSURE_LETTERS:
         tell(problems, f"The subtitles name no language, and their text does not read clearly as one (py3langid's "
                        f"likeliest, {guess!r}, at {probability:.2f}; several languages?): read as English. If they "
                        f"are in another language, give it {how(f'{path.stem}.<code>{path.suffix}: its ISO 639-1 code')}"
                        ".")
-    return Transcript(guess if sure else None, utterances, source)
+    return Transcript(taken, utterances, source)
+
+
+def _other_language(lines: list[str]) -> tuple[str, int, int] | None:
+    """(the language, its lines, all lines read) where the ``lines`` read alone are in English and, MIXED_SHARE
+    or more of them and two at least, in one other language; else None."""
+    try:
+        counts = cue_languages(lines, whisper_languages())
+    except SourceUnavailable:  # as _written: already warned
+        return None
+    total = sum(counts.values())
+    other, count = max(((code, n) for code, n in counts.items() if code != "en"), key=lambda c: c[1], default=(None, 0))
+    return (other, count, total) if counts["en"] and count >= max(2, MIXED_SHARE * total) else None
 
 
 def _written(text: str) -> tuple[str | None, float]:

@@ -491,6 +491,58 @@ def test_the_subtitles_language_when_the_text_can_not_tell_or_the_user_says_it(t
     assert names.language is None and problems == []
 
 
+def _cues(lines: list[str], start: float = 0.0) -> str:
+    """SRT cues, one a line, a second each from ``start``."""
+    return "".join(f"{i}\n{_srt_time(start + i)} --> {_srt_time(start + i + 0.9)}\n{line}\n\n"
+                   for i, line in enumerate(lines))
+
+
+def _srt_time(t: float) -> str:
+    return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}".replace(".", ",")
+
+
+def test_the_language_of_a_long_or_repetitive_subtitle_file(tmp_path):
+    """A chorus of four lines repeated 2,500 times is read for its language once a line (py3langid grew less sure
+    of the whole, 0.38, and it was read as English); only the cues before the media's end are read."""
+    chorus = WRITTEN["it"] + ["Ti voglio bene, amore mio, per sempre.", "Non lasciarmi mai più da solo."]
+    (tmp_path / "song.srt").write_text(_cues(chorus * 2500), encoding="utf-8")
+    assert load_subtitles(tmp_path / "song.srt", []).language == "it"
+    (tmp_path / "film.srt").write_text(_cues(WRITTEN["it"]) + _cues(WRITTEN["en"] * 50, start=60), encoding="utf-8")
+    assert load_subtitles(tmp_path / "film.srt", [], until=30.0).language == "it"
+    assert load_subtitles(tmp_path / "film.srt", []).language is None  # mostly English, and not clearly
+
+
+def test_subtitles_that_mix_english_and_another_language_say_so(tmp_path, shared_data):
+    """English lines and Spanish ones, each clear alone, are all read as English words: the notes say how many
+    are not English and how to have the speech translated for the words instead. Real English dialogue (MELD
+    dev's 1,109 lines, as one file, and each of its dialogues) and Italian beside German say nothing of it."""
+    (tmp_path / "talk.srt").write_text(_cues(WRITTEN["en"] + WRITTEN["es"] + ["Hola, ¿cómo estás hoy?"]),
+                                       encoding="utf-8")
+    problems = []
+    assert load_subtitles(tmp_path / "talk.srt", problems).language is None
+    assert problems == ["The subtitles mix English and 'es': 3 of the 5 lines that read clearly alone are in 'es', yet "
+                        "all are read as English words. To have the speech translated into English for the words "
+                        "instead, give 'es' (--language, the page's Spoken language, or a name such as talk.es.srt)."]
+    problems.clear()
+    (tmp_path / "talk.en.srt").write_text(_cues(WRITTEN["en"] * 3 + WRITTEN["es"]), encoding="utf-8")
+    assert load_subtitles(tmp_path / "talk.en.srt", problems).language == "en"
+    assert len(problems) == 1 and problems[0].startswith("The subtitles mix English and 'es': 2 of the 4 lines")
+    problems.clear()
+    (tmp_path / "talk.es.srt").write_text(_cues(WRITTEN["en"] + WRITTEN["es"]), encoding="utf-8")
+    assert load_subtitles(tmp_path / "talk.es.srt", problems).language == "es" and problems == []  # translated anyway
+    import csv
+    with open(shared_data / "meld" / "dev_sent_emo.csv", encoding="utf-8", newline="") as f:
+        dialogues: dict[str, list[str]] = {}
+        for row in csv.DictReader(f):
+            dialogues.setdefault(row["Dialogue_ID"], []).append(row["Utterance"])
+    lines = [line for dialogue in dialogues.values() for line in dialogue]
+    assert len(lines) == 1109 and len(dialogues) == 114
+    for name, text in [("meld.srt", lines)] + [(f"dia{d}.srt", dialogue) for d, dialogue in dialogues.items()]:
+        (tmp_path / name).write_text(_cues(text), encoding="utf-8")
+        assert load_subtitles(tmp_path / name, problems).language in (None, "en")
+    assert not [p for p in problems if "mix" in p], problems
+
+
 RUSSIAN = ("1\n00:00:00,000 --> 00:00:01,500\nПривет, как дела? Я так рад тебя видеть.\n\n"
            "2\n00:00:02,000 --> 00:00:03,500\nПочему ты не сказал мне об этом раньше?\n\n")
 
