@@ -36,6 +36,7 @@ TAIL_DIP_S = 0.2  # s, the longest quieter stretch inside speech that the end mo
 VOICE_TAIL_S = 0.5  # s, the most of the quiet after a speech segment that its voice is read with
 _STRONG_PUNCT = tuple(".!?;:…。！？")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # between two sentences of a translation (English)
+_CLAUSE_END = re.compile(r"(?<=[.!?…,;:])\s+")  # between two clauses or sentences
 _WEAK_PUNCT = tuple(",，、-–—")
 _NO_SPACE_BEFORE = tuple(".,!?;:%)]}'’")  # a word starting so continues the previous one
 
@@ -122,15 +123,19 @@ def _speech_before_gaps(segments: list[Segment], level, frame_s: float):
 def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
     """Give each speech segment the ``translation`` of its time. A piece (the speech translated, with its
     times: ``transcribe.translate``) often spans several sentences, each a segment here: its sentences go
-    one each, in order, to the speech segments whose middle it spans when they are as many; otherwise each
-    goes to the speech segment at its time (its place in the piece's text taken as a place in the piece's
-    time), or the nearest one the piece overlaps. A piece that overlaps no speech segment (the recognition
-    heard none there) is left out; a segment's sentences are joined in order."""
+    one each, in order, to the speech segments whose middle it spans when they are as many; where they are
+    fewer (a translation joins sentences with commas), its clauses go to them, cut nearest the pauses between
+    them (``_cut``); otherwise each sentence goes to the speech segment at its time (its place in the piece's
+    text taken as a place in the piece's time), or the nearest one the piece overlaps. A piece that overlaps
+    no speech segment (the recognition heard none there) is left out; a segment's sentences are joined in
+    order."""
     speech = [s for s in segments if s.kind == SPEECH]
     got: dict[int, list[str]] = {}
     for p in pieces:
         sentences = [t for t in _SENTENCE_END.split(p.text.strip()) if t]
         targets = [i for i, s in enumerate(speech) if p.start <= (s.start + s.end) / 2 < p.end]
+        if len(targets) > len(sentences):
+            sentences = _cut(p, [speech[i] for i in targets]) or sentences
         if len(targets) != len(sentences):
             overlapped = [i for i, s in enumerate(speech) if min(p.end, s.end) > max(p.start, s.start)]
             targets, done, size = [], 0, sum(map(len, sentences))
@@ -144,6 +149,25 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
                 got.setdefault(i, []).append(t)
     for i, texts in got.items():
         speech[i].translation = " ".join(texts)
+
+
+def _cut(piece: Utterance, segments: list[Segment]) -> list[str] | None:
+    """The piece's text in as many parts as ``segments``, cut after a comma or a sentence's end: each cut the
+    one nearest the pause between two segments, taken as a place in the text as in the piece's time; None
+    where there are too few places to cut."""
+    text = piece.text.strip()
+    places = [m.end() for m in _CLAUSE_END.finditer(text)]  # where a part may start
+    if len(places) < len(segments) - 1:
+        return None
+    cuts: list[int] = []
+    for k in range(len(segments) - 1):
+        pause = (segments[k].end + segments[k + 1].start) / 2
+        at = len(text) * (pause - piece.start) / (piece.end - piece.start)
+        first = cuts[-1] + 1 if cuts else 0
+        last = len(places) - (len(segments) - 1 - k)  # leaves a place for each cut after this one
+        cuts.append(min(range(first, last + 1), key=lambda j: abs(places[j] - at)))
+    bounds = [0] + [places[j] for j in cuts] + [len(text)]
+    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:])]
 
 
 def previous_texts(segments: list[Segment], i: int, k: int) -> list[str]:

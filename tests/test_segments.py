@@ -187,6 +187,24 @@ def test_a_translated_piece_gives_its_sentences_to_the_speech_segments_of_their_
     assert untouched[0].translation == "" and untouched[0].read_text == "Uno."
 
 
+def test_a_translation_that_joins_sentences_with_commas_is_cut_at_them_for_each_segment():
+    """Whisper translated four back-to-back Italian cues (espeak-ng's speech) as two sentences: the second
+    spans three segments, which were left in Italian; its clauses now go to them, cut nearest their pauses."""
+    segs = [Segment(0.0, 1.6, "Ciao, come stai oggi?", SPEECH), Segment(1.6, 3.18, "Il tempo è molto bello.", SPEECH),
+            Segment(3.18, 4.79, "Sono felice di vederti.", SPEECH),
+            Segment(4.79, 6.58, "Che notizia meravigliosa!", SPEECH)]
+    translate(segs, [Utterance(0.0, 6.88, "Hello, how are you today? The weather is very nice, I am happy to see you, "
+                                          "that you are very happy.")])
+    assert [s.translation for s in segs] == ["Hello, how are you today?", "The weather is very nice,",
+                                             "I am happy to see you,", "that you are very happy."]
+    two = [Segment(0.0, 1.0, "Sì.", SPEECH), Segment(1.0, 4.0, "Non lo so, davvero, non lo so proprio.", SPEECH)]
+    translate(two, [Utterance(0.0, 4.0, "Yes. I don't know, really, I really don't know.")])  # as many sentences
+    assert [s.translation for s in two] == ["Yes.", "I don't know, really, I really don't know."]
+    three = [Segment(0.0, 1.0, "Sì.", SPEECH), Segment(1.0, 2.0, "No.", SPEECH), Segment(2.0, 3.0, "Forse.", SPEECH)]
+    translate(three, [Utterance(0.0, 3.0, "Yes, no and maybe.")])  # too few places to cut: by its place, as before
+    assert [s.translation for s in three] == ["", "Yes, no and maybe.", ""]
+
+
 def test_sentence_cut_between_two_utterances_is_rejoined():
     """Whisper may end an utterance mid-sentence; the cut moves to the sentence end."""
     first = [(0.5 * i, 0.5 * i + 0.4, f"a{i}") for i in range(12)]  # 0 .. 5.9 s, no full stop
