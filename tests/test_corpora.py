@@ -1,5 +1,8 @@
 """Corpus readers on the real MELD and RAVDESS files, the synthetic generator, and broken input."""
 
+import logging
+import shutil
+import wave
 from collections import Counter
 
 import numpy as np
@@ -53,6 +56,54 @@ def test_parse_actors_and_data_specs(shared_data):
     assert name == "ravdess" and len(samples) == 60
     with pytest.raises(CorpusError, match="unknown corpus"):
         read_data_spec("iemocap=/nowhere")
+
+
+def test_open_ended_and_reversed_actor_ranges_are_refused(shared_data):
+    """"17-" read as actor 17 alone, and "18-17" as nobody ("no RAVDESS speech files found")."""
+    for spec, why in (("17-", "the range '17-' is open-ended .give both ends."),
+                      ("1-3,-20", "the range '-20' is open-ended .give both ends."),
+                      ("18-17", "the range '18-17' is reversed .write it 17-18.")):
+        with pytest.raises(CorpusError, match=f"bad actor list '{spec}': {why}; use e.g. '1-16'"):
+            parse_actors(spec)
+    with pytest.raises(CorpusError, match="open-ended"):
+        read_data_spec(f"ravdess={shared_data / 'ravdess'}:17-")
+    assert parse_actors(" 17 - 18 ") == {17, 18}
+
+
+def test_an_empty_data_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch):
+    """``--data folders=$UNSET`` read the current folder (here one of labelled clips)."""
+    _wav(tmp_path / "Angry" / "a.wav")
+    _wav(tmp_path / "Actor_17" / "03-01-05-01-01-01-17.wav")
+    monkeypatch.chdir(tmp_path)
+    for spec, what in (("folders=", "the folder"), ("ravdess=", "the folder"), ("ravdess=:17-20", "the folder"),
+                       ("meld=", "the CSV file"), ("fer2013=:test", "the folder or fer2013.csv")):
+        with pytest.raises(CorpusError, match=f"--data {spec}: the path is empty; give {what}"):
+            read_data_spec(spec)
+    assert len(read_data_spec("folders=.")[1]) == 1  # the current folder, named, is still read
+
+
+def test_ravdess_skips_hidden_files_and_folders(tmp_path, caplog):
+    """A hidden folder's copies (.Trash, an rsync's temporary folder) were read as more clips."""
+    clip = _wav(tmp_path / "Actor_17" / "03-01-05-01-01-01-17.wav")
+    shutil.copy(clip, tmp_path / "Actor_17" / "._03-01-05-01-01-01-17.wav")  # macOS's AppleDouble twin
+    (tmp_path / ".Trash").mkdir()
+    shutil.copy(clip, tmp_path / ".Trash" / "03-01-05-01-01-02-17.wav")
+    with caplog.at_level(logging.INFO):
+        samples = read_ravdess(tmp_path)
+    assert [s.id for s in samples] == ["ravdess/03-01-05-01-01-01-17"]
+    assert "2 hidden files or folders skipped (.Trash, ._03-01-05-01-01-01-17.wav)" in caplog.text
+
+
+def _wav(path, seconds=0.2, rate=16000):
+    """A short 440 Hz tone as 16-bit mono WAV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tone = (0.3 * 32767 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate)).astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(tone.tobytes())
+    return path
 
 
 def test_bad_paths_and_files_give_clear_errors(tmp_path):

@@ -318,8 +318,10 @@ def test_read_ck48_generated(tmp_path):
         (tmp_path / name).mkdir()
         for i in range(n):
             Image.fromarray(np.full((48, 48), 10 * i, np.uint8)).save(tmp_path / name / f"S0{i}5_001_0000001{i}.png")
+    (tmp_path / "happy" / "._S015_001_00000011.png").write_bytes(b"\x00\x05\x16\x07")  # macOS's AppleDouble file
+    (tmp_path / ".ipynb_checkpoints").mkdir()  # a notebook's: no class
     samples = read_ck48(tmp_path)
-    assert len(samples) == sum(names.values()) - names["contempt"]  # contempt has no counterpart
+    assert len(samples) == sum(names.values()) - names["contempt"]  # contempt has no counterpart; hidden files none
     by_emotion = {EMOTIONS[s.emotion] for s in samples}
     assert by_emotion == {"anger", "disgust", "fear", "joy", "sadness", "surprise"}
     s = samples[0]

@@ -7,13 +7,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from mediagen import make_audio, make_video
+from mediagen import ffmpeg, make_audio, make_video
 
 from mmsent import media
 from mmsent.labels import EMOTIONS
 from train.corpora import CorpusError, read_data_spec
 from train.speech_corpora import (FOLDER_NAMES, folder_emotion, read_cremad, read_emodb, read_emovo,
-                                  read_folders)
+                                  read_folders, read_voices)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,15 @@ def put(clips, path, suffix=".wav"):
     path = path.with_suffix(suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(clips[suffix], path)
+    return path
+
+
+def put_own(clips, path, suffix=".wav"):
+    """``put``, with bytes of its own (its path as a metadata tag): the same bytes under two emotion
+    folders are one clip labelled twice, which read_folders refuses."""
+    path = path.with_suffix(suffix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg("-i", clips[suffix], "-c", "copy", "-metadata", f"comment={path}", path)
     return path
 
 
@@ -96,8 +105,8 @@ def test_folders_synonyms_and_name(tmp_path, clips, caplog):
     layout = {"Angry": "anger", "HAPPY": "joy", "sadness": "sadness", "scared": "fear", "Disgusted": "disgust",
               "surprised": "surprise", "Calm": "neutral"}
     for folder in layout:
-        put(clips, root / folder / "a", ".wav")
-        put(clips, root / folder / "take2" / "a", ".mp4")  # nested, same stem: a different clip
+        put_own(clips, root / folder / "a", ".wav")
+        put_own(clips, root / folder / "take2" / "a", ".mp4")  # nested, same stem: a different clip
     put(clips, root / "Boredom" / "x")  # unknown emotion: skipped, named in the log
     (root / "notes.txt").write_text("not media")
     with caplog.at_level(logging.INFO):
@@ -134,16 +143,130 @@ def test_wrong_folders_give_clear_errors(tmp_path, clips, shared_data):
         read_cremad(shared_data / "emovo")
     put(clips, tmp_path / "labelled" / "Bored" / "a")
     put(clips, tmp_path / "labelled" / "a")  # files beside the folders, not in one
-    with pytest.raises(CorpusError, match="found folders: Bored.*known names: afraid"):
+    with pytest.raises(CorpusError, match="no emotion folders .found folders: Bored.*known names: afraid"):
         read_folders(tmp_path / "labelled")
     (tmp_path / "empty" / "Happy").mkdir(parents=True)
-    with pytest.raises(CorpusError, match="no media files in emotion folders"):
+    (tmp_path / "empty" / "sad").mkdir()
+    with pytest.raises(CorpusError, match=r"emotion folders \(Happy, sad\) hold no audio or video files$"):
+        read_folders(tmp_path / "empty")
+    (tmp_path / "empty" / "sad" / "face.png").write_bytes(b"\x89PNG")  # faces sorted as a face corpus is
+    with pytest.raises(CorpusError, match=r"\(1 other files skipped \(face.png\)\); they hold images: for faces "
+                                          r"pass fer2013=DIR or ckplus=DIR"):
         read_folders(tmp_path / "empty")
     with pytest.raises(CorpusError, match="labelled folder not found"):
         read_data_spec(f"folders={tmp_path / 'nowhere'}")
     with pytest.raises(CorpusError, match="unknown corpus 'iemocap'") as error:
         read_data_spec(f"iemocap={tmp_path}")
     assert all(name in str(error.value) for name in ("emovo", "emodb", "cremad", "folders"))  # the known list
+
+
+def test_folders_read_every_container_the_decoder_reads_and_count_other_files(tmp_path, caplog):
+    """.caf, .mka and .au decode (PyAV) but were left out of the suffix list, without a word; files of
+    other kinds (a cover image, notes) are skipped and counted, named in the log."""
+    root = tmp_path / "formats"
+    for folder, suffix in (("Happy", ".caf"), ("Angry", ".mka"), ("Sad", ".au")):
+        (root / folder).mkdir(parents=True)
+        make_audio(root / folder / f"clip{suffix}", duration=0.5)
+    (root / "Happy" / "cover.jpg").write_bytes(b"\xff\xd8")
+    (root / "Happy" / "notes.txt").write_text("take 2 was better")
+    with caplog.at_level(logging.INFO):
+        samples = read_folders(root)
+    assert sorted(s.media.name for s in samples) == ["clip.au", "clip.caf", "clip.mka"]
+    assert names(samples) == {"joy": 1, "anger": 1, "sadness": 1} and not any(s.has_video for s in samples)
+    assert "2 other files skipped (cover.jpg, notes.txt)" in caplog.text
+    assert all(media.load_audio(s.media).size > 0 for s in samples)  # the decoder reads them
+
+
+def test_hidden_files_and_folders_are_skipped_and_counted(tmp_path, clips, caplog):
+    """macOS's AppleDouble files (``._a.wav``), .DS_Store and hidden folders were taken as clips (that
+    then failed to decode and counted as unreadable)."""
+    root = tmp_path / "mac"
+    put_own(clips, root / "Angry" / "a")
+    put_own(clips, root / "Sad" / "b")
+    (root / "Angry" / "._a.wav").write_bytes(b"\x00\x05\x16\x07" * 300)  # AppleDouble: resource fork, no sound
+    (root / "Sad" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    put_own(clips, root / "Sad" / ".Trash" / "old")
+    (root / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    with caplog.at_level(logging.INFO):
+        samples = read_folders(root)
+    assert sorted(s.media.name for s in samples) == ["a.wav", "b.wav"]
+    assert "4 hidden files or folders skipped (.DS_Store, ._a.wav, .DS_Store, ...)" in caplog.text
+    put(clips, tmp_path / "emodb" / "wav" / "03a01Fa")
+    put(clips, tmp_path / "emodb" / "wav" / ".backup" / "03a01Wa")  # a hidden copy: not read
+    assert [s.id for s in read_emodb(tmp_path / "emodb")] == ["emodb/03a01Fa"]
+    assert [s.media.name for s in read_voices(root / "Sad")] == ["b.wav"]
+
+
+def test_folders_follow_links_at_any_depth_under_the_name_given(tmp_path, clips, caplog):
+    """A linked folder inside an emotion folder was not followed (its clips silently missing), and the
+    report was named after the link's target; a loop of links ends, a broken link is counted."""
+    elsewhere = tmp_path / "elsewhere"
+    put_own(clips, elsewhere / "n1")
+    put_own(clips, elsewhere / "deeper" / "n2")
+    real = tmp_path / "real_named"
+    put_own(clips, real / "Angry" / "a")
+    (real / "Neutral").mkdir()
+    (real / "Neutral" / "linked_sub").symlink_to(elsewhere)
+    (elsewhere / "back").symlink_to(real / "Neutral")  # a loop: Neutral/linked_sub/back is Neutral again
+    (real / "Angry" / "gone.wav").symlink_to(tmp_path / "deleted.wav")
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "my_clips").symlink_to(real)
+    with caplog.at_level(logging.INFO):
+        name, samples = read_data_spec(f"folders={tmp_path / 'links' / 'my_clips'}")
+    assert name == "my_clips" and {s.corpus for s in samples} == {"my_clips"}
+    assert sorted(s.id for s in samples) == ["my_clips/Angry/a", "my_clips/Neutral/linked_sub/deeper/n2",
+                                             "my_clips/Neutral/linked_sub/n1"]
+    assert names(samples) == {"anger": 1, "neutral": 2}
+    assert "1 broken links skipped (gone.wav)" in caplog.text
+
+
+def test_a_clip_under_two_emotion_folders_is_refused(tmp_path, clips):
+    """The same file through a link, or a copy of the same bytes, under two emotion folders was counted
+    once with each label."""
+    root = tmp_path / "labels"
+    angry = put_own(clips, root / "Angry" / "a")
+    put_own(clips, root / "Sad" / "b")
+    (root / "Sad" / "also_sad.wav").symlink_to(angry)
+    with pytest.raises(CorpusError, match=r"Angry/a.wav and .*Sad/also_sad.wav are the same clip, labelled both "
+                                          r"Angry and Sad"):
+        read_folders(root)
+    (root / "Sad" / "also_sad.wav").unlink()
+    (root / "Sad" / "copy").mkdir()
+    shutil.copy(angry, root / "Sad" / "copy" / "a.wav")
+    with pytest.raises(CorpusError, match="labelled both Angry and Sad"):
+        read_folders(root)
+    (root / "Sad" / "copy" / "a.wav").unlink()
+    (root / "Angry" / "stub.wav").write_bytes(b"")  # empty stubs are alike, not one clip: counted unreadable later
+    (root / "Sad" / "stub.wav").write_bytes(b"")
+    assert len(read_folders(root)) == 4
+
+
+def test_lossless_copy_of_a_clip_is_kept_over_a_lossy_one(tmp_path, clips, caplog):
+    """EMO-DB's 03a01Wa.wav beside 03a01Wa.mp3 kept the mp3 (the first by name); a video copy is still
+    kept first (it gives the face)."""
+    for suffix in (".mp3", ".wav"):
+        put(clips, tmp_path / "emodb" / "wav" / "03a01Wa", suffix)
+    with caplog.at_level(logging.INFO):
+        (sample,) = read_emodb(tmp_path / "emodb")
+    assert sample.media.name == "03a01Wa.wav" and "1 copies in another container skipped" in caplog.text
+    put(clips, tmp_path / "cremad" / "AudioMP3" / "1001_DFA_ANG_XX", ".mp3")
+    put(clips, tmp_path / "cremad" / "AudioWAV" / "1001_DFA_ANG_XX", ".wav")
+    assert read_cremad(tmp_path / "cremad")[0].media.suffix == ".wav"
+    put(clips, tmp_path / "cremad" / "VideoFlash" / "1001_DFA_ANG_XX", ".mp4")
+    assert read_cremad(tmp_path / "cremad")[0].media.suffix == ".mp4"
+
+
+def test_speaker_ranges_are_refused_and_missing_speakers_named(tmp_path, clips, caplog):
+    """No speaker name holds a dash: "1001-1003" named nobody, and beside a real speaker ("03,16-")
+    shrank the selection without a word."""
+    for name in ("03a01Fa", "16a01Fa"):
+        put(clips, tmp_path / name)
+    for speakers in ("03-16", "03,16-", ","):
+        with pytest.raises(CorpusError, match="bad speaker list.*ranges are not read"):
+            read_emodb(tmp_path, speakers)
+    with caplog.at_level(logging.WARNING):
+        assert len(read_emodb(tmp_path, "03,17")) == 1
+    assert "no emodb clips of speakers ['17'] (its speakers: 16, 3)" in caplog.text
 
 
 def test_perturbed_training_copies_are_fixed_draws_of_the_same_clip(shared_data):

@@ -43,6 +43,30 @@ class CorpusError(ValueError):
     """A corpus path or file that can't be read: the message says which and what to do."""
 
 
+class Skipped(Counter):
+    """Files a reader leaves out, counted by reason; ``add`` also keeps the first names of a reason,
+    so that the log says what they are (cover.jpg, .DS_Store)."""
+
+    SHOWN = 3  # names shown per reason
+
+    def __init__(self):
+        super().__init__()
+        self.names: dict[str, list[str]] = {}
+
+    def add(self, reason: str, path: Path) -> None:
+        self[reason] += 1
+        shown = self.names.setdefault(reason, [])
+        if len(shown) < self.SHOWN:
+            shown.append(path.name)
+
+    def summary(self) -> str:
+        """", 2 other files skipped (cover.jpg, notes.txt), 1 broken links skipped (a.wav)" for the log."""
+        def named(reason, n):
+            shown = self.names.get(reason)
+            return f" ({', '.join(shown)}{', ...' if n > len(shown) else ''})" if shown else ""
+        return "".join(f", {n} {k} skipped{named(k, n)}" for k, n in sorted(self.items()) if n)
+
+
 @dataclass
 class Sample:
     """One utterance of a corpus."""
@@ -166,17 +190,57 @@ def read_meld(csv_path: str | Path, clips: str | Path | None = None, context: in
 
 
 def parse_actors(spec: str | None) -> set[int] | None:
-    """"1-16" or "17,18,20" -> {1, ..., 16}; None or "" -> None (all actors)."""
+    """"1-16" or "17,18,20" -> {1, ..., 16}; None or "" -> None (all actors). A range open at one end
+    ("21-") or reversed ("18-17") is refused: it would select one actor, or none, without a word."""
     if not spec:
         return None
     actors = set()
     for part in str(spec).split(","):
-        lo, _, hi = part.strip().partition("-")
+        part = part.strip()
+        lo, dash, hi = part.partition("-")
+        if dash and not (lo.strip() and hi.strip()):
+            raise _bad_actors(spec, f"the range {part!r} is open-ended (give both ends)")
         try:
-            actors |= set(range(int(lo), int(hi or lo) + 1))
+            first, last = int(lo), int(hi or lo)
         except ValueError as e:
-            raise CorpusError(f"bad actor list {spec!r}: use e.g. '1-16' or '17,18,19,20'") from e
+            raise _bad_actors(spec) from e
+        if last < first:
+            raise _bad_actors(spec, f"the range {part!r} is reversed (write it {last}-{first})")
+        actors |= set(range(first, last + 1))
     return actors
+
+
+def _bad_actors(spec: str, why: str = "") -> CorpusError:
+    return CorpusError(f"bad actor list {spec!r}: {why + '; ' if why else ''}use e.g. '1-16' or '17,18,19,20'")
+
+
+def corpus_files(root: Path, skipped: Skipped) -> list[Path]:
+    """The files below ``root`` at any depth, sorted by path. Linked folders are followed, each real
+    folder once (a link back up makes no loop); the paths keep the links' names. Hidden files and
+    folders (macOS's ``._a1.wav`` and ``.DS_Store``, ``.git``) and broken links are left out, counted in
+    ``skipped``."""
+    files, folders, seen = [], [root], set()
+    while folders:
+        folder = folders.pop()
+        real = folder.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(folder.iterdir())  # names in the log in a fixed order
+        except OSError:
+            skipped.add("unreadable folders", folder)
+            continue
+        for path in entries:
+            if path.name.startswith("."):
+                skipped.add("hidden files or folders", path)
+            elif path.is_dir():
+                folders.append(path)
+            elif path.is_file():
+                files.append(path)
+            else:
+                skipped.add("broken links" if path.is_symlink() else "other files", path)
+    return sorted(files)
 
 
 def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> list[Sample]:
@@ -187,8 +251,8 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
     """
     root = corpus_folder(folder, "RAVDESS", "Actor_XX/ folders")
     keep = parse_actors(actors) if isinstance(actors, str) or actors is None else set(actors)
-    samples, counts = [], Counter()
-    for path in sorted(root.rglob("*")):
+    samples, counts = [], Skipped()
+    for path in corpus_files(root, counts):
         m = RAVDESS_NAME.match(path.stem)
         if path.suffix.lower() not in RAVDESS_SUFFIXES or not m:
             continue
@@ -209,7 +273,7 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
     if not samples:
         raise CorpusError(f"{root}: no RAVDESS speech files (MM-VV-EE-II-SS-RR-AA.wav/.flac/.mp4) found"
                           + (f" for actors {sorted(keep)}" if keep else ""))
-    log.info("%s: %d speech clips%s", root, len(samples), "".join(f", {n} {k} skipped" for k, n in counts.items()))
+    log.info("%s: %d speech clips%s", root, len(samples), counts.summary())
     return samples
 
 
@@ -223,6 +287,8 @@ def _split_filter(where: str) -> tuple[str, str]:
 
 def corpus_folder(folder: str | Path, corpus: str, layout: str) -> Path:
     """``folder`` as a Path; CorpusError where it is not a folder, saying what to pass instead."""
+    if not str(folder):  # Path("") would be the current folder
+        raise CorpusError(f"the {corpus} folder's path is empty; pass the folder holding {layout}")
     root = Path(folder)
     if not root.is_dir():
         raise CorpusError(f"{root}: {'a file, not a folder' if root.is_file() else f'{corpus} folder not found'}; "
@@ -239,6 +305,14 @@ def unique_key(name: str, taken) -> str:
     return key
 
 
+# What each --data kind's path names, for the message when it is empty.
+DATA_PATHS = {"meld": "CSV file (meld=PATH/dev_sent_emo.csv)", "goemotions": "TSV file (goemotions=PATH/dev.tsv)",
+              "fer2013": "folder or fer2013.csv (fer2013=PATH/fer2013/test)", "ckplus": "folder (ckplus=PATH/CK+48)",
+              "folders": "folder (folders=PATH/my_clips)", "ravdess": "folder (ravdess=PATH/RAVDESS:21-24)",
+              "emovo": "folder (emovo=PATH/EMOVO:m3)", "emodb": "folder (emodb=PATH/EMO-DB)",
+              "cremad": "folder (cremad=PATH/CREMA-D)"}
+
+
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
     "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv",
@@ -252,6 +326,8 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     if not sep:
         raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv, ravdess=DIR[:ACTORS], emovo=DIR[:SPEAKERS], "
                           f"emodb=DIR, cremad=DIR, goemotions=PATH.tsv, fer2013=DIR, ckplus=DIR or folders=DIR")
+    if kind in DATA_PATHS and not _split_filter(where)[0]:  # an unset shell variable: Path("") is the current folder
+        raise CorpusError(f"--data {spec}: the path is empty; give the {DATA_PATHS[kind]}")
     if kind == "meld":
         return kind, read_meld(where, context=context)
     if kind == "goemotions":

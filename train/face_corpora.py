@@ -60,7 +60,7 @@ def read_face_folder(folder: str | Path, corpus: str, split: str | None = None) 
     root = Path(folder)
     if not root.is_dir():
         raise CorpusError(f"{root}: {corpus} folder not found; pass the folder holding one class folder per emotion")
-    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))  # .ipynb_checkpoints
     unknown = [p.name for p in classes if p.name.lower() not in FACE_CLASSES]
     if unknown or not classes:
         splits = [p.name for p in classes if p.name.lower() in FER_CSV_SPLITS]
@@ -72,7 +72,7 @@ def read_face_folder(folder: str | Path, corpus: str, split: str | None = None) 
     for class_dir in classes:
         name = FACE_CLASSES[class_dir.name.lower()]
         for image in sorted(class_dir.iterdir()):
-            if image.suffix.lower() not in IMAGE_SUFFIXES:
+            if image.suffix.lower() not in IMAGE_SUFFIXES or image.name.startswith("."):  # macOS's ._a.jpg
                 continue
             if name is None:
                 skipped[class_dir.name] += 1

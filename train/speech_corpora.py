@@ -20,31 +20,44 @@ Label mappings (tested in tests/test_speech_corpora.py):
 - Folders (``DIR/<emotion>/<file>``, files at any depth below the emotion folder): the folder name,
   case-insensitive, is matched through ``FOLDER_NAMES`` (angry/anger/mad, happy/happiness/joy,
   sad/sadness, fear/fearful/afraid/scared, disgust/disgusted, surprise/surprised, neutral/calm);
-  other folders are skipped and counted in the log. No speaker is known: each clip is its own
-  group, so such a corpus serves evaluation, not speaker-independent splits. Text: None.
+  other folders are skipped and counted in the log. A clip under two emotion folders (a link, or a
+  copy of the same bytes) is refused. No speaker is known: each clip is its own group, so such a
+  corpus serves evaluation, not speaker-independent splits. Text: None.
 
-Any audio or video container is accepted (``MEDIA_SUFFIXES``); ``has_video`` follows the file's
-suffix (``VIDEO_SUFFIXES``). When one clip is there in several containers (e.g. CREMA-D's
-AudioWAV and VideoFlash side by side), the video file is kept and the copies are counted.
+Any audio or video container the decoder reads is accepted (``MEDIA_SUFFIXES``); ``has_video``
+follows the file's suffix (``VIDEO_SUFFIXES``). When one clip is there in several containers (e.g.
+CREMA-D's AudioWAV and VideoFlash side by side, or an EMO-DB wav beside its mp3), a video file is
+kept (it gives the face), else a lossless one (``LOSSLESS_SUFFIXES``), and the copies are counted.
+Files of other kinds, hidden files (``.DS_Store``, macOS's ``._a1.wav``) and broken links are
+skipped and counted in the log; linked folders are followed (train.corpora.corpus_files).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
 from mmsent.labels import EMOTIONS
 
-from .corpora import CorpusError, Sample, corpus_folder
+from .corpora import CorpusError, Sample, Skipped, corpus_files, corpus_folder, media_tag
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma", ".aif", ".aiff"}
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".mpg", ".mpeg", ".ts", ".3gp", ".wmv"}
+# Containers the decoder (PyAV's FFmpeg) reads; a file of another kind is skipped and counted.
+LOSSLESS_SUFFIXES = {".wav", ".flac", ".aif", ".aiff", ".wv", ".ape", ".caf", ".au", ".snd"}  # .snd: .au's other name
+AUDIO_SUFFIXES = LOSSLESS_SUFFIXES | {".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".oga", ".opus", ".spx", ".wma",
+                                      ".mka", ".amr", ".mp2", ".ac3", ".dts"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".divx", ".flv", ".f4v", ".mpg", ".mpeg",
+                  ".vob", ".ts", ".mts", ".m2ts", ".3gp", ".3g2", ".wmv", ".asf", ".ogv", ".mxf"}
 MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
+# Smaller files are no clip (an empty copy, a git-lfs pointer): the same bytes in two emotion folders are
+# no label conflict, and they are counted unreadable when their features fail.
+STUB_BYTES = 1024
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}  # faces: fer2013= or ckplus=
 
 EMOVO_EMOTIONS = {"dis": "disgust", "gio": "joy", "neu": "neutral", "pau": "fear", "rab": "anger",
                   "sor": "surprise", "tri": "sadness"}
@@ -78,28 +91,41 @@ FOLDER_NAMES = {
 }
 
 
-def _media_files(root: Path, counts: Counter, same_folder: bool = False) -> list[Path]:
-    """Media files below root, one per clip name (a video container preferred), sorted by path.
-    A clip is its stem (names that carry the labels) or, with same_folder, its folder and stem."""
+def _container_rank(path: Path) -> tuple[bool, bool]:
+    """Which copy of a clip to keep (lowest first): a video (it gives the face), then lossless audio."""
+    suffix = path.suffix.lower()
+    return suffix not in VIDEO_SUFFIXES, suffix not in LOSSLESS_SUFFIXES
+
+
+def _media_files(root: Path, counts: Skipped, same_folder: bool = False) -> list[Path]:
+    """Media files below root (corpus_files), one per clip name, sorted by path: of a clip's copies in
+    several containers the best ranked (_container_rank), then the first by path. A clip is its stem
+    (names that carry the labels) or, with same_folder, its folder and stem."""
     best: dict[tuple, Path] = {}
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in MEDIA_SUFFIXES or not path.is_file():
+    for path in corpus_files(root, counts):
+        if path.suffix.lower() not in MEDIA_SUFFIXES:
+            counts.add("other files", path)
             continue
         key = (path.parent if same_folder else None, path.stem)
         if key in best:
             counts["copies in another container"] += 1
-            if path.suffix.lower() not in VIDEO_SUFFIXES or best[key].suffix.lower() in VIDEO_SUFFIXES:
+            if _container_rank(path) >= _container_rank(best[key]):
                 continue
         best[key] = path
     return sorted(best.values())
 
 
 def _parse_speakers(speakers: str | Iterable[str] | None) -> set[str] | None:
-    """"f1,m2" or ["f1", "m2"] -> {"f1", "m2"} (``_speaker_key``s); None or "" -> None (all speakers)."""
+    """"f1,m2" or ["f1", "m2"] -> {"f1", "m2"} (``_speaker_key``s); None or "" -> None (all speakers).
+    No speaker name holds a dash: a range ("1001-1010") is refused, not read as a name nobody has."""
     if not speakers:
         return None
     items = speakers.split(",") if isinstance(speakers, str) else speakers
-    return {_speaker_key(s) for s in items if str(s).strip()}
+    keep = {_speaker_key(s) for s in items if str(s).strip()}
+    if not keep or any("-" in s for s in keep):
+        raise CorpusError(f"bad speaker list {speakers!r}: name each speaker, e.g. 'f1,m3', '03,16' or "
+                          f"'1001,1002' (ranges are not read)")
+    return keep
 
 
 def _speaker_key(speaker) -> str:
@@ -113,13 +139,12 @@ def _sample(corpus: str, sid: str, path: Path, emotion: str, group: str, text: s
                   sentiment=None, media=path, has_video=path.suffix.lower() in VIDEO_SUFFIXES, group=group)
 
 
-def _finish(corpus: str, root: Path, samples: list[Sample], counts: Counter, layout: str,
+def _finish(corpus: str, root: Path, samples: list[Sample], counts: Skipped, layout: str,
             speakers: set[str] | None) -> list[Sample]:
     if not samples:
         raise CorpusError(f"{root}: no {corpus} clips ({layout}) found"
                           + (f" for speakers {sorted(speakers)}" if speakers else ""))
-    log.info("%s: %d %s clips%s", root, len(samples), corpus,
-             "".join(f", {n} {k} skipped" for k, n in sorted(counts.items()) if n))
+    log.info("%s: %d %s clips%s", root, len(samples), corpus, counts.summary())
     return samples
 
 
@@ -128,19 +153,23 @@ def _by_name(corpus: str, folder: str | Path, pattern: re.Pattern, layout: str, 
     (speaker, emotion name or None to leave out, reason for leaving out, text)."""
     root = corpus_folder(folder, corpus, layout)
     keep = _parse_speakers(speakers)
-    samples, counts = [], Counter()
+    samples, counts, seen = [], Skipped(), set()
     for path in _media_files(root, counts):
         m = pattern.match(path.stem)
         if not m:
-            counts["files with other names"] += 1
+            counts.add("files with other names", path)
             continue
         speaker, emotion, reason, text = label(m)
+        seen.add(_speaker_key(speaker))
         if keep is not None and _speaker_key(speaker) not in keep:
             continue
         if emotion is None:
             counts[reason] += 1
             continue
         samples.append(_sample(corpus, path.stem, path, emotion, f"{corpus}-{speaker}", text))
+    if samples and keep and keep - seen:  # a typo among the speakers would shrink the split without a word
+        log.warning("%s: no %s clips of speakers %s (its speakers: %s)", root, corpus, sorted(keep - seen),
+                    ", ".join(sorted(seen)))
     return _finish(corpus, root, samples, counts, layout, keep)
 
 
@@ -175,7 +204,7 @@ def read_voices(folder: str | Path) -> list[Sample]:
     root = corpus_folder(folder, "voices", "audio or video files, one utterance each")
     samples = [Sample(id=f"voices/{root.name}/{path.relative_to(root).with_suffix('').as_posix()}", corpus="voices",
                       text=None, emotion=None, sentiment=None, media=path, group=path.stem)
-               for path in _media_files(root, Counter(), same_folder=True)]
+               for path in _media_files(root, Skipped(), same_folder=True)]
     if not samples:
         raise CorpusError(f"{root}: no audio or video files (one utterance each) found")
     return samples
@@ -187,22 +216,60 @@ def folder_emotion(name: str) -> str | None:
 
 
 def read_folders(folder: str | Path) -> list[Sample]:
-    """Clips sorted into ``DIR/<emotion>/...`` folders; corpus name = the folder's own name."""
+    """Clips sorted into ``DIR/<emotion>/...`` folders; corpus name = the folder's own name as given
+    (a link's, not its target's). A clip under two emotion folders (a link, or a copy of the same
+    bytes) is refused: a label conflict is an error in the data."""
     root = corpus_folder(folder, "labelled", "one sub-folder per emotion (e.g. Angry/, Happy/, Neutral/, Sad/)")
-    corpus = root.resolve().name
-    samples, counts, unknown = [], Counter(), []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        emotion = folder_emotion(sub.name)
-        if emotion is None:
+    corpus = Path(os.path.abspath(root)).name
+    samples, counts, unknown, found = [], Skipped(), [], []
+    for sub in sorted(root.iterdir()):
+        if sub.name.startswith("."):
+            counts.add("hidden files or folders", sub)
+        elif not sub.is_dir():
+            if sub.is_symlink() and not sub.exists():
+                counts.add("broken links", sub)
+            elif sub.suffix.lower() in MEDIA_SUFFIXES:
+                counts.add("files outside emotion folders", sub)
+        elif folder_emotion(sub.name) is None:
             unknown.append(sub.name)
-            continue
-        for path in _media_files(sub, counts, same_folder=True):
-            rel = path.relative_to(sub).with_suffix("").as_posix()
-            samples.append(_sample(corpus, f"{sub.name}/{rel}", path, emotion, f"{corpus}-{sub.name}/{rel}"))
-    counts["files outside emotion folders"] = sum(1 for p in root.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES)
+        else:
+            found.append(sub)
+            for path in _media_files(sub, counts, same_folder=True):
+                rel = path.relative_to(sub).with_suffix("").as_posix()
+                samples.append(_sample(corpus, f"{sub.name}/{rel}", path, folder_emotion(sub.name),
+                                       f"{corpus}-{sub.name}/{rel}"))
     if unknown:
         log.info("%s: %d folder(s) with no emotion name skipped: %s", root, len(unknown), ", ".join(unknown))
     if not samples:
-        raise CorpusError(f"{root}: no media files in emotion folders (found folders: "
-                          f"{', '.join(unknown) or 'none'}); known names: {', '.join(sorted(FOLDER_NAMES))}")
+        raise CorpusError(_no_clips(root, found, unknown, counts))
+    _refuse_two_labels(root, samples)
     return _finish(corpus, root, samples, counts, "DIR/<emotion>/<file>", None)
+
+
+def _no_clips(root: Path, found: list[Path], unknown: list[str], counts: Skipped) -> str:
+    """Why read_folders found no clip: no emotion folders, or emotion folders with no audio or video."""
+    if not found:
+        return (f"{root}: no emotion folders (found folders: {', '.join(unknown) or 'none'}); "
+                f"known names: {', '.join(sorted(FOLDER_NAMES))}")
+    images = any(p.suffix.lower() in IMAGE_SUFFIXES for sub in found for p in corpus_files(sub, Skipped()))
+    skipped = counts.summary().removeprefix(", ")
+    return (f"{root}: its emotion folders ({', '.join(sub.name for sub in found)}) hold no audio or video files"
+            + (f" ({skipped})" if skipped else "")
+            + ("; they hold images: for faces pass fer2013=DIR or ckplus=DIR" if images else ""))
+
+
+def _refuse_two_labels(root: Path, samples: list[Sample]) -> None:
+    """CorpusError where one clip is under two emotion folders: the same file through a link, or the
+    same bytes (digests, the feature cache's own, only of files whose size another file has)."""
+    by_size = defaultdict(list)
+    for s in samples:
+        by_size[s.media.stat().st_size].append(s)
+    first = {}
+    for size, same_size in by_size.items():
+        for s in same_size:
+            tag = media_tag(s.media) if len(same_size) > 1 and size >= STUB_BYTES else "unreadable"
+            other = first.setdefault(s.media.resolve() if tag == "unreadable" else tag, s)
+            if other.emotion != s.emotion:
+                a, b = (x.media.relative_to(root).parts[0] for x in (other, s))
+                raise CorpusError(f"{other.media} and {s.media} are the same clip, labelled both {a} and {b}: "
+                                  f"keep it in one emotion folder")
