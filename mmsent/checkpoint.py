@@ -79,6 +79,9 @@ def read_config(folder: str | Path) -> dict:
                 f"{folder} is a pickle file: mmsent never unpickles (a pickle can run code). "
                 f"A checkpoint is a folder with {CONFIG_FILE} and {WEIGHTS_FILE}.")
         raise CheckpointError(f"{folder} is a file; a checkpoint is a folder with {CONFIG_FILE} and {WEIGHTS_FILE}")
+    if not folder.exists():
+        raise CheckpointError(f"{folder}: no such checkpoint folder (give a folder with {CONFIG_FILE} and "
+                              f"{WEIGHTS_FILE}, or 'default' for the embedded model)")
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).is_file():
             raise CheckpointError(f"{folder} is not a checkpoint: {name} is missing")

@@ -165,6 +165,50 @@ def test_clips_that_cannot_be_read_are_left_out_and_counted(checkpoint, shared_d
     assert "none of its 2 files could be read" in capsys.readouterr().err
 
 
+def test_unreadable_clips_are_named_and_a_folder_named_joint_keeps_its_report(checkpoint, shared_data, tmp_path,
+                                                                             caplog):
+    """The log names the clips left out (the count alone did not say which), and a user's folder named "joint"
+    is reported as "joint-2", not replaced by the joined set."""
+    clips = tmp_path / "joint"
+    (clips / "angry").mkdir(parents=True)
+    (clips / "angry" / "03-01-05-01-01-01-18.flac").symlink_to(shared_data / "ravdess" / "Actor_18" /
+                                                               "03-01-05-01-01-01-18.flac")
+    (clips / "angry" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    meld = tmp_path / "dev_sent_emo.csv"
+    _meld_csv(meld)
+    out = tmp_path / "metrics.json"
+    with caplog.at_level("WARNING", logger="train.evaluate"):
+        assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--data", f"meld={meld}",
+                     "--joint", "20", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"joint-2", "meld", "joint"} and report["joint-2"]["emotion"]["n"] == 1
+    assert report["joint-2"]["emotion"]["unreadable"] == 1 and str(clips / "angry" / "broken.wav") in caplog.text
+
+
+def test_bad_output_paths_a_missing_checkpoint_and_a_missing_gpu_are_told_before_any_work(checkpoint, tmp_path,
+                                                                                          monkeypatch, capsys):
+    """Before, a --json that is a folder failed after the whole evaluation, with a traceback and no figures."""
+    (tmp_path / "report.json").write_text("{}")
+    meld = tmp_path / "dev_sent_emo.csv"
+    _meld_csv(meld)
+    data = ["--checkpoint", str(checkpoint), "--data", f"meld={meld}"]
+    for flags, said in ((["--json", str(tmp_path)], "is a folder: give a file's name"),
+                        (["--png-dir", str(tmp_path / "report.json")], "report.json is a file: give a folder"),
+                        (["--cache", str(tmp_path / "report.json" / "cache")], "report.json is a file, not a folder")):
+        with pytest.raises(SystemExit) as e:
+            main(data + flags)
+        assert e.value.code == 2 and said in capsys.readouterr().err
+    assert main(["--checkpoint", str(tmp_path / "nowhere"), "--data", f"meld={meld}"]) == 2
+    assert "nowhere: no such checkpoint folder" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as e:
+            main(data + ["--device", "cuda"])
+        assert e.value.code == 2 and "this machine has no CUDA device" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # the embedded default, wherever the command runs
+    assert main(["--data", f"meld={meld}", "--json", "out.json"]) == 0
+    assert json.loads((tmp_path / "out.json").read_text())["meld"]["emotion"]["n"] == len(ROWS)
+
+
 def test_words_or_a_voice_given_to_an_unreadable_clip_are_no_sample(tmp_path):
     """MELD's utterance keeps its own words when its clip cannot be read; given another sentence
     (+words) or a voice that cannot be read (+voices), nothing of its own is left: it is left out."""

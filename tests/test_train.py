@@ -3,6 +3,8 @@ and a 2-process torchrun job gives one checkpoint."""
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,7 +197,6 @@ def test_another_file_under_the_same_corpus_name_is_not_served_stale_features(sh
     also when a file is rewritten while the process runs; the same files elsewhere, written afresh (a
     data folder provisioned again), keep theirs."""
     import os
-    import shutil
 
     from mmsent.config import tiny_config
     from mmsent.model import build_model
@@ -244,3 +245,46 @@ def test_training_on_your_own_labelled_clips(shared_data, tmp_path):
     with pytest.raises(SystemExit, match="16 files are both trained on and in a dev set"):
         main(["--data", f"folders={mine}", "--dev-data", f"folders={mine}", "--cache", str(tmp_path / "cache"),
               "--out", str(tmp_path / "memory"), "--epochs", "1", "--modalities", "audio", *TINY])
+
+
+def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(shared_data, tmp_path):
+    """Each of these ran before: no dev set (training ended in a traceback in calibration), a dev set of silent
+    clips (selected and calibrated on the prior alone), faces given to a voice (a checkpoint that learned
+    nothing), a training clip copied under another name into the dev set, an --out that is a file, a GPU this
+    machine lacks. Each is now an error before any training."""
+    import wave
+
+    mine, held = _clips(shared_data, tmp_path / "mine", 18), _clips(shared_data, tmp_path / "held", 19)
+    silent = tmp_path / "silent"
+    for seconds, emotion in enumerate(("angry", "sad"), 1):
+        (silent / emotion).mkdir(parents=True)
+        with wave.open(str(silent / emotion / "quiet.wav"), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(bytes(32000 * seconds))
+    faces = tmp_path / "faces"
+    for name in ("angry", "happy"):
+        (faces / name).mkdir(parents=True)
+        for image in sorted((shared_data / "fer2013" / "train" / name).glob("*.jpg"))[:3]:
+            (faces / name / image.name).symlink_to(image)
+    leak = tmp_path / "leak"
+    shutil.copytree(held, leak, symlinks=True)
+    clip, copy = next((mine / "angry").iterdir()), leak / "angry" / "renamed.flac"
+    shutil.copy(clip, copy)  # the same bytes under another name and folder
+    run = ["--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--epochs", "1",
+           "--modalities", "audio", *TINY]
+    for flags, said in ((["--data", f"folders={mine}"], "no dev set to select the best epoch"),
+                        (["--data", f"folders={mine}", "--dev-data", f"folders={silent}"],
+                         "silent: none of its 2 files could be read"),
+                        (["--data", f"fer2013={faces}", "--dev-data", f"folders={held}"],
+                         "none of the 6 training samples gives what the model is fed (--modalities audio)"),
+                        (["--data", f"folders={mine}", "--dev-data", f"folders={leak}"],
+                         f"1 file is both trained on and in a dev set (e.g. {clip} as {copy})")):
+        with pytest.raises(SystemExit, match=re.escape(said)):
+            main(flags + run)
+        assert not (tmp_path / "out" / "model.safetensors").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as e:
+        main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--out", str(tmp_path / "file")])
+    assert e.value.code == 2
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="this machine has no CUDA device"):
+            main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--device", "cuda"])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from mmsent.labels import MODALITIES
 
-from .corpora import CorpusError, Sample, read_data_spec, read_meld, read_ravdess, unique_key
+from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, read_ravdess, unique_key
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -112,10 +113,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.cache = args.cache or None
     if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions or args.data):
         p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions, --data")
+    for path, folder in ((args.out, True), (args.state, False), (args.cache, True)):
+        if why := unwritable(path, folder):
+            p.error(why)
     if not 0 <= args.audio_augment < max(1, args.ravdess_repeat):
         p.error(f"--audio-augment must be from 0 to --ravdess-repeat - 1 ({args.ravdess_repeat - 1}): "
                 "each clip keeps at least one unperturbed appearance")
     return args
+
+
+def unwritable(path: str | None, folder: bool) -> str | None:
+    """Why ``path`` can't be written as a folder (``folder``) or a file, told before any work is done, or None."""
+    if not path:
+        return None
+    target = Path(path)
+    if folder and target.exists() and not target.is_dir():
+        return f"{path} is a file: give a folder"
+    if not folder and target.is_dir():
+        return f"{path} is a folder: give a file's name"
+    holder = (target if folder else target.parent).absolute()
+    there = next(q for q in (holder, *holder.parents) if q.exists())  # the nearest that exists
+    if not there.is_dir():
+        return f"{path}: {there} is a file, not a folder"
+    if not os.access(there, os.W_OK | os.X_OK):
+        return f"{path}: {there} is not writable"
+    return None
 
 
 def _repeat(samples: list[Sample], args) -> list[Sample]:
@@ -161,27 +183,46 @@ def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]], list[str]
         train += cap_per_emotion(read_goemotions(Path(args.goemotions) / "train.tsv"), args.goemotions_cap, seed=0)
         if not args.meld:  # with MELD, selection stays on MELD dev
             dev["goemotions"] = read_goemotions(Path(args.goemotions) / "dev.tsv")
+    own_train = []
     for spec in args.data:
         kind, (_, samples) = spec.partition("=")[0], read_data_spec(spec, context=args.text_context)
+        own_train += samples
         train += _repeat(samples, args) if kind in SPEECH_KINDS else samples
     own_dev = []
     for spec in args.dev_data:
         name, samples = read_data_spec(spec, context=args.text_context)
-        own_dev.append(unique_key(name, dev))
+        own_dev.append(unique_key(name, {*dev, "joint"}))  # "joint": the joined dev set's
         dev[own_dev[-1]] = samples
-    _check_apart(train, dev)
+    if not dev:
+        raise CorpusError("no dev set to select the best epoch and calibrate on: give --dev-data SPEC (labelled clips "
+                          "of other speakers than the ones trained on), or a corpus with its dev split (--meld, "
+                          "--ravdess with --ravdess-dev, --emovo with --emovo-dev, --fer2013, --goemotions)")
+    _check_apart(train, dev, own_train, [s for name in own_dev for s in dev[name]])
     return train, dev, own_dev
 
 
 SPEECH_KINDS = ("ravdess", "emovo", "emodb", "cremad", "folders")  # --data whose clips are repeated and perturbed
 
 
-def _check_apart(train: list[Sample], dev: dict[str, list[Sample]]) -> None:
-    """A clip or image in training and in a dev set makes selection and calibration measure memory."""
-    def files(samples):
-        return {str(Path(s.media).resolve()) for s in samples if s.media is not None}
+def _check_apart(train: list[Sample], dev: dict[str, list[Sample]], own_train: list[Sample],
+                 own_dev: list[Sample]) -> None:
+    """A clip or image in training and in a dev set makes selection and calibration measure memory: the same
+    file, or where --data or --dev-data gave either, the same bytes under another name (a corpus's own splits
+    are taken as published: FER2013's train and PublicTest share 270 images)."""
+    def files(samples, key):
+        return {key(Path(s.media)): s.media for s in samples if s.media is not None}
 
-    both = sorted(files(train) & files(s for v in dev.values() for s in v))
-    if both:
-        raise CorpusError(f"{len(both)} files are both trained on and in a dev set (e.g. {both[0]}): select and "
-                          "calibrate on other files, and other speakers, than the ones trained on")
+    every_dev = [s for v in dev.values() for s in v]
+    for trained, held, key in ((train, every_dev, _resolved), (own_train, every_dev, media_tag),
+                               (train, own_dev, media_tag)):
+        a, b = files(trained, key), files(held, key)
+        both = sorted(set(a) & set(b) - {"unreadable"})
+        if both:
+            same = "" if a[both[0]] == b[both[0]] else f" as {b[both[0]]}"
+            are = "file is" if len(both) == 1 else "files are"
+            raise CorpusError(f"{len(both)} {are} both trained on and in a dev set (e.g. {a[both[0]]}{same}): select "
+                              "and calibrate on other files, and other speakers, than the ones trained on")
+
+
+def _resolved(path: Path) -> str:
+    return str(path.resolve())

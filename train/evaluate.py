@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmsent.checkpoint import CheckpointError, load_checkpoint, pick_device
+from mmsent.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint, pick_device
 from mmsent.labels import MODALITIES
 
 from .calibrate import grid_temperature
+from .args import unwritable
 from .corpora import CorpusError, Sample, read_data_spec, unique_key
 from .data import available, predict_logits, softmax
 from .extract import MAX_CLIP_SECONDS, extract_all
@@ -75,34 +76,40 @@ def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -
     return out
 
 
-def unreadable(sample: Sample, caches, own_words: bool = True) -> bool:
-    """A sample whose clip, image or given voice gave no usable sound or face (damaged, silent, too long,
-    a git-lfs pointer): left out of the figures, never answered from its file name's words, words given
-    to it (``with_words``) or the prior alone. MELD's utterances keep their own words (``own_words``):
-    the words are the utterance there."""
+def unreadable(sample: Sample, caches, own_words: bool = True, senses=MODALITIES) -> bool:
+    """A sample whose clip, image or given voice gave no usable sound or face of ``senses`` (damaged, silent,
+    too long, a git-lfs pointer, or only senses not read): left out of the figures, never answered from its
+    file name's words, words given to it (``with_words``) or the prior alone. MELD's utterances keep their own
+    words (``own_words``): the words are the utterance there."""
     if sample.media is None and not sample.parts:  # words alone (MELD without clips, GoEmotions)
-        return False
-    ok = dict(zip(MODALITIES, available(sample, caches)))
+        return "text" not in senses
+    ok = {m: usable and m in senses for m, usable in zip(MODALITIES, available(sample, caches))}
     return not (ok["audio"] or ok["video"]) and not (own_words and sample.corpus in TEXT_CORPORA and ok["text"])
 
 
-def drop_unreadable(sets: dict[str, list[Sample]], caches, left_out: dict[str, int], own_words: bool = True) -> None:
-    """Leave each set's unreadable samples out (counted in ``left_out``); a set with none readable is an error.
-    ``own_words``: whether the sets' words are their samples' own (not those of ``with_words`` or
-    ``with_voices``, which measure the sound and face beside them)."""
+def drop_unreadable(sets: dict[str, list[Sample]], caches, left_out: dict[str, int], own_words: bool = True,
+                    senses=MODALITIES) -> None:
+    """Leave each set's unreadable samples out (counted in ``left_out``, the first files named in the log); a
+    set with none readable is an error. ``own_words``: whether the sets' words are their samples' own (not those
+    of ``with_words`` or ``with_voices``, which measure the sound and face beside them); ``senses``: those read."""
     for key, samples in sets.items():
-        keep = [s for s in samples if not unreadable(s, caches, own_words)]
+        keep = [s for s in samples if not unreadable(s, caches, own_words, senses)]
         if len(keep) < len(samples):
             left_out[key] = len(samples) - len(keep)
-            log.warning("%s: %d of %d clips or images gave no usable sound or face; left out", key,
-                        left_out[key], len(samples))
+            lost = [str(s.media or s.id) for s in samples if unreadable(s, caches, own_words, senses)]
+            log.warning("%s: %d of %d clips or images gave no usable sound or face; left out: %s%s", key,
+                        left_out[key], len(samples), ", ".join(lost[:SHOWN]),
+                        f" and {len(lost) - SHOWN} more" if len(lost) > SHOWN else "")
             if not keep:
-                reads = [name for m, name in (("audio", "sound"), ("video", "faces")) if m in caches]
+                reads = [name for m, name in (("audio", "sound"), ("video", "faces")) if m in caches and m in senses]
                 why = (f"damaged, silent, over {MAX_CLIP_SECONDS:.0f} s, git-lfs pointers (fetch them with `git lfs "
-                       f"pull`), or without the {' or '.join(reads)} that this checkpoint reads" if reads
-                       else "this checkpoint reads neither sound nor faces")
+                       f"pull`), or without the {' or '.join(reads)} that this model reads" if reads
+                       else "this model reads neither sound nor faces here")
                 raise CorpusError(f"{key}: none of its {len(samples)} files could be read ({why})")
             sets[key] = keep
+
+
+SHOWN = 10  # files named where some are left out
 
 
 def with_words(samples: list[Sample], sentences: list[str]) -> list[Sample]:
@@ -144,11 +151,11 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     on each corpus's clips and images given each of those sentences as their words ("<corpus>+words")
     and, with ``voices`` (read_voices), on each corpus's words given each of those voices
     ("<corpus>+voices")."""
-    model = load_checkpoint(checkpoint, pick_device(device))
+    model = load_checkpoint(DEFAULT_CHECKPOINT if str(checkpoint) == "default" else checkpoint, pick_device(device))
     sets: dict[str, list[Sample]] = {}
     for spec in specs:
         name, samples = read_data_spec(spec, context=model.config.text_context)
-        sets[unique_key(name, sets)] = samples
+        sets[unique_key(name, {*sets, "joint"})] = samples  # "joint": the joined set's
     worded = {f"{k}+words": with_words(v, list(words)) for k, v in sets.items()} if words else {}
     worded.update({f"{k}+voices": with_voices(v, list(voices)) for k, v in sets.items()} if voices else {})
     caches = extract_all(model, [s for samples in [*sets.values(), *worded.values(), voices] for s in samples], cache)
@@ -201,7 +208,7 @@ def write_pngs(report: dict, folder: str | Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--checkpoint", default="checkpoints/default", help="checkpoint folder")
+    p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded one")
     p.add_argument("--data", action="append", required=True,
                    help="a labelled corpus in its published layout (repeatable): meld=PATH/test_sent_emo.csv, "
                         "ravdess=DIR[:ACTORS, e.g. 21-24 or 5], emovo=DIR[:SPEAKERS], emodb=DIR[:SPEAKERS], "
@@ -221,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", help="feature cache folder (default: none, features in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto")
     args = p.parse_args(argv)
+    for path, folder in ((args.json, False), (args.png_dir, True), (args.cache, True)):
+        if why := unwritable(path, folder):
+            p.error(why)  # before the work, not after it
+    try:
+        pick_device(args.device)
+    except ValueError as e:  # a device this machine lacks
+        p.error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     try:
         with torch.no_grad():
@@ -231,14 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    text = json.dumps(report, indent=2)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
-    if args.png_dir:
-        write_pngs(report, args.png_dir)
     for corpus, heads in report.items():
         print(f"{corpus}: {_summary(heads)}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.png_dir:
+        write_pngs(report, args.png_dir)
     return 0
 
 

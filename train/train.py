@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from mmsent.checkpoint import CheckpointError, load_checkpoint, read_config, read_weights, save_checkpoint
+from mmsent.checkpoint import (CheckpointError, load_checkpoint, pick_device, read_config, read_weights,
+                              save_checkpoint)
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model, drop_modalities
@@ -33,7 +34,7 @@ from .args import parse_args, read_corpora
 from .calibrate import calibrate
 from .corpora import CorpusError
 from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
-from .evaluate import corpus_report
+from .evaluate import corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
 from .joint import joint_samples
 from .metrics import selection_score
@@ -156,10 +157,12 @@ def train(args) -> dict:
     model = model.to(device)
     train_set, dev, own_dev = read_corpora(args)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
+    modalities = tuple(args.modalities)
+    train_set = _readable(train_set, caches, modalities)
+    drop_unreadable(dev, caches, {}, senses=modalities)  # selected and calibrated on what can be read, as evaluated
     if args.joint:
         dev["joint"] = joint_samples(list(dev.values()), caches, args.joint // 4 or 1, seed=args.seed + 1,
                                      plain_words=args.joint_plain_words)
-    modalities = tuple(args.modalities)
     weights = (class_weights([s.emotion for s in train_set], len(model.config.emotions)).to(device),
                class_weights([s.sentiment for s in train_set], len(model.config.sentiments)).to(device))
     optimizer = torch.optim.AdamW(param_groups(model, args), weight_decay=args.weight_decay)
@@ -200,6 +203,19 @@ def train(args) -> dict:
     if dist.is_main() and (progress["best_epoch"] or not args.epochs):
         _calibrate_best(args, progress, train_set, dev, own_dev, caches, modalities, device)
     return progress
+
+
+def _readable(samples: list, caches, modalities: tuple[str, ...]) -> list:
+    """The training samples that give one of ``modalities`` (a clip whose sound failed, an image to a voice, would
+    teach the fusion's prior alone); CorpusError where none does."""
+    kept = [s for s in samples if not unreadable(s, caches, senses=modalities)]
+    if not kept:
+        raise CorpusError(f"none of the {len(samples)} training samples gives what the model is fed "
+                          f"(--modalities {' '.join(modalities)}): check the corpora, or feed their senses")
+    if len(kept) < len(samples):
+        log.warning("%d of %d training samples give none of %s (damaged, silent or too long clips, or other "
+                    "senses); left out", len(samples) - len(kept), len(samples), ", ".join(modalities))
+    return kept
 
 
 def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: list[str], caches, modalities,
@@ -261,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.modalities) - set(MODALITIES)
     if unknown:
         raise SystemExit(f"unknown modalities {sorted(unknown)}; known: {MODALITIES}")
+    try:
+        pick_device(args.device)  # a device this machine lacks, said before any work
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     try:
         progress = train(args)
         if dist.is_main():
