@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from . import CheckpointError, SourceUnavailable, describe, load_model
 from .checkpoint import pick_device
 from .config import AnalysisOptions, checked_argument
-from .export import FORMATS, write
+from .export import FORMATS, output_paths, same_file, write
 from .labels import parse_senses
 from .pipeline import analyze
 
@@ -76,7 +77,7 @@ def _option(name: str, kind: type = str):
 
 
 def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    formats = [f.strip().lower().lstrip(".") for f in args.format.split(",") if f.strip()]  # as export.write takes them
     unknown = set(formats) - set(FORMATS)
     if unknown or not formats:
         parser.error(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}" if unknown
@@ -86,16 +87,31 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if args.subtitles and len(args.videos) > 1:
         parser.error("--subtitles belongs to one video: give one video with it")
     if args.subtitles and not args.subtitles.is_file():
-        parser.error(f"--subtitles {args.subtitles}: no such file")
+        parser.error(f"--subtitles {args.subtitles}: " + ("a folder: give the subtitle file" if args.subtitles.is_dir()
+                                                          else "no such file"))
+    try:  # said now, not after the first analysis
+        args.out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=args.out).close()
+    except OSError as e:
+        parser.error(f"--out {args.out} can't be written ({e.strerror or e}): give a folder you can write to")
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language, translate=args.translate,
                               subtitles=str(args.subtitles) if args.subtitles else None,
                               max_segment_seconds=args.max_segment, max_seconds=args.max_seconds,
                               contributions=not args.no_contributions, senses=parse_senses(args.senses))
     model = load_model(args.checkpoint, device=args.device)
     failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
+    inputs = [*args.videos, *([args.subtitles] if args.subtitles else [])]
     for video in args.videos:
+        clash = next(((path, given) for path in output_paths(video, args.out, formats).values()
+                      for given in inputs if same_file(path, given)), None)
+        if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
+            failed += 1
+            tqdm.write(f"FAILED {video}: its results would overwrite {clash[1]}, given to this call as "
+                       f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
+                       "folder (--out DIR)", file=sys.stderr)
+            continue
         first = written.get(video.stem)
-        if first is not None and _same_file(first, video):
+        if first is not None and same_file(first, video):
             tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
             continue
         if first is not None:
@@ -119,20 +135,13 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 tqdm.write(f"FAILED {video}: an unexpected error, a bug in mmsent ({type(e).__name__}: {e}); please "
                            f"report it with this traceback:\n{traceback.format_exc()}", file=sys.stderr)
                 continue
-        tqdm.write(f"{video}: {len(analysis.segments)} segments, {analysis.summary().overall or 'nothing read'} -> "
+        n = len(analysis.segments)
+        tqdm.write(f"{video}: {n} segment{'' if n == 1 else 's'}, {analysis.summary().overall or 'nothing read'} -> "
                    + ", ".join(str(p) for p in paths)
                    + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
     if failed:
         tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file (``a/../b.mp4`` and ``b.mp4``); a path that does not exist is only itself."""
-    try:
-        return a == b or a.samefile(b)
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager

@@ -205,6 +205,8 @@ def load_model(name_or_path: str | Path | None = None, device: str | None = None
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The requested device, or CUDA when available and nothing was asked. Raises ValueError for a
     device that is not one, or a CUDA device this machine does not have."""
+    if isinstance(device, str):
+        device = device.strip().lower()  # CPU, Cuda:0
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -64,7 +64,8 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     ``modalities`` joins the modalities used with "+"; a contribution is empty for a modality
     not used in that segment, and so is a sense's own reading (``text_emotion_joy``, ...); the top
     labels and their probabilities are empty where nothing was read (``SegmentResult.read``).
-    ``face_box`` is ``x0 y0 x1 y1`` (fractions of the frame), empty without a face.
+    ``face_box`` is ``x0 y0 x1 y1`` (fractions of the frame), empty without a face. ``text`` and
+    ``translation`` that start as a formula would start with a ' (``_text_cell``).
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -72,7 +73,8 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     for s in analysis.segments:
         tops = [s.top_emotion[0], _num(s.top_emotion[1]), s.top_sentiment[0], _num(s.top_sentiment[1])]
         writer.writerow([
-            _num(s.start), _num(s.end), s.kind, s.text, s.translation, *(tops if s.read else [""] * 4),
+            _num(s.start), _num(s.end), s.kind, _text_cell(s.text), _text_cell(s.translation),
+            *(tops if s.read else [""] * 4),
             *(_num(s.emotion.get(k, 0.0)) for k in analysis.emotion_labels),
             *(_num(s.sentiment.get(k, 0.0)) for k in analysis.sentiment_labels),
             "+".join(s.modalities),
@@ -137,18 +139,43 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
     if unknown:
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}: choose from {', '.join(FORMATS)}")
     source = Path(video_path) if video_path is not None else Path(analysis.media.path)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = output_paths(source, out_dir, wanted)
+    mine = [path for path in paths.values() if same_file(path, source)]
+    if mine:  # clip.csv analysed into its own folder
+        raise ValueError(f"the results would overwrite the input itself ({mine[0]}): write them into another folder")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     writers = {"json": write_json, "csv": write_csv, "srt": write_srt, "vtt": write_vtt,
                "html": write_html}
     written = []
-    for fmt in dict.fromkeys(wanted):  # each format once, in the order asked
-        if fmt == "mp4":
-            written.append(write_video(analysis, source, out_dir / f"{source.stem}{ANNOTATED_SUFFIX}", progress))
-        else:
-            written.append(writers[fmt](analysis, out_dir / f"{source.stem}.{fmt}"))
+    for fmt, path in paths.items():  # each format once, in the order asked
+        written.append(write_video(analysis, source, path, progress) if fmt == "mp4" else writers[fmt](analysis, path))
         log.info("wrote %s", written[-1])
     return written
+
+
+def output_paths(source: str | os.PathLike, out_dir: str | os.PathLike, formats: list[str]) -> dict[str, Path]:
+    """Where ``write`` puts each format (each once, in the order given) for the input ``source``:
+    ``out_dir/X.json``, ... ``X.annotated.mp4`` for ``X.mp4``."""
+    stem, out_dir = Path(source).stem, Path(out_dir)
+    return {fmt: out_dir / (f"{stem}{ANNOTATED_SUFFIX}" if fmt == "mp4" else f"{stem}.{fmt}")
+            for fmt in dict.fromkeys(formats)}
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (``a/../b.mp4`` and ``b.mp4``); a path that does not exist is only itself."""
+    try:
+        return a == b or a.samefile(b)
+    except OSError:
+        return False
+
+
+def _text_cell(text: str) -> str:
+    """A text cell that a spreadsheet shows and never runs: one that starts as a formula would (= + - @, a tab
+    or a carriage return; subtitles or speech can say anything) gets a leading ' (OWASP's CSV injection advice)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _num(x: float) -> str:

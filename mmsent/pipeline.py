@@ -386,12 +386,12 @@ def _video_inputs(model: FusionModel, rows: list[int], picture, x: Inputs) -> li
     return [box for _, box in found]
 
 
-def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.Tensor:
+def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.Tensor | None:
     """(B, 3): total-variation distance between the emotion distribution with and without each
-    used modality (0 where it was not used)."""
-    contrib = torch.zeros_like(out.mask, dtype=torch.float32)
+    used modality (0 where it was not used); None where they are not measured (``enabled`` off)."""
     if not enabled:
-        return contrib
+        return None
+    contrib = torch.zeros_like(out.mask, dtype=torch.float32)
     probs = out.emotion_logits.softmax(-1)
     for i in range(len(MODALITIES)):
         if out.mask[:, i].any():
@@ -402,14 +402,14 @@ def _contributions(model: FusionModel, embeddings, out, enabled: bool) -> torch.
     return contrib
 
 
-def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torch.Tensor,
+def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torch.Tensor | None,
                      boxes: list[list[float] | None]) -> list[SegmentResult]:
     cfg = model.config
     emotions = out.emotion_logits.float().softmax(-1).cpu().tolist()
     sentiments = out.sentiment_logits.float().softmax(-1).cpu().tolist()
     senses = {m: (em.float().softmax(-1).cpu().tolist(), se.float().softmax(-1).cpu().tolist())
               for m, (em, se) in out.per_modality.items()}
-    mask, contrib = out.mask.cpu().tolist(), contrib.cpu().tolist()
+    mask, contrib = out.mask.cpu().tolist(), None if contrib is None else contrib.cpu().tolist()
     results = []
     for j, s in enumerate(segs):
         used = [m for i, m in enumerate(MODALITIES) if mask[j][i]]
@@ -418,7 +418,7 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
             emotion=dict(zip(model.config.emotions, emotions[j])),
             sentiment=dict(zip(model.config.sentiments, sentiments[j])),
             modalities=used,
-            contributions={m: contrib[j][MODALITIES.index(m)] for m in used},
+            contributions={m: contrib[j][MODALITIES.index(m)] for m in used} if contrib is not None else {},
             kind=s.kind, translation=s.translation,
             per_modality={m: {"emotion": dict(zip(cfg.emotions, senses[m][0][j])),
                               "sentiment": dict(zip(cfg.sentiments, senses[m][1][j]))} for m in used if m in senses},

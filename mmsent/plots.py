@@ -127,7 +127,8 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
 
     A contribution is the total-variation distance (0..1) between the emotion probabilities with
     and without that modality. A modality not used for a segment has no step there (None), and one
-    used nowhere has no trace; hover lists the modalities used. (Steps, not bars: plotly puts the
+    used nowhere has no trace; none measured (contributions off), the figure says so; hover lists the
+    modalities used. (Steps, not bars: plotly puts the
     ticks of a few bars at their centres, which on a time axis reads as odd times.)
     """
     fig = _base(analysis, "How much each sense moved the answer (left out)", "change of the emotions",
@@ -135,13 +136,17 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     if not analysis.segments:
         return fig
     segs = analysis.segments
+    if not any(s.contributions for s in segs):  # not measured (--no-contributions): no line of zeros
+        fig.add_annotation(text="not measured (contributions off)", showarrow=False, xref="paper", yref="paper",
+                           x=0.5, y=0.5, font={"size": 16, "color": "#888888"})
+        return fig
     x, custom = _steps_x(segs)
     custom = [row + [" + ".join(MODALITY_NAMES[m] for m in s.modalities) or "none"]
               for row, s in zip(custom, _twice(segs))]
-    for i, m in enumerate(m for m in MODALITIES if any(m in s.modalities for s in segs)):
+    for i, m in enumerate(m for m in MODALITIES if any(m in s.modalities and m in s.contributions for s in segs)):
         fig.add_trace(
             go.Scatter(
-                x=x, y=_steps_y(segs, lambda s, m=m: s.contributions.get(m, 0.0) if m in s.modalities else None),
+                x=x, y=_steps_y(segs, lambda s, m=m: s.contributions.get(m) if m in s.modalities else None),
                 name=MODALITY_NAMES[m], mode="lines", stackgroup="contributions", line={"width": 0.5},
                 fillcolor=MODALITY_COLORS.get(m, FALLBACK_COLOR), line_color=MODALITY_COLORS.get(m, FALLBACK_COLOR),
                 customdata=custom,

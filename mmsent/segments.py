@@ -67,9 +67,14 @@ def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SE
     if not 0 < min_seconds <= max_seconds or gap_seconds <= 0:
         raise ValueError(f"need 0 < min_seconds ({min_seconds}) <= max_seconds ({max_seconds}) "
                          f"and gap_seconds ({gap_seconds}) > 0")
-    groups = _join_continuations(_word_groups(transcript, duration))
+    groups = _word_groups(transcript, duration)
+    recognised = any(u.words for u in transcript.utterances)  # subtitles' cues (no word times) are the user's cut
+    if recognised:  # Whisper's 30 s windows cut sentences
+        groups = _join_continuations(groups)
     pieces = [p for words in groups for sentence in _sentences(words) for p in _split(sentence, max_seconds, min_seconds)]
-    pieces = _merge_short(sorted(pieces, key=lambda p: p[0].start), max_seconds, min_seconds)
+    pieces = sorted(pieces, key=lambda p: p[0].start)
+    if recognised:  # a short cue is padded instead (_pad_short): two cues' words are never one segment
+        pieces = _merge_short(pieces, max_seconds, min_seconds)
     speech = _resolve_overlaps([_to_segment(p) for p in pieces], max_seconds)
     _pad_short(speech, min_seconds, duration)
     return _drop_empty(_fill(speech, duration, min_seconds, max_seconds, gap_seconds))

@@ -3,6 +3,7 @@ progress that reads well in a log (stderr here is a pipe, not a terminal)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -70,6 +71,39 @@ def test_no_translate_keeps_speech_in_another_language_as_spoken(tmp_path):
     assert data["language"] == "it" and "felice" in data["segments"][0]["text"].lower()
     assert all(s["translation"] == "" for s in data["segments"])
     assert any("with translation on, the speech recognition writes them in English" in n for n in data["notes"])
+
+
+def test_results_never_overwrite_an_input(tmp_path, capsys):
+    """Before, `analyze talk.mp4 --subtitles talk.srt --format json,srt` (the README's workflow, --out .) replaced
+    the user's subtitles with its own; talk.mp4's annotated video replaced an input named talk.annotated.mp4, and
+    clip.csv (a video) its own CSV. Now such a file fails before it is analysed, and the others go on."""
+    import mmsent.__main__ as cli
+
+    video = talking_video(tmp_path / "talk.mp4", ["I got the job."]).path
+    srt = tmp_path / "talk.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,500\nI got the job.\n", encoding="utf-8")
+    before = srt.read_bytes()
+    assert cli.main(["analyze", str(video), "--subtitles", str(srt), "--out", str(tmp_path), "--format", "json,srt"]) == 1
+    assert f"its results would overwrite {srt}, given to this call as its subtitles" in capsys.readouterr().err
+    assert srt.read_bytes() == before and not (tmp_path / "talk.json").exists()
+    for name in ("talk.annotated.mp4", "clip.csv"):
+        shutil.copy(video, tmp_path / name)
+    assert cli.main(["analyze", str(tmp_path / "talk.annotated.mp4"), str(video), str(tmp_path / "clip.csv"),
+                     "--out", str(tmp_path), "--format", "mp4,csv", "--senses", "words", "--no-contributions"]) == 1
+    err = capsys.readouterr().err
+    assert f"FAILED {video}: its results would overwrite {tmp_path / 'talk.annotated.mp4'}, given to this call" in err
+    assert f"FAILED {tmp_path / 'clip.csv'}: its results would overwrite {tmp_path / 'clip.csv'}" in err
+    assert all((tmp_path / name).read_bytes() == video.read_bytes() for name in ("talk.annotated.mp4", "clip.csv"))
+    assert (tmp_path / "talk.annotated.annotated.mp4").is_file() and (tmp_path / "talk.annotated.csv").is_file()
+
+
+def test_an_output_folder_that_can_not_be_written_is_said_before_any_analysis(tmp_path, capsys):
+    import mmsent.__main__ as cli
+
+    (tmp_path / "a file").write_text("")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["analyze", "x.mp4", "--out", str(tmp_path / "a file" / "results")])
+    assert e.value.code == 2 and "can't be written (Not a directory)" in capsys.readouterr().err
 
 
 def test_unknown_format_is_refused_before_work(tmp_path):

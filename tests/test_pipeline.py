@@ -97,6 +97,7 @@ def test_default_model_on_a_video_without_a_face_says_so_and_exports_round_trip(
     assert all("video" not in s.modalities for s in analysis.segments)  # a test pattern has no face
     assert any("No face turned to the camera was found" in n for n in analysis.notes)
     assert all(s.modalities == ["text", "audio"] for s in analysis.segments if s.kind == "speech")
+    assert all(s.contributions == {} for s in analysis.segments)  # not measured: none, not zeros
     assert analysis.language == "en" and not any(s.translation for s in analysis.segments)  # English: as spoken
     # espeak-ng's voice is unlike the acted voices the default learned from: its reading counts for less
     voiced = sum("audio" in s.modalities for s in analysis.segments)

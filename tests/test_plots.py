@@ -86,6 +86,10 @@ def test_modality_contributions_only_for_used_modalities():
     for seg in a.segments:  # a sense used nowhere has no trace (and no name in the legend)
         seg.modalities = [m for m in seg.modalities if m != "video"]
     assert [t.name for t in plots.modality_contributions(a).data] == ["words", "voice"]
+    for seg in a.segments:  # not measured (--no-contributions): said, not drawn as zeros
+        seg.contributions = {}
+    fig = plots.modality_contributions(a)
+    assert not fig.data and [n.text for n in fig.layout.annotations] == ["not measured (contributions off)"]
 
 
 def test_colours_are_fixed_and_distinct():

@@ -205,6 +205,22 @@ def test_a_translation_that_joins_sentences_with_commas_is_cut_at_them_for_each_
     assert [s.translation for s in three] == ["", "Yes, no and maybe.", ""]
 
 
+def test_subtitle_cues_are_never_joined_even_without_punctuation_or_when_short():
+    """A tester's captions without full stops (auto-generated ones have none) came out as two segments, the first
+    "I got the job This is great I am so happy Thank you all" read as anger; cues under a second were merged
+    ("Yes I hate this place No"). Cues (no word times) are the user's cut: one segment each. Recognised words
+    whose utterance stops mid-sentence are still joined (above)."""
+    lines = [(0.0, 1.5, "I got the job"), (1.6, 3.0, "This is great"), (3.1, 5.0, "I am so happy"),
+             (5.1, 7.0, "Thank you all"), (7.1, 9.0, "Wonderful")]
+    cues = [Utterance(a, b, text, []) for a, b, text in lines]
+    speech = [s for s in segment(Transcript("en", cues, "subtitles:talk.srt"), 9.5) if s.kind == SPEECH]
+    assert [s.text for s in speech] == [text for _, _, text in lines]
+    short = [Utterance(0.0, 0.5, "Yes", []), Utterance(0.6, 2.0, "I hate this place", []), Utterance(2.1, 2.6, "No", [])]
+    speech = [s for s in segment(Transcript("en", short, "subtitles:talk.srt"), 4.0) if s.kind == SPEECH]
+    assert [s.text for s in speech] == ["Yes", "I hate this place", "No"]
+    assert speech[0].end <= speech[1].start and speech[2].end - speech[2].start >= 0.9  # padded into the quiet
+
+
 def test_sentence_cut_between_two_utterances_is_rejoined():
     """Whisper may end an utterance mid-sentence; the cut moves to the sentence end."""
     first = [(0.5 * i, 0.5 * i + 0.4, f"a{i}") for i in range(12)]  # 0 .. 5.9 s, no full stop
