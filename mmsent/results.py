@@ -250,35 +250,21 @@ class Analysis:
             raise ValueError(f"an mmsent analysis must be a JSON object, got {type(d).__name__}")
         validate.check_version(d.get("schema_version"), SCHEMA_VERSION, READABLE_VERSIONS)
         validate.require(d, _ANALYSIS_KEYS, "analysis")
-        validate.require(d["media"], _MEDIA_KEYS, "media")
+        media = validate.checked_media(d["media"], _MEDIA_KEYS)
+        if not isinstance(d["model"], dict):
+            raise ValueError(f"mmsent analysis: model must be an object, got {d['model']!r}")
         if not isinstance(d["segments"], list):
             raise ValueError("mmsent analysis: 'segments' must be a list")
-        segments = []
-        for i, s in enumerate(d["segments"]):
-            validate.require(s, _SEGMENT_KEYS, f"segments[{i}]")
-            validate.check_numbers(s, i)
-            kind = s.get("kind", "speech")
-            if kind not in SEGMENT_KINDS:
-                raise ValueError(f"mmsent analysis: segments[{i}].kind is {kind!r}, "
-                                 f"not one of {SEGMENT_KINDS}")
-            seg = SegmentResult(
-                start=s["start"], end=s["end"], text=s["text"],
-                emotion=dict(s["emotion"]), sentiment=dict(s["sentiment"]),
-                modalities=list(s["modalities"]),
-                contributions=dict(s.get("contributions") or {}), kind=kind,
-            )
-            seg.per_modality = validate.checked_readings(s.get("per_modality"), seg, f"segments[{i}]")
-            seg.face_box = validate.checked_box(s.get("face_box"), f"segments[{i}]")
-            seg.translation = validate.checked_text(s.get("translation", ""), f"segments[{i}].translation")
-            segments.append(seg)
-        media_fields = {k: v for k, v in d["media"].items() if k in MediaFacts.__dataclass_fields__}
+        labels = {"emotion": validate.model_labels(d["model"], "emotions", EMOTIONS),
+                  "sentiment": validate.model_labels(d["model"], "sentiments", SENTIMENTS)}
         return cls(
-            media=MediaFacts(**media_fields),
-            segments=segments,
+            media=media,
+            segments=[validate.checked_segment(s, i, labels, media.duration, _SEGMENT_KEYS, SEGMENT_KINDS)
+                      for i, s in enumerate(d["segments"])],
             model=d["model"],
-            language=d.get("language"),
-            transcript_source=d.get("transcript_source"),
-            notes=list(d.get("notes") or []),
+            language=validate.optional_text(d.get("language"), "language"),
+            transcript_source=validate.optional_text(d.get("transcript_source"), "transcript_source"),
+            notes=validate.checked_notes(d.get("notes")),
             schema_version=SCHEMA_VERSION,  # a version-1 file is upgraded as it is read
         )
 

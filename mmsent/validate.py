@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from mmsent.labels import MODALITIES, TASKS
 
 if TYPE_CHECKING:
-    from mmsent.results import SegmentResult
+    from mmsent.results import MediaFacts, SegmentResult
 
 SUM_TOLERANCE = 0.01  # a reading's probabilities must sum to 1 within this (rounded files)
+TIME_SLACK = 0.001  # s a segment may end past media.duration: the pipeline rounds times to the millisecond
+CONTRIBUTION_SLACK = 1e-6  # a contribution (a distance <= 1) computed in float32 may pass 1 by rounding
 
 
 def check_version(version, current: int, readable: tuple[int, ...]) -> None:
@@ -109,3 +111,94 @@ def require(d, keys, where: str) -> None:
     missing = [k for k in keys if k not in d]
     if missing:
         raise ValueError(f"mmsent analysis: {where} lacks the key(s) {', '.join(missing)}")
+
+
+def checked_media(m, keys: tuple[str, ...]) -> MediaFacts:
+    """``media``, with the facts exports rely on checked: the path, a finite duration, the stream flags."""
+    from mmsent.results import MediaFacts
+
+    require(m, keys, "media")
+    if not isinstance(m["path"], str):
+        raise ValueError(f"mmsent analysis: media.path must be a string, got {m['path']!r}")
+    duration = m["duration"]
+    if not is_number(duration) or not math.isfinite(duration) or duration < 0:
+        raise ValueError(f"mmsent analysis: media.duration must be a finite number of seconds >= 0, "
+                         f"got {duration!r}")
+    for key in ("has_audio", "has_video"):
+        if not isinstance(m[key], bool):
+            raise ValueError(f"mmsent analysis: media.{key} must be true or false, got {m[key]!r}")
+    return MediaFacts(**{k: v for k, v in m.items() if k in MediaFacts.__dataclass_fields__})
+
+
+def model_labels(model: dict, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels every segment must have: those the model names (``model.emotions``), else the
+    canonical ones. Not segment 0's: a segment 0 short of a label would drop it from every export."""
+    labels = model.get(key)
+    if labels is None:
+        return default
+    if (not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels)
+            or len(set(labels)) != len(labels)):
+        raise ValueError(f"mmsent analysis: model.{key} must be a list of distinct label names, got {labels!r}")
+    return tuple(labels)
+
+
+def checked_segment(s, i: int, labels: dict[str, tuple[str, ...]], duration: float, keys: tuple[str, ...],
+                    kinds: tuple[str, ...]) -> SegmentResult:
+    """``segments[i]``: times within the media, text, labels as the file's, probabilities, senses."""
+    from mmsent.results import SegmentResult
+
+    where = f"segments[{i}]"
+    require(s, keys, where)
+    check_numbers(s, i)
+    start, end = s["start"], s["end"]
+    for key, t in (("start", start), ("end", end)):
+        if not math.isfinite(t):
+            raise ValueError(f"mmsent analysis: {where}.{key} is {t!r}, not a finite number of seconds")
+    if start > end:
+        raise ValueError(f"mmsent analysis: {where}.start ({start}) is after its end ({end})")
+    if start < 0 or end > duration + TIME_SLACK:
+        raise ValueError(f"mmsent analysis: {where} must lie within [0, media.duration] = [0, {duration}], "
+                         f"got [{start}, {end}]")
+    kind = s.get("kind", "speech")
+    if kind not in kinds:
+        raise ValueError(f"mmsent analysis: {where}.kind is {kind!r}, not one of {kinds}")
+    modalities = s["modalities"]
+    if (not isinstance(modalities, list) or not all(m in MODALITIES for m in modalities)
+            or len(set(modalities)) != len(modalities)):
+        raise ValueError(f"mmsent analysis: {where}.modalities must be a list of distinct modalities "
+                         f"among {MODALITIES}, got {modalities!r}")
+    probs = {t: checked_probs(s[t], labels[t], f"mmsent analysis: {where}.{t}") for t in TASKS}
+    seg = SegmentResult(
+        start=start, end=end, text=checked_text(s["text"], f"{where}.text"), **probs,
+        modalities=list(modalities), kind=kind,
+        contributions=checked_contributions(s.get("contributions"), modalities, where),
+    )
+    seg.per_modality = checked_readings(s.get("per_modality"), seg, where)
+    seg.face_box = checked_box(s.get("face_box"), where)
+    seg.translation = checked_text(s.get("translation", ""), f"{where}.translation")
+    return seg
+
+
+def checked_contributions(value, modalities: list[str], where: str) -> dict[str, float]:
+    """``contributions``: {} when missing or null, else modality used -> distance in [0, 1]."""
+    value = {} if value is None else value
+    if (not isinstance(value, dict) or not set(value) <= set(modalities)
+            or not all(is_number(c) and 0.0 <= c <= 1.0 + CONTRIBUTION_SLACK for c in value.values())):
+        raise ValueError(f"mmsent analysis: {where}.contributions must map the modalities used here "
+                         f"({modalities}) to numbers in [0, 1], got {value!r}")
+    return dict(value)
+
+
+def optional_text(value, key: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"mmsent analysis: {key} must be a string or null, got {value!r}")
+    return value
+
+
+def checked_notes(value) -> list[str]:
+    """``notes``: a list of strings; null means none. A string would show as one note per letter."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise ValueError(f"mmsent analysis: notes must be a list of strings (or null), got {value!r}")
+    return list(value)

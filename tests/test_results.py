@@ -377,3 +377,125 @@ def test_frame_box_turns_a_detector_box_into_a_face_box_that_loads_back():
     assert type(a.segments[1].face_box) is list  # stored as plain floats...
     assert all(type(v) is float for v in a.segments[1].face_box)
     assert Analysis.from_dict(json.loads(a.to_json())) == a  # ...so it round-trips
+
+
+# ---- a malformed file is refused on loading, naming the field, not in a later export ----
+
+def _edited(edit, n=3):
+    d = make_analysis(n).to_dict()
+    edit(d)
+    return d
+
+
+def test_every_segment_has_the_labels_of_the_file():
+    """The labels are the model's (EMOTIONS and SENTIMENTS where it names none), not segment 0's: a
+    segment 0 without joy loaded, and the CSV then dropped every segment's joy column."""
+    d = _edited(lambda d: d["segments"][0]["emotion"].pop("joy"))
+    with pytest.raises(ValueError, match=r"segments\[0\]\.emotion must have the labels .*missing \['joy'\]"):
+        Analysis.from_dict(d)
+    d = _edited(lambda d: d["segments"][2]["sentiment"].update(mixed=0.0))
+    with pytest.raises(ValueError, match=r"segments\[2\]\.sentiment must have the labels .*unknown \['mixed'\]"):
+        Analysis.from_dict(d)
+    d = _edited(lambda d: [s["emotion"].update(boredom=0.0) for s in d["segments"]])  # all alike, yet not the model's
+    with pytest.raises(ValueError, match=r"segments\[0\]\.emotion must have the labels .*unknown \['boredom'\]"):
+        Analysis.from_dict(d)
+    d = _edited(lambda d: d["model"].update(emotions=["a", "b"]))  # the model's labels, contradicted
+    with pytest.raises(ValueError, match=r"segments\[0\]\.emotion must have the labels \('a', 'b'\)"):
+        Analysis.from_dict(d)
+    d = _edited(lambda d: d["model"].update(emotions="anger"))
+    with pytest.raises(ValueError, match=r"model\.emotions must be a list of distinct label names"):
+        Analysis.from_dict(d)
+
+
+def test_a_version_1_file_whose_first_segment_lacks_a_label_is_refused():
+    seg = {"start": 0.0, "end": 1.0, "text": "hi", "emotion": one_hot("joy", EMOTIONS),
+           "sentiment": one_hot("positive", SENTIMENTS), "modalities": ["text"]}
+    first = {**seg, "emotion": {k: v for k, v in one_hot("anger", EMOTIONS).items() if k != "joy"}}
+    first["emotion"]["anger"] += 0.1 / 6  # still sums to 1
+    d = {"schema_version": 1, "media": {"path": "x.mp4", "duration": 2.0, "has_audio": True, "has_video": False},
+         "model": {"name": "default"}, "segments": [first, {**seg, "start": 1.0, "end": 2.0}]}
+    with pytest.raises(ValueError, match=r"segments\[0\]\.emotion must have the labels .*missing \['joy'\]"):
+        Analysis.from_dict(d)
+
+
+def test_model_labels_of_another_order_or_set_load_in_that_order():
+    a = make_analysis(3)
+    labels = ("calm", "excited")
+    for seg in a.segments:
+        seg.emotion, seg.per_modality = {"excited": 0.25, "calm": 0.75}, {}
+    a.model["emotions"] = list(labels)
+    b = Analysis.from_dict(json.loads(a.to_json()))
+    assert b.emotion_labels == labels and all(list(s.emotion) == list(labels) for s in b.segments)
+
+
+def test_an_extra_fused_label_is_blamed_on_the_fused_emotion_not_on_a_sense():
+    d = _edited(lambda d: d["segments"][0]["emotion"].update(boredom=0.0))  # segment 0 has readings of each sense
+    with pytest.raises(ValueError) as caught:
+        Analysis.from_dict(d)
+    message = str(caught.value)
+    assert "segments[0].emotion must have the labels" in message and "unknown ['boredom']" in message
+    assert "per_modality" not in message
+
+
+def _set(*path_and_value):
+    *path, key, value = path_and_value
+
+    def edit(d):
+        for k in path:
+            d = d[k]
+        d[key] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit,message", [
+    (_set("segments", 0, "start", math.inf), r"segments\[0\]\.start is inf, not a finite number of seconds"),
+    (_set("segments", 1, "end", math.nan), r"segments\[1\]\.end is nan, not a finite number of seconds"),
+    (_set("segments", 0, "start", -1.0), r"segments\[0\] must lie within \[0, media\.duration\]"),
+    (_set("segments", 2, "end", 7.0), r"segments\[2\] must lie within \[0, media\.duration\] = \[0, 6\.0\]"),
+    (_set("segments", 1, "start", 5.0), r"segments\[1\]\.start \(5\.0\) is after its end"),
+    (_set("media", "duration", "ten"), r"media\.duration must be a finite number of seconds >= 0, got 'ten'"),
+    (_set("media", "duration", math.inf), r"media\.duration must be a finite number"),
+    (_set("media", "duration", -3.0), r"media\.duration must be a finite number of seconds >= 0, got -3\.0"),
+    (_set("media", "path", None), r"media\.path must be a string, got None"),
+    (_set("media", "has_audio", "yes"), r"media\.has_audio must be true or false, got 'yes'"),
+    (_set("segments", 0, "text", 42), r"segments\[0\]\.text must be a string, got 42"),
+    (_set("notes", "hello"), r"notes must be a list of strings \(or null\), got 'hello'"),
+    (_set("notes", ["fine", 3]), r"notes must be a list of strings"),
+    (_set("language", 5), r"language must be a string or null, got 5"),
+    (_set("model", "default"), r"model must be an object"),
+    (_set("segments", 0, "emotion", "joy", math.nan), r"segments\[0\]\.emotion\.joy is nan, not a probability"),
+    (_set("segments", 0, "emotion", "joy", -0.5), r"segments\[0\]\.emotion\.joy is -0\.5, not a probability"),
+    (_set("segments", 1, "sentiment", "neutral", 1.0), r"segments\[1\]\.sentiment sums to \d\.\d+, not 1"),
+    (_set("segments", 2, "modalities", "text"), r"segments\[2\]\.modalities must be a list of distinct modalities"),
+    (_set("segments", 2, "modalities", ["text", "text", "audio"]), r"segments\[2\]\.modalities must be a list"),
+    (_set("segments", 0, "contributions", "text", math.nan), r"segments\[0\]\.contributions must map"),
+    (_set("segments", 0, "contributions", "text", 5.0), r"segments\[0\]\.contributions must map"),
+    (_set("segments", 2, "contributions", "video", 0.1), r"segments\[2\]\.contributions must map the modalities used"),
+])
+def test_values_that_would_break_an_export_are_refused(edit, message):
+    d = _edited(edit)  # make_analysis(3): three segments over 6 s
+    with pytest.raises(ValueError, match=message):
+        Analysis.from_dict(d)
+
+
+def test_infinity_in_a_file_is_refused_by_name(tmp_path):
+    path = tmp_path / "inf.json"
+    path.write_text(make_analysis(3).to_json().replace('"start": 0.0', '"start": Infinity', 1), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"inf\.json: .*segments\[0\]\.start is inf"):
+        Analysis.from_json(path)
+
+
+def test_what_the_writer_writes_loads():
+    """Segment times are rounded to the millisecond (an end may pass the duration by half of one), an
+    empty media has one segment of no length, and probabilities rounded to 3 decimals sum to 1 roughly."""
+    a = make_analysis(3, duration=2.0)
+    a.media.duration = 2.0004  # pipeline: segments end at round(duration, 3)
+    a.segments[-1].end = 2.0
+    assert Analysis.from_dict(a.to_dict()) == a
+    a.media.duration = 1.9996
+    assert Analysis.from_dict(a.to_dict()) == a
+    d = make_analysis(1, duration=1.0).to_dict()
+    d["media"]["duration"], d["segments"][0]["end"] = 0.0, 0.0
+    d["segments"][0]["emotion"] = {k: round(v, 3) for k, v in d["segments"][0]["emotion"].items()}
+    d["notes"], d["language"], d["transcript_source"] = None, None, None
+    assert Analysis.from_dict(d).segments[0].end == 0.0
