@@ -67,14 +67,16 @@ def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SE
     if not 0 < min_seconds <= max_seconds or gap_seconds <= 0:
         raise ValueError(f"need 0 < min_seconds ({min_seconds}) <= max_seconds ({max_seconds}) "
                          f"and gap_seconds ({gap_seconds}) > 0")
+    def pieces_of(groups: list[list[Word]]) -> list[list[Word]]:  # sentences, long ones split; by time
+        return sorted((p for words in groups for sentence in _sentences(words)
+                       for p in _split(sentence, max_seconds, min_seconds)), key=lambda p: p[0].start)
+
     groups = _word_groups(transcript, duration)
-    recognised = any(u.words for u in transcript.utterances)  # subtitles' cues (no word times) are the user's cut
-    if recognised:  # Whisper's 30 s windows cut sentences
-        groups = _join_continuations(groups)
-    pieces = [p for words in groups for sentence in _sentences(words) for p in _split(sentence, max_seconds, min_seconds)]
-    pieces = sorted(pieces, key=lambda p: p[0].start)
-    if recognised:  # a short cue is padded instead (_pad_short): two cues' words are never one segment
-        pieces = _merge_short(pieces, max_seconds, min_seconds)
+    if any(u.words for u in transcript.utterances):  # recognised: Whisper's 30 s windows cut sentences
+        pieces = _merge_short(pieces_of(_join_continuations(groups)), max_seconds, min_seconds)
+    else:  # subtitles: a cue's pieces merge among themselves only, and a short cue is padded (_pad_short)
+        pieces = sorted((p for words in groups for p in _merge_short(pieces_of([words]), max_seconds, min_seconds)),
+                        key=lambda p: p[0].start)
     speech = _resolve_overlaps([_to_segment(p) for p in pieces], max_seconds)
     _pad_short(speech, min_seconds, duration)
     return _drop_empty(_fill(speech, duration, min_seconds, max_seconds, gap_seconds))
