@@ -249,7 +249,8 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
         figures = list(plots.all_figures(analysis).values())
         annotated = next((str(f) for f in files if f.name.endswith(export.ANNOTATED_SUFFIX)), None)
-        shown = (gr.Video(value=annotated) if annotated else  # its captions drawn in
+        shown = (gr.Video(value=annotated, subtitles=None) if annotated else  # its captions drawn in: no track
+                 # (not the last analysis's, which the page's video kept, over another video)
                  gr.Video(value=video or sound, subtitles=vtt) if analysis.media.has_video else None)
         return (shown, *figures, segment_table(analysis),
                 analysis_note(analysis, model_lines), [str(f) for f in files], analysis.to_json())
@@ -277,10 +278,13 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 # the one API endpoint: registered before anything else that runs analyze, so that it keeps
                 # its name, and public, so that clients learn the inputs' defaults. Progress shows on the
                 # result's video only: over the notes, it hid their text.
+                # A click while an analysis runs is kept and runs next ("always_last"; Gradio's "once" dropped it,
+                # leaving the results of the last video beside the new one).
                 cleared = button.click(lambda: [None] * 7 + [note, None, None], None, outputs, queue=False,
-                                       api_visibility="private", show_progress_on=outputs[0])
+                                       api_visibility="private", show_progress_on=outputs[0],
+                                       trigger_mode="always_last")
                 cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
-                             show_progress_on=outputs[0])
+                             show_progress_on=outputs[0], trigger_mode="always_last")
                 _examples(inputs, outputs, analyze)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions
@@ -310,7 +314,7 @@ def _examples(inputs: list, outputs: list, analyze) -> None:
     no_sound = loaded.load_input_event.then(lambda: None, None, inputs[INPUTS.index("sound")], queue=False,
                                             api_visibility="private")  # the example, not a second file
     no_sound.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
-                  concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0])
+                  concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
 
 
 def skip_ffprobe_when_missing() -> None:
@@ -340,7 +344,9 @@ def _input_components() -> list[gr.components.Component]:
                                info="Detected when auto, from the speech, or from the subtitles' header, name "
                                     "(talk.it.srt) or text. Speech in another language than English is translated "
                                     "for the words.")
-        asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition")
+        asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition",
+                          info="faster-whisper is embedded; openai-whisper downloads its weights from the internet "
+                               "the first time")
         segment = gr.Slider(*SEGMENT_SECONDS, step=1.0, label="Longest segment (s)")
         senses = gr.CheckboxGroup(list(SENSES), value=list(SENSES), label="Senses",
                                   info="Untick a sense to leave it out: it is then not read at all.")

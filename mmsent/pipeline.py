@@ -464,7 +464,8 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     elif not transcript.utterances:
         heard = any("audio" in r.modalities for r in results)
         notes.append("No speech was found: the timeline comes from sound and picture alone." if heard else
-                     "No speech was found, and the sound is silence: nothing is read from it.")
+                     "No speech was found, and no sound fills half of any stretch of it (silence, or short sounds "
+                     "such as beeps): nothing is read from it.")
     language = transcript.language or ""
     translated = sum(bool(r.translation) for r in results)
     if translated:
@@ -487,8 +488,8 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
         notes.append("The file has no video stream: nothing is analysed from the picture.")
     elif "video" in senses and "video" in model.encoders and model.config.video_source == "face-expression" and results:
         n = still + sum(r.face_box is not None for r in results)
-        heard = any({"text", "audio"} & set(r.modalities) for r in results)
-        rest = "the timeline comes from words and sound alone" if heard else "nothing was read"
+        read = [name for m, name in (("text", "words"), ("audio", "sound")) if any(m in r.modalities for r in results)]
+        rest = f"the timeline comes from {' and '.join(read)} alone" if read else "nothing was read"
         notes.append(f"A face was found in {n} of {len(results)} segments." if n else
                      f"No face turned to the camera was found in the picture: {rest}.")
         if still:

@@ -133,6 +133,7 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     """
     fig = _base(analysis, "How much each sense moved the answer (left out)", "change of the emotions",
                 None)
+    fig.update_layout(showlegend=True)  # plotly hides the legend of one trace: one sense's area had no name
     if not analysis.segments:
         return fig
     segs = analysis.segments

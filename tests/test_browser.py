@@ -198,6 +198,22 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
 
 
+def test_the_video_drawn_on_shows_no_captions_of_another(server, browser_context):
+    """The video with its captions drawn in kept the last analysis's caption track: another video's words over
+    it. One example analysed, then another with "Draw on the video": no track, its own drawing."""
+    page = open_page(browser_context, server, set())
+    page.get_by_role("button", name="happy news").click()
+    wait_for_results(page)
+    assert page.locator("#video-out track").get_attribute("src").endswith("happy_news.vtt")
+    page.get_by_text("Options", exact=True).click()
+    page.get_by_role("checkbox", name="face").uncheck()  # quicker: the drawing, not the face, is the point
+    page.get_by_role("checkbox", name="Draw on the video").check()
+    page.get_by_role("button", name="sad goodbye").click()
+    page.wait_for_function("document.querySelector('#video-out video')?.src.endsWith('sad_goodbye.annotated.mp4')",
+                           timeout=ANALYSIS_TIMEOUT_MS)
+    assert not [t.get_attribute("src") for t in page.locator("#video-out track").all() if t.get_attribute("src")]
+
+
 def test_webcam_recording_is_analysed(server, browser_context):
     hosts: set[str] = set()
     page = open_page(browser_context, server, hosts)

@@ -281,12 +281,36 @@ def test_silence_gives_no_invented_words_and_still_a_full_timeline(model, tmp_pa
     assert any("No speech was found" in n for n in analysis.notes)
 
 
+def test_short_sounds_without_speech_are_not_called_silence(model, tmp_path):
+    """Beeps (a fifth of each second, at -17 dBFS) fill no stretch enough to be read as a voice: nothing is
+    read from them, and the note no longer says that the sound is silence."""
+    import wave
+
+    t = np.arange(16000) / 16000
+    second = np.where(t < 0.2, 0.14 * np.sin(2 * np.pi * 1000 * t), 0.0)
+    with wave.open(str(tmp_path / "beeps.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((np.tile(second, 6) * 32767).astype("<i2").tobytes())
+    analysis = mmsent.analyze(make_video(tmp_path / "beeps.mp4", duration=6.0, audio=tmp_path / "beeps.wav"), model)
+    assert all(s.kind == "gap" and "audio" not in s.modalities for s in analysis.segments)
+    assert ("No speech was found, and no sound fills half of any stretch of it (silence, or short sounds such as "
+            "beeps): nothing is read from it.") in analysis.notes
+
+
 def test_video_without_audio_track(model, tmp_path):
     video = make_video(tmp_path / "mute.mp4", duration=6.0, audio=None)
     analysis = mmsent.analyze(video, model)
     check_timeline(analysis, 6.0)
     assert not analysis.media.has_audio and analysis.transcript_source.startswith("none")
     assert all(s.modalities == ["video"] for s in analysis.segments)
+
+
+def test_a_file_without_sound_read_from_its_subtitles_says_words_alone(default, tmp_path):
+    """The notes said "the timeline comes from words and sound alone" for a file without a sound track."""
+    video = make_video(tmp_path / "mute.mp4", duration=4.0, audio=None)
+    (tmp_path / "mute.srt").write_text("1\n00:00:00,500 --> 00:00:02,500\nI got the job!\n", encoding="utf-8")
+    analysis = mmsent.analyze(video, default, AnalysisOptions(subtitles=str(tmp_path / "mute.srt"), contributions=False))
+    assert "No face turned to the camera was found in the picture: the timeline comes from words alone." in analysis.notes
 
 
 def test_no_sound_and_no_face_says_nothing_was_read(default, tmp_path):

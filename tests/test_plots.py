@@ -86,6 +86,10 @@ def test_modality_contributions_only_for_used_modalities():
     for seg in a.segments:  # a sense used nowhere has no trace (and no name in the legend)
         seg.modalities = [m for m in seg.modalities if m != "video"]
     assert [t.name for t in plots.modality_contributions(a).data] == ["words", "voice"]
+    for seg in a.segments:  # one sense: its area still has its name in the legend (plotly hides a lone trace's)
+        seg.modalities = [m for m in seg.modalities if m == "text"]
+    fig = plots.modality_contributions(a)
+    assert [t.name for t in fig.data] == ["words"] and fig.layout.showlegend is True
     for seg in a.segments:  # not measured (--no-contributions): said, not drawn as zeros
         seg.contributions = {}
     fig = plots.modality_contributions(a)
