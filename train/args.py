@@ -215,6 +215,8 @@ def _check_apart(train: list[Sample], dev: dict[str, list[Sample]], own_train: l
     every_dev = [s for v in dev.values() for s in v]
     for trained, held, key in ((train, every_dev, _resolved), (own_train, every_dev, media_tag),
                                (train, own_dev, media_tag)):
+        if not (trained and held):  # nothing of the user's: no file is read for its digest
+            continue
         a, b = files(trained, key), files(held, key)
         both = sorted(set(a) & set(b) - {"unreadable"})
         if both:
