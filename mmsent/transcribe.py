@@ -490,12 +490,19 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
                 continue
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, []))
-    source = f"subtitles:{path.name}"
     if language:
         check_language(language)
-        return Transcript(language, utterances, source)
+    else:
+        language = _subtitles_language(path, named, [c.text for c in cues if c.start < until], problems)
+    return Transcript(language, utterances, f"subtitles:{path.name}")
+
+
+def _subtitles_language(path: Path, named: str | None, texts: list[str], problems: list[str] | None) -> str | None:
+    """``load_subtitles``'s language where the user gave none: from the name (``named``: a WebVTT header's
+    or the file name's) and the cues' ``texts``, said in ``problems`` where it was found in the text or the
+    two disagree."""
     named = named and whisper_code(named)
-    lines = written_sample(c.text for c in cues if c.start < until)
+    lines = written_sample(texts)
     text = " ".join(lines)
     guess, probability = _written(text)
     sure = probability >= WRITTEN_SURE
@@ -532,7 +539,7 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
                        f"likeliest, {guess!r}, at {probability:.2f}; several languages?): read as English. If they "
                        f"are in another language, give it {how(f'{path.stem}.<code>{path.suffix}: its ISO 639-1 code')}"
                        ".")
-    return Transcript(taken, utterances, source)
+    return taken
 
 
 def _other_language(lines: list[str]) -> tuple[str, int, int] | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmsent.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint, pick_device
+from mmsent.checkpoint import CheckpointError, load_model, pick_device
 from mmsent.labels import MODALITIES
 
 from .calibrate import grid_temperature
@@ -93,12 +93,12 @@ def drop_unreadable(sets: dict[str, list[Sample]], caches, left_out: dict[str, i
     set with none readable is an error. ``own_words``: whether the sets' words are their samples' own (not those
     of ``with_words`` or ``with_voices``, which measure the sound and face beside them); ``senses``: those read."""
     for key, samples in sets.items():
-        keep = [s for s in samples if not unreadable(s, caches, own_words, senses)]
-        if len(keep) < len(samples):
-            left_out[key] = len(samples) - len(keep)
-            lost = [str(s.media or s.id) for s in samples if unreadable(s, caches, own_words, senses)]
+        bad = [unreadable(s, caches, own_words, senses) for s in samples]
+        lost, keep = [s for s, b in zip(samples, bad) if b], [s for s, b in zip(samples, bad) if not b]
+        if lost:
+            left_out[key] = len(lost)
             log.warning("%s: %d of %d clips or images gave no usable sound or face; left out: %s%s", key,
-                        left_out[key], len(samples), ", ".join(lost[:SHOWN]),
+                        len(lost), len(samples), ", ".join(str(s.media or s.id) for s in lost[:SHOWN]),
                         f" and {len(lost) - SHOWN} more" if len(lost) > SHOWN else "")
             if not keep:
                 reads = [name for m, name in (("audio", "sound"), ("video", "faces")) if m in caches and m in senses]
@@ -151,7 +151,7 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     on each corpus's clips and images given each of those sentences as their words ("<corpus>+words")
     and, with ``voices`` (read_voices), on each corpus's words given each of those voices
     ("<corpus>+voices")."""
-    model = load_checkpoint(DEFAULT_CHECKPOINT if str(checkpoint) == "default" else checkpoint, pick_device(device))
+    model = load_model(checkpoint, device)  # "default": the embedded one, from any folder
     sets: dict[str, list[Sample]] = {}
     for spec in specs:
         name, samples = read_data_spec(spec, context=model.config.text_context)

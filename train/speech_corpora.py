@@ -37,7 +37,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -260,16 +259,12 @@ def _no_clips(root: Path, found: list[Path], unknown: list[str], counts: Skipped
 
 def _refuse_two_labels(root: Path, samples: list[Sample]) -> None:
     """CorpusError where one clip is under two emotion folders: the same file through a link, or the
-    same bytes (digests, the feature cache's own, only of files whose size another file has)."""
-    by_size = defaultdict(list)
-    for s in samples:
-        by_size[s.media.stat().st_size].append(s)
+    same bytes (the digest that names its features in the cache, read once a process)."""
     first = {}
-    for size, same_size in by_size.items():
-        for s in same_size:
-            tag = media_tag(s.media) if len(same_size) > 1 and size >= STUB_BYTES else "unreadable"
-            other = first.setdefault(s.media.resolve() if tag == "unreadable" else tag, s)
-            if other.emotion != s.emotion:
-                a, b = (x.media.relative_to(root).parts[0] for x in (other, s))
-                raise CorpusError(f"{other.media} and {s.media} are the same clip, labelled both {a} and {b}: "
-                                  f"keep it in one emotion folder")
+    for s in samples:
+        tag = media_tag(s.media) if s.media.stat().st_size >= STUB_BYTES else "unreadable"
+        other = first.setdefault(s.media.resolve() if tag == "unreadable" else tag, s)
+        if other.emotion != s.emotion:
+            a, b = (x.media.relative_to(root).parts[0] for x in (other, s))
+            raise CorpusError(f"{other.media} and {s.media} are the same clip, labelled both {a} and {b}: "
+                              f"keep it in one emotion folder")
