@@ -55,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--subtitles", type=Path, default=None, help="SRT/WebVTT file that replaces speech recognition")
     a.add_argument("--max-segment", type=_option("max_segment_seconds", float), default=DEFAULTS.max_segment_seconds,
                    help="longest utterance, s")
-    a.add_argument("--max-seconds", type=_option("max_seconds", float), default=3 * 3600,
-                   help="refuse inputs longer than this, s")
+    a.add_argument("--max-seconds", type=_option("max_seconds", _seconds_or_none), default=3 * 3600,
+                   help="refuse inputs longer than this, s ('none': no limit)")
     a.add_argument("--no-contributions", action="store_true", help="skip the leave-one-modality-out measure")
     a.add_argument("--senses", default="words,voice,face", type=checked_argument(parse_senses),
                    help="the senses to read; the others are left out (e.g. words,voice when the only face is a "
@@ -74,6 +74,11 @@ def _option(name: str, kind: type = str):
             raise argparse.ArgumentTypeError(str(e)) from None
 
     return parse
+
+
+def _seconds_or_none(value: str) -> float | None:
+    """--max-seconds: a number of seconds, or 'none' for no limit (as AnalysisOptions' message says)."""
+    return None if value.strip().lower() == "none" else float(value)
 
 
 def _analyze_all(args, parser: argparse.ArgumentParser) -> int:

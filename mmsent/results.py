@@ -257,10 +257,12 @@ class Analysis:
             raise ValueError("mmsent analysis: 'segments' must be a list")
         labels = {"emotion": validate.model_labels(d["model"], "emotions", EMOTIONS),
                   "sentiment": validate.model_labels(d["model"], "sentiments", SENTIMENTS)}
+        segments = [validate.checked_segment(s, i, labels, media.duration, _SEGMENT_KEYS, SEGMENT_KINDS)
+                    for i, s in enumerate(d["segments"])]
+        validate.check_order(segments, media.has_video)
         return cls(
             media=media,
-            segments=[validate.checked_segment(s, i, labels, media.duration, _SEGMENT_KEYS, SEGMENT_KINDS)
-                      for i, s in enumerate(d["segments"])],
+            segments=segments,
             model=d["model"],
             language=validate.optional_text(d.get("language"), "language"),
             transcript_source=validate.optional_text(d.get("transcript_source"), "transcript_source"),

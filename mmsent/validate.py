@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 SUM_TOLERANCE = 0.01  # a reading's probabilities must sum to 1 within this (rounded files)
 TIME_SLACK = 0.001  # s a segment may end past media.duration: the pipeline rounds times to the millisecond
+ROTATIONS = (0, 90, 180, 270)  # media.rotation: degrees clockwise, as probing normalises it
 CONTRIBUTION_SLACK = 1e-6  # a contribution (a distance <= 1) computed in float32 may pass 1 by rounding
 
 
@@ -127,7 +128,29 @@ def checked_media(m, keys: tuple[str, ...]) -> MediaFacts:
     for key in ("has_audio", "has_video"):
         if not isinstance(m[key], bool):
             raise ValueError(f"mmsent analysis: media.{key} must be true or false, got {m[key]!r}")
+    for key in ("width", "height"):
+        if m.get(key) is not None and not (isinstance(m[key], int) and not isinstance(m[key], bool) and m[key] > 0):
+            raise ValueError(f"mmsent analysis: media.{key} must be null or a number of pixels > 0, got {m[key]!r}")
+    fps = m.get("fps")
+    if fps is not None and not (is_number(fps) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"mmsent analysis: media.fps must be null or a number of frames per second > 0, got {fps!r}")
+    if m.get("rotation", 0) not in ROTATIONS or isinstance(m.get("rotation"), bool):
+        raise ValueError(f"mmsent analysis: media.rotation must be one of {ROTATIONS} (degrees), "
+                         f"got {m['rotation']!r}")
     return MediaFacts(**{k: v for k, v in m.items() if k in MediaFacts.__dataclass_fields__})
+
+
+def check_order(segments: list[SegmentResult], has_video: bool) -> None:
+    """Segments in time order, none overlapping the one before (times are rounded to the millisecond);
+    a face box only where the media has a picture."""
+    for i, (before, seg) in enumerate(zip(segments, segments[1:]), start=1):
+        if seg.start < before.end - TIME_SLACK:
+            raise ValueError(f"mmsent analysis: segments[{i}] starts at {seg.start} s, before segments[{i - 1}] "
+                             f"ends ({before.end} s): segments must be in time order and must not overlap")
+    if not has_video:
+        boxed = next((i for i, s in enumerate(segments) if s.face_box is not None), None)
+        if boxed is not None:
+            raise ValueError(f"mmsent analysis: segments[{boxed}].face_box is set, but media.has_video is false")
 
 
 def model_labels(model: dict, key: str, default: tuple[str, ...]) -> tuple[str, ...]:

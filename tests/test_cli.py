@@ -166,7 +166,7 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
     (["--max-segment", "0"], "argument --max-segment: the longest utterance (max_segment_seconds, --max-segment) must "
                              "be a number of seconds >= 1, got 0.0"),
     (["--max-seconds", "0"], "argument --max-seconds: the longest input (max_seconds, --max-seconds) must be a "
-                             "number of seconds > 0"),
+                             "number of seconds > 0, or None for no limit"),
 ])
 def test_wrong_options_are_refused_before_work(argv, said):
     """One clear refusal as the command line is read, not a failure per file after its analysis."""
@@ -174,6 +174,13 @@ def test_wrong_options_are_refused_before_work(argv, said):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and said in proc.stderr, proc.stderr
     assert "FAILED" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("given, limit", [("none", None), ("None", None), ("90", 90.0)])
+def test_max_seconds_takes_none_for_no_limit(given, limit):
+    """The refusal of --max-seconds 0 offers None for no limit: the command line takes it."""
+    from mmsent.__main__ import _parser
+    assert _parser().parse_args(["analyze", "a.mp4", "--max-seconds", given]).max_seconds == limit
 
 
 def test_sound_alone_gets_every_export_but_the_annotated_video(shared_data, tmp_path):

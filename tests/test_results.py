@@ -471,6 +471,13 @@ def _set(*path_and_value):
     (_set("segments", 0, "contributions", "text", math.nan), r"segments\[0\]\.contributions must map"),
     (_set("segments", 0, "contributions", "text", 5.0), r"segments\[0\]\.contributions must map"),
     (_set("segments", 2, "contributions", "video", 0.1), r"segments\[2\]\.contributions must map the modalities used"),
+    (_set("segments", 2, "start", 0.0), r"segments\[2\] starts at 0\.0 s, before segments\[1\] ends .* must be in "
+                                        r"time order and must not overlap"),
+    (_set("media", "width", "320"), r"media\.width must be null or a number of pixels > 0, got '320'"),
+    (_set("media", "height", 0), r"media\.height must be null or a number of pixels > 0, got 0"),
+    (_set("media", "fps", -25.0), r"media\.fps must be null or a number of frames per second > 0, got -25\.0"),
+    (_set("media", "rotation", 45), r"media\.rotation must be one of \(0, 90, 180, 270\) \(degrees\), got 45"),
+    (_set("media", "has_video", False), r"segments\[0\]\.face_box is set, but media\.has_video is false"),
 ])
 def test_values_that_would_break_an_export_are_refused(edit, message):
     d = _edited(edit)  # make_analysis(3): three segments over 6 s
