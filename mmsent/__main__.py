@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -124,6 +125,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             tqdm.write(f"FAILED {video}: its results would overwrite those of {first} ({video.stem}.* in "
                        f"{args.out}): analyse it in a call of its own, with another --out", file=sys.stderr)
             continue
+        earlier = _earlier_results(video, args.out, formats)
         with _progress(video.name) as progress:
             try:
                 analysis = analyze(video, model, options, progress)
@@ -144,9 +146,27 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         tqdm.write(f"{video}: {n} segment{'' if n == 1 else 's'}, {analysis.summary().overall or 'nothing read'} -> "
                    + ", ".join(str(p) for p in paths)
                    + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
+        for line in earlier:
+            tqdm.write(f"{video}: {line}", file=sys.stderr)
     if failed:
         tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:
+    """What an earlier run left where ``video``'s results go: results of another file of the same name
+    (read from the JSON's media.path) that this run replaces, and formats it does not rewrite."""
+    paths, lines = output_paths(video, out, list(FORMATS)), []
+    try:
+        source = Path(json.loads(paths["json"].read_text(encoding="utf-8"))["media"]["path"])
+        if "json" in formats and source.exists() and not same_file(source, video):
+            lines.append(f"replaces the results of {source} in {paths['json']}")
+    except (OSError, ValueError, TypeError, KeyError):  # none yet, or not an analysis: nothing to say
+        pass
+    stale = [p.name for f, p in paths.items() if f not in formats and p.exists()]
+    if stale:
+        lines.append(f"{', '.join(stale)} in {out} {'is' if len(stale) == 1 else 'are'} from an earlier run, not rewritten (--format {','.join(formats)})")
+    return lines
 
 
 @contextlib.contextmanager

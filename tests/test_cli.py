@@ -97,6 +97,25 @@ def test_results_never_overwrite_an_input(tmp_path, capsys):
     assert (tmp_path / "talk.annotated.annotated.mp4").is_file() and (tmp_path / "talk.annotated.csv").is_file()
 
 
+def test_a_later_run_says_whose_results_it_replaces_and_what_it_left(tmp_path, capsys):
+    """Before, a second call for b/talk.mp4 into the folder of a/talk.mp4's results replaced talk.json without a
+    word, and a's talk.csv stayed beside it as if it were b's."""
+    import mmsent.__main__ as cli
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = talking_video(tmp_path / "a" / "talk.mp4", ["Good morning, everyone."]).path
+    second = shutil.copy(first, tmp_path / "b" / "talk.mp4")
+    out, quick = tmp_path / "out", ["--senses", "words", "--no-contributions"]
+    assert cli.main(["analyze", str(first), "--out", str(out), "--format", "json,csv", *quick]) == 0
+    capsys.readouterr()
+    assert cli.main(["analyze", str(second), "--out", str(out), "--format", "json", *quick]) == 0
+    err = capsys.readouterr().err
+    assert f"{second}: replaces the results of {first} in {out / 'talk.json'}" in err
+    assert f"{second}: talk.csv in {out} is from an earlier run, not rewritten (--format json)" in err
+    assert cli.main(["analyze", str(second), "--out", str(out), "--format", "json,csv", *quick]) == 0
+    assert "replaces" not in capsys.readouterr().err
+
+
 def test_an_output_folder_that_can_not_be_written_is_said_before_any_analysis(tmp_path, capsys):
     import mmsent.__main__ as cli
 
