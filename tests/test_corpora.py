@@ -94,6 +94,23 @@ def test_ravdess_skips_hidden_files_and_folders(tmp_path, caplog):
     assert "2 hidden files or folders skipped (.Trash, ._03-01-05-01-01-01-17.wav)" in caplog.text
 
 
+def test_ravdess_counts_and_names_files_outside_its_naming(tmp_path, caplog):
+    """Files of a RAVDESS folder named otherwise (notes, a name a field short) were passed over without a
+    word, and a modality RAVDESS has not (04) was read as a clip; they are counted and named in the log,
+    as the other readers do."""
+    actor = tmp_path / "Actor_17"
+    _wav(actor / "03-01-05-01-01-01-17.wav")
+    for name in ("notes.wav", "03-01-01-01-01-01.wav", "04-01-05-01-01-02-17.wav"):
+        _wav(actor / name, seconds=0.3)
+    (actor / "readme.txt").write_text("take 2 was better")
+    with caplog.at_level(logging.INFO):
+        samples = read_ravdess(tmp_path)
+    assert [s.id for s in samples] == ["ravdess/03-01-05-01-01-01-17"]
+    assert "2 files with other names skipped (03-01-01-01-01-01.wav, notes.wav)" in caplog.text
+    assert "1 other files skipped (readme.txt)" in caplog.text
+    assert "1 unknown code skipped (04-01-05-01-01-02-17.wav)" in caplog.text
+
+
 def _wav(path, seconds=0.2, rate=16000):
     """A short 440 Hz tone as 16-bit mono WAV."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -241,6 +241,31 @@ def test_a_clip_under_two_emotion_folders_is_refused(tmp_path, clips):
     assert len(read_folders(root)) == 4
 
 
+def test_copies_of_a_clip_under_one_label_are_read_once(tmp_path, clips, caplog):
+    """A copy of a clip under the same emotion (another name, a link) was read as another clip, and a RAVDESS
+    clip in two folders twice under one id: it counted twice in training and in the dev figures. The first by
+    path is kept; the others are counted and named in the log."""
+    from train.corpora import read_ravdess
+
+    root = tmp_path / "mine"
+    a = put_own(clips, root / "Happy" / "a")
+    shutil.copy(a, root / "Happy" / "copy_of_a.wav")
+    (root / "Happy" / "take2").mkdir()
+    (root / "Happy" / "take2" / "link.wav").symlink_to(a)
+    put_own(clips, root / "Sad" / "b")
+    with caplog.at_level(logging.INFO):
+        samples = read_folders(root)
+    assert [s.id for s in samples] == ["mine/Happy/a", "mine/Sad/b"]
+    assert "2 copies of another clip skipped (copy_of_a.wav, link.wav)" in caplog.text
+    ravdess = tmp_path / "ravdess"
+    first = put(clips, ravdess / "Actor_17" / "03-01-05-01-01-01-17")
+    put(clips, ravdess / "backup" / "Actor_17" / first.stem)  # the same name in another folder
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert [s.media for s in read_ravdess(ravdess)] == [first]
+    assert "1 copies in another container skipped (03-01-05-01-01-01-17.wav)" in caplog.text
+
+
 def test_lossless_copy_of_a_clip_is_kept_over_a_lossy_one(tmp_path, clips, caplog):
     """EMO-DB's 03a01Wa.wav beside 03a01Wa.mp3 kept the mp3 (the first by name); a video copy is still
     kept first (it gives the face)."""
@@ -248,7 +273,7 @@ def test_lossless_copy_of_a_clip_is_kept_over_a_lossy_one(tmp_path, clips, caplo
         put(clips, tmp_path / "emodb" / "wav" / "03a01Wa", suffix)
     with caplog.at_level(logging.INFO):
         (sample,) = read_emodb(tmp_path / "emodb")
-    assert sample.media.name == "03a01Wa.wav" and "1 copies in another container skipped" in caplog.text
+    assert sample.media.name == "03a01Wa.wav" and "1 copies in another container skipped (03a01Wa.mp3)" in caplog.text
     put(clips, tmp_path / "cremad" / "AudioMP3" / "1001_DFA_ANG_XX", ".mp3")
     put(clips, tmp_path / "cremad" / "AudioWAV" / "1001_DFA_ANG_XX", ".wav")
     assert read_cremad(tmp_path / "cremad")[0].media.suffix == ".wav"

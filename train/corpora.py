@@ -33,7 +33,6 @@ MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "
 MELD_CLIP_DIRS = {"train": "train_splits", "dev": "dev_splits_complete", "test": "output_repeated_splits_test"}
 RAVDESS_STATEMENTS = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
 RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
-RAVDESS_SUFFIXES = {".wav", ".flac", ".mp4", ".mp3", ".m4a"}
 # Curly quotes and dashes of the MELD transcripts, written as speech recognition writes them.
 _TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": "-",
                              "\u2013": "-", "\u2026": "...", "\x92": "'", "\x91": "'", "\x85": "..."})
@@ -246,15 +245,20 @@ def corpus_files(root: Path, skipped: Skipped) -> list[Path]:
 def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> list[Sample]:
     """Read RAVDESS speech files (any depth, e.g. ``Actor_01/03-01-05-01-01-01-01.wav``).
 
-    Labels come from the file names; song (vocal channel 02) and video-only files are skipped.
+    Labels come from the file names; song (vocal channel 02) and video-only files are skipped, and
+    files of other names or kinds are counted and named in the log, as the other speech corpora's are
+    (train.speech_corpora._media_files: a clip's copies in several folders or containers are read once).
     actors: keep only these actors (split by actor, never by clip).
     """
+    from .speech_corpora import _media_files  # it imports Sample from here
+
     root = corpus_folder(folder, "RAVDESS", "Actor_XX/ folders")
     keep = parse_actors(actors) if isinstance(actors, str) or actors is None else set(actors)
     samples, counts = [], Skipped()
-    for path in corpus_files(root, counts):
+    for path in _media_files(root, counts):
         m = RAVDESS_NAME.match(path.stem)
-        if path.suffix.lower() not in RAVDESS_SUFFIXES or not m:
+        if not m:
+            counts.add("files with other names", path)
             continue
         modality, channel, emo, _, statement, _, actor = m.groups()
         if channel != "01" or modality == "02":
@@ -263,8 +267,8 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
         if keep is not None and int(actor) not in keep:
             continue
         label = RAVDESS_EMOTIONS.get(emo)
-        if label is None or statement not in RAVDESS_STATEMENTS:
-            counts["unknown code"] += 1
+        if label is None or statement not in RAVDESS_STATEMENTS or modality not in ("01", "03"):
+            counts.add("unknown code", path)
             continue
         samples.append(Sample(
             id=f"ravdess/{path.stem}", corpus="ravdess", text=RAVDESS_STATEMENTS[statement],

@@ -21,7 +21,8 @@ Label mappings (tested in tests/test_speech_corpora.py):
   case-insensitive, is matched through ``FOLDER_NAMES`` (angry/anger/mad, happy/happiness/joy,
   sad/sadness, fear/fearful/afraid/scared, disgust/disgusted, surprise/surprised, neutral/calm);
   other folders are skipped and counted in the log. A clip under two emotion folders (a link, or a
-  copy of the same bytes) is refused. No speaker is known: each clip is its own group, so such a
+  copy of the same bytes) is refused; its copies under one folder are read once (the first by path),
+  counted and named in the log. No speaker is known: each clip is its own group, so such a
   corpus serves evaluation, not speaker-independent splits. Text: None.
 
 Any audio or video container the decoder reads is accepted (``MEDIA_SUFFIXES``); ``has_video``
@@ -106,10 +107,9 @@ def _media_files(root: Path, counts: Skipped, same_folder: bool = False) -> list
             counts.add("other files", path)
             continue
         key = (path.parent if same_folder else None, path.stem)
-        if key in best:
-            counts["copies in another container"] += 1
-            if _container_rank(path) >= _container_rank(best[key]):
-                continue
+        if key in best:  # the better ranked kept, the first by path where alike (a stable sort)
+            path, other = sorted((best[key], path), key=_container_rank)
+            counts.add("copies in another container", other)
         best[key] = path
     return sorted(best.values())
 
@@ -217,7 +217,7 @@ def folder_emotion(name: str) -> str | None:
 def read_folders(folder: str | Path) -> list[Sample]:
     """Clips sorted into ``DIR/<emotion>/...`` folders; corpus name = the folder's own name as given
     (a link's, not its target's). A clip under two emotion folders (a link, or a copy of the same
-    bytes) is refused: a label conflict is an error in the data."""
+    bytes) is refused: a label conflict is an error in the data; its copies under one are read once."""
     root = corpus_folder(folder, "labelled", "one sub-folder per emotion (e.g. Angry/, Happy/, Neutral/, Sad/)")
     corpus = Path(os.path.abspath(root)).name
     samples, counts, unknown, found = [], Skipped(), [], []
@@ -241,7 +241,7 @@ def read_folders(folder: str | Path) -> list[Sample]:
         log.info("%s: %d folder(s) with no emotion name skipped: %s", root, len(unknown), ", ".join(unknown))
     if not samples:
         raise CorpusError(_no_clips(root, found, unknown, counts))
-    _refuse_two_labels(root, samples)
+    samples = _drop_copies(root, samples, counts)
     return _finish(corpus, root, samples, counts, "DIR/<emotion>/<file>", None)
 
 
@@ -257,10 +257,11 @@ def _no_clips(root: Path, found: list[Path], unknown: list[str], counts: Skipped
             + ("; they hold images: for faces pass fer2013=DIR or ckplus=DIR" if images else ""))
 
 
-def _refuse_two_labels(root: Path, samples: list[Sample]) -> None:
-    """CorpusError where one clip is under two emotion folders: the same file through a link, or the
-    same bytes (the digest that names its features in the cache, read once a process)."""
-    first = {}
+def _drop_copies(root: Path, samples: list[Sample], counts: Skipped) -> list[Sample]:
+    """``samples`` less the later copies of a clip under the same emotion, counted and named in
+    ``counts``; CorpusError where one clip is under two emotion folders. A copy is the same file through a
+    link, or the same bytes (the digest that names its features in the cache, read once a process)."""
+    first, kept = {}, []
     for s in samples:
         tag = media_tag(s.media) if s.media.stat().st_size >= STUB_BYTES else "unreadable"
         other = first.setdefault(s.media.resolve() if tag == "unreadable" else tag, s)
@@ -268,3 +269,8 @@ def _refuse_two_labels(root: Path, samples: list[Sample]) -> None:
             a, b = (x.media.relative_to(root).parts[0] for x in (other, s))
             raise CorpusError(f"{other.media} and {s.media} are the same clip, labelled both {a} and {b}: "
                               f"keep it in one emotion folder")
+        if other is s:
+            kept.append(s)
+        else:
+            counts.add("copies of another clip", s.media)
+    return kept
