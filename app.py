@@ -6,6 +6,7 @@
 UI only: everything it shows comes from the public ``mmsent`` API (load_model, analyze, plots,
 export). The model is loaded once at start-up; each click runs one analysis in the queue, whose
 concurrency limit keeps a CPU machine from running several at once (the others wait their turn).
+Stop, or closing the page, ends that page's analysis at its next progress step (``Stops``).
 Library errors become a ``gr.Error`` with the library's message; an unexpected error is logged on
 the server and shown as one line, never a stack trace. The same analysis is served to programs as
 the Gradio API endpoint ``/analyze``, the only one the API page lists: a video (or a sound file, by
@@ -30,6 +31,7 @@ import logging  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -138,6 +140,51 @@ def _refusal(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+class Stopped(Exception):
+    """The page asked to stop its analysis (the Stop button, or the page closed); args[0]: the stage reached."""
+
+
+class Stops:
+    """Requests to stop an analysis, by page session: the Stop button, or the page closed or reloaded (Gradio's
+    unload event). A click on Analyse or an example clears its page's request, so that a Stop pressed while the
+    analysis still waits in the queue holds when it starts; the analysis checks it at each progress step."""
+
+    def __init__(self):
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def flag(self, request: gr.Request | None) -> threading.Event:
+        """The page's flag; a call without a page (a test, a script) gets one nobody sets."""
+        session = getattr(request, "session_hash", None)
+        if not session:
+            return threading.Event()
+        with self._lock:
+            return self._flags.setdefault(session, threading.Event())
+
+    def clear(self, request: gr.Request) -> None:
+        self.flag(request).clear()
+
+    def stop(self, request: gr.Request) -> None:
+        self.flag(request).set()
+
+    def closed(self, request: gr.Request) -> None:
+        """The page is gone: its analysis stops, and its flag is forgotten."""
+        with self._lock:
+            flag = self._flags.pop(getattr(request, "session_hash", None) or "", None)
+        if flag is not None:
+            flag.set()
+
+
+def stoppable(progress, flag: threading.Event):
+    """``progress`` that raises Stopped, with the stage reached, once ``flag`` is set."""
+    def report(fraction: float, desc: str | None = None) -> None:
+        if flag.is_set():
+            raise Stopped(desc or "the start")
+        progress(fraction, desc=desc)
+
+    return report
+
+
 def check_input(video: str | None, subtitles: str | None, settings: Settings,
                 model: mmsent.FusionModel, senses: tuple[str, ...] = MODALITIES):
     """Reject what the analysis cannot take, with a message that says what to do; returns MediaInfo.
@@ -216,26 +263,39 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     analysis.media.path = Path(video).name  # the user's file and model, not where the server keeps them
     analysis.model["checkpoint"] = analysis.model["name"]
     formats = [*DOWNLOAD_FORMATS, *(["mp4"] if annotated_video and info.has_video else [])]
-    files = export.write(analysis, new_request_dir(settings), formats, video_path=video,
-                         progress=lambda done, total: progress(done / total, desc=f"drawing the video ({done}/{total} "
-                                                                                  "frames)"))
+    out_dir = new_request_dir(settings)
+    try:
+        files = export.write(analysis, out_dir, formats, video_path=video,
+                             progress=lambda done, total: progress(done / total, desc=f"drawing the video ({done}/"
+                                                                                      f"{total} frames)"))
+    except BaseException:  # stopped or failed: no half of a download is left behind
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     return analysis, files
 
 
-def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str):
-    """The click handler (also the API endpoint /analyze), bound to the loaded model."""
+def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str, stops: Stops | None = None):
+    """The click handler (also the API endpoint /analyze), bound to the loaded model; ``stops`` holds the
+    pages' requests to stop."""
+    stops = stops or Stops()
 
     def analyze(video: str | None = None, subtitles: str | None = None, language: str = "auto",
                 asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
                 senses: list[str] = SENSES, translate: bool = True, sound: str | None = None,
-                annotated_video: bool = False, progress=gr.Progress()):
+                annotated_video: bool = False, progress=gr.Progress(), request: gr.Request = None):
         """Analyse a video or a sound: returns the video (None for a sound; with ``annotated_video``, its
-        annotated copy), 5 figures, the segment table, notes, files and the JSON."""
+        annotated copy), 5 figures, the segment table, notes, files and the JSON. Stopped by its page, it
+        returns empty results and a note that says so."""
         paths = {p: Path(p).name for p in (video, subtitles, sound) if p}
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
-                                           max_segment_seconds, progress, senses, translate, sound,
-                                           annotated_video)
+                                           max_segment_seconds, stoppable(progress, stops.flag(request)), senses,
+                                           translate, sound, annotated_video)
+        except Stopped as e:
+            name = Path(video or sound).name if video or sound else "the file"
+            log.info("stopped %s at %s", video or sound, e.args[0])
+            return (None,) * 7 + (f"**Stopped** at {e.args[0]}: the analysis of {name} was stopped and nothing "
+                                  f"was kept. Press Analyse to start again.\n\n{model_lines}", None, None)
         except gr.Error as e:  # the app's own checks
             log.info("rejected %s: %s", video or sound, e.message)
             raise
@@ -261,7 +321,8 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
 def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: list[str]) -> gr.Blocks:
     """The Blocks UI around one loaded model."""
     skip_ffprobe_when_missing()
-    analyze = make_analyze(model, settings, model_note(model, load_warnings, unused=False))
+    stops = Stops()
+    analyze = make_analyze(model, settings, model_note(model, load_warnings, unused=False), stops)
     with gr.Blocks(title="mmsent: emotion and sentiment in video", delete_cache=(OUTPUT_MAX_AGE_S,) * 2) as demo:
         gr.Markdown("# mmsent: emotion and sentiment in video\nUpload a video or record one with the "
                     "webcam (or a sound, with the microphone), then press **Analyse**: the speech is "
@@ -273,19 +334,29 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
         with gr.Row():
             with gr.Column():
                 inputs = _input_components()
-                button = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
+                with gr.Row():
+                    button = gr.Button("Analyse", variant="primary", elem_id="analyse-btn", scale=3)
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop-btn", scale=1)
                 # The last results are cleared first (an error would leave them beside its message), then
                 # the one API endpoint: registered before anything else that runs analyze, so that it keeps
                 # its name, and public, so that clients learn the inputs' defaults. Progress shows on the
                 # result's video only: over the notes, it hid their text.
                 # A click while an analysis runs is kept and runs next ("always_last"; Gradio's "once" dropped it,
                 # leaving the results of the last video beside the new one).
-                cleared = button.click(lambda: [None] * 7 + [note, None, None], None, outputs, queue=False,
-                                       api_visibility="private", show_progress_on=outputs[0],
-                                       trigger_mode="always_last")
+                # Stop: the page's analysis stops at its next step, running or still in the queue; so does a
+                # closed or reloaded page's.
+
+                def clear(request: gr.Request):
+                    stops.clear(request)
+                    return [None] * 7 + [note, None, None]
+
+                cleared = button.click(clear, None, outputs, queue=False, api_visibility="private",
+                                       show_progress_on=outputs[0], trigger_mode="always_last")
                 cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
                              show_progress_on=outputs[0], trigger_mode="always_last")
-                _examples(inputs, outputs, analyze)
+                stop.click(stops.stop, None, None, queue=False, api_visibility="private")
+                demo.unload(stops.closed)
+                _examples(inputs, outputs, analyze, stops)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions
                 outputs[7].render()  # notes
@@ -302,7 +373,7 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
     return demo
 
 
-def _examples(inputs: list, outputs: list, analyze) -> None:
+def _examples(inputs: list, outputs: list, analyze, stops: Stops) -> None:
     """Example videos: a click loads one and analyses it with the options as set, in private events (not in
     the API) that queue in the button's concurrency group: an example waits behind a running analysis like any other."""
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
@@ -311,9 +382,12 @@ def _examples(inputs: list, outputs: list, analyze) -> None:
     loaded = gr.Examples([[str(p)] for p in examples], inputs[:1],  # the video only: the options stay as set
                          cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
-    no_sound = loaded.load_input_event.then(lambda: None, None, inputs[INPUTS.index("sound")], queue=False,
-                                            api_visibility="private")  # the example, not a second file
-    no_sound.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
+    def no_sound(request: gr.Request):  # the example, not a second file; a Stop pressed before holds no more
+        stops.clear(request)
+
+    cleared = loaded.load_input_event.then(no_sound, None, inputs[INPUTS.index("sound")], queue=False,
+                                           api_visibility="private")
+    cleared.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
                   concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
 
 

@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import av
+import gradio as gr
 import imageio_ffmpeg
 import pytest
 import torch
@@ -279,6 +280,35 @@ def tiny_model(folder: Path) -> mmsent.FusionModel:
     """A tiny random model with all three branches, loaded from disk (the app's checks, not accuracy)."""
     torch.manual_seed(0)
     return mmsent.load_model(save_checkpoint(build_model(tiny_config()), folder / "tiny"), device="cpu")
+
+
+@pytest.mark.parametrize("at", ["", "speech recognition", "drawing the video"])
+def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, media, at):
+    """The page's Stop (or its closing) stops its analysis at the next progress step, wherever it is: before it
+    starts (pressed while it waited in the queue), in speech recognition, while the video is drawn on. It
+    returns no results and a note that says so, and leaves no request folder; a new click clears the stop."""
+    app = load_app()
+    stops, page = app.Stops(), gr.Request(session_hash="page-1")
+    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
+    analyze = app.make_analyze(tiny_model(tmp_path), settings, "the model", stops)
+    stages = []
+
+    def progress(fraction, desc=None):
+        stages.append(desc)
+        if at and desc.startswith(at):
+            stops.stop(page)
+
+    if not at:
+        stops.stop(page)
+    result = analyze(str(media["speech"]), annotated_video=True, progress=progress, request=page)
+    assert result[:7] == (None,) * 7 and result[8:] == (None, None)
+    assert re.match(rf"\*\*Stopped\*\* at {at or 'checking the file'}.*: the analysis of speech\.mp4 was stopped "
+                    "and nothing was kept", result[7]), result[7]
+    assert (stages[-1].startswith(at) if at else not stages) and not list(settings.out_root.glob("req-*"))
+    stops.clear(page)  # the next click
+    assert analyze(str(media["speech"]), progress=lambda *a, **k: None, request=page)[6] is not None
+    stops.closed(page)  # the page closed: its flag is set, then forgotten
+    assert not stops.flag(page).is_set()
 
 
 def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):

@@ -41,6 +41,7 @@ ANALYSIS_TIMEOUT_MS = 300_000  # click to plot, on a busy 2-core machine
 UI_TIMEOUT_MS = 30_000  # page load, upload preview, toasts
 SETTLE_S = 1.0  # s for plotly to finish drawing before the screenshot
 RECORD_S = 3.0  # s of webcam recording
+CLOSED_PAGE_S = 60  # s for the server to notice a closed page (Gradio's heartbeat: every 15 s)
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian's chromium not found at {CHROMIUM}")
@@ -66,6 +67,11 @@ def browser_context(tmp_path_factory):
 
 
 def open_page(context, server: AppServer, hosts: set[str]):
+    """A new page of the app; the last tests' pages are closed first: each holds a connection for its heartbeat,
+    and Chromium opens at most 6 to one server (the 7th request waits, as a Stop click did)."""
+    for old in context.pages:
+        if old.url.startswith(server.url):
+            old.close()
     page = context.new_page()
     page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
     page.goto(server.url)
@@ -212,6 +218,34 @@ def test_the_video_drawn_on_shows_no_captions_of_another(server, browser_context
     page.wait_for_function("document.querySelector('#video-out video')?.src.endsWith('sad_goodbye.annotated.mp4')",
                            timeout=ANALYSIS_TIMEOUT_MS)
     assert not [t.get_attribute("src") for t in page.locator("#video-out track").all() if t.get_attribute("src")]
+
+
+def wait_for_progress(page) -> None:
+    """Until the analysis shows its progress on the result's video (a stage, then its steps done)."""
+    page.locator("#video-out").get_by_text(re.compile(r"(speech recognition|audio features) \(")).first.wait_for(
+        timeout=ANALYSIS_TIMEOUT_MS)
+
+
+def test_stop_and_a_closed_page_end_the_analysis(server, browser_context):
+    """Stop ends the page's analysis at its next step, with a note and no results; a page closed during an
+    analysis ends it too (Gradio's unload event, once the page's heartbeat is missed), so the queue moves on."""
+    page = open_page(browser_context, server, set())
+    page.get_by_role("button", name="mission day").click()
+    wait_for_progress(page)
+    page.click("#stop-btn")
+    page.wait_for_function("document.querySelector('#notes')?.innerText.includes('Stopped at')",
+                           timeout=UI_TIMEOUT_MS)
+    notes = page.locator("#notes").inner_text()
+    assert "the analysis of mission_day.mp4 was stopped and nothing was kept" in notes, notes
+    assert page.locator("#emotion-plot .js-plotly-plot").count() == 0
+
+    page.get_by_role("button", name="broken promise").click()  # a new click is not stopped by the last Stop
+    wait_for_progress(page)
+    page.close()
+    deadline, ended = time.monotonic() + CLOSED_PAGE_S, re.compile(r"(stopped \S*|analysed )broken_promise\.mp4")
+    while not ended.search(server.log_tail()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert re.search(r"stopped \S*broken_promise\.mp4 at ", server.log_tail()), server.log_tail()
 
 
 def test_webcam_recording_is_analysed(server, browser_context):
