@@ -167,6 +167,12 @@ class Stops:
     def stop(self, request: gr.Request) -> None:
         self.flag(request).set()
 
+    def finished(self, request: gr.Request | None, flag: threading.Event) -> None:
+        """An analysis ended: its flag is forgotten (an API client's, whose page never closes, would pile up)."""
+        with self._lock:
+            if self._flags.get(getattr(request, "session_hash", None) or "") is flag:
+                del self._flags[request.session_hash]
+
     def closed(self, request: gr.Request) -> None:
         """The page is gone: its analysis stops, and its flag is forgotten."""
         with self._lock:
@@ -287,9 +293,10 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         annotated copy), 5 figures, the segment table, notes, files and the JSON. Stopped by its page, it
         returns empty results and a note that says so."""
         paths = {p: Path(p).name for p in (video, subtitles, sound) if p}
+        flag = stops.flag(request)
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
-                                           max_segment_seconds, stoppable(progress, stops.flag(request)), senses,
+                                           max_segment_seconds, stoppable(progress, flag), senses,
                                            translate, sound, annotated_video)
         except Stopped as e:
             name = Path(video or sound).name if video or sound else "the file"
@@ -306,6 +313,8 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             log.exception("analysis of %s failed", video or sound)
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
                            f"{_user_message(e, paths)}). The server log has the details.") from e
+        finally:
+            stops.finished(request, flag)
         vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
         figures = list(plots.all_figures(analysis).values())
         annotated = next((str(f) for f in files if f.name.endswith(export.ANNOTATED_SUFFIX)), None)
