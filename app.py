@@ -6,7 +6,7 @@
 UI only: everything it shows comes from the public ``mmsent`` API (load_model, analyze, plots,
 export). The model is loaded once at start-up; each click runs one analysis in the queue, whose
 concurrency limit keeps a CPU machine from running several at once (the others wait their turn).
-Stop, or closing the page, ends that page's analysis at its next progress step (``Stops``).
+Stop ends the page's analysis at its next progress step (``Stops``); closing the page does not (see ``Stops``).
 Library errors become a ``gr.Error`` with the library's message; an unexpected error is logged on
 the server and shown as one line, never a stack trace. The same analysis is served to programs as
 the Gradio API endpoint ``/analyze``, the only one the API page lists: a video (or a sound file, by
@@ -141,13 +141,15 @@ def _refusal(message: str) -> gr.Error:
 
 
 class Stopped(Exception):
-    """The page asked to stop its analysis (the Stop button, or the page closed); args[0]: the stage reached."""
+    """The page asked to stop its analysis (the Stop button); args[0]: the stage reached."""
 
 
 class Stops:
-    """Requests to stop an analysis, by page session: the Stop button, or the page closed or reloaded (Gradio's
-    unload event). A click on Analyse or an example clears its page's request, so that a Stop pressed while the
-    analysis still waits in the queue holds when it starts; the analysis checks it at each progress step."""
+    """Requests to stop an analysis, by page session (the Stop button). A click on Analyse or an example clears
+    its page's request, so that a Stop pressed while the analysis still waits in the queue holds when it starts;
+    the analysis checks it at each progress step (``stoppable``). A closed page's analysis runs to its end:
+    Gradio 6.31 tells a running function nothing of it, and its unload event, which would, kept the server from
+    shutting down within its 5 s at Ctrl-C, which left the uploads on disk."""
 
     def __init__(self):
         self._flags: dict[str, threading.Event] = {}
@@ -168,17 +170,10 @@ class Stops:
         self.flag(request).set()
 
     def finished(self, request: gr.Request | None, flag: threading.Event) -> None:
-        """An analysis ended: its flag is forgotten (an API client's, whose page never closes, would pile up)."""
+        """An analysis ended: its flag is forgotten (API clients, whose pages hold no Stop, would pile them up)."""
         with self._lock:
             if self._flags.get(getattr(request, "session_hash", None) or "") is flag:
                 del self._flags[request.session_hash]
-
-    def closed(self, request: gr.Request) -> None:
-        """The page is gone: its analysis stops, and its flag is forgotten."""
-        with self._lock:
-            flag = self._flags.pop(getattr(request, "session_hash", None) or "", None)
-        if flag is not None:
-            flag.set()
 
 
 def stoppable(progress, flag: threading.Event):
@@ -352,8 +347,7 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 # result's video only: over the notes, it hid their text.
                 # A click while an analysis runs is kept and runs next ("always_last"; Gradio's "once" dropped it,
                 # leaving the results of the last video beside the new one).
-                # Stop: the page's analysis stops at its next step, running or still in the queue; so does a
-                # closed or reloaded page's.
+                # Stop: the page's analysis stops at its next step, running or still in the queue.
 
                 def clear(request: gr.Request):
                     stops.clear(request)
@@ -364,7 +358,6 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
                              show_progress_on=outputs[0], trigger_mode="always_last")
                 stop.click(stops.stop, None, None, queue=False, api_visibility="private")
-                demo.unload(stops.closed)
                 _examples(inputs, outputs, analyze, stops)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions
