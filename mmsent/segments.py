@@ -224,6 +224,8 @@ def _spread_words(text: str, start: float, end: float) -> list[Word]:
         step = (end - start) * weight / total
         words.append(Word(t, t + step, token, 1.0))
         t += step
+    if words:  # the sum of the steps may pass the cue's end by a rounding error: into the next cue, then merged
+        words[-1] = Word(words[-1].start, end, words[-1].text, 1.0)
     return words
 
 

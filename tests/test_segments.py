@@ -221,6 +221,16 @@ def test_subtitle_cues_are_never_joined_even_without_punctuation_or_when_short()
     assert speech[0].end <= speech[1].start and speech[2].end - speech[2].start >= 0.9  # padded into the quiet
 
 
+@pytest.mark.parametrize("edge", [1.8, 1.7, 2.3, 0.7])
+def test_cues_that_touch_stay_apart(edge):
+    """A tester's two cues, 0-1.8 s and 1.8-5.4 s, came out as one segment: the first cue's word times, spread over
+    it, summed to 1.8000000000000003, into the next cue, and overlapping speech is merged (1.7 s stayed apart)."""
+    cues = [Utterance(0.0, edge, "I got the job.", []), Utterance(edge, 5.4, "This is the best day of my life.", [])]
+    speech = [s for s in segment(Transcript("en", cues, "subtitles:c18.srt"), 6.0) if s.kind == SPEECH]
+    assert [s.text for s in speech] == ["I got the job.", "This is the best day of my life."]
+    assert speech[0].end <= speech[1].start
+
+
 def test_sentence_cut_between_two_utterances_is_rejoined():
     """Whisper may end an utterance mid-sentence; the cut moves to the sentence end."""
     first = [(0.5 * i, 0.5 * i + 0.4, f"a{i}") for i in range(12)]  # 0 .. 5.9 s, no full stop
