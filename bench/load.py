@@ -131,7 +131,7 @@ def client_run(url: str, index: int, videos: list[Path], per_client: int, deadli
             try:
                 result = client.submit(handle_file(video), None, "auto", "faster-whisper", 10.0,
                                        api_name="/analyze").result(timeout=remaining)
-                if not json.loads(result[8])["segments"]:
+                if not json.loads(result[-1])["segments"]:  # the analysis JSON comes last
                     req.error = "empty analysis"
             except Exception as e:  # noqa: BLE001 - every failure is counted
                 req.error = f"{type(e).__name__}: {str(e)[:200]}"

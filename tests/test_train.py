@@ -288,3 +288,14 @@ def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(sha
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="this machine has no CUDA device"):
             main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--device", "cuda"])
+
+
+def test_a_text_encoder_that_is_not_here_is_one_error_line(shared_data, tmp_path, monkeypatch):
+    """A hub model that is not cached, offline (as here: no hub): before, three chained tracebacks."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    proc = subprocess.run([sys.executable, "-m", "train.train", "--meld", str(shared_data / "meld"), "--branches",
+                           "text", "--modalities", "text", "--text-source", "no-such-org/no-such-model", "--epochs",
+                           "1", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "error: text encoder 'no-such-org/no-such-model' is unavailable" in proc.stderr

@@ -28,6 +28,7 @@ import torch
 
 from mmsent.checkpoint import CheckpointError, load_model, pick_device
 from mmsent.labels import MODALITIES
+from mmsent.weights import SourceUnavailable
 
 from .calibrate import grid_temperature
 from .args import unwritable
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             voices = read_voices(args.voices) if args.voices else ()
             report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint, words, voices,
                               args.joint_plain_words)
-    except (CheckpointError, CorpusError) as e:
+    except (CheckpointError, CorpusError, SourceUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for corpus, heads in report.items():

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from mmsent import AnalysisError, analyze
+from mmsent import AnalysisError, CheckpointError, SourceUnavailable, analyze
 from mmsent.asr_models import TranscriptionError
 from mmsent.checkpoint import load_model
 from mmsent.config import AnalysisOptions
@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         corpora = [read_data_spec(spec) for spec in args.data]
     except CorpusError as e:
         p.error(str(e))
-    model = load_model(args.checkpoint, args.device)
+    try:
+        model = load_model(args.checkpoint, args.device)
+    except (CheckpointError, SourceUnavailable, ValueError) as e:  # ValueError: a device this machine lacks
+        p.error(str(e))
     report = {}
     for name, samples in corpora:
         samples = [s for s in samples if s.emotion is not None and s.media is not None]

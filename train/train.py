@@ -28,6 +28,7 @@ from mmsent.checkpoint import (CheckpointError, load_checkpoint, pick_device, re
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model, drop_modalities
+from mmsent.weights import SourceUnavailable
 
 from . import dist
 from .args import parse_args, read_corpora
@@ -286,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         if dist.is_main():
             log.info("done: best score %.4f at epoch %d, checkpoint in %s", progress["best_score"],
                      progress["best_epoch"], args.out)
-    except CorpusError as e:  # a corpus that does not read, or files both trained on and in a dev set
+    except (CorpusError, CheckpointError, SourceUnavailable) as e:  # a corpus that does not read, files both trained
+        # on and in a dev set, a checkpoint to start from that does not load, a pretrained part not here
         raise SystemExit(f"error: {e}") from e
     finally:
         dist.close()
