@@ -44,7 +44,7 @@ import pandas as pd  # noqa: E402
 import mmsent  # noqa: E402
 from mmsent import export, media, plots  # noqa: E402
 from mmsent.checkpoint import pick_device  # noqa: E402
-from mmsent.config import AnalysisOptions, checked_argument  # noqa: E402
+from mmsent.config import LONGEST_SEGMENT_S, AnalysisOptions, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from mmsent.results import Analysis  # noqa: E402
 from mmsent.transcribe import TranscriptionError  # noqa: E402
@@ -67,7 +67,7 @@ LANGUAGES = (  # (label, ISO code); "auto" lets the speech recogniser detect it
     ("detect automatically", "auto"), ("English", "en"), ("German", "de"), ("French", "fr"),
     ("Spanish", "es"), ("Italian", "it"), ("Portuguese", "pt"), ("Dutch", "nl"),
 )
-SEGMENT_SECONDS = (2.0, 30.0, 10.0)  # min, max, default longest utterance (s) before a split
+SEGMENT_SECONDS = (2.0, LONGEST_SEGMENT_S, 10.0)  # min, max, default longest utterance (s) before a split
 SENSES = tuple(MODALITY_NAMES.values())  # words, voice, face: what the Senses option offers
 USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
                mmsent.SourceUnavailable, ValueError)  # their messages are written for users

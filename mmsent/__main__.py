@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(--no-translate keeps it as spoken)")
     a.add_argument("--subtitles", type=Path, default=None, help="SRT/WebVTT file that replaces speech recognition")
     a.add_argument("--max-segment", type=_option("max_segment_seconds", float), default=DEFAULTS.max_segment_seconds,
-                   help="longest utterance, s")
+                   help="longest utterance, s (1 to 30)")
     a.add_argument("--max-seconds", type=_option("max_seconds", _seconds_or_none), default=3 * 3600,
                    help="refuse inputs longer than this, s ('none': no limit)")
     a.add_argument("--no-contributions", action="store_true", help="skip the leave-one-modality-out measure")

@@ -19,6 +19,8 @@ WHISPER_LAYERS = {"whisper-base": None, "whisper-base-layer4": 4}
 AUDIO_SOURCES = (*WHISPER_LAYERS, "logmel-cnn")
 AUDIO_POOLINGS = ("mean-std", "mean", "attention")
 FUSIONS = ("log-linear", "mlp")
+LONGEST_SEGMENT_S = 30.0  # s: the longest utterance an analysis may ask for (Whisper's window; the voice reads
+# the centre 10 s of a longer one, features.MAX_AUDIO_SECONDS)
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
 MAX_LABELS = 1000  # most label names per head
 _SIZES = ("text_tune_layers", "text_context", "n_mels", "audio_hidden", "embed_dim", "fusion_dim", "head_dim",
@@ -191,9 +193,10 @@ class AnalysisOptions:
         from .segments import MIN_SECONDS
 
         longest = self.max_segment_seconds
-        if not (isinstance(longest, (int, float)) and math.isfinite(longest) and longest >= MIN_SECONDS):
+        if not (isinstance(longest, (int, float)) and math.isfinite(longest)
+                and MIN_SECONDS <= longest <= LONGEST_SEGMENT_S):
             raise ValueError(f"the longest utterance (max_segment_seconds, --max-segment) must be a number of seconds "
-                             f">= {MIN_SECONDS:g}, got {longest!r}")
+                             f"from {MIN_SECONDS:g} to {LONGEST_SEGMENT_S:g}, got {longest!r}")
         if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):
             raise ValueError(f"the longest input (max_seconds, --max-seconds) must be a number of seconds > 0, or None "
                              f"for no limit, got {self.max_seconds!r}")

@@ -183,7 +183,9 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
     (["--out", "README.md"], "--out README.md is a file: give a folder"),
     (["--subtitles", "no-such.srt"], "--subtitles no-such.srt: no such file"),
     (["--max-segment", "0"], "argument --max-segment: the longest utterance (max_segment_seconds, --max-segment) must "
-                             "be a number of seconds >= 1, got 0.0"),
+                             "be a number of seconds from 1 to 30, got 0.0"),
+    (["--max-segment", "100"], "the longest utterance (max_segment_seconds, --max-segment) must be a number of seconds "
+                               "from 1 to 30, got 100.0"),
     (["--max-seconds", "0"], "argument --max-seconds: the longest input (max_seconds, --max-seconds) must be a "
                              "number of seconds > 0, or None for no limit"),
 ])
