@@ -495,7 +495,9 @@ def test_segments_past_the_end_of_the_sound_are_not_heard_and_warn_nothing():
 def test_analysis_options_refuse_wrong_values_before_any_work():
     assert AnalysisOptions(language=" EN ").language == "en"
     assert [AnalysisOptions(language=code).language for code in ("pt-BR", "zh_TW", "jv")] == ["pt", "zh", "jw"]
-    for wrong, said in (({"max_segment_seconds": 0.5}, ">= 1"), ({"max_segment_seconds": float("nan")}, ">= 1"),
+    for wrong, said in (({"max_segment_seconds": 0.5}, "from 1 to 30"), ({"max_segment_seconds": float("nan")},
+                                                                          "from 1 to 30"),
+                        ({"max_segment_seconds": 31}, "from 1 to 30"),
                         ({"max_seconds": 0}, "> 0, or None"), ({"language": "xx"}, "unknown language 'xx'")):
         with pytest.raises(ValueError, match=re.escape(said)):
             AnalysisOptions(**wrong)
