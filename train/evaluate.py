@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                    "a folder of unlabelled utterances, one audio or video file each")
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("--png-dir", help="write confusion-matrix PNGs into this folder")
-    p.add_argument("--cache", help="feature cache folder (default: none, features in memory)")
+    p.add_argument("--cache", help="feature cache folder (none: features in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto")
     args = p.parse_args(argv)
     for path, folder in ((args.json, False), (args.png_dir, True), (args.cache, True)):

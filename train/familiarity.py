@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.familiarity", description=__doc__.split("\n\n")[0])
     p.add_argument("--voice", nargs=3, action="append", required=True, metavar=("CHECKPOINT", "OWN_DEV", "UNSEEN"),
                    help="a voice checkpoint, the --data spec of its own dev voices, that of a corpus it never heard")
-    p.add_argument("--cache", help="feature cache folder (default: none, features in memory)")
+    p.add_argument("--cache", help="feature cache folder (none: features in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)

@@ -131,11 +131,12 @@ def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="python -m train.fer", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", type=Path, required=True,
                    help="FER2013 folder holding train/ and validation/, or the challenge's fer2013.csv")
-    p.add_argument("--out", type=Path, default=Path("checkpoints/default/face-expression"), help="output folder")
+    p.add_argument("--out", type=Path, default=Path("runs/face-expression"),
+                   help="output folder (the embedded CNN, checkpoints/default/face-expression, only when named)")
     p.add_argument("--state", type=Path, default=Path("/tmp/mmsent-fer/state.pt"), help="resumable training state")
     p.add_argument("--cache", type=Path, default=Path("/tmp/mmsent-fer"), help="decoded-image cache folder")
     p.add_argument("--epochs", type=int, default=30, help="length of the schedule, unless --budget-min")
