@@ -299,7 +299,7 @@ def make_corpus(folder: str | Path) -> list[Case]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python tests/badinputs.py OUTDIR")
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        sys.exit("usage: python tests/badinputs.py OUTDIR  (writes the hostile inputs into OUTDIR and lists them)")
     for c in make_corpus(sys.argv[1]):
         print(f"{c.name:28s} {c.expect:5s} {c.error or '':14s} {c.what}")
