@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="cuda, cuda:1, cpu, ... or auto (CUDA when present)")
     sub.add_parser("info", parents=[common], formatter_class=fmt, help="load a model and print its summary")
     a = sub.add_parser("analyze", parents=[common], formatter_class=fmt, help="analyse video or audio files")
+    a.set_defaults(command_parser=a)  # its own usage line with its errors
     a.add_argument("videos", nargs="+", type=Path, help="video or audio files")
     a.add_argument("--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
     a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}")
@@ -215,8 +216,7 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     shown, warnings.showwarning = warnings.showwarning, _warning_line
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             print(describe(load_model(args.checkpoint, device=args.device)))
             return 0
-        return _analyze_all(args, parser)
+        return _analyze_all(args, args.command_parser)
     except (CheckpointError, SourceUnavailable) as e:
         print(f"error: cannot load the model: {e}", file=sys.stderr)
         return 2
