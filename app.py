@@ -6,7 +6,7 @@
 UI only: everything it shows comes from the public ``mmsent`` API (load_model, analyze, plots,
 export). The model is loaded once at start-up; each click runs one analysis in the queue, whose
 concurrency limit keeps a CPU machine from running several at once (the others wait their turn).
-Stop ends the page's analysis at its next progress step (``Stops``); closing the page does not (see ``Stops``).
+Stop ends the page's analysis at its next progress step; closing the page does not (``Stops`` says why).
 Library errors become a ``gr.Error`` with the library's message; an unexpected error is logged on
 the server and shown as one line, never a stack trace. The same analysis is served to programs as
 the Gradio API endpoint ``/analyze``, the only one the API page lists: a video (or a sound file, by

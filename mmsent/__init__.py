@@ -20,10 +20,7 @@ def describe(model: FusionModel) -> str:
         f"mmsent {__version__} fusion model on {model.device}",
         f"  text encoder:  {cfg.text_source} (top {cfg.text_tune_layers} layers tuned, context {cfg.text_context})",
         f"  video encoder: {cfg.video_source}",
-        "  audio encoder: " + (f"{cfg.audio_source} encoder states, {cfg.audio_pooling} pooled, "
-                                f"{cfg.voice_members} head{'s' if cfg.voice_members > 1 else ''}"
-                                + (f"; familiarity gate on {cfg.voice_bank:,} training voices" if cfg.voice_bank else "")
-                                if cfg.audio_source in WHISPER_LAYERS else f"log-mel CNN {list(cfg.audio_channels)}"),
+        f"  audio encoder: {_audio_line(cfg)}",
         f"  fusion: {cfg.fusion}",
         f"  branches used: {', '.join(m for m in MODALITIES if m in model.encoders)}"
         f" (untrained, never used: {', '.join(m for m in MODALITIES if m not in model.encoders) or 'none'})",
@@ -31,6 +28,14 @@ def describe(model: FusionModel) -> str:
         f"  parameters: {total:,} in all, {trainable:,} values stored in its checkpoint",
     ]
     return "\n".join(lines)
+
+
+def _audio_line(cfg: ModelConfig) -> str:
+    if cfg.audio_source not in WHISPER_LAYERS:
+        return f"log-mel CNN {list(cfg.audio_channels)}"
+    heads = f"{cfg.voice_members} head{'s' if cfg.voice_members > 1 else ''}"
+    gate = f"; familiarity gate on {cfg.voice_bank:,} training voices" if cfg.voice_bank else ""
+    return f"{cfg.audio_source} encoder states, {cfg.audio_pooling} pooled, {heads}{gate}"
 
 
 __all__ = [

@@ -166,7 +166,8 @@ def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:
         pass
     stale = [p.name for f, p in paths.items() if f not in formats and p.exists()]
     if stale:
-        lines.append(f"{', '.join(stale)} in {out} {'is' if len(stale) == 1 else 'are'} from an earlier run, not rewritten (--format {','.join(formats)})")
+        lines.append(f"{', '.join(stale)} in {out} {'is' if len(stale) == 1 else 'are'} from an earlier run, not "
+                     f"rewritten (--format {','.join(formats)})")
     return lines
 
 
