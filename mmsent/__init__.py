@@ -1,18 +1,51 @@
-"""mmsent: emotion and sentiment in video, from what is seen, heard and said."""
+"""mmsent: emotion and sentiment in video, from what is seen, heard and said.
 
-from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from .config import WHISPER_LAYERS, AnalysisOptions, ModelConfig
-from .labels import EMOTIONS, MODALITIES, SENTIMENTS
-from .model import FusionModel, FusionOutput, Inputs
-from .pipeline import AnalysisError, analyze
-from .results import Analysis
-from .weights import SourceUnavailable
+The public names below are imported from their modules when first used (PEP 562), so that importing the
+package is instant and ``python -m mmsent`` can answer Ctrl-C while torch loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+    from .config import AnalysisOptions, ModelConfig
+    from .labels import EMOTIONS, MODALITIES, SENTIMENTS
+    from .model import FusionModel, FusionOutput, Inputs
+    from .pipeline import AnalysisError, analyze
+    from .results import Analysis
+    from .weights import SourceUnavailable
 
 __version__ = "0.1.0"
+_HOMES = {  # public name -> the module that defines it
+    **dict.fromkeys(("CheckpointError", "load_checkpoint", "load_model", "save_checkpoint"), "checkpoint"),
+    **dict.fromkeys(("AnalysisOptions", "ModelConfig"), "config"),
+    **dict.fromkeys(("EMOTIONS", "MODALITIES", "SENTIMENTS"), "labels"),
+    **dict.fromkeys(("FusionModel", "FusionOutput", "Inputs"), "model"),
+    **dict.fromkeys(("AnalysisError", "analyze"), "pipeline"),
+    "Analysis": "results", "SourceUnavailable": "weights",
+}
+
+
+def __getattr__(name: str):
+    """A public name from its module (kept here once imported), or a submodule (``mmsent.media``)."""
+    if name in _HOMES:
+        globals()[name] = value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+        return value
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{name}":  # a module that exists failed to import one of its own
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 def describe(model: FusionModel) -> str:
     """A short human-readable summary of a model: sources, branches, parameter counts."""
+    from .labels import MODALITIES
+
     cfg = model.config
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(v.numel() for v in model.trainable_state_dict().values())
@@ -31,6 +64,8 @@ def describe(model: FusionModel) -> str:
 
 
 def _audio_line(cfg: ModelConfig) -> str:
+    from .config import WHISPER_LAYERS
+
     if cfg.audio_source not in WHISPER_LAYERS:
         return f"log-mel CNN {list(cfg.audio_channels)}"
     heads = f"{cfg.voice_members} head{'s' if cfg.voice_members > 1 else ''}"
@@ -40,6 +75,6 @@ def _audio_line(cfg: ModelConfig) -> str:
 
 __all__ = [
     "EMOTIONS", "SENTIMENTS", "MODALITIES", "ModelConfig", "FusionModel", "FusionOutput", "Inputs",
-    "AnalysisOptions", "Analysis", "AnalysisError", "analyze", "load_model", "load_checkpoint", "save_checkpoint", "describe", "CheckpointError", "SourceUnavailable",
-    "__version__",
+    "AnalysisOptions", "Analysis", "AnalysisError", "analyze", "load_model", "load_checkpoint", "save_checkpoint",
+    "describe", "CheckpointError", "SourceUnavailable", "__version__",
 ]

@@ -15,19 +15,24 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from tqdm import tqdm
+EXIT_INTERRUPTED = 130  # exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 
-from . import CheckpointError, SourceUnavailable, describe, load_model
-from .checkpoint import pick_device
-from .config import AnalysisOptions, checked_argument
-from .export import FORMATS, output_paths, same_file, write
-from .labels import parse_senses
-from .pipeline import analyze
+try:  # torch loads here (seconds): Ctrl-C meanwhile ends the command, not with a traceback
+    from tqdm import tqdm
+
+    from . import CheckpointError, SourceUnavailable, describe, load_model
+    from .checkpoint import pick_device
+    from .config import AnalysisOptions, checked_argument
+    from .export import FORMATS, output_paths, same_file, write
+    from .labels import parse_senses
+    from .pipeline import analyze
+except KeyboardInterrupt:
+    print("interrupted while starting: nothing was written", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
 
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
-EXIT_INTERRUPTED = 130  # exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 

@@ -4,14 +4,41 @@ progress that reads well in a log (stderr here is a pipe, not a terminal)."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT
 from mediagen import ITALIAN_JOY, talking_video
 
 STAGES = ("decode", "speech recognition", "model")  # some of the stages mmsent.analyze reports, in order
+
+
+@pytest.mark.parametrize("after_s", [0.5, 2.0])
+def test_ctrl_c_while_starting_is_one_line(tmp_path, after_s):
+    """Ctrl-C while torch loads (the first seconds) printed a 40-line traceback; now one line, exit status 130 (or
+    the process ends by SIGINT itself after that line: 3 of 14 tries, about 2 s in, while a library loads;
+    either way the shell sees an interrupt)."""
+    proc = subprocess.Popen([sys.executable, "-m", "mmsent", "analyze", "a.mp4", "--out", str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after_s)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (130, -signal.SIGINT) and "Traceback" not in err and "interrupted" in err, err[-2000:]
+
+
+def test_the_package_imports_its_parts_when_used():
+    """``import mmsent`` loads no torch; its public names and submodules come when first used."""
+    code = ("import sys, mmsent; assert 'torch' not in sys.modules; "
+            "assert mmsent.analyze.__module__ == 'mmsent.pipeline' and mmsent.media.probe and mmsent.EMOTIONS; "
+            "from mmsent import Analysis, CheckpointError; assert all(getattr(mmsent, n) for n in mmsent.__all__)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, "-c", "import mmsent; mmsent.no_such_part"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert "AttributeError: module 'mmsent' has no attribute 'no_such_part'" in proc.stderr
 
 
 def test_analyze_several_files_one_bad(tmp_path):
