@@ -132,12 +132,14 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
     """Write FORMATS into ``out_dir`` as ``X.json``, ``X.csv``, ... ``X.annotated.mp4`` for ``X.mp4``.
 
     The annotated video reads ``video_path``, else ``analysis.media.path``; ``progress(frames written,
-    frames in all)`` follows its drawing. An unknown format raises ValueError before anything is written.
+    frames in all)`` follows its drawing. An unknown format, or an analysis that would not load back
+    (``Analysis.check``), raises ValueError before anything is written.
     """
     wanted = [f.strip().lower().lstrip(".") for f in formats]
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}: choose from {', '.join(FORMATS)}")
+    analysis.check()  # one built or edited by hand: refused as from_json would refuse it, before anything is written
     source = Path(video_path) if video_path is not None else Path(analysis.media.path)
     paths = output_paths(source, out_dir, wanted)
     mine = [path for path in paths.values() if same_file(path, source)]

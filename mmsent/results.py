@@ -37,6 +37,15 @@ _SEGMENT_KEYS = ("start", "end", "text", "emotion", "sentiment", "modalities")
 _ANALYSIS_KEYS = ("media", "segments", "model")
 
 
+def _plain(value):
+    """JSON for what a hand-built analysis may hold: numpy numbers, paths."""
+    if hasattr(value, "item") and callable(value.item):  # a numpy scalar
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} {value!r} can't be written as JSON")
+
+
 @dataclass
 class MediaFacts:
     """What probing the input told us. Times in seconds, sizes in pixels (after rotation)."""
@@ -270,12 +279,20 @@ class Analysis:
             schema_version=SCHEMA_VERSION,  # a version-1 file is upgraded as it is read
         )
 
-    def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """The JSON text (strict: no NaN); also written atomically to ``path`` if given."""
+    def check(self) -> None:
+        """ValueError, naming the field, where this analysis (built or edited by hand) would not load back:
+        what ``to_json`` and ``export.write`` write, ``from_json`` reads."""
         try:
-            text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
-        except ValueError as e:  # NaN or infinity among the numbers
-            raise ValueError(f"analysis of {self.media.path} holds a non-finite number: {e}") from e
+            Analysis.from_dict(json.loads(json.dumps(self.to_dict(), default=_plain)))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"this analysis of {self.media.path} would not load back, so it is not written: {e}") \
+                from e
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """The JSON text (strict: no NaN); also written atomically to ``path`` if given. ValueError where the
+        analysis would not load back (``check``)."""
+        self.check()
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2, allow_nan=False, default=_plain)
         if path is not None:
             write_text_atomic(path, text + "\n")
         return text

@@ -103,7 +103,14 @@ def checked_text(value, where: str) -> str:
 
 
 def is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    """An int or a float, not a bool, that a float can hold (an int of 400 digits is none)."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        float(x)
+    except OverflowError:
+        return False
+    return True
 
 
 def require(d, keys, where: str) -> None:

@@ -5,6 +5,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
 from mmsent.results import SCHEMA_VERSION, Analysis, MediaFacts, SegmentResult, frame_box
 from mmsent.validate import SUM_TOLERANCE
 
+ROOT_PATH = Path(__file__).resolve().parents[1]
 TRICKY_TEXT = 'She said "no, never",\nthen: «ça va?» 日本語 — ok'
 
 
@@ -144,7 +146,7 @@ def test_from_json_names_a_file_that_is_not_an_analysis(tmp_path):
 def test_non_finite_numbers_are_refused_and_leave_no_file(tmp_path):
     a = make_analysis(3)
     a.segments[0].emotion["joy"] = math.nan
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match=r"would not load back.*segments\[0\]\.emotion\.joy is nan"):
         a.to_json(tmp_path / "a.json")
     assert list(tmp_path.iterdir()) == []
 
@@ -482,6 +484,37 @@ def _set(*path_and_value):
 def test_values_that_would_break_an_export_are_refused(edit, message):
     d = _edited(edit)  # make_analysis(3): three segments over 6 s
     with pytest.raises(ValueError, match=message):
+        Analysis.from_dict(d)
+
+
+def test_what_would_not_load_back_is_not_written(tmp_path):
+    """A tester's analysis edited by hand (segments reversed, a probability of 5, an end of infinity) was written by
+    to_json and export.write, then refused by from_json; now it is refused before any file is written."""
+    from mmsent import export
+
+    for edit in (lambda a: a.segments.reverse(), lambda a: a.segments[0].emotion.update(joy=5.0),
+                 lambda a: setattr(a.segments[-1], "end", math.inf)):
+        a = make_analysis(3)
+        edit(a)
+        with pytest.raises(ValueError, match="would not load back, so it is not written: mmsent analysis: segments"):
+            a.to_json(tmp_path / "a.json")
+        with pytest.raises(ValueError, match="would not load back"):
+            export.write(a, tmp_path / "out", ["srt", "csv"])
+        assert not (tmp_path / "a.json").exists() and not (tmp_path / "out").exists()
+
+
+def test_numpy_numbers_and_paths_of_a_hand_built_analysis_are_written():
+    a = make_analysis(3)
+    a.segments[0].emotion = {k: np.float32(v) for k, v in a.segments[0].emotion.items()}
+    a.model["checkpoint"] = ROOT_PATH
+    d = json.loads(a.to_json())
+    assert d["model"]["checkpoint"] == str(ROOT_PATH) and Analysis.from_dict(d).segments[0].emotion["joy"] > 0
+
+
+def test_a_number_no_float_holds_is_refused_by_name():
+    d = make_analysis(3).to_dict()
+    d["media"]["duration"] = 10 ** 400
+    with pytest.raises(ValueError, match="media.duration must be a finite number"):
         Analysis.from_dict(d)
 
 
