@@ -44,7 +44,7 @@ import pandas as pd  # noqa: E402
 import mmsent  # noqa: E402
 from mmsent import export, media, plots  # noqa: E402
 from mmsent.checkpoint import pick_device  # noqa: E402
-from mmsent.config import LONGEST_SEGMENT_S, AnalysisOptions, checked_argument  # noqa: E402
+from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from mmsent.results import Analysis  # noqa: E402
 from mmsent.transcribe import TranscriptionError  # noqa: E402
@@ -62,7 +62,6 @@ DOWNLOAD_FORMATS = ("json", "csv", "srt", "vtt", "html")  # export formats offer
 # analyze's arguments, in order (those added last keep the older ones in place for programs)
 INPUTS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses", "translate", "sound",
           "annotated_video")
-ASR_BACKENDS = ("faster-whisper", "openai-whisper")
 LANGUAGES = (  # (label, ISO code); "auto" lets the speech recogniser detect it
     ("detect automatically", "auto"), ("English", "en"), ("German", "de"), ("French", "fr"),
     ("Spanish", "es"), ("Italian", "it"), ("Portuguese", "pt"), ("Dutch", "nl"),

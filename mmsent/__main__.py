@@ -22,7 +22,7 @@ try:  # torch loads here (seconds): Ctrl-C meanwhile ends the command, not with 
 
     from . import CheckpointError, SourceUnavailable, describe, load_model
     from .checkpoint import pick_device
-    from .config import AnalysisOptions, checked_argument
+    from .config import ASR_BACKENDS, AnalysisOptions, checked_argument
     from .export import FORMATS, output_paths, same_file, write
     from .labels import parse_senses
     from .pipeline import analyze
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("videos", nargs="+", type=Path, help="video or audio files")
     a.add_argument("--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
     a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}")
-    a.add_argument("--asr", default=DEFAULTS.asr, choices=["faster-whisper", "openai-whisper"],
+    a.add_argument("--asr", default=DEFAULTS.asr, choices=ASR_BACKENDS,
                    help="speech recognition backend")
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, help="Whisper model ('base' is embedded)")
     a.add_argument("--language", default=None, type=_option("language"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ WHISPER_LAYERS = {"whisper-base": None, "whisper-base-layer4": 4}
 AUDIO_SOURCES = (*WHISPER_LAYERS, "logmel-cnn")
 AUDIO_POOLINGS = ("mean-std", "mean", "attention")
 FUSIONS = ("log-linear", "mlp")
+ASR_BACKENDS = ("faster-whisper", "openai-whisper")  # AnalysisOptions.asr: transcribe's backends
 LONGEST_SEGMENT_S = 30.0  # s: the longest utterance an analysis may ask for (Whisper's window; the voice reads
 # the centre 10 s of a longer one, features.MAX_AUDIO_SECONDS)
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
@@ -190,21 +192,52 @@ class AnalysisOptions:
 
     def __post_init__(self):
         """A wrong value is refused here, before any file is decoded (ValueError saying what is wrong)."""
+        from .labels import parse_senses
         from .segments import MIN_SECONDS
 
-        longest = self.max_segment_seconds
-        if not (isinstance(longest, (int, float)) and math.isfinite(longest)
-                and MIN_SECONDS <= longest <= LONGEST_SEGMENT_S):
-            raise ValueError(f"the longest utterance (max_segment_seconds, --max-segment) must be a number of seconds "
-                             f"from {MIN_SECONDS:g} to {LONGEST_SEGMENT_S:g}, got {longest!r}")
-        if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):
-            raise ValueError(f"the longest input (max_seconds, --max-seconds) must be a number of seconds > 0, or None "
-                             f"for no limit, got {self.max_seconds!r}")
+        def refuse(what: str, must: str, value) -> None:
+            raise ValueError(f"{what} must be {must}, got {value!r}")
+
+        def seconds(value, low: float, high: float) -> bool:
+            return is_real(value) and math.isfinite(value) and low <= value <= high
+
+        if not seconds(self.max_segment_seconds, MIN_SECONDS, LONGEST_SEGMENT_S):
+            refuse("the longest utterance (max_segment_seconds, --max-segment)",
+                   f"a number of seconds from {MIN_SECONDS:g} to {LONGEST_SEGMENT_S:g}", self.max_segment_seconds)
+        if not seconds(self.gap_seconds, MIN_SECONDS, LONGEST_SEGMENT_S):
+            refuse("the windows without speech (gap_seconds)",
+                   f"a number of seconds from {MIN_SECONDS:g} to {LONGEST_SEGMENT_S:g}", self.gap_seconds)
+        if self.max_seconds is not None and not (is_real(self.max_seconds) and self.max_seconds > 0):
+            refuse("the longest input (max_seconds, --max-seconds)", "a number of seconds > 0, or None for no limit",
+                   self.max_seconds)
+        if not (isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool) and self.batch_size >= 1):
+            refuse("batch_size", "a whole number >= 1", self.batch_size)
+        if self.asr not in ASR_BACKENDS:
+            refuse("the speech recognition (asr, --asr)", f"one of {', '.join(ASR_BACKENDS)}", self.asr)
+        if not (isinstance(self.asr_model, str) and self.asr_model.strip()):
+            refuse("the Whisper model (asr_model, --asr-model)", "a model name such as 'base'", self.asr_model)
+        for name in ("translate", "contributions"):
+            if not isinstance(getattr(self, name), bool):
+                refuse(name, "True or False", getattr(self, name))
+        if self.subtitles is not None:
+            if not isinstance(self.subtitles, (str, os.PathLike)) or not os.path.isfile(self.subtitles):
+                refuse("subtitles (--subtitles)", "the path of an SRT or WebVTT file that exists, or None",
+                       self.subtitles)
+            self.subtitles = os.fspath(self.subtitles)
+        self.senses = parse_senses(self.senses)  # "words,voice", ["text", "audio"]: the modalities, in order
         if self.language is not None:
             from .transcribe import check_language, whisper_code
 
+            if not isinstance(self.language, str):
+                refuse("the language (language, --language)", "an ISO code such as 'en', or None to detect it",
+                       self.language)
             self.language = whisper_code(self.language)  # "EN", "en" and "en-GB" name one language
             check_language(self.language)
+
+
+def is_real(value) -> bool:
+    """An int or a float, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def checked_argument(check: Callable[[str], object]) -> Callable[[str], str]:

@@ -498,9 +498,22 @@ def test_analysis_options_refuse_wrong_values_before_any_work():
     for wrong, said in (({"max_segment_seconds": 0.5}, "from 1 to 30"), ({"max_segment_seconds": float("nan")},
                                                                           "from 1 to 30"),
                         ({"max_segment_seconds": 31}, "from 1 to 30"),
-                        ({"max_seconds": 0}, "> 0, or None"), ({"language": "xx"}, "unknown language 'xx'")):
+                        ({"max_seconds": 0}, "> 0, or None"), ({"language": "xx"}, "unknown language 'xx'"),
+                        # a tester's, each failing before only after the speech recognition, or not at all
+                        ({"gap_seconds": 0}, "gap_seconds) must be a number of seconds from 1 to 30"),
+                        ({"gap_seconds": 0.001}, "from 1 to 30"), ({"gap_seconds": None}, "from 1 to 30"),
+                        ({"batch_size": 1.5}, "batch_size must be a whole number >= 1"),
+                        ({"batch_size": 0}, "whole number >= 1"), ({"subtitles": 5}, "an SRT or WebVTT file that "
+                                                                                      "exists"),
+                        ({"subtitles": "/no/such.srt"}, "file that exists"), ({"language": 5}, "an ISO code"),
+                        ({"asr": "nope"}, "one of faster-whisper, openai-whisper"), ({"asr_model": None}, "a model"),
+                        ({"senses": ()}, "no sense named"), ({"translate": "no"}, "translate must be True or False"),
+                        ({"contributions": "no"}, "True or False"), ({"max_segment_seconds": True}, "from 1 to 30"),
+                        ({"max_seconds": True}, "> 0, or None")):
         with pytest.raises(ValueError, match=re.escape(said)):
             AnalysisOptions(**wrong)
+    assert AnalysisOptions(senses="words,face").senses == AnalysisOptions(senses=("video", "text")).senses == (
+        "text", "video")
 
 
 def test_subtitles_not_in_utf8_are_read_and_said_in_the_notes(model, talking, tmp_path):
