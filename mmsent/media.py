@@ -32,6 +32,8 @@ GOP_BUFFER_MAX_BYTES = 32 * 2**20  # compressed bytes held at most while decidin
 COMPLETE_FRACTION = 0.9  # decoded length below this share of the header's duration: warn "truncated"
 CANCELLED_RMS = 1e-3  # a downmix this quiet is checked for channels that cancel out (one the other inverted)
 SKIP_LOOP_FILTER = True  # skip H.264/HEVC deblocking: ~1.4x faster; at 128 px frames differ by <1/255 on average
+PICTURE_END_SLACK_S = 1.0  # s a stream's last frame may stay on screen (at least two frame intervals) before
+# the picture counts as ended, and the later sampled times get black
 SCALE_INTERPOLATION = "AREA"  # swscale filter that shrinks frames to the output size (area averaging)
 
 __all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "probe", "load_audio", "sample_times", "load_frames"]
@@ -214,8 +216,11 @@ class _FrameSampler:
         self.prev, self.prev_t = frame, t
 
     def finish(self) -> None:
+        """The times left after the last frame: that frame while it may still be on screen, then black (the
+        picture ended: a file cut short; repeating its last frame made a still face out of nothing)."""
+        end = self.prev_t + max(PICTURE_END_SLACK_S, 2 * self.step)
         while self.i < len(self.times):
-            self._assign(self.prev)
+            self._assign(self.prev if self.times[self.i] <= end else None)
 
     def take(self) -> list[tuple[int, np.ndarray]]:
         """The spans whose frames are all there since the last call: (span index, frames (n, H, W, 3))."""
@@ -230,8 +235,11 @@ class _FrameSampler:
         self.shape = (height, width, 3)
         self.coded = (height, width) if self.rotation in (90, 270) else (width, height)
 
-    def _assign(self, frame: av.VideoFrame) -> None:
-        if self._rgb_of is not frame:  # scale and convert each chosen frame once
+    def _assign(self, frame: av.VideoFrame | None) -> None:
+        """The next sampled time gets ``frame``, or black for None."""
+        if frame is None:
+            self._rgb_of, self._rgb = None, np.zeros(self.shape, np.uint8)
+        elif self._rgb_of is not frame:  # scale and convert each chosen frame once
             rgb = self._reformatter.reformat(frame, width=self.coded[0], height=self.coded[1], format="rgb24",
                                              interpolation=SCALE_INTERPOLATION).to_ndarray()
             self._rgb_of, self._rgb = frame, np.rot90(rgb, k=-self.rotation // 90)
@@ -305,8 +313,8 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
     """Frames spread evenly across each span, in one decoding pass. Returns uint8 (S, n, H, W, 3) RGB.
 
     Each sampled time (``sample_times``) gets the frame on screen at that time (by timestamp, so
-    variable frame rate is handled); times before the first frame or past the last one get the
-    nearest frame. Frames are scaled so that the short side is ``short_side`` (at most, unless
+    variable frame rate is handled); times before the first frame get it, and times past the last one
+    get it while it may still be on screen (``PICTURE_END_SLACK_S``, or two frame intervals), then black. Frames are scaled so that the short side is ``short_side`` (at most, unless
     ``upscale``: a small picture holds no more detail enlarged) and turned upright
     by the rotation metadata. Raises MediaError when the file has no video stream.
     """
