@@ -10,9 +10,11 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .asr_models import TranscriptionError
     from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
     from .config import AnalysisOptions, ModelConfig
     from .labels import EMOTIONS, MODALITIES, SENTIMENTS
+    from .media import MediaError
     from .model import FusionModel, FusionOutput, Inputs
     from .pipeline import AnalysisError, analyze
     from .results import Analysis
@@ -25,7 +27,7 @@ _HOMES = {  # public name -> the module that defines it
     **dict.fromkeys(("EMOTIONS", "MODALITIES", "SENTIMENTS"), "labels"),
     **dict.fromkeys(("FusionModel", "FusionOutput", "Inputs"), "model"),
     **dict.fromkeys(("AnalysisError", "analyze"), "pipeline"),
-    "Analysis": "results", "SourceUnavailable": "weights",
+    "Analysis": "results", "SourceUnavailable": "weights", "MediaError": "media", "TranscriptionError": "transcribe",
 }
 
 
@@ -76,5 +78,5 @@ def _audio_line(cfg: ModelConfig) -> str:
 __all__ = [
     "EMOTIONS", "SENTIMENTS", "MODALITIES", "ModelConfig", "FusionModel", "FusionOutput", "Inputs",
     "AnalysisOptions", "Analysis", "AnalysisError", "analyze", "load_model", "load_checkpoint", "save_checkpoint",
-    "describe", "CheckpointError", "SourceUnavailable", "__version__",
+    "describe", "CheckpointError", "SourceUnavailable", "MediaError", "TranscriptionError", "__version__",
 ]

@@ -118,7 +118,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
         segments=results,
-        model=model_facts(model, options.senses),
+        model=model_facts(model, _senses_given(options, info)),
         language=transcript.language,
         transcript_source=transcript.source,
         notes=(problems + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
@@ -425,6 +425,13 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
             face_box=boxes[j],
         ))
     return results
+
+
+def _senses_given(options: AnalysisOptions, info: media.MediaInfo) -> tuple[str, ...]:
+    """The senses asked for that the file can give: the voice needs sound, the face a picture, the words sound
+    or subtitles."""
+    can = {"text": info.has_audio or bool(options.subtitles), "audio": info.has_audio, "video": info.has_video}
+    return tuple(m for m in options.senses if can[m])
 
 
 def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES) -> dict:

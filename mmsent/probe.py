@@ -50,6 +50,8 @@ class MediaInfo:
 
 
 def _open(path: str | Path) -> av.container.InputContainer:
+    if isinstance(path, str) and not path.strip():
+        raise MediaError("no file given: the path is empty; give the path of an audio or video file.")
     p = Path(path)
     if not p.exists():
         raise MediaError(f"{p}: file not found; check the path.")

@@ -311,6 +311,7 @@ def test_a_file_without_sound_read_from_its_subtitles_says_words_alone(default, 
     (tmp_path / "mute.srt").write_text("1\n00:00:00,500 --> 00:00:02,500\nI got the job!\n", encoding="utf-8")
     analysis = mmsent.analyze(video, default, AnalysisOptions(subtitles=str(tmp_path / "mute.srt"), contributions=False))
     assert "No face turned to the camera was found in the picture: the timeline comes from words alone." in analysis.notes
+    assert analysis.model["used_branches"] == ["text", "video"]  # no voice without sound (a tester: it was listed)
 
 
 def test_no_sound_and_no_face_says_nothing_was_read(default, tmp_path):
