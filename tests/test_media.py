@@ -230,6 +230,8 @@ def test_broken_files_name_the_file(folder):
             with pytest.raises(ValueError, match=what) as err:
                 call(path)
             assert isinstance(err.value, MediaError) and path.name in str(err.value)
+    with pytest.raises(MediaError, match="no file given: the path is empty"):  # it said: ".: is a folder"
+        probe("")
 
 
 def test_truncated_but_readable_file_warns(folder):
