@@ -192,6 +192,8 @@ class _FrameSampler:
         self.sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
         rate, self.time_base = stream.average_rate or stream.guessed_rate, stream.time_base
         self.step = 1.0 / float(rate) if rate else 0.04  # s between frames that lack a timestamp
+        # where the stream's header says its picture ends (None: it does not say)
+        self.declared_end = float(stream.duration * stream.time_base) - origin if stream.duration else None
         self.prev, self.prev_t, self.shape = None, 0.0, None  # shape: (H, W, 3) of the frames kept
         self.open, self.ready = {}, []  # span -> its frames (n, H, W, 3) so far; (span, frames) complete
         self._rgb_of, self._rgb, self._reformatter = None, None, VideoReformatter()
@@ -216,11 +218,14 @@ class _FrameSampler:
         self.prev, self.prev_t = frame, t
 
     def finish(self) -> None:
-        """The times left after the last frame: that frame while it may still be on screen, then black (the
-        picture ended: a file cut short; repeating its last frame made a still face out of nothing)."""
+        """The times left after the last frame get it, but black where the stream's header says the picture
+        goes on and the last frame can't still be on screen: a file cut short (repeating its last frame made a
+        still face out of nothing). Past the declared end, as in a stream shorter than its sound, the last
+        frame stays."""
         end = self.prev_t + max(PICTURE_END_SLACK_S, 2 * self.step)
         while self.i < len(self.times):
-            self._assign(self.prev if self.times[self.i] <= end else None)
+            t = self.times[self.i]
+            self._assign(None if self.declared_end is not None and end < t <= self.declared_end else self.prev)
 
     def take(self) -> list[tuple[int, np.ndarray]]:
         """The spans whose frames are all there since the last call: (span index, frames (n, H, W, 3))."""
@@ -313,8 +318,9 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
     """Frames spread evenly across each span, in one decoding pass. Returns uint8 (S, n, H, W, 3) RGB.
 
     Each sampled time (``sample_times``) gets the frame on screen at that time (by timestamp, so
-    variable frame rate is handled); times before the first frame get it, and times past the last one
-    get it while it may still be on screen (``PICTURE_END_SLACK_S``, or two frame intervals), then black. Frames are scaled so that the short side is ``short_side`` (at most, unless
+    variable frame rate is handled); times before the first frame get it, and so do times past the last
+    one, except in a file cut short: there, past ``PICTURE_END_SLACK_S`` (or two frame intervals) after it
+    and before the end the stream declares, black. Frames are scaled so that the short side is ``short_side`` (at most, unless
     ``upscale``: a small picture holds no more detail enlarged) and turned upright
     by the rotation metadata. Raises MediaError when the file has no video stream.
     """
