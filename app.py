@@ -156,7 +156,7 @@ class Stops:
 
     def flag(self, request: gr.Request | None) -> threading.Event:
         """The page's flag; a call without a page (a test, a script) gets one nobody sets."""
-        session = getattr(request, "session_hash", None)
+        session = _session(request)
         if not session:
             return threading.Event()
         with self._lock:
@@ -170,9 +170,14 @@ class Stops:
 
     def finished(self, request: gr.Request | None, flag: threading.Event) -> None:
         """An analysis ended: its flag is forgotten (API clients, whose pages hold no Stop, would pile them up)."""
+        session = _session(request)
         with self._lock:
-            if self._flags.get(getattr(request, "session_hash", None) or "") is flag:
-                del self._flags[request.session_hash]
+            if session and self._flags.get(session) is flag:
+                del self._flags[session]
+
+
+def _session(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
 def stoppable(progress, flag: threading.Event):

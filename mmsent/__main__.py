@@ -107,9 +107,9 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     except OSError as e:
         parser.error(f"--out {args.out} can't be written ({e.strerror or e}): give a folder you can write to")
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language, translate=args.translate,
-                              subtitles=str(args.subtitles) if args.subtitles else None,
-                              max_segment_seconds=args.max_segment, max_seconds=args.max_seconds,
-                              contributions=not args.no_contributions, senses=parse_senses(args.senses))
+                              subtitles=args.subtitles, max_segment_seconds=args.max_segment,
+                              max_seconds=args.max_seconds, contributions=not args.no_contributions,
+                              senses=args.senses)
     model = load_model(args.checkpoint, device=args.device)
     failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
     inputs = [*args.videos, *([args.subtitles] if args.subtitles else [])]

@@ -194,12 +194,13 @@ class AnalysisOptions:
         """A wrong value is refused here, before any file is decoded (ValueError saying what is wrong)."""
         from .labels import parse_senses
         from .segments import MIN_SECONDS
+        from .validate import is_number
 
         def refuse(what: str, must: str, value) -> None:
             raise ValueError(f"{what} must be {must}, got {value!r}")
 
         def seconds(value, low: float, high: float) -> bool:
-            return is_real(value) and math.isfinite(value) and low <= value <= high
+            return is_number(value) and math.isfinite(value) and low <= value <= high
 
         if not seconds(self.max_segment_seconds, MIN_SECONDS, LONGEST_SEGMENT_S):
             refuse("the longest utterance (max_segment_seconds, --max-segment)",
@@ -207,7 +208,7 @@ class AnalysisOptions:
         if not seconds(self.gap_seconds, MIN_SECONDS, LONGEST_SEGMENT_S):
             refuse("the windows without speech (gap_seconds)",
                    f"a number of seconds from {MIN_SECONDS:g} to {LONGEST_SEGMENT_S:g}", self.gap_seconds)
-        if self.max_seconds is not None and not (is_real(self.max_seconds) and self.max_seconds > 0):
+        if self.max_seconds is not None and not (is_number(self.max_seconds) and self.max_seconds > 0):
             refuse("the longest input (max_seconds, --max-seconds)", "a number of seconds > 0, or None for no limit",
                    self.max_seconds)
         if not (isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool) and self.batch_size >= 1):
@@ -234,10 +235,6 @@ class AnalysisOptions:
             self.language = whisper_code(self.language)  # "EN", "en" and "en-GB" name one language
             check_language(self.language)
 
-
-def is_real(value) -> bool:
-    """An int or a float, not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def checked_argument(check: Callable[[str], object]) -> Callable[[str], str]:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("json", "csv", "srt", "vtt", "html", "mp4")
 ANNOTATED_SUFFIX = ".annotated.mp4"  # DIR/X.annotated.mp4 for X.mp4, never the input's own name
 CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV text cell starting so would run in a spreadsheet
 
 
 def write_json(analysis: Analysis, path: str | os.PathLike) -> Path:
@@ -175,9 +176,6 @@ def _text_cell(text: str) -> str:
     """A text cell that a spreadsheet shows and never runs: one that starts as a formula would (= + - @, a tab
     or a carriage return; subtitles or speech can say anything) gets a leading ' (OWASP's CSV injection advice)."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _num(x: float) -> str:

@@ -279,20 +279,21 @@ class Analysis:
             schema_version=SCHEMA_VERSION,  # a version-1 file is upgraded as it is read
         )
 
-    def check(self) -> None:
-        """ValueError, naming the field, where this analysis (built or edited by hand) would not load back:
-        what ``to_json`` and ``export.write`` write, ``from_json`` reads."""
+    def check(self) -> dict:
+        """``to_dict``, checked: ValueError, naming the field, where this analysis (built or edited by hand)
+        would not load back, as what ``to_json`` and ``export.write`` write, ``from_json`` reads."""
+        d = self.to_dict()
         try:
-            Analysis.from_dict(json.loads(json.dumps(self.to_dict(), default=_plain)))
+            Analysis.from_dict(json.loads(json.dumps(d, default=_plain)))
         except (ValueError, TypeError) as e:
             raise ValueError(f"this analysis of {self.media.path} would not load back, so it is not written: {e}") \
                 from e
+        return d
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """The JSON text (strict: no NaN); also written atomically to ``path`` if given. ValueError where the
         analysis would not load back (``check``)."""
-        self.check()
-        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2, allow_nan=False, default=_plain)
+        text = json.dumps(self.check(), ensure_ascii=False, indent=2, allow_nan=False, default=_plain)
         if path is not None:
             write_text_atomic(path, text + "\n")
         return text
