@@ -54,7 +54,8 @@ log = logging.getLogger("mmsent.app")
 HERE = Path(__file__).resolve().parent
 EXAMPLES_DIR = HERE / "examples"
 DEFAULT_MAX_SECONDS = 600.0  # s of media accepted (10 min: a few minutes of analysis on 2 CPU cores)
-DEFAULT_MAX_MB = 500.0  # MB (10^6 bytes) per upload
+DEFAULT_MAX_MB = 500.0  # MB per upload
+MB = 2 ** 20  # bytes: a MB as Gradio's own message on a refused upload counts it ("500.0 Mb")
 DEFAULT_CONCURRENCY = 1  # analyses running at once (more only with a GPU or many cores)
 DEFAULT_QUEUE_SIZE = 16  # requests waiting at most; beyond that, users are told the queue is full
 OUTPUT_MAX_AGE_S = 3600  # s: per-request output folders older than this are removed
@@ -198,7 +199,7 @@ def check_input(video: str | None, subtitles: str | None, settings: Settings,
         raise _refusal("No video yet: upload a file or record one with the webcam (or give a sound: upload "
                        "one or record it with the microphone), then press Analyse.")
     name = Path(video).name
-    size_mb = os.path.getsize(video) / 1e6
+    size_mb = os.path.getsize(video) / MB
     if size_mb > settings.max_mb:
         raise _refusal(f"{name} is {size_mb:.0f} MB; this demo takes files up to {settings.max_mb:.0f} MB. "
                        "Compress or trim it, or run the app yourself with a larger --max-mb.")
@@ -505,7 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     # show_error: what gradio itself refuses (a call with too few inputs, a value that is not one of a
     # dropdown's choices) reaches API clients as its message; the handler's errors are gr.Error already.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
-                max_file_size=int(args.max_mb * 1e6), show_error=True)
+                max_file_size=int(args.max_mb * MB), show_error=True)
 
 
 if __name__ == "__main__":
