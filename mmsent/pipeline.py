@@ -66,7 +66,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     from .checkpoint import load_model
 
     options = options or AnalysisOptions()
-    report = progress or (lambda stage, done, total: None)
+    report = _forward(progress) if progress else (lambda stage, done, total: None)
     model = model if model is not None else load_model()
     info = info if info is not None else media.probe(path)
     if options.max_seconds and info.duration > options.max_seconds:
@@ -124,6 +124,19 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         notes=(problems + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
                + ([detector_missing] if detector_missing else [])),
     )
+
+
+def _forward(progress: Progress) -> Progress:
+    """``progress`` as the caller sees it: each step once, a stage's count never going back."""
+    last = (None, -1)
+
+    def report(stage: str, done: int, total: int) -> None:
+        nonlocal last
+        if stage == last[0] and done <= last[1]:
+            return
+        last = (stage, done)
+        progress(stage, done, total)
+    return report
 
 
 def _face_detector_missing(model: FusionModel) -> str | None:
@@ -286,7 +299,6 @@ def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.nd
     report("text features")
     if words:
         _text_inputs(model, segs, rows, x, _trusted_voices(model, x.mask, distances))
-    report("model")
     x = x.to(model.device)
     with torch.inference_mode():
         return model.embed(x), x.mask, distances

@@ -61,14 +61,22 @@ def check_timeline(analysis: Analysis, duration: float, contributions: bool = Tr
 
 
 def test_talking_video_transcript_segments_and_modalities(model, talking):
-    stages = []
-    analysis = mmsent.analyze(talking.path, model, progress=lambda stage, done, total: stages.append(stage))
+    steps = []
+    analysis = mmsent.analyze(talking.path, model, progress=lambda *step: steps.append(step))
+    stages = [stage for stage, _, _ in steps]
     check_timeline(analysis, talking.duration)
     spoken = words(" ".join(s.text for s in analysis.segments))
     assert {"happy", "terrible", "hate", "noon"} <= spoken  # espeak "meeting" is often heard as "meetings"
     speech = [s for s in analysis.segments if s.kind == "speech"]
     assert all(s.modalities == ["text", "audio", "video"] for s in speech)
-    assert {"decode", "speech recognition", "frames", "model"} <= set(stages)
+    # each stage's steps come together and in order, each once: a user's bar never goes back
+    order = list(dict.fromkeys(stages))
+    assert [s for s in order if s in ("decode", "speech recognition", "frames", "model")] == [
+        "decode", "speech recognition", "frames", "model"], order
+    for stage in order:
+        counts = [done for s, done, _ in steps if s == stage]
+        assert counts == sorted(set(counts)) and counts[-1] <= steps[stages.index(stage)][2], (stage, counts)
+    assert stages.index("model") > max(i for i, s in enumerate(stages) if s != "model"), order
     assert analysis.language == "en" and analysis.transcript_source.startswith("faster-whisper")
     # each modality moves the decision of a random model somewhat
     assert all(s.contributions["text"] > 0 for s in speech)
