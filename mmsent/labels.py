@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 SENTIMENTS = ("negative", "neutral", "positive")
+SCORED = ("negative", "positive")  # the sentiments every model names: its score over time is p(positive) - p(negative)
 MODALITIES = ("text", "audio", "video")
 MODALITY_NAMES = {"text": "words", "audio": "voice", "video": "face"}  # what a user calls each sense
 TASKS = ("emotion", "sentiment")  # the two heads, in each sense's reading as in the fused result

@@ -404,6 +404,9 @@ def test_every_segment_has_the_labels_of_the_file():
     d = _edited(lambda d: d["model"].update(emotions=["a", "b"]))  # the model's labels, contradicted
     with pytest.raises(ValueError, match=r"segments\[0\]\.emotion must have the labels \('a', 'b'\)"):
         Analysis.from_dict(d)
+    d = _edited(lambda d: d["model"].update(sentiments=["bad", "neutral", "good"]))  # no score over time
+    with pytest.raises(ValueError, match=r"model\.sentiments must include negative and positive"):
+        Analysis.from_dict(d)
     d = _edited(lambda d: d["model"].update(emotions="anger"))
     with pytest.raises(ValueError, match=r"model\.emotions must be a list of distinct label names"):
         Analysis.from_dict(d)
