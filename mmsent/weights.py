@@ -220,15 +220,42 @@ def load_text(source: str) -> TextParts:
         config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                             num_attention_heads=2, intermediate_size=64)
         return TextParts(BertModel(config, add_pooling_layer=False), tokenizer, None)
-    try:  # safetensors only: a pickled pytorch_model.bin (from the hub or a local folder) is never loaded
-        model = AutoModel.from_pretrained(source, use_safetensors=True)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as e:
-        raise SourceUnavailable(
-            f"text encoder {source!r}", f"it could not be loaded from the Hugging Face hub or its cache ({e})",
-            "Connect to the internet once so it is cached, or use the embedded 'all-MiniLM-L6-v2'.",
-        ) from e
-    return TextParts(model, tokenizer, _hub_weights_sha256(source))
+    remedy = "Connect to the internet once so it is cached, or use the embedded 'all-MiniLM-L6-v2'."
+    for cached in (True, False):  # the cache (or a local folder) first: offline, the hub retries for ~30 s
+        if not cached and not _hub_resolves():
+            raise SourceUnavailable(f"text encoder {source!r}", "it is not in the Hugging Face cache, and the hub "
+                                    f"({_hub_host()}) can't be reached: no network", remedy)
+        try:  # safetensors only: a pickled pytorch_model.bin (from the hub or a local folder) is never loaded
+            model = AutoModel.from_pretrained(source, use_safetensors=True, local_files_only=cached)
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=cached)
+            return TextParts(model, tokenizer, _hub_weights_sha256(source))
+        except (OSError, ValueError) as e:
+            if not cached:
+                raise SourceUnavailable(f"text encoder {source!r}",
+                                        f"it could not be loaded from the Hugging Face hub or its cache ({e})",
+                                        remedy) from e
+
+
+def _hub_host() -> str:
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    return urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+
+
+def _hub_resolves() -> bool:
+    """False when the hub's name does not resolve and no proxy would resolve it for us: no network. The
+    hub's client would retry that for about 30 s."""
+    import socket
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    try:
+        socket.getaddrinfo(_hub_host(), 443)
+    except OSError:
+        return False
+    return True
 
 
 def _hub_weights_sha256(model_id: str) -> str | None:

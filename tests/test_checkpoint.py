@@ -1,6 +1,7 @@
 """Checkpoints: exact round trip, strict keys, source hashes, and refusal of pickles."""
 
 import json
+import os
 import pickle
 
 import pytest
@@ -190,3 +191,47 @@ def test_the_embedded_default_stays_within_25_mb():
 
     size = sum(f.stat().st_size for f in DEFAULT_CHECKPOINT.rglob("*") if f.is_file())
     assert 10e6 < size <= 25e6, f"checkpoints/default holds {size / 1e6:.1f} MB"
+
+
+def test_a_hub_text_encoder_in_the_cache_loads_without_the_network(tmp_path):
+    """A hub model once downloaded loads from the Hugging Face cache at once: the hub is not asked (offline, its
+    client retries for ~30 s before it falls back to the cache). In a process whose name lookups fail, and are counted."""
+    import subprocess
+    import sys
+
+    from mmsent.weights import load_text
+
+    tiny = load_text("tiny-random")
+    snapshot = tmp_path / "hub" / "models--mmsent-test--tiny-bert" / "snapshots" / "0123abc"
+    tiny.model.save_pretrained(snapshot)
+    tiny.tokenizer.save_pretrained(snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0123abc")
+    code = ("import socket\n"
+            "asked = []\n"
+            "def lookup(*a, **k): asked.append(a); raise socket.gaierror(-2, 'Name or service not known')\n"
+            "socket.getaddrinfo = lookup\n"
+            "from mmsent.weights import load_text\n"
+            "parts = load_text('mmsent-test/tiny-bert')\n"
+            "print(type(parts.model).__name__, parts.model.config.hidden_size, parts.sha256 is not None, len(asked))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**{k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE")},  # as a user's
+                               "HF_HUB_CACHE": str(tmp_path / "hub")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["BertModel", "32", "True", "0"]  # no name looked up
+
+
+def test_a_hub_text_encoder_not_cached_is_refused_at_once_without_a_network(monkeypatch):
+    import socket
+
+    from mmsent import weights
+
+    def lookup(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    with pytest.raises(weights.SourceUnavailable, match=r"not in the Hugging Face cache, and the hub \(huggingface.co\) "
+                                                        r"can't be reached: no network"):
+        weights.load_text("no-such-org/no-such-model")
