@@ -96,7 +96,8 @@ def _atomic_copy(parts: list[Path], target: Path, expect_sha256: str | None = No
 
 def load_faster_whisper(model: str, device: str):
     """A ``faster_whisper.WhisperModel``: int8 on CPU (one thread per usable core), float16 on
-    CUDA (on the CPU, with a warning, where CTranslate2 can't use CUDA). ``model`` is "base"
+    CUDA (int8_float32 on a GPU without fast float16; on the CPU, with a warning, where CTranslate2 can't use
+    CUDA). ``model`` is "base"
     (embedded), a hub model name, or a CTranslate2 folder."""
     if os.environ.get("CT2_USE_MKL") == "1":
         warnings.warn("CT2_USE_MKL=1 made faster-whisper about 35x slower on AMD CPUs; unset it",
@@ -113,9 +114,13 @@ def load_faster_whisper(model: str, device: str):
     try:
         if kind == "cuda":
             try:
+                import ctranslate2
+
+                supported = ctranslate2.get_supported_compute_types("cuda", int(index or 0))
+                compute = next((t for t in ("float16", "int8_float32") if t in supported), "float32")  # < 7.0: no fp16
                 return _checked_on_cuda(WhisperModel(where, device=kind, device_index=int(index or 0),
-                                                     compute_type="float16", cpu_threads=threads))
-            except RuntimeError as e:  # CTranslate2 without its CUDA libraries; the model itself is tried on the CPU
+                                                     compute_type=compute, cpu_threads=threads))
+            except (RuntimeError, ValueError) as e:  # no CUDA libraries, or no memory left: tried on the CPU
                 cuda_error = e
         model_obj = WhisperModel(where, device="cpu" if cuda_error else kind, compute_type="int8",
                                  cpu_threads=threads)
@@ -126,9 +131,11 @@ def load_faster_whisper(model: str, device: str):
             f"the Hugging Face hub and needs a network; offline, use model={EMBEDDED_MODEL!r}, "
             f"embedded in the packages {EMBEDDED_PACKAGES}") from e
     if cuda_error:
-        warnings.warn(f"speech recognition runs on the CPU: CTranslate2 could not use {device} ({cuda_error}). It "
-                      f"needs an NVIDIA driver, CUDA 12's cuBLAS and cuDNN 9 (the torch of requirements.txt "
-                      f"installs them); --device cpu runs everything on the CPU", stacklevel=3)
+        libraries = (" It needs an NVIDIA driver and CUDA 12's cuBLAS (the torch of requirements.txt installs it)."
+                     if "lib" in str(cuda_error).lower() or "driver" in str(cuda_error).lower() else "")
+        warnings.warn(f"speech recognition runs on the CPU: CTranslate2 could not use {device} "
+                      f"({type(cuda_error).__name__}: {cuda_error}).{libraries} --device cpu runs everything on the "
+                      "CPU", stacklevel=3)
     return model_obj
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -208,7 +209,13 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if isinstance(device, str):
         device = device.strip().lower()  # CPU, Cuda:0
     if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        unrunnable = _unrunnable(0)
+        if unrunnable:
+            warnings.warn(f"{unrunnable}: running on the CPU", stacklevel=2)
+            return torch.device("cpu")
+        return torch.device("cuda")
     try:
         picked = torch.device(device)
     except (RuntimeError, TypeError) as e:
@@ -220,4 +227,20 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         have = f"{count} CUDA device(s)" if count else "no CUDA device (no NVIDIA GPU or driver, or a CPU-only torch)"
         raise ValueError(f"device {device!r} was asked for, but this machine has {have}: "
                          "use --device auto (CUDA when present) or cpu")
+    unrunnable = _unrunnable(picked.index or 0) if picked.type == "cuda" else None
+    if unrunnable:
+        raise ValueError(f"device {device!r}: {unrunnable}. Use --device cpu")
     return picked
+
+
+def _unrunnable(index: int) -> str | None:
+    """Why the installed torch can't run on CUDA device ``index`` (it has no kernels for its generation: a
+    Pascal card, compute capability 6.x, under a torch built for 7.0 and later), or None."""
+    major, minor = torch.cuda.get_device_capability(index)
+    for arch in torch.cuda.get_arch_list():  # sm_86: binaries for 8.6 (run on 8.x from 8.6); compute_90: PTX
+        m = re.fullmatch(r"(sm|compute)_(\d+)(\d)", arch)
+        if m and ((int(m[2]), int(m[3])) <= (major, minor) if m[1] == "compute"
+                  else int(m[2]) == major and int(m[3]) <= minor):
+            return None
+    return (f"{torch.cuda.get_device_name(index)} (compute capability {major}.{minor}) is not supported by this torch "
+            f"{torch.__version__}, built for {' '.join(torch.cuda.get_arch_list())}")
