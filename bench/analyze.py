@@ -70,7 +70,9 @@ def video_checkpoint(folder: Path) -> Path:
 
 
 def run_case(video: str, checkpoint: str, warmup: str) -> dict:
-    """Analyse one video in this process; return stage times (s) and peak memory (MB)."""
+    """Analyse one video in this process; return stage times (s) and peak memory (MB; on CUDA, the GPU's too)."""
+    import torch
+
     import mmsent
     from mmsent import media
     from mmsent.config import AnalysisOptions
@@ -96,9 +98,10 @@ def run_case(video: str, checkpoint: str, warmup: str) -> dict:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     audio, options = media.load_audio(video), AnalysisOptions()
     t1 = time.perf_counter()
-    transcribe(audio, backend=options.asr, model=options.asr_model, language=options.language, device=model.device.type)
+    transcribe(audio, backend=options.asr, model=options.asr_model, language=options.language, device=str(model.device))
     return {"load_s": load_s, "analyze_s": total, "stages": stages, "segments": len(analysis.segments),
-            "peak_mb": peak_mb, "asr_alone_s": time.perf_counter() - t1}
+            "peak_mb": peak_mb, "asr_alone_s": time.perf_counter() - t1,
+            "gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if model.device.type == "cuda" else None}
 
 
 def main() -> None:
@@ -125,8 +128,9 @@ def main() -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
             asr = r["stages"]["speech recognition"]
+            gpu = f" (GPU {r['gpu_peak_mb']:.0f} MB)" if r["gpu_peak_mb"] is not None else ""
             print(f"{vname}, {cname}: {r['analyze_s']:.2f} s for {r['segments']} segments "
-                  f"({stages}); model load {r['load_s']:.1f} s; peak {r['peak_mb']:.0f} MB; "
+                  f"({stages}); model load {r['load_s']:.1f} s; peak {r['peak_mb']:.0f} MB{gpu}; "
                   f"{r['analyze_s'] / asr:.2f}x its speech recognition, "
                   f"{r['analyze_s'] / r['asr_alone_s']:.2f}x speech recognition alone ({r['asr_alone_s']:.2f} s)")
 

@@ -103,8 +103,8 @@ class TextEncoder(nn.Module):
 
 def bf16_supported(device: torch.device) -> bool:
     """Whether convolutions run fast in bfloat16 on this device."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+    if device.type == "cuda":  # is_bf16_supported() also says yes where bfloat16 is only emulated (T4, V100)
+        return torch.cuda.get_device_capability(device)[0] >= 8
     return device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 

@@ -157,7 +157,8 @@ def load_backend(backend: str = "faster-whisper", model: str = "base",
     """The loaded recogniser for (backend, model, device), cached for the life of the process."""
     if backend not in _BACKENDS:
         raise ValueError(f"unknown ASR backend {backend!r}; choose one of {sorted(_BACKENDS)}")
-    return _load_cached(backend, model, _resolve_device(backend, device))
+    device = _resolve_device(backend, device)
+    return _load_cached(backend, model, "cuda:0" if device == "cuda" else device)  # one model, however named
 
 
 @functools.lru_cache(maxsize=4)

@@ -6,6 +6,7 @@ gloo on CPU). Without them everything runs in one process and these helpers are 
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import sys
@@ -26,7 +27,9 @@ def init(device: str | None = None) -> torch.device:
         if dev.type == "cuda":
             dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(dev)
-        td.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        # ranks wait for each other's share of the feature cache, and for rank 0's evaluation: longer than
+        # the default 10 minutes on a large corpus
+        td.init_process_group("nccl" if dev.type == "cuda" else "gloo", timeout=datetime.timedelta(hours=2))
         log.info("rank %d of %d on %s", rank(), world(), dev)
     return dev
 

@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", help="feature cache folder (none: features in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     args = p.parse_args(argv)
+    try:
+        pick_device(args.device)
+    except ValueError as e:
+        p.error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     try:
         with torch.no_grad():

@@ -1,7 +1,7 @@
 """Resumable training state in one safetensors file (no pickle): model, optimizer, RNG, progress.
 
 Tensors: ``model.*`` (the trainable state dict), ``opt.{param}.{name}`` (AdamW moments and step),
-``rng.torch`` (the CPU generator state) and ``rng.shuffle``. The file's metadata holds a JSON
+``rng.torch`` (the CPU generator state), ``rng.cuda.N`` (each GPU's, on CUDA) and ``rng.shuffle``. The file's metadata holds a JSON
 ``progress`` (epoch done, best score, epochs without gain, history) and the optimizer's param groups.
 """
 
@@ -31,6 +31,8 @@ def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
         for name, value in st.items():
             tensors[f"opt.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
     tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_initialized():  # dropout on a GPU draws from its own generator
+        tensors |= {f"rng.cuda.{i}": state for i, state in enumerate(torch.cuda.get_rng_state_all())}
     tensors["rng.shuffle"] = shuffle_gen.get_state()
     groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]} for g in opt["param_groups"]]
     meta = {"progress": json.dumps(progress), "param_groups": json.dumps(groups)}
@@ -67,5 +69,8 @@ def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
     except ValueError as e:
         raise StateError(f"{path}: its optimizer does not match this run's ({e})") from e
     torch.set_rng_state(tensors["rng.torch"])
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]  # "rng.cuda.N"
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
     shuffle_gen.set_state(tensors["rng.shuffle"])
     return json.loads(meta["progress"])
