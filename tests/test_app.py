@@ -60,7 +60,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
     make_examples_module().make_video(d / "speech.mp4", SENTENCES, title="Test", colour=(30, 90, 60))
     ffmpeg("-i", d / "speech.mp4", "-vn", d / "speech_sound.wav")  # its sound alone
     (d / "notes.mp4").write_text("this is a text file, not a video\n")
-    (d / "big.mp4").write_bytes(b"\0" * int(MAX_MB * load_app().MB + 1000)  # just over the limit, in the app's MB)
+    (d / "big.mp4").write_bytes(b"\0" * int(MAX_MB * load_app().MB + 1000))  # just over the limit, in the app's MB
     (d / "words.srt").write_text("1\n00:00:00,200 --> 00:00:01,800\nThe parrot sings loudly.\n")
     make_video(d / "silent.mp4", 2.0, size=(160, 120), fps=5, audio=None)
     make_video(d / "long.mp4", MAX_SECONDS + 5.0, size=(160, 120), fps=5)
