@@ -127,6 +127,12 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
+def _name(path: str) -> str:
+    """An upload's name as the user knows it: a browser sends the double quotes of a file's name as %22 (the
+    HTML standard's form encoding), which the server keeps."""
+    return Path(path).name.replace("%22", '"')
+
+
 def _user_message(err: BaseException, paths: dict[str, str]) -> str:
     """The error's message with server-side upload paths replaced by the names the user knows."""
     msg = str(err.args[0]) if err.args and isinstance(err.args[0], str) else str(err)
@@ -198,7 +204,7 @@ def check_input(video: str | None, subtitles: str | None, settings: Settings,
     if not video:
         raise _refusal("No video yet: upload a file or record one with the webcam (or give a sound: upload "
                        "one or record it with the microphone), then press Analyse.")
-    name = Path(video).name
+    name = _name(video)
     size_mb = os.path.getsize(video) / MB
     if size_mb > settings.max_mb:
         raise _refusal(f"{name} is {size_mb:.0f} MB; this demo takes files up to {settings.max_mb:.0f} MB. "
@@ -243,7 +249,7 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     request folder (with ``annotated_video``, a video's annotated copy too)."""
     progress(0.0, desc="checking the file")
     if video and sound:
-        raise _refusal(f"Both a video ({Path(video).name}) and a sound ({Path(sound).name}) were given: clear "
+        raise _refusal(f"Both a video ({_name(video)}) and a sound ({_name(sound)}) were given: clear "
                        "one of them, then press Analyse. One file is analysed at a time.")
     video = video or sound
     if not senses:
@@ -259,14 +265,14 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
 
     t0 = time.monotonic()
     analysis = mmsent.analyze(video, model=model, options=options, progress=report, info=info)  # probed once
-    log.info("analysed %s (%.1f s of media, %d segments) in %.1f s", Path(video).name,
+    log.info("analysed %s (%.1f s of media, %d segments) in %.1f s", _name(video),
              analysis.media.duration, len(analysis.segments), time.monotonic() - t0)
     if not info.has_audio and not subtitles and not any(s.modalities for s in analysis.segments):
-        raise _refusal(f"{Path(video).name} has no sound track, and its picture shows no face that looks at "
+        raise _refusal(f"{_name(video)} has no sound track, and its picture shows no face that looks at "
                        "the camera and moves: there is nothing to read. Upload a video with sound or a visible "
                        "face, or add a subtitle file.")
     progress(1.0, desc="drawing and exporting")
-    analysis.media.path = Path(video).name  # the user's file and model, not where the server keeps them
+    analysis.media.path = _name(video)  # the user's file and model, not where the server keeps them
     analysis.model["checkpoint"] = analysis.model["name"]
     formats = [*DOWNLOAD_FORMATS, *(["mp4"] if annotated_video and info.has_video else [])]
     out_dir = new_request_dir(settings)
@@ -292,14 +298,14 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         """Analyse a video or a sound: returns the video (None for a sound; with ``annotated_video``, its
         annotated copy), 5 figures, the segment table, notes, files and the JSON. Stopped by its page, it
         returns empty results and a note that says so."""
-        paths = {p: Path(p).name for p in (video, subtitles, sound) if p}
+        paths = {p: _name(p) for p in (video, subtitles, sound) if p}
         flag = stops.flag(request)
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
                                            max_segment_seconds, stoppable(progress, flag), senses,
                                            translate, sound, annotated_video)
         except Stopped as e:
-            name = Path(video or sound).name if video or sound else "the file"
+            name = _name(video or sound) if video or sound else "the file"
             log.info("stopped %s at %s", video or sound, e.args[0])
             return (None,) * 7 + (f"**Stopped** at {e.args[0]}: the analysis of {name} was stopped and nothing "
                                   f"was kept. Press Analyse to start again.\n\n{model_lines}", None, None)

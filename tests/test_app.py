@@ -64,6 +64,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
     (d / "words.srt").write_text("1\n00:00:00,200 --> 00:00:01,800\nThe parrot sings loudly.\n")
     make_video(d / "silent.mp4", 2.0, size=(160, 120), fps=5, audio=None)
     make_video(d / "long.mp4", MAX_SECONDS + 5.0, size=(160, 120), fps=5)
+    shutil.copy(d / "long.mp4", d / 'my "long" talk.mp4')  # a browser sends its quotes as %22
     return {p.stem: p for p in d.iterdir()}
 
 
@@ -262,6 +263,7 @@ def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
     ("notes", "notes.mp4: cannot be read as audio or video"),
     ("silent", "silent.mp4 has no sound track"),
     ("long", f"long.mp4 lasts 25 s; this demo analyses up to {MAX_SECONDS} s"),
+    ('my "long" talk', f'my "long" talk.mp4 lasts 25 s; this demo analyses up to {MAX_SECONDS} s'),
 ])
 def test_bad_input_gives_a_clear_error(client, media, name, expected):
     with pytest.raises(AppError) as err:
