@@ -21,7 +21,6 @@ from train import cache as cache_mod
 from train.corpora import read_meld, read_ravdess
 from train.data import predict
 from train.extract import extract_all
-from train.state import StateError
 from train.synthetic import make_synthetic
 from train.train import main
 
@@ -118,6 +117,9 @@ def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
     main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--stop-after", "1"])  # interrupted
     history = json.loads((tmp_path / "split" / "config.json").read_text())["training"]["history"]
     assert [h["epoch"] for h in history] == [1]
+    with pytest.raises(SystemExit, match=r"error: .*train_state.safetensors is the state of a run with other "
+                                         r"settings: --modality-dropout was 0\.3, now 0\.2\. Resume with the same"):
+        main([*common, "--modality-dropout", "0.2", "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
     main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
     with safe_open(str(tmp_path / "split" / "train_state.safetensors"), framework="pt") as f:
         progress = json.loads(f.metadata()["progress"])
@@ -130,10 +132,29 @@ def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
 
 
-def test_resume_without_state_is_a_clear_error(corpus, tmp_path):
-    with pytest.raises(StateError, match="no training state"):
-        main(["--meld", str(corpus), "--cache", "", "--out", str(tmp_path / "none"), "--epochs", "1",
-              "--resume", *TINY])
+def test_what_would_lose_or_fake_a_run_is_refused_before_any_work(corpus, trained, tmp_path, capsys, caplog):
+    """--resume without a state, an --out that holds an earlier run (its checkpoint was replaced without a word),
+    --epochs 0 with nothing to compose (it saved a random model, calibrated, as if trained)."""
+    out, cache = trained
+    base = ["--meld", str(corpus), "--cache", str(cache), "--epochs", "1", *TINY]
+    for flags, said in ((["--out", str(tmp_path / "none"), "--resume"], "none/train_state.safetensors holds no "
+                         "training state to resume from; run without --resume first"),
+                        (["--out", str(out / "text")], "text holds an earlier run (config.json, "
+                         "train_state.safetensors): give another --out, --resume to continue that run, or --overwrite"),
+                        (["--out", str(tmp_path / "e0"), "--epochs", "0"], "--epochs 0 trains nothing: it composes "
+                         "the parts given with --init")):
+        with pytest.raises(SystemExit) as e:
+            main(base + flags)
+        assert e.value.code == 2 and said in capsys.readouterr().err, flags
+    assert not (tmp_path / "e0").exists() and not (tmp_path / "none").exists()
+    (tmp_path / "other.safetensors").write_bytes((out / "text" / "model.safetensors").read_bytes())
+    with pytest.raises(SystemExit, match="error: .*other.safetensors is not a training state"):  # one line
+        main(base + ["--out", str(tmp_path / "o"), "--state", str(tmp_path / "other.safetensors"), "--resume"])
+    with caplog.at_level("INFO", logger="train.train"):  # the embedded default by its name, as elsewhere
+        main(base + ["--out", str(tmp_path / "d"), "--epochs", "0", "--init", "default:sense_heads.text."])
+    assert "initialised 2 tensors from default:sense_heads.text." in caplog.text  # the biases
+    assert ("--init default:sense_heads.text.: 2 tensors of another shape stay as initialised here: "  # said, not
+            "sense_heads.text.emotion.weight (7, 128) (here (7, 16))") in caplog.text  # silently left random
 
 
 def _children(pid: int) -> list[int]:

@@ -13,6 +13,9 @@ from mmsent.labels import MODALITIES
 from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, read_ravdess, unique_key
 
 
+STATE_FILE = "train_state.safetensors"  # in --out, unless --state names another file
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.train", description="Train an mmsent fusion model.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -101,13 +104,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--device", default="auto", help="cpu, cuda or auto")
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="checkpoint folder (best epoch)")
-    o.add_argument("--state", help="resumable state file (default OUT/train_state.safetensors)")
+    o.add_argument("--state", help=f"resumable state file (default OUT/{STATE_FILE})")
     o.add_argument("--init", action="append", default=[],
                    help="start from a checkpoint's weights: DIR or DIR:PREFIX (only keys starting with PREFIX, "
                         "e.g. encoders.audio.); repeatable, later ones win")
     o.add_argument("--stop-after", type=int, default=0,
                    help="leave after this many epochs in this invocation (time-limited jobs; 0: run to the end)")
-    o.add_argument("--resume", action="store_true", help="continue from the state file")
+    o.add_argument("--resume", action="store_true",
+                   help="continue from the state file, with the same data and settings (--epochs, --stop-after, "
+                        "--patience, --device and --cache may change)")
+    o.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoint and state an earlier run left in --out (refused without it)")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.cache = args.cache or None
@@ -116,6 +123,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for path, folder in ((args.out, True), (args.state, False), (args.cache, True)):
         if why := unwritable(path, folder):
             p.error(why)
+    if not args.epochs and not args.init:
+        p.error("--epochs 0 trains nothing: it composes the parts given with --init DIR[:PREFIX] and calibrates them")
+    state = Path(args.state or Path(args.out) / STATE_FILE)
+    if args.resume and not state.is_file():
+        p.error(f"--resume: {state} holds no training state to resume from; run without --resume first")
+    earlier = [f for f in (Path(args.out) / "config.json", state) if f.is_file()]
+    if earlier and not (args.resume or args.overwrite):
+        p.error(f"{args.out} holds an earlier run ({', '.join(f.name for f in earlier)}): give another --out, "
+                "--resume to continue that run, or --overwrite to replace it")
     if not 0 <= args.audio_augment < max(1, args.ravdess_repeat):
         p.error(f"--audio-augment must be from 0 to --ravdess-repeat - 1 ({args.ravdess_repeat - 1}): "
                 "each clip keeps at least one unperturbed appearance")

@@ -106,16 +106,18 @@ def fill(cache: FeatureCache, ids: list[str], compute, batch_size: int, progress
                  dist.rank(), len(mine))
     bar = dist.progress(total=len(mine), desc=progress or cache.kind, unit="sample") if mine else None
     pending: dict[str, torch.Tensor] = {}
-    for start in range(0, len(mine), batch_size):
-        batch = mine[start:start + batch_size]
-        pending.update(compute(batch))
-        done += len(batch)
-        if bar is not None:
-            bar.update(len(batch))
-        if len(pending) >= 4096:  # bound memory and keep progress when a long run is stopped
-            cache.add(pending)
-            pending = {}
-    cache.add(pending)
+    try:
+        for start in range(0, len(mine), batch_size):
+            batch = mine[start:start + batch_size]
+            pending.update(compute(batch))
+            done += len(batch)
+            if bar is not None:
+                bar.update(len(batch))
+            if len(pending) >= 4096:  # bound memory
+                cache.add(pending)
+                pending = {}
+    finally:  # a run stopped (Ctrl-C) or failing keeps what it computed
+        cache.add(pending)
     if bar is not None:
         bar.close()
     if todo and dist.world() > 1 and cache.folder is not None:

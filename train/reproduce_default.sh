@@ -23,6 +23,7 @@
 #    own dev split, the fusion weights and priors on all dev sets and on joined dev samples (a MELD
 #    utterance, a voice and a face of one emotion, any two or all three, from the dev splits; in a
 #    quarter of those with words, words MELD labels neutral beside a voice or face of any emotion).
+# Every step writes over what an earlier run of this script left in $WORK and $OUT (--overwrite).
 # The expression CNN itself, in three cycles (64 + 90 + 85 min of training on 2 cores) and the average
 # of the last two (its sha256 is pinned in mmsent/expression.py; its card has the figures):
 #   python -m train.fer --data $DATA/fer2013 --out /tmp/fer1 --budget-min 64 --widths 48,96,192,384 --blocks 1,1,1,1
@@ -39,27 +40,27 @@ OUT=${OUT:-checkpoints/default}
 SPEECH="--ravdess $DATA/ravdess --ravdess-train 1-16 --ravdess-dev 17-20 --emovo $DATA/emovo --emovo-dev m3"
 
 TEXT="--branches text --modalities text --text-tune-layers 2 --cache $CACHE"
-python -m train.train --goemotions "$DATA/goemotions" --goemotions-cap 3000 $TEXT --epochs 2 --out "$WORK/goemotions"
-python -m train.train --meld "$DATA/meld" $TEXT --epochs 4 --out "$WORK/words" \
+python -m train.train --overwrite --goemotions "$DATA/goemotions" --goemotions-cap 3000 $TEXT --epochs 2 --out "$WORK/goemotions"
+python -m train.train --overwrite --meld "$DATA/meld" $TEXT --epochs 4 --out "$WORK/words" \
     --init "$WORK/goemotions:encoders.text." --init "$WORK/goemotions:sense_heads.text."
 
 GATE="--voice-bank-layer 4 --familiarity-quantile 0.975"
 VOICE="--audio-source whisper-base-layer4 $GATE --audio-augment 2 --branches audio --modalities audio --epochs 8 --cache $CACHE"
 HEADS=5
 for seed in $(seq 0 $((HEADS - 1))); do
-    python -m train.train $SPEECH $VOICE --seed "$seed" --out "$WORK/voice-$seed"
+    python -m train.train --overwrite $SPEECH $VOICE --seed "$seed" --out "$WORK/voice-$seed"
 done
 python -m train.ensemble --out "$WORK/voice" $(seq -f "$WORK/voice-%g" 0 $((HEADS - 1)))
-python -m train.train --ravdess "$DATA/ravdess" --ravdess-train 1-16 --ravdess-dev 17-20 $VOICE --out "$WORK/voice-ravdess"
-python -m train.train --emovo "$DATA/emovo" --emovo-dev m3 $VOICE --out "$WORK/voice-emovo"
+python -m train.train --overwrite --ravdess "$DATA/ravdess" --ravdess-train 1-16 --ravdess-dev 17-20 $VOICE --out "$WORK/voice-ravdess"
+python -m train.train --overwrite --emovo "$DATA/emovo" --emovo-dev m3 $VOICE --out "$WORK/voice-emovo"
 SLOPE=$(python -m train.familiarity --cache "$CACHE" \
     --voice "$WORK/voice-ravdess" "ravdess=$DATA/ravdess:17-20" "emovo=$DATA/emovo" \
     --voice "$WORK/voice-emovo" "emovo=$DATA/emovo:m3" "ravdess=$DATA/ravdess")
 
-python -m train.train --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches video --modalities video \
+python -m train.train --overwrite --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches video --modalities video \
     --epochs 3 --cache "$CACHE" --out "$WORK/face"
 
-python -m train.train --meld "$DATA/meld" $SPEECH --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches text audio video \
+python -m train.train --overwrite --meld "$DATA/meld" $SPEECH --fer2013 "$DATA/fer2013" --fer2013-every 2 --branches text audio video \
     --audio-source whisper-base-layer4 $GATE --voice-members $HEADS --text-tune-layers 2 --epochs 0 --joint 8000 --joint-plain-words 0.25 --familiarity-slope "$SLOPE" \
     --cache "$CACHE" --out "$OUT" \
     --init "$WORK/words:encoders.text." --init "$WORK/words:sense_heads.text." \

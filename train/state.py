@@ -23,8 +23,9 @@ class StateError(ValueError):
 
 
 def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
-               progress: dict, shuffle_gen: torch.Generator) -> None:
-    """Write the state atomically (a run killed while writing keeps the previous file)."""
+               progress: dict, shuffle_gen: torch.Generator, run: dict) -> None:
+    """Write the state atomically (a run killed while writing keeps the previous file). ``run``: the settings a
+    resumed run must share (its data, model and training options)."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.trainable_state_dict().items()}
     opt = optimizer.state_dict()
     for idx, st in opt["state"].items():
@@ -35,7 +36,7 @@ def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
         tensors |= {f"rng.cuda.{i}": state for i, state in enumerate(torch.cuda.get_rng_state_all())}
     tensors["rng.shuffle"] = shuffle_gen.get_state()
     groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]} for g in opt["param_groups"]]
-    meta = {"progress": json.dumps(progress), "param_groups": json.dumps(groups)}
+    meta = {"progress": json.dumps(progress), "param_groups": json.dumps(groups), "run": json.dumps(run)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -43,8 +44,9 @@ def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
 
 
 def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
-               shuffle_gen: torch.Generator) -> dict:
-    """Restore model, optimizer and generators from ``path``; returns the progress dict."""
+               shuffle_gen: torch.Generator, run: dict) -> dict:
+    """Restore model, optimizer and generators from ``path``; returns the progress dict. StateError where the
+    run that wrote it had other settings than ``run`` (as ``save_state`` took them)."""
     path = Path(path)
     if not path.is_file():
         raise StateError(f"{path}: no training state to resume from; run without --resume first")
@@ -53,6 +55,13 @@ def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     if "progress" not in meta:
         raise StateError(f"{path} is not a training state written by train.train")
+    before = json.loads(meta.get("run", "{}"))  # absent in states written before 6 December 2026
+    run = json.loads(json.dumps(run))  # as stored: tuples as lists
+    changed = sorted(k for k in before.keys() | run.keys() if before and before.get(k) != run.get(k))
+    if changed:
+        raise StateError(f"{path} is the state of a run with other settings: " + "; ".join(
+            f"--{k.replace('_', '-')} was {before.get(k)!r}, now {run.get(k)!r}" for k in changed)
+            + ". Resume with the same ones, or start again with --overwrite")
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     expected = set(model.trainable_state_dict())
     if set(model_state) != expected:

@@ -18,28 +18,29 @@ import logging
 import math
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from mmsent.checkpoint import (CheckpointError, load_checkpoint, pick_device, read_config, read_weights,
-                              save_checkpoint)
+from mmsent.checkpoint import (DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint, pick_device, read_config,
+                              read_weights, save_checkpoint)
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model, drop_modalities
 from mmsent.weights import SourceUnavailable
 
 from . import dist
-from .args import parse_args, read_corpora
+from .args import STATE_FILE, parse_args, read_corpora
 from .calibrate import calibrate
 from .corpora import CorpusError
 from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
-from .evaluate import corpus_report, drop_unreadable, unreadable
+from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
 from .joint import joint_samples
 from .metrics import selection_score
-from .state import load_state, save_state
+from .state import StateError, load_state, save_state
 
 log = logging.getLogger("train.train")
 
@@ -85,14 +86,19 @@ def init_weights(model: FusionModel, specs: list[str]) -> None:
     for spec in specs:
         folder, _, prefix = spec.partition(":")
         try:
-            state = read_weights(folder)
+            state = read_weights(DEFAULT_CHECKPOINT if folder == "default" else folder)
         except CheckpointError as e:
             raise SystemExit(f"--init {spec}: {e}") from e
-        chosen = {k: v for k, v in state.items() if k.startswith(prefix) and k in own and own[k].shape == v.shape}
+        named = {k: v for k, v in state.items() if k.startswith(prefix) and k in own}
+        chosen = {k: v for k, v in named.items() if own[k].shape == v.shape}
         if not chosen:
             raise SystemExit(f"--init {spec}: no weights of {folder} match this model{' under ' + prefix if prefix else ''}")
         model.load_state_dict(chosen, strict=False)
         log.info("initialised %d tensors from %s", len(chosen), spec)
+        if len(chosen) < len(named):  # e.g. five voice heads' sense heads (640 wide) into one head's (128)
+            log.warning("--init %s: %d tensors of another shape stay as initialised here: %s", spec,
+                        len(named) - len(chosen), ", ".join(f"{k} {tuple(v.shape)} (here {tuple(own[k].shape)})"
+                                                            for k, v in named.items() if k not in chosen))
 
 
 def _ce(logits, target, weight, smoothing) -> torch.Tensor:
@@ -161,6 +167,7 @@ def train(args) -> dict:
     modalities = tuple(args.modalities)
     train_set = _readable(train_set, caches, modalities)
     drop_unreadable(dev, caches, {}, senses=modalities)  # selected and calibrated on what can be read, as evaluated
+    _missing_in_dev(train_set, dev, model.config.emotions)
     if args.joint:
         dev["joint"] = joint_samples(list(dev.values()), caches, args.joint // 4 or 1, seed=args.seed + 1,
                                      plain_words=args.joint_plain_words)
@@ -169,10 +176,14 @@ def train(args) -> dict:
     optimizer = torch.optim.AdamW(param_groups(model, args), weight_decay=args.weight_decay)
     gen = torch.Generator().manual_seed(args.seed)
     progress = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "stale": 0, "history": []}
-    state_file = args.state or f"{args.out}/train_state.safetensors"
+    state_file = args.state or f"{args.out}/{STATE_FILE}"
     if args.resume:
-        progress = load_state(state_file, model, optimizer, gen)
+        progress = load_state(state_file, model, optimizer, gen, _run_settings(args))
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
+        if progress["epoch"] >= args.epochs or progress["stale"] >= args.patience:
+            log.warning("nothing left to train: %d of --epochs %d done, %d without a better dev score (--patience "
+                        "%d); the best checkpoint (epoch %d) is calibrated again", progress["epoch"], args.epochs,
+                        progress["stale"], args.patience, progress["best_epoch"])
     ddp = DistributedDataParallel(model, find_unused_parameters=True) if dist.active() else model
     steps = math.ceil((len(train_set) + args.joint) / args.batch_size) // dist.world()  # as many as length_batches gives
     start_epoch = progress["epoch"]
@@ -209,14 +220,27 @@ def train(args) -> dict:
 def _readable(samples: list, caches, modalities: tuple[str, ...]) -> list:
     """The training samples that give one of ``modalities`` (a clip whose sound failed, an image to a voice, would
     teach the fusion's prior alone); CorpusError where none does."""
-    kept = [s for s in samples if not unreadable(s, caches, senses=modalities)]
+    bad = [unreadable(s, caches, senses=modalities) for s in samples]
+    kept = [s for s, b in zip(samples, bad) if not b]
     if not kept:
         raise CorpusError(f"none of the {len(samples)} training samples gives what the model is fed "
                           f"(--modalities {' '.join(modalities)}): check the corpora, or feed their senses")
     if len(kept) < len(samples):
-        log.warning("%d of %d training samples give none of %s (damaged, silent or too long clips, or other "
-                    "senses); left out", len(samples) - len(kept), len(samples), ", ".join(modalities))
+        lost = sorted({str(s.media or s.id) for s, b in zip(samples, bad) if b})  # a clip once, however often repeated
+        log.warning("%d of %d training samples (each clip's repetitions counted) give none of %s (damaged, silent or "
+                    "too long clips, or other senses); left out: %s%s", len(samples) - len(kept), len(samples),
+                    ", ".join(modalities), ", ".join(lost[:SHOWN]), f" and {len(lost) - SHOWN} more" if len(lost) > SHOWN else "")
     return kept
+
+
+def _missing_in_dev(train_set: list, dev: dict, labels: tuple[str, ...]) -> None:
+    """Warn where the dev sets lack emotions the training has: the calibration fits each emotion's bias there,
+    and one they lack is pushed down until the model hardly answers it."""
+    lacking = ({s.emotion for s in train_set} - {s.emotion for v in dev.values() for s in v}) - {None}
+    if lacking:
+        log.warning("the dev sets (%s) have no %s, which training has: calibrated on them, the model will hardly "
+                    "answer %s. Give a dev set with every emotion", ", ".join(dev),
+                    ", ".join(labels[i] for i in sorted(lacking)), "them" if len(lacking) > 1 else "it")
 
 
 def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: list[str], caches, modalities,
@@ -231,7 +255,7 @@ def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: l
     meta["dev_metrics"] = _training_meta(args, progress, report)["dev_metrics"]  # calibrated
     meta["calibration"] = calibration
     save_checkpoint(model, args.out, training=meta)
-    log.info("calibrated: %s", _brief(report))
+    log.info("calibrated (figures on the dev sets the calibration was fitted on): %s", _brief(report))
 
 
 def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss, t0) -> dict:
@@ -247,12 +271,20 @@ def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, s
         if better:
             progress.update(best_score=score, best_epoch=epoch)
             save_checkpoint(model, args.out, training=_training_meta(args, progress, report))
-        save_state(state_file, model, optimizer, progress, gen)
+        save_state(state_file, model, optimizer, progress, gen, _run_settings(args))
         log.info("epoch %d loss %.4f %s score %.4f%s (%.0f s)", epoch, loss, _brief(report), score,
                  " best, saved" if better else f" (best {progress['best_score']:.4f} at {progress['best_epoch']})",
                  time.time() - t0)
     progress = dist.broadcast_object(progress)
     return progress
+
+
+RESUMABLE = ("epochs", "stop_after", "patience", "device", "cache", "resume", "overwrite", "out", "state", "argv")
+
+
+def _run_settings(args) -> dict:
+    """What a resumed run must share with the run it continues: every option but RESUMABLE ones."""
+    return {k: v for k, v in vars(args).items() if k not in RESUMABLE}
 
 
 def _training_meta(args, progress: dict, report: dict) -> dict:
@@ -287,9 +319,14 @@ def main(argv: list[str] | None = None) -> int:
         if dist.is_main():
             log.info("done: best score %.4f at epoch %d, checkpoint in %s", progress["best_score"],
                      progress["best_epoch"], args.out)
-    except (CorpusError, CheckpointError, SourceUnavailable) as e:  # a corpus that does not read, files both trained
-        # on and in a dev set, a checkpoint to start from that does not load, a pretrained part not here
+    except (CorpusError, CheckpointError, SourceUnavailable, StateError) as e:  # a corpus that does not read, files
+        # both trained on and in a dev set, a checkpoint to start from that does not load, a pretrained part not
+        # here, a state of another run
         raise SystemExit(f"error: {e}") from e
+    except KeyboardInterrupt:
+        raise SystemExit(f"stopped (Ctrl-C). The features computed so far are kept{' in ' + args.cache if args.cache else ''}"
+                         f"; after a finished epoch (its state is in {args.state or Path(args.out) / STATE_FILE}), the "
+                         "same command with --resume continues from it") from None
     finally:
         dist.close()
     return 0
