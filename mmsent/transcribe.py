@@ -5,7 +5,8 @@ utterances with word timestamps. Whisper's known failures are handled here: voic
 detection removes silence and music before decoding, decoding never conditions on previous text,
 uses temperature 0 only (fallback temperatures are very slow on these CPUs), and segments whose
 log-probability, no-speech probability or compression ratio mark them as hallucinations are
-dropped. The Whisper ``base`` model comes offline from pip packages (see ``mmsent.asr_models``).
+dropped (in a 30 s window whose words repeat, each sentence is first heard again alone: real speech repeats
+too). The Whisper ``base`` model comes offline from pip packages (see ``mmsent.asr_models``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 # s of CPU); words matched 0.971 / 0.976 there and 0.815 / 0.815 on pyannote's real phone call.
 BEAM_SIZE = 1
 MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without running a model
+AGAIN_PAD_S = 0.2  # s of sound either side of a segment decoded again alone (_looped_again)
 LANGUAGE_LOOK_S = 300  # s: spoken_language looks for speech in the first 5 minutes,
 LANGUAGE_WINDOW_S = 30  # s: and listens to the first 30 s of it (Whisper's window)
 VAD_MIN_SILENCE_MS = 2000  # ms of silence that ends a speech region (faster-whisper's default;
@@ -242,8 +244,37 @@ class _Recogniser:
         """As ``mmsent.transcribe.transcribe``, with this model."""
         audio, opts, total = _prepare(audio, language, options)
         raw, detected = self._decode(audio, language, opts, total, "transcribe", progress)
+        raw = self._looped_again(audio, raw, detected or language, opts)
         utterances = _utterances(raw, opts, total)
         return Transcript(detected if utterances else language, utterances, self.name)
+
+    def _looped_again(self, audio: np.ndarray, raw: list[_RawSegment], language: str | None,
+                      opts: DecodeOptions) -> list[_RawSegment]:
+        """``raw`` with each sentence of a window that loops decoded again from its own stretch of sound alone.
+        The compression ratio Whisper reports is its whole 30 s window's: where the window's words repeat,
+        every segment in it would be dropped as a hallucination, real repeated speech too ("I am so sorry."
+        five times). Heard alone, a sentence's stretch gives what is said there: the same words where they were
+        said again, other words where Whisper looped, nothing over silence; and the ratio of that stretch."""
+        ratio = opts.compression_ratio_threshold
+        if ratio is None or not any(seg.compression_ratio > ratio for seg in raw):
+            return raw
+        spans = [(seg, span) for seg in raw for span in
+                 (_sentences(seg) if seg.compression_ratio > ratio else [None])]  # None: kept as decoded
+        out = []
+        for i, (seg, span) in enumerate(spans):
+            if span is None:
+                out.append(seg)
+                continue
+            before = max((s.end if t is None else t[1]) for s, t in spans[:i]) if i else 0.0
+            after = min((s.start if t is None else t[0]) for s, t in spans[i + 1:]) if i + 1 < len(spans) else math.inf
+            start = max(span[0] - AGAIN_PAD_S, before, 0.0)  # not into the sentences beside it
+            end = min(span[1] + AGAIN_PAD_S, after, len(audio) / SAMPLE_RATE)
+            piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+            again = self._decode(piece, language, opts, len(piece) / SAMPLE_RATE, "transcribe", None)[0]
+            log.info("%.2f-%.2f of %r, in a window that loops (compression ratio %.2f), heard alone: %r", start, end,
+                     seg.text.strip(), seg.compression_ratio, " ".join(a.text.strip() for a in again))
+            out += [_shifted(a, start) for a in again]
+        return out
 
     def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
                   options: DecodeOptions | None = None) -> list[Utterance]:
@@ -423,6 +454,25 @@ def check_language(language: str | None) -> None:
     if language not in codes:
         raise ValueError(f"unknown language {language!r} for Whisper; use an ISO 639-1 code such "
                          f"as 'en', 'fr', 'de' (one of {len(codes)} Whisper languages)")
+
+
+def _sentences(seg: _RawSegment) -> list[tuple[float, float]]:
+    """The (start, end) of each sentence of ``seg`` by its words' times (a word that ends with . ! or ? ends one);
+    the segment's own span where it has no word times."""
+    if not seg.words:
+        return [(seg.start, seg.end)]
+    spans, first = [], seg.words[0]
+    for i, w in enumerate(seg.words):
+        if w.text.rstrip().endswith((".", "!", "?", "。", "？", "！")) or i == len(seg.words) - 1:
+            spans.append((first.start, w.end))
+            first = seg.words[i + 1] if i + 1 < len(seg.words) else w
+    return spans
+
+
+def _shifted(seg: _RawSegment, offset: float) -> _RawSegment:
+    """``seg`` with its times ``offset`` seconds later."""
+    return replace(seg, start=seg.start + offset, end=seg.end + offset,
+                   words=[Word(w.start + offset, w.end + offset, w.text, w.probability) for w in seg.words])
 
 
 def _is_hallucination(seg: _RawSegment, opts: DecodeOptions) -> str | None:

@@ -233,6 +233,21 @@ def test_hallucination_filters_work_without_vad(asr):
     assert transcribe(noise, device="cpu", options=unfiltered).text, "the filters did the work"
 
 
+@needs_espeak
+def test_a_line_said_again_and_again_is_read_each_time(asr, caplog):
+    """Whisper's compression ratio is its 30 s window's: five apologies make it 3.1, over the 2.4 that marks a
+    loop, and every segment was dropped as invented ("No speech was found"). Each is heard again alone."""
+    sorry, pause = say("I am so sorry."), np.zeros(SR // 4, np.float32)
+    audio = np.concatenate([pause] + [sorry, pause] * 5)
+    with caplog.at_level("INFO", logger="mmsent.transcribe"):
+        result = transcribe(audio, device="cpu")
+    assert "in a window that loops" in caplog.text  # the case this is about
+    said = [u for u in result.utterances if "sorry" in u.text.lower()]
+    assert len(said) >= 4, result.text
+    assert all(0 <= a.start < a.end <= b.start for a, b in zip(said, said[1:])), said  # each in its own place
+    assert all(w.start >= u.start - 0.01 and w.end <= u.end + 0.01 for u in said for w in u.words)
+
+
 def test_real_ravdess_clip(asr, shared_data):
     audio = decode_audio(shared_data / CLIP)
     result = transcribe(audio, device="cpu")
