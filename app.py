@@ -369,7 +369,7 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
                              show_progress_on=outputs[0], trigger_mode="always_last")
                 stop.click(stops.stop, None, None, queue=False, api_visibility="private")
-                _examples(inputs, outputs, analyze, stops)
+                _examples(inputs, outputs, analyze, clear)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions
                 outputs[7].render()  # notes
@@ -386,20 +386,21 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
     return demo
 
 
-def _examples(inputs: list, outputs: list, analyze, stops: Stops) -> None:
+def _examples(inputs: list, outputs: list, analyze, clear) -> None:
     """Example videos: a click loads one and analyses it with the options as set, in private events (not in
-    the API) that queue in the button's concurrency group: an example waits behind a running analysis like any other."""
+    the API) that queue in the button's concurrency group: an example waits behind a running analysis like any other.
+    ``clear``: the Analyse button's first step (the last results and a Stop pressed before go)."""
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
         return
     loaded = gr.Examples([[str(p)] for p in examples], inputs[:1],  # the video only: the options stay as set
                          cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
-    def no_sound(request: gr.Request):  # the example, not a second file; a Stop pressed before holds no more
-        stops.clear(request)
+    def start(request: gr.Request):  # the example, not a second file; no results of another video beside it
+        return [None, *clear(request)]
 
-    cleared = loaded.load_input_event.then(no_sound, None, inputs[INPUTS.index("sound")], queue=False,
-                                           api_visibility="private")
+    cleared = loaded.load_input_event.then(start, None, [inputs[INPUTS.index("sound")], *outputs], queue=False,
+                                           api_visibility="private", show_progress_on=outputs[0])
     cleared.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
                   concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
 

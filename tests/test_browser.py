@@ -205,7 +205,8 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
 
 def test_the_video_drawn_on_shows_no_captions_of_another(server, browser_context):
     """The video with its captions drawn in kept the last analysis's caption track: another video's words over
-    it. One example analysed, then another with "Draw on the video": no track, its own drawing."""
+    it. One example analysed, then another with "Draw on the video": the first's results go at once (they stayed
+    beside the second while it ran), no track, its own drawing."""
     page = open_page(browser_context, server, set())
     page.get_by_role("button", name="happy news").click()
     wait_for_results(page)
@@ -213,7 +214,9 @@ def test_the_video_drawn_on_shows_no_captions_of_another(server, browser_context
     page.get_by_text("Options", exact=True).click()
     page.get_by_role("checkbox", name="face").uncheck()  # quicker: the drawing, not the face, is the point
     page.get_by_role("checkbox", name="Draw on the video").check()
-    page.get_by_role("button", name="sad goodbye").click()
+    page.get_by_role("button", name="sad goodbye").click()  # the last results go at once, as Analyse clears them
+    page.wait_for_function("!document.querySelector('#emotion-plot .js-plotly-plot') && "
+                           "!document.querySelector('#notes')?.innerText.includes('happy_news')", timeout=UI_TIMEOUT_MS)
     page.wait_for_function("document.querySelector('#video-out video')?.src.endsWith('sad_goodbye.annotated.mp4')",
                            timeout=ANALYSIS_TIMEOUT_MS)
     assert not [t.get_attribute("src") for t in page.locator("#video-out track").all() if t.get_attribute("src")]
