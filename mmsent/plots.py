@@ -80,7 +80,7 @@ def sentiment_timeline(analysis: Analysis) -> go.Figure:
     fig.add_trace(
         go.Scatter(
             x=x, y=score, name="score", mode="lines", line={"color": "#333333", "width": 1.5}, customdata=custom,
-            hovertemplate=f"<b>score</b> %{{y:+.2f}}<br>{_HOVER_TAIL}",
+            hovertemplate=f"<b>score</b> %{{y:.2f}}<br>{_HOVER_TAIL}",  # "+.2f" showed every digit in the page
         )
     )
     for label in analysis.sentiment_labels:
@@ -102,6 +102,8 @@ def emotion_share(analysis: Analysis) -> go.Figure:
     fig = go.Figure(layout=_layout("Emotion share", "share of time"))
     if not analysis.segments:
         return _say_empty(fig)
+    if not any(s.read for s in analysis.segments):
+        return _say_empty(fig, NOTHING_READ)
     summary = analysis.summary()
     labels = list(analysis.emotion_labels)
     colors = [EMOTION_COLORS.get(k, FALLBACK_COLOR) for k in labels]
@@ -137,10 +139,10 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     if not analysis.segments:
         return fig
     segs = analysis.segments
+    if not any(s.read for s in segs):
+        return _say_empty(fig, NOTHING_READ)
     if not any(s.contributions for s in segs):  # not measured (--no-contributions): no line of zeros
-        fig.add_annotation(text="not measured (contributions off)", showarrow=False, xref="paper", yref="paper",
-                           x=0.5, y=0.5, font={"size": 16, "color": "#888888"})
-        return fig
+        return _say_empty(fig, "not measured (contributions off)")
     x, custom = _steps_x(segs)
     custom = [row + [" + ".join(MODALITY_NAMES[m] for m in s.modalities) or "none"]
               for row, s in zip(custom, _twice(segs))]
@@ -271,8 +273,11 @@ def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
     return fig if analysis.segments else _say_empty(fig)
 
 
-def _say_empty(fig: go.Figure) -> go.Figure:
-    fig.add_annotation(text="no segments to show", showarrow=False, xref="paper", yref="paper",
+NOTHING_READ = "nothing was read (no words, voice or face)"
+
+
+def _say_empty(fig: go.Figure, why: str = "no segments to show") -> go.Figure:
+    fig.add_annotation(text=why, showarrow=False, xref="paper", yref="paper",
                        x=0.5, y=0.5, font={"size": 16, "color": "#888888"})
     return fig
 

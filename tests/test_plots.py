@@ -94,6 +94,10 @@ def test_modality_contributions_only_for_used_modalities():
         seg.contributions = {}
     fig = plots.modality_contributions(a)
     assert not fig.data and [n.text for n in fig.layout.annotations] == ["not measured (contributions off)"]
+    for seg in a.segments:  # nothing read anywhere (a recording without speech or face): said so, not "off"
+        seg.modalities = []
+    for fig in (plots.modality_contributions(a), plots.emotion_share(a)):
+        assert not fig.data and [n.text for n in fig.layout.annotations] == [plots.NOTHING_READ]
 
 
 def test_colours_are_fixed_and_distinct():
