@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmsent.checkpoint import save_checkpoint
+from mmsent.checkpoint import DEFAULT_CHECKPOINT, read_config, save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.model import build_model
-from train.calibrate import TEMPERATURES
+from train.calibrate import TEMPERATURES, grid_end, grid_temperature
 from train.evaluate import main, unreadable, with_voices, with_words
 from train.metrics import classification_report, expected_calibration_error, selection_score
 from train.synthetic import MELD_HEADER
@@ -69,9 +69,13 @@ def test_cli_writes_json_for_meld_csv_and_ravdess_folder(checkpoint, shared_data
     assert code == 0
     report = json.loads(out.read_text())
     assert set(report) == {"meld", "ravdess"}
-    assert set(report["meld"]) == {"emotion", "sentiment"} and set(report["ravdess"]) == {"emotion"}
+    about = {"spec", "checkpoint", "seen_in_training"}  # where the figures came from, beside the heads
+    assert set(report["meld"]) == {"emotion", "sentiment"} | about and set(report["ravdess"]) == {"emotion"} | about
+    assert report["ravdess"]["spec"] == f"ravdess={ravdess}" and report["meld"]["spec"].startswith("meld=")
+    assert report["ravdess"]["checkpoint"] == str(checkpoint.resolve())
+    assert report["ravdess"]["seen_in_training"] is None  # the plumbing checkpoint records no training data
     for corpus, heads in report.items():
-        for head, r in heads.items():
+        for head, r in ((h, heads[h]) for h in ("emotion", "sentiment") if h in heads):
             for key in ("accuracy", "weighted_f1", "macro_f1", "ece"):
                 assert 0.0 <= r[key] <= 1.0, (corpus, head, key)
             assert sum(map(sum, r["confusion"]["matrix"])) == r["n"]
@@ -81,6 +85,7 @@ def test_cli_writes_json_for_meld_csv_and_ravdess_folder(checkpoint, shared_data
     alone = report["ravdess"]["emotion"]["per_modality"]
     grid = (TEMPERATURES[0], TEMPERATURES[-1])  # the searched range
     assert set(alone) == {"text", "audio"} and all(grid[0] <= v["temperature_here"] <= grid[1] for v in alone.values())
+    assert all(v["temperature_here_at_bound"] == grid_end(v["temperature_here"]) for v in alone.values())
     pngs = sorted(p.name for p in (tmp_path / "png").iterdir())
     assert pngs == ["meld-emotion-confusion.png", "meld-sentiment-confusion.png", "ravdess-emotion-confusion.png"]
     assert (tmp_path / "png" / pngs[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -241,3 +246,60 @@ def test_ravdess_audio_visual_clips_in_their_published_layout_read_all_three_sen
     emotion = json.loads(out.read_text())["ravdess"]["emotion"]
     assert emotion["n"] == 1 and emotion["modalities_used"] == {"text": 1, "audio": 1, "video": 1}
     assert set(emotion["per_modality"]) == {"text", "audio", "video"}
+
+
+def test_a_temperature_at_the_end_of_the_range_searched_is_said_to_be_there():
+    """temperature_here read 10.00 or 0.20 as if fitted, where the fit only stopped at the grid's end."""
+    labels = np.arange(60) % 3
+    right = np.eye(3)[labels]
+    wrong = np.eye(3)[(labels + 1) % 3]
+    noisy = right * 2.0 + np.random.default_rng(0).normal(0.0, 1.5, (60, 3))
+    assert grid_temperature(wrong * 5.0, labels) == TEMPERATURES[-1] and grid_end(TEMPERATURES[-1]) == "max"
+    assert grid_temperature(right * 0.01, labels) == TEMPERATURES[0] and grid_end(TEMPERATURES[0]) == "min"
+    inside = grid_temperature(noisy, labels)
+    assert TEMPERATURES[0] < inside < TEMPERATURES[-1] and grid_end(inside) is None
+
+
+@pytest.fixture(scope="module")
+def as_trained_as_the_default(tmp_path_factory):
+    """A small model that carries the default checkpoint's own training metadata: RAVDESS actors 1-16
+    trained (17-20 dev), EMOVO all but m3 (m3 dev), MELD train (dev), FER2013 train (PublicTest)."""
+    torch.manual_seed(0)
+    model = build_model(tiny_config(trained_branches=("text", "audio")))
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt"), training=read_config(DEFAULT_CHECKPOINT)["training"])
+
+
+def test_speakers_and_splits_the_checkpoint_was_trained_or_selected_on_are_named(as_trained_as_the_default,
+                                                                              shared_data, tmp_path, caplog, capsys):
+    """Evaluated on actors it trained on, a checkpoint scored 1.000 with no word; now the log warns and the
+    corpus's entry says which speakers (or splits) trained it and which were its dev set. Two specs of one
+    corpus are told apart by their "spec"."""
+    ravdess = tmp_path / "ravdess"
+    for actor in (1, 19, 20):
+        src = sorted((shared_data / "ravdess" / f"Actor_{actor:02d}").glob("*.flac"))[0]
+        (ravdess / f"Actor_{actor:02d}").mkdir(parents=True)
+        (ravdess / f"Actor_{actor:02d}" / src.name).symlink_to(src)
+    emovo = tmp_path / "emovo"
+    for speaker in ("m1", "m3"):
+        (emovo / speaker).mkdir(parents=True)
+        name = f"dis-{speaker}-b1.flac"
+        (emovo / speaker / name).symlink_to(shared_data / "emovo" / speaker / name)
+    meld_test = _meld_csv(tmp_path / "test_sent_emo.csv")
+    out = tmp_path / "metrics.json"
+    specs = [f"ravdess={ravdess}:1,19", f"ravdess={ravdess}:20", f"emovo={emovo}", f"meld={meld_test}"]
+    with caplog.at_level("WARNING", logger="train.evaluate"):
+        assert main(["--checkpoint", str(as_trained_as_the_default), *(a for spec in specs for a in ("--data", spec)),
+                     "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [report[k]["spec"] for k in ("ravdess", "ravdess-2", "emovo", "meld")] == specs
+    assert report["ravdess"]["seen_in_training"] == {"by": "actors", "trained": ["1"], "dev": ["19"], "n": 2, "of": 2}
+    assert report["ravdess-2"]["seen_in_training"] == {"by": "actors", "trained": [], "dev": ["20"], "n": 1, "of": 1}
+    assert report["emovo"]["seen_in_training"] == {"by": "speakers", "trained": ["m1"], "dev": ["m3"], "n": 2, "of": 2}
+    assert report["meld"]["seen_in_training"] is None  # MELD's test split: held out
+    assert ("ravdess: ravdess actors 1 trained this checkpoint; actors 19 were its dev set (model selection and "
+            "calibration) (2 of 2 samples): these figures are not held out") in caplog.text
+    assert "ravdess-2: ravdess actors 20 were its dev set" in caplog.text and "meld:" not in caplog.text
+    printed = {line.split(":")[0]: line for line in capsys.readouterr().out.splitlines() if ": emotion acc" in line}
+    assert printed["emovo"].endswith("[NOT HELD OUT: speakers m1 trained this checkpoint; speakers m3 were its dev "
+                                     "set (model selection and calibration) (2 of 2 samples)]")
+    assert "NOT HELD OUT" not in printed["meld"]

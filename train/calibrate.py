@@ -71,6 +71,12 @@ def grid_temperature(logits: np.ndarray, labels: np.ndarray, weight: torch.Tenso
     return float(TEMPERATURES[int(np.argmin([float(_nll(x / t, y, weight)) for t in TEMPERATURES]))])
 
 
+def grid_end(t: float) -> str | None:
+    """"max" or "min" where ``t`` (from grid_temperature) is an end of the grid searched, None inside it:
+    at an end, the NLL still falls beyond it, so the best temperature is ``t`` or further out, not ``t``."""
+    return {float(TEMPERATURES[-1]): "max", float(TEMPERATURES[0]): "min"}.get(float(t))
+
+
 def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | None = None) -> tuple[float, np.ndarray]:
     """The temperature T and the bias b (K,), summing to 0, that minimise the NLL of
     softmax(logits / T + b), each class weighted by ``weight`` (K,) if given: T starts from the best
