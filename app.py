@@ -364,7 +364,7 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                     stops.clear(request)
                     return [None] * 7 + [note, None, None]
 
-                cleared = button.click(clear, None, outputs, queue=False, api_visibility="private",
+                cleared = button.click(clear, None, outputs, queue=False, api_visibility="private", js=PROGRESS_IN_VIEW,
                                        show_progress_on=outputs[0], trigger_mode="always_last")
                 cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
                              show_progress_on=outputs[0], trigger_mode="always_last")
@@ -386,6 +386,11 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
     return demo
 
 
+# On a narrow screen the result's video, where the progress shows, is below the button and the examples: it
+# is brought into view as an analysis starts (on a wide one it is beside them, and nothing moves).
+PROGRESS_IN_VIEW = "() => { document.querySelector('#video-out')?.scrollIntoView({block: 'nearest'}); }"
+
+
 def _examples(inputs: list, outputs: list, analyze, clear) -> None:
     """Example videos: a click loads one and analyses it with the options as set, in private events (not in
     the API) that queue in the button's concurrency group: an example waits behind a running analysis like any other.
@@ -400,7 +405,7 @@ def _examples(inputs: list, outputs: list, analyze, clear) -> None:
         return [None, *clear(request)]
 
     cleared = loaded.load_input_event.then(start, None, [inputs[INPUTS.index("sound")], *outputs], queue=False,
-                                           api_visibility="private", show_progress_on=outputs[0])
+                                           api_visibility="private", show_progress_on=outputs[0], js=PROGRESS_IN_VIEW)
     cleared.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
                   concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
 

@@ -245,6 +245,19 @@ def test_stop_ends_the_analysis(server, browser_context):
     assert "Stopped" not in page.locator("#notes").inner_text()
 
 
+def test_on_a_phone_the_progress_comes_into_view(server, browser_context):
+    """On a narrow screen the result's video, which shows the progress, is below the button and the examples:
+    a tap showed nothing happening."""
+    page = open_page(browser_context, server, set())
+    page.set_viewport_size({"width": 390, "height": 844})
+    upload(page, ROOT / "examples" / "happy_news.mp4")
+    page.click("#analyse-btn")
+    wait_for_progress(page)
+    box = page.locator("#video-out").bounding_box()  # in the viewport's coordinates
+    assert box["y"] < 844 and box["y"] + box["height"] > 0, box
+    wait_for_results(page)
+
+
 def test_webcam_recording_is_analysed(server, browser_context):
     hosts: set[str] = set()
     page = open_page(browser_context, server, hosts)
