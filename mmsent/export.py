@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from mmsent.labels import MODALITIES, TASKS
+from mmsent.labels import MODALITIES, MODALITY_NAMES, TASKS
 from mmsent.overlay import label_line, write_video
 from mmsent.results import Analysis, SegmentResult, write_text_atomic
 
@@ -212,21 +212,21 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
     cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.shown_text,
               *((f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}")
                 if s.read else ("nothing read", "")),
-              "+".join(s.modalities), s.readings_text()] for s in analysis.segments)
+              ", ".join(MODALITY_NAMES[m] for m in s.modalities), s.readings_text()] for s in analysis.segments)
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mmsent: {name}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
 table{{border-collapse:collapse;font-size:90%}}
 td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}
-.facts{{color:#555}}</style></head><body>
+.facts{{color:#555}}h1{{overflow-wrap:anywhere}}</style></head><body>
 <h1>mmsent: {name}</h1>
 <p class="facts">{html.escape(" · ".join(facts))}</p>
 {"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}
 {"".join(f'<div class="figure">{d}</div>' for d in figure_divs)}
 <h2>Segments</h2>
 <table><thead><tr><th>time</th><th>kind</th><th>words</th><th>emotion</th><th>sentiment</th>
-<th>modalities</th><th>each sense says</th></tr></thead><tbody>{rows}</tbody></table>
+<th>senses read</th><th>each sense says</th></tr></thead><tbody>{rows}</tbody></table>
 <p class="facts">schema version {analysis.schema_version}</p>
 </body></html>
 """

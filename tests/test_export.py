@@ -12,7 +12,7 @@ import pytest
 from test_results import TRICKY_TEXT, make_analysis, one_hot, random_segment, with_gap_unread
 
 from mmsent import export, media, overlay, plots
-from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS, TASKS
+from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS, TASKS
 from mmsent.results import Analysis, MediaFacts
 
 CLIP_SECONDS, CLIP_FPS, CLIP_SIZE = 2.4, 25, (320, 240)
@@ -172,8 +172,8 @@ def test_html_report_is_self_contained(tmp_path):
     assert "the &lt;first&gt; words" in page and a.notes[0] in page
     assert page.count("<tr>") == len(a.segments) + 1
     assert "<th>each sense says</th>" in page
-    for seg in a.segments:
-        assert f"<td>{seg.readings_text()}</td>" in page
+    for seg in a.segments:  # the senses named as the page names them
+        assert f"<td>{', '.join(MODALITY_NAMES[m] for m in seg.modalities)}</td><td>{seg.readings_text()}</td>" in page
     assert "What each sense says" in page
     assert json.dumps(a.segments[0].emotion["anger"])[:10] in page  # the figures carry the data
     assert "5 segments · " in page and f"overall: {a.summary().overall} (mean probability " in page
