@@ -1,0 +1,147 @@
+"""Whether a corpus evaluated is held out from a checkpoint: what its config.json says it was trained and
+selected on, matched to the samples' speakers or published splits (``train.evaluate``'s "seen_in_training")."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from mmsent.checkpoint import CheckpointError, read_config
+
+from .corpora import CorpusError, Sample, _split_filter, _split_name, parse_actors
+from .face_corpora import FER_CSV_SPLITS
+from .speech_corpora import _parse_speakers, _speaker_key
+
+log = logging.getLogger("train.evaluate")
+
+
+# What train.train records in a checkpoint's config.json ("training": "data", "hyperparameters") names
+# corpora by kind and their speakers or published splits; the paths were relative to where it ran, so
+# a corpus of the same kind is taken for the same corpus (RAVDESS's actor 1 is one person in any copy).
+# folders= and ckplus= sets have neither speakers nor splits to name: their overlap can't be told.
+BY = {"ravdess": "actors", "emovo": "speakers", "emodb": "speakers", "cremad": "speakers", "meld": "split",
+      "fer2013": "split", "goemotions": "split"}
+
+
+def _who(kind: str, s: Sample) -> str | None:
+    """What the training metadata can name of a sample of ``kind``: its speaker, or its published split."""
+    if kind == "ravdess":
+        return str(int(s.group.removeprefix("actor")))
+    if kind in ("emovo", "emodb", "cremad"):
+        return _speaker_key(s.group.removeprefix(f"{kind}-"))
+    if kind == "meld":
+        return _split_name(Path(s.id.split("/")[0]))
+    if kind == "fer2013":
+        split = s.id.split("/")[1]  # as the folder or the challenge's file names it: train, Training -> Training
+        return FER_CSV_SPLITS.get(split.lower(), split)
+    return s.id.split("/")[1] if kind == "goemotions" else None
+
+
+def _spec_who(spec: str) -> tuple[str | None, set[str] | None]:
+    """A recorded --data or --dev-data spec -> (kind, its speakers or split; None: all); (None, None) where
+    it names neither (folders=, ckplus=) or does not parse."""
+    kind, _, where = spec.partition("=")
+    folder, keep = _split_filter(where)
+    try:
+        if kind == "ravdess":
+            return kind, _actors(keep)
+        if kind in ("emovo", "emodb", "cremad"):
+            return kind, _parse_speakers(keep)
+    except CorpusError:
+        return None, None
+    if kind == "meld":
+        return kind, {_split_name(Path(where))}
+    if kind == "fer2013":
+        split = keep or Path(folder).name
+        return kind, {FER_CSV_SPLITS.get(split.lower(), split)}
+    return (kind, {Path(where).stem}) if kind == "goemotions" else (None, None)
+
+
+def _actors(spec: str | None) -> set[str] | None:
+    actors = parse_actors(spec)
+    return None if actors is None else {str(a) for a in actors}
+
+
+def trained_on(folder: Path) -> list[tuple[str, str, set[str] | None, set[str]]]:
+    """What the checkpoint in ``folder`` records it was trained ("trained") and selected and calibrated
+    ("dev") on: (role, corpus kind, speakers or splits (None: all), speakers not). Empty where it records
+    nothing (the log says so)."""
+    try:
+        training = read_config(folder).get("training") or {}
+    except CheckpointError:  # the untrained stand-in for a missing default
+        training = {}
+    data, hyper = training.get("data") or {}, training.get("hyperparameters") or {}
+    if not data:
+        log.warning("%s records no training data (config.json's training.data): whether the corpora evaluated "
+                    "are held out can't be told", folder)
+        return []
+    rules = []
+    if data.get("meld"):
+        rules += [("trained", "meld", {"train"}, set()), ("dev", "meld", {"dev"}, set())]
+    if data.get("ravdess"):
+        rules.append(("trained", "ravdess", _actors(data.get("ravdess_train_actors")), set()))
+        if data.get("ravdess_dev_actors"):
+            rules.append(("dev", "ravdess", _actors(data["ravdess_dev_actors"]), set()))
+    if data.get("emovo"):  # every speaker but the dev ones trained
+        held = _parse_speakers(data.get("emovo_dev_speakers")) or set()
+        rules += [("trained", "emovo", None, held)] + ([("dev", "emovo", held, set())] if held else [])
+    if data.get("fer2013"):
+        rules += [("trained", "fer2013", {"Training"}, set()), ("dev", "fer2013", {"PublicTest"}, set())]
+    if hyper.get("goemotions"):  # its dev split selects only without MELD
+        rules += [("trained", "goemotions", {"train"}, set())] + ([] if data.get("meld") else
+                                                                  [("dev", "goemotions", {"dev"}, set())])
+    for role, specs in (("trained", data.get("data") or []), ("dev", data.get("dev_data") or [])):
+        for spec in specs:
+            kind, who = _spec_who(spec)
+            if kind:
+                rules.append((role, kind, who, set()))
+    return rules
+
+
+def seen_in_training(key: str, kind: str, samples: list[Sample], rules) -> dict | None:
+    """Which speakers or splits of a set (of --data ``kind``) trained the checkpoint or were its dev set,
+    as ``rules`` (trained_on) record them, and how many of its samples are theirs: logged as a warning;
+    None where none are (or none can be told)."""
+    found: dict[str, set[str]] = {"trained": set(), "dev": set()}
+    seen = set()
+    for role, rule_kind, who, not_who in rules:
+        if rule_kind != kind:
+            continue
+        for s in samples:
+            w = _who(kind, s)
+            if w is not None and (who is None or w in who) and w not in not_who:
+                found[role].add(w)
+                seen.add(s.id)
+    if not seen:
+        return None
+    out = {"by": BY[kind], **{role: _sorted(w) for role, w in found.items()}, "n": len(seen), "of": len(samples)}
+    log.warning("%s: %s %s: these figures are not held out", key, kind, not_held_out(out))
+    return out
+
+
+def not_held_out(seen: dict) -> str:
+    """"actors 1-4 trained this checkpoint (240 of 240 samples)" from a "seen_in_training" entry."""
+    if "from" in seen:  # the joined set's
+        return f"joined from {', '.join(seen['from'])}, seen in training"
+    said = [f"{seen['by']} {_names(seen['trained'])} trained this checkpoint"] if seen["trained"] else []
+    said += [f"{seen['by']} {_names(seen['dev'])} were its dev set (model selection and calibration)"] \
+        if seen["dev"] else []
+    return f"{'; '.join(said)} ({seen['n']} of {seen['of']} samples)"
+
+
+def _sorted(names) -> list[str]:
+    return sorted(names, key=lambda w: (not w.isdigit(), int(w) if w.isdigit() else 0, w))
+
+
+def _names(names) -> str:
+    """"1-4, 6-16" for actor numbers; other names joined."""
+    names = _sorted(names)
+    if not all(w.isdigit() for w in names):
+        return ", ".join(names)
+    runs: list[list[int]] = []
+    for n in map(int, names):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
