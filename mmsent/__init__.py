@@ -31,6 +31,10 @@ _HOMES = {  # public name -> the module that defines it
 }
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)  # the public names, not this module's own helpers
+
+
 def __getattr__(name: str):
     """A public name from its module (kept here once imported), or a submodule (``mmsent.media``)."""
     if name in _HOMES:

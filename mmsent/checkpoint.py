@@ -91,7 +91,10 @@ def read_config(folder: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{folder / CONFIG_FILE} is not valid JSON: {e}") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{folder / CONFIG_FILE} is not an mmsent checkpoint config")
+        fer = isinstance(meta, dict) and {"architecture", "labels", "input_size"} <= set(meta)
+        raise CheckpointError(f"{folder / CONFIG_FILE} is not an mmsent checkpoint config" + (
+            ": it is an expression CNN's (python -m train.fer), one part of a model; give a checkpoint of "
+            "python -m train.train" if fer else ""))
     version = meta.get("format_version", 0)
     if not isinstance(version, int) or isinstance(version, bool):
         raise CheckpointError(f"{folder / CONFIG_FILE}: format_version must be an integer, got {version!r}")

@@ -235,3 +235,11 @@ def test_a_hub_text_encoder_not_cached_is_refused_at_once_without_a_network(monk
     with pytest.raises(weights.SourceUnavailable, match=r"not in the Hugging Face cache, and the hub \(huggingface.co\) "
                                                         r"can't be reached: no network"):
         weights.load_text("no-such-org/no-such-model")
+
+
+def test_an_expression_cnn_given_as_a_model_says_what_it_is():
+    from mmsent.expression import EXPRESSION_DIR
+
+    with pytest.raises(CheckpointError, match=r"is not an mmsent checkpoint config: it is an expression CNN's "
+                                              r"\(python -m train.fer\), one part of a model"):
+        load_checkpoint(EXPRESSION_DIR)

@@ -33,7 +33,8 @@ def test_the_package_imports_its_parts_when_used():
     """``import mmsent`` loads no torch; its public names and submodules come when first used."""
     code = ("import sys, mmsent; assert 'torch' not in sys.modules; "
             "assert mmsent.analyze.__module__ == 'mmsent.pipeline' and mmsent.media.probe and mmsent.EMOTIONS; "
-            "from mmsent import Analysis, CheckpointError; assert all(getattr(mmsent, n) for n in mmsent.__all__)")
+            "from mmsent import Analysis, CheckpointError; assert all(getattr(mmsent, n) for n in mmsent.__all__); "
+            "assert dir(mmsent) == sorted(mmsent.__all__)")  # not TYPE_CHECKING, importlib, annotations
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     proc = subprocess.run([sys.executable, "-c", "import mmsent; mmsent.no_such_part"], cwd=ROOT, capture_output=True,

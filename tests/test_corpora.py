@@ -30,8 +30,10 @@ def test_meld_dev_reads_every_utterance_with_labels(shared_data):
     assert second.context == (first.text,)  # previous utterance of the same dialogue, plain text
 
 
-def test_ravdess_labels_come_from_file_names_and_split_by_actor(shared_data):
-    train = read_ravdess(shared_data / "ravdess", "1-16")
+def test_ravdess_labels_come_from_file_names_and_split_by_actor(shared_data, caplog):
+    with caplog.at_level(logging.WARNING):
+        train = read_ravdess(shared_data / "ravdess", "1-16")
+    assert "no clips of actor 5, asked for" in caplog.text  # not there: said, not dropped silently
     dev = read_ravdess(shared_data / "ravdess", "17-20")
     actors = {s.group for s in train}  # actor 05 is held back from the shared data
     assert actors == {f"actor{a:02d}" for a in range(1, 17)} - {"actor05"}

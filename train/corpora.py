@@ -277,6 +277,10 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
     if not samples:
         raise CorpusError(f"{root}: no RAVDESS speech files (MM-VV-EE-II-SS-RR-AA.wav/.flac/.mp4) found"
                           + (f" for actors {sorted(keep)}" if keep else ""))
+    missing = sorted(keep - {int(s.group.removeprefix("actor")) for s in samples}) if keep else []
+    if missing:  # a typo in a range, or actors this copy lacks (the shared data's has no actor 5)
+        log.warning("%s: no clips of actor%s %s, asked for", root, "s" if len(missing) > 1 else "",
+                    ", ".join(map(str, missing)))
     log.info("%s: %d speech clips%s", root, len(samples), counts.summary())
     return samples
 

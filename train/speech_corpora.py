@@ -3,7 +3,7 @@ any folder of clips sorted into one sub-folder per emotion.
 
 Each reader returns ``train.corpora.Sample`` lists; labels are indices into mmsent.labels.EMOTIONS
 (anger, disgust, fear, joy, neutral, sadness, surprise). None of these corpora has sentiment labels
-(``sentiment=None``: such a sample trains the emotion head only). ``group`` is the speaker, prefixed
+(``sentiment=None``: such a sample trains the sentiment its emotion implies in MELD, ``train.data``). ``group`` is the speaker, prefixed
 with the corpus (``emovo-f1``, ``emodb-03``, ``cremad-1001``): split by group, never by clip.
 
 Label mappings (tested in tests/test_speech_corpora.py):
