@@ -139,6 +139,11 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> F
     _check_keys(model, state, folder)
     model.load_state_dict(state, strict=False)  # strictness checked above: frozen keys come from sources
     model.checkpoint = str(folder)
+    training = meta.get("training") or {}
+    if training.get("command") and "calibration" not in training:  # train.train calibrates as its run ends
+        warnings.warn(f"{folder} is the best epoch ({training.get('epoch')}) of a training run that did not finish: "
+                      "it was never calibrated, and its probabilities mean less than a finished run's. Finish the "
+                      "run (the same command with --resume)", stacklevel=2)
     return model.to(device).eval()
 
 

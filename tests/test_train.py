@@ -94,6 +94,18 @@ def test_checkpoint_records_training(trained):
     assert set(training["dev_metrics"]["meld"]) == {"emotion", "sentiment"}
 
 
+def test_a_run_that_did_not_finish_leaves_a_checkpoint_that_says_so(trained, tmp_path):
+    """A run killed in its epochs leaves its best epoch as saved then: before the calibration, which ends a run."""
+    shutil.copytree(trained[0] / "text", tmp_path / "killed")
+    meta = json.loads((tmp_path / "killed" / "config.json").read_text())
+    assert "calibration" in meta["training"]  # a finished run's
+    del meta["training"]["calibration"]  # as the best epoch was saved, before the end of its run
+    (tmp_path / "killed" / "config.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match=r"killed is the best epoch \(\d\) of a training run that did not finish: "
+                                         r"it was never calibrated"):
+        load_checkpoint(tmp_path / "killed")
+
+
 def test_second_run_does_no_encoder_forward(trained, corpus, tmp_path):
     _, cache = trained
     cache_mod.ENCODER_CALLS.clear()

@@ -14,6 +14,7 @@ from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, 
 
 
 STATE_FILE = "train_state.safetensors"  # in --out, unless --state names another file
+DEFAULT_CACHE = "/tmp/mmsent-cache"  # what frozen encoders compute, shared by train, evaluate and familiarity
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--joint-plain-words", type=float, default=0.0,
                    help="this share of the joined samples with words take the words of an utterance labelled neutral "
                         "and the emotion of the other senses (words that carry no emotion beside senses that show one)")
-    d.add_argument("--cache", default="/tmp/mmsent-cache", help="feature cache folder ('' = in memory)")
+    d.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
     m = p.add_argument_group("model")
     m.add_argument("--config", choices=("default", "tiny"), default="default", help="architecture size")
     m.add_argument("--branches", nargs="+", default=["text", "audio"], help="branches to train")

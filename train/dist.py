@@ -85,5 +85,7 @@ def broadcast_object(obj):
 
 
 def progress(**kwargs) -> tqdm:
-    """A tqdm bar on rank 0 (disabled elsewhere), on stderr."""
-    return tqdm(disable=not is_main(), file=sys.stderr, mininterval=2.0, dynamic_ncols=True, **kwargs)
+    """A tqdm bar on rank 0 (disabled elsewhere), on stderr where it is a terminal (in a log file a bar is
+    hundreds of carriage returns; the log's own lines say what is done)."""
+    return tqdm(disable=not is_main() or not sys.stderr.isatty(), file=sys.stderr, mininterval=2.0,
+                dynamic_ncols=True, **kwargs)

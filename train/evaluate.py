@@ -35,7 +35,7 @@ from mmsent.labels import MODALITIES
 from mmsent.weights import SourceUnavailable
 
 from .calibrate import grid_end, grid_temperature
-from .args import unwritable
+from .args import DEFAULT_CACHE, unwritable
 from .corpora import CorpusError, Sample, read_data_spec, unique_key
 from .data import available, predict_logits, softmax
 from .extract import MAX_CLIP_SECONDS, extract_all
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                    "a folder of unlabelled utterances, one audio or video file each")
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("--png-dir", help="write confusion-matrix PNGs into this folder")
-    p.add_argument("--cache", help="feature cache folder (none: features in memory)")
+    p.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto")
     args = p.parse_args(argv)
     for path, folder in ((args.json, False), (args.png_dir, True), (args.cache, True)):
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             words = read_sentences(args.words) if args.words else ()
             voices = read_voices(args.voices) if args.voices else ()
-            report = evaluate(args.checkpoint, args.data, args.cache, args.device, args.joint, words, voices,
+            report = evaluate(args.checkpoint, args.data, args.cache or None, args.device, args.joint, words, voices,
                               args.joint_plain_words)
     except (CheckpointError, CorpusError, SourceUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

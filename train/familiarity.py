@@ -23,6 +23,7 @@ import torch
 from mmsent.checkpoint import CheckpointError, load_checkpoint, pick_device
 from mmsent.encoders import doubt
 
+from .args import DEFAULT_CACHE
 from .calibrate import fit_slope
 from .corpora import CorpusError, read_data_spec
 from .data import predict_logits, softmax
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.familiarity", description=__doc__.split("\n\n")[0])
     p.add_argument("--voice", nargs=3, action="append", required=True, metavar=("CHECKPOINT", "OWN_DEV", "UNSEEN"),
                    help="a voice checkpoint, the --data spec of its own dev voices, that of a corpus it never heard")
-    p.add_argument("--cache", help="feature cache folder (none: features in memory)")
+    p.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     args = p.parse_args(argv)
     try:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with torch.no_grad():
             parts = [(ck, *part) for ck, own, unseen in args.voice
-                     for part in voice_parts(ck, [own, unseen], args.cache, args.device)]
+                     for part in voice_parts(ck, [own, unseen], args.cache or None, args.device)]
     except (CheckpointError, CorpusError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
