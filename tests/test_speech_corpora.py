@@ -108,12 +108,15 @@ def test_folders_synonyms_and_name(tmp_path, clips, caplog):
         put_own(clips, root / folder / "a", ".wav")
         put_own(clips, root / folder / "take2" / "a", ".mp4")  # nested, same stem: a different clip
     put(clips, root / "Boredom" / "x")  # unknown emotion: skipped, named in the log
+    put_own(clips, root / "Angry" / "sad" / "b", ".wav")  # another emotion's name inside: the outer one's, said
     (root / "notes.txt").write_text("not media")
     with caplog.at_level(logging.INFO):
         name, samples = read_data_spec(f"folders={root}/")
     assert name == "street_talk" and "Boredom" in caplog.text
-    assert len(samples) == 14 and len({s.id for s in samples}) == 14 and len({s.group for s in samples}) == 14
-    assert names(samples) == {e: 2 for e in layout.values()}
+    assert ("1 clip(s) in a folder named for another emotion, inside an emotion folder, labelled as the outer "
+            "folder says: Angry/sad/b.wav") in caplog.text
+    assert len(samples) == 15 and len({s.id for s in samples}) == 15 and len({s.group for s in samples}) == 15
+    assert names(samples) == {e: 3 if e == "anger" else 2 for e in layout.values()}
     assert all(s.corpus == "street_talk" and s.id.startswith("street_talk/") for s in samples)
     assert sum(s.has_video for s in samples) == 7
 
@@ -155,6 +158,8 @@ def test_wrong_folders_give_clear_errors(tmp_path, clips, shared_data):
         read_folders(tmp_path / "empty")
     with pytest.raises(CorpusError, match="labelled folder not found"):
         read_data_spec(f"folders={tmp_path / 'nowhere'}")
+    with pytest.raises(CorpusError, match=r"folders= takes a path alone, not a list of speakers or a split after"):
+        read_data_spec(f"folders={tmp_path / 'labelled'}:f2")
     with pytest.raises(CorpusError, match="unknown corpus 'iemocap'") as error:
         read_data_spec(f"iemocap={tmp_path}")
     assert all(name in str(error.value) for name in ("emovo", "emodb", "cremad", "folders"))  # the known list

@@ -351,6 +351,9 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
         from .face_corpora import read_ck48
 
         return kind, read_ck48(where)
+    if kind in ("folders", "ckplus", "goemotions", "meld") and not Path(where).exists() and _split_filter(where)[1]:
+        raise CorpusError(f"--data {spec}: {kind}= takes a path alone, not a list of speakers or a split after ':' "
+                          f"({_split_filter(where)[0]} and {_split_filter(where)[1]!r})")
     if kind == "folders":
         samples = read_folders(where)
         return samples[0].corpus, samples

@@ -220,7 +220,7 @@ def read_folders(folder: str | Path) -> list[Sample]:
     bytes) is refused: a label conflict is an error in the data; its copies under one are read once."""
     root = corpus_folder(folder, "labelled", "one sub-folder per emotion (e.g. Angry/, Happy/, Neutral/, Sad/)")
     corpus = Path(os.path.abspath(root)).name
-    samples, counts, unknown, found = [], Skipped(), [], []
+    samples, counts, unknown, found, inside = [], Skipped(), [], [], []
     for sub in sorted(root.iterdir()):
         if sub.name.startswith("."):
             counts.add("hidden files or folders", sub)
@@ -234,11 +234,16 @@ def read_folders(folder: str | Path) -> list[Sample]:
         else:
             found.append(sub)
             for path in _media_files(sub, counts, same_folder=True):
+                if {folder_emotion(p) for p in path.relative_to(sub).parts[:-1]} - {None, folder_emotion(sub.name)}:
+                    inside.append(path.relative_to(root).as_posix())  # Angry/sad/x.wav: read as anger, said
                 rel = path.relative_to(sub).with_suffix("").as_posix()
                 samples.append(_sample(corpus, f"{sub.name}/{rel}", path, folder_emotion(sub.name),
                                        f"{corpus}-{sub.name}/{rel}"))
     if unknown:
         log.info("%s: %d folder(s) with no emotion name skipped: %s", root, len(unknown), ", ".join(unknown))
+    if inside:
+        log.warning("%s: %d clip(s) in a folder named for another emotion, inside an emotion folder, labelled as the "
+                    "outer folder says: %s", root, len(inside), ", ".join(inside[:10]))
     if not samples:
         raise CorpusError(_no_clips(root, found, unknown, counts))
     samples = _drop_copies(root, samples, counts)
