@@ -308,13 +308,14 @@ def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(sha
                         (["--data", f"folders={mine}", "--dev-data", f"folders={silent}"],
                          "silent: none of its 2 files could be read"),
                         (["--data", f"fer2013={faces}", "--dev-data", f"folders={held}"],
-                         "none of the 6 training samples gives what the model is fed (--modalities audio); they "
-                         "give video"),
+                         "none of the 6 training samples gives what the model is fed (--modalities audio)"),
                         (["--data", f"folders={mine}", "--dev-data", f"folders={leak}"],
                          f"1 file is both trained on and in a dev set (e.g. {clip} as {copy})")):
         with pytest.raises(SystemExit, match=re.escape(said)):
             main(flags + run)
         assert not (tmp_path / "out" / "model.safetensors").exists()
+    with pytest.raises(SystemExit, match=re.escape("(--modalities text); they have no words (a folders= clip")):
+        main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--modalities", "text"])
     (tmp_path / "file").write_text("")
     with pytest.raises(SystemExit) as e:
         main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--out", str(tmp_path / "file")])

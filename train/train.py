@@ -217,16 +217,19 @@ def train(args) -> dict:
     return progress
 
 
+WORDLESS = "; they have no words (a folders= clip, or a speech corpus's other than RAVDESS, has no transcript)"
+
+
 def _readable(samples: list, caches, modalities: tuple[str, ...]) -> list:
     """The training samples that give one of ``modalities`` (a clip whose sound failed, an image to a voice, would
     teach the fusion's prior alone); CorpusError where none does."""
     bad = [unreadable(s, caches, senses=modalities) for s in samples]
     kept = [s for s, b in zip(samples, bad) if not b]
     if not kept:
-        gives = [m for m in MODALITIES if any(not unreadable(s, caches, senses=(m,)) for s in samples)]
+        wordless = "text" in modalities and not any(s.text for s in samples)
         raise CorpusError(f"none of the {len(samples)} training samples gives what the model is fed "
-                          f"(--modalities {' '.join(modalities)}); they give {' '.join(gives) or 'nothing readable'}: "
-                          "check the corpora, or feed their senses")
+                          f"(--modalities {' '.join(modalities)}){WORDLESS if wordless else ''}: check the corpora, or "
+                          "feed their senses")
     if len(kept) < len(samples):
         lost = sorted({str(s.media or s.id) for s, b in zip(samples, bad) if b})  # a clip once, however often repeated
         log.warning("%d of %d training samples (each clip's repetitions counted) give none of %s (damaged, silent or "
