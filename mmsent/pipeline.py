@@ -93,6 +93,8 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             unnamed = options.subtitles and transcript.language is None  # subtitles in a language unknown
             if unnamed and audio is not None and _reads_english(model, options):
                 problems += _unnamed_subtitles(audio, options, str(model.device))
+            elif options.language and not options.subtitles and transcript.utterances:
+                problems += _language_doubted(audio, options, str(model.device))
             for problem in problems:
                 log.warning("%s: %s", Path(path).name, problem)
             segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
@@ -187,6 +189,25 @@ def _unnamed_subtitles(audio: np.ndarray, options: AnalysisOptions, device: str)
             f"language: their words were read as English. If they are in {language!r}, give it (--language "
             f"{language}, the page's Spoken language, or name them {name.stem}.{language}{name.suffix}) to translate "
             "the speech for the words."]
+
+
+LANGUAGE_DOUBT = 0.8  # Whisper's probability of another language than the one given above which a note says so
+
+
+def _language_doubted(audio: np.ndarray, options: AnalysisOptions, device: str) -> list[str]:
+    """A note where the speech, recognised in the language the user gave, sounds clearly like another: Whisper
+    then writes words of the language given, made up from the sound (English speech read as German)."""
+    try:
+        language, probability = spoken_language(audio, backend=options.asr, model=options.asr_model, device=device)
+    except TranscriptionError as e:
+        log.warning("the spoken language was not checked against the one given: %s", e)
+        return []
+    if language in (None, options.language) or probability < LANGUAGE_DOUBT:
+        return []
+    return [f"The language given is {options.language!r}, but the speech sounds like {language!r} (Whisper's "
+            f"probability {probability:.2f}): it was recognised as {options.language!r}, and its words may be made "
+            f"up. If it is {language!r}, give that (--language {language}, the page's Spoken language), or let the "
+            "language be detected."]
 
 
 def _translate(segs: list[Segment], audio: np.ndarray, language: str, options: AnalysisOptions, device: str,

@@ -534,3 +534,13 @@ def test_subtitles_not_in_utf8_are_read_and_said_in_the_notes(model, talking, tm
     assert "Un café, s'il vous plaît." in [s.text for s in analysis.segments]
     assert any("café.srt is not UTF-8: it was read as cp125" in n for n in analysis.notes), analysis.notes  # 0 or 2:
     # the same letters here
+
+
+def test_a_language_given_that_the_speech_clearly_is_not_is_noted(model, talking):
+    """English speech recognised as German, because the user said so, gives made-up German words: the notes
+    say what the speech sounds like. The language it is in gives no such note."""
+    options = dict(senses=("text",), translate=False)
+    said = mmsent.analyze(talking.path, model, AnalysisOptions(language="de", **options))
+    assert any("The language given is 'de', but the speech sounds like 'en'" in n for n in said.notes), said.notes
+    right = mmsent.analyze(talking.path, model, AnalysisOptions(language="en", **options))
+    assert not any("The language given" in n for n in right.notes), right.notes
