@@ -230,7 +230,7 @@ def load_text(source: str) -> TextParts:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=cached)
             return TextParts(model, tokenizer, _hub_weights_sha256(source))
         except (OSError, ValueError) as e:
-            if not cached:
+            if not cached or Path(source).is_dir():  # a local folder: the hub has nothing to add
                 raise SourceUnavailable(f"text encoder {source!r}",
                                         f"it could not be loaded from the Hugging Face hub or its cache ({e})",
                                         remedy) from e

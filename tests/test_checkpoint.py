@@ -208,8 +208,12 @@ def test_a_hub_text_encoder_in_the_cache_loads_without_the_network(tmp_path):
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("0123abc")
     code = ("import socket\n"
+            "import traceback\n"
             "asked = []\n"
-            "def lookup(*a, **k): asked.append(a); raise socket.gaierror(-2, 'Name or service not known')\n"
+            "def lookup(*a, **k):\n"
+            "    if not any('_detect_agent' in f.filename for f in traceback.extract_stack()):  # one look of its\n"
+            "        asked.append(a)  # own, for a header, and no more: not the model's files\n"
+            "    raise socket.gaierror(-2, 'Name or service not known')\n"
             "socket.getaddrinfo = lookup\n"
             "from mmsent.weights import load_text\n"
             "parts = load_text('mmsent-test/tiny-bert')\n"
