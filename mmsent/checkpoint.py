@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import WHISPER_LAYERS, ModelConfig
@@ -44,6 +44,9 @@ class CheckpointError(ValueError):
     """A checkpoint that can't be loaded: the message says what is wrong and what to do."""
 
 
+LABELS = ("emotions", "sentiments")  # the heads' labels, also in the weights file: its rows mean them
+
+
 def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | None = None) -> Path:
     """Write config.json and model.safetensors into folder (created), each atomically."""
     folder = Path(folder)
@@ -65,7 +68,7 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
     if cfg.voice_members > 1:  # a voice of several heads: they are stored in float16, as its bank is
         state.update({k: v.half() for k, v in state.items() if k.startswith(VOICE_HEADS) and v.is_floating_point()})
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT})
+        save_file(state, str(tmp), metadata={"format": FORMAT, **{k: json.dumps(list(getattr(cfg, k))) for k in LABELS}})
         meta["weights_sha256"] = sha256_file(tmp)  # checked at load: a damaged or changed file is refused
     write_text_atomic(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
     return folder
@@ -158,8 +161,16 @@ def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torc
                               "checkpoint again (or reinstall mmsent for the embedded default)")
     try:
         state = load_file(str(folder / WEIGHTS_FILE))
+        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
+            stored = f.metadata() or {}
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
+    for key in LABELS:  # the heads' rows mean the labels they were trained on (recorded from 6 December 2026)
+        given = meta.get("model", {}).get(key, list(getattr(ModelConfig, key)))
+        if key in stored and json.loads(stored[key]) != given:
+            raise CheckpointError(f"{folder / CONFIG_FILE} names the {key} {given}, but its weights were trained on "
+                                  f"{json.loads(stored[key])} in that order: the config was changed after it was "
+                                  "saved. Restore it (or retrain for other labels)")
     broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if broken:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} holds weights that are not numbers (NaN or infinite) in "

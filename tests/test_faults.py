@@ -205,6 +205,10 @@ def saved_tiny(tmp_path):
     (lambda m: m["model"].update(emotions=5), "emotions must be a list of distinct strings"),
     (lambda m: m["model"].update(emotions=["joy", "joy"]), "emotions must be a list of distinct strings"),
     (lambda m: m["model"].update(sentiments=["bad", "neutral", "good"]), "sentiments must include negative and positive"),
+    (lambda m: m["model"].update(emotions=["joy", "disgust", "fear", "anger", "neutral", "sadness", "surprise"]),
+     "names the emotions ['joy', 'disgust', 'fear', 'anger', 'neutral', 'sadness', 'surprise'], but its weights were "
+     "trained on ['anger', 'disgust', 'fear', 'joy', 'neutral', 'sadness', 'surprise'] in that order"),  # swapped
+    (lambda m: m["model"].update(sentiments=["negative", "calm", "positive"]), "names the sentiments"),  # renamed
     (lambda m: m["model"].update(audio_channels=[[1]]), "audio_channels must be a non-empty list"),
     (lambda m: m["model"].update(dropout="0.3"), "dropout must be a number in"),
     (lambda m: m["model"].update(text_source={"_target_": "os.system"}), "text_source must be a string"),
