@@ -256,10 +256,12 @@ def _unrunnable(index: int) -> str | None:
     """Why the installed torch can't run on CUDA device ``index`` (it has no kernels for its generation: a
     Pascal card, compute capability 6.x, under a torch built for 7.0 and later), or None."""
     major, minor = torch.cuda.get_device_capability(index)
-    for arch in torch.cuda.get_arch_list():  # sm_86: binaries for 8.6 (run on 8.x from 8.6); compute_90: PTX
-        m = re.fullmatch(r"(sm|compute)_(\d+)(\d)", arch)
-        if m and ((int(m[2]), int(m[3])) <= (major, minor) if m[1] == "compute"
-                  else int(m[2]) == major and int(m[3]) <= minor):
+    archs = [m for m in map(re.compile(r"(sm|compute)_(\d+)(\d)").fullmatch, torch.cuda.get_arch_list()) if m]
+    if not archs:  # a build that names no NVIDIA generations (ROCm's gfx...): not ours to judge
+        return None
+    for m in archs:  # sm_86: binaries for 8.6 (run on 8.x from 8.6); compute_90: PTX, compiled for 9.0 and later
+        if ((int(m[2]), int(m[3])) <= (major, minor) if m[1] == "compute"
+                else int(m[2]) == major and int(m[3]) <= minor):
             return None
     return (f"{torch.cuda.get_device_name(index)} (compute capability {major}.{minor}) is not supported by this torch "
             f"{torch.__version__}, built for {' '.join(torch.cuda.get_arch_list())}")
