@@ -47,7 +47,7 @@ from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from mmsent.results import Analysis  # noqa: E402
-from mmsent.transcribe import TranscriptionError  # noqa: E402
+from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
 
 log = logging.getLogger("mmsent.app")
 
@@ -63,10 +63,6 @@ DOWNLOAD_FORMATS = ("json", "csv", "srt", "vtt", "html")  # export formats offer
 # analyze's arguments, in order (those added last keep the older ones in place for programs)
 INPUTS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses", "translate", "sound",
           "annotated_video")
-LANGUAGES = (  # (label, ISO code); "auto" lets the speech recogniser detect it
-    ("detect automatically", "auto"), ("English", "en"), ("German", "de"), ("French", "fr"),
-    ("Spanish", "es"), ("Italian", "it"), ("Portuguese", "pt"), ("Dutch", "nl"),
-)
 SEGMENT_SECONDS = (2.0, LONGEST_SEGMENT_S, 10.0)  # min, max, default longest utterance (s) before a split
 SENSES = tuple(MODALITY_NAMES.values())  # words, voice, face: what the Senses option offers
 USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
@@ -86,6 +82,16 @@ class Settings:
     max_seconds: float = DEFAULT_MAX_SECONDS  # longest media accepted, s
     max_mb: float = DEFAULT_MAX_MB  # largest upload accepted, MB
     out_root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mmsent-app-")))
+
+
+def spoken_languages() -> list[tuple[str, str]]:
+    """(name, ISO code) of every language Whisper knows, by name ("auto" lets it detect the language; typing
+    filters the list)."""
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES  # Whisper's own: code -> name
+
+    known = set(whisper_languages())
+    return [("detect automatically", "auto")] + sorted((name.title(), code) for code, name in LANGUAGES.items()
+                                                       if code in known)
 
 
 def model_note(model: mmsent.FusionModel, load_warnings: list[str], unused: bool = True) -> str:
@@ -433,7 +439,7 @@ def _input_components() -> list[gr.components.Component]:
     subtitles = gr.File(label="Subtitles (optional, .srt or .vtt: replaces speech recognition)",
                         file_types=[".srt", ".vtt"], type="filepath", elem_id="subs-in")
     with gr.Accordion("Options", open=False):
-        language = gr.Dropdown(list(LANGUAGES), value="auto", label="Spoken language",
+        language = gr.Dropdown(spoken_languages(), value="auto", label="Spoken language",
                                info="Detected when auto, from the speech, or from the subtitles' header, name "
                                     "(talk.it.srt) or text. Speech in another language than English is translated "
                                     "for the words.")

@@ -360,3 +360,12 @@ def test_app_starts_and_works_with_ffmpeg_but_no_ffprobe(tmp_path, media):
     assert "parrot sings loudly" in " ".join(s["text"] for s in json.loads(out(result, "json"))["segments"]).lower()
     assert Path(out(result, "video")["value"]).is_file()  # the result's video went through gradio's Video too
     assert "ffprobe is not" in log and "FFExecutableNotFoundError" not in log
+
+
+def test_every_language_whisper_knows_is_offered_by_name():
+    """The page offered seven languages: typing "Japanese" went back to detecting the language."""
+    from mmsent.transcribe import whisper_languages
+
+    offered = dict(load_app().spoken_languages())
+    assert offered["detect automatically"] == "auto" and offered["Japanese"] == "ja" and offered["English"] == "en"
+    assert sorted(offered.values()) == sorted(["auto", *whisper_languages()])
