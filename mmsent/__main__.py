@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -17,18 +18,26 @@ from pathlib import Path
 
 EXIT_INTERRUPTED = 130  # exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 
-try:  # torch loads here (seconds): Ctrl-C meanwhile ends the command, not with a traceback
-    from tqdm import tqdm
 
-    from . import CheckpointError, SourceUnavailable, describe, load_model
-    from .checkpoint import pick_device
-    from .config import ASR_BACKENDS, AnalysisOptions, checked_argument
-    from .export import FORMATS, output_paths, same_file, write
-    from .labels import parse_senses
-    from .pipeline import analyze
-except KeyboardInterrupt:
-    print("interrupted while starting: nothing was written", file=sys.stderr)
-    sys.exit(EXIT_INTERRUPTED)
+def _interrupted_while_starting(signum, frame) -> None:
+    """Ctrl-C while torch loads (seconds) ends the command at once, in one line: nothing is written yet. Not
+    as a KeyboardInterrupt: raised inside an import, it left a half-imported module behind (numpy's linalg
+    then recursed without end, and a traceback came instead)."""
+    print("interrupted while starting: nothing was written", file=sys.stderr, flush=True)
+    os._exit(EXIT_INTERRUPTED)
+
+
+_sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
+from tqdm import tqdm  # noqa: E402  (torch loads from here)
+
+from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: E402
+from .checkpoint import pick_device  # noqa: E402
+from .config import ASR_BACKENDS, AnalysisOptions, checked_argument  # noqa: E402
+from .export import FORMATS, output_paths, same_file, write  # noqa: E402
+from .labels import parse_senses  # noqa: E402
+from .pipeline import analyze  # noqa: E402
+
+signal.signal(signal.SIGINT, _sigint)
 
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
