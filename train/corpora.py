@@ -131,7 +131,7 @@ def clean_text(text: str) -> str:
     return " ".join(text.translate(_TYPOGRAPHY).replace("\u00c2", "").split())
 
 
-def _split_name(csv_path: Path) -> str:
+def split_name(csv_path: Path) -> str:
     name = csv_path.name.lower()
     for split in MELD_CLIP_DIRS:
         if name.startswith(split):
@@ -149,7 +149,7 @@ def read_meld(csv_path: str | Path, clips: str | Path | None = None, context: in
     path = Path(csv_path)
     if not path.is_file():
         raise CorpusError(f"{path}: MELD CSV not found; pass a file such as dev_sent_emo.csv")
-    split = _split_name(path)
+    split = split_name(path)
     clip_dir = Path(clips) if clips else path.parent / MELD_CLIP_DIRS.get(split, f"{split}_splits")
     has_clips = clip_dir.is_dir()
     try:
@@ -247,15 +247,15 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
 
     Labels come from the file names; song (vocal channel 02) and video-only files are skipped, and
     files of other names or kinds are counted and named in the log, as the other speech corpora's are
-    (train.speech_corpora._media_files: a clip's copies in several folders or containers are read once).
+    (train.speech_corpora.media_files: a clip's copies in several folders or containers are read once).
     actors: keep only these actors (split by actor, never by clip).
     """
-    from .speech_corpora import _media_files  # it imports Sample from here
+    from .speech_corpora import media_files  # it imports Sample from here
 
     root = corpus_folder(folder, "RAVDESS", "Actor_XX/ folders")
     keep = parse_actors(actors) if isinstance(actors, str) or actors is None else set(actors)
     samples, counts = [], Skipped()
-    for path in _media_files(root, counts):
+    for path in media_files(root, counts):
         m = RAVDESS_NAME.match(path.stem)
         if not m:
             counts.add("files with other names", path)
@@ -285,7 +285,7 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
     return samples
 
 
-def _split_filter(where: str) -> tuple[str, str]:
+def split_filter(where: str) -> tuple[str, str]:
     """"DIR:FILTER" -> (DIR, FILTER); a path that exists as written keeps any colon it holds."""
     if Path(where).exists() or ":" not in where:
         return where, ""
@@ -334,7 +334,7 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     if not sep:
         raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv, ravdess=DIR[:ACTORS], emovo=DIR[:SPEAKERS], "
                           f"emodb=DIR, cremad=DIR, goemotions=PATH.tsv, fer2013=DIR, ckplus=DIR or folders=DIR")
-    if kind in DATA_PATHS and not _split_filter(where)[0]:  # an unset shell variable: Path("") is the current folder
+    if kind in DATA_PATHS and not split_filter(where)[0]:  # an unset shell variable: Path("") is the current folder
         raise CorpusError(f"--data {spec}: the path is empty; give the {DATA_PATHS[kind]}")
     if kind == "meld":
         return kind, read_meld(where, context=context)
@@ -345,21 +345,21 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     if kind == "fer2013":
         from .face_corpora import read_fer2013
 
-        folder, keep = _split_filter(where)
+        folder, keep = split_filter(where)
         return kind, read_fer2013(folder, keep or None)
     if kind == "ckplus":
         from .face_corpora import read_ck48
 
         return kind, read_ck48(where)
-    if kind in ("folders", "ckplus", "goemotions", "meld") and not Path(where).exists() and _split_filter(where)[1]:
+    if kind in ("folders", "ckplus", "goemotions", "meld") and not Path(where).exists() and split_filter(where)[1]:
         raise CorpusError(f"--data {spec}: {kind}= takes a path alone, not a list of speakers or a split after ':' "
-                          f"({_split_filter(where)[0]} and {_split_filter(where)[1]!r})")
+                          f"({split_filter(where)[0]} and {split_filter(where)[1]!r})")
     if kind == "folders":
         samples = read_folders(where)
         return samples[0].corpus, samples
     readers = {"ravdess": read_ravdess, "emovo": read_emovo, "emodb": read_emodb, "cremad": read_cremad}
     if kind in readers:
-        folder, keep = _split_filter(where)
+        folder, keep = split_filter(where)
         return kind, readers[kind](folder, keep or None)
     raise CorpusError(f"unknown corpus {kind!r} in --data {spec!r}: known are meld, ravdess, emovo, emodb, "
                       f"cremad, goemotions, fer2013, ckplus and folders")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from mmsent.checkpoint import CheckpointError, read_config
 
-from .corpora import CorpusError, Sample, _split_filter, _split_name, parse_actors
+from .corpora import CorpusError, Sample, split_filter, split_name, parse_actors
 from .face_corpora import FER_CSV_SPLITS
-from .speech_corpora import _parse_speakers, _speaker_key
+from .speech_corpora import parse_speakers, speaker_key
 
 log = logging.getLogger("train.evaluate")
 
@@ -28,9 +28,9 @@ def _who(kind: str, s: Sample) -> str | None:
     if kind == "ravdess":
         return str(int(s.group.removeprefix("actor")))
     if kind in ("emovo", "emodb", "cremad"):
-        return _speaker_key(s.group.removeprefix(f"{kind}-"))
+        return speaker_key(s.group.removeprefix(f"{kind}-"))
     if kind == "meld":
-        return _split_name(Path(s.id.split("/")[0]))
+        return split_name(Path(s.id.split("/")[0]))
     if kind == "fer2013":
         split = s.id.split("/")[1]  # as the folder or the challenge's file names it: train, Training -> Training
         return FER_CSV_SPLITS.get(split.lower(), split)
@@ -41,16 +41,16 @@ def _spec_who(spec: str) -> tuple[str | None, set[str] | None]:
     """A recorded --data or --dev-data spec -> (kind, its speakers or split; None: all); (None, None) where
     it names neither (folders=, ckplus=) or does not parse."""
     kind, _, where = spec.partition("=")
-    folder, keep = _split_filter(where)
+    folder, keep = split_filter(where)
     try:
         if kind == "ravdess":
             return kind, _actors(keep)
         if kind in ("emovo", "emodb", "cremad"):
-            return kind, _parse_speakers(keep)
+            return kind, parse_speakers(keep)
     except CorpusError:
         return None, None
     if kind == "meld":
-        return kind, {_split_name(Path(where))}
+        return kind, {split_name(Path(where))}
     if kind == "fer2013":
         split = keep or Path(folder).name
         return kind, {FER_CSV_SPLITS.get(split.lower(), split)}
@@ -83,7 +83,7 @@ def trained_on(folder: Path) -> list[tuple[str, str, set[str] | None, set[str]]]
         if data.get("ravdess_dev_actors"):
             rules.append(("dev", "ravdess", _actors(data["ravdess_dev_actors"]), set()))
     if data.get("emovo"):  # every speaker but the dev ones trained
-        held = _parse_speakers(data.get("emovo_dev_speakers")) or set()
+        held = parse_speakers(data.get("emovo_dev_speakers")) or set()
         rules += [("trained", "emovo", None, held)] + ([("dev", "emovo", held, set())] if held else [])
     if data.get("fer2013"):
         rules += [("trained", "fer2013", {"Training"}, set()), ("dev", "fer2013", {"PublicTest"}, set())]

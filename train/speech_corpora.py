@@ -97,7 +97,7 @@ def _container_rank(path: Path) -> tuple[bool, bool]:
     return suffix not in VIDEO_SUFFIXES, suffix not in LOSSLESS_SUFFIXES
 
 
-def _media_files(root: Path, counts: Skipped, same_folder: bool = False) -> list[Path]:
+def media_files(root: Path, counts: Skipped, same_folder: bool = False) -> list[Path]:
     """Media files below root (corpus_files), one per clip name, sorted by path: of a clip's copies in
     several containers the best ranked (_container_rank), then the first by path. A clip is its stem
     (names that carry the labels) or, with same_folder, its folder and stem."""
@@ -114,20 +114,20 @@ def _media_files(root: Path, counts: Skipped, same_folder: bool = False) -> list
     return sorted(best.values())
 
 
-def _parse_speakers(speakers: str | Iterable[str] | None) -> set[str] | None:
-    """"f1,m2" or ["f1", "m2"] -> {"f1", "m2"} (``_speaker_key``s); None or "" -> None (all speakers).
+def parse_speakers(speakers: str | Iterable[str] | None) -> set[str] | None:
+    """"f1,m2" or ["f1", "m2"] -> {"f1", "m2"} (``speaker_key``s); None or "" -> None (all speakers).
     No speaker name holds a dash: a range ("1001-1010") is refused, not read as a name nobody has."""
     if not speakers:
         return None
     items = speakers.split(",") if isinstance(speakers, str) else speakers
-    keep = {_speaker_key(s) for s in items if str(s).strip()}
+    keep = {speaker_key(s) for s in items if str(s).strip()}
     if not keep or any("-" in s for s in keep):
         raise CorpusError(f"bad speaker list {speakers!r}: name each speaker, e.g. 'f1,m3', '03,16' or "
                           f"'1001,1002' (ranges are not read)")
     return keep
 
 
-def _speaker_key(speaker) -> str:
+def speaker_key(speaker) -> str:
     """A speaker's name as compared: lower case, a number without its leading zeros (EMO-DB's 03 is 3)."""
     key = str(speaker).strip().lower()
     return str(int(key)) if key.isdigit() else key
@@ -151,16 +151,16 @@ def _by_name(corpus: str, folder: str | Path, pattern: re.Pattern, layout: str, 
     """Shared loop of the readers whose labels are in the file names. ``label(match)`` gives
     (speaker, emotion name or None to leave out, reason for leaving out, text)."""
     root = corpus_folder(folder, corpus, layout)
-    keep = _parse_speakers(speakers)
+    keep = parse_speakers(speakers)
     samples, counts, seen = [], Skipped(), set()
-    for path in _media_files(root, counts):
+    for path in media_files(root, counts):
         m = pattern.match(path.stem)
         if not m:
             counts.add("files with other names", path)
             continue
         speaker, emotion, reason, text = label(m)
-        seen.add(_speaker_key(speaker))
-        if keep is not None and _speaker_key(speaker) not in keep:
+        seen.add(speaker_key(speaker))
+        if keep is not None and speaker_key(speaker) not in keep:
             continue
         if emotion is None:
             counts[reason] += 1
@@ -203,7 +203,7 @@ def read_voices(folder: str | Path) -> list[Sample]:
     root = corpus_folder(folder, "voices", "audio or video files, one utterance each")
     samples = [Sample(id=f"voices/{root.name}/{path.relative_to(root).with_suffix('').as_posix()}", corpus="voices",
                       text=None, emotion=None, sentiment=None, media=path, group=path.stem)
-               for path in _media_files(root, Skipped(), same_folder=True)]
+               for path in media_files(root, Skipped(), same_folder=True)]
     if not samples:
         raise CorpusError(f"{root}: no audio or video files (one utterance each) found")
     return samples
@@ -233,7 +233,7 @@ def read_folders(folder: str | Path) -> list[Sample]:
             unknown.append(sub.name)
         else:
             found.append(sub)
-            for path in _media_files(sub, counts, same_folder=True):
+            for path in media_files(sub, counts, same_folder=True):
                 if {folder_emotion(p) for p in path.relative_to(sub).parts[:-1]} - {None, folder_emotion(sub.name)}:
                     inside.append(path.relative_to(root).as_posix())  # Angry/sad/x.wav: read as anger, said
                 rel = path.relative_to(sub).with_suffix("").as_posix()
