@@ -228,7 +228,7 @@ def main(argv=None) -> dict:
                         else st["step"] / (args.epochs * steps))
     xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
     while progress() < 1:
-        t0 = time.time()
+        t0 = t_step = time.time()
         net.train()
         order = torch.randperm(len(xt), generator=g)
         total, done = 0.0, 0
@@ -247,8 +247,7 @@ def main(argv=None) -> dict:
             opt.step()
             ema.update_parameters(net)
             total, done, st["step"] = total + loss.item(), done + 1, st["step"] + 1
-            st["train_s"] = st["train_s"] + time.time() - (t0 if i == 0 else t_step)
-            t_step = time.time()
+            st["train_s"], t_step = st["train_s"] + time.time() - t_step, time.time()
             if (i + 1) % 50 == 0:
                 log.info("  step %d/%d loss %.4f lr %.4f progress %.3f", i + 1, steps, total / done,
                          opt.param_groups[0]["lr"], progress())
