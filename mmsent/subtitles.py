@@ -158,8 +158,8 @@ def tell(problems: list[str] | None, problem: str) -> None:
 def _read_text(path: Path, problems: list[str] | None = None) -> str:
     """The file's text: UTF-8 (with or without a byte-order mark; a few broken bytes replaced, the rest kept),
     else the encoding its bytes most likely have (charset-normalizer: UTF-16 or UTF-32, or a legacy one such
-    as Windows-1251 for Russian; where several read it equally well, the one subtitles use most: Windows-1252
-    before Windows-1250), said in ``problems`` unless it is Unicode."""
+    as Windows-1251 for Russian; where several read it equally well, ``_likeliest``), said in ``problems``
+    unless it is Unicode."""
     data = path.read_bytes()
     bom = data.startswith(codecs.BOM_UTF8)
     try:
@@ -177,18 +177,57 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     import charset_normalizer
 
     found = list(charset_normalizer.from_bytes(data))
+    if found and found[0].encoding.startswith(("utf_16", "utf_32")):
+        return _lines(str(found[0]))
+    found += charset_normalizer.from_bytes(data, cp_isolation=list(_LEGACY))  # each of them: it stops early
     if not found:  # no encoding reads it: not text (the parser will say so)
         return _lines(text)
-    best = min((m for m in found if (m.chaos, m.coherence) == (found[0].chaos, found[0].coherence)),
-               key=lambda m: _LEGACY.index(m.encoding) if m.encoding in _LEGACY else len(_LEGACY))
-    if not best.encoding.startswith(("utf_16", "utf_32")):
-        tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {best.encoding}, the likeliest "
-                       "encoding of its bytes; if its letters look wrong, save it as UTF-8.")
-    return _lines(str(best))
+    least = min(m.chaos for m in found)
+    encoding, text = _likeliest(sorted(m for m in found if m.chaos - least < CHAOS_EVEN))
+    tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {encoding}, the likeliest "
+                   "encoding of its bytes; if its letters look wrong, save it as UTF-8.")
+    return _lines(text)
 
 
-_LEGACY = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "koi8_r", "cp874")
-# the encodings of legacy subtitle files, the most used first (Western European, Central European, Cyrillic...)
+_LEGACY = {  # the encodings of legacy subtitle files, the most used first, and the languages each is made for
+    "cp1252": ("en", "fr", "de", "es", "it", "pt", "nl", "ca", "da", "sv", "no", "nb", "nn", "fi", "is", "ga", "eu",
+               "gl", "af", "id", "ms", "sw", "la", "oc", "br", "lb", "fo", "wa", "cy"),  # Western European
+    "cp1250": ("pl", "cs", "sk", "hu", "sl", "hr", "ro", "bs", "sq", "sr"),  # Central European
+    "cp1251": ("ru", "uk", "bg", "sr", "mk", "be", "kk", "ky", "mn", "tt"),  # Cyrillic
+    "cp1253": ("el",), "cp1254": ("tr", "az"), "cp1255": ("he", "yi"), "cp1256": ("ar", "fa", "ur", "ps"),
+    "cp1257": ("lt", "lv", "et"), "koi8_r": ("ru",), "cp874": ("th",),
+}
+CHAOS_EVEN = 0.005  # charset-normalizer's readings this close in chaos are as good as each other (as it ranks them)
+LEGACY_LANGUAGES = tuple(sorted({code for codes in _LEGACY.values() for code in codes}))
+
+
+def _likeliest(readings: list) -> tuple[str, str]:
+    """(encoding, text) of the likeliest of charset-normalizer's readings of a file that are equally free of
+    chaos, each under any of the encodings that give its text. Where several legacy encodings do, those whose
+    text reads as a language the encoding is made for (Hebrew bytes read as Windows-1255 read as Hebrew; as
+    KOI8-R, as Russian less surely; Polish read as Windows-1252 reads as Polish, which that encoding does not
+    write), the surest of them by py3langid (to two places: text in a script of its own, gibberish too, reads
+    as its language at 1.00), then the most coherent (charset-normalizer: letters as frequent as in that
+    language), then the most used."""
+    legacy: dict = {}  # encoding -> the reading it gives
+    for m in readings:
+        for encoding in m.could_be_from_charset or [m.encoding]:
+            if encoding in _LEGACY:
+                legacy.setdefault(encoding, m)
+    if len(legacy) > 1:
+        read = {encoding: written_language(_letter_lines(str(m)), LEGACY_LANGUAGES) for encoding, m in legacy.items()}
+        made_for = [e for e in legacy if read[e][0] in _LEGACY[e]]
+        if made_for:
+            best = min(made_for, key=lambda e: (-round(read[e][1], 2), -legacy[e].coherence, list(_LEGACY).index(e)))
+            return best, str(legacy[best])
+    first = readings[0]  # charset-normalizer's choice, under its most used legacy name
+    return next((e for e in _LEGACY if e in (first.could_be_from_charset or [])), first.encoding), str(first)
+
+
+def _letter_lines(text: str) -> str:
+    """A subtitle file's lines of words (not its numbers and times), up to about WRITTEN_SAMPLE characters."""
+    return "\n".join(written_sample(line for line in text.splitlines() if "-->" not in line
+                                     and any(c.isalpha() for c in line)))
 
 
 def _lines(text: str) -> str:

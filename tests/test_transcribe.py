@@ -575,6 +575,30 @@ def test_subtitles_in_another_encoding_keep_their_letters(tmp_path, encoding, sa
         "wrong, save it as UTF-8."])
 
 
+LEGACY_LINES = {  # (encoding, language, lines) of subtitle files saved in a legacy encoding
+    "he": ("cp1255", ["שלום, מה שלומך היום?", "אני שמח מאוד לראות אותך.", "למה לא אמרת לי את זה קודם?"]),
+    "tr": ("cp1254", ["Merhaba, bugün nasılsın?", "Seni gördüğüme çok sevindim.", "Hadi şimdi eve gidelim."]),
+    "cs": ("cp1250", ["Dobrý den, jak se máte?", "Těší mě, že vás vidím.", "Proč jste mi to neřekl dřív?"]),
+    "de": ("cp1252", ["Grüß dich, wie geht's?", "Schön, dass du da bist.", "Warum hast du mir das nicht früher gesagt?"]),
+}
+
+
+@pytest.mark.parametrize("language", list(LEGACY_LINES))
+@pytest.mark.parametrize("cues", [3, 600])
+def test_subtitles_in_a_legacy_encoding_are_read_in_the_one_made_for_their_language(tmp_path, language, cues):
+    """Several legacy encodings read these bytes without chaos; charset-normalizer took Hebrew for KOI8-R
+    Russian, Czech and Turkish for Windows-1252 (losing their ř, ě, ğ, ş) and, in a long file, Turkish for
+    Vietnamese Windows-1258. The one whose text reads as a language it is made for is taken, and named."""
+    encoding, lines = LEGACY_LINES[language]
+    at = [f"00:{i // 60:02d}:{i % 60:02d}" for i in range(cues)]
+    text = "".join(f"{i + 1}\n{t},000 --> {t},900\n{lines[i % 3]}\n\n" for i, t in enumerate(at))
+    (tmp_path / "talk.srt").write_bytes(text.encode(encoding))
+    problems = []
+    transcript = load_subtitles(tmp_path / "talk.srt", problems)
+    assert [u.text for u in transcript.utterances][:3] == lines and transcript.language == language
+    assert problems[0].startswith(f"The subtitle file talk.srt is not UTF-8: it was read as {encoding},")
+
+
 def test_latin1_subtitles_are_read_as_western_european(tmp_path):
     """Windows-1250 and -1252 read these bytes equally well to charset-normalizer; subtitles use -1252 more."""
     french = "Le temps est très agréable, ma chère amie. Bonjour, comment ça va aujourd'hui ?"
