@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmsent.config import ModelConfig  # noqa: E402
 from mmsent.model import build_model  # noqa: E402
-from train.args import parse_args  # noqa: E402
+from train.args import DEFAULT_CACHE, parse_args  # noqa: E402
 from train.corpora import read_meld, read_ravdess  # noqa: E402
 from train.data import collate, length_batches  # noqa: E402
 from train.extract import audio_features, text_features, video_features  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> int:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--meld", default="../shared/data/meld", help="MELD label folder")
     p.add_argument("--ravdess", default="../shared/data/ravdess", help="RAVDESS folder")
-    p.add_argument("--cache", default="/tmp/mmsent-cache", help="feature cache of the epoch timing")
+    p.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache of the epoch timing")
     p.add_argument("--tmp", default="/tmp", help="folder for the generated clips")
     p.add_argument("--n-text", type=int, default=512, help="MELD utterances through the text encoder")
     p.add_argument("--n-audio", type=int, default=60, help="RAVDESS clips through the audio features")

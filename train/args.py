@@ -14,7 +14,8 @@ from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, 
 
 
 STATE_FILE = "train_state.safetensors"  # in --out, unless --state names another file
-DEFAULT_CACHE = "/tmp/mmsent-cache"  # what frozen encoders compute, shared by train, evaluate and familiarity
+DEFAULT_CACHE = os.environ.get("MMSENT_CACHE") or "/tmp/mmsent-cache"  # what frozen encoders compute, shared by
+# train, evaluate and familiarity (the tests set MMSENT_CACHE to a folder of their own)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
