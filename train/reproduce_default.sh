@@ -34,7 +34,7 @@
 #   python -m train.fer --data $DATA/fer2013 --out checkpoints/default/face-expression --soup /tmp/fer2 /tmp/fer3/final
 set -eu
 DATA=${DATA:-../shared/data}
-CACHE=${CACHE:-/tmp/mmsent-cache}
+CACHE=${CACHE:-${MMSENT_CACHE:-/tmp/mmsent-cache}}
 WORK=${WORK:-/tmp/mmsent-default}
 OUT=${OUT:-checkpoints/default}
 SPEECH="--ravdess $DATA/ravdess --ravdess-train 1-16 --ravdess-dev 17-20 --emovo $DATA/emovo --emovo-dev m3"
