@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 BEAM_SIZE = 1
 MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without running a model
 AGAIN_PAD_S = 0.2  # s of sound either side of a segment decoded again alone (_looped_again)
+AGAIN_MOST = 8  # sentences of a segment at most heard again alone; one of more is Whisper's loop (_looped_again)
 LANGUAGE_LOOK_S = 300  # s: spoken_language looks for speech in the first 5 minutes,
 LANGUAGE_WINDOW_S = 30  # s: and listens to the first 30 s of it (Whisper's window)
 VAD_MIN_SILENCE_MS = 2000  # ms of silence that ends a speech region (faster-whisper's default;
@@ -254,12 +255,18 @@ class _Recogniser:
         The compression ratio Whisper reports is its whole 30 s window's: where the window's words repeat,
         every segment in it would be dropped as a hallucination, real repeated speech too ("I am so sorry."
         five times). Heard alone, a sentence's stretch gives what is said there: the same words where they were
-        said again, other words where Whisper looped, nothing over silence; and the ratio of that stretch."""
+        said again, other words where Whisper looped, nothing over silence; and the ratio of that stretch.
+        A segment of more than AGAIN_MOST sentences is Whisper's own loop (one segment, its words over and over),
+        kept as decoded and dropped as such: each sentence heard again costs a pass of Whisper's 30 s window."""
         ratio = opts.compression_ratio_threshold
         if ratio is None or not any(seg.compression_ratio > ratio for seg in raw):
             return raw
-        spans = [(seg, span) for seg in raw for span in
-                 (_sentences(seg) if seg.compression_ratio > ratio else [None])]  # None: kept as decoded
+
+        def to_hear(seg: _RawSegment) -> list:  # the spans of seg to hear again; [None]: kept as decoded
+            found = _sentences(seg) if seg.compression_ratio > ratio else []
+            return found if 0 < len(found) <= AGAIN_MOST else [None]
+
+        spans = [(seg, span) for seg in raw for span in to_hear(seg)]
         out = []
         for i, (seg, span) in enumerate(spans):
             if span is None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import wave
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -246,6 +247,28 @@ def test_a_line_said_again_and_again_is_read_each_time(asr, caplog):
     assert len(said) >= 4, result.text
     assert all(0 <= a.start < a.end <= b.start for a, b in zip(said, said[1:])), said  # each in its own place
     assert all(w.start >= u.start - 0.01 and w.end <= u.end + 0.01 for u in said for w in u.words)
+
+
+@needs_espeak
+def test_whispers_own_loop_is_not_heard_again_sentence_by_sentence(asr, monkeypatch):
+    """A segment of more than AGAIN_MOST sentences is Whisper's loop, not speech said again: each sentence heard
+    again would cost a pass of its 30 s window (20 here). Whisper's loops can't be provoked on demand, so the
+    looping segment is written here, over real speech; the recogniser and its decoding are real."""
+    thanks, pause = say("Thank you."), np.zeros(SR // 4, np.float32)
+    audio = np.concatenate([pause] + [thanks, pause] * 3)
+    step, said = (len(thanks) + len(pause)) / SR, len(thanks) / SR  # each "Thank you." at 0.25 + k * step
+    words = [Word(0.25 + k * step + half * said / 2, 0.25 + k * step + (half + 1) * said / 2, w, 0.9)
+             for k in range(20) for half, w in enumerate(["Thank", "you."])]
+    loop = tr._RawSegment(0.25, words[-1].end, " Thank you." * 20, -0.3, 0.01, 9.5, words)
+    calls = []
+    real = asr._decode
+    monkeypatch.setattr(asr, "_decode", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    opts = DecodeOptions()
+    assert asr._looped_again(audio, [loop], "en", opts) == [loop] and not calls  # kept as decoded: then dropped
+    few = replace(loop, text=" Thank you." * 3, words=words[:6], end=words[5].end)
+    again = asr._looped_again(audio, [few], "en", opts)
+    assert len(calls) == 3 and all(0 < len(c) / SR < 2 * step for c in calls)  # each sentence's own stretch
+    assert any("thank" in a.text.lower() for a in again), again
 
 
 def test_real_ravdess_clip(asr, shared_data):
