@@ -296,10 +296,10 @@ def test_speakers_and_splits_the_checkpoint_was_trained_or_selected_on_are_named
     assert report["ravdess-2"]["seen_in_training"] == {"by": "actors", "trained": [], "dev": ["20"], "n": 1, "of": 1}
     assert report["emovo"]["seen_in_training"] == {"by": "speakers", "trained": ["m1"], "dev": ["m3"], "n": 2, "of": 2}
     assert report["meld"]["seen_in_training"] is None  # MELD's test split: held out
-    assert ("ravdess: ravdess actors 1 trained this checkpoint; actors 19 were its dev set (model selection and "
+    assert ("ravdess: ravdess actor 1 trained this checkpoint; actor 19 was its dev set (model selection and "
             "calibration) (2 of 2 samples): these figures are not held out") in caplog.text
-    assert "ravdess-2: ravdess actors 20 were its dev set" in caplog.text and "meld:" not in caplog.text
+    assert "ravdess-2: ravdess actor 20 was its dev set" in caplog.text and "meld:" not in caplog.text
     printed = {line.split(":")[0]: line for line in capsys.readouterr().out.splitlines() if ": emotion acc" in line}
-    assert printed["emovo"].endswith("[NOT HELD OUT: speakers m1 trained this checkpoint; speakers m3 were its dev "
+    assert printed["emovo"].endswith("[NOT HELD OUT: speaker m1 trained this checkpoint; speaker m3 was its dev "
                                      "set (model selection and calibration) (2 of 2 samples)]")
     assert "NOT HELD OUT" not in printed["meld"]

@@ -123,9 +123,9 @@ def not_held_out(seen: dict) -> str:
     """"actors 1-4 trained this checkpoint (240 of 240 samples)" from a "seen_in_training" entry."""
     if "from" in seen:  # the joined set's
         return f"joined from {', '.join(seen['from'])}, seen in training"
-    said = [f"{seen['by']} {_names(seen['trained'])} trained this checkpoint"] if seen["trained"] else []
-    said += [f"{seen['by']} {_names(seen['dev'])} were its dev set (model selection and calibration)"] \
-        if seen["dev"] else []
+    said = [f"{_names(seen['by'], seen['trained'])} trained this checkpoint"] if seen["trained"] else []
+    said += [f"{_names(seen['by'], seen['dev'])} {'was' if len(seen['dev']) == 1 else 'were'} its dev set (model "
+             "selection and calibration)"] if seen["dev"] else []
     return f"{'; '.join(said)} ({seen['n']} of {seen['of']} samples)"
 
 
@@ -133,15 +133,15 @@ def _sorted(names) -> list[str]:
     return sorted(names, key=lambda w: (not w.isdigit(), int(w) if w.isdigit() else 0, w))
 
 
-def _names(names) -> str:
-    """"1-4, 6-16" for actor numbers; other names joined."""
-    names = _sorted(names)
+def _names(by: str, names) -> str:
+    """"actors 1-4, 6-16" (actor numbers in runs), "actor 17", "speakers m1, m2"."""
+    by, names = by.removesuffix("s") if len(names) == 1 else by, _sorted(names)
     if not all(w.isdigit() for w in names):
-        return ", ".join(names)
+        return f"{by} {', '.join(names)}"
     runs: list[list[int]] = []
     for n in map(int, names):
         if runs and n == runs[-1][1] + 1:
             runs[-1][1] = n
         else:
             runs.append([n, n])
-    return ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
+    return f"{by} {', '.join(f'{a}-{b}' if b > a else str(a) for a, b in runs)}"
