@@ -160,6 +160,9 @@ def test_wrong_folders_give_clear_errors(tmp_path, clips, shared_data):
         read_data_spec(f"folders={tmp_path / 'nowhere'}")
     with pytest.raises(CorpusError, match=r"folders= takes a path alone, not a list of speakers or a split after"):
         read_data_spec(f"folders={tmp_path / 'labelled'}:f2")
+    for kind, where in (("meld", "dev_sent_emo.csv:dev"), ("ckplus", "CK+48:m1"), ("goemotions", "dev.tsv:1-3")):
+        with pytest.raises(CorpusError, match=rf"{kind}= takes a path alone"):  # each reader said "not found"
+            read_data_spec(f"{kind}={tmp_path / where}")
     with pytest.raises(CorpusError, match="unknown corpus 'iemocap'") as error:
         read_data_spec(f"iemocap={tmp_path}")
     assert all(name in str(error.value) for name in ("emovo", "emodb", "cremad", "folders"))  # the known list

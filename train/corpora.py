@@ -334,8 +334,12 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     if not sep:
         raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv, ravdess=DIR[:ACTORS], emovo=DIR[:SPEAKERS], "
                           f"emodb=DIR, cremad=DIR, goemotions=PATH.tsv, fer2013=DIR, ckplus=DIR or folders=DIR")
-    if kind in DATA_PATHS and not split_filter(where)[0]:  # an unset shell variable: Path("") is the current folder
+    folder, keep = split_filter(where)
+    if kind in DATA_PATHS and not folder:  # an unset shell variable: Path("") is the current folder
         raise CorpusError(f"--data {spec}: the path is empty; give the {DATA_PATHS[kind]}")
+    if kind in ("folders", "ckplus", "goemotions", "meld") and keep:
+        raise CorpusError(f"--data {spec}: {kind}= takes a path alone, not a list of speakers or a split after ':' "
+                          f"({folder} and {keep!r})")
     if kind == "meld":
         return kind, read_meld(where, context=context)
     if kind == "goemotions":
@@ -345,21 +349,16 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     if kind == "fer2013":
         from .face_corpora import read_fer2013
 
-        folder, keep = split_filter(where)
         return kind, read_fer2013(folder, keep or None)
     if kind == "ckplus":
         from .face_corpora import read_ck48
 
         return kind, read_ck48(where)
-    if kind in ("folders", "ckplus", "goemotions", "meld") and not Path(where).exists() and split_filter(where)[1]:
-        raise CorpusError(f"--data {spec}: {kind}= takes a path alone, not a list of speakers or a split after ':' "
-                          f"({split_filter(where)[0]} and {split_filter(where)[1]!r})")
     if kind == "folders":
         samples = read_folders(where)
         return samples[0].corpus, samples
     readers = {"ravdess": read_ravdess, "emovo": read_emovo, "emodb": read_emodb, "cremad": read_cremad}
     if kind in readers:
-        folder, keep = split_filter(where)
         return kind, readers[kind](folder, keep or None)
     raise CorpusError(f"unknown corpus {kind!r} in --data {spec!r}: known are meld, ravdess, emovo, emodb, "
                       f"cremad, goemotions, fer2013, ckplus and folders")
