@@ -211,15 +211,18 @@ def load_model(name_or_path: str | Path | None = None, device: str | None = None
     device: "cuda", "cpu", ... or None to pick CUDA when present.
     """
     device = pick_device(device)
-    if name_or_path in (None, "default"):
-        if (DEFAULT_CHECKPOINT / CONFIG_FILE).is_file():
-            return load_checkpoint(DEFAULT_CHECKPOINT, device)
+    if name_or_path in (None, "default") and not (DEFAULT_CHECKPOINT / CONFIG_FILE).is_file():
         warnings.warn(
             "No trained default model in checkpoints/default/: using the default architecture with freshly "
             "initialised, UNTRAINED heads. Its predictions are meaningless; train one with python -m train.train.",
             stacklevel=2)
         return build_model(ModelConfig(trained_branches=("text", "audio"))).to(device).eval()
-    return load_checkpoint(name_or_path, device)
+    return load_checkpoint(checkpoint_folder(name_or_path), device)
+
+
+def checkpoint_folder(name_or_path: str | Path | None) -> Path:
+    """The folder a checkpoint name means: None or "default" is the embedded default's."""
+    return DEFAULT_CHECKPOINT if name_or_path in (None, "default") else Path(name_or_path)
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:

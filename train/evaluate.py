@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmsent.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_model, pick_device
+from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_model, pick_device
 from mmsent.labels import MODALITIES
 from mmsent.weights import SourceUnavailable
 
@@ -161,7 +161,7 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     and, with ``voices`` (read_voices), on each corpus's words given each of those voices
     ("<corpus>+voices")."""
     model = load_model(checkpoint, device)  # "default": the embedded one, from any folder
-    folder = Path(DEFAULT_CHECKPOINT if checkpoint in (None, "default") else checkpoint).resolve()
+    folder = checkpoint_folder(checkpoint).resolve()
     log.info("checkpoint %s", folder)
     rules = trained_on(folder)
     sets: dict[str, list[Sample]] = {}

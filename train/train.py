@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from mmsent.checkpoint import (DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint, pick_device, read_config,
+from mmsent.checkpoint import (CheckpointError, checkpoint_folder, load_checkpoint, pick_device, read_config,
                               read_weights, save_checkpoint)
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import MODALITIES
@@ -86,7 +86,7 @@ def init_weights(model: FusionModel, specs: list[str]) -> None:
     for spec in specs:
         folder, _, prefix = spec.partition(":")
         try:
-            state = read_weights(DEFAULT_CHECKPOINT if folder == "default" else folder)
+            state = read_weights(checkpoint_folder(folder))
         except CheckpointError as e:
             raise SystemExit(f"--init {spec}: {e}") from e
         named = {k: v for k, v in state.items() if k.startswith(prefix) and k in own}
