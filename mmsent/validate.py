@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from mmsent.labels import MODALITIES, SCORED, TASKS
+from mmsent.labels import MODALITIES, TASKS, check_scored
 
 if TYPE_CHECKING:
     from mmsent.results import MediaFacts, SegmentResult
@@ -169,9 +169,8 @@ def model_labels(model: dict, key: str, default: tuple[str, ...]) -> tuple[str, 
     if (not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels)
             or len(set(labels)) != len(labels)):
         raise ValueError(f"mmsent analysis: model.{key} must be a list of distinct label names, got {labels!r}")
-    if key == "sentiments" and not set(SCORED) <= set(labels):
-        raise ValueError(f"mmsent analysis: model.sentiments must include {' and '.join(SCORED)} (the sentiment "
-                         f"score is p(positive) - p(negative)), got {labels!r}")
+    if key == "sentiments":
+        check_scored(labels, "mmsent analysis: model.sentiments")
     return tuple(labels)
 
 
