@@ -94,7 +94,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
             if unnamed and audio is not None and _reads_english(model, options):
                 problems += _unnamed_subtitles(audio, options, str(model.device))
             elif options.language and not options.subtitles and transcript.utterances:
-                problems += _language_doubted(audio, options, str(model.device))
+                problems += _language_doubted(transcript, audio, options, str(model.device))
             for problem in problems:
                 log.warning("%s: %s", Path(path).name, problem)
             segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
@@ -194,11 +194,13 @@ def _unnamed_subtitles(audio: np.ndarray, options: AnalysisOptions, device: str)
 LANGUAGE_DOUBT = 0.8  # Whisper's probability of another language than the one given above which a note says so
 
 
-def _language_doubted(audio: np.ndarray, options: AnalysisOptions, device: str) -> list[str]:
+def _language_doubted(transcript: Transcript, audio: np.ndarray, options: AnalysisOptions, device: str) -> list[str]:
     """A note where the speech, recognised in the language the user gave, sounds clearly like another: Whisper
-    then writes words of the language given, made up from the sound (English speech read as German)."""
+    then writes words of the language given, made up from the sound (English speech read as German). What the
+    recognition heard as it read the speech, else (openai-whisper) a detection of its own."""
     try:
-        language, probability = spoken_language(audio, backend=options.asr, model=options.asr_model, device=device)
+        language, probability = transcript.heard or spoken_language(audio, backend=options.asr,
+                                                                    model=options.asr_model, device=device)
     except TranscriptionError as e:
         log.warning("the spoken language was not checked against the one given: %s", e)
         return []

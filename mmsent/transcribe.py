@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -76,6 +77,9 @@ class Transcript:
     language: str | None  # ISO 639-1 code, None when unknown (subtitles)
     utterances: list[Utterance]  # ordered by start time
     source: str  # e.g. "faster-whisper:base", "openai-whisper:base", "subtitles:talk.srt"
+    # where the language was given: the language Whisper hears in the first window of speech and its
+    # probability (faster-whisper; None where not heard: the language detected, subtitles, openai-whisper)
+    heard: tuple[str, float] | None = None
 
     @property
     def text(self) -> str:
@@ -209,20 +213,29 @@ def encode_first_window_once(model):
     transcription will (for audio under 30 s, one 10 ms frame less than the library's detection: a
     language detected at the margin may change), and ``encode`` keeps its last input and output for
     the next call: only an identical input is answered from them, so a transcript in the same
-    language is the library's own. Returns the model."""
+    language is the library's own. Where the language is given, the transcription's own encoding of
+    its first window tells the language heard (``model.keep_first_window()`` before, ``model.first_window()``
+    after, per thread): no second encoding. Returns the model."""
     if getattr(model, "_encodes_first_window_once", False):
         return model
     encode, detect = model.encode, model.detect_language
     last = None  # (features, encoder output) of the last call
+    kept = threading.local()  # this thread's first encoding since keep_first_window, once asked for
 
     def encode_once(features):
         nonlocal last
         seen, last = last, None
         if seen is not None and np.array_equal(seen[0], features):
-            return seen[1]
-        out = encode(features)
-        last = (np.array(features, copy=True), out)
+            out = seen[1]
+        else:
+            out = encode(features)
+            last = (np.array(features, copy=True), out)
+        if getattr(kept, "waiting", False):
+            kept.waiting, kept.first = False, out
         return out
+
+    def keep_first_window():
+        kept.waiting, kept.first = True, None
 
     def detect_language(*args, features=None, **kwargs):
         if features is not None:  # it needs one frame, even of a silence
@@ -230,6 +243,7 @@ def encode_first_window_once(model):
         return detect(*args, features=features, **kwargs)
 
     model.encode, model.detect_language = encode_once, detect_language
+    model.keep_first_window, model.first_window = keep_first_window, lambda: getattr(kept, "first", None)
     model._encodes_first_window_once = True
     return model
 
@@ -245,9 +259,15 @@ class _Recogniser:
         """As ``mmsent.transcribe.transcribe``, with this model."""
         audio, opts, total = _prepare(audio, language, options)
         raw, detected = self._decode(audio, language, opts, total, "transcribe", progress)
+        heard = self._heard() if language else None
         raw = self._looped_again(audio, raw, detected or language, opts)
         utterances = _utterances(raw, opts, total)
-        return Transcript(detected if utterances else language, utterances, self.name)
+        return Transcript(detected if utterances else language, utterances, self.name, heard)
+
+    def _heard(self) -> tuple[str, float] | None:
+        """The language heard in the first window of the last ``_decode`` in this thread, and its
+        probability; None where the backend does not tell it."""
+        return None
 
     def _looped_again(self, audio: np.ndarray, raw: list[_RawSegment], language: str | None,
                       opts: DecodeOptions) -> list[_RawSegment]:
@@ -314,6 +334,7 @@ class FasterWhisperASR(_Recogniser):
 
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
                 progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
+        self.model.keep_first_window()
         if total < MIN_AUDIO_SECONDS:
             return [], language
         if task == "translate":
@@ -345,6 +366,13 @@ class FasterWhisperASR(_Recogniser):
     def detect(self, speech: np.ndarray) -> tuple[str, float]:
         language, probability, _ = self.model.detect_language(audio=speech)
         return language, float(probability)
+
+    def _heard(self) -> tuple[str, float] | None:
+        first = self.model.first_window()  # the encoder's output: one decoder step reads the language from it
+        if first is None:  # no window decoded: no speech
+            return None
+        token, probability = self.model.model.detect_language(first)[0][0]
+        return token[2:-2], float(probability)  # "<|en|>"
 
     def _translate_batched(self, audio: np.ndarray, language: str, opts: DecodeOptions):
         """The speech translated in chunks of up to 30 s (the voice detection's, else 30 s windows),

@@ -307,6 +307,31 @@ def test_detecting_the_language_encodes_the_first_window_once(asr, shared_data):
 
 
 @needs_espeak
+def test_a_language_given_is_heard_from_the_transcriptions_own_encoding(asr):
+    """Where the language is given, the transcription's encoding of its first window also tells the language
+    heard (one decoder step): what a detection of its own would say, without a second encoder pass. English
+    read as German is heard as English; a detected language needs no such word."""
+    english = say("I am so happy to see you all here today, what a wonderful surprise.")
+    passes = []
+    encode = asr.model.encode
+
+    def counted(features):
+        passes.append(features.shape)
+        return encode(features)
+
+    asr.model.encode = counted
+    try:
+        as_german = transcribe(english, language="de", device="cpu")
+    finally:
+        asr.model.encode = encode
+    language, probability = as_german.heard
+    assert len(passes) == 1 and as_german.language == "de"
+    assert language == "en" and probability == pytest.approx(tr.spoken_language(english)[1], abs=0.05)
+    assert transcribe(english, device="cpu").heard is None  # detected: "en" is the transcript's language
+    assert transcribe(english, language="en", device="cpu").heard[0] == "en"
+
+
+@needs_espeak
 def test_the_spoken_language_is_heard_in_the_speech_found():
     """The first speech after a long silence: German heard as German, English as English; no speech, no
     language."""
