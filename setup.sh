@@ -6,6 +6,9 @@ cd "$(dirname "$0")"
 dev=0; [ "${1:-}" = "--dev" ] && dev=1
 
 apt_packages=(espeak-ng sox)   # speech synthesis for the example and test videos
+# what the Space installs too (packages.txt): the annotated video's caption fonts (Noto: Chinese, Japanese,
+# Korean, Indic, Thai, ...), fontconfig that finds them, the FriBiDi that Pillow's right-to-left layout loads
+apt_packages+=($(cat packages.txt))
 [ $dev = 1 ] && apt_packages+=(chromium)   # the browser test drives Debian's Chromium
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
