@@ -8,9 +8,7 @@ segment's face in the colour of what the face says.
 from __future__ import annotations
 
 import bisect
-import importlib.util
 import os
-import shutil
 import subprocess
 import tempfile
 import warnings
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmsent import fonts
 from mmsent.probe import _audio_stream, _origin
 from mmsent.results import FILE_MODE, Analysis, SegmentResult
 
@@ -71,7 +70,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
             if abs(clip.duration - analysis.media.duration) > DURATION_TOLERANCE_S:
                 warnings.warn(f"{video_path} lasts {clip.duration:.1f} s but the analysis covers "
                               f"{analysis.media.duration:.1f} s: is it the analysed video?", stacklevel=2)
-            painter = _OverlayPainter(analysis.segments, tuple(clip.size))
+            painter = _OverlayPainter(analysis.segments, tuple(clip.size), analysis.language)
             annotated = clip.transform(lambda get_frame, t: painter.paint(get_frame(t), t))
             tmp = Path(work) / out_path.name
             annotated.write_videofile(str(tmp), codec="libx264", audio_codec="aac",
@@ -146,44 +145,56 @@ def _remuxed(video_path: Path, folder: Path, sound: list[str] | None = None) -> 
     return out
 
 
-def find_font() -> Path | None:
-    """A TrueType font file for the annotated video: matplotlib's DejaVu Sans, else fontconfig's."""
-    spec = importlib.util.find_spec("matplotlib")
-    if spec and spec.origin:
-        dejavu = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
-        if dejavu.is_file():
-            return dejavu
-    if shutil.which("fc-match"):
-        found = subprocess.run(["fc-match", "-f", "%{file}", "sans"], capture_output=True, text=True,
-                               timeout=10).stdout.strip()
-        return Path(found) if found and Path(found).is_file() else None
-    return None
-
-
 class _OverlayPainter:
     """Draws, on each frame, a caption box for the segment playing at that time.
 
     Frames are uint8 arrays of shape (height, width, 3); a box is rendered once per segment.
     """
 
-    def __init__(self, segments: list[SegmentResult], size: tuple[int, int]):
+    def __init__(self, segments: list[SegmentResult], size: tuple[int, int], language: str | None = None):
         from PIL import ImageFont
 
         self.segments, (self.width, self.height) = segments, size
         self.starts = [s.start for s in segments]
-        px, path = max(MIN_FONT_PX, round(self.height * FONT_FRACTION)), find_font()
-        if path is None:
+        self.px, self.language = max(MIN_FONT_PX, round(self.height * FONT_FRACTION)), language
+        faces = fonts.faces(language)
+        if not faces:
             warnings.warn("no TrueType font found: captions use Pillow's default", stacklevel=3)
-        self.font = ImageFont.truetype(str(path), px) if path else ImageFont.load_default(px)
+        self.loaded: dict[fonts.Face, ImageFont.FreeTypeFont] = {}  # the faces drawn, at px
+        self.font = self._font(faces[0]) if faces else ImageFont.load_default(self.px)  # the label line's
+        undrawn: set[str] = set()  # why some words cannot be drawn
+        self.words = [self._words(seg, undrawn) for seg in segments]
+        for why in sorted(undrawn):
+            warnings.warn(f"the annotated video cannot draw the words in {why}; those captions show the "
+                          "English translation where there is one, else the emotion alone", stacklevel=3)
         self.line = max(MIN_FACE_LINE_PX, round(min(size) * FACE_LINE_FRACTION))
         self.cache: dict[int, tuple] = {}  # segment -> what _render draws of it
+
+    def _font(self, face: fonts.Face):
+        from PIL import ImageFont
+
+        if face not in self.loaded:
+            self.loaded[face] = ImageFont.truetype(face[0], self.px, index=face[1])
+        return self.loaded[face]
+
+    def _words(self, seg: SegmentResult, undrawn: set[str]) -> tuple[str, object]:
+        """A segment's caption words and the font that has their glyphs: the words as said, else their
+        English translation, else none (and why, added to ``undrawn``)."""
+        words = "no speech" if seg.kind == "gap" else " ".join(seg.text.split())
+        face = fonts.face_for(words, self.language)
+        if face is None:
+            undrawn.add(fonts.missing(words, self.language))
+            translation = " ".join(seg.translation.split())
+            words = f"in English: {translation}" if translation else ""
+            face = fonts.face_for(words, self.language)
+        return (words, self._font(face)) if face else ("", self.font)
 
     def paint(self, frame: np.ndarray, t: float) -> np.ndarray:
         i = bisect.bisect_right(self.starts, t) - 1
         if i < 0 or t > self.segments[i].end:
             return frame
         if i not in self.cache:
-            self.cache[i] = self._render(self.segments[i])
+            self.cache[i] = self._render(i)
         rgb, alpha, rows, box = self.cache[i]
         out = frame.copy()
         if box is not None:  # the face's rectangle, its lines drawn inside it
@@ -216,22 +227,22 @@ class _OverlayPainter:
         n = min(self.line, (x1 - x0 + 1) // 2, (y1 - y0 + 1) // 2) or 1
         return (x0, y0, x1, y1), n, np.array(hex_rgb(face_color(seg)), dtype=np.uint8)
 
-    def _render(self, seg: SegmentResult) -> tuple:
-        """What a segment's frames get, once per segment: its caption box, (box_h, width, 3) float RGB and
+    def _render(self, i: int) -> tuple:
+        """What segment i's frames get, once per segment: its caption box, (box_h, width, 3) float RGB and
         its (box_h, width, 1) opacity, the rows it goes to (``_caption_rows``) and its face's rectangle."""
         from PIL import Image, ImageDraw
 
         from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR  # the figures' colours
 
+        seg, (words, font) = self.segments[i], self.words[i]
         pad = max(2, self.font.size // 3)
-        words = "no speech" if seg.kind == "gap" else " ".join(seg.text.split())
-        lines = _wrap(words, self.font, self.width - 2 * pad) if words else []
+        lines = _wrap(words, font, self.width - 2 * pad) if words else []
         line_h = self.font.size + pad
         box_h = min(self.height, line_h * (len(lines) + 1) + pad)
         img = Image.new("RGBA", (self.width, box_h), (0, 0, 0, round(255 * BOX_OPACITY)))
         draw = ImageDraw.Draw(img)
         for k, line in enumerate(lines):
-            draw.text((pad, pad + k * line_h), line, font=self.font, fill=(255, 255, 255, 255))
+            draw.text((pad, pad + k * line_h), line, font=font, fill=(255, 255, 255, 255))
         color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR) if seg.read else FALLBACK_COLOR
         draw.text((pad, pad + len(lines) * line_h), label_line(seg), font=self.font, fill=color)
         arr = np.asarray(img, dtype=np.float32)
