@@ -11,6 +11,7 @@ import bisect
 import os
 import subprocess
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ DURATION_TOLERANCE_S = 1.0  # warn when the video and the analysis differ in len
 BOX_OPACITY = 0.6  # opacity of the caption box's black background
 FACE_LINE_FRACTION = 0.015  # face rectangle line width as a fraction of the frame's smaller side
 MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose their colour in H.264)
+VIRAMA_CLASS = 9  # Unicode's combining class of the Indic viramas, which join a letter to the next
 LATE_SOUND_S = 0.02  # s: a sound track that starts this much after the picture is copied with its delay as silence
 
 # moviepy warns for each frame it reads past the end of the picture (the sound lasts longer) and shows the
@@ -229,7 +231,8 @@ class _OverlayPainter:
 
     def _render(self, i: int) -> tuple:
         """What segment i's frames get, once per segment: its caption box, (box_h, width, 3) float RGB and
-        its (box_h, width, 1) opacity, the rows it goes to (``_caption_rows``) and its face's rectangle."""
+        its (box_h, width, 1) opacity, the rows it goes to (``_caption_rows``) and its face's rectangle.
+        Right-to-left words (Arabic, Hebrew) are aligned on the right."""
         from PIL import Image, ImageDraw
 
         from mmsent.plots import EMOTION_COLORS, FALLBACK_COLOR  # the figures' colours
@@ -241,8 +244,9 @@ class _OverlayPainter:
         box_h = min(self.height, line_h * (len(lines) + 1) + pad)
         img = Image.new("RGBA", (self.width, box_h), (0, 0, 0, round(255 * BOX_OPACITY)))
         draw = ImageDraw.Draw(img)
+        x, anchor = (self.width - pad, "ra") if _right_to_left(words) else (pad, "la")
         for k, line in enumerate(lines):
-            draw.text((pad, pad + k * line_h), line, font=font, fill=(255, 255, 255, 255))
+            draw.text((x, pad + k * line_h), line, font=font, anchor=anchor, fill=(255, 255, 255, 255))
         color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR) if seg.read else FALLBACK_COLOR
         draw.text((pad, pad + len(lines) * line_h), label_line(seg), font=self.font, fill=color)
         arr = np.asarray(img, dtype=np.float32)
@@ -266,16 +270,26 @@ def face_color(seg: SegmentResult) -> str:
     return EMOTION_COLORS.get((face or seg.top_emotion)[0], FALLBACK_COLOR)
 
 
+def _right_to_left(text: str) -> bool:
+    """Whether a text reads from right to left: its first letter with a direction is Hebrew, Arabic, ..."""
+    strong = (d for d in map(unicodedata.bidirectional, text) if d in ("L", "R", "AL"))
+    return next(strong, "L") != "L"
+
+
 def _wrap(text: str, font, max_px: int) -> list[str]:
-    """Greedy word wrap to ``max_px`` pixels, at most MAX_CAPTION_LINES lines (then '…')."""
+    """Greedy wrap to ``max_px`` pixels at spaces, and between characters within a word too long for a line
+    (Chinese and Japanese write no spaces); at most MAX_CAPTION_LINES lines (then '…')."""
     lines, line = [], ""
     for word in text.split(" "):
         trial = f"{line} {word}" if line else word
-        if line and font.getlength(trial) > max_px:
+        if line and font.getlength(trial) > max_px and font.getlength(word) <= max_px:
             lines.append(line)
-            line = word
-        else:
-            line = trial
+            trial = word
+        while font.getlength(trial) > max_px:  # a word too long for a line: cut between its characters
+            cut = _fitting(trial, font, max_px)
+            lines.append(trial[:cut].rstrip())
+            trial = trial[cut:].lstrip()
+        line = trial
     lines.append(line)
     if len(lines) > MAX_CAPTION_LINES:
         last = lines[MAX_CAPTION_LINES - 1]
@@ -283,3 +297,14 @@ def _wrap(text: str, font, max_px: int) -> list[str]:
             last = last[:-1]
         lines = lines[: MAX_CAPTION_LINES - 1] + [last.rstrip() + " …"]
     return lines
+
+
+def _fitting(text: str, font, max_px: int) -> int:
+    """How many of the first characters of ``text`` fit in ``max_px`` pixels (at least one), not cutting a
+    letter from the marks drawn on it (the vowel signs of Hindi, Thai, ...) nor after a virama (it joins two
+    Indic letters into one)."""
+    cut = max(1, bisect.bisect_right(range(len(text) + 1), max_px, key=lambda n: font.getlength(text[:n])) - 1)
+    while 1 < cut < len(text) and (unicodedata.category(text[cut])[0] == "M" or
+                                   unicodedata.combining(text[cut - 1]) == VIRAMA_CLASS):
+        cut -= 1
+    return cut

@@ -43,10 +43,13 @@ def ink(image) -> np.ndarray:
     return np.flatnonzero((image.min(axis=2) > 128).any(axis=0))
 
 
-def drawn(text, font):
-    """``text`` drawn in white on black."""
+def drawn(text, font, letter_by_letter=False):
+    """``text`` drawn in white on black, whole or one letter after the other from the left."""
     img = Image.new("L", (SIZE[0], 2 * font.size))
-    ImageDraw.Draw(img).text((0, 0), text, font=font, fill=255)
+    draw, x = ImageDraw.Draw(img), 0
+    for part in text if letter_by_letter else [text]:
+        draw.text((x, 0), part, font=font, fill=255)
+        x += font.getlength(part)
     return np.asarray(img, dtype=float)
 
 
@@ -74,6 +77,58 @@ def test_arabic_letters_are_joined():
     """Shaped, 'ببب' is three joined forms, narrower than three isolated letters (as Pillow draws without raqm)."""
     _, font = painter(segment(SAID["ar"]), language="ar").words[0]
     assert font.getlength("ببب") < 2 * font.getlength("ب")
+
+
+def test_hebrew_is_drawn_right_to_left_and_aligned_on_the_right():
+    word = "שלום"  # Hebrew letters have no joined forms: drawn right to left, its last letter comes first
+    p = painter(segment(SAID["he"]), segment("hello there"), language="he")
+    _, font = p.words[0]
+    assert np.array_equal(drawn(word, font), drawn(word[::-1], font, letter_by_letter=True))
+    assert not np.array_equal(drawn(word, font), drawn(word, font, letter_by_letter=True))
+    pad = p.font.size // 3
+    hebrew, english = (p._render(i)[0] for i in (0, 1))
+    rows = slice(0, hebrew.shape[0] // 3)  # the words' line, above the label line
+    assert SIZE[0] - pad - ink(hebrew[rows]).max() < 3 and ink(hebrew[rows]).min() > SIZE[0] // 4
+    assert ink(english[rows]).min() - pad < 3
+
+
+def test_a_long_right_to_left_caption_is_wrapped_in_reading_order():
+    text = " ".join([SAID["he"]] * 5)
+    p = painter(segment(text), language="he")
+    _, font = p.words[0]
+    pad = p.font.size // 3
+    lines = overlay._wrap(text, font, SIZE[0] - 2 * pad)
+    assert len(lines) == 2 and text.startswith(lines[0]) and lines[1].endswith("…")
+    first = Image.new("L", SIZE)  # the first word alone, where the caption's first line ends on the right
+    ImageDraw.Draw(first).text((SIZE[0] - pad, pad), text.split()[0], font=font, anchor="ra", fill=255)
+    rows, cols = slice(0, 2 * pad + p.font.size), slice(SIZE[0] - pad - round(font.getlength(text.split()[0])), None)
+    caption = p._render(0)[0][rows, cols].min(axis=2) > 128
+    assert np.array_equal(caption, np.asarray(first)[rows, cols] > 128)
+
+
+@pytest.mark.parametrize("language", ["zh", "ja"])
+def test_a_long_caption_without_spaces_is_wrapped_between_characters(language):
+    text = SAID[language] * 3  # longer than the frame is wide, without a space
+    p = painter(segment(text), language=language)
+    words, font = p.words[0]
+    max_px = SIZE[0] - 2 * (p.font.size // 3)
+    assert font.getlength(text) > max_px
+    lines = overlay._wrap(words, font, max_px)
+    assert len(lines) == 2 and "".join(lines) == text
+    assert all(font.getlength(line) <= max_px for line in lines)
+    lines = overlay._wrap(text * 3, font, max_px)  # too long for two lines: the second ends with '…'
+    assert len(lines) == 2 and lines[1].endswith("…") and font.getlength(lines[1]) <= max_px
+    rgb, _, _, _ = p._render(0)
+    assert rgb.shape[0] > 3 * p.font.size and ink(rgb).max() < SIZE[0] - 2  # three lines, none past the frame
+
+
+def test_a_word_too_long_for_a_line_is_cut_between_letters_not_inside_one():
+    """A Hindi letter is a consonant with its vowel sign ('पा'), or consonants joined by a virama ('र्क')."""
+    text = "पार्क" * 6  # प ा र ् क, six times
+    _, font = painter(segment(text), language="hi").words[0]
+    assert overlay._fitting(text, font, font.getlength(text[:6])) == 5  # 'पार्कप' fits: cut before 'पा'
+    assert overlay._fitting(text, font, font.getlength(text[:9])) == 7  # 'पार्कपार्' fits: cut before 'र्क'
+    assert overlay._wrap(text, font, font.getlength(text[:9]))[0] == "पार्कपा"
 
 
 @pytest.fixture
