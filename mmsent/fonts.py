@@ -54,14 +54,19 @@ def _characters(face: Face) -> frozenset[int]:
 
 
 def _drawn(text: str) -> set[int]:
-    """The code points of ``text`` that need a glyph (not spaces, nor the invisible joiners and direction marks)."""
-    return {ord(c) for c in text if not c.isspace() and unicodedata.category(c) != "Cf"}
+    """The code points of ``text`` that a font must have: not spaces, nor the invisible joiners and direction
+    marks, nor symbols (emoji, ...), which are left out where the font has none."""
+    return {ord(c) for c in text if not c.isspace() and unicodedata.category(c) not in ("Cf", "So")}
 
 
-def face_for(text: str, language: str | None = None) -> Face | None:
-    """The first of ``faces(language)`` with a glyph for every character of ``text``; None where none has."""
+def fit(text: str, language: str | None = None) -> tuple[Face, str] | None:
+    """The first of ``faces(language)`` with a glyph for every letter of ``text``, and the text without the
+    symbols that face lacks (an emoji would be a box); None where no face has them all."""
     need = _drawn(text)
-    return next((face for face in faces(language) if need <= _characters(face)), None)
+    face = next((face for face in faces(language) if need <= _characters(face)), None)
+    if face is None:
+        return None
+    return face, "".join(c for c in text if unicodedata.category(c) != "So" or ord(c) in _characters(face))
 
 
 def missing(text: str, language: str | None = None) -> str:

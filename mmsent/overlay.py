@@ -182,14 +182,12 @@ class _OverlayPainter:
     def _words(self, seg: SegmentResult, undrawn: set[str]) -> tuple[str, object]:
         """A segment's caption words and the font that has their glyphs: the words as said, else their
         English translation, else none (and why, added to ``undrawn``)."""
-        words = "no speech" if seg.kind == "gap" else " ".join(seg.text.split())
-        face = fonts.face_for(words, self.language)
-        if face is None:
+        words = "no speech" if seg.kind == "gap" else seg.text
+        fitted = fonts.fit(words, self.language)
+        if fitted is None:
             undrawn.add(fonts.missing(words, self.language))
-            translation = " ".join(seg.translation.split())
-            words = f"in English: {translation}" if translation else ""
-            face = fonts.face_for(words, self.language)
-        return (words, self._font(face)) if face else ("", self.font)
+            fitted = fonts.fit(f"in English: {seg.translation}" if seg.translation else "", self.language)
+        return (" ".join(fitted[1].split()), self._font(fitted[0])) if fitted else ("", self.font)
 
     def paint(self, frame: np.ndarray, t: float) -> np.ndarray:
         i = bisect.bisect_right(self.starts, t) - 1

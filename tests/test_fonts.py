@@ -131,6 +131,16 @@ def test_a_word_too_long_for_a_line_is_cut_between_letters_not_inside_one():
     assert overlay._wrap(text, font, font.getlength(text[:9]))[0] == "पार्कपा"
 
 
+def test_a_symbol_that_the_font_lacks_is_left_out_not_drawn_as_a_box():
+    """Symbols do not choose the font: an emoji that DejaVu Sans lacks is left out, those that it has are kept."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about: the words are all drawn
+        p = painter(segment("great job 🎉 see you 😀"), segment("♪ la la ♪"))
+    assert [words for words, _ in p.words] == ["great job see you 😀", "♪ la la ♪"]
+    font = p.words[0][1]
+    assert font.path.endswith("DejaVuSans.ttf") and mask(font, "🎉") == mask(font, ABSENT) != mask(font, "😀")
+
+
 @pytest.fixture
 def only_dejavu(tmp_path, monkeypatch):
     """fontconfig restricted to DejaVu Sans: this machine has fonts for every script here, so a machine
