@@ -154,7 +154,7 @@ class _OverlayPainter:
     """
 
     def __init__(self, segments: list[SegmentResult], size: tuple[int, int], language: str | None = None):
-        from PIL import ImageFont
+        from PIL import ImageFont, features
 
         self.segments, (self.width, self.height) = segments, size
         self.starts = [s.start for s in segments]
@@ -169,6 +169,10 @@ class _OverlayPainter:
         for why in sorted(undrawn):
             warnings.warn(f"the annotated video cannot draw the words in {why}; those captions show the "
                           "English translation where there is one, else the emotion alone", stacklevel=3)
+        if not features.check("raqm") and any(map(_laid_out, (w for w, _ in self.words))):
+            warnings.warn("Pillow's text layout lacks libraqm's FriBiDi: right-to-left words (Arabic, Hebrew) are drawn "
+                          "in the wrong order and letters unjoined (on Debian or Ubuntu: apt-get install libfribidi0)",
+                          stacklevel=3)
         self.line = max(MIN_FACE_LINE_PX, round(min(size) * FACE_LINE_FRACTION))
         self.cache: dict[int, tuple] = {}  # segment -> what _render draws of it
 
@@ -266,6 +270,12 @@ def face_color(seg: SegmentResult) -> str:
 
     face = seg.reading("video")
     return EMOTION_COLORS.get((face or seg.top_emotion)[0], FALLBACK_COLOR)
+
+
+def _laid_out(text: str) -> bool:
+    """Whether a text needs a layout engine to be drawn right: right-to-left letters, or marks joined to letters
+    (Arabic, Hebrew, Hindi, Thai)."""
+    return any(unicodedata.bidirectional(c) in ("R", "AL") or unicodedata.category(c)[0] == "M" for c in text)
 
 
 def _right_to_left(text: str) -> bool:

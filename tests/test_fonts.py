@@ -171,3 +171,17 @@ def test_without_a_font_for_its_script_a_caption_falls_back_and_warns_once(only_
         warnings.simplefilter("error")
         label_only = p._render(1)[0]
     assert label_only.shape[0] == 2 * (p.font.size // 3) + p.font.size  # one line: the label's
+
+
+def test_without_libraqm_right_to_left_and_joined_captions_warn(monkeypatch):
+    """Pillow lays out right to left and joins letters only with libraqm, which loads the system's FriBiDi:
+    without it, Arabic is drawn unjoined and backwards, silently. libfribidi0 is installed here, so its absence
+    is stood in for by Pillow's own feature check answering no."""
+    from PIL import features
+
+    monkeypatch.setattr(features, "check", lambda feature: False if feature == "raqm" else True)
+    with pytest.warns(UserWarning, match="apt-get install libfribidi0"):
+        painter(segment("Hello there."), segment(SAID["ar"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        painter(segment("Hello there, café."), segment(SAID["zh"]), language="zh")  # none needs a layout
