@@ -301,8 +301,7 @@ def _wrap(text: str, font, max_px: int) -> list[str]:
     lines.append(line)
     if len(lines) > MAX_CAPTION_LINES:
         last = lines[MAX_CAPTION_LINES - 1]
-        while last and font.getlength(last + " …") > max_px:
-            last = last[:-1]
+        last = last[:_fitting(last, font, max_px - font.getlength(" …"))]
         lines = lines[: MAX_CAPTION_LINES - 1] + [last.rstrip() + " …"]
     return lines
 

@@ -129,6 +129,10 @@ def test_a_word_too_long_for_a_line_is_cut_between_letters_not_inside_one():
     assert overlay._fitting(text, font, font.getlength(text[:6])) == 5  # 'पार्कप' fits: cut before 'पा'
     assert overlay._fitting(text, font, font.getlength(text[:9])) == 7  # 'पार्कपार्' fits: cut before 'र्क'
     assert overlay._wrap(text, font, font.getlength(text[:9]))[0] == "पार्कपा"
+    lines = overlay._wrap(text * 10, font, SIZE[0])  # more than the lines shown: the last cut, and '…' added
+    shown = "".join(lines)[:-2]
+    assert lines[-1].endswith(" …") and font.getlength(lines[-1]) <= SIZE[0] and (text * 10).startswith(shown)
+    assert (text * 10)[len(shown)] == "प"  # the cut is before a letter, as between the lines
 
 
 def test_a_symbol_that_the_font_lacks_is_left_out_not_drawn_as_a_box():
