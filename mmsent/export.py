@@ -60,7 +60,11 @@ def _reading_columns(analysis: Analysis) -> list[tuple[str, str, str]]:
 
 
 def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
-    """One row per segment (UTF-8, comma-separated, quoted where needed); see csv_header.
+    """One row per segment (UTF-8 with a byte order mark, comma-separated, quoted where needed); see csv_header.
+
+    The mark is what tells Excel the file is UTF-8: without it, Excel reads Chinese, Arabic or a German
+    umlaut as mojibake. Python reads it with ``encoding="utf-8-sig"`` (plain ``"utf-8"`` keeps it in the
+    first column's name).
 
     ``modalities`` joins the modalities used with "+"; a contribution is empty for a modality
     not used in that segment, and so is a sense's own reading (``text_emotion_joy``, ...); the top
@@ -84,7 +88,7 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
               for m, t, k in _reading_columns(analysis)),
             " ".join(map(_num, s.face_box)) if s.face_box else "",
         ])
-    return write_text_atomic(path, buf.getvalue())
+    return write_text_atomic(path, "\ufeff" + buf.getvalue())
 
 
 def write_srt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = True) -> Path:

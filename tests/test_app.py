@@ -152,7 +152,7 @@ def test_table_plots_and_files_match_the_analysis(run):
     files = {Path(f).suffix: Path(f) for f in out(result, "files")}
     assert set(files) == {".json", ".csv", ".srt", ".vtt", ".html"}
     assert json.loads(files[".json"].read_text())["segments"] == segs
-    assert len(files[".csv"].read_text().strip().splitlines()) == len(segs) + 1
+    assert len(files[".csv"].read_text(encoding="utf-8-sig").strip().splitlines()) == len(segs) + 1
     notes = out(result, "notes")
     assert re.search(rf"· {len(segs)} segments? over", notes) and "Senses the model reads" in notes
     summary = mmsent.Analysis.from_json(files[".json"]).summary()  # the overall answer says how sure it is on average

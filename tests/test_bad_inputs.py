@@ -243,7 +243,7 @@ def test_corpus_through_the_command_line(corpus, tmp_path):
             assert line is None, line
             data = json.loads((out / f"{Path(c.path).stem}.json").read_text())
             assert data["segments"] and data["media"]["duration"] > 0, c.name
-            assert len((out / f"{Path(c.path).stem}.csv").read_text().splitlines()) == len(data["segments"]) + 1
+            assert len((out / f"{Path(c.path).stem}.csv").read_text(encoding="utf-8-sig").splitlines()) == len(data["segments"]) + 1
             OUTCOMES["command line"][c.name] = f"ok, {len(data['segments'])} segment(s)"
     n_failed = sum(c.expect == "error" for c in cases)
     assert f"{n_failed} of {len(cases)} file(s) failed" in stderr

@@ -1,5 +1,6 @@
 """Exports read back with independent parsers: csv, a subtitle regex, PyAV for the video."""
 
+import codecs
 import csv
 import json
 import re
@@ -9,7 +10,7 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from test_results import TRICKY_TEXT, make_analysis, one_hot, random_segment, with_gap_unread
+from test_results import TRICKY_TEXT, WORLD_TEXTS, make_analysis, one_hot, random_segment, with_gap_unread
 
 from mmsent import export, media, overlay, plots
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS, TASKS
@@ -49,7 +50,7 @@ def test_csv_text_that_a_spreadsheet_would_run_is_shown_not_run(tmp_path):
             "Fine = good"]
     for seg, text in zip(a.segments, said):
         seg.text, seg.translation = text, text
-    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8") as f:
+    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert [r["text"] for r in rows] == ["'" + t for t in said[:5]] + ["Fine = good"]
     assert [r["translation"] for r in rows] == [r["text"] for r in rows]
@@ -58,7 +59,7 @@ def test_csv_text_that_a_spreadsheet_would_run_is_shown_not_run(tmp_path):
 def test_csv_reads_back(tmp_path):
     a = make_analysis(6)
     path = export.write_csv(a, tmp_path / "a.csv")
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(a.segments)
     assert list(rows[0]) == export.csv_header(a)
@@ -93,6 +94,21 @@ def test_csv_reads_back(tmp_path):
     assert rows[2]["text"] == TRICKY_TEXT  # quotes, commas, newline survive
     assert rows[2]["video_emotion_joy"] == "" and rows[0]["face_box"] == "0.25 0.2 0.6 0.7"
     assert export.csv_header(a)[-2:] == ["video_sentiment_positive", "face_box"]
+
+
+def test_csv_opens_in_excel_as_utf8(tmp_path):
+    """Excel reads a CSV without a byte order mark in the machine's legacy code page: Chinese, Arabic, Hindi or
+    Köln came out as mojibake. The mark is written once, first; Python's "utf-8-sig" reads the text back."""
+    a = make_analysis(len(WORLD_TEXTS))
+    for seg, text in zip(a.segments, WORLD_TEXTS.values()):
+        seg.text = text
+    path = export.write_csv(a, tmp_path / "a.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8) and raw.count(codecs.BOM_UTF8) == 1
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == export.csv_header(a)  # "start", not "\ufeffstart"
+    assert [r["text"] for r in rows] == list(WORLD_TEXTS.values())
 
 
 CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d[,.]\d\d\d) --> (\d\d:\d\d:\d\d[,.]\d\d\d)\n((?:.+\n?)+)")
@@ -141,7 +157,7 @@ def test_a_segment_where_nothing_was_read_is_blank_in_every_export(tmp_path):
     a = make_analysis(4)
     gap = with_gap_unread(a)
     assert not gap.read and all(s.read for s in a.segments if s is not gap)
-    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8") as f:
+    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     tops = ("top_emotion", "top_emotion_prob", "top_sentiment", "top_sentiment_prob")
     assert [rows[1][k] for k in tops] == [""] * 4 and rows[1]["modalities"] == ""
@@ -155,7 +171,7 @@ def test_a_segment_where_nothing_was_read_is_blank_in_every_export(tmp_path):
 def test_a_translation_is_in_the_csv_and_beside_the_words_in_the_report(tmp_path):
     a = make_analysis(3)
     a.language, a.segments[0].text, a.segments[0].translation = "it", "Sono felice.", "I am happy."
-    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8") as f:
+    with open(export.write_csv(a, tmp_path / "a.csv"), newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert [r["translation"] for r in rows] == ["I am happy.", "", ""] and rows[0]["text"] == "Sono felice."
     page = export.write_html(a, tmp_path / "a.html").read_text(encoding="utf-8")

@@ -16,6 +16,16 @@ from mmsent.validate import SUM_TOLERANCE
 
 ROOT_PATH = Path(__file__).resolve().parents[1]
 TRICKY_TEXT = 'She said "no, never",\nthen: «ça va?» 日本語 — ok'
+WORLD_TEXTS = {  # words as said in other languages: no spaces, right to left, combining marks, joined emoji
+    "zh": "我今天非常高兴，因为我们终于完成了这个项目，谢谢大家的帮助。",
+    "ja": "今日はとても嬉しいです。ありがとうございました。",
+    "ar": "أنا سعيد جدا اليوم، شكرا لكم جميعا!",
+    "he": "אני מאוד שמח היום, תודה לכולם!",
+    "hi": "मैं आज बहुत खुश हूँ, धन्यवाद",
+    "ru": "Я очень рад сегодня, спасибо",
+    "de": "Ich bin heute sehr glücklich: Grüße aus Köln",
+    "emoji": "I love this 👩‍👩‍👧‍👦 family 🇩🇪 so much 😊",
+}
 
 
 def random_probs(rng, labels):
