@@ -1,5 +1,6 @@
 """Face detection, tracking and crops (mmsent.faces) and the face corpora readers (train.face_corpora)."""
 
+import codecs
 import os
 import subprocess
 import sys
@@ -298,6 +299,11 @@ def test_read_fer2013_challenge_csv(tmp_path, monkeypatch):
 
     kaggle = _fer_csv(tmp_path / "icml_face_data.csv", rows, ("emotion", " Usage", " pixels"))
     (other,) = read_fer2013(kaggle, "PrivateTest")
+    with Image.open(other.media) as im:
+        assert EMOTIONS[other.emotion] == "sadness" and np.array_equal(np.asarray(im), rows[8][1])
+    saved = tmp_path / "saved by Excel.csv"  # a byte order mark first: its columns were "\ufeffemotion", ...
+    saved.write_bytes(codecs.BOM_UTF8 + path.read_bytes())
+    (other,) = read_fer2013(saved, "PrivateTest")
     with Image.open(other.media) as im:
         assert EMOTIONS[other.emotion] == "sadness" and np.array_equal(np.asarray(im), rows[8][1])
 

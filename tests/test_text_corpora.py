@@ -143,3 +143,15 @@ def test_bad_files_are_refused_with_the_reason(folder, tmp_path):
         read_goemotions(tmp_path / "bad.tsv")
     with pytest.raises(CorpusError, match="not found"):
         read_goemotions(tmp_path / "missing.tsv")
+
+
+def test_files_saved_with_a_byte_order_mark_read_as_the_originals(folder, tmp_path):
+    """An editor that saves UTF-8 with a byte order mark (Notepad, Excel's "CSV UTF-8"): the first comment kept it
+    in its words, and the mapping files beside the TSV were refused (a label "\\ufeffadmiration", JSON's "Unexpected
+    UTF-8 BOM")."""
+    for name in ("emotions.txt", "ekman_mapping.json", "sentiment_dict.json"):
+        (tmp_path / name).write_text("\ufeff" + (folder / name).read_text(encoding="utf-8"), encoding="utf-8")
+    lines = (folder / "dev.tsv").read_text(encoding="utf-8").splitlines(keepends=True)[:50]
+    (tmp_path / "dev.tsv").write_text("\ufeff" + "".join(lines), encoding="utf-8")
+    original = [s for s in read_goemotions(folder / "dev.tsv") if s.group in {ln.split("\t")[2].strip() for ln in lines}]
+    assert read_goemotions(tmp_path / "dev.tsv") == original and not original[0].text.startswith("\ufeff")

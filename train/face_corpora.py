@@ -103,7 +103,7 @@ def fer2013_csv_images(path: str | Path) -> Path:
         return out
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         rows = csv.reader(f)
         header = [c.strip().lower() for c in next(rows, [])]
         if not {"emotion", "pixels", "usage"} <= set(header):

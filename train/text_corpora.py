@@ -39,9 +39,9 @@ def _load_mapping(folder: Path) -> tuple[list[str], dict[str, str], dict[str, st
     missing = [n for n in GOEMOTIONS_FILES if not (folder / n).is_file()]
     if missing:
         raise CorpusError(f"{folder}: GoEmotions files {missing} not found beside the TSV")
-    names = (folder / "emotions.txt").read_text(encoding="utf-8").split()
-    ekman = json.loads((folder / "ekman_mapping.json").read_text(encoding="utf-8"))
-    polarity = json.loads((folder / "sentiment_dict.json").read_text(encoding="utf-8"))
+    names = (folder / "emotions.txt").read_text(encoding="utf-8-sig").split()
+    ekman = json.loads((folder / "ekman_mapping.json").read_text(encoding="utf-8-sig"))
+    polarity = json.loads((folder / "sentiment_dict.json").read_text(encoding="utf-8-sig"))
     group = {label: g for g, labels in ekman.items() for label in labels}
     group[NEUTRAL] = NEUTRAL
     sentiment: dict[str, str | None] = {label: (p if p in SENTIMENTS else None)
@@ -64,7 +64,7 @@ def read_goemotions(path_tsv: str | Path) -> list[Sample]:
         raise CorpusError(f"{path}: GoEmotions TSV not found; pass a file such as train.tsv")
     names, group, sentiment = _load_mapping(path.parent)
     samples, counts = [], Counter()
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for line, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
             if len(row) != 3:
                 raise CorpusError(f"{path}, line {line}: expected 3 tab-separated columns, got {len(row)}")
