@@ -11,7 +11,7 @@ from mmsent.checkpoint import DEFAULT_CHECKPOINT, read_config, save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.model import build_model
 from train.calibrate import TEMPERATURES, grid_end, grid_temperature
-from train.evaluate import main, unreadable, with_voices, with_words
+from train.evaluate import main, read_sentences, unreadable, with_voices, with_words
 from train.metrics import classification_report, expected_calibration_error, selection_score
 from train.synthetic import MELD_HEADER
 
@@ -303,3 +303,9 @@ def test_speakers_and_splits_the_checkpoint_was_trained_or_selected_on_are_named
     assert printed["emovo"].endswith("[NOT HELD OUT: speaker m1 trained this checkpoint; speaker m3 was its dev "
                                      "set (model selection and calibration) (2 of 2 samples)]")
     assert "NOT HELD OUT" not in printed["meld"]
+
+
+def test_words_saved_with_a_byte_order_mark_are_read_as_written(tmp_path):
+    """--words from an editor that writes a UTF-8 byte order mark (Notepad): the first sentence began with it."""
+    (tmp_path / "words.txt").write_text("\ufeffIch bin glücklich.\n我很高兴。\n", encoding="utf-8")
+    assert read_sentences(str(tmp_path / "words.txt")) == ["Ich bin glücklich.", "我很高兴。"]

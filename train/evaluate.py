@@ -142,7 +142,7 @@ def read_sentences(spec: str) -> list[str]:
     if spec == "cremad":
         return list(CREMAD_SENTENCES.values())
     try:
-        lines = [line.strip() for line in Path(spec).read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [line.strip() for line in Path(spec).read_text(encoding="utf-8-sig").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as e:
         raise CorpusError(f"--words {spec}: can't read it ({e}); give a UTF-8 text file, one sentence a line, "
                           "or 'cremad'") from e
