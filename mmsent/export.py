@@ -200,6 +200,24 @@ def _cue_lines(seg: SegmentResult) -> list[str]:
     return ([words] if words else []) + [f"[{label_line(seg)}]", *tail]
 
 
+def _segment_row(seg: SegmentResult, language: str | None) -> str:
+    """One row of the report's table of segments. The words are marked with their language (``lang``: the right
+    glyphs for Chinese or Japanese) and take their own direction (``dir="auto"``: Arabic and Hebrew right to left);
+    their translation beside them is English, left to right."""
+    lang = f' lang="{html.escape(language)}"' if language else ""
+    english = (f' <span lang="en" dir="ltr">(in English: {html.escape(seg.translation)})</span>'
+               if seg.translation else "")
+    tops = ((f"{seg.top_emotion[0]} {seg.top_emotion[1]:.2f}", f"{seg.top_sentiment[0]} {seg.top_sentiment[1]:.2f}")
+            if seg.read else ("nothing read", ""))
+    before = _cells([f"{timestamp(seg.start, '.')}–{timestamp(seg.end, '.')}", seg.kind])
+    after = _cells([*tops, ", ".join(MODALITY_NAMES[m] for m in seg.modalities), seg.readings_text()])
+    return f'<tr>{before}<td dir="auto"{lang}>{html.escape(seg.text)}{english}</td>{after}</tr>'
+
+
+def _cells(texts: list[str]) -> str:
+    return "".join(f"<td>{html.escape(t)}</td>" for t in texts)
+
+
 def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
     media, summary = analysis.media, analysis.summary()
     name = html.escape(Path(media.path).name)
@@ -213,11 +231,7 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
         facts.append(f"overall: {summary.overall} (mean probability {summary.emotion_mean[summary.dominant_emotion]:.2f})")
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
-    cells = ([f"{timestamp(s.start, '.')}–{timestamp(s.end, '.')}", s.kind, s.shown_text,
-              *((f"{s.top_emotion[0]} {s.top_emotion[1]:.2f}", f"{s.top_sentiment[0]} {s.top_sentiment[1]:.2f}")
-                if s.read else ("nothing read", "")),
-              ", ".join(MODALITY_NAMES[m] for m in s.modalities), s.readings_text()] for s in analysis.segments)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
+    rows = "".join(_segment_row(s, analysis.language) for s in analysis.segments)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mmsent: {name}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}

@@ -175,7 +175,25 @@ def test_a_translation_is_in_the_csv_and_beside_the_words_in_the_report(tmp_path
         rows = list(csv.DictReader(f))
     assert [r["translation"] for r in rows] == ["I am happy.", "", ""] and rows[0]["text"] == "Sono felice."
     page = export.write_html(a, tmp_path / "a.html").read_text(encoding="utf-8")
-    assert "<td>Sono felice. (in English: I am happy.)</td>" in page and "language: it, translated into English" in page
+    assert ('<td dir="auto" lang="it">Sono felice. <span lang="en" dir="ltr">(in English: I am happy.)</span></td>'
+            in page and "language: it, translated into English" in page)
+
+
+def test_the_report_shows_words_in_their_language_and_direction(tmp_path):
+    """The words' cells said nothing of their language or direction: Arabic and Hebrew were laid out left to right
+    (a "!" at the wrong end, the cell aligned left) and Chinese took Japanese glyphs, or the reverse, as the browser
+    guessed. The page around them stays English."""
+    a = make_analysis(len(WORLD_TEXTS))
+    for seg, text in zip(a.segments, WORLD_TEXTS.values()):
+        seg.text = text
+    a.language = "ar"
+    page = export.write_html(a, tmp_path / "a.html").read_text(encoding="utf-8")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    for text in WORLD_TEXTS.values():  # as written: no character escaped or lost
+        assert f'<td dir="auto" lang="ar">{text}</td>' in page
+    a.language = None
+    page = export.write_html(a, tmp_path / "b.html").read_text(encoding="utf-8")
+    assert f'<td dir="auto">{WORLD_TEXTS["he"]}</td>' in page and 'lang="ar"' not in page
 
 
 def test_html_report_is_self_contained(tmp_path):
