@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import unicodedata
 
 import plotly.graph_objects as go
+import regex
 
 from mmsent.labels import MODALITIES, MODALITY_NAMES
 from mmsent.results import Analysis, SegmentResult
@@ -36,8 +38,8 @@ FALLBACK_COLOR = "#444444"  # for a label outside the tables above
 TEXT_CONTRAST = 4.5  # words written in a label's colour are darkened to this contrast with white (WCAG AA)
 GAP_FILL = "rgba(255, 255, 255, 0.35)"  # "no speech" stretches: a light veil...
 GAP_HATCH = "rgba(60, 60, 60, 0.7)"  # ...with dark hatching, visible over any colour
-HOVER_WRAP_CHARS = 60  # characters per line of the words shown on hover
-HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover
+HOVER_WRAP_COLUMNS = 60  # width of a line of the words shown on hover, in Latin letters (a Chinese character: two)
+HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover (characters as seen: _chars)
 FIGURE_HEIGHT = 360  # pixels
 FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
 LABEL_MIN_SHARE = 1 / 15  # segments at least this share of the timeline show the answer's name
@@ -315,21 +317,40 @@ def _steps_y(segs: list[SegmentResult], value) -> list[float | None]:
 
 
 def _hover_words(seg: SegmentResult) -> str:
-    """The segment's words, HTML-escaped and wrapped for plotly's hover box."""
+    """The segment's words, HTML-escaped and wrapped for plotly's hover box: lines break at spaces, and a word
+    too long for a line (Chinese, Japanese: no spaces) between its characters; a long text is cut, never inside a
+    character (an emoji of several code points, a letter with its marks). Each line takes its own direction
+    (between U+2068 and U+2069, a first-strong isolate), in a box laid out left to right: Arabic and Hebrew read
+    right to left with their "!", digits and Latin words where they belong."""
     if seg.kind == "gap" or not seg.text.strip():
         return "<i>(no speech)</i>"
-    text = " ".join(seg.shown_text.split())
-    if len(text) > HOVER_MAX_CHARS:
-        text = text[: HOVER_MAX_CHARS - 1] + "…"
+    chars = _chars(" ".join(seg.shown_text.split()))
+    text = "".join(chars) if len(chars) <= HOVER_MAX_CHARS else "".join(chars[: HOVER_MAX_CHARS - 1]) + "…"
     lines, line = [], ""
     for word in text.split(" "):
-        if line and len(line) + 1 + len(word) > HOVER_WRAP_CHARS:
+        if line and _columns(f"{line} {word}") <= HOVER_WRAP_COLUMNS:
+            line = f"{line} {word}"
+            continue
+        if line:
             lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
+        line = ""
+        for char in _chars(word):  # on a line of its own, broken where it is wider than the line
+            if line and _columns(line + char) > HOVER_WRAP_COLUMNS:
+                lines.append(line)
+                line = ""
+            line += char
     lines.append(line)
-    return "<br>".join(html.escape(ln) for ln in lines)
+    return "<br>".join(f"\u2068{html.escape(ln)}\u2069" for ln in lines)
+
+
+def _chars(text: str) -> list[str]:
+    """The characters as people see them (Unicode's grapheme clusters): 👩‍👧 or हूँ is one, of several code points."""
+    return regex.findall(r"\X", text)
+
+
+def _columns(text: str) -> int:
+    """How wide a text shows, in Latin letters: a Chinese or Japanese character (and an emoji) is two."""
+    return sum(2 if unicodedata.east_asian_width(c[0]) in "WF" else 1 for c in _chars(text))
 
 
 def _add_gaps(fig: go.Figure, analysis: Analysis, y0: float, y1: float) -> None:

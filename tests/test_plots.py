@@ -3,7 +3,7 @@
 
 import plotly.graph_objects as go
 import pytest
-from test_results import make_analysis, with_gap_unread
+from test_results import WORLD_TEXTS, make_analysis, with_gap_unread
 
 from mmsent import plots
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS
@@ -45,6 +45,44 @@ def test_hover_shows_the_escaped_words():
     assert "I &lt;really&gt; like it &amp; more" in trace.customdata[0][0]
     assert "(no speech)" in trace.customdata[2][0]  # segment 1 is the gap
     assert "customdata[0]" in trace.hovertemplate
+
+
+def _hover_lines(a: Analysis, text: str) -> list[str]:
+    """The lines of words the emotion timeline's hover shows for ``text``, each without its isolate marks."""
+    a.segments[0].text = text
+    lines = plots.emotion_timeline(a).data[0].customdata[0][0].split("<br>")
+    assert all(ln.startswith("\u2068") and ln.endswith("\u2069") for ln in lines)
+    return [ln[1:-1] for ln in lines]
+
+
+def test_hover_breaks_words_without_spaces_between_characters():
+    """Chinese and Japanese put no spaces between words: a long sentence was one line as wide as the screen. It
+    breaks between characters, each of them as wide as two Latin letters; words with spaces break at spaces."""
+    a = make_analysis(2)
+    said = WORLD_TEXTS["zh"] * 3
+    lines = _hover_lines(a, said)
+    assert "".join(lines) == said and len(lines) == 3  # nothing lost, 87 characters of two columns in lines of 60
+    assert all(len(ln) <= plots.HOVER_WRAP_COLUMNS // 2 for ln in lines)
+    said = " ".join([WORLD_TEXTS["de"]] * 4)
+    lines = _hover_lines(a, said)
+    assert " ".join(lines) == said and len(lines) == 3 and all(len(ln) <= plots.HOVER_WRAP_COLUMNS for ln in lines)
+
+
+def test_hover_cuts_a_long_text_between_characters_as_seen():
+    """A text over HOVER_MAX_CHARS is cut with "…": a cut by code points left a woman of a family emoji, one
+    letter of a flag or a Hindi syllable without its nasal mark."""
+    a = make_analysis(2)
+    for last in ("👩‍👩‍👧‍👦", "🇩🇪", "हूँ"):
+        said = "x" * (plots.HOVER_MAX_CHARS - 2) + last * 3
+        assert "".join(_hover_lines(a, said)) == said[: plots.HOVER_MAX_CHARS - 2] + last + "…"
+
+
+def test_hover_lines_take_their_own_direction():
+    """Plotly lays the hover box out left to right: an Arabic or Hebrew line showed its "!" on the right, and a
+    Latin word or number in it on the wrong side. Each line is a first-strong isolate (U+2068 ... U+2069)."""
+    a = make_analysis(2)
+    for text in (WORLD_TEXTS["ar"], WORLD_TEXTS["he"], WORLD_TEXTS["hi"], WORLD_TEXTS["emoji"]):
+        assert _hover_lines(a, text) == [text]
 
 
 def test_sentiment_timeline_score():
