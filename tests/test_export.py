@@ -15,6 +15,7 @@ from test_results import TRICKY_TEXT, WORLD_TEXTS, make_analysis, one_hot, rando
 from mmsent import export, media, overlay, plots
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS, TASKS
 from mmsent.results import Analysis, MediaFacts
+from mmsent.subtitles import parse_subtitles
 
 CLIP_SECONDS, CLIP_FPS, CLIP_SIZE = 2.4, 25, (320, 240)
 
@@ -151,6 +152,18 @@ def test_subtitles_read_back(tmp_path, fmt, sep):
     for seg in a.segments:
         seg.per_modality = {}  # a version-1 analysis: no readings line
     assert parse_cues(writer(a, tmp_path / f"c.{fmt}").read_text(encoding="utf-8"))[0][3][-1].startswith("[")
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_subtitles_in_other_languages_read_back_as_written(tmp_path, fmt):
+    """Chinese, Arabic, Hindi, emoji...: the words of each cue, as mmsent's own subtitle reader takes them back
+    (an analysis's subtitles given again as --subtitles), with not a character changed."""
+    a = make_analysis(len(WORLD_TEXTS))
+    for seg, text in zip(a.segments, WORLD_TEXTS.values()):
+        seg.text, seg.kind = text, "speech"
+    writer = export.write_srt if fmt == "srt" else export.write_vtt
+    cues, _ = parse_subtitles(writer(a, tmp_path / f"a.{fmt}"))
+    assert [c.text.split(" [")[0] for c in cues] == list(WORLD_TEXTS.values())  # then the label line
 
 
 def test_a_segment_where_nothing_was_read_is_blank_in_every_export(tmp_path):
