@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mmsent.transcribe import Transcript, Utterance, Word
 
@@ -212,7 +212,7 @@ def _join_continuations(groups: list[list[Word]]) -> list[list[Word]]:
 
 def _clip_word(w: Word, duration: float) -> Word:
     start = max(w.start, 0.0)
-    return Word(start, min(max(w.end, start), duration), w.text, w.probability)
+    return replace(w, start=start, end=min(max(w.end, start), duration))
 
 
 def _spread_words(text: str, start: float, end: float) -> list[Word]:
@@ -225,7 +225,7 @@ def _spread_words(text: str, start: float, end: float) -> list[Word]:
         words.append(Word(t, t + step, token, 1.0))
         t += step
     if words:  # the sum of the steps may pass the cue's end by a rounding error: into the next cue, then merged
-        words[-1] = Word(words[-1].start, end, words[-1].text, 1.0)
+        words[-1] = replace(words[-1], end=end)
     return words
 
 
@@ -292,20 +292,23 @@ def _to_segment(words: list[Word]) -> Segment:
 
 
 def _join_words(words: list[Word]) -> str:
-    """The words as text: spaces between them, except before ".5", "%", "'s" and the like, and
-    between two characters of a script written without spaces (Chinese, Japanese)."""
+    """The words as text: a space before each word that had one (Whisper's words of Chinese, Japanese or Thai are
+    pieces of a text written without spaces; Korean has spaces), except before ".5", "%", "'s" and the like, and
+    between two Chinese or Japanese characters (the lines of a subtitle cue, joined by a space)."""
     text = ""
     for w in words:
         token = w.text.strip()
-        joined = token.startswith(_NO_SPACE_BEFORE) or _is_wide(text[-1:]) and _is_wide(token[:1])
+        joined = not w.spaced or token.startswith(_NO_SPACE_BEFORE) or _is_cjk(text[-1:]) and _is_cjk(token[:1])
         if text and not joined:
             text += " "
         text += token
     return text
 
 
-def _is_wide(char: str) -> bool:
-    return len(char) == 1 and char.isalpha() and unicodedata.east_asian_width(char) in ("W", "F")
+def _is_cjk(char: str) -> bool:
+    """Whether ``char`` is a Chinese or Japanese letter (wide, not Korean's Hangul)."""
+    return (len(char) == 1 and char.isalpha() and unicodedata.east_asian_width(char) in ("W", "F")
+            and not unicodedata.name(char, "").startswith("HANGUL"))
 
 
 def _resolve_overlaps(speech: list[Segment], max_s: float) -> list[Segment]:

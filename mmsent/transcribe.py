@@ -62,6 +62,8 @@ class Word:
     end: float  # seconds
     text: str  # the word, stripped of surrounding spaces
     probability: float  # the recogniser's confidence in [0, 1]; 1.0 when unknown (subtitles)
+    spaced: bool = True  # whether a space came before it: Whisper's words of Chinese, Japanese or Thai are pieces
+    # of a text written without spaces (a Thai vowel mark may start one), and the text is joined as written
 
 
 @dataclass
@@ -352,7 +354,7 @@ class FasterWhisperASR(_Recogniser):
             )
         raw = []
         for seg in segments:  # a generator: decoding happens while iterating
-            words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+            words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability), w.word[:1].isspace())
                      for w in seg.words or []]
             raw.append(_RawSegment(float(seg.start), float(seg.end), seg.text,
                                    float(seg.avg_logprob), float(seg.no_speech_prob),
@@ -441,8 +443,8 @@ _BACKENDS = {"faster-whisper": FasterWhisperASR, "openai-whisper": OpenAIWhisper
 
 
 def _raw_from_openai(seg: dict) -> _RawSegment:
-    words = [Word(float(w["start"]), float(w["end"]), w["word"].strip(), float(w["probability"]))
-             for w in seg.get("words", [])]
+    words = [Word(float(w["start"]), float(w["end"]), w["word"].strip(), float(w["probability"]),
+                  w["word"][:1].isspace()) for w in seg.get("words", [])]
     return _RawSegment(float(seg["start"]), float(seg["end"]), seg["text"],
                        float(seg["avg_logprob"]), float(seg["no_speech_prob"]),
                        float(seg["compression_ratio"]), words)
@@ -507,7 +509,7 @@ def _sentences(seg: _RawSegment) -> list[tuple[float, float]]:
 def _shifted(seg: _RawSegment, offset: float) -> _RawSegment:
     """``seg`` with its times ``offset`` seconds later."""
     return replace(seg, start=seg.start + offset, end=seg.end + offset,
-                   words=[Word(w.start + offset, w.end + offset, w.text, w.probability) for w in seg.words])
+                   words=[replace(w, start=w.start + offset, end=w.end + offset) for w in seg.words])
 
 
 def _is_hallucination(seg: _RawSegment, opts: DecodeOptions) -> str | None:
@@ -536,7 +538,7 @@ def _utterances(raw: list[_RawSegment], opts: DecodeOptions, total: float) -> li
         words, last = [], 0.0
         for w in seg.words:
             start = min(max(w.start, last, 0.0), total)
-            words.append(Word(start, min(max(w.end, start), total), w.text, w.probability))
+            words.append(replace(w, start=start, end=min(max(w.end, start), total)))
             last = start
         start = min(max(seg.start, 0.0), total)
         start = min([start] + [w.start for w in words])
@@ -655,8 +657,7 @@ def clip_to(transcript: Transcript, duration: float) -> Transcript:
     for u in transcript.utterances:
         if u.start >= duration:
             continue
-        words = [Word(w.start, min(w.end, duration), w.text, w.probability)
-                 for w in u.words if w.start < duration]
+        words = [replace(w, end=min(w.end, duration)) for w in u.words if w.start < duration]
         kept.append(Utterance(max(u.start, 0.0), min(u.end, duration), u.text, words))
     if len(kept) < len(transcript.utterances):
         log.info("%d utterances start after the media ends (%.2f s): dropped",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -246,6 +247,22 @@ def test_words_are_joined_as_written():
              (1.6, 1.8, "喜"), (1.8, 2.0, "欢")]
     speech = [s for s in segment(Transcript("en", [_utt(words)], "t"), 3.0) if s.kind == SPEECH]
     assert [s.text for s in speech] == ["It costs 2.5%, Anna's 我喜欢"]
+
+
+def test_words_are_joined_with_the_spaces_whisper_wrote():
+    """Whisper writes Thai, like Chinese and Japanese, without spaces between words, and its words there are pieces
+    of the text, a vowel or tone mark starting some (as faster-whisper gave them for Thai): they were joined with a
+    space before each, "ฮ ั ส ม ี", marks torn from their letters. Korean is written with spaces, but its letters are
+    as wide as Chinese ones: its words ran together."""
+    cases = (("th", "ฉันมีความสุขมาก ขอบคุณทุกคน", r" ?\S"),  # pieces of a character, a mark starting some
+             ("ja", "今日はとても嬉しい", r" ?\S"),
+             ("ko", " 오늘 정말 행복합니다", r" ?\S+"))  # words, each after a space
+    for language, text, piece in cases:
+        pieces = re.findall(piece, text)
+        words = [Word(0.2 * i, 0.2 * (i + 1), p.strip(), 0.9, p.startswith(" ")) for i, p in enumerate(pieces)]
+        said = Utterance(0.0, words[-1].end, text.strip(), words)
+        speech = [s for s in segment(Transcript(language, [said], "t"), 9.0) if s.kind == SPEECH]
+        assert [s.text for s in speech] == [text.strip()]
 
 
 def test_each_sentence_of_an_utterance_is_its_own_segment():

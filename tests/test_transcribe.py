@@ -20,6 +20,7 @@ from mediagen import ITALIAN_JOY
 
 from mmsent import asr_models
 from mmsent import transcribe as tr
+from mmsent.segments import SPEECH, segment
 from mmsent.subtitles import SubtitleError
 from mmsent.transcribe import (DecodeOptions, Transcript, TranscriptionError, Utterance, Word,
                                clip_to, load_subtitles, transcribe)
@@ -188,6 +189,18 @@ def test_forced_language(asr):
     result = transcribe(say(GERMAN, "de"), language="de", device="cpu")
     assert result.language == "de"
     assert recall("Guten Morgen heute Kino", result) >= 0.75, result.text
+
+
+@needs_espeak
+def test_korean_words_keep_their_spaces_in_the_segments(asr):
+    """Whisper writes Korean with spaces between words, but Hangul is as wide as Chinese characters: the segments
+    ran the words together ("너무행복해, 오늘오늘이..."). Each segment's words are Whisper's own text."""
+    said = transcribe(say("I am so happy to see you all here today, what a wonderful surprise."), language="ko",
+                      device="cpu")
+    assert said.utterances and " " in said.text
+    for u in said.utterances:
+        speech = [s.text for s in segment(Transcript("ko", [u], "t"), u.end + 1.0) if s.kind == SPEECH]
+        assert " ".join(speech) == " ".join(u.text.split())
 
 
 @needs_espeak
