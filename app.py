@@ -73,6 +73,9 @@ ANALYSIS_QUEUE = "analysis"  # concurrency group of every event that runs an ana
 PLOT_MIN_WIDTH = 440  # px: two plots in a row narrower than twice this stack
 TABLE_WIDTHS = ("70px", "70px", "290px", "95px", "95px", "105px", "130px", "230px", "130px")  # per column: about
 # the width of a desktop page (1,215 px); a narrower screen scrolls the table sideways instead of breaking its words
+CSS = "#segments-table .body-cell span { unicode-bidi: plaintext; text-align: start; }"  # each cell of the table in
+# the direction of its own words (Gradio lays every cell out left to right): Arabic and Hebrew read right to left,
+# aligned right, with their "!" and digits where they belong
 
 
 @dataclass
@@ -524,7 +527,7 @@ def main(argv: list[str] | None = None) -> None:
     # show_error: what gradio itself refuses (a call with too few inputs, a value that is not one of a
     # dropdown's choices) reaches API clients as its message; the handler's errors are gr.Error already.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
-                max_file_size=int(args.max_mb * MB), show_error=True)
+                max_file_size=int(args.max_mb * MB), show_error=True, css=CSS)
 
 
 if __name__ == "__main__":

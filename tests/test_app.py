@@ -259,6 +259,13 @@ def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
     assert "event: error" in stream and "didn't receive enough input values (needed: 9, got: 0)" in stream, stream
 
 
+def test_the_segment_table_lays_each_cell_out_in_its_words_direction(server):
+    """Gradio's table laid Arabic and Hebrew out left to right (a "!" on the wrong side, the words aligned left):
+    the page's style gives each cell the direction of its own words (seen in a browser: right-aligned, "!" first)."""
+    with urllib.request.urlopen(server.url + "config", timeout=30) as r:
+        assert load_app().CSS in json.load(r)["css"]
+
+
 @pytest.mark.parametrize("name, expected", [
     ("notes", "notes.mp4: cannot be read as audio or video"),
     ("silent", "silent.mp4 has no sound track"),
