@@ -185,14 +185,15 @@ def previous_texts(segments: list[Segment], i: int, k: int) -> list[str]:
 
 
 def _word_groups(transcript: Transcript, duration: float) -> list[list[Word]]:
-    """Each utterance's words, clipped to [0, duration]; evenly spread when it has none."""
+    """Each utterance's words, clipped to [0, duration]; evenly spread when it has none. Its first word starts
+    after a space, wherever Whisper's windows cut it (Thai phrases, which no punctuation ends, are joined)."""
     groups = []
     for u in transcript.utterances:
         words = u.words or _spread_words(u.text, u.start, u.end)
         clipped = sorted((_clip_word(w, duration) for w in words
                           if w.start < duration and w.text.strip()), key=lambda w: w.start)
         if clipped:
-            groups.append(clipped)
+            groups.append([replace(clipped[0], spaced=True)] + clipped[1:])
     return groups
 
 
@@ -306,8 +307,8 @@ def _join_words(words: list[Word]) -> str:
 
 
 def _is_cjk(char: str) -> bool:
-    """Whether ``char`` is a Chinese or Japanese letter (wide, not Korean's Hangul)."""
-    return (len(char) == 1 and char.isalpha() and unicodedata.east_asian_width(char) in ("W", "F")
+    """Whether ``char`` is a Chinese or Japanese letter or punctuation mark ("。"; wide, not Korean's Hangul)."""
+    return (len(char) == 1 and not char.isspace() and unicodedata.east_asian_width(char) in ("W", "F")
             and not unicodedata.name(char, "").startswith("HANGUL"))
 
 

@@ -265,6 +265,18 @@ def test_words_are_joined_with_the_spaces_whisper_wrote():
         assert [s.text for s in speech] == [text.strip()]
 
 
+def test_utterances_joined_in_a_segment_are_spaced_as_their_script_is():
+    """Whisper's windows cut Thai, which no punctuation ends, between phrases: the utterances joined in one segment
+    are spaced as Thai phrases are (they were run together); Chinese sentences stay joined, after their "。" too."""
+    for language, said, joined in (("th", ["ฉันมีความสุขมาก", "ขอบคุณทุกคน"], "ฉันมีความสุขมาก ขอบคุณทุกคน"),
+                                   ("zh", ["我们去公园", "散步吧。"], "我们去公园散步吧。"),
+                                   ("zh", ["今天天气很好。", "走吧"], "今天天气很好。走吧"),
+                                   ("en", ["I love", "this."], "I love this.")):
+        utterances = [Utterance(i, i + 0.9, text, [Word(i, i + 0.9, text, 0.9, False)]) for i, text in enumerate(said)]
+        speech = [s for s in segment(Transcript(language, utterances, "t"), 9.0) if s.kind == SPEECH]
+        assert [s.text for s in speech] == [joined], language
+
+
 def test_each_sentence_of_an_utterance_is_its_own_segment():
     words = [(0.5, 0.8, "I"), (0.8, 1.2, "love"), (1.2, 1.9, "this."), (2.6, 3.0, "But"), (3.0, 3.4, "now"),
              (3.4, 3.8, "I'm"), (3.8, 4.5, "sad!"), (5.0, 5.3, "Ok.")]
