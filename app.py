@@ -46,7 +46,7 @@ from mmsent import export, media, plots  # noqa: E402
 from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
-from mmsent.results import Analysis  # noqa: E402
+from mmsent.results import Analysis, SegmentResult  # noqa: E402
 from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
 
 log = logging.getLogger("mmsent.app")
@@ -131,9 +131,15 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
     for s in analysis.segments:
         tops = [s.top_emotion[0], round(s.top_emotion[1], 3), s.top_sentiment[0], round(s.top_sentiment[1], 3)]
         contrib = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in s.contributions.items())
-        rows.append([round(s.start, 2), round(s.end, 2), s.shown_text if s.kind == "speech" else "(no speech)",
+        rows.append([round(s.start, 2), round(s.end, 2), _words_cell(s) if s.kind == "speech" else "(no speech)",
                      *(tops if s.read else [""] * 4), s.readings_text() or "(nothing read)", contrib])
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def _words_cell(s: SegmentResult) -> str:
+    """The segment's words and their English translation, that between U+2068 and U+2069 (an isolate, laid out in
+    its own direction): after Arabic or Hebrew words, "(in English: Nice!)" read "(!in English: Nice)"."""
+    return f"{s.text} \u2068(in English: {s.translation})\u2069" if s.translation else s.text
 
 
 def _name(path: str) -> str:

@@ -25,6 +25,7 @@ import pytest
 import torch
 from app_server import AppServer, load_app, make_examples_module
 from mediagen import ffmpeg, make_video
+from test_results import make_analysis
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
@@ -264,6 +265,11 @@ def test_the_segment_table_lays_each_cell_out_in_its_words_direction(server):
     the page's style gives each cell the direction of its own words (seen in a browser: right-aligned, "!" first)."""
     with urllib.request.urlopen(server.url + "config", timeout=30) as r:
         assert load_app().CSS in json.load(r)["css"]
+    # a translation is an isolate in the cell, laid out in its own direction: after Arabic words, Chromium showed
+    # "(in English: Nice!)" as "(!in English: Nice)" without it (seen in a screenshot)
+    analysis = make_analysis(1)
+    analysis.segments[0].text, analysis.segments[0].translation = "الطقس جميل!", "Nice weather!"
+    assert list(load_app().segment_table(analysis)["text"]) == ["الطقس جميل! \u2068(in English: Nice weather!)\u2069"]
 
 
 @pytest.mark.parametrize("name, expected", [
