@@ -22,18 +22,21 @@ from mmsent.results import Analysis, SegmentResult
 
 log = logging.getLogger(__name__)
 
-# Fixed colours, so that an emotion looks the same in every figure, export and annotated video.
+# Fixed colours, so that an emotion looks the same in every figure, export and annotated video. Each pair stays
+# apart for the common colour-vision deficiencies (tests/test_plots.py): fear is a light purple, as plotly's
+# "#9467bd" looked the same as sadness's blue to a protanope.
 EMOTION_COLORS = {
     "anger": "#d62728",
     "disgust": "#8c564b",
-    "fear": "#9467bd",
+    "fear": "#a87de8",
     "joy": "#f2b701",
     "neutral": "#9e9e9e",
     "sadness": "#1f77b4",
     "surprise": "#17becf",
 }
 SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2ca02c"}
-MODALITY_COLORS = {"text": "#4c72b0", "audio": "#dd8452", "video": "#55a868"}
+MODALITY_COLORS = {"text": "#4c72b0", "audio": "#dd8452", "video": "#2a9d8f"}  # the face in teal: a green
+# beside the voice's orange was the same colour to a protanope
 FALLBACK_COLOR = "#444444"  # for a label outside the tables above
 TEXT_CONTRAST = 4.5  # words written in a label's colour are darkened to this contrast with white (WCAG AA)
 GAP_FILL = "rgba(255, 255, 255, 0.35)"  # "no speech" stretches: a light veil...

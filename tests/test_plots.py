@@ -1,6 +1,9 @@
 """Plotly figures built from an Analysis alone."""
 
 
+import itertools
+import math
+
 import plotly.graph_objects as go
 import pytest
 from test_results import WORLD_TEXTS, make_analysis, with_gap_unread
@@ -142,6 +145,40 @@ def test_colours_are_fixed_and_distinct():
     assert set(plots.EMOTION_COLORS) == set(EMOTIONS)
     assert len(set(plots.EMOTION_COLORS.values())) == len(EMOTIONS)
     assert set(plots.SENTIMENT_COLORS) == set(SENTIMENTS)
+
+
+# How a dichromat sees linear RGB: Machado, Oliveira and Fernandes (2009), severity 1
+DICHROMATS = {
+    "protanopia": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216), (-0.003882, -0.048116, 1.051998)),
+    "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881)),
+    "tritanopia": ((1.255528, -0.076749, -0.178779), (-0.078411, 0.930809, 0.147602), (0.004733, 0.691367, 0.303900)),
+}
+MIN_DELTA_E = 12.0  # CIELAB distance (ΔE*76) between two colours of a figure, as seen (2.3: just noticeable)
+
+
+def _seen(color: str, matrix) -> tuple[float, float, float]:
+    """A "#rrggbb" colour in CIELAB (D65) as seen through ``matrix`` (None: normal vision)."""
+    rgb = [c / 255 for c in plots.hex_rgb(color)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    if matrix:
+        lin = [min(max(sum(m * c for m, c in zip(row, lin)), 0.0), 1.0) for row in matrix]
+    r, g, b = lin
+    xyz = ((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b,
+           (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+    fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+@pytest.mark.parametrize("colors", [plots.EMOTION_COLORS, {**plots.MODALITY_COLORS, "fused": plots.FUSED_COLOR}],
+                         ids=["emotions", "senses"])
+def test_colours_stay_apart_for_colour_blind_eyes(colors):
+    """Each emotion (and each sense) keeps a colour of its own for the common colour-vision deficiencies: fear's
+    purple was sadness's blue to a protanope (ΔE 5.7), the face's green the voice's orange (7.3). (Sentiment's red
+    and green look alike to a deuteranope; the score's side of 0 tells them apart.)"""
+    for vision, matrix in (("normal", None), *DICHROMATS.items()):
+        for a, b in itertools.combinations(colors, 2):
+            distance = math.dist(_seen(colors[a], matrix), _seen(colors[b], matrix))
+            assert distance >= MIN_DELTA_E, f"{a} and {b}: ΔE {distance:.1f} for {vision} vision"
 
 
 def test_empty_analysis_gives_empty_figures_with_a_note():
