@@ -38,6 +38,7 @@ SENTIMENT_COLORS = {"negative": "#d62728", "neutral": "#9e9e9e", "positive": "#2
 MODALITY_COLORS = {"text": "#4c72b0", "audio": "#dd8452", "video": "#2a9d8f"}  # the face in teal: a green
 # beside the voice's orange was the same colour to a protanope
 FALLBACK_COLOR = "#444444"  # for a label outside the tables above
+NOTE_COLOR = "#666666"  # a figure's note in words ("no segments to show"): grey that reads on white (5.7:1)
 TEXT_CONTRAST = 4.5  # words written in a label's colour are darkened to this contrast with white (WCAG AA)
 GAP_FILL = "rgba(255, 255, 255, 0.35)"  # "no speech" stretches: a light veil...
 GAP_HATCH = "rgba(60, 60, 60, 0.7)"  # ...with dark hatching, visible over any colour
@@ -180,9 +181,7 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
         return fig
     senses = [m for m in MODALITIES if any(m in s.per_modality for s in segs)]
     if not senses:
-        fig.add_annotation(text="no per-sense readings in this analysis", showarrow=False, xref="paper",
-                           yref="paper", x=0.5, y=0.5, font={"size": 16, "color": "#888888"})
-        return fig
+        return _say_empty(fig, "no per-sense readings in this analysis")
     x, _ = _steps_x(segs)
     fused = [[_hover_words(s), s.start, s.end, *s.top_emotion] for s in segs]
     wide = LABEL_MIN_SHARE * _time_end(analysis)
@@ -283,7 +282,7 @@ NOTHING_READ = "nothing was read (no words, voice or face)"
 
 def _say_empty(fig: go.Figure, why: str = "no segments to show") -> go.Figure:
     fig.add_annotation(text=why, showarrow=False, xref="paper", yref="paper",
-                       x=0.5, y=0.5, font={"size": 16, "color": "#888888"})
+                       x=0.5, y=0.5, font={"size": 16, "color": NOTE_COLOR})
     return fig
 
 

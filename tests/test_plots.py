@@ -186,7 +186,10 @@ def test_empty_analysis_gives_empty_figures_with_a_note():
     for name, fig in plots.all_figures(a).items():
         assert isinstance(fig, go.Figure), name
         assert len(fig.data) == 0, name
-        assert "no segments" in fig.layout.annotations[0].text, name
+        note = fig.layout.annotations[0]
+        assert "no segments" in note.text, name
+        contrast = 1.05 / (plots._luminance([c / 255 for c in plots.hex_rgb(note.font.color)]) + 0.05)
+        assert contrast >= plots.TEXT_CONTRAST, (name, note.font.color)  # it read 3.5:1 on white
     assert list(plots.emotion_timeline(a).layout.xaxis.range) == [0.0, 7.5]
 
 
