@@ -31,6 +31,21 @@ FORMATS = ("json", "csv", "srt", "vtt", "html", "mp4")
 ANNOTATED_SUFFIX = ".annotated.mp4"  # DIR/X.annotated.mp4 for X.mp4, never the input's own name
 CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV text cell starting so would run in a spreadsheet
+REPORT_COLUMNS = ("time", "kind", "words", "emotion", "sentiment", "senses read", "each sense says",
+                  "contributions")  # the report's table of segments
+FIGURE_TEXTS = {  # each figure of plots.FIGURES in words: what it shows and where the report gives its values
+    "emotion_timeline": "Each emotion's probability over time, stacked (they add up to 1). The table of segments "
+                        "gives each segment's top emotion.",
+    "per_modality_timeline": "For each segment, the probability that each sense (words, voice, face) gives on its "
+                             "own to the answer's emotion, beside the answer's (dashed). The table's column "
+                             "\"each sense says\" gives what each sense reads.",
+    "sentiment_timeline": "The sentiment score, p(positive) − p(negative), over time: above 0 positive, below 0 "
+                          "negative. The table gives each segment's sentiment.",
+    "emotion_share": "For each emotion, the share of the time read where it is the top emotion, and its mean "
+                     "probability.",
+    "modality_contributions": "For each segment, how much leaving each sense out changes the emotions (0: not at "
+                              "all, 1: entirely), stacked. The table's column \"contributions\" gives them.",
+}
 
 
 def write_json(analysis: Analysis, path: str | os.PathLike) -> Path:
@@ -123,12 +138,27 @@ def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
     """A self-contained report: the plots (plotly.js inlined, works offline), notes, segments."""
     from mmsent import plots  # plotly is only needed here
 
-    figs = plots.all_figures(analysis)
-    divs = [
-        fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
-        for i, fig in enumerate(figs.values())
-    ]
-    return write_text_atomic(path, _html_page(analysis, divs))
+    figures = [_figure(fig, _figure_text(analysis, name), include_plotlyjs=(i == 0))
+               for i, (name, fig) in enumerate(plots.all_figures(analysis).items())]
+    return write_text_atomic(path, _html_page(analysis, figures))
+
+
+def _figure(fig, text: str, include_plotlyjs: bool) -> str:
+    """One plot of the report: a figure named by its title, with what it shows in words beneath it (a screen reader
+    reads plotly's drawing as scattered ticks and legend words)."""
+    div = fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs, config={"displaylogo": False})
+    return (f'<figure aria-label="{html.escape(fig.layout.title.text)}">{div}'
+            f"<figcaption>{html.escape(text, quote=False)}</figcaption></figure>")
+
+
+def _figure_text(analysis: Analysis, name: str) -> str:
+    """A figure's text alternative (FIGURE_TEXTS); the emotion share's with its figures, most frequent first."""
+    summary = analysis.summary() if name == "emotion_share" else None
+    if summary is None or summary.dominant_emotion is None:
+        return FIGURE_TEXTS[name]
+    shares = sorted(summary.emotion_share.items(), key=lambda kv: -kv[1])
+    return FIGURE_TEXTS[name][:-1] + ": " + ", ".join(
+        f"{k} {share:.0%} ({summary.emotion_mean[k]:.2f})" for k, share in shares) + "."
 
 
 def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
@@ -209,16 +239,18 @@ def _segment_row(seg: SegmentResult, language: str | None) -> str:
                if seg.translation else "")
     tops = ((f"{seg.top_emotion[0]} {seg.top_emotion[1]:.2f}", f"{seg.top_sentiment[0]} {seg.top_sentiment[1]:.2f}")
             if seg.read else ("nothing read", ""))
-    before = _cells([f"{timestamp(seg.start, '.')}–{timestamp(seg.end, '.')}", seg.kind])
-    after = _cells([*tops, ", ".join(MODALITY_NAMES[m] for m in seg.modalities), seg.readings_text()])
-    return f'<tr>{before}<td dir="auto"{lang}>{html.escape(seg.text)}{english}</td>{after}</tr>'
+    span = f"{timestamp(seg.start, '.')}–{timestamp(seg.end, '.')}"  # the row's header, read with each of its cells
+    contributions = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in seg.contributions.items())
+    after = _cells([*tops, ", ".join(MODALITY_NAMES[m] for m in seg.modalities), seg.readings_text(), contributions])
+    return (f'<tr><th scope="row">{span}</th>{_cells([seg.kind])}<td dir="auto"{lang}>{html.escape(seg.text)}'
+            f"{english}</td>{after}</tr>")
 
 
 def _cells(texts: list[str]) -> str:
     return "".join(f"<td>{html.escape(t)}</td>" for t in texts)
 
 
-def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
+def _html_page(analysis: Analysis, figures: list[str]) -> str:
     media, summary = analysis.media, analysis.summary()
     name = html.escape(Path(media.path).name)
     facts = [
@@ -234,17 +266,20 @@ def _html_page(analysis: Analysis, figure_divs: list[str]) -> str:
     rows = "".join(_segment_row(s, analysis.language) for s in analysis.segments)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mmsent: {name}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
 table{{border-collapse:collapse;font-size:90%}}
-td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}
-.facts{{color:#555}}h1{{overflow-wrap:anywhere}}</style></head><body>
-<h1>mmsent: {name}</h1>
+td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}tbody th{{font-weight:normal;text-align:start}}
+figure{{margin:0 0 1.5em}}figcaption,.facts{{color:#555}}h1{{overflow-wrap:anywhere}}
+.scrolls{{overflow-x:auto}}</style></head><body>
+<main><h1>mmsent: {name}</h1>
 <p class="facts">{html.escape(" · ".join(facts))}</p>
 {"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}
-{"".join(f'<div class="figure">{d}</div>' for d in figure_divs)}
-<h2>Segments</h2>
-<table><thead><tr><th>time</th><th>kind</th><th>words</th><th>emotion</th><th>sentiment</th>
-<th>senses read</th><th>each sense says</th></tr></thead><tbody>{rows}</tbody></table>
-<p class="facts">schema version {analysis.schema_version}</p>
+<h2>Plots</h2>
+{"".join(figures)}
+<h2 id="segments">Segments</h2>
+<div class="scrolls" role="region" aria-labelledby="segments" tabindex="0"><table aria-labelledby="segments"><thead><tr>
+{"".join(f'<th scope="col">{h}</th>' for h in REPORT_COLUMNS)}</tr></thead><tbody>{rows}</tbody></table></div>
+<p class="facts">schema version {analysis.schema_version}</p></main>
 </body></html>
 """

@@ -5,6 +5,7 @@ import csv
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import av
 import imageio_ffmpeg
@@ -218,7 +219,7 @@ def test_html_report_is_self_contained(tmp_path):
     assert len(page) > 1_000_000  # plotly.js is inlined (about 4.6 MB)
     assert "the &lt;first&gt; words" in page and a.notes[0] in page
     assert page.count("<tr>") == len(a.segments) + 1
-    assert "<th>each sense says</th>" in page
+    assert '<th scope="col">each sense says</th>' in page
     for seg in a.segments:  # the senses named as the page names them
         assert f"<td>{', '.join(MODALITY_NAMES[m] for m in seg.modalities)}</td><td>{seg.readings_text()}</td>" in page
     assert "What each sense says" in page
@@ -226,6 +227,32 @@ def test_html_report_is_self_contained(tmp_path):
     assert "5 segments · " in page and f"overall: {a.summary().overall} (mean probability " in page
     a.segments = a.segments[:1]
     assert "1 segment · " in export.write_html(a, tmp_path / "one.html").read_text(encoding="utf-8")
+
+
+def test_the_report_reads_without_sight(tmp_path):
+    """A screen reader met plotly's drawings as scattered ticks and legend words, with nothing to say what they
+    show, and a table without row headers: each plot is now a figure named by its title, what it shows in words
+    beneath it (the emotion share with its figures, the others pointing to the table, which holds their values),
+    under headings; the table is named by its heading, its headers scoped, each row headed by its time. A phone
+    lays the page out at its own width, and a table wider than the screen (at 200 % zoom) scrolls alone."""
+    a = make_analysis(5)
+    page = export.write_html(a, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert re.findall(r"<(h\d)[^>]*>([^<]*)</\1>", page) == [
+        ("h1", f"mmsent: {Path(a.media.path).name}"), ("h2", "Notes"), ("h2", "Plots"), ("h2", "Segments")]
+    figures = re.findall(r'<figure aria-label="([^"]+)">.*?<figcaption>([^<]+)</figcaption></figure>', page, re.DOTALL)
+    assert [title for title, _ in figures] == [f.layout.title.text for f in plots.all_figures(a).values()]
+    texts = dict(zip(plots.FIGURES, (text for _, text in figures)))
+    assert all(texts[name] == export.FIGURE_TEXTS[name] for name in plots.FIGURES if name != "emotion_share")
+    summary = a.summary()
+    assert all(f"{k} {summary.emotion_share[k]:.0%} ({summary.emotion_mean[k]:.2f})" in texts["emotion_share"]
+               for k in EMOTIONS)
+    assert ('<h2 id="segments">Segments</h2>\n<div class="scrolls" role="region" aria-labelledby="segments" '
+            'tabindex="0"><table aria-labelledby="segments">') in page  # scrolled alone, by keys too, where narrow
+    assert page.count('<th scope="col">') == len(export.REPORT_COLUMNS) and page.count("<th>") == 0
+    assert page.count('<th scope="row">') == len(a.segments)
+    contributions = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in a.segments[0].contributions.items())
+    assert contributions and f"<td>{contributions}</td></tr>" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
 
 
 def test_write_names_files_after_the_video(tmp_path):
