@@ -322,8 +322,9 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         except Stopped as e:
             name = _name(video or sound) if video or sound else "the file"
             log.info("stopped %s at %s", video or sound, e.args[0])
-            return (None,) * 7 + (f"**Stopped** at {e.args[0]}: the analysis of {name} was stopped and nothing "
-                                  f"was kept. Press Analyse to start again.\n\n{model_lines}", None, None)
+            stopped = f"at {e.args[0]}: the analysis of {name} was stopped and nothing was kept."
+            gr.Info(f"Stopped {stopped}")  # said to a screen reader too (a toast is a live region; the notes are not)
+            return (None,) * 7 + (f"**Stopped** {stopped} Press Analyse to start again.\n\n{model_lines}", None, None)
         except gr.Error as e:  # the app's own checks
             log.info("rejected %s: %s", video or sound, e.message)
             raise

@@ -298,10 +298,11 @@ def tiny_model(folder: Path) -> mmsent.FusionModel:
 
 
 @pytest.mark.parametrize("at", ["", "speech recognition", "drawing the video"])
-def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, media, at):
+def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, media, at, capsys):
     """The page's Stop stops its analysis at the next progress step, wherever it is: before it
     starts (pressed while it waited in the queue), in speech recognition, while the video is drawn on. It
-    returns no results and a note that says so, and leaves no request folder; a new click clears the stop."""
+    returns no results and a note that says so, also as a gr.Info toast (a screen reader reads the toast, not
+    the notes; outside a page gr.Info prints), and leaves no request folder; a new click clears the stop."""
     app = load_app()
     stops, page = app.Stops(), gr.Request(session_hash="page-1")
     settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
@@ -319,6 +320,8 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
     assert result[:7] == (None,) * 7 and result[8:] == (None, None)
     assert re.match(rf"\*\*Stopped\*\* at {at or 'checking the file'}.*: the analysis of speech\.mp4 was stopped "
                     "and nothing was kept", result[7]), result[7]
+    assert re.search(rf"^Stopped at {at or 'checking the file'}.*: the analysis of speech\.mp4 was stopped and "
+                     r"nothing was kept\.$", capsys.readouterr().out, re.MULTILINE)
     assert (stages[-1].startswith(at) if at else not stages) and not list(settings.out_root.glob("req-*"))
     assert not stops._flags  # each analysis forgets its page's flag as it ends (an API client's page never closes)
     stops.stop(page)  # a Stop with nothing running, then the next click: that analysis runs

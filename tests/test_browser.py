@@ -238,6 +238,8 @@ def test_stop_ends_the_analysis(server, browser_context):
                            timeout=UI_TIMEOUT_MS)
     notes = page.locator("#notes").inner_text()
     assert "the analysis of mission_day.mp4 was stopped and nothing was kept" in notes, notes
+    status = page.get_by_role("status").filter(has_text="Stopped at")  # the toast, which a screen reader reads
+    assert "the analysis of mission_day.mp4 was stopped" in status.inner_text(timeout=UI_TIMEOUT_MS)
     assert page.locator("#emotion-plot .js-plotly-plot").count() == 0
 
     page.get_by_role("button", name="broken promise").click()  # a new click is not stopped by the last Stop
