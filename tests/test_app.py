@@ -32,6 +32,7 @@ from gradio_client.utils import Status
 
 import mmsent
 from mmsent import media as mmsent_media
+from mmsent import plots
 from mmsent.checkpoint import save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
@@ -270,6 +271,21 @@ def test_the_segment_table_lays_each_cell_out_in_its_words_direction(server):
     analysis = make_analysis(1)
     analysis.segments[0].text, analysis.segments[0].translation = "الطقس جميل!", "Nice weather!"
     assert list(load_app().segment_table(analysis)["text"]) == ["الطقس جميل! \u2068(in English: Nice weather!)\u2069"]
+
+
+def test_the_buttons_words_read_on_their_colour(server):
+    """Analyse wrote white on Gradio's orange at 2.8:1 and Stop white on its red at 3.8:1, under the 4.5:1 WCAG AA
+    asks of words (axe-core saw it in a browser): the theme the page is served puts them on darker shades, in the
+    light and the dark mode, still and hovered."""
+    with urllib.request.urlopen(server.url + "theme.css", timeout=30) as r:
+        css = r.read().decode()
+    shades = dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6});", css))
+    fills = re.findall(r"--button-(?:primary|cancel)-background-fill(?:-hover)?: ([^;]+);", css)
+    assert len(fills) == 8, fills
+    assert set(re.findall(r"--button-(?:primary|cancel)-text-color: ([^;]+);", css)) == {"white"}
+    for fill in fills:
+        rgb = [c / 255 for c in plots.hex_rgb(shades[fill[6:-1]] if fill.startswith("var(--") else fill)]
+        assert 1.05 / (plots._luminance(rgb) + 0.05) >= plots.TEXT_CONTRAST, fill
 
 
 @pytest.mark.parametrize("name, expected", [
