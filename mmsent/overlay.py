@@ -8,6 +8,7 @@ segment's face in the colour of what the face says.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import subprocess
 import tempfile
@@ -30,7 +31,6 @@ DURATION_TOLERANCE_S = 1.0  # warn when the video and the analysis differ in len
 BOX_OPACITY = 0.6  # opacity of the caption box's black background
 FACE_LINE_FRACTION = 0.015  # face rectangle line width as a fraction of the frame's smaller side
 MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose their colour in H.264)
-VIRAMA_CLASS = 9  # Unicode's combining class of the Indic viramas, which join a letter to the next
 LATE_SOUND_S = 0.02  # s: a sound track that starts this much after the picture is copied with its delay as silence
 
 # moviepy warns for each frame it reads past the end of the picture (the sound lasts longer) and shows the
@@ -307,11 +307,10 @@ def _wrap(text: str, font, max_px: int) -> list[str]:
 
 
 def _fitting(text: str, font, max_px: int) -> int:
-    """How many of the first characters of ``text`` fit in ``max_px`` pixels (at least one), not cutting a
-    letter from the marks drawn on it (the vowel signs of Hindi, Thai, ...) nor after a virama (it joins two
-    Indic letters into one)."""
-    cut = max(1, bisect.bisect_right(range(len(text) + 1), max_px, key=lambda n: font.getlength(text[:n])) - 1)
-    while 1 < cut < len(text) and (unicodedata.category(text[cut])[0] == "M" or
-                                   unicodedata.combining(text[cut - 1]) == VIRAMA_CLASS):
-        cut -= 1
-    return cut
+    """How many of the first code points of ``text`` fit in ``max_px`` pixels, cut between characters as people
+    see them (``plots.characters``: a letter keeps its marks, the vowel signs of Hindi or Thai, and an Indic
+    conjunct stays whole); at least one character."""
+    from mmsent.plots import characters
+
+    ends = list(itertools.accumulate(map(len, characters(text)))) or [0]
+    return ends[max(1, bisect.bisect_right(ends, max_px, key=lambda n: font.getlength(text[:n]))) - 1]

@@ -43,7 +43,7 @@ TEXT_CONTRAST = 4.5  # words written in a label's colour are darkened to this co
 GAP_FILL = "rgba(255, 255, 255, 0.35)"  # "no speech" stretches: a light veil...
 GAP_HATCH = "rgba(60, 60, 60, 0.7)"  # ...with dark hatching, visible over any colour
 HOVER_WRAP_COLUMNS = 60  # width of a line of the words shown on hover, in Latin letters (a Chinese character: two)
-HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover (characters as seen: _chars)
+HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover (as seen: ``characters``)
 FIGURE_HEIGHT = 360  # pixels
 FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
 LABEL_MIN_SHARE = 1 / 15  # segments at least this share of the timeline show the answer's name
@@ -326,7 +326,7 @@ def _hover_words(seg: SegmentResult) -> str:
     right to left with their "!", digits and Latin words where they belong."""
     if seg.kind == "gap" or not seg.text.strip():
         return "<i>(no speech)</i>"
-    chars = _chars(" ".join(seg.shown_text.split()))
+    chars = characters(" ".join(seg.shown_text.split()))
     text = "".join(chars) if len(chars) <= HOVER_MAX_CHARS else "".join(chars[: HOVER_MAX_CHARS - 1]) + "…"
     lines, line = [], ""
     for word in text.split(" "):
@@ -336,7 +336,7 @@ def _hover_words(seg: SegmentResult) -> str:
         if line:
             lines.append(line)
         line = ""
-        for char in _chars(word):  # on a line of its own, broken where it is wider than the line
+        for char in characters(word):  # on a line of its own, broken where it is wider than the line
             if line and _columns(line + char) > HOVER_WRAP_COLUMNS:
                 lines.append(line)
                 line = ""
@@ -345,14 +345,14 @@ def _hover_words(seg: SegmentResult) -> str:
     return "<br>".join(f"\u2068{html.escape(ln)}\u2069" for ln in lines)
 
 
-def _chars(text: str) -> list[str]:
+def characters(text: str) -> list[str]:
     """The characters as people see them (Unicode's grapheme clusters): 👩‍👧 or हूँ is one, of several code points."""
     return regex.findall(r"\X", text)
 
 
 def _columns(text: str) -> int:
     """How wide a text shows, in Latin letters: a Chinese or Japanese character (and an emoji) is two."""
-    return sum(2 if unicodedata.east_asian_width(c[0]) in "WF" else 1 for c in _chars(text))
+    return sum(2 if unicodedata.east_asian_width(c[0]) in "WF" else 1 for c in characters(text))
 
 
 def _add_gaps(fig: go.Figure, analysis: Analysis, y0: float, y1: float) -> None:
