@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .config import WHISPER_LAYERS, ModelConfig
 from .model import FusionModel, build_model
@@ -160,9 +160,8 @@ def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torc
                               f"{str(recorded)[:12]}…: the file is damaged or was changed after it was saved. Copy the "
                               "checkpoint again (or reinstall mmsent for the embedded default)")
     try:
-        state = load_file(str(folder / WEIGHTS_FILE))
-        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
-            stored = f.metadata() or {}
+        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:  # read once: its tensors and metadata
+            state, stored = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a readable safetensors file: {e}") from e
     for key in LABELS:  # the heads' rows mean the labels they were trained on (recorded from 6 December 2026)
