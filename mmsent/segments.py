@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
-from mmsent.transcribe import Transcript, Utterance, Word
+from mmsent.transcribe import SENTENCE_ENDS, Transcript, Utterance, Word
 
 __all__ = ["Segment", "segment", "follow_sound", "voice_spans", "translate", "previous_texts", "SPEECH", "GAP"]
 
@@ -34,7 +34,7 @@ TAIL_DB = 35.0  # dB: a speech segment's sound goes on while this close to its l
 TAIL_MAX_S = 1.0  # s, the most a speech segment's end moves to follow its sound
 TAIL_DIP_S = 0.2  # s, the longest quieter stretch inside speech that the end moves across
 VOICE_TAIL_S = 0.5  # s, the most of the quiet after a speech segment that its voice is read with
-_STRONG_PUNCT = tuple(".!?;:…。！？")
+_STRONG_PUNCT = SENTENCE_ENDS + tuple(";:…")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # between two sentences of a translation (English)
 _CLAUSE_END = re.compile(r"(?<=[.!?…,;:])\s+")  # between two clauses or sentences
 _WEAK_PUNCT = tuple(",，、-–—")

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 BEAM_SIZE = 1
 MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without running a model
 AGAIN_PAD_S = 0.2  # s of sound either side of a segment decoded again alone (_looped_again)
+SENTENCE_ENDS = tuple(".!?。！？")  # a word that ends so ends a sentence
 AGAIN_MOST = 8  # sentences of a segment at most heard again alone; one of more is Whisper's loop (_looped_again)
 LANGUAGE_LOOK_S = 300  # s: spoken_language looks for speech in the first 5 minutes,
 LANGUAGE_WINDOW_S = 30  # s: and listens to the first 30 s of it (Whisper's window)
@@ -500,7 +501,7 @@ def _sentences(seg: _RawSegment) -> list[tuple[float, float]]:
         return [(seg.start, seg.end)]
     spans, first = [], seg.words[0]
     for i, w in enumerate(seg.words):
-        if w.text.rstrip().endswith((".", "!", "?", "。", "？", "！")) or i == len(seg.words) - 1:
+        if w.text.rstrip().endswith(SENTENCE_ENDS) or i == len(seg.words) - 1:
             spans.append((first.start, w.end))
             first = seg.words[i + 1] if i + 1 < len(seg.words) else w
     return spans
