@@ -27,7 +27,7 @@ def _who(kind: str, s: Sample) -> str | None:
     """What the training metadata can name of a sample of ``kind``: its speaker, or its published split."""
     if kind == "ravdess":
         return str(int(s.group.removeprefix("actor")))
-    if kind in ("emovo", "emodb", "cremad"):
+    if BY.get(kind) == "speakers":
         return speaker_key(s.group.removeprefix(f"{kind}-"))
     if kind == "meld":
         return split_name(Path(s.id.split("/")[0]))
@@ -45,7 +45,7 @@ def _spec_who(spec: str) -> tuple[str | None, set[str] | None]:
     try:
         if kind == "ravdess":
             return kind, _actors(keep)
-        if kind in ("emovo", "emodb", "cremad"):
+        if BY.get(kind) == "speakers":
             return kind, parse_speakers(keep)
     except CorpusError:
         return None, None
