@@ -17,14 +17,14 @@ from pathlib import Path
 
 Face = tuple[str, int]  # a font file and the index of the face in it (a .ttc file holds several)
 
-FONTCONFIG_LANGUAGES = {"zh": "zh-cn"}  # Whisper's codes that fontconfig spells otherwise ('zh' alone: Japanese forms)
 CJK_SCRIPTS = {"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC", "HALFWIDTH", "FULLWIDTH"}
 
 
 @functools.cache
 def faces(language: str | None = None) -> tuple[Face, ...]:
     """Matplotlib's DejaVu Sans, then fontconfig's sans-serif faces in its order of preference for the
-    ``language`` (ISO code) spoken: a Japanese face first for Japanese, a Chinese one for Chinese."""
+    ``language`` (as fontconfig names it, see ``_fontconfig_language``): a Japanese face first for Japanese,
+    a Chinese one for Chinese."""
     found = []
     spec = importlib.util.find_spec("matplotlib")
     if spec and spec.origin:
@@ -32,8 +32,8 @@ def faces(language: str | None = None) -> tuple[Face, ...]:
         found += [(str(dejavu), 0)] if dejavu.is_file() else []
     if shutil.which("fc-match"):
         pattern = "sans-serif"
-        if language and language.isalpha():
-            pattern += f":lang={FONTCONFIG_LANGUAGES.get(language, language)}"
+        if language and language.replace("-", "").isalpha():
+            pattern += f":lang={language}"
         listed = subprocess.run(["fc-match", "--sort", pattern, "-f", "%{file}\t%{index}\n"], capture_output=True,
                                 text=True, timeout=10).stdout
         found += [(file, int(index)) for file, index in (line.split("\t") for line in listed.splitlines())
@@ -53,6 +53,22 @@ def _characters(face: Face) -> frozenset[int]:
         return frozenset()
 
 
+def _fontconfig_language(language: str | None, text: str) -> str | None:
+    """fontconfig's name for the ``language`` (Whisper's code) that ``text`` is in. Whisper says 'zh' for both
+    Chinese scripts, which fontconfig would draw in Japanese forms: Han characters all in Big5 and not all in
+    GB2312 are traditional, drawn in Taiwan's forms; any other Chinese in the mainland's."""
+    if language != "zh":
+        return language
+    han = "".join(c for c in text if unicodedata.name(c, "").startswith("CJK UNIFIED"))
+    for script, codec in (("zh-cn", "gb2312"), ("zh-tw", "big5")):
+        try:
+            han.encode(codec)
+            return script
+        except UnicodeEncodeError:
+            pass
+    return "zh-cn"
+
+
 def _drawn(text: str) -> set[int]:
     """The code points of ``text`` that a font must have: not spaces, nor the invisible joiners and direction
     marks, nor symbols (emoji, ...), which are left out where the font has none."""
@@ -63,7 +79,7 @@ def fit(text: str, language: str | None = None) -> tuple[Face, str] | None:
     """The first of ``faces(language)`` with a glyph for every letter of ``text``, and the text without the
     symbols that face lacks (an emoji would be a box); None where no face has them all."""
     need = _drawn(text)
-    face = next((face for face in faces(language) if need <= _characters(face)), None)
+    face = next((face for face in faces(_fontconfig_language(language, text)) if need <= _characters(face)), None)
     if face is None:
         return None
     return face, "".join(c for c in text if unicodedata.category(c) != "So" or ord(c) in _characters(face))
@@ -72,7 +88,7 @@ def fit(text: str, language: str | None = None) -> tuple[Face, str] | None:
 def missing(text: str, language: str | None = None) -> str:
     """Why no installed font draws ``text`` and what would: the script of its first character that no font
     has, and the Debian package with a font for it."""
-    have = frozenset().union(*map(_characters, faces(language)))
+    have = frozenset().union(*map(_characters, faces(_fontconfig_language(language, text))))
     lacking = "".join(c for c in dict.fromkeys(text) if _drawn(c) - have)
     if not lacking:
         return f"{text[:20]!r}: each of its characters has a font, but no one font has them all"

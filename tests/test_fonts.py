@@ -73,6 +73,18 @@ def test_a_caption_is_drawn_with_the_glyphs_of_its_language(language):
     assert abs(np.ptp(caption) - np.ptp(alone)) <= 1
 
 
+@pytest.mark.parametrize("text, language, forms", [(SAID["zh"], "zh", "SC"), ("今天天氣很好，我們去公園散步吧。", "zh", "TC"),
+                                                  (SAID["ja"], "ja", "JP")], ids=["simplified", "traditional", "ja"])
+def test_chinese_is_drawn_in_the_forms_of_its_script(text, language, forms):
+    """Whisper says 'zh' for simplified and traditional Chinese alike: each is drawn in its own forms (the
+    same character, '直', differs), not in Japanese ones."""
+    from fontTools.ttLib import TTFont
+
+    (path, index), _ = fonts.fit(text, language)
+    with TTFont(path, fontNumber=index, lazy=True) as font:
+        assert font["name"].getDebugName(1).endswith(f" {forms}")
+
+
 def test_arabic_letters_are_joined():
     """Shaped, 'ببب' is three joined forms, narrower than three isolated letters (as Pillow draws without raqm)."""
     _, font = painter(segment(SAID["ar"]), language="ar").words[0]
