@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import threading
 
 import numpy as np
 import torch
@@ -57,6 +58,9 @@ RESIZE_SHORT_SIDE = 128  # pixels, short side before the crop
 CLIP_SIZE = 112  # pixels, side of the centre crop
 
 MAX_TEXT_TOKENS = 128  # tokens per utterance, special tokens and context included
+# A tokenizer keeps its truncation, padding and truncation side between calls, and each call sets them: threads
+# that tokenize at once with the same tokenizer (analyses sharing a model) would cut by another's settings.
+_tokenizing = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
@@ -274,6 +278,7 @@ def tokenize(tokenizer, texts: list[str], contexts: list[list[str]] | None = Non
     if not texts:
         empty = torch.zeros(0, 0, dtype=torch.int64)
         return {"input_ids": empty, "attention_mask": empty.clone()}
-    rows = [_encode_one(tokenizer, t, contexts[i] if contexts else [], max_tokens) for i, t in enumerate(texts)]
-    batch = tokenizer.pad(rows, padding=True, return_tensors="pt", return_attention_mask=True)
+    with _tokenizing:
+        rows = [_encode_one(tokenizer, t, contexts[i] if contexts else [], max_tokens) for i, t in enumerate(texts)]
+        batch = tokenizer.pad(rows, padding=True, return_tensors="pt", return_attention_mask=True)
     return {k: v.to(torch.int64) for k, v in batch.items()}

