@@ -40,7 +40,7 @@ import torch
 from . import media
 from .expression import EXPRESSION_SIZE
 from .results import frame_box
-from .weights import HashMismatch, SourceUnavailable, sha256_file
+from .weights import HashMismatch, SourceUnavailable, loaded_once, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _without_native_lines(prefix: bytes):
                 os.write(2, kept)
 
 
-@functools.lru_cache(maxsize=1)
+@loaded_once()
 def load_detector():
     """The BlazeFace full-range interpreter (sha256-checked), with its input and output indices."""
     part = "face detector BlazeFace (full range)"

@@ -11,7 +11,6 @@ too). The Whisper ``base`` model comes offline from pip packages (see ``mmsent.a
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import threading
@@ -25,7 +24,7 @@ from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every back
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
 from mmsent.subtitles import (WHISPER_CODES, WRITTEN_SURE, SubtitleError, cue_languages, parse_subtitles, tell,
                               written_language, written_sample)
-from mmsent.weights import SourceUnavailable
+from mmsent.weights import SourceUnavailable, loaded_once
 
 __all__ = [
     "Word", "Utterance", "Transcript", "DecodeOptions", "TranscriptionError", "SubtitleError",
@@ -171,7 +170,7 @@ def load_backend(backend: str = "faster-whisper", model: str = "base",
     return _load_cached(backend, model, "cuda:0" if device == "cuda" else device)  # one model, however named
 
 
-@functools.lru_cache(maxsize=4)
+@loaded_once(maxsize=4)
 def _load_cached(backend: str, model: str, device: str):
     return _BACKENDS[backend](model, device)
 

@@ -13,6 +13,7 @@ import importlib.metadata
 import logging
 import os
 import tempfile
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -69,6 +70,22 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def loaded_once(maxsize: int = 1):
+    """``functools.lru_cache(maxsize)`` for a loader, whose calls wait for each other: threads that ask at once
+    for a part not loaded yet (the first analyses of an app running several) get one load of it, not one each
+    (a model in memory twice; two face detectors swapping the process's stderr under each other)."""
+    def wrap(load):
+        cached, lock = functools.lru_cache(maxsize)(load), threading.Lock()
+
+        @functools.wraps(load)
+        def once(*args, **kwargs):
+            with lock:
+                return cached(*args, **kwargs)
+        once.cache_clear, once.cache_info = cached.cache_clear, cached.cache_info
+        return once
+    return wrap
 
 
 @functools.lru_cache(maxsize=16)

@@ -13,7 +13,6 @@ the file's float16 values, computed in float32.
 
 from __future__ import annotations
 
-import functools
 import struct
 from pathlib import Path
 
@@ -21,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .weights import loaded_once
 
 __all__ = ["WhisperEncoderLayers", "load_layers", "read_ct2_variables"]
 
@@ -135,7 +136,7 @@ class WhisperEncoderLayers(nn.Module):
         return x if after is None else [kept[i] for i in after]
 
 
-@functools.lru_cache(maxsize=2)
+@loaded_once(maxsize=2)
 def load_layers(layers: int, device: str = "cpu") -> WhisperEncoderLayers:
     """The embedded Whisper base encoder's first ``layers`` blocks on ``device``, loaded once per process."""
     from .asr_models import embedded_model_dir

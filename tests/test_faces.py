@@ -247,6 +247,30 @@ def test_loading_the_detector_drops_litert_s_info_line_and_keeps_the_rest(capfd)
     assert "ERROR: a native message" in err and "a Python message" in err and "XNNPACK" not in err
 
 
+
+THREADS_LOADING = """
+import os, threading
+from mmsent.faces import load_detector
+start, loaded = threading.Barrier(4), []
+def load():
+    start.wait()
+    loaded.append(load_detector()[0])
+threads = [threading.Thread(target=load) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+os.write(2, b"stderr after the loads\\n")
+print(len({id(interpreter) for interpreter in loaded}))
+"""
+
+
+def test_threads_loading_the_detector_at_once_get_one_and_leave_stderr_alone():
+    """The first analyses of an app running several at once load the detector together: one interpreter for all,
+    and each load swapping stderr for its own while another did left it in a deleted file for good."""
+    proc = subprocess.run([sys.executable, "-c", THREADS_LOADING], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1"] and "stderr after the loads" in proc.stderr, (proc.stdout, proc.stderr)
+
 # --- face corpora ---------------------------------------------------------------------------------
 
 def test_read_fer2013_real_splits(shared_data):
