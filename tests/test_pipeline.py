@@ -8,6 +8,7 @@ import threading
 import time
 import warnings
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -167,6 +168,23 @@ def test_default_model_finds_the_face_of_the_real_clip(default, shared_data):
     assert not any("does not move" in n for n in analysis.notes)  # a live face
     assert not any("other than English" in n for n in analysis.notes)
 
+
+
+def test_analyses_at_once_in_threads_give_what_each_gives_alone(default, talking, shared_data, tmp_path):
+    """A service (or the app's --concurrency N) runs analyses at once in threads, with one loaded model: speech
+    recognised, a face found, a sound alone, subtitles whose line is longer than the words' encoder reads
+    (cut by the shared tokenizer) each give, number for number, what they give one after the other."""
+    srt = tmp_path / "long.srt"
+    srt.write_text("1\n00:00:00,500 --> 00:00:04,500\n" + "I am so happy to see you again. " * 30 + "\n",
+                   encoding="utf-8")
+    clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"
+    runs = [(clip, AnalysisOptions()), (talking.path, AnalysisOptions(subtitles=str(srt))),
+            (next((shared_data / "ravdess").glob("Actor_*/*.flac")), AnalysisOptions())]
+    alone = [mmsent.analyze(path, default, options).to_dict() for path, options in runs]
+    with ThreadPoolExecutor(len(runs)) as pool:
+        together = [r.to_dict() for r in pool.map(lambda run: mmsent.analyze(run[0], default, run[1]), runs)]
+    assert together == alone
+    assert alone[0]["segments"][0]["face_box"] and alone[1]["segments"][0]["text"].count("happy") == 30
 
 ITALIAN = [ITALIAN_JOY,
            "Mi manca tanto, non riesco a smettere di piangere."]  # "I miss him so much, I can't stop crying."
