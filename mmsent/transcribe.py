@@ -217,21 +217,21 @@ def encode_first_window_once(model):
     the next call: only an identical input is answered from them, so a transcript in the same
     language is the library's own. Where the language is given, the transcription's own encoding of
     its first window tells the language heard (``model.keep_first_window()`` before, ``model.first_window()``
-    after, per thread): no second encoding. Returns the model."""
+    after): no second encoding. Both are kept per thread: with one for all, analyses at once in threads (one
+    model) cleared each other's between a detection and its transcription. Returns the model."""
     if getattr(model, "_encodes_first_window_once", False):
         return model
     encode, detect = model.encode, model.detect_language
-    last = None  # (features, encoder output) of the last call
-    kept = threading.local()  # this thread's first encoding since keep_first_window, once asked for
+    # this thread's (features, encoder output) of its last call; its first encoding since keep_first_window
+    kept = threading.local()
 
     def encode_once(features):
-        nonlocal last
-        seen, last = last, None
+        seen, kept.last = getattr(kept, "last", None), None
         if seen is not None and np.array_equal(seen[0], features):
             out = seen[1]
         else:
             out = encode(features)
-            last = (np.array(features, copy=True), out)
+            kept.last = (np.array(features, copy=True), out)
         if getattr(kept, "waiting", False):
             kept.waiting, kept.first = False, out
         return out
