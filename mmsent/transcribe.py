@@ -226,13 +226,17 @@ def encode_first_window_once(model):
     kept = threading.local()
 
     def encode_once(features):
+        # Only one window is kept, as a detection or a transcription encodes it: a batch of windows (the
+        # translation's) never comes again, and each thread would hold it (up to 30 MB) until its next call.
+        window = features.ndim == 2
         seen, kept.last = getattr(kept, "last", None), None
         if seen is not None and np.array_equal(seen[0], features):
             out = seen[1]
         else:
             out = encode(features)
-            kept.last = (np.array(features, copy=True), out)
-        if getattr(kept, "waiting", False):
+            if window:
+                kept.last = (np.array(features, copy=True), out)
+        if window and getattr(kept, "waiting", False):
             kept.waiting, kept.first = False, out
         return out
 

@@ -340,6 +340,17 @@ def test_each_thread_keeps_its_own_first_window(shared_data):
         other.submit(model.encode, np.zeros_like(mine)).result()
     assert model.encode(mine) is first and len(passes) == 2
 
+
+def test_a_batch_of_windows_is_not_kept(asr, shared_data):
+    """The translation encodes its chunks' windows in batches (up to 8: 30 MB), which no later call repeats: kept,
+    each thread that translated would hold its last batch until its next recognition."""
+    model = asr.model
+    window = model.feature_extractor(decode_audio(shared_data / CLIP))[:, :model.feature_extractor.nb_max_frames]
+    batch = np.stack([window, window])
+    model.keep_first_window()
+    out = model.encode(batch)
+    assert model.first_window() is None and model.encode(batch) is not out
+
 @needs_espeak
 def test_a_language_given_is_heard_from_the_transcriptions_own_encoding(asr):
     """Where the language is given, the transcription's encoding of its first window also tells the language
