@@ -247,7 +247,6 @@ def test_loading_the_detector_drops_litert_s_info_line_and_keeps_the_rest(capfd)
     assert "ERROR: a native message" in err and "a Python message" in err and "XNNPACK" not in err
 
 
-
 THREADS_LOADING = """
 import os, threading
 from mmsent.faces import load_detector
@@ -270,6 +269,7 @@ def test_threads_loading_the_detector_at_once_get_one_and_leave_stderr_alone():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["1"] and "stderr after the loads" in proc.stderr, (proc.stdout, proc.stderr)
+
 
 # --- face corpora ---------------------------------------------------------------------------------
 

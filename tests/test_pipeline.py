@@ -169,7 +169,6 @@ def test_default_model_finds_the_face_of_the_real_clip(default, shared_data):
     assert not any("other than English" in n for n in analysis.notes)
 
 
-
 def test_analyses_at_once_in_threads_give_what_each_gives_alone(default, talking, shared_data, tmp_path):
     """A service (or the app's --concurrency N) runs analyses at once in threads, with one loaded model: speech
     recognised, a face found, a sound alone, subtitles whose line is longer than the words' encoder reads
@@ -185,6 +184,7 @@ def test_analyses_at_once_in_threads_give_what_each_gives_alone(default, talking
         together = [r.to_dict() for r in pool.map(lambda run: mmsent.analyze(run[0], default, run[1]), runs)]
     assert together == alone
     assert alone[0]["segments"][0]["face_box"] and alone[1]["segments"][0]["text"].count("happy") == 30
+
 
 ITALIAN = [ITALIAN_JOY,
            "Mi manca tanto, non riesco a smettere di piangere."]  # "I miss him so much, I can't stop crying."

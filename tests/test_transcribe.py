@@ -319,7 +319,6 @@ def test_detecting_the_language_encodes_the_first_window_once(asr, shared_data):
     assert asr.model._encodes_first_window_once  # what the product's recogniser uses
 
 
-
 def test_each_thread_keeps_its_own_first_window(shared_data):
     """Analyses at once in threads share the recogniser: another thread's encoding between this one's detection
     and its transcription does not cost this one its saved pass (with one kept encoding for all, 4 threads on 8
@@ -350,6 +349,7 @@ def test_a_batch_of_windows_is_not_kept(asr, shared_data):
     model.keep_first_window()
     out = model.encode(batch)
     assert model.first_window() is None and model.encode(batch) is not out
+
 
 @needs_espeak
 def test_a_language_given_is_heard_from_the_transcriptions_own_encoding(asr):
