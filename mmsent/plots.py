@@ -270,7 +270,12 @@ def _layout(title: str, ytitle: str) -> go.Layout:
 def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
     """A time-axis figure spanning the whole media, empty or not."""
     fig = go.Figure(layout=_layout(title, ytitle))
-    fig.update_xaxes(ticksuffix=" s", range=[0.0, _time_end(analysis)])  # no axis title: the legend is below
+    end = _time_end(analysis)  # no axis title: the legend is below
+    clock = "%-H:%M:%S" if end >= 3600 else "%-M:%S"  # times as a player shows them: 1:02:03, not "3723 s"
+    # a time axis (plotly's dates, from 0 ms) picks its steps as one zooms in: 10 min, 1 min, 5 s, 100 ms
+    fig.update_xaxes(type="date", range=[0.0, axis_time(end)], hoverformat=clock,
+                     tickformatstops=[{"dtickrange": [None, 1000], "value": clock + ".%L"},
+                                      {"dtickrange": [1000, None], "value": clock}])
     fig.update_layout(hovermode="x unified", hoverdistance=-1)  # anywhere over a segment, not only near its ends
     if yrange is not None:
         fig.update_yaxes(range=list(yrange))
@@ -286,6 +291,11 @@ def _say_empty(fig: go.Figure, why: str = "no segments to show") -> go.Figure:
     return fig
 
 
+def axis_time(seconds: float) -> float:
+    """Where a time of the media lies on the figures' time axis: plotly's dates count milliseconds (from 0:00)."""
+    return seconds * 1000.0
+
+
 def _time_end(analysis: Analysis) -> float:
     ends = [s.end for s in analysis.segments]
     end = max([analysis.media.duration or 0.0, *ends])
@@ -297,7 +307,7 @@ def _steps_x(segs: list[SegmentResult]) -> tuple[list[float], list[list]]:
     x, custom = [], []
     for s in segs:
         row = [_hover_words(s), s.start, s.end]
-        x += [s.start, s.end]
+        x += [axis_time(s.start), axis_time(s.end)]
         custom += [row, row]
     return x, custom
 
@@ -362,7 +372,7 @@ def _add_gaps(fig: go.Figure, analysis: Analysis, y0: float, y1: float) -> None:
         x, y = [], []
         for s in analysis.segments:
             if s.kind == "gap" and s.read == read:
-                x += [s.start, s.start, s.end, s.end, s.start, None]
+                x += [*map(axis_time, (s.start, s.start, s.end, s.end, s.start)), None]
                 y += [y0, y1, y1, y0, y0, None]
         if x:
             look = ({"fillcolor": GAP_FILL} if read else

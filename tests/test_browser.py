@@ -313,3 +313,18 @@ def test_a_sound_file_then_a_microphone_recording_is_analysed(server, browser_co
     page.wait_for_selector("#video-out video", timeout=ANALYSIS_TIMEOUT_MS)
     assert page.locator("[data-testid=toast-text]").count() == 0  # the sound was cleared: not refused as a second file
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
+
+
+def test_the_report_of_an_hour_ticks_its_time_in_hours(browser_context, tmp_path):
+    """An hour's talk in the HTML report: its time axes read 0:10:00 ... 1:00:00 (they read "3000 s")."""
+    from test_results import make_analysis
+
+    from mmsent import export
+
+    report = export.write_html(make_analysis(400, duration=3900.0), tmp_path / "talk.html")
+    page = browser_context.new_page()
+    page.goto(report.as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .xtick').length > 0", timeout=UI_TIMEOUT_MS)
+    ticks = page.locator("#" + page.locator(".js-plotly-plot").first.get_attribute("id") + " .xtick text")
+    assert ticks.all_text_contents() == ["0:00:00", "0:10:00", "0:20:00", "0:30:00", "0:40:00", "0:50:00", "1:00:00"]
+    page.close()

@@ -21,9 +21,9 @@ def test_emotion_timeline_steps_follow_the_segments():
     joy = fig.data[EMOTIONS.index("joy")]
     assert len(joy.x) == 2 * len(a.segments)
     for k, seg in enumerate(a.segments):
-        assert joy.x[2 * k] == seg.start and joy.x[2 * k + 1] == seg.end
+        assert joy.x[2 * k] == plots.axis_time(seg.start) and joy.x[2 * k + 1] == plots.axis_time(seg.end)
         assert joy.y[2 * k] == joy.y[2 * k + 1] == seg.emotion["joy"]
-    assert list(fig.layout.xaxis.range) == [0.0, 12.0]
+    assert list(fig.layout.xaxis.range) == [0.0, plots.axis_time(12.0)]
     assert joy.fillcolor == plots.EMOTION_COLORS["joy"]
 
 
@@ -32,7 +32,7 @@ def test_gap_shading_covers_exactly_the_gap_segments():
     gap = next(s for s in a.segments if s.kind == "gap")
     shade = plots.emotion_timeline(a).data[-1]
     xs = [x for x in shade.x if x is not None]
-    assert min(xs) == gap.start and max(xs) == gap.end
+    assert min(xs) == plots.axis_time(gap.start) and max(xs) == plots.axis_time(gap.end)
     assert shade.name == "no speech" and not shade.fillpattern.shape  # a sense was read there: a veil, no hatching
     with_gap_unread(a)
     shade = plots.emotion_timeline(a).data[-1]
@@ -120,7 +120,7 @@ def test_modality_contributions_only_for_used_modalities():
     assert {t.stackgroup for t in fig.data} == {"contributions"}
     video = fig.data[MODALITIES.index("video")]
     for k, seg in enumerate(a.segments):
-        assert list(video.x[2 * k:2 * k + 2]) == [seg.start, seg.end]
+        assert list(video.x[2 * k:2 * k + 2]) == [plots.axis_time(seg.start), plots.axis_time(seg.end)]
         used = "video" in seg.modalities
         assert list(video.y[2 * k:2 * k + 2]) == [pytest.approx(seg.contributions["video"]) if used else None] * 2
         assert video.customdata[2 * k][3] == " + ".join(MODALITY_NAMES[m] for m in seg.modalities)
@@ -190,7 +190,7 @@ def test_empty_analysis_gives_empty_figures_with_a_note():
         assert "no segments" in note.text, name
         contrast = 1.05 / (plots._luminance([c / 255 for c in plots.hex_rgb(note.font.color)]) + 0.05)
         assert contrast >= plots.TEXT_CONTRAST, (name, note.font.color)  # it read 3.5:1 on white
-    assert list(plots.emotion_timeline(a).layout.xaxis.range) == [0.0, 7.5]
+    assert list(plots.emotion_timeline(a).layout.xaxis.range) == [0.0, plots.axis_time(7.5)]
 
 
 def test_one_segment():
@@ -231,7 +231,7 @@ def test_per_modality_timeline_shows_each_sense_on_the_answer():
     assert any(fused.text)
     assert "customdata[3]" in face.hovertemplate and "customdata[4]" in face.hovertemplate
     assert face.line.color == plots.MODALITY_COLORS["video"]
-    assert list(fig.layout.yaxis.range) == [0.0, 1.0] and list(fig.layout.xaxis.range) == [0.0, 12.0]
+    assert list(fig.layout.yaxis.range) == [0.0, 1.0] and list(fig.layout.xaxis.range) == [0.0, plots.axis_time(12.0)]
 
 
 def test_a_segment_where_nothing_was_read_is_a_break_in_every_timeline():
@@ -291,3 +291,19 @@ def test_per_modality_timeline_of_500_segments_names_no_answer():
     a = make_analysis(500, duration=1500.0, seed=5)
     fig = plots.per_modality_timeline(a)  # (timed by the benchmark's export stage, as the others)
     assert len(fig.data[0].x) == 1000 and not any(fig.data[0].text)  # no segment is 1/15 of the time
+
+
+@pytest.mark.parametrize("duration,clock", [(3900.0, "%-H:%M:%S"), (2700.0, "%-M:%S"), (3.0, "%-M:%S")])
+def test_the_time_axis_reads_as_a_player_shows_time(duration, clock):
+    """An hour's talk showed its ticks as "3000 s": the time axes are times (plotly's dates, from 0), ticked as a
+    player shows them, hours from an hour on, milliseconds when zoomed in under a second (the ticks themselves, as
+    a browser draws them: tests/test_browser.py)."""
+    a = make_analysis(40, duration=duration)
+    for name, fig in plots.all_figures(a).items():
+        if name == "emotion_share":  # emotions along its axis, not times
+            continue
+        axis = fig.layout.xaxis
+        assert axis.type == "date" and axis.hoverformat == clock and not axis.ticksuffix, name
+        assert [(list(stop.dtickrange), stop.value) for stop in axis.tickformatstops] == [
+            ([None, 1000], clock + ".%L"), ([1000, None], clock)], name
+        assert list(axis.range) == [0.0, duration * 1000.0], name
