@@ -62,7 +62,7 @@ def emotion_timeline(analysis: Analysis) -> go.Figure:
                 name=label, mode="lines", stackgroup="emotion", line={"width": 0.5},
                 fillcolor=EMOTION_COLORS.get(label, FALLBACK_COLOR),
                 line_color=EMOTION_COLORS.get(label, FALLBACK_COLOR),
-                customdata=custom,
+                customdata=custom if i == 0 else None,  # the hover's words once (see _HOVER_TAIL)
                 hovertemplate=f"<b>{label}</b> %{{y:.2f}}" + (f"<br>{_HOVER_TAIL}" if i == 0 else _NO_TAIL),
             )
         )
@@ -93,7 +93,7 @@ def sentiment_timeline(analysis: Analysis) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=x, y=_steps_y(analysis.segments, lambda s, k=label: s.sentiment.get(k, 0.0)),
-                name=f"p({label})", mode="lines", visible="legendonly", customdata=custom,
+                name=f"p({label})", mode="lines", visible="legendonly",
                 line={"color": SENTIMENT_COLORS.get(label, FALLBACK_COLOR), "width": 1, "dash": "dot"},
                 hovertemplate=f"<b>p({label})</b> %{{y:.2f}}{_NO_TAIL}",
             )
@@ -158,7 +158,7 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
                 x=x, y=_steps_y(segs, lambda s, m=m: s.contributions.get(m) if m in s.modalities else None),
                 name=MODALITY_NAMES[m], mode="lines", stackgroup="contributions", line={"width": 0.5},
                 fillcolor=MODALITY_COLORS.get(m, FALLBACK_COLOR), line_color=MODALITY_COLORS.get(m, FALLBACK_COLOR),
-                customdata=custom,
+                customdata=custom if i == 0 else None,
                 hovertemplate=f"<b>{MODALITY_NAMES[m]}</b> %{{y:.2f}}"
                               + (f"<br>used: %{{customdata[3]}}<br>{_HOVER_TAIL}" if i == 0 else _NO_TAIL),
             )
@@ -196,7 +196,7 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
         hovertemplate=f"<b>fused</b>: %{{customdata[3]}} %{{customdata[4]:.2f}}<br>{_HOVER_TAIL}",
     ))
     for m in senses:
-        custom = [[_hover_words(s), s.start, s.end, *(s.reading(m) or ("", 0.0)), s.top_emotion[0]]
+        custom = [["", s.start, s.end, *(s.reading(m) or ("", 0.0)), s.top_emotion[0]]  # words: the fused's
                   for s in segs]
         fig.add_trace(go.Scatter(
             x=x, y=_steps_y(segs, lambda s, m=m: _answer_prob(s, m)), name=MODALITY_NAMES[m],
@@ -252,7 +252,8 @@ def all_figures(analysis: Analysis) -> dict[str, go.Figure]:
 
 
 # One hover box lists every trace at the time pointed at ("x unified"): the segment's times and words
-# come once, with the figure's first trace; the others give their values only.
+# come once, with the figure's first trace; the others give their values only, and carry no words (each
+# trace's copy of an hour's words added 0.14 MB to the report and to the page).
 _HOVER_TAIL = "%{customdata[1]:.2f}–%{customdata[2]:.2f} s<br>%{customdata[0]}<extra></extra>"
 _NO_TAIL = "<extra></extra>"
 

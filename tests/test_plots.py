@@ -123,7 +123,7 @@ def test_modality_contributions_only_for_used_modalities():
         assert list(video.x[2 * k:2 * k + 2]) == [plots.axis_time(seg.start), plots.axis_time(seg.end)]
         used = "video" in seg.modalities
         assert list(video.y[2 * k:2 * k + 2]) == [pytest.approx(seg.contributions["video"]) if used else None] * 2
-        assert video.customdata[2 * k][3] == " + ".join(MODALITY_NAMES[m] for m in seg.modalities)
+        assert fig.data[0].customdata[2 * k][3] == " + ".join(MODALITY_NAMES[m] for m in seg.modalities)
     for seg in a.segments:  # a sense used nowhere has no trace (and no name in the legend)
         seg.modalities = [m for m in seg.modalities if m != "video"]
     assert [t.name for t in plots.modality_contributions(a).data] == ["words", "voice"]
@@ -307,3 +307,13 @@ def test_the_time_axis_reads_as_a_player_shows_time(duration, clock):
         assert [(list(stop.dtickrange), stop.value) for stop in axis.tickformatstops] == [
             ([None, 1000], clock + ".%L"), ([1000, None], clock)], name
         assert list(axis.range) == [0.0, duration * 1000.0], name
+
+
+def test_each_figure_carries_the_words_once():
+    """The hover shows a segment's words once, with one trace of the figure: every trace carried a copy, 7 in the
+    emotion timeline (an hour's talk made a report of 8.4 MB, and as much sent to the app's page)."""
+    a = make_analysis(6)
+    said = "utterance number 4, said plainly"
+    for name, fig in plots.all_figures(a).items():
+        carrying = [t.name for t in fig.data if t.customdata is not None and any(said in row[0] for row in t.customdata)]
+        assert len(carrying) == (0 if name == "emotion_share" else 1), (name, carrying)
