@@ -192,9 +192,13 @@ def _progress(name: str) -> Iterator:
         yield _LogLines(name)
         return
     with tqdm(total=1, desc=name, unit="step", leave=False) as bar:
+        started = {}  # stage -> when it first reported: its elapsed time and rate are its own (audio and text
+        # features take turns, batch after batch). From the file's start, the first batch of features after 4 min
+        # of speech recognition showed 5 hours left.
+
         def progress(stage: str, done: int, total: int) -> None:
             bar.set_description(f"{name}: {stage}")
-            bar.total, bar.n = max(total, 1), done
+            bar.total, bar.n, bar.start_t = max(total, 1), done, started.setdefault(stage, bar._time())
             bar.refresh()
 
         yield progress

@@ -245,3 +245,35 @@ def test_sound_alone_gets_every_export_but_the_annotated_video(shared_data, tmp_
     assert "(no annotated video: it has no picture to draw on)" in proc.stdout
     assert f"{clip.name}: expressions" not in proc.stderr and f"{clip.name}: model" in proc.stderr  # no picture stage
     assert json.loads((tmp_path / f"{clip.stem}.json").read_text())["language"] == "en"
+
+
+def test_on_a_terminal_each_stage_keeps_its_own_time_and_rate(monkeypatch):
+    """The bar's elapsed time and rate ran from the file's start: after 4 minutes of speech recognition, the first
+    of 72 batches of features a second later showed 5 hours left. Each stage's time is its own (the audio and text
+    features, which take turns batch after batch, each from its first batch)."""
+    import io
+
+    import tqdm.std
+
+    import mmsent.__main__ as cli
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    clock = [1000.0]
+    monkeypatch.setattr(tqdm.std, "time", lambda: clock[0])
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    with cli._progress("talk.mp4") as progress:
+        for t, stage, done, total in [(0, "speech recognition", 0, 2700), (120, "speech recognition", 1350, 2700),
+                                      (240, "speech recognition", 2700, 2700), (240, "audio features", 0, 72),
+                                      (241, "audio features", 1, 72), (241, "text features", 1, 72),
+                                      (242, "audio features", 2, 72)]:
+            clock[0] = 1000.0 + t
+            progress(stage, done, total)
+            shown = sys.stderr.getvalue().split("\r")[-1]
+            assert f"talk.mp4: {stage}:" in shown and f"{done}/{total}" in shown, shown
+            if (t, stage) == (120, "speech recognition"):
+                assert "[02:00<02:00" in shown, shown  # half the sound in 2 min: 2 min left
+            if (t, done) == (242, 2):
+                assert "[00:02<01:10" in shown, shown  # 2 of 72 batches in 2 s: 70 s left, not hours
