@@ -192,9 +192,10 @@ def _progress(name: str) -> Iterator:
         yield _LogLines(name)
         return
     with tqdm(total=1, desc=name, unit="step", leave=False) as bar:
-        started = {}  # stage -> when it first reported: its elapsed time and rate are its own (audio and text
-        # features take turns, batch after batch). From the file's start, the first batch of features after 4 min
-        # of speech recognition showed 5 hours left.
+        # Each stage's elapsed time and rate count from when it first reported (audio and text features take
+        # turns, batch after batch): from the file's start, the first batch of features after 4 min of speech
+        # recognition showed 5 hours left.
+        started: dict[str, float] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             bar.set_description(f"{name}: {stage}")
