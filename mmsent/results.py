@@ -233,7 +233,11 @@ class Analysis:
 
     def to_dict(self) -> dict:
         """A JSON-able dict: the stored fields plus ``summary`` for consumers."""
-        d = {
+        return self._stored() | {"summary": self.summary().to_dict()}
+
+    def _stored(self) -> dict:
+        """The fields a file stores and ``from_dict`` reads (``to_dict`` without the derived summary)."""
+        return {
             "schema_version": self.schema_version,
             "media": asdict(self.media),
             "model": self.model,
@@ -242,8 +246,6 @@ class Analysis:
             "notes": list(self.notes),
             "segments": [asdict(s) for s in self.segments],
         }
-        d["summary"] = self.summary().to_dict()
-        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Analysis:
@@ -282,13 +284,13 @@ class Analysis:
     def check(self) -> dict:
         """``to_dict``, checked: ValueError, naming the field, where this analysis (built or edited by hand)
         would not load back, as what ``to_json`` and ``export.write`` write, ``from_json`` reads."""
-        d = self.to_dict()
+        d = self._stored()  # checked before the summary, which needs sound segments (a label missing: KeyError)
         try:
             Analysis.from_dict(json.loads(json.dumps(d, default=_plain)))
         except (ValueError, TypeError) as e:
             raise ValueError(f"this analysis of {self.media.path} would not load back, so it is not written: {e}") \
                 from e
-        return d
+        return d | {"summary": self.summary().to_dict()}
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """The JSON text (strict: no NaN); also written atomically to ``path`` if given. ValueError where the

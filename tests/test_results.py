@@ -516,6 +516,22 @@ def test_what_would_not_load_back_is_not_written(tmp_path):
         assert not (tmp_path / "a.json").exists() and not (tmp_path / "out").exists()
 
 
+def test_labels_edited_by_hand_are_refused_by_name_not_by_the_summary(tmp_path):
+    """A segment whose emotions lack labels, or whose probability is a string, broke the summary (KeyError,
+    TypeError) before the check that names the field could run."""
+    from mmsent import export
+
+    for edit, field in ((lambda a: setattr(a.segments[0], "emotion", {"joy": 1.0}), r"segments\[0\]\.emotion"),
+                        (lambda a: a.segments[2].sentiment.update(positive="0.5"), r"segments\[2\]\.sentiment")):
+        a = make_analysis(3)
+        edit(a)
+        with pytest.raises(ValueError, match="would not load back, so it is not written: .*" + field):
+            a.to_json(tmp_path / "a.json")
+        with pytest.raises(ValueError, match="would not load back.*" + field):
+            export.write(a, tmp_path / "out", ["json", "csv"])
+        assert not (tmp_path / "a.json").exists() and not (tmp_path / "out").exists()
+
+
 def test_numpy_numbers_and_paths_of_a_hand_built_analysis_are_written():
     a = make_analysis(3)
     a.segments[0].emotion = {k: np.float32(v) for k, v in a.segments[0].emotion.items()}
