@@ -4,7 +4,7 @@ Works from an :class:`~mmsent.results.Analysis` alone (plus the input video for 
 one), so a saved JSON file exports again without the model. Every file is written atomically
 (temporary file in the target folder, then ``os.replace``): a failure leaves no half file.
 Subtitle cues hold the words on one line, then a label line ``[joy 0.71 · positive sentiment]``; gap
-segments are kept as ``[no speech: neutral 0.52 · neutral]`` (``include_gaps=False`` drops them);
+segments are kept as ``[no speech: neutral 0.52 · neutral sentiment]`` (``include_gaps=False`` drops them);
 where the senses have their own readings, a last line says what each one says
 ``(words: joy · voice: anger)``. The annotated video (``mmsent.overlay``) draws the face box of
 each segment.
