@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .model import FusionModel, FusionOutput, Inputs
     from .pipeline import AnalysisError, analyze
     from .results import Analysis
+    from .subtitles import SubtitleError
     from .weights import SourceUnavailable
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ _HOMES = {  # public name -> the module that defines it
     **dict.fromkeys(("FusionModel", "FusionOutput", "Inputs"), "model"),
     **dict.fromkeys(("AnalysisError", "analyze"), "pipeline"),
     "Analysis": "results", "SourceUnavailable": "weights", "MediaError": "media", "TranscriptionError": "transcribe",
+    "SubtitleError": "subtitles",
 }
 
 
@@ -82,5 +84,6 @@ def _audio_line(cfg: ModelConfig) -> str:
 __all__ = [
     "EMOTIONS", "SENTIMENTS", "MODALITIES", "ModelConfig", "FusionModel", "FusionOutput", "Inputs",
     "AnalysisOptions", "Analysis", "AnalysisError", "analyze", "load_model", "load_checkpoint", "save_checkpoint",
-    "describe", "CheckpointError", "SourceUnavailable", "MediaError", "TranscriptionError", "__version__",
+    "describe", "CheckpointError", "SourceUnavailable", "MediaError", "TranscriptionError", "SubtitleError",
+    "__version__",
 ]

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from mediagen import ITALIAN_JOY
 
+import mmsent
 from mmsent import asr_models
 from mmsent import transcribe as tr
 from mmsent.segments import SPEECH, segment
@@ -494,7 +495,7 @@ def test_malformed_subtitles_raise_naming_file_and_line(tmp_path, name, text, wh
     (tmp_path / name).write_text(text)
     with pytest.raises(SubtitleError, match=re.escape(where)):
         load_subtitles(tmp_path / name)
-    assert issubclass(SubtitleError, ValueError)
+    assert issubclass(SubtitleError, ValueError) and mmsent.SubtitleError is SubtitleError  # public, as the others
 
 
 YOUTUBE_VTT = ("WEBVTT\nKind: captions\nLanguage: en\n\n"
