@@ -54,7 +54,7 @@ def emotion_timeline(analysis: Analysis) -> go.Figure:
     fig = _base(analysis, "Emotion over time", "probability", (0.0, 1.0))
     if not analysis.segments:
         return fig
-    x, custom = _steps_x(analysis.segments)
+    x, custom = _steps_x(analysis.segments, _hours(analysis))
     for i, label in enumerate(analysis.emotion_labels):
         fig.add_trace(
             go.Scatter(
@@ -75,7 +75,7 @@ def sentiment_timeline(analysis: Analysis) -> go.Figure:
     fig = _base(analysis, "Sentiment over time", "p(positive) − p(negative)", (-1.0, 1.0))
     if not analysis.segments:
         return fig
-    x, custom = _steps_x(analysis.segments)
+    x, custom = _steps_x(analysis.segments, _hours(analysis))
     score = _steps_y(analysis.segments, SegmentResult.sentiment_score.fget)
     for side, keep in (("positive", lambda v: max(v, 0.0)), ("negative", lambda v: min(v, 0.0))):
         fig.add_trace(go.Scatter(  # the area between the score and 0 in the colour of its side
@@ -149,7 +149,7 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
         return _say_empty(fig, NOTHING_READ)
     if not any(s.contributions for s in segs):  # not measured (--no-contributions): no line of zeros
         return _say_empty(fig, "not measured (contributions off)")
-    x, custom = _steps_x(segs)
+    x, custom = _steps_x(segs, _hours(analysis))
     custom = [row + [" + ".join(MODALITY_NAMES[m] for m in s.modalities) or "none"]
               for row, s in zip(custom, _twice(segs))]
     for i, m in enumerate(m for m in MODALITIES if any(m in s.modalities and m in s.contributions for s in segs)):
@@ -182,8 +182,9 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
     senses = [m for m in MODALITIES if any(m in s.per_modality for s in segs)]
     if not senses:
         return _say_empty(fig, "no per-sense readings in this analysis")
-    x, _ = _steps_x(segs)
-    fused = [[_hover_words(s), s.start, s.end, *s.top_emotion] for s in segs]
+    x, _ = _steps_x(segs, False)
+    hours = _hours(analysis)
+    fused = [[_hover_words(s), hover_time(s.start, hours), hover_time(s.end, hours), *s.top_emotion] for s in segs]
     wide = LABEL_MIN_SHARE * _time_end(analysis)
     # named a space (no-break, kept by plotly) right of the segment's start: clear of the y axis' ticks
     names = [t for s in segs for t in (("\u00a0" + s.top_emotion[0] if s.read and s.duration >= wide else ""), "")]
@@ -254,7 +255,7 @@ def all_figures(analysis: Analysis) -> dict[str, go.Figure]:
 # One hover box lists every trace at the time pointed at ("x unified"): the segment's times and words
 # come once, with the figure's first trace; the others give their values only, and carry no words (each
 # trace's copy of an hour's words added 0.14 MB to the report and to the page).
-_HOVER_TAIL = "%{customdata[1]:.2f}–%{customdata[2]:.2f} s<br>%{customdata[0]}<extra></extra>"
+_HOVER_TAIL = "%{customdata[1]}–%{customdata[2]}<br>%{customdata[0]}<extra></extra>"  # times: ``hover_time``
 _NO_TAIL = "<extra></extra>"
 
 
@@ -272,7 +273,7 @@ def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
     """A time-axis figure spanning the whole media, empty or not."""
     fig = go.Figure(layout=_layout(title, ytitle))
     end = _time_end(analysis)  # no axis title: the legend is below
-    clock = "%-H:%M:%S" if end >= 3600 else "%-M:%S"  # times as a player shows them: 1:02:03, not "3723 s"
+    clock = "%-H:%M:%S" if _hours(analysis) else "%-M:%S"  # times as a player shows them: 1:02:03, not "3723 s"
     # a time axis (plotly's dates, from 0 ms) picks its steps as one zooms in: 10 min, 1 min, 5 s, 100 ms
     fig.update_xaxes(type="date", range=[0.0, axis_time(end)], hoverformat=clock,
                      tickformatstops=[{"dtickrange": [None, 1000], "value": clock + ".%L"},
@@ -297,17 +298,30 @@ def axis_time(seconds: float) -> float:
     return seconds * 1000.0
 
 
+def hover_time(seconds: float, hours: bool = False) -> str:
+    """A time of the media as the hovers show it, read as the time axis reads, to 0.01 s: 1037.91 s is "17:17.91",
+    with ``hours`` (media of an hour or more) "0:17:17.91"; 3723.45 s is "1:02:03.45"."""
+    minutes, centis = divmod(round(seconds * 100), 6000)
+    seconds = f"{centis // 100:02d}.{centis % 100:02d}"
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds}" if hours else f"{minutes}:{seconds}"
+
+
+def _hours(analysis: Analysis) -> bool:
+    """Whether the figures' times show hours: from an hour of media on."""
+    return _time_end(analysis) >= 3600
+
+
 def _time_end(analysis: Analysis) -> float:
     ends = [s.end for s in analysis.segments]
     end = max([analysis.media.duration or 0.0, *ends])
     return float(end) if end > 0 else 1.0
 
 
-def _steps_x(segs: list[SegmentResult]) -> tuple[list[float], list[list]]:
-    """x at each segment's start and end (2 points per segment) and matching hover data."""
+def _steps_x(segs: list[SegmentResult], hours: bool) -> tuple[list[float], list[list]]:
+    """x at each segment's start and end (2 points per segment) and matching hover data (times: ``hover_time``)."""
     x, custom = [], []
     for s in segs:
-        row = [_hover_words(s), s.start, s.end]
+        row = [_hover_words(s), hover_time(s.start, hours), hover_time(s.end, hours)]
         x += [axis_time(s.start), axis_time(s.end)]
         custom += [row, row]
     return x, custom

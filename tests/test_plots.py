@@ -317,3 +317,26 @@ def test_each_figure_carries_the_words_once():
     for name, fig in plots.all_figures(a).items():
         carrying = [t.name for t in fig.data if t.customdata is not None and any(said in row[0] for row in t.customdata)]
         assert len(carrying) == (0 if name == "emotion_share" else 1), (name, carrying)
+
+
+@pytest.mark.parametrize("seconds,hours,shown", [
+    (1037.91, False, "17:17.91"), (1037.91, True, "0:17:17.91"), (3723.45, True, "1:02:03.45"), (0.0, False, "0:00.00"),
+    (59.999, False, "1:00.00"), (3599.996, True, "1:00:00.00"), (4.05, False, "0:04.05")])
+def test_hover_times_read_as_the_axis(seconds, hours, shown):
+    assert plots.hover_time(seconds, hours) == shown
+
+
+@pytest.mark.parametrize("duration", [3900.0, 2700.0])
+def test_each_hover_gives_its_segment_times_as_the_axis_reads_them(duration):
+    """The hovers said "1037.91–1052.17 s" beside an axis that reads 17:17: each figure's hover gives the segment's
+    times as the axis reads them (hours from an hour of media on), to 0.01 s."""
+    a = make_analysis(40, duration=duration)
+    hours = duration >= 3600
+    for name, fig in plots.all_figures(a).items():
+        if name == "emotion_share":
+            continue
+        told = next(t for t in fig.data if t.customdata is not None and "customdata[1]" in t.hovertemplate)
+        assert "customdata[1]}–%{customdata[2]}<br>" in told.hovertemplate and " s<br>" not in told.hovertemplate
+        assert [tuple(row[1:3]) for row in told.customdata[::2]] == [
+            (plots.hover_time(s.start, hours), plots.hover_time(s.end, hours)) for s in a.segments], name
+        assert told.customdata[-1][2].count(":") == (2 if hours else 1)
