@@ -275,18 +275,32 @@ class FeaturesInPieces:
             fe.n_samples = chunk_length * fe.sampling_rate
             fe.nb_max_frames = fe.n_samples // fe.hop_length
         half = fe.n_fft // 2  # the library's STFT is centred: padded by reflection at both ends
-        samples = np.pad(np.pad(waveform.astype(np.float32, copy=False), (0, padding)), half, mode="reflect")
-        frames = (len(samples) - fe.n_fft) // fe.hop_length  # the library's last frame is left out
+        waveform = waveform.astype(np.float32, copy=False)
+        end = np.concatenate([waveform[-(half + 1):], np.zeros(padding, np.float32)])
+        # the padded sound in parts, each piece's samples taken from them: padding the whole sound copied it twice
+        parts = (waveform[half:0:-1], waveform, end[half + 1:], end[-2:-half - 2:-1])
+        frames = (sum(map(len, parts)) - fe.n_fft) // fe.hop_length  # the library's last frame is left out
         window = np.hanning(fe.n_fft + 1)[:-1].astype("float32")
-        pieces = []
+        log_spec = np.empty((fe.mel_filters.shape[0], frames), np.float32)  # each piece written in place
         for first in range(0, frames, FEATURE_PIECE_FRAMES):
             last = min(first + FEATURE_PIECE_FRAMES, frames)
-            stft = fe.stft(samples[first * fe.hop_length:(last - 1) * fe.hop_length + fe.n_fft], fe.n_fft,
-                           fe.hop_length, window=window, center=False, return_complex=True).astype("complex64")
-            pieces.append(np.log10(np.clip(fe.mel_filters @ (np.abs(stft) ** 2), a_min=1e-10, a_max=None)))
-        log_spec = np.concatenate(pieces, axis=1)
-        log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
-        return (log_spec + 4.0) / 4.0
+            samples = _slice(parts, first * fe.hop_length, (last - 1) * fe.hop_length + fe.n_fft)
+            stft = fe.stft(samples, fe.n_fft, fe.hop_length, window=window, center=False,
+                           return_complex=True).astype("complex64")
+            log_spec[:, first:last] = np.log10(np.clip(fe.mel_filters @ (np.abs(stft) ** 2), a_min=1e-10, a_max=None))
+        np.maximum(log_spec, log_spec.max() - 8.0, out=log_spec)  # the same operations, in place
+        log_spec += 4.0
+        log_spec /= 4.0
+        return log_spec
+
+
+def _slice(parts: tuple[np.ndarray, ...], start: int, stop: int) -> np.ndarray:
+    """Samples ``start:stop`` of ``parts`` end to end, joined for that stretch alone."""
+    out, at = [], 0
+    for part in parts:
+        out.append(part[max(start - at, 0):max(stop - at, 0)])
+        at += len(part)
+    return np.concatenate(out)
 
 
 class _Recogniser:
