@@ -399,16 +399,26 @@ class FasterWhisperASR(_Recogniser):
         if task == "translate":
             segments, info = self._translate_batched(audio, language, opts)
         else:
+            # The voice detection as faster-whisper's own (vad_filter), its speech joined once: the library joins
+            # the speech a region at a time, copying all before it for each, and keeps those pieces beside their
+            # join while it makes the features (the sound's length twice: 330 MB for 45 minutes).
+            chunks = _speech_chunks(audio) if opts.vad else None
+            speech = audio if chunks is None else np.concatenate(
+                [np.zeros(0, np.float32)] + [audio[c["start"]:c["end"]] for c in chunks])
             segments, info = self.model.transcribe(
-                audio, language=language, beam_size=opts.beam_size, best_of=1, temperature=0.0,
+                speech, language=language, beam_size=opts.beam_size, best_of=1, temperature=0.0,
                 condition_on_previous_text=False, word_timestamps=True,
                 no_speech_threshold=opts.no_speech_threshold,
                 log_prob_threshold=opts.log_prob_threshold,
                 compression_ratio_threshold=opts.compression_ratio_threshold,
-                hallucination_silence_threshold=HALLUCINATION_SILENCE_S,
-                vad_filter=opts.vad, vad_parameters=_vad_parameters(),
+                hallucination_silence_threshold=HALLUCINATION_SILENCE_S, vad_filter=False,
                 max_new_tokens=opts.max_new_tokens,
             )
+            del speech  # the features are made: not held while decoding
+            if chunks:
+                from faster_whisper.transcribe import restore_speech_timestamps
+
+                segments = restore_speech_timestamps(segments, chunks, SAMPLE_RATE)
         raw = []
         for seg in segments:  # a generator: decoding happens while iterating
             words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability), w.word[:1].isspace())
