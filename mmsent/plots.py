@@ -182,8 +182,8 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
     senses = [m for m in MODALITIES if any(m in s.per_modality for s in segs)]
     if not senses:
         return _say_empty(fig, "no per-sense readings in this analysis")
-    x, _ = _steps_x(segs, False)
     hours = _hours(analysis)
+    x, _ = _steps_x(segs, hours)
     fused = [[_hover_words(s), hover_time(s.start, hours), hover_time(s.end, hours), *s.top_emotion] for s in segs]
     wide = LABEL_MIN_SHARE * _time_end(analysis)
     # named a space (no-break, kept by plotly) right of the segment's start: clear of the y axis' ticks
