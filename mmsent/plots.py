@@ -13,6 +13,7 @@ import functools
 import html
 import logging
 import unicodedata
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 import regex
@@ -21,6 +22,8 @@ from mmsent.labels import MODALITIES, MODALITY_NAMES
 from mmsent.results import Analysis, SegmentResult
 
 log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1)  # 0:00 of the media on the figures' time axes (plotly dates)
 
 # Fixed colours, so that an emotion looks the same in every figure, export and annotated video. Each pair stays
 # apart for the common colour-vision deficiencies (tests/test_plots.py): fear is a light purple, as plotly's
@@ -275,7 +278,7 @@ def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
     end = _time_end(analysis)  # no axis title: the legend is below
     clock = "%-H:%M:%S" if _hours(analysis) else "%-M:%S"  # times as a player shows them: 1:02:03, not "3723 s"
     # a time axis (plotly's dates, from 0 ms) picks its steps as one zooms in: 10 min, 1 min, 5 s, 100 ms
-    fig.update_xaxes(type="date", range=[0.0, axis_time(end)], hoverformat=clock,
+    fig.update_xaxes(type="date", range=[axis_time(0.0), axis_time(end)], hoverformat=clock,
                      tickformatstops=[{"dtickrange": [None, 1000], "value": clock + ".%L"},
                                       {"dtickrange": [1000, None], "value": clock}])
     fig.update_layout(hovermode="x unified", hoverdistance=-1)  # anywhere over a segment, not only near its ends
@@ -293,9 +296,11 @@ def _say_empty(fig: go.Figure, why: str = "no segments to show") -> go.Figure:
     return fig
 
 
-def axis_time(seconds: float) -> float:
-    """Where a time of the media lies on the figures' time axis: plotly's dates count milliseconds (from 0:00)."""
-    return seconds * 1000.0
+def axis_time(seconds: float) -> str:
+    """Where a time of the media lies on the figures' time axis: a plotly date, 1970-01-01 being 0:00, written
+    out to the millisecond. As a number (milliseconds) the app's plotly.js (Gradio's 3.3) put the points outside
+    the axis, drawing each trace as one slope across it; the report's (plotly.py's 4.1) drew them right."""
+    return (EPOCH + timedelta(seconds=seconds)).isoformat(sep=" ", timespec="milliseconds")
 
 
 def hover_time(seconds: float, hours: bool = False) -> str:

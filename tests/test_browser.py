@@ -90,12 +90,21 @@ def wait_for_results(page) -> None:
         timeout=UI_TIMEOUT_MS)
 
 
-# Page coordinates of the middle of the first segment (between the first trace's first two points), from plotly's own axes.
+# Page coordinates of the middle of the first segment (between the first trace's first two points, dates on the time
+# axis), from plotly's own axes.
 _FIRST_SEGMENT_MIDDLE_JS = """() => {
   const gd = document.querySelector('#emotion-plot .js-plotly-plot');
   const L = gd._fullLayout, box = gd.getBoundingClientRect(), x = gd.data[0].x, y = gd.data[0].y;
-  return [box.left + L._size.l + L.xaxis.l2p((x[0] + x[1]) / 2), box.top + L._size.t + L.yaxis.l2p(y[0] / 2)];
+  return [box.left + L._size.l + L.xaxis.l2p((L.xaxis.d2l(x[0]) + L.xaxis.d2l(x[1])) / 2), box.top + L._size.t + L.yaxis.l2p(y[0] / 2)];
 }"""
+
+
+# Whether every point of each timeline is drawn where its time lies on the figure's time axis: the x of its
+# points as plotly computed them (calcdata), inside the axis's range.
+_POINTS_ON_THE_AXIS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd => gd._fullLayout.xaxis.type === 'date')
+  .map(gd => { const ax = gd._fullLayout.xaxis, [lo, hi] = ax.range.map(ax.r2l);
+               const xs = gd.calcdata[0].map(p => p.x).filter(Number.isFinite);  // not a trace's breaks
+               return xs.length > 0 && xs.every(x => x >= lo - 1 && x <= hi + 1); })"""
 
 
 def hover_words(page) -> str:
@@ -125,6 +134,8 @@ def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
     assert set(EMOTIONS) <= legend, legend
     for plot in ("senses-plot", "sentiment-plot", "share-plot", "contrib-plot"):
         assert page.locator(f"#{plot} .js-plotly-plot").count() == 1, plot
+    # the times as the app's plotly.js reads them (milliseconds as numbers put every point off the axis)
+    assert page.evaluate(_POINTS_ON_THE_AXIS_JS) == [True] * 4
     senses = set(page.locator("#senses-plot .legendtext").all_text_contents())
     assert {"words", "voice"} <= senses, senses  # what each sense says, by its everyday name
     if "MMSENT_APP_VIDEO" not in os.environ:  # the photograph's face is found, and not read: it does not move
@@ -325,6 +336,7 @@ def test_the_report_of_an_hour_ticks_its_time_in_hours(browser_context, tmp_path
     page = browser_context.new_page()
     page.goto(report.as_uri())
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot .xtick').length > 0", timeout=UI_TIMEOUT_MS)
+    assert all(page.evaluate(_POINTS_ON_THE_AXIS_JS))  # the report's plotly.js, as the app's
     ticks = page.locator(".js-plotly-plot").first.locator(".xtick text")  # the first figure's
     assert ticks.all_text_contents() == ["0:00:00", "0:10:00", "0:20:00", "0:30:00", "0:40:00", "0:50:00", "1:00:00"]
     page.close()
