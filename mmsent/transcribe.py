@@ -54,7 +54,6 @@ TRANSLATION_BEAM = 5  # Whisper base translating greedily loops ("I'm happy, I'm
 TRANSLATION_BATCH = 8  # chunks of speech translated at once (faster-whisper)
 HALLUCINATION_SILENCE_S = 2.0  # s; silences longer than this around a suspect segment are skipped
 FEATURE_PIECE_FRAMES = 6_000  # log-mel frames (1 min) computed at once by FeaturesInPieces
-VAD_BATCH = 10_000  # windows of 512 samples that faster-whisper's Silero VAD runs at once (its own number)
 Progress = Callable[[float, float], None]
 
 
@@ -389,7 +388,6 @@ class FasterWhisperASR(_Recogniser):
         self.model = encode_first_window_once(model_obj or load_faster_whisper(model, device))
         if not isinstance(self.model.feature_extractor, FeaturesInPieces):  # a model given again
             self.model.feature_extractor = FeaturesInPieces(self.model.feature_extractor)
-        _vad_in_batches()
 
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
                 progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
@@ -525,45 +523,7 @@ def _speech_chunks(audio: np.ndarray) -> list[dict]:
     """faster-whisper's speech chunks ({"start", "end"} in samples) of ``audio``: its Silero VAD with our settings."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    _vad_in_batches()
     return get_speech_timestamps(audio, VadOptions(**_vad_parameters()))
-
-
-def _vad_in_batches() -> None:
-    """Makes faster-whisper's Silero VAD model (one per process) build each batch of its input as it runs it: the
-    library's joins every 512-sample window to the 64 samples before it for the whole sound at once (186 MB for 45
-    minutes, beside the sound). The same input, batch for batch, gives the same speech probabilities."""
-    from faster_whisper.vad import get_vad_model
-
-    model = get_vad_model()
-    if not getattr(model, "in_batches", False):
-        model.__class__ = type("SileroVADInBatches", (type(model),), {"__call__": _vad_probabilities,
-                                                                        "in_batches": True})
-
-
-def _vad_probabilities(model, audio: np.ndarray, num_samples: int = 512, context_size_samples: int = 64) -> np.ndarray:
-    """faster-whisper 1.2.1's ``SileroVADModel.__call__``: the speech probability of each window of ``audio``."""
-    windows = audio.reshape(-1, num_samples)
-    h, c = np.zeros((1, 1, 128), np.float32), np.zeros((1, 1, 128), np.float32)
-    probabilities = []
-    for first in range(0, len(windows), VAD_BATCH):  # each batch's input made for its run alone
-        out, h, c = model.session.run(None, {"input": _vad_batch(windows, first, context_size_samples), "h": h, "c": c})
-        probabilities.append(out)
-    return np.concatenate(probabilities, axis=0)
-
-
-def _vad_batch(windows: np.ndarray, first: int, context: int) -> np.ndarray:
-    """The VAD's input for the batch of ``windows`` from ``first``: each window after the ``context`` samples before
-    it (silence before the first), as faster-whisper's ``SileroVADModel`` makes it."""
-    batch = windows[first:first + VAD_BATCH]
-    before = np.zeros((len(batch), context), np.float32)
-    before[1:] = batch[:-1, -context:]
-    if first:
-        before[0] = windows[first - 1, -context:]
-    x = np.concatenate([before, batch], 1)
-    if first + VAD_BATCH >= len(windows):  # the library zeroes the sound's last samples (in place) before reading it
-        x[-1, -context:] = 0
-    return x
 
 
 def _speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:

@@ -249,29 +249,6 @@ def test_the_features_of_a_long_sound_are_made_without_copying_it(monkeypatch):
     assert features.shape == (80, 300 * 100 + 1) and peak < sound.nbytes + features.nbytes, peak
 
 
-def test_the_voice_detection_runs_a_batch_at_a_time():
-    """faster-whisper's Silero VAD joined each 512-sample window to the 64 samples before it for the whole sound at
-    once (186 MB for 45 minutes): built a batch at a time, its speech probabilities are the library's own."""
-    import tracemalloc
-
-    from faster_whisper.vad import SileroVADModel, get_vad_model
-
-    tr._vad_in_batches()
-    model = get_vad_model()
-    windows = tr.VAD_BATCH * 2 + 300  # three batches, the last one short
-    rng = np.random.default_rng(0)
-    sound = (rng.standard_normal(windows * 512) * 0.01 * np.repeat(rng.random(windows // 100 + 1) > 0.5, 51200)
-             [:windows * 512]).astype(np.float32)
-    sound += np.sin(np.arange(len(sound)) * 2 * np.pi * 220 / SR).astype(np.float32) * 0.3
-    tracemalloc.start()
-    ours = model(sound)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert type(model).__name__ == "SileroVADInBatches" and ours.shape == (windows,)
-    assert np.array_equal(ours, SileroVADModel.__call__(model, sound))
-    assert peak < 0.7 * sound.nbytes, peak  # one batch (half of the sound here), not all the windows (more than it)
-
-
 def test_speech_in_another_language_is_translated_into_english(asr):
     """The recogniser writes Italian as spoken; its translation is English, in pieces with times."""
     audio = say(ITALIAN_JOY, "it")
