@@ -277,7 +277,7 @@ def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
     fig = go.Figure(layout=_layout(title, ytitle))
     end = _time_end(analysis)  # no axis title: the legend is below
     clock = "%-H:%M:%S" if _hours(analysis) else "%-M:%S"  # times as a player shows them: 1:02:03, not "3723 s"
-    # a time axis (plotly's dates, from 0 ms) picks its steps as one zooms in: 10 min, 1 min, 5 s, 100 ms
+    # a time axis (plotly dates, from EPOCH) picks its steps as one zooms in: 10 min, 1 min, 5 s, 100 ms
     fig.update_xaxes(type="date", range=[axis_time(0.0), axis_time(end)], hoverformat=clock,
                      tickformatstops=[{"dtickrange": [None, 1000], "value": clock + ".%L"},
                                       {"dtickrange": [1000, None], "value": clock}])
@@ -322,7 +322,7 @@ def _time_end(analysis: Analysis) -> float:
     return float(end) if end > 0 else 1.0
 
 
-def _steps_x(segs: list[SegmentResult], hours: bool) -> tuple[list[float], list[list]]:
+def _steps_x(segs: list[SegmentResult], hours: bool) -> tuple[list[str], list[list]]:
     """x at each segment's start and end (2 points per segment) and matching hover data (times: ``hover_time``)."""
     x, custom = [], []
     for s in segs:
