@@ -235,8 +235,7 @@ def _segment_row(seg: SegmentResult, language: str | None) -> str:
     glyphs for Chinese or Japanese) and take their own direction (``dir="auto"``: Arabic and Hebrew right to left);
     their translation beside them is English, left to right."""
     lang = f' lang="{html.escape(language)}"' if language else ""
-    english = (f' <span lang="en" dir="ltr">(in English: {html.escape(seg.translation)})</span>'
-               if seg.translation else "")
+    english = f' <span lang="en" dir="ltr">{html.escape(seg.in_english)}</span>' if seg.translation else ""
     tops = ((f"{seg.top_emotion[0]} {seg.top_emotion[1]:.2f}", f"{seg.top_sentiment[0]} {seg.top_sentiment[1]:.2f}")
             if seg.read else ("nothing read", ""))
     span = f"{timestamp(seg.start, '.')}–{timestamp(seg.end, '.')}"  # the row's header, read with each of its cells

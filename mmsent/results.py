@@ -91,7 +91,12 @@ class SegmentResult:
     @property
     def shown_text(self) -> str:
         """The words for people: the text, and its translation when there is one."""
-        return f"{self.text} (in English: {self.translation})" if self.translation else self.text
+        return f"{self.text} {self.in_english}" if self.translation else self.text
+
+    @property
+    def in_english(self) -> str:
+        """The translation as shown beside the words, "(in English: ...)"; empty without one."""
+        return f"(in English: {self.translation})" if self.translation else ""
 
     def reading(self, modality: str, task: str = "emotion") -> tuple[str, float] | None:
         """The top label and its probability in one sense's own reading; None if not used here."""
