@@ -62,9 +62,11 @@ def emotion_timeline(analysis: Analysis) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=x, y=_steps_y(analysis.segments, lambda s, k=label: s.emotion.get(k, 0.0)),
-                name=label, mode="lines", stackgroup="emotion", line={"width": 0.5},
+                # no edge lines: an hour's segments are a pixel or two wide each, and every label's edges, the
+                # last label's drawn over all, painted the whole figure surprise-blue
+                name=label, mode="lines", stackgroup="emotion", line={"width": 0},
                 fillcolor=EMOTION_COLORS.get(label, FALLBACK_COLOR),
-                line_color=EMOTION_COLORS.get(label, FALLBACK_COLOR),
+                line_color=EMOTION_COLORS.get(label, FALLBACK_COLOR),  # the hover's swatch
                 customdata=custom if i == 0 else None,  # the hover's words once (see _HOVER_TAIL)
                 hovertemplate=f"<b>{label}</b> %{{y:.2f}}" + (f"<br>{_HOVER_TAIL}" if i == 0 else _NO_TAIL),
             )

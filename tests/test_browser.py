@@ -326,6 +326,40 @@ def test_a_sound_file_then_a_microphone_recording_is_analysed(server, browser_co
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
 
 
+def test_the_emotion_plot_of_an_hour_shows_its_emotions_in_their_shares(browser_context, tmp_path):
+    """1,200 segments in an hour, mostly disgust, a pause where nothing was read after each utterance: the stacked
+    emotion plot, a pixel or two a segment, is coloured mostly disgust-brown. Each label's edge lines, the last
+    label's drawn over all, painted it surprise-blue."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from test_results import make_analysis
+
+    from mmsent import export
+    from mmsent.plots import EMOTION_COLORS, hex_rgb
+
+    analysis, rng = make_analysis(1200, duration=3600.0), np.random.default_rng(1)
+    for seg in analysis.segments[1::2]:
+        seg.kind, seg.text, seg.modalities, seg.contributions, seg.per_modality, seg.face_box = "gap", "", [], {}, {}, None
+    for seg in analysis.segments:
+        probs = 0.4 * rng.dirichlet(np.ones(len(EMOTIONS))) + 0.6 * (np.array(EMOTIONS) == "disgust")
+        seg.emotion = dict(zip(EMOTIONS, map(float, probs)))
+    mean = {k: np.mean([s.emotion[k] for s in analysis.segments if s.read]) for k in EMOTIONS}
+    page = browser_context.new_page()
+    page.goto(export.write_html(analysis, tmp_path / "talk.html").as_uri())
+    area = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first  # the first figure's plot area
+    area.wait_for(state="attached", timeout=UI_TIMEOUT_MS)
+    pixels = np.asarray(Image.open(io.BytesIO(page.screenshot(clip=area.bounding_box()))).convert("RGB"), float)
+    colours = np.array([hex_rgb(EMOTION_COLORS[k]) for k in EMOTIONS], float)
+    distance = np.linalg.norm(pixels.reshape(-1, 1, 3) - colours, axis=2)
+    nearest = distance.argmin(1)[distance.min(1) < 40]  # pixels of one label's colour, not of a blend
+    share = {k: float(np.mean(nearest == i)) for i, k in enumerate(EMOTIONS)}
+    assert max(share, key=share.get) == "disgust" and share["disgust"] > 0.5, (share, mean)
+    assert share["surprise"] < mean["surprise"] + 0.1, (share, mean)
+    page.close()
+
+
 def test_the_report_of_an_hour_ticks_its_time_in_hours(browser_context, tmp_path):
     """An hour's talk in the HTML report: its time axes read 0:10:00 ... 1:00:00 (they read "3000 s")."""
     from test_results import make_analysis
