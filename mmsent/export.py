@@ -161,15 +161,18 @@ def _figure_text(analysis: Analysis, name: str) -> str:
         f"{k} {share:.0%} ({summary.emotion_mean[k]:.2f})" for k, share in shares) + "."
 
 
-def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str],
+def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | str,
           video_path: str | os.PathLike | None = None,
           progress: Callable[[int, int], None] | None = None) -> list[Path]:
     """Write FORMATS into ``out_dir`` as ``X.json``, ``X.csv``, ... ``X.annotated.mp4`` for ``X.mp4``.
 
+    ``formats``: a list (``["json", "csv"]``) or, as on the command line, one string (``"json,csv"``).
     The annotated video reads ``video_path``, else ``analysis.media.path``; ``progress(frames written,
     frames in all)`` follows its drawing. An unknown format, or an analysis that would not load back
     (``Analysis.check``), raises ValueError before anything is written.
     """
+    if isinstance(formats, str):  # "json,csv", not the letters j, s, o, n
+        formats = formats.split(",")
     wanted = [f.strip().lower().lstrip(".") for f in formats]
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown:

@@ -263,6 +263,11 @@ def test_write_names_files_after_the_video(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in out)
 
 
+def test_formats_may_be_one_string_as_on_the_command_line(tmp_path):
+    out = export.write(make_analysis(2, path="/somewhere/clip.mp4"), tmp_path, "json, CSV")
+    assert [p.name for p in out] == ["clip.json", "clip.csv"]
+
+
 def test_a_long_name_that_fits_is_written(tmp_path):
     """Results are written under a temporary name first: a name near the file system's 255 bytes still fits."""
     stem = "a" * (255 - len(".html"))
