@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from .config import WHISPER_LAYERS, ModelConfig
 from .model import FusionModel, build_model
 from .results import atomic_path, write_text_atomic
-from .weights import SourceUnavailable, sha256_file
+from .weights import SourceUnavailable, loaded_once, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +204,13 @@ def _check_keys(model: FusionModel, state: dict[str, torch.Tensor], folder: Path
         raise CheckpointError(f"{folder / WEIGHTS_FILE} has tensors of the wrong shape: {wrong[:5]}")
 
 
-def load_model(name_or_path: str | Path | None = None, device: str | None = None) -> FusionModel:
-    """Load a model: None or "default" is the embedded default in checkpoints/default/.
+def load_model(name_or_path: str | Path | None = None, device: str | torch.device | None = None) -> FusionModel:
+    """Load a model: None or "default" is the embedded default in checkpoints/default/, else a checkpoint folder.
+    Each call loads a new model of the caller's own (``analyze`` without a model uses one it keeps: ``shared_default``).
 
-    device: "cuda", "cpu", ... or None to pick CUDA when present.
+    device: "cuda", "cpu", "cuda:1", a ``torch.device``, or None (or "auto") to pick CUDA when present.
+    Raises CheckpointError for a folder that is not a loadable checkpoint, ValueError for a device that is
+    not one or that this machine lacks, SourceUnavailable for a pretrained part that can't be had offline.
     """
     device = pick_device(device)
     if name_or_path in (None, "default") and not (DEFAULT_CHECKPOINT / CONFIG_FILE).is_file():
@@ -217,6 +220,18 @@ def load_model(name_or_path: str | Path | None = None, device: str | None = None
             stacklevel=2)
         return build_model(ModelConfig(trained_branches=("text", "audio"))).to(device).eval()
     return load_checkpoint(checkpoint_folder(name_or_path), device)
+
+
+@loaded_once(maxsize=2)
+def _default_on(device: torch.device) -> FusionModel:
+    return load_model(None, device)
+
+
+def shared_default(device: str | torch.device | None = None) -> FusionModel:
+    """The embedded default model that ``analyze`` uses when given none: loaded once per process and device,
+    then kept (threads that ask at once wait for one load). Only read: a caller who wants to change, move or
+    free a model loads their own with ``load_model``."""
+    return _default_on(pick_device(device))
 
 
 def checkpoint_folder(name_or_path: str | Path | None) -> Path:

@@ -63,11 +63,11 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     AnalysisError for inputs outside the options' limits, TranscriptionError when speech
     recognition can't run. ``info``: what ``media.probe(path)`` gave, when the caller already
     probed the file (the app checks its limits first): the file is then not probed again."""
-    from .checkpoint import load_model
+    from .checkpoint import shared_default
 
     options = options or AnalysisOptions()
     report = _forward(progress) if progress else (lambda stage, done, total: None)
-    model = model if model is not None else load_model()
+    model = model if model is not None else shared_default()
     info = info if info is not None else media.probe(path)
     if options.max_seconds and info.duration > options.max_seconds:
         raise AnalysisError(f"{Path(path).name} lasts {info.duration:.0f} s, longer than the allowed "

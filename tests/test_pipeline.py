@@ -99,6 +99,26 @@ def default():
     return mmsent.load_model(device="cpu")
 
 
+@pytest.fixture
+def loads(monkeypatch):
+    """The checkpoints loaded meanwhile; the default that ``analyze`` keeps is let go after the test."""
+    from mmsent import checkpoint
+
+    loaded, real = [], checkpoint.load_checkpoint
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda *a, **k: loaded.append(a[0]) or real(*a, **k))
+    yield loaded
+    checkpoint._default_on.cache_clear()
+
+
+def test_without_a_model_the_default_is_loaded_once_and_reads_as_the_callers_would(default, talking, loads):
+    """A loop over files without a model loads the default once (not 0.1-1 s and a new copy a call), and
+    answers as the caller's own default model does, number for number."""
+    options = AnalysisOptions(senses=("text", "audio"), contributions=False)
+    first, second = (mmsent.analyze(talking.path, options=options) for _ in range(2))
+    assert len(loads) <= 1, loads
+    assert first == second == mmsent.analyze(talking.path, default, options)
+
+
 def test_default_model_on_a_video_without_a_face_says_so_and_exports_round_trip(default, talking, tmp_path):
     assert set(default.encoders) == {"text", "audio", "video"}  # the embedded default reads all three senses
     analysis = mmsent.analyze(talking.path, default, AnalysisOptions(contributions=False))
