@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
@@ -59,12 +60,30 @@ class _Batch:
 
 def analyze(path: str | Path, model: FusionModel | None = None, options: AnalysisOptions | None = None,
             progress: Progress | None = None, *, info: media.MediaInfo | None = None) -> Analysis:
-    """Analyse one video (or audio) file. Raises media.MediaError for unreadable files,
-    AnalysisError for inputs outside the options' limits, TranscriptionError when speech
-    recognition can't run. ``info``: what ``media.probe(path)`` gave, when the caller already
-    probed the file (the app checks its limits first): the file is then not probed again."""
+    """Analyse one video (or audio) file, given by its path (a TypeError for bytes or a file object: write
+    those to a temporary file first).
+
+    ``model``: a loaded model (``load_model``); None uses the embedded default, loaded at the first such call
+    and kept for the process (``checkpoint.shared_default``, on CUDA when present). ``options``: None for
+    ``AnalysisOptions()``. ``info``: what ``media.probe(path)`` gave, when the caller already probed the file
+    (the app checks its limits first): the file is then not probed again.
+
+    ``progress(stage, done, total)`` is called from the calling thread as the work goes on. The stages, in
+    this order, each only where it runs: "decode" (0 then 1 of 1), "speech recognition" (seconds of sound
+    done), "translation" (seconds; speech in another language, translation on), "audio features" and
+    "text features" (batches of segments, the two taking turns), "frames" (0 then 1 of 1: waiting for the
+    picture's decoding and faces), "expressions" (or "video features") and "model" (batches, taking turns).
+    Within a stage ``done`` only grows and ``total`` stays; a batch stage reports each batch as it starts,
+    and the last call is ("model", n, n).
+
+    Raises MediaError for unreadable files, AnalysisError for inputs outside the options' limits,
+    TranscriptionError when speech recognition can't run, SubtitleError for unreadable subtitles; with no
+    model given, what ``load_model`` raises (CheckpointError, SourceUnavailable)."""
     from .checkpoint import shared_default
 
+    if not isinstance(path, (str, PathLike)):  # bytes, an upload's file object: not a path
+        raise TypeError(f"analyze takes the path of a file (str or os.PathLike), not {type(path).__name__}: write "
+                        "uploaded bytes or a file object to a temporary file first, and give its path")
     options = options or AnalysisOptions()
     report = _forward(progress) if progress else (lambda stage, done, total: None)
     model = model if model is not None else shared_default()

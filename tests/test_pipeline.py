@@ -2,6 +2,7 @@
 
 import csv
 import gc
+import io
 import json
 import re
 import threading
@@ -78,9 +79,19 @@ def test_talking_video_transcript_segments_and_modalities(model, talking):
         counts = [done for s, done, _ in steps if s == stage]
         assert counts == sorted(set(counts)) and counts[-1] <= steps[stages.index(stage)][2], (stage, counts)
     assert stages.index("model") > max(i for i, s in enumerate(stages) if s != "model"), order
+    assert steps[-1][0] == "model" and steps[-1][1] == steps[-1][2] >= 1  # the bar reaches its end
+    assert all(f'"{stage}"' in mmsent.analyze.__doc__ for stage in order), order  # each stage's name documented
     assert analysis.language == "en" and analysis.transcript_source.startswith("faster-whisper")
     # each modality moves the decision of a random model somewhat
     assert all(s.contributions["text"] > 0 for s in speech)
+
+
+def test_a_path_is_asked_for_not_bytes_or_a_file_object(model):
+    """A web service holding an upload is told what to do, not shown a TypeError from deep in pathlib."""
+    data = (ROOT / "examples" / "happy_news.mp4").read_bytes()
+    for given in (data, io.BytesIO(data)):
+        with pytest.raises(TypeError, match="not (bytes|BytesIO).*temporary file"):
+            mmsent.analyze(given, model)
 
 
 def check_readings(analysis: Analysis):
