@@ -1,12 +1,15 @@
 """mmsent: emotion and sentiment in video, from what is seen, heard and said.
 
 The public names below are imported from their modules when first used (PEP 562), so that importing the
-package is instant and ``python -m mmsent`` can answer Ctrl-C while torch loads.
+package is instant and ``python -m mmsent`` can answer Ctrl-C while torch loads. The library writes nothing to
+stdout or stderr itself: it logs under the ``mmsent`` logger (shown once the program configures ``logging``)
+and puts what the user must know about an input in ``Analysis.notes``.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
     from .weights import SourceUnavailable
 
 __version__ = "0.1.0"
+# A library's loggers say nothing until the program that uses them configures logging (the command line and the
+# app do): without this, Python's last-resort handler wrote each warning on the embedding program's stderr.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 _HOMES = {  # public name -> the module that defines it
     **dict.fromkeys(("CheckpointError", "load_checkpoint", "load_model", "save_checkpoint"), "checkpoint"),
     **dict.fromkeys(("AnalysisOptions", "ModelConfig"), "config"),

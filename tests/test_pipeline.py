@@ -5,6 +5,8 @@ import gc
 import io
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -92,6 +94,21 @@ def test_a_path_is_asked_for_not_bytes_or_a_file_object(model):
     for given in (data, io.BytesIO(data)):
         with pytest.raises(TypeError, match="not (bytes|BytesIO).*temporary file"):
             mmsent.analyze(given, model)
+
+
+def test_an_embedding_program_without_logging_gets_no_lines_on_stderr(tmp_path):
+    """What the library logs (here: a file cut short) waits for the program to configure logging; the user
+    still reads it in the notes. Before, Python's last-resort handler wrote it on the program's stderr."""
+    data = (ROOT / "examples" / "happy_news.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:40_000])  # its sound ends at about 4 s of 10
+    folder = save_checkpoint(build_model(tiny_config()), tmp_path / "tiny")
+    program = ("import sys, mmsent\n"
+               f"a = mmsent.analyze({str(cut)!r}, mmsent.load_model({str(folder)!r}, device='cpu'))\n"
+               "print(a.notes[0])")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "could be decoded" in done.stdout and done.stderr == ""
 
 
 def check_readings(analysis: Analysis):
