@@ -81,9 +81,7 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     model given, what ``load_model`` raises (CheckpointError, SourceUnavailable)."""
     from .checkpoint import shared_default
 
-    if not isinstance(path, (str, PathLike)):  # bytes, an upload's file object: not a path
-        raise TypeError(f"analyze takes the path of a file (str or os.PathLike), not {type(path).__name__}: write "
-                        "uploaded bytes or a file object to a temporary file first, and give its path")
+    _check_arguments(path, model, options)
     options = options or AnalysisOptions()
     report = _forward(progress) if progress else (lambda stage, done, total: None)
     model = model if model is not None else shared_default()
@@ -145,6 +143,19 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
         notes=(problems + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
                + ([detector_missing] if detector_missing else [])),
     )
+
+
+def _check_arguments(path, model, options) -> None:
+    """A TypeError that says what to give, for arguments of the wrong kind (else an AttributeError from deep inside)."""
+    if not isinstance(path, (str, PathLike)):  # bytes, an upload's file object: not a path
+        raise TypeError(f"analyze takes the path of a file (str or os.PathLike), not {type(path).__name__}: write "
+                        "uploaded bytes or a file object to a temporary file first, and give its path")
+    if model is not None and not isinstance(model, FusionModel):
+        raise TypeError(f"model must be a loaded model, not {type(model).__name__} {model!r:.80}: load it once with "
+                        "mmsent.load_model(checkpoint, device) and pass it to each call (or None for the default)")
+    if options is not None and not isinstance(options, AnalysisOptions):
+        raise TypeError(f"options must be mmsent.AnalysisOptions, not {type(options).__name__}: "
+                        "e.g. AnalysisOptions(language='en'), or AnalysisOptions(**your_dict)")
 
 
 def _forward(progress: Progress) -> Progress:

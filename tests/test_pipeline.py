@@ -96,6 +96,13 @@ def test_a_path_is_asked_for_not_bytes_or_a_file_object(model):
             mmsent.analyze(given, model)
 
 
+def test_a_checkpoint_name_or_a_dict_of_options_are_refused_with_what_to_give(talking):
+    with pytest.raises(TypeError, match="not str 'default'.*mmsent.load_model"):
+        mmsent.analyze(talking.path, "default")
+    with pytest.raises(TypeError, match="not dict.*AnalysisOptions"):
+        mmsent.analyze(talking.path, None, {"language": "en"})
+
+
 def test_an_embedding_program_without_logging_gets_no_lines_on_stderr(tmp_path):
     """What the library logs (here: a file cut short) waits for the program to configure logging; the user
     still reads it in the notes. Before, Python's last-resort handler wrote it on the program's stderr."""
