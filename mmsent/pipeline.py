@@ -58,7 +58,7 @@ class _Batch:
     rows: list[int]
 
 
-def analyze(path: str | Path, model: FusionModel | None = None, options: AnalysisOptions | None = None,
+def analyze(path: str | PathLike, model: FusionModel | None = None, options: AnalysisOptions | None = None,
             progress: Progress | None = None, *, info: media.MediaInfo | None = None) -> Analysis:
     """Analyse one video (or audio) file, given by its path (a TypeError for bytes or a file object: write
     those to a temporary file first).
@@ -74,7 +74,8 @@ def analyze(path: str | Path, model: FusionModel | None = None, options: Analysi
     "text features" (batches of segments, the two taking turns), "frames" (0 then 1 of 1: waiting for the
     picture's decoding and faces), "expressions" (or "video features") and "model" (batches, taking turns).
     Within a stage ``done`` only grows and ``total`` stays; a batch stage reports each batch as it starts,
-    and the last call is ("model", n, n).
+    and the last call is ("model", n, n). An exception that ``progress`` raises cancels the analysis: the
+    picture's reading stops and the exception comes out of ``analyze``.
 
     Raises MediaError for unreadable files, AnalysisError for inputs outside the options' limits,
     TranscriptionError when speech recognition can't run, SubtitleError for unreadable subtitles; with no

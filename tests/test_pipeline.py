@@ -96,6 +96,20 @@ def test_a_path_is_asked_for_not_bytes_or_a_file_object(model):
             mmsent.analyze(given, model)
 
 
+def test_an_exception_from_progress_cancels_the_analysis(model, talking):
+    """As documented: a caller's Cancel button raises in its progress callback; nothing goes on behind."""
+    class Cancelled(Exception):
+        pass
+
+    def progress(stage, done, total):
+        if stage == "speech recognition":
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        mmsent.analyze(talking.path, model, progress=progress)
+    assert not [t for t in threading.enumerate() if t.name.startswith("mmsent-frames")]
+
+
 def test_a_checkpoint_name_or_a_dict_of_options_are_refused_with_what_to_give(talking):
     with pytest.raises(TypeError, match="not str 'default'.*mmsent.load_model"):
         mmsent.analyze(talking.path, "default")
