@@ -7,6 +7,10 @@ uses temperature 0 only (fallback temperatures are very slow on these CPUs), and
 log-probability, no-speech probability or compression ratio mark them as hallucinations are
 dropped (in a 30 s window whose words repeat, each sentence is first heard again alone: real speech repeats
 too). The Whisper ``base`` model comes offline from pip packages (see ``mmsent.asr_models``).
+
+Whisper writes one language per 30 s window: where the language is detected and a window of faster-whisper's
+recognition also hears another, each run of speech in one language is recognised alone (``mmsent.languages``), and
+an utterance heard in another language than the transcript's says so (``Utterance.language``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from mmsent import languages as spoken
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
 from mmsent.subtitles import (WHISPER_CODES, WRITTEN_SURE, SubtitleError, cue_languages, parse_subtitles, tell,
@@ -73,6 +78,8 @@ class Utterance:
     end: float  # seconds
     text: str
     words: list[Word] = field(default_factory=list)  # empty when the source has no word times
+    language: str | None = None  # the language it was heard in where it is not the transcript's (speech that
+    # mixes languages); None: the transcript's
 
 
 @dataclass
@@ -87,6 +94,23 @@ class Transcript:
     @property
     def text(self) -> str:
         return " ".join(u.text for u in self.utterances)
+
+    def spoken(self) -> dict[str | None, float]:
+        """Seconds of speech in each language, the most spoken first (the transcript's language where utterances
+        say none): an utterance's words' times, else its own (an utterance's time may span a pause)."""
+        seconds: dict[str | None, float] = {}
+        for u in self.utterances:
+            language = u.language or self.language
+            heard = sum(w.end - w.start for w in u.words) if u.words else u.end - u.start
+            seconds[language] = seconds.get(language, 0.0) + heard
+        return dict(sorted(seconds.items(), key=lambda kv: -kv[1]))
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages of the speech, the most spoken first: one, the transcript's, unless the speech mixes
+        languages; none where unknown."""
+        found = [language for language in self.spoken() if language]
+        return found or ([self.language] if self.language else [])
 
 
 @dataclass(frozen=True)
@@ -141,12 +165,16 @@ def translate(
     device: str = "auto",
     progress: Progress | None = None,
     options: DecodeOptions | None = None,
+    spans: list[tuple[float, float]] | None = None,
 ) -> list[Utterance]:
     """The speech in ``audio``, spoken in ``language``, written in English (Whisper's translate task,
     a beam of at least ``TRANSLATION_BEAM``): pieces with their times and no word times, filtered as a
-    transcription is (a loop or a silence read as words is dropped). Arguments as ``transcribe``."""
+    transcription is (a loop or a silence read as words is dropped). ``spans``: only these stretches (seconds,
+    each up to 30 s: one piece each, no voice detection), as where the speech mixes languages; None: all the
+    speech. Other arguments as ``transcribe``."""
     audio = _check_audio(audio)
-    return load_backend(backend, model, device).translate(audio, language, progress=progress, options=options)
+    return load_backend(backend, model, device).translate(audio, language, progress=progress, options=options,
+                                                          spans=spans)
 
 
 def spoken_language(audio: np.ndarray, backend: str = "faster-whisper", model: str = "base",
@@ -218,8 +246,10 @@ def encode_first_window_once(model):
     the next call: only an identical input is answered from them, so a transcript in the same
     language is the library's own. Where the language is given, the transcription's own encoding of
     its first window tells the language heard (``model.keep_first_window()`` before, ``model.first_window()``
-    after): no second encoding. Both are kept per thread: with one for all, analyses at once in threads (one
-    model) cleared each other's between a detection and its transcription. Returns the model."""
+    after): no second encoding. ``model.keep_first_window(listen=True)`` also keeps the languages each window
+    encoded since gives (``model.windows_heard()``: one decoder step each, ``mmsent.languages``). All are kept per
+    thread: with one for all, analyses at once in threads (one model) cleared each other's between a detection
+    and its transcription. Returns the model."""
     if getattr(model, "_encodes_first_window_once", False):
         return model
     encode, detect = model.encode, model.detect_language
@@ -237,12 +267,18 @@ def encode_first_window_once(model):
             out = encode(features)
             if window:
                 kept.last = (np.array(features, copy=True), out)
+                if getattr(kept, "windows", None) is not None:  # each window's languages (one decoder step)
+                    kept.windows.append(spoken.window_languages(model.model.detect_language(out)[0]))
         if window and getattr(kept, "waiting", False):
             kept.waiting, kept.first = False, out
         return out
 
-    def keep_first_window():
+    def keep_first_window(listen: bool = False):
         kept.waiting, kept.first = True, None
+        kept.windows = [] if listen else None
+
+    def windows_heard() -> list[list[tuple[str, float]]]:
+        return getattr(kept, "windows", None) or []
 
     def detect_language(*args, features=None, **kwargs):
         if features is not None:  # it needs one frame, even of a silence
@@ -251,6 +287,7 @@ def encode_first_window_once(model):
 
     model.encode, model.detect_language = encode_once, detect_language
     model.keep_first_window, model.first_window = keep_first_window, lambda: getattr(kept, "first", None)
+    model.windows_heard = windows_heard
     model._encodes_first_window_once = True
     return model
 
@@ -315,9 +352,52 @@ class _Recogniser:
         audio, opts, total = _prepare(audio, language, options)
         raw, detected = self._decode(audio, language, opts, total, "transcribe", progress)
         heard = self._heard() if language else None
+        others = spoken.others(self._windows(), detected) if raw and opts.vad and not language else []
+        mixed = self._by_language(audio, detected, others, opts, total) if others else None
+        if mixed:  # a window heard another language, and so did the runs of speech, each recognised alone
+            return mixed
         raw = self._looped_again(audio, raw, detected or language, opts)
         utterances = _utterances(raw, opts, total)
         return Transcript(detected if utterances else language, utterances, self.name, heard)
+
+    def _windows(self) -> list[list[tuple[str, float]]]:
+        """The languages each window of the last ``_decode`` in this thread gave, where the language was
+        detected (``mmsent.languages.window_languages``); none where the backend does not tell them."""
+        return []
+
+    def _by_language(self, audio: np.ndarray, main: str, others: list[str], opts: DecodeOptions,
+                     total: float) -> Transcript | None:
+        """The transcript of speech that mixes ``main`` and ``others``: cut into runs of stretches told in one
+        of them (``mmsent.languages.runs``), each run recognised alone, its language heard from its own first
+        window. The transcript's language is the one most spoken; an utterance in another names its own. None
+        where the runs are not heard in two languages or more (a window of noise heard as another language):
+        the one pass's transcript stands."""
+        stretches = spoken.sentences(audio, SAMPLE_RATE)
+        told = self._told(audio, stretches, [main, *others])
+        runs = spoken.runs([(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in stretches], told, total)
+        log.info("speech in %s, by the windows: runs %s", ", ".join([main, *others]),
+                 ", ".join(f"{a:.1f}-{b:.1f} {lang}" for a, b, lang in runs))
+        if len({lang for _, _, lang in runs}) < 2:
+            return None
+        utterances = []
+        for start, end, _ in runs:
+            piece = audio[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
+            length = len(piece) / SAMPLE_RATE
+            raw, language = self._decode(piece, None, opts, length, "transcribe", None)
+            raw = self._looped_again(piece, raw, language, opts)
+            utterances += [_later(u, start, language) for u in _utterances(raw, opts, length)]
+        utterances.sort(key=lambda u: u.start)
+        transcript = Transcript(main, utterances, self.name)
+        if len(transcript.spoken()) < 2:
+            return None
+        main = next(iter(transcript.spoken()))
+        return Transcript(main, [replace(u, language=None if u.language == main else u.language) for u in utterances],
+                          self.name)
+
+    def _told(self, audio: np.ndarray, stretches: list[tuple[int, int]],
+              candidates: list[str]) -> list[tuple[str, float]]:
+        """Each stretch's language among ``candidates`` and its probability among them."""
+        raise NotImplementedError
 
     def _heard(self) -> tuple[str, float] | None:
         """The language heard in the first window of the last ``_decode`` in this thread, and its
@@ -359,16 +439,21 @@ class _Recogniser:
         return out
 
     def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
-                  options: DecodeOptions | None = None) -> list[Utterance]:
+                  options: DecodeOptions | None = None,
+                  spans: list[tuple[float, float]] | None = None) -> list[Utterance]:
         """As ``mmsent.transcribe.translate``, with this model."""
         audio, opts, total = _prepare(audio, language, options)
         opts = replace(opts, beam_size=max(opts.beam_size, TRANSLATION_BEAM))
-        return _utterances(self._decode(audio, language, opts, total, "translate", progress)[0], opts, total)
+        if spans is not None and not spans:
+            return []
+        return _utterances(self._decode(audio, language, opts, total, "translate", progress, spans)[0], opts, total)
 
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
-                progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
+                progress: Progress | None,
+                spans: list[tuple[float, float]] | None = None) -> tuple[list[_RawSegment], str | None]:
         """The decoded segments (with word times when the ``task`` is "transcribe", not "translate") and
-        the language, detected or given; none for audio too short or without speech."""
+        the language, detected or given; none for audio too short or without speech. ``spans`` (seconds):
+        only these stretches, no voice detection (the translation's, where the speech mixes languages)."""
         raise NotImplementedError
 
     def detect(self, speech: np.ndarray) -> tuple[str, float]:
@@ -390,12 +475,13 @@ class FasterWhisperASR(_Recogniser):
             self.model.feature_extractor = FeaturesInPieces(self.model.feature_extractor)
 
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
-                progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
-        self.model.keep_first_window()
+                progress: Progress | None,
+                spans: list[tuple[float, float]] | None = None) -> tuple[list[_RawSegment], str | None]:
+        self.model.keep_first_window(listen=language is None and task == "transcribe")
         if total < MIN_AUDIO_SECONDS:
             return [], language
         if task == "translate":
-            segments, info = self._translate_batched(audio, language, opts)
+            segments, info = self._translate_batched(audio, language, opts, spans)
         else:
             # The voice detection as faster-whisper's own (vad_filter), its speech joined once: the library joins
             # the speech a region at a time, copying all before it for each, and keeps those pieces beside their
@@ -434,6 +520,25 @@ class FasterWhisperASR(_Recogniser):
         language, probability, _ = self.model.detect_language(audio=speech)
         return language, float(probability)
 
+    def _windows(self) -> list[list[tuple[str, float]]]:
+        return self.model.windows_heard()
+
+    def _told(self, audio: np.ndarray, stretches: list[tuple[int, int]],
+              candidates: list[str]) -> list[tuple[str, float]]:
+        """Each stretch encoded at its own length (not padded to 30 s: 0.07 s for 2 s of speech on 2 CPU cores,
+        against 1 s), its language read by one decoder step, among ``candidates``."""
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        told = []
+        for a, b in stretches:
+            features = self.model.feature_extractor(audio[a:b])[None, :, :-1]
+            out = self.model.model.encode(get_ctranslate2_storage(np.ascontiguousarray(features)))
+            probabilities = dict(spoken.window_languages(self.model.model.detect_language(out)[0]))
+            among = {lang: probabilities.get(lang, 0.0) for lang in candidates}
+            best = max(among, key=among.get)
+            told.append((best, among[best] / (sum(among.values()) or 1.0)))
+        return told
+
     def _heard(self) -> tuple[str, float] | None:
         first = self.model.first_window()  # the encoder's output: one decoder step reads the language from it
         if first is None:  # no window decoded: no speech
@@ -441,8 +546,9 @@ class FasterWhisperASR(_Recogniser):
         token, probability = self.model.model.detect_language(first)[0][0]
         return token[2:-2], float(probability)  # "<|en|>"
 
-    def _translate_batched(self, audio: np.ndarray, language: str, opts: DecodeOptions):
-        """The speech translated in chunks of up to 30 s (the voice detection's, else 30 s windows),
+    def _translate_batched(self, audio: np.ndarray, language: str, opts: DecodeOptions,
+                           spans: list[tuple[float, float]] | None = None):
+        """The speech translated in chunks of up to 30 s (``spans``, else the voice detection's, else 30 s windows),
         ``TRANSLATION_BATCH`` chunks at once, one piece each, without timestamps (faster-whisper's
         ``BatchedInferencePipeline``): on 2 cores 1.6x as fast as window after window, and on 75 test segments
         no chunk lost to a loop, where 10 segments lost their window (docs/experiments.md)."""
@@ -451,9 +557,11 @@ class FasterWhisperASR(_Recogniser):
         total, window = len(audio) / SAMPLE_RATE, self.model.feature_extractor.chunk_length  # s, Whisper's 30
         chunks = None if opts.vad else [{"start": float(a), "end": min(a + window, total)}  # in seconds
                                         for a in range(0, math.ceil(total), window)]
+        if spans is not None:
+            chunks = [{"start": float(a), "end": float(min(b, a + window, total))} for a, b in spans]
         return BatchedInferencePipeline(self.model).transcribe(
             audio, language=language, task="translate", beam_size=opts.beam_size, temperature=0.0,
-            condition_on_previous_text=False, without_timestamps=True, vad_filter=opts.vad,
+            condition_on_previous_text=False, without_timestamps=True, vad_filter=opts.vad and chunks is None,
             vad_parameters=_vad_parameters(), clip_timestamps=chunks, max_new_tokens=opts.max_new_tokens,
             batch_size=TRANSLATION_BATCH)
 
@@ -479,11 +587,12 @@ class OpenAIWhisperASR(_Recogniser):
         return language, float(probabilities[language])
 
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
-                progress: Progress | None) -> tuple[list[_RawSegment], str | None]:
+                progress: Progress | None,
+                spans: list[tuple[float, float]] | None = None) -> tuple[list[_RawSegment], str | None]:
         import whisper
 
         regions = [] if total < MIN_AUDIO_SECONDS else (
-            _speech_regions(audio) if opts.vad else [(0.0, total)])
+            spans if spans is not None else _speech_regions(audio) if opts.vad else [(0.0, total)])
         if not regions:
             return [], language
         if progress:
@@ -575,6 +684,12 @@ def _sentences(seg: _RawSegment) -> list[tuple[float, float]]:
             spans.append((first.start, w.end))
             first = seg.words[i + 1] if i + 1 < len(seg.words) else w
     return spans
+
+
+def _later(u: Utterance, offset: float, language: str | None) -> Utterance:
+    """``u`` with its times ``offset`` seconds later, heard in ``language``."""
+    return replace(u, start=u.start + offset, end=u.end + offset, language=language,
+                   words=[replace(w, start=w.start + offset, end=w.end + offset) for w in u.words])
 
 
 def _shifted(seg: _RawSegment, offset: float) -> _RawSegment:
@@ -729,7 +844,7 @@ def clip_to(transcript: Transcript, duration: float) -> Transcript:
         if u.start >= duration:
             continue
         words = [replace(w, end=min(w.end, duration)) for w in u.words if w.start < duration]
-        kept.append(Utterance(max(u.start, 0.0), min(u.end, duration), u.text, words))
+        kept.append(replace(u, start=max(u.start, 0.0), end=min(u.end, duration), words=words))
     if len(kept) < len(transcript.utterances):
         log.info("%d utterances start after the media ends (%.2f s): dropped",
                  len(transcript.utterances) - len(kept), duration)

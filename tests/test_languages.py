@@ -1,0 +1,125 @@
+"""Speech in more than one language in one file (mmsent.languages, the recognition's runs, their translation),
+with the real packaged Whisper base on real clips: RAVDESS (English) and EMOVO (Italian) from ../shared/data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mmsent import languages, media
+from mmsent import transcribe as tr
+from mmsent.config import AnalysisOptions
+from mmsent.pipeline import _translate
+from mmsent.results import Analysis
+from mmsent.segments import SPEECH, segment
+from mmsent.subtitles import written_language
+
+SR = tr.SAMPLE_RATE
+PAUSE_S = 0.5  # s of silence after each clip
+
+
+def _joined(paths) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The clips one after another, each followed by PAUSE_S of silence, and each clip's (start, end) in seconds."""
+    parts, spans, at = [], [], 0.0
+    for path in paths:
+        clip = media.load_audio(path)
+        parts += [clip, np.zeros(int(PAUSE_S * SR), np.float32)]
+        spans.append((at, at + len(clip) / SR))
+        at += len(clip) / SR + PAUSE_S
+    return np.concatenate(parts), spans
+
+
+@pytest.fixture(scope="module")
+def mixed(shared_data):
+    """3 English RAVDESS clips (actor 02) then 3 Italian EMOVO clips (speaker m1), 23 s: each clip's language."""
+    english = sorted((shared_data / "ravdess" / "Actor_02").glob("*.flac"))[:15:5]
+    italian = sorted((shared_data / "emovo" / "m1").glob("*.flac"))[:9:3]
+    audio, spans = _joined(english + italian)
+    return audio, [(a, b, "en" if i < len(english) else "it") for i, (a, b) in enumerate(spans)]
+
+
+@pytest.fixture(scope="module")
+def heard(mixed):
+    return tr.transcribe(mixed[0], device="cpu")
+
+
+def _reads_as(text: str) -> str:
+    return written_language(text, ["en", "it"])[0]
+
+
+def test_each_language_is_recognised_in_its_own(mixed, heard):
+    """Whisper writes one language per 30 s window: the Italian after English came back translated into English
+    (or, in a longer file, not at all). Each clip is now heard, in its own language, written as spoken."""
+    _, clips = mixed
+    assert sorted(heard.languages) == ["en", "it"] and heard.language in ("en", "it")
+    for a, b, language in clips:
+        over = [u for u in heard.utterances if min(u.end, b) - max(u.start, a) > 0.5]
+        assert over, f"the clip at {a:.1f}-{b:.1f} s ({language}) was lost: {heard.utterances}"
+        assert all((u.language or heard.language) == language for u in over), (language, over)
+    for language in ("en", "it"):
+        text = " ".join(u.text for u in heard.utterances if (u.language or heard.language) == language)
+        assert _reads_as(text) == language, text
+    assert all(u.language != heard.language for u in heard.utterances)  # named only where not the transcript's
+    assert heard.spoken()[heard.language] == max(heard.spoken().values())  # its language: the one most spoken
+
+
+def test_the_speech_in_another_language_is_translated_for_the_words(mixed, heard):
+    """The Italian utterances are translated from Italian; the English ones are left as they are."""
+    audio, _ = mixed
+    segs = segment(heard, len(audio) / SR)
+    assert _translate(segs, audio, heard, AnalysisOptions(), "cpu", lambda *a: None)
+    for s in (s for s in segs if s.kind == SPEECH):
+        said = next(u for u in heard.utterances if u.start < s.end and s.start < u.end)
+        if (said.language or heard.language) == "it":
+            assert s.translation and _reads_as(s.translation) == "en", (s.text, s.translation)
+        else:
+            assert not s.translation, (s.text, s.translation)
+
+
+def test_one_language_is_recognised_as_before(shared_data, monkeypatch):
+    """An Italian file: one language, no utterance naming its own, the very transcript of one pass."""
+    audio, _ = _joined(sorted((shared_data / "emovo" / "m1").glob("*.flac"))[:12:3])
+    once = tr.transcribe(audio, device="cpu")
+    assert once.language == "it" and once.languages == ["it"] and once.utterances
+    assert all(u.language is None for u in once.utterances)
+    monkeypatch.setattr(languages, "others", lambda windows, main: [])  # never heard as mixed
+    assert tr.transcribe(audio, device="cpu") == once
+
+
+def test_a_language_given_is_kept_for_all(mixed):
+    forced = tr.transcribe(mixed[0], language="it", device="cpu")
+    assert forced.languages == ["it"] and all(u.language is None for u in forced.utterances)
+
+
+def test_a_stretch_told_unsurely_follows_the_one_before():
+    stretches = [(0.5, 2.5), (3.0, 5.0), (5.5, 6.0), (6.5, 8.5), (9.0, 11.0)]
+    told = [("en", 0.99), ("it", 0.95), ("en", 0.99), ("en", 0.6), ("en", 0.9)]
+    # the third is too short to tell, the fourth unsure: both follow the Italian before them
+    assert languages.runs(stretches, told, 12.0) == [(0.0, 2.75, "en"), (2.75, 8.75, "it"), (8.75, 12.0, "en")]
+    assert languages.runs([(1.0, 1.5)], [("it", 0.5)], 2.0) == [(0.0, 2.0, "it")]
+    assert languages.runs([], [], 2.0) == []
+
+
+def test_windows_that_hear_another_language():
+    windows = [[("en", 0.99)], [("it", 0.51), ("en", 0.45)], [("en", 0.84), ("la", 0.12)]]
+    assert languages.others(windows, "en") == ["it"]
+    assert languages.others([[("it", 0.82), ("la", 0.12)]], "it") == []
+    assert languages.window_languages([("<|en|>", 0.9), ("<|it|>", 0.06), ("<|de|>", 0.01)]) == [("en", 0.9),
+                                                                                                  ("it", 0.06)]
+
+
+def test_the_languages_of_an_analysis_are_written_and_read(tmp_path):
+    from test_results import make_analysis
+
+    a = make_analysis(3)
+    a.language, a.languages = "en", ["en", "it"]
+    a.to_json(tmp_path / "a.json")
+    back = Analysis.from_json(tmp_path / "a.json")
+    assert back.languages == ["en", "it"] and "en and it" in back.language_text
+    d = json.loads((tmp_path / "a.json").read_text())
+    del d["languages"]  # a file written before the field: its language alone
+    assert Analysis.from_dict(d).languages == ["en"]
+    with pytest.raises(ValueError, match="languages"):
+        Analysis.from_dict(d | {"languages": "en"})
