@@ -128,7 +128,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                                       short_side=features.RESIZE_SHORT_SIDE)
             untranslated = UNTRANSLATED_OFF  # what the notes say when no segment's words were translated
             if _translates(model, options, transcript, audio):  # beside the faces, as the recognition was
-                untranslated = _translate(segs, audio, transcript.language, options, str(model.device), report)
+                untranslated = _translate(segs, audio, transcript, options, str(model.device), report)
             elif options.translate and audio is None:  # subtitles in another language on a file without sound
                 untranslated = "; there is no sound to translate them from."
             results, unfamiliar, still = _run_model(model, segs, audio, level, picture, options, report)
@@ -140,6 +140,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
         segments=results,
         model=model_facts(model, _senses_given(options, info)),
         language=transcript.language,
+        languages=transcript.languages,
         transcript_source=transcript.source,
         notes=(problems + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
                + ([detector_missing] if detector_missing else [])),
@@ -192,7 +193,7 @@ def _translates(model: FusionModel, options: AnalysisOptions, transcript: Transc
     """Whether the speech is translated into English: speech in another language (recognised, or subtitles
     whose language was given), whose words an encoder that learned English only reads."""
     return (options.translate and audio is not None and bool(transcript.utterances)
-            and transcript.language not in (None, "en") and _reads_english(model, options))
+            and any(language != "en" for language in transcript.languages) and _reads_english(model, options))
 
 
 def _reads_english(model: FusionModel, options: AnalysisOptions) -> bool:
@@ -243,14 +244,22 @@ def _language_doubted(transcript: Transcript, audio: np.ndarray, options: Analys
             "language be detected."]
 
 
-def _translate(segs: list[Segment], audio: np.ndarray, language: str, options: AnalysisOptions, device: str,
-               report: Progress) -> str:
-    """Translate the speech into English and give each speech segment its sentences (``segments.translate``).
-    Returns what the notes say if no segment got any: a failure loses only the translation."""
+def _translate(segs: list[Segment], audio: np.ndarray, transcript: Transcript, options: AnalysisOptions,
+               device: str, report: Progress) -> str:
+    """Translate the speech into English and give each speech segment its sentences (``segments.translate``): all
+    of it from the transcript's language, or, where the speech mixes languages, the utterances of each language
+    but English from theirs. Returns what the notes say if no segment got any: a failure loses only the
+    translation."""
     total, progress = _in_seconds(report, "translation", audio)
+    mixed = len(transcript.languages) > 1
     try:
-        pieces = translate_speech(audio, language, backend=options.asr, model=options.asr_model, device=device,
-                                  progress=progress)
+        pieces = []
+        for language in transcript.languages if mixed else [transcript.language]:
+            spans = [(u.start, u.end) for u in transcript.utterances
+                     if (u.language or transcript.language) == language] if mixed else None
+            if language != "en":
+                pieces += translate_speech(audio, language, backend=options.asr, model=options.asr_model,
+                                           device=device, progress=progress, spans=spans)
     except RuntimeError as e:  # e.g. a GPU without the memory for the translation's beam
         log.warning("translation failed: %s", e)
         return (f"; their translation into English failed ({type(e).__name__}: {e}). Turn translation off, or "
@@ -540,6 +549,15 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
                      "No speech was found, and no sound fills half of any stretch of it (silence, or short sounds "
                      "such as beeps): nothing is read from it.")
     language = transcript.language or ""
+    heard = transcript.spoken()
+    if len(heard) > 1 and not transcript.source.startswith("subtitles:"):
+        said = ", ".join(f"{lang!r} ({seconds:.0f} s)" for lang, seconds in heard.items())
+        notes.append(f"The speech mixes languages: {said} of words. Each stretch of speech was recognised in the "
+                     "language Whisper heard in it, and the analysis's language is the one most spoken; a short "
+                     "stretch may be heard in the wrong one (its words then translated, or made up from its sounds). "
+                     "To have all of it read as one language, give that language (--language, the page's Spoken "
+                     "language).")
+        language = ", ".join(lang for lang in heard if lang and lang != "en")  # the words not in English
     translated = sum(bool(r.translation) for r in results)
     if translated:
         spoken = sum(r.kind == "speech" for r in results)

@@ -193,16 +193,21 @@ class Analysis:
     media: MediaFacts
     segments: list[SegmentResult]  # ordered by start time, covering the media
     model: dict  # what produced it: name, checkpoint, label names, trained branches (JSON-able)
-    language: str | None = None  # ISO code of the speech, detected or forced
+    language: str | None = None  # ISO code of the speech, detected or forced; where it mixes languages, the most spoken
     transcript_source: str | None = None  # e.g. "faster-whisper base", "subtitles: x.srt"
     notes: list[str] = field(default_factory=list)  # degraded modes, in plain words
     schema_version: int = SCHEMA_VERSION
+    # the languages of the speech, the most spoken first: [language] unless it mixes languages; [] where unknown
+    # (empty in an analysis built by hand: ``language`` alone is meant)
+    languages: list[str] = field(default_factory=list)
 
     @property
     def language_text(self) -> str:
-        """The spoken language for people: "en", "it, translated into English", "unknown"."""
+        """The spoken language for people: "en", "it, translated into English", "en and it, translated into
+        English", "unknown"."""
         translated = any(s.translation for s in self.segments)
-        return f"{self.language or 'unknown'}{', translated into English' if translated else ''}"
+        spoken = " and ".join(self.languages if len(self.languages) > 1 else [self.language or "unknown"])
+        return f"{spoken}{', translated into English' if translated else ''}"
 
     @property
     def emotion_labels(self) -> tuple[str, ...]:
@@ -247,6 +252,7 @@ class Analysis:
             "media": asdict(self.media),
             "model": self.model,
             "language": self.language,
+            "languages": list(self.languages),
             "transcript_source": self.transcript_source,
             "notes": list(self.notes),
             "segments": [asdict(s) for s in self.segments],
@@ -281,6 +287,7 @@ class Analysis:
             segments=segments,
             model=d["model"],
             language=validate.optional_text(d.get("language"), "language"),
+            languages=validate.checked_languages(d.get("languages"), d.get("language")),
             transcript_source=validate.optional_text(d.get("transcript_source"), "transcript_source"),
             notes=validate.checked_notes(d.get("notes")),
             schema_version=SCHEMA_VERSION,  # a version-1 file is upgraded as it is read

@@ -234,3 +234,13 @@ def checked_notes(value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
         raise ValueError(f"mmsent analysis: notes must be a list of strings (or null), got {value!r}")
     return list(value)
+
+
+def checked_languages(value, language) -> list[str]:
+    """``languages``: a list of strings; absent or null (a file written before it was added), the ``language``
+    alone, or none."""
+    if value is None:
+        return [language] if isinstance(language, str) else []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"mmsent analysis: languages must be a list of strings (or null), got {value!r}")
+    return list(value)
