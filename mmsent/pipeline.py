@@ -551,8 +551,8 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     language = transcript.language or ""
     heard = transcript.spoken()
     if len(heard) > 1 and not transcript.source.startswith("subtitles:"):
-        said = ", ".join(f"{lang!r} ({seconds:.0f} s)" for lang, seconds in heard.items())
-        notes.append(f"The speech mixes languages: {said} of words. Each stretch of speech was recognised in the "
+        said = ", ".join(f"{lang!r} {seconds:.0f} s" for lang, seconds in heard.items())
+        notes.append(f"The speech mixes languages ({said} of words). Each stretch of speech was recognised in the "
                      "language Whisper heard in it, and the analysis's language is the one most spoken; a short "
                      "stretch may be heard in the wrong one (its words then translated, or made up from its sounds). "
                      "To have all of it read as one language, give that language (--language, the page's Spoken "
