@@ -198,8 +198,11 @@ class Analysis:
     notes: list[str] = field(default_factory=list)  # degraded modes, in plain words
     schema_version: int = SCHEMA_VERSION
     # the languages of the speech, the most spoken first: [language] unless it mixes languages; [] where unknown
-    # (empty in an analysis built by hand: ``language`` alone is meant)
     languages: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.languages and self.language:  # built by hand with one language: its list says so too
+            self.languages = [self.language]
 
     @property
     def language_text(self) -> str:

@@ -114,6 +114,7 @@ def test_the_languages_of_an_analysis_are_written_and_read(tmp_path):
     from test_results import make_analysis
 
     a = make_analysis(3)
+    assert a.language == "en" and a.to_dict()["languages"] == ["en"]  # built by hand with one language
     a.language, a.languages = "en", ["en", "it"]
     a.to_json(tmp_path / "a.json")
     back = Analysis.from_json(tmp_path / "a.json")
