@@ -42,6 +42,7 @@ from .transcribe import translate as translate_speech
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+SECOND_LISTEN = "second listen"  # the stage where parts of the speech are recognised again (transcribe's progress_again)
 SILENCE_RMS = 1e-4  # a segment whose audio is quieter than this (digital silence) has no usable audio
 FRAME = 400  # samples (25 ms) per frame of the sound-activity measure
 ACTIVE_DB = 40.0  # a frame more than this below the file's loud frames (99th percentile) is silence
@@ -70,7 +71,9 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
 
     ``progress(stage, done, total)`` is called from the calling thread as the work goes on. The stages, in
     this order, each only where it runs: "decode" (0 then 1 of 1), "speech recognition" (seconds of sound
-    done), "translation" (seconds; speech in another language, translation on), "audio features" and
+    done), "second listen" (the seconds of sound reached while parts of the speech are recognised again: speech
+    the first pass wrote no words for, each run of one language where the speech mixes languages), "translation"
+    (seconds; speech in another language, translation on), "audio features" and
     "text features" (batches of segments, the two taking turns), "frames" (0 then 1 of 1: waiting for the
     picture's decoding and faces), "expressions" (or "video features") and "model" (batches, taking turns).
     Within a stage ``done`` only grows and ``total`` stays; a batch stage reports each batch as it starts,
@@ -292,9 +295,18 @@ def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOpti
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")
     total, progress = _in_seconds(report, "speech recognition", audio)
+    again = []  # whether the second listen started
+
+    def progress_again(done: float, _: float) -> None:
+        if not again:  # the first pass is done
+            again.append(True)
+            report("speech recognition", total, total)
+            report(SECOND_LISTEN, 0, total)
+        report(SECOND_LISTEN, min(int(done), total), total)
+
     transcript = transcribe(audio, backend=options.asr, model=options.asr_model, language=options.language,
-                            device=device, progress=progress)
-    report("speech recognition", total, total)
+                            device=device, progress=progress, progress_again=progress_again)
+    report(SECOND_LISTEN if again else "speech recognition", total, total)
     return transcript
 
 

@@ -8,6 +8,9 @@ log-probability, no-speech probability or compression ratio mark them as halluci
 dropped (in a 30 s window whose words repeat, each sentence is first heard again alone: real speech repeats
 too). The Whisper ``base`` model comes offline from pip packages (see ``mmsent.asr_models``).
 
+Whisper may end a 30 s window before its speech ends (a sentence said again, a window that loops): the speech the
+voice detection found and no word covers is heard again alone (``_Recogniser._heard_again``), a second listen.
+
 Whisper writes one language per 30 s window: where the language is detected and a window of faster-whisper's
 recognition also hears another, each run of speech in one language is recognised alone (``mmsent.languages``), and
 an utterance heard in another language than the transcript's says so (``Utterance.language``).
@@ -15,6 +18,7 @@ an utterance heard in another language than the transcript's says so (``Utteranc
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import threading
@@ -46,6 +50,9 @@ MIN_AUDIO_SECONDS = 0.1  # s; shorter input gives an empty transcript without ru
 AGAIN_PAD_S = 0.2  # s of sound either side of a segment decoded again alone (_looped_again)
 SENTENCE_ENDS = tuple(".!?。！？")  # a word that ends so ends a sentence
 AGAIN_MOST = 8  # sentences of a segment at most heard again alone; one of more is Whisper's loop (_looped_again)
+UNHEARD_S = 1.0  # s: speech found by the voice detection that no word comes near for this long is heard again alone
+NEAR_WORD_S = 0.5  # s either side of a word counted as heard (more than the voice detection's pad, VAD_SPEECH_PAD_MS)
+AGAIN_ROUNDS = 4  # times at most a stretch heard again is heard again where its own words still leave speech unheard
 LANGUAGE_LOOK_S = 300  # s: spoken_language looks for speech in the first 5 minutes,
 LANGUAGE_WINDOW_S = 30  # s: and listens to the first 30 s of it (Whisper's window)
 VAD_MIN_SILENCE_MS = 2000  # ms of silence that ends a speech region (faster-whisper's default;
@@ -146,15 +153,19 @@ def transcribe(
     device: str = "auto",
     progress: Progress | None = None,
     options: DecodeOptions | None = None,
+    progress_again: Progress | None = None,
 ) -> Transcript:
     """Recognise the speech in ``audio`` (shape (samples,), float32, 16 kHz mono).
 
     ``language`` forces a language (ISO code such as "en"); ``None`` detects it. ``progress`` is
-    called as ``progress(done_seconds, total_seconds)``. The model is loaded once per process.
+    called as ``progress(done_seconds, total_seconds)`` while the speech is recognised, up to the whole sound;
+    ``progress_again`` likewise (the seconds of the sound reached) while parts of it are recognised a second time,
+    where that happens: the speech that the first pass wrote no words for (Whisper ended its window early), and each
+    run of one language where the speech mixes languages. The model is loaded once per process.
     """
     audio = _check_audio(audio)
     asr = load_backend(backend, model, device)
-    return asr.transcribe(audio, language=language, progress=progress, options=options)
+    return asr.transcribe(audio, language=language, progress=progress, options=options, progress_again=progress_again)
 
 
 def translate(
@@ -347,16 +358,20 @@ class _Recogniser:
 
     def transcribe(self, audio: np.ndarray, language: str | None = None,
                    progress: Progress | None = None,
-                   options: DecodeOptions | None = None) -> Transcript:
+                   options: DecodeOptions | None = None,
+                   progress_again: Progress | None = None) -> Transcript:
         """As ``mmsent.transcribe.transcribe``, with this model."""
         audio, opts, total = _prepare(audio, language, options)
-        raw, detected = self._decode(audio, language, opts, total, "transcribe", progress)
+        regions = _speech_regions(audio) if opts.vad and total >= MIN_AUDIO_SECONDS else None
+        raw, detected = self._decode(audio, language, opts, total, "transcribe", progress, regions)
         heard = self._heard() if language else None
         others = spoken.others(self._windows(), detected) if raw and opts.vad and not language else []
-        mixed = self._by_language(audio, detected, others, opts, total) if others else None
+        mixed = self._by_language(audio, detected, others, opts, total, progress_again) if others else None
         if mixed:  # a window heard another language, and so did the runs of speech, each recognised alone
             return mixed
-        raw = self._looped_again(audio, raw, detected or language, opts)
+        looped = self._looped_again(audio, raw, detected or language, opts)
+        raw = looped + self._heard_again(audio, raw + looped, detected or language, opts, regions,
+                                         progress_again and (lambda at: progress_again(at, total)))
         utterances = _utterances(raw, opts, total)
         return Transcript(detected if utterances else language, utterances, self.name, heard)
 
@@ -366,12 +381,15 @@ class _Recogniser:
         return []
 
     def _by_language(self, audio: np.ndarray, main: str, others: list[str], opts: DecodeOptions,
-                     total: float) -> Transcript | None:
+                     total: float, progress: Progress | None = None) -> Transcript | None:
         """The transcript of speech that mixes ``main`` and ``others``: cut into runs of stretches told in one
         of them (``mmsent.languages.runs``), each run recognised alone, its language heard from its own first
         window. The transcript's language is the one most spoken; an utterance in another names its own. None
         where the runs are not heard in two languages or more (a window of noise heard as another language):
-        the one pass's transcript stands."""
+        the one pass's transcript stands. ``progress(done_seconds, total_seconds)``: each run's start, then its
+        end once it is done (its speech left unheard heard again too, ``_heard_again``)."""
+        if progress:
+            progress(0.0, total)
         stretches = spoken.sentences(audio, SAMPLE_RATE)
         told = self._told(audio, stretches, [main, *others])
         runs = spoken.runs([(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in stretches], told, total)
@@ -381,11 +399,17 @@ class _Recogniser:
             return None
         utterances = []
         for start, end, _ in runs:
+            if progress:
+                progress(start, total)
             piece = audio[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
             length = len(piece) / SAMPLE_RATE
-            raw, language = self._decode(piece, None, opts, length, "transcribe", None)
-            raw = self._looped_again(piece, raw, language, opts)
+            regions = _speech_regions(piece) if length >= MIN_AUDIO_SECONDS else None
+            raw, language = self._decode(piece, None, opts, length, "transcribe", None, regions)
+            looped = self._looped_again(piece, raw, language, opts)
+            raw = looped + self._heard_again(piece, raw + looped, language, opts, regions)
             utterances += [_later(u, start, language) for u in _utterances(raw, opts, length)]
+            if progress:
+                progress(end, total)
         utterances.sort(key=lambda u: u.start)
         transcript = Transcript(main, utterances, self.name)
         if len(transcript.spoken()) < 2:
@@ -438,6 +462,45 @@ class _Recogniser:
             out += [_shifted(a, start) for a in again]
         return out
 
+    def _heard_again(self, audio: np.ndarray, raw: list[_RawSegment], language: str | None, opts: DecodeOptions,
+                     regions: list[tuple[float, float]] | None, reached: Callable[[float], None] | None = None,
+                     rounds: int = AGAIN_ROUNDS) -> list[_RawSegment]:
+        """Segments for the speech that ``raw``, a pass of the recognition (its segments as decoded and as heard
+        again by ``_looped_again``), wrote no words for: each stretch of
+        ``regions`` (the voice detection's speech, seconds) that no word of ``raw`` comes within ``NEAR_WORD_S`` of
+        for ``UNHEARD_S`` or more (``_unheard``), decoded again alone. Whisper ends a 30 s window where its text
+        ends, and may end it early: the sentence said again ("Kids are talking by the door." four times, 4 s
+        apart: one, with a lone timestamp token, ``<|10.00|>``, that ends the window), the end of a window that
+        loops, the language changing; faster-whisper then goes on after that window, and the speech there is lost.
+        A stretch heard alone is kept as a window is (``_looped_again``, the same filters in ``_utterances``),
+        and what its own words still leave unheard is heard again in turn, ``rounds`` times at most. Nothing is
+        heard again where ``raw`` heard no speech (music, noise), nor without the voice detection (``regions``
+        None). ``reached(seconds)``: the start of each stretch heard again, then its end once it is heard."""
+        if not regions or rounds < 1 or not any(seg.text.strip() and not _is_hallucination(seg, opts) for seg in raw):
+            return []
+        found = []
+        for start, end in _unheard(regions, raw):
+            piece = audio[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
+            # its speech between pauses of mmsent.languages.PAUSE_MS: a pause between sentences, or the voice
+            # detection's pad, is not heard again
+            inner = spoken.sentences(piece, SAMPLE_RATE)
+            if inner:
+                if reached:
+                    reached(start)
+                first, last = inner[0][0], inner[-1][1]
+                piece, start = piece[first:last], start + first / SAMPLE_RATE
+                inner = [((a - first) / SAMPLE_RATE, (b - first) / SAMPLE_RATE) for a, b in inner]
+                whole = [(0.0, len(piece) / SAMPLE_RATE)]  # speech: decoded whole, pauses and all
+                again = self._decode(piece, language, opts, whole[0][1], "transcribe", None, whole)[0]
+                log.info("%.2f-%.2f, speech with no words, heard alone: %r", start, start + whole[0][1],
+                         " ".join(a.text.strip() for a in again))
+                looped = self._looped_again(piece, again, language, opts)
+                again = looped + self._heard_again(piece, again + looped, language, opts, inner, None, rounds - 1)
+                found += [_shifted(a, start) for a in again]
+                if reached:
+                    reached(end)
+        return found
+
     def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
                   options: DecodeOptions | None = None,
                   spans: list[tuple[float, float]] | None = None) -> list[Utterance]:
@@ -453,7 +516,9 @@ class _Recogniser:
                 spans: list[tuple[float, float]] | None = None) -> tuple[list[_RawSegment], str | None]:
         """The decoded segments (with word times when the ``task`` is "transcribe", not "translate") and
         the language, detected or given; none for audio too short or without speech. ``spans`` (seconds):
-        only these stretches, no voice detection (the translation's, where the speech mixes languages)."""
+        only these stretches, no voice detection: to transcribe, the speech the voice detection found (the same
+        as without ``spans``, found once for the later passes); to translate, the stretches where the speech
+        mixes languages, one piece each."""
         raise NotImplementedError
 
     def detect(self, speech: np.ndarray) -> tuple[str, float]:
@@ -486,7 +551,8 @@ class FasterWhisperASR(_Recogniser):
             # The voice detection as faster-whisper's own (vad_filter), its speech joined once: the library joins
             # the speech a region at a time, copying all before it for each, and keeps those pieces beside their
             # join while it makes the features (the sound's length twice: 330 MB for 45 minutes).
-            chunks = _speech_chunks(audio) if opts.vad else None
+            chunks = ([{"start": round(a * SAMPLE_RATE), "end": round(b * SAMPLE_RATE)} for a, b in spans]
+                      if spans is not None else _speech_chunks(audio) if opts.vad else None)
             speech = audio if chunks is None else np.concatenate(
                 [np.zeros(0, np.float32)] + [audio[c["start"]:c["end"]] for c in chunks])
             segments, info = self.model.transcribe(
@@ -684,6 +750,29 @@ def _sentences(seg: _RawSegment) -> list[tuple[float, float]]:
             spans.append((first.start, w.end))
             first = seg.words[i + 1] if i + 1 < len(seg.words) else w
     return spans
+
+
+def _unheard(regions: list[tuple[float, float]], raw: list[_RawSegment]) -> list[tuple[float, float]]:
+    """The stretches of ``regions`` (seconds) that no word of ``raw`` (a segment without word times: its span)
+    comes within ``NEAR_WORD_S`` of, ``UNHEARD_S`` long or more."""
+    heard: list[list[float]] = []  # the times heard, as disjoint spans in order
+    for a, b in sorted([(w.start - NEAR_WORD_S, w.end + NEAR_WORD_S) for seg in raw for w in seg.words]
+                       + [(seg.start, seg.end) for seg in raw if not seg.words]):
+        if heard and a <= heard[-1][1]:
+            heard[-1][1] = max(heard[-1][1], b)
+        else:
+            heard.append([a, b])
+    starts = [a for a, _ in heard]
+    out = []
+    for start, end in regions:
+        at, i = start, max(bisect.bisect_right(starts, start) - 1, 0)
+        while i < len(heard) and heard[i][0] < end:
+            if heard[i][0] - at >= UNHEARD_S:
+                out.append((at, heard[i][0]))
+            at, i = max(at, heard[i][1]), i + 1
+        if end - at >= UNHEARD_S:
+            out.append((at, end))
+    return out
 
 
 def _later(u: Utterance, offset: float, language: str | None) -> Utterance:

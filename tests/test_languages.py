@@ -40,9 +40,13 @@ def mixed(shared_data):
     return audio, [(a, b, "en" if i < len(english) else "it") for i, (a, b) in enumerate(spans)]
 
 
+STEPS: list[tuple[str, float, float]] = []  # the progress that ``heard`` reported: ("first" or "again", done, total)
+
+
 @pytest.fixture(scope="module")
 def heard(mixed):
-    return tr.transcribe(mixed[0], device="cpu")
+    return tr.transcribe(mixed[0], device="cpu", progress=lambda done, total: STEPS.append(("first", done, total)),
+                         progress_again=lambda done, total: STEPS.append(("again", done, total)))
 
 
 def _reads_as(text: str) -> str:
@@ -63,6 +67,17 @@ def test_each_language_is_recognised_in_its_own(mixed, heard):
         assert _reads_as(text) == language, text
     assert all(u.language != heard.language for u in heard.utterances)  # named only where not the transcript's
     assert heard.spoken()[heard.language] == max(heard.spoken().values())  # its language: the one most spoken
+
+
+def test_the_runs_recognised_alone_report_their_progress(mixed, heard):
+    """The runs of each language are recognised after the first pass has reported the whole sound: they report as a
+    second listen, up to the end of the last run."""
+    total = len(mixed[0]) / SR
+    kinds = [kind for kind, _, _ in STEPS]
+    assert kinds == sorted(kinds, key=("first", "again").index) and "again" in kinds  # the first pass, then again
+    assert [step for step in STEPS if step[0] == "first"][-1][1:] == (total, total)
+    again = [done for kind, done, _ in STEPS if kind == "again"]
+    assert again == sorted(again) and again[-1] == pytest.approx(total)
 
 
 def test_the_speech_in_another_language_is_translated_for_the_words(mixed, heard):

@@ -88,6 +88,32 @@ def test_talking_video_transcript_segments_and_modalities(model, talking):
     assert all(s.contributions["text"] > 0 for s in speech)
 
 
+def test_speech_recognised_again_is_a_stage_of_its_own(monkeypatch):
+    """What the recogniser hears again after its first pass (speech it wrote no words for, the runs of each language
+    where the speech mixes them) used to run after "speech recognition" had reported its end. It is now a stage of
+    its own, only where it runs, that reaches its end too."""
+    from mmsent.transcribe import Transcript
+
+    audio = np.zeros(10 * features.SAMPLE_RATE, np.float32)
+    heard_again = [(2.0, 10.0), (7.5, 10.0)]
+
+    def recognition(audio, *, progress, progress_again, **kwargs):
+        progress(4.0, 10.0), progress(10.0, 10.0)
+        for step in heard_again:
+            progress_again(*step)
+        return Transcript("en", [], "fake")
+
+    monkeypatch.setattr(pipeline, "transcribe", recognition)
+    steps = []
+    pipeline._transcript(audio, 10.0, AnalysisOptions(), "cpu", pipeline._forward(lambda *step: steps.append(step)))
+    first = [("speech recognition", 0, 10), ("speech recognition", 4, 10), ("speech recognition", 10, 10)]
+    assert steps == first + [(pipeline.SECOND_LISTEN, done, 10) for done in (0, 2, 7, 10)]
+    assert f'"{pipeline.SECOND_LISTEN}"' in mmsent.analyze.__doc__
+    steps.clear(), heard_again.clear()
+    pipeline._transcript(audio, 10.0, AnalysisOptions(), "cpu", pipeline._forward(lambda *step: steps.append(step)))
+    assert steps == first  # nothing heard again: no such stage
+
+
 def test_a_path_is_asked_for_not_bytes_or_a_file_object(model):
     """A web service holding an upload is told what to do, not shown a TypeError from deep in pathlib."""
     data = (ROOT / "examples" / "happy_news.mp4").read_bytes()

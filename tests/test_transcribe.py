@@ -336,6 +336,79 @@ def test_real_ravdess_clip(asr, shared_data):
     assert all(0 <= u.start < u.end <= len(audio) / SR for u in result.utterances)
 
 
+def _said_again(shared_data, actor: str = "02", clips: int = 4) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """RAVDESS clips of one actor, the same sentence said ``clips`` ways, each followed by 0.5 s of silence; and each
+    clip's (start, end) in seconds."""
+    from mmsent import media
+
+    parts, spans, at = [], [], 0.0
+    for path in sorted((shared_data / "ravdess" / f"Actor_{actor}").glob("*.flac"))[:8 * clips:8]:
+        clip = media.load_audio(path)
+        parts += [clip, np.zeros(SR // 2, np.float32)]
+        spans.append((at, at + len(clip) / SR))
+        at += len(clip) / SR + 0.5
+    return np.concatenate(parts), spans
+
+
+def test_a_sentence_said_again_is_heard_each_time(asr, shared_data):
+    """Whisper, fed the four clips in one window, wrote the first ("<|0.00|> Kids are talking by the door.
+    <|10.00|>": a lone timestamp ends the window) and faster-whisper went on after the window: three clips of speech
+    came back without words. The speech that no word covers is heard again alone: each clip's words, in its time."""
+    audio, clips = _said_again(shared_data)
+    reached = []
+    result = transcribe(audio, device="cpu", progress_again=lambda done, total: reached.append((done, total)))
+    assert len(result.utterances) == len(clips), result.utterances
+    for (a, b), u in zip(clips, result.utterances):
+        assert a <= u.start < u.end <= b and recall("kids are talking by the door", Transcript("en", [u], "")) == 1, \
+            (a, b, u)
+        assert all(a <= w.start < w.end <= b for w in u.words)
+    total = len(audio) / SR
+    assert reached and [d for d, _ in reached] == sorted(d for d, _ in reached) and {t for _, t in reached} == {total}
+    assert reached[-1][0] >= clips[-1][0]  # up to the last stretch heard again
+
+
+def test_speech_heard_in_one_pass_is_decoded_once(asr, shared_data, monkeypatch):
+    """Where the words cover the speech, nothing is heard again: one decoding, no second listen."""
+    audio, _ = _said_again(shared_data, "01", 1)
+    calls, real = [], asr._decode
+    monkeypatch.setattr(asr, "_decode", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    reached = []
+    result = transcribe(audio, device="cpu", progress_again=lambda *step: reached.append(step))
+    assert recall("kids are talking by the door", result) == 1 and len(calls) == 1 and not reached
+
+
+def test_the_speech_no_word_comes_near():
+    """The stretches heard again: speech a second or more from every word's time (give or take NEAR_WORD_S), a
+    segment without word times taken as its span; nothing where the words cover the speech."""
+    def seg(start, end, *words):
+        return tr._RawSegment(start, end, "x", -0.3, 0.1, 1.0, [Word(a, b, "x", 0.9) for a, b in words])
+
+    near = tr.NEAR_WORD_S
+    raw = [seg(0.7, 2.5, (0.7, 1.5), (1.5, 2.5)), seg(20.0, 24.0)]
+    assert tr._unheard([(0.5, 3.0)], raw) == []
+    assert tr._unheard([(0.5, 17.0), (19.0, 30.0)], raw) == [(2.5 + near, 17.0), (19.0, 20.0), (24.0, 30.0)]
+    assert tr._unheard([(0.5, 3.0 + near + tr.UNHEARD_S)], raw) == [(2.5 + near, 3.0 + near + tr.UNHEARD_S)]
+    assert tr._unheard([(5.0, 6.0), (40.0, 40.5)], []) == [(5.0, 6.0)]
+
+
+def test_music_after_speech_gains_no_words(asr, shared_data):
+    """The speech is heard; the music after it, which the voice detection may take for speech with no words, gains
+    none when heard again."""
+    audio, (clip,) = _said_again(shared_data, "02", 1)
+    for kind in ("melody", "chord", "noise"):
+        result = transcribe(np.concatenate([audio, _noise_and_music()[kind]]), device="cpu")
+        assert result.utterances and all(u.start < clip[1] for u in result.utterances), (kind, result.utterances)
+
+
+def test_threads_hear_again_each_their_own(shared_data):
+    """The recogniser is shared by threads: each call's second listen keeps its stretches to itself."""
+    model = tr.FasterWhisperASR("base", "cpu", asr_models.load_faster_whisper("base", "cpu"))
+    inputs = [_said_again(shared_data, "02")[0], _said_again(shared_data, "01", 2)[0]]
+    alone = [model.transcribe(x) for x in inputs]
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(model.transcribe, inputs)) == alone
+
+
 def test_detecting_the_language_encodes_the_first_window_once(asr, shared_data):
     """faster-whisper detects the language on an encoding of the first 30 s window and then encodes it
     again to transcribe it; the recogniser reuses the first. The transcript (words, times, probabilities,
