@@ -42,7 +42,7 @@ from .transcribe import translate as translate_speech
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-SECOND_LISTEN = "second listen"  # the stage where parts of the speech are recognised again (transcribe's progress_again)
+SECOND_LISTEN = "second listen"  # the stage where parts of the speech are heard again (transcribe's progress_again)
 SILENCE_RMS = 1e-4  # a segment whose audio is quieter than this (digital silence) has no usable audio
 FRAME = 400  # samples (25 ms) per frame of the sound-activity measure
 ACTIVE_DB = 40.0  # a frame more than this below the file's loud frames (99th percentile) is silence

@@ -475,8 +475,13 @@ class _Recogniser:
         A stretch heard alone is kept as a window is (``_looped_again``, the same filters in ``_utterances``),
         and what its own words still leave unheard is heard again in turn, ``rounds`` times at most. Nothing is
         heard again where ``raw`` heard no speech (music, noise), nor without the voice detection (``regions``
-        None). ``reached(seconds)``: the start of each stretch heard again, then its end once it is heard."""
+        None, or faster-whisper, whose Silero it is, not installed). ``reached(seconds)``: the start of each
+        stretch heard again, then its end once it is heard."""
         if not regions or rounds < 1 or not any(seg.text.strip() and not _is_hallucination(seg, opts) for seg in raw):
+            return []
+        try:
+            import faster_whisper.vad  # noqa: F401  (openai-whisper alone has no voice detection: _speech_regions)
+        except ImportError:
             return []
         found = []
         for start, end in _unheard(regions, raw):

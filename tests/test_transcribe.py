@@ -391,6 +391,18 @@ def test_the_speech_no_word_comes_near():
     assert tr._unheard([(5.0, 6.0), (40.0, 40.5)], []) == [(5.0, 6.0)]
 
 
+def test_no_second_listen_without_the_voice_detection(monkeypatch):
+    """Without voice detection (DecodeOptions(vad=False), or openai-whisper without faster-whisper's Silero) nothing
+    tells speech from silence: nothing is heard again."""
+    said = tr._RawSegment(0.5, 1.5, "Hello.", -0.2, 0.1, 1.0, [Word(0.5, 1.5, "Hello.", 0.9)])
+    audio, recogniser = np.zeros(10 * SR, np.float32), tr._Recogniser()
+    monkeypatch.setattr(recogniser, "_decode", lambda *args: pytest.fail("heard again"))
+    assert recogniser._heard_again(audio, [said], "en", DecodeOptions(), None) == []
+    monkeypatch.setattr(tr.spoken, "sentences", lambda piece, rate: [(0, len(piece))])  # all speech, were it read
+    monkeypatch.setitem(sys.modules, "faster_whisper.vad", None)  # not installed
+    assert recogniser._heard_again(audio, [said], "en", DecodeOptions(), [(0.0, 10.0)]) == []
+
+
 def test_music_after_speech_gains_no_words(asr, shared_data):
     """The speech is heard; the music after it, which the voice detection may take for speech with no words, gains
     none when heard again."""
