@@ -369,9 +369,8 @@ class _Recogniser:
         mixed = self._by_language(audio, detected, others, opts, total, progress_again) if others else None
         if mixed:  # a window heard another language, and so did the runs of speech, each recognised alone
             return mixed
-        looped = self._looped_again(audio, raw, detected or language, opts)
-        raw = looped + self._heard_again(audio, raw + looped, detected or language, opts, regions,
-                                         progress_again and (lambda at: progress_again(at, total)))
+        raw = self._completed(audio, raw, detected or language, opts, regions,
+                              progress_again and (lambda at: progress_again(at, total)))
         utterances = _utterances(raw, opts, total)
         return Transcript(detected if utterances else language, utterances, self.name, heard)
 
@@ -405,16 +404,15 @@ class _Recogniser:
             length = len(piece) / SAMPLE_RATE
             regions = _speech_regions(piece) if length >= MIN_AUDIO_SECONDS else None
             raw, language = self._decode(piece, None, opts, length, "transcribe", None, regions)
-            looped = self._looped_again(piece, raw, language, opts)
-            raw = looped + self._heard_again(piece, raw + looped, language, opts, regions)
+            raw = self._completed(piece, raw, language, opts, regions)
             utterances += [_later(u, start, language) for u in _utterances(raw, opts, length)]
             if progress:
                 progress(end, total)
         utterances.sort(key=lambda u: u.start)
-        transcript = Transcript(main, utterances, self.name)
-        if len(transcript.spoken()) < 2:
+        heard = Transcript(main, utterances, self.name).spoken()
+        if len(heard) < 2:
             return None
-        main = next(iter(transcript.spoken()))
+        main = next(iter(heard))
         return Transcript(main, [replace(u, language=None if u.language == main else u.language) for u in utterances],
                           self.name)
 
@@ -462,6 +460,14 @@ class _Recogniser:
             out += [_shifted(a, start) for a in again]
         return out
 
+    def _completed(self, audio: np.ndarray, raw: list[_RawSegment], language: str | None, opts: DecodeOptions,
+                   regions: list[tuple[float, float]] | None, reached: Callable[[float], None] | None = None,
+                   rounds: int = AGAIN_ROUNDS) -> list[_RawSegment]:
+        """A pass's segments ``raw`` as kept: its loops heard again sentence by sentence (``_looped_again``), then
+        the speech it wrote no words for heard again alone (``_heard_again``)."""
+        looped = self._looped_again(audio, raw, language, opts)
+        return looped + self._heard_again(audio, raw + looped, language, opts, regions, reached, rounds)
+
     def _heard_again(self, audio: np.ndarray, raw: list[_RawSegment], language: str | None, opts: DecodeOptions,
                      regions: list[tuple[float, float]] | None, reached: Callable[[float], None] | None = None,
                      rounds: int = AGAIN_ROUNDS) -> list[_RawSegment]:
@@ -499,8 +505,7 @@ class _Recogniser:
                 again = self._decode(piece, language, opts, whole[0][1], "transcribe", None, whole)[0]
                 log.info("%.2f-%.2f, speech with no words, heard alone: %r", start, start + whole[0][1],
                          " ".join(a.text.strip() for a in again))
-                looped = self._looped_again(piece, again, language, opts)
-                again = looped + self._heard_again(piece, again + looped, language, opts, inner, None, rounds - 1)
+                again = self._completed(piece, again, language, opts, inner, None, rounds - 1)
                 found += [_shifted(a, start) for a in again]
                 if reached:
                     reached(end)
