@@ -257,7 +257,7 @@ def _translate(segs: list[Segment], audio: np.ndarray, transcript: Transcript, o
     mixed = len(transcript.languages) > 1
     try:
         pieces = []
-        for language in transcript.languages if mixed else [transcript.language]:
+        for language in transcript.languages:
             spans = [(u.start, u.end) for u in transcript.utterances
                      if (u.language or transcript.language) == language] if mixed else None
             if language != "en":
@@ -562,7 +562,7 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
                      "such as beeps): nothing is read from it.")
     language = transcript.language or ""
     heard = transcript.spoken()
-    if len(heard) > 1 and not transcript.source.startswith("subtitles:"):
+    if len(heard) > 1:  # recognised speech only: a subtitle cue names no language of its own
         said = ", ".join(f"{lang!r} {seconds:.0f} s" for lang, seconds in heard.items())
         notes.append(f"The speech mixes languages ({said} of words). Each stretch of speech was recognised in the "
                      "language Whisper heard in it, and the analysis's language is the one most spoken; a short "
