@@ -236,11 +236,11 @@ def checked_notes(value) -> list[str]:
     return list(value)
 
 
-def checked_languages(value, language) -> list[str]:
-    """``languages``: a list of strings; absent or null (a file written before it was added), the ``language``
-    alone, or none."""
+def checked_languages(value) -> list[str]:
+    """``languages``: a list of strings; absent or null (a file written before it was added): none, which
+    ``Analysis`` reads as its ``language`` alone."""
     if value is None:
-        return [language] if isinstance(language, str) else []
+        return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"mmsent analysis: languages must be a list of strings (or null), got {value!r}")
     return list(value)
