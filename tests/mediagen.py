@@ -206,3 +206,17 @@ def talking_video(path: str | Path, sentences: list[str], gap_s: float = 0.8, le
            "-c:a", "aac", "-ar", "44100", "-shortest", path)
     speech.unlink()
     return TalkingVideo(path=path, sentences=list(sentences), spans=spans, duration=total)
+
+
+def joined_clips(paths, pause_s: float = 0.5) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Real clips' sound (16 kHz mono, ``mmsent.media.load_audio``) one after another, each followed by ``pause_s``
+    of silence; and each clip's (start, end) in seconds."""
+    from mmsent import media
+
+    parts, spans, at = [], [], 0.0
+    for path in paths:
+        clip = media.load_audio(path)
+        parts += [clip, np.zeros(int(pause_s * media.SAMPLE_RATE), np.float32)]
+        spans.append((at, at + len(clip) / media.SAMPLE_RATE))
+        at += len(clip) / media.SAMPLE_RATE + pause_s
+    return np.concatenate(parts), spans

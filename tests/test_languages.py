@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
+from mediagen import joined_clips
 
-from mmsent import languages, media
+from mmsent import languages
 from mmsent import transcribe as tr
 from mmsent.config import AnalysisOptions
 from mmsent.pipeline import _translate
@@ -17,18 +17,6 @@ from mmsent.segments import SPEECH, segment
 from mmsent.subtitles import written_language
 
 SR = tr.SAMPLE_RATE
-PAUSE_S = 0.5  # s of silence after each clip
-
-
-def _joined(paths) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """The clips one after another, each followed by PAUSE_S of silence, and each clip's (start, end) in seconds."""
-    parts, spans, at = [], [], 0.0
-    for path in paths:
-        clip = media.load_audio(path)
-        parts += [clip, np.zeros(int(PAUSE_S * SR), np.float32)]
-        spans.append((at, at + len(clip) / SR))
-        at += len(clip) / SR + PAUSE_S
-    return np.concatenate(parts), spans
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +24,7 @@ def mixed(shared_data):
     """3 English RAVDESS clips (actor 02) then 3 Italian EMOVO clips (speaker m1), 23 s: each clip's language."""
     english = sorted((shared_data / "ravdess" / "Actor_02").glob("*.flac"))[:15:5]
     italian = sorted((shared_data / "emovo" / "m1").glob("*.flac"))[:9:3]
-    audio, spans = _joined(english + italian)
+    audio, spans = joined_clips(english + italian)
     return audio, [(a, b, "en" if i < len(english) else "it") for i, (a, b) in enumerate(spans)]
 
 
@@ -95,7 +83,7 @@ def test_the_speech_in_another_language_is_translated_for_the_words(mixed, heard
 
 def test_one_language_is_recognised_as_before(shared_data, monkeypatch):
     """An Italian file: one language, no utterance naming its own, the very transcript of one pass."""
-    audio, _ = _joined(sorted((shared_data / "emovo" / "m1").glob("*.flac"))[:12:3])
+    audio, _ = joined_clips(sorted((shared_data / "emovo" / "m1").glob("*.flac"))[:12:3])
     once = tr.transcribe(audio, device="cpu")
     assert once.language == "it" and once.languages == ["it"] and once.utterances
     assert all(u.language is None for u in once.utterances)

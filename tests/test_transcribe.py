@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mediagen import ITALIAN_JOY
+from mediagen import ITALIAN_JOY, joined_clips
 
 import mmsent
 from mmsent import asr_models
@@ -339,15 +339,7 @@ def test_real_ravdess_clip(asr, shared_data):
 def _said_again(shared_data, actor: str = "02", clips: int = 4) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """RAVDESS clips of one actor, the same sentence said ``clips`` ways, each followed by 0.5 s of silence; and each
     clip's (start, end) in seconds."""
-    from mmsent import media
-
-    parts, spans, at = [], [], 0.0
-    for path in sorted((shared_data / "ravdess" / f"Actor_{actor}").glob("*.flac"))[:8 * clips:8]:
-        clip = media.load_audio(path)
-        parts += [clip, np.zeros(SR // 2, np.float32)]
-        spans.append((at, at + len(clip) / SR))
-        at += len(clip) / SR + 0.5
-    return np.concatenate(parts), spans
+    return joined_clips(sorted((shared_data / "ravdess" / f"Actor_{actor}").glob("*.flac"))[:8 * clips:8])
 
 
 def test_a_sentence_said_again_is_heard_each_time(asr, shared_data):
