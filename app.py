@@ -6,7 +6,8 @@
 UI only: everything it shows comes from the public ``mmsent`` API (load_model, analyze, plots,
 export). The model is loaded once at start-up; each click runs one analysis in the queue, whose
 concurrency limit keeps a CPU machine from running several at once (the others wait their turn).
-Stop ends the page's analysis at its next progress step; closing the page does not (``Stops`` says why).
+Stop ends the page's analysis at its next progress step; so does closing the page, or an API client
+cancelling its job (``left``): neither leaves the server analysing for nobody while others wait.
 Library errors become a ``gr.Error`` with the library's message; an unexpected error is logged on
 the server and shown as one line, never a stack trace. The same analysis is served to programs as
 the Gradio API endpoint ``/analyze``, the only one the API page lists: a video (or a sound file, by
@@ -167,15 +168,14 @@ def _refusal(message: str) -> gr.Error:
 
 
 class Stopped(Exception):
-    """The page asked to stop its analysis (the Stop button); args[0]: the stage reached."""
+    """The analysis was asked to stop (the Stop button, a closed page); args: the stage reached, and why."""
 
 
 class Stops:
     """Requests to stop an analysis, by page session (the Stop button). A click on Analyse or an example clears
     its page's request, so that a Stop pressed while the analysis still waits in the queue holds when it starts;
-    the analysis checks it at each progress step (``stoppable``). A closed page's analysis runs to its end:
-    Gradio 6.31 tells a running function nothing of it, and its unload event, which would, kept the server from
-    shutting down within its 5 s at Ctrl-C, which left the uploads on disk."""
+    the analysis checks it at each progress step (``stoppable``), and whether its request is still there
+    (``left``)."""
 
     def __init__(self):
         self._flags: dict[str, threading.Event] = {}
@@ -207,11 +207,29 @@ def _session(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None)
 
 
-def stoppable(progress, flag: threading.Event):
-    """``progress`` that raises Stopped, with the stage reached, once ``flag`` is set."""
+def left():
+    """Called in an event's function: a check of whether the request that runs it has gone, its page closed
+    (Gradio marks the event dead once the page's event stream ends) or its API client's job cancelled (the
+    event leaves Gradio's running jobs, and frees its place in the queue, while the thread that runs it goes
+    on). Gradio 6.31 tells a running function neither: this reads its queue. The page's unload event would
+    tell a closed page, but kept the server from shutting down within its 5 s at Ctrl-C, which left the
+    uploads on disk. Outside an event (a test, a script) the request never goes."""
+    from gradio.context import LocalContext
+
+    queue, event_id = getattr(LocalContext.blocks.get(None), "_queue", None), LocalContext.event_id.get(None)
+    if queue is None or not event_id:
+        return lambda: False
+    return lambda: not any(e._id == event_id and e.alive for job in queue.active_jobs if job for e in job)
+
+
+def stoppable(progress, flag: threading.Event, gone=lambda: False):
+    """``progress`` that raises Stopped, with the stage reached and why, once ``flag`` is set (the page's
+    Stop) or ``gone()`` (the page closed, the job cancelled)."""
     def report(fraction: float, desc: str | None = None) -> None:
         if flag.is_set():
-            raise Stopped(desc or "the start")
+            raise Stopped(desc or "the start", "by its page")
+        if gone():
+            raise Stopped(desc or "the start", "its page closed or its job cancelled")
         progress(fraction, desc=desc)
 
     return report
@@ -322,11 +340,11 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         flag = stops.flag(request)
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
-                                           max_segment_seconds, stoppable(progress, flag), senses,
+                                           max_segment_seconds, stoppable(progress, flag, left()), senses,
                                            translate, sound, annotated_video)
         except Stopped as e:
             name = _name(video or sound) if video or sound else "the file"
-            log.info("stopped %s at %s", video or sound, e.args[0])
+            log.info("stopped %s at %s, %s", video or sound, *e.args)
             stopped = f"at {e.args[0]}: the analysis of {name} was stopped and nothing was kept."
             gr.Info(f"Stopped {stopped}")  # said to a screen reader too (a toast is a live region; the notes are not)
             return (None,) * 7 + (f"**Stopped** {stopped} Press Analyse to start again.\n\n{model_lines}", None, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import socket
 import subprocess
 import sys
@@ -55,6 +56,15 @@ class AppServer:
     def log_tail(self, chars: int = 4000) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")[-chars:]
+
+    def wait_for_log(self, pattern: str, since: int = 0, timeout: float = 30.0) -> str:
+        """The log from its character ``since`` on, once that matches ``pattern``; AssertionError with it if it
+        does not within ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, log := self.log_tail(10**9)[since:]):
+            assert time.monotonic() < deadline, f"no {pattern!r} in the app's log within {timeout:.0f} s:\n{log}"
+            time.sleep(POLL_S)
+        return log
 
     def wait_until_up(self, timeout: float = START_TIMEOUT_S) -> float:
         """Seconds it took until the page answers; RuntimeError with the log if it never does."""

@@ -200,6 +200,20 @@ def test_a_click_during_an_analysis_runs_after_it(server):
     # Analyse button's click (it clears the last results), its analysis, and an example's analysis
 
 
+def test_a_cancelled_job_stops_its_analysis(server, client, media):
+    """An API client that cancels its job: the server stops the analysis at its next step. Gradio frees the job's
+    place in the queue at once, so the analysis went on beside the next one, two at once on a CPU machine."""
+    job = client.submit(handle_file(media["speech"]), api_name="/analyze")
+    deadline = time.monotonic() + RESULT_TIMEOUT_S
+    while not any("speech recognition" in (p.desc or "") for p in job.status().progress_data or []):
+        assert not job.done() and time.monotonic() < deadline, job.status()
+        time.sleep(0.02)
+    before = len(server.log_tail(10**9))
+    job.cancel()
+    log = server.wait_for_log(r"(stopped|analysed) \S*speech\.mp4", before, RESULT_TIMEOUT_S)
+    assert re.search(r"stopped \S*speech\.mp4 at .*, its page closed or its job cancelled", log), log
+
+
 def test_a_sound_alone_is_analysed(client, media):
     """A sound file, as the page's microphone or sound upload gives it: its words and voice are read,
     and there is no video to show."""

@@ -258,6 +258,18 @@ def test_stop_ends_the_analysis(server, browser_context):
     assert "Stopped" not in page.locator("#notes").inner_text()
 
 
+def test_a_closed_page_stops_its_analysis(server, browser_context):
+    """A page closed during its analysis: the server stops it at its next step, where it went on to its end for
+    nobody while the next in the queue waited."""
+    page = open_page(browser_context, server, set())
+    page.get_by_role("button", name="mission day").click()
+    wait_for_progress(page)
+    before = len(server.log_tail(10**9))
+    page.close()
+    log = server.wait_for_log(r"(stopped|analysed) \S*mission_day", before, UI_TIMEOUT_MS / 1000)
+    assert re.search(r"stopped \S*mission_day\.mp4 at .*, its page closed", log), log
+
+
 def test_on_a_phone_the_progress_comes_into_view(server, browser_context):
     """On a narrow screen the result's video, which shows the progress, is below the button and the examples:
     a tap showed nothing happening."""
