@@ -36,6 +36,7 @@ from .config import ASR_BACKENDS, AnalysisOptions, checked_argument  # noqa: E40
 from .export import FORMATS, output_paths, same_file, write  # noqa: E402
 from .labels import parse_senses  # noqa: E402
 from .pipeline import analyze  # noqa: E402
+from .probe import local_path  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
@@ -57,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("info", parents=[common], formatter_class=fmt, help="load a model and print its summary")
     a = sub.add_parser("analyze", parents=[common], formatter_class=fmt, help="analyse video or audio files")
     a.set_defaults(command_parser=a)  # its own usage line with its errors
-    a.add_argument("videos", nargs="+", type=Path, help="video or audio files")
+    a.add_argument("videos", nargs="+", type=lambda v: Path(checked_argument(local_path)(v)),  # no web address
+                   help="video or audio files")
     a.add_argument("--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
     a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}")
     a.add_argument("--asr", default=DEFAULTS.asr, choices=ASR_BACKENDS,
@@ -150,7 +152,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 written[video.stem] = video
             except EXPECTED_ERRORS as e:
                 failed += 1
-                tqdm.write(f"FAILED {video}: {e}", file=sys.stderr)
+                tqdm.write(f"FAILED {video}: {str(e).removeprefix(f'{video}: ')}", file=sys.stderr)
                 continue
             except Exception as e:  # a bug: said with its traceback, to report it, and the other files go on
                 failed += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +50,18 @@ class MediaInfo:
     audio_track: str | None = None  # the one analysed, e.g. 'track 2 (eng)'
 
 
+def local_path(path: str | Path) -> Path:
+    """``path`` as a Path; MediaError where it is a web address (``Path`` would make "https://x" "https:/x")."""
+    if not Path(path).exists() and re.match(r"[a-z][a-z0-9+.-]+://", str(path), re.IGNORECASE):
+        raise MediaError(f"{path}: is a web address; mmsent reads files: download the video or sound first, then "
+                         "give the file's path.")
+    return Path(path)
+
+
 def _open(path: str | Path) -> av.container.InputContainer:
     if isinstance(path, str) and not path.strip():
         raise MediaError("no file given: the path is empty; give the path of an audio or video file.")
-    p = Path(path)
+    p = local_path(path)
     if not p.exists():
         raise MediaError(f"{p}: file not found; check the path.")
     if p.is_dir():

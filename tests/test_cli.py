@@ -30,6 +30,16 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, after_s):
     assert proc.returncode in (130, -signal.SIGINT) and "Traceback" not in err and "interrupted" in err, err[-2000:]
 
 
+def test_a_web_address_is_refused_as_the_command_line_is_parsed():
+    """It said, after loading the model, "FAILED https:/www.youtube.com/watch?v=abc: https:/www.youtube.com/watch?v=abc:
+    file not found; check the path.": the address mangled, and told twice."""
+    url = "https://www.youtube.com/watch?v=abc"
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", url], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and f"argument videos: {url}: is a web address; mmsent reads files: download the " \
+        "video or sound first" in proc.stderr, proc.stderr
+
+
 def test_the_package_imports_its_parts_when_used():
     """``import mmsent`` loads no torch; its public names and submodules come when first used."""
     code = ("import sys, mmsent; assert 'torch' not in sys.modules; "
@@ -53,7 +63,7 @@ def test_analyze_several_files_one_bad(tmp_path):
         [sys.executable, "-m", "mmsent", "analyze", str(bad), str(good), "--out", str(out), "--format", "json,csv,srt"],
         capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 1, proc.stderr
-    assert "FAILED" in proc.stderr and "broken.mp4" in proc.stderr and "Traceback" not in proc.stderr
+    assert f"FAILED {bad}: cannot be read as audio or video" in proc.stderr and "Traceback" not in proc.stderr  # once
     assert sorted(p.name for p in out.iterdir()) == ["good clip.csv", "good clip.json", "good clip.srt"]
     data = json.loads((out / "good clip.json").read_text())
     assert "hello" in " ".join(s["text"] for s in data["segments"]).lower()

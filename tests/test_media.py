@@ -232,6 +232,10 @@ def test_broken_files_name_the_file(folder):
             assert isinstance(err.value, MediaError) and path.name in str(err.value)
     with pytest.raises(MediaError, match="no file given: the path is empty"):  # it said: ".: is a folder"
         probe("")
+    for url in ("https://www.youtube.com/watch?v=abc", "rtsp://camera.local/stream"):  # it said, of the first:
+        with pytest.raises(MediaError, match="is a web address; mmsent reads files: download") as err:  # "https:/www.
+            probe(url)  # youtube.com/watch?v=abc: file not found; check the path.", the address itself mangled
+        assert str(err.value).startswith(f"{url}: ")
 
 
 def test_truncated_but_readable_file_warns(folder):
