@@ -45,7 +45,7 @@ import pandas as pd  # noqa: E402
 import mmsent  # noqa: E402
 from mmsent import export, media, plots  # noqa: E402
 from mmsent.checkpoint import pick_device  # noqa: E402
-from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, checked_argument  # noqa: E402
+from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from mmsent.results import Analysis, SegmentResult  # noqa: E402
 from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
@@ -523,7 +523,7 @@ def load(checkpoint: str | None, device: str | None) -> tuple[mmsent.FusionModel
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="mmsent demo: emotion and sentiment in video.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), help="port")

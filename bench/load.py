@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from mmsent.config import HelpFormatter
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 CLIENTS = 8  # concurrent clients
@@ -157,7 +159,7 @@ def run(url: str, pid: int, clients: int, per_client: int, max_seconds: float, v
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="a running app, e.g. http://127.0.0.1:7860/ (loopback only)")
     where.add_argument("--start", action="store_true", help="start python app.py on a free loopback port")

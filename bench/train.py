@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmsent.config import ModelConfig  # noqa: E402
+from mmsent.config import HelpFormatter, ModelConfig  # noqa: E402
 from mmsent.model import build_model  # noqa: E402
 from train.args import DEFAULT_CACHE, parse_args  # noqa: E402
 from train.corpora import read_meld, read_ravdess  # noqa: E402
@@ -80,7 +80,7 @@ def bench_epoch(args, tune_layers: int) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(prog="python bench/train.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--meld", default="../shared/data/meld", help="MELD label folder")
     p.add_argument("--ravdess", default="../shared/data/ravdess", help="RAVDESS folder")
     p.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache of the epoch timing")

@@ -32,7 +32,7 @@ from tqdm import tqdm  # noqa: E402  (torch loads from here)
 
 from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: E402
 from .checkpoint import pick_device  # noqa: E402
-from .config import ASR_BACKENDS, AnalysisOptions, checked_argument  # noqa: E402
+from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from .export import FORMATS, output_paths, same_file, write  # noqa: E402
 from .labels import parse_senses  # noqa: E402
 from .pipeline import analyze  # noqa: E402
@@ -47,7 +47,7 @@ LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a pro
 
 
 def _parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
     parser = argparse.ArgumentParser(prog="python -m mmsent", formatter_class=fmt,
                                      description="Emotion and sentiment in video, moment by moment.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -237,6 +237,14 @@ class AnalysisOptions:
             check_language(self.language)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's help with each option's default, except where its help already says it ("(default: the
+    config's)", which argparse followed with "(default: None)")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if "(default" in (action.help or "") else super()._get_help_string(action)
+
+
 def checked_argument(check: Callable[[str], object]) -> Callable[[str], str]:
     """An argparse ``type`` for an option whose values ``check`` accepts (it raises ValueError for the
     others): a wrong value is refused as the command line is parsed, with the check's message."""

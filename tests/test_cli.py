@@ -1,6 +1,7 @@
 """The command line, as a user runs it: several files, one bad, exports on disk, exit status, and
 progress that reads well in a log (stderr here is a pipe, not a terminal)."""
 
+import argparse
 import json
 import os
 import shutil
@@ -12,6 +13,8 @@ import time
 import pytest
 from conftest import ROOT
 from mediagen import ITALIAN_JOY, talking_video
+
+from mmsent.config import HelpFormatter
 
 STAGES = ("decode", "speech recognition", "model")  # some of the stages mmsent.analyze reports, in order
 
@@ -287,3 +290,13 @@ def test_on_a_terminal_each_stage_keeps_its_own_time_and_rate(monkeypatch):
                 assert "[02:00<02:00" in shown, shown  # half the sound in 2 min: 2 min left
             if (t, done) == (242, 2):
                 assert "[00:02<01:10" in shown, shown  # 2 of 72 batches in 2 s: 70 s left, not hours
+
+
+def test_help_says_each_default_once():
+    """``train.train --help`` said "(default: the config's) (default: None)" for 9 options."""
+    parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    parser.add_argument("--fusion", help="log-linear or mlp (default: the config's)")
+    parser.add_argument("--epochs", type=int, default=3, help="passes over the data")
+    text = " ".join(parser.format_help().split())
+    assert "(default: the config's)" in text and "default: None" not in text and "passes over the data (default: 3)" \
+        in text, text

@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from mmsent.config import HelpFormatter
 from mmsent.labels import MODALITIES
 
 from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, read_ravdess, unique_key
@@ -20,7 +21,7 @@ DEFAULT_CACHE = os.environ.get("MMSENT_CACHE") or "/tmp/mmsent-cache"  # what fr
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.train", description="Train an mmsent fusion model.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     d = p.add_argument_group("data")
     d.add_argument("--meld", help="folder with train_sent_emo.csv and dev_sent_emo.csv (and MELD.Raw clip folders)")
     d.add_argument("--ravdess", help="RAVDESS folder (Actor_XX/ with speech files)")

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_model, pick_device
+from mmsent.config import HelpFormatter
 from mmsent.labels import MODALITIES
 from mmsent.weights import SourceUnavailable
 
@@ -234,7 +235,7 @@ def write_pngs(report: dict, folder: str | Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded one")
     p.add_argument("--data", action="append", required=True,
                    help="a labelled corpus in its published layout (repeatable): meld=PATH/test_sent_emo.csv, "

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from mmsent.checkpoint import pick_device
+from mmsent.config import HelpFormatter
 from mmsent.encoders import bf16_supported
 from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
                                save_expression_net, view_features)
@@ -132,7 +133,7 @@ def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.fer", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--data", type=Path, required=True,
                    help="FER2013 folder holding train/ and validation/, or the challenge's fer2013.csv")
     p.add_argument("--out", type=Path, default=Path("runs/face-expression"),

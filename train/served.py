@@ -24,7 +24,7 @@ import numpy as np
 from mmsent import AnalysisError, CheckpointError, SourceUnavailable, analyze
 from mmsent.asr_models import TranscriptionError
 from mmsent.checkpoint import load_model
-from mmsent.config import AnalysisOptions
+from mmsent.config import AnalysisOptions, HelpFormatter
 from mmsent.labels import EMOTIONS, MODALITIES
 from mmsent.media import MediaError
 
@@ -74,7 +74,7 @@ def served(model, samples, translate: bool = AnalysisOptions.translate) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.served", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default'")
     p.add_argument("--data", action="append", required=True, help="a labelled speech corpus: ravdess=DIR[:ACTORS], "
                    "emovo=DIR[:SPEAKERS], emodb=DIR, cremad=DIR or folders=DIR")
