@@ -897,8 +897,10 @@ def _subtitles_language(path: Path, named: str | None, texts: list[str], problem
         taken = None
     else:
         taken = guess if sure else None
-        if sure and guess != "en":
-            tell(problems, f"The subtitles name no language, and their text reads as {guess!r} (py3langid's "
+        if sure and guess != "en":  # a name's part may be a code Whisper does not know (it.eo.srt) or no language
+            said = f"The subtitles' name holds {named!r}, no language Whisper knows" if named else \
+                "The subtitles name no language"
+            tell(problems, f"{said}, and their text reads as {guess!r} (py3langid's "
                            f"probability {probability:.2f}): read as {guess!r}. If that is wrong, give their language "
                            f"{how(f'{path.stem}.en{path.suffix}')}.")
     if mixed and taken in (None, "en"):  # all read as English words, while translated speech would be English

@@ -713,9 +713,12 @@ def test_the_subtitles_language_when_the_text_can_not_tell_or_the_user_says_it(t
     hindi = ["मुझे तुम्हारी बहुत याद आती है।", "तुमने मुझे पहले क्यों नहीं बताया?"]
     assert load_subtitles(srt("talk.hi.srt", hindi), problems).language == "hi" and problems == []
     assert load_subtitles(srt("talk.de.srt", WRITTEN["it"]), problems).language == "de"  # between two others: the name
-    assert load_subtitles(srt("Rocky.IV.srt", WRITTEN["es"]), problems).language == "es"  # IV: no language
-    assert len(problems) == 1 and problems[0].startswith("The subtitles name no language, and their text reads as 'es'")
-    problems.clear()
+    for name, lines, language in (("Rocky.IV.srt", WRITTEN["es"], "es"), ("it.eo.srt", WRITTEN["it"], "it")):
+        assert load_subtitles(srt(name, lines), problems).language == language  # IV: no language; eo: not Whisper's
+        said = f"The subtitles' name holds '{name.split('.')[1].lower()}', no language Whisper knows, and their text " \
+            f"reads as '{language}'"  # it said "The subtitles name no language", of it.eo.srt too
+        assert len(problems) == 1 and problems[0].startswith(said), problems
+        problems.clear()
     assert load_subtitles(srt("talk.jv.srt", ["Sugeng enjing."]), problems).language == "jw"  # ISO 639-1's Javanese
     names = load_subtitles(srt("names.srt", ["Marco!", "Giulia?", "♪ ♪", "1984"]), problems)
     assert names.language is None and problems == []
