@@ -200,7 +200,7 @@ def _progress(name: str) -> Iterator:
         started: dict[str, float] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
-            bar.set_description(f"{name}: {stage}")
+            bar.set_description(f"{name}: {stage}", refresh=False)  # drawn once, with its own counts
             bar.total, bar.n, bar.start_t = max(total, 1), done, started.setdefault(stage, bar._time())
             bar.refresh()
 

@@ -283,9 +283,12 @@ def test_on_a_terminal_each_stage_keeps_its_own_time_and_rate(monkeypatch):
                                       (241, "audio features", 1, 72), (241, "text features", 1, 72),
                                       (242, "audio features", 2, 72)]:
             clock[0] = 1000.0 + t
+            before = len(sys.stderr.getvalue())
             progress(stage, done, total)
-            shown = sys.stderr.getvalue().split("\r")[-1]
+            drawn = [d for d in sys.stderr.getvalue()[before:].split("\r") if "talk.mp4" in d]
+            shown = drawn[-1]
             assert f"talk.mp4: {stage}:" in shown and f"{done}/{total}" in shown, shown
+            assert all(f"{done}/{total}" in d for d in drawn), drawn  # not the stage before's counts for a moment
             if (t, stage) == (120, "speech recognition"):
                 assert "[02:00<02:00" in shown, shown  # half the sound in 2 min: 2 min left
             if (t, done) == (242, 2):
