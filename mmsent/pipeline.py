@@ -33,7 +33,7 @@ from .config import ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
-from .segments import GAP, Segment, follow_sound, previous_texts, segment, translate, voice_spans
+from .segments import GAP, SPEECH, Segment, follow_sound, previous_texts, segment, translate, voice_spans
 from .weights import SourceUnavailable
 from .transcribe import (Transcript, TranscriptionError, clip_to, load_backend, load_subtitles, spoken_language,
                          transcribe)
@@ -251,25 +251,39 @@ def _translate(segs: list[Segment], audio: np.ndarray, transcript: Transcript, o
                device: str, report: Progress) -> str:
     """Translate the speech into English and give each speech segment its sentences (``segments.translate``): all
     of it from the transcript's language, or, where the speech mixes languages, the utterances of each language
-    but English from theirs. Returns what the notes say if no segment got any: a failure loses only the
-    translation."""
+    but English from theirs. A speech segment left without a translation (its chunk's piece dropped by the filters,
+    as a sentence said again is, read as a loop; or a piece with fewer sentences than its segments) is translated
+    again alone, each such segment one piece: nothing more where every segment got one. Returns what the notes say
+    if no segment got any: a failure loses only the translation."""
     total, progress = _in_seconds(report, "translation", audio)
     mixed = len(transcript.languages) > 1
+    languages = [language for language in transcript.languages if language != "en"]
     try:
         pieces = []
-        for language in transcript.languages:
+        for language in languages:
             spans = [(u.start, u.end) for u in transcript.utterances
                      if (u.language or transcript.language) == language] if mixed else None
-            if language != "en":
-                pieces += translate_speech(audio, language, backend=options.asr, model=options.asr_model,
-                                           device=device, progress=progress, spans=spans)
+            pieces += translate_speech(audio, language, backend=options.asr, model=options.asr_model,
+                                       device=device, progress=progress, spans=spans)
+        translate(segs, pieces)
+        for language in languages:
+            left = [s for s in segs if s.kind == SPEECH and not s.translation
+                    and (not mixed or _spoken_in(s, transcript) == language)]
+            if left:
+                translate(left, translate_speech(audio, language, backend=options.asr, model=options.asr_model,
+                                                 device=device, spans=[(s.start, s.end) for s in left]))
     except RuntimeError as e:  # e.g. a GPU without the memory for the translation's beam
-        log.warning("translation failed: %s", e)
+        log.warning("translation failed: %s", e)  # the segments translated before it keep their translation
         return (f"; their translation into English failed ({type(e).__name__}: {e}). Turn translation off, or "
                 "use a smaller speech recognition model.")
     report("translation", total, total)
-    translate(segs, pieces)
     return "; their translation into English gave nothing usable."
+
+
+def _spoken_in(seg: Segment, transcript: Transcript) -> str | None:
+    """The language of the utterance that overlaps ``seg`` most."""
+    u = max(transcript.utterances, key=lambda u: min(u.end, seg.end) - max(u.start, seg.start))
+    return u.language or transcript.language
 
 
 def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, Callable[[float, float], None]]:

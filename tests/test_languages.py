@@ -81,6 +81,28 @@ def test_the_speech_in_another_language_is_translated_for_the_words(mixed, heard
             assert not s.translation, (s.text, s.translation)
 
 
+def test_a_sentence_said_again_is_translated_each_time(shared_data, monkeypatch):
+    """EMOVO's f1 saying one sentence four ways ("Gli operai si alzano presto."), recognised as four segments: the
+    translation of their one chunk of speech came back as one sentence ("I will operate if they are too close.",
+    log-probability -1.32), dropped by the filters, and all four kept their Italian words. Each speech segment left
+    so is translated again alone, and all four read in English. Where the chunks leave none, one pass."""
+    from mmsent import pipeline
+
+    calls, real = [], pipeline.translate_speech
+    monkeypatch.setattr(pipeline, "translate_speech", lambda *a, **k: calls.append(k["spans"]) or real(*a, **k))
+    for clips, passes in ((4, 2), (1, 1)):
+        audio, _ = joined_clips(sorted((shared_data / "emovo" / "f1").glob("*-f1-b1.flac"))[:clips])
+        heard = tr.transcribe(audio, device="cpu")
+        segs = segment(heard, len(audio) / SR)
+        speech = [s for s in segs if s.kind == SPEECH]
+        assert heard.languages == ["it"] and len(speech) == clips, heard.utterances
+        calls.clear()
+        assert _translate(segs, audio, heard, AnalysisOptions(), "cpu", lambda *a: None)
+        assert all(s.translation and _reads_as(s.translation) == "en" for s in speech), speech
+        assert len(calls) == passes and calls[0] is None, calls  # the chunks, then the segments left, alone
+        assert calls[1:] in ([], [[(s.start, s.end) for s in speech]])
+
+
 def test_one_language_is_recognised_as_before(shared_data, monkeypatch):
     """An Italian file: one language, no utterance naming its own, the very transcript of one pass."""
     audio, _ = joined_clips(sorted((shared_data / "emovo" / "m1").glob("*.flac"))[:12:3])
