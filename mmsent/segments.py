@@ -133,9 +133,9 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
     one each, in order, to the speech segments whose middle it spans when they are as many; where they are
     fewer (a translation joins sentences with commas), its clauses go to them, cut nearest the pauses between
     them (``_cut``); otherwise each sentence goes to the speech segment at its time (its place in the piece's
-    text taken as a place in the piece's time), or the nearest one the piece overlaps. A piece that overlaps
-    no speech segment (the recognition heard none there) is left out; a segment's sentences are joined in
-    order."""
+    text taken as a place in the piece's time), or the nearest one its time overlaps. A piece, or a sentence,
+    whose time overlaps no speech segment (speech that the recognition heard none of there, or that the
+    subtitles leave out) is left out; a segment's sentences are joined in order."""
     speech = [s for s in segments if s.kind == SPEECH]
     got: dict[int, list[str]] = {}
     for p in pieces:
@@ -147,8 +147,9 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
             overlapped = [i for i, s in enumerate(speech) if min(p.end, s.end) > max(p.start, s.start)]
             targets, done, size = [], 0, sum(map(len, sentences))
             for t in sentences:
-                at = p.start + (p.end - p.start) * (done + len(t) / 2) / size
-                targets.append(min(overlapped, key=lambda i: max(speech[i].start - at, at - speech[i].end, 0.0),
+                lo, hi = (p.start + (p.end - p.start) * chars / size for chars in (done, done + len(t)))
+                at, heard = (lo + hi) / 2, [i for i in overlapped if min(hi, speech[i].end) > max(lo, speech[i].start)]
+                targets.append(min(heard, key=lambda i: max(speech[i].start - at, at - speech[i].end, 0.0),
                                    default=None))
                 done += len(t)
         for i, t in zip(targets, sentences):

@@ -183,6 +183,11 @@ def test_a_translated_piece_gives_its_sentences_to_the_speech_segments_of_their_
     one = [Segment(0, 2, "Davvero? Incredibile!", SPEECH)]
     translate(one, [Utterance(0.0, 4.0, "Really? I can't believe it, it's incredible!")])  # ends after the segment
     assert one[0].translation == "Really? I can't believe it, it's incredible!"
+    cues = [Segment(0.0, 1.75, "Ho il lavoro.", SPEECH), Segment(1.75, 5.45, "È il giorno più bello.", SPEECH),
+            Segment(5.45, 10.08, "", GAP)]  # subtitles that leave out the speech from 6.4 s on (happy_news)
+    said = "This is the best day of my life. I am so happy. Thank you all so much. This is wonderful."
+    translate(cues, [Utterance(0.0, 1.7, "I got the job."), Utterance(1.8, 9.25, said)])  # its last two: no cue's
+    assert [s.translation for s in cues] == ["I got the job.", "This is the best day of my life. I am so happy.", ""]
     untouched = [Segment(0, 2, "Uno.", SPEECH)]
     translate(untouched, [])
     assert untouched[0].translation == "" and untouched[0].read_text == "Uno."
