@@ -33,7 +33,7 @@ from tqdm import tqdm  # noqa: E402  (torch loads from here)
 from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: E402
 from .checkpoint import pick_device  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
-from .export import FORMATS, output_paths, same_file, write  # noqa: E402
+from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, write  # noqa: E402
 from .labels import parse_senses  # noqa: E402
 from .pipeline import analyze  # noqa: E402
 from .probe import local_path  # noqa: E402
@@ -43,6 +43,8 @@ signal.signal(signal.SIGINT, _sigint)
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
+MEDIA_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".flv",
+                  ".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".wma")  # a folder's files analysed
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 
@@ -59,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", parents=[common], formatter_class=fmt, help="analyse video or audio files")
     a.set_defaults(command_parser=a)  # its own usage line with its errors
     a.add_argument("videos", nargs="+", type=lambda v: Path(checked_argument(local_path)(v)),  # no web address
-                   help="video or audio files")
+                   help="video or audio files, or folders of them")
     a.add_argument("--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
     a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}")
     a.add_argument("--asr", default=DEFAULTS.asr, choices=ASR_BACKENDS,
@@ -107,6 +109,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                      else f"--format names no format; choose from {', '.join(FORMATS)}")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is a file: give a folder for the results (it is made if missing)")
+    args.videos = _in_folders(args.videos, parser)
     if args.subtitles and len(args.videos) > 1:
         parser.error("--subtitles belongs to one video: give one video with it")
     if args.subtitles and not args.subtitles.is_file():
@@ -168,6 +171,20 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if failed:
         tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path]:
+    """The inputs, each folder given as its audio and video files by name (MEDIA_SUFFIXES; sorted; not its
+    subfolders', nor the annotated copies written here); a folder without any stays (``analyze`` refuses it)."""
+    out = []
+    for path in paths:
+        try:
+            found = sorted(f for f in path.iterdir() if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()
+                           and not f.name.endswith(ANNOTATED_SUFFIX)) if path.is_dir() else []
+        except OSError as e:
+            parser.error(f"{path}: the folder can't be read ({e.strerror or e})")
+        out += found or [path]
+    return out
 
 
 def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:

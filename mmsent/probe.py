@@ -65,8 +65,7 @@ def _open(path: str | Path) -> av.container.InputContainer:
     if not p.exists():
         raise MediaError(f"{p}: file not found; check the path.")
     if p.is_dir():
-        raise MediaError(f"{p}: is a folder; give the audio or video files in it (on the command line, e.g. "
-                         f"{p / '*.mp4'}).")
+        raise MediaError(f"{p}: is a folder; give the audio or video files in it.")
     if not p.is_file():
         raise MediaError(f"{p}: is not a regular file; give the path of an audio or video file.")
     if p.stat().st_size == 0:
