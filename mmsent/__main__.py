@@ -36,15 +36,13 @@ from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argume
 from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, write  # noqa: E402
 from .labels import parse_senses  # noqa: E402
 from .pipeline import analyze  # noqa: E402
-from .probe import local_path  # noqa: E402
+from .probe import MEDIA_SUFFIXES, local_path  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
-MEDIA_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".wmv", ".mpg", ".mpeg", ".3gp", ".flv",
-                  ".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".wma")  # a folder's files analysed
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 

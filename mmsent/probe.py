@@ -50,6 +50,15 @@ class MediaInfo:
     audio_track: str | None = None  # the one analysed, e.g. 'track 2 (eng)'
 
 
+# Containers the decoder (PyAV's FFmpeg) reads, by name: a folder's files analysed (the command line), a corpus's read.
+LOSSLESS_SUFFIXES = {".wav", ".flac", ".aif", ".aiff", ".wv", ".ape", ".caf", ".au", ".snd"}  # .snd: .au's other name
+AUDIO_SUFFIXES = LOSSLESS_SUFFIXES | {".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".oga", ".opus", ".spx", ".wma",
+                                      ".mka", ".amr", ".mp2", ".ac3", ".dts"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".divx", ".flv", ".f4v", ".mpg", ".mpeg",
+                  ".vob", ".ts", ".mts", ".m2ts", ".3gp", ".3g2", ".wmv", ".asf", ".ogv", ".mxf"}
+MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
+
+
 def local_path(path: str | Path) -> Path:
     """``path`` as a Path; MediaError where it is a web address (``Path`` would make "https://x" "https:/x")."""
     if not Path(path).exists() and re.match(r"[a-z][a-z0-9+.-]+://", str(path), re.IGNORECASE):

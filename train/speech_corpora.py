@@ -42,18 +42,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mmsent.labels import EMOTIONS
+from mmsent.probe import LOSSLESS_SUFFIXES, MEDIA_SUFFIXES, VIDEO_SUFFIXES  # a file of another kind: skipped, counted
 
 from .corpora import CorpusError, Sample, Skipped, corpus_files, corpus_folder, media_tag
 
 log = logging.getLogger(__name__)
 
-# Containers the decoder (PyAV's FFmpeg) reads; a file of another kind is skipped and counted.
-LOSSLESS_SUFFIXES = {".wav", ".flac", ".aif", ".aiff", ".wv", ".ape", ".caf", ".au", ".snd"}  # .snd: .au's other name
-AUDIO_SUFFIXES = LOSSLESS_SUFFIXES | {".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".oga", ".opus", ".spx", ".wma",
-                                      ".mka", ".amr", ".mp2", ".ac3", ".dts"}
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".divx", ".flv", ".f4v", ".mpg", ".mpeg",
-                  ".vob", ".ts", ".mts", ".m2ts", ".3gp", ".3g2", ".wmv", ".asf", ".ogv", ".mxf"}
-MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
 # Smaller files are no clip (an empty copy, a git-lfs pointer): the same bytes in two emotion folders are
 # no label conflict, and they are counted unreadable when their features fail.
 STUB_BYTES = 1024
