@@ -290,9 +290,9 @@ class Analysis:
             segments=segments,
             model=d["model"],
             language=validate.optional_text(d.get("language"), "language"),
-            languages=validate.checked_languages(d.get("languages")),
+            languages=validate.texts(d.get("languages"), "languages"),
             transcript_source=validate.optional_text(d.get("transcript_source"), "transcript_source"),
-            notes=validate.checked_notes(d.get("notes")),
+            notes=validate.texts(d.get("notes"), "notes"),
             schema_version=SCHEMA_VERSION,  # a version-1 file is upgraded as it is read
         )
 

@@ -227,20 +227,11 @@ def optional_text(value, key: str) -> str | None:
     return value
 
 
-def checked_notes(value) -> list[str]:
-    """``notes``: a list of strings; null means none. A string would show as one note per letter."""
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-        raise ValueError(f"mmsent analysis: notes must be a list of strings (or null), got {value!r}")
-    return list(value)
-
-
-def checked_languages(value) -> list[str]:
-    """``languages``: a list of strings; absent or null (a file written before it was added): none, which
-    ``Analysis`` reads as its ``language`` alone."""
+def texts(value, key: str) -> list[str]:
+    """A list of strings (``notes``, ``languages``); null or absent (a file written before ``languages`` was
+    added, which ``Analysis`` reads as its ``language`` alone) means none. A string would show as one per letter."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"mmsent analysis: languages must be a list of strings (or null), got {value!r}")
+        raise ValueError(f"mmsent analysis: {key} must be a list of strings (or null), got {value!r}")
     return list(value)
