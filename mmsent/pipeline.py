@@ -258,20 +258,23 @@ def _translate(segs: list[Segment], audio: np.ndarray, transcript: Transcript, o
     total, progress = _in_seconds(report, "translation", audio)
     mixed = len(transcript.languages) > 1
     languages = [language for language in transcript.languages if language != "en"]
+
+    def pieces(language: str, spans: list[tuple[float, float]] | None, progress=None) -> list:  # its speech, in English
+        return translate_speech(audio, language, backend=options.asr, model=options.asr_model, device=device,
+                                progress=progress, spans=spans)
+
     try:
-        pieces = []
+        found = []
         for language in languages:
             spans = [(u.start, u.end) for u in transcript.utterances
                      if (u.language or transcript.language) == language] if mixed else None
-            pieces += translate_speech(audio, language, backend=options.asr, model=options.asr_model,
-                                       device=device, progress=progress, spans=spans)
-        translate(segs, pieces)
+            found += pieces(language, spans, progress)
+        translate(segs, found)
         for language in languages:
             left = [s for s in segs if s.kind == SPEECH and not s.translation
                     and (not mixed or _spoken_in(s, transcript) == language)]
             if left:
-                translate(left, translate_speech(audio, language, backend=options.asr, model=options.asr_model,
-                                                 device=device, spans=[(s.start, s.end) for s in left]))
+                translate(left, pieces(language, [(s.start, s.end) for s in left]))
     except RuntimeError as e:  # e.g. a GPU without the memory for the translation's beam
         log.warning("translation failed: %s", e)  # the segments translated before it keep their translation
         return (f"; their translation into English failed ({type(e).__name__}: {e}). Turn translation off, or "
