@@ -35,8 +35,9 @@ from .checkpoint import pick_device  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, write  # noqa: E402
 from .labels import parse_senses  # noqa: E402
-from .pipeline import analyze  # noqa: E402
+from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path  # noqa: E402
+from .results import Analysis  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
@@ -79,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--senses", default="words,voice,face", type=checked_argument(parse_senses),
                    help="the senses to read; the others are left out (e.g. words,voice when the only face is a "
                         "cover picture, or to read no faces)")
+    a.add_argument("--skip-existing", action="store_true",
+                   help="don't analyse again a file whose results, in every --format, are in --out from an earlier "
+                        "run, and whose JSON names that file, this model and these senses (a folder's run, "
+                        "interrupted, goes on where it stopped; other options are not compared)")
     return parser
 
 
@@ -108,6 +113,9 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is a file: give a folder for the results (it is made if missing)")
     args.videos = _in_folders(args.videos, parser)
+    if args.skip_existing and "json" not in formats:
+        parser.error("--skip-existing tells an earlier run's results by their JSON (which file, model and senses made "
+                     "them): add json to --format")
     if args.subtitles and len(args.videos) > 1:
         parser.error("--subtitles belongs to one video: give one video with it")
     if args.subtitles and not args.subtitles.is_file():
@@ -142,6 +150,12 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             failed += 1
             tqdm.write(f"FAILED {video}: its results would overwrite those of {first} ({video.stem}.* in "
                        f"{args.out}): analyse it in a call of its own, with another --out", file=sys.stderr)
+            continue
+        done = args.skip_existing and _done_before(video, args.out, formats, model, options)
+        if done:
+            written[video.stem] = video
+            tqdm.write(f"{video}: its results are in {args.out} from an earlier run ({', '.join(done)}): not analysed "
+                       "again (--skip-existing)")
             continue
         earlier = _earlier_results(video, args.out, formats)
         with _progress(video.name) as progress:
@@ -183,6 +197,22 @@ def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path
             parser.error(f"{path}: the folder can't be read ({e.strerror or e})")
         out += found or [path]
     return out
+
+
+def _done_before(video: Path, out: Path, formats: list[str], model, options: AnalysisOptions) -> list[str]:
+    """The names of ``video``'s results in ``out``, where each format asked for is there (each is written whole
+    or not at all) and their JSON says that this file, this model and these senses made them; else none."""
+    paths = output_paths(video, out, formats)
+    if not all(p.is_file() for p in paths.values()):
+        return []
+    try:
+        earlier = Analysis.from_json(paths["json"])
+    except (OSError, ValueError):  # not an analysis, or one this version can't read
+        return []
+    if not same_file(Path(earlier.media.path), video):
+        return []
+    same = earlier.model == model_facts(model, senses_given(options, earlier.media))
+    return [p.name for p in paths.values()] if same else []
 
 
 def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:
@@ -267,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing half-written is left (a file being written was removed); files already listed "
-              "are complete", file=sys.stderr)
+              "are complete (run again with --skip-existing to go on from there)", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -141,7 +141,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
         segments=results,
-        model=model_facts(model, _senses_given(options, info)),
+        model=model_facts(model, senses_given(options, info)),
         language=transcript.language,
         languages=transcript.languages,
         transcript_source=transcript.source,
@@ -531,7 +531,7 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
     return results
 
 
-def _senses_given(options: AnalysisOptions, info: media.MediaInfo) -> tuple[str, ...]:
+def senses_given(options: AnalysisOptions, info: media.MediaInfo | MediaFacts) -> tuple[str, ...]:
     """The senses asked for that the file can give: the voice needs sound, the face a picture, the words sound
     or subtitles."""
     can = {"text": info.has_audio or bool(options.subtitles), "audio": info.has_audio, "video": info.has_video}

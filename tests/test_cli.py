@@ -324,3 +324,28 @@ def test_help_says_each_default_once():
     text = " ".join(parser.format_help().split())
     assert "(default: the config's)" in text and "default: None" not in text and "passes over the data (default: 3)" \
         in text, text
+
+
+def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
+    """A folder's run that was interrupted began again from its first file. With --skip-existing a file whose
+    results are all in --out, and whose JSON names it, this model and these senses, is not analysed again; a
+    file with a format missing, or whose results were made with other senses, is."""
+    import mmsent.__main__ as cli
+
+    a = talking_video(tmp_path / "a.mp4", ["Good morning, everyone."]).path
+    b = talking_video(tmp_path / "b.mp4", ["I got the job."]).path
+    out, quick = tmp_path / "out", ["--senses", "words", "--no-contributions", "--skip-existing"]
+    assert cli.main(["analyze", str(a), str(b), "--out", str(out), "--format", "json,csv", *quick]) == 0
+    assert "not analysed again" not in capsys.readouterr().out
+    made = (out / "a.json").stat().st_mtime_ns
+    (out / "b.csv").unlink()  # as if the run had been interrupted while writing b's results
+    assert cli.main(["analyze", str(a), str(b), "--out", str(out), "--format", "json,csv", *quick]) == 0
+    said = capsys.readouterr().out
+    assert (f"{a}: its results are in {out} from an earlier run (a.json, a.csv): not analysed again "
+            "(--skip-existing)") in said and f"{b}: 1 segment" in said, said
+    assert (out / "a.json").stat().st_mtime_ns == made and (out / "b.csv").is_file()
+    assert cli.main(["analyze", str(a), "--out", str(out), "--format", "json", *quick, "--senses", "words,voice"]) == 0
+    assert "not analysed again" not in capsys.readouterr().out and (out / "a.json").stat().st_mtime_ns != made
+    with pytest.raises(SystemExit):
+        cli.main(["analyze", str(a), "--out", str(out), "--format", "csv", "--skip-existing"])
+    assert "--skip-existing tells an earlier run's results by their JSON" in capsys.readouterr().err
