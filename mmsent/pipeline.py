@@ -604,7 +604,11 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
         voiced = sum("audio" in r.modalities for r in results)
         notes.append(f"The voice in {unfamiliar} of {voiced} segments is unlike the voices the model learned from, "
                      "so what the sound says counts for less there.")
-    if not info.has_video:
+    if info.picture_lost:
+        notes.append(f"The file's picture ({info.video_codec}) can't be decoded: it is damaged, or in a format the "
+                     "decoder lacks. Its sound was analysed, nothing from the picture; to have the faces read, "
+                     "re-export the video (e.g. as H.264 MP4).")
+    elif not info.has_video:
         notes.append("The file has no video stream: nothing is analysed from the picture.")
     elif "video" in senses and "video" in model.encoders and model.config.video_source == "face-expression" and results:
         n = still + sum(r.face_box is not None for r in results)

@@ -48,6 +48,7 @@ class MediaInfo:
     container: str | None  # demuxer name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm"
     audio_tracks: int = 0  # how many audio tracks the file has
     audio_track: str | None = None  # the one analysed, e.g. 'track 2 (eng)'
+    picture_lost: bool = False  # a video stream without a decodable picture beside a sound (has_video False)
 
 
 # Containers the decoder (PyAV's FFmpeg) reads, by name: a folder's files analysed (the command line), a corpus's read.
@@ -154,7 +155,9 @@ def probe(path: str | Path) -> MediaInfo:
     """Read the header and the first picture of ``path``.
 
     Raises MediaError for a missing, empty, truncated or non-media file, or one with neither
-    an audio nor a video stream.
+    an audio nor a video stream, or a picture that can't be decoded and no sound. A sound beside a picture
+    that can't be decoded (a damaged stream, a codec FFmpeg lacks) is read alone: ``has_video`` False,
+    ``picture_lost`` True.
     """
     with _open(path) as c:
         video, audio = _video_stream(c), _audio_stream(c)
@@ -179,12 +182,15 @@ def probe(path: str | Path) -> MediaInfo:
             info.fps = float(rate) if rate else None
             packets = itertools.islice(c.demux(video), FIRST_FRAME_MAX_PACKETS)
             frame = next(_decode(itertools.chain(packets, [None]), lambda packet: True, video), None)
-            if frame is None:
+            if frame is None and audio is None:
                 raise MediaError(f"{path}: its video stream has no decodable picture; the file is damaged "
                                  "or truncated: re-export it.")
-            info.rotation = _rotation(frame)
-            sar = float(video.sample_aspect_ratio) if video.sample_aspect_ratio else 1.0
-            info.width, info.height = _display_size(frame, sar, info.rotation)
+            if frame is None:  # its sound is still read: the picture alone is lost (pipeline's notes say so)
+                info.has_video, info.picture_lost = False, True
+            else:
+                info.rotation = _rotation(frame)
+                sar = float(video.sample_aspect_ratio) if video.sample_aspect_ratio else 1.0
+                info.width, info.height = _display_size(frame, sar, info.rotation)
     info.duration = duration if duration else _scan_duration(path)
     return info
 

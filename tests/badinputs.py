@@ -76,6 +76,26 @@ def _corrupt_middle(src: Path, dst: Path, rng: random.Random, share: float = 0.2
     return dst
 
 
+def _garble_picture(src: Path, dst: Path, sound: bool = True) -> Path:
+    """``src`` remuxed into Matroska with every picture packet's bytes random (its sound, if kept, intact): a
+    picture no decoder reads, as a damaged stream or a codec FFmpeg lacks gives."""
+    import av
+
+    rng = random.Random(SEED)
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        streams = {s: o.add_stream_from_template(s) for s in (*i.streams.video[:1], *i.streams.audio[:1][:sound])}
+        for packet in i.demux(*streams):
+            if packet.dts is None:  # the demuxer's flush packets
+                continue
+            if packet.stream.type == "video":
+                garbled = av.Packet(rng.randbytes(packet.size))
+                garbled.pts, garbled.dts, garbled.time_base = packet.pts, packet.dts, packet.time_base
+                packet = garbled
+            packet.stream = streams[i.streams[packet.stream_index]]
+            o.mux(packet)
+    return dst
+
+
 def _media_cases(d: Path, rng: random.Random) -> list[Case]:
     cases = []
     add = cases.append
@@ -252,6 +272,13 @@ def _speech_cases(d: Path) -> list[Case]:
              checks={"speech": True, "words": ["lovely", "brother"], "notes": "channels cancel out"}))
     ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=96x64:rate=10:duration={seconds + 3:.2f}", "-i", d / "en.wav",
            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "libopus", d / "short_sound.mkv")
+    _garble_picture(d / WEIRD_NAME, d / "garbled_picture.mkv")
+    add(Case("picture_undecodable", "garbled_picture.mkv", "speech beside a picture no decoder reads (its packets "
+             "random bytes)", "ok", checks={"has_video": False, "speech": True, "words": ["today", "brother"],
+                                            "notes": "picture (h264) can't be decoded"}))
+    _garble_picture(d / WEIRD_NAME, d / "garbled_picture_alone.mkv", sound=False)
+    add(Case("picture_undecodable_no_sound", "garbled_picture_alone.mkv", "a picture no decoder reads, no sound",
+             "error", "MediaError", "its video stream has no decodable picture"))
     add(Case("mkv_sound_ends_early", "short_sound.mkv", "Matroska whose sound ends 3 s before its picture "
              "(the track's length only in a tag)", "ok",
              checks={"speech": True, "words": ["lovely"], "not_notes": "looks truncated"}))

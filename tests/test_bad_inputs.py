@@ -47,7 +47,7 @@ PROB_TOL = 1e-4
 FRAMES_PER_SEGMENT = 2  # frames decoded per segment to check the frame path on every video
 APP_CASES = ("empty", "text_as_mp4", "random_bytes", "png_image", "truncated_moov_missing", "polyglot_mp4_zip",
              "audio_only_wav", "video_no_audio", "audio_8_channels", "nan_samples", "thirty_minutes", "4k",
-             "rotated_90", "weird_file_name", "subtitles_malformed", "subtitles_longer_than_video")
+             "rotated_90", "weird_file_name", "picture_undecodable", "subtitles_malformed", "subtitles_longer_than_video")
 APP_RESULT_TIMEOUT_S = 180  # s per app request on a busy machine
 STOP_TIMEOUT_S = 60  # s for the app to shut down after Ctrl-C
 # onnxruntime 1.32 (Silero VAD inside faster-whisper) writes its telemetry session id, a 51-byte ".ses",
