@@ -18,6 +18,7 @@ import html
 import io
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +32,7 @@ FORMATS = ("json", "csv", "srt", "vtt", "html", "mp4")
 ANNOTATED_SUFFIX = ".annotated.mp4"  # DIR/X.annotated.mp4 for X.mp4, never the input's own name
 CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV text cell starting so would run in a spreadsheet
+CUE_ARROW = re.compile(r"--+>")  # "-->", "--->", ...: in a cue's words, read as a time line; written "->"
 REPORT_COLUMNS = ("time", "kind", "words", "emotion", "sentiment", "senses read", "each sense says",
                   "contributions")  # the report's table of segments
 FIGURE_TEXTS = {  # each figure of plots.FIGURES in words: what it shows and where the report gives its values
@@ -229,7 +231,7 @@ def _cue_lines(seg: SegmentResult) -> list[str]:
     tail = [f"({readings})"] if readings else []
     if seg.kind == "gap":
         return [f"[no speech: {label_line(seg)}]", *tail]
-    words = " ".join(seg.text.split()).replace("-->", "->")
+    words = CUE_ARROW.sub("->", " ".join(seg.text.split()))  # "--->".replace("-->", "->") left "-->"
     return ([words] if words else []) + [f"[{label_line(seg)}]", *tail]
 
 

@@ -156,6 +156,20 @@ def test_subtitles_read_back(tmp_path, fmt, sep):
 
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt"])
+@pytest.mark.parametrize("said", ["go ---> there", "go ----> there", "a -->--> b"])
+def test_a_longer_arrow_in_the_words_does_not_end_the_cue(tmp_path, fmt, said):
+    """A cue's words with "-->" would be read as a time line: "--->" was made "-->" (its first "-" kept), and the
+    player or subtitle reader then lost the cue's words and label."""
+    a = make_analysis(3)
+    a.segments[0].text = said
+    writer = export.write_srt if fmt == "srt" else export.write_vtt
+    text = writer(a, tmp_path / f"a.{fmt}").read_text(encoding="utf-8")
+    assert text.count("-->") == len(a.segments)  # the time lines' only
+    cues, _ = parse_subtitles(tmp_path / f"a.{fmt}")
+    assert len(cues) == len(a.segments) and cues[0].text.startswith(said.split()[0] + " ")
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
 def test_subtitles_in_other_languages_read_back_as_written(tmp_path, fmt):
     """Chinese, Arabic, Hindi, emoji...: the words of each cue, as mmsent's own subtitle reader takes them back
     (an analysis's subtitles given again as --subtitles), with not a character changed."""
