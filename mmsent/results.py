@@ -310,10 +310,7 @@ class Analysis:
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """The JSON text (strict: no NaN); also written atomically to ``path`` if given. ValueError where the
         analysis would not load back (``check``)."""
-        text = json.dumps(self.check(), ensure_ascii=False, indent=2, allow_nan=False, default=_plain)
-        if path is not None:
-            write_text_atomic(path, text + "\n")
-        return text
+        return dump_json(self.check(), path)
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> Analysis:
@@ -326,6 +323,15 @@ class Analysis:
             raise ValueError(f"{path} is not an mmsent analysis JSON file: {e}") from e
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
+
+
+def dump_json(checked: dict, path: str | os.PathLike | None = None) -> str:
+    """The JSON text of ``Analysis.check()``'s dict (strict: no NaN); also written atomically to ``path`` if given.
+    ``to_json`` checks, then this; ``export.write`` checks once for all its formats, then this for its JSON."""
+    text = json.dumps(checked, ensure_ascii=False, indent=2, allow_nan=False, default=_plain)
+    if path is not None:
+        write_text_atomic(path, text + "\n")
+    return text
 
 
 def _share(segs, weights, labels, top) -> dict[str, float]:
