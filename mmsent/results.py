@@ -314,10 +314,11 @@ class Analysis:
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> Analysis:
-        """Load a file written by ``to_json``; ValueError names the file if it is not one."""
+        """Load a file written by ``to_json``; ValueError names the file if it is not one. A byte order mark, which
+        an editor may add (Windows' Notepad), is read past."""
         path = Path(path)
         try:
-            d = json.loads(path.read_text(encoding="utf-8"))
+            d = json.loads(path.read_text(encoding="utf-8-sig"))
             return cls.from_dict(d)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"{path} is not an mmsent analysis JSON file: {e}") from e

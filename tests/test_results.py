@@ -87,6 +87,15 @@ def test_round_trip_through_dict_and_json_file(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "a.json"]  # no temp file left
 
 
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path):
+    """Windows' Notepad saves UTF-8 with a byte order mark: a file edited there was refused as "not an mmsent
+    analysis JSON file: Unexpected UTF-8 BOM"."""
+    a = make_analysis(3)
+    path = tmp_path / "edited.json"
+    path.write_text(a.to_json(), encoding="utf-8-sig")
+    assert Analysis.from_json(path) == a
+
+
 def test_json_layout_has_the_documented_keys():
     d = json.loads(make_analysis(3).to_json())
     assert d["schema_version"] == SCHEMA_VERSION
