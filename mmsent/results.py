@@ -31,6 +31,7 @@ SEGMENT_KINDS = ("speech", "gap")  # "gap": a stretch without speech, analysed f
 
 
 FILE_MODE = 0o644  # permissions of written files (mkstemp would leave 0o600)
+TEMP_NAME_BYTES = 200  # bytes of a file's name kept in the name of its temporary file or folder (file systems: 255)
 
 _MEDIA_KEYS = ("path", "duration", "has_audio", "has_video")
 _SEGMENT_KEYS = ("start", "end", "text", "emotion", "sentiment", "modalities")
@@ -347,8 +348,7 @@ def _share(segs, weights, labels, top) -> dict[str, float]:
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=suffix or path.suffix,  # a name that fits
-                               dir=path.parent)  # must not get a temporary one too long for the file system (255)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=suffix or path.suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -356,6 +356,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def temporary_prefix(path: Path) -> str:
+    """".NAME." for a temporary file or folder beside ``path``, NAME cut to TEMP_NAME_BYTES bytes (whole characters):
+    a name that fits the file system (255 bytes, not characters: a Chinese letter takes 3) must not get a
+    temporary one that does not."""
+    return "." + path.name.encode("utf-8", "surrogateescape")[:TEMP_NAME_BYTES].decode("utf-8", "ignore") + "."
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

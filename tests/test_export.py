@@ -322,6 +322,14 @@ def test_write_checks_the_analysis_once_for_all_its_formats(tmp_path):
     assert Analysis.from_json(out[0]) == a
 
 
+def test_a_long_name_in_other_letters_that_fits_is_written(tmp_path):
+    """The file system's 255 are bytes: a Chinese name of 83 characters (249 bytes) fits, and its temporary name, cut
+    to 200 characters, kept all 83 and did not ("File name too long")."""
+    stem = "我" * ((255 - len(".html")) // 3)
+    out = export.write(make_analysis(2, path=f"/somewhere/{stem}.mp4"), tmp_path, ["json", "csv", "html"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in out) == [f"{stem}.{e}" for e in ("csv", "html", "json")]
+
+
 def test_unknown_format_is_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match="unknown export format.*gif.*choose from json"):
         export.write(make_analysis(2), tmp_path, ["json", "gif"])
@@ -359,6 +367,18 @@ def test_annotated_video(tmp_path, clip):
         caption = np.abs(new[-h // 5:] - old[-h // 5:]).mean()  # bottom fifth: the caption box
         rest = np.abs(new[: h // 2] - old[: h // 2]).mean()  # top half: only coding noise
         assert caption > 20 and rest < 4, (i, caption, rest)
+
+
+def test_an_annotated_video_whose_name_fits_is_written(tmp_path, clip):
+    """It is drawn in a hidden folder named after it: a name near the file system's 255 bytes, which fits, gave a
+    folder's name that did not ("File name too long"), where the other formats were written."""
+    stem = "a" * (255 - len(export.ANNOTATED_SUFFIX))
+    source = tmp_path / f"{stem}.mp4"
+    source.write_bytes(clip.read_bytes())
+    a = make_analysis(2, duration=CLIP_SECONDS, path=str(source))
+    out = export.write(a, tmp_path / "out", ["mp4"])
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [f"{stem}{export.ANNOTATED_SUFFIX}"] == [out[0].name]
+    assert len(decode(out[0])[2]) == len(decode(clip)[2])
 
 
 def test_annotated_video_keeps_a_rotated_picture_upright(tmp_path, clip):
