@@ -387,9 +387,14 @@ def _gap_windows(start: float, end: float, gap_s: float) -> list[Segment]:
 
 
 def _drop_empty(segments: list[Segment]) -> list[Segment]:
-    """Remove zero-length segments (their text joins the previous speech), keeping at least one."""
+    """Remove zero-length segments (their text joins the previous speech, or the next where they come first),
+    keeping at least one."""
     out: list[Segment] = []
     for seg in segments:
+        if out and out[-1].duration <= 0 < seg.duration:  # the first, of no length: this one takes its words
+            first = out.pop()
+            if first.text:
+                seg.text, seg.kind = f"{first.text} {seg.text}".strip(), SPEECH
         if seg.duration > 0 or not out:
             out.append(seg)
         elif seg.text:

@@ -237,6 +237,16 @@ def test_cues_that_touch_stay_apart(edge):
     assert speech[0].end <= speech[1].start
 
 
+def test_a_cue_of_no_length_at_the_start_joins_the_next_segment():
+    """A cue of no length at 0 s (00:00:00,000 --> 00:00:00,000), the next one starting at 0 s too, stayed a segment
+    of no length: its words in a subtitle cue that never shows, read with no sound. The first segment's words join
+    the next one, as a later segment's of no length join the one before."""
+    cues = [Utterance(0.0, 0.0, "Hi", []), Utterance(0.0, 2.0, "there you are", [])]
+    segs = segment(Transcript("en", cues, "subtitles:talk.srt"), 12.0)
+    _check_timeline(segs, 12.0, 10.0, 5.0)
+    assert (segs[0].kind, segs[0].text) == (SPEECH, "Hi there you are")
+
+
 def test_sentence_cut_between_two_utterances_is_rejoined():
     """Whisper may end an utterance mid-sentence; the cut moves to the sentence end."""
     first = [(0.5 * i, 0.5 * i + 0.4, f"a{i}") for i in range(12)]  # 0 .. 5.9 s, no full stop
