@@ -279,6 +279,7 @@ class Analysis:
         media = validate.checked_media(d["media"], _MEDIA_KEYS)
         if not isinstance(d["model"], dict):
             raise ValueError(f"mmsent analysis: model must be an object, got {d['model']!r}")
+        validate.check_finite(d["model"], "model")
         if not isinstance(d["segments"], list):
             raise ValueError("mmsent analysis: 'segments' must be a list")
         labels = {"emotion": validate.model_labels(d["model"], "emotions", EMOTIONS),

@@ -221,6 +221,19 @@ def checked_contributions(value, modalities: list[str], where: str) -> dict[str,
     return dict(value)
 
 
+def check_finite(value, where: str) -> None:
+    """Every number in a free-form value (``model``: objects, lists, numbers, strings) finite: the file is strict
+    JSON, which holds no NaN or infinity (the writer would refuse it only after other formats were written)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"mmsent analysis: {where} is {value!r}, not a finite number (JSON has no NaN or infinity)")
+    if isinstance(value, dict):
+        for key, v in value.items():
+            check_finite(v, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_finite(v, f"{where}[{i}]")
+
+
 def optional_text(value, key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ValueError(f"mmsent analysis: {key} must be a string or null, got {value!r}")

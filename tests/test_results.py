@@ -170,6 +170,22 @@ def test_non_finite_numbers_are_refused_and_leave_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_number_that_is_not_one_in_the_model_facts_is_refused_by_name(tmp_path):
+    """``model`` is free-form: NaN there passed the check, and export.write wrote the CSV and the subtitles, then failed
+    on the JSON ("Out of range float values are not JSON compliant", no field named); a file holding it loaded."""
+    from mmsent import export
+
+    a = make_analysis(3)
+    a.model["metrics"] = {"f1": [0.5, math.nan]}
+    with pytest.raises(ValueError, match=r"would not load back.*model\.metrics\.f1\[1\] is nan"):
+        export.write(a, tmp_path / "out", ["csv", "srt", "json"])
+    assert not (tmp_path / "out").exists()
+    d = json.loads(make_analysis(3).to_json())
+    d["model"]["score"] = math.inf  # json.loads reads Infinity
+    with pytest.raises(ValueError, match=r"model\.score is inf"):
+        Analysis.from_dict(d)
+
+
 def test_segment_properties():
     s = SegmentResult(1.5, 4.0, "hi", {"joy": 0.2, "anger": 0.7, "fear": 0.1},
                       {"negative": 0.1, "neutral": 0.3, "positive": 0.6}, ["text"])
