@@ -247,13 +247,14 @@ def _cue_segments(analysis: Analysis, include_gaps: bool) -> list[SegmentResult]
 
 
 def _cue_lines(seg: SegmentResult) -> list[str]:
-    """The words on one line (no blank line or '-->' that would end the cue), then the label."""
+    """The words on one line (no blank line or '-->' that would end the cue), their translation on the next
+    where there is one, then the label."""
     readings = seg.readings_text(probabilities=False)
     tail = [f"({readings})"] if readings else []
     if seg.kind == "gap":
         return [f"[no speech: {label_line(seg)}]", *tail]
-    words = CUE_ARROW.sub("->", " ".join(seg.text.split()))  # "--->".replace("-->", "->") left "-->"
-    return ([words] if words else []) + [f"[{label_line(seg)}]", *tail]
+    lines = [CUE_ARROW.sub("->", " ".join(text.split())) for text in (seg.text, seg.in_english)]  # "--->" too
+    return [line for line in lines if line] + [f"[{label_line(seg)}]", *tail]
 
 
 def _segment_row(seg: SegmentResult, language: str | None) -> str:

@@ -149,6 +149,9 @@ def test_subtitles_read_back(tmp_path, fmt, sep):
                           f"({a.segments[1].readings_text(probabilities=False)})"]
     assert cues[2][3][0] == " ".join(TRICKY_TEXT.split())  # one line, no blank line in a cue
     assert cues[3][3][0] == ("a <b> & c -> d" if fmt == "srt" else "a &lt;b&gt; &amp; c -&gt; d")
+    a.segments[4].text, a.segments[4].translation = "Sono  molto felice.", "I am very\nhappy."
+    assert parse_cues(writer(a, tmp_path / f"t.{fmt}").read_text(encoding="utf-8"))[4][3][:3] == [
+        "Sono molto felice.", "(in English: I am very happy.)", f"[{export.label_line(a.segments[4])}]"]
     without = parse_cues(writer(a, tmp_path / f"b.{fmt}", include_gaps=False).read_text(encoding="utf-8"))
     assert len(without) == len(a.segments) - 1 and "no speech" not in str(without)
     for seg in a.segments:
