@@ -201,18 +201,18 @@ def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path
 
 def _done_before(video: Path, out: Path, formats: list[str], model, options: AnalysisOptions) -> list[str]:
     """The names of ``video``'s results in ``out``, where each format asked for is there (each is written whole
-    or not at all) and their JSON says that this file, this model and these senses made them; else none."""
+    or not at all; no annotated video for a file without a picture) and their JSON says that this file, this
+    model and these senses made them; else none."""
     paths = output_paths(video, out, formats)
-    if not all(p.is_file() for p in paths.values()):
-        return []
     try:
         earlier = Analysis.from_json(paths["json"])
-    except (OSError, ValueError):  # not an analysis, or one this version can't read
+    except (OSError, ValueError):  # none, not an analysis, or one this version can't read
         return []
-    if not same_file(Path(earlier.media.path), video):
+    made = [p for f, p in paths.items() if f != "mp4" or earlier.media.has_video]
+    if (not all(p.is_file() for p in made) or not same_file(Path(earlier.media.path), video)
+            or earlier.model != model_facts(model, senses_given(options, earlier.media))):
         return []
-    same = earlier.model == model_facts(model, senses_given(options, earlier.media))
-    return [p.name for p in paths.values()] if same else []
+    return [p.name for p in made]
 
 
 def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from conftest import ROOT
+import mediagen
 from mediagen import ITALIAN_JOY, talking_video
 
 from mmsent.config import HelpFormatter
@@ -346,6 +347,12 @@ def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
     assert (out / "a.json").stat().st_mtime_ns == made and (out / "b.csv").is_file()
     assert cli.main(["analyze", str(a), "--out", str(out), "--format", "json", *quick, "--senses", "words,voice"]) == 0
     assert "not analysed again" not in capsys.readouterr().out and (out / "a.json").stat().st_mtime_ns != made
+    sound = tmp_path / "a.m4a"  # no picture: no annotated video to wait for
+    mediagen.ffmpeg("-i", a, "-vn", "-c:a", "copy", sound)
+    for _ in range(2):
+        assert cli.main(["analyze", str(sound), "--out", str(out / "sound"), "--format", "json,mp4", *quick]) == 0
+    assert f"{sound}: its results are in {out / 'sound'} from an earlier run (a.json): not analysed again" in \
+        capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["analyze", str(a), "--out", str(out), "--format", "csv", "--skip-existing"])
     assert "--skip-existing tells an earlier run's results by their JSON" in capsys.readouterr().err
