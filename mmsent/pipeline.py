@@ -607,7 +607,7 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     if info.picture_lost:
         notes.append(f"The file's picture ({info.video_codec}) can't be decoded: it is damaged, or in a format the "
                      "decoder lacks. Its sound was analysed, nothing from the picture; to have the faces read, "
-                     "re-export the video (e.g. as H.264 MP4).")
+                     "re-export the video.")
     elif not info.has_video:
         notes.append("The file has no video stream: nothing is analysed from the picture.")
     elif "video" in senses and "video" in model.encoders and model.config.video_source == "face-expression" and results:
