@@ -234,8 +234,11 @@ def same_file(a: Path, b: Path) -> bool:
 
 def _text_cell(text: str) -> str:
     """A text cell that a spreadsheet shows and never runs: one that starts as a formula would (= + - @, a tab
-    or a carriage return; subtitles or speech can say anything) gets a leading ' (OWASP's CSV injection advice)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    or a carriage return; subtitles or speech can say anything) gets a leading ' (OWASP's CSV injection advice).
+    Its line breaks are written as the file's own ("\n"), which the csv module quotes: a lone carriage return,
+    which it does not, ended the row there for a reader."""
+    text = "'" + text if text.startswith(FORMULA_STARTS) else text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _num(x: float) -> str:

@@ -61,13 +61,14 @@ def test_csv_text_that_a_spreadsheet_would_run_is_shown_not_run(tmp_path):
 
 def test_csv_reads_back(tmp_path):
     a = make_analysis(6)
+    a.segments[4].text = "one line\rthe next\r\nthe last"  # a lone carriage return ended the row there
     path = export.write_csv(a, tmp_path / "a.csv")
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(a.segments)
     assert list(rows[0]) == export.csv_header(a)
     for row, seg in zip(rows, a.segments):
-        assert row["text"] == seg.text and row["kind"] == seg.kind
+        assert row["text"] == seg.text.replace("\r\n", "\n").replace("\r", "\n") and row["kind"] == seg.kind
         assert float(row["start"]) == pytest.approx(seg.start, abs=1e-6)
         assert row["top_emotion"] == seg.top_emotion[0]
         assert float(row["top_emotion_prob"]) == pytest.approx(seg.top_emotion[1], abs=1e-6)
