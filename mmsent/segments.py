@@ -34,9 +34,12 @@ TAIL_DB = 35.0  # dB: a speech segment's sound goes on while this close to its l
 TAIL_MAX_S = 1.0  # s, the most a speech segment's end moves to follow its sound
 TAIL_DIP_S = 0.2  # s, the longest quieter stretch inside speech that the end moves across
 VOICE_TAIL_S = 0.5  # s, the most of the quiet after a speech segment that its voice is read with
+LOOP_WORDS = 2  # words at least in a translated sentence said again that may be a loop: a word said twice is English
+# ("Bye bye.", "No, no, no.")
 _STRONG_PUNCT = SENTENCE_ENDS + tuple(";:…")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # between two sentences of a translation (English)
 _CLAUSE_END = re.compile(r"(?<=[.!?…,;:])\s+")  # between two clauses or sentences
+_WORD = re.compile(r"\w+")  # a word, as a translation's loop is compared (case and punctuation aside)
 _WEAK_PUNCT = tuple(",，、-–—")
 _NO_SPACE_BEFORE = tuple(".,!?;:%)]}'’")  # a word starting so continues the previous one
 
@@ -135,16 +138,18 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
     them (``_cut``); otherwise each sentence goes to the speech segment at its time (its place in the piece's
     text taken as a place in the piece's time), or the nearest one its time overlaps. A piece, or a sentence,
     whose time overlaps no speech segment (speech that the recognition heard none of there, or that the
-    subtitles leave out) is left out; a segment's sentences are joined in order."""
+    subtitles leave out) is left out; a segment's sentences are joined in order. A piece that says a sentence
+    over and over where the speech does not is Whisper's loop, and gives one copy (``_unlooped``)."""
     speech = [s for s in segments if s.kind == SPEECH]
     got: dict[int, list[str]] = {}
     for p in pieces:
-        sentences = [t for t in _SENTENCE_END.split(p.text.strip()) if t]
+        overlapped = [i for i, s in enumerate(speech) if min(p.end, s.end) > max(p.start, s.start)]
+        sentences = _unlooped([c for t in _SENTENCE_END.split(p.text.strip()) if t for c in _copies(t)],
+                              [speech[i].text for i in overlapped])
         targets = [i for i, s in enumerate(speech) if p.start <= (s.start + s.end) / 2 < p.end]
         if len(targets) > len(sentences):
             sentences = _cut(p, [speech[i] for i in targets]) or sentences
         if len(targets) != len(sentences):
-            overlapped = [i for i, s in enumerate(speech) if min(p.end, s.end) > max(p.start, s.start)]
             targets, done, size = [], 0, sum(map(len, sentences))
             for t in sentences:
                 lo, hi = (p.start + (p.end - p.start) * chars / size for chars in (done, done + len(t)))
@@ -157,6 +162,42 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
                 got.setdefault(i, []).append(t)
     for i, texts in got.items():
         speech[i].translation = " ".join(texts)
+
+
+def _copies(sentence: str) -> list[str]:
+    """``sentence`` cut into its copies where its words are one run of ``LOOP_WORDS`` or more said over and over
+    (Whisper translating in a loop without punctuation: "I hope you get up soon I hope you get up soon"); else
+    the sentence alone."""
+    found = list(_WORD.finditer(sentence.lower()))
+    words = [m.group() for m in found]
+    for size in range(LOOP_WORDS, len(words) // 2 + 1):
+        if len(words) % size == 0 and words == words[:size] * (len(words) // size):
+            cuts = [found[k].start() for k in range(0, len(words), size)] + [len(sentence)]
+            return [sentence[a:b].strip() for a, b in zip(cuts, cuts[1:])]
+    return [sentence]
+
+
+def _unlooped(sentences: list[str], spoken: list[str]) -> list[str]:
+    """A translated piece's ``sentences`` (its copies of one run of words each a sentence: ``_copies``) without
+    Whisper's loop: where they are more than the speech segments the piece spans (one sentence each), whose
+    recognised words ``spoken`` do not say anything twice in a row, each sentence of ``LOOP_WORDS`` or more that
+    says the one before it again is left out. The compression-ratio filter misses a short loop: Whisper base gave
+    EMOVO's m1 saying "Gli operai si alzano presto." once "I'm sorry, I'm sorry!" (now "I'm sorry"). A sentence
+    said again where the speech says it again stays ("Stop it, stop it!" for "Basta, basta!"), and so do copies no
+    more than the segments, which the recogniser may hear a little differently each time: m3 saying that sentence
+    four times gave "I will stop if they are arrested" three times without punctuation, all to one segment, and
+    now a copy each to three of the four."""
+    said = [_WORD.findall(t.lower()) for t in sentences]
+    again = [k for k in range(1, len(said)) if said[k] == said[k - 1] and len(said[k]) >= LOOP_WORDS]
+    if not again or len(sentences) <= len(spoken) or _repeats(_WORD.findall(" ".join(spoken).lower())):
+        return sentences
+    return [t.rstrip(",;:") if k + 1 in again else t for k, t in enumerate(sentences) if k not in again]
+
+
+def _repeats(words: list[str]) -> bool:
+    """Whether ``words`` say a run of one word or more twice in a row ("basta basta", "non lo so non lo so")."""
+    return any(words[i:i + size] == words[i + size:i + 2 * size]
+               for size in range(1, len(words) // 2 + 1) for i in range(len(words) - 2 * size + 1))
 
 
 def _cut(piece: Utterance, segments: list[Segment]) -> list[str] | None:

@@ -4,6 +4,7 @@ with the real packaged Whisper base on real clips: RAVDESS (English) and EMOVO (
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from mediagen import joined_clips
@@ -101,6 +102,20 @@ def test_a_sentence_said_again_is_translated_each_time(shared_data, monkeypatch)
         assert all(s.translation and _reads_as(s.translation) == "en" for s in speech), speech
         assert len(calls) == passes and calls[0] is None, calls  # the chunks, then the segments left, alone
         assert calls[1:] in ([], [[(s.start, s.end) for s in speech]])
+
+
+def test_a_translation_said_over_and_over_is_kept_once_for_each_segment(shared_data):
+    """EMOVO's m3 saying "Gli operai si alzano presto." four ways: the chunk's piece was "I will stop if they are
+    arrested" three times, without punctuation (under the compression-ratio filter's bound), and one segment, whose
+    speech says it once, read all three. Each copy is now a sentence of its own: no segment says its words twice."""
+    audio, _ = joined_clips(sorted((shared_data / "emovo" / "m3").glob("*-m3-b1.flac"))[:4])
+    heard = tr.transcribe(audio, device="cpu")
+    segs = segment(heard, len(audio) / SR)
+    speech = [s for s in segs if s.kind == SPEECH]
+    assert heard.languages == ["it"] and len(speech) == 4, heard.utterances
+    assert _translate(segs, audio, heard, AnalysisOptions(), "cpu", lambda *a: None)
+    assert all(s.translation and _reads_as(s.translation) == "en" for s in speech), speech
+    assert not any(re.search(r"\b(\w+(?:\W+\w+)+)\W+\1\b", s.translation, re.IGNORECASE) for s in speech), speech
 
 
 def test_one_language_is_recognised_as_before(shared_data, monkeypatch):

@@ -211,6 +211,38 @@ def test_a_translation_that_joins_sentences_with_commas_is_cut_at_them_for_each_
     assert [s.translation for s in three] == ["", "Yes, no and maybe.", ""]
 
 
+def test_a_translation_that_says_a_sentence_over_and_over_keeps_one_copy_where_the_speech_says_it_once():
+    """Whisper base translating EMOVO's m3 saying "Gli operai si alzano presto." four ways gave a chunk of four
+    segments "I will stop if they are arrested" three times, without punctuation, under the compression-ratio
+    filter's bound: one segment read all three. Copies said more times than the speech has segments, whose own
+    words say nothing twice, are a loop: one is kept. Where the speech says it again, or has a segment for each
+    copy, the copies stay, one a segment."""
+    said = "I hope you get up soon"
+    one = [Segment(0.0, 2.0, "Spero che ti alzi presto.", SPEECH)]
+    translate(one, [Utterance(0.0, 2.0, f"{said}. {said}. {said}.")])
+    assert one[0].translation == f"{said}."
+    translate(one, [Utterance(0.0, 2.0, f"{said} {said} {said}")])  # without punctuation too
+    assert one[0].translation == said
+    two = [Segment(0.0, 2.0, "Ciao.", SPEECH), Segment(2.0, 4.0, "Spero che ti alzi presto.", SPEECH)]
+    translate(two, [Utterance(0.0, 4.0, f"Hello. {said}, {said}, {said}.")])  # after a sentence of its own
+    assert [s.translation for s in two] == ["Hello.", said]
+    four = [Segment(k, k + 2.0, text, SPEECH) for k, text in zip((0.0, 2.0, 4.0, 6.0), (
+        "Io perai si alzano presto", "Io perai si alzano presto", "Io perai si alza in un prooista",
+        "Io perai se alzano presto"))]  # as recognised: one sentence, said four times
+    loop = "I will stop if they are arrested"
+    translate(four, [Utterance(0.0, 8.0, f"{loop} {loop} {loop}")])  # a copy for three of the four, by place
+    assert [s.translation for s in four] == [loop, loop, "", loop]
+    basta = [Segment(0.0, 2.0, "Basta, basta!", SPEECH)]  # said twice: stays twice
+    translate(basta, [Utterance(0.0, 2.0, "Stop it, stop it!")])
+    assert basta[0].translation == "Stop it, stop it!"
+    once = [Segment(0.0, 2.0, "Basta!", SPEECH)]
+    translate(once, [Utterance(0.0, 2.0, "Stop it, stop it!")])
+    assert once[0].translation == "Stop it"
+    for text in ("No, no, no.", "Bye bye.", "No. No. No."):  # a word said again is no loop
+        translate(once, [Utterance(0.0, 2.0, text)])
+        assert once[0].translation == text
+
+
 def test_subtitle_cues_are_never_joined_even_without_punctuation_or_when_short():
     """A tester's captions without full stops (auto-generated ones have none) came out as two segments, the first
     "I got the job This is great I am so happy Thank you all" read as anger; cues under a second were merged
