@@ -247,21 +247,30 @@ def _language_doubted(transcript: Transcript, audio: np.ndarray, options: Analys
             "language be detected."]
 
 
+SAME_SPAN_S = 0.01  # s: a stretch whose ends are this close to another's is the same sound to translate (a feature
+# frame; the pieces' times are rounded to 1 ms)
+
+
 def _translate(segs: list[Segment], audio: np.ndarray, transcript: Transcript, options: AnalysisOptions,
                device: str, report: Progress) -> str:
     """Translate the speech into English and give each speech segment its sentences (``segments.translate``): all
     of it from the transcript's language, or, where the speech mixes languages, the utterances of each language
     but English from theirs. A speech segment left without a translation (its chunk's piece dropped by the filters,
     as a sentence said again is, read as a loop; or a piece with fewer sentences than its segments) is translated
-    again alone, each such segment one piece: nothing more where every segment got one. Returns what the notes say
-    if no segment got any: a failure loses only the translation."""
+    again alone, each such segment one piece: nothing more where every segment got one, nor for a segment whose
+    own stretch was the piece dropped (a chunk of one segment: the same sound gives the same piece, dropped again).
+    Returns what the notes say if no segment got any: a failure loses only the translation."""
     total, progress = _in_seconds(report, "translation", audio)
     mixed = len(transcript.languages) > 1
     languages = [language for language in transcript.languages if language != "en"]
+    dropped: list[tuple[float, float]] = []  # the stretches whose piece the filters dropped
 
     def pieces(language: str, spans: list[tuple[float, float]] | None, progress=None) -> list:  # its speech, in English
         return translate_speech(audio, language, backend=options.asr, model=options.asr_model, device=device,
-                                progress=progress, spans=spans)
+                                progress=progress, spans=spans, dropped=dropped)
+
+    def tried(s: Segment) -> bool:  # its own stretch already translated, and dropped
+        return any(abs(s.start - a) <= SAME_SPAN_S and abs(s.end - b) <= SAME_SPAN_S for a, b in dropped)
 
     try:
         found = []
@@ -271,7 +280,7 @@ def _translate(segs: list[Segment], audio: np.ndarray, transcript: Transcript, o
             found += pieces(language, spans, progress)
         translate(segs, found)
         for language in languages:
-            left = [s for s in segs if s.kind == SPEECH and not s.translation
+            left = [s for s in segs if s.kind == SPEECH and not s.translation and not tried(s)
                     and (not mixed or _spoken_in(s, transcript) == language)]
             if left:
                 translate(left, pieces(language, [(s.start, s.end) for s in left]))

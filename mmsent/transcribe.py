@@ -177,15 +177,17 @@ def translate(
     progress: Progress | None = None,
     options: DecodeOptions | None = None,
     spans: list[tuple[float, float]] | None = None,
+    dropped: list[tuple[float, float]] | None = None,
 ) -> list[Utterance]:
     """The speech in ``audio``, spoken in ``language``, written in English (Whisper's translate task,
     a beam of at least ``TRANSLATION_BEAM``): pieces with their times and no word times, filtered as a
     transcription is (a loop or a silence read as words is dropped). ``spans``: only these stretches (seconds,
     each up to 30 s: one piece each, no voice detection), as where the speech mixes languages; None: all the
-    speech. Other arguments as ``transcribe``."""
+    speech. ``dropped``, where given, gets the (start, end) of each piece the filters dropped: the same stretch
+    translated again gives the same piece. Other arguments as ``transcribe``."""
     audio = _check_audio(audio)
     return load_backend(backend, model, device).translate(audio, language, progress=progress, options=options,
-                                                          spans=spans)
+                                                          spans=spans, dropped=dropped)
 
 
 def spoken_language(audio: np.ndarray, backend: str = "faster-whisper", model: str = "base",
@@ -513,13 +515,15 @@ class _Recogniser:
 
     def translate(self, audio: np.ndarray, language: str, progress: Progress | None = None,
                   options: DecodeOptions | None = None,
-                  spans: list[tuple[float, float]] | None = None) -> list[Utterance]:
+                  spans: list[tuple[float, float]] | None = None,
+                  dropped: list[tuple[float, float]] | None = None) -> list[Utterance]:
         """As ``mmsent.transcribe.translate``, with this model."""
         audio, opts, total = _prepare(audio, language, options)
         opts = replace(opts, beam_size=max(opts.beam_size, TRANSLATION_BEAM))
         if spans is not None and not spans:
             return []
-        return _utterances(self._decode(audio, language, opts, total, "translate", progress, spans)[0], opts, total)
+        return _utterances(self._decode(audio, language, opts, total, "translate", progress, spans)[0], opts, total,
+                           dropped)
 
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
                 progress: Progress | None,
@@ -811,14 +815,18 @@ def _is_hallucination(seg: _RawSegment, opts: DecodeOptions) -> str | None:
     return None
 
 
-def _utterances(raw: list[_RawSegment], opts: DecodeOptions, total: float) -> list[Utterance]:
-    """Filter hallucinations and clean times: every time inside [0, total], words ordered."""
+def _utterances(raw: list[_RawSegment], opts: DecodeOptions, total: float,
+                dropped: list[tuple[float, float]] | None = None) -> list[Utterance]:
+    """Filter hallucinations and clean times: every time inside [0, total], words ordered. ``dropped``, where given,
+    gets the (start, end) of each segment dropped."""
     kept = []
     for seg in raw:
         text = seg.text.strip()
         reason = _is_hallucination(seg, opts) if text else "no text"
         if reason:
             log.info("dropped segment %.2f-%.2f %r: %s", seg.start, seg.end, text, reason)
+            if dropped is not None:
+                dropped.append((seg.start, seg.end))
             continue
         words, last = [], 0.0
         for w in seg.words:

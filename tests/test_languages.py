@@ -9,7 +9,7 @@ import re
 import pytest
 from mediagen import joined_clips
 
-from mmsent import languages
+from mmsent import languages, media
 from mmsent import transcribe as tr
 from mmsent.config import AnalysisOptions
 from mmsent.pipeline import _translate
@@ -116,6 +116,22 @@ def test_a_translation_said_over_and_over_is_kept_once_for_each_segment(shared_d
     assert _translate(segs, audio, heard, AnalysisOptions(), "cpu", lambda *a: None)
     assert all(s.translation and _reads_as(s.translation) == "en" for s in speech), speech
     assert not any(re.search(r"\b(\w+(?:\W+\w+)+)\W+\1\b", s.translation, re.IGNORECASE) for s in speech), speech
+
+
+def test_a_segment_whose_own_stretch_was_dropped_is_not_translated_again(shared_data, monkeypatch):
+    """EMOVO's m3 saying "Un attimo dopo s'è incamminato ... ed è inciampato" (neu, l3): its one chunk, one segment,
+    was translated "1, 2, 5, 5, 5, ..." to the tokens' bound and dropped (compression ratio 12.67); the segment
+    alone is that same sound, and was translated again, to the same loop (about 5 s). One call now."""
+    from mmsent import pipeline
+
+    calls, real = [], pipeline.translate_speech
+    monkeypatch.setattr(pipeline, "translate_speech", lambda *a, **k: calls.append(k["spans"]) or real(*a, **k))
+    audio = media.load_audio(shared_data / "emovo" / "m3" / "neu-m3-l3.flac")
+    heard = tr.transcribe(audio, device="cpu")
+    segs = segment(heard, len(audio) / SR)
+    assert heard.languages == ["it"] and [s.kind for s in segs] == [SPEECH], heard.utterances
+    assert "failed" not in _translate(segs, audio, heard, AnalysisOptions(), "cpu", lambda *a: None)
+    assert calls == [None] and not segs[0].translation, (calls, segs)
 
 
 def test_one_language_is_recognised_as_before(shared_data, monkeypatch):
