@@ -144,7 +144,7 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
     got: dict[int, list[str]] = {}
     for p in pieces:
         overlapped = [i for i, s in enumerate(speech) if min(p.end, s.end) > max(p.start, s.start)]
-        sentences = _unlooped([c for t in _SENTENCE_END.split(p.text.strip()) if t for c in _copies(t)],
+        sentences = _unlooped([t for t in _SENTENCE_END.split(p.text.strip()) if t],
                               [speech[i].text for i in overlapped])
         targets = [i for i, s in enumerate(speech) if p.start <= (s.start + s.end) / 2 < p.end]
         if len(targets) > len(sentences):
@@ -178,20 +178,23 @@ def _copies(sentence: str) -> list[str]:
 
 
 def _unlooped(sentences: list[str], spoken: list[str]) -> list[str]:
-    """A translated piece's ``sentences`` (its copies of one run of words each a sentence: ``_copies``) without
-    Whisper's loop: where they are more than the speech segments the piece spans (one sentence each), whose
-    recognised words ``spoken`` do not say anything twice in a row, each sentence of ``LOOP_WORDS`` or more that
+    """A translated piece's ``sentences`` without Whisper's loop. Each sentence's copies (``_copies``) are sentences
+    where they are no more than the speech segments the piece spans (one sentence each); where they are more, and
+    the segments' recognised words ``spoken`` say nothing twice in a row, each copy of ``LOOP_WORDS`` or more that
     says the one before it again is left out. The compression-ratio filter misses a short loop: Whisper base gave
-    EMOVO's m1 saying "Gli operai si alzano presto." once "I'm sorry, I'm sorry!" (now "I'm sorry"). A sentence
-    said again where the speech says it again stays ("Stop it, stop it!" for "Basta, basta!"), and so do copies no
-    more than the segments, which the recogniser may hear a little differently each time: m3 saying that sentence
-    four times gave "I will stop if they are arrested" three times without punctuation, all to one segment, and
-    now a copy each to three of the four."""
-    said = [_WORD.findall(t.lower()) for t in sentences]
+    EMOVO's m1 saying "Gli operai si alzano presto." once "I'm sorry, I'm sorry!" (now "I'm sorry"). Copies no
+    more than the segments stay, one to each, as the speaker may have said it each time and the recogniser heard it
+    a little differently: m3 saying that sentence four times gave "I will stop if they are arrested" three times
+    without punctuation, all to one segment, and now a copy each to three of the four. A sentence said again
+    where the speech says it again stays as it is ("Stop it, stop it!" for "Basta, basta!")."""
+    copies = [c for t in sentences for c in _copies(t)]
+    if len(copies) <= len(spoken):
+        return copies
+    said = [_WORD.findall(t.lower()) for t in copies]
     again = [k for k in range(1, len(said)) if said[k] == said[k - 1] and len(said[k]) >= LOOP_WORDS]
-    if not again or len(sentences) <= len(spoken) or _repeats(_WORD.findall(" ".join(spoken).lower())):
+    if not again or _repeats(_WORD.findall(" ".join(spoken).lower())):
         return sentences
-    return [t.rstrip(",;:") if k + 1 in again else t for k, t in enumerate(sentences) if k not in again]
+    return [t.rstrip(",;:") if k + 1 in again else t for k, t in enumerate(copies) if k not in again]
 
 
 def _repeats(words: list[str]) -> bool:

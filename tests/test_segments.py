@@ -232,9 +232,9 @@ def test_a_translation_that_says_a_sentence_over_and_over_keeps_one_copy_where_t
     loop = "I will stop if they are arrested"
     translate(four, [Utterance(0.0, 8.0, f"{loop} {loop} {loop}")])  # a copy for three of the four, by place
     assert [s.translation for s in four] == [loop, loop, "", loop]
-    basta = [Segment(0.0, 2.0, "Basta, basta!", SPEECH)]  # said twice: stays twice
-    translate(basta, [Utterance(0.0, 2.0, "Stop it, stop it!")])
-    assert basta[0].translation == "Stop it, stop it!"
+    basta = [Segment(0.0, 1.2, "Basta, basta!", SPEECH), Segment(1.2, 3.0, "Ciao.", SPEECH)]  # said twice: stays
+    translate(basta, [Utterance(0.0, 3.0, "Stop it, stop it! Bye.")])
+    assert [s.translation for s in basta] == ["Stop it, stop it!", "Bye."]
     once = [Segment(0.0, 2.0, "Basta!", SPEECH)]
     translate(once, [Utterance(0.0, 2.0, "Stop it, stop it!")])
     assert once[0].translation == "Stop it"
