@@ -33,7 +33,7 @@ from tqdm import tqdm  # noqa: E402  (torch loads from here)
 from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: E402
 from .checkpoint import pick_device  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
-from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, write  # noqa: E402
+from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, too_long, write  # noqa: E402
 from .labels import parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path  # noqa: E402
@@ -142,6 +142,10 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                        f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
                        "folder (--out DIR)", file=sys.stderr)
             continue
+        if long := too_long(output_paths(video, args.out, formats)):  # said before the analysis, not after it
+            failed += 1
+            tqdm.write(f"FAILED {video}: {long}", file=sys.stderr)
+            continue
         first = written.get(video.stem)
         if first is not None and same_file(first, video):
             tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
@@ -187,12 +191,13 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
 
 def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path]:
     """The inputs, each folder given as its audio and video files by name (MEDIA_SUFFIXES; sorted; not its
-    subfolders', nor the annotated copies written here); a folder without any stays (``analyze`` refuses it)."""
+    subfolders', nor the annotated copies written here); a folder without any stays (``analyze`` refuses it), and
+    so does a name that can't be looked at (too long: ``analyze`` says so, where ``Path.is_dir`` raised)."""
     out = []
     for path in paths:
         try:
             found = sorted(f for f in path.iterdir() if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()
-                           and not f.name.endswith(ANNOTATED_SUFFIX)) if path.is_dir() else []
+                           and not f.name.endswith(ANNOTATED_SUFFIX)) if os.path.isdir(path) else []
         except OSError as e:
             parser.error(f"{path}: the folder can't be read ({e.strerror or e})")
         out += found or [path]
@@ -209,7 +214,7 @@ def _done_before(video: Path, out: Path, formats: list[str], model, options: Ana
     except (OSError, ValueError):  # none, not an analysis, or one this version can't read
         return []
     made = [p for f, p in paths.items() if f != "mp4" or earlier.media.has_video]
-    if (not all(p.is_file() for p in made) or not same_file(Path(earlier.media.path), video)
+    if (not all(os.path.isfile(p) for p in made) or not same_file(Path(earlier.media.path), video)
             or earlier.model != model_facts(model, senses_given(options, earlier.media))):
         return []
     return [p.name for p in made]
@@ -225,7 +230,7 @@ def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:
             lines.append(f"replaces the results of {source} in {paths['json']}")
     except (OSError, ValueError, TypeError, KeyError):  # none yet, or not an analysis: nothing to say
         pass
-    stale = [p.name for f, p in paths.items() if f not in formats and p.exists()]
+    stale = [p.name for f, p in paths.items() if f not in formats and os.path.exists(p)]  # False for a name too long
     if stale:
         lines.append(f"{', '.join(stale)} in {out} {'is' if len(stale) == 1 else 'are'} from an earlier run, not "
                      f"rewritten (--format {','.join(formats)})")

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("json", "csv", "srt", "vtt", "html", "mp4")
 ANNOTATED_SUFFIX = ".annotated.mp4"  # DIR/X.annotated.mp4 for X.mp4, never the input's own name
+NAME_MAX_BYTES = 255  # the longest file name most file systems hold (ext4, XFS, btrfs, APFS; NTFS 255 letters)
 CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV text cell starting so would run in a spreadsheet
 CUE_ARROW = re.compile(r"--+>")  # "-->", "--->", ...: in a cue's words, read as a time line; written "->"
@@ -201,6 +202,8 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | s
     mine = [path for path in paths.values() if same_file(path, source)]
     if mine:  # clip.csv analysed into its own folder
         raise ValueError(f"the results would overwrite the input itself ({mine[0]}): write them into another folder")
+    if long := too_long(paths):  # said before any is written
+        raise ValueError(long)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     writers = {"csv": write_csv, "srt": write_srt, "vtt": write_vtt, "html": write_html}
     written = []
@@ -222,6 +225,14 @@ def output_paths(source: str | os.PathLike, out_dir: str | os.PathLike, formats:
     stem, out_dir = Path(source).stem, Path(out_dir)
     return {fmt: out_dir / (f"{stem}{ANNOTATED_SUFFIX}" if fmt == "mp4" else f"{stem}.{fmt}")
             for fmt in dict.fromkeys(formats)}
+
+
+def too_long(paths: dict[str, Path]) -> str | None:
+    """What is wrong where a result's name is longer than file systems hold (``NAME_MAX_BYTES``: an input's name
+    of 242 bytes or more gives an annotated video's that no file system takes); None where every name fits."""
+    long = next((p.name for p in paths.values() if len(os.fsencode(p.name)) > NAME_MAX_BYTES), None)
+    return long and (f"its results' names would be too long for the file system ({long!r} is "
+                     f"{len(os.fsencode(long))} bytes, at most {NAME_MAX_BYTES}): give the file a shorter name")
 
 
 def same_file(a: Path, b: Path) -> bool:

@@ -62,7 +62,7 @@ MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
 
 def local_path(path: str | Path) -> Path:
     """``path`` as a Path; MediaError where it is a web address (``Path`` would make "https://x" "https:/x")."""
-    if not Path(path).exists() and re.match(r"[a-z][a-z0-9+.-]+://", str(path), re.IGNORECASE):
+    if re.match(r"[a-z][a-z0-9+.-]+://", str(path), re.IGNORECASE) and not Path(path).exists():
         raise MediaError(f"{path}: is a web address; mmsent reads files: download the video or sound first, then "
                          "give the file's path.")
     return Path(path)
@@ -72,14 +72,17 @@ def _open(path: str | Path) -> av.container.InputContainer:
     if isinstance(path, str) and not path.strip():
         raise MediaError("no file given: the path is empty; give the path of an audio or video file.")
     p = local_path(path)
-    if not p.exists():
-        raise MediaError(f"{p}: file not found; check the path.")
-    if p.is_dir():
-        raise MediaError(f"{p}: is a folder; give the audio or video files in it.")
-    if not p.is_file():
-        raise MediaError(f"{p}: is not a regular file; give the path of an audio or video file.")
-    if p.stat().st_size == 0:
-        raise MediaError(f"{p}: the file is empty (0 bytes); the upload or copy failed: provide the file again.")
+    try:
+        if not p.exists():
+            raise MediaError(f"{p}: file not found; check the path.")
+        if p.is_dir():
+            raise MediaError(f"{p}: is a folder; give the audio or video files in it.")
+        if not p.is_file():
+            raise MediaError(f"{p}: is not a regular file; give the path of an audio or video file.")
+        if p.stat().st_size == 0:
+            raise MediaError(f"{p}: the file is empty (0 bytes); the upload or copy failed: provide the file again.")
+    except OSError as e:  # a name too long for the file system, a folder that can't be read: not a MediaError
+        raise MediaError(f"{p}: can't be opened ({e.strerror or e}); check the path.") from e
     if av.logging.get_level() is not None:  # see the module docstring: avoids a deadlock
         log.debug("PyAV logging was on (level %s, set by torchvision's import); turning it off", av.logging.get_level())
         av.logging.set_level(None)

@@ -356,3 +356,19 @@ def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["analyze", str(a), "--out", str(out), "--format", "csv", "--skip-existing"])
     assert "--skip-existing tells an earlier run's results by their JSON" in capsys.readouterr().err
+
+
+def test_a_file_whose_results_no_file_system_can_name_fails_before_its_analysis(tmp_path, capsys):
+    """A name of 246 bytes fits; its annotated video's, 260 bytes, does not. The file was analysed and its JSON
+    written, then it failed with ffmpeg's lines ("Error opening output file ... Broken pipe"); a name that can't
+    exist at all (300 bytes) gave a traceback."""
+    import mmsent.__main__ as cli
+
+    video = talking_video(tmp_path / "talk.mp4", ["Good morning, everyone."]).path.rename(tmp_path / ("y" * 246 + ".mp4"))
+    impossible = tmp_path / ("x" * 300 + ".mp4")
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(video), str(impossible), "--out", str(out), "--format", "json,mp4"]) == 1
+    err = capsys.readouterr().err
+    assert f"FAILED {video}: its results' names would be too long for the file system" in err
+    assert f"FAILED {impossible}: its results' names would be too long" in err and "Traceback" not in err
+    assert list(out.iterdir()) == []

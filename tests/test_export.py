@@ -334,6 +334,15 @@ def test_a_long_name_in_other_letters_that_fits_is_written(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in out) == [f"{stem}.{e}" for e in ("csv", "html", "json")]
 
 
+def test_results_whose_names_no_file_system_holds_are_refused_before_any_is_written(tmp_path):
+    """A 246-byte name fits, its annotated video's (260 bytes) does not: the JSON was written, then the video failed
+    with ffmpeg's own lines ("Error opening output file ... Broken pipe")."""
+    a = make_analysis(2, path="/somewhere/" + "y" * 246 + ".mp4")
+    with pytest.raises(ValueError, match=r"'y+\.annotated\.mp4' is 260 bytes, at most 255\): give the file a shorter"):
+        export.write(a, tmp_path, ["json", "mp4"])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_format_is_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match="unknown export format.*gif.*choose from json"):
         export.write(make_analysis(2), tmp_path, ["json", "gif"])

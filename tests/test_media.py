@@ -224,7 +224,8 @@ def test_broken_files_name_the_file(folder):
     cut = truncate(make_video(folder / "whole.mp4"), folder / "cut_short.mp4", 0.5)
     text = folder / "notes.mp4"
     text.write_text("these are meeting notes, not a video\n" * 20)
-    cases = {empty: "empty", cut: "truncated", text: "not a media file", folder / "missing.mp4": "not found"}
+    cases = {empty: "empty", cut: "truncated", text: "not a media file", folder / "missing.mp4": "not found",
+             folder / ("long" * 70 + ".mp4"): "can't be opened \\(File name too long\\)"}  # was an OSError
     for path, what in cases.items():
         for call in (probe, load_audio, lambda p: load_frames(p, SPANS)):
             with pytest.raises(ValueError, match=what) as err:
