@@ -134,15 +134,15 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
     inputs = [*args.videos, *([args.subtitles] if args.subtitles else [])]
     for video in args.videos:
-        clash = next(((path, given) for path in output_paths(video, args.out, formats).values()
-                      for given in inputs if same_file(path, given)), None)
+        results = output_paths(video, args.out, formats)
+        clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
         if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
             failed += 1
             tqdm.write(f"FAILED {video}: its results would overwrite {clash[1]}, given to this call as "
                        f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
                        "folder (--out DIR)", file=sys.stderr)
             continue
-        if long := too_long(output_paths(video, args.out, formats)):  # said before the analysis, not after it
+        if long := too_long(results):  # said before the analysis, not after it
             failed += 1
             tqdm.write(f"FAILED {video}: {long}", file=sys.stderr)
             continue
@@ -155,7 +155,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             tqdm.write(f"FAILED {video}: its results would overwrite those of {first} ({video.stem}.* in "
                        f"{args.out}): analyse it in a call of its own, with another --out", file=sys.stderr)
             continue
-        done = args.skip_existing and _done_before(video, args.out, formats, model, options)
+        done = args.skip_existing and _done_before(video, results, model, options)
         if done:
             written[video.stem] = video
             tqdm.write(f"{video}: its results are in {args.out} from an earlier run ({', '.join(done)}): not analysed "
@@ -204,11 +204,10 @@ def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path
     return out
 
 
-def _done_before(video: Path, out: Path, formats: list[str], model, options: AnalysisOptions) -> list[str]:
-    """The names of ``video``'s results in ``out``, where each format asked for is there (each is written whole
+def _done_before(video: Path, paths: dict[str, Path], model, options: AnalysisOptions) -> list[str]:
+    """The names of ``video``'s results ``paths`` (``output_paths``), where each is there (each is written whole
     or not at all; no annotated video for a file without a picture) and their JSON says that this file, this
     model and these senses made them; else none."""
-    paths = output_paths(video, out, formats)
     try:
         earlier = Analysis.from_json(paths["json"])
     except (OSError, ValueError):  # none, not an analysis, or one this version can't read
