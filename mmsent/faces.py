@@ -336,12 +336,15 @@ class FaceGrid:
         self.frame_size = (0, 0)
         self.needed: set[int] | None = None  # None: every cell
 
-    def read(self, path: str | Path, stop: threading.Event | None = None) -> FaceGrid | None:
+    def read(self, path: str | Path, stop: threading.Event | None = None,
+             problems: list[str] | None = None) -> FaceGrid | None:
         """Find the faces (``frame_faces``) of the frame at the centre of each cell, in one decoding pass
-        (``media.span_frames``), each frame dropped once searched: memory stays small however long the
-        video. Returns the grid, or None, early, once ``stop`` is set."""
+        (``media.span_frames``; what was wrong in the picture goes to ``problems``), each frame dropped once
+        searched: memory stays small however long the video. Returns the grid, or None, early, once ``stop``
+        is set."""
         cells = [(k * GRID_STEP, (k + 1) * GRID_STEP) for k in range(len(self.found))]
-        for k, frames in media.span_frames(path, cells, n=1, short_side=SHORT_SIDE, upscale=False):
+        for k, frames in media.span_frames(path, cells, n=1, short_side=SHORT_SIDE, upscale=False,
+                                           problems=problems):
             if stop is not None and stop.is_set():
                 return None
             self.frame_size, needed = frames.shape[1:3], self.needed

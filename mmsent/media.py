@@ -34,6 +34,7 @@ CANCELLED_RMS = 1e-3  # a downmix this quiet is checked for channels that cancel
 SKIP_LOOP_FILTER = True  # skip H.264/HEVC deblocking: ~1.4x faster; at 128 px frames differ by <1/255 on average
 PICTURE_END_SLACK_S = 1.0  # s a stream's last frame may stay on screen (at least two frame intervals) before
 # the picture counts as ended, and the later sampled times get black
+LOST_SAID = 3  # stretches of a picture that can't be decoded named in the notes (then how many more)
 SCALE_INTERPOLATION = "AREA"  # swscale filter that shrinks frames to the output size (area averaging)
 
 __all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "probe", "load_audio", "sample_times", "load_frames"]
@@ -195,6 +196,9 @@ class _FrameSampler:
         # where the stream's header says its picture ends (None: it does not say)
         self.declared_end = float(stream.duration * stream.time_base) - origin if stream.duration else None
         self.prev, self.prev_t, self.shape = None, 0.0, None  # shape: (H, W, 3) of the frames kept
+        self.slack = max(PICTURE_END_SLACK_S, 2 * self.step)  # s the last frame may stay on screen
+        self.lost_at: float | None = None  # the earliest time of an undecodable packet after the last frame
+        self.lost: list[tuple[float, float]] = []  # stretches whose picture was lost, where it showed
         self.open, self.ready = {}, []  # span -> its frames (n, H, W, 3) so far; (span, frames) complete
         self._rgb_of, self._rgb, self._reformatter = None, None, VideoReformatter()
 
@@ -214,18 +218,40 @@ class _FrameSampler:
         if self.shape is None:
             self._setup(frame)
         while self.pending_time < t:
-            self._assign(self.prev if self.prev is not None else frame)
+            self._assign(None if self._is_lost(self.pending_time) else self.prev if self.prev is not None else frame)
+        self._found(t)
         self.prev, self.prev_t = frame, t
+
+    def lose(self, packet: av.Packet) -> None:
+        """``packet`` could not be decoded: where its picture would show, and the last frame can't still be on
+        screen, the sampled times get black (holding the frame before the damage made a still face out of
+        nothing)."""
+        t = float(packet.pts * packet.time_base) - self.origin if packet.pts is not None else self.prev_t + self.step
+        if t >= self.prev_t or self.prev is None:
+            self.lost_at = t if self.lost_at is None else min(self.lost_at, t)
 
     def finish(self) -> None:
         """The times left after the last frame get it, but black where the stream's header says the picture
         goes on and the last frame can't still be on screen: a file cut short (repeating its last frame made a
-        still face out of nothing). Past the declared end, as in a stream shorter than its sound, the last
-        frame stays."""
-        end = self.prev_t + max(PICTURE_END_SLACK_S, 2 * self.step)
+        still face out of nothing), and so after damage that no later frame follows. Past the declared end, as
+        in a stream shorter than its sound, the last frame stays."""
+        end = self.prev_t + self.slack
         while self.i < len(self.times):
             t = self.times[self.i]
-            self._assign(None if self.declared_end is not None and end < t <= self.declared_end else self.prev)
+            cut = self.declared_end is not None and end < t <= self.declared_end
+            self._assign(None if cut or self._is_lost(t) else self.prev)
+        self._found(float("inf"))
+
+    def _is_lost(self, t: float) -> bool:
+        """Whether the picture at ``t`` is one that could not be decoded, the last frame no longer on screen."""
+        return self.lost_at is not None and t >= self.lost_at and t > self.prev_t + self.slack
+
+    def _found(self, t: float) -> None:
+        """A frame (or the end) at ``t``: the damage before it, if it held a sampled time, is a stretch lost."""
+        if self.lost_at is not None and self.lost_at <= t:
+            if t > self.prev_t + self.slack and self.shows_time(self.prev_t + self.slack, t + 1e-9):
+                self.lost.append((max(self.lost_at, self.prev_t + self.slack), t))
+            self.lost_at = None
 
     def take(self) -> list[tuple[int, np.ndarray]]:
         """The spans whose frames are all there since the last call: (span index, frames (n, H, W, 3))."""
@@ -299,33 +325,35 @@ def _decoded_frames(c: av.container.InputContainer, s: av.VideoStream,
         t = float(packet.pts * packet.time_base) - sampler.origin if packet.pts is not None else None
         if packet.is_keyframe:
             if buffer and (t is None or sampler.pending_time < t):  # the last interval's tail is needed
-                yield from _decode(buffer, keep)
+                yield from _decode(buffer, keep, lost=sampler.lose)
             buffer, size, live = [], 0, False
         if live:
-            yield from _decode([packet], keep)
+            yield from _decode([packet], keep, lost=sampler.lose)
             continue
         buffer.append(packet)
         size += packet.size
         if t is None or t >= sampler.pending_time or size > GOP_BUFFER_MAX_BYTES:
             live = True
-            yield from _decode(buffer, keep)
+            yield from _decode(buffer, keep, lost=sampler.lose)
             buffer = []
-    yield from _decode(buffer + [None], keep, s)
+    yield from _decode(buffer + [None], keep, s, sampler.lose)
 
 
 def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
-                short_side: int = 128, upscale: bool = True) -> np.ndarray:
+                short_side: int = 128, upscale: bool = True, problems: list[str] | None = None) -> np.ndarray:
     """Frames spread evenly across each span, in one decoding pass. Returns uint8 (S, n, H, W, 3) RGB.
 
     Each sampled time (``sample_times``) gets the frame on screen at that time (by timestamp, so
     variable frame rate is handled); times before the first frame get it, and so do times past the last
     one, except in a file cut short: there, past ``PICTURE_END_SLACK_S`` (or two frame intervals) after it
-    and before the end the stream declares, black. Frames are scaled so that the short side is ``short_side`` (at most, unless
+    and before the end the stream declares, black; so are the times whose picture can't be decoded (damaged
+    data), once the last good frame can't still be on screen: that is said in ``problems`` when it is given
+    (the analysis's notes), else warned. Frames are scaled so that the short side is ``short_side`` (at most, unless
     ``upscale``: a small picture holds no more detail enlarged) and turned upright
     by the rotation metadata. Raises MediaError when the file has no video stream.
     """
     out = None
-    for span, frames in span_frames(path, spans, n, short_side, upscale):
+    for span, frames in span_frames(path, spans, n, short_side, upscale, problems):
         if out is None:
             out = np.empty((len(spans), *frames.shape), np.uint8)
         out[span] = frames
@@ -336,8 +364,8 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
     return out
 
 
-def span_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
-                short_side: int = 128, upscale: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+def span_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16, short_side: int = 128,
+                upscale: bool = True, problems: list[str] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """``load_frames`` one span at a time: yields (span index, its frames uint8 (n, H, W, 3)) as soon as
     the decoding pass has them all, in the order their last frame comes, so that a caller that
     reduces each span's frames (to face crops, say) holds few frames at once, however long the video."""
@@ -365,3 +393,19 @@ def span_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
                              "or truncated: re-export it.")
         sampler.finish()
         yield from sampler.take()
+    if sampler.lost:
+        text = _lost_text(sampler.lost)
+        if problems is None:
+            warnings.warn(f"{path}: {text}", stacklevel=2)
+        else:
+            problems.append(text)
+
+
+def _lost_text(stretches: list[tuple[float, float]]) -> str:
+    """What the notes say of the stretches (start, end) s whose picture could not be decoded."""
+    said = ", ".join(f"from {start:.1f} s" + (" to the end" if end == float("inf") else f" to {end:.1f} s")
+                     for start, end in stretches[:LOST_SAID])
+    if len(stretches) > LOST_SAID:
+        said += f" and in {len(stretches) - LOST_SAID} more stretches"
+    return (f"The picture can't be decoded {said}: its data is damaged there. Nothing is read from the picture "
+            "there (the sound is); to have the faces read, re-export the video.")

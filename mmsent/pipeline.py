@@ -103,9 +103,10 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmsent-frames") as pool:
         try:
             picture = grid = None
+            damage: list[str] = []  # what was wrong in the picture but could be read past: in the notes
             if reads_picture and model.config.video_source == "face-expression":
                 grid = faces.FaceGrid(info.duration)
-                picture = pool.submit(grid.read, path, stop)  # needs no segments
+                picture = pool.submit(grid.read, path, stop, damage)  # needs no segments
             report("decode", 0, 1)
             problems: list[str] = []  # what was wrong but could be read past (the sound, subtitles): in the notes
             audio = media.load_audio(path, problems=problems) if info.has_audio else None
@@ -128,7 +129,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                 grid.need([(s.start, s.end) for s in segs])
             elif reads_picture:
                 picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
-                                      short_side=features.RESIZE_SHORT_SIDE)
+                                      short_side=features.RESIZE_SHORT_SIDE, problems=damage)
             untranslated = UNTRANSLATED_OFF  # what the notes say when no segment's words were translated
             if _translates(model, options, transcript, audio):  # beside the faces, as the recognition was
                 untranslated = _translate(segs, audio, transcript, options, str(model.device), report)
@@ -145,7 +146,8 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
         language=transcript.language,
         languages=transcript.languages,
         transcript_source=transcript.source,
-        notes=(problems + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
+        notes=(problems + damage
+               + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
                + ([detector_missing] if detector_missing else [])),
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,8 +198,10 @@ def probe(path: str | Path) -> MediaInfo:
     return info
 
 
-def _decode(packets: Iterable[av.Packet | None], keep, stream: av.VideoStream | None = None) -> Iterator[av.VideoFrame]:
-    """Frames of the packets that ``keep`` accepts; None flushes the decoder; damaged packets are skipped."""
+def _decode(packets: Iterable[av.Packet | None], keep, stream: av.VideoStream | None = None,
+            lost: Callable[[av.Packet], None] | None = None) -> Iterator[av.VideoFrame]:
+    """Frames of the packets that ``keep`` accepts; None flushes the decoder; damaged packets are skipped
+    (and given to ``lost``)."""
     for packet in packets:
         try:
             if packet is None:
@@ -208,3 +210,5 @@ def _decode(packets: Iterable[av.Packet | None], keep, stream: av.VideoStream | 
                 yield from packet.decode()
         except av.FFmpegError as e:
             log.debug("skipped an undecodable video packet: %s", e)
+            if lost is not None and packet is not None:
+                lost(packet)

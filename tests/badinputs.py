@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mediagen import ESPEAK, ffmpeg, make_audio, make_video, rotate, truncate, write_pipe_webm  # noqa: E402
+from mediagen import (  # noqa: E402
+    ESPEAK, ffmpeg, garble_picture, make_audio, make_video, rotate, truncate, write_pipe_webm,
+)
 
 LONG_SECONDS = 1800  # s: the 30-minute input (16x16 pixels, 1 fps, silent 8 kHz audio: cheap to make)
 MAX_SECONDS = 600  # s: the limit given to the library, the CLI and the app for the corpus
@@ -73,26 +75,6 @@ def _corrupt_middle(src: Path, dst: Path, rng: random.Random, share: float = 0.2
     for start in range(int(n * 0.45), int(n * (0.45 + share)), 997):
         data[start:start + 64] = rng.randbytes(64)
     dst.write_bytes(bytes(data))
-    return dst
-
-
-def _garble_picture(src: Path, dst: Path, sound: bool = True) -> Path:
-    """``src`` remuxed into Matroska with every picture packet's bytes random (its sound, if kept, intact): a
-    picture no decoder reads, as a damaged stream or a codec FFmpeg lacks gives."""
-    import av
-
-    rng = random.Random(SEED)
-    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
-        streams = {s: o.add_stream_from_template(s) for s in (*i.streams.video[:1], *i.streams.audio[:1][:sound])}
-        for packet in i.demux(*streams):
-            if packet.dts is None:  # the demuxer's flush packets
-                continue
-            if packet.stream.type == "video":
-                garbled = av.Packet(rng.randbytes(packet.size))
-                garbled.pts, garbled.dts, garbled.time_base = packet.pts, packet.dts, packet.time_base
-                packet = garbled
-            packet.stream = streams[i.streams[packet.stream_index]]
-            o.mux(packet)
     return dst
 
 
@@ -272,11 +254,15 @@ def _speech_cases(d: Path) -> list[Case]:
              checks={"speech": True, "words": ["lovely", "brother"], "notes": "channels cancel out"}))
     ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=96x64:rate=10:duration={seconds + 3:.2f}", "-i", d / "en.wav",
            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "libopus", d / "short_sound.mkv")
-    _garble_picture(d / WEIRD_NAME, d / "garbled_picture.mkv")
+    garble_picture(d / WEIRD_NAME, d / "garbled_picture.mkv")
     add(Case("picture_undecodable", "garbled_picture.mkv", "speech beside a picture no decoder reads (its packets "
              "random bytes)", "ok", checks={"has_video": False, "speech": True, "words": ["today", "brother"],
                                             "notes": "picture (h264) can't be decoded"}))
-    _garble_picture(d / WEIRD_NAME, d / "garbled_picture_alone.mkv", sound=False)
+    garble_picture(d / WEIRD_NAME, d / "picture_damaged_midway.mkv", start=1.0)
+    add(Case("picture_damaged_midway", "picture_damaged_midway.mkv", "speech beside a picture whose data is random "
+             "bytes from 1 s on", "ok", checks={"has_video": True, "speech": True, "words": ["today", "brother"],
+                                                "notes": "s to the end: its data is damaged there"}))
+    garble_picture(d / WEIRD_NAME, d / "garbled_picture_alone.mkv", sound=False)
     add(Case("picture_undecodable_no_sound", "garbled_picture_alone.mkv", "a picture no decoder reads, no sound",
              "error", "MediaError", "its video stream has no decodable picture"))
     add(Case("mkv_sound_ends_early", "short_sound.mkv", "Matroska whose sound ends 3 s before its picture "

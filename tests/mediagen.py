@@ -150,6 +150,30 @@ def truncate(src: str | Path, dst: str | Path, fraction: float = 0.5) -> Path:
     return Path(dst)
 
 
+def garble_picture(src: str | Path, dst: str | Path, sound: bool = True, start: float = 0.0,
+                   end: float = float("inf")) -> Path:
+    """``src`` remuxed into Matroska with the bytes of every picture packet from ``start`` to ``end`` s random
+    (its sound, if kept, intact): a picture no decoder reads there, as a damaged stream (or, all of it, a codec
+    FFmpeg lacks) gives. The same bytes on every run."""
+    import random
+
+    import av
+
+    rng = random.Random(7)
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        streams = {s: o.add_stream_from_template(s) for s in (*i.streams.video[:1], *i.streams.audio[:1][:sound])}
+        for packet in i.demux(*streams):
+            if packet.dts is None:  # the demuxer's flush packets
+                continue
+            if packet.stream.type == "video" and start <= packet.pts * packet.time_base < end:
+                garbled = av.Packet(rng.randbytes(packet.size))
+                garbled.pts, garbled.dts, garbled.time_base = packet.pts, packet.dts, packet.time_base
+                packet = garbled
+            packet.stream = streams[i.streams[packet.stream_index]]
+            o.mux(packet)
+    return Path(dst)
+
+
 def speak(text: str, path: str | Path, speed_wpm: int = 160, voice: str = "en") -> Path:
     """One espeak-ng utterance as a mono 22.05 kHz wav, in the language of ``voice`` (an espeak-ng voice)."""
     if shutil.which(ESPEAK) is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import av
@@ -14,6 +15,7 @@ from mediagen import (
     make_two_colour_video,
     make_vfr_video,
     ffmpeg,
+    garble_picture,
     make_video,
     rotate,
     talking_video,
@@ -199,7 +201,7 @@ def test_sparse_spans_match_a_full_decode(folder, monkeypatch):
     path = make_video(folder / "gop.mp4", duration=8.0, size=(160, 120), gop=12, audio=None)
     spans = [(0.3, 0.5), (3.9, 4.6), (4.61, 4.62), (7.0, 9.0)]
     decoded, decode = [], media._decode
-    monkeypatch.setattr(media, "_decode", lambda *a: (decoded.append(f) or f for f in decode(*a)))
+    monkeypatch.setattr(media, "_decode", lambda *a, **k: (decoded.append(f) or f for f in decode(*a, **k)))
     frames = load_frames(path, spans, n=5)
     assert len(decoded) < 200 / 2  # of 200 frames, most were never decoded
     times = media.sample_times(spans, 5).reshape(-1)
@@ -257,6 +259,28 @@ def test_after_the_picture_of_a_file_cut_short_the_frames_are_black(folder):
     frames = load_frames(cut, [(0.0, 0.5), (3.4, 3.9)], n=4)
     assert frames[0].max() > 0 and frames[1].max() == 0
     assert load_frames(whole, [(3.4, 3.9)], n=4).max() > 0  # the whole file's end is its own picture
+
+
+def test_where_the_picture_of_a_real_clip_can_t_be_decoded_the_frames_are_black_and_said(shared_data, tmp_path):
+    """The RAVDESS actor's clip with the picture's data random from 1.0 s (to the end, or to 2.5 s): the face of
+    1.0 s stood in for the rest of the clip, and the notes called it a still picture. Where the last good frame
+    can't still be on screen (a second after it) the frames are now black, and ``problems`` says where."""
+    clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"
+    spans = [(k / 4, (k + 1) / 4) for k in range(13)]  # 0-3.25 s, a frame at the centre of each quarter second
+    whole = load_frames(clip, spans, n=1, short_side=64)
+    assert (whole.reshape(13, -1).max(1) > 0).all()
+    for end, black, said in ((float("inf"), range(8, 13), "to the end"),
+                             (2.5, range(8, 10), "to 2.5 s")):  # from 2.5 s the picture comes back
+        problems = []
+        frames = load_frames(garble_picture(clip, tmp_path / f"damaged_{end}.mkv", False, 1.0, end), spans, n=1,
+                             short_side=64, problems=problems)
+        assert np.array_equal(frames[:4], whole[:4])  # before the damage, the clip's own frames
+        dark = [k for k in range(13) if frames[k].max() == 0]
+        assert dark == list(black), dark
+        # from the last good frame, at 0.93 or 0.97 s (the decoder may not give the one it held), plus a second
+        assert len(problems) == 1 and re.fullmatch(
+            rf"The picture can't be decoded from (1.9|2.0) s {said}: its data is damaged there. Nothing is read "
+            r"from the picture there \(the sound is\); to have the faces read, re-export the video.", problems[0])
 
 
 def test_a_sound_track_shorter_than_the_picture_is_not_called_truncated(folder, recwarn):
