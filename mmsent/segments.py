@@ -166,14 +166,16 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
 
 def _copies(sentence: str) -> list[str]:
     """``sentence`` cut into its copies where its words are one run of ``LOOP_WORDS`` or more said over and over
-    (Whisper translating in a loop without punctuation: "I hope you get up soon I hope you get up soon"); else
-    the sentence alone."""
+    (Whisper translating in a loop without punctuation: "I hope you get up soon I hope you get up soon"), the
+    last copy cut short left out ("... I hope you": where the recogniser's tokens ran out); else the sentence
+    alone."""
     found = list(_WORD.finditer(sentence.lower()))
     words = [m.group() for m in found]
     for size in range(LOOP_WORDS, len(words) // 2 + 1):
-        if len(words) % size == 0 and words == words[:size] * (len(words) // size):
+        if all(w == words[k % size] for k, w in enumerate(words)):
             cuts = [found[k].start() for k in range(0, len(words), size)] + [len(sentence)]
-            return [sentence[a:b].strip() for a, b in zip(cuts, cuts[1:])]
+            copies = [sentence[a:b].strip() for a, b in zip(cuts, cuts[1:])]
+            return copies if len(words) % size == 0 else copies[:-1]
     return [sentence]
 
 
@@ -198,9 +200,15 @@ def _unlooped(sentences: list[str], spoken: list[str]) -> list[str]:
 
 
 def _repeats(words: list[str]) -> bool:
-    """Whether ``words`` say a run of one word or more twice in a row ("basta basta", "non lo so non lo so")."""
-    return any(words[i:i + size] == words[i + size:i + 2 * size]
-               for size in range(1, len(words) // 2 + 1) for i in range(len(words) - 2 * size + 1))
+    """Whether runs of ``words`` said twice in a row ("basta basta", "non lo so non lo so") are half of them or
+    more: a translation said over and over may say them so. A word doubled in passing ("spero che che ti alzi
+    presto", the speaker's stumble or the recogniser's) explains no loop."""
+    said_again = set()
+    for size in range(1, len(words) // 2 + 1):
+        for i in range(len(words) - 2 * size + 1):
+            if words[i:i + size] == words[i + size:i + 2 * size]:
+                said_again.update(range(i, i + 2 * size))
+    return 2 * len(said_again) >= len(words) > 0
 
 
 def _cut(piece: Utterance, segments: list[Segment]) -> list[str] | None:

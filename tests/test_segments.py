@@ -223,6 +223,11 @@ def test_a_translation_that_says_a_sentence_over_and_over_keeps_one_copy_where_t
     assert one[0].translation == f"{said}."
     translate(one, [Utterance(0.0, 2.0, f"{said} {said} {said}")])  # without punctuation too
     assert one[0].translation == said
+    translate(one, [Utterance(0.0, 2.0, f"{said} {said} I hope you")])  # the last copy cut short
+    assert one[0].translation == said
+    stumble = [Segment(0.0, 2.0, "Spero che che ti alzi presto.", SPEECH)]  # a word doubled in passing
+    translate(stumble, [Utterance(0.0, 2.0, f"{said}. {said}. {said}.")])
+    assert stumble[0].translation == f"{said}."
     two = [Segment(0.0, 2.0, "Ciao.", SPEECH), Segment(2.0, 4.0, "Spero che ti alzi presto.", SPEECH)]
     translate(two, [Utterance(0.0, 4.0, f"Hello. {said}, {said}, {said}.")])  # after a sentence of its own
     assert [s.translation for s in two] == ["Hello.", said]
