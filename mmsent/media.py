@@ -215,6 +215,8 @@ class _FrameSampler:
     def push(self, frame: av.VideoFrame) -> None:
         # the stream's time base: frames flushed at the end of the stream carry none
         t = float(frame.pts * self.time_base) - self.origin if frame.pts is not None else self.prev_t + self.step
+        if self.lost_at is not None and self.lost_at <= t and not frame.key_frame:
+            return  # built on the picture lost (the decoder hides the damage): lost too, until a keyframe
         if self.shape is None:
             self._setup(frame)
         while self.pending_time < t:
@@ -225,7 +227,8 @@ class _FrameSampler:
     def lose(self, packet: av.Packet) -> None:
         """``packet`` could not be decoded: where its picture would show, and the last frame can't still be on
         screen, the sampled times get black (holding the frame before the damage made a still face out of
-        nothing)."""
+        nothing); so do those of the frames after it until a keyframe, which the decoder builds on what was lost
+        (an earlier moment's picture, smeared)."""
         t = float(packet.pts * packet.time_base) - self.origin if packet.pts is not None else self.prev_t + self.step
         if t >= self.prev_t or self.prev is None:
             self.lost_at = t if self.lost_at is None else min(self.lost_at, t)

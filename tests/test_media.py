@@ -262,15 +262,16 @@ def test_after_the_picture_of_a_file_cut_short_the_frames_are_black(folder):
 
 
 def test_where_the_picture_of_a_real_clip_can_t_be_decoded_the_frames_are_black_and_said(shared_data, tmp_path):
-    """The RAVDESS actor's clip with the picture's data random from 1.0 s (to the end, or to 2.5 s): the face of
-    1.0 s stood in for the rest of the clip, and the notes called it a still picture. Where the last good frame
-    can't still be on screen (a second after it) the frames are now black, and ``problems`` says where."""
+    """The RAVDESS actor's clip (keyframes at 0, 0.97, 1.94 and 2.90 s) with the picture's data random from 1.0 s
+    (to the end, or to 2.5 s): the face of 1.0 s stood in for the rest of the clip, and the notes called it a
+    still picture. Where the last good frame can't still be on screen (a second after it) the frames are now
+    black, and ``problems`` says where; so are those the decoder builds on the data lost, until a keyframe."""
     clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"
     spans = [(k / 4, (k + 1) / 4) for k in range(13)]  # 0-3.25 s, a frame at the centre of each quarter second
     whole = load_frames(clip, spans, n=1, short_side=64)
     assert (whole.reshape(13, -1).max(1) > 0).all()
     for end, black, said in ((float("inf"), range(8, 13), "to the end"),
-                             (2.5, range(8, 10), "to 2.5 s")):  # from 2.5 s the picture comes back
+                             (2.5, range(8, 12), "to 2.9 s")):  # back at the keyframe after the damage
         problems = []
         frames = load_frames(garble_picture(clip, tmp_path / f"damaged_{end}.mkv", False, 1.0, end), spans, n=1,
                              short_side=64, problems=problems)
