@@ -48,7 +48,13 @@ LABELS = ("emotions", "sentiments")  # the heads' labels, also in the weights fi
 
 
 def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | None = None) -> Path:
-    """Write config.json and model.safetensors into folder (created), each atomically."""
+    """Write config.json and model.safetensors into folder (created; its other files are left as they are).
+
+    All or nothing as far as a file system allows: both are written in full under temporary names before either
+    replaces the old one, so that a failure while writing (or an interruption then) leaves the folder as it was.
+    The two renames that follow can't be one step: config.json goes first, recording the sha256 of its weights,
+    so that a folder cut between them (new config, old weights) is refused at load, never loaded mismatched.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = model.config
@@ -67,10 +73,10 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
     state = {k: v.detach().cpu().contiguous() for k, v in model.trainable_state_dict().items()}
     if cfg.voice_members > 1:  # a voice of several heads: they are stored in float16, as its bank is
         state.update({k: v.half() for k, v in state.items() if k.startswith(VOICE_HEADS) and v.is_floating_point()})
-    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:  # replaces the old weights second, as its block ends
         save_file(state, str(tmp), metadata={"format": FORMAT, **{k: json.dumps(list(getattr(cfg, k))) for k in LABELS}})
         meta["weights_sha256"] = sha256_file(tmp)  # checked at load: a damaged or changed file is refused
-    write_text_atomic(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
+        write_text_atomic(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")  # replaces the old config first
     return folder
 
 
@@ -157,8 +163,9 @@ def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torc
     recorded = meta.get("weights_sha256")  # absent in checkpoints saved before 5 December 2026
     if recorded is not None and (actual := sha256_file(folder / WEIGHTS_FILE)) != recorded:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} has sha256 {actual[:12]}…, but its {CONFIG_FILE} records "
-                              f"{str(recorded)[:12]}…: the file is damaged or was changed after it was saved. Copy the "
-                              "checkpoint again (or reinstall mmsent for the embedded default)")
+                              f"{str(recorded)[:12]}…: the file is damaged or was changed after it was saved (copy the "
+                              "checkpoint again, or reinstall mmsent for the embedded default), or its saving was cut "
+                              "short: save it again")
     try:
         with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:  # read once: its tensors and metadata
             state, stored = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}

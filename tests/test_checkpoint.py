@@ -247,3 +247,52 @@ def test_an_expression_cnn_given_as_a_model_says_what_it_is():
     with pytest.raises(CheckpointError, match=r"is not an mmsent checkpoint config: it is an expression CNN's "
                                               r"\(python -m train.fer\), one part of a model"):
         load_checkpoint(EXPRESSION_DIR)
+
+
+def _files(folder) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_save_that_fails_midway_leaves_the_checkpoint_as_it_was(saved):
+    """Both files are written in full before either replaces the old: a failure while writing the second (here
+    a training record that is not JSON) leaves the old pair, loadable, and the folder's other files, with no
+    temporary file left."""
+    model, folder = saved
+    (folder / "MODEL_CARD.md").write_text("card")
+    (folder / "face-expression").mkdir()
+    (folder / "face-expression" / "config.json").write_text("{}")
+    before = _files(folder)
+    torch.manual_seed(1)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        save_checkpoint(build_model(tiny_config()), folder, training={"when": object()})
+    assert _files(folder) == before
+    x = _inputs(model)
+    assert torch.equal(load_checkpoint(folder)(x).emotion_logits, model(x).emotion_logits)
+
+
+def test_a_save_cut_between_its_two_renames_is_refused_not_loaded_mismatched(saved, monkeypatch):
+    """The one step that can't be atomic: the two renames. The new config.json goes first, recording its weights'
+    sha256, so that a folder cut there (new config, old weights) is refused, even where the old config recorded
+    no sha256 (saved before 5 December 2026); then a new save mends it."""
+    from mmsent import results
+
+    folder = unrecorded(saved[1])
+    renames, replace = [], os.replace
+
+    def cut(src, dst):
+        renames.append(os.path.basename(dst))
+        if len(renames) == 2:
+            raise RuntimeError("killed")
+        replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", cut)
+    torch.manual_seed(1)
+    other = build_model(tiny_config()).eval()
+    with pytest.raises(RuntimeError, match="killed"):
+        save_checkpoint(other, folder)
+    with pytest.raises(CheckpointError, match="its saving was cut short: save it again"):
+        load_checkpoint(folder)
+    monkeypatch.undo()
+    x = _inputs(other)
+    assert torch.equal(load_checkpoint(save_checkpoint(other, folder))(x).emotion_logits, other(x).emotion_logits)
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
