@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -343,7 +344,8 @@ def _decoded_frames(c: av.container.InputContainer, s: av.VideoStream,
 
 
 def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
-                short_side: int = 128, upscale: bool = True, problems: list[str] | None = None) -> np.ndarray:
+                short_side: int = 128, upscale: bool = True, problems: list[str] | None = None,
+                stop: threading.Event | None = None) -> np.ndarray | None:
     """Frames spread evenly across each span, in one decoding pass. Returns uint8 (S, n, H, W, 3) RGB.
 
     Each sampled time (``sample_times``) gets the frame on screen at that time (by timestamp, so
@@ -353,10 +355,13 @@ def load_frames(path: str | Path, spans: list[tuple[float, float]], n: int = 16,
     data), once the last good frame can't still be on screen: that is said in ``problems`` when it is given
     (the analysis's notes), else warned. Frames are scaled so that the short side is ``short_side`` (at most, unless
     ``upscale``: a small picture holds no more detail enlarged) and turned upright
-    by the rotation metadata. Raises MediaError when the file has no video stream.
+    by the rotation metadata. Raises MediaError when the file has no video stream. Returns None, early, once
+    ``stop`` is set (looked at as each span's frames are complete, as ``faces.FaceGrid.read`` does).
     """
     out = None
     for span, frames in span_frames(path, spans, n, short_side, upscale, problems):
+        if stop is not None and stop.is_set():
+            return None
         if out is None:
             out = np.empty((len(spans), *frames.shape), np.uint8)
         out[span] = frames

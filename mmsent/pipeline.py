@@ -129,7 +129,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                 grid.need([(s.start, s.end) for s in segs])
             elif reads_picture:
                 picture = pool.submit(media.load_frames, path, [(s.start, s.end) for s in segs], n=features.N_FRAMES,
-                                      short_side=features.RESIZE_SHORT_SIDE, problems=damage)
+                                      short_side=features.RESIZE_SHORT_SIDE, problems=damage, stop=stop)
             untranslated = UNTRANSLATED_OFF  # what the notes say when no segment's words were translated
             if _translates(model, options, transcript, audio):  # beside the faces, as the recognition was
                 untranslated = _translate(segs, audio, transcript, options, str(model.device), report)
@@ -137,7 +137,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                 untranslated = "; there is no sound to translate them from."
             results, unfamiliar, still = _run_model(model, segs, audio, level, picture, options, report)
         finally:
-            stop.set()  # a failure ends the reading of the faces at once, not after the whole video
+            stop.set()  # a failure ends the reading of the faces or frames at once, not after the whole video
     return Analysis(
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 
 import av
@@ -79,6 +80,9 @@ def test_mp4_without_audio(folder):
     assert not info.has_audio and info.audio_channels is None and info.has_video
     assert load_audio(path) is None
     assert load_frames(path, SPANS, n=2).shape == (2, 2, 128, 171, 3)
+    stop = threading.Event()
+    stop.set()
+    assert load_frames(path, SPANS, n=2, stop=stop) is None  # cancelled: the analysis failed, as faces.FaceGrid.read
 
 
 def test_surround_51_is_downmixed(folder):

@@ -136,6 +136,36 @@ def test_an_exception_from_progress_cancels_the_analysis(model, talking):
     assert not [t for t in threading.enumerate() if t.name.startswith("mmsent-frames")]
 
 
+def test_a_failure_stops_the_reading_of_the_frames(model, talking, monkeypatch):
+    """The frames of the clip path (R3D-18 in the original design; the tiny model's random video encoder here) are
+    read beside the features; a failure there (here: a Cancel from progress) stops them at the next span, as it
+    stops the faces' grid, and is not held back until the whole video is decoded. A pause per span stands in for a
+    long video."""
+    class Cancelled(Exception):
+        pass
+
+    started, read, asked = threading.Event(), [], []
+    span_frames = media.span_frames
+
+    def slow(path, spans, *args, **kwargs):
+        asked.append(len(spans))
+        for item in span_frames(path, spans, *args, **kwargs):
+            started.set()
+            read.append(item[0])
+            time.sleep(0.3)
+            yield item
+
+    def progress(stage, done, total):
+        if stage == "audio features":
+            assert started.wait(30), "the frames are not read beside the features"
+            raise Cancelled
+
+    monkeypatch.setattr(media, "span_frames", slow)
+    with pytest.raises(Cancelled):
+        mmsent.analyze(talking.path, model, progress=progress)
+    assert asked[0] >= 3 and 1 <= len(read) < asked[0]
+
+
 def test_a_checkpoint_name_or_a_dict_of_options_are_refused_with_what_to_give(talking):
     with pytest.raises(TypeError, match="not str 'default'.*mmsent.load_model"):
         mmsent.analyze(talking.path, "default")
