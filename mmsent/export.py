@@ -14,7 +14,6 @@ Formats and columns are documented in docs/schema.md.
 from __future__ import annotations
 
 import csv
-import functools
 import html
 import io
 import logging
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from mmsent.labels import MODALITIES, MODALITY_NAMES, TASKS
 from mmsent.overlay import label_line, write_video
-from mmsent.results import Analysis, SegmentResult, dump_json, write_text_atomic
+from mmsent.results import Analysis, SegmentResult, checked_writer, dump_json, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +49,6 @@ FIGURE_TEXTS = {  # each figure of plots.FIGURES in words: what it shows and whe
     "modality_contributions": "For each segment, how much leaving each sense out changes the emotions (0: not at "
                               "all, 1: entirely), stacked. The table's column \"contributions\" gives them.",
 }
-
-
-def _checked(writer: Callable[..., Path]) -> Callable[..., Path]:
-    """``writer``, refusing first an analysis that would not load back (``Analysis.check``: a ValueError naming the
-    field; unchecked, the CSV took a missing label for 0, a NaN time failed as "cannot convert float NaN to
-    integer"). ``write`` checks once for all its formats, then calls the writers unchecked (``__wrapped__``)."""
-    @functools.wraps(writer)
-    def checked(analysis: Analysis, path: str | os.PathLike, *args, **kwargs) -> Path:
-        analysis.check()
-        return writer(analysis, path, *args, **kwargs)
-    return checked
 
 
 def write_json(analysis: Analysis, path: str | os.PathLike) -> Path:
@@ -89,7 +77,7 @@ def _reading_columns(analysis: Analysis) -> list[tuple[str, str, str]]:
     return [(m, t, k) for m in MODALITIES for t in TASKS for k in labels[t]]
 
 
-@_checked
+@checked_writer
 def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     """One row per segment (UTF-8 with a byte order mark, comma-separated, quoted where needed); see csv_header.
 
@@ -122,7 +110,7 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     return write_text_atomic(path, "\ufeff" + buf.getvalue())
 
 
-@_checked
+@checked_writer
 def write_srt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = True) -> Path:
     """SubRip subtitles: one cue per segment, words then the label line."""
     blocks = []
@@ -132,7 +120,7 @@ def write_srt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = 
     return write_text_atomic(path, "\n\n".join(blocks) + "\n" if blocks else "")
 
 
-@_checked
+@checked_writer
 def write_vtt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = True) -> Path:
     """WebVTT subtitles: like write_srt, with '.' before the milliseconds and escaped text."""
     blocks = ["WEBVTT"]
@@ -152,7 +140,7 @@ def timestamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-@_checked
+@checked_writer
 def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
     """A self-contained report: the plots (plotly.js inlined, works offline), notes, segments."""
     from mmsent import plots  # plotly is only needed here
@@ -211,7 +199,7 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | s
         if fmt == "json":
             dump_json(checked, path)  # as write_json writes it, from the dict checked above
         elif fmt == "mp4":
-            write_video(analysis, source, path, progress)
+            write_video.__wrapped__(analysis, source, path, progress)  # checked above, once, as the others
         else:
             writers[fmt].__wrapped__(analysis, path)  # the writer without its check: checked above, once
         written.append(path)

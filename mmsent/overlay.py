@@ -21,7 +21,7 @@ import numpy as np
 
 from mmsent import fonts
 from mmsent.probe import _audio_stream, _origin
-from mmsent.results import FILE_MODE, Analysis, SegmentResult, temporary_prefix
+from mmsent.results import FILE_MODE, Analysis, SegmentResult, checked_writer, temporary_prefix
 
 VIDEO_PRESET = "veryfast"  # x264 speed/size trade-off of the annotated video
 FONT_FRACTION = 0.045  # caption font size as a fraction of the frame height
@@ -47,14 +47,16 @@ def label_line(seg: SegmentResult) -> str:
     return f"{emo} {p:.2f} · {seg.top_sentiment[0]} sentiment"
 
 
+@checked_writer
 def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str | os.PathLike,
                 progress: Callable[[int, int], None] | None = None) -> Path:
     """The input video with each segment's words, top emotion and sentiment drawn on it (H.264).
     ``progress(frames written, frames in all)`` follows the drawing (a call each percent).
 
     Raises:
+        ValueError: the analysis would not load back (``Analysis.check``, naming the field), checked before the
+            video is read; or the input has no video stream (nothing to draw on).
         FileNotFoundError: the input video does not exist.
-        ValueError: the input has no video stream (nothing to draw on).
     """
     video_path, out_path = Path(video_path), Path(out_path)
     size, chapters, sound = _picture_facts(video_path)

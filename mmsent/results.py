@@ -13,10 +13,12 @@ still load (no readings, no box) and are written back as version 2.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -335,6 +337,18 @@ def dump_json(checked: dict, path: str | os.PathLike | None = None) -> str:
     if path is not None:
         write_text_atomic(path, text + "\n")
     return text
+
+
+def checked_writer(writer: Callable[..., Path]) -> Callable[..., Path]:
+    """``writer(analysis, path, ...)``, refusing first an analysis that would not load back (``Analysis.check``: a
+    ValueError naming the field; unchecked, the CSV took a missing label for 0, a NaN time failed as "cannot convert
+    float NaN to integer"). ``export.write`` checks once for all its formats, then calls the writers unchecked
+    (``__wrapped__``)."""
+    @functools.wraps(writer)
+    def checked(analysis: Analysis, path: str | os.PathLike, *args, **kwargs) -> Path:
+        analysis.check()
+        return writer(analysis, path, *args, **kwargs)
+    return checked
 
 
 def _share(segs, weights, labels, top) -> dict[str, float]:

@@ -309,6 +309,40 @@ def test_each_writer_alone_refuses_what_would_not_load_back(tmp_path, writer):
         assert list(tmp_path.iterdir()) == []
 
 
+def test_the_annotated_video_alone_refuses_what_would_not_load_back_before_it_reads_the_video(tmp_path, clip,
+                                                                                              monkeypatch):
+    """overlay.write_video called alone did not check the analysis, as the other writers do: a NaN time or a missing
+    label came out of moviepy and ffmpeg, if at all. It is refused, naming the field, before the video is read;
+    export.write, which has checked it, does not check it again."""
+    class Started(Exception):
+        pass
+
+    def started(*args):
+        raise Started  # the video is probed, then ffmpeg runs
+
+    monkeypatch.setattr(overlay, "_picture_facts", started)
+    for edit, field in ((lambda a: a.segments[0].emotion.pop("joy"), r"segments\[0\]\.emotion"),
+                        (lambda a: setattr(a.segments[1], "start", math.nan), r"segments\[1\]\.start is nan")):
+        a = make_analysis(3, duration=CLIP_SECONDS, path=str(clip))
+        edit(a)
+        with pytest.raises(ValueError, match="would not load back, so it is not written: .*" + field):
+            overlay.write_video(a, clip, tmp_path / "o.mp4")
+        assert list(tmp_path.iterdir()) == []
+
+    class Counted(Analysis):
+        checks = 0
+
+        def check(self):
+            Counted.checks += 1
+            return super().check()
+
+    a = make_analysis(3, duration=CLIP_SECONDS, path=str(clip))
+    with pytest.raises(Started):
+        export.write(Counted(a.media, a.segments, a.model, a.language, a.transcript_source, a.notes), tmp_path,
+                     ["json", "mp4"])
+    assert Counted.checks == 1
+
+
 def test_write_checks_the_analysis_once_for_all_its_formats(tmp_path):
     """Checking reads the whole analysis back (0.28 s for 1,400 segments): write checks once, not once more for the
     JSON nor for each writer."""
