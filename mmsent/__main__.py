@@ -36,7 +36,7 @@ from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argume
 from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, too_long, write  # noqa: E402
 from .labels import parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
-from .probe import MEDIA_SUFFIXES, local_path  # noqa: E402
+from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
 from .results import Analysis  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
@@ -142,7 +142,18 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                        f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
                        "folder (--out DIR)", file=sys.stderr)
             continue
-        if long := too_long(results):  # said before the analysis, not after it
+        info, long = None, too_long(results)  # said before the analysis, not after it
+        pictureless = {f: p for f, p in results.items() if f != "mp4"}
+        if long and not too_long(pictureless):  # the annotated video's name alone: a file without a picture gets none
+            try:
+                info = probe(video)  # analyze takes it: not probed twice
+            except EXPECTED_ERRORS as e:
+                failed += 1
+                tqdm.write(f"FAILED {video}: {str(e).removeprefix(f'{video}: ')}", file=sys.stderr)
+                continue
+            if not info.has_video:
+                results, long = pictureless, None
+        if long:
             failed += 1
             tqdm.write(f"FAILED {video}: {long}", file=sys.stderr)
             continue
@@ -164,7 +175,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         earlier = _earlier_results(video, args.out, formats)
         with _progress(video.name) as progress:
             try:
-                analysis = analyze(video, model, options, progress)
+                analysis = analyze(video, model, options, progress, info=info)
                 drawable = formats if analysis.media.has_video else [f for f in formats if f != "mp4"]
                 paths = write(analysis, args.out, drawable, video_path=video,
                               progress=lambda done, total: progress("annotated video", done, total))

@@ -372,3 +372,28 @@ def test_a_file_whose_results_no_file_system_can_name_fails_before_its_analysis(
     assert f"FAILED {video}: its results' names would be too long for the file system" in err
     assert f"FAILED {impossible}: its results' names would be too long" in err and "Traceback" not in err
     assert list(out.iterdir()) == []
+
+
+def test_a_sound_file_is_not_refused_for_the_name_of_an_annotated_video_it_never_gets(tmp_path, capsys, monkeypatch):
+    """A file without a picture gets no annotated video: a sound file of a 246-byte name, whose JSON's name fits
+    (251 bytes), was refused for its annotated video's (260 bytes). Whether it has a picture is probed once, as
+    the analysis probes it anyway."""
+    import mmsent.__main__ as cli
+    from mmsent import pipeline
+
+    talk = talking_video(tmp_path / "talk.mp4", ["Good morning, everyone."]).path
+    sound = tmp_path / ("y" * 246 + ".m4a")
+    mediagen.ffmpeg("-i", talk, "-vn", "-c:a", "copy", sound)
+    probed, probe = [], pipeline.media.probe
+
+    def counted(path):
+        probed.append(path)
+        return probe(path)
+
+    monkeypatch.setattr(pipeline.media, "probe", counted)
+    monkeypatch.setattr(cli, "probe", counted, raising=False)
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(sound), "--out", str(out), "--format", "json,mp4", "--senses", "words",
+                     "--no-contributions"]) == 0, capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["y" * 246 + ".json"] and probed == [sound]
+    assert "(no annotated video: it has no picture to draw on)" in capsys.readouterr().out
