@@ -361,13 +361,15 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         finally:
             stops.finished(request, flag)
         vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
+        # the JSON that export.write checked and wrote (to_json would check the analysis again)
+        shown_json = next(f for f in files if f.suffix == ".json").read_text(encoding="utf-8").removesuffix("\n")
         figures = list(plots.all_figures(analysis).values())
         annotated = next((str(f) for f in files if f.name.endswith(export.ANNOTATED_SUFFIX)), None)
         shown = (gr.Video(value=annotated, subtitles=None) if annotated else  # its captions drawn in: no track
                  # (not the last analysis's, which the page's video kept, over another video)
                  gr.Video(value=video or sound, subtitles=vtt) if analysis.media.has_video else None)
         return (shown, *figures, segment_table(analysis),
-                analysis_note(analysis, model_lines), [str(f) for f in files], analysis.to_json())
+                analysis_note(analysis, model_lines), [str(f) for f in files], shown_json)
 
     return analyze
 
