@@ -134,17 +134,10 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
     inputs = [*args.videos, *([args.subtitles] if args.subtitles else [])]
     for video in args.videos:
-        results = output_paths(video, args.out, formats)
-        clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
-        if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
-            failed += 1
-            tqdm.write(f"FAILED {video}: its results would overwrite {clash[1]}, given to this call as "
-                       f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
-                       "folder (--out DIR)", file=sys.stderr)
-            continue
-        info, long = None, too_long(results)  # said before the analysis, not after it
-        pictureless = {f: p for f, p in results.items() if f != "mp4"}
-        if long and not too_long(pictureless):  # the annotated video's name alone: a file without a picture gets none
+        results, info = output_paths(video, args.out, formats), None
+        mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
+        in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
+        if in_the_way and not too_long(rest):  # where the file has a picture: a file without one gets no mp4
             try:
                 info = probe(video)  # analyze takes it: not probed twice
             except EXPECTED_ERRORS as e:
@@ -152,8 +145,15 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 tqdm.write(f"FAILED {video}: {str(e).removeprefix(f'{video}: ')}", file=sys.stderr)
                 continue
             if not info.has_video:
-                results, long = pictureless, None
-        if long:
+                results = rest
+        clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
+        if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
+            failed += 1
+            tqdm.write(f"FAILED {video}: its results would overwrite {clash[1]}, given to this call as "
+                       f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
+                       "folder (--out DIR)", file=sys.stderr)
+            continue
+        if long := too_long(results):  # said before the analysis, not after it
             failed += 1
             tqdm.write(f"FAILED {video}: {long}", file=sys.stderr)
             continue

@@ -376,8 +376,8 @@ def test_a_file_whose_results_no_file_system_can_name_fails_before_its_analysis(
 
 def test_a_sound_file_is_not_refused_for_the_name_of_an_annotated_video_it_never_gets(tmp_path, capsys, monkeypatch):
     """A file without a picture gets no annotated video: a sound file of a 246-byte name, whose JSON's name fits
-    (251 bytes), was refused for its annotated video's (260 bytes). Whether it has a picture is probed once, as
-    the analysis probes it anyway."""
+    (251 bytes), was refused for its annotated video's (260 bytes); talk.m4a, for overwriting an input named
+    talk.annotated.mp4. Whether it has a picture is probed once, as the analysis probes it anyway."""
     import mmsent.__main__ as cli
     from mmsent import pipeline
 
@@ -397,3 +397,9 @@ def test_a_sound_file_is_not_refused_for_the_name_of_an_annotated_video_it_never
                      "--no-contributions"]) == 0, capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["y" * 246 + ".json"] and probed == [sound]
     assert "(no annotated video: it has no picture to draw on)" in capsys.readouterr().out
+    shutil.copy(talk, out / "talk.annotated.mp4")  # talk.m4a's annotated video's name: it never gets one
+    sound = out / "talk.m4a"
+    mediagen.ffmpeg("-i", talk, "-vn", "-c:a", "copy", sound)
+    assert cli.main(["analyze", str(sound), str(out / "talk.annotated.mp4"), "--out", str(out), "--format", "json,mp4",
+                     "--senses", "words", "--no-contributions"]) == 0, capsys.readouterr().err
+    assert (out / "talk.json").is_file() and (out / "talk.annotated.annotated.mp4").is_file()
