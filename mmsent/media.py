@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000  # Hz, rate of the audio returned by load_audio
 GOP_BUFFER_MAX_BYTES = 32 * 2**20  # compressed bytes held at most while deciding to skip a GOP
 COMPLETE_FRACTION = 0.9  # decoded length below this share of the header's duration: warn "truncated"
+GAP_S = 0.1  # s: a jump of the sound's timestamps this far ahead of its samples is a gap filled with silence (a
+# recorder that dropped sound, a stream cut and joined); shorter ones are the timestamps' rounding
 CANCELLED_RMS = 1e-3  # a downmix this quiet is checked for channels that cancel out (one the other inverted)
 SKIP_LOOP_FILTER = True  # skip H.264/HEVC deblocking: ~1.4x faster; at 128 px frames differ by <1/255 on average
 PICTURE_END_SLACK_S = 1.0  # s a stream's last frame may stay on screen (at least two frame intervals) before
@@ -41,16 +43,26 @@ SCALE_INTERPOLATION = "AREA"  # swscale filter that shrinks frames to the output
 __all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "probe", "load_audio", "sample_times", "load_frames"]
 
 
-def _channel_chunks(frames: Iterator[av.AudioFrame], sample_rate: int, layout: str = "mono") -> Iterator[np.ndarray]:
+def _channel_chunks(frames: Iterator[av.AudioFrame], sample_rate: int, layout: str = "mono",
+                    until: float | None = None) -> Iterator[np.ndarray]:
     """Float32 samples of the first channel of the frames mixed to ``layout`` (mono: the downmix); a new
-    resampler whenever the format or channel layout changes mid-stream."""
-    resampler, key = None, None
+    resampler whenever the format or channel layout changes mid-stream. Where the frames' timestamps jump
+    ahead of their samples by GAP_S or more (nothing was recorded there), silence fills the gap, as a player
+    plays it, so that the sound after it keeps its time; not for a frame past ``until`` (s, the stream's
+    clock: where the header says the track ends), whose timestamp is damaged."""
+    resampler, key, at = None, None, None  # at: the stream's time (s) where the next sample decoded goes
     for frame in itertools.chain(frames, [None]):
         new_key = None if frame is None else (frame.format.name, frame.layout.name, frame.sample_rate)
-        if resampler is not None and new_key != key:  # flush the old one
+        t = None if frame is None else frame.time
+        gap = 0.0 if t is None or at is None or (until is not None and t > until) else t - at
+        if resampler is not None and (new_key != key or gap >= GAP_S):  # flush the old one
             yield from (f.to_ndarray()[0] for f in resampler.resample(None))
             resampler = None
+        if gap >= GAP_S:
+            log.debug("a gap of %.2f s in the sound's timestamps at %.2f s: filled with silence", gap, at)
+            yield np.zeros(round(gap * sample_rate), np.float32)
         if frame is not None:
+            at = (at if at is not None and gap < GAP_S else t or 0.0) + frame.samples / frame.sample_rate
             if resampler is None:
                 resampler, key = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate), new_key
             yield from (f.to_ndarray()[0] for f in resampler.resample(frame))
@@ -69,7 +81,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
     """Decode the whole audio track once (the one a player plays: the default track, else the first):
     float32 mono at ``sample_rate`` Hz, shape (samples,).
 
-    Sample 0 is the start of the file (a track that starts late is padded with silence). Any channel
+    Sample 0 is the start of the file (a track that starts late is padded with silence, and so is a gap in its
+    timestamps, where nothing was recorded: what follows keeps its time, as a player plays it). Any channel
     layout is downmixed, also when it changes inside the stream (a 5.1 track whose header says
     stereo); channels that cancel out in the mix (one the other inverted) give their first channel
     alone. Returns None when the file has no audio stream. What was wrong but could be read past
@@ -95,12 +108,13 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
             raise MediaError(f"{path}: its audio stream holds no decodable sound; the file is damaged or truncated.")
         first = float(head.pts * stream.time_base) if head.pts is not None else 0.0
         size = round((expected or 0) * sample_rate)  # samples the header announces: the buffer's size
+        until = origin + expected if expected else None  # the track's end on the stream's clock
         try:
-            audio = _joined(_channel_chunks(itertools.chain([head], frames), sample_rate), size)
+            audio = _joined(_channel_chunks(itertools.chain([head], frames), sample_rate, until=until), size)
         except av.FFmpegError as e:  # e.g. a channel layout the resampler cannot map
             raise MediaError(f"{path}: its audio cannot be converted to mono ({reason(e)}); re-export the file.") from e
         if (stream.codec_context.channels or 1) > 1 and audio.size and _rms(audio) < CANCELLED_RMS:
-            left = _first_channel(path, stream.index, sample_rate, size)
+            left = _first_channel(path, stream.index, sample_rate, size, until)
             if left is not None and _rms(left) > 10 * max(_rms(audio), CANCELLED_RMS / 10):
                 problem("Its channels cancel out when mixed to mono (one is the other turned upside down, as from a "
                         "miswired microphone): the first channel alone was analysed.")
@@ -152,13 +166,14 @@ def _track_end(stream: av.AudioStream) -> float | None:
         return None
 
 
-def _first_channel(path: str | Path, index: int, sample_rate: int, size: int) -> np.ndarray | None:
+def _first_channel(path: str | Path, index: int, sample_rate: int, size: int,
+                   until: float | None = None) -> np.ndarray | None:
     """The first channel alone (after a downmix to stereo) of the audio stream ``index``, float32 at
-    ``sample_rate`` (about ``size`` samples): a second decoding, only for a track whose mono mix is silent;
-    None when it fails."""
+    ``sample_rate`` (about ``size`` samples; gaps filled up to ``until`` as ``_channel_chunks`` does): a second
+    decoding, only for a track whose mono mix is silent; None when it fails."""
     try:
         with _open(path) as c:
-            left = _joined(_channel_chunks(_audio_frames(c, c.streams[index]), sample_rate, "stereo"), size)
+            left = _joined(_channel_chunks(_audio_frames(c, c.streams[index]), sample_rate, "stereo", until), size)
     except av.FFmpegError:
         return None
     return left if left.size else None

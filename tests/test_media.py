@@ -367,3 +367,18 @@ def test_decoded_chunks_are_joined_whatever_the_header_says(hint):
     assert joined.dtype == np.float32 and joined.flags["C_CONTIGUOUS"]
     base = joined.base if joined.base is not None else joined
     assert base.size <= 1.12 * joined.size + 1024
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "libopus"), (".mp4", "aac"), (".webm", "libopus")])
+def test_a_gap_in_the_sound_s_timestamps_is_silence_and_what_follows_keeps_its_time(folder, recwarn, suffix, codec):
+    """A recording that dropped 3 s of sound (a recorder's or a connection's gap: the timestamps jump from 2 s to
+    5 s). The sound after the gap was joined to what came before it: a beep at 6-7 s was read at 3-4 s, 3 s out of
+    time with the picture and the subtitles, and the file was called truncated. A player plays the gap as silence."""
+    gapped = folder / f"gap{suffix}"
+    ffmpeg("-f", "lavfi", "-i", "aevalsrc='if(between(t,3,4),0.5*sin(2*PI*1000*t),0)':s=48000:d=4",
+           "-af", "asetpts='if(gte(T,2),PTS+3/TB,PTS)'", "-c:a", codec, gapped)
+    audio = load_audio(gapped)
+    loud = np.flatnonzero(np.abs(audio) > 0.1) / RATE
+    assert len(audio) / RATE == pytest.approx(7.0, abs=0.05)
+    assert loud[0] == pytest.approx(6.0, abs=0.03) and loud[-1] == pytest.approx(7.0, abs=0.03)
+    assert not [w for w in recwarn if "truncated" in str(w.message)]
