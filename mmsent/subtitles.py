@@ -1,8 +1,8 @@
 """SubRip (.srt) and WebVTT (.vtt) parsing into timed cues, for subtitles that replace ASR.
 
 Lenient where real files vary (a missing cue number, ``.`` or ``,`` before milliseconds, missing
-hours, styling tags, UTF-16 or a byte-order mark, CRLF line ends, a blank line inside a cue's text,
-YouTube's rolling captions, which show each line again in the next cue), strict where a guess would
+hours, styling tags, UTF-16 or a byte-order mark, CRLF line ends, a blank line inside a cue's text, or
+none between cues, YouTube's rolling captions, which show each line again in the next cue), strict where a guess would
 be wrong: a time line that does not parse or ends before it starts raises ``SubtitleError`` naming
 the file and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
 """
@@ -237,12 +237,17 @@ def _lines(text: str) -> str:
 def _blocks(text: str, vtt: bool = False):
     """(1-based number of the first line, lines) for each run of non-blank lines. In WebVTT only an empty
     line ends a cue: a line of spaces is cue text (YouTube's captions start each cue with one), and a time
-    line starts a new cue."""
+    line starts a new cue (also right under the header). In SubRip, so does a time line after another (a file
+    without blank lines between its cues), with the cue number before it."""
     block, start = [], 0
     for number, line in enumerate(text.split("\n"), start=1):
-        if vtt and block and "-->" in line and any("-->" in b for b in block):
+        if vtt and block and "-->" in line and (block[0].startswith("WEBVTT") or any("-->" in b for b in block)):
             yield start, block
             block = []
+        elif not vtt and _TIMING.match(line) and any(_TIMING.match(b) for b in block):
+            cue_number = [block.pop()] if block[-1].strip().isdigit() else []
+            yield start, block
+            block, start = cue_number, number - len(cue_number)
         if (line != "") if vtt else line.strip():
             if not block:
                 start = number

@@ -886,6 +886,21 @@ def test_a_blank_line_inside_a_cue_keeps_its_text(tmp_path):
     assert [u.text for u in load_subtitles(tmp_path / "time.srt").utterances] == ["Shall we meet at 10:30 is fine."]
 
 
+def test_cues_without_blank_lines_between_them_stay_apart(tmp_path):
+    """A SubRip file whose cues follow each other without a blank line was one cue: the first's times, and the
+    next cues' numbers and time lines read as its words ("Hello 2 00:00:03,000 --> 00:00:04,000 World"). A time
+    line starts a cue, with its number; in WebVTT also right under the header, where the first cue was lost."""
+    (tmp_path / "tight.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nHello there.\n2\n00:00:03,000 --> "
+                                        "00:00:04,000\nHow are you?\nFine, thanks.\n00:00:05,000 --> 00:00:06,000\n"
+                                        "No number here.\n")
+    assert [(u.start, u.end, u.text) for u in load_subtitles(tmp_path / "tight.srt").utterances] == [
+        (1.0, 2.0, "Hello there."), (3.0, 4.0, "How are you? Fine, thanks."), (5.0, 6.0, "No number here.")]
+    (tmp_path / "tight.vtt").write_text("WEBVTT\n00:01.000 --> 00:02.000\nHello there.\n\n"
+                                        "00:03.000 --> 00:04.000\nHow are you?\n")
+    assert [(u.start, u.end, u.text) for u in load_subtitles(tmp_path / "tight.vtt").utterances] == [
+        (1.0, 2.0, "Hello there."), (3.0, 4.0, "How are you?")]
+
+
 def test_overlapping_cues_keep_each_cue_whole(tmp_path):
     """A cue stays on screen after its words: one that the next starts within ends there; cues that start
     together (two speakers' lines shown at once) are one utterance. No cue's words are cut by another's."""
