@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}")
     a.add_argument("--asr", default=DEFAULTS.asr, choices=ASR_BACKENDS,
                    help="speech recognition backend")
-    a.add_argument("--asr-model", default=DEFAULTS.asr_model, help="Whisper model ('base' is embedded)")
+    a.add_argument("--asr-model", default=DEFAULTS.asr_model, type=_option("asr_model"),
+                   help="Whisper model ('base' is embedded)")
     a.add_argument("--language", default=None, type=_option("language"),
                    help="spoken language (ISO code); detected when omitted")
     a.add_argument("--translate", action=argparse.BooleanOptionalAction, default=DEFAULTS.translate,

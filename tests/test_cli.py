@@ -231,6 +231,8 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
                                "from 1 to 30, got 100.0"),
     (["--max-seconds", "0"], "argument --max-seconds: the longest input (max_seconds, --max-seconds) must be a "
                              "number of seconds > 0, or None for no limit"),
+    (["--asr-model", " "], "argument --asr-model: the Whisper model (asr_model, --asr-model) must be a model name "
+                           "such as 'base', got ' '"),  # was a traceback
 ])
 def test_wrong_options_are_refused_before_work(argv, said):
     """One clear refusal as the command line is read, not a failure per file after its analysis."""
