@@ -203,13 +203,15 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
 
 def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path]:
     """The inputs, each folder given as its audio and video files by name (MEDIA_SUFFIXES; sorted; not its
-    subfolders', nor the annotated copies written here); a folder without any stays (``analyze`` refuses it), and
+    subfolders', nor the annotated copies written here, nor hidden files: macOS leaves a ``._talk.mp4`` of its
+    metadata beside each file it copies to some drives); a folder without any stays (``analyze`` refuses it), and
     so does a name that can't be looked at (too long: ``analyze`` says so, where ``Path.is_dir`` raised)."""
     out = []
     for path in paths:
         try:
             found = sorted(f for f in path.iterdir() if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()
-                           and not f.name.endswith(ANNOTATED_SUFFIX)) if os.path.isdir(path) else []
+                           and not f.name.endswith(ANNOTATED_SUFFIX) and not f.name.startswith(".")
+                           ) if os.path.isdir(path) else []
         except OSError as e:
             parser.error(f"{path}: the folder can't be read ({e.strerror or e})")
         out += found or [path]

@@ -301,13 +301,16 @@ def test_on_a_terminal_each_stage_keeps_its_own_time_and_rate(monkeypatch):
 def test_a_folder_gives_its_audio_and_video_files(tmp_path):
     """A folder was refused ("give the audio or video files in it, e.g. DIR/*.mp4"), a glob that Windows' shells do
     not expand. Its files named as audio or video are analysed, in name order; not its other files, its subfolders',
-    nor the annotated copies an earlier run wrote there. A folder without any is refused as before."""
+    the annotated copies an earlier run wrote there, nor hidden files (the ``._b talk.MOV`` of its metadata that
+    macOS writes beside a file it copies to a USB drive failed, and so did the whole run). A folder without any is
+    refused as before."""
     talks = tmp_path / "talks"
     (talks / "older").mkdir(parents=True)
     talking_video(talks / "b talk.MOV", ["Hello there, how are you today?"])
     shutil.copy(talks / "b talk.MOV", talks / "a.annotated.mp4")
     shutil.copy(talks / "b talk.MOV", talks / "older" / "c.mp4")
     (talks / "notes.txt").write_text("not a video")
+    (talks / "._b talk.MOV").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4066))
     (tmp_path / "empty").mkdir()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(talks), str(tmp_path / "empty"), "--out",
@@ -315,8 +318,8 @@ def test_a_folder_gives_its_audio_and_video_files(tmp_path):
     assert proc.returncode == 1 and f"FAILED {tmp_path / 'empty'}: is a folder; give the audio or video files in it" \
         in proc.stderr, proc.stderr
     assert "1 of 2 file(s) failed" in proc.stderr and f"{talks / 'b talk.MOV'}: " in proc.stdout, proc.stdout
-    assert sorted(p.name for p in talks.iterdir()) == ["a.annotated.mp4", "b talk.MOV", "b talk.json", "notes.txt",
-                                                       "older"]
+    assert sorted(p.name for p in talks.iterdir()) == ["._b talk.MOV", "a.annotated.mp4", "b talk.MOV", "b talk.json",
+                                                       "notes.txt", "older"]
 
 
 def test_help_says_each_default_once():
