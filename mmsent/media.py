@@ -10,6 +10,7 @@ re-exported here, so ``media.probe`` and ``media.MediaError`` keep working.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import threading
@@ -38,6 +39,7 @@ SKIP_LOOP_FILTER = True  # skip H.264/HEVC deblocking: ~1.4x faster; at 128 px f
 PICTURE_END_SLACK_S = 1.0  # s a stream's last frame may stay on screen (at least two frame intervals) before
 # the picture counts as ended, and the later sampled times get black
 LOST_SAID = 3  # stretches of a picture that can't be decoded named in the notes (then how many more)
+REORDER_PACKETS = 16  # packets kept in view to tell when a B-picture ends: H.264 reorders at most 16 pictures
 SCALE_INTERPOLATION = "AREA"  # swscale filter that shrinks frames to the output size (area averaging)
 
 __all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "probe", "load_audio", "sample_times", "load_frames"]
@@ -315,17 +317,27 @@ def _h264_is_reference(data: memoryview, length_size: int) -> bool:
 
 def _packet_filter(stream: av.VideoStream, sampler: _FrameSampler):
     """A predicate, False for an H.264 packet that no sampled time shows and no picture references.
-    Only length-prefixed H.264 (avcC: MP4, MOV, MKV) is parsed; anything else is always decoded."""
+    Only length-prefixed H.264 (avcC: MP4, MOV, MKV) is parsed; anything else is always decoded.
+
+    A picture shows until the next one. A B-picture's next was decoded before it: the earliest later time of
+    the packets just before it is when it ends at the latest (its own duration may be the nominal frame rate's,
+    as Matroska's packets give where pictures come less often); another picture shows until its duration ends."""
     extra = stream.codec_context.extradata or b""
     if stream.codec_context.name != "h264" or len(extra) < 5 or extra[0] != 1:
         return lambda packet: True
     length_size = (extra[4] & 3) + 1
+    before: collections.deque[float] = collections.deque(maxlen=REORDER_PACKETS)  # times of the packets just before
 
     def keep(packet: av.Packet) -> bool:
-        if packet.pts is None or not packet.duration or packet.is_keyframe:
+        if packet.pts is None:
             return True
         start = float(packet.pts * packet.time_base) - sampler.origin
-        if sampler.shows_time(start, start + float(packet.duration * packet.time_base)):
+        after = min((t for t in before if t > start), default=None)
+        before.append(start)
+        if not packet.duration or packet.is_keyframe:
+            return True
+        end = after if after is not None else start + float(packet.duration * packet.time_base)
+        if sampler.shows_time(start, end):
             return True
         return _h264_is_reference(memoryview(packet), length_size)
 

@@ -213,6 +213,20 @@ def test_sparse_spans_match_a_full_decode(folder, monkeypatch):
     assert np.array_equal(frames, reference)
 
 
+def test_a_variable_frame_rate_matroska_with_b_pictures_gives_the_picture_shown(folder):
+    """Matroska gives each packet the nominal frame rate's duration (40 ms at 25 fps), also where the pictures
+    come every 0.5 s: a B-picture shown from 3.0 to 3.5 s was taken to end at 3.04, left undecoded, and the time
+    3.3 s got the picture of 2.48 s. A picture is now taken to show until the next one decoded before it."""
+    path = folder / "vfr_b.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=4", "-vf",
+           "setpts='if(lt(N,50),N*0.04,2+(N-50)*0.5)/TB'", "-fps_mode", "passthrough", "-c:v", "libx264",
+           "-preset", "veryfast", "-bf", "2", "-pix_fmt", "yuv420p", path)
+    spans = [(0.5, 1.5), (3.1, 3.4), (5.2, 5.9), (10.1, 12.0)]
+    frames = load_frames(path, spans, n=4)
+    times = media.sample_times(spans, 4).reshape(-1)
+    assert np.array_equal(frames, reference_frames(path, times, (171, 128)).reshape(frames.shape))
+
+
 def test_speech_lies_inside_its_spans(folder):
     """Audio sample 0 is time 0: espeak-ng speech is loud inside the recorded spans, silent between."""
     video = talking_video(folder / "talk.mp4", ["Hello there.", "The weather is nice today."], gap_s=1.0)
