@@ -149,7 +149,7 @@ def _letterbox(frames: np.ndarray) -> tuple[np.ndarray, float, int, int]:
 
     n, h, w = frames.shape[:3]
     scale = DETECTOR_INPUT / max(h, w)
-    sh, sw = round(h * scale), round(w * scale)
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))  # a 2000x4 banner: 0.4 px high
     oy, ox = (DETECTOR_INPUT - sh) // 2, (DETECTOR_INPUT - sw) // 2
     out = np.zeros((n, DETECTOR_INPUT, DETECTOR_INPUT, 3), np.uint8)
     for i, frame in enumerate(frames):  # PIL's bilinear shrink is antialiased and fast

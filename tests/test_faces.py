@@ -169,6 +169,13 @@ def test_no_frames_no_face():
         faces.detect(np.zeros((2, 36, 64), np.uint8))
 
 
+@pytest.mark.parametrize("height, width", [(4, 2000), (2000, 4)])
+def test_a_picture_thinner_than_a_pixel_of_the_detector_s_input_has_no_face(height, width):
+    """A 2000x4 banner video scaled into the detector's 192 px square is 0.4 px high: its analysis failed with
+    PIL's "height and width must be > 0", where its sound could be read. It is one pixel high there: no face."""
+    assert [len(b) for b in faces.detect(np.zeros((2, height, width, 3), np.uint8))] == [0, 0]
+
+
 def _box(x0, y0, side, score=0.9):
     return np.array([x0, y0, x0 + side, y0 + side, score], np.float32)
 
