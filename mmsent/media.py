@@ -66,8 +66,37 @@ def _channel_chunks(frames: Iterator[av.AudioFrame], sample_rate: int, layout: s
         if frame is not None:
             at = (at if at is not None and gap < GAP_S else t or 0.0) + frame.samples / frame.sample_rate
             if resampler is None:
-                resampler, key = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate), new_key
-            yield from (f.to_ndarray()[0] for f in resampler.resample(frame))
+                resampler, key, own = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate), new_key, \
+                    not _mixable(frame)
+            yield from (f.to_ndarray()[0] for f in resampler.resample(_averaged(frame, layout) if own else frame))
+
+
+SAMPLE_SCALES = {"u8": (128.0, 128.0), "s16": (0.0, 2.0**15), "s32": (0.0, 2.0**31), "s64": (0.0, 2.0**63),
+                 "flt": (0.0, 1.0), "dbl": (0.0, 1.0)}  # sample format -> (zero, full scale) of its numbers
+
+
+def _mixable(frame: av.AudioFrame) -> bool:
+    """Whether FFmpeg mixes the frame's channels to mono: not where they are in no order it knows, and it has
+    no default order for their number (a WAV of 9, 11, 13, 15, 17 or more channels that names none, as a
+    multitrack recorder's or an ambisonic microphone's)."""
+    try:
+        av.AudioResampler(format="fltp", layout="mono", rate=frame.sample_rate).resample(frame)
+    except av.FFmpegError:
+        log.info("%d audio channels in no known order: their mean is the sound", frame.layout.nb_channels)
+        return False
+    return True
+
+
+def _averaged(frame: av.AudioFrame, layout: str) -> av.AudioFrame:
+    """A mono float frame, at the frame's rate and time, of the mean of its channels (``layout`` mono), else of
+    its first channel: for channels FFmpeg does not mix (``_mixable``)."""
+    n, (zero, full) = frame.layout.nb_channels, SAMPLE_SCALES[frame.format.name.removesuffix("p")]
+    x = frame.to_ndarray()
+    x = x.reshape(n, -1) if frame.format.is_planar else x.reshape(-1, n).T
+    mono = ((x.mean(0) if layout == "mono" else x[0]) - zero) / full
+    out = av.AudioFrame.from_ndarray(mono.astype(np.float32)[None], format="fltp", layout="mono")
+    out.sample_rate, out.pts, out.time_base = frame.sample_rate, frame.pts, frame.time_base
+    return out
 
 
 def _audio_frames(c: av.container.InputContainer, stream: av.AudioStream) -> Iterator[av.AudioFrame]:
@@ -86,7 +115,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
     Sample 0 is the start of the file (a track that starts late is padded with silence, and so is a gap in its
     timestamps, where nothing was recorded: what follows keeps its time, as a player plays it). Any channel
     layout is downmixed, also when it changes inside the stream (a 5.1 track whose header says
-    stereo); channels that cancel out in the mix (one the other inverted) give their first channel
+    stereo), and channels in no order FFmpeg knows are averaged; channels that cancel out in the mix (one the other inverted) give their first channel
     alone. Returns None when the file has no audio stream. What was wrong but could be read past
     (samples that are not numbers, a track shorter than its header says, cancelled channels) is
     appended to ``problems`` when it is given (the analysis's notes), else warned.

@@ -101,6 +101,27 @@ def test_layout_change_inside_stream(folder):
         assert np.sqrt(np.mean(half ** 2)) > 0.05 and abs(dominant_hz(half) - 440) < 5
 
 
+@pytest.mark.parametrize("width, kind", [(1, np.uint8), (2, np.int16), (4, np.int32)])
+@pytest.mark.parametrize("channels", [9, 32])
+def test_channels_in_no_known_order_are_averaged(folder, width, kind, channels):
+    """A WAV of 9 or 32 channels that names no order for them (a multitrack recorder's, an ambisonic microphone's;
+    FFmpeg mixes no such file of 9, 11, 13, 15, 17 or more channels) was refused: "its audio cannot be converted
+    to mono (Invalid argument); re-export the file". Their mean is the sound."""
+    import wave
+
+    path, rate = folder / f"tracks{channels}_{width}.wav", 22050
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)
+    zero, full = (128, 127) if kind is np.uint8 else (0, np.iinfo(kind).max)
+    silent = np.zeros(rate)
+    tracks = np.stack([tone, silent, -tone, *[tone] * (channels - 3)], 1)  # one silent, one the tone upside down
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels), w.setsampwidth(width), w.setframerate(rate)
+        w.writeframes((zero + tracks * full).round().astype(kind).tobytes())
+    audio = load_audio(path)
+    mean = np.interp(np.arange(RATE) / RATE, np.arange(rate) / rate, tone) * (channels - 3) / channels
+    assert len(audio) == RATE and np.abs(audio[200:-200] - mean[200:-200]).max() < 0.01
+
+
 @pytest.mark.parametrize("file,rate,channels", [("tone.wav", 16000, 1), ("tone.mp3", 44100, 2),
                                                 ("tone.flac", 48000, 1), ("tone.m4a", 22050, 2)])
 def test_audio_only_files(folder, file, rate, channels):
