@@ -114,11 +114,11 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
 
     Sample 0 is the start of the file (a track that starts late is padded with silence, and so is a gap in its
     timestamps, where nothing was recorded: what follows keeps its time, as a player plays it). Any channel
-    layout is downmixed, also when it changes inside the stream (a 5.1 track whose header says
-    stereo), and channels in no order FFmpeg knows are averaged; channels that cancel out in the mix (one the other inverted) give their first channel
-    alone. Returns None when the file has no audio stream. What was wrong but could be read past
-    (samples that are not numbers, a track shorter than its header says, cancelled channels) is
-    appended to ``problems`` when it is given (the analysis's notes), else warned.
+    layout is downmixed, also when it changes inside the stream (a 5.1 track whose header says stereo), and
+    channels in no order FFmpeg knows are averaged; channels that cancel out in the mix (one the other
+    inverted) give their first channel alone. Returns None when the file has no audio stream. What was wrong
+    but could be read past (samples that are not numbers, a track shorter than its header says, cancelled
+    channels) is appended to ``problems`` when it is given (the analysis's notes), else warned.
     """
     def problem(text: str) -> None:
         if problems is None:
