@@ -61,7 +61,10 @@ MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
 
 
 def local_path(path: str | Path) -> Path:
-    """``path`` as a Path; MediaError where it is a web address (``Path`` would make "https://x" "https:/x")."""
+    """``path`` as a Path; MediaError where it is empty (``Path`` would make "" the current folder) or a web
+    address (``Path`` would make "https://x" "https:/x")."""
+    if isinstance(path, str) and not path.strip():
+        raise MediaError("no file given: the path is empty; give the path of an audio or video file.")
     if re.match(r"[a-z][a-z0-9+.-]+://", str(path), re.IGNORECASE) and not Path(path).exists():
         raise MediaError(f"{path}: is a web address; mmsent reads files: download the video or sound first, then "
                          "give the file's path.")
@@ -69,8 +72,6 @@ def local_path(path: str | Path) -> Path:
 
 
 def _open(path: str | Path) -> av.container.InputContainer:
-    if isinstance(path, str) and not path.strip():
-        raise MediaError("no file given: the path is empty; give the path of an audio or video file.")
     p = local_path(path)
     try:
         if not p.exists():

@@ -44,6 +44,16 @@ def test_a_web_address_is_refused_as_the_command_line_is_parsed():
         "video or sound first" in proc.stderr, proc.stderr
 
 
+def test_an_empty_path_is_refused_as_the_command_line_is_parsed(tmp_path):
+    """`mmsent analyze "$VIDEO"` with VIDEO unset gave "" -- taken as the current folder, whose every audio and
+    video file was analysed."""
+    mediagen.make_audio(tmp_path / "someone_else.wav", 0.5)
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "", "--out", str(tmp_path / "out")],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "argument videos: no file given: the path is empty" in proc.stderr, proc.stderr
+
+
 def test_the_package_imports_its_parts_when_used():
     """``import mmsent`` loads no torch; its public names and submodules come when first used."""
     code = ("import sys, mmsent; assert 'torch' not in sys.modules; "
