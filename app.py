@@ -172,10 +172,11 @@ class Stopped(Exception):
 
 
 class Stops:
-    """Requests to stop an analysis, by page session (the Stop button). A click on Analyse or an example clears
-    its page's request, so that a Stop pressed while the analysis still waits in the queue holds when it starts;
-    the analysis checks it at each progress step (``stoppable``), and whether its request is still there
-    (``left``)."""
+    """Requests to stop an analysis, by page session (the Stop button). A Stop holds for the page's analyses
+    running or waiting in the queue (one still waiting stops as it starts); a click on Analyse or an example
+    after it starts anew, with a flag of its own, while the analysis it was pressed for still stops (clearing
+    the page's flag let one that had not reached its next step run on). The analysis checks its flag at each
+    progress step (``stoppable``), and whether its request is still there (``left``)."""
 
     def __init__(self):
         self._flags: dict[str, threading.Event] = {}
@@ -190,7 +191,11 @@ class Stops:
             return self._flags.setdefault(session, threading.Event())
 
     def clear(self, request: gr.Request) -> None:
-        self.flag(request).clear()
+        """A new click: a Stop pressed before it is forgotten for the analyses to come, not for those that hold it."""
+        session = _session(request)
+        with self._lock:
+            if session and (flag := self._flags.get(session)) is not None and flag.is_set():
+                del self._flags[session]
 
     def stop(self, request: gr.Request) -> None:
         self.flag(request).set()

@@ -360,6 +360,24 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
     assert analyze(str(media["speech"]), progress=lambda *a, **k: None, request=page)[6] is not None
 
 
+def test_a_stop_then_a_click_at_once_still_stops_the_running_analysis(tmp_path, media):
+    """Stop, then Analyse at once (to start again, say with other options): the click's first step came before the
+    running analysis's next one and cleared its Stop, so that it ran to its end, its results shown, before the new
+    one. A click forgets a Stop for the analyses after it only: the running one stops, the next starts."""
+    app = load_app()
+    stops, page = app.Stops(), gr.Request(session_hash="page-1")
+    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
+    analyze = app.make_analyze(tiny_model(tmp_path), settings, "the model", stops)
+
+    def progress(fraction, desc=None):
+        if desc.startswith("speech recognition"):
+            stops.stop(page)  # the Stop button
+            stops.clear(page)  # Analyse's first step, before this analysis's next progress step
+    result = analyze(str(media["speech"]), progress=progress, request=page)
+    assert result[6] is None and result[7].startswith("**Stopped** at speech recognition"), result[7]
+    assert not stops.flag(page).is_set()  # the click's own analysis, queued behind, is not stopped
+
+
 def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):
     """check_input probes the upload for its limits; the analysis reuses what it learned."""
     app = load_app()
