@@ -438,8 +438,9 @@ PROGRESS_IN_VIEW = "() => { document.querySelector('#video-out')?.scrollIntoView
 
 
 def _examples(inputs: list, outputs: list, analyze, clear) -> None:
-    """Example videos: a click loads one and analyses it with the options as set, in private events (not in
-    the API) that queue in the button's concurrency group: an example waits behind a running analysis like any other.
+    """Example videos: a click loads one (a sound or subtitles given before are cleared: they belong to another
+    file) and analyses it with the options as set, in private events (not in the API) that queue in the button's
+    concurrency group: an example waits behind a running analysis like any other.
     ``clear``: the Analyse button's first step (the last results and a Stop pressed before go)."""
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
@@ -447,10 +448,12 @@ def _examples(inputs: list, outputs: list, analyze, clear) -> None:
     loaded = gr.Examples([[str(p)] for p in examples], inputs[:1],  # the video only: the options stay as set
                          cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
-    def start(request: gr.Request):  # the example, not a second file; no results of another video beside it
-        return [None, *clear(request)]
+    def start(request: gr.Request):  # the example alone: not a second file, nor another video's subtitles (their
+        # words were read as the example's); no results of another video beside it
+        return [None, None, *clear(request)]
 
-    cleared = loaded.load_input_event.then(start, None, [inputs[INPUTS.index("sound")], *outputs], queue=False,
+    cleared = loaded.load_input_event.then(start, None, [inputs[INPUTS.index("sound")],
+                                                         inputs[INPUTS.index("subtitles")], *outputs], queue=False,
                                            api_visibility="private", show_progress_on=outputs[0], js=PROGRESS_IN_VIEW)
     cleared.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
                   concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")

@@ -187,6 +187,8 @@ def test_a_real_face_is_read_and_shown(server, browser_context, shared_data):
 
 
 def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
+    """A refused file's message; then an example, with the options as set and without the subtitles given for the
+    file before (they were kept, and their words read as the example's: another video's lines, in English)."""
     hosts: set[str] = set()
     page = open_page(browser_context, server, hosts)
     upload(page, make_video(tmp_path / "silent.mp4", 2.0, size=(160, 120), fps=5, audio=None))
@@ -198,10 +200,14 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
 
     page.get_by_text("Options", exact=True).click()
     page.get_by_role("checkbox", name="face").uncheck()
+    (tmp_path / "silent.srt").write_text("1\n00:00:00,200 --> 00:00:01,800\nThe parrot sings loudly.\n")
+    page.locator("#subs-in input[type=file]").set_input_files(str(tmp_path / "silent.srt"))
+    page.locator("#subs-in").get_by_text("silent").wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_role("button", name="italian news").click()  # an example runs with one click, with the options as set
     wait_for_results(page)
     table = page.locator("#segments-table").inner_text()
     assert "(in English:" in table and "happy" in table.lower(), table  # Italian, and the words read in English
+    assert "parrot" not in table.lower() and "silent" not in page.locator("#subs-in").inner_text(), table
     notes = page.locator("#notes").inner_text()
     assert "language it, translated into English" in notes and "Left out, as asked: the face." in notes, notes
     page.locator("#video-in [aria-label='Clear']").click()  # the example's video out of the input
