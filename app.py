@@ -27,10 +27,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 import argparse  # noqa: E402
 import atexit  # noqa: E402
 import contextlib  # noqa: E402
+import errno  # noqa: E402
 import html  # noqa: E402
 import logging  # noqa: E402
+import math  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -536,7 +539,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=HelpFormatter)
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), help="port")
+    p.add_argument("--port", type=_port, default=os.environ.get("GRADIO_SERVER_PORT", "7860"), help="port")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs internet)")
     p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded model")
     p.add_argument("--device", default="auto", type=checked_argument(pick_device),
@@ -546,9 +549,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="analyses run at once")
     p.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE, help="requests waiting at most")
     args = p.parse_args(argv)
-    if args.max_seconds <= 0 or args.max_mb <= 0 or args.concurrency < 1 or args.queue_size < 1:
-        p.error("--max-seconds and --max-mb must be > 0, --concurrency and --queue-size >= 1")
+    if not (0 < args.max_seconds < math.inf and 0 < args.max_mb < math.inf) or args.concurrency < 1 \
+            or args.queue_size < 1:
+        p.error("--max-seconds and --max-mb must be numbers > 0, --concurrency and --queue-size >= 1")
+    if taken := cannot_listen(args.host, args.port):  # said now, not after the model has loaded
+        p.error(taken)
     return args
+
+
+def _port(value: str) -> int:
+    if not value.strip().isdigit() or not 0 < int(value) < 2 ** 16:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port: give a whole number from 1 to 65535")
+    return int(value)
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port (an address unknown or not this machine's, a port in use),
+    or None: checked as gradio checks it, whose own refusal came after the model had loaded, as a traceback."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+    except OSError as e:
+        remedy = ("another server listens there: give another --port" if e.errno == errno.EADDRINUSE else
+                  "give another --port" if e.errno == errno.EACCES else "give an address of this machine with --host")
+        return f"cannot listen on {host}:{port}: {e.strerror or e}; {remedy}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 import time
 import urllib.request
@@ -450,3 +451,20 @@ def test_every_language_whisper_knows_is_offered_by_name():
     offered = dict(load_app().spoken_languages())
     assert offered["detect automatically"] == "auto" and offered["Japanese"] == "ja" and offered["English"] == "en"
     assert sorted(offered.values()) == sorted(["auto", *whisper_languages()])
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--max-seconds", "nan"], "--max-seconds"), (["--max-seconds", "inf"], "--max-seconds"),
+    (["--max-mb", "inf"], "--max-mb"), (["--port", "70000"], "--port"), (["--port", "-1"], "--port"),
+    (["--port", "in use"], "in use")])
+def test_a_bad_flag_is_refused_in_one_line_before_the_model_loads(args, says, capsys):
+    """NaN or infinite limits, a port out of range or in use: each gave a traceback (ValueError, OverflowError,
+    gradio's OSError, which told to pass `server_port` to `launch()`), after the model had loaded."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        args = [a.replace("in use", str(busy.getsockname()[1])) for a in args]
+        with pytest.raises(SystemExit) as e:
+            load_app().parse_args(["--host", "127.0.0.1", *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and says in err.splitlines()[-1] and "Traceback" not in err, err
