@@ -77,9 +77,11 @@ ANALYSIS_QUEUE = "analysis"  # concurrency group of every event that runs an ana
 PLOT_MIN_WIDTH = 440  # px: two plots in a row narrower than twice this stack
 TABLE_WIDTHS = ("70px", "70px", "290px", "95px", "95px", "105px", "130px", "230px", "130px")  # per column: about
 # the width of a desktop page (1,215 px); a narrower screen scrolls the table sideways instead of breaking its words
-CSS = "#segments-table .body-cell span { unicode-bidi: plaintext; text-align: start; }"  # each cell of the table in
-# the direction of its own words (Gradio lays every cell out left to right): Arabic and Hebrew read right to left,
-# aligned right, with their "!" and digits where they belong
+CSS = ("#segments-table .body-cell span { unicode-bidi: plaintext; text-align: start; }"  # each cell of the table in
+       # the direction of its own words (Gradio lays every cell out left to right): Arabic and Hebrew read right to
+       # left, aligned right, with their "!" and digits where they belong
+       "\n#downloads .label-clear-button { display: none; }")  # Gradio gives an output's files a "Remove this file"
+# button each (×), in the Tab order, which took the download off the page until the next analysis
 THEME = gr.themes.Default().set(  # Gradio's own, its buttons a shade darker: Analyse wrote white on orange at 2.8:1
     # and Stop white on red at 3.8:1, under the 4.5:1 that WCAG AA asks of words
     button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
