@@ -267,6 +267,9 @@ def check_input(video: str | None, subtitles: str | None, settings: Settings,
                      ("the face is unticked (Options, Senses)", ", or tick the face"))
         raise _refusal(f"{name} has no sound track: there is no speech to transcribe, and {why}. "
                        f"Upload a video with sound, or add a subtitle file{tick}.")
+    if not info.has_video and "text" not in senses and "audio" not in senses:  # a sound, and the face alone
+        raise _refusal(f"{name} has no picture, and the words and the voice are unticked (Options, Senses): there "
+                       "is nothing to read. Tick the words or the voice.")
     return info
 
 

@@ -422,6 +422,19 @@ def test_a_video_without_sound_and_with_the_face_unticked_is_refused_before_anal
                                      "subtitle file, or tick the face.")
 
 
+def test_a_sound_with_only_the_face_ticked_is_refused_before_analysis(tmp_path, media, monkeypatch):
+    """A file without a picture and only the face ticked: it was analysed (speech recognition and all) to read
+    nothing, its plots and table empty, where a video without sound and the face unticked is refused at once."""
+    app = load_app()
+    monkeypatch.setattr(mmsent, "analyze", lambda *a, **k: pytest.fail("analysed"))
+    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
+    with pytest.raises(app.gr.Error) as refused:
+        app.run_analysis(tiny_model(tmp_path), settings, None, None, "auto", "faster-whisper", 10.0,
+                         lambda *a, **k: None, ["face"], sound=str(media["speech_sound"]))
+    assert refused.value.message == ("speech_sound.wav has no picture, and the words and the voice are unticked "
+                                     "(Options, Senses): there is nothing to read. Tick the words or the voice.")
+
+
 def path_with_ffmpeg_but_no_ffprobe(folder: Path) -> str:
     """PATH: a folder holding only imageio-ffmpeg's binary as ``ffmpeg``, then every folder of PATH
     without an ffprobe (a static ffmpeg build, or imageio-ffmpeg linked into PATH, looks like this)."""
