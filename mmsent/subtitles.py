@@ -180,8 +180,9 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     if found and found[0].encoding.startswith(("utf_16", "utf_32")):
         return _lines(str(found[0]))
     found += charset_normalizer.from_bytes(data, cp_isolation=list(_LEGACY))  # each of them: it stops early
-    if not found:  # no encoding reads it: not text (the parser will say so)
-        return _lines(text)
+    if not found:  # no encoding reads it (its parse would quote its bytes: "got '\x00\x01\x02...'")
+        raise SubtitleError(f"{path}: not a text file (no text encoding reads its bytes); mmsent reads SubRip "
+                            f"{SUBTITLE_SUFFIXES[0]} and WebVTT {SUBTITLE_SUFFIXES[1]} files")
     least = min(m.chaos for m in found)
     encoding, text = _likeliest(sorted(m for m in found if m.chaos - least < CHAOS_EVEN))
     tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {encoding}, the likeliest "

@@ -295,7 +295,7 @@ def _subtitle_cases(d: Path) -> list[Case]:
              options={"subtitles": "all_late.srt"}))
     (d / "binary.srt").write_bytes(bytes(range(256)) * 8)
     add(Case("subtitles_binary", "for_subs.mp4", "a subtitle file of binary junk", "error", "SubtitleError",
-             "expected a time line", options={"subtitles": "binary.srt"}))
+             "not a text file (no text encoding reads its bytes)", options={"subtitles": "binary.srt"}))
     return cases
 
 
