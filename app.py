@@ -563,8 +563,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _port(value: str) -> int:
-    if not value.strip().isdigit() or not 0 < int(value) < 2 ** 16:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port: give a whole number from 1 to 65535")
+    if not value.strip().isdigit() or not 0 <= int(value) < 2 ** 16:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port: give a whole number from 0 (any free port) "
+                                         "to 65535")
     return int(value)
 
 
