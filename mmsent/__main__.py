@@ -143,20 +143,20 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 info = probe(video)  # analyze takes it: not probed twice
             except EXPECTED_ERRORS as e:
                 failed += 1
-                tqdm.write(f"FAILED {video}: {str(e).removeprefix(f'{video}: ')}", file=sys.stderr)
+                _failed(video, e)
                 continue
             if not info.has_video:
                 results = rest
         clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
         if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
             failed += 1
-            tqdm.write(f"FAILED {video}: its results would overwrite {clash[1]}, given to this call as "
-                       f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
-                       "folder (--out DIR)", file=sys.stderr)
+            _failed(video, f"its results would overwrite {clash[1]}, given to this call as "
+                           f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
+                           "folder (--out DIR)")
             continue
         if long := too_long(results):  # said before the analysis, not after it
             failed += 1
-            tqdm.write(f"FAILED {video}: {long}", file=sys.stderr)
+            _failed(video, long)
             continue
         first = written.get(video.stem)
         if first is not None and same_file(first, video):
@@ -164,8 +164,8 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             continue
         if first is not None:
             failed += 1
-            tqdm.write(f"FAILED {video}: its results would overwrite those of {first} ({video.stem}.* in "
-                       f"{args.out}): analyse it in a call of its own, with another --out", file=sys.stderr)
+            _failed(video, f"its results would overwrite those of {first} ({video.stem}.* in {args.out}): analyse "
+                           "it in a call of its own, with another --out")
             continue
         done = args.skip_existing and _done_before(video, results, model, options)
         if done:
@@ -183,12 +183,12 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 written[video.stem] = video
             except EXPECTED_ERRORS as e:
                 failed += 1
-                tqdm.write(f"FAILED {video}: {str(e).removeprefix(f'{video}: ')}", file=sys.stderr)
+                _failed(video, e)
                 continue
             except Exception as e:  # a bug: said with its traceback, to report it, and the other files go on
                 failed += 1
-                tqdm.write(f"FAILED {video}: an unexpected error, a bug in mmsent ({type(e).__name__}: {e}); please "
-                           f"report it with this traceback:\n{traceback.format_exc()}", file=sys.stderr)
+                _failed(video, f"an unexpected error, a bug in mmsent ({type(e).__name__}: {e}); please report it "
+                               f"with this traceback:\n{traceback.format_exc()}")
                 continue
         n = len(analysis.segments)
         tqdm.write(f"{video}: {n} segment{'' if n == 1 else 's'}, {analysis.summary().overall or 'nothing read'} -> "
@@ -199,6 +199,12 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if failed:
         tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _failed(video: Path, why: str | BaseException) -> None:
+    """The line that says ``video`` failed, and why (an error's message without the path it starts with)."""
+    why = str(why).removeprefix(f"{video}: ") if isinstance(why, BaseException) else why
+    tqdm.write(f"FAILED {video}: {why}", file=sys.stderr)
 
 
 def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path]:
