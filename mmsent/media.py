@@ -66,8 +66,9 @@ def _channel_chunks(frames: Iterator[av.AudioFrame], sample_rate: int, layout: s
         if frame is not None:
             at = (at if at is not None and gap < GAP_S else t or 0.0) + frame.samples / frame.sample_rate
             if resampler is None:
-                resampler, key, own = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate), new_key, \
-                    not _mixable(frame)
+                if new_key != key:  # a format or layout of its own: can FFmpeg mix its channels? (asked once)
+                    key, own = new_key, not _mixable(frame)
+                resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
             yield from (f.to_ndarray()[0] for f in resampler.resample(_averaged(frame, layout) if own else frame))
 
 
