@@ -1,10 +1,10 @@
 """SubRip (.srt) and WebVTT (.vtt) parsing into timed cues, for subtitles that replace ASR.
 
-Lenient where real files vary (a missing cue number, ``.`` or ``,`` before milliseconds, missing
-hours, styling tags, UTF-16 or a byte-order mark, CRLF line ends, a blank line inside a cue's text, or
-none between cues, YouTube's rolling captions, which show each line again in the next cue), strict where a guess would
-be wrong: a time line that does not parse or ends before it starts raises ``SubtitleError`` naming
-the file and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
+Lenient where real files vary (blank lines before a WebVTT header, a missing cue number, ``.`` or ``,``
+before milliseconds, missing hours, styling tags, UTF-16 or a byte-order mark, CRLF line ends, a blank line
+inside a cue's text, or none between cues, YouTube's rolling captions, which show each line again in the next
+cue), strict where a guess would be wrong: a time line that does not parse or ends before it starts raises
+``SubtitleError`` naming the file and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
+_BLANK = " \t\n\ufeff"  # what may come before a WebVTT header: blank lines, spaces, a byte-order mark
 _LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)  # WebVTT header
 _NAMED_LANGUAGE = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)?")  # talk.it.srt, talk.pt-BR.srt
 _NAME_FLAGS = {"forced", "sdh", "cc", "hi", "default"}  # marks players read after the language: talk.en.forced.srt
@@ -63,9 +64,9 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     warned."""
     path = Path(path)
     text = _read_text(path, problems)
-    is_vtt = text.lstrip().startswith("WEBVTT") or path.suffix.lower() == ".vtt"
-    if is_vtt and not text.startswith("WEBVTT"):
-        raise SubtitleError(f"{path}:1: a WebVTT file must start with 'WEBVTT'")
+    is_vtt = text.lstrip(_BLANK).startswith("WEBVTT") or path.suffix.lower() == ".vtt"
+    if is_vtt:
+        text = _from_header(path, text)
     if not is_vtt and path.suffix.lower() != ".srt" and "-->" not in text:
         raise SubtitleError(f"{path}: not a subtitle file (no 'WEBVTT' header, no '-->' time "
                             f"line); mmsent reads SubRip {SUBTITLE_SUFFIXES[0]} and WebVTT "
@@ -84,9 +85,20 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     if not cues:
         raise SubtitleError(f"{path}: no subtitle cues found (a cue is a time line such as "
                             f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
-    declared = _LANGUAGE_LINE.search(text.split("\n\n", 1)[0]) if is_vtt else None
+    declared = _LANGUAGE_LINE.search(text.lstrip("\n").split("\n\n", 1)[0]) if is_vtt else None
     # sorted stably: cues that start together keep the file's order
     return sorted(cues, key=lambda c: c.start), declared.group(1).lower() if declared else _named_language(path)
+
+
+def _from_header(path: Path, text: str) -> str:
+    """A WebVTT file's text, the blank lines before its header (spaces, a byte-order mark left inside: players and
+    editors write them) made empty, so that each line keeps its number; SubtitleError where anything else comes
+    before the header."""
+    header = text.lstrip(_BLANK)
+    before = text[:len(text) - len(header)].count("\n")
+    if not header.startswith("WEBVTT"):
+        raise SubtitleError(f"{path}:{before + 1}: a WebVTT file must start with 'WEBVTT'")
+    return "\n" * before + header
 
 
 def _named_language(path: Path) -> str | None:

@@ -22,7 +22,7 @@ import mmsent
 from mmsent import asr_models
 from mmsent import transcribe as tr
 from mmsent.segments import SPEECH, segment
-from mmsent.subtitles import SubtitleError
+from mmsent.subtitles import SubtitleError, parse_subtitles
 from mmsent.transcribe import (DecodeOptions, Transcript, TranscriptionError, Utterance, Word,
                                clip_to, load_subtitles, transcribe)
 
@@ -571,6 +571,23 @@ def test_srt_and_vtt_parse(tmp_path):
         (1.5, 2.0, "Good morning"), (3602.0, 3603.0, "Late cue")]
     clipped = clip_to(vtt, 10.0)
     assert [u.text for u in clipped.utterances] == ["Good morning"]
+
+
+@pytest.mark.parametrize("head", [b"\n\n", b" \n\t\n  ", b"\xef\xbb\xbf\n\r\n", b"\xef\xbb\xbf  "])
+def test_a_webvtt_header_after_blank_lines_is_read(tmp_path, head):
+    """Players and editors write blank lines (or spaces) before the header, with or without a byte-order mark:
+    it was refused ("a WebVTT file must start with 'WEBVTT'"). The header's lines and the cues' line numbers
+    are read as in the file; text before the header is still refused."""
+    body = "WEBVTT\nLanguage: it\n\n00:01.000 --> 00:02.000\nCiao.\n\n00:03.000 --> 00:04.000\nCome stai?\n"
+    (tmp_path / "c.vtt").write_bytes(head + body.encode())
+    cues, language = parse_subtitles(tmp_path / "c.vtt")
+    lines = head.decode("utf-8-sig").replace("\r\n", "\n").count("\n")
+    assert [(c.start, c.end, c.text, c.line) for c in cues] == [(1.0, 2.0, "Ciao.", lines + 4),
+                                                                (3.0, 4.0, "Come stai?", lines + 7)]
+    assert language == "it"
+    (tmp_path / "late.vtt").write_bytes(head + b"Subtitles\n" + body.encode())
+    with pytest.raises(SubtitleError, match="a WebVTT file must start with 'WEBVTT'"):
+        parse_subtitles(tmp_path / "late.vtt")
 
 
 @pytest.mark.parametrize("name, text, where", [
