@@ -1,10 +1,11 @@
 """SubRip (.srt) and WebVTT (.vtt) parsing into timed cues, for subtitles that replace ASR.
 
 Lenient where real files vary (blank lines before a WebVTT header, a missing cue number, ``.`` or ``,``
-before milliseconds, missing hours, styling tags, UTF-16 or a byte-order mark, CRLF line ends, a blank line
-inside a cue's text, or none between cues, YouTube's rolling captions, which show each line again in the next
-cue), strict where a guess would be wrong: a time line that does not parse or ends before it starts raises
-``SubtitleError`` naming the file and line. ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
+before milliseconds, or ``:`` after hours, minutes and seconds, missing hours, styling tags, UTF-16 or a
+byte-order mark, CRLF line ends, a blank line inside a cue's text, or none between cues, YouTube's rolling
+captions, which show each line again in the next cue), strict where a guess would be wrong: a time line that
+does not parse or ends before it starts raises ``SubtitleError`` naming the file and line.
+``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "writt
            "SUBTITLE_SUFFIXES"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
-_TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?"
+_TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3})|:(\d{3}))?"  # 00:00:01,500 00:01.5 00:00:01:500
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
@@ -310,7 +311,7 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
             f"'00:00:01,000 --> 00:00:02,500', got {got[:80]!r}")
     line = first_line + offset
     try:
-        start, end = _seconds(match.groups()[:4]), _seconds(match.groups()[4:])
+        start, end = _seconds(match.groups()[:5]), _seconds(match.groups()[5:])
     except ValueError as e:
         raise SubtitleError(f"{path}:{line}: bad time in {lines[offset]!r}: {e}") from e
     if end < start:
@@ -320,8 +321,12 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
 
 
 def _seconds(groups: tuple) -> float:
-    hours, minutes, seconds, millis = groups
+    hours, minutes, seconds, millis, colon_millis = groups
     if int(minutes) > 59 or int(seconds) > 59:
         raise ValueError("minutes and seconds must be below 60")
+    if colon_millis and hours is None:  # 00:01:500: minutes, seconds and milliseconds, or hours, minutes, seconds?
+        raise ValueError("a colon before the milliseconds needs hours, minutes and seconds before it "
+                         "(00:00:01:500); write 00:01.500 or 00:00:01,500")
+    millis = millis or colon_millis
     return (int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
             + int((millis or "0").ljust(3, "0")) / 1000)

@@ -590,6 +590,24 @@ def test_a_webvtt_header_after_blank_lines_is_read(tmp_path, head):
         parse_subtitles(tmp_path / "late.vtt")
 
 
+def test_srt_times_with_a_colon_or_a_dot_before_the_milliseconds(tmp_path):
+    """Some tools write 00:00:01:500 (it was refused: "expected a time line"), many 00:00:01.500. Three digits
+    after a colon are milliseconds only after hours, minutes and seconds; a shorter time is refused, not guessed."""
+    (tmp_path / "colon.srt").write_text("1\n00:00:01:500 --> 00:00:03:000\nHello there.\n\n"
+                                        "2\n00:00:03.250 --> 00:00:04.5\nA dot.\n\n"
+                                        "3\n01:02:03:004 --> 01:02:04,000\nMixed.\n")
+    cues, _ = parse_subtitles(tmp_path / "colon.srt")
+    assert [(c.start, c.end, c.text) for c in cues] == [(1.5, 3.0, "Hello there."), (3.25, 4.5, "A dot."),
+                                                        (3723.004, 3724.0, "Mixed.")]
+    for junk, said in (("00:01:500 --> 00:02:000", "bad time in '00:01:500 --> 00:02:000': a colon before the "
+                                                   "milliseconds needs hours, minutes and seconds before it"),
+                       ("00:00:01:50 --> 00:00:02:00", "expected a time line"),
+                       ("00:00:01:5000 --> 00:00:02:0000", "expected a time line")):
+        (tmp_path / "junk.srt").write_text(f"1\n00:00:00,000 --> 00:00:01,000\nFine.\n\n2\n{junk}\nJunk.\n")
+        with pytest.raises(SubtitleError, match=re.escape(f"junk.srt:6: {said}")):
+            parse_subtitles(tmp_path / "junk.srt")
+
+
 @pytest.mark.parametrize("name, text, where", [
     ("bad.srt", "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x,000 -> 00:00:03,000\nbad\n",
      "bad.srt:6"),
