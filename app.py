@@ -51,6 +51,7 @@ from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from mmsent.results import Analysis, SegmentResult  # noqa: E402
+from mmsent.subtitles import SUBTITLE_SUFFIXES  # noqa: E402
 from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
 
 log = logging.getLogger("mmsent.app")
@@ -487,8 +488,8 @@ def _input_components() -> list[gr.components.Component]:
     video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in")
     with gr.Accordion("Or a sound alone (a voice memo, a podcast)", open=False):
         sound = gr.Audio(label="Sound", sources=["upload", "microphone"], type="filepath", elem_id="sound-in")
-    subtitles = gr.File(label="Subtitles (optional, .srt or .vtt: replaces speech recognition)",
-                        file_types=[".srt", ".vtt"], type="filepath", elem_id="subs-in")
+    subtitles = gr.File(label="Subtitles (optional, .srt, .vtt, .ass or .ssa: replaces speech recognition)",
+                        file_types=list(SUBTITLE_SUFFIXES), type="filepath", elem_id="subs-in")
     with gr.Accordion("Options", open=False):
         language = gr.Dropdown(spoken_languages(), value="auto", label="Spoken language",
                                info="Detected when auto, from the speech, or from the subtitles' header, name "

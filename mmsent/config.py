@@ -175,7 +175,7 @@ class AnalysisOptions:
     # Speech in a language other than English is written in English by the recogniser (Whisper's translate
     # task) when the words are read by an encoder that learned English only; False keeps the words as spoken.
     translate: bool = True
-    # A subtitle file (SRT/WebVTT) that replaces speech recognition.
+    # A subtitle file (SRT, WebVTT, ASS/SSA) that replaces speech recognition.
     subtitles: str | None = None
     # Longest utterance in seconds; longer ones are split at word boundaries.
     max_segment_seconds: float = 10.0
@@ -223,7 +223,7 @@ class AnalysisOptions:
                 refuse(name, "True or False", getattr(self, name))
         if self.subtitles is not None:
             if not isinstance(self.subtitles, (str, os.PathLike)) or not os.path.isfile(self.subtitles):
-                refuse("subtitles (--subtitles)", "the path of an SRT or WebVTT file that exists, or None",
+                refuse("subtitles (--subtitles)", "the path of an SRT, WebVTT or ASS/SSA file that exists, or None",
                        self.subtitles)
             self.subtitles = os.fspath(self.subtitles)
         self.senses = parse_senses(self.senses)  # "words,voice", ["text", "audio"]: the modalities, in order

@@ -1,4 +1,5 @@
-"""SubRip (.srt) and WebVTT (.vtt) parsing into timed cues, for subtitles that replace ASR.
+"""SubRip (.srt), WebVTT (.vtt) and (Advanced) SubStation Alpha (.ass, .ssa: the Dialogue lines of its
+[Events] section) parsing into timed cues, for subtitles that replace ASR.
 
 Lenient where real files vary (blank lines before a WebVTT header, a missing cue number, ``.`` or ``,``
 before milliseconds, or ``:`` after hours, minutes and seconds, missing hours, styling tags, UTF-16 or a
@@ -24,12 +25,18 @@ from pathlib import Path
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
            "SUBTITLE_SUFFIXES"]
 
-SUBTITLE_SUFFIXES = (".srt", ".vtt")
+SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
+FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / .ssa files"  # for messages
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3})|:(\d{3}))?"  # 00:00:01,500 00:01.5 00:00:01:500
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
 _BLANK = " \t\n\ufeff"  # what may come before a WebVTT header: blank lines, spaces, a byte-order mark
+_ASS_SUFFIXES = (".ass", ".ssa")
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")  # [Script Info], [V4+ Styles], [Events]: an ASS/SSA section
+_ASS_TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})\.(\d{1,3})")  # H:MM:SS.cc (centiseconds)
+_BRACES = re.compile(r"\{([^}]*)\}")  # ASS override blocks ({\i1}, {\pos(10,20)}) and comments ({a note})
+_DRAWING = re.compile(r"\\p(\d+)")  # {\p1}: the text after it is a vector drawing's shapes, up to {\p0}
 _LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)  # WebVTT header
 _NAMED_LANGUAGE = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)?")  # talk.it.srt, talk.pt-BR.srt
 _NAME_FLAGS = {"forced", "sdh", "cc", "hi", "default"}  # marks players read after the language: talk.en.forced.srt
@@ -58,21 +65,37 @@ class Cue:
 
 
 def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tuple[list[Cue], str | None]:
-    """The cues of an SRT or WebVTT file, ordered by start time (empty cues left out), and the language a
-    WebVTT header declares (``Language: it``, as YouTube's captions do; ``en-US`` gives ``en``), else the
-    one the file's name gives as players read it (``talk.it.srt``), else None. A file that is not UTF-8 is
+    """The cues of an SRT, WebVTT or ASS/SSA file, ordered by start time (empty cues left out), and the
+    language a WebVTT header declares (``Language: it``, as YouTube's captions do; ``en-US`` gives ``en``), else
+    the one the file's name gives as players read it (``talk.it.srt``), else None. A file that is not UTF-8 is
     read in the encoding its bytes most likely have (``_read_text``), said in ``problems`` when given, else
     warned."""
     path = Path(path)
     text = _read_text(path, problems)
-    is_vtt = text.lstrip(_BLANK).startswith("WEBVTT") or path.suffix.lower() == ".vtt"
+    suffix, head = path.suffix.lower(), text.lstrip(_BLANK)
+    is_vtt = head.startswith("WEBVTT") or suffix == ".vtt"
+    is_ass = not is_vtt and (head.startswith("[Script Info]") or suffix in _ASS_SUFFIXES)
     if is_vtt:
         text = _from_header(path, text)
-    if not is_vtt and path.suffix.lower() != ".srt" and "-->" not in text:
-        raise SubtitleError(f"{path}: not a subtitle file (no 'WEBVTT' header, no '-->' time "
-                            f"line); mmsent reads SubRip {SUBTITLE_SUFFIXES[0]} and WebVTT "
-                            f"{SUBTITLE_SUFFIXES[1]} files")
-    parsed: list[tuple[Cue, list[str]]] = []  # each cue with its lines of text (its text is made of them)
+    elif not is_ass and suffix != ".srt" and "-->" not in text:
+        raise SubtitleError(f"{path}: not a subtitle file (no 'WEBVTT' header, no '[Script Info]' section, no "
+                            f"'-->' time line); mmsent reads {FORMATS_READ}")
+    every = _dialogue(path, text) if is_ass else _unrolled(_cues(path, text, is_vtt))
+    cues = [cue for cue in every if cue.text]
+    if every and not cues:
+        raise SubtitleError(f"{path}: all {len(every)} subtitle cues are empty: there are no words to read")
+    if not cues:
+        raise SubtitleError(f"{path}: no subtitle cues found " + (
+            "(no Dialogue line in its [Events] section)" if is_ass else
+            "(a cue is a time line such as '00:00:01,000 --> 00:00:02,500' followed by its text)"))
+    declared = _LANGUAGE_LINE.search(text.lstrip("\n").split("\n\n", 1)[0]) if is_vtt else None
+    # sorted stably: cues that start together keep the file's order
+    return sorted(cues, key=lambda c: c.start), declared.group(1).lower() if declared else _named_language(path)
+
+
+def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:
+    """An SRT or WebVTT file's cues, each with its lines of text (its text is made of them: ``_unrolled``)."""
+    parsed: list[tuple[Cue, list[str]]] = []
     for first_line, lines in _blocks(text, is_vtt):
         if is_vtt and (lines[0].startswith("WEBVTT") or lines[0].split(" ")[0] in _VTT_SKIP):
             continue
@@ -80,15 +103,7 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
             parsed[-1][1].extend(_text_lines(lines))
         else:
             parsed.append(_parse_block(path, first_line, lines))
-    cues = [cue for cue in _unrolled(parsed) if cue.text]
-    if parsed and not cues:
-        raise SubtitleError(f"{path}: all {len(parsed)} subtitle cues are empty: there are no words to read")
-    if not cues:
-        raise SubtitleError(f"{path}: no subtitle cues found (a cue is a time line such as "
-                            f"'00:00:01,000 --> 00:00:02,500' followed by its text)")
-    declared = _LANGUAGE_LINE.search(text.lstrip("\n").split("\n\n", 1)[0]) if is_vtt else None
-    # sorted stably: cues that start together keep the file's order
-    return sorted(cues, key=lambda c: c.start), declared.group(1).lower() if declared else _named_language(path)
+    return parsed
 
 
 def _from_header(path: Path, text: str) -> str:
@@ -194,8 +209,8 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
         return _lines(str(found[0]))
     found += charset_normalizer.from_bytes(data, cp_isolation=list(_LEGACY))  # each of them: it stops early
     if not found:  # no encoding reads it (its parse would quote its bytes: "got '\x00\x01\x02...'")
-        raise SubtitleError(f"{path}: not a text file (no text encoding reads its bytes); mmsent reads SubRip "
-                            f"{SUBTITLE_SUFFIXES[0]} and WebVTT {SUBTITLE_SUFFIXES[1]} files")
+        raise SubtitleError(f"{path}: not a text file (no text encoding reads its bytes); mmsent reads "
+                            f"{FORMATS_READ}")
     least = min(m.chaos for m in found)
     encoding, text = _likeliest(sorted(m for m in found if m.chaos - least < CHAOS_EVEN))
     tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {encoding}, the likeliest "
@@ -318,6 +333,86 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
         raise SubtitleError(f"{path}:{line}: the cue ends ({end:.3f} s) before it starts "
                             f"({start:.3f} s)")
     return Cue(start, end, "", line), _text_lines(lines[offset + 1:])
+
+
+def _dialogue(path: Path, text: str) -> list[Cue]:
+    """An ASS/SSA file's cues: the Dialogue lines of its [Events] section (not its Comment lines), each read by
+    the section's Format line, its text by ``_ass_text``; a layer's copy of a line (the same times and words:
+    a border drawn under the letters) is read once."""
+    section, fields, cues, events = None, None, {}, False
+    for number, line in enumerate(text.split("\n"), start=1):
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1).strip().lower()
+            events |= section == "events"
+        elif section == "events" and ":" in line:
+            kind, value = (part.strip() for part in line.split(":", 1))
+            if kind.lower() == "format":
+                fields = _ass_format(path, number, value)
+            elif kind.lower() == "dialogue":
+                if fields is None:
+                    raise SubtitleError(f"{path}:{number}: a Dialogue line before the [Events] section's Format line "
+                                        "(which names its fields: Format: Layer, Start, End, Style, ..., Text)")
+                cue = _ass_cue(path, number, fields, value)
+                cues.setdefault((cue.start, cue.end, cue.text), cue)
+    if not events:
+        raise SubtitleError(f"{path}: no [Events] section: an ASS/SSA file's lines are the Dialogue lines of its "
+                            "[Events] section")
+    if fields is None:
+        raise SubtitleError(f"{path}: its [Events] section has no Format line (Format: Layer, Start, End, Style, "
+                            "..., Text), which names the fields of its Dialogue lines")
+    return list(cues.values())
+
+
+def _ass_format(path: Path, number: int, value: str) -> list[str]:
+    """The field names of an [Events] Format line, in lower case; SubtitleError where it lacks those read."""
+    fields = [f.strip().lower() for f in value.split(",")]
+    missing = [f.title() for f in ("start", "end", "text") if f not in fields]
+    if missing:
+        raise SubtitleError(f"{path}:{number}: the Format line names no {' and no '.join(missing)} field: "
+                            f"got {value[:80]!r}")
+    if fields[-1] != "text":
+        raise SubtitleError(f"{path}:{number}: the Format line names Text last in an ASS/SSA file (the text may "
+                            f"hold commas), got {value[:80]!r}")
+    return fields
+
+
+def _ass_cue(path: Path, number: int, fields: list[str], value: str) -> Cue:
+    """The cue of a Dialogue line's ``value``: its fields in the Format line's order, the Text last (commas and
+    all); Start and End in H:MM:SS.cc."""
+    values = value.split(",", len(fields) - 1)
+    if len(values) < len(fields):
+        raise SubtitleError(f"{path}:{number}: a Dialogue line of {len(values)} fields, where the Format line names "
+                            f"{len(fields)}: got {value[:80]!r}")
+    got = dict(zip(fields, values))
+    start, end = (_ass_seconds(path, number, name, got[name.lower()].strip()) for name in ("Start", "End"))
+    if end < start:
+        raise SubtitleError(f"{path}:{number}: the cue ends ({end:.3f} s) before it starts ({start:.3f} s)")
+    return Cue(start, end, _ass_text(got["text"]), number)
+
+
+def _ass_seconds(path: Path, number: int, name: str, value: str) -> float:
+    match = _ASS_TIME.fullmatch(value)
+    try:
+        if match is None:
+            raise ValueError("expected H:MM:SS.cc, such as 0:01:02.50")
+        return _seconds((*match.groups(), None))
+    except ValueError as e:
+        raise SubtitleError(f"{path}:{number}: bad {name} time {value[:40]!r}: {e}") from e
+
+
+def _ass_text(raw: str) -> str:
+    """A Dialogue line's words: override blocks and comments in braces removed, and a vector drawing's shapes
+    (``{\\p1}m 0 0 l 100 0{\\p0}``); ``\\N`` and ``\\n`` (line breaks) and ``\\h`` (a hard space) read as
+    spaces."""
+    words, drawing = [], False
+    for i, part in enumerate(_BRACES.split(raw)):
+        if i % 2:  # what was in braces
+            scales = _DRAWING.findall(part)
+            drawing = int(scales[-1]) > 0 if scales else drawing
+        elif not drawing:
+            words.append(part)
+    return " ".join(re.sub(r"\\[Nnh]", " ", "".join(words)).split())
 
 
 def _seconds(groups: tuple) -> float:

@@ -849,7 +849,7 @@ TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one u
 
 def load_subtitles(path: str | Path, problems: list[str] | None = None, language: str | None = None,
                    until: float = math.inf) -> Transcript:
-    """A ``Transcript`` from an SRT or WebVTT file (no word times), one utterance per cue; a cue that the
+    """A ``Transcript`` from an SRT, WebVTT or ASS/SSA file (no word times), one utterance per cue; a cue that the
     next one starts within ends there, and cues that start together are one utterance. Its language:
     ``language`` (the user's), else the one a WebVTT header declares or the file's name gives
     (``talk.it.srt``) if Whisper knows it, unless the text reads clearly as English where that names another

@@ -457,6 +457,15 @@ def test_app_starts_and_works_with_ffmpeg_but_no_ffprobe(tmp_path, media):
     assert "ffprobe is not" in log and "FFExecutableNotFoundError" not in log
 
 
+def test_the_subtitles_input_takes_every_format_the_library_reads():
+    """It took .srt and .vtt alone, where ASS/SSA subtitles (Aegisub's, fansubs') are read too."""
+    app = load_app()
+    with app.gr.Blocks():
+        inputs = dict(zip(app.INPUTS, app._input_components()))
+    assert inputs["subtitles"].file_types == [".srt", ".vtt", ".ass", ".ssa"]
+    assert ".srt, .vtt, .ass or .ssa" in inputs["subtitles"].label
+
+
 def test_every_language_whisper_knows_is_offered_by_name():
     """The page offered seven languages: typing "Japanese" went back to detecting the language."""
     from mmsent.transcribe import whisper_languages

@@ -150,6 +150,24 @@ def test_results_never_overwrite_an_input(tmp_path, capsys):
     assert (tmp_path / "talk.annotated.annotated.mp4").is_file() and (tmp_path / "talk.annotated.csv").is_file()
 
 
+def test_ass_subtitles_replace_speech_recognition(tmp_path, capsys):
+    """`analyze talk.mp4 --subtitles talk.ass`: Advanced SubStation Alpha subtitles (Aegisub's, fansubs') give the
+    words and their times, as SRT and WebVTT do; before, the file was refused as not a subtitle file."""
+    import mmsent.__main__ as cli
+
+    video = talking_video(tmp_path / "talk.mp4", ["I got the job."]).path
+    ass = tmp_path / "talk.ass"
+    ass.write_text("[Script Info]\nScriptType: v4.00+\n\n[Events]\n"
+                   "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+                   "Dialogue: 0,0:00:00.20,0:00:01.50,Default,,0,0,0,,{\\i1}I got\\Nthe job.{\\i0}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(video), "--subtitles", str(ass), "--language", "en", "--out", str(out),
+                     "--format", "json", "--senses", "words", "--no-contributions"]) == 0, capsys.readouterr().err
+    data = json.loads((out / "talk.json").read_text(encoding="utf-8"))
+    assert data["transcript_source"] == "subtitles:talk.ass"
+    assert [s["text"] for s in data["segments"] if s["kind"] == "speech"] == ["I got the job."]
+
+
 def test_a_later_run_says_whose_results_it_replaces_and_what_it_left(tmp_path, capsys):
     """Before, a second call for b/talk.mp4 into the folder of a/talk.mp4's results replaced talk.json without a
     word, and a's talk.csv stayed beside it as if it were b's."""

@@ -655,8 +655,8 @@ def test_analysis_options_refuse_wrong_values_before_any_work():
                         ({"gap_seconds": 0}, "gap_seconds) must be a number of seconds from 1 to 30"),
                         ({"gap_seconds": 0.001}, "from 1 to 30"), ({"gap_seconds": None}, "from 1 to 30"),
                         ({"batch_size": 1.5}, "batch_size must be a whole number >= 1"),
-                        ({"batch_size": 0}, "whole number >= 1"), ({"subtitles": 5}, "an SRT or WebVTT file that "
-                                                                                      "exists"),
+                        ({"batch_size": 0}, "whole number >= 1"), ({"subtitles": 5}, "an SRT, WebVTT or ASS/SSA "
+                                                                                      "file that exists"),
                         ({"subtitles": "/no/such.srt"}, "file that exists"), ({"language": 5}, "an ISO code"),
                         ({"asr": "nope"}, "one of faster-whisper, openai-whisper"), ({"asr_model": None}, "a model"),
                         ({"senses": ()}, "no sense named"), ({"translate": "no"}, "translate must be True or False"),
