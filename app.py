@@ -49,7 +49,8 @@ import mmsent  # noqa: E402
 from mmsent import export, media, plots  # noqa: E402
 from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
-from mmsent.labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
+from mmsent.labels import MODALITIES, MODALITY_NAMES  # noqa: E402
+from mmsent.pipeline import senses_given  # noqa: E402
 from mmsent.results import Analysis, SegmentResult  # noqa: E402
 from mmsent.subtitles import SUBTITLE_SUFFIXES  # noqa: E402
 from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
@@ -246,8 +247,7 @@ def stoppable(progress, flag: threading.Event, gone=lambda: False):
     return report
 
 
-def check_input(video: str | None, subtitles: str | None, settings: Settings,
-                model: mmsent.FusionModel, senses: tuple[str, ...] = MODALITIES):
+def check_input(video: str | None, options: AnalysisOptions, settings: Settings, model: mmsent.FusionModel):
     """Reject what the analysis cannot take, with a message that says what to do; returns MediaInfo.
     ``video``: the file to analyse, a video or a sound."""
     if not video:
@@ -263,15 +263,24 @@ def check_input(video: str | None, subtitles: str | None, settings: Settings,
         raise _refusal(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
                        f"{_minutes(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
                        "--max-seconds (or use python -m mmsent for long files).")
-    if not info.has_audio and not subtitles and ("video" not in model.encoders or "video" not in senses):
-        why, tick = (("this model's video branch is untrained", "") if "video" not in model.encoders else
-                     ("the face is unticked (Options, Senses)", ", or tick the face"))
-        raise _refusal(f"{name} has no sound track: there is no speech to transcribe, and {why}. "
-                       f"Upload a video with sound, or add a subtitle file{tick}.")
-    if not info.has_video and "text" not in senses and "audio" not in senses:  # a sound, and the face alone
-        raise _refusal(f"{name} has no picture, and the words and the voice are unticked (Options, Senses): there "
-                       "is nothing to read. Tick the words or the voice.")
+    if not senses_given(options, info):  # none of the senses ticked is in the file: mmsent.analyze refuses it too
+        raise _refusal(_nothing_to_read(name, options, info))
+    if not info.has_audio and not options.subtitles and "video" not in model.encoders:
+        raise _refusal(f"{name} has no sound track: there is no speech to transcribe, and this model's video branch "
+                       "is untrained. Upload a video with sound, or add a subtitle file.")
     return info
+
+
+def _nothing_to_read(name: str, options: AnalysisOptions, info: media.MediaInfo) -> str:
+    """``pipeline.nothing_to_read`` in the page's words: the senses are ticked under Options, Senses."""
+    if info.has_audio:  # a sound, and the face alone
+        return (f"{name} has no picture, and the words and the voice are unticked (Options, Senses): there is "
+                "nothing to read. Tick the words or the voice.")
+    if not options.subtitles:
+        return (f"{name} has no sound track: there is no speech to transcribe, and the face is unticked (Options, "
+                "Senses). Upload a video with sound, or add a subtitle file, or tick the face.")
+    return (f"{name} has no sound track: there is no voice to hear, and the words (read from the subtitles) and the "
+            "face are unticked (Options, Senses). Tick the words or the face.")
 
 
 def _count(n: int, noun: str) -> str:
@@ -306,11 +315,10 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     video = video or sound
     if not senses:
         raise _refusal("No sense is ticked: tick at least one of words, voice and face under Options, Senses.")
-    senses = parse_senses(senses)  # modalities from here on
-    info = check_input(video, subtitles, settings, model, senses)
     options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
                               subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds),
                               max_seconds=settings.max_seconds, senses=senses, translate=bool(translate))
+    info = check_input(video, options, settings, model)
 
     def report(stage: str, done: int, total: int) -> None:
         progress(done / total if total else 0.0, desc=f"{stage} ({done}/{total})")

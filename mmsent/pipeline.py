@@ -80,7 +80,8 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     and the last call is ("model", n, n). An exception that ``progress`` raises cancels the analysis: the
     picture's reading stops and the exception comes out of ``analyze``.
 
-    Raises MediaError for unreadable files, AnalysisError for inputs outside the options' limits,
+    Raises MediaError for unreadable files, AnalysisError for inputs outside the options' limits or that give
+    none of the senses asked for (``nothing_to_read``, before any decoding),
     TranscriptionError when speech recognition can't run, SubtitleError for unreadable subtitles; with no
     model given, what ``load_model`` raises (CheckpointError, SourceUnavailable)."""
     from .checkpoint import shared_default
@@ -96,6 +97,8 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                             "on the command line)")
     if not options.senses or set(options.senses) - set(MODALITIES):
         raise AnalysisError(f"senses {options.senses!r}: choose one or more of {', '.join(MODALITIES)}")
+    if not senses_given(options, info):  # a sound read for the face alone: nothing to read, said before any work
+        raise AnalysisError(nothing_to_read(path, options, info))
     sees = "video" in options.senses and info.has_video
     detector_missing = _face_detector_missing(model) if sees else None
     reads_picture = "video" in model.encoders and sees and not detector_missing
@@ -543,10 +546,29 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
 
 
 def senses_given(options: AnalysisOptions, info: media.MediaInfo | MediaFacts) -> tuple[str, ...]:
-    """The senses asked for that the file can give: the voice needs sound, the face a picture, the words sound
-    or subtitles."""
+    """The senses asked for that the file can give (``_senses_in``)."""
+    return tuple(m for m in options.senses if m in _senses_in(options, info))
+
+
+def _senses_in(options: AnalysisOptions, info: media.MediaInfo | MediaFacts) -> tuple[str, ...]:
+    """The senses the file can give: the voice needs sound, the face a picture, the words sound or subtitles."""
     can = {"text": info.has_audio or bool(options.subtitles), "audio": info.has_audio, "video": info.has_video}
-    return tuple(m for m in options.senses if can[m])
+    return tuple(m for m in MODALITIES if can[m])
+
+
+def nothing_to_read(path: str | PathLike, options: AnalysisOptions, info: media.MediaInfo) -> str:
+    """Why ``analyze`` refuses a file that gives none of the senses asked for (``senses_given`` is empty: a sound
+    read for the face alone, a video without sound read for the words or the voice), and what to ask for."""
+    lacks = "sound track" if not info.has_audio else "picture that can be decoded" if info.picture_lost else "picture"
+    asked = [MODALITY_NAMES[m] for m in options.senses]
+    why = (f"the {asked[0]}, the only sense asked for, needs one" if len(asked) == 1 else
+           f"the senses asked for, the {' and the '.join(asked)}, need one")
+    can = [MODALITY_NAMES[m] for m in _senses_in(options, info)]
+    named = ",".join(can)
+    ask = f"Ask for the {' or the '.join(can)} (senses=\"{named}\"; --senses {named} on the command line)"
+    if not info.has_audio and not options.subtitles:
+        ask += ", or give subtitles for the words (subtitles; --subtitles)"
+    return f"{path}: has no {lacks}, and {why}: there is nothing to read. {ask}."
 
 
 def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES) -> dict:

@@ -420,6 +420,12 @@ def test_a_video_without_sound_and_with_the_face_unticked_is_refused_before_anal
     assert refused.value.message == ("silent.mp4 has no sound track: there is no speech to transcribe, and the "
                                      "face is unticked (Options, Senses). Upload a video with sound, or add a "
                                      "subtitle file, or tick the face.")
+    with pytest.raises(app.gr.Error) as refused:  # the voice alone, beside subtitles: analysed to read nothing before
+        app.run_analysis(model, settings, str(media["silent"]), str(media["words"]), "auto", "faster-whisper", 10.0,
+                         lambda *a, **k: None, ["voice"])
+    assert refused.value.message == ("silent.mp4 has no sound track: there is no voice to hear, and the words (read "
+                                     "from the subtitles) and the face are unticked (Options, Senses). Tick the words "
+                                     "or the face.")
 
 
 def test_a_sound_with_only_the_face_ticked_is_refused_before_analysis(tmp_path, media, monkeypatch):

@@ -168,6 +168,24 @@ def test_ass_subtitles_replace_speech_recognition(tmp_path, capsys):
     assert [s["text"] for s in data["segments"] if s["kind"] == "speech"] == ["I got the job."]
 
 
+def test_a_sound_read_for_the_face_alone_fails_before_its_analysis(tmp_path, monkeypatch, capsys):
+    """`analyze memo.m4a --senses face` decoded the sound and recognised its speech, to end "1 segment, nothing
+    read"; now the file fails at once with what to do, without a traceback, and the other files go on."""
+    import mmsent.__main__ as cli
+    from mmsent import pipeline
+
+    sound = mediagen.make_audio(tmp_path / "memo.wav", 1.0)
+    video = mediagen.make_video(tmp_path / "clip.mp4", duration=1.0, size=(64, 48), audio=None)
+    out = tmp_path / "out"
+    monkeypatch.setattr(pipeline.media, "load_audio", lambda *a, **k: pytest.fail("decoded"))
+    assert cli.main(["analyze", str(sound), str(video), "--out", str(out), "--senses", "face",
+                     "--no-contributions"]) == 1
+    err = capsys.readouterr().err
+    assert (f"FAILED {sound}: has no picture, and the face, the only sense asked for, needs one: there is nothing to "
+            "read. Ask for the words or the voice") in err and "Traceback" not in err, err
+    assert "1 of 2 file(s) failed" in err and [p.name for p in out.iterdir()] == ["clip.json"]
+
+
 def test_a_later_run_says_whose_results_it_replaces_and_what_it_left(tmp_path, capsys):
     """Before, a second call for b/talk.mp4 into the folder of a/talk.mp4's results replaced talk.json without a
     word, and a's talk.csv stayed beside it as if it were b's."""

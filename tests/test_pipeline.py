@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
-from mediagen import ITALIAN_JOY, make_video, talking_video
+from mediagen import ITALIAN_JOY, make_audio, make_video, talking_video
 
 import mmsent
 from mmsent import features, media, pipeline
@@ -454,6 +454,29 @@ def test_video_without_audio_track(model, tmp_path):
     check_timeline(analysis, 6.0)
     assert not analysis.media.has_audio and analysis.transcript_source.startswith("none")
     assert all(s.modalities == ["video"] for s in analysis.segments)
+
+
+def test_senses_the_file_can_not_give_are_refused_before_any_work(model, tmp_path, monkeypatch):
+    """A sound read for the face alone was decoded and its speech recognised, to end with "nothing read"; so
+    was a video without sound read for the words and the voice. Both are refused at once, saying what to ask for
+    (as the app refuses them); subtitles give the words of a file without sound."""
+    monkeypatch.setattr(pipeline.media, "load_audio", lambda *a, **k: pytest.fail("decoded"))
+    sound = make_audio(tmp_path / "memo.wav", 1.0)
+    with pytest.raises(mmsent.AnalysisError) as refused:
+        mmsent.analyze(sound, model, AnalysisOptions(senses="face"))
+    assert str(refused.value) == (f"{sound}: has no picture, and the face, the only sense asked for, needs one: "
+                                  "there is nothing to read. Ask for the words or the voice (senses=\"words,voice\"; "
+                                  "--senses words,voice on the command line).")
+    mute = make_video(tmp_path / "mute.mp4", duration=1.0, size=(64, 48), audio=None)
+    with pytest.raises(mmsent.AnalysisError) as refused:
+        mmsent.analyze(mute, model, AnalysisOptions(senses="words,voice"))
+    assert str(refused.value) == (f"{mute}: has no sound track, and the senses asked for, the words and the voice, "
+                                  "need one: there is nothing to read. Ask for the face (senses=\"face\"; --senses face "
+                                  "on the command line), or give subtitles for the words (subtitles; --subtitles).")
+    (tmp_path / "mute.srt").write_text("1\n00:00:00,100 --> 00:00:00,900\nI got the job!\n", encoding="utf-8")
+    read = mmsent.analyze(mute, model, AnalysisOptions(senses="words,voice", subtitles=str(tmp_path / "mute.srt"),
+                                                       contributions=False))
+    assert read.model["used_branches"] == ["text"] and any(s.read for s in read.segments)
 
 
 def test_a_file_without_sound_read_from_its_subtitles_says_words_alone(default, tmp_path):
