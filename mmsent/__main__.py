@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--translate", action=argparse.BooleanOptionalAction, default=DEFAULTS.translate,
                    help="write speech in another language in English for the words' encoder, which learned English "
                         "(--no-translate keeps it as spoken)")
-    a.add_argument("--subtitles", type=Path, default=None, help="subtitle file (SRT, WebVTT, ASS/SSA) that replaces speech recognition")
+    a.add_argument("--subtitles", type=Path, default=None,
+                   help="subtitle file (SRT, WebVTT, ASS/SSA) that replaces speech recognition")
     a.add_argument("--max-segment", type=_option("max_segment_seconds", float), default=DEFAULTS.max_segment_seconds,
                    help="longest utterance, s (1 to 30)")
     a.add_argument("--max-seconds", type=_option("max_seconds", _seconds_or_none), default=3 * 3600,

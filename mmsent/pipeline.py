@@ -92,7 +92,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     model = model if model is not None else shared_default()
     info = info if info is not None else media.probe(path)
     if options.max_seconds and info.duration > options.max_seconds:
-        raise AnalysisError(f"{Path(path).name} lasts {info.duration:.0f} s, longer than the allowed "
+        raise AnalysisError(f"{path}: lasts {info.duration:.0f} s, longer than the allowed "
                             f"{options.max_seconds:.0f} s: cut it, or raise the limit (max_seconds; --max-seconds "
                             "on the command line)")
     if not options.senses or set(options.senses) - set(MODALITIES):

@@ -186,6 +186,17 @@ def test_a_sound_read_for_the_face_alone_fails_before_its_analysis(tmp_path, mon
     assert "1 of 2 file(s) failed" in err and [p.name for p in out.iterdir()] == ["clip.json"]
 
 
+def test_a_file_too_long_fails_naming_it_once(tmp_path, capsys):
+    """The refusal of a file over --max-seconds started with the file's name, after the FAILED line's path:
+    "FAILED /x/long.wav: long.wav lasts 2 s, ..."."""
+    import mmsent.__main__ as cli
+
+    sound = mediagen.make_audio(tmp_path / "long.wav", 2.0)
+    assert cli.main(["analyze", str(sound), "--out", str(tmp_path / "out"), "--max-seconds", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"FAILED {sound}: lasts 2 s, longer than the allowed 1 s: cut it" in err and err.count("long.wav") == 1, err
+
+
 def test_a_later_run_says_whose_results_it_replaces_and_what_it_left(tmp_path, capsys):
     """Before, a second call for b/talk.mp4 into the folder of a/talk.mp4's results replaced talk.json without a
     word, and a's talk.csv stayed beside it as if it were b's."""
