@@ -97,8 +97,11 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                             "on the command line)")
     if not options.senses or set(options.senses) - set(MODALITIES):
         raise AnalysisError(f"senses {options.senses!r}: choose one or more of {', '.join(MODALITIES)}")
-    if not senses_given(options, info):  # a sound read for the face alone: nothing to read, said before any work
+    given = senses_given(options, info)  # none: nothing to read, said before any work
+    if not given:  # a sound read for the face alone
         raise AnalysisError(nothing_to_read(path, options, info))
+    if not set(given) & set(model.encoders):  # a silent video, a model that reads no faces
+        raise AnalysisError(not_read_by(path, model, given))
     sees = "video" in options.senses and info.has_video
     detector_missing = _face_detector_missing(model) if sees else None
     reads_picture = "video" in model.encoders and sees and not detector_missing
@@ -569,6 +572,16 @@ def nothing_to_read(path: str | PathLike, options: AnalysisOptions, info: media.
     if not info.has_audio and not options.subtitles:
         ask += ", or give subtitles for the words (subtitles; --subtitles)"
     return f"{path}: has no {lacks}, and {why}: there is nothing to read. {ask}."
+
+
+def not_read_by(path: str | PathLike, model: FusionModel, given: tuple[str, ...]) -> str:
+    """Why ``analyze`` refuses a file whose senses asked for and given are none the model reads (its branches of
+    them untrained: a silent video, a model of the words and the voice), and what to do."""
+    names = " and the ".join(MODALITY_NAMES[m] for m in given)
+    reads = " and the ".join(MODALITY_NAMES[m] for m in MODALITIES if m in model.encoders)
+    return (f"{path}: gives the {names} only, which this model does not read (it was trained to read the {reads}): "
+            "there is nothing to read. Use a model trained on them (the default reads all three senses: "
+            "--checkpoint default).")
 
 
 def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES) -> dict:

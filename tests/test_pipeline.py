@@ -479,6 +479,19 @@ def test_senses_the_file_can_not_give_are_refused_before_any_work(model, tmp_pat
     assert read.model["used_branches"] == ["text"] and any(s.read for s in read.segments)
 
 
+def test_a_file_that_gives_only_senses_the_model_does_not_read_is_refused_before_any_work(tmp_path, monkeypatch):
+    """A silent video and a model of the words and the voice (train.train --branches text,audio) was analysed to
+    "nothing read" in each segment."""
+    monkeypatch.setattr(pipeline.media, "load_audio", lambda *a, **k: pytest.fail("decoded"))
+    no_face = build_model(tiny_config(text_context=1, trained_branches=("text", "audio")))
+    mute = make_video(tmp_path / "mute.mp4", duration=1.0, size=(64, 48), audio=None)
+    with pytest.raises(mmsent.AnalysisError) as refused:
+        mmsent.analyze(mute, no_face, AnalysisOptions())
+    assert str(refused.value) == (f"{mute}: gives the face only, which this model does not read (it was trained to "
+                                  "read the words and the voice): there is nothing to read. Use a model trained on "
+                                  "them (the default reads all three senses: --checkpoint default).")
+
+
 def test_a_file_without_sound_read_from_its_subtitles_says_words_alone(default, tmp_path):
     """The notes said "the timeline comes from words and sound alone" for a file without a sound track."""
     video = make_video(tmp_path / "mute.mp4", duration=4.0, audio=None)
