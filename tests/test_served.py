@@ -55,3 +55,23 @@ def test_a_clip_that_cannot_be_read_is_a_miss_and_the_run_goes_on(checkpoint, sh
     assert r["n"] == 2 and r["unreadable"] == 1 and r["read"] == {"fused": 1, "text": 1, "audio": 1}
     assert set(r["accuracy"]) == {"fused", "text", "audio"} and all(v in (0.0, 0.5) for v in r["accuracy"].values())
     assert r["emotion"]["n"] == 1 and sum(map(sum, r["emotion"]["confusion"]["matrix"])) == 1
+
+
+def test_a_json_path_that_cannot_be_written_is_told_before_any_clip_is_analysed(checkpoint, tmp_path, capsys,
+                                                                                  monkeypatch):
+    """Before, a --json that was a folder, or under a file, failed with a traceback after every clip was
+    analysed; a --json in a folder not yet made failed the same way (train.evaluate makes it)."""
+    clips = tmp_path / "clips"
+    (clips / "angry").mkdir(parents=True)
+    (clips / "angry" / "damaged.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")  # quick: a miss, not analysed
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setattr("train.served.served", lambda *a, **k: pytest.fail("analysed before the refusal"))
+    for json_path, said in ((tmp_path, "is a folder: give a file's name"),
+                            (tmp_path / "afile" / "x.json", "afile is a file, not a folder")):
+        with pytest.raises(SystemExit) as e:
+            main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(json_path)])
+        assert e.value.code == 2 and said in capsys.readouterr().err
+    monkeypatch.undo()
+    out = tmp_path / "new" / "served.json"
+    assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["clips"]["unreadable"] == 1

@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from mmsent.config import AnalysisOptions, HelpFormatter
 from mmsent.labels import EMOTIONS, MODALITIES
 from mmsent.media import MediaError
 
+from .args import unwritable
 from .corpora import CorpusError, read_data_spec, unique_key
 from .metrics import classification_report
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(--no-translate keeps it as spoken)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
+    if why := unwritable(args.json, folder=False):
+        p.error(why)  # before the clips are analysed, not after
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # four lines a clip
     try:
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         report[name] = served(model, samples, args.translate)
         print(f"{name}: {json.dumps(report[name])}")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1)
     return 0
