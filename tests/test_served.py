@@ -75,3 +75,19 @@ def test_a_json_path_that_cannot_be_written_is_told_before_any_clip_is_analysed(
     out = tmp_path / "new" / "served.json"
     assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["clips"]["unreadable"] == 1
+
+
+def test_a_corpus_of_images_or_of_words_alone_is_refused_before_any_work(checkpoint, tmp_path, capsys):
+    """Before, fer2013= images were each analysed and refused ("a still image, not a video"), and a MELD CSV
+    without its clips gave n 0: figures of nothing, said as a success."""
+    faces = tmp_path / "faces" / "happy"
+    faces.mkdir(parents=True)
+    (faces / "a.jpg").write_bytes(b"\xff\xd8\xff" + bytes(2000))
+    meld = tmp_path / "dev_sent_emo.csv"
+    meld.write_text("Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,"
+                    "EndTime\n1,Okay.,Ross,neutral,neutral,0,0,1,1,\"00:00:01,000\",\"00:00:02,000\"\n")
+    for spec, said in ((f"fer2013={tmp_path / 'faces'}", "fer2013= gives face images"),
+                       (f"meld={meld}", "no clips to analyse")):
+        with pytest.raises(SystemExit) as e:
+            main(["--checkpoint", str(checkpoint), "--data", spec])
+        assert e.value.code == 2 and said in capsys.readouterr().err

@@ -74,12 +74,26 @@ def served(model, samples, translate: bool = AnalysisOptions.translate) -> dict:
     return out
 
 
+def read_clips(spec: str) -> tuple[str, list]:
+    """A --data spec's name and labelled clips; CorpusError where it gives none to analyse (images, words alone)."""
+    kind = spec.partition("=")[0]
+    if kind in ("fer2013", "ckplus"):
+        raise CorpusError(f"--data {spec}: {kind}= gives face images, and the analysis reads videos and sounds; "
+                          f"evaluate images with python -m train.evaluate")
+    name, samples = read_data_spec(spec)
+    clips = [s for s in samples if s.emotion is not None and s.media is not None]
+    if not clips:
+        raise CorpusError(f"--data {spec}: no clips to analyse (its {len(samples)} samples are words alone); give "
+                          f"labelled audio or video (for MELD, its MELD.Raw clip folders beside the CSV)")
+    return name, clips
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.served", description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default'")
     p.add_argument("--data", action="append", required=True, help="a labelled speech corpus: ravdess=DIR[:ACTORS], "
-                   "emovo=DIR[:SPEAKERS], emodb=DIR, cremad=DIR or folders=DIR")
+                   "emovo=DIR[:SPEAKERS], emodb=DIR, cremad=DIR, folders=DIR or meld=PATH.csv with its MELD.Raw clips")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
     p.add_argument("--translate", action=argparse.BooleanOptionalAction, default=AnalysisOptions.translate,
                    help="speech in another language translated into English for the words, as the product does "
@@ -91,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # four lines a clip
     try:
-        corpora = [read_data_spec(spec) for spec in args.data]
+        corpora = [read_clips(spec) for spec in args.data]
     except CorpusError as e:
         p.error(str(e))
     try:
@@ -100,7 +114,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     report = {}
     for name, samples in corpora:
-        samples = [s for s in samples if s.emotion is not None and s.media is not None]
         name = unique_key(name, report)
         report[name] = served(model, samples, args.translate)
         print(f"{name}: {json.dumps(report[name])}")
