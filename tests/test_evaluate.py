@@ -199,7 +199,9 @@ def test_bad_output_paths_a_missing_checkpoint_and_a_missing_gpu_are_told_before
     data = ["--checkpoint", str(checkpoint), "--data", f"meld={meld}"]
     for flags, said in ((["--json", str(tmp_path)], "is a folder: give a file's name"),
                         (["--png-dir", str(tmp_path / "report.json")], "report.json is a file: give a folder"),
-                        (["--cache", str(tmp_path / "report.json" / "cache")], "report.json is a file, not a folder")):
+                        (["--cache", str(tmp_path / "report.json" / "cache")], "report.json is a file, not a folder"),
+                        (["--json", ""], "--json is empty: give a file's name"),  # was: no JSON, not a word
+                        (["--png-dir", ""], "--png-dir is empty: give a folder")):
         with pytest.raises(SystemExit) as e:
             main(data + flags)
         assert e.value.code == 2 and said in capsys.readouterr().err

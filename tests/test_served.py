@@ -67,7 +67,8 @@ def test_a_json_path_that_cannot_be_written_is_told_before_any_clip_is_analysed(
     (tmp_path / "afile").write_text("")
     monkeypatch.setattr("train.served.served", lambda *a, **k: pytest.fail("analysed before the refusal"))
     for json_path, said in ((tmp_path, "is a folder: give a file's name"),
-                            (tmp_path / "afile" / "x.json", "afile is a file, not a folder")):
+                            (tmp_path / "afile" / "x.json", "afile is a file, not a folder"),
+                            ("", "--json is empty: give a file's name")):
         with pytest.raises(SystemExit) as e:
             main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(json_path)])
         assert e.value.code == 2 and said in capsys.readouterr().err

@@ -169,6 +169,20 @@ def test_what_would_lose_or_fake_a_run_is_refused_before_any_work(corpus, traine
             "sense_heads.text.emotion.weight (7, 128) (here (7, 16))") in caplog.text  # silently left random
 
 
+def test_an_empty_output_path_is_refused_not_read_as_the_current_folder(tmp_path, capsys):
+    """Before, --out '' (an unset shell variable) wrote config.json and model.safetensors into the current
+    folder ("checkpoint in " said where), and an empty --state or --cache was read as not given."""
+    from train.args import parse_args
+
+    base = ["--meld", str(tmp_path), "--out", str(tmp_path / "run")]
+    for flags, said in ((["--out", ""], "--out is empty: give a folder"),
+                        (["--state", ""], "--state is empty: give a file's name")):
+        with pytest.raises(SystemExit) as e:
+            parse_args(base + flags)
+        assert e.value.code == 2 and said in capsys.readouterr().err, flags
+    assert parse_args(base + ["--cache", ""]).cache is None  # '': features in memory, as its help says
+
+
 def _children(pid: int) -> list[int]:
     """The processes whose parent is pid (torchrun starts its workers in sessions of their own)."""
     found = []

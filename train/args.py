@@ -123,8 +123,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.cache = args.cache or None
     if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions or args.data):
         p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions, --data")
-    for path, folder in ((args.out, True), (args.state, False), (args.cache, True)):
-        if why := unwritable(path, folder):
+    for flag, path, folder in (("--out", args.out, True), ("--state", args.state, False),
+                               ("--cache", args.cache, True)):
+        if why := unwritable(path, folder, flag):
             p.error(why)
     if not args.epochs and not args.init:
         p.error("--epochs 0 trains nothing: it composes the parts given with --init DIR[:PREFIX] and calibrates them")
@@ -141,10 +142,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def unwritable(path: str | None, folder: bool) -> str | None:
-    """Why ``path`` can't be written as a folder (``folder``) or a file, told before any work is done, or None."""
-    if not path:
+def unwritable(path: str | None, folder: bool, flag: str = "the path") -> str | None:
+    """Why ``path`` can't be written as a folder (``folder``) or a file, told before any work is done, or None
+    (None: not given). An empty path (an unset shell variable) is refused, not read as the current folder."""
+    if path is None:
         return None
+    if not str(path):
+        what = "folder" if folder else "file's name"
+        return f"{flag} is empty: give a {what}"
     target = Path(path)
     if folder and target.exists() and not target.is_dir():
         return f"{path} is a file: give a folder"

@@ -256,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto")
     args = p.parse_args(argv)
-    for path, folder in ((args.json, False), (args.png_dir, True), (args.cache, True)):
-        if why := unwritable(path, folder):
+    for flag, path, folder in (("--json", args.json, False), ("--png-dir", args.png_dir, True),
+                               ("--cache", args.cache or None, True)):  # --cache '': in memory
+        if why := unwritable(path, folder, flag):
             p.error(why)  # before the work, not after it
     try:
         pick_device(args.device)

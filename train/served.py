@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(--no-translate keeps it as spoken)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
-    if why := unwritable(args.json, folder=False):
+    if why := unwritable(args.json, False, "--json"):
         p.error(why)  # before the clips are analysed, not after
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # four lines a clip
