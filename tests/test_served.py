@@ -92,3 +92,15 @@ def test_a_corpus_of_images_or_of_words_alone_is_refused_before_any_work(checkpo
         with pytest.raises(SystemExit) as e:
             main(["--checkpoint", str(checkpoint), "--data", spec])
         assert e.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_clips_that_gave_no_speech_segment_are_named(checkpoint, tmp_path, caplog):
+    """Before, "no_speech_segment" counted them and no line said which clips they were (unreadable ones are named)."""
+    from tests.mediagen import make_audio
+
+    clips = tmp_path / "clips"
+    (clips / "sad").mkdir(parents=True)
+    make_audio(clips / "sad" / "hush.wav", duration=1.0, source="silence")
+    with caplog.at_level("WARNING", logger="train.served"):
+        assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}"]) == 0
+    assert f"no speech segment that the voice read (counted as a miss): {clips / 'sad' / 'hush.wav'}" in caplog.text

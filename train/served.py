@@ -55,6 +55,7 @@ def served(model, samples, translate: bool = AnalysisOptions.translate) -> dict:
             continue
         spoken = [g for g in segments if g.kind == "speech" and "audio" in g.modalities]
         if not spoken:
+            log.warning("no speech segment that the voice read (counted as a miss): %s", s.media)
             missing += 1
             continue
         g = max(spoken, key=lambda g: g.end - g.start)
