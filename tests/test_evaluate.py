@@ -11,6 +11,7 @@ from mmsent.checkpoint import DEFAULT_CHECKPOINT, read_config, save_checkpoint
 from mmsent.config import tiny_config
 from mmsent.model import build_model
 from train.calibrate import TEMPERATURES, grid_end, grid_temperature
+from train.corpora import read_data_spec
 from train.evaluate import main, read_sentences, unreadable, with_voices, with_words
 from train.metrics import classification_report, expected_calibration_error, selection_score
 from train.synthetic import MELD_HEADER
@@ -305,6 +306,23 @@ def test_speakers_and_splits_the_checkpoint_was_trained_or_selected_on_are_named
     assert printed["emovo"].endswith("[NOT HELD OUT: speaker m1 trained this checkpoint; speaker m3 was its dev "
                                      "set (model selection and calibration) (2 of 2 samples)]")
     assert "NOT HELD OUT" not in printed["meld"]
+
+
+def test_fer2013_images_are_told_by_the_split_their_names_carry(as_trained_as_the_default, shared_data, tmp_path):
+    """Kaggle's copy of FER2013 has a test/ folder that holds PublicTest_N.jpg and PrivateTest_N.jpg; its
+    PublicTest half was the default's dev set. Before, every image was taken for the folder's split (test:
+    PrivateTest) and the set said held out; a folder of another name (my_faces) was never told."""
+    from train.heldout import seen_in_training, trained_on
+
+    public = sorted((shared_data / "fer2013" / "validation" / "happy").glob("PublicTest_*.jpg"))[0]
+    rules = trained_on(as_trained_as_the_default)
+    for name in ("test", "my_faces"):
+        (tmp_path / name / "happy").mkdir(parents=True)
+        (tmp_path / name / "happy" / public.name).symlink_to(public)
+        (tmp_path / name / "happy" / "PrivateTest_1.jpg").symlink_to(public)  # the bytes do not matter here
+        _, samples = read_data_spec(f"fer2013={tmp_path / name}")
+        seen = seen_in_training("fer2013", "fer2013", samples, rules)
+        assert seen == {"by": "split", "trained": [], "dev": ["PublicTest"], "n": 1, "of": 2}, name
 
 
 def test_words_saved_with_a_byte_order_mark_are_read_as_written(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 from mmsent.checkpoint import CheckpointError, read_config
 
 from .corpora import CorpusError, Sample, split_filter, split_name, parse_actors
-from .face_corpora import FER_CSV_SPLITS
+from .face_corpora import FER_CSV_SPLITS, FER_CSV_USAGES
 from .speech_corpora import parse_speakers, speaker_key
 
 log = logging.getLogger("train.evaluate")
@@ -31,8 +31,9 @@ def _who(kind: str, s: Sample) -> str | None:
         return speaker_key(s.group.removeprefix(f"{kind}-"))
     if kind == "meld":
         return split_name(Path(s.id.split("/")[0]))
-    if kind == "fer2013":
-        split = s.id.split("/")[1]  # as the folder or the challenge's file names it: train, Training -> Training
+    if kind == "fer2013":  # as the image's own name says (PublicTest_12.jpg: Kaggle's test/ holds two splits),
+        usage = s.group.partition("_")[0]  # else as the folder or the challenge's file names it (train -> Training)
+        split = usage if usage in FER_CSV_USAGES else s.id.split("/")[1]
         return FER_CSV_SPLITS.get(split.lower(), split)
     return s.id.split("/")[1] if kind == "goemotions" else None
 
