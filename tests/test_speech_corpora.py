@@ -121,6 +121,19 @@ def test_folders_synonyms_and_name(tmp_path, clips, caplog):
     assert sum(s.has_video for s in samples) == 7
 
 
+def test_emotion_folders_that_hold_no_clip_are_named(tmp_path, clips, caplog):
+    """Before, an empty Fear/ (or one holding only notes) was passed over without a word: the figures simply
+    had no fear, and nothing said that the folder meant for it gave none."""
+    put(clips, tmp_path / "mine" / "Angry" / "a")
+    (tmp_path / "mine" / "Fear").mkdir()
+    (tmp_path / "mine" / "Sad").mkdir()
+    (tmp_path / "mine" / "Sad" / "notes.txt").write_text("to record")
+    with caplog.at_level(logging.WARNING):
+        _, samples = read_data_spec(f"folders={tmp_path / 'mine'}")
+    assert names(samples) == {"anger": 1}
+    assert "2 emotion folder(s) hold no audio or video files: Fear, Sad" in caplog.text
+
+
 def test_folder_names_cover_the_listed_synonyms():
     expected = {"anger": "angry anger mad", "joy": "happy happiness joy", "sadness": "sad sadness",
                 "fear": "fear fearful afraid scared", "disgust": "disgust disgusted",

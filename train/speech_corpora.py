@@ -20,10 +20,11 @@ Label mappings (tested in tests/test_speech_corpora.py):
 - Folders (``DIR/<emotion>/<file>``, files at any depth below the emotion folder): the folder name,
   case-insensitive, is matched through ``FOLDER_NAMES`` (angry/anger/mad, happy/happiness/joy,
   sad/sadness, fear/fearful/afraid/scared, disgust/disgusted, surprise/surprised, neutral/calm);
-  other folders are skipped and counted in the log. A clip under two emotion folders (a link, or a
-  copy of the same bytes) is refused; its copies under one folder are read once (the first by path),
-  counted and named in the log. No speaker is known: each clip is its own group, so such a
-  corpus serves evaluation, not speaker-independent splits. Text: None.
+  other folders are skipped and counted in the log, and emotion folders that hold no clip named there.
+  A clip under two emotion folders (a link, or a copy of the same bytes) is refused; its copies under
+  one folder are read once (the first by path), counted and named in the log. No speaker is known:
+  each clip is its own group, so such a corpus serves evaluation, not speaker-independent splits.
+  Text: None.
 
 Any audio or video container the decoder reads is accepted (``MEDIA_SUFFIXES``); ``has_video``
 follows the file's suffix (``VIDEO_SUFFIXES``). When one clip is there in several containers (e.g.
@@ -214,7 +215,7 @@ def read_folders(folder: str | Path) -> list[Sample]:
     bytes) is refused: a label conflict is an error in the data; its copies under one are read once."""
     root = corpus_folder(folder, "labelled", "one sub-folder per emotion (e.g. Angry/, Happy/, Neutral/, Sad/)")
     corpus = Path(os.path.abspath(root)).name
-    samples, counts, unknown, found, inside = [], Skipped(), [], [], []
+    samples, counts, unknown, found, inside, empty = [], Skipped(), [], [], [], []
     for sub in sorted(root.iterdir()):
         if sub.name.startswith("."):
             counts.add("hidden files or folders", sub)
@@ -227,7 +228,10 @@ def read_folders(folder: str | Path) -> list[Sample]:
             unknown.append(sub.name)
         else:
             found.append(sub)
-            for path in media_files(sub, counts, same_folder=True):
+            paths = media_files(sub, counts, same_folder=True)
+            if not paths:
+                empty.append(sub.name)
+            for path in paths:
                 if {folder_emotion(p) for p in path.relative_to(sub).parts[:-1]} - {None, folder_emotion(sub.name)}:
                     inside.append(path.relative_to(root).as_posix())  # Angry/sad/x.wav: read as anger, said
                 rel = path.relative_to(sub).with_suffix("").as_posix()
@@ -235,6 +239,8 @@ def read_folders(folder: str | Path) -> list[Sample]:
                                        f"{corpus}-{sub.name}/{rel}"))
     if unknown:
         log.info("%s: %d folder(s) with no emotion name skipped: %s", root, len(unknown), ", ".join(unknown))
+    if empty and samples:  # none at all: the error says why
+        log.warning("%s: %d emotion folder(s) hold no audio or video files: %s", root, len(empty), ", ".join(empty))
     if inside:
         log.warning("%s: %d clip(s) in a folder named for another emotion, inside an emotion folder, labelled as the "
                     "outer folder says: %s", root, len(inside), ", ".join(inside[:10]))
