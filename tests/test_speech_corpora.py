@@ -134,6 +134,19 @@ def test_emotion_folders_that_hold_no_clip_are_named(tmp_path, clips, caplog):
     assert "2 emotion folder(s) hold no audio or video files: Fear, Sad" in caplog.text
 
 
+def test_an_emotion_folder_or_a_flat_folder_of_clips_is_told_what_to_pass(tmp_path, clips):
+    """Before, both were 'no emotion folders (found folders: none)', with nothing on the clips right there."""
+    put(clips, tmp_path / "mine" / "Angry" / "a")
+    with pytest.raises(CorpusError, match=r"Angry is itself an emotion folder: pass the folder that holds it, "
+                                          r"folders=\S*mine$"):
+        read_folders(tmp_path / "mine" / "Angry")
+    put(clips, tmp_path / "flat" / "a")
+    put(clips, tmp_path / "flat" / "b", ".mp4")
+    with pytest.raises(CorpusError, match=r"2 audio or video files lie in it, outside any emotion folder: sort them "
+                                          r"into sub-folders named for their emotion \(Angry/, Happy/, ...\)"):
+        read_folders(tmp_path / "flat")
+
+
 def test_folder_names_cover_the_listed_synonyms():
     expected = {"anger": "angry anger mad", "joy": "happy happiness joy", "sadness": "sad sadness",
                 "fear": "fear fearful afraid scared", "disgust": "disgust disgusted",

@@ -253,13 +253,25 @@ def read_folders(folder: str | Path) -> list[Sample]:
 def _no_clips(root: Path, found: list[Path], unknown: list[str], counts: Skipped) -> str:
     """Why read_folders found no clip: no emotion folders, or emotion folders with no audio or video."""
     if not found:
-        return (f"{root}: no emotion folders (found folders: {', '.join(unknown) or 'none'}); "
-                f"known names: {', '.join(sorted(FOLDER_NAMES))}")
+        return f"{root}: no emotion folders{_no_folders_hint(root, unknown, counts)}"
     images = any(p.suffix.lower() in IMAGE_SUFFIXES for sub in found for p in corpus_files(sub, Skipped()))
     skipped = counts.summary().removeprefix(", ")
     return (f"{root}: its emotion folders ({', '.join(sub.name for sub in found)}) hold no audio or video files"
             + (f" ({skipped})" if skipped else "")
             + ("; they hold images: for faces pass fer2013=DIR or ckplus=DIR" if images else ""))
+
+
+def _no_folders_hint(root: Path, unknown: list[str], counts: Skipped) -> str:
+    """What to do where ``root`` holds no emotion folder: pass its parent (it is one), sort the clips lying in it
+    into emotion folders, or name its folders by emotion."""
+    name = Path(os.path.abspath(root)).name
+    if folder_emotion(name) and not unknown:
+        return f": {name} is itself an emotion folder: pass the folder that holds it, folders={root.absolute().parent}"
+    loose = counts["files outside emotion folders"]
+    if loose and not unknown:
+        return (f": {loose} audio or video files lie in it, outside any emotion folder: sort them into sub-folders "
+                f"named for their emotion (Angry/, Happy/, ...)")
+    return f" (found folders: {', '.join(unknown) or 'none'}); known names: {', '.join(sorted(FOLDER_NAMES))}"
 
 
 def _drop_copies(root: Path, samples: list[Sample], counts: Skipped) -> list[Sample]:
