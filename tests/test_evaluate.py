@@ -165,6 +165,9 @@ def test_clips_that_cannot_be_read_are_left_out_and_counted(checkpoint, shared_d
     report = json.loads(out.read_text())
     assert set(report) == {"my clips"}  # no joined set: only voices here
     assert report["my clips"]["emotion"]["n"] == 2 and report["my clips"]["emotion"]["unreadable"] == 2
+    # printed with how many answered and how many were left out (before: the figures alone, 1.000 on 2 as on 2,000)
+    assert f"my clips: emotion acc {report['my clips']['emotion']['accuracy']:.3f} on 2 (2 unreadable left out) wF1" \
+        in capsys.readouterr().out
     for folder in ("angry", "neutral"):
         next((clips / folder).glob("*.flac")).unlink()
     assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}"]) == 2
