@@ -134,8 +134,9 @@ def test_emotion_folders_that_hold_no_clip_are_named(tmp_path, clips, caplog):
     assert "2 emotion folder(s) hold no audio or video files: Fear, Sad" in caplog.text
 
 
-def test_an_emotion_folder_or_a_flat_folder_of_clips_is_told_what_to_pass(tmp_path, clips):
-    """Before, both were 'no emotion folders (found folders: none)', with nothing on the clips right there."""
+def test_an_emotion_folder_a_flat_folder_or_a_folder_of_speakers_is_told_what_to_pass(tmp_path, clips):
+    """Before, the first two were 'no emotion folders (found folders: none)', with nothing on the clips right there,
+    and a folder of speakers' emotion folders listed the known names."""
     put(clips, tmp_path / "mine" / "Angry" / "a")
     with pytest.raises(CorpusError, match=r"Angry is itself an emotion folder: pass the folder that holds it, "
                                           r"folders=\S*mine$"):
@@ -145,6 +146,11 @@ def test_an_emotion_folder_or_a_flat_folder_of_clips_is_told_what_to_pass(tmp_pa
     with pytest.raises(CorpusError, match=r"2 audio or video files lie in it, outside any emotion folder: sort them "
                                           r"into sub-folders named for their emotion \(Angry/, Happy/, ...\)"):
         read_folders(tmp_path / "flat")
+    put(clips, tmp_path / "speakers" / "spk1" / "Angry" / "a")  # one level too high: the speakers' folder
+    put(clips, tmp_path / "speakers" / "spk2" / "Sad" / "a")
+    with pytest.raises(CorpusError, match=r"its folders spk1, spk2 hold emotion folders: pass each as a --data of its "
+                                          r"own, e.g. folders=\S*speakers/spk1$"):
+        read_folders(tmp_path / "speakers")
 
 
 def test_folder_names_cover_the_listed_synonyms():

@@ -262,16 +262,27 @@ def _no_clips(root: Path, found: list[Path], unknown: list[str], counts: Skipped
 
 
 def _no_folders_hint(root: Path, unknown: list[str], counts: Skipped) -> str:
-    """What to do where ``root`` holds no emotion folder: pass its parent (it is one), sort the clips lying in it
-    into emotion folders, or name its folders by emotion."""
+    """What to do where ``root`` holds no emotion folder: pass its parent (it is one), pass its folders (each
+    holds emotion folders: a speaker's), sort the clips lying in it into emotion folders, or name its folders."""
     name = Path(os.path.abspath(root)).name
     if folder_emotion(name) and not unknown:
         return f": {name} is itself an emotion folder: pass the folder that holds it, folders={root.absolute().parent}"
+    nested = [u for u in unknown if _holds_emotion_folders(root / u)]
+    if nested:
+        return (f": its folders {', '.join(nested)} hold emotion folders: pass each as a --data of its own, "
+                f"e.g. folders={root / nested[0]}")
     loose = counts["files outside emotion folders"]
     if loose and not unknown:
         return (f": {loose} audio or video files lie in it, outside any emotion folder: sort them into sub-folders "
                 f"named for their emotion (Angry/, Happy/, ...)")
     return f" (found folders: {', '.join(unknown) or 'none'}); known names: {', '.join(sorted(FOLDER_NAMES))}"
+
+
+def _holds_emotion_folders(folder: Path) -> bool:
+    try:
+        return any(sub.is_dir() and folder_emotion(sub.name) for sub in folder.iterdir())
+    except OSError:  # unreadable: not a layout to suggest
+        return False
 
 
 def _drop_copies(root: Path, samples: list[Sample], counts: Skipped) -> list[Sample]:
