@@ -153,6 +153,21 @@ def test_an_emotion_folder_a_flat_folder_or_a_folder_of_speakers_is_told_what_to
         read_folders(tmp_path / "speakers")
 
 
+def test_folders_of_clips_under_names_not_known_are_a_warning_that_says_the_names(tmp_path, clips, caplog):
+    """Before, Wut/ and felicità/ (German, Italian) were skipped with an info line among the others: their clips
+    were left out of the figures unnoticed. Folders without clips (notes/) stay an info line."""
+    put(clips, tmp_path / "mine" / "Angry" / "a")
+    put(clips, tmp_path / "mine" / "Wut" / "a")
+    put(clips, tmp_path / "mine" / "felicità" / "deep" / "a", ".mp4")
+    (tmp_path / "mine" / "notes").mkdir()
+    with caplog.at_level(logging.INFO):
+        _, samples = read_data_spec(f"folders={tmp_path / 'mine'}")
+    assert names(samples) == {"anger": 1}
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "2 folder(s) of audio or video with no emotion name left out: Wut, felicità" in warned[0]
+    assert "rename each for its emotion (known names: afraid, anger, angry" in warned[0] and "notes" not in warned[0]
+
+
 def test_folder_names_cover_the_listed_synonyms():
     expected = {"anger": "angry anger mad", "joy": "happy happiness joy", "sadness": "sad sadness",
                 "fear": "fear fearful afraid scared", "disgust": "disgust disgusted",

@@ -20,7 +20,8 @@ Label mappings (tested in tests/test_speech_corpora.py):
 - Folders (``DIR/<emotion>/<file>``, files at any depth below the emotion folder): the folder name,
   case-insensitive, is matched through ``FOLDER_NAMES`` (angry/anger/mad, happy/happiness/joy,
   sad/sadness, fear/fearful/afraid/scared, disgust/disgusted, surprise/surprised, neutral/calm);
-  other folders are skipped and counted in the log, and emotion folders that hold no clip named there.
+  other folders are skipped and named in the log (a warning for those that hold clips), and emotion
+  folders that hold no clip named there.
   A clip under two emotion folders (a link, or a copy of the same bytes) is refused; its copies under
   one folder are read once (the first by path), counted and named in the log. No speaker is known:
   each clip is its own group, so such a corpus serves evaluation, not speaker-independent splits.
@@ -237,17 +238,27 @@ def read_folders(folder: str | Path) -> list[Sample]:
                 rel = path.relative_to(sub).with_suffix("").as_posix()
                 samples.append(_sample(corpus, f"{sub.name}/{rel}", path, folder_emotion(sub.name),
                                        f"{corpus}-{sub.name}/{rel}"))
-    if unknown:
-        log.info("%s: %d folder(s) with no emotion name skipped: %s", root, len(unknown), ", ".join(unknown))
-    if empty and samples:  # none at all: the error says why
+    if not samples:
+        raise CorpusError(_no_clips(root, found, unknown, counts))
+    _say_unknown(root, unknown)
+    if empty:
         log.warning("%s: %d emotion folder(s) hold no audio or video files: %s", root, len(empty), ", ".join(empty))
     if inside:
         log.warning("%s: %d clip(s) in a folder named for another emotion, inside an emotion folder, labelled as the "
                     "outer folder says: %s", root, len(inside), ", ".join(inside[:10]))
-    if not samples:
-        raise CorpusError(_no_clips(root, found, unknown, counts))
     samples = _drop_copies(root, samples, counts)
     return _finish(corpus, root, samples, counts, "DIR/<emotion>/<file>", None)
+
+
+def _say_unknown(root: Path, unknown: list[str]) -> None:
+    """Folders with no emotion name, in the log: a warning for those that hold audio or video (Wut/, felicità/:
+    clips left out of the figures), saying how to name them; an info line for the others."""
+    media = [u for u in unknown if any(p.suffix.lower() in MEDIA_SUFFIXES for p in corpus_files(root / u, Skipped()))]
+    if media:
+        log.warning("%s: %d folder(s) of audio or video with no emotion name left out: %s; rename each for its emotion "
+                    "(known names: %s)", root, len(media), ", ".join(media), ", ".join(sorted(FOLDER_NAMES)))
+    if others := [u for u in unknown if u not in media]:
+        log.info("%s: %d folder(s) with no emotion name skipped: %s", root, len(others), ", ".join(others))
 
 
 def _no_clips(root: Path, found: list[Path], unknown: list[str], counts: Skipped) -> str:
