@@ -57,8 +57,8 @@ def test_a_clip_that_cannot_be_read_is_a_miss_and_the_run_goes_on(checkpoint, sh
     assert r["emotion"]["n"] == 1 and sum(map(sum, r["emotion"]["confusion"]["matrix"])) == 1
 
 
-def test_a_json_path_that_cannot_be_written_is_told_before_any_clip_is_analysed(checkpoint, tmp_path, capsys,
-                                                                                  monkeypatch):
+def test_a_json_path_that_cannot_be_written_is_told_before_any_clip_is_analysed(checkpoint, shared_data, tmp_path,
+                                                                                  capsys, monkeypatch):
     """Before, a --json that was a folder, or under a file, failed with a traceback after every clip was
     analysed; a --json in a folder not yet made failed the same way (train.evaluate makes it)."""
     clips = tmp_path / "clips"
@@ -73,9 +73,11 @@ def test_a_json_path_that_cannot_be_written_is_told_before_any_clip_is_analysed(
             main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(json_path)])
         assert e.value.code == 2 and said in capsys.readouterr().err
     monkeypatch.undo()
+    (clips / "angry" / "damaged.wav").unlink()
+    (clips / "angry" / "03-01-05-01-01-01-18.flac").symlink_to(shared_data / "ravdess" / "Actor_18" / "03-01-05-01-01-01-18.flac")
     out = tmp_path / "new" / "served.json"
     assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 0
-    assert json.loads(out.read_text())["clips"]["unreadable"] == 1
+    assert json.loads(out.read_text())["clips"]["n"] == 1
 
 
 def test_a_corpus_of_images_or_of_words_alone_is_refused_before_any_work(checkpoint, tmp_path, capsys):
@@ -102,5 +104,22 @@ def test_clips_that_gave_no_speech_segment_are_named(checkpoint, tmp_path, caplo
     (clips / "sad").mkdir(parents=True)
     make_audio(clips / "sad" / "hush.wav", duration=1.0, source="silence")
     with caplog.at_level("WARNING", logger="train.served"):
-        assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}"]) == 0
+        assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}"]) == 2  # none answered: an error
     assert f"no speech segment that the voice read (counted as a miss): {clips / 'sad' / 'hush.wav'}" in caplog.text
+
+
+def test_a_corpus_of_which_no_clip_gives_an_answer_is_an_error(checkpoint, tmp_path, capsys):
+    """Before, a corpus whose every clip failed printed "accuracy": {} and exited 0, where train.evaluate stops with
+    an error: figures of nothing, said as a success. Now it is an error that says what failed."""
+    from tests.mediagen import make_audio
+
+    clips = tmp_path / "clips"
+    (clips / "sad").mkdir(parents=True)
+    make_audio(clips / "sad" / "hush.wav", duration=1.0, source="silence")
+    (clips / "sad" / "damaged.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    out = tmp_path / "served.json"
+    assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert ("error: clips: none of its 2 clips gave an answer (1 could not be analysed, 1 gave no speech segment "
+            "that the voice read; each is named above)") in err
+    assert not out.exists()

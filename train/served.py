@@ -1,7 +1,8 @@
 """Labelled clips as the analysis serves them: each clip goes through ``mmsent.analyze`` (speech
 recognition, segments, the voice of each segment as cut), not through the training features of the
 whole file (``train.evaluate``). Its speech segment that the voice read (the longest, if several)
-gives the answer; a clip that can't be analysed, or gives no such segment, counts as a miss.
+gives the answer; a clip that can't be analysed, or gives no such segment, counts as a miss, and a corpus
+of which no clip gives an answer is an error.
 
     python -m train.served --checkpoint checkpoints/default --data ravdess=../shared/data/ravdess:17-20 \
         --data emovo=../shared/data/emovo:m3
@@ -66,6 +67,9 @@ def served(model, samples, translate: bool = AnalysisOptions.translate) -> dict:
             read[k] += 1
             hits[k] += max(answer, key=answer.get) == EMOTIONS[s.emotion]
     n = len(samples)
+    if not read["fused"]:  # figures of nothing are no success: train.evaluate stops here too
+        raise CorpusError(f"none of its {n} clips gave an answer ({failed} could not be analysed, {missing} gave no "
+                          "speech segment that the voice read; each is named above)")
     out = {"n": n, "no_speech_segment": missing, "unreadable": failed,
            "accuracy": {k: round(hits[k] / n, 4) for k in hits if read[k]},  # all over n: like against like
            "read": {k: read[k] for k in hits if read[k]}}
@@ -116,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     report = {}
     for name, samples in corpora:
         name = unique_key(name, report)
-        report[name] = served(model, samples, args.translate)
+        try:
+            report[name] = served(model, samples, args.translate)
+        except CorpusError as e:
+            print(f"error: {name}: {e}", file=sys.stderr)
+            return 2
         print(f"{name}: {json.dumps(report[name])}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
