@@ -60,6 +60,24 @@ def test_parse_actors_and_data_specs(shared_data):
         read_data_spec("iemocap=/nowhere")
 
 
+def test_a_mistyped_data_spec_is_told_what_was_meant(tmp_path):
+    """Before, "folders:DIR" got "bad --data" and "Folders=DIR" or "folder=DIR" "unknown corpus", a list of the
+    known names; "folders= DIR" looked for a folder named " DIR" ("labelled folder not found"). Each now says the
+    spec that was meant."""
+    for spec, why in ((f"folders:{tmp_path}", "a corpus's name is followed by '=', not ':'"),
+                      (f"Folders={tmp_path}", "'Folders' is no corpus's name"),
+                      (f"folder={tmp_path}", "'folder' is no corpus's name"),
+                      (f" folders={tmp_path}", "' folders' is no corpus's name"),
+                      (f"folders= {tmp_path}", f"the path ' {tmp_path}' starts or ends with a space")):
+        with pytest.raises(CorpusError) as e:
+            read_data_spec(spec)
+        assert str(e.value) == f"--data {spec!r}: {why}; did you mean folders={tmp_path}?"
+    with pytest.raises(CorpusError, match="did you mean ravdess=/x:17-20[?]"):
+        read_data_spec("RAVDESS=/x:17-20")
+    with pytest.raises(CorpusError, match="^unknown corpus 'nonsense'"):  # nothing close: the known names
+        read_data_spec(f"nonsense={tmp_path}")
+
+
 def test_open_ended_and_reversed_actor_ranges_are_refused(shared_data):
     """"17-" read as actor 17 alone, and "18-17" as nobody ("no RAVDESS speech files found")."""
     for spec, why in (("17-", "the range '17-' is open-ended .give both ends."),

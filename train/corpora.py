@@ -15,6 +15,7 @@ Label mapping (documented in mmsent.labels and checkpoints/default/MODEL_CARD.md
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import hashlib
 import logging
@@ -321,6 +322,25 @@ DATA_PATHS = {"meld": "CSV file (meld=PATH/dev_sent_emo.csv)", "goemotions": "TS
               "cremad": "folder (cremad=PATH/CREMA-D)"}
 
 
+CORPORA = ("meld", "ravdess", "emovo", "emodb", "cremad", "goemotions", "fer2013", "ckplus", "folders")
+
+
+def _mistyped(spec: str) -> str | None:
+    """What is wrong with a spec that means another (``Folders=DIR``, ``folder=DIR``, ``folders:DIR``,
+    ``folders= DIR``), and the spec it means; None where it is right, or where none is close."""
+    kind, sep, where = spec.partition("=")
+    if not sep or kind not in CORPORA:
+        if not sep:
+            kind, sep, where = spec.partition(":")
+        close = difflib.get_close_matches(kind.strip().lower(), CORPORA, n=1, cutoff=0.8)
+        why = "a corpus's name is followed by '=', not ':'" if "=" not in spec else f"{kind!r} is no corpus's name"
+    elif where != where.strip() and not Path(where).exists():
+        close, why = [kind], f"the path {where!r} starts or ends with a space"
+    else:
+        return None
+    return f"--data {spec!r}: {why}; did you mean {close[0]}={where.strip()}?" if close and sep else None
+
+
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
     "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv",
@@ -331,6 +351,8 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     from .speech_corpora import read_cremad, read_emodb, read_emovo, read_folders  # they import Sample from here
 
     kind, sep, where = spec.partition("=")
+    if meant := _mistyped(spec):
+        raise CorpusError(meant)
     if not sep:
         raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv, ravdess=DIR[:ACTORS], emovo=DIR[:SPEAKERS], "
                           f"emodb=DIR, cremad=DIR, goemotions=PATH.tsv, fer2013=DIR, ckplus=DIR or folders=DIR")
