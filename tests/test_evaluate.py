@@ -146,6 +146,18 @@ def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert "03a01Fa.wav: a file, not a folder; pass the folder holding" in capsys.readouterr().err
 
 
+def test_words_alone_are_not_answered_by_a_model_that_does_not_read_them(shared_data, tmp_path, capsys):
+    """Before, a voice-only model evaluated on MELD's words alone reported figures (acc 0.138 on 1,109) that its
+    prior alone gave, as if it had read them; now such a corpus is an error that says why and what to do."""
+    torch.manual_seed(0)
+    voice = save_checkpoint(build_model(tiny_config(trained_branches=("audio",))), tmp_path / "voice",
+                            training={"note": "untrained, for plumbing"})
+    meld = _meld_csv(tmp_path / "held_out.csv")
+    assert main(["--checkpoint", str(voice), "--data", f"meld={meld}", "--cache", ""]) == 2
+    assert ("error: meld: its 6 samples are words alone, which this model does not read (it reads the voice): "
+            "leave it out, or evaluate a model trained on the words") in capsys.readouterr().err
+
+
 LFS_POINTER = ("version https://git-lfs.github.com/spec/v1\n"  # what a corpus fetched without `git lfs pull` holds
                "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n")
 

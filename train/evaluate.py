@@ -32,7 +32,7 @@ import torch
 
 from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_model, pick_device
 from mmsent.config import HelpFormatter
-from mmsent.labels import MODALITIES
+from mmsent.labels import MODALITIES, MODALITY_NAMES
 from mmsent.weights import SourceUnavailable
 
 from .calibrate import grid_end, grid_temperature
@@ -110,6 +110,10 @@ def drop_unreadable(sets: dict[str, list[Sample]], caches, left_out: dict[str, i
             log.warning("%s: %d of %d clips or images gave no usable sound or face; left out: %s%s", key,
                         len(lost), len(samples), ", ".join(str(s.media or s.id) for s in lost[:SHOWN]),
                         f" and {len(lost) - SHOWN} more" if len(lost) > SHOWN else "")
+            if not keep and all(s.media is None and not s.parts for s in samples):  # MELD without clips, GoEmotions
+                reads = " and the ".join(MODALITY_NAMES[m] for m in senses)
+                raise CorpusError(f"{key}: its {len(samples)} samples are words alone, which this model does not read "
+                                  f"(it reads the {reads}): leave it out, or evaluate a model trained on the words")
             if not keep:
                 reads = [name for m, name in (("audio", "sound"), ("video", "faces")) if m in caches and m in senses]
                 why = (f"damaged, silent, over {MAX_CLIP_SECONDS:.0f} s, git-lfs pointers (fetch them with `git lfs "
@@ -176,7 +180,8 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     spec_of.update({k: spec_of[k.rpartition("+")[0]] for k in worded})
     caches = extract_all(model, [s for samples in [*sets.values(), *worded.values(), voices] for s in samples], cache)
     left_out: dict[str, int] = {}
-    drop_unreadable(sets, caches, left_out)
+    reads = tuple(m for m in MODALITIES if m in model.encoders)  # its trained senses: no figures from the prior alone
+    drop_unreadable(sets, caches, left_out, senses=reads)
     if joint:
         joined = joint_samples(list(sets.values()), caches, joint, seed=JOINT_SEED, plain_words=plain_words)
         if joined:
@@ -185,7 +190,7 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
             log.warning("--joint %d: no two senses (words, voice, face) of the corpora given share an emotion; "
                         "no joined set", joint)
     worded = {k: v for k, v in worded.items() if v}
-    drop_unreadable(worded, caches, left_out, own_words=False)
+    drop_unreadable(worded, caches, left_out, own_words=False, senses=reads)
     sets.update(worded)
     report: dict = {}
     for key, samples in sets.items():
