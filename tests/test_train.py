@@ -106,6 +106,15 @@ def test_a_run_that_did_not_finish_leaves_a_checkpoint_that_says_so(trained, tmp
         load_checkpoint(tmp_path / "killed")
 
 
+def test_a_run_that_finishes_does_not_say_it_did_not(corpus, tmp_path, recwarn):
+    """Before, every run's calibration loaded its best epoch and warned, as the run ended well, that it was "the best
+    epoch of a training run that did not finish ... Finish the run (the same command with --resume)"."""
+    main(["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--epochs", "1",
+          "--modalities", "text", *TINY])
+    assert "calibration" in json.loads((tmp_path / "run" / "config.json").read_text())["training"]
+    assert not [w for w in recwarn if "did not finish" in str(w.message)]
+
+
 def test_second_run_does_no_encoder_forward(trained, corpus, tmp_path):
     _, cache = trained
     cache_mod.ENCODER_CALLS.clear()

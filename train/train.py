@@ -18,6 +18,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -252,7 +253,9 @@ def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: l
                     device) -> None:
     """Calibrate the saved best checkpoint on the dev sets (train.calibrate; a Whisper voice head keeps
     the training voices; --dev-data's sets calibrate the voice and the face too) and save it again."""
-    model = load_checkpoint(args.out, device)
+    with warnings.catch_warnings():  # the best epoch, not yet calibrated: this is the end of the run it warns of
+        warnings.filterwarnings("ignore", message=".* of a training run that did not finish")
+        model = load_checkpoint(args.out, device)
     calibration = calibrate(model, dev, caches, voices=train_set, slope=args.familiarity_slope,
                             quantile=args.familiarity_quantile, own_dev=own_dev)
     report = dev_report(model, dev, caches, modalities)
