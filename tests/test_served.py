@@ -123,3 +123,15 @@ def test_a_corpus_of_which_no_clip_gives_an_answer_is_an_error(checkpoint, tmp_p
     assert ("error: clips: none of its 2 clips gave an answer (1 could not be analysed, 1 gave no speech segment "
             "that the voice read; each is named above)") in err
     assert not out.exists()
+
+
+def test_the_figures_name_the_checkpoint_that_gave_them(checkpoint, tmp_path, monkeypatch):
+    """Before, served's figures named no model (train.evaluate's name its "checkpoint"): two runs' JSON files could
+    not be told apart."""
+    clips = tmp_path / "clips"
+    (clips / "sad").mkdir(parents=True)
+    (clips / "sad" / "a.wav").write_bytes(b"")
+    monkeypatch.setattr("train.served.served", lambda *a, **k: {"n": 1})  # the analysis is not what is checked
+    out = tmp_path / "served.json"
+    assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["clips"]["checkpoint"] == str(checkpoint.resolve())

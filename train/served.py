@@ -9,8 +9,8 @@ of which no clip gives an answer is an error.
 
 Prints, per corpus, the accuracy of the fused answer and of each sense alone, all over the same clips
 (every clip of the corpus: one that no figure, or not this sense, answered is a miss), how many clips
-each figure read ("read") and how many gave no speech segment or could not be analysed; about 0.6 s a
-clip on 2 CPU cores.
+each figure read ("read"), how many gave no speech segment or could not be analysed, and the checkpoint's
+folder ("checkpoint"); about 0.6 s a clip on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from mmsent import AnalysisError, CheckpointError, SourceUnavailable, analyze
 from mmsent.asr_models import TranscriptionError
-from mmsent.checkpoint import load_model
+from mmsent.checkpoint import checkpoint_folder, load_model
 from mmsent.config import AnalysisOptions, HelpFormatter
 from mmsent.labels import EMOTIONS, MODALITIES
 from mmsent.media import MediaError
@@ -117,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(args.checkpoint, args.device)
     except (CheckpointError, SourceUnavailable, ValueError) as e:  # ValueError: a device this machine lacks
         p.error(str(e))
-    report = {}
+    report, folder = {}, str(checkpoint_folder(args.checkpoint).resolve())
     for name, samples in corpora:
         name = unique_key(name, report)
         try:
-            report[name] = served(model, samples, args.translate)
+            report[name] = served(model, samples, args.translate) | {"checkpoint": folder}  # which model said it
         except CorpusError as e:
             print(f"error: {name}: {e}", file=sys.stderr)
             return 2
