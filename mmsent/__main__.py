@@ -34,7 +34,7 @@ from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: 
 from .checkpoint import pick_device  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, too_long, write  # noqa: E402
-from .labels import parse_senses  # noqa: E402
+from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
 from .results import Analysis  # noqa: E402
@@ -106,6 +106,15 @@ def _seconds_or_none(value: str) -> float | None:
     return None if value.strip().lower() == "none" else float(value)
 
 
+def _not_read(model, checkpoint, senses: tuple[str, ...]) -> str:
+    """Why --senses asks for nothing that the model reads (a voice-only model asked for the words), and what to ask."""
+    reads = [MODALITY_NAMES[m] for m in MODALITIES if m in model.encoders]
+    asked = ",".join(MODALITY_NAMES[m] for m in senses)
+    return (f"--senses {asked}: this model ({checkpoint}) reads none of them, only the {' and the '.join(reads)}: ask "
+            f"for {'it' if len(reads) == 1 else 'them'} (--senses {','.join(reads)}), or use a model trained on them "
+            "(--checkpoint default)")
+
+
 def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     formats = [f.strip().lower().lstrip(".") for f in args.format.split(",") if f.strip()]  # as export.write takes them
     unknown = set(formats) - set(FORMATS)
@@ -133,6 +142,8 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                               max_seconds=args.max_seconds, contributions=not args.no_contributions,
                               senses=args.senses)
     model = load_model(args.checkpoint, device=args.device)
+    if not any(m in model.encoders for m in options.senses):  # every file would fail alike
+        parser.error(_not_read(model, args.checkpoint, options.senses))
     failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
     inputs = [*args.videos, *([args.subtitles] if args.subtitles else [])]
     for video in args.videos:

@@ -186,6 +186,28 @@ def test_a_sound_read_for_the_face_alone_fails_before_its_analysis(tmp_path, mon
     assert "1 of 2 file(s) failed" in err and [p.name for p in out.iterdir()] == ["clip.json"]
 
 
+def test_senses_that_the_model_does_not_read_are_refused_before_any_file(tmp_path, capsys):
+    """Before, `--senses words,face` with a voice-only model failed each file in turn, a clip with sound included,
+    saying it "gives the words and the face only"; now the call is refused at once, naming the senses the model
+    reads and how to ask for them."""
+    import torch
+
+    import mmsent.__main__ as cli
+    from mmsent.checkpoint import save_checkpoint
+    from mmsent.config import tiny_config
+    from mmsent.model import build_model
+
+    torch.manual_seed(0)
+    voice = save_checkpoint(build_model(tiny_config(trained_branches=("audio",))), tmp_path / "voice")
+    sound = mediagen.make_audio(tmp_path / "memo.wav", 1.0)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["analyze", str(sound), "--out", str(tmp_path / "out"), "--checkpoint", str(voice),
+                  "--senses", "words,face"])
+    assert e.value.code == 2
+    assert (f"--senses words,face: this model ({voice}) reads none of them, only the voice: ask for it (--senses "
+            "voice), or use a model trained on them (--checkpoint default)") in capsys.readouterr().err
+
+
 def test_a_file_too_long_fails_naming_it_once(tmp_path, capsys):
     """The refusal of a file over --max-seconds started with the file's name, after the FAILED line's path:
     "FAILED /x/long.wav: long.wav lasts 2 s, ..."."""
