@@ -23,6 +23,12 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The port (--port's default) from GRADIO_SERVER_PORT, which gradio reads with int() as it is imported: another value
+# was a traceback. It is kept from gradio and refused in one line by parse_args, as a --port that is not a port.
+PORT_VARIABLE = "GRADIO_SERVER_PORT"
+ENV_PORT = os.environ.get(PORT_VARIABLE)
+if ENV_PORT is not None and not ENV_PORT.strip().isdecimal():
+    del os.environ[PORT_VARIABLE]
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
@@ -553,7 +559,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=HelpFormatter)
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=_port, default=os.environ.get("GRADIO_SERVER_PORT", "7860"), help="port")
+    p.add_argument("--port", type=_port, help=f"port (default: ${PORT_VARIABLE}, else 7860)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs internet)")
     p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded model")
     p.add_argument("--device", default="auto", type=checked_argument(pick_device),
@@ -566,13 +572,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not (0 < args.max_seconds < math.inf and 0 < args.max_mb < math.inf) or args.concurrency < 1 \
             or args.queue_size < 1:
         p.error("--max-seconds and --max-mb must be numbers > 0, --concurrency and --queue-size >= 1")
+    if args.port is None:
+        try:
+            args.port = _port("7860" if ENV_PORT is None else ENV_PORT)
+        except argparse.ArgumentTypeError as e:
+            p.error(f"{PORT_VARIABLE}={e} (or a --port, which takes its place)")
     if taken := cannot_listen(args.host, args.port):  # said now, not after the model has loaded
         p.error(taken)
     return args
 
 
 def _port(value: str) -> int:
-    if not value.strip().isdigit() or not 0 <= int(value) < 2 ** 16:
+    if not value.strip().isdecimal() or not 0 <= int(value) < 2 ** 16:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port: give a whole number from 0 (any free port) "
                                          "to 65535")
     return int(value)

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -24,7 +25,7 @@ import gradio as gr
 import imageio_ffmpeg
 import pytest
 import torch
-from app_server import AppServer, load_app, make_examples_module
+from app_server import ROOT, AppServer, load_app, make_examples_module
 from mediagen import ffmpeg, make_video
 from test_results import make_analysis
 from gradio_client import Client, handle_file
@@ -496,3 +497,15 @@ def test_a_bad_flag_is_refused_in_one_line_before_the_model_loads(args, says, ca
             load_app().parse_args(["--host", "127.0.0.1", *args])
     err = capsys.readouterr().err
     assert e.value.code == 2 and says in err.splitlines()[-1] and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("value", ["abc", "70000"])
+def test_a_port_variable_that_is_not_a_port_is_refused_in_one_line(value):
+    """GRADIO_SERVER_PORT=abc python app.py: gradio reads the variable with int() as it is imported, which was a
+    traceback; a number that is not a port was refused as --port's, without a word of the variable."""
+    env = {**os.environ, "GRADIO_SERVER_PORT": value}
+    done = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, text=True,
+                          timeout=120)
+    err = done.stderr
+    assert done.returncode == 2 and "Traceback" not in err, err
+    assert f"GRADIO_SERVER_PORT={value!r} is not a port" in err.splitlines()[-1], err
