@@ -7,7 +7,8 @@ UI only: everything it shows comes from the public ``mmsent`` API (load_model, a
 export). The model is loaded once at start-up; each click runs one analysis in the queue, whose
 concurrency limit keeps a CPU machine from running several at once (the others wait their turn).
 Stop ends the page's analysis at its next progress step; so does closing the page, or an API client
-cancelling its job (``left``): neither leaves the server analysing for nobody while others wait.
+cancelling its job (``left``): neither leaves the server analysing for nobody while others wait. A new click on
+Analyse or an example replaces the page's analysis: the running one stops at its next step and shows nothing.
 Library errors become a ``gr.Error`` with the library's message; an unexpected error is logged on
 the server and shown as one line, never a stack trace. The same analysis is served to programs as
 the Gradio API endpoint ``/analyze``, the only one the API page lists: a video (or a sound file, by
@@ -81,6 +82,8 @@ USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsen
                mmsent.SourceUnavailable, ValueError)  # their messages are written for users
 TABLE_COLUMNS = ("start (s)", "end (s)", "text", "emotion", "p (emotion)", "sentiment",
                  "p (sentiment)", "each sense says", "contributions")  # headers wrap at spaces only
+OUTPUT_COUNT = 10  # analyze's outputs: the video, 5 figures, the table, the notes, the files, the JSON
+UNCHANGED = (gr.skip(),) * OUTPUT_COUNT  # analyze's outputs where a later click replaced it: as that click left them
 ANALYSIS_QUEUE = "analysis"  # concurrency group of every event that runs an analysis (button, examples)
 PLOT_MIN_WIDTH = 440  # px: two plots in a row narrower than twice this stack
 TABLE_WIDTHS = ("70px", "70px", "290px", "95px", "95px", "105px", "130px", "230px", "130px")  # per column: about
@@ -185,44 +188,64 @@ class Stopped(Exception):
 
 
 class Stops:
-    """Requests to stop an analysis, by page session (the Stop button). A Stop holds for the page's analyses
-    running or waiting in the queue (one still waiting stops as it starts); a click on Analyse or an example
-    after it starts anew, with a flag of its own, while the analysis it was pressed for still stops (clearing
-    the page's flag let one that had not reached its next step run on). The analysis checks its flag at each
-    progress step (``stoppable``), and whether its request is still there (``left``)."""
+    """Which analyses of a page go on, by page session. A click on Analyse or an example (``click``, its first step)
+    replaces the page's analyses that joined the queue before it, running or waiting: they stop at their next step
+    and show nothing (NEWER), where they went on and showed their file's results after the click had cleared the
+    page, under the new analysis's progress. Stop (``stop``) holds for the page's analyses that joined the queue
+    before it, running or waiting (one still waiting stops as it starts); a click after it starts anew. An analysis
+    asks ``why`` at each progress step (``stoppable``) with the time it joined the queue (``enqueued``), and whether
+    its request is still there (``left``)."""
 
     def __init__(self):
-        self._flags: dict[str, threading.Event] = {}
+        # session -> when it last clicked and last pressed Stop (time.monotonic, as Gradio notes when a request joins
+        # its queue)
+        self._pages: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def flag(self, request: gr.Request | None) -> threading.Event:
-        """The page's flag; a call without a page (a test, a script) gets one nobody sets."""
-        session = _session(request)
-        if not session:
-            return threading.Event()
-        with self._lock:
-            return self._flags.setdefault(session, threading.Event())
-
-    def clear(self, request: gr.Request) -> None:
-        """A new click: a Stop pressed before it is forgotten for the analyses to come, not for those that hold it."""
-        session = _session(request)
-        with self._lock:
-            if session and (flag := self._flags.get(session)) is not None and flag.is_set():
-                del self._flags[session]
+    def click(self, request: gr.Request) -> None:
+        """A new analysis asked for on the page: those that joined the queue before it stop."""
+        if session := _session(request):
+            with self._lock:
+                self._pages[session] = (time.monotonic(), -math.inf)
 
     def stop(self, request: gr.Request) -> None:
-        self.flag(request).set()
-
-    def finished(self, request: gr.Request | None, flag: threading.Event) -> None:
-        """An analysis ended: its flag is forgotten (API clients, whose pages hold no Stop, would pile them up)."""
         session = _session(request)
         with self._lock:
-            if session and self._flags.get(session) is flag:
-                del self._flags[session]
+            if session in self._pages:  # no click since the page's last analysis ended: nothing to stop
+                self._pages[session] = (self._pages[session][0], time.monotonic())
+
+    def last_click(self, request: gr.Request | None) -> float | None:
+        with self._lock:
+            return self._pages.get(_session(request), (None,))[0]
+
+    def why(self, request: gr.Request | None, since: float) -> str | None:
+        """Why the page's analysis that joined the queue at ``since`` stops now (NEWER; BY_PAGE: the Stop), or None."""
+        with self._lock:
+            clicked, stopped = self._pages.get(_session(request), (-math.inf, -math.inf))
+        return NEWER if clicked > since else BY_PAGE if stopped > since else None
+
+    def finished(self, request: gr.Request | None, since: float) -> None:
+        """An analysis ended: its page is forgotten if it has not clicked since (pages would pile up)."""
+        session = _session(request)
+        with self._lock:
+            if self._pages.get(session, (math.inf,))[0] <= since:
+                del self._pages[session]
+
+
+BY_PAGE = "by its page"  # why an analysis stops: the page's Stop
+NEWER = "by a new analysis on its page"  # a later click: the page shows that one's analysis, nothing of this one
+GONE = "its page closed or its job cancelled"
 
 
 def _session(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None)
+
+
+def _event():
+    """The queue and the id of the event whose function runs in this thread; (None, None) outside an event."""
+    from gradio.context import LocalContext
+
+    return getattr(LocalContext.blocks.get(None), "_queue", None), LocalContext.event_id.get(None)
 
 
 def left():
@@ -232,22 +255,26 @@ def left():
     on). Gradio 6.31 tells a running function neither: this reads its queue. The page's unload event would
     tell a closed page, but kept the server from shutting down within its 5 s at Ctrl-C, which left the
     uploads on disk. Outside an event (a test, a script) the request never goes."""
-    from gradio.context import LocalContext
-
-    queue, event_id = getattr(LocalContext.blocks.get(None), "_queue", None), LocalContext.event_id.get(None)
+    queue, event_id = _event()
     if queue is None or not event_id:
         return lambda: False
     return lambda: not any(e._id == event_id and e.alive for job in queue.active_jobs if job for e in job)
 
 
-def stoppable(progress, flag: threading.Event, gone=lambda: False):
-    """``progress`` that raises Stopped, with the stage reached and why, once ``flag`` is set (the page's
-    Stop) or ``gone()`` (the page closed, the job cancelled)."""
+def enqueued() -> float | None:
+    """Called in an event's function: when its request joined the queue (time.monotonic, as Gradio's queue notes
+    it), or None outside an event (a test, a script)."""
+    queue, event_id = _event()
+    running = [e for job in (queue.active_jobs if queue else []) if job for e in job]
+    return next((e.enqueue_time for e in running if e._id == event_id), None)
+
+
+def stoppable(progress, why=lambda: None):
+    """``progress`` that raises Stopped, with the stage reached and why, once ``why()`` says why (BY_PAGE, NEWER,
+    GONE)."""
     def report(fraction: float, desc: str | None = None) -> None:
-        if flag.is_set():
-            raise Stopped(desc or "the start", "by its page")
-        if gone():
-            raise Stopped(desc or "the start", "its page closed or its job cancelled")
+        if reason := why():
+            raise Stopped(desc or "the start", reason)
         progress(fraction, desc=desc)
 
     return report
@@ -354,7 +381,7 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
 
 def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str, stops: Stops | None = None):
     """The click handler (also the API endpoint /analyze), bound to the loaded model; ``stops`` holds the
-    pages' requests to stop."""
+    pages' clicks and requests to stop."""
     stops = stops or Stops()
 
     def analyze(video: str | None = None, subtitles: str | None = None, language: str = "auto",
@@ -363,16 +390,23 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
                 annotated_video: bool = False, progress=gr.Progress(), request: gr.Request = None):
         """Analyse a video or a sound: returns the video (None for a sound; with ``annotated_video``, its
         annotated copy), 5 figures, the segment table, notes, files and the JSON. Stopped by its page, it
-        returns empty results and a note that says so."""
+        returns empty results and a note that says so; replaced by a later click on its page, it leaves every
+        output as that click left it (UNCHANGED)."""
         paths = {p: _name(p) for p in (video, subtitles, sound) if p}
-        flag = stops.flag(request)
+        # outside the queue (a test, a script): as if it had joined the queue as its page clicked, or now
+        since, gone = enqueued() or stops.last_click(request) or time.monotonic(), left()
+
+        def why() -> str | None:  # the page's Stop or a later click on it, or the request gone
+            return stops.why(request, since) or (GONE if gone() else None)
+
         try:
-            analysis, files = run_analysis(model, settings, video, subtitles, language, asr,
-                                           max_segment_seconds, stoppable(progress, flag, left()), senses,
-                                           translate, sound, annotated_video)
+            analysis, files = run_analysis(model, settings, video, subtitles, language, asr, max_segment_seconds,
+                                           stoppable(progress, why), senses, translate, sound, annotated_video)
         except Stopped as e:
-            name = _name(video or sound) if video or sound else "the file"
             log.info("stopped %s at %s, %s", video or sound, *e.args)
+            if e.args[1] == NEWER:
+                return UNCHANGED
+            name = _name(video or sound) if video or sound else "the file"
             stopped = f"at {e.args[0]}: the analysis of {name} was stopped and nothing was kept."
             gr.Info(f"Stopped {stopped}")  # said to a screen reader too (a toast is a live region; the notes are not)
             return (None,) * 7 + (f"**Stopped** {stopped} Press Analyse to start again.\n\n{model_lines}", None, None)
@@ -387,19 +421,27 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
                            f"{_user_message(e, paths)}). The server log has the details.") from e
         finally:
-            stops.finished(request, flag)
-        vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
-        # the JSON that export.write checked and wrote (to_json would check the analysis again)
-        shown_json = next(f for f in files if f.suffix == ".json").read_text(encoding="utf-8").removesuffix("\n")
-        figures = list(plots.all_figures(analysis).values())
-        annotated = next((str(f) for f in files if f.name.endswith(export.ANNOTATED_SUFFIX)), None)
-        shown = (gr.Video(value=annotated, subtitles=None) if annotated else  # its captions drawn in: no track
-                 # (not the last analysis's, which the page's video kept, over another video)
-                 gr.Video(value=video or sound, subtitles=vtt) if analysis.media.has_video else None)
-        return (shown, *figures, segment_table(analysis),
-                analysis_note(analysis, model_lines), [str(f) for f in files], shown_json)
+            stops.finished(request, since)
+        if stops.why(request, since) == NEWER:  # clicked again after its last step: the new analysis shows
+            log.info("stopped %s at its end, %s", video or sound, NEWER)
+            return UNCHANGED
+        return results(analysis, files, video or sound, model_lines)
 
     return analyze
+
+
+def results(analysis: Analysis, files: list[Path], video: str, model_lines: str) -> tuple:
+    """analyze's outputs for a finished analysis of ``video`` (a video or a sound)."""
+    vtt = next((str(f) for f in files if f.suffix == ".vtt"), None)  # emotion captions in the player
+    # the JSON that export.write checked and wrote (to_json would check the analysis again)
+    shown_json = next(f for f in files if f.suffix == ".json").read_text(encoding="utf-8").removesuffix("\n")
+    figures = list(plots.all_figures(analysis).values())
+    annotated = next((str(f) for f in files if f.name.endswith(export.ANNOTATED_SUFFIX)), None)
+    shown = (gr.Video(value=annotated, subtitles=None) if annotated else  # its captions drawn in: no track
+             # (not the last analysis's, which the page's video kept, over another video)
+             gr.Video(value=video, subtitles=vtt) if analysis.media.has_video else None)
+    return (shown, *figures, segment_table(analysis),
+            analysis_note(analysis, model_lines), [str(f) for f in files], shown_json)
 
 
 def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: list[str]) -> gr.Blocks:
@@ -425,12 +467,14 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 # the one API endpoint: registered before anything else that runs analyze, so that it keeps
                 # its name, and public, so that clients learn the inputs' defaults. Progress shows on the
                 # result's video only: over the notes, it hid their text.
-                # A click while an analysis runs is kept and runs next ("always_last"; Gradio's "once" dropped it,
-                # leaving the results of the last video beside the new one).
+                # A click while an analysis runs replaces it: the running one (or one of an example, still waiting)
+                # stops at its next step and shows nothing (Stops), and the page runs the click's next ("always_last";
+                # Gradio's "once" dropped the click, and its cancels= lost it: the page kept the new analysis waiting
+                # for the cancelled one, which never ended for it).
                 # Stop: the page's analysis stops at its next step, running or still in the queue.
 
                 def clear(request: gr.Request):
-                    stops.clear(request)
+                    stops.click(request)
                     return [None] * 7 + [note, None, None]
 
                 cleared = button.click(clear, None, outputs, queue=False, api_visibility="private", js=PROGRESS_IN_VIEW,
@@ -463,8 +507,8 @@ PROGRESS_IN_VIEW = "() => { document.querySelector('#video-out')?.scrollIntoView
 def _examples(inputs: list, outputs: list, analyze, clear) -> None:
     """Example videos: a click loads one (a sound or subtitles given before are cleared: they belong to another
     file) and analyses it with the options as set, in private events (not in the API) that queue in the button's
-    concurrency group: an example waits behind a running analysis like any other.
-    ``clear``: the Analyse button's first step (the last results and a Stop pressed before go)."""
+    concurrency group: an example waits behind a running analysis like any other (which its click stops).
+    ``clear``: the Analyse button's first step (the click noted, the last results gone)."""
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
         return
@@ -479,7 +523,7 @@ def _examples(inputs: list, outputs: list, analyze, clear) -> None:
                                                          inputs[INPUTS.index("subtitles")], *outputs], queue=False,
                                            api_visibility="private", show_progress_on=outputs[0], js=PROGRESS_IN_VIEW)
     cleared.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
-                  concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
+                 concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
 
 
 def skip_ffprobe_when_missing() -> None:

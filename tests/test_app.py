@@ -335,7 +335,7 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
     """The page's Stop stops its analysis at the next progress step, wherever it is: before it
     starts (pressed while it waited in the queue), in speech recognition, while the video is drawn on. It
     returns no results and a note that says so, also as a gr.Info toast (a screen reader reads the toast, not
-    the notes; outside a page gr.Info prints), and leaves no request folder; a new click clears the stop."""
+    the notes; outside a page gr.Info prints), and leaves no request folder; a new click is not stopped."""
     app = load_app()
     stops, page = app.Stops(), gr.Request(session_hash="page-1")
     settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
@@ -347,6 +347,7 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
         if at and desc.startswith(at):
             stops.stop(page)
 
+    stops.click(page)  # Analyse's first step
     if not at:
         stops.stop(page)
     result = analyze(str(media["speech"]), annotated_video=True, progress=progress, request=page)
@@ -356,28 +357,58 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
     assert re.search(rf"^Stopped at {at or 'checking the file'}.*: the analysis of speech\.mp4 was stopped and "
                      r"nothing was kept\.$", capsys.readouterr().out, re.MULTILINE)
     assert (stages[-1].startswith(at) if at else not stages) and not list(settings.out_root.glob("req-*"))
-    assert not stops._flags  # each analysis forgets its page's flag as it ends (an API client's page never closes)
+    assert not stops._pages  # each page is forgotten as its last analysis ends (an API client's page never closes)
     stops.stop(page)  # a Stop with nothing running, then the next click: that analysis runs
-    stops.clear(page)
+    stops.click(page)
     assert analyze(str(media["speech"]), progress=lambda *a, **k: None, request=page)[6] is not None
 
 
-def test_a_stop_then_a_click_at_once_still_stops_the_running_analysis(tmp_path, media):
+def test_a_stop_then_a_click_at_once_stops_the_running_analysis_without_a_word(tmp_path, media, capsys):
     """Stop, then Analyse at once (to start again, say with other options): the click's first step came before the
     running analysis's next one and cleared its Stop, so that it ran to its end, its results shown, before the new
-    one. A click forgets a Stop for the analyses after it only: the running one stops, the next starts."""
+    one. Then the running one stopped, but its "Stopped" note came after the click had cleared the page, and stayed
+    beside the new analysis's progress, its toast too. It stops and says nothing (every output as the click left it:
+    gr.skip); the click's own analysis runs."""
     app = load_app()
     stops, page = app.Stops(), gr.Request(session_hash="page-1")
     settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
     analyze = app.make_analyze(tiny_model(tmp_path), settings, "the model", stops)
+    stages = []
 
     def progress(fraction, desc=None):
-        if desc.startswith("speech recognition"):
+        stages.append(desc)
+        if desc.startswith("speech recognition") and sum(d.startswith("speech recognition") for d in stages) == 1:
             stops.stop(page)  # the Stop button
-            stops.clear(page)  # Analyse's first step, before this analysis's next progress step
+            stops.click(page)  # Analyse's first step, before this analysis's next progress step
+    stops.click(page)
     result = analyze(str(media["speech"]), progress=progress, request=page)
-    assert result[6] is None and result[7].startswith("**Stopped** at speech recognition"), result[7]
-    assert not stops.flag(page).is_set()  # the click's own analysis, queued behind, is not stopped
+    assert result == (gr.skip(),) * len(OUTPUTS) and "Stopped" not in capsys.readouterr().out, result
+    assert analyze(str(media["speech"]), progress=progress, request=page)[6] is not None
+
+
+def test_a_new_click_during_an_analysis_stops_it_and_shows_nothing_of_it(tmp_path, media):
+    """Analyse pressed again (for another file, say) while the page's analysis ran: the running one went on, and
+    its results came after the click had cleared the page, the first file's results under the second's progress.
+    A click stops the page's analyses that joined the queue before it, at their next step, running or still waiting
+    (an example clicked, then Analyse), and they leave the page as the click left it; the click's own runs."""
+    app = load_app()
+    stops, page = app.Stops(), gr.Request(session_hash="page-1")
+    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
+    analyze = app.make_analyze(tiny_model(tmp_path), settings, "the model", stops)
+    stages = []
+
+    def progress(fraction, desc=None):
+        stages.append(desc)
+        if desc.startswith("speech recognition") and sum(d.startswith("speech recognition") for d in stages) == 1:
+            stops.click(page)  # Analyse again, while the first runs
+    stops.click(page)
+    assert analyze(str(media["speech"]), progress=progress, request=page) == (gr.skip(),) * len(OUTPUTS)
+    assert stages[-1].startswith("speech recognition")  # stopped at its next step
+    result = analyze(str(media["silent"]), str(media["words"]), progress=progress, request=page)
+    assert "parrot sings loudly" in " ".join(s["text"] for s in json.loads(out(result, "json"))["segments"]).lower()
+    waiting = time.monotonic()  # an example's analysis joins the queue, then Analyse is clicked
+    stops.click(page)
+    assert stops.why(page, waiting) == app.NEWER and stops.why(page, time.monotonic()) is None
 
 
 def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):

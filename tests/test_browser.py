@@ -247,6 +247,39 @@ def wait_for_progress(page) -> None:
         timeout=ANALYSIS_TIMEOUT_MS)
 
 
+# From now on, each new state of the result's video and the notes, as "video src | notes" (a MutationObserver): what a
+# user saw, however briefly.
+_WATCH_RESULTS_JS = """() => { window.shown = [];
+  const look = () => { const now = (document.querySelector('#video-out video')?.src || '') + ' | ' +
+                                   (document.querySelector('#notes')?.innerText || '');
+                       if (window.shown.at(-1) !== now) window.shown.push(now); };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                     attributes: true}); }"""
+
+
+def test_a_file_analysed_during_another_s_analysis_shows_only_its_own_results(server, browser_context):
+    """Another file uploaded and Analyse pressed while the first file's analysis ran: the first's results came in
+    after the click had cleared the page, and stayed under the second's progress until its results came. The click
+    stops the running analysis at its next step, without a word, and only the second file's results show."""
+    page = open_page(browser_context, server, set())
+    upload(page, ROOT / "examples" / "happy_news.mp4")
+    page.click("#analyse-btn")
+    wait_for_progress(page)
+    page.locator("#video-in [aria-label='Clear']").click()
+    upload(page, ROOT / "examples" / "sad_goodbye.mp4")
+    before = len(server.log_tail(10**9))
+    page.evaluate(_WATCH_RESULTS_JS)
+    page.click("#analyse-btn")
+    page.wait_for_function("document.querySelector('#video-out video')?.src.endsWith('sad_goodbye.mp4')",
+                           timeout=ANALYSIS_TIMEOUT_MS)
+    wait_for_results(page)
+    shown = page.evaluate("window.shown")
+    assert not [s for s in shown if "happy_news" in s or "Stopped" in s], shown
+    assert "Stopped" not in page.locator("body").inner_text()  # no toast either
+    log = server.log_tail(10**9)[before:]
+    assert re.search(r"stopped \S*happy_news\.mp4 at .*, by a new analysis on its page", log), log
+
+
 def test_stop_ends_the_analysis(server, browser_context):
     """Stop ends the page's analysis at its next step, with a note and no results; the next click runs."""
     page = open_page(browser_context, server, set())
