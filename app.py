@@ -477,7 +477,7 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                     stops.click(request)
                     return [None] * 7 + [note, None, None]
 
-                cleared = button.click(clear, None, outputs, queue=False, api_visibility="private", js=PROGRESS_IN_VIEW,
+                cleared = button.click(clear, None, outputs, queue=False, api_visibility="private", js=NEW_ANALYSIS_JS,
                                        show_progress_on=outputs[0], trigger_mode="always_last")
                 cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
                              show_progress_on=outputs[0], trigger_mode="always_last")
@@ -499,9 +499,15 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
     return demo
 
 
-# On a narrow screen the result's video, where the progress shows, is below the button and the examples: it
-# is brought into view as an analysis starts (on a wide one it is beside them, and nothing moves).
-PROGRESS_IN_VIEW = "() => { document.querySelector('#video-out')?.scrollIntoView({block: 'nearest'}); }"
+# As an analysis starts (a click on Analyse or an example): on a narrow screen the result's video, where the progress
+# shows, is below the button and the examples: it is brought into view (on a wide one it is beside them, and nothing
+# moves); a "Stopped" toast of the last analysis is closed (it stayed its 10 s, over the new analysis).
+NEW_ANALYSIS_JS = """() => {
+  document.querySelector('#video-out')?.scrollIntoView({block: 'nearest'});
+  for (const toast of document.querySelectorAll('[data-testid=toast-body]')) {
+    if (toast.innerText.includes('Stopped at')) toast.querySelector('[data-testid=toast-close]')?.click();
+  }
+}"""
 
 
 def _examples(inputs: list, outputs: list, analyze, clear) -> None:
@@ -521,7 +527,7 @@ def _examples(inputs: list, outputs: list, analyze, clear) -> None:
 
     cleared = loaded.load_input_event.then(start, None, [inputs[INPUTS.index("sound")],
                                                          inputs[INPUTS.index("subtitles")], *outputs], queue=False,
-                                           api_visibility="private", show_progress_on=outputs[0], js=PROGRESS_IN_VIEW)
+                                           api_visibility="private", show_progress_on=outputs[0], js=NEW_ANALYSIS_JS)
     cleared.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
                  concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
 

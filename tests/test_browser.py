@@ -281,7 +281,8 @@ def test_a_file_analysed_during_another_s_analysis_shows_only_its_own_results(se
 
 
 def test_stop_ends_the_analysis(server, browser_context):
-    """Stop ends the page's analysis at its next step, with a note and no results; the next click runs."""
+    """Stop ends the page's analysis at its next step, with a note and no results; the next click runs, and the
+    "Stopped" toast goes as it starts (it stayed its 10 s, over the next analysis's results)."""
     page = open_page(browser_context, server, set())
     page.get_by_role("button", name="mission day").click()
     wait_for_progress(page)
@@ -295,6 +296,7 @@ def test_stop_ends_the_analysis(server, browser_context):
     assert page.locator("#emotion-plot .js-plotly-plot").count() == 0
 
     page.get_by_role("button", name="broken promise").click()  # a new click is not stopped by the last Stop
+    status.wait_for(state="detached", timeout=2000)  # at once: shown a second ago, it would have stayed 10 s
     wait_for_results(page)
     assert "Stopped" not in page.locator("#notes").inner_text()
 
