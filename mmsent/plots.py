@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import math
 import unicodedata
 from datetime import datetime, timedelta
 
@@ -50,6 +51,9 @@ HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover (a
 FIGURE_HEIGHT = 360  # pixels
 FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
 LABEL_MIN_SHARE = 1 / 15  # segments at least this share of the timeline show the answer's name
+DAY_S = 24 * 3600  # s: from a day of media on, the time axes are ticked at times of their own (``_day_long_ticks``)
+DAY_LONG_STEPS_H = (1, 2, 3, 4, 6, 8, 12, 24, 48, 168)  # hours between those ticks: the first that gives...
+DAY_LONG_TICKS = 5  # ...at most this many ticks (their labels, such as 24:00:00, fit side by side on a phone)
 
 
 def emotion_timeline(analysis: Analysis) -> go.Figure:
@@ -284,9 +288,24 @@ def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
                      tickformatstops=[{"dtickrange": [None, 1000], "value": clock + ".%L"},
                                       {"dtickrange": [1000, None], "value": clock}])
     fig.update_layout(hovermode="x unified", hoverdistance=-1)  # anywhere over a segment, not only near its ends
+    if end >= DAY_S:
+        _day_long_ticks(fig, end)
     if yrange is not None:
         fig.update_yaxes(range=list(yrange))
     return fig if analysis.segments else _say_empty(fig)
+
+
+def _day_long_ticks(fig: go.Figure, end: float) -> None:
+    """The time axis of media of a day or more (``end`` s), ticked at times of its own, as "25:00:00": a plotly
+    date's hours start again after a day, so that 25 h read 1:00:00. They are fixed (zoomed in, the axis keeps
+    them), every few hours; the hover's header, a date's time too, is left out: each hover gives its segment's
+    times."""
+    step = 3600 * next((h for h in DAY_LONG_STEPS_H if end // (3600 * h) < DAY_LONG_TICKS),
+                       math.ceil(end / 3600 / (DAY_LONG_TICKS - 1)))
+    ticks = [i * step for i in range(int(end // step) + 1)]
+    fig.update_xaxes(tickmode="array", tickvals=[axis_time(t) for t in ticks],
+                     ticktext=[f"{t // 3600}:{t // 60 % 60:02d}:{t % 60:02d}" for t in ticks],
+                     unifiedhovertitle={"text": " "})  # blank: "" is plotly's default, the date's time
 
 
 NOTHING_READ = "nothing was read (no words, voice or face)"

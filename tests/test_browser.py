@@ -429,3 +429,27 @@ def test_the_report_of_an_hour_ticks_its_time_in_hours(browser_context, tmp_path
     ticks = page.locator(".js-plotly-plot").first.locator(".xtick text")  # the first figure's
     assert ticks.all_text_contents() == ["0:00:00", "0:10:00", "0:20:00", "0:30:00", "0:40:00", "0:50:00", "1:00:00"]
     page.close()
+
+
+def test_the_report_of_a_day_and_more_reads_its_hours_past_24(browser_context, tmp_path):
+    """A 25 h recording in the HTML report: its last tick read 0:00:00 for 24 h, and the hover's header 0:39:25 over
+    a segment from 24:39:25.60 (a plotly date's hours start again after a day). Every time it shows is past 24 h
+    where the time is."""
+    from test_results import make_analysis
+
+    from mmsent import export
+
+    report = export.write_html(make_analysis(40, duration=25 * 3600.0), tmp_path / "day.html")
+    page = browser_context.new_page()
+    page.goto(report.as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .xtick').length > 0", timeout=UI_TIMEOUT_MS)
+    figure = page.locator(".js-plotly-plot").first
+    assert figure.locator(".xtick text").all_text_contents() == ["0:00:00", "6:00:00", "12:00:00", "18:00:00",
+                                                                "24:00:00"]
+    area = figure.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(area["x"] + area["width"] * 0.99, area["y"] + area["height"] / 2)  # the last segment, past 24 h
+    page.wait_for_selector(".hoverlayer .legend", timeout=UI_TIMEOUT_MS)
+    hover = figure.locator(".hoverlayer").text_content()
+    times = re.findall(r"(\d+):\d\d:\d\d", hover)
+    assert times and all(int(h) >= 24 for h in times), hover
+    page.close()

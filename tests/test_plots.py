@@ -311,6 +311,24 @@ def test_the_time_axis_reads_as_a_player_shows_time(duration, clock):
     assert plots.axis_time(3723.456) == "1970-01-01 01:02:03.456" and plots.axis_time(0.05) == "1970-01-01 00:00:00.050"
 
 
+def test_times_past_a_day_read_as_hours_on():
+    """A 25 h recording's time axes read 0:00:00 ... 21:00:00, then 0:00:00 for 24 h (a plotly date's hours start again
+    after a day): they are ticked at times of their own, every few hours, written as the hovers write them, and
+    at most 5 of them (they fit a phone's width)."""
+    a = make_analysis(40, duration=25 * 3600.0)
+    hours = (0, 6, 12, 18, 24)
+    for name, fig in plots.all_figures(a).items():
+        if name == "emotion_share":
+            continue
+        axis = fig.layout.xaxis
+        assert list(axis.ticktext) == [f"{h}:00:00" for h in hours], name
+        assert list(axis.tickvals) == [plots.axis_time(h * 3600.0) for h in hours], name
+        assert list(axis.range) == ["1970-01-01 00:00:00.000", "1970-01-02 01:00:00.000"], name
+    assert plots.hover_time(25 * 3600 + 62.5, hours=True) == "25:01:02.50"
+    assert len(plots.all_figures(make_analysis(40, duration=30 * 24 * 3600.0))["emotion_timeline"].layout.xaxis
+               .ticktext) <= 5
+
+
 def test_each_figure_carries_the_words_once():
     """The hover shows a segment's words once, with one trace of the figure: every trace carried a copy, 7 in the
     emotion timeline (an hour's talk made a report of 8.4 MB, and as much sent to the app's page)."""
