@@ -2,9 +2,9 @@
 
 Every figure takes an :class:`~mmsent.results.Analysis` (fresh or loaded from JSON) and returns a
 ``go.Figure``. Probabilities are drawn as steps, constant over each segment. Stretches without
-speech ("gap" segments) are veiled ("no speech"), hatched where nothing was read there. An analysis without
-segments gives an empty figure that says so. ``FIGURES`` are the five figures the app and the HTML
-report show, in their order.
+speech ("gap" segments) are veiled ("no speech"), hatched where nothing was read there ("nothing read"). An
+analysis without segments gives an empty figure that says so. ``FIGURES`` are the five figures the app and the
+HTML report show, in their order.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ GAP_HATCH = "rgba(60, 60, 60, 0.7)"  # ...with dark hatching, visible over any c
 HOVER_WRAP_COLUMNS = 60  # width of a line of the words shown on hover, in Latin letters (a Chinese character: two)
 HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover (as seen: ``characters``)
 FIGURE_HEIGHT = 360  # pixels
+TITLE_SIZE = 15  # px: the longest title fits a phone's width (at plotly's 17, two ran out of their figures)
+TIME_LABELS_BELOW = 6  # px between a time axis and its labels: "0:00" touched the lowest y label at the corner
 FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
 LABEL_MIN_SHARE = 1 / 15  # segments at least this share of the timeline show the answer's name
 DAY_S = 24 * 3600  # s: from a day of media on, the time axes are ticked at times of their own (``_day_long_ticks``)
@@ -148,8 +150,8 @@ def modality_contributions(analysis: Analysis) -> go.Figure:
     modalities used. (Steps, not bars: plotly puts the
     ticks of a few bars at their centres, which on a time axis reads as odd times.)
     """
-    fig = _base(analysis, "How much each sense moved the answer (left out)", "change of the emotions",
-                None)
+    fig = _base(analysis, "How much each sense moved the answer", "change when left out", None)  # the title
+    # fits a phone's width ("... (left out)" ran out of the figure)
     fig.update_layout(showlegend=True)  # plotly hides the legend of one trace: one sense's area had no name
     if not analysis.segments:
         return fig
@@ -198,12 +200,12 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
     # named a space (no-break, kept by plotly) right of the segment's start: clear of the y axis' ticks
     names = [t for s in segs for t in (("\u00a0" + s.top_emotion[0] if s.read and s.duration >= wide else ""), "")]
     fig.add_trace(go.Scatter(
-        x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="fused (the answer)", mode="lines+text",
+        x=x, y=_steps_y(segs, lambda s: s.top_emotion[1]), name="the answer", mode="lines+text",  # short (_add_gaps)
         line={"color": FUSED_COLOR, "width": 1.5, "dash": "dash"}, customdata=_twice(fused),
         text=names, textposition="top right",
         textfont={"color": [text_color(EMOTION_COLORS.get(s.top_emotion[0], FALLBACK_COLOR))
                             for s in segs for _ in "ab"]},
-        hovertemplate=f"<b>fused</b>: %{{customdata[3]}} %{{customdata[4]:.2f}}<br>{_HOVER_TAIL}",
+        hovertemplate=f"<b>the answer</b>: %{{customdata[3]}} %{{customdata[4]:.2f}}<br>{_HOVER_TAIL}",
     ))
     for m in senses:
         custom = [["", s.start, s.end, *(s.reading(m) or ("", 0.0)), s.top_emotion[0]]  # words: the fused's
@@ -270,10 +272,12 @@ _NO_TAIL = "<extra></extra>"
 
 def _layout(title: str, ytitle: str) -> go.Layout:
     return go.Layout(
-        title={"text": title}, height=FIGURE_HEIGHT, template="plotly_white",
+        title={"text": title, "font": {"size": TITLE_SIZE}}, height=FIGURE_HEIGHT, template="plotly_white",
         yaxis={"title": {"text": ytitle}}, margin={"l": 60, "r": 20, "t": 50, "b": 45},
-        # below the plot, where it wraps on a narrow screen without covering the title or the data
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "xanchor": "left", "x": 0.0,
+        # at the foot of the figure, where it wraps on a narrow screen without covering the title or the data, and
+        # makes room for itself below the axis's labels (placed below the plot by a share of its height, on a
+        # phone, where it wraps over many rows and leaves the plot low, it covered them)
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "xanchor": "left", "x": 0.0,
                 "traceorder": "normal"},
     )
 
@@ -286,7 +290,8 @@ def _base(analysis: Analysis, title: str, ytitle: str, yrange) -> go.Figure:
     # a time axis (plotly dates, from EPOCH) picks its steps as one zooms in: 10 min, 1 min, 5 s, 100 ms
     fig.update_xaxes(type="date", range=[axis_time(0.0), axis_time(end)], hoverformat=clock,
                      tickformatstops=[{"dtickrange": [None, 1000], "value": clock + ".%L"},
-                                      {"dtickrange": [1000, None], "value": clock}])
+                                      {"dtickrange": [1000, None], "value": clock}],
+                     ticklabelstandoff=TIME_LABELS_BELOW)
     fig.update_layout(hovermode="x unified", hoverdistance=-1)  # anywhere over a segment, not only near its ends
     if end >= DAY_S:
         _day_long_ticks(fig, end)
@@ -409,7 +414,9 @@ def _columns(text: str) -> int:
 def _add_gaps(fig: go.Figure, analysis: Analysis, y0: float, y1: float) -> None:
     """Rectangles over the gap segments (no speech): a light veil where another sense was read there
     (the sound, a face), hatched where nothing was; no trace for a kind that is not there."""
-    for name, read in (("no speech", True), ("no speech, nothing read", False)):
+    # short names: a legend that wraps gives each entry the widest one's width, and "no speech, nothing read" kept it
+    # to one column on a phone, nine rows under a plot left a few pixels high
+    for name, read in (("no speech", True), ("nothing read", False)):
         x, y = [], []
         for s in analysis.segments:
             if s.kind == "gap" and s.read == read:

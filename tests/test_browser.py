@@ -14,6 +14,7 @@ click-to-plot time is printed (``pytest -s``).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -324,6 +325,44 @@ def test_on_a_phone_the_progress_comes_into_view(server, browser_context):
     box = page.locator("#video-out").bounding_box()  # in the viewport's coordinates
     assert box["y"] < 844 and box["y"] + box["height"] > 0, box
     wait_for_results(page)
+
+
+# Each figure's box and its texts (the title, the axes' tick labels and titles) and legend, as page boxes:
+# {"figure": [left, top, right, bottom], "texts": [[kind, text, box], ...]}.
+_FIGURE_TEXTS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => {
+  const box = e => { const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+  const texts = [];
+  for (const [kind, selector] of [['title', '.gtitle'], ['x tick', '.xtick text'], ['y tick', '.ytick text'],
+                                  ['y title', '.ytitle'], ['legend', '.legend .bg']])
+    gd.querySelectorAll(selector).forEach(e => texts.push([kind, e.textContent, box(e)]));
+  return {figure: box(gd), texts};
+})"""
+
+
+def crowded(figure: dict) -> list[str]:
+    """What of a figure's texts overlaps another or leaves the figure (to a pixel). Texts of one kind may overlap:
+    the share plot's slanted labels, whose boxes stand upright."""
+    inside = lambda b: all(abs(min(0, (b[i] - figure["figure"][i]) * sign)) <= 1  # noqa: E731
+                           for i, sign in enumerate((1, 1, -1, -1)))
+    said = [f"{kind} {text!r} leaves the figure" for kind, text, b in figure["texts"] if not inside(b)]
+    for (k1, t1, b1), (k2, t2, b2) in itertools.combinations(figure["texts"], 2):
+        if k1 != k2 and min(b1[2], b2[2]) - max(b1[0], b2[0]) > 1 and min(b1[3], b2[3]) - max(b1[1], b2[1]) > 1:
+            said.append(f"{k1} {t1!r} {b1} over {k2} {t2!r} {b2}")
+    return said
+
+
+def test_on_a_phone_no_text_of_a_plot_covers_another(server, browser_context):
+    """390 px wide: the legend below each timeline covered the lower half of its time labels ("0:00", "0:05"), "0:00"
+    touched the lowest probability ("0") at the corner, and the title "How much each sense moved the answer (left
+    out)" ran out of its figure. Each figure's title, axis labels, axis title and legend lie apart, inside it."""
+    page = open_page(browser_context, server, set())
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="happy news").click()
+    wait_for_results(page)
+    time.sleep(SETTLE_S)
+    figures = page.evaluate(_FIGURE_TEXTS_JS)
+    assert len(figures) == 5 and all(any(t[0] == "legend" for t in f["texts"]) for f in figures), figures
+    assert [crowded(f) for f in figures] == [[]] * 5
 
 
 def test_webcam_recording_is_analysed(server, browser_context):

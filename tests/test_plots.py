@@ -36,7 +36,7 @@ def test_gap_shading_covers_exactly_the_gap_segments():
     assert shade.name == "no speech" and not shade.fillpattern.shape  # a sense was read there: a veil, no hatching
     with_gap_unread(a)
     shade = plots.emotion_timeline(a).data[-1]
-    assert shade.name == "no speech, nothing read" and shade.fillpattern.shape == "/"
+    assert shade.name == "nothing read" and shade.fillpattern.shape == "/"  # (a gap: no speech either)
     a.segments = [s for s in a.segments if s.kind != "gap"]
     assert [t.name for t in plots.emotion_timeline(a).data] == list(EMOTIONS)
 
@@ -212,7 +212,7 @@ def test_500_segments_give_two_steps_each():
 def test_per_modality_timeline_shows_each_sense_on_the_answer():
     a = make_analysis(6, duration=12.0)
     fig = plots.per_modality_timeline(a)
-    assert [t.name for t in fig.data] == ["fused (the answer)", "words", "voice", "face", "no speech"]
+    assert [t.name for t in fig.data] == ["the answer", "words", "voice", "face", "no speech"]
     fused, words, voice, face = fig.data[:4]
     for k, seg in enumerate(a.segments):
         answer, p = seg.top_emotion
@@ -242,7 +242,7 @@ def test_a_segment_where_nothing_was_read_is_a_break_in_every_timeline():
         for trace in figs[name].data:
             if trace.name.endswith(" score") and trace.fill:  # the sentiment's area: none there (a break would be bridged)
                 assert trace.y[2] == trace.y[3] == 0.0, (name, trace.name)
-            elif not trace.name.startswith("no speech"):
+            elif trace.name not in ("no speech", "nothing read"):  # the gaps themselves
                 assert trace.y[2] is None and trace.y[3] is None, (name, trace.name)
     assert figs["emotion_timeline"].data[0].y[0] is not None
     assert figs["per_modality_timeline"].data[0].text[2] == ""  # no answer named
@@ -267,7 +267,7 @@ def test_per_modality_timeline_has_no_trace_for_a_sense_used_nowhere():
     for seg in a.segments:
         seg.per_modality.pop("video", None)
     assert [t.name for t in plots.per_modality_timeline(a).data] == [
-        "fused (the answer)", "words", "voice", "no speech"]
+        "the answer", "words", "voice", "no speech"]
 
 
 def test_per_modality_timeline_without_readings_says_so():
