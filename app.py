@@ -45,7 +45,7 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
@@ -296,12 +296,28 @@ def check_input(video: str | None, options: AnalysisOptions, settings: Settings,
         raise _refusal(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
                        f"{_minutes(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
                        "--max-seconds (or use python -m mmsent for long files).")
-    if not senses_given(options, info):  # none of the senses ticked is in the file: mmsent.analyze refuses it too
+    given = senses_given(options, info)  # none, or none the model reads: mmsent.analyze refuses it too
+    if not given:
         raise _refusal(_nothing_to_read(name, options, info))
-    if not info.has_audio and not options.subtitles and "video" not in model.encoders:
-        raise _refusal(f"{name} has no sound track: there is no speech to transcribe, and this model's video branch "
-                       "is untrained. Upload a video with sound, or add a subtitle file.")
+    if not set(given) & set(model.encoders):
+        raise _refusal(_not_read(name, given, options, info, model))
     return info
+
+
+def _not_read(name: str, given: tuple[str, ...], options: AnalysisOptions, info: media.MediaInfo,
+              model: mmsent.FusionModel) -> str:
+    """``pipeline.not_read_by`` in the page's words: the senses ticked that the file gives are none the model reads
+    (a silent video, a model that reads no faces); what to tick or give instead."""
+    untrained = " and the ".join(MODALITY_NAMES[m] for m in given)
+    could = [MODALITY_NAMES[m] for m in senses_given(replace(options, senses=MODALITIES), info) if m in model.encoders]
+    if could:
+        todo = f"Tick the {' or the '.join(could)} (Options, Senses)."
+    elif not info.has_audio:
+        todo = "Upload a video with sound" + (", or add a subtitle file." if "text" in model.encoders else ".")
+    else:
+        todo = "Run the app with a model that reads them (--checkpoint)."
+    who = f"{name} has no sound track, and this model" if not info.has_audio else f"{name}: this model"
+    return f"{who} does not read the {untrained} (untrained): there is nothing to read. {todo}"
 
 
 def _nothing_to_read(name: str, options: AnalysisOptions, info: media.MediaInfo) -> str:

@@ -460,6 +460,28 @@ def test_a_video_without_sound_and_with_the_face_unticked_is_refused_before_anal
                                      "or the face.")
 
 
+@pytest.mark.parametrize("file, senses, expected", [
+    ("speech", ["words"], "speech.mp4: this model does not read the words (untrained): there is nothing to read. "
+                          "Tick the voice (Options, Senses)."),
+    ("silent", ["words", "voice", "face"], "silent.mp4 has no sound track, and this model does not read the face "
+                                           "(untrained): there is nothing to read. Upload a video with sound."),
+])
+def test_what_the_model_does_not_read_is_refused_saying_what_to_tick(tmp_path, media, monkeypatch, file, senses,
+                                                                     expected):
+    """A voice-only model (train.train --branches audio), the words ticked: refused in the library's words, which
+    name no box to tick; a silent video: "this model's video branch is untrained", for any model without a face."""
+    app = load_app()
+    torch.manual_seed(0)
+    voice = mmsent.load_model(save_checkpoint(build_model(tiny_config(trained_branches=("audio",))), tmp_path / "v"),
+                              device="cpu")
+    monkeypatch.setattr(mmsent, "analyze", lambda *a, **k: pytest.fail("analysed"))
+    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
+    with pytest.raises(app.gr.Error) as refused:
+        app.run_analysis(voice, settings, str(media[file]), None, "auto", "faster-whisper", 10.0,
+                         lambda *a, **k: None, senses)
+    assert refused.value.message == expected
+
+
 def test_a_sound_with_only_the_face_ticked_is_refused_before_analysis(tmp_path, media, monkeypatch):
     """A file without a picture and only the face ticked: it was analysed (speech recognition and all) to read
     nothing, its plots and table empty, where a video without sound and the face unticked is refused at once."""
