@@ -94,6 +94,13 @@ def test_checkpoint_records_training(trained):
     assert set(training["dev_metrics"]["meld"]) == {"emotion", "sentiment"}
 
 
+def test_a_checkpoint_records_only_the_corpora_it_was_given(trained, corpus):
+    """A run given neither --ravdess nor --emovo recorded their options' defaults ("ravdess_train_actors": "1-16",
+    "emovo_dev_speakers": "m3") beside "ravdess": null: read as if it was trained on RAVDESS actors 1-16."""
+    data = json.loads((trained[0] / "audio" / "config.json").read_text())["training"]["data"]
+    assert data == {"meld": str(corpus)}
+
+
 def test_a_run_that_did_not_finish_leaves_a_checkpoint_that_says_so(trained, tmp_path):
     """A run killed in its epochs leaves its best epoch as saved then: before the calibration, which ends a run."""
     shutil.copytree(trained[0] / "text", tmp_path / "killed")

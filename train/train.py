@@ -298,10 +298,7 @@ def _run_settings(args) -> dict:
 def _training_meta(args, progress: dict, report: dict) -> dict:
     return {
         "command": "python -m train.train " + " ".join(args.argv),
-        "data": {"meld": args.meld, "ravdess": args.ravdess, "ravdess_train_actors": args.ravdess_train,
-                 "ravdess_dev_actors": args.ravdess_dev, "emovo": args.emovo, "emovo_dev_speakers": args.emovo_dev,
-                 "fer2013": args.fer2013, "data": args.data, "dev_data": args.dev_data, "joint_per_epoch": args.joint,
-                 "joint_plain_words": args.joint_plain_words},
+        "data": _data_meta(args),
         "epoch": progress["best_epoch"], "selection_score": round(progress["best_score"], 4),
         "dev_metrics": {c: {h: {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
                             for h, r in heads.items()} for c, heads in report.items()},
@@ -309,6 +306,22 @@ def _training_meta(args, progress: dict, report: dict) -> dict:
         "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("argv",)},
         "world_size": dist.world(),
     }
+
+
+def _data_meta(args) -> dict:
+    """The corpora the run read, with the speakers it trained on and held out of each: only those it was given (the
+    defaults of --ravdess-train and --emovo-dev, recorded for a run without --ravdess or --emovo, read as if it had
+    been trained on RAVDESS actors 1-16)."""
+    data = {"meld": args.meld, "fer2013": args.fer2013, "goemotions": args.goemotions, "data": args.data,
+            "dev_data": args.dev_data}
+    if args.ravdess:
+        data |= {"ravdess": args.ravdess, "ravdess_train_actors": args.ravdess_train,
+                 "ravdess_dev_actors": args.ravdess_dev}
+    if args.emovo:
+        data |= {"emovo": args.emovo, "emovo_dev_speakers": args.emovo_dev}
+    if args.joint:
+        data |= {"joint_per_epoch": args.joint, "joint_plain_words": args.joint_plain_words}
+    return {k: v for k, v in data.items() if v}
 
 
 def main(argv: list[str] | None = None) -> int:
