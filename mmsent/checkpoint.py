@@ -153,6 +153,10 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> F
         warnings.warn(f"{folder} is the best epoch ({training.get('epoch')}) of a training run that did not finish: "
                       "it was never calibrated, and its probabilities mean less than a finished run's. Finish the "
                       "run (the same command with --resume)", stacklevel=2)
+    elif training.get("finished") is False:  # left by train.train --stop-after, calibrated as it left
+        warnings.warn(f"{folder} is the best epoch ({training.get('epoch')}) of a training run that did not finish: it "
+                      f"was stopped after {training.get('epochs_run')} of its {training.get('epochs_asked')} epochs "
+                      "(--stop-after). Finish the run (the same command with --resume)", stacklevel=2)
     return model.to(device).eval()
 
 

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,28 @@ def test_a_run_that_finishes_does_not_say_it_did_not(corpus, tmp_path, recwarn):
           "--modalities", "text", *TINY])
     assert "calibration" in json.loads((tmp_path / "run" / "config.json").read_text())["training"]
     assert not [w for w in recwarn if "did not finish" in str(w.message)]
+
+
+def test_a_run_stopped_by_stop_after_says_so_until_it_is_finished(corpus, tmp_path, caplog):
+    """--stop-after 1 of --epochs 2 calibrated its checkpoint, logged "done: best score ..." and recorded nothing of
+    the epoch it left: loaded, it said nothing, where a killed run's checkpoint warns that its run "did not finish"."""
+    run = ["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--epochs", "2",
+           "--patience", "9", "--modalities", "text", *TINY]
+    with caplog.at_level("INFO", logger="train.train"):
+        main([*run, "--stop-after", "1"])
+    training = json.loads((tmp_path / "run" / "config.json").read_text())["training"]
+    assert "calibration" in training  # usable meanwhile
+    assert (training["epochs_run"], training["epochs_asked"], training["finished"]) == (1, 2, False)
+    assert "stopped after 1 of --epochs 2 (--stop-after 1): best score" in caplog.text and "done:" not in caplog.text
+    with pytest.warns(UserWarning, match=r"run is the best epoch \(1\) of a training run that did not finish: it "
+                                         r"was stopped after 1 of its 2 epochs \(--stop-after\)\. Finish the run"):
+        load_checkpoint(tmp_path / "run")
+    main([*run, "--resume"])
+    training = json.loads((tmp_path / "run" / "config.json").read_text())["training"]
+    assert (training["epochs_run"], training["epochs_asked"], training["finished"]) == (2, 2, True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_checkpoint(tmp_path / "run")
 
 
 def test_second_run_does_no_encoder_forward(trained, corpus, tmp_path):

@@ -112,7 +112,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="start from a checkpoint's weights: DIR or DIR:PREFIX (only keys starting with PREFIX, "
                         "e.g. encoders.audio.); repeatable, later ones win")
     o.add_argument("--stop-after", type=int, default=0,
-                   help="leave after this many epochs in this invocation (time-limited jobs; 0: run to the end)")
+                   help="leave after this many epochs in this invocation (time-limited jobs; 0: run to the end): its "
+                        "checkpoint is calibrated, and says as it loads that its run did not finish (--resume "
+                        "continues it)")
     o.add_argument("--resume", action="store_true",
                    help="continue from the state file, with the same data and settings (--epochs, --stop-after, "
                         "--patience, --device and --cache may change)")

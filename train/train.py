@@ -262,8 +262,24 @@ def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: l
     meta = read_config(args.out)["training"]  # as saved at the best epoch
     meta["dev_metrics"] = _training_meta(args, progress, report)["dev_metrics"]  # calibrated
     meta["calibration"] = calibration
+    # a run left by --stop-after is calibrated (usable meanwhile) but not finished: loading it says so
+    meta |= {"epochs_run": progress["epoch"], "epochs_asked": args.epochs, "finished": _finished(args, progress)}
     save_checkpoint(model, args.out, training=meta)
     log.info("calibrated (figures on the dev sets the calibration was fitted on): %s", _brief(report))
+
+
+def _finished(args, progress: dict) -> bool:
+    """Whether the run reached its end: --epochs done, or --patience epochs without a better dev score (not left
+    by --stop-after, which a later --resume continues)."""
+    return progress["epoch"] >= args.epochs or progress["stale"] >= args.patience
+
+
+def _end_line(args, progress: dict) -> str:
+    said = f"best score {progress['best_score']:.4f} at epoch {progress['best_epoch']}, checkpoint in {args.out}"
+    if _finished(args, progress):
+        return f"done: {said}"
+    return (f"stopped after {progress['epoch']} of --epochs {args.epochs} (--stop-after {args.stop_after}): {said} "
+            "(calibrated; its run is not finished: the same command with --resume continues it)")
 
 
 def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss, t0) -> dict:
@@ -338,8 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         progress = train(args)
         if dist.is_main():
-            log.info("done: best score %.4f at epoch %d, checkpoint in %s", progress["best_score"],
-                     progress["best_epoch"], args.out)
+            log.info("%s", _end_line(args, progress))
     except (CorpusError, CheckpointError, SourceUnavailable, StateError) as e:  # a corpus that does not read, files
         # both trained on and in a dev set, a checkpoint to start from that does not load, a pretrained part not
         # here, a state of another run
