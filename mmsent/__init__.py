@@ -57,24 +57,88 @@ def __getattr__(name: str):
 
 
 def describe(model: FusionModel) -> str:
-    """A short human-readable summary of a model: sources, branches, parameter counts."""
-    from .labels import MODALITIES
+    """A short human-readable summary of a model: the senses it reads and their encoders, what it was trained and
+    selected on (as its checkpoint's config.json records it), parameter counts."""
+    from .labels import MODALITIES, MODALITY_NAMES
 
     cfg = model.config
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(v.numel() for v in model.trainable_state_dict().values())
+    tuned = f"top {cfg.text_tune_layers} layers tuned" if cfg.text_tune_layers else "frozen"
+    encoders = {"text": f"  text encoder:  {cfg.text_source} ({tuned}, context {cfg.text_context})",
+                "video": f"  video encoder: {cfg.video_source}", "audio": f"  audio encoder: {_audio_line(cfg)}"}
+    unread = [MODALITY_NAMES[m] for m in MODALITIES if m not in model.encoders]
+    them = "them" if len(unread) > 1 else "it"
     lines = [
         f"mmsent {__version__} fusion model on {model.device}",
-        f"  text encoder:  {cfg.text_source} (top {cfg.text_tune_layers} layers tuned, context {cfg.text_context})",
-        f"  video encoder: {cfg.video_source}",
-        f"  audio encoder: {_audio_line(cfg)}",
+        *(line for m, line in encoders.items() if m in model.encoders),
         f"  fusion: {cfg.fusion}",
-        f"  branches used: {', '.join(m for m in MODALITIES if m in model.encoders)}"
-        f" (untrained, never used: {', '.join(m for m in MODALITIES if m not in model.encoders) or 'none'})",
+        f"  senses read: {', '.join(MODALITY_NAMES[m] for m in MODALITIES if m in model.encoders)}"
+        + (f" (not {', '.join(unread)}: no branch trained for {them})" if unread else ""),
         f"  labels: {', '.join(cfg.emotions)} | {', '.join(cfg.sentiments)}",
+        *_training_lines(model),
         f"  parameters: {total:,} in all, {trainable:,} values stored in its checkpoint",
     ]
     return "\n".join(lines)
+
+
+def _training_lines(model: FusionModel) -> list[str]:
+    """What its checkpoint's config.json records of its training (train.train's "training"): the data trained
+    on, the senses fed where not all it reads, the epochs; the data it was selected and calibrated on."""
+    from pathlib import Path
+
+    from .checkpoint import read_config
+    from .labels import MODALITIES, MODALITY_NAMES
+
+    folder = getattr(model, "checkpoint", None)  # None: the untrained stand-in for a missing default
+    training = (read_config(folder).get("training") or {}) if folder else {}
+    data, hyper = training.get("data") or {}, training.get("hyperparameters") or {}
+    if not data:
+        return ["  trained on: not recorded (its config.json names no training data)"]
+    trained, dev = _data_sets(data, hyper)
+    if hyper.get("epochs") == 0:  # --epochs 0: parts of other runs (--init) composed
+        card = Path(folder) / "MODEL_CARD.md"
+        said = f"parts trained in other runs and composed{f' ({card} says how)' if card.is_file() else ''}; the " \
+               f"voice gate and class weights from {', '.join(trained)}"
+    else:
+        fed = [m for m in MODALITIES if m in hyper.get("modalities", MODALITIES)]
+        unfed = ", ".join(MODALITY_NAMES[m] for m in model.encoders if m not in fed)
+        said = f"{', '.join(trained)}{f' ({unfed} never fed)' if unfed else ''}, {_epochs(training, hyper)}"
+    return [f"  trained on: {said}", f"  selected and calibrated on: {', '.join(dev)}"]
+
+
+def _data_sets(data: dict, hyper: dict) -> tuple[list[str], list[str]]:
+    """The sets a run trained on, and those it was selected and calibrated on, from config.json's training data."""
+    trained, dev = [], []
+    if data.get("meld"):
+        trained, dev = ["meld train"], ["meld dev"]
+    if data.get("goemotions") or hyper.get("goemotions"):
+        trained.append("goemotions train")
+        dev += [] if data.get("meld") else ["goemotions dev"]
+    if data.get("ravdess"):
+        trained.append(f"ravdess actors {data.get('ravdess_train_actors') or 'all'}")
+        dev += [f"ravdess actors {data['ravdess_dev_actors']}"] if data.get("ravdess_dev_actors") else []
+    if data.get("emovo"):
+        held = data.get("emovo_dev_speakers")
+        trained.append(f"emovo speakers but {held}" if held else "emovo")
+        dev += [f"emovo speakers {held}"] if held else []
+    if data.get("fer2013"):
+        trained, dev = trained + ["fer2013 train"], dev + ["fer2013 validation"]
+    trained += list(data.get("data") or [])
+    dev += list(data.get("dev_data") or [])
+    if data.get("joint_per_epoch"):
+        trained.append(f"{data['joint_per_epoch']} joined an epoch")
+        dev.append("joined")
+    return trained, dev
+
+
+def _epochs(training: dict, hyper: dict) -> str:
+    """"epoch 3 kept of 4 run (--epochs 8), stopped by --stop-after: not finished"."""
+    run = f" of {training['epochs_run']} run" if "epochs_run" in training else ""
+    said = f"epoch {training.get('epoch')} kept{run} (--epochs {hyper.get('epochs')})"
+    if "calibration" not in training:
+        return f"{said}; its run did not finish: never calibrated"
+    return f"{said}, stopped by --stop-after: not finished" if training.get("finished") is False else said
 
 
 def _audio_line(cfg: ModelConfig) -> str:

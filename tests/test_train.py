@@ -145,6 +145,25 @@ def test_a_run_stopped_by_stop_after_says_so_until_it_is_finished(corpus, tmp_pa
         load_checkpoint(tmp_path / "run")
 
 
+def test_info_says_what_a_checkpoint_reads_and_was_trained_on(corpus, trained, tmp_path, capsys):
+    """`python -m mmsent info` on a voice-only run said nothing of what it was trained on, and "text encoder: ...
+    (top 1 layers tuned, ...)" of a text encoder the model does not have; of a run fed only the voice, nothing of the
+    branches it built but never fed."""
+    from mmsent.__main__ import main as mmsent_main
+
+    main(["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "voice"), *TINY,
+          "--branches", "audio", "--modalities", "audio", "--epochs", "2", "--patience", "9"])
+    assert mmsent_main(["info", "--checkpoint", str(tmp_path / "voice"), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "text encoder" not in out and "video encoder" not in out and "audio encoder: log-mel CNN" in out
+    assert "senses read: voice (not words, face: no branch trained for them)" in out
+    assert re.search(r"trained on: meld train, epoch \d kept of 2 run \(--epochs 2\)\n", out), out
+    assert "selected and calibrated on: meld dev\n" in out
+    assert mmsent_main(["info", "--checkpoint", str(trained[0] / "audio"), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "senses read: words, voice, face\n" in out and "trained on: meld train (words, face never fed), epoch" in out
+
+
 def test_second_run_does_no_encoder_forward(trained, corpus, tmp_path):
     _, cache = trained
     cache_mod.ENCODER_CALLS.clear()
