@@ -359,8 +359,8 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     hears = audio is not None and "audio" in model.encoders and "audio" in options.senses
     sound = _sound_usable(segs, audio, level) if hears else None
     spans = voice_spans(segs, level, FRAME / features.SAMPLE_RATE) if sound is not None else None
-    heard = [_hear(model, segs, rows, audio, sound, spans, "text" in options.senses,
-                   lambda stage: report(stage, done, len(batches)))
+    words = "text" in model.encoders and "text" in options.senses
+    heard = [_hear(model, segs, rows, audio, sound, spans, words, lambda stage: report(stage, done, len(batches)))
              for done, rows in enumerate(batches)]
     still = 0
     if picture is not None:
@@ -396,17 +396,18 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
 def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.ndarray | None,
           sound: list[bool] | None, spans: list[tuple[float, float]] | None, words: bool,
           report: Callable[[str], None]):
-    """The batch's words (if ``words``) and sound, encoded: (embeddings, mask (B, 3), distances) of
-    ``FusionModel.embed``, ``Inputs.mask`` and ``FusionModel.distances``; their inputs are dropped."""
+    """The batch's words (if ``words``) and sound (if ``sound``), encoded: (embeddings, mask (B, 3), distances) of
+    ``FusionModel.embed``, ``Inputs.mask`` and ``FusionModel.distances``; their inputs are dropped. Each is a stage
+    of its own only where it is read."""
     x = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
-    report("audio features")
     if sound is not None:
+        report("audio features")
         _audio_inputs(model, spans, rows, audio, sound, x)
     x = x.to(model.device)
     with torch.inference_mode():
         distances = model.distances(x)
-    report("text features")
     if words:
+        report("text features")
         _text_inputs(model, segs, rows, x, _trusted_voices(model, x.mask, distances))
     x = x.to(model.device)
     with torch.inference_mode():

@@ -88,6 +88,23 @@ def test_talking_video_transcript_segments_and_modalities(model, talking):
     assert all(s.contributions["text"] > 0 for s in speech)
 
 
+@pytest.mark.parametrize("branches, absent", [(("audio",), "text features"), (("text",), "audio features")])
+def test_no_stage_is_reported_for_a_sense_the_model_does_not_read(tmp_path, branches, absent):
+    """A voice-only model's analysis showed a "text features" stage, and a words-only model's an "audio features"
+    one, in which nothing was done: the user watched a sense the model does not read being read."""
+    torch.manual_seed(0)
+    model = build_model(tiny_config(trained_branches=branches)).eval()
+    sound = make_audio(tmp_path / "tone.wav", 2.0)
+    srt = tmp_path / "tone.srt"
+    srt.write_text("1\n00:00:00,200 --> 00:00:01,500\nI am so happy.\n", encoding="utf-8")
+    stages = []
+    analysis = mmsent.analyze(sound, model, AnalysisOptions(subtitles=str(srt), language="en"),
+                              progress=lambda stage, done, total: stages.append(stage))
+    read = {"text": "text features", "audio": "audio features"}[branches[0]]
+    assert read in stages and absent not in stages, stages
+    assert {m for s in analysis.segments for m in s.modalities} == set(branches)
+
+
 def test_speech_recognised_again_is_a_stage_of_its_own(monkeypatch):
     """What the recogniser hears again after its first pass (speech it wrote no words for, the runs of each language
     where the speech mixes them) used to run after "speech recognition" had reported its end. It is now a stage of
