@@ -517,12 +517,14 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
 
 # As an analysis starts (a click on Analyse or an example): on a narrow screen the result's video, where the progress
 # shows, is below the button and the examples: it is brought into view (on a wide one it is beside them, and nothing
-# moves); a "Stopped" toast of the last analysis is closed (it stayed its 10 s, over the new analysis).
+# moves); the error and info toasts are closed: an earlier file's refusal, the last analysis's "Stopped" (they stayed
+# their 10 s, over the new analysis). Warnings stay: Gradio's on a video of the wrong type just given (not taken), which
+# tells why the input is not the file chosen. (Gradio shows a kind's messages in one toast, closed together: its own
+# errors on an upload, too large or of the wrong type, go with the analyses'.)
 NEW_ANALYSIS_JS = """() => {
   document.querySelector('#video-out')?.scrollIntoView({block: 'nearest'});
-  for (const toast of document.querySelectorAll('[data-testid=toast-body]')) {
-    if (toast.innerText.includes('Stopped at')) toast.querySelector('[data-testid=toast-close]')?.click();
-  }
+  for (const toast of document.querySelectorAll('[data-testid=toast-body]:is(.error, .info)'))
+    toast.querySelector('[data-testid=toast-close]')?.click();
 }"""
 
 

@@ -223,6 +223,36 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
 
 
+def toasts(page, kind: str) -> list[str]:
+    """The texts of the page's toasts of one kind (error, warning, info): Gradio shows those of a kind together."""
+    return page.locator(f"[data-testid=toast-body].{kind} [data-testid=toast-text]").all_inner_texts()
+
+
+def test_an_earlier_file_s_error_goes_as_a_new_analysis_starts(server, browser_context, tmp_path):
+    """A refused file's message stayed its 10 s over the next analysis (Analyse or an example), beside that one's
+    own. As a new analysis starts, the errors and "Stopped" of the last go; a warning on the upload just made (a
+    file of the wrong type, not taken) stays: it tells why the input is not what was chosen."""
+    page = open_page(browser_context, server, set())
+    (tmp_path / "notes.mp4").write_text("this is a text file, not a video\n")
+    page.locator("#video-in input[type=file]").set_input_files(str(tmp_path / "notes.mp4"))
+    page.click("#analyse-btn")
+    page.locator("[data-testid=toast-text]", has_text="notes.mp4: cannot be read").wait_for(timeout=UI_TIMEOUT_MS)
+
+    page.locator("#video-in [aria-label='Clear']").click()
+    page.click("#analyse-btn")
+    page.locator("[data-testid=toast-text]", has_text="No video yet").wait_for(timeout=UI_TIMEOUT_MS)
+    assert not [t for t in toasts(page, "error") if "notes.mp4" in t], toasts(page, "error")
+
+    (tmp_path / "notes.txt").write_text("not a video either\n")
+    page.locator("#video-in input[type=file]").set_input_files(str(tmp_path / "notes.txt"))
+    page.locator("[data-testid=toast-text]", has_text="Invalid file type: notes.txt").wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_role("button", name="happy news").click()
+    page.locator("[data-testid=toast-body].error").wait_for(state="detached", timeout=2000)  # at once, not in 10 s
+    assert [t for t in toasts(page, "warning") if "notes.txt" in t], "the upload's warning stays"
+    wait_for_results(page)
+    assert toasts(page, "error") == []
+
+
 def test_the_video_drawn_on_shows_no_captions_of_another(server, browser_context):
     """The video with its captions drawn in kept the last analysis's caption track: another video's words over
     it. One example analysed, then another with "Draw on the video": the first's results go at once (they stayed
