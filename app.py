@@ -72,6 +72,7 @@ MB = 2 ** 20  # bytes: a MB as Gradio's own message on a refused upload counts i
 DEFAULT_CONCURRENCY = 1  # analyses running at once (more only with a GPU or many cores)
 DEFAULT_QUEUE_SIZE = 16  # requests waiting at most; beyond that, users are told the queue is full
 OUTPUT_MAX_AGE_S = 3600  # s: per-request output folders older than this are removed
+NAME_MAX_BYTES = 200  # bytes of a file's name that Gradio keeps (an upload's, a result's), cutting the end of its stem
 DOWNLOAD_FORMATS = ("json", "csv", "srt", "vtt", "html")  # export formats offered for download
 # analyze's arguments, in order (those added last keep the older ones in place for programs)
 INPUTS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses", "translate", "sound",
@@ -392,7 +393,19 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
     except BaseException:  # stopped or failed: no half of a download is left behind
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    return analysis, files
+    return analysis, _named_as_given(files, Path(video).stem, _name(video))
+
+
+def _named_as_given(files: list[Path], stem: str, name: str) -> list[Path]:
+    """The downloads (``stem`` and their suffixes) renamed after the file as its user named it: its quotes, not the
+    %22 of the server's copy (Gradio takes the quotes out of a download's name, as of an upload's). Their one stem is
+    cut so that Gradio, which keeps NAME_MAX_BYTES of a name, keeps each suffix whole: the drawn video of a long name
+    lost its ".annotated" and read as the upload itself."""
+    suffixes = [f.name[len(stem):] for f in files]
+    new = Path(name).stem
+    while len((new + max(suffixes, key=len)).encode()) > NAME_MAX_BYTES:
+        new = new[:-1]
+    return [f.rename(f.with_name(new + suffix)) for f, suffix in zip(files, suffixes)]
 
 
 def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str, stops: Stops | None = None):

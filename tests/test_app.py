@@ -262,6 +262,23 @@ def test_the_annotated_video_is_shown_and_downloaded(client, media):
         assert drawn.streams.video[0].frames == pytest.approx(source.streams.video[0].frames, abs=1)
 
 
+def test_the_downloads_are_named_after_the_file_as_its_user_named_it(client, media, tmp_path):
+    """'my "quoted" talk ... .mp4' (a browser, and gradio_client, send its quotes as %22; Gradio keeps 200 bytes of a
+    name): the downloads were named 'my %22quoted%22 talk ...', and the drawn video's name, cut by Gradio to 200 bytes,
+    lost its ".annotated" and read as the upload's own. Each download is the name without its quotes (Gradio takes
+    them out of a file's name), one stem for all, each suffix whole."""
+    name = f'my "quoted" talk {"x" * 180}.mp4'
+    shutil.copy(media["silent"], tmp_path / name)
+    result = client.predict(video=handle_file(tmp_path / name), subtitles=handle_file(media["words"]),
+                            senses=["words"], annotated_video=True, api_name="/analyze")
+    names = [Path(f).name for f in out(result, "files")]
+    stems = {n.removesuffix(".annotated.mp4").rsplit(".", 1)[0] for n in names}
+    assert len(stems) == 1 and stems.pop().startswith("my quoted talk xxx"), names
+    assert sorted(n.split(".", 1)[1] for n in names) == ["annotated.mp4", "csv", "html", "json", "srt", "vtt"], names
+    assert out(result, "video")["value"].endswith(".annotated.mp4")
+    assert json.loads(out(result, "json"))["media"]["path"].startswith('my "quoted" talk xxx')
+
+
 def test_no_sense_ticked_is_refused(client, media):
     with pytest.raises(AppError, match="No sense is ticked"):
         client.predict(*analyze_args(media["speech"]), [], api_name="/analyze")
