@@ -51,6 +51,7 @@ HOVER_MAX_CHARS = 300  # longer transcripts are cut with an ellipsis on hover (a
 FIGURE_HEIGHT = 360  # pixels
 TITLE_SIZE = 15  # px: the longest title fits a phone's width (at plotly's 17, two ran out of their figures)
 TIME_LABELS_BELOW = 6  # px between a time axis and its labels: "0:00" touched the lowest y label at the corner
+SHARE_NAMES_BESIDE = 4  # px between the emotion share's bars and their names ("surprise" touched its bar)
 FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
 LABEL_MIN_SHARE = 1 / 15  # segments at least this share of the timeline show the answer's name
 DAY_S = 24 * 3600  # s: from a day of media on, the time axes are ticked at times of their own (``_day_long_ticks``)
@@ -115,8 +116,10 @@ def sentiment_timeline(analysis: Analysis) -> go.Figure:
 
 
 def emotion_share(analysis: Analysis) -> go.Figure:
-    """Per emotion: share of time as the top emotion, and duration-weighted mean probability."""
-    fig = go.Figure(layout=_layout("Emotion share", "share of time"))
+    """Per emotion: share of time as the top emotion, and duration-weighted mean probability. Bars across, the
+    emotions' names beside them, level, in their order from the top (below upright bars, slanted at a phone's width,
+    they ran into each other); no axis title: the legend names both bars."""
+    fig = go.Figure(layout=_layout("Emotion share", ""))
     if not analysis.segments:
         return _say_empty(fig)
     if not any(s.read for s in analysis.segments):
@@ -126,18 +129,19 @@ def emotion_share(analysis: Analysis) -> go.Figure:
     colors = [EMOTION_COLORS.get(k, FALLBACK_COLOR) for k in labels]
     fig.add_trace(
         go.Bar(
-            x=labels, y=[summary.emotion_share[k] for k in labels], name="time as top emotion",
-            marker={"color": colors}, hovertemplate="%{x}: %{y:.1%} of the time<extra></extra>",
+            y=labels, x=[summary.emotion_share[k] for k in labels], orientation="h", name="time as top emotion",
+            marker={"color": colors}, hovertemplate="%{y}: %{x:.1%} of the time<extra></extra>",
         )
     )
     fig.add_trace(
         go.Bar(
-            x=labels, y=[summary.emotion_mean[k] for k in labels], name="mean probability",
+            y=labels, x=[summary.emotion_mean[k] for k in labels], orientation="h", name="mean probability",
             marker={"color": colors, "opacity": 0.45, "pattern": {"shape": "/"}},
-            hovertemplate="%{x}: mean probability %{y:.2f}<extra></extra>",
+            hovertemplate="%{y}: mean probability %{x:.2f}<extra></extra>",
         )
     )
-    fig.update_layout(barmode="group", yaxis={"range": [0, 1], "tickformat": ".0%"})
+    reversed_ = {"autorange": "reversed", "ticklabelstandoff": SHARE_NAMES_BESIDE}  # the first emotion and bar on top
+    fig.update_layout(barmode="group", xaxis={"range": [0, 1], "tickformat": ".0%"}, yaxis=reversed_)
     return fig
 
 

@@ -370,21 +370,22 @@ _FIGURE_TEXTS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].ma
 
 
 def crowded(figure: dict) -> list[str]:
-    """What of a figure's texts overlaps another or leaves the figure (to a pixel). Texts of one kind may overlap:
-    the share plot's slanted labels, whose boxes stand upright."""
+    """What of a figure's texts overlaps another, of its kind or not (two tick labels), or leaves the figure (to a
+    pixel)."""
     inside = lambda b: all(abs(min(0, (b[i] - figure["figure"][i]) * sign)) <= 1  # noqa: E731
                            for i, sign in enumerate((1, 1, -1, -1)))
     said = [f"{kind} {text!r} leaves the figure" for kind, text, b in figure["texts"] if not inside(b)]
     for (k1, t1, b1), (k2, t2, b2) in itertools.combinations(figure["texts"], 2):
-        if k1 != k2 and min(b1[2], b2[2]) - max(b1[0], b2[0]) > 1 and min(b1[3], b2[3]) - max(b1[1], b2[1]) > 1:
+        if min(b1[2], b2[2]) - max(b1[0], b2[0]) > 1 and min(b1[3], b2[3]) - max(b1[1], b2[1]) > 1:
             said.append(f"{k1} {t1!r} {b1} over {k2} {t2!r} {b2}")
     return said
 
 
 def test_on_a_phone_no_text_of_a_plot_covers_another(server, browser_context):
     """390 px wide: the legend below each timeline covered the lower half of its time labels ("0:00", "0:05"), "0:00"
-    touched the lowest probability ("0") at the corner, and the title "How much each sense moved the answer (left
-    out)" ran out of its figure. Each figure's title, axis labels, axis title and legend lie apart, inside it."""
+    touched the lowest probability ("0") at the corner, the title "How much each sense moved the answer (left out)"
+    ran out of its figure, and the emotion share's names, slanted to fit below their bars, ran into each other. Each
+    figure's title, axis labels (each apart from the others), axis title and legend lie apart, inside it."""
     page = open_page(browser_context, server, set())
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("button", name="happy news").click()

@@ -108,8 +108,9 @@ def test_emotion_share_bars_sum_to_one():
     fig = plots.emotion_share(a)
     assert len(fig.data) == 2
     share, mean = fig.data
-    assert list(share.x) == list(EMOTIONS)
-    assert sum(share.y) == pytest.approx(1.0) and sum(mean.y) == pytest.approx(1.0)
+    assert list(share.y) == list(EMOTIONS) and share.orientation == "h"  # names level beside bars: phone-wide too
+    assert sum(share.x) == pytest.approx(1.0) and sum(mean.x) == pytest.approx(1.0)
+    assert fig.layout.yaxis.autorange == "reversed"  # anger on top, as in the other figures' legends
     assert list(share.marker.color) == [plots.EMOTION_COLORS[k] for k in EMOTIONS]
 
 
@@ -198,7 +199,7 @@ def test_one_segment():
     figs = plots.all_figures(a)
     assert len(figs["emotion_timeline"].data) == len(EMOTIONS)  # no gap
     assert len(figs["emotion_timeline"].data[0].x) == 2
-    assert max(figs["emotion_share"].data[0].y) == pytest.approx(1.0)
+    assert max(figs["emotion_share"].data[0].x) == pytest.approx(1.0)
 
 
 def test_500_segments_give_two_steps_each():
