@@ -523,3 +523,36 @@ def test_the_report_of_a_day_and_more_reads_its_hours_past_24(browser_context, t
     times = re.findall(r"(\d+):\d\d:\d\d", hover)
     assert times and all(int(h) >= 24 for h in times), hover
     page.close()
+
+
+_WORDS_COLUMN_JS = """() => {
+  const box = document.querySelector('.scrolls'), cells = [...document.querySelectorAll('td[dir]')];
+  return {table: box.scrollWidth, box: box.clientWidth, words: Math.min(...cells.map(c => c.getBoundingClientRect().width)),
+          em: parseFloat(getComputedStyle(cells[0]).fontSize)};
+}"""
+
+
+def test_the_report_s_words_column_holds_a_long_word_and_reads_on_a_phone(browser_context, tmp_path):
+    """A word of 280 letters (a URL, a name run together) made the words' column 1,961 px wide at a desktop's width:
+    the table (2,510 px in its 1,100) put the emotion, sentiment and senses out of sight, and right-aligned Arabic
+    far to the right. On a phone the words' column was as narrow as its longest word, one word a line (a transcript
+    of thirty words thirty lines high). The long word breaks where it must and the table fits its box; on a phone
+    the words keep a column of 12 letters' width (the table scrolls sideways, as it did)."""
+    from test_results import WORLD_TEXTS, make_analysis
+
+    from mmsent import export
+
+    analysis = make_analysis(4)
+    analysis.segments[0].text = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 4 + "x" * 100
+    analysis.segments[3].text = WORLD_TEXTS["ar"]
+    report = export.write_html(analysis, tmp_path / "words.html")
+    page = browser_context.new_page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(report.as_uri())
+    desktop = page.evaluate(_WORDS_COLUMN_JS)
+    assert desktop["table"] <= desktop["box"], desktop
+    page.set_viewport_size({"width": 390, "height": 844})
+    phone = page.evaluate(_WORDS_COLUMN_JS)
+    assert phone["words"] >= 12 * phone["em"], phone
+    page.close()
+
