@@ -298,7 +298,7 @@ def _html_page(analysis: Analysis, figures: list[str]) -> str:
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
 table{{border-collapse:collapse;font-size:90%}}
 td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}tbody th{{font-weight:normal;text-align:start}}
-figure{{margin:0 0 1.5em}}figcaption,.facts{{color:#555}}h1{{overflow-wrap:anywhere}}
+figure{{margin:0 0 1.5em}}figcaption,.facts{{color:#555}}h1,.facts,li{{overflow-wrap:anywhere}}
 .scrolls{{overflow-x:auto}}td[dir]{{overflow-wrap:anywhere;min-width:12em}}</style></head><body>
 <main><h1>mmsent: {name}</h1>
 <p class="facts">{html.escape(" · ".join(facts))}</p>

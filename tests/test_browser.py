@@ -556,3 +556,20 @@ def test_the_report_s_words_column_holds_a_long_word_and_reads_on_a_phone(browse
     assert phone["words"] >= 12 * phone["em"], phone
     page.close()
 
+
+def test_on_a_phone_the_report_s_long_names_stay_within_the_page(browser_context, tmp_path):
+    """390 px wide: a subtitle file's long name in the facts ("transcript: subtitles:my_very_long_...srt") and a path in
+    a note ran off the screen, and the whole page (679 px) scrolled sideways. They break where they must."""
+    from test_results import make_analysis
+
+    from mmsent import export
+
+    analysis = make_analysis(3)
+    analysis.transcript_source = "subtitles:my_very_long_subtitle_file_name_from_the_broadcaster_2024_episode_12.en.srt"
+    analysis.notes.append("Could not read /data/archive/broadcaster/2024/episode_12/my_very_long_subtitle_file.srt")
+    report = export.write_html(analysis, tmp_path / "names.html")
+    page = browser_context.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(report.as_uri())
+    assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]") == [390, 390]
+    page.close()
