@@ -34,6 +34,8 @@ NAME_MAX_BYTES = 255  # the longest file name most file systems hold (ext4, XFS,
 CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV text cell starting so would run in a spreadsheet
 CUE_ARROW = re.compile(r"--+>")  # "-->", "--->", ...: in a cue's words, read as a time line; written "->"
+FIGURE_CONFIG = {"displaylogo": False,  # the report's figures' toolbar: its own tools, no plotly logo,
+                 "showSendToCloud": False}  # nor plotly.js 3's "Share chart..." (uploads the figure, words and all)
 REPORT_COLUMNS = ("time", "kind", "words", "emotion", "sentiment", "senses read", "each sense says",
                   "contributions")  # the report's table of segments
 FIGURE_TEXTS = {  # each figure of plots.FIGURES in words: what it shows and where the report gives its values
@@ -153,7 +155,7 @@ def write_html(analysis: Analysis, path: str | os.PathLike) -> Path:
 def _figure(fig, text: str, include_plotlyjs: bool) -> str:
     """One plot of the report: a figure named by its title, with what it shows in words beneath it (a screen reader
     reads plotly's drawing as scattered ticks and legend words)."""
-    div = fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs, config={"displaylogo": False})
+    div = fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs, config=FIGURE_CONFIG)
     return (f'<figure aria-label="{html.escape(fig.layout.title.text)}">{div}'
             f"<figcaption>{html.escape(text, quote=False)}</figcaption></figure>")
 

@@ -573,3 +573,21 @@ def test_on_a_phone_the_report_s_long_names_stay_within_the_page(browser_context
     page.goto(report.as_uri())
     assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]") == [390, 390]
     page.close()
+
+
+def test_the_report_offers_no_button_that_sends_its_figures_online(browser_context, tmp_path):
+    """plotly.js 3 puts "Share chart..." in each figure's toolbar: one click and "Share" opened cloud.plotly.com to take
+    the figure, whose hover carries the words said, from a report meant to stay on the machine (and a keyboard's Tab
+    met it in every figure). The toolbar keeps its own tools (the picture's download, zoom)."""
+    from test_results import make_analysis
+
+    from mmsent import export
+
+    report = export.write_html(make_analysis(3), tmp_path / "private.html")
+    page = browser_context.new_page()
+    page.goto(report.as_uri())
+    page.wait_for_selector(".modebar-btn", state="attached", timeout=UI_TIMEOUT_MS)
+    titles = page.evaluate("[...document.querySelectorAll('.modebar-btn')].map(b => b.getAttribute('data-title'))")
+    assert titles.count("Download plot as a PNG") == 5 and "Zoom in" in titles, titles
+    assert not [t for t in titles if "share" in t.lower() or "cloud" in t.lower()], titles
+    page.close()
