@@ -39,11 +39,11 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory):
-    """One run per modality, each fed that modality alone (all three encoders are built)."""
+    """One run per modality, each with that branch alone."""
     out = tmp_path_factory.mktemp("run")
     for modality in ("text", "audio", "video"):
         main(["--meld", str(corpus), "--cache", str(out / "cache"), "--out", str(out / modality), "--epochs", "8",
-              "--patience", "8", "--modalities", modality, "--modality-dropout", "0", *TINY])
+              "--patience", "8", "--modalities", modality, "--modality-dropout", "0", *TINY, "--branches", modality])
     return out, out / "cache"
 
 
@@ -51,7 +51,7 @@ def trained(corpus, tmp_path_factory):
 def test_each_modality_alone_beats_chance(trained, corpus, modality):
     out, cache = trained
     model = load_checkpoint(out / modality)
-    assert set(model.encoders) == {"text", "audio", "video"}
+    assert set(model.encoders) == {modality}
     dev = read_meld(corpus / "dev_sent_emo.csv")
     caches = extract_all(model, dev, cache)
     labels = np.array([s.emotion for s in dev])
@@ -118,7 +118,7 @@ def test_a_run_that_finishes_does_not_say_it_did_not(corpus, tmp_path, recwarn):
     """Before, every run's calibration loaded its best epoch and warned, as the run ended well, that it was "the best
     epoch of a training run that did not finish ... Finish the run (the same command with --resume)"."""
     main(["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--epochs", "1",
-          "--modalities", "text", *TINY])
+          "--modalities", "text", *TINY, "--branches", "text"])
     assert "calibration" in json.loads((tmp_path / "run" / "config.json").read_text())["training"]
     assert not [w for w in recwarn if "did not finish" in str(w.message)]
 
@@ -127,7 +127,7 @@ def test_a_run_stopped_by_stop_after_says_so_until_it_is_finished(corpus, tmp_pa
     """--stop-after 1 of --epochs 2 calibrated its checkpoint, logged "done: best score ..." and recorded nothing of
     the epoch it left: loaded, it said nothing, where a killed run's checkpoint warns that its run "did not finish"."""
     run = ["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--epochs", "2",
-           "--patience", "9", "--modalities", "text", *TINY]
+           "--patience", "9", "--modalities", "text", *TINY, "--branches", "text"]
     with caplog.at_level("INFO", logger="train.train"):
         main([*run, "--stop-after", "1"])
     training = json.loads((tmp_path / "run" / "config.json").read_text())["training"]
@@ -148,7 +148,7 @@ def test_a_run_stopped_by_stop_after_says_so_until_it_is_finished(corpus, tmp_pa
 def test_info_says_what_a_checkpoint_reads_and_was_trained_on(corpus, trained, tmp_path, capsys):
     """`python -m mmsent info` on a voice-only run said nothing of what it was trained on, and "text encoder: ...
     (top 1 layers tuned, ...)" of a text encoder the model does not have; of a run fed only the voice, nothing of the
-    branches it built but never fed."""
+    branches it was given (--init) but never fed."""
     from mmsent.__main__ import main as mmsent_main
 
     main(["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "voice"), *TINY,
@@ -159,21 +159,24 @@ def test_info_says_what_a_checkpoint_reads_and_was_trained_on(corpus, trained, t
     assert "senses read: voice (not words, face: no branch trained for them)" in out
     assert re.search(r"trained on: meld train, epoch \d kept of 2 run \(--epochs 2\)\n", out), out
     assert "selected and calibrated on: meld dev\n" in out
-    assert mmsent_main(["info", "--checkpoint", str(trained[0] / "audio"), "--device", "cpu"]) == 0
+    given = [a for m in ("text", "video") for part in ("encoders", "sense_heads")
+             for a in ("--init", f"{trained[0] / m}:{part}.{m}.")]
+    main(["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "given"), *TINY,
+          "--modalities", "audio", "--epochs", "1", *given])
+    assert mmsent_main(["info", "--checkpoint", str(tmp_path / "given"), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "senses read: words, voice, face\n" in out and "trained on: meld train (words, face never fed), epoch" in out
 
 
-def test_second_run_does_no_encoder_forward(trained, corpus, tmp_path):
-    _, cache = trained
+def test_second_run_does_no_encoder_forward(corpus, tmp_path):
+    run = ["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--epochs", "1", *TINY]
     cache_mod.ENCODER_CALLS.clear()
-    main(["--meld", str(corpus), "--cache", str(cache), "--out", str(tmp_path / "again"), "--epochs", "1", *TINY])
+    main([*run, "--out", str(tmp_path / "first")])
+    assert cache_mod.ENCODER_CALLS["text"] > 0 and cache_mod.ENCODER_CALLS["video"] > 0  # the count is real
+    cache_mod.ENCODER_CALLS.clear()
+    main([*run, "--out", str(tmp_path / "again")])
     assert (tmp_path / "again" / "model.safetensors").is_file()
     assert dict(cache_mod.ENCODER_CALLS) == {}, "features were recomputed although cached"
-    cache_mod.ENCODER_CALLS.clear()
-    main(["--meld", str(corpus), "--cache", str(tmp_path / "fresh"), "--out", str(tmp_path / "fresh-run"),
-          "--epochs", "1", "--modalities", "text", *TINY])
-    assert cache_mod.ENCODER_CALLS["text"] > 0 and cache_mod.ENCODER_CALLS["video"] > 0  # the count is real
 
 
 def _state_tensors(path: Path) -> dict:
@@ -221,7 +224,8 @@ def test_what_would_lose_or_fake_a_run_is_refused_before_any_work(corpus, traine
     with pytest.raises(SystemExit, match="error: .*other.safetensors is not a training state"):  # one line
         main(base + ["--out", str(tmp_path / "o"), "--state", str(tmp_path / "other.safetensors"), "--resume"])
     with caplog.at_level("INFO", logger="train.train"):  # the embedded default by its name, as elsewhere
-        main(base + ["--out", str(tmp_path / "d"), "--epochs", "0", "--init", "default:sense_heads.text."])
+        main(base + ["--out", str(tmp_path / "d"), "--epochs", "0", "--branches", "text", "--init",
+                     f"{out / 'text'}:encoders.text.", "--init", "default:sense_heads.text."])
     assert "initialised 2 tensors from default:sense_heads.text." in caplog.text  # the biases
     assert ("--init default:sense_heads.text.: 2 tensors of another shape stay as initialised here: "  # said, not
             "sense_heads.text.emotion.weight (7, 128) (here (7, 16))") in caplog.text  # silently left random
@@ -239,6 +243,80 @@ def test_an_empty_output_path_is_refused_not_read_as_the_current_folder(tmp_path
             parse_args(base + flags)
         assert e.value.code == 2 and said in capsys.readouterr().err, flags
     assert parse_args(base + ["--cache", ""]).cache is None  # '': features in memory, as its help says
+
+
+@pytest.fixture(scope="module")
+def words_and_voice(tmp_path_factory) -> Path:
+    """A tiny random checkpoint of the words and the voice, to give branches with --init."""
+    from mmsent.checkpoint import save_checkpoint
+    from mmsent.config import tiny_config
+    from mmsent.model import build_model
+
+    return save_checkpoint(build_model(tiny_config(trained_branches=("text", "audio"))),
+                           tmp_path_factory.mktemp("given") / "ck")
+
+
+def test_a_branch_neither_fed_nor_given_by_init_is_refused_before_any_work(words_and_voice, tmp_path, capsys):
+    """--branches text audio --modalities audio trained the voice and saved a text branch never fed (its projection
+    and heads random), which the analysis read as the words (calibrated, it even outweighed the voice); --epochs 0
+    saved as composed a branch that no --init gave."""
+    from train.args import parse_args
+
+    ck = str(words_and_voice)
+    base = ["--meld", str(tmp_path), "--out", str(tmp_path / "run")]
+    for flags, said in ((["--branches", "text", "audio", "--modalities", "audio"], "--branches text: the text "
+                         "branch is neither trained (--modalities audio) nor given by --init, so it would be saved with "
+                         "random weights that the analysis reads as a sense: feed it with --modalities, drop it from "
+                         "--branches, or give it with --init DIR:encoders.text. --init DIR:sense_heads.text."),
+                        (["--branches", "text", "audio", "--epochs", "0", "--init", f"{ck}:encoders.audio.",
+                          "--init", f"{ck}:sense_heads.audio."], "--branches text: the text branch is neither trained "
+                         "(--epochs 0 trains nothing) nor given by --init, so it would be saved with random weights "
+                         "that the analysis reads as a sense: drop it from --branches, or give it with --init"),
+                        (["--branches", "text", "video", "--modalities", "audio", "--init", f"{ck}:sense_heads.text."],
+                         "--branches text video: the text branch is neither trained"),  # its encoder is not given
+                        (["--branches", "video", "--epochs", "0", "--init", ck], "--branches video: the video branch"),
+                        (["--branches", "audio", "--epochs", "0", "--init", str(tmp_path / "nothing")],
+                         "--init " + str(tmp_path / "nothing") + ": " + str(tmp_path / "nothing") + ": no such")):
+        with pytest.raises(SystemExit) as e:
+            parse_args(base + flags)
+        assert e.value.code == 2 and said in capsys.readouterr().err, flags
+    for flags in (["--branches", "text", "audio", "--modalities", "audio", "--init", f"{ck}:encoders.text.",
+                   "--init", f"{ck}:sense_heads.text."],  # the words kept, the voice trained
+                  ["--branches", "text", "audio", "--epochs", "0", "--init", ck],
+                  ["--branches", "audio", "--epochs", "0", "--init", f"{ck}:encoders.", "--init", f"{ck}:sense_heads."],
+                  ["--branches", "audio", "--modalities", "text", "audio"]):  # fed a sense it has no branch for
+        assert parse_args(base + flags).init == [flags[i + 1] for i, f in enumerate(flags) if f == "--init"]
+
+
+def test_the_default_s_recipe_gives_every_branch(tmp_path):
+    """train/reproduce_default.sh trains each sense alone and composes them with --epochs 0 --init: each of its
+    train.train commands parses (every --init from a checkpoint that the steps before it leave)."""
+    from mmsent.checkpoint import CONFIG_FILE, FORMAT, FORMAT_VERSION, WEIGHTS_FILE
+    from train.args import parse_args
+
+    bin_, log = tmp_path / "bin", tmp_path / "calls"
+    bin_.mkdir()
+    (bin_ / "python").write_text('#!/bin/sh\nfor a in "$@"; do printf \'%s\\037\' "$a"; done >> "$LOG"\n'
+                                 'printf \'\\n\' >> "$LOG"\n[ "$2" = train.familiarity ] && echo 0.5\nexit 0\n')
+    (bin_ / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}", "LOG": str(log), "DATA": str(tmp_path / "data"),
+           "WORK": str(tmp_path / "work"), "OUT": str(tmp_path / "default"), "CACHE": str(tmp_path / "cache")}
+    subprocess.run(["sh", str(ROOT / "train" / "reproduce_default.sh")], env=env, check=True, cwd=tmp_path)
+    calls = [line.split("\037")[:-1] for line in log.read_text().splitlines()]
+    trains = 0
+    for call in calls:  # each step leaves its checkpoint (its branches) for the --init of those after it
+        if call[:2] == ["-m", "train.train"]:
+            args, trains = parse_args(call[2:]), trains + 1
+            out, branches = Path(args.out), args.branches
+        elif call[:2] == ["-m", "train.ensemble"]:
+            out, branches = Path(call[call.index("--out") + 1]), ["audio"]
+        else:
+            continue
+        out.mkdir(parents=True)
+        (out / WEIGHTS_FILE).write_bytes(b"")
+        (out / CONFIG_FILE).write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION,
+                                                   "trained_branches": branches}))
+    assert trains == 11 and parse_args(calls[-2][2:]).branches == ["text", "audio", "video"]  # the composition
 
 
 def _children(pid: int) -> list[int]:
@@ -341,7 +419,7 @@ def test_training_on_your_own_labelled_clips(shared_data, tmp_path):
     mine, held = _clips(shared_data, tmp_path / "my clips", 18), _clips(shared_data, tmp_path / "my dev", 19)
     out = tmp_path / "mine"
     main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", "--cache", str(tmp_path / "cache"),
-          "--out", str(out), "--epochs", "2", "--modalities", "audio", *TINY])
+          "--out", str(out), "--epochs", "2", "--modalities", "audio", *TINY, "--branches", "audio"])
     training = json.loads((out / "config.json").read_text())["training"]
     assert training["data"]["data"] == [f"folders={mine}"] and set(training["dev_metrics"]) == {"my dev"}
     assert training["dev_metrics"]["my dev"]["emotion"]["n"] == 16
@@ -349,7 +427,8 @@ def test_training_on_your_own_labelled_clips(shared_data, tmp_path):
     assert temperature != 1.0  # fitted on the user's dev clips (no other dev set holds voices here)
     with pytest.raises(SystemExit, match="16 files are both trained on and in a dev set"):
         main(["--data", f"folders={mine}", "--dev-data", f"folders={mine}", "--cache", str(tmp_path / "cache"),
-              "--out", str(tmp_path / "memory"), "--epochs", "1", "--modalities", "audio", *TINY])
+              "--out", str(tmp_path / "memory"), "--epochs", "1", "--modalities", "audio", *TINY,
+              "--branches", "audio"])
 
 
 def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(shared_data, tmp_path):
@@ -375,7 +454,7 @@ def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(sha
     clip, copy = next((mine / "angry").iterdir()), leak / "angry" / "renamed.flac"
     shutil.copy(clip, copy)  # the same bytes under another name and folder
     run = ["--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--epochs", "1",
-           "--modalities", "audio", *TINY]
+           "--modalities", "audio", *TINY, "--branches", "audio"]
     for flags, said in ((["--data", f"folders={mine}"], "no dev set to select the best epoch"),
                         (["--data", f"folders={mine}", "--dev-data", f"folders={silent}"],
                          "silent: none of its 2 files could be read"),
@@ -387,7 +466,8 @@ def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(sha
             main(flags + run)
         assert not (tmp_path / "out" / "model.safetensors").exists()
     with pytest.raises(SystemExit, match=re.escape("(--modalities text); they have no words (a folders= clip")):
-        main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--modalities", "text"])
+        main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--modalities", "text",
+              "--branches", "text"])
     (tmp_path / "file").write_text("")
     with pytest.raises(SystemExit) as e:
         main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--out", str(tmp_path / "file")])

@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from mmsent.checkpoint import CheckpointError, checkpoint_folder, read_config
 from mmsent.config import HelpFormatter
 from mmsent.labels import MODALITIES
 
@@ -62,7 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
     m = p.add_argument_group("model")
     m.add_argument("--config", choices=("default", "tiny"), default="default", help="architecture size")
-    m.add_argument("--branches", nargs="+", default=["text", "audio"], help="branches to train")
+    m.add_argument("--branches", nargs="+", default=["text", "audio"],
+                   help="branches the model has: each is fed (--modalities) or given by --init")
     m.add_argument("--modalities", nargs="+", default=list(MODALITIES),
                    help="modalities fed to the model (e.g. only 'audio' for a one-branch run)")
     m.add_argument("--text-source", help="text encoder: 'all-MiniLM-L6-v2' (embedded) or a hub id such as "
@@ -131,6 +133,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(why)
     if not args.epochs and not args.init:
         p.error("--epochs 0 trains nothing: it composes the parts given with --init DIR[:PREFIX] and calibrates them")
+    if why := untrained_branches(args):
+        p.error(why)
     state = Path(args.state or Path(args.out) / STATE_FILE)
     if args.resume and not state.is_file():
         p.error(f"--resume: {state} holds no training state to resume from; run without --resume first")
@@ -164,6 +168,30 @@ def unwritable(path: str | None, folder: bool, flag: str = "the path") -> str | 
     if not os.access(there, os.W_OK | os.X_OK):
         return f"{path}: {there} is not writable"
     return None
+
+
+def untrained_branches(args) -> str | None:
+    """Why a branch of --branches would be saved with random weights (which the analysis reads as a sense), or None:
+    each must be fed (--modalities, with --epochs above 0) or given, its encoder and its own heads, by --init from a
+    checkpoint that has it."""
+    fed = set(args.modalities) if args.epochs else set()
+    given = set()  # (part, branch) that an --init DIR[:PREFIX] copies
+    for spec in args.init:
+        folder, _, prefix = spec.partition(":")
+        try:
+            has = read_config(checkpoint_folder(folder)).get("trained_branches", [])
+        except CheckpointError as e:
+            return f"--init {spec}: {e}"
+        given |= {(part, b) for b in has for part in ("encoders", "sense_heads") if f"{part}.{b}.".startswith(prefix)}
+    bare = [b for b in args.branches if b not in fed and not {("encoders", b), ("sense_heads", b)} <= given]
+    if not bare:
+        return None
+    why = f"--modalities {' '.join(args.modalities)}" if args.epochs else "--epochs 0 trains nothing"
+    feed = "feed it with --modalities, " if args.epochs else ""
+    b = bare[0]
+    return (f"--branches {' '.join(bare)}: the {b} branch is neither trained ({why}) nor given by --init, so it would "
+            f"be saved with random weights that the analysis reads as a sense: {feed}drop it from --branches, or give "
+            f"it with --init DIR:encoders.{b}. --init DIR:sense_heads.{b}. (a checkpoint that has it)")
 
 
 def _repeat(samples: list[Sample], args) -> list[Sample]:
