@@ -344,3 +344,19 @@ def test_words_saved_with_a_byte_order_mark_are_read_as_written(tmp_path):
     """--words from an editor that writes a UTF-8 byte order mark (Notepad): the first sentence began with it."""
     (tmp_path / "words.txt").write_text("\ufeffIch bin glücklich.\n我很高兴。\n", encoding="utf-8")
     assert read_sentences(str(tmp_path / "words.txt")) == ["Ich bin glücklich.", "我很高兴。"]
+
+
+def test_a_model_of_other_labels_is_refused_before_any_work(tmp_path, capsys):
+    """The labels are indices of the 7 MELD emotions, and the figures named the heads' columns with the model's own
+    names: a model of them in another order was scored wrongly (RAVDESS's neutral clips counted as 'fear'), one of
+    other names ended in an IndexError traceback."""
+    from mmsent.labels import EMOTIONS, SENTIMENTS
+
+    for labels in ({"emotions": tuple(reversed(EMOTIONS))}, {"emotions": ("happy", "sad", "calm")},
+                   {"sentiments": ("positive", "negative")}):
+        head, names = next(iter(labels.items()))
+        folder = save_checkpoint(build_model(tiny_config(**labels, trained_branches=("audio",))), tmp_path / names[0])
+        assert main(["--checkpoint", str(folder), "--data", f"folders={tmp_path / 'none'}", "--device", "cpu"]) == 2
+        ours = EMOTIONS if head == "emotions" else SENTIMENTS
+        assert (f"error: {folder}: its {head} are {list(names)}; train.evaluate and train.served score the "
+                f"{len(ours)} MELD {head} {list(ours)}, in that order") in capsys.readouterr().err

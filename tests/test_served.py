@@ -135,3 +135,21 @@ def test_the_figures_name_the_checkpoint_that_gave_them(checkpoint, tmp_path, mo
     out = tmp_path / "served.json"
     assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["clips"]["checkpoint"] == str(checkpoint.resolve())
+
+
+def test_a_model_of_other_labels_is_refused_before_any_clip_is_analysed(tmp_path, capsys, monkeypatch):
+    """A model whose emotions share no name with the 7 MELD emotions was scored to NaN ("invalid value encountered in
+    divide") with an accuracy of 1.0; one of other names or order scored what it does not answer."""
+    from mmsent.labels import EMOTIONS
+
+    clips = tmp_path / "clips"
+    (clips / "angry").mkdir(parents=True)
+    (clips / "angry" / "a.wav").write_bytes(b"")
+    monkeypatch.setattr("train.served.served", lambda *a, **k: pytest.fail("analysed before the refusal"))
+    for emotions in (("happy", "sad", "calm"), tuple(reversed(EMOTIONS))):
+        folder = save_checkpoint(build_model(tiny_config(emotions=emotions, trained_branches=("audio",))),
+                                 tmp_path / emotions[0])
+        with pytest.raises(SystemExit) as e:
+            main(["--checkpoint", str(folder), "--data", f"folders={clips}"])
+        assert e.value.code == 2 and (f"{folder}: its emotions are {list(emotions)}; train.evaluate and train.served "
+                                      f"score the 7 MELD emotions {list(EMOTIONS)}, in that order") in capsys.readouterr().err

@@ -32,7 +32,7 @@ import torch
 
 from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_model, pick_device
 from mmsent.config import HelpFormatter
-from mmsent.labels import MODALITIES, MODALITY_NAMES
+from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS
 from mmsent.weights import SourceUnavailable
 
 from .calibrate import grid_end, grid_temperature
@@ -48,6 +48,17 @@ from .speech_corpora import CREMAD_SENTENCES, read_voices
 log = logging.getLogger(__name__)
 
 JOINT_SEED = 12345  # the joined evaluation set is the same for every checkpoint
+
+
+def check_labels(model, folder) -> None:
+    """Raise CheckpointError for a model whose heads answer other labels than mmsent.labels' (other names, another
+    order): the corpora's labels are indices of those, and its figures would score what it does not answer."""
+    for head, ours in (("emotions", EMOTIONS), ("sentiments", SENTIMENTS)):
+        theirs = list(getattr(model.config, head))
+        if theirs != list(ours):
+            raise CheckpointError(f"{folder}: its {head} are {theirs}; train.evaluate and train.served score the "
+                                  f"{len(ours)} MELD {head} {list(ours)}, in that order: give a model whose heads "
+                                  "answer them (as python -m train.train trains)")
 
 
 def corpus_report(model, samples: list[Sample], caches, modalities=MODALITIES) -> dict:
@@ -167,6 +178,7 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     ("<corpus>+voices")."""
     model = load_model(checkpoint, device)  # "default": the embedded one, from any folder
     folder = checkpoint_folder(checkpoint).resolve()
+    check_labels(model, folder)
     log.info("checkpoint %s", folder)
     rules = trained_on(folder)
     sets: dict[str, list[Sample]] = {}

@@ -32,6 +32,7 @@ from mmsent.media import MediaError
 
 from .args import unwritable
 from .corpora import CorpusError, read_data_spec, unique_key
+from .evaluate import check_labels
 from .metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -113,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         corpora = [read_clips(spec) for spec in args.data]
     except CorpusError as e:
         p.error(str(e))
+    folder = str(checkpoint_folder(args.checkpoint).resolve())
     try:
         model = load_model(args.checkpoint, args.device)
+        check_labels(model, folder)
     except (CheckpointError, SourceUnavailable, ValueError) as e:  # ValueError: a device this machine lacks
         p.error(str(e))
-    report, folder = {}, str(checkpoint_folder(args.checkpoint).resolve())
+    report = {}
     for name, samples in corpora:
         name = unique_key(name, report)
         try:
