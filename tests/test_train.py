@@ -245,6 +245,28 @@ def test_an_empty_output_path_is_refused_not_read_as_the_current_folder(tmp_path
     assert parse_args(base + ["--cache", ""]).cache is None  # '': features in memory, as its help says
 
 
+def test_an_empty_list_of_actors_or_speakers_is_refused_not_read_as_all(shared_data, tmp_path, capsys):
+    """--ravdess-train '' (an unset shell variable) trained on every actor, the dev actors among them, and
+    ravdess=DIR: (or emovo=DIR:, ...) read every actor or speaker; an empty --ravdess-dev or --emovo-dev says, as
+    documented, that none is held out."""
+    from train.args import parse_args
+    from train.corpora import CorpusError, read_data_spec
+
+    base = ["--ravdess", str(shared_data / "ravdess"), "--out", str(tmp_path / "run")]
+    with pytest.raises(SystemExit) as e:
+        parse_args(base + ["--ravdess-train", ""])
+    assert e.value.code == 2 and ("--ravdess-train is empty: give the RAVDESS actors to train on (e.g. 1-16; 1-24 "
+                                  "for all)") in capsys.readouterr().err
+    args = parse_args(base + ["--ravdess-dev", "", "--emovo-dev", ""])
+    assert (args.ravdess_dev, args.emovo_dev) == ("", "")  # none held out
+    for kind, what in (("ravdess", "actors (e.g. 17-20)"), ("emovo", "speakers (e.g. f1,m3)")):
+        spec = f"{kind}={shared_data / kind}:"
+        with pytest.raises(CorpusError, match=re.escape(f"--data {spec}: nothing follows ':' (an unset variable?): "
+                                                        f"give the {what} after it, or leave out the ':' for all")):
+            read_data_spec(spec)
+    assert read_data_spec(f"ravdess={shared_data / 'ravdess'}:17")[1]  # as before
+
+
 @pytest.fixture(scope="module")
 def words_and_voice(tmp_path_factory) -> Path:
     """A tiny random checkpoint of the words and the voice, to give branches with --init."""

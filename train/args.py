@@ -26,8 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = p.add_argument_group("data")
     d.add_argument("--meld", help="folder with train_sent_emo.csv and dev_sent_emo.csv (and MELD.Raw clip folders)")
     d.add_argument("--ravdess", help="RAVDESS folder (Actor_XX/ with speech files)")
-    d.add_argument("--ravdess-train", default="1-16", help="RAVDESS actors to train on")
-    d.add_argument("--ravdess-dev", default="17-20", help="RAVDESS actors held out for model selection")
+    d.add_argument("--ravdess-train", default="1-16", help="RAVDESS actors to train on (e.g. 1-16 or 1,3,5; 1-24 for "
+                   "all; '' is refused)")
+    d.add_argument("--ravdess-dev", default="17-20", help="RAVDESS actors held out for model selection ('' = none)")
     d.add_argument("--ravdess-repeat", type=int, default=3,
                    help="times the RAVDESS and EMOVO train clips appear per epoch")
     d.add_argument("--audio-augment", type=int, default=0,
@@ -125,6 +126,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.cache = args.cache or None
+    if not args.ravdess_train:  # an unset shell variable, not "all"
+        p.error("--ravdess-train is empty: give the RAVDESS actors to train on (e.g. 1-16; 1-24 for all)")
     if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions or args.data):
         p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions, --data")
     for flag, path, folder in (("--out", args.out, True), ("--state", args.state, False),

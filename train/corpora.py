@@ -322,6 +322,10 @@ DATA_PATHS = {"meld": "CSV file (meld=PATH/dev_sent_emo.csv)", "goemotions": "TS
               "cremad": "folder (cremad=PATH/CREMA-D)"}
 
 
+FILTERS = {"ravdess": "actors (e.g. 17-20)", "emovo": "speakers (e.g. f1,m3)", "emodb": "speakers (e.g. 03,16)",
+           "cremad": "speakers (e.g. 1001,1002)", "fer2013": "split (e.g. PrivateTest)"}  # what may follow DIR:
+
+
 CORPORA = ("meld", "ravdess", "emovo", "emodb", "cremad", "goemotions", "fer2013", "ckplus", "folders")
 
 
@@ -359,6 +363,9 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     folder, keep = split_filter(where)
     if kind in DATA_PATHS and not folder:  # an unset shell variable: Path("") is the current folder
         raise CorpusError(f"--data {spec}: the path is empty; give the {DATA_PATHS[kind]}")
+    if kind in FILTERS and folder != where and not keep:  # "DIR:": an unset shell variable, not "all"
+        raise CorpusError(f"--data {spec}: nothing follows ':' (an unset variable?): give the {FILTERS[kind]} after "
+                          "it, or leave out the ':' for all")
     if kind in ("folders", "ckplus", "goemotions", "meld") and keep:
         raise CorpusError(f"--data {spec}: {kind}= takes a path alone, not a list of speakers or a split after ':' "
                           f"({folder} and {keep!r})")
