@@ -347,16 +347,21 @@ def tiny_model(folder: Path) -> mmsent.FusionModel:
     return mmsent.load_model(save_checkpoint(build_model(tiny_config()), folder / "tiny"), device="cpu")
 
 
+def page_analysis(tmp_path: Path):
+    """The app, a page's Stops and its request, and the click handler bound to a tiny model, writing under tmp_path."""
+    app = load_app()
+    stops, page = app.Stops(), gr.Request(session_hash="page-1")
+    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
+    return app, stops, page, app.make_analyze(tiny_model(tmp_path), settings, "the model", stops)
+
+
 @pytest.mark.parametrize("at", ["", "speech recognition", "drawing the video"])
 def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, media, at, capsys):
     """The page's Stop stops its analysis at the next progress step, wherever it is: before it
     starts (pressed while it waited in the queue), in speech recognition, while the video is drawn on. It
     returns no results and a note that says so, also as a gr.Info toast (a screen reader reads the toast, not
     the notes; outside a page gr.Info prints), and leaves no request folder; a new click is not stopped."""
-    app = load_app()
-    stops, page = app.Stops(), gr.Request(session_hash="page-1")
-    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
-    analyze = app.make_analyze(tiny_model(tmp_path), settings, "the model", stops)
+    app, stops, page, analyze = page_analysis(tmp_path)
     stages = []
 
     def progress(fraction, desc=None):
@@ -373,7 +378,7 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
                     "and nothing was kept", result[7]), result[7]
     assert re.search(rf"^Stopped at {at or 'checking the file'}.*: the analysis of speech\.mp4 was stopped and "
                      r"nothing was kept\.$", capsys.readouterr().out, re.MULTILINE)
-    assert (stages[-1].startswith(at) if at else not stages) and not list(settings.out_root.glob("req-*"))
+    assert (stages[-1].startswith(at) if at else not stages) and not list(tmp_path.glob("req-*"))
     assert not stops._pages  # each page is forgotten as its last analysis ends (an API client's page never closes)
     stops.stop(page)  # a Stop with nothing running, then the next click: that analysis runs
     stops.click(page)
@@ -386,10 +391,7 @@ def test_a_stop_then_a_click_at_once_stops_the_running_analysis_without_a_word(t
     one. Then the running one stopped, but its "Stopped" note came after the click had cleared the page, and stayed
     beside the new analysis's progress, its toast too. It stops and says nothing (every output as the click left it:
     gr.skip); the click's own analysis runs."""
-    app = load_app()
-    stops, page = app.Stops(), gr.Request(session_hash="page-1")
-    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
-    analyze = app.make_analyze(tiny_model(tmp_path), settings, "the model", stops)
+    app, stops, page, analyze = page_analysis(tmp_path)
     stages = []
 
     def progress(fraction, desc=None):
@@ -408,10 +410,7 @@ def test_a_new_click_during_an_analysis_stops_it_and_shows_nothing_of_it(tmp_pat
     its results came after the click had cleared the page, the first file's results under the second's progress.
     A click stops the page's analyses that joined the queue before it, at their next step, running or still waiting
     (an example clicked, then Analyse), and they leave the page as the click left it; the click's own runs."""
-    app = load_app()
-    stops, page = app.Stops(), gr.Request(session_hash="page-1")
-    settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
-    analyze = app.make_analyze(tiny_model(tmp_path), settings, "the model", stops)
+    app, stops, page, analyze = page_analysis(tmp_path)
     stages = []
 
     def progress(fraction, desc=None):
