@@ -508,3 +508,21 @@ def test_a_text_encoder_that_is_not_here_is_one_error_line(shared_data, tmp_path
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "error: text encoder 'no-such-org/no-such-model' is unavailable" in proc.stderr
+
+
+def test_emovo_dev_speakers_are_read_as_a_spec_s_and_unknown_ones_refused(shared_data, tmp_path, capsys):
+    """--emovo-dev was split on commas as given: M3 or 'm3 ' held no one out (m3 trained on, no EMOVO dev set)
+    without a word; it is now read as emovo=DIR:SPEAKERS is, and a speaker EMOVO does not have is refused."""
+    from train.args import parse_args, read_corpora
+
+    base = ["--emovo", str(shared_data / "emovo"), "--out", str(tmp_path / "run"), "--cache", ""]
+    for given in ("M3", "m3 ", " M3,"):
+        train, dev, _ = read_corpora(parse_args(base + ["--emovo-dev", given]))
+        assert {s.group for s in dev["emovo"]} == {"emovo-m3"}, given
+        assert "emovo-m3" not in {s.group for s in train}, given
+    for given, said in (("m4", "--emovo-dev m4: EMOVO has no speaker m4: its speakers are f1 f2 f3 m1 m2 m3"),
+                        ("m3,F9", "--emovo-dev m3,F9: EMOVO has no speaker f9"),
+                        ("1-3", "--emovo-dev 1-3: bad speaker list '1-3'")):
+        with pytest.raises(SystemExit) as e:
+            parse_args(base + ["--emovo-dev", given])
+        assert e.value.code == 2 and said in capsys.readouterr().err, given

@@ -13,6 +13,7 @@ from mmsent.config import HelpFormatter
 from mmsent.labels import MODALITIES
 
 from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, read_ravdess, unique_key
+from .speech_corpora import EMOVO_SPEAKERS, parse_speakers
 
 
 STATE_FILE = "train_state.safetensors"  # in --out, unless --state names another file
@@ -38,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="each speech training clip also appears once more an epoch, cut where its speech ends (as "
                         "the analysis cuts a video's segment: its sound followed to within 35 dB of its loudest)")
     d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
-    d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection ('' = none)")
+    d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection (e.g. m3 or f1,m3; "
+                   "of f1 f2 f3 m1 m2 m3; '' = none)")
     d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg) or the "
                    "challenge's fer2013.csv")
     d.add_argument("--fer2013-every", type=int, default=1,
@@ -128,6 +130,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.cache = args.cache or None
     if not args.ravdess_train:  # an unset shell variable, not "all"
         p.error("--ravdess-train is empty: give the RAVDESS actors to train on (e.g. 1-16; 1-24 for all)")
+    if why := unknown_emovo_speakers(args.emovo_dev):
+        p.error(why)
     if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions or args.data):
         p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions, --data")
     for flag, path, folder in (("--out", args.out, True), ("--state", args.state, False),
@@ -170,6 +174,19 @@ def unwritable(path: str | None, folder: bool, flag: str = "the path") -> str | 
         return f"{path}: {there} is a file, not a folder"
     if not os.access(there, os.W_OK | os.X_OK):
         return f"{path}: {there} is not writable"
+    return None
+
+
+def unknown_emovo_speakers(given: str) -> str | None:
+    """Why --emovo-dev names no EMOVO speakers (read as emovo=DIR:SPEAKERS is: M3 or 'm3 ' is m3), or None."""
+    try:
+        held = parse_speakers(given) or set()
+    except CorpusError as e:
+        return f"--emovo-dev {given}: {e}"
+    unknown = sorted(held - set(EMOVO_SPEAKERS))
+    if unknown:
+        return (f"--emovo-dev {given}: EMOVO has no speaker {', '.join(unknown)}: its speakers are "
+                f"{' '.join(EMOVO_SPEAKERS)} (e.g. --emovo-dev m3; '' holds none out)")
     return None
 
 
@@ -222,7 +239,7 @@ def read_corpora(args) -> tuple[list[Sample], dict[str, list[Sample]], list[str]
         if args.ravdess_dev:
             dev["ravdess"] = read_ravdess(args.ravdess, args.ravdess_dev)
     if args.emovo:
-        held = set(args.emovo_dev.split(",")) if args.emovo_dev else set()
+        held = parse_speakers(args.emovo_dev) or set()
         emovo = read_emovo(args.emovo)
         speaker = {s.id: s.group.removeprefix("emovo-") for s in emovo}
         train += _repeat([s for s in emovo if speaker[s.id] not in held], args)

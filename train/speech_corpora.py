@@ -57,6 +57,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 EMOVO_EMOTIONS = {"dis": "disgust", "gio": "joy", "neu": "neutral", "pau": "fear", "rab": "anger",
                   "sor": "surprise", "tri": "sadness"}
+EMOVO_SPEAKERS = ("f1", "f2", "f3", "m1", "m2", "m3")
 EMOVO_NAME = re.compile(r"^([a-z]{3})-([a-z]\d+)-(\w+)$", re.IGNORECASE)
 
 EMODB_EMOTIONS = {"W": "anger", "E": "disgust", "A": "fear", "F": "joy", "T": "sadness", "N": "neutral",
