@@ -526,3 +526,23 @@ def test_emovo_dev_speakers_are_read_as_a_spec_s_and_unknown_ones_refused(shared
         with pytest.raises(SystemExit) as e:
             parse_args(base + ["--emovo-dev", given])
         assert e.value.code == 2 and said in capsys.readouterr().err, given
+
+
+def test_init_from_a_checkpoint_of_other_labels_is_refused_before_any_work(tmp_path, capsys):
+    """--init compared only shapes: a checkpoint of the same 7 emotions in another order had its heads' rows copied
+    to other emotions here (its 'anger' row answered 'sadness'); its encoders alone can still be given."""
+    from mmsent.checkpoint import save_checkpoint
+    from mmsent.config import tiny_config
+    from mmsent.labels import EMOTIONS
+    from mmsent.model import build_model
+    from train.args import parse_args
+
+    other = tuple(reversed(EMOTIONS))
+    ck = str(save_checkpoint(build_model(tiny_config(emotions=other, trained_branches=("audio",))), tmp_path / "ck"))
+    base = ["--meld", str(tmp_path), "--out", str(tmp_path / "run"), "--branches", "audio", "--modalities", "audio"]
+    for init in (ck, f"{ck}:sense_heads.audio.", f"{ck}:emotion_"):
+        with pytest.raises(SystemExit) as e:
+            parse_args(base + ["--init", init])
+        assert e.value.code == 2 and (f"--init {init}: its heads answer the emotions {', '.join(other)}, this run's "
+                                      f"{', '.join(EMOTIONS)}") in capsys.readouterr().err, init
+    assert parse_args(base + ["--init", f"{ck}:encoders.audio."]).init == [f"{ck}:encoders.audio."]

@@ -8,8 +8,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from mmsent.checkpoint import CheckpointError, checkpoint_folder, read_config
-from mmsent.config import HelpFormatter
+from mmsent.checkpoint import LABELS, CheckpointError, checkpoint_folder, read_config
+from mmsent.config import HelpFormatter, ModelConfig
 from mmsent.labels import MODALITIES
 
 from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, read_ravdess, unique_key
@@ -115,7 +115,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     o.add_argument("--state", help=f"resumable state file (default OUT/{STATE_FILE})")
     o.add_argument("--init", action="append", default=[],
                    help="start from a checkpoint's weights: DIR or DIR:PREFIX (only keys starting with PREFIX, "
-                        "e.g. encoders.audio.); repeatable, later ones win")
+                        "e.g. encoders.audio.); repeatable, later ones win. Its heads must answer this run's emotions and "
+                        "sentiments, in their order (its encoders alone may come from any)")
     o.add_argument("--stop-after", type=int, default=0,
                    help="leave after this many epochs in this invocation (time-limited jobs; 0: run to the end): its "
                         "checkpoint is calibrated, and says as it loads that its run did not finish (--resume "
@@ -140,7 +141,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(why)
     if not args.epochs and not args.init:
         p.error("--epochs 0 trains nothing: it composes the parts given with --init DIR[:PREFIX] and calibrates them")
-    if why := untrained_branches(args):
+    if why := untrained_branches(args) or mislabelled_init(args):
         p.error(why)
     state = Path(args.state or Path(args.out) / STATE_FILE)
     if args.resume and not state.is_file():
@@ -212,6 +213,26 @@ def untrained_branches(args) -> str | None:
     return (f"--branches {' '.join(bare)}: the {b} branch is neither trained ({why}) nor given by --init, so it would "
             f"be saved with random weights that the analysis reads as a sense: {feed}drop it from --branches, or give "
             f"it with --init DIR:encoders.{b}. --init DIR:sense_heads.{b}. (a checkpoint that has it)")
+
+
+def mislabelled_init(args) -> str | None:
+    """Why an --init would copy heads whose rows mean other labels than this run's (only shapes are compared as the
+    weights are copied), or None. Its encoders alone (DIR:encoders.) answer no label: they may be given."""
+    for spec in args.init:
+        folder, _, prefix = spec.partition(":")
+        if prefix.startswith("encoders."):
+            continue
+        try:
+            model = read_config(checkpoint_folder(folder)).get("model", {})
+        except CheckpointError as e:
+            return f"--init {spec}: {e}"
+        for key in LABELS:
+            theirs, ours = list(model.get(key, getattr(ModelConfig, key))), list(getattr(ModelConfig, key))
+            if theirs != ours:
+                return (f"--init {spec}: its heads answer the {key} {', '.join(theirs)}, this run's "
+                        f"{', '.join(ours)}: their rows would be copied to other {key}. Give only its encoders "
+                        f"(--init {folder}:encoders.), or a checkpoint of this run's {key} in their order")
+    return None
 
 
 def _repeat(samples: list[Sample], args) -> list[Sample]:
