@@ -80,8 +80,9 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
     return folder
 
 
-def read_config(folder: str | Path) -> dict:
-    """Read and check a checkpoint's config.json (no weights are touched)."""
+def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:
+    """Read and check a checkpoint's config.json (no weights are touched). ``oldest=2``: a format-2 checkpoint is
+    read too, for train.train --init to recalibrate it (its encoders and heads copied, its calibration fitted again)."""
     folder = Path(folder)
     if folder.is_file():
         if folder.suffix.lower() in PICKLE_SUFFIXES:
@@ -109,13 +110,13 @@ def read_config(folder: str | Path) -> dict:
         raise CheckpointError(f"{folder / CONFIG_FILE}: format_version must be an integer, got {version!r}")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{folder} has checkpoint format {version}: upgrade mmsent to load it")
-    if version == 2:
+    if version == 2 and oldest > 2:
         raise CheckpointError(
             f"{folder} has checkpoint format 2, whose fusion added its prior to every answer, so that a sense "
             f"alone could answer otherwise than it said; this mmsent calibrates each sense on its own. "
             f"Recalibrate it (python -m train.train --epochs 0 --init {folder} with its training options "
             f"and dev sets) or retrain")
-    if version < OLDEST_READABLE:
+    if version < oldest:
         raise CheckpointError(
             f"{folder} has checkpoint format {version}, from an mmsent whose audio branch was a log-mel CNN "
             f"and whose senses had no heads of their own; this mmsent can't read it. Use the embedded "

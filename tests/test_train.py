@@ -546,3 +546,22 @@ def test_init_from_a_checkpoint_of_other_labels_is_refused_before_any_work(tmp_p
         assert e.value.code == 2 and (f"--init {init}: its heads answer the emotions {', '.join(other)}, this run's "
                                       f"{', '.join(EMOTIONS)}") in capsys.readouterr().err, init
     assert parse_args(base + ["--init", f"{ck}:encoders.audio."]).init == [f"{ck}:encoders.audio."]
+
+
+def test_a_format_2_checkpoint_is_recalibrated_as_its_message_advises(corpus, tmp_path):
+    """Loading a format-2 checkpoint advised python -m train.train --epochs 0 --init DIR, but --init read it through
+    the check that refuses format 2: the advice could not be followed."""
+    from mmsent.checkpoint import FORMAT_VERSION, CheckpointError, save_checkpoint
+    from mmsent.config import tiny_config
+    from mmsent.model import build_model
+
+    old = save_checkpoint(build_model(tiny_config(trained_branches=("audio",), audio_channels=(8, 16, 32))),
+                          tmp_path / "old")
+    meta = json.loads((old / "config.json").read_text())
+    (old / "config.json").write_text(json.dumps({**meta, "format_version": 2}))
+    with pytest.raises(CheckpointError, match=re.escape(f"(python -m train.train --epochs 0 --init {old} with its")):
+        load_checkpoint(old)
+    main(["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "new"), *TINY,
+          "--branches", "audio", "--modalities", "audio", "--epochs", "0", "--init", str(old)])
+    assert json.loads((tmp_path / "new" / "config.json").read_text())["format_version"] == FORMAT_VERSION
+    assert load_checkpoint(tmp_path / "new").config.trained_branches == ("audio",)

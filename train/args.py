@@ -200,7 +200,7 @@ def untrained_branches(args) -> str | None:
     for spec in args.init:
         folder, _, prefix = spec.partition(":")
         try:
-            has = read_config(checkpoint_folder(folder)).get("trained_branches", [])
+            has = read_config(checkpoint_folder(folder), oldest=2).get("trained_branches", [])
         except CheckpointError as e:
             return f"--init {spec}: {e}"
         given |= {(part, b) for b in has for part in ("encoders", "sense_heads") if f"{part}.{b}.".startswith(prefix)}
@@ -223,7 +223,7 @@ def mislabelled_init(args) -> str | None:
         if prefix.startswith("encoders."):
             continue
         try:
-            model = read_config(checkpoint_folder(folder)).get("model", {})
+            model = read_config(checkpoint_folder(folder), oldest=2).get("model", {})
         except CheckpointError as e:
             return f"--init {spec}: {e}"
         for key in LABELS:
