@@ -565,3 +565,20 @@ def test_a_format_2_checkpoint_is_recalibrated_as_its_message_advises(corpus, tm
           "--branches", "audio", "--modalities", "audio", "--epochs", "0", "--init", str(old)])
     assert json.loads((tmp_path / "new" / "config.json").read_text())["format_version"] == FORMAT_VERSION
     assert load_checkpoint(tmp_path / "new").config.trained_branches == ("audio",)
+
+
+def test_branches_and_modalities_take_commas_and_unknown_names_are_refused(tmp_path, capsys):
+    """--branches text,audio was read as one branch named 'text,audio' (refused as neither trained nor given, with
+    --init DIR:encoders.text,audio. as advice), --modalities text,audio as one unknown sense, said only after parsing."""
+    from train.args import parse_args
+
+    base = ["--meld", str(tmp_path), "--out", str(tmp_path / "run")]
+    args = parse_args(base + ["--branches", "text,audio", "--modalities", "Text, audio"])
+    assert (args.branches, args.modalities) == (["text", "audio"], ["text", "audio"])
+    assert parse_args(base + ["--branches", "text", "audio,"]).branches == ["text", "audio"]
+    for flags, said in ((["--branches", "text,words"], "--branches text,words: no sense words: give text, audio or "
+                         "video (the words, the voice, the face), separated by spaces or commas"),
+                        (["--modalities", "txt"], "--modalities txt: no sense txt")):
+        with pytest.raises(SystemExit) as e:
+            parse_args(base + flags)
+        assert e.value.code == 2 and said in capsys.readouterr().err, flags

@@ -67,9 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m = p.add_argument_group("model")
     m.add_argument("--config", choices=("default", "tiny"), default="default", help="architecture size")
     m.add_argument("--branches", nargs="+", default=["text", "audio"],
-                   help="branches the model has: each is fed (--modalities) or given by --init")
+                   help="branches the model has (text audio video, or text,audio): each is fed (--modalities) or "
+                   "given by --init")
     m.add_argument("--modalities", nargs="+", default=list(MODALITIES),
-                   help="modalities fed to the model (e.g. only 'audio' for a one-branch run)")
+                   help="modalities fed to the model (e.g. text audio, or text,audio; only 'audio' for a one-branch "
+                   "run)")
     m.add_argument("--text-source", help="text encoder: 'all-MiniLM-L6-v2' (embedded) or a hub id such as "
                    "bert-base-uncased (default: the config's)")
     m.add_argument("--video-source", help="video encoder: face-expression (embedded), r3d_18-kinetics400 "
@@ -131,6 +133,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.cache = args.cache or None
     if not args.ravdess_train:  # an unset shell variable, not "all"
         p.error("--ravdess-train is empty: give the RAVDESS actors to train on (e.g. 1-16; 1-24 for all)")
+    for flag in ("branches", "modalities"):
+        try:
+            setattr(args, flag, read_senses(getattr(args, flag), f"--{flag}"))
+        except ValueError as e:
+            p.error(str(e))
     if why := unknown_emovo_speakers(args.emovo_dev):
         p.error(why)
     if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions or args.data):
@@ -176,6 +183,17 @@ def unwritable(path: str | None, folder: bool, flag: str = "the path") -> str | 
     if not os.access(there, os.W_OK | os.X_OK):
         return f"{path}: {there} is not writable"
     return None
+
+
+def read_senses(given: list[str], flag: str) -> list[str]:
+    """--branches or --modalities as given ("text audio", "text,audio", "Text, audio") -> ["text", "audio"].
+    Raises ValueError for a name that is not a sense."""
+    names = list(dict.fromkeys(n.strip().lower() for g in given for n in g.split(",") if n.strip()))
+    unknown = [n for n in names if n not in MODALITIES]
+    if unknown or not names:
+        raise ValueError(f"{flag} {' '.join(given)}: no sense {', '.join(unknown) or 'named'}: give text, audio or "
+                         "video (the words, the voice, the face), separated by spaces or commas")
+    return names
 
 
 def unknown_emovo_speakers(given: str) -> str | None:
