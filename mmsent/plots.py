@@ -136,7 +136,9 @@ def emotion_share(analysis: Analysis) -> go.Figure:
     fig.add_trace(
         go.Bar(
             y=labels, x=[summary.emotion_mean[k] for k in labels], orientation="h", name="mean probability",
-            marker={"color": colors, "opacity": 0.45, "pattern": {"shape": "/"}},
+            # hatched: plotly draws each bar's in the bar's colour; the pattern's own colour is the legend's. Left
+            # to the bars' list, plotly.js warned "Invalid color specifier: Array(7)" (6 times as a report loaded)
+            marker={"color": colors, "opacity": 0.45, "pattern": {"shape": "/", "bgcolor": colors[0]}},
             hovertemplate="%{y}: mean probability %{x:.2f}<extra></extra>",
         )
     )

@@ -591,3 +591,25 @@ def test_the_report_offers_no_button_that_sends_its_figures_online(browser_conte
     assert titles.count("Download plot as a PNG") == 5 and "Zoom in" in titles, titles
     assert not [t for t in titles if "share" in t.lower() or "cloud" in t.lower()], titles
     page.close()
+
+
+def test_the_report_draws_its_figures_without_a_warning(browser_context, tmp_path):
+    """plotly.js warned 'Invalid color specifier: Array(7). Defaulting to "#000"' in the console as the report loaded:
+    the template's hatching over the emotion share's mean bars takes its lines' colour from a colour of the bar, and
+    the bars' colours are a list (6 times). The report loads without a warning or an error, the mean bars still hatched
+    (a screenshot of the figure is the same to the pixel)."""
+    from test_results import make_analysis
+
+    from mmsent import export
+
+    report = export.write_html(make_analysis(5), tmp_path / "quiet.html")
+    page = browser_context.new_page()
+    said = []
+    page.on("console", lambda m: said.append(f"{m.type}: {m.text}"))
+    page.goto(report.as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5", timeout=UI_TIMEOUT_MS)
+    share = page.locator(".js-plotly-plot").nth(3)  # the emotion share: its mean bars and its legend hatched
+    assert share.locator(".legendtoggle").count() == 2
+    assert share.locator("pattern").count() >= 1 + len(EMOTIONS), share.inner_html()[:2000]
+    assert not [s for s in said if s.split(":")[0] in ("error", "warning", "trace")], said
+    page.close()
