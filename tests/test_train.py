@@ -517,7 +517,9 @@ def test_emovo_dev_speakers_are_read_as_a_spec_s_and_unknown_ones_refused(shared
 
     base = ["--emovo", str(shared_data / "emovo"), "--out", str(tmp_path / "run"), "--cache", ""]
     for given in ("M3", "m3 ", " M3,"):
-        train, dev, _ = read_corpora(parse_args(base + ["--emovo-dev", given]))
+        args = parse_args(base + ["--emovo-dev", given])
+        assert args.emovo_dev == "m3", given  # as config.json records it, and mmsent info says it
+        train, dev, _ = read_corpora(args)
         assert {s.group for s in dev["emovo"]} == {"emovo-m3"}, given
         assert "emovo-m3" not in {s.group for s in train}, given
     for given, said in (("m4", "--emovo-dev m4: EMOVO has no speaker m4: its speakers are f1 f2 f3 m1 m2 m3"),

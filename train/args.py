@@ -140,6 +140,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(str(e))
     if why := unknown_emovo_speakers(args.emovo_dev):
         p.error(why)
+    args.emovo_dev = ",".join(sorted(parse_speakers(args.emovo_dev) or ()))  # as read (M3 is m3): as recorded
     if not (args.meld or args.ravdess or args.emovo or args.fer2013 or args.goemotions or args.data):
         p.error("give at least one of --meld, --ravdess, --emovo, --fer2013, --goemotions, --data")
     for flag, path, folder in (("--out", args.out, True), ("--state", args.state, False),
