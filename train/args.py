@@ -149,7 +149,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(why)
     if not args.epochs and not args.init:
         p.error("--epochs 0 trains nothing: it composes the parts given with --init DIR[:PREFIX] and calibrates them")
-    if why := untrained_branches(args) or mislabelled_init(args):
+    inits = {}  # --init DIR[:PREFIX] -> DIR's config.json, read once for the checks below
+    for spec in args.init:
+        try:
+            inits[spec] = read_config(checkpoint_folder(spec.partition(":")[0]), oldest=2)
+        except CheckpointError as e:
+            p.error(f"--init {spec}: {e}")
+    if why := untrained_branches(args, inits) or mislabelled_init(inits):
         p.error(why)
     state = Path(args.state or Path(args.out) / STATE_FILE)
     if args.resume and not state.is_file():
@@ -210,19 +216,16 @@ def unknown_emovo_speakers(given: str) -> str | None:
     return None
 
 
-def untrained_branches(args) -> str | None:
+def untrained_branches(args, inits: dict[str, dict]) -> str | None:
     """Why a branch of --branches would be saved with random weights (which the analysis reads as a sense), or None:
     each must be fed (--modalities, with --epochs above 0) or given, its encoder and its own heads, by --init from a
-    checkpoint that has it."""
+    checkpoint that has it (``inits``: each --init's config.json)."""
     fed = set(args.modalities) if args.epochs else set()
     given = set()  # (part, branch) that an --init DIR[:PREFIX] copies
-    for spec in args.init:
-        folder, _, prefix = spec.partition(":")
-        try:
-            has = read_config(checkpoint_folder(folder), oldest=2).get("trained_branches", [])
-        except CheckpointError as e:
-            return f"--init {spec}: {e}"
-        given |= {(part, b) for b in has for part in ("encoders", "sense_heads") if f"{part}.{b}.".startswith(prefix)}
+    for spec, meta in inits.items():
+        prefix = spec.partition(":")[2]
+        given |= {(part, b) for b in meta.get("trained_branches", []) for part in ("encoders", "sense_heads")
+                  if f"{part}.{b}.".startswith(prefix)}
     bare = [b for b in args.branches if b not in fed and not {("encoders", b), ("sense_heads", b)} <= given]
     if not bare:
         return None
@@ -234,17 +237,15 @@ def untrained_branches(args) -> str | None:
             f"it with --init DIR:encoders.{b}. --init DIR:sense_heads.{b}. (a checkpoint that has it)")
 
 
-def mislabelled_init(args) -> str | None:
+def mislabelled_init(inits: dict[str, dict]) -> str | None:
     """Why an --init would copy heads whose rows mean other labels than this run's (only shapes are compared as the
-    weights are copied), or None. Its encoders alone (DIR:encoders.) answer no label: they may be given."""
-    for spec in args.init:
+    weights are copied), or None (``inits``: each --init's config.json). Its encoders alone (DIR:encoders.) answer no
+    label: they may be given."""
+    for spec, meta in inits.items():
         folder, _, prefix = spec.partition(":")
         if prefix.startswith("encoders."):
             continue
-        try:
-            model = read_config(checkpoint_folder(folder), oldest=2).get("model", {})
-        except CheckpointError as e:
-            return f"--init {spec}: {e}"
+        model = meta.get("model", {})
         for key in LABELS:
             theirs, ours = list(model.get(key, getattr(ModelConfig, key))), list(getattr(ModelConfig, key))
             if theirs != ours:
