@@ -260,9 +260,13 @@ class _FrameSampler:
         i = np.searchsorted(self.times, start)
         return bool(i < len(self.times) and self.times[i] < end)
 
+    def _time(self, pts: int | None) -> float:
+        """A frame's or packet's time (s from the media's start) by the stream's time base; without one (frames
+        flushed at the end of the stream carry none), a frame interval after the last frame."""
+        return float(pts * self.time_base) - self.origin if pts is not None else self.prev_t + self.step
+
     def push(self, frame: av.VideoFrame) -> None:
-        # the stream's time base: frames flushed at the end of the stream carry none
-        t = float(frame.pts * self.time_base) - self.origin if frame.pts is not None else self.prev_t + self.step
+        t = self._time(frame.pts)
         if self.lost_at is not None and self.lost_at <= t and not frame.key_frame:
             return  # built on the picture lost (the decoder hides the damage): lost too, until a keyframe
         if self.shape is None:
@@ -277,7 +281,7 @@ class _FrameSampler:
         screen, the sampled times get black (holding the frame before the damage made a still face out of
         nothing); so do those of the frames after it until a keyframe, which the decoder builds on what was lost
         (an earlier moment's picture, smeared)."""
-        t = float(packet.pts * packet.time_base) - self.origin if packet.pts is not None else self.prev_t + self.step
+        t = self._time(packet.pts)
         if t >= self.prev_t or self.prev is None:
             self.lost_at = t if self.lost_at is None else min(self.lost_at, t)
 
