@@ -332,17 +332,18 @@ CORPORA = ("meld", "ravdess", "emovo", "emodb", "cremad", "goemotions", "fer2013
 def _mistyped(spec: str) -> str | None:
     """What is wrong with a spec that means another (``Folders=DIR``, ``folder=DIR``, ``folders:DIR``,
     ``folders= DIR``), and the spec it means; None where it is right, or where none is close."""
-    kind, sep, where = spec.partition("=")
-    if not sep or kind not in CORPORA:
-        if not sep:
-            kind, sep, where = spec.partition(":")
-        close = difflib.get_close_matches(kind.strip().lower(), CORPORA, n=1, cutoff=0.8)
-        why = "a corpus's name is followed by '=', not ':'" if "=" not in spec else f"{kind!r} is no corpus's name"
-    elif where != where.strip() and not Path(where).exists():
-        close, why = [kind], f"the path {where!r} starts or ends with a space"
+    kind, sep, where = spec.partition("=" if "=" in spec else ":")
+    if kind in CORPORA and sep == "=":
+        if where == where.strip() or Path(where).exists():
+            return None
+        meant, why = kind, f"the path {where!r} starts or ends with a space"
     else:
-        return None
-    return f"--data {spec!r}: {why}; did you mean {close[0]}={where.strip()}?" if close and sep else None
+        close = difflib.get_close_matches(kind.strip().lower(), CORPORA, n=1, cutoff=0.8)
+        if not close or not sep:
+            return None
+        meant = close[0]
+        why = "a corpus's name is followed by '=', not ':'" if sep == ":" else f"{kind!r} is no corpus's name"
+    return f"--data {spec!r}: {why}; did you mean {meant}={where.strip()}?"
 
 
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
