@@ -45,7 +45,7 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from dataclasses import dataclass, field, replace  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
@@ -57,7 +57,7 @@ from mmsent import export, media, plots  # noqa: E402
 from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES  # noqa: E402
-from mmsent.pipeline import senses_given  # noqa: E402
+from mmsent.pipeline import senses_given, senses_in  # noqa: E402
 from mmsent.results import Analysis, SegmentResult  # noqa: E402
 from mmsent.subtitles import SUBTITLE_SUFFIXES  # noqa: E402
 from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
@@ -310,7 +310,7 @@ def _not_read(name: str, given: tuple[str, ...], options: AnalysisOptions, info:
     """``pipeline.not_read_by`` in the page's words: the senses ticked that the file gives are none the model reads
     (a silent video, a model that reads no faces); what to tick or give instead."""
     untrained = " and the ".join(MODALITY_NAMES[m] for m in given)
-    could = [MODALITY_NAMES[m] for m in senses_given(replace(options, senses=MODALITIES), info) if m in model.encoders]
+    could = [MODALITY_NAMES[m] for m in senses_in(options, info) if m in model.encoders]
     if could:
         todo = f"Tick the {' or the '.join(could)} (Options, Senses)."
     elif not info.has_audio:

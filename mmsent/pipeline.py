@@ -550,11 +550,11 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
 
 
 def senses_given(options: AnalysisOptions, info: media.MediaInfo | MediaFacts) -> tuple[str, ...]:
-    """The senses asked for that the file can give (``_senses_in``)."""
-    return tuple(m for m in options.senses if m in _senses_in(options, info))
+    """The senses asked for that the file can give (``senses_in``)."""
+    return tuple(m for m in options.senses if m in senses_in(options, info))
 
 
-def _senses_in(options: AnalysisOptions, info: media.MediaInfo | MediaFacts) -> tuple[str, ...]:
+def senses_in(options: AnalysisOptions, info: media.MediaInfo | MediaFacts) -> tuple[str, ...]:
     """The senses the file can give: the voice needs sound, the face a picture, the words sound or subtitles."""
     can = {"text": info.has_audio or bool(options.subtitles), "audio": info.has_audio, "video": info.has_video}
     return tuple(m for m in MODALITIES if can[m])
@@ -567,7 +567,7 @@ def nothing_to_read(path: str | PathLike, options: AnalysisOptions, info: media.
     asked = [MODALITY_NAMES[m] for m in options.senses]
     why = (f"the {asked[0]}, the only sense asked for, needs one" if len(asked) == 1 else
            f"the senses asked for, the {' and the '.join(asked)}, need one")
-    can = [MODALITY_NAMES[m] for m in _senses_in(options, info)]
+    can = [MODALITY_NAMES[m] for m in senses_in(options, info)]
     named = ",".join(can)
     ask = f"Ask for the {' or the '.join(can)} (senses=\"{named}\"; --senses {named} on the command line)"
     if not info.has_audio and not options.subtitles:
