@@ -105,7 +105,7 @@ def test_clips_that_gave_no_speech_segment_are_named(checkpoint, tmp_path, caplo
     make_audio(clips / "sad" / "hush.wav", duration=1.0, source="silence")
     with caplog.at_level("WARNING", logger="train.served"):
         assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}"]) == 2  # none answered: an error
-    assert f"no speech segment that the voice read (counted as a miss): {clips / 'sad' / 'hush.wav'}" in caplog.text
+    assert f"no speech segment that the model read (counted as a miss): {clips / 'sad' / 'hush.wav'}" in caplog.text
 
 
 def test_a_corpus_of_which_no_clip_gives_an_answer_is_an_error(checkpoint, tmp_path, capsys):
@@ -121,7 +121,7 @@ def test_a_corpus_of_which_no_clip_gives_an_answer_is_an_error(checkpoint, tmp_p
     assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 2
     err = capsys.readouterr().err
     assert ("error: clips: none of its 2 clips gave an answer (1 could not be analysed, 1 gave no speech segment "
-            "that the voice read; each is named above)") in err
+            "that the model read; each is named above)") in err
     assert not out.exists()
 
 
@@ -153,3 +153,18 @@ def test_a_model_of_other_labels_is_refused_before_any_clip_is_analysed(tmp_path
             main(["--checkpoint", str(folder), "--data", f"folders={clips}"])
         assert e.value.code == 2 and (f"{folder}: its emotions are {list(emotions)}; train.evaluate and train.served "
                                       f"score the 7 MELD emotions {list(EMOTIONS)}, in that order") in capsys.readouterr().err
+
+
+def test_a_words_only_model_answers_each_clip_from_its_words(shared_data, tmp_path):
+    """Before, only a speech segment that the voice read answered: a model that reads the words alone (MELD's
+    sense) had none, and every clip was a miss (an error: "none of its 2 clips gave an answer")."""
+    torch.manual_seed(0)
+    words = save_checkpoint(build_model(tiny_config(trained_branches=("text",))), tmp_path / "words")
+    clips = tmp_path / "clips"
+    for folder, name in (("angry", "03-01-05-01-01-01-18.flac"), ("neutral", "03-01-01-01-01-01-18.flac")):
+        (clips / folder).mkdir(parents=True)
+        (clips / folder / name).symlink_to(shared_data / "ravdess" / "Actor_18" / name)
+    out = tmp_path / "served.json"
+    assert main(["--checkpoint", str(words), "--data", f"folders={clips}", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())["clips"]
+    assert report["no_speech_segment"] == 0 and report["read"] == {"fused": 2, "text": 2}

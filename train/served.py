@@ -1,6 +1,6 @@
 """Labelled clips as the analysis serves them: each clip goes through ``mmsent.analyze`` (speech
 recognition, segments, the voice of each segment as cut), not through the training features of the
-whole file (``train.evaluate``). Its speech segment that the voice read (the longest, if several)
+whole file (``train.evaluate``). Its speech segment that the model read (the longest, if several)
 gives the answer; a clip that can't be analysed, or gives no such segment, counts as a miss, and a corpus
 of which no clip gives an answer is an error.
 
@@ -55,9 +55,9 @@ def served(model, samples, translate: bool = AnalysisOptions.translate) -> dict:
             log.warning("left out (counted as a miss): %s", e)
             failed += 1
             continue
-        spoken = [g for g in segments if g.kind == "speech" and "audio" in g.modalities]
+        spoken = [g for g in segments if g.kind == "speech" and g.read]  # by any sense: a words-only model's too
         if not spoken:
-            log.warning("no speech segment that the voice read (counted as a miss): %s", s.media)
+            log.warning("no speech segment that the model read (counted as a miss): %s", s.media)
             missing += 1
             continue
         g = max(spoken, key=lambda g: g.end - g.start)
@@ -70,7 +70,7 @@ def served(model, samples, translate: bool = AnalysisOptions.translate) -> dict:
     n = len(samples)
     if not read["fused"]:  # figures of nothing are no success: train.evaluate stops here too
         raise CorpusError(f"none of its {n} clips gave an answer ({failed} could not be analysed, {missing} gave no "
-                          "speech segment that the voice read; each is named above)")
+                          "speech segment that the model read; each is named above)")
     out = {"n": n, "no_speech_segment": missing, "unreadable": failed,
            "accuracy": {k: round(hits[k] / n, 4) for k in hits if read[k]},  # all over n: like against like
            "read": {k: read[k] for k in hits if read[k]}}
