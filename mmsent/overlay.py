@@ -21,7 +21,7 @@ import numpy as np
 
 from mmsent import fonts
 from mmsent.probe import _audio_stream, _origin
-from mmsent.results import FILE_MODE, Analysis, SegmentResult, checked_writer, temporary_prefix
+from mmsent.results import FILE_MODE, Analysis, SegmentResult, checked_writer, remove_leftovers, temporary_prefix
 
 VIDEO_PRESET = "veryfast"  # x264 speed/size trade-off of the annotated video
 FONT_FRACTION = 0.045  # caption font size as a fraction of the frame height
@@ -65,6 +65,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can still
     # create their output files afterwards. Writing inside a hidden folder that is removed on failure
     # leaves them nowhere to write, so no stray file is left beside the exports.
+    remove_leftovers(out_path)
     with tempfile.TemporaryDirectory(prefix=temporary_prefix(out_path), dir=out_path.parent,
                                      ignore_cleanup_errors=True) as work:
         source = _remuxed(video_path, Path(work), sound) if chapters or sound else video_path

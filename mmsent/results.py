@@ -17,7 +17,10 @@ import functools
 import json
 import logging
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +37,7 @@ SEGMENT_KINDS = ("speech", "gap")  # "gap": a stretch without speech, analysed f
 
 FILE_MODE = 0o644  # permissions of written files (mkstemp would leave 0o600)
 TEMP_NAME_BYTES = 200  # bytes of a file's name kept in the name of its temporary file or folder (file systems: 255)
+LEFTOVER_AGE_S = 3600  # s: a temporary file or folder of an output left untouched this long is a killed write's
 
 _MEDIA_KEYS = ("path", "duration", "has_audio", "has_video")
 _SEGMENT_KEYS = ("start", "end", "text", "emotion", "sentiment", "modalities")
@@ -363,6 +367,7 @@ def _share(segs, weights, labels, top) -> dict[str, float]:
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed."""
     path = Path(path)
+    remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=suffix or path.suffix, dir=path.parent)
     os.close(fd)
     try:
@@ -378,6 +383,34 @@ def temporary_prefix(path: Path) -> str:
     a name that fits the file system (255 bytes, not characters: a Chinese letter takes 3) must not get a
     temporary one that does not."""
     return "." + path.name.encode("utf-8", "surrogateescape")[:TEMP_NAME_BYTES].decode("utf-8", "ignore") + "."
+
+
+def remove_leftovers(path: Path) -> None:
+    """Remove the temporary files and folders that a killed write of ``path`` left beside it (SIGKILL, the memory
+    killer, a power cut: nothing ran to remove them; an annotated video's may hold gigabytes): those named as
+    ``atomic_path`` and the annotated video name theirs, untouched for LEFTOVER_AGE_S, so that a write still
+    running in another process keeps its own."""
+    prefix = temporary_prefix(path)
+    own = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}(\.tmp|" + re.escape(path.suffix) + ")?")  # tempfile's names
+    try:
+        leftovers = [p for p in path.parent.iterdir() if own.fullmatch(p.name)]
+    except OSError:  # no folder yet, or not readable: its writer says so
+        return
+    for p in leftovers:
+        try:
+            if time.time() - _last_change(p) > LEFTOVER_AGE_S:
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                log.info("removed %s, left by a write of %s that was killed", p, path.name)
+        except OSError:  # removed meanwhile by another process, or not ours to remove
+            pass
+
+
+def _last_change(p: Path) -> float:
+    """The latest modification time of ``p`` and, for a folder, of everything in it."""
+    times = [p.lstat().st_mtime]
+    if p.is_dir() and not p.is_symlink():
+        times += [Path(folder, f).lstat().st_mtime for folder, _, files in os.walk(p) for f in files]
+    return max(times)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

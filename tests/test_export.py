@@ -4,8 +4,10 @@ import codecs
 import csv
 import json
 import math
+import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import av
@@ -579,3 +581,27 @@ def test_annotated_video_keeps_only_the_caption_of_the_segment_playing():
         for t in (seg.start + 0.25 * seg.duration, seg.start + 0.75 * seg.duration):
             drawn = painter.paint(frame, t)
             assert drawn.any() and list(painter.cache) == [a.segments.index(seg)]
+
+
+def test_what_a_killed_write_left_is_removed_by_the_next_but_not_a_running_one_s(tmp_path, clip):
+    """A write killed outright (SIGKILL, the memory killer: nothing runs to clean up) left its hidden temporary file,
+    or the annotated video's folder with the video half written, beside the results for ever; `--skip-existing`'s
+    next run wrote the results beside them. The next write of the same result removes what such a write left,
+    untouched for an hour, and keeps a write still running (touched now) and files of other names."""
+    from mmsent.results import LEFTOVER_AGE_S, temporary_prefix
+
+    a = make_analysis(3, duration=CLIP_SECONDS, path=str(clip))
+    json_out, mp4_out = tmp_path / "pattern clip.json", tmp_path / "pattern clip.annotated.mp4"
+    old = time.time() - LEFTOVER_AGE_S - 60
+    killed_json = tmp_path / (temporary_prefix(json_out) + "k1ll3d_x.tmp")
+    killed_video = tmp_path / (temporary_prefix(mp4_out) + "abcd_123")
+    running = tmp_path / (temporary_prefix(json_out) + "running1.tmp")
+    own = tmp_path / (temporary_prefix(json_out) + "my notes.txt")  # the user's hidden file, named alike
+    for f in (killed_json, running, own, killed_video / "pattern clip.annotated.mp4", killed_video / "sound.m4a"):
+        f.parent.mkdir(exist_ok=True)
+        f.write_bytes(b"half written")
+    for f in (killed_json, own, killed_video / "pattern clip.annotated.mp4", killed_video / "sound.m4a", killed_video):
+        os.utime(f, (old, old))
+    export.write(a, tmp_path, ["json", "mp4"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [json_out.name, mp4_out.name, running.name, own.name])
