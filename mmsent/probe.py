@@ -60,6 +60,10 @@ VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".divx", ".fl
 MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
 
 
+NOT_A_STREAM = ("mmsent reads a file, not a stream (standard input, a pipe: it seeks in the file, and reads the sound "
+                "and the picture apart): save the stream to a file first (... > clip.mp4), then give the file's path.")
+
+
 def local_path(path: str | Path) -> Path:
     """``path`` as a Path; MediaError where it is empty (``Path`` would make "" the current folder) or a web
     address (``Path`` would make "https://x" "https:/x")."""
@@ -68,6 +72,8 @@ def local_path(path: str | Path) -> Path:
     if re.match(r"[a-z][a-z0-9+.-]+://", str(path), re.IGNORECASE) and not Path(path).exists():
         raise MediaError(f"{path}: is a web address; mmsent reads files: download the video or sound first, then "
                          "give the file's path.")
+    if str(path) == "-" and not Path(path).exists():
+        raise MediaError(f"-: {NOT_A_STREAM}")
     return Path(path)
 
 
@@ -79,7 +85,7 @@ def _open(path: str | Path) -> av.container.InputContainer:
         if p.is_dir():
             raise MediaError(f"{p}: is a folder; give the audio or video files in it.")
         if not p.is_file():
-            raise MediaError(f"{p}: is not a regular file; give the path of an audio or video file.")
+            raise MediaError(f"{p}: is not a regular file (a pipe or a device); {NOT_A_STREAM}")
         if p.stat().st_size == 0:
             raise MediaError(f"{p}: the file is empty (0 bytes); the upload or copy failed: provide the file again.")
     except OSError as e:  # a name too long for the file system, a folder that can't be read: not a MediaError

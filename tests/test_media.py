@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import warnings
@@ -417,3 +418,19 @@ def test_a_gap_in_the_sound_s_timestamps_is_silence_and_what_follows_keeps_its_t
     assert len(audio) / RATE == pytest.approx(7.0, abs=0.05)
     assert loud[0] == pytest.approx(6.0, abs=0.03) and loud[-1] == pytest.approx(7.0, abs=0.03)
     assert not [w for w in recwarn if "truncated" in str(w.message)]
+
+
+def test_standard_input_or_a_pipe_is_refused_saying_to_save_the_stream_first(tmp_path, monkeypatch):
+    """`... | mmsent analyze -` said "-: file not found; check the path.", and a pipe given by its name (a FIFO,
+    /dev/stdin) "is not a regular file; give the path of an audio or video file": neither said that a stream can't be
+    read, nor what to do."""
+    monkeypatch.chdir(tmp_path)  # no file named "-" here
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    for stream in ("-", fifo):
+        with pytest.raises(MediaError, match="mmsent reads a file, not a stream .*save the stream to a file first") as err:
+            probe(stream)
+        assert str(err.value).startswith(f"{stream}: ")
+    (tmp_path / "-").write_bytes(b"")  # a file that is named "-" is that file
+    with pytest.raises(MediaError, match="the file is empty"):
+        probe("-")
