@@ -123,6 +123,9 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                      else f"--format names no format; choose from {', '.join(FORMATS)}")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is a file: give a folder for the results (it is made if missing)")
+    if not args.out.exists() and args.out.suffix.lower().lstrip(".") in FORMATS:  # it would be made a folder
+        parser.error(f"--out {args.out} reads as a file's name, but --out is the folder the results go in, each named "
+                     "after its input (talk.json, talk.csv): give a folder (or make this one first to use its name)")
     args.videos = _in_folders(args.videos, parser)
     if args.skip_existing and "json" not in formats:
         parser.error("--skip-existing tells an earlier run's results by their JSON (which file, model and senses made "

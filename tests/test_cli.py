@@ -303,6 +303,8 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
 @pytest.mark.parametrize("argv, said", [
     (["--format", ","], "--format names no format"),
     (["--out", "README.md"], "--out README.md is a file: give a folder"),
+    (["--out", "results/a.JSON"], "--out results/a.JSON reads as a file's name, but --out is the folder the results go "
+                                  "in"),  # it was made a folder, results/a.JSON/a.json written in it
     (["--subtitles", "no-such.srt"], "--subtitles no-such.srt: no such file"),
     (["--max-segment", "0"], "argument --max-segment: the longest utterance (max_segment_seconds, --max-segment) must "
                              "be a number of seconds from 1 to 30, got 0.0"),
