@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -57,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--device", default="auto", type=checked_argument(pick_device),
                         help="cuda, cuda:1, cpu, ... or auto (CUDA when present)")
     sub.add_parser("info", parents=[common], formatter_class=fmt, help="load a model and print its summary")
-    a = sub.add_parser("analyze", parents=[common], formatter_class=fmt, help="analyse video or audio files")
+    a = sub.add_parser("analyze", aliases=["analyse"], parents=[common], formatter_class=fmt,
+                       help="analyse video or audio files")
     a.set_defaults(command_parser=a)  # its own usage line with its errors
     a.add_argument("videos", nargs="+", type=lambda v: Path(checked_argument(local_path)(v)),  # no web address
                    help="video or audio files, or folders of them")
@@ -322,7 +324,12 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] not in ("info", "analyze", "analyse") and not argv[0].startswith("-") \
+            and (Path(argv[0]).suffix or Path(argv[0]).exists()):  # a file given without the command
+        parser.error(f"{argv[0]} is not a command: to analyse it, python -m mmsent analyze {shlex.quote(argv[0])}")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     shown, warnings.showwarning = warnings.showwarning, _warning_line

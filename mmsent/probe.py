@@ -80,6 +80,8 @@ def local_path(path: str | Path) -> Path:
 def _open(path: str | Path) -> av.container.InputContainer:
     p = local_path(path)
     try:
+        if not p.exists() and ("*" in p.name or "?" in p.name):  # a shell passes a pattern matching nothing as it is
+            raise MediaError(f"{p}: no file matches this pattern; check the folder and the pattern.")
         if not p.exists():
             raise MediaError(f"{p}: file not found; check the path.")
         if p.is_dir():

@@ -489,3 +489,18 @@ def test_a_sound_file_is_not_refused_for_the_name_of_an_annotated_video_it_never
     assert cli.main(["analyze", str(sound), str(out / "talk.annotated.mp4"), "--out", str(out), "--format", "json,mp4",
                      "--senses", "words", "--no-contributions"]) == 0, capsys.readouterr().err
     assert (out / "talk.json").is_file() and (out / "talk.annotated.annotated.mp4").is_file()
+
+
+def test_a_file_without_the_command_is_told_the_command_and_analyse_is_analyze(tmp_path):
+    """`mmsent talk.mp4` said "argument command: invalid choice: 'talk.mp4' (choose from 'info', 'analyze')", and
+    `mmsent analyse talk.mp4` (the README's own spelling in its prose) the same; a shell's pattern that matched
+    nothing (`*.mp4` in an empty folder) failed as "*.mp4: file not found; check the path"."""
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "mmsent", *argv], capture_output=True, text=True, cwd=tmp_path,
+                              env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=120)
+    proc = run("my talk.mp4")
+    assert proc.returncode == 2 and "error: my talk.mp4 is not a command: to analyse it, python -m mmsent analyze " \
+        "'my talk.mp4'" in proc.stderr, proc.stderr
+    proc = run("analyse", "*.mp4")
+    assert proc.returncode == 1 and "FAILED *.mp4: no file matches this pattern; check the folder" in proc.stderr, \
+        proc.stderr
