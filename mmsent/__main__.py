@@ -34,7 +34,7 @@ from tqdm import tqdm  # noqa: E402  (torch loads from here)
 from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: E402
 from .checkpoint import pick_device  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
-from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, too_long, write  # noqa: E402
+from .export import ANNOTATED_SUFFIX, FORMATS, formats_named, output_paths, same_file, too_long, write  # noqa: E402
 from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("videos", nargs="+", type=lambda v: Path(checked_argument(local_path)(v)),  # no web address
                    help="video or audio files, or folders of them")
     a.add_argument("--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
-    a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}")
+    a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}; or all")
     a.add_argument("--asr", default=DEFAULTS.asr, choices=ASR_BACKENDS,
                    help="speech recognition backend")
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, type=_option("asr_model"),
@@ -118,11 +118,10 @@ def _not_read(model, checkpoint, senses: tuple[str, ...]) -> str:
 
 
 def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
-    formats = [f.strip().lower().lstrip(".") for f in args.format.split(",") if f.strip()]  # as export.write takes them
-    unknown = set(formats) - set(FORMATS)
-    if unknown or not formats:
-        parser.error(f"unknown format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}" if unknown
-                     else f"--format names no format; choose from {', '.join(FORMATS)}")
+    try:
+        formats = formats_named(args.format)  # as export.write takes them
+    except ValueError as e:
+        parser.error(f"--format {args.format!r}: {e}")
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is a file: give a folder for the results (it is made if missing)")
     if not args.out.exists() and args.out.suffix.lower().lstrip(".") in FORMATS:  # it would be made a folder

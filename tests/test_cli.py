@@ -250,7 +250,8 @@ def test_an_output_folder_that_can_not_be_written_is_said_before_any_analysis(tm
 def test_unknown_format_is_refused_before_work(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", "x.mp4", "--format", "json,gif"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert proc.returncode == 2 and "unknown format" in proc.stderr
+    assert proc.returncode == 2 and ("--format 'json,gif': unknown export format(s) gif: choose from json, csv, srt, vtt, "
+                                     "html, mp4, or all") in proc.stderr
 
 
 def test_a_device_this_machine_lacks_is_refused_before_work():
@@ -301,7 +302,7 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
 
 
 @pytest.mark.parametrize("argv, said", [
-    (["--format", ","], "--format names no format"),
+    (["--format", ","], "--format ',': no export format named: choose from json, csv"),
     (["--out", "README.md"], "--out README.md is a file: give a folder"),
     (["--out", "results/a.JSON"], "--out results/a.JSON reads as a file's name, but --out is the folder the results go "
                                   "in"),  # it was made a folder, results/a.JSON/a.json written in it

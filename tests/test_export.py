@@ -385,6 +385,20 @@ def test_unknown_format_is_refused_before_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_all_names_every_format_and_none_is_refused(tmp_path):
+    """`--format all` was an unknown format: every export had to be listed by hand. A list naming none wrote nothing
+    without a word through export.write (the command line alone refused it)."""
+    assert export.formats_named("all") == export.formats_named(" ALL, json") == list(export.FORMATS)
+    assert export.formats_named(".CSV, json") == ["csv", "json"]
+    a = make_analysis(2)
+    out = export.write(a, tmp_path, [f for f in export.formats_named("all") if f != "mp4"])  # no video to draw on
+    assert [p.suffix for p in out] == [".json", ".csv", ".srt", ".vtt", ".html"]
+    for none in ("", " , ", []):
+        with pytest.raises(ValueError, match="no export format named: choose from json, csv, srt, vtt, html, mp4, or all"):
+            export.write(a, tmp_path / "none", none)
+    assert not (tmp_path / "none").exists()
+
+
 def test_failed_write_leaves_no_file(tmp_path):
     a = make_analysis(3)
     (tmp_path / "a.json").write_text("old", encoding="utf-8")
