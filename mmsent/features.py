@@ -31,7 +31,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio
-from torchvision.transforms.functional import center_crop
 
 from .media import SAMPLE_RATE  # Hz, the rate load_audio gives
 
@@ -228,6 +227,8 @@ def video_clip(frames: np.ndarray) -> torch.Tensor:
         raise ValueError(f"video_clip takes RGB frames (n, H, W, 3), got shape {frames.shape}")
     if len(frames) != N_FRAMES:
         frames = frames[np.round(np.linspace(0, len(frames) - 1, N_FRAMES)).astype(int)]
+    from torchvision.transforms.functional import center_crop  # R3D-18's alone: torchvision takes 1.3 s to import
+
     clip = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
     clip = _resize_short_side(clip, RESIZE_SHORT_SIDE)
     clip = center_crop(clip, [CLIP_SIZE, CLIP_SIZE]) / 255.0  # torchvision's own crop (its rounding)

@@ -65,6 +65,11 @@ def test_the_package_imports_its_parts_when_used():
     proc = subprocess.run([sys.executable, "-c", "import mmsent; mmsent.no_such_part"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert "AttributeError: module 'mmsent' has no attribute 'no_such_part'" in proc.stderr
+    # the command line's --help and its refusals of wrong options come without torchvision (1.3 s to import): the
+    # R3D-18 clip's crop alone needs it (the words' transformers import it as they load)
+    proc = subprocess.run([sys.executable, "-c", "import sys, mmsent.__main__, mmsent.pipeline; "
+                           "assert 'torchvision' not in sys.modules"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_analyze_several_files_one_bad(tmp_path):
