@@ -53,6 +53,8 @@ TITLE_SIZE = 15  # px: the longest title fits a phone's width (at plotly's 17, t
 TIME_LABELS_BELOW = 6  # px between a time axis and its labels: "0:00" touched the lowest y label at the corner
 SHARE_NAMES_BESIDE = 4  # px between the emotion share's bars and their names ("surprise" touched its bar)
 FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
+PROB_DECIMALS = 4  # probabilities in the figures' data: hovers show 2 decimals, and 0.0001 of a figure's height is
+# under a tenth of a pixel (the 17 digits of a float made an hour's figures a third larger)
 LABEL_MIN_SHARE = 1 / 15  # segments at least this share of the timeline show the answer's name
 DAY_S = 24 * 3600  # s: from a day of media on, the time axes are ticked at times of their own (``_day_long_ticks``)
 DAY_LONG_STEPS_H = (1, 2, 3, 4, 6, 8, 12, 24, 48, 168)  # hours between those ticks: the first that gives...
@@ -201,7 +203,8 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
         return _say_empty(fig, "no per-sense readings in this analysis")
     hours = _hours(analysis)
     x, _ = _steps_x(segs, hours)
-    fused = [[_hover_words(s), hover_time(s.start, hours), hover_time(s.end, hours), *s.top_emotion] for s in segs]
+    fused = [[_hover_words(s), hover_time(s.start, hours), hover_time(s.end, hours), s.top_emotion[0],
+              _rounded(s.top_emotion[1])] for s in segs]
     wide = LABEL_MIN_SHARE * _time_end(analysis)
     # named a space (no-break, kept by plotly) right of the segment's start: clear of the y axis' ticks
     names = [t for s in segs for t in (("\u00a0" + s.top_emotion[0] if s.read and s.duration >= wide else ""), "")]
@@ -214,14 +217,14 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
         hovertemplate=f"<b>the answer</b>: %{{customdata[3]}} %{{customdata[4]:.2f}}<br>{_HOVER_TAIL}",
     ))
     for m in senses:
-        custom = [["", s.start, s.end, *(s.reading(m) or ("", 0.0)), s.top_emotion[0]]  # words: the fused's
-                  for s in segs]
+        custom = [[label, _rounded(p), s.top_emotion[0]] for s in segs  # the words and times: the fused's
+                  for label, p in [s.reading(m) or ("", 0.0)]]
         fig.add_trace(go.Scatter(
             x=x, y=_steps_y(segs, lambda s, m=m: _answer_prob(s, m)), name=MODALITY_NAMES[m],
             mode="lines", line={"color": MODALITY_COLORS.get(m, FALLBACK_COLOR), "width": 2.5},
             customdata=_twice(custom), connectgaps=False,
-            hovertemplate=(f"<b>{MODALITY_NAMES[m]}</b> says %{{customdata[3]}} %{{customdata[4]:.2f}}, "
-                           f"gives %{{customdata[5]}} (the answer) %{{y:.2f}}{_NO_TAIL}"),
+            hovertemplate=(f"<b>{MODALITY_NAMES[m]}</b> says %{{customdata[0]}} %{{customdata[1]:.2f}}, "
+                           f"gives %{{customdata[2]}} (the answer) %{{y:.2f}}{_NO_TAIL}"),
         ))
     _add_gaps(fig, analysis, 0.0, 1.0)
     return fig
@@ -376,8 +379,14 @@ def _with_alpha(color: str, alpha: float) -> str:
 
 
 def _steps_y(segs: list[SegmentResult], value) -> list[float | None]:
-    """value(segment) at its 2 step points; None (a break) where nothing was read (``SegmentResult.read``)."""
-    return [v for s in segs for v in ((value(s),) * 2 if s.read else (None, None))]
+    """value(segment), rounded, at its 2 step points; None (a break) where nothing was read (``SegmentResult.read``).
+    (One point a segment, drawn as steps by line_shape="hv", would halve them, but a hover shows the point nearest
+    the pointer: over the second half of each segment, the next segment's values.)"""
+    return [v for s in segs for v in ((_rounded(value(s)),) * 2 if s.read else (None, None))]
+
+
+def _rounded(p: float | None) -> float | None:
+    return None if p is None else round(p, PROB_DECIMALS)
 
 
 def _hover_words(seg: SegmentResult) -> str:
