@@ -36,8 +36,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV text cell starting so
 CUE_ARROW = re.compile(r"--+>")  # "-->", "--->", ...: in a cue's words, read as a time line; written "->"
 FIGURE_CONFIG = {"displaylogo": False,  # the report's figures' toolbar: its own tools, no plotly logo,
                  "showSendToCloud": False}  # nor plotly.js 3's "Share chart..." (uploads the figure, words and all)
+# The report's table of segments. Its box scrolls both ways under the header row, which stays in view: a sticky header
+# sticks in the box that scrolls the table sideways (at a phone's width), never in the page. The box is at most the
+# window's height less the line below it (5em), so that the page never scrolls the header out of view either.
 REPORT_COLUMNS = ("time", "kind", "words", "emotion", "sentiment", "senses read", "each sense says",
-                  "contributions")  # the report's table of segments
+                  "contributions")
 FIGURE_TEXTS = {  # each figure of plots.FIGURES in words: what it shows and where the report gives its values
     "emotion_timeline": "Each emotion's probability over time, stacked (they add up to 1). The table of segments "
                         "gives each segment's top emotion.",
@@ -311,7 +314,8 @@ def _html_page(analysis: Analysis, figures: list[str]) -> str:
 table{{border-collapse:collapse;font-size:90%}}
 td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}tbody th{{font-weight:normal;text-align:start}}
 figure{{margin:0 0 1.5em}}figcaption,.facts{{color:#555}}h1,.facts,li{{overflow-wrap:anywhere}}
-.scrolls{{overflow-x:auto}}td[dir]{{overflow-wrap:anywhere;min-width:12em}}</style></head><body>
+.scrolls{{overflow:auto;max-height:calc(100vh - 5em)}}td[dir]{{overflow-wrap:anywhere;min-width:12em}}
+thead th{{position:sticky;top:0;z-index:1;background:#fff;box-shadow:inset 0 -1px #ccc}}</style></head><body>
 <main><h1>mmsent: {name}</h1>
 <p class="facts">{html.escape(" · ".join(facts))}</p>
 {"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}

@@ -613,3 +613,43 @@ def test_the_report_draws_its_figures_without_a_warning(browser_context, tmp_pat
     assert share.locator("pattern").count() >= 1 + len(EMOTIONS), share.inner_html()[:2000]
     assert not [s for s in said if s.split(":")[0] in ("error", "warning", "trace")], said
     page.close()
+
+
+# The header row of the report's table, after the page is scrolled past the table's start, then the table's box down
+# and sideways: where its cells are, the element drawn at the middle of each (none of the rows over it), and where the
+# first row's cells are (the header's columns over the table's).
+_STUCK_HEADER_JS = """() => {
+  const box = document.querySelector('.scrolls'), heads = [...document.querySelectorAll('thead th')];
+  const seen = () => heads.map(th => { const r = th.getBoundingClientRect(), shown = box.getBoundingClientRect();
+    const left = Math.max(r.left, shown.left), right = Math.min(r.right, shown.right);  // the part the box shows
+    return {top: r.top, left: r.left,
+            drawn: right <= left || th.contains(document.elementFromPoint((left + right) / 2, r.top + r.height / 2))}; });
+  scrollTo(0, box.getBoundingClientRect().top + scrollY + 300);
+  const page = seen();
+  box.scrollTop = 2000; box.scrollLeft = 60;
+  const cells = [...document.querySelector('tbody tr').children].map(c => c.getBoundingClientRect().left);
+  return {page, box: seen(), cells, height: innerHeight, scrolled: [box.scrollTop, box.scrollLeft]};
+}"""
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 640, "height": 450},
+                                      {"width": 390, "height": 844}], ids=["desktop", "zoom-200", "phone"])
+def test_the_report_s_table_keeps_its_header_row_in_view(browser_context, tmp_path, viewport):
+    """Three hours' table (1,000 rows) lost its header row as soon as it was scrolled: which column was the emotion, which
+    the senses? Scrolled past the table's start in the page, then down and sideways in the table's own box (at a
+    phone's width and at 200% zoom the table scrolls sideways alone), the header row stays at the top of the window,
+    drawn over the rows, each header over its column."""
+    from test_results import make_analysis
+
+    from mmsent import export
+
+    report = export.write_html(make_analysis(1000, duration=3 * 3600.0), tmp_path / "long.html")
+    page = browser_context.new_page()
+    page.set_viewport_size(viewport)
+    page.goto(report.as_uri())
+    seen = page.evaluate(_STUCK_HEADER_JS)
+    for where in ("page", "box"):
+        assert all(0 <= th["top"] < seen["height"] / 4 and th["drawn"] for th in seen[where]), (where, seen)
+        assert seen["scrolled"][0] > 0, seen["scrolled"]  # the box scrolled down
+    assert [th["left"] for th in seen["box"]] == pytest.approx(seen["cells"], abs=1), seen
+    page.close()
