@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ signal.signal(signal.SIGINT, _sigint)
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # errors that end a run: no result could be written after them
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 
@@ -150,7 +152,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         parser.error(_not_read(model, args.checkpoint, options.senses))
     failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
     inputs = [*args.videos, *([args.subtitles] if args.subtitles else [])]
-    for video in args.videos:
+    for number, video in enumerate(args.videos):
         results, info = output_paths(video, args.out, formats), None
         mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
         in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
@@ -200,6 +202,13 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             except EXPECTED_ERRORS as e:
                 failed += 1
                 _failed(video, e)
+                if getattr(e, "errno", None) in DISK_FULL:  # each file left would fail so, after its analysis
+                    left = len(args.videos) - number - 1
+                    tqdm.write(f"stopped: {e.strerror}" + (f", {left} file{'' if left == 1 else 's'} left not "
+                               "analysed" if left else "") + f": free some space (results go to {args.out}, the "
+                               "annotated video's work beside them), then run the same command again with "
+                               "--skip-existing to go on from here", file=sys.stderr)
+                    break
                 continue
             except Exception as e:  # a bug: said with its traceback, to report it, and the other files go on
                 failed += 1

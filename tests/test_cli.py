@@ -118,6 +118,36 @@ def test_a_bug_on_one_file_fails_that_file_alone(tmp_path, monkeypatch, capsys):
     assert [p.name for p in out.iterdir()] == ["good.json"]
 
 
+def test_a_full_disk_stops_the_run_saying_how_to_go_on(tmp_path, monkeypatch, capsys):
+    """A disk that filled up failed each file in turn, after its analysis (minutes each, for nothing), saying only
+    "[Errno 28] No space left on device". The run stops at the first, saying what to free and how to go on. The full
+    disk is a stand-in (a write that raises ENOSPC): a test can't fill a real disk without mounting one (root)."""
+    import errno
+
+    import mmsent.__main__ as cli
+
+    good = talking_video(tmp_path / "a.mp4", ["Hello there, how are you today?"]).path
+    for name in ("b.mp4", "c.mp4"):
+        (tmp_path / name).write_bytes(good.read_bytes())
+    analysed, analyze = [], cli.analyze
+
+    def counted(video, *args, **kwargs):
+        analysed.append(video.name)
+        return analyze(video, *args, **kwargs)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli, "analyze", counted)
+    monkeypatch.setattr(cli, "write", full)
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(tmp_path), "--out", str(out), "--format", "json"]) == 1
+    err = capsys.readouterr().err
+    assert analysed == ["a.mp4"]
+    assert (f"stopped: No space left on device, 2 files left not analysed: free some space (results go to {out}, the "
+            "annotated video's work beside them), then run the same command again with --skip-existing") in err, err
+
+
 def test_no_translate_keeps_speech_in_another_language_as_spoken(tmp_path):
     clip = talking_video(tmp_path / "ciao.mp4", [ITALIAN_JOY], voice="it").path
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
