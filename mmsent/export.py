@@ -173,14 +173,15 @@ def _figure_text(analysis: Analysis, name: str) -> str:
         f"{k} {share:.0%} ({summary.emotion_mean[k]:.2f})" for k, share in shares) + "."
 
 
-def formats_named(formats: list[str] | str) -> list[str]:
+def formats_named(formats: list[str] | str, picture: bool = True) -> list[str]:
     """The FORMATS that ``formats`` names (a list, or one string as on the command line: ``"json, CSV"``; ``"all"``:
-    every one), in lower case; ValueError where it names one unknown, or none."""
+    every one, the annotated video only where there is a ``picture``), in lower case; ValueError where it names one
+    unknown, or none."""
     if isinstance(formats, str):  # "json,csv", not the letters j, s, o, n
         formats = formats.split(",")
     wanted = [f.strip().lower().lstrip(".") for f in formats if f.strip()]
     if "all" in wanted:
-        return list(FORMATS)
+        return [f for f in FORMATS if picture or f != "mp4"]
     if unknown := [f for f in wanted if f not in FORMATS]:
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}: choose from {', '.join(FORMATS)}, or all")
     if not wanted:
@@ -194,11 +195,11 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | s
     """Write FORMATS into ``out_dir`` as ``X.json``, ``X.csv``, ... ``X.annotated.mp4`` for ``X.mp4``.
 
     ``formats``: a list (``["json", "csv"]``) or, as on the command line, one string (``"json,csv"``;
-    ``"all"``: every format, the annotated video where the file has a picture). The annotated video reads ``video_path``, else ``analysis.media.path``; ``progress(frames written,
-    frames in all)`` follows its drawing. An unknown format, or an analysis that would not load back
-    (``Analysis.check``), raises ValueError before anything is written.
+    ``"all"``: every format, the annotated video where the file has a picture). The annotated video reads ``video_path``, else ``analysis.media.path``;
+    ``progress(frames written, frames in all)`` follows its drawing. An unknown format, or an analysis that would
+    not load back (``Analysis.check``), raises ValueError before anything is written.
     """
-    wanted = formats_named(formats)
+    wanted = formats_named(formats, analysis.media.has_video)
     checked = analysis.check()  # one built or edited by hand: refused as from_json would, before anything is written
     source = Path(video_path) if video_path is not None else Path(analysis.media.path)
     paths = output_paths(source, out_dir, wanted)

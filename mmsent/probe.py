@@ -58,8 +58,6 @@ AUDIO_SUFFIXES = LOSSLESS_SUFFIXES | {".mp3", ".m4a", ".m4b", ".aac", ".ogg", ".
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".divx", ".flv", ".f4v", ".mpg", ".mpeg",
                   ".vob", ".ts", ".mts", ".m2ts", ".3gp", ".3g2", ".wmv", ".asf", ".ogv", ".mxf"}
 MEDIA_SUFFIXES = AUDIO_SUFFIXES | VIDEO_SUFFIXES
-
-
 NOT_A_STREAM = ("mmsent reads a file, not a stream (standard input, a pipe: it seeks in the file, and reads the sound "
                 "and the picture apart): save the stream to a file first (... > clip.mp4), then give the file's path.")
 
@@ -80,10 +78,9 @@ def local_path(path: str | Path) -> Path:
 def _open(path: str | Path) -> av.container.InputContainer:
     p = local_path(path)
     try:
-        if not p.exists() and ("*" in p.name or "?" in p.name):  # a shell passes a pattern matching nothing as it is
-            raise MediaError(f"{p}: no file matches this pattern; check the folder and the pattern.")
-        if not p.exists():
-            raise MediaError(f"{p}: file not found; check the path.")
+        if not p.exists():  # a shell passes a pattern that matches nothing as it is
+            raise MediaError(f"{p}: no file matches this pattern; check the folder and the pattern." if "*" in p.name
+                             or "?" in p.name else f"{p}: file not found; check the path.")
         if p.is_dir():
             raise MediaError(f"{p}: is a folder; give the audio or video files in it.")
         if not p.is_file():
