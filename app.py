@@ -58,7 +58,7 @@ from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES  # noqa: E402
 from mmsent.pipeline import senses_given, senses_in  # noqa: E402
-from mmsent.results import Analysis, SegmentResult  # noqa: E402
+from mmsent.results import DISK_FULL, Analysis, SegmentResult  # noqa: E402
 from mmsent.subtitles import SUBTITLE_SUFFIXES  # noqa: E402
 from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
 
@@ -445,6 +445,13 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         except USER_ERRORS as e:
             log.info("rejected %s: %s", video or sound, e)
             raise gr.Error(_user_message(e, paths), print_exception=False) from e
+        except OSError as e:
+            if e.errno not in DISK_FULL:
+                raise
+            log.error("the disk is full: the analysis of %s could not be kept (%s; results go to %s)", video or sound,
+                      e, settings.out_root)
+            raise gr.Error("The server's disk is full: the analysis could not be kept. Try again later; whoever runs "
+                           "the server finds what to free in its log.", print_exception=False) from e
         except Exception as e:  # a bug: full trace in the server log, one line for the user
             log.exception("analysis of %s failed", video or sound)
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "

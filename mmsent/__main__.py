@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -39,14 +38,13 @@ from .export import ANNOTATED_SUFFIX, FORMATS, formats_named, output_paths, same
 from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
-from .results import Analysis  # noqa: E402
+from .results import DISK_FULL, Analysis  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # errors that end a run: no result could be written after them
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 

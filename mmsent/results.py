@@ -13,6 +13,7 @@ still load (no readings, no box) and are written back as version 2.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import logging
@@ -37,6 +38,7 @@ SEGMENT_KINDS = ("speech", "gap")  # "gap": a stretch without speech, analysed f
 
 FILE_MODE = 0o644  # permissions of written files (mkstemp would leave 0o600)
 TEMP_NAME_BYTES = 200  # bytes of a file's name kept in the name of its temporary file or folder (file systems: 255)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # write errors that no other file mends: the disk or the quota is full
 LEFTOVER_AGE_S = 3600  # s: a temporary file or folder of an output left untouched this long is a killed write's
 
 _MEDIA_KEYS = ("path", "duration", "has_audio", "has_video")

@@ -457,6 +457,28 @@ def test_each_analysis_is_checked_once(tmp_path, media, monkeypatch):
     assert Analysis.from_dict(json.loads(shown)).segments
 
 
+def test_a_full_disk_is_said_as_such_not_as_a_bug(tmp_path, media, monkeypatch, caplog):
+    """A server whose disk filled up told the user "The analysis failed unexpectedly (OSError: [Errno 28] No space
+    left on device)", a bug to report; and its log gave a traceback, not where the space went. The full disk is a
+    stand-in (the analysis's write raises ENOSPC): a test can't fill a real disk without mounting one (root)."""
+    import errno
+
+    app = load_app()
+    analyze = app.make_analyze(tiny_model(tmp_path), app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB,
+                                                                  out_root=tmp_path), "the model")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(app.export, "write", full)
+    with pytest.raises(gr.Error) as e, caplog.at_level("ERROR"):
+        analyze(str(media["silent"]), str(media["words"]), progress=lambda *a, **k: None,
+                request=gr.Request(session_hash="page-1"))
+    assert e.value.message.startswith("The server's disk is full: the analysis could not be kept. Try again later")
+    assert f"the disk is full: the analysis of {media['silent']} could not be kept" in caplog.text
+    assert f"results go to {tmp_path}" in caplog.text and "Traceback" not in caplog.text
+
+
 def test_a_video_without_sound_and_with_the_face_unticked_is_refused_before_analysis(tmp_path, media, monkeypatch):
     app = load_app()
     model = tiny_model(tmp_path)
