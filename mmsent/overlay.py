@@ -21,7 +21,8 @@ import numpy as np
 
 from mmsent import fonts
 from mmsent.probe import _audio_stream, _origin
-from mmsent.results import FILE_MODE, Analysis, SegmentResult, checked_writer, remove_leftovers, temporary_prefix
+from mmsent.results import (FILE_MODE, Analysis, SegmentResult, characters, checked_writer, remove_leftovers,
+                            temporary_prefix)
 
 VIDEO_PRESET = "veryfast"  # x264 speed/size trade-off of the annotated video
 FONT_FRACTION = 0.045  # caption font size as a fraction of the frame height
@@ -311,9 +312,7 @@ def _wrap(text: str, font, max_px: int) -> list[str]:
 
 def _fitting(text: str, font, max_px: int) -> int:
     """How many of the first code points of ``text`` fit in ``max_px`` pixels, cut between characters as people
-    see them (``plots.characters``: a letter keeps its marks, the vowel signs of Hindi or Thai, and an Indic
+    see them (``results.characters``: a letter keeps its marks, the vowel signs of Hindi or Thai, and an Indic
     conjunct stays whole); at least one character."""
-    from mmsent.plots import characters
-
     ends = list(itertools.accumulate(map(len, characters(text)))) or [0]
     return ends[max(1, bisect.bisect_right(ends, max_px, key=lambda n: font.getlength(text[:n]))) - 1]

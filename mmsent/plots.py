@@ -17,10 +17,9 @@ import unicodedata
 from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
-import regex
 
 from mmsent.labels import MODALITIES, MODALITY_NAMES
-from mmsent.results import Analysis, SegmentResult
+from mmsent.results import Analysis, SegmentResult, characters, hover_time, one_line
 
 log = logging.getLogger(__name__)
 
@@ -338,14 +337,6 @@ def axis_time(seconds: float) -> str:
     return (EPOCH + timedelta(seconds=seconds)).isoformat(sep=" ", timespec="milliseconds")
 
 
-def hover_time(seconds: float, hours: bool = False) -> str:
-    """A time of the media as the hovers show it, read as the time axis reads, to 0.01 s: 1037.91 s is "17:17.91",
-    with ``hours`` (media of an hour or more) "0:17:17.91"; 3723.45 s is "1:02:03.45"."""
-    minutes, centis = divmod(round(seconds * 100), 6000)
-    seconds = f"{centis // 100:02d}.{centis % 100:02d}"
-    return f"{minutes // 60}:{minutes % 60:02d}:{seconds}" if hours else f"{minutes}:{seconds}"
-
-
 def _hours(analysis: Analysis) -> bool:
     """Whether the figures' times show hours: from an hour of media on."""
     return _time_end(analysis) >= 3600
@@ -397,8 +388,7 @@ def _hover_words(seg: SegmentResult) -> str:
     right to left with their "!", digits and Latin words where they belong."""
     if seg.kind == "gap" or not seg.text.strip():
         return "<i>(no speech)</i>"
-    chars = characters(" ".join(seg.shown_text.split()))
-    text = "".join(chars) if len(chars) <= HOVER_MAX_CHARS else "".join(chars[: HOVER_MAX_CHARS - 1]) + "…"
+    text = one_line(seg.shown_text, HOVER_MAX_CHARS)
     lines, line = [], ""
     for word in text.split(" "):
         if line and _columns(f"{line} {word}") <= HOVER_WRAP_COLUMNS:
@@ -414,11 +404,6 @@ def _hover_words(seg: SegmentResult) -> str:
             line += char
     lines.append(line)
     return "<br>".join(f"\u2068{html.escape(ln)}\u2069" for ln in lines)
-
-
-def characters(text: str) -> list[str]:
-    """The characters as people see them (Unicode's grapheme clusters): 👩‍👧 or हूँ is one, of several code points."""
-    return regex.findall(r"\X", text)
 
 
 def _columns(text: str) -> int:

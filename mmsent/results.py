@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import regex
+
 from mmsent import validate
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS
 
@@ -167,6 +169,26 @@ def _top(probs: dict[str, float]) -> tuple[str, float]:
         raise ValueError("cannot take the top label of an empty probability mapping")
     label = max(probs, key=probs.__getitem__)  # first of equal maxima, in label order
     return label, probs[label]
+
+
+def hover_time(seconds: float, hours: bool = False) -> str:
+    """A time of the media as the plots' hovers show it, read as the time axis reads, to 0.01 s: 1037.91 s is
+    "17:17.91", with ``hours`` (media of an hour or more) "0:17:17.91"; 3723.45 s is "1:02:03.45"."""
+    minutes, centis = divmod(round(seconds * 100), 6000)
+    seconds = f"{centis // 100:02d}.{centis % 100:02d}"
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds}" if hours else f"{minutes}:{seconds}"
+
+
+def characters(text: str) -> list[str]:
+    """The characters as people see them (Unicode's grapheme clusters): 👩‍👧 or हूँ is one, of several code points."""
+    return regex.findall(r"\X", text)
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line (each run of spaces and line breaks one space), cut to ``limit`` characters as people
+    see them (``characters``: never inside an emoji or a letter with its marks), the last an ellipsis."""
+    chars = characters(" ".join(text.split()))
+    return "".join(chars) if len(chars) <= limit else "".join(chars[: limit - 1]) + "…"
 
 
 @dataclass
