@@ -42,6 +42,7 @@ FILE_MODE = 0o644  # permissions of written files (mkstemp would leave 0o600)
 TEMP_NAME_BYTES = 200  # bytes of a file's name kept in the name of its temporary file or folder (file systems: 255)
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # write errors that no other file mends: the disk or the quota is full
 LEFTOVER_AGE_S = 3600  # s: a temporary file or folder of an output left untouched this long is a killed write's
+WORDS_SHOWN = 40  # characters (as seen) of a segment's words in its repr; longer ones end in an ellipsis
 
 _MEDIA_KEYS = ("path", "duration", "has_audio", "has_video")
 _SEGMENT_KEYS = ("start", "end", "text", "emotion", "sentiment", "modalities")
@@ -153,6 +154,15 @@ class SegmentResult:
         """p(positive) - p(negative), in [-1, 1]."""
         return self.sentiment.get("positive", 0.0) - self.sentiment.get("negative", 0.0)
 
+    def __repr__(self) -> str:
+        """One line, whatever the words' length: SegmentResult(0:12.30–0:15.10, speech, 'We did it, at long…', joy
+        0.81, positive 0.66, words+voice), or SegmentResult(0:15.10–0:17.00, gap, nothing read). ``asdict`` gives
+        every field."""
+        words = [repr(one_line(self.text, WORDS_SHOWN))] if self.text else []
+        senses = "+".join(MODALITY_NAMES[m] for m in self.modalities)
+        answer = [_label(self.top_emotion), _label(self.top_sentiment), senses] if self.read else ["nothing read"]
+        return f"SegmentResult({', '.join([_clock(self.start, self.end), self.kind, *words, *answer])})"
+
 
 def frame_box(box, width: int, height: int) -> list[float] | None:
     """A face box in pixels ``(x0, y0, x1, y1)`` as ``face_box``: fractions of a ``width`` x
@@ -191,6 +201,20 @@ def one_line(text: str, limit: int) -> str:
     return "".join(chars) if len(chars) <= limit else "".join(chars[: limit - 1]) + "…"
 
 
+def _clock(*times: float) -> str:
+    """Times of the media as ``hover_time`` writes them, "0:12.30–0:15.10", with hours where the last is an hour
+    or more."""
+    return "–".join(hover_time(t, times[-1] >= 3600) for t in times)
+
+
+def _label(top: tuple[str, float]) -> str:
+    return f"{top[0]} {top[1]:.2f}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 @dataclass
 class Summary:
     """Figures computed from the segments of an Analysis (see ``Analysis.summary``)."""
@@ -210,6 +234,15 @@ class Summary:
         often neutral'; None where nothing was read."""
         top = self.dominant_emotion
         return None if top is None else f"{'mostly' if self.emotion_share[top] > 0.5 else 'most often'} {top}"
+
+    def __repr__(self) -> str:
+        """One line: Summary(10:00.00, mostly fear (62% of the time read), mean sentiment -0.21, 290 segments read),
+        or Summary(0:04.00, nothing read); its fields (``sentiment_over_time``: a point per segment) hold the rest."""
+        if self.dominant_emotion is None:
+            return f"Summary({_clock(self.duration)}, nothing read)"
+        return (f"Summary({_clock(self.duration)}, {self.overall} ({self.emotion_share[self.dominant_emotion]:.0%} of "
+                f"the time read), mean sentiment {self.mean_sentiment:+.2f}, "
+                f"{_count(len(self.sentiment_over_time), 'segment')} read)")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -234,6 +267,17 @@ class Analysis:
     def __post_init__(self):
         if not self.languages and self.language:  # built by hand with one language: its list says so too
             self.languages = [self.language]
+
+    def __repr__(self) -> str:
+        """One line, whatever the number of segments: Analysis('talk show.mp4', 10:00.00, en, 300 segments (290
+        read), mostly fear, model 'default', 1 note). ``to_dict`` and ``to_json`` give everything."""
+        read = sum(s.read for s in self.segments)
+        segments = _count(len(self.segments), "segment") + (f" ({read} read)" if read < len(self.segments) else "")
+        parts = [repr(Path(self.media.path).name), _clock(self.media.duration), self.language_text, segments,
+                 self.summary().overall or "nothing read"]
+        parts += [f"model {self.model['name']!r}"] if self.model.get("name") else []
+        parts += [_count(len(self.notes), "note")] if self.notes else []
+        return f"Analysis({', '.join(parts)})"
 
     @property
     def language_text(self) -> str:

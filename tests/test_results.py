@@ -593,3 +593,71 @@ def test_what_the_writer_writes_loads():
     d["segments"][0]["emotion"] = {k: round(v, 3) for k, v in d["segments"][0]["emotion"].items()}
     d["notes"], d["language"], d["transcript_source"] = None, None, None
     assert Analysis.from_dict(d).segments[0].end == 0.0
+
+
+# ---- what a REPL or a notebook shows ----
+
+REPR_MAX_CHARS = 200  # a repr is a line to read at a glance (the generated one of 300 segments: 432,000 characters)
+
+
+def test_an_analysis_shows_as_one_short_line_whatever_its_length():
+    """``analysis`` typed in a REPL names the file, its length, language, segments, overall emotion, model and notes;
+    the generated repr printed every probability of every segment."""
+    a = make_analysis(300, duration=600.0)
+    for s in a.segments:
+        s.text *= 50  # long words change nothing
+    shown = repr(a)
+    assert len(shown) < REPR_MAX_CHARS and "\n" not in shown and str(a) == shown
+    assert shown.startswith("Analysis('talk show.mp4', 10:00.00, en, 300 segments, ")  # all read
+    assert f", {a.summary().overall}, model 'test-model', 1 note)" in shown
+    assert len(repr(make_analysis(3000, duration=6000.0))) < REPR_MAX_CHARS
+    assert "1:40:00.00" in repr(make_analysis(3, duration=6000.0))  # hours from an hour on, as the plots show them
+
+
+def test_an_analysis_says_how_many_segments_were_read():
+    a = make_analysis(300, duration=600.0)
+    with_gap_unread(a)
+    assert "300 segments (299 read)" in repr(a)
+    for s in a.segments:
+        s.modalities = []
+    assert repr(a).endswith(", 300 segments (0 read), nothing read, model 'test-model', 1 note)")
+    empty = Analysis(MediaFacts("x.mp4", 3.0, False, True), [], {})  # no model name, no notes: nothing left dangling
+    assert repr(empty) == "Analysis('x.mp4', 0:03.00, unknown, 0 segments, nothing read)"
+
+
+def test_a_segment_shows_its_times_cut_words_and_answer_on_one_line():
+    words = "I can't believe it, " * 10  # 20 characters, 10 times: cut to its first 39 and an ellipsis
+    s = SegmentResult(12.3, 15.1, words, one_hot("joy", EMOTIONS), one_hot("positive", SENTIMENTS), ["text", "audio"])
+    shown = repr(s)
+    assert shown == ('SegmentResult(0:12.30–0:15.10, speech, "I can\'t believe it, I can\'t believe it,…", joy 0.90, '
+                     "positive 0.90, words+voice)") and str(s) == shown
+    s.start, s.end = 3723.45, 3730.0
+    assert repr(s).startswith("SegmentResult(1:02:03.45–1:02:10.00, speech, ")
+
+
+def test_a_segment_s_words_with_line_breaks_quotes_or_emoji_keep_one_line():
+    tricky = make_analysis(3).segments[2]
+    shown = repr(tricky)
+    assert "\n" not in shown and "\\n" not in shown
+    assert """'She said "no, never", then: «ça va?» 日本…'""" in shown  # quoted as Python quotes it, cut at 40
+    tricky.text = "a" * 38 + "👩‍👩‍👧‍👦 family"
+    assert repr("a" * 38 + "👩‍👩‍👧‍👦…") in repr(tricky)  # cut after the whole emoji, not inside it (its joiners
+    # are written \u200d, as Python writes them in any string's repr)
+
+
+def test_a_segment_where_nothing_was_read_says_so():
+    gap = with_gap_unread(make_analysis(3))
+    gap.start, gap.end = 2.0, 4.5
+    assert repr(gap) == "SegmentResult(0:02.00–0:04.50, gap, nothing read)"  # no label of its uniform probabilities
+    gap.kind, gap.text = "speech", "mumbled"
+    assert repr(gap) == "SegmentResult(0:02.00–0:04.50, speech, 'mumbled', nothing read)"
+
+
+def test_a_summary_shows_its_figures_not_its_points():
+    segs = [SegmentResult(0, 1, "a", one_hot("joy", EMOTIONS), one_hot("positive", SENTIMENTS), ["text"]),
+            SegmentResult(1, 4, "b", one_hot("anger", EMOTIONS), one_hot("negative", SENTIMENTS), ["text"])]
+    s = Analysis(MediaFacts("x.mp4", 4.0, True, False), segs, {"name": "t"}).summary()
+    assert repr(s) == "Summary(0:04.00, mostly anger (75% of the time read), mean sentiment -0.42, 2 segments read)"
+    assert str(s) == repr(s)
+    assert len(repr(make_analysis(300, duration=600.0).summary())) < REPR_MAX_CHARS
+    assert repr(Analysis(MediaFacts("x.mp4", 3.0, False, True), [], {}).summary()) == "Summary(0:00.00, nothing read)"
