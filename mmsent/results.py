@@ -156,11 +156,13 @@ class SegmentResult:
 
     def __repr__(self) -> str:
         """One line, whatever the words' length: SegmentResult(0:12.30–0:15.10, speech, 'We did it, at long…', joy
-        0.81, positive 0.66, words+voice), or SegmentResult(0:15.10–0:17.00, gap, nothing read). ``asdict`` gives
-        every field."""
+        0.81, positive sentiment 0.66, words+voice), or SegmentResult(0:15.10–0:17.00, gap, nothing read).
+        ``asdict`` gives every field."""
         words = [repr(one_line(self.text, WORDS_SHOWN))] if self.text else []
+        (emotion, p), (sentiment, q) = self.top_emotion, self.top_sentiment
         senses = "+".join(MODALITY_NAMES[m] for m in self.modalities)
-        answer = [_label(self.top_emotion), _label(self.top_sentiment), senses] if self.read else ["nothing read"]
+        # "sentiment" named: "neutral 0.56, neutral 0.61" read as one label twice
+        answer = [f"{emotion} {p:.2f}", f"{sentiment} sentiment {q:.2f}", senses] if self.read else ["nothing read"]
         return f"SegmentResult({', '.join([_clock(self.start, self.end), self.kind, *words, *answer])})"
 
 
@@ -205,10 +207,6 @@ def _clock(*times: float) -> str:
     """Times of the media as ``hover_time`` writes them, "0:12.30–0:15.10", with hours where the last is an hour
     or more."""
     return "–".join(hover_time(t, times[-1] >= 3600) for t in times)
-
-
-def _label(top: tuple[str, float]) -> str:
-    return f"{top[0]} {top[1]:.2f}"
 
 
 def _count(n: int, noun: str) -> str:

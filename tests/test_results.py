@@ -630,7 +630,7 @@ def test_a_segment_shows_its_times_cut_words_and_answer_on_one_line():
     s = SegmentResult(12.3, 15.1, words, one_hot("joy", EMOTIONS), one_hot("positive", SENTIMENTS), ["text", "audio"])
     shown = repr(s)
     assert shown == ('SegmentResult(0:12.30–0:15.10, speech, "I can\'t believe it, I can\'t believe it,…", joy 0.90, '
-                     "positive 0.90, words+voice)") and str(s) == shown
+                     "positive sentiment 0.90, words+voice)") and str(s) == shown
     s.start, s.end = 3723.45, 3730.0
     assert repr(s).startswith("SegmentResult(1:02:03.45–1:02:10.00, speech, ")
 
