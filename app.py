@@ -58,7 +58,7 @@ from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES  # noqa: E402
 from mmsent.pipeline import senses_given, senses_in  # noqa: E402
-from mmsent.results import DISK_FULL, Analysis, SegmentResult  # noqa: E402
+from mmsent.results import DISK_FULL, Analysis, SegmentResult, counted  # noqa: E402
 from mmsent.subtitles import SUBTITLE_SUFFIXES  # noqa: E402
 from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
 
@@ -136,7 +136,7 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
     """Markdown: the model lines, what the analysis used, its summary and its notes (a list)."""
     s = analysis.summary()
     lines = [model_lines, f"**Transcript:** {analysis.transcript_source or 'none'}"
-             f" · language {analysis.language_text} · {_count(len(analysis.segments), 'segment')}"
+             f" · language {analysis.language_text} · {counted(len(analysis.segments), 'segment')}"
              f" over {analysis.media.duration:.1f} s."]
     if s.dominant_emotion is not None:
         lines.append(f"**Overall:** {s.overall} "
@@ -331,10 +331,6 @@ def _nothing_to_read(name: str, options: AnalysisOptions, info: media.MediaInfo)
                 "Senses). Upload a video with sound, or add a subtitle file, or tick the face.")
     return (f"{name} has no sound track: there is no voice to hear, and the words (read from the subtitles) and the "
             "face are unticked (Options, Senses). Tick the words or the face.")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _minutes(seconds: float) -> str:

@@ -38,7 +38,7 @@ from .export import ANNOTATED_SUFFIX, FORMATS, formats_named, output_paths, same
 from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
-from .results import DISK_FULL, Analysis  # noqa: E402
+from .results import DISK_FULL, Analysis, counted  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
@@ -202,8 +202,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 _failed(video, e)
                 if getattr(e, "errno", None) in DISK_FULL:  # each file left would fail so, after its analysis
                     left = len(args.videos) - number - 1
-                    tqdm.write(f"stopped: {e.strerror}" + (f", {left} file{'' if left == 1 else 's'} left not "
-                               "analysed" if left else "") + f": free some space (results go to {args.out}, the "
+                    tqdm.write(f"stopped: {e.strerror}" + (f", {counted(left, 'file')} left not analysed" if left else "") + f": free some space (results go to {args.out}, the "
                                "annotated video's work beside them), then run the same command again with "
                                "--skip-existing to go on from here", file=sys.stderr)
                     break
@@ -214,7 +213,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                                f"with this traceback:\n{traceback.format_exc()}")
                 continue
         n = len(analysis.segments)
-        tqdm.write(f"{video}: {n} segment{'' if n == 1 else 's'}, {analysis.summary().overall or 'nothing read'} -> "
+        tqdm.write(f"{video}: {counted(n, 'segment')}, {analysis.summary().overall or 'nothing read'} -> "
                    + ", ".join(str(p) for p in paths)
                    + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
         for line in earlier:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mmsent.labels import MODALITIES, MODALITY_NAMES, TASKS
 from mmsent.overlay import label_line, write_video
-from mmsent.results import Analysis, SegmentResult, checked_writer, dump_json, write_text_atomic
+from mmsent.results import Analysis, SegmentResult, checked_writer, counted, dump_json, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ def _html_page(analysis: Analysis, figures: list[str]) -> str:
     media, summary = analysis.media, analysis.summary()
     name = html.escape(Path(media.path).name)
     facts = [
-        f"{media.duration:.1f} s", f"{len(analysis.segments)} segment{'' if len(analysis.segments) == 1 else 's'}",
+        f"{media.duration:.1f} s", counted(len(analysis.segments), "segment"),
         f"language: {analysis.language_text}",
         f"transcript: {analysis.transcript_source or 'none'}",
         f"model: {analysis.model.get('name') or 'unnamed'}",

@@ -209,7 +209,8 @@ def _clock(*times: float) -> str:
     return "–".join(hover_time(t, times[-1] >= 3600) for t in times)
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
+    """"1 segment", "3 segments": ``n`` and ``noun``, plural but for one (nouns whose plural ends in -s)."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
@@ -240,7 +241,7 @@ class Summary:
             return f"Summary({_clock(self.duration)}, nothing read)"
         return (f"Summary({_clock(self.duration)}, {self.overall} ({self.emotion_share[self.dominant_emotion]:.0%} of "
                 f"the time read), mean sentiment {self.mean_sentiment:+.2f}, "
-                f"{_count(len(self.sentiment_over_time), 'segment')} read)")
+                f"{counted(len(self.sentiment_over_time), 'segment')} read)")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -270,11 +271,11 @@ class Analysis:
         """One line, whatever the number of segments: Analysis('talk show.mp4', 10:00.00, en, 300 segments (290
         read), mostly fear, model 'default', 1 note). ``to_dict`` and ``to_json`` give everything."""
         read = sum(s.read for s in self.segments)
-        segments = _count(len(self.segments), "segment") + (f" ({read} read)" if read < len(self.segments) else "")
+        segments = counted(len(self.segments), "segment") + (f" ({read} read)" if read < len(self.segments) else "")
         parts = [repr(Path(self.media.path).name), _clock(self.media.duration), self.language_text, segments,
                  self.summary().overall or "nothing read"]
         parts += [f"model {self.model['name']!r}"] if self.model.get("name") else []
-        parts += [_count(len(self.notes), "note")] if self.notes else []
+        parts += [counted(len(self.notes), "note")] if self.notes else []
         return f"Analysis({', '.join(parts)})"
 
     @property

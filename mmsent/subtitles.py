@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mmsent.results import counted
+
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
            "SUBTITLE_SUFFIXES"]
 
@@ -405,15 +407,13 @@ def _typeset(style: str) -> bool:
 def _not_speech(signs: Counter, effects: int) -> str:
     """What was left out of an ASS/SSA file, for messages: its lines of typesetting, by style, and of karaoke
     effects."""
-    def count(n: int, thing: str) -> str:
-        return f"{n} {thing}{'' if n == 1 else 's'}"
     said = []
     if signs:
         styles = ", ".join(f"{name!r} {n}" for name, n in signs.most_common())
-        said.append(f"{count(signs.total(), 'line')} of on-screen text (typesetting, in styles named as signs: "
+        said.append(f"{counted(signs.total(), 'line')} of on-screen text (typesetting, in styles named as signs: "
                     f"{styles})")
     if effects:
-        said.append(f"{count(effects, 'karaoke effect line')} (Effect {KARAOKE_FX!r}, made by Aegisub's karaoke "
+        said.append(f"{counted(effects, 'karaoke effect line')} (Effect {KARAOKE_FX!r}, made by Aegisub's karaoke "
                     "templater from a lyric's Comment line)")
     return " and ".join(said)
 
