@@ -28,7 +28,7 @@ from pathlib import Path
 from mmsent.results import counted
 
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
-           "SUBTITLE_SUFFIXES"]
+           "subtitles_beside", "SUBTITLE_SUFFIXES"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / .ssa files"  # for messages
@@ -100,6 +100,36 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     declared = _LANGUAGE_LINE.search(text.lstrip("\n").split("\n\n", 1)[0]) if is_vtt else None
     # sorted stably: cues that start together keep the file's order
     return sorted(cues, key=lambda c: c.start), declared.group(1).lower() if declared else _named_language(path)
+
+
+def subtitles_beside(video: str | Path, language: str | None = None) -> Path | None:
+    """``video``'s subtitle file, found beside it as media players (VLC, mpv) find it: in its folder, named as it
+    but for the suffix (``talk.srt`` for ``talk.mp4``; ``Dr.No.srt`` for ``Dr.No.mp4``), or with a language tag
+    before the suffix as ``parse_subtitles`` reads one (``talk.en.srt``, ``talk.pt-BR.ass``); case is not compared
+    (``Talk.SRT``), as on Windows and macOS. Of several, the one without a tag, else the one tagged ``language``
+    (an ISO code); None where none is there. Raises SubtitleError naming them where several remain."""
+    video = Path(video)
+    from .probe import MEDIA_SUFFIXES  # here: it imports PyAV, which parsing subtitles does not need
+
+    beside = list(video.parent.iterdir())
+    # Dr.No.srt beside Dr.mp4 reads as Dr.mp4's in Norwegian ("no"), but where Dr.No.mp4 is beside them it is its own
+    media = {f.stem.lower() for f in beside if f.suffix.lower() in MEDIA_SUFFIXES}
+    found: dict[Path, str | None] = {}  # each candidate -> its language tag (None: untagged)
+    n = len(video.stem)
+    for f in beside:
+        if f.suffix.lower() not in SUBTITLE_SUFFIXES or f.stem[:n].lower() != video.stem.lower() or not f.is_file():
+            continue
+        tag = _NAMED_LANGUAGE.fullmatch(f.stem[n + 1:]) if f.stem[n:n + 1] == "." else None  # not talk2, talk show
+        if len(f.stem) == n:
+            found[f] = None
+        elif tag and f.stem.lower() not in media:
+            found[f] = tag.group(1).lower()
+    untagged = [f for f, tag in found.items() if tag is None]
+    fits = untagged or [f for f, tag in found.items() if language and tag == language.lower()] or list(found)
+    if len(fits) > 1:
+        raise SubtitleError(f"{video}: {len(fits)} subtitle files beside it could be its own "
+                            f"({', '.join(sorted(f.name for f in fits))}): give the one to read (--subtitles FILE)")
+    return fits[0] if fits else None
 
 
 def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:

@@ -573,6 +573,39 @@ def test_srt_and_vtt_parse(tmp_path):
     assert [u.text for u in clipped.utterances] == ["Good morning"]
 
 
+def test_a_videos_subtitle_file_is_found_beside_it_as_players_find_it(tmp_path):
+    """``--subtitles auto`` (each video's own subtitles, for a folder of them) finds them as VLC and mpv do: the
+    video's name with a subtitle suffix, or with a language tag before it; the name compared whole (``talk2.srt``,
+    ``talk show.srt`` are others'), in any case, dots and all (``Dr.No``); of several, the one without a tag, else
+    the one in the language asked, else none is guessed."""
+    from mmsent.subtitles import subtitles_beside
+
+    def found(video: str, *beside: str, language: str | None = None) -> str | None:
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        for name in (video, *beside):
+            (folder / name).touch()
+        subtitles = subtitles_beside(folder / video, language)
+        return subtitles and subtitles.name
+
+    assert found("talk.mp4", "talk.srt", "talk2.srt", "talk show.srt", "talk.mp4.txt") == "talk.srt"
+    assert found("talk.mp4", "talk2.srt", "talk show.srt", "my talk.srt", "talk.srt.bak", "talk.json") is None
+    assert found("talk.mp4", "Talk.SRT") == "Talk.SRT"
+    assert found("talk.mp4", "talk.en.srt") == "talk.en.srt"
+    assert found("talk.mp4", "talk.pt-BR.ass", "talk.2019.srt", "talk.en.forced.srt") == "talk.pt-BR.ass"
+    assert found("talk.mp4", "talk.en.srt", "talk.vtt", "talk.it.vtt", language="it") == "talk.vtt"
+    assert found("talk.mp4", "talk.en.srt", "talk.it.vtt", language="it") == "talk.it.vtt"
+    assert found("Dr.No.mp4", "Dr.No.srt", "Dr.No.en.srt", "Dr.srt") == "Dr.No.srt"
+    assert found("Dr.No.mp4", "Dr.No.en.srt", "Dr.srt") == "Dr.No.en.srt"
+    assert found("Dr.mp4", "Dr.No.mp4", "Dr.No.srt") is None  # Dr.No.mp4's, not Dr.mp4's in Norwegian ("no")
+    for beside, language in [(("talk.en.srt", "talk.it.vtt"), None), (("talk.en.srt", "talk.it.vtt"), "de"),
+                             (("talk.srt", "Talk.srt"), "en"), (("talk.pt-BR.srt", "talk.pt-PT.srt"), "pt")]:
+        with pytest.raises(SubtitleError, match=re.escape(f"talk.mp4: 2 subtitle files beside it could be its own "
+                                                          f"({', '.join(sorted(beside))}): give the one to read "
+                                                          "(--subtitles FILE)")):
+            found("talk.mp4", *beside, language=language)
+
+
 @pytest.mark.parametrize("head", [b"\n\n", b" \n\t\n  ", b"\xef\xbb\xbf\n\r\n", b"\xef\xbb\xbf  "])
 def test_a_webvtt_header_after_blank_lines_is_read(tmp_path, head):
     """Players and editors write blank lines (or spaces) before the header, with or without a byte-order mark:
