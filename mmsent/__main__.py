@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -39,12 +40,14 @@ from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
 from .results import DISK_FULL, Analysis, counted  # noqa: E402
+from .subtitles import subtitles_beside  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
+AUTO = "auto"  # --subtitles auto: each video's own subtitle file, found beside it
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 
@@ -74,8 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--translate", action=argparse.BooleanOptionalAction, default=DEFAULTS.translate,
                    help="write speech in another language in English for the words' encoder, which learned English "
                         "(--no-translate keeps it as spoken)")
-    a.add_argument("--subtitles", type=Path, default=None,
-                   help="subtitle file (SRT, WebVTT, ASS/SSA) that replaces speech recognition")
+    a.add_argument("--subtitles", type=lambda v: v if v == AUTO else Path(v), default=None,
+                   help="subtitle file (SRT, WebVTT, ASS/SSA) that replaces speech recognition, for one video; or "
+                        "'auto': each video's own, beside it as players find it (talk.srt or talk.en.srt for "
+                        "talk.mp4; of several, the one without a language, else the one in --language), speech "
+                        "recognised where there is none (a file named auto: ./auto)")
     a.add_argument("--max-segment", type=_option("max_segment_seconds", float), default=DEFAULTS.max_segment_seconds,
                    help="longest utterance, s (1 to 30)")
     a.add_argument("--max-seconds", type=_option("max_seconds", _seconds_or_none), default=3 * 3600,
@@ -131,9 +137,11 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if args.skip_existing and "json" not in formats:
         parser.error("--skip-existing tells an earlier run's results by their JSON (which file, model and senses made "
                      "them): add json to --format")
-    if args.subtitles and len(args.videos) > 1:
-        parser.error("--subtitles belongs to one video: give one video with it")
-    if args.subtitles and not args.subtitles.is_file():
+    one_file = args.subtitles if args.subtitles != AUTO else None  # for one video
+    if one_file and len(args.videos) > 1:
+        parser.error("--subtitles belongs to one video: give one video with it (or --subtitles auto: each video's "
+                     "own, beside it)")
+    if one_file and not one_file.is_file():
         parser.error(f"--subtitles {args.subtitles}: " + ("a folder: give the subtitle file" if args.subtitles.is_dir()
                                                           else "no such file"))
     try:  # said now, not after the first analysis
@@ -142,15 +150,26 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     except OSError as e:
         parser.error(f"--out {args.out} can't be written ({e.strerror or e}): give a folder you can write to")
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language, translate=args.translate,
-                              subtitles=args.subtitles, max_segment_seconds=args.max_segment,
+                              subtitles=one_file, max_segment_seconds=args.max_segment,
                               max_seconds=args.max_seconds, contributions=not args.no_contributions,
                               senses=args.senses)
     model = load_model(args.checkpoint, device=args.device)
     if not any(m in model.encoders for m in options.senses):  # every file would fail alike
         parser.error(_not_read(model, args.checkpoint, options.senses))
     failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
-    inputs = [*args.videos, *([args.subtitles] if args.subtitles else [])]
     for number, video in enumerate(args.videos):
+        subtitles, file_options, besides = one_file, options, ""  # besides: what its line says of them, with auto
+        if args.subtitles == AUTO and os.path.isfile(video):  # (one not there fails as without: "file not found")
+            try:
+                subtitles = subtitles_beside(video, options.language)
+            except EXPECTED_ERRORS as e:  # several fit, or its folder can't be read
+                failed += 1
+                _failed(video, e)
+                continue
+            file_options = dataclasses.replace(options, subtitles=subtitles)
+            besides = (f" (subtitles: {subtitles.name})" if subtitles
+                       else " (no subtitle file beside it: speech recognised)")
+        inputs = [*args.videos, *([subtitles] if subtitles else [])]
         results, info = output_paths(video, args.out, formats), None
         mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
         in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
@@ -166,9 +185,9 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
         if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
             failed += 1
-            _failed(video, f"its results would overwrite {clash[1]}, given to this call as "
-                           f"{'its subtitles' if clash[1] == args.subtitles else 'an input'}: write them into another "
-                           "folder (--out DIR)")
+            how = "an input" if clash[1] != subtitles else "its subtitles" + ("" if one_file else " (--subtitles auto)")
+            _failed(video, f"its results would overwrite {clash[1]}, given to this call as {how}: write them into "
+                           "another folder (--out DIR)")
             continue
         if long := too_long(results):  # said before the analysis, not after it
             failed += 1
@@ -183,7 +202,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             _failed(video, f"its results would overwrite those of {first} ({video.stem}.* in {args.out}): analyse "
                            "it in a call of its own, with another --out")
             continue
-        done = args.skip_existing and _done_before(video, results, model, options)
+        done = args.skip_existing and _done_before(video, results, model, file_options)
         if done:
             written[video.stem] = video
             tqdm.write(f"{video}: its results are in {args.out} from an earlier run ({', '.join(done)}): not analysed "
@@ -192,7 +211,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         earlier = _earlier_results(video, args.out, formats)
         with _progress(video.name) as progress:
             try:
-                analysis = analyze(video, model, options, progress, info=info)
+                analysis = analyze(video, model, file_options, progress, info=info)
                 drawable = formats if analysis.media.has_video else [f for f in formats if f != "mp4"]
                 paths = write(analysis, args.out, drawable, video_path=video,
                               progress=lambda done, total: progress("annotated video", done, total))
@@ -214,7 +233,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 continue
         n = len(analysis.segments)
         tqdm.write(f"{video}: {counted(n, 'segment')}, {analysis.summary().overall or 'nothing read'} -> "
-                   + ", ".join(str(p) for p in paths)
+                   + ", ".join(str(p) for p in paths) + besides
                    + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
         for line in earlier:
             tqdm.write(f"{video}: {line}", file=sys.stderr)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -201,6 +202,63 @@ def test_ass_subtitles_replace_speech_recognition(tmp_path, capsys):
     data = json.loads((out / "talk.json").read_text(encoding="utf-8"))
     assert data["transcript_source"] == "subtitles:talk.ass"
     assert [s["text"] for s in data["segments"] if s["kind"] == "speech"] == ["I got the job."]
+
+
+def test_subtitles_auto_reads_each_videos_own_subtitle_file_beside_it(tmp_path, capsys):
+    """A folder of videos, each with its subtitle file beside it (a season of a series, a corpus with transcripts),
+    took a command per video: --subtitles belonged to one. With --subtitles auto each video's words are those of its
+    own subtitle file, found as players find it; a video without one is heard by speech recognition; a video with
+    several that fit, or whose subtitles can't be read, fails alone, saying why; each file's line says which it was.
+    Its results never overwrite its subtitles (--format srt into the same folder: that video alone fails), and
+    --skip-existing works as before."""
+    import mmsent.__main__ as cli
+
+    season = tmp_path / "season1"
+    season.mkdir()
+    subtitled = talking_video(season / "e01.mp4", ["Good morning, everyone."]).path
+    heard = talking_video(season / "e02.mp4", ["I got the job."]).path
+    srt = season / "e01.srt"  # words other than those spoken, to tell whose they are
+    srt.write_text("1\n00:00:00,300 --> 00:00:01,800\nThe weather is terrible today.\n", encoding="utf-8")
+    shutil.copy(heard, season / "e03.mp4")
+    for name in ("e03.en.srt", "e03.it.srt"):
+        shutil.copy(srt, season / name)
+    shutil.copy(heard, season / "e04.mp4")
+    (season / "e04.srt").write_text("1\n00:00:01,500 --> 00:00:00,500\nBackwards.\n", encoding="utf-8")
+    out, quick = tmp_path / "out", ["--senses", "words", "--no-contributions"]  # no --language: e03's two both fit
+    assert cli.main(["analyze", str(season), "--subtitles", "auto", "--out", str(out), "--format", "json", *quick]) == 1
+    said = capsys.readouterr()
+    first, second = (json.loads((out / f"e0{i}.json").read_text(encoding="utf-8")) for i in (1, 2))
+    assert first["transcript_source"] == "subtitles:e01.srt" and second["transcript_source"] != "subtitles:e02.srt"
+    assert [s["text"] for s in first["segments"] if s["kind"] == "speech"] == ["The weather is terrible today."]
+    assert "job" in " ".join(s["text"] for s in second["segments"]).lower()
+    assert f"{out / 'e01.json'} (subtitles: e01.srt)" in said.out, said.out
+    assert f"{out / 'e02.json'} (no subtitle file beside it: speech recognised)" in said.out, said.out
+    assert (f"FAILED {season / 'e03.mp4'}: 2 subtitle files beside it could be its own (e03.en.srt, e03.it.srt): give "
+            "the one to read (--subtitles FILE)") in said.err and "2 of 4 file(s) failed" in said.err, said.err
+    assert f"FAILED {season / 'e04.mp4'}: {season / 'e04.srt'}:2: the cue ends (0.500 s) before it starts" in said.err
+    assert not (out / "e03.json").exists() and not (out / "e04.json").exists()
+
+    before = srt.read_bytes()
+    assert cli.main(["analyze", str(subtitled), str(heard), "--subtitles", "auto", "--out", str(season),
+                     "--format", "json,srt", *quick]) == 1
+    said = capsys.readouterr()
+    assert (f"FAILED {subtitled}: its results would overwrite {srt}, given to this call as its subtitles (--subtitles "
+            "auto)") in said.err and f"{heard}: 1 segment" in said.out, said
+    assert srt.read_bytes() == before and not (season / "e01.json").exists() and (season / "e02.srt").is_file()
+
+    assert cli.main(["analyze", str(subtitled), "--subtitles", "auto", "--out", str(out), "--skip-existing",
+                     *quick]) == 0
+    assert f"{subtitled}: its results are in {out} from an earlier run (e01.json): not analysed again" in \
+        capsys.readouterr().out
+
+
+@pytest.mark.parametrize("given, read", [("auto", "auto"), ("./auto", Path("auto")), ("talk.srt", Path("talk.srt"))])
+def test_a_subtitle_file_named_auto_is_given_as_dot_slash_auto(given, read):
+    """--subtitles auto finds each video's own; a file of that name is ./auto, as --help says."""
+    from mmsent.__main__ import _parser
+    args = _parser().parse_args(["analyze", "a.mp4", "--subtitles", given])
+    assert args.subtitles == read
+    assert "(a file named auto: ./auto)" in " ".join(args.command_parser.format_help().split())
 
 
 def test_a_sound_read_for_the_face_alone_fails_before_its_analysis(tmp_path, monkeypatch, capsys):
