@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--translate", action=argparse.BooleanOptionalAction, default=DEFAULTS.translate,
                    help="write speech in another language in English for the words' encoder, which learned English "
                         "(--no-translate keeps it as spoken)")
-    a.add_argument("--subtitles", type=lambda v: v if v == AUTO else Path(v), default=None,
+    a.add_argument("--subtitles", type=lambda v: v if v == AUTO else Path(v), default=None, metavar="FILE|auto",
                    help="subtitle file (SRT, WebVTT, ASS/SSA) that replaces speech recognition, for one video; or "
                         "'auto': each video's own, beside it as players find it (talk.srt or talk.en.srt for "
                         "talk.mp4; of several, the one without a language, else the one in --language), speech "
