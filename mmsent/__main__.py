@@ -166,7 +166,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 failed += 1
                 _failed(video, e)
                 continue
-            file_options = dataclasses.replace(options, subtitles=subtitles)
+            file_options = _with_subtitles_beside(video, subtitles, options)
             besides = (f" (subtitles: {subtitles.name})" if subtitles
                        else " (no subtitle file beside it: speech recognised)")
         inputs = [*args.videos, *([subtitles] if subtitles else [])]
@@ -263,6 +263,14 @@ def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path
             parser.error(f"{path}: the folder can't be read ({e.strerror or e})")
         out += found or [path]
     return out
+
+
+def _with_subtitles_beside(video: Path, subtitles: Path | None, options: AnalysisOptions) -> AnalysisOptions:
+    """``options`` for ``video`` with the ``subtitles`` found beside it: a file tagged with its language
+    (``talk.en.srt``) is in that language, whatever ``--language`` says of the speech (German speech, English
+    subtitles: their words are read as written, not the speech translated); an untagged one is in ``--language``."""
+    tagged = subtitles is not None and subtitles.stem.lower() != video.stem.lower()
+    return dataclasses.replace(options, subtitles=subtitles, language=None if tagged else options.language)
 
 
 def _done_before(video: Path, paths: dict[str, Path], model, options: AnalysisOptions) -> list[str]:

@@ -16,7 +16,7 @@ from conftest import ROOT
 import mediagen
 from mediagen import ITALIAN_JOY, talking_video
 
-from mmsent.config import HelpFormatter
+from mmsent.config import AnalysisOptions, HelpFormatter
 
 STAGES = ("decode", "speech recognition", "model")  # some of the stages mmsent.analyze reports, in order
 
@@ -598,3 +598,20 @@ def test_a_file_without_the_command_is_told_the_command_and_analyse_is_analyze(t
     proc = run("analyse", "*.mp4")
     assert proc.returncode == 1 and "FAILED *.mp4: no file matches this pattern; check the folder" in proc.stderr, \
         proc.stderr
+
+
+def test_a_subtitle_file_found_beside_a_video_is_in_the_language_its_name_tags(tmp_path):
+    """With --subtitles auto and --language de (for the speech of the videos without subtitles), talk.en.srt beside
+    talk.mp4 was read as German: the speech was translated for the words, and the English subtitles' words left
+    unread. A tagged file is in its tag's language; an untagged one in --language's."""
+    import mmsent.__main__ as cli
+
+    german = AnalysisOptions(language="de")
+    for name, language in (("talk.en.srt", None), ("talk.srt", "de")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "talk.mp4").touch()
+        (folder / name).touch()
+        options = cli._with_subtitles_beside(folder / "talk.mp4", folder / name, german)
+        assert Path(options.subtitles) == folder / name and options.language == language
+    assert cli._with_subtitles_beside(tmp_path / "talk.mp4", None, german).language == "de"
