@@ -19,10 +19,10 @@ import io
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from mmsent.labels import MODALITIES, MODALITY_NAMES, TASKS
+from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS, TASKS
 from mmsent.overlay import label_line, write_video
 from mmsent.results import Analysis, SegmentResult, checked_writer, counted, dump_json, write_text_atomic
 
@@ -32,6 +32,10 @@ FORMATS = ("json", "csv", "srt", "vtt", "html", "mp4")
 ANNOTATED_SUFFIX = ".annotated.mp4"  # DIR/X.annotated.mp4 for X.mp4, never the input's own name
 NAME_MAX_BYTES = 255  # the longest file name most file systems hold (ext4, XFS, btrfs, APFS; NTFS 255 letters)
 CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
+SHARE_DECIMALS, SECONDS_DECIMALS = 4, 2  # the summary table's shares and mean sentiment; its durations (0.01 s)
+SUMMARY_LEAD = ("file", "status", "reason", "duration (s)", "language", "segments", "segments read", "overall",
+                "dominant emotion")  # the summary table's columns before the shares (summary_header)
+SUMMARY_TAIL = ("mean sentiment", "notes", "json")  # and after them
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV text cell starting so would run in a spreadsheet
 CUE_ARROW = re.compile(r"--+>")  # "-->", "--->", ...: in a cue's words, read as a time line; written "->"
 FIGURE_CONFIG = {"displaylogo": False,  # the report's figures' toolbar: its own tools, no plotly logo,
@@ -96,23 +100,73 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     ``face_box`` is ``x0 y0 x1 y1`` (fractions of the frame), empty without a face. ``text`` and
     ``translation`` that start as a formula would start with a ' (``_text_cell``).
     """
+    return _write_table(path, csv_header(analysis), (_csv_row(analysis, s) for s in analysis.segments))
+
+
+def _csv_row(analysis: Analysis, s: SegmentResult) -> list[str]:
+    """The CSV's row of segment ``s`` (csv_header)."""
+    tops = [s.top_emotion[0], _num(s.top_emotion[1]), s.top_sentiment[0], _num(s.top_sentiment[1])]
+    return [
+        _num(s.start), _num(s.end), s.kind, _text_cell(s.text), _text_cell(s.translation),
+        *(tops if s.read else [""] * 4),
+        *(_num(s.emotion.get(k, 0.0)) for k in analysis.emotion_labels),
+        *(_num(s.sentiment.get(k, 0.0)) for k in analysis.sentiment_labels),
+        "+".join(s.modalities),
+        *(_num(s.contributions[m]) if m in s.contributions else "" for m in MODALITIES),
+        *(_num(s.per_modality[m][t][k]) if m in s.per_modality else ""
+          for m, t, k in _reading_columns(analysis)),
+        " ".join(map(_num, s.face_box)) if s.face_box else "",
+    ]
+
+
+def _write_table(path: str | os.PathLike, header: list[str], rows: Iterable[list[str]]) -> Path:
+    """A CSV file (UTF-8 with a byte order mark, comma-separated, quoted where needed), written atomically."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(csv_header(analysis))
-    for s in analysis.segments:
-        tops = [s.top_emotion[0], _num(s.top_emotion[1]), s.top_sentiment[0], _num(s.top_sentiment[1])]
-        writer.writerow([
-            _num(s.start), _num(s.end), s.kind, _text_cell(s.text), _text_cell(s.translation),
-            *(tops if s.read else [""] * 4),
-            *(_num(s.emotion.get(k, 0.0)) for k in analysis.emotion_labels),
-            *(_num(s.sentiment.get(k, 0.0)) for k in analysis.sentiment_labels),
-            "+".join(s.modalities),
-            *(_num(s.contributions[m]) if m in s.contributions else "" for m in MODALITIES),
-            *(_num(s.per_modality[m][t][k]) if m in s.per_modality else ""
-              for m, t, k in _reading_columns(analysis)),
-            " ".join(map(_num, s.face_box)) if s.face_box else "",
-        ])
+    writer.writerow(header)
+    writer.writerows(rows)
     return write_text_atomic(path, "\ufeff" + buf.getvalue())
+
+
+def summary_row(file: str | os.PathLike, analysis: Analysis | None, status: str, reason: str = "",
+                json_path: str | os.PathLike | None = None) -> dict[str, str]:
+    """One input's row of the summary table (``write_summary``): its ``file`` as given, its ``status`` (``analysed``,
+    ``done before``, ``failed``, ...), the ``reason`` it was not analysed, and, from its ``analysis`` where there is
+    one, its duration, language (the ISO code, as in the JSON: one value per language for a spreadsheet's filter),
+    segments, overall emotion, each emotion's and sentiment's share of the time read, mean sentiment, number of notes,
+    and the ``json_path`` of its result. A row is made as each file ends, not its Analysis kept: a run of a thousand
+    hour-long files would hold gigabytes of segments for a table of kilobytes."""
+    row = {"file": _text_cell(os.fspath(file)), "status": status, "reason": _text_cell(reason)}
+    if analysis is None:
+        return row
+    summary, read = analysis.summary(), sum(s.read for s in analysis.segments)
+    row |= {"duration (s)": _num(analysis.media.duration, SECONDS_DECIMALS),
+            "language": _text_cell(analysis.language or ""), "segments": str(len(analysis.segments)),
+            "segments read": str(read), "overall": summary.overall or "nothing read",
+            "dominant emotion": summary.dominant_emotion or ""}
+    if read:  # nothing read: no shares, rather than zeros that a spreadsheet's mean would count
+        row |= {f"share {k}": _num(v, SHARE_DECIMALS) for k, v in summary.emotion_share.items()}
+        row |= {f"share {k} sentiment": _num(v, SHARE_DECIMALS) for k, v in summary.sentiment_share.items()}
+        row["mean sentiment"] = _num(summary.mean_sentiment, SHARE_DECIMALS)
+    return row | {"notes": str(len(analysis.notes)), "json": _text_cell(os.fspath(json_path or ""))}
+
+
+def _summary_header(rows: Iterable[dict[str, str]]) -> list[str]:
+    """The summary table's columns: file, status, reason, duration (s), language, segments, segments read, overall,
+    dominant emotion, ``share <emotion>`` for each of EMOTIONS, ``share <sentiment> sentiment`` for each of SENTIMENTS
+    (then those of labels that a model of other labels named), mean sentiment, notes, json."""
+    shares = [*(f"share {k}" for k in EMOTIONS), *(f"share {k} sentiment" for k in SENTIMENTS)]
+    return list(dict.fromkeys([*SUMMARY_LEAD, *shares, *(k for row in rows for k in row if k.startswith("share ")),
+                               *SUMMARY_TAIL]))
+
+
+def write_summary(rows: Iterable[dict[str, str]], path: str | os.PathLike) -> Path:
+    """The summary table of a run: one row per input (``summary_row``), in the order given, written as the per-file
+    CSV is (UTF-8 with a byte order mark, atomically); a column that a row lacks is empty there (a failed file's
+    numbers)."""
+    rows = list(rows)
+    header = _summary_header(rows)
+    return _write_table(path, header, ([row.get(k, "") for k in header] for row in rows))
 
 
 @checked_writer
@@ -256,8 +310,8 @@ def _text_cell(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _num(x: float) -> str:
-    return repr(round(float(x), CSV_DECIMALS))
+def _num(x: float, decimals: int = CSV_DECIMALS) -> str:
+    return repr(round(float(x), decimals))
 
 
 def _cue_segments(analysis: Analysis, include_gaps: bool) -> list[SegmentResult]:

@@ -117,6 +117,62 @@ def test_csv_opens_in_excel_as_utf8(tmp_path):
     assert [r["text"] for r in rows] == list(WORLD_TEXTS.values())
 
 
+SUMMARY_COLUMNS = ["file", "status", "reason", "duration (s)", "language", "segments", "segments read", "overall",
+                   "dominant emotion", *(f"share {k}" for k in EMOTIONS), *(f"share {k} sentiment" for k in SENTIMENTS),
+                   "mean sentiment", "notes", "json"]
+
+
+def read_summary(path):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_summary_table_has_a_row_per_file_with_its_figures(tmp_path):
+    """A run's files had to be compared by parsing a JSON file each. The summary table gives one row per file, in
+    the order given: the figures of an analysed one (as Analysis.summary computes them, rounded), and for a failed
+    one its reason alone. Like the per-file CSV: UTF-8 with a byte order mark, and a name that starts as a formula
+    is shown, never run."""
+    a = make_analysis(8, duration=61.237)
+    with_gap_unread(a)
+    rows = [export.summary_row("talks/a.mp4", a, "analysed", json_path=tmp_path / "a.json"),
+            export.summary_row("talks/broken.mp4", None, "failed", "cannot be read as audio or video"),
+            export.summary_row("=cmd.mp4", make_analysis(3, seed=1), "done before", json_path="out/=cmd.json")]
+    path = export.write_summary(rows, tmp_path / "summary.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8) and raw.count(codecs.BOM_UTF8) == 1
+    read = read_summary(path)
+    assert list(read[0]) == SUMMARY_COLUMNS
+    analysed, failed, formula = read
+    summary = a.summary()
+    assert analysed["file"] == "talks/a.mp4" and analysed["status"] == "analysed" and analysed["reason"] == ""
+    assert float(analysed["duration (s)"]) == round(a.media.duration, 2) and analysed["language"] == a.language
+    assert int(analysed["segments"]) == len(a.segments) == int(analysed["segments read"]) + 1
+    assert analysed["overall"] == summary.overall and analysed["dominant emotion"] == summary.dominant_emotion
+    for label, share in [*summary.emotion_share.items(), *((f"{k} sentiment", v)
+                                                          for k, v in summary.sentiment_share.items())]:
+        assert float(analysed[f"share {label}"]) == pytest.approx(share, abs=0.5e-4)  # 4 decimals
+    for labels, suffix in ((EMOTIONS, ""), (SENTIMENTS, " sentiment")):  # of the time read: each adds up to 1
+        assert sum(float(analysed[f"share {k}{suffix}"]) for k in labels) == pytest.approx(1, abs=len(labels) * 0.5e-4)
+    assert float(analysed["mean sentiment"]) == pytest.approx(summary.mean_sentiment, abs=0.5e-4)
+    assert int(analysed["notes"]) == len(a.notes) and analysed["json"] == str(tmp_path / "a.json")
+    assert failed["file"] == "talks/broken.mp4" and failed["status"] == "failed"
+    assert failed["reason"] == "cannot be read as audio or video"
+    assert all(failed[k] == "" for k in SUMMARY_COLUMNS[3:])
+    assert formula["file"] == "'=cmd.mp4" and formula["json"] == "out/=cmd.json"  # a formula's start, behind a '
+    assert formula["status"] == "done before"
+
+
+def test_the_summary_of_a_file_where_nothing_was_read_has_no_shares(tmp_path):
+    """Nothing read: no share or mean sentiment (empty, not zeros that a spreadsheet's averages would count)."""
+    a = make_analysis(2)
+    for seg in a.segments:
+        seg.modalities, seg.contributions, seg.per_modality, seg.face_box = [], {}, {}, None
+    row, = read_summary(export.write_summary([export.summary_row("quiet.mp4", a, "analysed")], tmp_path / "s.csv"))
+    assert row["overall"] == "nothing read" and row["segments read"] == "0" and row["segments"] == "2"
+    assert row["dominant emotion"] == row["mean sentiment"] == row["json"] == ""
+    assert all(row[k] == "" for k in row if k.startswith("share "))
+
+
 CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d[,.]\d\d\d) --> (\d\d:\d\d:\d\d[,.]\d\d\d)\n((?:.+\n?)+)")
 
 
