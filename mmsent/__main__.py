@@ -35,7 +35,8 @@ from tqdm import tqdm  # noqa: E402  (torch loads from here)
 from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: E402
 from .checkpoint import pick_device  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
-from .export import ANNOTATED_SUFFIX, FORMATS, formats_named, output_paths, same_file, too_long, write  # noqa: E402
+from .export import (ANNOTATED_SUFFIX, FORMATS, formats_named, output_paths, same_file, summary_row,  # noqa: E402
+                     too_long, write, write_summary)
 from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
@@ -94,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="don't analyse again a file whose results, in every --format, are in --out from an earlier "
                         "run, and whose JSON names that file, this model and these senses (a folder's run, "
                         "interrupted, goes on where it stopped; other options are not compared)")
+    a.add_argument("--summary", metavar="FILE",
+                   help="after the run, a CSV table of one row per file, in order: its status (analysed, done before "
+                        "with --skip-existing, failed and why), duration, language, segments, overall emotion, each "
+                        "emotion's and sentiment's share of the time read, mean sentiment, notes and its JSON; also "
+                        "after Ctrl-C or a full disk, the files left as not analysed")
     return parser
 
 
@@ -123,6 +129,33 @@ def _not_read(model, checkpoint, senses: tuple[str, ...]) -> str:
             "(--checkpoint default)")
 
 
+def _summary_path(args, formats: list[str], one_file: Path | None, parser: argparse.ArgumentParser) -> Path:
+    """--summary FILE as a path, refused before any work where it is not a CSV file's name in a folder that can be
+    written (the folder made if missing, as --out is), or where it names an input or a result of this run."""
+    if not args.summary.strip():  # SUMMARY unset in a script: "" is the current folder
+        parser.error("--summary: no file given: the path is empty")
+    path = Path(args.summary)
+    if path.is_dir():
+        parser.error(f"--summary {path} is a folder: give the table's file name (e.g. {path / 'summary.csv'})")
+    if path.suffix.lower() != ".csv":
+        parser.error(f"--summary {path}: the summary is a CSV table: give a name ending in .csv")
+    inputs = [*args.videos, *([one_file] if one_file else [])]
+    results = [p for video in args.videos for p in output_paths(video, args.out, formats).values()]
+    taken = next((p for p in [*inputs, *results] if same_file(p, path)
+                  or os.path.realpath(p) == os.path.realpath(path)), None)  # a result not written yet: by its name
+    if taken:
+        parser.error(f"--summary {path} would overwrite {'an input' if taken in inputs else 'a result'} of this run "
+                     f"({taken}): give the table another name")
+    try:
+        if not path.parent.exists():  # (a file there: said as "Not a directory" below, not as "File exists")
+            path.parent.mkdir(parents=True)
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as e:
+        parser.error(f"--summary {path}: its folder can't be written ({e.strerror or e}): give a file in a folder you "
+                     "can write to")
+    return path
+
+
 def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     try:
         formats = formats_named(args.format)  # as export.write takes them
@@ -149,6 +182,8 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         tempfile.TemporaryFile(dir=args.out).close()
     except OSError as e:
         parser.error(f"--out {args.out} can't be written ({e.strerror or e}): give a folder you can write to")
+    if args.summary is not None:
+        args.summary = _summary_path(args, formats, one_file, parser)
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language, translate=args.translate,
                               subtitles=one_file, max_segment_seconds=args.max_segment,
                               max_seconds=args.max_seconds, contributions=not args.no_contributions,
@@ -156,15 +191,32 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     model = load_model(args.checkpoint, device=args.device)
     if not any(m in model.encoders for m in options.senses):  # every file would fail alike
         parser.error(_not_read(model, args.checkpoint, options.senses))
-    failed, written = 0, {}  # result stem -> the input whose results it named: X.json for X.mp4
+    outcomes = _Outcomes()
+    try:
+        _analyse_each(args, model, options, one_file, formats, outcomes)
+    except KeyboardInterrupt:
+        outcomes.stopped = "the run was interrupted"
+        raise
+    finally:  # the table of what is known, also after Ctrl-C (each file left: not analysed)
+        if args.summary is not None:
+            outcomes.write_summary(args.summary, args.videos)
+    if outcomes.failures:
+        tqdm.write(f"{outcomes.failures} of {len(args.videos)} file(s) failed", file=sys.stderr)
+    return 1 if outcomes.failures else 0
+
+
+def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, formats: list[str],
+                  outcomes: _Outcomes) -> None:
+    """Analyse each input of ``args.videos`` in turn, writing its results and telling ``outcomes`` what became of it;
+    a full disk stops the run."""
+    written = {}  # result stem -> the input whose results it named: X.json for X.mp4
     for number, video in enumerate(args.videos):
         subtitles, file_options, besides = one_file, options, ""  # besides: what its line says of them, with auto
         if args.subtitles == AUTO and os.path.isfile(video):  # (one not there fails as without: "file not found")
             try:
                 subtitles = subtitles_beside(video, options.language)
             except EXPECTED_ERRORS as e:  # several fit, or its folder can't be read
-                failed += 1
-                _failed(video, e)
+                outcomes.failed(video, e)
                 continue
             file_options = _with_subtitles_beside(video, subtitles, options)
             besides = (f" (subtitles: {subtitles.name})" if subtitles
@@ -177,35 +229,34 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
             try:
                 info = probe(video)  # analyze takes it: not probed twice
             except EXPECTED_ERRORS as e:
-                failed += 1
-                _failed(video, e)
+                outcomes.failed(video, e)
                 continue
             if not info.has_video:
                 results = rest
         clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
         if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
-            failed += 1
             how = "an input" if clash[1] != subtitles else "its subtitles" + ("" if one_file else " (--subtitles auto)")
-            _failed(video, f"its results would overwrite {clash[1]}, given to this call as {how}: write them into "
-                           "another folder (--out DIR)")
+            outcomes.failed(video, f"its results would overwrite {clash[1]}, given to this call as {how}: write them "
+                                   "into another folder (--out DIR)")
             continue
         if long := too_long(results):  # said before the analysis, not after it
-            failed += 1
-            _failed(video, long)
+            outcomes.failed(video, long)
             continue
         first = written.get(video.stem)
         if first is not None and same_file(first, video):
             tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
+            outcomes.named_again()
             continue
         if first is not None:
-            failed += 1
-            _failed(video, f"its results would overwrite those of {first} ({video.stem}.* in {args.out}): analyse "
-                           "it in a call of its own, with another --out")
+            outcomes.failed(video, f"its results would overwrite those of {first} ({video.stem}.* in {args.out}): "
+                                   "analyse it in a call of its own, with another --out")
             continue
         done = args.skip_existing and _done_before(video, results, model, file_options)
         if done:
+            before, names = done
             written[video.stem] = video
-            tqdm.write(f"{video}: its results are in {args.out} from an earlier run ({', '.join(done)}): not analysed "
+            outcomes.done(video, before, "done before", results["json"])
+            tqdm.write(f"{video}: its results are in {args.out} from an earlier run ({', '.join(names)}): not analysed "
                        "again (--skip-existing)")
             continue
         earlier = _earlier_results(video, args.out, formats)
@@ -216,20 +267,21 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                 paths = write(analysis, args.out, drawable, video_path=video,
                               progress=lambda done, total: progress("annotated video", done, total))
                 written[video.stem] = video
+                outcomes.done(video, analysis, "analysed", results.get("json"))
             except EXPECTED_ERRORS as e:
-                failed += 1
-                _failed(video, e)
+                outcomes.failed(video, e)
                 if getattr(e, "errno", None) in DISK_FULL:  # each file left would fail so, after its analysis
                     left = len(args.videos) - number - 1
-                    tqdm.write(f"stopped: {e.strerror}" + (f", {counted(left, 'file')} left not analysed" if left else "") + f": free some space (results go to {args.out}, the "
-                               "annotated video's work beside them), then run the same command again with "
-                               "--skip-existing to go on from here", file=sys.stderr)
+                    tqdm.write(f"stopped: {e.strerror}" + (f", {counted(left, 'file')} left not analysed" if left else "")
+                               + f": free some space (results go to {args.out}, the annotated video's work beside "
+                               "them), then run the same command again with --skip-existing to go on from here",
+                               file=sys.stderr)
+                    outcomes.stopped = f"the run stopped: {e.strerror}"
                     break
                 continue
             except Exception as e:  # a bug: said with its traceback, to report it, and the other files go on
-                failed += 1
-                _failed(video, f"an unexpected error, a bug in mmsent ({type(e).__name__}: {e}); please report it "
-                               f"with this traceback:\n{traceback.format_exc()}")
+                outcomes.failed(video, f"an unexpected error, a bug in mmsent ({type(e).__name__}: {e}); please report "
+                                       f"it with this traceback:\n{traceback.format_exc()}")
                 continue
         n = len(analysis.segments)
         tqdm.write(f"{video}: {counted(n, 'segment')}, {analysis.summary().overall or 'nothing read'} -> "
@@ -237,15 +289,43 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                    + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
         for line in earlier:
             tqdm.write(f"{video}: {line}", file=sys.stderr)
-    if failed:
-        tqdm.write(f"{failed} of {len(args.videos)} file(s) failed", file=sys.stderr)
-    return 1 if failed else 0
 
 
-def _failed(video: Path, why: str | BaseException) -> None:
-    """The line that says ``video`` failed, and why (an error's message without the path it starts with)."""
-    why = str(why).removeprefix(f"{video}: ") if isinstance(why, BaseException) else why
-    tqdm.write(f"FAILED {video}: {why}", file=sys.stderr)
+class _Outcomes:
+    """What became of each input of a run, told once per input in its order: its row of the --summary table
+    (``export.summary_row``; None for a file named again, whose row is its first's), how many failed, and why the run
+    stopped early (then the inputs not told of are those it did not reach)."""
+
+    def __init__(self):
+        self.rows: list[dict[str, str] | None] = []
+        self.failures, self.stopped = 0, ""
+
+    def failed(self, video: Path, why: str | BaseException) -> None:
+        """Say that ``video`` failed, and why (an error's message without the path it starts with)."""
+        why = str(why).removeprefix(f"{video}: ") if isinstance(why, BaseException) else why
+        tqdm.write(f"FAILED {video}: {why}", file=sys.stderr)
+        self.failures += 1
+        self.rows.append(summary_row(video, None, "failed", why.partition("\n")[0]))  # a bug's traceback: in the log
+
+    def done(self, video: Path, analysis: Analysis, status: str, json_path: Path | None) -> None:
+        self.rows.append(summary_row(video, analysis, status, json_path=json_path))
+
+    def named_again(self) -> None:
+        """A file named a second time (a.mp4, ./a.mp4), not analysed again: one row, its first, counted once."""
+        self.rows.append(None)
+
+    def write_summary(self, path: Path, videos: list[Path]) -> None:
+        """The --summary table: a row per file of ``videos`` (those the run did not reach: not analysed, and why);
+        one that can't be written counts as a failure."""
+        rows = [row for row in self.rows if row is not None]
+        rows += [summary_row(video, None, "not analysed", self.stopped) for video in videos[len(self.rows):]]
+        try:
+            write_summary(rows, path)
+        except OSError as e:  # the disk that stopped the run, or the folder taken away meanwhile
+            self.failures += 1
+            tqdm.write(f"FAILED --summary {path}: it can't be written ({e.strerror or e})", file=sys.stderr)
+            return
+        tqdm.write(f"summary of {counted(len(rows), 'file')} -> {path}")
 
 
 def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path]:
@@ -273,19 +353,20 @@ def _with_subtitles_beside(video: Path, subtitles: Path | None, options: Analysi
     return dataclasses.replace(options, subtitles=subtitles, language=None if tagged else options.language)
 
 
-def _done_before(video: Path, paths: dict[str, Path], model, options: AnalysisOptions) -> list[str]:
-    """The names of ``video``'s results ``paths`` (``output_paths``), where each is there (each is written whole
-    or not at all; no annotated video for a file without a picture) and their JSON says that this file, this
-    model and these senses made them; else none."""
+def _done_before(video: Path, paths: dict[str, Path], model,
+                 options: AnalysisOptions) -> tuple[Analysis, list[str]] | None:
+    """The earlier analysis of ``video`` and the names of its results ``paths`` (``output_paths``), where each is
+    there (each is written whole or not at all; no annotated video for a file without a picture) and their JSON says
+    that this file, this model and these senses made them; else None."""
     try:
         earlier = Analysis.from_json(paths["json"])
     except (OSError, ValueError):  # none, not an analysis, or one this version can't read
-        return []
+        return None
     made = [p for f, p in paths.items() if f != "mp4" or earlier.media.has_video]
     if (not all(os.path.isfile(p) for p in made) or not same_file(Path(earlier.media.path), video)
             or earlier.model != model_facts(model, senses_given(options, earlier.media))):
-        return []
-    return [p.name for p in made]
+        return None
+    return earlier, [p.name for p in made]
 
 
 def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:

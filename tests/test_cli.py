@@ -2,6 +2,7 @@
 progress that reads well in a log (stderr here is a pipe, not a terminal)."""
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -536,6 +537,117 @@ def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["analyze", str(a), "--out", str(out), "--format", "csv", "--skip-existing"])
     assert "--skip-existing tells an earlier run's results by their JSON" in capsys.readouterr().err
+
+
+def read_summary(path):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
+
+
+def test_summary_gives_one_row_per_file_and_the_same_figures_when_done_before(tmp_path, capsys):
+    """A folder's run left a JSON file per input to parse to compare them. --summary FILE is one table: a row per
+    file in the run's order (a file named twice: one row), analysed or failed with the reason the run said; a run
+    again with --skip-existing gives each file done before, with the figures its JSON holds."""
+    import mmsent.__main__ as cli
+    from mmsent.results import Analysis
+
+    talks = tmp_path / "talks"
+    talks.mkdir()
+    talking_video(talks / "a.mp4", ["Good morning, everyone."])
+    talking_video(talks / "b.mp4", ["I got the job."])
+    (talks / "broken.mp4").write_text("this is not a video")
+    out, summary = tmp_path / "out", tmp_path / "tables" / "summary.csv"  # its folder made, as --out's
+    argv = ["analyze", str(talks), str(talks / ".." / "talks" / "a.mp4"), "--out", str(out), "--format", "json,csv",
+            "--senses", "words", "--no-contributions", "--summary", str(summary)]
+    assert cli.main(argv) == 1  # a file failed: the exit status says so, as without --summary
+    said = capsys.readouterr()
+    first = read_summary(summary)
+    assert [(r["file"], r["status"]) for r in first] == [(str(talks / "a.mp4"), "analysed"),
+                                                         (str(talks / "b.mp4"), "analysed"),
+                                                         (str(talks / "broken.mp4"), "failed")]
+    assert f"FAILED {talks / 'broken.mp4'}: {first[2]['reason']}\n" in said.err and first[2]["reason"]
+    assert all(v == "" for k, v in first[2].items() if k not in ("file", "status", "reason"))
+    for row, name in zip(first, ("a", "b")):
+        analysis = Analysis.from_json(out / f"{name}.json")
+        assert row["json"] == str(out / f"{name}.json") and row["reason"] == ""
+        assert int(row["segments"]) == len(analysis.segments) and row["overall"] == analysis.summary().overall
+        assert float(row["duration (s)"]) == pytest.approx(analysis.media.duration, abs=0.005)
+        assert sum(float(row[f"share {k}"]) for k in analysis.emotion_labels) == pytest.approx(1, abs=4e-4)
+    assert f"summary of 3 files -> {summary}" in said.out
+    assert cli.main([*argv, "--skip-existing"]) == 1
+    again = read_summary(summary)
+    assert [r["status"] for r in again] == ["done before", "done before", "failed"]
+    assert [{**r, "status": ""} for r in again] == [{**r, "status": ""} for r in first]
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "full disk"])
+def test_summary_after_a_run_that_stopped_lists_the_files_left_as_not_analysed(tmp_path, monkeypatch, capsys, stop):
+    """Ctrl-C (or SIGTERM) and a full disk stop a run: the table is still written, of what is known, each file
+    that the run did not reach or finish as not analysed, and why."""
+    import errno
+
+    import mmsent.__main__ as cli
+
+    good = talking_video(tmp_path / "a.mp4", ["Hello there, how are you today?"]).path
+    for name in ("b.mp4", "c.mp4"):
+        (tmp_path / name).write_bytes(good.read_bytes())
+    analyze, write = cli.analyze, cli.write
+
+    def interrupted(video, *args, **kwargs):
+        if video.name == "b.mp4":
+            raise KeyboardInterrupt
+        return analyze(video, *args, **kwargs)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(*(cli, "analyze", interrupted) if stop == "ctrl-c" else (cli, "write", full))
+    summary = tmp_path / "summary.csv"
+    status = cli.main(["analyze", str(tmp_path), "--out", str(tmp_path / "out"), "--senses", "words",
+                       "--no-contributions", "--summary", str(summary)])
+    assert status == (cli.EXIT_INTERRUPTED if stop == "ctrl-c" else 1)
+    rows = read_summary(summary)
+    assert [r["file"] for r in rows] == [str(tmp_path / n) for n in ("a.mp4", "b.mp4", "c.mp4")]
+    why = "the run was interrupted" if stop == "ctrl-c" else "the run stopped: No space left on device"
+    assert [(r["status"], r["reason"]) for r in rows[1:]] == [("not analysed", why)] * 2
+    assert rows[0]["status"] == ("analysed" if stop == "ctrl-c" else "failed"), rows[0]
+    assert f"summary of 3 files -> {summary}" in capsys.readouterr().out
+
+
+def test_a_summary_that_can_not_be_written_fails_the_run(tmp_path, monkeypatch, capsys):
+    """The disk full by the end of the run: said, and the exit status is 1 (the results themselves are written)."""
+    import errno
+
+    import mmsent.__main__ as cli
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli, "write_summary", full)
+    (tmp_path / "broken.mp4").write_text("this is not a video")
+    summary = tmp_path / "summary.csv"
+    assert cli.main(["analyze", str(tmp_path / "broken.mp4"), "--out", str(tmp_path), "--summary", str(summary)]) == 1
+    assert f"FAILED --summary {summary}: it can't be written (No space left on device)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("summary, said", [
+    ("", "--summary: no file given: the path is empty"),
+    ("{tmp}", "--summary {tmp} is a folder: give the table's file name (e.g. {tmp}/summary.csv)"),
+    ("{tmp}/summary.xlsx", "--summary {tmp}/summary.xlsx: the summary is a CSV table: give a name ending in .csv"),
+    ("{tmp}/a file/summary.csv", "--summary {tmp}/a file/summary.csv: its folder can't be written (Not a directory)"),
+    ("{tmp}/clip.csv", "--summary {tmp}/clip.csv would overwrite an input of this run ({tmp}/clip.csv)"),
+    ("{tmp}/out/../out/talk.csv", "--summary {tmp}/out/../out/talk.csv would overwrite a result of this run "
+                                  "({tmp}/out/talk.csv)"),  # talk.mp4's CSV, not written yet
+])
+def test_a_summary_path_that_can_not_be_the_table_is_refused_before_work(tmp_path, monkeypatch, capsys, summary, said):
+    import mmsent.__main__ as cli
+
+    monkeypatch.setattr(cli, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    (tmp_path / "a file").write_text("")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["analyze", str(tmp_path / "talk.mp4"), str(tmp_path / "clip.csv"), "--out", str(tmp_path / "out"),
+                  "--format", "json,csv", "--summary", summary.format(tmp=tmp_path)])
+    assert e.value.code == 2 and said.format(tmp=tmp_path) in capsys.readouterr().err
 
 
 def test_a_file_whose_results_no_file_system_can_name_fails_before_its_analysis(tmp_path, capsys):
