@@ -272,10 +272,10 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
                 outcomes.failed(video, e)
                 if getattr(e, "errno", None) in DISK_FULL:  # each file left would fail so, after its analysis
                     left = len(args.videos) - number - 1
-                    tqdm.write(f"stopped: {e.strerror}" + (f", {counted(left, 'file')} left not analysed" if left else "")
-                               + f": free some space (results go to {args.out}, the annotated video's work beside "
-                               "them), then run the same command again with --skip-existing to go on from here",
-                               file=sys.stderr)
+                    left_out = f", {counted(left, 'file')} left not analysed" if left else ""
+                    tqdm.write(f"stopped: {e.strerror}{left_out}: free some space (results go to {args.out}, the "
+                               "annotated video's work beside them), then run the same command again with "
+                               "--skip-existing to go on from here", file=sys.stderr)
                     outcomes.stopped = f"the run stopped: {e.strerror}"
                     break
                 continue

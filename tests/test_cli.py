@@ -591,7 +591,7 @@ def test_summary_after_a_run_that_stopped_lists_the_files_left_as_not_analysed(t
     good = talking_video(tmp_path / "a.mp4", ["Hello there, how are you today?"]).path
     for name in ("b.mp4", "c.mp4"):
         (tmp_path / name).write_bytes(good.read_bytes())
-    analyze, write = cli.analyze, cli.write
+    analyze = cli.analyze
 
     def interrupted(video, *args, **kwargs):
         if video.name == "b.mp4":
