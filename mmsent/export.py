@@ -250,8 +250,9 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | s
 
     ``formats``: a list (``["json", "csv"]``) or, as on the command line, one string (``"json,csv"``;
     ``"all"``: every format, the annotated video where the file has a picture). The annotated video reads
-    ``video_path``, else ``analysis.media.path``; ``progress(frames written, frames in all)`` follows its drawing. An unknown format, or an analysis that would
-    not load back (``Analysis.check``), raises ValueError before anything is written.
+    ``video_path``, else ``analysis.media.path``; ``progress(frames written, frames in all)`` follows its drawing.
+    An unknown format, or an analysis that would not load back (``Analysis.check``), raises ValueError before
+    anything is written.
     """
     wanted = formats_named(formats, analysis.media.has_video)
     checked = analysis.check()  # one built or edited by hand: refused as from_json would, before anything is written
