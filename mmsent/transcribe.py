@@ -385,9 +385,11 @@ class _Recogniser:
                      total: float, progress: Progress | None = None) -> Transcript | None:
         """The transcript of speech that mixes ``main`` and ``others``: cut into runs of stretches told in one
         of them (``mmsent.languages.runs``), each run recognised alone, its language heard from its own first
-        window. The transcript's language is the one most spoken; an utterance in another names its own. None
-        where the runs are not heard in two languages or more (a window of noise heard as another language):
-        the one pass's transcript stands. ``progress(done_seconds, total_seconds)``: each run's start, then its
+        window. The transcript's language is the one most spoken; an utterance in another names its own. Where
+        every run is told in one other language than ``main``, the first window's guess was wrong (a few seconds of
+        speech, a synthetic voice: "Good morning, everyone." heard as Thai, written as Thai letters that loop): the
+        whole is recognised again in that language. None where the runs are all told in ``main`` (a window of noise
+        heard as another language): the one pass's transcript stands. ``progress(done_seconds, total_seconds)``: each run's start, then its
         end once it is done (its speech left unheard heard again too, ``_heard_again``)."""
         if progress:
             progress(0.0, total)
@@ -396,8 +398,11 @@ class _Recogniser:
         runs = spoken.runs([(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in stretches], told, total)
         log.info("speech in %s, by the windows: runs %s", ", ".join([main, *others]),
                  ", ".join(f"{a:.1f}-{b:.1f} {lang}" for a, b, lang in runs))
-        if len({lang for _, _, lang in runs}) < 2:
+        languages = {lang for _, _, lang in runs}
+        if languages == {main} or not languages:
             return None
+        if len(languages) == 1:
+            return self._all_in(audio, languages.pop(), opts, total, progress)
         utterances = []
         for start, end, _ in runs:
             if progress:
@@ -417,6 +422,18 @@ class _Recogniser:
         main = next(iter(heard))
         return Transcript(main, [replace(u, language=None if u.language == main else u.language) for u in utterances],
                           self.name)
+
+    def _all_in(self, audio: np.ndarray, language: str, opts: DecodeOptions, total: float,
+                progress: Progress | None = None) -> Transcript:
+        """The transcript of ``audio`` recognised again, all of it in ``language``."""
+        log.info("every run of speech told in %s: recognised again in it", language)
+        regions = _speech_regions(audio) if total >= MIN_AUDIO_SECONDS else None
+        raw, _ = self._decode(audio, language, opts, total, "transcribe", None, regions)
+        transcript = Transcript(language, _utterances(self._completed(audio, raw, language, opts, regions), opts, total),
+                                self.name)
+        if progress:
+            progress(total, total)
+        return transcript
 
     def _told(self, audio: np.ndarray, stretches: list[tuple[int, int]],
               candidates: list[str]) -> list[tuple[str, float]]:

@@ -511,6 +511,22 @@ def test_the_spoken_language_is_heard_in_the_speech_found():
 
 
 @needs_espeak
+def test_a_first_guess_of_the_language_that_every_run_of_speech_belies_is_set_right(asr, tmp_path):
+    """A short English sentence in espeak's voice was heard as Thai in its first window, and written in Thai letters
+    that looped; another window heard English, and so was every run of its speech told, yet the file's language
+    stayed Thai: its words came from a second listen, and its notes said Thai speech was translated into English.
+    Where every run of speech is told in one other language, the whole is recognised again in that one."""
+    from mediagen import talking_video
+
+    from mmsent.media import load_audio
+
+    clip = talking_video(tmp_path / "morning.mp4", ["Good morning, everyone."]).path
+    transcript = asr.transcribe(load_audio(clip))
+    assert transcript.language == "en" and [u.language for u in transcript.utterances] == [None]
+    assert "good morning everyone" in " ".join(u.text for u in transcript.utterances).lower().replace(",", "")
+
+
+@needs_espeak
 def test_openai_whisper_result_conversion_on_a_random_tiny_model():
     """openai-whisper's weights cannot exist offline, so this model has RANDOM weights: it checks
     only that our call and result conversion work (times in range and ordered, words inside their
