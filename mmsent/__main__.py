@@ -81,8 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--subtitles", type=lambda v: v if v == AUTO else Path(v), default=None, metavar="FILE|auto",
                    help="subtitle file (SRT, WebVTT, ASS/SSA) that replaces speech recognition, for one video; or "
                         "'auto': each video's own, beside it as players find it (talk.srt or talk.en.srt for "
-                        "talk.mp4; of several, the one without a language, else the one in --language), speech "
-                        "recognised where there is none (a file named auto: ./auto)")
+                        "talk.mp4; of several, the one without a language, else the one in --language; a tagged "
+                        "one is in its tag's language), speech recognised where there is none (a file named auto: "
+                        "./auto)")
     a.add_argument("--max-segment", type=_option("max_segment_seconds", float), default=DEFAULTS.max_segment_seconds,
                    help="longest utterance, s (1 to 30)")
     a.add_argument("--max-seconds", type=_option("max_seconds", _seconds_or_none), default=3 * 3600,
