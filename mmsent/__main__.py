@@ -282,7 +282,7 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
                 continue
             except Exception as e:  # a bug: said with its traceback, to report it, and the other files go on
                 outcomes.failed(video, f"an unexpected error, a bug in mmsent ({type(e).__name__}: {e}); please report "
-                                       f"it with this traceback:\n{traceback.format_exc()}")
+                                       "it", traceback.format_exc())
                 continue
         n = len(analysis.segments)
         tqdm.write(f"{video}: {counted(n, 'segment')}, {analysis.summary().overall or 'nothing read'} -> "
@@ -301,12 +301,13 @@ class _Outcomes:
         self.rows: list[dict[str, str] | None] = []
         self.failures, self.stopped = 0, ""
 
-    def failed(self, video: Path, why: str | BaseException) -> None:
-        """Say that ``video`` failed, and why (an error's message without the path it starts with)."""
+    def failed(self, video: Path, why: str | BaseException, trace: str = "") -> None:
+        """Say that ``video`` failed, and why (an error's message without the path it starts with), with a bug's
+        ``trace`` to report (in the log, not in the table)."""
         why = str(why).removeprefix(f"{video}: ") if isinstance(why, BaseException) else why
-        tqdm.write(f"FAILED {video}: {why}", file=sys.stderr)
+        tqdm.write(f"FAILED {video}: {why}" + (f" with this traceback:\n{trace}" if trace else ""), file=sys.stderr)
         self.failures += 1
-        self.rows.append(summary_row(video, None, "failed", why.partition("\n")[0]))  # a bug's traceback: in the log
+        self.rows.append(summary_row(video, None, "failed", why.partition("\n")[0]))
 
     def done(self, video: Path, analysis: Analysis, status: str, json_path: Path | None) -> None:
         self.rows.append(summary_row(video, analysis, status, json_path=json_path))

@@ -118,6 +118,11 @@ def test_a_bug_on_one_file_fails_that_file_alone(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "FAILED" in err and "a bug in mmsent (TypeError: unsupported operand" in err and "Traceback" in err
     assert [p.name for p in out.iterdir()] == ["good.json"]
+    # the --summary table's reason: the error, to report, not "with this traceback:" of a traceback it does not hold
+    assert cli.main(["analyze", str(tmp_path / "bug.mp4"), "--out", str(out), "--summary", str(out / "all.csv")]) == 1
+    row = next(csv.DictReader((out / "all.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert row["status"] == "failed" and row["reason"] == ("an unexpected error, a bug in mmsent (TypeError: unsupported "
+                                                           "operand type(s) for +: 'float' and 'NoneType'); please report it")
 
 
 def test_a_full_disk_stops_the_run_saying_how_to_go_on(tmp_path, monkeypatch, capsys):
