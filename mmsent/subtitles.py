@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mmsent.labels import MODALITY_NAMES
 from mmsent.results import counted
 
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
@@ -43,6 +44,11 @@ _ASS_TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})\.(\d{1,3})")  # H:MM:SS.cc (c
 _BRACES = re.compile(r"\{([^}]*)\}")  # ASS override blocks ({\i1}, {\pos(10,20)}) and comments ({a note})
 _DRAWING = re.compile(r"\\p(\d+)")  # {\p1}: the text after it is a vector drawing's shapes, up to {\p0}
 _LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)  # WebVTT header
+# the lines mmsent's export writes beside a cue's words (export._cue_lines): its label, what each sense says, and the
+# translation (results.SegmentResult.in_english)
+_OWN_LABEL = re.compile(r"\[(?:no speech: )?(?:nothing read|\S+ \d\.\d\d · \S+ sentiment)\]")
+_SENSE = "(?:" + "|".join(MODALITY_NAMES.values()) + r"): \S+"
+_OWN_LINE = re.compile(rf"{_OWN_LABEL.pattern}|\({_SENSE}(?: · {_SENSE})*\)|\(in English: .*\)")
 _NAMED_LANGUAGE = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)?")  # talk.it.srt, talk.pt-BR.srt
 _NAME_FLAGS = {"forced", "sdh", "cc", "hi", "default"}  # marks players read after the language: talk.en.forced.srt
 _NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d\d[:.,]\d)")  # a cue number, or a time line gone wrong
@@ -89,7 +95,7 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     elif not is_ass and suffix != ".srt" and "-->" not in text:
         raise SubtitleError(f"{path}: not a subtitle file (no 'WEBVTT' header, no '[Script Info]' section, no "
                             f"'-->' time line); mmsent reads {FORMATS_READ}")
-    every = _dialogue(path, text, problems) if is_ass else _unrolled(_cues(path, text, is_vtt))
+    every = _dialogue(path, text, problems) if is_ass else _unrolled(_said(path, _cues(path, text, is_vtt), problems))
     cues = [cue for cue in every if cue.text]
     if every and not cues:
         raise SubtitleError(f"{path}: all {len(every)} subtitle cues are empty: there are no words to read")
@@ -130,6 +136,19 @@ def subtitles_beside(video: str | Path, language: str | None = None) -> Path | N
         raise SubtitleError(f"{video}: {len(fits)} subtitle files beside it could be its own "
                             f"({', '.join(sorted(f.name for f in fits))}): give the one to read (--subtitles FILE)")
     return fits[0] if fits else None
+
+
+def _said(path: Path, parsed: list[tuple[Cue, list[str]]], problems: list[str] | None) -> list[tuple[Cue, list[str]]]:
+    """The cues with the lines that mmsent's own SRT or WebVTT export writes beside the words left out, where the file
+    is one (most of its cues carry its label: ``[joy 0.71 · positive sentiment]``): read back as subtitles (given, or
+    found beside its video by ``--subtitles auto``), the emotions it read were words said, and the words' encoder
+    read "sadness" and "joy" in them. Said in ``problems``."""
+    labelled = sum(any(_OWN_LABEL.fullmatch(line) for line in lines) for _, lines in parsed)
+    if not parsed or labelled * 2 <= len(parsed):
+        return parsed
+    tell(problems, f"The subtitle file {path.name} was written by mmsent (its cues carry the emotions an analysis "
+                   "read): its words are read, without those emotions, what each sense said, or translations.")
+    return [(cue, [line for line in lines if not _OWN_LINE.fullmatch(line)]) for cue, lines in parsed]
 
 
 def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:

@@ -229,7 +229,28 @@ def test_a_longer_arrow_in_the_words_does_not_end_the_cue(tmp_path, fmt, said):
     text = writer(a, tmp_path / f"a.{fmt}").read_text(encoding="utf-8")
     assert text.count("-->") == len(a.segments)  # the time lines' only
     cues, _ = parse_subtitles(tmp_path / f"a.{fmt}")
-    assert len(cues) == len(a.segments) and cues[0].text.startswith(said.split()[0] + " ")
+    assert len(cues) == sum(s.kind == "speech" for s in a.segments) and cues[0].text == export.CUE_ARROW.sub("->", said)
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_mmsent_s_own_subtitles_read_back_give_their_words_not_the_emotions_written_beside_them(tmp_path, fmt):
+    """An analysis's SRT or WebVTT given back as subtitles (--subtitles, or found beside its video by --subtitles
+    auto) was read with its label and readings lines as words said: "I did it [sadness 0.31 · negative sentiment]
+    (words: sadness · voice: joy)", the words' encoder reading the emotions an analysis had read. Its words alone are
+    read (a gap's cue, no words, is left out), and the notes say so; other subtitles' bracketed lines stay."""
+    a = make_analysis(6)
+    a.segments[3].translation = "I am very happy."
+    writer = export.write_srt if fmt == "srt" else export.write_vtt
+    notes = []
+    cues, _ = parse_subtitles(writer(a, tmp_path / f"a.{fmt}"), notes)
+    assert [c.text for c in cues] == [" ".join(s.text.split()) for s in a.segments if s.kind == "speech"]
+    assert notes == [f"The subtitle file a.{fmt} was written by mmsent (its cues carry the emotions an analysis read): "
+                     "its words are read, without those emotions, what each sense said, or translations."]
+    (tmp_path / "b.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\n[laughs]\n(words: not ours)\nOh no.\n",
+                                    encoding="utf-8")
+    notes = []
+    assert [c.text for c in parse_subtitles(tmp_path / "b.srt", notes)[0]] == ["[laughs] (words: not ours) Oh no."]
+    assert notes == []
 
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt"])
