@@ -7,7 +7,7 @@ byte-order mark, CRLF line ends, a blank line inside a cue's text, or none betwe
 captions, which show each line again in the next cue), strict where a guess would be wrong: a time line that
 does not parse or ends before it starts raises ``SubtitleError`` naming the file and line. ASS/SSA files from
 fansubs and Aegisub also hold lines that are not speech: typesetting (on-screen text such as a shop sign or a title
-card, in a style named as signs: ``_typeset``) and the karaoke templater's effects (Effect ``fx``); they are left
+card, in a style named as signs: ``mmsent.ass``) and the karaoke templater's effects (Effect ``fx``); they are left
 out, and the notes say how many and of which styles (sung lyrics in lines of their own are read as words).
 ``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
 """
@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mmsent.labels import MODALITY_NAMES
-from mmsent.results import counted
 
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
            "subtitles_beside", "SUBTITLE_SUFFIXES"]
@@ -39,10 +38,6 @@ _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:0
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
 _BLANK = " \t\n\ufeff"  # what may come before a WebVTT header: blank lines, spaces, a byte-order mark
 _ASS_SUFFIXES = (".ass", ".ssa")
-_SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")  # [Script Info], [V4+ Styles], [Events]: an ASS/SSA section
-_ASS_TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})\.(\d{1,3})")  # H:MM:SS.cc (centiseconds)
-_BRACES = re.compile(r"\{([^}]*)\}")  # ASS override blocks ({\i1}, {\pos(10,20)}) and comments ({a note})
-_DRAWING = re.compile(r"\\p(\d+)")  # {\p1}: the text after it is a vector drawing's shapes, up to {\p0}
 _LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)  # WebVTT header
 # the lines mmsent's export writes beside a cue's words (export._cue_lines): its label, what each sense says, and the
 # translation (results.SegmentResult.in_english)
@@ -61,10 +56,6 @@ WRITTEN_SAMPLE = 2000  # characters of the cues' distinct lines read for their l
 CUE_LETTERS, CUE_SURE = 12, 0.7  # a cue read alone for its language: its letters at least, and py3langid's probability
 LANGID_PACKAGE = "py3langid==0.4.0"
 LANGID_SHA256 = "f4f4a2c3465ca1f081541037f9cac23021d68151c2f709c55ae5eedfca522963"  # its data/model.npz.xz
-_STYLE_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # TSBoard, sign_5012_Kanji: TS Board, sign 5012 Kanji
-SIGN_WORDS = {"sign", "signs", "ts", "typeset", "typesets", "typesetting", "title", "titles", "onscreen", "screentext"}
-SPEECH_WORDS = {"default", "dialogue", "dialog", "main", "speech"}  # a style named with these as well is dialogue's
-KARAOKE_FX = "fx"  # the Effect of the lines Aegisub's karaoke templater makes (one per lyric, syllable or frame)
 
 
 class SubtitleError(ValueError):
@@ -84,7 +75,7 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     language a WebVTT header declares (``Language: it``, as YouTube's captions do; ``en-US`` gives ``en``), else
     the one the file's name gives as players read it (``talk.it.srt``), else None. A file that is not UTF-8 is
     read in the encoding its bytes most likely have (``_read_text``), said in ``problems`` when given, else
-    warned; so are an ASS/SSA file's lines that are not speech, left out (``_dialogue``)."""
+    warned; so are an ASS/SSA file's lines that are not speech, left out (``mmsent.ass.dialogue``)."""
     path = Path(path)
     text = _read_text(path, problems)
     suffix, head = path.suffix.lower(), text.lstrip(_BLANK)
@@ -95,7 +86,9 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     elif not is_ass and suffix != ".srt" and "-->" not in text:
         raise SubtitleError(f"{path}: not a subtitle file (no 'WEBVTT' header, no '[Script Info]' section, no "
                             f"'-->' time line); mmsent reads {FORMATS_READ}")
-    every = _dialogue(path, text, problems) if is_ass else _unrolled(_said(path, _cues(path, text, is_vtt), problems))
+    if is_ass:
+        from mmsent.ass import dialogue  # here: it imports Cue and the rest from this module
+    every = dialogue(path, text, problems) if is_ass else _unrolled(_said(path, _cues(path, text, is_vtt), problems))
     cues = [cue for cue in every if cue.text]
     if every and not cues:
         raise SubtitleError(f"{path}: all {len(every)} subtitle cues are empty: there are no words to read")
@@ -391,131 +384,6 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
         raise SubtitleError(f"{path}:{line}: the cue ends ({end:.3f} s) before it starts "
                             f"({start:.3f} s)")
     return Cue(start, end, "", line), _text_lines(lines[offset + 1:])
-
-
-def _dialogue(path: Path, text: str, problems: list[str] | None = None) -> list[Cue]:
-    """An ASS/SSA file's cues: the Dialogue lines of its [Events] section (not its Comment lines), each read by
-    the section's Format line, its text by ``_ass_text``; a layer's copy of a line (the same times and words:
-    a border drawn under the letters) is read once. Lines with words that are not speech are left out, said in
-    ``problems``: typesetting (``_typeset``) and the karaoke templater's effects (Effect ``fx``, made from a
-    lyric that the file keeps as a Comment line; they show it in pieces, syllable by syllable or frame by frame).
-    Sung lyrics in Dialogue lines of their own (OP, ED, karaoke styles, ``\\k`` tags) are read as words: they
-    are heard. SubtitleError where every line with words is left out."""
-    section, fields, cues, events = None, None, {}, False
-    signs, effects = Counter(), 0  # lines with words left out: typesetting by style, karaoke effects
-    for number, line in enumerate(text.split("\n"), start=1):
-        header = _SECTION.match(line)
-        if header:
-            section = header.group(1).strip().lower()
-            events |= section == "events"
-        elif section == "events" and ":" in line:
-            kind, value = (part.strip() for part in line.split(":", 1))
-            if kind.lower() == "format":
-                fields = _ass_format(path, number, value)
-            elif kind.lower() == "dialogue":
-                if fields is None:
-                    raise SubtitleError(f"{path}:{number}: a Dialogue line before the [Events] section's Format line "
-                                        "(which names its fields: Format: Layer, Start, End, Style, ..., Text)")
-                cue, got = _ass_cue(path, number, fields, value)
-                style = got.get("style", "").strip()
-                if cue.text and _typeset(style):
-                    signs[style] += 1
-                elif cue.text and got.get("effect", "").strip().lower() == KARAOKE_FX:
-                    effects += 1
-                else:
-                    cues.setdefault((cue.start, cue.end, cue.text), cue)
-    if not events:
-        raise SubtitleError(f"{path}: no [Events] section: an ASS/SSA file's lines are the Dialogue lines of its "
-                            "[Events] section")
-    if fields is None:
-        raise SubtitleError(f"{path}: its [Events] section has no Format line (Format: Layer, Start, End, Style, "
-                            "..., Text), which names the fields of its Dialogue lines")
-    if signs or effects:
-        left_out = _not_speech(signs, effects)
-        if not any(cue.text for cue in cues.values()):
-            raise SubtitleError(f"{path}: its Dialogue lines with words are all {left_out}, not speech: there are no "
-                                "words to read")
-        tell(problems, f"The subtitle file {path.name} has {left_out}: left out, as they are not speech.")
-    return list(cues.values())
-
-
-def _typeset(style: str) -> bool:
-    """Whether a Dialogue line's ``style`` is named as typesetting's (on-screen text: a sign, a letter, a title
-    card): one of its words, or two of them joined, is in SIGN_WORDS (``Sign``, ``signs``, ``TS Board``,
-    ``sign_5012_Kanji``, ``Ep Title``, ``On-Screen``, ``Screen text``), as whole words (``Tsubasa``, a
-    character's style, ``Subtitle`` or ``Signature`` are not), and none is in SPEECH_WORDS (``Title_Dialogue``,
-    ``Default Sign``: when in doubt, a line is read). The style's name alone decides, as fansubs name their
-    styles: override tags do not, for dialogue is placed with them too (``{\\an8}`` or ``{\\pos(...)}`` in
-    Default lifts a line to the top, off on-screen text at the bottom), and typesetting's ``\\fad``, ``\\clip``
-    or ``\\t`` animate karaoke and dialogue as well."""
-    words = [word.lower() for word in _STYLE_WORDS.findall(style)]
-    named = set(words) | {a + b for a, b in zip(words, words[1:])}
-    return bool(named & SIGN_WORDS) and not named & SPEECH_WORDS
-
-
-def _not_speech(signs: Counter, effects: int) -> str:
-    """What was left out of an ASS/SSA file, for messages: its lines of typesetting, by style, and of karaoke
-    effects."""
-    said = []
-    if signs:
-        styles = ", ".join(f"{name!r} {n}" for name, n in signs.most_common())
-        said.append(f"{counted(signs.total(), 'line')} of on-screen text (typesetting, in styles named as signs: "
-                    f"{styles})")
-    if effects:
-        said.append(f"{counted(effects, 'karaoke effect line')} (Effect {KARAOKE_FX!r}, made by Aegisub's karaoke "
-                    "templater from a lyric's Comment line)")
-    return " and ".join(said)
-
-
-def _ass_format(path: Path, number: int, value: str) -> list[str]:
-    """The field names of an [Events] Format line, in lower case; SubtitleError where it lacks those read."""
-    fields = [f.strip().lower() for f in value.split(",")]
-    missing = [f.title() for f in ("start", "end", "text") if f not in fields]
-    if missing:
-        raise SubtitleError(f"{path}:{number}: the Format line names no {' and no '.join(missing)} field: "
-                            f"got {value[:80]!r}")
-    if fields[-1] != "text":
-        raise SubtitleError(f"{path}:{number}: the Format line names Text last in an ASS/SSA file (the text may "
-                            f"hold commas), got {value[:80]!r}")
-    return fields
-
-
-def _ass_cue(path: Path, number: int, fields: list[str], value: str) -> tuple[Cue, dict[str, str]]:
-    """The cue of a Dialogue line's ``value`` and its fields by (lower-case) name, in the Format line's order, the
-    Text last (commas and all); Start and End in H:MM:SS.cc."""
-    values = value.split(",", len(fields) - 1)
-    if len(values) < len(fields):
-        raise SubtitleError(f"{path}:{number}: a Dialogue line of {len(values)} fields, where the Format line names "
-                            f"{len(fields)}: got {value[:80]!r}")
-    got = dict(zip(fields, values))
-    start, end = (_ass_seconds(path, number, name, got[name.lower()].strip()) for name in ("Start", "End"))
-    if end < start:
-        raise SubtitleError(f"{path}:{number}: the cue ends ({end:.3f} s) before it starts ({start:.3f} s)")
-    return Cue(start, end, _ass_text(got["text"]), number), got
-
-
-def _ass_seconds(path: Path, number: int, name: str, value: str) -> float:
-    match = _ASS_TIME.fullmatch(value)
-    try:
-        if match is None:
-            raise ValueError("expected H:MM:SS.cc, such as 0:01:02.50")
-        return _seconds((*match.groups(), None))
-    except ValueError as e:
-        raise SubtitleError(f"{path}:{number}: bad {name} time {value[:40]!r}: {e}") from e
-
-
-def _ass_text(raw: str) -> str:
-    """A Dialogue line's words: override blocks and comments in braces removed, and a vector drawing's shapes
-    (``{\\p1}m 0 0 l 100 0{\\p0}``); ``\\N`` and ``\\n`` (line breaks) and ``\\h`` (a hard space) read as
-    spaces."""
-    words, drawing = [], False
-    for i, part in enumerate(_BRACES.split(raw)):
-        if i % 2:  # what was in braces
-            scales = _DRAWING.findall(part)
-            drawing = int(scales[-1]) > 0 if scales else drawing
-        elif not drawing:
-            words.append(part)
-    return " ".join(re.sub(r"\\[Nnh]", " ", "".join(words)).split())
 
 
 def _seconds(groups: tuple) -> float:
