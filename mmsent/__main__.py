@@ -261,7 +261,8 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
                        "again (--skip-existing)")
             continue
         earlier = _earlier_results(video, args.out, formats)
-        with _progress(video.name) as progress:
+        place = f"[{number + 1}/{len(args.videos)}] " if len(args.videos) > 1 else ""  # how far the run is
+        with _progress(place + video.name) as progress:
             try:
                 analysis = analyze(video, model, file_options, progress, info=info)
                 drawable = formats if analysis.media.has_video else [f for f in formats if f != "mp4"]

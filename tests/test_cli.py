@@ -90,10 +90,11 @@ def test_analyze_several_files_one_bad(tmp_path):
     assert "hello" in " ".join(s["text"] for s in data["segments"]).lower()
     assert data["model"]["name"] == "default"  # the embedded checkpoint, named in the HTML report too
     # Progress in a log: no bar redrawn with carriage returns, one line as each stage starts (and,
-    # for a long stage, at most one line every LOG_INTERVAL_S, with its percentage).
+    # for a long stage, at most one line every LOG_INTERVAL_S, with its percentage), each file's lines saying where
+    # the run is (a folder of a hundred files said nothing of how far it had come)
     assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr, proc.stderr[:500]
     stages = [line.split(": ", 1)[1] for line in proc.stderr.splitlines()
-              if line.startswith("good clip.mp4: ") and "%" not in line]
+              if line.startswith("[2/2] good clip.mp4: ") and "%" not in line]
     assert len(stages) == len(set(stages)), proc.stderr
     assert [s for s in stages if s in STAGES] == list(STAGES), proc.stderr
 
