@@ -445,7 +445,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] not in ("info", "analyze", "analyse") and not argv[0].startswith("-") \
             and (Path(argv[0]).suffix or Path(argv[0]).exists()):  # a file given without the command
         parser.error(f"{argv[0]} is not a command: to analyse it, python -m mmsent analyze {shlex.quote(argv[0])}")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "info":  # files after an option (analyze a.mp4 --format csv b.mp4), as with cp or ls
+        args = args.command_parser.parse_intermixed_args(argv[1:], argparse.Namespace(command=args.command))
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     shown, warnings.showwarning = warnings.showwarning, _warning_line

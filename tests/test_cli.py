@@ -733,3 +733,17 @@ def test_a_subtitle_file_found_beside_a_video_is_in_the_language_its_name_tags(t
         options = cli._with_subtitles_beside(folder / "talk.mp4", folder / name, german)
         assert Path(options.subtitles) == folder / name and options.language == language
     assert cli._with_subtitles_beside(tmp_path / "talk.mp4", None, german).language == "de"
+
+
+def test_files_may_come_after_options(tmp_path, capsys):
+    """`analyze a.mp4 --subtitles a.srt b.mp4` (files after an option, as cp or ls take them) was refused as
+    "unrecognized arguments: b.mp4"; the files are all read, and the call is then refused for what it asks (the
+    subtitles belong to one video); an option mmsent lacks is still refused naming it."""
+    import mmsent.__main__ as cli
+
+    for argv, said in ((["a.mp4", "--subtitles", "a.srt", "b.mp4"], "--subtitles belongs to one video"),
+                       (["a.mp4", "--format", "csv", "b.mp4", "--bogus"], "unrecognized arguments: --bogus")):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["analyze", *argv, "--out", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and said in err and "b.mp4" not in err.split("error:")[-1], err
