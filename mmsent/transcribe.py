@@ -368,7 +368,7 @@ class _Recogniser:
         raw, detected = self._decode(audio, language, opts, total, "transcribe", progress, regions)
         heard = self._heard() if language else None
         others = spoken.others(self._windows(), detected) if raw and opts.vad and not language else []
-        mixed = self._by_language(audio, detected, others, opts, total, progress_again) if others else None
+        mixed = self._by_language(audio, detected, others, opts, total, regions, progress_again) if others else None
         if mixed:  # a window heard another language, and so did the runs of speech, each recognised alone
             return mixed
         raw = self._completed(audio, raw, detected or language, opts, regions,
@@ -381,16 +381,17 @@ class _Recogniser:
         detected (``mmsent.languages.window_languages``); none where the backend does not tell them."""
         return []
 
-    def _by_language(self, audio: np.ndarray, main: str, others: list[str], opts: DecodeOptions,
-                     total: float, progress: Progress | None = None) -> Transcript | None:
+    def _by_language(self, audio: np.ndarray, main: str, others: list[str], opts: DecodeOptions, total: float,
+                     regions: list[tuple[float, float]] | None, progress: Progress | None = None) -> Transcript | None:
         """The transcript of speech that mixes ``main`` and ``others``: cut into runs of stretches told in one
         of them (``mmsent.languages.runs``), each run recognised alone, its language heard from its own first
         window. The transcript's language is the one most spoken; an utterance in another names its own. Where
         every run is told in one other language than ``main``, the first window's guess was wrong (a few seconds of
         speech, a synthetic voice: "Good morning, everyone." heard as Thai, written as Thai letters that loop): the
-        whole is recognised again in that language. None where the runs are all told in ``main`` (a window of noise
-        heard as another language): the one pass's transcript stands. ``progress(done_seconds, total_seconds)``: each run's start, then its
-        end once it is done (its speech left unheard heard again too, ``_heard_again``)."""
+        whole is recognised again in that language, in its speech ``regions`` found before. None where the runs are
+        all told in ``main`` (a window of noise heard as another language): the one pass's transcript stands.
+        ``progress(done_seconds, total_seconds)``: each run's start, then its end once it is done (its speech left
+        unheard heard again too, ``_heard_again``)."""
         if progress:
             progress(0.0, total)
         stretches = spoken.sentences(audio, SAMPLE_RATE)
@@ -402,7 +403,7 @@ class _Recogniser:
         if languages == {main} or not languages:
             return None
         if len(languages) == 1:
-            return self._all_in(audio, languages.pop(), opts, total, progress)
+            return self._all_in(audio, languages.pop(), opts, total, regions, progress)
         utterances = []
         for start, end, _ in runs:
             if progress:
@@ -424,13 +425,13 @@ class _Recogniser:
                           self.name)
 
     def _all_in(self, audio: np.ndarray, language: str, opts: DecodeOptions, total: float,
-                progress: Progress | None = None) -> Transcript:
-        """The transcript of ``audio`` recognised again, all of it in ``language``."""
+                regions: list[tuple[float, float]] | None, progress: Progress | None = None) -> Transcript:
+        """The transcript of ``audio`` recognised again, all of it in ``language`` (its speech ``regions``: those
+        the first pass found)."""
         log.info("every run of speech told in %s: recognised again in it", language)
-        regions = _speech_regions(audio) if total >= MIN_AUDIO_SECONDS else None
         raw, _ = self._decode(audio, language, opts, total, "transcribe", None, regions)
-        transcript = Transcript(language, _utterances(self._completed(audio, raw, language, opts, regions), opts, total),
-                                self.name)
+        raw = self._completed(audio, raw, language, opts, regions)
+        transcript = Transcript(language, _utterances(raw, opts, total), self.name)
         if progress:
             progress(total, total)
         return transcript
