@@ -148,13 +148,18 @@ def _summary_path(args, formats: list[str], one_file: Path | None, parser: argpa
         parser.error(f"--summary {path} would overwrite {'an input' if taken in inputs else 'a result'} of this run "
                      f"({taken}): give the table another name")
     try:
-        if not path.parent.exists():  # (a file there: said as "Not a directory" below, not as "File exists")
-            path.parent.mkdir(parents=True)
-        tempfile.TemporaryFile(dir=path.parent).close()
+        _made_writable(path.parent)
     except OSError as e:
         parser.error(f"--summary {path}: its folder can't be written ({e.strerror or e}): give a file in a folder you "
                      "can write to")
     return path
+
+
+def _made_writable(folder: Path) -> None:
+    """Make ``folder`` where it is missing and write a file in it (removed at once); OSError where either fails."""
+    if not folder.exists():  # (a file there: said as "Not a directory" below, not as "File exists")
+        folder.mkdir(parents=True)
+    tempfile.TemporaryFile(dir=folder).close()
 
 
 def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
@@ -179,8 +184,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         parser.error(f"--subtitles {args.subtitles}: " + ("a folder: give the subtitle file" if args.subtitles.is_dir()
                                                           else "no such file"))
     try:  # said now, not after the first analysis
-        args.out.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=args.out).close()
+        _made_writable(args.out)
     except OSError as e:
         parser.error(f"--out {args.out} can't be written ({e.strerror or e}): give a folder you can write to")
     if args.summary is not None:
