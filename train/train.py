@@ -87,7 +87,8 @@ def init_weights(model: FusionModel, specs: list[str]) -> None:
     for spec in specs:
         folder, _, prefix = spec.partition(":")
         try:
-            state = read_weights(checkpoint_folder(folder), read_config(checkpoint_folder(folder), oldest=2))
+            found = checkpoint_folder(folder)
+            state = read_weights(found, read_config(found, oldest=2))
         except CheckpointError as e:
             raise SystemExit(f"--init {spec}: {e}") from e
         named = {k: v for k, v in state.items() if k.startswith(prefix) and k in own}
