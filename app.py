@@ -160,9 +160,11 @@ def segment_table(analysis: Analysis) -> pd.DataFrame:
 
 
 def _words_cell(s: SegmentResult) -> str:
-    """The segment's words and their English translation, that between U+2068 and U+2069 (an isolate, laid out in
-    its own direction): after Arabic or Hebrew words, "(in English: Nice!)" read "(!in English: Nice)"."""
-    return f"{s.text} \u2068{s.in_english}\u2069" if s.translation else s.text
+    """Who says them where the subtitles name them, the segment's words, and their English translation, the name and
+    the translation each between U+2068 and U+2069 (an isolate, laid out in its own direction): after Arabic or Hebrew
+    words, "(in English: Nice!)" read "(!in English: Nice)"."""
+    said_by = f"\u2068{s.speaker}\u2069: " if s.speaker else ""  # a name in its own direction, as the words
+    return said_by + (f"{s.text} \u2068{s.in_english}\u2069" if s.translation else s.text)
 
 
 def _name(path: str) -> str:

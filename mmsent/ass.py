@@ -19,6 +19,7 @@ _DRAWING = re.compile(r"\\p(\d+)")  # {\p1}: the text after it is a vector drawi
 _STYLE_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # TSBoard, sign_5012_Kanji: TS Board, sign 5012 Kanji
 SIGN_WORDS = {"sign", "signs", "ts", "typeset", "typesets", "typesetting", "title", "titles", "onscreen", "screentext"}
 SPEECH_WORDS = {"default", "dialogue", "dialog", "main", "speech"}  # a style named with these as well is dialogue's
+NO_NAME = "NTP"  # the Name that Subtitle Workshop writes in each SSA line: no one's
 KARAOKE_FX = "fx"  # the Effect of the lines Aegisub's karaoke templater makes (one per lyric, syllable or frame)
 
 
@@ -111,7 +112,7 @@ def _format(path: Path, number: int, value: str) -> list[str]:
 
 def _cue(path: Path, number: int, fields: list[str], value: str) -> tuple[Cue, dict[str, str]]:
     """The cue of a Dialogue line's ``value`` and its fields by (lower-case) name, in the Format line's order, the
-    Text last (commas and all); Start and End in H:MM:SS.cc."""
+    Text last (commas and all); Start and End in H:MM:SS.cc; its speaker the line's Name (Aegisub's "Actor")."""
     values = value.split(",", len(fields) - 1)
     if len(values) < len(fields):
         raise SubtitleError(f"{path}:{number}: a Dialogue line of {len(values)} fields, where the Format line names "
@@ -120,7 +121,8 @@ def _cue(path: Path, number: int, fields: list[str], value: str) -> tuple[Cue, d
     start, end = (_time(path, number, name, got[name.lower()].strip()) for name in ("Start", "End"))
     if end < start:
         raise SubtitleError(f"{path}:{number}: the cue ends ({end:.3f} s) before it starts ({start:.3f} s)")
-    return Cue(start, end, _text(got["text"]), number), got
+    name = " ".join(got.get("name", "").split())
+    return Cue(start, end, _text(got["text"]), number, "" if name == NO_NAME else name), got
 
 
 def _time(path: Path, number: int, name: str, value: str) -> float:

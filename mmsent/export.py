@@ -43,8 +43,8 @@ FIGURE_CONFIG = {"displaylogo": False,  # the report's figures' toolbar: its own
 # The report's table of segments. Its box scrolls both ways under the header row, which stays in view: a sticky header
 # sticks in the box that scrolls the table sideways (at a phone's width), never in the page. The box is at most the
 # window's height less the line below it (5em), so that the page never scrolls the header out of view either.
-REPORT_COLUMNS = ("time", "kind", "words", "emotion", "sentiment", "senses read", "each sense says",
-                  "contributions")
+REPORT_COLUMNS = ("time", "kind", "speaker", "words", "emotion", "sentiment", "senses read",  # speaker: only where
+                  "each sense says", "contributions")  # the subtitles name them
 FIGURE_TEXTS = {  # each figure of plots.FIGURES in words: what it shows and where the report gives its values
     "emotion_timeline": "Each emotion's probability over time, stacked (they add up to 1). The table of segments "
                         "gives each segment's top emotion.",
@@ -69,7 +69,7 @@ def write_json(analysis: Analysis, path: str | os.PathLike) -> Path:
 def csv_header(analysis: Analysis) -> list[str]:
     """Column names of write_csv, in order."""
     return [
-        "start", "end", "kind", "text", "translation", "top_emotion", "top_emotion_prob", "top_sentiment",
+        "start", "end", "kind", "speaker", "text", "translation", "top_emotion", "top_emotion_prob", "top_sentiment",
         "top_sentiment_prob",
         *(f"emotion_{k}" for k in analysis.emotion_labels),
         *(f"sentiment_{k}" for k in analysis.sentiment_labels),
@@ -98,6 +98,7 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     not used in that segment, and so is a sense's own reading (``text_emotion_joy``, ...); the top
     labels and their probabilities are empty where nothing was read (``SegmentResult.read``).
     ``face_box`` is ``x0 y0 x1 y1`` (fractions of the frame), empty without a face. ``text`` and
+    ``speaker`` is who says the words where the subtitles name them, else empty. ``speaker``, ``text`` and
     ``translation`` that start as a formula would start with a ' (``_text_cell``).
     """
     return _write_table(path, csv_header(analysis), (_csv_row(analysis, s) for s in analysis.segments))
@@ -107,7 +108,7 @@ def _csv_row(analysis: Analysis, s: SegmentResult) -> list[str]:
     """The CSV's row of segment ``s`` (csv_header)."""
     tops = [s.top_emotion[0], _num(s.top_emotion[1]), s.top_sentiment[0], _num(s.top_sentiment[1])]
     return [
-        _num(s.start), _num(s.end), s.kind, _text_cell(s.text), _text_cell(s.translation),
+        _num(s.start), _num(s.end), s.kind, _text_cell(s.speaker), _text_cell(s.text), _text_cell(s.translation),
         *(tops if s.read else [""] * 4),
         *(_num(s.emotion.get(k, 0.0)) for k in analysis.emotion_labels),
         *(_num(s.sentiment.get(k, 0.0)) for k in analysis.sentiment_labels),
@@ -181,11 +182,14 @@ def write_srt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = 
 
 @checked_writer
 def write_vtt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = True) -> Path:
-    """WebVTT subtitles: like write_srt, with '.' before the milliseconds and escaped text."""
+    """WebVTT subtitles: like write_srt, with '.' before the milliseconds, escaped text, and the speaker where
+    known in a voice tag before the words (``<v Bob>``), as players show it and ``--subtitles`` reads it."""
     blocks = ["WEBVTT"]
     for i, s in enumerate(_cue_segments(analysis, include_gaps), start=1):
         times = f"{timestamp(s.start, '.')} --> {timestamp(s.end, '.')}"
         lines = [html.escape(ln, quote=False) for ln in _cue_lines(s)]
+        if s.speaker and s.kind != "gap":
+            lines[0] = f"<v {html.escape(s.speaker, quote=False)}>{lines[0]}"
         blocks.append("\n".join([str(i), times, *lines]))
     return write_text_atomic(path, "\n\n".join(blocks) + "\n")
 
@@ -330,10 +334,11 @@ def _cue_lines(seg: SegmentResult) -> list[str]:
     return [line for line in lines if line] + [f"[{label_line(seg)}]", *tail]
 
 
-def _segment_row(seg: SegmentResult, language: str | None) -> str:
-    """One row of the report's table of segments. The words are marked with their language (``lang``: the right
-    glyphs for Chinese or Japanese) and take their own direction (``dir="auto"``: Arabic and Hebrew right to left);
-    their translation beside them is English, left to right."""
+def _segment_row(seg: SegmentResult, language: str | None, speakers: bool) -> str:
+    """One row of the report's table of segments, with a speaker's cell where ``speakers`` (the subtitles name
+    them). The words are marked with their language (``lang``: the right glyphs for Chinese or Japanese) and take
+    their own direction (``dir="auto"``: Arabic and Hebrew right to left); their translation beside them is
+    English, left to right."""
     lang = f' lang="{html.escape(language)}"' if language else ""
     english = f' <span lang="en" dir="ltr">{html.escape(seg.in_english)}</span>' if seg.translation else ""
     tops = ((f"{seg.top_emotion[0]} {seg.top_emotion[1]:.2f}", f"{seg.top_sentiment[0]} {seg.top_sentiment[1]:.2f}")
@@ -341,7 +346,8 @@ def _segment_row(seg: SegmentResult, language: str | None) -> str:
     span = f"{timestamp(seg.start, '.')}–{timestamp(seg.end, '.')}"  # the row's header, read with each of its cells
     contributions = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in seg.contributions.items())
     after = _cells([*tops, ", ".join(MODALITY_NAMES[m] for m in seg.modalities), seg.readings_text(), contributions])
-    return (f'<tr><th scope="row">{span}</th>{_cells([seg.kind])}<td dir="auto"{lang}>{html.escape(seg.text)}'
+    kind = _cells([seg.kind]) + (f'<td dir="auto">{html.escape(seg.speaker)}</td>' if speakers else "")
+    return (f'<tr><th scope="row">{span}</th>{kind}<td dir="auto"{lang}>{html.escape(seg.text)}'
             f"{english}</td>{after}</tr>")
 
 
@@ -362,7 +368,9 @@ def _html_page(analysis: Analysis, figures: list[str]) -> str:
         facts.append(f"overall: {summary.overall} (mean probability {summary.emotion_mean[summary.dominant_emotion]:.2f})")
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
-    rows = "".join(_segment_row(s, analysis.language) for s in analysis.segments)
+    speakers = any(s.speaker for s in analysis.segments)
+    columns = [c for c in REPORT_COLUMNS if c != "speaker" or speakers]
+    rows = "".join(_segment_row(s, analysis.language, speakers) for s in analysis.segments)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mmsent: {name}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -379,7 +387,7 @@ thead th{{position:sticky;top:0;z-index:1;background:#fff;box-shadow:inset 0 -1p
 {"".join(figures)}
 <h2 id="segments">Segments</h2>
 <div class="scrolls" role="region" aria-labelledby="segments" tabindex="0"><table aria-labelledby="segments"><thead><tr>
-{"".join(f'<th scope="col">{h}</th>' for h in REPORT_COLUMNS)}</tr></thead><tbody>{rows}</tbody></table></div>
+{"".join(f'<th scope="col">{h}</th>' for h in columns)}</tr></thead><tbody>{rows}</tbody></table></div>
 <p class="facts">schema version {analysis.schema_version}</p></main>
 </body></html>
 """

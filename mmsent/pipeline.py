@@ -33,7 +33,8 @@ from .config import ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
-from .segments import GAP, SPEECH, Segment, follow_sound, previous_texts, segment, translate, voice_spans
+from .segments import (GAP, SPEECH, Segment, follow_sound, overlapping_most, previous_texts, segment, translate,
+                       voice_spans)
 from .weights import SourceUnavailable
 from .transcribe import (Transcript, TranscriptionError, clip_to, load_backend, load_subtitles, spoken_language,
                          transcribe)
@@ -302,8 +303,7 @@ def _translate(segs: list[Segment], audio: np.ndarray, transcript: Transcript, o
 
 def _spoken_in(seg: Segment, transcript: Transcript) -> str | None:
     """The language of the utterance that overlaps ``seg`` most."""
-    u = max(transcript.utterances, key=lambda u: min(u.end, seg.end) - max(u.start, seg.start))
-    return u.language or transcript.language
+    return overlapping_most(seg, transcript.utterances).language or transcript.language
 
 
 def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, Callable[[float, float], None]]:
@@ -541,7 +541,7 @@ def _segment_results(model: FusionModel, segs: list[Segment], out, contrib: torc
             sentiment=dict(zip(model.config.sentiments, sentiments[j])),
             modalities=used,
             contributions={m: contrib[j][MODALITIES.index(m)] for m in used} if contrib is not None else {},
-            kind=s.kind, translation=s.translation,
+            kind=s.kind, translation=s.translation, speaker=s.speaker,
             per_modality={m: {"emotion": dict(zip(cfg.emotions, senses[m][0][j])),
                               "sentiment": dict(zip(cfg.sentiments, senses[m][1][j]))} for m in used if m in senses},
             face_box=boxes[j],

@@ -95,6 +95,8 @@ class SegmentResult:
     # None when no face was found or the picture was not analysed (see frame_box)
     translation: str = ""  # the words in English as the recogniser translated them, which the words'
     # encoder read instead of ``text``; "" when they were not translated
+    speaker: str = ""  # who says the words, where the subtitles name them ("Bob"; "Bob, Alice" for a cue of two);
+    # "" where unknown (speech recognition does not tell voices apart)
 
     def __post_init__(self):
         if self.face_box is not None:  # a tuple or numpy numbers would not round-trip through JSON
@@ -102,8 +104,13 @@ class SegmentResult:
 
     @property
     def shown_text(self) -> str:
-        """The words for people: the text, and its translation when there is one."""
-        return f"{self.text} {self.in_english}" if self.translation else self.text
+        """The words for people: who says them where known, the text, and its translation when there is one."""
+        return self.said_by + (f"{self.text} {self.in_english}" if self.translation else self.text)
+
+    @property
+    def said_by(self) -> str:
+        """What comes before the words where the speaker is known ("Bob: "); "" where not."""
+        return f"{self.speaker}: " if self.speaker else ""
 
     @property
     def in_english(self) -> str:
@@ -158,7 +165,7 @@ class SegmentResult:
         """One line, whatever the words' length: SegmentResult(0:12.30–0:15.10, speech, 'We did it, at long…', joy
         0.81, positive sentiment 0.66, words+voice), or SegmentResult(0:15.10–0:17.00, gap, nothing read).
         ``asdict`` gives every field."""
-        words = [repr(one_line(self.text, WORDS_SHOWN))] if self.text else []
+        words = [repr(one_line(self.said_by + self.text, WORDS_SHOWN))] if self.text else []
         (emotion, p), (sentiment, q) = self.top_emotion, self.top_sentiment
         senses = "+".join(MODALITY_NAMES[m] for m in self.modalities)
         # "sentiment" named: "neutral 0.56, neutral 0.61" read as one label twice

@@ -51,6 +51,7 @@ class Segment:
     text: str  # the words spoken; "" for a gap
     kind: str  # SPEECH or GAP (no speech: analysed from sound and picture only)
     translation: str = ""  # the words in English, when the speech was translated (``translate``)
+    speaker: str = ""  # who says it, where subtitles name them (its utterance's ``speaker``); "" where unknown
 
     @property
     def duration(self) -> float:
@@ -82,7 +83,16 @@ def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SE
                         key=lambda p: p[0].start)
     speech = _resolve_overlaps([_to_segment(p) for p in pieces], max_seconds)
     _pad_short(speech, min_seconds, duration)
-    return _drop_empty(_fill(speech, duration, min_seconds, max_seconds, gap_seconds))
+    segments = _drop_empty(_fill(speech, duration, min_seconds, max_seconds, gap_seconds))
+    if any(u.speaker for u in transcript.utterances):  # subtitles that name them: a segment lies within one cue
+        for s in segments:
+            s.speaker = overlapping_most(s, transcript.utterances).speaker if s.kind == SPEECH else ""
+    return segments
+
+
+def overlapping_most(seg: Segment, utterances: list[Utterance]) -> Utterance:
+    """The utterance (of at least one) that overlaps ``seg`` most."""
+    return max(utterances, key=lambda u: min(u.end, seg.end) - max(u.start, seg.start))
 
 
 def follow_sound(segments: list[Segment], level, frame_s: float, max_seconds: float = MAX_SECONDS) -> list[Segment]:

@@ -35,6 +35,7 @@ FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / 
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3})|:(\d{3}))?"  # 00:00:01,500 00:01.5 00:00:01:500
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")  # a WebVTT voice tag, <v Bob> or <v.loud Dr. Who>: who speaks
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
 _BLANK = " \t\n\ufeff"  # what may come before a WebVTT header: blank lines, spaces, a byte-order mark
 _ASS_SUFFIXES = (".ass", ".ssa")
@@ -68,6 +69,7 @@ class Cue:
     end: float  # seconds
     text: str  # tags removed, lines joined by spaces
     line: int  # 1-based line of the time line in the file, for messages
+    speaker: str = ""  # who says it where the file names them (a WebVTT voice tag, an ASS line's Name); "" if not
 
 
 def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tuple[list[Cue], str | None]:
@@ -383,7 +385,14 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
     if end < start:
         raise SubtitleError(f"{path}:{line}: the cue ends ({end:.3f} s) before it starts "
                             f"({start:.3f} s)")
-    return Cue(start, end, "", line), _text_lines(lines[offset + 1:])
+    return Cue(start, end, "", line, _speaker(lines[offset + 1:])), _text_lines(lines[offset + 1:])
+
+
+def _speaker(lines: list[str]) -> str:
+    """Who says a cue's lines, as their WebVTT voice tags name them (``<v Bob>``; two people in one cue: "Bob,
+    Alice"); "" where none does."""
+    names = (" ".join(html.unescape(name).split()) for line in lines for name in _VOICE.findall(line))
+    return ", ".join(dict.fromkeys(name for name in names if name))
 
 
 def _seconds(groups: tuple) -> float:

@@ -87,6 +87,7 @@ class Utterance:
     words: list[Word] = field(default_factory=list)  # empty when the source has no word times
     language: str | None = None  # the language it was heard in where it is not the transcript's (speech that
     # mixes languages); None: the transcript's
+    speaker: str = ""  # who says it, where subtitles name them ("Bob", "Bob, Alice"); "" where unknown
 
 
 @dataclass
@@ -885,10 +886,12 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
         prev = utterances[-1] if utterances else None
         if prev and c.start < prev.end:  # cues that overlap: each cue's words kept together, in order
             if c.start - prev.start < TOGETHER_S:  # shown at once (two speakers' lines): one utterance
-                utterances[-1] = replace(prev, end=max(prev.end, c.end), text=f"{prev.text} {c.text}")
+                speakers = dict.fromkeys(n for name in (prev.speaker, c.speaker) for n in name.split(", ") if n)
+                utterances[-1] = replace(prev, end=max(prev.end, c.end), text=f"{prev.text} {c.text}",
+                                         speaker=", ".join(speakers))
                 continue
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
-        utterances.append(Utterance(c.start, c.end, c.text, []))
+        utterances.append(Utterance(c.start, c.end, c.text, [], speaker=c.speaker))
     if language:
         check_language(language)
     else:

@@ -208,6 +208,7 @@ def checked_segment(s, i: int, labels: dict[str, tuple[str, ...]], duration: flo
     seg.per_modality = checked_readings(s.get("per_modality"), seg, where)
     seg.face_box = checked_box(s.get("face_box"), where)
     seg.translation = checked_text(s.get("translation", ""), f"{where}.translation")
+    seg.speaker = checked_text(s.get("speaker", ""), f"{where}.speaker")
     return seg
 
 

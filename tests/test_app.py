@@ -305,6 +305,10 @@ def test_the_segment_table_lays_each_cell_out_in_its_words_direction(server):
     analysis = make_analysis(1)
     analysis.segments[0].text, analysis.segments[0].translation = "الطقس جميل!", "Nice weather!"
     assert list(load_app().segment_table(analysis)["text"]) == ["الطقس جميل! \u2068(in English: Nice weather!)\u2069"]
+    # the speaker the subtitles name comes first, in its own direction too (a Latin name before Arabic words)
+    analysis.segments[0].speaker = "Layla"
+    assert list(load_app().segment_table(analysis)["text"]) == [
+        "\u2068Layla\u2069: الطقس جميل! \u2068(in English: Nice weather!)\u2069"]
 
 
 def test_the_buttons_words_read_on_their_colour(server):

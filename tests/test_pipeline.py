@@ -549,6 +549,44 @@ def test_subtitles_replace_speech_recognition(model, talking, tmp_path):
     assert "subtitles" in analysis.transcript_source
 
 
+def test_who_speaks_as_the_subtitles_name_them_is_in_every_result(model, talking, tmp_path):
+    """Subtitles that name who speaks (WebVTT voice tags) give each speech segment its speaker: in the JSON, the
+    CSV, the WebVTT written (its voice tags, which read back as the same speakers), the report's table (a column of
+    its own, only then) and the segment's repr. Where no cue names anyone, no segment has a speaker."""
+    from mmsent.subtitles import parse_subtitles
+
+    vtt = tmp_path / "talk.vtt"
+    vtt.write_text("WEBVTT\n\n00:00.500 --> 00:02.000\n<v Ann>Purple elephants dance.\n\n"
+                   "00:02.500 --> 00:03.800\n<v.loud Bob &amp; Co>Quietly tonight.\n\n"
+                   "00:04.500 --> 00:06.000\nNobody says this.\n", encoding="utf-8")
+    analysis = mmsent.analyze(talking.path, model, AnalysisOptions(subtitles=str(vtt), contributions=False))
+    speech = [s for s in analysis.segments if s.kind == "speech"]
+    assert [(s.speaker, s.text) for s in speech] == [("Ann", "Purple elephants dance."),
+                                                    ("Bob & Co", "Quietly tonight."), ("", "Nobody says this.")]
+    assert all(s.speaker == "" for s in analysis.segments if s.kind == "gap")
+    assert ", speech, 'Ann: Purple elephants dance.', " in repr(speech[0])
+    paths = {p.suffix[1:]: p for p in write(analysis, tmp_path / "out", ["json", "csv", "vtt", "html"])}
+    assert [s.speaker for s in Analysis.from_json(paths["json"]).segments] == [s.speaker for s in analysis.segments]
+    with open(paths["csv"], encoding="utf-8-sig", newline="") as f:
+        assert [row["speaker"] for row in csv.DictReader(f)] == [s.speaker for s in analysis.segments]
+    written = paths["vtt"].read_text(encoding="utf-8")
+    assert "<v Ann>Purple elephants dance." in written and "<v Bob &amp; Co>Quietly tonight." in written
+    assert [c.speaker for c in parse_subtitles(paths["vtt"], [])[0] if c.text] == [
+        s.speaker for s in analysis.segments if s.text]
+    page = paths["html"].read_text(encoding="utf-8")
+    assert '<th scope="col">speaker</th>' in page and '<td dir="auto">Bob &amp; Co</td>' in page
+    stored = json.loads(paths["json"].read_text(encoding="utf-8"))  # a file written before speakers were read
+    for segment in stored["segments"]:
+        del segment["speaker"]
+    assert all(s.speaker == "" for s in Analysis.from_dict(stored).segments)
+    plain = tmp_path / "plain.vtt"
+    plain.write_text("WEBVTT\n\n00:00.500 --> 00:02.000\nPurple elephants dance.\n", encoding="utf-8")
+    unnamed = mmsent.analyze(talking.path, model, AnalysisOptions(subtitles=str(plain), contributions=False,
+                                                                  senses="words"))
+    assert all(s.speaker == "" for s in unnamed.segments)
+    assert '<th scope="col">speaker</th>' not in write(unnamed, tmp_path / "plain", ["html"])[0].read_text()
+
+
 def test_real_clip(model, shared_data):
     clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"
     analysis = mmsent.analyze(clip, model)

@@ -707,6 +707,32 @@ def test_ass_and_ssa_dialogue_is_read(tmp_path):
     assert transcript.language == "it" and transcript.source == "subtitles:talk.it.ssa"
 
 
+def test_subtitles_say_who_speaks_where_they_name_them(tmp_path):
+    """A WebVTT voice tag (<v Bob>, with classes and escapes: <v.loud Tom &amp; Jerry>) and an ASS/SSA line's Name
+    (Aegisub's Actor) say who speaks; they were read past. Two voices in a cue, or two cues shown at once, are both
+    people's; a cue without a name, Subtitle Workshop's "NTP" and an SRT are no one's."""
+    (tmp_path / "talk.vtt").write_text(
+        "WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>Hello there.</v>\n\n"
+        "00:03.000 --> 00:04.000\n<v.loud Tom &amp; Jerry>Run!\n\n"
+        "00:05.000 --> 00:06.000\n<v Ann>Who?\n<v  Bob >Me.\n\n"
+        "00:07.000 --> 00:08.000\nNobody named.\n\n"
+        "00:09.000 --> 00:10.000\n<v Ann>Together\n\n00:09.100 --> 00:10.000\n<v Bob>at once\n", encoding="utf-8")
+    cues, _ = parse_subtitles(tmp_path / "talk.vtt")
+    assert [(c.text, c.speaker) for c in cues] == [("Hello there.", "Ann"), ("Run!", "Tom & Jerry"),
+                                                   ("Who? Me.", "Ann, Bob"), ("Nobody named.", ""),
+                                                   ("Together", "Ann"), ("at once", "Bob")]
+    transcript = load_subtitles(tmp_path / "talk.vtt", language="en")
+    assert [(u.text, u.speaker) for u in transcript.utterances][-1] == ("Together at once", "Ann, Bob")
+    (tmp_path / "fansub.ass").write_text(FANSUB)
+    assert [c.speaker for c in parse_subtitles(tmp_path / "fansub.ass", [])[0]] == ["Mika", "Mika", "Tsubasa", ""]
+    (tmp_path / "talk.ass").write_text(ASS)
+    (tmp_path / "talk.ssa").write_bytes(SSA.encode("utf-8-sig"))
+    assert [c.speaker for c in parse_subtitles(tmp_path / "talk.ass")[0]] == ["Anna", ""]
+    assert [c.speaker for c in parse_subtitles(tmp_path / "talk.ssa")[0]] == [""]
+    (tmp_path / "talk.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nANN: Hello there.\n", encoding="utf-8")
+    assert [c.speaker for c in parse_subtitles(tmp_path / "talk.srt")[0]] == [""]
+
+
 EVENTS = "[Events]\nFormat: Layer, Start, End, Style, Text\n"
 
 
