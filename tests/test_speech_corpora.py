@@ -165,11 +165,23 @@ def test_folders_of_clips_under_names_not_known_are_a_warning_that_says_the_name
     assert names(samples) == {"anger": 1}
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and "2 folder(s) of audio or video with no emotion name left out: Wut, felicità" in warned[0]
-    assert "rename each for its emotion (known names: afraid, anger, angry" in warned[0] and "notes" not in warned[0]
+    assert ("the model answers anger, disgust, fear, joy, neutral, sadness, surprise: rename a folder that holds one "
+            "of these for it (known names: afraid, anger, angry") in warned[0] and "notes" not in warned[0]
+
+
+def test_folders_of_other_emotions_are_not_told_to_be_renamed(tmp_path, clips, caplog):
+    """Before, Bored/ and Contempt/ were told 'rename each for its emotion': there is none among the seven to
+    rename them for, and a user would file boredom under neutral to obey."""
+    put(clips, tmp_path / "mine" / "Angry" / "a")
+    put(clips, tmp_path / "mine" / "Bored" / "a")
+    put(clips, tmp_path / "mine" / "Contempt" / "a")
+    with caplog.at_level(logging.WARNING):
+        read_folders(tmp_path / "mine")
+    assert "rename each" not in caplog.text and "leave out those of other emotions (bored, contempt, ...)" in caplog.text
 
 
 def test_folder_names_cover_the_listed_synonyms():
-    expected = {"anger": "angry anger mad", "joy": "happy happiness joy", "sadness": "sad sadness",
+    expected = {"anger": "angry anger mad", "joy": "happy happiness joy joyful", "sadness": "sad sadness",
                 "fear": "fear fearful afraid scared", "disgust": "disgust disgusted",
                 "surprise": "surprise surprised", "neutral": "neutral calm"}
     for emotion, words in expected.items():

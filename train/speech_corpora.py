@@ -18,7 +18,7 @@ Label mappings (tested in tests/test_speech_corpora.py):
   ANG -> anger, DIS -> disgust, FEA -> fear, HAP -> joy, NEU -> neutral, SAD -> sadness (no
   surprise). Text: the sentence the code names (12 fixed sentences, as RAVDESS gives its own).
 - Folders (``DIR/<emotion>/<file>``, files at any depth below the emotion folder): the folder name,
-  case-insensitive, is matched through ``FOLDER_NAMES`` (angry/anger/mad, happy/happiness/joy,
+  case-insensitive, is matched through ``FOLDER_NAMES`` (angry/anger/mad, happy/happiness/joy/joyful,
   sad/sadness, fear/fearful/afraid/scared, disgust/disgusted, surprise/surprised, neutral/calm);
   other folders are skipped and named in the log (a warning for those that hold clips), and emotion
   folders that hold no clip named there.
@@ -79,7 +79,7 @@ CREMAD_NAME = re.compile(r"^(\d+)_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$")  # older
 # Emotion folder names (lower case) -> our emotion.
 FOLDER_NAMES = {
     **dict.fromkeys(("angry", "anger", "mad"), "anger"),
-    **dict.fromkeys(("happy", "happiness", "joy"), "joy"),
+    **dict.fromkeys(("happy", "happiness", "joy", "joyful"), "joy"),
     **dict.fromkeys(("sad", "sadness"), "sadness"),
     **dict.fromkeys(("fear", "fearful", "afraid", "scared"), "fear"),
     **dict.fromkeys(("disgust", "disgusted"), "disgust"),
@@ -256,8 +256,10 @@ def _say_unknown(root: Path, unknown: list[str]) -> None:
     clips left out of the figures), saying how to name them; an info line for the others."""
     media = [u for u in unknown if any(p.suffix.lower() in MEDIA_SUFFIXES for p in corpus_files(root / u, Skipped()))]
     if media:
-        log.warning("%s: %d folder(s) of audio or video with no emotion name left out: %s; rename each for its emotion "
-                    "(known names: %s)", root, len(media), ", ".join(media), ", ".join(sorted(FOLDER_NAMES)))
+        log.warning("%s: %d folder(s) of audio or video with no emotion name left out: %s; the model answers %s: "
+                    "rename a folder that holds one of these for it (known names: %s), and leave out those of other "
+                    "emotions (bored, contempt, ...)", root, len(media), ", ".join(media), ", ".join(EMOTIONS),
+                    ", ".join(sorted(FOLDER_NAMES)))
     if others := [u for u in unknown if u not in media]:
         log.info("%s: %d folder(s) with no emotion name skipped: %s", root, len(others), ", ".join(others))
 
