@@ -180,6 +180,18 @@ def test_folders_of_other_emotions_are_not_told_to_be_renamed(tmp_path, clips, c
     assert "rename each" not in caplog.text and "leave out those of other emotions (bored, contempt, ...)" in caplog.text
 
 
+def test_the_log_says_what_each_folder_was_read_as_and_the_emotions_no_clip_has(tmp_path, clips, caplog):
+    """Before, the log said '3 mine clips': nothing showed that Calm/ was read as neutral, Mad/ as anger, nor that
+    no clip was of fear (its folder misspelt, say): the figures had to be opened to see it."""
+    put_own(clips, tmp_path / "mine" / "Calm" / "a")
+    put_own(clips, tmp_path / "mine" / "Mad" / "a")
+    put_own(clips, tmp_path / "mine" / "Mad" / "b")
+    with caplog.at_level(logging.INFO):
+        read_folders(tmp_path / "mine")
+    assert ("emotion folders read as Calm -> neutral (1), Mad -> anger (2); no clips of disgust, fear, joy, sadness, "
+            "surprise") in caplog.text
+
+
 def test_folder_names_cover_the_listed_synonyms():
     expected = {"anger": "angry anger mad", "joy": "happy happiness joy joyful", "sadness": "sad sadness",
                 "fear": "fear fearful afraid scared", "disgust": "disgust disgusted",

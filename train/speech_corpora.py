@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -248,7 +249,16 @@ def read_folders(folder: str | Path) -> list[Sample]:
         log.warning("%s: %d clip(s) in a folder named for another emotion, inside an emotion folder, labelled as the "
                     "outer folder says: %s", root, len(inside), ", ".join(inside[:10]))
     samples = _drop_copies(root, samples, counts)
+    _say_read_as(root, samples)
     return _finish(corpus, root, samples, counts, "DIR/<emotion>/<file>", None)
+
+
+def _say_read_as(root: Path, samples: list[Sample]) -> None:
+    """The emotion each folder was read as and its clips (calm/ -> neutral), and the emotions no clip has, in the log."""
+    clips = Counter(s.media.relative_to(root).parts[0] for s in samples)
+    read_as = ", ".join(f"{name} -> {folder_emotion(name)} ({n})" for name, n in sorted(clips.items()))
+    missing = [e for i, e in enumerate(EMOTIONS) if i not in {s.emotion for s in samples}]
+    log.info("%s: emotion folders read as %s%s", root, read_as, f"; no clips of {', '.join(missing)}" if missing else "")
 
 
 def _say_unknown(root: Path, unknown: list[str]) -> None:
