@@ -192,6 +192,15 @@ def test_the_log_says_what_each_folder_was_read_as_and_the_emotions_no_clip_has(
             "surprise") in caplog.text
 
 
+def test_a_tilde_in_the_path_is_the_home_folder(tmp_path, clips, monkeypatch):
+    """Before, "folders=~/clips" quoted (a name with spaces) or written --data=folders=~/clips, which no shell
+    expands, was '~/clips: labelled folder not found'."""
+    put(clips, tmp_path / "my clips" / "Angry" / "a")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    name, samples = read_data_spec("folders=~/my clips")
+    assert name == "my clips" and names(samples) == {"anger": 1}
+
+
 def test_folder_names_cover_the_listed_synonyms():
     expected = {"anger": "angry anger mad", "joy": "happy happiness joy joyful", "sadness": "sad sadness",
                 "fear": "fear fearful afraid scared", "disgust": "disgust disgusted",

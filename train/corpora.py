@@ -361,6 +361,7 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     if not sep:
         raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv, ravdess=DIR[:ACTORS], emovo=DIR[:SPEAKERS], "
                           f"emodb=DIR, cremad=DIR, goemotions=PATH.tsv, fer2013=DIR, ckplus=DIR or folders=DIR")
+    where = os.path.expanduser(where)  # "folders=~/My clips", quoted, or --data=...: no shell expands its ~
     folder, keep = split_filter(where)
     if kind in DATA_PATHS and not folder:  # an unset shell variable: Path("") is the current folder
         raise CorpusError(f"--data {spec}: the path is empty; give the {DATA_PATHS[kind]}")
