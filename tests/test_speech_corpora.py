@@ -4,6 +4,7 @@ generated here with their published names (a 440 Hz tone in a wav, an mp3 and an
 import logging
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,6 +200,21 @@ def test_a_tilde_in_the_path_is_the_home_folder(tmp_path, clips, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     name, samples = read_data_spec("folders=~/my clips")
     assert name == "my clips" and names(samples) == {"anger": 1}
+
+
+def test_a_folder_that_can_t_be_listed_is_said(tmp_path, clips, monkeypatch):
+    """Before, a DIR the user may not read (another user's, chmod 700) ended train.evaluate in a PermissionError
+    traceback. (Tests may run as root, whom no mode stops: listing the folder is made to fail instead.)"""
+    put(clips, tmp_path / "mine" / "Angry" / "a")
+    listed = Path.iterdir
+
+    def iterdir(self):
+        if self == tmp_path / "mine":
+            raise PermissionError(13, "Permission denied", str(self))
+        return listed(self)
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    with pytest.raises(CorpusError, match=r"mine: can't list the folder \(Permission denied\); make it readable"):
+        read_data_spec(f"folders={tmp_path / 'mine'}")
 
 
 def test_folder_names_cover_the_listed_synonyms():

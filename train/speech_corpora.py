@@ -219,7 +219,11 @@ def read_folders(folder: str | Path) -> list[Sample]:
     root = corpus_folder(folder, "labelled", "one sub-folder per emotion (e.g. Angry/, Happy/, Neutral/, Sad/)")
     corpus = Path(os.path.abspath(root)).name
     samples, counts, unknown, found, inside, empty = [], Skipped(), [], [], [], []
-    for sub in sorted(root.iterdir()):
+    try:
+        subs = sorted(root.iterdir())
+    except OSError as e:  # a folder of another user's, unreadable
+        raise CorpusError(f"{root}: can't list the folder ({e.strerror}); make it readable to you") from e
+    for sub in subs:
         if sub.name.startswith("."):
             counts.add("hidden files or folders", sub)
         elif not sub.is_dir():
