@@ -191,6 +191,11 @@ def test_the_log_says_what_each_folder_was_read_as_and_the_emotions_no_clip_has(
         read_folders(tmp_path / "mine")
     assert ("emotion folders read as Calm -> neutral (1), Mad -> anger (2); no clips of disgust, fear, joy, sadness, "
             "surprise") in caplog.text
+    assert "mine: 3 clips of mine" in caplog.text  # its count, one clip or several
+    put_own(clips, tmp_path / "one" / "Sad" / "a")
+    with caplog.at_level(logging.INFO):
+        read_folders(tmp_path / "one")
+    assert "one: 1 clip of one" in caplog.text
 
 
 def test_a_tilde_in_the_path_is_the_home_folder(tmp_path, clips, monkeypatch):

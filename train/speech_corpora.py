@@ -46,6 +46,7 @@ from pathlib import Path
 
 from mmsent.labels import EMOTIONS
 from mmsent.probe import LOSSLESS_SUFFIXES, MEDIA_SUFFIXES, VIDEO_SUFFIXES  # a file of another kind: skipped, counted
+from mmsent.results import counted
 
 from .corpora import CorpusError, Sample, Skipped, corpus_files, corpus_folder, media_tag
 
@@ -141,7 +142,7 @@ def _finish(corpus: str, root: Path, samples: list[Sample], counts: Skipped, lay
     if not samples:
         raise CorpusError(f"{root}: no {corpus} clips ({layout}) found"
                           + (f" for speakers {sorted(speakers)}" if speakers else ""))
-    log.info("%s: %d %s clips%s", root, len(samples), corpus, counts.summary())
+    log.info("%s: %s of %s%s", root, counted(len(samples), "clip"), corpus, counts.summary())  # "1 clip of mine"
     return samples
 
 
