@@ -302,12 +302,19 @@ class Analysis:
     def sentiment_labels(self) -> tuple[str, ...]:
         return tuple(self.segments[0].sentiment) if self.segments else SENTIMENTS
 
-    def summary(self) -> Summary:
+    @property
+    def speakers(self) -> list[str]:
+        """Who speaks, where the subtitles name them (``SegmentResult.speaker``), in the order they first do."""
+        return list(dict.fromkeys(s.speaker for s in self.segments if s.speaker))
+
+    def summary(self, speaker: str | None = None) -> Summary:
         """Time shares, means and sentiment over time of the segments where a sense was read, weighted
-        by segment duration (if every one of them has zero duration, each counts equally instead).
+        by segment duration (if every one of them has zero duration, each counts equally instead); of those
+        ``speaker`` says where given (one of ``speakers``), else of all.
         """
-        total = sum(s.duration for s in self.segments)
-        segs = [s for s in self.segments if s.read]  # a segment where nothing was read has no answer
+        mine = [s for s in self.segments if speaker is None or s.speaker == speaker]
+        total = sum(s.duration for s in mine)
+        segs = [s for s in mine if s.read]  # a segment where nothing was read has no answer
         weights = [s.duration for s in segs]
         if segs and sum(weights) <= 0:
             weights = [1.0] * len(segs)
