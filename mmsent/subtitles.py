@@ -28,7 +28,7 @@ from pathlib import Path
 from mmsent.labels import MODALITY_NAMES
 
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
-           "subtitles_beside", "SUBTITLE_SUFFIXES"]
+           "subtitles_beside", "language_beside", "SUBTITLE_SUFFIXES", "SUBTITLE_FOLDERS"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / .ssa files"  # for messages
@@ -45,8 +45,25 @@ _LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\
 _OWN_LABEL = re.compile(r"\[(?:no speech: )?(?:nothing read|\S+ \d\.\d\d · \S+ sentiment)\]")
 _SENSE = "(?:" + "|".join(MODALITY_NAMES.values()) + r"): \S+"
 _OWN_LINE = re.compile(rf"{_OWN_LABEL.pattern}|\({_SENSE}(?: · {_SENSE})*\)|\(in English: .*\)")
-_NAMED_LANGUAGE = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]+)?")  # talk.it.srt, talk.pt-BR.srt
-_NAME_FLAGS = {"forced", "sdh", "cc", "hi", "default"}  # marks players read after the language: talk.en.forced.srt
+_NAMED_LANGUAGE = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)?")  # talk.it.srt, talk.pt-BR.srt, talk.ita.srt
+# marks players read after the language (talk.en.forced.srt) or alone (talk.sdh.srt), as mpv and Jellyfin do: forced
+# subtitles (only what is said in another language, or written on screen: not the speech), those for the deaf and
+# hard of hearing (all that is said, and the sounds), the track to show first
+_FORCED, _HEARING = {"forced", "foreign"}, {"sdh", "cc", "hi"}
+_NAME_FLAGS = _FORCED | _HEARING | {"default"}
+SUBTITLE_FOLDERS = ("subs", "subtitles")  # beside a video, as VLC reads them (./Subs, ./Subtitles); case not compared
+_OLD_CODES = {"iw": "he", "in": "id", "ji": "yi"}  # ISO 639-1 codes withdrawn for today's, still in names
+# the ISO 639-2 codes of Whisper's languages (its three-letter ones: Hawaiian, Cantonese), bibliographic/terminology
+# where they differ, read as the ISO 639-1 code of each (talk.ger.srt, talk.deu.srt: de)
+_THREE_LETTER = {three: two for two, threes in (pair.split(":") for pair in """
+    af:afr am:amh ar:ara as:asm az:aze ba:bak be:bel bg:bul bn:ben bo:tib/bod br:bre bs:bos ca:cat cs:cze/ces
+    cy:wel/cym da:dan de:ger/deu el:gre/ell en:eng es:spa et:est eu:baq/eus fa:per/fas fi:fin fo:fao fr:fre/fra
+    gl:glg gu:guj ha:hau haw:haw he:heb hi:hin hr:hrv ht:hat hu:hun hy:arm/hye id:ind is:ice/isl it:ita ja:jpn
+    jv:jav ka:geo/kat kk:kaz km:khm kn:kan ko:kor la:lat lb:ltz ln:lin lo:lao lt:lit lv:lav mg:mlg mi:mao/mri
+    mk:mac/mkd ml:mal mn:mon mr:mar ms:may/msa mt:mlt my:bur/mya ne:nep nl:dut/nld nn:nno no:nor oc:oci pa:pan
+    pl:pol ps:pus pt:por ro:rum/ron ru:rus sa:san sd:snd si:sin sk:slo/slk sl:slv sn:sna so:som sq:alb/sqi sr:srp
+    su:sun sv:swe sw:swa ta:tam te:tel tg:tgk th:tha tk:tuk tl:tgl tr:tur tt:tat uk:ukr ur:urd uz:uzb vi:vie
+    yi:yid yo:yor yue:yue zh:chi/zho""".split()) for three in threes.split("/")}
 _NUMBER_OR_TIME = re.compile(r"^\s*(\d+\s*$|\d+:\d\d[:.,]\d)")  # a cue number, or a time line gone wrong
 # (00:00:01,700 or 00:01.700; not text such as "10:30 is fine")
 FLASH_S = 0.1  # s: a cue this short that only repeats the line before it is a rolling caption's step
@@ -106,31 +123,83 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
 def subtitles_beside(video: str | Path, language: str | None = None) -> Path | None:
     """``video``'s subtitle file, found beside it as media players (VLC, mpv) find it: in its folder, named as it
     but for the suffix (``talk.srt`` for ``talk.mp4``; ``Dr.No.srt`` for ``Dr.No.mp4``), or with a language tag
-    before the suffix as ``parse_subtitles`` reads one (``talk.en.srt``, ``talk.pt-BR.ass``); case is not compared
-    (``Talk.SRT``), as on Windows and macOS. Of several, the one without a tag, else the one tagged ``language``
-    (an ISO code); None where none is there. Raises SubtitleError naming them where several remain."""
+    before the suffix as ``parse_subtitles`` reads one (``talk.en.srt``, ``talk.pt-BR.ass``, ``talk.eng.srt``),
+    and marks after it or alone (``talk.en.sdh.srt``, ``talk.sdh.srt``: ``_read_tag``); where none is there, in a
+    ``Subs`` or ``Subtitles`` folder beside it, as VLC reads them. Case is not compared (``Talk.SRT``), as on
+    Windows and macOS. Forced subtitles (``talk.en.forced.srt``) are not its words: never taken. Of several, the
+    one without a tag, else the one tagged ``language`` (an ISO code; ``talk.ger.srt`` is ``de``); one for the deaf
+    and hard of hearing gives way to a plain one in its language. None where none is there. Raises SubtitleError
+    naming them where several remain."""
     video = Path(video)
     from .probe import MEDIA_SUFFIXES  # here: it imports PyAV, which parsing subtitles does not need
 
     beside = list(video.parent.iterdir())
     # Dr.No.srt beside Dr.mp4 reads as Dr.mp4's in Norwegian ("no"), but where Dr.No.mp4 is beside them it is its own
     media = {f.stem.lower() for f in beside if f.suffix.lower() in MEDIA_SUFFIXES}
-    found: dict[Path, str | None] = {}  # each candidate -> its language tag (None: untagged)
-    n = len(video.stem)
-    for f in beside:
-        if f.suffix.lower() not in SUBTITLE_SUFFIXES or f.stem[:n].lower() != video.stem.lower() or not f.is_file():
-            continue
-        tag = _NAMED_LANGUAGE.fullmatch(f.stem[n + 1:]) if f.stem[n:n + 1] == "." else None  # not talk2, talk show
-        if len(f.stem) == n:
-            found[f] = None
-        elif tag and f.stem.lower() not in media:
-            found[f] = tag.group(1).lower()
-    untagged = [f for f, tag in found.items() if tag is None]
-    fits = untagged or [f for f, tag in found.items() if language and tag == language.lower()] or list(found)
-    if len(fits) > 1:
-        raise SubtitleError(f"{video}: {len(fits)} subtitle files beside it could be its own "
-                            f"({', '.join(sorted(f.name for f in fits))}): give the one to read (--subtitles FILE)")
-    return fits[0] if fits else None
+    folders = [f for f in beside if f.name.lower() in SUBTITLE_FOLDERS and f.is_dir()]
+    for files in (beside, [f for folder in folders for f in folder.iterdir()]):
+        found = {f: tag for f in files if (tag := _own_tag(video.stem, f, media)) and not tag[1] & _FORCED}
+        if found:
+            return _chosen(video, found, language and _language_code(language))
+    return None
+
+
+def language_beside(video: str | Path, subtitles: str | Path) -> str | None:
+    """The language code that the name of ``subtitles``, found by ``subtitles_beside``, tags after ``video``'s name
+    (``talk.eng.sdh.srt``: ``en``); None where it tags none (``talk.srt``, ``Subs/talk.srt``, ``talk.sdh.srt``)."""
+    tag = _own_tag(Path(video).stem, Path(subtitles), set())
+    return tag[0] if tag else None
+
+
+def _own_tag(stem: str, f: Path, media: set[str]) -> tuple[str | None, set[str]] | None:
+    """(language, marks) of ``f`` where it is a subtitle file named after the video ``stem``, whole (not ``talk2.srt``,
+    ``talk show.srt``) and not after another of the ``media`` beside it (lower-case stems): ``_read_tag`` of what
+    follows; else None."""
+    n = len(stem)
+    if f.suffix.lower() not in SUBTITLE_SUFFIXES or f.stem[:n].lower() != stem.lower() or not f.is_file():
+        return None
+    if len(f.stem) == n:
+        return None, set()
+    return _read_tag(f.stem[n + 1:].split(".")) if f.stem[n] == "." and f.stem.lower() not in media else None
+
+
+def _read_tag(parts: list[str]) -> tuple[str | None, set[str]] | None:
+    """(language, marks) of the dotted parts of a subtitle file's name after its video's, as mpv and Jellyfin read
+    them: a language (``_language_code``) and any marks after it (``en.forced``, ``eng.sdh``), or marks alone
+    (``sdh``: no language; ``hi`` alone is Hindi, as Jellyfin reads it); None where they are no tag (``2019``)."""
+    parts, marks = [p.lower() for p in parts], set()
+    while parts and parts[-1] in _NAME_FLAGS and parts != ["hi"]:
+        marks.add(parts.pop())
+    if not parts:
+        return None, marks
+    code = _language_code(parts[0]) if len(parts) == 1 else None
+    return (code, marks) if code else None
+
+
+def _language_code(tag: str) -> str | None:
+    """The ISO 639-1 code of a language tag, lower case: ``it``; ``pt-BR``: ``pt``; ISO 639-2 ``ita``, ``ger``,
+    ``deu`` (``_THREE_LETTER``): ``it``, ``de``; a withdrawn code (``iw``), today's (``he``); Whisper's ``jw``:
+    ``jv``. None where it is none (``2019``, ``sdh``, a three-letter code of no language Whisper knows)."""
+    named = _NAMED_LANGUAGE.fullmatch(tag.strip())
+    code = named.group(1).lower() if named else None
+    if code and len(code) == 3:
+        return _THREE_LETTER.get(code)
+    return code and _OLD_CODES.get(code, ISO_CODES.get(code, code))
+
+
+def _chosen(video: Path, found: dict[Path, tuple[str | None, set[str]]], language: str | None) -> Path:
+    """Of the subtitle ``found`` for ``video`` (each with its language and marks), those for the deaf and hard of
+    hearing left out where a plain one in their language is there, the one without a language, else the one in
+    ``language``, else the only one; SubtitleError naming them where several remain."""
+    plain = {tag for tag, marks in found.values() if not marks & _HEARING}
+    full = {f: tag for f, (tag, marks) in found.items() if not marks & _HEARING or tag not in plain}
+    untagged = [f for f, tag in full.items() if tag is None]
+    fits = untagged or [f for f, tag in full.items() if language and tag == language] or list(full)
+    if len(fits) > 1:  # talk.srt and talk.SRT too: two files, which may differ
+        names = ", ".join(sorted(f.relative_to(video.parent).as_posix() for f in fits))
+        raise SubtitleError(f"{video}: {len(fits)} subtitle files beside it could be its own ({names}): give the "
+                            "one to read (--subtitles FILE)")
+    return fits[0]
 
 
 def _said(path: Path, parsed: list[tuple[Cue, list[str]]], problems: list[str] | None) -> list[tuple[Cue, list[str]]]:
@@ -171,16 +240,14 @@ def _from_header(path: Path, text: str) -> str:
 
 
 def _named_language(path: Path) -> str | None:
-    """The language code in a subtitle file's name, the last dotted part before the suffix, after any
-    marks (``talk.it.srt``, ``talk.pt-BR.vtt``, ``talk.en.hi.srt``: hearing impaired; ``talk.hi.srt``:
-    Hindi), lower case; None when that part is no two-letter code (``talk.srt``, ``talk.2019.srt``)."""
-    parts = path.name.split(".")[1:-1]
-    for i in reversed(range(len(parts))):
-        if i and parts[i].lower() in _NAME_FLAGS:
-            continue
-        named = _NAMED_LANGUAGE.fullmatch(parts[i])
-        return named.group(1).lower() if named else None
-    return None
+    """The language code in a subtitle file's name (``_language_code``), the last dotted part before the suffix,
+    after any marks (``talk.it.srt``, ``talk.pt-BR.vtt``, ``talk.eng.srt``: ``en``; ``talk.en.hi.srt``: hearing
+    impaired; ``talk.hi.srt``: Hindi); None when that part is no language code (``talk.srt``, ``talk.2019.srt``,
+    ``talk.sdh.srt``)."""
+    parts = [p.lower() for p in path.name.split(".")[1:-1]]
+    while parts and parts[-1] in _NAME_FLAGS and parts != ["hi"]:
+        parts.pop()
+    return _language_code(parts[-1]) if parts else None
 
 
 def written_language(text: str, languages: Iterable[str]) -> tuple[str, float]:

@@ -622,6 +622,123 @@ def test_a_videos_subtitle_file_is_found_beside_it_as_players_find_it(tmp_path):
             found("talk.mp4", *beside, language=language)
 
 
+def _found_beside(folder: Path, video: str, *beside: str, language: str | None = None,
+                  written: dict[str, str] | None = None) -> str | None:
+    """``subtitles_beside`` of ``video`` in a new folder of ``folder`` holding ``beside`` (paths under it: empty files,
+    but those ``written``, given their text), as the path of what it found under that folder."""
+    from mmsent.subtitles import subtitles_beside
+
+    place = folder / str(len(list(folder.iterdir())))
+    for name in (video, *beside):
+        (place / name).parent.mkdir(parents=True, exist_ok=True)
+        (place / name).write_text((written or {}).get(name, ""))
+    subtitles = subtitles_beside(place / video, language)
+    return subtitles and subtitles.relative_to(place).as_posix()
+
+
+_HELLO_SRT = "1\n00:00:01,000 --> 00:00:02,000\nHello there.\n"
+
+
+def test_a_subtitle_file_tagged_with_a_three_letter_code_is_found_and_read_in_its_two_letter_one(tmp_path):
+    """Rips and downloads tag their subtitles with ISO 639-2 codes, as mkvmerge and Plex write them (``talk.eng.srt``,
+    German as ``ger`` or ``deu``): ``--subtitles auto`` did not find them, and ``talk.eng.srt`` given was read in no
+    language. They are read as mpv reads them, each as the ISO 639-1 code that ``--language`` takes; a three-letter
+    part that is no language of Whisper's (``new``: Newari; ``abc``) is no tag."""
+    found = lambda *names, **kw: _found_beside(tmp_path, "talk.mp4", *names, **kw)  # noqa: E731
+    assert found("talk.eng.srt") == "talk.eng.srt"
+    assert found("talk.eng.srt", "talk.ita.srt", language="en") == "talk.eng.srt"
+    assert found("talk.ger.srt", "talk.fra.srt", language="de") == "talk.ger.srt"
+    assert found("talk.deu.srt", "talk.fre.srt", language="fr") == "talk.fre.srt"
+    assert found("talk.por-BR.srt", "talk.spa.srt", language="pt-BR") == "talk.por-BR.srt"
+    assert found("talk.new.srt", "talk.abc.srt", "talk.engl.srt") is None
+    with pytest.raises(SubtitleError, match=re.escape("2 subtitle files beside it could be its own (talk.de.srt, "
+                                                      "talk.ger.srt)")):
+        found("talk.de.srt", "talk.ger.srt", "talk.eng.srt", language="de")
+    for name, language in [("talk.eng.srt", "en"), ("talk.GER.srt", "de"), ("talk.deu.srt", "de"),
+                           ("talk.fra.srt", "fr"), ("talk.fre.srt", "fr"), ("talk.ita.srt", "it"),
+                           ("talk.chi.srt", "zh"), ("talk.jav.srt", "jv"), ("talk.yue.srt", "yue"),
+                           ("talk.eng.sdh.srt", "en"), ("talk.new.srt", None)]:
+        (tmp_path / name).write_text(_HELLO_SRT)
+        assert parse_subtitles(tmp_path / name)[1] == language, name
+
+
+def test_subtitles_marked_for_the_deaf_and_hard_of_hearing_are_found_and_give_way_to_plain_ones(tmp_path):
+    """Players read marks after the language (mpv and Jellyfin: ``sdh``, ``cc``, ``hi`` for the deaf and hard of
+    hearing, ``default``), or alone: ``talk.en.sdh.srt`` and ``talk.sdh.srt`` were not found. Such subtitles hold all
+    that is said (and the sounds): they are read, but a plain file in their language comes first. ``hi`` alone is
+    Hindi, as Jellyfin and ``parse_subtitles`` read it."""
+    found = lambda *names, **kw: _found_beside(tmp_path, "talk.mp4", *names, **kw)  # noqa: E731
+    for name in ("talk.en.sdh.srt", "talk.en.hi.srt", "talk.EN.CC.srt", "talk.en.default.srt", "talk.sdh.srt",
+                 "talk.cc.vtt", "talk.default.srt", "talk.eng.sdh.srt"):
+        assert found(name) == name
+    assert found("talk.en.sdh.srt", "talk.en.srt") == "talk.en.srt"
+    assert found("talk.sdh.srt", "talk.srt", "talk.it.srt") == "talk.srt"
+    assert found("talk.sdh.srt", "talk.it.srt") == "talk.sdh.srt"  # no language: as talk.srt
+    assert found("talk.en.sdh.srt", "talk.it.srt", language="en") == "talk.en.sdh.srt"
+    assert found("talk.hi.srt", "talk.en.srt", language="hi") == "talk.hi.srt"  # Hindi
+    with pytest.raises(SubtitleError, match=re.escape("(talk.en.sdh.srt, talk.it.srt)")):  # English SDH or Italian?
+        found("talk.en.sdh.srt", "talk.it.srt")
+
+
+def test_forced_subtitles_are_never_read_as_the_speech(tmp_path):
+    """Forced subtitles (``talk.en.forced.srt``; Jellyfin's ``foreign`` too) hold only what the speech says in another
+    language, or signs: never its words. A full file is read where one is there (``talk.eng.srt`` beside
+    ``talk.eng.forced.srt`` was not found), in a Subs folder too; with forced ones alone, none is found, and the
+    speech is recognised."""
+    found = lambda *names, **kw: _found_beside(tmp_path, "talk.mp4", *names, **kw)  # noqa: E731
+    assert found("talk.eng.forced.srt", "talk.eng.srt") == "talk.eng.srt"
+    assert found("talk.en.forced.srt", "talk.forced.srt", "talk.en.sdh.srt") == "talk.en.sdh.srt"
+    assert found("talk.forced.srt", "Subs/talk.srt") == "Subs/talk.srt"
+    assert found("talk.en.forced.srt", "talk.en.foreign.srt", "talk.forced.srt", "talk.en.sdh.forced.srt") is None
+
+
+def test_a_subtitle_file_tagged_with_a_withdrawn_code_is_in_todays(tmp_path):
+    """ISO 639-1 withdrew ``iw`` (Hebrew), ``in`` (Indonesian) and ``ji`` (Yiddish) for ``he``, ``id`` and ``yi``;
+    old tools still write them. ``talk.iw.srt`` did not match ``--language he`` (two files then fitted), and was read
+    in an unknown language ``iw``."""
+    found = lambda *names, **kw: _found_beside(tmp_path, "talk.mp4", *names, **kw)  # noqa: E731
+    assert found("talk.iw.srt", "talk.en.srt", language="he") == "talk.iw.srt"
+    assert found("talk.in.srt", "talk.en.srt", language="id") == "talk.in.srt"
+    assert found("talk.ji.srt", "talk.en.srt", language="yi") == "talk.ji.srt"
+    for name, language in [("talk.iw.srt", "he"), ("talk.in.srt", "id"), ("talk.ji.srt", "yi")]:
+        (tmp_path / name).write_text(_HELLO_SRT)
+        assert parse_subtitles(tmp_path / name)[1] == language, name
+
+
+def test_a_videos_subtitle_file_is_found_in_a_subs_folder_beside_it(tmp_path):
+    """Release folders hold their subtitles in a ``Subs`` or ``Subtitles`` folder beside the video, where VLC looks
+    (its sub-autodetect-path: ./Subtitles, ./Subs, in any case): they were not found. Files beside the video come
+    first; the folders' are named after the video as beside it. ``Subs/talk/2_English.srt`` (a folder per video,
+    files named by track) is read by no player by default (VLC, mpv, Jellyfin): it is not found. Two files whose names
+    differ only in case are two files, which may differ: neither is guessed."""
+    found = lambda *names, **kw: _found_beside(tmp_path, "talk.mp4", *names, **kw)  # noqa: E731
+    assert found("Subs/talk.srt") == "Subs/talk.srt"
+    assert found("SUBTITLES/talk.en.srt", "subs/other.srt") == "SUBTITLES/talk.en.srt"
+    assert found("subtitles/talk.eng.srt", "subtitles/talk.ita.srt", language="it") == "subtitles/talk.ita.srt"
+    assert found("talk.it.srt", "Subs/talk.srt") == "talk.it.srt"
+    assert found("Subs/talk/2_English.srt", "Subs/talk2.srt", "Sub/talk.srt", "Extras/talk.srt") is None
+    assert _found_beside(tmp_path, "Dr.mp4", "Dr.No.mp4", "Subs/Dr.No.srt") is None  # Dr.No.mp4's
+    for names in [("Subs/talk.srt", "Subtitles/talk.srt"), ("Subs/talk.srt", "Subs/Talk.SRT")]:
+        with pytest.raises(SubtitleError, match=re.escape(f"2 subtitle files beside it could be its own "
+                                                          f"({', '.join(sorted(names))})")):
+            found(*names, written={names[0]: _HELLO_SRT, names[1]: _HELLO_SRT.replace("there", "you")})
+
+
+def test_the_language_a_subtitle_files_name_tags_after_its_videos(tmp_path):
+    """``language_beside``: what ``--subtitles auto`` reads the subtitles it found in (their name's tag after the
+    video's), where ``talk.srt``, ``Subs/talk.srt`` and ``talk.sdh.srt`` tag none (they are in --language's)."""
+    from mmsent.subtitles import language_beside
+
+    for name, language in [("talk.srt", None), ("Subs/talk.srt", None), ("talk.sdh.srt", None),
+                           ("talk.default.srt", None), ("talk.en.srt", "en"), ("talk.eng.sdh.srt", "en"),
+                           ("Subs/talk.ger.srt", "de"), ("talk.iw.srt", "he"), ("talk.hi.srt", "hi")]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
+        assert language_beside(tmp_path / "talk.mp4", tmp_path / name) == language, name
+    (tmp_path / "Dr.No.srt").touch()
+    assert language_beside(tmp_path / "Dr.No.mp4", tmp_path / "Dr.No.srt") is None
+
+
 @pytest.mark.parametrize("head", [b"\n\n", b" \n\t\n  ", b"\xef\xbb\xbf\n\r\n", b"\xef\xbb\xbf  "])
 def test_a_webvtt_header_after_blank_lines_is_read(tmp_path, head):
     """Players and editors write blank lines (or spaces) before the header, with or without a byte-order mark:
