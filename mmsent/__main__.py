@@ -41,7 +41,7 @@ from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
 from .pipeline import analyze, model_facts, senses_given  # noqa: E402
 from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
 from .results import DISK_FULL, Analysis, counted  # noqa: E402
-from .subtitles import subtitles_beside  # noqa: E402
+from .subtitles import language_beside, subtitles_beside  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
@@ -355,8 +355,9 @@ def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path
 def _with_subtitles_beside(video: Path, subtitles: Path | None, options: AnalysisOptions) -> AnalysisOptions:
     """``options`` for ``video`` with the ``subtitles`` found beside it: a file tagged with its language
     (``talk.en.srt``) is in that language, whatever ``--language`` says of the speech (German speech, English
-    subtitles: their words are read as written, not the speech translated); an untagged one is in ``--language``."""
-    tagged = subtitles is not None and subtitles.stem.lower() != video.stem.lower()
+    subtitles: their words are read as written, not the speech translated); an untagged one (``talk.sdh.srt``,
+    ``Subs/talk.srt`` too) is in ``--language``."""
+    tagged = subtitles is not None and language_beside(video, subtitles) is not None
     return dataclasses.replace(options, subtitles=subtitles, language=None if tagged else options.language)
 
 

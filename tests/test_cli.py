@@ -18,6 +18,7 @@ import mediagen
 from mediagen import ITALIAN_JOY, talking_video
 
 from mmsent.config import AnalysisOptions, HelpFormatter
+from mmsent.subtitles import subtitles_beside
 
 STAGES = ("decode", "speech recognition", "model")  # some of the stages mmsent.analyze reports, in order
 
@@ -725,11 +726,14 @@ def test_a_subtitle_file_found_beside_a_video_is_in_the_language_its_name_tags(t
     import mmsent.__main__ as cli
 
     german = AnalysisOptions(language="de")
-    for name, language in (("talk.en.srt", None), ("talk.srt", "de")):
-        folder = tmp_path / name
-        folder.mkdir()
+    # marks alone (for the deaf and hard of hearing, the track to show first) and a Subs folder's file tag no language
+    for name, language in (("talk.en.srt", None), ("talk.srt", "de"), ("talk.sdh.srt", "de"),
+                           ("talk.default.srt", "de"), ("Subs/talk.srt", "de"), ("talk.eng.sdh.srt", None)):
+        folder = tmp_path / name.replace("/", "_")
+        (folder / name).parent.mkdir(parents=True)
         (folder / "talk.mp4").touch()
         (folder / name).touch()
+        assert subtitles_beside(folder / "talk.mp4") == folder / name
         options = cli._with_subtitles_beside(folder / "talk.mp4", folder / name, german)
         assert Path(options.subtitles) == folder / name and options.language == language
     assert cli._with_subtitles_beside(tmp_path / "talk.mp4", None, german).language == "de"
