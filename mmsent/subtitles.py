@@ -117,7 +117,7 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
             "(a cue is a time line such as '00:00:01,000 --> 00:00:02,500' followed by its text)"))
     declared = _LANGUAGE_LINE.search(text.lstrip("\n").split("\n\n", 1)[0]) if is_vtt else None
     # sorted stably: cues that start together keep the file's order
-    return sorted(cues, key=lambda c: c.start), declared.group(1).lower() if declared else _named_language(path)
+    return sorted(cues, key=lambda c: c.start), _language_code(declared.group(1)) if declared else _named_language(path)
 
 
 def subtitles_beside(video: str | Path, language: str | None = None) -> Path | None:

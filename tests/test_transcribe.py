@@ -962,6 +962,7 @@ def test_youtube_rolling_captions_read_each_line_once(tmp_path):
 
 
 @pytest.mark.parametrize("header, language", [("Language: it-IT", "it"), ("Language: DE", "de"),
+                                              ("Language: eng", "en"), ("Language: iw", "he"),
                                               ("Language: xx", None), ("Kind: captions", None)])
 def test_the_language_a_webvtt_header_declares(tmp_path, header, language):
     (tmp_path / "c.vtt").write_text(f"WEBVTT\n{header}\n\n00:00.000 --> 00:01.000\nLanguage: fr\n")
