@@ -133,7 +133,8 @@ def model_note(model: mmsent.FusionModel, load_warnings: list[str], unused: bool
 
 
 def analysis_note(analysis: Analysis, model_lines: str) -> str:
-    """Markdown: the model lines, what the analysis used, its summary and its notes (a list)."""
+    """Markdown: the model lines, what the analysis used, its summary, each speaker's where the subtitles name them,
+    and its notes (a list)."""
     s = analysis.summary()
     lines = [model_lines, f"**Transcript:** {analysis.transcript_source or 'none'}"
              f" · language {analysis.language_text} · {counted(len(analysis.segments), 'segment')}"
@@ -143,6 +144,9 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
                      f"({s.emotion_share[s.dominant_emotion]:.0%} of the time read, its mean probability "
                      f"{s.emotion_mean[s.dominant_emotion]:.2f}), "
                      f"mean sentiment {s.mean_sentiment:+.2f} (−1 negative … +1 positive).")
+    if analysis.speakers:  # where the subtitles name them
+        lines.append("**By speaker:**\n\n" + "\n".join(f"- {analysis.speaker_summary(name)}"
+                                                      for name in analysis.speakers))
     if analysis.notes:  # what could not be used or deserves doubt, and what was found
         lines.append("**Notes:**\n\n" + "\n".join(f"- {n}" for n in analysis.notes))
     return "\n\n".join(lines)

@@ -355,14 +355,6 @@ def _cells(texts: list[str]) -> str:
     return "".join(f"<td>{html.escape(t)}</td>" for t in texts)
 
 
-def _said_by(analysis: Analysis, speaker: str) -> str:
-    """What one speaker's segments say, for the report: "Ann: 12.5 s, mostly joy, mean sentiment +0.41"."""
-    summary = analysis.summary(speaker)
-    read = (f"{summary.overall}, mean sentiment {summary.mean_sentiment:+.2f}" if summary.dominant_emotion
-            else "nothing read")
-    return f"{speaker}: {summary.duration:.1f} s, {read}"
-
-
 def _html_page(analysis: Analysis, figures: list[str]) -> str:
     media, summary = analysis.media, analysis.summary()
     name = html.escape(Path(media.path).name)
@@ -376,7 +368,7 @@ def _html_page(analysis: Analysis, figures: list[str]) -> str:
         facts.append(f"overall: {summary.overall} (mean probability {summary.emotion_mean[summary.dominant_emotion]:.2f})")
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
-    by_speaker = "".join(f"<li>{html.escape(_said_by(analysis, name))}</li>" for name in analysis.speakers)
+    by_speaker = "".join(f"<li>{html.escape(analysis.speaker_summary(name))}</li>" for name in analysis.speakers)
     speakers = bool(by_speaker)
     columns = [c for c in REPORT_COLUMNS if c != "speaker" or speakers]
     rows = "".join(_segment_row(s, analysis.language, speakers) for s in analysis.segments)

@@ -307,6 +307,13 @@ class Analysis:
         """Who speaks, where the subtitles name them (``SegmentResult.speaker``), in the order they first do."""
         return list(dict.fromkeys(s.speaker for s in self.segments if s.speaker))
 
+    def speaker_summary(self, speaker: str) -> str:
+        """What one speaker's segments say, in a line: "Ann: 12.5 s, mostly joy, mean sentiment +0.41"."""
+        summary = self.summary(speaker)
+        read = (f"{summary.overall}, mean sentiment {summary.mean_sentiment:+.2f}" if summary.dominant_emotion
+                else "nothing read")
+        return f"{speaker}: {summary.duration:.1f} s, {read}"
+
     def summary(self, speaker: str | None = None) -> Summary:
         """Time shares, means and sentiment over time of the segments where a sense was read, weighted
         by segment duration (if every one of them has zero duration, each counts equally instead); of those

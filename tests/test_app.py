@@ -309,6 +309,8 @@ def test_the_segment_table_lays_each_cell_out_in_its_words_direction(server):
     analysis.segments[0].speaker = "Layla"
     assert list(load_app().segment_table(analysis)["text"]) == [
         "\u2068Layla\u2069: الطقس جميل! \u2068(in English: Nice weather!)\u2069"]
+    assert "By speaker" not in load_app().analysis_note(make_analysis(3), "")  # and what each one's segments say
+    assert f"**By speaker:**\n\n- {analysis.speaker_summary('Layla')}\n\n" in load_app().analysis_note(analysis, "")
 
 
 def test_the_buttons_words_read_on_their_colour(server):
