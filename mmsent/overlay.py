@@ -188,9 +188,9 @@ class _OverlayPainter:
         return self.loaded[face]
 
     def _words(self, seg: SegmentResult, undrawn: set[str]) -> tuple[str, object]:
-        """A segment's caption words and the font that has their glyphs: the words as said, else their
-        English translation, else none (and why, added to ``undrawn``)."""
-        words = "no speech" if seg.kind == "gap" else seg.text
+        """A segment's caption words and the font that has their glyphs: the words as said (after who says them,
+        where known), else their English translation, else none (and why, added to ``undrawn``)."""
+        words = "no speech" if seg.kind == "gap" else seg.said_by + seg.text  # "Ann: " where the subtitles say
         fitted = fonts.fit(words, self.language)
         if fitted is None:
             undrawn.add(fonts.missing(words, self.language))

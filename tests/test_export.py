@@ -681,6 +681,14 @@ def test_annotated_video_keeps_only_the_caption_of_the_segment_playing():
             assert drawn.any() and list(painter.cache) == [a.segments.index(seg)]
 
 
+def test_annotated_video_caption_says_who_speaks_where_the_subtitles_name_them():
+    a = make_analysis(3)
+    a.segments[0].speaker = "Ann"
+    painter = overlay._OverlayPainter(a.segments, (320, 240), a.language)
+    assert painter._words(a.segments[0], set())[0] == f"Ann: {a.segments[0].text}"
+    assert painter._words(a.segments[2], set())[0] == " ".join(a.segments[2].text.split())  # no one named
+
+
 def test_what_a_killed_write_left_is_removed_by_the_next_but_not_a_running_one_s(tmp_path, clip):
     """A write killed outright (SIGKILL, the memory killer: nothing runs to clean up) left its hidden temporary file,
     or the annotated video's folder with the video half written, beside the results for ever; `--skip-existing`'s
