@@ -681,11 +681,12 @@ def test_annotated_video_keeps_only_the_caption_of_the_segment_playing():
             assert drawn.any() and list(painter.cache) == [a.segments.index(seg)]
 
 
-def test_annotated_video_caption_says_who_speaks_where_the_subtitles_name_them():
+def test_the_caption_and_the_hover_say_who_speaks_where_the_subtitles_name_them():
     a = make_analysis(3)
     a.segments[0].speaker = "Ann"
     painter = overlay._OverlayPainter(a.segments, (320, 240), a.language)
     assert painter._words(a.segments[0], set())[0] == f"Ann: {a.segments[0].text}"
+    assert plots._hover_words(a.segments[0]).startswith("\u2068Ann: ")  # as the plots' hovers show it
     assert painter._words(a.segments[2], set())[0] == " ".join(a.segments[2].text.split())  # no one named
 
 
