@@ -303,7 +303,7 @@ def _translate(segs: list[Segment], audio: np.ndarray, transcript: Transcript, o
 
 def _spoken_in(seg: Segment, transcript: Transcript) -> str | None:
     """The language of the utterance that overlaps ``seg`` most."""
-    return overlapping_most(seg, transcript.utterances).language or transcript.language
+    return overlapping_most(transcript.utterances)(seg).language or transcript.language
 
 
 def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, Callable[[float, float], None]]:

@@ -14,7 +14,10 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import accumulate
 
 from mmsent.transcribe import SENTENCE_ENDS, Transcript, Utterance, Word
 
@@ -85,14 +88,27 @@ def segment(transcript: Transcript, duration: float, max_seconds: float = MAX_SE
     _pad_short(speech, min_seconds, duration)
     segments = _drop_empty(_fill(speech, duration, min_seconds, max_seconds, gap_seconds))
     if any(u.speaker for u in transcript.utterances):  # subtitles that name them: a segment lies within one cue
+        said_in = overlapping_most(transcript.utterances)
         for s in segments:
-            s.speaker = overlapping_most(s, transcript.utterances).speaker if s.kind == SPEECH else ""
+            s.speaker = said_in(s).speaker if s.kind == SPEECH else ""
     return segments
 
 
-def overlapping_most(seg: Segment, utterances: list[Utterance]) -> Utterance:
-    """The utterance (of at least one) that overlaps ``seg`` most."""
-    return max(utterances, key=lambda u: min(u.end, seg.end) - max(u.start, seg.start))
+def overlapping_most(utterances: list[Utterance]) -> Callable[[Segment], Utterance]:
+    """For ``utterances`` (at least one, ordered by start), a function that gives the one that overlaps a segment
+    most, looking only at those near it where one overlaps it: each segment of a film's thousands of cues compared
+    with all of them took 3.6 s for 3 hours' subtitles."""
+    starts = [u.start for u in utterances]
+    reach = list(accumulate((u.end for u in utterances), max))  # the latest end so far: ends are not in order
+
+    def most(seg: Segment) -> Utterance:
+        def overlap(u: Utterance) -> float:
+            return min(u.end, seg.end) - max(u.start, seg.start)
+
+        best = max(utterances[bisect_right(reach, seg.start):bisect_left(starts, seg.end)], key=overlap, default=None)
+        return best if best is not None and overlap(best) > 0 else max(utterances, key=overlap)
+
+    return most
 
 
 def follow_sound(segments: list[Segment], level, frame_s: float, max_seconds: float = MAX_SECONDS) -> list[Segment]:

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from mmsent.segments import (GAP, SPEECH, TAIL_DB, TAIL_MAX_S, VOICE_TAIL_S, Segment, follow_sound, previous_texts,
-                             segment, translate, voice_spans)
+from mmsent.segments import (GAP, SPEECH, TAIL_DB, TAIL_MAX_S, VOICE_TAIL_S, Segment, follow_sound, overlapping_most,
+                             previous_texts, segment, translate, voice_spans)
 from mmsent.transcribe import Transcript, Utterance, Word
 
 EPS = 1e-9
@@ -392,3 +392,19 @@ def test_a_speech_segments_voice_is_read_with_the_quiet_after_it():
     assert spans([(0.2, 3.0)], [Segment(0.0, 1.0, "a", SPEECH), Segment(1.0, 6.0, "b", SPEECH)]) == [(0.0, 1.0), (1.0, 6.0)]
     assert spans([], [Segment(0.0, 1.0, "a", SPEECH), Segment(1.0, 6.0, "", GAP)]) == [(0.0, 1.0), (1.0, 6.0)]  # silent
     assert spans([(0.2, 1.0)], [Segment(0.0, 6.0, "a", SPEECH)]) == [(0.0, 6.0)]  # the last segment
+
+
+def test_the_utterance_overlapping_a_segment_most_is_found_among_those_near_it():
+    """``overlapping_most`` looks only at the utterances near a segment (a film's thousands of cues, each segment
+    compared with all of them, took seconds): it finds what a look at all of them finds, where utterances overlap,
+    end in any order, or none overlaps the segment (then the nearest)."""
+    rng = random.Random(0)
+    for _ in range(N_RANDOM):
+        starts = sorted(rng.uniform(0, 30) for _ in range(rng.randint(1, 12)))
+        utts = [Utterance(a, a + rng.choice([0.0, rng.uniform(0, 8)]), f"u{i}") for i, a in enumerate(starts)]
+        most = overlapping_most(utts)
+        for _ in range(10):
+            a = rng.uniform(-2, 35)
+            seg = Segment(a, a + rng.choice([0.0, rng.uniform(0, 6)]), "", SPEECH)
+            overlap = [min(u.end, seg.end) - max(u.start, seg.start) for u in utts]
+            assert overlap[utts.index(most(seg))] == max(overlap)
