@@ -206,7 +206,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         if args.summary is not None:
             outcomes.write_summary(args.summary, args.videos)
     if outcomes.failures:
-        tqdm.write(f"{outcomes.failures} of {len(args.videos)} file(s) failed", file=sys.stderr)
+        tqdm.write(f"{outcomes.failures} of {counted(len(args.videos), 'file')} failed", file=sys.stderr)
     return 1 if outcomes.failures else 0
 
 

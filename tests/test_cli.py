@@ -242,7 +242,7 @@ def test_subtitles_auto_reads_each_videos_own_subtitle_file_beside_it(tmp_path, 
     assert f"{out / 'e01.json'} (subtitles: e01.srt)" in said.out, said.out
     assert f"{out / 'e02.json'} (no subtitle file beside it: speech recognised)" in said.out, said.out
     assert (f"FAILED {season / 'e03.mp4'}: 2 subtitle files beside it could be its own (e03.en.srt, e03.it.srt): give "
-            "the one to read (--subtitles FILE)") in said.err and "2 of 4 file(s) failed" in said.err, said.err
+            "the one to read (--subtitles FILE)") in said.err and "2 of 4 files failed" in said.err, said.err
     assert f"FAILED {season / 'e04.mp4'}: {season / 'e04.srt'}:2: the cue ends (0.500 s) before it starts" in said.err
     assert not (out / "e03.json").exists() and not (out / "e04.json").exists()
 
@@ -284,7 +284,7 @@ def test_a_sound_read_for_the_face_alone_fails_before_its_analysis(tmp_path, mon
     err = capsys.readouterr().err
     assert (f"FAILED {sound}: has no picture, and the face, the only sense asked for, needs one: there is nothing to "
             "read. Ask for the words or the voice") in err and "Traceback" not in err, err
-    assert "1 of 2 file(s) failed" in err and [p.name for p in out.iterdir()] == ["clip.json"]
+    assert "1 of 2 files failed" in err and [p.name for p in out.iterdir()] == ["clip.json"]
 
 
 def test_senses_that_the_model_does_not_read_are_refused_before_any_file(tmp_path, capsys):
@@ -395,7 +395,7 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(first), str(tmp_path / "b" / "talk.mp4"),
                            str(same), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 1 and "1 of 3 file(s) failed" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and "1 of 3 files failed" in proc.stderr, proc.stderr
     assert f"FAILED {tmp_path / 'b' / 'talk.mp4'}: its results would overwrite those of {first}" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["talk.json"]
     assert json.loads((out / "talk.json").read_text())["media"]["path"] == str(first)
@@ -500,7 +500,7 @@ def test_a_folder_gives_its_audio_and_video_files(tmp_path):
                            str(talks)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 1 and f"FAILED {tmp_path / 'empty'}: is a folder; give the audio or video files in it" \
         in proc.stderr, proc.stderr
-    assert "1 of 2 file(s) failed" in proc.stderr and f"{talks / 'b talk.MOV'}: " in proc.stdout, proc.stdout
+    assert "1 of 2 files failed" in proc.stderr and f"{talks / 'b talk.MOV'}: " in proc.stdout, proc.stdout
     assert sorted(p.name for p in talks.iterdir()) == ["._b talk.MOV", "a.annotated.mp4", "b talk.MOV", "b talk.json",
                                                        "notes.txt", "older"]
 
