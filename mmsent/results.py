@@ -308,7 +308,8 @@ class Analysis:
         return list(dict.fromkeys(s.speaker for s in self.segments if s.speaker))
 
     def speaker_summary(self, speaker: str) -> str:
-        """What one speaker's segments say, in a line: "Ann: 12.5 s, mostly joy, mean sentiment +0.41"."""
+        """What one speaker's segments say, in a line: "Ann: 12.5 s, mostly joy, mean sentiment +0.41"; ValueError
+        for a speaker not among ``speakers``."""
         summary = self.summary(speaker)
         read = (f"{summary.overall}, mean sentiment {summary.mean_sentiment:+.2f}" if summary.dominant_emotion
                 else "nothing read")
@@ -317,8 +318,12 @@ class Analysis:
     def summary(self, speaker: str | None = None) -> Summary:
         """Time shares, means and sentiment over time of the segments where a sense was read, weighted
         by segment duration (if every one of them has zero duration, each counts equally instead); of those
-        ``speaker`` says where given (one of ``speakers``), else of all.
+        ``speaker`` says where given (one of ``speakers``: ValueError for another), else of all.
         """
+        if speaker is not None and speaker not in self.speakers:  # a name mistyped read as one who said nothing
+            raise ValueError(f"no segment is said by {speaker!r}: " + (
+                f"the speakers the subtitles name are {', '.join(map(repr, self.speakers))}" if self.speakers
+                else "the subtitles name no one"))
         mine = [s for s in self.segments if speaker is None or s.speaker == speaker]
         total = sum(s.duration for s in mine)
         segs = [s for s in mine if s.read]  # a segment where nothing was read has no answer

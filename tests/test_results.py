@@ -254,6 +254,20 @@ def test_empty_analysis_has_a_summary_and_round_trips():
     assert Analysis.from_dict(json.loads(a.to_json())) == a
 
 
+def test_a_speaker_the_subtitles_do_not_name_is_refused_by_name():
+    """``summary("Bob ")`` or ``summary("bob")`` (a name mistyped) gave an empty summary, as if Bob had said nothing,
+    and ``summary("")`` the segments no one is named in: each is refused, saying who the subtitles name."""
+    a = make_analysis(4)
+    a.segments[0].speaker = a.segments[2].speaker = "Bob"
+    assert a.summary("Bob").duration == pytest.approx(a.segments[0].duration + a.segments[2].duration)
+    for name in ("bob", "Bob ", "", "Nobody"):
+        with pytest.raises(ValueError, match=f"no segment is said by {name!r}: the speakers the subtitles name are "
+                                             "'Bob'"):
+            a.summary(name)
+    with pytest.raises(ValueError, match="no segment is said by 'Bob': the subtitles name no one"):
+        make_analysis(4).speaker_summary("Bob")
+
+
 # ---- version 2: what each sense says, and the face box ----
 
 def test_per_modality_round_trips_with_one_reading_per_used_sense(tmp_path):
