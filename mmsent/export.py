@@ -355,6 +355,14 @@ def _cells(texts: list[str]) -> str:
     return "".join(f"<td>{html.escape(t)}</td>" for t in texts)
 
 
+def _speaker_item(analysis: Analysis, name: str) -> str:
+    """The report's line of what one speaker's segments say, the name in its own direction (``bdi``): an Arabic name
+    took the numbers after it into its own right-to-left run ("0.2 :ليلى s, mostly joy"), and a name holding a
+    right-to-left override turned the whole line round."""
+    said = analysis.speaker_summary(name).removeprefix(name)  # ": 12.5 s, mostly joy, ..."
+    return f"<li><bdi>{html.escape(name)}</bdi>{html.escape(said)}</li>"
+
+
 def _html_page(analysis: Analysis, figures: list[str]) -> str:
     media, summary = analysis.media, analysis.summary()
     name = html.escape(Path(media.path).name)
@@ -368,7 +376,7 @@ def _html_page(analysis: Analysis, figures: list[str]) -> str:
         facts.append(f"overall: {summary.overall} (mean probability {summary.emotion_mean[summary.dominant_emotion]:.2f})")
         facts.append(f"mean sentiment: {summary.mean_sentiment:+.2f}")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in analysis.notes)
-    by_speaker = "".join(f"<li>{html.escape(analysis.speaker_summary(name))}</li>" for name in analysis.speakers)
+    by_speaker = "".join(_speaker_item(analysis, name) for name in analysis.speakers)
     speakers = bool(by_speaker)
     columns = [c for c in REPORT_COLUMNS if c != "speaker" or speakers]
     rows = "".join(_segment_row(s, analysis.language, speakers) for s in analysis.segments)

@@ -355,6 +355,20 @@ def test_the_report_reads_without_sight(tmp_path):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
 
 
+def test_the_report_lists_each_speaker_with_the_name_in_its_own_direction(tmp_path):
+    """The "By speaker" list showed an Arabic name's line as "0.2 :ليلى s, mostly joy" (the numbers after the name
+    taken into its right-to-left run), and a name holding a right-to-left override (U+202E) turned the whole line
+    round; each name is isolated (``bdi``), escaped."""
+    a = make_analysis(5)
+    for i, name in {0: "ليلى", 2: "\u202eBob", 3: "<b>Ann</b> & Co"}.items():
+        a.segments[i].speaker = name
+    page = export.write_html(a, tmp_path / "talk.html").read_text(encoding="utf-8")
+    items = re.search(r"<h2>By speaker</h2><ul>(.*?)</ul>", page).group(1)
+    assert re.findall(r"<li><bdi>(.*?)</bdi>: \d+\.\d s, ", items) == [
+        "ليلى", "\u202eBob", "&lt;b&gt;Ann&lt;/b&gt; &amp; Co"]
+    assert '<td dir="auto">&lt;b&gt;Ann&lt;/b&gt; &amp; Co</td>' in page  # the table's cell, escaped too
+
+
 def test_write_names_files_after_the_video(tmp_path):
     a = make_analysis(3, path="/somewhere/My Clip.mov")
     out = export.write(a, tmp_path / "out", ["json", "CSV", "srt", "vtt", "html", "json"])
