@@ -38,6 +38,7 @@ import errno  # noqa: E402
 import html  # noqa: E402
 import logging  # noqa: E402
 import math  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -94,6 +95,7 @@ CSS = ("#segments-table .body-cell span { unicode-bidi: plaintext; text-align: s
        # left, aligned right, with their "!" and digits where they belong
        "\n#downloads .label-clear-button { display: none; }")  # Gradio gives an output's files a "Remove this file"
 # button each (×), in the Tab order, which took the download off the page until the next analysis
+MARKDOWN_SIGNS = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~&])")  # what Markdown (and HTML in it) reads as signs
 THEME = gr.themes.Default().set(  # Gradio's own, its buttons a shade darker: Analyse wrote white on orange at 2.8:1
     # and Stop white on red at 3.8:1, under the 4.5:1 that WCAG AA asks of words
     button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
@@ -145,11 +147,24 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
                      f"{s.emotion_mean[s.dominant_emotion]:.2f}), "
                      f"mean sentiment {s.mean_sentiment:+.2f} (−1 negative … +1 positive).")
     if analysis.speakers:  # where the subtitles name them
-        lines.append("**By speaker:**\n\n" + "\n".join(f"- {analysis.speaker_summary(name)}"
+        lines.append("**By speaker:**\n\n" + "\n".join(f"- {_speaker_line(analysis, name)}"
                                                       for name in analysis.speakers))
     if analysis.notes:  # what could not be used or deserves doubt, and what was found
         lines.append("**Notes:**\n\n" + "\n".join(f"- {n}" for n in analysis.notes))
     return "\n\n".join(lines)
+
+
+def _speaker_line(analysis: Analysis, name: str) -> str:
+    """What one speaker's segments say, for the note: the name as typed (its Markdown signs escaped: "*Bob*" was shown
+    in italics, "<b>Ann</b>" in bold, "# Narrator" as a heading) and in its own direction (between U+2068 and U+2069,
+    as in the table: an Arabic name took the numbers after it into its right-to-left run)."""
+    said = analysis.speaker_summary(name).removeprefix(name)  # ": 12.5 s, mostly joy, ..."
+    return f"\u2068{as_typed(name)}\u2069{said}"
+
+
+def as_typed(text: str) -> str:
+    """``text`` for Gradio's Markdown, shown as typed: each sign that Markdown or HTML reads escaped (a backslash)."""
+    return MARKDOWN_SIGNS.sub(r"\\\1", text)
 
 
 def segment_table(analysis: Analysis) -> pd.DataFrame:

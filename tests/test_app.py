@@ -9,6 +9,7 @@ upload once.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -310,7 +311,8 @@ def test_the_segment_table_lays_each_cell_out_in_its_words_direction(server):
     assert list(load_app().segment_table(analysis)["text"]) == [
         "\u2068Layla\u2069: الطقس جميل! \u2068(in English: Nice weather!)\u2069"]
     assert "By speaker" not in load_app().analysis_note(make_analysis(3), "")  # and what each one's segments say
-    assert f"**By speaker:**\n\n- {analysis.speaker_summary('Layla')}\n\n" in load_app().analysis_note(analysis, "")
+    assert (f"**By speaker:**\n\n- \u2068Layla\u2069{analysis.speaker_summary('Layla').removeprefix('Layla')}\n\n"
+            in load_app().analysis_note(analysis, ""))
 
 
 def test_the_buttons_words_read_on_their_colour(server):
@@ -569,6 +571,22 @@ def test_the_subtitles_input_takes_every_format_the_library_reads():
     assert inputs["subtitles"].file_types == [".srt", ".vtt", ".ass", ".ssa"]
     assert ".srt, .vtt, .ass or .ssa" in inputs["subtitles"].label
 
+
+@pytest.mark.parametrize("name", ["*Bob*", "_Ann_", "<b>Ann</b>", "# Narrator", "Tom &amp; Jerry", "1. Chorus",
+                                  "[Bob](javascript:x)", "`Cy` \\ ~~Dee~~", "ليلى"])
+def test_the_note_shows_each_speaker_as_the_subtitles_name_them(name):
+    """The note's "By speaker" list gave a name to Gradio's Markdown as it was: "*Bob*" was shown in italics,
+    "<b>Ann</b>" in bold, "# Narrator" as a heading, "Tom &amp; Jerry" (an ASS Name, read as written) as "Tom & Jerry".
+    Rendered as Markdown (CommonMark, as Gradio's is), each is shown as typed, in its own direction (an isolate)."""
+    from markdown_it import MarkdownIt
+
+    analysis = make_analysis(3)
+    analysis.segments[0].speaker = name
+    note = load_app().analysis_note(analysis, "")
+    listed = re.search(r"\*\*By speaker:\*\*\n\n(.*?)(\n\n|$)", note, re.DOTALL).group(1)
+    shown = re.fullmatch(r"<ul>\n<li>(.*)</li>\n</ul>\n", MarkdownIt().render(listed), re.DOTALL).group(1)
+    said = analysis.speaker_summary(name).removeprefix(name)
+    assert shown == f"\u2068{html.escape(name, quote=False)}\u2069{said}"
 
 def test_every_language_whisper_knows_is_offered_by_name():
     """The page offered seven languages: typing "Japanese" went back to detecting the language."""
