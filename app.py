@@ -158,8 +158,7 @@ def _speaker_line(analysis: Analysis, name: str) -> str:
     """What one speaker's segments say, for the note: the name as typed (its Markdown signs escaped: "*Bob*" was shown
     in italics, "<b>Ann</b>" in bold, "# Narrator" as a heading) and in its own direction (between U+2068 and U+2069,
     as in the table: an Arabic name took the numbers after it into its right-to-left run)."""
-    said = analysis.speaker_summary(name).removeprefix(name)  # ": 12.5 s, mostly joy, ..."
-    return f"\u2068{as_typed(name)}\u2069{said}"
+    return f"\u2068{as_typed(name)}\u2069: {analysis.speaker_summary(name)}"
 
 
 def as_typed(text: str) -> str:

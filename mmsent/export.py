@@ -97,9 +97,9 @@ def write_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
     ``modalities`` joins the modalities used with "+"; a contribution is empty for a modality
     not used in that segment, and so is a sense's own reading (``text_emotion_joy``, ...); the top
     labels and their probabilities are empty where nothing was read (``SegmentResult.read``).
-    ``face_box`` is ``x0 y0 x1 y1`` (fractions of the frame), empty without a face. ``text`` and
-    ``speaker`` is who says the words where the subtitles name them, else empty. ``speaker``, ``text`` and
-    ``translation`` that start as a formula would start with a ' (``_text_cell``).
+    ``face_box`` is ``x0 y0 x1 y1`` (fractions of the frame), empty without a face. ``speaker`` is who says
+    the words where the subtitles name them, else empty. ``speaker``, ``text`` and ``translation`` that start as
+    a formula would start with a ' (``_text_cell``).
     """
     return _write_table(path, csv_header(analysis), (_csv_row(analysis, s) for s in analysis.segments))
 
@@ -359,8 +359,7 @@ def _speaker_item(analysis: Analysis, name: str) -> str:
     """The report's line of what one speaker's segments say, the name in its own direction (``bdi``): an Arabic name
     took the numbers after it into its own right-to-left run ("0.2 :ليلى s, mostly joy"), and a name holding a
     right-to-left override turned the whole line round."""
-    said = analysis.speaker_summary(name).removeprefix(name)  # ": 12.5 s, mostly joy, ..."
-    return f"<li><bdi>{html.escape(name)}</bdi>{html.escape(said)}</li>"
+    return f"<li><bdi>{html.escape(name)}</bdi>: {html.escape(analysis.speaker_summary(name))}</li>"
 
 
 def _html_page(analysis: Analysis, figures: list[str]) -> str:

@@ -308,12 +308,12 @@ class Analysis:
         return list(dict.fromkeys(s.speaker for s in self.segments if s.speaker))
 
     def speaker_summary(self, speaker: str) -> str:
-        """What one speaker's segments say, in a line: "Ann: 12.5 s, mostly joy, mean sentiment +0.41"; ValueError
-        for a speaker not among ``speakers``."""
+        """What one speaker's segments say, in words to put after the name: "12.5 s, mostly joy, mean sentiment
+        +0.41"; ValueError for a speaker not among ``speakers``."""
         summary = self.summary(speaker)
         read = (f"{summary.overall}, mean sentiment {summary.mean_sentiment:+.2f}" if summary.dominant_emotion
                 else "nothing read")
-        return f"{speaker}: {summary.duration:.1f} s, {read}"
+        return f"{summary.duration:.1f} s, {read}"
 
     def summary(self, speaker: str | None = None) -> Summary:
         """Time shares, means and sentiment over time of the segments where a sense was read, weighted

@@ -311,7 +311,7 @@ def test_the_segment_table_lays_each_cell_out_in_its_words_direction(server):
     assert list(load_app().segment_table(analysis)["text"]) == [
         "\u2068Layla\u2069: الطقس جميل! \u2068(in English: Nice weather!)\u2069"]
     assert "By speaker" not in load_app().analysis_note(make_analysis(3), "")  # and what each one's segments say
-    assert (f"**By speaker:**\n\n- \u2068Layla\u2069{analysis.speaker_summary('Layla').removeprefix('Layla')}\n\n"
+    assert (f"**By speaker:**\n\n- \u2068Layla\u2069: {analysis.speaker_summary('Layla')}\n\n"
             in load_app().analysis_note(analysis, ""))
 
 
@@ -585,8 +585,8 @@ def test_the_note_shows_each_speaker_as_the_subtitles_name_them(name):
     note = load_app().analysis_note(analysis, "")
     listed = re.search(r"\*\*By speaker:\*\*\n\n(.*?)(\n\n|$)", note, re.DOTALL).group(1)
     shown = re.fullmatch(r"<ul>\n<li>(.*)</li>\n</ul>\n", MarkdownIt().render(listed), re.DOTALL).group(1)
-    said = analysis.speaker_summary(name).removeprefix(name)
-    assert shown == f"\u2068{html.escape(name, quote=False)}\u2069{said}"
+    assert shown == f"\u2068{html.escape(name, quote=False)}\u2069: {analysis.speaker_summary(name)}"
+
 
 def test_every_language_whisper_knows_is_offered_by_name():
     """The page offered seven languages: typing "Japanese" went back to detecting the language."""
