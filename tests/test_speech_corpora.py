@@ -178,7 +178,8 @@ def test_folders_of_other_emotions_are_not_told_to_be_renamed(tmp_path, clips, c
     put(clips, tmp_path / "mine" / "Contempt" / "a")
     with caplog.at_level(logging.WARNING):
         read_folders(tmp_path / "mine")
-    assert "rename each" not in caplog.text and "leave out those of other emotions (bored, contempt, ...)" in caplog.text
+    assert "rename each" not in caplog.text
+    assert "leave out those of other emotions (bored, contempt, ...)" in caplog.text
 
 
 def test_the_log_says_what_each_folder_was_read_as_and_the_emotions_no_clip_has(tmp_path, clips, caplog):

@@ -259,11 +259,13 @@ def read_folders(folder: str | Path) -> list[Sample]:
 
 
 def _say_read_as(root: Path, samples: list[Sample]) -> None:
-    """The emotion each folder was read as and its clips (calm/ -> neutral), and the emotions no clip has, in the log."""
+    """The emotion each folder was read as and its clips (calm/ -> neutral), and the emotions no clip has: in the
+    log."""
     clips = Counter(s.media.relative_to(root).parts[0] for s in samples)
     read_as = ", ".join(f"{name} -> {folder_emotion(name)} ({n})" for name, n in sorted(clips.items()))
     missing = [e for i, e in enumerate(EMOTIONS) if i not in {s.emotion for s in samples}]
-    log.info("%s: emotion folders read as %s%s", root, read_as, f"; no clips of {', '.join(missing)}" if missing else "")
+    log.info("%s: emotion folders read as %s%s", root, read_as,
+             f"; no clips of {', '.join(missing)}" if missing else "")
 
 
 def _say_unknown(root: Path, unknown: list[str]) -> None:
