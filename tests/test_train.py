@@ -168,6 +168,37 @@ def test_info_says_what_a_checkpoint_reads_and_was_trained_on(corpus, trained, t
     assert "senses read: words, voice, face\n" in out and "trained on: meld train (words, face never fed), epoch" in out
 
 
+def test_ctrl_c_says_whether_there_is_an_epoch_to_resume(corpus, tmp_path, monkeypatch):
+    """Ctrl-C before any epoch finished said "the same command with --resume continues from it", which then failed
+    ("holds no training state to resume from"); after --overwrite, --resume would have continued the earlier run."""
+    import train.train as train_module
+
+    out, wrote = tmp_path / "run", []
+
+    def stopped(args):  # Ctrl-C, after writing the state of a finished epoch where asked
+        if wrote:
+            out.mkdir(exist_ok=True)
+            (out / "train_state.safetensors").write_bytes(b"state")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train", stopped)
+    run = ["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--out", str(out), *TINY]
+    for flags, said in (([], "no epoch finished, so there is nothing to resume: the same command starts again"),
+                        (["--overwrite"], "no epoch finished, so there is nothing to resume")):
+        if flags:  # an earlier run's state, left by a run before this one
+            out.mkdir()
+            (out / "train_state.safetensors").write_bytes(b"earlier")
+            os.utime(out / "train_state.safetensors", (1e9, 1e9))
+        with pytest.raises(SystemExit) as e:
+            main(run + flags)
+        assert said in str(e.value.code) and "--resume" not in str(e.value.code), flags
+    wrote.append(True)
+    with pytest.raises(SystemExit) as e:
+        main(run + ["--overwrite"])
+    assert (f"the state of its last finished epoch is in {out / 'train_state.safetensors'}: the same command with "
+            "--resume continues from it") in str(e.value.code)
+
+
 def test_second_run_does_no_encoder_forward(corpus, tmp_path):
     run = ["--meld", str(corpus), "--cache", str(tmp_path / "cache"), "--epochs", "1", *TINY]
     cache_mod.ENCODER_CALLS.clear()

@@ -341,6 +341,18 @@ def _data_meta(args) -> dict:
     return {k: v for k, v in data.items() if v}
 
 
+def _interrupted(args, started: float) -> str:
+    """What Ctrl-C leaves: the features computed so far, and the state of the last finished epoch where this run
+    finished one or resumed from one (the same command with --resume continues it); else nothing to resume (the
+    state an --overwrite run found is the earlier run's)."""
+    kept = f"stopped (Ctrl-C). The features computed so far are kept{' in ' + args.cache if args.cache else ''}"
+    state = Path(args.state or Path(args.out) / STATE_FILE)
+    if state.is_file() and (args.resume or state.stat().st_mtime >= started):
+        return (f"{kept}; the state of its last finished epoch is in {state}: the same command with --resume "
+                "continues from it")
+    return f"{kept}; no epoch finished, so there is nothing to resume: the same command starts again"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -349,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         pick_device(args.device)  # a device this machine lacks, said before any work
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
+    started = time.time()
     try:
         progress = train(args)
         if dist.is_main():
@@ -358,9 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         # here, a state of another run
         raise SystemExit(f"error: {e}") from e
     except KeyboardInterrupt:
-        raise SystemExit(f"stopped (Ctrl-C). The features computed so far are kept{' in ' + args.cache if args.cache else ''}"
-                         f"; after a finished epoch (its state is in {args.state or Path(args.out) / STATE_FILE}), the "
-                         "same command with --resume continues from it") from None
+        raise SystemExit(_interrupted(args, started)) from None
     finally:
         dist.close()
     return 0
