@@ -530,6 +530,20 @@ def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(sha
             main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", *run, "--device", "cuda"])
 
 
+def test_training_on_one_emotion_is_refused_before_any_work(shared_data, tmp_path):
+    """A folder of one emotion's clips trained a voice that could learn nothing, without a word: the calibration on
+    the dev clips then made of it what they held (1.000 on them, "done")."""
+    lonely, held = tmp_path / "lonely", _clips(shared_data, tmp_path / "held", 19)
+    _clips(shared_data, tmp_path / "mine", 18)
+    shutil.copytree(tmp_path / "mine" / "happy", lonely / "happy", symlinks=True)
+    cache_mod.ENCODER_CALLS.clear()
+    with pytest.raises(SystemExit, match=re.escape("every training sample is labelled joy: a model learns to tell "
+                                                   "emotions apart from samples of two or more")):
+        main(["--data", f"folders={lonely}", "--dev-data", f"folders={held}", "--cache", str(tmp_path / "cache"),
+              "--out", str(tmp_path / "out"), "--epochs", "1", "--modalities", "audio", *TINY, "--branches", "audio"])
+    assert not (tmp_path / "out").exists() and not cache_mod.ENCODER_CALLS
+
+
 def test_a_text_encoder_that_is_not_here_is_one_error_line(shared_data, tmp_path, monkeypatch):
     """A hub model that is not cached, offline (as here: no hub): before, three chained tracebacks."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -165,6 +165,8 @@ def train(args) -> dict:
     init_weights(model, args.init)
     model = model.to(device)
     train_set, dev, own_dev = read_corpora(args)
+    if args.epochs:
+        _one_emotion(train_set, model.config.emotions)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
     modalities = tuple(args.modalities)
     train_set = _readable(train_set, caches, modalities)
@@ -238,6 +240,15 @@ def _readable(samples: list, caches, modalities: tuple[str, ...]) -> list:
                     "too long clips, or other senses); left out: %s%s", len(samples) - len(kept), len(samples),
                     ", ".join(modalities), ", ".join(lost[:SHOWN]), f" and {len(lost) - SHOWN} more" if len(lost) > SHOWN else "")
     return kept
+
+
+def _one_emotion(train_set: list, labels: tuple[str, ...]) -> None:
+    """CorpusError where the training samples show one emotion alone: a model learns nothing from them (it answers
+    that emotion, or what the calibration on the dev sets makes of it)."""
+    emotions = {s.emotion for s in train_set} - {None}
+    if len(emotions) == 1:
+        raise CorpusError(f"every training sample is labelled {labels[emotions.pop()]}: a model learns to tell "
+                          "emotions apart from samples of two or more; add clips of other emotions")
 
 
 def _missing_in_dev(train_set: list, dev: dict, labels: tuple[str, ...]) -> None:
