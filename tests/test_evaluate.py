@@ -340,6 +340,31 @@ def test_fer2013_images_are_told_by_the_split_their_names_carry(as_trained_as_th
         assert seen == {"by": "split", "trained": [], "dev": ["PublicTest"], "n": 1, "of": 2}, name
 
 
+def test_your_own_clips_trained_or_selected_on_are_told_by_their_folder(shared_data, tmp_path, monkeypatch):
+    """train.evaluate on the folders= set a voice was selected and calibrated on (--dev-data folders=DIR) said nothing:
+    its figures read as held out. Now the folder a clip lies in is matched to the ones the checkpoint records, a
+    relative one as from where this runs; another folder stays held out."""
+    from train.heldout import not_held_out, seen_in_training, trained_on
+
+    clips = sorted((shared_data / "ravdess" / "Actor_18").glob("03-01-05-*.flac"))[:3]
+    for name, clip in zip(("mine", "my dev", "others"), clips):
+        (tmp_path / name / "angry").mkdir(parents=True)
+        (tmp_path / name / "angry" / clip.name).symlink_to(clip)
+    monkeypatch.chdir(tmp_path)  # train.train ran here with relative paths
+    training = {"data": {"data": ["folders=mine"], "dev_data": [f"folders={tmp_path / 'my dev'}/"]}}
+    folder = save_checkpoint(build_model(tiny_config(trained_branches=("audio",))), tmp_path / "ckpt",
+                             training=training)
+    rules = trained_on(folder)
+    said = {}
+    for name in ("mine", "my dev", "others"):
+        _, samples = read_data_spec(f"folders={tmp_path / name}")
+        said[name] = seen_in_training(name, "folders", samples, rules)
+    assert said["mine"] == {"by": "folders", "trained": [str(tmp_path / "mine")], "dev": [], "n": 1, "of": 1}
+    assert not_held_out(said["my dev"]) == (f"folder {tmp_path / 'my dev'} was its dev set (model selection and "
+                                            "calibration) (1 of 1 samples)")
+    assert said["others"] is None
+
+
 def test_words_saved_with_a_byte_order_mark_are_read_as_written(tmp_path):
     """--words from an editor that writes a UTF-8 byte order mark (Notepad): the first sentence began with it."""
     (tmp_path / "words.txt").write_text("\ufeffIch bin glücklich.\n我很高兴。\n", encoding="utf-8")

@@ -4,6 +4,7 @@ selected on, matched to the samples' speakers or published splits (``train.evalu
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from mmsent.checkpoint import CheckpointError, read_config
@@ -18,9 +19,10 @@ log = logging.getLogger("train.evaluate")
 # What train.train records in a checkpoint's config.json ("training": "data", "hyperparameters") names
 # corpora by kind and their speakers or published splits; the paths were relative to where it ran, so
 # a corpus of the same kind is taken for the same corpus (RAVDESS's actor 1 is one person in any copy).
-# folders= and ckplus= sets have neither speakers nor splits to name: their overlap can't be told.
+# folders= sets have neither speakers nor splits to name: they are told by their folder (a relative one as from
+# where this runs); ckplus= sets can't be told.
 BY = {"ravdess": "actors", "emovo": "speakers", "emodb": "speakers", "cremad": "speakers", "meld": "split",
-      "fer2013": "split", "goemotions": "split"}
+      "fer2013": "split", "goemotions": "split", "folders": "folders"}
 
 
 def _who(kind: str, s: Sample) -> str | None:
@@ -31,6 +33,8 @@ def _who(kind: str, s: Sample) -> str | None:
         return speaker_key(s.group.removeprefix(f"{kind}-"))
     if kind == "meld":
         return split_name(Path(s.id.split("/")[0]))
+    if kind == "folders":  # the clip's own path: within a folder trained or selected on, or not
+        return os.path.abspath(s.media)
     if kind == "fer2013":  # as the image's own name says (PublicTest_12.jpg: Kaggle's test/ holds two splits),
         usage = s.group.partition("_")[0]  # else as the folder or the challenge's file names it (train -> Training)
         split = usage if usage in FER_CSV_USAGES else s.id.split("/")[1]
@@ -39,8 +43,8 @@ def _who(kind: str, s: Sample) -> str | None:
 
 
 def _spec_who(spec: str) -> tuple[str | None, set[str] | None]:
-    """A recorded --data or --dev-data spec -> (kind, its speakers or split; None: all); (None, None) where
-    it names neither (folders=, ckplus=) or does not parse."""
+    """A recorded --data or --dev-data spec -> (kind, its speakers or split (a folders= set: its folder); None:
+    all); (None, None) where it names neither (ckplus=) or does not parse."""
     kind, _, where = spec.partition("=")
     folder, keep = split_filter(where)
     try:
@@ -52,6 +56,8 @@ def _spec_who(spec: str) -> tuple[str | None, set[str] | None]:
         return None, None
     if kind == "meld":
         return kind, {split_name(Path(where))}
+    if kind == "folders":
+        return kind, {os.path.abspath(where)}
     if kind == "fer2013":
         split = keep or Path(folder).name
         return kind, {FER_CSV_SPLITS.get(split.lower(), split)}
@@ -110,14 +116,25 @@ def seen_in_training(key: str, kind: str, samples: list[Sample], rules) -> dict 
             continue
         for s in samples:
             w = _who(kind, s)
-            if w is not None and (who is None or w in who) and w not in not_who:
-                found[role].add(w)
+            named = None if w is None or w in not_who else _among(kind, w, who)
+            if named is not None:
+                found[role].add(named)
                 seen.add(s.id)
     if not seen:
         return None
     out = {"by": BY[kind], **{role: _sorted(w) for role, w in found.items()}, "n": len(seen), "of": len(samples)}
     log.warning("%s: %s %s: these figures are not held out", key, kind, not_held_out(out))
     return out
+
+
+def _among(kind: str, who: str, rule: set[str] | None) -> str | None:
+    """The name ``who`` (a speaker, a split, a folders= clip's path) is seen as where ``rule`` (None: all) takes it
+    in, else None: a folders= clip by the rule's folder that holds it."""
+    if rule is None:
+        return who
+    if kind == "folders":
+        return next((f for f in sorted(rule) if who.startswith(f.rstrip(os.sep) + os.sep)), None)
+    return who if who in rule else None
 
 
 def not_held_out(seen: dict) -> str:
