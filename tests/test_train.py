@@ -466,13 +466,19 @@ def _clips(shared_data, folder: Path, actor: int) -> Path:
     return folder
 
 
-def test_training_on_your_own_labelled_clips(shared_data, tmp_path):
+def test_training_on_your_own_labelled_clips(shared_data, tmp_path, caplog):
     """--data and --dev-data take any layout train.evaluate reads: a user's clips train the voice, their
     dev clips (other speakers) select and calibrate it; files in both are refused."""
     mine, held = _clips(shared_data, tmp_path / "my clips", 18), _clips(shared_data, tmp_path / "my dev", 19)
     out = tmp_path / "mine"
-    main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", "--cache", str(tmp_path / "cache"),
-          "--out", str(out), "--epochs", "2", "--modalities", "audio", *TINY, "--branches", "audio"])
+    with caplog.at_level("INFO", logger="train.train"):
+        main(["--data", f"folders={mine}", "--dev-data", f"folders={held}", "--cache", str(tmp_path / "cache"),
+              "--out", str(out), "--epochs", "2", "--modalities", "audio", *TINY, "--branches", "audio"])
+    # what it selected on, and how to use what it made (before: neither said)
+    assert "dev sets (each epoch is scored on them, the best kept, then calibrated on them): my dev (16 samples)" \
+        in caplog.text
+    assert (f"checkpoint in {out}. Use it: python -m mmsent analyze VIDEO --checkpoint {out}; measure it on clips of "
+            f"speakers it never heard: python -m train.evaluate --checkpoint {out} --data SPEC") in caplog.text
     training = json.loads((out / "config.json").read_text())["training"]
     assert training["data"]["data"] == [f"folders={mine}"] and set(training["dev_metrics"]) == {"my dev"}
     assert training["dev_metrics"]["my dev"]["emotion"]["n"] == 16

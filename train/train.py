@@ -172,6 +172,8 @@ def train(args) -> dict:
     train_set = _readable(train_set, caches, modalities)
     drop_unreadable(dev, caches, {}, senses=modalities)  # selected and calibrated on what can be read, as evaluated
     _missing_in_dev(train_set, dev, model.config.emotions)
+    log.info("dev sets (each epoch is scored on them, the best kept, then calibrated on them): %s",
+             ", ".join(f"{name} ({len(samples)} samples)" for name, samples in dev.items()))
     if args.joint:
         dev["joint"] = joint_samples(list(dev.values()), caches, args.joint // 4 or 1, seed=args.seed + 1,
                                      plain_words=args.joint_plain_words)
@@ -289,9 +291,15 @@ def _finished(args, progress: dict) -> bool:
 def _end_line(args, progress: dict) -> str:
     said = f"best score {progress['best_score']:.4f} at epoch {progress['best_epoch']}, checkpoint in {args.out}"
     if _finished(args, progress):
-        return f"done: {said}"
+        return f"done: {said}. {_next_steps(args.out)}"
     return (f"stopped after {progress['epoch']} of --epochs {args.epochs} (--stop-after {args.stop_after}): {said} "
             "(calibrated; its run is not finished: the same command with --resume continues it)")
+
+
+def _next_steps(out: str) -> str:
+    """How to use and measure the checkpoint a run leaves in ``out``."""
+    return (f"Use it: python -m mmsent analyze VIDEO --checkpoint {out}; measure it on clips of speakers it never "
+            f"heard: python -m train.evaluate --checkpoint {out} --data SPEC (e.g. folders=DIR)")
 
 
 def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss, t0) -> dict:
