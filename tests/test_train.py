@@ -276,6 +276,21 @@ def test_an_empty_output_path_is_refused_not_read_as_the_current_folder(tmp_path
     assert parse_args(base + ["--cache", ""]).cache is None  # '': features in memory, as its help says
 
 
+def test_an_output_path_that_cannot_be_written_is_named_by_its_option(tmp_path, capsys):
+    """"error: /tmp/x is a file: give a folder" did not say whether --out, --state or --cache was meant."""
+    from train.args import parse_args
+
+    (tmp_path / "afile").write_text("")
+    base = ["--meld", str(tmp_path), "--out", str(tmp_path / "run")]
+    for flags, said in ((["--cache", str(tmp_path / "afile")], f"--cache {tmp_path / 'afile'} is a file: give a folder"),
+                        (["--state", str(tmp_path)], f"--state {tmp_path} is a folder: give a file's name"),
+                        (["--out", str(tmp_path / "afile" / "run")], f"--out {tmp_path / 'afile' / 'run'}: "
+                         f"{tmp_path / 'afile'} is a file, not a folder")):
+        with pytest.raises(SystemExit) as e:
+            parse_args(base + flags)
+        assert e.value.code == 2 and said in capsys.readouterr().err, flags
+
+
 def test_an_empty_list_of_actors_or_speakers_is_refused_not_read_as_all(shared_data, tmp_path, capsys):
     """--ravdess-train '' (an unset shell variable) trained on every actor, the dev actors among them, and
     ravdess=DIR: (or emovo=DIR:, ...) read every actor or speaker; an empty --ravdess-dev or --emovo-dev says, as

@@ -171,8 +171,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def unwritable(path: str | None, folder: bool, flag: str = "the path") -> str | None:
-    """Why ``path`` can't be written as a folder (``folder``) or a file, told before any work is done, or None
-    (None: not given). An empty path (an unset shell variable) is refused, not read as the current folder."""
+    """Why ``path`` (given as ``flag``) can't be written as a folder (``folder``) or a file, told before any work is
+    done, or None (None: not given). An empty path (an unset shell variable) is refused, not read as the current folder."""
     if path is None:
         return None
     if not str(path):
@@ -180,15 +180,15 @@ def unwritable(path: str | None, folder: bool, flag: str = "the path") -> str | 
         return f"{flag} is empty: give a {what}"
     target = Path(path)
     if folder and target.exists() and not target.is_dir():
-        return f"{path} is a file: give a folder"
+        return f"{flag} {path} is a file: give a folder"
     if not folder and target.is_dir():
-        return f"{path} is a folder: give a file's name"
+        return f"{flag} {path} is a folder: give a file's name"
     holder = (target if folder else target.parent).absolute()
     there = next(q for q in (holder, *holder.parents) if q.exists())  # the nearest that exists
     if not there.is_dir():
-        return f"{path}: {there} is a file, not a folder"
+        return f"{flag} {path}: {there} is a file, not a folder"
     if not os.access(there, os.W_OK | os.X_OK):
-        return f"{path}: {there} is not writable"
+        return f"{flag} {path}: {there} is not writable"
     return None
 
 
