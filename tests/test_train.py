@@ -214,6 +214,18 @@ def _state_tensors(path: Path) -> dict:
     return {k: v for k, v in load_file(str(path)).items() if k.startswith("model.")}
 
 
+def test_a_run_again_says_its_features_came_from_the_cache_and_where(tmp_path, caplog):
+    """A second run over the same clips said nothing of its cache: whether the features were reused, and from where
+    (to clear it), could not be told."""
+    cache = cache_mod.FeatureCache(tmp_path / "cache", "audio", {"source": "test"})
+    compute = lambda ids: {i: torch.zeros(2) for i in ids}  # noqa: E731
+    with caplog.at_level("INFO", logger="train.cache"):
+        cache_mod.fill(cache, ["a", "b"], compute, 8)
+        cache_mod.fill(cache_mod.FeatureCache(tmp_path / "cache", "audio", {"source": "test"}), ["a", "b"], compute, 8)
+    assert "audio: 2 of 2 samples not cached" in caplog.text
+    assert f"audio: all 2 samples read from the cache ({cache.folder})" in caplog.text
+
+
 def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
     _, cache = trained
     common = ["--meld", str(corpus), "--cache", str(cache), "--patience", "9", "--modality-dropout", "0.3", *TINY]

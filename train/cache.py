@@ -104,6 +104,8 @@ def fill(cache: FeatureCache, ids: list[str], compute, batch_size: int, progress
     if todo:
         log.info("%s: %d of %d samples not cached; rank %d computes %d", cache.kind, len(todo), len(ids),
                  dist.rank(), len(mine))
+    elif ids and cache.folder is not None:  # a run again: said, and where, so that a stale cache can be found
+        log.info("%s: all %d samples read from the cache (%s)", cache.kind, len(set(ids)), cache.folder)
     bar = dist.progress(total=len(mine), desc=progress or cache.kind, unit="sample") if mine else None
     pending: dict[str, torch.Tensor] = {}
     try:
