@@ -577,6 +577,23 @@ def test_training_on_one_emotion_is_refused_before_any_work(shared_data, tmp_pat
     assert not (tmp_path / "out").exists() and not cache_mod.ENCODER_CALLS
 
 
+def test_a_dev_emotion_that_training_lacks_is_warned_of(shared_data, tmp_path, caplog):
+    """Dev clips of an emotion no training clip had passed without a word: the calibration's bias for it is fitted on
+    them alone (a voice trained on joy and sadness, calibrated on anger and fear, got its largest bias, +4.7, for
+    fear, which it never learned)."""
+    _clips(shared_data, tmp_path / "mine", 18), _clips(shared_data, tmp_path / "held", 19)
+    for name, emotions in (("train", ("happy", "sad")), ("dev", ("happy", "sad", "angry"))):
+        for emotion in emotions:
+            shutil.copytree(tmp_path / ("mine" if name == "train" else "held") / emotion, tmp_path / name / emotion,
+                            symlinks=True)
+    with caplog.at_level("WARNING", logger="train.train"):
+        main(["--data", f"folders={tmp_path / 'train'}", "--dev-data", f"folders={tmp_path / 'dev'}", "--cache",
+              str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--epochs", "1", "--modalities", "audio", *TINY,
+              "--branches", "audio"])
+    assert ("the dev sets (dev) have anger, which training has not: the model can't learn it, and calibrated on them "
+            "it may answer it whatever it hears") in caplog.text
+
+
 def test_a_text_encoder_that_is_not_here_is_one_error_line(shared_data, tmp_path, monkeypatch):
     """A hub model that is not cached, offline (as here: no hub): before, three chained tracebacks."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

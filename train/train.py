@@ -172,6 +172,7 @@ def train(args) -> dict:
     train_set = _readable(train_set, caches, modalities)
     drop_unreadable(dev, caches, {}, senses=modalities)  # selected and calibrated on what can be read, as evaluated
     _missing_in_dev(train_set, dev, model.config.emotions)
+    _missing_in_training(train_set, dev, model.config.emotions)
     log.info("dev sets (each epoch is scored on them, the best kept, then calibrated on them): %s",
              ", ".join(f"{name} ({len(samples)} samples)" for name, samples in dev.items()))
     if args.joint:
@@ -261,6 +262,17 @@ def _missing_in_dev(train_set: list, dev: dict, labels: tuple[str, ...]) -> None
         log.warning("the dev sets (%s) have no %s, which training has: calibrated on them, the model will hardly "
                     "answer %s. Give a dev set with every emotion", ", ".join(dev),
                     ", ".join(labels[i] for i in sorted(lacking)), "them" if len(lacking) > 1 else "it")
+
+
+def _missing_in_training(train_set: list, dev: dict, labels: tuple[str, ...]) -> None:
+    """Warn where the dev sets have emotions the training lacks: the model never learns them, and the calibration's
+    bias for each, fitted on the dev clips alone, can make it answer one whatever it hears."""
+    lacking = ({s.emotion for v in dev.values() for s in v} - {s.emotion for s in train_set}) - {None}
+    if lacking:
+        it = "them" if len(lacking) > 1 else "it"
+        log.warning(f"the dev sets (%s) have %s, which training has not: the model can't learn {it}, and calibrated on "
+                    f"them it may answer {it} whatever it hears. Train on clips of {it} too, or leave {it} out of the "
+                    "dev sets", ", ".join(dev), ", ".join(labels[i] for i in sorted(lacking)))
 
 
 def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: list[str], caches, modalities,
