@@ -580,7 +580,7 @@ def test_training_on_one_emotion_is_refused_before_any_work(shared_data, tmp_pat
 def test_a_dev_emotion_that_training_lacks_is_warned_of(shared_data, tmp_path, caplog):
     """Dev clips of an emotion no training clip had passed without a word: the calibration's bias for it is fitted on
     them alone (a voice trained on joy and sadness, calibrated on anger and fear, got its largest bias, +4.7, for
-    fear, which it never learned)."""
+    fear, which it never learned). Nor were dev sets of a few clips of each emotion, all the calibration is fitted on."""
     _clips(shared_data, tmp_path / "mine", 18), _clips(shared_data, tmp_path / "held", 19)
     for name, emotions in (("train", ("happy", "sad")), ("dev", ("happy", "sad", "angry"))):
         for emotion in emotions:
@@ -592,6 +592,9 @@ def test_a_dev_emotion_that_training_lacks_is_warned_of(shared_data, tmp_path, c
               "--branches", "audio"])
     assert ("the dev sets (dev) have anger, which training has not: the model can't learn it, and calibrated on them "
             "it may answer it whatever it hears") in caplog.text
+    # 4 clips of each: a voice's temperature, fitted on 4 clips in all, was once 560,000 (every reading flat)
+    assert ("the dev sets (dev) hold fewer than 10 samples of anger (4), joy (4), sadness (4): the epoch kept and the "
+            "calibration (a temperature and a bias per emotion) are fitted to so few") in caplog.text
 
 
 def test_a_text_encoder_that_is_not_here_is_one_error_line(shared_data, tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ import math
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -173,6 +174,7 @@ def train(args) -> dict:
     drop_unreadable(dev, caches, {}, senses=modalities)  # selected and calibrated on what can be read, as evaluated
     _missing_in_dev(train_set, dev, model.config.emotions)
     _missing_in_training(train_set, dev, model.config.emotions)
+    _few_in_dev(dev, model.config.emotions)
     log.info("dev sets (each epoch is scored on them, the best kept, then calibrated on them): %s",
              ", ".join(f"{name} ({len(samples)} samples)" for name, samples in dev.items()))
     if args.joint:
@@ -273,6 +275,21 @@ def _missing_in_training(train_set: list, dev: dict, labels: tuple[str, ...]) ->
         log.warning(f"the dev sets (%s) have %s, which training has not: the model can't learn {it}, and calibrated on "
                     f"them it may answer {it} whatever it hears. Train on clips of {it} too, or leave {it} out of the "
                     "dev sets", ", ".join(dev), ", ".join(labels[i] for i in sorted(lacking)))
+
+
+FEW_DEV = 10  # dev samples of an emotion below which its calibration is warned of
+
+
+def _few_in_dev(dev: dict, labels: tuple[str, ...]) -> None:
+    """Warn where the dev sets hold fewer than FEW_DEV samples of an emotion they have: the epoch kept and the
+    calibration (a temperature, and a bias per emotion) are fitted to those few (4 clips set a voice's temperature to
+    560,000: every reading flat)."""
+    counts = Counter(s.emotion for v in dev.values() for s in v if s.emotion is not None)
+    few = sorted(e for e, n in counts.items() if n < FEW_DEV)
+    if few:
+        log.warning("the dev sets (%s) hold fewer than %d samples of %s: the epoch kept and the calibration (a "
+                    "temperature and a bias per emotion) are fitted to so few. Give more dev clips of each emotion",
+                    ", ".join(dev), FEW_DEV, ", ".join(f"{labels[e]} ({counts[e]})" for e in few))
 
 
 def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: list[str], caches, modalities,
