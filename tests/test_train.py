@@ -294,7 +294,8 @@ def test_an_output_path_that_cannot_be_written_is_named_by_its_option(tmp_path, 
 
     (tmp_path / "afile").write_text("")
     base = ["--meld", str(tmp_path), "--out", str(tmp_path / "run")]
-    for flags, said in ((["--cache", str(tmp_path / "afile")], f"--cache {tmp_path / 'afile'} is a file: give a folder"),
+    afile = tmp_path / "afile"
+    for flags, said in ((["--cache", str(afile)], f"--cache {afile} is a file: give a folder"),
                         (["--state", str(tmp_path)], f"--state {tmp_path} is a folder: give a file's name"),
                         (["--out", str(tmp_path / "afile" / "run")], f"--out {tmp_path / 'afile' / 'run'}: "
                          f"{tmp_path / 'afile'} is a file, not a folder")):
@@ -580,7 +581,8 @@ def test_training_on_one_emotion_is_refused_before_any_work(shared_data, tmp_pat
 def test_a_dev_emotion_that_training_lacks_is_warned_of(shared_data, tmp_path, caplog):
     """Dev clips of an emotion no training clip had passed without a word: the calibration's bias for it is fitted on
     them alone (a voice trained on joy and sadness, calibrated on anger and fear, got its largest bias, +4.7, for
-    fear, which it never learned). Nor were dev sets of a few clips of each emotion, all the calibration is fitted on."""
+    fear, which it never learned). Nor were dev sets of a few clips of each emotion, all the calibration is fitted
+    on."""
     _clips(shared_data, tmp_path / "mine", 18), _clips(shared_data, tmp_path / "held", 19)
     for name, emotions in (("train", ("happy", "sad")), ("dev", ("happy", "sad", "angry"))):
         for emotion in emotions:

@@ -172,7 +172,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def unwritable(path: str | None, folder: bool, flag: str = "the path") -> str | None:
     """Why ``path`` (given as ``flag``) can't be written as a folder (``folder``) or a file, told before any work is
-    done, or None (None: not given). An empty path (an unset shell variable) is refused, not read as the current folder."""
+    done, or None (None: not given). An empty path (an unset shell variable) is refused, not read as the current
+    folder."""
     if path is None:
         return None
     if not str(path):
