@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import os
+import re
 import subprocess
 import tempfile
 import unicodedata
@@ -190,7 +191,8 @@ class _OverlayPainter:
     def _words(self, seg: SegmentResult, undrawn: set[str]) -> tuple[str, object]:
         """A segment's caption words and the font that has their glyphs: the words as said (after who says them,
         where known), else their English translation, else none (and why, added to ``undrawn``)."""
-        words = "no speech" if seg.kind == "gap" else seg.said_by + seg.text  # "Ann: " where the subtitles say
+        named = f"\u2068{seg.speaker}\u2069: " if seg.speaker else ""  # the name in its own direction (an isolate)
+        words = "no speech" if seg.kind == "gap" else named + seg.text
         fitted = fonts.fit(words, self.language)
         if fitted is None:
             undrawn.add(fonts.missing(words, self.language))
@@ -276,6 +278,9 @@ def face_color(seg: SegmentResult) -> str:
     return EMOTION_COLORS.get((face or seg.top_emotion)[0], FALLBACK_COLOR)
 
 
+_ISOLATED = re.compile("[\u2066-\u2068][^\u2066-\u2069]*\u2069")  # an isolate's text (not nested)
+
+
 def _laid_out(text: str) -> bool:
     """Whether a text needs a layout engine to be drawn right: right-to-left letters, or marks joined to letters
     (Arabic, Hebrew, Hindi, Thai)."""
@@ -283,8 +288,10 @@ def _laid_out(text: str) -> bool:
 
 
 def _right_to_left(text: str) -> bool:
-    """Whether a text reads from right to left: its first letter with a direction is Hebrew, Arabic, ..."""
-    strong = (d for d in map(unicodedata.bidirectional, text) if d in ("L", "R", "AL"))
+    """Whether a text reads from right to left: its first letter with a direction is Hebrew, Arabic, ..., past
+    what isolates hold (a speaker's name, between U+2068 and U+2069), as Unicode's bidirectional algorithm reads
+    a paragraph's direction."""
+    strong = (d for d in map(unicodedata.bidirectional, _ISOLATED.sub("", text)) if d in ("L", "R", "AL"))
     return next(strong, "L") != "L"
 
 
