@@ -196,6 +196,10 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     model = load_model(args.checkpoint, device=args.device)
     if not any(m in model.encoders for m in options.senses):  # every file would fail alike
         parser.error(_not_read(model, args.checkpoint, options.senses))
+    if unread := [MODALITY_NAMES[m] for m in options.senses if m not in model.encoders]:  # said once, not per file
+        reads = " and the ".join(MODALITY_NAMES[m] for m in options.senses if m in model.encoders)
+        tqdm.write(f"this model ({args.checkpoint}) reads the {reads} alone: not the {' or the '.join(unread)} (no "
+                   "branch trained for them)", file=sys.stderr)
     outcomes = _Outcomes()
     try:
         _analyse_each(args, model, options, one_file, formats, outcomes)

@@ -290,7 +290,7 @@ def test_a_sound_read_for_the_face_alone_fails_before_its_analysis(tmp_path, mon
 def test_senses_that_the_model_does_not_read_are_refused_before_any_file(tmp_path, capsys):
     """Before, `--senses words,face` with a voice-only model failed each file in turn, a clip with sound included,
     saying it "gives the words and the face only"; now the call is refused at once, naming the senses the model
-    reads and how to ask for them."""
+    reads and how to ask for them. Where it reads some of them, the run says which it does not."""
     import torch
 
     import mmsent.__main__ as cli
@@ -307,6 +307,12 @@ def test_senses_that_the_model_does_not_read_are_refused_before_any_file(tmp_pat
     assert e.value.code == 2
     assert (f"--senses words,face: this model ({voice}) reads none of them, only the voice: ask for it (--senses "
             "voice), or use a model trained on them (--checkpoint default)") in capsys.readouterr().err
+    # with the senses it reads among those asked, the run says once that the others are not read (only the JSON's
+    # notes said it: the line "2 segments, mostly joy" read as words, voice and face)
+    assert cli.main(["analyze", str(sound), "--out", str(tmp_path / "out"), "--checkpoint", str(voice)]) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"this model ({voice}) reads the voice alone: not the words or the face (no branch trained for "
+                     "them)") == 1, err
 
 
 def test_a_file_too_long_fails_naming_it_once(tmp_path, capsys):
