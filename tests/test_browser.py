@@ -3,7 +3,8 @@
 Uploads a generated espeak-ng video (slides beside a photograph of a face, which does not move and
 is not read), clicks Analyse, waits for the plots and the table and checks them (labels, what each
 sense says, hover words, row count, downloads), then a real face (the RAVDESS clip of
-../shared/data/clips), an error toast and a one-click example in a second tab, a webcam
+../shared/data/clips), the speakers a subtitle file names, an error toast and a one-click example in a
+second tab, a webcam
 recording (Chromium's synthetic camera and microphone), and a sound alone, uploaded then recorded
 with the microphone. The page must not reach beyond the
 loopback server. A full-page screenshot
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from app_server import ROOT, AppServer, make_examples_module
-from mediagen import make_video, speak
+from mediagen import make_video, speak, talking_video
 
 from mmsent.labels import EMOTIONS
 
@@ -220,6 +221,50 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
                                                                      timeout=UI_TIMEOUT_MS).inner_text()
     assert page.locator("#emotion-plot .js-plotly-plot").count() == 0
     assert "italian" not in page.locator("#notes").inner_text().lower()
+    assert hosts == {f"127.0.0.1:{server.port}"}, hosts
+
+
+def test_the_speakers_the_subtitles_name_are_shown_as_typed(server, browser_context, tmp_path):
+    """WebVTT subtitles that name who speaks (voice tags) for two of three sentences: each named sentence's words cell
+    starts with its speaker's name (in its own direction, between U+2068 and U+2069), the unnamed one's has none, and
+    the note's "By speaker" list gives both names as typed: "*Bo*" with its stars, not "Bo" in italics."""
+    talk = talking_video(tmp_path / "voices.mp4", list(SENTENCES[:2]) + ["The old apple tree broke."], size=(160, 120),
+                         fps=10)
+    (start1, end1), (start2, end2), (start3, end3) = talk.spans
+    cue = lambda start, end: f"00:{start:06.3f} --> 00:{end:06.3f}"  # noqa: E731 (under a minute)
+    subtitles = tmp_path / "voices.vtt"
+    subtitles.write_text(f"WEBVTT\n\n{cue(start1, end1)}\n<v Ann>{SENTENCES[0]}\n\n"
+                         f"{cue(start2, end2)}\n<v *Bo*>{SENTENCES[1]}\n\n"
+                         f"{cue(start3, end3)}\nThe old apple tree broke.\n", encoding="utf-8")
+    hosts: set[str] = set()
+    page = open_page(browser_context, server, hosts)
+    upload(page, talk.path)
+    page.locator("#subs-in input[type=file]").set_input_files(str(subtitles))
+    page.locator("#subs-in").get_by_text("voices").wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_text("Options", exact=True).click()
+    page.get_by_role("checkbox", name="face").uncheck()  # quicker: a test picture has no face to read
+    page.click("#analyse-btn")
+    wait_for_results(page)
+
+    cells = page.locator("#segments-table .body-cell").all_text_contents()
+    said = {k: [c.strip() for c in cells if k in c] for k in KEYWORDS}  # the words cells of each sentence
+    assert all(len(c) == 1 for c in said.values()), (said, cells)  # one segment each: the words in one cell
+    assert said["garden"][0] == f"\u2068Ann\u2069: {SENTENCES[0]}", said
+    assert said["roses"][0] == f"\u2068*Bo*\u2069: {SENTENCES[1]}", said
+    assert said["apple"][0] == "The old apple tree broke.", said  # no cue names who says it
+    assert page.locator("#segments-table em").count() == 0  # "*Bo*" in the table as typed too
+
+    notes = page.locator("#notes")
+    by_speaker = notes.locator("p", has_text="By speaker:").locator("xpath=following-sibling::ul[1]/li")
+    lines = [line.replace("\u2068", "").replace("\u2069", "") for line in by_speaker.all_inner_texts()]
+    assert len(lines) == 2, (lines, notes.inner_text())  # the two named, not the unnamed sentence
+    assert re.fullmatch(r"Ann: \d+\.\d s, (mostly|most often) \w+, mean sentiment [+-]\d\.\d\d", lines[0]), lines
+    assert re.fullmatch(r"\*Bo\*: \d+\.\d s, (mostly|most often) \w+, mean sentiment [+-]\d\.\d\d", lines[1]), lines
+    assert by_speaker.locator("em, i, strong").count() == 0, notes.inner_html()  # the stars shown, not italics
+    assert not [line for line in lines if "\\" in line], lines  # nor the backslashes that escape them
+
+    downloads = re.sub(r"\s+", "", page.locator("#downloads").inner_text())  # name and extension: 2 lines
+    assert all(f"voices.{ext}" in downloads for ext in ("json", "csv", "srt", "vtt", "html")), downloads
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
 
 
