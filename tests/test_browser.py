@@ -1,14 +1,12 @@
 """The demo in a real browser: headless Debian Chromium driven by Playwright against ``python app.py``.
 
-Uploads a generated espeak-ng video (slides beside a photograph of a face, which does not move and
-is not read), clicks Analyse, waits for the plots and the table and checks them (labels, what each
-sense says, hover words, row count, downloads), then a real face (the RAVDESS clip of
-../shared/data/clips), the speakers a subtitle file names, an error toast and a one-click example in a
-second tab, a webcam recording (Chromium's synthetic camera and microphone), and a sound alone, uploaded then recorded
-with the microphone. The page must not reach beyond the
-loopback server. A full-page screenshot
-goes to the test's tmp folder; with ``MMSENT_UPDATE_SCREENSHOT=1`` it also replaces
-docs/screenshot.png. ``MMSENT_APP_VIDEO=path.mp4`` analyses that video instead (for timing); the
+Uploads a generated espeak-ng video (slides beside a photograph of a face, which does not move and is not read),
+clicks Analyse, waits for the plots and the table and checks them (labels, what each sense says, hover words, row
+count, downloads), then a real face (the RAVDESS clip of ../shared/data/clips), the speakers a subtitle file names,
+an error toast and a one-click example in a second tab, a webcam recording (Chromium's synthetic camera and
+microphone), and a sound alone, uploaded then recorded with the microphone. The page must not reach beyond the
+loopback server. A full-page screenshot goes to the test's tmp folder; with ``MMSENT_UPDATE_SCREENSHOT=1`` it also
+replaces docs/screenshot.png. ``MMSENT_APP_VIDEO=path.mp4`` analyses that video instead (for timing); the
 click-to-plot time is printed (``pytest -s``).
 """
 
