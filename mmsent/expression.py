@@ -33,9 +33,6 @@ ZOOM_VIEW = 1.08  # the zoomed test-time views (see ``views``) enlarge the face 
 EXPRESSION_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "default" / "face-expression"
 # sha256 of the shipped checkpoints/default/face-expression/model.safetensors (train/fer.py prints it).
 EXPRESSION_SHA256 = "bdf90e2f2648f364c05abff8172d065b84e900bfc28b017768300f34e486f1e0"
-# FER2013 folder names -> EMOTIONS names (the mirror's folder names; others map one to one).
-FER_CLASSES = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "joy",
-               "neutral": "neutral", "sad": "sadness", "surprise": "surprise"}
 
 
 @dataclass

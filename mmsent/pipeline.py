@@ -21,7 +21,6 @@ import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
@@ -52,12 +51,6 @@ MIN_ACTIVE_SHARE = 0.5  # a gap (no words) is read from its sound only when soun
 
 class AnalysisError(ValueError):
     """The input can't be analysed as asked (for example: longer than the allowed duration)."""
-
-
-@dataclass
-class _Batch:
-    inputs: Inputs
-    rows: list[int]
 
 
 def analyze(path: str | PathLike, model: FusionModel | None = None, options: AnalysisOptions | None = None,

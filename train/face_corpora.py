@@ -42,7 +42,6 @@ FACE_CLASSES = {
     "surprise": "surprise", "surprised": "surprise", "contempt": None,
 }
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-CK48_CLASSES = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
 # fer2013.csv: its emotion numbers 0-6 (the mirrors' class folder names), and its splits by the
 # names the mirrors and this project give them (train, validation, test) or by its own.
 FER_CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
