@@ -108,16 +108,18 @@ def _audio_frames(c: av.container.InputContainer, stream: av.AudioStream) -> Ite
             log.debug("skipped an undecodable audio packet: %s", e)
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[str] | None = None
-               ) -> np.ndarray | None:
-    """Decode the whole audio track once (the one a player plays: the default track, else the first):
-    float32 mono at ``sample_rate`` Hz, shape (samples,).
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[str] | None = None,
+               track: int | str | None = None) -> np.ndarray | None:
+    """Decode the whole audio track once (the one ``track`` names, ``AnalysisOptions.audio_track``: its number
+    or language; None: the one a player plays, the default track, else the first): float32 mono at
+    ``sample_rate`` Hz, shape (samples,).
 
     Sample 0 is the start of the file (a track that starts late is padded with silence, and so is a gap in its
     timestamps, where nothing was recorded: what follows keeps its time, as a player plays it). Any channel
     layout is downmixed, also when it changes inside the stream (a 5.1 track whose header says stereo), and
     channels in no order FFmpeg knows are averaged; channels that cancel out in the mix (one the other
-    inverted) give their first channel alone. Returns None when the file has no audio stream. What was wrong
+    inverted) give their first channel alone. Returns None when the file has no audio stream; raises MediaError
+    when it has some and none is ``track`` (``probe._audio_stream``). What was wrong
     but could be read past (samples that are not numbers, a track shorter than its header says, cancelled
     channels) is appended to ``problems`` when it is given (the analysis's notes), else warned.
     """
@@ -128,7 +130,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, problems: list[
             problems.append(text)
 
     with _open(path) as c:
-        stream = _audio_stream(c)
+        stream = _audio_stream(c, track)
         if stream is None:
             return None
         origin, end = _origin(c), _track_end(stream)

@@ -61,7 +61,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         FileNotFoundError: the input video does not exist.
     """
     video_path, out_path = Path(video_path), Path(out_path)
-    size, chapters, sound = _picture_facts(video_path)
+    size, chapters, sound = _picture_facts(video_path, analysis.model.get("audio_track"))
     from moviepy import VideoFileClip  # heavy; only the annotated video needs it
 
     # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can still
@@ -105,9 +105,11 @@ def _frame_logger(report: Callable[[int, int], None]):
     return FrameLogger()
 
 
-def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool, list[str] | None]:
+def _picture_facts(video_path: Path, track: int | str | None = None
+                   ) -> tuple[tuple[int, int], bool, list[str] | None]:
     """(width, height) of the first picture as shown (rotated), whether the file has chapters, and the
-    ffmpeg arguments that copy the analysed audio track (``probe._audio_stream``) where moviepy would not
+    ffmpeg arguments that copy the analysed audio track (``probe._audio_stream``: the one chosen, ``track``, the
+    analysis's ``model.audio_track``; else the one a player plays) where moviepy would not
     play it as analysed, else None: the file has other audio tracks (the track copied), or the track starts
     after the picture (moviepy's ffmpeg drops that delay: the track as PCM, its delay turned into leading
     silence); errors if there is no picture to draw on."""
@@ -121,7 +123,7 @@ def _picture_facts(video_path: Path) -> tuple[tuple[int, int], bool, list[str] |
                 raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
                                  "export json, csv, srt, vtt or html instead")
             frame, chapters = next(container.decode(video=0)), bool(container.chapters())
-            stream, sound = _audio_stream(container), None
+            stream, sound = _audio_stream(container, track), None
             if stream is not None:
                 late = float((stream.start_time or 0) * stream.time_base) - _origin(container) > LATE_SOUND_S
                 if late:

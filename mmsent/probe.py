@@ -48,6 +48,8 @@ class MediaInfo:
     container: str | None  # demuxer name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm"
     audio_tracks: int = 0  # how many audio tracks the file has
     audio_track: str | None = None  # the one analysed, e.g. 'track 2 (eng)'
+    audio_chosen: int | str | None = None  # the track asked for (AnalysisOptions.audio_track); None: a player's
+    audio_alike: tuple[str, ...] = ()  # the other tracks in the language asked for, named (not analysed)
     picture_lost: bool = False  # a video stream without a decodable picture beside a sound (has_video False)
 
 
@@ -114,16 +116,50 @@ def _video_stream(c: av.container.InputContainer) -> av.VideoStream | None:
     return None
 
 
-def _audio_stream(c: av.container.InputContainer) -> av.AudioStream | None:
-    """The audio track a player plays: the first one flagged default, else the first one (as FFmpeg's
-    ``av_find_best_stream`` and the annotated video's ffmpeg prefer a default track)."""
-    default = [s for s in c.streams.audio if s.disposition & av.stream.Disposition.default]
-    return (default or list(c.streams.audio) or [None])[0]
+def _audio_stream(c: av.container.InputContainer, track: int | str | None = None) -> av.AudioStream | None:
+    """The audio track ``track`` names (``AnalysisOptions.audio_track``: its number among the audio tracks, or its
+    language), else, for None, the one a player plays: the first one flagged default, else the first one (as
+    FFmpeg's ``av_find_best_stream`` and the annotated video's ffmpeg prefer a default track). Of several tracks in
+    the language asked for, the one a player plays of them. None where the file has no audio track; MediaError
+    where it has some, and none is the one asked for."""
+    streams = list(c.streams.audio)
+    if track is not None and streams:
+        streams = _alike(streams, track)
+        if not streams:
+            raise MediaError(_no_such_track(c, track))
+    default = [s for s in streams if s.disposition & av.stream.Disposition.default]
+    return (default or streams or [None])[0]
 
 
-def _track_name(s: av.AudioStream) -> str:
-    """'track 2 (eng, Commentary)': the audio track's number among the audio tracks, language and title."""
+def _alike(streams: list[av.AudioStream], track: int | str) -> list[av.AudioStream]:
+    """The audio ``streams`` that ``track`` names: the one of that number (1: the first), or those tagged with
+    that language, however it is written (ISO 639-2 ``ger`` or ``deu``, ISO 639-1 ``de``: one language)."""
+    if isinstance(track, int):
+        return streams[track - 1:track]
+    from .subtitles import _language_code  # the one table of language codes (subtitles' tags name them too)
+
+    def code(tag: str) -> str:
+        return _language_code(tag) or tag.strip().lower()
+
+    return [s for s in streams if s.metadata.get("language") and code(s.metadata["language"]) == code(track)]
+
+
+def _no_such_track(c: av.container.InputContainer, track: int | str) -> str:
+    """'talk.mkv: has 2 audio tracks: track 1 (deu, default), track 2 (eng); --audio-track 3 ...'"""
+    tracks = list(c.streams.audio)
+    several = len(tracks) > 1
+    named = ", ".join(_track_name(s, several and s.disposition & av.stream.Disposition.default) for s in tracks)
+    fix = (f"none of them: choose one by its number (1 to {len(tracks)}) or by the language it is tagged with"
+           if several else "not it: choose 1, or leave the choice out")
+    return (f"{c.name}: has {len(tracks)} audio track{'s' if several else ''}: {named}; --audio-track {track} "
+            f"(audio_track) is {fix}.")
+
+
+def _track_name(s: av.AudioStream, default: bool = False) -> str:
+    """'track 2 (eng, Commentary)': the audio track's number among the audio tracks, language and title (and
+    'default' where ``default``)."""
     what = [v for v in (s.metadata.get("language"), s.metadata.get("title")) if v and v != "und"]
+    what += ["default"] if default else []
     return f"track {list(s.container.streams.audio).index(s) + 1}" + (f" ({', '.join(what)})" if what else "")
 
 
@@ -160,16 +196,18 @@ def _display_size(frame: av.VideoFrame, sar: float, rotation: int) -> tuple[int,
     return (height, width) if rotation in (90, 270) else (width, height)
 
 
-def probe(path: str | Path) -> MediaInfo:
-    """Read the header and the first picture of ``path``.
+def probe(path: str | Path, audio_track: int | str | None = None) -> MediaInfo:
+    """Read the header and the first picture of ``path``; its sound is the audio track ``audio_track`` names
+    (``AnalysisOptions.audio_track``; None: the one a player plays).
 
     Raises MediaError for a missing, empty, truncated or non-media file, or one with neither
-    an audio nor a video stream, or a picture that can't be decoded and no sound. A sound beside a picture
+    an audio nor a video stream, or a picture that can't be decoded and no sound, or audio tracks none of which is
+    ``audio_track`` (a file without sound is read without, as with None). A sound beside a picture
     that can't be decoded (a damaged stream, a codec FFmpeg lacks) is read alone: ``has_video`` False,
     ``picture_lost`` True.
     """
     with _open(path) as c:
-        video, audio = _video_stream(c), _audio_stream(c)
+        video, audio = _video_stream(c), _audio_stream(c, audio_track)
         if video is None and audio is None:
             raise MediaError(f"{path}: has neither an audio nor a video stream; give an audio or video file.")
         if audio is None and (c.format.name in IMAGE_DEMUXERS or c.format.name.endswith("_pipe")):
@@ -185,6 +223,9 @@ def probe(path: str | Path) -> MediaInfo:
             audio_codec=audio.codec_context.name if audio else None,
             container=c.format.name,
             audio_tracks=len(c.streams.audio), audio_track=_track_name(audio) if audio else None,
+            audio_chosen=audio_track,
+            audio_alike=tuple(_track_name(s) for s in _alike(list(c.streams.audio), audio_track) if s is not audio)
+            if isinstance(audio_track, str) else (),
         )
         if video is not None:
             rate = video.average_rate or video.guessed_rate

@@ -244,3 +244,23 @@ def joined_clips(paths, pause_s: float = 0.5) -> tuple[np.ndarray, list[tuple[fl
         spans.append((at, at + len(clip) / media.SAMPLE_RATE))
         at += len(clip) / media.SAMPLE_RATE + pause_s
     return np.concatenate(parts), spans
+
+
+def dubbed_video(path: str | Path, sentences: list[str], languages: tuple[str, str] = ("ger", "eng"),
+                 commentary: bool = False) -> TalkingVideo:
+    """A dubbed film in small: the picture of ``talking_video``, audio track 1 a steady tone tagged
+    ``languages[0]`` (the default track: the one a player plays), track 2 the espeak-ng ``sentences`` tagged
+    ``languages[1]``; with ``commentary``, a track 3 of silence also tagged ``languages[1]`` (title
+    Commentary). Its ``spans`` are those of the speech on track 2."""
+    path = Path(path)
+    talk = talking_video(path.with_name(f"{path.stem}.talk{path.suffix}"), sentences)
+    extra = ["-f", "lavfi", "-i", f"anullsrc=sample_rate=16000:duration={talk.duration:.2f}"] if commentary else []
+    ffmpeg("-i", talk.path, "-f", "lavfi", "-i", f"sine=frequency={SINE_HZ}:sample_rate=16000:"
+           f"duration={talk.duration:.2f}", *extra, "-map", "0:v", "-map", "1:a", "-map", "0:a",
+           *(["-map", "2:a"] if commentary else []), "-c:v", "copy", "-c:a", "aac",
+           "-metadata:s:a:0", f"language={languages[0]}", "-metadata:s:a:1", f"language={languages[1]}",
+           *(["-metadata:s:a:2", f"language={languages[1]}", "-metadata:s:a:2", "title=Commentary",
+              "-disposition:a:2", "0"] if commentary else []),
+           "-disposition:a:0", "default", "-disposition:a:1", "0", path)
+    talk.path.unlink()
+    return TalkingVideo(path=path, sentences=talk.sentences, spans=talk.spans, duration=talk.duration)

@@ -14,6 +14,7 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from mediagen import dubbed_video
 from test_results import TRICKY_TEXT, WORLD_TEXTS, make_analysis, one_hot, random_segment, with_gap_unread
 
 from mmsent import export, media, overlay, plots
@@ -595,6 +596,20 @@ def test_annotated_video_plays_the_analysed_sound_in_time(tmp_path):
     out = export.write_video(make_analysis(2, duration=3.0, path=str(source)), source, tmp_path / "out.mp4")
     played = media.load_audio(out)
     assert loud(played[: 16000]) < 0.01 < loud(played[int(1.7 * 16000):int(2.8 * 16000)])
+
+
+def test_annotated_video_plays_the_audio_track_chosen(tmp_path):
+    """An analysis of a chosen audio track (``model.audio_track``: --audio-track eng) is drawn over that track's
+    sound, not over the one a player plays (the default German track, a steady tone): the speech starts at 0.5 s,
+    so the annotated video's first 0.4 s are quiet."""
+    source = dubbed_video(tmp_path / "dubbed.mkv", ["I am so happy to see you again."]).path
+    loud = lambda x: float(np.sqrt(np.mean(np.square(x))))  # noqa: E731
+    for choice, tone in [(None, True), ("eng", False), (2, False), (1, True)]:
+        a = make_analysis(2, duration=media.probe(source).duration, path=str(source))
+        if choice is not None:
+            a.model["audio_track"] = choice
+        played = media.load_audio(export.write_video(a, source, tmp_path / f"{choice}.mp4"))
+        assert (loud(played[:int(0.4 * 16000)]) > 0.05) == tone and loud(played) > 0.05, choice
 
 
 def test_annotated_video_needs_a_video_stream(tmp_path):

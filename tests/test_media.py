@@ -12,6 +12,7 @@ import av.logging
 import numpy as np
 import pytest
 from mediagen import (
+    dubbed_video,
     make_audio,
     make_header_lying_aac,
     make_two_colour_video,
@@ -434,3 +435,44 @@ def test_standard_input_or_a_pipe_is_refused_saying_to_save_the_stream_first(tmp
     (tmp_path / "-").write_bytes(b"")  # a file that is named "-" is that file
     with pytest.raises(MediaError, match="the file is empty"):
         probe("-")
+
+
+def _loud(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
+
+
+def test_the_audio_track_chosen_by_number_or_language_is_the_one_read(tmp_path):
+    """A dubbed film: track 1 (ger, default) a steady tone, track 2 (eng) speech after 0.5 s of silence, track 3
+    (eng, Commentary) silence. Without a choice the player's track is read, as before; a number or a language
+    (ISO 639-2 either way, or the two-letter code) reads that track, in probe and load_audio alike."""
+    path = dubbed_video(tmp_path / "dubbed.mkv", ["I am so happy to see you again."], commentary=True).path
+    lead = slice(0, int(0.4 * RATE))  # the tone alone sounds there
+    for choice, name in [(None, "track 1 (ger)"), (1, "track 1 (ger)"), ("de", "track 1 (ger)"),
+                         ("deu", "track 1 (ger)"), (2, "track 2 (eng)"), ("eng", "track 2 (eng)"),
+                         ("en", "track 2 (eng)"), (3, "track 3 (eng, Commentary)")]:
+        info, audio = probe(path, choice), load_audio(path, track=choice)
+        assert (info.audio_track, info.audio_tracks, info.audio_chosen) == (name, 3, choice)
+        tone, speech = name.startswith("track 1"), name.startswith("track 2")
+        assert (_loud(audio[lead]) > 0.05) == tone and (_loud(audio) > 0.05) == (tone or speech), choice
+    # a language on two tracks: the one a player plays of them (the first here), the other named
+    assert probe(path, "eng").audio_alike == ("track 3 (eng, Commentary)",) and probe(path, 2).audio_alike == ()
+
+
+@pytest.mark.parametrize("choice", [4, "fr", "fra"])
+def test_an_audio_track_the_file_lacks_fails_naming_the_tracks_it_has(tmp_path, choice):
+    path = dubbed_video(tmp_path / "talk.mkv", ["Hello there."]).path
+    said = (f"talk.mkv: has 2 audio tracks: track 1 (ger, default), track 2 (eng); --audio-track {choice} "
+            "(audio_track) is none of them")
+    for read in (lambda: probe(path, choice), lambda: load_audio(path, track=choice)):
+        with pytest.raises(MediaError, match=re.escape(said)):
+            read()
+
+
+def test_an_audio_track_chosen_in_a_file_of_one_or_none(tmp_path):
+    """One track: --audio-track 1 reads it; a file without sound is read without, as without a choice."""
+    one = make_video(tmp_path / "one.mp4", duration=1.0, audio="sine")
+    assert probe(one, 1).audio_track == "track 1" and _loud(load_audio(one, track=1)) > 0.05
+    with pytest.raises(MediaError, match=r"has 1 audio track: track 1; --audio-track 2 \(audio_track\) is not it"):
+        probe(one, 2)
+    silent = make_video(tmp_path / "silent.mp4", duration=1.0, audio=None)
+    assert not probe(silent, "eng").has_audio and load_audio(silent, track=2) is None
