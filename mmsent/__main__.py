@@ -92,10 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--senses", default="words,voice,face", type=checked_argument(parse_senses),
                    help="the senses to read; the others are left out (e.g. words,voice when the only face is a "
                         "cover picture, or to read no faces)")
+    a.add_argument("--audio-track", default=None, type=_option("audio_track"), metavar="N|LANG",
+                   help="the audio track read in a file with several (a dubbed film, a commentary): its number among "
+                        "the audio tracks (1 is the first) or the language it is tagged with (eng, ger or deu, also "
+                        "en, de; of two in one language, the default one, else the first); a file with none of them "
+                        "fails (default: the one a player plays, the default track)")
     a.add_argument("--skip-existing", action="store_true",
                    help="don't analyse again a file whose results, in every --format, are in --out from an earlier "
-                        "run, and whose JSON names that file, this model and these senses (a folder's run, "
-                        "interrupted, goes on where it stopped; other options are not compared)")
+                        "run, and whose JSON names that file, this model, these senses and this --audio-track (a "
+                        "folder's run, interrupted, goes on where it stopped; other options are not compared)")
     a.add_argument("--summary", metavar="FILE",
                    help="after the run, a CSV table of one row per file, in order: its status (analysed, done before "
                         "with --skip-existing, failed and why), duration, language, segments, overall emotion, each "
@@ -192,7 +197,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language, translate=args.translate,
                               subtitles=one_file, max_segment_seconds=args.max_segment,
                               max_seconds=args.max_seconds, contributions=not args.no_contributions,
-                              senses=args.senses)
+                              senses=args.senses, audio_track=args.audio_track)
     model = load_model(args.checkpoint, device=args.device)
     if not any(m in model.encoders for m in options.senses):  # every file would fail alike
         parser.error(_not_read(model, args.checkpoint, options.senses))
@@ -236,7 +241,7 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
         in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
         if in_the_way and not too_long(rest):  # where the file has a picture: a file without one gets no mp4
             try:
-                info = probe(video)  # analyze takes it: not probed twice
+                info = probe(video, file_options.audio_track)  # analyze takes it: not probed twice
             except EXPECTED_ERRORS as e:
                 outcomes.failed(video, e)
                 continue
@@ -369,14 +374,14 @@ def _done_before(video: Path, paths: dict[str, Path], model,
                  options: AnalysisOptions) -> tuple[Analysis, list[str]] | None:
     """The earlier analysis of ``video`` and the names of its results ``paths`` (``output_paths``), where each is
     there (each is written whole or not at all; no annotated video for a file without a picture) and their JSON says
-    that this file, this model and these senses made them; else None."""
+    that this file, this model, these senses and this audio track choice made them; else None."""
     try:
         earlier = Analysis.from_json(paths["json"])
     except (OSError, ValueError):  # none, not an analysis, or one this version can't read
         return None
     made = [p for f, p in paths.items() if f != "mp4" or earlier.media.has_video]
     if (not all(os.path.isfile(p) for p in made) or not same_file(Path(earlier.media.path), video)
-            or earlier.model != model_facts(model, senses_given(options, earlier.media))):
+            or earlier.model != model_facts(model, senses_given(options, earlier.media), options.audio_track)):
         return None
     return earlier, [p.name for p in made]
 

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -190,6 +191,10 @@ class AnalysisOptions:
     # The senses to read, as modalities (labels.parse_senses reads "words,voice,face"); the others are
     # not read at all (no face is searched without "video").
     senses: tuple[str, ...] = MODALITIES
+    # The audio track read, in a file with several (a dubbed film, a talk with a commentary): its number among
+    # the audio tracks (1 is the first), or a language code as the file tags its tracks ("eng", "ger", "deu";
+    # also "en", "de"); None: the one a player plays (the default track, else the first).
+    audio_track: int | str | None = None
 
     def __post_init__(self):
         """A wrong value is refused here, before any file is decoded (ValueError saying what is wrong)."""
@@ -226,6 +231,7 @@ class AnalysisOptions:
                 refuse("subtitles (--subtitles)", "the path of an SRT, WebVTT or ASS/SSA file that exists, or None",
                        self.subtitles)
             self.subtitles = os.fspath(self.subtitles)
+        self.audio_track = _audio_track(self.audio_track, refuse)
         self.senses = parse_senses(self.senses)  # "words,voice", ["text", "audio"]: the modalities, in order
         if self.language is not None:
             from .transcribe import check_language, whisper_code
@@ -235,6 +241,22 @@ class AnalysisOptions:
                        self.language)
             self.language = whisper_code(self.language)  # "EN", "en" and "en-GB" name one language
             check_language(self.language)
+
+
+_TRACK_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?")  # eng, de, pt-BR: as tracks are tagged
+
+
+def _audio_track(value, refuse: Callable) -> int | str | None:
+    """AnalysisOptions.audio_track as kept: a track number (an int, or digits as the command line gives them), a
+    language code (stripped, lower case), or None."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if value is None or (_is_int(value) and value >= 1):
+        return value
+    if isinstance(value, str) and _TRACK_LANGUAGE.fullmatch(value.strip()):
+        return value.strip().lower()
+    refuse("the audio track (audio_track, --audio-track)", "a track's number from 1 (among the audio tracks) or a "
+           "language code such as 'eng' or 'de', or None for the one a player plays", value)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -61,7 +61,8 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     ``model``: a loaded model (``load_model``); None uses the embedded default, loaded at the first such call
     and kept for the process (``checkpoint.shared_default``, on CUDA when present). ``options``: None for
     ``AnalysisOptions()``. ``info``: what ``media.probe(path)`` gave, when the caller already probed the file
-    (the app checks its limits first): the file is then not probed again.
+    (the app checks its limits first): the file is then not probed again (unless that was for another audio track
+    than ``options.audio_track``).
 
     ``progress(stage, done, total)`` is called from the calling thread as the work goes on. The stages, in
     this order, each only where it runs: "decode" (0 then 1 of 1), "speech recognition" (seconds of sound
@@ -74,8 +75,9 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     and the last call is ("model", n, n). An exception that ``progress`` raises cancels the analysis: the
     picture's reading stops and the exception comes out of ``analyze``.
 
-    Raises MediaError for unreadable files, AnalysisError for inputs outside the options' limits or that give
-    none of the senses asked for (``nothing_to_read``, before any decoding),
+    Raises MediaError for unreadable files and for audio tracks none of which is ``options.audio_track`` (before
+    any decoding), AnalysisError for inputs outside the options' limits or that give none of the senses asked for
+    (``nothing_to_read``, before any decoding),
     TranscriptionError when speech recognition can't run, SubtitleError for unreadable subtitles; with no
     model given, what ``load_model`` raises (CheckpointError, SourceUnavailable)."""
     from .checkpoint import shared_default
@@ -84,7 +86,8 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     options = options or AnalysisOptions()
     report = _forward(progress) if progress else (lambda stage, done, total: None)
     model = model if model is not None else shared_default()
-    info = info if info is not None else media.probe(path)
+    if info is None or info.audio_chosen != options.audio_track:  # probed for another audio track: again
+        info = media.probe(path, options.audio_track)
     if options.max_seconds and info.duration > options.max_seconds:
         raise AnalysisError(f"{path}: lasts {info.duration:.0f} s, longer than the allowed "
                             f"{options.max_seconds:.0f} s: cut it, or raise the limit (max_seconds; --max-seconds "
@@ -109,7 +112,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                 picture = pool.submit(grid.read, path, stop, damage)  # needs no segments
             report("decode", 0, 1)
             problems: list[str] = []  # what was wrong but could be read past (the sound, subtitles): in the notes
-            audio = media.load_audio(path, problems=problems) if info.has_audio else None
+            audio = media.load_audio(path, problems=problems, track=options.audio_track) if info.has_audio else None
             report("decode", 1, 1)
             transcript = _transcript(audio, info.duration, options, str(model.device), report, problems)
             unnamed = options.subtitles and transcript.language is None  # subtitles in a language unknown
@@ -142,7 +145,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
                          info.fps, info.rotation),
         segments=results,
-        model=model_facts(model, senses_given(options, info)),
+        model=model_facts(model, senses_given(options, info), options.audio_track),
         language=transcript.language,
         languages=transcript.languages,
         transcript_source=transcript.source,
@@ -578,9 +581,12 @@ def not_read_by(path: str | PathLike, model: FusionModel, given: tuple[str, ...]
             "--checkpoint default).")
 
 
-def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES) -> dict:
-    """What produced an analysis, for its JSON (``used_branches``: those of the senses read)."""
+def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES, audio_track: int | str | None = None
+                ) -> dict:
+    """What produced an analysis, for its JSON (``used_branches``: those of the senses read; ``audio_track``, only
+    where one was chosen: ``AnalysisOptions.audio_track``, which the annotated video plays too)."""
     cfg, checkpoint = model.config, getattr(model, "checkpoint", None)
+    chosen = {"audio_track": audio_track} if audio_track is not None else {}
     return {
         "name": Path(checkpoint).name if checkpoint else None,  # the checkpoint folder's name
         "checkpoint": checkpoint,
@@ -592,7 +598,7 @@ def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES) -> dic
         "used_branches": [m for m in MODALITIES if m in model.encoders and m in senses],
         "emotions": list(cfg.emotions),
         "sentiments": list(cfg.sentiments),
-    }
+    } | chosen
 
 
 def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, results: list[SegmentResult],
@@ -605,9 +611,16 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     left_out = [MODALITY_NAMES[m] for m in MODALITIES if m not in senses]
     if left_out:
         notes.append(f"Left out, as asked: the {' and the '.join(left_out)}.")
-    if info.audio_tracks > 1:
+    if info.audio_tracks > 1 and info.audio_chosen is None:
         notes.append(f"The file has {info.audio_tracks} audio tracks: {info.audio_track} was analysed, the one a "
-                     "player plays first. To analyse another, extract it into a file of its own.")
+                     "player plays first. To analyse another, choose it by its number or language (audio_track; "
+                     "--audio-track on the command line).")
+    elif info.audio_tracks > 1:
+        notes.append(f"The file has {info.audio_tracks} audio tracks: {info.audio_track} was analysed, as chosen "
+                     f"(audio_track {info.audio_chosen!r}; --audio-track {info.audio_chosen} on the command line)."
+                     + (f" Also in that language: {', '.join(info.audio_alike)}, not analysed (the one a player "
+                        "plays first of them was): choose one by its number to analyse it." if info.audio_alike
+                        else ""))
     if not info.has_audio:
         notes.append("The file has no audio track: no sound analysed, and its words are only those of its subtitles."
                      if transcript.utterances else

@@ -170,6 +170,29 @@ def test_no_translate_keeps_speech_in_another_language_as_spoken(tmp_path):
     assert any("with translation on, the speech recognition writes them in English" in n for n in data["notes"])
 
 
+def test_audio_track_chooses_the_track_analysed_and_drawn_over(tmp_path, capsys):
+    """`analyze dubbed.mkv --audio-track eng`: the English track (2; the default German one is a tone) is the one
+    whose speech is recognised and whose sound the annotated video plays; a file without the track asked for fails
+    alone, saying what it holds."""
+    import mmsent.__main__ as cli
+    from mmsent import media
+
+    dubbed = mediagen.dubbed_video(tmp_path / "dubbed.mkv", ["I am so happy to see you again."]).path
+    other = mediagen.dubbed_video(tmp_path / "other.mkv", ["Hello."], languages=("ger", "fre")).path
+    out = tmp_path / "out"
+    assert cli.main(["analyze", str(dubbed), str(other), "--audio-track", "eng", "--out", str(out), "--format",
+                     "json,mp4", "--senses", "words", "--no-contributions"]) == 1
+    err = capsys.readouterr().err
+    assert (f"FAILED {other}: has 2 audio tracks: track 1 (ger, default), track 2 (fre); --audio-track eng "
+            "(audio_track) is none of them") in err and not (out / "other.json").exists()
+    data = json.loads((out / "dubbed.json").read_text(encoding="utf-8"))
+    assert "happy" in " ".join(s["text"] for s in data["segments"]).lower() and data["model"]["audio_track"] == "eng"
+    chosen = "track 2 (eng) was analysed, as chosen (audio_track 'eng'; --audio-track eng"
+    assert any(chosen in n for n in data["notes"]), data["notes"]
+    played = media.load_audio(out / "dubbed.annotated.mp4")
+    assert abs(played[:int(0.4 * media.SAMPLE_RATE)]).max() < 0.02 < abs(played).max()  # the speech, not the tone
+
+
 def test_results_never_overwrite_an_input(tmp_path, capsys):
     """Before, `analyze talk.mp4 --subtitles talk.srt --format json,srt` (the README's workflow, --out .) replaced
     the user's subtitles with its own; talk.mp4's annotated video replaced an input named talk.annotated.mp4, and
@@ -422,6 +445,9 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
                              "number of seconds > 0, or None for no limit"),
     (["--asr-model", " "], "argument --asr-model: the Whisper model (asr_model, --asr-model) must be a model name "
                            "such as 'base', got ' '"),  # was a traceback
+    (["--audio-track", "0"], "argument --audio-track: the audio track (audio_track, --audio-track) must be a track's "
+                             "number from 1"),
+    (["--audio-track", "english"], "argument --audio-track: the audio track (audio_track, --audio-track) must be"),
 ])
 def test_wrong_options_are_refused_before_work(argv, said):
     """One clear refusal as the command line is read, not a failure per file after its analysis."""
@@ -691,9 +717,9 @@ def test_a_sound_file_is_not_refused_for_the_name_of_an_annotated_video_it_never
     mediagen.ffmpeg("-i", talk, "-vn", "-c:a", "copy", sound)
     probed, probe = [], pipeline.media.probe
 
-    def counted(path):
+    def counted(path, audio_track=None):
         probed.append(path)
-        return probe(path)
+        return probe(path, audio_track)
 
     monkeypatch.setattr(pipeline.media, "probe", counted)
     monkeypatch.setattr(cli, "probe", counted, raising=False)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
-from mediagen import ITALIAN_JOY, make_audio, make_video, talking_video
+from mediagen import ITALIAN_JOY, dubbed_video, make_audio, make_video, talking_video
 
 import mmsent
 from mmsent import features, media, pipeline
@@ -86,6 +86,37 @@ def test_talking_video_transcript_segments_and_modalities(model, talking):
     assert analysis.language == "en" and analysis.transcript_source.startswith("faster-whisper")
     # each modality moves the decision of a random model somewhat
     assert all(s.contributions["text"] > 0 for s in speech)
+
+
+@pytest.fixture(scope="module")
+def dubbed(tmp_path_factory):
+    """Track 1 (ger, default): a steady tone; track 2 (eng): the speech."""
+    return dubbed_video(tmp_path_factory.mktemp("media") / "dubbed.mkv", SENTENCES[:2])
+
+
+def test_the_audio_track_chosen_is_the_one_analysed(model, dubbed):
+    """Without a choice the tone of the default track is analysed, as before (no words); by number or by language
+    the English track is, its speech recognised, and the notes and the JSON say it was chosen."""
+    plain = mmsent.analyze(dubbed.path, model)
+    assert not {"happy", "terrible"} & words(" ".join(s.text for s in plain.segments))
+    assert any(n.startswith("The file has 2 audio tracks: track 1 (ger) was analysed, the one a player plays first.")
+               for n in plain.notes), plain.notes
+    assert "audio_track" not in plain.model
+    info = media.probe(dubbed.path)  # probed without the choice, as the app does: probed again for it
+    for choice in (2, "eng", "en"):
+        analysis = mmsent.analyze(dubbed.path, model, AnalysisOptions(audio_track=choice), info=info)
+        check_timeline(analysis, info.duration)
+        assert {"happy", "terrible", "hate"} <= words(" ".join(s.text for s in analysis.segments)), choice
+        assert any(n.startswith("The file has 2 audio tracks: track 2 (eng) was analysed, as chosen (audio_track "
+                                f"{choice!r}") for n in analysis.notes), analysis.notes
+        assert analysis.model["audio_track"] == choice
+
+
+def test_an_audio_track_the_file_lacks_fails_it_before_any_work(model, dubbed):
+    with pytest.raises(media.MediaError, match=r"dubbed.mkv: has 2 audio tracks: track 1 \(ger, default\), track 2 "
+                                               r"\(eng\); --audio-track fr \(audio_track\) is none of them"):
+        mmsent.analyze(dubbed.path, model, AnalysisOptions(audio_track="fr"),
+                       progress=lambda *step: pytest.fail(f"work began: {step}"))
 
 
 @pytest.mark.parametrize("branches, absent", [(("audio",), "text features"), (("text",), "audio features")])
