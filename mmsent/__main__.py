@@ -381,7 +381,8 @@ def _done_before(video: Path, paths: dict[str, Path], model,
         return None
     made = [p for f, p in paths.items() if f != "mp4" or earlier.media.has_video]
     if (not all(os.path.isfile(p) for p in made) or not same_file(Path(earlier.media.path), video)
-            or earlier.model != model_facts(model, senses_given(options, earlier.media), options.audio_track)):
+            or earlier.model != model_facts(model, senses_given(options, earlier.media))
+            or earlier.media.audio_track != options.audio_track):
         return None
     return earlier, [p.name for p in made]
 

@@ -61,7 +61,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         FileNotFoundError: the input video does not exist.
     """
     video_path, out_path = Path(video_path), Path(out_path)
-    size, chapters, sound = _picture_facts(video_path, analysis.model.get("audio_track"))
+    size, chapters, sound = _picture_facts(video_path, analysis.media.audio_track)
     from moviepy import VideoFileClip  # heavy; only the annotated video needs it
 
     # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can still
@@ -109,7 +109,7 @@ def _picture_facts(video_path: Path, track: int | str | None = None
                    ) -> tuple[tuple[int, int], bool, list[str] | None]:
     """(width, height) of the first picture as shown (rotated), whether the file has chapters, and the
     ffmpeg arguments that copy the analysed audio track (``probe._audio_stream``: the one chosen, ``track``, the
-    analysis's ``model.audio_track``; else the one a player plays) where moviepy would not
+    analysis's ``media.audio_track``; else the one a player plays) where moviepy would not
     play it as analysed, else None: the file has other audio tracks (the track copied), or the track starts
     after the picture (moviepy's ffmpeg drops that delay: the track as PCM, its delay turned into leading
     silence); errors if there is no picture to draw on."""

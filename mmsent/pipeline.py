@@ -143,9 +143,9 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
             stop.set()  # a failure ends the reading of the faces or frames at once, not after the whole video
     return Analysis(
         media=MediaFacts(str(path), info.duration, info.has_audio, info.has_video, info.width, info.height,
-                         info.fps, info.rotation),
+                         info.fps, info.rotation, options.audio_track),
         segments=results,
-        model=model_facts(model, senses_given(options, info), options.audio_track),
+        model=model_facts(model, senses_given(options, info)),
         language=transcript.language,
         languages=transcript.languages,
         transcript_source=transcript.source,
@@ -581,12 +581,9 @@ def not_read_by(path: str | PathLike, model: FusionModel, given: tuple[str, ...]
             "--checkpoint default).")
 
 
-def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES, audio_track: int | str | None = None
-                ) -> dict:
-    """What produced an analysis, for its JSON (``used_branches``: those of the senses read; ``audio_track``, only
-    where one was chosen: ``AnalysisOptions.audio_track``, which the annotated video plays too)."""
+def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES) -> dict:
+    """What produced an analysis, for its JSON (``used_branches``: those of the senses read)."""
     cfg, checkpoint = model.config, getattr(model, "checkpoint", None)
-    chosen = {"audio_track": audio_track} if audio_track is not None else {}
     return {
         "name": Path(checkpoint).name if checkpoint else None,  # the checkpoint folder's name
         "checkpoint": checkpoint,
@@ -598,7 +595,7 @@ def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES, audio_
         "used_branches": [m for m in MODALITIES if m in model.encoders and m in senses],
         "emotions": list(cfg.emotions),
         "sentiments": list(cfg.sentiments),
-    } | chosen
+    }
 
 
 def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, results: list[SegmentResult],

@@ -136,10 +136,10 @@ def _alike(streams: list[av.AudioStream], track: int | str) -> list[av.AudioStre
     that language, however it is written (ISO 639-2 ``ger`` or ``deu``, ISO 639-1 ``de``: one language)."""
     if isinstance(track, int):
         return streams[track - 1:track]
-    from .subtitles import _language_code  # the one table of language codes (subtitles' tags name them too)
+    from .subtitles import language_code  # the one table of language codes (subtitles' tags name them too)
 
     def code(tag: str) -> str:
-        return _language_code(tag) or tag.strip().lower()
+        return language_code(tag) or tag.strip().lower()
 
     return [s for s in streams if s.metadata.get("language") and code(s.metadata["language"]) == code(track)]
 

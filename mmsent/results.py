@@ -70,6 +70,9 @@ class MediaFacts:
     height: int | None = None
     fps: float | None = None  # frames per second (average)
     rotation: int = 0  # degrees the player rotates the picture (display matrix)
+    # the audio track read where one was chosen (AnalysisOptions.audio_track: its number, or a language code); None:
+    # the one a player plays. The annotated video, drawn from the file, plays it too.
+    audio_track: int | str | None = None
 
 
 @dataclass

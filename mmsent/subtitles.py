@@ -28,7 +28,7 @@ from pathlib import Path
 from mmsent.labels import MODALITY_NAMES
 
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
-           "subtitles_beside", "language_beside", "SUBTITLE_SUFFIXES", "SUBTITLE_FOLDERS"]
+           "subtitles_beside", "language_beside", "language_code", "SUBTITLE_SUFFIXES", "SUBTITLE_FOLDERS"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / .ssa files"  # for messages
@@ -117,7 +117,7 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
             "(a cue is a time line such as '00:00:01,000 --> 00:00:02,500' followed by its text)"))
     declared = _LANGUAGE_LINE.search(text.lstrip("\n").split("\n\n", 1)[0]) if is_vtt else None
     # sorted stably: cues that start together keep the file's order
-    return sorted(cues, key=lambda c: c.start), _language_code(declared.group(1)) if declared else _named_language(path)
+    return sorted(cues, key=lambda c: c.start), language_code(declared.group(1)) if declared else _named_language(path)
 
 
 def subtitles_beside(video: str | Path, language: str | None = None) -> Path | None:
@@ -140,7 +140,7 @@ def subtitles_beside(video: str | Path, language: str | None = None) -> Path | N
     for files in (beside, [f for folder in folders for f in folder.iterdir()]):
         found = {f: tag for f in files if (tag := _own_tag(video.stem, f, media)) and not tag[1] & _FORCED}
         if found:
-            return _chosen(video, found, language and _language_code(language))
+            return _chosen(video, found, language and language_code(language))
     return None
 
 
@@ -165,18 +165,18 @@ def _own_tag(stem: str, f: Path, media: set[str]) -> tuple[str | None, set[str]]
 
 def _read_tag(parts: list[str]) -> tuple[str | None, set[str]] | None:
     """(language, marks) of the dotted parts of a subtitle file's name after its video's, as mpv and Jellyfin read
-    them: a language (``_language_code``) and any marks after it (``en.forced``, ``eng.sdh``), or marks alone
+    them: a language (``language_code``) and any marks after it (``en.forced``, ``eng.sdh``), or marks alone
     (``sdh``: no language; ``hi`` alone is Hindi, as Jellyfin reads it); None where they are no tag (``2019``)."""
     parts, marks = [p.lower() for p in parts], set()
     while parts and parts[-1] in _NAME_FLAGS and parts != ["hi"]:
         marks.add(parts.pop())
     if not parts:
         return None, marks
-    code = _language_code(parts[0]) if len(parts) == 1 else None
+    code = language_code(parts[0]) if len(parts) == 1 else None
     return (code, marks) if code else None
 
 
-def _language_code(tag: str) -> str | None:
+def language_code(tag: str) -> str | None:
     """The ISO 639-1 code of a language tag, lower case: ``it``; ``pt-BR``: ``pt``; ISO 639-2 ``ita``, ``ger``,
     ``deu`` (``_THREE_LETTER``): ``it``, ``de``; a withdrawn code (``iw``), today's (``he``); Whisper's ``jw``:
     ``jv``. None where it is none (``2019``, ``sdh``, a three-letter code of no language Whisper knows)."""
@@ -240,14 +240,14 @@ def _from_header(path: Path, text: str) -> str:
 
 
 def _named_language(path: Path) -> str | None:
-    """The language code in a subtitle file's name (``_language_code``), the last dotted part before the suffix,
+    """The language code in a subtitle file's name (``language_code``), the last dotted part before the suffix,
     after any marks (``talk.it.srt``, ``talk.pt-BR.vtt``, ``talk.eng.srt``: ``en``; ``talk.en.hi.srt``: hearing
     impaired; ``talk.hi.srt``: Hindi); None when that part is no language code (``talk.srt``, ``talk.2019.srt``,
     ``talk.sdh.srt``)."""
     parts = [p.lower() for p in path.name.split(".")[1:-1]]
     while parts and parts[-1] in _NAME_FLAGS and parts != ["hi"]:
         parts.pop()
-    return _language_code(parts[-1]) if parts else None
+    return language_code(parts[-1]) if parts else None
 
 
 def written_language(text: str, languages: Iterable[str]) -> tuple[str, float]:

@@ -144,6 +144,11 @@ def checked_media(m, keys: tuple[str, ...]) -> MediaFacts:
     if m.get("rotation", 0) not in ROTATIONS or isinstance(m.get("rotation"), bool):
         raise ValueError(f"mmsent analysis: media.rotation must be one of {ROTATIONS} (degrees), "
                          f"got {m['rotation']!r}")
+    track = m.get("audio_track")
+    if track is not None and not ((isinstance(track, int) and not isinstance(track, bool) and track >= 1)
+                                  or (isinstance(track, str) and track)):
+        raise ValueError(f"mmsent analysis: media.audio_track must be null, a track's number >= 1 or a language "
+                         f"code, got {track!r}")
     return MediaFacts(**{k: v for k, v in m.items() if k in MediaFacts.__dataclass_fields__})
 
 

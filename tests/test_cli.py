@@ -186,7 +186,7 @@ def test_audio_track_chooses_the_track_analysed_and_drawn_over(tmp_path, capsys)
     assert (f"FAILED {other}: has 2 audio tracks: track 1 (ger, default), track 2 (fre); --audio-track eng "
             "(audio_track) is none of them") in err and not (out / "other.json").exists()
     data = json.loads((out / "dubbed.json").read_text(encoding="utf-8"))
-    assert "happy" in " ".join(s["text"] for s in data["segments"]).lower() and data["model"]["audio_track"] == "eng"
+    assert "happy" in " ".join(s["text"] for s in data["segments"]).lower() and data["media"]["audio_track"] == "eng"
     chosen = "track 2 (eng) was analysed, as chosen (audio_track 'eng'; --audio-track eng"
     assert any(chosen in n for n in data["notes"]), data["notes"]
     played = media.load_audio(out / "dubbed.annotated.mp4")

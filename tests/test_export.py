@@ -599,7 +599,7 @@ def test_annotated_video_plays_the_analysed_sound_in_time(tmp_path):
 
 
 def test_annotated_video_plays_the_audio_track_chosen(tmp_path):
-    """An analysis of a chosen audio track (``model.audio_track``: --audio-track eng) is drawn over that track's
+    """An analysis of a chosen audio track (``media.audio_track``: --audio-track eng) is drawn over that track's
     sound, not over the one a player plays (the default German track, a steady tone): the speech starts at 0.5 s,
     so the annotated video's first 0.4 s are quiet."""
     source = dubbed_video(tmp_path / "dubbed.mkv", ["I am so happy to see you again."]).path
@@ -607,7 +607,7 @@ def test_annotated_video_plays_the_audio_track_chosen(tmp_path):
     for choice, tone in [(None, True), ("eng", False), (2, False), (1, True)]:
         a = make_analysis(2, duration=media.probe(source).duration, path=str(source))
         if choice is not None:
-            a.model["audio_track"] = choice
+            a.media.audio_track = choice
         played = media.load_audio(export.write_video(a, source, tmp_path / f"{choice}.mp4"))
         assert (loud(played[:int(0.4 * 16000)]) > 0.05) == tone and loud(played) > 0.05, choice
 

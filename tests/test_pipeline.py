@@ -101,7 +101,7 @@ def test_the_audio_track_chosen_is_the_one_analysed(model, dubbed):
     assert not {"happy", "terrible"} & words(" ".join(s.text for s in plain.segments))
     assert any(n.startswith("The file has 2 audio tracks: track 1 (ger) was analysed, the one a player plays first.")
                for n in plain.notes), plain.notes
-    assert "audio_track" not in plain.model
+    assert plain.media.audio_track is None
     info = media.probe(dubbed.path)  # probed without the choice, as the app does: probed again for it
     for choice in (2, "eng", "en"):
         analysis = mmsent.analyze(dubbed.path, model, AnalysisOptions(audio_track=choice), info=info)
@@ -109,7 +109,7 @@ def test_the_audio_track_chosen_is_the_one_analysed(model, dubbed):
         assert {"happy", "terrible", "hate"} <= words(" ".join(s.text for s in analysis.segments)), choice
         assert any(n.startswith("The file has 2 audio tracks: track 2 (eng) was analysed, as chosen (audio_track "
                                 f"{choice!r}") for n in analysis.notes), analysis.notes
-        assert analysis.model["audio_track"] == choice
+        assert analysis.media.audio_track == choice
 
 
 def test_an_audio_track_the_file_lacks_fails_it_before_any_work(model, dubbed):

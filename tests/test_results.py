@@ -531,6 +531,8 @@ def _set(*path_and_value):
     (_set("media", "height", 0), r"media\.height must be null or a number of pixels > 0, got 0"),
     (_set("media", "fps", -25.0), r"media\.fps must be null or a number of frames per second > 0, got -25\.0"),
     (_set("media", "rotation", 45), r"media\.rotation must be one of \(0, 90, 180, 270\) \(degrees\), got 45"),
+    (_set("media", "audio_track", 0), r"media\.audio_track must be null, a track's number >= 1 or a language code"),
+    (_set("media", "audio_track", True), r"media\.audio_track must be null, a track's number >= 1"),
     (_set("media", "has_video", False), r"segments\[0\]\.face_box is set, but media\.has_video is false"),
 ])
 def test_values_that_would_break_an_export_are_refused(edit, message):
