@@ -233,7 +233,7 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
                 outcomes.failed(video, e)
                 continue
             file_options = _with_subtitles_beside(video, subtitles, options)
-            besides = (f" (subtitles: {subtitles.name})" if subtitles
+            besides = (f" (subtitles: {subtitles.relative_to(video.parent).as_posix()})" if subtitles  # Subs/talk.srt
                        else " (no subtitle file beside it: speech recognised)")
         inputs = [*args.videos, *([subtitles] if subtitles else [])]
         results, info = output_paths(video, args.out, formats), None

@@ -255,6 +255,9 @@ def test_subtitles_auto_reads_each_videos_own_subtitle_file_beside_it(tmp_path, 
         shutil.copy(srt, season / name)
     shutil.copy(heard, season / "e04.mp4")
     (season / "e04.srt").write_text("1\n00:00:01,500 --> 00:00:00,500\nBackwards.\n", encoding="utf-8")
+    shutil.copy(heard, season / "e05.mp4")  # its subtitles in a Subs folder: the line names the folder too
+    (season / "Subs").mkdir()
+    shutil.copy(srt, season / "Subs" / "e05.srt")
     out, quick = tmp_path / "out", ["--senses", "words", "--no-contributions"]  # no --language: e03's two both fit
     assert cli.main(["analyze", str(season), "--subtitles", "auto", "--out", str(out), "--format", "json", *quick]) == 1
     said = capsys.readouterr()
@@ -264,8 +267,9 @@ def test_subtitles_auto_reads_each_videos_own_subtitle_file_beside_it(tmp_path, 
     assert "job" in " ".join(s["text"] for s in second["segments"]).lower()
     assert f"{out / 'e01.json'} (subtitles: e01.srt)" in said.out, said.out
     assert f"{out / 'e02.json'} (no subtitle file beside it: speech recognised)" in said.out, said.out
+    assert f"{out / 'e05.json'} (subtitles: Subs/e05.srt)" in said.out, said.out
     assert (f"FAILED {season / 'e03.mp4'}: 2 subtitle files beside it could be its own (e03.en.srt, e03.it.srt): give "
-            "the one to read (--subtitles FILE)") in said.err and "2 of 4 files failed" in said.err, said.err
+            "the one to read (--subtitles FILE)") in said.err and "2 of 5 files failed" in said.err, said.err
     assert f"FAILED {season / 'e04.mp4'}: {season / 'e04.srt'}:2: the cue ends (0.500 s) before it starts" in said.err
     assert not (out / "e03.json").exists() and not (out / "e04.json").exists()
 
