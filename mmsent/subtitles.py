@@ -167,9 +167,7 @@ def _read_tag(parts: list[str]) -> tuple[str | None, set[str]] | None:
     """(language, marks) of the dotted parts of a subtitle file's name after its video's, as mpv and Jellyfin read
     them: a language (``language_code``) and any marks after it (``en.forced``, ``eng.sdh``), or marks alone
     (``sdh``: no language; ``hi`` alone is Hindi, as Jellyfin reads it); None where they are no tag (``2019``)."""
-    parts, marks = [p.lower() for p in parts], set()
-    while parts and parts[-1] in _NAME_FLAGS and parts != ["hi"]:
-        marks.add(parts.pop())
+    parts, marks = _marks_off(parts)
     if not parts:
         return None, marks
     code = language_code(parts[0]) if len(parts) == 1 else None
@@ -244,10 +242,17 @@ def _named_language(path: Path) -> str | None:
     after any marks (``talk.it.srt``, ``talk.pt-BR.vtt``, ``talk.eng.srt``: ``en``; ``talk.en.hi.srt``: hearing
     impaired; ``talk.hi.srt``: Hindi); None when that part is no language code (``talk.srt``, ``talk.2019.srt``,
     ``talk.sdh.srt``)."""
-    parts = [p.lower() for p in path.name.split(".")[1:-1]]
-    while parts and parts[-1] in _NAME_FLAGS and parts != ["hi"]:
-        parts.pop()
+    parts, _ = _marks_off(path.name.split(".")[1:-1])
     return language_code(parts[-1]) if parts else None
+
+
+def _marks_off(parts: list[str]) -> tuple[list[str], set[str]]:
+    """The dotted parts of a subtitle file's name, lower case, without the marks players read at their end
+    (``en.forced``, ``eng.sdh``), and those marks; ``hi`` alone is Hindi, as Jellyfin reads it, not a mark."""
+    parts, marks = [p.lower() for p in parts], set()
+    while parts and parts[-1] in _NAME_FLAGS and parts != ["hi"]:
+        marks.add(parts.pop())
+    return parts, marks
 
 
 def written_language(text: str, languages: Iterable[str]) -> tuple[str, float]:
