@@ -28,7 +28,7 @@ from pathlib import Path
 from mmsent.labels import MODALITY_NAMES
 
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
-           "subtitles_beside", "language_beside", "language_code", "SUBTITLE_SUFFIXES", "SUBTITLE_FOLDERS"]
+           "subtitles_beside", "language_beside", "language_code", "speakers", "SUBTITLE_SUFFIXES", "SUBTITLE_FOLDERS"]
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / .ssa files"  # for messages
@@ -463,8 +463,13 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
 def _speaker(lines: list[str]) -> str:
     """Who says a cue's lines, as their WebVTT voice tags name them (``<v Bob>``; two people in one cue: "Bob,
     Alice"); "" where none does."""
-    names = (" ".join(html.unescape(name).split()) for line in lines for name in _VOICE.findall(line))
-    return ", ".join(dict.fromkeys(name for name in names if name))
+    return speakers(" ".join(html.unescape(name).split()) for line in lines for name in _VOICE.findall(line))
+
+
+def speakers(names: Iterable[str]) -> str:
+    """One speaker's field for several people: each name once, in order, joined by ", " ("Bob, Alice"; the names of
+    such a field are read one by one); "" for none."""
+    return ", ".join(dict.fromkeys(n for name in names for n in name.split(", ") if n))
 
 
 def _seconds(groups: tuple) -> float:

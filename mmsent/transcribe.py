@@ -31,8 +31,8 @@ import numpy as np
 from mmsent import languages as spoken
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.asr_models import TranscriptionError, load_faster_whisper, load_openai_whisper
-from mmsent.subtitles import (WHISPER_CODES, WRITTEN_SURE, SubtitleError, cue_languages, parse_subtitles, tell,
-                              written_language, written_sample)
+from mmsent.subtitles import (WHISPER_CODES, WRITTEN_SURE, SubtitleError, cue_languages, parse_subtitles, speakers,
+                              tell, written_language, written_sample)
 from mmsent.weights import SourceUnavailable, loaded_once
 
 __all__ = [
@@ -886,9 +886,8 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
         prev = utterances[-1] if utterances else None
         if prev and c.start < prev.end:  # cues that overlap: each cue's words kept together, in order
             if c.start - prev.start < TOGETHER_S:  # shown at once (two speakers' lines): one utterance
-                speakers = dict.fromkeys(n for name in (prev.speaker, c.speaker) for n in name.split(", ") if n)
                 utterances[-1] = replace(prev, end=max(prev.end, c.end), text=f"{prev.text} {c.text}",
-                                         speaker=", ".join(speakers))
+                                         speaker=speakers([prev.speaker, c.speaker]))
                 continue
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, [], speaker=c.speaker))
