@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import math
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -243,9 +242,6 @@ class AnalysisOptions:
             check_language(self.language)
 
 
-_TRACK_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?")  # eng, de, pt-BR: as tracks are tagged
-
-
 def _audio_track(value, refuse: Callable) -> int | str | None:
     """AnalysisOptions.audio_track as kept: a track number (an int, or digits as the command line gives them), a
     language code (stripped, lower case), or None."""
@@ -253,7 +249,9 @@ def _audio_track(value, refuse: Callable) -> int | str | None:
         value = int(value)
     if value is None or (_is_int(value) and value >= 1):
         return value
-    if isinstance(value, str) and _TRACK_LANGUAGE.fullmatch(value.strip()):
+    from .subtitles import LANGUAGE_TAG  # eng, de, pt-BR: tracks are tagged as subtitle files' names are
+
+    if isinstance(value, str) and LANGUAGE_TAG.fullmatch(value.strip()):
         return value.strip().lower()
     refuse("the audio track (audio_track, --audio-track)", "a track's number from 1 (among the audio tracks) or a "
            "language code such as 'eng' or 'de', or None for the one a player plays", value)

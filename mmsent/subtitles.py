@@ -45,7 +45,7 @@ _LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\
 _OWN_LABEL = re.compile(r"\[(?:no speech: )?(?:nothing read|\S+ \d\.\d\d · \S+ sentiment)\]")
 _SENSE = "(?:" + "|".join(MODALITY_NAMES.values()) + r"): \S+"
 _OWN_LINE = re.compile(rf"{_OWN_LABEL.pattern}|\({_SENSE}(?: · {_SENSE})*\)|\(in English: .*\)")
-_NAMED_LANGUAGE = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)?")  # talk.it.srt, talk.pt-BR.srt, talk.ita.srt
+LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)?")  # talk.it.srt, talk.pt-BR.srt, talk.ita.srt
 # marks players read after the language (talk.en.forced.srt) or alone (talk.sdh.srt), as mpv and Jellyfin do: forced
 # subtitles (only what is said in another language, or written on screen: not the speech), those for the deaf and
 # hard of hearing (all that is said, and the sounds), the track to show first
@@ -178,7 +178,7 @@ def language_code(tag: str) -> str | None:
     """The ISO 639-1 code of a language tag, lower case: ``it``; ``pt-BR``: ``pt``; ISO 639-2 ``ita``, ``ger``,
     ``deu`` (``_THREE_LETTER``): ``it``, ``de``; a withdrawn code (``iw``), today's (``he``); Whisper's ``jw``:
     ``jv``. None where it is none (``2019``, ``sdh``, a three-letter code of no language Whisper knows)."""
-    named = _NAMED_LANGUAGE.fullmatch(tag.strip())
+    named = LANGUAGE_TAG.fullmatch(tag.strip())
     code = named.group(1).lower() if named else None
     if code and len(code) == 3:
         return _THREE_LETTER.get(code)
