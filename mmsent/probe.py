@@ -146,12 +146,14 @@ def _alike(streams: list[av.AudioStream], track: int | str) -> list[av.AudioStre
 
 def _no_such_track(c: av.container.InputContainer, track: int | str) -> str:
     """'talk.mkv: has 2 audio tracks: track 1 (deu, default), track 2 (eng); --audio-track 3 ...'"""
+    from .results import counted  # here: an error's words, which probing a file does not need
+
     tracks = list(c.streams.audio)
     several = len(tracks) > 1
     named = ", ".join(_track_name(s, several and s.disposition & av.stream.Disposition.default) for s in tracks)
     fix = (f"none of them: choose one by its number (1 to {len(tracks)}) or by the language it is tagged with"
            if several else "not it: choose 1, or leave the choice out")
-    return (f"{c.name}: has {len(tracks)} audio track{'s' if several else ''}: {named}; --audio-track {track} "
+    return (f"{c.name}: has {counted(len(tracks), 'audio track')}: {named}; --audio-track {track} "
             f"(audio_track) is {fix}.")
 
 
