@@ -608,16 +608,13 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     left_out = [MODALITY_NAMES[m] for m in MODALITIES if m not in senses]
     if left_out:
         notes.append(f"Left out, as asked: the {' and the '.join(left_out)}.")
-    if info.audio_tracks > 1 and info.audio_chosen is None:
-        notes.append(f"The file has {info.audio_tracks} audio tracks: {info.audio_track} was analysed, the one a "
-                     "player plays first. To analyse another, choose it by its number or language (audio_track; "
-                     "--audio-track on the command line).")
-    elif info.audio_tracks > 1:
-        notes.append(f"The file has {info.audio_tracks} audio tracks: {info.audio_track} was analysed, as chosen "
-                     f"(audio_track {info.audio_chosen!r}; --audio-track {info.audio_chosen} on the command line)."
-                     + (f" Also in that language: {', '.join(info.audio_alike)}, not analysed (the one a player "
-                        "plays first of them was): choose one by its number to analyse it." if info.audio_alike
-                        else ""))
+    if info.audio_tracks > 1:
+        how = ("the one a player plays first. To analyse another, choose it by its number or language (audio_track; "
+               "--audio-track on the command line)." if info.audio_chosen is None else
+               f"as chosen (audio_track {info.audio_chosen!r}; --audio-track {info.audio_chosen} on the command line)."
+               + (f" Also in that language: {', '.join(info.audio_alike)}, not analysed (the one a player plays first "
+                  "of them was): choose one by its number to analyse it." if info.audio_alike else ""))
+        notes.append(f"The file has {info.audio_tracks} audio tracks: {info.audio_track} was analysed, {how}")
     if not info.has_audio:
         notes.append("The file has no audio track: no sound analysed, and its words are only those of its subtitles."
                      if transcript.utterances else
