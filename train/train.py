@@ -172,9 +172,7 @@ def train(args) -> dict:
     modalities = tuple(args.modalities)
     train_set = _readable(train_set, caches, modalities)
     drop_unreadable(dev, caches, {}, senses=modalities)  # selected and calibrated on what can be read, as evaluated
-    _missing_in_dev(train_set, dev, model.config.emotions)
-    _missing_in_training(train_set, dev, model.config.emotions)
-    _few_in_dev(dev, model.config.emotions)
+    _check_dev_emotions(train_set, dev, model.config.emotions)
     log.info("dev sets (each epoch is scored on them, the best kept, then calibrated on them): %s",
              ", ".join(f"{name} ({len(samples)} samples)" for name, samples in dev.items()))
     if args.joint:
@@ -256,40 +254,36 @@ def _one_emotion(train_set: list, labels: tuple[str, ...]) -> None:
                           "emotions apart from samples of two or more; add clips of other emotions")
 
 
-def _missing_in_dev(train_set: list, dev: dict, labels: tuple[str, ...]) -> None:
-    """Warn where the dev sets lack emotions the training has: the calibration fits each emotion's bias there,
-    and one they lack is pushed down until the model hardly answers it."""
-    lacking = ({s.emotion for s in train_set} - {s.emotion for v in dev.values() for s in v}) - {None}
-    if lacking:
-        log.warning("the dev sets (%s) have no %s, which training has: calibrated on them, the model will hardly "
-                    "answer %s. Give a dev set with every emotion", ", ".join(dev),
-                    ", ".join(labels[i] for i in sorted(lacking)), "them" if len(lacking) > 1 else "it")
-
-
-def _missing_in_training(train_set: list, dev: dict, labels: tuple[str, ...]) -> None:
-    """Warn where the dev sets have emotions the training lacks: the model never learns them, and the calibration's
-    bias for each, fitted on the dev clips alone, can make it answer one whatever it hears."""
-    lacking = ({s.emotion for v in dev.values() for s in v} - {s.emotion for s in train_set}) - {None}
-    if lacking:
-        it = "them" if len(lacking) > 1 else "it"
-        log.warning(f"the dev sets (%s) have %s, which training has not: the model can't learn {it}, and calibrated on "
-                    f"them it may answer {it} whatever it hears. Train on clips of {it} too, or leave {it} out of the "
-                    "dev sets", ", ".join(dev), ", ".join(labels[i] for i in sorted(lacking)))
-
-
 FEW_DEV = 10  # dev samples of an emotion below which its calibration is warned of
 
 
-def _few_in_dev(dev: dict, labels: tuple[str, ...]) -> None:
-    """Warn where the dev sets hold fewer than FEW_DEV samples of an emotion they have: the epoch kept and the
-    calibration (a temperature, and a bias per emotion) are fitted to those few (4 clips set a voice's temperature to
-    560,000: every reading flat)."""
+def _check_dev_emotions(train_set: list, dev: dict, labels: tuple[str, ...]) -> None:
+    """Warn where the dev sets' emotions do not fit the training: where they lack emotions the training has (the
+    calibration fits each emotion's bias there, and one they lack is pushed down until the model hardly answers
+    it); where they have emotions the training lacks (the model never learns them, and the calibration's bias for
+    each, fitted on the dev clips alone, can make it answer one whatever it hears); where they hold fewer than
+    FEW_DEV samples of an emotion (the epoch kept and the calibration, a temperature and a bias per emotion, are
+    fitted to those few: 4 clips set a voice's temperature to 560,000, every reading flat)."""
+    trained = {s.emotion for s in train_set} - {None}
     counts = Counter(s.emotion for v in dev.values() for s in v if s.emotion is not None)
-    few = sorted(e for e, n in counts.items() if n < FEW_DEV)
-    if few:
+    sets = ", ".join(dev)
+
+    def named(emotions) -> str:
+        return ", ".join(labels[i] for i in sorted(emotions))
+
+    if lacking := trained - set(counts):
+        log.warning("the dev sets (%s) have no %s, which training has: calibrated on them, the model will hardly "
+                    "answer %s. Give a dev set with every emotion", sets, named(lacking),
+                    "them" if len(lacking) > 1 else "it")
+    if unlearned := set(counts) - trained:
+        it = "them" if len(unlearned) > 1 else "it"
+        log.warning(f"the dev sets (%s) have %s, which training has not: the model can't learn {it}, and calibrated on "
+                    f"them it may answer {it} whatever it hears. Train on clips of {it} too, or leave {it} out of the "
+                    "dev sets", sets, named(unlearned))
+    if few := sorted(e for e, n in counts.items() if n < FEW_DEV):
         log.warning("the dev sets (%s) hold fewer than %d samples of %s: the epoch kept and the calibration (a "
                     "temperature and a bias per emotion) are fitted to so few. Give more dev clips of each emotion",
-                    ", ".join(dev), FEW_DEV, ", ".join(f"{labels[e]} ({counts[e]})" for e in few))
+                    sets, FEW_DEV, ", ".join(f"{labels[e]} ({counts[e]})" for e in few))
 
 
 def _calibrate_best(args, progress: dict, train_set: list, dev: dict, own_dev: list[str], caches, modalities,
