@@ -67,8 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     a.set_defaults(command_parser=a)  # its own usage line with its errors
     a.add_argument("videos", nargs="+", type=lambda v: Path(checked_argument(local_path)(v)),  # no web address
                    help="video or audio files, or folders of them")
-    a.add_argument("--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
-    a.add_argument("--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}; or all")
+    a.add_argument("-o", "--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
+    a.add_argument("-f", "--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}; or all")
     a.add_argument("--asr", default=DEFAULTS.asr, choices=ASR_BACKENDS,
                    help="speech recognition backend")
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, type=_option("asr_model"),

@@ -468,6 +468,13 @@ def test_max_seconds_takes_none_for_no_limit(given, limit):
     assert _parser().parse_args(["analyze", "a.mp4", "--max-seconds", given]).max_seconds == limit
 
 
+def test_out_and_format_have_the_short_names_whisper_gives_them():
+    """-o and -f, as openai-whisper's command line names its output folder and formats, are --out and --format."""
+    from mmsent.__main__ import _parser
+    args = _parser().parse_args(["analyze", "a.mp4", "-o", "results", "-f", "json,csv"])
+    assert (args.out, args.format) == (Path("results"), "json,csv")
+
+
 def test_sound_alone_gets_every_export_but_the_annotated_video(shared_data, tmp_path):
     """--format with mp4 for a file without a picture: the other formats are written, and it says why
     there is no annotated video. The language is taken in any case."""
