@@ -15,6 +15,7 @@ design's R3D-18 clips, the frames of each segment, once the segments are known.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -54,13 +55,13 @@ class AnalysisError(ValueError):
 
 
 def analyze(path: str | PathLike, model: FusionModel | None = None, options: AnalysisOptions | None = None,
-            progress: Progress | None = None, *, info: media.MediaInfo | None = None) -> Analysis:
+            progress: Progress | None = None, *, info: media.MediaInfo | None = None, **fields) -> Analysis:
     """Analyse one video (or audio) file, given by its path (a TypeError for bytes or a file object: write
     those to a temporary file first).
 
     ``model``: a loaded model (``load_model``); None uses the embedded default, loaded at the first such call
     and kept for the process (``checkpoint.shared_default``, on CUDA when present). ``options``: None for
-    ``AnalysisOptions()``. ``info``: what ``media.probe(path)`` gave, when the caller already probed the file
+    ``AnalysisOptions()``; or its ``fields`` given to ``analyze`` itself (``analyze(path, language="en")``). ``info``: what ``media.probe(path)`` gave, when the caller already probed the file
     (the app checks its limits first): the file is then not probed again (unless that was for another audio track
     than ``options.audio_track``).
 
@@ -83,7 +84,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     from .checkpoint import shared_default
 
     _check_arguments(path, model, options)
-    options = options or AnalysisOptions()
+    options = _options(options, fields)
     report = _forward(progress) if progress else (lambda stage, done, total: None)
     model = model if model is not None else shared_default()
     if info is None or info.audio_chosen != options.audio_track:  # probed for another audio track: again
@@ -165,7 +166,24 @@ def _check_arguments(path, model, options) -> None:
                         "mmsent.load_model(checkpoint, device) and pass it to each call (or None for the default)")
     if options is not None and not isinstance(options, AnalysisOptions):
         raise TypeError(f"options must be mmsent.AnalysisOptions, not {type(options).__name__}: "
-                        "e.g. AnalysisOptions(language='en'), or AnalysisOptions(**your_dict)")
+                        "e.g. AnalysisOptions(language='en'), or AnalysisOptions(**your_dict); or the fields "
+                        "themselves: analyze(path, language='en')")
+
+
+def _options(options: AnalysisOptions | None, fields: dict) -> AnalysisOptions:
+    """The options of ``analyze``: ``options``, or AnalysisOptions of the ``fields`` given to it, one way or the
+    other; a TypeError naming a field that AnalysisOptions lacks (``lang``), with those it has."""
+    if not fields:
+        return options or AnalysisOptions()
+    if options is not None:
+        raise TypeError(f"analyze: give the options either as options=AnalysisOptions(...) or as its fields "
+                        f"({', '.join(f'{k}={v!r}' for k, v in fields.items())}), not both")
+    known = [f.name for f in dataclasses.fields(AnalysisOptions)]
+    unknown = [k for k in fields if k not in known]
+    if unknown:
+        raise TypeError(f"analyze got {', '.join(map(repr, unknown))}, which is no option: the options (AnalysisOptions' "
+                        f"fields) are {', '.join(known)}")
+    return AnalysisOptions(**fields)
 
 
 def _forward(progress: Progress) -> Progress:

@@ -221,6 +221,19 @@ def test_a_checkpoint_name_or_a_dict_of_options_are_refused_with_what_to_give(ta
         mmsent.analyze(talking.path, None, {"language": "en"})
 
 
+def test_the_options_fields_may_be_given_to_analyze_itself(model, talking):
+    """analyze(path, model, max_seconds=1) is analyze(path, model, AnalysisOptions(max_seconds=1)) (refused: the video
+    is longer); a field AnalysisOptions lacks, or the fields beside options, are refused saying what to give."""
+    with pytest.raises(mmsent.AnalysisError, match="longer than the allowed 1 s"):
+        mmsent.analyze(talking.path, model, max_seconds=1)
+    with pytest.raises(ValueError, match="language"):
+        mmsent.analyze(talking.path, model, language="Klingon")
+    with pytest.raises(TypeError, match="'lang', which is no option: .* are asr, .*language"):
+        mmsent.analyze(talking.path, model, lang="en")
+    with pytest.raises(TypeError, match=r"either as options=AnalysisOptions\(...\) or as its fields \(language='en'\)"):
+        mmsent.analyze(talking.path, model, AnalysisOptions(), language="en")
+
+
 def test_an_embedding_program_without_logging_gets_no_lines_on_stderr(tmp_path):
     """What the library logs (here: a file cut short) waits for the program to configure logging; the user
     still reads it in the notes. Before, Python's last-resort handler wrote it on the program's stderr."""
