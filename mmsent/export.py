@@ -247,13 +247,13 @@ def formats_named(formats: list[str] | str, picture: bool = True) -> list[str]:
     return wanted
 
 
-def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | str,
+def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | str = "json",
           video_path: str | os.PathLike | None = None,
           progress: Callable[[int, int], None] | None = None) -> list[Path]:
     """Write FORMATS into ``out_dir`` as ``X.json``, ``X.csv``, ... ``X.annotated.mp4`` for ``X.mp4``.
 
     ``formats``: a list (``["json", "csv"]``) or, as on the command line, one string (``"json,csv"``;
-    ``"all"``: every format, the annotated video where the file has a picture). The annotated video reads
+    ``"all"``: every format, the annotated video where the file has a picture); the JSON alone by default, as there. The annotated video reads
     ``video_path``, else ``analysis.media.path``; ``progress(frames written, frames in all)`` follows its drawing.
     An unknown format, or an analysis that would not load back (``Analysis.check``), raises ValueError before
     anything is written.

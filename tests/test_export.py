@@ -378,9 +378,10 @@ def test_write_names_files_after_the_video(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in out)
 
 
-def test_formats_may_be_one_string_as_on_the_command_line(tmp_path):
+def test_formats_may_be_one_string_as_on_the_command_line_and_are_the_json_by_default(tmp_path):
     out = export.write(make_analysis(2, path="/somewhere/clip.mp4"), tmp_path, "json, CSV")
     assert [p.name for p in out] == ["clip.json", "clip.csv"]
+    assert [p.name for p in export.write(make_analysis(2, path="/somewhere/clip.mp4"), tmp_path / "d")] == ["clip.json"]
 
 
 def test_a_long_name_that_fits_is_written(tmp_path):
