@@ -419,7 +419,11 @@ class Analysis:
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> Analysis:
         """Load a file written by ``to_json``; ValueError names the file if it is not one. A byte order mark, which
-        an editor may add (Windows' Notepad), is read past."""
+        an editor may add (Windows' Notepad), is read past. The JSON text itself (``to_json()``'s, without a path) is
+        refused saying to read it with ``from_dict`` (it was opened as a file's name: "File name too long")."""
+        if isinstance(path, str) and path.lstrip().startswith("{"):
+            raise ValueError("from_json reads a file, and this is JSON text: read the text with "
+                             "Analysis.from_dict(json.loads(text))")
         path = Path(path)
         try:
             d = json.loads(path.read_text(encoding="utf-8-sig"))

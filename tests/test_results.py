@@ -160,6 +160,8 @@ def test_from_json_names_a_file_that_is_not_an_analysis(tmp_path):
     bad.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ValueError, match="notes.json.*JSON object"):
         Analysis.from_json(bad)
+    with pytest.raises(ValueError, match=r"this is JSON text: .*Analysis.from_dict\(json.loads\(text\)\)"):
+        Analysis.from_json(make_analysis(2).to_json())  # the text, not a file's name ("File name too long")
 
 
 def test_non_finite_numbers_are_refused_and_leave_no_file(tmp_path):
