@@ -19,6 +19,7 @@ an utterance heard in another language than the transcript's says so (``Utteranc
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import math
 import threading
@@ -757,9 +758,23 @@ def whisper_languages() -> Iterable[str]:
 
 
 def whisper_code(language: str) -> str:
-    """A language code as Whisper writes it: ``"EN"`` -> ``"en"``, ``"pt-BR"`` -> ``"pt"``, ``"jv"`` -> ``"jw"``."""
-    code = language.strip().lower().replace("_", "-").split("-")[0]
+    """A language code as Whisper writes it: ``"EN"`` -> ``"en"``, ``"pt-BR"`` -> ``"pt"``, ``"jv"`` -> ``"jw"``;
+    a language's English name, as openai-whisper's command line takes it: ``"English"``, ``"castilian"`` -> ``"en"``,
+    ``"es"``."""
+    named = language.strip().lower()
+    code = _language_names().get(named) or named.replace("_", "-").split("-")[0]
     return WHISPER_CODES.get(code, code)
+
+
+@functools.cache
+def _language_names() -> dict[str, str]:
+    """Whisper's languages' English names, lower case, and their other names, to their codes (openai-whisper's
+    table: "english" -> "en", "castilian" -> "es"); none where openai-whisper is not installed."""
+    try:
+        from whisper.tokenizer import TO_LANGUAGE_CODE
+    except ImportError:
+        return {}
+    return TO_LANGUAGE_CODE
 
 
 def check_language(language: str | None) -> None:
@@ -769,7 +784,7 @@ def check_language(language: str | None) -> None:
     codes = whisper_languages()
     if language not in codes:
         raise ValueError(f"unknown language {language!r} for Whisper; use an ISO 639-1 code such "
-                         f"as 'en', 'fr', 'de' (one of {len(codes)} Whisper languages)")
+                         f"as 'en', 'fr', 'de' (one of {len(codes)} Whisper languages), or its English name")
 
 
 def _sentences(seg: _RawSegment) -> list[tuple[float, float]]:
