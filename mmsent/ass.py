@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from mmsent.results import counted
-from mmsent.subtitles import Cue, SubtitleError, _seconds, tell
+from mmsent.subtitles import Cue, SubtitleError, _seconds, said, tell
 
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")  # [Script Info], [V4+ Styles], [Events]: an ASS/SSA section
 _TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})\.(\d{1,3})")  # H:MM:SS.cc (centiseconds)
@@ -138,7 +138,7 @@ def _time(path: Path, number: int, name: str, value: str) -> float:
 def _text(raw: str) -> str:
     """A Dialogue line's words: override blocks and comments in braces removed, and a vector drawing's shapes
     (``{\\p1}m 0 0 l 100 0{\\p0}``); ``\\N`` and ``\\n`` (line breaks) and ``\\h`` (a hard space) read as
-    spaces."""
+    spaces; a line's dialogue dash left out (``subtitles.said``)."""
     words, drawing = [], False
     for i, part in enumerate(_BRACES.split(raw)):
         if i % 2:  # what was in braces
@@ -146,4 +146,5 @@ def _text(raw: str) -> str:
             drawing = int(scales[-1]) > 0 if scales else drawing
         elif not drawing:
             words.append(part)
-    return " ".join(re.sub(r"\\[Nnh]", " ", "".join(words)).split())
+    lines = re.split(r"\\[Nn]", "".join(words).replace("\\h", " "))
+    return " ".join(t for t in map(said, lines) if t)

@@ -35,6 +35,8 @@ FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / 
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3})|:(\d{3}))?"  # 00:00:01,500 00:01.5 00:00:01:500
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
+# the dash before each speaker's line of a cue of two ("- Who?", "-Me.", "-¿Qué?"), not a minus ("-10 degrees")
+_DIALOGUE_DASH = re.compile(r"^[-\u2010\u2013\u2014](?:\s+(?=\S)|(?=[^\W\d_]|[¿¡\"'«„“‘(\[]))")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")  # a WebVTT voice tag, <v Bob> or <v.loud Dr. Who>: who speaks
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
 _BLANK = " \t\n\ufeff"  # what may come before a WebVTT header: blank lines, spaces, a byte-order mark
@@ -419,8 +421,14 @@ def _more_text(lines: list[str]) -> bool:
 
 
 def _text_lines(lines: list[str]) -> list[str]:
-    """A cue's lines of text as read: tags and entities removed, spaces collapsed, empty lines left out."""
-    return [t for t in (" ".join(html.unescape(_TAG.sub("", line)).split()) for line in lines) if t]
+    """A cue's lines of text as read (``said``): tags and entities removed, empty lines left out."""
+    return [t for t in (said(html.unescape(_TAG.sub("", line))) for line in lines) if t]
+
+
+def said(line: str) -> str:
+    """A line of subtitles as said: spaces collapsed, the dash before a speaker's line in a cue of two left out
+    ("- Thank you!": the words' encoder read the dash)."""
+    return _DIALOGUE_DASH.sub("", " ".join(line.split()))
 
 
 def _unrolled(parsed: list[tuple[Cue, list[str]]]) -> list[Cue]:

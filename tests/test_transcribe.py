@@ -850,6 +850,23 @@ def test_subtitles_say_who_speaks_where_they_name_them(tmp_path):
     assert [c.speaker for c in parse_subtitles(tmp_path / "talk.srt")[0]] == [""]
 
 
+def test_the_dash_before_each_speakers_line_is_not_read_as_words(tmp_path):
+    """A cue of two speakers marks each line with a dash ("- Who?", "-Me.", Netflix's "-¿Qué?"), in SRT, WebVTT
+    and ASS alike; the words' encoder read the dashes. A minus before a number and a dash within a line stay."""
+    said = "Who? Me. ¿Qué? 5 o'clock. -10 degrees, well- known"
+    (tmp_path / "talk.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\n- Who?\n-Me.\n\n"
+                                       "2\n00:00:03,000 --> 00:00:04,000\n<i>-¿Qué?</i>\n– 5 o'clock.\n"
+                                       "-10 degrees, well- known\n", encoding="utf-8")
+    (tmp_path / "talk.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>- Who?\n<v Bob>-Me.\n\n"
+                                       "00:03.000 --> 00:04.000\n-¿Qué?\n— 5 o'clock.\n-10 degrees, well- known\n",
+                                       encoding="utf-8")
+    (tmp_path / "talk.ass").write_text(EVENTS + "Dialogue: 0,0:00:01.00,0:00:02.00,Default,- Who?\\N-Me.\n"
+                                       "Dialogue: 0,0:00:03.00,0:00:04.00,Default,{\\i1}-¿Qué?{\\i0}\\N- 5 o'clock."
+                                       "\\N-10 degrees, well- known\n", encoding="utf-8")
+    for name in ("talk.srt", "talk.vtt", "talk.ass"):
+        assert " ".join(c.text for c in parse_subtitles(tmp_path / name)[0]) == said, name
+
+
 EVENTS = "[Events]\nFormat: Layer, Start, End, Style, Text\n"
 
 
@@ -1216,7 +1233,7 @@ def test_a_line_said_again_is_kept_outside_rolling_captions(tmp_path):
                                         "3\n00:00:04,000 --> 00:00:06,000\n- Hi.\n\n"
                                         "4\n00:00:04,000 --> 00:00:05,000\n- Hello.\n")
     assert [u.text for u in load_subtitles(tmp_path / "again.srt").utterances] == [
-        "No.", "No. I won't go.", "- Hi. - Hello."]
+        "No.", "No. I won't go.", "Hi. Hello."]  # their dialogue dashes left out
 
 
 def test_a_blank_line_inside_a_cue_keeps_its_text(tmp_path):
@@ -1260,11 +1277,11 @@ def test_overlapping_cues_keep_each_cue_whole(tmp_path):
                                       "4\n00:00:06,200 --> 00:00:07,000\n- Hello.\n")
     t = load_subtitles(tmp_path / "two.srt")
     assert [(u.start, u.end, u.text) for u in t.utterances] == [
-        (0.0, 1.0, "- I got the job. I am so happy."), (1.0, 3.0, "- Wait, what?"), (6.0, 8.0, "- Hi. - Hello.")]
+        (0.0, 1.0, "I got the job. I am so happy."), (1.0, 3.0, "Wait, what?"), (6.0, 8.0, "Hi. Hello.")]
     from mmsent.segments import segment
 
     texts = [s.text for s in segment(t, 9.0) if s.kind == "speech"]
-    assert all(("happy" in x) == ("got" in x) for x in texts) and "- Hi. - Hello." in texts, texts
+    assert all(("happy" in x) == ("got" in x) for x in texts) and "Hi. Hello." in texts, texts
 
 
 def test_clip_to_cuts_words_and_utterances_at_the_duration():
