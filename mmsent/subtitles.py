@@ -36,6 +36,7 @@ _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3})|:(\d{3}))?"  # 00:00:01
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 # the dash before each speaker's line of a cue of two ("- Who?", "-Me.", "-¿Qué?"), not a minus ("-10 degrees")
+_LABEL = re.compile(r"([^\W\d_][^\W_]*(?:[ .'’-]+[^\W_]+)*\.?):(?:\s+(?=\S)|$)")  # BOB: Hi. (_labelled)
 _DIALOGUE_DASH = re.compile(r"^[-\u2010\u2013\u2014](?:\s+(?=\S)|(?=[^\W\d_]|[¿¡\"'«„“‘(\[]))")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")  # a WebVTT voice tag, <v Bob> or <v.loud Dr. Who>: who speaks
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
@@ -221,8 +222,9 @@ def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:
     for first_line, lines in _blocks(text, is_vtt):
         if is_vtt and (lines[0].startswith("WEBVTT") or lines[0].split(" ")[0] in _VTT_SKIP):
             continue
-        if parsed and _more_text(lines):  # after a blank line inside a cue: more of its text
-            parsed[-1][1].extend(_text_lines(lines))
+        if parsed and _more_text(lines):  # after a blank line inside a cue: more of its text, and who says it
+            (cue, texts), (more, said_by) = parsed[-1], _read_lines(lines)
+            parsed[-1] = replace(cue, speaker=speakers([cue.speaker, more])), texts + said_by
         else:
             parsed.append(_parse_block(path, first_line, lines))
     return parsed
@@ -420,15 +422,34 @@ def _more_text(lines: list[str]) -> bool:
     return not any("-->" in line for line in lines) and not _NUMBER_OR_TIME.match(lines[0])
 
 
-def _text_lines(lines: list[str]) -> list[str]:
-    """A cue's lines of text as read (``said``): tags and entities removed, empty lines left out."""
-    return [t for t in (said(html.unescape(_TAG.sub("", line))) for line in lines) if t]
+def _read_lines(lines: list[str]) -> tuple[str, list[str]]:
+    """Who says a cue's lines, as their WebVTT voice tags (``<v Bob>``) or the captions' labels (``BOB: Hi.``,
+    ``_labelled``) name them (two people in one cue: "Bob, Alice"; "" where none does), and its lines of text as
+    read (``said``): tags, entities and labels removed, empty lines left out."""
+    names, texts = [], []
+    for line in lines:
+        names += [" ".join(html.unescape(name).split()) for name in _VOICE.findall(line)]
+        name, text = _labelled(said(html.unescape(_TAG.sub("", line))))
+        names.append(name)
+        texts += [text] if text else []
+    return speakers(names), texts
 
 
 def said(line: str) -> str:
     """A line of subtitles as said: spaces collapsed, the dash before a speaker's line in a cue of two left out
     ("- Thank you!": the words' encoder read the dash)."""
     return _DIALOGUE_DASH.sub("", " ".join(line.split()))
+
+
+def _labelled(line: str) -> tuple[str, str]:
+    """(who, words) of a line of captions for the deaf and hard of hearing, which name the speaker in capitals
+    before a colon (``ANN: Hello.``, ``DR. WHO: Run!``, ``- BOB: Me.``: "ANN", "Hello."); ("", line) where it names
+    none (``Note: see``, ``10:30``, ``I: me``; a name is of two letters or more, in at most three words)."""
+    label = _LABEL.match(line)
+    name = label and label.group(1)
+    if not name or not name.isupper() or sum(c.isalpha() for c in name) < 2 or len(name.split()) > 3:
+        return "", line
+    return name, said(line[label.end():])
 
 
 def _unrolled(parsed: list[tuple[Cue, list[str]]]) -> list[Cue]:
@@ -465,13 +486,8 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
     if end < start:
         raise SubtitleError(f"{path}:{line}: the cue ends ({end:.3f} s) before it starts "
                             f"({start:.3f} s)")
-    return Cue(start, end, "", line, _speaker(lines[offset + 1:])), _text_lines(lines[offset + 1:])
-
-
-def _speaker(lines: list[str]) -> str:
-    """Who says a cue's lines, as their WebVTT voice tags name them (``<v Bob>``; two people in one cue: "Bob,
-    Alice"); "" where none does."""
-    return speakers(" ".join(html.unescape(name).split()) for line in lines for name in _VOICE.findall(line))
+    speaker, texts = _read_lines(lines[offset + 1:])
+    return Cue(start, end, "", line, speaker), texts
 
 
 def speakers(names: Iterable[str]) -> str:

@@ -846,8 +846,27 @@ def test_subtitles_say_who_speaks_where_they_name_them(tmp_path):
     (tmp_path / "talk.ssa").write_bytes(SSA.encode("utf-8-sig"))
     assert [c.speaker for c in parse_subtitles(tmp_path / "talk.ass")[0]] == ["Anna", ""]
     assert [c.speaker for c in parse_subtitles(tmp_path / "talk.ssa")[0]] == [""]
-    (tmp_path / "talk.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nANN: Hello there.\n", encoding="utf-8")
+    (tmp_path / "talk.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nAnn: Hello there.\n", encoding="utf-8")
     assert [c.speaker for c in parse_subtitles(tmp_path / "talk.srt")[0]] == [""]
+
+
+def test_captions_for_the_deaf_say_who_speaks_in_capitals_before_a_colon(tmp_path):
+    """Captions for the deaf and hard of hearing name the speaker in capitals before a colon (ANN: Hello.), on the
+    line or alone above it, in SRT and WebVTT: the name is the cue's speaker and is not read as words (it was both
+    read as words and no one's). Words before a colon that are not a name in capitals stay words; so does a voice
+    tag's cue, whose names come first."""
+    (tmp_path / "sdh.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:02,000\nANN: Hello there.\n\n"
+        "2\n00:00:03,000 --> 00:00:04,000\n- DR. WHO: Run!\n- JEAN-LUC: Engage.\n\n"
+        "3\n00:00:05,000 --> 00:00:06,000\nÉLODIE:\nSalut.\n\n"
+        "4\n00:00:07,000 --> 00:00:08,000\nNote: it is 10:30.\nI: me. Ann: hi.\n", encoding="utf-8")
+    assert [(c.text, c.speaker) for c in parse_subtitles(tmp_path / "sdh.srt")[0]] == [
+        ("Hello there.", "ANN"), ("Run! Engage.", "DR. WHO, JEAN-LUC"), ("Salut.", "ÉLODIE"),
+        ("Note: it is 10:30. I: me. Ann: hi.", "")]
+    (tmp_path / "sdh.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>Hi.\n\n"
+                                      "00:03.000 --> 00:04.000\nBOB: Hello.\n\nTOM: Hey.\n", encoding="utf-8")
+    assert [(c.text, c.speaker) for c in parse_subtitles(tmp_path / "sdh.vtt")[0]] == [
+        ("Hi.", "Ann"), ("Hello. Hey.", "BOB, TOM")]
 
 
 def test_the_dash_before_each_speakers_line_is_not_read_as_words(tmp_path):
