@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     a.set_defaults(command_parser=a)  # its own usage line with its errors
     a.add_argument("videos", nargs="+", type=lambda v: Path(checked_argument(local_path)(v)),  # no web address
                    help="video or audio files, or folders of them")
+    a.add_argument("-r", "--recursive", action="store_true",
+                   help="also the files in the folders' subfolders, at any depth, each one's results in the same "
+                        "subfolder of --out (DIR/day1/talk.json for day1/talk.mp4)")
     a.add_argument("-o", "--out", type=Path, default=Path("."), help="folder for the results (DIR/X.json for X.mp4)")
     a.add_argument("-f", "--format", default="json", help=f"comma-separated, from {','.join(FORMATS)}; or all")
     a.add_argument("--asr", default=DEFAULTS.asr, choices=ASR_BACKENDS,
@@ -146,7 +149,7 @@ def _summary_path(args, formats: list[str], one_file: Path | None, parser: argpa
     if path.suffix.lower() != ".csv":
         parser.error(f"--summary {path}: the summary is a CSV table: give a name ending in .csv")
     inputs = [*args.videos, *([one_file] if one_file else [])]
-    results = [p for video in args.videos for p in output_paths(video, args.out, formats).values()]
+    results = [p for video in args.videos for p in output_paths(video, _out(args, video), formats).values()]
     taken = next((p for p in [*inputs, *results] if same_file(p, path)
                   or os.path.realpath(p) == os.path.realpath(path)), None)  # a result not written yet: by its name
     if taken:
@@ -177,7 +180,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if not args.out.exists() and args.out.suffix.lower().lstrip(".") in FORMATS:  # it would be made a folder
         parser.error(f"--out {args.out} reads as a file's name, but --out is the folder the results go in, each named "
                      "after its input (talk.json, talk.csv): give a folder (or make this one first to use its name)")
-    args.videos = _in_folders(args.videos, parser)
+    args.videos, args.outs = _in_folders(args.videos, args.out, args.recursive, parser)
     if args.skip_existing and "json" not in formats:
         parser.error("--skip-existing tells an earlier run's results by their JSON (which file, model and senses made "
                      "them): add json to --format")
@@ -223,8 +226,9 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
                   outcomes: _Outcomes) -> None:
     """Analyse each input of ``args.videos`` in turn, writing its results and telling ``outcomes`` what became of it;
     a full disk stops the run."""
-    written = {}  # result stem -> the input whose results it named: X.json for X.mp4
+    written = {}  # (results folder, stem) -> the input whose results it named: X.json for X.mp4
     for number, video in enumerate(args.videos):
+        out = _out(args, video)
         subtitles, file_options, besides = one_file, options, ""  # besides: what its line says of them, with auto
         if args.subtitles == AUTO and os.path.isfile(video):  # (one not there fails as without: "file not found")
             try:
@@ -236,7 +240,7 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
             besides = (f" (subtitles: {subtitles.relative_to(video.parent).as_posix()})" if subtitles  # Subs/talk.srt
                        else " (no subtitle file beside it: speech recognised)")
         inputs = [*args.videos, *([subtitles] if subtitles else [])]
-        results, info = output_paths(video, args.out, formats), None
+        results, info = output_paths(video, out, formats), None
         mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
         in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
         if in_the_way and not too_long(rest):  # where the file has a picture: a file without one gets no mp4
@@ -256,32 +260,32 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
         if long := too_long(results):  # said before the analysis, not after it
             outcomes.failed(video, long)
             continue
-        first = written.get(video.stem)
+        first = written.get((out, video.stem))
         if first is not None and same_file(first, video):
             tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
             outcomes.named_again()
             continue
         if first is not None:
-            outcomes.failed(video, f"its results would overwrite those of {first} ({video.stem}.* in {args.out}): "
+            outcomes.failed(video, f"its results would overwrite those of {first} ({video.stem}.* in {out}): "
                                    "analyse it in a call of its own, with another --out")
             continue
         done = args.skip_existing and _done_before(video, results, model, file_options)
         if done:
             before, names = done
-            written[video.stem] = video
+            written[out, video.stem] = video
             outcomes.done(video, before, "done before", results["json"])
-            tqdm.write(f"{video}: its results are in {args.out} from an earlier run ({', '.join(names)}): not analysed "
+            tqdm.write(f"{video}: its results are in {out} from an earlier run ({', '.join(names)}): not analysed "
                        "again (--skip-existing)")
             continue
-        earlier = _earlier_results(video, args.out, formats)
+        earlier = _earlier_results(video, out, formats)
         place = f"[{number + 1}/{len(args.videos)}] " if len(args.videos) > 1 else ""  # how far the run is
         with _progress(place + video.name) as progress:
             try:
                 analysis = analyze(video, model, file_options, progress, info=info)
                 drawable = formats if analysis.media.has_video else [f for f in formats if f != "mp4"]
-                paths = write(analysis, args.out, drawable, video_path=video,
+                paths = write(analysis, out, drawable, video_path=video,
                               progress=lambda done, total: progress("annotated video", done, total))
-                written[video.stem] = video
+                written[out, video.stem] = video
                 outcomes.done(video, analysis, "analysed", results.get("json"))
             except EXPECTED_ERRORS as e:
                 outcomes.failed(video, e)
@@ -344,21 +348,51 @@ class _Outcomes:
         tqdm.write(f"summary of {counted(len(rows), 'file')} -> {path}")
 
 
-def _in_folders(paths: list[Path], parser: argparse.ArgumentParser) -> list[Path]:
-    """The inputs, each folder given as its audio and video files by name (MEDIA_SUFFIXES; sorted; not its
-    subfolders', nor the annotated copies written here, nor hidden files: macOS leaves a ``._talk.mp4`` of its
-    metadata beside each file it copies to some drives); a folder without any stays (``analyze`` refuses it), and
-    so does a name that can't be looked at (too long: ``analyze`` says so, where ``Path.is_dir`` raised)."""
-    out = []
+def _in_folders(paths: list[Path], out: Path, recursive: bool,
+                parser: argparse.ArgumentParser) -> tuple[list[Path], dict[Path, Path]]:
+    """The inputs, each folder given as its audio and video files (``_media_in``), and the results folder of each
+    file found in a subfolder (``recursive``: that subfolder of ``out``; the others' is ``out``). A folder without any
+    stays (``analyze`` refuses it), and so does a name that can't be looked at (too long: ``analyze`` says so, where
+    ``Path.is_dir`` raised). Without ``recursive``, subfolders that hold such files are said not to be searched."""
+    found, outs = [], {}
     for path in paths:
         try:
-            found = sorted(f for f in path.iterdir() if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()
-                           and not f.name.endswith(ANNOTATED_SUFFIX) and not f.name.startswith(".")
-                           ) if os.path.isdir(path) else []
+            files, unsearched = _media_in(path, recursive) if os.path.isdir(path) else ([], [])
         except OSError as e:
-            parser.error(f"{path}: the folder can't be read ({e.strerror or e})")
-        out += found or [path]
-    return out
+            parser.error(f"{e.filename or path}: the folder can't be read ({e.strerror or e})")
+        found += files or [path]
+        outs |= {f: out / f.parent.relative_to(path) for f in files if f.parent != path}
+        if unsearched:
+            tqdm.write(f"{path}: {counted(len(unsearched), 'subfolder')} of audio or video files not searched "
+                       f"({', '.join(unsearched)}): --recursive (-r) reads them too", file=sys.stderr)
+    return found, outs
+
+
+def _media_in(folder: Path, recursive: bool) -> tuple[list[Path], list[str]]:
+    """The audio and video files (MEDIA_SUFFIXES) of ``folder`` by name, then, ``recursive``, those of its subfolders
+    in turn; not the annotated copies written here, nor hidden files and folders (macOS leaves a ``._talk.mp4`` of its
+    metadata beside each file it copies to some drives), nor folders linked to (a link may loop). Also the names of
+    the subfolders not searched that hold such files."""
+    entries = sorted(folder.iterdir())
+    files = [f for f in entries if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()
+             and not f.name.endswith(ANNOTATED_SUFFIX) and not f.name.startswith(".")]
+    subfolders = [d for d in entries if not d.name.startswith(".") and d.is_dir() and not d.is_symlink()]
+    if recursive:
+        return files + [f for d in subfolders for f in _media_in(d, True)[0]], []
+    return files, [d.name for d in subfolders if _holds_media(d)]
+
+
+def _holds_media(folder: Path) -> bool:
+    """Whether ``folder`` has audio or video files of its own (``_media_in``); False where it can't be read."""
+    try:
+        return bool(_media_in(folder, False)[0])
+    except OSError:
+        return False
+
+
+def _out(args, video: Path) -> Path:
+    """The folder of ``video``'s results: --out, or its subfolder as ``video``'s in the folder given (--recursive)."""
+    return args.outs.get(video, args.out)
 
 
 def _with_subtitles_beside(video: Path, subtitles: Path | None, options: AnalysisOptions) -> AnalysisOptions:

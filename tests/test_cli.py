@@ -18,6 +18,7 @@ import mediagen
 from mediagen import ITALIAN_JOY, talking_video
 
 from mmsent.config import AnalysisOptions, HelpFormatter
+from mmsent.results import Analysis
 from mmsent.subtitles import subtitles_beside
 
 STAGES = ("decode", "speech recognition", "model")  # some of the stages mmsent.analyze reports, in order
@@ -526,10 +527,10 @@ def test_on_a_terminal_each_stage_keeps_its_own_time_and_rate(monkeypatch):
 
 def test_a_folder_gives_its_audio_and_video_files(tmp_path):
     """A folder was refused ("give the audio or video files in it, e.g. DIR/*.mp4"), a glob that Windows' shells do
-    not expand. Its files named as audio or video are analysed, in name order; not its other files, its subfolders',
-    the annotated copies an earlier run wrote there, nor hidden files (the ``._b talk.MOV`` of its metadata that
-    macOS writes beside a file it copies to a USB drive failed, and so did the whole run). A folder without any is
-    refused as before."""
+    not expand. Its files named as audio or video are analysed, in name order; not its other files, its subfolders'
+    (named as not searched), the annotated copies an earlier run wrote there, nor hidden files (the ``._b talk.MOV``
+    of its metadata that macOS writes beside a file it copies to a USB drive failed, and so did the whole run). A
+    folder without any is refused as before."""
     talks = tmp_path / "talks"
     (talks / "older").mkdir(parents=True)
     talking_video(talks / "b talk.MOV", ["Hello there, how are you today?"])
@@ -546,6 +547,29 @@ def test_a_folder_gives_its_audio_and_video_files(tmp_path):
     assert "1 of 2 files failed" in proc.stderr and f"{talks / 'b talk.MOV'}: " in proc.stdout, proc.stdout
     assert sorted(p.name for p in talks.iterdir()) == ["._b talk.MOV", "a.annotated.mp4", "b talk.MOV", "b talk.json",
                                                        "notes.txt", "older"]
+    assert f"{talks}: 1 subfolder of audio or video files not searched (older): --recursive (-r) reads them too" \
+        in proc.stderr, proc.stderr
+
+
+def test_recursive_reads_the_subfolders_each_ones_results_in_its_own_subfolder(tmp_path):
+    """--recursive: a season's folders of episodes are read at any depth, each file's results in the same subfolder of
+    --out, so that two files of one name in two folders (day1/talk.mp4, day2/talk.mp4) keep both results; hidden
+    folders are not read. Without it, a folder's subfolders were passed over in silence."""
+    talks = tmp_path / "talks"
+    for folder in ("day1", "day2/morning", ".cache"):
+        (talks / folder).mkdir(parents=True)
+    talking_video(talks / "intro.mp4", ["Hello there, how are you today?"])
+    for copy in ("day1/talk.mp4", "day2/morning/talk.mp4", ".cache/talk.mp4"):
+        shutil.copy(talks / "intro.mp4", talks / copy)
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(talks), "-r", "--out", str(out),
+                           "--senses", "words", "--no-contributions"], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json")) == [
+        "day1/talk.json", "day2/morning/talk.json", "intro.json"]
+    assert Analysis.from_json(out / "day2/morning/talk.json").media.path == str(talks / "day2/morning/talk.mp4")
+    assert "not searched" not in proc.stderr and f"-> {out / 'day1' / 'talk.json'}" in proc.stdout, proc.stdout
 
 
 def test_help_says_each_default_once():
