@@ -136,9 +136,10 @@ def model_note(model: mmsent.FusionModel, load_warnings: list[str], unused: bool
 
 def analysis_note(analysis: Analysis, model_lines: str) -> str:
     """Markdown: the model lines, what the analysis used, its summary, each speaker's where the subtitles name them,
-    and its notes (a list)."""
+    and its notes (a list). The transcript's source and the notes are plain words, shown as typed: they name files
+    and what was typed or tagged (a subtitle file "_draft_.srt", an audio track's title), whose signs Markdown read."""
     s = analysis.summary()
-    lines = [model_lines, f"**Transcript:** {analysis.transcript_source or 'none'}"
+    lines = [model_lines, f"**Transcript:** {as_typed(analysis.transcript_source or 'none')}"
              f" · language {analysis.language_text} · {counted(len(analysis.segments), 'segment')}"
              f" over {analysis.media.duration:.1f} s."]
     if s.dominant_emotion is not None:
@@ -150,7 +151,7 @@ def analysis_note(analysis: Analysis, model_lines: str) -> str:
         lines.append("**By speaker:**\n\n" + "\n".join(f"- {_speaker_line(analysis, name)}"
                                                       for name in analysis.speakers))
     if analysis.notes:  # what could not be used or deserves doubt, and what was found
-        lines.append("**Notes:**\n\n" + "\n".join(f"- {n}" for n in analysis.notes))
+        lines.append("**Notes:**\n\n" + "\n".join(f"- {as_typed(n)}" for n in analysis.notes))
     return "\n\n".join(lines)
 
 

@@ -588,6 +588,26 @@ def test_the_note_shows_each_speaker_as_the_subtitles_name_them(name):
     assert shown == f"\u2068{html.escape(name, quote=False)}\u2069: {analysis.speaker_summary(name)}"
 
 
+def test_the_notes_show_file_names_and_tags_as_typed():
+    """The notes and the transcript's source went to Gradio's Markdown as written: a subtitle file "_draft_ *v2*.srt"
+    was shown as "draft v2.srt", its parts in italics; an audio track titled "<b>Director</b>" in its file, in bold.
+    None of the notes means Markdown (they are plain words, as the CLI prints them): rendered as CommonMark, as
+    Gradio's Markdown is, each is shown as typed."""
+    from markdown_it import MarkdownIt
+
+    analysis = make_analysis(3)
+    analysis.transcript_source = "subtitles:_draft_ *v2*.srt"
+    analysis.notes = ["The speech sounds like 'de' (Whisper's probability 0.93), and the subtitles name no language: "
+                      "their words were read as English. If they are in 'de', give it (--language de, the page's "
+                      "Spoken language, or name them _draft_ *v2*.de.srt) to translate the speech for the words.",
+                      "The file has 2 audio tracks: track 2 (eng, <b>Director</b> [cut] #1 & co) was analysed, as "
+                      "chosen ('eng')."]
+    shown = MarkdownIt().render(load_app().analysis_note(analysis, ""))
+    assert "<p><strong>Transcript:</strong> subtitles:_draft_ *v2*.srt · language" in shown, shown
+    listed = re.search(r"<p><strong>Notes:</strong></p>\n<ul>\n(.*)</ul>", shown, re.DOTALL).group(1)
+    assert listed == "".join(f"<li>{html.escape(n, quote=False)}</li>\n" for n in analysis.notes), listed
+
+
 def test_every_language_whisper_knows_is_offered_by_name():
     """The page offered seven languages: typing "Japanese" went back to detecting the language."""
     from mmsent.transcribe import whisper_languages
