@@ -21,6 +21,8 @@ AUDIO_SOURCES = (*WHISPER_LAYERS, "logmel-cnn")
 AUDIO_POOLINGS = ("mean-std", "mean", "attention")
 FUSIONS = ("log-linear", "mlp")
 ASR_BACKENDS = ("faster-whisper", "openai-whisper")  # AnalysisOptions.asr: transcribe's backends
+# Where the audio track is chosen, as messages name it: the option, the command line's flag, the app's field
+AUDIO_TRACK_OPTION = "audio_track; --audio-track on the command line, the page's Audio track"
 LONGEST_SEGMENT_S = 30.0  # s: the longest utterance an analysis may ask for (Whisper's window; the voice reads
 # the centre 10 s of a longer one, features.MAX_AUDIO_SECONDS)
 MAX_WIDTH = 8192  # largest width, channel count or layer count a config may ask for (a memory guard)
@@ -253,8 +255,8 @@ def _audio_track(value, refuse: Callable) -> int | str | None:
 
     if isinstance(value, str) and LANGUAGE_TAG.fullmatch(value.strip()):
         return value.strip().lower()
-    refuse("the audio track (audio_track, --audio-track)", "a track's number from 1 (among the audio tracks) or a "
-           "language code such as 'eng' or 'de', or None for the one a player plays", value)
+    refuse(f"the audio track ({AUDIO_TRACK_OPTION})", "a track's number from 1 (among the audio tracks) or a language "
+           "code such as 'eng' or 'de', or none for the one a player plays", value)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from . import faces, features, media
-from .config import ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
+from .config import AUDIO_TRACK_OPTION, ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
@@ -627,11 +627,12 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
     if left_out:
         notes.append(f"Left out, as asked: the {' and the '.join(left_out)}.")
     if info.audio_tracks > 1:
-        how = ("the one a player plays first. To analyse another, choose it by its number or language (audio_track; "
-               "--audio-track on the command line)." if info.audio_chosen is None else
-               f"as chosen (audio_track {info.audio_chosen!r}; --audio-track {info.audio_chosen} on the command line)."
+        how = ("the one a player plays first. To analyse another, choose it by its number or language "
+               f"({AUDIO_TRACK_OPTION})." if info.audio_chosen is None else
+               f"as chosen ({info.audio_chosen!r})."
                + (f" Also in that language: {', '.join(info.audio_alike)}, not analysed (the one a player plays first "
-                  "of them was): choose one by its number to analyse it." if info.audio_alike else ""))
+                  f"of them was): choose one by its number to analyse it ({AUDIO_TRACK_OPTION})."
+                  if info.audio_alike else ""))
         notes.append(f"The file has {info.audio_tracks} audio tracks: {info.audio_track} was analysed, {how}")
     if not info.has_audio:
         notes.append("The file has no audio track: no sound analysed, and its words are only those of its subtitles."

@@ -145,7 +145,8 @@ def _alike(streams: list[av.AudioStream], track: int | str) -> list[av.AudioStre
 
 
 def _no_such_track(c: av.container.InputContainer, track: int | str) -> str:
-    """'talk.mkv: has 2 audio tracks: track 1 (deu, default), track 2 (eng); --audio-track 3 ...'"""
+    """'talk.mkv: has 2 audio tracks: track 1 (deu, default), track 2 (eng); the audio track asked for, 3, ...'"""
+    from .config import AUDIO_TRACK_OPTION
     from .results import counted  # here: an error's words, which probing a file does not need
 
     tracks = list(c.streams.audio)
@@ -153,8 +154,8 @@ def _no_such_track(c: av.container.InputContainer, track: int | str) -> str:
     named = ", ".join(_track_name(s, several and s.disposition & av.stream.Disposition.default) for s in tracks)
     fix = (f"none of them: choose one by its number (1 to {len(tracks)}) or by the language it is tagged with"
            if several else "not it: choose 1, or leave the choice out")
-    return (f"{c.name}: has {counted(len(tracks), 'audio track')}: {named}; --audio-track {track} "
-            f"(audio_track) is {fix}.")
+    return (f"{c.name}: has {counted(len(tracks), 'audio track')}: {named}; the audio track asked for, {track!r}, "
+            f"is {fix} ({AUDIO_TRACK_OPTION}).")
 
 
 def _track_name(s: av.AudioStream, default: bool = False) -> str:

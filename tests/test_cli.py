@@ -184,11 +184,11 @@ def test_audio_track_chooses_the_track_analysed_and_drawn_over(tmp_path, capsys)
     assert cli.main(["analyze", str(dubbed), str(other), "--audio-track", "eng", "--out", str(out), "--format",
                      "json,mp4", "--senses", "words", "--no-contributions"]) == 1
     err = capsys.readouterr().err
-    assert (f"FAILED {other}: has 2 audio tracks: track 1 (ger, default), track 2 (fre); --audio-track eng "
-            "(audio_track) is none of them") in err and not (out / "other.json").exists()
+    assert (f"FAILED {other}: has 2 audio tracks: track 1 (ger, default), track 2 (fre); the audio track asked for, "
+            "'eng', is none of them") in err and not (out / "other.json").exists()
     data = json.loads((out / "dubbed.json").read_text(encoding="utf-8"))
     assert "happy" in " ".join(s["text"] for s in data["segments"]).lower() and data["media"]["audio_track"] == "eng"
-    chosen = "track 2 (eng) was analysed, as chosen (audio_track 'eng'; --audio-track eng"
+    chosen = "track 2 (eng) was analysed, as chosen ('eng')."
     assert any(chosen in n for n in data["notes"]), data["notes"]
     played = media.load_audio(out / "dubbed.annotated.mp4")
     assert abs(played[:int(0.4 * media.SAMPLE_RATE)]).max() < 0.02 < abs(played).max()  # the speech, not the tone
@@ -450,9 +450,10 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
                              "number of seconds > 0, or None for no limit"),
     (["--asr-model", " "], "argument --asr-model: the Whisper model (asr_model, --asr-model) must be a model name "
                            "such as 'base', got ' '"),  # was a traceback
-    (["--audio-track", "0"], "argument --audio-track: the audio track (audio_track, --audio-track) must be a track's "
-                             "number from 1"),
-    (["--audio-track", "english"], "argument --audio-track: the audio track (audio_track, --audio-track) must be"),
+    (["--audio-track", "0"], "argument --audio-track: the audio track (audio_track; --audio-track on the command line, "
+                             "the page's Audio track) must be a track's number from 1"),
+    (["--audio-track", "english"], "argument --audio-track: the audio track (audio_track; --audio-track on the command "
+                                   "line, the page's Audio track) must be"),
 ])
 def test_wrong_options_are_refused_before_work(argv, said):
     """One clear refusal as the command line is read, not a failure per file after its analysis."""

@@ -461,8 +461,9 @@ def test_the_audio_track_chosen_by_number_or_language_is_the_one_read(tmp_path):
 @pytest.mark.parametrize("choice", [4, "fr", "fra"])
 def test_an_audio_track_the_file_lacks_fails_naming_the_tracks_it_has(tmp_path, choice):
     path = dubbed_video(tmp_path / "talk.mkv", ["Hello there."]).path
-    said = (f"talk.mkv: has 2 audio tracks: track 1 (ger, default), track 2 (eng); --audio-track {choice} "
-            "(audio_track) is none of them")
+    said = (f"talk.mkv: has 2 audio tracks: track 1 (ger, default), track 2 (eng); the audio track asked for, "
+            f"{choice!r}, is none of them: choose one by its number (1 to 2) or by the language it is tagged with "
+            "(audio_track; --audio-track on the command line, the page's Audio track).")
     for read in (lambda: probe(path, choice), lambda: load_audio(path, track=choice)):
         with pytest.raises(MediaError, match=re.escape(said)):
             read()
@@ -472,7 +473,7 @@ def test_an_audio_track_chosen_in_a_file_of_one_or_none(tmp_path):
     """One track: --audio-track 1 reads it; a file without sound is read without, as without a choice."""
     one = make_video(tmp_path / "one.mp4", duration=1.0, audio="sine")
     assert probe(one, 1).audio_track == "track 1" and _loud(load_audio(one, track=1)) > 0.05
-    with pytest.raises(MediaError, match=r"has 1 audio track: track 1; --audio-track 2 \(audio_track\) is not it"):
+    with pytest.raises(MediaError, match=r"has 1 audio track: track 1; the audio track asked for, 2, is not it"):
         probe(one, 2)
     silent = make_video(tmp_path / "silent.mp4", duration=1.0, audio=None)
     assert not probe(silent, "eng").has_audio and load_audio(silent, track=2) is None

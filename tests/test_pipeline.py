@@ -99,22 +99,23 @@ def test_the_audio_track_chosen_is_the_one_analysed(model, dubbed):
     the English track is, its speech recognised, and the notes and the JSON say it was chosen."""
     plain = mmsent.analyze(dubbed.path, model)
     assert not {"happy", "terrible"} & words(" ".join(s.text for s in plain.segments))
-    assert any(n.startswith("The file has 2 audio tracks: track 1 (ger) was analysed, the one a player plays first.")
-               for n in plain.notes), plain.notes
+    assert ("The file has 2 audio tracks: track 1 (ger) was analysed, the one a player plays first. To analyse "
+            "another, choose it by its number or language (audio_track; --audio-track on the command line, the "
+            "page's Audio track).") in plain.notes, plain.notes
     assert plain.media.audio_track is None
-    info = media.probe(dubbed.path)  # probed without the choice, as the app does: probed again for it
+    info = media.probe(dubbed.path)  # probed without the choice (by a caller, before it chose): probed again for it
     for choice in (2, "eng", "en"):
         analysis = mmsent.analyze(dubbed.path, model, AnalysisOptions(audio_track=choice), info=info)
         check_timeline(analysis, info.duration)
         assert {"happy", "terrible", "hate"} <= words(" ".join(s.text for s in analysis.segments)), choice
-        assert any(n.startswith("The file has 2 audio tracks: track 2 (eng) was analysed, as chosen (audio_track "
-                                f"{choice!r}") for n in analysis.notes), analysis.notes
+        assert f"The file has 2 audio tracks: track 2 (eng) was analysed, as chosen ({choice!r})." in analysis.notes, \
+            analysis.notes
         assert analysis.media.audio_track == choice
 
 
 def test_an_audio_track_the_file_lacks_fails_it_before_any_work(model, dubbed):
     with pytest.raises(media.MediaError, match=r"dubbed.mkv: has 2 audio tracks: track 1 \(ger, default\), track 2 "
-                                               r"\(eng\); --audio-track fr \(audio_track\) is none of them"):
+                                               r"\(eng\); the audio track asked for, 'fr', is none of them"):
         mmsent.analyze(dubbed.path, model, AnalysisOptions(audio_track="fr"),
                        progress=lambda *step: pytest.fail(f"work began: {step}"))
 
