@@ -77,7 +77,7 @@ NAME_MAX_BYTES = 200  # bytes of a file's name that Gradio keeps (an upload's, a
 DOWNLOAD_FORMATS = ("json", "csv", "srt", "vtt", "html")  # export formats offered for download
 # analyze's arguments, in order (those added last keep the older ones in place for programs)
 INPUTS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses", "translate", "sound",
-          "annotated_video")
+          "annotated_video", "audio_track")
 SEGMENT_SECONDS = (2.0, LONGEST_SEGMENT_S, 10.0)  # min, max, default longest utterance (s) before a split
 SENSES = tuple(MODALITY_NAMES.values())  # words, voice, face: what the Senses option offers
 USER_ERRORS = (media.MediaError, TranscriptionError, mmsent.AnalysisError, mmsent.CheckpointError,
@@ -313,7 +313,7 @@ def check_input(video: str | None, options: AnalysisOptions, settings: Settings,
     if size_mb > settings.max_mb:
         raise _refusal(f"{name} is {size_mb:.0f} MB; this demo takes files up to {settings.max_mb:.0f} MB. "
                        "Compress or trim it, or run the app yourself with a larger --max-mb.")
-    info = media.probe(video)  # MediaError: not a media file, broken, empty
+    info = media.probe(video, options.audio_track)  # MediaError: not a media file, broken, empty, no such audio track
     if info.duration > settings.max_seconds:
         raise _refusal(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
                        f"{_minutes(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
@@ -372,9 +372,10 @@ def new_request_dir(settings: Settings) -> Path:
 def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | None, subtitles: str | None,
                  language: str, asr: str, max_segment_seconds: float, progress,
                  senses: list[str] = SENSES, translate: bool = True, sound: str | None = None,
-                 annotated_video: bool = False) -> tuple[Analysis, list[Path]]:
+                 annotated_video: bool = False, audio_track: str | None = None) -> tuple[Analysis, list[Path]]:
     """Check the input (a video or a sound), analyse it with progress, export the downloads into a fresh
-    request folder (with ``annotated_video``, a video's annotated copy too)."""
+    request folder (with ``annotated_video``, a video's annotated copy too). ``audio_track``: as typed (empty: the
+    one a player plays)."""
     progress(0.0, desc="checking the file")
     if video and sound:
         raise _refusal(f"Both a video ({_name(video)}) and a sound ({_name(sound)}) were given: clear "
@@ -384,7 +385,8 @@ def run_analysis(model: mmsent.FusionModel, settings: Settings, video: str | Non
         raise _refusal("No sense is ticked: tick at least one of words, voice and face under Options, Senses.")
     options = AnalysisOptions(asr=asr, language=None if language in (None, "", "auto") else language,
                               subtitles=subtitles or None, max_segment_seconds=float(max_segment_seconds),
-                              max_seconds=settings.max_seconds, senses=senses, translate=bool(translate))
+                              max_seconds=settings.max_seconds, senses=senses, translate=bool(translate),
+                              audio_track=(audio_track or "").strip() or None)
     info = check_input(video, options, settings, model)
 
     def report(stage: str, done: int, total: int) -> None:
@@ -433,7 +435,8 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
     def analyze(video: str | None = None, subtitles: str | None = None, language: str = "auto",
                 asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
                 senses: list[str] = SENSES, translate: bool = True, sound: str | None = None,
-                annotated_video: bool = False, progress=gr.Progress(), request: gr.Request = None):
+                annotated_video: bool = False, audio_track: str = "", progress=gr.Progress(),
+                request: gr.Request = None):
         """Analyse a video or a sound: returns the video (None for a sound; with ``annotated_video``, its
         annotated copy), 5 figures, the segment table, notes, files and the JSON. Stopped by its page, it
         returns empty results and a note that says so; replaced by a later click on its page, it leaves every
@@ -447,7 +450,8 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
 
         try:
             analysis, files = run_analysis(model, settings, video, subtitles, language, asr, max_segment_seconds,
-                                           stoppable(progress, why), senses, translate, sound, annotated_video)
+                                           stoppable(progress, why), senses, translate, sound, annotated_video,
+                                           audio_track)
         except Stopped as e:
             log.info("stopped %s at %s, %s", video or sound, *e.args)
             if e.args[1] == NEWER:
@@ -566,9 +570,9 @@ NEW_ANALYSIS_JS = """() => {
 
 
 def _examples(inputs: list, outputs: list, analyze, clear) -> None:
-    """Example videos: a click loads one (a sound or subtitles given before are cleared: they belong to another
-    file) and analyses it with the options as set, in private events (not in the API) that queue in the button's
-    concurrency group: an example waits behind a running analysis like any other (which its click stops).
+    """Example videos: a click loads one (a sound, subtitles or an audio track given before are cleared: they belong
+    to another file) and analyses it with the options as set, in private events (not in the API) that queue in the
+    button's concurrency group: an example waits behind a running analysis like any other (which its click stops).
     ``clear``: the Analyse button's first step (the click noted, the last results gone)."""
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
@@ -577,11 +581,11 @@ def _examples(inputs: list, outputs: list, analyze, clear) -> None:
                          cache_examples=False, api_visibility="private",
                          example_labels=[p.stem.replace("_", " ") for p in examples])
     def start(request: gr.Request):  # the example alone: not a second file, nor another video's subtitles (their
-        # words were read as the example's); no results of another video beside it
-        return [None, None, *clear(request)]
+        # words were read as the example's) or audio track (the examples have one); no results of another video
+        return [None, None, "", *clear(request)]
 
-    cleared = loaded.load_input_event.then(start, None, [inputs[INPUTS.index("sound")],
-                                                         inputs[INPUTS.index("subtitles")], *outputs], queue=False,
+    given = [inputs[INPUTS.index(name)] for name in ("sound", "subtitles", "audio_track")]
+    cleared = loaded.load_input_event.then(start, None, [*given, *outputs], queue=False,
                                            api_visibility="private", show_progress_on=outputs[0], js=NEW_ANALYSIS_JS)
     cleared.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
                  concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
@@ -614,6 +618,11 @@ def _input_components() -> list[gr.components.Component]:
                                info="Detected when auto, from the speech, or from the subtitles' header, name "
                                     "(talk.it.srt) or text. Speech in another language than English is translated "
                                     "for the words.")
+        audio_track = gr.Textbox("", label="Audio track", placeholder="the one a player plays", max_lines=1,
+                                 elem_id="track-in",
+                                 info="For a file with several (a dubbed film, a commentary): its number (1 is the "
+                                      "first audio track) or the language it is tagged with (eng, de). Empty: the "
+                                      "one a player plays. The notes say which was read.")
         asr = gr.Dropdown(list(ASR_BACKENDS), value=ASR_BACKENDS[0], label="Speech recognition",
                           info="faster-whisper is embedded; openai-whisper downloads its weights from the internet "
                                "the first time")
@@ -627,7 +636,7 @@ def _input_components() -> list[gr.components.Component]:
                                       info="A copy of the video with a box around each face read and the captions "
                                            "drawn in: shown, and in the downloads. The drawing takes longer than "
                                            "the analysis.")
-    return [video, subtitles, language, asr, segment, senses, translate, sound, annotated_video]
+    return [video, subtitles, language, asr, segment, senses, translate, sound, annotated_video, audio_track]
 
 
 def _output_components(note: str) -> list[gr.components.Component]:

@@ -27,7 +27,7 @@ import imageio_ffmpeg
 import pytest
 import torch
 from app_server import ROOT, AppServer, load_app, make_examples_module
-from mediagen import ffmpeg, make_video
+from mediagen import dubbed_video, ffmpeg, make_video
 from test_results import make_analysis
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -48,7 +48,7 @@ MAX_SECONDS = 20  # the server's --max-seconds in these tests
 MAX_MB = 1  # the server's --max-mb
 RESULT_TIMEOUT_S = 180  # s for one analysis on a busy 2-core machine
 PARAMETERS = ("video", "subtitles", "language", "asr", "max_segment_seconds", "senses",
-              "translate", "sound", "annotated_video")  # /analyze's, in order
+              "translate", "sound", "annotated_video", "audio_track")  # /analyze's, in order
 OUTPUTS = ("video", "emotion", "senses", "sentiment", "share", "contributions", "table", "notes", "files", "json")
 TIME_TOL_S = 0.1  # s of slack between the segments' span and the decoded duration
 PROB_TOL = 1e-4
@@ -188,7 +188,7 @@ def test_analyze_is_the_one_endpoint_and_every_input_has_a_default(client):
     assert [p["parameter_name"] for p in params] == list(PARAMETERS)
     assert all(p["parameter_has_default"] for p in params)
     assert [p["parameter_default"] for p in params] == [None, None, "auto", "faster-whisper", 10.0,
-                                                        ["words", "voice", "face"], True, None, False]
+                                                        ["words", "voice", "face"], True, None, False, ""]
     with pytest.raises(AppError, match="No video yet: upload a file or record one with the webcam"):
         client.predict(api_name="/analyze")
 
@@ -280,6 +280,31 @@ def test_the_downloads_are_named_after_the_file_as_its_user_named_it(client, med
     assert json.loads(out(result, "json"))["media"]["path"].startswith('my "quoted" talk xxx')
 
 
+def test_the_audio_track_typed_is_the_one_analysed(client, tmp_path):
+    """A dubbed film (track 1 a tone tagged ger, the default; track 2 English speech, tagged eng): the app read the
+    track a player plays, and its note told to choose another with --audio-track, which the app did not have. Empty,
+    the tone is read (no speech) and the note names where to choose; a number or a language reads the speech; a
+    track the file lacks, or a value that names none, is refused in the page's words, naming the tracks it has."""
+    dubbed = handle_file(dubbed_video(tmp_path / "dubbed.mkv", ["I am so happy to see you again."]).path)
+    plain = json.loads(out(client.predict(video=dubbed, senses=["words", "voice"], api_name="/analyze"), "json"))
+    assert not " ".join(s["text"] for s in plain["segments"]).strip() and plain["media"]["audio_track"] is None
+    assert ("The file has 2 audio tracks: track 1 (ger) was analysed, the one a player plays first. To analyse "
+            "another, choose it by its number or language (audio_track; --audio-track on the command line, the "
+            "page's Audio track).") in plain["notes"], plain["notes"]
+    result = client.predict(video=dubbed, senses=["words", "voice"], audio_track=" 2 ", api_name="/analyze")
+    chosen = json.loads(out(result, "json"))
+    assert "happy" in " ".join(s["text"] for s in chosen["segments"]).lower() and chosen["media"]["audio_track"] == 2
+    assert "The file has 2 audio tracks: track 2 (eng) was analysed, as chosen (2)." in chosen["notes"]
+    with pytest.raises(AppError, match=re.escape(
+            "dubbed.mkv: has 2 audio tracks: track 1 (ger, default), track 2 (eng); the audio track asked for, 'fr', "
+            "is none of them: choose one by its number (1 to 2) or by the language it is tagged with (audio_track; "
+            "--audio-track on the command line, the page's Audio track).")):
+        client.predict(video=dubbed, audio_track="fr", api_name="/analyze")
+    with pytest.raises(AppError, match=re.escape("the audio track (audio_track; --audio-track on the command line, "
+                                                 "the page's Audio track) must be a track's number from 1")):
+        client.predict(video=dubbed, audio_track="the English one", api_name="/analyze")
+
+
 def test_no_sense_ticked_is_refused(client, media):
     with pytest.raises(AppError, match="No sense is ticked"):
         client.predict(*analyze_args(media["speech"]), [], api_name="/analyze")
@@ -293,7 +318,7 @@ def test_a_call_with_too_few_inputs_gets_a_readable_error(server):
         event_id = json.load(r)["event_id"]
     with urllib.request.urlopen(f"{server.url}gradio_api/call/analyze/{event_id}", timeout=RESULT_TIMEOUT_S) as r:
         stream = r.read().decode()
-    assert "event: error" in stream and "didn't receive enough input values (needed: 9, got: 0)" in stream, stream
+    assert "event: error" in stream and "didn't receive enough input values (needed: 10, got: 0)" in stream, stream
 
 
 def test_the_segment_table_lays_each_cell_out_in_its_words_direction(server):
@@ -442,7 +467,8 @@ def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):
     probed, probe = [], mmsent_media.probe
     for module in list(sys.modules.values()):  # wherever the function is bound: mmsent.media, app, ...
         if getattr(module, "probe", None) is probe:
-            monkeypatch.setattr(module, "probe", lambda path: probed.append(str(path)) or probe(path))
+            monkeypatch.setattr(module, "probe",
+                                lambda path, *track: probed.append(str(path)) or probe(path, *track))
     settings = app.Settings(max_seconds=MAX_SECONDS, max_mb=MAX_MB, out_root=tmp_path)
     analysis, _ = app.run_analysis(model, settings, str(media["silent"]), str(media["words"]), "auto",
                                    "faster-whisper", 10.0, lambda *a, **k: None)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from app_server import ROOT, AppServer, make_examples_module
-from mediagen import make_video, speak, talking_video
+from mediagen import dubbed_video, make_video, speak, talking_video
 
 from mmsent.labels import EMOTIONS
 
@@ -204,8 +204,11 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
     (tmp_path / "silent.srt").write_text("1\n00:00:00,200 --> 00:00:01,800\nThe parrot sings loudly.\n")
     page.locator("#subs-in input[type=file]").set_input_files(str(tmp_path / "silent.srt"))
     page.locator("#subs-in").get_by_text("silent").wait_for(timeout=UI_TIMEOUT_MS)
+    track = page.locator("#track-in").get_by_role("textbox")
+    track.fill("2")  # another file's audio track: the example has one
     page.get_by_role("button", name="italian news").click()  # an example runs with one click, with the options as set
     wait_for_results(page)
+    assert track.input_value() == ""
     table = page.locator("#segments-table").inner_text()
     assert "(in English:" in table and "happy" in table.lower(), table  # Italian, and the words read in English
     assert "parrot" not in table.lower() and "silent" not in page.locator("#subs-in").inner_text(), table
@@ -219,6 +222,31 @@ def test_error_toast_then_one_click_example(server, browser_context, tmp_path):
     assert page.locator("#emotion-plot .js-plotly-plot").count() == 0
     assert "italian" not in page.locator("#notes").inner_text().lower()
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
+
+
+def test_the_audio_track_typed_is_the_one_analysed(server, browser_context, tmp_path):
+    """A dubbed film (track 1 a tone tagged ger, the one a player plays; track 2 the English speech): Options, Audio
+    track chooses the track read. One the file lacks is refused in a toast that names the tracks it has, the video
+    and the field kept as given; "eng" reads the speech, and the note says so, naming the page's field."""
+    dubbed = dubbed_video(tmp_path / "dubbed.mp4", [SENTENCES[0]]).path
+    page = open_page(browser_context, server, set())
+    upload(page, dubbed)
+    page.get_by_text("Options", exact=True).click()
+    page.get_by_role("checkbox", name="face").uncheck()  # quicker: a test picture has no face to read
+    track = page.locator("#track-in").get_by_role("textbox")
+    track.fill("3")
+    page.click("#analyse-btn")
+    toast = page.locator("[data-testid=toast-text]", has_text="dubbed.mp4: has 2 audio tracks")
+    toast.wait_for(timeout=UI_TIMEOUT_MS)
+    assert ("track 1 (ger, default), track 2 (eng); the audio track asked for, 3, is none of them" in toast.inner_text()
+            and "the page's Audio track" in toast.inner_text()), toast.inner_text()
+    assert page.locator("#video-in video").count() == 1 and track.input_value() == "3"  # nothing lost
+    page.click("[data-testid=toast-close]")
+    track.fill("eng")
+    page.click("#analyse-btn")
+    wait_for_results(page)
+    assert "garden" in page.locator("#segments-table").inner_text().lower()
+    assert "track 2 (eng) was analysed, as chosen ('eng')." in page.locator("#notes").inner_text()
 
 
 def test_the_speakers_the_subtitles_name_are_shown_as_typed(server, browser_context, tmp_path):
