@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 from mmsent.checkpoint import load_checkpoint
 from train import cache as cache_mod
+from train.calibrate import TEMPERATURES, grid_end
 from train.corpora import read_meld, read_ravdess
 from train.data import predict
 from train.extract import extract_all
@@ -597,6 +598,33 @@ def test_a_dev_emotion_that_training_lacks_is_warned_of(shared_data, tmp_path, c
     # 4 clips of each: a voice's temperature, fitted on 4 clips in all, was once 560,000 (every reading flat)
     assert ("the dev sets (dev) hold fewer than 10 samples of anger (4), joy (4), sadness (4): the epoch kept and the "
             "calibration (a temperature and a bias per emotion) are fitted to so few") in caplog.text
+
+
+def test_a_temperature_fitted_on_a_handful_of_dev_clips_stays_in_its_range_and_the_log_says_so(shared_data, tmp_path,
+                                                                                           caplog):
+    """One dev clip of each emotion set a voice's sentiment temperature to 663,449 (every reading flat), and the log
+    gave the calibration as a Python dict. Now a temperature stops at an end of the range the grid searches, the log
+    warns where one did, and gives each sense's figures on a line of its own."""
+    _clips(shared_data, tmp_path / "mine", 18), _clips(shared_data, tmp_path / "held", 19)
+    for emotion in (tmp_path / "held").iterdir():
+        (tmp_path / "few" / emotion.name).mkdir(parents=True)
+        first = sorted(emotion.iterdir())[0]
+        (tmp_path / "few" / emotion.name / first.name).symlink_to(first.resolve())
+    with caplog.at_level("INFO", logger="train.calibrate"):
+        main(["--data", f"folders={tmp_path / 'mine'}", "--dev-data", f"folders={tmp_path / 'few'}", "--cache",
+              str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--epochs", "2", "--modalities", "audio", *TINY,
+              "--branches", "audio"])
+    temperature = json.loads((tmp_path / "out" / "config.json").read_text())["training"]["calibration"]["temperature"]
+    voice = temperature["audio"]
+    assert all(TEMPERATURES[0] * 0.999 <= t <= TEMPERATURES[-1] * 1.001 for t in voice.values()), voice
+    ends = {head: grid_end(t) for head, t in voice.items() if grid_end(t)}
+    assert ends  # 4 clips: the fit ran on to an end here
+    for head, end in ends.items():
+        assert (f"the voice's {head} temperature stopped at {voice[head]:.1f}, the {'upper' if end == 'max' else 'lower'} "
+                "end of the range allowed (0.2-10.0), fitted on 4 dev samples") in caplog.text
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("calibration: voice: "))
+    assert re.fullmatch(r"calibration: voice: emotion T=\d+\.\d\d( \(\w+ bound\))?, sentiment T=\d+\.\d\d( \(\w+ bound\))?; "
+                        r"fusion weight emotion .*; neutral discount emotion .*", line), line
 
 
 def test_a_text_encoder_that_is_not_here_is_one_error_line(shared_data, tmp_path, monkeypatch):

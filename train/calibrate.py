@@ -32,7 +32,7 @@ import torch
 
 from mmsent.config import WHISPER_LAYERS
 from mmsent.encoders import WhisperAudioEncoder, doubt
-from mmsent.labels import MODALITIES, implied_sentiment
+from mmsent.labels import MODALITIES, MODALITY_NAMES, implied_sentiment
 from mmsent.model import FusionModel, log_linear
 
 from .cache import FeatureCache
@@ -72,31 +72,38 @@ def grid_temperature(logits: np.ndarray, labels: np.ndarray, weight: torch.Tenso
 
 
 def grid_end(t: float) -> str | None:
-    """"max" or "min" where ``t`` (from grid_temperature) is an end of the grid searched, None inside it:
+    """"max" or "min" where ``t`` (from grid_temperature or fit_sense) is an end of the grid searched, None inside it:
     at an end, the NLL still falls beyond it, so the best temperature is ``t`` or further out, not ``t``."""
-    return {float(TEMPERATURES[-1]): "max", float(TEMPERATURES[0]): "min"}.get(float(t))
+    ends = {"max": TEMPERATURES[-1], "min": TEMPERATURES[0]}
+    return next((end for end, bound in ends.items() if np.isclose(t, bound, rtol=1e-6)), None)
+
+
+ENDS = {"max": "upper", "min": "lower"}  # grid_end's answers, as the log says them
 
 
 def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | None = None) -> tuple[float, np.ndarray]:
     """The temperature T and the bias b (K,), summing to 0, that minimise the NLL of
     softmax(logits / T + b), each class weighted by ``weight`` (K,) if given: T starts from the best
-    of a log grid, then both by L-BFGS."""
+    of a log grid, then both by L-BFGS. T stays within the grid's range (``grid_end`` says where it stopped
+    at an end): a few dev samples that the logits get wrong would push it on to thousands, every reading flat."""
     x, y = torch.as_tensor(logits, dtype=torch.float64), torch.as_tensor(labels)
     weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float64)
     start = grid_temperature(logits, labels, weight)
+    low, high = float(TEMPERATURES[0]), float(TEMPERATURES[-1])
     log_t = torch.tensor(float(np.log(start)), dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t, bias], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        loss = _nll(x / log_t.exp() + bias, y, weight) + BIAS_L2 * bias.square().sum()
+        t = log_t.clamp(np.log(low), np.log(high)).exp()
+        loss = _nll(x / t + bias, y, weight) + BIAS_L2 * bias.square().sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
     b = bias.detach().numpy()
-    return float(log_t.detach().exp()), b - b.mean()
+    return float(np.clip(float(log_t.detach().exp()), low, high)), b - b.mean()
 
 
 def voice_means(samples: list[Sample], caches: dict[str, FeatureCache]) -> torch.Tensor:
@@ -146,6 +153,12 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
             if xs and sum(len(y) for y in ys):
                 ys = np.concatenate(ys)  # weighted as in training: a sense keeps its balance of rare classes
                 t, b = fit_sense(np.concatenate(xs), ys, class_weights(ys.tolist(), xs[0].shape[1]))
+                if end := grid_end(t):
+                    log.warning("calibration: the %s's %s temperature stopped at %.1f, the %s end of the range allowed "
+                                "(%.1f-%.1f), fitted on %d dev samples: its readings are %s as far as allowed, where the "
+                                "fit would go further (few dev samples, or ones unlike the training, do that)",
+                                MODALITY_NAMES[m], head, t, ENDS[end], TEMPERATURES[0], TEMPERATURES[-1], len(ys),
+                                "flattened" if end == "max" else "sharpened")
                 model.temperature[i, h] = t
                 biases[h][i] = torch.as_tensor(b, dtype=biases[h].dtype)
     report = {"temperature": {m: dict(zip(HEADS, model.temperature[MODALITIES.index(m)].tolist()))
@@ -165,8 +178,27 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
         for key in ("fusion_weight", "neutral_discount"):
             report[key] = {m: dict(zip(HEADS, getattr(model, key)[:, MODALITIES.index(m)].tolist()))
                            for m in model.sense_heads}
-    log.info("calibration: %s", report)
+    for line in said(report):
+        log.info("calibration: %s", line)
     return report
+
+
+def said(report: dict) -> list[str]:
+    """What ``calibrate`` set, one line per sense: "voice: emotion T=1.42, sentiment T=0.97; fusion weight emotion
+    1.10, sentiment 0.85; ..." (a temperature at an end of its range marked; the biases are in the report alone)."""
+    lines = []
+    for m, temperatures in report["temperature"].items():
+        line = ", ".join(f"{head} T={t:.2f}" + (f" ({ENDS[grid_end(t)]} bound)" if grid_end(t) else "")
+                         for head, t in temperatures.items())
+        for key in ("fusion_weight", "neutral_discount"):
+            if key in report:
+                line += f"; {key.replace('_', ' ')} " + ", ".join(f"{h} {v:.2f}" for h, v in report[key][m].items())
+        if m == "audio" and "familiarity" in report:
+            gate = report["familiarity"]
+            line += (f"; familiarity gate d0 {gate['d0']:.3f} (quantile {gate['quantile']:g} of the dev voices' "
+                     f"distances), slope {gate['slope']:g}")
+        lines.append(f"{MODALITY_NAMES[m]}: {line}")
+    return lines
 
 
 def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[str, dict]) -> None:

@@ -263,7 +263,8 @@ def _check_dev_emotions(train_set: list, dev: dict, labels: tuple[str, ...]) -> 
     it); where they have emotions the training lacks (the model never learns them, and the calibration's bias for
     each, fitted on the dev clips alone, can make it answer one whatever it hears); where they hold fewer than
     FEW_DEV samples of an emotion (the epoch kept and the calibration, a temperature and a bias per emotion, are
-    fitted to those few: 4 clips set a voice's temperature to 560,000, every reading flat)."""
+    fitted to those few: 4 clips set a voice's temperature to 560,000, every reading flat, before it was
+    bounded (train.calibrate.fit_sense); now it stops at 10, the log saying so)."""
     trained = {s.emotion for s in train_set} - {None}
     counts = Counter(s.emotion for v in dev.values() for s in v if s.emotion is not None)
     sets = ", ".join(dev)
