@@ -42,6 +42,27 @@ def test_report_figures_by_hand():
         (r["weighted_f1"] * 2 + 0.75) / 3)
 
 
+def test_a_class_with_no_sample_or_never_predicted_has_no_figure_where_it_is_undefined():
+    """per_class said 0.0 for the recall and F1 of a class with no sample and for the precision of one never
+    predicted: a reader of the JSON could not tell "no clips of it" from "0 of N right". Those are null now; the
+    averages are as before. train.fer's record of the expression CNN says the same."""
+    from mmsent.labels import EMOTIONS
+    from train.fer import metrics
+
+    labels, preds = np.array([0, 1, 1, 2, 2]), np.array([0, 0, 2, 2, 3])
+    r = classification_report(np.eye(len(EMOTIONS))[preds], labels, EMOTIONS)
+    anger, disgust, fear, joy, *absent = r["per_class"].values()
+    assert anger == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
+    assert disgust == {"precision": None, "recall": 0.0, "f1": 0.0, "support": 2}  # never predicted: 0 of 2 right
+    assert fear == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert joy == {"precision": 0.0, "recall": None, "f1": None, "support": 0}  # no sample of it, once answered
+    assert all(c == {"precision": None, "recall": None, "f1": None, "support": 0} for c in absent)
+    assert '"recall": null' in json.dumps(r)
+    assert r["accuracy"] == pytest.approx(0.4) and r["weighted_f1"] == pytest.approx((2 / 3 + 0.5 * 2) / 5)
+    assert r["macro_f1"] == pytest.approx((2 / 3 + 0 + 0.5) / 3)  # over the classes present, as before
+    assert metrics(labels, np.eye(len(EMOTIONS))[preds])["per_class"] == r["per_class"]
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)

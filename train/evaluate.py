@@ -6,8 +6,10 @@
 
 Writes ``{"<corpus>": {"emotion": {"accuracy", "weighted_f1", "macro_f1", "ece", "per_class",
 "confusion", "n"}, "sentiment": {...}, "spec", "checkpoint", "seen_in_training"}}``; a corpus without
-sentiment labels has no "sentiment" key. "spec" is the --data spec the corpus was read from (ravdess
-and ravdess-2 told apart), "checkpoint" the checkpoint's folder, and "seen_in_training" the speakers
+sentiment labels has no "sentiment" key. "per_class" gives each class's "precision", "recall", "f1" and
+"support", null where undefined: recall and F1 of a class with no sample, precision of one never answered.
+"spec" is the --data spec the corpus was read from (ravdess and ravdess-2 told apart), "checkpoint" the
+checkpoint's folder, and "seen_in_training" the speakers
 or splits of the corpus that the checkpoint's config.json records it was trained or selected on
 ("trained", "dev"; null where none are, or its metadata can't tell), also a warning in the log.
 ``--words cremad`` (or a file of sentences) adds "<corpus>+words": every clip and image again with

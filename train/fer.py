@@ -41,6 +41,8 @@ from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet,
                                save_expression_net, view_features)
 from mmsent.labels import EMOTIONS
 from train.face_corpora import read_fer2013
+from train.metrics import class_figures, per_class
+from train.metrics import confusion as count_confusion
 
 log = logging.getLogger("train.fer")
 
@@ -115,20 +117,13 @@ def predict(net: torch.nn.Module, x: np.ndarray, batch: int = 512) -> tuple[np.n
 
 
 def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
-    """Accuracy, macro F1, per-class recall/precision/F1 and the confusion matrix (rows: truth)."""
-    k = len(EMOTIONS)
-    pred = logits.argmax(1)
-    confusion = np.zeros((k, k), np.int64)
-    np.add.at(confusion, (y, pred), 1)
-    tp = np.diag(confusion).astype(float)
-    recall = tp / np.maximum(confusion.sum(1), 1)
-    precision = tp / np.maximum(confusion.sum(0), 1)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return {"accuracy": round(float(tp.sum() / len(y)), 4), "macro_f1": round(float(f1.mean()), 4),
-            "per_class": {e: {"recall": round(float(r), 4), "precision": round(float(p), 4), "f1": round(float(f), 4),
-                              "support": int(n)}
-                          for e, r, p, f, n in zip(EMOTIONS, recall, precision, f1, confusion.sum(1))},
-            "confusion": confusion.tolist(), "confusion_labels": list(EMOTIONS)}
+    """Accuracy, macro F1, per-class recall/precision/F1 (metrics.class_figures) and the confusion matrix (rows:
+    truth)."""
+    confusion = count_confusion(y, logits.argmax(1), len(EMOTIONS))
+    _, _, f1, _ = per_class(confusion)
+    return {"accuracy": round(float(np.trace(confusion) / len(y)), 4), "macro_f1": round(float(f1.mean()), 4),
+            "per_class": class_figures(confusion, EMOTIONS), "confusion": confusion.tolist(),
+            "confusion_labels": list(EMOTIONS)}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

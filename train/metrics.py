@@ -29,6 +29,17 @@ def per_class(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return precision, recall, f1, support
 
 
+def class_figures(m: np.ndarray, names: tuple[str, ...]) -> dict:
+    """{name: {"precision", "recall", "f1", "support"}} from a confusion matrix, None where a figure is undefined:
+    recall and F1 of a class with no sample, precision of one never predicted (so that a reader of the JSON tells
+    "no clips of it" from "0 of N right"; per_class's zeros there are what the averages count)."""
+    precision, recall, f1, support = per_class(m)
+    predicted = m.sum(axis=0)
+    return {n: {"precision": float(precision[i]) if predicted[i] else None,
+                "recall": float(recall[i]) if support[i] else None,
+                "f1": float(f1[i]) if support[i] else None, "support": int(support[i])} for i, n in enumerate(names)}
+
+
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """Sum over confidence bins of |accuracy - mean confidence| weighted by the bin's share."""
     conf = probs.max(axis=1)
@@ -53,7 +64,7 @@ def classification_report(probs: np.ndarray, labels: np.ndarray, names: tuple[st
         raise ValueError("no labelled samples to evaluate")
     preds = probs.argmax(axis=1)
     m = confusion(labels, preds, len(names))
-    precision, recall, f1, support = per_class(m)
+    _, _, f1, support = per_class(m)
     present = support > 0
     return {
         "n": int(len(labels)),
@@ -61,8 +72,7 @@ def classification_report(probs: np.ndarray, labels: np.ndarray, names: tuple[st
         "weighted_f1": float((f1 * support).sum() / support.sum()),
         "macro_f1": float(f1[present].mean()),
         "ece": expected_calibration_error(probs, labels),
-        "per_class": {n: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                          "support": int(support[i])} for i, n in enumerate(names)},
+        "per_class": class_figures(m, names),
         "confusion": {"labels": list(names), "matrix": m.tolist()},
     }
 
