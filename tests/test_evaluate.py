@@ -157,6 +157,32 @@ def test_voices_option_hears_each_labelled_utterance_beside_each_voice(checkpoin
     assert "no audio or video files" in capsys.readouterr().err
 
 
+def test_every_path_option_expands_a_leading_tilde(checkpoint, shared_data, tmp_path, monkeypatch):
+    """--data folders=~/clips read the home folder's clips, but --voices ~/voices (quoted, or --voices=~/voices: no
+    shell expands it) was "not found", and --json ~/m.json wrote into a folder named ~ here. Now every path option of
+    train.evaluate and train.train reads a leading ~ as the home folder."""
+    from train.args import parse_args
+
+    home, here = tmp_path / "home", tmp_path / "here"
+    (home / "voices").mkdir(parents=True), here.mkdir()
+    (home / "voices" / "a.flac").symlink_to(sorted((shared_data / "ravdess" / "Actor_18").glob("*.flac"))[0])
+    (home / "plain.txt").write_text("It's eleven o'clock.\n", encoding="utf-8")
+    (home / "ckpt").symlink_to(checkpoint)
+    _meld_csv(home / "m.csv")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    assert main(["--checkpoint", "~/ckpt", "--data", "meld=~/m.csv", "--voices", "~/voices", "--words", "~/plain.txt",
+                 "--json", "~/out/m.json", "--png-dir", "~/png", "--cache", "~/cache", "--device", "cpu"]) == 0
+    assert set(json.loads((home / "out" / "m.json").read_text())) == {"meld", "meld+voices"}
+    assert list((home / "png").glob("*.png")) and (home / "cache").is_dir() and not list(here.iterdir())
+    args = parse_args(["--meld", "~/meld", "--ravdess", "~/ravdess", "--emovo", "~/emovo", "--fer2013", "~/fer",
+                       "--goemotions", "~/go", "--cache", "~/cache", "--out", "~/run", "--state", "~/run.state",
+                       "--init", "~/ckpt", "--epochs", "0"])
+    for flag in ("meld", "ravdess", "emovo", "fer2013", "goemotions", "cache", "out", "state"):
+        assert getattr(args, flag) == str(home / getattr(args, flag).rpartition("/")[2]), flag
+    assert args.init == [str(home / "ckpt")]
+
+
 def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert main(["--checkpoint", str(checkpoint), "--data", f"meld={tmp_path / 'nope.csv'}"]) == 2
     assert "MELD CSV not found" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from mmsent.checkpoint import LABELS, CheckpointError, checkpoint_folder, read_c
 from mmsent.config import HelpFormatter, ModelConfig
 from mmsent.labels import MODALITIES
 
-from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, read_ravdess, unique_key
+from .corpora import CorpusError, Sample, media_tag, read_data_spec, read_meld, read_ravdess, unique_key, user_path
 from .speech_corpora import EMOVO_SPEAKERS, parse_speakers
 
 
@@ -25,8 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.train", description="Train an mmsent fusion model.",
                                 formatter_class=HelpFormatter)
     d = p.add_argument_group("data")
-    d.add_argument("--meld", help="folder with train_sent_emo.csv and dev_sent_emo.csv (and MELD.Raw clip folders)")
-    d.add_argument("--ravdess", help="RAVDESS folder (Actor_XX/ with speech files)")
+    d.add_argument("--meld", type=user_path,
+                   help="folder with train_sent_emo.csv and dev_sent_emo.csv (and MELD.Raw clip folders)")
+    d.add_argument("--ravdess", type=user_path, help="RAVDESS folder (Actor_XX/ with speech files)")
     d.add_argument("--ravdess-train", default="1-16", help="RAVDESS actors to train on (e.g. 1-16 or 1,3,5; 1-24 for "
                    "all; '' is refused)")
     d.add_argument("--ravdess-dev", default="17-20", help="RAVDESS actors held out for model selection ('' = none)")
@@ -38,14 +39,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--audio-cut", action="store_true",
                    help="each speech training clip also appears once more an epoch, cut where its speech ends (as "
                         "the analysis cuts a video's segment: its sound followed to within 35 dB of its loudest)")
-    d.add_argument("--emovo", help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
+    d.add_argument("--emovo", type=user_path, help="EMOVO folder (<speaker>/EMO-SPEAKER-SENTENCE.flac)")
     d.add_argument("--emovo-dev", default="m3", help="EMOVO speakers held out for model selection (e.g. m3 or f1,m3; "
                    "of f1 f2 f3 m1 m2 m3; '' = none)")
-    d.add_argument("--fer2013", help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg) or the "
+    d.add_argument("--fer2013", type=user_path,
+                   help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg) or the "
                    "challenge's fer2013.csv")
     d.add_argument("--fer2013-every", type=int, default=1,
                    help="train on every Nth FER2013 face (the expression CNN has already learned them all)")
-    d.add_argument("--goemotions", help="GoEmotions folder ({train,dev}.tsv + mapping files): its train split is "
+    d.add_argument("--goemotions", type=user_path,
+                   help="GoEmotions folder ({train,dev}.tsv + mapping files): its train split is "
                    "added as text-only samples (its dev split is the dev set only when --meld is not given)")
     d.add_argument("--goemotions-cap", type=int, default=0,
                    help="at most this many GoEmotions train comments per emotion (balances its 38 %% joy; 0: all)")
@@ -63,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--joint-plain-words", type=float, default=0.0,
                    help="this share of the joined samples with words take the words of an utterance labelled neutral "
                         "and the emotion of the other senses (words that carry no emotion beside senses that show one)")
-    d.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
+    d.add_argument("--cache", type=user_path, default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
     m = p.add_argument_group("model")
     m.add_argument("--config", choices=("default", "tiny"), default="default", help="architecture size")
     m.add_argument("--branches", nargs="+", default=["text", "audio"],
@@ -113,9 +116,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="cpu, cuda or auto")
     o = p.add_argument_group("output")
-    o.add_argument("--out", required=True, help="checkpoint folder (best epoch)")
-    o.add_argument("--state", help=f"resumable state file (default OUT/{STATE_FILE})")
-    o.add_argument("--init", action="append", default=[],
+    o.add_argument("--out", type=user_path, required=True, help="checkpoint folder (best epoch)")
+    o.add_argument("--state", type=user_path, help=f"resumable state file (default OUT/{STATE_FILE})")
+    o.add_argument("--init", type=user_path, action="append", default=[],
                    help="start from a checkpoint's weights: DIR or DIR:PREFIX (only keys starting with PREFIX, "
                         "e.g. encoders.audio.); repeatable, later ones win. Its heads must answer this run's emotions and "
                         "sentiments, in their order (its encoders alone may come from any)")

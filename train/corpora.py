@@ -346,6 +346,13 @@ def _mistyped(spec: str) -> str | None:
     return f"--data {spec!r}: {why}; did you mean {meant}={where.strip()}?"
 
 
+def user_path(path: str) -> str:
+    """A path as given, its leading ~ expanded: "~/My clips" quoted, --out=~/runs or --data=folders=~/clips reach
+    the program unexpanded (no shell expands them). Every path option of train.train and train.evaluate reads
+    through it (their argparse ``type``), as --data's specs do."""
+    return os.path.expanduser(path)
+
+
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
     "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv",
@@ -361,7 +368,7 @@ def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     if not sep:
         raise CorpusError(f"bad --data {spec!r}: use meld=PATH.csv, ravdess=DIR[:ACTORS], emovo=DIR[:SPEAKERS], "
                           f"emodb=DIR, cremad=DIR, goemotions=PATH.tsv, fer2013=DIR, ckplus=DIR or folders=DIR")
-    where = os.path.expanduser(where)  # "folders=~/My clips", quoted, or --data=...: no shell expands its ~
+    where = user_path(where)
     folder, keep = split_filter(where)
     if kind in DATA_PATHS and not folder:  # an unset shell variable: Path("") is the current folder
         raise CorpusError(f"--data {spec}: the path is empty; give the {DATA_PATHS[kind]}")

@@ -39,7 +39,7 @@ from mmsent.weights import SourceUnavailable
 
 from .calibrate import grid_end, grid_temperature
 from .args import DEFAULT_CACHE, unwritable
-from .corpora import CorpusError, Sample, read_data_spec, unique_key
+from .corpora import CorpusError, Sample, read_data_spec, unique_key, user_path
 from .data import available, predict_logits, softmax
 from .extract import MAX_CLIP_SECONDS, extract_all
 from .heldout import not_held_out, seen_in_training, trained_on
@@ -262,7 +262,8 @@ def write_pngs(report: dict, folder: str | Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
-    p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded one")
+    p.add_argument("--checkpoint", type=user_path, default="default",
+                   help="checkpoint folder, or 'default' for the embedded one")
     p.add_argument("--data", action="append", required=True,
                    help="a labelled corpus in its published layout (repeatable): meld=PATH/test_sent_emo.csv, "
                         "ravdess=DIR[:ACTORS, e.g. 21-24 or 5], emovo=DIR[:SPEAKERS], emodb=DIR[:SPEAKERS], "
@@ -273,13 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--joint-plain-words", type=float, default=0.0,
                    help="this share of the joined samples with words take the words of an utterance labelled neutral "
                         "and the emotion of the other senses")
-    p.add_argument("--words", help="also report each corpus's clips and images once with each of these sentences as "
+    p.add_argument("--words", type=user_path,
+                   help="also report each corpus's clips and images once with each of these sentences as "
                    "their words (\"<corpus>+words\"): 'cremad' (its twelve sentences) or a text file, one a line")
-    p.add_argument("--voices", help="also report each corpus's words once beside each of these voices (\"<corpus>+voices\"): "
+    p.add_argument("--voices", type=user_path,
+                   help="also report each corpus's words once beside each of these voices (\"<corpus>+voices\"): "
                    "a folder of unlabelled utterances, one audio or video file each")
-    p.add_argument("--json", help="write the figures to this JSON file")
-    p.add_argument("--png-dir", help="write confusion-matrix PNGs into this folder")
-    p.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
+    p.add_argument("--json", type=user_path, help="write the figures to this JSON file")
+    p.add_argument("--png-dir", type=user_path, help="write confusion-matrix PNGs into this folder")
+    p.add_argument("--cache", type=user_path, default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto")
     args = p.parse_args(argv)
     for flag, path, folder in (("--json", args.json, False), ("--png-dir", args.png_dir, True),
