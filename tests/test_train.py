@@ -519,6 +519,29 @@ def test_training_on_your_own_labelled_clips(shared_data, tmp_path, caplog):
               "--branches", "audio"])
 
 
+def test_your_own_clips_are_told_from_whatever_folder_train_evaluate_runs_in(shared_data, tmp_path, monkeypatch):
+    """A checkpoint trained with --data folders=mine recorded "folders=mine", read by train.evaluate as from where it
+    runs: run elsewhere on the same clips (folders=/home/u/mine), it took them for held out. The checkpoint records
+    the folder absolute now, and a folder reached by another path (relative, or through a link) is the same folder."""
+    from train.corpora import read_data_spec
+    from train.heldout import seen_in_training, trained_on
+
+    work = tmp_path / "work"
+    _clips(shared_data, work / "mine", 18), _clips(shared_data, work / "held", 19)
+    monkeypatch.chdir(work)
+    main(["--data", "folders=mine", "--dev-data", "folders=./held/", "--cache", str(tmp_path / "cache"), "--out",
+          "out", "--epochs", "1", "--modalities", "audio", *TINY, "--branches", "audio"])
+    data = json.loads((work / "out" / "config.json").read_text())["training"]["data"]
+    assert data["data"] == [f"folders={work / 'mine'}"] and data["dev_data"] == [f"folders={work / 'held'}"]
+    (tmp_path / "elsewhere").mkdir(), (tmp_path / "link").symlink_to(work)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    rules = trained_on(work / "out")
+    for spec, role in ((f"folders={work / 'mine'}", "trained"), ("folders=../work/mine", "trained"),
+                       ("folders=../link/held", "dev"), (f"folders={tmp_path / 'link' / 'mine'}", "trained")):
+        seen = seen_in_training("mine", "folders", read_data_spec(spec)[1], rules)
+        assert seen is not None and seen["n"] == seen["of"] == 16 and len(seen[role]) == 1, spec
+
+
 def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(shared_data, tmp_path):
     """Each of these ran before: no dev set (training ended in a traceback in calibration), a dev set of silent
     clips (selected and calibrated on the prior alone), faces given to a voice (a checkpoint that learned

@@ -353,6 +353,14 @@ def user_path(path: str) -> str:
     return os.path.expanduser(path)
 
 
+def absolute_spec(spec: str) -> str:
+    """A --data spec with its path absolute ("folders=clips" run in /home/u: "folders=/home/u/clips"; "ravdess=R:1-4":
+    "ravdess=/home/u/R:1-4"), as a checkpoint records it: train.heldout then tells its clips from any folder."""
+    kind, sep, where = spec.partition("=")
+    folder, keep = split_filter(user_path(where))
+    return f"{kind}={os.path.abspath(folder)}{':' + keep if keep else ''}" if sep and folder else spec
+
+
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:
     """A ``--data`` spec -> (name, samples): "meld=PATH.csv", "ravdess=DIR[:ACTORS]" (e.g. 17-20),
     "emovo=DIR[:SPEAKERS]" (e.g. f1,m3), "emodb=DIR[:SPEAKERS]", "cremad=DIR[:SPEAKERS]", "goemotions=PATH.tsv",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mmsent.checkpoint import CheckpointError, read_config
 
-from .corpora import CorpusError, Sample, split_filter, split_name, parse_actors
+from .corpora import CorpusError, Sample, split_filter, split_name, parse_actors, user_path
 from .face_corpora import FER_CSV_SPLITS, FER_CSV_USAGES
 from .speech_corpora import parse_speakers, speaker_key
 
@@ -17,10 +17,11 @@ log = logging.getLogger("train.evaluate")
 
 
 # What train.train records in a checkpoint's config.json ("training": "data", "hyperparameters") names
-# corpora by kind and their speakers or published splits; the paths were relative to where it ran, so
+# corpora by kind and their speakers or published splits; their folders, as given, may be relative to where it ran, so
 # a corpus of the same kind is taken for the same corpus (RAVDESS's actor 1 is one person in any copy).
-# folders= sets have neither speakers nor splits to name: they are told by their folder (a relative one as from
-# where this runs); ckplus= sets can't be told.
+# folders= sets have neither speakers nor splits to name: they are told by their folder, symbolic links resolved
+# (recorded absolute; one that an older train.train recorded relative, as from where this runs);
+# ckplus= sets can't be told.
 BY = {"ravdess": "actors", "emovo": "speakers", "emodb": "speakers", "cremad": "speakers", "meld": "split",
       "fer2013": "split", "goemotions": "split", "folders": "folders"}
 
@@ -33,8 +34,8 @@ def _who(kind: str, s: Sample) -> str | None:
         return speaker_key(s.group.removeprefix(f"{kind}-"))
     if kind == "meld":
         return split_name(Path(s.id.split("/")[0]))
-    if kind == "folders":  # the clip's own path: within a folder trained or selected on, or not
-        return os.path.abspath(s.media)
+    if kind == "folders":  # the clip's own path (its folders' links resolved): within a folder trained or selected on
+        return str(Path(s.media).parent.resolve() / Path(s.media).name)
     if kind == "fer2013":  # as the image's own name says (PublicTest_12.jpg: Kaggle's test/ holds two splits),
         usage = s.group.partition("_")[0]  # else as the folder or the challenge's file names it (train -> Training)
         split = usage if usage in FER_CSV_USAGES else s.id.split("/")[1]
@@ -57,7 +58,7 @@ def _spec_who(spec: str) -> tuple[str | None, set[str] | None]:
     if kind == "meld":
         return kind, {split_name(Path(where))}
     if kind == "folders":
-        return kind, {os.path.abspath(where)}
+        return kind, {str(Path(user_path(where)).resolve())}
     if kind == "fer2013":
         split = keep or Path(folder).name
         return kind, {FER_CSV_SPLITS.get(split.lower(), split)}

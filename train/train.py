@@ -36,7 +36,7 @@ from mmsent.weights import SourceUnavailable
 from . import dist
 from .args import STATE_FILE, parse_args, read_corpora
 from .calibrate import calibrate
-from .corpora import CorpusError
+from .corpora import CorpusError, absolute_spec
 from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
 from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
@@ -369,11 +369,12 @@ def _training_meta(args, progress: dict, report: dict) -> dict:
 
 
 def _data_meta(args) -> dict:
-    """The corpora the run read, with the speakers it trained on and held out of each: only those it was given (the
-    defaults of --ravdess-train and --emovo-dev, recorded for a run without --ravdess or --emovo, read as if it had
-    been trained on RAVDESS actors 1-16)."""
-    data = {"meld": args.meld, "fer2013": args.fer2013, "goemotions": args.goemotions, "data": args.data,
-            "dev_data": args.dev_data}
+    """The corpora the run read (--data's and --dev-data's paths absolute: train.heldout tells a folders= set's clips
+    by their folder, from wherever it runs), with the speakers it trained on and held out of each: only those it
+    was given (the defaults of --ravdess-train and --emovo-dev, recorded for a run without --ravdess or --emovo,
+    read as if it had been trained on RAVDESS actors 1-16)."""
+    data = {"meld": args.meld, "fer2013": args.fer2013, "goemotions": args.goemotions,
+            "data": [absolute_spec(s) for s in args.data], "dev_data": [absolute_spec(s) for s in args.dev_data]}
     if args.ravdess:
         data |= {"ravdess": args.ravdess, "ravdess_train_actors": args.ravdess_train,
                  "ravdess_dev_actors": args.ravdess_dev}
