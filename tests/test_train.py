@@ -249,6 +249,30 @@ def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
 
 
+def test_resume_over_clips_added_removed_or_relabelled_is_refused(shared_data, tmp_path):
+    """--resume compared the options alone: a folders= set with a clip added since went on training the state of
+    the run on the clips it had, without a word. Now the state records what the run read, and a resume over other
+    clips (or the same ones under other labels) says which set changed; on the clips as they were, it goes on."""
+    mine, held = _clips(shared_data, tmp_path / "mine", 18), _clips(shared_data, tmp_path / "held", 19)
+    run = ["--data", f"folders={mine}", "--dev-data", f"folders={held}", "--cache", str(tmp_path / "cache"), "--out",
+           str(tmp_path / "out"), "--epochs", "2", "--stop-after", "1", "--modalities", "audio", *TINY,
+           "--branches", "audio"]
+    main(run)
+    added = mine / "angry" / "03-01-05-02-02-02-18.flac"
+    added.symlink_to(shared_data / "ravdess" / "Actor_18" / added.name)
+    with pytest.raises(SystemExit, match=re.escape("train_state.safetensors is the state of a run on other data (the "
+                                                   "training samples: 16 then, 17 now): clips were added, removed")):
+        main([*run, "--resume"])
+    added.unlink()
+    moved = next((mine / "sad").iterdir())
+    moved.rename(mine / "happy" / moved.name)  # the same clip, another label
+    with pytest.raises(SystemExit, match=re.escape("(the training samples: 16 then, 16 now, not the same)")):
+        main([*run, "--resume"])
+    (mine / "happy" / moved.name).rename(moved)
+    assert main([*run, "--resume"]) == 0
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["training"]["epochs_run"] == 2
+
+
 def test_what_would_lose_or_fake_a_run_is_refused_before_any_work(corpus, trained, tmp_path, capsys, caplog):
     """--resume without a state, an --out that holds an earlier run (its checkpoint was replaced without a word),
     --epochs 0 with nothing to compose (it saved a random model, calibrated, as if trained)."""

@@ -127,8 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "checkpoint is calibrated, and says as it loads that its run did not finish (--resume "
                         "continues it)")
     o.add_argument("--resume", action="store_true",
-                   help="continue from the state file, with the same data and settings (--epochs, --stop-after, "
-                        "--patience, --device and --cache may change)")
+                   help="continue from the state file, with the same data (clips added, removed or relabelled since "
+                        "are refused) and settings (--epochs, --stop-after, --patience, --device and --cache may change)")
     o.add_argument("--overwrite", action="store_true",
                    help="replace the checkpoint and state an earlier run left in --out (refused without it)")
     args = p.parse_args(argv)

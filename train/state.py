@@ -2,11 +2,13 @@
 
 Tensors: ``model.*`` (the trainable state dict), ``opt.{param}.{name}`` (AdamW moments and step),
 ``rng.torch`` (the CPU generator state), ``rng.cuda.N`` (each GPU's, on CUDA) and ``rng.shuffle``. The file's metadata holds a JSON
-``progress`` (epoch done, best score, epochs without gain, history) and the optimizer's param groups.
+``progress`` (epoch done, best score, epochs without gain, history), the optimizer's param groups and the ``run``
+(the options a resumed run must share, and the data it read: ``samples_read``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -20,6 +22,29 @@ from mmsent.results import atomic_path
 
 class StateError(ValueError):
     """A training state file that does not fit this run."""
+
+
+def samples_read(train: list, dev: dict[str, list]) -> dict:
+    """What a resumed run must have read as the run it continues did, training set and each dev set: how many samples
+    (a clip once, however often repeated, perturbed or cut) and a digest of them all (their ids, labels, and the digests of
+    their words and files that the feature cache keys them by, read once a process)."""
+    def digest(samples: list) -> dict:
+        keys = sorted(f"{s.feature_id('text')} {s.feature_id('audio')} {s.emotion} {s.sentiment}" for s in samples)
+        return {"n": len({s.id for s in samples if s.original}),
+                "sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]}
+
+    return {"train": digest(train), "dev": {name: digest(samples) for name, samples in dev.items()}}
+
+
+def other_samples(before: dict, now: dict) -> str:
+    """"the training samples: 16 then, 17 now; dev set my dev: 4 then, 4 now, not the same": the sets where two
+    ``samples_read`` differ."""
+    sets = {"the training samples": (before["train"], now["train"])}
+    sets |= {f"dev set {name}": (before["dev"].get(name), now["dev"].get(name))
+             for name in sorted(before["dev"].keys() | now["dev"].keys())}
+    return "; ".join(f"{what}: {b['n'] if b else 'none'} then, {a['n'] if a else 'none'} now"
+                     + (", not the same" if b and a and b["n"] == a["n"] else "")
+                     for what, (b, a) in sets.items() if b != a)
 
 
 def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
@@ -57,11 +82,15 @@ def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
         raise StateError(f"{path} is not a training state written by train.train")
     before = json.loads(meta.get("run", "{}"))  # absent in states written before 6 December 2026
     run = json.loads(json.dumps(run))  # as stored: tuples as lists
-    changed = sorted(k for k in before.keys() | run.keys() if before and before.get(k) != run.get(k))
+    changed = sorted(k for k in (before.keys() | run.keys()) - {"samples"} if before and before.get(k) != run.get(k))
     if changed:
         raise StateError(f"{path} is the state of a run with other settings: " + "; ".join(
             f"--{k.replace('_', '-')} was {before.get(k)!r}, now {run.get(k)!r}" for k in changed)
             + ". Resume with the same ones, or start again with --overwrite")
+    if "samples" in before and before["samples"] != run.get("samples"):  # absent in states of older runs
+        raise StateError(f"{path} is the state of a run on other data ({other_samples(before['samples'], run['samples'])}): "
+                         "clips were added, removed, renamed or rewritten, or their labels changed since. Resume on the "
+                         "data as it was, or start again with --overwrite")
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     expected = set(model.trainable_state_dict())
     if set(model_state) != expected:

@@ -42,7 +42,7 @@ from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
 from .joint import joint_samples
 from .metrics import selection_score
-from .state import StateError, load_state, save_state
+from .state import StateError, load_state, samples_read, save_state
 
 log = logging.getLogger("train.train")
 
@@ -184,8 +184,9 @@ def train(args) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     progress = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "stale": 0, "history": []}
     state_file = args.state or f"{args.out}/{STATE_FILE}"
+    run = _run_settings(args) | {"samples": samples_read(train_set, dev)}  # what a resumed run must share
     if args.resume:
-        progress = load_state(state_file, model, optimizer, gen, _run_settings(args))
+        progress = load_state(state_file, model, optimizer, gen, run)
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
         if progress["epoch"] >= args.epochs or progress["stale"] >= args.patience:
             log.warning("nothing left to train: %d of --epochs %d done, %d without a better dev score (--patience "
@@ -216,7 +217,8 @@ def train(args) -> dict:
             bar.update(1)
         bar.close()
         loss_avg = float(dist.all_reduce_sum(torch.tensor(loss_sum))) / max(1, steps * dist.world())
-        progress = _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss_avg, t0)
+        progress = _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, run,
+                              loss_avg, t0)
     if dist.is_main() and not args.epochs:  # --epochs 0: the --init parts composed, then calibrated
         save_checkpoint(model, args.out, training=_training_meta(args, progress, {}))
     if dist.is_main() and (progress["best_epoch"] or not args.epochs):
@@ -326,8 +328,9 @@ def _next_steps(out: str) -> str:
             f"heard: python -m train.evaluate --checkpoint {out} --data SPEC (e.g. folders=DIR)")
 
 
-def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, loss, t0) -> dict:
-    """Evaluate on dev (rank 0), keep the best checkpoint, save the state, share the decision."""
+def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, run, loss, t0) -> dict:
+    """Evaluate on dev (rank 0), keep the best checkpoint, save the state (with ``run``: the settings and samples a
+    resumed run must share), share the decision."""
     epoch = progress["epoch"] + 1
     if dist.is_main():
         report = dev_report(model, dev, caches, modalities)
@@ -339,7 +342,7 @@ def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, s
         if better:
             progress.update(best_score=score, best_epoch=epoch)
             save_checkpoint(model, args.out, training=_training_meta(args, progress, report))
-        save_state(state_file, model, optimizer, progress, gen, _run_settings(args))
+        save_state(state_file, model, optimizer, progress, gen, run)
         log.info("epoch %d loss %.4f %s score %.4f%s (%.0f s)", epoch, loss, _brief(report), score,
                  " best, saved" if better else f" (best {progress['best_score']:.4f} at {progress['best_epoch']})",
                  time.time() - t0)
@@ -351,7 +354,7 @@ RESUMABLE = ("epochs", "stop_after", "patience", "device", "cache", "resume", "o
 
 
 def _run_settings(args) -> dict:
-    """What a resumed run must share with the run it continues: every option but RESUMABLE ones."""
+    """The options a resumed run must share with the run it continues: every option but RESUMABLE ones."""
     return {k: v for k, v in vars(args).items() if k not in RESUMABLE}
 
 
