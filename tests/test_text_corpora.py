@@ -118,15 +118,16 @@ def test_cap_per_emotion_balances_and_is_repeatable(train):
     assert len(cap_per_emotion(samples, 0)) == len(samples)
 
 
-def test_data_spec_and_training_options(folder):
+def test_data_spec_and_training_options(folder, tmp_path):
     name, dev = read_data_spec(f"goemotions={folder / 'dev.tsv'}")
     assert name == "goemotions" and dev and dev[0].corpus == "goemotions"
-    args = parse_args(["--goemotions", str(folder), "--goemotions-cap", "500", "--out", "/tmp/x"])
+    args = parse_args(["--goemotions", str(folder), "--goemotions-cap", "500", "--out", str(tmp_path)])
     train_set, dev_sets, _ = read_corpora(args)
     assert max(Counter(s.emotion for s in train_set).values()) == 500
     assert list(dev_sets) == ["goemotions"]  # alone, it selects on its own dev split
     meld = folder.parent / "meld"
-    args = parse_args(["--goemotions", str(folder), "--goemotions-cap", "500", "--meld", str(meld), "--out", "/tmp/x"])
+    args = parse_args(["--goemotions", str(folder), "--goemotions-cap", "500", "--meld", str(meld),
+                       "--out", str(tmp_path)])
     train_set, dev_sets, _ = read_corpora(args)
     assert list(dev_sets) == ["meld"]  # with MELD, selection stays on MELD dev
     assert {s.corpus for s in train_set} == {"meld", "goemotions"}
