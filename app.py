@@ -457,9 +457,12 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             if e.args[1] == NEWER:
                 return UNCHANGED
             name = _name(video or sound) if video or sound else "the file"
-            stopped = f"at {e.args[0]}: the analysis of {name} was stopped and nothing was kept."
-            gr.Info(f"Stopped {stopped}")  # said to a screen reader too (a toast is a live region; the notes are not)
-            return (None,) * 7 + (f"**Stopped** {stopped} Press Analyse to start again.\n\n{model_lines}", None, None)
+            def stopped(shown: str) -> str:  # the name as typed: escaped for the toast's HTML, the note's Markdown
+                return f"at {e.args[0]}: the analysis of {shown} was stopped and nothing was kept."
+            # said to a screen reader too (a toast is a live region; the notes are not)
+            gr.Info(f"Stopped {stopped(html.escape(name, quote=False))}")
+            return (None,) * 7 + (f"**Stopped** {stopped(as_typed(name))} Press Analyse to start again.\n\n"
+                                  f"{model_lines}", None, None)
         except gr.Error as e:  # the app's own checks
             log.info("rejected %s: %s", video or sound, e.message)
             raise

@@ -393,7 +393,9 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
     """The page's Stop stops its analysis at the next progress step, wherever it is: before it
     starts (pressed while it waited in the queue), in speech recognition, while the video is drawn on. It
     returns no results and a note that says so, also as a gr.Info toast (a screen reader reads the toast, not
-    the notes; outside a page gr.Info prints), and leaves no request folder; a new click is not stopped."""
+    the notes; outside a page gr.Info prints), and leaves no request folder; a new click is not stopped. The file's
+    name is shown as typed ("_draft_.mp4" was in italics)."""
+    from markdown_it import MarkdownIt
     app, stops, page, analyze = page_analysis(tmp_path)
     stages = []
 
@@ -405,11 +407,13 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
     stops.click(page)  # Analyse's first step
     if not at:
         stops.stop(page)
-    result = analyze(str(media["speech"]), annotated_video=True, progress=progress, request=page)
+    draft = tmp_path / "_draft_.mp4"  # shown as typed, not in italics
+    shutil.copy(media["speech"], draft)
+    result = analyze(str(draft), annotated_video=True, progress=progress, request=page)
     assert result[:7] == (None,) * 7 and result[8:] == (None, None)
-    assert re.match(rf"\*\*Stopped\*\* at {at or 'checking the file'}.*: the analysis of speech\.mp4 was stopped "
-                    "and nothing was kept", result[7]), result[7]
-    assert re.search(rf"^Stopped at {at or 'checking the file'}.*: the analysis of speech\.mp4 was stopped and "
+    assert re.match(rf"<p><strong>Stopped</strong> at {at or 'checking the file'}.*: the analysis of _draft_\.mp4 was "
+                    "stopped and nothing was kept", MarkdownIt().render(result[7])), result[7]
+    assert re.search(rf"^Stopped at {at or 'checking the file'}.*: the analysis of _draft_\.mp4 was stopped and "
                      r"nothing was kept\.$", capsys.readouterr().out, re.MULTILINE)
     assert (stages[-1].startswith(at) if at else not stages) and not list(tmp_path.glob("req-*"))
     assert not stops._pages  # each page is forgotten as its last analysis ends (an API client's page never closes)
