@@ -130,7 +130,7 @@ def model_note(model: mmsent.FusionModel, load_warnings: list[str], unused: bool
     if unused and missing:
         lines.append(f"⚠️ **Not read:** {', '.join(missing)}: untrained in this checkpoint or unavailable "
                      "offline, so the analysis relies on the other senses only.")
-    lines += [f"⚠️ {w}" for w in load_warnings]
+    lines += [f"⚠️ {as_typed(w)}" for w in load_warnings]  # they name files: runs/_best_/config.json as typed
     return "\n\n".join(lines)
 
 

@@ -619,7 +619,7 @@ def test_the_note_shows_each_speaker_as_the_subtitles_name_them(name):
 
 
 def test_the_notes_show_file_names_and_tags_as_typed():
-    """The notes and the transcript's source went to Gradio's Markdown as written: a subtitle file "_draft_ *v2*.srt"
+    """The notes, the model's load warnings and the transcript's source went to Gradio's Markdown as written: a subtitle file "_draft_ *v2*.srt"
     was shown as "draft v2.srt", its parts in italics; an audio track titled "<b>Director</b>" in its file, in bold.
     None of the notes means Markdown (they are plain words, as the CLI prints them): rendered as CommonMark, as
     Gradio's Markdown is, each is shown as typed."""
@@ -636,6 +636,9 @@ def test_the_notes_show_file_names_and_tags_as_typed():
     assert "<p><strong>Transcript:</strong> subtitles:_draft_ *v2*.srt · language" in shown, shown
     listed = re.search(r"<p><strong>Notes:</strong></p>\n<ul>\n(.*)</ul>", shown, re.DOTALL).group(1)
     assert listed == "".join(f"<li>{html.escape(n, quote=False)}</li>\n" for n in analysis.notes), listed
+    warning = "runs/_best_/config.json: *old* <b>format</b>"  # a model's load warning names its files
+    shown = MarkdownIt().render(load_app().model_note(build_model(tiny_config()), [warning]))
+    assert f"<p>⚠️ {html.escape(warning, quote=False)}</p>" in shown, shown
 
 
 def test_every_language_whisper_knows_is_offered_by_name():
