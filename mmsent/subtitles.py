@@ -37,7 +37,8 @@ _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
 # the dash before each speaker's line of a cue of two ("- Who?", "-Me.", "-¿Qué?"), not a minus ("-10 degrees")
 _LABEL = re.compile(r"([^\W\d_][^\W_]*(?:[ .'’-]+[^\W_]+)*\.?):(?:\s+(?=\S)|$)")  # BOB: Hi. (_labelled)
-_DIALOGUE_DASH = re.compile(r"^[-\u2010\u2013\u2014](?:\s+(?=\S)|(?=[^\W\d_]|[¿¡\"'«„“‘(\[]))")
+# and the chevrons before a new speaker's words in broadcast captions (CEA-608: ">> Hi.", ">>> News.")
+_DIALOGUE_DASH = re.compile(r"^(?:>>+\s*|[-\u2010\u2013\u2014](?:\s+(?=\S)|(?=[^\W\d_]|[¿¡\"'«„“‘(\[])))")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")  # a WebVTT voice tag, <v Bob> or <v.loud Dr. Who>: who speaks
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
 _BLANK = " \t\n\ufeff"  # what may come before a WebVTT header: blank lines, spaces, a byte-order mark
@@ -437,7 +438,7 @@ def _read_lines(lines: list[str]) -> tuple[str, list[str]]:
 
 def said(line: str) -> str:
     """A line of subtitles as said: spaces collapsed, the dash before a speaker's line in a cue of two left out
-    ("- Thank you!": the words' encoder read the dash)."""
+    ("- Thank you!": the words' encoder read the dash), and a broadcast caption's chevrons (">> Thank you!")."""
     return _DIALOGUE_DASH.sub("", " ".join(line.split()))
 
 

@@ -871,7 +871,8 @@ def test_captions_for_the_deaf_say_who_speaks_in_capitals_before_a_colon(tmp_pat
 
 def test_the_dash_before_each_speakers_line_is_not_read_as_words(tmp_path):
     """A cue of two speakers marks each line with a dash ("- Who?", "-Me.", Netflix's "-¿Qué?"), in SRT, WebVTT
-    and ASS alike; the words' encoder read the dashes. A minus before a number and a dash within a line stay."""
+    and ASS alike, and broadcast captions with chevrons (">> Hi."); the words' encoder read them. A minus before a
+    number and a dash within a line stay."""
     said = "Who? Me. ¿Qué? 5 o'clock. -10 degrees, well- known"
     (tmp_path / "talk.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\n- Who?\n-Me.\n\n"
                                        "2\n00:00:03,000 --> 00:00:04,000\n<i>-¿Qué?</i>\n– 5 o'clock.\n"
@@ -884,6 +885,9 @@ def test_the_dash_before_each_speakers_line_is_not_read_as_words(tmp_path):
                                        "\\N-10 degrees, well- known\n", encoding="utf-8")
     for name in ("talk.srt", "talk.vtt", "talk.ass"):
         assert " ".join(c.text for c in parse_subtitles(tmp_path / name)[0]) == said, name
+    (tmp_path / "news.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\n>> GOOD EVENING.\n>>> ANN: HELLO.\n",
+                                       encoding="utf-8")  # a broadcast's captions mark a new speaker so
+    assert [(c.text, c.speaker) for c in parse_subtitles(tmp_path / "news.srt")[0]] == [("GOOD EVENING. HELLO.", "ANN")]
 
 
 EVENTS = "[Events]\nFormat: Layer, Start, End, Style, Text\n"
