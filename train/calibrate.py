@@ -154,9 +154,10 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
                 ys = np.concatenate(ys)  # weighted as in training: a sense keeps its balance of rare classes
                 t, b = fit_sense(np.concatenate(xs), ys, class_weights(ys.tolist(), xs[0].shape[1]))
                 if end := grid_end(t):
-                    log.warning("calibration: the %s's %s temperature stopped at %.1f, the %s end of the range allowed "
-                                "(%.1f-%.1f), fitted on %d dev samples: its readings are %s as far as allowed, where the "
-                                "fit would go further (few dev samples, or ones unlike the training, do that)",
+                    log.warning("calibration: the %s's %s temperature stopped at %.1f, the %s end of the range "
+                                "allowed (%.1f-%.1f), fitted on %d dev samples: its readings are %s as far as allowed, "
+                                "where the fit would go further (few dev samples, or ones unlike the training, do "
+                                "that)",
                                 MODALITY_NAMES[m], head, t, ENDS[end], TEMPERATURES[0], TEMPERATURES[-1], len(ys),
                                 "flattened" if end == "max" else "sharpened")
                 model.temperature[i, h] = t
@@ -178,14 +179,15 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
         for key in ("fusion_weight", "neutral_discount"):
             report[key] = {m: dict(zip(HEADS, getattr(model, key)[:, MODALITIES.index(m)].tolist()))
                            for m in model.sense_heads}
-    for line in said(report):
+    for line in report_lines(report):
         log.info("calibration: %s", line)
     return report
 
 
-def said(report: dict) -> list[str]:
-    """What ``calibrate`` set, one line per sense: "voice: emotion T=1.42, sentiment T=0.97; fusion weight emotion
-    1.10, sentiment 0.85; ..." (a temperature at an end of its range marked; the biases are in the report alone)."""
+def report_lines(report: dict) -> list[str]:
+    """The log lines of what ``calibrate`` set, one per sense: "voice: emotion T=1.42, sentiment T=0.97; fusion weight
+    emotion 1.10, sentiment 0.85; ..." (a temperature at an end of its range marked; the biases are in the report
+    alone)."""
     lines = []
     for m, temperatures in report["temperature"].items():
         line = ", ".join(f"{head} T={t:.2f}" + (f" ({ENDS[grid_end(t)]} bound)" if grid_end(t) else "")
@@ -229,7 +231,8 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         optimizer.zero_grad()
         loss = 0.0
         for h, labels, mask, senses, doubts in data:
-            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h], doubts)
+            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h],
+                               doubts)
             loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss
