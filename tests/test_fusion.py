@@ -64,7 +64,8 @@ def test_plain_words_join_neutral_words_to_the_emotion_of_the_other_senses():
         assert all(by_id[i].emotion == j.emotion for m, i in j.parts if m != "text")
         assert j.sentiment is None
     assert all(by_id[dict(j.parts)["text"]].emotion == j.emotion for j in worded if j not in plain)
-    assert joint_samples([samples], caches, 300, seed=3, plain_words=0.0) == joint_samples([samples], caches, 300, seed=3)
+    assert joint_samples([samples], caches, 300, seed=3, plain_words=0.0) == \
+        joint_samples([samples], caches, 300, seed=3)
 
 
 def test_fit_sense_recovers_the_temperature_and_class_bias_of_miscalibrated_logits():
@@ -158,3 +159,39 @@ def test_fusion_learns_that_words_saying_neutral_are_no_evidence_for_which_emoti
     plain = model.fuse({}, mask, senses=senses).emotion_logits
     acc = lambda z: (z.argmax(1) == labels).float().mean()  # noqa: E731
     assert acc(fused) > acc(plain) + 0.03 and acc(fused) >= acc(test["audio"]) - 0.01
+
+
+def test_a_fusion_weight_fitted_on_a_handful_of_clips_stays_in_its_range_and_the_log_says_so(caplog):
+    """Four clips, each read rightly by a voice alone, took its fusion weight (the power its reading is raised to,
+    alone) to 7,724 once the temperature was bounded: every reading one-hot. Now it stops at the end of its range,
+    the log warning; calibrated readings of many clips keep a weight about 1, inside it."""
+    from train.calibrate import FUSION_WEIGHTS, _fit_fusion, report_lines
+
+    def fit(logits: torch.Tensor, labels: torch.Tensor):
+        model = build_model(tiny_config()).eval()
+        n, nan = len(labels), np.full((len(labels), len(EMOTIONS)), np.nan, np.float32)
+        dev = {"mine": [Sample(f"mine/{i}", "mine", None, int(e), None) for i, e in enumerate(labels)]}
+        outputs = {"mine": {"mask": np.array([[False, True, False]] * n), "audio/emotion": logits.numpy(),
+                            "text/emotion": nan, "video/emotion": nan}}
+        for m in MODALITIES:
+            outputs["mine"][f"{m}/sentiment"] = np.full((n, 3), np.nan, np.float32)
+        _fit_fusion(model, dev, outputs)
+        return model.fusion_weight.detach()[0, MODALITIES.index("audio")].item()
+
+    labels = torch.arange(4)
+    with caplog.at_level("WARNING", logger="train.calibrate"):
+        assert fit(torch.eye(len(EMOTIONS))[labels], labels) == FUSION_WEIGHTS[1]
+    assert ("the voice's emotion fusion weight stopped at 2.00, the upper end of the range allowed (0-2), fitted on 4 "
+            "dev samples") in caplog.text
+    report = {"temperature": {"audio": {"emotion": 1.0, "sentiment": 1.0}},
+              "fusion_weight": {"audio": {"emotion": 2.0, "sentiment": 1.0}}}
+    assert report_lines(report) == ["voice: emotion T=1.00, sentiment T=1.00; fusion weight emotion 2.00 "
+                                    "(upper bound), sentiment 1.00"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="train.calibrate"):  # read wrongly with confidence: counted not at all
+        assert fit(torch.eye(len(EMOTIONS))[(labels + 1) % len(EMOTIONS)] * 3.0, labels) == FUSION_WEIGHTS[0]
+    assert "the voice's emotion fusion weight stopped at 0.00, the lower end" in caplog.text
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2000, len(EMOTIONS), generator=g) * 2.0
+    labels = torch.multinomial(logits.softmax(-1), 1, generator=g).squeeze(1)  # calibrated as they are
+    assert abs(fit(logits, labels) - 1.0) < 0.1

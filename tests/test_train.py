@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 from mmsent.checkpoint import load_checkpoint
 from train import cache as cache_mod
-from train.calibrate import TEMPERATURES, grid_end
+from train.calibrate import FUSION_WEIGHTS, TEMPERATURES, grid_end
 from train.corpora import read_meld, read_ravdess
 from train.data import predict
 from train.extract import extract_all
@@ -371,9 +371,9 @@ def test_a_branch_neither_fed_nor_given_by_init_is_refused_before_any_work(words
     ck = str(words_and_voice)
     base = ["--meld", str(tmp_path), "--out", str(tmp_path / "run")]
     for flags, said in ((["--branches", "text", "audio", "--modalities", "audio"], "--branches text: the text "
-                         "branch is neither trained (--modalities audio) nor given by --init, so it would be saved with "
-                         "random weights that the analysis reads as a sense: feed it with --modalities, drop it from "
-                         "--branches, or give it with --init DIR:encoders.text. --init DIR:sense_heads.text."),
+                         "branch is neither trained (--modalities audio) nor given by --init, so it would be saved "
+                         "with random weights that the analysis reads as a sense: feed it with --modalities, drop it "
+                         "from --branches, or give it with --init DIR:encoders.text. --init DIR:sense_heads.text."),
                         (["--branches", "text", "audio", "--epochs", "0", "--init", f"{ck}:encoders.audio.",
                           "--init", f"{ck}:sense_heads.audio."], "--branches text: the text branch is neither trained "
                          "(--epochs 0 trains nothing) nor given by --init, so it would be saved with random weights "
@@ -650,8 +650,9 @@ def test_a_dev_emotion_that_training_lacks_is_warned_of(shared_data, tmp_path, c
 def test_a_temperature_fitted_on_a_handful_of_dev_clips_stays_in_its_range_and_the_log_says_so(shared_data, tmp_path,
                                                                                            caplog):
     """One dev clip of each emotion set a voice's sentiment temperature to 663,449 (every reading flat), and the log
-    gave the calibration as a Python dict. Now a temperature stops at an end of the range the grid searches, the log
-    warns where one did, and gives each sense's figures on a line of its own."""
+    gave the calibration as a Python dict; with the temperature bounded, its fusion weight went to 19 (every reading
+    one-hot). Now a temperature and a fusion weight stop at an end of their ranges, the log warns where one did, and
+    gives each sense's figures on a line of its own."""
     _clips(shared_data, tmp_path / "mine", 18), _clips(shared_data, tmp_path / "held", 19)
     for emotion in (tmp_path / "held").iterdir():
         (tmp_path / "few" / emotion.name).mkdir(parents=True)
@@ -661,17 +662,21 @@ def test_a_temperature_fitted_on_a_handful_of_dev_clips_stays_in_its_range_and_t
         main(["--data", f"folders={tmp_path / 'mine'}", "--dev-data", f"folders={tmp_path / 'few'}", "--cache",
               str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--epochs", "2", "--modalities", "audio", *TINY,
               "--branches", "audio"])
-    temperature = json.loads((tmp_path / "out" / "config.json").read_text())["training"]["calibration"]["temperature"]
-    voice = temperature["audio"]
+    calibration = json.loads((tmp_path / "out" / "config.json").read_text())["training"]["calibration"]
+    voice = calibration["temperature"]["audio"]
+    assert all(FUSION_WEIGHTS[0] <= w <= FUSION_WEIGHTS[1] for w in calibration["fusion_weight"]["audio"].values())
     assert all(TEMPERATURES[0] * 0.999 <= t <= TEMPERATURES[-1] * 1.001 for t in voice.values()), voice
     ends = {head: grid_end(t) for head, t in voice.items() if grid_end(t)}
     assert ends  # 4 clips: the fit ran on to an end here
     for head, end in ends.items():
-        assert (f"the voice's {head} temperature stopped at {voice[head]:.1f}, the {'upper' if end == 'max' else 'lower'} "
+        assert (f"the voice's {head} temperature stopped at {voice[head]:.1f}, "
+                f"the {'upper' if end == 'max' else 'lower'} "
                 "end of the range allowed (0.2-10.0), fitted on 4 dev samples") in caplog.text
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("calibration: voice: "))
-    assert re.fullmatch(r"calibration: voice: emotion T=\d+\.\d\d( \(\w+ bound\))?, sentiment T=\d+\.\d\d( \(\w+ bound\))?; "
-                        r"fusion weight emotion .*; neutral discount emotion .*", line), line
+    assert re.fullmatch(r"calibration: voice: emotion T=\d+\.\d\d( \(\w+ bound\))?, "
+                        r"sentiment T=\d+\.\d\d( \(\w+ bound\))?; "
+                        r"fusion weight emotion \d+\.\d\d( \(\w+ bound\))?, sentiment \d+\.\d\d( \(\w+ bound\))?; "
+                        r"neutral discount emotion .*", line), line
 
 
 def test_a_text_encoder_that_is_not_here_is_one_error_line(shared_data, tmp_path, monkeypatch):
@@ -746,7 +751,8 @@ def test_a_format_2_checkpoint_is_recalibrated_as_its_message_advises(corpus, tm
 
 def test_branches_and_modalities_take_commas_and_unknown_names_are_refused(tmp_path, capsys):
     """--branches text,audio was read as one branch named 'text,audio' (refused as neither trained nor given, with
-    --init DIR:encoders.text,audio. as advice), --modalities text,audio as one unknown sense, said only after parsing."""
+    --init DIR:encoders.text,audio. as advice), --modalities text,audio as one unknown sense, said only after
+    parsing."""
     from train.args import parse_args
 
     base = ["--meld", str(tmp_path), "--out", str(tmp_path / "run")]

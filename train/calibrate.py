@@ -5,8 +5,8 @@
    PublicTest) by the NLL with the class weights of training (``data.class_weights``), so that
    what each sense says (the per-sense readings) fits its own corpus and keeps the balance between
    frequent and rare emotions it was trained for. A sense alone answers its reading.
-2. With log-linear fusion, the fusion weights (one per head and sense) and the priors (counted once
-   per sense beyond the first) are fitted on all dev sets, each counted equally, the joined senses
+2. With log-linear fusion, the fusion weights (one per head and sense, within FUSION_WEIGHTS) and the priors
+   (counted once per sense beyond the first) are fitted on all dev sets, each counted equally, the joined senses
    among them: the weights say how much each sense's evidence is worth when the senses come together,
    and each sense's neutral discount how little a reading that says "neutral" counts beside another
    sense that shows something clearly (``model.log_linear``; the words' "neutral" is no evidence for
@@ -47,6 +47,9 @@ HEADS = ("emotion", "sentiment")
 BIAS_L2 = 1e-3  # keeps a bias finite for a class its dev split lacks
 SLOPES = np.concatenate([[0.0], np.exp(np.linspace(np.log(0.5), np.log(200.0), 80))])  # the grid fit_slope searches
 BANK_MAX = 4096  # most training voices a head keeps (evenly spaced among more)
+FUSION_WEIGHTS = (0.0, 2.0)  # the range of a log-linear fusion weight (the default checkpoint's: 0.93-1.12):
+# a lone sense's reading is raised to its weight, which sharpens it as a temperature would: 4 dev clips took it to
+# 7,724 (every reading one-hot)
 
 
 def _labels(samples: list[Sample], head: str) -> np.ndarray:
@@ -184,17 +187,25 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
     return report
 
 
+def weight_end(w: float) -> str | None:
+    """"max" or "min" where a fusion weight ``w`` is an end of FUSION_WEIGHTS, None inside it."""
+    ends = {"max": FUSION_WEIGHTS[1], "min": FUSION_WEIGHTS[0]}
+    return next((end for end, bound in ends.items() if np.isclose(w, bound, rtol=1e-6, atol=1e-9)), None)
+
+
 def report_lines(report: dict) -> list[str]:
     """The log lines of what ``calibrate`` set, one per sense: "voice: emotion T=1.42, sentiment T=0.97; fusion weight
-    emotion 1.10, sentiment 0.85; ..." (a temperature at an end of its range marked; the biases are in the report
-    alone)."""
+    emotion 1.10, sentiment 0.85; ..." (a temperature or a fusion weight at an end of its range marked; the biases are
+    in the report alone)."""
     lines = []
     for m, temperatures in report["temperature"].items():
         line = ", ".join(f"{head} T={t:.2f}" + (f" ({ENDS[grid_end(t)]} bound)" if grid_end(t) else "")
                          for head, t in temperatures.items())
         for key in ("fusion_weight", "neutral_discount"):
             if key in report:
-                line += f"; {key.replace('_', ' ')} " + ", ".join(f"{h} {v:.2f}" for h, v in report[key][m].items())
+                line += f"; {key.replace('_', ' ')} " + ", ".join(
+                    f"{h} {v:.2f}" + (f" ({ENDS[weight_end(v)]} bound)" if key == "fusion_weight" and weight_end(v)
+                                      else "") for h, v in report[key][m].items())
         if m == "audio" and "familiarity" in report:
             gate = report["familiarity"]
             line += (f"; familiarity gate d0 {gate['d0']:.3f} (quantile {gate['quantile']:g} of the dev voices' "
@@ -204,9 +215,11 @@ def report_lines(report: dict) -> list[str]:
 
 
 def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[str, dict]) -> None:
-    """Fusion weights and priors by L-BFGS on the mean over dev sets of each set's NLL."""
+    """Fusion weights (within FUSION_WEIGHTS: the log warns where one stops at an end), neutral discounts and priors
+    by L-BFGS on the mean over dev sets of each set's NLL."""
     device = model.temperature.device
-    weight = model.fusion_weight.detach().cpu().clone().requires_grad_(True)
+    # from training's weights, within the range: beyond it the clamped weight would have no gradient to come back
+    weight = model.fusion_weight.detach().cpu().clamp(*FUSION_WEIGHTS).requires_grad_(True)
     priors = [model.emotion_prior.detach().cpu().clone().requires_grad_(True),
               model.sentiment_prior.detach().cpu().clone().requires_grad_(True)]
     discount = torch.zeros_like(model.neutral_discount, device="cpu", requires_grad=True)
@@ -231,18 +244,27 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         optimizer.zero_grad()
         loss = 0.0
         for h, labels, mask, senses, doubts in data:
-            fused = log_linear(senses, mask, weight[h], priors[h], discount[h].clamp(min=0.0), model.neutral[h],
-                               doubts)
+            fused = log_linear(senses, mask, weight[h].clamp(*FUSION_WEIGHTS), priors[h], discount[h].clamp(min=0.0),
+                               model.neutral[h], doubts)
             loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss
 
     optimizer.step(closure)
     with torch.no_grad():
-        model.fusion_weight.copy_(weight.clamp(min=0.0))  # a sense never counts against its own evidence
+        model.fusion_weight.copy_(weight.clamp(*FUSION_WEIGHTS))  # never against its own evidence, nor one-hot
         model.emotion_prior.copy_(priors[0])
         model.sentiment_prior.copy_(priors[1])
         model.neutral_discount.copy_(discount.clamp(min=0.0))
+    for h, head in enumerate(HEADS):
+        n = sum(len(labels) for g, labels, *_ in data if g == h)
+        for m in model.sense_heads:
+            w = float(model.fusion_weight.detach()[h, MODALITIES.index(m)])
+            if end := weight_end(w):
+                log.warning("calibration: the %s's %s fusion weight stopped at %.2f, the %s end of the range allowed "
+                            "(%g-%g), fitted on %d dev samples: it counts as %s as allowed, where the fit would go "
+                            "further (few dev samples, or ones unlike the training, do that)", MODALITY_NAMES[m], head,
+                            w, ENDS[end], *FUSION_WEIGHTS, n, "much" if end == "max" else "little")
 
 
 def fit_slope(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]) -> float:
