@@ -195,3 +195,30 @@ def test_a_fusion_weight_fitted_on_a_handful_of_clips_stays_in_its_range_and_the
     logits = torch.randn(2000, len(EMOTIONS), generator=g) * 2.0
     labels = torch.multinomial(logits.softmax(-1), 1, generator=g).squeeze(1)  # calibrated as they are
     assert abs(fit(logits, labels) - 1.0) < 0.1
+
+
+def test_the_priors_fitted_on_a_handful_of_joined_clips_stay_in_their_range_and_the_log_says_so(caplog):
+    """Four joined clips (voice and face) of one emotion took its prior to 15, of four emotions to +-2,500: every
+    joined reading answered by the prior alone. Now a prior stops at +-PRIOR_MAX, the log naming the classes."""
+    from train.calibrate import PRIOR_MAX, _fit_fusion
+
+    g = torch.Generator().manual_seed(0)
+    for labels in (torch.zeros(4, dtype=torch.long), torch.arange(4)):
+        model = build_model(tiny_config()).eval()
+        n, nan = len(labels), np.full((len(labels), len(EMOTIONS)), np.nan, np.float32)
+        dev = {"mine": [Sample(f"mine/{i}", "mine", None, int(e), None) for i, e in enumerate(labels)]}
+        outputs = {"mine": {"mask": np.array([[False, True, True]] * n), "text/emotion": nan,
+                            "audio/emotion": torch.randn(n, len(EMOTIONS), generator=g).numpy(),
+                            "video/emotion": torch.randn(n, len(EMOTIONS), generator=g).numpy()}}
+        for m in MODALITIES:
+            outputs["mine"][f"{m}/sentiment"] = np.full((n, 3), np.nan, np.float32)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="train.calibrate"):
+            _fit_fusion(model, dev, outputs)
+        prior = model.emotion_prior.detach()
+        assert prior.abs().max() <= PRIOR_MAX and model.sentiment_prior.detach().abs().max() <= PRIOR_MAX, prior
+        assert (prior.abs() == PRIOR_MAX).any()  # the fit would take some further
+        ends = ", ".join(f"{e} {float(p):+.2f}" for e, p in zip(EMOTIONS, prior) if abs(p) == PRIOR_MAX)
+        assert f"the emotion prior stopped at an end of the range allowed (+-3) for {ends}, fitted on 4" in caplog.text
+        if not labels.any():  # all anger: anger's prior up to the end
+            assert prior[0] == PRIOR_MAX

@@ -6,9 +6,9 @@
    what each sense says (the per-sense readings) fits its own corpus and keeps the balance between
    frequent and rare emotions it was trained for. A sense alone answers its reading.
 2. With log-linear fusion, the fusion weights (one per head and sense, within FUSION_WEIGHTS) and the priors
-   (counted once per sense beyond the first) are fitted on all dev sets, each counted equally, the joined senses
-   among them: the weights say how much each sense's evidence is worth when the senses come together,
-   and each sense's neutral discount how little a reading that says "neutral" counts beside another
+   (counted once per sense beyond the first, within +-PRIOR_MAX) are fitted on all dev sets, each counted
+   equally, the joined senses among them: the weights say how much each sense's evidence is worth when the senses
+   come together, and each sense's neutral discount how little a reading that says "neutral" counts beside another
    sense that shows something clearly (``model.log_linear``; the words' "neutral" is no evidence for
    which emotion a voice shows); a voice the gate doubts (step 3) is flattened here, as in use.
 3. The voice's familiarity gate (Whisper head only): the head keeps the training voices (``voices``)
@@ -50,6 +50,8 @@ BANK_MAX = 4096  # most training voices a head keeps (evenly spaced among more)
 FUSION_WEIGHTS = (0.0, 2.0)  # the range of a log-linear fusion weight (the default checkpoint's: 0.93-1.12):
 # a lone sense's reading is raised to its weight, which sharpens it as a temperature would: 4 dev clips took it to
 # 7,724 (every reading one-hot)
+PRIOR_MAX = 3.0  # a log-linear prior (minus the log base rates) stays within +-this (the default checkpoint's: +-1.1):
+# four joined dev clips of one emotion took it to 15 (every joined reading that emotion), of four to +-2,500
 
 
 def _labels(samples: list[Sample], head: str) -> np.ndarray:
@@ -215,13 +217,13 @@ def report_lines(report: dict) -> list[str]:
 
 
 def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[str, dict]) -> None:
-    """Fusion weights (within FUSION_WEIGHTS: the log warns where one stops at an end), neutral discounts and priors
-    by L-BFGS on the mean over dev sets of each set's NLL."""
+    """Fusion weights (within FUSION_WEIGHTS), neutral discounts and priors (within +-PRIOR_MAX) by L-BFGS on the mean
+    over dev sets of each set's NLL; the log warns where a weight or a prior stops at an end of its range."""
     device = model.temperature.device
     # from training's weights, within the range: beyond it the clamped weight would have no gradient to come back
     weight = model.fusion_weight.detach().cpu().clamp(*FUSION_WEIGHTS).requires_grad_(True)
-    priors = [model.emotion_prior.detach().cpu().clone().requires_grad_(True),
-              model.sentiment_prior.detach().cpu().clone().requires_grad_(True)]
+    priors = [p.detach().cpu().clamp(-PRIOR_MAX, PRIOR_MAX).requires_grad_(True)
+              for p in (model.emotion_prior, model.sentiment_prior)]
     discount = torch.zeros_like(model.neutral_discount, device="cpu", requires_grad=True)
     data = []
     for name, out in outputs.items():
@@ -244,8 +246,8 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         optimizer.zero_grad()
         loss = 0.0
         for h, labels, mask, senses, doubts in data:
-            fused = log_linear(senses, mask, weight[h].clamp(*FUSION_WEIGHTS), priors[h], discount[h].clamp(min=0.0),
-                               model.neutral[h], doubts)
+            fused = log_linear(senses, mask, weight[h].clamp(*FUSION_WEIGHTS), priors[h].clamp(-PRIOR_MAX, PRIOR_MAX),
+                               discount[h].clamp(min=0.0), model.neutral[h], doubts)
             loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss
@@ -253,18 +255,29 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
     optimizer.step(closure)
     with torch.no_grad():
         model.fusion_weight.copy_(weight.clamp(*FUSION_WEIGHTS))  # never against its own evidence, nor one-hot
-        model.emotion_prior.copy_(priors[0])
-        model.sentiment_prior.copy_(priors[1])
+        model.emotion_prior.copy_(priors[0].clamp(-PRIOR_MAX, PRIOR_MAX))
+        model.sentiment_prior.copy_(priors[1].clamp(-PRIOR_MAX, PRIOR_MAX))
         model.neutral_discount.copy_(discount.clamp(min=0.0))
     for h, head in enumerate(HEADS):
-        n = sum(len(labels) for g, labels, *_ in data if g == h)
-        for m in model.sense_heads:
-            w = float(model.fusion_weight.detach()[h, MODALITIES.index(m)])
-            if end := weight_end(w):
-                log.warning("calibration: the %s's %s fusion weight stopped at %.2f, the %s end of the range allowed "
-                            "(%g-%g), fitted on %d dev samples: it counts as %s as allowed, where the fit would go "
-                            "further (few dev samples, or ones unlike the training, do that)", MODALITY_NAMES[m], head,
-                            w, ENDS[end], *FUSION_WEIGHTS, n, "much" if end == "max" else "little")
+        _warn_ends(model, h, sum(len(labels) for g, labels, *_ in data if g == h))
+
+
+def _warn_ends(model: FusionModel, h: int, n: int) -> None:
+    """Warn of each fusion weight and prior of head ``h`` that stopped at an end of its range (``n`` dev samples)."""
+    head = HEADS[h]
+    for m in model.sense_heads:
+        w = float(model.fusion_weight.detach()[h, MODALITIES.index(m)])
+        if end := weight_end(w):
+            log.warning("calibration: the %s's %s fusion weight stopped at %.2f, the %s end of the range allowed "
+                        "(%g-%g), fitted on %d dev samples: it counts as %s as allowed, where the fit would go "
+                        "further (few dev samples, or ones unlike the training, do that)", MODALITY_NAMES[m], head,
+                        w, ENDS[end], *FUSION_WEIGHTS, n, "much" if end == "max" else "little")
+    names = (model.config.emotions, model.config.sentiments)[h]
+    prior = (model.emotion_prior, model.sentiment_prior)[h].detach().tolist()
+    if ends := [f"{name} {p:+.2f}" for name, p in zip(names, prior) if np.isclose(abs(p), PRIOR_MAX, rtol=1e-6)]:
+        log.warning("calibration: the %s prior stopped at an end of the range allowed (+-%g) for %s, fitted on %d "
+                    "dev samples: joined senses lean to or from those as far as allowed, where the fit would go "
+                    "further (few dev samples, or ones of few emotions, do that)", head, PRIOR_MAX, ", ".join(ends), n)
 
 
 def fit_slope(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]) -> float:
