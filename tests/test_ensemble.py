@@ -100,3 +100,16 @@ def test_voices_that_differ_are_not_joined_and_heads_are_not_trained_together(tm
     with pytest.raises(SystemExit, match="trained apart"):
         train_cli.main(["--ravdess", str(tmp_path), "--branches", "audio", "--modalities", "audio", "--config", "tiny",
                         "--audio-source", "whisper-base", "--voice-members", "2", "--out", str(tmp_path / "o")])
+
+
+def test_path_options_expand_a_leading_tilde(tmp_path, monkeypatch):
+    """python -m train.ensemble ~/v0 ~/v1 --out ~/joined (quoted, or --out=~/joined: no shell expands them) said
+    "~/v0: no such checkpoint folder"; --out wrote into a folder named ~ here."""
+    home, here = tmp_path / "home", tmp_path / "here"
+    here.mkdir()
+    for seed in (0, 1):
+        save_checkpoint(_voice(seed), home / f"v{seed}")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    assert ensemble.main(["~/v0", "~/v1", "--out", "~/joined"]) == 0
+    assert load_checkpoint(home / "joined").config.voice_members == 2 and not list(here.iterdir())

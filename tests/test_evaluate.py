@@ -183,6 +183,19 @@ def test_every_path_option_expands_a_leading_tilde(checkpoint, shared_data, tmp_
     assert args.init == [str(home / "ckpt")]
 
 
+def test_train_fer_path_options_expand_a_leading_tilde(tmp_path, monkeypatch):
+    """python -m train.fer --data ~/fer2013 (quoted, or --data=~/fer2013: no shell expands it) looked for a folder
+    named ~ here, and --out, --state and --cache wrote into one."""
+    from train.fer import parse_args
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = parse_args(["--data", "~/fer", "--out", "~/out", "--state", "~/state.pt", "--cache", "~/cache", "--init",
+                       "~/init", "--final-out", "~/final", "--soup", "~/a", "~/b"])
+    for flag in ("data", "out", "state", "cache", "init", "final_out"):
+        assert getattr(args, flag) == tmp_path / getattr(args, flag).name, flag
+    assert args.soup == [tmp_path / "a", tmp_path / "b"]
+
+
 def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert main(["--checkpoint", str(checkpoint), "--data", f"meld={tmp_path / 'nope.csv'}"]) == 2
     assert "MELD CSV not found" in capsys.readouterr().err

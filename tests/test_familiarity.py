@@ -15,7 +15,7 @@ from mmsent.model import Inputs, build_model, log_linear
 from train import familiarity
 from train.cache import FeatureCache
 from train.calibrate import calibrate, fit_slope
-from train.corpora import Sample, read_ravdess
+from train.corpora import CorpusError, Sample, read_ravdess
 from train.data import predict_logits
 from train.evaluate import corpus_report
 from train.extract import audio_features
@@ -175,6 +175,23 @@ def test_beside_a_doubted_voice_words_saying_neutral_count_in_full():
 
 def test_the_voice_bank_layer_must_be_one_the_torch_layers_compute():
     tiny_config(audio_source="whisper-base-layer4", voice_bank_layer=5).validate()
-    for source, layer in (("logmel-cnn", 5), ("whisper-base", 5), ("whisper-base-layer4", 7), ("whisper-base-layer4", -1)):
+    for source, layer in (("logmel-cnn", 5), ("whisper-base", 5), ("whisper-base-layer4", 7),
+                          ("whisper-base-layer4", -1)):
         with pytest.raises(ValueError, match="voice_bank_layer must be a layer 1-6"):
             tiny_config(audio_source=source, voice_bank_layer=layer).validate()
+
+
+def test_path_options_expand_a_leading_tilde(tmp_path, monkeypatch):
+    """--voice ~/voice SPEC SPEC and --cache ~/cache (quoted, or --cache=~/cache: no shell expands them) reached the
+    program as "~/voice" ("no such checkpoint folder") and a cache folder named ~ here."""
+    got = []
+
+    def parts(checkpoint, specs, cache, device="auto"):
+        got.append((checkpoint, cache))
+        raise CorpusError("stop here")  # what is read is not what is checked
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(familiarity, "voice_parts", parts)
+    assert familiarity.main(["--voice", "~/voice", "ravdess=x", "emovo=y", "--cache", "~/cache", "--device",
+                             "cpu"]) == 2
+    assert got == [(str(tmp_path / "voice"), str(tmp_path / "cache"))]

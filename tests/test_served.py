@@ -51,7 +51,8 @@ def test_a_clip_that_cannot_be_read_is_a_miss_and_the_run_goes_on(checkpoint, sh
     answers are also reported in train.evaluate's layout; a corpus named twice keeps both reports."""
     clips = tmp_path / "clips"
     (clips / "angry").mkdir(parents=True)
-    (clips / "angry" / "03-01-05-01-01-01-18.flac").symlink_to(shared_data / "ravdess" / "Actor_18" / "03-01-05-01-01-01-18.flac")
+    name = "03-01-05-01-01-01-18.flac"
+    (clips / "angry" / name).symlink_to(shared_data / "ravdess" / "Actor_18" / name)
     (clips / "angry" / "damaged.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")  # a header cut short
     out = tmp_path / "served.json"
     assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--data", f"folders={clips}",
@@ -81,7 +82,8 @@ def test_a_json_path_that_cannot_be_written_is_told_before_any_clip_is_analysed(
         assert e.value.code == 2 and said in capsys.readouterr().err
     monkeypatch.undo()
     (clips / "angry" / "damaged.wav").unlink()
-    (clips / "angry" / "03-01-05-01-01-01-18.flac").symlink_to(shared_data / "ravdess" / "Actor_18" / "03-01-05-01-01-01-18.flac")
+    name = "03-01-05-01-01-01-18.flac"
+    (clips / "angry" / name).symlink_to(shared_data / "ravdess" / "Actor_18" / name)
     out = tmp_path / "new" / "served.json"
     assert main(["--checkpoint", str(checkpoint), "--data", f"folders={clips}", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["clips"]["n"] == 1
@@ -159,4 +161,20 @@ def test_a_model_of_other_labels_is_refused_before_any_clip_is_analysed(tmp_path
         with pytest.raises(SystemExit) as e:
             main(["--checkpoint", str(folder), "--data", f"folders={clips}"])
         assert e.value.code == 2 and (f"{folder}: its emotions are {list(emotions)}; train.evaluate and train.served "
-                                      f"score the 7 MELD emotions {list(EMOTIONS)}, in that order") in capsys.readouterr().err
+                                      f"score the 7 MELD emotions {list(EMOTIONS)}, in that order"
+                                      ) in capsys.readouterr().err
+
+
+def test_path_options_expand_a_leading_tilde(checkpoint, tmp_path, monkeypatch):
+    """--checkpoint ~/ckpt (quoted, or --checkpoint=~/ckpt: no shell expands it) was "no such checkpoint folder", and
+    --json ~/out/s.json wrote into a folder named ~ here."""
+    home, here = tmp_path / "home", tmp_path / "here"
+    (home / "clips" / "sad").mkdir(parents=True), here.mkdir()
+    (home / "clips" / "sad" / "a.wav").write_bytes(b"")
+    (home / "ckpt").symlink_to(checkpoint)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    monkeypatch.setattr("train.served.served", lambda *a, **k: {"n": 1})  # the analysis is not what is checked
+    assert main(["--checkpoint", "~/ckpt", "--data", "folders=~/clips", "--json", "~/out/s.json"]) == 0
+    assert json.loads((home / "out" / "s.json").read_text())["clips"]["checkpoint"] == str(checkpoint.resolve())
+    assert not list(here.iterdir())

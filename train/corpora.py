@@ -348,8 +348,9 @@ def _mistyped(spec: str) -> str | None:
 
 def user_path(path: str) -> str:
     """A path as given, its leading ~ expanded: "~/My clips" quoted, --out=~/runs or --data=folders=~/clips reach
-    the program unexpanded (no shell expands them). Every path option of train.train and train.evaluate reads
-    through it (their argparse ``type``), as --data's specs do."""
+    the program unexpanded (no shell expands them). Every path option of train.train, train.evaluate, train.served,
+    train.familiarity, train.ensemble and train.fer reads through it (their argparse ``type``), as --data's specs
+    do."""
     return os.path.expanduser(path)
 
 

@@ -26,6 +26,8 @@ from mmsent.checkpoint import VOICE_HEADS, CheckpointError, load_checkpoint, sav
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model
 
+from .corpora import user_path
+
 log = logging.getLogger("train.ensemble")
 AUDIO = MODALITIES.index("audio")
 SHARED = ("bank", "bank_center", "bank_scale", "gate")  # the voice bank and its gate: one for all heads
@@ -72,8 +74,9 @@ def _difference(a, b) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.ensemble", description=__doc__.split("\n\n")[0])
-    p.add_argument("voices", nargs="+", help="voice-only checkpoints of train.train (same options, other --seed)")
-    p.add_argument("--out", required=True, help="checkpoint folder of the joined voice")
+    p.add_argument("voices", nargs="+", type=user_path,
+                   help="voice-only checkpoints of train.train (same options, other --seed)")
+    p.add_argument("--out", type=user_path, required=True, help="checkpoint folder of the joined voice")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     if len(args.voices) < 2:

@@ -25,7 +25,7 @@ from mmsent.encoders import doubt
 
 from .args import DEFAULT_CACHE
 from .calibrate import fit_slope
-from .corpora import CorpusError, read_data_spec
+from .corpora import CorpusError, read_data_spec, user_path
 from .data import predict_logits, softmax
 from .extract import extract_all
 from .metrics import expected_calibration_error
@@ -67,9 +67,10 @@ def describe(name: str, logits: np.ndarray, distance: np.ndarray, labels: np.nda
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.familiarity", description=__doc__.split("\n\n")[0])
-    p.add_argument("--voice", nargs=3, action="append", required=True, metavar=("CHECKPOINT", "OWN_DEV", "UNSEEN"),
+    p.add_argument("--voice", nargs=3, type=user_path, action="append", required=True,
+                   metavar=("CHECKPOINT", "OWN_DEV", "UNSEEN"),
                    help="a voice checkpoint, the --data spec of its own dev voices, that of a corpus it never heard")
-    p.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
+    p.add_argument("--cache", type=user_path, default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     args = p.parse_args(argv)
     try:

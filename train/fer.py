@@ -6,8 +6,8 @@ Reads ``DATA/train/<class>/*.jpg`` and ``DATA/validation/<class>/*.jpg`` (Public
 every image once into a uint8 array cached under ``--cache`` (never in the repository), and trains
 with batched tensor augmentation (random rotation/scale/shift, mirror, brightness/contrast, random
 erasing), label smoothing, SGD with Nesterov momentum and a one-cycle schedule, bf16 autocast on
-devices that have it (a GPU when present, ``--device``), and an exponential moving average of the weights. Each epoch evaluates the
-averaged weights on PublicTest (over the test-time views, as ``expression.embed`` serves) and
+devices that have it (a GPU when present, ``--device``), and an exponential moving average of the weights.
+Each epoch evaluates the averaged weights on PublicTest (over the test-time views, as ``expression.embed`` serves) and
 writes the best so far to ``--out`` (``model.safetensors`` float16 + ``config.json``); the training state
 is saved each epoch to ``--state`` so an interrupted run resumes where it stopped; ``--final-out``
 also keeps the last averaged weights.
@@ -40,6 +40,7 @@ from mmsent.encoders import bf16_supported
 from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
                                save_expression_net, view_features)
 from mmsent.labels import EMOTIONS
+from train.corpora import user_path
 from train.face_corpora import read_fer2013
 from train.metrics import class_figures, per_class
 from train.metrics import confusion as count_confusion
@@ -126,15 +127,20 @@ def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
             "confusion_labels": list(EMOTIONS)}
 
 
+def _path(text: str) -> Path:
+    """A path option as a Path, its leading ~ expanded (corpora.user_path)."""
+    return Path(user_path(text))
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.fer", description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
-    p.add_argument("--data", type=Path, required=True,
+    p.add_argument("--data", type=_path, required=True,
                    help="FER2013 folder holding train/ and validation/, or the challenge's fer2013.csv")
-    p.add_argument("--out", type=Path, default=Path("runs/face-expression"),
+    p.add_argument("--out", type=_path, default=Path("runs/face-expression"),
                    help="output folder (the embedded CNN, checkpoints/default/face-expression, only when named)")
-    p.add_argument("--state", type=Path, default=Path("/tmp/mmsent-fer/state.pt"), help="resumable training state")
-    p.add_argument("--cache", type=Path, default=Path("/tmp/mmsent-fer"), help="decoded-image cache folder")
+    p.add_argument("--state", type=_path, default=Path("/tmp/mmsent-fer/state.pt"), help="resumable training state")
+    p.add_argument("--cache", type=_path, default=Path("/tmp/mmsent-fer"), help="decoded-image cache folder")
     p.add_argument("--epochs", type=int, default=30, help="length of the schedule, unless --budget-min")
     p.add_argument("--budget-min", type=float, default=0,
                    help="train for this many minutes of training time instead (the schedule follows the clock)")
@@ -150,9 +156,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
     p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: a GPU when present)")
     p.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
-    p.add_argument("--init", type=Path, help="start from the weights of this checkpoint folder (a second cycle)")
-    p.add_argument("--final-out", type=Path, help="also write the last averaged (EMA) weights to this folder")
-    p.add_argument("--soup", type=Path, nargs="+", metavar="DIR",
+    p.add_argument("--init", type=_path, help="start from the weights of this checkpoint folder (a second cycle)")
+    p.add_argument("--final-out", type=_path, help="also write the last averaged (EMA) weights to this folder")
+    p.add_argument("--soup", type=_path, nargs="+", metavar="DIR",
                    help="instead of training: write to --out the uniform average of these checkpoints' weights "
                         "(one architecture), then evaluate it on PublicTest as served")
     p.add_argument("--evaluate", action="store_true",
@@ -275,8 +281,8 @@ def main(argv=None) -> dict:
                       "accuracy_one_view": metrics(y_val, plain)["accuracy"], "weights": "raw"}
         save_expression_net(net, args.out, _record(args, m, st))
     if args.final_out:
-        save_expression_net(ema.module, args.final_out,
-                            {"weights": "the EMA after the last epoch", "epochs_run": st["epoch"], "command": _command()})
+        save_expression_net(ema.module, args.final_out, {"weights": "the EMA after the last epoch",
+                                                         "epochs_run": st["epoch"], "command": _command()})
     # the history of the whole run goes into the config of the selected weights
     record = json.loads((args.out / "config.json").read_text())
     record.update(history=st["history"], wall_s=round(st["wall"]), epochs_run=st["epoch"], steps_run=st["step"],
@@ -342,7 +348,8 @@ def _record(args, m: dict, st: dict) -> dict:
             "selected_epoch": best["epoch"], "selected_weights": best["weights"], "seed": args.seed,
             "publictest": {**m, "accuracy_one_view": best["accuracy_one_view"], "test_time_views": 4},
             "training": {"batch": args.batch, "optimizer": "SGD nesterov momentum 0.9", "lr": args.lr, "wd": args.wd,
-                         "schedule": "one-cycle over progress (15% linear warm-up, cosine to lr/1000)", "label_smoothing": args.smoothing,
+                         "schedule": "one-cycle over progress (15% linear warm-up, cosine to lr/1000)",
+                         "label_smoothing": args.smoothing,
                          "ema": args.ema, "augment": "rotate 12 deg, scale 12%, shift 10%, mirror, "
                                                      "brightness/contrast 25%, random erasing p=0.4",
                          "precision": "bf16 autocast" if bf16_supported(torch.device(args.device)) else "float32",

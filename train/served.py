@@ -31,7 +31,7 @@ from mmsent.labels import EMOTIONS, MODALITIES
 from mmsent.media import MediaError
 
 from .args import unwritable
-from .corpora import CorpusError, read_data_spec, unique_key
+from .corpora import CorpusError, read_data_spec, unique_key, user_path
 from .evaluate import check_labels
 from .metrics import classification_report
 
@@ -97,14 +97,14 @@ def read_clips(spec: str) -> tuple[str, list]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.served", description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
-    p.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default'")
+    p.add_argument("--checkpoint", type=user_path, default="default", help="checkpoint folder, or 'default'")
     p.add_argument("--data", action="append", required=True, help="a labelled speech corpus: ravdess=DIR[:ACTORS], "
                    "emovo=DIR[:SPEAKERS], emodb=DIR, cremad=DIR, folders=DIR or meld=PATH.csv with its MELD.Raw clips")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
     p.add_argument("--translate", action=argparse.BooleanOptionalAction, default=AnalysisOptions.translate,
                    help="speech in another language translated into English for the words, as the product does "
                         "(--no-translate keeps it as spoken)")
-    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--json", type=user_path, help="also write the figures to this JSON file")
     args = p.parse_args(argv)
     if why := unwritable(args.json, False, "--json"):
         p.error(why)  # before the clips are analysed, not after
