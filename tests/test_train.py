@@ -252,17 +252,20 @@ def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
 def test_resume_over_clips_added_removed_or_relabelled_is_refused(shared_data, tmp_path):
     """--resume compared the options alone: a folders= set with a clip added since went on training the state of
     the run on the clips it had, without a word. Now the state records what the run read, and a resume over other
-    clips (or the same ones under other labels) says which set changed; on the clips as they were, it goes on."""
+    clips (or the same ones under other labels) says which set changed, before it computes any feature (the clip
+    added was encoded into the cache, then refused); on the clips as they were, it goes on."""
     mine, held = _clips(shared_data, tmp_path / "mine", 18), _clips(shared_data, tmp_path / "held", 19)
     run = ["--data", f"folders={mine}", "--dev-data", f"folders={held}", "--cache", str(tmp_path / "cache"), "--out",
            str(tmp_path / "out"), "--epochs", "2", "--stop-after", "1", "--modalities", "audio", *TINY,
            "--branches", "audio"]
     main(run)
+    cached = sorted((tmp_path / "cache").rglob("*"))
     added = mine / "angry" / "03-01-05-02-02-02-18.flac"
     added.symlink_to(shared_data / "ravdess" / "Actor_18" / added.name)
     with pytest.raises(SystemExit, match=re.escape("train_state.safetensors is the state of a run on other data (the "
                                                    "training samples: 16 then, 17 now): clips were added, removed")):
         main([*run, "--resume"])
+    assert sorted((tmp_path / "cache").rglob("*")) == cached  # refused before the clip added was encoded
     added.unlink()
     moved = next((mine / "sad").iterdir())
     moved.rename(mine / "happy" / moved.name)  # the same clip, another label
@@ -271,6 +274,28 @@ def test_resume_over_clips_added_removed_or_relabelled_is_refused(shared_data, t
     (mine / "happy" / moved.name).rename(moved)
     assert main([*run, "--resume"]) == 0
     assert json.loads((tmp_path / "out" / "config.json").read_text())["training"]["epochs_run"] == 2
+
+
+def test_a_state_of_other_data_is_told_from_its_metadata_and_one_of_the_digests_before_is_not_compared(tmp_path):
+    """check_run reads the state's metadata alone (train.train calls it before feature extraction); a state written
+    while the digests were taken after extraction ("samples") resumes unchecked, as one written before them does,
+    not refused for an option "--samples"."""
+    from safetensors.torch import save_file
+
+    from train.state import StateError, check_run
+
+    path = tmp_path / "state.safetensors"
+    read = {"train": {"n": 16, "sha256": "a"}, "dev": {"held": {"n": 16, "sha256": "b"}}}
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"progress": "{}", "run": json.dumps(
+        {"lr": 0.1, "samples_read": read})})
+    check_run(path, {"lr": 0.1, "samples_read": read})
+    with pytest.raises(StateError, match=re.escape("on other data (dev set held: 16 then, 16 now, not the same)")):
+        check_run(path, {"lr": 0.1, "samples_read": read | {"dev": {"held": {"n": 16, "sha256": "c"}}}})
+    with pytest.raises(StateError, match=re.escape("with other settings: --lr was 0.1, now 0.2")):
+        check_run(path, {"lr": 0.2, "samples_read": read})
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"progress": "{}", "run": json.dumps(
+        {"lr": 0.1, "samples": {"train": {"n": 3, "sha256": "d"}, "dev": {}}})})
+    check_run(path, {"lr": 0.1, "samples_read": read})
 
 
 def test_what_would_lose_or_fake_a_run_is_refused_before_any_work(corpus, trained, tmp_path, capsys, caplog):

@@ -1,9 +1,10 @@
 """Resumable training state in one safetensors file (no pickle): model, optimizer, RNG, progress.
 
 Tensors: ``model.*`` (the trainable state dict), ``opt.{param}.{name}`` (AdamW moments and step),
-``rng.torch`` (the CPU generator state), ``rng.cuda.N`` (each GPU's, on CUDA) and ``rng.shuffle``. The file's metadata holds a JSON
-``progress`` (epoch done, best score, epochs without gain, history), the optimizer's param groups and the ``run``
-(the options a resumed run must share, and the data it read: ``samples_read``).
+``rng.torch`` (the CPU generator state), ``rng.cuda.N`` (each GPU's, on CUDA) and ``rng.shuffle``. The file's metadata
+holds a JSON ``progress`` (epoch done, best score, epochs without gain, history), the optimizer's param groups and the
+``run`` (the options a resumed run must share, and the data it read: ``samples_read``), which ``check_run`` compares
+from the metadata alone, before a resumed run computes any feature.
 """
 
 from __future__ import annotations
@@ -24,10 +25,16 @@ class StateError(ValueError):
     """A training state file that does not fit this run."""
 
 
+DATA_KEYS = ("samples_read", "samples")  # the run's data, not options; "samples": the key of states whose digests
+# were taken after feature extraction (of the samples left readable, and the joined dev set): not compared
+
+
 def samples_read(train: list, dev: dict[str, list]) -> dict:
-    """What a resumed run must have read as the run it continues did, training set and each dev set: how many samples
-    (a clip once, however often repeated, perturbed or cut) and a digest of them all (their ids, labels, and the digests of
-    their words and files that the feature cache keys them by, read once a process)."""
+    """What a resumed run must have read as the run it continues did, training set and each dev set, as read (before
+    feature extraction, so before unreadable samples are dropped and a joined dev set drawn from them): how many
+    samples (a clip once, however often repeated, perturbed or cut) and a digest of them all (their ids, labels, and
+    the digests of their words and files that the feature cache keys them by, read once a process: the cache reads
+    them again from memory)."""
     def digest(samples: list) -> dict:
         keys = sorted(f"{s.feature_id('text')} {s.feature_id('audio')} {s.emotion} {s.sentiment}" for s in samples)
         return {"n": len({s.id for s in samples if s.original}),
@@ -68,29 +75,39 @@ def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
         save_file(tensors, str(tmp), metadata=meta)
 
 
-def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
-               shuffle_gen: torch.Generator, run: dict) -> dict:
-    """Restore model, optimizer and generators from ``path``; returns the progress dict. StateError where the
-    run that wrote it had other settings than ``run`` (as ``save_state`` took them)."""
+def check_run(path: str | Path, run: dict) -> None:
+    """StateError where ``path`` holds no training state, or that of a run with other settings or on other data than
+    ``run`` (as ``save_state`` took them): read from the file's metadata alone, so that a resume is refused before
+    any feature is computed."""
     path = Path(path)
     if not path.is_file():
         raise StateError(f"{path}: no training state to resume from; run without --resume first")
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
     if "progress" not in meta:
         raise StateError(f"{path} is not a training state written by train.train")
     before = json.loads(meta.get("run", "{}"))  # absent in states written before 6 December 2026
     run = json.loads(json.dumps(run))  # as stored: tuples as lists
-    changed = sorted(k for k in (before.keys() | run.keys()) - {"samples"} if before and before.get(k) != run.get(k))
+    changed = sorted(k for k in (before.keys() | run.keys()) - set(DATA_KEYS) if before and before.get(k) != run.get(k))
     if changed:
         raise StateError(f"{path} is the state of a run with other settings: " + "; ".join(
             f"--{k.replace('_', '-')} was {before.get(k)!r}, now {run.get(k)!r}" for k in changed)
             + ". Resume with the same ones, or start again with --overwrite")
-    if "samples" in before and before["samples"] != run.get("samples"):  # absent in states of older runs
-        raise StateError(f"{path} is the state of a run on other data ({other_samples(before['samples'], run['samples'])}): "
-                         "clips were added, removed, renamed or rewritten, or their labels changed since. Resume on the "
-                         "data as it was, or start again with --overwrite")
+    if "samples_read" in before and before["samples_read"] != run.get("samples_read"):  # absent in older states
+        raise StateError(f"{path} is the state of a run on other data "
+                         f"({other_samples(before['samples_read'], run['samples_read'])}): clips were added, removed, "
+                         "renamed or rewritten, or their labels changed since. Resume on the data as it was, or start "
+                         "again with --overwrite")
+
+
+def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
+               shuffle_gen: torch.Generator, run: dict) -> dict:
+    """Restore model, optimizer and generators from ``path``; returns the progress dict. StateError where the
+    run that wrote it had other settings or data than ``run`` (``check_run``)."""
+    check_run(path, run)
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     expected = set(model.trainable_state_dict())
     if set(model_state) != expected:

@@ -42,7 +42,7 @@ from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
 from .joint import joint_samples
 from .metrics import selection_score
-from .state import StateError, load_state, samples_read, save_state
+from .state import StateError, check_run, load_state, samples_read, save_state
 
 log = logging.getLogger("train.train")
 
@@ -95,7 +95,8 @@ def init_weights(model: FusionModel, specs: list[str]) -> None:
         named = {k: v for k, v in state.items() if k.startswith(prefix) and k in own}
         chosen = {k: v for k, v in named.items() if own[k].shape == v.shape}
         if not chosen:
-            raise SystemExit(f"--init {spec}: no weights of {folder} match this model{' under ' + prefix if prefix else ''}")
+            under = f" under {prefix}" if prefix else ""
+            raise SystemExit(f"--init {spec}: no weights of {folder} match this model{under}")
         model.load_state_dict(chosen, strict=False)
         log.info("initialised %d tensors from %s", len(chosen), spec)
         if len(chosen) < len(named):  # e.g. five voice heads' sense heads (640 wide) into one head's (128)
@@ -166,6 +167,10 @@ def train(args) -> dict:
     init_weights(model, args.init)
     model = model.to(device)
     train_set, dev, own_dev = read_corpora(args)
+    state_file = args.state or f"{args.out}/{STATE_FILE}"
+    run = _run_settings(args) | {"samples_read": samples_read(train_set, dev)}  # what a resumed run must share
+    if args.resume:
+        check_run(state_file, run)  # other settings or data refused before any feature is computed
     if args.epochs:
         _one_emotion(train_set, model.config.emotions)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
@@ -183,8 +188,6 @@ def train(args) -> dict:
     optimizer = torch.optim.AdamW(param_groups(model, args), weight_decay=args.weight_decay)
     gen = torch.Generator().manual_seed(args.seed)
     progress = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "stale": 0, "history": []}
-    state_file = args.state or f"{args.out}/{STATE_FILE}"
-    run = _run_settings(args) | {"samples": samples_read(train_set, dev)}  # what a resumed run must share
     if args.resume:
         progress = load_state(state_file, model, optimizer, gen, run)
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
@@ -193,7 +196,8 @@ def train(args) -> dict:
                         "%d); the best checkpoint (epoch %d) is calibrated again", progress["epoch"], args.epochs,
                         progress["stale"], args.patience, progress["best_epoch"])
     ddp = DistributedDataParallel(model, find_unused_parameters=True) if dist.active() else model
-    steps = math.ceil((len(train_set) + args.joint) / args.batch_size) // dist.world()  # as many as length_batches gives
+    # as many as length_batches gives
+    steps = math.ceil((len(train_set) + args.joint) / args.batch_size) // dist.world()
     start_epoch = progress["epoch"]
     while progress["epoch"] < args.epochs and progress["stale"] < args.patience:
         if args.stop_after and progress["epoch"] - start_epoch >= args.stop_after:
@@ -243,7 +247,8 @@ def _readable(samples: list, caches, modalities: tuple[str, ...]) -> list:
         lost = sorted({str(s.media or s.id) for s, b in zip(samples, bad) if b})  # a clip once, however often repeated
         log.warning("%d of %d training samples (each clip's repetitions counted) give none of %s (damaged, silent or "
                     "too long clips, or other senses); left out: %s%s", len(samples) - len(kept), len(samples),
-                    ", ".join(modalities), ", ".join(lost[:SHOWN]), f" and {len(lost) - SHOWN} more" if len(lost) > SHOWN else "")
+                    ", ".join(modalities), ", ".join(lost[:SHOWN]),
+                    f" and {len(lost) - SHOWN} more" if len(lost) > SHOWN else "")
     return kept
 
 
