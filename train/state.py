@@ -25,10 +25,6 @@ class StateError(ValueError):
     """A training state file that does not fit this run."""
 
 
-DATA_KEYS = ("samples_read", "samples")  # the run's data, not options; "samples": the key of states whose digests
-# were taken after feature extraction (of the samples left readable, and the joined dev set): not compared
-
-
 def samples_read(train: list, dev: dict[str, list]) -> dict:
     """What a resumed run must have read as the run it continues did, training set and each dev set, as read (before
     feature extraction, so before unreadable samples are dropped and a joined dev set drawn from them): how many
@@ -88,7 +84,8 @@ def check_run(path: str | Path, run: dict) -> None:
         raise StateError(f"{path} is not a training state written by train.train")
     before = json.loads(meta.get("run", "{}"))  # absent in states written before 6 December 2026
     run = json.loads(json.dumps(run))  # as stored: tuples as lists
-    changed = sorted(k for k in (before.keys() | run.keys()) - set(DATA_KEYS) if before and before.get(k) != run.get(k))
+    options = (before.keys() | run.keys()) - {"samples_read"}  # the data's digests are compared below
+    changed = sorted(k for k in options if before and before.get(k) != run.get(k))
     if changed:
         raise StateError(f"{path} is the state of a run with other settings: " + "; ".join(
             f"--{k.replace('_', '-')} was {before.get(k)!r}, now {run.get(k)!r}" for k in changed)
