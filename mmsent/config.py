@@ -235,7 +235,7 @@ class AnalysisOptions:
         self.audio_track = _audio_track(self.audio_track, refuse)
         self.senses = parse_senses(self.senses)  # "words,voice", ["text", "audio"]: the modalities, in order
         if self.language is not None:
-            from .transcribe import check_language, whisper_code
+            from .language_codes import check_language, whisper_code
 
             if not isinstance(self.language, str):
                 refuse("the language (language, --language)", "an ISO code such as 'en', or None to detect it",

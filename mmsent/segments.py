@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
-from mmsent.transcribe import SENTENCE_ENDS, Transcript, Utterance, Word
+from mmsent.transcript import SENTENCE_ENDS, Transcript, Utterance, Word
 
 __all__ = ["Segment", "segment", "follow_sound", "voice_spans", "translate", "previous_texts", "SPEECH", "GAP"]
 

@@ -9,7 +9,7 @@ does not parse or ends before it starts raises ``SubtitleError`` naming the file
 fansubs and Aegisub also hold lines that are not speech: typesetting (on-screen text such as a shop sign or a title
 card, in a style named as signs: ``mmsent.ass``) and the karaoke templater's effects (Effect ``fx``); they are left
 out, and the notes say how many and of which styles (sung lyrics in lines of their own are read as words).
-``mmsent.transcribe.load_subtitles`` turns the cues into a ``Transcript``.
+``mmsent.subtitle_transcripts.load_subtitles`` turns the cues into a ``Transcript``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ import pytest
 from mediagen import ITALIAN_JOY, joined_clips
 
 import mmsent
-from mmsent import asr_models
+from mmsent import asr_decoding, asr_models, whisper_backends
+from mmsent import recogniser as rec
 from mmsent import transcribe as tr
 from mmsent.segments import SPEECH, segment
 from mmsent.subtitles import SubtitleError, parse_subtitles
@@ -215,7 +216,7 @@ def test_a_long_sound_is_heard_from_features_made_a_piece_at_a_time(asr, english
 
     extractor = asr.model.feature_extractor
     assert isinstance(extractor, tr.FeaturesInPieces)
-    monkeypatch.setattr(tr, "FEATURE_PIECE_FRAMES", 1000)
+    monkeypatch.setattr(whisper_backends, "FEATURE_PIECE_FRAMES", 1000)
     sound = np.random.default_rng(0).standard_normal(120 * SR).astype(np.float32) * 0.01
     sound[50 * SR:52 * SR] *= 100  # the loudest frames, in one piece
     made, peaks = [], []
@@ -229,7 +230,7 @@ def test_a_long_sound_is_heard_from_features_made_a_piece_at_a_time(asr, english
     assert made[1].min() == pytest.approx(made[1].max() - 2.0)  # the floor: 8 below the loudest, then /4
     assert peaks[1] < peaks[0] / 3, peaks
     whole = asr.transcribe(english, language="en")
-    monkeypatch.setattr(tr, "FEATURE_PIECE_FRAMES", 300)  # 3 s: the 8 s of speech in three pieces
+    monkeypatch.setattr(whisper_backends, "FEATURE_PIECE_FRAMES", 300)  # 3 s: the 8 s of speech in three pieces
     assert whole.text and asr.transcribe(english, language="en").text == whole.text
 
 
@@ -240,7 +241,7 @@ def test_the_features_of_a_long_sound_are_made_without_copying_it(monkeypatch):
 
     from faster_whisper.feature_extractor import FeatureExtractor
 
-    monkeypatch.setattr(tr, "FEATURE_PIECE_FRAMES", 1000)
+    monkeypatch.setattr(whisper_backends, "FEATURE_PIECE_FRAMES", 1000)
     sound = np.random.default_rng(0).standard_normal(300 * SR).astype(np.float32) * 0.01
     tracemalloc.start()
     features = tr.FeaturesInPieces(FeatureExtractor(80))(sound, chunk_length=30)
@@ -317,7 +318,7 @@ def test_whispers_own_loop_is_not_heard_again_sentence_by_sentence(asr, monkeypa
     step, said = (len(thanks) + len(pause)) / SR, len(thanks) / SR  # each "Thank you." at 0.25 + k * step
     words = [Word(0.25 + k * step + half * said / 2, 0.25 + k * step + (half + 1) * said / 2, w, 0.9)
              for k in range(20) for half, w in enumerate(["Thank", "you."])]
-    loop = tr._RawSegment(0.25, words[-1].end, " Thank you." * 20, -0.3, 0.01, 9.5, words)
+    loop = asr_decoding._RawSegment(0.25, words[-1].end, " Thank you." * 20, -0.3, 0.01, 9.5, words)
     calls = []
     real = asr._decode
     monkeypatch.setattr(asr, "_decode", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
@@ -373,24 +374,24 @@ def test_the_speech_no_word_comes_near():
     """The stretches heard again: speech a second or more from every word's time (give or take NEAR_WORD_S), a
     segment without word times taken as its span; nothing where the words cover the speech."""
     def seg(start, end, *words):
-        return tr._RawSegment(start, end, "x", -0.3, 0.1, 1.0, [Word(a, b, "x", 0.9) for a, b in words])
+        return asr_decoding._RawSegment(start, end, "x", -0.3, 0.1, 1.0, [Word(a, b, "x", 0.9) for a, b in words])
 
-    near = tr.NEAR_WORD_S
+    near = rec.NEAR_WORD_S
     raw = [seg(0.7, 2.5, (0.7, 1.5), (1.5, 2.5)), seg(20.0, 24.0)]
-    assert tr._unheard([(0.5, 3.0)], raw) == []
-    assert tr._unheard([(0.5, 17.0), (19.0, 30.0)], raw) == [(2.5 + near, 17.0), (19.0, 20.0), (24.0, 30.0)]
-    assert tr._unheard([(0.5, 3.0 + near + tr.UNHEARD_S)], raw) == [(2.5 + near, 3.0 + near + tr.UNHEARD_S)]
-    assert tr._unheard([(5.0, 6.0), (40.0, 40.5)], []) == [(5.0, 6.0)]
+    assert rec._unheard([(0.5, 3.0)], raw) == []
+    assert rec._unheard([(0.5, 17.0), (19.0, 30.0)], raw) == [(2.5 + near, 17.0), (19.0, 20.0), (24.0, 30.0)]
+    assert rec._unheard([(0.5, 3.0 + near + rec.UNHEARD_S)], raw) == [(2.5 + near, 3.0 + near + rec.UNHEARD_S)]
+    assert rec._unheard([(5.0, 6.0), (40.0, 40.5)], []) == [(5.0, 6.0)]
 
 
 def test_no_second_listen_without_the_voice_detection(monkeypatch):
     """Without voice detection (DecodeOptions(vad=False), or openai-whisper without faster-whisper's Silero) nothing
     tells speech from silence: nothing is heard again."""
-    said = tr._RawSegment(0.5, 1.5, "Hello.", -0.2, 0.1, 1.0, [Word(0.5, 1.5, "Hello.", 0.9)])
-    audio, recogniser = np.zeros(10 * SR, np.float32), tr._Recogniser()
+    said = asr_decoding._RawSegment(0.5, 1.5, "Hello.", -0.2, 0.1, 1.0, [Word(0.5, 1.5, "Hello.", 0.9)])
+    audio, recogniser = np.zeros(10 * SR, np.float32), rec._Recogniser()
     monkeypatch.setattr(recogniser, "_decode", lambda *args: pytest.fail("heard again"))
     assert recogniser._heard_again(audio, [said], "en", DecodeOptions(), None) == []
-    monkeypatch.setattr(tr.spoken, "sentences", lambda piece, rate: [(0, len(piece))])  # all speech, were it read
+    monkeypatch.setattr(rec.spoken, "sentences", lambda piece, rate: [(0, len(piece))])  # all speech, were it read
     monkeypatch.setitem(sys.modules, "faster_whisper.vad", None)  # not installed
     assert recogniser._heard_again(audio, [said], "en", DecodeOptions(), [(0.0, 10.0)]) == []
 

@@ -1,0 +1,50 @@
+"""The languages Whisper knows, and a language as Whisper names it: ``whisper_languages`` (their ISO 639-1 codes, the
+same for both backends), ``whisper_code`` (a code or an English name as a user writes it, to Whisper's code) and
+``check_language`` (refuses one Whisper does not know). Nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Iterable
+
+from mmsent.subtitles import WHISPER_CODES
+
+
+def whisper_languages() -> Iterable[str]:
+    """The ISO 639-1 codes of the languages Whisper knows (both backends share the list)."""
+    try:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES as codes
+    except ImportError:
+        from whisper.tokenizer import LANGUAGES as codes
+    return codes
+
+
+def whisper_code(language: str) -> str:
+    """A language code as Whisper writes it: ``"EN"`` -> ``"en"``, ``"pt-BR"`` -> ``"pt"``, ``"jv"`` -> ``"jw"``;
+    a language's English name, as openai-whisper's command line takes it: ``"English"``, ``"castilian"`` -> ``"en"``,
+    ``"es"``."""
+    named = language.strip().lower()
+    code = _language_names().get(named) or named.replace("_", "-").split("-")[0]
+    return WHISPER_CODES.get(code, code)
+
+
+@functools.cache
+def _language_names() -> dict[str, str]:
+    """Whisper's languages' English names, lower case, and their other names, to their codes (openai-whisper's
+    table: "english" -> "en", "castilian" -> "es"); none where openai-whisper is not installed."""
+    try:
+        from whisper.tokenizer import TO_LANGUAGE_CODE
+    except ImportError:
+        return {}
+    return TO_LANGUAGE_CODE
+
+
+def check_language(language: str | None) -> None:
+    """Raises ValueError for a language that Whisper does not know (None: detected)."""
+    if language is None:
+        return
+    codes = whisper_languages()
+    if language not in codes:
+        raise ValueError(f"unknown language {language!r} for Whisper; use an ISO 639-1 code such "
+                         f"as 'en', 'fr', 'de' (one of {len(codes)} Whisper languages), or its English name")
