@@ -1,21 +1,20 @@
-"""Command line: python -m mmsent {analyze,info} ..."""
+"""Command line: python -m mmsent {analyze,info} ...
+
+Here: the parser, the checks of the options and the run's frame (``main``, ``_analyze_all``); the run over the files,
+each analysed in turn, is ``mmsent.batch``. The handler of a Ctrl-C while starting is set before the imports that load
+torch (``mmsent.batch`` among them).
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
-import json
 import logging
 import os
 import shlex
 import signal
 import sys
 import tempfile
-import time
-import traceback
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 EXIT_INTERRUPTED = 130  # exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
@@ -33,23 +32,19 @@ _sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
 from tqdm import tqdm  # noqa: E402  (torch loads from here)
 
 from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: E402
+from .batch import AUTO, _analyse_each, _in_folders, _out, _Outcomes  # noqa: E402
+from .batch import EXPECTED_ERRORS, LOG_INTERVAL_S  # noqa: E402, F401  (defined here before mmsent.batch)
 from .checkpoint import pick_device  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
-from .export import (ANNOTATED_SUFFIX, FORMATS, formats_named, output_paths, same_file, summary_row,  # noqa: E402
-                     too_long, write, write_summary)
+from .export import FORMATS, formats_named, output_paths, same_file  # noqa: E402
 from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
-from .pipeline import analyze, model_facts, senses_given  # noqa: E402
-from .probe import MEDIA_SUFFIXES, local_path, probe  # noqa: E402
-from .results import DISK_FULL, Analysis, counted  # noqa: E402
-from .subtitles import language_beside, subtitles_beside  # noqa: E402
+from .probe import local_path  # noqa: E402
+from .results import counted  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
 log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
-EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
-AUTO = "auto"  # --subtitles auto: each video's own subtitle file, found beside it
-LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -220,262 +215,6 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if outcomes.failures:
         tqdm.write(f"{outcomes.failures} of {counted(len(args.videos), 'file')} failed", file=sys.stderr)
     return 1 if outcomes.failures else 0
-
-
-def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, formats: list[str],
-                  outcomes: _Outcomes) -> None:
-    """Analyse each input of ``args.videos`` in turn, writing its results and telling ``outcomes`` what became of it;
-    a full disk stops the run."""
-    written = {}  # (results folder, stem) -> the input whose results it named: X.json for X.mp4
-    for number, video in enumerate(args.videos):
-        out = _out(args, video)
-        subtitles, file_options, besides = one_file, options, ""  # besides: what its line says of them, with auto
-        if args.subtitles == AUTO and os.path.isfile(video):  # (one not there fails as without: "file not found")
-            try:
-                subtitles = subtitles_beside(video, options.language)
-            except EXPECTED_ERRORS as e:  # several fit, or its folder can't be read
-                outcomes.failed(video, e)
-                continue
-            file_options = _with_subtitles_beside(video, subtitles, options)
-            besides = (f" (subtitles: {subtitles.relative_to(video.parent).as_posix()})" if subtitles  # Subs/talk.srt
-                       else " (no subtitle file beside it: speech recognised)")
-        inputs = [*args.videos, *([subtitles] if subtitles else [])]
-        results, info = output_paths(video, out, formats), None
-        mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
-        in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
-        if in_the_way and not too_long(rest):  # where the file has a picture: a file without one gets no mp4
-            try:
-                info = probe(video, file_options.audio_track)  # analyze takes it: not probed twice
-            except EXPECTED_ERRORS as e:
-                outcomes.failed(video, e)
-                continue
-            if not info.has_video:
-                results = rest
-        clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
-        if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
-            how = "an input" if clash[1] != subtitles else "its subtitles" + ("" if one_file else " (--subtitles auto)")
-            outcomes.failed(video, f"its results would overwrite {clash[1]}, given to this call as {how}: write them "
-                                   "into another folder (--out DIR)")
-            continue
-        if long := too_long(results):  # said before the analysis, not after it
-            outcomes.failed(video, long)
-            continue
-        first = written.get((out, video.stem))
-        if first is not None and same_file(first, video):
-            tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
-            outcomes.named_again()
-            continue
-        if first is not None:
-            outcomes.failed(video, f"its results would overwrite those of {first} ({video.stem}.* in {out}): "
-                                   "analyse it in a call of its own, with another --out")
-            continue
-        done = args.skip_existing and _done_before(video, results, model, file_options)
-        if done:
-            before, names = done
-            written[out, video.stem] = video
-            outcomes.done(video, before, "done before", results["json"])
-            tqdm.write(f"{video}: its results are in {out} from an earlier run ({', '.join(names)}): not analysed "
-                       "again (--skip-existing)")
-            continue
-        earlier = _earlier_results(video, out, formats)
-        place = f"[{number + 1}/{len(args.videos)}] " if len(args.videos) > 1 else ""  # how far the run is
-        with _progress(place + video.name) as progress:
-            try:
-                analysis = analyze(video, model, file_options, progress, info=info)
-                drawable = formats if analysis.media.has_video else [f for f in formats if f != "mp4"]
-                paths = write(analysis, out, drawable, video_path=video,
-                              progress=lambda done, total: progress("annotated video", done, total))
-                written[out, video.stem] = video
-                outcomes.done(video, analysis, "analysed", results.get("json"))
-            except EXPECTED_ERRORS as e:
-                outcomes.failed(video, e)
-                if getattr(e, "errno", None) in DISK_FULL:  # each file left would fail so, after its analysis
-                    left = len(args.videos) - number - 1
-                    left_out = f", {counted(left, 'file')} left not analysed" if left else ""
-                    tqdm.write(f"stopped: {e.strerror}{left_out}: free some space (results go to {args.out}, the "
-                               "annotated video's work beside them), then run the same command again with "
-                               "--skip-existing to go on from here", file=sys.stderr)
-                    outcomes.stopped = f"the run stopped: {e.strerror}"
-                    break
-                continue
-            except Exception as e:  # a bug: said with its traceback, to report it, and the other files go on
-                outcomes.failed(video, f"an unexpected error, a bug in mmsent ({type(e).__name__}: {e}); please report "
-                                       "it", traceback.format_exc())
-                continue
-        n = len(analysis.segments)
-        tqdm.write(f"{video}: {counted(n, 'segment')}, {analysis.summary().overall or 'nothing read'} -> "
-                   + ", ".join(str(p) for p in paths) + besides
-                   + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
-        for line in earlier:
-            tqdm.write(f"{video}: {line}", file=sys.stderr)
-
-
-class _Outcomes:
-    """What became of each input of a run, told once per input in its order: its row of the --summary table
-    (``export.summary_row``; None for a file named again, whose row is its first's), how many failed, and why the run
-    stopped early (then the inputs not told of are those it did not reach)."""
-
-    def __init__(self):
-        self.rows: list[dict[str, str] | None] = []
-        self.failures, self.stopped = 0, ""
-
-    def failed(self, video: Path, why: str | BaseException, trace: str = "") -> None:
-        """Say that ``video`` failed, and why (an error's message without the path it starts with), with a bug's
-        ``trace`` to report (in the log, not in the table)."""
-        why = str(why).removeprefix(f"{video}: ") if isinstance(why, BaseException) else why
-        tqdm.write(f"FAILED {video}: {why}" + (f" with this traceback:\n{trace}" if trace else ""), file=sys.stderr)
-        self.failures += 1
-        self.rows.append(summary_row(video, None, "failed", why.partition("\n")[0]))
-
-    def done(self, video: Path, analysis: Analysis, status: str, json_path: Path | None) -> None:
-        self.rows.append(summary_row(video, analysis, status, json_path=json_path))
-
-    def named_again(self) -> None:
-        """A file named a second time (a.mp4, ./a.mp4), not analysed again: one row, its first, counted once."""
-        self.rows.append(None)
-
-    def write_summary(self, path: Path, videos: list[Path]) -> None:
-        """The --summary table: a row per file of ``videos`` (those the run did not reach: not analysed, and why);
-        one that can't be written counts as a failure."""
-        rows = [row for row in self.rows if row is not None]
-        rows += [summary_row(video, None, "not analysed", self.stopped) for video in videos[len(self.rows):]]
-        try:
-            write_summary(rows, path)
-        except OSError as e:  # the disk that stopped the run, or the folder taken away meanwhile
-            self.failures += 1
-            tqdm.write(f"FAILED --summary {path}: it can't be written ({e.strerror or e})", file=sys.stderr)
-            return
-        tqdm.write(f"summary of {counted(len(rows), 'file')} -> {path}")
-
-
-def _in_folders(paths: list[Path], out: Path, recursive: bool,
-                parser: argparse.ArgumentParser) -> tuple[list[Path], dict[Path, Path]]:
-    """The inputs, each folder given as its audio and video files (``_media_in``), and the results folder of each
-    file found in a subfolder (``recursive``: that subfolder of ``out``; the others' is ``out``). A folder without any
-    stays (``analyze`` refuses it), and so does a name that can't be looked at (too long: ``analyze`` says so, where
-    ``Path.is_dir`` raised). Without ``recursive``, subfolders that hold such files are said not to be searched."""
-    found, outs = [], {}
-    for path in paths:
-        try:
-            files, unsearched = _media_in(path, recursive) if os.path.isdir(path) else ([], [])
-        except OSError as e:
-            parser.error(f"{e.filename or path}: the folder can't be read ({e.strerror or e})")
-        found += files or [path]
-        outs |= {f: out / f.parent.relative_to(path) for f in files if f.parent != path}
-        if unsearched:
-            tqdm.write(f"{path}: {counted(len(unsearched), 'subfolder')} of audio or video files not searched "
-                       f"({', '.join(unsearched)}): --recursive (-r) reads them too", file=sys.stderr)
-    return found, outs
-
-
-def _media_in(folder: Path, recursive: bool) -> tuple[list[Path], list[str]]:
-    """The audio and video files (MEDIA_SUFFIXES) of ``folder`` by name, then, ``recursive``, those of its subfolders
-    in turn; not the annotated copies written here, nor hidden files and folders (macOS leaves a ``._talk.mp4`` of its
-    metadata beside each file it copies to some drives), nor folders linked to (a link may loop). Also the names of
-    the subfolders not searched that hold such files."""
-    entries = sorted(folder.iterdir())
-    files = [f for f in entries if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()
-             and not f.name.endswith(ANNOTATED_SUFFIX) and not f.name.startswith(".")]
-    subfolders = [d for d in entries if not d.name.startswith(".") and d.is_dir() and not d.is_symlink()]
-    if recursive:
-        return files + [f for d in subfolders for f in _media_in(d, True)[0]], []
-    return files, [d.name for d in subfolders if _holds_media(d)]
-
-
-def _holds_media(folder: Path) -> bool:
-    """Whether ``folder`` has audio or video files of its own (``_media_in``); False where it can't be read."""
-    try:
-        return bool(_media_in(folder, False)[0])
-    except OSError:
-        return False
-
-
-def _out(args, video: Path) -> Path:
-    """The folder of ``video``'s results: --out, or its subfolder as ``video``'s in the folder given (--recursive)."""
-    return args.outs.get(video, args.out)
-
-
-def _with_subtitles_beside(video: Path, subtitles: Path | None, options: AnalysisOptions) -> AnalysisOptions:
-    """``options`` for ``video`` with the ``subtitles`` found beside it: a file tagged with its language
-    (``talk.en.srt``) is in that language, whatever ``--language`` says of the speech (German speech, English
-    subtitles: their words are read as written, not the speech translated); an untagged one (``talk.sdh.srt``,
-    ``Subs/talk.srt`` too) is in ``--language``."""
-    tagged = subtitles is not None and language_beside(video, subtitles) is not None
-    return dataclasses.replace(options, subtitles=subtitles, language=None if tagged else options.language)
-
-
-def _done_before(video: Path, paths: dict[str, Path], model,
-                 options: AnalysisOptions) -> tuple[Analysis, list[str]] | None:
-    """The earlier analysis of ``video`` and the names of its results ``paths`` (``output_paths``), where each is
-    there (each is written whole or not at all; no annotated video for a file without a picture) and their JSON says
-    that this file, this model, these senses and this audio track choice made them; else None."""
-    try:
-        earlier = Analysis.from_json(paths["json"])
-    except (OSError, ValueError):  # none, not an analysis, or one this version can't read
-        return None
-    made = [p for f, p in paths.items() if f != "mp4" or earlier.media.has_video]
-    if (not all(os.path.isfile(p) for p in made) or not same_file(Path(earlier.media.path), video)
-            or earlier.model != model_facts(model, senses_given(options, earlier.media))
-            or earlier.media.audio_track != options.audio_track):
-        return None
-    return earlier, [p.name for p in made]
-
-
-def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:
-    """What an earlier run left where ``video``'s results go: results of another file of the same name
-    (read from the JSON's media.path) that this run replaces, and formats it does not rewrite."""
-    paths, lines = output_paths(video, out, list(FORMATS)), []
-    try:
-        source = Path(json.loads(paths["json"].read_text(encoding="utf-8"))["media"]["path"])
-        if "json" in formats and source.exists() and not same_file(source, video):
-            lines.append(f"replaces the results of {source} in {paths['json']}")
-    except (OSError, ValueError, TypeError, KeyError):  # none yet, or not an analysis: nothing to say
-        pass
-    stale = [p.name for f, p in paths.items() if f not in formats and os.path.exists(p)]  # False for a name too long
-    if stale:
-        lines.append(f"{', '.join(stale)} in {out} {'is' if len(stale) == 1 else 'are'} from an earlier run, not "
-                     f"rewritten (--format {','.join(formats)})")
-    return lines
-
-
-@contextlib.contextmanager
-def _progress(name: str) -> Iterator:
-    """The progress callback for one file: a tqdm bar on a terminal, plain lines in a log."""
-    if not sys.stderr.isatty():  # CI, nohup, a pipe: every bar refresh would be a line of the log
-        yield _LogLines(name)
-        return
-    with tqdm(total=1, desc=name, unit="step", leave=False) as bar:
-        # Each stage's elapsed time and rate count from when it first reported (audio and text features take
-        # turns, batch after batch): from the file's start, the first batch of features after 4 min of speech
-        # recognition showed 5 hours left.
-        started: dict[str, float] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.set_description(f"{name}: {stage}", refresh=False)  # drawn once, with its own counts
-            bar.total, bar.n, bar.start_t = max(total, 1), done, started.setdefault(stage, bar._time())
-            bar.refresh()
-
-        yield progress
-
-
-class _LogLines:
-    """Progress as lines on stderr: one when a stage first starts, then one at most every
-    LOG_INTERVAL_S while a stage runs (long files); never a carriage return."""
-
-    def __init__(self, name: str):
-        self.name, self.started, self.last = name, set(), time.monotonic()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if stage not in self.started:
-            self.started.add(stage)
-            self._line(stage, now)
-        elif total and done < total and now - self.last >= LOG_INTERVAL_S:
-            self._line(f"{stage} {done / total:.0%} ({done}/{total})", now)
-
-    def _line(self, text: str, now: float) -> None:
-        self.last = now
-        print(f"{self.name}: {text}", file=sys.stderr, flush=True)
 
 
 def _interrupt(signum, frame) -> None:

@@ -105,17 +105,18 @@ def test_a_bug_on_one_file_fails_that_file_alone(tmp_path, monkeypatch, capsys):
     """An unexpected error (a bug: one is raised on purpose here, as none is known) fails its file with the
     traceback to report, and the other files are still analysed."""
     import mmsent.__main__ as cli
+    import mmsent.batch as batch
 
     good = talking_video(tmp_path / "good.mp4", ["Hello there, how are you today?"]).path
     (tmp_path / "bug.mp4").write_bytes(good.read_bytes())
-    analyze = cli.analyze
+    analyze = batch.analyze
 
     def buggy(video, *args, **kwargs):
         if video.name == "bug.mp4":
             raise TypeError("unsupported operand type(s) for +: 'float' and 'NoneType'")
         return analyze(video, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "analyze", buggy)
+    monkeypatch.setattr(batch, "analyze", buggy)
     out = tmp_path / "out"
     assert cli.main(["analyze", str(tmp_path / "bug.mp4"), str(good), "--out", str(out), "--format", "json"]) == 1
     err = capsys.readouterr().err
@@ -135,11 +136,12 @@ def test_a_full_disk_stops_the_run_saying_how_to_go_on(tmp_path, monkeypatch, ca
     import errno
 
     import mmsent.__main__ as cli
+    import mmsent.batch as batch
 
     good = talking_video(tmp_path / "a.mp4", ["Hello there, how are you today?"]).path
     for name in ("b.mp4", "c.mp4"):
         (tmp_path / name).write_bytes(good.read_bytes())
-    analysed, analyze = [], cli.analyze
+    analysed, analyze = [], batch.analyze
 
     def counted(video, *args, **kwargs):
         analysed.append(video.name)
@@ -148,8 +150,8 @@ def test_a_full_disk_stops_the_run_saying_how_to_go_on(tmp_path, monkeypatch, ca
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cli, "analyze", counted)
-    monkeypatch.setattr(cli, "write", full)
+    monkeypatch.setattr(batch, "analyze", counted)
+    monkeypatch.setattr(batch, "write", full)
     out = tmp_path / "out"
     assert cli.main(["analyze", str(tmp_path), "--out", str(out), "--format", "json"]) == 1
     err = capsys.readouterr().err
@@ -499,7 +501,7 @@ def test_on_a_terminal_each_stage_keeps_its_own_time_and_rate(monkeypatch):
 
     import tqdm.std
 
-    import mmsent.__main__ as cli
+    import mmsent.batch as batch
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -508,7 +510,7 @@ def test_on_a_terminal_each_stage_keeps_its_own_time_and_rate(monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(tqdm.std, "time", lambda: clock[0])
     monkeypatch.setattr(sys, "stderr", Terminal())
-    with cli._progress("talk.mp4") as progress:
+    with batch._progress("talk.mp4") as progress:
         for t, stage, done, total in [(0, "speech recognition", 0, 2700), (120, "speech recognition", 1350, 2700),
                                       (240, "speech recognition", 2700, 2700), (240, "audio features", 0, 72),
                                       (241, "audio features", 1, 72), (241, "text features", 1, 72),
@@ -662,11 +664,12 @@ def test_summary_after_a_run_that_stopped_lists_the_files_left_as_not_analysed(t
     import errno
 
     import mmsent.__main__ as cli
+    import mmsent.batch as batch
 
     good = talking_video(tmp_path / "a.mp4", ["Hello there, how are you today?"]).path
     for name in ("b.mp4", "c.mp4"):
         (tmp_path / name).write_bytes(good.read_bytes())
-    analyze = cli.analyze
+    analyze = batch.analyze
 
     def interrupted(video, *args, **kwargs):
         if video.name == "b.mp4":
@@ -676,7 +679,7 @@ def test_summary_after_a_run_that_stopped_lists_the_files_left_as_not_analysed(t
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(*(cli, "analyze", interrupted) if stop == "ctrl-c" else (cli, "write", full))
+    monkeypatch.setattr(*(batch, "analyze", interrupted) if stop == "ctrl-c" else (batch, "write", full))
     summary = tmp_path / "summary.csv"
     status = cli.main(["analyze", str(tmp_path), "--out", str(tmp_path / "out"), "--senses", "words",
                        "--no-contributions", "--summary", str(summary)])
@@ -694,11 +697,12 @@ def test_a_summary_that_can_not_be_written_fails_the_run(tmp_path, monkeypatch, 
     import errno
 
     import mmsent.__main__ as cli
+    import mmsent.batch as batch
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cli, "write_summary", full)
+    monkeypatch.setattr(batch, "write_summary", full)
     (tmp_path / "broken.mp4").write_text("this is not a video")
     summary = tmp_path / "summary.csv"
     assert cli.main(["analyze", str(tmp_path / "broken.mp4"), "--out", str(tmp_path), "--summary", str(summary)]) == 1
@@ -746,6 +750,7 @@ def test_a_sound_file_is_not_refused_for_the_name_of_an_annotated_video_it_never
     (251 bytes), was refused for its annotated video's (260 bytes); talk.m4a, for overwriting an input named
     talk.annotated.mp4. Whether it has a picture is probed once, as the analysis probes it anyway."""
     import mmsent.__main__ as cli
+    import mmsent.batch as batch
     from mmsent import pipeline
 
     talk = talking_video(tmp_path / "talk.mp4", ["Good morning, everyone."]).path
@@ -758,7 +763,7 @@ def test_a_sound_file_is_not_refused_for_the_name_of_an_annotated_video_it_never
         return probe(path, audio_track)
 
     monkeypatch.setattr(pipeline.media, "probe", counted)
-    monkeypatch.setattr(cli, "probe", counted, raising=False)
+    monkeypatch.setattr(batch, "probe", counted, raising=False)
     out = tmp_path / "out"
     assert cli.main(["analyze", str(sound), "--out", str(out), "--format", "json,mp4", "--senses", "words",
                      "--no-contributions"]) == 0, capsys.readouterr().err
@@ -791,7 +796,7 @@ def test_a_subtitle_file_found_beside_a_video_is_in_the_language_its_name_tags(t
     """With --subtitles auto and --language de (for the speech of the videos without subtitles), talk.en.srt beside
     talk.mp4 was read as German: the speech was translated for the words, and the English subtitles' words left
     unread. A tagged file is in its tag's language; an untagged one in --language's."""
-    import mmsent.__main__ as cli
+    import mmsent.batch as batch
 
     german = AnalysisOptions(language="de")
     # marks alone (for the deaf and hard of hearing, the track to show first) and a Subs folder's file tag no language
@@ -802,9 +807,9 @@ def test_a_subtitle_file_found_beside_a_video_is_in_the_language_its_name_tags(t
         (folder / "talk.mp4").touch()
         (folder / name).touch()
         assert subtitles_beside(folder / "talk.mp4") == folder / name
-        options = cli._with_subtitles_beside(folder / "talk.mp4", folder / name, german)
+        options = batch._with_subtitles_beside(folder / "talk.mp4", folder / name, german)
         assert Path(options.subtitles) == folder / name and options.language == language
-    assert cli._with_subtitles_beside(tmp_path / "talk.mp4", None, german).language == "de"
+    assert batch._with_subtitles_beside(tmp_path / "talk.mp4", None, german).language == "de"
 
 
 def test_files_may_come_after_options(tmp_path, capsys):
