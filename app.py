@@ -186,6 +186,11 @@ def _words_cell(s: SegmentResult) -> str:
     return said_by + (f"{s.text} \u2068{s.in_english}\u2069" if s.translation else s.text)
 
 
+def _stopped(at: str, name: str) -> str:
+    """What a stopped analysis says: where it was stopped, and the file's ``name`` as the toast or the note shows it."""
+    return f"at {at}: the analysis of {name} was stopped and nothing was kept."
+
+
 def _name(path: str) -> str:
     """An upload's name as the user knows it: a browser sends the double quotes of a file's name as %22 (the
     HTML standard's form encoding), which the server keeps."""
@@ -456,12 +461,10 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             log.info("stopped %s at %s, %s", video or sound, *e.args)
             if e.args[1] == NEWER:
                 return UNCHANGED
-            name = _name(video or sound) if video or sound else "the file"
-            def stopped(shown: str) -> str:  # the name as typed: escaped for the toast's HTML, the note's Markdown
-                return f"at {e.args[0]}: the analysis of {shown} was stopped and nothing was kept."
-            # said to a screen reader too (a toast is a live region; the notes are not)
-            gr.Info(f"Stopped {stopped(html.escape(name, quote=False))}")
-            return (None,) * 7 + (f"**Stopped** {stopped(as_typed(name))} Press Analyse to start again.\n\n"
+            at, name = e.args[0], _name(video or sound) if video or sound else "the file"
+            # said to a screen reader too (a toast is a live region; the notes are not); the name as typed in each:
+            gr.Info(f"Stopped {_stopped(at, html.escape(name, quote=False))}")  # the toast shows HTML
+            return (None,) * 7 + (f"**Stopped** {_stopped(at, as_typed(name))} Press Analyse to start again.\n\n"
                                   f"{model_lines}", None, None)
         except gr.Error as e:  # the app's own checks
             log.info("rejected %s: %s", video or sound, e.message)

@@ -43,7 +43,6 @@ from .results import counted  # noqa: E402
 
 signal.signal(signal.SIGINT, _sigint)
 
-log = logging.getLogger("mmsent")
 DEFAULTS = AnalysisOptions()
 
 
