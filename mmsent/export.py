@@ -253,8 +253,9 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | s
     """Write FORMATS into ``out_dir`` as ``X.json``, ``X.csv``, ... ``X.annotated.mp4`` for ``X.mp4``.
 
     ``formats``: a list (``["json", "csv"]``) or, as on the command line, one string (``"json,csv"``;
-    ``"all"``: every format, the annotated video where the file has a picture); the JSON alone by default, as there. The annotated video reads
-    ``video_path``, else ``analysis.media.path``; ``progress(frames written, frames in all)`` follows its drawing.
+    ``"all"``: every format, the annotated video where the file has a picture); the JSON alone by default, as
+    there. The annotated video reads ``video_path``, else ``analysis.media.path``; ``progress(frames written, frames
+    in all)`` follows its drawing.
     An unknown format, or an analysis that would not load back (``Analysis.check``), raises ValueError before
     anything is written.
     """

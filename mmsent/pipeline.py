@@ -61,8 +61,9 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
 
     ``model``: a loaded model (``load_model``); None uses the embedded default, loaded at the first such call
     and kept for the process (``checkpoint.shared_default``, on CUDA when present). ``options``: None for
-    ``AnalysisOptions()``; or its ``fields`` given to ``analyze`` itself (``analyze(path, language="en")``). ``info``: what ``media.probe(path)`` gave, when the caller already probed the file
-    (the app checks its limits first): the file is then not probed again (unless that was for another audio track
+    ``AnalysisOptions()``; or its ``fields`` given to ``analyze`` itself (``analyze(path, language="en")``).
+    ``info``: what ``media.probe(path)`` gave, when the caller already probed the file (the app checks its limits
+    first): the file is then not probed again (unless that was for another audio track
     than ``options.audio_track``).
 
     ``progress(stage, done, total)`` is called from the calling thread as the work goes on. The stages, in
@@ -181,8 +182,8 @@ def _options(options: AnalysisOptions | None, fields: dict) -> AnalysisOptions:
     known = [f.name for f in dataclasses.fields(AnalysisOptions)]
     unknown = [k for k in fields if k not in known]
     if unknown:
-        raise TypeError(f"analyze got {', '.join(map(repr, unknown))}, which is no option: the options (AnalysisOptions' "
-                        f"fields) are {', '.join(known)}")
+        raise TypeError(f"analyze got {', '.join(map(repr, unknown))}, which is no option: the options "
+                        f"(AnalysisOptions' fields) are {', '.join(known)}")
     return AnalysisOptions(**fields)
 
 

@@ -35,9 +35,9 @@ FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / 
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3})|:(\d{3}))?"  # 00:00:01,500 00:01.5 00:00:01:500
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
-# the dash before each speaker's line of a cue of two ("- Who?", "-Me.", "-¿Qué?"), not a minus ("-10 degrees")
 _LABEL = re.compile(r"([^\W\d_][^\W_]*(?:[ .'’-]+[^\W_]+)*\.?):(?:\s+(?=\S)|$)")  # BOB: Hi. (_labelled)
-# and the chevrons before a new speaker's words in broadcast captions (CEA-608: ">> Hi.", ">>> News.")
+# the dash before each speaker's line of a cue of two ("- Who?", "-Me.", "-¿Qué?"), not a minus ("-10 degrees"), and
+# the chevrons before a new speaker's words in broadcast captions (CEA-608: ">> Hi.", ">>> News.")
 _DIALOGUE_DASH = re.compile(r"^(?:>>+\s*|[-\u2010\u2013\u2014](?:\s+(?=\S)|(?=[^\W\d_]|[¿¡\"'«„“‘(\[])))")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")  # a WebVTT voice tag, <v Bob> or <v.loud Dr. Who>: who speaks
 _VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues

@@ -619,10 +619,10 @@ def test_the_note_shows_each_speaker_as_the_subtitles_name_them(name):
 
 
 def test_the_notes_show_file_names_and_tags_as_typed():
-    """The notes, the model's load warnings and the transcript's source went to Gradio's Markdown as written: a subtitle file "_draft_ *v2*.srt"
-    was shown as "draft v2.srt", its parts in italics; an audio track titled "<b>Director</b>" in its file, in bold.
-    None of the notes means Markdown (they are plain words, as the CLI prints them): rendered as CommonMark, as
-    Gradio's Markdown is, each is shown as typed."""
+    """The notes, the model's load warnings and the transcript's source went to Gradio's Markdown as written: a
+    subtitle file "_draft_ *v2*.srt" was shown as "draft v2.srt", its parts in italics; an audio track titled
+    "<b>Director</b>" in its file, in bold. None of the notes means Markdown (they are plain words, as the CLI prints
+    them): rendered as CommonMark, as Gradio's Markdown is, each is shown as typed."""
     from markdown_it import MarkdownIt
 
     analysis = make_analysis(3)

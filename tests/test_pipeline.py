@@ -789,7 +789,8 @@ def test_analysis_options_refuse_wrong_values_before_any_work():
     assert AnalysisOptions(language=" EN ").language == "en"
     assert [AnalysisOptions(language=code).language for code in ("pt-BR", "zh_TW", "jv")] == ["pt", "zh", "jw"]
     # a language's English name, as openai-whisper's command line takes it ("english" was an unknown language)
-    assert [AnalysisOptions(language=name).language for name in ("English", " german", "Castilian")] == ["en", "de", "es"]
+    assert [AnalysisOptions(language=name).language for name in ("English", " german", "Castilian")] == [
+        "en", "de", "es"]
     for wrong, said in (({"max_segment_seconds": 0.5}, "from 1 to 30"), ({"max_segment_seconds": float("nan")},
                                                                           "from 1 to 30"),
                         ({"max_segment_seconds": 31}, "from 1 to 30"),

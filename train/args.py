@@ -128,7 +128,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "continues it)")
     o.add_argument("--resume", action="store_true",
                    help="continue from the state file, with the same data (clips added, removed or relabelled since "
-                        "are refused) and settings (--epochs, --stop-after, --patience, --device and --cache may change)")
+                        "are refused) and settings (--epochs, --stop-after, --patience, --device and --cache may "
+                        "change)")
     o.add_argument("--overwrite", action="store_true",
                    help="replace the checkpoint and state an earlier run left in --out (refused without it)")
     args = p.parse_args(argv)
