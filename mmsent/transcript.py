@@ -66,7 +66,8 @@ class Transcript:
 
 
 def clip_to(transcript: Transcript, duration: float) -> Transcript:
-    """The transcript restricted to [0, duration]: later utterances and words dropped, ends cut."""
+    """The transcript restricted to [0, duration]: later utterances and words dropped, ends cut; the rest of it kept
+    (its language, source and what was heard)."""
     kept = []
     for u in transcript.utterances:
         if u.start >= duration:
@@ -76,4 +77,4 @@ def clip_to(transcript: Transcript, duration: float) -> Transcript:
     if len(kept) < len(transcript.utterances):
         log.info("%d utterances start after the media ends (%.2f s): dropped",
                  len(transcript.utterances) - len(kept), duration)
-    return Transcript(transcript.language, kept, transcript.source)
+    return replace(transcript, utterances=kept)

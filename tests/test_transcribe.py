@@ -1310,9 +1310,10 @@ def test_overlapping_cues_keep_each_cue_whole(tmp_path):
 
 def test_clip_to_cuts_words_and_utterances_at_the_duration():
     words = [Word(1.0, 1.5, "a", 1.0), Word(2.5, 3.5, "b", 1.0), Word(4.0, 4.5, "c", 1.0)]
-    t = Transcript("en", [Utterance(1.0, 4.5, "a b c", words), Utterance(5.0, 6.0, "d", [])], "x")
+    t = Transcript("en", [Utterance(1.0, 4.5, "a b c", words), Utterance(5.0, 6.0, "d", [])], "x", ("de", 0.3))
     out = clip_to(t, 3.0)
     assert len(out.utterances) == 1 and out.utterances[0].end == 3.0
+    assert (out.language, out.source, out.heard) == ("en", "x", ("de", 0.3))  # what was heard was dropped
     assert [(w.text, w.end) for w in out.utterances[0].words] == [("a", 1.5), ("b", 3.0)]
 
 
