@@ -43,12 +43,15 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
         subtitles, file_options, besides = one_file, options, ""  # besides: what its line says of them, with auto
         if args.subtitles == AUTO and os.path.isfile(video):  # (one not there fails as without: "file not found")
             try:
-                subtitles = subtitles_beside(video, options.language)
+                subtitles = subtitles_beside(video, options.language, forced := [])
             except EXPECTED_ERRORS as e:  # several fit, or its folder can't be read
                 outcomes.failed(video, e)
                 continue
             file_options = _with_subtitles_beside(video, subtitles, options)
-            besides = (f" (subtitles: {subtitles.relative_to(video.parent).as_posix()})" if subtitles  # Subs/talk.srt
+            named = [f.relative_to(video.parent).as_posix() for f in ([subtitles] if subtitles else forced)]
+            besides = (f" (subtitles: {named[0]})" if subtitles  # Subs/talk.srt
+                       else f" (only forced subtitles beside it, {', '.join(named)}: the foreign lines and signs, not "
+                            "the speech; speech recognised)" if forced
                        else " (no subtitle file beside it: speech recognised)")
         inputs = [*args.videos, *([subtitles] if subtitles else [])]
         results, info = output_paths(video, out, formats), None

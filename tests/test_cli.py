@@ -242,7 +242,8 @@ def test_subtitles_auto_reads_each_videos_own_subtitle_file_beside_it(tmp_path, 
     """A folder of videos, each with its subtitle file beside it (a season of a series, a corpus with transcripts),
     took a command per video: --subtitles belonged to one. With --subtitles auto each video's words are those of its
     own subtitle file, found as players find it; a video without one is heard by speech recognition; a video with
-    several that fit, or whose subtitles can't be read, fails alone, saying why; each file's line says which it was.
+    several that fit, or whose subtitles can't be read, fails alone, saying why; each file's line says which it was
+    (forced subtitles alone, which are not read, were "no subtitle file").
     Its results never overwrite its subtitles (--format srt into the same folder: that video alone fails), and
     --skip-existing works as before."""
     import mmsent.__main__ as cli
@@ -261,6 +262,8 @@ def test_subtitles_auto_reads_each_videos_own_subtitle_file_beside_it(tmp_path, 
     shutil.copy(heard, season / "e05.mp4")  # its subtitles in a Subs folder: the line names the folder too
     (season / "Subs").mkdir()
     shutil.copy(srt, season / "Subs" / "e05.srt")
+    shutil.copy(heard, season / "e06.mp4")  # forced subtitles alone: heard, the line saying why they were not read
+    shutil.copy(srt, season / "e06.en.forced.srt")
     out, quick = tmp_path / "out", ["--senses", "words", "--no-contributions"]  # no --language: e03's two both fit
     assert cli.main(["analyze", str(season), "--subtitles", "auto", "--out", str(out), "--format", "json", *quick]) == 1
     said = capsys.readouterr()
@@ -271,8 +274,10 @@ def test_subtitles_auto_reads_each_videos_own_subtitle_file_beside_it(tmp_path, 
     assert f"{out / 'e01.json'} (subtitles: e01.srt)" in said.out, said.out
     assert f"{out / 'e02.json'} (no subtitle file beside it: speech recognised)" in said.out, said.out
     assert f"{out / 'e05.json'} (subtitles: Subs/e05.srt)" in said.out, said.out
+    assert (f"{out / 'e06.json'} (only forced subtitles beside it, e06.en.forced.srt: the foreign lines and signs, not "
+            "the speech; speech recognised)") in said.out, said.out
     assert (f"FAILED {season / 'e03.mp4'}: 2 subtitle files beside it could be its own (e03.en.srt, e03.it.srt): give "
-            "the one to read (--subtitles FILE)") in said.err and "2 of 5 files failed" in said.err, said.err
+            "the one to read (--subtitles FILE)") in said.err and "2 of 6 files failed" in said.err, said.err
     assert f"FAILED {season / 'e04.mp4'}: {season / 'e04.srt'}:2: the cue ends (0.500 s) before it starts" in said.err
     assert not (out / "e03.json").exists() and not (out / "e04.json").exists()
 
