@@ -25,6 +25,7 @@ from pathlib import Path
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS, TASKS
 from mmsent.overlay import label_line, write_video
 from mmsent.results import Analysis, SegmentResult, checked_writer, counted, dump_json, write_text_atomic
+from mmsent.subtitles import speakers
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ ANNOTATED_SUFFIX = ".annotated.mp4"  # DIR/X.annotated.mp4 for X.mp4, never the 
 NAME_MAX_BYTES = 255  # the longest file name most file systems hold (ext4, XFS, btrfs, APFS; NTFS 255 letters)
 CSV_DECIMALS = 6  # probabilities and times in the CSV are rounded to this many decimals
 SHARE_DECIMALS, SECONDS_DECIMALS = 4, 2  # the summary table's shares and mean sentiment; its durations (0.01 s)
-SUMMARY_LEAD = ("file", "status", "reason", "duration (s)", "language", "segments", "segments read", "overall",
-                "dominant emotion")  # the summary table's columns before the shares (summary_header)
+SUMMARY_LEAD = ("file", "status", "reason", "duration (s)", "language", "segments", "segments read", "speakers",
+                "overall", "dominant emotion")  # the summary table's columns before the shares (summary_header)
 SUMMARY_TAIL = ("mean sentiment", "notes", "json")  # and after them
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV text cell starting so would run in a spreadsheet
 CUE_ARROW = re.compile(r"--+>")  # "-->", "--->", ...: in a cue's words, read as a time line; written "->"
@@ -134,7 +135,8 @@ def summary_row(file: str | os.PathLike, analysis: Analysis | None, status: str,
     """One input's row of the summary table (``write_summary``): its ``file`` as given, its ``status`` (``analysed``,
     ``done before``, ``failed``, ...), the ``reason`` it was not analysed, and, from its ``analysis`` where there is
     one, its duration, language (the ISO code, as in the JSON: one value per language for a spreadsheet's filter),
-    segments, overall emotion, each emotion's and sentiment's share of the time read, mean sentiment, number of notes,
+    segments, who speaks where the subtitles name them, overall emotion, each emotion's and sentiment's share of the
+    time read, mean sentiment, number of notes,
     and the ``json_path`` of its result. A row is made as each file ends, not its Analysis kept: a run of a thousand
     hour-long files would hold gigabytes of segments for a table of kilobytes."""
     row = {"file": _text_cell(os.fspath(file)), "status": status, "reason": _text_cell(reason)}
@@ -143,7 +145,8 @@ def summary_row(file: str | os.PathLike, analysis: Analysis | None, status: str,
     summary, read = analysis.summary(), sum(s.read for s in analysis.segments)
     row |= {"duration (s)": _num(analysis.media.duration, SECONDS_DECIMALS),
             "language": _text_cell(analysis.language or ""), "segments": str(len(analysis.segments)),
-            "segments read": str(read), "overall": summary.overall or "nothing read",
+            "segments read": str(read), "speakers": _text_cell(speakers(analysis.speakers)),
+            "overall": summary.overall or "nothing read",
             "dominant emotion": summary.dominant_emotion or ""}
     if read:  # nothing read: no shares, rather than zeros that a spreadsheet's mean would count
         row |= {f"share {k}": _num(v, SHARE_DECIMALS) for k, v in summary.emotion_share.items()}

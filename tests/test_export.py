@@ -118,8 +118,8 @@ def test_csv_opens_in_excel_as_utf8(tmp_path):
     assert [r["text"] for r in rows] == list(WORLD_TEXTS.values())
 
 
-SUMMARY_COLUMNS = ["file", "status", "reason", "duration (s)", "language", "segments", "segments read", "overall",
-                   "dominant emotion", *(f"share {k}" for k in EMOTIONS), *(f"share {k} sentiment" for k in SENTIMENTS),
+SUMMARY_COLUMNS = ["file", "status", "reason", "duration (s)", "language", "segments", "segments read", "speakers",
+                   "overall", "dominant emotion", *(f"share {k}" for k in EMOTIONS), *(f"share {k} sentiment" for k in SENTIMENTS),
                    "mean sentiment", "notes", "json"]
 
 
@@ -132,9 +132,11 @@ def test_the_summary_table_has_a_row_per_file_with_its_figures(tmp_path):
     """A run's files had to be compared by parsing a JSON file each. The summary table gives one row per file, in
     the order given: the figures of an analysed one (as Analysis.summary computes them, rounded), and for a failed
     one its reason alone. Like the per-file CSV: UTF-8 with a byte order mark, and a name that starts as a formula
-    is shown, never run."""
+    is shown, never run. Who speaks, where the subtitles name them, is in the table too (it was not)."""
     a = make_analysis(8, duration=61.237)
     with_gap_unread(a)
+    for seg, name in zip(a.segments, ("Ann", "", "Ann, =Bob", "Cy")):  # where the subtitles name them
+        seg.speaker = name
     rows = [export.summary_row("talks/a.mp4", a, "analysed", json_path=tmp_path / "a.json"),
             export.summary_row("talks/broken.mp4", None, "failed", "cannot be read as audio or video"),
             export.summary_row("=cmd.mp4", make_analysis(3, seed=1), "done before", json_path="out/=cmd.json")]
@@ -148,6 +150,7 @@ def test_the_summary_table_has_a_row_per_file_with_its_figures(tmp_path):
     assert analysed["file"] == "talks/a.mp4" and analysed["status"] == "analysed" and analysed["reason"] == ""
     assert float(analysed["duration (s)"]) == round(a.media.duration, 2) and analysed["language"] == a.language
     assert int(analysed["segments"]) == len(a.segments) == int(analysed["segments read"]) + 1
+    assert analysed["speakers"] == "Ann, =Bob, Cy" and formula["speakers"] == ""  # each once; none named
     assert analysed["overall"] == summary.overall and analysed["dominant emotion"] == summary.dominant_emotion
     for label, share in [*summary.emotion_share.items(), *((f"{k} sentiment", v)
                                                           for k, v in summary.sentiment_share.items())]:
