@@ -124,14 +124,15 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     return sorted(cues, key=lambda c: c.start), language_code(declared.group(1)) if declared else _named_language(path)
 
 
-def subtitles_beside(video: str | Path, language: str | None = None, forced: list[Path] | None = None) -> Path | None:
+def subtitles_beside(video: str | Path, language: str | None = None,
+                     forced: list[Path] | None = None) -> Path | None:
     """``video``'s subtitle file, found beside it as media players (VLC, mpv) find it: in its folder, named as it
     but for the suffix (``talk.srt`` for ``talk.mp4``; ``Dr.No.srt`` for ``Dr.No.mp4``), or with a language tag
     before the suffix as ``parse_subtitles`` reads one (``talk.en.srt``, ``talk.pt-BR.ass``, ``talk.eng.srt``),
     and marks after it or alone (``talk.en.sdh.srt``, ``talk.sdh.srt``: ``_read_tag``); where none is there, in a
     ``Subs`` or ``Subtitles`` folder beside it, as VLC reads them. Case is not compared (``Talk.SRT``), as on
-    Windows and macOS. Forced subtitles (``talk.en.forced.srt``) are not its words: never taken (added to ``forced``
-    where given, where none is taken, to say why none was). Of several, the
+    Windows and macOS. Forced subtitles (``talk.en.forced.srt``) are not its words: never taken (where no other is,
+    they are added to ``forced``, if given, to say why none was). Of several, the
     one without a tag, else the one tagged ``language`` (an ISO code; ``talk.ger.srt`` is ``de``); one for the deaf
     and hard of hearing gives way to a plain one in its language. None where none is there. Raises SubtitleError
     naming them where several remain."""
