@@ -119,8 +119,8 @@ def test_csv_opens_in_excel_as_utf8(tmp_path):
 
 
 SUMMARY_COLUMNS = ["file", "status", "reason", "duration (s)", "language", "segments", "segments read", "speakers",
-                   "overall", "dominant emotion", *(f"share {k}" for k in EMOTIONS), *(f"share {k} sentiment" for k in SENTIMENTS),
-                   "mean sentiment", "notes", "json"]
+                   "overall", "dominant emotion", *(f"share {k}" for k in EMOTIONS),
+                   *(f"share {k} sentiment" for k in SENTIMENTS), "mean sentiment", "notes", "json"]
 
 
 def read_summary(path):
