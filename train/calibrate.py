@@ -76,11 +76,15 @@ def grid_temperature(logits: np.ndarray, labels: np.ndarray, weight: torch.Tenso
     return float(TEMPERATURES[int(np.argmin([float(_nll(x / t, y, weight)) for t in TEMPERATURES]))])
 
 
+def range_end(value: float, low: float, high: float) -> str | None:
+    """"max" or "min" where ``value`` is (as float32 holds it) the end ``high`` or ``low`` of a range, None inside."""
+    return "max" if np.isclose(value, high, rtol=1e-6) else "min" if np.isclose(value, low, rtol=1e-6) else None
+
+
 def grid_end(t: float) -> str | None:
     """"max" or "min" where ``t`` (from grid_temperature or fit_sense) is an end of the grid searched, None inside it:
     at an end, the NLL still falls beyond it, so the best temperature is ``t`` or further out, not ``t``."""
-    ends = {"max": TEMPERATURES[-1], "min": TEMPERATURES[0]}
-    return next((end for end, bound in ends.items() if np.isclose(t, bound, rtol=1e-6)), None)
+    return range_end(t, TEMPERATURES[0], TEMPERATURES[-1])
 
 
 ENDS = {"max": "upper", "min": "lower"}  # grid_end's answers, as the log says them
@@ -189,12 +193,6 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
     return report
 
 
-def weight_end(w: float) -> str | None:
-    """"max" or "min" where a fusion weight ``w`` is an end of FUSION_WEIGHTS, None inside it."""
-    ends = {"max": FUSION_WEIGHTS[1], "min": FUSION_WEIGHTS[0]}
-    return next((end for end, bound in ends.items() if np.isclose(w, bound, rtol=1e-6, atol=1e-9)), None)
-
-
 def report_lines(report: dict) -> list[str]:
     """The log lines of what ``calibrate`` set, one per sense: "voice: emotion T=1.42, sentiment T=0.97; fusion weight
     emotion 1.10, sentiment 0.85; ..." (a temperature or a fusion weight at an end of its range marked; the biases are
@@ -206,8 +204,9 @@ def report_lines(report: dict) -> list[str]:
         for key in ("fusion_weight", "neutral_discount"):
             if key in report:
                 line += f"; {key.replace('_', ' ')} " + ", ".join(
-                    f"{h} {v:.2f}" + (f" ({ENDS[weight_end(v)]} bound)" if key == "fusion_weight" and weight_end(v)
-                                      else "") for h, v in report[key][m].items())
+                    f"{h} {v:.2f}" + (f" ({ENDS[end]} bound)" if key == "fusion_weight"
+                                      and (end := range_end(v, *FUSION_WEIGHTS)) else "")
+                    for h, v in report[key][m].items())
         if m == "audio" and "familiarity" in report:
             gate = report["familiarity"]
             line += (f"; familiarity gate d0 {gate['d0']:.3f} (quantile {gate['quantile']:g} of the dev voices' "
@@ -267,14 +266,14 @@ def _warn_ends(model: FusionModel, h: int, n: int) -> None:
     head = HEADS[h]
     for m in model.sense_heads:
         w = float(model.fusion_weight.detach()[h, MODALITIES.index(m)])
-        if end := weight_end(w):
+        if end := range_end(w, *FUSION_WEIGHTS):
             log.warning("calibration: the %s's %s fusion weight stopped at %.2f, the %s end of the range allowed "
                         "(%g-%g), fitted on %d dev samples: it counts as %s as allowed, where the fit would go "
                         "further (few dev samples, or ones unlike the training, do that)", MODALITY_NAMES[m], head,
                         w, ENDS[end], *FUSION_WEIGHTS, n, "much" if end == "max" else "little")
     names = (model.config.emotions, model.config.sentiments)[h]
     prior = (model.emotion_prior, model.sentiment_prior)[h].detach().tolist()
-    if ends := [f"{name} {p:+.2f}" for name, p in zip(names, prior) if np.isclose(abs(p), PRIOR_MAX, rtol=1e-6)]:
+    if ends := [f"{name} {p:+.2f}" for name, p in zip(names, prior) if range_end(p, -PRIOR_MAX, PRIOR_MAX)]:
         log.warning("calibration: the %s prior stopped at an end of the range allowed (+-%g) for %s, fitted on %d "
                     "dev samples: joined senses lean to or from those as far as allowed, where the fit would go "
                     "further (few dev samples, or ones of few emotions, do that)", head, PRIOR_MAX, ", ".join(ends), n)
