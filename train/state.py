@@ -98,10 +98,9 @@ def check_run(path: str | Path, run: dict) -> None:
 
 
 def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
-               shuffle_gen: torch.Generator, run: dict) -> dict:
-    """Restore model, optimizer and generators from ``path``; returns the progress dict. StateError where the
-    run that wrote it had other settings or data than ``run`` (``check_run``)."""
-    check_run(path, run)
+               shuffle_gen: torch.Generator) -> dict:
+    """Restore model, optimizer and generators from ``path``, which ``check_run`` found to be this run's; returns the
+    progress dict."""
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}

@@ -167,7 +167,7 @@ def train(args) -> dict:
     init_weights(model, args.init)
     model = model.to(device)
     train_set, dev, own_dev = read_corpora(args)
-    state_file = args.state or f"{args.out}/{STATE_FILE}"
+    state_file = _state_file(args)
     run = _run_settings(args) | {"samples_read": samples_read(train_set, dev)}  # what a resumed run must share
     if args.resume:
         check_run(state_file, run)  # other settings or data refused before any feature is computed
@@ -189,7 +189,7 @@ def train(args) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     progress = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "stale": 0, "history": []}
     if args.resume:
-        progress = load_state(state_file, model, optimizer, gen, run)
+        progress = load_state(state_file, model, optimizer, gen)  # check_run passed it above
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
         if progress["epoch"] >= args.epochs or progress["stale"] >= args.patience:
             log.warning("nothing left to train: %d of --epochs %d done, %d without a better dev score (--patience "
@@ -270,8 +270,7 @@ def _check_dev_emotions(train_set: list, dev: dict, labels: tuple[str, ...]) -> 
     it); where they have emotions the training lacks (the model never learns them, and the calibration's bias for
     each, fitted on the dev clips alone, can make it answer one whatever it hears); where they hold fewer than
     FEW_DEV samples of an emotion (the epoch kept and the calibration, a temperature and a bias per emotion, are
-    fitted to those few: 4 clips set a voice's temperature to 560,000, every reading flat, before it was
-    bounded (train.calibrate.fit_sense); now it stops at 10, the log saying so)."""
+    fitted to those few, within the bounds train.calibrate keeps them in)."""
     trained = {s.emotion for s in train_set} - {None}
     counts = Counter(s.emotion for v in dev.values() for s in v if s.emotion is not None)
     sets = ", ".join(dev)
@@ -393,12 +392,17 @@ def _data_meta(args) -> dict:
     return {k: v for k, v in data.items() if v}
 
 
+def _state_file(args) -> Path:
+    """Where the run keeps its resumable state: --state, else OUT/STATE_FILE."""
+    return Path(args.state or Path(args.out) / STATE_FILE)
+
+
 def _interrupted(args, started: float) -> str:
     """What Ctrl-C leaves: the features computed so far, and the state of the last finished epoch where this run
     finished one or resumed from one (the same command with --resume continues it); else nothing to resume (the
     state an --overwrite run found is the earlier run's)."""
     kept = f"stopped (Ctrl-C). The features computed so far are kept{' in ' + args.cache if args.cache else ''}"
-    state = Path(args.state or Path(args.out) / STATE_FILE)
+    state = _state_file(args)
     if state.is_file() and (args.resume or state.stat().st_mtime >= started):
         return (f"{kept}; the state of its last finished epoch is in {state}: the same command with --resume "
                 "continues from it")
