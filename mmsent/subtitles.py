@@ -131,8 +131,8 @@ def subtitles_beside(video: str | Path, language: str | None = None,
     before the suffix as ``parse_subtitles`` reads one (``talk.en.srt``, ``talk.pt-BR.ass``, ``talk.eng.srt``),
     and marks after it or alone (``talk.en.sdh.srt``, ``talk.sdh.srt``: ``_read_tag``); where none is there, in a
     ``Subs`` or ``Subtitles`` folder beside it, as VLC reads them. Case is not compared (``Talk.SRT``), as on
-    Windows and macOS. Forced subtitles (``talk.en.forced.srt``) are not its words: never taken (where no other is,
-    they are added to ``forced``, if given, to say why none was). Of several, the
+    Windows and macOS. Forced subtitles (``talk.en.forced.srt``) are not its words: never taken (those passed over are
+    added to ``forced``, if given, to say why none was). Of several, the
     one without a tag, else the one tagged ``language`` (an ISO code; ``talk.ger.srt`` is ``de``); one for the deaf
     and hard of hearing gives way to a plain one in its language. None where none is there. Raises SubtitleError
     naming them where several remain."""
@@ -143,15 +143,13 @@ def subtitles_beside(video: str | Path, language: str | None = None,
     # Dr.No.srt beside Dr.mp4 reads as Dr.mp4's in Norwegian ("no"), but where Dr.No.mp4 is beside them it is its own
     media = {f.stem.lower() for f in beside if f.suffix.lower() in MEDIA_SUFFIXES}
     folders = [f for f in beside if f.name.lower() in SUBTITLE_FOLDERS and f.is_dir()]
-    passed = []
     for files in (beside, [f for folder in folders for f in folder.iterdir()]):
         tags = {f: tag for f in files if (tag := _own_tag(video.stem, f, media))}
         found = {f: tag for f, tag in tags.items() if not tag[1] & _FORCED}
         if found:
             return _chosen(video, found, language and language_code(language))
-        passed += sorted(tags)
-    if forced is not None:
-        forced += passed
+        if forced is not None:  # forced ones alone, if any
+            forced += sorted(tags)
     return None
 
 
