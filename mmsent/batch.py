@@ -188,18 +188,24 @@ def _media_in(folder: Path, recursive: bool) -> tuple[list[Path], list[str]]:
     metadata beside each file it copies to some drives), nor folders linked to (a link may loop). Also the names of
     the subfolders not searched that hold such files."""
     entries = sorted(folder.iterdir())
-    files = [f for f in entries if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()
-             and not f.name.endswith(ANNOTATED_SUFFIX) and not f.name.startswith(".")]
+    files = _media_files(entries)
     subfolders = [d for d in entries if not d.name.startswith(".") and d.is_dir() and not d.is_symlink()]
     if recursive:
         return files + [f for d in subfolders for f in _media_in(d, True)[0]], []
     return files, [d.name for d in subfolders if _holds_media(d)]
 
 
+def _media_files(entries: list[Path]) -> list[Path]:
+    """Of a folder's ``entries``, the audio and video files ``_media_in`` reads."""
+    return [f for f in entries if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file()
+            and not f.name.endswith(ANNOTATED_SUFFIX) and not f.name.startswith(".")]
+
+
 def _holds_media(folder: Path) -> bool:
-    """Whether ``folder`` has audio or video files of its own (``_media_in``); False where it can't be read."""
+    """Whether ``folder`` has audio or video files of its own (``_media_files``; its subfolders are not looked at);
+    False where it can't be read."""
     try:
-        return bool(_media_in(folder, False)[0])
+        return bool(_media_files(list(folder.iterdir())))
     except OSError:
         return False
 
