@@ -23,10 +23,11 @@ def whisper_languages() -> Iterable[str]:
 def whisper_code(language: str) -> str:
     """A language code as Whisper writes it: ``"EN"`` -> ``"en"``, ``"pt-BR"`` -> ``"pt"``, ``"jv"`` -> ``"jw"``;
     a language's English name, as openai-whisper's command line takes it: ``"English"``, ``"castilian"`` -> ``"en"``,
-    ``"es"``."""
+    ``"es"`` (openai-whisper's table of names is loaded only for what is no code)."""
     named = language.strip().lower()
-    code = _language_names().get(named) or named.replace("_", "-").split("-")[0]
-    return WHISPER_CODES.get(code, code)
+    code = named.replace("_", "-").split("-")[0]
+    code = WHISPER_CODES.get(code, code)
+    return code if code in whisper_languages() else _language_names().get(named, code)
 
 
 @functools.cache
