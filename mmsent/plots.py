@@ -385,10 +385,11 @@ def _hover_words(seg: SegmentResult) -> str:
     too long for a line (Chinese, Japanese: no spaces) between its characters; a long text is cut, never inside a
     character (an emoji of several code points, a letter with its marks). Each line takes its own direction
     (between U+2068 and U+2069, a first-strong isolate), in a box laid out left to right: Arabic and Hebrew read
-    right to left with their "!", digits and Latin words where they belong."""
+    right to left with their "!", digits and Latin words where they belong. The speaker, where known, is on a line
+    of its own above them (before them on one line, an English name set an Arabic line left to right)."""
     if seg.kind == "gap" or not seg.text.strip():
         return "<i>(no speech)</i>"
-    text = one_line(seg.shown_text, HOVER_MAX_CHARS)
+    text = one_line(seg.shown_text.removeprefix(seg.said_by), HOVER_MAX_CHARS)
     lines, line = [], ""
     for word in text.split(" "):
         if line and _columns(f"{line} {word}") <= HOVER_WRAP_COLUMNS:
@@ -403,7 +404,8 @@ def _hover_words(seg: SegmentResult) -> str:
                 line = ""
             line += char
     lines.append(line)
-    return "<br>".join(f"\u2068{html.escape(ln)}\u2069" for ln in lines)
+    speaker = [f"<b>\u2068{html.escape(seg.speaker)}\u2069</b>"] if seg.speaker else []
+    return "<br>".join(speaker + [f"\u2068{html.escape(ln)}\u2069" for ln in lines])
 
 
 def _columns(text: str) -> int:

@@ -1,6 +1,7 @@
 """Plotly figures built from an Analysis alone."""
 
 
+import html
 import itertools
 import math
 import re
@@ -91,6 +92,17 @@ def test_hover_lines_take_their_own_direction():
     a = make_analysis(2)
     for text in (WORLD_TEXTS["ar"], WORLD_TEXTS["he"], WORLD_TEXTS["hi"], WORLD_TEXTS["emoji"]):
         assert _hover_lines(a, text) == [text]
+
+
+def test_hover_names_the_speaker_on_a_line_of_its_own():
+    """"Ann: " before an Arabic line made the line's first strong letter Latin: the line was laid out left to
+    right, the Arabic words after the name on its right. The speaker is on a line of their own above the words."""
+    a = make_analysis(2)
+    a.segments[0].speaker = "Ann <1>"
+    lines = plots.emotion_timeline(a).data[0].customdata[0][0].split("<br>")
+    assert lines == ["<b>\u2068Ann &lt;1&gt;\u2069</b>"] + [f"\u2068{html.escape(a.segments[0].text)}\u2069"]
+    a.segments[0].text = WORLD_TEXTS["ar"]
+    assert plots.emotion_timeline(a).data[0].customdata[0][0].split("<br>")[1:] == [f"\u2068{WORLD_TEXTS['ar']}\u2069"]
 
 
 def test_sentiment_timeline_score():
