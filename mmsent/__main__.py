@@ -31,7 +31,7 @@ def _interrupted_while_starting(signum, frame) -> None:
 _sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
 from tqdm import tqdm  # noqa: E402  (torch loads from here)
 
-from . import CheckpointError, SourceUnavailable, describe, load_model  # noqa: E402
+from . import CheckpointError, SourceUnavailable, __version__, describe, load_model  # noqa: E402
 from .batch import AUTO, _analyse_each, _in_folders, _out, _Outcomes  # noqa: E402
 from .batch import EXPECTED_ERRORS, LOG_INTERVAL_S  # noqa: E402, F401  (defined here before mmsent.batch)
 from .checkpoint import pick_device  # noqa: E402
@@ -46,10 +46,34 @@ signal.signal(signal.SIGINT, _sigint)
 DEFAULTS = AnalysisOptions()
 
 
+class _Version(argparse.Action):
+    """``--version``: mmsent's version, then Python's and the installed versions of the parts that decide its
+    answers, on one line (argparse's own version action wraps it at the terminal's width)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_versions())
+        parser.exit()
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return f"{name} {version(name)}"
+        except PackageNotFoundError:
+            return f"{name} not installed"
+
+    parts = ("torch", "faster-whisper", "ctranslate2", "transformers", "gradio")
+    return f"mmsent {__version__} (Python {sys.version.split()[0]}; {', '.join(map(installed, parts))})"
+
+
 def _parser() -> argparse.ArgumentParser:
     fmt = HelpFormatter
     parser = argparse.ArgumentParser(prog="python -m mmsent", formatter_class=fmt,
                                      description="Emotion and sentiment in video, moment by moment.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print mmsent's version and those of the parts a bug report needs, and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--checkpoint", default="default", help="checkpoint folder, or 'default' for the embedded one")

@@ -17,6 +17,7 @@ from conftest import ROOT
 import mediagen
 from mediagen import ITALIAN_JOY, talking_video
 
+import mmsent
 from mmsent.config import AnalysisOptions, HelpFormatter
 from mmsent.results import Analysis
 from mmsent.subtitles import subtitles_beside
@@ -36,6 +37,17 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, after_s):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode in (130, -signal.SIGINT) and "Traceback" not in err and "interrupted" in err, err[-2000:]
+
+
+def test_version_names_the_parts_a_bug_report_needs():
+    """`python -m mmsent --version` was "unrecognized arguments"."""
+    from importlib.metadata import version
+
+    proc = subprocess.run([sys.executable, "-m", "mmsent", "--version"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.count("\n") == 1, proc.stderr
+    assert proc.stdout.startswith(f"mmsent {mmsent.__version__} (Python {sys.version.split()[0]}; torch "
+                                  f"{version('torch')}, faster-whisper {version('faster-whisper')}, "), proc.stdout
 
 
 def test_a_web_address_is_refused_as_the_command_line_is_parsed():
