@@ -342,7 +342,8 @@ def _segment_row(seg: SegmentResult, language: str | None, speakers: bool) -> st
     """One row of the report's table of segments, with a speaker's cell where ``speakers`` (the subtitles name
     them). The words are marked with their language (``lang``: the right glyphs for Chinese or Japanese) and take
     their own direction (``dir="auto"``: Arabic and Hebrew right to left); their translation beside them is
-    English, left to right."""
+    English, left to right. The speaker's name takes its own direction too (``bdi``), in a cell as wide as it
+    needs (the words' cells are at least 12em wide)."""
     lang = f' lang="{html.escape(language)}"' if language else ""
     english = f' <span lang="en" dir="ltr">{html.escape(seg.in_english)}</span>' if seg.translation else ""
     tops = ((f"{seg.top_emotion[0]} {seg.top_emotion[1]:.2f}", f"{seg.top_sentiment[0]} {seg.top_sentiment[1]:.2f}")
@@ -350,7 +351,7 @@ def _segment_row(seg: SegmentResult, language: str | None, speakers: bool) -> st
     span = f"{timestamp(seg.start, '.')}–{timestamp(seg.end, '.')}"  # the row's header, read with each of its cells
     contributions = ", ".join(f"{MODALITY_NAMES[m]} {v:.2f}" for m, v in seg.contributions.items())
     after = _cells([*tops, ", ".join(MODALITY_NAMES[m] for m in seg.modalities), seg.readings_text(), contributions])
-    kind = _cells([seg.kind]) + (f'<td dir="auto">{html.escape(seg.speaker)}</td>' if speakers else "")
+    kind = _cells([seg.kind]) + (f"<td><bdi>{html.escape(seg.speaker)}</bdi></td>" if speakers else "")  # not td[dir]
     return (f'<tr><th scope="row">{span}</th>{kind}<td dir="auto"{lang}>{html.escape(seg.text)}'
             f"{english}</td>{after}</tr>")
 

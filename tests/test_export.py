@@ -370,7 +370,9 @@ def test_the_report_lists_each_speaker_with_the_name_in_its_own_direction(tmp_pa
     items = re.search(r"<h2>By speaker</h2><ul>(.*?)</ul>", page).group(1)
     assert re.findall(r"<li><bdi>(.*?)</bdi>: \d+\.\d s, ", items) == [
         "ليلى", "\u202eBob", "&lt;b&gt;Ann&lt;/b&gt; &amp; Co"]
-    assert '<td dir="auto">&lt;b&gt;Ann&lt;/b&gt; &amp; Co</td>' in page  # the table's cell, escaped too
+    # the table's cell, escaped too, and as wide as the name (td[dir], the words' cells, are 12em at least)
+    assert '<td><bdi>&lt;b&gt;Ann&lt;/b&gt; &amp; Co</bdi></td>' in page
+    assert "td[dir]{overflow-wrap:anywhere;min-width:12em}" in page
 
 
 def test_write_names_files_after_the_video(tmp_path):
