@@ -16,7 +16,7 @@ import numpy as np
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.transcript import Utterance, Word
 
-log = logging.getLogger("mmsent.transcribe")  # as in mmsent.transcribe, where this was: its logging settings apply
+log = logging.getLogger(__name__)
 
 # Beams. Measured on 2 cores: 60 s of espeak speech in 4.7 s with 1 beam, 6.0 s with 2 (7.0 / 8.0
 # s of CPU); words matched 0.971 / 0.976 there and 0.815 / 0.815 on pyannote's real phone call.

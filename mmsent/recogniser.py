@@ -24,7 +24,7 @@ from mmsent.language_codes import check_language
 from mmsent.media import SAMPLE_RATE  # Hz, what load_audio gives and every backend expects
 from mmsent.transcript import SENTENCE_ENDS, Transcript, Utterance
 
-log = logging.getLogger("mmsent.transcribe")  # as in mmsent.transcribe, where this was: its logging settings apply
+log = logging.getLogger(__name__)
 
 AGAIN_PAD_S = 0.2  # s of sound either side of a segment decoded again alone (_looped_again)
 AGAIN_MOST = 8  # sentences of a segment at most heard again alone; one of more is Whisper's loop (_looped_again)

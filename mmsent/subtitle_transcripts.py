@@ -16,7 +16,7 @@ from mmsent.subtitles import (WRITTEN_SURE, cue_languages, parse_subtitles, spea
 from mmsent.transcript import Transcript, Utterance
 from mmsent.weights import SourceUnavailable
 
-log = logging.getLogger("mmsent.transcribe")  # as in mmsent.transcribe, where this was: its logging settings apply
+log = logging.getLogger(__name__)
 
 UNSURE_LETTERS = 40  # letters of subtitles that name no language from which an unclear text language is noted
 MIXED_SHARE = 0.2  # of the cues read alone: as many in one language, beside English ones (two at least), is a mix

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 
-log = logging.getLogger("mmsent.transcribe")  # as in mmsent.transcribe, where this was: its logging settings apply
+log = logging.getLogger(__name__)
 
 SENTENCE_ENDS = tuple(".!?。！？")  # a word that ends so ends a sentence
 

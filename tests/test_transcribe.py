@@ -296,11 +296,13 @@ def test_hallucination_filters_work_without_vad(asr):
 @needs_espeak
 def test_a_line_said_again_and_again_is_read_each_time(asr, caplog):
     """Whisper's compression ratio is its 30 s window's: five apologies make it 3.1, over the 2.4 that marks a
-    loop, and every segment was dropped as invented ("No speech was found"). Each is heard again alone."""
+    loop, and every segment was dropped as invented ("No speech was found"). Each is heard again alone.
+    Whisper writes five apologies on one CPU (3.04) and four on another (an AMD EPYC without AVX-512: 2.39, just
+    under 2.4); the mark is set at 2.0 here, so that the window loops, the case this is about, on each of them."""
     sorry, pause = say("I am so sorry."), np.zeros(SR // 4, np.float32)
     audio = np.concatenate([pause] + [sorry, pause] * 5)
-    with caplog.at_level("INFO", logger="mmsent.transcribe"):
-        result = transcribe(audio, device="cpu")
+    with caplog.at_level("INFO", logger="mmsent"):
+        result = transcribe(audio, device="cpu", options=DecodeOptions(compression_ratio_threshold=2.0))
     assert "in a window that loops" in caplog.text  # the case this is about
     said = [u for u in result.utterances if "sorry" in u.text.lower()]
     assert len(said) >= 4, result.text
