@@ -32,7 +32,7 @@ _sigint = signal.signal(signal.SIGINT, _interrupted_while_starting)
 from tqdm import tqdm  # noqa: E402  (torch loads from here)
 
 from . import CheckpointError, SourceUnavailable, __version__, describe, load_model  # noqa: E402
-from .batch import AUTO, _analyse_each, _in_folders, _out, _Outcomes  # noqa: E402
+from .batch import AUTO, Run, _analyse_each, _in_folders, _Outcomes  # noqa: E402
 from .batch import EXPECTED_ERRORS, LOG_INTERVAL_S  # noqa: E402, F401  (defined here before mmsent.batch)
 from .checkpoint import pick_device  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
@@ -156,18 +156,18 @@ def _not_read(model, checkpoint, senses: tuple[str, ...]) -> str:
             "(--checkpoint default)")
 
 
-def _summary_path(args, formats: list[str], one_file: Path | None, parser: argparse.ArgumentParser) -> Path:
+def _summary_path(summary: str, run: Run, parser: argparse.ArgumentParser) -> Path:
     """--summary FILE as a path, refused before any work where it is not a CSV file's name in a folder that can be
-    written (the folder made if missing, as --out is), or where it names an input or a result of this run."""
-    if not args.summary.strip():  # SUMMARY unset in a script: "" is the current folder
+    written (the folder made if missing, as --out is), or where it names an input or a result of the ``run``."""
+    if not summary.strip():  # SUMMARY unset in a script: "" is the current folder
         parser.error("--summary: no file given: the path is empty")
-    path = Path(args.summary)
+    path = Path(summary)
     if path.is_dir():
         parser.error(f"--summary {path} is a folder: give the table's file name (e.g. {path / 'summary.csv'})")
     if path.suffix.lower() != ".csv":
         parser.error(f"--summary {path}: the summary is a CSV table: give a name ending in .csv")
-    inputs = [*args.videos, *([one_file] if one_file else [])]
-    results = [p for video in args.videos for p in output_paths(video, _out(args, video), formats).values()]
+    inputs = [*run.videos, *([run.subtitles] if run.subtitles else [])]
+    results = [p for video in run.videos for p in output_paths(video, run.out_of(video), run.formats).values()]
     taken = next((p for p in [*inputs, *results] if same_file(p, path)
                   or os.path.realpath(p) == os.path.realpath(path)), None)  # a result not written yet: by its name
     if taken:
@@ -198,12 +198,12 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     if not args.out.exists() and args.out.suffix.lower().lstrip(".") in FORMATS:  # it would be made a folder
         parser.error(f"--out {args.out} reads as a file's name, but --out is the folder the results go in, each named "
                      "after its input (talk.json, talk.csv): give a folder (or make this one first to use its name)")
-    args.videos, args.outs = _in_folders(args.videos, args.out, args.recursive, parser)
+    videos, outs = _in_folders(args.videos, args.out, args.recursive, parser)
     if args.skip_existing and "json" not in formats:
         parser.error("--skip-existing tells an earlier run's results by their JSON (which file, model and senses made "
                      "them): add json to --format")
     one_file = args.subtitles if args.subtitles != AUTO else None  # for one video
-    if one_file and len(args.videos) > 1:
+    if one_file and len(videos) > 1:
         parser.error("--subtitles belongs to one video: give one video with it (or --subtitles auto: each video's "
                      "own, beside it)")
     if one_file and not one_file.is_file():
@@ -213,8 +213,8 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
         _made_writable(args.out)
     except OSError as e:
         parser.error(f"--out {args.out} can't be written ({e.strerror or e}): give a folder you can write to")
-    if args.summary is not None:
-        args.summary = _summary_path(args, formats, one_file, parser)
+    run = Run(videos, args.out, formats, outs, one_file, args.subtitles == AUTO, args.skip_existing)
+    summary = None if args.summary is None else _summary_path(args.summary, run, parser)
     options = AnalysisOptions(asr=args.asr, asr_model=args.asr_model, language=args.language, translate=args.translate,
                               subtitles=one_file, max_segment_seconds=args.max_segment,
                               max_seconds=args.max_seconds, contributions=not args.no_contributions,
@@ -228,15 +228,15 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                    "branch trained for them)", file=sys.stderr)
     outcomes = _Outcomes()
     try:
-        _analyse_each(args, model, options, one_file, formats, outcomes)
+        _analyse_each(run, model, options, outcomes)
     except KeyboardInterrupt:
         outcomes.stopped = "the run was interrupted"
         raise
     finally:  # the table of what is known, also after Ctrl-C (each file left: not analysed)
-        if args.summary is not None:
-            outcomes.write_summary(args.summary, args.videos)
+        if summary is not None:
+            outcomes.write_summary(summary, videos)
     if outcomes.failures:
-        tqdm.write(f"{outcomes.failures} of {counted(len(args.videos), 'file')} failed", file=sys.stderr)
+        tqdm.write(f"{outcomes.failures} of {counted(len(videos), 'file')} failed", file=sys.stderr)
     return 1 if outcomes.failures else 0
 
 

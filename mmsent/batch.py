@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .config import AnalysisOptions
 from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, summary_row, too_long, write, write_summary
 from .pipeline import analyze, model_facts, senses_given
-from .probe import MEDIA_SUFFIXES, probe
+from .probe import MEDIA_SUFFIXES, MediaInfo, probe
 from .results import DISK_FULL, Analysis, counted
 from .subtitles import language_beside, subtitles_beside
 
@@ -33,57 +33,45 @@ AUTO = "auto"  # --subtitles auto: each video's own subtitle file, found beside 
 LOG_INTERVAL_S = 30.0  # s: without a terminal, a stage still running gets a progress line this often
 
 
-def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, formats: list[str],
-                  outcomes: _Outcomes) -> None:
-    """Analyse each input of ``args.videos`` in turn, writing its results and telling ``outcomes`` what became of it;
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A run over its files, as the command line's checks left it."""
+
+    videos: list[Path]  # the files, in the run's order (each folder given read as its files: ``_in_folders``)
+    out: Path  # --out
+    formats: list[str]  # --format, as export.write takes them
+    outs: dict[Path, Path] = dataclasses.field(default_factory=dict)  # a file's results folder where not ``out``
+    subtitles: Path | None = None  # --subtitles FILE, for the one video
+    auto: bool = False  # --subtitles auto: each video's own, found beside it
+    skip_existing: bool = False  # --skip-existing
+
+    def out_of(self, video: Path) -> Path:
+        """The folder of ``video``'s results: --out, or its subfolder as ``video``'s in the folder given
+        (--recursive)."""
+        return self.outs.get(video, self.out)
+
+
+def _analyse_each(run: Run, model, options: AnalysisOptions, outcomes: _Outcomes) -> None:
+    """Analyse each of ``run.videos`` in turn, writing its results and telling ``outcomes`` what became of it;
     a full disk stops the run."""
     written = {}  # (results folder, stem) -> the input whose results it named: X.json for X.mp4
-    for number, video in enumerate(args.videos):
-        out = _out(args, video)
-        subtitles, file_options, besides = one_file, options, ""  # besides: what its line says of them, with auto
-        if args.subtitles == AUTO and os.path.isfile(video):  # (one not there fails as without: "file not found")
-            try:
-                subtitles = subtitles_beside(video, options.language, forced := [])
-            except EXPECTED_ERRORS as e:  # several fit, or its folder can't be read
-                outcomes.failed(video, e)
-                continue
-            file_options = _with_subtitles_beside(video, subtitles, options)
-            named = [f.relative_to(video.parent).as_posix() for f in ([subtitles] if subtitles else forced)]
-            besides = (f" (subtitles: {named[0]})" if subtitles  # Subs/talk.srt
-                       else f" (only forced subtitles beside it, {', '.join(named)}: the foreign lines and signs, not "
-                            "the speech; speech recognised)" if forced
-                       else " (no subtitle file beside it: speech recognised)")
-        inputs = [*args.videos, *([subtitles] if subtitles else [])]
-        results, info = output_paths(video, out, formats), None
-        mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
-        in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
-        if in_the_way and not too_long(rest):  # where the file has a picture: a file without one gets no mp4
-            try:
-                info = probe(video, file_options.audio_track)  # analyze takes it: not probed twice
-            except EXPECTED_ERRORS as e:
-                outcomes.failed(video, e)
-                continue
-            if not info.has_video:
-                results = rest
-        clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
-        if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
-            how = "an input" if clash[1] != subtitles else "its subtitles" + ("" if one_file else " (--subtitles auto)")
-            outcomes.failed(video, f"its results would overwrite {clash[1]}, given to this call as {how}: write them "
-                                   "into another folder (--out DIR)")
+    for number, video in enumerate(run.videos):
+        out = run.out_of(video)
+        try:  # all said before the analysis, not after it
+            subtitles, file_options, besides = _subtitles_of(run, video, options)
+            results, info = _results_of(run, video, subtitles, file_options)
+            first = written.get((out, video.stem))
+            if first is not None and not same_file(first, video):
+                raise ValueError(f"its results would overwrite those of {first} ({video.stem}.* in {out}): "
+                                 "analyse it in a call of its own, with another --out")
+        except EXPECTED_ERRORS as e:
+            outcomes.failed(video, e)
             continue
-        if long := too_long(results):  # said before the analysis, not after it
-            outcomes.failed(video, long)
-            continue
-        first = written.get((out, video.stem))
-        if first is not None and same_file(first, video):
+        if first is not None:
             tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
             outcomes.named_again()
             continue
-        if first is not None:
-            outcomes.failed(video, f"its results would overwrite those of {first} ({video.stem}.* in {out}): "
-                                   "analyse it in a call of its own, with another --out")
-            continue
-        done = args.skip_existing and _done_before(video, results, model, file_options)
+        done = run.skip_existing and _done_before(video, results, model, file_options)
         if done:
             before, names = done
             written[out, video.stem] = video
@@ -91,12 +79,12 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
             tqdm.write(f"{video}: its results are in {out} from an earlier run ({', '.join(names)}): not analysed "
                        "again (--skip-existing)")
             continue
-        earlier = _earlier_results(video, out, formats)
-        place = f"[{number + 1}/{len(args.videos)}] " if len(args.videos) > 1 else ""  # how far the run is
+        earlier = _earlier_results(video, out, run.formats)
+        place = f"[{number + 1}/{len(run.videos)}] " if len(run.videos) > 1 else ""  # how far the run is
         with _progress(place + video.name) as progress:
             try:
                 analysis = analyze(video, model, file_options, progress, info=info)
-                drawable = formats if analysis.media.has_video else [f for f in formats if f != "mp4"]
+                drawable = run.formats if analysis.media.has_video else [f for f in run.formats if f != "mp4"]
                 paths = write(analysis, out, drawable, video_path=video,
                               progress=lambda done, total: progress("annotated video", done, total))
                 written[out, video.stem] = video
@@ -104,9 +92,9 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
             except EXPECTED_ERRORS as e:
                 outcomes.failed(video, e)
                 if getattr(e, "errno", None) in DISK_FULL:  # each file left would fail so, after its analysis
-                    left = len(args.videos) - number - 1
+                    left = len(run.videos) - number - 1
                     left_out = f", {counted(left, 'file')} left not analysed" if left else ""
-                    tqdm.write(f"stopped: {e.strerror}{left_out}: free some space (results go to {args.out}, the "
+                    tqdm.write(f"stopped: {e.strerror}{left_out}: free some space (results go to {run.out}, the "
                                "annotated video's work beside them), then run the same command again with "
                                "--skip-existing to go on from here", file=sys.stderr)
                     outcomes.stopped = f"the run stopped: {e.strerror}"
@@ -119,9 +107,47 @@ def _analyse_each(args, model, options: AnalysisOptions, one_file: Path | None, 
         n = len(analysis.segments)
         tqdm.write(f"{video}: {counted(n, 'segment')}, {analysis.summary().overall or 'nothing read'} -> "
                    + ", ".join(str(p) for p in paths) + besides
-                   + ("" if drawable == formats else " (no annotated video: it has no picture to draw on)"))
+                   + ("" if drawable == run.formats else " (no annotated video: it has no picture to draw on)"))
         for line in earlier:
             tqdm.write(f"{video}: {line}", file=sys.stderr)
+
+
+def _subtitles_of(run: Run, video: Path, options: AnalysisOptions) -> tuple[Path | None, AnalysisOptions, str]:
+    """``video``'s subtitle file (--subtitles FILE; with auto, the one beside it, or None), ``options`` with it, and
+    what the file's line says of them (with auto)."""
+    if not run.auto or not os.path.isfile(video):  # (one not there fails as without: "file not found")
+        return run.subtitles, options, ""
+    subtitles = subtitles_beside(video, options.language, forced := [])  # raises where several fit
+    named = [f.relative_to(video.parent).as_posix() for f in ([subtitles] if subtitles else forced)]
+    besides = (f" (subtitles: {named[0]})" if subtitles  # Subs/talk.srt
+               else f" (only forced subtitles beside it, {', '.join(named)}: the foreign lines and signs, not the "
+                    "speech; speech recognised)" if forced
+               else " (no subtitle file beside it: speech recognised)")
+    return subtitles, _with_subtitles_beside(video, subtitles, options), besides
+
+
+def _results_of(run: Run, video: Path, subtitles: Path | None,
+                options: AnalysisOptions) -> tuple[dict[str, Path], MediaInfo | None]:
+    """The paths of ``video``'s results (``output_paths``; no annotated video where it has no picture) and its
+    probe, where one was needed to tell that; ValueError where they would overwrite an input of the call or be
+    longer than file systems hold."""
+    inputs = [*run.videos, *([subtitles] if subtitles else [])]
+    results, info = output_paths(video, run.out_of(video), run.formats), None
+    mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
+    in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
+    if in_the_way and not too_long(rest):  # where the file has a picture: a file without one gets no mp4
+        info = probe(video, options.audio_track)  # analyze takes it: not probed twice
+        if not info.has_video:
+            results = rest
+    clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
+    if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
+        auto = "" if run.subtitles else " (--subtitles auto)"
+        how = "an input" if clash[1] != subtitles else f"its subtitles{auto}"
+        raise ValueError(f"its results would overwrite {clash[1]}, given to this call as {how}: write them into "
+                         "another folder (--out DIR)")
+    if long := too_long(results):
+        raise ValueError(long)
+    return results, info
 
 
 class _Outcomes:
@@ -208,11 +234,6 @@ def _holds_media(folder: Path) -> bool:
         return bool(_media_files(list(folder.iterdir())))
     except OSError:
         return False
-
-
-def _out(args, video: Path) -> Path:
-    """The folder of ``video``'s results: --out, or its subfolder as ``video``'s in the folder given (--recursive)."""
-    return args.outs.get(video, args.out)
 
 
 def _with_subtitles_beside(video: Path, subtitles: Path | None, options: AnalysisOptions) -> AnalysisOptions:
