@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from mmsent.labels import MODALITY_NAMES
 
@@ -111,7 +112,7 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
                             f"'-->' time line); mmsent reads {FORMATS_READ}")
     if is_ass:
         from mmsent.ass import dialogue  # here: it imports Cue and the rest from this module
-    every = dialogue(path, text, problems) if is_ass else _unrolled(_said(path, _cues(path, text, is_vtt), problems))
+    every = dialogue(path, text, problems) if is_ass else _unrolled(_read_cues(path, _cues(path, text, is_vtt), problems))
     cues = [cue for cue in every if cue.text]
     if every and not cues:
         raise SubtitleError(f"{path}: all {len(every)} subtitle cues are empty: there are no words to read")
@@ -209,31 +210,91 @@ def _chosen(video: Path, found: dict[Path, tuple[str | None, set[str]]], languag
     return fits[0]
 
 
-def _said(path: Path, parsed: list[tuple[Cue, list[str]]], problems: list[str] | None) -> list[tuple[Cue, list[str]]]:
-    """The cues with the lines that mmsent's own SRT or WebVTT export writes beside the words left out, where the file
-    is one (most of its cues carry its label: ``[joy 0.71 · positive sentiment]``): read back as subtitles (given, or
-    found beside its video by ``--subtitles auto``), the emotions it read were words said, and the words' encoder
-    read "sadness" and "joy" in them. Said in ``problems``."""
-    labelled = sum(any(_OWN_LABEL.fullmatch(line) for line in lines) for _, lines in parsed)
-    if not parsed or labelled * 2 <= len(parsed):
-        return parsed
+def _read_cues(path: Path, parsed: list[tuple[Cue, list[str]]],
+               problems: list[str] | None) -> list[tuple[Cue, list[str]]]:
+    """Each cue with who says it, as its WebVTT voice tags (``<v Bob>``) or the captions' labels (``BOB: Hi.``,
+    ``_labelled``) name them (two people in one cue: "Bob, Alice"), and its lines of text as read (``said``: tags,
+    entities and labels removed, empty lines left out). In captions written wholly in capitals (broadcast ones) a
+    label before the words is a name only where the same label names a speaker in two cues or more, or one stands
+    alone on its line or after a broadcast's chevrons (``>> ANN: HELLO.``): there ``LISTEN: I TOLD YOU.`` is words.
+    mmsent's own SRT or WebVTT export (``_own``) names its speakers alone on the line above the words (``Ann:``, any
+    case, ``export.write_srt``) or in voice tags; the lines it writes beside the words are left out."""
+    read = [(cue, [_read_line(line) for line in lines]) for cue, lines in parsed]
+    own = _own(path, [line.text for _, lines in read for line in lines], len(read), problems)
+    capitals = not any(c.islower() for _, lines in read for line in lines for c in line.text)
+    cues_named = Counter(label for _, lines in read for label in {line.label for line in lines})
+    out = []
+    for cue, lines in read:
+        if own:
+            lines = [line for line in lines if not _OWN_LINE.fullmatch(line.text)]
+            named = len(lines) > 1 and lines[0].text.endswith(":")  # the speaker's line above the words
+            lines = [_Line(lines[0].voices, "", lines[0].text[:-1].strip(), "", True), *lines[1:]] if named else [
+                line.unnamed() for line in lines]
+        elif capitals:
+            lines = [line if line.sure or cues_named[line.label] > 1 else line.unnamed() for line in lines]
+        names = [name for line in lines for name in (*line.voices, line.label)]
+        out.append((replace(cue, speaker=speakers(names)), [line.words for line in lines if line.words]))
+    return out
+
+
+class _Line(NamedTuple):
+    """A line of a cue as read: the names of its voice tags, its text as said (``said``), and a caption's label in
+    it with the words after it (``_labelled``; "" for none), ``sure`` where the label stands alone or after a
+    broadcast's chevrons."""
+    voices: list[str]
+    text: str
+    label: str
+    words: str
+    sure: bool
+
+    def unnamed(self) -> _Line:
+        """The line with its label read as words."""
+        return self._replace(label="", words=self.text)
+
+
+def _read_line(line: str) -> _Line:
+    plain = html.unescape(_TAG.sub("", line))
+    text = said(plain)
+    voices = [" ".join(html.unescape(name).split()) for name in _VOICE.findall(line)]
+    label, words = _labelled(text)
+    return _Line(voices, text, label, words, not words or plain.lstrip().startswith(">>"))
+
+
+def _own(path: Path, lines: list[str], cues: int, problems: list[str] | None) -> bool:
+    """Whether the cues' ``lines`` are mmsent's own SRT or WebVTT export's (most of its cues carry its label:
+    ``[joy 0.71 · positive sentiment]``): read back as subtitles (given, or found beside its video by ``--subtitles
+    auto``), the emotions it read were words said, and the words' encoder read "sadness" and "joy" in them. Said in
+    ``problems``."""
+    if not cues or sum(bool(_OWN_LABEL.fullmatch(line)) for line in lines) * 2 <= cues:
+        return False
     tell(problems, f"The subtitle file {path.name} was written by mmsent (its cues carry the emotions an analysis "
                    "read): its words are read, without those emotions, what each sense said, or translations.")
-    return [(cue, [line for line in lines if not _OWN_LINE.fullmatch(line)]) for cue, lines in parsed]
+    return True
 
 
 def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:
-    """An SRT or WebVTT file's cues, each with its lines of text (its text is made of them: ``_unrolled``)."""
+    """An SRT or WebVTT file's cues, each with its lines as written (after a blank line inside a cue, more of them;
+    a WebVTT tag left open closed: ``_closed``), read by ``_read_cues``."""
     parsed: list[tuple[Cue, list[str]]] = []
     for first_line, lines in _blocks(text, is_vtt):
         if is_vtt and (lines[0].startswith("WEBVTT") or lines[0].split(" ")[0] in _VTT_SKIP):
             continue
         if parsed and _more_text(lines):  # after a blank line inside a cue: more of its text, and who says it
-            (cue, texts), (more, said_by) = parsed[-1], _read_lines(lines)
-            parsed[-1] = replace(cue, speaker=speakers([cue.speaker, more])), texts + said_by
+            cue, before = parsed.pop()
+            texts = before + lines
         else:
-            parsed.append(_parse_block(path, first_line, lines))
+            cue, texts = _parse_block(path, first_line, lines)
+        parsed.append((cue, _closed(texts) if is_vtt else texts))
     return parsed
+
+
+def _closed(lines: list[str]) -> list[str]:
+    """A WebVTT cue's lines of text with a tag left open (``<v Bob Hello there``, no ``>``) closed at the cue's end,
+    as WebVTT parsers read it (the spec's tokenizer, browsers): the rest of the cue is the tag's annotation, not words;
+    a voice tag's, its speaker."""
+    text = "\n".join(lines)
+    start = text.find("<", text.rfind(">") + 1)
+    return lines if start < 0 else (text[:start] + " ".join(text[start:].split()) + ">").split("\n")
 
 
 def _from_header(path: Path, text: str) -> str:
@@ -428,19 +489,6 @@ def _more_text(lines: list[str]) -> bool:
     return not any("-->" in line for line in lines) and not _NUMBER_OR_TIME.match(lines[0])
 
 
-def _read_lines(lines: list[str]) -> tuple[str, list[str]]:
-    """Who says a cue's lines, as their WebVTT voice tags (``<v Bob>``) or the captions' labels (``BOB: Hi.``,
-    ``_labelled``) name them (two people in one cue: "Bob, Alice"; "" where none does), and its lines of text as
-    read (``said``): tags, entities and labels removed, empty lines left out."""
-    names, texts = [], []
-    for line in lines:
-        names += [" ".join(html.unescape(name).split()) for name in _VOICE.findall(line)]
-        name, text = _labelled(said(html.unescape(_TAG.sub("", line))))
-        names.append(name)
-        texts += [text] if text else []
-    return speakers(names), texts
-
-
 def said(line: str) -> str:
     """A line of subtitles as said: spaces collapsed, the dash before a speaker's line in a cue of two left out
     ("- Thank you!": the words' encoder read the dash), and a broadcast caption's chevrons (">> Thank you!")."""
@@ -474,7 +522,7 @@ def _unrolled(parsed: list[tuple[Cue, list[str]]]) -> list[Cue]:
 
 
 def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, list[str]]:
-    """A cue (its text left to ``_unrolled``) and its lines of text."""
+    """A cue (its speaker and text left to ``_read_cues`` and ``_unrolled``) and its lines of text."""
     for offset in (0, 1):  # the time line comes first, or after a cue number or identifier
         match = _TIMING.match(lines[offset]) if offset < len(lines) else None
         if match:
@@ -492,8 +540,7 @@ def _parse_block(path: Path, first_line: int, lines: list[str]) -> tuple[Cue, li
     if end < start:
         raise SubtitleError(f"{path}:{line}: the cue ends ({end:.3f} s) before it starts "
                             f"({start:.3f} s)")
-    speaker, texts = _read_lines(lines[offset + 1:])
-    return Cue(start, end, "", line, speaker), texts
+    return Cue(start, end, "", line), lines[offset + 1:]
 
 
 def speakers(names: Iterable[str]) -> str:

@@ -872,6 +872,32 @@ def test_captions_for_the_deaf_say_who_speaks_in_capitals_before_a_colon(tmp_pat
         ("Hi.", "Ann"), ("Hello. Hey.", "BOB, TOM")]
 
 
+def test_in_captions_all_in_capitals_words_before_a_colon_are_a_name_only_where_they_name_a_speaker(tmp_path):
+    """Broadcast captions are written wholly in capitals, so every word before a colon looked like a speaker's name:
+    "LISTEN: I TOLD YOU." was said by LISTEN. There a label is a name where it names a speaker in two cues or more,
+    or stands alone on its line or after the chevrons; in captions in mixed case, a name in capitals is one."""
+    (tmp_path / "news.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:02,000\nANN: HELLO.\n\n2\n00:00:03,000 --> 00:00:04,000\nLISTEN: I TOLD YOU.\n\n"
+        "3\n00:00:05,000 --> 00:00:06,000\nANN: GOOD.\n\n4\n00:00:07,000 --> 00:00:08,000\nNOTE: SEE.\n"
+        ">> DR. WHO: RUN!\n\n5\n00:00:09,000 --> 00:00:10,000\nBOB:\nWHAT?\n", encoding="utf-8")
+    assert [(c.text, c.speaker) for c in parse_subtitles(tmp_path / "news.srt")[0]] == [
+        ("HELLO.", "ANN"), ("LISTEN: I TOLD YOU.", ""), ("GOOD.", "ANN"), ("NOTE: SEE. RUN!", "DR. WHO"),
+        ("WHAT?", "BOB")]
+    (tmp_path / "talk.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nLISTEN: I told you.\n", encoding="utf-8")
+    assert [(c.text, c.speaker) for c in parse_subtitles(tmp_path / "talk.srt")[0]] == [("I told you.", "LISTEN")]
+
+
+def test_a_webvtt_voice_tag_left_open_is_read_as_players_read_it(tmp_path):
+    """A voice tag without its ">" ("<v Bob Hello there") was read as words, "<v Bob" and all. As the WebVTT spec's
+    tokenizer and browsers read it, the rest of the cue is the tag's annotation, shown nowhere: no words; the cue's
+    words before it stay, and a later cue is not touched."""
+    (tmp_path / "open.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>Hi.\n<v Bob Hello\nthere\n\n"
+                                       "00:03.000 --> 00:04.000\n<v Bob>Bye.\n\n"
+                                       "00:05.000 --> 00:06.000\n<v Cy Nothing shown\n", encoding="utf-8")
+    assert [(c.text, c.speaker) for c in parse_subtitles(tmp_path / "open.vtt")[0]] == [
+        ("Hi.", "Ann, Bob Hello there"), ("Bye.", "Bob")]
+
+
 def test_the_dash_before_each_speakers_line_is_not_read_as_words(tmp_path):
     """A cue of two speakers marks each line with a dash ("- Who?", "-Me.", Netflix's "-¿Qué?"), in SRT, WebVTT
     and ASS alike, and broadcast captions with chevrons (">> Hi."); the words' encoder read them. A minus before a
