@@ -175,11 +175,14 @@ def write_summary(rows: Iterable[dict[str, str]], path: str | os.PathLike) -> Pa
 
 @checked_writer
 def write_srt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = True) -> Path:
-    """SubRip subtitles: one cue per segment, words then the label line."""
+    """SubRip subtitles: one cue per segment, words then the label line; the speaker where known alone on the line
+    above the words, as captions for the deaf and hard of hearing name one (``Ann:``, the name as the subtitles gave
+    it), which ``--subtitles`` reads back as the speaker in mmsent's own files."""
     blocks = []
     for i, s in enumerate(_cue_segments(analysis, include_gaps), start=1):
         times = f"{timestamp(s.start, ',')} --> {timestamp(s.end, ',')}"
-        blocks.append("\n".join([str(i), times, *_cue_lines(s)]))
+        named = [f"{_one_line(s.speaker)}:"] if s.speaker and s.kind != "gap" else []
+        blocks.append("\n".join([str(i), times, *named, *_cue_lines(s)]))
     return write_text_atomic(path, "\n\n".join(blocks) + "\n" if blocks else "")
 
 
@@ -192,7 +195,7 @@ def write_vtt(analysis: Analysis, path: str | os.PathLike, include_gaps: bool = 
         times = f"{timestamp(s.start, '.')} --> {timestamp(s.end, '.')}"
         lines = [html.escape(ln, quote=False) for ln in _cue_lines(s)]
         if s.speaker and s.kind != "gap":
-            lines[0] = f"<v {html.escape(s.speaker, quote=False)}>{lines[0]}"
+            lines[0] = f"<v {html.escape(_one_line(s.speaker), quote=False)}>{lines[0]}"
         blocks.append("\n".join([str(i), times, *lines]))
     return write_text_atomic(path, "\n\n".join(blocks) + "\n")
 
@@ -334,8 +337,14 @@ def _cue_lines(seg: SegmentResult) -> list[str]:
     tail = [f"({readings})"] if readings else []
     if seg.kind == "gap":
         return [f"[no speech: {label_line(seg)}]", *tail]
-    lines = [CUE_ARROW.sub("->", " ".join(text.split())) for text in (seg.text, seg.in_english)]  # "--->" too
+    lines = [_one_line(text) for text in (seg.text, seg.in_english)]
     return [line for line in lines if line] + [f"[{label_line(seg)}]", *tail]
+
+
+def _one_line(text: str) -> str:
+    """``text`` as a line of a cue: spaces collapsed (no line break, no blank line to end the cue), "-->" (and "--->")
+    written "->" (a time line)."""
+    return CUE_ARROW.sub("->", " ".join(text.split()))
 
 
 def _segment_row(seg: SegmentResult, language: str | None, speakers: bool) -> str:

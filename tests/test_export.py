@@ -258,6 +258,27 @@ def test_mmsent_s_own_subtitles_read_back_give_their_words_not_the_emotions_writ
 
 
 @pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_the_speaker_written_in_the_subtitles_is_read_back_with_the_words(tmp_path, fmt):
+    """The SRT left out who speaks (the WebVTT has a voice tag): it names the speaker alone on the line above the
+    words, as captions for the deaf do, in the name's own case ("Ann:"). mmsent's own file read back gives each
+    segment's speaker and words, the name not read as words, and words before a colon (in capitals too) not read as
+    a name."""
+    a = make_analysis(7)
+    named = {0: ("Ann", "Hello there."), 2: ("DR. WHO", TRICKY_TEXT), 3: ("Tom & Jerry", "Run!"),
+             4: ("", "NOTE: SEE."), 5: ("Ann, Bob", "Listen:"), 6: ("", "Wait:")}
+    for i, (speaker, text) in named.items():
+        a.segments[i].speaker, a.segments[i].text = speaker, text
+    a.segments[6].translation = "Aspetta:"
+    writer = export.write_srt if fmt == "srt" else export.write_vtt
+    path = writer(a, tmp_path / f"a.{fmt}")
+    if fmt == "srt":
+        assert "\nAnn:\nHello there.\n[" in path.read_text(encoding="utf-8")
+    cues, _ = parse_subtitles(path, [])
+    assert [(c.speaker, c.text) for c in cues] == [(s.speaker, " ".join(s.text.split())) for s in a.segments
+                                                   if s.kind == "speech"]
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
 def test_subtitles_in_other_languages_read_back_as_written(tmp_path, fmt):
     """Chinese, Arabic, Hindi, emoji...: the words of each cue, as mmsent's own subtitle reader takes them back
     (an analysis's subtitles given again as --subtitles), with not a character changed."""
