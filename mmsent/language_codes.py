@@ -1,5 +1,6 @@
 """The languages Whisper knows, and a language as Whisper names it: ``whisper_languages`` (their ISO 639-1 codes, the
-same for both backends), ``whisper_code`` (a code or an English name as a user writes it, to Whisper's code) and
+same for both backends), ``whisper_code`` (a code or an English name as a user writes it, to Whisper's code; ``language_named``, a
+name alone) and
 ``check_language`` (refuses one Whisper does not know). Nothing here loads a model.
 """
 
@@ -27,7 +28,13 @@ def whisper_code(language: str) -> str:
     named = language.strip().lower()
     code = named.replace("_", "-").split("-")[0]
     code = WHISPER_CODES.get(code, code)
-    return code if code in whisper_languages() else _language_names().get(named, code)
+    return code if code in whisper_languages() else language_named(named) or code
+
+
+def language_named(name: str) -> str | None:
+    """Whisper's code of a language's English name, any case (``"German"``: ``"de"``, ``"castilian"``: ``"es"``); None
+    where it names none of Whisper's languages."""
+    return _language_names().get(name.strip().lower())
 
 
 @functools.cache

@@ -187,8 +187,15 @@ def _read_tag(parts: list[str]) -> tuple[str | None, set[str]] | None:
 def language_code(tag: str) -> str | None:
     """The ISO 639-1 code of a language tag, lower case: ``it``; ``pt-BR``: ``pt``; ISO 639-2 ``ita``, ``ger``,
     ``deu`` (``_THREE_LETTER``): ``it``, ``de``; a withdrawn code (``iw``), today's (``he``); Whisper's ``jw``:
-    ``jv``. None where it is none (``2019``, ``sdh``, a three-letter code of no language Whisper knows)."""
+    ``jv``; a language's English name, as Kodi and Plex name subtitles (``English``, ``german``: ``en``, ``de``;
+    ``language_codes.language_named``). None where it is none (``2019``, ``sdh``, ``IV``, a three-letter code of
+    no language Whisper knows)."""
     named = LANGUAGE_TAG.fullmatch(tag.strip())
+    if not named and tag.replace(" ", "").isalpha():
+        from mmsent.language_codes import language_named  # here: it imports this module
+
+        code = language_named(tag)
+        return code and ISO_CODES.get(code, code)
     code = named.group(1).lower() if named else None
     if code and len(code) == 3:
         return _THREE_LETTER.get(code)

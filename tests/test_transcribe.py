@@ -665,6 +665,22 @@ def test_a_subtitle_file_tagged_with_a_three_letter_code_is_found_and_read_in_it
         assert parse_subtitles(tmp_path / name)[1] == language, name
 
 
+def test_a_subtitle_file_tagged_with_its_languages_english_name_is_found_and_read_in_its_code(tmp_path):
+    """Kodi and Plex name subtitles with the language's English name (``talk.English.srt``, ``talk.german.srt``):
+    ``--subtitles auto`` did not find them beside the video, and they were read in no language. A name's part that
+    names no language (``talk.Extended``, ``talk.Final Cut``) is still no tag (two letters, ``Rocky.IV``, are read as
+    a code, as before: the text then decides)."""
+    found = lambda *names, **kw: _found_beside(tmp_path, "talk.mp4", *names, **kw)  # noqa: E731
+    assert found("talk.English.srt") == "talk.English.srt"
+    assert found("talk.English.srt", "talk.german.srt", language="de") == "talk.german.srt"
+    assert found("talk.English.sdh.srt", "talk.English.srt") == "talk.English.srt"
+    assert found("talk.Extended.srt", "talk.Final Cut.srt", "talk.2019.srt") is None
+    for name, language in [("talk.English.srt", "en"), ("talk.german.srt", "de"), ("talk.Javanese.forced.srt", "jv"),
+                           ("talk.Extended.srt", None), ("talk.Final Cut.srt", None)]:
+        (tmp_path / name).write_text(_HELLO_SRT)
+        assert parse_subtitles(tmp_path / name)[1] == language, name
+
+
 def test_subtitles_marked_for_the_deaf_and_hard_of_hearing_are_found_and_give_way_to_plain_ones(tmp_path):
     """Players read marks after the language (mpv and Jellyfin: ``sdh``, ``cc``, ``hi`` for the deaf and hard of
     hearing, ``default``), or alone: ``talk.en.sdh.srt`` and ``talk.sdh.srt`` were not found. Such subtitles hold all
