@@ -1,7 +1,7 @@
 """The languages Whisper knows, and a language as Whisper names it: ``whisper_languages`` (their ISO 639-1 codes, the
-same for both backends), ``whisper_code`` (a code or an English name as a user writes it, to Whisper's code; ``language_named``, a
-name alone) and
-``check_language`` (refuses one Whisper does not know). Nothing here loads a model.
+same for both backends), ``whisper_code`` (a code or an English name as a user writes it, to Whisper's code;
+``language_named``, a name alone) and ``check_language`` (refuses one Whisper does not know). Nothing here loads a
+model.
 """
 
 from __future__ import annotations

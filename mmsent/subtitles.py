@@ -112,7 +112,8 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
                             f"'-->' time line); mmsent reads {FORMATS_READ}")
     if is_ass:
         from mmsent.ass import dialogue  # here: it imports Cue and the rest from this module
-    every = dialogue(path, text, problems) if is_ass else _unrolled(_read_cues(path, _cues(path, text, is_vtt), problems))
+    every = dialogue(path, text, problems) if is_ass else _unrolled(
+        _read_cues(path, _cues(path, text, is_vtt), problems))
     cues = [cue for cue in every if cue.text]
     if every and not cues:
         raise SubtitleError(f"{path}: all {len(every)} subtitle cues are empty: there are no words to read")
