@@ -222,3 +222,35 @@ def test_the_priors_fitted_on_a_handful_of_joined_clips_stay_in_their_range_and_
         assert f"the emotion prior stopped at an end of the range allowed (+-3) for {ends}, fitted on 4" in caplog.text
         if not labels.any():  # all anger: anger's prior up to the end
             assert prior[0] == PRIOR_MAX
+
+
+def test_a_neutral_discount_fitted_on_a_handful_of_clips_stays_in_its_range_and_the_log_says_so(caplog):
+    """Four clips of words alone, read rightly, and four whose words say neutral (and, faintly, the wrong emotion)
+    beside a voice read rightly but faintly took the words' neutral discount to 6,700: words that say neutral set aside
+    beside anything. Now it stops at DISCOUNT_MAX, the log warning and the report marking it; 0 (no discount) is
+    no end to warn of."""
+    from train.calibrate import DISCOUNT_MAX, _fit_fusion, report_lines
+
+    k, neutral, labels = len(EMOTIONS), EMOTIONS.index("neutral"), torch.arange(4)
+    eye, nan = torch.eye(k), torch.full((4, k), float("nan"))
+    sets = {"words": (eye[labels] * 2.0, nan, [True, False, False]),
+            "plain": (eye[neutral] * 2.0 + eye[(labels + 1) % 4] * 1.5, eye[labels] * 0.7, [True, True, False])}
+    model = build_model(tiny_config()).eval()
+    dev, outputs = {}, {}
+    for name, (words, voice, mask) in sets.items():
+        dev[name] = [Sample(f"{name}/{i}", name, "words", int(e), None) for i, e in enumerate(labels)]
+        outputs[name] = {"mask": np.array([mask] * 4), "text/emotion": words.numpy(), "audio/emotion": voice.numpy(),
+                         "video/emotion": nan.numpy()}
+        for m in MODALITIES:
+            outputs[name][f"{m}/sentiment"] = np.full((4, 3), np.nan, np.float32)
+    with caplog.at_level("WARNING", logger="train.calibrate"):
+        _fit_fusion(model, dev, outputs)
+    assert model.neutral_discount[0, MODALITIES.index("text")] == DISCOUNT_MAX
+    assert (model.neutral_discount >= 0).all() and (model.neutral_discount <= DISCOUNT_MAX).all()
+    assert ("the words's emotion neutral discount stopped at 1000, the upper end of the range allowed (0-1000), "
+            "fitted on 8 dev samples") in caplog.text
+    assert "voice's emotion neutral discount" not in caplog.text  # 0: counted in full, no end
+    report = {"temperature": {"text": {"emotion": 1.0, "sentiment": 1.0}},
+              "neutral_discount": {"text": {"emotion": DISCOUNT_MAX, "sentiment": 0.0}}}
+    assert report_lines(report) == ["words: emotion T=1.00, sentiment T=1.00; neutral discount emotion 1000.00 "
+                                    "(upper bound), sentiment 0.00"]

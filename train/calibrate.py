@@ -8,9 +8,9 @@
 2. With log-linear fusion, the fusion weights (one per head and sense, within FUSION_WEIGHTS) and the priors
    (counted once per sense beyond the first, within +-PRIOR_MAX) are fitted on all dev sets, each counted
    equally, the joined senses among them: the weights say how much each sense's evidence is worth when the senses
-   come together, and each sense's neutral discount how little a reading that says "neutral" counts beside another
-   sense that shows something clearly (``model.log_linear``; the words' "neutral" is no evidence for
-   which emotion a voice shows); a voice the gate doubts (step 3) is flattened here, as in use.
+   come together, and each sense's neutral discount (within 0-DISCOUNT_MAX) how little a reading that says "neutral"
+   counts beside another sense that shows something clearly (``model.log_linear``; the words' "neutral" is no
+   evidence for which emotion a voice shows); a voice the gate doubts (step 3) is flattened here, as in use.
 3. The voice's familiarity gate (Whisper head only): the head keeps the training voices (``voices``)
    and flattens the reading of a voice unlike them, dividing its calibrated logits by
    1 + slope x (distance - d0) beyond d0, a high quantile of the distances of its own dev voices
@@ -52,6 +52,11 @@ FUSION_WEIGHTS = (0.0, 2.0)  # the range of a log-linear fusion weight (the defa
 # 7,724 (every reading one-hot)
 PRIOR_MAX = 3.0  # a log-linear prior (minus the log base rates) stays within +-this (the default checkpoint's: +-1.1):
 # four joined dev clips of one emotion took it to 15 (every joined reading that emotion), of four to +-2,500
+DISCOUNT_MAX = 1000.0  # a neutral discount stays within 0-this (the default checkpoint's: 35.8; fits of 60-250 in
+# docs/experiments.md): its exponent is this x the squared clarity of the clearest other sense, so at 1000 words that
+# say neutral 0.5 keep 3 % of their weight beside a face read as faintly as a talking face (clarity 0.07): set aside
+# beside anything, further only beside a uniform reading. 8 contrived dev clips took it to 6,700, a joined dev set
+# three quarters of whose words say neutral to 7.5e5
 
 
 def _labels(samples: list[Sample], head: str) -> np.ndarray:
@@ -88,6 +93,14 @@ def grid_end(t: float) -> str | None:
 
 
 ENDS = {"max": "upper", "min": "lower"}  # grid_end's answers, as the log says them
+
+
+def fusion_end(key: str, value: float) -> str | None:
+    """range_end's answer for a fitted fusion weight or neutral discount (``key``) at an end of its range; a
+    discount's lower end, 0, is none: no discount, the sense counted in full, as the voice's and the face's are."""
+    if key == "fusion_weight":
+        return range_end(value, *FUSION_WEIGHTS)
+    return "max" if range_end(value, 0.0, DISCOUNT_MAX) == "max" else None
 
 
 def fit_sense(logits: np.ndarray, labels: np.ndarray, weight: torch.Tensor | None = None) -> tuple[float, np.ndarray]:
@@ -195,8 +208,8 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
 
 def report_lines(report: dict) -> list[str]:
     """The log lines of what ``calibrate`` set, one per sense: "voice: emotion T=1.42, sentiment T=0.97; fusion weight
-    emotion 1.10, sentiment 0.85; ..." (a temperature or a fusion weight at an end of its range marked; the biases are
-    in the report alone)."""
+    emotion 1.10, sentiment 0.85; ..." (a temperature, a fusion weight or a neutral discount at an end of its range
+    marked; the biases are in the report alone)."""
     lines = []
     for m, temperatures in report["temperature"].items():
         line = ", ".join(f"{head} T={t:.2f}" + (f" ({ENDS[grid_end(t)]} bound)" if grid_end(t) else "")
@@ -204,8 +217,7 @@ def report_lines(report: dict) -> list[str]:
         for key in ("fusion_weight", "neutral_discount"):
             if key in report:
                 line += f"; {key.replace('_', ' ')} " + ", ".join(
-                    f"{h} {v:.2f}" + (f" ({ENDS[end]} bound)" if key == "fusion_weight"
-                                      and (end := range_end(v, *FUSION_WEIGHTS)) else "")
+                    f"{h} {v:.2f}" + (f" ({ENDS[end]} bound)" if (end := fusion_end(key, v)) else "")
                     for h, v in report[key][m].items())
         if m == "audio" and "familiarity" in report:
             gate = report["familiarity"]
@@ -216,8 +228,9 @@ def report_lines(report: dict) -> list[str]:
 
 
 def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[str, dict]) -> None:
-    """Fusion weights (within FUSION_WEIGHTS), neutral discounts and priors (within +-PRIOR_MAX) by L-BFGS on the mean
-    over dev sets of each set's NLL; the log warns where a weight or a prior stops at an end of its range."""
+    """Fusion weights (within FUSION_WEIGHTS), neutral discounts (within 0-DISCOUNT_MAX) and priors (within
+    +-PRIOR_MAX) by L-BFGS on the mean over dev sets of each set's NLL; the log warns where a weight or a prior stops
+    at an end of its range, or a discount at its upper end (0 is no discount: a sense counted in full)."""
     device = model.temperature.device
     # from training's weights, within the range: beyond it the clamped weight would have no gradient to come back
     weight = model.fusion_weight.detach().cpu().clamp(*FUSION_WEIGHTS).requires_grad_(True)
@@ -246,7 +259,7 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         loss = 0.0
         for h, labels, mask, senses, doubts in data:
             fused = log_linear(senses, mask, weight[h].clamp(*FUSION_WEIGHTS), priors[h].clamp(-PRIOR_MAX, PRIOR_MAX),
-                               discount[h].clamp(min=0.0), model.neutral[h], doubts)
+                               discount[h].clamp(0.0, DISCOUNT_MAX), model.neutral[h], doubts)
             loss = loss + _nll(fused, labels) / len(data)
         loss.backward()
         return loss
@@ -256,21 +269,29 @@ def _fit_fusion(model: FusionModel, dev: dict[str, list[Sample]], outputs: dict[
         model.fusion_weight.copy_(weight.clamp(*FUSION_WEIGHTS))  # never against its own evidence, nor one-hot
         model.emotion_prior.copy_(priors[0].clamp(-PRIOR_MAX, PRIOR_MAX))
         model.sentiment_prior.copy_(priors[1].clamp(-PRIOR_MAX, PRIOR_MAX))
-        model.neutral_discount.copy_(discount.clamp(min=0.0))
+        model.neutral_discount.copy_(discount.clamp(0.0, DISCOUNT_MAX))
     for h, head in enumerate(HEADS):
         _warn_ends(model, h, sum(len(labels) for g, labels, *_ in data if g == h))
 
 
 def _warn_ends(model: FusionModel, h: int, n: int) -> None:
-    """Warn of each fusion weight and prior of head ``h`` that stopped at an end of its range (``n`` dev samples)."""
+    """Warn of each fusion weight, neutral discount and prior of head ``h`` that stopped at an end of its range (``n``
+    dev samples)."""
     head = HEADS[h]
     for m in model.sense_heads:
         w = float(model.fusion_weight.detach()[h, MODALITIES.index(m)])
-        if end := range_end(w, *FUSION_WEIGHTS):
+        if end := fusion_end("fusion_weight", w):
             log.warning("calibration: the %s's %s fusion weight stopped at %.2f, the %s end of the range allowed "
                         "(%g-%g), fitted on %d dev samples: it counts as %s as allowed, where the fit would go "
                         "further (few dev samples, or ones unlike the training, do that)", MODALITY_NAMES[m], head,
                         w, ENDS[end], *FUSION_WEIGHTS, n, "much" if end == "max" else "little")
+        d = float(model.neutral_discount[h, MODALITIES.index(m)])
+        if fusion_end("neutral_discount", d):
+            log.warning("calibration: the %s's %s neutral discount stopped at %g, the upper end of the range allowed "
+                        "(0-%g), fitted on %d dev samples: where it says neutral it steps aside beside another sense "
+                        "as far as allowed, where the fit would go further (few dev samples, or many that pair a "
+                        "reading of neutral with another sense's emotion, do that)", MODALITY_NAMES[m], head, d,
+                        DISCOUNT_MAX, n)
     names = (model.config.emotions, model.config.sentiments)[h]
     prior = (model.emotion_prior, model.sentiment_prior)[h].detach().tolist()
     if ends := [f"{name} {p:+.2f}" for name, p in zip(names, prior) if range_end(p, -PRIOR_MAX, PRIOR_MAX)]:
