@@ -586,6 +586,40 @@ def test_your_own_clips_are_told_from_whatever_folder_train_evaluate_runs_in(sha
         assert seen is not None and seen["n"] == seen["of"] == 16 and len(seen[role]) == 1, spec
 
 
+def test_a_checkpoint_records_the_paths_it_was_trained_with_without_the_home_folder(shared_data, tmp_path,
+                                                                                     monkeypatch):
+    """A checkpoint recorded --data's folders absolute and --ravdess's as typed (relative to where it ran), and the
+    command line and the options as given: shared, it named its trainer's home folder (/home/alice/...) in each.
+    Now every path is absolute, the home folder written ~, and train.heldout still tells the clips trained on."""
+    from train.corpora import read_data_spec
+    from train.heldout import seen_in_training, trained_on
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    work = home / "work"
+    _clips(shared_data, work / "mine", 18), _clips(shared_data, work / "held", 19)
+    for actor in (1, 17):  # a RAVDESS of two actors: 1 trains, 17 selects
+        (home / "corpora" / "ravdess" / f"Actor_{actor:02d}").mkdir(parents=True)
+        for clip in sorted((shared_data / "ravdess" / f"Actor_{actor:02d}").glob("03-01-0[1345]-*.flac"))[::4]:
+            (home / "corpora" / "ravdess" / f"Actor_{actor:02d}" / clip.name).symlink_to(clip)
+    monkeypatch.chdir(work)
+    main(["--ravdess", "../corpora/ravdess", "--data", "folders=mine", "--dev-data", f"folders={work / 'held'}",
+          "--cache", "~/cache", "--out", str(work / "out"), "--epochs", "1", "--modalities", "audio", *TINY,
+          "--branches", "audio"])
+    text = (work / "out" / "config.json").read_text()
+    assert str(home) not in text
+    training = json.loads(text)["training"]
+    data, hyper = training["data"], training["hyperparameters"]
+    assert data["ravdess"] == "~/corpora/ravdess" and data["data"] == ["folders=~/work/mine"]
+    assert data["dev_data"] == ["folders=~/work/held"] and hyper["out"] == "~/work/out" and hyper["cache"] == "~/cache"
+    assert "--dev-data folders=~/work/held" in training["command"]
+    monkeypatch.chdir(tmp_path)
+    rules = trained_on(work / "out")
+    for spec, role in ((f"folders={work / 'mine'}", "trained"), ("folders=home/work/held", "dev")):
+        seen = seen_in_training("mine", "folders", read_data_spec(spec)[1], rules)
+        assert seen is not None and seen["n"] == seen["of"] == 16 and len(seen[role]) == 1, spec
+
+
 def test_training_says_before_it_starts_what_it_could_not_select_or_learn_on(shared_data, tmp_path):
     """Each of these ran before: no dev set (training ended in a traceback in calibration), a dev set of silent
     clips (selected and calibrated on the prior alone), faces given to a voice (a checkpoint that learned

@@ -354,12 +354,29 @@ def user_path(path: str) -> str:
     return os.path.expanduser(path)
 
 
-def absolute_spec(spec: str) -> str:
-    """A --data spec with its path absolute ("folders=clips" run in /home/u: "folders=/home/u/clips"; "ravdess=R:1-4":
-    "ravdess=/home/u/R:1-4"), as a checkpoint records it: train.heldout then tells its clips from any folder."""
+def home_as_tilde(text: str) -> str:
+    """``text`` (a path, a --data spec, a command line) with the user's home folder written ~ where a path starts with
+    it ("/home/u/clips" -> "~/clips", "--data folders=/home/u/clips:" -> "--data folders=~/clips:"): what a
+    checkpoint records of the paths it was trained with names no one's home folder when shared, and user_path reads
+    it back as the reader's own."""
+    home = os.path.expanduser("~").rstrip(os.sep)
+    sep = re.escape(os.sep)
+    return re.sub(rf"(?<![^\s=:]){re.escape(home)}(?=$|[\s:{sep}])", "~", text) if home else text
+
+
+def shared_path(path: str) -> str:
+    """A path as a checkpoint records it: absolute, the home folder written ~ ("clips" run in /home/u: "~/clips",
+    in /data: "/data/clips")."""
+    return home_as_tilde(os.path.abspath(user_path(path)))
+
+
+def shared_spec(spec: str) -> str:
+    """A --data spec with its path as shared_path writes it ("folders=clips" run in /home/u: "folders=~/clips";
+    "ravdess=R:1-4": "ravdess=~/R:1-4"), as a checkpoint records it: train.heldout then tells its clips from any
+    folder (of any user whose home holds them there)."""
     kind, sep, where = spec.partition("=")
     folder, keep = split_filter(user_path(where))
-    return f"{kind}={os.path.abspath(folder)}{':' + keep if keep else ''}" if sep and folder else spec
+    return f"{kind}={shared_path(folder)}{':' + keep if keep else ''}" if sep and folder else spec
 
 
 def read_data_spec(spec: str, context: int = 0) -> tuple[str, list[Sample]]:

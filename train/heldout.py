@@ -20,7 +20,8 @@ log = logging.getLogger("train.evaluate")
 # corpora by kind and their speakers or published splits; their folders, as given, may be relative to where it ran, so
 # a corpus of the same kind is taken for the same corpus (RAVDESS's actor 1 is one person in any copy).
 # folders= sets have neither speakers nor splits to name: they are told by their folder, symbolic links resolved
-# (recorded absolute; one that an older train.train recorded relative, as from where this runs);
+# (recorded absolute, the home folder as ~: the reader's own; one that an older train.train recorded relative, as
+# from where this runs);
 # ckplus= sets can't be told.
 BY = {"ravdess": "actors", "emovo": "speakers", "emodb": "speakers", "cremad": "speakers", "meld": "split",
       "fer2013": "split", "goemotions": "split", "folders": "folders"}

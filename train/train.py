@@ -36,7 +36,7 @@ from mmsent.weights import SourceUnavailable
 from . import dist
 from .args import STATE_FILE, parse_args, read_corpora
 from .calibrate import calibrate
-from .corpora import CorpusError, absolute_spec
+from .corpora import CorpusError, home_as_tilde, shared_path, shared_spec
 from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
 from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
@@ -364,29 +364,37 @@ def _run_settings(args) -> dict:
 
 def _training_meta(args, progress: dict, report: dict) -> dict:
     return {
-        "command": "python -m train.train " + " ".join(args.argv),
+        "command": home_as_tilde("python -m train.train " + " ".join(args.argv)),
         "data": _data_meta(args),
         "epoch": progress["best_epoch"], "selection_score": round(progress["best_score"], 4),
         "dev_metrics": {c: {h: {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
                             for h, r in heads.items()} for c, heads in report.items()},
         "history": progress["history"],
-        "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("argv",)},
+        "hyperparameters": {k: _shared(v) for k, v in vars(args).items() if k not in ("argv",)},
         "world_size": dist.world(),
     }
 
 
+def _shared(value):
+    """An option's value as a checkpoint records it: the home folder written ~ in its paths (home_as_tilde)."""
+    if isinstance(value, list):
+        return [_shared(v) for v in value]
+    return home_as_tilde(value) if isinstance(value, str) else value
+
+
 def _data_meta(args) -> dict:
-    """The corpora the run read (--data's and --dev-data's paths absolute: train.heldout tells a folders= set's clips
-    by their folder, from wherever it runs), with the speakers it trained on and held out of each: only those it
-    was given (the defaults of --ravdess-train and --emovo-dev, recorded for a run without --ravdess or --emovo,
-    read as if it had been trained on RAVDESS actors 1-16)."""
-    data = {"meld": args.meld, "fer2013": args.fer2013, "goemotions": args.goemotions,
-            "data": [absolute_spec(s) for s in args.data], "dev_data": [absolute_spec(s) for s in args.dev_data]}
+    """The corpora the run read (their paths, --data's and --dev-data's among them, absolute and the home folder written
+    ~: train.heldout tells a folders= set's clips by their folder, from wherever it runs, and a checkpoint shared names
+    no one's home), with the speakers it trained on and held out of each: only those it was given (the defaults of
+    --ravdess-train and --emovo-dev, recorded for a run without --ravdess or --emovo, read as if it had been trained
+    on RAVDESS actors 1-16)."""
+    data = {k: shared_path(getattr(args, k)) for k in ("meld", "fer2013", "goemotions", "ravdess", "emovo")
+            if getattr(args, k)}
+    data |= {"data": [shared_spec(s) for s in args.data], "dev_data": [shared_spec(s) for s in args.dev_data]}
     if args.ravdess:
-        data |= {"ravdess": args.ravdess, "ravdess_train_actors": args.ravdess_train,
-                 "ravdess_dev_actors": args.ravdess_dev}
+        data |= {"ravdess_train_actors": args.ravdess_train, "ravdess_dev_actors": args.ravdess_dev}
     if args.emovo:
-        data |= {"emovo": args.emovo, "emovo_dev_speakers": args.emovo_dev}
+        data |= {"emovo_dev_speakers": args.emovo_dev}
     if args.joint:
         data |= {"joint_per_epoch": args.joint, "joint_plain_words": args.joint_plain_words}
     return {k: v for k, v in data.items() if v}
