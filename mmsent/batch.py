@@ -25,7 +25,7 @@ from .config import AnalysisOptions
 from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, summary_row, too_long, write, write_summary
 from .pipeline import analyze, model_facts, senses_given
 from .probe import MEDIA_SUFFIXES, MediaInfo, probe
-from .results import DISK_FULL, Analysis, counted
+from .results import DISK_FULL, SCHEMA_VERSION, Analysis, counted
 from .subtitles import language_beside, subtitles_beside
 
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
@@ -72,14 +72,14 @@ def _analyse_each(run: Run, model, options: AnalysisOptions, outcomes: _Outcomes
             outcomes.named_again()
             continue
         done = run.skip_existing and _done_before(video, results, model, file_options)
-        if done:
+        if isinstance(done, tuple):
             before, names = done
             written[out, video.stem] = video
             outcomes.done(video, before, "done before", results["json"])
             tqdm.write(f"{video}: its results are in {out} from an earlier run ({', '.join(names)}): not analysed "
                        "again (--skip-existing)")
             continue
-        earlier = _earlier_results(video, out, run.formats)
+        earlier = ([done] if done else []) + _earlier_results(video, out, run.formats)  # done: why they are made again
         place = f"[{number + 1}/{len(run.videos)}] " if len(run.videos) > 1 else ""  # how far the run is
         with _progress(place + video.name) as progress:
             try:
@@ -246,12 +246,14 @@ def _with_subtitles_beside(video: Path, subtitles: Path | None, options: Analysi
 
 
 def _done_before(video: Path, paths: dict[str, Path], model,
-                 options: AnalysisOptions) -> tuple[Analysis, list[str]] | None:
+                 options: AnalysisOptions) -> tuple[Analysis, list[str]] | str | None:
     """The earlier analysis of ``video`` and the names of its results ``paths`` (``output_paths``), where each is
     there (each is written whole or not at all; no annotated video for a file without a picture) and their JSON says
-    that this file, this model, these senses and this audio track choice made them; else None."""
+    that this file, this model, these senses and this audio track choice made them; else None, or where only an
+    older mmsent wrote them, the line that says so (``_older_writer``): they are made again."""
     try:
-        earlier = Analysis.from_json(paths["json"])
+        stored = json.loads(paths["json"].read_text(encoding="utf-8-sig"))  # as from_json reads it
+        earlier = Analysis.from_dict(stored)
     except (OSError, ValueError):  # none, not an analysis, or one this version can't read
         return None
     made = [p for f, p in paths.items() if f != "mp4" or earlier.media.has_video]
@@ -259,7 +261,24 @@ def _done_before(video: Path, paths: dict[str, Path], model,
             or earlier.model != model_facts(model, senses_given(options, earlier.media))
             or earlier.media.audio_track != options.audio_track):
         return None
+    if why := _older_writer(stored, earlier):
+        return (f"the results in {paths['json'].parent} from an earlier run are an older mmsent's ({why}): analysed "
+                "again, not kept (--skip-existing)")
     return earlier, [p.name for p in made]
+
+
+def _older_writer(stored: dict, earlier: Analysis) -> str | None:
+    """Why the JSON ``stored`` (read as ``earlier``) is an older mmsent's, which says less than this one would: an
+    older schema version (1: no sense's own reading, no face box), or fields this version writes that it lacks (a
+    segment's speaker, written before subtitles named them); None where this version wrote it."""
+    if stored["schema_version"] != SCHEMA_VERSION:
+        return f"its JSON is schema version {stored['schema_version']}, this mmsent writes {SCHEMA_VERSION}"
+    now, summary = earlier.to_dict(), stored.get("summary")
+    summary = summary if isinstance(summary, dict) else {}  # derived, never read: whatever it holds loads
+    parts = [(stored, now), (stored["media"], now["media"]), (summary, now["summary"]),
+             *zip(stored["segments"], now["segments"])]
+    lacks = sorted({key for old, new in parts for key in new if key not in old})
+    return f"its JSON lacks {', '.join(lacks)}, which this mmsent writes" if lacks else None
 
 
 def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:

@@ -633,6 +633,39 @@ def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
     assert "--skip-existing tells an earlier run's results by their JSON" in capsys.readouterr().err
 
 
+def test_skip_existing_analyses_again_what_an_older_mmsent_wrote(tmp_path, capsys):
+    """--skip-existing took results an older mmsent wrote for done: a JSON of schema version 1 (no sense's own
+    reading, no face box) or one written before segments named their speaker was kept, the fuller answer of this
+    version never written. Now such a file is analysed again, its line saying why; this version's is not."""
+    import mmsent.__main__ as cli
+
+    talk = talking_video(tmp_path / "talk.mp4", ["Good morning, everyone."]).path
+    vtt = tmp_path / "talk.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:00.300 --> 00:00:01.800\n<v Bob>Good morning, everyone.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["analyze", str(talk), "--subtitles", str(vtt), "--out", str(out), "--format", "json", "--senses", "words",
+            "--no-contributions", "--skip-existing"]
+    assert cli.main(argv) == 0
+    written = json.loads((out / "talk.json").read_text(encoding="utf-8"))
+    assert [s["speaker"] for s in written["segments"] if s["kind"] == "speech"] == ["Bob"], written
+    version_1 = written | {"schema_version": 1, "segments": [{k: v for k, v in s.items() if k not in (
+        "per_modality", "face_box", "speaker")} for s in written["segments"]]}
+    no_speakers = written | {"segments": [{k: v for k, v in s.items() if k != "speaker"} for s in written["segments"]]}
+    for older, why in ((version_1, "its JSON is schema version 1, this mmsent writes 2"),
+                       (no_speakers, "its JSON lacks speaker, which this mmsent writes")):
+        (out / "talk.json").write_text(json.dumps(older), encoding="utf-8")
+        capsys.readouterr()
+        assert cli.main(argv) == 0
+        said = capsys.readouterr()
+        assert "not analysed again" not in said.out and f"{talk}: 1 segment" in said.out, said
+        assert (f"{talk}: the results in {out} from an earlier run are an older mmsent's ({why}): analysed again, not "
+                "kept (--skip-existing)") in said.err, said.err
+        assert json.loads((out / "talk.json").read_text(encoding="utf-8")) == written
+    assert cli.main(argv) == 0
+    assert f"{talk}: its results are in {out} from an earlier run (talk.json): not analysed again" in \
+        capsys.readouterr().out
+
+
 def read_summary(path):
     with open(path, newline="", encoding="utf-8-sig") as f:
         return list(csv.DictReader(f))
