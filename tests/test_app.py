@@ -225,7 +225,8 @@ def test_a_sound_alone_is_analysed(client, media):
     analysis = json.loads(out(result, "json"))
     assert out(result, "video") is None and analysis["media"]["has_video"] is False
     assert analysis["media"]["path"] == "speech_sound.wav"
-    assert "weather" in " ".join(s["text"] for s in analysis["segments"]).lower()
+    said = " ".join(s["text"] for s in analysis["segments"]).lower()  # "The weather" is "But whatever" on some CPUs
+    assert "lovely today" in said and "bicycle" in said, said
     assert {m for s in analysis["segments"] for m in s["modalities"]} == {"text", "audio"}
     with pytest.raises(AppError, match=r"Both a video \(speech.mp4\) and a sound \(speech_sound.wav\) were given"):
         client.predict(video=handle_file(media["speech"]), sound=handle_file(media["speech_sound"]),
