@@ -149,6 +149,7 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> F
     _check_keys(model, state, folder)
     model.load_state_dict(state, strict=False)  # strictness checked above: frozen keys come from sources
     model.checkpoint = str(folder)
+    model.weights_sha256 = meta.get("weights_sha256") or sha256_file(folder / WEIGHTS_FILE)  # which weights: retrained?
     training = meta.get("training") or {}
     if training.get("command") and "calibration" not in training:  # train.train calibrates as its run ends
         warnings.warn(f"{folder} is the best epoch ({training.get('epoch')}) of a training run that did not finish: "

@@ -606,6 +606,7 @@ def model_facts(model: FusionModel, senses: tuple[str, ...] = MODALITIES) -> dic
     return {
         "name": Path(checkpoint).name if checkpoint else None,  # the checkpoint folder's name
         "checkpoint": checkpoint,
+        "weights_sha256": getattr(model, "weights_sha256", None),  # a checkpoint trained again into its folder differs
         "text_source": cfg.text_source,
         "audio_source": cfg.audio_source,
         "video_source": cfg.video_source,

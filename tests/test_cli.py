@@ -633,6 +633,25 @@ def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
     assert "--skip-existing tells an earlier run's results by their JSON" in capsys.readouterr().err
 
 
+def test_skip_existing_analyses_again_what_a_model_trained_again_into_its_folder_reads(tmp_path, capsys):
+    """The model was told by its folder, sources and branches: results of a checkpoint trained again into the same
+    folder (runs/mine, the weights changed) were kept as done. The JSON names its weights' sha256."""
+    import mmsent.__main__ as cli
+    from mmsent.checkpoint import save_checkpoint
+    from mmsent.config import tiny_config
+    from mmsent.model import build_model
+
+    sound, folder = mediagen.make_audio(tmp_path / "memo.wav", 1.0), tmp_path / "mine"
+    argv = ["analyze", str(sound), "--out", str(tmp_path / "out"), "--checkpoint", str(folder), "--skip-existing"]
+    for trained, analysed in ((True, True), (False, False), (True, True)):
+        if trained:
+            save_checkpoint(build_model(tiny_config(trained_branches=("audio",))), folder)  # random weights
+        assert cli.main(argv) == 0
+        assert ("not analysed again" not in capsys.readouterr().out) == analysed
+    digest = json.loads((folder / "config.json").read_text(encoding="utf-8"))["weights_sha256"]
+    assert Analysis.from_json(tmp_path / "out" / "memo.json").model["weights_sha256"] == digest
+
+
 def test_skip_existing_analyses_again_what_an_older_mmsent_wrote(tmp_path, capsys):
     """--skip-existing took results an older mmsent wrote for done: a JSON of schema version 1 (no sense's own
     reading, no face box) or one written before segments named their speaker was kept, the fuller answer of this
