@@ -745,7 +745,7 @@ def test_the_caption_and_the_hover_say_who_speaks_where_the_subtitles_name_them(
     # the name in its own direction (an isolate), which the caption's direction and alignment pass over: "Ann: " put
     # Arabic words on the left, as if read left to right, and an Arabic name English ones on the right
     assert overlay._right_to_left("\u2068Ann\u2069: الطقس جميل!") and not overlay._right_to_left("\u2068ليلى\u2069: Hi")
-    assert plots._hover_words(a.segments[0]).startswith("\u2068Ann: ")  # as the plots' hovers show it
+    assert plots._hover_words(a.segments[0]).startswith("<b>\u2068Ann\u2069</b><br>")  # the plots' hover: above
     assert painter._words(a.segments[2], set())[0] == " ".join(a.segments[2].text.split())  # no one named
 
 

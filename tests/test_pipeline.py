@@ -619,7 +619,7 @@ def test_who_speaks_as_the_subtitles_name_them_is_in_every_result(model, talking
     assert [c.speaker for c in parse_subtitles(paths["vtt"], [])[0] if c.text] == [
         s.speaker for s in analysis.segments if s.text]
     page = paths["html"].read_text(encoding="utf-8")
-    assert '<th scope="col">speaker</th>' in page and '<td dir="auto">Bob &amp; Co</td>' in page
+    assert '<th scope="col">speaker</th>' in page and '<td><bdi>Bob &amp; Co</bdi></td>' in page
     assert analysis.speakers == ["Ann", "Bob & Co"]  # each one's own summary, in the report too
     ann = analysis.summary("Ann")
     assert ann.duration == speech[0].duration and ann.emotion_mean == pytest.approx(speech[0].emotion)
