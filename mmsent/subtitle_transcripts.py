@@ -1,6 +1,7 @@
 """Subtitles in place of speech recognition: an SRT, WebVTT or ASS/SSA file's cues (parsed by ``mmsent.subtitles``)
-as a ``Transcript`` (``load_subtitles``), one utterance per cue, in the language the user gives, else the one the file
-names, else the one its text is written in where that is clear; what is unclear or mixed is said in the notes.
+as a ``Transcript`` (``load_subtitles``), one utterance per cue (one per speaker where a cue names several), in the
+language the user gives, else the one the file names, else the one its text is written in where that is clear; what
+is unclear or mixed is said in the notes.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import replace
+from itertools import accumulate, groupby
+from operator import itemgetter
 from pathlib import Path
 
 from mmsent.language_codes import check_language, whisper_code, whisper_languages
@@ -27,7 +30,8 @@ TOGETHER_S = 0.5  # s: overlapping subtitle cues that start this close are one u
 def load_subtitles(path: str | Path, problems: list[str] | None = None, language: str | None = None,
                    until: float = math.inf) -> Transcript:
     """A ``Transcript`` from an SRT, WebVTT or ASS/SSA file (no word times), one utterance per cue; a cue that the
-    next one starts within ends there, and cues that start together are one utterance. Its language:
+    next one starts within ends there, and cues that start together are one utterance, or one per speaker where
+    their lines name several (``_by_speaker``). Its language:
     ``language`` (the user's), else the one a WebVTT header declares or the file's name gives
     (``talk.it.srt``) if Whisper knows it, unless the text reads clearly as English where that names another
     or the other way round, else the one its text is written in where that is clear (``written_language``
@@ -40,20 +44,39 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
     path = Path(path)
     cues, named = parse_subtitles(path, problems)
     utterances: list[Utterance] = []
+    lines: list[list[tuple[str, str]]] = []  # who says what in each utterance, line by line
     for c in cues:  # by start time
         prev = utterances[-1] if utterances else None
         if prev and c.start < prev.end:  # cues that overlap: each cue's words kept together, in order
             if c.start - prev.start < TOGETHER_S:  # shown at once (two speakers' lines): one utterance
                 utterances[-1] = replace(prev, end=max(prev.end, c.end), text=f"{prev.text} {c.text}",
                                          speaker=speakers([prev.speaker, c.speaker]))
+                lines[-1] += c.lines or [(c.speaker, c.text)]
                 continue
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, [], speaker=c.speaker))
+        lines.append(list(c.lines or [(c.speaker, c.text)]))
+    utterances = [turn for u, said in zip(utterances, lines) for turn in _by_speaker(u, said)]
     if language:
         check_language(language)
     else:
         language = _subtitles_language(path, named, [c.text for c in cues if c.start < until], problems)
     return Transcript(language, utterances, f"subtitles:{path.name}")
+
+
+def _by_speaker(u: Utterance, lines: list[tuple[str, str]]) -> list[Utterance]:
+    """``u`` (a cue, or cues shown at once) as one utterance per turn where its ``lines`` ((who, words), in order)
+    are said by several, one named at least (``ANN: Who?`` / ``BOB: Me.``; ``- ANN: Who?`` / ``- Me.``: Ann's
+    and no one's): each turn's words and speaker, the time shared in proportion to their characters (subtitles
+    give no word times). Else ``u``: one speaker's lines, or no one's (``- Who?`` / ``- Me.``: not told apart)."""
+    turns = [(who, " ".join(words for _, words in said)) for who, said in groupby(lines, key=itemgetter(0))]
+    if len(turns) < 2 or not any(who for who, _ in turns):
+        return [u]
+    total = sum(len(words) for _, words in turns)
+    ends = [u.start + (u.end - u.start) * n / total for n in accumulate(len(words) for _, words in turns)]
+    ends[-1] = u.end
+    return [replace(u, start=start, end=end, text=words, speaker=who)
+            for (who, words), start, end in zip(turns, [u.start, *ends], ends)]
 
 
 def _subtitles_language(path: Path, named: str | None, texts: list[str], problems: list[str] | None) -> str | None:

@@ -92,6 +92,9 @@ class Cue:
     text: str  # tags removed, lines joined by spaces
     line: int  # 1-based line of the time line in the file, for messages
     speaker: str = ""  # who says it where the file names them (a WebVTT voice tag, an ASS line's Name); "" if not
+    # who says each of its lines of words: (speaker, words), where read line by line (SRT, WebVTT: ``_turns``); ()
+    # where all of ``text`` is ``speaker``'s (an ASS/SSA line)
+    lines: tuple[tuple[str, str], ...] = ()
 
 
 def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tuple[list[Cue], str | None]:
@@ -241,19 +244,33 @@ def _read_cues(path: Path, parsed: list[tuple[Cue, list[str]]],
         elif capitals:
             lines = [line if line.sure or cues_named[line.label] > 1 else line.unnamed() for line in lines]
         names = [name for line in lines for name in (*line.voices, line.label)]
-        out.append((replace(cue, speaker=speakers(names)), [line.words for line in lines if line.words]))
+        words = [line.words for line in lines if line.words]
+        out.append((replace(cue, speaker=speakers(names), lines=_turns(lines)), words))
     return out
+
+
+def _turns(lines: list[_Line]) -> tuple[tuple[str, str], ...]:
+    """(who, words) of each of a cue's lines of words: who its voice tags and label name, else no one after a
+    dialogue dash or chevrons (``- Me.``: another speaker, unnamed), else who says the line before (a name alone on
+    its line, ``BOB:``, or a voice tag names the lines after it too; "" before the first name)."""
+    who, out = "", []
+    for line in lines:
+        who = speakers([*line.voices, line.label]) or ("" if line.turn else who)
+        if line.words:
+            out.append((who, line.words))
+    return tuple(out)
 
 
 class _Line(NamedTuple):
     """A line of a cue as read: the names of its voice tags, its text as said (``said``), and a caption's label in
     it with the words after it (``_labelled``; "" for none), ``sure`` where the label stands alone or after a
-    broadcast's chevrons."""
+    broadcast's chevrons, ``turn`` where a dialogue dash or chevrons start it (another speaker's words)."""
     voices: list[str]
     text: str
     label: str
     words: str
     sure: bool
+    turn: bool = False
 
     def unnamed(self) -> _Line:
         """The line with its label read as words."""
@@ -265,7 +282,8 @@ def _read_line(line: str) -> _Line:
     text = said(plain)
     voices = [" ".join(html.unescape(name).split()) for name in _VOICE.findall(line)]
     label, words = _labelled(text)
-    return _Line(voices, text, label, words, not words or plain.lstrip().startswith(">>"))
+    return _Line(voices, text, label, words, not words or plain.lstrip().startswith(">>"),
+                 bool(_DIALOGUE_DASH.match(" ".join(plain.split()))))
 
 
 def _own(path: Path, lines: list[str], cues: int, problems: list[str] | None) -> bool:
@@ -524,7 +542,7 @@ def _unrolled(parsed: list[tuple[Cue, list[str]]]) -> list[Cue]:
         short = cue.end - cue.start < FLASH_S
         k = next((k for k in range(min(len(before), len(lines)), 0, -1) if before[-k:] == lines[:k]), 0)
         repeated = k if k and (short if k == len(lines) else flash) else 0
-        out.append(replace(cue, text=" ".join(lines[repeated:])))
+        out.append(replace(cue, text=" ".join(lines[repeated:]), lines=cue.lines[repeated:]))
         before, flash = lines, short
     return out
 

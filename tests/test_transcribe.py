@@ -845,8 +845,9 @@ def test_ass_and_ssa_dialogue_is_read(tmp_path):
 
 def test_subtitles_say_who_speaks_where_they_name_them(tmp_path):
     """A WebVTT voice tag (<v Bob>, with classes and escapes: <v.loud Tom &amp; Jerry>) and an ASS/SSA line's Name
-    (Aegisub's Actor) say who speaks; they were read past. Two voices in a cue, or two cues shown at once, are both
-    people's; a cue without a name, Subtitle Workshop's "NTP" and an SRT are no one's."""
+    (Aegisub's Actor) say who speaks; they were read past. A cue of two voices is both people's (its utterances are
+    each one's: test_a_cue_of_two_speakers_is_an_utterance_for_each); a cue without a name, Subtitle Workshop's "NTP"
+    and an SRT are no one's."""
     (tmp_path / "talk.vtt").write_text(
         "WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>Hello there.</v>\n\n"
         "00:03.000 --> 00:04.000\n<v.loud Tom &amp; Jerry>Run!\n\n"
@@ -858,7 +859,7 @@ def test_subtitles_say_who_speaks_where_they_name_them(tmp_path):
                                                    ("Who? Me.", "Ann, Bob"), ("Nobody named.", ""),
                                                    ("Together", "Ann"), ("at once", "Bob")]
     transcript = load_subtitles(tmp_path / "talk.vtt", language="en")
-    assert [(u.text, u.speaker) for u in transcript.utterances][-1] == ("Together at once", "Ann, Bob")
+    assert [(u.text, u.speaker) for u in transcript.utterances][-2:] == [("Together", "Ann"), ("at once", "Bob")]
     (tmp_path / "fansub.ass").write_text(FANSUB)
     assert [c.speaker for c in parse_subtitles(tmp_path / "fansub.ass", [])[0]] == ["Mika", "Mika", "Tsubasa", ""]
     (tmp_path / "talk.ass").write_text(ASS)
@@ -886,6 +887,42 @@ def test_captions_for_the_deaf_say_who_speaks_in_capitals_before_a_colon(tmp_pat
                                       "00:03.000 --> 00:04.000\nBOB: Hello.\n\nTOM: Hey.\n", encoding="utf-8")
     assert [(c.text, c.speaker) for c in parse_subtitles(tmp_path / "sdh.vtt")[0]] == [
         ("Hi.", "Ann"), ("Hello. Hey.", "BOB, TOM")]
+
+
+def test_a_cue_of_two_speakers_is_an_utterance_for_each(tmp_path):
+    """A cue whose lines name two speakers (voice tags, captions' labels), or cues shown at once, one per speaker
+    (WebVTT, ASS Names), was one utterance said by "Ann, Bob": each person's summary held the other's words. Each
+    speaker's lines are now an utterance of their own, in order, the cue's time shared by their characters. A line
+    without a name goes with the name before it (a name alone on its line names the next), and after a dialogue
+    dash to no one; a cue of one speaker's lines, or of no one's (dashes alone), stays one utterance. A short one is
+    a segment of its own, its speaker's."""
+    (tmp_path / "sdh.srt").write_text(
+        "1\n00:00:01,000 --> 00:00:03,000\nANN: Who is there?\nBOB:\nMe.\n\n"
+        "2\n00:00:04,000 --> 00:00:05,000\n- ANN: Who?\nTell me.\n- Me.\n\n"
+        "3\n00:00:06,000 --> 00:00:07,000\n- Who?\n- Me.\n\n"
+        "4\n00:00:08,000 --> 00:00:09,000\nANN: Fine.\nGood night.\n", encoding="utf-8")
+    sdh = load_subtitles(tmp_path / "sdh.srt", language="en")
+    assert [(u.start, u.end, u.text, u.speaker) for u in sdh.utterances] == [
+        (1.0, 2.625, "Who is there?", "ANN"), (2.625, 3.0, "Me.", "BOB"),  # 13 and 3 characters
+        (4.0, 4.8125, "Who? Tell me.", "ANN"), (4.8125, 5.0, "Me.", ""),
+        (6.0, 7.0, "Who? Me.", ""), (8.0, 9.0, "Fine. Good night.", "ANN")]
+    (tmp_path / "talk.vtt").write_text(
+        "WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>Who is it?\n<v Bob>Me.\n<v Ann>Oh.\n\n"
+        "00:03.000 --> 00:04.000\n<v Ann>Together\n\n00:03.100 --> 00:04.000\n<v Bob>at once\n", encoding="utf-8")
+    utterances = load_subtitles(tmp_path / "talk.vtt", language="en").utterances
+    assert [(u.text, u.speaker) for u in utterances] == [("Who is it?", "Ann"), ("Me.", "Bob"), ("Oh.", "Ann"),
+                                                         ("Together", "Ann"), ("at once", "Bob")]
+    assert [u.end for u in utterances] == pytest.approx([1.625, 1.8125, 2.0, 3 + 8 / 15, 4.0])
+    assert [u.start for u in utterances[1:]] == [u.end for u in utterances[:2]] + [3.0, utterances[3].end]
+    (tmp_path / "talk.ass").write_text(
+        ASS.split("Dialogue:")[0] + "Dialogue: 0,0:00:01.00,0:00:03.00,Default,Anna,0,0,0,,Where were they?\n"
+        "Dialogue: 0,0:00:01.20,0:00:02.50,Default,Bo,0,0,0,,Out.\n", encoding="utf-8")
+    utterances = load_subtitles(tmp_path / "talk.ass", language="en").utterances
+    assert [(u.start, u.end, u.text, u.speaker) for u in utterances] == [
+        (1.0, pytest.approx(2.6), "Where were they?", "Anna"), (pytest.approx(2.6), 3.0, "Out.", "Bo")]
+    pieces = [s for s in segment(sdh, 10.0) if s.kind == SPEECH]
+    assert [(s.text, s.speaker) for s in pieces] == [(u.text, u.speaker) for u in sdh.utterances]
+    assert pieces[0].end == pieces[1].start == 2.625 and pieces[2].end == pieces[3].start == 4.8125  # padded after
 
 
 def test_in_captions_all_in_capitals_words_before_a_colon_are_a_name_only_where_they_name_a_speaker(tmp_path):
