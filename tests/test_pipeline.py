@@ -637,6 +637,27 @@ def test_who_speaks_as_the_subtitles_name_them_is_in_every_result(model, talking
     assert '<th scope="col">speaker</th>' not in write(unnamed, tmp_path / "plain", ["html"])[0].read_text()
 
 
+def test_a_cue_of_two_speakers_gives_each_their_own_segments_and_summary(model, talking, tmp_path):
+    """A cue whose lines name two speakers was one segment said by "Ann, Bob", a made-up speaker with a summary of
+    its own, and Ann's question and Bob's answer were read together. Each one's words are now a segment of their
+    own, their speaker's, the cue's time shared by characters; Bob's short answer, with no room around it to widen
+    into, is read in its 0.17 s."""
+    vtt = tmp_path / "talk.vtt"
+    vtt.write_text("WEBVTT\n\n00:00.500 --> 00:02.000\n<v Ann>Purple elephants dance?\n<v Bob>No.\n\n"
+                   "00:02.000 --> 00:03.800\n<v Ann>Quietly tonight.\n", encoding="utf-8")
+    analysis = mmsent.analyze(talking.path, model, AnalysisOptions(subtitles=str(vtt), contributions=False,
+                                                                   senses="words,voice"))
+    check_timeline(analysis, talking.duration, contributions=False)
+    speech = [s for s in analysis.segments if s.kind == "speech"]
+    assert [(s.speaker, s.text) for s in speech] == [("Ann", "Purple elephants dance?"), ("Bob", "No."),
+                                                    ("Ann", "Quietly tonight.")]
+    assert (speech[1].start, speech[1].end) == pytest.approx((0.5 + 1.5 * 23 / 26, 2.0), abs=1e-3)  # ms
+    assert all(s.read for s in speech) and set(speech[1].modalities) == {"text", "audio"}
+    assert analysis.speakers == ["Ann", "Bob"]
+    assert analysis.summary("Bob").duration == pytest.approx(speech[1].duration)
+    assert analysis.summary("Ann").duration == pytest.approx(speech[0].duration + speech[2].duration)
+
+
 def test_real_clip(model, shared_data):
     clip = shared_data / "clips" / "ravdess_01-01-01-01-01-01-01.mp4"
     analysis = mmsent.analyze(clip, model)
