@@ -98,7 +98,7 @@ class SegmentResult:
     # None when no face was found or the picture was not analysed (see frame_box)
     translation: str = ""  # the words in English as the recogniser translated them, which the words'
     # encoder read instead of ``text``; "" when they were not translated
-    speaker: str = ""  # who says the words, where the subtitles name them ("Bob"; "Bob, Alice" for a cue of two);
+    speaker: str = ""  # who says the words, where the subtitles name them ("Bob"; "Bob, Alice": two named on one line);
     # "" where unknown (speech recognition does not tell voices apart)
 
     def __post_init__(self):
