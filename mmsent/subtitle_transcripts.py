@@ -51,11 +51,11 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
             if c.start - prev.start < TOGETHER_S:  # shown at once (two speakers' lines): one utterance
                 utterances[-1] = replace(prev, end=max(prev.end, c.end), text=f"{prev.text} {c.text}",
                                          speaker=speakers([prev.speaker, c.speaker]))
-                lines[-1] += c.lines or [(c.speaker, c.text)]
+                lines[-1] += c.turns
                 continue
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, [], speaker=c.speaker))
-        lines.append(list(c.lines or [(c.speaker, c.text)]))
+        lines.append(c.turns)
     utterances = [turn for u, said in zip(utterances, lines) for turn in _by_speaker(u, said)]
     if language:
         check_language(language)

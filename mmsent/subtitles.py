@@ -96,6 +96,11 @@ class Cue:
     # where all of ``text`` is ``speaker``'s (an ASS/SSA line)
     lines: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def turns(self) -> list[tuple[str, str]]:
+        """(who, words) of each of its lines of words: ``lines``, or all its text ``speaker``'s."""
+        return list(self.lines or [(self.speaker, self.text)])
+
 
 def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tuple[list[Cue], str | None]:
     """The cues of an SRT, WebVTT or ASS/SSA file, ordered by start time (empty cues left out), and the
