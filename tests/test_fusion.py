@@ -247,7 +247,7 @@ def test_a_neutral_discount_fitted_on_a_handful_of_clips_stays_in_its_range_and_
         _fit_fusion(model, dev, outputs)
     assert model.neutral_discount[0, MODALITIES.index("text")] == DISCOUNT_MAX
     assert (model.neutral_discount >= 0).all() and (model.neutral_discount <= DISCOUNT_MAX).all()
-    assert ("the words's emotion neutral discount stopped at 1000, the upper end of the range allowed (0-1000), "
+    assert ("the words' emotion neutral discount stopped at 1000, the upper end of the range allowed (0-1000), "
             "fitted on 8 dev samples") in caplog.text
     assert "voice's emotion neutral discount" not in caplog.text  # 0: counted in full, no end
     report = {"temperature": {"text": {"emotion": 1.0, "sentiment": 1.0}},

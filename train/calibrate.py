@@ -86,6 +86,12 @@ def range_end(value: float, low: float, high: float) -> str | None:
     return "max" if np.isclose(value, high, rtol=1e-6) else "min" if np.isclose(value, low, rtol=1e-6) else None
 
 
+def _owner(sense: str) -> str:
+    """A sense's everyday name as its owner, for the log: "the words'", "the voice's"."""
+    name = MODALITY_NAMES[sense]
+    return f"the {name}'" if name.endswith("s") else f"the {name}'s"
+
+
 def grid_end(t: float) -> str | None:
     """"max" or "min" where ``t`` (from grid_temperature or fit_sense) is an end of the grid searched, None inside it:
     at an end, the NLL still falls beyond it, so the best temperature is ``t`` or further out, not ``t``."""
@@ -176,11 +182,11 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
                 ys = np.concatenate(ys)  # weighted as in training: a sense keeps its balance of rare classes
                 t, b = fit_sense(np.concatenate(xs), ys, class_weights(ys.tolist(), xs[0].shape[1]))
                 if end := grid_end(t):
-                    log.warning("calibration: the %s's %s temperature stopped at %.1f, the %s end of the range "
+                    log.warning("calibration: %s %s temperature stopped at %.1f, the %s end of the range "
                                 "allowed (%.1f-%.1f), fitted on %d dev samples: its readings are %s as far as allowed, "
                                 "where the fit would go further (few dev samples, or ones unlike the training, do "
                                 "that)",
-                                MODALITY_NAMES[m], head, t, ENDS[end], TEMPERATURES[0], TEMPERATURES[-1], len(ys),
+                                _owner(m), head, t, ENDS[end], TEMPERATURES[0], TEMPERATURES[-1], len(ys),
                                 "flattened" if end == "max" else "sharpened")
                 model.temperature[i, h] = t
                 biases[h][i] = torch.as_tensor(b, dtype=biases[h].dtype)
@@ -281,16 +287,16 @@ def _warn_ends(model: FusionModel, h: int, n: int) -> None:
     for m in model.sense_heads:
         w = float(model.fusion_weight.detach()[h, MODALITIES.index(m)])
         if end := fusion_end("fusion_weight", w):
-            log.warning("calibration: the %s's %s fusion weight stopped at %.2f, the %s end of the range allowed "
+            log.warning("calibration: %s %s fusion weight stopped at %.2f, the %s end of the range allowed "
                         "(%g-%g), fitted on %d dev samples: it counts as %s as allowed, where the fit would go "
-                        "further (few dev samples, or ones unlike the training, do that)", MODALITY_NAMES[m], head,
+                        "further (few dev samples, or ones unlike the training, do that)", _owner(m), head,
                         w, ENDS[end], *FUSION_WEIGHTS, n, "much" if end == "max" else "little")
         d = float(model.neutral_discount[h, MODALITIES.index(m)])
         if fusion_end("neutral_discount", d):
-            log.warning("calibration: the %s's %s neutral discount stopped at %g, the upper end of the range allowed "
+            log.warning("calibration: %s %s neutral discount stopped at %g, the upper end of the range allowed "
                         "(0-%g), fitted on %d dev samples: where it says neutral it steps aside beside another sense "
                         "as far as allowed, where the fit would go further (few dev samples, or many that pair a "
-                        "reading of neutral with another sense's emotion, do that)", MODALITY_NAMES[m], head, d,
+                        "reading of neutral with another sense's emotion, do that)", _owner(m), head, d,
                         DISCOUNT_MAX, n)
     names = (model.config.emotions, model.config.sentiments)[h]
     prior = (model.emotion_prior, model.sentiment_prior)[h].detach().tolist()
