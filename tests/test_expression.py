@@ -2,6 +2,7 @@
 the training CLI on a generated FER-layout folder, and the shipped weights on real FER2013 faces."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -153,7 +154,7 @@ def test_evaluate_as_served(tmp_path):
     assert json.loads((tmp_path / "out" / "config.json").read_text())["publictest"] == record["publictest"]
 
 
-def test_final_out_and_soup_average_the_weights(tmp_path):
+def test_final_out_and_soup_average_the_weights(tmp_path, monkeypatch):
     from train import fer
 
     _fake_fer(tmp_path / "fer", per_class=3)
@@ -163,13 +164,17 @@ def test_final_out_and_soup_average_the_weights(tmp_path):
     fer.main(common + ["--out", str(tmp_path / "b"), "--state", str(tmp_path / "b.pt"), "--epochs", "2",
                        "--seed", "1", "--init", str(tmp_path / "a"), "--final-out", str(tmp_path / "b-final")])
     nets = [load_expression_net(folder=tmp_path / f, sha256="")[0].state_dict() for f in ("a", "b-final")]
-    record = fer.main(common + ["--out", str(tmp_path / "soup"), "--soup", str(tmp_path / "a"), str(tmp_path / "b-final")])
+    monkeypatch.setenv("HOME", str(tmp_path))  # what the soup records of its run names no one's home folder
+    argv = common + ["--out", str(tmp_path / "soup"), "--soup", str(tmp_path / "a"), str(tmp_path / "b-final")]
+    monkeypatch.setattr(sys, "argv", ["fer.py", *argv])  # as `python -m train.fer ...` runs it
+    record = fer.main(argv)
     soup = load_expression_net(folder=tmp_path / "soup", sha256="")[0].state_dict()
     floats = [k for k, v in soup.items() if v.is_floating_point()]
     assert any(not torch.equal(nets[0][k], nets[1][k]) for k in floats)  # two different weight sets
     for k in floats:  # float16 on disk: the mean of the two, to half precision
         assert torch.allclose(soup[k], (nets[0][k] + nets[1][k]) / 2, atol=2e-3, rtol=2e-3), k
-    assert record["soup"] == [str(tmp_path / "a"), str(tmp_path / "b-final")]
+    assert record["soup"] == ["~/a", "~/b-final"]
+    assert record["command"] == "python -m train.fer " + " ".join(argv).replace(str(tmp_path), "~")
     assert np.array(record["publictest"]["confusion"]).sum() == 21  # evaluated as served
     other = [a if a != "8,16" else "8,8" for a in common]  # another architecture
     fer.main(other + ["--out", str(tmp_path / "c"), "--state", str(tmp_path / "c.pt"), "--epochs", "1"])

@@ -26,7 +26,7 @@ from mmsent.checkpoint import VOICE_HEADS, CheckpointError, load_checkpoint, sav
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model
 
-from .corpora import user_path
+from .corpora import shared_path, user_path
 
 log = logging.getLogger("train.ensemble")
 AUDIO = MODALITIES.index("audio")
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    save_checkpoint(joined, args.out, training={"joined_voices": [str(v) for v in args.voices]})
+    save_checkpoint(joined, args.out, training={"joined_voices": [shared_path(v) for v in args.voices]})
     log.info("joined %d voices into %s", len(args.voices), args.out)
     return 0
 

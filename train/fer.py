@@ -40,7 +40,7 @@ from mmsent.encoders import bf16_supported
 from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
                                save_expression_net, view_features)
 from mmsent.labels import EMOTIONS
-from train.corpora import user_path
+from train.corpora import home_as_tilde, shared_path, user_path
 from train.face_corpora import read_fer2013
 from train.metrics import class_figures, per_class
 from train.metrics import confusion as count_confusion
@@ -320,7 +320,7 @@ def write_soup(folders: list[Path], out: Path) -> str:
     states = [n.state_dict() for n in nets]
     nets[0].load_state_dict({k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
                              for k, v in states[0].items()})
-    sha = save_expression_net(nets[0], out, {"soup": [str(f) for f in folders],
+    sha = save_expression_net(nets[0], out, {"soup": [shared_path(str(f)) for f in folders],
                                              "command": _command()})
     log.info("soup of %d checkpoints: wrote %s (sha256 %s)", len(folders), out, sha)
     return sha
@@ -336,8 +336,8 @@ def _save_state(args, net, ema, opt, g, st: dict) -> None:
 
 
 def _command() -> str:
-    """This run's command line, as recorded in the config.json of what it writes."""
-    return "python -m train.fer " + " ".join(sys.argv[1:])
+    """This run's command line, as recorded in the config.json of what it writes (the home folder written ~)."""
+    return home_as_tilde("python -m train.fer " + " ".join(sys.argv[1:]))
 
 
 def _record(args, m: dict, st: dict) -> dict:
