@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from .config import AnalysisOptions
 from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, summary_row, too_long, write, write_summary
+from .labels import MODALITY_NAMES
 from .pipeline import analyze, model_facts, senses_given
 from .probe import MEDIA_SUFFIXES, MediaInfo, probe
 from .results import DISK_FULL, SCHEMA_VERSION, Analysis, counted
@@ -249,36 +250,58 @@ def _done_before(video: Path, paths: dict[str, Path], model,
                  options: AnalysisOptions) -> tuple[Analysis, list[str]] | str | None:
     """The earlier analysis of ``video`` and the names of its results ``paths`` (``output_paths``), where each is
     there (each is written whole or not at all; no annotated video for a file without a picture) and their JSON says
-    that this file, this model, these senses and this audio track choice made them; else None, or where only an
-    older mmsent wrote them, the line that says so (``_older_writer``): they are made again."""
+    that this file, this model, these senses and this audio track choice made them; else None, or, where this file's
+    results are all there but an older mmsent, another model, other senses or another audio track made them, the
+    line that says so (``_older_writer``, ``_made_otherwise``): they are made again."""
     try:
         stored = json.loads(paths["json"].read_text(encoding="utf-8-sig"))  # as from_json reads it
         earlier = Analysis.from_dict(stored)
     except (OSError, ValueError):  # none, not an analysis, or one this version can't read
         return None
     made = [p for f, p in paths.items() if f != "mp4" or earlier.media.has_video]
-    if (not all(os.path.isfile(p) for p in made) or not same_file(Path(earlier.media.path), video)
-            or earlier.model != model_facts(model, senses_given(options, earlier.media))
-            or earlier.media.audio_track != options.audio_track):
+    if not all(os.path.isfile(p) for p in made) or not same_file(Path(earlier.media.path), video):
         return None
-    if why := _older_writer(stored, earlier):
-        return (f"the results in {paths['json'].parent} from an earlier run are an older mmsent's ({why}): analysed "
-                "again, not kept (--skip-existing)")
+    now = model_facts(model, senses_given(options, earlier.media))
+    place = f"the results in {paths['json'].parent} from an earlier run"
+    if why := _older_writer(stored, earlier, now):
+        return f"{place} are an older mmsent's ({why}): analysed again, not kept (--skip-existing)"
+    if how := _made_otherwise(earlier, now, options.audio_track):
+        return f"{place} were made {how}: analysed again, not kept (--skip-existing)"
     return earlier, [p.name for p in made]
 
 
-def _older_writer(stored: dict, earlier: Analysis) -> str | None:
+def _older_writer(stored: dict, earlier: Analysis, model: dict) -> str | None:
     """Why the JSON ``stored`` (read as ``earlier``) is an older mmsent's, which says less than this one would: an
     older schema version (1: no sense's own reading, no face box), or fields this version writes that it lacks (a
-    segment's speaker, written before subtitles named them); None where this version wrote it."""
+    segment's speaker, written before subtitles named them; the model's weights_sha256, with ``model`` the facts of
+    this run's); None where this version wrote it."""
     if stored["schema_version"] != SCHEMA_VERSION:
         return f"its JSON is schema version {stored['schema_version']}, this mmsent writes {SCHEMA_VERSION}"
     now, summary = earlier.to_dict(), stored.get("summary")
     summary = summary if isinstance(summary, dict) else {}  # derived, never read: whatever it holds loads
-    parts = [(stored, now), (stored["media"], now["media"]), (summary, now["summary"]),
+    parts = [(stored, now), (stored["media"], now["media"]), (summary, now["summary"]), (earlier.model, model),
              *zip(stored["segments"], now["segments"])]
     lacks = sorted({key for old, new in parts for key in new if key not in old})
     return f"its JSON lacks {', '.join(lacks)}, which this mmsent writes" if lacks else None
+
+
+def _made_otherwise(earlier: Analysis, model: dict, audio_track: str | None) -> str | None:
+    """How the earlier analysis was made otherwise than this run would make it (``model``: this run's facts), or
+    None: by another checkpoint, by its weights before they were trained again, with other senses, from another
+    audio track, or by a model otherwise set up."""
+    was = earlier.model
+    if was.get("checkpoint") != model["checkpoint"]:
+        return f"by another model ({was.get('checkpoint') or was.get('name')})"
+    if was.get("weights_sha256") != model["weights_sha256"]:
+        return f"by other weights of {model['name']} (its checkpoint was written again since)"
+    if was.get("used_branches") != model["used_branches"]:
+        senses = [", ".join(MODALITY_NAMES[m] for m in b) or "none" for b in (was.get("used_branches") or [],
+                                                                               model["used_branches"])]
+        return f"with other senses ({senses[0]}; now {senses[1]})"
+    if earlier.media.audio_track != audio_track:
+        was, now = (track or "the default" for track in (earlier.media.audio_track, audio_track))
+        return f"from another audio track ({was}; now {now})"
+    return "by a model set up otherwise" if was != model else None
 
 
 def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:

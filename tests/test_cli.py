@@ -642,7 +642,10 @@ def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
             "(--skip-existing)") in said and f"{b}: 1 segment" in said, said
     assert (out / "a.json").stat().st_mtime_ns == made and (out / "b.csv").is_file()
     assert cli.main(["analyze", str(a), "--out", str(out), "--format", "json", *quick, "--senses", "words,voice"]) == 0
-    assert "not analysed again" not in capsys.readouterr().out and (out / "a.json").stat().st_mtime_ns != made
+    said = capsys.readouterr()
+    assert "not analysed again" not in said.out and (out / "a.json").stat().st_mtime_ns != made
+    assert (f"{a}: the results in {out} from an earlier run were made with other senses (words; now words, voice): "
+            "analysed again, not kept (--skip-existing)") in said.err, said.err
     sound = tmp_path / "a.m4a"  # no picture: no annotated video to wait for
     mediagen.ffmpeg("-i", a, "-vn", "-c:a", "copy", sound)
     for _ in range(2):
@@ -664,11 +667,14 @@ def test_skip_existing_analyses_again_what_a_model_trained_again_into_its_folder
 
     sound, folder = mediagen.make_audio(tmp_path / "memo.wav", 1.0), tmp_path / "mine"
     argv = ["analyze", str(sound), "--out", str(tmp_path / "out"), "--checkpoint", str(folder), "--skip-existing"]
-    for trained, analysed in ((True, True), (False, False), (True, True)):
+    why = (f"{sound}: the results in {tmp_path / 'out'} from an earlier run were made by other weights of mine (its "
+           "checkpoint was written again since): analysed again, not kept (--skip-existing)")
+    for trained, analysed, said in ((True, True, False), (False, False, False), (True, True, True)):
         if trained:
             save_checkpoint(build_model(tiny_config(trained_branches=("audio",))), folder)  # random weights
         assert cli.main(argv) == 0
-        assert ("not analysed again" not in capsys.readouterr().out) == analysed
+        out, err = capsys.readouterr()
+        assert ("not analysed again" not in out) == analysed and (why in err) == said, err
     digest = json.loads((folder / "config.json").read_text(encoding="utf-8"))["weights_sha256"]
     assert Analysis.from_json(tmp_path / "out" / "memo.json").model["weights_sha256"] == digest
 
@@ -691,8 +697,10 @@ def test_skip_existing_analyses_again_what_an_older_mmsent_wrote(tmp_path, capsy
     version_1 = written | {"schema_version": 1, "segments": [{k: v for k, v in s.items() if k not in (
         "per_modality", "face_box", "speaker")} for s in written["segments"]]}
     no_speakers = written | {"segments": [{k: v for k, v in s.items() if k != "speaker"} for s in written["segments"]]}
+    no_weights = written | {"model": {k: v for k, v in written["model"].items() if k != "weights_sha256"}}
     for older, why in ((version_1, "its JSON is schema version 1, this mmsent writes 2"),
-                       (no_speakers, "its JSON lacks speaker, which this mmsent writes")):
+                       (no_speakers, "its JSON lacks speaker, which this mmsent writes"),
+                       (no_weights, "its JSON lacks weights_sha256, which this mmsent writes")):
         (out / "talk.json").write_text(json.dumps(older), encoding="utf-8")
         capsys.readouterr()
         assert cli.main(argv) == 0
