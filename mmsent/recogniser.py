@@ -141,7 +141,9 @@ class _Recogniser:
         The compression ratio Whisper reports is its whole 30 s window's: where the window's words repeat,
         every segment in it would be dropped as a hallucination, real repeated speech too ("I am so sorry."
         five times). Heard alone, a sentence's stretch gives what is said there: the same words where they were
-        said again, other words where Whisper looped, nothing over silence; and the ratio of that stretch.
+        said again, other words where Whisper looped, nothing over silence; and the ratio of that stretch. Each
+        stretch starts where the one of the sentence before it in the window ends: the word times of a window that
+        loops may leave speech between two sentences (five apologies written as four), heard with the sentence after.
         A segment of more than AGAIN_MOST sentences is Whisper's own loop (one segment, its words over and over),
         kept as decoded and dropped as such: each sentence heard again costs a pass of Whisper's 30 s window."""
         ratio = opts.compression_ratio_threshold
@@ -153,7 +155,7 @@ class _Recogniser:
             return found if 0 < len(found) <= AGAIN_MOST else [None]
 
         spans = [(seg, span) for seg in raw for span in to_hear(seg)]
-        out = []
+        out, end = [], 0.0
         for i, (seg, span) in enumerate(spans):
             if span is None:
                 out.append(seg)
@@ -161,6 +163,8 @@ class _Recogniser:
             before = max((s.end if t is None else t[1]) for s, t in spans[:i]) if i else 0.0
             after = min((s.start if t is None else t[0]) for s, t in spans[i + 1:]) if i + 1 < len(spans) else math.inf
             start = max(span[0] - AGAIN_PAD_S, before, 0.0)  # not into the sentences beside it
+            if i and spans[i - 1][0] is seg:  # from where the sentence before it in the window was heard to
+                start = min(start, end)
             end = min(span[1] + AGAIN_PAD_S, after, len(audio) / SAMPLE_RATE)
             piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
             again = self._decode(piece, language, opts, len(piece) / SAMPLE_RATE, "transcribe", None)[0]
@@ -175,13 +179,19 @@ class _Recogniser:
         """A pass's segments ``raw`` as kept: its loops heard again sentence by sentence (``_looped_again``), then
         the speech it wrote no words for heard again alone (``_heard_again``)."""
         looped = self._looped_again(audio, raw, language, opts)
-        return looped + self._heard_again(audio, raw + looped, language, opts, regions, reached, rounds)
+        new = [seg for seg in looped if all(seg is not r for r in raw)]  # what the sentences heard again gave
+        # A window heard again sentence by sentence counts as heard by what its sentences gave, and by its own words
+        # only where they gave none: a loop's word times may cover speech its sentences left out (five apologies
+        # written as four, the fourth's times on the fifth).
+        unanswered = [r for r in raw if all(r is not seg for seg in looped)
+                      and not any(n.start < r.end and n.end > r.start for n in new)]
+        return looped + self._heard_again(audio, looped + unanswered, language, opts, regions, reached, rounds)
 
     def _heard_again(self, audio: np.ndarray, raw: list[_RawSegment], language: str | None, opts: DecodeOptions,
                      regions: list[tuple[float, float]] | None, reached: Callable[[float], None] | None = None,
                      rounds: int = AGAIN_ROUNDS) -> list[_RawSegment]:
-        """Segments for the speech that ``raw``, a pass of the recognition (its segments as decoded and as heard
-        again by ``_looped_again``), wrote no words for: each stretch of
+        """Segments for the speech that ``raw``, a pass of the recognition (its segments as kept by ``_completed``),
+        wrote no words for: each stretch of
         ``regions`` (the voice detection's speech, seconds) that no word of ``raw`` comes within ``NEAR_WORD_S`` of
         for ``UNHEARD_S`` or more (``_unheard``), decoded again alone. Whisper ends a 30 s window where its text
         ends, and may end it early: the sentence said again ("Kids are talking by the door." four times, 4 s
