@@ -47,8 +47,9 @@ def refused(argv, capsys, monkeypatch, cwd=ROOT) -> str:
 
 
 def toned_video(path):
-    """A 2 s moving picture with a 440 Hz tone: nothing said, so no speech recognition, which takes about 9 s for a
-    spoken sentence on 2 cores. For the tests of the run over the files, where what is said is not what they check."""
+    """A 2 s moving picture with a 440 Hz tone: nothing said, so no speech recognition (9 s for a synthetic "Good
+    morning, everyone." on 2 cores, see ENGLISH). For the tests of the run over the files, where what is said is not
+    what they check."""
     return mediagen.make_video(path)
 
 
@@ -77,7 +78,7 @@ def test_version_names_the_parts_a_bug_report_needs(capsys):
     said = capsys.readouterr()
     assert e.value.code == 0 and said.out.count("\n") == 1, said.err
     assert said.out.startswith(f"mmsent {mmsent.__version__} (Python {sys.version.split()[0]}; torch "
-                                  f"{version('torch')}, faster-whisper {version('faster-whisper')}, "), said.out
+                               f"{version('torch')}, faster-whisper {version('faster-whisper')}, "), said.out
 
 
 def test_a_web_address_is_refused_as_the_command_line_is_parsed(capsys, monkeypatch):
