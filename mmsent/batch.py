@@ -288,12 +288,13 @@ def _older_writer(stored: dict, earlier: Analysis, model: dict) -> str | None:
 def _made_otherwise(earlier: Analysis, model: dict, audio_track: str | None) -> str | None:
     """How the earlier analysis was made otherwise than this run would make it (``model``: this run's facts), or
     None: by another checkpoint, by its weights before they were trained again, with other senses, from another
-    audio track, or by a model otherwise set up."""
+    audio track, or by a model otherwise set up. A model is told by its weights and set-up, not by where its folder
+    is: a checkpoint moved (or mmsent installed elsewhere) made the same results."""
     was = earlier.model
-    if was.get("checkpoint") != model["checkpoint"]:
-        return f"by another model ({was.get('checkpoint') or was.get('name')})"
     if was.get("weights_sha256") != model["weights_sha256"]:
-        return f"by other weights of {model['name']} (its checkpoint was written again since)"
+        if was.get("checkpoint") == model["checkpoint"]:
+            return f"by other weights of {model['name']} (its checkpoint was written again since)"
+        return f"by another model ({was.get('checkpoint') or was.get('name')})"
     if was.get("used_branches") != model["used_branches"]:
         senses = [", ".join(MODALITY_NAMES[m] for m in b) or "none" for b in (was.get("used_branches") or [],
                                                                                model["used_branches"])]
@@ -301,7 +302,8 @@ def _made_otherwise(earlier: Analysis, model: dict, audio_track: str | None) -> 
     if earlier.media.audio_track != audio_track:
         was, now = (track or "the default" for track in (earlier.media.audio_track, audio_track))
         return f"from another audio track ({was}; now {now})"
-    return "by a model set up otherwise" if was != model else None
+    differ = sorted(key for key in model if key != "checkpoint" and was.get(key) != model[key])
+    return f"by a model set up otherwise ({', '.join(differ)})" if differ else None
 
 
 def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:

@@ -660,7 +660,8 @@ def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
 
 def test_skip_existing_analyses_again_what_a_model_trained_again_into_its_folder_reads(tmp_path, capsys):
     """The model was told by its folder, sources and branches: results of a checkpoint trained again into the same
-    folder (runs/mine, the weights changed) were kept as done. The JSON names its weights' sha256."""
+    folder (runs/mine, the weights changed) were kept as done, and a checkpoint moved made its results again. The
+    JSON names its weights' sha256, which tells the model, wherever its folder is."""
     import mmsent.__main__ as cli
     from mmsent.checkpoint import save_checkpoint
     from mmsent.config import tiny_config
@@ -678,6 +679,9 @@ def test_skip_existing_analyses_again_what_a_model_trained_again_into_its_folder
         assert ("not analysed again" not in out) == analysed and (why in err) == said, err
     digest = json.loads((folder / "config.json").read_text(encoding="utf-8"))["weights_sha256"]
     assert Analysis.from_json(tmp_path / "out" / "memo.json").model["weights_sha256"] == digest
+    moved = shutil.copytree(folder, tmp_path / "elsewhere" / "mine")  # the same model in another folder: results kept
+    assert cli.main([*argv[:-3], "--checkpoint", str(moved), "--skip-existing"]) == 0
+    assert "not analysed again" in capsys.readouterr().out
 
 
 def test_skip_existing_analyses_again_what_an_older_mmsent_wrote(tmp_path, capsys):
