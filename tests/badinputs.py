@@ -289,10 +289,11 @@ def _subtitle_cases(d: Path) -> list[Case]:
              checks={"speech": True, "words": ["parrot"], "not_words": ["after"], "duration": 2.0,
                      "notes": "were left out: 1 of 2 in too_long.srt (the first at 100.0 s"},
              options={"subtitles": "too_long.srt"}))
-    (d / "all_late.srt").write_text("1\n00:01:00,000 --> 00:01:02,000\nThe wrong programme.\n")
+    # one cue of two speakers: two utterances, counted as the one cue it is
+    (d / "all_late.vtt").write_text("WEBVTT\n\n01:00.000 --> 01:02.000\n<v Ann>The wrong programme.\n<v Bob>Indeed.\n")
     add(Case("subtitles_all_after_the_end", "for_subs.mp4", "every cue after the end of the video", "ok",
-             checks={"speech": False, "notes": "were left out: 1 of 1 in all_late.srt"},
-             options={"subtitles": "all_late.srt"}))
+             checks={"speech": False, "notes": "were left out: 1 of 1 in all_late.vtt"},
+             options={"subtitles": "all_late.vtt"}))
     (d / "binary.srt").write_bytes(bytes(range(256)) * 8)
     add(Case("subtitles_binary", "for_subs.mp4", "a subtitle file of binary junk", "error", "SubtitleError",
              "not a text file (no text encoding reads its bytes)", options={"subtitles": "binary.srt"}))
