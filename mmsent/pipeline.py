@@ -35,7 +35,6 @@ from .model import FusionModel, Inputs
 from .results import Analysis, MediaFacts, SegmentResult
 from .segments import (GAP, SPEECH, Segment, follow_sound, overlapping_most, previous_texts, segment, translate,
                        voice_spans)
-from .subtitles import parse_subtitles
 from .weights import SourceUnavailable
 from .transcribe import (Transcript, TranscriptionError, clip_to, load_backend, load_subtitles, spoken_language,
                          transcribe)
@@ -333,16 +332,8 @@ def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, C
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
                 report: Progress, problems: list[str] | None = None) -> Transcript:
     if options.subtitles:
-        said = load_subtitles(options.subtitles, problems, options.language, until=duration)
-        kept = clip_to(said, duration)
-        if len(kept.utterances) < len(said.utterances) and problems is not None:
-            cues = parse_subtitles(options.subtitles)[0]  # counted as cues: a cue of two speakers is two utterances
-            if late := [c.start for c in cues if c.start >= duration]:
-                problems.append(f"Subtitle cues after the end of the media were left out: {len(late)} of {len(cues)} "
-                                f"in {Path(options.subtitles).name} (the first at {late[0]:.1f} s; the media ends at "
-                                f"{duration:.1f} s). Check that the subtitles belong to this file and are in time with "
-                                "it.")
-        return Transcript(said.language, kept.utterances, kept.source)  # translated if not English
+        kept = clip_to(load_subtitles(options.subtitles, problems, options.language, until=duration), duration)
+        return Transcript(kept.language, kept.utterances, kept.source)  # translated if not English
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")
     total, progress = _in_seconds(report, "speech recognition", audio)

@@ -36,7 +36,8 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
     (``talk.it.srt``) if Whisper knows it, unless the text reads clearly as English where that names another
     or the other way round, else the one its text is written in where that is clear (``written_language``
     of the cues that start before ``until``, the media's end), else unknown. Lines in English and another
-    language, each clear alone, are said in ``problems``.
+    language, each clear alone, are said in ``problems``, and so are the cues that start after ``until`` (counted as
+    cues: a cue of two speakers is two utterances), which the caller leaves out (``clip_to``).
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
     be read past, and a language found in the text, go into ``problems`` (``parse_subtitles``).
@@ -61,6 +62,11 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
         check_language(language)
     else:
         language = _subtitles_language(path, named, [c.text for c in cues if c.start < until], problems)
+    late = [c.start for c in cues if c.start >= until]
+    if late and problems is not None:
+        problems.append(f"Subtitle cues after the end of the media were left out: {len(late)} of {len(cues)} in "
+                        f"{path.name} (the first at {late[0]:.1f} s; the media ends at {until:.1f} s). Check that the "
+                        "subtitles belong to this file and are in time with it.")
     return Transcript(language, utterances, f"subtitles:{path.name}")
 
 
