@@ -296,12 +296,12 @@ def _made_otherwise(earlier: Analysis, model: dict, audio_track: str | None) -> 
             return f"by other weights of {model['name']} (its checkpoint was written again since)"
         return f"by another model ({was.get('checkpoint') or was.get('name')})"
     if was.get("used_branches") != model["used_branches"]:
-        senses = [", ".join(MODALITY_NAMES[m] for m in b) or "none" for b in (was.get("used_branches") or [],
-                                                                               model["used_branches"])]
-        return f"with other senses ({senses[0]}; now {senses[1]})"
+        before, now = (", ".join(MODALITY_NAMES[m] for m in used) or "none"
+                       for used in (was.get("used_branches") or [], model["used_branches"]))
+        return f"with other senses ({before}; now {now})"
     if earlier.media.audio_track != audio_track:
-        was, now = (track or "the default" for track in (earlier.media.audio_track, audio_track))
-        return f"from another audio track ({was}; now {now})"
+        before, now = (track or "the default" for track in (earlier.media.audio_track, audio_track))
+        return f"from another audio track ({before}; now {now})"
     differ = sorted(key for key in model if key != "checkpoint" and was.get(key) != model[key])
     return f"by a model set up otherwise ({', '.join(differ)})" if differ else None
 

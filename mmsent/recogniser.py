@@ -179,12 +179,12 @@ class _Recogniser:
         """A pass's segments ``raw`` as kept: its loops heard again sentence by sentence (``_looped_again``), then
         the speech it wrote no words for heard again alone (``_heard_again``)."""
         looped = self._looped_again(audio, raw, language, opts)
-        new = [seg for seg in looped if all(seg is not r for r in raw)]  # what the sentences heard again gave
+        decoded, kept = {id(seg) for seg in raw}, {id(seg) for seg in looped}
+        new = [seg for seg in looped if id(seg) not in decoded]  # what the sentences heard again gave
         # A window heard again sentence by sentence counts as heard by what its sentences gave, and by its own words
         # only where they gave none: a loop's word times may cover speech its sentences left out (five apologies
         # written as four, the fourth's times on the fifth).
-        unanswered = [r for r in raw if all(r is not seg for seg in looped)
-                      and not any(n.start < r.end and n.end > r.start for n in new)]
+        unanswered = [r for r in raw if id(r) not in kept and not any(n.start < r.end and n.end > r.start for n in new)]
         return looped + self._heard_again(audio, looped + unanswered, language, opts, regions, reached, rounds)
 
     def _heard_again(self, audio: np.ndarray, raw: list[_RawSegment], language: str | None, opts: DecodeOptions,
