@@ -2,7 +2,6 @@
 the training CLI on a generated FER-layout folder, and the shipped weights on real FER2013 faces."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -166,8 +165,7 @@ def test_final_out_and_soup_average_the_weights(tmp_path, monkeypatch):
     nets = [load_expression_net(folder=tmp_path / f, sha256="")[0].state_dict() for f in ("a", "b-final")]
     monkeypatch.setenv("HOME", str(tmp_path))  # what the soup records of its run names no one's home folder
     argv = common + ["--out", str(tmp_path / "soup"), "--soup", str(tmp_path / "a"), str(tmp_path / "b-final")]
-    monkeypatch.setattr(sys, "argv", ["fer.py", *argv])  # as `python -m train.fer ...` runs it
-    record = fer.main(argv)
+    record = fer.main(argv)  # the command recorded is the one given, not this process's (pytest's)
     soup = load_expression_net(folder=tmp_path / "soup", sha256="")[0].state_dict()
     floats = [k for k, v in soup.items() if v.is_floating_point()]
     assert any(not torch.equal(nets[0][k], nets[1][k]) for k in floats)  # two different weight sets

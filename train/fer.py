@@ -184,6 +184,7 @@ def lr_at(progress: float, peak: float) -> float:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    command = _command(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -199,7 +200,7 @@ def main(argv=None) -> dict:
     args.device = str(device)  # as resolved: in the record, and a resumed run must run where it began
     log.info("train %d, PublicTest %d images; %s, bf16 %s", len(x_train), len(x_val), device, bf16_supported(device))
     if args.soup:
-        write_soup(args.soup, args.out)
+        write_soup(args.soup, args.out, command)
     if args.evaluate or args.soup:
         return evaluate_served(args.out, x_val, y_val, device)
 
@@ -264,7 +265,7 @@ def main(argv=None) -> dict:
             if st["best"] is None or m["accuracy"] > st["best"]["accuracy"]:
                 st["best"] = {"epoch": st["epoch"], "accuracy": m["accuracy"], "accuracy_one_view": row["acc"],
                               "weights": "ema"}
-                sha = save_expression_net(ema.module, args.out, _record(args, m, st))
+                sha = save_expression_net(ema.module, args.out, _record(args, m, st, command))
                 log.info("best so far: wrote %s (sha256 %s)", args.out, sha)
         st["wall"] += time.time() - t0
         row["epoch_s"] = round(time.time() - t0)
@@ -279,10 +280,10 @@ def main(argv=None) -> dict:
     if m["accuracy"] > st["best"]["accuracy"]:
         st["best"] = {"epoch": st["epoch"], "accuracy": m["accuracy"],
                       "accuracy_one_view": metrics(y_val, plain)["accuracy"], "weights": "raw"}
-        save_expression_net(net, args.out, _record(args, m, st))
+        save_expression_net(net, args.out, _record(args, m, st, command))
     if args.final_out:
         save_expression_net(ema.module, args.final_out, {"weights": "the EMA after the last epoch",
-                                                         "epochs_run": st["epoch"], "command": _command()})
+                                                         "epochs_run": st["epoch"], "command": command})
     # the history of the whole run goes into the config of the selected weights
     record = json.loads((args.out / "config.json").read_text())
     record.update(history=st["history"], wall_s=round(st["wall"]), epochs_run=st["epoch"], steps_run=st["step"],
@@ -311,9 +312,10 @@ def evaluate_served(folder: Path, x_val: np.ndarray, y_val: np.ndarray, device: 
     return record
 
 
-def write_soup(folders: list[Path], out: Path) -> str:
+def write_soup(folders: list[Path], out: Path, command: str) -> str:
     """The uniform average of the float weights of expression checkpoints with one architecture
-    (counters such as BatchNorm's batch count from the first) -> ``out``; returns its sha256."""
+    (counters such as BatchNorm's batch count from the first) -> ``out``, which records ``command``; returns its
+    sha256."""
     nets = [load_expression_net(folder=f, sha256="")[0] for f in folders]
     if any(n.config != nets[0].config for n in nets[1:]):
         sys.exit(f"--soup: {', '.join(map(str, folders))} differ in architecture; only one architecture averages")
@@ -321,7 +323,7 @@ def write_soup(folders: list[Path], out: Path) -> str:
     nets[0].load_state_dict({k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
                              for k, v in states[0].items()})
     sha = save_expression_net(nets[0], out, {"soup": [shared_path(str(f)) for f in folders],
-                                             "command": _command()})
+                                             "command": command})
     log.info("soup of %d checkpoints: wrote %s (sha256 %s)", len(folders), out, sha)
     return sha
 
@@ -335,15 +337,16 @@ def _save_state(args, net, ema, opt, g, st: dict) -> None:
     os.replace(tmp, args.state)
 
 
-def _command() -> str:
-    """This run's command line, as recorded in the config.json of what it writes (the home folder written ~)."""
-    return home_as_tilde("python -m train.fer " + " ".join(sys.argv[1:]))
+def _command(argv: list[str]) -> str:
+    """A run's command line (its arguments ``argv``), as recorded in the config.json of what it writes (the home
+    folder written ~)."""
+    return home_as_tilde("python -m train.fer " + " ".join(argv))
 
 
-def _record(args, m: dict, st: dict) -> dict:
+def _record(args, m: dict, st: dict, command: str) -> dict:
     best = st["best"]
     return {"trained_on": "FER2013 train (28,709 images), selected on PublicTest (3,589)",
-            "command": _command(),
+            "command": command,
             "epochs": args.epochs if not args.budget_min else None, "budget_min": args.budget_min,
             "selected_epoch": best["epoch"], "selected_weights": best["weights"], "seed": args.seed,
             "publictest": {**m, "accuracy_one_view": best["accuracy_one_view"], "test_time_views": 4},
