@@ -37,7 +37,8 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
     or the other way round, else the one its text is written in where that is clear (``written_language``
     of the cues that start before ``until``, the media's end), else unknown. Lines in English and another
     language, each clear alone, are said in ``problems``, and so are the cues that start after ``until`` (counted as
-    cues: a cue of two speakers is two utterances), which the caller leaves out (``clip_to``).
+    cues: a cue of two speakers is two utterances) and the turns of a cue before it that are timed after it, which the
+    caller leaves out (``clip_to``).
 
     Raises ``SubtitleError`` (a ``ValueError``) naming the file and line when it is malformed; what could
     be read past, and a language found in the text, go into ``problems`` (``parse_subtitles``).
@@ -57,16 +58,21 @@ def load_subtitles(path: str | Path, problems: list[str] | None = None, language
             utterances[-1] = replace(prev, end=c.start)  # a cue stays on screen after its words are said
         utterances.append(Utterance(c.start, c.end, c.text, [], speaker=c.speaker))
         lines.append(c.turns)
-    utterances = [turn for u, said in zip(utterances, lines) for turn in _by_speaker(u, said)]
+    split = [_by_speaker(u, said) for u, said in zip(utterances, lines)]
+    utterances = [turn for turns in split for turn in turns]
+    cut = [t.start for turns in split if turns[0].start < until for t in turns if t.start >= until]
     if language:
         check_language(language)
     else:
         language = _subtitles_language(path, named, [c.text for c in cues if c.start < until], problems)
     late = [c.start for c in cues if c.start >= until]
-    if late and problems is not None:
-        problems.append(f"Subtitle cues after the end of the media were left out: {len(late)} of {len(cues)} in "
-                        f"{path.name} (the first at {late[0]:.1f} s; the media ends at {until:.1f} s). Check that the "
-                        "subtitles belong to this file and are in time with it.")
+    said = [f"Subtitle cues after the end of the media were left out: {len(late)} of {len(cues)} in {path.name} (the "
+            f"first at {late[0]:.1f} s; the media ends at {until:.1f} s)."] if late else []
+    if cut:  # a cue of several speakers that starts before the end: its turns timed after it
+        said.append(f"Later speakers' turns of a subtitle cue that runs past the end of the media were left out: "
+                    f"{len(cut)} in {path.name} (from {cut[0]:.1f} s; the media ends at {until:.1f} s).")
+    if said and problems is not None:
+        problems.append(" ".join(said) + " Check that the subtitles belong to this file and are in time with it.")
     return Transcript(language, utterances, f"subtitles:{path.name}")
 
 

@@ -929,6 +929,22 @@ def test_a_cue_of_two_speakers_is_an_utterance_for_each(tmp_path):
     assert pieces[0].end == pieces[1].start == 2.625 and pieces[2].end == pieces[3].start == 4.8125  # padded after
 
 
+def test_the_notes_say_the_turns_of_a_cue_timed_after_the_end_of_the_media(tmp_path):
+    """A cue of two speakers that runs past the media's end: the later speaker's turn, timed after it, is left out
+    (``clip_to``), and the notes said nothing of it (they counted only the cues that start after the end)."""
+    (tmp_path / "sdh.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nANN: Who is there?\nBOB: Me.\n\n"
+                                      "2\n00:00:04,000 --> 00:00:05,000\nANN: Come in.\n", encoding="utf-8")
+    for until, said in [(2.5, ["1 in sdh.srt (from 2.6 s; the media ends at 2.5 s)", "1 of 2 in sdh.srt (the first "
+                                                                                       "at 4.0 s"]),
+                        (3.5, ["1 of 2 in sdh.srt (the first at 4.0 s; the media ends at 3.5 s)"]), (5.5, [])]:
+        problems = []
+        transcript = load_subtitles(tmp_path / "sdh.srt", problems, "en", until=until)
+        assert [u.speaker for u in transcript.utterances] == ["ANN", "BOB", "ANN"]
+        assert len(problems) == bool(said) and all(part in problems[0] for part in said), (until, problems)
+        assert ("Later speakers' turns" in "".join(problems)) == (until == 2.5)
+        assert not problems or problems[0].endswith("are in time with it.")
+
+
 def test_in_captions_all_in_capitals_words_before_a_colon_are_a_name_only_where_they_name_a_speaker(tmp_path):
     """Broadcast captions are written wholly in capitals, so every word before a colon looked like a speaker's name:
     "LISTEN: I TOLD YOU." was said by LISTEN. There a label is a name where it names a speaker in two cues or more,
