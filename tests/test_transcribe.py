@@ -934,8 +934,8 @@ def test_the_notes_say_the_turns_of_a_cue_timed_after_the_end_of_the_media(tmp_p
     (``clip_to``), and the notes said nothing of it (they counted only the cues that start after the end)."""
     (tmp_path / "sdh.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nANN: Who is there?\nBOB: Me.\n\n"
                                       "2\n00:00:04,000 --> 00:00:05,000\nANN: Come in.\n", encoding="utf-8")
-    for until, said in [(2.5, ["1 in sdh.srt (from 2.6 s; the media ends at 2.5 s)", "1 of 2 in sdh.srt (the first "
-                                                                                       "at 4.0 s"]),
+    cut = "1 in sdh.srt (from 2.6 s; the media ends at 2.5 s)"  # Bob's turn: from 2.625 s (13 and 3 characters)
+    for until, said in [(2.5, [cut, "1 of 2 in sdh.srt (the first at 4.0 s"]),
                         (3.5, ["1 of 2 in sdh.srt (the first at 4.0 s; the media ends at 3.5 s)"]), (5.5, [])]:
         problems = []
         transcript = load_subtitles(tmp_path / "sdh.srt", problems, "en", until=until)
