@@ -122,6 +122,8 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                 problems += _unnamed_subtitles(audio, options, str(model.device))
             elif options.language and not options.subtitles and transcript.utterances:
                 problems += _language_doubted(transcript, audio, options, str(model.device))
+            elif not options.subtitles and transcript.utterances:
+                problems += _language_unsure(transcript)
             for problem in problems:
                 log.warning("%s: %s", Path(path).name, problem)
             segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
@@ -269,6 +271,17 @@ def _language_doubted(transcript: Transcript, audio: np.ndarray, options: Analys
             f"probability {probability:.2f}): it was recognised as {options.language!r}, and its words may be made "
             f"up. If it is {language!r}, give that (--language {language}, the page's Spoken language), or let the "
             "language be detected."]
+
+
+def _language_unsure(transcript: Transcript) -> list[str]:
+    """A note where Whisper detected the spoken language below ``SPOKEN_SURE``: a few seconds of speech may be heard
+    as a language they are not in (Italian as Greek or Spanish), and then read as made-up words of that language."""
+    language, probability = transcript.heard or (None, 1.0)
+    if language != transcript.language or probability >= SPOKEN_SURE:
+        return []
+    return [f"Whisper was unsure which language is spoken: it heard {language!r} (probability {probability:.2f} "
+            f"only) and recognised the speech as {language!r}. If it is in another language, its words are made up: "
+            "give that language (--language CODE, the page's Spoken language)."]
 
 
 SAME_SPAN_S = 0.01  # s: a stretch whose ends are this close to another's is the same sound to translate (a feature

@@ -55,7 +55,7 @@ class _Recogniser:
         audio, opts, total = _prepare(audio, language, options)
         regions = _speech_regions(audio) if opts.vad and total >= MIN_AUDIO_SECONDS else None
         raw, detected = self._decode(audio, language, opts, total, "transcribe", progress, regions)
-        heard = self._heard() if language else None
+        heard = self._heard()
         others = spoken.others(self._windows(), detected) if raw and opts.vad and not language else []
         mixed = self._by_language(audio, detected, others, opts, total, regions, progress_again) if others else None
         if mixed:  # a window heard another language, and so did the runs of speech, each recognised alone

@@ -39,8 +39,8 @@ class Transcript:
     language: str | None  # ISO 639-1 code, None when unknown (subtitles)
     utterances: list[Utterance]  # ordered by start time
     source: str  # e.g. "faster-whisper:base", "openai-whisper:base", "subtitles:talk.srt"
-    # where the language was given: the language Whisper hears in the first window of speech and its
-    # probability (faster-whisper; None where not heard: the language detected, subtitles, openai-whisper)
+    # the language Whisper hears in the first window of speech and its probability, the language given or not
+    # (faster-whisper; None where not heard: subtitles, openai-whisper, speech recognised by runs of one language)
     heard: tuple[str, float] | None = None
 
     @property

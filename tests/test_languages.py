@@ -140,6 +140,7 @@ def test_one_language_is_recognised_as_before(shared_data, monkeypatch):
     once = tr.transcribe(audio, device="cpu")
     assert once.language == "it" and once.languages == ["it"] and once.utterances
     assert all(u.language is None for u in once.utterances)
+    assert once.heard[0] == "it" and 0.5 < once.heard[1] <= 1  # what was detected, and how surely
     monkeypatch.setattr(languages, "others", lambda windows, main: [])  # never heard as mixed
     assert tr.transcribe(audio, device="cpu") == once
 

@@ -844,6 +844,24 @@ def test_subtitles_not_in_utf8_are_read_and_said_in_the_notes(model, talking, tm
     # the same letters here
 
 
+def test_a_language_whisper_was_unsure_of_is_noted(model, shared_data):
+    """Whisper base tells the language of a few seconds of speech unsurely, and may be wrong: EMOVO's f2 saying
+    "Sabato sera cosa farà?" (gio, d1) was recognised as Greek, "Σάπα το σέρα κούταφαρά!", translated for the words as
+    "I'll show you how it works.", and nothing said so (11 of 118 EMOVO clips were heard in another language than
+    Italian, 5 of them below SPOKEN_SURE, as were 3 heard right; docs/experiments.md). A detection below it is now
+    noted, with the remedy; a sure one and a language given are not."""
+    clip = shared_data / "emovo" / "f2" / "gio-f2-d1.flac"
+    options = dict(senses=("text",), translate=False, contributions=False)
+    unsure = mmsent.analyze(clip, model, AnalysisOptions(**options))
+    said = f"Whisper was unsure which language is spoken: it heard {unsure.language!r} (probability 0."
+    assert any(n.startswith(said) and "(--language CODE, the page's Spoken language)" in n for n in unsure.notes), \
+        unsure.notes
+    given = mmsent.analyze(clip, model, AnalysisOptions(language="it", **options))
+    sure = mmsent.analyze(shared_data / "emovo" / "f1" / "neu-f1-b3.flac", model, AnalysisOptions(**options))
+    assert sure.language == "it" and given.language == "it"
+    assert not any("unsure" in n for n in given.notes + sure.notes), given.notes + sure.notes
+
+
 def test_a_language_given_that_the_speech_clearly_is_not_is_noted(model, talking, monkeypatch):
     """English speech recognised as German, because the user said so, gives made-up German words: the notes
     say what the speech sounds like. The language it is in gives no such note. The recognition's own encoding
