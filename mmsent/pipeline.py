@@ -231,7 +231,8 @@ def _reads_english(model: FusionModel, options: AnalysisOptions) -> bool:
             and model.config.text_source in ENGLISH_TEXT_SOURCES)
 
 
-SPOKEN_SURE = 0.5  # Whisper's probability of the spoken language above which a note says it
+SPOKEN_SURE = 0.5  # Whisper's probability of the spoken language from which it is sure: a note says it beside
+# subtitles that name no language, and a language detected below it is noted as unsure (_language_unsure)
 
 
 def _unnamed_subtitles(audio: np.ndarray, options: AnalysisOptions, device: str) -> list[str]:
