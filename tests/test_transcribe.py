@@ -484,7 +484,8 @@ def test_a_batch_of_windows_is_not_kept(asr, shared_data):
 def test_a_language_given_is_heard_from_the_transcriptions_own_encoding(asr):
     """Where the language is given, the transcription's encoding of its first window also tells the language
     heard (one decoder step): what a detection of its own would say, without a second encoder pass. English
-    read as German is heard as English; a detected language needs no such word."""
+    read as German is heard as English. A detected language is what was heard, and how surely (the notes say a
+    detection below SPOKEN_SURE)."""
     english = say("I am so happy to see you all here today, what a wonderful surprise.")
     passes = []
     encode = asr.model.encode
@@ -501,7 +502,8 @@ def test_a_language_given_is_heard_from_the_transcriptions_own_encoding(asr):
     language, probability = as_german.heard
     assert len(passes) == 1 and as_german.language == "de"
     assert language == "en" and probability == pytest.approx(tr.spoken_language(english)[1], abs=0.05)
-    assert transcribe(english, device="cpu").heard is None  # detected: "en" is the transcript's language
+    detected = transcribe(english, device="cpu")
+    assert detected.language == detected.heard[0] == "en" and detected.heard[1] == pytest.approx(probability, abs=0.05)
     assert transcribe(english, language="en", device="cpu").heard[0] == "en"
 
 
