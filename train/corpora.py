@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,6 +363,12 @@ def home_as_tilde(text: str) -> str:
     home = os.path.expanduser("~").rstrip(os.sep)
     sep = re.escape(os.sep)
     return re.sub(rf"(?<![^\s=:]){re.escape(home)}(?=$|[\s:{sep}])", "~", text) if home else text
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """``python -m module`` with its arguments ``argv`` (None: this process's), as a checkpoint records the command
+    that made it (``home_as_tilde``)."""
+    return home_as_tilde(f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv))
 
 
 def shared_path(path: str) -> str:

@@ -40,7 +40,7 @@ from mmsent.encoders import bf16_supported
 from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
                                save_expression_net, view_features)
 from mmsent.labels import EMOTIONS
-from train.corpora import home_as_tilde, shared_path, user_path
+from train.corpora import command_line, shared_path, user_path
 from train.face_corpora import read_fer2013
 from train.metrics import class_figures, per_class
 from train.metrics import confusion as count_confusion
@@ -184,7 +184,7 @@ def lr_at(progress: float, peak: float) -> float:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    command = _command(sys.argv[1:] if argv is None else argv)
+    command = command_line("train.fer", argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -335,12 +335,6 @@ def _save_state(args, net, ema, opt, g, st: dict) -> None:
                 "ema": ema.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(),
                 "rng": torch.get_rng_state(), "progress": st}, tmp)
     os.replace(tmp, args.state)
-
-
-def _command(argv: list[str]) -> str:
-    """A run's command line (its arguments ``argv``), as recorded in the config.json of what it writes (the home
-    folder written ~)."""
-    return home_as_tilde("python -m train.fer " + " ".join(argv))
 
 
 def _record(args, m: dict, st: dict, command: str) -> dict:

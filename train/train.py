@@ -36,7 +36,7 @@ from mmsent.weights import SourceUnavailable
 from . import dist
 from .args import STATE_FILE, parse_args, read_corpora
 from .calibrate import calibrate
-from .corpora import CorpusError, home_as_tilde, shared_path, shared_spec
+from .corpora import CorpusError, command_line, home_as_tilde, shared_path, shared_spec
 from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
 from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
@@ -364,7 +364,7 @@ def _run_settings(args) -> dict:
 
 def _training_meta(args, progress: dict, report: dict) -> dict:
     return {
-        "command": home_as_tilde("python -m train.train " + " ".join(args.argv)),
+        "command": command_line("train.train", args.argv),
         "data": _data_meta(args),
         "epoch": progress["best_epoch"], "selection_score": round(progress["best_score"], 4),
         "dev_metrics": {c: {h: {k: r[k] for k in ("accuracy", "weighted_f1", "macro_f1", "ece", "n")}
