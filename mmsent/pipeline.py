@@ -120,10 +120,9 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
             unnamed = options.subtitles and transcript.language is None  # subtitles in a language unknown
             if unnamed and audio is not None and _reads_english(model, options):
                 problems += _unnamed_subtitles(audio, options, str(model.device))
-            elif options.language and not options.subtitles and transcript.utterances:
-                problems += _language_doubted(transcript, audio, options, str(model.device))
-            elif not options.subtitles and transcript.utterances:
-                problems += _language_unsure(transcript)
+            elif not options.subtitles and transcript.utterances:  # recognised: in the language given, or detected
+                problems += (_language_doubted(transcript, audio, options, str(model.device)) if options.language
+                             else _language_unsure(transcript))
             for problem in problems:
                 log.warning("%s: %s", Path(path).name, problem)
             segs = segment(transcript, info.duration, max_seconds=options.max_segment_seconds,
@@ -346,8 +345,7 @@ def _in_seconds(report: Progress, stage: str, audio: np.ndarray) -> tuple[int, C
 def _transcript(audio: np.ndarray | None, duration: float, options: AnalysisOptions, device: str,
                 report: Progress, problems: list[str] | None = None) -> Transcript:
     if options.subtitles:
-        kept = clip_to(load_subtitles(options.subtitles, problems, options.language, until=duration), duration)
-        return Transcript(kept.language, kept.utterances, kept.source)  # translated if not English
+        return clip_to(load_subtitles(options.subtitles, problems, options.language, until=duration), duration)
     if audio is None:
         return Transcript(language=options.language, utterances=[], source="none: no audio track")
     total, progress = _in_seconds(report, "speech recognition", audio)
