@@ -219,16 +219,20 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                               subtitles=one_file, max_segment_seconds=args.max_segment,
                               max_seconds=args.max_seconds, contributions=not args.no_contributions,
                               senses=args.senses, audio_track=args.audio_track)
-    model = load_model(args.checkpoint, device=args.device)
-    if not any(m in model.encoders for m in options.senses):  # every file would fail alike
-        parser.error(_not_read(model, args.checkpoint, options.senses))
-    if unread := [MODALITY_NAMES[m] for m in options.senses if m not in model.encoders]:  # said once, not per file
-        reads = " and the ".join(MODALITY_NAMES[m] for m in options.senses if m in model.encoders)
-        tqdm.write(f"this model ({args.checkpoint}) reads the {reads} alone: not the {' or the '.join(unread)} (no "
-                   "branch trained for them)", file=sys.stderr)
+
+    def load():  # at the first file that some model could analyse (mmsent.batch)
+        model = load_model(args.checkpoint, device=args.device)
+        if not any(m in model.encoders for m in options.senses):  # every file would fail alike
+            parser.error(_not_read(model, args.checkpoint, options.senses))
+        if unread := [MODALITY_NAMES[m] for m in options.senses if m not in model.encoders]:  # said once
+            reads = " and the ".join(MODALITY_NAMES[m] for m in options.senses if m in model.encoders)
+            tqdm.write(f"this model ({args.checkpoint}) reads the {reads} alone: not the {' or the '.join(unread)} "
+                       "(no branch trained for them)", file=sys.stderr)
+        return model
+
     outcomes = _Outcomes()
     try:
-        _analyse_each(run, model, options, outcomes)
+        _analyse_each(run, load, options, outcomes)
     except KeyboardInterrupt:
         outcomes.stopped = "the run was interrupted"
         raise

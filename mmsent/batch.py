@@ -16,7 +16,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,7 +24,8 @@ from tqdm import tqdm
 from .config import AnalysisOptions
 from .export import ANNOTATED_SUFFIX, FORMATS, output_paths, same_file, summary_row, too_long, write, write_summary
 from .labels import MODALITY_NAMES
-from .pipeline import analyze, model_facts, senses_given
+from .model import FusionModel
+from .pipeline import analyze, model_facts, readable, senses_given
 from .probe import MEDIA_SUFFIXES, MediaInfo, probe
 from .results import DISK_FULL, SCHEMA_VERSION, Analysis, counted
 from .subtitles import language_beside, subtitles_beside
@@ -52,10 +53,13 @@ class Run:
         return self.outs.get(video, self.out)
 
 
-def _analyse_each(run: Run, model, options: AnalysisOptions, outcomes: _Outcomes) -> None:
+def _analyse_each(run: Run, load: Callable[[], FusionModel], options: AnalysisOptions, outcomes: _Outcomes) -> None:
     """Analyse each of ``run.videos`` in turn, writing its results and telling ``outcomes`` what became of it;
-    a full disk stops the run."""
+    a full disk stops the run. The model is ``load``ed for the first file that passes the checks that need none
+    (``pipeline.readable``): a file that can't be analysed (a path mistyped, a text file) is said in a second, not
+    after the model's load, and a run of only such files loads none."""
     written = {}  # (results folder, stem) -> the input whose results it named: X.json for X.mp4
+    model = None
     for number, video in enumerate(run.videos):
         out = run.out_of(video)
         try:  # all said before the analysis, not after it
@@ -65,9 +69,13 @@ def _analyse_each(run: Run, model, options: AnalysisOptions, outcomes: _Outcomes
             if first is not None and not same_file(first, video):
                 raise ValueError(f"its results would overwrite those of {first} ({video.stem}.* in {out}): "
                                  "analyse it in a call of its own, with another --out")
+            if model is None:
+                info = readable(video, file_options, info)  # analyze takes it: not probed twice
         except EXPECTED_ERRORS as e:
             outcomes.failed(video, e)
             continue
+        if model is None:
+            model = load()
         if first is not None:
             tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
             outcomes.named_again()

@@ -60,11 +60,11 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     those to a temporary file first).
 
     ``model``: a loaded model (``load_model``); None uses the embedded default, loaded at the first such call
-    and kept for the process (``checkpoint.shared_default``, on CUDA when present). ``options``: None for
-    ``AnalysisOptions()``; or its ``fields`` given to ``analyze`` itself (``analyze(path, language="en")``).
-    ``info``: what ``media.probe(path)`` gave, when the caller already probed the file (the app checks its limits
-    first): the file is then not probed again (unless that was for another audio track
-    than ``options.audio_track``).
+    (after ``readable``'s checks) and kept for the process (``checkpoint.shared_default``, on CUDA when present).
+    ``options``: None for ``AnalysisOptions()``; or its ``fields`` given to ``analyze`` itself (``analyze(path,
+    language="en")``). ``info``: what ``media.probe(path)`` gave, when the caller already probed the file (the app
+    checks its limits first): the file is then not probed again (unless that was for another audio track than
+    ``options.audio_track``).
 
     ``progress(stage, done, total)`` is called from the calling thread as the work goes on. The stages, in
     this order, each only where it runs: "decode" (0 then 1 of 1), "speech recognition" (seconds of sound
@@ -87,18 +87,9 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     _check_arguments(path, model, options)
     options = _options(options, fields)
     report = _forward(progress) if progress else (lambda stage, done, total: None)
+    info = readable(path, options, info)  # a file that can't be analysed is said before the default model loads
     model = model if model is not None else shared_default()
-    if info is None or info.audio_chosen != options.audio_track:  # probed for another audio track: again
-        info = media.probe(path, options.audio_track)
-    if options.max_seconds and info.duration > options.max_seconds:
-        raise AnalysisError(f"{path}: lasts {info.duration:.0f} s, longer than the allowed "
-                            f"{options.max_seconds:.0f} s: cut it, or raise the limit (max_seconds; --max-seconds "
-                            "on the command line)")
-    if not options.senses or set(options.senses) - set(MODALITIES):
-        raise AnalysisError(f"senses {options.senses!r}: choose one or more of {', '.join(MODALITIES)}")
-    given = senses_given(options, info)  # none: nothing to read, said before any work
-    if not given:  # a sound read for the face alone
-        raise AnalysisError(nothing_to_read(path, options, info))
+    given = senses_given(options, info)
     if not set(given) & set(model.encoders):  # a silent video, a model that reads no faces
         raise AnalysisError(not_read_by(path, model, given))
     sees = "video" in options.senses and info.has_video
@@ -156,6 +147,25 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
                + _notes(model, info, transcript, results, options.senses, unfamiliar, still, untranslated)
                + ([detector_missing] if detector_missing else [])),
     )
+
+
+def readable(path: str | PathLike, options: AnalysisOptions, info: media.MediaInfo | None = None) -> media.MediaInfo:
+    """``path``'s probe (``info``, where it was probed for ``options.audio_track``), where some model could analyse
+    the file with ``options``: the checks of ``analyze`` that need no model, and no decoding. Raises MediaError for an
+    unreadable file, AnalysisError for one outside the options' limits or that gives none of the senses asked for
+    (``nothing_to_read``). The command line runs them before it loads the model (seconds): a path mistyped is said
+    at once."""
+    if info is None or info.audio_chosen != options.audio_track:  # probed for another audio track: again
+        info = media.probe(path, options.audio_track)
+    if options.max_seconds and info.duration > options.max_seconds:
+        raise AnalysisError(f"{path}: lasts {info.duration:.0f} s, longer than the allowed "
+                            f"{options.max_seconds:.0f} s: cut it, or raise the limit (max_seconds; --max-seconds "
+                            "on the command line)")
+    if not options.senses or set(options.senses) - set(MODALITIES):
+        raise AnalysisError(f"senses {options.senses!r}: choose one or more of {', '.join(MODALITIES)}")
+    if not senses_given(options, info):  # a sound read for the face alone
+        raise AnalysisError(nothing_to_read(path, options, info))
+    return info
 
 
 def _check_arguments(path, model, options) -> None:

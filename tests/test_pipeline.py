@@ -286,6 +286,19 @@ def test_without_a_model_the_default_is_loaded_once_and_reads_as_the_callers_wou
     assert first == second == mmsent.analyze(talking.path, default, options)
 
 
+def test_without_a_model_a_file_that_cannot_be_analysed_is_refused_before_the_default_loads(tmp_path, loads):
+    """The default was loaded (about 4 s on this host) before the file was looked at: a path mistyped, or a sound
+    read for the face alone, waited for it."""
+    from mmsent import checkpoint
+
+    checkpoint._default_on.cache_clear()  # as in a new process
+    with pytest.raises(media.MediaError, match="file not found"):
+        mmsent.analyze(tmp_path / "nothere.mp4")
+    with pytest.raises(pipeline.AnalysisError, match="there is nothing to read"):
+        mmsent.analyze(make_audio(tmp_path / "memo.wav", 1.0), senses=("video",))
+    assert loads == []
+
+
 def test_default_model_on_a_video_without_a_face_says_so_and_exports_round_trip(default, talking, tmp_path):
     assert set(default.encoders) == {"text", "audio", "video"}  # the embedded default reads all three senses
     analysis = mmsent.analyze(talking.path, default, AnalysisOptions(contributions=False))
