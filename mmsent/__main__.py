@@ -219,18 +219,21 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                               subtitles=one_file, max_segment_seconds=args.max_segment,
                               max_seconds=args.max_seconds, contributions=not args.no_contributions,
                               senses=args.senses, audio_track=args.audio_track)
+    outcomes = _Outcomes()
 
     def load():  # at the first file that some model could analyse (mmsent.batch)
+        outcomes.stopped = "the model could not be loaded"  # (the --summary table's reason for the files left)
         model = load_model(args.checkpoint, device=args.device)
         if not any(m in model.encoders for m in options.senses):  # every file would fail alike
+            outcomes.stopped = "the model reads none of the senses asked for"
             parser.error(_not_read(model, args.checkpoint, options.senses))
+        outcomes.stopped = ""
         if unread := [MODALITY_NAMES[m] for m in options.senses if m not in model.encoders]:  # said once
             reads = " and the ".join(MODALITY_NAMES[m] for m in options.senses if m in model.encoders)
             tqdm.write(f"this model ({args.checkpoint}) reads the {reads} alone: not the {' or the '.join(unread)} "
                        "(no branch trained for them)", file=sys.stderr)
         return model
 
-    outcomes = _Outcomes()
     try:
         _analyse_each(run, load, options, outcomes)
     except KeyboardInterrupt:

@@ -159,6 +159,13 @@ def test_files_that_cannot_be_analysed_are_said_before_the_model_loads(tmp_path,
     sound = mediagen.make_audio(tmp_path / "memo.wav", 1.0)
     assert cli.main(["analyze", str(text), str(sound), "--out", str(out), "--format", "json"]) == 1
     assert len(loads) == 1 and [p.name for p in out.iterdir()] == ["memo.json"], capsys.readouterr().err
+    # a model that can't be loaded is said at the first file that can be analysed; the table says why it was not
+    summary = tmp_path / "summary.csv"
+    assert cli.main(["analyze", str(text), str(sound), "--out", str(out), "--checkpoint", str(tmp_path / "none"),
+                     "--summary", str(summary)]) == 2
+    assert "error: cannot load the model" in capsys.readouterr().err
+    rows = list(csv.DictReader(summary.open(encoding="utf-8-sig")))
+    assert [(r["status"], r["reason"]) for r in rows][1:] == [("not analysed", "the model could not be loaded")]
 
 
 def test_a_bug_on_one_file_fails_that_file_alone(tmp_path, monkeypatch, capsys):
