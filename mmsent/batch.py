@@ -57,9 +57,10 @@ def _analyse_each(run: Run, load: Callable[[], FusionModel], options: AnalysisOp
     """Analyse each of ``run.videos`` in turn, writing its results and telling ``outcomes`` what became of it;
     a full disk stops the run. The model is ``load``ed for the first file that passes the checks that need none
     (``pipeline.readable``): a file that can't be analysed (a path mistyped, a text file) is said in a second, not
-    after the model's load, and a run of only such files loads none."""
+    after the model's load, and a run of only such files loads none. With --skip-existing, first: whether the
+    results an earlier run left are this model's decides whether a file is looked at again."""
     written = {}  # (results folder, stem) -> the input whose results it named: X.json for X.mp4
-    model = None
+    model = load() if run.skip_existing else None
     for number, video in enumerate(run.videos):
         out = run.out_of(video)
         try:  # all said before the analysis, not after it

@@ -159,6 +159,11 @@ def test_files_that_cannot_be_analysed_are_said_before_the_model_loads(tmp_path,
     sound = mediagen.make_audio(tmp_path / "memo.wav", 1.0)
     assert cli.main(["analyze", str(text), str(sound), "--out", str(out), "--format", "json"]) == 1
     assert len(loads) == 1 and [p.name for p in out.iterdir()] == ["memo.json"], capsys.readouterr().err
+    # with --skip-existing, results an earlier run left are kept before the file is looked at again (as for the files
+    # after the first): not refused for a limit lowered since
+    assert cli.main(["analyze", str(sound), "--out", str(out), "--format", "json", "--skip-existing",
+                     "--max-seconds", "0.5"]) == 0
+    assert "not analysed again (--skip-existing)" in capsys.readouterr().out
     # a model that can't be loaded is said at the first file that can be analysed; the table says why it was not
     summary = tmp_path / "summary.csv"
     assert cli.main(["analyze", str(text), str(sound), "--out", str(out), "--checkpoint", str(tmp_path / "none"),
