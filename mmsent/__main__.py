@@ -34,7 +34,7 @@ from tqdm import tqdm  # noqa: E402  (torch loads from here)
 from . import CheckpointError, SourceUnavailable, __version__, describe, load_model  # noqa: E402
 from .batch import AUTO, Run, _analyse_each, _in_folders, _Outcomes  # noqa: E402
 from .batch import EXPECTED_ERRORS, LOG_INTERVAL_S  # noqa: E402, F401  (defined here before mmsent.batch)
-from .checkpoint import pick_device  # noqa: E402
+from .checkpoint import checkpoint_folder, pick_device, read_config  # noqa: E402
 from .config import ASR_BACKENDS, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from .export import FORMATS, formats_named, output_paths, same_file  # noqa: E402
 from .labels import MODALITIES, MODALITY_NAMES, parse_senses  # noqa: E402
@@ -219,6 +219,7 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
                               subtitles=one_file, max_segment_seconds=args.max_segment,
                               max_seconds=args.max_seconds, contributions=not args.no_contributions,
                               senses=args.senses, audio_track=args.audio_track)
+    read_config(checkpoint_folder(args.checkpoint))  # a checkpoint mistyped is said before any file
     outcomes = _Outcomes()
 
     def load():  # at the first file that some model could analyse (mmsent.batch)

@@ -164,11 +164,22 @@ def test_files_that_cannot_be_analysed_are_said_before_the_model_loads(tmp_path,
     assert cli.main(["analyze", str(sound), "--out", str(out), "--format", "json", "--skip-existing",
                      "--max-seconds", "0.5"]) == 0
     assert "not analysed again (--skip-existing)" in capsys.readouterr().out
-    # a model that can't be loaded is said at the first file that can be analysed; the table says why it was not
-    summary = tmp_path / "summary.csv"
-    assert cli.main(["analyze", str(text), str(sound), "--out", str(out), "--checkpoint", str(tmp_path / "none"),
+    # a checkpoint mistyped is said before any file; one whose weights can't be loaded, at the first file that can
+    # be analysed, and the table says why the files left were not
+    loaded = len(loads)
+    assert cli.main(["analyze", str(text), str(sound), "--out", str(out), "--checkpoint", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "error: cannot load the model: " in err and "FAILED" not in err and len(loads) == loaded, err
+    from mmsent.checkpoint import WEIGHTS_FILE, save_checkpoint
+    from mmsent.config import tiny_config
+    from mmsent.model import build_model
+
+    damaged, summary = save_checkpoint(build_model(tiny_config()), tmp_path / "damaged"), tmp_path / "summary.csv"
+    with (damaged / WEIGHTS_FILE).open("ab") as f:
+        f.write(b"\0")
+    assert cli.main(["analyze", str(text), str(sound), "--out", str(out), "--checkpoint", str(damaged),
                      "--summary", str(summary)]) == 2
-    assert "error: cannot load the model" in capsys.readouterr().err
+    assert "error: cannot load the model: " in capsys.readouterr().err
     rows = list(csv.DictReader(summary.open(encoding="utf-8-sig")))
     assert [(r["status"], r["reason"]) for r in rows][1:] == [("not analysed", "the model could not be loaded")]
 
