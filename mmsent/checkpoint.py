@@ -253,18 +253,20 @@ def checkpoint_folder(name_or_path: str | Path | None) -> Path:
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The requested device, or CUDA when available and nothing was asked. Raises ValueError for a
+    """The requested device, or CUDA when available and nothing was asked; a GPU always by its number ("cuda" is the
+    current one, "cuda:0" on most machines), so that one GPU is one key (``shared_default``). Raises ValueError for a
     device that is not one, or a CUDA device this machine does not have."""
     if isinstance(device, str):
         device = device.strip().lower()  # CPU, Cuda:0
     if device in (None, "auto"):
         if not torch.cuda.is_available():
             return torch.device("cpu")
-        unrunnable = _unrunnable(0)
+        index = torch.cuda.current_device()
+        unrunnable = _unrunnable(index)
         if unrunnable:
             warnings.warn(f"{unrunnable}: running on the CPU", stacklevel=2)
             return torch.device("cpu")
-        return torch.device("cuda")
+        return torch.device("cuda", index)
     try:
         picked = torch.device(device)
     except (RuntimeError, TypeError) as e:
@@ -276,7 +278,9 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         have = f"{count} CUDA device(s)" if count else "no CUDA device (no NVIDIA GPU or driver, or a CPU-only torch)"
         raise ValueError(f"device {device!r} was asked for, but this machine has {have}: "
                          "use --device auto (CUDA when present) or cpu")
-    unrunnable = _unrunnable(picked.index or 0) if picked.type == "cuda" else None
+    if picked.type == "cuda" and picked.index is None:
+        picked = torch.device("cuda", torch.cuda.current_device())
+    unrunnable = _unrunnable(picked.index) if picked.type == "cuda" else None
     if unrunnable:
         raise ValueError(f"device {device!r}: {unrunnable}. Use --device cpu")
     return picked

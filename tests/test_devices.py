@@ -16,6 +16,7 @@ def gpu(monkeypatch):
     def install(major: int, minor: int, archs=ARCHS):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index=None: (major, minor))
         monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=None: f"a GPU {major}.{minor}")
         monkeypatch.setattr(torch.cuda, "get_arch_list", lambda: list(archs))
@@ -26,8 +27,11 @@ def gpu(monkeypatch):
                                                ((10, 3), ["sm_80", "compute_90"]),  # PTX runs on later ones
                                                ((9, 0), ["gfx90a", "gfx942"])])  # ROCm's names: not judged
 def test_a_gpu_this_torch_runs_is_picked(gpu, capability, archs):
+    """By its number, however it was named: "cuda" and "cuda:0" were two keys, and shared_default() then
+    shared_default("cuda:0") loaded two copies of the model onto one GPU."""
     gpu(*capability, archs=archs)
-    assert checkpoint.pick_device().type == checkpoint.pick_device("cuda:0").type == "cuda"
+    assert checkpoint.pick_device() == checkpoint.pick_device("cuda") == checkpoint.pick_device("cuda:0") \
+        == torch.device("cuda", 0)
 
 
 @pytest.mark.parametrize("capability, archs", [((6, 1), ARCHS), ((8, 0), ["sm_86", "sm_90"]), ((7, 0), ["sm_75"])])
