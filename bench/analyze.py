@@ -87,6 +87,13 @@ def run_case(video: str, checkpoint: str, warmup: str) -> dict:
     t0 = time.perf_counter()
     analysis = mmsent.analyze(video, model, progress=lambda stage, done, total: marks.append((stage, time.perf_counter())))
     total = time.perf_counter() - t0
+    # on CUDA: torch's peak, which misses the speech recognition (CTranslate2 allocates on its own), and the GPU's use
+    # as the analysis ends, which counts it (its allocator keeps what it took) and any other process's
+    gpu = None
+    if model.device.type == "cuda":
+        free, capacity = torch.cuda.mem_get_info(model.device)
+        gpu = {"torch_peak_mb": torch.cuda.max_memory_allocated(model.device) / 2**20,
+               "used_mb": (capacity - free) / 2**20}
     stages, current, last = {}, "decode", t0  # a stage lasts from its report to the next report
     for stage, t in marks:
         stages[current] = stages.get(current, 0.0) + t - last
@@ -101,7 +108,7 @@ def run_case(video: str, checkpoint: str, warmup: str) -> dict:
     transcribe(audio, backend=options.asr, model=options.asr_model, language=options.language, device=str(model.device))
     return {"load_s": load_s, "analyze_s": total, "stages": stages, "segments": len(analysis.segments),
             "peak_mb": peak_mb, "asr_alone_s": time.perf_counter() - t1,
-            "gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if model.device.type == "cuda" else None}
+            "gpu": gpu}
 
 
 def main() -> None:
@@ -128,7 +135,8 @@ def main() -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
             asr = r["stages"]["speech recognition"]
-            gpu = f" (GPU {r['gpu_peak_mb']:.0f} MB)" if r["gpu_peak_mb"] is not None else ""
+            gpu = (f" (GPU: {r['gpu']['used_mb']:.0f} MB in use as the analysis ended, torch's peak "
+                   f"{r['gpu']['torch_peak_mb']:.0f} MB)" if r["gpu"] else "")
             print(f"{vname}, {cname}: {r['analyze_s']:.2f} s for {r['segments']} segments "
                   f"({stages}); model load {r['load_s']:.1f} s; peak {r['peak_mb']:.0f} MB{gpu}; "
                   f"{r['analyze_s'] / asr:.2f}x its speech recognition, "

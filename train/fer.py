@@ -225,6 +225,8 @@ def main(argv=None) -> dict:
             sys.exit(f"{args.state} belongs to a run with other arguments: remove it or pass another --state")
         net.load_state_dict(state["net"]), ema.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
         g.set_state(state["gen"]), torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") and len(state["cuda_rng"]) == torch.cuda.device_count():  # the dropout's on a GPU
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         st = state["progress"]
         log.info("resumed after epoch %d (best PublicTest %s)", st["epoch"], st["best"])
     progress = lambda: (st["train_s"] / (args.budget_min * 60) if args.budget_min  # noqa: E731
@@ -333,7 +335,8 @@ def _save_state(args, net, ema, opt, g, st: dict) -> None:
     tmp = args.state.with_suffix(".tmp")
     torch.save({"args": {k: str(v) for k, v in vars(args).items()}, "net": net.state_dict(),
                 "ema": ema.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(),
-                "rng": torch.get_rng_state(), "progress": st}, tmp)
+                "rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
+                else [], "progress": st}, tmp)
     os.replace(tmp, args.state)
 
 

@@ -120,7 +120,8 @@ def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
     except ValueError as e:
         raise StateError(f"{path}: its optimizer does not match this run's ({e})") from e
     torch.set_rng_state(tensors["rng.torch"])
-    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]  # "rng.cuda.N"
+    cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("rng.cuda.")),  # "rng.cuda.N", by N
+                                       key=lambda k: int(k.rpartition(".")[2]))]
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
     shuffle_gen.set_state(tensors["rng.shuffle"])
