@@ -225,7 +225,7 @@ def main(argv=None) -> dict:
             sys.exit(f"{args.state} belongs to a run with other arguments: remove it or pass another --state")
         net.load_state_dict(state["net"]), ema.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
         g.set_state(state["gen"]), torch.set_rng_state(state["rng"])
-        if state.get("cuda_rng") and len(state["cuda_rng"]) == torch.cuda.device_count():  # the dropout's on a GPU
+        if state.get("cuda_rng") and len(state["cuda_rng"]) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         st = state["progress"]
         log.info("resumed after epoch %d (best PublicTest %s)", st["epoch"], st["best"])
@@ -333,10 +333,10 @@ def write_soup(folders: list[Path], out: Path, command: str) -> str:
 def _save_state(args, net, ema, opt, g, st: dict) -> None:
     args.state.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.state.with_suffix(".tmp")
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []  # the dropout's, on a GPU
     torch.save({"args": {k: str(v) for k, v in vars(args).items()}, "net": net.state_dict(),
                 "ema": ema.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(),
-                "rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
-                else [], "progress": st}, tmp)
+                "rng": torch.get_rng_state(), "cuda_rng": cuda_rng, "progress": st}, tmp)
     os.replace(tmp, args.state)
 
 
