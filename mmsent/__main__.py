@@ -223,12 +223,14 @@ def _analyze_all(args, parser: argparse.ArgumentParser) -> int:
     outcomes = _Outcomes()
 
     def load():  # at the first file that some model could analyse (mmsent.batch)
-        outcomes.stopped = "the model could not be loaded"  # (the --summary table's reason for the files left)
-        model = load_model(args.checkpoint, device=args.device)
+        try:
+            model = load_model(args.checkpoint, device=args.device)
+        except (CheckpointError, SourceUnavailable):
+            outcomes.stopped = "the model could not be loaded"  # the --summary table's reason for the files left
+            raise
         if not any(m in model.encoders for m in options.senses):  # every file would fail alike
             outcomes.stopped = "the model reads none of the senses asked for"
             parser.error(_not_read(model, args.checkpoint, options.senses))
-        outcomes.stopped = ""
         if unread := [MODALITY_NAMES[m] for m in options.senses if m not in model.encoders]:  # said once
             reads = " and the ".join(MODALITY_NAMES[m] for m in options.senses if m in model.encoders)
             tqdm.write(f"this model ({args.checkpoint}) reads the {reads} alone: not the {' or the '.join(unread)} "
