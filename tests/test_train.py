@@ -1,5 +1,5 @@
 """Training on the synthetic corpus: every branch learns, the cache is reused, resume is exact,
-and a 2-process torchrun job gives one checkpoint."""
+and a 2-process torchrun job gives one checkpoint and resumes exactly."""
 
 import json
 import os
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from mmsent.checkpoint import load_checkpoint
 from train import cache as cache_mod
@@ -249,6 +249,25 @@ def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
 
 
+def test_a_state_written_before_each_process_kept_its_generators_still_resumes(corpus, trained, tmp_path):
+    """States written before 7 December 2026 hold one process's generators as ``rng.torch`` (and ``rng.cuda.N``)."""
+    _, cache = trained
+    common = ["--meld", str(corpus), "--cache", str(cache), "--patience", "9", "--modality-dropout", "0.3", *TINY]
+    main([*common, "--out", str(tmp_path / "straight"), "--epochs", "2"])
+    main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--stop-after", "1"])
+    state = tmp_path / "split" / "train_state.safetensors"
+    with safe_open(str(state), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    tensors["rng.torch"] = tensors.pop("rng.rank.0.torch")
+    assert not any(k.startswith("rng.rank.") for k in tensors)
+    save_file(tensors, str(state), metadata=meta)
+    main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
+    a = _state_tensors(tmp_path / "straight" / "train_state.safetensors")
+    b = _state_tensors(state)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+
+
 def test_resume_over_clips_added_removed_or_relabelled_is_refused(shared_data, tmp_path):
     """--resume compared the options alone: a folders= set with a clip added since went on training the state of
     the run on the clips it had, without a word. Now the state records what the run read, and a resume over other
@@ -458,12 +477,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_torchrun_two_processes_give_one_checkpoint(corpus, trained, tmp_path):
-    _, cache = trained
-    out = tmp_path / "ddp"
+def _torchrun(args: list[str]) -> None:
+    """train.train in a 2-process torchrun job on the CPU."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "train.train",
-           "--meld", str(corpus), "--cache", str(cache), "--out", str(out), "--epochs", "1", *TINY]
+           *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _, stderr = proc.communicate(timeout=150)  # about 10 s
@@ -473,10 +491,30 @@ def test_torchrun_two_processes_give_one_checkpoint(corpus, trained, tmp_path):
         _, stderr = proc.communicate()
         pytest.fail("torchrun did not finish in 150 s; the stacks of its processes:\n" + stderr[-12000:])
     assert proc.returncode == 0, stderr[-3000:]
+
+
+def test_torchrun_two_processes_give_one_checkpoint(corpus, trained, tmp_path):
+    _, cache = trained
+    out = tmp_path / "ddp"
+    _torchrun(["--meld", str(corpus), "--cache", str(cache), "--out", str(out), "--epochs", "1", *TINY])
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "train_state.safetensors"]
     meta = json.loads((out / "config.json").read_text())
     assert meta["training"]["world_size"] == 2
     assert load_checkpoint(out).encoders.keys() == {"text", "audio", "video"}
+
+
+def test_torchrun_resume_continues_each_process_where_it_stopped(corpus, trained, tmp_path):
+    """Only rank 0 writes the state: it kept its own random generator, and each process resumed from it, so rank 1's
+    dropout after a resume was not that of the run uninterrupted."""
+    _, cache = trained
+    common = ["--meld", str(corpus), "--cache", str(cache), "--patience", "9", "--modality-dropout", "0.3", *TINY]
+    _torchrun([*common, "--out", str(tmp_path / "straight"), "--epochs", "2"])
+    _torchrun([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--stop-after", "1"])
+    _torchrun([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
+    a = _state_tensors(tmp_path / "straight" / "train_state.safetensors")
+    b = _state_tensors(tmp_path / "split" / "train_state.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
 
 
 def test_extraction_leaves_the_random_stream_of_training_as_it_was(shared_data, tmp_path):

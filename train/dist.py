@@ -84,6 +84,15 @@ def broadcast_object(obj):
     return box[0]
 
 
+def all_gather_object(obj) -> list:
+    """Each rank's object, by rank, on every rank ([obj] in one process)."""
+    if not td.is_initialized():
+        return [obj]
+    objs = [None] * world()
+    td.all_gather_object(objs, obj)
+    return objs
+
+
 def progress(**kwargs) -> tqdm:
     """A tqdm bar on rank 0 (disabled elsewhere), on stderr where it is a terminal (in a log file a bar is
     hundreds of carriage returns; the log's own lines say what is done)."""

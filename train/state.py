@@ -1,7 +1,9 @@
 """Resumable training state in one safetensors file (no pickle): model, optimizer, RNG, progress.
 
 Tensors: ``model.*`` (the trainable state dict), ``opt.{param}.{name}`` (AdamW moments and step),
-``rng.torch`` (the CPU generator state), ``rng.cuda.N`` (each GPU's, on CUDA) and ``rng.shuffle``. The file's metadata
+``rng.rank.R.torch`` and ``rng.rank.R.cuda`` (the CPU's and, on CUDA, its GPU's generator states in each process R of a
+torchrun job: the only process in one without; states written before 7 December 2026 hold ``rng.torch`` and
+``rng.cuda.N``, read as before) and ``rng.shuffle``. The file's metadata
 holds a JSON ``progress`` (epoch done, best score, epochs without gain, history), the optimizer's param groups and the
 ``run`` (the options a resumed run must share, and the data it read: ``samples_read``), which ``check_run`` compares
 from the metadata alone, before a resumed run computes any feature.
@@ -50,18 +52,23 @@ def other_samples(before: dict, now: dict) -> str:
                      for what, (b, a) in sets.items() if b != a)
 
 
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's generator states: the CPU's, and the GPU's it trains on (dropout there draws from its own)."""
+    return {"torch": torch.get_rng_state()} | ({"cuda": torch.cuda.get_rng_state(device)}
+                                               if device.type == "cuda" else {})
+
+
 def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
-               progress: dict, shuffle_gen: torch.Generator, run: dict) -> None:
+               progress: dict, shuffle_gen: torch.Generator, run: dict, rngs: list[dict]) -> None:
     """Write the state atomically (a run killed while writing keeps the previous file). ``run``: the settings a
-    resumed run must share (its data, model and training options)."""
+    resumed run must share (its data, model and training options); ``rngs``: each process's ``rng_state``, by
+    rank."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.trainable_state_dict().items()}
     opt = optimizer.state_dict()
     for idx, st in opt["state"].items():
         for name, value in st.items():
             tensors[f"opt.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_initialized():  # dropout on a GPU draws from its own generator
-        tensors |= {f"rng.cuda.{i}": state for i, state in enumerate(torch.cuda.get_rng_state_all())}
+    tensors |= {f"rng.rank.{rank}.{name}": state for rank, states in enumerate(rngs) for name, state in states.items()}
     tensors["rng.shuffle"] = shuffle_gen.get_state()
     groups = [{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]} for g in opt["param_groups"]]
     meta = {"progress": json.dumps(progress), "param_groups": json.dumps(groups), "run": json.dumps(run)}
@@ -98,9 +105,10 @@ def check_run(path: str | Path, run: dict) -> None:
 
 
 def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
-               shuffle_gen: torch.Generator) -> dict:
-    """Restore model, optimizer and generators from ``path``, which ``check_run`` found to be this run's; returns the
-    progress dict."""
+               shuffle_gen: torch.Generator, device: torch.device, rank: int = 0) -> dict:
+    """Restore model, optimizer and generators from ``path``, which ``check_run`` found to be this run's, in process
+    ``rank`` training on ``device`` (one the state has none of, in a job of more processes than before, takes
+    process 0's); returns the progress dict."""
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -119,10 +127,16 @@ def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     except ValueError as e:
         raise StateError(f"{path}: its optimizer does not match this run's ({e})") from e
-    torch.set_rng_state(tensors["rng.torch"])
-    cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("rng.cuda.")),  # "rng.cuda.N", by N
-                                       key=lambda k: int(k.rpartition(".")[2]))]
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    own = f"rng.rank.{rank}." if f"rng.rank.{rank}.torch" in tensors else "rng.rank.0."
+    if own + "torch" in tensors:
+        torch.set_rng_state(tensors[own + "torch"])
+        if device.type == "cuda" and own + "cuda" in tensors:
+            torch.cuda.set_rng_state(tensors[own + "cuda"], device)
+    else:  # written before 7 December 2026: process 0's generators, each GPU's
+        torch.set_rng_state(tensors["rng.torch"])
+        cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("rng.cuda.")),  # "rng.cuda.N", by N
+                                           key=lambda k: int(k.rpartition(".")[2]))]
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
     shuffle_gen.set_state(tensors["rng.shuffle"])
     return json.loads(meta["progress"])

@@ -42,7 +42,7 @@ from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
 from .joint import joint_samples
 from .metrics import selection_score
-from .state import StateError, check_run, load_state, samples_read, save_state
+from .state import StateError, check_run, load_state, rng_state, samples_read, save_state
 
 log = logging.getLogger("train.train")
 
@@ -189,7 +189,7 @@ def train(args) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     progress = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "stale": 0, "history": []}
     if args.resume:
-        progress = load_state(state_file, model, optimizer, gen)  # check_run passed it above
+        progress = load_state(state_file, model, optimizer, gen, device, dist.rank())  # check_run passed it
         log.info("resumed from %s after epoch %d", state_file, progress["epoch"])
         if progress["epoch"] >= args.epochs or progress["stale"] >= args.patience:
             log.warning("nothing left to train: %d of --epochs %d done, %d without a better dev score (--patience "
@@ -222,7 +222,7 @@ def train(args) -> dict:
         bar.close()
         loss_avg = float(dist.all_reduce_sum(torch.tensor(loss_sum))) / max(1, steps * dist.world())
         progress = _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, run,
-                              loss_avg, t0)
+                              loss_avg, t0, device)
     if dist.is_main() and not args.epochs:  # --epochs 0: the --init parts composed, then calibrated
         save_checkpoint(model, args.out, training=_training_meta(args, progress, {}))
     if dist.is_main() and (progress["best_epoch"] or not args.epochs):
@@ -332,10 +332,12 @@ def _next_steps(out: str) -> str:
             f"heard: python -m train.evaluate --checkpoint {out} --data SPEC (e.g. folders=DIR)")
 
 
-def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, run, loss, t0) -> dict:
+def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, state_file, run, loss, t0,
+               device) -> dict:
     """Evaluate on dev (rank 0), keep the best checkpoint, save the state (with ``run``: the settings and samples a
-    resumed run must share), share the decision."""
+    resumed run must share; with every process's generators), share the decision."""
     epoch = progress["epoch"] + 1
+    rngs = dist.all_gather_object(rng_state(device))
     if dist.is_main():
         report = dev_report(model, dev, caches, modalities)
         score = selection_score(report)
@@ -346,7 +348,7 @@ def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, s
         if better:
             progress.update(best_score=score, best_epoch=epoch)
             save_checkpoint(model, args.out, training=_training_meta(args, progress, report))
-        save_state(state_file, model, optimizer, progress, gen, run)
+        save_state(state_file, model, optimizer, progress, gen, run, rngs)
         log.info("epoch %d loss %.4f %s score %.4f%s (%.0f s)", epoch, loss, _brief(report), score,
                  " best, saved" if better else f" (best {progress['best_score']:.4f} at {progress['best_epoch']})",
                  time.time() - t0)
