@@ -105,7 +105,7 @@ def check_run(path: str | Path, run: dict) -> None:
 
 
 def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
-               shuffle_gen: torch.Generator, device: torch.device, rank: int = 0) -> dict:
+               shuffle_gen: torch.Generator, device: torch.device, rank: int) -> dict:
     """Restore model, optimizer and generators from ``path``, which ``check_run`` found to be this run's, in process
     ``rank`` training on ``device`` (one the state has none of, in a job of more processes than before, takes
     process 0's); returns the progress dict."""
