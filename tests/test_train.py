@@ -211,8 +211,13 @@ def test_second_run_does_no_encoder_forward(corpus, tmp_path):
     assert dict(cache_mod.ENCODER_CALLS) == {}, "features were recomputed although cached"
 
 
-def _state_tensors(path: Path) -> dict:
-    return {k: v for k, v in load_file(str(path)).items() if k.startswith("model.")}
+def _same_weights(straight: Path, resumed: Path) -> None:
+    """The training states of two runs hold the same weights."""
+    a, b = (load_file(str(run / "train_state.safetensors")) for run in (straight, resumed))
+    weights = [k for k in a if k.startswith("model.")]
+    assert weights and weights == [k for k in b if k.startswith("model.")]
+    for k in weights:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
 
 
 def test_a_run_again_says_its_features_came_from_the_cache_and_where(tmp_path, caplog):
@@ -242,11 +247,7 @@ def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
         progress = json.loads(f.metadata()["progress"])
     assert progress["epoch"] == 2 and [h["epoch"] for h in progress["history"]] == [1, 2]
     assert progress["history"][0] == history[0]  # epoch 1 was not run again
-    a = _state_tensors(tmp_path / "straight" / "train_state.safetensors")
-    b = _state_tensors(tmp_path / "split" / "train_state.safetensors")
-    assert a.keys() == b.keys()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+    _same_weights(tmp_path / "straight", tmp_path / "split")
 
 
 def test_a_state_written_before_each_process_kept_its_generators_still_resumes(corpus, trained, tmp_path):
@@ -262,10 +263,7 @@ def test_a_state_written_before_each_process_kept_its_generators_still_resumes(c
     assert not any(k.startswith("rng.rank.") for k in tensors)
     save_file(tensors, str(state), metadata=meta)
     main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
-    a = _state_tensors(tmp_path / "straight" / "train_state.safetensors")
-    b = _state_tensors(state)
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+    _same_weights(tmp_path / "straight", tmp_path / "split")
 
 
 def test_resume_over_clips_added_removed_or_relabelled_is_refused(shared_data, tmp_path):
@@ -511,10 +509,7 @@ def test_torchrun_resume_continues_each_process_where_it_stopped(corpus, trained
     _torchrun([*common, "--out", str(tmp_path / "straight"), "--epochs", "2"])
     _torchrun([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--stop-after", "1"])
     _torchrun([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
-    a = _state_tensors(tmp_path / "straight" / "train_state.safetensors")
-    b = _state_tensors(tmp_path / "split" / "train_state.safetensors")
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=f"{k} differs after resume")
+    _same_weights(tmp_path / "straight", tmp_path / "split")
 
 
 def test_extraction_leaves_the_random_stream_of_training_as_it_was(shared_data, tmp_path):
