@@ -61,7 +61,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
         FileNotFoundError: the input video does not exist.
     """
     video_path, out_path = Path(video_path), Path(out_path)
-    size, chapters, sound = _picture_facts(video_path, analysis.media.audio_track)
+    size, remux, sound = _picture_facts(video_path, analysis.media.audio_track)
     from moviepy import VideoFileClip  # heavy; only the annotated video needs it
 
     # moviepy's ffmpeg writers are not closed when writing is interrupted (Ctrl-C): they can still
@@ -70,7 +70,7 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
     remove_leftovers(out_path)
     with tempfile.TemporaryDirectory(prefix=temporary_prefix(out_path), dir=out_path.parent,
                                      ignore_cleanup_errors=True) as work:
-        source = _remuxed(video_path, Path(work), sound) if chapters or sound else video_path
+        source = _remuxed(video_path, Path(work), sound) if remux or sound else video_path
         # moviepy 2.2 misses the rotation that ffmpeg >= 7 reports as side data, then squashes the
         # upright picture into the stored size: ask for the displayed size instead
         with VideoFileClip(str(source), target_resolution=size) as clip:
@@ -107,7 +107,8 @@ def _frame_logger(report: Callable[[int, int], None]):
 
 def _picture_facts(video_path: Path, track: int | str | None = None
                    ) -> tuple[tuple[int, int], bool, list[str] | None]:
-    """(width, height) of the first picture as shown (rotated), whether the file has chapters, and the
+    """(width, height) of the first picture as shown (rotated), whether moviepy 2.2 can't read the file as it is
+    (it has chapters, or no duration in its header, as a browser's recording: ``_remuxed`` gives it one), and the
     ffmpeg arguments that copy the analysed audio track (``probe._audio_stream``: the one chosen, ``track``, the
     analysis's ``media.audio_track``; else the one a player plays) where moviepy would not
     play it as analysed, else None: the file has other audio tracks (the track copied), or the track starts
@@ -122,7 +123,8 @@ def _picture_facts(video_path: Path, track: int | str | None = None
             if not container.streams.video:
                 raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
                                  "export json, csv, srt, vtt or html instead")
-            frame, chapters = next(container.decode(video=0)), bool(container.chapters())
+            frame = next(container.decode(video=0))
+            remux = bool(container.chapters()) or container.duration is None
             stream, sound = _audio_stream(container, track), None
             if stream is not None:
                 late = float((stream.start_time or 0) * stream.time_base) - _origin(container) > LATE_SOUND_S
@@ -133,13 +135,14 @@ def _picture_facts(video_path: Path, track: int | str | None = None
     except (av.error.FFmpegError, StopIteration) as e:
         raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
     w, h, rotation = frame.width, frame.height, getattr(frame, "rotation", 0) or 0
-    return ((h, w) if abs(rotation) % 180 == 90 else (w, h)), chapters, sound
+    return ((h, w) if abs(rotation) % 180 == 90 else (w, h)), remux, sound
 
 
 def _remuxed(video_path: Path, folder: Path, sound: list[str] | None = None) -> Path:
     """A copy of the video that moviepy 2.2 reads as the analysis did, in Matroska (any codec, rotation
     kept): its first picture stream (packets copied), without chapters (moviepy's reading of ``ffmpeg -i``
-    fails on a file with a single chapter: Zulko/moviepy#2419, editor exports, the MELD clips), and its
+    fails on a file with a single chapter: Zulko/moviepy#2419, editor exports, the MELD clips), with its duration
+    in the header (moviepy fails on "Duration: N/A": a WebM that a browser recorded to a stream), and its
     first sound stream copied, or the analysed one as ``sound`` says (``_picture_facts``)."""
     from imageio_ffmpeg import get_ffmpeg_exe  # the ffmpeg moviepy runs
 

@@ -14,7 +14,7 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from mediagen import dubbed_video
+from mediagen import dubbed_video, write_pipe_webm
 from test_results import TRICKY_TEXT, WORLD_TEXTS, make_analysis, one_hot, random_segment, with_gap_unread
 
 from mmsent import export, media, overlay, plots
@@ -604,6 +604,20 @@ def test_annotated_video_of_a_file_with_chapters(tmp_path, clip):
     assert after[0].shape == (w, h, 3)  # upright, as the rotated original shows
     upright = np.rot90(before[10], k=1).astype(int)
     assert np.abs(after[10][: w // 2].astype(int) - upright[: w // 2]).mean() < 6
+
+
+def test_annotated_video_of_a_recording_with_no_duration_in_its_header(tmp_path):
+    """A browser records WebM to a stream, its header without a duration: moviepy 2.2 failed on "Duration: N/A" with
+    ffmpeg's whole stream dump. It is read from a copy that has one."""
+    recording = write_pipe_webm(tmp_path / "recording.webm", duration=2.0)
+    with av.open(str(recording)) as c:
+        assert c.duration is None
+    a = make_analysis(2, duration=2.0, path=str(recording))
+    out = export.write(a, tmp_path / "out", ["mp4"])
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["recording.annotated.mp4"]  # the copy is gone
+    kinds, duration, after = decode(out[0])
+    assert kinds == ["audio", "video"] and duration == pytest.approx(2.0, abs=0.1)
+    assert abs(len(after) - 50) <= 1  # 2 s at 25 frames a second, as recorded
 
 
 def test_annotated_video_plays_the_analysed_sound_in_time(tmp_path):
