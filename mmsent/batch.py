@@ -298,7 +298,7 @@ def _made_otherwise(earlier: Analysis, model: dict, audio_track: str | None) -> 
     """How the earlier analysis was made otherwise than this run would make it (``model``: this run's facts), or
     None: by another checkpoint, by its weights before they were trained again, with other senses, from another
     audio track, or by a model otherwise set up. A model is told by its weights and set-up, not by where its folder
-    is: a checkpoint moved (or mmsent installed elsewhere) made the same results."""
+    is or its name: a checkpoint moved or copied (or mmsent installed elsewhere) made the same results."""
     was = earlier.model
     if was.get("weights_sha256") != model["weights_sha256"]:
         if was.get("checkpoint") == model["checkpoint"]:
@@ -311,7 +311,7 @@ def _made_otherwise(earlier: Analysis, model: dict, audio_track: str | None) -> 
     if earlier.media.audio_track != audio_track:
         before, now = (track or "the default" for track in (earlier.media.audio_track, audio_track))
         return f"from another audio track ({before}; now {now})"
-    differ = sorted(key for key in model if key != "checkpoint" and was.get(key) != model[key])
+    differ = sorted(key for key in model if key not in ("checkpoint", "name") and was.get(key) != model[key])
     return f"by a model set up otherwise ({', '.join(differ)})" if differ else None
 
 

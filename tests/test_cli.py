@@ -702,7 +702,7 @@ def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
 def test_skip_existing_analyses_again_what_a_model_trained_again_into_its_folder_reads(tmp_path, capsys):
     """The model was told by its folder, sources and branches: results of a checkpoint trained again into the same
     folder (runs/mine, the weights changed) were kept as done, and a checkpoint moved made its results again. The
-    JSON names its weights' sha256, which tells the model, wherever its folder is."""
+    JSON names its weights' sha256, which tells the model, wherever its folder is and whatever its name."""
     import mmsent.__main__ as cli
     from mmsent.checkpoint import save_checkpoint
     from mmsent.config import tiny_config
@@ -721,8 +721,10 @@ def test_skip_existing_analyses_again_what_a_model_trained_again_into_its_folder
     digest = json.loads((folder / "config.json").read_text(encoding="utf-8"))["weights_sha256"]
     assert Analysis.from_json(tmp_path / "out" / "memo.json").model["weights_sha256"] == digest
     moved = shutil.copytree(folder, tmp_path / "elsewhere" / "mine")  # the same model in another folder: results kept
-    assert cli.main([*argv[:-3], "--checkpoint", str(moved), "--skip-existing"]) == 0
-    assert "not analysed again" in capsys.readouterr().out
+    renamed = shutil.copytree(folder, tmp_path / "mine-copy")  # and under another name: a copy was "set up otherwise"
+    for checkpoint in (moved, renamed):
+        assert cli.main([*argv[:-3], "--checkpoint", str(checkpoint), "--skip-existing"]) == 0
+        assert "not analysed again" in capsys.readouterr().out
 
 
 def test_skip_existing_analyses_again_what_an_older_mmsent_wrote(tmp_path, capsys):
