@@ -317,12 +317,17 @@ def _made_otherwise(earlier: Analysis, model: dict, audio_track: str | None) -> 
 
 def _earlier_results(video: Path, out: Path, formats: list[str]) -> list[str]:
     """What an earlier run left where ``video``'s results go: results of another file of the same name
-    (read from the JSON's media.path) that this run replaces, and formats it does not rewrite."""
+    (read from the JSON's media.path) that this run replaces (also one not found from here: a path relative to the
+    folder an earlier run ran in, which --skip-existing can't tell from another file), and formats it does not
+    rewrite."""
     paths, lines = output_paths(video, out, list(FORMATS)), []
     try:
         source = Path(json.loads(paths["json"].read_text(encoding="utf-8"))["media"]["path"])
-        if "json" in formats and source.exists() and not same_file(source, video):
-            lines.append(f"replaces the results of {source} in {paths['json']}")
+        if "json" in formats and not same_file(source, video):
+            gone = "" if source.exists() else " (no longer there)" if source.is_absolute() else (
+                " (a path from the folder that run ran in, not found from here: run from that folder to go on with "
+                "--skip-existing)")
+            lines.append(f"replaces the results of {source} in {paths['json']}{gone}")
     except (OSError, ValueError, TypeError, KeyError):  # none yet, or not an analysis: nothing to say
         pass
     stale = [p.name for f, p in paths.items() if f not in formats and os.path.exists(p)]  # False for a name too long

@@ -463,6 +463,24 @@ def test_a_later_run_says_whose_results_it_replaces_and_what_it_left(tmp_path, c
     assert "replaces" not in capsys.readouterr().err
 
 
+def test_skip_existing_from_another_folder_says_why_a_file_given_by_a_relative_path_is_analysed_again(
+        tmp_path, capsys, monkeypatch):
+    """A JSON names the file as given: a path relative to the folder its run ran in. From another folder it names no
+    file, so --skip-existing analysed the file again, its line silent on why (the README says it says why)."""
+    import mmsent.__main__ as cli
+
+    (tmp_path / "in").mkdir()
+    toned_video(tmp_path / "in" / "talk.mp4")
+    quick = ["--format", "json", "--senses", "words", "--no-contributions", "--skip-existing"]
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["analyze", "in/talk.mp4", "--out", "out", *quick]) == 0
+    monkeypatch.chdir(tmp_path / "in")
+    capsys.readouterr()
+    assert cli.main(["analyze", "talk.mp4", "--out", "../out", *quick]) == 0
+    assert ("talk.mp4: replaces the results of in/talk.mp4 in ../out/talk.json (a path from the folder that run ran "
+            "in, not found from here: run from that folder to go on with --skip-existing)") in capsys.readouterr().err
+
+
 def test_an_output_folder_that_can_not_be_written_is_said_before_any_analysis(tmp_path, capsys, monkeypatch):
     (tmp_path / "a file").write_text("")
     assert "can't be written (Not a directory)" in refused(
