@@ -64,6 +64,9 @@ def _analyse_each(run: Run, load: Callable[[], FusionModel], options: AnalysisOp
     for number, video in enumerate(run.videos):
         out = run.out_of(video)
         try:  # all said before the analysis, not after it
+            if os.path.isdir(video):  # a folder given that holds none (``_in_folders``)
+                raise ValueError("a folder that holds no audio or video file (named .mp4, .mov, .mkv, .webm, .wav, "
+                                 ".mp3, .m4a, ...)")
             subtitles, file_options, besides = _subtitles_of(run, video, options)
             results, info = _results_of(run, video, subtitles, file_options)
             first = written.get((out, video.stem))
@@ -202,7 +205,7 @@ def _in_folders(paths: list[Path], out: Path, recursive: bool,
                 parser: argparse.ArgumentParser) -> tuple[list[Path], dict[Path, Path]]:
     """The inputs, each folder given as its audio and video files (``_media_in``), and the results folder of each
     file found in a subfolder (``recursive``: that subfolder of ``out``; the others' is ``out``). A folder without any
-    stays (``analyze`` refuses it), and so does a name that can't be looked at (too long: ``analyze`` says so, where
+    stays (``_analyse_each`` refuses it), and so does a name that can't be looked at (too long: ``analyze`` says so, where
     ``Path.is_dir`` raised). Without ``recursive``, subfolders that hold such files are said not to be searched."""
     found, outs = [], {}
     for path in paths:

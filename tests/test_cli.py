@@ -632,7 +632,7 @@ def test_a_folder_gives_its_audio_and_video_files(tmp_path):
     not expand. Its files named as audio or video are analysed, in name order; not its other files, its subfolders'
     (named as not searched), the annotated copies an earlier run wrote there, nor hidden files (the ``._b talk.MOV``
     of its metadata that macOS writes beside a file it copies to a USB drive failed, and so did the whole run). A
-    folder without any is refused as before."""
+    folder without any fails, saying so (it said "is a folder; give the audio or video files in it")."""
     talks = tmp_path / "talks"
     (talks / "older").mkdir(parents=True)
     toned_video(talks / "b talk.MOV")
@@ -644,8 +644,8 @@ def test_a_folder_gives_its_audio_and_video_files(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(talks), str(tmp_path / "empty"), "--out",
                            str(talks)], capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 1 and f"FAILED {tmp_path / 'empty'}: is a folder; give the audio or video files in it" \
-        in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and f"FAILED {tmp_path / 'empty'}: a folder that holds no audio or video file (named " \
+        ".mp4, .mov, .mkv, .webm, .wav, .mp3, .m4a, ...)" in proc.stderr, proc.stderr
     assert "1 of 2 files failed" in proc.stderr and f"{talks / 'b talk.MOV'}: " in proc.stdout, proc.stdout
     assert sorted(p.name for p in talks.iterdir()) == ["._b talk.MOV", "a.annotated.mp4", "b talk.MOV", "b talk.json",
                                                        "notes.txt", "older"]
