@@ -242,7 +242,8 @@ def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
     with pytest.raises(SystemExit, match=r"error: .*train_state.safetensors is the state of a run with other "
                                          r"settings: --modality-dropout was 0\.3, now 0\.2\. Resume with the same"):
         main([*common, "--modality-dropout", "0.2", "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
-    main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
+    completed = [f"{corpus}/" if a == str(corpus) else a for a in common]  # the folder as a shell completes it
+    main([*completed, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
     with safe_open(str(tmp_path / "split" / "train_state.safetensors"), framework="pt") as f:
         progress = json.loads(f.metadata()["progress"])
     assert progress["epoch"] == 2 and [h["epoch"] for h in progress["history"]] == [1, 2]
@@ -308,6 +309,23 @@ def test_a_state_of_other_data_is_told_from_its_metadata(tmp_path):
         check_run(path, {"lr": 0.1, "samples_read": read | {"dev": {"held": {"n": 16, "sha256": "c"}}}})
     with pytest.raises(StateError, match=re.escape("with other settings: --lr was 0.1, now 0.2")):
         check_run(path, {"lr": 0.2, "samples_read": read})
+
+
+def test_a_resume_names_the_data_as_it_likes(tmp_path, monkeypatch):
+    """--ravdess /data/ravdess/ (a shell completes a folder with its slash), or ravdess from /data, was refused as
+    "a run with other settings", and the advice was to start again with --overwrite."""
+    from train.state import StateError, check_run
+
+    path, folder = tmp_path / "state.safetensors", tmp_path / "ravdess"
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"progress": "{}", "run": json.dumps(
+        {"ravdess": str(folder), "init": [f"{tmp_path}/a:encoders.text."], "lr": 0.1})})
+    monkeypatch.chdir(tmp_path)
+    for ravdess, init in ((f"{folder}/", f"{tmp_path}/./a:encoders.text."), ("ravdess", "a:encoders.text.")):
+        check_run(path, {"ravdess": ravdess, "init": [init], "lr": 0.1}, ("ravdess", "init"))
+    with pytest.raises(StateError, match=re.escape("--ravdess was")):
+        check_run(path, {"ravdess": "elsewhere", "init": ["a:encoders.text."], "lr": 0.1}, ("ravdess", "init"))
+    with pytest.raises(StateError, match=re.escape("--ravdess was")):  # the options named alone
+        check_run(path, {"ravdess": f"{folder}/", "init": [f"{tmp_path}/a:encoders.text."], "lr": 0.1})
 
 
 def test_what_would_lose_or_fake_a_run_is_refused_before_any_work(corpus, trained, tmp_path, capsys, caplog):

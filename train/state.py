@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -78,10 +79,11 @@ def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
         save_file(tensors, str(tmp), metadata=meta)
 
 
-def check_run(path: str | Path, run: dict) -> None:
+def check_run(path: str | Path, run: dict, paths: tuple[str, ...] = ()) -> None:
     """StateError where ``path`` holds no training state, or that of a run with other settings or on other data than
     ``run`` (as ``save_state`` took them): read from the file's metadata alone, so that a resume is refused before
-    any feature is computed."""
+    any feature is computed. The options ``paths`` are compared as the files they name, from the working folder:
+    ``/data/ravdess/`` (as a shell completes it) or ``ravdess`` in /data is ``/data/ravdess``."""
     path = Path(path)
     if not path.is_file():
         raise StateError(f"{path}: no training state to resume from; run without --resume first")
@@ -92,7 +94,8 @@ def check_run(path: str | Path, run: dict) -> None:
     before = json.loads(meta.get("run", "{}"))  # absent in states written before 6 December 2026
     run = json.loads(json.dumps(run))  # as stored: tuples as lists
     options = (before.keys() | run.keys()) - {"samples_read"}  # the data's digests are compared below
-    changed = sorted(k for k in options if before and before.get(k) != run.get(k))
+    changed = sorted(k for k in options if before and before.get(k) != run.get(k)
+                     and not (k in paths and _as_files(before.get(k)) == _as_files(run.get(k))))
     if changed:
         raise StateError(f"{path} is the state of a run with other settings: " + "; ".join(
             f"--{k.replace('_', '-')} was {before.get(k)!r}, now {run.get(k)!r}" for k in changed)
@@ -102,6 +105,13 @@ def check_run(path: str | Path, run: dict) -> None:
                          f"({other_samples(before['samples_read'], run['samples_read'])}): clips were added, removed, "
                          "renamed or rewritten, or their labels changed since. Resume on the data as it was, or start "
                          "again with --overwrite")
+
+
+def _as_files(value):
+    """A path option's value (a path, or a list of them, or None) as the files it names from here."""
+    if isinstance(value, list):
+        return [_as_files(v) for v in value]
+    return os.path.abspath(value) if isinstance(value, str) and value else value
 
 
 def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,

@@ -170,7 +170,7 @@ def train(args) -> dict:
     state_file = _state_file(args)
     run = _run_settings(args) | {"samples_read": samples_read(train_set, dev)}  # what a resumed run must share
     if args.resume:
-        check_run(state_file, run)  # other settings or data refused before any feature is computed
+        check_run(state_file, run, PATH_OPTIONS)  # other settings or data refused before any feature is computed
     if args.epochs:
         _one_emotion(train_set, model.config.emotions)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
@@ -356,6 +356,7 @@ def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, s
     return progress
 
 
+PATH_OPTIONS = ("meld", "ravdess", "emovo", "fer2013", "goemotions", "init")  # compared by the files they name
 RESUMABLE = ("epochs", "stop_after", "patience", "device", "cache", "resume", "overwrite", "out", "state", "argv")
 
 
