@@ -354,6 +354,24 @@ def test_what_would_lose_or_fake_a_run_is_refused_before_any_work(corpus, traine
             "sense_heads.text.emotion.weight (7, 128) (here (7, 16))") in caplog.text  # silently left random
 
 
+def test_numbers_out_of_range_are_refused_before_any_work(corpus, tmp_path, capsys):
+    """--patience 0 (as for "no early stopping") ran no epoch and said "done" with no checkpoint; --familiarity-quantile
+    97.5 (a percent) failed after the whole training, with a traceback; --voice-bank-layer 9 was a traceback."""
+    base = ["--meld", str(corpus), "--out", str(tmp_path / "run"), "--epochs", "1", *TINY]
+    for flags, said in ((["--patience", "0"], "argument --patience: must be a whole number at least 1, not 0"),
+                        (["--epochs", "-1"], "argument --epochs: must be a whole number at least 0, not -1"),
+                        (["--familiarity-quantile", "97.5"], "argument --familiarity-quantile: must be a number above "
+                         "0 and at most 1, not 97.5"),
+                        (["--modality-dropout", "nan"], "must be a number at least 0 and below 1, not nan"),
+                        (["--batch-size", "0"], "argument --batch-size: must be a whole number at least 1, not 0")):
+        with pytest.raises(SystemExit) as e:
+            main(base + flags)
+        assert e.value.code == 2 and said in capsys.readouterr().err, flags
+    with pytest.raises(SystemExit, match=r"^error: voice_bank_layer must be a layer 1-6 of the Whisper encoder"):
+        main(base + ["--voice-bank-layer", "9"])
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_empty_output_path_is_refused_not_read_as_the_current_folder(tmp_path, capsys):
     """Before, --out '' (an unset shell variable) wrote config.json and model.safetensors into the current
     folder ("checkpoint in " said where), and an empty --state or --cache was read as not given."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import replace
@@ -31,9 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--ravdess-train", default="1-16", help="RAVDESS actors to train on (e.g. 1-16 or 1,3,5; 1-24 for "
                    "all; '' is refused)")
     d.add_argument("--ravdess-dev", default="17-20", help="RAVDESS actors held out for model selection ('' = none)")
-    d.add_argument("--ravdess-repeat", type=int, default=3,
+    d.add_argument("--ravdess-repeat", type=number(int, 1), default=3,
                    help="times the RAVDESS and EMOVO train clips appear per epoch")
-    d.add_argument("--audio-augment", type=int, default=0,
+    d.add_argument("--audio-augment", type=number(int, 0), default=0,
                    help="of those appearances, this many are copies whose sound is perturbed (speed, room, "
                         "noise, gain: train.extract.perturb_waveform; one fixed copy each, cached)")
     d.add_argument("--audio-cut", action="store_true",
@@ -45,12 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--fer2013", type=user_path,
                    help="FER2013 folder (train/<class>/*.jpg, validation/<class>/*.jpg) or the "
                    "challenge's fer2013.csv")
-    d.add_argument("--fer2013-every", type=int, default=1,
+    d.add_argument("--fer2013-every", type=number(int, 1), default=1,
                    help="train on every Nth FER2013 face (the expression CNN has already learned them all)")
     d.add_argument("--goemotions", type=user_path,
                    help="GoEmotions folder ({train,dev}.tsv + mapping files): its train split is "
                    "added as text-only samples (its dev split is the dev set only when --meld is not given)")
-    d.add_argument("--goemotions-cap", type=int, default=0,
+    d.add_argument("--goemotions-cap", type=number(int, 0), default=0,
                    help="at most this many GoEmotions train comments per emotion (balances its 38 %% joy; 0: all)")
     d.add_argument("--data", action="append", default=[], metavar="SPEC",
                    help="more labelled data to train on, in any layout train.evaluate reads (repeatable): your own "
@@ -59,11 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--dev-data", action="append", default=[], metavar="SPEC",
                    help="labelled data to select and calibrate on, as --data (repeatable): other speakers than "
                         "--data's; it also calibrates the voice and the face, and sets the voice gate's d0")
-    d.add_argument("--joint", type=int, default=0,
+    d.add_argument("--joint", type=number(int, 0), default=0,
                    help="joined samples per epoch (a MELD utterance, a voice and a face of one emotion; "
                         "any two or all three), drawn from the training splits; the dev sets get a 'joint' "
                         "set made the same way from the dev splits")
-    d.add_argument("--joint-plain-words", type=float, default=0.0,
+    d.add_argument("--joint-plain-words", type=number(float, 0, 1), default=0.0,
                    help="this share of the joined samples with words take the words of an utterance labelled neutral "
                         "and the emotion of the other senses (words that carry no emotion beside senses that show one)")
     d.add_argument("--cache", type=user_path, default=DEFAULT_CACHE, help="feature cache folder ('' = in memory)")
@@ -88,29 +89,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "them with python -m train.ensemble, then --init from it with --epochs 0 (default: 1)")
     m.add_argument("--audio-pooling", help="Whisper head pooling over time: mean-std, mean or attention (default: the config's)")
     m.add_argument("--fusion", help="log-linear or mlp (default: the config's)")
-    m.add_argument("--text-tune-layers", type=int, default=2, help="top text encoder layers trained")
+    m.add_argument("--text-tune-layers", type=number(int, 0), default=2, help="top text encoder layers trained")
     m.add_argument("--audio-channels", type=int, nargs="+",
                    help="audio CNN block widths, e.g. 16 32 64 64 (default: the config's)")
     m.add_argument("--dropout", type=float, help="dropout after fusion and in the heads (default: the config's)")
-    m.add_argument("--text-context", type=int, default=0, help="previous utterances given as context")
+    m.add_argument("--text-context", type=number(int, 0), default=0, help="previous utterances given as context")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=4,
+    t.add_argument("--epochs", type=number(int, 0), default=4,
                    help="0: no training; the --init parts are composed into one model and calibrated")
-    t.add_argument("--patience", type=int, default=3, help="epochs without a better dev score before stopping")
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=1e-3, help="projections, fusion, heads")
-    t.add_argument("--lr-text", type=float, default=1e-4, help="tuned text encoder layers")
-    t.add_argument("--lr-audio", type=float, default=2e-3, help="audio encoder (log-mel CNN or Whisper head)")
-    t.add_argument("--sense-loss", type=float, default=1.0, help="weight of each sense's own heads' loss")
-    t.add_argument("--weight-decay", type=float, default=0.01)
-    t.add_argument("--label-smoothing", type=float, default=0.1)
-    t.add_argument("--modality-dropout", type=float, default=0.2)
-    t.add_argument("--crop-frames", type=int, default=250, help="random audio window in training (frames of 10 ms; 0: none)")
-    t.add_argument("--mixup", type=float, default=0.5, help="share of batches with audio mixup")
-    t.add_argument("--familiarity-slope", type=float, default=0.0,
+    t.add_argument("--patience", type=number(int, 1), default=3,
+                   help="epochs without a better dev score before stopping")
+    t.add_argument("--batch-size", type=number(int, 1), default=32)
+    t.add_argument("--lr", type=number(float, 0), default=1e-3, help="projections, fusion, heads")
+    t.add_argument("--lr-text", type=number(float, 0), default=1e-4, help="tuned text encoder layers")
+    t.add_argument("--lr-audio", type=number(float, 0), default=2e-3,
+                   help="audio encoder (log-mel CNN or Whisper head)")
+    t.add_argument("--sense-loss", type=number(float, 0), default=1.0, help="weight of each sense's own heads' loss")
+    t.add_argument("--weight-decay", type=number(float, 0), default=0.01)
+    t.add_argument("--label-smoothing", type=number(float, 0, 1, below=True), default=0.1)
+    t.add_argument("--modality-dropout", type=number(float, 0, 1, below=True), default=0.2)
+    t.add_argument("--crop-frames", type=number(int, 0), default=250,
+                   help="random audio window in training (frames of 10 ms; 0: none)")
+    t.add_argument("--mixup", type=number(float, 0, 1), default=0.5, help="share of batches with audio mixup")
+    t.add_argument("--familiarity-slope", type=number(float, 0), default=0.0,
                    help="how much the voice's reading is flattened per unit of distance from the training voices "
                         "beyond the dev voices' (0: not at all); fit it with python -m train.familiarity")
-    t.add_argument("--familiarity-quantile", type=float, default=1.0,
+    t.add_argument("--familiarity-quantile", type=number(float, 0, 1, above=True), default=1.0,
                    help="the gate's onset d0: this quantile of the dev voices' distances from the training voices "
                         "(1: the farthest dev voice; 0.975: one unseen dev voice in 40 is doubted)")
     t.add_argument("--seed", type=int, default=0)
@@ -122,7 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="start from a checkpoint's weights: DIR or DIR:PREFIX (only keys starting with PREFIX, "
                         "e.g. encoders.audio.); repeatable, later ones win. Its heads must answer this run's emotions and "
                         "sentiments, in their order (its encoders alone may come from any)")
-    o.add_argument("--stop-after", type=int, default=0,
+    o.add_argument("--stop-after", type=number(int, 0), default=0,
                    help="leave after this many epochs in this invocation (time-limited jobs; 0: run to the end): its "
                         "checkpoint is calibrated, and says as it loads that its run did not finish (--resume "
                         "continues it)")
@@ -172,6 +176,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--audio-augment must be from 0 to --ravdess-repeat - 1 ({args.ravdess_repeat - 1}): "
                 "each clip keeps at least one unperturbed appearance")
     return args
+
+
+def number(kind: type, low: float, high: float | None = None, above: bool = False, below: bool = False):
+    """An argparse ``type``: a number of ``kind`` (int or float) from ``low`` (above it, ``above``) to ``high`` (below
+    it, ``below``); another is refused as the command line is parsed (--patience 0 stopped before the first epoch
+    and said "done" with no checkpoint; --familiarity-quantile 97.5 failed after the whole training)."""
+    must = (f"{'a whole number' if kind is int else 'a number'} {'above' if above else 'at least'} {low:g}"
+            + ("" if high is None else f" and {'below' if below else 'at most'} {high:g}"))
+
+    def parse(value: str):
+        x = kind(value)  # argparse says "invalid int value" where it is not one
+        if not (math.isfinite(x) and (x > low if above else x >= low)
+                and (high is None or (x < high if below else x <= high))):
+            raise argparse.ArgumentTypeError(f"must be {must}, not {value}")
+        return x
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def unwritable(path: str | None, folder: bool, flag: str = "the path") -> str | None:

@@ -426,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s [pid %(process)d] %(name)s %(message)s")
     try:
         pick_device(args.device)  # a device this machine lacks, said before any work
+        make_config(args).validate()  # and a model set up wrong (--voice-bank-layer 9)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     started = time.time()
