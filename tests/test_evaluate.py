@@ -206,6 +206,24 @@ def test_cli_bad_input_is_a_clear_error(checkpoint, tmp_path, capsys):
     assert "03a01Fa.wav: a file, not a folder; pass the folder holding" in capsys.readouterr().err
 
 
+def test_ctrl_c_is_one_line_that_says_what_is_kept(shared_data, tmp_path, capsys, monkeypatch):
+    """Ctrl-C printed the traceback of wherever the evaluation stood. (Ctrl-C stood in for by the KeyboardInterrupt
+    that Python raises for it.)"""
+    import train.evaluate as evaluate_module
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate_module, "evaluate", stopped)
+    for cache, said in ((str(tmp_path / "cache"), f"kept in {tmp_path / 'cache'}: the same command goes on from them"),
+                        ("", "not kept (--cache '')")):
+        assert main(["--data", f"ravdess={shared_data / 'ravdess'}:17", "--cache", cache,
+                     "--json", str(tmp_path / "m.json")]) == 130
+        err = capsys.readouterr().err
+        assert err == f"stopped (Ctrl-C), no figures written. The features computed so far are {said}\n", err
+    assert not (tmp_path / "m.json").exists()
+
+
 def test_words_alone_are_not_answered_by_a_model_that_does_not_read_them(shared_data, tmp_path, capsys):
     """Before, a voice-only model evaluated on MELD's words alone reported figures (acc 0.138 on 1,109) that its
     prior alone gave, as if it had read them; now such a corpus is an error that says why and what to do."""

@@ -303,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, CorpusError, SourceUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # one line, not the traceback of wherever it stopped
+        kept = f"kept in {args.cache}: the same command goes on from them" if args.cache else "not kept (--cache '')"
+        print(f"stopped (Ctrl-C), no figures written. The features computed so far are {kept}", file=sys.stderr)
+        return 130
     for corpus, heads in report.items():
         seen = heads["seen_in_training"]
         print(f"{corpus}: {_summary(heads)}" + (f" [NOT HELD OUT: {not_held_out(seen)}]" if seen else ""))
