@@ -340,6 +340,8 @@ def test_read_fer2013_challenge_csv(tmp_path, monkeypatch):
 
     with pytest.raises(CorpusError, match="name one of its splits"):
         read_fer2013(path)
+    with pytest.raises(CorpusError, match=r"train.csv: no face of its Usage PrivateTest \(it has Training\)$"):
+        read_fer2013(_fer_csv(tmp_path / "train.csv", rows[:7]), "test")
     with pytest.raises(CorpusError, match="data row 1 is not a FER2013 face"):
         read_fer2013(_fer_csv(tmp_path / "short.csv", [rows[0], (1, rows[1][1][:47], "Training")]), "train")
     with pytest.raises(CorpusError, match="data row 0 is not a FER2013 face"):

@@ -144,7 +144,11 @@ def read_fer2013(folder: str | Path, split: str | None = None) -> list[Sample]:
         if split is None or split.lower() not in FER_CSV_SPLITS:
             raise CorpusError(f"{root}: name one of its splits, e.g. fer2013={root}:PrivateTest (Training, PublicTest "
                               f"or PrivateTest; got {split!r})")
-        return read_face_folder(fer2013_csv_images(root) / FER_CSV_SPLITS[split.lower()], "fer2013", split)
+        images, usage = fer2013_csv_images(root), FER_CSV_SPLITS[split.lower()]
+        if not (images / usage).is_dir():  # it named the folder of images written from the file, not the file
+            has = ", ".join(sorted(p.name for p in images.iterdir()))
+            raise CorpusError(f"{root}: no face of its Usage {usage} (it has {has})")
+        return read_face_folder(images / usage, "fer2013", split)
     if split is not None:
         if not (root / split).is_dir():
             raise CorpusError(f"{root}: no FER2013 split folder {split!r} (found: "
