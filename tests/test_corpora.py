@@ -1,6 +1,7 @@
 """Corpus readers on the real MELD and RAVDESS files, the synthetic generator, and broken input."""
 
 import logging
+import re
 import shutil
 import wave
 from collections import Counter
@@ -88,6 +89,9 @@ def test_open_ended_and_reversed_actor_ranges_are_refused(shared_data):
     with pytest.raises(CorpusError, match="open-ended"):
         read_data_spec(f"ravdess={shared_data / 'ravdess'}:17-")
     assert parse_actors(" 17 - 18 ") == {17, 18}
+    actors = ", ".join(str(a) for a in range(1, 21) if a != 5)  # the shared copy's (without actor 05)
+    with pytest.raises(CorpusError, match=re.escape(f"found for actors [21, 22, 23, 24] (its actors: {actors})")):
+        read_data_spec(f"ravdess={shared_data / 'ravdess'}:21-24")  # it named none of them
 
 
 def test_an_empty_data_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 generated here with their published names (a 440 Hz tone in a wav, an mp3 and an mp4 container)."""
 
 import logging
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -402,6 +403,8 @@ def test_speaker_ranges_are_refused_and_missing_speakers_named(tmp_path, clips, 
     with caplog.at_level(logging.WARNING):
         assert len(read_emodb(tmp_path, "03,17")) == 1
     assert "no emodb clips of speakers ['17'] (its speakers: 16, 3)" in caplog.text
+    with pytest.raises(CorpusError, match=re.escape("found for speakers ['17'] (its speakers: 16, 3)")):
+        read_emodb(tmp_path, "17")  # it named none of them
 
 
 def test_perturbed_training_copies_are_fixed_draws_of_the_same_clip(shared_data):

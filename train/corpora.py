@@ -256,7 +256,7 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
 
     root = corpus_folder(folder, "RAVDESS", "Actor_XX/ folders")
     keep = parse_actors(actors) if isinstance(actors, str) or actors is None else set(actors)
-    samples, counts = [], Skipped()
+    samples, counts, seen = [], Skipped(), set()
     for path in media_files(root, counts):
         m = RAVDESS_NAME.match(path.stem)
         if not m:
@@ -266,6 +266,7 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
         if channel != "01" or modality == "02":
             counts["song or video-only"] += 1
             continue
+        seen.add(int(actor))
         if keep is not None and int(actor) not in keep:
             continue
         label = RAVDESS_EMOTIONS.get(emo)
@@ -277,8 +278,9 @@ def read_ravdess(folder: str | Path, actors: set[int] | str | None = None) -> li
             emotion=emotion_index(label, {label: label}), sentiment=None, media=path,
             has_video=modality == "01", group=f"actor{actor}"))
     if not samples:
+        its = f" (its actors: {', '.join(map(str, sorted(seen)))})" if seen else ""
         raise CorpusError(f"{root}: no RAVDESS speech files (MM-VV-EE-II-SS-RR-AA.wav/.flac/.mp4) found"
-                          + (f" for actors {sorted(keep)}" if keep else ""))
+                          + (f" for actors {sorted(keep)}{its}" if keep else ""))
     missing = sorted(keep - {int(s.group.removeprefix("actor")) for s in samples}) if keep else []
     if missing:  # a typo in a range, or actors this copy lacks (the shared data's has no actor 5)
         log.warning("%s: no clips of actor%s %s, asked for", root, "s" if len(missing) > 1 else "",

@@ -138,10 +138,12 @@ def _sample(corpus: str, sid: str, path: Path, emotion: str, group: str, text: s
 
 
 def _finish(corpus: str, root: Path, samples: list[Sample], counts: Skipped, layout: str,
-            speakers: set[str] | None) -> list[Sample]:
+            speakers: set[str] | None, seen: set[str] = frozenset()) -> list[Sample]:
+    """``samples``, or the error that says there are none (of ``speakers``; ``seen``: the speakers there are)."""
     if not samples:
+        its = f" (its speakers: {', '.join(sorted(seen))})" if seen else ""
         raise CorpusError(f"{root}: no {corpus} clips ({layout}) found"
-                          + (f" for speakers {sorted(speakers)}" if speakers else ""))
+                          + (f" for speakers {sorted(speakers)}{its}" if speakers else ""))
     log.info("%s: %s of %s%s", root, counted(len(samples), "clip"), corpus, counts.summary())  # "1 clip of mine"
     return samples
 
@@ -168,7 +170,7 @@ def _by_name(corpus: str, folder: str | Path, pattern: re.Pattern, layout: str, 
     if samples and keep and keep - seen:  # a typo among the speakers would shrink the split without a word
         log.warning("%s: no %s clips of speakers %s (its speakers: %s)", root, corpus, sorted(keep - seen),
                     ", ".join(sorted(seen)))
-    return _finish(corpus, root, samples, counts, layout, keep)
+    return _finish(corpus, root, samples, counts, layout, keep, seen)
 
 
 def read_emovo(folder: str | Path, speakers: str | Iterable[str] | None = None) -> list[Sample]:
