@@ -205,8 +205,9 @@ def _in_folders(paths: list[Path], out: Path, recursive: bool,
                 parser: argparse.ArgumentParser) -> tuple[list[Path], dict[Path, Path]]:
     """The inputs, each folder given as its audio and video files (``_media_in``), and the results folder of each
     file found in a subfolder (``recursive``: that subfolder of ``out``; the others' is ``out``). A folder without any
-    stays (``_analyse_each`` refuses it), and so does a name that can't be looked at (too long: ``analyze`` says so, where
-    ``Path.is_dir`` raised). Without ``recursive``, subfolders that hold such files are said not to be searched."""
+    stays (``_analyse_each`` refuses it), and so does a name that can't be looked at (too long: ``analyze`` says so,
+    where ``Path.is_dir`` raised). Without ``recursive``, subfolders that hold such files are said not to be
+    searched."""
     found, outs = [], {}
     for path in paths:
         try:

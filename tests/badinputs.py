@@ -91,8 +91,8 @@ def _media_cases(d: Path, rng: random.Random) -> list[Case]:
     (d / "random.mp4").write_bytes(rng.randbytes(200_000))
     add(Case("random_bytes", "random.mp4", "200 kB of random bytes", "error", "MediaError", "cannot be read as audio or video"))
     (d / "folder.mp4").mkdir(exist_ok=True)
-    add(Case("directory", "folder.mp4", "a directory named .mp4", "error", "MediaError", "is a folder; give the audio or video files in it",
-             cli="a folder that holds no audio or video file"))
+    add(Case("directory", "folder.mp4", "a directory named .mp4", "error", "MediaError",
+             "is a folder; give the audio or video files in it", cli="a folder that holds no audio or video file"))
     add(Case("missing", "no_such_file.mp4", "a path that does not exist", "error", "MediaError", "file not found"))
     add(Case("traversal_to_system_file", "sub/" + "../" * 40 + "etc/passwd", "a path that climbs out of the "
              "corpus folder to /etc/passwd", "error", "MediaError", "cannot be read as audio or video"))
