@@ -47,7 +47,7 @@ from .face_corpora import IMAGE_SUFFIXES
 log = logging.getLogger(__name__)
 
 MAX_CLIP_SECONDS = 60.0  # s: a longer "utterance" is a broken clip (MELD has minutes-long ones)
-TEXT_BATCH, AUDIO_BATCH, VIDEO_BATCH = 64, 32, 8  # samples per extraction step
+TEXT_BATCH, AUDIO_BATCH, VIDEO_BATCH = 64, 8, 8  # samples per extraction step: Ctrl-C loses the one in progress
 EMPTY = torch.zeros(0)  # the cached marker of "this sample has no usable input of this kind"
 PERTURB_VERSION = 1  # bump when perturb_waveform changes (it is part of the audio cache key)
 
