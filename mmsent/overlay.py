@@ -242,6 +242,14 @@ class _OverlayPainter:
         n = min(self.line, (x1 - x0 + 1) // 2, (y1 - y0 + 1) // 2) or 1
         return (x0, y0, x1, y1), n, np.array(hex_rgb(face_color(seg)), dtype=np.uint8)
 
+    def _labels(self, seg: SegmentResult, pad: int) -> list[str]:
+        """The lines of a segment's label line (``label_line``): shorter ("sentiment" left out) where it does not fit
+        a narrow picture (a phone's, upright; a small webcam's), then wrapped."""
+        label, room = label_line(seg), self.width - 2 * pad
+        if self.font.getlength(label) > room:
+            label = label.removesuffix(" sentiment")
+        return _wrap(label, self.font, room)
+
     def _render(self, i: int) -> tuple:
         """What segment i's frames get, once per segment: its caption box, (box_h, width, 3) float RGB and
         its (box_h, width, 1) opacity, the rows it goes to (``_caption_rows``) and its face's rectangle.
@@ -253,15 +261,17 @@ class _OverlayPainter:
         seg, (words, font) = self.segments[i], self.words[i]
         pad = max(2, self.font.size // 3)
         lines = _wrap(words, font, self.width - 2 * pad) if words else []
+        labels = self._labels(seg, pad)
         line_h = self.font.size + pad
-        box_h = min(self.height, line_h * (len(lines) + 1) + pad)
+        box_h = min(self.height, line_h * (len(lines) + len(labels)) + pad)
         img = Image.new("RGBA", (self.width, box_h), (0, 0, 0, round(255 * BOX_OPACITY)))
         draw = ImageDraw.Draw(img)
         x, anchor = (self.width - pad, "ra") if _right_to_left(words) else (pad, "la")
         for k, line in enumerate(lines):
             draw.text((x, pad + k * line_h), line, font=font, anchor=anchor, fill=(255, 255, 255, 255))
         color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR) if seg.read else FALLBACK_COLOR
-        draw.text((pad, pad + len(lines) * line_h), label_line(seg), font=self.font, fill=color)
+        for k, line in enumerate(labels, len(lines)):
+            draw.text((pad, pad + k * line_h), line, font=self.font, fill=color)
         arr = np.asarray(img, dtype=np.float32)
         return arr[..., :3], arr[..., 3:] / 255.0, self._caption_rows(seg, box_h), self._face_box(seg)
 

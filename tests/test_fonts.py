@@ -189,6 +189,22 @@ def test_without_a_font_for_its_script_a_caption_falls_back_and_warns_once(only_
     assert label_only.shape[0] == 2 * (p.font.size // 3) + p.font.size  # one line: the label's
 
 
+@pytest.mark.parametrize("size", [(160, 120), (405, 720)], ids=["small webcam", "phone upright"])
+def test_the_label_line_of_a_narrow_picture_is_drawn_whole(size):
+    """On 160x120 the label line read "neutral 0.66 · neutral sent", cut at the picture's edge (the words were
+    wrapped, the label drawn at full length): it is drawn shorter ("sentiment" left out), wrapped if need be."""
+    seg = segment("Hello there.")
+    p = overlay._OverlayPainter([seg], size, None)
+    pad = max(2, p.font.size // 3)
+    rgb, _, _, _ = p._render(0)
+    label = rgb[pad + p.font.size + pad:]  # below the words' line
+    inked = np.flatnonzero((np.abs(label - label[:, :1]).max(axis=(0, 2)) > 40))  # columns that differ from the box
+    assert inked.size and inked.max() < size[0] - pad // 2, (inked.max(), size)  # its right margin left clear
+    assert overlay.label_line(seg).removesuffix(" sentiment") == p._labels(seg, pad)[0]
+    wide = overlay._OverlayPainter([seg], (1280, 720), None)  # where it fits, it is written out
+    assert wide._labels(seg, max(2, wide.font.size // 3)) == [overlay.label_line(seg)]
+
+
 def test_without_libraqm_right_to_left_and_joined_captions_warn(monkeypatch):
     """Pillow lays out right to left and joins letters only with libraqm, which loads the system's FriBiDi:
     without it, Arabic is drawn unjoined and backwards, silently. libfribidi0 is installed here, so its absence
