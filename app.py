@@ -59,7 +59,7 @@ from mmsent.checkpoint import pick_device  # noqa: E402
 from mmsent.config import ASR_BACKENDS, LONGEST_SEGMENT_S, AnalysisOptions, HelpFormatter, checked_argument  # noqa: E402
 from mmsent.labels import MODALITIES, MODALITY_NAMES  # noqa: E402
 from mmsent.pipeline import senses_given, senses_in  # noqa: E402
-from mmsent.results import DISK_FULL, Analysis, SegmentResult, counted  # noqa: E402
+from mmsent.results import DISK_FULL, Analysis, SegmentResult, counted, duration_text  # noqa: E402
 from mmsent.subtitles import SUBTITLE_SUFFIXES  # noqa: E402
 from mmsent.transcribe import TranscriptionError, whisper_languages  # noqa: E402
 
@@ -320,8 +320,8 @@ def check_input(video: str | None, options: AnalysisOptions, settings: Settings,
                        "Compress or trim it, or run the app yourself with a larger --max-mb.")
     info = media.probe(video, options.audio_track)  # MediaError: not a media file, broken, empty, no such audio track
     if info.duration > settings.max_seconds:
-        raise _refusal(f"{name} lasts {_minutes(info.duration)}; this demo analyses up to "
-                       f"{_minutes(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
+        raise _refusal(f"{name} lasts {duration_text(info.duration, settings.max_seconds)}; this demo analyses up to "
+                       f"{duration_text(settings.max_seconds)}. Trim it, or run the app yourself with a larger "
                        "--max-seconds (or use python -m mmsent for long files).")
     given = senses_given(options, info)  # none, or none the model reads: mmsent.analyze refuses it too
     if not given:
@@ -357,11 +357,6 @@ def _nothing_to_read(name: str, options: AnalysisOptions, info: media.MediaInfo)
                 "Senses). Upload a video with sound, or add a subtitle file, or tick the face.")
     return (f"{name} has no sound track: there is no voice to hear, and the words (read from the subtitles) and the "
             "face are unticked (Options, Senses). Tick the words or the face.")
-
-
-def _minutes(seconds: float) -> str:
-    m, s = divmod(round(seconds), 60)
-    return f"{m} min {s} s" if m and s else f"{m} min" if m else f"{s} s"
 
 
 def new_request_dir(settings: Settings) -> Path:
@@ -517,7 +512,7 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                     "webcam (or a sound, with the microphone), then press **Analyse**: the speech is "
                     "transcribed, cut into utterances and "
                     "each one is read from what is said, heard and seen. "
-                    f"Up to {_minutes(settings.max_seconds)} and {settings.max_mb:g} MB per video.")
+                    f"Up to {duration_text(settings.max_seconds)} and {settings.max_mb:g} MB per video.")
         note = model_note(model, load_warnings)
         outputs = _output_components(note)  # placed below, in the layout
         with gr.Row():

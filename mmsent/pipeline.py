@@ -32,7 +32,7 @@ from . import faces, features, media
 from .config import AUDIO_TRACK_OPTION, ENGLISH_TEXT_SOURCES, WHISPER_LAYERS, AnalysisOptions
 from .labels import MODALITIES, MODALITY_NAMES
 from .model import FusionModel, Inputs
-from .results import Analysis, MediaFacts, SegmentResult
+from .results import Analysis, MediaFacts, SegmentResult, duration_text
 from .segments import (GAP, SPEECH, Segment, follow_sound, overlapping_most, previous_texts, segment, translate,
                        voice_spans)
 from .weights import SourceUnavailable
@@ -158,9 +158,9 @@ def readable(path: str | PathLike, options: AnalysisOptions, info: media.MediaIn
     if info is None or info.audio_chosen != options.audio_track:  # probed for another audio track: again
         info = media.probe(path, options.audio_track)
     if options.max_seconds and info.duration > options.max_seconds:
-        raise AnalysisError(f"{path}: lasts {info.duration:.0f} s, longer than the allowed "
-                            f"{options.max_seconds:.0f} s: cut it, or raise the limit (max_seconds; --max-seconds "
-                            "on the command line)")
+        raise AnalysisError(f"{path}: lasts {duration_text(info.duration, options.max_seconds)}, longer than the "
+                            f"allowed {duration_text(options.max_seconds)}: cut it, or raise the limit (max_seconds; "
+                            "--max-seconds on the command line)")
     if not options.senses or set(options.senses) - set(MODALITIES):
         raise AnalysisError(f"senses {options.senses!r}: choose one or more of {', '.join(MODALITIES)}")
     if not senses_given(options, info):  # a sound read for the face alone

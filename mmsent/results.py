@@ -224,6 +224,17 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def duration_text(seconds: float, over: float | None = None) -> str:
+    """"10 min 5 s", "45 s"; where ``seconds`` passes a limit ``over``, with the decimals that show it does (600.4 s
+    over 600: "10 min 0.4 s", not "10 min", which reads as within it)."""
+    digits = 0
+    while over is not None and round(seconds, digits) <= over and digits < 3:
+        digits += 1
+    m, s = divmod(round(seconds, digits), 60)
+    s_text = f"{s:.{digits}f}"
+    return f"{int(m)} min {s_text} s" if m and s else f"{int(m)} min" if m else f"{s_text} s"
+
+
 @dataclass
 class Summary:
     """Figures computed from the segments of an Analysis (see ``Analysis.summary``)."""

@@ -442,6 +442,9 @@ def test_a_file_too_long_fails_naming_it_once(tmp_path, capsys):
     assert cli.main(["analyze", str(sound), "--out", str(tmp_path / "out"), "--max-seconds", "1"]) == 1
     err = capsys.readouterr().err
     assert f"FAILED {sound}: lasts 2 s, longer than the allowed 1 s: cut it" in err and err.count("long.wav") == 1, err
+    sound = mediagen.make_audio(tmp_path / "a bit long.wav", 1.4)  # "lasts 1 s, longer than the allowed 1 s"
+    assert cli.main(["analyze", str(sound), "--out", str(tmp_path / "out"), "--max-seconds", "1"]) == 1
+    assert f"FAILED {sound}: lasts 1.4 s, longer than the allowed 1 s" in capsys.readouterr().err
 
 
 def test_a_later_run_says_whose_results_it_replaces_and_what_it_left(tmp_path, capsys):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mmsent.labels import EMOTIONS, MODALITIES, SENTIMENTS
-from mmsent.results import SCHEMA_VERSION, Analysis, MediaFacts, SegmentResult, frame_box
+from mmsent.results import SCHEMA_VERSION, Analysis, MediaFacts, SegmentResult, duration_text, frame_box
 from mmsent.validate import SUM_TOLERANCE
 
 ROOT_PATH = Path(__file__).resolve().parents[1]
@@ -74,6 +74,13 @@ def with_gap_unread(a: Analysis) -> SegmentResult:
     gap = a.segments[1]
     gap.modalities, gap.contributions, gap.per_modality, gap.face_box = [], {}, {}, None
     return gap
+
+
+def test_a_duration_over_a_limit_is_written_as_over_it():
+    """A refusal said "lasts 10 min; this demo analyses up to 10 min" of 600.4 s."""
+    assert [duration_text(s) for s in (25, 600, 3725)] == ["25 s", "10 min", "62 min 5 s"]
+    assert duration_text(600.4, 600) == "10 min 0.4 s" and duration_text(20.04, 20) == "20.04 s"
+    assert duration_text(25.3, 20) == "25 s"  # plainly over: no decimals
 
 
 def test_round_trip_through_dict_and_json_file(tmp_path):
