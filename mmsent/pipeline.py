@@ -656,8 +656,8 @@ def _notes(model: FusionModel, info: media.MediaInfo, transcript: Transcript, re
                      if transcript.utterances else
                      "The file has no audio track: no speech recognition, and no sound or words analysed.")
     elif not transcript.utterances:
-        heard = any("audio" in r.modalities for r in results)
-        notes.append("No speech was found: the timeline comes from sound and picture alone." if heard else
+        read = [name for m, name in (("audio", "sound"), ("video", "faces")) if any(m in r.modalities for r in results)]
+        notes.append(f"No speech was found: the timeline comes from {' and '.join(read)} alone." if "sound" in read else
                      "No speech was found, and no sound fills half of any stretch of it (silence, or short sounds "
                      "such as beeps): nothing is read from it.")
     language = transcript.language or ""

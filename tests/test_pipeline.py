@@ -507,6 +507,14 @@ def test_silence_gives_no_invented_words_and_still_a_full_timeline(model, tmp_pa
     assert any("No speech was found" in n for n in analysis.notes)
 
 
+def test_a_sound_without_speech_says_the_timeline_comes_from_the_sound(model, tmp_path):
+    """The note said "the timeline comes from sound and picture alone" of a file with no picture, beside the note that
+    says it has none."""
+    analysis = mmsent.analyze(make_audio(tmp_path / "tone.wav", 4.0), model)
+    assert any("audio" in s.modalities for s in analysis.segments)
+    assert "No speech was found: the timeline comes from sound alone." in analysis.notes, analysis.notes
+
+
 def test_short_sounds_without_speech_are_not_called_silence(model, tmp_path):
     """Beeps (a fifth of each second, at -17 dBFS) fill no stretch enough to be read as a voice: nothing is
     read from them, and the note no longer says that the sound is silence."""
