@@ -226,9 +226,10 @@ def counted(n: int, noun: str) -> str:
 
 def duration_text(seconds: float, over: float | None = None) -> str:
     """"10 min 5 s", "45 s"; where ``seconds`` passes a limit ``over``, with the decimals that show it does (600.4 s
-    over 600: "10 min 0.4 s", not "10 min", which reads as within it)."""
+    over 600: "10 min 0.4 s", not "10 min", which reads as within it); without, with those it has, up to 3 (a limit
+    of 1.5 s is not "2 s")."""
     digits = 0
-    while over is not None and round(seconds, digits) <= over and digits < 3:
+    while digits < 3 and (round(seconds, digits) <= over if over is not None else round(seconds, digits) != seconds):
         digits += 1
     m, s = divmod(round(seconds, digits), 60)
     s_text = f"{s:.{digits}f}"

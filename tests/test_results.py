@@ -81,6 +81,7 @@ def test_a_duration_over_a_limit_is_written_as_over_it():
     assert [duration_text(s) for s in (25, 600, 3725)] == ["25 s", "10 min", "62 min 5 s"]
     assert duration_text(600.4, 600) == "10 min 0.4 s" and duration_text(20.04, 20) == "20.04 s"
     assert duration_text(25.3, 20) == "25 s"  # plainly over: no decimals
+    assert duration_text(1.5) == "1.5 s" and duration_text(90.25) == "1 min 30.25 s"  # a limit, as given
 
 
 def test_round_trip_through_dict_and_json_file(tmp_path):
