@@ -232,10 +232,21 @@ def test_a_run_again_says_its_features_came_from_the_cache_and_where(tmp_path, c
     assert f"audio: all 2 samples read from the cache ({cache.folder})" in caplog.text
 
 
-def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
-    _, cache = trained
-    common = ["--meld", str(corpus), "--cache", str(cache), "--patience", "9", "--modality-dropout", "0.3", *TINY]
-    main([*common, "--out", str(tmp_path / "straight"), "--epochs", "2"])
+def _resumable(corpus: Path, cache: Path) -> list[str]:
+    """The options of the runs the resume tests stop and resume (with dropout: the generators matter)."""
+    return ["--meld", str(corpus), "--cache", str(cache), "--patience", "9", "--modality-dropout", "0.3", *TINY]
+
+
+@pytest.fixture(scope="module")
+def straight(corpus, trained, tmp_path_factory) -> Path:
+    """A run of 2 epochs not stopped: what a run stopped after its first and resumed must end as."""
+    out = tmp_path_factory.mktemp("straight")
+    main([*_resumable(corpus, trained[1]), "--out", str(out), "--epochs", "2"])
+    return out
+
+
+def test_resume_continues_where_it_stopped(corpus, trained, straight, tmp_path):
+    common = _resumable(corpus, trained[1])
     main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--stop-after", "1"])  # interrupted
     history = json.loads((tmp_path / "split" / "config.json").read_text())["training"]["history"]
     assert [h["epoch"] for h in history] == [1]
@@ -248,14 +259,12 @@ def test_resume_continues_where_it_stopped(corpus, trained, tmp_path):
         progress = json.loads(f.metadata()["progress"])
     assert progress["epoch"] == 2 and [h["epoch"] for h in progress["history"]] == [1, 2]
     assert progress["history"][0] == history[0]  # epoch 1 was not run again
-    _same_weights(tmp_path / "straight", tmp_path / "split")
+    _same_weights(straight, tmp_path / "split")
 
 
-def test_a_state_written_before_each_process_kept_its_generators_still_resumes(corpus, trained, tmp_path):
+def test_a_state_written_before_each_process_kept_its_generators_still_resumes(corpus, trained, straight, tmp_path):
     """States written before 7 December 2026 hold one process's generators as ``rng.torch`` (and ``rng.cuda.N``)."""
-    _, cache = trained
-    common = ["--meld", str(corpus), "--cache", str(cache), "--patience", "9", "--modality-dropout", "0.3", *TINY]
-    main([*common, "--out", str(tmp_path / "straight"), "--epochs", "2"])
+    common = _resumable(corpus, trained[1])
     main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--stop-after", "1"])
     state = tmp_path / "split" / "train_state.safetensors"
     with safe_open(str(state), framework="pt") as f:
@@ -264,7 +273,7 @@ def test_a_state_written_before_each_process_kept_its_generators_still_resumes(c
     assert not any(k.startswith("rng.rank.") for k in tensors)
     save_file(tensors, str(state), metadata=meta)
     main([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
-    _same_weights(tmp_path / "straight", tmp_path / "split")
+    _same_weights(straight, tmp_path / "split")
 
 
 def test_resume_over_clips_added_removed_or_relabelled_is_refused(shared_data, tmp_path):
@@ -540,8 +549,7 @@ def test_torchrun_two_processes_give_one_checkpoint(corpus, trained, tmp_path):
 def test_torchrun_resume_continues_each_process_where_it_stopped(corpus, trained, tmp_path):
     """Only rank 0 writes the state: it kept its own random generator, and each process resumed from it, so rank 1's
     dropout after a resume was not that of the run uninterrupted."""
-    _, cache = trained
-    common = ["--meld", str(corpus), "--cache", str(cache), "--patience", "9", "--modality-dropout", "0.3", *TINY]
+    common = _resumable(corpus, trained[1])
     _torchrun([*common, "--out", str(tmp_path / "straight"), "--epochs", "2"])
     _torchrun([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--stop-after", "1"])
     _torchrun([*common, "--out", str(tmp_path / "split"), "--epochs", "2", "--resume"])
