@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -22,6 +21,8 @@ from safetensors.torch import save_file
 
 from mmsent.model import FusionModel
 from mmsent.results import atomic_path
+
+from .corpora import shared_path
 
 
 class StateError(ValueError):
@@ -108,10 +109,11 @@ def check_run(path: str | Path, run: dict, paths: tuple[str, ...] = ()) -> None:
 
 
 def _as_files(value):
-    """A path option's value (a path, or a list of them, or None) as the files it names from here."""
+    """A path option's value (a path, or a list of them, or None) as the files it names from here, as a checkpoint
+    records them (``shared_path``)."""
     if isinstance(value, list):
         return [_as_files(v) for v in value]
-    return os.path.abspath(value) if isinstance(value, str) and value else value
+    return shared_path(value) if isinstance(value, str) and value else value
 
 
 def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,
