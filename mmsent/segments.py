@@ -44,7 +44,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")  # between two sentences of a tr
 _CLAUSE_END = re.compile(r"(?<=[.!?…,;:])\s+")  # between two clauses or sentences
 _WORD = re.compile(r"\w+")  # a word, as a translation's loop is compared (case and punctuation aside)
 _WEAK_PUNCT = tuple(",，、-–—")
-_NO_SPACE_BEFORE = tuple(".,!?;:%)]}'’")  # a word starting so continues the previous one
 
 
 @dataclass
@@ -373,12 +372,13 @@ def _to_segment(words: list[Word]) -> Segment:
 
 def _join_words(words: list[Word]) -> str:
     """The words as text: a space before each word that had one (Whisper's words of Chinese, Japanese or Thai are
-    pieces of a text written without spaces; Korean has spaces), except before ".5", "%", "'s" and the like, and
-    between two Chinese or Japanese characters (the lines of a subtitle cue, joined by a space)."""
+    pieces of a text written without spaces; Korean has spaces; ".5", "%" and "'s" are in the word before, a quote
+    that opens, " 'no'", in its own), except between two Chinese or Japanese characters (the lines of a subtitle cue,
+    joined by a space)."""
     text = ""
     for w in words:
         token = w.text.strip()
-        joined = not w.spaced or token.startswith(_NO_SPACE_BEFORE) or _is_cjk(text[-1:]) and _is_cjk(token[:1])
+        joined = not w.spaced or _is_cjk(text[-1:]) and _is_cjk(token[:1])
         if text and not joined:
             text += " "
         text += token

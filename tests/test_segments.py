@@ -294,11 +294,21 @@ def test_sentence_cut_between_two_utterances_is_rejoined():
 
 
 def test_words_are_joined_as_written():
-    words = [(0.0, 0.3, "It"), (0.3, 0.6, "costs"), (0.6, 0.8, "2"), (0.8, 0.9, ".5"),
-             (0.9, 1.0, "%,"), (1.0, 1.3, "Anna"), (1.3, 1.4, "'s"), (1.4, 1.6, "我"),
-             (1.6, 1.8, "喜"), (1.8, 2.0, "欢")]
-    speech = [s for s in segment(Transcript("en", [_utt(words)], "t"), 3.0) if s.kind == SPEECH]
-    assert [s.text for s in speech] == ["It costs 2.5%, Anna's 我喜欢"]
+    """Whisper's pieces of a word (".5", "%,", "'s") come without the space before, and a quote that opens one comes
+    with it: " 'no'" (Whisper's words of "She said 'no' to rock 'n' roll" were run together, "said'no'")."""
+    words = [(0.0, 0.3, " It"), (0.3, 0.6, " costs"), (0.6, 0.8, " 2"), (0.8, 0.9, ".5"), (0.9, 1.0, "%,"),
+             (1.0, 1.3, " Anna"), (1.3, 1.4, "'s"), (1.4, 1.6, " 'no',"), (1.6, 1.8, " rock"), (1.8, 1.9, " 'n'"),
+             (1.9, 2.0, " roll"), (2.0, 2.2, " 我"), (2.2, 2.4, "喜"), (2.4, 2.6, "欢")]
+    said = [Word(s, e, t.strip(), 0.9, t.startswith(" ")) for s, e, t in words]
+    speech = [s for s in segment(Transcript("en", [Utterance(0.0, 2.6, "", said)], "t"), 3.0) if s.kind == SPEECH]
+    assert [s.text for s in speech] == ["It costs 2.5%, Anna's 'no', rock 'n' roll 我喜欢"]
+
+
+def test_subtitles_words_are_read_as_written():
+    """A subtitle cue's words keep their spaces: quotes that open a word ("She said'no'" before), and the rest."""
+    text = "She said 'no' to rock ’n’ roll ( really ) , \"Jerry\" 'quote' ..."
+    cue = Utterance(0.5, 4.0, text, [])
+    assert [s.text for s in segment(Transcript("en", [cue], "subtitles:q.srt"), 5.0) if s.kind == SPEECH] == [text]
 
 
 def test_words_are_joined_with_the_spaces_whisper_wrote():
