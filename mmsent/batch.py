@@ -142,14 +142,17 @@ def _subtitles_of(run: Run, video: Path, options: AnalysisOptions) -> tuple[Path
 def _results_of(run: Run, video: Path, subtitles: Path | None,
                 options: AnalysisOptions) -> tuple[dict[str, Path], MediaInfo | None]:
     """The paths of ``video``'s results (``output_paths``; no annotated video where it has no picture) and its
-    probe, where one was needed to tell that; ValueError where they would overwrite an input of the call or be
-    longer than file systems hold."""
+    probe, where one was needed to tell that; ValueError where they would overwrite an input of the call or a
+    folder, be longer than file systems hold, or be only an annotated video of a file without a picture."""
     inputs = [*run.videos, *([subtitles] if subtitles else [])]
     results, info = output_paths(video, run.out_of(video), run.formats), None
     mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
     in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
-    if in_the_way and not too_long(rest):  # where the file has a picture: a file without one gets no mp4
+    if (in_the_way or mp4 and not rest) and not too_long(rest):  # where the file has a picture: else no mp4
         info = probe(video, options.audio_track)  # analyze takes it: not probed twice
+        if not info.has_video and not rest:
+            raise ValueError("it has no picture to draw the annotated video (--format mp4) on: ask for results it "
+                             "has, e.g. --format json,csv")
         if not info.has_video:
             results = rest
     clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
@@ -160,6 +163,9 @@ def _results_of(run: Run, video: Path, subtitles: Path | None,
                          "another folder (--out DIR)")
     if long := too_long(results):
         raise ValueError(long)
+    if folder := next((path for path in results.values() if path.is_dir()), None):
+        raise ValueError(f"its results would replace the folder {folder}: move that folder, or write them into "
+                         "another one (--out DIR)")
     return results, info
 
 

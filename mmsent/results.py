@@ -477,8 +477,13 @@ def _share(segs, weights, labels, top) -> dict[str, float]:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed."""
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed. An OSError that
+    names ``path``, not the temporary file, where ``path`` is a folder or in none."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a folder, not a file: give the path of a file to write", str(path))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "No such folder to write it in (make the folder first)", str(path))
     remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=suffix or path.suffix, dir=path.parent)
     os.close(fd)

@@ -892,6 +892,26 @@ def test_a_summary_path_that_can_not_be_the_table_is_refused_before_work(tmp_pat
          "json,csv", "--summary", summary.format(tmp=tmp_path)], capsys, monkeypatch)
 
 
+def test_a_file_whose_results_can_not_be_written_fails_before_its_analysis(tmp_path, capsys, monkeypatch):
+    """Only an annotated video (--format mp4) of a sound: it was analysed, then failed as "no export format named";
+    a folder where a result goes: analysed, then "[Errno 21] Is a directory: '.../.talk.json.zr47_3v7.tmp'"."""
+    import mmsent.__main__ as cli
+
+    talk = toned_video(tmp_path / "talk.mp4")
+    sound = tmp_path / "tone.m4a"
+    mediagen.ffmpeg("-i", talk, "-vn", "-c:a", "copy", sound)
+    out = tmp_path / "out"
+    (out / "talk.json").mkdir(parents=True)
+    monkeypatch.setattr(cli, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert cli.main(["analyze", str(sound), "--out", str(out), "--format", "mp4"]) == 1
+    assert (f"FAILED {sound}: it has no picture to draw the annotated video (--format mp4) on: ask for results it has, "
+            "e.g. --format json,csv") in capsys.readouterr().err
+    assert cli.main(["analyze", str(talk), "--out", str(out), "--format", "json,csv"]) == 1
+    assert (f"FAILED {talk}: its results would replace the folder {out / 'talk.json'}: move that folder, or write "
+            "them into another one (--out DIR)") in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["talk.json"]
+
+
 def test_a_file_whose_results_no_file_system_can_name_fails_before_its_analysis(tmp_path, capsys):
     """A name of 246 bytes fits; its annotated video's, 260 bytes, does not. The file was analysed and its JSON
     written, then it failed with ffmpeg's lines ("Error opening output file ... Broken pipe"); a name that can't

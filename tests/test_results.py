@@ -95,6 +95,18 @@ def test_round_trip_through_dict_and_json_file(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "a.json"]  # no temp file left
 
 
+def test_a_path_that_is_a_folder_or_in_none_is_named_as_given(tmp_path, monkeypatch):
+    """The error named the hidden temporary file beside it (".x.json.0olk7wd0.tmp"), not the path given."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r1").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"Is a folder, not a file: .*: 'r1'$"):
+        make_analysis(2).to_json("r1")
+    with pytest.raises(FileNotFoundError, match=r"No such folder to write it in \(make the folder first\): "
+                                                r"'nd/deep/x.json'$"):
+        make_analysis(2).to_json("nd/deep/x.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["r1"] and not list((tmp_path / "r1").iterdir())
+
+
 def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path):
     """Windows' Notepad saves UTF-8 with a byte order mark: a file edited there was refused as "not an mmsent
     analysis JSON file: Unexpected UTF-8 BOM"."""
