@@ -355,7 +355,7 @@ class Analysis:
         dominant = None
         if segs:  # largest share; ties broken by mean probability
             dominant = max(emo_share, key=lambda k: (emo_share[k], emo_mean[k]))
-        over_time = [((s.start + s.end) / 2, s.sentiment_score) for s in segs]
+        over_time = [(round((s.start + s.end) / 2, 4), s.sentiment_score) for s in segs]  # 7.815, not 7.81499...
         mean_sent = sum(w * s.sentiment_score for s, w in zip(segs, weights)) / wsum if wsum else None
         return Summary(total, emo_share, emo_mean, dominant, sen_share, over_time, mean_sent)
 
@@ -388,7 +388,7 @@ class Analysis:
         """
         if not isinstance(d, dict):
             raise ValueError(f"an mmsent analysis must be a JSON object, got {type(d).__name__}")
-        validate.check_version(d.get("schema_version"), SCHEMA_VERSION, READABLE_VERSIONS)
+        validate.check_version(d.get("schema_version", validate.MISSING), SCHEMA_VERSION, READABLE_VERSIONS)
         validate.require(d, _ANALYSIS_KEYS, "analysis")
         media = validate.checked_media(d["media"], _MEDIA_KEYS)
         if not isinstance(d["model"], dict):

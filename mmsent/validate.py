@@ -17,8 +17,11 @@ ROTATIONS = (0, 90, 180, 270)  # media.rotation: degrees clockwise, as probing n
 CONTRIBUTION_SLACK = 1e-6  # a contribution (a distance <= 1) computed in float32 may pass 1 by rounding
 
 
+MISSING = object()  # a key's value where the key is not there (check_version; null is a value, a wrong one)
+
+
 def check_version(version, current: int, readable: tuple[int, ...]) -> None:
-    if version is None:
+    if version is MISSING:
         raise ValueError("not an mmsent analysis: the key 'schema_version' is missing")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"mmsent analysis: schema_version {version!r} is not a positive integer")

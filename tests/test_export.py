@@ -380,6 +380,19 @@ def test_the_report_reads_without_sight(tmp_path):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
 
 
+def test_the_report_says_contributions_not_measured_where_the_analysis_left_them_out(tmp_path):
+    """With --no-contributions the figure said "not measured", and its caption pointed to the table's column
+    "contributions", which was empty."""
+    a = make_analysis(3)
+    for seg in a.segments:
+        seg.contributions = {}
+    page = export.write_html(a, tmp_path / "r.html").read_text(encoding="utf-8")
+    captions = re.findall(r"<figcaption>([^<]+)</figcaption>", page)
+    assert captions[-1] == ("How much leaving each sense out changes the emotions: not measured, as the analysis was "
+                            "made without (--no-contributions, or contributions=False).")
+    assert not any('column "contributions"' in c or "column &quot;contributions" in c for c in captions)
+
+
 def test_the_report_lists_each_speaker_with_the_name_in_its_own_direction(tmp_path):
     """The "By speaker" list showed an Arabic name's line as "0.2 :ليلى s, mostly joy" (the numbers after the name
     taken into its right-to-left run), and a name holding a right-to-left override (U+202E) turned the whole line

@@ -143,8 +143,11 @@ def test_refuses_a_newer_schema_version():
 @pytest.mark.parametrize("version", [0, "1", None, True])
 def test_refuses_a_wrong_schema_version(version):
     d = make_analysis(2).to_dict()
-    d["schema_version"] = version
-    with pytest.raises(ValueError, match="schema_version"):
+    d["schema_version"] = version  # null was said to be missing
+    with pytest.raises(ValueError, match=f"schema_version {version!r} is not a positive integer"):
+        Analysis.from_dict(d)
+    del d["schema_version"]
+    with pytest.raises(ValueError, match="not an mmsent analysis: the key 'schema_version' is missing"):
         Analysis.from_dict(d)
 
 
@@ -232,6 +235,9 @@ def test_summary_weights_by_duration():
     assert s.dominant_emotion == "anger" and s.overall == "mostly anger"
     assert s.emotion_mean["anger"] == pytest.approx(0.75 * 0.9 + 0.25 * 0.1 / 6)
     assert s.sentiment_over_time == [(0.5, pytest.approx(0.85)), (2.5, pytest.approx(-0.85))]
+    segs[0].end = segs[1].start = 1.315  # the midpoint of 0.315 and 1.315, as a float: 0.8149999999999999
+    assert [t for t, _ in Analysis(MediaFacts("x.mp4", 4.0, True, False), segs, {"name": "t"}).summary()
+            .sentiment_over_time] == [0.6575, 2.6575]
     assert s.mean_sentiment == pytest.approx(0.25 * 0.85 - 0.75 * 0.85)
     assert s.duration == pytest.approx(4.0)
     segs.append(SegmentResult(4, 8, "c", one_hot("sadness", EMOTIONS), one_hot("negative", SENTIMENTS), ["text"]))
