@@ -33,6 +33,7 @@ DURATION_TOLERANCE_S = 1.0  # warn when the video and the analysis differ in len
 BOX_OPACITY = 0.6  # opacity of the caption box's black background
 FACE_LINE_FRACTION = 0.015  # face rectangle line width as a fraction of the frame's smaller side
 MIN_FACE_LINE_PX = 3  # thinnest face rectangle line, pixels (thinner lines lose their colour in H.264)
+NOTHING_READ_COLOR = "#bdbdbd"  # "nothing read": light grey, legible on the dark caption box
 LATE_SOUND_S = 0.02  # s: a sound track that starts this much after the picture is copied with its delay as silence
 
 # moviepy warns for each frame it reads past the end of the picture (the sound lasts longer) and shows the
@@ -269,7 +270,7 @@ class _OverlayPainter:
         x, anchor = (self.width - pad, "ra") if _right_to_left(words) else (pad, "la")
         for k, line in enumerate(lines):
             draw.text((x, pad + k * line_h), line, font=font, anchor=anchor, fill=(255, 255, 255, 255))
-        color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR) if seg.read else FALLBACK_COLOR
+        color = EMOTION_COLORS.get(seg.top_emotion[0], FALLBACK_COLOR) if seg.read else NOTHING_READ_COLOR
         for k, line in enumerate(labels, len(lines)):
             draw.text((pad, pad + k * line_h), line, font=self.font, fill=color)
         arr = np.asarray(img, dtype=np.float32)

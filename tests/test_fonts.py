@@ -205,6 +205,15 @@ def test_the_label_line_of_a_narrow_picture_is_drawn_whole(size):
     assert wide._labels(seg, max(2, wide.font.size // 3)) == [overlay.label_line(seg)]
 
 
+def test_nothing_read_is_drawn_legibly():
+    """"nothing read" was drawn in dark grey (#444444) on the dark caption box: now as light as a word's letters
+    nearly (the brightest pixel of its label)."""
+    seg = segment("")
+    seg.modalities = []
+    rgb, _, _, _ = overlay._OverlayPainter([seg], SIZE, None)._render(0)
+    assert overlay.label_line(seg) == "nothing read" and rgb.max() >= 0.7 * 255
+
+
 def test_without_libraqm_right_to_left_and_joined_captions_warn(monkeypatch):
     """Pillow lays out right to left and joins letters only with libraqm, which loads the system's FriBiDi:
     without it, Arabic is drawn unjoined and backwards, silently. libfribidi0 is installed here, so its absence
