@@ -117,7 +117,9 @@ def follow_sound(segments: list[Segment], level, frame_s: float, max_seconds: fl
     word would fall into the gap, whose sound is not read. ``level``: the sound's loudness in dB, one value per
     ``frame_s`` seconds from the start; the end moves over the frames within TAIL_DB of the
     segment's loudest, across quieter stretches of at most TAIL_DIP_S, by at most TAIL_MAX_S and
-    never past ``max_seconds`` of segment or into the next speech."""
+    never past ``max_seconds`` of segment or into the next speech. A silence that this leaves shorter than
+    MIN_SECONDS joins the speech around it, as ``segment`` joins one (``_fill``): the segments of mmsent's own
+    subtitles given back are the same (a silence of 1 s, 0.95 s once followed, was a gap, then not)."""
     for _, seg, gap, last, top in _speech_before_gaps(segments, level, frame_s):
         limit = min(gap.end, seg.end + TAIL_MAX_S, seg.start + max_seconds)
         end = seg.end
@@ -127,7 +129,33 @@ def follow_sound(segments: list[Segment], level, frame_s: float, max_seconds: fl
             if level[t] > top - TAIL_DB:
                 end = min((t + 1) * frame_s, limit)
         seg.end = gap.start = max(seg.end, end)
-    return [s for s in segments if s.kind == SPEECH or s.duration > 0 or len(segments) == 1]
+    return _short_silences_joined([s for s in segments if s.kind == SPEECH or s.duration > 0 or len(segments) == 1],
+                                  max_seconds)
+
+
+def _short_silences_joined(segments: list[Segment], max_s: float) -> list[Segment]:
+    """``segments`` with each run of gaps after speech that lasts less than MIN_SECONDS given to the speech on both
+    sides (``_share_silence``), or to the speech before it at the end, as far as each stays within ``max_s``."""
+    out: list[Segment] = []
+    i = 0
+    while i < len(segments):
+        j = i
+        while j < len(segments) and segments[j].kind == GAP:
+            j += 1
+        if j == i:
+            out.append(segments[i])
+            i += 1
+            continue
+        start, end = segments[i].start, segments[j - 1].end
+        if not out or end - start >= MIN_SECONDS:  # (before the first speech: as it is)
+            out += segments[i:j]
+        elif j < len(segments):
+            out += _share_silence(out[-1], segments[j], start, max_s)
+        else:  # the end's: the last speech takes what fits (_fill)
+            out[-1].end = min(end, max(out[-1].start + max_s, start))
+            out += [Segment(out[-1].end, end, "", GAP)] if out[-1].end < end else []
+        i = j
+    return out
 
 
 def voice_spans(segments: list[Segment], level, frame_s: float) -> list[tuple[float, float]]:

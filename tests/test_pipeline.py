@@ -12,6 +12,7 @@ import time
 import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -317,6 +318,24 @@ def test_default_model_on_a_video_without_a_face_says_so_and_exports_round_trip(
     assert Analysis.from_json(tmp_path / "talk.json") == analysis
     data = json.loads((tmp_path / "talk.json").read_text())
     assert {"start", "end", "text", "emotion", "sentiment", "modalities", "per_modality"} <= set(data["segments"][0])
+
+
+def test_an_analysis_s_own_subtitles_given_back_give_its_segments(model, tmp_path):
+    """A silence of 1 s after a cue, a gap, was 0.95 s once the speech's end followed its sound (5.4 to 5.45 s); its
+    own SRT given back (to analyse again with another model) left that silence under MIN_SECONDS, and joined it to
+    the speech: 1.75-5.45, a gap, 6.4-10.08 s, then 1.75-5.925, 5.925-10.08 s. A silence left so short joins the
+    speech at once, as it does read back."""
+    cues = ((0.0, 1.7, "Tom and Jerry."), (1.8, 5.4, "I am so happy and free."), (6.4, 9.2, "Thank you all."))
+    srt = tmp_path / "happy_news.srt"
+    at = lambda t: f"00:00:{t:06.3f}".replace(".", ",")  # noqa: E731
+    srt.write_text("".join(f"{k}\n{at(a)} --> {at(b)}\n{t}\n\n" for k, (a, b, t) in enumerate(cues, 1)),
+                   encoding="utf-8")
+    options = AnalysisOptions(subtitles=str(srt), senses=["text", "audio"], contributions=False)
+    first = mmsent.analyze(ROOT / "examples" / "happy_news.mp4", model, options)
+    assert [s.text for s in first.segments if s.kind == "speech"] == [t for _, _, t in cues]
+    own = write(first, tmp_path / "out", ["srt"])[0]
+    again = mmsent.analyze(ROOT / "examples" / "happy_news.mp4", model, replace(options, subtitles=str(own)))
+    assert [(s.start, s.end, s.kind) for s in again.segments] == [(s.start, s.end, s.kind) for s in first.segments]
 
 
 def test_said_plainly_makes_exclamation_marks_full_stops():
