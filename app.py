@@ -687,6 +687,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not (0 < args.max_seconds < math.inf and 0 < args.max_mb < math.inf) or args.concurrency < 1 \
             or args.queue_size < 1:
         p.error("--max-seconds and --max-mb must be numbers > 0, --concurrency and --queue-size >= 1")
+
     def refuse(why: str):  # one line: not a typo in the command, so no usage block before it
         p.exit(2, f"{p.prog}: error: {why}\n")
 

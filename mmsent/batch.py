@@ -153,8 +153,7 @@ def _results_of(run: Run, video: Path, subtitles: Path | None,
         if not info.has_video and not rest:
             raise ValueError("it has no picture to draw the annotated video (--format mp4) on: ask for results it "
                              "has, e.g. --format json,csv")
-        if not info.has_video:
-            results = rest
+        results = results if info.has_video else rest
     clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
     if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
         auto = "" if run.subtitles else " (--subtitles auto)"

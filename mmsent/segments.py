@@ -399,10 +399,10 @@ def _to_segment(words: list[Word]) -> Segment:
 
 
 def _join_words(words: list[Word]) -> str:
-    """The words as text: a space before each word that had one (Whisper's words of Chinese, Japanese or Thai are
-    pieces of a text written without spaces; Korean has spaces; ".5", "%" and "'s" are in the word before, a quote
-    that opens, " 'no'", in its own), except between two Chinese or Japanese characters (the lines of a subtitle cue,
-    joined by a space)."""
+    """The words as text: a space before each word that had one, as Whisper or the subtitles wrote them (Whisper's
+    words of Chinese, Japanese or Thai are pieces of a text written without spaces, Korean has spaces; ".5", "%" and
+    "'s" come without one, a quote that opens a word with one), except between two Chinese or Japanese characters
+    (the lines of a subtitle cue, joined by a space)."""
     text = ""
     for w in words:
         token = w.text.strip()

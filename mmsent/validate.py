@@ -15,8 +15,6 @@ SUM_TOLERANCE = 0.01  # a reading's probabilities must sum to 1 within this (rou
 TIME_SLACK = 0.001  # s a segment may end past media.duration: the pipeline rounds times to the millisecond
 ROTATIONS = (0, 90, 180, 270)  # media.rotation: degrees clockwise, as probing normalises it
 CONTRIBUTION_SLACK = 1e-6  # a contribution (a distance <= 1) computed in float32 may pass 1 by rounding
-
-
 MISSING = object()  # a key's value where the key is not there (check_version; null is a value, a wrong one)
 
 
