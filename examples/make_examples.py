@@ -145,8 +145,10 @@ def draw_slide(title: str, sentence: str, colour: tuple[int, int, int], path: Pa
 
 def make_video(path: str | Path, sentences: list[str] | tuple[str, ...], title: str = "",
                colour: tuple[int, int, int] = (40, 40, 40), voice: str = VOICE,
-               wpm: int = WORDS_PER_MINUTE, portrait: str = "") -> list[tuple[float, float]]:
-    """Write an MP4 of ``sentences`` spoken over slides; returns each sentence's (start, end) in seconds."""
+               wpm: int = WORDS_PER_MINUTE, portrait: str = "",
+               pause_s: float = PAUSE_S) -> list[tuple[float, float]]:
+    """Write an MP4 of ``sentences`` spoken over slides, ``pause_s`` of silence between two; returns each
+    sentence's (start, end) in seconds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mmsent-example-") as tmp:
@@ -155,7 +157,7 @@ def make_video(path: str | Path, sentences: list[str] | tuple[str, ...], title: 
         for i, text in enumerate(sentences):
             samples, rate = speak(text, tmp / f"s{i}.wav", voice, wpm)
             clips.append(samples)
-        spans, audio = _join(clips, rate)
+        spans, audio = _join(clips, rate, pause_s)
         audio_path = tmp / "speech.wav"
         with wave.open(str(audio_path), "wb") as w:
             w.setnchannels(1)
@@ -167,13 +169,14 @@ def make_video(path: str | Path, sentences: list[str] | tuple[str, ...], title: 
     return spans
 
 
-def _join(clips: list[np.ndarray], rate: int) -> tuple[list[tuple[float, float]], np.ndarray]:
+def _join(clips: list[np.ndarray], rate: int,
+          pause_s: float = PAUSE_S) -> tuple[list[tuple[float, float]], np.ndarray]:
     """Concatenate the clips with silence around them; returns the spans (s) and the samples."""
     parts, spans, t = [np.zeros(int(LEAD_IN_S * rate), np.int16)], [], LEAD_IN_S
     for i, clip in enumerate(clips):
         spans.append((t, t + len(clip) / rate))
         t += len(clip) / rate
-        pause = PAUSE_S if i < len(clips) - 1 else TAIL_S
+        pause = pause_s if i < len(clips) - 1 else TAIL_S
         parts += [clip, np.zeros(int(pause * rate), np.int16)]
         t += int(pause * rate) / rate
     return spans, np.concatenate(parts)

@@ -63,7 +63,8 @@ def out(result: tuple, name: str):
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("app_media")
-    make_examples_module().make_video(d / "speech.mp4", SENTENCES, title="Test", colour=(30, 90, 60))
+    make_examples_module().make_video(d / "speech.mp4", SENTENCES, title="Test", colour=(30, 90, 60),
+                                      pause_s=2.0)  # a silence of 1 s or more is a gap, nothing read there
     ffmpeg("-i", d / "speech.mp4", "-vn", d / "speech_sound.wav")  # its sound alone
     (d / "notes.mp4").write_text("this is a text file, not a video\n")
     (d / "big.mp4").write_bytes(b"\0" * int(MAX_MB * load_app().MB + 1000))  # just over the limit, in the app's MB
