@@ -206,8 +206,8 @@ def test_the_label_line_of_a_narrow_picture_is_drawn_whole(size):
 
 
 def test_nothing_read_is_drawn_legibly():
-    """"nothing read" was drawn in dark grey (#444444) on the dark caption box: now as light as a word's letters
-    nearly (the brightest pixel of its label)."""
+    """"nothing read" was drawn in dark grey (#444444) on the dark caption box: now in light grey, its brightest
+    pixel at least 70 % of white."""
     seg = segment("")
     seg.modalities = []
     rgb, _, _, _ = overlay._OverlayPainter([seg], SIZE, None)._render(0)

@@ -387,9 +387,9 @@ def test_following_the_sound_keeps_a_full_timeline_and_moves_only_speech_ends():
             assert a_old - MIN_SECONDS < a <= a_old + EPS and b_old - EPS <= b <= b_old + TAIL_MAX_S + MIN_SECONDS
         for k, s in enumerate(after):
             if s.kind == GAP and k and after[k - 1].kind == SPEECH:  # a run of gaps after speech
-                run = next((g for g in after[k:] if g.kind == SPEECH), None)
-                silence = (run.start if run else duration) - s.start
-                full = [after[k - 1]] + ([run] if run else [])
+                then = next((g for g in after[k:] if g.kind == SPEECH), None)  # the speech after it, if any
+                silence = (then.start if then else duration) - s.start
+                full = [after[k - 1]] + ([then] if then else [])
                 assert silence >= MIN_SECONDS - EPS or all(x.duration >= 10.0 - 1e-6 for x in full), (s, after)
 
 
