@@ -148,12 +148,14 @@ def _results_of(run: Run, video: Path, subtitles: Path | None,
     results, info = output_paths(video, run.out_of(video), run.formats), None
     mp4, rest = results.get("mp4"), {f: p for f, p in results.items() if f != "mp4"}
     in_the_way = mp4 is not None and (too_long({"mp4": mp4}) or any(same_file(mp4, given) for given in inputs))
-    if (in_the_way or mp4 and not rest) and not too_long(rest):  # where the file has a picture: else no mp4
-        info = probe(video, options.audio_track)  # analyze takes it: not probed twice
-        if not info.has_video and not rest:
-            raise ValueError("it has no picture to draw the annotated video (--format mp4) on: ask for results it "
-                             "has, e.g. --format json,csv")
-        results = results if info.has_video else rest
+    # a file gets an annotated video where it has a picture: probed where that decides (analyze takes the probe)
+    if mp4 is not None and (in_the_way or not rest) and not too_long(rest):
+        info = probe(video, options.audio_track)
+        if not info.has_video:
+            if not rest:
+                raise ValueError("it has no picture to draw the annotated video (--format mp4) on: ask for results "
+                                 "it has, e.g. --format json,csv")
+            results = rest
     clash = next(((path, given) for path in results.values() for given in inputs if same_file(path, given)), None)
     if clash:  # talk.srt given as its subtitles, talk.annotated.mp4 given beside talk.mp4
         auto = "" if run.subtitles else " (--subtitles auto)"

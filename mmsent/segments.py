@@ -151,9 +151,8 @@ def _short_silences_joined(segments: list[Segment], max_s: float) -> list[Segmen
             out += segments[i:j]
         elif j < len(segments):
             out += _share_silence(out[-1], segments[j], start, max_s)
-        else:  # the end's: the last speech takes what fits (_fill)
-            out[-1].end = min(end, max(out[-1].start + max_s, start))
-            out += [Segment(out[-1].end, end, "", GAP)] if out[-1].end < end else []
+        else:
+            _take_tail(out, end, max_s)
         i = j
     return out
 
@@ -463,11 +462,17 @@ def _fill(speech: list[Segment], duration: float, min_s: float, max_s: float,
     cursor = out[-1].end if out else 0.0
     if not out or duration - cursor >= min_s:
         return out + _gap_windows(cursor, duration, gap_s)
-    if duration > cursor:  # a short tail of silence: the last speech takes what fits
-        out[-1].end = min(duration, max(out[-1].start + max_s, cursor))
-        if out[-1].end < duration:
-            out.append(Segment(out[-1].end, duration, "", GAP))
+    if duration > cursor:
+        _take_tail(out, duration, max_s)
     return out
+
+
+def _take_tail(out: list[Segment], end: float, max_s: float) -> None:
+    """A short silence from the last speech of ``out`` to ``end`` (the media's): the speech takes what fits within
+    max_s, and a gap the rest (in place)."""
+    out[-1].end = min(end, max(out[-1].start + max_s, out[-1].end))
+    if out[-1].end < end:
+        out.append(Segment(out[-1].end, end, "", GAP))
 
 
 def _share_silence(prev: Segment | None, seg: Segment, cursor: float,
