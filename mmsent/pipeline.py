@@ -15,12 +15,13 @@ design's R3D-18 clips, the frames of each segment, once the segments are known.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from os import PathLike
 from pathlib import Path
@@ -73,8 +74,8 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     (seconds; speech in another language, translation on), "audio features" and
     "text features" (batches of segments, the two taking turns), "frames" (0 then 1 of 1: waiting for the
     picture's decoding and faces), "expressions" (or "video features") and "model" (batches, taking turns).
-    Within a stage ``done`` only grows and ``total`` stays; a batch stage reports each batch as it starts,
-    and the last call is ("model", n, n). An exception that ``progress`` raises cancels the analysis: the
+    Within a stage ``done`` only grows and ``total`` stays; each stage ends at (total, total) (a batch stage
+    reports each batch as it starts, and its end once its last batch is done); the last call is ("model", n, n). An exception that ``progress`` raises cancels the analysis: the
     picture's reading stops and the exception comes out of ``analyze``.
 
     Raises MediaError for unreadable files and for audio tracks none of which is ``options.audio_track`` (before
@@ -390,8 +391,8 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
     sound = _sound_usable(segs, audio, level) if hears else None
     spans = voice_spans(segs, level, FRAME / features.SAMPLE_RATE) if sound is not None else None
     words = "text" in model.encoders and "text" in options.senses
-    heard = [_hear(model, segs, rows, audio, sound, spans, words, lambda stage: report(stage, done, len(batches)))
-             for done, rows in enumerate(batches)]
+    heard = [_hear(model, segs, rows, audio, sound, spans, words,
+                   lambda stage: _batch(report, stage, done, len(batches))) for done, rows in enumerate(batches)]
     still = 0
     if picture is not None:
         report("frames", 0, 1)  # what is left of their decoding (and face detection)
@@ -403,14 +404,14 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
             picture = [face if move else (face[0][:0], None) for face, move in zip(picture, moves)]
         report("frames", 1, 1)
     results, unfamiliar = [], 0
+    seeing = "expressions" if model.config.video_source == "face-expression" else "video features"
     for done, (rows, (embeddings, mask, distances)) in enumerate(zip(batches, heard)):
-        if picture is not None:  # a picture to read (not a sound file, nor the face left out)
-            report("expressions" if model.config.video_source == "face-expression" else "video features", done,
-                   len(batches))
         seen = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
-        boxes = _video_inputs(model, rows, picture, seen) if picture is not None else [None] * len(rows)
-        report("model", done, len(batches))
-        with torch.inference_mode():
+        boxes = [None] * len(rows)
+        if picture is not None:  # a picture to read (not a sound file, nor the face left out)
+            with _batch(report, seeing, done, len(batches)):
+                boxes = _video_inputs(model, rows, picture, seen)
+        with _batch(report, "model", done, len(batches)), torch.inference_mode():
             if seen.mask.any():
                 embeddings["video"] = model.embed(seen.to(model.device))["video"]
             mask = mask | seen.mask.to(mask.device)
@@ -419,26 +420,34 @@ def _run_model(model: FusionModel, segs: list[Segment], audio: np.ndarray | None
             if "audio" in out.distances:
                 unfamiliar += int((model.encoders["audio"].doubt(out.distances["audio"]) > 1).sum())
         results += _segment_results(model, [segs[i] for i in rows], out, contributions, boxes)
-    report("model", len(batches), len(batches))
     return results, unfamiliar, still
+
+
+@contextlib.contextmanager
+def _batch(report: Progress, stage: str, done: int, total: int) -> Iterator[None]:
+    """One batch of a batch stage: reported as it starts, and the stage's end once its last batch is done."""
+    report(stage, done, total)
+    yield
+    if done + 1 == total:
+        report(stage, total, total)
 
 
 def _hear(model: FusionModel, segs: list[Segment], rows: list[int], audio: np.ndarray | None,
           sound: list[bool] | None, spans: list[tuple[float, float]] | None, words: bool,
-          report: Callable[[str], None]):
+          step: Callable[[str], contextlib.AbstractContextManager]):
     """The batch's words (if ``words``) and sound (if ``sound``), encoded: (embeddings, mask (B, 3), distances) of
     ``FusionModel.embed``, ``Inputs.mask`` and ``FusionModel.distances``; their inputs are dropped. Each is a stage
-    of its own only where it is read."""
+    of its own only where it is read (``step(stage)``: the batch's ``_batch``)."""
     x = Inputs(mask=torch.zeros(len(rows), len(MODALITIES), dtype=torch.bool))
     if sound is not None:
-        report("audio features")
-        _audio_inputs(model, spans, rows, audio, sound, x)
+        with step("audio features"):
+            _audio_inputs(model, spans, rows, audio, sound, x)
     x = x.to(model.device)
     with torch.inference_mode():
         distances = model.distances(x)
     if words:
-        report("text features")
-        _text_inputs(model, segs, rows, x, _trusted_voices(model, x.mask, distances))
+        with step("text features"):
+            _text_inputs(model, segs, rows, x, _trusted_voices(model, x.mask, distances))
     x = x.to(model.device)
     with torch.inference_mode():
         return model.embed(x), x.mask, distances

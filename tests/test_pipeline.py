@@ -67,22 +67,24 @@ def check_timeline(analysis: Analysis, duration: float, contributions: bool = Tr
 
 def test_talking_video_transcript_segments_and_modalities(model, talking):
     steps = []
-    analysis = mmsent.analyze(talking.path, model, progress=lambda *step: steps.append(step))
+    analysis = mmsent.analyze(talking.path, model, progress=lambda *step: steps.append(step), batch_size=2)
     stages = [stage for stage, _, _ in steps]
     check_timeline(analysis, talking.duration)
     spoken = words(" ".join(s.text for s in analysis.segments))
     assert {"happy", "terrible", "hate", "noon"} <= spoken  # espeak "meeting" is often heard as "meetings"
     speech = [s for s in analysis.segments if s.kind == "speech"]
     assert all(s.modalities == ["text", "audio", "video"] for s in speech)
-    # each stage's steps come together and in order, each once: a user's bar never goes back
+    # each stage's steps come together and in order, each once, up to its end: a user's bar never goes back, nor
+    # stops short (the audio features, text features and expressions ended at their last batch's start)
     order = list(dict.fromkeys(stages))
     assert [s for s in order if s in ("decode", "speech recognition", "frames", "model")] == [
         "decode", "speech recognition", "frames", "model"], order
+    assert {"audio features", "text features", "video features"} <= set(order), order
     for stage in order:
         counts = [done for s, done, _ in steps if s == stage]
-        assert counts == sorted(set(counts)) and counts[-1] <= steps[stages.index(stage)][2], (stage, counts)
-    assert stages.index("model") > max(i for i, s in enumerate(stages) if s != "model"), order
-    assert steps[-1][0] == "model" and steps[-1][1] == steps[-1][2] >= 1  # the bar reaches its end
+        assert counts == sorted(set(counts)) and counts[-1] == steps[stages.index(stage)][2], (stage, counts)
+    assert set(stages[stages.index("model"):]) == {"video features", "model"}, order  # the two take turns
+    assert steps[-1][0] == "model" and steps[-1][1] == steps[-1][2] >= 2  # the bar reaches its end, batch by batch
     assert all(f'"{stage}"' in mmsent.analyze.__doc__ for stage in order), order  # each stage's name documented
     assert analysis.language == "en" and analysis.transcript_source.startswith("faster-whisper")
     # each modality moves the decision of a random model somewhat
