@@ -3,6 +3,8 @@ it survives a checkpoint; a checkpoint of one head in the layout before them sti
 differ are refused, and so is training several heads together."""
 
 import json
+import re
+import shutil
 
 import pytest
 import torch
@@ -115,3 +117,28 @@ def test_path_options_expand_a_leading_tilde(tmp_path, monkeypatch):
     monkeypatch.chdir(here)
     assert ensemble.main(["~/v0", "~/v1", "--out", "~/joined"]) == 0
     assert load_checkpoint(home / "joined").config.voice_members == 2 and not list(here.iterdir())
+
+
+def test_a_folder_that_holds_a_checkpoint_is_not_replaced_unasked(tmp_path, capsys):
+    """--out was written over without a word, one of the voices joined too (its trained head lost), and a training
+    run's state left beside the joined voice (--resume would have gone on from it). It is refused before any voice
+    is read, as train.train refuses it; --overwrite replaces a checkpoint, and the state of the run it held goes."""
+    voices = [str(save_checkpoint(_voice(seed), tmp_path / f"v{seed}")) for seed in (0, 1)]
+    weights = (tmp_path / "v0" / "model.safetensors").read_bytes()
+    (tmp_path / "v0" / "train_state.safetensors").write_bytes(b"the state of v0's run")
+    (tmp_path / "file").write_text("")
+    for out, why in [(voices[0], r"--out \S*v0 is one of the voices joined: give another folder"),
+                     (voices[1] + "/", r"--out \S*v1/ is one of the voices joined"),
+                     (str(tmp_path / "file"), r"--out \S*file is a file: give a folder")]:
+        with pytest.raises(SystemExit):
+            ensemble.main([*voices, "--out", out])
+        assert re.search(why, capsys.readouterr().err)
+    assert (tmp_path / "v0" / "model.safetensors").read_bytes() == weights
+    shutil.copytree(tmp_path / "v0", tmp_path / "run")  # a folder with a checkpoint and its run's state
+    with pytest.raises(SystemExit):
+        ensemble.main([*voices, "--out", str(tmp_path / "run")])
+    assert re.search(r"run holds an earlier run \(config.json, train_state.safetensors\): give another --out, or "
+                     "--overwrite to replace it", capsys.readouterr().err)
+    assert ensemble.main([*voices, "--out", str(tmp_path / "run"), "--overwrite"]) == 0
+    assert load_checkpoint(tmp_path / "run").config.voice_members == 2
+    assert not (tmp_path / "run" / "train_state.safetensors").exists()

@@ -19,13 +19,15 @@ import argparse
 import logging
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
-from mmsent.checkpoint import VOICE_HEADS, CheckpointError, load_checkpoint, save_checkpoint
+from mmsent.checkpoint import VOICE_HEADS, CheckpointError, checkpoint_folder, load_checkpoint, save_checkpoint
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model
 
+from .args import STATE_FILE, unwritable
 from .corpora import shared_path, user_path
 
 log = logging.getLogger("train.ensemble")
@@ -77,16 +79,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("voices", nargs="+", type=user_path,
                    help="voice-only checkpoints of train.train (same options, other --seed)")
     p.add_argument("--out", type=user_path, required=True, help="checkpoint folder of the joined voice")
+    p.add_argument("--overwrite", action="store_true", help="replace a checkpoint or training run that --out holds")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    if len(args.voices) < 2:
+    voices = [checkpoint_folder(v) for v in args.voices]
+    if len(voices) < 2:
         p.error("give at least two voices")
+    if why := unwritable(args.out, folder=True, flag="--out"):
+        p.error(why)
+    out = Path(args.out)
+    if any(out.resolve() == v.resolve() for v in voices):
+        p.error(f"--out {args.out} is one of the voices joined: give another folder")
+    earlier = [f for f in (out / "config.json", out / STATE_FILE) if f.is_file()]  # a training run's state too
+    if earlier and not args.overwrite:
+        p.error(f"{args.out} holds an earlier run ({', '.join(f.name for f in earlier)}): give another --out, or "
+                "--overwrite to replace it")
     try:
-        joined = join_voices([load_checkpoint(v) for v in args.voices])
+        joined = join_voices([load_checkpoint(v) for v in voices])
     except (CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    save_checkpoint(joined, args.out, training={"joined_voices": [shared_path(v) for v in args.voices]})
+    (out / STATE_FILE).unlink(missing_ok=True)  # the state of another model: --resume would go on from it
+    save_checkpoint(joined, out, training={"joined_voices": [shared_path(v) for v in voices]})
     log.info("joined %d voices into %s", len(args.voices), args.out)
     return 0
 
