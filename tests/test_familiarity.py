@@ -3,6 +3,7 @@ doubt that flattens the reading of a voice unlike them (model, calibration, chec
 fit and its command line on real voices)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -141,6 +142,13 @@ def test_familiarity_command_on_real_voices(shared_data, tmp_path, capsys):
     assert familiarity.main(["--voice", str(checkpoint), f"ravdess={shared_data / 'ravdess'}:20",
                              f"emovo={shared_data / 'emovo'}:m3", "--cache", str(tmp_path / "cache")]) == 0
     assert float(capsys.readouterr().out.strip()) >= 0.0
+    # a set with no voice (the words' corpus): its slope was 0, the gate turned off, printed with status 0
+    assert familiarity.main(["--voice", str(checkpoint), f"ravdess={shared_data / 'ravdess'}:20",
+                             f"meld={shared_data / 'meld' / 'dev_sent_emo.csv'}", "--cache",
+                             str(tmp_path / "cache")]) == 2
+    out = capsys.readouterr()
+    assert not out.out and re.search(r"error: meld=\S*dev_sent_emo.csv: none of its \d+ samples is a voice with an "
+                                     "emotion: give labelled speech", out.err), out.err
     no_bank = save_checkpoint(_voice_model(), tmp_path / "no-bank")  # a voice that keeps no training voices
     assert familiarity.main(["--voice", str(no_bank), "ravdess=x", "emovo=y"]) == 2
     assert "keeps no training voices" in capsys.readouterr().err

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import torch
 
-from mmsent.checkpoint import CheckpointError, load_checkpoint, pick_device
+from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_checkpoint, pick_device
 from mmsent.encoders import doubt
 
 from .args import DEFAULT_CACHE
@@ -37,7 +37,7 @@ def voice_parts(checkpoint: str, specs: list[str], cache: str | None, device: st
                 ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float]]:
     """For each data spec: (name, the voice's calibrated emotion logits without its gate, the voices'
     distances, the labels, the voice's d0), over the labelled samples with a voice."""
-    model = load_checkpoint(checkpoint, pick_device(device))
+    model = load_checkpoint(checkpoint_folder(checkpoint), pick_device(device))
     if "audio" not in model.encoders or not model.config.voice_bank:
         raise CheckpointError(f"{checkpoint} keeps no training voices: train (or recompose with --epochs 0 --init) "
                               "a Whisper voice with this mmsent")
@@ -47,10 +47,13 @@ def voice_parts(checkpoint: str, specs: list[str], cache: str | None, device: st
     sets = [read_data_spec(spec) for spec in specs]
     caches = extract_all(model, [s for _, samples in sets for s in samples], cache)
     parts = []
-    for name, samples in sets:
+    for spec, (name, samples) in zip(specs, sets):
         out = predict_logits(model, samples, caches)
         labels = np.array([-1 if s.emotion is None else s.emotion for s in samples])
         keep = ~np.isnan(out["audio/distance"]) & (labels >= 0)
+        if not keep.any():  # its slope would be 0: the gate off, without a word
+            raise CorpusError(f"{spec}: none of its {len(samples)} samples is a voice with an emotion: give labelled "
+                              "speech (e.g. ravdess=DIR, emovo=DIR, folders=DIR)")
         parts.append((name, out["audio/emotion"][keep], out["audio/distance"][keep], labels[keep], d0))
     return parts
 
