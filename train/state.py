@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from mmsent.model import FusionModel
 from mmsent.results import atomic_path
 
-from .corpora import shared_path
+from .corpora import shared_path, shared_spec
 
 
 class StateError(ValueError):
@@ -80,11 +80,12 @@ def save_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Opti
         save_file(tensors, str(tmp), metadata=meta)
 
 
-def check_run(path: str | Path, run: dict, paths: tuple[str, ...] = ()) -> None:
+def check_run(path: str | Path, run: dict, paths: tuple[str, ...] = (), specs: tuple[str, ...] = ()) -> None:
     """StateError where ``path`` holds no training state, or that of a run with other settings or on other data than
     ``run`` (as ``save_state`` took them): read from the file's metadata alone, so that a resume is refused before
     any feature is computed. The options ``paths`` are compared as the files they name, from the working folder:
-    ``/data/ravdess/`` (as a shell completes it) or ``ravdess`` in /data is ``/data/ravdess``."""
+    ``/data/ravdess/`` (as a shell completes it) or ``ravdess`` in /data is ``/data/ravdess``; so are the --data
+    specs of the options ``specs`` (``folders=clips`` in /data is ``folders=/data/clips/``)."""
     path = Path(path)
     if not path.is_file():
         raise StateError(f"{path}: no training state to resume from; run without --resume first")
@@ -96,7 +97,8 @@ def check_run(path: str | Path, run: dict, paths: tuple[str, ...] = ()) -> None:
     run = json.loads(json.dumps(run))  # as stored: tuples as lists
     options = (before.keys() | run.keys()) - {"samples_read"}  # the data's digests are compared below
     changed = sorted(k for k in options if before and before.get(k) != run.get(k)
-                     and not (k in paths and _as_files(before.get(k)) == _as_files(run.get(k))))
+                     and not (k in paths + specs and as_files(before.get(k), k in specs) == as_files(run.get(k),
+                                                                                            k in specs)))
     if changed:
         raise StateError(f"{path} is the state of a run with other settings: " + "; ".join(
             f"--{k.replace('_', '-')} was {before.get(k)!r}, now {run.get(k)!r}" for k in changed)
@@ -108,12 +110,14 @@ def check_run(path: str | Path, run: dict, paths: tuple[str, ...] = ()) -> None:
                          "again with --overwrite")
 
 
-def _as_files(value):
-    """A path option's value (a path, or a list of them, or None) as the files it names from here, as a checkpoint
-    records them (``shared_path``)."""
+def as_files(value, spec: bool = False):
+    """A path option's value (a path, or a list of them, or None; ``spec``: --data specs, NAME=PATH[:SELECTION]) as
+    the files it names from here, as a checkpoint records them (``shared_path``, ``shared_spec``)."""
     if isinstance(value, list):
-        return [_as_files(v) for v in value]
-    return shared_path(value) if isinstance(value, str) and value else value
+        return [as_files(v, spec) for v in value]
+    if isinstance(value, str) and value:
+        return shared_spec(value) if spec else shared_path(value)
+    return value
 
 
 def load_state(path: str | Path, model: FusionModel, optimizer: torch.optim.Optimizer,

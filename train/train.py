@@ -42,7 +42,7 @@ from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
 from .joint import joint_samples
 from .metrics import selection_score
-from .state import StateError, check_run, load_state, rng_state, samples_read, save_state
+from .state import StateError, as_files, check_run, load_state, rng_state, samples_read, save_state
 
 log = logging.getLogger("train.train")
 
@@ -170,7 +170,7 @@ def train(args) -> dict:
     state_file = _state_file(args)
     run = _run_settings(args) | {"samples_read": samples_read(train_set, dev)}  # what a resumed run must share
     if args.resume:
-        check_run(state_file, run, PATH_OPTIONS)  # other settings or data refused before any feature is computed
+        check_run(state_file, run, PATH_OPTIONS, SPEC_OPTIONS)  # other settings or data refused before any feature is computed
     if args.epochs:
         _one_emotion(train_set, model.config.emotions)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
@@ -357,12 +357,15 @@ def _end_epoch(model, optimizer, gen, progress, dev, caches, modalities, args, s
 
 
 PATH_OPTIONS = ("meld", "ravdess", "emovo", "fer2013", "goemotions", "init")  # compared by the files they name
+SPEC_OPTIONS = ("data", "dev_data")  # --data specs: compared by the files they name too
 RESUMABLE = ("epochs", "stop_after", "patience", "device", "cache", "resume", "overwrite", "out", "state", "argv")
 
 
 def _run_settings(args) -> dict:
-    """The options a resumed run must share with the run it continues: every option but RESUMABLE ones."""
-    return {k: v for k, v in vars(args).items() if k not in RESUMABLE}
+    """The options a resumed run must share with the run it continues: every option but RESUMABLE ones, the paths
+    among them as the files they name (``ravdess`` was resumed as itself in another folder)."""
+    run = {k: v for k, v in vars(args).items() if k not in RESUMABLE}
+    return run | {k: as_files(run[k], k in SPEC_OPTIONS) for k in PATH_OPTIONS + SPEC_OPTIONS if k in run}
 
 
 def _training_meta(args, progress: dict, report: dict) -> dict:
