@@ -2,6 +2,7 @@
 the training CLI on a generated FER-layout folder, and the shipped weights on real FER2013 faces."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -138,6 +139,31 @@ def test_shipped_expression_net_on_real_fer(shared_data):
     accuracy = float((logits.argmax(1).numpy() == np.array([s.emotion for s in samples])).mean())
     recorded = json.loads((expression.EXPRESSION_DIR / "config.json").read_text())["publictest"]["accuracy"]
     assert accuracy > 0.6 and abs(accuracy - recorded) < 0.04
+
+
+def test_the_training_cli_says_in_one_line_what_it_can_not_train_on(tmp_path, capsys):
+    """--limit under one --batch (the help's smoke test), --epochs 0, a --data folder that is none, an --init or
+    --soup folder that is no checkpoint: each ended in a traceback (ZeroDivisionError; CorpusError; "Restore
+    checkpoints/default/face-expression from the repository", for a folder the user named)."""
+    from train import fer
+
+    _fake_fer(tmp_path / "fer", per_class=1)  # 7 training images
+    (tmp_path / "empty").mkdir()
+    common = ["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "out"), "--state", str(tmp_path / "s.pt"),
+              "--cache", str(tmp_path / "cache"), "--widths", "8,16", "--blocks", "1,1", "--stem", "4"]
+    for extra, said in [(["--limit", "4", "--batch", "8"], r"--limit 4 is fewer images than one --batch \(8\)"),
+                        (["--epochs", "0"], r"--epochs: must be a whole number at least 1, not 0"),
+                        (["--init", str(tmp_path / "empty")], r"--init \S*empty: not an expression checkpoint \(it "
+                                                               r"lacks model.safetensors or config.json\)"),
+                        (["--soup", str(tmp_path / "empty")], r"--soup \S*empty: not an expression checkpoint")]:
+        with pytest.raises(SystemExit):
+            fer.main(common + extra)
+        assert re.search(said, capsys.readouterr().err), (extra, said)
+    for data, said in [(tmp_path / "none", r"--data: \S*none: no FER2013 split folder 'train'"),
+                       (tmp_path / "fer", r"--data: its 7 training images are fewer than one --batch \(8\)")]:
+        with pytest.raises(SystemExit, match=said):
+            fer.main(common[2:] + ["--data", str(data), "--batch", "8"])
+    assert not (tmp_path / "out").exists()
 
 
 def test_evaluate_as_served(tmp_path):

@@ -40,7 +40,8 @@ from mmsent.encoders import bf16_supported
 from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
                                save_expression_net, view_features)
 from mmsent.labels import EMOTIONS
-from train.corpora import command_line, shared_path, user_path
+from train.args import number
+from train.corpora import CorpusError, command_line, shared_path, user_path
 from train.face_corpora import read_fer2013
 from train.metrics import class_figures, per_class
 from train.metrics import confusion as count_confusion
@@ -141,10 +142,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="output folder (the embedded CNN, checkpoints/default/face-expression, only when named)")
     p.add_argument("--state", type=_path, default=Path("/tmp/mmsent-fer/state.pt"), help="resumable training state")
     p.add_argument("--cache", type=_path, default=Path("/tmp/mmsent-fer"), help="decoded-image cache folder")
-    p.add_argument("--epochs", type=int, default=30, help="length of the schedule, unless --budget-min")
+    p.add_argument("--epochs", type=number(int, 1), default=30, help="length of the schedule, unless --budget-min")
     p.add_argument("--budget-min", type=float, default=0,
                    help="train for this many minutes of training time instead (the schedule follows the clock)")
-    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--batch", type=number(int, 1), default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--wd", type=float, default=5e-4, help="weight decay (not on norms and biases)")
     p.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
@@ -155,7 +156,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
     p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: a GPU when present)")
-    p.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
+    p.add_argument("--limit", type=number(int, 0), default=0,
+                   help="use only this many training images (smoke tests; 0: all)")
     p.add_argument("--init", type=_path, help="start from the weights of this checkpoint folder (a second cycle)")
     p.add_argument("--final-out", type=_path, help="also write the last averaged (EMA) weights to this folder")
     p.add_argument("--soup", type=_path, nargs="+", metavar="DIR",
@@ -164,7 +166,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--evaluate", action="store_true",
                    help="only re-evaluate the weights in --out on PublicTest as served (expression.embed, "
                         "float16 weights in float32) and write the figures into its config.json")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if 0 < args.limit < args.batch:
+        p.error(f"--limit {args.limit} is fewer images than one --batch ({args.batch}): give at least {args.batch}, "
+                "or a smaller --batch")
+    for flag, folder in [("--init", args.init)] + [("--soup", f) for f in args.soup or []]:  # before any image is read
+        if folder and not ((folder / "model.safetensors").is_file() and (folder / "config.json").is_file()):
+            p.error(f"{flag} {folder}: not an expression checkpoint (it lacks model.safetensors or config.json): give "
+                    "a folder that train.fer wrote (its --out)")
+    return args
 
 
 def build(args) -> ExpressionNet:
@@ -188,8 +198,14 @@ def main(argv=None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    x_train, y_train = load_split(args.data, "train", args.cache)
-    x_val, y_val = load_split(args.data, "validation", args.cache)
+    try:
+        x_train, y_train = load_split(args.data, "train", args.cache)
+        x_val, y_val = load_split(args.data, "validation", args.cache)
+    except CorpusError as e:
+        sys.exit(f"--data: {e}")
+    if len(x_train) < args.batch and not (args.evaluate or args.soup):  # no step to train
+        sys.exit(f"--data: its {len(x_train)} training images are fewer than one --batch ({args.batch}): give a "
+                 "smaller --batch")
     if args.limit:
         pick = np.random.default_rng(args.seed).permutation(len(x_train))[:args.limit]
         x_train, y_train = x_train[pick], y_train[pick]
