@@ -93,9 +93,8 @@ def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:
     if not folder.exists():
         raise CheckpointError(f"{folder}: no such checkpoint folder (give a folder with {CONFIG_FILE} and "
                               f"{WEIGHTS_FILE}, or 'default' for the embedded model)")
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
-        if not (folder / name).is_file():
-            raise CheckpointError(f"{folder} is not a checkpoint: {name} is missing")
+    if not (folder / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{folder} is not a checkpoint: {CONFIG_FILE} is missing")
     try:
         meta = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -105,6 +104,8 @@ def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:
         raise CheckpointError(f"{folder / CONFIG_FILE} is not an mmsent checkpoint config" + (
             ": it is an expression CNN's (python -m train.fer), one part of a model; give a checkpoint of "
             "python -m train.train" if fer else ""))
+    if not (folder / WEIGHTS_FILE).is_file():  # after its config: a config that is no checkpoint's is said as such
+        raise CheckpointError(f"{folder} is not a checkpoint: {WEIGHTS_FILE} is missing")
     version = meta.get("format_version", 0)
     if not isinstance(version, int) or isinstance(version, bool):
         raise CheckpointError(f"{folder / CONFIG_FILE}: format_version must be an integer, got {version!r}")

@@ -162,8 +162,14 @@ def test_not_a_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="config.json is missing"):
         load_checkpoint(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):  # its config said first ("model.safetensors is
+        load_checkpoint(tmp_path)  # missing", and once that was there, "not valid JSON")
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    (tmp_path / "config.json").write_text(json.dumps({"format": "mmsent-checkpoint"}))  # a config, no weights
+    with pytest.raises(CheckpointError, match="model.safetensors is missing"):
         load_checkpoint(tmp_path)
 
 
