@@ -284,6 +284,24 @@ def test_unreadable_clips_are_named_and_a_folder_named_joint_keeps_its_report(ch
     assert report["joint-2"]["emotion"]["unreadable"] == 1 and str(clips / "angry" / "broken.wav") in caplog.text
 
 
+def test_a_data_spec_mistyped_and_a_joint_out_of_range_are_told_before_the_model_loads(checkpoint, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """A --data spec mistyped was said once the model had loaded (9 to 15 s); --joint -5 joined nothing without a
+    word, and --joint-plain-words 5 was taken."""
+    import train.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "load_model", lambda *a, **k: pytest.fail("the model loaded first"))
+    for spec, said in (("foo=/x", "unknown corpus 'foo'"), (f"meld={tmp_path / 'nope.csv'}", "MELD CSV not found")):
+        assert main(["--checkpoint", str(checkpoint), "--data", spec]) == 2
+        assert said in capsys.readouterr().err
+    for flags, said in ((["--joint", "-5"], "--joint: must be a whole number at least 0, not -5"),
+                        (["--joint-plain-words", "5"], "--joint-plain-words: must be a number at least 0 and at most "
+                                                       "1, not 5")):
+        with pytest.raises(SystemExit) as e:
+            main(["--checkpoint", str(checkpoint), "--data", "foo=/x", *flags])
+        assert e.value.code == 2 and said in capsys.readouterr().err
+
+
 def test_bad_output_paths_a_missing_checkpoint_and_a_missing_gpu_are_told_before_any_work(checkpoint, tmp_path,
                                                                                           monkeypatch, capsys):
     """Before, a --json that is a folder failed after the whole evaluation, with a traceback and no figures."""

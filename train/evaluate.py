@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_model, pick_device
+from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_model, pick_device, read_config
 from mmsent.config import HelpFormatter
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS
 from mmsent.weights import SourceUnavailable
 
 from .calibrate import grid_end, grid_temperature
-from .args import DEFAULT_CACHE, unwritable
+from .args import DEFAULT_CACHE, number, unwritable
 from .corpora import CorpusError, Sample, read_data_spec, unique_key, user_path
 from .data import available, predict_logits, softmax
 from .extract import MAX_CLIP_SECONDS, extract_all
@@ -178,17 +178,18 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     on each corpus's clips and images given each of those sentences as their words ("<corpus>+words")
     and, with ``voices`` (read_voices), on each corpus's words given each of those voices
     ("<corpus>+voices")."""
-    model = load_model(checkpoint, device)  # "default": the embedded one, from any folder
-    folder = checkpoint_folder(checkpoint).resolve()
+    folder = checkpoint_folder(checkpoint).resolve()  # "default": the embedded one, from any folder
+    context = read_config(folder).get("model", {}).get("text_context", 0)  # the words each utterance reads before it
+    sets: dict[str, list[Sample]] = {}
+    spec_of: dict[str, str] = {}  # each set's --data spec (a +words or +voices set: its corpus's)
+    for spec in specs:  # read before the model loads: a spec mistyped is said at once
+        name, samples = read_data_spec(spec, context=context)
+        key = unique_key(name, {*sets, "joint"})  # "joint": the joined set's
+        sets[key], spec_of[key] = samples, spec
+    model = load_model(checkpoint, device)
     check_labels(model, folder)
     log.info("checkpoint %s", folder)
     rules = trained_on(folder)
-    sets: dict[str, list[Sample]] = {}
-    spec_of: dict[str, str] = {}  # each set's --data spec (a +words or +voices set: its corpus's)
-    for spec in specs:
-        name, samples = read_data_spec(spec, context=model.config.text_context)
-        key = unique_key(name, {*sets, "joint"})  # "joint": the joined set's
-        sets[key], spec_of[key] = samples, spec
     worded = {f"{k}+words": with_words(v, list(words)) for k, v in sets.items()} if words else {}
     worded.update({f"{k}+voices": with_voices(v, list(voices)) for k, v in sets.items()} if voices else {})
     spec_of.update({k: spec_of[k.rpartition("+")[0]] for k in worded})
@@ -269,9 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                         "ravdess=DIR[:ACTORS, e.g. 21-24 or 5], emovo=DIR[:SPEAKERS], emodb=DIR[:SPEAKERS], "
                         "cremad=DIR[:SPEAKERS], fer2013=DIR/test, fer2013=PATH/fer2013.csv:PrivateTest, ckplus=DIR, "
                         "goemotions=PATH.tsv or folders=DIR (DIR/<emotion>/<file>)")
-    p.add_argument("--joint", type=int, default=0,
+    p.add_argument("--joint", type=number(int, 0), default=0,
                    help="also report on this many samples joining the senses of the corpora given (one emotion)")
-    p.add_argument("--joint-plain-words", type=float, default=0.0,
+    p.add_argument("--joint-plain-words", type=number(float, 0, 1), default=0.0,
                    help="this share of the joined samples with words take the words of an utterance labelled neutral "
                         "and the emotion of the other senses")
     p.add_argument("--words", type=user_path,
