@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from train.args import number  # noqa: E402
+
 DRAWN_JS = """() => { const figs = [...document.querySelectorAll('.js-plotly-plot')];
   return figs.length === 5 && figs.every(gd => gd._fullLayout && gd.querySelector('.main-svg')); }"""
 
@@ -39,9 +41,9 @@ def long_analysis(n: int, seconds: float):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--segments", type=int, default=3000)
-    parser.add_argument("--hours", type=float, default=3.0)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--segments", type=number(int, 1), default=3000)
+    parser.add_argument("--hours", type=number(float, 0, above=True), default=3.0)
+    parser.add_argument("--runs", type=number(int, 1), default=3)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 

@@ -6,7 +6,7 @@ Prints samples/s of the text encoder (all-MiniLM-L6-v2, every layer frozen), of 
 the default voice's Whisper states (4 of the encoder's 6 layers), and of the video backbone (R3D-18 with random weights: the same cost as the real ones,
 which are not available offline) on generated clips; then the seconds of one training epoch over
 MELD train from the cache with the text encoder frozen (text_tune_layers=0) and with its top layer
-tuned (text_tune_layers=1, the default model's setting). Peak memory (RSS) at the end.
+tuned (text_tune_layers=1; the default model tunes its top two: --tune-layers 0 2). Peak memory (RSS) at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmsent.config import HelpFormatter, ModelConfig  # noqa: E402
 from mmsent.model import build_model  # noqa: E402
-from train.args import DEFAULT_CACHE, parse_args  # noqa: E402
+from train.args import DEFAULT_CACHE, number, parse_args  # noqa: E402
 from train.corpora import read_meld, read_ravdess  # noqa: E402
 from train.data import collate, length_batches  # noqa: E402
 from train.extract import audio_features, text_features, video_features  # noqa: E402
@@ -85,10 +85,11 @@ def main() -> int:
     p.add_argument("--ravdess", default="../shared/data/ravdess", help="RAVDESS folder")
     p.add_argument("--cache", default=DEFAULT_CACHE, help="feature cache of the epoch timing")
     p.add_argument("--tmp", default="/tmp", help="folder for the generated clips")
-    p.add_argument("--n-text", type=int, default=512, help="MELD utterances through the text encoder")
-    p.add_argument("--n-audio", type=int, default=60, help="RAVDESS clips through the audio features")
-    p.add_argument("--n-video", type=int, default=16, help="generated clips through the video backbone")
-    p.add_argument("--tune-layers", type=int, nargs="+", default=[0, 1], help="text layers tuned, one epoch each")
+    p.add_argument("--n-text", type=number(int, 1), default=512, help="MELD utterances through the text encoder")
+    p.add_argument("--n-audio", type=number(int, 1), default=60, help="RAVDESS clips through the audio features")
+    p.add_argument("--n-video", type=number(int, 1), default=16, help="generated clips through the video backbone")
+    p.add_argument("--tune-layers", type=number(int, 0), nargs="+", default=[0, 1],
+                   help="text layers tuned, one epoch each")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
