@@ -613,11 +613,18 @@ def skip_ffprobe_when_missing() -> None:
                     "without a conversion for the browser")
 
 
+# A video's and a sound's buttons: Gradio's Share (on by default) posts the file to the Hugging Face Hub's discussions
+# from a Space, and says "Must be on Spaces to share" elsewhere: the page keeps what it is given.
+NO_SHARING = ["download"]
+
+
 def _input_components() -> list[gr.components.Component]:
     """The inputs, named as in INPUTS."""
-    video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in")
+    video = gr.Video(label="Video", sources=["upload", "webcam"], include_audio=True, elem_id="video-in",
+                     buttons=NO_SHARING)
     with gr.Accordion("Or a sound alone (a voice memo, a podcast)", open=False):
-        sound = gr.Audio(label="Sound", sources=["upload", "microphone"], type="filepath", elem_id="sound-in")
+        sound = gr.Audio(label="Sound", sources=["upload", "microphone"], type="filepath", elem_id="sound-in",
+                         buttons=NO_SHARING)
     subtitles = gr.File(label="Subtitles (optional, .srt, .vtt, .ass or .ssa: replaces speech recognition)",
                         file_types=list(SUBTITLE_SUFFIXES), type="filepath", elem_id="subs-in")
     with gr.Accordion("Options", open=False):
@@ -649,7 +656,8 @@ def _input_components() -> list[gr.components.Component]:
 def _output_components(note: str) -> list[gr.components.Component]:
     """The outputs of analyze, in its return order, not yet rendered."""
     return [
-        gr.Video(label="Video with emotion captions", interactive=False, elem_id="video-out", render=False),
+        gr.Video(label="Video with emotion captions", interactive=False, elem_id="video-out", buttons=NO_SHARING,
+                 render=False),
         gr.Plot(label="Emotion over time", elem_id="emotion-plot", render=False),
         gr.Plot(label="What each sense says (words, voice, face)", elem_id="senses-plot", render=False),
         gr.Plot(label="Sentiment over time", elem_id="sentiment-plot", min_width=PLOT_MIN_WIDTH, render=False),

@@ -205,6 +205,15 @@ def test_a_click_during_an_analysis_runs_after_it(server):
     # Analyse button's click (it clears the last results), its analysis, and an example's analysis
 
 
+def test_no_file_given_or_shown_has_a_share_button(server):
+    """The sound's, the video's and the result's Share buttons (Gradio's default) would post the file to the Hugging
+    Face Hub's discussions from a Space; elsewhere, a click said "Must be on Spaces to share"."""
+    config = json.loads(urllib.request.urlopen(f"{server.url.rstrip('/')}/config", timeout=30).read())
+    media = {c["props"].get("elem_id"): c["props"].get("buttons") for c in config["components"]
+             if c["type"] in ("video", "audio")}
+    assert media == {"video-in": ["download"], "sound-in": ["download"], "video-out": ["download"]}, media
+
+
 def test_a_cancelled_job_stops_its_analysis(server, client, media):
     """An API client that cancels its job: the server stops the analysis at its next step. Gradio frees the job's
     place in the queue at once, so the analysis went on beside the next one, two at once on a CPU machine."""
