@@ -219,12 +219,12 @@ class Stops:
     replaces the page's analyses of earlier clicks, running or waiting: they stop at their next step and show
     nothing (NEWER), where they went on and showed their file's results after the click had cleared the page, under
     the new analysis's progress. Stop (``stop``) holds for the page's analyses clicked before it, running or waiting
-    (one still waiting stops as it starts); a click after it starts anew. An analysis
-    asks ``why`` at each progress step (``stoppable``) with the time of its own click, which the page keeps and
-    passes on to it, and whether its request is still there (``left``). A double click: the page may read the first
-    click's inputs after the second click's first step, so that both analyses are the second click's; the first
-    runs, and the second, which the page sends once the first has ended, finds its click analysed (``analysed``) and
-    does nothing, where it ran again after the first, its progress over the first's results."""
+    (one still waiting stops as it starts); a click after it starts anew. An analysis asks ``why`` at each progress
+    step (``stoppable``) with the time of its own click, which the page keeps and passes on to it, and whether its
+    request is still there (``left``). A double click: the page may read the first click's inputs after the second
+    click's first step, so that both analyses are the second click's; the first runs, and the second, which the page
+    sends once the first has ended, finds its click analysed (``analysed``) and does nothing, where it ran again
+    after the first, its progress over the first's results."""
 
     def __init__(self):
         # session -> when it last clicked and last pressed Stop (time.monotonic)

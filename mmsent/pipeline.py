@@ -75,8 +75,9 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     "text features" (batches of segments, the two taking turns), "frames" (0 then 1 of 1: waiting for the
     picture's decoding and faces), "expressions" (or "video features") and "model" (batches, taking turns).
     Within a stage ``done`` only grows and ``total`` stays; each stage ends at (total, total) (a batch stage
-    reports each batch as it starts, and its end once its last batch is done); the last call is ("model", n, n). An exception that ``progress`` raises cancels the analysis: the
-    picture's reading stops and the exception comes out of ``analyze``.
+    reports each batch as it starts, and its end once its last batch is done); the last call is ("model", n, n).
+    An exception that ``progress`` raises cancels the analysis: the picture's reading stops and the exception
+    comes out of ``analyze``.
 
     Raises MediaError for unreadable files and for audio tracks none of which is ``options.audio_track`` (before
     any decoding), AnalysisError for inputs outside the options' limits or that give none of the senses asked for

@@ -96,9 +96,11 @@ def check_run(path: str | Path, run: dict, paths: tuple[str, ...] = (), specs: t
     before = json.loads(meta.get("run", "{}"))  # absent in states written before 6 December 2026
     run = json.loads(json.dumps(run))  # as stored: tuples as lists
     options = (before.keys() | run.keys()) - {"samples_read"}  # the data's digests are compared below
-    changed = sorted(k for k in options if before and before.get(k) != run.get(k)
-                     and not (k in paths + specs and as_files(before.get(k), k in specs) == as_files(run.get(k),
-                                                                                            k in specs)))
+
+    def same_files(k: str) -> bool:
+        return k in paths + specs and as_files(before.get(k), k in specs) == as_files(run.get(k), k in specs)
+
+    changed = sorted(k for k in options if before and before.get(k) != run.get(k) and not same_files(k))
     if changed:
         raise StateError(f"{path} is the state of a run with other settings: " + "; ".join(
             f"--{k.replace('_', '-')} was {before.get(k)!r}, now {run.get(k)!r}" for k in changed)

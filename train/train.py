@@ -170,7 +170,7 @@ def train(args) -> dict:
     state_file = _state_file(args)
     run = _run_settings(args) | {"samples_read": samples_read(train_set, dev)}  # what a resumed run must share
     if args.resume:
-        check_run(state_file, run, PATH_OPTIONS, SPEC_OPTIONS)  # other settings or data refused before any feature is computed
+        check_run(state_file, run, PATH_OPTIONS, SPEC_OPTIONS)  # other settings or data: refused before any feature
     if args.epochs:
         _one_emotion(train_set, model.config.emotions)
     caches = extract_all(model, train_set + [s for v in dev.values() for s in v], args.cache)
