@@ -5,6 +5,7 @@
 # `hf upload` stores the binary files (model, examples, screenshot) with Xet/LFS, as the Hub requires;
 # a plain `git push` of this repository is refused for them. The Space's files not in HEAD are deleted.
 set -euo pipefail
+here=$PWD  # a relative --stage DIR is from where the script is run
 cd "$(dirname "$0")"
 
 stage() {
@@ -19,7 +20,10 @@ stage() {
 
 case "${1:-}" in
   "" | -h | --help) sed -n '2,6p' "$0"; exit 2 ;;
-  --stage) stage "${2:?usage: ./deploy_space.sh --stage DIR}" ;;
+  --stage)
+    out=${2:?usage: ./deploy_space.sh --stage DIR}
+    [[ $out = /* ]] || out=$here/$out
+    stage "$out" ;;
   *)
     dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
     stage "$dir"

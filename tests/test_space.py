@@ -46,13 +46,15 @@ def test_the_space_runs_a_python_and_gradio_that_every_pinned_package_accepts():
     assert not refused, f"python_version {python} is refused by {refused}"
     assert space["sdk_version"] == pinned["gradio"]
     assert space["app_file"] == "app.py" and space["sdk"] == "gradio"
+    # the Space ships the default model, whose weights carry their training data's terms (non-commercial): not MIT
+    assert space["license"] == "other" and (ROOT / space["license_link"]).is_file()
 
 
 def test_the_staged_space_is_the_committed_tree_with_the_face_detector(tmp_path):
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: deploy_space.sh stages the committed files")
-    stage = tmp_path / "space"
-    subprocess.run(["bash", str(ROOT / "deploy_space.sh"), "--stage", str(stage)], check=True, timeout=120)
+    stage = tmp_path / "space"  # given as a relative path, from where the script runs (it was the repository's)
+    subprocess.run(["bash", str(ROOT / "deploy_space.sh"), "--stage", "space"], cwd=tmp_path, check=True, timeout=120)
     committed = subprocess.run(["git", "ls-tree", "-r", "-z", "--name-only", "HEAD"], cwd=ROOT, check=True,
                                capture_output=True, text=True).stdout.split("\0")[:-1]
     assert sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file()) == sorted(committed)
