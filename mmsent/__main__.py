@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     fmt = HelpFormatter
     parser = argparse.ArgumentParser(prog="python -m mmsent", formatter_class=fmt,
                                      description="Emotion and sentiment in video, moment by moment.")
-    parser.add_argument("--version", action=_Version, nargs=0,
+    parser.add_argument("--version", action=_Version, nargs=0, default=argparse.SUPPRESS,  # no "(default: None)"
                         help="print mmsent's version and those of the parts a bug report needs, and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)

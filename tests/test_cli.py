@@ -677,14 +677,21 @@ def test_recursive_reads_the_subfolders_each_ones_results_in_its_own_subfolder(t
     assert "not searched" not in proc.stderr and f"-> {out / 'day1' / 'talk.json'}" in proc.stdout, proc.stdout
 
 
-def test_help_says_each_default_once():
-    """``train.train --help`` said "(default: the config's) (default: None)" for 9 options."""
+def test_help_says_each_default_once(capsys):
+    """``train.train --help`` said "(default: the config's) (default: None)" for 9 options; ``python -m mmsent
+    --help``, "(default: None)" for --version, a flag that takes no value."""
+    import mmsent.__main__ as cli
+
     parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
     parser.add_argument("--fusion", help="log-linear or mlp (default: the config's)")
     parser.add_argument("--epochs", type=int, default=3, help="passes over the data")
     text = " ".join(parser.format_help().split())
     assert "(default: the config's)" in text and "default: None" not in text and "passes over the data (default: 3)" \
         in text, text
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--version print mmsent's version" in text and "default: None" not in text, text
 
 
 def test_skip_existing_goes_on_where_an_earlier_run_stopped(tmp_path, capsys):
