@@ -335,20 +335,20 @@ def test_a_resume_names_the_data_as_it_likes(tmp_path, monkeypatch):
         check_run(path, {"ravdess": "elsewhere", "init": ["a:encoders.text."], "lr": 0.1}, ("ravdess", "init"))
     with pytest.raises(StateError, match=re.escape("--ravdess was")):  # the options named alone
         check_run(path, {"ravdess": f"{folder}/", "init": [f"{tmp_path}/a:encoders.text."], "lr": 0.1})
-    # --data's specs too (folders=tr, then folders=/abs/tr/, was refused), and a run resumed from another folder:
+    # --data's specs too (emodb=tr, then emodb=/abs/tr/, was refused), and a run resumed from another folder:
     # the run's paths are kept as the files they name (ravdess, resumed in /elsewhere as /data/ravdess, was refused)
     from argparse import Namespace
 
     from train.train import SPEC_OPTIONS, _run_settings
-    run = _run_settings(Namespace(ravdess="ravdess", data=["folders=tr:a,b"], dev_data=[], init=[], lr=0.1))
-    assert run == {"ravdess": str(folder), "data": [f"folders={tmp_path}/tr:a,b"], "dev_data": [], "init": [],
+    run = _run_settings(Namespace(ravdess="ravdess", data=["emodb=tr:03,08"], dev_data=[], init=[], lr=0.1))
+    assert run == {"ravdess": str(folder), "data": [f"emodb={tmp_path}/tr:03,08"], "dev_data": [], "init": [],
                    "lr": 0.1}
     save_file({"x": torch.zeros(1)}, str(path), metadata={"progress": "{}", "run": json.dumps(run)})
     monkeypatch.chdir(tmp_path.parent)
-    check_run(path, _run_settings(Namespace(ravdess=f"{folder}/", data=[f"folders={tmp_path}/tr/:a,b"], dev_data=[],
+    check_run(path, _run_settings(Namespace(ravdess=f"{folder}/", data=[f"emodb={tmp_path}/tr/:03,08"], dev_data=[],
                                             init=[], lr=0.1)), ("ravdess",), SPEC_OPTIONS)
     with pytest.raises(StateError, match=re.escape("--data was")):
-        check_run(path, _run_settings(Namespace(ravdess=str(folder), data=["folders=tr:a,b"], dev_data=[], init=[],
+        check_run(path, _run_settings(Namespace(ravdess=str(folder), data=["emodb=tr:03,08"], dev_data=[], init=[],
                                                 lr=0.1)), ("ravdess",), SPEC_OPTIONS)
 
 
