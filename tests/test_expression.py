@@ -152,17 +152,17 @@ def test_the_training_cli_says_in_one_line_what_it_can_not_train_on(tmp_path, ca
     common = ["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "out"), "--state", str(tmp_path / "s.pt"),
               "--cache", str(tmp_path / "cache"), "--widths", "8,16", "--blocks", "1,1", "--stem", "4"]
     for extra, said in [(["--limit", "4", "--batch", "8"], r"--limit 4 is fewer images than one --batch \(8\)"),
-                        (["--epochs", "0"], r"--epochs: must be a whole number at least 1, not 0"),
-                        (["--init", str(tmp_path / "empty")], r"--init \S*empty: not an expression checkpoint \(it "
-                                                               r"lacks model.safetensors or config.json\)"),
-                        (["--soup", str(tmp_path / "empty")], r"--soup \S*empty: not an expression checkpoint")]:
-        with pytest.raises(SystemExit):
+                        (["--epochs", "0"], r"--epochs: must be a whole number at least 1, not 0")]:
+        with pytest.raises(SystemExit):  # as the command line is parsed
             fer.main(common + extra)
         assert re.search(said, capsys.readouterr().err), (extra, said)
-    for data, said in [(tmp_path / "none", r"--data: \S*none: no FER2013 split folder 'train'"),
-                       (tmp_path / "fer", r"--data: its 7 training images are fewer than one --batch \(8\)")]:
+    for extra, said in [(["--init", str(tmp_path / "empty")], r"--init \S*empty: not an expression checkpoint \(it "
+                                                               r"lacks model.safetensors or config.json\)"),
+                        (["--soup", str(tmp_path / "empty")], r"--soup \S*empty: not an expression checkpoint"),
+                        (["--data", str(tmp_path / "none")], r"--data: \S*none: no FER2013 split folder 'train'"),
+                        (["--batch", "8"], r"--data: its 7 training images are fewer than one --batch \(8\)")]:
         with pytest.raises(SystemExit, match=said):
-            fer.main(common[2:] + ["--data", str(data), "--batch", "8"])
+            fer.main(common + extra)
     assert not (tmp_path / "out").exists()
 
 

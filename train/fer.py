@@ -170,10 +170,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if 0 < args.limit < args.batch:
         p.error(f"--limit {args.limit} is fewer images than one --batch ({args.batch}): give at least {args.batch}, "
                 "or a smaller --batch")
-    for flag, folder in [("--init", args.init)] + [("--soup", f) for f in args.soup or []]:  # before any image is read
-        if folder and not ((folder / "model.safetensors").is_file() and (folder / "config.json").is_file()):
-            p.error(f"{flag} {folder}: not an expression checkpoint (it lacks model.safetensors or config.json): give "
-                    "a folder that train.fer wrote (its --out)")
     return args
 
 
@@ -198,6 +194,10 @@ def main(argv=None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    for flag, folder in [("--init", args.init)] + [("--soup", f) for f in args.soup or []]:  # before any image is read
+        if folder and not ((folder / "model.safetensors").is_file() and (folder / "config.json").is_file()):
+            sys.exit(f"{flag} {folder}: not an expression checkpoint (it lacks model.safetensors or config.json): give "
+                     "a folder that train.fer wrote (its --out)")
     try:
         x_train, y_train = load_split(args.data, "train", args.cache)
         x_val, y_val = load_split(args.data, "validation", args.cache)
