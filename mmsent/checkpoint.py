@@ -130,15 +130,22 @@ def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:
     return meta
 
 
-def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> FusionModel:
-    """Rebuild a model from a checkpoint folder: its config, its pretrained sources, its weights."""
-    folder = Path(folder)
-    meta = read_config(folder)
+def model_config(folder: Path, meta: dict) -> ModelConfig:
+    """The model config of the checkpoint in ``folder``, whose config.json ``read_config`` gave as ``meta``; raises
+    CheckpointError for one that is not valid."""
     try:
         config = ModelConfig.from_dict(meta["model"])
         config.validate()
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{folder / CONFIG_FILE} has an invalid model config: {e}") from e
+    return config
+
+
+def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> FusionModel:
+    """Rebuild a model from a checkpoint folder: its config, its pretrained sources, its weights."""
+    folder = Path(folder)
+    meta = read_config(folder)
+    config = model_config(folder, meta)
     try:
         model = build_model(config)
     except SourceUnavailable as e:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_model, pick_device, read_config
+from mmsent.checkpoint import CheckpointError, checkpoint_folder, load_model, model_config, pick_device, read_config
 from mmsent.config import HelpFormatter
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS
 from mmsent.weights import SourceUnavailable
@@ -52,11 +52,12 @@ log = logging.getLogger(__name__)
 JOINT_SEED = 12345  # the joined evaluation set is the same for every checkpoint
 
 
-def check_labels(model, folder) -> None:
-    """Raise CheckpointError for a model whose heads answer other labels than mmsent.labels' (other names, another
-    order): the corpora's labels are indices of those, and its figures would score what it does not answer."""
+def check_labels(config, folder) -> None:
+    """Raise CheckpointError for a model (its ``config``) whose heads answer other labels than mmsent.labels' (other
+    names, another order): the corpora's labels are indices of those, and its figures would score what it does not
+    answer."""
     for head, ours in (("emotions", EMOTIONS), ("sentiments", SENTIMENTS)):
-        theirs = list(getattr(model.config, head))
+        theirs = list(getattr(config, head))
         if theirs != list(ours):
             raise CheckpointError(f"{folder}: its {head} are {theirs}; train.evaluate and train.served score the "
                                   f"{len(ours)} MELD {head} {list(ours)}, in that order: give a model whose heads "
@@ -179,15 +180,15 @@ def evaluate(checkpoint: str | Path, specs: list[str], cache: str | Path | None 
     and, with ``voices`` (read_voices), on each corpus's words given each of those voices
     ("<corpus>+voices")."""
     folder = checkpoint_folder(checkpoint).resolve()  # "default": the embedded one, from any folder
-    context = read_config(folder).get("model", {}).get("text_context", 0)  # the words each utterance reads before it
+    config = model_config(folder, read_config(folder))  # its labels and context checked, its data read, before it loads
+    check_labels(config, folder)
     sets: dict[str, list[Sample]] = {}
     spec_of: dict[str, str] = {}  # each set's --data spec (a +words or +voices set: its corpus's)
-    for spec in specs:  # read before the model loads: a spec mistyped is said at once
-        name, samples = read_data_spec(spec, context=context)
+    for spec in specs:  # a spec mistyped is said at once
+        name, samples = read_data_spec(spec, context=config.text_context)
         key = unique_key(name, {*sets, "joint"})  # "joint": the joined set's
         sets[key], spec_of[key] = samples, spec
     model = load_model(checkpoint, device)
-    check_labels(model, folder)
     log.info("checkpoint %s", folder)
     rules = trained_on(folder)
     worded = {f"{k}+words": with_words(v, list(words)) for k, v in sets.items()} if words else {}

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = str(checkpoint_folder(args.checkpoint).resolve())
     try:
         model = load_model(args.checkpoint, args.device)
-        check_labels(model, folder)
+        check_labels(model.config, folder)
     except (CheckpointError, SourceUnavailable, ValueError) as e:  # ValueError: a device this machine lacks
         p.error(str(e))
     report = {}
