@@ -216,28 +216,24 @@ class Stopped(Exception):
 
 class Stops:
     """Which analyses of a page go on, by page session. A click on Analyse or an example (``click``, its first step)
-    replaces the page's analyses of earlier clicks, running or waiting: they stop at their next step and show
-    nothing (NEWER), where they went on and showed their file's results after the click had cleared the page, under
-    the new analysis's progress. Stop (``stop``) holds for the page's analyses clicked before it, running or waiting
-    (one still waiting stops as it starts); a click after it starts anew. An analysis asks ``why`` at each progress
-    step (``stoppable``) with the time of its own click, which the page keeps and passes on to it, and whether its
-    request is still there (``left``). A double click: the page may read the first click's inputs after the second
-    click's first step, so that both analyses are the second click's; the first runs, and the second, which the page
-    sends once the first has ended, finds its click analysed (``analysed``) and does nothing, where it ran again
-    after the first, its progress over the first's results."""
+    replaces the page's analyses that joined the queue before it, running or waiting: they stop at their next step
+    and show nothing (NEWER), where they went on and showed their file's results after the click had cleared the
+    page, under the new analysis's progress. Stop (``stop``) holds for the page's analyses that joined the queue
+    before it, running or waiting (one still waiting stops as it starts); a click after it starts anew. An analysis
+    asks ``why`` at each progress step (``stoppable``) with the time it joined the queue (``enqueued``), and whether
+    its request is still there (``left``)."""
 
     def __init__(self):
-        # session -> when it last clicked and last pressed Stop (time.monotonic)
+        # session -> when it last clicked and last pressed Stop (time.monotonic, as Gradio notes when a request joins
+        # its queue)
         self._pages: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def click(self, request: gr.Request) -> float:
-        """A new analysis asked for on the page: those of its earlier clicks stop. Returns the click's time."""
-        now = time.monotonic()
+    def click(self, request: gr.Request) -> None:
+        """A new analysis asked for on the page: those that joined the queue before it stop."""
         if session := _session(request):
             with self._lock:
-                self._pages[session] = (now, -math.inf)
-        return now
+                self._pages[session] = (time.monotonic(), -math.inf)
 
     def stop(self, request: gr.Request) -> None:
         session = _session(request)
@@ -245,18 +241,12 @@ class Stops:
             if session in self._pages:  # no click since the page's last analysis ended: nothing to stop
                 self._pages[session] = (self._pages[session][0], time.monotonic())
 
-    def analysed(self, request: gr.Request | None, clicked: float | None) -> bool:
-        """Whether the page's click at ``clicked`` was analysed already: its page was forgotten as that ended."""
-        with self._lock:
-            return clicked is not None and _session(request) is not None and _session(request) not in self._pages
-
     def last_click(self, request: gr.Request | None) -> float | None:
         with self._lock:
             return self._pages.get(_session(request), (None,))[0]
 
     def why(self, request: gr.Request | None, since: float) -> str | None:
-        """Why the page's analysis clicked at ``since`` (or that began then, given no click) stops now (NEWER; BY_PAGE:
-        the Stop), or None."""
+        """Why the page's analysis that joined the queue at ``since`` stops now (NEWER; BY_PAGE: the Stop), or None."""
         with self._lock:
             clicked, stopped = self._pages.get(_session(request), (-math.inf, -math.inf))
         return NEWER if clicked > since else BY_PAGE if stopped > since else None
@@ -296,6 +286,14 @@ def left():
     if queue is None or not event_id:
         return lambda: False
     return lambda: not any(e._id == event_id and e.alive for job in queue.active_jobs if job for e in job)
+
+
+def enqueued() -> float | None:
+    """Called in an event's function: when its request joined the queue (time.monotonic, as Gradio's queue notes
+    it), or None outside an event (a test, a script)."""
+    queue, event_id = _event()
+    running = [e for job in (queue.active_jobs if queue else []) if job for e in job]
+    return next((e.enqueue_time for e in running if e._id == event_id), None)
 
 
 def stoppable(progress, why=lambda: None):
@@ -437,19 +435,15 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
     def analyze(video: str | None = None, subtitles: str | None = None, language: str = "auto",
                 asr: str = "faster-whisper", max_segment_seconds: float = SEGMENT_SECONDS[2],
                 senses: list[str] = SENSES, translate: bool = True, sound: str | None = None,
-                annotated_video: bool = False, audio_track: str = "", clicked: float | None = None,
-                progress=gr.Progress(), request: gr.Request = None):
+                annotated_video: bool = False, audio_track: str = "", progress=gr.Progress(),
+                request: gr.Request = None):
         """Analyse a video or a sound: returns the video (None for a sound; with ``annotated_video``, its
         annotated copy), 5 figures, the segment table, notes, files and the JSON. Stopped by its page, it
         returns empty results and a note that says so; replaced by a later click on its page, it leaves every
-        output as that click left it (UNCHANGED). ``clicked``: the time of the page's click that asked for it
-        (``Stops.click``; the page's state, not in the API)."""
-        if stops.analysed(request, clicked):  # a double click's second analysis: the first was the same
-            log.info("skipped %s: its click was analysed already", video or sound)
-            return UNCHANGED
+        output as that click left it (UNCHANGED)."""
         paths = {p: _name(p) for p in (video, subtitles, sound) if p}
-        # an API client's, a test's or a script's (no click passed on): as its page last clicked, or now
-        since, gone = clicked or stops.last_click(request) or time.monotonic(), left()
+        # outside the queue (a test, a script): as if it had joined the queue as its page clicked, or now
+        since, gone = enqueued() or stops.last_click(request) or time.monotonic(), left()
 
         def why() -> str | None:  # the page's Stop or a later click on it, or the request gone
             return stops.why(request, since) or (GONE if gone() else None)
@@ -537,16 +531,16 @@ def build_demo(model: mmsent.FusionModel, settings: Settings, load_warnings: lis
                 # for the cancelled one, which never ended for it).
                 # Stop: the page's analysis stops at its next step, running or still in the queue.
 
-                def clear(request: gr.Request):  # the last results, and the click's time for its analysis
-                    return [None] * 7 + [note, None, None, stops.click(request)]
+                def clear(request: gr.Request):
+                    stops.click(request)
+                    return [None] * 7 + [note, None, None]
 
-                clicked = gr.State()
-                cleared = button.click(clear, None, [*outputs, clicked], queue=False, api_visibility="private",
-                                       js=NEW_ANALYSIS_JS, show_progress_on=outputs[0], trigger_mode="always_last")
-                cleared.then(analyze, [*inputs, clicked], outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
+                cleared = button.click(clear, None, outputs, queue=False, api_visibility="private", js=NEW_ANALYSIS_JS,
+                                       show_progress_on=outputs[0], trigger_mode="always_last")
+                cleared.then(analyze, inputs, outputs, api_name="analyze", concurrency_id=ANALYSIS_QUEUE,
                              show_progress_on=outputs[0], trigger_mode="always_last")
                 stop.click(stops.stop, None, None, queue=False, api_visibility="private")
-                _examples(inputs, outputs, analyze, clear, clicked)
+                _examples(inputs, outputs, analyze, clear)
             with gr.Column():
                 outputs[0].render()  # the video with emotion captions
                 outputs[7].render()  # notes
@@ -576,11 +570,11 @@ NEW_ANALYSIS_JS = """() => {
 }"""
 
 
-def _examples(inputs: list, outputs: list, analyze, clear, clicked: gr.State) -> None:
+def _examples(inputs: list, outputs: list, analyze, clear) -> None:
     """Example videos: a click loads one (a sound, subtitles or an audio track given before are cleared: they belong
     to another file) and analyses it with the options as set, in private events (not in the API) that queue in the
     button's concurrency group: an example waits behind a running analysis like any other (which its click stops).
-    ``clear``: the Analyse button's first step (the last results gone, the click's time in ``clicked``)."""
+    ``clear``: the Analyse button's first step (the click noted, the last results gone)."""
     examples = sorted(EXAMPLES_DIR.glob("*.mp4"))
     if not examples:
         return
@@ -592,9 +586,9 @@ def _examples(inputs: list, outputs: list, analyze, clear, clicked: gr.State) ->
         return [None, None, "", *clear(request)]
 
     given = [inputs[INPUTS.index(name)] for name in ("sound", "subtitles", "audio_track")]
-    cleared = loaded.load_input_event.then(start, None, [*given, *outputs, clicked], queue=False,
+    cleared = loaded.load_input_event.then(start, None, [*given, *outputs], queue=False,
                                            api_visibility="private", show_progress_on=outputs[0], js=NEW_ANALYSIS_JS)
-    cleared.then(analyze, [*inputs, clicked], outputs, api_name="analyze_example", api_visibility="private",
+    cleared.then(analyze, inputs, outputs, api_name="analyze_example", api_visibility="private",
                  concurrency_id=ANALYSIS_QUEUE, show_progress_on=outputs[0], trigger_mode="always_last")
 
 
