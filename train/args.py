@@ -168,14 +168,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     state = Path(args.state or Path(args.out) / STATE_FILE)
     if args.resume and not state.is_file():
         p.error(f"--resume: {state} holds no training state to resume from; run without --resume first")
-    earlier = [f for f in (Path(args.out) / "config.json", state) if f.is_file()]
+    earlier = earlier_run(args.out, state)
     if earlier and not (args.resume or args.overwrite):
-        p.error(f"{args.out} holds an earlier run ({', '.join(f.name for f in earlier)}): give another --out, "
+        p.error(f"{args.out} holds an earlier run ({', '.join(earlier)}): give another --out, "
                 "--resume to continue that run, or --overwrite to replace it")
     if not 0 <= args.audio_augment < max(1, args.ravdess_repeat):
         p.error(f"--audio-augment must be from 0 to --ravdess-repeat - 1 ({args.ravdess_repeat - 1}): "
                 "each clip keeps at least one unperturbed appearance")
     return args
+
+
+def earlier_run(out: str | Path, state: Path | None = None) -> list[str]:
+    """The names of the files of an earlier run that ``out`` holds, not to be replaced unasked: its checkpoint's
+    config, and the run's state (``state``, else OUT/STATE_FILE)."""
+    return [f.name for f in (Path(out) / "config.json", state or Path(out) / STATE_FILE) if f.is_file()]
 
 
 def number(kind: type, low: float, high: float | None = None, above: bool = False, below: bool = False):

@@ -27,7 +27,7 @@ from mmsent.checkpoint import VOICE_HEADS, CheckpointError, checkpoint_folder, l
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model
 
-from .args import STATE_FILE, unwritable
+from .args import STATE_FILE, earlier_run, unwritable
 from .corpora import shared_path, user_path
 
 log = logging.getLogger("train.ensemble")
@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if any(out.resolve() == v.resolve() for v in voices):
         p.error(f"--out {args.out} is one of the voices joined: give another folder")
-    earlier = [f for f in (out / "config.json", out / STATE_FILE) if f.is_file()]  # a training run's state too
+    earlier = earlier_run(out)
     if earlier and not args.overwrite:
-        p.error(f"{args.out} holds an earlier run ({', '.join(f.name for f in earlier)}): give another --out, or "
+        p.error(f"{args.out} holds an earlier run ({', '.join(earlier)}): give another --out, or "
                 "--overwrite to replace it")
     try:
         joined = join_voices([load_checkpoint(v) for v in voices])
