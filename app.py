@@ -216,47 +216,63 @@ class Stopped(Exception):
 
 class Stops:
     """Which analyses of a page go on, by page session. A click on Analyse or an example (``click``, its first step)
-    replaces the page's analyses that joined the queue before it, running or waiting: they stop at their next step
-    and show nothing (NEWER), where they went on and showed their file's results after the click had cleared the
-    page, under the new analysis's progress. Stop (``stop``) holds for the page's analyses that joined the queue
-    before it, running or waiting (one still waiting stops as it starts); a click after it starts anew. An analysis
-    asks ``why`` at each progress step (``stoppable``) with the time it joined the queue (``enqueued``), and whether
-    its request is still there (``left``)."""
+    replaces the page's analyses of its earlier clicks, running or waiting: they stop at their next step and show
+    nothing (NEWER), where they went on and showed their file's results after the click had cleared the page, under
+    the new analysis's progress. Stop (``stop``) holds for the page's analyses of the clicks before it, running or
+    waiting (one still waiting stops as it starts); a click after it starts anew. An analysis takes the click it
+    answers as it starts (``answer``), then asks ``why`` at each progress step with that click's time, and whether its
+    request is still there (``left``).
+
+    A double click asks for two analyses, one after the other, both of the second click's inputs (the page reads them
+    after the second click's first step): the second finds its click answered and does nothing. So a page is
+    remembered after its analysis ends: the last ``MAX_PAGES`` pages to click are (an API client never clicks)."""
+
+    MAX_PAGES = 10_000
 
     def __init__(self):
-        # session -> when it last clicked and last pressed Stop (time.monotonic, as Gradio notes when a request joins
-        # its queue)
-        self._pages: dict[str, tuple[float, float]] = {}
+        # session -> when it last clicked, when it last pressed Stop (time.monotonic), and whether an analysis has
+        # answered that click; the page that clicked longest ago first
+        self._pages: dict[str, tuple[float, float, bool]] = {}
         self._lock = threading.Lock()
 
     def click(self, request: gr.Request) -> None:
-        """A new analysis asked for on the page: those that joined the queue before it stop."""
+        """A new analysis asked for on the page: those of its earlier clicks stop."""
         if session := _session(request):
             with self._lock:
-                self._pages[session] = (time.monotonic(), -math.inf)
+                self._pages.pop(session, None)
+                self._pages[session] = (time.monotonic(), -math.inf, False)
+                if len(self._pages) > self.MAX_PAGES:
+                    del self._pages[next(iter(self._pages))]
 
     def stop(self, request: gr.Request) -> None:
         session = _session(request)
         with self._lock:
-            if session in self._pages:  # no click since the page's last analysis ended: nothing to stop
-                self._pages[session] = (self._pages[session][0], time.monotonic())
+            if session in self._pages:  # a page that never clicked has nothing to stop
+                clicked, _, answered = self._pages[session]
+                self._pages[session] = (clicked, time.monotonic(), answered)
 
-    def last_click(self, request: gr.Request | None) -> float | None:
-        with self._lock:
-            return self._pages.get(_session(request), (None,))[0]
-
-    def why(self, request: gr.Request | None, since: float) -> str | None:
-        """Why the page's analysis that joined the queue at ``since`` stops now (NEWER; BY_PAGE: the Stop), or None."""
-        with self._lock:
-            clicked, stopped = self._pages.get(_session(request), (-math.inf, -math.inf))
-        return NEWER if clicked > since else BY_PAGE if stopped > since else None
-
-    def finished(self, request: gr.Request | None, since: float) -> None:
-        """An analysis ended: its page is forgotten if it has not clicked since (pages would pile up)."""
+    def answer(self, request: gr.Request | None) -> float | None:
+        """An analysis starts: the time of its page's last click, which it answers; None where its page has not
+        clicked (an API client, a script). Raises Answered where an analysis has answered that click already."""
         session = _session(request)
         with self._lock:
-            if self._pages.get(session, (math.inf,))[0] <= since:
-                del self._pages[session]
+            if session not in self._pages:
+                return None
+            clicked, stopped, answered = self._pages[session]
+            if answered:
+                raise Answered
+            self._pages[session] = (clicked, stopped, True)
+            return clicked
+
+    def why(self, request: gr.Request | None, since: float) -> str | None:
+        """Why the page's analysis of its click at ``since`` stops now (NEWER; BY_PAGE: the Stop), or None."""
+        with self._lock:
+            clicked, stopped, _ = self._pages.get(_session(request), (-math.inf, -math.inf, False))
+        return NEWER if clicked > since else BY_PAGE if stopped > since else None
+
+
+class Answered(Exception):
+    """The page's last click has had its analysis (the second of a double click)."""
 
 
 BY_PAGE = "by its page"  # why an analysis stops: the page's Stop
@@ -286,14 +302,6 @@ def left():
     if queue is None or not event_id:
         return lambda: False
     return lambda: not any(e._id == event_id and e.alive for job in queue.active_jobs if job for e in job)
-
-
-def enqueued() -> float | None:
-    """Called in an event's function: when its request joined the queue (time.monotonic, as Gradio's queue notes
-    it), or None outside an event (a test, a script)."""
-    queue, event_id = _event()
-    running = [e for job in (queue.active_jobs if queue else []) if job for e in job]
-    return next((e.enqueue_time for e in running if e._id == event_id), None)
 
 
 def stoppable(progress, why=lambda: None):
@@ -442,8 +450,11 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         returns empty results and a note that says so; replaced by a later click on its page, it leaves every
         output as that click left it (UNCHANGED)."""
         paths = {p: _name(p) for p in (video, subtitles, sound) if p}
-        # outside the queue (a test, a script): as if it had joined the queue as its page clicked, or now
-        since, gone = enqueued() or stops.last_click(request) or time.monotonic(), left()
+        try:  # the click this analysis answers; an API client's (or a script's) analysis starts now
+            since, gone = stops.answer(request) or time.monotonic(), left()
+        except Answered:
+            log.info("skipped %s: its click was analysed already (a double click)", video or sound)
+            return UNCHANGED
 
         def why() -> str | None:  # the page's Stop or a later click on it, or the request gone
             return stops.why(request, since) or (GONE if gone() else None)
@@ -478,8 +489,6 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
             log.exception("analysis of %s failed", video or sound)
             raise gr.Error(f"The analysis failed unexpectedly ({type(e).__name__}: "
                            f"{_user_message(e, paths)}). The server log has the details.") from e
-        finally:
-            stops.finished(request, since)
         if stops.why(request, since) == NEWER:  # clicked again after its last step: the new analysis shows
             log.info("stopped %s at its end, %s", video or sound, NEWER)
             return UNCHANGED

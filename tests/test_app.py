@@ -427,7 +427,6 @@ def test_stop_ends_the_analysis_at_its_next_step_and_keeps_nothing(tmp_path, med
     assert re.search(rf"^Stopped at {at or 'checking the file'}.*: the analysis of _draft_\.mp4 was stopped and "
                      r"nothing was kept\.$", capsys.readouterr().out, re.MULTILINE)
     assert (stages[-1].startswith(at) if at else not stages) and not list(tmp_path.glob("req-*"))
-    assert not stops._pages  # each page is forgotten as its last analysis ends (an API client's page never closes)
     stops.stop(page)  # a Stop with nothing running, then the next click: that analysis runs
     stops.click(page)
     assert analyze(str(media["speech"]), progress=lambda *a, **k: None, request=page)[6] is not None
@@ -473,6 +472,31 @@ def test_a_new_click_during_an_analysis_stops_it_and_shows_nothing_of_it(tmp_pat
     waiting = time.monotonic()  # an example's analysis joins the queue, then Analyse is clicked
     stops.click(page)
     assert stops.why(page, waiting) == app.NEWER and stops.why(page, time.monotonic()) is None
+
+
+def test_a_double_click_runs_one_analysis(tmp_path, media, monkeypatch):
+    """A double click on Analyse ran the file's analysis twice, one after the other, the second's progress over the
+    first's results (a real browser: 3 of 3 double clicks). The page reads the first click's inputs after the second
+    click's first step: both analyses are the second click's, and the second does nothing. A page is remembered after
+    its analysis (to know its click answered), the last MAX_PAGES pages to click; an API client never clicks."""
+    app, stops, page, analyze = page_analysis(tmp_path)
+    steps = []
+    progress = lambda fraction, desc=None: steps.append(desc)  # noqa: E731
+    stops.click(page), stops.click(page)  # the two clicks' first steps
+    assert analyze(str(media["speech"]), progress=progress, request=page)[6] is not None
+    steps.clear()
+    assert analyze(str(media["speech"]), progress=progress, request=page) == (gr.skip(),) * len(OUTPUTS)
+    assert steps == []  # nothing done
+    stops.click(page)  # the next click is analysed
+    assert analyze(str(media["speech"]), progress=progress, request=page)[6] is not None
+    api = gr.Request(session_hash="api-client")  # analyses without a click, one after the other: each runs
+    for _ in range(2):
+        assert analyze(str(media["speech"]), progress=progress, request=api)[6] is not None
+    assert list(stops._pages) == ["page-1"]
+    monkeypatch.setattr(stops, "MAX_PAGES", 3)
+    for n in range(2, 6):
+        stops.click(gr.Request(session_hash=f"page-{n}"))
+    assert list(stops._pages) == ["page-3", "page-4", "page-5"]
 
 
 def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):

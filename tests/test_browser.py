@@ -381,6 +381,23 @@ def test_a_file_analysed_during_another_s_analysis_shows_only_its_own_results(se
     assert re.search(r"stopped \S*happy_news\.mp4 at .*, by a new analysis on its page", log), log
 
 
+def test_a_double_click_runs_one_analysis(server, browser_context):
+    """A double click on Analyse ran the file's analysis twice, one after the other (the results came, then the
+    progress again over them): now one analysis runs and shows; the other does nothing (both are the second click's)
+    or stops at its next step (the first click's, begun before the second click)."""
+    page = open_page(browser_context, server, set())
+    upload(page, ROOT / "examples" / "happy_news.mp4")
+    before = len(server.log_tail(10**9))
+    page.dblclick("#analyse-btn")
+    other = r"(skipped|stopped) \S*happy_news\.mp4|analysed \S*happy_news\.mp4(.|\n)*analysed \S*happy_news"
+    server.wait_for_log(other, before, ANALYSIS_TIMEOUT_MS / 1000)  # the other analysis, the first or the second
+    log = server.wait_for_log(r"analysed \S*happy_news\.mp4", before, ANALYSIS_TIMEOUT_MS / 1000)
+    assert len(re.findall(r"analysed \S*happy_news", log)) == 1, log
+    assert re.search(r"skipped \S*happy_news\.mp4: its click was analysed already|stopped \S*happy_news\.mp4 at .*, "
+                     "by a new analysis on its page", log), log
+    wait_for_results(page)
+
+
 def test_stop_ends_the_analysis(server, browser_context):
     """Stop ends the page's analysis at its next step, with a note and no results; the next click runs, and the
     "Stopped" toast goes as it starts (it stayed its 10 s, over the next analysis's results)."""
