@@ -220,8 +220,8 @@ class Stops:
     nothing (NEWER), where they went on and showed their file's results after the click had cleared the page, under
     the new analysis's progress. Stop (``stop``) holds for the page's analyses of the clicks before it, running or
     waiting (one still waiting stops as it starts); a click after it starts anew. An analysis takes the click it
-    answers as it starts (``answer``), then asks ``why`` at each progress step with that click's time, and whether its
-    request is still there (``left``).
+    answers as it starts (``answer``: the last before it joined the queue, ``enqueued``), then asks ``why`` at each
+    progress step with that click's time, and whether its request is still there (``left``).
 
     A double click asks for two analyses, one after the other, both of the second click's inputs (the page reads them
     after the second click's first step): the second finds its click answered and does nothing. So a page is
@@ -251,14 +251,18 @@ class Stops:
                 clicked, _, answered = self._pages[session]
                 self._pages[session] = (clicked, time.monotonic(), answered)
 
-    def answer(self, request: gr.Request | None) -> float | None:
-        """An analysis starts: the time of its page's last click, which it answers; None where its page has not
-        clicked (an API client, a script). Raises Answered where an analysis has answered that click already."""
+    def answer(self, request: gr.Request | None, joined: float | None = None) -> float | None:
+        """An analysis starts that joined the queue at ``joined`` (None: not queued): the time of the click it
+        answers, its page's last; ``joined`` where it joined the queue before that click (it stops at its first
+        step); None where its page has not clicked (an API client, a script). Raises Answered where an analysis has
+        answered that click already."""
         session = _session(request)
         with self._lock:
             if session not in self._pages:
                 return None
             clicked, stopped, answered = self._pages[session]
+            if joined is not None and joined < clicked:
+                return joined
             if answered:
                 raise Answered
             self._pages[session] = (clicked, stopped, True)
@@ -302,6 +306,14 @@ def left():
     if queue is None or not event_id:
         return lambda: False
     return lambda: not any(e._id == event_id and e.alive for job in queue.active_jobs if job for e in job)
+
+
+def enqueued() -> float | None:
+    """Called in an event's function: when its request joined the queue (time.monotonic, as Gradio's queue notes
+    it), or None outside an event (a test, a script). (A queue with no event waiting is falsy: it has a length.)"""
+    queue, event_id = _event()
+    running = [e for job in (queue.active_jobs if queue is not None else []) if job for e in job]
+    return next((e.enqueue_time for e in running if e._id == event_id), None)
 
 
 def stoppable(progress, why=lambda: None):
@@ -451,7 +463,7 @@ def make_analyze(model: mmsent.FusionModel, settings: Settings, model_lines: str
         output as that click left it (UNCHANGED)."""
         paths = {p: _name(p) for p in (video, subtitles, sound) if p}
         try:  # the click this analysis answers; an API client's (or a script's) analysis starts now
-            since, gone = stops.answer(request) or time.monotonic(), left()
+            since, gone = stops.answer(request, enqueued()) or time.monotonic(), left()
         except Answered:
             log.info("skipped %s: its click was analysed already (a double click)", video or sound)
             return UNCHANGED

@@ -26,7 +26,7 @@ import gradio as gr
 import imageio_ffmpeg
 import pytest
 import torch
-from app_server import ROOT, AppServer, load_app, make_examples_module
+from app_server import ROOT, AppServer, free_port, load_app, make_examples_module
 from mediagen import dubbed_video, ffmpeg, make_video
 from test_results import make_analysis
 from gradio_client import Client, handle_file
@@ -493,10 +493,32 @@ def test_a_double_click_runs_one_analysis(tmp_path, media, monkeypatch):
     for _ in range(2):
         assert analyze(str(media["speech"]), progress=progress, request=api)[6] is not None
     assert list(stops._pages) == ["page-1"]
+    joined = time.monotonic()  # an example's analysis joins the queue, then Analyse is clicked: the click's runs
+    stops.click(page)
+    assert stops.why(page, stops.answer(page, joined)) == app.NEWER  # stops at its first step
+    assert stops.answer(page, time.monotonic()) is not None and stops.why(page, joined) == app.NEWER
+    with pytest.raises(app.Answered):
+        stops.answer(page, time.monotonic())
     monkeypatch.setattr(stops, "MAX_PAGES", 3)
     for n in range(2, 6):
         stops.click(gr.Request(session_hash=f"page-{n}"))
     assert list(stops._pages) == ["page-3", "page-4", "page-5"]
+
+
+def test_an_analysis_knows_when_it_joined_the_queue():
+    """enqueued() read no time in a real queue (Gradio's queue is falsy while no event waits: it has a length), so an
+    analysis that joined the queue before its page's last click (an example's, waiting) did not stop for it."""
+    app = load_app()
+    with gr.Blocks() as demo:
+        out = gr.Number()
+        gr.Button().click(app.enqueued, None, out, api_name="joined")
+    demo.queue().launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        before = time.monotonic()
+        joined = Client(demo.local_url, verbose=False).predict(api_name="/joined")
+        assert before <= joined <= time.monotonic()
+    finally:
+        demo.close()
 
 
 def test_each_upload_is_probed_once(tmp_path, media, monkeypatch):
