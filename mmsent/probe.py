@@ -172,6 +172,11 @@ def _origin(c: av.container.InputContainer) -> float:
 
 
 def _header_duration(c: av.container.InputContainer) -> float | None:
+    """The file's length from its header, or None where the header does not tell it: none there, or a Matroska or
+    WebM file that starts later than 0 (FFmpeg writes its Duration as the time of its end, other writers its length:
+    the packets tell)."""
+    if c.duration and "matroska" in c.format.name and _origin(c) > 0:
+        return None
     if c.duration:
         return c.duration / av.time_base
     ends = [float(s.duration * s.time_base) for s in c.streams if s.duration and s.time_base]

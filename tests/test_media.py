@@ -350,6 +350,18 @@ def test_a_late_matroska_track_is_not_called_truncated(folder, recwarn):
     assert not [w for w in recwarn if "truncated" in str(w.message)]
 
 
+def test_a_matroska_file_that_starts_late_lasts_as_long_as_its_sound(folder):
+    """A Matroska or WebM file whose clock starts at 3 s (cut from a longer one): its length was taken to be the
+    header's Duration, which FFmpeg writes as the time of its end: 3 s too long, a gap after the speech to that time."""
+    sound = folder / "tone2s.wav"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=2", sound)
+    for suffix, codec in ((".mka", "flac"), (".webm", "libopus")):
+        late = folder / f"late_start{suffix}"
+        ffmpeg("-i", sound, "-c:a", codec, "-output_ts_offset", "3", late)
+        assert probe(late).duration == pytest.approx(2.0, abs=0.05), suffix
+        assert len(load_audio(late)) / RATE == pytest.approx(2.0, abs=0.05), suffix
+
+
 def test_span_validation(folder):
     path = make_video(folder / "v.mp4", duration=1.0, audio=None, size=(64, 48))
     with pytest.raises(ValueError, match="finite"):
