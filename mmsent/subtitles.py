@@ -15,6 +15,7 @@ out, and the notes say how many and of which styles (sung lyrics in lines of the
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import html
 import math
@@ -438,8 +439,7 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     if not found:  # no encoding reads it (its parse would quote its bytes: "got '\x00\x01\x02...'")
         raise SubtitleError(f"{path}: not a text file (no text encoding reads its bytes); mmsent reads "
                             f"{FORMATS_READ}")
-    least = min(m.chaos for m in found)
-    encoding, text = _likeliest(sorted(m for m in found if m.chaos - least < CHAOS_EVEN))
+    encoding, text = _likeliest(data, sorted(found))
     tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {encoding}, the likeliest "
                    "encoding of its bytes; if its letters look wrong, save it as UTF-8.")
     return _lines(text)
@@ -453,29 +453,35 @@ _LEGACY = {  # the encodings of legacy subtitle files, the most used first, and 
     "cp1253": ("el",), "cp1254": ("tr", "az"), "cp1255": ("he", "yi"), "cp1256": ("ar", "fa", "ur", "ps"),
     "cp1257": ("lt", "lv", "et"), "koi8_r": ("ru",), "cp874": ("th",),
 }
-CHAOS_EVEN = 0.005  # charset-normalizer's readings this close in chaos are as good as each other (as it ranks them)
+MESS_MAX = 0.2  # charset-normalizer's readings are those of less chaos ("mess") than this (its default threshold)
 LEGACY_LANGUAGES = tuple(sorted({code for codes in _LEGACY.values() for code in codes}))
 
 
-def _likeliest(readings: list) -> tuple[str, str]:
-    """(encoding, text) of the likeliest of charset-normalizer's readings of a file that are equally free of
-    chaos, each under any of the encodings that give its text. Where several legacy encodings do, those whose
-    text reads as a language the encoding is made for (Hebrew bytes read as Windows-1255 read as Hebrew; as
-    KOI8-R, as Russian less surely; Polish read as Windows-1252 reads as Polish, which that encoding does not
-    write), the surest of them by py3langid (to two places: text in a script of its own, gibberish too, reads
-    as its language at 1.00), then the most coherent (charset-normalizer: letters as frequent as in that
-    language), then the most used."""
-    legacy: dict = {}  # encoding -> the reading it gives
+def _likeliest(data: bytes, readings: list) -> tuple[str, str]:
+    """(encoding, text) of the likeliest reading of a file's bytes, of charset-normalizer's ``readings`` (least
+    chaos first) and of each legacy encoding that reads every byte with as little chaos (charset-normalizer drops some
+    that read a file well: Windows-1250 Hungarian, Windows-1252 Italian for Czech or Baltic letters). Of the
+    legacy readings, those whose text reads as a language the encoding is made for (Hebrew bytes read as
+    Windows-1255 read as Hebrew; as KOI8-R, as Russian less surely; Polish read as Windows-1252 reads as Polish,
+    which that encoding does not write), the surest of them by py3langid (to two places: text in a script of its
+    own, gibberish too, reads as its language at 1.00), then the most coherent (charset-normalizer: letters as
+    frequent as in that language), then the most used. Else charset-normalizer's first choice."""
+    legacy: dict[str, tuple[str, float]] = {}  # encoding -> its text and coherence
     for m in readings:
         for encoding in m.could_be_from_charset or [m.encoding]:
             if encoding in _LEGACY:
-                legacy.setdefault(encoding, m)
-    if len(legacy) > 1:
-        read = {encoding: written_language(_letter_lines(str(m)), LEGACY_LANGUAGES) for encoding, m in legacy.items()}
-        made_for = [e for e in legacy if read[e][0] in _LEGACY[e]]
-        if made_for:
-            best = min(made_for, key=lambda e: (-round(read[e][1], 2), -legacy[e].coherence, list(_LEGACY).index(e)))
-            return best, str(legacy[best])
+                legacy.setdefault(encoding, (str(m), m.coherence))
+    from charset_normalizer.md import mess_ratio
+
+    for encoding in _LEGACY.keys() - legacy.keys():
+        with contextlib.suppress(UnicodeDecodeError):
+            if mess_ratio(_letter_lines(text := data.decode(encoding)), 1.0) < MESS_MAX:  # 1: read it all
+                legacy[encoding] = (text, 0.0)
+    read = {encoding: written_language(_letter_lines(text), LEGACY_LANGUAGES) for encoding, (text, _) in legacy.items()}
+    made_for = [e for e in legacy if read[e][0] in _LEGACY[e]]
+    if made_for:
+        best = min(made_for, key=lambda e: (-round(read[e][1], 2), -legacy[e][1], list(_LEGACY).index(e)))
+        return best, legacy[best][0]
     first = readings[0]  # charset-normalizer's choice, under its most used legacy name
     return next((e for e in _LEGACY if e in (first.could_be_from_charset or [])), first.encoding), str(first)
 
