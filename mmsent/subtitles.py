@@ -15,11 +15,11 @@ out, and the notes say how many and of which styles (sung lyrics in lines of the
 from __future__ import annotations
 
 import codecs
-import contextlib
 import functools
 import html
 import math
 import re
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -414,7 +414,7 @@ def tell(problems: list[str] | None, problem: str) -> None:
 def _read_text(path: Path, problems: list[str] | None = None) -> str:
     """The file's text: UTF-8 (with or without a byte-order mark; a few broken bytes replaced, the rest kept),
     else the encoding its bytes most likely have (charset-normalizer: UTF-16 or UTF-32, or a legacy one such
-    as Windows-1251 for Russian; where several read it equally well, ``_likeliest``), said in ``problems``
+    as Windows-1251 for Russian; where several read it about as well, ``_likeliest``), said in ``problems``
     unless it is Unicode."""
     data = path.read_bytes()
     bom = data.startswith(codecs.BOM_UTF8)
@@ -439,7 +439,7 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     if not found:  # no encoding reads it (its parse would quote its bytes: "got '\x00\x01\x02...'")
         raise SubtitleError(f"{path}: not a text file (no text encoding reads its bytes); mmsent reads "
                             f"{FORMATS_READ}")
-    encoding, text = _likeliest(data, sorted(found))
+    encoding, text = _likeliest(sorted(found))
     tell(problems, f"The subtitle file {path.name} is not UTF-8: it was read as {encoding}, the likeliest "
                    "encoding of its bytes; if its letters look wrong, save it as UTF-8.")
     return _lines(text)
@@ -451,39 +451,49 @@ _LEGACY = {  # the encodings of legacy subtitle files, the most used first, and 
     "cp1250": ("pl", "cs", "sk", "hu", "sl", "hr", "ro", "bs", "sq", "sr"),  # Central European
     "cp1251": ("ru", "uk", "bg", "sr", "mk", "be", "kk", "ky", "mn", "tt"),  # Cyrillic
     "cp1253": ("el",), "cp1254": ("tr", "az"), "cp1255": ("he", "yi"), "cp1256": ("ar", "fa", "ur", "ps"),
-    "cp1257": ("lt", "lv", "et"), "koi8_r": ("ru",), "cp874": ("th",),
+    "cp1257": ("lt", "lv", "et"), "koi8_r": ("ru",), "cp874": ("th",), "cp1258": ("vi",),
 }
-MESS_MAX = 0.2  # charset-normalizer's readings are those of less chaos ("mess") than this (its default threshold)
+CHAOS_EVEN = 0.005  # charset-normalizer's readings this close in chaos are as good as each other (as it ranks them)
+CHAOS_NEAR = 0.1  # readings this much more chaotic than the least, taken where none as little reads right
 LEGACY_LANGUAGES = tuple(sorted({code for codes in _LEGACY.values() for code in codes}))
 
 
-def _likeliest(data: bytes, readings: list) -> tuple[str, str]:
-    """(encoding, text) of the likeliest reading of a file's bytes, of charset-normalizer's ``readings`` (least
-    chaos first) and of each legacy encoding that reads every byte with as little chaos (charset-normalizer drops some
-    that read a file well: Windows-1250 Hungarian, Windows-1252 Italian for Czech or Baltic letters). Of the
-    legacy readings, those whose text reads as a language the encoding is made for (Hebrew bytes read as
-    Windows-1255 read as Hebrew; as KOI8-R, as Russian less surely; Polish read as Windows-1252 reads as Polish,
-    which that encoding does not write), the surest of them by py3langid (to two places: text in a script of its
-    own, gibberish too, reads as its language at 1.00), then the most coherent (charset-normalizer: letters as
-    frequent as in that language), then the most used. Else charset-normalizer's first choice."""
-    legacy: dict[str, tuple[str, float]] = {}  # encoding -> its text and coherence
-    for m in readings:
-        for encoding in m.could_be_from_charset or [m.encoding]:
-            if encoding in _LEGACY:
-                legacy.setdefault(encoding, (str(m), m.coherence))
-    from charset_normalizer.md import mess_ratio
+def _likeliest(found: list) -> tuple[str, str]:
+    """(encoding, text) of the likeliest of charset-normalizer's readings of a file (``found``, its likeliest
+    first), each under any of the encodings that give its text.
 
-    for encoding in _LEGACY.keys() - legacy.keys():
-        with contextlib.suppress(UnicodeDecodeError):
-            if mess_ratio(_letter_lines(text := data.decode(encoding)), 1.0) < MESS_MAX:  # 1: read it all
-                legacy[encoding] = (text, 0.0)
-    read = {encoding: written_language(_letter_lines(text), LEGACY_LANGUAGES) for encoding, (text, _) in legacy.items()}
-    made_for = [e for e in legacy if read[e][0] in _LEGACY[e]]
-    if made_for:
-        best = min(made_for, key=lambda e: (-round(read[e][1], 2), -legacy[e][1], list(_LEGACY).index(e)))
-        return best, legacy[best][0]
-    first = readings[0]  # charset-normalizer's choice, under its most used legacy name
-    return next((e for e in _LEGACY if e in (first.could_be_from_charset or [])), first.encoding), str(first)
+    Where several legacy code pages read it as free of chaos as the least chaotic reading, those whose text reads
+    as a language the code page is made for (Hebrew bytes read as Windows-1255 read as Hebrew; as KOI8-R, as
+    Russian less surely; Polish read as Windows-1252 reads as Polish, which that code page does not write). Else,
+    where its likeliest is single-byte, such readings a little more chaotic, in its script, that read as their
+    language with half the doubt, or less, that it reads as its own with (Windows-1252 Italian and Portuguese,
+    whose È, ù, ã read as -1250's Č, ů, ă are a little less chaotic to charset-normalizer; French read as Mac
+    Central European). Of them the surest by py3langid (to two places: text in a script of its own, gibberish too,
+    reads as its language at 1.00), then the most coherent (charset-normalizer: letters as frequent as in that
+    language), then the most used. Else its likeliest, under its most used legacy name."""
+    readings = [(e, str(m), m.chaos, m.coherence) for m in found for e in m.could_be_from_charset or [m.encoding]]
+    least, first = min(m.chaos for m in found), str(found[0])
+    read = functools.cache(lambda text: written_language(_letter_lines(text), LEGACY_LANGUAGES))
+    even = [r for r in readings if r[2] - least < CHAOS_EVEN]
+    single_byte = not found[0].multi_byte_usage
+    near = [r for r in readings if single_byte and r[2] - least < CHAOS_NEAR and _script(r[1]) == _script(first)
+            and 1 - read(r[1])[1] < (1 - read(first)[1]) / 2]
+    for tier in ([even] if len({r[0] for r in even} & _LEGACY.keys()) > 1 else []) + [near]:
+        candidates: dict[str, tuple[str, float]] = {}  # encoding -> its least chaotic text, and its coherence
+        for e, text, _, coherence in tier:
+            if e in _LEGACY and read(text)[0] in _LEGACY[e]:
+                candidates.setdefault(e, (text, coherence))
+        if candidates:
+            best = min(candidates, key=lambda e: (-round(read(candidates[e][0])[1], 2), -candidates[e][1],
+                                                  list(_LEGACY).index(e)))
+            return best, candidates[best][0]
+    return next((e for e in _LEGACY if e in (found[0].could_be_from_charset or [])), found[0].encoding), first
+
+
+def _script(text: str) -> str:
+    """The script most of the letters beyond ASCII in ``text`` are of ('LATIN', 'CYRILLIC'...), or ''."""
+    scripts = Counter(unicodedata.name(c, " ").split(" ")[0] for c in text if ord(c) > 127 and c.isalpha())
+    return scripts.most_common(1)[0][0] if scripts else ""
 
 
 def _letter_lines(text: str) -> str:

@@ -1301,7 +1301,7 @@ LEGACY_LINES = {  # (encoding, language, lines) of subtitle files saved in a leg
                       "Però non lo so più, città e virtù."]),
     "fr": ("cp1252", ["Le temps est très agréable, ma chère amie.", "Où est la gare ? Ça va, merci.",
                       "Noël à côté du lycée, c'était génial."]),
-    "hu": ("cp1250", ["Árvíztűrő tükörfúrógép.", "Köszönöm szépen, őszintén.", "Jó napot, hogy van?"]),
+    "pt": ("cp1252", ["Não sei o que você está fazendo.", "A ação começa às três horas.", "Ele é órfão, coração."]),
 }
 
 
@@ -1311,8 +1311,8 @@ def test_subtitles_in_a_legacy_encoding_are_read_in_the_one_made_for_their_langu
     """Several legacy encodings read these bytes without chaos; charset-normalizer took Hebrew for KOI8-R
     Russian, Czech and Turkish for Windows-1252 (losing their ř, ě, ğ, ş) and, in a long file, Turkish for
     Vietnamese Windows-1258. The one whose text reads as a language it is made for is taken, and named. Italian
-    was read as Windows-1250 (È, ù as Č, ů: a little less chaotic to charset-normalizer), French as Mac Central
-    European, and Hungarian as DOS Baltic (charset-normalizer left Windows-1250 out)."""
+    and Portuguese were read as Windows-1250 (È, ù, ã as Č, ů, ă: a little less chaotic to charset-normalizer), French
+    as Mac Central European."""
     encoding, lines = LEGACY_LINES[language]
     at = [f"00:{i // 60:02d}:{i % 60:02d}" for i in range(cues)]
     text = "".join(f"{i + 1}\n{t},000 --> {t},900\n{lines[i % 3]}\n\n" for i, t in enumerate(at))
