@@ -187,7 +187,8 @@ def load_expression_net(device: str | torch.device | None = None, folder: str | 
     if not weights.is_file() or not config_path.is_file():
         raise SourceUnavailable(part, f"{folder} lacks model.safetensors or config.json",
                                 "Restore checkpoints/default/face-expression from the repository, or train it: "
-                                "python -m train.fer --data DIR --out checkpoints/default/face-expression")
+                                "python -m train.fer --data DIR --out checkpoints/default/face-expression"
+                                if folder == EXPRESSION_DIR else "Give a folder that train.fer wrote (its --out).")
     actual = sha256_file(weights)
     if expected and actual != expected:
         raise HashMismatch(part, f"{weights} has sha256 {actual[:12]}…, expected {expected[:12]}…",

@@ -75,8 +75,9 @@ def test_save_load_round_trip_and_hash_check(tmp_path):
         assert torch.allclose(loaded(x), net(x), atol=2e-2)
     with pytest.raises(HashMismatch, match="face expression CNN"):
         load_expression_net(folder=tmp_path, sha256="0" * 64)
-    with pytest.raises(SourceUnavailable, match="lacks model.safetensors"):
+    with pytest.raises(SourceUnavailable, match="lacks model.safetensors") as e:  # a folder named: not the default's
         load_expression_net(folder=tmp_path / "missing")
+    assert "Give a folder that train.fer wrote" in str(e.value) and "Restore" not in str(e.value)
 
 
 def _fake_fer(root, per_class=6):
