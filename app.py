@@ -305,15 +305,20 @@ def left():
     queue, event_id = _event()
     if queue is None or not event_id:
         return lambda: False
-    return lambda: not any(e._id == event_id and e.alive for job in queue.active_jobs if job for e in job)
+    return lambda: not getattr(_running(queue, event_id), "alive", False)
 
 
 def enqueued() -> float | None:
     """Called in an event's function: when its request joined the queue (time.monotonic, as Gradio's queue notes
-    it), or None outside an event (a test, a script). (A queue with no event waiting is falsy: it has a length.)"""
+    it), or None outside an event (a test, a script)."""
     queue, event_id = _event()
-    running = [e for job in (queue.active_jobs if queue is not None else []) if job for e in job]
-    return next((e.enqueue_time for e in running if e._id == event_id), None)
+    event = _running(queue, event_id) if queue is not None and event_id else None  # (an idle queue is falsy)
+    return event.enqueue_time if event else None
+
+
+def _running(queue, event_id: str):
+    """The event ``event_id`` among the queue's running jobs, or None where it has left them."""
+    return next((e for job in queue.active_jobs if job for e in job if e._id == event_id), None)
 
 
 def stoppable(progress, why=lambda: None):
