@@ -170,6 +170,11 @@ def save_expression_net(net: ExpressionNet, folder: str | Path, extra: dict | No
     return sha
 
 
+def is_expression_checkpoint(folder: Path) -> bool:
+    """Whether ``folder`` holds an expression CNN's files, as train.fer writes them."""
+    return (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+
+
 def load_expression_net(device: str | torch.device | None = None, folder: str | Path | None = None,
                         sha256: str | None = None) -> tuple[ExpressionNet, str]:
     """The shipped expression CNN in eval mode (float32) and the sha256 of its weight file.
@@ -184,7 +189,7 @@ def load_expression_net(device: str | torch.device | None = None, folder: str | 
     expected = EXPRESSION_SHA256 if sha256 is None else sha256
     part = "face expression CNN"
     weights, config_path = folder / "model.safetensors", folder / "config.json"
-    if not weights.is_file() or not config_path.is_file():
+    if not is_expression_checkpoint(folder):
         raise SourceUnavailable(part, f"{folder} lacks model.safetensors or config.json",
                                 "Restore checkpoints/default/face-expression from the repository, or train it: "
                                 "python -m train.fer --data DIR --out checkpoints/default/face-expression"

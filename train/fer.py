@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from mmsent.checkpoint import pick_device
 from mmsent.config import HelpFormatter
 from mmsent.encoders import bf16_supported
-from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, load_expression_net, preprocess,
-                               save_expression_net, view_features)
+from mmsent.expression import (EXPRESSION_SIZE, ExpressionConfig, ExpressionNet, embed, is_expression_checkpoint,
+                               load_expression_net, preprocess, save_expression_net, view_features)
 from mmsent.labels import EMOTIONS
 from train.args import number
 from train.corpora import CorpusError, command_line, shared_path, user_path
@@ -195,7 +195,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     for flag, folder in [("--init", args.init)] + [("--soup", f) for f in args.soup or []]:  # before any image is read
-        if folder and not ((folder / "model.safetensors").is_file() and (folder / "config.json").is_file()):
+        if folder and not is_expression_checkpoint(folder):
             sys.exit(f"{flag} {folder}: not an expression checkpoint (it lacks model.safetensors or config.json): give "
                      "a folder that train.fer wrote (its --out)")
     try:
