@@ -471,22 +471,21 @@ def _likeliest(found: list) -> tuple[str, str]:
     Central European). Of them the surest by py3langid (to two places: text in a script of its own, gibberish too,
     reads as its language at 1.00), then the most coherent (charset-normalizer: letters as frequent as in that
     language), then the most used. Else its likeliest, under its most used legacy name."""
-    readings = [(e, str(m), m.chaos, m.coherence) for m in found for e in m.could_be_from_charset or [m.encoding]]
+    readings = [(e, m) for m in found for e in m.could_be_from_charset or [m.encoding]]  # (encoding, its match)
     least, first = min(m.chaos for m in found), str(found[0])
     read = functools.cache(lambda text: written_language(_letter_lines(text), LEGACY_LANGUAGES))
-    even = [r for r in readings if r[2] - least < CHAOS_EVEN]
-    single_byte = not found[0].multi_byte_usage
-    near = [r for r in readings if single_byte and r[2] - least < CHAOS_NEAR and _script(r[1]) == _script(first)
-            and 1 - read(r[1])[1] < (1 - read(first)[1]) / 2]
-    for tier in ([even] if len({r[0] for r in even} & _LEGACY.keys()) > 1 else []) + [near]:
-        candidates: dict[str, tuple[str, float]] = {}  # encoding -> its least chaotic text, and its coherence
-        for e, text, _, coherence in tier:
-            if e in _LEGACY and read(text)[0] in _LEGACY[e]:
-                candidates.setdefault(e, (text, coherence))
+    even = [(e, m) for e, m in readings if m.chaos - least < CHAOS_EVEN]
+    near = [(e, m) for e, m in readings if not found[0].multi_byte_usage and m.chaos - least < CHAOS_NEAR
+            and _script(str(m)) == _script(first) and 1 - read(str(m))[1] < (1 - read(first)[1]) / 2]
+    for tier in ([even] if len({e for e, _ in even} & _LEGACY.keys()) > 1 else []) + [near]:
+        candidates = {}  # encoding -> its least chaotic reading
+        for e, m in tier:
+            if e in _LEGACY and read(str(m))[0] in _LEGACY[e]:
+                candidates.setdefault(e, m)
         if candidates:
-            best = min(candidates, key=lambda e: (-round(read(candidates[e][0])[1], 2), -candidates[e][1],
+            best = min(candidates, key=lambda e: (-round(read(str(candidates[e]))[1], 2), -candidates[e].coherence,
                                                   list(_LEGACY).index(e)))
-            return best, candidates[best][0]
+            return best, str(candidates[best])
     return next((e for e in _LEGACY if e in (found[0].could_be_from_charset or [])), found[0].encoding), first
 
 
