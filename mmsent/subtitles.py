@@ -435,7 +435,8 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     found = list(charset_normalizer.from_bytes(data))
     if found and found[0].encoding.startswith(("utf_16", "utf_32")):
         return _lines(str(found[0]))
-    found += charset_normalizer.from_bytes(data, cp_isolation=list(_LEGACY))  # each of them: it stops early
+    for encoding in _LEGACY:  # each of them, alone: tried together, it skips one like another it found too chaotic
+        found += charset_normalizer.from_bytes(data, cp_isolation=[encoding])
     if not found:  # no encoding reads it (its parse would quote its bytes: "got '\x00\x01\x02...'")
         raise SubtitleError(f"{path}: not a text file (no text encoding reads its bytes); mmsent reads "
                             f"{FORMATS_READ}")
@@ -452,6 +453,7 @@ _LEGACY = {  # the encodings of legacy subtitle files, the most used first, and 
     "cp1251": ("ru", "uk", "bg", "sr", "mk", "be", "kk", "ky", "mn", "tt"),  # Cyrillic
     "cp1253": ("el",), "cp1254": ("tr", "az"), "cp1255": ("he", "yi"), "cp1256": ("ar", "fa", "ur", "ps"),
     "cp1257": ("lt", "lv", "et"), "koi8_r": ("ru",), "cp874": ("th",), "cp1258": ("vi",),
+    "iso8859_2": ("pl", "cs", "sk", "hu", "sl", "hr", "ro", "bs", "sq", "sr"), "iso8859_7": ("el",),
 }
 CHAOS_EVEN = 0.005  # charset-normalizer's readings this close in chaos are as good as each other (as it ranks them)
 CHAOS_NEAR = 0.1  # readings this much more chaotic than the least, taken where none as little reads right
@@ -468,30 +470,58 @@ def _likeliest(found: list) -> tuple[str, str]:
     where its likeliest is single-byte, such readings a little more chaotic, in its script, that read as their
     language with half the doubt, or less, that it reads as its own with (Windows-1252 Italian and Portuguese,
     whose È, ù, ã read as -1250's Č, ů, ă are a little less chaotic to charset-normalizer; French read as Mac
-    Central European). Of them the surest by py3langid (to two places: text in a script of its own, gibberish too,
-    reads as its language at 1.00), then the most coherent (charset-normalizer: letters as frequent as in that
-    language), then the most used. Else its likeliest, under its most used legacy name."""
+    Central European), or as little doubt and fewer ``_odd`` characters (ISO-8859-7 Greek, whose Ά reads as
+    -1253's ¶; ISO-8859-2 Polish, whose ł reads as ISO-8859-10's ģ). Of them the one with the fewest ``_odd``
+    characters, then the surest by py3langid (to two places: text in a script of its own, gibberish too, reads as
+    its language at 1.00), then the most coherent (charset-normalizer: letters as frequent as in that language),
+    then the most used. Else its likeliest, under its most used legacy name."""
     readings = [(e, m) for m in found for e in m.could_be_from_charset or [m.encoding]]  # (encoding, its match)
     least, first = min(m.chaos for m in found), str(found[0])
-    read = functools.cache(lambda text: written_language(_letter_lines(text), LEGACY_LANGUAGES))
+    sample = functools.cache(_letter_lines)  # each reading is judged by a sample of its lines of words
+    read = functools.cache(lambda text: written_language(sample(text), LEGACY_LANGUAGES))
+    doubt = lambda text: 1 - read(text)[1]  # noqa: E731
+    odd = functools.cache(lambda text: _odd(sample(text), read(text)[0]))
+    script = _script(first)
     even = [(e, m) for e, m in readings if m.chaos - least < CHAOS_EVEN]
     near = [(e, m) for e, m in readings if not found[0].multi_byte_usage and m.chaos - least < CHAOS_NEAR
-            and _script(str(m)) == _script(first) and 1 - read(str(m))[1] < (1 - read(first)[1]) / 2]
+            and _script(str(m)) == script
+            and (doubt(str(m)) < doubt(first) / 2 or doubt(str(m)) <= doubt(first) and odd(str(m)) < odd(first))]
     for tier in ([even] if len({e for e, _ in even} & _LEGACY.keys()) > 1 else []) + [near]:
         candidates = {}  # encoding -> its least chaotic reading
         for e, m in tier:
             if e in _LEGACY and read(str(m))[0] in _LEGACY[e]:
                 candidates.setdefault(e, m)
         if candidates:
-            best = min(candidates, key=lambda e: (-round(read(str(candidates[e]))[1], 2), -candidates[e].coherence,
-                                                  list(_LEGACY).index(e)))
+            best = min(candidates, key=lambda e: (odd(str(candidates[e])), -round(read(str(candidates[e]))[1], 2),
+                                                  -candidates[e].coherence, list(_LEGACY).index(e)))
             return best, str(candidates[best])
     return next((e for e in _LEGACY if e in (found[0].could_be_from_charset or [])), found[0].encoding), first
 
 
+def _odd(text: str, language: str) -> int:
+    """How many characters in ``text``'s words are neither ASCII, nor marks (Vietnamese tones), nor letters of its
+    script and of ``language``'s alphabet where ``_ALPHABETS`` has it: the ¶ of Greek's Ά, or the ± of Polish ą,
+    the ą of Czech š, read in the wrong one of two code pages that share most letters (Windows-1250 and
+    ISO-8859-2)."""
+    script, alphabet = _script(text), _ALPHABETS.get(language)
+    return sum(ord(c) > 127 and not unicodedata.category(c).startswith("M")
+               and not (c.isalpha() and unicodedata.name(c, " ").startswith(script)
+                        and (alphabet is None or script != "LATIN" or c.lower() in alphabet))
+               for word in text.split() if any(c.isalpha() for c in word) for c in word)
+
+
+_ALPHABETS = {  # the letters beyond ASCII of the languages Windows-1250 and ISO-8859-2 are made for, in Latin script
+    "pl": "ąćęłńóśźż", "cs": "áčďéěíňóřšťúůýž", "sk": "áäčďéíĺľňóôŕšťúýž", "hu": "áéíóöőúüű", "sl": "čšžćđ",
+    "hr": "čćđšž", "bs": "čćđšž", "sr": "čćđšž", "ro": "ăâîșțşţ", "sq": "çë",
+}
+
+
 def _script(text: str) -> str:
     """The script most of the letters beyond ASCII in ``text`` are of ('LATIN', 'CYRILLIC'...), or ''."""
-    scripts = Counter(unicodedata.name(c, " ").split(" ")[0] for c in text if ord(c) > 127 and c.isalpha())
+    scripts = Counter()
+    for c, n in Counter(re.findall(r"[^\x00-\x7f]", text)).items():  # each letter once: a long file has many
+        if c.isalpha():
+            scripts[unicodedata.name(c, " ").split(" ")[0]] += n
     return scripts.most_common(1)[0][0] if scripts else ""
 
 

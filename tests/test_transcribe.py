@@ -1292,28 +1292,38 @@ def test_subtitles_in_another_encoding_keep_their_letters(tmp_path, encoding, sa
         "wrong, save it as UTF-8."])
 
 
-LEGACY_LINES = {  # (encoding, language, lines) of subtitle files saved in a legacy encoding
-    "he": ("cp1255", ["שלום, מה שלומך היום?", "אני שמח מאוד לראות אותך.", "למה לא אמרת לי את זה קודם?"]),
-    "tr": ("cp1254", ["Merhaba, bugün nasılsın?", "Seni gördüğüme çok sevindim.", "Hadi şimdi eve gidelim."]),
-    "cs": ("cp1250", ["Dobrý den, jak se máte?", "Těší mě, že vás vidím.", "Proč jste mi to neřekl dřív?"]),
-    "de": ("cp1252", ["Grüß dich, wie geht's?", "Schön, dass du da bist.", "Warum hast du mir das nicht früher gesagt?"]),
-    "it": ("cp1252", ["È il giorno più bello della mia vita, perché è così.", "Sono così felice, è una gioia per tutti noi.",
-                      "Però non lo so più, città e virtù."]),
-    "fr": ("cp1252", ["Le temps est très agréable, ma chère amie.", "Où est la gare ? Ça va, merci.",
-                      "Noël à côté du lycée, c'était génial."]),
-    "pt": ("cp1252", ["Não sei o que você está fazendo.", "A ação começa às três horas.", "Ele é órfão, coração."]),
+GREEK = ["Άννα, πού έβαλες τα κλειδιά;", "Δεν ξέρω, τα άφησα στο τραπέζι.", "Άκου, θα σε πάρω τηλέφωνο αύριο."]
+LEGACY_LINES = {  # (language, encoding): lines of subtitle files saved in a legacy encoding
+    ("he", "cp1255"): ["שלום, מה שלומך היום?", "אני שמח מאוד לראות אותך.", "למה לא אמרת לי את זה קודם?"],
+    ("tr", "cp1254"): ["Merhaba, bugün nasılsın?", "Seni gördüğüme çok sevindim.", "Hadi şimdi eve gidelim."],
+    ("cs", "cp1250"): ["Dobrý den, jak se máte?", "Těší mě, že vás vidím.", "Proč jste mi to neřekl dřív?"],
+    ("de", "cp1252"): ["Grüß dich, wie geht's?", "Schön, dass du da bist.",
+                       "Warum hast du mir das nicht früher gesagt?"],
+    ("it", "cp1252"): ["È il giorno più bello della mia vita, perché è così.",
+                       "Sono così felice, è una gioia per tutti noi.", "Però non lo so più, città e virtù."],
+    ("fr", "cp1252"): ["Le temps est très agréable, ma chère amie.", "Où est la gare ? Ça va, merci.",
+                       "Noël à côté du lycée, c'était génial."],
+    ("pt", "cp1252"): ["Não sei o que você está fazendo.", "A ação começa às três horas.", "Ele é órfão, coração."],
+    ("pl", "iso8859_2"): ["Co się stało z tym chłopcem? Ślicznie.", "Źle się czuję, ale jutro będzie lepiej.",
+                          "Gdzie jest mój pociąg do Łodzi?"],
+    ("sk", "iso8859_2"): ["Kam si dal kľúče? Ďakujem.", "Šťastie je, keď sa vrátiš domov.",
+                          "Žiadny problém, uvidíme sa zajtra."],
+    ("el", "cp1253"): GREEK,
+    ("el", "iso8859_7"): GREEK,
 }
 
 
-@pytest.mark.parametrize("language", list(LEGACY_LINES))
+@pytest.mark.parametrize("language, encoding", list(LEGACY_LINES))
 @pytest.mark.parametrize("cues", [3, 600])
-def test_subtitles_in_a_legacy_encoding_are_read_in_the_one_made_for_their_language(tmp_path, language, cues):
+def test_subtitles_in_a_legacy_encoding_are_read_in_the_one_made_for_their_language(tmp_path, language, encoding,
+                                                                                     cues):
     """Several legacy encodings read these bytes without chaos; charset-normalizer took Hebrew for KOI8-R
     Russian, Czech and Turkish for Windows-1252 (losing their ř, ě, ğ, ş) and, in a long file, Turkish for
     Vietnamese Windows-1258. The one whose text reads as a language it is made for is taken, and named. Italian
     and Portuguese were read as Windows-1250 (È, ù, ã as Č, ů, ă: a little less chaotic to charset-normalizer), French
-    as Mac Central European."""
-    encoding, lines = LEGACY_LINES[language]
+    as Mac Central European. ISO-8859-2 Polish and Slovak were read as Windows-1250 or ISO-8859-10 (ą, ś, ľ, š as
+    ±, ¶, µ, ą; ł as ģ), ISO-8859-7 Greek as Windows-1253 (Ά as ¶)."""
+    lines = LEGACY_LINES[language, encoding]
     at = [f"00:{i // 60:02d}:{i % 60:02d}" for i in range(cues)]
     text = "".join(f"{i + 1}\n{t},000 --> {t},900\n{lines[i % 3]}\n\n" for i, t in enumerate(at))
     (tmp_path / "talk.srt").write_bytes(text.encode(encoding))
