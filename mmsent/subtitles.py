@@ -36,7 +36,8 @@ SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / .ssa files"  # for messages
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3})|:(\d{3}))?"  # 00:00:01,500 00:01.5 00:00:01:500
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
-_TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")  # HTML-like tags (<i>, <v Bob>, <00:01.000>), {\an8}
+_TAG = re.compile(r"</?(?:[ibus]|font|c|v|lang|ruby|rt)\b[^<>]*>|<\d[\d:.]*>|\{\\[^}]*\}", re.I)  # SubRip's and WebVTT's
+# tags (<i>, <font color=...>, <c.yellow>, <v Bob>, <00:01.000>), {\an8}; not "I <3 you" nor "x < y and y > z"
 _LABEL = re.compile(r"([^\W\d_][^\W_]*(?:[ .'’-]+[^\W_]+)*\.?):(?:\s+(?=\S)|$)")  # BOB: Hi. (_labelled)
 # the dash before each speaker's line of a cue of two ("- Who?", "-Me.", "-¿Qué?"), not a minus ("-10 degrees"), and
 # the chevrons before a new speaker's words in broadcast captions (CEA-608: ">> Hi.", ">>> News.")

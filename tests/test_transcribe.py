@@ -587,6 +587,19 @@ VTT = ("WEBVTT - a title\nKind: captions\n\nNOTE a comment\nover two lines\n\n"
        "<00:00:02.500>Late cue\n")
 
 
+def test_angle_brackets_that_are_no_tag_are_words(tmp_path):
+    """Everything between a < and the next > was taken out as a tag: "I <3 you, x < y and y > z" read "I z".
+    SubRip's and WebVTT's tags still go, as players take them out, whatever their case."""
+    (tmp_path / "talk.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nI <3 you, x < y and y > z\n\n"
+                                       "2\n00:00:01,000 --> 00:00:02,000\n<I>Two</I> <font color=\"red\">lines</font>"
+                                       " <b><u>here</u></b> <s>gone</s>\n")
+    assert [u.text for u in load_subtitles(tmp_path / "talk.srt").utterances] == [
+        "I <3 you, x < y and y > z", "Two lines here gone"]
+    (tmp_path / "talk.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:01.000\n<v.loud Bob><c.yellow.bg_blue>Hi</c> "
+                                       "<00:00:00.500><ruby>漢<rt>kan</rt></ruby> <lang en>3 < 4</lang>\n")
+    assert [u.text for u in load_subtitles(tmp_path / "talk.vtt").utterances] == ["Hi 漢kan 3 < 4"]
+
+
 def test_srt_and_vtt_parse(tmp_path):
     (tmp_path / "talk.srt").write_bytes(SRT.encode())
     (tmp_path / "talk.vtt").write_text(VTT)
