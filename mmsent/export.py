@@ -229,6 +229,10 @@ def _figure(fig, text: str, include_plotlyjs: bool) -> str:
 
 def _figure_text(analysis: Analysis, name: str) -> str:
     """A figure's text alternative (FIGURE_TEXTS); the emotion share's with its figures, most frequent first."""
+    from mmsent.plots import NOTHING_READ
+
+    if not any(s.read for s in analysis.segments):
+        return f"{FIGURE_TEXTS[name]} Here {NOTHING_READ}."
     if name == "modality_contributions" and not any(s.contributions for s in analysis.segments):
         return ("How much leaving each sense out changes the emotions: not measured, as the analysis was made "
                 "without (--no-contributions, or contributions=False).")

@@ -197,6 +197,8 @@ def per_modality_timeline(analysis: Analysis) -> go.Figure:
     segs = analysis.segments
     if not segs:
         return fig
+    if not any(s.read for s in segs):
+        return _say_empty(fig, NOTHING_READ)
     senses = [m for m in MODALITIES if any(m in s.per_modality for s in segs)]
     if not senses:
         return _say_empty(fig, "no per-sense readings in this analysis")
@@ -325,6 +327,9 @@ NOTHING_READ = "nothing was read (no words, voice or face)"
 
 
 def _say_empty(fig: go.Figure, why: str = "no segments to show") -> go.Figure:
+    fig.update_yaxes(visible=False)  # no scale of nothing (plotly's -1 to 4); a time axis stays
+    if fig.layout.xaxis.type != "date":
+        fig.update_xaxes(visible=False)
     fig.add_annotation(text=why, showarrow=False, xref="paper", yref="paper",
                        x=0.5, y=0.5, font={"size": 16, "color": NOTE_COLOR})
     return fig
@@ -404,8 +409,9 @@ def _hover_words(seg: SegmentResult) -> str:
                 line = ""
             line += char
     lines.append(line)
-    speaker = [f"<b>\u2068{html.escape(seg.speaker)}\u2069</b>"] if seg.speaker else []
-    return "<br>".join(speaker + [f"\u2068{html.escape(ln)}\u2069" for ln in lines])
+    # quotes as they are: plotly shows &lt; &gt; &amp; as their characters, not &quot;
+    speaker = [f"<b>\u2068{html.escape(seg.speaker, quote=False)}\u2069</b>"] if seg.speaker else []
+    return "<br>".join(speaker + [f"\u2068{html.escape(ln, quote=False)}\u2069" for ln in lines])
 
 
 def _columns(text: str) -> int:

@@ -393,6 +393,19 @@ def test_the_report_says_contributions_not_measured_where_the_analysis_left_them
     assert not any('column "contributions"' in c or "column &quot;contributions" in c for c in captions)
 
 
+def test_the_report_says_nothing_was_read_where_nothing_was(tmp_path):
+    """Where nothing was read (a silent video without a face), the contributions' caption said they were left out
+    with --no-contributions."""
+    a = make_analysis(3)
+    for seg in a.segments:
+        seg.modalities, seg.per_modality, seg.contributions = [], {}, {}
+    page = export.write_html(a, tmp_path / "r.html").read_text(encoding="utf-8")
+    captions = re.findall(r"<figcaption>([^<]+)</figcaption>", page)
+    assert len(captions) == len(export.FIGURE_TEXTS)
+    assert all(c.endswith(" Here nothing was read (no words, voice or face).") for c in captions)
+    assert not any("no-contributions" in c for c in captions)
+
+
 def test_the_report_lists_each_speaker_with_the_name_in_its_own_direction(tmp_path):
     """The "By speaker" list showed an Arabic name's line as "0.2 :ليلى s, mostly joy" (the numbers after the name
     taken into its right-to-left run), and a name holding a right-to-left override (U+202E) turned the whole line

@@ -400,3 +400,26 @@ def test_an_hour_s_figures_carry_short_numbers_and_only_what_their_hovers_show()
             if trace.customdata is not None:
                 shown = {int(i) for i in re.findall(r"customdata\[(\d+)\]", trace.hovertemplate)}
                 assert all(shown == set(range(len(row))) for row in trace.customdata), (name, trace.name, shown)
+
+
+def test_hover_shows_quotes_as_they_are():
+    """html.escape's default wrote " as &quot;, which plotly shows as written (it reads &lt; &gt; &amp; only)."""
+    a = make_analysis(4)
+    a.segments[0].text, a.segments[0].speaker = 'She said "no" & left', 'Dr "Who"'
+    hover = plots.emotion_timeline(a).data[0].customdata[0][0]
+    assert hover == '<b>\u2068Dr "Who"\u2069</b><br>\u2068She said "no" &amp; left\u2069'
+
+
+def test_a_figure_of_nothing_says_why_without_a_scale_of_nothing():
+    """Where nothing was read, the per-sense figure said "no per-sense readings in this analysis", and the empty
+    figures drew plotly's axes of nothing (-1 to 6, -1 to 4)."""
+    a = make_analysis(3)
+    for seg in a.segments:
+        seg.modalities, seg.per_modality = [], {}
+    figures = plots.all_figures(a)
+    for name in ("per_modality_timeline", "modality_contributions", "emotion_share"):
+        fig = figures[name]
+        assert [n.text for n in fig.layout.annotations] == [plots.NOTHING_READ], name
+        assert fig.layout.yaxis.visible is False, name
+    assert figures["emotion_share"].layout.xaxis.visible is False
+    assert figures["modality_contributions"].layout.xaxis.visible is not False  # time still runs along it
