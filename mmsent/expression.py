@@ -171,8 +171,13 @@ def save_expression_net(net: ExpressionNet, folder: str | Path, extra: dict | No
 
 
 def is_expression_checkpoint(folder: Path) -> bool:
-    """Whether ``folder`` holds an expression CNN's files, as train.fer writes them."""
-    return (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+    """Whether ``folder`` holds an expression CNN's files as train.fer writes them: its weights, and a config.json
+    with its architecture (a train.train checkpoint has both files, not this)."""
+    try:
+        return (folder / "model.safetensors").is_file() and "architecture" in json.loads(
+            (folder / "config.json").read_text())
+    except (OSError, ValueError, TypeError):  # no config.json, not JSON, or JSON but no object
+        return False
 
 
 def load_expression_net(device: str | torch.device | None = None, folder: str | Path | None = None,
@@ -190,7 +195,8 @@ def load_expression_net(device: str | torch.device | None = None, folder: str | 
     part = "face expression CNN"
     weights, config_path = folder / "model.safetensors", folder / "config.json"
     if not is_expression_checkpoint(folder):
-        raise SourceUnavailable(part, f"{folder} lacks model.safetensors or config.json",
+        raise SourceUnavailable(part, f"{folder} holds no expression CNN (model.safetensors, and a config.json with "
+                                      "its architecture)",
                                 "Restore checkpoints/default/face-expression from the repository, or train it: "
                                 "python -m train.fer --data DIR --out checkpoints/default/face-expression"
                                 if folder == EXPRESSION_DIR else "Give a folder that train.fer wrote (its --out).")

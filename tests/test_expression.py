@@ -75,7 +75,7 @@ def test_save_load_round_trip_and_hash_check(tmp_path):
         assert torch.allclose(loaded(x), net(x), atol=2e-2)
     with pytest.raises(HashMismatch, match="face expression CNN"):
         load_expression_net(folder=tmp_path, sha256="0" * 64)
-    with pytest.raises(SourceUnavailable, match="lacks model.safetensors") as e:  # a folder named: not the default's
+    with pytest.raises(SourceUnavailable, match="holds no expression CNN") as e:  # a folder named: not the default's
         load_expression_net(folder=tmp_path / "missing")
     assert "Give a folder that train.fer wrote" in str(e.value) and "Restore" not in str(e.value)
 
@@ -157,8 +157,9 @@ def test_the_training_cli_says_in_one_line_what_it_can_not_train_on(tmp_path, ca
         with pytest.raises(SystemExit):  # as the command line is parsed
             fer.main(common + extra)
         assert re.search(said, capsys.readouterr().err), (extra, said)
-    for extra, said in [(["--init", str(tmp_path / "empty")], r"--init \S*empty: not an expression checkpoint \(it "
-                                                               r"lacks model.safetensors or config.json\)"),
+    for extra, said in [(["--init", str(tmp_path / "empty")], r"--init \S*empty: not an expression checkpoint "
+                                                               r"\(model.safetensors, and a config.json with its "
+                                                               r"architecture\)"),
                         (["--soup", str(tmp_path / "empty")], r"--soup \S*empty: not an expression checkpoint"),
                         (["--data", str(tmp_path / "none")], r"--data: \S*none: no FER2013 split folder 'train'"),
                         (["--batch", "8"], r"--data: its 7 training images are fewer than one --batch \(8\)")]:
@@ -205,3 +206,49 @@ def test_final_out_and_soup_average_the_weights(tmp_path, monkeypatch):
     fer.main(other + ["--out", str(tmp_path / "c"), "--state", str(tmp_path / "c.pt"), "--epochs", "1"])
     with pytest.raises(SystemExit, match="differ in architecture"):
         fer.main(common + ["--out", str(tmp_path / "bad"), "--soup", str(tmp_path / "a"), str(tmp_path / "c")])
+
+
+def test_the_training_cli_keeps_a_checkpoint_and_reads_images_anew(tmp_path, capsys):
+    """train.fer wrote over the checkpoint in --out; it kept decoded images under their paths and labels (an image
+    replaced under its name was read as it was); a train.train checkpoint as --init, another architecture, --widths
+    and --blocks of different lengths, --evaluate of no checkpoint: each a traceback or a quiet mistake."""
+    from train import fer
+    from train.fer import load_split
+
+    _fake_fer(tmp_path / "fer", per_class=3)
+    common = ["--data", str(tmp_path / "fer"), "--cache", str(tmp_path / "cache"), "--widths", "8,16",
+              "--blocks", "1,1", "--stem", "4", "--threads", "1", "--batch", "7", "--epochs", "1"]
+    record = fer.main(common + ["--out", str(tmp_path / "a"), "--state", str(tmp_path / "a.pt")])
+    assert record["trained_on"] == "{}: train (21 images), selected on validation (PublicTest in FER2013; 21)".format(
+        tmp_path / "fer")
+    sha = record["sha256"]
+    again = common + ["--out", str(tmp_path / "a"), "--state", str(tmp_path / "again.pt"), "--seed", "1"]
+    with pytest.raises(SystemExit):
+        fer.main(again)
+    assert f"--out {tmp_path / 'a'} holds a checkpoint: give another folder, or --overwrite" in capsys.readouterr().err
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["sha256"] == sha  # kept
+    assert fer.main(again + ["--overwrite"])["sha256"] != sha
+    (tmp_path / "run").mkdir()  # what train.train writes: weights and a config.json, of another model
+    (tmp_path / "run" / "model.safetensors").write_bytes(b"")
+    (tmp_path / "run" / "config.json").write_text('{"branches": ["audio"]}')
+    for extra, said in [(["--out", str(tmp_path / "b"), "--init", str(tmp_path / "run")],
+                         r"--init \S*run: not an expression checkpoint"),
+                        (["--out", str(tmp_path / "b"), "--init", str(tmp_path / "a"), "--stem", "8"],
+                         r"--init \S*a is another architecture")]:
+        with pytest.raises(SystemExit, match=said):
+            fer.main(common + extra)
+    for extra, said in [(["--out", str(tmp_path / "b"), "--blocks", "1"], "--widths 8,16 and --blocks 1 name "
+                                                                        "different numbers of stages"),
+                        (["--out", str(tmp_path / "none"), "--evaluate"], "--out \\S*none holds no expression "
+                                                                          "checkpoint"),
+                        (["--out", str(tmp_path / "b"), "--widths", "8,x"], "--widths: must be whole numbers")]:
+        with pytest.raises(SystemExit):
+            fer.main(common + extra)
+        assert re.search(said, capsys.readouterr().err), said
+    assert not (tmp_path / "b").exists()
+    x, _ = load_split(tmp_path / "fer", "validation", tmp_path / "cache")
+    assert x.any()
+    for image in (tmp_path / "fer" / "validation").rglob("*.jpg"):  # the same names, black now
+        Image.fromarray(np.zeros((48, 48), np.uint8)).save(image)
+    x, _ = load_split(tmp_path / "fer", "validation", tmp_path / "cache")
+    assert not x.any()

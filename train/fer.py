@@ -52,7 +52,9 @@ log = logging.getLogger("train.fer")
 def load_split(folder: Path, split: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """All images of one split as uint8 (N, S, S) grey and int64 (N,) EMOTIONS indices, cached as .npz."""
     samples = read_fer2013(folder, split)
-    key = hashlib.sha1("\n".join(f"{s.media}:{s.emotion}" for s in samples).encode()).hexdigest()[:16]
+    stats = [os.stat(s.media) for s in samples]  # an image replaced under its name is decoded again
+    key = hashlib.sha1("\n".join(f"{Path(s.media).resolve()}:{s.emotion}:{st.st_size}:{st.st_mtime_ns}"
+                                 for s, st in zip(samples, stats)).encode()).hexdigest()[:16]
     path = cache / f"fer2013-{split}-{EXPRESSION_SIZE}-{key}.npz"
     if path.is_file():
         with np.load(path) as z:
@@ -128,6 +130,13 @@ def metrics(y: np.ndarray, logits: np.ndarray) -> dict:
             "confusion_labels": list(EMOTIONS)}
 
 
+def _counts(text: str) -> str:
+    """An argparse ``type``: whole numbers above 0, comma-separated ("32,64,128,256")."""
+    if not all(v.strip().isdigit() and int(v) > 0 for v in text.split(",")):
+        raise argparse.ArgumentTypeError(f"must be whole numbers above 0 separated by commas, not {text}")
+    return text
+
+
 def _path(text: str) -> Path:
     """A path option as a Path, its leading ~ expanded (corpora.user_path)."""
     return Path(user_path(text))
@@ -148,11 +157,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=number(int, 1), default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--wd", type=float, default=5e-4, help="weight decay (not on norms and biases)")
-    p.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
-    p.add_argument("--ema", type=float, default=0.998, help="decay per step of the weight average")
-    p.add_argument("--widths", default="32,64,128,256", help="channels of each stage")
-    p.add_argument("--blocks", default="1,1,2,1", help="residual blocks of each stage")
-    p.add_argument("--stem", type=int, default=32)
+    p.add_argument("--smoothing", type=number(float, 0, 1, below=True), default=0.1, help="label smoothing")
+    p.add_argument("--ema", type=number(float, 0, 1, below=True), default=0.998,
+                   help="decay per step of the weight average")
+    p.add_argument("--widths", type=_counts, default="32,64,128,256", help="channels of each stage")
+    p.add_argument("--blocks", type=_counts, default="1,1,2,1", help="residual blocks of each stage")
+    p.add_argument("--stem", type=number(int, 1), default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
     p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: a GPU when present)")
@@ -166,7 +176,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--evaluate", action="store_true",
                    help="only re-evaluate the weights in --out on PublicTest as served (expression.embed, "
                         "float16 weights in float32) and write the figures into its config.json")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the checkpoint that --out (or --final-out) holds")
     args = p.parse_args(argv)
+    if len(args.widths.split(",")) != len(args.blocks.split(",")):
+        p.error(f"--widths {args.widths} and --blocks {args.blocks} name different numbers of stages")
+    for flag, folder in (("--out", args.out), ("--final-out", args.final_out)):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            p.error(f"{flag} {folder} is a file: give a folder")
+    if args.evaluate and not is_expression_checkpoint(args.out):
+        p.error(f"--evaluate: --out {args.out} holds no expression checkpoint (give a folder that train.fer wrote)")
+    if not (args.evaluate or args.overwrite or not args.soup and args.state.is_file()):  # a resumed run goes on
+        # writing its --out
+        for flag, folder in (("--out", args.out), ("--final-out", args.final_out)):
+            if folder is not None and (folder / "model.safetensors").exists():
+                p.error(f"{flag} {folder} holds a checkpoint: give another folder, or --overwrite to replace it")
     if 0 < args.limit < args.batch:
         p.error(f"--limit {args.limit} is fewer images than one --batch ({args.batch}): give at least {args.batch}, "
                 "or a smaller --batch")
@@ -196,8 +220,8 @@ def main(argv=None) -> dict:
     torch.manual_seed(args.seed)
     for flag, folder in [("--init", args.init)] + [("--soup", f) for f in args.soup or []]:  # before any image is read
         if folder and not is_expression_checkpoint(folder):
-            sys.exit(f"{flag} {folder}: not an expression checkpoint (it lacks model.safetensors or config.json): give "
-                     "a folder that train.fer wrote (its --out)")
+            sys.exit(f"{flag} {folder}: not an expression checkpoint (model.safetensors, and a config.json with its "
+                     "architecture): give a folder that train.fer wrote (its --out)")
     try:
         x_train, y_train = load_split(args.data, "train", args.cache)
         x_val, y_val = load_split(args.data, "validation", args.cache)
@@ -209,6 +233,7 @@ def main(argv=None) -> dict:
     if args.limit:
         pick = np.random.default_rng(args.seed).permutation(len(x_train))[:args.limit]
         x_train, y_train = x_train[pick], y_train[pick]
+    args.images = (len(x_train), len(x_val))  # for the record
     try:
         device = pick_device(args.device)
     except ValueError as e:
@@ -222,7 +247,11 @@ def main(argv=None) -> dict:
 
     net = build(args)
     if args.init:
-        net.load_state_dict(load_expression_net(folder=args.init, sha256="")[0].state_dict(), strict=True)
+        init = load_expression_net(folder=args.init, sha256="")[0]
+        if init.config != net.config:
+            sys.exit(f"--init {args.init} is another architecture ({init.config}) than this run's ({net.config}): give "
+                     "its --widths, --blocks and --stem")
+        net.load_state_dict(init.state_dict(), strict=True)
         log.info("initialised from %s", args.init)
     net = net.to(device, memory_format=torch.channels_last)
     ema = torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
@@ -237,7 +266,7 @@ def main(argv=None) -> dict:
     st = {"epoch": 0, "step": 0, "train_s": 0.0, "best": None, "history": [], "wall": 0.0}
     if args.state.is_file():
         state = torch.load(args.state, weights_only=True, map_location="cpu")
-        if state["args"] != {k: str(v) for k, v in vars(args).items()}:
+        if state["args"] != _settings(args):
             sys.exit(f"{args.state} belongs to a run with other arguments: remove it or pass another --state")
         net.load_state_dict(state["net"]), ema.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
         g.set_state(state["gen"]), torch.set_rng_state(state["rng"])
@@ -346,11 +375,16 @@ def write_soup(folders: list[Path], out: Path, command: str) -> str:
     return sha
 
 
+def _settings(args) -> dict:
+    """The arguments a resumed run must share with the run it resumes (--overwrite may come or go)."""
+    return {k: str(v) for k, v in vars(args).items() if k != "overwrite"}
+
+
 def _save_state(args, net, ema, opt, g, st: dict) -> None:
     args.state.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.state.with_suffix(".tmp")
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []  # the dropout's, on a GPU
-    torch.save({"args": {k: str(v) for k, v in vars(args).items()}, "net": net.state_dict(),
+    torch.save({"args": _settings(args), "net": net.state_dict(),
                 "ema": ema.state_dict(), "opt": opt.state_dict(), "gen": g.get_state(),
                 "rng": torch.get_rng_state(), "cuda_rng": cuda_rng, "progress": st}, tmp)
     os.replace(tmp, args.state)
@@ -358,7 +392,8 @@ def _save_state(args, net, ema, opt, g, st: dict) -> None:
 
 def _record(args, m: dict, st: dict, command: str) -> dict:
     best = st["best"]
-    return {"trained_on": "FER2013 train (28,709 images), selected on PublicTest (3,589)",
+    return {"trained_on": f"{shared_path(str(args.data))}: train ({args.images[0]:,} images), selected on validation "
+                          f"(PublicTest in FER2013; {args.images[1]:,})",
             "command": command,
             "epochs": args.epochs if not args.budget_min else None, "budget_min": args.budget_min,
             "selected_epoch": best["epoch"], "selected_weights": best["weights"], "seed": args.seed,

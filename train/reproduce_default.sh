@@ -31,7 +31,8 @@
 #       --init /tmp/fer1 --budget-min 90 --lr 0.05 --threads 1 --widths 48,96,192,384 --blocks 1,1,1,1
 #   python -m train.fer --data $DATA/fer2013 --out /tmp/fer3/out --state /tmp/fer3/state.pt --final-out /tmp/fer3/final \
 #       --init /tmp/fer2 --budget-min 85 --lr 0.03 --threads 1 --widths 48,96,192,384 --blocks 1,1,1,1 --seed 1
-#   python -m train.fer --data $DATA/fer2013 --out checkpoints/default/face-expression --soup /tmp/fer2 /tmp/fer3/final
+#   python -m train.fer --data $DATA/fer2013 --out checkpoints/default/face-expression --soup /tmp/fer2 /tmp/fer3/final \
+#       --overwrite   # (replaces the committed one)
 set -eu
 DATA=${DATA:-../shared/data}
 CACHE=${CACHE:-${MMSENT_CACHE:-/tmp/mmsent-cache}}
