@@ -75,9 +75,24 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
         state.update({k: v.half() for k, v in state.items() if k.startswith(VOICE_HEADS) and v.is_floating_point()})
     with atomic_path(folder / WEIGHTS_FILE) as tmp:  # replaces the old weights second, as its block ends
         save_file(state, str(tmp), metadata={"format": FORMAT, **{k: json.dumps(list(getattr(cfg, k))) for k in LABELS}})
+        _sort_metadata(tmp)
         meta["weights_sha256"] = sha256_file(tmp)  # checked at load: a damaged or changed file is refused
         write_text_atomic(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")  # replaces the old config first
     return folder
+
+
+def _sort_metadata(path: Path) -> None:
+    """Write the metadata of a safetensors file in the order of its keys. safetensors writes them in an order of
+    its own that changes from run to run: the same weights gave files of other bytes, and another sha256."""
+    with open(path, "r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        raw = f.read(size)
+        header = json.loads(raw)
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) <= size and json.loads(text) == json.loads(raw):  # the same header, its padding kept
+            f.seek(8)
+            f.write(text.ljust(size))
 
 
 def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:

@@ -41,6 +41,16 @@ def test_round_trip_gives_identical_outputs(saved):
     assert mmsent.load_model(folder, device="cpu").config == model.config
 
 
+def test_the_same_weights_give_the_same_file(saved):
+    """safetensors wrote its metadata's keys in an order that changed from one save to the next: two identical
+    training runs gave checkpoints of other bytes and another weights_sha256."""
+    model, folder = saved
+    files = {save_checkpoint(model, folder.parent / f"again{i}").joinpath("model.safetensors").read_bytes()
+             for i in range(4)}
+    assert files == {(folder / "model.safetensors").read_bytes()}
+    assert load_checkpoint(folder.parent / "again0")(_inputs(model)).emotion_logits.shape[-1] == 7
+
+
 def test_checkpoint_of_packaged_encoder_stores_only_trainable_parts(tmp_path):
     model = build_model(tiny_config(text_source="all-MiniLM-L6-v2", text_tune_layers=1))
     folder = save_checkpoint(model, tmp_path / "c")
