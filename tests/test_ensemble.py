@@ -133,6 +133,9 @@ def test_a_folder_that_holds_a_checkpoint_is_not_replaced_unasked(tmp_path, caps
         with pytest.raises(SystemExit):
             ensemble.main([*voices, "--out", out])
         assert re.search(why, capsys.readouterr().err)
+    with pytest.raises(SystemExit):  # one voice twice was "joined 2 voices"
+        ensemble.main([voices[0], str(tmp_path / "v0") + "/", "--out", str(tmp_path / "twice")])
+    assert re.search(r"a voice is named twice \(\S*v0 \S*v0/\): give each once", capsys.readouterr().err)
     assert (tmp_path / "v0" / "model.safetensors").read_bytes() == weights
     shutil.copytree(tmp_path / "v0", tmp_path / "run")  # a folder with a checkpoint and its run's state
     with pytest.raises(SystemExit):

@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     voices = [checkpoint_folder(v) for v in args.voices]
     if len(voices) < 2:
         p.error("give at least two voices")
+    if len({v.resolve() for v in voices}) < len(voices):
+        p.error(f"a voice is named twice ({' '.join(args.voices)}): give each once")
     if why := unwritable(args.out, folder=True, flag="--out"):
         p.error(why)
     out = Path(args.out)
