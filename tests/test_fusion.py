@@ -1,5 +1,7 @@
 """Joined samples and calibration: how the fusion learns to add the senses up."""
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -254,3 +256,19 @@ def test_a_neutral_discount_fitted_on_a_handful_of_clips_stays_in_its_range_and_
               "neutral_discount": {"text": {"emotion": DISCOUNT_MAX, "sentiment": 0.0}}}
     assert report_lines(report) == ["words: emotion T=1.00, sentiment T=1.00; neutral discount emotion 1000.00 "
                                     "(upper bound), sentiment 0.00"]
+
+
+def test_words_are_calibrated_on_goemotions_dev_and_a_sense_without_dev_samples_is_named(caplog):
+    """With GoEmotions as the words' only dev set, their temperature stayed 1 and their biases 0, without a word."""
+    torch.manual_seed(0)
+    model = build_model(tiny_config()).eval()
+    samples, caches = _corpora()
+    meld = [s for s in samples if s.corpus == "meld"]
+    words = [replace(s, id=s.id.replace("meld/", "goemotions/"), corpus="goemotions") for s in meld]
+    caches["text"].add({w.feature_id("text"): caches["text"][s.feature_id("text")] for s, w in zip(meld, words)})
+    report = calibrate(model, {"goemotions": words, "fer2013": [s for s in samples if s.corpus == "fer2013"]}, caches)
+    assert report["temperature"]["text"]["emotion"] != 1.0 and any(report["bias"]["text"]["emotion"])
+    said = [r.getMessage() for r in caplog.records if "no dev samples of their own" in r.getMessage()]
+    assert said == [f"calibration: no dev samples of their own for the voice's {head} head (ravdess or emovo dev): "
+                    "left uncalibrated (temperature 1, no biases)" for head in ("emotion", "sentiment")]
+    assert report["temperature"]["audio"] == {"emotion": 1.0, "sentiment": 1.0}

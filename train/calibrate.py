@@ -1,7 +1,7 @@
 """Calibration of a trained model on its dev sets, by minimising the negative log-likelihood.
 
 1. Each sense's own heads get a temperature and a bias per class, fitted on that sense's own dev
-   split (``SENSE_DEV``: words on MELD dev, voices on the held-out speakers, faces on FER2013
+   split (``SENSE_DEV``: words on MELD or GoEmotions dev, voices on the held-out speakers, faces on FER2013
    PublicTest) by the NLL with the class weights of training (``data.class_weights``), so that
    what each sense says (the per-sense readings) fits its own corpus and keeps the balance between
    frequent and rare emotions it was trained for. A sense alone answers its reading.
@@ -41,7 +41,7 @@ from .data import available, class_weights, predict_logits
 
 log = logging.getLogger(__name__)
 
-SENSE_DEV = {"text": ("meld",), "audio": ("ravdess", "emovo"), "video": ("fer2013",)}
+SENSE_DEV = {"text": ("meld", "goemotions"), "audio": ("ravdess", "emovo"), "video": ("fer2013",)}
 TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(10.0), 200))  # the grid searched
 HEADS = ("emotion", "sentiment")
 BIAS_L2 = 1e-3  # keeps a bias finite for a class its dev split lacks
@@ -178,18 +178,21 @@ def calibrate(model: FusionModel, dev: dict[str, list[Sample]], caches: dict[str
                 keep = outputs[name]["mask"][:, i] & (labels >= 0)
                 xs.append(own[keep])
                 ys.append(labels[keep])
-            if xs and sum(len(y) for y in ys):
-                ys = np.concatenate(ys)  # weighted as in training: a sense keeps its balance of rare classes
-                t, b = fit_sense(np.concatenate(xs), ys, class_weights(ys.tolist(), xs[0].shape[1]))
-                if end := grid_end(t):
-                    log.warning("calibration: %s %s temperature stopped at %.1f, the %s end of the range "
-                                "allowed (%.1f-%.1f), fitted on %d dev samples: its readings are %s as far as allowed, "
-                                "where the fit would go further (few dev samples, or ones unlike the training, do "
-                                "that)",
-                                _owner(m), head, t, ENDS[end], TEMPERATURES[0], TEMPERATURES[-1], len(ys),
-                                "flattened" if end == "max" else "sharpened")
-                model.temperature[i, h] = t
-                biases[h][i] = torch.as_tensor(b, dtype=biases[h].dtype)
+            if not (xs and sum(len(y) for y in ys)):
+                log.warning("calibration: no dev samples of their own for %s %s head (%s dev): left "
+                            "uncalibrated (temperature 1, no biases)", _owner(m), head, " or ".join(sense_dev[m]))
+                continue
+            ys = np.concatenate(ys)  # weighted as in training: a sense keeps its balance of rare classes
+            t, b = fit_sense(np.concatenate(xs), ys, class_weights(ys.tolist(), xs[0].shape[1]))
+            if end := grid_end(t):
+                log.warning("calibration: %s %s temperature stopped at %.1f, the %s end of the range "
+                            "allowed (%.1f-%.1f), fitted on %d dev samples: its readings are %s as far as allowed, "
+                            "where the fit would go further (few dev samples, or ones unlike the training, do "
+                            "that)",
+                            _owner(m), head, t, ENDS[end], TEMPERATURES[0], TEMPERATURES[-1], len(ys),
+                            "flattened" if end == "max" else "sharpened")
+            model.temperature[i, h] = t
+            biases[h][i] = torch.as_tensor(b, dtype=biases[h].dtype)
     report = {"temperature": {m: dict(zip(HEADS, model.temperature[MODALITIES.index(m)].tolist()))
                               for m in model.sense_heads},
               "bias": {m: {head: [round(v, 4) for v in biases[h][MODALITIES.index(m)].tolist()]
