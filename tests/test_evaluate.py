@@ -461,6 +461,35 @@ def test_your_own_clips_trained_or_selected_on_are_told_by_their_folder(shared_d
     assert said["others"] is None
 
 
+def test_what_the_parts_of_a_checkpoint_were_trained_on_is_not_held_out_from_it(shared_data, tmp_path):
+    """A checkpoint made of others (train.train --init, train.ensemble) recorded only its own run's corpora: the
+    default's words, trained on GoEmotions, were said held out from GoEmotions train, a voice's folder of clips
+    from the checkpoint it was joined into. What its parts were trained on now counts, as far back as recorded."""
+    from train.corpora import Sample
+    from train.heldout import inherited, seen_in_training, trained_on
+
+    clips = sorted((shared_data / "ravdess" / "Actor_18").glob("03-01-05-*.flac"))[:1]
+    (tmp_path / "mine" / "angry").mkdir(parents=True)
+    (tmp_path / "mine" / "angry" / clips[0].name).symlink_to(clips[0])
+    model = build_model(tiny_config(trained_branches=("text", "audio")))
+    words = save_checkpoint(model, tmp_path / "words", training={
+        "data": {"goemotions": "~/ge"}, "hyperparameters": {"goemotions": "~/ge"}})
+    voice = save_checkpoint(model, tmp_path / "voice", training={"data": {"data": [f"folders={tmp_path / 'mine'}"]}})
+    joined = save_checkpoint(model, tmp_path / "joined", training={"joined_voices": [str(voice)],
+                                                                    "init": [inherited(str(voice))]})
+    whole = save_checkpoint(model, tmp_path / "whole", training={
+        "data": {"meld": "~/meld"}, "init": [inherited(f"{words}:encoders.text."), inherited(str(joined))]})
+    rules = trained_on(whole)
+    said = seen_in_training("goemotions", "goemotions",
+                            [Sample(f"goemotions/{split}/1", "goemotions", "Yay", 3, 2) for split in ("train", "dev")],
+                            rules)
+    assert said == {"by": "split", "trained": ["train"], "dev": ["dev"], "n": 2, "of": 2}
+    _, samples = read_data_spec(f"folders={tmp_path / 'mine'}")
+    assert seen_in_training("mine", "folders", samples, rules)["trained"] == [str(tmp_path / "mine")]
+    assert seen_in_training("mine", "folders", samples, trained_on(joined))["n"] == 1  # an ensemble's own voices
+    assert json.loads((whole / "config.json").read_text())["training"]["init"][0]["from"] == f"{words}:encoders.text."
+
+
 def test_words_saved_with_a_byte_order_mark_are_read_as_written(tmp_path):
     """--words from an editor that writes a UTF-8 byte order mark (Notepad): the first sentence began with it."""
     (tmp_path / "words.txt").write_text("\ufeffIch bin glücklich.\n我很高兴。\n", encoding="utf-8")

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from mmsent.checkpoint import load_checkpoint
 from train import cache as cache_mod
 from train.calibrate import FUSION_WEIGHTS, TEMPERATURES, grid_end
-from train.corpora import read_meld, read_ravdess
+from train.corpora import read_meld, read_ravdess, shared_path
 from train.data import predict
 from train.extract import extract_all
 from train.synthetic import make_synthetic
@@ -73,8 +73,11 @@ def test_senses_trained_apart_compose_into_one_calibrated_model_no_worse_than_it
     main(["--meld", str(corpus), "--cache", str(cache), "--out", str(tmp_path / "composed"), "--epochs", "0",
           *TINY, *inits])
     model = load_checkpoint(tmp_path / "composed")
-    calibration = json.loads((tmp_path / "composed" / "config.json").read_text())["training"]["calibration"]
-    assert set(calibration["fusion_weight"]) == {"text", "audio", "video"}
+    training = json.loads((tmp_path / "composed" / "config.json").read_text())["training"]
+    assert set(training["calibration"]["fusion_weight"]) == {"text", "audio", "video"}
+    # what each part was trained on is kept: a corpus one of them saw is not held out from the whole either
+    assert [i["from"] for i in training["init"]] == [shared_path(a) for a in inits[1::2]]
+    assert training["init"][0]["data"] == json.loads((out / "text" / "config.json").read_text())["training"]["data"]
     dev = read_meld(corpus / "dev_sent_emo.csv")
     caches = extract_all(model, dev, cache)
     labels = np.array([s.emotion for s in dev])

@@ -29,6 +29,7 @@ from mmsent.model import FusionModel, build_model
 
 from .args import STATE_FILE, earlier_run, unwritable
 from .corpora import shared_path, user_path
+from .heldout import inherited
 
 log = logging.getLogger("train.ensemble")
 AUDIO = MODALITIES.index("audio")
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     (out / STATE_FILE).unlink(missing_ok=True)  # the state of another model: --resume would go on from it
-    save_checkpoint(joined, out, training={"joined_voices": [shared_path(v) for v in voices]})
+    save_checkpoint(joined, out, training={"joined_voices": [shared_path(v) for v in voices],
+                                           "init": [inherited(str(v)) for v in voices]})
     log.info("joined %d voices into %s", len(args.voices), args.out)
     return 0
 

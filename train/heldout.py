@@ -7,9 +7,9 @@ import logging
 import os
 from pathlib import Path
 
-from mmsent.checkpoint import CheckpointError, read_config
+from mmsent.checkpoint import CheckpointError, checkpoint_folder, read_config
 
-from .corpora import CorpusError, Sample, split_filter, split_name, parse_actors, user_path
+from .corpora import CorpusError, Sample, parse_actors, shared_path, split_filter, split_name, user_path
 from .face_corpora import FER_CSV_SPLITS, FER_CSV_USAGES
 from .speech_corpora import parse_speakers, speaker_key
 
@@ -71,6 +71,17 @@ def _actors(spec: str | None) -> set[str] | None:
     return None if actors is None else {str(a) for a in actors}
 
 
+def inherited(spec: str) -> dict:
+    """What an --init checkpoint (``DIR`` or ``DIR:PREFIX``), or a voice joined, records it was trained and selected
+    on (the checkpoints it was made from too), kept in the checkpoint made from it: a corpus it saw is not held out
+    from that one either (the words trained on GoEmotions, then joined to the voice and the face)."""
+    folder, _, prefix = spec.partition(":")
+    training = read_config(checkpoint_folder(folder), oldest=2).get("training") or {}
+    return {"from": shared_path(folder) + (f":{prefix}" if prefix else ""), "data": training.get("data") or {},
+            "hyperparameters": {"goemotions": (training.get("hyperparameters") or {}).get("goemotions")},
+            "init": training.get("init") or []}
+
+
 def trained_on(folder: Path) -> list[tuple[str, str, set[str] | None, set[str]]]:
     """What the checkpoint in ``folder`` records it was trained ("trained") and selected and calibrated
     ("dev") on: (role, corpus kind, speakers or splits (None: all), speakers not). Empty where it records
@@ -79,12 +90,18 @@ def trained_on(folder: Path) -> list[tuple[str, str, set[str] | None, set[str]]]
         training = read_config(folder).get("training") or {}
     except CheckpointError:  # the untrained stand-in for a missing default
         training = {}
-    data, hyper = training.get("data") or {}, training.get("hyperparameters") or {}
-    if not data:
+    if not (training.get("data") or training.get("init")):
         log.warning("%s records no training data (config.json's training.data): whether the corpora evaluated "
                     "are held out can't be told", folder)
         return []
-    rules = []
+    return _rules(training)
+
+
+def _rules(training: dict) -> list[tuple[str, str, set[str] | None, set[str]]]:
+    """trained_on's rules from a checkpoint's training record, and from those of the checkpoints it was made from
+    (``--init``: recorded in its "init")."""
+    data, hyper = training.get("data") or {}, training.get("hyperparameters") or {}
+    rules = [rule for inherited in training.get("init") or [] for rule in _rules(inherited)]
     if data.get("meld"):
         rules += [("trained", "meld", {"train"}, set()), ("dev", "meld", {"dev"}, set())]
     if data.get("ravdess"):

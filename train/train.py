@@ -40,6 +40,7 @@ from .corpora import CorpusError, command_line, home_as_tilde, shared_path, shar
 from .data import IGNORE, Batch, augment_audio, class_weights, collate, length_batches, random_crop
 from .evaluate import SHOWN, corpus_report, drop_unreadable, unreadable
 from .extract import extract_all
+from .heldout import inherited
 from .joint import joint_samples
 from .metrics import selection_score
 from .state import StateError, as_files, check_run, load_state, rng_state, samples_read, save_state
@@ -378,7 +379,9 @@ def _training_meta(args, progress: dict, report: dict) -> dict:
         "history": progress["history"],
         "hyperparameters": {k: _shared(v) for k, v in vars(args).items() if k not in ("argv",)},
         "world_size": dist.world(),
+        "init": [inherited(spec) for spec in args.init],
     }
+
 
 
 def _shared(value):
