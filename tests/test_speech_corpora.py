@@ -86,13 +86,16 @@ def test_emodb_names_boredom_left_out_and_counted(tmp_path, clips, caplog):
     assert name == "emodb" and [s.id for s in spec] == [s.id for s in samples]
 
 
-def test_cremad_names_in_any_container_one_clip_per_name(tmp_path, clips):
+def test_cremad_names_in_any_container_one_clip_per_name(tmp_path, clips, caplog):
     codes = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "joy", "NEU": "neutral", "SAD": "sadness"}
     for actor, suffix in (("1001", ".wav"), ("1091", ".mp3")):
         for code, level in zip(codes, ("XX", "LO", "MD", "HI", "XX", "X")):  # X: older copies' one letter
             put(clips, tmp_path / "AudioWAV" / f"{actor}_DFA_{code}_{level}", suffix)
     put(clips, tmp_path / "VideoFlash" / "1001_DFA_ANG_XX", ".mp4")  # the same clip as a video
-    samples = read_cremad(tmp_path)
+    put(clips, tmp_path / "AudioWAV" / "1003_ZZZ_ANG_XX", ".wav")  # none of its 12 sentences: left out, counted
+    with caplog.at_level(logging.INFO):
+        samples = read_cremad(tmp_path)
+    assert "1 unknown sentence code 'ZZZ' skipped" in caplog.text
     assert len(samples) == 12 and names(samples) == {e: 2 for e in codes.values()}
     assert {s.group for s in samples} == {"cremad-1001", "cremad-1091"}
     assert all(s.text == "Don't forget a jacket." and s.sentiment is None for s in samples)

@@ -193,8 +193,10 @@ def read_emodb(folder: str | Path, speakers: str | Iterable[str] | None = None) 
 def read_cremad(folder: str | Path, speakers: str | Iterable[str] | None = None) -> list[Sample]:
     """CREMA-D clips (``AudioWAV/1001_DFA_ANG_XX.wav``, or .mp3/.flv/.mp4..., any depth)."""
     def label(m):
-        code = m.group(3)
-        return m.group(1), CREMAD_EMOTIONS.get(code), f"unknown code {code!r}", CREMAD_SENTENCES.get(m.group(2))
+        code, sentence = m.group(3), CREMAD_SENTENCES.get(m.group(2))
+        if sentence is None:  # not one of its 12 sentences: not CREMA-D's naming
+            return m.group(1), None, f"unknown sentence code {m.group(2)!r}", None
+        return m.group(1), CREMAD_EMOTIONS.get(code), f"unknown code {code!r}", sentence
     return _by_name("cremad", folder, CREMAD_NAME, "files named like 1001_DFA_ANG_XX.wav", speakers, label)
 
 
