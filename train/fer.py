@@ -186,8 +186,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             p.error(f"{flag} {folder} is a file: give a folder")
     if args.evaluate and not is_expression_checkpoint(args.out):
         p.error(f"--evaluate: --out {args.out} holds no expression checkpoint (give a folder that train.fer wrote)")
-    if not (args.evaluate or args.overwrite or not args.soup and args.state.is_file()):  # a resumed run goes on
-        # writing its --out
+    resumed = not args.soup and args.state.is_file()  # a resumed run goes on writing its --out
+    if not (args.evaluate or args.overwrite or resumed):
         for flag, folder in (("--out", args.out), ("--final-out", args.final_out)):
             if folder is not None and (folder / "model.safetensors").exists():
                 p.error(f"{flag} {folder} holds a checkpoint: give another folder, or --overwrite to replace it")
