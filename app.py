@@ -93,8 +93,31 @@ TABLE_WIDTHS = ("70px", "70px", "290px", "95px", "95px", "105px", "130px", "230p
 CSS = ("#segments-table .body-cell span { unicode-bidi: plaintext; text-align: start; }"  # each cell of the table in
        # the direction of its own words (Gradio lays every cell out left to right): Arabic and Hebrew read right to
        # left, aligned right, with their "!" and digits where they belong
-       "\n#downloads .label-clear-button { display: none; }")  # Gradio gives an output's files a "Remove this file"
-# button each (×), in the Tab order, which took the download off the page until the next analysis
+       "\n#downloads .label-clear-button { display: none; }"  # Gradio gives an output's files a "Remove this file"
+       # button each (×), in the Tab order, which took the download off the page until the next analysis
+       "\n#no-camera { margin: 0.5em 1em; color: var(--error-text-color); }")
+# Gradio's webcam leaves a camera it can't open unsaid (a machine without one, one another program holds): the error
+# is thrown in the page and the video stays at "Click to Access Webcam". Said in the video's box, as an alert, until
+# the box is clicked again. (Its microphone says "No microphone found" itself.)
+CAMERA_JS = """() => {
+  const said = {NotFoundError: 'No camera was found', NotReadableError: 'The camera could not be started (another '
+                + 'program may be using it)', OverconstrainedError: 'The camera can not record as asked'};
+  let asked = false;  // the last click was in the video's box (its camera asked for)
+  document.addEventListener('click', (event) => {
+    asked = !!event.target.closest?.('#video-in');
+    if (asked) document.querySelector('#no-camera')?.remove();
+  }, true);
+  addEventListener('unhandledrejection', (event) => {
+    const box = document.querySelector('#video-in');
+    if (!asked || !box || !(event.reason instanceof DOMException) || !said[event.reason.name]) return;
+    const note = document.createElement('p');
+    note.id = 'no-camera';
+    note.setAttribute('role', 'alert');
+    note.textContent = `${said[event.reason.name]}: connect one and let this page use it, then reload the page; or `
+                       + 'upload a video file.';
+    box.append(note);
+  });
+}"""
 MARKDOWN_SIGNS = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~&])")  # what Markdown (and HTML in it) reads as signs
 THEME = gr.themes.Default().set(  # Gradio's own, its buttons a shade darker: Analyse wrote white on orange at 2.8:1
     # and Stop white on red at 3.8:1, under the 4.5:1 that WCAG AA asks of words
@@ -773,7 +796,7 @@ def main(argv: list[str] | None = None) -> None:
     # show_error: what gradio itself refuses (a call with too few inputs, a value that is not one of a
     # dropdown's choices) reaches API clients as its message; the handler's errors are gr.Error already.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
-                max_file_size=int(args.max_mb * MB), show_error=True, css=CSS, theme=THEME)
+                max_file_size=int(args.max_mb * MB), show_error=True, css=CSS, js=CAMERA_JS, theme=THEME)
 
 
 if __name__ == "__main__":

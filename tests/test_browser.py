@@ -52,16 +52,26 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
+def playwright():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path_factory.mktemp("browser"))
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS, viewport=VIEWPORT)
-        try:
-            yield context
-        finally:
-            context.close()
+        yield p
+
+
+def launch(playwright, folder: Path, flags: list[str] = CHROMIUM_FLAGS):
+    """Chromium with a profile of its own in ``folder``."""
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=folder)
+    return playwright.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), headless=True,
+                                                         args=flags, viewport=VIEWPORT)
+
+
+@pytest.fixture(scope="module")
+def browser_context(playwright, tmp_path_factory):
+    context = launch(playwright, tmp_path_factory.mktemp("browser"))
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def open_page(context, server: AppServer, hosts: set[str]):
@@ -501,6 +511,24 @@ def test_webcam_recording_is_analysed(server, browser_context):
     assert "no audio track" not in notes  # the microphone was recorded with the picture
     assert "Left out, as asked: the face." in notes and "face was found" not in notes.lower(), notes
     assert hosts == {f"127.0.0.1:{server.port}"}, hosts
+
+
+def test_a_webcam_that_can_not_be_opened_is_said(server, playwright, tmp_path):
+    """On a machine without a camera "Click to Access Webcam" did nothing: Gradio threw the error in the page. This
+    Chromium has none (the synthetic one left out); the video's box says so until it is clicked again."""
+    context = launch(playwright, tmp_path, [f for f in CHROMIUM_FLAGS if f != "--use-fake-device-for-media-stream"])
+    try:
+        page = open_page(context, server, set())
+        page.click("#video-in [aria-label='Capture from camera']")
+        page.get_by_text("Click to Access Webcam").click()
+        note = page.locator("#video-in #no-camera[role=alert]")
+        note.wait_for(timeout=UI_TIMEOUT_MS)
+        assert note.inner_text() == ("No camera was found: connect one and let this page use it, then reload the "
+                                     "page; or upload a video file.")
+        page.click("#video-in [aria-label='Upload file']")
+        note.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
+    finally:
+        context.close()
 
 
 def test_a_sound_file_then_a_microphone_recording_is_analysed(server, browser_context, tmp_path):
