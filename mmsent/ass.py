@@ -19,14 +19,16 @@ _DRAWING = re.compile(r"\\p(\d+)")  # {\p1}: the text after it is a vector drawi
 _STYLE_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # TSBoard, sign_5012_Kanji: TS Board, sign 5012 Kanji
 SIGN_WORDS = {"sign", "signs", "ts", "typeset", "typesets", "typesetting", "title", "titles", "onscreen", "screentext"}
 SPEECH_WORDS = {"default", "dialogue", "dialog", "main", "speech"}  # a style named with these as well is dialogue's
+# the fields of a Dialogue line where no Format line names them, as libass reads it: ASS's (SSA's Marked in Layer's place)
+DEFAULT_FORMAT = ["layer", "start", "end", "style", "name", "marginl", "marginr", "marginv", "effect", "text"]
 NO_NAME = "NTP"  # the Name that Subtitle Workshop writes in each SSA line: no one's
 KARAOKE_FX = "fx"  # the Effect of the lines Aegisub's karaoke templater makes (one per lyric, syllable or frame)
 
 
 def dialogue(path: Path, text: str, problems: list[str] | None = None) -> list[Cue]:
     """An ASS/SSA file's cues: the Dialogue lines of its [Events] section (not its Comment lines), each read by
-    the section's Format line, its text by ``_text``; a layer's copy of a line (the same times and words:
-    a border drawn under the letters) is read once. Lines with words that are not speech are left out, said in
+    the section's Format line (else ASS's, DEFAULT_FORMAT), its text by ``_text``; a layer's copy of a line (the
+    same times and words: a border drawn under the letters) is read once. Lines with words that are not speech are left out, said in
     ``problems``: typesetting (``_typeset``) and the karaoke templater's effects (Effect ``fx``, made from a
     lyric that the file keeps as a Comment line; they show it in pieces, syllable by syllable or frame by frame).
     Sung lyrics in Dialogue lines of their own (OP, ED, karaoke styles, ``\\k`` tags) are read as words: they
@@ -43,10 +45,7 @@ def dialogue(path: Path, text: str, problems: list[str] | None = None) -> list[C
             if kind.lower() == "format":
                 fields = _format(path, number, value)
             elif kind.lower() == "dialogue":
-                if fields is None:
-                    raise SubtitleError(f"{path}:{number}: a Dialogue line before the [Events] section's Format line "
-                                        "(which names its fields: Format: Layer, Start, End, Style, ..., Text)")
-                cue, got = _cue(path, number, fields, value)
+                cue, got = _cue(path, number, fields or DEFAULT_FORMAT, value)
                 style = got.get("style", "").strip()
                 if cue.text and _typeset(style):
                     signs[style] += 1
@@ -57,9 +56,6 @@ def dialogue(path: Path, text: str, problems: list[str] | None = None) -> list[C
     if not events:
         raise SubtitleError(f"{path}: no [Events] section: an ASS/SSA file's lines are the Dialogue lines of its "
                             "[Events] section")
-    if fields is None:
-        raise SubtitleError(f"{path}: its [Events] section has no Format line (Format: Layer, Start, End, Style, "
-                            "..., Text), which names the fields of its Dialogue lines")
     if signs or effects:
         left_out = _not_speech(signs, effects)
         if not any(cue.text for cue in cues.values()):
@@ -115,7 +111,8 @@ def _cue(path: Path, number: int, fields: list[str], value: str) -> tuple[Cue, d
     Text last (commas and all); Start and End in H:MM:SS.cc; its speaker the line's Name (Aegisub's "Actor")."""
     values = value.split(",", len(fields) - 1)
     if len(values) < len(fields):
-        raise SubtitleError(f"{path}:{number}: a Dialogue line of {len(values)} fields, where the Format line names "
+        named = "the Format line names" if fields is not DEFAULT_FORMAT else "ASS has (no Format line names them)"
+        raise SubtitleError(f"{path}:{number}: a Dialogue line of {len(values)} fields, where {named} "
                             f"{len(fields)}: got {value[:80]!r}")
     got = dict(zip(fields, values))
     start, end = (_time(path, number, name, got[name.lower()].strip()) for name in ("Start", "End"))

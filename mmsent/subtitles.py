@@ -36,14 +36,18 @@ SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 FORMATS_READ = "SubRip .srt, WebVTT .vtt and (Advanced) SubStation Alpha .ass / .ssa files"  # for messages
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3})|:(\d{3}))?"  # 00:00:01,500 00:01.5 00:00:01:500
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(?:\s+.*)?$")
-_TAG = re.compile(r"</?(?:[ibus]|font|c|v|lang|ruby|rt)\b[^<>]*>|<\d[\d:.]*>|\{\\[^}]*\}", re.I)  # SubRip's and WebVTT's
-# tags (<i>, <font color=...>, <c.yellow>, <v Bob>, <00:01.000>), {\an8}; not "I <3 you" nor "x < y and y > z"
+_TAG = re.compile(r"</?[A-Za-z][\w.-]*(?:\s[^<>]*)?/?>|<\d[\d:.]*>|\{\\[^}]*\}")  # tags (<i>, <font color=...>,
+# <c.yellow>, <v Bob>, <span style=...>, <00:01.000>), {\an8}; not "I <3 you" nor "x < y and y > z"
+_BREAK = re.compile(r"<br\s*/?>", re.I)  # a line break in a line (HTML's, in some SubRip files): words apart
+_OPEN_TAG = re.compile(r"<[A-Za-z/]")  # where a WebVTT tag starts (a "<" before anything else is a word's)
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # direction marks (before each line of Netflix's
+# Hebrew and Arabic subtitles): not words, and a label or dash after one is still one
+_VTT_BLOCK = re.compile(r"(?:NOTE|STYLE|REGION)(?:\s|$)")  # WebVTT blocks that are not cues
 _LABEL = re.compile(r"([^\W\d_][^\W_]*(?:[ .'’-]+[^\W_]+)*\.?):(?:\s+(?=\S)|$)")  # BOB: Hi. (_labelled)
 # the dash before each speaker's line of a cue of two ("- Who?", "-Me.", "-¿Qué?"), not a minus ("-10 degrees"), and
 # the chevrons before a new speaker's words in broadcast captions (CEA-608: ">> Hi.", ">>> News.")
 _DIALOGUE_DASH = re.compile(r"^(?:>>+\s*|[-\u2010\u2013\u2014](?:\s+(?=\S)|(?=[^\W\d_]|[¿¡\"'«„“‘(\[])))")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")  # a WebVTT voice tag, <v Bob> or <v.loud Dr. Who>: who speaks
-_VTT_SKIP = ("NOTE", "STYLE", "REGION")  # WebVTT blocks that are not cues
 _BLANK = " \t\n\ufeff"  # what may come before a WebVTT header: blank lines, spaces, a byte-order mark
 _ASS_SUFFIXES = (".ass", ".ssa")
 _LANGUAGE_LINE = re.compile(r"^Language:\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$", re.MULTILINE)  # WebVTT header
@@ -124,7 +128,11 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
         from mmsent.ass import dialogue  # here: it imports Cue and the rest from this module
     every = dialogue(path, text, problems) if is_ass else _unrolled(
         _read_cues(path, _cues(path, text, is_vtt), problems))
-    cues = [cue for cue in every if cue.text]
+    unique = {}  # a cue written twice (its times, words and speaker: WebVTT pieced together from a stream's) once
+    for cue in every:
+        if cue.text:
+            unique.setdefault((cue.start, cue.end, cue.text, cue.speaker), cue)
+    cues = list(unique.values())
     if every and not cues:
         raise SubtitleError(f"{path}: all {len(every)} subtitle cues are empty: there are no words to read")
     if not cues:
@@ -285,7 +293,7 @@ class _Line(NamedTuple):
 
 
 def _read_line(line: str) -> _Line:
-    plain = html.unescape(_TAG.sub("", line))
+    plain = _BIDI.sub("", html.unescape(_TAG.sub("", _BREAK.sub(" ", line))))
     text = said(plain)
     voices = [" ".join(html.unescape(name).split()) for name in _VOICE.findall(line)]
     label, words = _labelled(text)
@@ -309,8 +317,15 @@ def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:
     """An SRT or WebVTT file's cues, each with its lines as written (after a blank line inside a cue, more of them;
     a WebVTT tag left open closed: ``_closed``), read by ``_read_cues``."""
     parsed: list[tuple[Cue, list[str]]] = []
+    number = None  # a SubRip cue number alone: its time line may come after a blank line (one at the end: no cue)
     for first_line, lines in _blocks(text, is_vtt):
-        if is_vtt and (lines[0].startswith("WEBVTT") or lines[0].split(" ")[0] in _VTT_SKIP):
+        if is_vtt and (lines[0].lstrip("\ufeff").startswith("WEBVTT") or _VTT_BLOCK.match(lines[0])):  # a header
+            # (another file's, joined to this one) or a note, style or region
+            continue
+        if number and not _TIMING.match(lines[0]):
+            _parse_block(path, *number)  # a number, then no time line: said as before
+        number = (first_line, lines) if not is_vtt and lines == [lines[0]] and lines[0].strip().isdigit() else None
+        if number:
             continue
         if parsed and _more_text(lines):  # after a blank line inside a cue: more of its text, and who says it
             cue, before = parsed.pop()
@@ -326,8 +341,8 @@ def _closed(lines: list[str]) -> list[str]:
     as WebVTT parsers read it (the spec's tokenizer, browsers): the rest of the cue is the tag's annotation, not words;
     a voice tag's, its speaker."""
     text = "\n".join(lines)
-    start = text.find("<", text.rfind(">") + 1)
-    return lines if start < 0 else (text[:start] + " ".join(text[start:].split()) + ">").split("\n")
+    opened = _OPEN_TAG.search(text, text.rfind(">") + 1)
+    return lines if not opened else (text[:opened.start()] + " ".join(text[opened.start():].split()) + ">").split("\n")
 
 
 def _from_header(path: Path, text: str) -> str:
@@ -533,7 +548,8 @@ def _letter_lines(text: str) -> str:
 
 
 def _lines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """The text with its lines ended by "\n": CRLF, CR, and CR CR LF (CRLF text written again on Windows)."""
+    return text.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _blocks(text: str, vtt: bool = False):

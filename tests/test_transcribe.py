@@ -587,6 +587,40 @@ VTT = ("WEBVTT - a title\nKind: captions\n\nNOTE a comment\nover two lines\n\n"
        "<00:00:02.500>Late cue\n")
 
 
+WILD = {  # file name: (its bytes, what is read: (start, end, words, speaker) of each cue), as players read them
+    "crcrlf.srt": (b"1\r\r\n00:00:01,000 --> 00:00:02,000\r\r\nHello there.\r\r\n\r\r\n2\r\r\n00:00:03,000 --> "
+                   b"00:00:04,000\r\r\nSecond line\r\r\nand more.\r\r\n\r\r\n",  # CRLF text written again on Windows
+                   [(1, 2, "Hello there.", ""), (3, 4, "Second line and more.", "")]),
+    "html.srt": ('1\n00:00:01,000 --> 00:00:02,000\nFirst line<br>second line\n\n2\n00:00:03,000 --> 00:00:04,000\n'
+                 '<span style="color:#fff">Span text</span> A<BR/>B <p>para</p>\n'.encode(),
+                 [(1, 2, "First line second line", ""), (3, 4, "Span text A B para", "")]),
+    "lt.vtt": (b"WEBVTT\n\n00:01.000 --> 00:02.000\nI <3 you, 1 < 2\n", [(1, 2, "I <3 you, 1 < 2", "")]),
+    "numbers.srt": (b"1\n\n00:00:01,000 --> 00:00:02,000\nOne.\n\n2\n\n00:00:03,000 --> 00:00:04,000\nTwo.\n\n3\n",
+                    [(1, 2, "One.", ""), (3, 4, "Two.", "")]),  # a number apart from its time line; one at the end
+    "joined.vtt": ("WEBVTT\n\n00:01.000 --> 00:02.000\nOne\n\nNOTE\tafter a tab\n\n\ufeffWEBVTT\n\n"
+                   "00:03.000 --> 00:04.000\nTwo\n\n00:03.000 --> 00:04.000\nTwo\n".encode(),  # a second file's
+                   [(1, 2, "One", ""), (3, 4, "Two", "")]),  # header, and its first cue twice (a stream's pieces)
+    "noformat.ass": (b"[Script Info]\nScriptType: v4.00+\n\n[Events]\n"
+                     b"Dialogue: 0,0:00:01.00,0:00:02.00,Default,Ann,0,0,0,,No format line\n",
+                     [(1, 2, "No format line", "Ann")]),  # read as libass does: ASS's fields
+    "marks.srt": ("1\n00:00:05,000 --> 00:00:06,000\n\u200fANN: Hello there.\n\u200fBOB: Hi.\n\n2\n"
+                  "00:00:07,000 --> 00:00:08,000\n\u202b- Who?\u202c\n\u202b- Me.\u202c\n".encode(),  # Netflix's RTL
+                  [(5, 6, "Hello there. Hi.", "ANN, BOB"), (7, 8, "Who? Me.", "")]),
+}
+
+
+@pytest.mark.parametrize("name", list(WILD))
+def test_subtitles_as_written_in_the_wild_are_read_as_players_read_them(tmp_path, name):
+    """Each was refused or misread (a helper's audit, against FFmpeg's decoders and Chromium's WebVTT parser): a
+    file of CR CR LF line ends, a cue number apart from its time line or alone at the end, refused; HTML's <br>,
+    <span>, <p> read as words; an unclosed "<" in WebVTT given a ">"; a NOTE after a tab, a second file's header
+    and a cue written twice read as words; an ASS file without a Format line refused; direction marks before a
+    speaker's label or dash kept it from being one."""
+    data, read = WILD[name]
+    (tmp_path / name).write_bytes(data)
+    assert [(c.start, c.end, c.text, c.speaker) for c in parse_subtitles(tmp_path / name)[0]] == read
+
+
 def test_angle_brackets_that_are_no_tag_are_words(tmp_path):
     """Everything between a < and the next > was taken out as a tag: "I <3 you, x < y and y > z" read "I z".
     SubRip's and WebVTT's tags still go, as players take them out, whatever their case."""
@@ -1080,8 +1114,9 @@ def test_typesetting_styles_are_told_by_whole_words(tmp_path):
 
 @pytest.mark.parametrize("name, text, where", [
     ("none.ass", "[Script Info]\nTitle: talk\n", "none.ass: no [Events] section"),
-    ("early.ass", "[Events]\nDialogue: 0,0:00:01.00,0:00:02.00,Default,Hi\n", "early.ass:2: a Dialogue line before"),
-    ("noformat.ssa", "[Script Info]\nTitle: talk\n\n[Events]\n", "noformat.ssa: its [Events] section has no Format"),
+    ("early.ass", "[Events]\nDialogue: 0,0:00:01.00,0:00:02.00,Default,Hi\n", "early.ass:2: a Dialogue line of 5 "
+     "fields, where ASS has (no Format line names them) 10"),
+    ("noformat.ssa", "[Script Info]\nTitle: talk\n\n[Events]\n", "noformat.ssa: no subtitle cues found"),
     ("notext.ass", "[Events]\nFormat: Layer, Start, End, Style\n", "notext.ass:2: the Format line names no Text"),
     ("textfirst.ass", "[Events]\nFormat: Text, Start, End\n", "textfirst.ass:2: the Format line names Text last"),
     ("time.ass", EVENTS + "Dialogue: 0,0:00:1x.00,0:00:02.00,Default,Hi\n", "time.ass:3: bad Start time '0:00:1x.00'"),
