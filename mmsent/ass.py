@@ -19,7 +19,8 @@ _DRAWING = re.compile(r"\\p(\d+)")  # {\p1}: the text after it is a vector drawi
 _STYLE_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # TSBoard, sign_5012_Kanji: TS Board, sign 5012 Kanji
 SIGN_WORDS = {"sign", "signs", "ts", "typeset", "typesets", "typesetting", "title", "titles", "onscreen", "screentext"}
 SPEECH_WORDS = {"default", "dialogue", "dialog", "main", "speech"}  # a style named with these as well is dialogue's
-# the fields of a Dialogue line where no Format line names them, as libass reads it: ASS's (SSA's Marked in Layer's place)
+# the fields of a Dialogue line where no Format line names them, as libass reads it: ASS's (SSA's Marked in
+# Layer's place)
 DEFAULT_FORMAT = ["layer", "start", "end", "style", "name", "marginl", "marginr", "marginv", "effect", "text"]
 NO_NAME = "NTP"  # the Name that Subtitle Workshop writes in each SSA line: no one's
 KARAOKE_FX = "fx"  # the Effect of the lines Aegisub's karaoke templater makes (one per lyric, syllable or frame)
@@ -28,11 +29,11 @@ KARAOKE_FX = "fx"  # the Effect of the lines Aegisub's karaoke templater makes (
 def dialogue(path: Path, text: str, problems: list[str] | None = None) -> list[Cue]:
     """An ASS/SSA file's cues: the Dialogue lines of its [Events] section (not its Comment lines), each read by
     the section's Format line (else ASS's, DEFAULT_FORMAT), its text by ``_text``; a layer's copy of a line (the
-    same times and words: a border drawn under the letters) is read once. Lines with words that are not speech are left out, said in
-    ``problems``: typesetting (``_typeset``) and the karaoke templater's effects (Effect ``fx``, made from a
-    lyric that the file keeps as a Comment line; they show it in pieces, syllable by syllable or frame by frame).
-    Sung lyrics in Dialogue lines of their own (OP, ED, karaoke styles, ``\\k`` tags) are read as words: they
-    are heard. SubtitleError where every line with words is left out."""
+    same times and words: a border drawn under the letters) is read once. Lines with words that are not speech
+    are left out, said in ``problems``: typesetting (``_typeset``) and the karaoke templater's effects (Effect
+    ``fx``, made from a lyric that the file keeps as a Comment line; they show it in pieces, syllable by syllable
+    or frame by frame). Sung lyrics in Dialogue lines of their own (OP, ED, karaoke styles, ``\\k`` tags) are read
+    as words: they are heard. SubtitleError where every line with words is left out."""
     section, fields, cues, events = None, None, {}, False
     signs, effects = Counter(), 0  # lines with words left out: typesetting by style, karaoke effects
     for number, line in enumerate(text.split("\n"), start=1):
