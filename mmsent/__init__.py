@@ -93,7 +93,10 @@ def _training_lines(model: FusionModel) -> list[str]:
     folder = getattr(model, "checkpoint", None)  # None: the untrained stand-in for a missing default
     training = (read_config(folder).get("training") or {}) if folder else {}
     data, hyper = training.get("data") or {}, training.get("hyperparameters") or {}
-    if not data:
+    hyper = hyper if isinstance(hyper, dict) else {}
+    if isinstance(data, str):  # recorded in words (save_checkpoint's training is free-form)
+        return [f"  trained on: {data}"]
+    if not data or not isinstance(data, dict):
         return ["  trained on: not recorded (its config.json names no training data)"]
     trained, dev = _data_sets(data, hyper)
     if hyper.get("epochs") == 0:  # --epochs 0: parts of other runs (--init) composed

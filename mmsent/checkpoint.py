@@ -7,6 +7,7 @@ what can't be rebuilt from those sources. Loading never unpickles and matches ke
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -17,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .config import WHISPER_LAYERS, ModelConfig
+from .config import DEFAULT_VIDEO_SOURCE, WHISPER_LAYERS, ModelConfig
 from .model import FusionModel, build_model
 from .results import atomic_path, write_text_atomic
 from .weights import SourceUnavailable, loaded_once, sha256_file
@@ -74,11 +75,18 @@ def save_checkpoint(model: FusionModel, folder: str | Path, training: dict | Non
     if cfg.voice_members > 1:  # a voice of several heads: they are stored in float16, as its bank is
         state.update({k: v.half() for k, v in state.items() if k.startswith(VOICE_HEADS) and v.is_floating_point()})
     with atomic_path(folder / WEIGHTS_FILE) as tmp:  # replaces the old weights second, as its block ends
-        save_file(state, str(tmp), metadata={"format": FORMAT, **{k: json.dumps(list(getattr(cfg, k))) for k in LABELS}})
+        save_file(state, str(tmp), metadata={"format": FORMAT, "model_sha256": model_sha256(meta["model"]),
+                                             **{k: json.dumps(list(getattr(cfg, k))) for k in LABELS}})
         _sort_metadata(tmp)
         meta["weights_sha256"] = sha256_file(tmp)  # checked at load: a damaged or changed file is refused
         write_text_atomic(folder / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")  # replaces the old config first
     return folder
+
+
+def model_sha256(model: dict) -> str:
+    """The sha256 of a checkpoint's model settings (config.json's "model"), kept with its weights: settings edited
+    after it was saved (its labels reordered, another layer of Whisper for the voice) are refused at load."""
+    return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()
 
 
 def _sort_metadata(path: Path) -> None:
@@ -114,6 +122,8 @@ def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:
         meta = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{folder / CONFIG_FILE} is not valid JSON: {e}") from e
+    except OSError as e:
+        raise CheckpointError(f"{folder / CONFIG_FILE} can't be read ({e.strerror}): check its permissions") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         fer = isinstance(meta, dict) and {"architecture", "labels", "input_size"} <= set(meta)
         raise CheckpointError(f"{folder / CONFIG_FILE} is not an mmsent checkpoint config" + (
@@ -142,6 +152,9 @@ def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:
     if not isinstance(sources, dict) or not all(isinstance(v, dict) for v in sources.values()):
         raise CheckpointError(f"{folder / CONFIG_FILE}: 'sources' must map each part to "
                               "{'source': ..., 'sha256': ...}")
+    if not isinstance(meta.get("training") or {}, dict):
+        raise CheckpointError(f"{folder / CONFIG_FILE}: 'training' must be a mapping (what the model was trained on): "
+                              "restore the file as it was saved")
     return meta
 
 
@@ -190,7 +203,11 @@ def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torc
     folder = Path(folder)
     meta = read_config(folder) if meta is None else meta
     recorded = meta.get("weights_sha256")  # absent in checkpoints saved before 5 December 2026
-    if recorded is not None and (actual := sha256_file(folder / WEIGHTS_FILE)) != recorded:
+    try:
+        actual = sha256_file(folder / WEIGHTS_FILE) if recorded is not None else None
+    except OSError as e:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE} can't be read ({e.strerror}): check its permissions") from e
+    if actual != recorded:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} has sha256 {actual[:12]}…, but its {CONFIG_FILE} records "
                               f"{str(recorded)[:12]}…: the file is damaged or was changed after it was saved (copy the "
                               "checkpoint again, or reinstall mmsent for the embedded default), or its saving was cut "
@@ -206,6 +223,10 @@ def read_weights(folder: str | Path, meta: dict | None = None) -> dict[str, torc
             raise CheckpointError(f"{folder / CONFIG_FILE} names the {key} {given}, but its weights were trained on "
                                   f"{json.loads(stored[key])} in that order: the config was changed after it was "
                                   "saved. Restore it (or retrain for other labels)")
+    if "model_sha256" in stored and model_sha256(meta.get("model")) != stored["model_sha256"]:  # from 7 December 2026
+        raise CheckpointError(f"{folder / CONFIG_FILE}'s model settings are not those its weights were saved with: "
+                              "the config was changed after it was saved. Restore it (copy the checkpoint again, or "
+                              "reinstall mmsent for the embedded default), or retrain for other settings")
     broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if broken:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} holds weights that are not numbers (NaN or infinite) in "
@@ -222,10 +243,13 @@ def _check_sources(model: FusionModel, meta: dict, folder: Path) -> None:
             continue
         actual = model.source_sha256.get(part)
         if recorded.get("sha256") != actual:
+            remedy = ("use the face expression CNN it was trained on in checkpoints/default/face-expression (from the "
+                      "mmsent it came with), or retrain the checkpoint on the one there"
+                      if recorded.get("source") == DEFAULT_VIDEO_SOURCE else
+                      "install the versions in requirements.txt, or retrain the checkpoint")
             raise CheckpointError(
                 f"{folder} was trained on {part} weights {recorded.get('source')!r} with sha256 "
-                f"{str(recorded.get('sha256'))[:12]}…, but the installed ones have {str(actual)[:12]}…: "
-                "install the versions in requirements.txt, or retrain the checkpoint")
+                f"{str(recorded.get('sha256'))[:12]}…, but the installed ones have {str(actual)[:12]}…: {remedy}")
 
 
 def _check_keys(model: FusionModel, state: dict[str, torch.Tensor], folder: Path) -> None:

@@ -205,10 +205,15 @@ def load_expression_net(device: str | torch.device | None = None, folder: str | 
         raise HashMismatch(part, f"{weights} has sha256 {actual[:12]}…, expected {expected[:12]}…",
                            "Restore the file from the repository (git checkout -- checkpoints/default/face-expression), "
                            "or update EXPRESSION_SHA256 in mmsent/expression.py if you retrained it on purpose.")
-    arch = json.loads(config_path.read_text())["architecture"]
-    config = ExpressionConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
-    net = ExpressionNet(config)
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()},
-                        strict=True)
+    try:  # the config's architecture, which the hash of the weights does not cover, must build the net they fill
+        arch = json.loads(config_path.read_text())["architecture"]
+        net = ExpressionNet(ExpressionConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}))
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()},
+                            strict=True)
+    except (TypeError, ValueError, RuntimeError, AttributeError) as e:
+        remedy = ("Restore checkpoints/default/face-expression from the repository" if folder == EXPRESSION_DIR
+                  else "Give the config.json that train.fer wrote with these weights.")
+        raise SourceUnavailable(part, f"{config_path}'s architecture does not fit its weights ({str(e)[:200]})",
+                                remedy) from e
     # channels-last: ~1.7x faster convolutions on CPU (oneDNN), same results
     return net.to(device or "cpu", memory_format=torch.channels_last).eval(), actual

@@ -276,11 +276,12 @@ def _hub_resolves() -> bool:
 
 
 def _hub_weights_sha256(model_id: str) -> str | None:
+    """The sha256 of a text encoder's weights: in its local folder, or in the hub's cache."""
     from huggingface_hub import try_to_load_from_cache
 
     for name in ("model.safetensors", "pytorch_model.bin"):
-        path = try_to_load_from_cache(model_id, name)
-        if isinstance(path, str):
+        path = Path(model_id) / name if Path(model_id).is_dir() else try_to_load_from_cache(model_id, name)
+        if isinstance(path, (str, Path)) and Path(path).is_file():
             return sha256_file(path)
     return None
 

@@ -312,3 +312,68 @@ def test_a_save_cut_between_its_two_renames_is_refused_not_loaded_mismatched(sav
     x = _inputs(other)
     assert torch.equal(load_checkpoint(save_checkpoint(other, folder))(x).emotion_logits, other(x).emotion_logits)
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_model_settings_edited_after_saving_are_refused(tmp_path):
+    """The default's weights file carried no labels: its config.json's emotions reordered, a happy clip was read
+    "mostly fear" without a word; another Whisper layer for the voice read other voices. The weights now keep the
+    sha256 of the settings they were saved with, the default's too."""
+    import shutil
+
+    from mmsent.checkpoint import DEFAULT_CHECKPOINT, read_weights
+
+    folder = shutil.copytree(DEFAULT_CHECKPOINT, tmp_path / "default", ignore=shutil.ignore_patterns("face-*"))
+    assert read_weights(folder)  # as shipped
+    meta = json.loads((folder / "config.json").read_text())
+    for key, value, said in [("emotions", ["joy", "anger", "disgust", "fear", "neutral", "sadness", "surprise"],
+                              "names the emotions .* but its weights were trained on"),
+                             ("voice_bank_layer", 3, "model settings are not those its weights were saved with")]:
+        edited = json.loads(json.dumps(meta))
+        edited["model"][key] = value
+        (folder / "config.json").write_text(json.dumps(edited))
+        with pytest.raises(CheckpointError, match=said):
+            read_weights(folder)
+
+
+def test_an_unreadable_checkpoint_is_said(tmp_path):
+    """A checkpoint whose files can't be read gave PermissionError's traceback. As root files are always readable:
+    the command runs without the capabilities that allow it (setpriv)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) is needed to read as an unprivileged user")
+    folder = save_checkpoint(build_model(tiny_config()), tmp_path / "ckpt")
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).chmod(0)
+        run = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c",
+                              "import sys, mmsent.checkpoint as c\ntry: c.read_weights(sys.argv[1])\n"
+                              "except c.CheckpointError as e: print(e)", str(folder)],
+                             capture_output=True, text=True, timeout=120)
+        assert run.stdout.strip() == f"{folder / name} can't be read (Permission denied): check its permissions"
+        (folder / name).chmod(0o644)
+
+
+def test_training_records_that_are_no_mapping_are_said(tmp_path, capsys):
+    """"training": "x" in config.json gave AttributeError at load; training data recorded in words, or as a list,
+    gave it in mmsent info."""
+    folder = save_checkpoint(build_model(tiny_config()), tmp_path / "ckpt", training={"data": ["a", "b"]})
+    assert "trained on: not recorded" in mmsent.describe(load_checkpoint(folder))
+    meta = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(meta | {"training": "x"}))
+    with pytest.raises(CheckpointError, match="'training' must be a mapping"):
+        load_checkpoint(folder)
+
+
+def test_a_text_encoder_in_a_folder_of_its_own_loads(tmp_path):
+    """A checkpoint's text_source naming a local folder never loaded: the weights' sha256 was looked up in the
+    hub's cache under the folder's path, and the hub said "Repo id must be in the form 'repo_name'"."""
+    from mmsent.weights import _minilm_dir, load_text, sha256_file
+
+    (tmp_path / "bert").mkdir()
+    for f in _minilm_dir().iterdir():
+        if f.is_file():
+            (tmp_path / "bert" / f.name).symlink_to(f)
+    parts = load_text(str(tmp_path / "bert"))
+    assert parts.sha256 == sha256_file(_minilm_dir() / "model.safetensors")

@@ -78,6 +78,12 @@ def test_save_load_round_trip_and_hash_check(tmp_path):
     with pytest.raises(SourceUnavailable, match="holds no expression CNN") as e:  # a folder named: not the default's
         load_expression_net(folder=tmp_path / "missing")
     assert "Give a folder that train.fer wrote" in str(e.value) and "Restore" not in str(e.value)
+    for edit in ({"widths": [8, 8]}, {"attention": True}):  # a config that does not fit its weights: a traceback
+        config = json.loads((tmp_path / "config.json").read_text())
+        config["architecture"] |= edit
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        with pytest.raises(SourceUnavailable, match="config.json's architecture does not fit its weights"):
+            load_expression_net(folder=tmp_path, sha256=sha)
 
 
 def _fake_fer(root, per_class=6):

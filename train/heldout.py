@@ -100,7 +100,7 @@ def trained_on(folder: Path) -> list[tuple[str, str, set[str] | None, set[str]]]
 def _rules(training: dict) -> list[tuple[str, str, set[str] | None, set[str]]]:
     """trained_on's rules from a checkpoint's training record, and from those of the checkpoints it was made from
     (``--init``: recorded in its "init")."""
-    data, hyper = training.get("data") or {}, training.get("hyperparameters") or {}
+    data, hyper = (training.get(k) if isinstance(training.get(k), dict) else {} for k in ("data", "hyperparameters"))
     rules = [rule for inherited in training.get("init") or [] for rule in _rules(inherited)]
     if data.get("meld"):
         rules += [("trained", "meld", {"train"}, set()), ("dev", "meld", {"dev"}, set())]
