@@ -113,6 +113,8 @@ def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:
                 f"{folder} is a pickle file: mmsent never unpickles (a pickle can run code). "
                 f"A checkpoint is a folder with {CONFIG_FILE} and {WEIGHTS_FILE}.")
         raise CheckpointError(f"{folder} is a file; a checkpoint is a folder with {CONFIG_FILE} and {WEIGHTS_FILE}")
+    if folder.is_symlink() and not folder.exists():
+        raise CheckpointError(f"{folder} is a symbolic link to nothing that can be read (a loop, or its target gone)")
     if not folder.exists():
         raise CheckpointError(f"{folder}: no such checkpoint folder (give a folder with {CONFIG_FILE} and "
                               f"{WEIGHTS_FILE}, or 'default' for the embedded model)")
@@ -295,8 +297,13 @@ def shared_default(device: str | torch.device | None = None) -> FusionModel:
 
 
 def checkpoint_folder(name_or_path: str | Path | None) -> Path:
-    """The folder a checkpoint name means: None or "default" is the embedded default's."""
-    return DEFAULT_CHECKPOINT if name_or_path in (None, "default") else Path(name_or_path)
+    """The folder a checkpoint name means: None or "default" is the embedded default's (said where a folder here is
+    named default too); a leading ~ is the home folder."""
+    here = Path("default")
+    if name_or_path == "default" and (here / CONFIG_FILE).is_file() and here.resolve() != DEFAULT_CHECKPOINT.resolve():
+        warnings.warn("'default' is the embedded model, not the folder default/ here: write ./default for that one",
+                      stacklevel=2)
+    return DEFAULT_CHECKPOINT if name_or_path in (None, "default") else Path(name_or_path).expanduser()
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:

@@ -377,3 +377,21 @@ def test_a_text_encoder_in_a_folder_of_its_own_loads(tmp_path):
             (tmp_path / "bert" / f.name).symlink_to(f)
     parts = load_text(str(tmp_path / "bert"))
     assert parts.sha256 == sha256_file(_minilm_dir() / "model.safetensors")
+
+
+def test_checkpoint_names_mean_what_they_say(tmp_path, monkeypatch):
+    """--checkpoint ~/x was not expanded by mmsent and the app; "default" took the embedded model over a folder
+    default/ here without a word; a symbolic link loop was "no such checkpoint folder"."""
+    from mmsent.checkpoint import DEFAULT_CHECKPOINT, checkpoint_folder, read_config
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert checkpoint_folder("~/models/x") == tmp_path / "models" / "x"
+    monkeypatch.chdir(tmp_path)
+    save_checkpoint(build_model(tiny_config()), tmp_path / "default")
+    with pytest.warns(UserWarning, match="'default' is the embedded model, not the folder default/ here: write ./def"):
+        assert checkpoint_folder("default") == DEFAULT_CHECKPOINT
+    assert checkpoint_folder("./default").resolve() == tmp_path / "default"
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(CheckpointError, match="a is a symbolic link to nothing that can be read"):
+        read_config(tmp_path / "a")
