@@ -277,8 +277,9 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
     device = pick_device(device)
     if name_or_path in (None, "default") and not (DEFAULT_CHECKPOINT / CONFIG_FILE).is_file():
         warnings.warn(
-            "No trained default model in checkpoints/default/: using the default architecture with freshly "
-            "initialised, UNTRAINED heads. Its predictions are meaningless; train one with python -m train.train.",
+            "No trained default model in checkpoints/default/ (its config.json is missing): using the default "
+            "architecture with freshly initialised, UNTRAINED heads. Its predictions are meaningless; restore it "
+            "(git checkout -- checkpoints/default, or install mmsent again), or train one with python -m train.train.",
             stacklevel=2)
         return build_model(ModelConfig(trained_branches=("text", "audio"))).to(device).eval()
     return load_checkpoint(checkpoint_folder(name_or_path), device)
