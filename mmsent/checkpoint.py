@@ -130,9 +130,13 @@ def read_config(folder: str | Path, oldest: int = OLDEST_READABLE) -> dict:
         fer = isinstance(meta, dict) and {"architecture", "labels", "input_size"} <= set(meta)
         raise CheckpointError(f"{folder / CONFIG_FILE} is not an mmsent checkpoint config" + (
             ": it is an expression CNN's (python -m train.fer), one part of a model; give a checkpoint of "
-            "python -m train.train" if fer else ""))
+            "python -m train.train" if fer else " (one of another tool, a Hugging Face model's?): give a folder that "
+            "python -m train.train wrote, or 'default' for the embedded model"))
     if not (folder / WEIGHTS_FILE).is_file():  # after its config: a config that is no checkpoint's is said as such
-        raise CheckpointError(f"{folder} is not a checkpoint: {WEIGHTS_FILE} is missing")
+        pickles = sorted(f.name for f in folder.iterdir() if f.suffix.lower() in PICKLE_SUFFIXES)
+        raise CheckpointError(f"{folder} is not a checkpoint: {WEIGHTS_FILE} is missing" + (
+            f" ({', '.join(pickles)}: pickle files, which mmsent never loads: a pickle can run code)"
+            if pickles else ""))
     version = meta.get("format_version", 0)
     if not isinstance(version, int) or isinstance(version, bool):
         raise CheckpointError(f"{folder / CONFIG_FILE}: format_version must be an integer, got {version!r}")

@@ -179,7 +179,15 @@ def test_not_a_checkpoint(tmp_path):
         load_checkpoint(tmp_path)
     (tmp_path / "model.safetensors").unlink()
     (tmp_path / "config.json").write_text(json.dumps({"format": "mmsent-checkpoint"}))  # a config, no weights
-    with pytest.raises(CheckpointError, match="model.safetensors is missing"):
+    with pytest.raises(CheckpointError, match="model.safetensors is missing$"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "pytorch_model.bin").write_bytes(b"")  # said: a pickle is there, never loaded
+    with pytest.raises(CheckpointError, match=r"model.safetensors is missing \(pytorch_model.bin: pickle files, "
+                                              "which mmsent never loads"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "model_type": "bert"}))
+    with pytest.raises(CheckpointError, match=r"is not an mmsent checkpoint config \(one of another tool, a Hugging "
+                                              "Face model's\?\): give a folder that python -m train.train wrote"):
         load_checkpoint(tmp_path)
 
 
