@@ -333,7 +333,25 @@ def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:
         else:
             cue, texts = _parse_block(path, first_line, lines)
         parsed.append((cue, _closed(texts) if is_vtt else texts))
-    return parsed
+    return _restyled(parsed)
+
+
+def _restyled(parsed: list[tuple[Cue, list[str]]]) -> list[tuple[Cue, list[str]]]:
+    """The cues, those that show the same words as the one before, from its end, only styled otherwise, joined to
+    it: openai-whisper's --highlight_words underlines each word in turn, a cue each, and a line was read once a
+    word. The same words in the same style (a line said again), or from another voice, stay cues of their own."""
+    def shown(lines: list[str]) -> tuple:
+        return [_TAG.sub("", line) for line in lines], _VOICE.findall("\n".join(lines))
+
+    out: list[tuple[Cue, list[str]]] = []
+    last: list[str] = []  # the lines of the cue before, as written
+    for cue, lines in parsed:
+        if out and abs(cue.start - out[-1][0].end) < 0.001 and lines != last and shown(lines) == shown(last):
+            out[-1] = (replace(out[-1][0], end=cue.end), out[-1][1])
+        else:
+            out.append((cue, lines))
+        last = lines
+    return out
 
 
 def _closed(lines: list[str]) -> list[str]:

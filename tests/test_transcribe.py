@@ -603,6 +603,11 @@ WILD = {  # file name: (its bytes, what is read: (start, end, words, speaker) of
     "noformat.ass": (b"[Script Info]\nScriptType: v4.00+\n\n[Events]\n"
                      b"Dialogue: 0,0:00:01.00,0:00:02.00,Default,Ann,0,0,0,,No format line\n",
                      [(1, 2, "No format line", "Ann")]),  # read as libass does: ASS's fields
+    "highlight.srt": (b"1\n00:00:01,000 --> 00:00:01,400\n<u>Hello</u> world.\n\n2\n00:00:01,400 --> 00:00:01,900\n"
+                      b"Hello <u>world.</u>\n\n3\n00:00:01,900 --> 00:00:02,100\nHello world.\n\n"  # openai-whisper's
+                      b"4\n00:00:02,100 --> 00:00:02,500\nHello world.\n\n5\n00:00:03,000 --> 00:00:03,500\n"  # said
+                      b"<u>Fine.</u>\n",  # again (the same style), and after a gap
+                      [(1, 2.1, "Hello world.", ""), (2.1, 2.5, "Hello world.", ""), (3, 3.5, "Fine.", "")]),
     "marks.srt": ("1\n00:00:05,000 --> 00:00:06,000\n\u200fANN: Hello there.\n\u200fBOB: Hi.\n\n2\n"
                   "00:00:07,000 --> 00:00:08,000\n\u202b- Who?\u202c\n\u202b- Me.\u202c\n".encode(),  # Netflix's RTL
                   [(5, 6, "Hello there. Hi.", "ANN, BOB"), (7, 8, "Who? Me.", "")]),
@@ -615,7 +620,7 @@ def test_subtitles_as_written_in_the_wild_are_read_as_players_read_them(tmp_path
     file of CR CR LF line ends, a cue number apart from its time line or alone at the end, refused; HTML's <br>,
     <span>, <p> read as words; an unclosed "<" in WebVTT given a ">"; a NOTE after a tab, a second file's header
     and a cue written twice read as words; an ASS file without a Format line refused; direction marks before a
-    speaker's label or dash kept it from being one."""
+    speaker's label or dash kept it from being one; openai-whisper's --highlight_words read each line once a word."""
     data, read = WILD[name]
     (tmp_path / name).write_bytes(data)
     assert [(c.start, c.end, c.text, c.speaker) for c in parse_subtitles(tmp_path / name)[0]] == read
