@@ -80,6 +80,20 @@ def tiny_whisper(folder: Path, width: int = 64, layers: int = 2):
     return hf, folder / "ct2"
 
 
+def unsettled(folder: Path) -> Path:
+    """A checkpoint folder whose weights keep no sha256 of its model settings, nor its config.json one of its weights,
+    as those saved before 7 December 2026: a test that edits its config.json to stand for an older checkpoint loads
+    it as that one would be loaded."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+        state, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    metadata.pop("model_sha256")
+    save_file(state, str(folder / "model.safetensors"), metadata=metadata)
+    return unrecorded(folder)
+
+
 def unrecorded(folder: Path) -> Path:
     """A checkpoint folder whose config.json records no sha256 of its weights, as those saved before it was
     recorded: tests that rewrite the weights reach the checks that read them."""
