@@ -324,7 +324,7 @@ def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:
             continue
         if number and not _TIMING.match(lines[0]):
             _parse_block(path, *number)  # a number, then no time line: said as before
-        number = (first_line, lines) if not is_vtt and lines == [lines[0]] and lines[0].strip().isdigit() else None
+        number = (first_line, lines) if not is_vtt and len(lines) == 1 and lines[0].strip().isdigit() else None
         if number:
             continue
         if parsed and _more_text(lines):  # after a blank line inside a cue: more of its text, and who says it

@@ -233,7 +233,6 @@ def main(argv=None) -> dict:
     if args.limit:
         pick = np.random.default_rng(args.seed).permutation(len(x_train))[:args.limit]
         x_train, y_train = x_train[pick], y_train[pick]
-    args.images = (len(x_train), len(x_val))  # for the record
     try:
         device = pick_device(args.device)
     except ValueError as e:
@@ -312,7 +311,7 @@ def main(argv=None) -> dict:
             if st["best"] is None or m["accuracy"] > st["best"]["accuracy"]:
                 st["best"] = {"epoch": st["epoch"], "accuracy": m["accuracy"], "accuracy_one_view": row["acc"],
                               "weights": "ema"}
-                sha = save_expression_net(ema.module, args.out, _record(args, m, st, command))
+                sha = save_expression_net(ema.module, args.out, _record(args, m, st, command, len(x_train), len(x_val)))
                 log.info("best so far: wrote %s (sha256 %s)", args.out, sha)
         st["wall"] += time.time() - t0
         row["epoch_s"] = round(time.time() - t0)
@@ -327,7 +326,7 @@ def main(argv=None) -> dict:
     if m["accuracy"] > st["best"]["accuracy"]:
         st["best"] = {"epoch": st["epoch"], "accuracy": m["accuracy"],
                       "accuracy_one_view": metrics(y_val, plain)["accuracy"], "weights": "raw"}
-        save_expression_net(net, args.out, _record(args, m, st, command))
+        save_expression_net(net, args.out, _record(args, m, st, command, len(x_train), len(x_val)))
     if args.final_out:
         save_expression_net(ema.module, args.final_out, {"weights": "the EMA after the last epoch",
                                                          "epochs_run": st["epoch"], "command": command})
@@ -390,10 +389,10 @@ def _save_state(args, net, ema, opt, g, st: dict) -> None:
     os.replace(tmp, args.state)
 
 
-def _record(args, m: dict, st: dict, command: str) -> dict:
+def _record(args, m: dict, st: dict, command: str, trained: int, selected: int) -> dict:
     best = st["best"]
-    return {"trained_on": f"{shared_path(str(args.data))}: train ({args.images[0]:,} images), selected on validation "
-                          f"(PublicTest in FER2013; {args.images[1]:,})",
+    return {"trained_on": f"{shared_path(str(args.data))}: train ({trained:,} images), selected on validation "
+                          f"(PublicTest in FER2013; {selected:,})",
             "command": command,
             "epochs": args.epochs if not args.budget_min else None, "budget_min": args.budget_min,
             "selected_epoch": best["epoch"], "selected_weights": best["weights"], "seed": args.seed,
