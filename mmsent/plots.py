@@ -51,6 +51,7 @@ FIGURE_HEIGHT = 360  # pixels
 TITLE_SIZE = 15  # px: the longest title fits a phone's width (at plotly's 17, two ran out of their figures)
 TIME_LABELS_BELOW = 6  # px between a time axis and its labels: "0:00" touched the lowest y label at the corner
 SHARE_NAMES_BESIDE = 4  # px between the emotion share's bars and their names ("surprise" touched its bar)
+LEGEND_KEY_COLOR = "#757575"  # the emotion share's keys: neither bar is one emotion's colour
 FUSED_COLOR = "#333333"  # the fused answer's line among the senses' lines
 PROB_DECIMALS = 4  # probabilities in the figures' data: hovers show 2 decimals, and 0.0001 of a figure's height is
 # under a tenth of a pixel (the 17 digits of a float made an hour's figures a third larger)
@@ -132,17 +133,25 @@ def emotion_share(analysis: Analysis) -> go.Figure:
         go.Bar(
             y=labels, x=[summary.emotion_share[k] for k in labels], orientation="h", name="time as top emotion",
             marker={"color": colors}, hovertemplate="%{y}: %{x:.1%} of the time<extra></extra>",
+            legendgroup="share", offsetgroup="share", showlegend=False,
         )
     )
     fig.add_trace(
         go.Bar(
             y=labels, x=[summary.emotion_mean[k] for k in labels], orientation="h", name="mean probability",
-            # hatched: plotly draws each bar's in the bar's colour; the pattern's own colour is the legend's. Left
-            # to the bars' list, plotly.js warned "Invalid color specifier: Array(7)" (6 times as a report loaded)
+            # hatched: plotly draws each bar's in the bar's colour. Left to the bars' list, the pattern's background
+            # made plotly.js warn "Invalid color specifier: Array(7)" (6 times as a report loaded)
             marker={"color": colors, "opacity": 0.45, "pattern": {"shape": "/", "bgcolor": colors[0]}},
             hovertemplate="%{y}: mean probability %{x:.2f}<extra></extra>",
+            legendgroup="mean", offsetgroup="mean", showlegend=False,
         )
     )
+    # the legend's keys in grey, each in its bars' place and toggling them: plotly draws a bar's key in its first bar's
+    # colour, and both keys were anger's red
+    hatched = {"opacity": 0.45, "pattern": {"shape": "/", "bgcolor": LEGEND_KEY_COLOR}}
+    for bars, look in zip(fig.data[:2], ({}, hatched)):
+        fig.add_trace(go.Bar(y=[None], x=[None], orientation="h", name=bars.name, legendgroup=bars.legendgroup,
+                             offsetgroup=bars.offsetgroup, marker={"color": LEGEND_KEY_COLOR, **look}, hoverinfo="skip"))
     reversed_ = {"autorange": "reversed", "ticklabelstandoff": SHARE_NAMES_BESIDE}  # the first emotion and bar on top
     fig.update_layout(barmode="group", xaxis={"range": [0, 1], "tickformat": ".0%"}, yaxis=reversed_)
     return fig

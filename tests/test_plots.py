@@ -122,12 +122,17 @@ def test_sentiment_timeline_score():
 def test_emotion_share_bars_sum_to_one():
     a = make_analysis(8, seed=3)
     fig = plots.emotion_share(a)
-    assert len(fig.data) == 2
-    share, mean = fig.data
+    share, mean, *keys = fig.data
     assert list(share.y) == list(EMOTIONS) and share.orientation == "h"  # names level beside bars: phone-wide too
     assert sum(share.x) == pytest.approx(1.0) and sum(mean.x) == pytest.approx(1.0)
     assert fig.layout.yaxis.autorange == "reversed"  # anger on top, as in the other figures' legends
     assert list(share.marker.color) == [plots.EMOTION_COLORS[k] for k in EMOTIONS]
+    # the legend's keys: both were anger's red (plotly draws a bar's key in its first bar's colour). One grey key per
+    # kind of bar, plain and hatched, in the bars' places (not two more bars' room) and toggling them
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["time as top emotion", "mean probability"]
+    assert [k.marker.color for k in keys] == [plots.LEGEND_KEY_COLOR] * 2 and not keys[0].marker.pattern.shape
+    assert keys[1].marker.pattern.shape == "/" and not any(k.x[0] for k in keys)
+    assert [(k.legendgroup, k.offsetgroup) for k in keys] == [(b.legendgroup, b.offsetgroup) for b in (share, mean)]
 
 
 def test_modality_contributions_only_for_used_modalities():
