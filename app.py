@@ -98,8 +98,8 @@ CSS = ("#segments-table .body-cell span { unicode-bidi: plaintext; text-align: s
        "\n#no-camera { margin: 0.5em 1em; color: var(--error-text-color); }")
 # Gradio's webcam leaves a camera it can't open unsaid (a machine without one, one another program holds): the error
 # is thrown in the page and the video stays at "Click to Access Webcam". Said in the video's box, as an alert, until
-# the box is clicked again. (Its microphone says "No microphone found" itself.)
-CAMERA_JS = """() => {
+# the box is clicked again. (Its microphone says "No microphone found" itself.) And the downloads' links are named.
+PAGE_JS = """() => {
   const said = {NotFoundError: 'No camera was found', NotReadableError: 'The camera could not be started (another '
                 + 'program may be using it)', OverconstrainedError: 'The camera can not record as asked'};
   let asked = false;  // the last click was in the video's box (its camera asked for)
@@ -117,6 +117,14 @@ CAMERA_JS = """() => {
                        + 'upload a video file.';
     box.append(note);
   });
+  // Gradio's download links read only as their size ("1.2 KB ⇣"): each is named after its file too
+  new MutationObserver(() => {
+    for (const link of document.querySelectorAll('#downloads td.download a')) {
+      const file = link.closest('tr')?.querySelector('td.filename')?.textContent.replace(/\s+/g, '');
+      const name = `Download ${file} (${link.textContent.replace(/[\s\u21e3]+/g, ' ').trim()})`;
+      if (file && link.getAttribute('aria-label') !== name) link.setAttribute('aria-label', name);
+    }
+  }).observe(document.body, {childList: true, subtree: true, characterData: true});
 }"""
 MARKDOWN_SIGNS = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~&])")  # what Markdown (and HTML in it) reads as signs
 THEME = gr.themes.Default().set(  # Gradio's own, its buttons a shade darker: Analyse wrote white on orange at 2.8:1
@@ -796,7 +804,7 @@ def main(argv: list[str] | None = None) -> None:
     # show_error: what gradio itself refuses (a call with too few inputs, a value that is not one of a
     # dropdown's choices) reaches API clients as its message; the handler's errors are gr.Error already.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
-                max_file_size=int(args.max_mb * MB), show_error=True, css=CSS, js=CAMERA_JS, theme=THEME)
+                max_file_size=int(args.max_mb * MB), show_error=True, css=CSS, js=PAGE_JS, theme=THEME)
 
 
 if __name__ == "__main__":

@@ -160,6 +160,11 @@ def test_upload_analyse_plot_and_table(server, browser_context, tmp_path):
     assert "Senses the model reads" in notes
     downloads = re.sub(r"\s+", "", page.locator("#downloads").inner_text())  # name and extension: 2 lines
     assert all(f"{video.stem}.{ext}" in downloads for ext in ("json", "csv", "srt", "html")), downloads
+    # each link named after its file, as a screen reader reads it (Gradio's said only "1.2 KB ⇣")
+    page.wait_for_function("() => [...document.querySelectorAll('#downloads a')].every(a => a.ariaLabel)")
+    for ext in ("json", "csv", "srt", "html"):
+        named = rf"^Download {re.escape(video.stem)}\.{ext} \(\d+(\.\d)? [KMG]?B\)$"
+        assert page.locator("#downloads").get_by_role("link", name=re.compile(named)).count() == 1, ext
     # no "Remove this file" beside each download (Gradio's, for an output too): it took the link off the page
     assert page.locator("#downloads").get_by_role("button").count() == 0
     if "MMSENT_APP_VIDEO" not in os.environ:
