@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mmsent.labels import MODALITY_NAMES
+from mmsent.results import counted
 
 __all__ = ["Cue", "SubtitleError", "parse_subtitles", "written_language", "written_sample", "cue_languages", "tell",
            "subtitles_beside", "language_beside", "language_code", "speakers", "SUBTITLE_SUFFIXES", "SUBTITLE_FOLDERS"]
@@ -127,7 +128,7 @@ def parse_subtitles(path: str | Path, problems: list[str] | None = None) -> tupl
     if is_ass:
         from mmsent.ass import dialogue  # here: it imports Cue and the rest from this module
     every = dialogue(path, text, problems) if is_ass else _unrolled(
-        _read_cues(path, _cues(path, text, is_vtt), problems))
+        _read_cues(path, _cues(path, text, is_vtt, problems), problems))
     unique = {}  # a cue written twice (its times, words and speaker: WebVTT pieced together from a stream's) once
     for cue in every:
         if cue.text:
@@ -313,15 +314,24 @@ def _own(path: Path, lines: list[str], cues: int, problems: list[str] | None) ->
     return True
 
 
-def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:
+def _cues(path: Path, text: str, is_vtt: bool, problems: list[str] | None = None) -> list[tuple[Cue, list[str]]]:
     """An SRT or WebVTT file's cues, each with its lines as written (after a blank line inside a cue, more of them;
-    a WebVTT tag left open closed: ``_closed``), read by ``_read_cues``."""
+    a WebVTT tag left open closed: ``_closed``), read by ``_read_cues``. A WebVTT note or style that goes on after
+    a blank line is not a cue's (Chromium and FFmpeg show none of it: a blank line ends a WebVTT block): left out,
+    and said in ``problems``."""
     parsed: list[tuple[Cue, list[str]]] = []
     number = None  # a SubRip cue number alone: its time line may come after a blank line (one at the end: no cue)
+    untimed = []  # WebVTT text after a note or style, not a cue: (its line number, its first line)
+    after_note = False
     for first_line, lines in _blocks(text, is_vtt):
         if is_vtt and (lines[0].lstrip("\ufeff").startswith("WEBVTT") or _VTT_BLOCK.match(lines[0])):  # a header
             # (another file's, joined to this one) or a note, style or region
+            after_note = True
             continue
+        if is_vtt and _more_text(lines) and (after_note or not parsed):
+            untimed.append((first_line, lines[0]))
+            continue
+        after_note = False
         if number and not _TIMING.match(lines[0]):
             _parse_block(path, *number)  # a number, then no time line: said as before
         number = (first_line, lines) if not is_vtt and len(lines) == 1 and lines[0].strip().isdigit() else None
@@ -333,6 +343,10 @@ def _cues(path: Path, text: str, is_vtt: bool) -> list[tuple[Cue, list[str]]]:
         else:
             cue, texts = _parse_block(path, first_line, lines)
         parsed.append((cue, _closed(texts) if is_vtt else texts))
+    if untimed:
+        line, words = untimed[0]
+        tell(problems, f"The subtitle file {path.name} has {counted(len(untimed), 'block')} of text after a note or "
+                       f"style, not a cue's (line {line}: {words[:40]!r}): left out, as players leave them out.")
     return _restyled(parsed)
 
 

@@ -600,6 +600,10 @@ WILD = {  # file name: (its bytes, what is read: (start, end, words, speaker) of
     "joined.vtt": ("WEBVTT\n\n00:01.000 --> 00:02.000\nOne\n\nNOTE\tafter a tab\n\n\ufeffWEBVTT\n\n"
                    "00:03.000 --> 00:04.000\nTwo\n\n00:03.000 --> 00:04.000\nTwo\n".encode(),  # a second file's
                    [(1, 2, "One", ""), (3, 4, "Two", "")]),  # header, and its first cue twice (a stream's pieces)
+    "blank.vtt": (b"WEBVTT\n\nSTYLE\n::cue {\n  color: red;\n\n}\n\n00:01.000 --> 00:02.000\nOne\n\nNOTE a note\n\n"
+                  b"that goes on\n\n00:03.000 --> 00:04.000\nTwo\n\nand a line after a blank one\n",  # a note's and a
+                  [(1, 2, "One", ""), (3, 4, "Two and a line after a blank one", "")]),  # style's text after a blank
+    # line left out, as Chromium and FFmpeg show none of it (a cue's: its words, as elsewhere)
     "noformat.ass": (b"[Script Info]\nScriptType: v4.00+\n\n[Events]\n"
                      b"Dialogue: 0,0:00:01.00,0:00:02.00,Default,Ann,0,0,0,,No format line\n",
                      [(1, 2, "No format line", "Ann")]),  # read as libass does: ASS's fields
@@ -617,13 +621,18 @@ WILD = {  # file name: (its bytes, what is read: (start, end, words, speaker) of
 @pytest.mark.parametrize("name", list(WILD))
 def test_subtitles_as_written_in_the_wild_are_read_as_players_read_them(tmp_path, name):
     """Each was refused or misread (a helper's audit, against FFmpeg's decoders and Chromium's WebVTT parser): a
-    file of CR CR LF line ends, a cue number apart from its time line or alone at the end, refused; HTML's <br>,
-    <span>, <p> read as words; an unclosed "<" in WebVTT given a ">"; a NOTE after a tab, a second file's header
-    and a cue written twice read as words; an ASS file without a Format line refused; direction marks before a
+    file of CR CR LF line ends, a cue number apart from its time line or alone at the end, a WebVTT style with a
+    blank line, refused; HTML's <br>,
+    <span>, <p> read as words; an unclosed "<" in WebVTT given a ">"; a NOTE after a tab or a blank line, a second
+    file's header and a cue written twice read as words; an ASS file without a Format line refused; direction marks before a
     speaker's label or dash kept it from being one; openai-whisper's --highlight_words read each line once a word."""
     data, read = WILD[name]
     (tmp_path / name).write_bytes(data)
-    assert [(c.start, c.end, c.text, c.speaker) for c in parse_subtitles(tmp_path / name)[0]] == read
+    problems = []
+    assert [(c.start, c.end, c.text, c.speaker) for c in parse_subtitles(tmp_path / name, problems)[0]] == read
+    if name == "blank.vtt":  # and said
+        assert problems == ["The subtitle file blank.vtt has 2 blocks of text after a note or style, not a cue's "
+                            "(line 7: '}'): left out, as players leave them out."]
 
 
 def test_angle_brackets_that_are_no_tag_are_words(tmp_path):
