@@ -17,7 +17,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from mmsent.checkpoint import load_checkpoint
+from mmsent.checkpoint import load_checkpoint, save_checkpoint
+from mmsent.config import tiny_config
+from mmsent.model import build_model
 from train import cache as cache_mod
 from train.calibrate import FUSION_WEIGHTS, TEMPERATURES, grid_end
 from train.corpora import read_meld, read_ravdess, shared_path
@@ -373,12 +375,19 @@ def test_what_would_lose_or_fake_a_run_is_refused_before_any_work(corpus, traine
     (tmp_path / "other.safetensors").write_bytes((out / "text" / "model.safetensors").read_bytes())
     with pytest.raises(SystemExit, match="error: .*other.safetensors is not a training state"):  # one line
         main(base + ["--out", str(tmp_path / "o"), "--state", str(tmp_path / "other.safetensors"), "--resume"])
-    with caplog.at_level("INFO", logger="train.train"):  # the embedded default by its name, as elsewhere
-        main(base + ["--out", str(tmp_path / "d"), "--epochs", "0", "--branches", "text", "--init",
-                     f"{out / 'text'}:encoders.text.", "--init", "default:sense_heads.text."])
-    assert "initialised 2 tensors from default:sense_heads.text." in caplog.text  # the biases
-    assert ("--init default:sense_heads.text.: 2 tensors of another shape stay as initialised here: "  # said, not
-            "sense_heads.text.emotion.weight (7, 128) (here (7, 16))") in caplog.text  # silently left random
+    compose = base + ["--out", str(tmp_path / "d"), "--epochs", "0", "--branches", "text", "--init",
+                      f"{out / 'text'}:encoders.text."]
+    with pytest.raises(SystemExit) as e:  # the embedded default by its name, as elsewhere: its words' sense head
+        main(compose + ["--init", "default:sense_heads.text."])  # (its biases of this shape) was copied, though
+    assert e.value.code == ("--init default:sense_heads.text.: its text weights were trained on the text encoder "  # it
+                            "'all-MiniLM-L6-v2', this model's is 'tiny-random': give --text-source all-MiniLM-L6-v2, "
+                            "or leave its text parts out")  # reads another encoder's readings
+    wide = save_checkpoint(build_model(tiny_config(embed_dim=8)), tmp_path / "wide")
+    with caplog.at_level("INFO", logger="train.train"):
+        main(compose + ["--init", f"{wide}:sense_heads.text."])
+    assert f"initialised 2 tensors from {wide}:sense_heads.text." in caplog.text  # the biases
+    assert (f"--init {wide}:sense_heads.text.: 2 tensors of another shape stay as initialised here: "  # said, not
+            "sense_heads.text.emotion.weight (7, 8) (here (7, 16))") in caplog.text  # silently left random
 
 
 def test_numbers_out_of_range_are_refused_before_any_work(corpus, tmp_path, capsys):

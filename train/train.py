@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from mmsent.checkpoint import (CheckpointError, checkpoint_folder, load_checkpoint, pick_device, read_config,
-                              read_weights, save_checkpoint)
+from mmsent.checkpoint import (CheckpointError, checkpoint_folder, load_checkpoint, model_config, pick_device,
+                               read_config, read_weights, save_checkpoint)
 from mmsent.config import ModelConfig, tiny_config
 from mmsent.labels import MODALITIES
 from mmsent.model import FusionModel, build_model, drop_modalities
@@ -90,7 +90,8 @@ def init_weights(model: FusionModel, specs: list[str]) -> None:
         folder, _, prefix = spec.partition(":")
         try:
             found = checkpoint_folder(folder)
-            state = read_weights(found, read_config(found, oldest=2))
+            meta = read_config(found, oldest=2)
+            state, theirs = read_weights(found, meta), model_config(found, meta)
         except CheckpointError as e:
             raise SystemExit(f"--init {spec}: {e}") from e
         named = {k: v for k, v in state.items() if k.startswith(prefix) and k in own}
@@ -98,6 +99,11 @@ def init_weights(model: FusionModel, specs: list[str]) -> None:
         if not chosen:
             under = f" under {prefix}" if prefix else ""
             raise SystemExit(f"--init {spec}: no weights of {folder} match this model{under}")
+        for m in MODALITIES:  # a sense's head learned on another encoder's readings (of the same shape) reads nothing
+            source, here = getattr(theirs, f"{m}_source"), getattr(model.config, f"{m}_source")
+            if source != here and any(k.startswith((f"encoders.{m}.", f"sense_heads.{m}.")) for k in chosen):
+                raise SystemExit(f"--init {spec}: its {m} weights were trained on the {m} encoder {source!r}, this "
+                                 f"model's is {here!r}: give --{m}-source {source}, or leave its {m} parts out")
         model.load_state_dict(chosen, strict=False)
         log.info("initialised %d tensors from %s", len(chosen), spec)
         if len(chosen) < len(named):  # e.g. five voice heads' sense heads (640 wide) into one head's (128)
