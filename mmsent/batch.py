@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import glob
 import json
 import os
 import sys
@@ -27,7 +28,7 @@ from .labels import MODALITY_NAMES
 from .model import FusionModel
 from .pipeline import analyze, model_facts, readable, senses_given
 from .probe import MEDIA_SUFFIXES, MediaInfo, probe
-from .results import DISK_FULL, SCHEMA_VERSION, Analysis, counted
+from .results import DISK_FULL, SCHEMA_VERSION, Analysis, counted, shown
 from .subtitles import language_beside, subtitles_beside
 
 EXPECTED_ERRORS = (ValueError, RuntimeError, OSError)  # MediaError, AnalysisError, TranscriptionError, ...
@@ -59,7 +60,7 @@ def _analyse_each(run: Run, load: Callable[[], FusionModel], options: AnalysisOp
     (``pipeline.readable``): a file that can't be analysed (a path mistyped, a text file) is said in a second, not
     after the model's load, and a run of only such files loads none. With --skip-existing, first: whether the
     results an earlier run left are this model's decides whether a file is looked at again."""
-    written = {}  # (results folder, stem) -> the input whose results it named: X.json for X.mp4
+    written = _kept(run)  # (results folder, stem) -> the input whose results it names: X.json for X.mp4
     model = load() if run.skip_existing else None
     for number, video in enumerate(run.videos):
         out = run.out_of(video)
@@ -70,7 +71,8 @@ def _analyse_each(run: Run, load: Callable[[], FusionModel], options: AnalysisOp
             subtitles, file_options, besides = _subtitles_of(run, video, options)
             results, info = _results_of(run, video, subtitles, file_options)
             first = written.get((out, video.stem))
-            if first is not None and not same_file(first, video):
+            if first is not None and not same_file(first, video):  # the input listed first, or whose results an
+                # earlier run left (--skip-existing: talk.mp4 added beside talk.wav, analysed)
                 raise ValueError(f"its results would overwrite those of {first} ({video.stem}.* in {out}): "
                                  "analyse it in a call of its own, with another --out")
             if model is None:
@@ -80,14 +82,16 @@ def _analyse_each(run: Run, load: Callable[[], FusionModel], options: AnalysisOp
             continue
         if model is None:
             model = load()
-        if first is not None:
-            tqdm.write(f"{video}: the same file as {first}, whose results are written above: not analysed again")
-            outcomes.named_again()
-            continue
         done = run.skip_existing and _done_before(video, results, model, file_options)
         if isinstance(done, tuple):
             before, names = done
             written[out, video.stem] = video
+            try:  # the exports made from its JSON written again: one left by another file's run is not taken as its
+                if made := [f for f in run.formats if f not in ("json", "mp4")]:
+                    write(before, out, made, video_path=video)
+            except EXPECTED_ERRORS as e:
+                outcomes.failed(video, e)
+                continue
             outcomes.done(video, before, "done before", results["json"])
             tqdm.write(f"{video}: its results are in {out} from an earlier run ({', '.join(names)}): not analysed "
                        "again (--skip-existing)")
@@ -172,33 +176,28 @@ def _results_of(run: Run, video: Path, subtitles: Path | None,
 
 class _Outcomes:
     """What became of each input of a run, told once per input in its order: its row of the --summary table
-    (``export.summary_row``; None for a file named again, whose row is its first's), how many failed, and why the run
+    (``export.summary_row``), how many failed, and why the run
     stopped early (then the inputs not told of are those it did not reach)."""
 
     def __init__(self):
-        self.rows: list[dict[str, str] | None] = []
+        self.rows: list[dict[str, str]] = []
         self.failures, self.stopped = 0, ""
 
     def failed(self, video: Path, why: str | BaseException, trace: str = "") -> None:
         """Say that ``video`` failed, and why (an error's message without the path it starts with), with a bug's
         ``trace`` to report (in the log, not in the table)."""
-        why = str(why).removeprefix(f"{video}: ") if isinstance(why, BaseException) else why
-        tqdm.write(f"FAILED {video}: {why}" + (f" with this traceback:\n{trace}" if trace else ""), file=sys.stderr)
+        why = str(why).removeprefix(f"{shown(video)}: ") if isinstance(why, BaseException) else why
+        tqdm.write(f"FAILED {shown(video)}: {why}" + (f" with this traceback:\n{trace}" if trace else ""), file=sys.stderr)
         self.failures += 1
         self.rows.append(summary_row(video, None, "failed", why.partition("\n")[0]))
 
     def done(self, video: Path, analysis: Analysis, status: str, json_path: Path | None) -> None:
         self.rows.append(summary_row(video, analysis, status, json_path=json_path))
 
-    def named_again(self) -> None:
-        """A file named a second time (a.mp4, ./a.mp4), not analysed again: one row, its first, counted once."""
-        self.rows.append(None)
-
     def write_summary(self, path: Path, videos: list[Path]) -> None:
         """The --summary table: a row per file of ``videos`` (those the run did not reach: not analysed, and why);
         one that can't be written counts as a failure."""
-        rows = [row for row in self.rows if row is not None]
-        rows += [summary_row(video, None, "not analysed", self.stopped) for video in videos[len(self.rows):]]
+        rows = self.rows + [summary_row(video, None, "not analysed", self.stopped) for video in videos[len(self.rows):]]
         try:
             write_summary(rows, path)
         except OSError as e:  # the disk that stopped the run, or the folder taken away meanwhile
@@ -215,18 +214,41 @@ def _in_folders(paths: list[Path], out: Path, recursive: bool,
     stays (``_analyse_each`` refuses it), and so does a name that can't be looked at (too long: ``analyze`` says so,
     where ``Path.is_dir`` raised). Without ``recursive``, subfolders that hold such files are said not to be
     searched."""
-    found, outs = [], {}
-    for path in paths:
+    found, outs = {}, {}  # each file once (its first name): a file named twice, or reached twice, is analysed once
+    for path in [match for given in paths for match in _matches(given)]:
         try:
             files, unsearched = _media_in(path, recursive) if os.path.isdir(path) else ([], [])
         except OSError as e:
             parser.error(f"{e.filename or path}: the folder can't be read ({e.strerror or e})")
-        found += files or [path]
-        outs |= {f: out / f.parent.relative_to(path) for f in files if f.parent != path}
+        for f in files or [path]:
+            first = found.setdefault(_identity(f), f)
+            if first is not f:
+                tqdm.write(f"{shown(f)}: the same file as {shown(first)}: analysed once")
+            elif f.parent != path and files:
+                outs[f] = out / f.parent.relative_to(path)
         if unsearched:
             tqdm.write(f"{path}: {counted(len(unsearched), 'subfolder')} of audio or video files not searched "
                        f"({', '.join(unsearched)}): --recursive (-r) reads them too", file=sys.stderr)
-    return found, outs
+    return list(found.values()), outs
+
+
+def _matches(path: Path) -> list[Path]:
+    """``path``, or, where no file has that name and it is a pattern (``talk*.mp4``: quoted, or from a shell that
+    leaves patterns to programs, as Windows' do), the files it matches, in order; none: ``path`` itself, which
+    ``probe`` says matches nothing."""
+    if os.path.lexists(path) or not any(sign in os.fspath(path) for sign in "*?["):
+        return [path]
+    return [Path(p) for p in sorted(glob.glob(os.fspath(path)))] or [path]
+
+
+def _identity(path: Path) -> tuple | str:
+    """What tells one file from another whatever its name (``a/../a/talk.mp4``, a link): its device and inode, or,
+    where it can't be looked at, its path with links and ``..`` resolved."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return os.path.realpath(path)
+    return st.st_dev, st.st_ino
 
 
 def _media_in(folder: Path, recursive: bool) -> tuple[list[Path], list[str]]:
@@ -264,6 +286,20 @@ def _with_subtitles_beside(video: Path, subtitles: Path | None, options: Analysi
     ``Subs/talk.srt`` too) is in ``--language``."""
     tagged = subtitles is not None and language_beside(video, subtitles) is not None
     return dataclasses.replace(options, subtitles=subtitles, language=None if tagged else options.language)
+
+
+def _kept(run: Run) -> dict[tuple[Path, str], Path]:
+    """With --skip-existing, (results folder, stem) -> the input of this run whose results an earlier run left there,
+    as their JSON names it; else nothing."""
+    kept = {}
+    for video in run.videos if run.skip_existing else []:
+        try:
+            named = json.loads((run.out_of(video) / f"{video.stem}.json").read_text(encoding="utf-8-sig"))["media"]
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if isinstance(named, dict) and same_file(Path(str(named.get("path"))), video):
+            kept[run.out_of(video), video.stem] = video
+    return kept
 
 
 def _done_before(video: Path, paths: dict[str, Path], model,

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS, TASKS
 from mmsent.overlay import label_line, write_video
-from mmsent.results import Analysis, SegmentResult, checked_writer, counted, dump_json, write_text_atomic
+from mmsent.results import (Analysis, SegmentResult, checked_writer, counted, dump_json, shown,
+                            write_text_atomic)
 from mmsent.subtitles import speakers
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def summary_row(file: str | os.PathLike, analysis: Analysis | None, status: str,
     time read, mean sentiment, number of notes,
     and the ``json_path`` of its result. A row is made as each file ends, not its Analysis kept: a run of a thousand
     hour-long files would hold gigabytes of segments for a table of kilobytes."""
-    row = {"file": _text_cell(os.fspath(file)), "status": status, "reason": _text_cell(reason)}
+    row = {"file": _text_cell(shown(file)), "status": status, "reason": _text_cell(reason)}
     if analysis is None:
         return row
     summary, read = analysis.summary(), sum(s.read for s in analysis.segments)
@@ -152,7 +153,7 @@ def summary_row(file: str | os.PathLike, analysis: Analysis | None, status: str,
         row |= {f"share {k}": _num(v, SHARE_DECIMALS) for k, v in summary.emotion_share.items()}
         row |= {f"share {k} sentiment": _num(v, SHARE_DECIMALS) for k, v in summary.sentiment_share.items()}
         row["mean sentiment"] = _num(summary.mean_sentiment, SHARE_DECIMALS)
-    return row | {"notes": str(len(analysis.notes)), "json": _text_cell(os.fspath(json_path or ""))}
+    return row | {"notes": str(len(analysis.notes)), "json": _text_cell(shown(json_path or ""))}
 
 
 def _summary_header(rows: Iterable[dict[str, str]]) -> list[str]:
@@ -250,14 +251,15 @@ def formats_named(formats: list[str] | str, picture: bool = True) -> list[str]:
     unknown, or none."""
     if isinstance(formats, str):  # "json,csv", not the letters j, s, o, n
         formats = formats.split(",")
+    formats = list(formats) if isinstance(formats, Iterable) and not isinstance(formats, bytes) else [formats]
+    if not all(isinstance(f, str) for f in formats):  # b"json", None: not an AttributeError from below
+        raise TypeError(f"formats are named as a string ('json,csv') or a list of strings, not {formats!r:.80}")
     wanted = [f.strip().lower().lstrip(".") for f in formats if f.strip()]
-    if "all" in wanted:
-        return [f for f in FORMATS if picture or f != "mp4"]
-    if unknown := [f for f in wanted if f not in FORMATS]:
+    if unknown := [f for f in wanted if f not in (*FORMATS, "all")]:  # also beside "all" (all,jsno: a typo)
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}: choose from {', '.join(FORMATS)}, or all")
     if not wanted:
         raise ValueError(f"no export format named: choose from {', '.join(FORMATS)}, or all")
-    return wanted
+    return [f for f in FORMATS if picture or f != "mp4"] if "all" in wanted else wanted
 
 
 def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | str = "json",

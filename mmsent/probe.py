@@ -19,6 +19,8 @@ from pathlib import Path
 import av
 import av.logging
 
+from mmsent.results import shown
+
 log = logging.getLogger(__name__)
 
 FIRST_FRAME_MAX_PACKETS = 300  # packets tried to get the first picture when probing
@@ -66,7 +68,7 @@ NOT_A_STREAM = ("mmsent reads a file, not a stream (standard input, a pipe: it s
 
 def local_path(path: str | Path) -> Path:
     """``path`` as a Path; MediaError where it is empty (``Path`` would make "" the current folder) or a web
-    address (``Path`` would make "https://x" "https:/x")."""
+    address (``Path`` would make "https://x" "https:/x"), or whose name is not UTF-8."""
     if isinstance(path, str) and not path.strip():
         raise MediaError("no file given: the path is empty; give the path of an audio or video file.")
     if re.match(r"[a-z][a-z0-9+.-]+://", str(path), re.IGNORECASE) and not Path(path).exists():
@@ -74,6 +76,11 @@ def local_path(path: str | Path) -> Path:
                          "give the file's path.")
     if str(path) == "-" and not Path(path).exists():
         raise MediaError(f"-: {NOT_A_STREAM}")
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # its results (JSON, CSV) could not name it
+        raise MediaError(f"{shown(path)}: its name is not UTF-8 (an older system's encoding): rename the file, "
+                         "e.g. with convmv, and give its new name.") from None
     return Path(path)
 
 

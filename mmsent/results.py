@@ -13,6 +13,7 @@ still load (no readings, no box) and are written back as version 2.
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import functools
 import json
@@ -22,7 +23,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -219,6 +220,16 @@ def _clock(*times: float) -> str:
     return "–".join(hover_time(t, times[-1] >= 3600) for t in times)
 
 
+def _listed(texts: Iterable[str]) -> list[str] | str:
+    """``texts`` as a list; a string as it is, for ``check`` to refuse (its letters were written one by one)."""
+    return texts if isinstance(texts, str) else list(texts)
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as it can be written: a name's bytes that are not UTF-8 as escapes (``caf\\xe9.wav``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def counted(n: int, noun: str) -> str:
     """"1 segment", "3 segments": ``n`` and ``noun``, plural but for one (nouns whose plural ends in -s)."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
@@ -368,11 +379,11 @@ class Analysis:
         return {
             "schema_version": self.schema_version,
             "media": asdict(self.media),
-            "model": self.model,
+            "model": copy.deepcopy(self.model),  # a copy, as of every other field: the caller's to edit
             "language": self.language,
-            "languages": list(self.languages),
+            "languages": _listed(self.languages),
             "transcript_source": self.transcript_source,
-            "notes": list(self.notes),
+            "notes": _listed(self.notes),
             "segments": [asdict(s) for s in self.segments],
         }
 
@@ -404,7 +415,7 @@ class Analysis:
         return cls(
             media=media,
             segments=segments,
-            model=d["model"],
+            model=copy.deepcopy(d["model"]),
             language=validate.optional_text(d.get("language"), "language"),
             languages=validate.texts(d.get("languages"), "languages"),
             transcript_source=validate.optional_text(d.get("transcript_source"), "transcript_source"),

@@ -535,15 +535,16 @@ def test_a_file_whose_results_would_overwrite_anothers_fails_alone(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "mmsent", "analyze", str(first), str(tmp_path / "b" / "talk.mp4"),
                            str(same), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert proc.returncode == 1 and "1 of 3 files failed" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and "1 of 2 files failed" in proc.stderr, proc.stderr  # each file counted once
     assert f"FAILED {tmp_path / 'b' / 'talk.mp4'}: its results would overwrite those of {first}" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["talk.json"]
     assert json.loads((out / "talk.json").read_text())["media"]["path"] == str(first)
-    assert f"{same}: the same file as {first}, whose results are written above: not analysed again" in proc.stdout
+    assert f"{same}: the same file as {first}: analysed once" in proc.stdout
 
 
 @pytest.mark.parametrize("argv, said", [
     (["--format", ","], "--format ',': no export format named: choose from json, csv"),
+    (["--format", "all,jsno"], "--format 'all,jsno': unknown export format(s) jsno: choose from json, csv"),
     (["--out", "README.md"], "--out README.md is a file: give a folder"),
     (["--out", "results/a.JSON"], "--out results/a.JSON reads as a file's name, but --out is the folder the results go "
                                   "in"),  # it was made a folder, results/a.JSON/a.json written in it
@@ -825,10 +826,57 @@ def test_summary_gives_one_row_per_file_and_the_same_figures_when_done_before(tm
         assert float(row["duration (s)"]) == pytest.approx(analysis.media.duration, abs=0.005)
         assert sum(float(row[f"share {k}"]) for k in analysis.emotion_labels) == pytest.approx(1, abs=4e-4)
     assert f"summary of 3 files -> {summary}" in said.out
+    (out / "a.csv").write_text("another file's\n")  # left by another a.mp4's run: not taken as this one's
     assert cli.main([*argv, "--skip-existing"]) == 1
     again = read_summary(summary)
     assert [r["status"] for r in again] == ["done before", "done before", "failed"]
     assert [{**r, "status": ""} for r in again] == [{**r, "status": ""} for r in first]
+    fresh = mmsent.export.write(Analysis.from_json(out / "a.json"), tmp_path / "fresh", "csv")[0]
+    assert (out / "a.csv").read_bytes() == fresh.read_bytes()  # written again from its JSON
+
+
+def test_patterns_names_and_files_named_twice_as_a_user_gives_them(tmp_path, capsys, monkeypatch):
+    """A quoted pattern (or one from a shell that leaves patterns to programs) was said to match nothing; a file
+    named twice that failed had two rows and counted as two failures; a name that is not UTF-8 was analysed, then
+    its results could not name it, and the --summary failed with a traceback. None of these files needs the model."""
+    import mmsent.__main__ as cli
+
+    monkeypatch.setattr(cli, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    files = tmp_path / "files"
+    files.mkdir()
+    for name in (b"caf\xe9.mp4", b"x.mp4", b"y.mp4"):
+        (files / os.fsdecode(name)).write_text("not a video")
+    summary = tmp_path / "summary.csv"
+    assert cli.main(["analyze", str(files / "*.mp4"), str(files / ".." / "files" / "x.mp4"), "--out",
+                     str(tmp_path / "out"), "--summary", str(summary)]) == 1
+    said = capsys.readouterr()
+    assert f"{files / '..' / 'files' / 'x.mp4'}: the same file as {files / 'x.mp4'}: analysed once" in said.out
+    assert "3 of 3 files failed" in said.err
+    rows = read_summary(summary)
+    assert [r["file"] for r in rows] == [f"{files}/caf\\xe9.mp4", str(files / "x.mp4"), str(files / "y.mp4")]
+    assert rows[0]["reason"] == ("its name is not UTF-8 (an older system's encoding): rename the file, e.g. with "
+                                 "convmv, and give its new name.")
+    assert rows[1]["reason"] == rows[2]["reason"] != rows[0]["reason"]
+
+
+def test_a_file_added_beside_another_of_its_name_leaves_the_others_results_alone(tmp_path, capsys):
+    """A resumed run (--skip-existing) over a folder where a.mp4 was added beside a.wav, whose a.json an earlier run
+    left: a.mp4, first in order, wrote over them, then a.wav failed for taking a.mp4's name."""
+    import mmsent.__main__ as cli
+
+    folder, out = tmp_path / "talks", tmp_path / "out"
+    folder.mkdir()
+    video = toned_video(tmp_path / "a.mp4")
+    mediagen.ffmpeg("-i", video, "-vn", folder / "a.wav")
+    argv = ["analyze", str(folder), "--out", str(out), "--no-contributions", "--skip-existing"]
+    assert cli.main(argv) == 0
+    shutil.copy(video, folder / "a.mp4")
+    capsys.readouterr()
+    assert cli.main(argv) == 1
+    said = capsys.readouterr()
+    assert f"FAILED {folder / 'a.mp4'}: its results would overwrite those of {folder / 'a.wav'}" in said.err
+    assert f"{folder / 'a.wav'}: its results are in {out} from an earlier run (a.json): not analysed again" in said.out
+    assert json.loads((out / "a.json").read_text())["media"]["path"] == str(folder / "a.wav")
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "full disk"])

@@ -527,8 +527,14 @@ def test_results_whose_names_no_file_system_holds_are_refused_before_any_is_writ
 
 
 def test_unknown_format_is_refused_before_writing(tmp_path):
-    with pytest.raises(ValueError, match="unknown export format.*gif.*choose from json"):
-        export.write(make_analysis(2), tmp_path, ["json", "gif"])
+    """Also beside "all" (all,jsno wrote every format, its typo unsaid), and formats that are no names (b"json" was an
+    AttributeError)."""
+    for formats in (["json", "gif"], "all,gif"):
+        with pytest.raises(ValueError, match="unknown export format.*gif.*choose from json"):
+            export.write(make_analysis(2), tmp_path, formats)
+    for formats in (b"json", None, ["json", 5]):
+        with pytest.raises(TypeError, match=r"formats are named as a string \('json,csv'\) or a list of strings"):
+            export.write(make_analysis(2), tmp_path, formats)
     assert list(tmp_path.iterdir()) == []
 
 
