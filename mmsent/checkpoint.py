@@ -176,8 +176,9 @@ def model_config(folder: Path, meta: dict) -> ModelConfig:
 
 
 def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> FusionModel:
-    """Rebuild a model from a checkpoint folder: its config, its pretrained sources, its weights."""
-    folder = Path(folder)
+    """Rebuild a model from a checkpoint folder: its config, its pretrained sources, its weights; on ``device``
+    (checked first, as ``pick_device`` checks it)."""
+    folder, device = Path(folder), pick_device(device)
     meta = read_config(folder)
     config = model_config(folder, meta)
     try:

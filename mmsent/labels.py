@@ -42,7 +42,11 @@ def parse_senses(value: str | Iterable[str]) -> tuple[str, ...]:
     """"words,face", "text,video" or ["words", "face"] -> the modalities named, in MODALITIES order;
     ValueError for an unknown name or none."""
     by_name = {**{m: m for m in MODALITIES}, **{n: m for m, n in MODALITY_NAMES.items()}}
-    names = [n.strip().lower() for n in (value.split(",") if isinstance(value, str) else value) if n.strip()]
+    given = value.split(",") if isinstance(value, str) else value
+    given = list(given) if isinstance(given, Iterable) and not isinstance(given, bytes) else [given]
+    if not all(isinstance(n, str) for n in given):  # b"words", None, ["words", 5]: not an AttributeError from below
+        raise ValueError(f"senses {value!r:.80}: name them as a string ('words,voice') or a list of strings")
+    names = [n.strip().lower() for n in given if n.strip()]
     unknown = [n for n in names if n not in by_name]
     if unknown or not names:
         said = f"unknown sense {unknown[0]!r}" if unknown else "no sense named"

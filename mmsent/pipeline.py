@@ -86,7 +86,7 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
     model given, what ``load_model`` raises (CheckpointError, SourceUnavailable)."""
     from .checkpoint import shared_default
 
-    _check_arguments(path, model, options)
+    _check_arguments(path, model, options, progress)
     options = _options(options, fields)
     report = _forward(progress) if progress else (lambda stage, done, total: None)
     info = readable(path, options, info)  # a file that can't be analysed is said before the default model loads
@@ -157,7 +157,8 @@ def readable(path: str | PathLike, options: AnalysisOptions, info: media.MediaIn
     unreadable file, AnalysisError for one outside the options' limits or that gives none of the senses asked for
     (``nothing_to_read``). The command line runs them before it loads the model (seconds): a path mistyped is said
     at once."""
-    if info is None or info.audio_chosen != options.audio_track:  # probed for another audio track: again
+    if not (isinstance(info, media.MediaInfo) and info.audio_chosen == options.audio_track
+            and info.path == str(path)):  # none, or another file's, or probed for another audio track: probed here
         info = media.probe(path, options.audio_track)
     if options.max_seconds and info.duration > options.max_seconds:
         raise AnalysisError(f"{path}: lasts {duration_text(info.duration, options.max_seconds)}, longer than the "
@@ -170,14 +171,21 @@ def readable(path: str | PathLike, options: AnalysisOptions, info: media.MediaIn
     return info
 
 
-def _check_arguments(path, model, options) -> None:
-    """A TypeError that says what to give, for arguments of the wrong kind (else an AttributeError from deep inside)."""
+def _check_arguments(path, model, options, progress) -> None:
+    """A TypeError that says what to give, for arguments of the wrong kind (else an AttributeError from deep inside,
+    or a TypeError after the recognition); a ValueError for a model left training (its dropout on: answers at
+    random)."""
     if not isinstance(path, (str, PathLike)):  # bytes, an upload's file object: not a path
         raise TypeError(f"analyze takes the path of a file (str or os.PathLike), not {type(path).__name__}: write "
                         "uploaded bytes or a file object to a temporary file first, and give its path")
     if model is not None and not isinstance(model, FusionModel):
         raise TypeError(f"model must be a loaded model, not {type(model).__name__} {model!r:.80}: load it once with "
                         "mmsent.load_model(checkpoint, device) and pass it to each call (or None for the default)")
+    if model is not None and model.training:  # not set to eval here: the model may be shared, read by threads
+        raise ValueError("the model is in training mode (model.train()), where dropout makes its answers random: "
+                         "call model.eval() before analysing with it")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a function progress(stage, done, total), not {progress!r:.80}")
     if options is not None and not isinstance(options, AnalysisOptions):
         raise TypeError(f"options must be mmsent.AnalysisOptions, not {type(options).__name__}: "
                         "e.g. AnalysisOptions(language='en'), or AnalysisOptions(**your_dict); or the fields "

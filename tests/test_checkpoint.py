@@ -41,6 +41,14 @@ def test_round_trip_gives_identical_outputs(saved):
     assert mmsent.load_model(folder, device="cpu").config == model.config
 
 
+def test_a_device_this_machine_lacks_is_said_before_the_model_is_built(saved, monkeypatch):
+    """load_checkpoint built the whole model, then failed as torch does ("Found no NVIDIA driver" 4 s on)."""
+    monkeypatch.setattr("mmsent.checkpoint.build_model", lambda *a: pytest.fail("the model was built"))
+    for device, said in (("mps", "mmsent runs on the CPU or an NVIDIA GPU"), ("garbage", "is not a device")):
+        with pytest.raises(ValueError, match=said):
+            load_checkpoint(saved[1], device)
+
+
 def test_the_same_weights_give_the_same_file(saved):
     """safetensors wrote its metadata's keys in an order that changed from one save to the next: two identical
     training runs gave checkpoints of other bytes and another weights_sha256."""

@@ -225,6 +225,27 @@ def test_a_checkpoint_name_or_a_dict_of_options_are_refused_with_what_to_give(ta
         mmsent.analyze(talking.path, None, {"language": "en"})
 
 
+def test_arguments_of_the_wrong_kind_are_said_before_any_work(model, talking):
+    """Each was said late, as another error, or not at all (a helper's audit of the library): progress=True failed
+    after the recognition; senses of bytes, None or a number were an AttributeError or a TypeError, not the
+    documented ValueError; a model left training answered at random (its dropout on); another file's probe was
+    taken as this one's (a 5 s talk read as a 3 s file without sound), and a dict as one was an AttributeError."""
+    with pytest.raises(TypeError, match=r"progress must be a function progress\(stage, done, total\), not True"):
+        mmsent.analyze(talking.path, model, progress=True)
+    for senses in (b"words", ["words", 5], None):
+        with pytest.raises(ValueError, match="name them as a string"):
+            AnalysisOptions(senses=senses)
+    model.train()
+    try:
+        with pytest.raises(ValueError, match=r"training mode \(model.train\(\)\).*call model.eval\(\)"):
+            mmsent.analyze(talking.path, model)
+    finally:
+        model.eval()
+    other = media.probe(ROOT / "examples" / "happy_news.mp4")
+    for info in (other, {"duration": 3.0}):
+        assert pipeline.readable(talking.path, AnalysisOptions(), info) == media.probe(talking.path)
+
+
 def test_the_options_fields_may_be_given_to_analyze_itself(model, talking):
     """analyze(path, model, max_seconds=1) is analyze(path, model, AnalysisOptions(max_seconds=1)) (refused: the video
     is longer); a field AnalysisOptions lacks, or the fields beside options, are refused saying what to give."""
@@ -587,7 +608,7 @@ def test_a_file_that_gives_only_senses_the_model_does_not_read_is_refused_before
     """A silent video and a model of the words and the voice (train.train --branches text,audio) was analysed to
     "nothing read" in each segment."""
     monkeypatch.setattr(pipeline.media, "load_audio", lambda *a, **k: pytest.fail("decoded"))
-    no_face = build_model(tiny_config(text_context=1, trained_branches=("text", "audio")))
+    no_face = build_model(tiny_config(text_context=1, trained_branches=("text", "audio"))).eval()
     mute = make_video(tmp_path / "mute.mp4", duration=1.0, size=(64, 48), audio=None)
     with pytest.raises(mmsent.AnalysisError) as refused:
         mmsent.analyze(mute, no_face, AnalysisOptions())

@@ -5,6 +5,7 @@
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,24 @@ def test_round_trip_through_dict_and_json_file(tmp_path):
     assert json.loads(path.read_text(encoding="utf-8")) == json.loads(text)
     assert "«ça va?» 日本語" in path.read_text(encoding="utf-8")  # unicode as such, not \u-escaped
     assert not [p for p in tmp_path.iterdir() if p.name != "a.json"]  # no temp file left
+
+
+def test_a_dict_given_or_taken_is_the_caller_s_own(tmp_path):
+    """to_dict()'s "model" was the analysis's own: an emotion added to it made the analysis unwritable; from_dict
+    kept the caller's. Notes or languages given as one string were written a letter each."""
+    a = make_analysis(2)
+    a.model["emotions"] = list(EMOTIONS)
+    a.to_dict()["model"]["emotions"].append("zzz")
+    assert a.model["emotions"] == list(EMOTIONS)
+    a.to_json(tmp_path / "a.json")  # refused before, as an analysis that would not load back
+    assert Analysis.from_json(tmp_path / "a.json") == a
+    source = a.to_dict()
+    loaded = Analysis.from_dict(source)
+    source["model"]["emotions"].append("zzz")
+    assert loaded == a
+    for field in ("notes", "languages"):
+        with pytest.raises(ValueError, match=f"{field} must be a list of strings"):
+            replace(a, **{field: "Check the sound"}).to_json()
 
 
 def test_a_path_that_is_a_folder_or_in_none_is_named_as_given(tmp_path, monkeypatch):
