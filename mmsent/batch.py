@@ -187,7 +187,8 @@ class _Outcomes:
         """Say that ``video`` failed, and why (an error's message without the path it starts with), with a bug's
         ``trace`` to report (in the log, not in the table)."""
         why = str(why).removeprefix(f"{shown(video)}: ") if isinstance(why, BaseException) else why
-        tqdm.write(f"FAILED {shown(video)}: {why}" + (f" with this traceback:\n{trace}" if trace else ""), file=sys.stderr)
+        tqdm.write(f"FAILED {shown(video)}: {why}" + (f" with this traceback:\n{trace}" if trace else ""),
+                   file=sys.stderr)
         self.failures += 1
         self.rows.append(summary_row(video, None, "failed", why.partition("\n")[0]))
 
@@ -224,7 +225,7 @@ def _in_folders(paths: list[Path], out: Path, recursive: bool,
             first = found.setdefault(_identity(f), f)
             if first is not f:
                 tqdm.write(f"{shown(f)}: the same file as {shown(first)}: analysed once")
-            elif f.parent != path and files:
+            elif files and f.parent != path:  # found in a subfolder (--recursive)
                 outs[f] = out / f.parent.relative_to(path)
         if unsearched:
             tqdm.write(f"{path}: {counted(len(unsearched), 'subfolder')} of audio or video files not searched "

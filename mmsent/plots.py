@@ -151,7 +151,8 @@ def emotion_share(analysis: Analysis) -> go.Figure:
     hatched = {"opacity": 0.45, "pattern": {"shape": "/", "bgcolor": LEGEND_KEY_COLOR}}
     for bars, look in zip(fig.data[:2], ({}, hatched)):
         fig.add_trace(go.Bar(y=[None], x=[None], orientation="h", name=bars.name, legendgroup=bars.legendgroup,
-                             offsetgroup=bars.offsetgroup, marker={"color": LEGEND_KEY_COLOR, **look}, hoverinfo="skip"))
+                             offsetgroup=bars.offsetgroup, marker={"color": LEGEND_KEY_COLOR, **look},
+                             hoverinfo="skip"))
     reversed_ = {"autorange": "reversed", "ticklabelstandoff": SHARE_NAMES_BESIDE}  # the first emotion and bar on top
     fig.update_layout(barmode="group", xaxis={"range": [0, 1], "tickformat": ".0%"}, yaxis=reversed_)
     return fig

@@ -620,12 +620,12 @@ WILD = {  # file name: (its bytes, what is read: (start, end, words, speaker) of
 
 @pytest.mark.parametrize("name", list(WILD))
 def test_subtitles_as_written_in_the_wild_are_read_as_players_read_them(tmp_path, name):
-    """Each was refused or misread (a helper's audit, against FFmpeg's decoders and Chromium's WebVTT parser): a
-    file of CR CR LF line ends, a cue number apart from its time line or alone at the end, a WebVTT style with a
-    blank line, refused; HTML's <br>,
-    <span>, <p> read as words; an unclosed "<" in WebVTT given a ">"; a NOTE after a tab or a blank line, a second
-    file's header and a cue written twice read as words; an ASS file without a Format line refused; direction marks before a
-    speaker's label or dash kept it from being one; openai-whisper's --highlight_words read each line once a word."""
+    """Each was refused or misread (a helper's audit, against FFmpeg's decoders and Chromium's WebVTT parser): a file
+    of CR CR LF line ends, a cue number apart from its time line or alone at the end, a WebVTT style with a blank
+    line, refused; HTML's <br>, <span>, <p> read as words; an unclosed "<" in WebVTT given a ">"; a NOTE after a tab
+    or a blank line, a second file's header and a cue written twice read as words; an ASS file without a Format line
+    refused; direction marks before a speaker's label or dash kept it from being one; openai-whisper's
+    --highlight_words read each line once a word."""
     data, read = WILD[name]
     (tmp_path / name).write_bytes(data)
     problems = []
