@@ -76,12 +76,20 @@ SAMPLE_SCALES = {"u8": (128.0, 128.0), "s16": (0.0, 2.0**15), "s32": (0.0, 2.0**
                  "flt": (0.0, 1.0), "dbl": (0.0, 1.0)}  # sample format -> (zero, full scale) of its numbers
 
 
+MIX_TEST_SAMPLES = 64  # samples of the silent frame that tells whether FFmpeg mixes a sound's channels (``_mixable``)
+
+
 def _mixable(frame: av.AudioFrame) -> bool:
     """Whether FFmpeg mixes the frame's channels to mono: not where they are in no order it knows, and it has
     no default order for their number (a WAV of 9, 11, 13, 15, 17 or more channels that names none, as a
-    multitrack recorder's or an ambisonic microphone's)."""
+    multitrack recorder's or an ambisonic microphone's). Tried on a silent frame of its kind: FFmpeg left a frame it
+    had converted unconvertible at another rate (a Windows Media file's of 48 kHz, "1 channels", was refused)."""
+    silent = av.AudioFrame(format=frame.format.name, layout=frame.layout, samples=MIX_TEST_SAMPLES)
+    silent.sample_rate = frame.sample_rate
+    for plane in silent.planes:
+        plane.update(bytes(plane.buffer_size))
     try:
-        av.AudioResampler(format="fltp", layout="mono", rate=frame.sample_rate).resample(frame)
+        av.AudioResampler(format="fltp", layout="mono", rate=frame.sample_rate).resample(silent)
     except av.FFmpegError:
         log.info("%d audio channels in no known order: their mean is the sound", frame.layout.nb_channels)
         return False

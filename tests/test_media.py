@@ -125,7 +125,8 @@ def test_channels_in_no_known_order_are_averaged(folder, width, kind, channels):
 
 
 @pytest.mark.parametrize("file,rate,channels", [("tone.wav", 16000, 1), ("tone.mp3", 44100, 2),
-                                                ("tone.flac", 48000, 1), ("tone.m4a", 22050, 2)])
+                                                ("tone.flac", 48000, 1), ("tone.m4a", 22050, 2),
+                                                ("tone.wma", 48000, 1)])  # was "cannot be converted to mono"
 def test_audio_only_files(folder, file, rate, channels):
     path = make_audio(folder / file, duration=2.0, rate=rate, channels=channels)
     info = probe(path)
