@@ -472,15 +472,18 @@ def _levels(audio: np.ndarray) -> np.ndarray:
 def _sound_usable(segs: list[Segment], audio: np.ndarray, level: np.ndarray) -> list[bool]:
     """Which segments the audio branch reads: none that is digital silence, and a gap (no words)
     only when sound fills most of it. The branch learned from utterances: a gap that is silence
-    around the tail of a word is not one, and reading it gives confident nonsense. ``level``: ``_levels(audio)``."""
+    around the tail of a word is not one, and reading it gives confident nonsense. ``level``: ``_levels(audio)``.
+    Past the end of the sound (a file cut short, a sound track shorter than the picture) is silence: a 4 s gap
+    with a word's tail of 0.05 s was read as a voice, the sound it had being all of its sound."""
     floor = np.percentile(level, 99) - ACTIVE_DB if len(level) else 0.0
     usable = []
     for s in segs:
         a, b = int(s.start * features.SAMPLE_RATE), int(s.end * features.SAMPLE_RATE)
-        ok = min(b, len(audio)) > a and float(np.sqrt(np.mean(np.square(audio[a:b], dtype=np.float64)))) > SILENCE_RMS
+        energy = np.sum(np.square(audio[a:b], dtype=np.float64)) / max(1, b - a)
+        ok = min(b, len(audio)) > a and float(np.sqrt(energy)) > SILENCE_RMS
         if ok and s.kind == GAP:
-            inside = level[a // FRAME: b // FRAME]
-            ok = len(inside) > 0 and float(np.mean(inside > floor)) >= MIN_ACTIVE_SHARE
+            loud = int(np.sum(level[a // FRAME: b // FRAME] > floor))
+            ok = loud >= MIN_ACTIVE_SHARE * max(1, b // FRAME - a // FRAME)
         usable.append(ok)
     return usable
 

@@ -859,15 +859,18 @@ def test_a_sense_left_out_leaves_the_answer_the_model_gives_without_it(default):
 
 
 def test_segments_past_the_end_of_the_sound_are_not_heard_and_warn_nothing():
-    """A video may outlast its sound track: its last segments have no samples to read."""
+    """A video may outlast its sound track: its last segments have no samples to read, and past its end is silence.
+    A gap of a file cut short, 4 s with 0.05 s of sound, was read as a voice (and made the whole file's answer):
+    the share of it with sound was taken of the sound it had. A gap of sound but for its end is still heard."""
     from mmsent.segments import GAP, SPEECH, Segment
 
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(3 * features.SAMPLE_RATE)).astype(np.float32)
-    segs = [Segment(0.0, 2.0, "hello", SPEECH), Segment(2.5, 4.0, "", GAP), Segment(3.0, 5.0, "late", SPEECH)]
+    segs = [Segment(0.0, 2.0, "hello", SPEECH), Segment(2.5, 4.0, "", GAP), Segment(3.0, 5.0, "late", SPEECH),
+            Segment(2.95, 7.0, "", GAP), Segment(2.0, 3.2, "", GAP)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert pipeline._sound_usable(segs, audio, pipeline._levels(audio)) == [True, True, False]
+        assert pipeline._sound_usable(segs, audio, pipeline._levels(audio)) == [True, False, False, False, True]
 
 
 def test_analysis_options_refuse_wrong_values_before_any_work():
