@@ -48,6 +48,7 @@ SECOND_LISTEN = "second listen"  # the stage where parts of the speech are heard
 SILENCE_RMS = 1e-4  # a segment whose audio is quieter than this (digital silence) has no usable audio
 FRAME = 400  # samples (25 ms) per frame of the sound-activity measure
 ACTIVE_DB = 40.0  # a frame more than this below the file's loud frames (99th percentile) is silence
+LENGTH_SLACK_S = 0.5  # s: a sound file whose sound's length differs more from its header's is as long as its sound
 MIN_ACTIVE_SHARE = 0.5  # a gap (no words) is read from its sound only when sound fills this share of it
 
 
@@ -109,6 +110,8 @@ def analyze(path: str | PathLike, model: FusionModel | None = None, options: Ana
             problems: list[str] = []  # what was wrong but could be read past (the sound, subtitles): in the notes
             audio = media.load_audio(path, problems=problems, track=options.audio_track) if info.has_audio else None
             report("decode", 1, 1)
+            if audio is not None:
+                info = _as_heard(path, info, len(audio) / features.SAMPLE_RATE, options, problems)
             transcript = _transcript(audio, info.duration, options, str(model.device), report, problems)
             unnamed = options.subtitles and transcript.language is None  # subtitles in a language unknown
             if unnamed and audio is not None and _reads_english(model, options):
@@ -160,15 +163,37 @@ def readable(path: str | PathLike, options: AnalysisOptions, info: media.MediaIn
     if not (isinstance(info, media.MediaInfo) and info.audio_chosen == options.audio_track
             and info.path == str(path)):  # none, or another file's, or probed for another audio track: probed here
         info = media.probe(path, options.audio_track)
-    if options.max_seconds and info.duration > options.max_seconds:
-        raise AnalysisError(f"{path}: lasts {duration_text(info.duration, options.max_seconds)}, longer than the "
-                            f"allowed {duration_text(options.max_seconds)}: cut it, or raise the limit (max_seconds; "
-                            "--max-seconds on the command line)")
+    _within_limit(path, info.duration, options)
     if not options.senses or set(options.senses) - set(MODALITIES):
         raise AnalysisError(f"senses {options.senses!r}: choose one or more of {', '.join(MODALITIES)}")
     if not senses_given(options, info):  # a sound read for the face alone
         raise AnalysisError(nothing_to_read(path, options, info))
     return info
+
+
+def _within_limit(path, duration: float, options: AnalysisOptions) -> None:
+    if options.max_seconds and duration > options.max_seconds:
+        raise AnalysisError(f"{path}: lasts {duration_text(duration, options.max_seconds)}, longer than the "
+                            f"allowed {duration_text(options.max_seconds)}: cut it, or raise the limit (max_seconds; "
+                            "--max-seconds on the command line)")
+
+
+def _as_heard(path, info: media.MediaInfo, heard: float, options: AnalysisOptions,
+              problems: list[str]) -> media.MediaInfo:
+    """``info`` with the length of a sound file as decoded (``heard``, s) where its header's differs: an MP3 without
+    a length header announces a guess (14 s of sound read as 18 s, its last 4 s a segment of nothing), and files
+    joined end to end the first one's (28 s read as 14 s, the second's speech left out without a word). A video's
+    picture keeps its length; sound past it is said. Within ``options.max_seconds`` still."""
+    if heard > info.duration + LENGTH_SLACK_S:
+        kept = "the sound's length is used" if not info.has_video else (
+            f"only its first {duration_text(info.duration)} were analysed: re-mux it (ffmpeg -i IN -c copy OUT) so "
+            "that its header gives its length")
+        problems.append(f"Its sound lasts {duration_text(round(heard, 1))}, past the "
+                        f"{duration_text(round(info.duration, 1))} that the file's header announces: {kept}.")
+    if info.has_video or abs(heard - info.duration) <= LENGTH_SLACK_S:
+        return info
+    _within_limit(path, heard, options)
+    return dataclasses.replace(info, duration=heard)
 
 
 def _check_arguments(path, model, options, progress) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
+import mediagen
 from mediagen import ITALIAN_JOY, dubbed_video, make_audio, make_video, talking_video
 
 import mmsent
@@ -856,6 +857,23 @@ def test_a_sense_left_out_leaves_the_answer_the_model_gives_without_it(default):
             without[:, i] = False
             other = default.fuse(embeddings, without, distances=distances).emotion_logits.softmax(-1)
             assert contrib[:, i] == pytest.approx(0.5 * (probs - other).abs().sum(-1), abs=1e-5)
+
+
+def test_a_sound_file_lasts_as_long_as_its_sound(model, tmp_path):
+    """An MP3 without a length header (old rips) announces a guess from its first frames' bit rate; files joined end
+    to end (``cat a.mp3 b.mp3``), the first one's length. The analysis ended there, the rest of the speech left out
+    without a word (or ran on past the sound, a segment of nothing). It lasts as its sound does, is said, and is
+    within the limit still."""
+    guessed = tmp_path / "guessed.mp3"  # loud, then quiet: the first frames' bit rate makes the sound shorter
+    mediagen.ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=0.5:a=0.5:r=16000,apad=whole_dur=4", "-c:a", "libmp3lame",
+                    "-q:a", "4", "-write_xing", "0", guessed)
+    assert media.probe(guessed).duration < 3.5
+    analysis = mmsent.analyze(guessed, model)
+    assert analysis.media.duration == pytest.approx(4.1, abs=0.1) == analysis.segments[-1].end
+    assert any(re.fullmatch(r"Its sound lasts 4\.1 s, past the 3(\.\d)? s that the file's header announces: the "
+                            r"sound's length is used\.", n) for n in analysis.notes), analysis.notes
+    with pytest.raises(mmsent.AnalysisError, match=r"lasts 4(\.1)? s, longer than the allowed 3\.5 s"):
+        mmsent.analyze(guessed, model, max_seconds=3.5)
 
 
 def test_segments_past_the_end_of_the_sound_are_not_heard_and_warn_nothing():
