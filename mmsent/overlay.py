@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mmsent import fonts
-from mmsent.probe import _audio_stream, _origin
+from mmsent.probe import _audio_stream, _display_size, _origin, _rotation
 from mmsent.results import (FILE_MODE, Analysis, SegmentResult, characters, checked_writer, remove_leftovers,
                             temporary_prefix)
 
@@ -73,7 +73,8 @@ def write_video(analysis: Analysis, video_path: str | os.PathLike, out_path: str
                                      ignore_cleanup_errors=True) as work:
         source = _remuxed(video_path, Path(work), sound) if remux or sound else video_path
         # moviepy 2.2 misses the rotation that ffmpeg >= 7 reports as side data, then squashes the
-        # upright picture into the stored size: ask for the displayed size instead
+        # upright picture into the stored size, and it reads pixels that are shown wider as square (a DV camera's,
+        # an anamorphic DVD's: the faces half as wide): ask for the displayed size instead
         with VideoFileClip(str(source), target_resolution=size) as clip:
             if abs(clip.duration - analysis.media.duration) > DURATION_TOLERANCE_S:
                 warnings.warn(f"{video_path} lasts {clip.duration:.1f} s but the analysis covers "
@@ -108,7 +109,7 @@ def _frame_logger(report: Callable[[int, int], None]):
 
 def _picture_facts(video_path: Path, track: int | str | None = None
                    ) -> tuple[tuple[int, int], bool, list[str] | None]:
-    """(width, height) of the first picture as shown (rotated), whether moviepy 2.2 can't read the file as it is
+    """(width, height) of the first picture as shown (rotated, its pixels as wide as they are shown), whether moviepy 2.2 can't read the file as it is
     (it has chapters, or no duration in its header, as a browser's recording: ``_remuxed`` gives it one), and the
     ffmpeg arguments that copy the analysed audio track (``probe._audio_stream``: the one chosen, ``track``, the
     analysis's ``media.audio_track``; else the one a player plays) where moviepy would not
@@ -124,7 +125,7 @@ def _picture_facts(video_path: Path, track: int | str | None = None
             if not container.streams.video:
                 raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
                                  "export json, csv, srt, vtt or html instead")
-            frame = next(container.decode(video=0))
+            frame, ratio = next(container.decode(video=0)), container.streams.video[0].sample_aspect_ratio
             remux = bool(container.chapters()) or container.duration is None
             stream, sound = _audio_stream(container, track), None
             if stream is not None:
@@ -135,8 +136,7 @@ def _picture_facts(video_path: Path, track: int | str | None = None
                     sound = ["-map", f"0:{stream.index}", "-c:a", "copy"]
     except (av.error.FFmpegError, StopIteration) as e:
         raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
-    w, h, rotation = frame.width, frame.height, getattr(frame, "rotation", 0) or 0
-    return ((h, w) if abs(rotation) % 180 == 90 else (w, h)), remux, sound
+    return _display_size(frame, float(ratio) if ratio else 1.0, _rotation(frame)), remux, sound
 
 
 def _remuxed(video_path: Path, folder: Path, sound: list[str] | None = None) -> Path:

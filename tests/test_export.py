@@ -616,6 +616,20 @@ def test_annotated_video_keeps_a_rotated_picture_upright(tmp_path, clip):
     assert np.abs(after[10][: w // 2].astype(int) - upright[: w // 2]).mean() < 6  # not squashed
 
 
+def test_annotated_video_shows_wide_pixels_as_wide(tmp_path, clip):
+    """Pixels shown twice as wide as high (a DV camera's, an anamorphic DVD's: 160x240 shown as 320x240) were drawn
+    square: the picture, its faces and boxes half as wide."""
+    wide = tmp_path / "anamorphic.mp4"
+    ffmpeg("-i", clip, "-vf", "scale=160:240,setsar=2", "-c:v", "libx264", "-c:a", "copy", wide)
+    a = make_analysis(2, duration=CLIP_SECONDS, path=str(wide))
+    out = export.write_video(a, wide, tmp_path / "out.mp4")
+    _, _, before = decode(clip)
+    _, _, after = decode(out)
+    w, h = CLIP_SIZE
+    assert after[0].shape == (h, w, 3)
+    assert np.abs(after[10][: h // 2].astype(int) - before[10][: h // 2].astype(int)).mean() < 12  # not squashed
+
+
 def test_annotated_video_of_a_file_with_chapters(tmp_path, clip):
     """moviepy 2.2 cannot read a file with a single chapter (Zulko/moviepy#2419; editor exports, the
     MELD clips): a file with chapters is read from a copy without them, rotation kept."""
