@@ -23,7 +23,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from .probe import (  # noqa: F401  (MediaInfo, probe: re-exported)
-    MediaError, MediaInfo, _audio_stream, _decode, _display_size, _header_duration, _open, _origin, _rotation,
+    MediaError, MediaInfo, _audio_stream, _decode, _display_size, _header_duration, _open, _orientation, _origin,
     _video_stream, probe, reason,
 )
 
@@ -324,7 +324,7 @@ class _FrameSampler:
         return ready
 
     def _setup(self, frame: av.VideoFrame) -> None:
-        self.rotation = _rotation(frame)
+        self.rotation, self.mirrored = _orientation(frame)
         width, height = _display_size(frame, self.sar, self.rotation)
         scale = _scale(width, height, self.short_side, self.upscale)
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
@@ -338,7 +338,7 @@ class _FrameSampler:
         elif self._rgb_of is not frame:  # scale and convert each chosen frame once
             rgb = self._reformatter.reformat(frame, width=self.coded[0], height=self.coded[1], format="rgb24",
                                              interpolation=SCALE_INTERPOLATION).to_ndarray()
-            self._rgb_of, self._rgb = frame, np.rot90(rgb, k=-self.rotation // 90)
+            self._rgb_of, self._rgb = frame, np.rot90(rgb[:, ::-1] if self.mirrored else rgb, k=-self.rotation // 90)
         span, slot = divmod(int(self.order[self.i]), self.n)
         if span not in self.open:
             self.open[span] = np.empty((self.n, *self.shape), np.uint8)

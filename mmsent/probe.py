@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import re
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import av.logging
+from av.sidedata.sidedata import Type
 
 from mmsent.results import shown
 
 log = logging.getLogger(__name__)
 
+DISPLAY_MATRIX = Type.DISPLAYMATRIX  # a frame's side data that says how it is turned and mirrored for display
 FIRST_FRAME_MAX_PACKETS = 300  # packets tried to get the first picture when probing
 IMAGE_DEMUXERS = ("image2",)  # FFmpeg's still-image readers, besides every "*_pipe" one (png_pipe, jpeg_pipe, ...)
 
@@ -201,9 +205,24 @@ def _scan_duration(path: str | Path) -> float:
     return end
 
 
+def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
+    """(clockwise rotation in degrees, mirrored) of the frame as shown: its display matrix, as FFmpeg's players turn
+    it (checked against ``ffmpeg``'s autorotation for each rotation, mirrored or not). A mirrored picture (a front
+    camera's, ``-display_hflip``) is turned back left to right first; PyAV's ``frame.rotation`` read it as upside
+    down, and no face was found."""
+    matrix = next((bytes(s) for s in frame.side_data if s.type == DISPLAY_MATRIX), None)
+    if matrix is None:
+        return 0, False
+    a, b, _, c, d = struct.unpack("=5i", matrix[:20])  # its first two rows, 16.16 fixed point
+    mirrored = a * d - b * c < 0
+    if mirrored:
+        a, b = -a, -b
+    return round(math.degrees(math.atan2(b, a)) / 90) % 4 * 90, mirrored
+
+
 def _rotation(frame: av.VideoFrame) -> int:
-    """Clockwise display rotation (deg) from the frame's display matrix (counter-clockwise there)."""
-    return round(-frame.rotation / 90.0) % 4 * 90
+    """Clockwise display rotation (deg) of the frame (``_orientation``)."""
+    return _orientation(frame)[0]
 
 
 def _display_size(frame: av.VideoFrame, sar: float, rotation: int) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import threading
 import warnings
 
@@ -11,6 +12,7 @@ import av
 import av.logging
 import numpy as np
 import pytest
+import mediagen
 from mediagen import (
     dubbed_video,
     make_audio,
@@ -186,6 +188,29 @@ def test_rotation_is_applied(folder, degrees, top, bottom):
         return
     assert frame.shape[0] > frame.shape[1] and frame.shape[1] == 128
     assert frame[:20, :, colour[top]].mean() > 200 and frame[-20:, :, colour[bottom]].mean() > 200
+
+
+def test_a_turned_or_mirrored_picture_is_read_as_ffmpeg_shows_it(folder):
+    """A mirrored picture (a front camera's; ``-display_hflip``) was read upside down (PyAV's frame.rotation calls
+    a mirror 180 degrees), and no face was found in it. Each rotation, mirrored or not, left to right or top to
+    bottom, is read as FFmpeg's own autorotation shows it: the colour of each corner of a four-colour picture."""
+    src = folder / "corners.mp4"  # red, green / blue, white: 320x240 stored
+    mediagen.ffmpeg("-filter_complex", "color=red:160x120[a];color=lime:160x120[b];color=blue:160x120[c];"
+                    "color=white:160x120[d];[a][b]hstack[t];[c][d]hstack[u];[t][u]vstack,trim=duration=1",
+                    "-c:v", "libx264", "-pix_fmt", "yuv444p", src)
+
+    def corners(rgb):
+        return [tuple(int(v) > 128 for v in rgb[y, x]) for y, x in ((5, 5), (5, -6), (-6, 5), (-6, -6))]
+
+    for degrees in (0, 90, 180, 270):
+        for flips in ([], ["-display_hflip"], ["-display_vflip"]):
+            path = folder / f"turned{degrees}{''.join(flips)}.mp4"
+            mediagen.ffmpeg("-display_rotation", str(degrees), *flips, "-i", src, "-c", "copy", path)
+            info = probe(path)
+            shown = subprocess.run([mediagen.FFMPEG, "-v", "error", "-i", path, "-frames:v", "1", "-f", "rawvideo",
+                                    "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+            shown = np.frombuffer(shown, np.uint8).reshape(info.height, info.width, 3)
+            assert corners(load_frames(path, [(0.0, 1.0)], n=1)[0, 0]) == corners(shown), (degrees, flips)
 
 
 def test_variable_frame_rate_uses_timestamps(folder):
