@@ -35,6 +35,7 @@ COMPLETE_FRACTION = 0.9  # decoded length below this share of the header's durat
 GAP_S = 0.1  # s: a jump of the sound's timestamps this far ahead of its samples is a gap filled with silence (a
 # recorder that dropped sound, a stream cut and joined); shorter ones are the timestamps' rounding
 CANCELLED_RMS = 1e-3  # a downmix this quiet is checked for channels that cancel out (one the other inverted)
+MIX_TEST_SAMPLES = 64  # samples of the silent frame that tells whether FFmpeg mixes a sound's channels (``_mixable``)
 SKIP_LOOP_FILTER = True  # skip H.264/HEVC deblocking: ~1.4x faster; at 128 px frames differ by <1/255 on average
 PICTURE_END_SLACK_S = 1.0  # s a stream's last frame may stay on screen (at least two frame intervals) before
 # the picture counts as ended, and the later sampled times get black
@@ -74,9 +75,6 @@ def _channel_chunks(frames: Iterator[av.AudioFrame], sample_rate: int, layout: s
 
 SAMPLE_SCALES = {"u8": (128.0, 128.0), "s16": (0.0, 2.0**15), "s32": (0.0, 2.0**31), "s64": (0.0, 2.0**63),
                  "flt": (0.0, 1.0), "dbl": (0.0, 1.0)}  # sample format -> (zero, full scale) of its numbers
-
-
-MIX_TEST_SAMPLES = 64  # samples of the silent frame that tells whether FFmpeg mixes a sound's channels (``_mixable``)
 
 
 def _mixable(frame: av.AudioFrame) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mmsent import fonts
-from mmsent.probe import _audio_stream, _display_size, _origin, _rotation
+from mmsent.probe import _audio_stream, _display_size, _orientation, _origin
 from mmsent.results import (FILE_MODE, Analysis, SegmentResult, characters, checked_writer, remove_leftovers,
                             temporary_prefix)
 
@@ -136,7 +136,7 @@ def _picture_facts(video_path: Path, track: int | str | None = None
                     sound = ["-map", f"0:{stream.index}", "-c:a", "copy"]
     except (av.error.FFmpegError, StopIteration) as e:
         raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
-    return _display_size(frame, float(ratio) if ratio else 1.0, _rotation(frame)), remux, sound
+    return _display_size(frame, float(ratio) if ratio else 1.0, _orientation(frame)[0]), remux, sound
 
 
 def _remuxed(video_path: Path, folder: Path, sound: list[str] | None = None) -> Path:

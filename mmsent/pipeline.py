@@ -172,6 +172,7 @@ def readable(path: str | PathLike, options: AnalysisOptions, info: media.MediaIn
 
 
 def _within_limit(path, duration: float, options: AnalysisOptions) -> None:
+    """AnalysisError where ``duration`` (s) passes ``options.max_seconds``."""
     if options.max_seconds and duration > options.max_seconds:
         raise AnalysisError(f"{path}: lasts {duration_text(duration, options.max_seconds)}, longer than the "
                             f"allowed {duration_text(options.max_seconds)}: cut it, or raise the limit (max_seconds; "

@@ -220,11 +220,6 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
     return round(math.degrees(math.atan2(b, a)) / 90) % 4 * 90, mirrored
 
 
-def _rotation(frame: av.VideoFrame) -> int:
-    """Clockwise display rotation (deg) of the frame (``_orientation``)."""
-    return _orientation(frame)[0]
-
-
 def _display_size(frame: av.VideoFrame, sar: float, rotation: int) -> tuple[int, int]:
     width, height = max(1, round(frame.width * sar)), frame.height
     return (height, width) if rotation in (90, 270) else (width, height)
@@ -272,7 +267,7 @@ def probe(path: str | Path, audio_track: int | str | None = None) -> MediaInfo:
             if frame is None:  # its sound is still read: the picture alone is lost (pipeline's notes say so)
                 info.has_video, info.picture_lost = False, True
             else:
-                info.rotation = _rotation(frame)
+                info.rotation = _orientation(frame)[0]
                 sar = float(video.sample_aspect_ratio) if video.sample_aspect_ratio else 1.0
                 info.width, info.height = _display_size(frame, sar, info.rotation)
     info.duration = duration if duration else _scan_duration(path)
