@@ -191,7 +191,7 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
-def _track_end(stream: av.AudioStream) -> float | None:
+def _track_end(stream: av.stream.Stream) -> float | None:
     """When the track ends (s, on the file's clock): its start plus its duration, or the DURATION tag that
     Matroska and WebM writers give each track instead ('00:00:04.008000000': FFmpeg writes there the time
     of the track's end, not its length, so a late track is not taken to end later than it does); None
@@ -250,7 +250,8 @@ class _FrameSampler:
         rate, self.time_base = stream.average_rate or stream.guessed_rate, stream.time_base
         self.step = 1.0 / float(rate) if rate else 0.04  # s between frames that lack a timestamp
         # where the stream's header says its picture ends (None: it does not say)
-        self.declared_end = float(stream.duration * stream.time_base) - origin if stream.duration else None
+        end = _track_end(stream)
+        self.declared_end = end - origin if end is not None else None
         self.prev, self.prev_t, self.shape = None, 0.0, None  # shape: (H, W, 3) of the frames kept
         self.slack = max(PICTURE_END_SLACK_S, 2 * self.step)  # s the last frame may stay on screen
         self.lost_at: float | None = None  # the earliest time of an undecodable packet after the last frame
