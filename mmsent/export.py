@@ -276,7 +276,11 @@ def write(analysis: Analysis, out_dir: str | os.PathLike, formats: list[str] | s
     """
     wanted = formats_named(formats, analysis.media.has_video)
     checked = analysis.check()  # one built or edited by hand: refused as from_json would, before anything is written
-    source = Path(video_path) if video_path is not None else Path(analysis.media.path)
+    named = video_path if video_path is not None else analysis.media.path
+    source = Path(named)
+    if not source.stem:  # "" or "/": the results would be hidden files named ".json"
+        raise ValueError(f"the results can't be named after {os.fspath(named)!r}, which names no file: set "
+                         "analysis.media.path to the file's name (or give video_path)")
     paths = output_paths(source, out_dir, wanted)
     mine = [path for path in paths.values() if same_file(path, source)]
     if mine:  # clip.csv analysed into its own folder

@@ -527,11 +527,14 @@ def test_results_whose_names_no_file_system_holds_are_refused_before_any_is_writ
 
 
 def test_unknown_format_is_refused_before_writing(tmp_path):
-    """Also beside "all" (all,jsno wrote every format, its typo unsaid), and formats that are no names (b"json" was an
-    AttributeError)."""
+    """Also beside "all" (all,jsno wrote every format, its typo unsaid), formats that are no names (b"json" was an
+    AttributeError), and an analysis that names no file."""
     for formats in (["json", "gif"], "all,gif"):
         with pytest.raises(ValueError, match="unknown export format.*gif.*choose from json"):
             export.write(make_analysis(2), tmp_path, formats)
+    for name in ("", "/"):  # an upload's name the client left out (README's Python API): hidden files ".json"
+        with pytest.raises(ValueError, match=f"can't be named after {name!r}, which names no file"):
+            export.write(make_analysis(2, path=name), tmp_path, "json")
     for formats in (b"json", None, ["json", 5]):
         with pytest.raises(TypeError, match=r"formats are named as a string \('json,csv'\) or a list of strings"):
             export.write(make_analysis(2), tmp_path, formats)
