@@ -60,7 +60,11 @@ def describe(model: FusionModel) -> str:
     """A short human-readable summary of a model: the senses it reads and their encoders, what it was trained and
     selected on (as its checkpoint's config.json records it), parameter counts."""
     from .labels import MODALITIES, MODALITY_NAMES
+    from .model import FusionModel
 
+    if not isinstance(model, FusionModel):  # "default", a folder: not an AttributeError
+        raise TypeError(f"describe takes a loaded model, not {type(model).__name__} {model!r:.80}: "
+                        "describe(mmsent.load_model(checkpoint))")
     cfg = model.config
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(v.numel() for v in model.trainable_state_dict().values())

@@ -376,6 +376,8 @@ def test_training_records_that_are_no_mapping_are_said(tmp_path, capsys):
     gave it in mmsent info."""
     folder = save_checkpoint(build_model(tiny_config()), tmp_path / "ckpt", training={"data": ["a", "b"]})
     assert "trained on: not recorded" in mmsent.describe(load_checkpoint(folder))
+    with pytest.raises(TypeError, match=r"describe takes a loaded model, not str 'default'.*load_model"):
+        mmsent.describe("default")
     meta = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps(meta | {"training": "x"}))
     with pytest.raises(CheckpointError, match="'training' must be a mapping"):
