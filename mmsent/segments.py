@@ -187,8 +187,11 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
     times: ``transcribe.translate``) often spans several sentences, each a segment here: its sentences go
     one each, in order, to the speech segments whose middle it spans when they are as many; where they are
     fewer (a translation joins sentences with commas), its clauses go to them, cut nearest the pauses between
-    them (``_cut``); otherwise each sentence goes to the speech segment at its time (its place in the piece's
-    text taken as a place in the piece's time), or the nearest one its time overlaps. A piece, or a sentence,
+    them (``_cut``), and where it has too few clauses, none does (each such segment is translated alone,
+    ``pipeline._translate``: a piece that left some of its speech untranslated, Whisper translating two
+    languages' speech as one, gave its sentences to other sentences' times); where they are more, each sentence
+    goes to the speech segment at its time (its place in the piece's text taken as a place in the piece's time),
+    or the nearest one its time overlaps. A piece, or a sentence,
     whose time overlaps no speech segment (speech that the recognition heard none of there, or that the
     subtitles leave out) is left out; a segment's sentences are joined in order. A piece that says a sentence
     over and over where the speech does not is Whisper's loop, and gives one copy (``_unlooped``)."""
@@ -200,7 +203,7 @@ def translate(segments: list[Segment], pieces: list[Utterance]) -> None:
                               [speech[i].text for i in overlapped])
         targets = [i for i, s in enumerate(speech) if p.start <= (s.start + s.end) / 2 < p.end]
         if len(targets) > len(sentences):
-            sentences = _cut(p, [speech[i] for i in targets]) or sentences
+            sentences = _cut(p, [speech[i] for i in targets]) or []
         if len(targets) != len(sentences):
             targets, done, size = [], 0, sum(map(len, sentences))
             for t in sentences:

@@ -207,8 +207,8 @@ def test_a_translation_that_joins_sentences_with_commas_is_cut_at_them_for_each_
     translate(two, [Utterance(0.0, 4.0, "Yes. I don't know, really, I really don't know.")])  # as many sentences
     assert [s.translation for s in two] == ["Yes.", "I don't know, really, I really don't know."]
     three = [Segment(0.0, 1.0, "Sì.", SPEECH), Segment(1.0, 2.0, "No.", SPEECH), Segment(2.0, 3.0, "Forse.", SPEECH)]
-    translate(three, [Utterance(0.0, 3.0, "Yes, no and maybe.")])  # too few places to cut: by its place, as before
-    assert [s.translation for s in three] == ["", "Yes, no and maybe.", ""]
+    translate(three, [Utterance(0.0, 3.0, "Yes, no and maybe.")])  # too few places to cut: none placed (each is
+    assert [s.translation for s in three] == ["", "", ""]  # translated alone, pipeline._translate)
 
 
 def test_a_translation_that_says_a_sentence_over_and_over_keeps_one_copy_where_the_speech_says_it_once():
@@ -235,8 +235,8 @@ def test_a_translation_that_says_a_sentence_over_and_over_keeps_one_copy_where_t
         "Io perai si alzano presto", "Io perai si alzano presto", "Io perai si alza in un prooista",
         "Io perai se alzano presto"))]  # as recognised: one sentence, said four times
     loop = "I will stop if they are arrested"
-    translate(four, [Utterance(0.0, 8.0, f"{loop} {loop} {loop}")])  # a copy for three of the four, by place
-    assert [s.translation for s in four] == [loop, loop, "", loop]
+    translate(four, [Utterance(0.0, 8.0, f"{loop} {loop} {loop}")])  # a copy for three of the four: none placed,
+    assert [s.translation for s in four] == ["", "", "", ""]  # each is translated alone (pipeline._translate)
     basta = [Segment(0.0, 1.2, "Basta, basta!", SPEECH), Segment(1.2, 3.0, "Ciao.", SPEECH)]  # said twice: stays
     translate(basta, [Utterance(0.0, 3.0, "Stop it, stop it! Bye.")])
     assert [s.translation for s in basta] == ["Stop it, stop it!", "Bye."]
