@@ -95,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--asr-model", default=DEFAULTS.asr_model, type=_option("asr_model"),
                    help="Whisper model ('base' is embedded)")
     a.add_argument("--language", default=None, type=_option("language"),
-                   help="spoken language: an ISO code (de) or its English name (German); detected when omitted")
+                   help="spoken language: an ISO code (de, deu) or its English name (German); detected when omitted "
+                        "or auto")
     a.add_argument("--translate", action=argparse.BooleanOptionalAction, default=DEFAULTS.translate,
                    help="write speech in another language in English for the words' encoder, which learned English "
                         "(--no-translate keeps it as spoken)")

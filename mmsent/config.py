@@ -172,7 +172,7 @@ class AnalysisOptions:
     asr: str = "faster-whisper"
     # Whisper model name ("base" is embedded; others need the hub).
     asr_model: str = "base"
-    # Spoken language as an ISO code, or None to detect it.
+    # Spoken language as an ISO code (or ISO 639-2, or its English name), or None (or "auto") to detect it.
     language: str | None = None
     # Speech in a language other than English is written in English by the recogniser (Whisper's translate
     # task) when the words are read by an encoder that learned English only; False keeps the words as spoken.
@@ -234,6 +234,8 @@ class AnalysisOptions:
             self.subtitles = os.fspath(self.subtitles)
         self.audio_track = _audio_track(self.audio_track, refuse)
         self.senses = parse_senses(self.senses)  # "words,voice", ["text", "audio"]: the modalities, in order
+        if isinstance(self.language, str) and self.language.strip().lower() == "auto":  # as the app says it
+            self.language = None
         if self.language is not None:
             from .language_codes import check_language, whisper_code
 

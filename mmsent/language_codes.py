@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Iterable
 
-from mmsent.subtitles import WHISPER_CODES
+from mmsent.subtitles import WHISPER_CODES, language_code
 
 
 def whisper_languages() -> Iterable[str]:
@@ -23,10 +23,12 @@ def whisper_languages() -> Iterable[str]:
 
 def whisper_code(language: str) -> str:
     """A language code as Whisper writes it: ``"EN"`` -> ``"en"``, ``"pt-BR"`` -> ``"pt"``, ``"jv"`` -> ``"jw"``;
-    a language's English name, as openai-whisper's command line takes it: ``"English"``, ``"castilian"`` -> ``"en"``,
-    ``"es"`` (openai-whisper's table of names is loaded only for what is no code)."""
+    the ISO 639-2 codes and withdrawn ones that subtitle files' names and audio tracks use (``"ita"``, ``"ger"``,
+    ``"iw"``: ``subtitles.language_code``); a language's English name, as openai-whisper's command line takes it:
+    ``"English"``, ``"castilian"`` -> ``"en"``, ``"es"`` (openai-whisper's table of names is loaded only for what is
+    no code)."""
     named = language.strip().lower()
-    code = named.replace("_", "-").split("-")[0]
+    code = language_code(named.replace("_", "-")) or named.replace("_", "-").split("-")[0]
     code = WHISPER_CODES.get(code, code)
     return code if code in whisper_languages() else language_named(named) or code
 

@@ -897,6 +897,10 @@ def test_analysis_options_refuse_wrong_values_before_any_work():
     # a language's English name, as openai-whisper's command line takes it ("english" was an unknown language)
     assert [AnalysisOptions(language=name).language for name in ("English", " german", "Castilian")] == [
         "en", "de", "es"]
+    # the codes that subtitle files' names and audio tracks take ("ita", "ger", "iw" were unknown languages here),
+    # and "auto", the app's own word for detecting it
+    assert [AnalysisOptions(language=code).language for code in ("ita", "ger", "deu", "iw", "in", " Auto ")] == [
+        "it", "de", "de", "he", "id", None]
     for wrong, said in (({"max_segment_seconds": 0.5}, "from 1 to 30"), ({"max_segment_seconds": float("nan")},
                                                                           "from 1 to 30"),
                         ({"max_segment_seconds": 31}, "from 1 to 30"),
