@@ -21,6 +21,7 @@ import logging
 import re
 import threading
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from os import PathLike
@@ -311,12 +312,19 @@ def _language_doubted(transcript: Transcript, audio: np.ndarray, options: Analys
     except TranscriptionError as e:
         log.warning("the spoken language was not checked against the one given: %s", e)
         return []
-    if language in (None, options.language) or probability < LANGUAGE_DOUBT:
+    if language not in (None, options.language) and probability >= LANGUAGE_DOUBT:
+        return [f"The language given is {options.language!r}, but the speech sounds like {language!r} (Whisper's "
+                f"probability {probability:.2f}): it was recognised as {options.language!r}, and its words may be "
+                f"made up. If it is {language!r}, give that (--language {language}, the page's Spoken language), or "
+                "let the language be detected."]
+    elsewhere = [(lang, p) for lang, p in transcript.windows if lang != options.language and p >= LANGUAGE_DOUBT]
+    if not elsewhere:  # the first window is in the language given; a later one may not be (speech that mixes them)
         return []
-    return [f"The language given is {options.language!r}, but the speech sounds like {language!r} (Whisper's "
-            f"probability {probability:.2f}): it was recognised as {options.language!r}, and its words may be made "
-            f"up. If it is {language!r}, give that (--language {language}, the page's Spoken language), or let the "
-            "language be detected."]
+    other = Counter(lang for lang, _ in elsewhere).most_common(1)[0][0]
+    return [f"The language given is {options.language!r}, but parts of the speech sound like {other!r} (Whisper's "
+            f"probability up to {max(p for lang, p in elsewhere if lang == other):.2f}, in {len(elsewhere)} of the "
+            f"{len(transcript.windows)} windows it read): they were recognised as {options.language!r}, and their "
+            "words may be made up. If the speech mixes languages, let the language be detected."]
 
 
 def _language_unsure(transcript: Transcript) -> list[str]:

@@ -55,15 +55,16 @@ class _Recogniser:
         audio, opts, total = _prepare(audio, language, options)
         regions = _speech_regions(audio) if opts.vad and total >= MIN_AUDIO_SECONDS else None
         raw, detected = self._decode(audio, language, opts, total, "transcribe", progress, regions)
-        heard = self._heard()
-        others = spoken.others(self._windows(), detected) if raw and opts.vad and not language else []
+        heard, windows = self._heard(), self._windows()
+        others = spoken.others(windows, detected) if raw and opts.vad and not language else []
         mixed = self._by_language(audio, detected, others, opts, total, regions, progress_again) if others else None
         if mixed:  # a window heard another language, and so did the runs of speech, each recognised alone
             return mixed
         raw = self._completed(audio, raw, detected or language, opts, regions,
                               progress_again and (lambda at: progress_again(at, total)))
         utterances = _utterances(raw, opts, total)
-        return Transcript(detected if utterances else language, utterances, self.name, heard)
+        return Transcript(detected if utterances else language, utterances, self.name, heard,
+                          tuple(w[0] for w in windows if w))
 
     def _windows(self) -> list[list[tuple[str, float]]]:
         """The languages each window of the last ``_decode`` in this thread gave, where the language was

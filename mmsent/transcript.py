@@ -42,6 +42,9 @@ class Transcript:
     # the language Whisper hears in the first window of speech and its probability, the language given or not
     # (faster-whisper; None where not heard: subtitles, openai-whisper, speech recognised by runs of one language)
     heard: tuple[str, float] | None = None
+    # the language each window of the speech (30 s, the voice detection's speech joined) was heard in most, and its
+    # probability, the first window's too (faster-whisper; none where not heard)
+    windows: tuple[tuple[str, float], ...] = ()
 
     @property
     def text(self) -> str:

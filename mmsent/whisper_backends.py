@@ -145,7 +145,8 @@ class FasterWhisperASR(_Recogniser):
     def _decode(self, audio: np.ndarray, language: str | None, opts: DecodeOptions, total: float, task: str,
                 progress: Progress | None,
                 spans: list[tuple[float, float]] | None = None) -> tuple[list[_RawSegment], str | None]:
-        self.model.keep_first_window(listen=language is None and task == "transcribe")
+        self.model.keep_first_window(listen=task == "transcribe")  # given a language too: where the speech is in
+        # another (Transcript.windows)
         if total < MIN_AUDIO_SECONDS:
             return [], language
         if task == "translate":

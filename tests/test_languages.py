@@ -12,7 +12,7 @@ from mediagen import joined_clips
 from mmsent import languages, media
 from mmsent import transcribe as tr
 from mmsent.config import AnalysisOptions
-from mmsent.pipeline import _translate
+from mmsent.pipeline import _language_doubted, _translate
 from mmsent.results import Analysis
 from mmsent.segments import SPEECH, segment
 from mmsent.subtitles import written_language
@@ -156,6 +156,22 @@ def test_one_language_is_recognised_as_before(shared_data, monkeypatch):
 def test_a_language_given_is_kept_for_all(mixed):
     forced = tr.transcribe(mixed[0], language="it", device="cpu")
     assert forced.languages == ["it"] and all(u.language is None for u in forced.utterances)
+
+
+def test_speech_partly_in_another_language_than_the_one_given_is_said(shared_data):
+    """25 s of English then 14 s of Italian, given as English: the Italian came back as made-up English ("and saw
+    the beautiful pistols"), and no note said a word, as the first window alone was checked. The windows the
+    recognition reads are heard, given a language too (one decoder step each)."""
+    english = sorted((shared_data / "ravdess" / "Actor_02").glob("*.flac"))[:24:3]
+    italian = sorted((shared_data / "emovo" / "m1").glob("*.flac"))[:12:3]
+    audio, spans = joined_clips(english + italian)
+    given = AnalysisOptions(language="en")
+    forced = tr.transcribe(audio, language="en", device="cpu")
+    assert forced.languages == ["en"] and forced.windows
+    notes = _language_doubted(forced, audio, given, "cpu")
+    assert len(notes) == 1 and "but parts of the speech sound like 'it'" in notes[0], notes
+    alone = audio[:round(spans[len(english) - 1][1] * SR)]  # the English alone: nothing to say
+    assert _language_doubted(tr.transcribe(alone, language="en", device="cpu"), alone, given, "cpu") == []
 
 
 def test_a_stretch_told_unsurely_follows_the_one_before():
