@@ -109,13 +109,13 @@ def _frame_logger(report: Callable[[int, int], None]):
 
 def _picture_facts(video_path: Path, track: int | str | None = None
                    ) -> tuple[tuple[int, int], bool, list[str] | None]:
-    """(width, height) of the first picture as shown (rotated, its pixels as wide as they are shown), whether moviepy 2.2 can't read the file as it is
-    (it has chapters, or no duration in its header, as a browser's recording: ``_remuxed`` gives it one), and the
-    ffmpeg arguments that copy the analysed audio track (``probe._audio_stream``: the one chosen, ``track``, the
-    analysis's ``media.audio_track``; else the one a player plays) where moviepy would not
-    play it as analysed, else None: the file has other audio tracks (the track copied), or the track starts
-    after the picture (moviepy's ffmpeg drops that delay: the track as PCM, its delay turned into leading
-    silence); errors if there is no picture to draw on."""
+    """(width, height) of the first picture as shown (rotated, its pixels as wide as they are shown), whether moviepy
+    2.2 can't read the file as it is (it has chapters, or no duration in its header, as a browser's recording:
+    ``_remuxed`` gives it one), and the ffmpeg arguments that copy the analysed audio track
+    (``probe._audio_stream``: the one chosen, ``track``, the analysis's ``media.audio_track``; else the one a player
+    plays) where moviepy would not play it as analysed, else None: the file has other audio tracks (the track
+    copied), or the track starts after the picture (moviepy's ffmpeg drops that delay: the track as PCM, its delay
+    turned into leading silence); errors if there is no picture to draw on."""
     if not video_path.is_file():
         raise FileNotFoundError(f"cannot annotate {video_path}: no such file")
     import av
