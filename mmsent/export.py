@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS, TASKS
+from mmsent.labels import EMOTIONS, MODALITIES, MODALITY_NAMES, SENTIMENTS, TASKS, names_given
 from mmsent.overlay import label_line, write_video
 from mmsent.results import (Analysis, SegmentResult, checked_writer, counted, dump_json, shown,
                             write_text_atomic)
@@ -249,12 +249,10 @@ def formats_named(formats: list[str] | str, picture: bool = True) -> list[str]:
     """The FORMATS that ``formats`` names (a list, or one string as on the command line: ``"json, CSV"``; ``"all"``:
     every one, the annotated video only where there is a ``picture``), in lower case; ValueError where it names one
     unknown, or none."""
-    if isinstance(formats, str):  # "json,csv", not the letters j, s, o, n
-        formats = formats.split(",")
-    formats = list(formats) if isinstance(formats, Iterable) and not isinstance(formats, bytes) else [formats]
-    if not all(isinstance(f, str) for f in formats):  # b"json", None: not an AttributeError from below
+    named = names_given(formats)  # "json,csv", not the letters j, s, o, n
+    if named is None:  # b"json", None: not an AttributeError from below
         raise TypeError(f"formats are named as a string ('json,csv') or a list of strings, not {formats!r:.80}")
-    wanted = [f.strip().lower().lstrip(".") for f in formats if f.strip()]
+    wanted = [f.strip().lower().lstrip(".") for f in named if f.strip()]
     if unknown := [f for f in wanted if f not in (*FORMATS, "all")]:  # also beside "all" (all,jsno: a typo)
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}: choose from {', '.join(FORMATS)}, or all")
     if not wanted:

@@ -38,13 +38,20 @@ def check_scored(sentiments: Iterable[str], name: str = "sentiments") -> None:
                          f"p(negative)), got {sentiments!r}")
 
 
+def names_given(value: str | Iterable[str]) -> list[str] | None:
+    """The names in ``value``: one string as on the command line ("words, face": split at its commas), or strings
+    (["words", "face"]); None where it is neither (b"words", None, ["words", 5]), for the caller to refuse."""
+    given = value.split(",") if isinstance(value, str) else value
+    given = list(given) if isinstance(given, Iterable) and not isinstance(given, bytes) else [given]
+    return given if all(isinstance(n, str) for n in given) else None
+
+
 def parse_senses(value: str | Iterable[str]) -> tuple[str, ...]:
     """"words,face", "text,video" or ["words", "face"] -> the modalities named, in MODALITIES order;
     ValueError for an unknown name or none."""
     by_name = {**{m: m for m in MODALITIES}, **{n: m for m, n in MODALITY_NAMES.items()}}
-    given = value.split(",") if isinstance(value, str) else value
-    given = list(given) if isinstance(given, Iterable) and not isinstance(given, bytes) else [given]
-    if not all(isinstance(n, str) for n in given):  # b"words", None, ["words", 5]: not an AttributeError from below
+    given = names_given(value)
+    if given is None:  # not an AttributeError from below
         raise ValueError(f"senses {value!r:.80}: name them as a string ('words,voice') or a list of strings")
     names = [n.strip().lower() for n in given if n.strip()]
     unknown = [n for n in names if n not in by_name]

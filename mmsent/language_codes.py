@@ -28,7 +28,8 @@ def whisper_code(language: str) -> str:
     ``"English"``, ``"castilian"`` -> ``"en"``, ``"es"`` (openai-whisper's table of names is loaded only for what is
     no code)."""
     named = language.strip().lower()
-    code = language_code(named.replace("_", "-")) or named.replace("_", "-").split("-")[0]
+    tag = named.replace("_", "-")
+    code = language_code(tag) or tag.split("-")[0]
     code = WHISPER_CODES.get(code, code)
     return code if code in whisper_languages() else language_named(named) or code
 

@@ -246,7 +246,7 @@ class _FrameSampler:
         self.n = times.shape[1]
         self.order = np.argsort(times.reshape(-1), kind="stable")
         self.times, self.i, self.short_side, self.origin = times.reshape(-1)[self.order], 0, short_side, origin
-        self.sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
+        self.stream = stream
         rate, self.time_base = stream.average_rate or stream.guessed_rate, stream.time_base
         self.step = 1.0 / float(rate) if rate else 0.04  # s between frames that lack a timestamp
         # where the stream's header says its picture ends (None: it does not say)
@@ -324,7 +324,7 @@ class _FrameSampler:
 
     def _setup(self, frame: av.VideoFrame) -> None:
         self.rotation, self.mirrored = _orientation(frame)
-        width, height = _display_size(frame, self.sar, self.rotation)
+        width, height = _display_size(frame, self.stream)
         scale = _scale(width, height, self.short_side, self.upscale)
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
         self.shape = (height, width, 3)

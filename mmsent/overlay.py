@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mmsent import fonts
-from mmsent.probe import _audio_stream, _display_size, _orientation, _origin
+from mmsent.probe import _audio_stream, _display_size, _origin
 from mmsent.results import (FILE_MODE, Analysis, SegmentResult, characters, checked_writer, remove_leftovers,
                             temporary_prefix)
 
@@ -125,7 +125,7 @@ def _picture_facts(video_path: Path, track: int | str | None = None
             if not container.streams.video:
                 raise ValueError(f"cannot annotate {video_path}: it has no video stream to draw on; "
                                  "export json, csv, srt, vtt or html instead")
-            frame, ratio = next(container.decode(video=0)), container.streams.video[0].sample_aspect_ratio
+            frame, video = next(container.decode(video=0)), container.streams.video[0]
             remux = bool(container.chapters()) or container.duration is None
             stream, sound = _audio_stream(container, track), None
             if stream is not None:
@@ -136,7 +136,7 @@ def _picture_facts(video_path: Path, track: int | str | None = None
                     sound = ["-map", f"0:{stream.index}", "-c:a", "copy"]
     except (av.error.FFmpegError, StopIteration) as e:
         raise ValueError(f"cannot annotate {video_path}: its video does not decode ({e!r})") from e
-    return _display_size(frame, float(ratio) if ratio else 1.0, _orientation(frame)[0]), remux, sound
+    return _display_size(frame, video), remux, sound
 
 
 def _remuxed(video_path: Path, folder: Path, sound: list[str] | None = None) -> Path:

@@ -220,9 +220,12 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
     return round(math.degrees(math.atan2(b, a)) / 90) % 4 * 90, mirrored
 
 
-def _display_size(frame: av.VideoFrame, sar: float, rotation: int) -> tuple[int, int]:
-    width, height = max(1, round(frame.width * sar)), frame.height
-    return (height, width) if rotation in (90, 270) else (width, height)
+def _display_size(frame: av.VideoFrame, stream: av.VideoStream) -> tuple[int, int]:
+    """(width, height) of ``stream``'s ``frame`` as a player shows it: its pixels as wide as the stream says (a DV
+    camera's, an anamorphic DVD's are wider than high), turned as its display matrix says (``_orientation``)."""
+    ratio = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
+    width, height = max(1, round(frame.width * ratio)), frame.height
+    return (height, width) if _orientation(frame)[0] in (90, 270) else (width, height)
 
 
 def probe(path: str | Path, audio_track: int | str | None = None) -> MediaInfo:
@@ -268,8 +271,7 @@ def probe(path: str | Path, audio_track: int | str | None = None) -> MediaInfo:
                 info.has_video, info.picture_lost = False, True
             else:
                 info.rotation = _orientation(frame)[0]
-                sar = float(video.sample_aspect_ratio) if video.sample_aspect_ratio else 1.0
-                info.width, info.height = _display_size(frame, sar, info.rotation)
+                info.width, info.height = _display_size(frame, video)
     info.duration = duration if duration else _scan_duration(path)
     return info
 
