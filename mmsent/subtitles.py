@@ -475,7 +475,7 @@ def _read_text(path: Path, problems: list[str] | None = None) -> str:
     bad = text.count("\ufffd")
     if bom or ("\x00" not in text and sum(ord(c) > 127 for c in text) - bad >= bad):
         if first_bad is not None:  # more letters read as UTF-8 than bytes that are not: UTF-8, a few bytes broken
-            tell(problems, f"The subtitle file {path.name} is UTF-8 but for {bad} {'byte' if bad == 1 else 'bytes'} "
+            tell(problems, f"The subtitle file {path.name} is UTF-8 but for {counted(bad, 'byte')} "
                            f"(the first at byte {first_bad}), read as '\ufffd'; mend it, or save it again as UTF-8.")
         return _lines(text)
     import charset_normalizer
